@@ -1,0 +1,167 @@
+"""Settings: the home directory and its ``tldsec.toml``, built once by an entry point.
+
+A home is the one directory that holds the config, the databases, the SoftHSM2 token
+(or key directory) and the zones. Entry points call ``load_settings`` and pass the
+result down; nothing reads settings from a global.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tldsec.errors import ConfigError, KeyStoreLoginError
+from tldsec.hsm.base import KeyStoreSpec
+from tldsec.policy import Policy, load_policy
+
+CONFIG_NAME = "tldsec.toml"
+DEFAULT_HOME = Path("tldsec-home")
+SOFTHSM2_MODULE_CANDIDATES = (
+    Path("/usr/lib/softhsm/libsofthsm2.so"),
+    Path("/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"),
+    Path("/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"),
+    Path("/usr/local/lib/softhsm/libsofthsm2.so"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyStoreSettings:
+    """The ``[keystore]`` table: which backend, and how to reach it."""
+
+    backend: str
+    module: Path | None
+    token_label: str | None
+    pin_source: str | None
+    softhsm2_conf: Path | None
+    directory: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything an entry point needs to build the system's parts."""
+
+    home: Path
+    origin: str
+    keystore: KeyStoreSettings
+    policy: Policy
+    signer_db_url: str
+    registry_db_url: str
+    zones_dir: Path
+
+    def keystore_spec(self) -> KeyStoreSpec:
+        """The key store spec, with the PIN read from its source now."""
+        ks = self.keystore
+        if ks.backend not in self.policy.allowed_backends:
+            raise ConfigError(
+                f"key store backend {ks.backend!r} is not allowed by policy "
+                f"{self.policy.source} (keystore.allowed_backends = "
+                f"{sorted(self.policy.allowed_backends)}; DPS 5.2 requires an HSM)"
+            )
+        pin = resolve_pin(ks.pin_source, self.home) if ks.backend == "pkcs11" else None
+        return KeyStoreSpec(
+            backend=ks.backend,
+            module=ks.module,
+            token_label=ks.token_label,
+            pin=pin,
+            softhsm2_conf=ks.softhsm2_conf,
+            directory=ks.directory,
+        )
+
+
+def home_from(arg: str | None) -> Path:
+    """The home directory: ``--home``, else ``$TLDSEC_HOME``, else ``./tldsec-home``."""
+    if arg:
+        return Path(arg)
+    env = os.environ.get("TLDSEC_HOME")
+    return Path(env) if env else DEFAULT_HOME
+
+
+def resolve_pin(source: str | None, home: Path) -> str:
+    """Read a PIN from ``file:PATH`` (relative to the home) or ``env:NAME``."""
+    if not source:
+        raise KeyStoreLoginError("no PIN source configured ([keystore] pin_source)")
+    kind, _, value = source.partition(":")
+    if kind == "env":
+        pin = os.environ.get(value)
+        if pin is None:
+            raise KeyStoreLoginError(f"PIN source {source}: ${value} is not set")
+        return pin
+    if kind == "file":
+        path = _in_home(home, value)
+        try:
+            return path.read_text("utf-8").strip()
+        except OSError as exc:
+            raise KeyStoreLoginError(
+                f"PIN source {source}: cannot read {path}: {exc.strerror}"
+            ) from exc
+    raise KeyStoreLoginError(f"PIN source {source!r}: use file:PATH or env:NAME")
+
+
+def find_softhsm2_module() -> Path | None:
+    """The SoftHSM2 PKCS#11 library, where Debian or a source build puts it."""
+    return next((p for p in SOFTHSM2_MODULE_CANDIDATES if p.exists()), None)
+
+
+def load_settings(home: Path) -> Settings:
+    """Read ``HOME/tldsec.toml``; a missing home or config is a clear error."""
+    config = home / CONFIG_NAME
+    if not config.exists():
+        raise ConfigError(
+            f"{config} does not exist: run 'tldsec init --home {home} "
+            "--origin ORIGIN' first, or pass the right --home"
+        )
+    try:
+        data = tomllib.loads(config.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{config}: {exc}") from exc
+    return settings_from_dict(data, home, source=str(config))
+
+
+def settings_from_dict(data: dict[str, Any], home: Path, *, source: str) -> Settings:
+    def table(name: str) -> dict[str, Any]:
+        value = data.get(name, {})
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table")
+        return value
+
+    zone, ks, pol, db = table("zone"), table("keystore"), table("policy"), table("database")
+    origin = zone.get("origin")
+    if not isinstance(origin, str) or not origin:
+        raise ConfigError(f"{source}: [zone] origin is missing")
+    if not origin.endswith("."):
+        origin += "."
+    backend = ks.get("backend", "pkcs11")
+    if backend not in ("pkcs11", "file", "memory"):
+        raise ConfigError(f"{source}: [keystore] backend {backend!r} is not pkcs11 or file")
+
+    def opt_path(value: Any) -> Path | None:
+        return _in_home(home, value) if isinstance(value, str) and value else None
+
+    module = ks.get("module")
+    keystore = KeyStoreSettings(
+        backend=backend,
+        module=Path(module) if module else find_softhsm2_module(),
+        token_label=ks.get("token_label", "tldsec"),
+        pin_source=ks.get("pin_source", "file:pin"),
+        softhsm2_conf=opt_path(ks.get("softhsm2_conf")),
+        directory=opt_path(ks.get("directory", "keys")),
+    )
+    policy_file = pol.get("file", "")
+    policy = load_policy(_in_home(home, policy_file) if policy_file else None)
+    return Settings(
+        home=home,
+        origin=origin.lower(),
+        keystore=keystore,
+        policy=policy,
+        signer_db_url=db.get("signer_url", f"sqlite:///{home / 'signer.db'}"),
+        registry_db_url=db.get("registry_url", f"sqlite:///{home / 'registry.db'}"),
+        zones_dir=_in_home(home, zone.get("zones_dir", "zones")),
+    )
+
+
+def _in_home(home: Path, value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else home / path

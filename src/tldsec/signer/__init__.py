@@ -1,0 +1,1 @@
+"""The signer: unsigned zone + SigningConfig + KeyStore -> signed zone (DPS 6)."""

@@ -1,0 +1,109 @@
+"""The DPS as data: the built-in policy carries the DPS's values; bad fields are named."""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tldsec.errors import PolicyError
+from tldsec.policy import Algorithm, load_policy, policy_from_dict
+
+
+def dps_dict() -> dict[str, Any]:
+    text = resources.files("tldsec.policies").joinpath("dps.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def test_builtin_policy_has_the_dps_values() -> None:
+    p = load_policy()
+    # DPS 6.1
+    assert (p.ksk.algorithm, p.ksk.bits) == (Algorithm.RSASHA256, 2048)
+    assert (p.zsk.algorithm, p.zsk.bits) == (Algorithm.RSASHA256, 1024)
+    # DPS 6.4
+    assert (p.zsk.lifetime, p.zsk.prepublish, p.zsk.postpublish) == (
+        timedelta(days=90),
+        timedelta(days=7),
+        timedelta(days=7),
+    )
+    assert p.zsk.emergency_postpublish == timedelta(days=2)
+    assert (p.ksk.lifetime, p.ksk.prepublish, p.ksk.postpublish) == (
+        timedelta(days=365),
+        timedelta(days=30),
+        timedelta(days=30),
+    )
+    assert p.ksk.emergency_postpublish == timedelta(days=7)
+    # DPS 6.2, RFC 9276
+    assert (p.denial.opt_out, p.denial.nsec3_iterations, p.denial.nsec3_salt) == (False, 0, b"")
+    # DPS 6.5
+    assert (p.signatures.validity_min, p.signatures.validity_max) == (
+        timedelta(days=6),
+        timedelta(days=8),
+    )
+    # DPS 6.7
+    t = p.ttl
+    assert (t.soa, t.dnskey, t.ns, t.a, t.aaaa, t.ds, t.nsec3) == (
+        86400,
+        43200,
+        86400,
+        86400,
+        86400,
+        86400,
+        3600,
+    )
+    # DPS 5.2: an HSM only
+    assert p.allowed_backends == frozenset({"pkcs11"})
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "words"),
+    [
+        (("ksk", "algorithm"), 99, "ksk.algorithm", "not one tldsec signs with"),
+        (("zsk", "bits"), 512, "zsk.bits", "at least 1024"),
+        (("denial", "opt_out"), True, "denial.opt_out", "without opt-out"),
+        (("denial", "nsec3_salt"), "xyz", "denial.nsec3_salt", "not hexadecimal"),
+        (("denial", "nsec3_iterations"), 500, "denial.nsec3_iterations", "outside"),
+        (("signatures", "validity_max_days"), 5, "signatures.validity_max_days", "jitter"),
+        (("signatures", "refresh_days"), 6, "signatures.refresh_days", "no reuse"),
+        (("ttl", "ns"), -1, "ttl.ns", "outside"),
+        (("keystore", "allowed_backends"), ["cloud"], "keystore.allowed_backends", "unknown"),
+        (("ds", "digest_types"), [3], "ds.digest_types", "unknown digest"),
+        (("ds", "algorithms"), [9], "ds.algorithms", "not an assigned"),
+        (("zsk", "prepublish_days"), 90, "zsk.prepublish_days", "shorter than"),
+        (("zsk", "bits"), "1024", "zsk.bits", "integer"),
+    ],
+)
+def test_an_invalid_field_is_refused_by_name(
+    path: tuple[str, str], value: object, field: str, words: str
+) -> None:
+    data = dps_dict()
+    data[path[0]][path[1]] = value
+    with pytest.raises(PolicyError) as err:
+        policy_from_dict(data)
+    assert err.value.field == field
+    assert words in str(err.value)
+
+
+def test_a_missing_field_is_named() -> None:
+    data = dps_dict()
+    del data["ttl"]["dnskey"]
+    with pytest.raises(PolicyError, match=r"'ttl\.dnskey': is missing"):
+        policy_from_dict(data)
+
+
+def test_a_misspelt_field_is_named() -> None:
+    data = dps_dict()
+    data["zsk"]["lifetme_days"] = 90
+    with pytest.raises(PolicyError, match=r"zsk\.lifetme_days"):
+        policy_from_dict(data)
+
+
+def test_a_policy_file_that_is_not_toml_is_named(tmp_path: Path) -> None:
+    bad = tmp_path / "p.toml"
+    bad.write_text("[ksk\n")
+    with pytest.raises(PolicyError, match=str(bad)):
+        load_policy(bad)
