@@ -1,0 +1,5 @@
+"""Shared fixtures; each lives in its own module under tests/fixtures/."""
+
+pytest_plugins = [
+    "tests.fixtures.postgres",
+]
