@@ -1,0 +1,179 @@
+"""RDATA between presentation text and canonical wire form.
+
+Fast paths for the types a TLD zone is made of (SOA, NS, A, AAAA, DS, and the DNSSEC
+types the signer writes); every other type goes through dnspython. Wire form here is
+always canonical (RFC 4034 6.2): names in NS, CNAME, SOA, ... RDATA lowercased.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+import struct
+import time
+
+import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.tokenizer
+
+from tldsec.dnscore import names
+from tldsec.dnscore.types import RRType, type_text
+
+_SOA_TAIL = struct.Struct("!IIIII")
+_DS_HEAD = struct.Struct("!HBB")
+
+
+class BadRdata(ValueError):
+    """RDATA that does not parse for its type (the message says why)."""
+
+
+def from_text(rtype: int, fields: list[str], origin: bytes) -> bytes:
+    """Canonical wire RDATA of ``rtype`` from its whitespace-split presentation fields."""
+    try:
+        if rtype == RRType.NS or rtype == RRType.CNAME or rtype == RRType.PTR:
+            (target,) = fields
+            return names.to_wire(target, origin)
+        if rtype == RRType.A:
+            (addr,) = fields
+            return socket.inet_pton(socket.AF_INET, addr)
+        if rtype == RRType.AAAA:
+            (addr,) = fields
+            return socket.inet_pton(socket.AF_INET6, addr)
+        if rtype == RRType.DS:
+            tag, alg, dtype, *digest = fields
+            if not digest:
+                raise BadRdata("DS needs key tag, algorithm, digest type and digest")
+            return _DS_HEAD.pack(int(tag), int(alg), int(dtype)) + bytes.fromhex("".join(digest))
+        if rtype == RRType.SOA:
+            mname, rname, *nums = fields
+            if len(nums) != 5:
+                raise BadRdata("SOA needs MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM")
+            return (
+                names.to_wire(mname, origin)
+                + names.to_wire(rname, origin)
+                + _SOA_TAIL.pack(*(_ttl_like(n) for n in nums))
+            )
+    except (ValueError, OSError, struct.error) as exc:
+        if isinstance(exc, BadRdata):
+            raise
+        raise BadRdata(f"bad {type_text(rtype)} RDATA {' '.join(fields)!r}: {exc}") from exc
+    return from_text_generic(rtype, " ".join(fields), origin)
+
+
+def from_text_generic(rtype: int, text: str, origin: bytes) -> bytes:
+    """Any type, through dnspython's parser (quoted strings, escapes, rare types)."""
+    try:
+        origin_name = dns.name.from_wire(origin, 0)[0]
+        rd = dns.rdata.from_text(
+            dns.rdataclass.IN, dns.rdatatype.RdataType.make(rtype), text, origin=origin_name
+        )
+        return rd.to_digestable(origin_name)
+    except (dns.exception.DNSException, ValueError) as exc:
+        raise BadRdata(f"bad {type_text(rtype)} RDATA {text!r}: {exc}") from exc
+
+
+def _ttl_like(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise BadRdata(f"{text} does not fit in 32 bits")
+    return value
+
+
+def to_text(rtype: int, wire: bytes) -> str:
+    """Presentation form of canonical wire RDATA."""
+    if rtype == RRType.NS or rtype == RRType.CNAME or rtype == RRType.PTR:
+        return names.to_text(wire)
+    if rtype == RRType.A:
+        return socket.inet_ntop(socket.AF_INET, wire)
+    if rtype == RRType.AAAA:
+        return socket.inet_ntop(socket.AF_INET6, wire)
+    if rtype == RRType.DS:
+        tag, alg, dtype = _DS_HEAD.unpack_from(wire)
+        return f"{tag} {alg} {dtype} {wire[4:].hex().upper()}"
+    if rtype == RRType.RRSIG:
+        return rrsig_to_text(wire)
+    if rtype == RRType.NSEC3:
+        return nsec3_to_text(wire)
+    rd = dns.rdata.from_wire(
+        dns.rdataclass.IN, dns.rdatatype.RdataType.make(rtype), wire, 0, len(wire)
+    )
+    return rd.to_text()
+
+
+# --- RRSIG (RFC 4034 3) -------------------------------------------------------------
+
+RRSIG_HEAD = struct.Struct("!HBBIIIH")  # type covered, alg, labels, orig TTL, exp, inc, tag
+
+
+def rrsig_signer_end(wire: bytes) -> int:
+    """Offset where the signature field starts (after the signer's name)."""
+    i = RRSIG_HEAD.size
+    while wire[i]:
+        i += 1 + wire[i]
+    return i + 1
+
+
+def rrsig_to_text(wire: bytes) -> str:
+    covered, alg, labels, ttl, exp, inc, tag = RRSIG_HEAD.unpack_from(wire)
+    end = rrsig_signer_end(wire)
+    signer = names.to_text(wire[RRSIG_HEAD.size : end])
+    sig = base64.b64encode(wire[end:]).decode("ascii")
+    return (
+        f"{type_text(covered)} {alg} {labels} {ttl} {_timestamp(exp)} {_timestamp(inc)} "
+        f"{tag} {signer} {sig}"
+    )
+
+
+def _timestamp(seconds: int) -> str:
+    # RFC 4034 3.2: YYYYMMDDHHmmSS in UTC.
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime(seconds))
+
+
+# --- NSEC3 (RFC 5155 3) -------------------------------------------------------------
+
+
+def base32hex(data: bytes) -> str:
+    """Base 32 with the extended hex alphabet, lowercase, no padding (RFC 4648 7)."""
+    return base64.b32hexencode(data).rstrip(b"=").lower().decode("ascii")
+
+
+def nsec3_to_text(wire: bytes) -> str:
+    alg, flags, iterations, salt_len = struct.unpack_from("!BBHB", wire)
+    i = 5
+    salt = wire[i : i + salt_len].hex().upper() or "-"
+    i += salt_len
+    hash_len = wire[i]
+    next_hash = base32hex(wire[i + 1 : i + 1 + hash_len])
+    types = " ".join(type_text(t) for t in bitmap_types(wire[i + 1 + hash_len :]))
+    return f"{alg} {flags} {iterations} {salt} {next_hash}" + (f" {types}" if types else "")
+
+
+def bitmap_types(bitmap: bytes) -> list[int]:
+    """The type numbers in an NSEC/NSEC3 type bitmap (RFC 4034 4.1.2)."""
+    out: list[int] = []
+    i = 0
+    while i < len(bitmap):
+        window, length = bitmap[i], bitmap[i + 1]
+        block = bitmap[i + 2 : i + 2 + length]
+        for byte_index, byte in enumerate(block):
+            for bit in range(8):
+                if byte & (0x80 >> bit):
+                    out.append(window * 256 + byte_index * 8 + bit)
+        i += 2 + length
+    return out
+
+
+def type_bitmap(types: list[int] | set[int] | frozenset[int]) -> bytes:
+    """Encode type numbers as an NSEC/NSEC3 type bitmap (RFC 4034 4.1.2)."""
+    windows: dict[int, bytearray] = {}
+    for t in sorted(types):
+        window, low = divmod(t, 256)
+        block = windows.setdefault(window, bytearray())
+        index = low // 8
+        if len(block) <= index:
+            block.extend(b"\x00" * (index + 1 - len(block)))
+        block[index] |= 0x80 >> (low % 8)
+    return b"".join(bytes((w, len(b))) + bytes(b) for w, b in sorted(windows.items()))

@@ -1,0 +1,72 @@
+"""A zone in memory: RRsets keyed by owner, each carrying the RRSIGs that cover it.
+
+Compact by design (one small object per RRset, RDATA as canonical wire bytes, owner
+names shared), because a TLD zone has millions of RRsets and the signer must not
+build a dnspython object per record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from tldsec.dnscore import names
+from tldsec.dnscore.types import RRType
+
+
+@dataclass(slots=True)
+class RRset:
+    """One RRset: owner (canonical wire), type, TTL, RDATAs (canonical wire, sorted)."""
+
+    owner: bytes
+    rtype: int
+    ttl: int
+    rdatas: list[bytes]
+    sigs: list[bytes] = field(default_factory=list)  # RRSIG RDATAs covering this RRset
+
+
+@dataclass(slots=True)
+class Zone:
+    """An origin and its RRsets, grouped by owner name."""
+
+    origin: bytes
+    nodes: dict[bytes, list[RRset]] = field(default_factory=dict)
+
+    def add(self, rrset: RRset) -> None:
+        self.nodes.setdefault(rrset.owner, []).append(rrset)
+
+    def get(self, owner: bytes, rtype: int) -> RRset | None:
+        for rrset in self.nodes.get(owner, ()):
+            if rrset.rtype == rtype:
+                return rrset
+        return None
+
+    def rrsets(self) -> Iterator[RRset]:
+        for node in self.nodes.values():
+            yield from node
+
+    def canonical_owners(self) -> list[bytes]:
+        """Owner names in canonical order (RFC 4034 6.1)."""
+        return sorted(self.nodes, key=names.canonical_key)
+
+    def soa(self) -> RRset:
+        soa = self.get(self.origin, RRType.SOA)
+        if soa is None:
+            raise LookupError("the zone has no SOA at its origin")
+        return soa
+
+    def record_count(self) -> int:
+        return sum(len(r.rdatas) + len(r.sigs) for r in self.rrsets())
+
+
+def soa_serial(soa_rdata: bytes) -> int:
+    """The SERIAL field of SOA RDATA (RFC 1035 3.3.13)."""
+    return int.from_bytes(soa_rdata[-20:-16], "big")
+
+
+def soa_minimum(soa_rdata: bytes) -> int:
+    return int.from_bytes(soa_rdata[-4:], "big")
+
+
+def with_serial(soa_rdata: bytes, serial: int) -> bytes:
+    return soa_rdata[:-20] + serial.to_bytes(4, "big") + soa_rdata[-16:]

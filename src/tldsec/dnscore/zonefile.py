@@ -1,0 +1,310 @@
+"""Zone files (RFC 1035 5) in and out, fast.
+
+``read_zone`` parses the master-file format into a ``Zone``: $ORIGIN, $TTL, relative
+names, "@", omitted owner/TTL/class, parentheses, comments and quoted strings. Plain
+lines (what a registry's zone builder writes) take a fast path of ``str.split``; lines
+with quotes, parentheses or escapes take dnspython's tokenizer. RRSIGs in the input are
+attached to the RRset they cover. Every error names the file and line.
+
+``write_zone`` writes canonical order (RFC 4034 6.1), SOA first, each RRset followed by
+its RRSIGs, one record per line with absolute names; ``write_zone_atomic`` replaces the
+output file only once it is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO
+
+import dns.exception
+import dns.rdatatype
+import dns.ttl
+
+from tldsec.dnscore import names, rdata
+from tldsec.dnscore.types import RRType, type_text
+from tldsec.dnscore.zone import RRset, Zone
+from tldsec.errors import ZoneSyntaxError
+
+_SPECIAL = frozenset('"();\\')
+_CLASSES = {"IN": 1}
+_OTHER_CLASSES = frozenset({"CH", "HS", "CS", "NONE", "ANY"})
+
+
+def read_zone(path: Path, origin: str) -> Zone:
+    """Parse a zone file; ``ZoneSyntaxError`` names the file, line and reason."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return _parse(f, origin, str(path))
+    except UnicodeDecodeError as exc:
+        raise ZoneSyntaxError(str(path), None, f"not UTF-8 text: {exc}") from exc
+    except OSError as exc:
+        raise ZoneSyntaxError(str(path), None, f"cannot read: {exc.strerror}") from exc
+
+
+def read_zone_text(text: str, origin: str, filename: str = "<text>") -> Zone:
+    return _parse(io.StringIO(text), origin, filename)
+
+
+def _type_number(token: str) -> int | None:
+    try:
+        return int(dns.rdatatype.from_text(token))
+    except (dns.exception.DNSException, ValueError):
+        return None
+
+
+def _logical_lines(f: IO[str]) -> Iterator[tuple[int, str]]:
+    """(line number, text) per entry, joining parenthesised continuations."""
+    pending: list[str] = []
+    start = 0
+    depth = 0
+    for number, line in enumerate(f, 1):
+        if not pending and not _SPECIAL.intersection(line):
+            yield number, line
+            continue
+        text = _strip_comment(line)
+        depth += text.count("(") - text.count(")")
+        if not pending:
+            start = number
+        pending.append(text)
+        if depth <= 0:
+            joined = " ".join(pending).replace("(", " ").replace(")", " ")
+            # Keep the first line's leading blank: it means "same owner".
+            yield start, joined
+            pending = []
+            depth = 0
+    if pending:
+        raise ZoneSyntaxError("", start, "unbalanced parenthesis")
+
+
+def _strip_comment(line: str) -> str:
+    """Drop a ';' comment that is not inside quotes or escaped."""
+    if ";" not in line:
+        return line.rstrip("\n")
+    out = []
+    quoted = False
+    escaped = False
+    for ch in line:
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == ";" and not quoted:
+            break
+        out.append(ch)
+    return "".join(out).rstrip("\n")
+
+
+def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
+    try:
+        origin = names.to_wire(origin_text if origin_text.endswith(".") else origin_text + ".")
+    except names.BadName as exc:
+        raise ZoneSyntaxError(filename, None, f"bad origin {origin_text!r}: {exc}") from exc
+    zone_origin = origin
+    zone = Zone(origin=zone_origin)
+    current_origin = origin
+    default_ttl: int | None = None
+    last_ttl: int | None = None
+    last_owner: bytes | None = None
+    owner_cache: dict[str, bytes] = {}
+    ttl_cache: dict[str, int] = {}
+    sets: dict[tuple[bytes, int], RRset] = {}
+    sigs: list[tuple[int, bytes, int, int, bytes]] = []  # line, owner, covered, ttl, rdata
+    line_no = 0
+
+    def fail(reason: str) -> ZoneSyntaxError:
+        return ZoneSyntaxError(filename, line_no, reason)
+
+    def parse_ttl(token: str) -> int:
+        cached = ttl_cache.get(token)
+        if cached is not None:
+            return cached
+        try:
+            value = int(token) if token.isdigit() else int(dns.ttl.from_text(token))
+        except (dns.exception.DNSException, ValueError) as exc:
+            raise fail(f"bad TTL {token!r}") from exc
+        if value > 0x7FFFFFFF:
+            raise fail(f"TTL {value} exceeds 2^31-1 (RFC 2181 8)")
+        ttl_cache[token] = value
+        return value
+
+    try:
+        for line_no, line in _logical_lines(f):
+            if _SPECIAL.intersection(line) and '"' not in line and "\\" not in line:
+                line = _strip_comment(line)
+            fields = line.split()
+            if not fields:
+                continue
+            first = fields[0]
+            if first.startswith("$"):
+                directive = first.upper()
+                if directive == "$ORIGIN" and len(fields) == 2:
+                    current_origin = _name(fields[1], current_origin, fail)
+                elif directive == "$TTL" and len(fields) == 2:
+                    default_ttl = parse_ttl(fields[1])
+                elif directive == "$INCLUDE":
+                    raise fail("$INCLUDE is not accepted: give the signer one self-contained file")
+                else:
+                    raise fail(f"unknown or malformed directive {line.strip()!r}")
+                continue
+            # Owner: omitted when the line starts with a blank (RFC 1035 5.1).
+            if line[0] in " \t":
+                if last_owner is None:
+                    raise fail("the first record has no owner name")
+                owner = last_owner
+                i = 0
+            else:
+                cached_owner = owner_cache.get(first) if current_origin is origin else None
+                if cached_owner is None:
+                    cached_owner = _name(first, current_origin, fail)
+                    if current_origin is origin:
+                        owner_cache[first] = cached_owner
+                owner = cached_owner
+                i = 1
+            # [TTL] [CLASS] TYPE in either order of TTL and class.
+            ttl: int | None = None
+            rtype: int | None = None
+            while i < len(fields):
+                tok = fields[i]
+                up = tok.upper()
+                if up in _CLASSES:
+                    i += 1
+                    continue
+                if up in _OTHER_CLASSES or (up.startswith("CLASS") and up[5:].isdigit()):
+                    raise fail(f"class {tok} is not IN: a TLD zone is class IN")
+                if tok[0].isdigit():
+                    if ttl is not None:
+                        raise fail(f"unexpected {tok!r} where a type was expected")
+                    ttl = parse_ttl(tok)
+                    i += 1
+                    continue
+                rtype = _type_number(tok)
+                if rtype is None:
+                    raise fail(f"unknown record type {tok!r}")
+                i += 1
+                break
+            if rtype is None:
+                raise fail("no record type")
+            if ttl is None:
+                ttl = default_ttl if default_ttl is not None else last_ttl
+                if ttl is None:
+                    raise fail("no TTL: give one on the record or with $TTL")
+            rdata_fields = fields[i:]
+            if not rdata_fields and rtype != RRType.NSEC3PARAM:
+                raise fail(f"{type_text(rtype)} record without RDATA")
+            try:
+                if '"' in line or "\\" in line:
+                    wire = rdata.from_text_generic(rtype, " ".join(rdata_fields), current_origin)
+                else:
+                    wire = rdata.from_text(rtype, rdata_fields, current_origin)
+            except (rdata.BadRdata, names.BadName) as exc:
+                raise fail(str(exc)) from exc
+            last_owner = owner
+            last_ttl = ttl
+            if not names.is_subdomain(owner, zone_origin):
+                raise fail(
+                    f"{names.to_text(owner)} is outside the zone {names.to_text(zone_origin)}"
+                )
+            if rtype == RRType.RRSIG:
+                covered = int.from_bytes(wire[:2], "big")
+                sigs.append((line_no, owner, covered, ttl, wire))
+                continue
+            key = (owner, rtype)
+            rrset = sets.get(key)
+            if rrset is None:
+                rrset = RRset(owner, rtype, ttl, [wire])
+                sets[key] = rrset
+                zone.add(rrset)
+            else:
+                if rrset.ttl != ttl:
+                    raise fail(
+                        f"{names.to_text(owner)} {type_text(rtype)}: TTL "
+                        f"{ttl} differs from {rrset.ttl} earlier in the same RRset "
+                        "(RFC 2181 5.2)"
+                    )
+                rrset.rdatas.append(wire)
+    except ZoneSyntaxError as exc:
+        if not exc.filename:
+            raise ZoneSyntaxError(filename, exc.line, exc.reason) from exc
+        raise
+    for rrset in sets.values():
+        if len(rrset.rdatas) > 1:
+            # Canonical RR order within an RRset, duplicates removed (RFC 4034 6.3, 2181 5).
+            rrset.rdatas = sorted(set(rrset.rdatas))
+    for line_no, owner, covered, _ttl, wire in sigs:
+        target = sets.get((owner, covered))
+        if target is None:
+            raise ZoneSyntaxError(
+                filename,
+                line_no,
+                f"RRSIG at {names.to_text(owner)} covers {type_text(covered)}, which is not there",
+            )
+        target.sigs.append(wire)
+    return zone
+
+
+def _name(text: str, origin: bytes, fail: Callable[[str], ZoneSyntaxError]) -> bytes:
+    try:
+        return names.to_wire(text, origin)
+    except names.BadName as exc:
+        raise fail(str(exc)) from exc
+
+
+# --- writing --------------------------------------------------------------------------
+
+
+def zone_lines(zone: Zone, owners: Iterable[bytes] | None = None) -> Iterator[str]:
+    """Zone-file lines in canonical order; SOA first at the apex."""
+    text_cache: dict[bytes, str] = {}
+    for owner in owners if owners is not None else zone.canonical_owners():
+        owner_text = text_cache.get(owner) or names.to_text(owner)
+        node = sorted(zone.nodes[owner], key=_type_order)
+        for rrset in node:
+            ttl = rrset.ttl
+            head = f"{owner_text}\t{ttl}\tIN\t{type_text(rrset.rtype)}\t"
+            for rd in rrset.rdatas:
+                yield head + rdata.to_text(rrset.rtype, rd) + "\n"
+            if rrset.sigs:
+                sig_head = f"{owner_text}\t{ttl}\tIN\tRRSIG\t"
+                for sig in rrset.sigs:
+                    yield sig_head + rdata.rrsig_to_text(sig) + "\n"
+
+
+def _type_order(rrset: RRset) -> int:
+    return -1 if rrset.rtype == RRType.SOA else rrset.rtype
+
+
+def write_zone(zone: Zone, out: IO[str], header: str | None = None) -> None:
+    if header:
+        out.write("".join(f"; {line}\n" for line in header.splitlines()))
+    buffer: list[str] = []
+    for line in zone_lines(zone):
+        buffer.append(line)
+        if len(buffer) >= 8192:
+            out.write("".join(buffer))
+            buffer.clear()
+    out.write("".join(buffer))
+
+
+def write_zone_atomic(zone: Zone, path: Path, header: str | None = None) -> None:
+    """Write to a temporary file beside ``path``, fsync, then rename over it: a reader
+    sees the old file or the complete new one, never a partial one."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            write_zone(zone, out, header)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
