@@ -1,0 +1,169 @@
+"""The PKCS#11 module as this process holds it: loaded once, re-initialised when it must be.
+
+A PKCS#11 library is process state by its own definition: C_Initialize once per process,
+one login per token and application (PKCS#11 v2.40 5.4, 5.6), and python-pkcs11 caches
+the loaded library per path. So this module keeps one table per process, the only
+process state of the key stores, and hides three facts from them:
+
+- after ``fork`` a child must call C_Initialize again (PKCS#11 v2.40 6.7.1); a child
+  that finds the parent's entry re-initialises before use;
+- SoftHSM2 reads its token directory at C_Initialize, so a token created later (by
+  ``softhsm2-util`` in a test, or by ``tldsec init``) is seen only after C_Finalize +
+  C_Initialize; a store that cannot find its label re-initialises once and looks again;
+- logging out of one session logs the whole token out for the process, so the login
+  is held by one dedicated session per token and counted; each store signs in its own
+  session, which shares that login.
+
+Every re-initialisation closes every session in the process; each entry has a
+``generation`` and a store whose generation is stale opens a fresh session on its next
+call. Stores are for one thread each; signing workers are processes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pkcs11
+from pkcs11 import TokenFlag
+
+from tldsec.errors import KeyStoreError, KeyStoreLoginError, KeyStoreUnavailable
+from tldsec.hsm.p11errors import Where, pkcs11_errors, translate
+
+SOFTHSM2_CONF = "SOFTHSM2_CONF"
+
+
+@dataclass(slots=True)
+class _Login:
+    session: Any  # pkcs11.Session holding the login; None if other code logged in
+    pin: str = field(repr=False)
+    users: int
+
+
+@dataclass(slots=True)
+class Module:
+    """One loaded PKCS#11 library in this process."""
+
+    path: str
+    lib: Any  # pkcs11._pkcs11.lib
+    pid: int
+    conf: str | None  # SOFTHSM2_CONF when C_Initialize ran
+    generation: int = 0
+    logins: dict[int, _Login] = field(default_factory=dict)  # slot id -> login
+
+    @property
+    def current(self) -> bool:
+        return self.pid == os.getpid()
+
+
+# One entry per module path: mirrors the C library's own per-process state (see above).
+_MODULES: dict[str, Module] = {}
+
+
+def attach(module: Path, softhsm2_conf: Path | None) -> Module:
+    """The loaded, initialised module at this path, for this process and configuration."""
+    path = str(module)
+    if not module.is_file():
+        raise KeyStoreUnavailable(f"PKCS#11 module {path} does not exist")
+    want_conf = str(softhsm2_conf) if softhsm2_conf is not None else None
+    entry = _MODULES.get(path)
+    if entry is None:
+        if want_conf is not None:
+            # SoftHSM2 reads SOFTHSM2_CONF in C_Initialize, i.e. when the module loads.
+            os.environ[SOFTHSM2_CONF] = want_conf
+        # python-pkcs11 caches libraries per path; code other than ours may have loaded
+        # this one already, with another configuration or in a parent process.
+        preloaded = path in getattr(pkcs11, "_loaded", {})
+        with pkcs11_errors(Where("load", path)):
+            lib = pkcs11.lib(path)
+        entry = Module(path, lib, os.getpid(), os.environ.get(SOFTHSM2_CONF))
+        _MODULES[path] = entry
+        if preloaded:
+            restart(entry)
+    elif not entry.current or (want_conf is not None and want_conf != entry.conf):
+        restart(entry, want_conf)
+    return entry
+
+
+def restart(entry: Module, softhsm2_conf: str | None = None) -> None:
+    """C_Finalize + C_Initialize: new process after fork, new tokens, or another config.
+
+    Every session of the module in this process is gone afterwards; stores notice by
+    the generation and reopen theirs.
+    """
+    if softhsm2_conf is not None:
+        os.environ[SOFTHSM2_CONF] = softhsm2_conf
+    try:
+        entry.lib.finalize()
+    except pkcs11.PKCS11Error as exc:
+        # CKR_CRYPTOKI_NOT_INITIALIZED is expected in a forked child of a module that
+        # resets itself on fork (SoftHSM2 library.reset_on_fork = true): nothing to
+        # finalize there. python-pkcs11 has cleared its flag either way; if not, fail.
+        if entry.lib.initialized:
+            raise translate(exc, Where("load", entry.path)) from exc
+    with pkcs11_errors(Where("load", entry.path)):
+        entry.lib.initialize()
+    entry.pid = os.getpid()
+    entry.conf = os.environ.get(SOFTHSM2_CONF)
+    entry.generation += 1
+    entry.logins.clear()
+
+
+def find_token(entry: Module, label: str) -> Any:
+    """The initialised token with this label; re-initialises once to see new tokens."""
+    for attempt in (1, 2):
+        with pkcs11_errors(Where("open", entry.path, label)):
+            tokens = [t for t in entry.lib.get_tokens() if TokenFlag.TOKEN_INITIALIZED & t.flags]
+        found = [t for t in tokens if t.label == label]
+        if len(found) == 1:
+            return found[0]
+        if len(found) > 1:
+            raise KeyStoreUnavailable(
+                f"{len(found)} tokens are labelled '{label}' in PKCS#11 module {entry.path}: "
+                "labels must be unique"
+            )
+        if attempt == 1:
+            restart(entry)  # the token may have been created after the module was loaded
+    labels = ", ".join(f"'{t.label}'" for t in tokens) or "none"
+    raise KeyStoreUnavailable(
+        f"no token labelled '{label}' in PKCS#11 module {entry.path} (tokens found: {labels})"
+    )
+
+
+def login(entry: Module, token: Any, pin: str) -> None:
+    """Make sure the token is logged in as user with this PIN; count this user."""
+    slot = token.slot.slot_id
+    held = entry.logins.get(slot)
+    if held is not None:
+        # One user PIN per token: the PIN that logged in is the right one.
+        if not hmac.compare_digest(held.pin.encode(), pin.encode()):
+            raise KeyStoreLoginError(f"wrong PIN for token '{token.label}'")
+        held.users += 1
+        return
+    try:
+        with pkcs11_errors(Where("login", entry.path, token.label)):
+            session = token.open(user_pin=pin)
+    except KeyStoreError as exc:
+        if not isinstance(exc.__cause__, pkcs11.UserAlreadyLoggedIn):
+            raise
+        # Other code in this process logged the token in; PKCS#11 shares that login
+        # with our sessions, but the PIN cannot be checked again without logging it out.
+        session = None
+    entry.logins[slot] = _Login(session, pin, 1)
+
+
+def logout(entry: Module, slot: int) -> None:
+    """One user fewer; the last one logs the token out and closes the login session."""
+    held = entry.logins.get(slot)
+    if held is None or not entry.current:
+        return
+    held.users -= 1
+    if held.users > 0:
+        return
+    del entry.logins[slot]
+    if held.session is not None:
+        with pkcs11_errors(Where("logout", entry.path, held.session.token.label)):
+            held.session.close()

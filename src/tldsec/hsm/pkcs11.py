@@ -1,0 +1,388 @@
+"""Pkcs11KeyStore: key pairs inside a PKCS#11 token (SoftHSM2 by default, or a vendor HSM).
+
+Private keys are generated in the token (DPS 5.1.1) as CKA_SENSITIVE and CKA_PRIVATE, so
+their private components can never be read in clear; they are CKA_EXTRACTABLE only so
+that they can leave the token wrapped under the Storage Master Key for backup (DPS 5.2.4,
+5.2.7). A key pair is found by its CKA_ID (the key id is its hex); the DNSSEC algorithm,
+which RSA key material does not carry, is kept beside it in a CKO_DATA object of
+application "tldsec" labelled with the key id.
+
+Each store has its own session on the token; ``p11lib`` shares the module and the login
+among the stores of a process and re-opens sessions after fork or re-initialisation.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+
+from tldsec.errors import KeyNotFound, KeyStoreError, KeyStoreLoginError, KeyStoreUnavailable
+from tldsec.hsm import p11lib
+from tldsec.hsm.base import KeyInfo, KeyStoreSpec
+from tldsec.hsm.p11errors import Where, pkcs11_errors
+from tldsec.hsm.rsakey import PUBLIC_EXPONENT, check_key_request, dnskey_public_key
+from tldsec.policy import Algorithm
+
+# RFC 5702 3: RSASSA-PKCS1-v1_5 with SHA-256 (8) or SHA-512 (10); the token hashes.
+MECHANISMS = {
+    Algorithm.RSASHA256: Mechanism.SHA256_RSA_PKCS,
+    Algorithm.RSASHA512: Mechanism.SHA512_RSA_PKCS,
+}
+APPLICATION = "tldsec"  # CKA_APPLICATION of the metadata objects
+_ID_BYTES = 16
+
+
+@dataclass(frozen=True, slots=True)
+class KeyProtection:
+    """The protection attributes of a private key, as the token reports them."""
+
+    sensitive: bool  # CKA_SENSITIVE: private components never readable in clear
+    always_sensitive: bool  # CKA_ALWAYS_SENSITIVE: and never were
+    extractable: bool  # CKA_EXTRACTABLE: may leave the token, wrapped only
+    never_extractable: bool  # CKA_NEVER_EXTRACTABLE
+    private: bool  # CKA_PRIVATE: visible only after login
+    token: bool  # CKA_TOKEN: persistent object
+    sign: bool  # CKA_SIGN
+
+
+@dataclass(slots=True)
+class _Key:
+    info: KeyInfo
+    private: Any  # pkcs11.PrivateKey
+    mechanism: Mechanism
+
+
+class Pkcs11KeyStore:
+    """A logged-in session on one token; signs with keys that stay inside it."""
+
+    def __init__(self, spec: KeyStoreSpec) -> None:
+        if spec.module is None:
+            raise KeyStoreUnavailable(
+                "no PKCS#11 module configured ([keystore] module) and SoftHSM2 was not found"
+            )
+        if not spec.token_label:
+            raise KeyStoreUnavailable("no token label configured ([keystore] token_label)")
+        if spec.pin is None:
+            raise KeyStoreLoginError(f"no PIN given for token '{spec.token_label}'")
+        self._spec = spec
+        self._label: str = spec.token_label
+        self._pin: str = spec.pin
+        self._entry: p11lib.Module | None = None
+        self._generation = -1
+        self._session: Any = None
+        self._slot = -1
+        self._keys: dict[str, _Key] = {}
+        self._closed = False
+        self._connect()
+
+    @property
+    def spec(self) -> KeyStoreSpec:
+        return self._spec
+
+    @property
+    def token_label(self) -> str:
+        return self._label
+
+    # -- the KeyStore protocol ------------------------------------------------------
+
+    def generate_key(self, *, label: str, algorithm: Algorithm, bits: int) -> KeyInfo:
+        """An RSA key pair made inside the token: exponent 65537, private key sensitive."""
+        alg = check_key_request(algorithm, bits)
+        session = self._live()
+        ckid = secrets.token_bytes(_ID_BYTES)
+        with self._errors("generate"):
+            public, private = session.generate_keypair(
+                KeyType.RSA,
+                bits,
+                id=ckid,
+                label=label,
+                store=True,
+                capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
+                public_template={
+                    Attribute.PUBLIC_EXPONENT: _biginteger(PUBLIC_EXPONENT),
+                    Attribute.PRIVATE: False,
+                },
+                private_template=_PRIVATE_KEY_TEMPLATE,
+            )
+        return self._finish_new_key(ckid, label, alg, public, private)
+
+    def get_key(self, key_id: str) -> KeyInfo:
+        return self._key(key_id).info
+
+    def list_keys(self) -> list[KeyInfo]:
+        session = self._live()
+        with self._errors("list keys"):
+            ids = {
+                bytes(obj[Attribute.ID])
+                for obj in session.get_objects(
+                    {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.KEY_TYPE: KeyType.RSA}
+                )
+            }
+        infos = [self._key(ckid.hex()).info for ckid in ids if ckid]
+        return sorted(infos, key=lambda i: (i.label, i.key_id))
+
+    def sign(self, key_id: str, data: bytes) -> bytes:
+        """RSASSA-PKCS1-v1_5 inside the token (CKM_SHA256_RSA_PKCS or CKM_SHA512_RSA_PKCS)."""
+        key = self._key(key_id)
+        with self._errors("sign", key_id):
+            return bytes(key.private.sign(data, mechanism=key.mechanism))
+
+    def sign_many(self, key_id: str, items: Sequence[bytes]) -> list[bytes]:
+        """Sign each item in this session, looking the key up once for the batch."""
+        key = self._key(key_id)
+        sign, mechanism = key.private.sign, key.mechanism
+        with self._errors("sign", key_id):
+            return [bytes(sign(item, mechanism=mechanism)) for item in items]
+
+    def close(self) -> None:
+        """Close this store's session; the last store of a token logs it out."""
+        if self._closed:
+            return
+        self._closed = True
+        entry, self._keys = self._entry, {}
+        if entry is None or not self._is_current(entry):
+            return  # the module was re-initialised (or we are a forked child): no session
+        try:
+            with self._errors("close"):
+                self._session.close()
+        finally:
+            p11lib.logout(entry, self._slot)
+
+    def __enter__(self) -> Pkcs11KeyStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- beyond the protocol --------------------------------------------------------
+
+    def key_protection(self, key_id: str) -> KeyProtection:
+        """What the token says about how the private key is protected (for audits)."""
+        key = self._key(key_id)
+        names = (
+            Attribute.SENSITIVE,
+            Attribute.ALWAYS_SENSITIVE,
+            Attribute.EXTRACTABLE,
+            Attribute.NEVER_EXTRACTABLE,
+            Attribute.PRIVATE,
+            Attribute.TOKEN,
+            Attribute.SIGN,
+        )
+        with self._errors("read attributes", key_id):
+            attrs = key.private.get_attributes(list(names))
+        return KeyProtection(*(bool(attrs.get(name, False)) for name in names))
+
+    def import_rsa_private_key(
+        self, numbers: rsa.RSAPrivateNumbers, *, label: str, algorithm: Algorithm
+    ) -> KeyInfo:
+        """Create a key pair from known numbers: for test vectors only (RFC 5702 6.1).
+
+        A key that existed outside the token breaks DPS 5.1.1; production keys are
+        generated inside it. The imported private key is still marked sensitive.
+        """
+        pub = numbers.public_numbers
+        alg = check_key_request(algorithm, pub.n.bit_length())
+        session = self._live()
+        ckid = secrets.token_bytes(_ID_BYTES)
+        common = {Attribute.TOKEN: True, Attribute.ID: ckid, Attribute.LABEL: label}
+        with self._errors("import"):
+            private = session.create_object(
+                {
+                    **_PRIVATE_KEY_TEMPLATE,
+                    **common,
+                    Attribute.CLASS: ObjectClass.PRIVATE_KEY,
+                    Attribute.KEY_TYPE: KeyType.RSA,
+                    Attribute.MODULUS: _biginteger(pub.n),
+                    Attribute.PUBLIC_EXPONENT: _biginteger(pub.e),
+                    Attribute.PRIVATE_EXPONENT: _biginteger(numbers.d),
+                    Attribute.PRIME_1: _biginteger(numbers.p),
+                    Attribute.PRIME_2: _biginteger(numbers.q),
+                    Attribute.EXPONENT_1: _biginteger(numbers.dmp1),
+                    Attribute.EXPONENT_2: _biginteger(numbers.dmq1),
+                    Attribute.COEFFICIENT: _biginteger(numbers.iqmp),
+                }
+            )
+            public = session.create_object(
+                {
+                    **common,
+                    Attribute.CLASS: ObjectClass.PUBLIC_KEY,
+                    Attribute.KEY_TYPE: KeyType.RSA,
+                    Attribute.PRIVATE: False,
+                    Attribute.VERIFY: True,
+                    Attribute.MODULUS: _biginteger(pub.n),
+                    Attribute.PUBLIC_EXPONENT: _biginteger(pub.e),
+                }
+            )
+        return self._finish_new_key(ckid, label, alg, public, private)
+
+    def delete_key(self, key_id: str) -> None:
+        """Destroy the key pair and its metadata in the token (irreversible)."""
+        self._key(key_id)
+        session = self._live()
+        ckid = bytes.fromhex(key_id)
+        with self._errors("delete", key_id):
+            doomed = [
+                *session.get_objects({Attribute.ID: ckid}),
+                *self._metadata_objects(session, key_id),
+            ]
+            for obj in doomed:
+                obj.destroy()
+        self._keys.pop(key_id, None)
+
+    # -- inside ---------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        """Attach to the module, find the token, log in, and open our own session."""
+        spec = self._spec
+        assert spec.module is not None
+        entry = p11lib.attach(spec.module, spec.softhsm2_conf)
+        token = p11lib.find_token(entry, self._label)
+        p11lib.login(entry, token, self._pin)
+        try:
+            with self._errors("open a session on"):
+                session = token.open(rw=True)  # shares the token's login (PKCS#11 5.6)
+        except KeyStoreError:
+            p11lib.logout(entry, token.slot.slot_id)
+            raise
+        self._entry, self._generation = entry, entry.generation
+        self._session, self._slot = session, token.slot.slot_id
+        self._keys = {}
+
+    def _is_current(self, entry: p11lib.Module) -> bool:
+        return entry.current and entry.generation == self._generation
+
+    def _live(self) -> Any:
+        """Our session, re-opened if the module was re-initialised since (fork, new token)."""
+        if self._closed:
+            raise KeyStoreError(f"the key store on token '{self._label}' is closed")
+        if self._entry is None or not self._is_current(self._entry):
+            self._connect()
+        return self._session
+
+    def _errors(self, op: str, key_id: str | None = None) -> Any:
+        module = str(self._spec.module)
+        return pkcs11_errors(Where(op, module, self._label, key_id))
+
+    def _key(self, key_id: str) -> _Key:
+        session = self._live()  # first: a re-opened session empties the cache
+        cached = self._keys.get(key_id)
+        if cached is not None:
+            return cached
+        try:
+            ckid = bytes.fromhex(key_id)
+        except ValueError:
+            raise KeyNotFound(f"no key with id {key_id!r} in token '{self._label}'") from None
+        with self._errors("find key", key_id):
+            privates = list(
+                session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.ID: ckid})
+            )
+            publics = list(
+                session.get_objects({Attribute.CLASS: ObjectClass.PUBLIC_KEY, Attribute.ID: ckid})
+            )
+            if not privates:
+                raise KeyNotFound(f"no key with id {key_id} in token '{self._label}'")
+            if len(privates) > 1:
+                raise KeyStoreError(
+                    f"{len(privates)} private keys have id {key_id} in token '{self._label}'"
+                )
+            private = privates[0]
+            if private.key_type != KeyType.RSA:
+                raise KeyStoreError(f"key {key_id} in token '{self._label}' is not an RSA key")
+            # The public key object if there is one; an RSA private key object carries
+            # the modulus and public exponent too (PKCS#11 v2.40 2.1.3).
+            holder = publics[0] if publics else private
+            modulus = int.from_bytes(holder[Attribute.MODULUS], "big")
+            exponent = int.from_bytes(holder[Attribute.PUBLIC_EXPONENT], "big")
+            label = str(private[Attribute.LABEL])
+            algorithm = self._algorithm_of(session, key_id)
+        info = KeyInfo(
+            key_id=key_id,
+            label=label,
+            algorithm=algorithm,
+            bits=modulus.bit_length(),
+            public_key=dnskey_public_key(exponent, modulus),
+        )
+        key = _Key(info, private, MECHANISMS[algorithm])
+        self._keys[key_id] = key
+        return key
+
+    def _metadata_objects(self, session: Any, key_id: str) -> list[Any]:
+        return list(
+            session.get_objects(
+                {
+                    Attribute.CLASS: ObjectClass.DATA,
+                    Attribute.APPLICATION: APPLICATION,
+                    Attribute.LABEL: key_id,
+                }
+            )
+        )
+
+    def _algorithm_of(self, session: Any, key_id: str) -> Algorithm:
+        found = self._metadata_objects(session, key_id)
+        if not found:
+            # A key pair made by another tool (a vendor ceremony): RSA/SHA-256, the
+            # algorithm of the DPS (6.1).
+            return Algorithm.RSASHA256
+        try:
+            meta = json.loads(bytes(found[0][Attribute.VALUE]))
+            return Algorithm(int(meta["algorithm"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise KeyStoreError(
+                f"key {key_id} in token '{self._label}': unreadable metadata object: {exc}"
+            ) from exc
+
+    def _finish_new_key(
+        self, ckid: bytes, label: str, algorithm: Algorithm, public: Any, private: Any
+    ) -> KeyInfo:
+        """Store the algorithm beside a new key pair; remove the pair if that fails."""
+        key_id = ckid.hex()
+        session = self._session
+        try:
+            with self._errors("store metadata of", key_id):
+                session.create_object(
+                    {
+                        Attribute.CLASS: ObjectClass.DATA,
+                        Attribute.TOKEN: True,
+                        Attribute.PRIVATE: False,
+                        Attribute.APPLICATION: APPLICATION,
+                        Attribute.LABEL: key_id,
+                        Attribute.VALUE: json.dumps({"algorithm": int(algorithm)}).encode(),
+                    }
+                )
+        except KeyStoreError:
+            with self._errors("remove the half-made key", key_id):
+                private.destroy()
+                public.destroy()
+            raise
+        return self._key(key_id).info
+
+
+# The private half of every key pair (DPS 5.2): kept in the token, never readable in
+# clear, extractable only by wrapping (the SMK backup), usable for signing and nothing else.
+_PRIVATE_KEY_TEMPLATE: dict[Attribute, Any] = {
+    Attribute.TOKEN: True,
+    Attribute.PRIVATE: True,
+    Attribute.SENSITIVE: True,
+    Attribute.EXTRACTABLE: True,
+    Attribute.SIGN: True,
+    Attribute.DECRYPT: False,
+    Attribute.UNWRAP: False,
+    Attribute.DERIVE: False,
+}
+
+
+def _biginteger(value: int) -> bytes:
+    """A PKCS#11 Big integer: unsigned, big-endian, no leading zero octets."""
+    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
