@@ -8,6 +8,8 @@ always canonical (RFC 4034 6.2): names in NS, CNAME, SOA, ... RDATA lowercased.
 from __future__ import annotations
 
 import base64
+import binascii
+import calendar
 import socket
 import struct
 import time
@@ -24,6 +26,8 @@ from tldsec.dnscore.types import RRType, type_text
 
 _SOA_TAIL = struct.Struct("!IIIII")
 _DS_HEAD = struct.Struct("!HBB")
+_NSEC3_HEAD = struct.Struct("!BBHB")
+RRSIG_HEAD = struct.Struct("!HBBIIIH")  # type covered, alg, labels, orig TTL, exp, inc, tag
 
 
 class BadRdata(ValueError):
@@ -47,6 +51,20 @@ def from_text(rtype: int, fields: list[str], origin: bytes) -> bytes:
             if not digest:
                 raise BadRdata("DS needs key tag, algorithm, digest type and digest")
             return _DS_HEAD.pack(int(tag), int(alg), int(dtype)) + bytes.fromhex("".join(digest))
+        if rtype == RRType.RRSIG:
+            return _rrsig_from_text(fields, origin)
+        if rtype == RRType.NSEC3:
+            return _nsec3_from_text(fields)
+        if rtype == RRType.DNSKEY:
+            flags, proto, alg, *key = fields
+            return _DS_HEAD.pack(int(flags), int(proto), int(alg)) + _b64("".join(key))
+        if rtype == RRType.NSEC3PARAM:
+            alg, flags, iterations, salt = fields
+            salt_bytes = b"" if salt == "-" else bytes.fromhex(salt)
+            return (
+                _NSEC3_HEAD.pack(int(alg), int(flags), int(iterations), len(salt_bytes))
+                + salt_bytes
+            )
         if rtype == RRType.SOA:
             mname, rname, *nums = fields
             if len(nums) != 5:
@@ -61,6 +79,74 @@ def from_text(rtype: int, fields: list[str], origin: bytes) -> bytes:
             raise
         raise BadRdata(f"bad {type_text(rtype)} RDATA {' '.join(fields)!r}: {exc}") from exc
     return from_text_generic(rtype, " ".join(fields), origin)
+
+
+def _b64(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error as exc:
+        raise BadRdata(f"bad base64 {text[:40]!r}...: {exc}") from exc
+
+
+_TYPE_BY_NAME: dict[str, int] = {}
+_TIME_CACHE: dict[str, int] = {}
+
+
+def type_from_text(token: str) -> int:
+    value = _TYPE_BY_NAME.get(token)
+    if value is None:
+        value = int(dns.rdatatype.from_text(token))
+        _TYPE_BY_NAME[token] = value
+    return value
+
+
+def _time_from_text(token: str) -> int:
+    """RRSIG time: YYYYMMDDHHmmSS (UTC) or seconds since the epoch (RFC 4034 3.2)."""
+    value = _TIME_CACHE.get(token)
+    if value is None:
+        if len(token) == 14:
+            value = calendar.timegm(time.strptime(token, "%Y%m%d%H%M%S"))
+        else:
+            value = int(token)
+        if len(_TIME_CACHE) < 1_000_000:
+            _TIME_CACHE[token] = value
+    return value
+
+
+def _rrsig_from_text(fields: list[str], origin: bytes) -> bytes:
+    covered, alg, labels, ttl, exp, inc, tag, signer, *sig = fields
+    if not sig:
+        raise BadRdata("RRSIG without a signature")
+    return (
+        RRSIG_HEAD.pack(
+            type_from_text(covered),
+            int(alg),
+            int(labels),
+            int(ttl),
+            _time_from_text(exp),
+            _time_from_text(inc),
+            int(tag),
+        )
+        + names.to_wire(signer, origin)
+        + _b64("".join(sig))
+    )
+
+
+def _nsec3_from_text(fields: list[str]) -> bytes:
+    alg, flags, iterations, salt, next_hash, *types = fields
+    salt_bytes = b"" if salt == "-" else bytes.fromhex(salt)
+    padded = next_hash.upper() + "=" * (-len(next_hash) % 8)
+    try:
+        hashed = base64.b32hexdecode(padded)
+    except binascii.Error as exc:
+        raise BadRdata(f"bad NSEC3 next hashed owner {next_hash!r}") from exc
+    return (
+        _NSEC3_HEAD.pack(int(alg), int(flags), int(iterations), len(salt_bytes))
+        + salt_bytes
+        + bytes((len(hashed),))
+        + hashed
+        + type_bitmap({type_from_text(t) for t in types})
+    )
 
 
 def from_text_generic(rtype: int, text: str, origin: bytes) -> bytes:
@@ -97,6 +183,9 @@ def to_text(rtype: int, wire: bytes) -> str:
         return rrsig_to_text(wire)
     if rtype == RRType.NSEC3:
         return nsec3_to_text(wire)
+    if rtype == RRType.DNSKEY:
+        flags, proto, alg = _DS_HEAD.unpack_from(wire)
+        return f"{flags} {proto} {alg} {base64.b64encode(wire[4:]).decode('ascii')}"
     rd = dns.rdata.from_wire(
         dns.rdataclass.IN, dns.rdatatype.RdataType.make(rtype), wire, 0, len(wire)
     )
@@ -104,8 +193,6 @@ def to_text(rtype: int, wire: bytes) -> str:
 
 
 # --- RRSIG (RFC 4034 3) -------------------------------------------------------------
-
-RRSIG_HEAD = struct.Struct("!HBBIIIH")  # type covered, alg, labels, orig TTL, exp, inc, tag
 
 
 def rrsig_signer_end(wire: bytes) -> int:
@@ -127,9 +214,17 @@ def rrsig_to_text(wire: bytes) -> str:
     )
 
 
+_STAMP_CACHE: dict[int, str] = {}
+
+
 def _timestamp(seconds: int) -> str:
     # RFC 4034 3.2: YYYYMMDDHHmmSS in UTC.
-    return time.strftime("%Y%m%d%H%M%S", time.gmtime(seconds))
+    text = _STAMP_CACHE.get(seconds)
+    if text is None:
+        text = time.strftime("%Y%m%d%H%M%S", time.gmtime(seconds))
+        if len(_STAMP_CACHE) < 1_000_000:
+            _STAMP_CACHE[seconds] = text
+    return text
 
 
 # --- NSEC3 (RFC 5155 3) -------------------------------------------------------------
@@ -141,7 +236,7 @@ def base32hex(data: bytes) -> str:
 
 
 def nsec3_to_text(wire: bytes) -> str:
-    alg, flags, iterations, salt_len = struct.unpack_from("!BBHB", wire)
+    alg, flags, iterations, salt_len = _NSEC3_HEAD.unpack_from(wire)
     i = 5
     salt = wire[i : i + salt_len].hex().upper() or "-"
     i += salt_len

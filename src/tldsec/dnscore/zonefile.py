@@ -52,7 +52,7 @@ def read_zone_text(text: str, origin: str, filename: str = "<text>") -> Zone:
 
 def _type_number(token: str) -> int | None:
     try:
-        return int(dns.rdatatype.from_text(token))
+        return rdata.type_from_text(token.upper())
     except (dns.exception.DNSException, ValueError):
         return None
 

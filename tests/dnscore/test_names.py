@@ -1,0 +1,82 @@
+"""Names: wire form, canonical order (RFC 4034 6.1) and presentation, against dnspython."""
+
+from __future__ import annotations
+
+import dns.name
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tldsec.dnscore import names
+
+# Labels with any octet, upper case included: the ordering must lowercase ASCII only.
+label = st.binary(min_size=1, max_size=12)
+plain_label = st.from_regex(r"[A-Za-z0-9-]{1,20}", fullmatch=True)
+name = st.lists(label, min_size=0, max_size=4).map(
+    lambda ls: dns.name.Name([*ls, b""]).canonicalize()
+)
+
+
+@given(st.lists(name, min_size=2, max_size=30))
+def test_canonical_key_orders_like_rfc4034_6_1(ns: list[dns.name.Name]) -> None:
+    wires = [n.to_wire() for n in ns]
+    ours = sorted(wires, key=names.canonical_key)
+    theirs = [n.to_wire() for n in sorted(ns)]  # dnspython compares canonically
+    assert ours == theirs
+
+
+@given(name)
+def test_presentation_round_trips_through_dnspython(n: dns.name.Name) -> None:
+    wire = n.to_wire()
+    assert wire is not None
+    text = names.to_text(wire)
+    assert dns.name.from_text(text) == n
+    assert names.to_wire(text) == wire
+
+
+@given(st.lists(plain_label, min_size=1, max_size=4))
+def test_plain_names_take_the_fast_path_and_agree(ls: list[str]) -> None:
+    text = ".".join(ls) + ".example."
+    assert names.to_wire(text) == dns.name.from_text(text).canonicalize().to_wire()
+
+
+def test_relative_names_and_the_origin() -> None:
+    origin = names.to_wire("example.")
+    assert names.to_wire("@", origin) == origin
+    assert names.to_wire("ns1.foo", origin) == names.to_wire("ns1.foo.example.")
+    assert names.to_wire("NS1.Foo.EXAMPLE.") == names.to_wire("ns1.foo.example.")
+
+
+def test_idn_labels_are_plain_ascii_punycode() -> None:
+    wire = names.to_wire("xn--bcher-kva.example.")
+    assert names.to_text(wire) == "xn--bcher-kva.example."
+
+
+def test_escapes_take_the_slow_path() -> None:
+    wire = names.to_wire(r"a\.b.example.")
+    assert names.labels(wire) == [b"a.b", b"example"]
+    assert names.to_text(wire) == r"a\.b.example."
+    assert names.to_wire(r"\065.example.") == names.to_wire("a.example.")
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("a..example.", "empty label"), ("x" * 64 + ".example.", "63"), (("a" * 60 + ".") * 5, "255")],
+)
+def test_bad_names_are_refused_with_the_reason(text: str, words: str) -> None:
+    with pytest.raises(names.BadName, match=words):
+        names.to_wire(text)
+
+
+def test_label_count_ignores_a_leading_wildcard() -> None:
+    # RFC 4034 3.1.3
+    assert names.label_count(names.to_wire("*.w.example.")) == 2
+    assert names.label_count(names.to_wire("x.w.example.")) == 3
+    assert names.label_count(names.ROOT) == 0
+
+
+def test_is_subdomain_respects_label_boundaries() -> None:
+    example = names.to_wire("example.")
+    assert names.is_subdomain(names.to_wire("a.example."), example)
+    assert names.is_subdomain(example, example)
+    assert not names.is_subdomain(names.to_wire("notexample."), example)
