@@ -1,0 +1,355 @@
+"""The fixed catalogue of audit event types, their levels, and who can make an entry.
+
+DPS 4.4.1 lists the events that are logged; every bullet maps to a ``Category`` and every
+``EventType`` belongs to one. An entry names its type from this catalogue only, so an
+auditor can ask "every key destruction in 2025" and trust that nothing hid under another
+name. Adding an event type is a code change, reviewed like any other.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    """Entry level (DPS 4.4.1 "entry type and log level"), in increasing severity."""
+
+    INFO = "info"
+    NOTICE = "notice"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _LEVEL_ORDER.index(self)
+
+    @classmethod
+    def parse(cls, text: str) -> Level:
+        try:
+            return cls(text.lower())
+        except ValueError:
+            names = ", ".join(level.value for level in cls)
+            raise ValueError(f"unknown level {text!r} (levels: {names})") from None
+
+
+_LEVEL_ORDER = tuple(Level)
+
+
+class Category(StrEnum):
+    """The bullets of DPS 4.4.1, plus the operation of the signer and of the log itself."""
+
+    KEY_LIFECYCLE = "key generation, backup, storage, recovery, archival and destruction"
+    DEVICE = "cryptographic device life cycle management events"
+    KEY_STATE = "key activation and deactivation, rollover events, algorithm changes"
+    KEY_MATERIAL = "receipt and validation of signed public key material"
+    SIGNING = "zone signing runs and distribution (DPS 6)"
+    FACILITY = "facility visitor entry/exit"
+    ACCESS = "successful and unsuccessful system access events"
+    PERSONNEL = "security system actions performed by trusted personnel, software updates"
+    ANOMALY = "system crashes, hardware failures and other anomalies"
+    NETWORK = "networking equipment events (firewalls, IDS, routers, load-balancers)"
+    AUDIT = "the audit log's own life cycle (DPS 4.4.3, 4.4.4, 7)"
+
+
+@dataclass(frozen=True, slots=True)
+class EventInfo:
+    """What the catalogue says about one event type."""
+
+    category: Category
+    level: Level
+    description: str
+
+
+class EventType(StrEnum):
+    """Every event type an audit entry may carry (DPS 4.4.1)."""
+
+    # Key generation, backup, storage, recovery, archival and destruction
+    KEY_GENERATED = "key.generated"
+    KEY_GENERATION_FAILED = "key.generation_failed"
+    KEY_BACKED_UP = "key.backed_up"
+    KEY_STORED = "key.stored"
+    KEY_RECOVERED = "key.recovered"
+    KEY_ARCHIVED = "key.archived"
+    KEY_DESTROYED = "key.destroyed"
+    # Cryptographic device life cycle
+    HSM_INITIALIZED = "hsm.initialized"
+    HSM_COMMISSIONED = "hsm.commissioned"
+    HSM_DECOMMISSIONED = "hsm.decommissioned"
+    HSM_FIRMWARE_UPDATED = "hsm.firmware_updated"
+    HSM_FAILURE = "hsm.failure"
+    # Key activation and deactivation, rollovers, algorithm changes
+    KEY_PUBLISHED = "key.published"
+    KEY_ACTIVATED = "key.activated"
+    KEY_DEACTIVATED = "key.deactivated"
+    KEY_REMOVED = "key.removed"
+    KEY_ROLLOVER_STARTED = "key.rollover_started"
+    KEY_ROLLOVER_STEP = "key.rollover_step"
+    KEY_ROLLOVER_COMPLETED = "key.rollover_completed"
+    KEY_EMERGENCY_ROLLOVER = "key.emergency_rollover"
+    KEY_ALGORITHM_CHANGED = "key.algorithm_changed"
+    KEY_OPERATION_REFUSED = "key.operation_refused"
+    # Receipt and validation of signed public key material
+    DS_RECEIVED = "ds.received"
+    DS_ACCEPTED = "ds.accepted"
+    DS_REJECTED = "ds.rejected"
+    DS_REMOVED = "ds.removed"
+    KEY_DS_SUBMITTED = "key.ds_submitted"
+    KEY_DS_SEEN = "key.ds_seen"
+    ZONE_VERIFIED = "zone.verified"
+    ZONE_VERIFICATION_FAILED = "zone.verification_failed"
+    # Signing runs and distribution
+    SIGNER_RUN_COMPLETED = "signer.run_completed"
+    SIGNER_RUN_FAILED = "signer.run_failed"
+    CYCLE_COMPLETED = "cycle.completed"
+    CYCLE_FAILED = "cycle.failed"
+    ZONE_PUBLISHED = "zone.published"
+    ZONE_PUBLISH_FAILED = "zone.publish_failed"
+    # Facility
+    FACILITY_ENTRY = "facility.entry"
+    FACILITY_EXIT = "facility.exit"
+    # Access
+    ACCESS_LOGIN = "access.login"
+    ACCESS_LOGIN_FAILED = "access.login_failed"
+    ACCESS_LOGOUT = "access.logout"
+    ACCESS_DENIED = "access.denied"
+    # Trusted personnel
+    PERSONNEL_ACTION = "personnel.action"
+    SOFTWARE_UPDATED = "software.updated"
+    CONFIG_CHANGED = "config.changed"
+    POLICY_CHANGED = "policy.changed"
+    ROLE_ASSIGNED = "role.assigned"
+    ROLE_REVOKED = "role.revoked"
+    CEREMONY_STARTED = "ceremony.started"
+    CEREMONY_APPROVED = "ceremony.approved"
+    CEREMONY_COMPLETED = "ceremony.completed"
+    CEREMONY_ABORTED = "ceremony.aborted"
+    # Crashes, failures, anomalies
+    SYSTEM_CRASH = "system.crash"
+    SYSTEM_HARDWARE_FAILURE = "system.hardware_failure"
+    SYSTEM_ANOMALY = "system.anomaly"
+    CLOCK_BACKWARDS = "clock.backwards"
+    CLOCK_UNSYNCHRONISED = "clock.unsynchronised"
+    CLOCK_SYNCHRONISED = "clock.synchronised"
+    # Network equipment
+    NETWORK_EVENT = "network.event"
+    # The audit log itself
+    AUDIT_INITIALIZED = "audit.initialized"
+    AUDIT_KEY_GENERATED = "audit.key_generated"
+    AUDIT_ARCHIVED = "audit.archived"
+    AUDIT_PURGED = "audit.purged"
+    AUDIT_ARCHIVE_DESTROYED = "audit.archive_destroyed"
+    AUDIT_EXPORTED = "audit.exported"
+    AUDIT_VERIFIED = "audit.verified"
+    AUDIT_VERIFICATION_FAILED = "audit.verification_failed"
+
+    @property
+    def info(self) -> EventInfo:
+        return CATALOGUE[self]
+
+    @classmethod
+    def parse(cls, text: str) -> EventType:
+        try:
+            return cls(text)
+        except ValueError:
+            raise ValueError(
+                f"unknown audit event type {text!r} (see 'tldsec audit events')"
+            ) from None
+
+
+_C, _L = Category, Level
+
+CATALOGUE: dict[EventType, EventInfo] = {
+    EventType.KEY_GENERATED: EventInfo(_C.KEY_LIFECYCLE, _L.NOTICE, "a key pair was generated"),
+    EventType.KEY_GENERATION_FAILED: EventInfo(_C.KEY_LIFECYCLE, _L.ERROR, "key generation failed"),
+    EventType.KEY_BACKED_UP: EventInfo(
+        _C.KEY_LIFECYCLE, _L.NOTICE, "a key was exported wrapped under the SMK (DPS 5.2.4)"
+    ),
+    EventType.KEY_STORED: EventInfo(
+        _C.KEY_LIFECYCLE, _L.NOTICE, "a key was stored in a cryptographic module (DPS 5.2.5)"
+    ),
+    EventType.KEY_RECOVERED: EventInfo(
+        _C.KEY_LIFECYCLE, _L.NOTICE, "a key was restored from a backup (DPS 5.2.4, 5.2.7)"
+    ),
+    EventType.KEY_ARCHIVED: EventInfo(
+        _C.KEY_LIFECYCLE, _L.NOTICE, "a key was archived (DPS 5.2.6)"
+    ),
+    EventType.KEY_DESTROYED: EventInfo(
+        _C.KEY_LIFECYCLE, _L.NOTICE, "a key was destroyed (DPS 5.2.10)"
+    ),
+    EventType.HSM_INITIALIZED: EventInfo(_C.DEVICE, _L.NOTICE, "an HSM token was initialised"),
+    EventType.HSM_COMMISSIONED: EventInfo(_C.DEVICE, _L.NOTICE, "an HSM was put into service"),
+    EventType.HSM_DECOMMISSIONED: EventInfo(
+        _C.DEVICE, _L.NOTICE, "an HSM was taken out of service"
+    ),
+    EventType.HSM_FIRMWARE_UPDATED: EventInfo(
+        _C.DEVICE, _L.NOTICE, "HSM firmware or module was updated"
+    ),
+    EventType.HSM_FAILURE: EventInfo(_C.DEVICE, _L.ERROR, "the HSM failed or was unreachable"),
+    EventType.KEY_PUBLISHED: EventInfo(_C.KEY_STATE, _L.INFO, "a DNSKEY was published in the zone"),
+    EventType.KEY_ACTIVATED: EventInfo(_C.KEY_STATE, _L.NOTICE, "a key started signing"),
+    EventType.KEY_DEACTIVATED: EventInfo(_C.KEY_STATE, _L.NOTICE, "a key stopped signing"),
+    EventType.KEY_REMOVED: EventInfo(_C.KEY_STATE, _L.INFO, "a DNSKEY was removed from the zone"),
+    EventType.KEY_ROLLOVER_STARTED: EventInfo(_C.KEY_STATE, _L.NOTICE, "a key rollover began"),
+    EventType.KEY_ROLLOVER_STEP: EventInfo(
+        _C.KEY_STATE, _L.INFO, "a key rollover moved to its next step"
+    ),
+    EventType.KEY_ROLLOVER_COMPLETED: EventInfo(_C.KEY_STATE, _L.NOTICE, "a key rollover finished"),
+    EventType.KEY_EMERGENCY_ROLLOVER: EventInfo(
+        _C.KEY_STATE, _L.CRITICAL, "an emergency rollover began (DPS 4.5.3)"
+    ),
+    EventType.KEY_ALGORITHM_CHANGED: EventInfo(
+        _C.KEY_STATE, _L.NOTICE, "the signing algorithm changed"
+    ),
+    EventType.KEY_OPERATION_REFUSED: EventInfo(
+        _C.KEY_STATE, _L.WARNING, "the key lifecycle rules refused an operation"
+    ),
+    EventType.DS_RECEIVED: EventInfo(
+        _C.KEY_MATERIAL, _L.INFO, "a registrar submitted DS data (DPS 3.3)"
+    ),
+    EventType.DS_ACCEPTED: EventInfo(
+        _C.KEY_MATERIAL, _L.INFO, "submitted DS data passed validation and was stored"
+    ),
+    EventType.DS_REJECTED: EventInfo(
+        _C.KEY_MATERIAL, _L.NOTICE, "submitted DS data failed validation"
+    ),
+    EventType.DS_REMOVED: EventInfo(_C.KEY_MATERIAL, _L.INFO, "DS data was removed (DPS 3.5)"),
+    EventType.KEY_DS_SUBMITTED: EventInfo(
+        _C.KEY_MATERIAL, _L.NOTICE, "a KSK's DS was submitted to the parent"
+    ),
+    EventType.KEY_DS_SEEN: EventInfo(
+        _C.KEY_MATERIAL, _L.NOTICE, "a KSK's DS was seen published by the parent"
+    ),
+    EventType.ZONE_VERIFIED: EventInfo(
+        _C.KEY_MATERIAL, _L.INFO, "a signed zone passed verification (DPS 6.6)"
+    ),
+    EventType.ZONE_VERIFICATION_FAILED: EventInfo(
+        _C.KEY_MATERIAL, _L.ERROR, "a signed zone failed verification (DPS 6.6)"
+    ),
+    EventType.SIGNER_RUN_COMPLETED: EventInfo(_C.SIGNING, _L.INFO, "a signing run finished"),
+    EventType.SIGNER_RUN_FAILED: EventInfo(_C.SIGNING, _L.ERROR, "a signing run failed"),
+    EventType.CYCLE_COMPLETED: EventInfo(_C.SIGNING, _L.INFO, "a zone cycle finished"),
+    EventType.CYCLE_FAILED: EventInfo(_C.SIGNING, _L.ERROR, "a zone cycle failed"),
+    EventType.ZONE_PUBLISHED: EventInfo(_C.SIGNING, _L.INFO, "a signed zone was distributed"),
+    EventType.ZONE_PUBLISH_FAILED: EventInfo(
+        _C.SIGNING, _L.ERROR, "distributing a signed zone failed"
+    ),
+    EventType.FACILITY_ENTRY: EventInfo(_C.FACILITY, _L.INFO, "a visitor entered the facility"),
+    EventType.FACILITY_EXIT: EventInfo(_C.FACILITY, _L.INFO, "a visitor left the facility"),
+    EventType.ACCESS_LOGIN: EventInfo(_C.ACCESS, _L.INFO, "a login succeeded"),
+    EventType.ACCESS_LOGIN_FAILED: EventInfo(_C.ACCESS, _L.WARNING, "a login failed"),
+    EventType.ACCESS_LOGOUT: EventInfo(_C.ACCESS, _L.INFO, "a session ended"),
+    EventType.ACCESS_DENIED: EventInfo(
+        _C.ACCESS, _L.WARNING, "an authenticated party was refused an operation"
+    ),
+    EventType.PERSONNEL_ACTION: EventInfo(
+        _C.PERSONNEL, _L.NOTICE, "a trusted person performed a security action"
+    ),
+    EventType.SOFTWARE_UPDATED: EventInfo(
+        _C.PERSONNEL, _L.NOTICE, "software was updated (DPS 5.8)"
+    ),
+    EventType.CONFIG_CHANGED: EventInfo(_C.PERSONNEL, _L.NOTICE, "the configuration changed"),
+    EventType.POLICY_CHANGED: EventInfo(_C.PERSONNEL, _L.NOTICE, "the DNSSEC policy changed"),
+    EventType.ROLE_ASSIGNED: EventInfo(
+        _C.PERSONNEL, _L.NOTICE, "a trusted role was assigned (DPS 4.2.1)"
+    ),
+    EventType.ROLE_REVOKED: EventInfo(_C.PERSONNEL, _L.NOTICE, "a trusted role was revoked"),
+    EventType.CEREMONY_STARTED: EventInfo(
+        _C.PERSONNEL, _L.NOTICE, "a key ceremony began (DPS 4.2.2)"
+    ),
+    EventType.CEREMONY_APPROVED: EventInfo(
+        _C.PERSONNEL, _L.NOTICE, "a ceremony participant approved"
+    ),
+    EventType.CEREMONY_COMPLETED: EventInfo(
+        _C.PERSONNEL, _L.NOTICE, "a key ceremony reached its quorum and finished"
+    ),
+    EventType.CEREMONY_ABORTED: EventInfo(_C.PERSONNEL, _L.WARNING, "a key ceremony was aborted"),
+    EventType.SYSTEM_CRASH: EventInfo(_C.ANOMALY, _L.CRITICAL, "a component crashed"),
+    EventType.SYSTEM_HARDWARE_FAILURE: EventInfo(
+        _C.ANOMALY, _L.ERROR, "a hardware failure was detected"
+    ),
+    EventType.SYSTEM_ANOMALY: EventInfo(_C.ANOMALY, _L.WARNING, "an anomaly was detected"),
+    EventType.CLOCK_BACKWARDS: EventInfo(
+        _C.ANOMALY, _L.WARNING, "the clock is behind the previous entry's time"
+    ),
+    EventType.CLOCK_UNSYNCHRONISED: EventInfo(
+        _C.ANOMALY, _L.WARNING, "the kernel reports the clock is not synchronised (DPS 5.7)"
+    ),
+    EventType.CLOCK_SYNCHRONISED: EventInfo(
+        _C.ANOMALY, _L.NOTICE, "the kernel reports the clock is synchronised again"
+    ),
+    EventType.NETWORK_EVENT: EventInfo(
+        _C.NETWORK, _L.INFO, "a network equipment event was recorded"
+    ),
+    EventType.AUDIT_INITIALIZED: EventInfo(_C.AUDIT, _L.NOTICE, "the audit log was created"),
+    EventType.AUDIT_KEY_GENERATED: EventInfo(
+        _C.AUDIT, _L.NOTICE, "an audit checkpoint key was generated"
+    ),
+    EventType.AUDIT_ARCHIVED: EventInfo(
+        _C.AUDIT, _L.NOTICE, "entries were written to a signed archive file (DPS 4.4.3)"
+    ),
+    EventType.AUDIT_PURGED: EventInfo(
+        _C.AUDIT, _L.NOTICE, "archived entries were removed from the on-line log"
+    ),
+    EventType.AUDIT_ARCHIVE_DESTROYED: EventInfo(
+        _C.AUDIT, _L.NOTICE, "an archive file past its retention was deleted"
+    ),
+    EventType.AUDIT_EXPORTED: EventInfo(
+        _C.AUDIT, _L.INFO, "entries were exported or shown (DPS 4.4.4)"
+    ),
+    EventType.AUDIT_VERIFIED: EventInfo(_C.AUDIT, _L.INFO, "the audit log verified intact"),
+    EventType.AUDIT_VERIFICATION_FAILED: EventInfo(
+        _C.AUDIT, _L.CRITICAL, "the audit log failed verification: possible tampering"
+    ),
+}
+
+
+class ActorKind(StrEnum):
+    """Who makes an entry (DPS 4.4.1 "identity of the entity making the journal entry")."""
+
+    PERSON = "person"
+    REGISTRAR = "registrar"
+    COMPONENT = "component"
+
+
+_ACTOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """``person:alice``, ``registrar:reg-1`` or ``component:signer``."""
+
+    kind: ActorKind
+    name: str
+
+    def __post_init__(self) -> None:
+        if not _ACTOR_NAME.fullmatch(self.name):
+            raise ValueError(f"actor name {self.name!r} must be 1-128 of letters, digits and ._@+-")
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.name}"
+
+    @classmethod
+    def parse(cls, text: str) -> Actor:
+        kind, sep, name = text.partition(":")
+        if not sep:
+            raise ValueError(f"actor {text!r} must be person:NAME, registrar:ID or component:NAME")
+        try:
+            actor_kind = ActorKind(kind)
+        except ValueError:
+            raise ValueError(f"actor kind {kind!r} is not person, registrar or component") from None
+        return cls(actor_kind, name)
+
+    @classmethod
+    def person(cls, name: str) -> Actor:
+        return cls(ActorKind.PERSON, name)
+
+    @classmethod
+    def registrar(cls, name: str) -> Actor:
+        return cls(ActorKind.REGISTRAR, name)
+
+    @classmethod
+    def component(cls, name: str) -> Actor:
+        return cls(ActorKind.COMPONENT, name)

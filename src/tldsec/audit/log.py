@@ -1,0 +1,340 @@
+"""The append-only writer: ``audit.record(event, actor=..., **details)``.
+
+Every writer, in any process, takes the next sequence number under one lock held for
+the whole transaction (DPS 4.4.1 "serial or sequence number"): SQLite by ``BEGIN
+IMMEDIATE``, PostgreSQL by ``SELECT ... FOR UPDATE`` on the single ``audit_head`` row.
+A failed transaction leaves no number used, so numbers are gap-free and distinct.
+
+In the same transaction the writer notices clock anomalies (DPS 4.4.1, 5.7): a time
+behind the previous entry's, and the kernel's "not synchronised" status, each recorded
+as an entry of its own before the caller's. It also signs a checkpoint when one is due
+(every ``checkpoint_every`` entries or ``checkpoint_interval``), and ``checkpoint()``
+signs one on demand: the cycle calls it at the end of every cycle.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from tldsec.audit.clockstatus import ClockStatusProbe, SyncState
+from tldsec.audit.entry import Checkpoint, Entry, checkpoint_message, make_entry, normalize_details
+from tldsec.audit.events import Actor, EventType, Level
+from tldsec.audit.models import CHECKPOINTS, ENTRIES, HEAD
+from tldsec.audit.signing import AuditSigner
+from tldsec.clock import Clock
+from tldsec.errors import AuditError
+
+_log = logging.getLogger(__name__)
+
+SELF = Actor.component("audit")
+
+
+@dataclass(frozen=True, slots=True)
+class WriterOptions:
+    """When checkpoints are signed and what counts as a clock anomaly."""
+
+    checkpoint_every: int = 1000
+    checkpoint_interval: timedelta = timedelta(hours=1)
+    # Writers on several hosts (NTP-synchronised) may be this far apart without alarm.
+    backwards_tolerance: timedelta = timedelta(seconds=1)
+    sync_check_interval: timedelta = timedelta(minutes=1)
+
+    def __post_init__(self) -> None:
+        if self.checkpoint_every < 1:
+            raise ValueError("checkpoint_every must be at least 1")
+        if self.checkpoint_interval <= timedelta(0):
+            raise ValueError("checkpoint_interval must be positive")
+        if self.backwards_tolerance < timedelta(0):
+            raise ValueError("backwards_tolerance cannot be negative")
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The newest entry's sequence number, hash and time, and the newest checkpoint's."""
+
+    seq: int
+    hash: str
+    time: datetime | None
+    checkpoint_seq: int
+    checkpoint_time: datetime | None
+    clock_state: SyncState | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    event: EventType
+    actor: Actor
+    level: Level
+    details: Mapping[str, Any]
+
+
+class AuditLog:
+    """Appends entries to the hash chain in the audit database and signs checkpoints."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        *,
+        signer: AuditSigner | None,
+        probe: ClockStatusProbe | None = None,
+        options: WriterOptions | None = None,
+    ) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.signer = signer
+        self._probe = probe
+        self._options = options or WriterOptions()
+        self._probe_lock = threading.Lock()
+        self._probed_at: datetime | None = None
+        self._sqlite = engine.dialect.name == "sqlite"
+
+    def record(
+        self,
+        event: EventType | str,
+        *,
+        actor: Actor | str,
+        level: Level | str | None = None,
+        **details: Any,
+    ) -> Entry:
+        """Append one entry and return it, with its sequence number and hash.
+
+        ``level`` defaults to the catalogue's level for the event. Details are JSON
+        values (no floats); datetimes, bytes, enums and paths are converted.
+        """
+        pending = _pending(event, actor, level, details)
+        entries = self._append([pending])
+        return entries[-1]
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Sign the head now, unless it is already signed or the log is empty."""
+        if self.signer is None:
+            raise AuditError("no audit key configured: checkpoints cannot be signed")
+        try:
+            with self._transaction() as conn:
+                head = self._lock_head(conn)
+                if head.seq == 0 or head.checkpoint_seq == head.seq:
+                    return None
+                now = self.clock.now()
+                checkpoint = self._write_checkpoint(conn, head.seq, head.hash, now)
+                conn.execute(
+                    update(HEAD)
+                    .where(HEAD.c.id == 1)
+                    .values(checkpoint_seq=head.seq, checkpoint_time=now)
+                )
+                return checkpoint
+        except SQLAlchemyError as exc:
+            raise AuditError(f"cannot write an audit checkpoint: {exc}") from exc
+
+    def head(self) -> Head:
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(HEAD).where(HEAD.c.id == 1)).one()
+        except SQLAlchemyError as exc:
+            raise AuditError(f"cannot read the audit log head: {exc}") from exc
+        return _head(row)
+
+    def close(self) -> None:
+        if self.signer is not None:
+            self.signer.close()
+
+    # -- the transaction ----------------------------------------------------------------
+
+    def _append(self, requested: list[_Pending]) -> list[Entry]:
+        try:
+            with self._transaction() as conn:
+                head = self._lock_head(conn)
+                # Read the time after taking the lock: on one host, time order then
+                # follows sequence order, and a backwards step is a real anomaly.
+                now = self.clock.now()
+                clock_state = head_state = head.clock_state
+                anomalies: list[_Pending] = []
+                if head.time is not None and now < head.time - self._options.backwards_tolerance:
+                    anomalies.append(_clock_backwards(head.time, now))
+                observed = self._probe_state(now)
+                if observed is not None and observed is not SyncState.UNKNOWN:
+                    clock_state = observed
+                    if observed is not head_state:
+                        anomalies.extend(_sync_change(head_state, observed))
+                entries = self._insert(conn, head, now, [*anomalies, *requested])
+                last = entries[-1]
+                checkpoint_seq, checkpoint_time = head.checkpoint_seq, head.checkpoint_time
+                if self._checkpoint_due(head, last.seq, now):
+                    self._write_checkpoint(conn, last.seq, last.hash, now)
+                    checkpoint_seq, checkpoint_time = last.seq, now
+                conn.execute(
+                    update(HEAD)
+                    .where(HEAD.c.id == 1)
+                    .values(
+                        seq=last.seq,
+                        hash=last.hash,
+                        time=now,
+                        clock_state=clock_state.value if clock_state else None,
+                        checkpoint_seq=checkpoint_seq,
+                        checkpoint_time=checkpoint_time,
+                    )
+                )
+        except SQLAlchemyError as exc:
+            raise AuditError(f"cannot write the audit log: {exc}") from exc
+        return entries
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            if self._sqlite:
+                # Take the write lock first, so two writers never read the same head.
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+
+    def _lock_head(self, conn: Connection) -> Head:
+        query = select(HEAD).where(HEAD.c.id == 1)
+        if not self._sqlite:
+            query = query.with_for_update()
+        row = conn.execute(query).one_or_none()
+        if row is None:
+            raise AuditError("the audit database has no head row: run 'tldsec audit init'")
+        return _head(row)
+
+    def _insert(
+        self, conn: Connection, head: Head, now: datetime, items: list[_Pending]
+    ) -> list[Entry]:
+        seq, prev = head.seq, head.hash
+        entries: list[Entry] = []
+        for item in items:
+            seq += 1
+            entry = make_entry(
+                seq=seq,
+                time=now,
+                actor=str(item.actor),
+                event=item.event.value,
+                level=item.level.value,
+                details=item.details,
+                prev_hash=prev,
+            )
+            entries.append(entry)
+            prev = entry.hash
+        conn.execute(
+            insert(ENTRIES),
+            [
+                {
+                    "seq": e.seq,
+                    "time": e.time,
+                    "actor": e.actor,
+                    "event": e.event,
+                    "level": e.level,
+                    "details": dict(e.details),
+                    "prev_hash": e.prev_hash,
+                    "hash": e.hash,
+                }
+                for e in entries
+            ],
+        )
+        return entries
+
+    def _checkpoint_due(self, head: Head, seq: int, now: datetime) -> bool:
+        if self.signer is None:
+            return False
+        if seq - head.checkpoint_seq >= self._options.checkpoint_every:
+            return True
+        last = head.checkpoint_time
+        return last is None or now - last >= self._options.checkpoint_interval
+
+    def _write_checkpoint(
+        self, conn: Connection, seq: int, head_hash: str, now: datetime
+    ) -> Checkpoint:
+        assert self.signer is not None
+        signature = self.signer.sign(checkpoint_message(seq, head_hash, now))
+        checkpoint = Checkpoint(seq, head_hash, now, self.signer.key_id, signature)
+        conn.execute(
+            insert(CHECKPOINTS).values(
+                seq=seq,
+                head_hash=head_hash,
+                time=now,
+                key_id=checkpoint.key_id,
+                signature=signature.hex(),
+            )
+        )
+        # A copy outside the database, for whoever collects the logs (DPS 4.4.5).
+        _log.info("audit checkpoint seq=%d head=%s key=%s", seq, head_hash, checkpoint.key_id)
+        return checkpoint
+
+    def _probe_state(self, now: datetime) -> SyncState | None:
+        if self._probe is None:
+            return None
+        with self._probe_lock:
+            last = self._probed_at
+            interval = self._options.sync_check_interval
+            if last is not None and timedelta(0) <= now - last < interval:
+                return None
+            self._probed_at = now
+        return self._probe.state()
+
+
+def _head(row: Any) -> Head:
+    return Head(
+        seq=row.seq,
+        hash=row.hash,
+        time=row.time,
+        checkpoint_seq=row.checkpoint_seq,
+        checkpoint_time=row.checkpoint_time,
+        clock_state=SyncState(row.clock_state) if row.clock_state else None,
+    )
+
+
+def _pending(
+    event: EventType | str,
+    actor: Actor | str,
+    level: Level | str | None,
+    details: Mapping[str, Any],
+) -> _Pending:
+    try:
+        event_type = event if isinstance(event, EventType) else EventType.parse(event)
+        who = actor if isinstance(actor, Actor) else Actor.parse(actor)
+        if level is None:
+            lvl = event_type.info.level
+        else:
+            lvl = level if isinstance(level, Level) else Level.parse(level)
+        clean = normalize_details(details)
+    except ValueError as exc:
+        raise AuditError(f"audit entry refused: {exc}") from exc
+    return _Pending(event_type, who, lvl, clean)
+
+
+def _clock_backwards(previous: datetime, now: datetime) -> _Pending:
+    behind = previous - now
+    return _Pending(
+        EventType.CLOCK_BACKWARDS,
+        SELF,
+        EventType.CLOCK_BACKWARDS.info.level,
+        normalize_details(
+            {
+                "previous_time": previous,
+                "current_time": now,
+                "behind_microseconds": behind // timedelta(microseconds=1),
+            }
+        ),
+    )
+
+
+def _sync_change(before: SyncState | None, now: SyncState) -> list[_Pending]:
+    if now is SyncState.UNSYNCHRONISED:
+        event = EventType.CLOCK_UNSYNCHRONISED
+    elif before is SyncState.UNSYNCHRONISED:
+        event = EventType.CLOCK_SYNCHRONISED
+    else:
+        return []  # first observation, and all is well: nothing to report
+    return [_Pending(event, SELF, event.info.level, {"source": "adjtimex"})]

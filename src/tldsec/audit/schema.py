@@ -1,0 +1,88 @@
+"""Creating and upgrading the audit database, and the grants for the application role."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+
+import tldsec.db
+from tldsec.errors import AuditError
+
+MIGRATIONS = Path(tldsec.db.__file__).parent / "migrations" / "audit"
+VERSION_TABLE = "alembic_version_audit"
+_ROLE = re.compile(r"[A-Za-z_][A-Za-z0-9_$-]{0,62}")
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    if head is None:
+        raise AuditError(f"no audit migrations found in {MIGRATIONS}")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": VERSION_TABLE})
+        return context.get_current_revision()
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the audit database to the newest revision (creating it if empty)."""
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_config(conn), "head")
+    except SQLAlchemyError as exc:
+        raise AuditError(f"cannot create or upgrade the audit database: {exc}") from exc
+
+
+def ensure_schema(engine: Engine) -> None:
+    """Upgrade only when the database is not at the newest revision."""
+    try:
+        current = current_revision(engine)
+    except SQLAlchemyError as exc:
+        raise AuditError(f"cannot open the audit database: {exc}") from exc
+    if current != head_revision():
+        upgrade(engine)
+
+
+def grant_app_role(engine: Engine, role: str) -> None:
+    """PostgreSQL: let ``role`` append and read, purge only via ``tldsec_audit_purge``.
+
+    The role gets SELECT and INSERT on the append-only tables, UPDATE on the head row
+    (writers lock it with SELECT ... FOR UPDATE), EXECUTE on the purge function, and
+    explicitly no UPDATE, DELETE or TRUNCATE on the log (DPS 4.4.4).
+    """
+    if engine.dialect.name != "postgresql":
+        raise AuditError("roles exist only on PostgreSQL; an SQLite audit log is one file")
+    if not _ROLE.fullmatch(role):
+        raise AuditError(f"{role!r} is not a plain role name")
+    r = f'"{role}"'
+    log_tables = "audit_entries, audit_checkpoints, audit_archives"
+    statements = [
+        f"REVOKE ALL ON {log_tables}, audit_head FROM {r}",
+        f"GRANT SELECT, INSERT ON {log_tables} TO {r}",
+        f"GRANT SELECT, UPDATE ON audit_head TO {r}",
+        f"GRANT SELECT ON {VERSION_TABLE} TO {r}",
+        f"GRANT EXECUTE ON FUNCTION tldsec_audit_purge(bigint) TO {r}",
+    ]
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    except SQLAlchemyError as exc:
+        raise AuditError(f"granting audit privileges to {role}: {exc}") from exc
