@@ -1,0 +1,308 @@
+"""The rollover simulation behind ``tldsec keys simulate`` and the rollover proof.
+
+It runs the production rules (``planner``, ``rollover``, ``emergency``) on in-memory
+records, leaping a ``FakeClock`` from one due time to the next, with a model parent
+zone: a DS change requested at the parent goes live after ``registration_delay`` and
+the parent check confirms it (ds-seen / ds-gone) ``check_interval`` later. After each
+event it records the DNSKEY RRset (key tags, and which sign the DNSKEY RRset and the
+zone) and the parent's DS set.
+
+Pure: the clock is a FakeClock, keys come from a ``KeyFactory`` (fake RSA-shaped keys
+for the CLI, SoftHSM2 keys for the proof).
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tldsec.clock import FakeClock
+from tldsec.errors import KeyManagementError
+from tldsec.keys import emergency, rollover
+from tldsec.keys.plan import zone_view
+from tldsec.keys.planner import plan
+from tldsec.keys.rollover import KeyFactory, Outcome
+from tldsec.keys.state import KeyEvent, KeyRecord, Role
+from tldsec.keys.timing import TimingParams
+from tldsec.policy import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class ParentModel:
+    """How the parent (the root zone, via IANA) behaves in the simulation."""
+
+    registration_delay: timedelta = timedelta(days=2)  # DS change request -> live
+    check_interval: timedelta = timedelta(hours=1)  # parent check: live -> confirmed
+
+
+@dataclass(frozen=True, slots=True)
+class SimEvent:
+    """One event and the state of the zone and the parent right after it."""
+
+    time: datetime
+    event: str
+    key_tag: int
+    role: Role
+    reason: str
+    published: tuple[int, ...]
+    signing_dnskey: tuple[int, ...]
+    signing_zone: tuple[int, ...]
+    parent_ds: tuple[int, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "time": self.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "event": self.event,
+            "key_tag": self.key_tag,
+            "role": str(self.role),
+            "reason": self.reason,
+            "published": list(self.published),
+            "signing_dnskey": list(self.signing_dnskey),
+            "signing_zone": list(self.signing_zone),
+            "parent_ds": list(self.parent_ds),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class SimResult:
+    """The whole run: final records (whose facts give the state at any instant)."""
+
+    start: datetime
+    end: datetime
+    keys: tuple[KeyRecord, ...]
+    events: tuple[SimEvent, ...]
+    # (time, key ids with a DS in the parent zone from that time on), in time order
+    parent_history: tuple[tuple[datetime, frozenset[str]], ...]
+
+    def parent_ds_at(self, when: datetime) -> frozenset[str]:
+        """Key ids whose DS the parent zone serves at ``when``."""
+        times = [t for t, _ in self.parent_history]
+        i = bisect.bisect_right(times, when) - 1
+        return self.parent_history[i][1] if i >= 0 else frozenset()
+
+    def event_times(self) -> list[datetime]:
+        return sorted({e.time for e in self.events})
+
+
+@dataclass
+class _Pending:
+    when: datetime
+    kind: str  # "add" / "remove" at the parent; "seen" / "gone" confirmations
+    key_id: str
+
+
+@dataclass
+class Simulation:
+    """A run of the key schedule from ``clock.now()`` with a model parent."""
+
+    policy: Policy
+    timing: TimingParams
+    clock: FakeClock
+    factory: KeyFactory
+    parent: ParentModel = field(default_factory=ParentModel)
+    emergencies: Sequence[tuple[datetime, Role]] = ()
+    keys: tuple[KeyRecord, ...] = ()
+    events: list[SimEvent] = field(default_factory=list)
+    _parent_ds: frozenset[str] = frozenset()
+    _parent_history: list[tuple[datetime, frozenset[str]]] = field(default_factory=list)
+    _pending: list[_Pending] = field(default_factory=list)
+
+    def run(self, until: datetime) -> SimResult:
+        start = self.clock.now()
+        self._parent_history.append((start, frozenset()))
+        self._record(rollover.bootstrap(self.keys, self.policy, start, self.factory, "bootstrap"))
+        todo = sorted(self.emergencies, key=lambda e: e[0])
+        while True:
+            now = self.clock.now()
+            self._parent_changes(now)
+            while todo and todo[0][0] <= now:
+                _, role = todo.pop(0)
+                self._record(
+                    emergency.execute(
+                        self.keys,
+                        role,
+                        self.policy,
+                        self.timing,
+                        now,
+                        self.factory,
+                        "simulated key compromise",
+                    )
+                )
+            self._run_due(now)
+            nexts = [p.when for p in self._pending]
+            if todo:
+                nexts.append(todo[0][0])
+            wake = plan(self.keys, self.policy, self.timing, now).next_wakeup()
+            if wake is not None:
+                nexts.append(wake)
+            if not nexts or min(nexts) > until:
+                break
+            nxt = min(nexts)
+            if nxt <= now:
+                raise KeyManagementError(f"simulation stuck at {now}: a step is due but not done")
+            self.clock.set(nxt)
+        return SimResult(
+            start=start,
+            end=until,
+            keys=self.keys,
+            events=tuple(self.events),
+            parent_history=tuple(self._parent_history),
+        )
+
+    def _run_due(self, now: datetime) -> None:
+        for _ in range(rollover.MAX_STEPS_PER_RUN):
+            due = plan(self.keys, self.policy, self.timing, now).due_steps(now)
+            if not due:
+                return
+            self._record(rollover.apply_step(self.keys, due[0], self.policy, now, self.factory))
+        raise KeyManagementError(f"simulation: too many steps due at {now}")
+
+    def _parent_changes(self, now: datetime) -> None:
+        due = sorted((p for p in self._pending if p.when <= now), key=lambda p: p.when)
+        for p in due:
+            self._pending.remove(p)
+            key = rollover.find_key(self.keys, p.key_id)
+            if p.kind in ("add", "remove"):
+                if p.kind == "add":
+                    self._parent_ds = self._parent_ds | {p.key_id}
+                    follow, event = "seen", "parent.ds-added"
+                else:
+                    self._parent_ds = self._parent_ds - {p.key_id}
+                    follow, event = "gone", "parent.ds-removed"
+                self._parent_history.append((p.when, self._parent_ds))
+                self._event(p.when, event, key, "the parent zone changed (IANA processed it)")
+                self._pending.append(
+                    _Pending(p.when + self.parent.check_interval, follow, p.key_id)
+                )
+            elif p.kind == "seen":
+                if key.ds_withdrawal_requested is None and key.ds_seen is None:
+                    self._record(
+                        rollover.confirm_ds_seen(self.keys, p.key_id, now, "parent check: DS seen")
+                    )
+            elif key.ds_withdrawn is None:
+                self._record(
+                    rollover.confirm_ds_withdrawn(self.keys, p.key_id, now, "parent check: DS gone")
+                )
+
+    def _record(self, outcome: Outcome) -> None:
+        # Rebuild the records fact by fact, so each event shows the state right after it.
+        final = {k.key_id: k for k in outcome.keys}
+        working = {k.key_id: k for k in self.keys}
+        for tr in outcome.transitions:
+            if tr.event is KeyEvent.GENERATED:
+                working[tr.key_id] = final[tr.key_id].bare()
+            elif tr.event.fact is not None:
+                working[tr.key_id] = working[tr.key_id].with_fact(tr.event, tr.time)
+            self.keys = tuple(working.values())
+            if tr.event is KeyEvent.DS_SUBMITTED:
+                self._pending.append(
+                    _Pending(tr.time + self.parent.registration_delay, "add", tr.key_id)
+                )
+            elif tr.event is KeyEvent.DS_WITHDRAWAL_REQUESTED:
+                self._pending.append(
+                    _Pending(tr.time + self.parent.registration_delay, "remove", tr.key_id)
+                )
+            self._append(tr.time, str(tr.event), tr.key_tag, tr.role, tr.reason)
+        self.keys = outcome.keys
+
+    def _event(self, when: datetime, event: str, key: KeyRecord, reason: str) -> None:
+        self._append(when, event, key.key_tag, key.role, reason)
+
+    def _append(self, when: datetime, event: str, tag: int, role: Role, reason: str) -> None:
+        view = zone_view(self.keys, when)
+        tags = {k.key_id: k.key_tag for k in self.keys}
+        self.events.append(
+            SimEvent(
+                time=when,
+                event=event,
+                key_tag=tag,
+                role=role,
+                reason=reason,
+                published=view.published,
+                signing_dnskey=view.signing_dnskey,
+                signing_zone=view.signing_zone,
+                parent_ds=tuple(sorted(tags[i] for i in self._parent_ds)),
+            )
+        )
+
+
+def fake_key_factory(policy: Policy, seed: int = 0) -> KeyFactory:
+    """Keys shaped like RSA DNSKEYs (RFC 3110), from a seeded generator: no key store."""
+    rng = random.Random(seed)
+    counter = itertools.count(1)
+
+    def make(role: Role, now: datetime) -> KeyRecord:
+        kp = policy.ksk if role is Role.KSK else policy.zsk
+        modulus = rng.getrandbits(kp.bits) | (1 << (kp.bits - 1)) | 1
+        public = b"\x03" + (65537).to_bytes(3, "big") + modulus.to_bytes(kp.bits // 8, "big")
+        n = next(counter)
+        return KeyRecord(
+            key_id=f"sim-{role}-{n}",
+            role=role,
+            algorithm=kp.algorithm,
+            bits=kp.bits,
+            public_key=public,
+            created=now,
+            label=f"sim {role} {n}",
+        )
+
+    return make
+
+
+def simulate(
+    policy: Policy,
+    timing: TimingParams,
+    start: datetime,
+    days: int,
+    *,
+    factory: KeyFactory | None = None,
+    parent: ParentModel | None = None,
+    emergency_zsk_at: float | None = None,
+    emergency_ksk_at: float | None = None,
+) -> SimResult:
+    """Run the schedule for ``days`` from ``start`` (emergencies at day offsets)."""
+    if days <= 0:
+        raise ValueError("simulate at least one day")
+    emergencies: list[tuple[datetime, Role]] = []
+    if emergency_zsk_at is not None:
+        emergencies.append((start + timedelta(days=emergency_zsk_at), Role.ZSK))
+    if emergency_ksk_at is not None:
+        emergencies.append((start + timedelta(days=emergency_ksk_at), Role.KSK))
+    sim = Simulation(
+        policy=policy,
+        timing=timing,
+        clock=FakeClock(start),
+        factory=factory or fake_key_factory(policy),
+        parent=parent or ParentModel(),
+        emergencies=emergencies,
+    )
+    return sim.run(start + timedelta(days=days))
+
+
+def format_table(events: Sequence[SimEvent]) -> str:
+    """The timeline as a plain-text table, one line per event."""
+    head = ("time (UTC)", "event", "key", "DNSKEY RRset", "signs DNSKEY", "signs zone", "parent DS")
+    rows = [
+        (
+            e.time.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+            e.event,
+            f"{e.role} {e.key_tag}",
+            " ".join(map(str, e.published)),
+            " ".join(map(str, e.signing_dnskey)),
+            " ".join(map(str, e.signing_zone)),
+            " ".join(map(str, e.parent_ds)),
+        )
+        for e in events
+    ]
+    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in (head, *rows)
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
