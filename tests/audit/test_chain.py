@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.audit.builders import build_chain, keys_of, rechain, sign_checkpoint, with_seq
 from tldsec.audit.chain import GENESIS, Anchor, FindingKind, VerifyReport, verify_chain
 from tldsec.audit.entry import Entry, make_entry
 from tldsec.audit.signing import Ed25519Signer
-from tests.audit.builders import build_chain, keys_of, rechain, sign_checkpoint, with_seq
 
 KEY = Ed25519Signer.generate()
 KEYS = keys_of(KEY)
