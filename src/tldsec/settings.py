@@ -50,6 +50,7 @@ class Settings:
     signer_db_url: str
     registry_db_url: str
     zones_dir: Path
+    audit_db_url: str = ""  # [database] audit_url; the audit log's own database (DPS 4.4)
 
     def keystore_spec(self) -> KeyStoreSpec:
         """The key store spec, with the PIN read from its source now."""
@@ -159,6 +160,7 @@ def settings_from_dict(data: dict[str, Any], home: Path, *, source: str) -> Sett
         signer_db_url=db.get("signer_url", f"sqlite:///{home / 'signer.db'}"),
         registry_db_url=db.get("registry_url", f"sqlite:///{home / 'registry.db'}"),
         zones_dir=_in_home(home, zone.get("zones_dir", "zones")),
+        audit_db_url=db.get("audit_url", f"sqlite:///{home / 'audit.db'}"),
     )
 
 
