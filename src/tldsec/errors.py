@@ -20,6 +20,21 @@ single line and a non-zero exit code. A class docstring is its default message.
     ├── KeyManagementError          a key operation is refused by the lifecycle rules
     ├── AuditError                  the audit log cannot be written or does not verify
     └── RegistryError               a registry operation is refused
+        ├── ObjectNotFound          no such domain, host, contact or message
+        ├── ObjectExists            the name or id is already registered
+        ├── NotSponsor              only the sponsoring registrar may do this
+        ├── AuthenticationFailed    wrong registrar credentials or certificate
+        ├── InvalidAuthInfo         wrong authInfo for the object
+        ├── StatusProhibits         a status of the object forbids the operation
+        ├── AssociationProhibits    the object is in use by another object
+        ├── TransferPending         a transfer is already pending
+        ├── NoTransferPending       there is no pending transfer to act on
+        ├── NotEligible             the object cannot be renewed or transferred now
+        ├── InvalidValue            a value is malformed
+        ├── ValueOutOfRange         a value is outside its range
+        ├── PolicyRefused           a well-formed value is refused by registry policy
+        ├── LimitExceeded           the change would break a data limit of the policy
+        └── DsRejected              DS data break the DS rules (carries the violations)
 """
 
 from __future__ import annotations
@@ -106,3 +121,67 @@ class AuditError(TldsecError):
 
 class RegistryError(TldsecError):
     """The registry refused the operation."""
+
+
+class ObjectNotFound(RegistryError):
+    """The object does not exist."""
+
+
+class ObjectExists(RegistryError):
+    """The object already exists."""
+
+
+class NotSponsor(RegistryError):
+    """Only the sponsoring registrar may act on this object (DPS 3.2, 3.5.3)."""
+
+
+class AuthenticationFailed(RegistryError):
+    """The registrar's credentials or client certificate were not accepted."""
+
+
+class InvalidAuthInfo(RegistryError):
+    """The authorization information for the object is wrong."""
+
+
+class StatusProhibits(RegistryError):
+    """A status of the object prohibits the operation."""
+
+
+class AssociationProhibits(RegistryError):
+    """The object is associated with another object and cannot be changed so."""
+
+
+class TransferPending(RegistryError):
+    """A transfer of the object is already pending."""
+
+
+class NoTransferPending(RegistryError):
+    """The object has no pending transfer."""
+
+
+class NotEligible(RegistryError):
+    """The object is not eligible for this operation now."""
+
+
+class InvalidValue(RegistryError):
+    """A value is malformed."""
+
+
+class ValueOutOfRange(RegistryError):
+    """A value is outside its allowed range."""
+
+
+class PolicyRefused(RegistryError):
+    """A well-formed value is refused by the registry policy."""
+
+
+class LimitExceeded(RegistryError):
+    """The change would exceed a data limit of the registry policy."""
+
+
+class DsRejected(RegistryError):
+    """The DS data break the registry's DS rules (DPS 3.3); ``violations`` lists each."""
+
+    def __init__(self, violations: tuple[object, ...], message: str | None = None) -> None:
+        self.violations = violations
+        super().__init__(message or "; ".join(str(v) for v in violations) or None)

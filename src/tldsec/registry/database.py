@@ -1,0 +1,89 @@
+"""The registry database: one engine, write and read sessions, and its migrations.
+
+Built by an entry point from ``Settings.registry_db_url`` and passed down. On SQLite a
+write transaction starts with ``BEGIN IMMEDIATE`` so two writers queue on the database
+lock instead of failing when a read transaction tries to upgrade; on PostgreSQL,
+writers lock the rows they change (``SELECT ... FOR UPDATE``) and unique constraints
+decide races such as two registrars creating the same name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from tldsec.db.base import make_engine
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "db" / "migrations" / "registry"
+_IMMEDIATE = "tldsec_sqlite_immediate"
+
+
+class RegistryDatabase:
+    """Sessions on the registry database; ``write()`` and ``read()`` are units of work."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        writer: Engine = engine
+        if engine.dialect.name == "sqlite":
+            _sqlite_explicit_begin(engine)
+            writer = engine.execution_options(**{_IMMEDIATE: True})
+        self._write = sessionmaker(writer, expire_on_commit=False)
+        self._read = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, url: str, **engine_args: Any) -> RegistryDatabase:
+        return cls(make_engine(url, **engine_args))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session whose work is committed on success and rolled back on any error."""
+        with self._write() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for queries; nothing it does is committed."""
+        with self._read() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Bring the schema to ``revision`` with the Alembic migrations."""
+        with self.engine.begin() as conn:
+            _alembic(conn, revision)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _alembic(conn: Connection, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    command.upgrade(config, revision)
+
+
+def _sqlite_explicit_begin(engine: Engine) -> None:
+    """Let SQLAlchemy, not the sqlite3 module, emit BEGIN (the documented pysqlite recipe)."""
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,37 @@
+"""History and zone-change rows, written in the transaction of the mutation (STYLE 7)."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy.orm import Session
+
+from tldsec.registry.context import Tx
+from tldsec.registry.models import HistoryEntry, ZoneChange
+
+
+def record(
+    session: Session,
+    tx: Tx,
+    object_type: str,
+    name: str,
+    action: str,
+    detail: dict[str, object] | None = None,
+    *,
+    zone: bool = False,
+) -> None:
+    """Add a history row and, when the change can alter the zone, a zone-change row."""
+    session.add(
+        HistoryEntry(
+            at=tx.now,
+            client_id=tx.actor.client_id,
+            object_type=object_type,
+            object_name=name,
+            action=action,
+            sv_trid=tx.sv_trid,
+            cl_trid=tx.cl_trid,
+            detail=json.dumps(detail or {}, sort_keys=True, default=str),
+        )
+    )
+    if zone:
+        session.add(ZoneChange(at=tx.now, name=name, reason=f"{object_type}-{action}"))

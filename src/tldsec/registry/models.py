@@ -1,0 +1,274 @@
+"""The registry's tables: registrars, contacts, hosts, domains, DS, history, zone changes.
+
+Facts only: statuses a client or the registry set, DS and NS as rows. Derived states
+("ok", "inactive", "linked", "pendingTransfer") are computed when an object is read.
+The schema is created by the Alembic migrations in ``tldsec/db/migrations/registry``;
+these classes must match them (a test compares both).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+from tldsec.db.base import Base
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, whatever the database."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: the registry stores UTC only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime from the database, got {value!r}")
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Registrar(Base):
+    """A registrar: the only kind of client of the EPP server (DPS 1.3.2)."""
+
+    __tablename__ = "registrar"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(255))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    # SHA-256 of the DER client certificate, lower-case hex; None = no certificate pinned.
+    cert_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class Contact(Base):
+    """A contact object (RFC 5733), as far as a domain's registrant and contacts need."""
+
+    __tablename__ = "contact"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    handle: Mapped[str] = mapped_column(String(16), unique=True)
+    registrar_id: Mapped[int] = mapped_column(ForeignKey("registrar.id"))
+    creator_id: Mapped[int] = mapped_column(ForeignKey("registrar.id"))
+    updater_id: Mapped[int | None] = mapped_column(ForeignKey("registrar.id"))
+    # The postalInfo elements as JSON: [{"type": "int", "name": ..., "org": ..., ...}].
+    postal_json: Mapped[str] = mapped_column(Text)
+    voice: Mapped[str | None] = mapped_column(String(32))
+    fax: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str] = mapped_column(String(255))
+    auth_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class ContactStatus(Base):
+    __tablename__ = "contact_status"
+
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contact.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class Domain(Base):
+    """A registered domain: one label below the TLD, sponsored by one registrar."""
+
+    __tablename__ = "domain"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(253), unique=True)
+    registrar_id: Mapped[int] = mapped_column(ForeignKey("registrar.id"), index=True)
+    creator_id: Mapped[int] = mapped_column(ForeignKey("registrar.id"))
+    updater_id: Mapped[int | None] = mapped_column(ForeignKey("registrar.id"))
+    registrant_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
+    auth_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    transferred_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The latest transfer (RFC 5731 3.1.3); status None = never transferred.
+    transfer_status: Mapped[str | None] = mapped_column(String(20))
+    transfer_gaining_id: Mapped[int | None] = mapped_column(ForeignKey("registrar.id"))
+    transfer_losing_id: Mapped[int | None] = mapped_column(ForeignKey("registrar.id"))
+    transfer_requested_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    transfer_action_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    transfer_years: Mapped[int | None] = mapped_column(Integer)
+
+
+class DomainStatus(Base):
+    __tablename__ = "domain_status"
+
+    domain_id: Mapped[int] = mapped_column(
+        ForeignKey("domain.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class DomainContact(Base):
+    __tablename__ = "domain_contact"
+
+    domain_id: Mapped[int] = mapped_column(
+        ForeignKey("domain.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), primary_key=True, index=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+
+
+class Host(Base):
+    """A name server (RFC 5732); hosts under the TLD carry their addresses as glue."""
+
+    __tablename__ = "host"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(253), unique=True)
+    registrar_id: Mapped[int] = mapped_column(ForeignKey("registrar.id"))
+    creator_id: Mapped[int] = mapped_column(ForeignKey("registrar.id"))
+    updater_id: Mapped[int | None] = mapped_column(ForeignKey("registrar.id"))
+    # For a host under the TLD, the registrable name above it ("a.tld" for "ns1.a.tld"),
+    # registered or not: when that domain is deleted while other domains still use
+    # the host, the host lives on as an orphan (DPS 6.6). NULL for hosts outside the TLD.
+    parent_name: Mapped[str | None] = mapped_column(String(253), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class HostAddress(Base):
+    __tablename__ = "host_address"
+
+    host_id: Mapped[int] = mapped_column(
+        ForeignKey("host.id", ondelete="CASCADE"), primary_key=True
+    )
+    address: Mapped[str] = mapped_column(String(45), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+
+
+class HostStatus(Base):
+    __tablename__ = "host_status"
+
+    host_id: Mapped[int] = mapped_column(
+        ForeignKey("host.id", ondelete="CASCADE"), primary_key=True
+    )
+    status: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class DomainNs(Base):
+    """A domain's name server; a host in use cannot be deleted (RFC 5732 3.2.2)."""
+
+    __tablename__ = "domain_ns"
+
+    domain_id: Mapped[int] = mapped_column(
+        ForeignKey("domain.id", ondelete="CASCADE"), primary_key=True
+    )
+    host_id: Mapped[int] = mapped_column(ForeignKey("host.id"), primary_key=True, index=True)
+
+
+class DsRecord(Base):
+    """One DS record of a domain (RFC 4034 5.1), digest in upper-case hex."""
+
+    __tablename__ = "ds_record"
+
+    domain_id: Mapped[int] = mapped_column(
+        ForeignKey("domain.id", ondelete="CASCADE"), primary_key=True
+    )
+    key_tag: Mapped[int] = mapped_column(Integer, primary_key=True)
+    algorithm: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest_type: Mapped[int] = mapped_column(Integer, primary_key=True)
+    digest: Mapped[str] = mapped_column(String(128), primary_key=True)
+
+
+class PollMessage(Base):
+    """A message waiting in a registrar's queue (RFC 5730 2.9.2.3)."""
+
+    __tablename__ = "poll_message"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    registrar_id: Mapped[int] = mapped_column(ForeignKey("registrar.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    text: Mapped[str] = mapped_column(Text)
+    # For transfer notices: the domain:trnData fields as JSON.
+    transfer_json: Mapped[str | None] = mapped_column(Text)
+
+
+class HistoryEntry(Base):
+    """One registry mutation, written in the same transaction as the mutation."""
+
+    __tablename__ = "registry_history"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    client_id: Mapped[str] = mapped_column(String(16))
+    object_type: Mapped[str] = mapped_column(String(16))
+    object_name: Mapped[str] = mapped_column(String(253), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    sv_trid: Mapped[str] = mapped_column(String(64))
+    cl_trid: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class ZoneChange(Base):
+    """A mutation that can change the TLD zone; the cycle's change-driven mode watches these."""
+
+    __tablename__ = "zone_change"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    name: Mapped[str] = mapped_column(String(253))
+    reason: Mapped[str] = mapped_column(String(32))
+
+
+class EppTransaction(Base):
+    """The EPP transaction log: one row per command, whatever its result."""
+
+    __tablename__ = "epp_transaction"
+    __table_args__ = (UniqueConstraint("sv_trid"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    client_id: Mapped[str | None] = mapped_column(String(16))
+    peer: Mapped[str | None] = mapped_column(String(64))
+    command: Mapped[str] = mapped_column(String(32))
+    object_name: Mapped[str | None] = mapped_column(String(253))
+    cl_trid: Mapped[str | None] = mapped_column(String(64))
+    sv_trid: Mapped[str] = mapped_column(String(64))
+    result_code: Mapped[int] = mapped_column(Integer)
+    duration_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class ZoneSerial(Base):
+    """The last SOA serial the zone builder handed out (one row)."""
+
+    __tablename__ = "zone_serial"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    serial: Mapped[int] = mapped_column(BigInteger)
+    built_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -1,0 +1,164 @@
+"""Registrar accounts: creation, credentials, client-certificate pinning, authentication.
+
+The registry operator manages registrars (``tldsec registrar ...``); the EPP login
+authenticates against them. Each change is audited and written to the history.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from tldsec.errors import AuthenticationFailed, InvalidValue, ObjectExists, ObjectNotFound
+from tldsec.registry import history
+from tldsec.registry.context import Actor, Tx
+from tldsec.registry.models import Registrar
+from tldsec.registry.passwords import verify
+
+# RFC 5730 4 (eppcom:clIDType, epp:pwType): the EPP login limits both.
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,15}$")
+PASSWORD_MIN, PASSWORD_MAX = 6, 16
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrarView:
+    """A registrar as listed: no secrets."""
+
+    client_id: str
+    name: str
+    email: str
+    cert_fingerprint: str | None
+    enabled: bool
+    created_at: datetime
+
+
+def normalize_fingerprint(value: str) -> str:
+    """SHA-256 certificate fingerprint as 64 lower-case hex digits (colons allowed)."""
+    fp = value.replace(":", "").strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", fp):
+        raise InvalidValue(f"{value!r} is not a SHA-256 fingerprint (64 hex digits)")
+    return fp
+
+
+def check_password(password: str) -> None:
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise InvalidValue(
+            f"an EPP password has {PASSWORD_MIN}-{PASSWORD_MAX} characters "
+            f"(RFC 5730 pwType), not {len(password)}"
+        )
+    if password != password.strip() or any(c.isspace() for c in password):
+        raise InvalidValue("an EPP password cannot contain white space")
+
+
+def add_registrar(
+    session: Session,
+    tx: Tx,
+    client_id: str,
+    password: str,
+    *,
+    name: str | None = None,
+    email: str,
+    cert_fingerprint: str | None = None,
+) -> RegistrarView:
+    if not _CLIENT_ID.match(client_id):
+        raise InvalidValue(
+            f"{client_id!r} is not a client id (3-16 letters, digits, '.', '_' or '-')"
+        )
+    if not _EMAIL.match(email):
+        raise InvalidValue(f"{email!r} is not an e-mail address")
+    check_password(password)
+    fp = normalize_fingerprint(cert_fingerprint) if cert_fingerprint else None
+    registrar = Registrar(
+        client_id=client_id,
+        name=name or client_id,
+        email=email,
+        password_hash=tx.hasher.hash(password),
+        cert_fingerprint=fp,
+        enabled=True,
+        created_at=tx.now,
+    )
+    session.add(registrar)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise ObjectExists(f"registrar {client_id!r} already exists") from exc
+    history.record(session, tx, "registrar", client_id, "create", {"email": email, "cert": fp})
+    tx.audit("registrar.add", actor=tx.actor.client_id, registrar=client_id, cert=fp)
+    return _view(registrar)
+
+
+def list_registrars(session: Session) -> list[RegistrarView]:
+    rows = session.scalars(select(Registrar).order_by(Registrar.client_id))
+    return [_view(r) for r in rows]
+
+
+def get_registrar(session: Session, client_id: str) -> Registrar:
+    registrar = session.scalar(select(Registrar).where(Registrar.client_id == client_id))
+    if registrar is None:
+        raise ObjectNotFound(f"no registrar {client_id!r}")
+    return registrar
+
+
+def set_password(session: Session, tx: Tx, client_id: str, password: str) -> None:
+    check_password(password)
+    registrar = get_registrar(session, client_id)
+    registrar.password_hash = tx.hasher.hash(password)
+    registrar.updated_at = tx.now
+    history.record(session, tx, "registrar", client_id, "passwd")
+    tx.audit("registrar.passwd", actor=tx.actor.client_id, registrar=client_id)
+
+
+def set_cert_fingerprint(session: Session, tx: Tx, client_id: str, fingerprint: str | None) -> None:
+    fp = normalize_fingerprint(fingerprint) if fingerprint else None
+    registrar = get_registrar(session, client_id)
+    registrar.cert_fingerprint = fp
+    registrar.updated_at = tx.now
+    history.record(session, tx, "registrar", client_id, "cert", {"cert": fp})
+    tx.audit("registrar.cert", actor=tx.actor.client_id, registrar=client_id, cert=fp)
+
+
+def authenticate(
+    session: Session,
+    tx: Tx,
+    client_id: str,
+    password: str,
+    cert_fingerprint: str | None,
+    *,
+    new_password: str | None = None,
+) -> Actor:
+    """The registrar for these credentials, or ``AuthenticationFailed`` (one message for all).
+
+    A registrar with a pinned certificate must present exactly that certificate.
+    ``new_password`` changes the password on success (RFC 5730 2.9.1.1 ``<newPW>``).
+    """
+    registrar = session.scalar(select(Registrar).where(Registrar.client_id == client_id))
+    failure = None
+    if registrar is None or not registrar.enabled:
+        # Hash anyway, so the answer takes as long for unknown ids as for wrong passwords.
+        tx.hasher.hash(password)
+        failure = "unknown or disabled client id"
+    elif not verify(tx.hasher, registrar.password_hash, password):
+        failure = "wrong password"
+    elif registrar.cert_fingerprint and registrar.cert_fingerprint != cert_fingerprint:
+        failure = "client certificate missing or not the pinned one"
+    if failure or registrar is None:
+        tx.audit("epp.login.failed", actor=client_id, reason=failure)
+        raise AuthenticationFailed("authentication failed")
+    if new_password is not None:
+        check_password(new_password)
+        registrar.password_hash = tx.hasher.hash(new_password)
+        registrar.updated_at = tx.now
+        as_registrar = replace(tx, actor=Actor(client_id, registrar.id))
+        history.record(session, as_registrar, "registrar", client_id, "passwd", {"via": "epp"})
+    tx.audit("epp.login", actor=client_id)
+    return Actor(client_id, registrar.id)
+
+
+def _view(r: Registrar) -> RegistrarView:
+    return RegistrarView(r.client_id, r.name, r.email, r.cert_fingerprint, r.enabled, r.created_at)

@@ -1,0 +1,60 @@
+"""Status values of domains, hosts and contacts (RFC 5731 2.3, RFC 5732 2.3, RFC 5733 2.2).
+
+Only the statuses someone *set* are stored; the rest are derived when read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tldsec.errors import PolicyRefused
+
+DOMAIN_CLIENT = frozenset(
+    {
+        "clientDeleteProhibited",
+        "clientHold",
+        "clientRenewProhibited",
+        "clientTransferProhibited",
+        "clientUpdateProhibited",
+    }
+)
+DOMAIN_SERVER = frozenset(
+    {
+        "serverDeleteProhibited",
+        "serverHold",
+        "serverRenewProhibited",
+        "serverTransferProhibited",
+        "serverUpdateProhibited",
+    }
+)
+HOST_CLIENT = frozenset({"clientDeleteProhibited", "clientUpdateProhibited"})
+HOST_SERVER = frozenset({"serverDeleteProhibited", "serverUpdateProhibited"})
+CONTACT_CLIENT = frozenset(
+    {"clientDeleteProhibited", "clientTransferProhibited", "clientUpdateProhibited"}
+)
+CONTACT_SERVER = frozenset(
+    {"serverDeleteProhibited", "serverTransferProhibited", "serverUpdateProhibited"}
+)
+# DPS 3.5 / RFC 5731 2.3: a domain on hold is not delegated in the zone.
+HOLD = frozenset({"clientHold", "serverHold"})
+
+
+def check_settable(
+    statuses: Iterable[str], client: frozenset[str], server: frozenset[str], *, by_registry: bool
+) -> None:
+    """Refuse statuses the actor may not set: registrars set client*, the registry server*."""
+    allowed = server | client if by_registry else client
+    for status in statuses:
+        if status not in allowed:
+            who = "the registry" if by_registry else "a registrar"
+            raise PolicyRefused(f"status {status!r} cannot be set or removed by {who}")
+
+
+def prohibits(stored: Iterable[str], operation: str) -> str | None:
+    """The stored status that forbids ``operation`` ("Update", "Delete", ...), if any."""
+    names = set(stored)
+    for prefix in ("server", "client"):
+        status = f"{prefix}{operation}Prohibited"
+        if status in names:
+            return status
+    return None

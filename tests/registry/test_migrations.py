@@ -1,0 +1,33 @@
+"""The Alembic migration builds exactly the tables and columns the models declare."""
+
+from __future__ import annotations
+
+from sqlalchemy import inspect
+
+from tests.fixtures.registry import RegistryWorld
+from tldsec.registry import models
+
+REGISTRY_TABLES = {
+    m.__tablename__: m.__table__
+    for m in vars(models).values()
+    if isinstance(m, type) and issubclass(m, models.Base) and hasattr(m, "__tablename__")
+}
+
+
+def test_migrated_schema_matches_the_models(registry_world_any: RegistryWorld) -> None:
+    inspector = inspect(registry_world_any.db.engine)
+    tables = set(inspector.get_table_names())
+    assert set(REGISTRY_TABLES) <= tables
+    assert "alembic_version_registry" in tables
+    for name, table in REGISTRY_TABLES.items():
+        migrated = {c["name"]: c for c in inspector.get_columns(name)}
+        assert set(migrated) == set(table.c.keys()), name
+        for column in table.c:
+            assert migrated[column.name]["nullable"] == column.nullable, (name, column.name)
+        pk = inspector.get_pk_constraint(name)["constrained_columns"]
+        assert set(pk) == {c.name for c in table.primary_key}, name
+
+
+def test_upgrade_twice_is_a_no_op(registry_world: RegistryWorld) -> None:
+    registry_world.db.upgrade()
+    registry_world.add_registrar("alpha")
