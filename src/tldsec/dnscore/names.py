@@ -60,6 +60,34 @@ def _to_wire_slow(text: str, origin: bytes) -> bytes:
     return wire
 
 
+# Memo tables for names that repeat (name-server targets, the signer's name). They hold
+# results of pure functions, bounded in size: no behaviour depends on them.
+_MEMO_LIMIT = 262_144
+_WIRE_MEMO: dict[tuple[str, bytes], bytes] = {}
+_TEXT_MEMO: dict[bytes, str] = {}
+
+
+def to_wire_memo(text: str, origin: bytes = ROOT) -> bytes:
+    """``to_wire`` for names likely to repeat, such as RDATA targets."""
+    key = (text, origin)
+    wire = _WIRE_MEMO.get(key)
+    if wire is None:
+        wire = to_wire(text, origin)
+        if len(_WIRE_MEMO) < _MEMO_LIMIT:
+            _WIRE_MEMO[key] = wire
+    return wire
+
+
+def to_text_memo(wire: bytes) -> str:
+    """``to_text`` for names likely to repeat."""
+    text = _TEXT_MEMO.get(wire)
+    if text is None:
+        text = to_text(wire)
+        if len(_TEXT_MEMO) < _MEMO_LIMIT:
+            _TEXT_MEMO[wire] = text
+    return text
+
+
 def labels(wire: bytes) -> list[bytes]:
     """The labels of a wire name, leftmost first, without the root label."""
     out: list[bytes] = []

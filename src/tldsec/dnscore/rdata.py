@@ -39,7 +39,7 @@ def from_text(rtype: int, fields: list[str], origin: bytes) -> bytes:
     try:
         if rtype == RRType.NS or rtype == RRType.CNAME or rtype == RRType.PTR:
             (target,) = fields
-            return names.to_wire(target, origin)
+            return names.to_wire_memo(target, origin)
         if rtype == RRType.A:
             (addr,) = fields
             return socket.inet_pton(socket.AF_INET, addr)
@@ -171,7 +171,7 @@ def _ttl_like(text: str) -> int:
 def to_text(rtype: int, wire: bytes) -> str:
     """Presentation form of canonical wire RDATA."""
     if rtype == RRType.NS or rtype == RRType.CNAME or rtype == RRType.PTR:
-        return names.to_text(wire)
+        return names.to_text_memo(wire)
     if rtype == RRType.A:
         return socket.inet_ntop(socket.AF_INET, wire)
     if rtype == RRType.AAAA:
@@ -206,7 +206,7 @@ def rrsig_signer_end(wire: bytes) -> int:
 def rrsig_to_text(wire: bytes) -> str:
     covered, alg, labels, ttl, exp, inc, tag = RRSIG_HEAD.unpack_from(wire)
     end = rrsig_signer_end(wire)
-    signer = names.to_text(wire[RRSIG_HEAD.size : end])
+    signer = names.to_text_memo(wire[RRSIG_HEAD.size : end])
     sig = base64.b64encode(wire[end:]).decode("ascii")
     return (
         f"{type_text(covered)} {alg} {labels} {ttl} {_timestamp(exp)} {_timestamp(inc)} "
@@ -230,9 +230,22 @@ def _timestamp(seconds: int) -> str:
 # --- NSEC3 (RFC 5155 3) -------------------------------------------------------------
 
 
+_B32HEX = "0123456789abcdefghijklmnopqrstuv"
+_B32_PAIRS = [a + b for a in _B32HEX for b in _B32HEX]  # 10 bits -> two characters
+
+
 def base32hex(data: bytes) -> str:
     """Base 32 with the extended hex alphabet, lowercase, no padding (RFC 4648 7)."""
-    return base64.b32hexencode(data).rstrip(b"=").lower().decode("ascii")
+    if len(data) % 5:
+        return base64.b32hexencode(data).rstrip(b"=").lower().decode("ascii")
+    pairs = _B32_PAIRS
+    out = []
+    for i in range(0, len(data), 5):
+        n = int.from_bytes(data[i : i + 5], "big")
+        out.append(
+            pairs[n >> 30] + pairs[(n >> 20) & 1023] + pairs[(n >> 10) & 1023] + pairs[n & 1023]
+        )
+    return "".join(out)
 
 
 def nsec3_to_text(wire: bytes) -> str:
@@ -242,8 +255,20 @@ def nsec3_to_text(wire: bytes) -> str:
     i += salt_len
     hash_len = wire[i]
     next_hash = base32hex(wire[i + 1 : i + 1 + hash_len])
-    types = " ".join(type_text(t) for t in bitmap_types(wire[i + 1 + hash_len :]))
+    types = _bitmap_text(wire[i + 1 + hash_len :])
     return f"{alg} {flags} {iterations} {salt} {next_hash}" + (f" {types}" if types else "")
+
+
+_BITMAP_TEXT: dict[bytes, str] = {}
+
+
+def _bitmap_text(bitmap: bytes) -> str:
+    text = _BITMAP_TEXT.get(bitmap)
+    if text is None:
+        text = " ".join(type_text(t) for t in bitmap_types(bitmap))
+        if len(_BITMAP_TEXT) < 4096:
+            _BITMAP_TEXT[bitmap] = text
+    return text
 
 
 def bitmap_types(bitmap: bytes) -> list[int]:
@@ -261,8 +286,21 @@ def bitmap_types(bitmap: bytes) -> list[int]:
     return out
 
 
+_BITMAPS: dict[frozenset[int], bytes] = {}
+
+
 def type_bitmap(types: list[int] | set[int] | frozenset[int]) -> bytes:
     """Encode type numbers as an NSEC/NSEC3 type bitmap (RFC 4034 4.1.2)."""
+    key = frozenset(types)
+    cached = _BITMAPS.get(key)
+    if cached is None:
+        cached = _type_bitmap(key)
+        if len(_BITMAPS) < 4096:
+            _BITMAPS[key] = cached
+    return cached
+
+
+def _type_bitmap(types: frozenset[int]) -> bytes:
     windows: dict[int, bytearray] = {}
     for t in sorted(types):
         window, low = divmod(t, 256)

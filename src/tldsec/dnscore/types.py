@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+import dns.rdatatype
+
 
 class RRType(IntEnum):
     A = 1
@@ -36,8 +38,13 @@ DNSSEC_TYPES = frozenset(
 NAME_RDATA_TYPES = frozenset({RRType.NS, RRType.CNAME, RRType.PTR, RRType.DNAME})
 
 
+_TYPE_TEXT: dict[int, str] = {}
+
+
 def type_text(rtype: int) -> str:
     """Mnemonic of a type number (TYPE12345 for unknown ones, RFC 3597 5)."""
-    import dns.rdatatype
-
-    return dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rtype))
+    text = _TYPE_TEXT.get(rtype)
+    if text is None:
+        text = dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rtype))
+        _TYPE_TEXT[rtype] = text
+    return text
