@@ -8,8 +8,9 @@ longer than the refresh threshold. Everything else is signed again.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from tldsec.dnscore.zone import RRset, Zone
+from tldsec.dnscore.zone import RRset
 from tldsec.signer.rrsig import RrsigFields
 
 
@@ -51,7 +52,13 @@ def reusable_signatures(
     return kept
 
 
-def previous_rrset(previous: Zone | None, rrset: RRset) -> RRset | None:
+class PreviousSignatures(Protocol):
+    """Where the last run's signed RRsets are found: a Zone, or a SignatureCache."""
+
+    def get(self, owner: bytes, rtype: int) -> RRset | None: ...
+
+
+def previous_rrset(previous: PreviousSignatures | None, rrset: RRset) -> RRset | None:
     return None if previous is None else previous.get(rrset.owner, rrset.rtype)
 
 

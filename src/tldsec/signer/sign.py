@@ -20,7 +20,12 @@ from tldsec.dnscore.zone import RRset, Zone, soa_minimum
 from tldsec.errors import NoUsableKey, SigningError
 from tldsec.hsm.base import KeyStore
 from tldsec.signconf import SigningConfig, ZoneKey
-from tldsec.signer.reuse import SignerKey, previous_rrset, reusable_signatures
+from tldsec.signer.reuse import (
+    PreviousSignatures,
+    SignerKey,
+    previous_rrset,
+    reusable_signatures,
+)
 from tldsec.signer.rrsig import ValidityWindow, rrsig_header
 from tldsec.signer.structure import analyse
 from tldsec.signer.workers import SignJob, sign_all
@@ -57,7 +62,7 @@ def sign_zone(
     config: SigningConfig,
     keystore: KeyStore,
     now: datetime,
-    previous: Zone | None = None,
+    previous: PreviousSignatures | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> SignResult:
