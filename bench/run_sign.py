@@ -251,6 +251,8 @@ def bench(n: int, skip_peers: bool, ceiling_seconds: float) -> dict[str, object]
                 "-K",
                 str(keys["bind-ksk"].parent),
                 "-x",
+                "-d",
+                str(work),
                 str(zone),
             ]
         )

@@ -36,7 +36,7 @@ class SignatureCache:
         nodes: dict[bytes, tuple[_Entry, ...]] = {}
         for owner, node in zone.nodes.items():
             entries = tuple(
-                (r.rtype, r.ttl, tuple(r.rdatas), tuple(r.sigs)) for r in node if r.sigs
+                (int(r.rtype), int(r.ttl), tuple(r.rdatas), tuple(r.sigs)) for r in node if r.sigs
             )
             if entries:
                 nodes[owner] = entries
