@@ -1,23 +1,23 @@
 """The audit key inside a PKCS#11 token: Ed25519 (CKM_EDDSA), generated non-extractable.
 
-Talks to python-pkcs11 directly, so the audit log does not depend on the zone key store.
 SoftHSM2 2.6 on Debian is built with EdDSA (CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA);
-``token_supports_eddsa`` asks the token, and ``tldsec.audit.config`` falls back to the
-on-disk key when it says no (docs/audit.md).
+``token_supports_eddsa`` asks the token, and ``tldsec.audit.config`` keeps the key on
+disk when it says no (docs/audit.md).
 
-PKCS#11 keeps one login per token and process (PKCS#11 v2.40 5.6): if other code in the
-process has logged the token in, this signer shares that login and never logs it out;
-if it logged in itself, ``close`` logs out.
+The audit key usually sits in the same token as the zone keys, used by the same process
+(a cycle signs the zone, then an audit checkpoint). PKCS#11 has one login per token and
+process (PKCS#11 v2.40 5.6), so this signer shares the module, the token and the login
+through ``tldsec.hsm.p11lib`` as the key stores do, and opens a session of its own. Only
+python-pkcs11 calls are made here; the zone ``KeyStore`` is not used.
 """
 
 from __future__ import annotations
 
-import os
+import secrets
 import threading
 from pathlib import Path
 from typing import Any
 
-import pkcs11
 import pkcs11.exceptions as p11
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
@@ -25,10 +25,10 @@ from pkcs11.util.ec import encode_named_curve_parameters
 
 from tldsec.audit.signing import key_id_of
 from tldsec.errors import AuditError
+from tldsec.hsm import p11lib
 
 DEFAULT_KEY_LABEL = "tldsec-audit"
 ED25519_OID = "1.3.101.112"  # RFC 8410 3: id-Ed25519
-_RETRYABLE = (p11.SessionHandleInvalid, p11.SessionClosed, p11.DeviceRemoved)
 
 
 def token_supports_eddsa(token: Any) -> bool:
@@ -37,26 +37,10 @@ def token_supports_eddsa(token: Any) -> bool:
     return Mechanism.EDDSA in mechanisms and Mechanism.EC_EDWARDS_KEY_PAIR_GEN in mechanisms
 
 
-def _load(module: Path, softhsm2_conf: Path | None) -> Any:
-    if not module.is_file():
-        raise AuditError(f"PKCS#11 module {module} does not exist")
-    if softhsm2_conf is not None and "SOFTHSM2_CONF" not in os.environ:
-        # SoftHSM2 reads its configuration when the module initialises.
-        os.environ["SOFTHSM2_CONF"] = str(softhsm2_conf)
-    try:
-        return pkcs11.lib(str(module))
-    except p11.PKCS11Error as exc:
-        raise AuditError(f"cannot load PKCS#11 module {module}: {exc!r}") from exc
-
-
-def open_token(module: Path, token_label: str, softhsm2_conf: Path | None = None) -> Any:
-    lib = _load(module, softhsm2_conf)
-    try:
-        return lib.get_token(token_label=token_label)
-    except (p11.NoSuchToken, p11.MultipleTokensReturned) as exc:
-        raise AuditError(
-            f"no single token labelled {token_label!r} in PKCS#11 module {module}"
-        ) from exc
+def module_supports_eddsa(module: Path, token_label: str, softhsm2_conf: Path | None) -> bool:
+    """Ask the token itself (no login needed to list mechanisms)."""
+    entry = p11lib.attach(module, softhsm2_conf)
+    return token_supports_eddsa(p11lib.find_token(entry, token_label))
 
 
 def _ec_point_to_raw(point: bytes) -> bytes:
@@ -87,10 +71,13 @@ class Pkcs11AuditSigner:
         self._key_label = key_label
         self._softhsm2_conf = softhsm2_conf
         self._lock = threading.Lock()
+        self._entry: p11lib.Module | None = None
+        self._generation = -1
+        self._slot = -1
         self._session: Any = None
-        self._logged_in = False
         self._private: Any = None
-        self._open()
+        self._closed = False
+        self._connect()
         self._public = self._read_public_key()
         self._key_id = key_id_of(self._public)
 
@@ -105,45 +92,49 @@ class Pkcs11AuditSigner:
         softhsm2_conf: Path | None = None,
     ) -> Pkcs11AuditSigner:
         """Generate the audit key pair in the token; refuses if the label is taken."""
-        token = open_token(module, token_label, softhsm2_conf)
+        entry = p11lib.attach(module, softhsm2_conf)
+        token = p11lib.find_token(entry, token_label)
         if not token_supports_eddsa(token):
             raise AuditError(
                 f"token {token_label!r} does not offer CKM_EDDSA: keep the audit key on disk"
             )
-        session, _ = _open_session(token, pin, rw=True)
+        p11lib.login(entry, token, pin)
         try:
-            existing = list(session.get_objects({Attribute.LABEL: key_label}))
-            if existing:
-                raise AuditError(
-                    f"token {token_label!r} already holds objects labelled {key_label!r}"
+            session = token.open(rw=True)  # shares the login (PKCS#11 v2.40 5.6)
+            try:
+                if list(session.get_objects({Attribute.LABEL: key_label})):
+                    raise AuditError(
+                        f"token {token_label!r} already holds objects labelled {key_label!r}"
+                    )
+                ckid = secrets.token_bytes(16)
+                session.generate_keypair(
+                    KeyType.EC_EDWARDS,
+                    mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
+                    store=True,
+                    public_template={
+                        Attribute.EC_PARAMS: encode_named_curve_parameters(ED25519_OID),
+                        Attribute.LABEL: key_label,
+                        Attribute.ID: ckid,
+                        Attribute.TOKEN: True,
+                        Attribute.PRIVATE: False,
+                        Attribute.VERIFY: True,
+                    },
+                    private_template={
+                        Attribute.LABEL: key_label,
+                        Attribute.ID: ckid,
+                        Attribute.TOKEN: True,
+                        Attribute.PRIVATE: True,
+                        Attribute.SENSITIVE: True,  # DPS 5.2: never leaves the module
+                        Attribute.EXTRACTABLE: False,
+                        Attribute.SIGN: True,
+                    },
                 )
-            params = encode_named_curve_parameters(ED25519_OID)
-            key_id = os.urandom(16)
-            session.generate_keypair(
-                KeyType.EC_EDWARDS,
-                mechanism=Mechanism.EC_EDWARDS_KEY_PAIR_GEN,
-                store=True,
-                public_template={
-                    Attribute.EC_PARAMS: params,
-                    Attribute.LABEL: key_label,
-                    Attribute.ID: key_id,
-                    Attribute.TOKEN: True,
-                    Attribute.VERIFY: True,
-                },
-                private_template={
-                    Attribute.LABEL: key_label,
-                    Attribute.ID: key_id,
-                    Attribute.TOKEN: True,
-                    Attribute.PRIVATE: True,
-                    Attribute.SENSITIVE: True,  # DPS 5.2: never leaves the module
-                    Attribute.EXTRACTABLE: False,
-                    Attribute.SIGN: True,
-                },
-            )
+            finally:
+                session.close()
         except p11.PKCS11Error as exc:
             raise AuditError(f"generating the audit key in token {token_label!r}: {exc!r}") from exc
         finally:
-            _close_session(session)
+            p11lib.logout(entry, token.slot.slot_id)
         return cls(
             module=module,
             token_label=token_label,
@@ -165,13 +156,11 @@ class Pkcs11AuditSigner:
 
     def sign(self, message: bytes) -> bytes:
         with self._lock:
-            try:
-                return bytes(self._private.sign(message, mechanism=Mechanism.EDDSA))
-            except _RETRYABLE:
-                # The module was re-initialised under us (another store restarted it).
-                self._open()
-            except p11.PKCS11Error as exc:
-                raise AuditError(f"the HSM refused to sign an audit checkpoint: {exc!r}") from exc
+            if self._closed:
+                raise AuditError("the audit key session is closed")
+            if self._entry is None or not self._current(self._entry):
+                # The module was re-initialised (fork, a new token): reopen our session.
+                self._connect()
             try:
                 return bytes(self._private.sign(message, mechanism=Mechanism.EDDSA))
             except p11.PKCS11Error as exc:
@@ -179,29 +168,50 @@ class Pkcs11AuditSigner:
 
     def close(self) -> None:
         with self._lock:
-            if self._session is not None:
-                _close_session(self._session)
-                self._session = None
+            if self._closed:
+                return
+            self._closed = True
+            entry = self._entry
+            if entry is None or not self._current(entry):
+                return
+            try:
+                self._session.close()
+            except p11.PKCS11Error as exc:
+                raise AuditError(f"closing the audit key session: {exc!r}") from exc
+            finally:
+                p11lib.logout(entry, self._slot)
 
-    def _open(self) -> None:
-        lib = _load(self._module, self._softhsm2_conf)
-        if not lib.initialized:
-            lib.initialize()
-        token = open_token(self._module, self._token_label, self._softhsm2_conf)
-        self._session, self._logged_in = _open_session(token, self._pin, rw=False)
+    def _current(self, entry: p11lib.Module) -> bool:
+        return entry.current and entry.generation == self._generation
+
+    def _connect(self) -> None:
+        entry = p11lib.attach(self._module, self._softhsm2_conf)
+        token = p11lib.find_token(entry, self._token_label)
+        p11lib.login(entry, token, self._pin)
         try:
-            self._private = self._session.get_key(
-                object_class=ObjectClass.PRIVATE_KEY,
-                key_type=KeyType.EC_EDWARDS,
-                label=self._key_label,
-            )
+            session = token.open()  # read-only, sharing the token's login
+            try:
+                private = session.get_key(
+                    object_class=ObjectClass.PRIVATE_KEY,
+                    key_type=KeyType.EC_EDWARDS,
+                    label=self._key_label,
+                )
+            except BaseException:
+                session.close()
+                raise
         except (p11.NoSuchKey, p11.MultipleObjectsReturned) as exc:
-            _close_session(self._session)
-            self._session = None
+            p11lib.logout(entry, token.slot.slot_id)
             raise AuditError(
                 f"no single Ed25519 private key labelled {self._key_label!r} in token "
                 f"{self._token_label!r}: run 'tldsec audit init'"
             ) from exc
+        except p11.PKCS11Error as exc:
+            p11lib.logout(entry, token.slot.slot_id)
+            raise AuditError(
+                f"cannot open the audit key in {self._token_label!r}: {exc!r}"
+            ) from exc
+        self._entry, self._generation = entry, entry.generation
+        self._slot, self._session, self._private = token.slot.slot_id, session, private
 
     def _read_public_key(self) -> Ed25519PublicKey:
         try:
@@ -216,25 +226,3 @@ class Pkcs11AuditSigner:
                 f"cannot read the public audit key {self._key_label!r}: {exc!r}"
             ) from exc
         return Ed25519PublicKey.from_public_bytes(_ec_point_to_raw(point))
-
-
-def _open_session(token: Any, pin: str, *, rw: bool) -> tuple[Any, bool]:
-    """A session that can use private keys, and whether it logged in itself."""
-    try:
-        return token.open(user_pin=pin, rw=rw), True
-    except p11.UserAlreadyLoggedIn:
-        # Other code in this process holds the login (PKCS#11 v2.40 5.6); share it.
-        return token.open(rw=rw), False
-    except (p11.PinIncorrect, p11.PinLocked, p11.PinInvalid, p11.PinLenRange) as exc:
-        raise AuditError(f"login to token {token.label!r} failed: {type(exc).__name__}") from exc
-    except p11.PKCS11Error as exc:
-        raise AuditError(f"cannot open a session on token {token.label!r}: {exc!r}") from exc
-
-
-def _close_session(session: Any) -> None:
-    # python-pkcs11 logs out only a session that logged in itself: one opened without a
-    # PIN (sharing another login) closes without logging the token out.
-    try:
-        session.close()
-    except p11.PKCS11Error as exc:
-        raise AuditError(f"closing the audit key session: {exc!r}") from exc
