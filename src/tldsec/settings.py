@@ -40,6 +40,34 @@ class KeyStoreSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ApexSettings:
+    """The apex the zone builder writes: ``[zone] apex_ns``, ``apex_glue``, ``soa_*``."""
+
+    ns: tuple[str, ...]
+    glue: tuple[tuple[str, str], ...]  # (name server, address) for apex NS under the TLD
+    soa_mname: str
+    soa_rname: str
+    soa_refresh: int = 1800
+    soa_retry: int = 900
+    soa_expire: int = 1209600
+
+
+@dataclass(frozen=True, slots=True)
+class EppSettings:
+    """The ``[epp]`` table: where the EPP server listens, its TLS files and limits."""
+
+    listen: str = "127.0.0.1:7000"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    client_ca: Path | None = None
+    require_client_cert: bool = False
+    idle_timeout_seconds: int = 600
+    sessions_per_registrar: int = 8
+    max_frame_bytes: int = 65536
+    server_id: str = "tldsec"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything an entry point needs to build the system's parts."""
 
@@ -51,6 +79,8 @@ class Settings:
     registry_db_url: str
     zones_dir: Path
     audit_db_url: str = ""  # [database] audit_url; the audit log's own database (DPS 4.4)
+    apex: ApexSettings | None = None  # [zone] apex_*: the zone builder's apex NS and glue
+    epp: EppSettings = EppSettings()  # [epp]: the EPP server
 
     def keystore_spec(self) -> KeyStoreSpec:
         """The key store spec, with the PIN read from its source now."""
@@ -161,9 +191,80 @@ def settings_from_dict(data: dict[str, Any], home: Path, *, source: str) -> Sett
         registry_db_url=db.get("registry_url", f"sqlite:///{home / 'registry.db'}"),
         zones_dir=_in_home(home, zone.get("zones_dir", "zones")),
         audit_db_url=db.get("audit_url", f"sqlite:///{home / 'audit.db'}"),
+        apex=_apex(zone, origin.lower(), source),
+        epp=_epp(table("epp"), home, source),
     )
 
 
 def _in_home(home: Path, value: str) -> Path:
     path = Path(value)
     return path if path.is_absolute() else home / path
+
+
+def _apex(zone: dict[str, Any], origin: str, source: str) -> ApexSettings:
+    """Apex NS and glue; the defaults (a/b.nic.ORIGIN on documentation addresses,
+    RFC 5737 and RFC 3849) make a loadable zone until the operator sets real ones."""
+    ns = zone.get("apex_ns", [f"a.nic.{origin}", f"b.nic.{origin}"])
+    glue = zone.get(
+        "apex_glue",
+        {}
+        if "apex_ns" in zone
+        else {
+            f"a.nic.{origin}": ["192.0.2.53", "2001:db8::53"],
+            f"b.nic.{origin}": ["198.51.100.53", "2001:db8:1::53"],
+        },
+    )
+    if not isinstance(ns, list) or not ns or not all(isinstance(n, str) for n in ns):
+        raise ConfigError(f"{source}: [zone] apex_ns must be a non-empty list of names")
+    if not isinstance(glue, dict):
+        raise ConfigError(f"{source}: [zone] apex_glue must be a table of name = [addresses]")
+
+    def absolute(name: str) -> str:
+        return name.lower() if name.endswith(".") else f"{name.lower()}."
+
+    pairs: list[tuple[str, str]] = []
+    for host, addresses in sorted(glue.items()):
+        if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
+            raise ConfigError(f"{source}: [zone] apex_glue {host!r} must list addresses")
+        pairs.extend((absolute(host), a) for a in addresses)
+    timers = {
+        k: zone.get(f"soa_{k}", d)
+        for k, d in (("refresh", 1800), ("retry", 900), ("expire", 1209600))
+    }
+    if not all(isinstance(v, int) and 0 < v < 2**31 for v in timers.values()):
+        raise ConfigError(f"{source}: [zone] soa_refresh/retry/expire must be positive integers")
+    return ApexSettings(
+        ns=tuple(absolute(n) for n in ns),
+        glue=tuple(pairs),
+        soa_mname=absolute(str(zone.get("soa_mname", ns[0]))),
+        soa_rname=absolute(str(zone.get("soa_rname", f"hostmaster.{origin}"))),
+        soa_refresh=timers["refresh"],
+        soa_retry=timers["retry"],
+        soa_expire=timers["expire"],
+    )
+
+
+def _epp(epp: dict[str, Any], home: Path, source: str) -> EppSettings:
+    def path(key: str, default: str | None) -> Path | None:
+        value = epp.get(key, default)
+        return _in_home(home, value) if isinstance(value, str) and value else None
+
+    numbers = {
+        key: epp.get(key, default)
+        for key, default in (
+            ("idle_timeout_seconds", 600),
+            ("sessions_per_registrar", 8),
+            ("max_frame_bytes", 65536),
+        )
+    }
+    if not all(isinstance(v, int) and v > 0 for v in numbers.values()):
+        raise ConfigError(f"{source}: [epp] {', '.join(numbers)} must be positive integers")
+    return EppSettings(
+        listen=str(epp.get("listen", "127.0.0.1:7000")),
+        tls_cert=path("tls_cert", "epp-cert.pem"),
+        tls_key=path("tls_key", "epp-key.pem"),
+        client_ca=path("client_ca", None),
+        require_client_cert=bool(epp.get("require_client_cert", False)),
+        server_id=str(epp.get("server_id", "tldsec")),
+        **numbers,
+    )

@@ -60,6 +60,21 @@ class RegistryDatabase:
             finally:
                 session.rollback()
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read-only session that sees one consistent state of the whole database
+        (REPEATABLE READ on PostgreSQL; a deferred WAL read transaction on SQLite),
+        without blocking writers: what the zone builder reads."""
+        with self._read() as session:
+            if not self.is_sqlite:
+                session.connection(
+                    execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+                )
+            try:
+                yield session
+            finally:
+                session.rollback()
+
     def upgrade(self, revision: str = "head") -> None:
         """Bring the schema to ``revision`` with the Alembic migrations."""
         with self.engine.begin() as conn:

@@ -1,0 +1,222 @@
+"""Registry database -> the unsigned TLD zone the signer reads (plain values, no DNS objects).
+
+What goes in (DPS 3, 6.6, 6.7):
+
+* the SOA (serial from ``zone.serial``) and the apex NS with their glue, from settings;
+* NS for every domain that has name servers and is not on hold (``clientHold``,
+  ``serverHold``: RFC 5731 2.3) — a domain without NS is not delegated;
+* DS for those delegated domains (DPS 3.3); a domain whose DS were all removed gets none,
+  which removes the chain of trust at this build (DPS 3.5);
+* A/AAAA for every name server under the TLD that a delegated domain uses — glue below
+  its domain's cut, or, when that domain was deleted or is on hold, an *orphan* record
+  that stays in the zone for the domains still using it and is signed (DPS 6.6);
+* TTLs from the policy (DPS 6.7); the SOA minimum is the NSEC3 TTL (RFC 9077 3).
+
+The output is deterministic: records sorted in canonical order (RFC 4034 6.1), SOA
+first, one ``owner TTL IN TYPE rdata`` line per record with absolute names.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import NamedTuple, TypeVarTuple
+
+from sqlalchemy import Row, Select, exists, func, select
+from sqlalchemy.orm import Session
+
+from tldsec.clock import Clock
+from tldsec.dnscore import names
+from tldsec.errors import ZoneContentError
+from tldsec.policy import TtlPolicy
+from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.models import (
+    Domain,
+    DomainNs,
+    DomainStatus,
+    DsRecord,
+    Host,
+    HostAddress,
+    ZoneChange,
+)
+from tldsec.registry.names import superordinate
+from tldsec.registry.statuses import HOLD
+from tldsec.settings import ApexSettings
+from tldsec.zone.serial import allocate_serial
+
+_TYPE_ORDER = {"SOA": 0, "NS": 1, "DS": 2, "A": 3, "AAAA": 4}
+_BATCH = 20_000
+_Ts = TypeVarTuple("_Ts")
+
+
+class ZoneRecord(NamedTuple):
+    """One record in presentation form. A NamedTuple, not a dataclass: a zone has millions."""
+
+    owner: str
+    ttl: int
+    rtype: str
+    rdata: str
+
+    def line(self) -> str:
+        return f"{self.owner} {self.ttl} IN {self.rtype} {self.rdata}"
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltZone:
+    """The unsigned zone and what it was built from."""
+
+    origin: str
+    serial: int
+    records: tuple[ZoneRecord, ...]
+    delegations: int
+    signed_delegations: int
+    glue_hosts: int
+    orphan_hosts: tuple[str, ...]
+    last_change_id: int  # the newest zone_change row this build includes
+
+
+def build_zone(
+    session: Session, *, origin: str, apex: ApexSettings, ttl: TtlPolicy, serial: int
+) -> BuiltZone:
+    """Read the registry (one consistent snapshot: ``RegistryDatabase.snapshot``)."""
+    origin = origin.lower() if origin.endswith(".") else origin.lower() + "."
+    if not 0 < serial < 2**32:
+        raise ValueError(f"SOA serial {serial} is outside 1..2^32-1 (RFC 1035 3.3.13)")
+    last_change = session.scalar(select(func.max(ZoneChange.id))) or 0
+    held = exists().where(DomainStatus.domain_id == Domain.id, DomainStatus.status.in_(HOLD))
+
+    ns_by_domain: dict[str, list[str]] = defaultdict(list)
+    delegation = (
+        select(Domain.name, Host.name)
+        .join(DomainNs, DomainNs.domain_id == Domain.id)
+        .join(Host, Host.id == DomainNs.host_id)
+        .where(~held)
+    )
+    for domain_name, host_name in _stream(session, delegation):
+        ns_by_domain[domain_name].append(host_name)
+
+    ds_by_domain: dict[str, list[str]] = defaultdict(list)
+    ds_query = select(
+        Domain.name, DsRecord.key_tag, DsRecord.algorithm, DsRecord.digest_type, DsRecord.digest
+    ).join(DsRecord, DsRecord.domain_id == Domain.id)
+    for domain_name, tag, alg, dtype, digest in _stream(session, ds_query):
+        if domain_name in ns_by_domain:
+            ds_by_domain[domain_name].append(f"{tag} {alg} {dtype} {digest}")
+
+    used = {h for hosts in ns_by_domain.values() for h in hosts}
+    addresses: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    parents: dict[str, str] = {}
+    glue_query = (
+        select(Host.name, Host.parent_name, HostAddress.version, HostAddress.address)
+        .join(HostAddress, HostAddress.host_id == Host.id)
+        .where(Host.parent_name.is_not(None))
+    )
+    for host_name, parent, version, address in _stream(session, glue_query):
+        if host_name in used and parent is not None:
+            addresses[host_name].append((version, address))
+            parents[host_name] = parent
+
+    records = list(_apex_records(origin, apex, ttl, serial))
+    for domain_name, hosts in ns_by_domain.items():
+        owner = f"{domain_name}."
+        records.extend(ZoneRecord(owner, ttl.ns, "NS", f"{h}.") for h in hosts)
+        records.extend(
+            ZoneRecord(owner, ttl.ds, "DS", d) for d in ds_by_domain.get(domain_name, ())
+        )
+    for host_name, addrs in addresses.items():
+        owner = f"{host_name}."
+        for version, address in addrs:
+            rtype, rttl = ("A", ttl.a) if version == 4 else ("AAAA", ttl.aaaa)
+            records.append(ZoneRecord(owner, rttl, rtype, address))
+
+    orphans = tuple(sorted(h for h, p in parents.items() if p not in ns_by_domain))
+    for ns in apex.ns:
+        parent = superordinate(ns.rstrip("."), origin)
+        if parent in ns_by_domain:
+            raise ZoneContentError(
+                f"apex name server {ns} lies below the delegated domain {parent}: "
+                f"the registry must not delegate {parent}"
+            )
+    return BuiltZone(
+        origin=origin,
+        serial=serial,
+        records=_canonical(records),
+        delegations=len(ns_by_domain),
+        signed_delegations=len(ds_by_domain),
+        glue_hosts=len(addresses),
+        orphan_hosts=orphans,
+        last_change_id=last_change,
+    )
+
+
+def build_from_registry(
+    db: RegistryDatabase, *, origin: str, apex: ApexSettings, ttl: TtlPolicy, clock: Clock
+) -> tuple[BuiltZone, datetime]:
+    """Allocate the next serial (its own transaction), then build from one snapshot."""
+    now = clock.now()
+    with db.write() as session:
+        serial = allocate_serial(session, now)
+    with db.snapshot() as session:
+        return build_zone(session, origin=origin, apex=apex, ttl=ttl, serial=serial), now
+
+
+def zone_text(zone: BuiltZone, built_at: datetime | None = None) -> Iterator[str]:
+    """The zone file, line by line (each ending in a newline)."""
+    when = f" at {built_at.isoformat()}" if built_at else ""
+    yield f"; unsigned zone {zone.origin} serial {zone.serial}{when} by tldsec zone build\n"
+    for record in zone.records:
+        yield record.line() + "\n"
+    yield (
+        f"; delegations={zone.delegations} with_ds={zone.signed_delegations} "
+        f"glue_hosts={zone.glue_hosts} orphan_hosts={len(zone.orphan_hosts)}\n"
+    )
+
+
+def write_zone(zone: BuiltZone, path: Path, built_at: datetime | None = None) -> None:
+    """Write the zone file atomically: a reader sees the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as out:
+            out.writelines(zone_text(zone, built_at))
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _apex_records(
+    origin: str, apex: ApexSettings, ttl: TtlPolicy, serial: int
+) -> Iterator[ZoneRecord]:
+    soa = (
+        f"{apex.soa_mname} {apex.soa_rname} {serial} {apex.soa_refresh} "
+        f"{apex.soa_retry} {apex.soa_expire} {ttl.nsec3}"
+    )
+    yield ZoneRecord(origin, ttl.soa, "SOA", soa)
+    for ns in apex.ns:
+        yield ZoneRecord(origin, ttl.ns, "NS", ns)
+    for host, address in apex.glue:
+        rtype, rttl = ("AAAA", ttl.aaaa) if ":" in address else ("A", ttl.a)
+        yield ZoneRecord(host, rttl, rtype, address)
+
+
+def _canonical(records: Iterable[ZoneRecord]) -> tuple[ZoneRecord, ...]:
+    """Canonical owner order (RFC 4034 6.1); within an owner SOA, NS, DS, A, AAAA; no
+    duplicates (an apex glue name may also be a registry host)."""
+    keys: dict[str, bytes] = {}
+    for r in records:
+        if r.owner not in keys:
+            keys[r.owner] = names.canonical_key(names.to_wire(r.owner))
+    return tuple(sorted(set(records), key=lambda r: (keys[r.owner], _TYPE_ORDER[r.rtype], r.rdata)))
+
+
+def _stream(session: Session, query: Select[*_Ts]) -> Iterator[Row[*_Ts]]:
+    """Rows in batches (a server-side cursor on PostgreSQL) so memory stays flat."""
+    yield from session.execute(query.execution_options(yield_per=_BATCH))
