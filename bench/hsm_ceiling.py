@@ -55,12 +55,9 @@ def _messages(count: int = MESSAGES) -> list[bytes]:
 def _c_sign_worker(spec: KeyStoreSpec, key_id: str, seconds: float, barrier: Any) -> WorkerResult:
     """Open a session of our own (after fork), find the key, then sign until time is up."""
     assert spec.module is not None and spec.token_label and spec.pin is not None
-    entry = p11lib.attach(spec.module, spec.softhsm2_conf)
-    token = p11lib.find_token(entry, spec.token_label)
-    p11lib.login(entry, token, spec.pin)
-    session = token.open()
+    user = p11lib.open_user_session(spec.module, spec.softhsm2_conf, spec.token_label, spec.pin)
     try:
-        key = session.get_key(ObjectClass.PRIVATE_KEY, KeyType.RSA, id=bytes.fromhex(key_id))
+        key = user.session.get_key(ObjectClass.PRIVATE_KEY, KeyType.RSA, id=bytes.fromhex(key_id))
         sign, mechanism = key.sign, MECHANISMS[Algorithm.RSASHA256]
         messages = _messages()
         barrier.wait()
@@ -71,8 +68,7 @@ def _c_sign_worker(spec: KeyStoreSpec, key_id: str, seconds: float, barrier: Any
             done += BATCH
         return WorkerResult(done, elapsed)
     finally:
-        session.close()
-        p11lib.logout(entry, token.slot.slot_id)
+        p11lib.close_user_session(user)
 
 
 def hsm_ceiling(

@@ -310,3 +310,17 @@ def test_forked_workers_open_their_own_sessions(softhsm_store: Pkcs11KeyStore) -
     child.join(30)
     assert child.exitcode == 0
     assert result == softhsm_store.sign(info.key_id, b"inherited")
+
+
+def test_many_workers_opening_the_token_at_once(softhsm_store: Pkcs11KeyStore) -> None:
+    """SoftHSM2's file store fails processes that open one token at the same moment
+    (SoftHSMv2 #757); opening is serialised by a lock beside softhsm2.conf."""
+    info = softhsm_store.generate_key(label="zsk", algorithm=Algorithm.RSASHA256, bits=1024)
+    expected = softhsm_store.sign(info.key_id, b"data")
+    ctx = multiprocessing.get_context("fork")
+    for _ in range(3):
+        with ctx.Pool(4) as pool:
+            signatures = pool.starmap(
+                _sign_in_fresh_worker, [(softhsm_store.spec, info.key_id, b"data")] * 8
+            )
+        assert signatures == [expected] * 8

@@ -21,8 +21,12 @@ call. Stores are for one thread each; signing workers are processes.
 
 from __future__ import annotations
 
+import fcntl
 import hmac
 import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,10 @@ from tldsec.errors import KeyStoreError, KeyStoreLoginError, KeyStoreUnavailable
 from tldsec.hsm.p11errors import Where, pkcs11_errors, translate
 
 SOFTHSM2_CONF = "SOFTHSM2_CONF"
+# SoftHSM2's file object store can fail a reader with CKR_GENERAL_ERROR while another
+# process opens the same token at the same moment (SoftHSMv2 issue #757; seen here when
+# forked workers start together). Opening a session retries that, re-initialised.
+OPEN_ATTEMPTS = 6
 
 
 @dataclass(slots=True)
@@ -167,3 +175,85 @@ def logout(entry: Module, slot: int) -> None:
     if held.session is not None:
         with pkcs11_errors(Where("logout", entry.path, held.session.token.label)):
             held.session.close()
+
+
+@dataclass(frozen=True, slots=True)
+class UserSession:
+    """A read-write session on a logged-in token, and the module state it belongs to."""
+
+    entry: Module
+    slot: int
+    session: Any  # pkcs11.Session, user type nobody: it shares the token's login
+    generation: int
+
+    @property
+    def current(self) -> bool:
+        """False once the module was re-initialised (or in a forked child): session gone."""
+        return self.entry.current and self.entry.generation == self.generation
+
+
+def open_user_session(
+    module: Path, softhsm2_conf: Path | None, label: str, pin: str
+) -> UserSession:
+    """Attach to the module, find the token, log in (shared), and open a session of our own."""
+    for attempt in range(1, OPEN_ATTEMPTS + 1):
+        try:
+            with softhsm_lock(softhsm2_conf):
+                return _open_user_session(module, softhsm2_conf, label, pin)
+        except KeyStoreError as exc:
+            if attempt == OPEN_ATTEMPTS or not isinstance(exc.__cause__, pkcs11.GeneralError):
+                raise
+        time.sleep(0.005 * 2**attempt)  # 10 ms, 20 ms, ... 160 ms: let the other finish
+        restart(_MODULES[str(module)])
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def close_user_session(user: UserSession) -> None:
+    """Close the session; the last user of the token logs it out."""
+    if not user.current:
+        return  # re-initialised since, or a forked child: the session no longer exists
+    try:
+        with pkcs11_errors(Where("close a session on", user.entry.path)):
+            user.session.close()
+    finally:
+        logout(user.entry, user.slot)
+
+
+def _open_user_session(
+    module: Path, softhsm2_conf: Path | None, label: str, pin: str
+) -> UserSession:
+    entry = attach(module, softhsm2_conf)
+    token = find_token(entry, label)
+    slot = token.slot.slot_id
+    login(entry, token, pin)
+    try:
+        with pkcs11_errors(Where("open a session on", entry.path, label)):
+            session = token.open(rw=True)  # shares the token's login (PKCS#11 v2.40 5.6)
+    except KeyStoreError:
+        logout(entry, slot)
+        raise
+    return UserSession(entry, slot, session, entry.generation)
+
+
+@contextmanager
+def softhsm_lock(softhsm2_conf: Path | None) -> Iterator[None]:
+    """Hold ``<conf>.lock`` exclusively: one process at a time opens a SoftHSM2 token.
+
+    SoftHSM2 2.6's file object store fails readers (CKR_GENERAL_ERROR, or a token left
+    out of the slot list) when processes initialise and log in to the same token
+    directory at the same moment; signing in open sessions is not affected. Without a
+    configuration of ours (a vendor HSM) there is nothing to lock.
+    """
+    if softhsm2_conf is None:
+        yield
+        return
+    lock_path = softhsm2_conf.with_name(softhsm2_conf.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise KeyStoreUnavailable(f"cannot open the lock file {lock_path}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock

@@ -74,10 +74,7 @@ class Pkcs11KeyStore:
         self._spec = spec
         self._label: str = spec.token_label
         self._pin: str = spec.pin
-        self._entry: p11lib.Module | None = None
-        self._generation = -1
-        self._session: Any = None
-        self._slot = -1
+        self._user: p11lib.UserSession | None = None
         self._keys: dict[str, _Key] = {}
         self._closed = False
         self._connect()
@@ -146,14 +143,9 @@ class Pkcs11KeyStore:
         if self._closed:
             return
         self._closed = True
-        entry, self._keys = self._entry, {}
-        if entry is None or not self._is_current(entry):
-            return  # the module was re-initialised (or we are a forked child): no session
-        try:
-            with self._errors("close"):
-                self._session.close()
-        finally:
-            p11lib.logout(entry, self._slot)
+        user, self._user, self._keys = self._user, None, {}
+        if user is not None:
+            p11lib.close_user_session(user)
 
     def __enter__(self) -> Pkcs11KeyStore:
         return self
@@ -244,32 +236,22 @@ class Pkcs11KeyStore:
     # -- inside ---------------------------------------------------------------------
 
     def _connect(self) -> None:
-        """Attach to the module, find the token, log in, and open our own session."""
+        """Open our own session on the token (logging it in if no other store has)."""
         spec = self._spec
         assert spec.module is not None
-        entry = p11lib.attach(spec.module, spec.softhsm2_conf)
-        token = p11lib.find_token(entry, self._label)
-        p11lib.login(entry, token, self._pin)
-        try:
-            with self._errors("open a session on"):
-                session = token.open(rw=True)  # shares the token's login (PKCS#11 5.6)
-        except KeyStoreError:
-            p11lib.logout(entry, token.slot.slot_id)
-            raise
-        self._entry, self._generation = entry, entry.generation
-        self._session, self._slot = session, token.slot.slot_id
+        self._user = p11lib.open_user_session(
+            spec.module, spec.softhsm2_conf, self._label, self._pin
+        )
         self._keys = {}
-
-    def _is_current(self, entry: p11lib.Module) -> bool:
-        return entry.current and entry.generation == self._generation
 
     def _live(self) -> Any:
         """Our session, re-opened if the module was re-initialised since (fork, new token)."""
         if self._closed:
             raise KeyStoreError(f"the key store on token '{self._label}' is closed")
-        if self._entry is None or not self._is_current(self._entry):
+        if self._user is None or not self._user.current:
             self._connect()
-        return self._session
+        assert self._user is not None
+        return self._user.session
 
     def _errors(self, op: str, key_id: str | None = None) -> Any:
         module = str(self._spec.module)
@@ -348,7 +330,7 @@ class Pkcs11KeyStore:
     ) -> KeyInfo:
         """Store the algorithm beside a new key pair; remove the pair if that fails."""
         key_id = ckid.hex()
-        session = self._session
+        session = self._live()
         try:
             with self._errors("store metadata of", key_id):
                 session.create_object(

@@ -76,22 +76,23 @@ def init_softhsm_token(home: Path, label: str, pin: str, so_pin: str) -> tuple[P
             raise KeyStoreError(f"the {name} must be 4..255 characters")
     module = softhsm2_module()
     conf = write_softhsm2_conf(home)
-    entry = p11lib.attach(module, conf)
-    with pkcs11_errors(Where("list tokens", str(module), label)):
-        tokens = list(entry.lib.get_tokens())
-    if any(t.label == label and TokenFlag.TOKEN_INITIALIZED & t.flags for t in tokens):
-        raise KeyStoreError(f"a token labelled '{label}' already exists ({conf})")
-    free = [t for t in tokens if not TokenFlag.TOKEN_INITIALIZED & t.flags]
-    if not free:
-        raise KeyStoreUnavailable(f"SoftHSM2 ({conf}) offers no free slot for a new token")
-    _c_init_token(module, free[0].slot.slot_id, so_pin, encoded)
-    token = p11lib.find_token(entry, label)
-    with pkcs11_errors(Where("set the user PIN of", str(module), label)):
-        so_session = token.open(rw=True, so_pin=so_pin)
-        try:
-            so_session.init_pin(pin)  # C_InitPIN as security officer
-        finally:
-            so_session.close()
+    with p11lib.softhsm_lock(conf):  # C_InitToken writes the token directory
+        entry = p11lib.attach(module, conf)
+        with pkcs11_errors(Where("list tokens", str(module), label)):
+            tokens = list(entry.lib.get_tokens())
+        if any(t.label == label and TokenFlag.TOKEN_INITIALIZED & t.flags for t in tokens):
+            raise KeyStoreError(f"a token labelled '{label}' already exists ({conf})")
+        free = [t for t in tokens if not TokenFlag.TOKEN_INITIALIZED & t.flags]
+        if not free:
+            raise KeyStoreUnavailable(f"SoftHSM2 ({conf}) offers no free slot for a new token")
+        _c_init_token(module, free[0].slot.slot_id, so_pin, encoded)
+        token = p11lib.find_token(entry, label)
+        with pkcs11_errors(Where("set the user PIN of", str(module), label)):
+            so_session = token.open(rw=True, so_pin=so_pin)
+            try:
+                so_session.init_pin(pin)  # C_InitPIN as security officer
+            finally:
+                so_session.close()
     return conf, module
 
 
