@@ -1,0 +1,113 @@
+"""``tldsec init``: create a home with the embedded defaults and the zone's first keys."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from tldsec.cli.common import add_home_argument
+from tldsec.clock import SystemClock
+from tldsec.errors import ConfigError
+from tldsec.hsm.file import create_key_directory
+from tldsec.hsm.open import open_keystore
+from tldsec.hsm.softhsm import init_softhsm_token
+from tldsec.keys.database import open_signer_db
+from tldsec.keys.service import KeyManager
+from tldsec.settings import CONFIG_NAME, home_from, load_settings
+
+TOKEN_LABEL = "tldsec"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "init",
+        help="create a tldsec home: config, key store, first keys",
+        description="Create a tldsec home directory with the embedded "
+        "defaults: tldsec.toml, a SoftHSM2 token (or a key directory), the "
+        "signer database, and the zone's first KSK and ZSK per policy.",
+    )
+    add_home_argument(p)
+    p.add_argument("--origin", required=True, help="the TLD to sign, e.g. 'example.'")
+    p.add_argument(
+        "--keystore",
+        choices=("pkcs11", "file"),
+        default="pkcs11",
+        help="pkcs11: keys in a SoftHSM2 token (default, DPS 5.2); file: PEM "
+        "files, which needs a policy that allows it (written into the home)",
+    )
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    home = home_from(args.home)
+    if (home / CONFIG_NAME).exists():
+        raise ConfigError(f"{home / CONFIG_NAME} exists: {home} is already a tldsec home")
+    origin = args.origin if args.origin.endswith(".") else args.origin + "."
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lines = [f'[zone]\norigin = "{origin.lower()}"\n']
+    if args.keystore == "pkcs11":
+        pin = secrets.token_hex(8)
+        so_pin = secrets.token_hex(8)
+        _write_secret(home / "pin", pin)
+        # The SO PIN belongs to the Security Officers (DPS 5.4); the embedded default keeps
+        # it beside the token so a demo home is self-contained.
+        _write_secret(home / "so-pin", so_pin)
+        conf, module = init_softhsm_token(home, TOKEN_LABEL, pin, so_pin)
+        lines.append(
+            f'[keystore]\nbackend = "pkcs11"\nmodule = "{module}"\n'
+            f'token_label = "{TOKEN_LABEL}"\npin_source = "file:pin"\n'
+            f'softhsm2_conf = "{conf.name}"\n'
+        )
+    else:
+        create_key_directory(home / "keys")
+        lines.append('[keystore]\nbackend = "file"\ndirectory = "keys"\n')
+        (home / "policy.toml").write_text(_file_policy_text())
+        lines.append('[policy]\nfile = "policy.toml"\n')
+    (home / CONFIG_NAME).write_text("\n".join(lines))
+    settings = load_settings(home)
+    store = open_keystore(settings.keystore_spec())
+    try:
+        manager = KeyManager(
+            open_signer_db(settings.signer_db_url),
+            store,
+            settings.policy,
+            SystemClock(),
+            origin=settings.origin,
+        )
+        created = manager.bootstrap("tldsec init")
+    finally:
+        store.close()
+    now = SystemClock().now()
+    print(f"tldsec home {home} for {settings.origin} ({args.keystore} key store)")
+    for key in created:
+        state = key.state_at(now)
+        print(
+            f"  {key.role.value.upper()} {key.bits}-bit key tag {key.key_tag}: "
+            f"{state.value if state else 'generated'}"
+        )
+    print(
+        "next: 'tldsec keys export-ds' gives the DS to submit to the parent; "
+        "'tldsec sign ZONEFILE -o OUT' signs a zone"
+    )
+    return 0
+
+
+def _write_secret(path: Path, value: str) -> None:
+    path.touch(mode=0o600, exist_ok=False)
+    path.write_text(value + "\n")
+
+
+def _file_policy_text() -> str:
+    text = resources.files("tldsec.policies").joinpath("dps.toml").read_text("utf-8")
+    tomllib.loads(text)  # the built-in policy always parses; a typo here is a bug
+    marker = 'allowed_backends = ["pkcs11"]'
+    if marker not in text:
+        raise ConfigError("cannot derive a file-key-store policy from the built-in policy")
+    return text.replace(
+        marker,
+        'allowed_backends = ["pkcs11", "file"]  # tldsec init '
+        "--keystore file: keys on disk, not in an HSM",
+    )

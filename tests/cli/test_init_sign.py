@@ -1,0 +1,120 @@
+"""``tldsec init`` and ``tldsec sign`` as an operator runs them: one home, the embedded
+defaults, clear one-line errors, and an output file that is never half-written."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tldsec.cli.main import main
+
+ZONE = """\
+$ORIGIN example.
+$TTL 86400
+@ SOA a.nic hostmaster.nic 2024010100 1800 900 1209600 3600
+@ NS a.nic
+a.nic A 192.0.2.1
+d1 NS ns.hoster.net.
+d2 NS ns1.d2
+ns1.d2 A 192.0.2.2
+d2 DS 12345 13 2 49FD46E6C4B45C55D4AC69CBD3CD34AC1AFE51DE3AC2D9F6D8E8A0C04E2A85E1
+"""
+
+
+@pytest.fixture(params=["pkcs11", "file"])
+def home(
+    request: pytest.FixtureRequest, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> Path:
+    home = tmp_path / "home"
+    assert (
+        main(["init", "--home", str(home), "--origin", "example", "--keystore", request.param]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "KSK 2048-bit" in out and "ZSK 1024-bit" in out
+    return home
+
+
+def sign(home: Path, zone: Path, out: Path, *extra: str) -> int:
+    return main(["sign", "--home", str(home), str(zone), "-o", str(out), *extra])
+
+
+def test_init_then_sign_gives_a_zone_ldns_accepts(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zone = tmp_path / "example.zone"
+    zone.write_text(ZONE)
+    out = tmp_path / "signed.zone"
+    assert sign(home, zone, out, "--workers", "1") == 0
+    summary = capsys.readouterr().out
+    assert "signatures made" in summary and "0 reused" in summary
+    check = subprocess.run(
+        ["ldns-verify-zone", str(out)], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    again = tmp_path / "signed2.zone"
+    assert sign(home, zone, again, "--previous", str(out)) == 0
+    assert " 0 signatures made" in capsys.readouterr().out
+
+
+def test_init_refuses_an_existing_home(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init", "--home", str(home), "--origin", "example"]) == 1
+    assert "already a tldsec home" in capsys.readouterr().err
+
+
+def test_a_syntax_error_names_file_and_line_and_leaves_out_alone(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zone = tmp_path / "bad.zone"
+    zone.write_text(ZONE + "d3 NS\n")
+    out = tmp_path / "signed.zone"
+    out.write_text("previous good zone\n")
+    assert sign(home, zone, out) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == f"tldsec: error: {zone}:10: NS record without RDATA"
+    assert out.read_text() == "previous good zone\n"
+
+
+def test_a_content_error_is_one_clear_line(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    zone = tmp_path / "cname.zone"
+    zone.write_text(ZONE + "@ CNAME elsewhere.net.\n")
+    assert sign(home, zone, tmp_path / "out.zone") == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "CNAME" in err and "Traceback" not in err
+
+
+def test_a_missing_home_says_what_to_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert sign(tmp_path / "nohome", tmp_path / "z", tmp_path / "o") == 1
+    assert "tldsec init" in capsys.readouterr().err
+
+
+def test_a_wrong_pin_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    assert main(["init", "--home", str(home), "--origin", "example"]) == 0
+    (home / "pin").write_text("0000\n")
+    zone = tmp_path / "example.zone"
+    zone.write_text(ZONE)
+    capsys.readouterr()
+    assert sign(home, zone, tmp_path / "out.zone") == 1
+    err = capsys.readouterr().err
+    assert "PIN" in err and "Traceback" not in err
+
+
+def test_a_file_key_store_needs_a_policy_that_allows_it(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = home / "tldsec.toml"
+    if 'backend = "file"' not in config.read_text():
+        pytest.skip("only for the file key store")
+    (home / "policy.toml").write_text(
+        (home / "policy.toml")
+        .read_text()
+        .replace('allowed_backends = ["pkcs11", "file"]', 'allowed_backends = ["pkcs11"]')
+    )
+    zone = tmp_path / "example.zone"
+    zone.write_text(ZONE)
+    assert sign(home, zone, tmp_path / "out.zone") == 1
+    assert "not allowed by policy" in capsys.readouterr().err
