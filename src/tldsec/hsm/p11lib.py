@@ -3,7 +3,7 @@
 A PKCS#11 library is process state by its own definition: C_Initialize once per process,
 one login per token and application (PKCS#11 v2.40 5.4, 5.6), and python-pkcs11 caches
 the loaded library per path. So this module keeps one table per process, the only
-process state of the key stores, and hides three facts from them:
+process state of the key stores, and hides four facts from them:
 
 - after ``fork`` a child must call C_Initialize again (PKCS#11 v2.40 6.7.1); a child
   that finds the parent's entry re-initialises before use;
@@ -12,11 +12,14 @@ process state of the key stores, and hides three facts from them:
   C_Initialize; a store that cannot find its label re-initialises once and looks again;
 - logging out of one session logs the whole token out for the process, so the login
   is held by one dedicated session per token and counted; each store signs in its own
-  session, which shares that login.
+  session, which shares that login;
+- SoftHSM2's file store fails processes that open the same token at the same moment, so
+  opening takes a lock beside ``softhsm2.conf`` (``softhsm_lock``) and retries.
 
 Every re-initialisation closes every session in the process; each entry has a
 ``generation`` and a store whose generation is stale opens a fresh session on its next
-call. Stores are for one thread each; signing workers are processes.
+call. Stores are for one thread each; signing workers are processes. Code that needs a
+session of its own calls ``open_user_session`` and ``close_user_session``.
 """
 
 from __future__ import annotations
@@ -74,8 +77,10 @@ _MODULES: dict[str, Module] = {}
 def attach(module: Path, softhsm2_conf: Path | None) -> Module:
     """The loaded, initialised module at this path, for this process and configuration."""
     path = str(module)
-    if not module.is_file():
+    if not module.exists():
         raise KeyStoreUnavailable(f"PKCS#11 module {path} does not exist")
+    if not module.is_file():
+        raise KeyStoreUnavailable(f"PKCS#11 module {path} is not a file")
     want_conf = str(softhsm2_conf) if softhsm2_conf is not None else None
     entry = _MODULES.get(path)
     if entry is None:
