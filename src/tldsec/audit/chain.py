@@ -160,7 +160,6 @@ def verify_chain(
     to the end of the log, so a missing tail and an unsigned log are findings.
     """
     st = _State(keys=keys, anchor=anchor)
-    st.findings.extend(malformed)
     cps = list(checkpoints)
     valid = _check_signatures(st, cps)
     if st.anchor is None:
@@ -181,6 +180,7 @@ def verify_chain(
             _advance(st)
     while st.ahead:
         _advance(st)
+    st.findings.extend(malformed)  # read last: a file reader fills it while streaming
     _finish(st, valid, head, complete)
     signed = [s for s in st.confirmed if st.max_seq is not None and s <= st.max_seq]
     return VerifyReport(
@@ -331,10 +331,12 @@ def _written_seq(st: _State, x: _Item, depth: int) -> int | None:
 
 
 def _check_start(st: _State, x: _Item) -> None:
+    e = x.entry
+    if st.anchor is None and e.seq == 1:
+        st.anchor = GENESIS  # whatever the source, entry 1 follows the genesis hash
     anchor = st.anchor
     if anchor is None:
         return
-    e = x.entry
     expected = anchor.seq + 1
     if e.seq > expected:
         _report_gap(st, expected, e.seq - 1, f" (the log continues {anchor.source})")

@@ -1,0 +1,209 @@
+"""The ``[audit]`` table of ``tldsec.toml``, and opening the audit log an entry point passes down.
+
+    [database]
+    audit_url = "sqlite:///HOME/audit.db"     # Settings.audit_db_url; its own database
+
+    [audit]
+    key_backend = "auto"          # auto | file | pkcs11
+    key_file = "audit-key.pem"    # on-disk key, relative to the home, mode 0600
+    key_label = "tldsec-audit"    # the key's label in the [keystore] token
+    archive_dir = "audit-archive"
+    checkpoint_every = 1000       # sign a checkpoint at least every N entries ...
+    checkpoint_interval_seconds = 3600   # ... and at least this often
+    clock_tolerance_ms = 1000     # a step back smaller than this is not an anomaly
+
+``auto`` keeps the audit key in the HSM when the key store is PKCS#11 and the token
+offers Ed25519 (CKM_EDDSA), else on disk; once a key exists, its place is kept.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from tldsec.audit.clockstatus import KernelClockStatus
+from tldsec.audit.events import EventType
+from tldsec.audit.log import SELF, AuditLog, WriterOptions
+from tldsec.audit.pkcs11_signer import (
+    DEFAULT_KEY_LABEL,
+    Pkcs11AuditSigner,
+    module_supports_eddsa,
+)
+from tldsec.audit.schema import ensure_schema
+from tldsec.audit.signing import AuditSigner, FileAuditSigner
+from tldsec.clock import Clock
+from tldsec.db.base import make_engine
+from tldsec.errors import AuditError, ConfigError, KeyStoreError
+from tldsec.settings import CONFIG_NAME, Settings, resolve_pin
+
+KEY_BACKENDS = ("auto", "file", "pkcs11")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditConfig:
+    """Where the audit key and archives live, and when checkpoints are signed."""
+
+    db_url: str
+    key_backend: str
+    key_file: Path
+    key_label: str
+    archive_dir: Path
+    writer: WriterOptions
+
+
+def audit_config(settings: Settings) -> AuditConfig:
+    """Read ``[audit]`` from the home's ``tldsec.toml`` (all fields optional)."""
+    path = settings.home / CONFIG_NAME
+    try:
+        data = tomllib.loads(path.read_text("utf-8")) if path.exists() else {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    table = data.get("audit", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [audit] must be a table")
+    return config_from_dict(table, settings, source=str(path))
+
+
+def config_from_dict(table: dict[str, Any], settings: Settings, *, source: str) -> AuditConfig:
+    known = {
+        "key_backend",
+        "key_file",
+        "key_label",
+        "archive_dir",
+        "checkpoint_every",
+        "checkpoint_interval_seconds",
+        "clock_tolerance_ms",
+    }
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{source}: [audit] {unknown[0]} is not a setting (misspelt?)")
+
+    def integer(name: str, default: int, low: int) -> int:
+        value = table.get(name, default)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ConfigError(f"{source}: [audit] {name} must be an integer >= {low}")
+        return value
+
+    def text(name: str, default: str) -> str:
+        value = table.get(name, default)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{source}: [audit] {name} must be a non-empty string")
+        return value
+
+    backend = text("key_backend", "auto")
+    if backend not in KEY_BACKENDS:
+        raise ConfigError(f"{source}: [audit] key_backend {backend!r} is not one of {KEY_BACKENDS}")
+    home = settings.home
+    return AuditConfig(
+        db_url=settings.audit_db_url or f"sqlite:///{home / 'audit.db'}",
+        key_backend=backend,
+        key_file=_in_home(home, text("key_file", "audit-key.pem")),
+        key_label=text("key_label", DEFAULT_KEY_LABEL),
+        archive_dir=_in_home(home, text("archive_dir", "audit-archive")),
+        writer=WriterOptions(
+            checkpoint_every=integer("checkpoint_every", 1000, 1),
+            checkpoint_interval=timedelta(seconds=integer("checkpoint_interval_seconds", 3600, 1)),
+            backwards_tolerance=timedelta(milliseconds=integer("clock_tolerance_ms", 1000, 0)),
+        ),
+    )
+
+
+def _in_home(home: Path, value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else home / path
+
+
+def resolve_backend(settings: Settings, config: AuditConfig) -> str:
+    """``file`` or ``pkcs11``: where the audit key is (or, for a new key, goes)."""
+    if config.key_backend != "auto":
+        return config.key_backend
+    if config.key_file.exists():
+        return "file"
+    ks = settings.keystore
+    if ks.backend != "pkcs11" or ks.module is None or not ks.token_label:
+        return "file"
+    try:
+        return (
+            "pkcs11"
+            if module_supports_eddsa(ks.module, ks.token_label, ks.softhsm2_conf)
+            else "file"
+        )
+    except KeyStoreError as exc:
+        raise AuditError(f"cannot ask the HSM whether it keeps Ed25519 keys: {exc}") from exc
+
+
+def open_signer(settings: Settings, config: AuditConfig, *, create: bool = False) -> AuditSigner:
+    """The configured audit key; with ``create``, generated if it does not exist."""
+    backend = resolve_backend(settings, config)
+    if backend == "file":
+        if create and not config.key_file.exists():
+            return FileAuditSigner.create(config.key_file)
+        return FileAuditSigner.load(config.key_file)
+    ks = settings.keystore
+    if ks.module is None or not ks.token_label:
+        raise AuditError("[audit] key_backend = pkcs11 needs [keystore] module and token_label")
+    args: dict[str, Any] = {
+        "module": ks.module,
+        "token_label": ks.token_label,
+        "pin": resolve_pin(ks.pin_source, settings.home),
+        "key_label": config.key_label,
+        "softhsm2_conf": ks.softhsm2_conf,
+    }
+    try:
+        return Pkcs11AuditSigner(**args)
+    except AuditError:
+        if not create:
+            raise
+    return Pkcs11AuditSigner.create(**args)
+
+
+def open_audit_log(
+    settings: Settings, clock: Clock, *, create: bool = True, new_key: bool = False
+) -> AuditLog:
+    """The audit log for an entry point to pass down: schema, key, clock status probe.
+
+    A brand-new log (no entries yet) gets its schema and, with ``create``, its key, and
+    records both. A log with entries never gets a new key silently: a missing key is
+    an error, for an operator to restore, or to replace with ``new_key`` (recorded; the
+    auditor then needs both public keys).
+    """
+    config = audit_config(settings)
+    engine = make_engine(config.db_url)
+    ensure_schema(engine)
+    log = AuditLog(engine, clock, signer=None, probe=KernelClockStatus(), options=config.writer)
+    fresh = log.head().seq == 0
+    existed = _key_exists(settings, config)
+    log.signer = open_signer(settings, config, create=(create and fresh) or new_key)
+    if fresh:
+        log.record(EventType.AUDIT_INITIALIZED, actor=SELF, database=_safe_url(config.db_url))
+    if not existed:
+        log.record(
+            EventType.AUDIT_KEY_GENERATED,
+            actor=SELF,
+            key_id=log.signer.key_id,
+            backend=resolve_backend(settings, config),
+        )
+    return log
+
+
+def _key_exists(settings: Settings, config: AuditConfig) -> bool:
+    if resolve_backend(settings, config) == "file":
+        return config.key_file.exists()
+    try:
+        open_signer(settings, config).close()
+    except AuditError:
+        return False
+    return True
+
+
+def _safe_url(url: str) -> str:
+    """The URL without a password."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        creds, _, host = rest.rpartition("@")
+        user = creds.split(":", 1)[0]
+        rest = f"{user}@{host}"
+    return f"{scheme}{sep}{rest}"
