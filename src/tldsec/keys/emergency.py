@@ -47,6 +47,10 @@ class EmergencyPlan:
         return "\n".join(lines)
 
 
+def _t(when: datetime | None) -> str:
+    return f"{when:%Y-%m-%d %H:%M}Z" if when is not None else "-"
+
+
 def _target(keys: Sequence[KeyRecord], role: Role, now: datetime, key_ref: str | None) -> KeyRecord:
     if key_ref is None:
         key = active_key(keys, role, now, None)
@@ -56,7 +60,7 @@ def _target(keys: Sequence[KeyRecord], role: Role, now: datetime, key_ref: str |
             raise KeyManagementError(f"{key.name} is not a {role}")
     if key.compromised is not None:
         raise KeyManagementError(
-            f"{key.name} is already marked compromised (since {key.compromised}); "
+            f"{key.name} is already marked compromised (since {_t(key.compromised)}); "
             "see 'tldsec keys plan' for the rollover in progress"
         )
     st = key.state_at(now)
@@ -119,19 +123,19 @@ def _preview_zsk(
     if new is None:
         take_over = "a new ZSK is generated and published, and signs at once"
     elif ready:
-        take_over = f"standby {new.name} (published since {new.published}) takes over signing"
+        take_over = f"standby {new.name} (published {_t(new.published)}) takes over signing"
     else:
-        take_over = f"{new.name} (published only since {new.published}) takes over signing"
+        take_over = f"{new.name} (published only {_t(new.published)}) takes over signing"
     steps = [
-        f"now ({now:%Y-%m-%d %H:%M}Z): {target.name} is marked compromised and stops "
+        f"now ({_t(now)}): {target.name} is marked compromised and stops "
         f"signing; {take_over}; the next cycle re-signs every RRset without {target.name}",
-        f"{removal:%Y-%m-%d %H:%M}Z: {target.name} leaves the DNSKEY RRset (emergency "
+        f"{_t(removal)}: {target.name} leaves the DNSKEY RRset (emergency "
         f"post-publish {human(kp.emergency_postpublish)}, DPS 6.4)",
     ]
     if kp.standby:
         steps.append("now: a new standby ZSK is published for the next emergency (DPS 4.5.3)")
     risks = [
-        f"until {removal + cache:%Y-%m-%d %H:%M}Z ({target.name} removed, then cached DNSKEY "
+        f"until {_t(removal + cache)} ({target.name} removed, then cached DNSKEY "
         f"RRsets expired after {human(cache)}), whoever holds {target.name}'s private key can "
         "sign data that validates",
         f"signatures already made with {target.name} stay valid until they expire (at most "
@@ -143,8 +147,8 @@ def _preview_zsk(
         risks.append(
             f"the replacement key is not yet in every cached DNSKEY RRset (that takes "
             f"Ipub = {human(ipub)}): resolvers that cached the DNSKEY RRset before "
-            f"{since:%Y-%m-%d %H:%M}Z will fail to validate the zone's new signatures until "
-            f"{since + ipub:%Y-%m-%d %H:%M}Z. Keep a standby ZSK (policy zsk.standby) "
+            f"{_t(since)} will fail to validate the zone's new signatures until "
+            f"{_t(since + ipub)}. Keep a standby ZSK (policy zsk.standby) "
             "to avoid this."
         )
     return EmergencyPlan(Role.ZSK, target, new, ready, tuple(steps), tuple(risks))
@@ -163,10 +167,10 @@ def _preview_ksk(
     iret = timing.ksk_retire_interval(t)
     who = new.name if new is not None else "a new KSK"
     if new is not None and new.ds_seen is not None:
-        ds_step = f"its DS is already in the parent zone (seen {new.ds_seen})"
+        ds_step = f"its DS is already in the parent zone (seen {_t(new.ds_seen)})"
     elif new is not None and new.ds_submitted is not None:
         ds_step = (
-            f"its DS was submitted {new.ds_submitted}; when it is in the root zone, "
+            f"its DS was submitted {_t(new.ds_submitted)}; when it is in the root zone, "
             f"run 'tldsec keys ds-seen {new.key_tag}' (or let the parent check see it)"
         )
     else:
@@ -176,7 +180,7 @@ def _preview_ksk(
             "'tldsec keys ds-seen' (or let the parent check see it)"
         )
     steps = (
-        f"now ({now:%Y-%m-%d %H:%M}Z): {target.name} is marked compromised; {who} "
+        f"now ({_t(now)}): {target.name} is marked compromised; {who} "
         + ("is already published" if new is not None else "is generated and published now"),
         ds_step,
         f"{human(ipubp)} after ds-seen (DprpP + TTLds): {who} signs the DNSKEY RRset and "
@@ -206,7 +210,7 @@ def _preview_idle(
     now: datetime,
     cache: timedelta,
 ) -> EmergencyPlan:
-    steps: list[str] = [f"now ({now:%Y-%m-%d %H:%M}Z): {target.name} is marked compromised"]
+    steps: list[str] = [f"now ({_t(now)}): {target.name} is marked compromised"]
     risks: list[str] = []
     if st is KeyState.RETIRED:
         assert target.retired is not None
@@ -214,7 +218,7 @@ def _preview_idle(
         steps.append(
             f"it signs nothing already; its post-publish period is cut to the emergency "
             f"{human(emergency_post)} (DPS 6.4): it leaves the DNSKEY RRset at about "
-            f"{end:%Y-%m-%d %H:%M}Z (not before the RFC 7583 retire interval)"
+            f"{_t(end)} (not before the RFC 7583 retire interval)"
         )
         risks.append(
             f"until it has left the DNSKEY RRset and cached copies expired ({human(cache)} "
@@ -225,7 +229,7 @@ def _preview_idle(
         if st is KeyState.PUBLISHED:
             risks.append(
                 f"it was in the DNSKEY RRset: until cached copies expire "
-                f"({now + cache:%Y-%m-%d %H:%M}Z) whoever holds its private key can sign "
+                f"({_t(now + cache)}) whoever holds its private key can sign "
                 "data that validates"
             )
     if target.role is Role.KSK and target.ds_submitted and not target.ds_withdrawal_requested:

@@ -148,7 +148,7 @@ def generate(
 
 def step_reason(step: Step) -> str:
     """Why a planned step ran: its action and the constraint that decided its time."""
-    return f"{step.describe()}: after {step.waiting_for.description}"
+    return f"{step.describe()}; due: {step.waiting_for.description}"
 
 
 def apply_step(

@@ -1,0 +1,385 @@
+"""``tldsec keys``: list, plan, run, generate, rollover, ds-seen, ds-gone, check-parent,
+export-ds, history, simulate.
+
+Each action parses its arguments, makes one call on a ``KeyManager`` (or the
+simulation) and prints the result; ``--json`` gives the same as JSON for other tools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.clock import SystemClock
+from tldsec.errors import ConfigError, KeyManagementError
+from tldsec.hsm.open import open_keystore
+from tldsec.keys.config import KeySettings, load_key_settings
+from tldsec.keys.database import open_signer_db
+from tldsec.keys.ds import DEFAULT_DIGEST_TYPES
+from tldsec.keys.gates import ParentServer
+from tldsec.keys.planner import Step
+from tldsec.keys.service import KeyManager
+from tldsec.keys.simulate import ParentModel, format_table, simulate
+from tldsec.keys.state import KeyRecord, Role, Transition
+from tldsec.policy import load_policy
+from tldsec.settings import CONFIG_NAME, home_from
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "keys",
+        help="the zone's KSKs and ZSKs: state, schedule, rollovers, DS for the parent",
+        description="Key lifecycle on the DPS schedule (DPS 6.4): ZSK and KSK rollovers, "
+        "emergency rollovers (DPS 4.5.3), the DS for the parent zone.",
+    )
+    acts = p.add_subparsers(dest="keys_action", metavar="ACTION", required=True)
+
+    def action(name: str, help_text: str, handler: Handler, *, json_flag: bool = False) -> Any:
+        a = acts.add_parser(name, help=help_text, description=help_text)
+        add_home_argument(a)
+        if json_flag:
+            a.add_argument("--json", action="store_true", help="print JSON for other tools")
+        a.set_defaults(handler=handler)
+        return a
+
+    action("list", "every key of the zone, ever, with its state", _list, json_flag=True)
+    a = action("plan", "the next steps, their dates and what each waits for", _plan, json_flag=True)
+    a.add_argument("-a", "--all", action="store_true", help="show every constraint of each step")
+    action("run", "carry out every step that is due now (the zone cycle does this)", _run)
+    a = action("generate", "generate a key in the key store for a later rollover", _generate)
+    a.add_argument("--role", choices=("ksk", "zsk"), required=True)
+    a.add_argument("--reason", default="generated ahead of a rollover", help="recorded reason")
+    a = action("rollover", "roll the active KSK or ZSK now; --emergency if compromised", _rollover)
+    which = a.add_mutually_exclusive_group(required=True)
+    which.add_argument("--zsk", dest="role", action="store_const", const="zsk")
+    which.add_argument("--ksk", dest="role", action="store_const", const="ksk")
+    a.add_argument("--key", metavar="TAG|ID", help="the key (default: the active one)")
+    a.add_argument(
+        "--emergency",
+        action="store_true",
+        help="the key is (suspected) compromised: DPS 4.5.3 emergency rollover",
+    )
+    a.add_argument("--reason", required=True, help="why: recorded in the history and audit log")
+    a.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    for name, what in (("ds-seen", "is in"), ("ds-gone", "is gone from")):
+        a = action(name, f"confirm that a KSK's DS {what} the parent zone", _ds_gate)
+        a.add_argument("key", metavar="TAG|ID")
+        a.add_argument("--reason", help="recorded reason (default: operator confirmed)")
+    a = action(
+        "check-parent",
+        "ask the parent's name servers for our DS set; confirm what they all show",
+        _check_parent,
+    )
+    a.add_argument(
+        "--server",
+        action="append",
+        metavar="ADDR[:PORT]",
+        help="a parent name server (repeatable; default: [keys] parent_servers)",
+    )
+    a.add_argument("--timeout", type=float, default=3.0, help="seconds per query")
+    a = action("export-ds", "the DS set for the parent zone", _export_ds)
+    a.add_argument(
+        "--digest-type",
+        type=int,
+        action="append",
+        choices=(2, 4),
+        help="2 = SHA-256 (default), 4 = SHA-384; repeatable",
+    )
+    a.add_argument(
+        "--format",
+        choices=("zone", "iana", "json"),
+        default="zone",
+        help="zone-file lines, IANA's fields (key tag, algorithm, digest type, digest), JSON",
+    )
+    a = action("history", "every recorded transition (of one key)", _history, json_flag=True)
+    a.add_argument("key", nargs="?", metavar="TAG|ID")
+    a = action(
+        "simulate",
+        "run the key schedule on a fake clock and print the timeline",
+        _simulate,
+        json_flag=True,
+    )
+    a.add_argument("--days", type=int, default=1100, help="how long to simulate (default 1100)")
+    a.add_argument("--start", help="start time, ISO 8601 (default: today 00:00 UTC)")
+    a.add_argument("--emergency-zsk-at", type=float, metavar="DAY", help="ZSK compromise")
+    a.add_argument("--emergency-ksk-at", type=float, metavar="DAY", help="KSK compromise")
+    a.add_argument(
+        "--registration-days",
+        type=float,
+        default=2.0,
+        help="days the parent takes to add or remove a DS (default 2)",
+    )
+
+
+# --- plumbing ---------------------------------------------------------------------------
+
+
+def _actor() -> str:
+    name = re.sub(r"[^A-Za-z0-9._@+-]", "-", getpass.getuser())[:128] or "unknown"
+    return f"person:{name}"
+
+
+@contextmanager
+def _manager(args: argparse.Namespace, *, keystore: bool = False) -> Iterator[KeyManager]:
+    settings = settings_from_args(args)
+    keys_conf = load_key_settings(settings.home / CONFIG_NAME)
+    engine = open_signer_db(settings.signer_db_url)
+    store = open_keystore(settings.keystore_spec()) if keystore else None
+    try:
+        yield KeyManager(
+            engine,
+            store,
+            settings.policy,
+            SystemClock(),
+            origin=settings.origin,
+            timing=keys_conf.timing(settings.policy),
+            actor=_actor(),
+        )
+    finally:
+        if store is not None:
+            store.close()
+        engine.dispose()
+
+
+def _when(t: datetime | None) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if t is not None else "-"
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.astimezone(UTC).isoformat().replace("+00:00", "Z") if t is not None else None
+
+
+def _print_transitions(made: Sequence[Transition]) -> None:
+    if not made:
+        print("nothing was due")
+    for t in made:
+        print(f"{_when(t.time)}  {t.event:<24} {t.role} {t.key_tag}: {t.reason}")
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in (head, *rows)
+    ]
+    return "\n".join(lines)
+
+
+# --- actions ----------------------------------------------------------------------------
+
+
+def _key_json(k: KeyRecord, now: datetime) -> dict[str, Any]:
+    state = k.state_at(now)
+    return {
+        "key_id": k.key_id,
+        "key_tag": k.key_tag,
+        "role": str(k.role),
+        "algorithm": int(k.algorithm),
+        "bits": k.bits,
+        "flags": k.flags,
+        "state": str(state) if state else None,
+        "ds_state": str(k.ds_state_at(now)) if k.role is Role.KSK else None,
+        "compromised": _iso(k.compromised),
+        **{
+            name: _iso(getattr(k, name))
+            for name in (
+                "created", "published", "active", "retired", "removed",
+                "ds_submitted", "ds_seen", "ds_withdrawal_requested", "ds_withdrawn",
+            )
+        },
+    }  # fmt: skip
+
+
+def _list(args: argparse.Namespace) -> int:
+    with _manager(args) as km:
+        keys = km.key_records()
+    now = SystemClock().now()
+    if args.json:
+        print(json.dumps([_key_json(k, now) for k in keys], indent=2))
+        return 0
+    rows = [
+        (
+            str(k.key_tag),
+            str(k.role),
+            str(k.state_at(now)) + (" (compromised)" if k.compromised else ""),
+            str(k.ds_state_at(now)) if k.role is Role.KSK else "",
+            _when(k.published),
+            _when(k.active),
+            _when(k.retired),
+            _when(k.removed),
+            f"{k.algorithm.name}/{k.bits}",
+            k.key_id,
+        )
+        for k in keys
+    ]
+    head = ("tag", "role", "state", "DS", "published", "active", "retired", "removed", "alg", "id")
+    print(_table(head, rows) if rows else "no keys: run 'tldsec init'")
+    return 0
+
+
+def _step_json(s: Step) -> dict[str, Any]:
+    return {
+        "action": str(s.action),
+        "role": str(s.role),
+        "key_tag": s.key_tag,
+        "key_id": s.key_id,
+        "predecessor_tag": s.predecessor_tag,
+        "emergency": s.emergency,
+        "description": s.describe(),
+        "due": _iso(s.due),
+        "waiting_for": {"name": s.waiting_for.name, "description": s.waiting_for.description},
+        "constraints": [
+            {"name": c.name, "description": c.description, "until": _iso(c.until)}
+            for c in s.constraints
+        ],
+    }
+
+
+def _plan(args: argparse.Namespace) -> int:
+    with _manager(args) as km:
+        p = km.plan()
+    if args.json:
+        print(json.dumps([_step_json(s) for s in p.steps], indent=2))
+        return 0
+    for s in p.steps:
+        due = f"{_when(s.due)}Z" if s.due is not None else "WAITING FOR A PERSON"
+        overdue = " (due now)" if s.due is not None and s.due <= p.now else ""
+        print(f"{due:<20}{overdue}  {s.describe()}")
+        print(f"{'':<20}  waits for: {s.waiting_for.description}")
+        if args.all:
+            for c in s.constraints:
+                print(f"{'':<22}- {_when(c.until) if c.until else 'gate':<16} {c.description}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    with _manager(args, keystore=True) as km:
+        _print_transitions(km.run_due())
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    with _manager(args, keystore=True) as km:
+        key = km.generate(Role(args.role), args.reason)
+    print(f"generated {key.name} ({key.key_id}); the planner publishes it when it is needed")
+    return 0
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        raise KeyManagementError("not a terminal: add --yes to confirm the emergency rollover")
+    return input(f"{question} Type 'yes' to proceed: ").strip() == "yes"
+
+
+def _rollover(args: argparse.Namespace) -> int:
+    role = Role(args.role)
+    with _manager(args, keystore=True) as km:
+        if not args.emergency:
+            _print_transitions(km.request_rollover(role, args.reason, args.key))
+            for s in km.plan().steps:
+                if s.role is role:
+                    print(f"next: {_when(s.due)}  {s.describe()} (waits for {s.waiting_for.name})")
+            return 0
+        print(km.emergency_preview(role, args.key).text())
+        if not args.yes and not _confirm("Proceed with this emergency rollover?"):
+            print("nothing done")
+            return 1
+        _print_transitions(km.emergency_rollover(role, args.reason, args.key))
+    return 0
+
+
+def _ds_gate(args: argparse.Namespace) -> int:
+    with _manager(args) as km:
+        if args.keys_action == "ds-seen":
+            made = km.ds_seen(args.key, args.reason or "operator confirmed the DS in the parent")
+        else:
+            made = km.ds_gone(args.key, args.reason or "operator confirmed the DS gone")
+    _print_transitions(made)
+    return 0
+
+
+def _check_parent(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    configured = load_key_settings(settings.home / CONFIG_NAME).parent_servers
+    try:
+        servers = [ParentServer.parse(s) for s in args.server] if args.server else configured
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from exc
+    with _manager(args) as km:
+        check, made = km.check_parent(list(servers), args.timeout)
+    for a in check.answers:
+        if a.ds is None:
+            print(f"{a.server}: {a.error}")
+        else:
+            tags = sorted({tag for tag, *_ in a.ds})
+            print(f"{a.server}: DS key tags {' '.join(map(str, tags)) or '(none)'}")
+    _print_transitions(made)
+    return 0 if check.complete else 1
+
+
+def _export_ds(args: argparse.Namespace) -> int:
+    with _manager(args) as km:
+        records = km.export_ds(tuple(args.digest_type or DEFAULT_DIGEST_TYPES))
+    if args.format == "json":
+        print(json.dumps([r.as_json() for r in records], indent=2))
+    elif args.format == "iana":
+        print("\n\n".join(f"# DS {r.ds_state}\n{r.iana_form()}" for r in records))
+    else:
+        for r in records:
+            print(f"{r.zone_line()}  ; {r.ds_state}")
+    return 0 if records else 1
+
+
+def _history(args: argparse.Namespace) -> int:
+    with _manager(args) as km:
+        entries = km.history(args.key)
+    if args.json:
+        print(json.dumps([e.as_json() for e in entries], indent=2))
+        return 0
+    for e in entries:
+        t = e.transition
+        print(f"{_when(t.time)}  {t.event:<24} {t.role} {t.key_tag:<5}  {e.actor}: {t.reason}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    home = home_from(args.home)
+    if (home / CONFIG_NAME).exists():
+        settings = settings_from_args(args)
+        policy = settings.policy
+        timing = load_key_settings(home / CONFIG_NAME).timing(policy)
+    elif args.home:
+        raise ConfigError(f"{home / CONFIG_NAME} does not exist")
+    else:
+        policy = load_policy()
+        timing = KeySettings().timing(policy)
+    if args.start:
+        start = datetime.fromisoformat(args.start)
+        start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
+    else:
+        now = SystemClock().now()
+        start = datetime(now.year, now.month, now.day, tzinfo=UTC)
+    result = simulate(
+        policy,
+        timing,
+        start,
+        args.days,
+        parent=ParentModel(registration_delay=timedelta(days=args.registration_days)),
+        emergency_zsk_at=args.emergency_zsk_at,
+        emergency_ksk_at=args.emergency_ksk_at,
+    )
+    if args.json:
+        print(json.dumps([e.as_json() for e in result.events], indent=1))
+    else:
+        print(format_table(result.events))
+    return 0

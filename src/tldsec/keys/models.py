@@ -1,0 +1,158 @@
+"""The signer database's key tables (DPS 5.6: apart from the registry database).
+
+``signer_keys`` holds one row per key with its facts (``keys/state.py``); the key tag
+is unique, which is the tag-collision rule enforced once more by the database.
+``signer_key_events`` is the append-only history of every transition, with its time,
+reason and actor (DPS 2.2, 4.4.1). ``signer_meta`` is one row naming the zone; every
+write locks it first, so two key managers never act on the same keys at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Integer, LargeBinary, String, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tldsec.keys.state import KeyEvent, KeyRecord, Role, Transition
+from tldsec.policy import Algorithm
+
+META_ID = 1
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on SQLite (stored naive) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: key times are UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class SignerBase(DeclarativeBase):
+    """The tables of the signer database, and only those."""
+
+
+class SignerMeta(SignerBase):
+    """The zone this signer database belongs to; the row every writer locks."""
+
+    __tablename__ = "signer_meta"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    origin: Mapped[str] = mapped_column(String(255))
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    writes: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class KeyRow(SignerBase):
+    """One key: identity, public half and the facts of its life."""
+
+    __tablename__ = "signer_keys"
+
+    key_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    role: Mapped[str] = mapped_column(String(3))
+    algorithm: Mapped[int] = mapped_column(Integer)
+    bits: Mapped[int] = mapped_column(Integer)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    key_tag: Mapped[int] = mapped_column(Integer, unique=True)
+    label: Mapped[str] = mapped_column(String(255), default="")
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    published: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    active: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    retired: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    removed: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ds_submitted: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ds_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ds_withdrawal_requested: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    ds_withdrawn: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    compromised: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    rollover_requested: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def to_record(self) -> KeyRecord:
+        return KeyRecord(
+            key_id=self.key_id,
+            role=Role(self.role),
+            algorithm=Algorithm(self.algorithm),
+            bits=self.bits,
+            public_key=self.public_key,
+            created=self.created,
+            label=self.label,
+            published=self.published,
+            active=self.active,
+            retired=self.retired,
+            removed=self.removed,
+            ds_submitted=self.ds_submitted,
+            ds_seen=self.ds_seen,
+            ds_withdrawal_requested=self.ds_withdrawal_requested,
+            ds_withdrawn=self.ds_withdrawn,
+            compromised=self.compromised,
+            rollover_requested=self.rollover_requested,
+        )
+
+    @classmethod
+    def from_record(cls, record: KeyRecord) -> KeyRow:
+        row = cls(
+            key_id=record.key_id,
+            role=str(record.role),
+            algorithm=int(record.algorithm),
+            bits=record.bits,
+            public_key=record.public_key,
+            key_tag=record.key_tag,
+            label=record.label,
+            created=record.created,
+        )
+        row.update_facts(record)
+        return row
+
+    def update_facts(self, record: KeyRecord) -> None:
+        """Copy the facts of ``record`` (identity never changes)."""
+        self.published = record.published
+        self.active = record.active
+        self.retired = record.retired
+        self.removed = record.removed
+        self.ds_submitted = record.ds_submitted
+        self.ds_seen = record.ds_seen
+        self.ds_withdrawal_requested = record.ds_withdrawal_requested
+        self.ds_withdrawn = record.ds_withdrawn
+        self.compromised = record.compromised
+        self.rollover_requested = record.rollover_requested
+
+
+class KeyEventRow(SignerBase):
+    """One recorded transition; rows are only ever added."""
+
+    __tablename__ = "signer_key_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    event: Mapped[str] = mapped_column(String(40))
+    # Not a foreign key: a discarded key (tag collision) has events but no key row.
+    key_id: Mapped[str] = mapped_column(String(128), index=True)
+    key_tag: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(3))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(140))
+
+    def to_transition(self) -> Transition:
+        return Transition(
+            time=self.time,
+            event=KeyEvent(self.event),
+            key_id=self.key_id,
+            key_tag=self.key_tag,
+            role=Role(self.role),
+            reason=self.reason,
+        )

@@ -1,0 +1,358 @@
+"""KeyManager: the key rules of the pure core, on the signer database and the key store.
+
+Each operation is one transaction: lock the zone's row, load the key records, run a
+pure operation (``rollover``, ``emergency``), write the changed records and one history
+row per transition, hand every transition to the audit recorder, commit. The clock is
+read once per operation. New keys are generated in the key store (the HSM) by the
+factory given to the pure core; a key whose tag collides is discarded there.
+
+Entry points build a ``KeyManager`` from settings and pass it down; ``tldsec init``
+calls ``bootstrap``, each zone cycle calls ``run_due`` then ``signing_config``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from tldsec.clock import Clock
+from tldsec.errors import ConfigError, KeyManagementError
+from tldsec.hsm.base import KeyStore
+from tldsec.keys import emergency, gates, rollover
+from tldsec.keys.ds import DEFAULT_DIGEST_TYPES, DsRecord, parent_ds_set
+from tldsec.keys.emergency import EmergencyPlan
+from tldsec.keys.models import META_ID, KeyEventRow, KeyRow, SignerMeta
+from tldsec.keys.plan import signing_config
+from tldsec.keys.planner import Plan, plan
+from tldsec.keys.rollover import KeyFactory, Outcome
+from tldsec.keys.state import KeyEvent, KeyRecord, Role, Transition
+from tldsec.keys.timing import TimingParams
+from tldsec.policy import Policy
+from tldsec.signconf import SigningConfig
+
+_log = logging.getLogger(__name__)
+
+# Called as recorder(event, actor=..., **details): the shape of audit.record.
+Recorder = Callable[..., object]
+
+DEFAULT_ACTOR = "component:key-manager"
+
+# Our transition -> the audit log's event type (tldsec.audit.events, DPS 4.4.1).
+AUDIT_EVENTS: dict[KeyEvent, str] = {
+    KeyEvent.GENERATED: "key.generated",
+    KeyEvent.DISCARDED: "key.rollover_step",
+    KeyEvent.PUBLISHED: "key.published",
+    KeyEvent.ACTIVATED: "key.activated",
+    KeyEvent.RETIRED: "key.deactivated",
+    KeyEvent.REMOVED: "key.removed",
+    KeyEvent.COMPROMISED: "key.emergency_rollover",
+    KeyEvent.ROLLOVER_REQUESTED: "key.rollover_started",
+    KeyEvent.DS_SUBMITTED: "key.ds_submitted",
+    KeyEvent.DS_SEEN: "key.ds_seen",
+    KeyEvent.DS_WITHDRAWAL_REQUESTED: "key.rollover_step",
+    KeyEvent.DS_WITHDRAWN: "key.rollover_step",
+}
+
+
+def log_recorder(event: str, *, actor: str, **details: Any) -> None:
+    """The default recorder: one log line per transition (until the audit log is wired)."""
+    _log.info("%s by %s: %s", event, actor, details)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One transition as recorded, with who made it."""
+
+    transition: Transition
+    actor: str
+
+    def as_json(self) -> dict[str, Any]:
+        t = self.transition
+        return {
+            "time": t.time.isoformat().replace("+00:00", "Z"),
+            "event": str(t.event),
+            "key_id": t.key_id,
+            "key_tag": t.key_tag,
+            "role": str(t.role),
+            "reason": t.reason,
+            "actor": self.actor,
+        }
+
+
+class KeyManager:
+    """The zone's keys: read their state, plan and carry out their transitions."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        keystore: KeyStore | None,
+        policy: Policy,
+        clock: Clock,
+        *,
+        origin: str,
+        timing: TimingParams | None = None,
+        recorder: Recorder | None = None,
+        actor: str = DEFAULT_ACTOR,
+    ) -> None:
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._keystore = keystore
+        self.policy = policy
+        self._clock = clock
+        self.origin = (origin if origin.endswith(".") else origin + ".").lower()
+        self.timing = timing or TimingParams.from_policy(policy)
+        self._recorder = recorder or log_recorder
+        self._actor = actor
+
+    # --- reading -------------------------------------------------------------------------
+
+    def key_records(self) -> tuple[KeyRecord, ...]:
+        """Every key of the zone, ever, oldest first."""
+        with self._read() as session:
+            self._check_meta(session)
+            return _load(session)
+
+    def history(self, key_ref: str | None = None) -> list[HistoryEntry]:
+        """Every recorded transition (of one key if ``key_ref``), oldest first."""
+        with self._read() as session:
+            self._check_meta(session)
+            query = select(KeyEventRow).order_by(KeyEventRow.time, KeyEventRow.id)
+            if key_ref is not None:
+                key = rollover.find_key(_load(session), key_ref)
+                query = query.where(KeyEventRow.key_id == key.key_id)
+            return [HistoryEntry(r.to_transition(), r.actor) for r in session.scalars(query)]
+
+    def plan(self, now: datetime | None = None) -> Plan:
+        """The steps ahead: what, when, and which constraint or gate each waits for."""
+        return plan(self.key_records(), self.policy, self.timing, now or self._clock.now())
+
+    def signing_config(self, now: datetime | None = None) -> SigningConfig:
+        """What the signer publishes and signs with at ``now`` (default: the clock's now)."""
+        return signing_config(self.key_records(), self.policy, now or self._clock.now())
+
+    def export_ds(
+        self, digest_types: Iterable[int] = DEFAULT_DIGEST_TYPES, now: datetime | None = None
+    ) -> list[DsRecord]:
+        """The DS set the parent should hold now (KSKs submitted and not withdrawn)."""
+        return parent_ds_set(
+            self.key_records(),
+            self.origin,
+            now or self._clock.now(),
+            digest_types=digest_types,
+            ttl=int(self.timing.parent_ds_ttl.total_seconds()),
+        )
+
+    def emergency_preview(self, role: Role, key_ref: str | None = None) -> EmergencyPlan:
+        """What an emergency rollover would do now, and what would remain at risk."""
+        return emergency.preview(
+            self.key_records(), role, self.policy, self.timing, self._clock.now(), key_ref
+        )
+
+    # --- changing --------------------------------------------------------------------------
+
+    def bootstrap(self, reason: str) -> list[KeyRecord]:
+        """Create the zone's first keys: active KSK (DS to submit), active ZSK, standby ZSK."""
+        factory = self._factory()
+        outcome = self._write(
+            lambda keys, now: rollover.bootstrap(keys, self.policy, now, factory, reason),
+            create=True,
+        )
+        created = {t.key_id for t in outcome.transitions if t.event is KeyEvent.GENERATED}
+        return [k for k in outcome.keys if k.key_id in created]
+
+    def run_due(self) -> list[Transition]:
+        """Carry out every planned step that is due now; the transitions made."""
+        factory = self._factory()
+        outcome = self._write(
+            lambda keys, now: rollover.run_due(keys, self.policy, self.timing, now, factory)
+        )
+        return list(outcome.transitions)
+
+    def generate(self, role: Role, reason: str) -> KeyRecord:
+        """A new key in the key store, not yet in the zone; the planner publishes it."""
+        factory = self._factory()
+        outcome = self._write(lambda keys, now: rollover.generate(keys, role, now, factory, reason))
+        new = [t for t in outcome.transitions if t.event is KeyEvent.GENERATED][-1]
+        return rollover.find_key(outcome.keys, new.key_id)
+
+    def request_rollover(
+        self, role: Role, reason: str, key_ref: str | None = None
+    ) -> list[Transition]:
+        """Roll the active key now; the DPS periods and RFC 7583 intervals still apply."""
+        outcome = self._write(
+            lambda keys, now: rollover.request_rollover(keys, role, now, reason, key_ref)
+        )
+        return list(outcome.transitions) + self.run_due()
+
+    def emergency_rollover(
+        self, role: Role, reason: str, key_ref: str | None = None
+    ) -> list[Transition]:
+        """Do what ``emergency_preview`` announced (DPS 4.5.3), then any step now due."""
+        factory = self._factory()
+
+        def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
+            first = emergency.execute(
+                keys, role, self.policy, self.timing, now, factory, reason, key_ref
+            )
+            return first.then(rollover.run_due(first.keys, self.policy, self.timing, now, factory))
+
+        return list(self._write(op).transitions)
+
+    def ds_seen(self, key_ref: str, reason: str) -> list[Transition]:
+        """The operator confirms the key's DS is in the parent zone."""
+        return list(
+            self._write(
+                lambda keys, now: rollover.confirm_ds_seen(keys, key_ref, now, reason)
+            ).transitions
+        )
+
+    def ds_gone(self, key_ref: str, reason: str) -> list[Transition]:
+        """The operator confirms the key's DS is gone from the parent zone."""
+        return list(
+            self._write(
+                lambda keys, now: rollover.confirm_ds_withdrawn(keys, key_ref, now, reason)
+            ).transitions
+        )
+
+    def check_parent(
+        self, servers: Sequence[gates.ParentServer], timeout: float = gates.DEFAULT_TIMEOUT
+    ) -> tuple[gates.ParentCheck, list[Transition]]:
+        """Ask the parent's name servers for our DS set and open the gates it opens."""
+        if not servers:
+            raise ConfigError("no parent name servers configured ([keys] parent_servers)")
+        check = gates.check_parent(self.origin, servers, timeout)
+
+        def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
+            outcome = Outcome(keys)
+            for c in gates.confirmations(keys, check, now):
+                confirm = (
+                    rollover.confirm_ds_seen if c.kind == "seen" else rollover.confirm_ds_withdrawn
+                )
+                outcome = outcome.then(confirm(outcome.keys, c.key_id, now, c.reason))
+            return outcome
+
+        return check, list(self._write(op).transitions)
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    def _factory(self) -> KeyFactory:
+        keystore = self._keystore
+
+        def make(role: Role, now: datetime) -> KeyRecord:
+            if keystore is None:
+                raise KeyManagementError(
+                    f"a new {role} is needed but no key store is open (this command does "
+                    "not open the HSM; run 'tldsec keys run')"
+                )
+            kp = self.policy.ksk if role is Role.KSK else self.policy.zsk
+            zone = self.origin.rstrip(".") or "root"
+            label = f"{zone}-{role}-{now:%Y%m%dT%H%M%SZ}"
+            info = keystore.generate_key(label=label, algorithm=kp.algorithm, bits=kp.bits)
+            return KeyRecord(
+                key_id=info.key_id,
+                role=role,
+                algorithm=info.algorithm,
+                bits=info.bits,
+                public_key=info.public_key,
+                created=now,
+                label=info.label,
+            )
+
+        return make
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        try:
+            with self._sessions() as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise KeyManagementError(f"the signer database failed: {exc}") from exc
+
+    def _check_meta(self, session: Session) -> SignerMeta | None:
+        meta = session.get(SignerMeta, META_ID)
+        if meta is not None and meta.origin != self.origin:
+            raise ConfigError(
+                f"the signer database belongs to zone {meta.origin}, not {self.origin}"
+            )
+        return meta
+
+    def _write(
+        self, op: Callable[[tuple[KeyRecord, ...], datetime], Outcome], *, create: bool = False
+    ) -> Outcome:
+        now = self._clock.now()
+        try:
+            with self._sessions() as session, session.begin():
+                # The first statement writes the zone row: on SQLite it takes the write
+                # lock, on PostgreSQL the row lock; concurrent writers queue here.
+                session.execute(
+                    update(SignerMeta)
+                    .where(SignerMeta.id == META_ID)
+                    .values(writes=SignerMeta.writes + 1)
+                )
+                meta = self._check_meta(session)
+                if meta is None:
+                    if not create:
+                        raise KeyManagementError(
+                            "the signer database has no keys yet: run 'tldsec init' first"
+                        )
+                    session.add(SignerMeta(id=META_ID, origin=self.origin, created=now, writes=1))
+                rows = {r.key_id: r for r in session.scalars(select(KeyRow))}
+                before = _sorted(r.to_record() for r in rows.values())
+                outcome = op(before, now)
+                self._persist(session, rows, outcome)
+                session.flush()
+                for tr in outcome.transitions:
+                    self._recorder(
+                        AUDIT_EVENTS[tr.event],
+                        actor=self._actor,
+                        key_event=str(tr.event),
+                        key_id=tr.key_id,
+                        key_tag=tr.key_tag,
+                        role=str(tr.role),
+                        reason=tr.reason,
+                        time=tr.time.isoformat(),
+                        zone=self.origin,
+                    )
+        except IntegrityError as exc:
+            raise KeyManagementError(
+                f"the signer database refused the change (another key manager at work, "
+                f"or a key tag already in the zone's history): {exc.orig}"
+            ) from exc
+        except SQLAlchemyError as exc:
+            raise KeyManagementError(f"the signer database failed: {exc}") from exc
+        return outcome
+
+    def _persist(self, session: Session, rows: dict[str, KeyRow], outcome: Outcome) -> None:
+        for record in outcome.keys:
+            row = rows.get(record.key_id)
+            if row is None:
+                session.add(KeyRow.from_record(record))
+            elif row.to_record() != record:
+                row.update_facts(record)
+        for tr in outcome.transitions:
+            session.add(
+                KeyEventRow(
+                    time=tr.time,
+                    event=str(tr.event),
+                    key_id=tr.key_id,
+                    key_tag=tr.key_tag,
+                    role=str(tr.role),
+                    reason=tr.reason,
+                    actor=self._actor,
+                )
+            )
+
+
+def _sorted(records: Iterable[KeyRecord]) -> tuple[KeyRecord, ...]:
+    return tuple(sorted(records, key=lambda k: (k.created, k.key_id)))
+
+
+def _load(session: Session) -> tuple[KeyRecord, ...]:
+    return _sorted(r.to_record() for r in session.scalars(select(KeyRow)))
