@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 import binascii
 import calendar
+import functools
 import socket
 import struct
 import time
+from collections.abc import Callable
 
 import dns.exception
 import dns.name
@@ -177,8 +179,7 @@ def to_text(rtype: int, wire: bytes) -> str:
     if rtype == RRType.AAAA:
         return socket.inet_ntop(socket.AF_INET6, wire)
     if rtype == RRType.DS:
-        tag, alg, dtype = _DS_HEAD.unpack_from(wire)
-        return f"{tag} {alg} {dtype} {wire[4:].hex().upper()}"
+        return _ds_text(wire)
     if rtype == RRType.RRSIG:
         return rrsig_to_text(wire)
     if rtype == RRType.NSEC3:
@@ -190,6 +191,19 @@ def to_text(rtype: int, wire: bytes) -> str:
         dns.rdataclass.IN, dns.rdatatype.RdataType.make(rtype), wire, 0, len(wire)
     )
     return rd.to_text()
+
+
+def _ds_text(wire: bytes) -> str:
+    tag, alg, dtype = _DS_HEAD.unpack_from(wire)
+    return f"{tag} {alg} {dtype} {wire[4:].hex().upper()}"
+
+
+def formatter(rtype: int) -> Callable[[bytes], str]:
+    """A function from canonical wire RDATA of ``rtype`` to presentation text."""
+    fast = _FORMATTERS.get(rtype)
+    if fast is not None:
+        return fast
+    return lambda wire: to_text(rtype, wire)
 
 
 # --- RRSIG (RFC 4034 3) -------------------------------------------------------------
@@ -310,3 +324,14 @@ def _type_bitmap(types: frozenset[int]) -> bytes:
             block.extend(b"\x00" * (index + 1 - len(block)))
         block[index] |= 0x80 >> (low % 8)
     return b"".join(bytes((w, len(b))) + bytes(b) for w, b in sorted(windows.items()))
+
+
+_FORMATTERS: dict[int, Callable[[bytes], str]] = {
+    RRType.NS: names.to_text_memo,
+    RRType.CNAME: names.to_text_memo,
+    RRType.A: functools.partial(socket.inet_ntop, socket.AF_INET),
+    RRType.AAAA: functools.partial(socket.inet_ntop, socket.AF_INET6),
+    RRType.DS: _ds_text,
+    RRType.RRSIG: rrsig_to_text,
+    RRType.NSEC3: nsec3_to_text,
+}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ from tldsec.dnscore.zone import RRset, Zone
 from tldsec.errors import ZoneSyntaxError
 
 _SPECIAL = frozenset('"();\\')
+_SPECIAL_RE = re.compile(r'["();\\]')
 _CLASSES = {"IN": 1}
 _OTHER_CLASSES = frozenset({"CH", "HS", "CS", "NONE", "ANY"})
 
@@ -57,14 +59,16 @@ def _type_number(token: str) -> int | None:
         return None
 
 
-def _logical_lines(f: IO[str]) -> Iterator[tuple[int, str]]:
-    """(line number, text) per entry, joining parenthesised continuations."""
+def _logical_lines(f: IO[str]) -> Iterator[tuple[int, str, bool]]:
+    """(line number, text, has special characters) per entry, joining parenthesised
+    continuations."""
     pending: list[str] = []
     start = 0
     depth = 0
+    search = _SPECIAL_RE.search
     for number, line in enumerate(f, 1):
-        if not pending and not _SPECIAL.intersection(line):
-            yield number, line
+        if not pending and search(line) is None:
+            yield number, line, False
             continue
         text = _strip_comment(line)
         depth += text.count("(") - text.count(")")
@@ -74,7 +78,7 @@ def _logical_lines(f: IO[str]) -> Iterator[tuple[int, str]]:
         if depth <= 0:
             joined = " ".join(pending).replace("(", " ").replace(")", " ")
             # Keep the first line's leading blank: it means "same owner".
-            yield start, joined
+            yield start, joined, True
             pending = []
             depth = 0
     if pending:
@@ -106,25 +110,23 @@ def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
         origin = names.to_wire(origin_text if origin_text.endswith(".") else origin_text + ".")
     except names.BadName as exc:
         raise ZoneSyntaxError(filename, None, f"bad origin {origin_text!r}: {exc}") from exc
-    zone_origin = origin
-    zone = Zone(origin=zone_origin)
+    zone = Zone(origin=origin)
+    nodes = zone.nodes
     current_origin = origin
     default_ttl: int | None = None
     last_ttl: int | None = None
     last_owner: bytes | None = None
     owner_cache: dict[str, bytes] = {}
     ttl_cache: dict[str, int] = {}
-    sets: dict[tuple[bytes, int], RRset] = {}
-    sigs: list[tuple[int, bytes, int, int, bytes]] = []  # line, owner, covered, ttl, rdata
+    type_cache: dict[str, int] = {}
+    sigs: list[tuple[int, bytes, int, bytes]] = []  # line, owner, covered, RRSIG RDATA
     line_no = 0
+    ns_type = int(RRType.NS)
 
     def fail(reason: str) -> ZoneSyntaxError:
         return ZoneSyntaxError(filename, line_no, reason)
 
     def parse_ttl(token: str) -> int:
-        cached = ttl_cache.get(token)
-        if cached is not None:
-            return cached
         try:
             value = int(token) if token.isdigit() else int(dns.ttl.from_text(token))
         except (dns.exception.DNSException, ValueError) as exc:
@@ -134,72 +136,81 @@ def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
         ttl_cache[token] = value
         return value
 
+    def parse_type(token: str) -> int:
+        value = _type_number(token)
+        if value is None:
+            raise fail(f"unknown record type {token!r}")
+        type_cache[token] = value
+        return value
+
+    def parse_owner(text: str) -> bytes:
+        owner = _name(text, current_origin, fail)
+        if not names.is_subdomain(owner, origin):
+            raise fail(f"{names.to_text(owner)} is outside the zone {names.to_text(origin)}")
+        if current_origin is origin:
+            owner_cache[text] = owner
+        return owner
+
     try:
-        for line_no, line in _logical_lines(f):
-            if _SPECIAL.intersection(line) and '"' not in line and "\\" not in line:
+        for line_no, line, special in _logical_lines(f):
+            if special and '"' not in line and "\\" not in line:
                 line = _strip_comment(line)
             fields = line.split()
             if not fields:
                 continue
             first = fields[0]
-            if first.startswith("$"):
-                directive = first.upper()
-                if directive == "$ORIGIN" and len(fields) == 2:
-                    current_origin = _name(fields[1], current_origin, fail)
-                elif directive == "$TTL" and len(fields) == 2:
-                    default_ttl = parse_ttl(fields[1])
-                elif directive == "$INCLUDE":
-                    raise fail("$INCLUDE is not accepted: give the signer one self-contained file")
-                else:
-                    raise fail(f"unknown or malformed directive {line.strip()!r}")
-                continue
-            # Owner: omitted when the line starts with a blank (RFC 1035 5.1).
-            if line[0] in " \t":
-                if last_owner is None:
-                    raise fail("the first record has no owner name")
-                owner = last_owner
-                i = 0
-            else:
-                cached_owner = owner_cache.get(first) if current_origin is origin else None
-                if cached_owner is None:
-                    cached_owner = _name(first, current_origin, fail)
-                    if current_origin is origin:
-                        owner_cache[first] = cached_owner
-                owner = cached_owner
-                i = 1
-            # [TTL] [CLASS] TYPE in either order of TTL and class.
-            ttl: int | None = None
-            rtype: int | None = None
-            while i < len(fields):
-                tok = fields[i]
-                up = tok.upper()
-                if up in _CLASSES:
-                    i += 1
-                    continue
-                if up in _OTHER_CLASSES or (up.startswith("CLASS") and up[5:].isdigit()):
-                    raise fail(f"class {tok} is not IN: a TLD zone is class IN")
-                if tok[0].isdigit():
-                    if ttl is not None:
-                        raise fail(f"unexpected {tok!r} where a type was expected")
-                    ttl = parse_ttl(tok)
-                    i += 1
-                    continue
-                rtype = _type_number(tok)
-                if rtype is None:
-                    raise fail(f"unknown record type {tok!r}")
-                i += 1
-                break
-            if rtype is None:
-                raise fail("no record type")
-            if ttl is None:
-                ttl = default_ttl if default_ttl is not None else last_ttl
+            if (
+                len(fields) >= 5
+                and fields[2] == "IN"
+                and not special
+                and line[0] not in " \t$"
+                and fields[1].isdigit()
+            ):
+                # The fast path: "owner TTL IN TYPE RDATA", as zone builders write it.
+                owner = owner_cache.get(first) if current_origin is origin else None
+                if owner is None:
+                    owner = parse_owner(first)
+                ttl = ttl_cache.get(fields[1])
                 if ttl is None:
-                    raise fail("no TTL: give one on the record or with $TTL")
-            rdata_fields = fields[i:]
+                    ttl = parse_ttl(fields[1])
+                rtype = type_cache.get(fields[3])
+                if rtype is None:
+                    rtype = parse_type(fields[3])
+                rdata_fields = fields[4:]
+            else:
+                if first.startswith("$"):
+                    directive = first.upper()
+                    if directive == "$ORIGIN" and len(fields) == 2:
+                        current_origin = _name(fields[1], current_origin, fail)
+                    elif directive == "$TTL" and len(fields) == 2:
+                        default_ttl = parse_ttl(fields[1])
+                    elif directive == "$INCLUDE":
+                        raise fail(
+                            "$INCLUDE is not accepted: give the signer one self-contained file"
+                        )
+                    else:
+                        raise fail(f"unknown or malformed directive {line.strip()!r}")
+                    continue
+                owner, ttl, rtype, rdata_fields = _general_line(
+                    line,
+                    fields,
+                    last_owner,
+                    current_origin is origin,
+                    owner_cache,
+                    parse_owner,
+                    parse_ttl,
+                    fail,
+                )
+                if ttl is None:
+                    ttl = default_ttl if default_ttl is not None else last_ttl
+                    if ttl is None:
+                        raise fail("no TTL: give one on the record or with $TTL")
             if not rdata_fields and rtype != RRType.NSEC3PARAM:
                 raise fail(f"{type_text(rtype)} record without RDATA")
             try:
-                if '"' in line or "\\" in line:
+                if rtype == ns_type and len(rdata_fields) == 1 and not special:
+                    wire = names.to_wire_memo(rdata_fields[0], current_origin)
+                elif special and ('"' in line or "\\" in line):
                     wire = rdata.from_text_generic(rtype, " ".join(rdata_fields), current_origin)
                 else:
                     wire = rdata.from_text(rtype, rdata_fields, current_origin)
@@ -207,38 +218,36 @@ def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
                 raise fail(str(exc)) from exc
             last_owner = owner
             last_ttl = ttl
-            if not names.is_subdomain(owner, zone_origin):
-                raise fail(
-                    f"{names.to_text(owner)} is outside the zone {names.to_text(zone_origin)}"
-                )
             if rtype == RRType.RRSIG:
-                covered = int.from_bytes(wire[:2], "big")
-                sigs.append((line_no, owner, covered, ttl, wire))
+                sigs.append((line_no, owner, int.from_bytes(wire[:2], "big"), wire))
                 continue
-            key = (owner, rtype)
-            rrset = sets.get(key)
-            if rrset is None:
-                rrset = RRset(owner, rtype, ttl, [wire])
-                sets[key] = rrset
-                zone.add(rrset)
+            node = nodes.get(owner)
+            if node is None:
+                nodes[owner] = [RRset(owner, rtype, ttl, [wire])]
+                continue
+            for rrset in node:
+                if rrset.rtype == rtype:
+                    if rrset.ttl != ttl:
+                        raise fail(
+                            f"{names.to_text(owner)} {type_text(rtype)}: TTL "
+                            f"{ttl} differs from {rrset.ttl} earlier in the same RRset "
+                            "(RFC 2181 5.2)"
+                        )
+                    rrset.rdatas.append(wire)
+                    break
             else:
-                if rrset.ttl != ttl:
-                    raise fail(
-                        f"{names.to_text(owner)} {type_text(rtype)}: TTL "
-                        f"{ttl} differs from {rrset.ttl} earlier in the same RRset "
-                        "(RFC 2181 5.2)"
-                    )
-                rrset.rdatas.append(wire)
+                node.append(RRset(owner, rtype, ttl, [wire]))
     except ZoneSyntaxError as exc:
         if not exc.filename:
             raise ZoneSyntaxError(filename, exc.line, exc.reason) from exc
         raise
-    for rrset in sets.values():
-        if len(rrset.rdatas) > 1:
-            # Canonical RR order within an RRset, duplicates removed (RFC 4034 6.3, 2181 5).
-            rrset.rdatas = sorted(set(rrset.rdatas))
-    for line_no, owner, covered, _ttl, wire in sigs:
-        target = sets.get((owner, covered))
+    for node in nodes.values():
+        for rrset in node:
+            if len(rrset.rdatas) > 1:
+                # Canonical RR order in an RRset, duplicates removed (RFC 4034 6.3, 2181 5).
+                rrset.rdatas = sorted(set(rrset.rdatas))
+    for line_no, owner, covered, wire in sigs:
+        target = zone.get(owner, covered)
         if target is None:
             raise ZoneSyntaxError(
                 filename,
@@ -247,6 +256,50 @@ def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
             )
         target.sigs.append(wire)
     return zone
+
+
+def _general_line(
+    line: str,
+    fields: list[str],
+    last_owner: bytes | None,
+    at_origin: bool,
+    owner_cache: dict[str, bytes],
+    parse_owner: Callable[[str], bytes],
+    parse_ttl: Callable[[str], int],
+    fail: Callable[[str], ZoneSyntaxError],
+) -> tuple[bytes, int | None, int, list[str]]:
+    """Owner, TTL (None if omitted), type and RDATA fields of any record line."""
+    # Owner: omitted when the line starts with a blank (RFC 1035 5.1).
+    if line[0] in " \t":
+        if last_owner is None:
+            raise fail("the first record has no owner name")
+        owner = last_owner
+        i = 0
+    else:
+        cached = owner_cache.get(fields[0]) if at_origin else None
+        owner = cached if cached is not None else parse_owner(fields[0])
+        i = 1
+    # [TTL] [CLASS] TYPE, TTL and class in either order.
+    ttl: int | None = None
+    while i < len(fields):
+        tok = fields[i]
+        up = tok.upper()
+        if up in _CLASSES:
+            i += 1
+            continue
+        if up in _OTHER_CLASSES or (up.startswith("CLASS") and up[5:].isdigit()):
+            raise fail(f"class {tok} is not IN: a TLD zone is class IN")
+        if tok[0].isdigit():
+            if ttl is not None:
+                raise fail(f"unexpected {tok!r} where a type was expected")
+            ttl = parse_ttl(tok)
+            i += 1
+            continue
+        rtype = _type_number(tok)
+        if rtype is None:
+            raise fail(f"unknown record type {tok!r}")
+        return owner, ttl, rtype, fields[i + 1 :]
+    raise fail("no record type")
 
 
 def _name(text: str, origin: bytes, fail: Callable[[str], ZoneSyntaxError]) -> bytes:
@@ -260,20 +313,31 @@ def _name(text: str, origin: bytes, fail: Callable[[str], ZoneSyntaxError]) -> b
 
 
 def zone_lines(zone: Zone, owners: Iterable[bytes] | None = None) -> Iterator[str]:
-    """Zone-file lines in canonical order; SOA first at the apex."""
-    text_cache: dict[bytes, str] = {}
+    """Zone-file text in canonical order, SOA first at the apex, in chunks of lines."""
+    formatter = rdata.formatter
+    rrsig_text = rdata.rrsig_to_text
+    parts: list[str] = []
+    append = parts.append
     for owner in owners if owners is not None else zone.canonical_owners():
-        owner_text = text_cache.get(owner) or names.to_text(owner)
-        node = sorted(zone.nodes[owner], key=_type_order)
+        owner_text = names.to_text(owner)
+        node = zone.nodes[owner]
+        if len(node) > 1:
+            node = sorted(node, key=_type_order)
         for rrset in node:
             ttl = rrset.ttl
-            head = f"{owner_text}\t{ttl}\tIN\t{type_text(rrset.rtype)}\t"
+            rtype = rrset.rtype
+            head = f"{owner_text}\t{ttl}\tIN\t{type_text(rtype)}\t"
+            fmt = formatter(rtype)
             for rd in rrset.rdatas:
-                yield head + rdata.to_text(rrset.rtype, rd) + "\n"
+                append(head + fmt(rd) + "\n")
             if rrset.sigs:
                 sig_head = f"{owner_text}\t{ttl}\tIN\tRRSIG\t"
                 for sig in rrset.sigs:
-                    yield sig_head + rdata.rrsig_to_text(sig) + "\n"
+                    append(sig_head + rrsig_text(sig) + "\n")
+        if len(parts) >= 4096:
+            yield "".join(parts)
+            parts.clear()
+    yield "".join(parts)
 
 
 def _type_order(rrset: RRset) -> int:
@@ -283,13 +347,8 @@ def _type_order(rrset: RRset) -> int:
 def write_zone(zone: Zone, out: IO[str], header: str | None = None) -> None:
     if header:
         out.write("".join(f"; {line}\n" for line in header.splitlines()))
-    buffer: list[str] = []
-    for line in zone_lines(zone):
-        buffer.append(line)
-        if len(buffer) >= 8192:
-            out.write("".join(buffer))
-            buffer.clear()
-    out.write("".join(buffer))
+    for chunk in zone_lines(zone):
+        out.write(chunk)
 
 
 def write_zone_atomic(zone: Zone, path: Path, header: str | None = None) -> None:
