@@ -109,18 +109,25 @@ def sign_zone(
     now_s = to_epoch(now)
     refresh = int(config.refresh.total_seconds())
     jobs: list[SignJob] = []
-    pending: list[tuple[RRset, dict[SignerKey, bytes]]] = []
-    for rrset in [dnskey, *structure.to_sign]:
+    signer_keys = {
+        id(ksks): tuple(d.signer_key for d in ksks),
+        id(zsks): tuple(d.signer_key for d in zsks),
+    }
+    rrsets = [dnskey, *structure.to_sign]
+    for rrset in rrsets:
         duties = ksks if rrset is dnskey else zsks
-        keep = reusable_signatures(
-            rrset,
-            previous_rrset(previous, rrset),
-            tuple(d.signer_key for d in duties),
-            origin,
-            now_s,
-            refresh,
-        )
-        stats.signatures_reused += len(keep)
+        keep: dict[SignerKey, bytes] = {}
+        if previous is not None:
+            keep = reusable_signatures(
+                rrset,
+                previous_rrset(previous, rrset),
+                signer_keys[id(duties)],
+                origin,
+                now_s,
+                refresh,
+            )
+            stats.signatures_reused += len(keep)
+        rrset.sigs = list(keep.values())
         expiration = window.expiration_for(rrset.owner, rrset.rtype)
         for duty in duties:
             if duty.signer_key not in keep:
@@ -133,15 +140,11 @@ def sign_zone(
                     expiration,
                 )
                 jobs.append(SignJob(header, rrset, duty.key.key_id))
-        pending.append((rrset, keep))
-    stats.rrsets = len(pending)
+    stats.rrsets = len(rrsets)
     signatures = sign_all(jobs, keystore, workers, progress)
     stats.signatures_made = len(signatures)
-    made: dict[int, list[bytes]] = {}
     for job, sig in zip(jobs, signatures, strict=True):
-        made.setdefault(id(job.rrset), []).append(job.header + sig)
-    for rrset, keep in pending:
-        rrset.sigs = [*keep.values(), *made.get(id(rrset), ())]
+        job.rrset.sigs.append(job.header + sig)
     stats.seconds_sign = time.perf_counter() - t1
     return SignResult(zone=zone, stats=stats)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tldsec.dnscore.zone import RRset
 from tldsec.hsm.base import KeyStore, KeyStoreSpec
@@ -21,8 +21,7 @@ CHUNK = 2048  # jobs per round trip to a worker
 PARALLEL_MIN_JOBS = 4096  # below this, forking costs more than it saves
 
 
-@dataclass(frozen=True, slots=True)
-class SignJob:
+class SignJob(NamedTuple):
     """One signature to make: the RRSIG header, the RRset, and the key."""
 
     header: bytes
