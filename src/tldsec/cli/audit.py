@@ -288,17 +288,23 @@ def _verify(args: argparse.Namespace) -> int:
         engine.dispose()
     status = _print_report(report, source.description)
     if not args.no_record:
-        with _log(args) as log:
-            event = EventType.AUDIT_VERIFIED if report.ok else EventType.AUDIT_VERIFICATION_FAILED
-            log.record(
-                event,
-                actor=_actor(args),
-                entries=report.entries,
-                first_seq=report.first_seq,
-                last_seq=report.last_seq,
-                findings=len(report.findings),
-                first_finding=str(report.findings[0]) if report.findings else None,
-            )
+        event = EventType.AUDIT_VERIFIED if report.ok else EventType.AUDIT_VERIFICATION_FAILED
+        try:
+            with _log(args) as log:
+                log.record(
+                    event,
+                    actor=_actor(args),
+                    entries=report.entries,
+                    first_seq=report.first_seq,
+                    last_seq=report.last_seq,
+                    findings=len(report.findings),
+                    first_finding=str(report.findings[0]) if report.findings else None,
+                )
+        except AuditError as exc:
+            if report.ok:
+                raise
+            # A damaged log may refuse the entry; the verdict above stands.
+            print(f"tldsec: warning: result not recorded: {exc}", file=sys.stderr)
     return status
 
 
