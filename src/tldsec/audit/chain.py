@@ -407,6 +407,18 @@ def _check_link(st: _State, x: _Item) -> None:
 def _finish(st: _State, valid: list[Checkpoint], head: Anchor | None, complete: bool) -> None:
     last = st.max_seq if st.max_seq is not None else (st.anchor.seq if st.anchor else None)
     first = st.first_seq
+    # The furthest signed evidence past the end names the cut once.
+    beyond = [cp for cp in valid if last is not None and cp.seq > last and complete]
+    if beyond:
+        cp = max(beyond, key=lambda c: c.seq)
+        assert last is not None
+        st.add(
+            FindingKind.TRUNCATED,
+            last + 1,
+            cp.seq,
+            f"the checkpoint signed {format_time(cp.time)} covers seq {cp.seq}, "
+            f"but the log ends at seq {last}: its tail was cut",
+        )
     for cp in valid:
         if cp.seq in st.confirmed:
             continue
@@ -419,16 +431,8 @@ def _finish(st: _State, valid: list[Checkpoint], head: Anchor | None, complete: 
                 f"{cp.head_hash[:16]}..., the log has {st.mismatched[cp.seq][:16]}...: "
                 "the chain up to here was rewritten",
             )
-        elif last is not None and cp.seq > last and complete:
-            st.add(
-                FindingKind.TRUNCATED,
-                last + 1,
-                cp.seq,
-                f"the checkpoint signed {format_time(cp.time)} covers seq {cp.seq}, "
-                f"but the log ends at seq {last}: its tail was cut",
-            )
     if complete and head is not None and last is not None:
-        if head.seq > last:
+        if head.seq > last and not (beyond and max(c.seq for c in beyond) >= head.seq):
             st.add(
                 FindingKind.TRUNCATED,
                 last + 1,
