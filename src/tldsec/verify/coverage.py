@@ -1,0 +1,156 @@
+"""Check "coverage": what must be signed is, by the right keys; what must not be, is not.
+
+RFC 4035 2.2: every authoritative RRset is signed, by each algorithm of the apex DNSKEY
+RRset; delegation NS RRsets and glue are not. DPS 6.5: zone data is signed by the
+ZSKs, the DNSKEY RRset by the KSKs. When the signing configuration is known (the cycle
+passes it), the duties are checked key by key: each zone-signing key over every
+authoritative RRset, each DNSKEY-signing key over the DNSKEY RRset, no other key, and
+the DNSKEY RRset holds exactly the published keys. Whether each signature is *valid*
+is the "signatures" check; here only who signed what.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from tldsec.dnscore import names
+from tldsec.dnscore.types import RRType, type_text
+from tldsec.dnscore.zone import RRset, Zone
+from tldsec.signconf import SigningConfig, ZoneKey
+from tldsec.verify.keys import KeySet, key_tag
+from tldsec.verify.report import CheckResult, Finding
+from tldsec.verify.structure import Structure
+
+NAME = "coverage"
+KeyId = tuple[int, int]  # (algorithm, key tag), as an RRSIG names its key
+DNSKEY = int(RRType.DNSKEY)
+DS = int(RRType.DS)
+NS = int(RRType.NS)
+NSEC3 = int(RRType.NSEC3)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedSigners:
+    """The key duties of this signing run (from the key manager's SigningConfig)."""
+
+    zone: frozenset[KeyId]
+    dnskey: frozenset[KeyId]
+    published: frozenset[bytes]  # DNSKEY RDATAs
+
+    @classmethod
+    def from_config(cls, config: SigningConfig) -> ExpectedSigners:
+        def ids(keys: tuple[ZoneKey, ...]) -> frozenset[KeyId]:
+            return frozenset((int(k.algorithm), key_tag(k.dnskey_rdata)) for k in keys)
+
+        return cls(
+            zone=ids(config.zone_signers),
+            dnskey=ids(config.dnskey_signers),
+            published=frozenset(k.dnskey_rdata for k in config.published),
+        )
+
+
+def signers_of(rrset: RRset) -> set[KeyId]:
+    """(algorithm, key tag) of each RRSIG over ``rrset`` (RFC 4034 3.1)."""
+    return {(sig[2], (sig[16] << 8) | sig[17]) for sig in rrset.sigs if len(sig) >= 18}
+
+
+def check_coverage(
+    zone: Zone, structure: Structure, expected: ExpectedSigners | None = None
+) -> CheckResult:
+    t0 = time.perf_counter()
+    findings = list(_coverage(zone, structure, expected))
+    return CheckResult.from_findings(NAME, findings, time.perf_counter() - t0)
+
+
+def _coverage(
+    zone: Zone, structure: Structure, expected: ExpectedSigners | None
+) -> Iterator[Finding]:
+    origin = zone.origin
+    apex = names.to_text(origin)
+    dnskey = zone.get(origin, DNSKEY)
+    if dnskey is None:
+        yield Finding(apex, "DNSKEY", "the apex has no DNSKEY RRset")
+        return
+    keys = KeySet.from_rdatas(dnskey.rdatas)
+    usable = [k for k in keys.keys if k.is_zone_key and not k.is_revoked]
+    ksk_ids = {(k.algorithm, k.tag) for k in usable if k.is_sep}
+    zsk_ids = {(k.algorithm, k.tag) for k in usable if not k.is_sep}
+    algorithms = keys.algorithms
+
+    # The DNSKEY RRset: by the KSK(s).
+    if expected is not None:
+        have = set(dnskey.rdatas)
+        for rd in sorted(expected.published - have):
+            yield Finding(apex, "DNSKEY", f"key {key_tag(rd)} should be published but is not")
+        for rd in sorted(have - expected.published):
+            yield Finding(apex, "DNSKEY", f"key {key_tag(rd)} is published but should not be")
+        need_dnskey = expected.dnskey
+    else:
+        need_dnskey = frozenset()
+    by = signers_of(dnskey)
+    if not by & ksk_ids:
+        yield Finding(apex, "DNSKEY", "the DNSKEY RRset is not signed by a KSK (SEP key)")
+    for _alg, tag in sorted(need_dnskey - by):
+        yield Finding(apex, "DNSKEY", f"the DNSKEY RRset lacks the RRSIG of KSK {tag}")
+    if expected is not None:
+        for _alg, tag in sorted(by - expected.dnskey):
+            yield Finding(apex, "DNSKEY", f"signed by key {tag}, which has no DNSKEY duty")
+
+    # The active ZSKs: those the configuration names, else those that sign the SOA.
+    soa = zone.get(origin, RRType.SOA)
+    if expected is not None:
+        active: set[KeyId] = set(expected.zone)
+        allowed = expected.zone
+    else:
+        active = signers_of(soa) & zsk_ids if soa is not None else set()
+        allowed = frozenset(zsk_ids)
+
+    def zone_data(rrset: RRset) -> Iterator[Finding]:
+        by = signers_of(rrset)
+        if not by:
+            yield _f(rrset, "not signed: an authoritative RRset needs an RRSIG (RFC 4035 2.2)")
+            return
+        if not by & zsk_ids:
+            yield _f(rrset, "not signed by a ZSK (DPS 6.5)")
+        missing = active - by
+        if missing:
+            tags = ", ".join(str(t) for _, t in sorted(missing))
+            yield _f(rrset, f"lacks the RRSIG of active ZSK {tags}")
+        extra = by - allowed
+        if extra:
+            tags = ", ".join(str(t) for _, t in sorted(extra))
+            yield _f(rrset, f"signed by key {tags}, which has no zone-signing duty")
+        algs = {alg for alg, _ in by}
+        if not algorithms <= algs:
+            lacking = ", ".join(str(a) for a in sorted(algorithms - algs))
+            yield _f(
+                rrset, f"not signed with algorithm {lacking} of the DNSKEY RRset (RFC 4035 2.2)"
+            )
+
+    nodes = zone.nodes
+    for owner in structure.authoritative:
+        for rrset in nodes[owner]:
+            if (rrset.rtype == DNSKEY and owner == origin) or rrset.rtype == NSEC3:
+                continue
+            yield from zone_data(rrset)
+    for owner in structure.nsec3_owners:
+        for rrset in nodes[owner]:
+            if rrset.rtype == NSEC3:
+                yield from zone_data(rrset)
+    for owner in structure.delegations:
+        for rrset in nodes[owner]:
+            if rrset.rtype == DS:
+                yield from zone_data(rrset)
+            elif rrset.sigs:
+                what = "delegation NS" if rrset.rtype == NS else "glue at a delegation"
+                yield _f(rrset, f"{what} is signed; the child is authoritative (RFC 4035 2.2)")
+    for owner in structure.occluded:
+        for rrset in nodes[owner]:
+            if rrset.sigs:
+                yield _f(rrset, "glue or occluded data below a delegation is signed (RFC 4035 2.2)")
+
+
+def _f(rrset: RRset, reason: str) -> Finding:
+    return Finding(names.to_text(rrset.owner), type_text(rrset.rtype), reason)
