@@ -243,29 +243,7 @@ class KeyManager:
     # --- plumbing ----------------------------------------------------------------------------
 
     def _factory(self) -> KeyFactory:
-        keystore = self._keystore
-
-        def make(role: Role, now: datetime) -> KeyRecord:
-            if keystore is None:
-                raise KeyManagementError(
-                    f"a new {role} is needed but no key store is open (this command does "
-                    "not open the HSM; run 'tldsec keys run')"
-                )
-            kp = self.policy.ksk if role is Role.KSK else self.policy.zsk
-            zone = self.origin.rstrip(".") or "root"
-            label = f"{zone}-{role}-{now:%Y%m%dT%H%M%SZ}"
-            info = keystore.generate_key(label=label, algorithm=kp.algorithm, bits=kp.bits)
-            return KeyRecord(
-                key_id=info.key_id,
-                role=role,
-                algorithm=info.algorithm,
-                bits=info.bits,
-                public_key=info.public_key,
-                created=now,
-                label=info.label,
-            )
-
-        return make
+        return keystore_factory(self._keystore, self.policy, self.origin)
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
@@ -348,6 +326,32 @@ class KeyManager:
                     actor=self._actor,
                 )
             )
+
+
+def keystore_factory(keystore: KeyStore | None, policy: Policy, origin: str) -> KeyFactory:
+    """New keys made in ``keystore`` with the policy's algorithm and size (DPS 6.1)."""
+
+    def make(role: Role, now: datetime) -> KeyRecord:
+        if keystore is None:
+            raise KeyManagementError(
+                f"a new {role} is needed but no key store is open (this command does "
+                "not open the HSM; run 'tldsec keys run')"
+            )
+        kp = policy.ksk if role is Role.KSK else policy.zsk
+        zone = origin.rstrip(".") or "root"
+        label = f"{zone}-{role}-{now:%Y%m%dT%H%M%SZ}"
+        info = keystore.generate_key(label=label, algorithm=kp.algorithm, bits=kp.bits)
+        return KeyRecord(
+            key_id=info.key_id,
+            role=role,
+            algorithm=info.algorithm,
+            bits=info.bits,
+            public_key=info.public_key,
+            created=now,
+            label=info.label,
+        )
+
+    return make
 
 
 def _sorted(records: Iterable[KeyRecord]) -> tuple[KeyRecord, ...]:
