@@ -104,17 +104,18 @@ def test_a_wrong_pin_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
 
 def test_a_file_key_store_needs_a_policy_that_allows_it(
-    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = home / "tldsec.toml"
-    if 'backend = "file"' not in config.read_text():
-        pytest.skip("only for the file key store")
-    (home / "policy.toml").write_text(
-        (home / "policy.toml")
-        .read_text()
-        .replace('allowed_backends = ["pkcs11", "file"]', 'allowed_backends = ["pkcs11"]')
+    home = tmp_path / "home"
+    assert main(["init", "--home", str(home), "--origin", "example", "--keystore", "file"]) == 0
+    policy = home / "policy.toml"
+    policy.write_text(
+        policy.read_text().replace(
+            'allowed_backends = ["pkcs11", "file"]', 'allowed_backends = ["pkcs11"]'
+        )
     )
     zone = tmp_path / "example.zone"
     zone.write_text(ZONE)
+    capsys.readouterr()
     assert sign(home, zone, tmp_path / "out.zone") == 1
     assert "not allowed by policy" in capsys.readouterr().err
