@@ -3,5 +3,6 @@
 pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.registry",
+    "tests.fixtures.epp",
     "tests.fixtures.softhsm",
 ]
