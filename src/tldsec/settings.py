@@ -68,6 +68,17 @@ class EppSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class VerifySettings:
+    """The ``[verify]`` table: the verification gate's options (DPS 6.6)."""
+
+    external: tuple[str, ...] = ("ldns-verify-zone", "dnssec-verify", "kzonecheck")
+    external_timeout_seconds: int = 1800
+    second_sample: int | None = 2000  # RRsets re-signed by dnspython; None ("all"): every one
+    horizon_hours: int | None = None  # None: the policy's cycle interval + safety margin
+    workers: int = 0  # 0: every core
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Everything an entry point needs to build the system's parts."""
 
@@ -81,6 +92,7 @@ class Settings:
     audit_db_url: str = ""  # [database] audit_url; the audit log's own database (DPS 4.4)
     apex: ApexSettings | None = None  # [zone] apex_*: the zone builder's apex NS and glue
     epp: EppSettings = EppSettings()  # [epp]: the EPP server
+    verify: VerifySettings = VerifySettings()  # [verify]: the verification gate
 
     def keystore_spec(self) -> KeyStoreSpec:
         """The key store spec, with the PIN read from its source now."""
@@ -193,6 +205,7 @@ def settings_from_dict(data: dict[str, Any], home: Path, *, source: str) -> Sett
         audit_db_url=db.get("audit_url", f"sqlite:///{home / 'audit.db'}"),
         apex=_apex(zone, origin.lower(), source),
         epp=_epp(table("epp"), home, source),
+        verify=_verify(table("verify"), source),
     )
 
 
@@ -267,4 +280,36 @@ def _epp(epp: dict[str, Any], home: Path, source: str) -> EppSettings:
         require_client_cert=bool(epp.get("require_client_cert", False)),
         server_id=str(epp.get("server_id", "tldsec")),
         **numbers,
+    )
+
+
+def _verify(table: dict[str, Any], source: str) -> VerifySettings:
+    """``[verify]``: external = [...], external_timeout_seconds, second_sample (a number,
+    or "all"), horizon_hours, workers."""
+    known = {"external", "external_timeout_seconds", "second_sample", "horizon_hours", "workers"}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{source}: [verify] {unknown[0]} is not a setting (misspelt?)")
+    default = VerifySettings()
+    external = table.get("external", list(default.external))
+    if not isinstance(external, list) or not all(isinstance(t, str) for t in external):
+        raise ConfigError(f"{source}: [verify] external must be a list of validator names")
+
+    def number(key: str, low: int, value: Any) -> int:
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ConfigError(f"{source}: [verify] {key} must be an integer >= {low}")
+        return value
+
+    sample = table.get("second_sample", default.second_sample)
+    horizon = table.get("horizon_hours")
+    return VerifySettings(
+        external=tuple(external),
+        external_timeout_seconds=number(
+            "external_timeout_seconds",
+            1,
+            table.get("external_timeout_seconds", default.external_timeout_seconds),
+        ),
+        second_sample=None if sample == "all" else number("second_sample", 0, sample),
+        horizon_hours=None if horizon is None else number("horizon_hours", 1, horizon),
+        workers=number("workers", 0, table.get("workers", default.workers)),
     )

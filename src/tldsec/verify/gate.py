@@ -1,0 +1,167 @@
+"""The verification gate: a signed zone reaches distribution only if every check passed
+(DPS 6.6); a failing one is refused, the last good zone stays, and the refusal is
+recorded as an incident (DPS 4.5.1, 4.5.2).
+
+``gate`` first stages a private copy of the candidate beside the published file, verifies
+that copy, and on success renames it over the published file: what is published is
+byte for byte what was verified, and a reader sees the old zone or the new one, never
+a partial file. On failure the staged copy is removed and the published file is not
+touched. Either way a log line says what happened, and ``recorder`` (the audit log's
+``record(event, actor=..., **details)`` when there is one) receives the event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from tldsec.errors import ConfigError, VerificationFailed
+from tldsec.hsm.base import KeyStore
+from tldsec.verify.report import Report
+from tldsec.verify.verifier import KeyOpener, VerifyOptions, VerifyRequest, verify_zone
+
+log = logging.getLogger("tldsec.verify.gate")
+
+EVENT_PASSED = "zone.verification_passed"
+EVENT_REFUSED = "zone.verification_failed"
+ACTOR = "verifier"
+Recorder = Callable[..., object]
+
+
+@dataclass(frozen=True, slots=True)
+class GateResult:
+    """The report, and where the zone was published (None if it was not)."""
+
+    report: Report
+    published: Path | None
+
+    @property
+    def passed(self) -> bool:
+        return self.report.passed
+
+    def raise_if_refused(self) -> None:
+        """``VerificationFailed`` naming the failed checks, if the zone was refused."""
+        if not self.report.passed:
+            raise VerificationFailed(
+                f"signed zone {self.report.zone_file} (serial {self.report.serial}) failed "
+                f"verification ({', '.join(self.report.failed_checks)}); it was not "
+                "distributed and the last good zone stays published"
+            )
+
+
+def gate(
+    request: VerifyRequest,
+    options: VerifyOptions,
+    now: datetime,
+    *,
+    publish_to: Path | None = None,
+    keystore: KeyStore | None = None,
+    opener: KeyOpener | None = None,
+    recorder: Recorder | None = None,
+) -> GateResult:
+    """Verify the candidate; publish it to ``publish_to`` only if every check passed."""
+    staged: Path | None = None
+    if publish_to is not None:
+        staged = _stage(request.signed, publish_to)
+        request = replace(request, signed=staged, display_name=str(request.signed))
+    try:
+        report = verify_zone(request, options, now, keystore=keystore, opener=opener)
+        published = None
+        if report.passed and staged is not None and publish_to is not None:
+            _commit(staged, publish_to)
+            staged = None
+            published = publish_to
+    finally:
+        if staged is not None:
+            with contextlib.suppress(FileNotFoundError):
+                staged.unlink()
+    result = GateResult(report, published)
+    _record(result, publish_to, recorder)
+    return result
+
+
+def _record(result: GateResult, publish_to: Path | None, recorder: Recorder | None) -> None:
+    report = result.report
+    details: dict[str, object] = {
+        "origin": report.origin,
+        "serial": report.serial,
+        "zone_file": report.zone_file,
+        "verified_at": report.verified_at,
+        "checks": {c.name: c.status.value for c in report.checks},
+    }
+    if report.passed:
+        where = f"published to {publish_to}" if result.published else "not published (no target)"
+        log.info(
+            "verification gate: %s serial %s passed every check; %s",
+            report.origin,
+            report.serial,
+            where,
+        )
+        details["published_to"] = str(result.published) if result.published else None
+        event = EVENT_PASSED
+    else:
+        failed = {c.name: c.failures for c in report.checks if not c.passed}
+        first = next(
+            (f"{c.name}: {c.findings[0]}" for c in report.checks if not c.passed and c.findings),
+            "",
+        )
+        keep = f"the last good zone at {publish_to} stays" if publish_to else "nothing published"
+        # DPS 4.5.1/4.5.2: a defect that produced inaccurate data is an incident.
+        log.error(
+            "INCIDENT verification gate refused %s serial %s (%s): failed %s; first: %s; %s",
+            report.origin,
+            report.serial,
+            report.zone_file,
+            ", ".join(f"{k} ({v})" for k, v in failed.items()),
+            first,
+            keep,
+        )
+        details["failed_checks"] = failed
+        details["first_finding"] = first
+        details["kept"] = str(publish_to) if publish_to else None
+        event = EVENT_REFUSED
+    if recorder is not None:
+        recorder(event, actor=ACTOR, **details)
+
+
+def _stage(candidate: Path, publish_to: Path) -> Path:
+    """A private copy of the candidate in the target's directory (same file system)."""
+    if not candidate.exists():
+        raise ConfigError(f"the signed zone {candidate} does not exist")
+    if publish_to.exists() and os.path.samefile(candidate, publish_to):
+        raise ConfigError(
+            f"the candidate {candidate} is the published file itself: sign into another "
+            "file and let the gate publish it"
+        )
+    directory = publish_to.parent if str(publish_to.parent) else Path(".")
+    if not directory.is_dir():
+        raise ConfigError(f"cannot publish to {publish_to}: {directory} is not a directory")
+    fd, name = tempfile.mkstemp(prefix=f".{publish_to.name}.", suffix=".verifying", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out, open(candidate, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
+    return Path(name)
+
+
+def _commit(staged: Path, publish_to: Path) -> None:
+    """Rename the verified copy over the target, then make the rename durable."""
+    os.chmod(staged, 0o644)
+    os.replace(staged, publish_to)
+    directory = os.open(publish_to.parent if str(publish_to.parent) else ".", os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
