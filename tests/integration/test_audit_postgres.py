@@ -1,0 +1,224 @@
+"""The audit log on PostgreSQL: append-only for every role, purge only through its function,
+and many writer processes getting distinct, gap-free numbers with the chain intact."""
+
+from __future__ import annotations
+
+import multiprocessing
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from tests.audit.conftest import START
+from tldsec.audit.archive import archive_old_entries, purge_archived
+from tldsec.audit.chain import FindingKind, VerifyReport, verify_chain
+from tldsec.audit.clockstatus import FixedClockStatus
+from tldsec.audit.log import AuditLog, WriterOptions
+from tldsec.audit.query import iter_entries, load_checkpoints
+from tldsec.audit.schema import grant_app_role, upgrade
+from tldsec.audit.signing import Ed25519Signer
+from tldsec.audit.sources import archive_input, database_input
+from tldsec.clock import FakeClock, SystemClock
+from tldsec.db.base import make_engine
+from tldsec.errors import AuditError
+
+pytestmark = pytest.mark.postgres
+
+WRITERS = 8
+EACH = 40
+
+
+@pytest.fixture
+def pg(postgres_url: str) -> Iterator[Engine]:
+    engine = make_engine(postgres_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def key() -> Ed25519Signer:
+    return Ed25519Signer.generate()
+
+
+def verify(engine: Engine, key: Ed25519Signer) -> VerifyReport:
+    source = database_input(engine)
+    return verify_chain(
+        source.entries,
+        keys={key.key_id: key.public_key()},
+        checkpoints=source.checkpoints,
+        anchor=source.anchor,
+        head=source.head,
+    )
+
+
+def test_the_log_refuses_update_delete_and_truncate_even_for_its_owner(
+    pg: Engine, key: Ed25519Signer
+) -> None:
+    log = AuditLog(pg, FakeClock(START), signer=key)
+    log.record("key.generated", actor="component:keys", key_id="k1")
+    for statement in (
+        "UPDATE audit_entries SET actor = 'person:mallory'",
+        "DELETE FROM audit_entries",
+        "TRUNCATE audit_entries",
+        "UPDATE audit_checkpoints SET head_hash = 'x'",
+        "TRUNCATE audit_archives",
+        "TRUNCATE audit_head",
+        "UPDATE audit_head SET seq = 0",
+        "DELETE FROM audit_head",
+    ):
+        with pytest.raises(DBAPIError, match="tldsec audit log"), pg.begin() as conn:
+            conn.execute(text(statement))
+    assert verify(pg, key).ok
+
+
+def test_setting_the_purge_variable_by_hand_does_not_delete_unarchived_entries(
+    pg: Engine, key: Ed25519Signer
+) -> None:
+    AuditLog(pg, FakeClock(START), signer=key).record("access.login", actor="person:a")
+    with pytest.raises(DBAPIError, match="append-only"), pg.begin() as conn:
+        conn.execute(text("SELECT set_config('tldsec.audit_purge_upto', '100', true)"))
+        conn.execute(text("DELETE FROM audit_entries"))
+    with pytest.raises(DBAPIError, match="not archived"), pg.begin() as conn:
+        conn.execute(text("SELECT tldsec_audit_purge(1)"))
+
+
+@pytest.fixture
+def app_role(pg: Engine, postgres_url: str) -> Iterator[str]:
+    """A login role with the grants 'tldsec audit grant' gives; its SQLAlchemy URL."""
+    role = f"tldsec_app_{uuid.uuid4().hex[:8]}"
+    with pg.begin() as conn:
+        conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+    grant_app_role(pg, role)
+    try:
+        yield make_url(postgres_url).set(username=role).render_as_string(hide_password=False)
+    finally:
+        with pg.begin() as conn:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+
+
+def test_the_application_role_appends_but_cannot_change_or_delete(
+    pg: Engine, app_role: str, key: Ed25519Signer, tmp_path: Path
+) -> None:
+    clock = FakeClock(START - timedelta(days=500))
+    app = make_engine(app_role)
+    try:
+        log = AuditLog(app, clock, signer=key, probe=FixedClockStatus())
+        for i in range(5):
+            log.record("ds.received", actor="registrar:reg-1", n=i)
+        for statement in (
+            "UPDATE audit_entries SET actor = 'person:mallory'",
+            "DELETE FROM audit_entries",
+            "TRUNCATE audit_entries",
+        ):
+            with pytest.raises(DBAPIError, match="permission denied"), app.begin() as conn:
+                conn.execute(text(statement))
+        # Archiving and purging go through the narrow path, as the application role.
+        clock.set(START)
+        log.record("access.login", actor="person:operator")
+        result = archive_old_entries(
+            log, directory=tmp_path, online_retention=timedelta(days=365), actor="person:op"
+        )
+        assert result is not None and (result.first_seq, result.last_seq) == (1, 5)
+        purged = purge_archived(
+            log,
+            directory=tmp_path,
+            online_retention=timedelta(days=365),
+            actor="person:op",
+            keys={key.key_id: key.public_key()},
+        )
+        assert purged.removed == 5
+    finally:
+        app.dispose()
+    assert next(e.seq for e in iter_entries(pg)) == 6
+    assert verify(pg, key).ok
+    source = archive_input([result.path])
+    report = verify_chain(
+        source.entries, keys={key.key_id: key.public_key()}, checkpoints=source.checkpoints
+    )
+    assert report.ok, report.findings
+
+
+def _writer(url: str, writer: int, raw_key: bytes, barrier: object) -> None:
+    """One writer process: its own engine, the shared audit key, checkpoints as they fall."""
+    engine = make_engine(url)
+    signer = Ed25519Signer(Ed25519PrivateKey.from_private_bytes(raw_key))
+    log = AuditLog(
+        engine,
+        SystemClock(),
+        signer=signer,
+        probe=FixedClockStatus(),
+        options=WriterOptions(checkpoint_every=7, backwards_tolerance=timedelta(seconds=5)),
+    )
+    barrier.wait()  # type: ignore[attr-defined]
+    for i in range(EACH):
+        log.record("ds.received", actor=f"registrar:reg-{writer}", n=i)
+    engine.dispose()
+
+
+def test_many_writer_processes_get_distinct_gap_free_numbers_and_an_intact_chain(
+    pg: Engine, postgres_url: str
+) -> None:
+    raw = Ed25519PrivateKey.generate()
+    signer = Ed25519Signer(raw)
+    raw_bytes = raw.private_bytes(
+        serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption()
+    )
+    # forkserver: one process imports tldsec once, each writer forks from it (no threads
+    # of ours inherited, no re-import per writer).
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["tldsec.audit.log", "tldsec.db.base", __name__])
+    barrier = ctx.Barrier(WRITERS)
+    procs = [
+        ctx.Process(target=_writer, args=(postgres_url, n, raw_bytes, barrier))
+        for n in range(WRITERS)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    assert [p.exitcode for p in procs] == [0] * WRITERS
+    entries = list(iter_entries(pg))
+    assert [e.seq for e in entries] == list(range(1, WRITERS * EACH + 1))  # no gap, no duplicate
+    for n in range(WRITERS):
+        mine = [e.details["n"] for e in entries if e.actor == f"registrar:reg-{n}"]
+        assert mine == list(range(EACH))  # each writer's own order kept
+    assert len(load_checkpoints(pg)) >= (WRITERS * EACH) // 7
+    report = verify(pg, signer)
+    assert report.ok, report.findings
+    assert report.signed_upto is not None
+
+
+def test_tampering_by_a_superuser_who_disables_the_triggers_is_found(
+    pg: Engine, key: Ed25519Signer
+) -> None:
+    log = AuditLog(pg, FakeClock(START), signer=key)
+    for i in range(10):
+        log.record("key.activated", actor="component:keys", n=i)
+    log.checkpoint()
+    with pg.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text("UPDATE audit_entries SET level = 'info' WHERE seq = 4"))
+        conn.execute(text("DELETE FROM audit_entries WHERE seq = 7"))
+    report = verify(pg, key)
+    assert [(f.kind, f.first_seq) for f in report.findings] == [
+        (FindingKind.MODIFIED, 4),
+        (FindingKind.DELETED, 7),
+    ]
+
+
+def test_writing_without_the_schema_is_a_clear_error(postgres_url: str) -> None:
+    engine = make_engine(postgres_url)
+    try:
+        with pytest.raises(AuditError, match="cannot write the audit log"):
+            AuditLog(engine, FakeClock(START), signer=None).record("access.login", actor="person:a")
+    finally:
+        engine.dispose()
