@@ -29,9 +29,9 @@ from tldsec.verify.verifier import KeyOpener, VerifyOptions, VerifyRequest, veri
 
 log = logging.getLogger("tldsec.verify.gate")
 
-EVENT_PASSED = "zone.verification_passed"
+EVENT_PASSED = "zone.verified"  # the audit catalogue's names (audit/events.py)
 EVENT_REFUSED = "zone.verification_failed"
-ACTOR = "verifier"
+ACTOR = "component:verifier"
 Recorder = Callable[..., object]
 
 
