@@ -43,3 +43,9 @@ def test_overrides_and_negative_values(policy: Policy) -> None:
     assert rfc7583.zsk_retire_interval(t) == 2 * H + M15
     with pytest.raises(ValueError, match="negative"):
         TimingParams.from_policy(policy, safety_margin=-H)
+
+
+def test_a_gradual_re_signer_stretches_dsgn_to_the_signature_lifetime(policy: Policy) -> None:
+    t = TimingParams.from_policy(policy, gradual_resign=True)
+    assert t.signing_delay == timedelta(days=4)  # validity_max 8 days - refresh 4 days
+    assert rfc7583.zsk_retire_interval(t) == timedelta(days=5, hours=2)

@@ -87,7 +87,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="a parent name server (repeatable; default: [keys] parent_servers)",
     )
     a.add_argument("--timeout", type=float, default=3.0, help="seconds per query")
-    a = action("export-ds", "the DS set for the parent zone", _export_ds)
+    a = action("export-ds", "the DS set for the parent zone", _export_ds, json_flag=True)
     a.add_argument(
         "--digest-type",
         type=int,
@@ -330,7 +330,7 @@ def _check_parent(args: argparse.Namespace) -> int:
 def _export_ds(args: argparse.Namespace) -> int:
     with _manager(args) as km:
         records = km.export_ds(tuple(args.digest_type or DEFAULT_DIGEST_TYPES))
-    if args.format == "json":
+    if args.json or args.format == "json":
         print(json.dumps([r.as_json() for r in records], indent=2))
     elif args.format == "iana":
         print("\n\n".join(f"# DS {r.ds_state}\n{r.iana_form()}" for r in records))

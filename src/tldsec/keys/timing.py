@@ -55,8 +55,15 @@ class TimingParams:
         parent_ds_ttl: timedelta | None = None,
         max_zone_ttl: timedelta | None = None,
         safety_margin: timedelta = DEFAULT_SAFETY_MARGIN,
+        gradual_resign: bool = False,
     ) -> TimingParams:
-        """Timing from the policy's TTLs (DPS 6.7) and cycle (DPS 3.5.2)."""
+        """Timing from the policy's TTLs (DPS 6.7), cycle (DPS 3.5.2) and signatures (6.5).
+
+        ``gradual_resign`` is for a signer that keeps reusing the old key's signatures
+        after a switch until they need refreshing: then Dsgn is the longest time a
+        signature is kept, validity_max - refresh (RFC 7583 3.2.1 "Dsgn"). Our signer
+        re-signs everything at the switch, so Dsgn is one cycle.
+        """
         ttl = policy.ttl
         largest = max(ttl.soa, ttl.ns, ttl.a, ttl.aaaa, ttl.ds, ttl.nsec3, ttl.dnskey)
         return cls(
@@ -70,7 +77,11 @@ class TimingParams:
             parent_propagation_delay=parent_propagation_delay,
             # The signer re-signs every RRset with the new key in the first cycle after a
             # switch (signconf gives the old key no signing duty), so Dsgn is one cycle.
-            signing_delay=policy.cycle.interval,
+            signing_delay=(
+                policy.signatures.validity_max - policy.signatures.refresh
+                if gradual_resign
+                else policy.cycle.interval
+            ),
             safety_margin=safety_margin,
         )
 
