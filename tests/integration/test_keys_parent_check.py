@@ -6,6 +6,7 @@ child zone with whatever DS set the test puts in it, as a parent zone's servers 
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
+from tldsec.cli.main import main
 from tldsec.clock import FakeClock
 from tldsec.hsm.memory import MemoryKeyStore
 from tldsec.keys import gates
@@ -164,3 +166,22 @@ def test_parent_server_syntax(text: str, server: ParentServer) -> None:
 def test_bad_parent_server_syntax() -> None:
     with pytest.raises(ValueError, match="ADDRESS:PORT"):
         gates.ParentServer.parse("192.0.2.1:http")
+
+
+def test_check_parent_from_the_cli_with_configured_servers(
+    parents: list[Parent], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    assert main(["init", "--home", str(home), "--origin", ORIGIN, "--keystore", "file"]) == 0
+    servers = ", ".join(f'"{p.server}"' for p in parents)
+    with (home / "tldsec.toml").open("a") as f:
+        f.write(f"\n[keys]\nparent_servers = [{servers}]\n")
+    capsys.readouterr()
+    assert main(["keys", "export-ds", "--home", str(home), "--json"]) == 0
+    ds = json.loads(capsys.readouterr().out)
+    for p in parents:
+        p.ds = [f"{d['key_tag']} {d['algorithm']} {d['digest_type']} {d['digest']}" for d in ds]
+    assert main(["keys", "check-parent", "--home", str(home), "--timeout", "2"]) == 0
+    out = capsys.readouterr().out
+    assert f"DS key tags {ds[0]['key_tag']}" in out
+    assert "ds.seen" in out
