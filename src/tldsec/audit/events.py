@@ -96,6 +96,7 @@ class EventType(StrEnum):
     DS_ACCEPTED = "ds.accepted"
     DS_REJECTED = "ds.rejected"
     DS_REMOVED = "ds.removed"
+    DS_CHANGED = "ds.changed"
     KEY_DS_SUBMITTED = "key.ds_submitted"
     KEY_DS_SEEN = "key.ds_seen"
     ZONE_VERIFIED = "zone.verified"
@@ -122,6 +123,8 @@ class EventType(StrEnum):
     POLICY_CHANGED = "policy.changed"
     ROLE_ASSIGNED = "role.assigned"
     ROLE_REVOKED = "role.revoked"
+    REGISTRAR_CREATED = "registrar.created"
+    REGISTRAR_CREDENTIALS_CHANGED = "registrar.credentials_changed"
     CEREMONY_STARTED = "ceremony.started"
     CEREMONY_APPROVED = "ceremony.approved"
     CEREMONY_COMPLETED = "ceremony.completed"
@@ -216,6 +219,9 @@ CATALOGUE: dict[EventType, EventInfo] = {
         _C.KEY_MATERIAL, _L.NOTICE, "submitted DS data failed validation"
     ),
     EventType.DS_REMOVED: EventInfo(_C.KEY_MATERIAL, _L.INFO, "DS data was removed (DPS 3.5)"),
+    EventType.DS_CHANGED: EventInfo(
+        _C.KEY_MATERIAL, _L.INFO, "a domain's DS set changed: records added or removed"
+    ),
     EventType.KEY_DS_SUBMITTED: EventInfo(
         _C.KEY_MATERIAL, _L.NOTICE, "a KSK's DS was submitted to the parent"
     ),
@@ -256,6 +262,12 @@ CATALOGUE: dict[EventType, EventInfo] = {
         _C.PERSONNEL, _L.NOTICE, "a trusted role was assigned (DPS 4.2.1)"
     ),
     EventType.ROLE_REVOKED: EventInfo(_C.PERSONNEL, _L.NOTICE, "a trusted role was revoked"),
+    EventType.REGISTRAR_CREATED: EventInfo(
+        _C.PERSONNEL, _L.NOTICE, "a registrar account was created"
+    ),
+    EventType.REGISTRAR_CREDENTIALS_CHANGED: EventInfo(
+        _C.PERSONNEL, _L.NOTICE, "a registrar's password or client certificate changed"
+    ),
     EventType.CEREMONY_STARTED: EventInfo(
         _C.PERSONNEL, _L.NOTICE, "a key ceremony began (DPS 4.2.2)"
     ),
