@@ -262,7 +262,6 @@ def bench(n: int, skip_peers: bool, ceiling_seconds: float) -> dict[str, object]
     sys.path.insert(0, str(ROOT / "bench"))
     try:
         from hsm_ceiling import hsm_ceiling  # type: ignore[import-not-found]
-
         from tldsec.hsm.base import KeyStoreSpec
 
         meta = json.loads(keys["pkcs11"].read_text())["spec"]

@@ -22,6 +22,8 @@ from tldsec.hsm.open import open_keystore
 from tldsec.policy import load_policy
 from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.signer import sign_zone
+from tldsec.signer.reuse import PreviousSignatures
+from tldsec.signer.sigcache import SignatureCache, cache_path
 
 
 def main() -> int:
@@ -51,11 +53,17 @@ def main() -> int:
     now = datetime.fromtimestamp(meta["now"], UTC) + timedelta(hours=args.later_hours)
     t0 = time.perf_counter()
     zone = read_zone(args.zone, args.origin)
-    previous = read_zone(args.previous, args.origin) if args.previous else None
+    previous: PreviousSignatures | None = None
+    if args.previous:
+        # As `tldsec sign --previous` does: the signature cache if it matches, else the file.
+        previous = SignatureCache.load_for(args.previous, zone.origin) or read_zone(
+            args.previous, args.origin
+        )
     t1 = time.perf_counter()
     result = sign_zone(zone, config, store, now, previous=previous, workers=args.workers)
     t2 = time.perf_counter()
     write_zone_atomic(result.zone, args.out)
+    SignatureCache.from_zone(result.zone).save(cache_path(args.out), args.out)
     t3 = time.perf_counter()
     s = result.stats
     print(

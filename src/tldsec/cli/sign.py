@@ -61,6 +61,14 @@ def run(args: argparse.Namespace) -> int:
         manager = KeyManager(
             open_signer_db(settings.signer_db_url), store, settings.policy, clock, origin=origin
         )
+        # One signing run is one step of the schedule: carry out the key transitions
+        # that are due (DPS 6.4), then sign with the keys in use now.
+        for transition in manager.run_due():
+            print(
+                f"key {transition.key_tag} ({transition.role.value}): "
+                f"{transition.event.value} - "
+                f"{transition.reason}"
+            )
         now = clock.now()
         config = manager.signing_config(now)
         result = sign_zone(
