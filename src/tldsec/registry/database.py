@@ -53,12 +53,9 @@ class RegistryDatabase:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for queries; nothing it does is committed."""
+        """A session for queries; nothing it does is committed (closing rolls back)."""
         with self._read() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     @contextmanager
     def snapshot(self) -> Iterator[Session]:
@@ -68,12 +65,12 @@ class RegistryDatabase:
         with self._read() as session:
             if not self.is_sqlite:
                 session.connection(
-                    execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+                    execution_options={
+                        "isolation_level": "REPEATABLE READ",
+                        "postgresql_readonly": True,
+                    }
                 )
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     def upgrade(self, revision: str = "head") -> None:
         """Bring the schema to ``revision`` with the Alembic migrations."""

@@ -1,0 +1,390 @@
+"""One EPP frame in, one response out: classify, validate, authorize, run, log.
+
+Order of checks (each failure answers with its RFC 5730 code and the session goes on):
+well-formed XML without DOCTYPE (2001) -> a known command (2000) -> an object service
+the server offers (2307) -> known extensions (2103) -> the schemas (2001) -> logged in
+(2002) -> the command module, in one database transaction. A failed command changes
+nothing: its transaction is rolled back. Every command is written to the EPP
+transaction log, in the command's own transaction when it succeeds.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from lxml import etree
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from tldsec.clock import Clock
+from tldsec.epp import login as login_flow
+from tldsec.epp.command import Command, Handler
+from tldsec.epp.commands import (
+    domain_check,
+    domain_create,
+    domain_delete,
+    domain_info,
+    domain_renew,
+    domain_transfer,
+    domain_update,
+    poll,
+)
+from tldsec.epp.errors import (
+    CommandFailed,
+    CommandSyntaxError,
+    CommandUseError,
+    EppError,
+    ResultCode,
+    UnimplementedCommand,
+    UnimplementedExtension,
+    UnimplementedObjectService,
+    UnknownCommand,
+    from_registry_error,
+)
+from tldsec.epp.login import LoginGate
+from tldsec.epp.xml.codec import (
+    CONTACT,
+    DOMAIN,
+    EPP,
+    EXTENSION_NAMESPACES,
+    OBJECT_NAMESPACES,
+    PREFIXES,
+    SECDNS,
+    Codec,
+    Element,
+    Reply,
+    children,
+    local,
+    q,
+    text_of,
+)
+from tldsec.errors import RegistryError
+from tldsec.registry.audit import AuditRecorder, log_audit
+from tldsec.registry.context import Actor, RegistryRules, Tx
+from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.models import EppTransaction
+
+_log = logging.getLogger(__name__)
+
+VERBS = frozenset(
+    {"check", "create", "delete", "info", "login", "logout", "poll", "renew", "transfer", "update"}
+)
+ANONYMOUS = "-"
+
+COMMANDS: dict[tuple[str, str], Handler] = {
+    ("check", DOMAIN): domain_check.handle,
+    ("info", DOMAIN): domain_info.handle,
+    ("create", DOMAIN): domain_create.handle,
+    ("update", DOMAIN): domain_update.handle,
+    ("delete", DOMAIN): domain_delete.handle,
+    ("renew", DOMAIN): domain_renew.handle,
+    ("transfer", DOMAIN): domain_transfer.handle,
+    ("poll", ""): poll.handle,
+}
+
+
+@dataclass
+class Connection:
+    """What the server knows about one client connection (mutable: login changes it)."""
+
+    peer: str
+    cert_fingerprint: str | None = None
+    actor: Actor | None = None
+    objects: frozenset[str] = frozenset()
+    extensions: frozenset[str] = frozenset()
+    failed_logins: int = 0
+    closed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The response bytes and whether the server closes the connection after sending them."""
+
+    data: bytes
+    close: bool = False
+
+
+@dataclass
+class Dispatcher:
+    """Everything a command needs, built once by the server."""
+
+    db: RegistryDatabase
+    rules: RegistryRules
+    clock: Clock
+    hasher: PasswordHasher
+    gate: LoginGate
+    server_id: str = "tldsec"
+    codec: Codec = field(default_factory=Codec)
+    audit: AuditRecorder = log_audit
+    commands: dict[tuple[str, str], Handler] = field(default_factory=lambda: dict(COMMANDS))
+
+    def greeting(self) -> bytes:
+        return self.codec.greeting(self.server_id, self.clock.now())
+
+    def new_sv_trid(self) -> str:
+        return f"{self.server_id[:40]}-{secrets.token_hex(8)}"
+
+    def handle(self, frame: bytes, conn: Connection) -> Answer:
+        """Answer one frame; never raises for anything a client can send."""
+        started = self.clock.now()
+        sv_trid = self.new_sv_trid()
+        cl_trid: str | None = None
+        label, object_name = "unknown", None
+        try:
+            root = self.codec.parse(frame)
+            top = _top(root)
+            if top.tag == q(EPP, "hello"):
+                return Answer(self.greeting())
+            cl_trid = _cl_trid(top)
+            cmd, label, object_name = self._classify(top, conn, cl_trid)
+            self.codec.validate(root)
+            reply = self._run(cmd, conn, sv_trid, started, label, object_name)
+        except EppError as exc:
+            reply = Reply.of_error(exc)
+            if not exc.logged:
+                client = conn.actor.client_id if conn.actor else None
+                self._log(client, conn, label, object_name, cl_trid, sv_trid, reply.code, started)
+        if reply.code.closes_session:
+            conn.closed = True
+        return Answer(self.codec.response(reply, cl_trid, sv_trid), close=conn.closed)
+
+    def _classify(
+        self, top: Element, conn: Connection, cl_trid: str | None
+    ) -> tuple[Command, str, str | None]:
+        if top.tag != q(EPP, "command"):
+            raise UnknownCommand(f"a client sends <hello> or <command>, not <{local(top)}>")
+        parts = children(top)
+        verb_element = parts[0] if parts else None
+        if verb_element is None or verb_element.tag not in {q(EPP, v) for v in VERBS}:
+            what = local(verb_element) if verb_element is not None else "nothing"
+            raise UnknownCommand(f"<{what}> is not an EPP command")
+        verb = local(verb_element)
+        extensions: tuple[Element, ...] = ()
+        extension = top.find(q(EPP, "extension"))
+        if extension is not None:
+            extensions = tuple(children(extension))
+            for element in extensions:
+                ns = etree.QName(element).namespace
+                if ns not in EXTENSION_NAMESPACES:
+                    raise UnimplementedExtension(f"extension {ns} is not offered by this server")
+        if verb in ("login", "logout", "poll"):
+            cmd = Command(
+                verb,
+                verb_element if verb == "login" else None,
+                extensions,
+                cl_trid,
+                op=verb_element.get("op"),
+                msg_id=verb_element.get("msgID"),
+                secdns=SECDNS in conn.extensions,
+            )
+            return cmd, verb, None
+        objects = children(verb_element)
+        if not objects:
+            raise CommandSyntaxError(f"<{verb}> needs an object element")
+        element = objects[0]
+        ns = etree.QName(element).namespace or ""
+        if ns not in OBJECT_NAMESPACES:
+            raise UnimplementedObjectService(f"object service {ns or 'none'} is not offered")
+        if conn.actor is not None and ns not in conn.objects:
+            raise UnimplementedObjectService(f"{ns} was not requested at login (RFC 5730 2.9.1.1)")
+        label = f"{PREFIXES[ns]}:{verb}"
+        name = text_of(element.find(q(ns, "id" if ns == CONTACT else "name")))[:253] or None
+        cmd = Command(
+            verb,
+            element,
+            extensions,
+            cl_trid,
+            op=verb_element.get("op"),
+            secdns=SECDNS in conn.extensions,
+        )
+        return cmd, label, name
+
+    def _run(
+        self,
+        cmd: Command,
+        conn: Connection,
+        sv_trid: str,
+        started: datetime,
+        label: str,
+        object_name: str | None,
+    ) -> Reply:
+        if cmd.verb == "login":
+            if conn.actor is not None:
+                raise CommandUseError("already logged in; log out first (RFC 5730 2.9.1.1)")
+            return self._login(cmd, conn, sv_trid, started)
+        if conn.actor is None:
+            raise CommandUseError("log in first: only <hello> and <login> are allowed before")
+        if cmd.verb == "logout":
+            self._log(
+                conn.actor.client_id,
+                conn,
+                "logout",
+                None,
+                cmd.cl_trid,
+                sv_trid,
+                ResultCode.SUCCESS_ENDING_SESSION,
+                started,
+            )
+            self.end_session(conn)
+            return Reply(code=ResultCode.SUCCESS_ENDING_SESSION)
+        handler = self._handler(cmd)
+        actor = conn.actor
+        tx = self._tx(actor, sv_trid, cmd.cl_trid, started)
+        return self._unit_of_work(
+            lambda s: handler(s, tx, cmd),
+            actor.client_id,
+            conn,
+            label,
+            object_name,
+            cmd.cl_trid,
+            sv_trid,
+            started,
+        )
+
+    def end_session(self, conn: Connection) -> None:
+        """Release the registrar's session slot (at logout, or when the connection ends)."""
+        if conn.actor is not None:
+            self.gate.close_session(conn.actor.client_id)
+            conn.actor = None
+
+    def _handler(self, cmd: Command) -> Handler:
+        ns = etree.QName(cmd.element).namespace or "" if cmd.element is not None else ""
+        handler = self.commands.get((cmd.verb, ns))
+        if handler is None:
+            raise UnimplementedCommand(
+                f"<{PREFIXES.get(ns, ns)}:{cmd.verb}> is not offered by this server"
+            )
+        return handler
+
+    def _login(self, cmd: Command, conn: Connection, sv_trid: str, started: datetime) -> Reply:
+        tx = self._tx(Actor(ANONYMOUS, None), sv_trid, cmd.cl_trid, started)
+        client_id = text_of(cmd.object_element.find(q(EPP, "clID")))[:16]
+        opened: list[login_flow.LoginResult] = []
+
+        def work(session: Session) -> Reply:
+            opened.append(login_flow.login(session, tx, cmd, conn, self.gate))
+            return Reply()
+
+        try:
+            reply = self._unit_of_work(
+                work, client_id, conn, "login", None, cmd.cl_trid, sv_trid, started
+            )
+        except EppError:
+            for result in opened:  # the slot was taken but the transaction failed
+                self.gate.close_session(result.actor.client_id)
+            raise
+        result = opened[0]
+        conn.actor, conn.objects, conn.extensions = result.actor, result.objects, result.extensions
+        return reply
+
+    def _unit_of_work(
+        self,
+        work: Callable[[Session], Reply],
+        client_id: str | None,
+        conn: Connection,
+        label: str,
+        object_name: str | None,
+        cl_trid: str | None,
+        sv_trid: str,
+        started: datetime,
+    ) -> Reply:
+        """Run ``work`` in one transaction with its log row; on failure, roll back and log."""
+        try:
+            with self.db.write() as session:
+                reply = work(session)
+                session.add(
+                    self._log_row(
+                        client_id, conn, label, object_name, cl_trid, sv_trid, reply.code, started
+                    )
+                )
+            return reply
+        except RegistryError as exc:
+            error = from_registry_error(exc)
+        except SQLAlchemyError:
+            _log.exception("database failure in %s (svTRID %s)", label, sv_trid)
+            error = CommandFailed("the registry database failed; nothing was changed")
+        except (ValueError, TypeError) as exc:
+            # A value the schema let through but Python refused (e.g. an out-of-range date).
+            error = CommandSyntaxError(f"a value could not be read: {exc}")
+        except EppError as exc:
+            error = exc
+        self._log(client_id, conn, label, object_name, cl_trid, sv_trid, error.code, started)
+        error.logged = True
+        raise error
+
+    def _tx(self, actor: Actor, sv_trid: str, cl_trid: str | None, now: datetime) -> Tx:
+        return Tx(
+            actor=actor,
+            now=now,
+            sv_trid=sv_trid,
+            rules=self.rules,
+            hasher=self.hasher,
+            cl_trid=cl_trid,
+            audit=self.audit,
+        )
+
+    def _log_row(
+        self,
+        client_id: str | None,
+        conn: Connection,
+        label: str,
+        object_name: str | None,
+        cl_trid: str | None,
+        sv_trid: str,
+        code: ResultCode,
+        started: datetime,
+    ) -> EppTransaction:
+        elapsed = self.clock.now() - started
+        return EppTransaction(
+            at=started,
+            client_id=client_id,
+            peer=conn.peer[:64],
+            command=label[:32],
+            object_name=object_name,
+            cl_trid=cl_trid,
+            sv_trid=sv_trid,
+            result_code=int(code),
+            duration_us=max(0, int(elapsed.total_seconds() * 1_000_000)),
+        )
+
+    def _log(
+        self,
+        client_id: str | None,
+        conn: Connection,
+        label: str,
+        object_name: str | None,
+        cl_trid: str | None,
+        sv_trid: str,
+        code: ResultCode,
+        started: datetime,
+    ) -> None:
+        """The transaction-log row of a failed command, in a transaction of its own."""
+        try:
+            with self.db.write() as session:
+                session.add(
+                    self._log_row(
+                        client_id, conn, label, object_name, cl_trid, sv_trid, code, started
+                    )
+                )
+        except SQLAlchemyError:
+            _log.exception("cannot write the EPP transaction log (svTRID %s)", sv_trid)
+
+
+def _top(root: Element) -> Element:
+    if root.tag != q(EPP, "epp"):
+        raise CommandSyntaxError(f"the root element must be <epp> in {EPP}")
+    parts = children(root)
+    if len(parts) != 1:
+        raise CommandSyntaxError("<epp> holds exactly one element")
+    return parts[0]
+
+
+def _cl_trid(command: Element) -> str | None:
+    """The client transaction id, if it is a well-formed one (RFC 5730 2.5: 3-64)."""
+    value = text_of(command.find(q(EPP, "clTRID")))
+    return value if 3 <= len(value) <= 64 and value.isprintable() else None

@@ -1,0 +1,163 @@
+"""<login> (RFC 5730 2.9.1.1): credentials, pinned client certificate, services, and the
+gate that rate-limits failed logins and bounds sessions per registrar.
+
+Failed logins are logged (and audited by the registrar service) and limited twice: a
+session that fails three times is closed (2501), and after five failures within five
+minutes for one client id or one peer address every further login from them is refused
+with 2501 until the window has passed (DPS 5.5: access attempts are logged and
+controlled).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from tldsec.clock import Clock
+from tldsec.epp.command import Command
+from tldsec.epp.errors import (
+    AuthenticationErrorClosing,
+    SessionLimitExceeded,
+    UnimplementedExtension,
+    UnimplementedObjectService,
+    UnimplementedOption,
+)
+from tldsec.epp.xml.codec import EPP, EXTENSION_NAMESPACES, OBJECT_NAMESPACES, q, text_of
+from tldsec.errors import AuthenticationFailed
+from tldsec.registry import registrars
+from tldsec.registry.context import Actor, Tx
+
+_log = logging.getLogger(__name__)
+
+
+class Peer(Protocol):
+    """What the login needs to know about the connection."""
+
+    peer: str
+    cert_fingerprint: str | None
+    failed_logins: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    actor: Actor
+    objects: frozenset[str]
+    extensions: frozenset[str]
+
+
+class LoginGate:
+    """Failed-login rate limits and per-registrar session counts, shared by all sessions."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        *,
+        max_sessions: int = 8,
+        max_failures: int = 5,
+        window: timedelta = timedelta(minutes=5),
+        max_failures_per_session: int = 3,
+    ) -> None:
+        self.clock = clock
+        self.max_sessions = max_sessions
+        self.max_failures = max_failures
+        self.window = window
+        self.max_failures_per_session = max_failures_per_session
+        self._lock = threading.Lock()
+        self._failures: dict[str, deque[datetime]] = defaultdict(deque)
+        self._sessions: dict[str, int] = defaultdict(int)
+
+    def blocked(self, *keys: str) -> bool:
+        now = self.clock.now()
+        with self._lock:
+            return any(len(self._recent(key, now)) >= self.max_failures for key in keys)
+
+    def failed(self, *keys: str) -> None:
+        now = self.clock.now()
+        with self._lock:
+            for key in keys:
+                self._recent(key, now).append(now)
+
+    def open_session(self, client_id: str) -> bool:
+        with self._lock:
+            if self._sessions[client_id] >= self.max_sessions:
+                return False
+            self._sessions[client_id] += 1
+            return True
+
+    def close_session(self, client_id: str) -> None:
+        with self._lock:
+            self._sessions[client_id] = max(0, self._sessions[client_id] - 1)
+
+    def sessions(self, client_id: str) -> int:
+        with self._lock:
+            return self._sessions[client_id]
+
+    def _recent(self, key: str, now: datetime) -> deque[datetime]:
+        times = self._failures[key]
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+
+def login(session: Session, tx: Tx, cmd: Command, conn: Peer, gate: LoginGate) -> LoginResult:
+    """Authenticate and open a session slot; raises the EPP or registry error otherwise."""
+    element = cmd.object_element
+    client_id = text_of(element.find(q(EPP, "clID")))
+    password = (element.findtext(q(EPP, "pw")) or "").strip()
+    new_password_element = element.find(q(EPP, "newPW"))
+    new_password = text_of(new_password_element) if new_password_element is not None else None
+    lang = text_of(element.find(f"{q(EPP, 'options')}/{q(EPP, 'lang')}"))
+    if lang != "en":
+        raise UnimplementedOption(f"language {lang!r} is not offered; use en")
+    services = element.find(q(EPP, "svcs"))
+    objects = (
+        frozenset(text_of(e) for e in services.iterfind(q(EPP, "objURI")))
+        if services is not None
+        else frozenset()
+    )
+    extensions = frozenset(
+        text_of(e)
+        for e in element.iterfind(f"{q(EPP, 'svcs')}/{q(EPP, 'svcExtension')}/{q(EPP, 'extURI')}")
+    )
+    for uri in sorted(objects - set(OBJECT_NAMESPACES)):
+        raise UnimplementedObjectService(f"object service {uri} is not offered")
+    for uri in sorted(extensions - set(EXTENSION_NAMESPACES)):
+        raise UnimplementedExtension(f"extension {uri} is not offered")
+
+    host = _host(conn.peer)
+    keys = (f"client:{client_id}", f"peer:{host}")
+    if gate.blocked(*keys):
+        _log.warning("login of %r from %s refused: too many failed logins", client_id, host)
+        tx.audit("epp.login.throttled", actor=client_id, peer=host)
+        raise AuthenticationErrorClosing("too many failed logins; try again later")
+    try:
+        actor = registrars.authenticate(
+            session, tx, client_id, password, conn.cert_fingerprint, new_password=new_password
+        )
+    except AuthenticationFailed:
+        gate.failed(*keys)
+        conn.failed_logins += 1
+        _log.warning("failed login of %r from %s", client_id, host)
+        if conn.failed_logins >= gate.max_failures_per_session:
+            raise AuthenticationErrorClosing(
+                f"{conn.failed_logins} failed logins in this session"
+            ) from None
+        raise
+    if not gate.open_session(client_id):
+        raise SessionLimitExceeded(
+            f"registrar {client_id} already has {gate.max_sessions} sessions open"
+        )
+    return LoginResult(actor, objects, extensions)
+
+
+def _host(peer: str) -> str:
+    """The address part of "host:port" or "[v6]:port"."""
+    if peer.startswith("["):
+        return peer[1:].split("]", 1)[0]
+    return peer.rsplit(":", 1)[0] if peer.count(":") == 1 else peer
