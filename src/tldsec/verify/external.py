@@ -173,7 +173,7 @@ def _finish(r: _Running, remaining: float, timeout: float) -> CheckResult:
             notes=(f"$ {command}\n{tail}" if tail else f"$ {command}",),
         )
     reason = (
-        f"{r.tool} did not finish within {timeout:.0f} s"
+        f"{r.tool} did not finish within {timeout:g} s"
         if code is None
         else f"{r.tool} rejects the zone (exit status {code})"
     )
