@@ -26,9 +26,9 @@ from tldsec.signer.reuse import (
     previous_rrset,
     reusable_signatures,
 )
-from tldsec.signer.rrsig import ValidityWindow, rrsig_header
+from tldsec.signer.rrsig import ValidityWindow
 from tldsec.signer.structure import analyse
-from tldsec.signer.workers import SignJob, sign_all
+from tldsec.signer.workers import RrsigMaker, SignJobs, sign_all
 
 
 @dataclass(slots=True)
@@ -108,45 +108,39 @@ def sign_zone(
     )
     now_s = to_epoch(now)
     refresh = int(config.refresh.total_seconds())
-    jobs: list[SignJob] = []
-    signer_keys = {
-        id(ksks): tuple(d.signer_key for d in ksks),
-        id(zsks): tuple(d.signer_key for d in zsks),
-    }
+    ksk_makers = tuple(_maker(d, origin, window) for d in ksks)
+    zsk_makers = tuple(_maker(d, origin, window) for d in zsks)
+    jobs = SignJobs.empty(ksk_makers + zsk_makers)
     rrsets = [dnskey, *structure.to_sign]
     for rrset in rrsets:
-        duties = ksks if rrset is dnskey else zsks
+        is_dnskey = rrset is dnskey
+        duties = ksks if is_dnskey else zsks
+        offset = 0 if is_dnskey else len(ksk_makers)
         keep: dict[SignerKey, bytes] = {}
         if previous is not None:
             keep = reusable_signatures(
                 rrset,
                 previous_rrset(previous, rrset),
-                signer_keys[id(duties)],
+                tuple(d.signer_key for d in duties),
                 origin,
                 now_s,
                 refresh,
             )
             stats.signatures_reused += len(keep)
         rrset.sigs = list(keep.values())
-        expiration = window.expiration_for(rrset.owner, rrset.rtype)
-        for duty in duties:
+        for i, duty in enumerate(duties):
             if duty.signer_key not in keep:
-                header = rrsig_header(
-                    rrset,
-                    duty.signer_key.algorithm,
-                    duty.signer_key.key_tag,
-                    origin,
-                    window.inception,
-                    expiration,
-                )
-                jobs.append(SignJob(header, rrset, duty.key.key_id))
+                jobs.add(rrset, offset + i)
     stats.rrsets = len(rrsets)
-    signatures = sign_all(jobs, keystore, workers, progress)
-    stats.signatures_made = len(signatures)
-    for job, sig in zip(jobs, signatures, strict=True):
-        job.rrset.sigs.append(job.header + sig)
+    stats.signatures_made = sign_all(jobs, keystore, workers, progress)
     stats.seconds_sign = time.perf_counter() - t1
     return SignResult(zone=zone, stats=stats)
+
+
+def _maker(duty: _KeyDuty, origin: bytes, window: ValidityWindow) -> RrsigMaker:
+    return RrsigMaker(
+        duty.key.key_id, duty.signer_key.algorithm, duty.signer_key.key_tag, origin, window
+    )
 
 
 def _duties(keys: tuple[ZoneKey, ...], config: SigningConfig, what: str) -> tuple[_KeyDuty, ...]:

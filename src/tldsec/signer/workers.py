@@ -2,83 +2,135 @@
 session (its own PKCS#11 session for an HSM).
 
 Workers are forked after the zone is in memory and read their share of the jobs from
-the parent's memory (copy-on-write), so only job index ranges go to them and only
-signatures come back. ``_FORK_JOBS`` is the one module-level variable: it exists only
-to hand the job list across ``fork`` and is cleared when the pool is done.
+the parent's memory (copy-on-write): only index ranges go to them, and only finished
+RRSIG RDATAs come back, which the parent attaches to their RRsets as they arrive. A job
+is an RRset and the index of the key that signs it; the RRSIG header is built where the
+signature is made. ``_FORK_JOBS`` is the one module-level variable: it exists only to
+hand the job list across ``fork`` and is cleared when the pool is done.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+from array import array
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from tldsec.dnscore.zone import RRset
 from tldsec.hsm.base import KeyStore, KeyStoreSpec
-from tldsec.signer.rrsig import rrset_wire
+from tldsec.signer.rrsig import ValidityWindow, rrset_wire, rrsig_header
 
 CHUNK = 2048  # jobs per round trip to a worker
 PARALLEL_MIN_JOBS = 4096  # below this, forking costs more than it saves
 
 
-class SignJob(NamedTuple):
-    """One signature to make: the RRSIG header, the RRset, and the key."""
+@dataclass(frozen=True, slots=True)
+class RrsigMaker:
+    """One key's duty in this run: everything an RRSIG by it needs besides the RRset."""
 
-    header: bytes
-    rrset: RRset
     key_id: str
+    algorithm: int
+    key_tag: int
+    signer_name: bytes
+    window: ValidityWindow
+
+
+@dataclass(slots=True)
+class SignJobs:
+    """RRsets to sign, each with the index of its ``RrsigMaker``."""
+
+    makers: tuple[RrsigMaker, ...]
+    rrsets: list[RRset]
+    maker_index: array[int]
+
+    @classmethod
+    def empty(cls, makers: tuple[RrsigMaker, ...]) -> SignJobs:
+        return cls(makers, [], array("H"))
+
+    def add(self, rrset: RRset, maker: int) -> None:
+        self.rrsets.append(rrset)
+        self.maker_index.append(maker)
+
+    def __len__(self) -> int:
+        return len(self.rrsets)
 
 
 Progress = Callable[[int, int], None]
 
-_FORK_JOBS: Sequence[SignJob] = ()
+_FORK_JOBS: SignJobs | None = None
 _WORKER_STORE: KeyStore | None = None
 
 
 def sign_all(
-    jobs: Sequence[SignJob], store: KeyStore, workers: int, progress: Progress | None = None
-) -> list[bytes]:
-    """Signatures for ``jobs``, in order."""
-    if workers <= 1 or len(jobs) < PARALLEL_MIN_JOBS:
-        out: list[bytes] = []
-        for start in range(0, len(jobs), CHUNK):
-            out.extend(_sign_range(store, jobs, start, min(start + CHUNK, len(jobs))))
+    jobs: SignJobs, store: KeyStore, workers: int, progress: Progress | None = None
+) -> int:
+    """Make every job's RRSIG and append it to the job's RRset; the number made."""
+    total = len(jobs)
+    if workers <= 1 or total < PARALLEL_MIN_JOBS:
+        for start in range(0, total, CHUNK):
+            end = min(start + CHUNK, total)
+            _attach(jobs, start, _sign_range(store, jobs, start, end))
             if progress:
-                progress(len(out), len(jobs))
-        return out
-    return _sign_parallel(jobs, store.spec, workers, progress)
+                progress(end, total)
+        return total
+    _sign_parallel(jobs, store.spec, workers, progress)
+    return total
 
 
-def _sign_range(store: KeyStore, jobs: Sequence[SignJob], start: int, end: int) -> list[bytes]:
-    batch = jobs[start:end]
-    by_key: dict[str, list[int]] = {}
-    for i, job in enumerate(batch):
-        by_key.setdefault(job.key_id, []).append(i)
-    out: list[bytes] = [b""] * len(batch)
-    for key_id, indexes in by_key.items():
-        datas = [batch[i].header + rrset_wire(batch[i].rrset) for i in indexes]
-        for i, sig in zip(indexes, store.sign_many(key_id, datas), strict=True):
-            out[i] = sig
+def _attach(jobs: SignJobs, start: int, rrsigs: Sequence[bytes]) -> None:
+    rrsets = jobs.rrsets
+    for i, rrsig in enumerate(rrsigs, start):
+        rrsets[i].sigs.append(rrsig)
+
+
+def _sign_range(store: KeyStore, jobs: SignJobs, start: int, end: int) -> list[bytes]:
+    """RRSIG RDATAs for jobs[start:end], in order."""
+    by_maker: dict[int, list[int]] = {}
+    index = jobs.maker_index
+    for i in range(start, end):
+        by_maker.setdefault(index[i], []).append(i)
+    out: list[bytes] = [b""] * (end - start)
+    for m, positions in by_maker.items():
+        maker = jobs.makers[m]
+        window = maker.window
+        headers = []
+        datas = []
+        for i in positions:
+            rrset = jobs.rrsets[i]
+            header = rrsig_header(
+                rrset,
+                maker.algorithm,
+                maker.key_tag,
+                maker.signer_name,
+                window.inception,
+                window.expiration_for(rrset.owner, rrset.rtype),
+            )
+            headers.append(header)
+            datas.append(header + rrset_wire(rrset))
+        signatures = store.sign_many(maker.key_id, datas)
+        for i, header, signature in zip(positions, headers, signatures, strict=True):
+            out[i - start] = header + signature
     return out
 
 
 def _sign_parallel(
-    jobs: Sequence[SignJob], spec: KeyStoreSpec, workers: int, progress: Progress | None
-) -> list[bytes]:
+    jobs: SignJobs, spec: KeyStoreSpec, workers: int, progress: Progress | None
+) -> None:
     global _FORK_JOBS
     ctx = multiprocessing.get_context("fork")
-    ranges = [(s, min(s + CHUNK, len(jobs))) for s in range(0, len(jobs), CHUNK)]
-    out: list[bytes] = []
+    total = len(jobs)
+    ranges = [(s, min(s + CHUNK, total)) for s in range(0, total, CHUNK)]
     _FORK_JOBS = jobs
     try:
         with ctx.Pool(workers, initializer=_worker_init, initargs=(spec,)) as pool:
-            for sigs in pool.imap(_worker_sign, ranges, chunksize=1):
-                out.extend(sigs)
+            for (start, end), rrsigs in zip(
+                ranges, pool.imap(_worker_sign, ranges, chunksize=1), strict=True
+            ):
+                _attach(jobs, start, rrsigs)
                 if progress:
-                    progress(len(out), len(jobs))
+                    progress(end, total)
     finally:
-        _FORK_JOBS = ()
-    return out
+        _FORK_JOBS = None
 
 
 def _worker_init(spec: KeyStoreSpec) -> None:
@@ -89,5 +141,5 @@ def _worker_init(spec: KeyStoreSpec) -> None:
 
 
 def _worker_sign(bounds: tuple[int, int]) -> list[bytes]:
-    assert _WORKER_STORE is not None
+    assert _WORKER_STORE is not None and _FORK_JOBS is not None
     return _sign_range(_WORKER_STORE, _FORK_JOBS, *bounds)
