@@ -25,6 +25,11 @@ from tldsec.clock import Clock
 from tldsec.epp import login as login_flow
 from tldsec.epp.command import Command, Handler
 from tldsec.epp.commands import (
+    contact_check,
+    contact_create,
+    contact_delete,
+    contact_info,
+    contact_update,
     domain_check,
     domain_create,
     domain_delete,
@@ -32,6 +37,11 @@ from tldsec.epp.commands import (
     domain_renew,
     domain_transfer,
     domain_update,
+    host_check,
+    host_create,
+    host_delete,
+    host_info,
+    host_update,
     poll,
 )
 from tldsec.epp.errors import (
@@ -52,6 +62,7 @@ from tldsec.epp.xml.codec import (
     DOMAIN,
     EPP,
     EXTENSION_NAMESPACES,
+    HOST,
     OBJECT_NAMESPACES,
     PREFIXES,
     SECDNS,
@@ -84,6 +95,17 @@ COMMANDS: dict[tuple[str, str], Handler] = {
     ("delete", DOMAIN): domain_delete.handle,
     ("renew", DOMAIN): domain_renew.handle,
     ("transfer", DOMAIN): domain_transfer.handle,
+    ("check", HOST): host_check.handle,
+    ("info", HOST): host_info.handle,
+    ("create", HOST): host_create.handle,
+    ("update", HOST): host_update.handle,
+    ("delete", HOST): host_delete.handle,
+    ("check", CONTACT): contact_check.handle,
+    ("info", CONTACT): contact_info.handle,
+    ("create", CONTACT): contact_create.handle,
+    ("update", CONTACT): contact_update.handle,
+    ("delete", CONTACT): contact_delete.handle,
+    # Contact transfer is not offered (2101): contacts are not what registrars move.
     ("poll", ""): poll.handle,
 }
 
