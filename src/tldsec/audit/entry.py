@@ -39,7 +39,10 @@ def format_time(when: datetime) -> str:
     """ISO 8601 UTC with microseconds and ``Z``: the one text form of an entry's time."""
     if when.tzinfo is None:
         raise ValueError("naive datetime: audit times are UTC")
-    return when.astimezone(UTC).strftime(TIME_FORMAT)
+    if when.tzinfo is not UTC:
+        when = when.astimezone(UTC)
+    # isoformat is the fast path; "+00:00" becomes "Z" (same text as TIME_FORMAT).
+    return when.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_time(text: str) -> datetime:
