@@ -22,7 +22,8 @@ class RRset:
     rtype: int
     ttl: int
     rdatas: list[bytes]
-    sigs: list[bytes] = field(default_factory=list)  # RRSIG RDATAs covering this RRset
+    # RRSIG RDATAs covering this RRset; a tuple, so the many unsigned RRsets share ().
+    sigs: tuple[bytes, ...] = ()
 
 
 @dataclass(slots=True)

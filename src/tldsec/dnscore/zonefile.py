@@ -254,7 +254,7 @@ def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
                 line_no,
                 f"RRSIG at {names.to_text(owner)} covers {type_text(covered)}, which is not there",
             )
-        target.sigs.append(wire)
+        target.sigs += (wire,)
     return zone
 
 

@@ -36,7 +36,7 @@ class SignatureCache:
         nodes: dict[bytes, tuple[_Entry, ...]] = {}
         for owner, node in zone.nodes.items():
             entries = tuple(
-                (int(r.rtype), int(r.ttl), tuple(r.rdatas), tuple(r.sigs)) for r in node if r.sigs
+                (int(r.rtype), int(r.ttl), tuple(r.rdatas), r.sigs) for r in node if r.sigs
             )
             if entries:
                 nodes[owner] = entries
@@ -45,7 +45,7 @@ class SignatureCache:
     def get(self, owner: bytes, rtype: int) -> RRset | None:
         for entry in self._nodes.get(owner, ()):
             if entry[0] == rtype:
-                return RRset(owner, rtype, entry[1], list(entry[2]), list(entry[3]))
+                return RRset(owner, rtype, entry[1], list(entry[2]), entry[3])
         return None
 
     def __len__(self) -> int:

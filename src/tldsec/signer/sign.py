@@ -127,7 +127,7 @@ def sign_zone(
                 refresh,
             )
             stats.signatures_reused += len(keep)
-        rrset.sigs = list(keep.values())
+        rrset.sigs = tuple(keep.values())
         for i, duty in enumerate(duties):
             if duty.signer_key not in keep:
                 jobs.add(rrset, offset + i)

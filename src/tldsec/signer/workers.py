@@ -80,7 +80,8 @@ def sign_all(
 def _attach(jobs: SignJobs, start: int, rrsigs: Sequence[bytes]) -> None:
     rrsets = jobs.rrsets
     for i, rrsig in enumerate(rrsigs, start):
-        rrsets[i].sigs.append(rrsig)
+        rrset = rrsets[i]
+        rrset.sigs += (rrsig,)
 
 
 def _sign_range(store: KeyStore, jobs: SignJobs, start: int, end: int) -> list[bytes]:
