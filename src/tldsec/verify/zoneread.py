@@ -208,7 +208,7 @@ class _Reader:
                         and last.ttl == ttl
                     ):
                         if wire not in last.sigs:
-                            last.sigs.append(wire)
+                            last.sigs += (wire,)
                     else:
                         pending.append((line_no, owner, ttl, covered, wire))
                     continue
@@ -354,7 +354,7 @@ class _Reader:
                     "(RFC 4034 3)",
                 )
             if wire not in target.sigs:
-                target.sigs.append(wire)
+                target.sigs += (wire,)
 
     def _finding(self, owner: bytes, rtype: int, reason: str) -> None:
         self.result.findings.append(Finding(names.to_text(owner), type_text(rtype), reason))
