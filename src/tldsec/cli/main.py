@@ -12,7 +12,17 @@ from tldsec import __version__
 from tldsec.errors import TldsecError
 
 # Command-group modules under tldsec.cli, each with register(subparsers).
-COMMAND_MODULES: tuple[str, ...] = ("init", "sign", "zone", "keys", "audit", "verify")
+COMMAND_MODULES: tuple[str, ...] = (
+    "init",
+    "sign",
+    "zone",
+    "keys",
+    "audit",
+    "verify",
+    "registrar",
+    "epp",
+    "db",
+)
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

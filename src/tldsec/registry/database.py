@@ -16,6 +16,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -77,13 +79,27 @@ class RegistryDatabase:
         with self.engine.begin() as conn:
             _alembic(conn, revision)
 
+    def is_current(self) -> bool:
+        """Whether the schema is at the newest migration (``tldsec db upgrade`` done)."""
+        script = ScriptDirectory.from_config(_config())
+        with self.engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"version_table": "alembic_version_registry"}
+            )
+            return set(context.get_current_heads()) == set(script.get_heads())
+
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-def _alembic(conn: Connection, revision: str) -> None:
+def _config() -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def _alembic(conn: Connection, revision: str) -> None:
+    config = _config()
     config.attributes["connection"] = conn
     command.upgrade(config, revision)
 

@@ -63,14 +63,14 @@ def add_registrar(
     password: str,
     *,
     name: str | None = None,
-    email: str,
+    email: str = "",
     cert_fingerprint: str | None = None,
 ) -> RegistrarView:
     if not _CLIENT_ID.match(client_id):
         raise InvalidValue(
             f"{client_id!r} is not a client id (3-16 letters, digits, '.', '_' or '-')"
         )
-    if not _EMAIL.match(email):
+    if email and not _EMAIL.match(email):
         raise InvalidValue(f"{email!r} is not an e-mail address")
     check_password(password)
     fp = normalize_fingerprint(cert_fingerprint) if cert_fingerprint else None

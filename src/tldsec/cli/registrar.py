@@ -1,0 +1,148 @@
+"""``tldsec registrar``: add, list, passwd, cert — the registry operator's registrar accounts."""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.clock import SystemClock
+from tldsec.epp.tls import fingerprint
+from tldsec.errors import ConfigError
+from tldsec.registry import registrars
+from tldsec.registry.context import Actor, RegistryRules, Tx
+from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.passwords import production_hasher
+
+
+def register(sub: Any) -> None:
+    group = sub.add_parser("registrar", help="registrar accounts for EPP")
+    actions = group.add_subparsers(dest="registrar_command", metavar="ACTION", required=True)
+
+    add = actions.add_parser("add", help="create a registrar account")
+    add.add_argument("client_id", metavar="ID", help="the EPP client id (3-16 characters)")
+    add.add_argument("--password-file", required=True, type=Path, metavar="FILE")
+    add.add_argument("--cert-fingerprint", metavar="FP", help="pin a SHA-256 client certificate")
+    add.add_argument("--email", default="", help="contact e-mail for notices (DPS 2)")
+    add.add_argument("--name", help="display name (default: the id)")
+    add.set_defaults(handler=_add)
+
+    listing = actions.add_parser("list", help="list registrars")
+    listing.set_defaults(handler=_list)
+
+    passwd = actions.add_parser("passwd", help="set a registrar's EPP password")
+    passwd.add_argument("client_id", metavar="ID")
+    passwd.add_argument("--password-file", required=True, type=Path, metavar="FILE")
+    passwd.set_defaults(handler=_passwd)
+
+    cert = actions.add_parser("cert", help="pin or unpin a registrar's client certificate")
+    cert.add_argument("client_id", metavar="ID")
+    which = cert.add_mutually_exclusive_group(required=True)
+    which.add_argument("--fingerprint", metavar="FP", help="SHA-256 fingerprint (hex)")
+    which.add_argument("--cert-file", type=Path, metavar="PEM", help="take it from a certificate")
+    which.add_argument("--clear", action="store_true", help="no pinned certificate")
+    cert.set_defaults(handler=_cert)
+
+    for parser in (add, listing, passwd, cert):
+        add_home_argument(parser)
+
+
+def _open(args: argparse.Namespace) -> tuple[RegistryDatabase, Tx]:
+    settings = settings_from_args(args)
+    db = RegistryDatabase.from_url(settings.registry_db_url)
+    if not db.is_current():
+        db.dispose()
+        raise ConfigError("the registry database is not up to date: run 'tldsec db upgrade'")
+    tx = Tx(
+        actor=Actor.registry(),
+        now=SystemClock().now(),
+        sv_trid=f"cli-{secrets.token_hex(6)}",
+        rules=RegistryRules(origin=settings.origin, ds=settings.policy.ds),
+        hasher=production_hasher(),
+    )
+    return db, tx
+
+
+def _password(path: Path) -> str:
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read the password file {path}: {exc.strerror}") from exc
+    if not lines:
+        raise ConfigError(f"the password file {path} is empty")
+    return lines[0].strip()
+
+
+def _add(args: argparse.Namespace) -> int:
+    db, tx = _open(args)
+    try:
+        with db.write() as session:
+            view = registrars.add_registrar(
+                session,
+                tx,
+                args.client_id,
+                _password(args.password_file),
+                name=args.name,
+                email=args.email,
+                cert_fingerprint=args.cert_fingerprint,
+            )
+    finally:
+        db.dispose()
+    print(
+        f"registrar {view.client_id} added"
+        + (" (certificate pinned)" if view.cert_fingerprint else "")
+    )
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    db, _ = _open(args)
+    try:
+        with db.read() as session:
+            rows = registrars.list_registrars(session)
+    finally:
+        db.dispose()
+    print(f"{'ID':16} {'ENABLED':7} {'E-MAIL':30} CERTIFICATE")
+    for r in rows:
+        cert = r.cert_fingerprint[:16] + "..." if r.cert_fingerprint else "-"
+        print(f"{r.client_id:16} {'yes' if r.enabled else 'no':7} {r.email or '-':30} {cert}")
+    return 0
+
+
+def _passwd(args: argparse.Namespace) -> int:
+    db, tx = _open(args)
+    try:
+        with db.write() as session:
+            registrars.set_password(session, tx, args.client_id, _password(args.password_file))
+    finally:
+        db.dispose()
+    print(f"password of {args.client_id} changed")
+    return 0
+
+
+def _cert(args: argparse.Namespace) -> int:
+    value: str | None = args.fingerprint
+    if args.cert_file is not None:
+        try:
+            cert = x509.load_pem_x509_certificate(args.cert_file.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"cannot read a PEM certificate from {args.cert_file}: {exc}"
+            ) from exc
+        value = fingerprint(cert.public_bytes(Encoding.DER))
+    db, tx = _open(args)
+    try:
+        with db.write() as session:
+            registrars.set_cert_fingerprint(session, tx, args.client_id, value)
+    finally:
+        db.dispose()
+    print(
+        f"{args.client_id}: "
+        + (f"certificate {value} pinned" if value else "no pinned certificate")
+    )
+    return 0

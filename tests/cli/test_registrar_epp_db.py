@@ -1,0 +1,124 @@
+"""The registry's CLI: ``db upgrade``, ``registrar add|list|passwd|cert``, ``epp serve``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.epp import make_client_cert
+from tldsec.cli.epp import parse_listen
+from tldsec.cli.main import main
+from tldsec.epp.client import EppClient
+from tldsec.epp.tls import client_context
+from tldsec.epp.tlscert import make_self_signed
+from tldsec.errors import ConfigError
+
+TLDSEC = Path(sys.executable).parent / "tldsec"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "tldsec.toml").write_text('[zone]\norigin = "example."\n')
+    (tmp_path / "pw").write_text("first-pw\n")
+    (tmp_path / "pw2").write_text("second-pw\n")
+    return home
+
+
+def run(*argv: str) -> int:
+    return main(list(argv))
+
+
+def test_registrar_commands_need_an_upgraded_database(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("registrar", "list", "--home", str(home)) == 1
+    assert "tldsec db upgrade" in capsys.readouterr().err
+
+
+def test_db_upgrade_and_registrar_lifecycle(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run("db", "upgrade", "--home", str(home)) == 0
+    assert "registry: sqlite:///" in capsys.readouterr().out
+    assert run("db", "upgrade", "--home", str(home)) == 0
+    pw = str(tmp_path / "pw")
+    assert run("registrar", "add", "alpha", "--password-file", pw, "--home", str(home)) == 0
+    assert run("registrar", "add", "alpha", "--password-file", pw, "--home", str(home)) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert (
+        run(
+            "registrar",
+            "passwd",
+            "alpha",
+            "--password-file",
+            str(tmp_path / "pw2"),
+            "--home",
+            str(home),
+        )
+        == 0
+    )
+    cert = make_client_cert(tmp_path)
+    assert (
+        run("registrar", "cert", "alpha", "--cert-file", str(cert.cert), "--home", str(home)) == 0
+    )
+    assert cert.fingerprint in capsys.readouterr().out
+    assert run("registrar", "list", "--home", str(home)) == 0
+    listing = capsys.readouterr().out
+    assert "alpha" in listing and cert.fingerprint[:16] in listing
+    assert run("registrar", "cert", "alpha", "--clear", "--home", str(home)) == 0
+    assert run("registrar", "passwd", "nobody", "--password-file", pw, "--home", str(home)) == 1
+
+
+def test_parse_listen() -> None:
+    assert parse_listen("0.0.0.0:700") == ("0.0.0.0", 700)
+    assert parse_listen("[::1]:7000") == ("::1", 7000)
+    with pytest.raises(ConfigError):
+        parse_listen("nowhere")
+
+
+def test_epp_serve_runs_until_sigterm(home: Path, tmp_path: Path) -> None:
+    assert run("db", "upgrade", "--home", str(home)) == 0
+    assert (
+        run(
+            "registrar",
+            "add",
+            "alpha",
+            "--password-file",
+            str(tmp_path / "pw"),
+            "--home",
+            str(home),
+        )
+        == 0
+    )
+    make_self_signed(home / "epp-cert.pem", home / "epp-key.pem", "localhost")
+    server = subprocess.Popen(
+        [str(TLDSEC), "epp", "serve", "--home", str(home), "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+    )
+    try:
+        assert server.stdout is not None
+        line = server.stdout.readline()
+        assert line.startswith("EPP server listening on 127.0.0.1:"), line
+        port = int(line.rsplit(":", 1)[1])
+        with EppClient("127.0.0.1", port, client_context(home / "epp-cert.pem")) as client:
+            assert client.greeting is not None and client.greeting.is_greeting
+            assert client.login("alpha", "first-pw").code == 1000
+            assert client.domain_create("cli.example").code == 1000
+            assert client.logout().code == 1500
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        if server.stdout is not None:
+            server.stdout.close()
