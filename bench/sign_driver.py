@@ -23,7 +23,7 @@ from tldsec.policy import load_policy
 from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.signer import sign_zone
 from tldsec.signer.reuse import PreviousSignatures
-from tldsec.signer.sigcache import SignatureCache, cache_path
+from tldsec.signer.sigcache import SignatureCache, cache_path, save_zone_cache
 
 
 def main() -> int:
@@ -63,7 +63,7 @@ def main() -> int:
     result = sign_zone(zone, config, store, now, previous=previous, workers=args.workers)
     t2 = time.perf_counter()
     write_zone_atomic(result.zone, args.out)
-    SignatureCache.from_zone(result.zone).save(cache_path(args.out), args.out)
+    save_zone_cache(result.zone, cache_path(args.out), args.out)
     t3 = time.perf_counter()
     s = result.stats
     print(

@@ -9,7 +9,7 @@ from pathlib import Path
 from tests.signer.conftest import NOW, ZONE, Keys
 from tldsec.dnscore.zonefile import read_zone_text, write_zone_atomic
 from tldsec.signer import sign_zone
-from tldsec.signer.sigcache import SignatureCache, cache_path
+from tldsec.signer.sigcache import MAGIC, SignatureCache, cache_path
 
 
 def first_run(keys: Keys, tmp_path: Path) -> Path:
@@ -44,7 +44,14 @@ def test_a_cache_for_another_file_is_ignored(keys: Keys, tmp_path: Path) -> None
 def test_a_corrupt_or_missing_cache_is_ignored(keys: Keys, tmp_path: Path) -> None:
     out = first_run(keys, tmp_path)
     assert SignatureCache.load_for(out, b"\x05other\x00") is None
-    cache_path(out).write_bytes(b"tldsec-sigcache 1\n\x00garbage")
+    cache_path(out).write_bytes(MAGIC + b"\x00garbage")
     assert SignatureCache.load_for(out, b"\x07example\x00") is None
     cache_path(out).unlink()
+    assert SignatureCache.load_for(out, b"\x07example\x00") is None
+
+
+def test_a_truncated_cache_is_ignored(keys: Keys, tmp_path: Path) -> None:
+    out = first_run(keys, tmp_path)
+    data = cache_path(out).read_bytes()
+    cache_path(out).write_bytes(data[: len(data) // 2])
     assert SignatureCache.load_for(out, b"\x07example\x00") is None

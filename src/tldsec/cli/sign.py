@@ -19,7 +19,7 @@ from tldsec.keys.database import open_signer_db
 from tldsec.keys.service import KeyManager
 from tldsec.signer import sign_zone
 from tldsec.signer.reuse import PreviousSignatures
-from tldsec.signer.sigcache import SignatureCache, cache_path
+from tldsec.signer.sigcache import SignatureCache, cache_path, save_zone_cache
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     write_zone_atomic(
         result.zone, args.output, header=f"signed by tldsec at {now:%Y-%m-%dT%H:%M:%SZ}"
     )
-    SignatureCache.from_zone(result.zone).save(cache_path(args.output), args.output)
+    save_zone_cache(result.zone, cache_path(args.output), args.output)
     s = result.stats
     print(
         f"signed {names.to_text(result.zone.origin)} -> {args.output}: "
