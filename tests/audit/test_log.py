@@ -99,19 +99,44 @@ def test_an_unknown_level_is_refused(audit_log: AuditLog) -> None:
         audit_log.record("access.login", actor="person:alice", level="loud")
 
 
+def test_a_failed_write_leaves_no_gap(
+    audit_log: AuditLog, audit_engine: Engine, audit_key: Ed25519Signer
+) -> None:
+    audit_log.record("access.login", actor="person:a")
+    with audit_engine.begin() as conn:  # the database refuses one particular insert
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON audit_entries WHEN NEW.actor = 'person:x' "
+                "BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+            )
+        )
+    with pytest.raises(AuditError, match="disk full"):
+        audit_log.record("access.login", actor="person:x")
+    assert audit_log.record("access.login", actor="person:b").seq == 2
+    assert verify_db(audit_engine, audit_key).ok
+
+
 class FailingSigner(Ed25519Signer):
     def sign(self, message: bytes) -> bytes:
         raise AuditError("the HSM is gone")
 
 
-def test_a_failed_write_leaves_no_gap(
+def test_an_unsigned_checkpoint_does_not_stop_the_log(
     audit_engine: Engine, clock: FakeClock, audit_key: Ed25519Signer
 ) -> None:
     broken = AuditLog(audit_engine, clock, signer=FailingSigner.generate())
-    with pytest.raises(AuditError, match="the HSM is gone"):
-        broken.record("access.login", actor="person:alice")  # the first entry checkpoints
-    log = AuditLog(audit_engine, clock, signer=audit_key)
-    assert log.record("access.login", actor="person:alice").seq == 1
+    entry = broken.record("hsm.failure", actor="component:signer", error="token removed")
+    assert entry.seq == 1  # written; the note that its checkpoint failed follows
+    first = next(iter_entries(audit_engine))
+    assert (first.event, first.level) == ("hsm.failure", "error")
+    anomaly = list(iter_entries(audit_engine))[1]
+    assert anomaly.event == "system.anomaly"
+    assert anomaly.details == {"anomaly": "audit checkpoint not signed", "error": "the HSM is gone"}
+    broken.record("access.login", actor="person:a")  # no retry, no second note, for a minute
+    assert [e.event for e in iter_entries(audit_engine)].count("system.anomaly") == 1
+    assert load_checkpoints(audit_engine) == []
+    # With the key back, the next checkpoint vouches for everything before it.
+    AuditLog(audit_engine, clock, signer=audit_key).checkpoint()
     assert verify_db(audit_engine, audit_key).ok
 
 

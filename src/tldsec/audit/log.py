@@ -18,7 +18,7 @@ import logging
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -31,7 +31,7 @@ from tldsec.audit.events import Actor, EventType, Level
 from tldsec.audit.models import CHECKPOINTS, ENTRIES, HEAD
 from tldsec.audit.signing import AuditSigner
 from tldsec.clock import Clock
-from tldsec.errors import AuditError
+from tldsec.errors import AuditError, TldsecError
 
 _log = logging.getLogger(__name__)
 
@@ -96,6 +96,7 @@ class AuditLog:
         self._options = options or WriterOptions()
         self._probe_lock = threading.Lock()
         self._probed_at: datetime | None = None
+        self._signing_failed_at: datetime | None = None
         self._sqlite = engine.dialect.name == "sqlite"
 
     def record(
@@ -166,11 +167,21 @@ class AuditLog:
                     if observed is not head_state:
                         anomalies.extend(_sync_change(head_state, observed))
                 entries = self._insert(conn, head, now, [*anomalies, *requested])
+                theirs = entries[len(anomalies) :]
                 last = entries[-1]
                 checkpoint_seq, checkpoint_time = head.checkpoint_seq, head.checkpoint_time
                 if self._checkpoint_due(head, last.seq, now):
-                    self._write_checkpoint(conn, last.seq, last.hash, now)
-                    checkpoint_seq, checkpoint_time = last.seq, now
+                    try:
+                        self._write_checkpoint(conn, last.seq, last.hash, now)
+                        checkpoint_seq, checkpoint_time = last.seq, now
+                        self._signing_failed_at = None
+                    except TldsecError as exc:
+                        # The entry matters more than its checkpoint (it may report the
+                        # HSM's own failure): keep it, say why, sign at a later entry.
+                        self._signing_failed_at = now
+                        _log.warning("audit checkpoint at seq %d not signed: %s", last.seq, exc)
+                        moved = replace(head, seq=last.seq, hash=last.hash)
+                        last = self._insert(conn, moved, now, [_unsigned(exc)])[-1]
                 conn.execute(
                     update(HEAD)
                     .where(HEAD.c.id == 1)
@@ -185,7 +196,7 @@ class AuditLog:
                 )
         except SQLAlchemyError as exc:
             raise AuditError(f"cannot write the audit log: {exc}") from exc
-        return entries
+        return theirs
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -248,6 +259,9 @@ class AuditLog:
     def _checkpoint_due(self, head: Head, seq: int, now: datetime) -> bool:
         if self.signer is None:
             return False
+        failed = self._signing_failed_at
+        if failed is not None and timedelta(0) <= now - failed < self._options.sync_check_interval:
+            return False  # the key failed a moment ago: do not fail (and report) every entry
         if seq - head.checkpoint_seq >= self._options.checkpoint_every:
             return True
         last = head.checkpoint_time
@@ -338,3 +352,12 @@ def _sync_change(before: SyncState | None, now: SyncState) -> list[_Pending]:
     else:
         return []  # first observation, and all is well: nothing to report
     return [_Pending(event, SELF, event.info.level, {"source": "adjtimex"})]
+
+
+def _unsigned(exc: TldsecError) -> _Pending:
+    return _Pending(
+        EventType.SYSTEM_ANOMALY,
+        SELF,
+        Level.ERROR,
+        {"anomaly": "audit checkpoint not signed", "error": str(exc)},
+    )
