@@ -348,3 +348,18 @@ def test_events_lists_the_whole_catalogue(run: Run) -> None:
 def test_grant_is_for_postgresql_only(filled: Path, run: Run) -> None:
     code, _, err = run("audit", "grant", "tldsec_app", "--home", filled)
     assert code == 1 and "only on PostgreSQL" in err
+
+
+def test_an_auditor_without_a_home_is_told_to_give_the_public_key(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TLDSEC_HOME", raising=False)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    code, _, err = run("audit", "verify", "--archive", empty)
+    assert code == 1 and "--public-key FILE" in err
+    pub = tmp_path / "audit.pub"
+    pub.write_bytes(public_key_pem(Ed25519Signer.generate().public_key()))
+    code, out, _ = run("audit", "verify", "--archive", empty, "--public-key", pub)
+    assert code == 3 and "the file is empty" in out

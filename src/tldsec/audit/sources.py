@@ -116,7 +116,9 @@ def _is_entry_line(line: str) -> bool:
 def _scan(path: Path, malformed: list[Finding]) -> _FileScan:
     """First pass: everything but the entries (header, checkpoints, seal)."""
     scan = _FileScan(path)
+    lines = 0
     for number, line in _lines(path):
+        lines += 1
         if _is_entry_line(line):
             if scan.first_entry_seq is None:
                 record = _parse(line)
@@ -140,6 +142,8 @@ def _scan(path: Path, malformed: list[Finding]) -> _FileScan:
             malformed.append(_malformed(path, number, f"bad {kind} record ({exc})"))
             continue
         malformed.append(_malformed(path, number, "not an audit record"))
+    if not lines:
+        malformed.append(_malformed(path, 0, "the file is empty"))
     return scan
 
 

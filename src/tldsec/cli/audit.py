@@ -35,7 +35,7 @@ from tldsec.audit.sources import ChainInput, archive_input, database_input
 from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import SystemClock
 from tldsec.db.base import make_engine
-from tldsec.errors import AuditError
+from tldsec.errors import AuditError, ConfigError
 
 EXIT_BROKEN = 3
 Handler = Callable[[argparse.Namespace], int]
@@ -263,9 +263,16 @@ def _verify(args: argparse.Namespace) -> int:
         if args.start or args.end:
             raise AuditError("--from/--to select entries of the database, not of archive files")
         if not keys:
-            settings = settings_from_args(args)
-            key = open_signer(settings, audit_config(settings)).public_key()
-            keys[key_id_of(key)] = key
+            try:
+                settings = settings_from_args(args)
+            except ConfigError as exc:
+                raise AuditError(
+                    f"{exc}; to verify archive files elsewhere, give the audit public key "
+                    "with --public-key FILE"
+                ) from exc
+            signer = open_signer(settings, audit_config(settings))
+            keys[signer.key_id] = signer.public_key()
+            signer.close()
         report = _run_verify(archive_input(args.archive), keys)
         return _print_report(report, ", ".join(str(p) for p in args.archive))
     settings = settings_from_args(args)
