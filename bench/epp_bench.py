@@ -1,0 +1,205 @@
+"""EPP transform throughput and latency on PostgreSQL, beside pgbench's ceiling.
+
+N concurrent TLS sessions (default 20), each on its own domain, alternate
+``domain:update`` with ``secDNS:add`` and with ``secDNS:rem`` of one DS for D seconds
+(default 60). The server is ``tldsec epp serve`` in its own process on a fresh
+PostgreSQL database; the clients are threads of this process using the in-repo client.
+Then ``pgbench -b simple-update`` runs with as many clients for as long on the same
+server: the ceiling for one-row-update transactions. ICANN's registry SLA allows
+4000 ms per transform; the aim is p99 under 50 ms.
+
+    .venv/bin/python bench/epp_bench.py [--sessions 20] [--seconds 60]
+
+Prints a Markdown table (for docs/epp.md) and writes bench/out/epp_bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+from tldsec.epp.client import EppClient
+from tldsec.epp.tls import client_context
+from tldsec.epp.tlscert import make_self_signed
+from tldsec.registry.ds_rules import DsData
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+TLDSEC = Path(sys.executable).parent / "tldsec"
+ADMIN = os.environ.get("TLDSEC_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PASSWORD = "bench-pw-1"
+
+
+def sh(*argv: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, check=True, text=True, capture_output=True, **kw)  # type: ignore[call-overload, no-any-return]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sessions", type=int, default=20)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    a = ap.parse_args()
+
+    db = f"tldsec_bench_{uuid.uuid4().hex[:8]}"
+    base = ADMIN.rsplit("/", 1)[0]
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{db}"')
+    home = OUT / f"epp-home-{db}"
+    home.mkdir(parents=True)
+    server = None
+    try:
+        url = base.replace("postgresql://", "postgresql+psycopg://") + f"/{db}"
+        (home / "tldsec.toml").write_text(
+            f'[zone]\norigin = "example."\n[database]\nregistry_url = "{url}"\n'
+            f"[epp]\nsessions_per_registrar = {a.sessions + 4}\n"
+        )
+        (home / "pw").write_text(PASSWORD + "\n")
+        make_self_signed(home / "epp-cert.pem", home / "epp-key.pem", "localhost")
+        sh(str(TLDSEC), "db", "upgrade", "--home", str(home))
+        sh(
+            str(TLDSEC),
+            "registrar",
+            "add",
+            "bench",
+            "--password-file",
+            str(home / "pw"),
+            "--home",
+            str(home),
+        )
+        server = subprocess.Popen(
+            [str(TLDSEC), "epp", "serve", "--home", str(home), "--listen", "127.0.0.1:0"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert server.stdout is not None
+        port = int(server.stdout.readline().rsplit(":", 1)[1])
+        context = client_context(home / "epp-cert.pem")
+
+        # Set-up: one domain per session, with a name server and one DS.
+        with EppClient("127.0.0.1", port, context) as setup:
+            assert setup.login("bench", PASSWORD).code == 1000
+            assert setup.host_create("ns1.bench-hoster.net").code == 1000
+            for i in range(a.sessions):
+                r = setup.domain_create(
+                    f"bench{i}.example",
+                    ns=("ns1.bench-hoster.net",),
+                    ds=(DsData.of(1, 13, 2, "AA" * 32),),
+                )
+                assert r.code == 1000, r.message
+            setup.logout()
+
+        latencies: list[list[float]] = [[] for _ in range(a.sessions)]
+        errors = [0] * a.sessions
+        start = threading.Barrier(a.sessions + 1)
+        stop_at = [0.0]
+
+        def session(i: int) -> None:
+            ds = DsData.of(1000 + i, 13, 2, f"{i:02X}" * 32)
+            with EppClient("127.0.0.1", port, context) as client:
+                assert client.login("bench", PASSWORD).code == 1000
+                start.wait()
+                add = True
+                while time.perf_counter() < stop_at[0]:
+                    t0 = time.perf_counter()
+                    if add:
+                        r = client.domain_update_ds(f"bench{i}.example", add=(ds,))
+                    else:
+                        r = client.domain_update_ds(f"bench{i}.example", remove=(ds,))
+                    latencies[i].append(time.perf_counter() - t0)
+                    if r.code != 1000:
+                        errors[i] += 1
+                    add = not add
+                client.logout()
+
+        threads = [threading.Thread(target=session, args=(i,)) for i in range(a.sessions)]
+        for t in threads:
+            t.start()
+        stop_at[0] = time.perf_counter() + 3600
+        start.wait()
+        t_begin = time.perf_counter()
+        stop_at[0] = t_begin + a.seconds
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - t_begin
+        all_lat = sorted(x for lat in latencies for x in lat)
+        n = len(all_lat)
+        epp = {
+            "transactions": n,
+            "errors": sum(errors),
+            "seconds": round(elapsed, 2),
+            "tps": round(n / elapsed, 1),
+            "p50_ms": round(1000 * all_lat[n // 2], 2),
+            "p99_ms": round(1000 * all_lat[min(n - 1, int(n * 0.99))], 2),
+            "max_ms": round(1000 * all_lat[-1], 2),
+            "mean_ms": round(1000 * statistics.fmean(all_lat), 2),
+        }
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+
+        # The ceiling: pgbench simple-update, same clients, same duration, same server.
+        pg_url = f"{base}/{db}"
+        sh("pgbench", "-i", "-q", "-s", "10", pg_url)
+        out = sh(
+            "pgbench",
+            "-b",
+            "simple-update",
+            "-c",
+            str(a.sessions),
+            "-j",
+            "2",
+            "-T",
+            str(int(a.seconds)),
+            pg_url,
+        ).stdout
+        match = re.search(r"tps = ([0-9.]+)", out)
+        pgbench_tps = float(match.group(1)) if match else float("nan")
+        lat = re.search(r"latency average = ([0-9.]+) ms", out)
+        result = {
+            "sessions": a.sessions,
+            "server_workers": 8,  # ServerLimits default, as tldsec epp serve runs it
+            "epp": epp,
+            "pgbench_simple_update_tps": pgbench_tps,
+            "pgbench_latency_avg_ms": float(lat.group(1)) if lat else None,
+            "cpus": os.cpu_count(),
+        }
+        OUT.mkdir(exist_ok=True)
+        (OUT / "epp_bench.json").write_text(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2))
+        print()
+        print("| measure | value |")
+        print("| --- | --- |")
+        print(
+            f"| EPP domain:update (secDNS add/rem), {a.sessions} TLS sessions, "
+            f"{elapsed:.0f} s | {epp['tps']} transactions/s |"
+        )
+        print(
+            f"| latency p50 / p99 / max | {epp['p50_ms']} / {epp['p99_ms']} / {epp['max_ms']} ms |"
+        )
+        print(f"| failed transforms | {epp['errors']} of {n} |")
+        print(f"| pgbench simple-update, {a.sessions} clients | {pgbench_tps:.0f} tps |")
+        print(f"| EPP / pgbench | {epp['tps'] / pgbench_tps:.2f} |")
+        return 0
+    finally:
+        if server is not None and server.poll() is None:
+            server.kill()
+            server.wait()
+        if server is not None and server.stdout is not None:
+            server.stdout.close()
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    sys.exit(main())
