@@ -172,20 +172,31 @@ def open_audit_log(
     """
     config = audit_config(settings)
     engine = make_engine(config.db_url)
-    ensure_schema(engine)
-    log = AuditLog(engine, clock, signer=None, probe=KernelClockStatus(), options=config.writer)
-    fresh = log.head().seq == 0
-    existed = _key_exists(settings, config)
-    log.signer = open_signer(settings, config, create=(create and fresh) or new_key)
-    if fresh:
-        log.record(EventType.AUDIT_INITIALIZED, actor=SELF, database=_safe_url(config.db_url))
-    if not existed:
-        log.record(
-            EventType.AUDIT_KEY_GENERATED,
-            actor=SELF,
-            key_id=log.signer.key_id,
-            backend=resolve_backend(settings, config),
-        )
+    log = AuditLog(
+        engine,
+        clock,
+        signer=None,
+        probe=KernelClockStatus(),
+        options=config.writer,
+        owns_engine=True,
+    )
+    try:
+        ensure_schema(engine)
+        fresh = log.head().seq == 0
+        existed = _key_exists(settings, config)
+        log.signer = open_signer(settings, config, create=(create and fresh) or new_key)
+        if fresh:
+            log.record(EventType.AUDIT_INITIALIZED, actor=SELF, database=_safe_url(config.db_url))
+        if not existed:
+            log.record(
+                EventType.AUDIT_KEY_GENERATED,
+                actor=SELF,
+                key_id=log.signer.key_id,
+                backend=resolve_backend(settings, config),
+            )
+    except BaseException:
+        log.close()
+        raise
     return log
 
 

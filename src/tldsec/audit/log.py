@@ -88,8 +88,10 @@ class AuditLog:
         signer: AuditSigner | None,
         probe: ClockStatusProbe | None = None,
         options: WriterOptions | None = None,
+        owns_engine: bool = False,
     ) -> None:
         self.engine = engine
+        self._owns_engine = owns_engine
         self.clock = clock
         self.signer = signer
         self._probe = probe
@@ -145,8 +147,13 @@ class AuditLog:
         return _head(row)
 
     def close(self) -> None:
-        if self.signer is not None:
-            self.signer.close()
+        """Close the audit key's session, and the engine if this log made it."""
+        try:
+            if self.signer is not None:
+                self.signer.close()
+        finally:
+            if self._owns_engine:
+                self.engine.dispose()
 
     # -- the transaction ----------------------------------------------------------------
 

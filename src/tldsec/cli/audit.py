@@ -159,7 +159,6 @@ def _log(
         yield log
     finally:
         log.close()
-        log.engine.dispose()
 
 
 @contextmanager
