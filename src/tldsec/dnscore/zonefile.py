@@ -27,6 +27,7 @@ import dns.rdatatype
 import dns.ttl
 
 from tldsec.dnscore import names, rdata
+from tldsec.dnscore.bulk import bulk_allocation
 from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.errors import ZoneSyntaxError
@@ -40,7 +41,7 @@ _OTHER_CLASSES = frozenset({"CH", "HS", "CS", "NONE", "ANY"})
 def read_zone(path: Path, origin: str) -> Zone:
     """Parse a zone file; ``ZoneSyntaxError`` names the file, line and reason."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f, bulk_allocation():
             return _parse(f, origin, str(path))
     except UnicodeDecodeError as exc:
         raise ZoneSyntaxError(str(path), None, f"not UTF-8 text: {exc}") from exc
@@ -49,7 +50,8 @@ def read_zone(path: Path, origin: str) -> Zone:
 
 
 def read_zone_text(text: str, origin: str, filename: str = "<text>") -> Zone:
-    return _parse(io.StringIO(text), origin, filename)
+    with bulk_allocation():
+        return _parse(io.StringIO(text), origin, filename)
 
 
 def _type_number(token: str) -> int | None:

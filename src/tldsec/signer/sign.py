@@ -14,6 +14,7 @@ from datetime import datetime
 
 from tldsec.clock import to_epoch
 from tldsec.dnscore import names, nsec3
+from tldsec.dnscore.bulk import bulk_allocation
 from tldsec.dnscore.dnskey import key_tag
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import RRset, Zone, soa_minimum
@@ -67,6 +68,19 @@ def sign_zone(
     progress: Callable[[int, int], None] | None = None,
 ) -> SignResult:
     """Sign ``unsigned`` (which becomes the signed zone: it is extended in place)."""
+    with bulk_allocation():
+        return _sign_zone(unsigned, config, keystore, now, previous, workers, progress)
+
+
+def _sign_zone(
+    unsigned: Zone,
+    config: SigningConfig,
+    keystore: KeyStore,
+    now: datetime,
+    previous: PreviousSignatures | None,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+) -> SignResult:
     t0 = time.perf_counter()
     stats = SignStats()
     zsks = _duties(config.zone_signers, config, "sign the zone (ZSK)")

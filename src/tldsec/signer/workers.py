@@ -11,6 +11,7 @@ hand the job list across ``fork`` and is cleared when the pool is done.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 from array import array
 from collections.abc import Callable, Sequence
@@ -122,6 +123,9 @@ def _sign_parallel(
     total = len(jobs)
     ranges = [(s, min(s + CHUNK, total)) for s in range(0, total, CHUNK)]
     _FORK_JOBS = jobs
+    # Objects that exist now are never collected in the workers: a collection there
+    # would write to every object's header and copy the whole heap page by page.
+    gc.freeze()
     try:
         with ctx.Pool(workers, initializer=_worker_init, initargs=(spec,)) as pool:
             for (start, end), rrsigs in zip(
@@ -131,6 +135,7 @@ def _sign_parallel(
                 if progress:
                     progress(end, total)
     finally:
+        gc.unfreeze()
         _FORK_JOBS = None
 
 
