@@ -69,7 +69,7 @@ class LoginGate:
         self.window = window
         self.max_failures_per_session = max_failures_per_session
         self._lock = threading.Lock()
-        self._failures: dict[str, deque[datetime]] = defaultdict(deque)
+        self._failures: dict[str, deque[datetime]] = {}
         self._sessions: dict[str, int] = defaultdict(int)
 
     def blocked(self, *keys: str) -> bool:
@@ -77,11 +77,21 @@ class LoginGate:
         with self._lock:
             return any(len(self._recent(key, now)) >= self.max_failures for key in keys)
 
+    def tracked(self) -> int:
+        """How many client ids and peers have failures in the window (bounded memory)."""
+        now = self.clock.now()
+        with self._lock:
+            for key in list(self._failures):
+                self._recent(key, now)
+            return len(self._failures)
+
     def failed(self, *keys: str) -> None:
         now = self.clock.now()
         with self._lock:
             for key in keys:
-                self._recent(key, now).append(now)
+                times = self._recent(key, now)
+                times.append(now)
+                self._failures[key] = times
 
     def open_session(self, client_id: str) -> bool:
         with self._lock:
@@ -99,9 +109,14 @@ class LoginGate:
             return self._sessions[client_id]
 
     def _recent(self, key: str, now: datetime) -> deque[datetime]:
-        times = self._failures[key]
+        """The failures of ``key`` within the window; keys without any are forgotten."""
+        times = self._failures.get(key) or deque()
         while times and times[0] <= now - self.window:
             times.popleft()
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
         return times
 
 
