@@ -20,7 +20,7 @@ from tldsec.audit.entry import Entry, make_entry
 from tldsec.audit.events import CATALOGUE
 from tldsec.audit.signing import Ed25519Signer, public_key_pem
 from tldsec.cli.main import main
-from tldsec.clock import FakeClock
+from tldsec.clock import FakeClock, SystemClock
 from tldsec.settings import load_settings
 
 from .conftest import START
@@ -104,13 +104,19 @@ def put(conn: sqlite3.Connection, entry: Entry) -> None:
 def filled(home: Path, run: Run) -> Path:
     """A home whose log has 20 recorded entries after init, signed at the end."""
     assert run("audit", "init", "--home", home)[0] == 0
-    for i in range(20):
-        event = ("facility.entry", "ds.received", "access.login_failed")[i % 3]
-        actor = ("person:alice", "registrar:reg-1", "registrar:reg-2")[i % 3]
-        code, _, err = run(
-            "audit", "record", event, "--actor", actor, "--detail", f"n={i}", "--home", home
-        )
-        assert code == 0, err
+    code, _, err = run(
+        "audit", "record", "facility.entry", "--actor", "person:alice", "--detail", "n=0",
+        "--home", home,
+    )  # fmt: skip
+    assert code == 0, err
+    log = open_audit_log(load_settings(home), SystemClock())
+    try:
+        for i in range(1, 20):
+            event = ("facility.entry", "ds.received", "access.login_failed")[i % 3]
+            actor = ("person:alice", "registrar:reg-1", "registrar:reg-2")[i % 3]
+            log.record(event, actor=actor, n=str(i))
+    finally:
+        log.close()
     assert run("audit", "checkpoint", "--home", home)[0] == 0
     return home
 
