@@ -22,6 +22,7 @@ from tldsec.dnscore.zone import RRset, Zone
 from tldsec.dnscore.zonefile import read_zone_text, write_zone_atomic
 from tldsec.hsm.base import KeyInfo
 from tldsec.hsm.memory import MemoryKeyStore, forget_named_store
+from tldsec.hsm.open import open_keystore
 from tldsec.policy import Algorithm, Policy, load_policy
 from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.signer import sign_zone
@@ -161,9 +162,21 @@ class Case:
         write_zone_atomic(self.zone, self.signed)
         return self
 
-    def verify(self, *, now: datetime | None = None, **options: object) -> Report:
-        self.write()
+    def verify(
+        self,
+        *,
+        now: datetime | None = None,
+        parts: bool = False,
+        write: bool = True,
+        **options: object,
+    ) -> Report:
+        """Verify the case (written from ``zone`` first unless ``write`` is False): read
+        whole, or with ``parts`` cut into parts of about 300 bytes."""
+        if write:
+            self.write()
         opts = VerifyOptions(policy=self.keys.policy, external=(), second_sample=None)
+        if parts:
+            opts = replace(opts, split_bytes=0, part_bytes=300)
         opts = replace(opts, **options)  # type: ignore[arg-type]
         request = VerifyRequest(
             signed=self.signed,
@@ -173,7 +186,11 @@ class Case:
             previous=self.previous,
         )
         return verify_zone(
-            request, opts, now or NOW + timedelta(seconds=5), keystore=self.keys.store
+            request,
+            opts,
+            now or NOW + timedelta(seconds=5),
+            keystore=self.keys.store,
+            opener=open_keystore,
         )
 
 

@@ -8,18 +8,24 @@ signed zone, in RFC 1982 serial number arithmetic.
 
 from __future__ import annotations
 
+import hashlib
+import struct
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from tldsec.dnscore import names, rdata
 from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import RRset, Zone
+from tldsec.errors import ZoneSyntaxError
 from tldsec.verify.report import CheckResult, Finding
 from tldsec.verify.structure import DNSSEC_ADDED
+from tldsec.verify.zoneread import read_soa_serial
 
 CONTENT = "content"
 SERIAL = "serial"
 _SHOW = 3  # records quoted per finding
+_HEAD = struct.Struct("!HIH")
 
 
 def check_content(signed: Zone, unsigned: Zone) -> CheckResult:
@@ -52,6 +58,32 @@ def _differences(signed: Zone, unsigned: Zone) -> Iterator[Finding]:
         for s in snodes[owner]:
             if s.rtype not in DNSSEC_ADDED:
                 yield _f(s, f"added: {_count(s)} record(s) not in the unsigned zone")
+
+
+def owner_digests(zone: Zone) -> dict[bytes, bytes]:
+    """Owner -> a digest of its data without DNSSEC records (types, TTLs, RDATA).
+
+    Two zones hold the same non-DNSSEC data exactly when these maps are equal; parts of
+    a big zone are digested apart and the maps compared at once.
+    """
+    out: dict[bytes, bytes] = {}
+    blake2b = hashlib.blake2b
+    for owner, node in zone.nodes.items():
+        parts = []
+        for r in node:
+            if r.rtype not in DNSSEC_ADDED:
+                parts.append((r.rtype, r.ttl, r.rdatas))
+        if not parts:
+            continue
+        h = blake2b(digest_size=16)
+        parts.sort()
+        for rtype, ttl, rdatas in parts:
+            h.update(_HEAD.pack(rtype, ttl, len(rdatas)))
+            for rd in rdatas:
+                h.update(len(rd).to_bytes(2, "big"))
+                h.update(rd)
+        out[owner] = h.digest()
+    return out
 
 
 def _compare_node(unode: list[RRset], snode: list[RRset]) -> Iterator[Finding]:
@@ -127,6 +159,28 @@ def check_serial(zone: Zone, previous_serial: int) -> CheckResult:
         findings,
         time.perf_counter() - t0,
         notes=(f"previous serial {previous_serial}",),
+    )
+
+
+def check_serial_from_file(zone: Zone, previous: Path | None, origin: str) -> CheckResult:
+    """``check_serial`` against the previous zone file's SOA (skipped without one)."""
+    if previous is None:
+        return CheckResult.skipped(SERIAL, "no previous zone given (--previous)")
+    t0 = time.perf_counter()
+    try:
+        serial = read_soa_serial(previous, origin)
+    except ZoneSyntaxError as exc:
+        return CheckResult.from_findings(
+            SERIAL, [Finding("", "", f"previous zone unusable: {exc}")], time.perf_counter() - t0
+        )
+    result = check_serial(zone, serial)
+    return CheckResult(
+        result.name,
+        result.status,
+        result.findings,
+        result.failures,
+        time.perf_counter() - t0,
+        result.notes,
     )
 
 

@@ -20,7 +20,7 @@ from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.verify.keys import KeySet, key_tag
-from tldsec.verify.report import CheckResult, Finding
+from tldsec.verify.report import CheckResult, Collector, Finding
 from tldsec.verify.structure import Structure
 
 NAME = "coverage"
@@ -56,56 +56,79 @@ def signers_of(rrset: RRset) -> set[KeyId]:
     return {(sig[2], (sig[16] << 8) | sig[17]) for sig in rrset.sigs if len(sig) >= 18}
 
 
+@dataclass(frozen=True, slots=True)
+class Signers:
+    """Who must and who may sign zone data, read from the apex (or the configuration)."""
+
+    zsk: frozenset[KeyId]  # non-SEP zone keys of the DNSKEY RRset
+    ksk: frozenset[KeyId]  # SEP zone keys of the DNSKEY RRset
+    algorithms: frozenset[int]  # RFC 4035 2.2: each must sign every RRset
+    active: frozenset[KeyId]  # must sign every authoritative RRset
+    allowed: frozenset[KeyId]  # may sign zone data
+
+    @classmethod
+    def from_apex(cls, zone: Zone, expected: ExpectedSigners | None) -> Signers:
+        """From the apex DNSKEY RRset; the active ZSKs are the configuration's zone
+        signers, else the ZSKs that sign the SOA."""
+        dnskey = zone.get(zone.origin, DNSKEY)
+        keys = KeySet.from_rdatas(dnskey.rdatas if dnskey is not None else [])
+        usable = [k for k in keys.keys if k.is_zone_key and not k.is_revoked]
+        ksk = frozenset((k.algorithm, k.tag) for k in usable if k.is_sep)
+        zsk = frozenset((k.algorithm, k.tag) for k in usable if not k.is_sep)
+        if expected is not None:
+            active, allowed = expected.zone, expected.zone
+        else:
+            soa = zone.get(zone.origin, RRType.SOA)
+            active = frozenset(signers_of(soa) & zsk) if soa is not None else frozenset()
+            allowed = zsk
+        return cls(zsk, ksk, keys.algorithms, active, allowed)
+
+
 def check_coverage(
     zone: Zone, structure: Structure, expected: ExpectedSigners | None = None
 ) -> CheckResult:
     t0 = time.perf_counter()
-    findings = list(_coverage(zone, structure, expected))
-    return CheckResult.from_findings(NAME, findings, time.perf_counter() - t0)
+    found = Collector()
+    found.extend(apex_coverage(zone, expected))
+    if zone.get(zone.origin, DNSKEY) is not None:
+        found.extend(data_coverage(zone, structure, Signers.from_apex(zone, expected)))
+    return found.result(NAME, time.perf_counter() - t0)
 
 
-def _coverage(
-    zone: Zone, structure: Structure, expected: ExpectedSigners | None
-) -> Iterator[Finding]:
+def apex_coverage(zone: Zone, expected: ExpectedSigners | None) -> Iterator[Finding]:
+    """The DNSKEY RRset: present, the published keys, signed by the KSK(s)."""
     origin = zone.origin
     apex = names.to_text(origin)
     dnskey = zone.get(origin, DNSKEY)
     if dnskey is None:
         yield Finding(apex, "DNSKEY", "the apex has no DNSKEY RRset")
         return
-    keys = KeySet.from_rdatas(dnskey.rdatas)
-    usable = [k for k in keys.keys if k.is_zone_key and not k.is_revoked]
-    ksk_ids = {(k.algorithm, k.tag) for k in usable if k.is_sep}
-    zsk_ids = {(k.algorithm, k.tag) for k in usable if not k.is_sep}
-    algorithms = keys.algorithms
-
-    # The DNSKEY RRset: by the KSK(s).
+    signers = Signers.from_apex(zone, expected)
     if expected is not None:
         have = set(dnskey.rdatas)
         for rd in sorted(expected.published - have):
             yield Finding(apex, "DNSKEY", f"key {key_tag(rd)} should be published but is not")
         for rd in sorted(have - expected.published):
             yield Finding(apex, "DNSKEY", f"key {key_tag(rd)} is published but should not be")
-        need_dnskey = expected.dnskey
-    else:
-        need_dnskey = frozenset()
     by = signers_of(dnskey)
-    if not by & ksk_ids:
+    if not by & signers.ksk:
         yield Finding(apex, "DNSKEY", "the DNSKEY RRset is not signed by a KSK (SEP key)")
-    for _alg, tag in sorted(need_dnskey - by):
-        yield Finding(apex, "DNSKEY", f"the DNSKEY RRset lacks the RRSIG of KSK {tag}")
     if expected is not None:
+        for _alg, tag in sorted(expected.dnskey - by):
+            yield Finding(apex, "DNSKEY", f"the DNSKEY RRset lacks the RRSIG of KSK {tag}")
         for _alg, tag in sorted(by - expected.dnskey):
             yield Finding(apex, "DNSKEY", f"signed by key {tag}, which has no DNSKEY duty")
 
-    # The active ZSKs: those the configuration names, else those that sign the SOA.
-    soa = zone.get(origin, RRType.SOA)
-    if expected is not None:
-        active: set[KeyId] = set(expected.zone)
-        allowed = expected.zone
-    else:
-        active = signers_of(soa) & zsk_ids if soa is not None else set()
-        allowed = frozenset(zsk_ids)
+
+def data_coverage(zone: Zone, structure: Structure, signers: Signers) -> Iterator[Finding]:
+    """Every RRset but the DNSKEY RRset: signed if it is the zone's data, else not."""
+    origin = zone.origin
+    zsk_ids, active, allowed, algorithms = (
+        signers.zsk,
+        signers.active,
+        signers.allowed,
+        signers.algorithms,
+    )
 
     def zone_data(rrset: RRset) -> Iterator[Finding]:
         by = signers_of(rrset)
@@ -122,12 +145,13 @@ def _coverage(
         if extra:
             tags = ", ".join(str(t) for _, t in sorted(extra))
             yield _f(rrset, f"signed by key {tags}, which has no zone-signing duty")
-        algs = {alg for alg, _ in by}
-        if not algorithms <= algs:
-            lacking = ", ".join(str(a) for a in sorted(algorithms - algs))
-            yield _f(
-                rrset, f"not signed with algorithm {lacking} of the DNSKEY RRset (RFC 4035 2.2)"
-            )
+        if len(algorithms) > 1 or not algorithms <= {alg for alg, _ in by}:
+            lacking = algorithms - {alg for alg, _ in by}
+            if lacking:
+                text = ", ".join(str(a) for a in sorted(lacking))
+                yield _f(
+                    rrset, f"not signed with algorithm {text} of the DNSKEY RRset (RFC 4035 2.2)"
+                )
 
     nodes = zone.nodes
     for owner in structure.authoritative:

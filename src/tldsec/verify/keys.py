@@ -122,13 +122,26 @@ class KeySet:
     keys: tuple[DnsKey, ...]
     by_tag: dict[tuple[int, int], tuple[DnsKey, ...]]
 
+    # (algorithm, tag) -> (public key, hash) of each key that can verify: the hot path.
+    verifiers: dict[tuple[int, int], tuple[tuple[rsa.RSAPublicKey, hashes.HashAlgorithm], ...]]
+
     @classmethod
     def from_rdatas(cls, rdatas: list[bytes]) -> KeySet:
         keys = tuple(parse_dnskey(rd) for rd in rdatas)
         by_tag: dict[tuple[int, int], list[DnsKey]] = {}
         for k in keys:
             by_tag.setdefault((k.algorithm, k.tag), []).append(k)
-        return cls(keys, {t: tuple(v) for t, v in by_tag.items()})
+        verifiers: dict[
+            tuple[int, int], tuple[tuple[rsa.RSAPublicKey, hashes.HashAlgorithm], ...]
+        ] = {
+            t: tuple(
+                (k.public, RSA_HASHES[k.algorithm]())
+                for k in v
+                if k.public is not None and k.is_zone_key and not k.is_revoked
+            )
+            for t, v in by_tag.items()
+        }
+        return cls(keys, {t: tuple(v) for t, v in by_tag.items()}, verifiers)
 
     def find(self, algorithm: int, tag: int) -> tuple[DnsKey, ...]:
         return self.by_tag.get((algorithm, tag), ())

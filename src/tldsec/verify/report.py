@@ -111,6 +111,40 @@ class CheckResult:
         }
 
 
+@dataclass(slots=True)
+class Collector:
+    """Findings of one check as they are found: all counted, the first ``FINDINGS_CAP``
+    kept. Parts of a zone checked apart (in worker processes) are merged in order."""
+
+    kept: list[Finding] = field(default_factory=list)
+    failures: int = 0
+
+    def add(self, finding: Finding) -> None:
+        self.failures += 1
+        if len(self.kept) < FINDINGS_CAP:
+            self.kept.append(finding)
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        for f in findings:
+            self.add(f)
+
+    def merge(self, other: Collector) -> None:
+        self.failures += other.failures
+        room = FINDINGS_CAP - len(self.kept)
+        if room > 0:
+            self.kept.extend(other.kept[:room])
+
+    def result(self, name: str, seconds: float = 0.0, notes: Iterable[str] = ()) -> CheckResult:
+        return CheckResult(
+            name=name,
+            status=Status.FAILED if self.failures else Status.PASSED,
+            findings=tuple(self.kept),
+            failures=self.failures,
+            seconds=seconds,
+            notes=tuple(notes),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Report:
     """Every check run on one signed zone."""

@@ -33,20 +33,20 @@ from tldsec.dnscore import names
 from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.errors import KeyStoreError
-from tldsec.hsm.base import KeyStore, KeyStoreSpec
+from tldsec.hsm.base import KeyStore
 from tldsec.hsm.dnspython_key import hsm_private_key
 from tldsec.verify.keys import key_tag
+from tldsec.verify.options import KeyOpener
 from tldsec.verify.report import FINDINGS_CAP, CheckResult, Finding, Status
 from tldsec.verify.rrsig import parse_rrsig
 from tldsec.verify.workers import ForkedMap
 
 NAME = "second-implementation"
-KeyOpener = Callable[[KeyStoreSpec], KeyStore]
 PrivateKeyFor = Callable[[KeyStore, str], GenericPrivateKey]
 
 
 @dataclass(frozen=True, slots=True)
-class _Key:
+class StoreKey:
     dnskey: DNSKEY
     key_id: str
 
@@ -83,7 +83,7 @@ class SecondImplementationCheck:
         self.sample = sample
         self.signatures = sum(len(r.sigs) for r in chosen)
         dnskey = zone.get(zone.origin, RRType.DNSKEY)
-        keys = _keys_in_store(dnskey.rdatas if dnskey else [], keystore)
+        keys = keys_in_store(dnskey.rdatas if dnskey else [], keystore)
         origin_name = dns.name.from_wire(zone.origin, 0)[0]
         spec = keystore.spec
         # A forked worker opens its own session on the store (one HSM session per core);
@@ -98,10 +98,12 @@ class SecondImplementationCheck:
             if os.getpid() != parent and opener is not None:
                 store = opener(spec)  # a forked worker: its own session
                 try:
-                    return [_compare(chosen, start, end, store, keys, origin_name, private_key_for)]
+                    return [
+                        compare_range(chosen, start, end, store, keys, origin_name, private_key_for)
+                    ]
                 finally:
                     store.close()
-            return [_compare(chosen, start, end, keystore, keys, origin_name, private_key_for)]
+            return [compare_range(chosen, start, end, keystore, keys, origin_name, private_key_for)]
 
         self._map: ForkedMap[tuple[int, list[Finding]]] = ForkedMap(task, len(chosen), workers)
 
@@ -131,10 +133,12 @@ class SecondImplementationCheck:
         self._map.abandon()
 
 
-def _keys_in_store(dnskeys: list[bytes], keystore: KeyStore) -> dict[tuple[int, int], list[_Key]]:
+def keys_in_store(
+    dnskeys: list[bytes], keystore: KeyStore
+) -> dict[tuple[int, int], list[StoreKey]]:
     """DNSKEYs of the apex whose private key the store holds, by (algorithm, tag)."""
     held = {(int(info.algorithm), info.public_key): info.key_id for info in keystore.list_keys()}
-    out: dict[tuple[int, int], list[_Key]] = {}
+    out: dict[tuple[int, int], list[StoreKey]] = {}
     for rd in dnskeys:
         if len(rd) < 4:
             continue
@@ -143,16 +147,16 @@ def _keys_in_store(dnskeys: list[bytes], keystore: KeyStore) -> dict[tuple[int, 
             continue
         obj = dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.DNSKEY, rd, 0, len(rd))
         assert isinstance(obj, DNSKEY)
-        out.setdefault((rd[3], key_tag(rd)), []).append(_Key(obj, key_id))
+        out.setdefault((rd[3], key_tag(rd)), []).append(StoreKey(obj, key_id))
     return out
 
 
-def _compare(
+def compare_range(
     chosen: list[RRset],
     start: int,
     end: int,
     store: KeyStore,
-    keys: dict[tuple[int, int], list[_Key]],
+    keys: dict[tuple[int, int], list[StoreKey]],
     origin: dns.name.Name,
     private_key_for: PrivateKeyFor,
 ) -> tuple[int, list[Finding]]:
@@ -173,7 +177,7 @@ def _compare(
 def _compare_rrset(
     rrset: RRset,
     store: KeyStore,
-    keys: dict[tuple[int, int], list[_Key]],
+    keys: dict[tuple[int, int], list[StoreKey]],
     origin: dns.name.Name,
     private: dict[str, GenericPrivateKey],
     private_key_for: PrivateKeyFor,

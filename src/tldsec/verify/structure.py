@@ -74,9 +74,12 @@ def analyse(zone: Zone) -> Structure:
             if node[0].rtype == NSEC3:
                 nsec3_owners.append(owner)
                 continue
-        elif any(r.rtype == NSEC3 for r in node):
-            nsec3_owners.append(owner)
-            s.nsec3_with_data.append(owner)
+        else:
+            for r in node:
+                if r.rtype == NSEC3:
+                    nsec3_owners.append(owner)
+                    s.nsec3_with_data.append(owner)
+                    break
         real.add(owner)
         if owner == origin:
             authoritative.append(owner)
@@ -102,13 +105,17 @@ def analyse(zone: Zone) -> Structure:
     for group in (authoritative, delegations):
         for owner in group:
             name = owner
-            while name != origin and len(name) > 1:
+            while True:
                 name = parent(name)
-                if name in real or name in ents:
+                if name == origin or len(name) <= 1 or name in real or name in ents:
                     break
                 ents.add(name)
     s.empty_non_terminals = sorted(ents, key=names.canonical_key)
     return s
+
+
+_DELEGATION = frozenset({NS})
+_SIGNED_DELEGATION = frozenset({NS, DS, RRSIG})
 
 
 def signable(node: list[RRset]) -> list[RRset]:
@@ -126,10 +133,10 @@ def expected_bitmap_types(kind: str, node: list[RRset] | None) -> frozenset[int]
     if kind == "ent" or not node:
         return frozenset()
     if kind == "delegation":
-        types = {NS}
-        if any(r.rtype == DS for r in node):
-            types |= {DS, RRSIG}
-        return frozenset(types)
+        for r in node:
+            if r.rtype == DS:
+                return _SIGNED_DELEGATION
+        return _DELEGATION
     types = {r.rtype for r in node if r.rtype != NSEC3}
     if types:
         types.add(RRSIG)

@@ -35,11 +35,11 @@ def policy_ttls(ttl: TtlPolicy) -> dict[int, int]:
 
 def check_ttls(zone: Zone, ttl: TtlPolicy) -> CheckResult:
     t0 = time.perf_counter()
-    findings = list(_wrong_ttls(zone, policy_ttls(ttl)))
+    findings = list(wrong_ttls(zone, policy_ttls(ttl)))
     return CheckResult.from_findings(NAME, findings, time.perf_counter() - t0)
 
 
-def _wrong_ttls(zone: Zone, wanted: dict[int, int]) -> Iterator[Finding]:
+def wrong_ttls(zone: Zone, wanted: dict[int, int]) -> Iterator[Finding]:
     for node in zone.nodes.values():
         for rrset in node:
             want = wanted.get(rrset.rtype)

@@ -51,6 +51,9 @@ class ReadResult:
     zone: Zone
     findings: list[Finding] = field(default_factory=list)
     records: int = 0
+    # An owner's records came in more than one run of lines: the file is not grouped by
+    # owner, so it cannot be split into parts at owner boundaries.
+    regrouped: bool = False
 
 
 class _Reject(Exception):
@@ -68,8 +71,16 @@ def read_zone_file(path: Path, origin: str) -> ReadResult:
         raise ZoneSyntaxError(str(path), None, f"cannot read: {exc.strerror}") from exc
 
 
-def read_zone_string(text: str, origin: str, filename: str = "<text>") -> ReadResult:
-    return _Reader(origin, filename).read(io.StringIO(text))
+def read_zone_string(
+    text: str,
+    origin: str,
+    filename: str = "<text>",
+    *,
+    default_ttl: int | None = None,
+    first_line: int = 1,
+) -> ReadResult:
+    """Read zone text; a part of a bigger file gives its $TTL and first line number."""
+    return _Reader(origin, filename).read(io.StringIO(text), default_ttl, first_line)
 
 
 class _Reader:
@@ -90,12 +101,11 @@ class _Reader:
 
     # -- the main loop ----------------------------------------------------------------
 
-    def read(self, f: IO[str]) -> ReadResult:
+    def read(self, f: IO[str], default_ttl: int | None = None, first_line: int = 1) -> ReadResult:
         zone = self.zone
         nodes = zone.nodes
         origin = self.origin
         current_origin = origin
-        default_ttl: int | None = None
         last_ttl: int | None = None
         owner_text = ""
         owner = b""
@@ -118,7 +128,7 @@ class _Reader:
         count = 0
         line_no = 0
         try:
-            for line_no, line in enumerate(f, 1):
+            for line_no, line in enumerate(f, first_line):
                 if joiner.depth or '"' in line or "(" in line or ";" in line or "\\" in line:
                     # Comments, parentheses, quotes, escapes: the slow path.
                     entry = joiner.feed(line_no, line)
@@ -159,6 +169,8 @@ class _Reader:
                             owner = self._owner(text, current_origin)
                         owner_text = text
                         node = nodes.get(owner) or []
+                        if node and last is not None and last.owner != owner:
+                            self.result.regrouped = True
                     i = 1
                 # Fast path: OWNER TTL IN TYPE, the layout every zone writer uses.
                 n = len(fields) - i

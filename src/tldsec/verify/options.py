@@ -1,0 +1,50 @@
+"""What to verify and how: ``VerifyRequest`` (the files) and ``VerifyOptions`` (the
+policy and the ``[verify]`` settings), shared by the whole-zone and the sharded runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from tldsec.hsm.base import KeyStore, KeyStoreSpec
+from tldsec.policy import Policy
+from tldsec.verify.coverage import ExpectedSigners
+
+EXTERNAL_DEFAULT = ("ldns-verify-zone", "dnssec-verify", "kzonecheck")
+# Opens a key store from its spec: how forked workers get their own session.
+KeyOpener = Callable[[KeyStoreSpec], KeyStore]
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyOptions:
+    """How to verify: the policy, and the settings of the ``[verify]`` table."""
+
+    policy: Policy
+    horizon: timedelta | None = None  # None: the policy's cycle interval + safety margin
+    workers: int = 0  # 0: every core
+    second_sample: int | None = 2000  # RRsets re-signed by dnspython; None: all of them
+    external: tuple[str, ...] = EXTERNAL_DEFAULT
+    external_timeout: float = 1800.0
+    expected: ExpectedSigners | None = None  # the signing run's key duties, when known
+    split_bytes: int = 16 << 20  # zones at least this big are checked in parts ...
+    part_bytes: int = 8 << 20  # ... of about this size
+
+    def horizon_delta(self) -> timedelta:
+        if self.horizon is not None:
+            return self.horizon
+        # DPS 6.5 / policy [cycle]: a signature must outlive the next cycle plus a margin.
+        return self.policy.cycle.interval + self.policy.cycle.safety_margin
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyRequest:
+    """What to verify: the candidate and what it is compared with."""
+
+    signed: Path
+    origin: str
+    trust_anchor: Path  # DS (what the parent publishes) or DNSKEY records for the apex
+    unsigned: Path | None = None
+    previous: Path | None = None  # the last good signed zone: its serial must be lower
+    display_name: str | None = None  # how the report names the zone file

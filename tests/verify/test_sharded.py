@@ -1,0 +1,65 @@
+"""A zone checked in parts on every core reports exactly what the whole-zone run
+reports: the same checks, the same verdicts, the same failing records, for the valid
+zone and for every fault of the corruption suite. A file that cannot be cut safely is
+read whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.verify.conftest import ORIGIN, Case, Mutation
+from tests.verify.test_corruption import FAULTS
+from tldsec.verify.report import Report
+from tldsec.verify.sharded import plan_parts
+
+
+def _verdicts(report: Report) -> dict[str, tuple[str, int, frozenset[str]]]:
+    return {
+        c.name: (c.status.value, c.failures, frozenset(str(f) for f in c.findings))
+        for c in report.checks
+    }
+
+
+def test_the_valid_zone_in_parts(case: Case) -> None:
+    report = case.verify(parts=True)
+    assert report.passed, report.summary()
+    assert str(report.meta["mode"]).startswith("in ")
+    assert int(report.meta["parts"]) > 3  # type: ignore[call-overload]
+    assert _verdicts(report) == _verdicts(case.verify())
+
+
+@pytest.mark.parametrize("mutate", [pytest.param(m, id=name) for name, m, *_ in FAULTS])
+def test_each_fault_is_reported_the_same_in_parts(case: Case, mutate: Mutation) -> None:
+    mutate(case)
+    whole = case.verify()
+    parts = case.verify(parts=True)
+    assert str(parts.meta["mode"]).startswith("in "), parts.meta
+    assert _verdicts(parts) == _verdicts(whole)
+
+
+def test_a_file_out_of_canonical_order_is_read_whole(case: Case) -> None:
+    case.write()
+    lines = case.signed.read_text().splitlines(keepends=True)
+    case.signed.write_text("".join([lines[0], *reversed(lines[1:])]))
+    report = case.verify(parts=True, write=False)
+    assert report.meta["mode"] == "whole zone in one process, RRSIGs on every core"
+    assert report.passed, report.summary()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda text: text.replace("\n", "\n$TTL 60\n", 30),  # a directive after the header
+        lambda text: text + 'txt.example.\t60\tIN\tTXT\t"x"\n',  # a quoted string
+    ],
+    ids=["late directive", "quoted string"],
+)
+def test_files_that_cannot_be_cut_are_not(tmp_path: Path, case: Case, change: object) -> None:
+    case.write()
+    path = tmp_path / "odd.zone"
+    assert callable(change)
+    path.write_text(change(case.signed.read_text()))
+    assert plan_parts(path, ORIGIN, 300) is None
+    assert plan_parts(case.signed, ORIGIN, 300) is not None
