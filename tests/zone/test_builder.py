@@ -7,9 +7,12 @@ from pathlib import Path
 
 import dns.zone
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.fixtures.registry import RegistryWorld
 from tldsec.cli.main import main
+from tldsec.dnscore import names
 from tldsec.dnscore.zonefile import read_zone
 from tldsec.errors import ZoneContentError
 from tldsec.policy import load_policy
@@ -19,7 +22,7 @@ from tldsec.registry.domains import DomainCreate, create_domain, delete_domain
 from tldsec.registry.ds_rules import DsData
 from tldsec.registry.hosts import HostAddr, create_host
 from tldsec.settings import ApexSettings, settings_from_dict
-from tldsec.zone.builder import BuiltZone, build_from_registry, write_zone
+from tldsec.zone.builder import BuiltZone, build_from_registry, canonical_key, write_zone
 
 TTL = load_policy().ttl
 APEX = ApexSettings(
@@ -171,3 +174,14 @@ def test_cli_zone_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     text = out.read_text()
     assert "example. 86400 IN NS a.nic.example." in text
     assert "b.nic.example. 86400 IN A 198.51.100.53" in text
+
+
+_label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
+
+
+@given(st.lists(st.lists(_label, min_size=1, max_size=4), min_size=2, max_size=30))
+def test_owner_order_is_the_canonical_order_of_dnscore(label_lists: list[list[str]]) -> None:
+    """Our fast key sorts registry names exactly as RFC 4034 6.1 (dnscore.names) does."""
+    owners = [".".join([*labels, "example"]) + "." for labels in label_lists]
+    reference = sorted(owners, key=lambda o: names.canonical_key(names.to_wire(o)))
+    assert sorted(owners, key=canonical_key) == reference
