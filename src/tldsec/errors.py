@@ -19,6 +19,8 @@ single line and a non-zero exit code. A class docstring is its default message.
     ├── VerificationFailed          a signed zone failed the gate (carries the report)
     ├── KeyManagementError          a key operation is refused by the lifecycle rules
     ├── AuditError                  the audit log cannot be written or does not verify
+    ├── DistributionError           the distribution store or the hidden primary failed
+    ├── CycleError                  a zone cycle cannot run (another one holds the lock, ...)
     └── RegistryError               a registry operation is refused
         ├── ObjectNotFound          no such domain, host, contact or message
         ├── ObjectExists            the name or id is already registered
@@ -117,6 +119,14 @@ class KeyManagementError(TldsecError):
 
 class AuditError(TldsecError):
     """The audit log cannot be written or does not verify."""
+
+
+class DistributionError(TldsecError):
+    """The distribution store or the hidden primary failed."""
+
+
+class CycleError(TldsecError):
+    """The zone cycle cannot run."""
 
 
 class RegistryError(TldsecError):

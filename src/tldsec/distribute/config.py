@@ -1,0 +1,281 @@
+"""The ``[distribute]`` table of ``tldsec.toml``: the hidden primary, its secondaries, TSIG.
+
+    [distribute]
+    listen = "127.0.0.1:5300"        # the hidden primary (UDP and TCP)
+    store_dir = "zones/dist"         # signed zones by serial, IXFR differences
+    keep = 10                        # serials kept (zone files and differences)
+    poll_seconds = 1                 # how often the primary looks for a new serial
+    notify_timeout_seconds = 2       # wait for a NOTIFY answer (RFC 1996 3.6)
+    notify_attempts = 5              # tries per secondary and serial
+    notify_retry_seconds = 2         # first pause between tries, doubled each time
+
+    [[distribute.secondaries]]
+    name = "ns1"
+    allow = ["192.0.2.1", "2001:db8::/64"]    # source addresses allowed to transfer
+    notify = ["192.0.2.1:53"]                 # where NOTIFY goes (RFC 1996)
+    tsig_key = "ns1"                          # transfers must be signed with it (RFC 8945)
+
+    [distribute.tsig_keys.ns1]
+    algorithm = "hmac-sha256"
+    secret_file = "tsig/ns1.key"              # or secret = "base64..."
+
+Without a ``[distribute]`` table (the embedded default) the primary listens on
+127.0.0.1:5300 and allows transfers from 127.0.0.1 and ::1 without TSIG, with nobody
+to notify.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dns.name
+import dns.tsig
+
+from tldsec.errors import ConfigError
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# RFC 8945 6: HMAC-SHA256 is mandatory to implement; SHA-1 and MD5 are not offered.
+TSIG_ALGORITHMS: dict[str, dns.name.Name] = {
+    "hmac-sha224": dns.tsig.HMAC_SHA224,
+    "hmac-sha256": dns.tsig.HMAC_SHA256,
+    "hmac-sha384": dns.tsig.HMAC_SHA384,
+    "hmac-sha512": dns.tsig.HMAC_SHA512,
+}
+DEFAULT_LISTEN = "127.0.0.1:5300"
+LOOPBACK = (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128"))
+
+
+@dataclass(frozen=True, slots=True)
+class TsigKey:
+    """A shared TSIG secret (RFC 8945 4): its name, HMAC algorithm and secret."""
+
+    name: str
+    algorithm: str
+    secret: bytes
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in TSIG_ALGORITHMS:
+            raise ValueError(
+                f"TSIG key {self.name}: algorithm {self.algorithm!r} is not one of "
+                f"{', '.join(TSIG_ALGORITHMS)}"
+            )
+        if len(self.secret) < 16:
+            raise ValueError(f"TSIG key {self.name}: the secret is shorter than 16 bytes")
+
+    def dns_key(self) -> dns.tsig.Key:
+        return dns.tsig.Key(self.dns_name(), self.secret, TSIG_ALGORITHMS[self.algorithm])
+
+    def dns_name(self) -> dns.name.Name:
+        return dns.name.from_text(self.name)
+
+    @property
+    def secret_b64(self) -> str:
+        return base64.b64encode(self.secret).decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class Secondary:
+    """A name server that takes the zone from the primary."""
+
+    name: str
+    allow: tuple[Network, ...]
+    notify: tuple[tuple[str, int], ...] = ()
+    tsig_key: str | None = None
+
+    def allows(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self.allow)
+
+
+# The embedded default: transfers from loopback without TSIG, nobody to notify.
+DEFAULT_SECONDARIES = (Secondary("loopback", LOOPBACK),)
+
+
+@dataclass(frozen=True, slots=True)
+class NotifySettings:
+    """How NOTIFY is retried (RFC 1996 3.6: until answered, or a limit is reached)."""
+
+    timeout: float = 2.0
+    attempts: int = 5
+    retry: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.timeout <= 0 or self.attempts < 1 or self.retry < 0:
+            raise ValueError("NOTIFY timeout and attempts must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class DistributeSettings:
+    """Everything the distribution side needs: where it serves, keeps zones, who may ask."""
+
+    store_dir: Path
+    listen: str = DEFAULT_LISTEN
+    keep: int = 10
+    poll_seconds: float = 1.0
+    secondaries: tuple[Secondary, ...] = DEFAULT_SECONDARIES
+    tsig_keys: tuple[TsigKey, ...] = ()
+    notify: NotifySettings = NotifySettings()
+
+    def key(self, name: str) -> TsigKey:
+        for k in self.tsig_keys:
+            if k.name == name:
+                return k
+        raise ConfigError(f"[distribute] no TSIG key named {name!r}")
+
+
+def parse_hostport(value: str, default_port: int = 53) -> tuple[str, int]:
+    """``HOST``, ``HOST:PORT``, ``[V6]:PORT`` or a bare IPv6 address."""
+    text = value.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":") or str(default_port)
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, str(default_port)
+    if not host or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ConfigError(f"{value!r}: use HOST:PORT (or [IPv6]:PORT)")
+    return host, int(port_text)
+
+
+def load_distribute_settings(home: Path, config_file: Path) -> DistributeSettings:
+    """The ``[distribute]`` table of ``config_file`` (the embedded defaults without one)."""
+    try:
+        data = tomllib.loads(config_file.read_text("utf-8")) if config_file.exists() else {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{config_file}: {exc}") from exc
+    table = data.get("distribute", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{config_file}: [distribute] must be a table")
+    return distribute_from_dict(table, home, source=str(config_file))
+
+
+def distribute_from_dict(table: dict[str, Any], home: Path, *, source: str) -> DistributeSettings:
+    known = {
+        "listen",
+        "store_dir",
+        "keep",
+        "poll_seconds",
+        "secondaries",
+        "tsig_keys",
+        "notify_timeout_seconds",
+        "notify_attempts",
+        "notify_retry_seconds",
+    }
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"{source}: [distribute] {unknown[0]} is not a setting (misspelt?)")
+
+    def number(key: str, default: float, low: float) -> float:
+        value = table.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
+            raise ConfigError(f"{source}: [distribute] {key} must be a number >= {low}")
+        return float(value)
+
+    listen = table.get("listen", DEFAULT_LISTEN)
+    if not isinstance(listen, str):
+        raise ConfigError(f"{source}: [distribute] listen must be HOST:PORT")
+    parse_hostport(listen)
+    store = table.get("store_dir", "zones/dist")
+    if not isinstance(store, str) or not store:
+        raise ConfigError(f"{source}: [distribute] store_dir must be a path")
+    keys = _tsig_keys(table.get("tsig_keys", {}), home, source)
+    secondaries = (
+        _secondaries(table["secondaries"], {k.name for k in keys}, source)
+        if "secondaries" in table
+        else DEFAULT_SECONDARIES
+    )
+    try:
+        notify = NotifySettings(
+            timeout=number("notify_timeout_seconds", 2, 0.1),
+            attempts=int(number("notify_attempts", 5, 1)),
+            retry=number("notify_retry_seconds", 2, 0),
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{source}: [distribute] {exc}") from exc
+    store_path = Path(store)
+    return DistributeSettings(
+        store_dir=store_path if store_path.is_absolute() else home / store_path,
+        listen=listen,
+        keep=int(number("keep", 10, 2)),
+        poll_seconds=number("poll_seconds", 1, 0.05),
+        secondaries=secondaries,
+        tsig_keys=keys,
+        notify=notify,
+    )
+
+
+def _tsig_keys(raw: Any, home: Path, source: str) -> tuple[TsigKey, ...]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: [distribute.tsig_keys] must be a table of keys")
+    keys: list[TsigKey] = []
+    for name, spec in sorted(raw.items()):
+        where = f"{source}: [distribute.tsig_keys.{name}]"
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where} must be a table")
+        unknown = sorted(set(spec) - {"algorithm", "secret", "secret_file"})
+        if unknown:
+            raise ConfigError(f"{where} {unknown[0]} is not a setting")
+        text = spec.get("secret")
+        if "secret_file" in spec:
+            path = Path(str(spec["secret_file"]))
+            path = path if path.is_absolute() else home / path
+            try:
+                text = path.read_text("utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"{where} cannot read {path}: {exc.strerror}") from exc
+        if not isinstance(text, str) or not text:
+            raise ConfigError(f"{where} needs secret (base64) or secret_file")
+        try:
+            secret = base64.b64decode(text, validate=True)
+            keys.append(TsigKey(str(name), str(spec.get("algorithm", "hmac-sha256")), secret))
+        except (binascii.Error, ValueError) as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+    return tuple(keys)
+
+
+def _secondaries(raw: Any, key_names: set[str], source: str) -> tuple[Secondary, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{source}: [[distribute.secondaries]] must be an array of tables")
+    out: list[Secondary] = []
+    for i, spec in enumerate(raw):
+        where = f"{source}: [[distribute.secondaries]] #{i + 1}"
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{where} must be a table")
+        unknown = sorted(set(spec) - {"name", "allow", "notify", "tsig_key"})
+        if unknown:
+            raise ConfigError(f"{where}: {unknown[0]} is not a setting")
+        name = str(spec.get("name", f"secondary-{i + 1}"))
+        allow, notify = spec.get("allow", []), spec.get("notify", [])
+        if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
+            raise ConfigError(f"{where}: allow must be a list of addresses or networks")
+        if not isinstance(notify, list) or not all(isinstance(n, str) for n in notify):
+            raise ConfigError(f"{where}: notify must be a list of HOST:PORT")
+        try:
+            networks = tuple(ipaddress.ip_network(a, strict=False) for a in allow)
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from exc
+        key = spec.get("tsig_key")
+        if key is not None and key not in key_names:
+            raise ConfigError(f"{where}: tsig_key {key!r} is not in [distribute.tsig_keys]")
+        out.append(
+            Secondary(
+                name=name,
+                allow=networks,
+                notify=tuple(parse_hostport(n) for n in notify),
+                tsig_key=None if key is None else str(key),
+            )
+        )
+    return tuple(out)

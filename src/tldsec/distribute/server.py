@@ -1,0 +1,480 @@
+"""The hidden primary: SOA, AXFR and IXFR for the zone to an allow-list of secondaries.
+
+It serves what the distribution store holds and nothing else (DPS 5.6: the signer
+pushes into the store; the primary never reaches back into the signer). Over UDP and
+TCP it answers:
+
+* SOA queries for the zone's apex, authoritatively;
+* AXFR over TCP (RFC 5936): SOA, every record, SOA, in as many messages as needed;
+* IXFR (RFC 1995): the condensed differences from the client's serial when the store's
+  history reaches back to it, the whole zone in AXFR form when it does not (RFC 1995
+  4), a single SOA when the client is current or asked over UDP (RFC 1995 2);
+* everything else: REFUSED (other names and types), NOTIMP (other opcodes).
+
+A source address must be allowed by a configured secondary; a secondary with a TSIG
+key must sign its queries with that key (RFC 8945), and every answer to a signed query
+is signed. When the store's serial moves, the new version is loaded beside the old one
+(transfers in progress finish on the version they started) and NOTIFY goes out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import cast
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.opcode
+import dns.rcode
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
+import dns.rrset
+import dns.tsig
+
+from tldsec.clock import Clock, to_epoch
+from tldsec.distribute.config import Secondary, TsigKey
+from tldsec.distribute.ixfr import WireDiff
+from tldsec.distribute.notify import Notifier
+from tldsec.distribute.records import ZoneVersion
+from tldsec.distribute.store import ZoneStore, serial_gt
+from tldsec.distribute.wire import (
+    AA,
+    MAX_MESSAGE,
+    QR,
+    TsigSigner,
+    add_unsigned_tsig,
+    transfer_messages,
+)
+from tldsec.errors import DistributionError, ZoneSyntaxError
+
+log = logging.getLogger(__name__)
+
+_TSIG_FAILURES = (
+    dns.message.UnknownTSIGKey,
+    dns.tsig.BadSignature,
+    dns.tsig.BadTime,
+    dns.tsig.BadKey,
+    dns.tsig.BadAlgorithm,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLimits:
+    """Bounds on what one client may cost the primary."""
+
+    tcp_idle: float = 30.0  # seconds without a query before a TCP connection closes
+    write_timeout: float = 120.0  # seconds for a client to take one message
+    max_tcp: int = 64
+    max_message: int = MAX_MESSAGE
+
+
+class Access:
+    """Who may ask: the secondaries' allowed sources, and the TSIG key each must use."""
+
+    def __init__(self, secondaries: Iterable[Secondary], keys: Iterable[TsigKey]) -> None:
+        self.secondaries = tuple(secondaries)
+        self.keys = {k.name: k for k in keys}
+        self.keyring: dict[dns.name.Name, dns.tsig.Key] = {
+            k.dns_name(): k.dns_key() for k in self.keys.values()
+        }
+
+    def permit(self, address: str, keyname: dns.name.Name | None) -> Secondary | None:
+        """The secondary that allows this source with this key (None: refuse)."""
+        for secondary in self.secondaries:
+            if not secondary.allows(address):
+                continue
+            if secondary.tsig_key is None:
+                return secondary
+            key = self.keys[secondary.tsig_key]
+            if keyname is not None and keyname == key.dns_name():
+                return secondary
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """A zone transfer to send over TCP."""
+
+    query: dns.message.Message
+    version: ZoneVersion
+    secondary: Secondary
+    client_serial: int | None  # None: AXFR
+
+
+class PrimaryServer:
+    """The zone's hidden primary, serving the store's current serial."""
+
+    def __init__(
+        self,
+        store: ZoneStore,
+        access: Access,
+        clock: Clock,
+        *,
+        notifier: Notifier | None = None,
+        limits: ServerLimits | None = None,
+    ) -> None:
+        self.store = store
+        self.origin = dns.name.from_text(store.origin)
+        self.access = access
+        self.clock = clock
+        self.notifier = notifier
+        self.limits = limits or ServerLimits()
+        self.version: ZoneVersion | None = None
+        self.transfers = 0
+        self._diffs: dict[tuple[int, int], WireDiff] = {}
+        self._diff_lock = threading.Lock()
+        self._refresh_lock = asyncio.Lock()
+        self._tcp_server: asyncio.Server | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self._watcher: asyncio.Task[None] | None = None
+
+    # --- the zone ---------------------------------------------------------------------
+
+    @property
+    def serial(self) -> int | None:
+        return None if self.version is None else self.version.serial
+
+    async def refresh(self) -> bool:
+        """Load the store's current serial if it is newer than the one served; then
+        NOTIFY the secondaries. True if a new serial is being served."""
+        async with self._refresh_lock:
+            target = await asyncio.to_thread(self.store.current)
+            served = self.version
+            if target is None or (served is not None and not serial_gt(target, served.serial)):
+                return False
+            version = await asyncio.to_thread(self._load, served, target)
+            self.version = version
+        log.info(
+            "primary: serving %s serial %s (%d records)", self.origin, version.serial, len(version)
+        )
+        if self.notifier is not None:
+            self.notifier.announce(version.serial, self.soa_rrset(version))
+        return True
+
+    async def watch(self, poll_seconds: float) -> None:
+        """Look for a new serial in the store every ``poll_seconds`` until cancelled."""
+        while True:
+            try:
+                await self.refresh()
+            except (DistributionError, ZoneSyntaxError, OSError) as exc:
+                log.error("primary: cannot load the store's new serial: %s", exc)
+            await asyncio.sleep(poll_seconds)
+
+    def soa_rrset(self, version: ZoneVersion) -> dns.rrset.RRset:
+        rd = version.soa_rdata
+        ttl = int.from_bytes(version.soa[-len(rd) - 6 : -len(rd) - 2], "big")
+        rdata = dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.SOA, rd, 0, len(rd))
+        return dns.rrset.from_rdata(self.origin, ttl, rdata)
+
+    def _load(self, served: ZoneVersion | None, target: int) -> ZoneVersion:
+        """``target`` by applying the differences to ``served``, else from its zone file."""
+        if served is not None:
+            chain = self.store.chain(served.serial, target)
+            if chain is not None:
+                try:
+                    version = served
+                    for diff in self._wire_diffs(chain):
+                        if diff.old_soa != version.soa:
+                            raise ZoneSyntaxError(
+                                str(self.store.diff_path(diff.from_serial, diff.to_serial)),
+                                None,
+                                "its old SOA is not the SOA of the served serial",
+                            )
+                        version = version.apply(
+                            diff.to_serial, diff.new_soa, diff.deleted, diff.added
+                        )
+                    return version
+                except (ZoneSyntaxError, FileNotFoundError) as exc:
+                    log.warning("primary: differences unusable (%s); reading the zone file", exc)
+        return ZoneVersion.from_file(self.store.zone_path(target), self.store.origin)
+
+    def _wire_diffs(self, chain: list[tuple[int, int]]) -> list[WireDiff]:
+        out = []
+        for step in chain:
+            with self._diff_lock:
+                diff = self._diffs.get(step)
+            if diff is None:
+                diff = WireDiff.from_diff(self.store.read_diff(*step))
+                with self._diff_lock:
+                    self._diffs[step] = diff
+                    while len(self._diffs) > self.store.keep:
+                        self._diffs.pop(next(iter(self._diffs)))
+            out.append(diff)
+        return out
+
+    # --- the network ----------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        """Listen on UDP and TCP ``host:port`` (0: a free port, the same for both)."""
+        loop = asyncio.get_running_loop()
+        for _ in range(20):
+            tcp = await asyncio.start_server(self._tcp_session, host, port, reuse_address=True)
+            bound = tcp.sockets[0].getsockname()
+            try:
+                udp, _ = await loop.create_datagram_endpoint(
+                    lambda: _Udp(self), local_addr=(host, bound[1])
+                )
+            except OSError:
+                tcp.close()
+                await tcp.wait_closed()
+                if port:
+                    raise
+                continue
+            self._tcp_server, self._udp = tcp, udp
+            log.info(
+                "primary for %s listening on %s port %s (UDP, TCP)", self.origin, host, bound[1]
+            )
+            return str(bound[0]), int(bound[1])
+        raise DistributionError(f"no free port for UDP and TCP on {host}")
+
+    def start_watching(self, poll_seconds: float) -> None:
+        self._watcher = asyncio.get_running_loop().create_task(self.watch(poll_seconds))
+
+    async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        if self._udp is not None:
+            self._udp.close()
+        if self._tcp_server is not None:
+            self._tcp_server.close()
+        for task in list(self._connections):
+            task.cancel()
+        if self._connections:
+            await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._tcp_server is not None:
+            await self._tcp_server.wait_closed()
+        if self.notifier is not None:
+            await self.notifier.close()
+
+    async def _tcp_session(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        if len(self._connections) >= self.limits.max_tcp or task is None:
+            writer.close()
+            return
+        self._connections.add(task)
+        peer = writer.get_extra_info("peername") or ("?", 0)
+        try:
+            while True:
+                try:
+                    async with asyncio.timeout(self.limits.tcp_idle):
+                        size = int.from_bytes(await reader.readexactly(2), "big")
+                        data = await reader.readexactly(size)
+                except (asyncio.IncompleteReadError, TimeoutError):
+                    break
+                reply = self.handle(data, str(peer[0]), tcp=True)
+                if isinstance(reply, Transfer):
+                    await self._send_transfer(writer, reply, str(peer[0]))
+                elif reply is not None:
+                    await self._write(writer, reply)
+        except (ConnectionError, OSError, TimeoutError) as exc:
+            log.debug("primary: TCP session with %s ended: %s", peer[0], exc)
+        finally:
+            self._connections.discard(task)
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+
+    async def _write(self, writer: asyncio.StreamWriter, message: bytes) -> None:
+        writer.write(len(message).to_bytes(2, "big") + message)
+        async with asyncio.timeout(self.limits.write_timeout):
+            await writer.drain()
+
+    async def _send_transfer(self, writer: asyncio.StreamWriter, t: Transfer, peer: str) -> None:
+        version = t.version
+        records: Iterable[bytes] = version.axfr_records()
+        kind = "AXFR"
+        if t.client_serial is not None:
+            diffs = await asyncio.to_thread(self._ixfr_diffs, t.client_serial, version)
+            if diffs is not None:
+                records = _ixfr_records(version, diffs)
+                kind = "IXFR"
+            else:
+                kind = "IXFR (as AXFR)"
+        question = t.query.question[0]
+        qwire = question.name.to_wire()
+        assert qwire is not None
+        qwire += struct.pack("!HH", question.rdtype, question.rdclass)
+        signer = None
+        if t.query.had_tsig and isinstance(t.query.keyring, dns.tsig.Key):
+            signer = TsigSigner(t.query.keyring, t.query.mac or b"", t.query.id, self._now())
+        count = 0
+        for message in transfer_messages(
+            t.query.id,
+            qwire,
+            records,
+            flags=QR | AA | (t.query.flags & dns.flags.RD),
+            signer=signer,
+            max_size=self.limits.max_message,
+        ):
+            await self._write(writer, message)
+            count += 1
+        self.transfers += 1
+        log.info(
+            "primary: %s of %s serial %s%s to %s (%s%s) in %d messages",
+            kind,
+            self.origin,
+            version.serial,
+            f" from {t.client_serial}" if t.client_serial is not None else "",
+            peer,
+            t.secondary.name,
+            ", TSIG" if signer else "",
+            count,
+        )
+
+    def _ixfr_diffs(self, client: int, version: ZoneVersion) -> list[WireDiff] | None:
+        """The differences from ``client`` to ``version``, or None: send AXFR instead
+        (history too short, or the differences larger than the zone, RFC 1995 4)."""
+        chain = self.store.chain(client, version.serial)
+        if chain is None:
+            return None
+        try:
+            diffs = self._wire_diffs(chain)
+        except (ZoneSyntaxError, FileNotFoundError) as exc:
+            log.warning("primary: IXFR from %s: %s; sending the whole zone", client, exc)
+            return None
+        if sum(len(d) for d in diffs) >= len(version):
+            return None
+        return diffs
+
+    # --- answering ------------------------------------------------------------------
+
+    def handle(self, wire: bytes, address: str, *, tcp: bool) -> bytes | Transfer | None:
+        """The answer to one query: a message, a transfer (TCP), or None (drop)."""
+        try:
+            query = dns.message.from_wire(wire, keyring=self.access.keyring)
+        except _TSIG_FAILURES as exc:
+            return self._tsig_failure(wire, address, exc)
+        except dns.message.ShortHeader:
+            return None
+        except dns.exception.DNSException as exc:
+            log.debug("primary: malformed query from %s: %s", address, exc)
+            return _formerr(wire)
+        if query.flags & dns.flags.QR:
+            return None
+        if query.opcode() != dns.opcode.QUERY:
+            return self._rcode(query, dns.rcode.NOTIMP)
+        if len(query.question) != 1:
+            return self._rcode(query, dns.rcode.FORMERR)
+        q = query.question[0]
+        secondary = self.access.permit(address, query.keyname if query.had_tsig else None)
+        if secondary is None:
+            log.warning(
+                "primary: refused %s %s from %s (%s)",
+                dns.rdatatype.to_text(q.rdtype),
+                q.name,
+                address,
+                f"key {query.keyname}" if query.had_tsig else "no TSIG",
+            )
+            return self._rcode(query, dns.rcode.REFUSED)
+        if q.name != self.origin or q.rdclass != dns.rdataclass.IN:
+            return self._rcode(query, dns.rcode.REFUSED)
+        version = self.version
+        if version is None:
+            return self._rcode(query, dns.rcode.SERVFAIL)  # nothing distributed yet
+        if q.rdtype == dns.rdatatype.SOA:
+            return self._soa(query, version)
+        if q.rdtype == dns.rdatatype.AXFR:
+            if not tcp:
+                return self._rcode(query, dns.rcode.NOTIMP)  # RFC 5936 4.2: TCP only
+            return Transfer(query, version, secondary, None)
+        if q.rdtype == dns.rdatatype.IXFR:
+            client = _client_serial(query, self.origin)
+            if client is None:
+                return self._rcode(query, dns.rcode.FORMERR)  # RFC 1995 3: SOA required
+            if not tcp or not serial_gt(version.serial, client):
+                # RFC 1995 2 and 4: current client, or UDP: one SOA, the client
+                # then knows to stop, or to ask again over TCP.
+                return self._soa(query, version)
+            return Transfer(query, version, secondary, client)
+        return self._rcode(query, dns.rcode.REFUSED)
+
+    def _now(self) -> int:
+        return to_epoch(self.clock.now())
+
+    def _rcode(self, query: dns.message.Message, rcode: dns.rcode.Rcode) -> bytes:
+        response = dns.message.make_response(query)
+        response.set_rcode(rcode)
+        return response.to_wire()
+
+    def _soa(self, query: dns.message.Message, version: ZoneVersion) -> bytes:
+        response = dns.message.make_response(query)
+        response.flags |= dns.flags.AA
+        response.answer.append(self.soa_rrset(version))
+        return response.to_wire()
+
+    def _tsig_failure(self, wire: bytes, address: str, exc: Exception) -> bytes | None:
+        """NOTAUTH with the TSIG error, unsigned (RFC 8945 5.2.1-5.2.3)."""
+        try:
+            query = dns.message.from_wire(wire, keyring=False)
+        except dns.exception.DNSException:
+            return None
+        if query.keyname is None or query.keyalgorithm is None:
+            return None
+        error = (
+            dns.rcode.BADTIME
+            if isinstance(exc, dns.tsig.BadTime)
+            else dns.rcode.BADSIG
+            if isinstance(exc, dns.tsig.BadSignature)
+            else dns.rcode.BADKEY
+        )
+        log.warning(
+            "primary: TSIG %s from %s (key %s)", dns.rcode.to_text(error), address, query.keyname
+        )
+        response = dns.message.make_response(query)
+        response.set_rcode(dns.rcode.NOTAUTH)
+        return add_unsigned_tsig(
+            response.to_wire(), query.keyname, query.keyalgorithm, self._now(), error
+        )
+
+
+def _client_serial(query: dns.message.Message, origin: dns.name.Name) -> int | None:
+    for rrset in query.authority:
+        if rrset.rdtype == dns.rdatatype.SOA and rrset.name == origin and len(rrset):
+            return int(rrset[0].serial)
+    return None
+
+
+def _formerr(wire: bytes) -> bytes | None:
+    if len(wire) < 12 or wire[2] & 0x80:
+        return None
+    flags = QR | (wire[2] & 0x79) << 8 | dns.rcode.FORMERR
+    return wire[:2] + flags.to_bytes(2, "big") + b"\x00" * 8
+
+
+def _ixfr_records(version: ZoneVersion, diffs: list[WireDiff]) -> Iterator[bytes]:
+    """Current SOA, each difference sequence, current SOA (RFC 1995 4)."""
+    yield version.soa
+    for diff in diffs:
+        yield from diff.records()
+    yield version.soa
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, server: PrimaryServer) -> None:
+        self.server = server
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        reply = self.server.handle(data, str(addr[0]), tcp=False)
+        if isinstance(reply, bytes) and self.transport is not None:
+            self.transport.sendto(reply, addr)
+
+
+__all__ = ["Access", "PrimaryServer", "ServerLimits", "Transfer"]

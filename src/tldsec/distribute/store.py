@@ -1,0 +1,250 @@
+"""The distribution store: verified signed zones by serial, the IXFR differences between
+consecutive serials, and the pointer to the serial being distributed.
+
+One directory per zone:
+
+    <serial>.zone             a verified signed zone (the gate renames it here)
+    <serial>.zone.sigcache    its signature cache, for the next cycle's reuse (DPS 6.5)
+    <from>-<to>.ixfr          the difference between two consecutive serials (RFC 1995)
+    current                   the serial being distributed: the commit point
+    .lock                     held by the one writer (a cycle) at a time
+
+The signing side pushes (DPS 5.6): a cycle stages the verified file under its serial,
+then ``commit`` writes the difference and moves ``current`` with one atomic rename.
+The primary only reads this directory. Whatever instant a writer dies at, ``current``
+names a complete, verified zone; ``cleanup`` (run by the next writer, under the lock)
+removes what a dead writer left half done. Serials only move forward (RFC 1982).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+from tldsec.distribute.ixfr import ZoneDiff, diff_files, read_diff, write_diff
+from tldsec.errors import DistributionError, ZoneSyntaxError
+from tldsec.signer.sigcache import SUFFIX as SIGCACHE_SUFFIX
+
+log = logging.getLogger(__name__)
+
+CURRENT = "current"
+LOCK = ".lock"
+_ZONE = re.compile(r"(\d{1,10})\.zone\Z")
+_DIFF = re.compile(r"(\d{1,10})-(\d{1,10})\.ixfr\Z")
+_SERIAL_HALF = 2**31
+
+
+def serial_gt(a: int, b: int) -> bool:
+    """``a`` is newer than ``b`` in serial number arithmetic (RFC 1982 3.2)."""
+    return a != b and ((a - b) & 0xFFFFFFFF) < _SERIAL_HALF
+
+
+class Publisher(Protocol):
+    """Where a cycle hands its verified zone: stage under the serial, then commit once."""
+
+    def stage_path(self, serial: int) -> Path: ...
+
+    def commit(self, serial: int) -> ZoneDiff | None: ...
+
+
+class ZoneStore:
+    """The store directory of one zone."""
+
+    def __init__(self, directory: Path, origin: str, keep: int = 10) -> None:
+        if keep < 2:
+            raise ValueError("the store keeps at least two serials (one to diff against)")
+        self.directory = directory
+        self.origin = origin if origin.endswith(".") else origin + "."
+        self.keep = keep
+
+    # --- reading (the primary, status) -------------------------------------------------
+
+    def current(self) -> int | None:
+        """The serial being distributed, or None before the first commit."""
+        try:
+            text = (self.directory / CURRENT).read_text("ascii").strip()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise DistributionError(f"cannot read {self.directory / CURRENT}: {exc}") from exc
+        if not text.isdigit():
+            raise DistributionError(f"{self.directory / CURRENT} holds {text[:20]!r}, no serial")
+        return int(text)
+
+    def zone_path(self, serial: int) -> Path:
+        return self.directory / f"{serial}.zone"
+
+    def current_path(self) -> Path | None:
+        serial = self.current()
+        return None if serial is None else self.zone_path(serial)
+
+    def diff_path(self, from_serial: int, to_serial: int) -> Path:
+        return self.directory / f"{from_serial}-{to_serial}.ixfr"
+
+    def diffs(self) -> dict[int, int]:
+        """Every stored difference as from-serial -> to-serial."""
+        out: dict[int, int] = {}
+        for path in self._listing():
+            m = _DIFF.match(path.name)
+            if m:
+                out[int(m.group(1))] = int(m.group(2))
+        return out
+
+    def chain(self, from_serial: int, to_serial: int) -> list[tuple[int, int]] | None:
+        """The differences leading from ``from_serial`` to ``to_serial``, or None when the
+        history does not reach back that far."""
+        steps = self.diffs()
+        chain: list[tuple[int, int]] = []
+        at = from_serial
+        while at != to_serial:
+            nxt = steps.get(at)
+            if nxt is None or len(chain) > len(steps):
+                return None
+            chain.append((at, nxt))
+            at = nxt
+        return chain
+
+    def read_diff(self, from_serial: int, to_serial: int) -> ZoneDiff:
+        return read_diff(self.diff_path(from_serial, to_serial))
+
+    def serials(self) -> list[int]:
+        """The zone files kept, newest first."""
+        found = [int(m.group(1)) for p in self._listing() if (m := _ZONE.match(p.name))]
+        now = self.current()
+        if now is None:
+            return sorted(found, reverse=True)
+        return sorted(found, key=lambda s: (now - s) & 0xFFFFFFFF)
+
+    # --- writing (the cycle) --------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def writer(self, *, wait: bool = True) -> Iterator[None]:
+        """Hold the store's lock; one writer at a time, across processes."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.directory / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError as exc:
+                raise DistributionError(
+                    f"another cycle holds {self.directory / LOCK}; try again when it is done"
+                ) from exc
+            self.cleanup()
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+    def stage_path(self, serial: int) -> Path:
+        """Where the verification gate publishes the candidate of ``serial``."""
+        current = self.current()
+        if current is not None and not serial_gt(serial, current):
+            raise DistributionError(
+                f"serial {serial} is not newer than the distributed serial {current} "
+                "(RFC 1982): serials never go backwards"
+            )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return self.zone_path(serial)
+
+    def commit(self, serial: int) -> ZoneDiff | None:
+        """Distribute the staged ``serial``: its difference from the current serial, then
+        the pointer. Returns the difference (None for the first serial, or when the
+        previous zone file is gone)."""
+        path = self.zone_path(serial)
+        if not path.exists():
+            raise DistributionError(f"{path} is not staged: nothing to commit")
+        previous = self.current()
+        if previous is not None and not serial_gt(serial, previous):
+            raise DistributionError(
+                f"serial {serial} is not newer than {previous}: serials never go backwards"
+            )
+        diff: ZoneDiff | None = None
+        old = None if previous is None else self.zone_path(previous)
+        if old is not None and old.exists():
+            diff = diff_files(old, path, self.origin)
+            write_diff(diff, self.diff_path(diff.from_serial, serial))
+        _write_atomic(self.directory / CURRENT, f"{serial}\n")
+        self.prune()
+        return diff
+
+    def cleanup(self) -> list[Path]:
+        """Remove what a writer that died left: temporary files, and zones and
+        differences newer than ``current`` (staged, never committed)."""
+        current = self.current()
+        removed: list[Path] = []
+        for path in self._listing():
+            name = path.name
+            stale = name.startswith(".") and name != LOCK
+            m, d = _ZONE.match(name.removesuffix(SIGCACHE_SUFFIX)), _DIFF.match(name)
+            if m and (current is None or serial_gt(int(m.group(1)), current)):
+                stale = True
+            if d and (current is None or serial_gt(int(d.group(2)), current)):
+                stale = True
+            if stale:
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                removed.append(path)
+        if removed:
+            log.info(
+                "store %s: removed %d leftovers of an unfinished cycle",
+                self.directory,
+                len(removed),
+            )
+        return removed
+
+    def prune(self) -> None:
+        """Keep the ``keep`` newest zone files and differences."""
+        current = self.current()
+        if current is None:
+            return
+
+        def age(serial: int) -> int:
+            return (current - serial) & 0xFFFFFFFF
+
+        zones = self.serials()
+        for serial in zones[self.keep :]:
+            for path in (self.zone_path(serial), _sigcache(self.zone_path(serial))):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+        diffs = sorted(self.diffs().items(), key=lambda d: age(d[1]))
+        for frm, to in diffs[self.keep :]:
+            with contextlib.suppress(FileNotFoundError):
+                self.diff_path(frm, to).unlink()
+
+    def _listing(self) -> list[Path]:
+        try:
+            return list(self.directory.iterdir())
+        except FileNotFoundError:
+            return []
+
+
+def _sigcache(zone_file: Path) -> Path:
+    return zone_file.with_name(zone_file.name + SIGCACHE_SUFFIX)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+__all__ = ["Publisher", "ZoneDiff", "ZoneStore", "ZoneSyntaxError", "serial_gt"]

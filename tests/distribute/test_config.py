@@ -1,0 +1,95 @@
+"""The [distribute] table: defaults, secondaries, TSIG keys, and each mistake named."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from tldsec.distribute.config import (
+    DEFAULT_SECONDARIES,
+    distribute_from_dict,
+    load_distribute_settings,
+    parse_hostport,
+)
+from tldsec.errors import ConfigError
+
+SECRET = base64.b64encode(bytes(range(32))).decode()
+
+
+def test_the_embedded_default_allows_loopback_without_tsig(tmp_path: Path) -> None:
+    settings = load_distribute_settings(tmp_path, tmp_path / "tldsec.toml")
+    assert settings.listen == "127.0.0.1:5300"
+    assert settings.store_dir == tmp_path / "zones/dist"
+    assert settings.secondaries == DEFAULT_SECONDARIES
+    (loopback,) = settings.secondaries
+    assert loopback.allows("127.0.0.1") and loopback.allows("::1")
+    assert loopback.allows("::ffff:127.0.0.1")
+    assert not loopback.allows("192.0.2.1") and not loopback.allows("not-an-address")
+    assert loopback.tsig_key is None and loopback.notify == ()
+
+
+def test_secondaries_with_tsig_keys_and_notify_targets(tmp_path: Path) -> None:
+    (tmp_path / "ns2.key").write_text(SECRET + "\n")
+    settings = distribute_from_dict(
+        {
+            "listen": "[::1]:5301",
+            "keep": 4,
+            "notify_attempts": 3,
+            "secondaries": [
+                {
+                    "name": "ns1",
+                    "allow": ["192.0.2.0/24"],
+                    "notify": ["192.0.2.1"],
+                    "tsig_key": "k1",
+                },
+                {
+                    "name": "ns2",
+                    "allow": ["2001:db8::1"],
+                    "notify": ["[2001:db8::1]:5353"],
+                    "tsig_key": "k2",
+                },
+            ],
+            "tsig_keys": {
+                "k1": {"algorithm": "hmac-sha512", "secret": SECRET},
+                "k2": {"secret_file": "ns2.key"},
+            },
+        },
+        tmp_path,
+        source="test",
+    )
+    ns1, ns2 = settings.secondaries
+    assert ns1.allows("192.0.2.77") and ns1.notify == (("192.0.2.1", 53),)
+    assert ns2.notify == (("2001:db8::1", 5353),)
+    assert settings.key("k1").algorithm == "hmac-sha512"
+    assert settings.key("k2").secret == bytes(range(32))
+    assert settings.keep == 4 and settings.notify.attempts == 3
+    with pytest.raises(ConfigError, match="no TSIG key named 'k3'"):
+        settings.key("k3")
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"lissen": "x"}, "lissen is not a setting"),
+        ({"keep": 1}, "keep must be a number >= 2"),
+        ({"listen": "127.0.0.1:port"}, "use HOST:PORT"),
+        ({"secondaries": [{"allow": ["300.1.1.1"]}]}, "does not appear to be an IPv4"),
+        ({"secondaries": [{"allow": ["127.0.0.1"], "tsig_key": "nope"}]}, "not in"),
+        ({"tsig_keys": {"k": {"secret": "!!"}}}, r"tsig_keys.k\]"),
+        ({"tsig_keys": {"k": {"secret": SECRET, "algorithm": "hmac-md5"}}}, "not one of"),
+        ({"tsig_keys": {"k": {"secret": "c2hvcnQ="}}}, "shorter than 16 bytes"),
+        ({"tsig_keys": {"k": {"secret_file": "missing"}}}, "cannot read"),
+    ],
+)
+def test_mistakes_are_named(tmp_path: Path, table: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        distribute_from_dict(table, tmp_path, source="test")
+
+
+def test_host_and_port_forms() -> None:
+    assert parse_hostport("192.0.2.1") == ("192.0.2.1", 53)
+    assert parse_hostport("192.0.2.1:5300") == ("192.0.2.1", 5300)
+    assert parse_hostport("[::1]:54") == ("::1", 54)
+    assert parse_hostport("::1") == ("::1", 53)
