@@ -3,6 +3,7 @@ defaults, clear one-line errors, and an output file that is never half-written."
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -119,3 +120,46 @@ def test_a_file_key_store_needs_a_policy_that_allows_it(
     capsys.readouterr()
     assert sign(home, zone, tmp_path / "out.zone") == 1
     assert "not allowed by policy" in capsys.readouterr().err
+
+
+def audit_events(home: Path, tmp_path: Path, prefix: str) -> list[dict[str, object]]:
+    out = tmp_path / f"audit-{prefix}.jsonl"
+    assert (
+        main(
+            [
+                "audit",
+                "export",
+                "--home",
+                str(home),
+                "--event",
+                prefix,
+                "--format",
+                "jsonl",
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    return [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+
+
+def test_init_and_sign_leave_their_audit_trail(home: Path, tmp_path: Path) -> None:
+    zone = tmp_path / "example.zone"
+    zone.write_text(ZONE)
+    assert sign(home, zone, tmp_path / "signed.zone", "--workers", "1") == 0
+    generated = audit_events(home, tmp_path, "key.generated")
+    assert len(generated) == 3  # KSK, ZSK, standby ZSK (DPS 4.4.1: key generation)
+    (run,) = audit_events(home, tmp_path, "signer.run_completed")
+    details = run["details"]
+    # DNSKEY, SOA, NS, a.nic A, d2 DS, NSEC3PARAM and 5 NSEC3 (apex, nic, a.nic, d1, d2)
+    assert isinstance(details, dict) and details["signatures_made"] == 11
+
+
+def test_a_failed_signing_run_is_recorded(home: Path, tmp_path: Path) -> None:
+    zone = tmp_path / "cname.zone"
+    zone.write_text(ZONE + "@ CNAME elsewhere.net.\n")
+    assert sign(home, zone, tmp_path / "out.zone") == 1
+    (failed,) = audit_events(home, tmp_path, "signer.run_failed")
+    details = failed["details"]
+    assert isinstance(details, dict) and "CNAME" in str(details["reason"])

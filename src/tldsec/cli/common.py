@@ -17,3 +17,12 @@ def add_home_argument(parser: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     return load_settings(home_from(args.home))
+
+
+def operator_actor() -> str:
+    """The audit actor for a person at the command line: ``person:<login name>``."""
+    import getpass
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9._@+-]", "-", getpass.getuser())[:128] or "unknown"
+    return f"person:{name}"

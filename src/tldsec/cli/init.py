@@ -8,7 +8,9 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from tldsec.cli.common import add_home_argument
+from tldsec.audit.config import open_audit_log
+from tldsec.audit.events import EventType
+from tldsec.cli.common import add_home_argument, operator_actor
 from tldsec.clock import SystemClock
 from tldsec.errors import ConfigError
 from tldsec.hsm.file import create_key_directory
@@ -68,18 +70,26 @@ def run(args: argparse.Namespace) -> int:
         lines.append('[policy]\nfile = "policy.toml"\n')
     (home / CONFIG_NAME).write_text("\n".join(lines))
     settings = load_settings(home)
+    clock = SystemClock()
+    audit = open_audit_log(settings, clock)
     store = open_keystore(settings.keystore_spec())
     try:
+        audit.record(
+            EventType.HSM_INITIALIZED, actor=operator_actor(), backend=args.keystore, home=str(home)
+        )
         manager = KeyManager(
             open_signer_db(settings.signer_db_url),
             store,
             settings.policy,
-            SystemClock(),
+            clock,
             origin=settings.origin,
+            recorder=audit.record,
+            actor=operator_actor(),
         )
         created = manager.bootstrap("tldsec init")
     finally:
         store.close()
+        audit.close()
     now = SystemClock().now()
     print(f"tldsec home {home} for {settings.origin} ({args.keystore} key store)")
     for key in created:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tldsec.audit.config import open_audit_log
 from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import SystemClock
 from tldsec.errors import ConfigError, KeyManagementError
@@ -135,19 +136,23 @@ def _manager(args: argparse.Namespace, *, keystore: bool = False) -> Iterator[Ke
     keys_conf = load_key_settings(settings.home / CONFIG_NAME)
     engine = open_signer_db(settings.signer_db_url)
     store = open_keystore(settings.keystore_spec()) if keystore else None
+    clock = SystemClock()
+    audit = open_audit_log(settings, clock)
     try:
         yield KeyManager(
             engine,
             store,
             settings.policy,
-            SystemClock(),
+            clock,
             origin=settings.origin,
             timing=keys_conf.timing(settings.policy),
+            recorder=audit.record,
             actor=_actor(),
         )
     finally:
         if store is not None:
             store.close()
+        audit.close()
         engine.dispose()
 
 

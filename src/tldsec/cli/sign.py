@@ -8,12 +8,15 @@ import os
 import time
 from pathlib import Path
 
-from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.audit.config import open_audit_log
+from tldsec.audit.events import EventType
+from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
 from tldsec.cli.progress import ProgressLine
 from tldsec.clock import SystemClock
 from tldsec.dnscore import names
 from tldsec.dnscore.zone import Zone
 from tldsec.dnscore.zonefile import read_zone, write_zone_atomic
+from tldsec.errors import TldsecError
 from tldsec.hsm.open import open_keystore
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.service import KeyManager
@@ -56,36 +59,66 @@ def run(args: argparse.Namespace) -> int:
     previous: PreviousSignatures | None = None
     if args.previous:
         previous = _previous(args.previous, origin, unsigned)
+    audit = open_audit_log(settings, clock)
     store = open_keystore(settings.keystore_spec())
+    actor = operator_actor()
     try:
         manager = KeyManager(
-            open_signer_db(settings.signer_db_url), store, settings.policy, clock, origin=origin
+            open_signer_db(settings.signer_db_url),
+            store,
+            settings.policy,
+            clock,
+            origin=origin,
+            recorder=audit.record,
+            actor=actor,
         )
         # One signing run is one step of the schedule: carry out the key transitions
         # that are due (DPS 6.4), then sign with the keys in use now.
         for transition in manager.run_due():
             print(
                 f"key {transition.key_tag} ({transition.role.value}): "
-                f"{transition.event.value} - "
-                f"{transition.reason}"
+                f"{transition.event.value} - {transition.reason}"
             )
         now = clock.now()
         config = manager.signing_config(now)
-        result = sign_zone(
-            unsigned,
-            config,
-            store,
-            now,
-            previous=previous,
-            workers=args.workers,
-            progress=ProgressLine("signing"),
+        try:
+            result = sign_zone(
+                unsigned,
+                config,
+                store,
+                now,
+                previous=previous,
+                workers=args.workers,
+                progress=ProgressLine("signing"),
+            )
+            write_zone_atomic(
+                result.zone, args.output, header=f"signed by tldsec at {now:%Y-%m-%dT%H:%M:%SZ}"
+            )
+            save_zone_cache(result.zone, cache_path(args.output), args.output)
+        except TldsecError as exc:
+            audit.record(
+                EventType.SIGNER_RUN_FAILED,
+                actor=actor,
+                zone=origin,
+                input=str(args.zonefile),
+                reason=str(exc),
+            )
+            raise
+        s = result.stats
+        audit.record(
+            EventType.SIGNER_RUN_COMPLETED,
+            actor=actor,
+            zone=origin,
+            input=str(args.zonefile),
+            output=str(args.output),
+            rrsets=s.rrsets,
+            signatures_made=s.signatures_made,
+            signatures_reused=s.signatures_reused,
+            milliseconds=int((time.perf_counter() - t0) * 1000),
         )
     finally:
         store.close()
-    write_zone_atomic(
-        result.zone, args.output, header=f"signed by tldsec at {now:%Y-%m-%dT%H:%M:%SZ}"
-    )
-    save_zone_cache(result.zone, cache_path(args.output), args.output)
+        audit.close()
     s = result.stats
     print(
         f"signed {names.to_text(result.zone.origin)} -> {args.output}: "
