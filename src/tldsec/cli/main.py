@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "registrar",
     "epp",
     "db",
+    "cycle",
 )
 
 EXIT_FAILURE = 1

@@ -1,0 +1,673 @@
+"""One zone cycle: build -> keys -> sign -> verify -> distribute, atomically (DPS 5.6, 6).
+
+A cycle builds the unsigned zone from one snapshot of the registry, lets the key manager
+carry out the key steps that are due, signs with the keys in use now (reusing every
+signature DPS 6.5 allows, through the signature cache of the zone distributed last),
+verifies the result through the gate (DPS 6.6) straight into the distribution store,
+and commits it there: the primary then serves it and notifies the secondaries.
+
+Atomic and re-runnable: each stage writes only private files or commits its own
+transaction; the one commit point is the store's ``current`` pointer. Killed at any
+instant, the last good zone stays distributed; the next cycle (under the store's lock)
+removes the leftovers and starts again. A zone that fails verification is never
+distributed: the previous one stays, the refused candidate is kept for inspection, and
+an incident is raised (DPS 4.5.1) in the log, the audit log and ``tldsec status``.
+
+``Cycle.pending`` says whether a cycle has anything to do: a registry change since the
+last serial, a key step due, a change of keys or policy, or a signature to refresh. When
+none is, the cycle costs a few small queries and a JSON file read.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from tldsec.clock import Clock, to_epoch
+from tldsec.distribute.config import load_distribute_settings
+from tldsec.distribute.store import ZoneStore
+from tldsec.dnscore.zone import Zone
+from tldsec.dnscore.zonefile import read_zone, write_zone_atomic
+from tldsec.errors import ConfigError, CycleError, DistributionError, TldsecError
+from tldsec.hsm.base import KeyStore
+from tldsec.keys.service import KeyManager
+from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.models import ZoneChange
+from tldsec.settings import CONFIG_NAME, ApexSettings, Settings
+from tldsec.signconf import SigningConfig
+from tldsec.signer import sign_zone
+from tldsec.signer.reuse import PreviousSignatures
+from tldsec.signer.sigcache import SignatureCache, cache_path, save_zone_cache
+from tldsec.verify.coverage import ExpectedSigners
+from tldsec.verify.gate import gate
+from tldsec.verify.verifier import KeyOpener, VerifyOptions, VerifyRequest
+from tldsec.zone.builder import build_zone, write_zone
+from tldsec.zone.serial import allocate_serial
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "cycle.json"
+LAST_REPORT = "last-report.json"
+Recorder = Callable[..., object]
+
+
+class Outcome(StrEnum):
+    """How a cycle ended."""
+
+    PUBLISHED = "published"  # a new verified serial is distributed
+    UNCHANGED = "unchanged"  # nothing to do: the distributed serial stays
+    REFUSED = "refused"  # the candidate failed verification: the previous serial stays
+    FAILED = "failed"  # a stage failed: the previous serial stays
+
+
+@dataclass(frozen=True, slots=True)
+class CycleResult:
+    """What one cycle did, as ``tldsec cycle`` prints it and ``tldsec status`` shows it."""
+
+    outcome: Outcome
+    reason: str
+    started: str  # ISO 8601 UTC
+    seconds: float
+    distributed: int | None  # the serial distributed after the cycle
+    serial: int | None = None  # the serial this cycle built (None: none built)
+    stage: str | None = None  # where a failed cycle stopped
+    error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)
+    transitions: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in (Outcome.PUBLISHED, Outcome.UNCHANGED)
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["outcome"] = str(self.outcome)
+        data["transitions"] = list(self.transitions)
+        return data
+
+    def summary(self) -> str:
+        head = f"cycle {self.outcome}: {self.reason}"
+        if self.outcome is Outcome.PUBLISHED:
+            s = self.stats
+            head = (
+                f"cycle published serial {self.serial} ({self.reason}): "
+                f"{s.get('delegations', 0):,} delegations, {s.get('signatures_made', 0):,} "
+                f"signatures made, {s.get('signatures_reused', 0):,} reused, "
+                f"{s.get('changes', 0):,} records changed"
+            )
+        elif self.outcome in (Outcome.REFUSED, Outcome.FAILED):
+            head += f" (stage {self.stage}); serial {self.distributed} stays distributed"
+        stages = ", ".join(f"{k} {v:.2f} s" for k, v in self.timings.items())
+        return f"{head}\n  {self.seconds:.2f} s" + (f" ({stages})" if stages else "")
+
+
+@dataclass(frozen=True, slots=True)
+class CycleState:
+    """What the last cycles left for the next one and for ``tldsec status``."""
+
+    serial: int | None = None  # the serial the last published cycle distributed
+    change_id: int = 0  # the newest registry zone_change row in that serial
+    fingerprint: str = ""  # keys, policy and apex that serial was signed with
+    resign_at: int | None = None  # epoch: a signature falls below the refresh threshold
+    earliest_expiry: int | None = None  # epoch: the first RRSIG expiration
+    last: dict[str, Any] | None = None  # the last cycle's result, whatever its outcome
+    last_published: dict[str, Any] | None = None
+    incident: dict[str, Any] | None = None  # the last verification refusal
+
+    @classmethod
+    def load(cls, path: Path) -> CycleState:
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            log.warning("cycle state %s unreadable (%s): the next cycle runs in full", path, exc)
+            return cls()
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, path: Path) -> None:
+        _write_atomic(path, json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
+
+
+@dataclass
+class Cycle:
+    """The parts one cycle works with, built by an entry point (``open_cycle``)."""
+
+    settings: Settings
+    clock: Clock
+    registry: RegistryDatabase
+    keys: KeyManager
+    keystore: KeyStore | None
+    store: ZoneStore
+    verify: VerifyOptions
+    opener: KeyOpener | None = None
+    recorder: Recorder | None = None
+    checkpoint: Callable[[], object] | None = None
+    workers: int = 1
+    # Fault injection for incident drills and tests: called on the signed candidate
+    # before the gate sees it.
+    before_verify: Callable[[Path], None] | None = None
+
+    @property
+    def zones_dir(self) -> Path:
+        return self.settings.zones_dir
+
+    @property
+    def state_path(self) -> Path:
+        return self.zones_dir / STATE_FILE
+
+    def state(self) -> CycleState:
+        return CycleState.load(self.state_path)
+
+    # --- is there anything to do? -------------------------------------------------------
+
+    def pending(self, now: datetime | None = None) -> str | None:
+        """Why a cycle must run now, or None: nothing changed and nothing is due."""
+        now = now or self.clock.now()
+        state = self.state()
+        distributed = self.store.current()
+        if distributed is None:
+            return "no zone distributed yet"
+        if state.serial != distributed:
+            return f"serial {distributed} in the store is not the last cycle's (interrupted?)"
+        change_id = self._last_change_id()
+        if change_id != state.change_id:
+            return f"registry changes since serial {distributed}"
+        due = self.keys.plan(now).due_steps()
+        if due:
+            return f"key step due: {due[0].describe()}"
+        if _fingerprint(self.settings, self.keys.signing_config(now)) != state.fingerprint:
+            return "keys, policy or apex changed"
+        if state.resign_at is None or to_epoch(now) >= state.resign_at:
+            return "signatures due for refresh (DPS 6.5)"
+        return None
+
+    def _last_change_id(self) -> int:
+        with self.registry.read() as session:
+            return int(session.scalar(select(func.max(ZoneChange.id))) or 0)
+
+    # --- one cycle --------------------------------------------------------------------------
+
+    def run(
+        self, *, force: bool = False, on_published: Callable[[int], None] | None = None
+    ) -> CycleResult:
+        """Run one cycle (or find there is nothing to do, unless ``force``)."""
+        if self.keystore is None:
+            raise CycleError("a cycle needs the key store: open the cycle with the HSM")
+        with contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self.store.writer(wait=False))
+            except DistributionError as exc:
+                raise CycleError(f"another cycle is running: {exc}") from exc
+            return self._run(force, on_published)
+
+    def _run(self, force: bool, on_published: Callable[[int], None] | None) -> CycleResult:
+        t0 = time.perf_counter()
+        now = self.clock.now()
+        run = _Run(started=now, t0=t0, distributed=self.store.current())
+        reason = "forced" if force else self.pending(now)
+        if reason is None:
+            result = run.result(Outcome.UNCHANGED, "nothing changed and nothing is due")
+            self._save(result)
+            return result
+        log.info("cycle for %s: %s", self.settings.origin, reason)
+        try:
+            result = self._stages(run, reason, now)
+        except TldsecError as exc:
+            result = run.result(Outcome.FAILED, reason, error=str(exc))
+            log.error("cycle failed at %s: %s", run.stage, exc)
+            self._record(
+                "cycle.failed",
+                "component:cycle",
+                serial=run.serial,
+                stage=run.stage,
+                error=str(exc),
+            )
+        self._save(result)
+        if result.outcome is Outcome.PUBLISHED and on_published is not None:
+            assert result.serial is not None
+            on_published(result.serial)
+        if self.checkpoint is not None:
+            self.checkpoint()
+        return result
+
+    def _stages(self, run: _Run, reason: str, now: datetime) -> CycleResult:
+        origin, work = self.settings.origin, self.zones_dir / "work"
+        work.mkdir(parents=True, exist_ok=True)
+        distributed = run.distributed
+
+        run.enter("build")
+        with self.registry.write() as session:
+            # RFC 1982: never behind what is distributed, even after a database restore.
+            serial = allocate_serial(session, now, at_least=(distributed or 0) + 1)
+        run.serial = serial
+        with self.registry.snapshot() as session:
+            built = build_zone(
+                session,
+                origin=origin,
+                apex=_apex(self.settings),
+                ttl=self.settings.policy.ttl,
+                serial=serial,
+            )
+        unsigned_path = work / "unsigned.zone"
+        write_zone(built, unsigned_path, now)
+        run.stats.update(delegations=built.delegations, with_ds=built.signed_delegations)
+        change_id = built.last_change_id
+        del built
+
+        run.enter("keys")
+        transitions = self.keys.run_due()
+        run.transitions = tuple(
+            f"{t.role} {t.key_tag}: {t.event} ({t.reason})" for t in transitions
+        )
+        config = self.keys.signing_config(now)
+        anchor = work / "trust-anchor.ds"
+        _write_atomic(anchor, _trust_anchor(self.keys, config, now))
+
+        run.enter("sign")
+        assert self.keystore is not None
+        unsigned = read_zone(unsigned_path, origin)
+        previous = self._previous(distributed, unsigned)
+        signed = sign_zone(unsigned, config, self.keystore, now, previous, self.workers)
+        del previous, unsigned
+        candidate = work / f"{serial}.signed"
+        write_zone_atomic(signed.zone, candidate, header=f"signed by tldsec at {now:%FT%TZ}")
+        save_zone_cache(signed.zone, cache_path(candidate), candidate)
+        expiry = _earliest_expiry(signed.zone)
+        s = signed.stats
+        run.stats.update(
+            rrsets=s.rrsets,
+            signatures_made=s.signatures_made,
+            signatures_reused=s.signatures_reused,
+            nsec3=s.nsec3_records,
+        )
+        del signed
+        self._record(
+            "signer.run_completed",
+            "component:signer",
+            zone=origin,
+            serial=serial,
+            signed=s.signatures_made,
+            reused=s.signatures_reused,
+            keys=[k.key_id for k in config.keys if k.sign_zone or k.sign_dnskey],
+        )
+        if self.before_verify is not None:
+            self.before_verify(candidate)
+
+        run.enter("verify")
+        options = VerifyOptions(
+            policy=self.verify.policy,
+            horizon=self.verify.horizon,
+            workers=self.verify.workers,
+            second_sample=self.verify.second_sample,
+            external=self.verify.external,
+            external_timeout=self.verify.external_timeout,
+            expected=ExpectedSigners.from_config(config),
+        )
+        request = VerifyRequest(
+            signed=candidate,
+            origin=origin,
+            trust_anchor=anchor,
+            unsigned=unsigned_path,
+            previous=self.store.current_path(),
+        )
+        verdict = gate(
+            request,
+            options,
+            now,
+            publish_to=self.store.stage_path(serial),
+            keystore=self.keystore,
+            opener=self.opener,
+            recorder=self.recorder,
+        )
+        self._save_report(verdict.report.to_json(), serial)
+        if not verdict.passed:
+            kept = candidate.with_suffix(".refused")
+            os.replace(candidate, kept)
+            cache_path(candidate).unlink(missing_ok=True)
+            return self._incident(run, reason, verdict.report.failed_checks, kept)
+
+        run.enter("distribute")
+        published = self.store.zone_path(serial)
+        _copy_atomic(cache_path(candidate), cache_path(published))
+        diff = self.store.commit(serial)
+        candidate.unlink(missing_ok=True)
+        cache_path(candidate).unlink(missing_ok=True)
+        run.stats["changes"] = diff.changes if diff else 0
+        self._record(
+            "zone.published",
+            "component:distributor",
+            zone=origin,
+            serial=serial,
+            target=str(published),
+            changes=run.stats["changes"],
+        )
+        result = run.result(Outcome.PUBLISHED, reason)
+        self._record(
+            "cycle.completed",
+            "component:cycle",
+            zone=origin,
+            serial=serial,
+            milliseconds={k: int(v * 1000) for k, v in result.timings.items()},
+        )
+        refresh = int(config.refresh.total_seconds())
+        self._advance(
+            serial=serial,
+            change_id=change_id,
+            fingerprint=_fingerprint(self.settings, config),
+            resign_at=None if expiry is None else expiry - refresh,
+            earliest_expiry=expiry,
+        )
+        return result
+
+    def _previous(self, distributed: int | None, unsigned: Zone) -> PreviousSignatures | None:
+        """The distributed zone's signatures: its cache, else the zone file itself."""
+        if distributed is None:
+            return None
+        path = self.store.zone_path(distributed)
+        cache = SignatureCache.load_for(path, unsigned.origin)
+        if cache is not None:
+            return cache
+        if not path.exists():
+            return None
+        log.info("no signature cache beside %s: reading the zone for reuse", path)
+        return read_zone(path, self.settings.origin)
+
+    def _incident(self, run: _Run, reason: str, failed: tuple[str, ...], kept: Path) -> CycleResult:
+        message = f"serial {run.serial} failed verification ({', '.join(failed)})"
+        result = run.result(Outcome.REFUSED, reason, error=message)
+        incident = {
+            "at": run.started.isoformat(),
+            "serial": run.serial,
+            "failed_checks": list(failed),
+            "candidate": str(kept),
+            "report": str(self.zones_dir / "reports" / f"{run.serial}.json"),
+            "kept_serial": run.distributed,
+        }
+        state = self.state()
+        CycleState(**{**asdict(state), "incident": incident}).save(self.state_path)
+        # DPS 4.5.1: inaccurate data found before publication is an incident.
+        log.error("INCIDENT %s; serial %s stays distributed", message, run.distributed)
+        self._record(
+            "cycle.failed", "component:cycle", serial=run.serial, stage="verify", error=message
+        )
+        return result
+
+    def _advance(self, **fields: Any) -> None:
+        state = self.state()
+        CycleState(**{**asdict(state), **fields}).save(self.state_path)
+
+    def _save(self, result: CycleResult) -> None:
+        state = self.state()
+        data = result.as_json()
+        update: dict[str, Any] = {"last": data}
+        if result.outcome is Outcome.PUBLISHED:
+            update["last_published"] = data
+        CycleState(**{**asdict(state), **update}).save(self.state_path)
+
+    def _save_report(self, text: str, serial: int) -> None:
+        reports = self.zones_dir / "reports"
+        reports.mkdir(parents=True, exist_ok=True)
+        _write_atomic(reports / f"{serial}.json", text + "\n")
+        _write_atomic(self.zones_dir / LAST_REPORT, text + "\n")
+        for old in sorted(reports.glob("*.json"), key=lambda p: p.stat().st_mtime)[:-50]:
+            old.unlink(missing_ok=True)
+
+    def _record(self, event: str, actor: str, **details: Any) -> None:
+        if self.recorder is not None:
+            self.recorder(event, actor=actor, **details)
+
+
+@dataclass
+class _Run:
+    """Book-keeping of one cycle in progress: stage timings and counters."""
+
+    started: datetime
+    t0: float
+    distributed: int | None
+    serial: int | None = None
+    stage: str | None = None
+    stage_t0: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+    stats: dict[str, int] = field(default_factory=dict)
+    transitions: tuple[str, ...] = ()
+
+    def enter(self, stage: str) -> None:
+        self._close_stage()
+        self.stage, self.stage_t0 = stage, time.perf_counter()
+
+    def _close_stage(self) -> None:
+        if self.stage is not None and self.stage not in self.timings:
+            self.timings[self.stage] = round(time.perf_counter() - self.stage_t0, 3)
+
+    def result(self, outcome: Outcome, reason: str, error: str | None = None) -> CycleResult:
+        self._close_stage()
+        published = outcome is Outcome.PUBLISHED
+        return CycleResult(
+            outcome=outcome,
+            reason=reason,
+            started=self.started.isoformat(),
+            seconds=round(time.perf_counter() - self.t0, 3),
+            distributed=self.serial if published else self.distributed,
+            serial=self.serial,
+            stage=None if published or outcome is Outcome.UNCHANGED else self.stage,
+            error=error,
+            timings=dict(self.timings),
+            stats=dict(self.stats),
+            transitions=self.transitions,
+        )
+
+
+def _apex(settings: Settings) -> ApexSettings:
+    if settings.apex is None:
+        raise CycleError("[zone] apex settings are missing")
+    return settings.apex
+
+
+def _trust_anchor(keys: KeyManager, config: SigningConfig, now: datetime) -> str:
+    """What the parent holds for us (DS), else the KSKs' DNSKEYs: the gate's anchor."""
+    ds = keys.export_ds(now=now)
+    if ds:
+        return "".join(d.zone_line() + "\n" for d in ds)
+    from tldsec.dnscore.rdata import to_text as rdata_text
+
+    origin = keys.origin
+    return "".join(
+        f"{origin} {config.dnskey_ttl} IN DNSKEY {rdata_text(48, k.dnskey_rdata)}\n"
+        for k in config.dnskey_signers
+    )
+
+
+def _fingerprint(settings: Settings, config: SigningConfig) -> str:
+    """A digest of everything besides the registry that goes into the signed zone."""
+    policy = settings.policy
+    material = {
+        "origin": settings.origin,
+        "keys": [[k.key_id, k.flags, k.publish, k.sign_dnskey, k.sign_zone] for k in config.keys],
+        "nsec3": [config.nsec3_iterations, config.nsec3_salt.hex()],
+        "validity": [
+            int(d.total_seconds())
+            for d in (
+                config.validity_min,
+                config.validity_max,
+                config.inception_offset,
+                config.refresh,
+            )
+        ],
+        "dnskey_ttl": config.dnskey_ttl,
+        "ttl": asdict(policy.ttl),
+        "apex": asdict(settings.apex) if settings.apex else None,
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+def _earliest_expiry(zone: Zone) -> int | None:
+    """The first RRSIG expiration in the zone (RFC 4034 3.1.5, bytes 8-11)."""
+    earliest: int | None = None
+    for rrset in zone.rrsets():
+        for sig in rrset.sigs:
+            expiration = int.from_bytes(sig[8:12], "big")
+            if earliest is None or expiration < earliest:
+                earliest = expiration
+    return earliest
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass(frozen=True, slots=True)
+class CycleSettings:
+    """The ``[cycle]`` table of ``tldsec.toml``.
+
+    [cycle]
+    workers = 0            # signing processes; 0: one per core
+    change_driven = true   # a registry change starts a cycle after the debounce
+    check_seconds = 2      # how often ``tldsec serve`` looks for changes
+    """
+
+    workers: int = 0
+    change_driven: bool = True
+    check_seconds: float = 2.0
+
+    @property
+    def signing_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+def load_cycle_settings(config_file: Path) -> CycleSettings:
+    try:
+        data = tomllib.loads(config_file.read_text("utf-8")) if config_file.exists() else {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{config_file}: {exc}") from exc
+    table = data.get("cycle", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{config_file}: [cycle] must be a table")
+    unknown = sorted(set(table) - {"workers", "change_driven", "check_seconds"})
+    if unknown:
+        raise ConfigError(f"{config_file}: [cycle] {unknown[0]} is not a setting (misspelt?)")
+    workers = table.get("workers", 0)
+    check = table.get("check_seconds", 2)
+    change_driven = table.get("change_driven", True)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
+        raise ConfigError(f"{config_file}: [cycle] workers must be an integer >= 0")
+    if isinstance(check, bool) or not isinstance(check, int | float) or check <= 0:
+        raise ConfigError(f"{config_file}: [cycle] check_seconds must be a positive number")
+    if not isinstance(change_driven, bool):
+        raise ConfigError(f"{config_file}: [cycle] change_driven must be true or false")
+    return CycleSettings(workers=workers, change_driven=change_driven, check_seconds=float(check))
+
+
+def verify_options(settings: Settings) -> VerifyOptions:
+    """The gate's options from the ``[verify]`` table (DPS 6.6)."""
+    vs = settings.verify
+    return VerifyOptions(
+        policy=settings.policy,
+        horizon=timedelta(hours=vs.horizon_hours) if vs.horizon_hours else None,
+        workers=vs.workers,
+        second_sample=vs.second_sample,
+        external=vs.external,
+        external_timeout=float(vs.external_timeout_seconds),
+    )
+
+
+def open_store(settings: Settings) -> ZoneStore:
+    dist = load_distribute_settings(settings.home, settings.home / CONFIG_NAME)
+    return ZoneStore(dist.store_dir, settings.origin, dist.keep)
+
+
+@contextlib.contextmanager
+def open_cycle(
+    settings: Settings,
+    clock: Clock,
+    *,
+    keystore: bool = True,
+    audit: bool = True,
+    workers: int | None = None,
+) -> Iterator[Cycle]:
+    """A ``Cycle`` on the home's databases, key store, audit log and store; closed after.
+
+    ``keystore=False`` opens no HSM session: enough for ``pending`` (what ``tldsec
+    serve`` asks every few seconds), not for running a cycle.
+    """
+    from tldsec.audit.config import open_audit_log
+    from tldsec.hsm.open import open_keystore
+    from tldsec.keys.config import load_key_settings
+    from tldsec.keys.database import open_signer_db
+
+    config_file = settings.home / CONFIG_NAME
+    with contextlib.ExitStack() as stack:
+        registry = RegistryDatabase.from_url(settings.registry_db_url)
+        stack.callback(registry.dispose)
+        if not registry.is_current():
+            raise ConfigError("the registry database is not up to date: run 'tldsec db upgrade'")
+        audit_log = open_audit_log(settings, clock) if audit else None
+        if audit_log is not None:
+            stack.callback(audit_log.close)
+        store_ks = open_keystore(settings.keystore_spec()) if keystore else None
+        if store_ks is not None:
+            stack.callback(store_ks.close)
+        engine = open_signer_db(settings.signer_db_url)
+        stack.callback(engine.dispose)
+        manager = KeyManager(
+            engine,
+            store_ks,
+            settings.policy,
+            clock,
+            origin=settings.origin,
+            timing=load_key_settings(config_file).timing(settings.policy),
+            recorder=audit_log.record if audit_log is not None else None,
+        )
+        yield Cycle(
+            settings=settings,
+            clock=clock,
+            registry=registry,
+            keys=manager,
+            keystore=store_ks,
+            store=open_store(settings),
+            verify=verify_options(settings),
+            opener=open_keystore,
+            recorder=audit_log.record if audit_log is not None else None,
+            checkpoint=audit_log.checkpoint if audit_log is not None else None,
+            workers=workers or load_cycle_settings(config_file).signing_workers,
+        )
