@@ -29,6 +29,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -48,6 +49,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 class Measurement:
     name: str
     seconds: float
+    cpu_seconds: float  # user + system, over the whole process tree
     peak_rss_mib: float
     peak_pss_mib: float
     exit_status: int
@@ -92,34 +94,45 @@ def _tree_memory(root: int) -> tuple[int, int]:
     return rss, pss
 
 
-def measure(name: str, argv: list[str], timeout: float = 7200) -> tuple[Measurement, str]:
-    """Run ``argv``, sampling its process tree's memory every 20 ms."""
+def measure(name: str, argv: list[str]) -> tuple[Measurement, str]:
+    """Run ``argv``, sampling its process tree's memory every 20 ms; CPU from wait4."""
     peak = [0, 0]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "LC_ALL": "C"}
-    )
-    done = threading.Event()
+    with tempfile.TemporaryFile() as output:
+        proc = subprocess.Popen(
+            argv, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, "LC_ALL": "C"}
+        )
+        done = threading.Event()
 
-    def sample() -> None:
-        while not done.is_set():
-            rss, pss = _tree_memory(proc.pid)
-            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
-            done.wait(0.02)
+        def sample() -> None:
+            while not done.is_set():
+                rss, pss = _tree_memory(proc.pid)
+                peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+                done.wait(0.02)
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    try:
-        output, _ = proc.communicate(timeout=timeout)
-    finally:
-        done.set()
-        sampler.join()
-    seconds = time.perf_counter() - t0
-    text = output.decode("utf-8", "replace")
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            done.set()
+            sampler.join()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.perf_counter() - t0
+        output.seek(0)
+        text = output.read().decode("utf-8", "replace")
     lines = [line for line in text.splitlines() if line.strip()]
     verdict = "ok" if proc.returncode == 0 else f"FAILED: {lines[-1] if lines else '?'}"
     return (
-        Measurement(name, seconds, peak[0] / 2**20, peak[1] / 2**20, proc.returncode, verdict),
+        Measurement(
+            name,
+            seconds,
+            usage.ru_utime + usage.ru_stime,
+            peak[0] / 2**20,
+            peak[1] / 2**20,
+            proc.returncode,
+            verdict,
+        ),
         text,
     )
 
@@ -346,20 +359,21 @@ def table(result: dict[str, Any]) -> str:
         f"### {result['delegations']:,} delegations "
         f"({result['signed_bytes'] / 2**20:.0f} MiB signed zone, {result['cores']} cores)",
         "",
-        "| run | wall s | × ldns time | peak RSS MiB (sum) | peak PSS MiB | × ldns RSS | verdict |",
-        "|---|---:|---:|---:|---:|---:|---|",
+        "| run | wall s | × ldns time | CPU s | peak RSS MiB (sum) | peak PSS MiB "
+        "| × ldns RSS | verdict |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         out.append(
             f"| {r['name']} | {r['seconds']:.1f} | {r['seconds'] / ldns['seconds']:.2f} | "
-            f"{r['peak_rss_mib']:.0f} | {r['peak_pss_mib']:.0f} | "
+            f"{r['cpu_seconds']:.1f} | {r['peak_rss_mib']:.0f} | {r['peak_pss_mib']:.0f} | "
             f"{r['peak_rss_mib'] / ldns['peak_rss_mib']:.2f} | {r['verdict']} |"
         )
     for name, info in result["check_seconds"].items():
         if "read" in info:
             out.append(
                 f"| ↳ {name}: the comparison alone (after {info['read']:.1f} s reading) | "
-                f"{info['seconds']:.1f} | {info['seconds'] / ldns['seconds']:.2f} | | | | "
+                f"{info['seconds']:.1f} | {info['seconds'] / ldns['seconds']:.2f} | | | | | "
                 f"{info['status']} |"
             )
     builtin = result["check_seconds"].get("tldsec built-in checks", {})

@@ -63,3 +63,17 @@ def test_files_that_cannot_be_cut_are_not(tmp_path: Path, case: Case, change: ob
     path.write_text(change(case.signed.read_text()))
     assert plan_parts(path, ORIGIN, 300) is None
     assert plan_parts(case.signed, ORIGIN, 300) is not None
+
+
+def test_an_unsigned_zone_not_grouped_by_owner_is_still_compared_exactly(case: Case) -> None:
+    # a.nic's AAAA away from its A: the unsigned zone cannot be digested in parts.
+    lines = case.unsigned.read_text().splitlines(keepends=True)
+    aaaa = next(line for line in lines if "AAAA" in line and line.startswith("a.nic"))
+    lines.remove(aaaa)
+    case.unsigned.write_text("".join([*lines, aaaa.replace("2001:db8::1", "2001:db8::2")]))
+    parts = case.verify(parts=True)
+    assert _verdicts(parts) == _verdicts(case.verify())
+    [finding] = parts.check("content").findings
+    assert str(finding) == (
+        "a.nic.example. AAAA: lost 1 record(s): 2001:db8::2; added 1 record(s): 2001:db8::1"
+    )

@@ -29,7 +29,7 @@ class VerifyOptions:
     external_timeout: float = 1800.0
     expected: ExpectedSigners | None = None  # the signing run's key duties, when known
     split_bytes: int = 16 << 20  # zones at least this big are checked in parts ...
-    part_bytes: int = 8 << 20  # ... of about this size
+    part_bytes: int = 4 << 20  # ... of about this size
 
     def horizon_delta(self) -> timedelta:
         if self.horizon is not None:

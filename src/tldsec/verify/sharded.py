@@ -52,7 +52,7 @@ from tldsec.verify.zoneread import read_zone_file, read_zone_string
 
 log = logging.getLogger(__name__)
 
-PART_BYTES = 8 << 20  # a part of about 70,000 lines
+PART_BYTES = 4 << 20  # a part of about 30,000 lines
 MIN_SHARDED_BYTES = 16 << 20  # smaller zones are read whole
 
 
@@ -201,6 +201,7 @@ class PartResult:
     """What one part contributes to every check; small enough to send to the parent."""
 
     index: int
+    unsigned: bool = False  # a part of the unsigned zone: only its digests
     splittable: bool = True
     first_key: bytes = b""
     last_key: bytes = b""
@@ -318,6 +319,27 @@ def _lap(t: float) -> float:
     return time.process_time() - t
 
 
+def digest_part(plan: Plan, origin: str, part: Part) -> PartResult:
+    """Owner digests of one part of the unsigned zone."""
+    gc.disable()
+    out = PartResult(part.index, unsigned=True)
+    t = time.process_time()
+    with open(plan.path, "rb") as f:
+        f.seek(part.start)
+        text = f.read(part.end - part.start).decode("utf-8", "strict")
+    try:
+        read = read_zone_string(
+            text, origin, str(plan.path), default_ttl=plan.default_ttl, first_line=part.first_line
+        )
+    except (ZoneSyntaxError, UnicodeDecodeError) as exc:
+        out.zone_file.add(Finding("", "", f"unsigned zone unusable: {exc}"))
+        return out
+    out.splittable = not read.regrouped
+    out.digests = content.owner_digests(read.zone)
+    out.seconds["content"] = _lap(t)
+    return out
+
+
 def unsigned_digests(path: Path, origin: str) -> dict[bytes, bytes] | str:
     """Owner digests of the unsigned zone (run in its own process), or why it is unusable."""
     gc.disable()
@@ -382,14 +404,22 @@ def run_sharded(
         digests=request.unsigned is not None,
         second=second_setup,
     )
-    unsigned_job = _start_unsigned(request)
+    # The unsigned zone is digested in parts by the same workers if it can be cut (its
+    # owners' records grouped, no multi-line entries), else read whole by one more process.
+    uplan = plan_parts(request.unsigned, origin, part_bytes) if request.unsigned else None
+    unsigned_job = None if uplan is not None else _start_unsigned(request)
+    n = len(plan.parts)
+    uparts = uplan.parts if uplan is not None else ()
+
+    def task(start: int, end: int) -> list[PartResult]:
+        return [
+            check_part(setup, plan.parts[i]) if i < n else digest_part(uplan, origin, uparts[i - n])  # type: ignore[arg-type]
+            for i in range(start, end)
+        ]
+
     try:
         parts: ForkedMap[PartResult] = ForkedMap(
-            lambda start, end: [check_part(setup, plan.parts[i]) for i in range(start, end)],
-            len(plan.parts),
-            options.workers,
-            min_items=2,
-            chunk=1,
+            task, n + len(uparts), options.workers, min_items=2, chunk=1
         )
         # While the workers run: the apex checks.
         chain_result = chain.check_chain_from_file(apex, request.trust_anchor, origin, ctx)
@@ -400,13 +430,15 @@ def run_sharded(
         if unsigned_job is not None:
             unsigned_job[0].terminate()
         raise
-    if not all(r.splittable for r in results) or not _in_order(results):
+    signed_parts = [r for r in results if not r.unsigned]
+    if not all(r.splittable for r in signed_parts) or not _in_order(signed_parts):
         if unsigned_job is not None:
             unsigned_job[0].terminate()
         log.info("%s is not in canonical order: reading it whole", request.signed)
         return None
     checks = _reduce(
-        results,
+        signed_parts,
+        [r for r in results if r.unsigned],
         apex,
         request,
         options,
@@ -418,14 +450,14 @@ def run_sharded(
         second_skip,
     )
     meta: dict[str, object] = {
-        "mode": f"in {len(plan.parts)} parts on {parts.workers} worker(s); a check's "
-        "seconds are CPU seconds summed over the parts",
+        "mode": f"in {len(plan.parts)} parts (+ {len(uparts)} of the unsigned zone) on "
+        f"{parts.workers} worker(s); a check's seconds are CPU seconds summed over the parts",
         "workers": parts.workers,
         "parts": len(plan.parts),
         "seconds_wall": round(time.perf_counter() - t0, 3),
     }
     for key in ("records", "delegations", "occluded_names", "empty_non_terminals", "nsec3_records"):
-        meta[key] = sum(r.counts.get(key, 0) for r in results)
+        meta[key] = sum(r.counts.get(key, 0) for r in signed_parts)
     return ShardedRun(checks, serial, meta)
 
 
@@ -483,6 +515,7 @@ def _in_order(results: list[PartResult]) -> bool:
 
 def _reduce(
     results: list[PartResult],
+    unsigned_parts: list[PartResult],
     apex: Zone,
     request: VerifyRequest,
     options: VerifyOptions,
@@ -528,7 +561,15 @@ def _reduce(
         nsec3.extend(nsec3chain.nsec3_reduce(parts, apex.origin))
     checks.append(nsec3.result(nsec3chain.NAME, seconds("nsec3") + _lap(t)))
     checks.append(merged("ttl").result(ttl.NAME, seconds("ttl")))
-    checks.append(_content(results, request, unsigned_job, seconds("content")))
+    checks.append(
+        _content(
+            results,
+            unsigned_parts,
+            request,
+            unsigned_job,
+            seconds("content") + sum(r.seconds.get("content", 0.0) for r in unsigned_parts),
+        )
+    )
     checks.append(serial_result)
     if second_skip is not None:
         checks.append(second_skip)
@@ -556,6 +597,7 @@ def _reduce(
 
 def _content(
     results: list[PartResult],
+    unsigned_parts: list[PartResult],
     request: VerifyRequest,
     job: tuple[
         multiprocessing.pool.Pool, multiprocessing.pool.AsyncResult[dict[bytes, bytes] | str]
@@ -563,15 +605,27 @@ def _content(
     | None,
     part_seconds: float,
 ) -> CheckResult:
-    if job is None:
+    if request.unsigned is None:
         return CheckResult.skipped(content.CONTENT, "no unsigned zone given (--unsigned)")
     t = time.process_time()
-    pool, pending = job
-    try:
-        theirs = pending.get()
-    finally:
-        pool.close()
-        pool.join()
+    theirs: dict[bytes, bytes] | str
+    if job is not None:
+        pool, pending = job
+        try:
+            theirs = pending.get()
+        finally:
+            pool.close()
+            pool.join()
+    else:
+        broken = [f for r in unsigned_parts for f in r.zone_file.kept]
+        theirs = broken[0].reason if broken else {}
+        if isinstance(theirs, dict):
+            count = 0
+            for r in unsigned_parts:
+                theirs.update(r.digests)
+                count += len(r.digests)
+            if count != len(theirs) or not all(r.splittable for r in unsigned_parts):
+                theirs = {}  # an owner's records in two places: compare the zones whole
     if isinstance(theirs, str):
         return CheckResult.from_findings(content.CONTENT, [Finding("", "", theirs)], _lap(t))
     ours: dict[bytes, bytes] = {}
