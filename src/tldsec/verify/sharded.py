@@ -232,8 +232,10 @@ def check_part(setup: _Setup, part: Part) -> PartResult:
             default_ttl=setup.plan.default_ttl,
             first_line=part.first_line,
         )
-    except (ZoneSyntaxError, UnicodeDecodeError) as exc:
-        out.zone_file.add(Finding("", "", str(exc)))
+    except (ZoneSyntaxError, UnicodeDecodeError):
+        # Perhaps a real error, perhaps a record that needed the part before (an omitted
+        # TTL): the whole-zone reader decides, and names the line.
+        out.splittable = False
         return out
     del text
     zone = read.zone
