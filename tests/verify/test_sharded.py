@@ -82,9 +82,10 @@ def test_an_unsigned_zone_not_grouped_by_owner_is_still_compared_exactly(case: C
 def test_a_syntax_error_in_a_part_is_reported_as_the_whole_run_reports_it(case: Case) -> None:
     case.write()
     lines = case.signed.read_text().splitlines(keepends=True)
-    lines.insert(len(lines) // 2, "broken.example.\t86400\tIN\tA\t192.0.2.300\n")
+    at = len(lines) // 2
+    lines.insert(at, "broken.example.\t86400\tIN\tA\t192.0.2.300\n")
     case.signed.write_text("".join(lines))
     parts = case.verify(parts=True, write=False)
     assert _verdicts(parts) == _verdicts(case.verify(write=False))
     [finding] = parts.check("zone-file").findings
-    assert f":{len(lines) // 2 + 1}: bad A RDATA" in finding.reason
+    assert f":{at + 1}: bad A RDATA" in finding.reason
