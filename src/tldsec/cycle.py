@@ -118,6 +118,18 @@ class CycleResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Pending:
+    """Why a cycle must run: ``kind`` is first, interrupted, registry, keys, config,
+    refresh or forced; ``reason`` says it in words."""
+
+    kind: str
+    reason: str
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass(frozen=True, slots=True)
 class CycleState:
     """What the last cycles left for the next one and for ``tldsec status``."""
 
@@ -143,7 +155,7 @@ class CycleState:
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def save(self, path: Path) -> None:
-        _write_atomic(path, json.dumps(asdict(self), indent=2, sort_keys=True) + "\n")
+        _write_atomic(path, json.dumps(asdict(self), indent=2) + "\n")
 
 
 @dataclass
@@ -178,25 +190,26 @@ class Cycle:
 
     # --- is there anything to do? -------------------------------------------------------
 
-    def pending(self, now: datetime | None = None) -> str | None:
+    def pending(self, now: datetime | None = None) -> Pending | None:
         """Why a cycle must run now, or None: nothing changed and nothing is due."""
         now = now or self.clock.now()
         state = self.state()
         distributed = self.store.current()
         if distributed is None:
-            return "no zone distributed yet"
+            return Pending("first", "no zone distributed yet")
         if state.serial != distributed:
-            return f"serial {distributed} in the store is not the last cycle's (interrupted?)"
-        change_id = self._last_change_id()
-        if change_id != state.change_id:
-            return f"registry changes since serial {distributed}"
+            return Pending(
+                "interrupted", f"serial {distributed} in the store is not the last cycle's"
+            )
+        if self._last_change_id() != state.change_id:
+            return Pending("registry", f"registry changes since serial {distributed}")
         due = self.keys.plan(now).due_steps()
         if due:
-            return f"key step due: {due[0].describe()}"
+            return Pending("keys", f"key step due: {due[0].describe()}")
         if _fingerprint(self.settings, self.keys.signing_config(now)) != state.fingerprint:
-            return "keys, policy or apex changed"
+            return Pending("config", "keys, policy or apex changed")
         if state.resign_at is None or to_epoch(now) >= state.resign_at:
-            return "signatures due for refresh (DPS 6.5)"
+            return Pending("refresh", "signatures due for refresh (DPS 6.5)")
         return None
 
     def _last_change_id(self) -> int:
@@ -222,11 +235,12 @@ class Cycle:
         t0 = time.perf_counter()
         now = self.clock.now()
         run = _Run(started=now, t0=t0, distributed=self.store.current())
-        reason = "forced" if force else self.pending(now)
-        if reason is None:
+        pending = Pending("forced", "forced") if force else self.pending(now)
+        if pending is None:
             result = run.result(Outcome.UNCHANGED, "nothing changed and nothing is due")
             self._save(result)
             return result
+        reason = pending.reason
         log.info("cycle for %s: %s", self.settings.origin, reason)
         try:
             result = self._stages(run, reason, now)

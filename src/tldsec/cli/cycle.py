@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     clock = SystemClock()
     if args.check:
         with open_cycle(settings, clock, keystore=False, audit=False) as cycle:
-            reason = cycle.pending()
+            pending = cycle.pending()
+        reason = None if pending is None else pending.reason
         print(json.dumps({"pending": reason}) if args.json else (reason or "nothing to do"))
         return 0
     with open_cycle(settings, clock, workers=args.workers) as cycle:

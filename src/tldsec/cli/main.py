@@ -23,6 +23,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "epp",
     "db",
     "cycle",
+    "serve",
+    "status",
 )
 
 EXIT_FAILURE = 1

@@ -1,0 +1,440 @@
+"""``tldsec serve``: the running registry from one config file.
+
+One process runs the EPP server (registrars), the hidden primary (SOA/AXFR/IXFR to the
+secondaries, NOTIFY), the cycle scheduler and a health endpoint, with one JSON log line
+per event. Cycles run as ``tldsec cycle`` child processes, so a cycle's memory is
+released when it ends and a crash in one never takes the servers down; the primary
+picks up each new serial from the distribution store (DPS 5.6: the signing side pushes,
+the primary never reaches back).
+
+The scheduler (DPS 3.5.2: DS changes reach the zone within the hour) looks every
+``[cycle] check_seconds`` for work (``Cycle.pending``: a cheap check). A registry change
+starts a cycle once the policy's debounce has passed since it was first seen
+(change-driven mode, ``[cycle] change_driven``); key steps, signatures to refresh and
+interrupted cycles start one at once; without change-driven mode, work found is done at
+the policy's cycle interval. ``POST /cycle`` on the health endpoint, or SIGHUP, runs a
+cycle at once. SIGINT (Ctrl-C) or SIGTERM stops everything cleanly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import sys
+import time
+import tomllib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import dns.name
+
+from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.clock import Clock, SystemClock
+from tldsec.cycle import Cycle, load_cycle_settings, open_cycle, open_store
+from tldsec.distribute.config import DistributeSettings, load_distribute_settings, parse_hostport
+from tldsec.distribute.notify import Notifier, NotifyTarget
+from tldsec.distribute.server import Access, PrimaryServer
+from tldsec.errors import ConfigError, TldsecError
+from tldsec.settings import CONFIG_NAME, Settings
+
+log = logging.getLogger("tldsec.serve")
+
+DEFAULT_HEALTH = "127.0.0.1:8053"
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "serve",
+        help="run the registry: EPP server, cycle scheduler, hidden primary, health endpoint",
+        description="Start the EPP server, the cycle scheduler and the hidden primary "
+        "(SOA, AXFR, IXFR, NOTIFY) from the home's tldsec.toml, with JSON log lines and a "
+        "health endpoint (GET /health, GET /status, POST /cycle). Ctrl-C stops.",
+    )
+    add_home_argument(p)
+    p.add_argument("--epp-listen", metavar="HOST:PORT", help="EPP (default: [epp] listen)")
+    p.add_argument("--dns-listen", metavar="HOST:PORT", help="primary (default: [distribute])")
+    p.add_argument("--health-listen", metavar="HOST:PORT", help=f"default: {DEFAULT_HEALTH}")
+    p.add_argument("--no-epp", action="store_true", help="do not start the EPP server")
+    p.add_argument("--log-format", choices=("json", "text"), default="json")
+    p.set_defaults(handler=run)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per log line: time, level, logger, message, and any extras."""
+
+    _skip = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created).astimezone().isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        data.update({k: v for k, v in record.__dict__.items() if k not in self._skip})
+        if record.exc_info:
+            data["exception"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    if args.log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger("tldsec").setLevel(logging.INFO)
+    dist = load_distribute_settings(settings.home, settings.home / CONFIG_NAME)
+    dns_listen = parse_hostport(args.dns_listen or dist.listen)
+    health = parse_hostport(
+        args.health_listen or _serve_table(settings).get("health_listen", DEFAULT_HEALTH)
+    )
+    registry = Registry(settings, SystemClock(), dist, cycle_argv=_cycle_argv(args))
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(
+            registry.serve(dns_listen, health, epp=not args.no_epp, epp_listen=args.epp_listen)
+        )
+    return 0
+
+
+def _cycle_argv(args: argparse.Namespace) -> list[str]:
+    home = ["--home", str(args.home)] if args.home else []
+    return [sys.executable, "-m", "tldsec.cli.main", "cycle", *home, "--json"]
+
+
+def _serve_table(settings: Settings) -> dict[str, Any]:
+    path = settings.home / CONFIG_NAME
+    try:
+        table = tomllib.loads(path.read_text("utf-8")).get("serve", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    if not isinstance(table, dict) or set(table) - {"health_listen"}:
+        raise ConfigError(f'{path}: [serve] takes only health_listen = "HOST:PORT"')
+    return table
+
+
+@dataclass
+class Scheduler:
+    """When to run a cycle: change-driven with a debounce, at intervals, or on demand."""
+
+    check: Callable[[], Awaitable[Any]]  # -> Pending | None
+    run_cycle: Callable[[bool], Awaitable[dict[str, Any] | None]]
+    clock: Clock
+    debounce: float
+    interval: float
+    check_seconds: float
+    change_driven: bool = True
+    trigger: asyncio.Event = field(default_factory=asyncio.Event)
+    change_seen: float | None = None
+    next_interval: float = 0.0
+    last: dict[str, Any] | None = None
+    last_pending: str | None = None
+
+    async def loop(self) -> None:
+        self.next_interval = time.monotonic() + self.interval
+        while True:
+            forced = self.trigger.is_set()
+            self.trigger.clear()
+            try:
+                await self._tick(forced)
+            except TldsecError as exc:
+                log.error("scheduler: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.check_seconds):
+                    await self.trigger.wait()
+
+    async def _tick(self, forced: bool) -> None:
+        if forced:
+            await self._run(True, "requested")
+            return
+        pending = await self.check()
+        self.last_pending = None if pending is None else pending.reason
+        now = time.monotonic()
+        interval_due = now >= self.next_interval
+        if interval_due:
+            self.next_interval = now + self.interval
+        if pending is None:
+            self.change_seen = None
+            return
+        if pending.kind == "registry" and self.change_driven:
+            # Debounce (policy [cycle] debounce_seconds): let a burst of changes settle.
+            if self.change_seen is None:
+                self.change_seen = now
+                log.info("scheduler: registry change seen; cycle in %.0f s", self.debounce)
+            if now - self.change_seen < self.debounce and not interval_due:
+                return
+        elif pending.kind == "registry" and not interval_due:
+            return
+        await self._run(False, pending.reason)
+
+    async def _run(self, force: bool, why: str) -> None:
+        log.info("scheduler: starting a cycle (%s)", why)
+        self.change_seen = None
+        self.last = await self.run_cycle(force)
+
+
+class Registry:
+    """The servers and the scheduler of ``tldsec serve``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        dist: DistributeSettings,
+        cycle_argv: list[str],
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.dist = dist
+        self.cycle_argv = cycle_argv
+        self.started = clock.now()
+        self.stop = asyncio.Event()
+        self.epp_address: tuple[str, int] | None = None
+        self.dns_address: tuple[str, int] | None = None
+        self.scheduler: Scheduler | None = None
+        self.primary: PrimaryServer | None = None
+        self._child: asyncio.subprocess.Process | None = None
+
+    async def serve(
+        self,
+        dns_listen: tuple[str, int],
+        health: tuple[str, int],
+        *,
+        epp: bool = True,
+        epp_listen: str | None = None,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        async with contextlib.AsyncExitStack() as stack:
+            checker = stack.enter_context(
+                open_cycle(self.settings, self.clock, keystore=False, audit=False)
+            )
+            self.primary = self._primary()
+            stack.push_async_callback(self.primary.close)
+            self.dns_address = await self.primary.start(*dns_listen)
+            await self.primary.refresh()
+            self.primary.start_watching(self.dist.poll_seconds)
+            if epp:
+                close_epp = await self._start_epp(epp_listen)
+                stack.push_async_callback(close_epp)
+            health_server = await asyncio.start_server(self._health, *health)
+            stack.push_async_callback(_close_server, health_server)
+            health_address = health_server.sockets[0].getsockname()
+            policy, conf = (
+                self.settings.policy.cycle,
+                load_cycle_settings(self.settings.home / CONFIG_NAME),
+            )
+            self.scheduler = Scheduler(
+                check=lambda: asyncio.to_thread(checker.pending),
+                run_cycle=self._run_cycle,
+                clock=self.clock,
+                debounce=policy.debounce.total_seconds(),
+                interval=policy.interval.total_seconds(),
+                check_seconds=conf.check_seconds,
+                change_driven=conf.change_driven,
+            )
+            task = loop.create_task(self.scheduler.loop())
+            stack.push_async_callback(_cancel, task)
+            stack.push_async_callback(self._stop_child)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.stop.set)
+            loop.add_signal_handler(signal.SIGHUP, self.scheduler.trigger.set)
+            self._announce(health_address, checker)
+            await self.stop.wait()
+            log.info("tldsec serve: stopping")
+        log.info("tldsec serve: stopped")
+
+    def _announce(self, health: tuple[str, int], checker: Cycle) -> None:
+        lines = [f"tldsec serve for {self.settings.origin} (home {self.settings.home})"]
+        if self.dns_address:
+            host, port = self.dns_address
+            lines.append(f"  hidden primary   {host} port {port} (UDP, TCP)")
+        if self.epp_address:
+            lines.append(f"  EPP              {self.epp_address[0]} port {self.epp_address[1]}")
+        lines.append(f"  health           http://{health[0]}:{health[1]}/health")
+        lines.append(f"  store            {checker.store.directory}")
+        print("\n".join(lines), flush=True)
+        log.info(
+            "tldsec serve started",
+            extra={
+                "dns": list(self.dns_address or ()),
+                "epp": list(self.epp_address or ()),
+                "health": list(health),
+            },
+        )
+
+    def _primary(self) -> PrimaryServer:
+        dist = self.dist
+        targets = tuple(
+            NotifyTarget(
+                s.name,
+                host,
+                port,
+                dist.key(s.tsig_key).dns_key() if s.tsig_key else None,
+            )
+            for s in dist.secondaries
+            for host, port in s.notify
+        )
+        notifier = Notifier(
+            dns.name.from_text(self.settings.origin), targets, self.clock, dist.notify
+        )
+        return PrimaryServer(
+            open_store(self.settings),
+            Access(dist.secondaries, dist.tsig_keys),
+            self.clock,
+            notifier=notifier,
+        )
+
+    async def _start_epp(self, listen: str | None) -> Callable[[], Awaitable[None]]:
+        from tldsec.audit.adapters import registry_recorder
+        from tldsec.audit.config import open_audit_log
+        from tldsec.cli.epp import parse_listen
+        from tldsec.epp.dispatch import Dispatcher
+        from tldsec.epp.login import LoginGate
+        from tldsec.epp.server import EppServer, ServerLimits
+        from tldsec.epp.tls import server_context
+        from tldsec.epp.tlscert import make_self_signed
+        from tldsec.epp.xml.codec import Codec
+        from tldsec.registry.context import RegistryRules
+        from tldsec.registry.database import RegistryDatabase
+        from tldsec.registry.passwords import production_hasher
+
+        epp = self.settings.epp
+        if epp.tls_cert is None or epp.tls_key is None:
+            raise ConfigError("[epp] tls_cert and tls_key are needed to serve EPP")
+        if not epp.tls_cert.exists() and not epp.tls_key.exists():
+            # The embedded default: a self-signed certificate in the home.
+            fp = make_self_signed(epp.tls_cert, epp.tls_key, "localhost", clock=self.clock)
+            log.info("EPP: made a self-signed certificate %s (SHA-256 %s)", epp.tls_cert, fp)
+        context = server_context(
+            epp.tls_cert,
+            epp.tls_key,
+            client_ca=epp.client_ca,
+            require_client_cert=epp.require_client_cert,
+        )
+        db = RegistryDatabase.from_url(self.settings.registry_db_url)
+        audit = open_audit_log(self.settings, self.clock)
+        dispatcher = Dispatcher(
+            db=db,
+            rules=RegistryRules(origin=self.settings.origin, ds=self.settings.policy.ds),
+            clock=self.clock,
+            hasher=production_hasher(),
+            gate=LoginGate(self.clock, max_sessions=epp.sessions_per_registrar),
+            server_id=epp.server_id,
+            codec=Codec(max_bytes=epp.max_frame_bytes),
+            audit=registry_recorder(audit),
+        )
+        server = EppServer(
+            dispatcher,
+            context,
+            ServerLimits(
+                max_frame_bytes=epp.max_frame_bytes, idle_timeout=float(epp.idle_timeout_seconds)
+            ),
+        )
+        host, port = parse_listen(listen or epp.listen)
+        self.epp_address = await server.start(host, port)
+
+        async def close() -> None:
+            await server.close()
+            db.dispose()
+            audit.close()
+
+        return close
+
+    async def _run_cycle(self, force: bool) -> dict[str, Any] | None:
+        argv = [*self.cycle_argv, *(["--force"] if force else [])]
+        self._child = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
+        out, _ = await self._child.communicate()
+        code, self._child = self._child.returncode, None
+        try:
+            result: dict[str, Any] | None = json.loads(out.decode() or "null")
+        except ValueError:
+            result = None
+        if result is None:
+            log.error("cycle process exited with status %s and no result", code)
+        else:
+            level = logging.INFO if code == 0 else logging.ERROR
+            log.log(level, "cycle %s", result.get("outcome"), extra={"cycle": result})
+        if self.primary is not None:
+            await self.primary.refresh()
+        return result
+
+    async def _stop_child(self) -> None:
+        child = self._child
+        if child is not None and child.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signal.SIGINT)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(30):
+                    await child.wait()
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+
+    # --- health -----------------------------------------------------------------------
+
+    def health(self) -> dict[str, Any]:
+        primary, scheduler = self.primary, self.scheduler
+        notify = []
+        if primary is not None and primary.notifier is not None:
+            notify = [s.as_json() for s in primary.notifier.states.values()]
+        last = scheduler.last if scheduler else None
+        ok = primary is not None and primary.serial is not None
+        if last is not None and last.get("outcome") in ("refused", "failed"):
+            ok = False
+        return {
+            "status": "ok" if ok else "degraded",
+            "zone": self.settings.origin,
+            "serial": primary.serial if primary else None,
+            "started": self.started.isoformat(),
+            "dns": list(self.dns_address or ()),
+            "epp": list(self.epp_address or ()),
+            "transfers": primary.transfers if primary else 0,
+            "pending": scheduler.last_pending if scheduler else None,
+            "last_cycle": last,
+            "notify": notify,
+        }
+
+    async def _health(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(5):
+                request = await reader.readline()
+                while (await reader.readline()).strip():
+                    pass
+            method, path, *_ = [*request.decode("latin-1").split(), "", ""]
+            status, body = "404 Not Found", {"error": "GET /health, GET /status, POST /cycle"}
+            if method == "GET" and path in ("/health", "/status", "/"):
+                body = self.health()
+                status = "200 OK" if body["status"] == "ok" else "503 Service Unavailable"
+            elif method == "POST" and path == "/cycle" and self.scheduler is not None:
+                self.scheduler.trigger.set()
+                status, body = "202 Accepted", {"cycle": "requested"}
+            data = json.dumps(body, indent=2).encode() + b"\n"
+            writer.write(
+                f"HTTP/1.0 {status}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode()
+                + data
+            )
+            await writer.drain()
+        except (TimeoutError, ConnectionError, UnicodeDecodeError) as exc:
+            log.debug("health: %s", exc)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _close_server(server: asyncio.Server) -> None:
+    server.close()
+    await server.wait_closed()

@@ -1,0 +1,150 @@
+"""``tldsec status``: the zone serial, the last cycle, the key plan's next event, the
+earliest signature expiry and the last verification report, for people or as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from typing import Any
+
+from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.clock import Clock, SystemClock, from_epoch
+from tldsec.cycle import LAST_REPORT, CycleState, open_cycle
+from tldsec.settings import Settings
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "status",
+        help="the zone serial, last cycle, next key event, signature expiry, last verification",
+    )
+    add_home_argument(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    report = status(settings, SystemClock())
+    print(json.dumps(report, indent=2) if args.json else text(report))
+    return 0
+
+
+def status(settings: Settings, clock: Clock) -> dict[str, Any]:
+    """Everything ``tldsec status`` shows, read without opening the HSM."""
+    now = clock.now()
+    with open_cycle(settings, clock, keystore=False, audit=False) as cycle:
+        state = cycle.state()
+        serial = cycle.store.current()
+        pending = cycle.pending(now)
+        plan = cycle.keys.plan(now)
+        store_dir = cycle.store.directory
+    timed = [s for s in plan.steps if s.due is not None]
+    gates = [s for s in plan.steps if s.due is None]
+    report_path = settings.zones_dir / LAST_REPORT
+    verification: dict[str, Any] | None = None
+    if report_path.exists():
+        data = json.loads(report_path.read_text("utf-8"))
+        verification = {
+            "serial": data.get("serial"),
+            "passed": data.get("passed"),
+            "verified_at": data.get("verified_at"),
+            "failed_checks": [c["name"] for c in data.get("checks", []) if not c["passed"]],
+            "file": str(report_path),
+        }
+    return {
+        "zone": settings.origin,
+        "serial": serial,
+        "store": str(store_dir),
+        "zone_file": str(store_dir / f"{serial}.zone") if serial is not None else None,
+        "pending": None if pending is None else pending.reason,
+        "last_cycle": state.last,
+        "last_published": state.last_published,
+        "incident": _open_incident(state),
+        "next_key_event": None
+        if not timed
+        else {
+            "action": timed[0].describe(),
+            "due": timed[0].due.isoformat() if timed[0].due else None,
+            "waiting_for": timed[0].waiting_for.description,
+        },
+        "key_gates": [
+            {"action": s.describe(), "waiting_for": s.waiting_for.description} for s in gates
+        ],
+        "earliest_signature_expiry": _iso(state.earliest_expiry),
+        "signatures_refresh_at": _iso(state.resign_at),
+        "last_verification": verification,
+        "now": now.isoformat(),
+    }
+
+
+def _open_incident(state: CycleState) -> dict[str, Any] | None:
+    """The last refusal, unless a later serial was published since."""
+    incident = state.incident
+    if incident is None:
+        return None
+    published = (state.last_published or {}).get("started")
+    if published is not None and published > incident.get("at", ""):
+        return {**incident, "resolved": True}
+    return {**incident, "resolved": False}
+
+
+def _iso(epoch: int | None) -> str | None:
+    return None if epoch is None else from_epoch(epoch).isoformat()
+
+
+def text(r: dict[str, Any]) -> str:
+    lines = [f"zone {r['zone']}  serial {r['serial']}  ({r['zone_file'] or 'nothing distributed'})"]
+    last = r["last_cycle"]
+    if last:
+        timings = ", ".join(f"{k} {v:.2f} s" for k, v in last.get("timings", {}).items())
+        lines.append(
+            f"last cycle      {last['outcome']} at {_short(last['started'])} in "
+            f"{last['seconds']:.2f} s ({last['reason']})"
+            + (f"\n                {timings}" if timings else "")
+        )
+        if last.get("error"):
+            lines.append(f"                error at {last.get('stage')}: {last['error']}")
+    published = r["last_published"]
+    if published and published is not last:
+        lines.append(
+            f"last published  serial {published['serial']} at {_short(published['started'])}"
+        )
+    lines.append(f"pending         {r['pending'] or 'nothing to do'}")
+    incident = r["incident"]
+    if incident:
+        state = "resolved since" if incident["resolved"] else "OPEN"
+        lines.append(
+            f"incident        {state}: serial {incident['serial']} refused at "
+            f"{_short(incident['at'])} ({', '.join(incident['failed_checks'])}); "
+            f"candidate {incident['candidate']}"
+        )
+    event = r["next_key_event"]
+    lines.append(
+        "next key event  "
+        + (
+            f"{event['action']} at {_short(event['due'])} ({event['waiting_for']})"
+            if event
+            else "none planned"
+        )
+    )
+    for gate in r["key_gates"]:
+        lines.append(f"key gate        {gate['action']}: waiting for {gate['waiting_for']}")
+    lines.append(
+        f"signatures      earliest expiry {_short(r['earliest_signature_expiry'])}, "
+        f"refresh from {_short(r['signatures_refresh_at'])}"
+    )
+    v = r["last_verification"]
+    if v:
+        verdict = "passed" if v["passed"] else f"FAILED ({', '.join(v['failed_checks'])})"
+        lines.append(
+            f"verification    serial {v['serial']} {verdict} at {v['verified_at']} ({v['file']})"
+        )
+    return "\n".join(lines)
+
+
+def _short(iso: str | None) -> str:
+    if iso is None:
+        return "-"
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M:%SZ")
