@@ -1,0 +1,116 @@
+"""tldsec homes for cycle tests: ``tldsec init`` + ``tldsec db upgrade`` on a temporary
+directory, a registry seeded with a registrar and delegations, and DS changes made the
+way the registry services make them (a history row and a zone-change row each)."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from tldsec.clock import SystemClock
+from tldsec.policy import load_policy
+from tldsec.registry import registrars
+from tldsec.registry.context import Actor, RegistryRules, Tx
+from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.domain_update import DomainUpdate, update_domain
+from tldsec.registry.domains import DomainCreate, create_domain
+from tldsec.registry.ds_rules import DsData
+from tldsec.registry.hosts import create_host
+from tldsec.registry.passwords import fast_hasher
+
+ORIGIN = "example."
+REGISTRAR = "alpha"
+PASSWORD = "secret-pw-1"
+NS = ("ns1.hoster.net", "ns2.hoster.net")
+
+
+def tldsec(
+    *args: str, check: bool = True, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run the ``tldsec`` command in a process of its own (its own PKCS#11 state)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "tldsec.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if check and out.returncode != 0:
+        raise AssertionError(f"tldsec {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+    return out
+
+
+def make_home(home: Path, *, keystore: str = "file", extra: str = "") -> Path:
+    """A fresh home: config, key store with the first keys, migrated databases."""
+    tldsec("init", "--home", str(home), "--origin", ORIGIN, "--keystore", keystore)
+    if extra:
+        with open(home / "tldsec.toml", "a", encoding="utf-8") as f:
+            f.write("\n" + extra.strip() + "\n")
+    tldsec("db", "upgrade", "--home", str(home))
+    return home
+
+
+def ds_for(i: int) -> DsData:
+    return DsData.of(10000 + i, 13, 2, f"{i * 7919 + 1:064X}")
+
+
+class Registry:
+    """The home's registry database, acted on by the registry operator and one registrar."""
+
+    def __init__(self, home: Path) -> None:
+        self.db = RegistryDatabase.from_url(f"sqlite:///{home / 'registry.db'}")
+        self.rules = RegistryRules(origin=ORIGIN, ds=load_policy().ds)
+        self._actor: Actor | None = None
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def tx(self, actor: Actor) -> Tx:
+        return Tx(
+            actor=actor,
+            now=SystemClock().now(),
+            sv_trid="test",
+            rules=self.rules,
+            hasher=fast_hasher(),
+        )
+
+    @property
+    def registrar(self) -> Actor:
+        assert self._actor is not None, "seed() first"
+        return self._actor
+
+    def seed(self, domains: int, *, ds_every: int = 5) -> None:
+        """A registrar, two out-of-zone name servers, ``domains`` delegations, some with DS."""
+        with self.db.write() as s:
+            registrars.add_registrar(
+                s, self.tx(Actor.registry()), REGISTRAR, PASSWORD, email="ops@alpha.test"
+            )
+            self._actor = Actor(REGISTRAR, registrars.get_registrar(s, REGISTRAR).id)
+            for host in NS:
+                create_host(s, self.tx(self.registrar), host)
+            for i in range(domains):
+                ds = (ds_for(i),) if ds_every and i % ds_every == 0 else ()
+                create_domain(
+                    s,
+                    self.tx(self.registrar),
+                    DomainCreate(f"dom{i}.example", "auth-1", ns=NS, ds=ds),
+                )
+
+    def attach(self) -> None:
+        """Act as the registrar of an already seeded registry."""
+        with self.db.read() as s:
+            self._actor = Actor(REGISTRAR, registrars.get_registrar(s, REGISTRAR).id)
+
+    def add_ds(self, name: str, ds: DsData) -> None:
+        with self.db.write() as s:
+            update_domain(s, self.tx(self.registrar), DomainUpdate(name, ds_add=(ds,)))
+
+    def remove_ds(self, name: str, ds: DsData) -> None:
+        with self.db.write() as s:
+            update_domain(s, self.tx(self.registrar), DomainUpdate(name, ds_rem=(ds,)))
+
+
+def audit_events(home: Path) -> list[str]:
+    with sqlite3.connect(home / "audit.db") as conn:
+        return [row[0] for row in conn.execute("SELECT event FROM audit_entries ORDER BY seq")]
