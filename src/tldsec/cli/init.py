@@ -12,12 +12,14 @@ from tldsec.audit.config import open_audit_log
 from tldsec.audit.events import EventType
 from tldsec.cli.common import add_home_argument, operator_actor
 from tldsec.clock import SystemClock
+from tldsec.epp.tlscert import make_self_signed
 from tldsec.errors import ConfigError
 from tldsec.hsm.file import create_key_directory
 from tldsec.hsm.open import open_keystore
 from tldsec.hsm.softhsm import init_softhsm_token
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.service import KeyManager
+from tldsec.registry.database import RegistryDatabase
 from tldsec.settings import CONFIG_NAME, home_from, load_settings
 
 TOKEN_LABEL = "tldsec"
@@ -71,6 +73,16 @@ def run(args: argparse.Namespace) -> int:
     (home / CONFIG_NAME).write_text("\n".join(lines))
     settings = load_settings(home)
     clock = SystemClock()
+    registry = RegistryDatabase.from_url(settings.registry_db_url)
+    try:
+        registry.upgrade()
+    finally:
+        registry.dispose()
+    epp = settings.epp
+    fingerprint = None
+    if epp.tls_cert is not None and epp.tls_key is not None and not epp.tls_cert.exists():
+        # The embedded default: a self-signed pair; production replaces it (docs/epp.md).
+        fingerprint = make_self_signed(epp.tls_cert, epp.tls_key, "localhost", clock=clock)
     audit = open_audit_log(settings, clock)
     store = open_keystore(settings.keystore_spec())
     try:
@@ -98,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
             f"  {key.role.value.upper()} {key.bits}-bit key tag {key.key_tag}: "
             f"{state.value if state else 'generated'}"
         )
+    if fingerprint:
+        print(f"  EPP TLS certificate {epp.tls_cert} (self-signed, SHA-256 {fingerprint})")
     print(
         "next: 'tldsec keys export-ds' gives the DS to submit to the parent; "
         "'tldsec sign ZONEFILE -o OUT' signs a zone"
