@@ -41,9 +41,16 @@ def tldsec(
     return out
 
 
-def make_home(home: Path, *, keystore: str = "file", extra: str = "") -> Path:
-    """A fresh home: config, key store with the first keys, migrated databases."""
+def make_home(home: Path, *, keystore: str = "file", extra: str = "", zone: str = "") -> Path:
+    """A fresh home: config, key store with the first keys, migrated databases.
+    ``zone`` adds lines to the ``[zone]`` table, ``extra`` tables at the end."""
     tldsec("init", "--home", str(home), "--origin", ORIGIN, "--keystore", keystore)
+    if zone:
+        config = home / "tldsec.toml"
+        text = config.read_text("utf-8")
+        head = f'origin = "{ORIGIN}"\n'
+        assert head in text
+        config.write_text(text.replace(head, head + zone.strip() + "\n", 1))
     if extra:
         with open(home / "tldsec.toml", "a", encoding="utf-8") as f:
             f.write("\n" + extra.strip() + "\n")
