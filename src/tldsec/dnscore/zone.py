@@ -32,9 +32,17 @@ class Zone:
 
     origin: bytes
     nodes: dict[bytes, list[RRset]] = field(default_factory=dict)
+    # The canonical order of ``nodes``, kept once computed; valid while no owner is
+    # added or removed (``add`` forgets it when it adds an owner).
+    _order: list[bytes] | None = field(default=None, repr=False, compare=False)
 
     def add(self, rrset: RRset) -> None:
-        self.nodes.setdefault(rrset.owner, []).append(rrset)
+        node = self.nodes.get(rrset.owner)
+        if node is None:
+            self.nodes[rrset.owner] = [rrset]
+            self._order = None
+        else:
+            node.append(rrset)
 
     def get(self, owner: bytes, rtype: int) -> RRset | None:
         for rrset in self.nodes.get(owner, ()):
@@ -47,8 +55,14 @@ class Zone:
             yield from node
 
     def canonical_owners(self) -> list[bytes]:
-        """Owner names in canonical order (RFC 4034 6.1)."""
-        return sorted(self.nodes, key=names.canonical_key)
+        """Owner names in canonical order (RFC 4034 6.1), computed once.
+
+        Sorting a large zone allocates a key per name; the signer asks for the order
+        before it adds signatures, so that peak never stacks on the signed zone's size.
+        """
+        if self._order is None or len(self._order) != len(self.nodes):
+            self._order = sorted(self.nodes, key=names.canonical_key)
+        return self._order
 
     def soa(self) -> RRset:
         soa = self.get(self.origin, RRType.SOA)

@@ -108,12 +108,12 @@ def _sign_zone(
     structure.nsec3_types[origin] |= {RRType.DNSKEY, RRType.NSEC3PARAM}
     structure.to_sign.append(param)
 
-    signed_owners = {r.owner for r in structure.to_sign}
-    chain = _nsec3_chain(zone, structure.nsec3_types, signed_owners, config, nsec3_ttl)
+    chain = _nsec3_chain(zone, structure.nsec3_types, config, nsec3_ttl)
     stats.nsec3_records = len(chain)
     for rrset in chain:
         zone.add(rrset)
     structure.to_sign.extend(chain)
+    zone.canonical_owners()  # now, while the zone is smaller than it will be once signed
     stats.seconds_analyse = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -172,8 +172,7 @@ def _duties(keys: tuple[ZoneKey, ...], config: SigningConfig, what: str) -> tupl
 
 def _nsec3_chain(
     zone: Zone,
-    types_at: dict[bytes, set[int]],
-    signed_owners: set[bytes],
+    types_at: dict[bytes, frozenset[int]],
     config: SigningConfig,
     ttl: int,
 ) -> list[RRset]:
@@ -194,9 +193,7 @@ def _nsec3_chain(
     chain: list[RRset] = []
     for i, digest in enumerate(order):
         name = hashed[digest]
-        types = set(types_at[name])
-        if name in signed_owners:
-            types.add(RRType.RRSIG)
+        types = types_at[name]
         next_hash = order[(i + 1) % len(order)]
         owner = nsec3.hashed_owner(digest, zone.origin)
         if owner in zone.nodes:

@@ -36,8 +36,10 @@ class ZoneStructure:
     """The signer's view of a checked zone."""
 
     to_sign: list[RRset] = field(default_factory=list)
-    # Owner -> types listed in its NSEC3 type bitmap (before RRSIG/DNSKEY/NSEC3PARAM).
-    nsec3_types: dict[bytes, set[int]] = field(default_factory=dict)
+    # Owner -> the types in its NSEC3 type bitmap, RRSIG included where the name has a
+    # signed RRset (DNSKEY and NSEC3PARAM are the signer's to add at the apex). The sets
+    # are shared: a TLD has millions of names but only a handful of distinct type sets.
+    nsec3_types: dict[bytes, frozenset[int]] = field(default_factory=dict)
     delegations: int = 0
     occluded: int = 0
     empty_non_terminals: int = 0
@@ -98,10 +100,14 @@ def analyse(zone: Zone) -> ZoneStructure:
             )
 
     structure = ZoneStructure()
-    kinds: dict[bytes, NameKind] = {}
+    shared: dict[frozenset[int], frozenset[int]] = {}
+
+    def type_set(types: set[int]) -> frozenset[int]:
+        key = frozenset(types)
+        return shared.setdefault(key, key)
+
     for owner, node in zone.nodes.items():
         kind = _classify(owner, origin, cuts)
-        kinds[owner] = kind
         if kind is NameKind.OCCLUDED:
             structure.occluded += 1
             continue
@@ -110,21 +116,23 @@ def analyse(zone: Zone) -> ZoneStructure:
             types = {RRType.NS}
             for rrset in node:
                 if rrset.rtype == RRType.DS:
-                    types.add(RRType.DS)
+                    types |= {RRType.DS, RRType.RRSIG}
                     structure.to_sign.append(rrset)
-            structure.nsec3_types[owner] = types
+            structure.nsec3_types[owner] = type_set(types)
             continue
         structure.to_sign.extend(node)
-        structure.nsec3_types[owner] = {r.rtype for r in node}
+        structure.nsec3_types[owner] = type_set({r.rtype for r in node} | {RRType.RRSIG})
 
     # Empty non-terminals: ancestors of a non-occluded name that own no records.
+    empty: frozenset[int] = frozenset()
+    nodes = zone.nodes
     for owner in list(structure.nsec3_types):
         name = owner
         while name != origin:
             name = names.parent(name)
-            if name in kinds or name in structure.nsec3_types:
+            if name in nodes or name in structure.nsec3_types:
                 break
-            structure.nsec3_types[name] = set()
+            structure.nsec3_types[name] = empty
             structure.empty_non_terminals += 1
     return structure
 
