@@ -298,7 +298,7 @@ def _second_only(files: Files, sample: str) -> None:
     sys.exit(0 if check.passed else 1)
 
 
-def run_size(n: int, workdir: Path) -> dict[str, Any]:
+def run_size(n: int, workdir: Path, repeat: int = 2) -> dict[str, Any]:
     files = prepare(n, workdir)
     me = [sys.executable, __file__, "--files", str(files.signed)]
     horizon = timedelta(minutes=15) + timedelta(hours=48)
@@ -323,14 +323,25 @@ def run_size(n: int, workdir: Path) -> dict[str, Any]:
     ]
     results: list[Measurement] = []
     checks: dict[str, Any] = {}
+    # The machine may be shared: every run but the long one is repeated, in turn, and
+    # the fastest of its repeats is reported.
+    best: dict[str, tuple[Measurement, str]] = {}
+    for round_ in range(repeat):
+        for name, argv in runs:
+            if round_ and name.endswith("every RRset"):
+                continue
+            print(f"  {name} ...", file=sys.stderr)
+            m, output = measure(name, argv)
+            print(
+                f"    {m.seconds:.1f} s ({m.cpu_seconds:.1f} s CPU), peak RSS "
+                f"{m.peak_rss_mib:.0f} MiB, {m.verdict}",
+                file=sys.stderr,
+            )
+            if name not in best or m.seconds < best[name][0].seconds:
+                best[name] = (m, output)
     for name, argv in runs:
-        print(f"  {name} ...", file=sys.stderr)
-        m, output = measure(name, argv)
+        m, output = best[name]
         results.append(m)
-        print(
-            f"    {m.seconds:.1f} s, peak RSS {m.peak_rss_mib:.0f} MiB, {m.verdict}",
-            file=sys.stderr,
-        )
         if argv[: len(me)] == me and m.exit_status in (0, 1):
             try:
                 doc = json.loads(output)
@@ -346,7 +357,8 @@ def run_size(n: int, workdir: Path) -> dict[str, Any]:
         "delegations": n,
         "signed_bytes": files.signed.stat().st_size,
         "cores": len(os.sched_getaffinity(0)),
-        "load_average_before": os.getloadavg(),
+        "load_average_after": os.getloadavg(),
+        "repeats": repeat,
         "results": [asdict(m) for m in results],
         "check_seconds": checks,
     }
@@ -355,9 +367,11 @@ def run_size(n: int, workdir: Path) -> dict[str, Any]:
 def table(result: dict[str, Any]) -> str:
     rows = result["results"]
     ldns = next(r for r in rows if r["name"] == "ldns-verify-zone")
+    load = ", ".join(f"{x:.1f}" for x in result["load_average_after"])
     out = [
         f"### {result['delegations']:,} delegations "
-        f"({result['signed_bytes'] / 2**20:.0f} MiB signed zone, {result['cores']} cores)",
+        f"({result['signed_bytes'] / 2**20:.0f} MiB signed zone, {result['cores']} cores; "
+        f"fastest of {result['repeats']} runs each; load average after: {load})",
         "",
         "| run | wall s | × ldns time | CPU s | peak RSS MiB (sum) | peak PSS MiB "
         "| × ldns RSS | verdict |",
@@ -387,6 +401,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", "--delegations", type=int, action="append")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/tldsec-verify-bench"))
+    ap.add_argument("--repeat", type=int, default=2, help="runs of each (the fastest counts)")
     ap.add_argument("--sign", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--files", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--second", default="off", help=argparse.SUPPRESS)
@@ -410,7 +425,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     for n in args.delegations or [100_000]:
         print(f"{n:,} delegations", file=sys.stderr)
-        result = run_size(n, args.workdir)
+        result = run_size(n, args.workdir, args.repeat)
         (OUT / f"verify-{n}.json").write_text(json.dumps(result, indent=2))
         print(table(result))
         print()
