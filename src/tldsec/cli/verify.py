@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
-from datetime import timedelta
+from dataclasses import replace
 from pathlib import Path
 
 from tldsec.cli.common import add_home_argument
@@ -129,27 +129,24 @@ def _settings(args: argparse.Namespace) -> Settings | None:
 
 
 def _options(args: argparse.Namespace, settings: Settings | None) -> VerifyOptions:
-    vs = settings.verify if settings else VerifySettings()
-    policy = settings.policy if settings else load_policy()
-    external = tuple(args.external) if args.external else vs.external
+    options = VerifyOptions.from_settings(
+        settings.policy if settings else load_policy(),
+        settings.verify if settings else VerifySettings(),
+    )
+    if args.external:
+        options = replace(options, external=tuple(args.external))
     if args.no_external:
-        external = ()
-    sample = vs.second_sample
+        options = replace(options, external=())
     if args.sample is not None:
         if args.sample == "all":
-            sample = None
+            options = replace(options, second_sample=None)
         elif args.sample.isdigit():
-            sample = int(args.sample)
+            options = replace(options, second_sample=int(args.sample))
         else:
             raise ConfigError(f"--sample {args.sample!r}: give a number or 'all'")
-    return VerifyOptions(
-        policy=policy,
-        horizon=timedelta(hours=vs.horizon_hours) if vs.horizon_hours else None,
-        workers=args.workers if args.workers is not None else vs.workers,
-        second_sample=sample,
-        external=external,
-        external_timeout=float(vs.external_timeout_seconds),
-    )
+    if args.workers is not None:
+        options = replace(options, workers=args.workers)
+    return options
 
 
 def _keystore(args: argparse.Namespace, settings: Settings | None) -> KeyStore | None:

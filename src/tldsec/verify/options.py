@@ -10,6 +10,7 @@ from pathlib import Path
 
 from tldsec.hsm.base import KeyStore, KeyStoreSpec
 from tldsec.policy import Policy
+from tldsec.settings import VerifySettings
 from tldsec.verify.coverage import ExpectedSigners
 
 EXTERNAL_DEFAULT = ("ldns-verify-zone", "dnssec-verify", "kzonecheck")
@@ -30,6 +31,24 @@ class VerifyOptions:
     expected: ExpectedSigners | None = None  # the signing run's key duties, when known
     split_bytes: int = 16 << 20  # zones at least this big are checked in parts ...
     part_bytes: int = 4 << 20  # ... of about this size
+
+    @classmethod
+    def from_settings(
+        cls,
+        policy: Policy,
+        settings: VerifySettings,
+        expected: ExpectedSigners | None = None,
+    ) -> VerifyOptions:
+        """The options a home's ``[verify]`` table gives (what the cycle uses)."""
+        return cls(
+            policy=policy,
+            horizon=timedelta(hours=settings.horizon_hours) if settings.horizon_hours else None,
+            workers=settings.workers,
+            second_sample=settings.second_sample,
+            external=settings.external,
+            external_timeout=float(settings.external_timeout_seconds),
+            expected=expected,
+        )
 
     def horizon_delta(self) -> timedelta:
         if self.horizon is not None:
