@@ -30,8 +30,8 @@ import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ from tldsec.signer.reuse import PreviousSignatures
 from tldsec.signer.sigcache import SignatureCache, cache_path, save_zone_cache
 from tldsec.verify.coverage import ExpectedSigners
 from tldsec.verify.gate import gate
-from tldsec.verify.verifier import KeyOpener, VerifyOptions, VerifyRequest
+from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.zone.builder import build_zone, write_zone
 from tldsec.zone.serial import allocate_serial
 
@@ -326,15 +326,7 @@ class Cycle:
             self.before_verify(candidate)
 
         run.enter("verify")
-        options = VerifyOptions(
-            policy=self.verify.policy,
-            horizon=self.verify.horizon,
-            workers=self.verify.workers,
-            second_sample=self.verify.second_sample,
-            external=self.verify.external,
-            external_timeout=self.verify.external_timeout,
-            expected=ExpectedSigners.from_config(config),
-        )
+        options = replace(self.verify, expected=ExpectedSigners.from_config(config))
         request = VerifyRequest(
             signed=candidate,
             origin=origin,
@@ -612,19 +604,6 @@ def load_cycle_settings(config_file: Path) -> CycleSettings:
     return CycleSettings(workers=workers, change_driven=change_driven, check_seconds=float(check))
 
 
-def verify_options(settings: Settings) -> VerifyOptions:
-    """The gate's options from the ``[verify]`` table (DPS 6.6)."""
-    vs = settings.verify
-    return VerifyOptions(
-        policy=settings.policy,
-        horizon=timedelta(hours=vs.horizon_hours) if vs.horizon_hours else None,
-        workers=vs.workers,
-        second_sample=vs.second_sample,
-        external=vs.external,
-        external_timeout=float(vs.external_timeout_seconds),
-    )
-
-
 def open_store(settings: Settings) -> ZoneStore:
     dist = load_distribute_settings(settings.home, settings.home / CONFIG_NAME)
     return ZoneStore(dist.store_dir, settings.origin, dist.keep)
@@ -679,7 +658,7 @@ def open_cycle(
             keys=manager,
             keystore=store_ks,
             store=open_store(settings),
-            verify=verify_options(settings),
+            verify=VerifyOptions.from_settings(settings.policy, settings.verify),
             opener=open_keystore,
             recorder=audit_log.record if audit_log is not None else None,
             checkpoint=audit_log.checkpoint if audit_log is not None else None,
