@@ -33,7 +33,6 @@ from pathlib import Path
 import dns.name
 import dns.version
 
-from tldsec.dnscore import names
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.errors import ZoneSyntaxError
@@ -240,13 +239,14 @@ def check_part(setup: _Setup, part: Part) -> PartResult:
     del text
     zone = read.zone
     out.zone_file.extend(read.findings)
-    keys = [names.canonical_key(o) for o in zone.nodes]
-    if read.regrouped or any(keys[i] >= keys[i + 1] for i in range(len(keys) - 1)):
+    # The cut is safe if no subtree below the apex has names in two parts: within a part
+    # the labels just below the apex never decrease (canonical order, RFC 4034 6.1), and
+    # each part's range of them comes after the one before (checked by the parent).
+    tops = _top_labels(zone)
+    if tops is None:
         out.splittable = False
         return out
-    if keys:
-        out.first_key, out.last_key = keys[0], keys[-1]
-    del keys
+    out.first_key, out.last_key = tops
     out.counts["records"] = read.records
     out.seconds["zone-file"] = _lap(t)
 
@@ -290,6 +290,32 @@ def check_part(setup: _Setup, part: Part) -> PartResult:
         out.second.failures, out.second.kept = _compare(setup.second, chosen)
         out.seconds["second-implementation"] = _lap(t)
     return out
+
+
+def _top_labels(zone: Zone) -> tuple[bytes, bytes] | None:
+    """The first and last label just below the apex among the part's owners, or None if
+    they are out of order."""
+    cut = len(zone.origin)
+    first = last = None
+    for owner in zone.nodes:
+        prefix = owner[:-cut]
+        if not prefix:
+            top = b""  # the apex sorts first
+        elif prefix[0] + 1 == len(prefix):
+            top = prefix[1:]
+        else:
+            i = 0
+            while i + prefix[i] + 1 < len(prefix):
+                i += prefix[i] + 1
+            top = prefix[i + 1 :]
+        if last is not None and top < last:
+            return None
+        if first is None:
+            first = top
+        last = top
+    if first is None or last is None:
+        return b"", b""
+    return first, last
 
 
 def _sample(s: _SecondSetup, origin: bytes, signed: list[RRset], part: Part) -> list[RRset]:
@@ -511,7 +537,8 @@ def _start_unsigned(
 
 
 def _in_order(results: list[PartResult]) -> bool:
-    keys = [(r.first_key, r.last_key) for r in results if r.first_key]
+    """Each part's subtrees come strictly after the previous part's (none in two parts)."""
+    keys = [(r.first_key, r.last_key) for r in results if r.last_key]
     return all(keys[i][1] < keys[i + 1][0] for i in range(len(keys) - 1))
 
 

@@ -93,8 +93,7 @@ class _Reader:
         self.zone = Zone(origin=self.origin)
         self.result = ReadResult(self.zone)
         self.name_cache: dict[str, bytes] = {}
-        self.time_cache: dict[str, int] = {}
-        self.day_cache: dict[int, int] = {}
+        self.day_cache: dict[str, int] = {}  # YYYYMMDD -> seconds at its midnight
         self.type_cache: dict[str, int] = {t.name: int(t) for t in RRType}
         self.origin_suffix = "." + names.to_text(self.origin)
         self.bitmap_cache: dict[str, bytes] = {}
@@ -476,26 +475,25 @@ class _Reader:
         )
 
     def _time(self, token: str) -> int:
-        cached = self.time_cache.get(token)
-        if cached is not None:
-            return cached
-        # RFC 4034 3.2: YYYYMMDDHHmmSS in UTC, or a plain count of seconds.
-        number = int(token)
-        if len(token) == 14 and token.isdigit():
-            day = number // 1000000
-            base = self.day_cache.get(day)
-            if base is None:
-                base = calendar.timegm((day // 10000, day // 100 % 100, day % 100, 0, 0, 0))
-                self.day_cache[day] = base
-            hms = number % 1000000
-            # RFC 4034 3.1.5: a 32-bit serial number of seconds, modulo 2**32.
-            value = (base + hms // 10000 * 3600 + hms // 100 % 100 * 60 + hms % 100) & 0xFFFFFFFF
-        elif 0 <= number <= 0xFFFFFFFF:
-            value = number
-        else:
+        """An RRSIG time: YYYYMMDDHHmmSS in UTC, or a count of seconds (RFC 4034 3.2)."""
+        if len(token) == 14:
+            day = self.day_cache.get(token[:8])
+            hms = token[8:]
+            if day is not None and hms.isdigit():
+                n = int(hms)
+                # RFC 4034 3.1.5: a 32-bit serial number of seconds, modulo 2**32.
+                return (day + n // 10000 * 3600 + n // 100 % 100 * 60 + n % 100) & 0xFFFFFFFF
+        if not token.isdigit():
+            raise _Reject(f"bad RRSIG time {token!r}")
+        if len(token) == 14:
+            y, m, d = int(token[0:4]), int(token[4:6]), int(token[6:8])
+            if not (1 <= m <= 12 and 1 <= d <= 31):
+                raise _Reject(f"bad RRSIG time {token!r}")
+            self.day_cache[token[:8]] = calendar.timegm((y, m, d, 0, 0, 0))
+            return self._time(token)
+        value = int(token)
+        if value > 0xFFFFFFFF:
             raise _Reject(f"RRSIG time {token} does not fit in 32 bits")
-        if len(self.time_cache) < 1_000_000:
-            self.time_cache[token] = value
         return value
 
 
