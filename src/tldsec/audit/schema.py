@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -12,20 +11,16 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-import tldsec.db
+from tldsec.db import migrate
 from tldsec.errors import AuditError
 
-MIGRATIONS = Path(tldsec.db.__file__).parent / "migrations" / "audit"
+MIGRATIONS = migrate.environment("audit")
 VERSION_TABLE = "alembic_version_audit"
 _ROLE = re.compile(r"[A-Za-z_][A-Za-z0-9_$-]{0,62}")
 
 
 def _config(connection: Connection | None = None) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    if connection is not None:
-        config.attributes["connection"] = connection
-    return config
+    return migrate.alembic_config("audit", connection)
 
 
 def head_revision() -> str:

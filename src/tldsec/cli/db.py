@@ -11,10 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-
 from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.db import migrate
 from tldsec.db.base import make_engine
 from tldsec.registry.database import RegistryDatabase
 
@@ -43,21 +41,13 @@ def _upgrade(args: argparse.Namespace) -> int:
             finally:
                 db.dispose()
         else:
-            _upgrade_environment(env, url)
+            engine = make_engine(url)
+            try:
+                migrate.upgrade(engine, env.name)
+            finally:
+                engine.dispose()
         print(f"{env.name}: {_redacted(url)} is up to date")
     return 0
-
-
-def _upgrade_environment(env: Path, url: str) -> None:
-    engine = make_engine(url)
-    try:
-        with engine.begin() as conn:
-            config = Config()
-            config.set_main_option("script_location", str(env))
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
-    finally:
-        engine.dispose()
 
 
 def _redacted(url: str) -> str:

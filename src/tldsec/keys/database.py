@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine
 
+from tldsec.db import migrate
 from tldsec.db.base import make_engine
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "db" / "migrations" / "signer"
+MIGRATIONS = migrate.environment("signer")
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the signer schema to ``revision`` (idempotent)."""
-    with engine.begin() as conn:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+    migrate.upgrade(engine, "signer", revision)
 
 
 def open_signer_db(url: str, **engine_args: Any) -> Engine:

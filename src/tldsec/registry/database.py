@@ -11,19 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from tldsec.db import migrate
 from tldsec.db.base import make_engine
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "db" / "migrations" / "registry"
+MIGRATIONS = migrate.environment("registry")
 _IMMEDIATE = "tldsec_sqlite_immediate"
 
 
@@ -93,15 +92,11 @@ class RegistryDatabase:
 
 
 def _config() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return config
+    return migrate.alembic_config("registry")
 
 
 def _alembic(conn: Connection, revision: str) -> None:
-    config = _config()
-    config.attributes["connection"] = conn
-    command.upgrade(config, revision)
+    migrate.upgrade_connection(conn, "registry", revision)
 
 
 def _sqlite_explicit_begin(engine: Engine) -> None:

@@ -1,42 +1,8 @@
 """Alembic environment of the audit database (its own database: ``[database] audit_url``).
 
-Run by ``tldsec.audit.schema.upgrade``, which passes an open connection in
-``config.attributes["connection"]``. The version table has its own name, so the audit
-tables could share a PostgreSQL database with others without their histories mixing.
+The plumbing is shared: ``tldsec.db.migrate.run_environment``.
 """
 
-from __future__ import annotations
+from tldsec.db.migrate import run_environment
 
-from alembic import context
-from sqlalchemy import Connection, create_engine
-
-VERSION_TABLE = "alembic_version_audit"
-
-
-def _run(connection: Connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=None,
-        version_table=VERSION_TABLE,
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-def run_migrations_online() -> None:
-    connection = context.config.attributes.get("connection")
-    if connection is not None:
-        _run(connection)
-        return
-    url = context.config.get_main_option("sqlalchemy.url")
-    if not url:
-        raise RuntimeError("no connection and no sqlalchemy.url for the audit migrations")
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        _run(conn)
-    engine.dispose()
-
-
-if context.is_offline_mode():
-    raise RuntimeError("the audit migrations run online only")
-run_migrations_online()
+run_environment("audit", batch_on_sqlite=False)
