@@ -8,6 +8,7 @@ backwards (SoftHSM2 and real name servers: tests/system/test_cycle_*.py).
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,8 +19,9 @@ from sqlalchemy import update
 
 from tests.distribute.homes import Registry, audit_events, ds_for, make_home
 from tldsec.cli.main import main
+from tldsec.cli.serve import Scheduler
 from tldsec.clock import FakeClock, SystemClock
-from tldsec.cycle import Cycle, Outcome, open_cycle
+from tldsec.cycle import Cycle, Outcome, Pending, open_cycle
 from tldsec.distribute.ixfr import read_diff
 from tldsec.errors import CycleError
 from tldsec.registry.models import ZoneSerial
@@ -215,3 +217,62 @@ def test_cli_cycle_and_status(home: Path, capsys: pytest.CaptureFixture[str]) ->
     text = capsys.readouterr().out
     for label in ("serial", "last cycle", "next key event", "signatures", "verification"):
         assert label in text
+
+
+class Ticks:
+    """A scheduler under test: scripted answers to "is there work?", cycles recorded."""
+
+    def __init__(self, *, change_driven: bool = True) -> None:
+        self.now = 0.0
+        self.answers: list[Pending | None] = []
+        self.runs: list[bool] = []
+        self.scheduler = Scheduler(
+            check=self._check,
+            run_cycle=self._run,
+            clock=SystemClock(),
+            debounce=30,
+            interval=900,
+            check_seconds=2,
+            change_driven=change_driven,
+            monotonic=lambda: self.now,
+        )
+
+    async def _check(self) -> Pending | None:
+        return self.answers.pop(0) if self.answers else None
+
+    async def _run(self, force: bool) -> dict[str, object]:
+        self.runs.append(force)
+        return {"outcome": "published"}
+
+    def tick(self, at: float, answer: Pending | None, forced: bool = False) -> list[bool]:
+        self.now = at
+        self.answers.append(answer)
+        asyncio.run(self.scheduler._tick(forced))
+        return self.runs
+
+
+REGISTRY = Pending("registry", "registry changes")
+
+
+def test_a_registry_change_waits_for_the_debounce() -> None:
+    t = Ticks()
+    assert t.tick(0, REGISTRY) == []  # first seen: wait 30 s for more changes
+    assert t.tick(10, REGISTRY) == []
+    assert t.tick(31, REGISTRY) == [False]  # the burst settled: one cycle for all
+    assert t.tick(33, None) == [False]
+    assert t.tick(40, REGISTRY) == [False]  # a new change starts a new debounce
+    assert t.tick(71, REGISTRY) == [False, False]
+
+
+def test_keys_refresh_and_requests_run_at_once() -> None:
+    t = Ticks()
+    assert t.tick(0, Pending("keys", "key step due")) == [False]
+    assert t.tick(1, Pending("refresh", "signatures")) == [False, False]
+    assert t.tick(2, None, forced=True) == [False, False, True]
+
+
+def test_without_change_driven_mode_changes_wait_for_the_interval() -> None:
+    t = Ticks(change_driven=False)
+    assert t.tick(100, REGISTRY) == []
+    assert t.tick(899, REGISTRY) == []
+    assert t.tick(900, REGISTRY) == [False]  # DPS 3.5.2: within the cycle interval

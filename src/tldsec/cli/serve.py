@@ -130,14 +130,17 @@ class Scheduler:
     interval: float
     check_seconds: float
     change_driven: bool = True
+    monotonic: Callable[[], float] = time.monotonic
     trigger: asyncio.Event = field(default_factory=asyncio.Event)
     change_seen: float | None = None
     next_interval: float = 0.0
     last: dict[str, Any] | None = None
     last_pending: str | None = None
 
+    def __post_init__(self) -> None:
+        self.next_interval = self.monotonic() + self.interval
+
     async def loop(self) -> None:
-        self.next_interval = time.monotonic() + self.interval
         while True:
             forced = self.trigger.is_set()
             self.trigger.clear()
@@ -155,7 +158,7 @@ class Scheduler:
             return
         pending = await self.check()
         self.last_pending = None if pending is None else pending.reason
-        now = time.monotonic()
+        now = self.monotonic()
         interval_due = now >= self.next_interval
         if interval_due:
             self.next_interval = now + self.interval
