@@ -5,6 +5,7 @@ gate and the last good zone stays published."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from tldsec.signer import sign_zone
 from tldsec.verify.coverage import ExpectedSigners
 from tldsec.verify.gate import gate
 from tldsec.verify.report import Status
-from tldsec.verify.verifier import VerifyOptions, VerifyRequest
+from tldsec.verify.verifier import VerifyOptions, VerifyRequest, verify_zone
 from tldsec.verify.workers import PARALLEL_MIN_ITEMS
 
 EXTERNAL = ("ldns-verify-zone", "dnssec-verify", "kzonecheck")
@@ -83,6 +84,18 @@ def test_a_zone_signed_in_softhsm2_passes_and_a_corrupted_one_is_refused(
     assert all(c.status is Status.PASSED for c in result.report.checks if c.name != "serial")
     assert "with 2 worker(s)" in result.report.check("second-implementation").notes[0]
     assert published.read_bytes() == candidate.read_bytes()
+
+    # The same zone checked in parts: each worker opens its own session on the token.
+    in_parts = verify_zone(
+        request,
+        replace(options, external=(), split_bytes=0, part_bytes=64 << 10),
+        now,
+        keystore=store,
+        opener=open_keystore,
+    )
+    assert in_parts.passed, in_parts.summary()
+    assert str(in_parts.meta["mode"]).startswith("in ")
+    assert in_parts.check("second-implementation").notes[0].startswith("dnspython")
 
     # A corrupted signature: refused by our checks, by dnspython's re-signing and by
     # every external validator; the published zone stays the good one.
