@@ -61,6 +61,11 @@ def register(sub: Any) -> None:
     p.add_argument("--dns-listen", metavar="HOST:PORT", help="primary (default: [distribute])")
     p.add_argument("--health-listen", metavar="HOST:PORT", help=f"default: {DEFAULT_HEALTH}")
     p.add_argument("--no-epp", action="store_true", help="do not start the EPP server")
+    p.add_argument(
+        "--no-cycle",
+        action="store_true",
+        help="run no cycles: serve the store only (a primary host apart from the signer)",
+    )
     p.add_argument("--log-format", choices=("json", "text"), default="json")
     p.set_defaults(handler=run)
 
@@ -98,7 +103,13 @@ def run(args: argparse.Namespace) -> int:
     registry = Registry(settings, SystemClock(), dist, cycle_argv=_cycle_argv(args))
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
-            registry.serve(dns_listen, health, epp=not args.no_epp, epp_listen=args.epp_listen)
+            registry.serve(
+                dns_listen,
+                health,
+                epp=not args.no_epp,
+                epp_listen=args.epp_listen,
+                cycles=not args.no_cycle,
+            )
         )
     return 0
 
@@ -211,12 +222,10 @@ class Registry:
         *,
         epp: bool = True,
         epp_listen: str | None = None,
+        cycles: bool = True,
     ) -> None:
         loop = asyncio.get_running_loop()
         async with contextlib.AsyncExitStack() as stack:
-            checker = stack.enter_context(
-                open_cycle(self.settings, self.clock, keystore=False, audit=False)
-            )
             self.primary = self._primary()
             stack.push_async_callback(self.primary.close)
             self.dns_address = await self.primary.start(*dns_listen)
@@ -228,31 +237,35 @@ class Registry:
             health_server = await asyncio.start_server(self._health, *health)
             stack.push_async_callback(_close_server, health_server)
             health_address = health_server.sockets[0].getsockname()
-            policy, conf = (
-                self.settings.policy.cycle,
-                load_cycle_settings(self.settings.home / CONFIG_NAME),
-            )
-            self.scheduler = Scheduler(
-                check=lambda: asyncio.to_thread(checker.pending),
-                run_cycle=self._run_cycle,
-                clock=self.clock,
-                debounce=policy.debounce.total_seconds(),
-                interval=policy.interval.total_seconds(),
-                check_seconds=conf.check_seconds,
-                change_driven=conf.change_driven,
-            )
-            task = loop.create_task(self.scheduler.loop())
-            stack.push_async_callback(_cancel, task)
-            stack.push_async_callback(self._stop_child)
+            if cycles:
+                checker = stack.enter_context(
+                    open_cycle(self.settings, self.clock, keystore=False, audit=False)
+                )
+                self.scheduler = self._scheduler(checker)
+                stack.push_async_callback(_cancel, loop.create_task(self.scheduler.loop()))
+                stack.push_async_callback(self._stop_child)
+                loop.add_signal_handler(signal.SIGHUP, self.scheduler.trigger.set)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop.set)
-            loop.add_signal_handler(signal.SIGHUP, self.scheduler.trigger.set)
-            self._announce(health_address, checker)
+            self._announce(health_address)
             await self.stop.wait()
             log.info("tldsec serve: stopping")
         log.info("tldsec serve: stopped")
 
-    def _announce(self, health: tuple[str, int], checker: Cycle) -> None:
+    def _scheduler(self, checker: Cycle) -> Scheduler:
+        policy = self.settings.policy.cycle
+        conf = load_cycle_settings(self.settings.home / CONFIG_NAME)
+        return Scheduler(
+            check=lambda: asyncio.to_thread(checker.pending),
+            run_cycle=self._run_cycle,
+            clock=self.clock,
+            debounce=policy.debounce.total_seconds(),
+            interval=policy.interval.total_seconds(),
+            check_seconds=conf.check_seconds,
+            change_driven=conf.change_driven,
+        )
+
+    def _announce(self, health: tuple[str, int]) -> None:
         lines = [f"tldsec serve for {self.settings.origin} (home {self.settings.home})"]
         if self.dns_address:
             host, port = self.dns_address
@@ -260,7 +273,10 @@ class Registry:
         if self.epp_address:
             lines.append(f"  EPP              {self.epp_address[0]} port {self.epp_address[1]}")
         lines.append(f"  health           http://{health[0]}:{health[1]}/health")
-        lines.append(f"  store            {checker.store.directory}")
+        if self.primary is not None:
+            lines.append(f"  store            {self.primary.store.directory}")
+        if self.scheduler is None:
+            lines.append("  cycles           not run by this process (--no-cycle)")
         print("\n".join(lines), flush=True)
         log.info(
             "tldsec serve started",
