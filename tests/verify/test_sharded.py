@@ -12,7 +12,7 @@ import pytest
 from tests.verify.conftest import ORIGIN, Case, Mutation
 from tests.verify.test_corruption import FAULTS
 from tldsec.verify.report import Report
-from tldsec.verify.sharded import plan_parts
+from tldsec.verify.split import plan_parts
 
 
 def _verdicts(report: Report) -> dict[str, tuple[str, int, frozenset[str]]]:

@@ -7,375 +7,50 @@ non-terminals, are always in the same part. Each worker process reads its parts 
 the file itself and runs every per-record check on them (RRSIGs, coverage, TTLs, the
 NSEC3 records, the second implementation, the content digest); the parent checks the
 apex (chain of trust, DNSKEY RRset, NSEC3PARAM, serial) and reduces what needs the
-whole zone (which NSEC3 belongs to which name, the chain's order, the comparison with
-the unsigned zone, read by another process at the same time). The parent never holds
-the whole zone, so memory stays far below one copy of it.
+whole zone (which NSEC3 belongs to which name, the chain's order, the comparison of
+content digests with those of the unsigned zone, which the same workers digest in
+parts). The parent never holds the whole zone, so memory stays far below one copy of it.
 
-If the file turns out not to be splittable (parentheses, quotes, late directives, an
-owner out of canonical order or split over two runs of lines) ``run_sharded`` returns
-None and the caller reads the zone whole.
+If the file turns out not to be splittable (see ``split.plan_parts``; or labels below
+the apex out of canonical order; or a part that does not parse on its own)
+``run_sharded`` returns None and the caller reads the zone whole.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
-import math
-import mmap
 import multiprocessing
 import multiprocessing.pool
 import os
-import random
 import time
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import dns.name
 import dns.version
 
 from tldsec.dnscore.types import RRType
-from tldsec.dnscore.zone import RRset, Zone
+from tldsec.dnscore.zone import Zone
 from tldsec.errors import ZoneSyntaxError
 from tldsec.hsm.base import KeyStore
-from tldsec.hsm.dnspython_key import hsm_private_key
 from tldsec.verify import chain, content, coverage, nsec3chain, second, signatures, ttl
 from tldsec.verify.coverage import Signers
 from tldsec.verify.keys import KeySet
-from tldsec.verify.nsec3chain import Nsec3Params, Nsec3Part
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
+from tldsec.verify.part import (
+    PartResult,
+    PartSetup,
+    SecondSetup,
+    check_part,
+    digest_part,
+    unsigned_digests,
+)
 from tldsec.verify.report import CheckResult, Collector, Finding
 from tldsec.verify.rrsig import SignatureContext
-from tldsec.verify.structure import analyse
+from tldsec.verify.split import PART_BYTES, Plan, plan_parts
 from tldsec.verify.workers import ForkedMap
 from tldsec.verify.zoneread import read_zone_file, read_zone_string
 
 log = logging.getLogger(__name__)
-
-PART_BYTES = 4 << 20  # a part of about 30,000 lines
-MIN_SHARDED_BYTES = 16 << 20  # smaller zones are read whole
-
-
-@dataclass(frozen=True, slots=True)
-class Part:
-    index: int
-    start: int  # byte offsets in the file
-    end: int
-    first_line: int
-
-
-@dataclass(frozen=True, slots=True)
-class Plan:
-    path: Path
-    parts: tuple[Part, ...]
-    default_ttl: int | None
-    apex_end: int  # the apex's records are the bytes before this offset
-    size: int
-
-
-def plan_parts(path: Path, origin: str, part_bytes: int = PART_BYTES) -> Plan | None:
-    """Where to cut the file, or None if it cannot be cut safely."""
-    size = path.stat().st_size
-    if size == 0:
-        return None
-    suffix = ("." + origin.lower().rstrip(".") + ".").encode()
-    origin_b = origin.lower().encode()
-    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        # Entries over several lines, quoted strings and escapes: read whole instead.
-        if mm.find(b"(") >= 0 or mm.find(b'"') >= 0 or mm.find(b"\\") >= 0:
-            return None
-        default_ttl: int | None = None
-        pos = 0
-        while True:  # the header: comments, blank lines, $ORIGIN (this zone's), $TTL
-            line = mm.readline()
-            if not line:
-                return None
-            stripped = line.strip()
-            if not stripped or stripped.startswith(b";"):
-                pos = mm.tell()
-                continue
-            if stripped.startswith(b"$"):
-                fields = stripped.split()
-                if fields[0].upper() == b"$TTL" and len(fields) == 2 and fields[1].isdigit():
-                    default_ttl = int(fields[1])
-                elif not (
-                    fields[0].upper() == b"$ORIGIN"
-                    and len(fields) == 2
-                    and fields[1].lower() == origin_b
-                ):
-                    return None
-                pos = mm.tell()
-                continue
-            break
-        if mm.find(b"\n$", pos) >= 0:
-            return None  # a directive after the first record
-        # The apex: the records at the start whose owner is the origin.
-        first = line.split(None, 1)[0].lower()
-        if first not in (origin_b, b"@"):
-            return None
-        apex_end = pos + len(line)
-        while True:
-            line = mm.readline()
-            if not line:
-                apex_end = size
-                break
-            if (
-                line[:1] not in (b" ", b"\t")
-                and line.strip()
-                and not line.startswith(b";")
-                and line.split(None, 1)[0].lower() not in (origin_b, b"@")
-            ):
-                break
-            apex_end = mm.tell()
-        # Cut points: the first line of an owner one label below the apex.
-        count = max(1, (size - pos) // part_bytes)
-        cuts = [pos]
-        for i in range(1, count):
-            cut = _cut_after(mm, pos + i * (size - pos) // count, suffix)
-            if cut is not None and cut > cuts[-1]:
-                cuts.append(cut)
-        cuts.append(size)
-        parts = []
-        line_no = 1 + mm[:pos].count(b"\n") if pos else 1
-        for i in range(len(cuts) - 1):
-            parts.append(Part(i, cuts[i], cuts[i + 1], line_no))
-            line_no += mm[cuts[i] : cuts[i + 1]].count(b"\n")
-    return Plan(path, tuple(parts), default_ttl, apex_end, size)
-
-
-def _cut_after(mm: mmap.mmap, offset: int, suffix: bytes) -> int | None:
-    mm.seek(offset)
-    mm.readline()  # the rest of a line cut in the middle
-    previous: bytes | None = None
-    while True:
-        start = mm.tell()
-        line = mm.readline()
-        if not line:
-            return None
-        if line[:1] in (b" ", b"\t", b";", b"\n", b"\r"):
-            continue  # same owner as the line before, or no record
-        owner = line.split(None, 1)[0].lower()
-        if previous is not None and owner != previous and _top_level(owner, suffix):
-            return start
-        previous = owner
-
-
-def _top_level(owner: bytes, suffix: bytes) -> bool:
-    """One label below the apex, written absolute or relative."""
-    if owner.endswith(b"."):
-        return owner.endswith(suffix) and b"." not in owner[: -len(suffix)]
-    return b"." not in owner and owner != b"@"
-
-
-# --- the work of one part ------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _SecondSetup:
-    keys: dict[tuple[int, int], list[second.StoreKey]]
-    origin: dns.name.Name
-    sample: int | None  # None: every RRset
-    seed: int
-    total_bytes: int
-    store: KeyStore
-    opener: KeyOpener | None
-    parent: int  # the parent's pid: a worker opens its own session on the store
-
-
-@dataclass(frozen=True, slots=True)
-class _Setup:
-    """What every part is checked against; handed to the workers across fork."""
-
-    plan: Plan
-    origin: str
-    ctx: SignatureContext
-    signers: Signers
-    params: Nsec3Params | None
-    ttls: dict[int, int]
-    digests: bool
-    second: _SecondSetup | None
-
-
-@dataclass(slots=True)
-class PartResult:
-    """What one part contributes to every check; small enough to send to the parent."""
-
-    index: int
-    unsigned: bool = False  # a part of the unsigned zone: only its digests
-    splittable: bool = True
-    first_key: bytes = b""
-    last_key: bytes = b""
-    zone_file: Collector = field(default_factory=Collector)
-    signatures: Collector = field(default_factory=Collector)
-    coverage: Collector = field(default_factory=Collector)
-    ttl: Collector = field(default_factory=Collector)
-    second: Collector = field(default_factory=Collector)
-    nsec3: Nsec3Part | None = None
-    digests: dict[bytes, bytes] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-
-
-def check_part(setup: _Setup, part: Part) -> PartResult:
-    """Read one part from the file and run every per-record check on it."""
-    gc.disable()  # the zone's objects hold no cycles; collections only cost time
-    out = PartResult(part.index)
-    t = time.process_time()
-    with open(setup.plan.path, "rb") as f:
-        f.seek(part.start)
-        text = f.read(part.end - part.start).decode("utf-8", "strict")
-    try:
-        read = read_zone_string(
-            text,
-            setup.origin,
-            str(setup.plan.path),
-            default_ttl=setup.plan.default_ttl,
-            first_line=part.first_line,
-        )
-    except (ZoneSyntaxError, UnicodeDecodeError):
-        # Perhaps a real error, perhaps a record that needed the part before (an omitted
-        # TTL): the whole-zone reader decides, and names the line.
-        out.splittable = False
-        return out
-    del text
-    zone = read.zone
-    out.zone_file.extend(read.findings)
-    # The cut is safe if no subtree below the apex has names in two parts: within a part
-    # the labels just below the apex never decrease (canonical order, RFC 4034 6.1), and
-    # each part's range of them comes after the one before (checked by the parent).
-    tops = _top_labels(zone)
-    if tops is None:
-        out.splittable = False
-        return out
-    out.first_key, out.last_key = tops
-    out.counts["records"] = read.records
-    out.seconds["zone-file"] = _lap(t)
-
-    t = time.process_time()
-    structure = analyse(zone)
-    out.counts["delegations"] = len(structure.delegations)
-    out.counts["occluded_names"] = len(structure.occluded)
-    out.counts["empty_non_terminals"] = len(structure.empty_non_terminals)
-    out.counts["nsec3_records"] = len(structure.nsec3_owners)
-    out.seconds["structure"] = _lap(t)
-
-    t = time.process_time()
-    signed = [r for r in zone.rrsets() if r.sigs]
-    out.signatures.failures, out.signatures.kept = signatures.check_range(
-        signed, 0, len(signed), setup.ctx
-    )
-    out.counts["rrsigs"] = sum(len(r.sigs) for r in signed)
-    out.counts["signed_rrsets"] = len(signed)
-    out.seconds["signatures"] = _lap(t)
-
-    t = time.process_time()
-    out.coverage.extend(coverage.data_coverage(zone, structure, setup.signers))
-    out.seconds["coverage"] = _lap(t)
-    t = time.process_time()
-    if setup.params is not None:
-        out.nsec3 = nsec3chain.nsec3_part(zone, structure, setup.params)
-    out.seconds["nsec3"] = _lap(t) + out.seconds.pop("structure")
-    del structure
-    t = time.process_time()
-    out.ttl.extend(ttl.wrong_ttls(zone, setup.ttls))
-    out.seconds["ttl"] = _lap(t)
-    if setup.digests:
-        t = time.process_time()
-        out.digests = content.owner_digests(zone)
-        out.seconds["content"] = _lap(t)
-    if setup.second is not None:
-        t = time.process_time()
-        chosen = _sample(setup.second, zone.origin, signed, part)
-        out.counts["second_rrsets"] = len(chosen)
-        out.counts["second_rrsigs"] = sum(len(r.sigs) for r in chosen)
-        out.second.failures, out.second.kept = _compare(setup.second, chosen)
-        out.seconds["second-implementation"] = _lap(t)
-    return out
-
-
-def _top_labels(zone: Zone) -> tuple[bytes, bytes] | None:
-    """The first and last label just below the apex among the part's owners, or None if
-    they are out of order."""
-    cut = len(zone.origin)
-    first = last = None
-    for owner in zone.nodes:
-        prefix = owner[:-cut]
-        if not prefix:
-            top = b""  # the apex sorts first
-        elif prefix[0] + 1 == len(prefix):
-            top = prefix[1:]
-        else:
-            i = 0
-            while i + prefix[i] + 1 < len(prefix):
-                i += prefix[i] + 1
-            top = prefix[i + 1 :]
-        if last is not None and top < last:
-            return None
-        if first is None:
-            first = top
-        last = top
-    if first is None or last is None:
-        return b"", b""
-    return first, last
-
-
-def _sample(s: _SecondSetup, origin: bytes, signed: list[RRset], part: Part) -> list[RRset]:
-    """Every signed RRset, or the apex ones and this part's share of the sample."""
-    if s.sample is None:
-        return signed
-    apex = [r for r in signed if r.owner == origin]
-    rest = [r for r in signed if r.owner != origin]
-    quota = math.ceil(s.sample * (part.end - part.start) / max(1, s.total_bytes))
-    rng = random.Random(s.seed * 1_000_003 + part.index)
-    return apex + rng.sample(rest, min(quota, len(rest)))
-
-
-def _compare(s: _SecondSetup, chosen: list[RRset]) -> tuple[int, list[Finding]]:
-    if os.getpid() == s.parent or s.opener is None:
-        return second.compare_range(
-            chosen, 0, len(chosen), s.store, s.keys, s.origin, hsm_private_key
-        )
-    store = s.opener(s.store.spec)  # a forked worker: its own session (its own HSM login)
-    try:
-        return second.compare_range(
-            chosen, 0, len(chosen), store, s.keys, s.origin, hsm_private_key
-        )
-    finally:
-        store.close()
-
-
-def _lap(t: float) -> float:
-    return time.process_time() - t
-
-
-def digest_part(plan: Plan, origin: str, part: Part) -> PartResult:
-    """Owner digests of one part of the unsigned zone."""
-    gc.disable()
-    out = PartResult(part.index, unsigned=True)
-    t = time.process_time()
-    with open(plan.path, "rb") as f:
-        f.seek(part.start)
-        text = f.read(part.end - part.start).decode("utf-8", "strict")
-    try:
-        read = read_zone_string(
-            text, origin, str(plan.path), default_ttl=plan.default_ttl, first_line=part.first_line
-        )
-    except (ZoneSyntaxError, UnicodeDecodeError) as exc:
-        out.zone_file.add(Finding("", "", f"unsigned zone unusable: {exc}"))
-        return out
-    out.splittable = not read.regrouped
-    out.digests = content.owner_digests(read.zone)
-    out.seconds["content"] = _lap(t)
-    return out
-
-
-def unsigned_digests(path: Path, origin: str) -> dict[bytes, bytes] | str:
-    """Owner digests of the unsigned zone (run in its own process), or why it is unusable."""
-    gc.disable()
-    try:
-        return content.owner_digests(read_zone_file(path, origin).zone)
-    except ZoneSyntaxError as exc:
-        return f"unsigned zone unusable: {exc}"
-
 
 # --- the whole run -------------------------------------------------------------------
 
@@ -422,7 +97,7 @@ def run_sharded(
     second_setup, second_skip = _second_setup(options, keystore, opener, apex, serial, plan)
     if second_setup is None and second_skip is None:
         return None  # a store that workers cannot reopen: the whole-zone path handles it
-    setup = _Setup(
+    setup = PartSetup(
         plan=plan,
         origin=origin,
         ctx=ctx,
@@ -496,7 +171,7 @@ def _second_setup(
     apex: Zone,
     serial: int | None,
     plan: Plan,
-) -> tuple[_SecondSetup | None, CheckResult | None]:
+) -> tuple[SecondSetup | None, CheckResult | None]:
     """The second implementation's setup, or why it is skipped; (None, None) if the
     parts cannot run it (an in-process store that forked workers cannot reopen)."""
     if keystore is None:
@@ -510,7 +185,7 @@ def _second_setup(
         return None, None
     dnskey = apex.get(apex.origin, RRType.DNSKEY)
     return (
-        _SecondSetup(
+        SecondSetup(
             keys=second.keys_in_store(dnskey.rdatas if dnskey else [], keystore),
             origin=dns.name.from_wire(apex.origin, 0)[0],
             sample=options.second_sample,
@@ -668,3 +343,7 @@ def _content(
     signed = read_zone_file(request.signed, request.origin).zone
     unsigned = read_zone_file(request.unsigned, request.origin).zone
     return replace(content.check_content(signed, unsigned), seconds=part_seconds + _lap(t))
+
+
+def _lap(t: float) -> float:
+    return time.process_time() - t

@@ -1,0 +1,241 @@
+"""One part of a zone file, checked on its own in a worker process (``sharded``).
+
+``check_part`` reads the part from the file and runs every per-record check on it:
+the RRSIGs, coverage, TTLs, the NSEC3 records (hashed names and each NSEC3 on its own),
+the content digests and the second implementation; ``digest_part`` digests a part of
+the unsigned zone. Each returns a ``PartResult`` small enough to send to the parent.
+"""
+
+from __future__ import annotations
+
+import gc
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dns.name
+
+from tldsec.dnscore.zone import RRset, Zone
+from tldsec.errors import ZoneSyntaxError
+from tldsec.hsm.base import KeyStore
+from tldsec.hsm.dnspython_key import hsm_private_key
+from tldsec.verify import content, coverage, nsec3chain, second, signatures, ttl
+from tldsec.verify.coverage import Signers
+from tldsec.verify.nsec3chain import Nsec3Params, Nsec3Part
+from tldsec.verify.options import KeyOpener
+from tldsec.verify.report import Collector, Finding
+from tldsec.verify.rrsig import SignatureContext
+from tldsec.verify.split import Part, Plan
+from tldsec.verify.structure import analyse
+from tldsec.verify.zoneread import read_zone_file, read_zone_string
+
+
+@dataclass(frozen=True, slots=True)
+class SecondSetup:
+    keys: dict[tuple[int, int], list[second.StoreKey]]
+    origin: dns.name.Name
+    sample: int | None  # None: every RRset
+    seed: int
+    total_bytes: int
+    store: KeyStore
+    opener: KeyOpener | None
+    parent: int  # the parent's pid: a worker opens its own session on the store
+
+
+@dataclass(frozen=True, slots=True)
+class PartSetup:
+    """What every part is checked against; handed to the workers across fork."""
+
+    plan: Plan
+    origin: str
+    ctx: SignatureContext
+    signers: Signers
+    params: Nsec3Params | None
+    ttls: dict[int, int]
+    digests: bool
+    second: SecondSetup | None
+
+
+@dataclass(slots=True)
+class PartResult:
+    """What one part contributes to every check; small enough to send to the parent."""
+
+    index: int
+    unsigned: bool = False  # a part of the unsigned zone: only its digests
+    splittable: bool = True
+    first_key: bytes = b""
+    last_key: bytes = b""
+    zone_file: Collector = field(default_factory=Collector)
+    signatures: Collector = field(default_factory=Collector)
+    coverage: Collector = field(default_factory=Collector)
+    ttl: Collector = field(default_factory=Collector)
+    second: Collector = field(default_factory=Collector)
+    nsec3: Nsec3Part | None = None
+    digests: dict[bytes, bytes] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def check_part(setup: PartSetup, part: Part) -> PartResult:
+    """Read one part from the file and run every per-record check on it."""
+    gc.disable()  # the zone's objects hold no cycles; collections only cost time
+    out = PartResult(part.index)
+    t = time.process_time()
+    with open(setup.plan.path, "rb") as f:
+        f.seek(part.start)
+        text = f.read(part.end - part.start).decode("utf-8", "strict")
+    try:
+        read = read_zone_string(
+            text,
+            setup.origin,
+            str(setup.plan.path),
+            default_ttl=setup.plan.default_ttl,
+            first_line=part.first_line,
+        )
+    except (ZoneSyntaxError, UnicodeDecodeError):
+        # Perhaps a real error, perhaps a record that needed the part before (an omitted
+        # TTL): the whole-zone reader decides, and names the line.
+        out.splittable = False
+        return out
+    del text
+    zone = read.zone
+    out.zone_file.extend(read.findings)
+    # The cut is safe if no subtree below the apex has names in two parts: within a part
+    # the labels just below the apex never decrease (canonical order, RFC 4034 6.1), and
+    # each part's range of them comes after the one before (checked by the parent).
+    tops = _top_labels(zone)
+    if tops is None:
+        out.splittable = False
+        return out
+    out.first_key, out.last_key = tops
+    out.counts["records"] = read.records
+    out.seconds["zone-file"] = _lap(t)
+
+    t = time.process_time()
+    structure = analyse(zone)
+    out.counts["delegations"] = len(structure.delegations)
+    out.counts["occluded_names"] = len(structure.occluded)
+    out.counts["empty_non_terminals"] = len(structure.empty_non_terminals)
+    out.counts["nsec3_records"] = len(structure.nsec3_owners)
+    out.seconds["structure"] = _lap(t)
+
+    t = time.process_time()
+    signed = [r for r in zone.rrsets() if r.sigs]
+    out.signatures.failures, out.signatures.kept = signatures.check_range(
+        signed, 0, len(signed), setup.ctx
+    )
+    out.counts["rrsigs"] = sum(len(r.sigs) for r in signed)
+    out.counts["signed_rrsets"] = len(signed)
+    out.seconds["signatures"] = _lap(t)
+
+    t = time.process_time()
+    out.coverage.extend(coverage.data_coverage(zone, structure, setup.signers))
+    out.seconds["coverage"] = _lap(t)
+    t = time.process_time()
+    if setup.params is not None:
+        out.nsec3 = nsec3chain.nsec3_part(zone, structure, setup.params)
+    out.seconds["nsec3"] = _lap(t) + out.seconds.pop("structure")
+    del structure
+    t = time.process_time()
+    out.ttl.extend(ttl.wrong_ttls(zone, setup.ttls))
+    out.seconds["ttl"] = _lap(t)
+    if setup.digests:
+        t = time.process_time()
+        out.digests = content.owner_digests(zone)
+        out.seconds["content"] = _lap(t)
+    if setup.second is not None:
+        t = time.process_time()
+        chosen = _sample(setup.second, zone.origin, signed, part)
+        out.counts["second_rrsets"] = len(chosen)
+        out.counts["second_rrsigs"] = sum(len(r.sigs) for r in chosen)
+        out.second.failures, out.second.kept = _compare(setup.second, chosen)
+        out.seconds["second-implementation"] = _lap(t)
+    return out
+
+
+def _top_labels(zone: Zone) -> tuple[bytes, bytes] | None:
+    """The first and last label just below the apex among the part's owners, or None if
+    they are out of order."""
+    cut = len(zone.origin)
+    first = last = None
+    for owner in zone.nodes:
+        prefix = owner[:-cut]
+        if not prefix:
+            top = b""  # the apex sorts first
+        elif prefix[0] + 1 == len(prefix):
+            top = prefix[1:]
+        else:
+            i = 0
+            while i + prefix[i] + 1 < len(prefix):
+                i += prefix[i] + 1
+            top = prefix[i + 1 :]
+        if last is not None and top < last:
+            return None
+        if first is None:
+            first = top
+        last = top
+    if first is None or last is None:
+        return b"", b""
+    return first, last
+
+
+def _sample(s: SecondSetup, origin: bytes, signed: list[RRset], part: Part) -> list[RRset]:
+    """Every signed RRset, or the apex ones and this part's share of the sample."""
+    if s.sample is None:
+        return signed
+    apex = [r for r in signed if r.owner == origin]
+    rest = [r for r in signed if r.owner != origin]
+    quota = math.ceil(s.sample * (part.end - part.start) / max(1, s.total_bytes))
+    rng = random.Random(s.seed * 1_000_003 + part.index)
+    return apex + rng.sample(rest, min(quota, len(rest)))
+
+
+def _compare(s: SecondSetup, chosen: list[RRset]) -> tuple[int, list[Finding]]:
+    if os.getpid() == s.parent or s.opener is None:
+        return second.compare_range(
+            chosen, 0, len(chosen), s.store, s.keys, s.origin, hsm_private_key
+        )
+    store = s.opener(s.store.spec)  # a forked worker: its own session (its own HSM login)
+    try:
+        return second.compare_range(
+            chosen, 0, len(chosen), store, s.keys, s.origin, hsm_private_key
+        )
+    finally:
+        store.close()
+
+
+def _lap(t: float) -> float:
+    return time.process_time() - t
+
+
+def digest_part(plan: Plan, origin: str, part: Part) -> PartResult:
+    """Owner digests of one part of the unsigned zone."""
+    gc.disable()
+    out = PartResult(part.index, unsigned=True)
+    t = time.process_time()
+    with open(plan.path, "rb") as f:
+        f.seek(part.start)
+        text = f.read(part.end - part.start).decode("utf-8", "strict")
+    try:
+        read = read_zone_string(
+            text, origin, str(plan.path), default_ttl=plan.default_ttl, first_line=part.first_line
+        )
+    except (ZoneSyntaxError, UnicodeDecodeError) as exc:
+        out.zone_file.add(Finding("", "", f"unsigned zone unusable: {exc}"))
+        return out
+    out.splittable = not read.regrouped
+    out.digests = content.owner_digests(read.zone)
+    out.seconds["content"] = _lap(t)
+    return out
+
+
+def unsigned_digests(path: Path, origin: str) -> dict[bytes, bytes] | str:
+    """Owner digests of the unsigned zone (run in its own process), or why it is unusable."""
+    gc.disable()
+    try:
+        return content.owner_digests(read_zone_file(path, origin).zone)
+    except ZoneSyntaxError as exc:
+        return f"unsigned zone unusable: {exc}"

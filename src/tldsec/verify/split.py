@@ -1,0 +1,126 @@
+"""Where to cut a zone file into parts that can be checked apart (``sharded``).
+
+Cuts fall on the first line of an owner one label below the apex, so every part holds
+whole subtrees. A file is only cut when that is safe to do from the bytes alone: no
+entry over several lines (parentheses), no quoted strings or escapes, no directive after
+the header, and the apex first. Anything else returns None: the zone is read whole.
+"""
+
+from __future__ import annotations
+
+import mmap
+from dataclasses import dataclass
+from pathlib import Path
+
+PART_BYTES = 4 << 20  # a part of about 30,000 lines
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    index: int
+    start: int  # byte offsets in the file
+    end: int
+    first_line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    path: Path
+    parts: tuple[Part, ...]
+    default_ttl: int | None
+    apex_end: int  # the apex's records are the bytes before this offset
+    size: int
+
+
+def plan_parts(path: Path, origin: str, part_bytes: int = PART_BYTES) -> Plan | None:
+    """Where to cut the file, or None if it cannot be cut safely."""
+    size = path.stat().st_size
+    if size == 0:
+        return None
+    suffix = ("." + origin.lower().rstrip(".") + ".").encode()
+    origin_b = origin.lower().encode()
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        # Entries over several lines, quoted strings and escapes: read whole instead.
+        if mm.find(b"(") >= 0 or mm.find(b'"') >= 0 or mm.find(b"\\") >= 0:
+            return None
+        default_ttl: int | None = None
+        pos = 0
+        while True:  # the header: comments, blank lines, $ORIGIN (this zone's), $TTL
+            line = mm.readline()
+            if not line:
+                return None
+            stripped = line.strip()
+            if not stripped or stripped.startswith(b";"):
+                pos = mm.tell()
+                continue
+            if stripped.startswith(b"$"):
+                fields = stripped.split()
+                if fields[0].upper() == b"$TTL" and len(fields) == 2 and fields[1].isdigit():
+                    default_ttl = int(fields[1])
+                elif not (
+                    fields[0].upper() == b"$ORIGIN"
+                    and len(fields) == 2
+                    and fields[1].lower() == origin_b
+                ):
+                    return None
+                pos = mm.tell()
+                continue
+            break
+        if mm.find(b"\n$", pos) >= 0:
+            return None  # a directive after the first record
+        # The apex: the records at the start whose owner is the origin.
+        first = line.split(None, 1)[0].lower()
+        if first not in (origin_b, b"@"):
+            return None
+        apex_end = pos + len(line)
+        while True:
+            line = mm.readline()
+            if not line:
+                apex_end = size
+                break
+            if (
+                line[:1] not in (b" ", b"\t")
+                and line.strip()
+                and not line.startswith(b";")
+                and line.split(None, 1)[0].lower() not in (origin_b, b"@")
+            ):
+                break
+            apex_end = mm.tell()
+        # Cut points: the first line of an owner one label below the apex.
+        count = max(1, (size - pos) // part_bytes)
+        cuts = [pos]
+        for i in range(1, count):
+            cut = _cut_after(mm, pos + i * (size - pos) // count, suffix)
+            if cut is not None and cut > cuts[-1]:
+                cuts.append(cut)
+        cuts.append(size)
+        parts = []
+        line_no = 1 + mm[:pos].count(b"\n") if pos else 1
+        for i in range(len(cuts) - 1):
+            parts.append(Part(i, cuts[i], cuts[i + 1], line_no))
+            line_no += mm[cuts[i] : cuts[i + 1]].count(b"\n")
+    return Plan(path, tuple(parts), default_ttl, apex_end, size)
+
+
+def _cut_after(mm: mmap.mmap, offset: int, suffix: bytes) -> int | None:
+    mm.seek(offset)
+    mm.readline()  # the rest of a line cut in the middle
+    previous: bytes | None = None
+    while True:
+        start = mm.tell()
+        line = mm.readline()
+        if not line:
+            return None
+        if line[:1] in (b" ", b"\t", b";", b"\n", b"\r"):
+            continue  # same owner as the line before, or no record
+        owner = line.split(None, 1)[0].lower()
+        if previous is not None and owner != previous and _top_level(owner, suffix):
+            return start
+        previous = owner
+
+
+def _top_level(owner: bytes, suffix: bytes) -> bool:
+    """One label below the apex, written absolute or relative."""
+    if owner.endswith(b"."):
+        return owner.endswith(suffix) and b"." not in owner[: -len(suffix)]
+    return b"." not in owner and owner != b"@"
