@@ -33,6 +33,12 @@ from tldsec.dnscore import names, rdata
 from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.errors import ZoneSyntaxError
+from tldsec.verify.entries import (
+    Joiner,
+    count_outside_quotes,
+    rest_after,
+    strip_comment,
+)
 from tldsec.verify.report import Finding
 
 _RRSIG_HEAD = struct.Struct("!HBBIIIH")  # RFC 4034 3.1
@@ -120,7 +126,7 @@ class _Reader:
         a2b = binascii.a2b_base64
         pack_rrsig = _RRSIG_HEAD.pack
         pack_nsec3 = _NSEC3_HEAD.pack
-        joiner = _Joiner()
+        joiner = Joiner()
         # An RRSIG that does not follow the RRset it covers waits until every RRset is
         # read: a file may list them anywhere.
         pending: list[tuple[int, bytes, int, int, bytes]] = []
@@ -404,7 +410,7 @@ class _Reader:
             raise _Reject(f"{type_text(rtype)} record without RDATA")
         try:
             if not plain and ('"' in line or "\\" in line):
-                return rdata.from_text_generic(rtype, _rest_after(line, fields[i:]), origin)
+                return rdata.from_text_generic(rtype, rest_after(line, fields[i:]), origin)
             if rtype == 46 and n >= 9:
                 return self._rrsig(fields, i, origin)
             if rtype == 2 and n == 1:
@@ -521,109 +527,6 @@ def _b32hex(text: str) -> bytes:
     return base64.b32hexdecode(text.upper() + _B32HEX_PAD[len(text) % 8])
 
 
-class _Joiner:
-    """Turns lines with comments, parentheses or quotes into entries (RFC 1035 5.1)."""
-
-    def __init__(self) -> None:
-        self.pending: list[str] = []
-        self.start = 0
-        self.depth = 0
-
-    def feed(self, number: int, line: str) -> tuple[int, str] | None:
-        """The complete entry this line ends, or None while parentheses stay open."""
-        if not self.pending:
-            self.start = number
-        text = _strip_comment(line)
-        self.depth += _count_outside_quotes(text)
-        self.pending.append(text)
-        if self.depth > 0:
-            return None
-        joined = " ".join(self.pending)
-        self.pending = []
-        self.depth = 0
-        if not joined.strip():
-            return None
-        # A leading blank stays: it means "same owner as before".
-        return self.start, _drop_parentheses(joined)
-
-    def finish(self) -> None:
-        if self.pending:
-            raise ZoneSyntaxError("", self.start, "unbalanced parenthesis")
-
-
-def _rest_after(line: str, rest: list[str]) -> str:
-    """The raw text of the RDATA whose whitespace-split fields are ``rest``: quoted
-    strings keep their inner blanks."""
-    if not rest:
-        return ""
-    pos = line.rfind(rest[0])
-    # The first RDATA field may also appear earlier in the line (as the owner, say):
-    # find the occurrence after which the remaining text splits into exactly ``rest``.
-    while pos > 0 and line[pos:].split() != rest:
-        pos = line.rfind(rest[0], 0, pos)
-    return line[pos:].strip() if pos >= 0 else " ".join(rest)
-
-
-def _drop_parentheses(text: str) -> str:
-    """Grouping parentheses become blanks; those inside quoted strings stay."""
-    if '"' not in text:
-        return text.replace("(", " ").replace(")", " ")
-    out = []
-    quoted = False
-    escaped = False
-    for ch in text:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif not quoted and ch in "()":
-            ch = " "
-        out.append(ch)
-    return "".join(out)
-
-
-def _count_outside_quotes(text: str) -> int:
-    if '"' not in text:
-        return text.count("(") - text.count(")")
-    depth = 0
-    quoted = False
-    escaped = False
-    for ch in text:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif not quoted and ch == "(":
-            depth += 1
-        elif not quoted and ch == ")":
-            depth -= 1
-    return depth
-
-
-def _strip_comment(line: str) -> str:
-    """Drop a ';' comment that is not inside quotes or escaped."""
-    if ";" not in line:
-        return line.rstrip("\n")
-    out = []
-    quoted = False
-    escaped = False
-    for ch in line:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif ch == ";" and not quoted:
-            break
-        out.append(ch)
-    return "".join(out).rstrip("\n")
-
-
 def read_soa_serial(path: Path, origin: str) -> int:
     """The SOA serial of a zone file, reading only as far as its SOA record.
 
@@ -637,10 +540,10 @@ def read_soa_serial(path: Path, origin: str) -> int:
         with open(path, encoding="utf-8") as f:
             for line in f:
                 head.append(line)
-                text = _strip_comment(line)
+                text = strip_comment(line)
                 if not found and "SOA" in text.upper().split():
                     found = True
-                depth += _count_outside_quotes(text)
+                depth += count_outside_quotes(text)
                 if found and depth <= 0:
                     break
     except (OSError, UnicodeDecodeError) as exc:
