@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -87,6 +88,18 @@ class _Running:
     process: subprocess.Popen[bytes]
     output: IO[bytes]
     started: float
+    ended: float | None = None  # set by the watcher thread when the tool exits
+    watcher: threading.Thread | None = None
+
+    def watch(self) -> None:
+        """Note when the tool exits, even while the caller is busy with other checks."""
+
+        def wait() -> None:
+            self.process.wait()
+            self.ended = time.perf_counter()
+
+        self.watcher = threading.Thread(target=wait, name=f"watch {self.tool}", daemon=True)
+        self.watcher.start()
 
 
 class ExternalRun:
@@ -125,7 +138,9 @@ class ExternalRun:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "LC_ALL": "C"},
             )
-            self._running.append(_Running(tool, argv, process, output, time.perf_counter()))
+            running = _Running(tool, argv, process, output, time.perf_counter())
+            running.watch()
+            self._running.append(running)
 
     def results(self) -> list[CheckResult]:
         """Wait for every tool (until the timeout) and return their results in order."""
@@ -152,13 +167,14 @@ def run_external(tools: Sequence[str], inv: Invocation, timeout: float) -> list[
 
 def _finish(r: _Running, remaining: float, timeout: float) -> CheckResult:
     name = check_name(r.tool)
-    try:
-        code: int | None = r.process.wait(timeout=remaining)
-    except subprocess.TimeoutExpired:
+    assert r.watcher is not None
+    r.watcher.join(timeout=remaining)
+    code: int | None = r.process.returncode
+    if r.watcher.is_alive():
         r.process.kill()
-        r.process.wait()
+        r.watcher.join()
         code = None
-    seconds = time.perf_counter() - r.started
+    seconds = (r.ended or time.perf_counter()) - r.started
     r.output.seek(0)
     text = r.output.read().decode("utf-8", "replace")
     r.output.close()
