@@ -226,10 +226,11 @@ class Ticks:
         self.now = 0.0
         self.answers: list[Pending | None] = []
         self.runs: list[bool] = []
+        self.clock = FakeClock(SystemClock().now())
         self.scheduler = Scheduler(
             check=self._check,
             run_cycle=self._run,
-            clock=SystemClock(),
+            clock=self.clock,
             debounce=30,
             interval=900,
             check_seconds=2,
@@ -262,6 +263,15 @@ def test_a_registry_change_waits_for_the_debounce() -> None:
     assert t.tick(33, None) == [False]
     assert t.tick(40, REGISTRY) == [False]  # a new change starts a new debounce
     assert t.tick(71, REGISTRY) == [False, False]
+
+
+def test_changes_made_during_a_cycle_do_not_wait_a_whole_debounce_more() -> None:
+    t = Ticks()
+    made = t.clock.now()
+    t.clock.advance(timedelta(seconds=12))  # a cycle ran meanwhile; the change waited
+    assert t.tick(100, Pending("registry", "changes", since=made)) == []
+    t.clock.advance(timedelta(seconds=20))
+    assert t.tick(101, Pending("registry", "changes", since=made)) == [False]
 
 
 def test_keys_refresh_and_requests_run_at_once() -> None:

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from tldsec.clock import Clock, to_epoch
 from tldsec.distribute.config import load_distribute_settings
@@ -124,6 +125,7 @@ class Pending:
 
     kind: str
     reason: str
+    since: datetime | None = None  # registry: when the oldest change not yet in the zone was made
 
     def __str__(self) -> str:
         return self.reason
@@ -201,8 +203,9 @@ class Cycle:
             return Pending(
                 "interrupted", f"serial {distributed} in the store is not the last cycle's"
             )
-        if self._last_change_id() != state.change_id:
-            return Pending("registry", f"registry changes since serial {distributed}")
+        since = self._oldest_change_after(state.change_id)
+        if since is not None:
+            return Pending("registry", f"registry changes since serial {distributed}", since)
         due = self.keys.plan(now).due_steps()
         if due:
             return Pending("keys", f"key step due: {due[0].describe()}")
@@ -212,9 +215,13 @@ class Cycle:
             return Pending("refresh", "signatures due for refresh (DPS 6.5)")
         return None
 
-    def _last_change_id(self) -> int:
+    def _oldest_change_after(self, change_id: int) -> datetime | None:
+        """When the oldest zone_change row after ``change_id`` was written (None: none)."""
         with self.registry.read() as session:
-            return int(session.scalar(select(func.max(ZoneChange.id))) or 0)
+            first = session.scalar(select(func.min(ZoneChange.id)).where(ZoneChange.id > change_id))
+            if first is None:
+                return None
+            return session.scalar(select(ZoneChange.at).where(ZoneChange.id == first))
 
     # --- one cycle --------------------------------------------------------------------------
 
@@ -244,8 +251,9 @@ class Cycle:
         log.info("cycle for %s: %s", self.settings.origin, reason)
         try:
             result = self._stages(run, reason, now)
-        except TldsecError as exc:
-            result = run.result(Outcome.FAILED, reason, error=str(exc))
+        except (TldsecError, OSError, SQLAlchemyError) as exc:
+            # A stage failed (a database, the HSM, the disk): nothing was distributed.
+            result = run.result(Outcome.FAILED, reason, error=f"{type(exc).__name__}: {exc}")
             log.error("cycle failed at %s: %s", run.stage, exc)
             self._record(
                 "cycle.failed",

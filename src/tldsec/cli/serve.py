@@ -36,7 +36,7 @@ import dns.name
 
 from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import Clock, SystemClock
-from tldsec.cycle import Cycle, load_cycle_settings, open_cycle, open_store
+from tldsec.cycle import Cycle, Pending, load_cycle_settings, open_cycle, open_store
 from tldsec.distribute.config import DistributeSettings, load_distribute_settings, parse_hostport
 from tldsec.distribute.notify import Notifier, NotifyTarget
 from tldsec.distribute.server import Access, PrimaryServer
@@ -134,7 +134,7 @@ def _serve_table(settings: Settings) -> dict[str, Any]:
 class Scheduler:
     """When to run a cycle: change-driven with a debounce, at intervals, or on demand."""
 
-    check: Callable[[], Awaitable[Any]]  # -> Pending | None
+    check: Callable[[], Awaitable[Pending | None]]
     run_cycle: Callable[[bool], Awaitable[dict[str, Any] | None]]
     clock: Clock
     debounce: float
@@ -147,6 +147,7 @@ class Scheduler:
     next_interval: float = 0.0
     last: dict[str, Any] | None = None
     last_pending: str | None = None
+    last_error: str | None = None
 
     def __post_init__(self) -> None:
         self.next_interval = self.monotonic() + self.interval
@@ -158,7 +159,11 @@ class Scheduler:
             try:
                 await self._tick(forced)
             except TldsecError as exc:
+                self.last_error = str(exc)
                 log.error("scheduler: %s", exc)
+            except Exception as exc:  # a database or network failure: keep scheduling
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("scheduler: the check failed; retrying")
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.check_seconds):
                     await self.trigger.wait()
@@ -168,6 +173,7 @@ class Scheduler:
             await self._run(True, "requested")
             return
         pending = await self.check()
+        self.last_error = None
         self.last_pending = None if pending is None else pending.reason
         now = self.monotonic()
         interval_due = now >= self.next_interval
@@ -177,15 +183,28 @@ class Scheduler:
             self.change_seen = None
             return
         if pending.kind == "registry" and self.change_driven:
-            # Debounce (policy [cycle] debounce_seconds): let a burst of changes settle.
-            if self.change_seen is None:
-                self.change_seen = now
-                log.info("scheduler: registry change seen; cycle in %.0f s", self.debounce)
-            if now - self.change_seen < self.debounce and not interval_due:
+            # Debounce (policy [cycle] debounce_seconds): let a burst of changes settle,
+            # counted from the oldest change waiting, so that changes made while a cycle
+            # ran do not wait a whole debounce more once it is done.
+            waited = self._waited(pending, now)
+            if waited < self.debounce and not interval_due:
+                if self.change_seen is None:
+                    self.change_seen = now
+                    log.info(
+                        "scheduler: registry change seen; cycle in %.0f s", self.debounce - waited
+                    )
                 return
         elif pending.kind == "registry" and not interval_due:
             return
         await self._run(False, pending.reason)
+
+    def _waited(self, pending: Pending, now: float) -> float:
+        """Seconds since the oldest waiting change (by the clock), or since it was seen."""
+        if pending.since is not None:
+            return (self.clock.now() - pending.since).total_seconds()
+        if self.change_seen is None:
+            return 0.0
+        return now - self.change_seen
 
     async def _run(self, force: bool, why: str) -> None:
         log.info("scheduler: starting a cycle (%s)", why)
@@ -406,6 +425,8 @@ class Registry:
         ok = primary is not None and primary.serial is not None
         if last is not None and last.get("outcome") in ("refused", "failed"):
             ok = False
+        if scheduler is not None and scheduler.last_error:
+            ok = False
         return {
             "status": "ok" if ok else "degraded",
             "zone": self.settings.origin,
@@ -415,6 +436,7 @@ class Registry:
             "epp": list(self.epp_address or ()),
             "transfers": primary.transfers if primary else 0,
             "pending": scheduler.last_pending if scheduler else None,
+            "scheduler_error": scheduler.last_error if scheduler else None,
             "last_cycle": last,
             "notify": notify,
         }

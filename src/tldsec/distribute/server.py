@@ -166,7 +166,8 @@ class PrimaryServer:
         while True:
             try:
                 await self.refresh()
-            except (DistributionError, ZoneSyntaxError, OSError) as exc:
+            except (DistributionError, ZoneSyntaxError, OSError, ValueError) as exc:
+                # The serial served so far stays; the next poll tries again.
                 log.error("primary: cannot load the store's new serial: %s", exc)
             await asyncio.sleep(poll_seconds)
 
@@ -194,7 +195,7 @@ class PrimaryServer:
                             diff.to_serial, diff.new_soa, diff.deleted, diff.added
                         )
                     return version
-                except (ZoneSyntaxError, FileNotFoundError) as exc:
+                except (ZoneSyntaxError, OSError, ValueError) as exc:
                     log.warning("primary: differences unusable (%s); reading the zone file", exc)
         return ZoneVersion.from_file(self.store.zone_path(target), self.store.origin)
 
@@ -343,7 +344,7 @@ class PrimaryServer:
             return None
         try:
             diffs = self._wire_diffs(chain)
-        except (ZoneSyntaxError, FileNotFoundError) as exc:
+        except (ZoneSyntaxError, OSError, ValueError) as exc:
             log.warning("primary: IXFR from %s: %s; sending the whole zone", client, exc)
             return None
         if sum(len(d) for d in diffs) >= len(version):
