@@ -330,3 +330,30 @@ def test_a_cycle_requested_on_the_health_endpoint_runs_at_once(running: Running)
     running.nsd.wait_serial("example.", int(running.health()["serial"]))  # type: ignore[arg-type]
     last = running.health()["last_cycle"]
     assert last["reason"] == "forced" and last["stats"]["signatures_made"] < 10  # type: ignore[index]
+
+
+def test_a_primary_apart_from_the_signer_serves_the_same_store(running: Running) -> None:
+    """The split deployment: ``serve --no-epp --no-cycle`` reads the store, runs no cycle."""
+    dns_port, health_port = free_port(), free_port()
+    other = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "tldsec.cli.main", "serve", "--home", str(running.home)),
+            *("--no-epp", "--no-cycle", "--dns-listen", f"127.0.0.1:{dns_port}"),
+            *("--health-listen", f"127.0.0.1:{health_port}"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        primary = Running(running.home, other, running.nsd, dns_port, 0, health_port)
+        _wait(lambda: primary.health().get("serial") is not None, other, "the second primary")
+        health = primary.health()
+        assert health["serial"] == running.health()["serial"]
+        assert health["epp"] == [] and health["last_cycle"] is None
+        key = f"hmac-sha256:{KEY.name}:{KEY.secret_b64}"  # the secondaries need TSIG here
+        assert "XFR size" in dig(dns_port, "-y", key, "example.", "AXFR")
+    finally:
+        other.send_signal(signal.SIGTERM)
+        out, _ = other.communicate(timeout=30)
+    assert other.returncode == 0 and "not run by this process (--no-cycle)" in out
