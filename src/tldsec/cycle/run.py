@@ -28,11 +28,9 @@ import os
 import shutil
 import tempfile
 import time
-import tomllib
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +38,17 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from tldsec.clock import Clock, to_epoch
-from tldsec.distribute.config import load_distribute_settings
+from tldsec.cycle.result import CycleResult, Outcome, RunLog
+from tldsec.cycle.state import LAST_REPORT, STATE_FILE, CycleState, Pending, write_atomic
 from tldsec.distribute.store import ZoneStore
 from tldsec.dnscore.zone import Zone
 from tldsec.dnscore.zonefile import read_zone, write_zone_atomic
-from tldsec.errors import ConfigError, CycleError, DistributionError, TldsecError
+from tldsec.errors import CycleError, DistributionError, TldsecError
 from tldsec.hsm.base import KeyStore
 from tldsec.keys.service import KeyManager
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import ZoneChange
-from tldsec.settings import CONFIG_NAME, ApexSettings, Settings
+from tldsec.settings import ApexSettings, Settings
 from tldsec.signconf import SigningConfig
 from tldsec.signer import sign_zone
 from tldsec.signer.reuse import PreviousSignatures
@@ -60,104 +59,9 @@ from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.zone.builder import build_zone, write_zone
 from tldsec.zone.serial import allocate_serial
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("tldsec.cycle")
 
-STATE_FILE = "cycle.json"
-LAST_REPORT = "last-report.json"
 Recorder = Callable[..., object]
-
-
-class Outcome(StrEnum):
-    """How a cycle ended."""
-
-    PUBLISHED = "published"  # a new verified serial is distributed
-    UNCHANGED = "unchanged"  # nothing to do: the distributed serial stays
-    REFUSED = "refused"  # the candidate failed verification: the previous serial stays
-    FAILED = "failed"  # a stage failed: the previous serial stays
-
-
-@dataclass(frozen=True, slots=True)
-class CycleResult:
-    """What one cycle did, as ``tldsec cycle`` prints it and ``tldsec status`` shows it."""
-
-    outcome: Outcome
-    reason: str
-    started: str  # ISO 8601 UTC
-    seconds: float
-    distributed: int | None  # the serial distributed after the cycle
-    serial: int | None = None  # the serial this cycle built (None: none built)
-    stage: str | None = None  # where a failed cycle stopped
-    error: str | None = None
-    timings: dict[str, float] = field(default_factory=dict)
-    stats: dict[str, int] = field(default_factory=dict)
-    transitions: tuple[str, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        return self.outcome in (Outcome.PUBLISHED, Outcome.UNCHANGED)
-
-    def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["outcome"] = str(self.outcome)
-        data["transitions"] = list(self.transitions)
-        return data
-
-    def summary(self) -> str:
-        head = f"cycle {self.outcome}: {self.reason}"
-        if self.outcome is Outcome.PUBLISHED:
-            s = self.stats
-            head = (
-                f"cycle published serial {self.serial} ({self.reason}): "
-                f"{s.get('delegations', 0):,} delegations, {s.get('signatures_made', 0):,} "
-                f"signatures made, {s.get('signatures_reused', 0):,} reused, "
-                f"{s.get('changes', 0):,} records changed"
-            )
-        elif self.outcome in (Outcome.REFUSED, Outcome.FAILED):
-            head += f" (stage {self.stage}); serial {self.distributed} stays distributed"
-        stages = ", ".join(f"{k} {v:.2f} s" for k, v in self.timings.items())
-        return f"{head}\n  {self.seconds:.2f} s" + (f" ({stages})" if stages else "")
-
-
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """Why a cycle must run: ``kind`` is first, interrupted, registry, keys, config,
-    refresh or forced; ``reason`` says it in words."""
-
-    kind: str
-    reason: str
-    since: datetime | None = None  # registry: when the oldest change not yet in the zone was made
-
-    def __str__(self) -> str:
-        return self.reason
-
-
-@dataclass(frozen=True, slots=True)
-class CycleState:
-    """What the last cycles left for the next one and for ``tldsec status``."""
-
-    serial: int | None = None  # the serial the last published cycle distributed
-    change_id: int = 0  # the newest registry zone_change row in that serial
-    fingerprint: str = ""  # keys, policy and apex that serial was signed with
-    resign_at: int | None = None  # epoch: a signature falls below the refresh threshold
-    earliest_expiry: int | None = None  # epoch: the first RRSIG expiration
-    last: dict[str, Any] | None = None  # the last cycle's result, whatever its outcome
-    last_published: dict[str, Any] | None = None
-    incident: dict[str, Any] | None = None  # the last verification refusal
-
-    @classmethod
-    def load(cls, path: Path) -> CycleState:
-        try:
-            data = json.loads(path.read_text("utf-8"))
-        except FileNotFoundError:
-            return cls()
-        except (OSError, ValueError) as exc:
-            log.warning("cycle state %s unreadable (%s): the next cycle runs in full", path, exc)
-            return cls()
-        known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def save(self, path: Path) -> None:
-        _write_atomic(path, json.dumps(asdict(self), indent=2) + "\n")
 
 
 @dataclass
@@ -241,7 +145,7 @@ class Cycle:
     def _run(self, force: bool, on_published: Callable[[int], None] | None) -> CycleResult:
         t0 = time.perf_counter()
         now = self.clock.now()
-        run = _Run(started=now, t0=t0, distributed=self.store.current())
+        run = RunLog(started=now, t0=t0, distributed=self.store.current())
         pending = Pending("forced", "forced") if force else self.pending(now)
         if pending is None:
             result = run.result(Outcome.UNCHANGED, "nothing changed and nothing is due")
@@ -270,7 +174,7 @@ class Cycle:
             self.checkpoint()
         return result
 
-    def _stages(self, run: _Run, reason: str, now: datetime) -> CycleResult:
+    def _stages(self, run: RunLog, reason: str, now: datetime) -> CycleResult:
         origin, work = self.settings.origin, self.zones_dir / "work"
         work.mkdir(parents=True, exist_ok=True)
         distributed = run.distributed
@@ -301,7 +205,7 @@ class Cycle:
         )
         config = self.keys.signing_config(now)
         anchor = work / "trust-anchor.ds"
-        _write_atomic(anchor, _trust_anchor(self.keys, config, now))
+        write_atomic(anchor, _trust_anchor(self.keys, config, now))
 
         run.enter("sign")
         assert self.keystore is not None
@@ -404,7 +308,9 @@ class Cycle:
         log.info("no signature cache beside %s: reading the zone for reuse", path)
         return read_zone(path, self.settings.origin)
 
-    def _incident(self, run: _Run, reason: str, failed: tuple[str, ...], kept: Path) -> CycleResult:
+    def _incident(
+        self, run: RunLog, reason: str, failed: tuple[str, ...], kept: Path
+    ) -> CycleResult:
         message = f"serial {run.serial} failed verification ({', '.join(failed)})"
         result = run.result(Outcome.REFUSED, reason, error=message)
         incident = {
@@ -439,54 +345,14 @@ class Cycle:
     def _save_report(self, text: str, serial: int) -> None:
         reports = self.zones_dir / "reports"
         reports.mkdir(parents=True, exist_ok=True)
-        _write_atomic(reports / f"{serial}.json", text + "\n")
-        _write_atomic(self.zones_dir / LAST_REPORT, text + "\n")
+        write_atomic(reports / f"{serial}.json", text + "\n")
+        write_atomic(self.zones_dir / LAST_REPORT, text + "\n")
         for old in sorted(reports.glob("*.json"), key=lambda p: p.stat().st_mtime)[:-50]:
             old.unlink(missing_ok=True)
 
     def _record(self, event: str, actor: str, **details: Any) -> None:
         if self.recorder is not None:
             self.recorder(event, actor=actor, **details)
-
-
-@dataclass
-class _Run:
-    """Book-keeping of one cycle in progress: stage timings and counters."""
-
-    started: datetime
-    t0: float
-    distributed: int | None
-    serial: int | None = None
-    stage: str | None = None
-    stage_t0: float = 0.0
-    timings: dict[str, float] = field(default_factory=dict)
-    stats: dict[str, int] = field(default_factory=dict)
-    transitions: tuple[str, ...] = ()
-
-    def enter(self, stage: str) -> None:
-        self._close_stage()
-        self.stage, self.stage_t0 = stage, time.perf_counter()
-
-    def _close_stage(self) -> None:
-        if self.stage is not None and self.stage not in self.timings:
-            self.timings[self.stage] = round(time.perf_counter() - self.stage_t0, 3)
-
-    def result(self, outcome: Outcome, reason: str, error: str | None = None) -> CycleResult:
-        self._close_stage()
-        published = outcome is Outcome.PUBLISHED
-        return CycleResult(
-            outcome=outcome,
-            reason=reason,
-            started=self.started.isoformat(),
-            seconds=round(time.perf_counter() - self.t0, 3),
-            distributed=self.serial if published else self.distributed,
-            serial=self.serial,
-            stage=None if published or outcome is Outcome.UNCHANGED else self.stage,
-            error=error,
-            timings=dict(self.timings),
-            stats=dict(self.stats),
-            transitions=self.transitions,
-        )
 
 
 def _apex(settings: Settings) -> ApexSettings:
@@ -543,21 +409,6 @@ def _earliest_expiry(zone: Zone) -> int | None:
     return earliest
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def _copy_atomic(source: Path, target: Path) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
@@ -568,107 +419,3 @@ def _copy_atomic(source: Path, target: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-
-
-@dataclass(frozen=True, slots=True)
-class CycleSettings:
-    """The ``[cycle]`` table of ``tldsec.toml``.
-
-    [cycle]
-    workers = 0            # signing processes; 0: one per core
-    change_driven = true   # a registry change starts a cycle after the debounce
-    check_seconds = 2      # how often ``tldsec serve`` looks for changes
-    """
-
-    workers: int = 0
-    change_driven: bool = True
-    check_seconds: float = 2.0
-
-    @property
-    def signing_workers(self) -> int:
-        return self.workers or os.cpu_count() or 1
-
-
-def load_cycle_settings(config_file: Path) -> CycleSettings:
-    try:
-        data = tomllib.loads(config_file.read_text("utf-8")) if config_file.exists() else {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{config_file}: {exc}") from exc
-    table = data.get("cycle", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{config_file}: [cycle] must be a table")
-    unknown = sorted(set(table) - {"workers", "change_driven", "check_seconds"})
-    if unknown:
-        raise ConfigError(f"{config_file}: [cycle] {unknown[0]} is not a setting (misspelt?)")
-    workers = table.get("workers", 0)
-    check = table.get("check_seconds", 2)
-    change_driven = table.get("change_driven", True)
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
-        raise ConfigError(f"{config_file}: [cycle] workers must be an integer >= 0")
-    if isinstance(check, bool) or not isinstance(check, int | float) or check <= 0:
-        raise ConfigError(f"{config_file}: [cycle] check_seconds must be a positive number")
-    if not isinstance(change_driven, bool):
-        raise ConfigError(f"{config_file}: [cycle] change_driven must be true or false")
-    return CycleSettings(workers=workers, change_driven=change_driven, check_seconds=float(check))
-
-
-def open_store(settings: Settings) -> ZoneStore:
-    dist = load_distribute_settings(settings.home, settings.home / CONFIG_NAME)
-    return ZoneStore(dist.store_dir, settings.origin, dist.keep)
-
-
-@contextlib.contextmanager
-def open_cycle(
-    settings: Settings,
-    clock: Clock,
-    *,
-    keystore: bool = True,
-    audit: bool = True,
-    workers: int | None = None,
-) -> Iterator[Cycle]:
-    """A ``Cycle`` on the home's databases, key store, audit log and store; closed after.
-
-    ``keystore=False`` opens no HSM session: enough for ``pending`` (what ``tldsec
-    serve`` asks every few seconds), not for running a cycle.
-    """
-    from tldsec.audit.config import open_audit_log
-    from tldsec.hsm.open import open_keystore
-    from tldsec.keys.config import load_key_settings
-    from tldsec.keys.database import open_signer_db
-
-    config_file = settings.home / CONFIG_NAME
-    with contextlib.ExitStack() as stack:
-        registry = RegistryDatabase.from_url(settings.registry_db_url)
-        stack.callback(registry.dispose)
-        if not registry.is_current():
-            raise ConfigError("the registry database is not up to date: run 'tldsec db upgrade'")
-        audit_log = open_audit_log(settings, clock) if audit else None
-        if audit_log is not None:
-            stack.callback(audit_log.close)
-        store_ks = open_keystore(settings.keystore_spec()) if keystore else None
-        if store_ks is not None:
-            stack.callback(store_ks.close)
-        engine = open_signer_db(settings.signer_db_url)
-        stack.callback(engine.dispose)
-        manager = KeyManager(
-            engine,
-            store_ks,
-            settings.policy,
-            clock,
-            origin=settings.origin,
-            timing=load_key_settings(config_file).timing(settings.policy),
-            recorder=audit_log.record if audit_log is not None else None,
-        )
-        yield Cycle(
-            settings=settings,
-            clock=clock,
-            registry=registry,
-            keys=manager,
-            keystore=store_ks,
-            store=open_store(settings),
-            verify=VerifyOptions.from_settings(settings.policy, settings.verify),
-            opener=open_keystore,
-            recorder=audit_log.record if audit_log is not None else None,
-            checkpoint=audit_log.checkpoint if audit_log is not None else None,
-            workers=workers or load_cycle_settings(config_file).signing_workers,
-        )

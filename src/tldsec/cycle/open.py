@@ -1,0 +1,125 @@
+"""Building a ``Cycle`` from a home: the ``[cycle]`` table, the store, the databases,
+the key store and the audit log, opened once by an entry point and closed after."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tldsec.clock import Clock
+from tldsec.cycle.run import Cycle
+from tldsec.distribute.config import load_distribute_settings
+from tldsec.distribute.store import ZoneStore
+from tldsec.errors import ConfigError
+from tldsec.keys.service import KeyManager
+from tldsec.registry.database import RegistryDatabase
+from tldsec.settings import CONFIG_NAME, Settings
+from tldsec.verify.options import VerifyOptions
+
+
+@dataclass(frozen=True, slots=True)
+class CycleSettings:
+    """The ``[cycle]`` table of ``tldsec.toml``.
+
+    [cycle]
+    workers = 0            # signing processes; 0: one per core
+    change_driven = true   # a registry change starts a cycle after the debounce
+    check_seconds = 2      # how often ``tldsec serve`` looks for changes
+    """
+
+    workers: int = 0
+    change_driven: bool = True
+    check_seconds: float = 2.0
+
+    @property
+    def signing_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+def load_cycle_settings(config_file: Path) -> CycleSettings:
+    try:
+        data = tomllib.loads(config_file.read_text("utf-8")) if config_file.exists() else {}
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{config_file}: {exc}") from exc
+    table = data.get("cycle", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{config_file}: [cycle] must be a table")
+    unknown = sorted(set(table) - {"workers", "change_driven", "check_seconds"})
+    if unknown:
+        raise ConfigError(f"{config_file}: [cycle] {unknown[0]} is not a setting (misspelt?)")
+    workers = table.get("workers", 0)
+    check = table.get("check_seconds", 2)
+    change_driven = table.get("change_driven", True)
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
+        raise ConfigError(f"{config_file}: [cycle] workers must be an integer >= 0")
+    if isinstance(check, bool) or not isinstance(check, int | float) or check <= 0:
+        raise ConfigError(f"{config_file}: [cycle] check_seconds must be a positive number")
+    if not isinstance(change_driven, bool):
+        raise ConfigError(f"{config_file}: [cycle] change_driven must be true or false")
+    return CycleSettings(workers=workers, change_driven=change_driven, check_seconds=float(check))
+
+
+def open_store(settings: Settings) -> ZoneStore:
+    dist = load_distribute_settings(settings.home, settings.home / CONFIG_NAME)
+    return ZoneStore(dist.store_dir, settings.origin, dist.keep)
+
+
+@contextlib.contextmanager
+def open_cycle(
+    settings: Settings,
+    clock: Clock,
+    *,
+    keystore: bool = True,
+    audit: bool = True,
+    workers: int | None = None,
+) -> Iterator[Cycle]:
+    """A ``Cycle`` on the home's databases, key store, audit log and store; closed after.
+
+    ``keystore=False`` opens no HSM session: enough for ``pending`` (what ``tldsec
+    serve`` asks every few seconds), not for running a cycle.
+    """
+    from tldsec.audit.config import open_audit_log
+    from tldsec.hsm.open import open_keystore
+    from tldsec.keys.config import load_key_settings
+    from tldsec.keys.database import open_signer_db
+
+    config_file = settings.home / CONFIG_NAME
+    with contextlib.ExitStack() as stack:
+        registry = RegistryDatabase.from_url(settings.registry_db_url)
+        stack.callback(registry.dispose)
+        if not registry.is_current():
+            raise ConfigError("the registry database is not up to date: run 'tldsec db upgrade'")
+        audit_log = open_audit_log(settings, clock) if audit else None
+        if audit_log is not None:
+            stack.callback(audit_log.close)
+        store_ks = open_keystore(settings.keystore_spec()) if keystore else None
+        if store_ks is not None:
+            stack.callback(store_ks.close)
+        engine = open_signer_db(settings.signer_db_url)
+        stack.callback(engine.dispose)
+        manager = KeyManager(
+            engine,
+            store_ks,
+            settings.policy,
+            clock,
+            origin=settings.origin,
+            timing=load_key_settings(config_file).timing(settings.policy),
+            recorder=audit_log.record if audit_log is not None else None,
+        )
+        yield Cycle(
+            settings=settings,
+            clock=clock,
+            registry=registry,
+            keys=manager,
+            keystore=store_ks,
+            store=open_store(settings),
+            verify=VerifyOptions.from_settings(settings.policy, settings.verify),
+            opener=open_keystore,
+            recorder=audit_log.record if audit_log is not None else None,
+            checkpoint=audit_log.checkpoint if audit_log is not None else None,
+            workers=workers or load_cycle_settings(config_file).signing_workers,
+        )

@@ -1,0 +1,76 @@
+"""What cycles leave for the next one and for ``tldsec status``: ``CycleState`` in
+``zones/cycle.json`` (written atomically), and ``Pending``, why a cycle must run."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("tldsec.cycle")
+
+STATE_FILE = "cycle.json"
+LAST_REPORT = "last-report.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """Why a cycle must run: ``kind`` is first, interrupted, registry, keys, config,
+    refresh or forced; ``reason`` says it in words."""
+
+    kind: str
+    reason: str
+    since: datetime | None = None  # registry: when the oldest change not yet in the zone was made
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass(frozen=True, slots=True)
+class CycleState:
+    """What the last cycles left for the next one and for ``tldsec status``."""
+
+    serial: int | None = None  # the serial the last published cycle distributed
+    change_id: int = 0  # the newest registry zone_change row in that serial
+    fingerprint: str = ""  # keys, policy and apex that serial was signed with
+    resign_at: int | None = None  # epoch: a signature falls below the refresh threshold
+    earliest_expiry: int | None = None  # epoch: the first RRSIG expiration
+    last: dict[str, Any] | None = None  # the last cycle's result, whatever its outcome
+    last_published: dict[str, Any] | None = None
+    incident: dict[str, Any] | None = None  # the last verification refusal
+
+    @classmethod
+    def load(cls, path: Path) -> CycleState:
+        try:
+            data = json.loads(path.read_text("utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError) as exc:
+            log.warning("cycle state %s unreadable (%s): the next cycle runs in full", path, exc)
+            return cls()
+        known = set(cls.__dataclass_fields__)
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def save(self, path: Path) -> None:
+        write_atomic(path, json.dumps(asdict(self), indent=2) + "\n")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
