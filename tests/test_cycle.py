@@ -19,9 +19,9 @@ from sqlalchemy import update
 
 from tests.distribute.homes import Registry, audit_events, ds_for, make_home
 from tldsec.cli.main import main
-from tldsec.cli.serve import Scheduler
 from tldsec.clock import FakeClock, SystemClock
 from tldsec.cycle import Cycle, Outcome, Pending, open_cycle
+from tldsec.cycle.schedule import Scheduler
 from tldsec.distribute.ixfr import read_diff
 from tldsec.errors import CycleError
 from tldsec.registry.models import ZoneSerial

@@ -2,7 +2,8 @@
 
 ``run`` is one cycle and the check whether one is needed (``Cycle``); ``result`` what a
 cycle did; ``state`` what cycles leave behind (``zones/cycle.json``) and why the next must
-run; ``open`` builds a ``Cycle`` from a home for an entry point.
+run; ``open`` builds a ``Cycle`` from a home for an entry point; ``schedule`` decides
+when ``tldsec serve`` runs one (change-driven with a debounce, at intervals, on demand).
 """
 
 from tldsec.cycle.open import CycleSettings, load_cycle_settings, open_cycle, open_store

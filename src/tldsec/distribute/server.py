@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import logging
 import struct
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import cast
@@ -45,6 +44,7 @@ from tldsec.distribute.config import Secondary, TsigKey
 from tldsec.distribute.ixfr import WireDiff
 from tldsec.distribute.notify import Notifier
 from tldsec.distribute.records import ZoneVersion
+from tldsec.distribute.source import ZoneSource
 from tldsec.distribute.store import ZoneStore, serial_gt
 from tldsec.distribute.wire import (
     AA,
@@ -130,8 +130,7 @@ class PrimaryServer:
         self.limits = limits or ServerLimits()
         self.version: ZoneVersion | None = None
         self.transfers = 0
-        self._diffs: dict[tuple[int, int], WireDiff] = {}
-        self._diff_lock = threading.Lock()
+        self.source = ZoneSource(store)
         self._refresh_lock = asyncio.Lock()
         self._tcp_server: asyncio.Server | None = None
         self._udp: asyncio.DatagramTransport | None = None
@@ -152,7 +151,7 @@ class PrimaryServer:
             served = self.version
             if target is None or (served is not None and not serial_gt(target, served.serial)):
                 return False
-            version = await asyncio.to_thread(self._load, served, target)
+            version = await asyncio.to_thread(self.source.load, served, target)
             self.version = version
         log.info(
             "primary: serving %s serial %s (%d records)", self.origin, version.serial, len(version)
@@ -176,42 +175,6 @@ class PrimaryServer:
         ttl = int.from_bytes(version.soa[-len(rd) - 6 : -len(rd) - 2], "big")
         rdata = dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.SOA, rd, 0, len(rd))
         return dns.rrset.from_rdata(self.origin, ttl, rdata)
-
-    def _load(self, served: ZoneVersion | None, target: int) -> ZoneVersion:
-        """``target`` by applying the differences to ``served``, else from its zone file."""
-        if served is not None:
-            chain = self.store.chain(served.serial, target)
-            if chain is not None:
-                try:
-                    version = served
-                    for diff in self._wire_diffs(chain):
-                        if diff.old_soa != version.soa:
-                            raise ZoneSyntaxError(
-                                str(self.store.diff_path(diff.from_serial, diff.to_serial)),
-                                None,
-                                "its old SOA is not the SOA of the served serial",
-                            )
-                        version = version.apply(
-                            diff.to_serial, diff.new_soa, diff.deleted, diff.added
-                        )
-                    return version
-                except (ZoneSyntaxError, OSError, ValueError) as exc:
-                    log.warning("primary: differences unusable (%s); reading the zone file", exc)
-        return ZoneVersion.from_file(self.store.zone_path(target), self.store.origin)
-
-    def _wire_diffs(self, chain: list[tuple[int, int]]) -> list[WireDiff]:
-        out = []
-        for step in chain:
-            with self._diff_lock:
-                diff = self._diffs.get(step)
-            if diff is None:
-                diff = WireDiff.from_diff(self.store.read_diff(*step))
-                with self._diff_lock:
-                    self._diffs[step] = diff
-                    while len(self._diffs) > self.store.keep:
-                        self._diffs.pop(next(iter(self._diffs)))
-            out.append(diff)
-        return out
 
     # --- the network ----------------------------------------------------------------
 
@@ -299,7 +262,7 @@ class PrimaryServer:
         records: Iterable[bytes] = version.axfr_records()
         kind = "AXFR"
         if t.client_serial is not None:
-            diffs = await asyncio.to_thread(self._ixfr_diffs, t.client_serial, version)
+            diffs = await asyncio.to_thread(self.source.ixfr, t.client_serial, version)
             if diffs is not None:
                 records = _ixfr_records(version, diffs)
                 kind = "IXFR"
@@ -335,21 +298,6 @@ class PrimaryServer:
             ", TSIG" if signer else "",
             count,
         )
-
-    def _ixfr_diffs(self, client: int, version: ZoneVersion) -> list[WireDiff] | None:
-        """The differences from ``client`` to ``version``, or None: send AXFR instead
-        (history too short, or the differences larger than the zone, RFC 1995 4)."""
-        chain = self.store.chain(client, version.serial)
-        if chain is None:
-            return None
-        try:
-            diffs = self._wire_diffs(chain)
-        except (ZoneSyntaxError, OSError, ValueError) as exc:
-            log.warning("primary: IXFR from %s: %s; sending the whole zone", client, exc)
-            return None
-        if sum(len(d) for d in diffs) >= len(version):
-            return None
-        return diffs
 
     # --- answering ------------------------------------------------------------------
 

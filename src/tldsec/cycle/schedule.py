@@ -1,0 +1,108 @@
+"""When to run a cycle (DPS 3.5.2: DS changes reach the zone within the hour).
+
+``Scheduler.loop`` asks "is there work?" (``Cycle.pending``, a cheap check) every
+``check_seconds``. A registry change starts a cycle once the policy's debounce has
+passed since the oldest change waiting was made (change-driven mode), so a burst of
+changes makes one serial and changes made while a cycle ran do not wait a whole debounce
+more; key steps, signatures to refresh and interrupted cycles start one at once; without
+change-driven mode, work found waits for the policy's cycle interval. ``trigger`` runs a
+cycle at once. Check failures are logged and kept in ``last_error``; the loop goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from tldsec.clock import Clock
+from tldsec.cycle.state import Pending
+from tldsec.errors import TldsecError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Scheduler:
+    """When to run a cycle: change-driven with a debounce, at intervals, or on demand."""
+
+    check: Callable[[], Awaitable[Pending | None]]
+    run_cycle: Callable[[bool], Awaitable[dict[str, Any] | None]]
+    clock: Clock
+    debounce: float
+    interval: float
+    check_seconds: float
+    change_driven: bool = True
+    monotonic: Callable[[], float] = time.monotonic
+    trigger: asyncio.Event = field(default_factory=asyncio.Event)
+    change_seen: float | None = None
+    next_interval: float = 0.0
+    last: dict[str, Any] | None = None
+    last_pending: str | None = None
+    last_error: str | None = None
+
+    def __post_init__(self) -> None:
+        self.next_interval = self.monotonic() + self.interval
+
+    async def loop(self) -> None:
+        while True:
+            forced = self.trigger.is_set()
+            self.trigger.clear()
+            try:
+                await self._tick(forced)
+            except TldsecError as exc:
+                self.last_error = str(exc)
+                log.error("scheduler: %s", exc)
+            except Exception as exc:  # a database or network failure: keep scheduling
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("scheduler: the check failed; retrying")
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.check_seconds):
+                    await self.trigger.wait()
+
+    async def _tick(self, forced: bool) -> None:
+        if forced:
+            await self._run(True, "requested")
+            return
+        pending = await self.check()
+        self.last_error = None
+        self.last_pending = None if pending is None else pending.reason
+        now = self.monotonic()
+        interval_due = now >= self.next_interval
+        if interval_due:
+            self.next_interval = now + self.interval
+        if pending is None:
+            self.change_seen = None
+            return
+        if pending.kind == "registry" and self.change_driven:
+            # Debounce (policy [cycle] debounce_seconds): let a burst of changes settle,
+            # counted from the oldest change waiting, so that changes made while a cycle
+            # ran do not wait a whole debounce more once it is done.
+            waited = self._waited(pending, now)
+            if waited < self.debounce and not interval_due:
+                if self.change_seen is None:
+                    self.change_seen = now
+                    log.info(
+                        "scheduler: registry change seen; cycle in %.0f s", self.debounce - waited
+                    )
+                return
+        elif pending.kind == "registry" and not interval_due:
+            return
+        await self._run(False, pending.reason)
+
+    def _waited(self, pending: Pending, now: float) -> float:
+        """Seconds since the oldest waiting change (by the clock), or since it was seen."""
+        if pending.since is not None:
+            return (self.clock.now() - pending.since).total_seconds()
+        if self.change_seen is None:
+            return 0.0
+        return now - self.change_seen
+
+    async def _run(self, force: bool, why: str) -> None:
+        log.info("scheduler: starting a cycle (%s)", why)
+        self.change_seen = None
+        self.last = await self.run_cycle(force)
