@@ -170,7 +170,7 @@ def test_a_secondary_that_is_down_does_not_block_the_cycle(tmp_path: Path) -> No
         dns.name.from_text("example."),
         (NotifyTarget("down", "127.0.0.1", silent.getsockname()[1]),),
         clock,
-        NotifySettings(timeout=0.3, attempts=4, retry=0.1),
+        NotifySettings(timeout=0.5, attempts=4, retry=0.5),
     )
     primary = PrimaryServer(
         store, Access((Secondary("lo", LOOPBACK),), ()), clock, notifier=notifier
