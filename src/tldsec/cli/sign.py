@@ -21,7 +21,7 @@ from tldsec.hsm.open import open_keystore
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.service import KeyManager
 from tldsec.signer import sign_zone
-from tldsec.signer.reuse import PreviousSignatures
+from tldsec.signer.reuse import PreviousSignatures, ZoneSignatures
 from tldsec.signer.sigcache import SignatureCache, cache_path, save_zone_cache
 
 log = logging.getLogger(__name__)
@@ -134,4 +134,4 @@ def _previous(path: Path, origin: str, unsigned: Zone) -> PreviousSignatures:
     if cache is not None:
         return cache
     log.info("no signature cache for %s; reading the zone file", path)
-    return read_zone(path, origin)
+    return ZoneSignatures(read_zone(path, origin))

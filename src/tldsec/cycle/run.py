@@ -51,7 +51,7 @@ from tldsec.registry.models import ZoneChange
 from tldsec.settings import ApexSettings, Settings
 from tldsec.signconf import SigningConfig
 from tldsec.signer import sign_zone
-from tldsec.signer.reuse import PreviousSignatures
+from tldsec.signer.reuse import PreviousSignatures, ZoneSignatures
 from tldsec.signer.sigcache import SignatureCache, cache_path, save_zone_cache
 from tldsec.verify.coverage import ExpectedSigners
 from tldsec.verify.gate import gate
@@ -306,7 +306,7 @@ class Cycle:
         if not path.exists():
             return None
         log.info("no signature cache beside %s: reading the zone for reuse", path)
-        return read_zone(path, self.settings.origin)
+        return ZoneSignatures(read_zone(path, self.settings.origin))
 
     def _incident(
         self, run: RunLog, reason: str, failed: tuple[str, ...], kept: Path

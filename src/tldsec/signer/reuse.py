@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from tldsec.dnscore.zone import RRset
+from tldsec.dnscore.zone import RRset, Zone
 from tldsec.signer.rrsig import RrsigFields
 
 
@@ -24,19 +24,16 @@ class SignerKey:
 
 def reusable_signatures(
     rrset: RRset,
-    previous: RRset | None,
+    previous: tuple[bytes, ...],
     keys: tuple[SignerKey, ...],
     signer: bytes,
     now: int,
     refresh: int,
 ) -> dict[SignerKey, bytes]:
-    """The previous RRSIGs of ``rrset`` that may stay, by the key that made them."""
-    if previous is None or not previous.sigs:
-        return {}
-    if previous.ttl != rrset.ttl or previous.rdatas != rrset.rdatas:
-        return {}
+    """Of ``previous`` (the RRSIGs over a byte-identical RRset), those that may stay, by
+    the key that made them."""
     kept: dict[SignerKey, bytes] = {}
-    for sig in previous.sigs:
+    for sig in previous:
         f = RrsigFields.parse(sig)
         key = SignerKey(f.algorithm, f.key_tag)
         if (
@@ -53,13 +50,25 @@ def reusable_signatures(
 
 
 class PreviousSignatures(Protocol):
-    """Where the last run's signed RRsets are found: a Zone, or a SignatureCache."""
+    """Where the last run's RRSIGs are found: a signed Zone, or a SignatureCache."""
 
-    def get(self, owner: bytes, rtype: int) -> RRset | None: ...
+    def signatures_for(self, rrset: RRset) -> tuple[bytes, ...]:
+        """The previous RRSIGs over this RRset if it is byte-identical to the previous
+        one (owner, type, TTL, RDATA), else none. Each RRset is asked for once."""
+        ...
 
 
-def previous_rrset(previous: PreviousSignatures | None, rrset: RRset) -> RRset | None:
-    return None if previous is None else previous.get(rrset.owner, rrset.rtype)
+class ZoneSignatures:
+    """``PreviousSignatures`` read from a signed zone (e.g. parsed from its file)."""
+
+    def __init__(self, zone: Zone) -> None:
+        self._zone = zone
+
+    def signatures_for(self, rrset: RRset) -> tuple[bytes, ...]:
+        previous = self._zone.get(rrset.owner, rrset.rtype)
+        if previous is None or previous.ttl != rrset.ttl or previous.rdatas != rrset.rdatas:
+            return ()
+        return previous.sigs
 
 
 # RRSIG times are serial numbers (RFC 4034 3.1.5, RFC 1982).

@@ -3,9 +3,11 @@ the zone file (DPS 6.5).
 
 Written beside each signed zone as ``<zone>.sigcache``; it records a BLAKE2b digest of
 the zone file it describes, so a cache that does not belong to the given previous zone
-is ignored, never trusted. The format is a magic line, then ``marshal`` records of plain
-tuples (no code runs on load): the origin and digest first, then the entries in chunks,
-so neither writing nor reading holds a second copy of a large zone at once.
+is ignored, never trusted. For each signed RRset it keeps the RRSIGs and a digest of the
+RRset's canonical wire form (what the RRSIG covers), not the RDATA itself: a cache is
+a fraction of the zone's size. The format is a magic line, then ``marshal`` records of
+plain tuples (no code runs on load): the origin and file digest first, then the entries
+in chunks, so neither writing nor reading holds a second copy of a large zone at once.
 """
 
 from __future__ import annotations
@@ -19,16 +21,22 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tldsec.dnscore.zone import RRset, Zone
+from tldsec.signer.rrsig import rrset_wire
 
-MAGIC = b"tldsec-sigcache 2\n"
-CHUNK_OWNERS = 20_000
+MAGIC = b"tldsec-sigcache 3\n"
 SUFFIX = ".sigcache"
+CHUNK_OWNERS = 20_000
 
-_Entry = tuple[int, int, tuple[bytes, ...], tuple[bytes, ...]]  # type, TTL, RDATAs, RRSIGs
+_Entry = tuple[int, bytes, tuple[bytes, ...]]  # type, digest of the RRset, its RRSIGs
+
+
+def rrset_digest(rrset: RRset) -> bytes:
+    """What identifies an RRset's signed content: owner, type, class, TTL and RDATA."""
+    return hashlib.blake2b(rrset_wire(rrset), digest_size=16).digest()
 
 
 class SignatureCache:
-    """Signed RRsets of one zone, looked up like ``Zone.get``."""
+    """The RRSIGs of one signed zone, handed out once each (``signatures_for``)."""
 
     def __init__(self, origin: bytes, nodes: dict[bytes, tuple[_Entry, ...]]) -> None:
         self.origin = origin
@@ -38,11 +46,26 @@ class SignatureCache:
     def from_zone(cls, zone: Zone) -> SignatureCache:
         return cls(zone.origin, dict(_entries(zone)))
 
-    def get(self, owner: bytes, rtype: int) -> RRset | None:
-        for entry in self._nodes.get(owner, ()):
-            if entry[0] == rtype:
-                return RRset(owner, rtype, entry[1], list(entry[2]), entry[3])
-        return None
+    def signatures_for(self, rrset: RRset) -> tuple[bytes, ...]:
+        """The cached RRSIGs if ``rrset`` is byte-identical to the cached one. The owner's
+        entries are dropped once all of them were asked for, so memory falls as the
+        signer goes through the zone."""
+        entries = self._nodes.get(rrset.owner)
+        if entries is None:
+            return ()
+        found: tuple[bytes, ...] = ()
+        rest = []
+        for entry in entries:
+            if entry[0] == rrset.rtype and not found:
+                if entry[1] == rrset_digest(rrset):
+                    found = entry[2]
+            else:
+                rest.append(entry)
+        if rest:
+            self._nodes[rrset.owner] = tuple(rest)
+        else:
+            del self._nodes[rrset.owner]
+        return found
 
     def __len__(self) -> int:
         return sum(len(e) for e in self._nodes.values())
@@ -81,7 +104,10 @@ def save_zone_cache(zone: Zone, path: Path, zone_file: Path) -> None:
 
 
 def save_cache(
-    origin: bytes, entries: Iterable[tuple[bytes, tuple[_Entry, ...]]], path: Path, zone_file: Path
+    origin: bytes,
+    entries: Iterable[tuple[bytes, tuple[_Entry, ...]]],
+    path: Path,
+    zone_file: Path,
 ) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -106,7 +132,7 @@ def save_cache(
 
 def _entries(zone: Zone) -> Iterator[tuple[bytes, tuple[_Entry, ...]]]:
     for owner, node in zone.nodes.items():
-        entries = tuple((int(r.rtype), int(r.ttl), tuple(r.rdatas), r.sigs) for r in node if r.sigs)
+        entries = tuple((int(r.rtype), rrset_digest(r), r.sigs) for r in node if r.sigs)
         if entries:
             yield owner, entries
 

@@ -24,7 +24,7 @@ from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.signer.reuse import (
     PreviousSignatures,
     SignerKey,
-    previous_rrset,
+    ZoneSignatures,
     reusable_signatures,
 )
 from tldsec.signer.rrsig import ValidityWindow
@@ -63,11 +63,16 @@ def sign_zone(
     config: SigningConfig,
     keystore: KeyStore,
     now: datetime,
-    previous: PreviousSignatures | None = None,
+    previous: PreviousSignatures | Zone | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> SignResult:
-    """Sign ``unsigned`` (which becomes the signed zone: it is extended in place)."""
+    """Sign ``unsigned`` (which becomes the signed zone: it is extended in place).
+
+    ``previous``: the last signed zone, or its signature cache, for reuse (DPS 6.5).
+    """
+    if isinstance(previous, Zone):
+        previous = ZoneSignatures(previous)
     with bulk_allocation():
         return _sign_zone(unsigned, config, keystore, now, previous, workers, progress)
 
@@ -134,7 +139,7 @@ def _sign_zone(
         if previous is not None:
             keep = reusable_signatures(
                 rrset,
-                previous_rrset(previous, rrset),
+                previous.signatures_for(rrset),
                 tuple(d.signer_key for d in duties),
                 origin,
                 now_s,
