@@ -70,9 +70,6 @@ class Zone:
             raise LookupError("the zone has no SOA at its origin")
         return soa
 
-    def record_count(self) -> int:
-        return sum(len(r.rdatas) + len(r.sigs) for r in self.rrsets())
-
 
 def soa_serial(soa_rdata: bytes) -> int:
     """The SERIAL field of SOA RDATA (RFC 1035 3.3.13)."""
@@ -81,7 +78,3 @@ def soa_serial(soa_rdata: bytes) -> int:
 
 def soa_minimum(soa_rdata: bytes) -> int:
     return int.from_bytes(soa_rdata[-4:], "big")
-
-
-def with_serial(soa_rdata: bytes, serial: int) -> bytes:
-    return soa_rdata[:-20] + serial.to_bytes(4, "big") + soa_rdata[-16:]

@@ -32,7 +32,6 @@ from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.errors import ZoneSyntaxError
 
-_SPECIAL = frozenset('"();\\')
 _SPECIAL_RE = re.compile(r'["();\\]')
 _CLASSES = {"IN": 1}
 _OTHER_CLASSES = frozenset({"CH", "HS", "CS", "NONE", "ANY"})

@@ -23,7 +23,6 @@ class NameKind(Enum):
     AUTHORITATIVE = "authoritative"
     DELEGATION = "delegation"  # a zone cut below the apex
     OCCLUDED = "occluded"  # at or below a cut, not the cut's NS/DS: glue and the like
-    EMPTY_NON_TERMINAL = "ent"
 
 
 # At a cut only NS and DS belong to the parent; A/AAAA there are glue for an
