@@ -17,21 +17,14 @@ import os
 import re
 import secrets
 import stat
-from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tldsec.errors import KeyNotFound, KeyStoreError, KeyStoreUnavailable
 from tldsec.hsm.base import KeyInfo, KeyStoreSpec
-from tldsec.hsm.software import (
-    SoftwareKey,
-    generate_software_key,
-    private_key_from_numbers,
-    software_key,
-)
+from tldsec.hsm.software import SoftwareKey, SoftwareKeyStore, software_key
 from tldsec.policy import Algorithm
 
 _KEY_ID = re.compile(r"^[0-9a-f]{2,64}$")
@@ -45,7 +38,7 @@ def create_key_directory(directory: Path) -> Path:
     return directory
 
 
-class FileKeyStore:
+class FileKeyStore(SoftwareKeyStore):
     """PEM keys in a directory only this user can read; signs with ``cryptography``."""
 
     def __init__(self, directory: Path) -> None:
@@ -57,67 +50,21 @@ class FileKeyStore:
     def spec(self) -> KeyStoreSpec:
         return KeyStoreSpec(backend="file", directory=self._dir)
 
-    def generate_key(self, *, label: str, algorithm: Algorithm, bits: int) -> KeyInfo:
-        key = generate_software_key(label=label, algorithm=algorithm, bits=bits)
-        self._write(key)
-        return key.info
-
-    def add_private_key(
-        self,
-        private_key: rsa.RSAPrivateKey,
-        *,
-        label: str,
-        algorithm: Algorithm,
-        key_id: str | None = None,
-    ) -> KeyInfo:
-        """Store a given key (tests, benchmarks); a random id unless given."""
-        key = software_key(private_key, label=label, algorithm=algorithm, key_id=key_id)
-        self._write(key)
-        return key.info
-
-    def import_rsa_private_key(
-        self, numbers: rsa.RSAPrivateNumbers, *, label: str, algorithm: Algorithm
-    ) -> KeyInfo:
-        """Import a key from its numbers (test vectors such as RFC 5702 6.1)."""
-        return self.add_private_key(
-            private_key_from_numbers(numbers), label=label, algorithm=algorithm
-        )
-
-    def get_key(self, key_id: str) -> KeyInfo:
-        return self._load(key_id).info
-
     def list_keys(self) -> list[KeyInfo]:
         _check_private(self._dir, what="key directory", want_dir=True)
-        infos = [self._load(p.stem).info for p in sorted(self._dir.glob("*.pem"))]
+        infos = [self._key(p.stem).info for p in sorted(self._dir.glob("*.pem"))]
         return sorted(infos, key=lambda i: (i.label, i.key_id))
-
-    def sign(self, key_id: str, data: bytes) -> bytes:
-        return self._load(key_id).sign(data)
-
-    def sign_many(self, key_id: str, items: Sequence[bytes]) -> list[bytes]:
-        return self._load(key_id).sign_many(items)
 
     def close(self) -> None:
         """Forget the loaded keys."""
         self._cache.clear()
-
-    def __enter__(self) -> FileKeyStore:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _paths(self, key_id: str) -> tuple[Path, Path]:
         if not _KEY_ID.match(key_id):
             raise KeyNotFound(f"no key with id {key_id!r} in key directory {self._dir}")
         return self._dir / f"{key_id}.pem", self._dir / f"{key_id}.json"
 
-    def _load(self, key_id: str) -> SoftwareKey:
+    def _key(self, key_id: str) -> SoftwareKey:
         cached = self._cache.get(key_id)
         if cached is not None:
             return cached
@@ -140,7 +87,7 @@ class FileKeyStore:
         self._cache[key_id] = key
         return key
 
-    def _write(self, key: SoftwareKey) -> None:
+    def _put(self, key: SoftwareKey) -> None:
         pem_path, meta_path = self._paths(key.info.key_id)
         if pem_path.exists():
             raise KeyStoreError(f"key {key.info.key_id} already exists in {self._dir}")

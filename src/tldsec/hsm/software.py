@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -88,3 +90,63 @@ def private_key_from_numbers(numbers: rsa.RSAPrivateNumbers) -> rsa.RSAPrivateKe
         return numbers.private_key()
     except ValueError as exc:
         raise ValueError(f"inconsistent RSA private key numbers: {exc}") from exc
+
+
+class SoftwareKeyStore:
+    """What the file and memory key stores share: keys held as ``SoftwareKey`` and signed
+    with ``cryptography``. A subclass says where keys are kept (``_put``, ``_key``)."""
+
+    def _put(self, key: SoftwareKey) -> None:
+        raise NotImplementedError
+
+    def _key(self, key_id: str) -> SoftwareKey:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Nothing to release by default."""
+
+    def generate_key(self, *, label: str, algorithm: Algorithm, bits: int) -> KeyInfo:
+        key = generate_software_key(label=label, algorithm=algorithm, bits=bits)
+        self._put(key)
+        return key.info
+
+    def add_private_key(
+        self,
+        private_key: rsa.RSAPrivateKey,
+        *,
+        label: str,
+        algorithm: Algorithm,
+        key_id: str | None = None,
+    ) -> KeyInfo:
+        """Store a given key (tests, benchmarks); a random id unless given."""
+        key = software_key(private_key, label=label, algorithm=algorithm, key_id=key_id)
+        self._put(key)
+        return key.info
+
+    def import_rsa_private_key(
+        self, numbers: rsa.RSAPrivateNumbers, *, label: str, algorithm: Algorithm
+    ) -> KeyInfo:
+        """Import a key from its numbers (test vectors such as RFC 5702 6.1)."""
+        return self.add_private_key(
+            private_key_from_numbers(numbers), label=label, algorithm=algorithm
+        )
+
+    def get_key(self, key_id: str) -> KeyInfo:
+        return self._key(key_id).info
+
+    def sign(self, key_id: str, data: bytes) -> bytes:
+        return self._key(key_id).sign(data)
+
+    def sign_many(self, key_id: str, items: Sequence[bytes]) -> list[bytes]:
+        return self._key(key_id).sign_many(items)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
