@@ -153,7 +153,7 @@ def edit_zone(text: str, ops: list[tuple[str, int]]) -> str:
             lines.append(f"orphan{i}.gone A 192.0.2.{100 + i}")
         elif op == "drop-orphan":
             lines = [x for x in lines if not x.startswith("orphan.gone")]
-    return "\n".join(lines) + "\n"
+    return "\n".join(dict.fromkeys(lines)) + "\n"  # no line twice
 
 
 OPS = st.lists(
@@ -274,3 +274,14 @@ def test_a_patched_zone_validates_with_ldns(keys: Keys, tmp_path: Path) -> None:
     assert result.mode == "incremental"
     run = subprocess.run(["ldns-verify-zone", str(second)], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_record_given_twice_means_the_next_run_signs_in_full(keys: Keys, tmp_path: Path) -> None:
+    twice = BASE + "d7 NS ns1.hoster.net.\n"
+    first, _ = sign(keys, tmp_path, twice, "one")
+    _, result = sign(keys, tmp_path, with_serial(twice, 2024010101), "two", previous=first)
+    assert result.mode == "full"
+    third, _ = sign(keys, tmp_path, with_serial(BASE, 2024010102), "three")
+    _, result = sign(keys, tmp_path, with_serial(twice, 2024010103), "four", previous=third)
+    assert result.mode == "full"
+    assert result.why_full is not None and "twice" in result.why_full

@@ -21,6 +21,7 @@ from tldsec.dnscore.zonefile import read_zone, write_zone_atomic
 from tldsec.hsm.base import KeyStore
 from tldsec.signconf import SigningConfig
 from tldsec.signer.incremental import CannotPatch, resign_incrementally
+from tldsec.signer.inputdiff import record_lines
 from tldsec.signer.reuse import PreviousSignatures, ZoneSignatures
 from tldsec.signer.sigcache import SignatureCache, cache_path, save_zone_cache
 from tldsec.signer.sign import sign_zone
@@ -89,20 +90,26 @@ def sign_zone_file(
                 seconds=time.perf_counter() - t0,
             )
     zone = read_zone(unsigned, origin)
+    # A record given twice would make a later line diff unsound: no index then.
+    patchable = record_lines(unsigned.read_bytes()) == sum(len(r.rdatas) for r in zone.rrsets())
     reuse = _previous_signatures(previous, origin, zone.origin) if previous else None
     result = sign_zone(zone, config, keystore, now, reuse, workers, progress)
     del reuse
     sizes: list[int] = []
     header_size = write_zone_atomic(zone, output, header=header, block_sizes=sizes)
     save_zone_cache(zone, cache_path(output), output)
-    copy = unsigned_copy_path(output)
-    copy_atomic(unsigned, copy)
     soa = zone.soa()
     nsec3_ttl = min(soa.ttl, soa_minimum(soa.rdatas[0]))  # RFC 9077 3
+    copy = unsigned_copy_path(output)
+    index_path(output).unlink(missing_ok=True)
+    copy_atomic(unsigned, copy)
     index = ZoneIndex.for_zone(
         zone, header_size, sizes, run_parameters(config, nsec3_ttl), output, copy
     )
-    index.save(index_path(output))
+    if patchable:
+        index.save(index_path(output))
+    else:
+        log.info("%s holds a record twice: the next run signs in full", unsigned)
     s = result.stats
     return FileSignResult(
         mode="full",

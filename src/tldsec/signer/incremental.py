@@ -575,6 +575,10 @@ def _apply(
         have[1].difference_update(rrset.rdatas)
     for rrset in new or ():
         have = by_type.get(rrset.rtype)
+        if have is not None and not have[1].isdisjoint(rrset.rdatas):
+            # The record was there and stays: the new file holds it twice, so a later
+            # line diff could not tell its removal apart from a duplicate's.
+            raise CannotPatch(f"{names.to_text(owner)}: a record appears twice in the input")
         if have is None or not have[1]:
             by_type[rrset.rtype] = (rrset.ttl, set(rrset.rdatas))
         elif have[0] != rrset.ttl:

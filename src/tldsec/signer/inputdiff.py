@@ -46,25 +46,107 @@ def diff_inputs(previous: Path, new: Path) -> InputDiff:
     new_directives = _context(new_data, new)
     if old_directives != new_directives:
         raise NotLineOriented("the $ORIGIN/$TTL directives changed")
-    old_lines = set(old_data.split(b"\n"))
-    new_lines = set(new_data.split(b"\n"))
+    old_lines: set[bytes] = set()
+    new_lines: set[bytes] = set()
+    for a0, a1, b0, b1 in differing_regions(old_data, new_data):
+        old_lines.update(old_data[a0:a1].split(b"\n"))
+        new_lines.update(new_data[b0:b1].split(b"\n"))
     removed = sorted(line for line in old_lines - new_lines if _is_record(line))
     added = sorted(line for line in new_lines - old_lines if _is_record(line))
     return InputDiff(removed, added, b"\n".join(old_directives))
 
 
+_GALLOP_START = 1 << 12
+_GALLOP_MAX = 1 << 22
+_RESYNC_LINES = 256  # lines of the previous file tried as anchors after a difference
+_RESYNC_WINDOW = 1 << 20  # bytes of the new file searched for an anchor
+
+
+def differing_regions(old: bytes, new: bytes) -> list[tuple[int, int, int, int]]:
+    """Whole-line ranges (old start, old end, new start, new end) outside which the two
+    files are the same bytes in the same order.
+
+    The equal stretches are found by comparing ever larger blocks (memcmp, no per-line
+    objects); after a difference, the next lines of the old file are looked for in the
+    new one to line the two up again. Any alignment gives a correct answer: the equal
+    stretches are compared byte for byte; a poor one only makes the regions larger.
+    """
+    mo, mn = memoryview(old), memoryview(new)
+    regions = []
+    i = j = 0
+    while True:
+        same = _common_prefix(mo, mn, i, j)
+        if i + same == len(old) and j + same == len(new):
+            return regions
+        # Back up to the start of the line where they differ.
+        start = old.rfind(b"\n", 0, i + same) + 1 if i + same > 0 else 0
+        start = max(start, i)
+        i, j = start, j + (start - i)
+        a, b = _resync(old, new, i, j)
+        if (a, b) == (i, j):
+            raise NotLineOriented("the files could not be lined up")
+        regions.append((i, a, j, b))
+        i, j = a, b
+
+
+def _common_prefix(mo: memoryview, mn: memoryview, i: int, j: int) -> int:
+    """How many bytes from old[i:] and new[j:] are the same."""
+    done = 0
+    step = _GALLOP_START
+    while True:
+        n = min(step, len(mo) - i - done, len(mn) - j - done)
+        if n <= 0:
+            return done
+        if mo[i + done : i + done + n] == mn[j + done : j + done + n]:
+            done += n
+            step = min(step * 2, _GALLOP_MAX)
+            continue
+        lo, hi = done, done + n  # the first difference is in [lo, hi)
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if mo[i + lo : i + mid] == mn[j + lo : j + mid]:
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
+
+def _resync(old: bytes, new: bytes, i: int, j: int) -> tuple[int, int]:
+    """Line starts after old[i] and new[j] from which the files agree again, found by
+    looking for a later old line (with the one after it, as an anchor) in the new file."""
+    at = i
+    for _ in range(_RESYNC_LINES):
+        if at >= len(old):
+            break
+        end = old.find(b"\n", at)
+        if end < 0:
+            break
+        nxt = old.find(b"\n", end + 1)
+        anchor = old[at : (nxt + 1 if nxt >= 0 else len(old))]
+        pos = new.find(anchor, j, j + _RESYNC_WINDOW + len(anchor))
+        while pos >= 0 and pos > 0 and new[pos - 1] != 0x0A:
+            pos = new.find(anchor, pos + 1, j + _RESYNC_WINDOW + len(anchor))
+        if pos >= 0:
+            return at, pos
+        at = end + 1
+    if len(old) - i <= _RESYNC_WINDOW or len(new) - j <= _RESYNC_WINDOW:
+        return len(old), len(new)  # near the end: the rest differs
+    raise NotLineOriented("the files differ too much to line them up")
+
+
 def _context(data: bytes, path: Path) -> list[bytes]:
-    """The directives, after checking that no line depends on the lines before it."""
+    """The directives, after checking that no line depends on the lines before it.
+    (Plain byte searches: this runs over the whole file on every re-sign.)"""
     if b"(" in data:
         raise NotLineOriented(f"{path}: parentheses (records may span lines)")
-    if _INHERITS_OWNER.search(data):
+    blank_start = b"\n " in data or b"\n\t" in data or data[:1] in (b" ", b"\t")
+    if blank_start and _INHERITS_OWNER.search(data):
         raise NotLineOriented(f"{path}: a record without its own owner name")
-    directives = [m.group().rstrip(b"\r") for m in _DIRECTIVE.finditer(data)]
-    first_record = _RECORD.search(data)
-    if directives and first_record is not None:
-        last = [m.start() for m in _DIRECTIVE.finditer(data)][-1]
-        if last > first_record.start():
-            raise NotLineOriented(f"{path}: a directive after the first record")
+    first = _RECORD.search(data)
+    head = data if first is None else data[: first.start()]
+    if first is not None and data.find(b"\n$", first.start()) >= 0:
+        raise NotLineOriented(f"{path}: a directive after the first record")
+    directives = [m.group().rstrip(b"\r") for m in _DIRECTIVE.finditer(head)]
     has_default_ttl = any(d.split()[0].upper() == b"$TTL" for d in directives if d.split())
     if not has_default_ttl and _NO_TTL.search(data):
         raise NotLineOriented(f"{path}: a record without a TTL and no $TTL")
@@ -74,3 +156,14 @@ def _context(data: bytes, path: Path) -> list[bytes]:
 def _is_record(line: bytes) -> bool:
     stripped = line.strip()
     return bool(stripped) and not stripped.startswith(b";")
+
+
+def record_lines(data: bytes) -> int:
+    """How many lines of a line-oriented zone file hold a record: all lines but blank,
+    comment and directive lines. (Over-counts odd lines such as indented comments,
+    which only makes ``has_duplicate_records`` cautious.)"""
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+    starts = (b"\n;", b"\n\n", b"\n$", b"\n\r\n")
+    other = sum(data.count(s) for s in starts) + (data[:1] in (b";", b"\n", b"$"))
+    trailing = 1 if data.endswith(b"\n\n") else 0  # counted as a blank line twice
+    return lines - other + trailing

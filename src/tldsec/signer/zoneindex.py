@@ -159,7 +159,7 @@ class ZoneIndex:
             with open(index_path(signed), "rb") as f:
                 if f.read(len(MAGIC)) != MAGIC:
                     return None
-                body = marshal.load(f)
+                body = marshal.loads(f.read())
             origin, header_size, owners, sizes, nsec3, expiry, parameters, st, ust = body
             index = cls(
                 origin,
