@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tldsec.signer.inputdiff import NotLineOriented, diff_inputs, differing_regions, record_lines
+from tldsec.signer.inputdiff import (
+    NotLineOriented,
+    context_problem,
+    diff_inputs,
+    differing_regions,
+    record_lines,
+)
 
 LINES = st.lists(
     st.text("abcdefgh", min_size=1, max_size=6).map(lambda s: f"{s}.example. 300 IN A 192.0.2.1"),
@@ -64,7 +70,9 @@ def test_lines_that_inherit_their_owner_are_refused(tmp_path: Path) -> None:
 def test_a_directive_after_the_first_record_is_refused(tmp_path: Path) -> None:
     old = write(tmp_path / "old", ["a.example. 300 IN A 192.0.2.1"])
     new = tmp_path / "new"
-    new.write_text("a.example. 300 IN A 192.0.2.1\n$ORIGIN sub.example.\nb 300 IN A 192.0.2.2\n")
+    new.write_text(
+        "$TTL 300\na.example. 300 IN A 192.0.2.1\n$ORIGIN sub.example.\nb 300 IN A 192.0.2.2\n"
+    )
     with pytest.raises(NotLineOriented, match="directive after the first record"):
         diff_inputs(old, new)
 
@@ -81,3 +89,19 @@ def test_records_without_a_ttl_need_a_ttl_directive(tmp_path: Path) -> None:
 def test_record_lines_leave_out_comments_blanks_and_directives() -> None:
     text = b"; head\n$ORIGIN example.\n\na 300 IN A 192.0.2.1\n; note\nb 300 IN A 192.0.2.2"
     assert record_lines(text) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        (b"$TTL 60\na 60 IN A 192.0.2.1\n", None),
+        (b"; builder\na. 60 IN A 192.0.2.1\n", None),
+        (b"$TTL 60\na IN TXT ( x\n y )\n", "parentheses"),
+        (b"$TTL 60\na IN A 192.0.2.1\n  IN AAAA 2001:db8::1\n", "own owner"),
+        (b"a. 60 IN A 192.0.2.1\n$TTL 60\n", "directive after"),
+        (b"a. IN A 192.0.2.1\n", "without a TTL"),
+    ],
+)
+def test_whole_files_are_checked_once_when_signed_in_full(text: bytes, why: str | None) -> None:
+    problem = context_problem(text)
+    assert problem is None if why is None else why in (problem or "")

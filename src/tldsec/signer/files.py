@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from tldsec.dnscore.zone import soa_minimum, soa_serial
+from tldsec.dnscore.zone import Zone, soa_minimum, soa_serial
 from tldsec.dnscore.zonefile import read_zone, write_zone_atomic
 from tldsec.hsm.base import KeyStore
 from tldsec.signconf import SigningConfig
 from tldsec.signer.incremental import CannotPatch, resign_incrementally
-from tldsec.signer.inputdiff import record_lines
+from tldsec.signer.inputdiff import context_problem, record_lines
 from tldsec.signer.reuse import PreviousSignatures, ZoneSignatures
 from tldsec.signer.sigcache import SignatureCache, cache_path, save_zone_cache
 from tldsec.signer.sign import sign_zone
@@ -90,8 +90,8 @@ def sign_zone_file(
                 seconds=time.perf_counter() - t0,
             )
     zone = read_zone(unsigned, origin)
-    # A record given twice would make a later line diff unsound: no index then.
-    patchable = record_lines(unsigned.read_bytes()) == sum(len(r.rdatas) for r in zone.rrsets())
+    # A later run patches this one only if a line diff of the inputs is sound.
+    why_not = _why_not_patchable(unsigned, zone)
     reuse = _previous_signatures(previous, origin, zone.origin) if previous else None
     result = sign_zone(zone, config, keystore, now, reuse, workers, progress)
     del reuse
@@ -106,10 +106,10 @@ def sign_zone_file(
     index = ZoneIndex.for_zone(
         zone, header_size, sizes, run_parameters(config, nsec3_ttl), output, copy
     )
-    if patchable:
+    if why_not is None:
         index.save(index_path(output))
     else:
-        log.info("%s holds a record twice: the next run signs in full", unsigned)
+        log.info("the next run signs %s in full: %s", output, why_not)
     s = result.stats
     return FileSignResult(
         mode="full",
@@ -123,6 +123,16 @@ def sign_zone_file(
         earliest_expiry=min(index.expiry, default=0),
         seconds=time.perf_counter() - t0,
     )
+
+
+def _why_not_patchable(unsigned: Path, zone: Zone) -> str | None:
+    data = unsigned.read_bytes()
+    problem = context_problem(data)
+    if problem is not None:
+        return f"{unsigned}: {problem}"
+    if record_lines(data) != sum(len(r.rdatas) for r in zone.rrsets()):
+        return f"{unsigned} holds a record twice"
+    return None
 
 
 def _previous_signatures(path: Path, origin: str, origin_wire: bytes) -> PreviousSignatures:

@@ -17,7 +17,13 @@ from pathlib import Path
 
 _DIRECTIVE = re.compile(rb"^\$[^\n]*", re.M)
 _RECORD = re.compile(rb"^[^;$\s]", re.M)
-_INHERITS_OWNER = re.compile(rb"^[ \t]+[^ \t\r\n;]", re.M)
+# After the first record: what makes a line depend on the ones before it.
+_CONTEXT = re.compile(rb"(?P<paren>[()])|(?P<owner>^[ \t]+[^ \t\r\n;])|(?P<directive>^\$)", re.M)
+_WHY = {
+    "paren": "parentheses (records may span lines)",
+    "owner": "a record without its own owner name",
+    "directive": "a directive after the first record",
+}
 _NO_TTL = re.compile(rb"^[^;$\s]\S*[ \t]+(?=[^ \t])(?![0-9]+[ \t])", re.M)  # owner, then no number
 
 
@@ -40,20 +46,72 @@ class InputDiff:
 
 
 def diff_inputs(previous: Path, new: Path) -> InputDiff:
+    """The lines that differ; ``previous`` must be line-oriented (``context_problem`` found
+    nothing in it when it was signed). Only the differing regions of ``new`` and the line
+    after each are checked: every other line is the same as in ``previous``, after the
+    same lines, so it means the same."""
     old_data = previous.read_bytes()
     new_data = new.read_bytes()
-    old_directives = _context(old_data, previous)
-    new_directives = _context(new_data, new)
-    if old_directives != new_directives:
+    directives = _header_directives(old_data)
+    if _header_directives(new_data) != directives:
         raise NotLineOriented("the $ORIGIN/$TTL directives changed")
+    has_ttl = _has_default_ttl(directives)
+    old_first, new_first = _first_record(old_data), _first_record(new_data)
     old_lines: set[bytes] = set()
     new_lines: set[bytes] = set()
     for a0, a1, b0, b1 in differing_regions(old_data, new_data):
+        _check_region(old_data, max(a0, old_first), a1, has_ttl, previous)
+        _check_region(new_data, max(b0, new_first), b1, has_ttl, new)
         old_lines.update(old_data[a0:a1].split(b"\n"))
         new_lines.update(new_data[b0:b1].split(b"\n"))
     removed = sorted(line for line in old_lines - new_lines if _is_record(line))
     added = sorted(line for line in new_lines - old_lines if _is_record(line))
-    return InputDiff(removed, added, b"\n".join(old_directives))
+    return InputDiff(removed, added, b"\n".join(directives))
+
+
+def context_problem(data: bytes) -> str | None:
+    """Why the lines of this zone file depend on the lines before them, or None."""
+    first = _RECORD.search(data)
+    body = data[first.start() :] if first is not None else b""
+    found = _CONTEXT.search(body)
+    if found is not None:
+        return _WHY[found.lastgroup or ""]
+    if not _has_default_ttl(_header_directives(data)) and _NO_TTL.search(body):
+        return "a record without a TTL and no $TTL"
+    return None
+
+
+def _check_region(data: bytes, start: int, end: int, has_ttl: bool, path: Path) -> None:
+    """The region and the line after it (which could inherit from the region's last),
+    from the first record on."""
+    after = data.find(b"\n", end)
+    text = data[start : len(data) if after < 0 else after + 1]
+    if not text:
+        return
+    found = _CONTEXT.search(text)
+    if found is not None:
+        raise NotLineOriented(f"{path}: {_WHY[found.lastgroup or '']}")
+    if not has_ttl and _NO_TTL.search(text):
+        raise NotLineOriented(f"{path}: a record without a TTL and no $TTL")
+
+
+def _first_record(data: bytes) -> int:
+    first = _RECORD.search(data)
+    return len(data) if first is None else first.start()
+
+
+def _header_directives(data: bytes) -> list[bytes]:
+    head = data[: _first_record(data)]
+    return [m.group().rstrip(b"\r") for m in _DIRECTIVE.finditer(head)]
+
+
+def _has_default_ttl(directives: list[bytes]) -> bool:
+    return any(d.split()[0].upper() == b"$TTL" for d in directives if d.split())
+
+
+def _is_record(line: bytes) -> bool:
+    stripped = line.strip()
+    return bool(stripped) and not stripped.startswith(b";")
 
 
 _GALLOP_START = 1 << 12
@@ -72,7 +130,7 @@ def differing_regions(old: bytes, new: bytes) -> list[tuple[int, int, int, int]]
     stretches are compared byte for byte; a poor one only makes the regions larger.
     """
     mo, mn = memoryview(old), memoryview(new)
-    regions = []
+    regions: list[tuple[int, int, int, int]] = []
     i = j = 0
     while True:
         same = _common_prefix(mo, mn, i, j)
@@ -132,30 +190,6 @@ def _resync(old: bytes, new: bytes, i: int, j: int) -> tuple[int, int]:
     if len(old) - i <= _RESYNC_WINDOW or len(new) - j <= _RESYNC_WINDOW:
         return len(old), len(new)  # near the end: the rest differs
     raise NotLineOriented("the files differ too much to line them up")
-
-
-def _context(data: bytes, path: Path) -> list[bytes]:
-    """The directives, after checking that no line depends on the lines before it.
-    (Plain byte searches: this runs over the whole file on every re-sign.)"""
-    if b"(" in data:
-        raise NotLineOriented(f"{path}: parentheses (records may span lines)")
-    blank_start = b"\n " in data or b"\n\t" in data or data[:1] in (b" ", b"\t")
-    if blank_start and _INHERITS_OWNER.search(data):
-        raise NotLineOriented(f"{path}: a record without its own owner name")
-    first = _RECORD.search(data)
-    head = data if first is None else data[: first.start()]
-    if first is not None and data.find(b"\n$", first.start()) >= 0:
-        raise NotLineOriented(f"{path}: a directive after the first record")
-    directives = [m.group().rstrip(b"\r") for m in _DIRECTIVE.finditer(head)]
-    has_default_ttl = any(d.split()[0].upper() == b"$TTL" for d in directives if d.split())
-    if not has_default_ttl and _NO_TTL.search(data):
-        raise NotLineOriented(f"{path}: a record without a TTL and no $TTL")
-    return directives
-
-
-def _is_record(line: bytes) -> bool:
-    stripped = line.strip()
-    return bool(stripped) and not stripped.startswith(b";")
 
 
 def record_lines(data: bytes) -> int:
