@@ -97,11 +97,21 @@ def test_record_lines_leave_out_comments_blanks_and_directives() -> None:
         (b"$TTL 60\na 60 IN A 192.0.2.1\n", None),
         (b"; builder\na. 60 IN A 192.0.2.1\n", None),
         (b"$TTL 60\na IN TXT ( x\n y )\n", "parentheses"),
-        (b"$TTL 60\na IN A 192.0.2.1\n  IN AAAA 2001:db8::1\n", "own owner"),
         (b"a. 60 IN A 192.0.2.1\n$TTL 60\n", "directive after"),
-        (b"a. IN A 192.0.2.1\n", "without a TTL"),
+        # Checked in each diff, where they matter (the regions and the lines after them):
+        (b"$TTL 60\na IN A 192.0.2.1\n  IN AAAA 2001:db8::1\n", None),
+        (b"a. IN A 192.0.2.1\n", None),
     ],
 )
 def test_whole_files_are_checked_once_when_signed_in_full(text: bytes, why: str | None) -> None:
     problem = context_problem(text)
     assert problem is None if why is None else why in (problem or "")
+
+
+def test_a_changed_line_that_the_next_line_inherits_from_is_refused(tmp_path: Path) -> None:
+    old = tmp_path / "old"
+    old.write_text("$TTL 60\na.example. 60 IN A 192.0.2.1\n  60 IN AAAA 2001:db8::1\n")
+    new = tmp_path / "new"
+    new.write_text("$TTL 60\nb.example. 60 IN A 192.0.2.1\n  60 IN AAAA 2001:db8::1\n")
+    with pytest.raises(NotLineOriented, match="without its own owner"):
+        diff_inputs(old, new)

@@ -19,6 +19,7 @@ _DIRECTIVE = re.compile(rb"^\$[^\n]*", re.M)
 _RECORD = re.compile(rb"^[^;$\s]", re.M)
 # After the first record: what makes a line depend on the ones before it.
 _CONTEXT = re.compile(rb"(?P<paren>[()])|(?P<owner>^[ \t]+[^ \t\r\n;])|(?P<directive>^\$)", re.M)
+_DIRECTIVE_LINE = re.compile(rb"\n\$")
 _WHY = {
     "paren": "parentheses (records may span lines)",
     "owner": "a record without its own owner name",
@@ -70,14 +71,16 @@ def diff_inputs(previous: Path, new: Path) -> InputDiff:
 
 
 def context_problem(data: bytes) -> str | None:
-    """Why the lines of this zone file depend on the lines before them, or None."""
-    first = _RECORD.search(data)
-    body = data[first.start() :] if first is not None else b""
-    found = _CONTEXT.search(body)
-    if found is not None:
-        return _WHY[found.lastgroup or ""]
-    if not _has_default_ttl(_header_directives(data)) and _NO_TTL.search(body):
-        return "a record without a TTL and no $TTL"
+    """Why this zone file cannot be diffed line by line later, or None. Checked once, when
+    it is signed in full: a record spanning lines, or a directive after the first record
+    (later regions would be parsed in the wrong context). Lines that inherit an owner or
+    a TTL are checked where it matters, in each diff: in the regions that changed and on
+    the line after each (``diff_inputs``)."""
+    body = data[_first_record(data) :]
+    if b"(" in body or b")" in body:
+        return _WHY["paren"]
+    if _DIRECTIVE_LINE.search(body) is not None:
+        return _WHY["directive"]
     return None
 
 
