@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tldsec.dnscore.zone import Zone, soa_minimum, soa_serial
 from tldsec.dnscore.zonefile import read_zone, write_zone_atomic
+from tldsec.dnscore.zonepatch import patch_path
 from tldsec.hsm.base import KeyStore
 from tldsec.signconf import SigningConfig
 from tldsec.signer.incremental import CannotPatch, resign_incrementally
@@ -28,6 +29,7 @@ from tldsec.signer.sign import sign_zone
 from tldsec.signer.zoneindex import (
     ZoneIndex,
     copy_atomic,
+    file_stat,
     index_path,
     run_parameters,
     unsigned_copy_path,
@@ -141,3 +143,27 @@ def _previous_signatures(path: Path, origin: str, origin_wire: bytes) -> Previou
         return cache
     log.info("no signature cache for %s; reading the zone file", path)
     return ZoneSignatures(read_zone(path, origin))
+
+
+def carry_sidecars(signed: Path, published: Path) -> None:
+    """Give ``published`` (a verified byte copy of ``signed``) the files the next run
+    reads beside it: the signature cache, the input copy, the index (bound to the copy
+    now) and the patch. A sidecar that does not describe ``signed`` is left behind."""
+    for suffix_of in (cache_path, patch_path):
+        source = suffix_of(signed)
+        if source.exists():
+            copy_atomic(source, suffix_of(published))
+    index = ZoneIndex.load_for(signed)
+    if index is None or file_stat(published)[0] != index.signed[0]:
+        index_path(published).unlink(missing_ok=True)
+        return
+    copy = unsigned_copy_path(published)
+    copy_atomic(unsigned_copy_path(signed), copy)
+    index.signed = file_stat(published)
+    index.unsigned = file_stat(copy)
+    index.save(index_path(published))
+
+
+def remove_sidecars(signed: Path) -> None:
+    for path in (cache_path, patch_path, index_path, unsigned_copy_path):
+        path(signed).unlink(missing_ok=True)
