@@ -285,3 +285,11 @@ def test_a_record_given_twice_means_the_next_run_signs_in_full(keys: Keys, tmp_p
     _, result = sign(keys, tmp_path, with_serial(twice, 2024010103), "four", previous=third)
     assert result.mode == "full"
     assert result.why_full is not None and "twice" in result.why_full
+
+
+def test_a_record_added_twice_in_other_words_means_a_full_sign(keys: Keys, tmp_path: Path) -> None:
+    first, _ = sign(keys, tmp_path, BASE, "one")
+    text = with_serial(BASE, 2024010101) + "d7 A 192.0.2.7\nd7 86400 A 192.0.2.7\n"
+    _, result = sign(keys, tmp_path, text, "two", previous=first)
+    assert result.mode == "full"
+    assert result.why_full is not None and "twice" in result.why_full

@@ -115,3 +115,13 @@ def test_a_changed_line_that_the_next_line_inherits_from_is_refused(tmp_path: Pa
     new.write_text("$TTL 60\nb.example. 60 IN A 192.0.2.1\n  60 IN AAAA 2001:db8::1\n")
     with pytest.raises(NotLineOriented, match="without its own owner"):
         diff_inputs(old, new)
+
+
+def test_a_line_added_twice_is_refused(tmp_path: Path) -> None:
+    old = write(tmp_path / "old", ["a.example. 300 IN A 192.0.2.1"])
+    new = write(
+        tmp_path / "new", ["a.example. 300 IN A 192.0.2.1", "b.example. 300 IN A 192.0.2.2"]
+    )
+    new.write_text(new.read_text() + "b.example. 300 IN A 192.0.2.2\n")
+    with pytest.raises(NotLineOriented, match="appears twice"):
+        diff_inputs(old, new)

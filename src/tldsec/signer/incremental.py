@@ -203,6 +203,8 @@ class _Patcher:
         origin, index = self.origin, self.index
         gone = self._parse(directives + b"\n" + b"\n".join(removed), str(source)).nodes
         new = self._parse(directives + b"\n" + b"\n".join(added), str(source)).nodes
+        if sum(len(r.rdatas) for node in new.values() for r in node) != len(added):
+            raise CannotPatch(f"{source}: a record is given twice in the lines that changed")
         refresh, refresh_nsec3 = self._due_for_refresh()
         touched = set(gone) | set(new) | {origin} | set(refresh)
         if len(touched) > max(1000, MAX_CHANGED_FRACTION * len(index)):

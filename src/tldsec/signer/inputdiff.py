@@ -59,14 +59,18 @@ def diff_inputs(previous: Path, new: Path) -> InputDiff:
     has_ttl = _has_default_ttl(directives)
     old_first, new_first = _first_record(old_data), _first_record(new_data)
     old_lines: set[bytes] = set()
-    new_lines: set[bytes] = set()
+    new_lines: list[bytes] = []
     for a0, a1, b0, b1 in differing_regions(old_data, new_data):
         _check_region(old_data, max(a0, old_first), a1, has_ttl, previous)
         _check_region(new_data, max(b0, new_first), b1, has_ttl, new)
         old_lines.update(old_data[a0:a1].split(b"\n"))
-        new_lines.update(new_data[b0:b1].split(b"\n"))
-    removed = sorted(line for line in old_lines - new_lines if _is_record(line))
-    added = sorted(line for line in new_lines - old_lines if _is_record(line))
+        new_lines += (x for x in new_data[b0:b1].split(b"\n") if _is_record(x))
+    new_set = set(new_lines)
+    if len(new_set) != len(new_lines):
+        # A later diff could not tell the removal of one copy from the other's.
+        raise NotLineOriented(f"{new}: a record line appears twice")
+    removed = sorted(line for line in old_lines - new_set if _is_record(line))
+    added = sorted(new_set - old_lines)
     return InputDiff(removed, added, b"\n".join(directives))
 
 
