@@ -26,6 +26,8 @@ from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zonefile import read_zone
 from tldsec.dnscore.zonepatch import ZonePatch, patch_path
 from tldsec.errors import ZoneContentError
+from tldsec.policy import Algorithm, load_policy
+from tldsec.signconf import SigningConfig
 from tldsec.signer.files import FileSignResult, sign_zone_file
 from tldsec.signer.rrsig import RrsigFields
 
@@ -293,3 +295,21 @@ def test_a_record_added_twice_in_other_words_means_a_full_sign(keys: Keys, tmp_p
     _, result = sign(keys, tmp_path, text, "two", previous=first)
     assert result.mode == "full"
     assert result.why_full is not None and "twice" in result.why_full
+
+
+def test_a_new_ksk_is_patched_in_at_the_apex(keys: Keys, tmp_path: Path) -> None:
+    first, _ = sign(keys, tmp_path, BASE, "one")
+    new_ksk = keys.store.generate_key(label="ksk2", algorithm=Algorithm.RSASHA256, bits=2048)
+    both = SigningConfig.from_policy(
+        load_policy(),
+        (*keys.config.keys, keys.zone_key(new_ksk, ksk=True)),
+    )
+    unsigned = tmp_path / "two.input"
+    unsigned.write_text(with_serial(BASE, 2024010101))
+    out = tmp_path / "two.signed"
+    result = sign_zone_file(unsigned, out, "example.", both, keys.store, NOW, previous=first)
+    assert result.mode == "incremental", result.why_full
+    zone = read_zone(out, "example.")
+    dnskey = zone.get(zone.origin, RRType.DNSKEY)
+    assert dnskey is not None and len(dnskey.rdatas) == 3
+    assert len(dnskey.sigs) == 2  # one per KSK (RFC 4035 2.2)

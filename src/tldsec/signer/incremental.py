@@ -235,7 +235,7 @@ class _Patcher:
         self.serial = soa_serial(soa.rdatas[0])
         nsec3_ttl = min(soa.ttl, soa_minimum(soa.rdatas[0]))  # RFC 9077 3
         if index.parameters != run_parameters(self.config, nsec3_ttl):
-            raise CannotPatch("the signing keys, NSEC3 parameters or TTLs changed")
+            raise CannotPatch("the zone signing keys, NSEC3 parameters or NSEC3 TTL changed")
 
         apex = unsigned.nodes[origin]
         published = sorted({k.dnskey_rdata for k in self.config.published})

@@ -51,16 +51,15 @@ def file_stat(path: Path) -> FileStat:
 
 
 def run_parameters(config: SigningConfig, nsec3_ttl: int) -> tuple[object, ...]:
-    """What must not change for a zone to be patched rather than signed afresh: which keys
-    sign what, the NSEC3 parameters and TTL. (The published DNSKEY set may change: only
-    the apex is re-signed then.)"""
+    """What must not change for a zone to be patched rather than signed afresh: the keys
+    that sign the zone (a new ZSK re-signs every RRset), the NSEC3 parameters and TTL.
+    The KSKs and the published DNSKEY set may change: a patch rebuilds and re-signs the
+    apex DNSKEY RRset every time."""
     return (
-        tuple(sorted((k.key_id, int(k.algorithm)) for k in config.dnskey_signers)),
         tuple(sorted((k.key_id, int(k.algorithm)) for k in config.zone_signers)),
         config.nsec3_salt,
         config.nsec3_iterations,
         nsec3_ttl,
-        config.dnskey_ttl,
     )
 
 
