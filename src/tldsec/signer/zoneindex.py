@@ -202,11 +202,17 @@ def earliest_expiration(node: list[RRset]) -> int:
 
 
 def copy_atomic(source: Path, target: Path) -> None:
-    """Copy ``source`` to a temporary file beside ``target``, then rename it over."""
+    """Put ``source``'s bytes at ``target`` atomically: a hard link where the file system
+    allows (the files it is used for are never modified in place, and the index's binding
+    by size and modification time catches it if one is), a copy otherwise."""
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     os.close(fd)
     try:
-        shutil.copyfile(source, tmp)
+        os.unlink(tmp)
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
