@@ -72,7 +72,15 @@ def sign_zone_file(
     if previous is not None:
         try:
             patched = resign_incrementally(
-                unsigned, previous, output, config, keystore, now, header=header, workers=workers
+                unsigned,
+                previous,
+                output,
+                config,
+                keystore,
+                now,
+                origin=origin,
+                header=header,
+                workers=workers,
             )
         except CannotPatch as exc:
             why_full = str(exc)

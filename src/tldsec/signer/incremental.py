@@ -113,6 +113,7 @@ def resign_incrementally(
     keystore: KeyStore,
     now: datetime,
     *,
+    origin: str | None = None,
     header: str | None = None,
     workers: int = 1,
 ) -> PatchResult:
@@ -122,6 +123,11 @@ def resign_incrementally(
     index = ZoneIndex.load_for(previous)
     if index is None:
         raise CannotPatch(f"{previous} has no usable index (signed by a full run elsewhere?)")
+    if (
+        origin is not None
+        and names.to_wire(origin if origin.endswith(".") else origin + ".") != index.origin
+    ):
+        raise CannotPatch(f"{previous} is a zone of another origin")
     try:
         diff = diff_inputs(unsigned_copy_path(previous), unsigned)
     except NotLineOriented as exc:
