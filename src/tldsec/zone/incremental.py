@@ -296,8 +296,9 @@ def _splice(
         apex_groups.setdefault(record.owner, []).append(record)
 
     # The name servers the changed domains used in the previous file.
-    for name in sorted((d for d in domains if d.endswith(suffix)), key=lambda n: n.split(".")):
-        for line in blocks.lines(blocks.find(name + ".")):
+    changed_owners = sorted({d + "." for d in domains if d.endswith(suffix)}, key=canonical_key)
+    for block in blocks.blocks(changed_owners):
+        for line in blocks.lines(block):
             fields = line.split(" ", 4)
             if fields[3] == "NS":
                 hosts.add(fields[4][:-1])
