@@ -25,6 +25,7 @@ set of records, RFC 2181 5).
 from __future__ import annotations
 
 import contextlib
+import io
 import mmap
 import os
 import tempfile
@@ -151,7 +152,7 @@ def diff_patched(
                 if not (_at_line_start(mn, e.new_start) and _at_line_start(mn, e.new_end)):
                     raise ZonePatchError(f"{new}: an edit does not cover whole lines")
             if check_unchanged:
-                _check_unchanged(mo, mn, patch, new)
+                _check_unchanged(fo, fn, patch, new)
             before: set[str] = set()
             for e in patch.edits:
                 before.update(_text_records(mo[e.old_start : e.old_end]))
@@ -165,14 +166,23 @@ def _at_line_start(data: mmap.mmap, pos: int) -> bool:
     return pos == 0 or pos == len(data) or data[pos - 1] == 0x0A
 
 
-def _check_unchanged(old: mmap.mmap, new: mmap.mmap, patch: ZonePatch, name: Path) -> None:
-    step = 1 << 24
+def _check_unchanged(
+    old: io.BufferedReader, new: io.BufferedReader, patch: ZonePatch, name: Path
+) -> None:
+    """Compare every byte outside the edits (reads into two buffers: faster than slicing
+    the memory maps, which faults each page in)."""
+    step = 1 << 22
+    a, b = bytearray(step), bytearray(step)
     for run in patch.unchanged():
-        for offset in range(0, run.length, step):
-            n = min(step, run.length - offset)
-            a, b = run.old_start + offset, run.new_start + offset
-            if old[a : a + n] != new[b : b + n]:
+        old.seek(run.old_start)
+        new.seek(run.new_start)
+        left = run.length
+        while left:
+            n = min(step, left)
+            x, y = (a, b) if n == step else (bytearray(n), bytearray(n))
+            if old.readinto(x) != n or new.readinto(y) != n or x != y:
                 raise ZonePatchError(f"{name}: bytes outside the patch's edits differ")
+            left -= n
 
 
 def _text_records(chunk: bytes) -> Iterator[str]:
