@@ -50,7 +50,7 @@ from tldsec.signer.files import carry_sidecars, remove_sidecars, sign_zone_file
 from tldsec.verify.coverage import ExpectedSigners
 from tldsec.verify.gate import gate
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
-from tldsec.zone.builder import build_zone, write_zone
+from tldsec.zone.incremental import build_zone_file
 from tldsec.zone.serial import allocate_serial
 
 log = logging.getLogger("tldsec.cycle")
@@ -178,19 +178,24 @@ class Cycle:
             # RFC 1982: never behind what is distributed, even after a database restore.
             serial = allocate_serial(session, now, at_least=(distributed or 0) + 1)
         run.serial = serial
+        unsigned_path = work / "unsigned.zone"
         with self.registry.snapshot() as session:
-            built = build_zone(
+            # From the previous unsigned file and the changes since, when it can be trusted.
+            built = build_zone_file(
                 session,
+                unsigned_path,
                 origin=origin,
                 apex=_apex(self.settings),
                 ttl=self.settings.policy.ttl,
                 serial=serial,
+                built_at=now,
             )
-        unsigned_path = work / "unsigned.zone"
-        write_zone(built, unsigned_path, now)
-        run.stats.update(delegations=built.delegations, with_ds=built.signed_delegations)
+        run.stats.update(
+            delegations=built.delegations,
+            with_ds=built.signed_delegations,
+            incremental_build=int(built.incremental),
+        )
         change_id = built.last_change_id
-        del built
 
         run.enter("keys")
         transitions = self.keys.run_due()
