@@ -223,7 +223,7 @@ class Cycle:
         )
         expiry = signed.earliest_expiry
         run.stats.update(
-            incremental=int(signed.mode == "incremental"),
+            incremental_sign=int(signed.mode == "incremental"),
             rrsets=signed.rrsets_signed,
             signatures_made=signed.signatures_made,
             signatures_reused=signed.signatures_reused,

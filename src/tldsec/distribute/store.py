@@ -9,6 +9,9 @@ One directory per zone:
                               (``dnscore.zonepatch``, staged with the zone when the zone
                               was re-signed incrementally): the IXFR difference is read
                               from those ranges only
+    <serial>.zone.index       where each owner's block lies, and <serial>.zone.unsigned,
+                              the input it was signed from: the next cycle patches this
+                              zone instead of signing in full (``signer.zoneindex``)
     <from>-<to>.ixfr          the difference between two consecutive serials (RFC 1995)
     current                   the serial being distributed: the commit point
     .lock                     held by the one writer (a cycle) at a time
@@ -34,9 +37,10 @@ from typing import Protocol
 
 from tldsec.distribute.ixfr import ZoneDiff, diff_files, diff_patched, read_diff, write_diff
 from tldsec.dnscore.zonepatch import SUFFIX as PATCH_SUFFIX
-from tldsec.dnscore.zonepatch import ZonePatchError, load_for, patch_path
+from tldsec.dnscore.zonepatch import ZonePatchError, load_for
 from tldsec.errors import DistributionError, ZoneSyntaxError
 from tldsec.signer.sigcache import SUFFIX as SIGCACHE_SUFFIX
+from tldsec.signer.zoneindex import INDEX_SUFFIX, UNSIGNED_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +206,9 @@ class ZoneStore:
         for path in self._listing():
             name = path.name
             stale = name.startswith(".") and name != LOCK
-            base = name.removesuffix(SIGCACHE_SUFFIX).removesuffix(PATCH_SUFFIX)
+            base = name
+            for suffix in SIDECAR_SUFFIXES:
+                base = base.removesuffix(suffix)
             m, d = _ZONE.match(base), _DIFF.match(name)
             if m and (current is None or serial_gt(int(m.group(1)), current)):
                 stale = True
@@ -232,7 +238,7 @@ class ZoneStore:
         zones = self.serials()
         for serial in zones[self.keep :]:
             zone = self.zone_path(serial)
-            for path in (zone, _sigcache(zone), patch_path(zone)):
+            for path in (zone, *(zone.with_name(zone.name + s) for s in SIDECAR_SUFFIXES)):
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
         diffs = sorted(self.diffs().items(), key=lambda d: age(d[1]))
@@ -245,6 +251,10 @@ class ZoneStore:
             return list(self.directory.iterdir())
         except FileNotFoundError:
             return []
+
+
+# Files kept beside a zone file, named after it (the signer's and the gate's).
+SIDECAR_SUFFIXES = (SIGCACHE_SUFFIX, PATCH_SUFFIX, INDEX_SUFFIX, UNSIGNED_SUFFIX)
 
 
 def _sigcache(zone_file: Path) -> Path:
