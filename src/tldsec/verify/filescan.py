@@ -1,0 +1,219 @@
+"""Fast scans over a whole signed zone file, without parsing it (the incremental mode).
+
+The incremental gate checks only the edited owners in full, but two properties belong to
+the whole file and are cheap to read straight from its bytes with compiled patterns:
+
+* the NSEC3 chain (RFC 5155 7.1): every NSEC3 line's hashed owner, parameters and next
+  hashed owner, so that the chain can be checked closed and in order, and the NSEC3 of
+  an edited name looked up;
+* the earliest RRSIG expiration (RFC 4034 3.1.5), which must lie beyond the horizon
+  (DPS 6.5) whether or not its owner was edited.
+
+``order_problem`` checks what the incremental mode relies on when it cuts the file at
+owners one label below the apex: owners grouped, one record per line, and the labels
+just below the apex in canonical order (RFC 4034 6.1). It runs once per full
+verification and the incremental runs keep it true edit by edit.
+"""
+
+from __future__ import annotations
+
+import bisect
+import calendar
+import itertools
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CHUNK = 32 << 20  # read in pieces of about this size, cut at line ends
+_EXPIRY = re.compile(rb"\tIN\tRRSIG\t[A-Za-z0-9]+ \d+ \d+ \d+ (\d{14}) ")
+_OWNER = re.compile(rb"(?m)^([^\t\n]*)\t")
+
+
+@dataclass(slots=True)
+class Nsec3Scan:
+    """The NSEC3 lines of a file, in file order (hash labels as lowercase base32hex)."""
+
+    owners: list[bytes] = field(default_factory=list)
+    nexts: list[bytes] = field(default_factory=list)
+    bitmaps: list[bytes] = field(default_factory=list)  # the type mnemonics, as written
+    params: set[bytes] = field(default_factory=set)  # "alg flags iterations salt"
+    lines: int = 0  # NSEC3 lines seen, matched or not
+
+    def find(self, label: bytes) -> int | None:
+        """The index of the NSEC3 whose owner label is ``label`` (owners are sorted)."""
+        i = bisect.bisect_left(self.owners, label)
+        return i if i < len(self.owners) and self.owners[i] == label else None
+
+    def chain_problems(self) -> Iterator[str]:
+        """The chain's order and closure (RFC 5155 7.1), from the owners and nexts alone."""
+        owners, nexts = self.owners, self.nexts
+        if self.lines != len(owners):
+            yield (
+                f"{self.lines - len(owners)} NSEC3 line(s) not in the form the scan reads "
+                "(hashed owner one label below the apex, 32 base32hex digits)"
+            )
+        if not owners:
+            return
+        unordered = [i for i in range(len(owners) - 1) if not owners[i] < owners[i + 1]]
+        for i in unordered[:20]:
+            yield (
+                f"NSEC3 owners out of order or repeated: {owners[i].decode()} then "
+                f"{owners[i + 1].decode()}"
+            )
+        if nexts[:-1] != owners[1:]:
+            bad = [i for i in range(len(owners) - 1) if nexts[i] != owners[i + 1]]
+            for i in bad[:20]:
+                yield (
+                    f"NSEC3 {owners[i].decode()} points to {nexts[i].decode()}, but the next "
+                    f"in the chain is {owners[i + 1].decode()} (RFC 5155 7.1)"
+                )
+        if nexts[-1] != owners[0]:
+            yield (
+                f"the last NSEC3 {owners[-1].decode()} points to {nexts[-1].decode()}, not "
+                f"to the first, {owners[0].decode()}: the chain is not closed"
+            )
+
+
+@dataclass(slots=True)
+class FileScan:
+    """What one pass over a file found."""
+
+    nsec3: Nsec3Scan
+    earliest_expiry: int | None  # seconds since the epoch
+    earliest_line: bytes  # the RRSIG line that expires first
+    rrsig_lines: int
+    rrsig_unread: int  # RRSIG lines whose expiration the scan could not read
+    seconds: float = 0.0
+
+
+def chunks(path: Path, size: int = CHUNK) -> Iterator[bytes]:
+    """The file in pieces of whole lines, each starting with a newline (so that every
+    line, the first included, follows one)."""
+    with open(path, "rb") as f:
+        rest = b""
+        while True:
+            block = f.read(size)
+            if not block:
+                if rest:
+                    yield b"\n" + rest
+                return
+            block = rest + block
+            cut = block.rfind(b"\n") + 1
+            if cut == 0:
+                rest = block
+                continue
+            rest = block[cut:]
+            yield b"\n" + block[:cut]
+
+
+def scan(path: Path, origin: str) -> FileScan:
+    """One pass: every NSEC3 line, and the earliest RRSIG expiration."""
+    suffix = re.escape(("." + origin.lower().rstrip(".") + ".").encode())
+    nsec3 = re.compile(
+        rb"\n([0-9a-v]{32})"
+        + suffix
+        + rb"\t\d+\tIN\tNSEC3\t(\d+ \d+ \d+ \S+) ([0-9a-v]{32})((?: [A-Za-z0-9]+)*)[ \t]*(?=\n)"
+    )
+    out = Nsec3Scan()
+    earliest = b"99999999999999"
+    earliest_chunk = b""
+    rrsigs = read = 0
+    for chunk in chunks(path):
+        out.lines += chunk.count(b"\tIN\tNSEC3\t")
+        for owner, params, nxt, bitmap in nsec3.findall(chunk):
+            out.owners.append(owner)
+            out.nexts.append(nxt)
+            out.bitmaps.append(bitmap)
+            out.params.add(params)
+        rrsigs += chunk.count(b"\tIN\tRRSIG\t")
+        found = _EXPIRY.findall(chunk)
+        read += len(found)
+        if found:
+            low = min(found)
+            if low < earliest:
+                earliest, earliest_chunk = low, chunk
+    line = b""
+    expiry: int | None = None
+    if earliest_chunk:
+        m = re.search(rb"\tIN\tRRSIG\t[A-Za-z0-9]+ \d+ \d+ \d+ " + earliest + b" ", earliest_chunk)
+        if m:
+            start = earliest_chunk.rfind(b"\n", 0, m.start()) + 1
+            end = earliest_chunk.find(b"\n", m.end())
+            line = earliest_chunk[start : end if end >= 0 else None]
+        expiry = timestamp(earliest)
+    return FileScan(out, expiry, line, rrsigs, rrsigs - read)
+
+
+def timestamp(text: bytes) -> int:
+    """YYYYMMDDHHmmSS (RFC 4034 3.2) as seconds since the epoch."""
+    t = text.decode("ascii")
+    return calendar.timegm(
+        (int(t[0:4]), int(t[4:6]), int(t[6:8]), int(t[8:10]), int(t[10:12]), int(t[12:14]))
+    )
+
+
+def order_problem(path: Path, origin: str) -> str | None:
+    """Why the file cannot be cut at owners one label below the apex, or None if it can:
+    one record per line with its owner written out, no directives or multi-line entries
+    after the header, the apex first, and the labels below the apex in canonical order
+    (RFC 4034 6.1), each one's names together."""
+    suffix = ("." + origin.lower().rstrip(".") + ".").encode()
+    apex = origin.lower().encode() if origin.endswith(".") else origin.lower().encode() + b"."
+    last_top: bytes | None = None
+    header = True
+    for chunk in chunks(path):
+        if header:
+            body = _skip_header(chunk)
+            if body is None:
+                return "the file has no records"
+            chunk = chunk[body:]
+            header = False
+        for bad, why in (
+            (b"\n$", "a directive after the header"),
+            (b"(", "an entry over several lines"),
+            (b'"', "a quoted string"),
+            (b"\\", "an escaped character"),
+            (b"\n ", "a line without its owner"),
+            (b"\n\t", "a line without its owner"),
+        ):
+            if bad in chunk:
+                return f"the file has {why}"
+        owners = [k for k, _ in itertools.groupby(_OWNER.findall(chunk))]
+        for owner in owners:
+            top = top_label(owner.lower(), apex, suffix)
+            if top is None:
+                return f"owner {owner.decode('utf-8', 'replace')} is not in the zone"
+            if last_top is not None and top < last_top:
+                if top == b"":
+                    return "the apex's records are not all at the top"
+                return (
+                    f"owner {owner.decode('utf-8', 'replace')} is out of canonical order "
+                    f"(after names under {last_top.decode('utf-8', 'replace')})"
+                )
+            last_top = top
+    return None
+
+
+def _skip_header(chunk: bytes) -> int | None:
+    """The offset of the first record line (comments, blank lines and a leading $TTL or
+    $ORIGIN skipped); the offset points at the newline before it."""
+    pos = 0
+    while True:
+        end = chunk.find(b"\n", pos + 1)
+        if end < 0:
+            return None
+        line = chunk[pos + 1 : end].strip()
+        if line and not line.startswith((b";", b"$")):
+            return pos
+        pos = end
+
+
+def top_label(owner: bytes, apex: bytes, suffix: bytes) -> bytes | None:
+    """The label just below the apex (lowercase owner text), b"" for the apex itself,
+    None for a name outside the zone."""
+    if owner == apex:
+        return b""
+    if not owner.endswith(suffix):
+        return None
+    return owner[: -len(suffix)].rsplit(b".", 1)[-1]
