@@ -153,12 +153,12 @@ def _record(result: GateResult, publish_to: Path | None, recorder: Recorder | No
     if report.passed:
         where = f"published to {publish_to}" if result.published else "not published (no target)"
         log.info(
-            "verification gate: %s serial %s passed every check (%s verification: %s); %s",
+            "verification gate: %s serial %s passed every check; %s (%s verification: %s)",
             report.origin,
             report.serial,
+            where,
             details["mode"],
             details["mode_reason"],
-            where,
         )
         details["published_to"] = str(result.published) if result.published else None
         event = EVENT_PASSED
