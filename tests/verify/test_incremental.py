@@ -396,3 +396,31 @@ def test_ldns_verify_zone_checks_the_delta_and_finds_a_bad_signature(pair: Pair)
     )
     findings = failed(result, "external:ldns-verify-zone")
     assert any("Bogus DNSSEC signature for insecure.example." in f for f in findings), findings
+
+
+# --- a removed cut -----------------------------------------------------------------------
+
+UNCUT = CHANGED.replace("secure NS ns1.secure\nsecure NS ns.hoster.net.\n", "").replace(
+    "secure DS 12345", "; secure DS 12345"
+)
+
+
+def test_a_removed_cut_uncovers_names_that_must_now_be_signed(pair: Pair) -> None:
+    publish_a(pair)
+    result = pair.gate_b(pair.write_b(pair.sign_b(UNCUT)))
+    assert result.passed, result.report.summary()
+    assert how(result)["mode"] == "incremental"
+
+
+def test_a_removed_cut_whose_uncovered_names_stay_unsigned_is_refused(pair: Pair) -> None:
+    publish_a(pair)
+    deep = wire("ns1.deep.secure")
+    old_node = copy.deepcopy(pair.a.nodes[deep])
+
+    def leave_as_glue(b: Zone) -> None:
+        b.nodes[deep] = old_node  # unsigned, as it was below the cut
+
+    result = pair.gate_b(pair.write_b(pair.sign_b(UNCUT, leave_as_glue)))
+    assert how(result)["mode"] == "incremental"
+    findings = failed(result, "coverage")
+    assert any(f.startswith("ns1.deep.secure.example. A") and "not signed" in f for f in findings)
