@@ -20,7 +20,10 @@ from __future__ import annotations
 import bisect
 import calendar
 import itertools
+import multiprocessing
 import re
+import time
+from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +47,18 @@ class Nsec3Scan:
         """The index of the NSEC3 whose owner label is ``label`` (owners are sorted)."""
         i = bisect.bisect_left(self.owners, label)
         return i if i < len(self.owners) and self.owners[i] == label else None
+
+    def index(self) -> Nsec3Index:
+        """What the incremental check needs, compact enough to leave a worker process."""
+        starts = array("Q", itertools.accumulate((len(b) for b in self.bitmaps), initial=0))
+        return Nsec3Index(
+            b"".join(self.owners),
+            b"".join(self.bitmaps),
+            starts,
+            tuple(self.chain_problems()),
+            frozenset(self.params),
+            len(self.owners),
+        )
 
     def chain_problems(self) -> Iterator[str]:
         """The chain's order and closure (RFC 5155 7.1), from the owners and nexts alone."""
@@ -75,11 +90,42 @@ class Nsec3Scan:
             )
 
 
+@dataclass(frozen=True, slots=True)
+class Nsec3Index:
+    """The NSEC3 chain of a file as one worker read it: owner labels (32 octets each, in
+    file order), their type bitmaps (as written), the chain's problems."""
+
+    owners: bytes
+    bitmaps: bytes
+    starts: array[int]  # bitmap i is bitmaps[starts[i] : starts[i + 1]]
+    problems: tuple[str, ...]
+    params: frozenset[bytes]
+    count: int
+
+    def find(self, label: bytes) -> int | None:
+        """The index of the NSEC3 whose owner label is ``label`` (binary search: owners
+        are sorted, or ``problems`` says they are not)."""
+        owners, low, high = self.owners, 0, self.count
+        while low < high:
+            mid = (low + high) // 2
+            here = owners[32 * mid : 32 * mid + 32]
+            if here == label:
+                return mid
+            if here < label:
+                low = mid + 1
+            else:
+                high = mid
+        return None
+
+    def bitmap(self, i: int) -> bytes:
+        return self.bitmaps[self.starts[i] : self.starts[i + 1]]
+
+
 @dataclass(slots=True)
 class FileScan:
     """What one pass over a file found."""
 
-    nsec3: Nsec3Scan
+    nsec3: Nsec3Index
     earliest_expiry: int | None  # seconds since the epoch
     earliest_line: bytes  # the RRSIG line that expires first
     rrsig_lines: int
@@ -142,7 +188,32 @@ def scan(path: Path, origin: str) -> FileScan:
             end = earliest_chunk.find(b"\n", m.end())
             line = earliest_chunk[start : end if end >= 0 else None]
         expiry = timestamp(earliest)
-    return FileScan(out, expiry, line, rrsigs, rrsigs - read)
+    return FileScan(out.index(), expiry, line, rrsigs, rrsigs - read)
+
+
+class BackgroundScan:
+    """``scan`` in a forked worker process, while the caller does other work."""
+
+    def __init__(self, path: Path, origin: str) -> None:
+        self._pool = multiprocessing.get_context("fork").Pool(1)
+        self._job = self._pool.apply_async(_timed_scan, (path, origin))
+
+    def result(self) -> FileScan:
+        try:
+            return self._job.get()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._pool.terminate()
+        self._pool.join()
+
+
+def _timed_scan(path: Path, origin: str) -> FileScan:
+    t0 = time.perf_counter()
+    found = scan(path, origin)
+    found.seconds = time.perf_counter() - t0
+    return found
 
 
 def timestamp(text: bytes) -> int:

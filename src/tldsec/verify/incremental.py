@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import itertools
 import mmap
-import os
 import re
 import time
 from collections.abc import Iterator
@@ -41,7 +40,7 @@ from tldsec.hsm.base import KeyStore
 from tldsec.verify import chain, content, coverage, ttl
 from tldsec.verify.delta import DeltaRun, delta_zone
 from tldsec.verify.external import Invocation
-from tldsec.verify.filescan import FileScan, scan, top_label
+from tldsec.verify.filescan import BackgroundScan, FileScan, top_label
 from tldsec.verify.keys import KeySet
 from tldsec.verify.nsec3edits import check_nsec3_edits
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
@@ -110,19 +109,45 @@ def _run(
     t = time.perf_counter()
     if isinstance(patch, str):
         return [_refused(patch, t)], None
-    with (
-        open(request.previous, "rb") as fo,
-        open(request.signed, "rb") as fn,
-        _map(fo) as old,
-        _map(fn) as new,
-    ):
-        problems = list(compare_unchanged(patch, old, new))
-        if problems:
-            return [_refused_all(problems, t)], None
-        found = regions(patch, old, new, origin)
-        new_text = b"".join(new[r.new_start : r.new_end] for r in found)
-        old_text = b"".join(old[r.old_start : r.old_end] for r in found)
-        order = list(_order_problems(found, new, origin))
+    background = BackgroundScan(request.signed, origin)  # on another core, meanwhile
+    try:
+        return _compare_then_check(
+            request, options, origin, now_s, horizon_s, patch, meta, keystore, opener, background
+        )
+    finally:
+        background.close()
+
+
+def _compare_then_check(
+    request: VerifyRequest,
+    options: VerifyOptions,
+    origin: str,
+    now_s: int,
+    horizon_s: int,
+    patch: ZonePatch,
+    meta: dict[str, object],
+    keystore: KeyStore | None,
+    opener: KeyOpener | None,
+    background: BackgroundScan,
+) -> tuple[list[CheckResult], int | None]:
+    assert request.previous is not None
+    t = time.perf_counter()
+    try:
+        with (
+            open(request.previous, "rb") as fo,
+            open(request.signed, "rb") as fn,
+            _map(fo) as old,
+            _map(fn) as new,
+        ):
+            problems = list(compare_unchanged(patch, old, new))
+            if problems:
+                return [_refused_all(problems, t)], None
+            found = regions(patch, old, new, origin)
+            new_text = b"".join(new[r.new_start : r.new_end] for r in found)
+            old_text = b"".join(old[r.old_start : r.old_end] for r in found)
+            order = list(_order_problems(found, new, origin))
+    except (OSError, ValueError) as exc:  # unreadable, or empty (mmap refuses it)
+        return [_refused_all([f"cannot read the zone files: {exc}"], t)], None
     compared = patch.size - sum(r.new_end - r.new_start for r in found)
     meta.update(
         edits=len(patch.edits),
@@ -152,6 +177,7 @@ def _run(
         meta,
         keystore,
         opener,
+        background,
     )
     return [unchanged, *checks], serial
 
@@ -168,6 +194,7 @@ def _checks(
     meta: dict[str, object],
     keystore: KeyStore | None,
     opener: KeyOpener | None,
+    background: BackgroundScan,
 ) -> tuple[list[CheckResult], int | None]:
     t = time.perf_counter()
     try:
@@ -197,13 +224,13 @@ def _checks(
         external.close()
         raise
     try:
-        t = time.perf_counter()
-        whole = scan(request.signed, origin)
-        whole.seconds = _since(t)
-        meta["scan_seconds"] = round(whole.seconds, 3)
         chain_result = chain.check_chain_from_file(zone, request.trust_anchor, origin, ctx)
         old_structure = analyse(old_zone)
         meta["delegations_read_again"] = len(structure.delegations)
+        t = time.perf_counter()
+        whole = background.result()
+        meta["scan_seconds"] = round(whole.seconds, 3)
+        meta["scan_wait_seconds"] = round(_since(t), 3)
         t = time.perf_counter()
         cover = Collector()
         cover.extend(coverage.apex_coverage(zone, options.expected))
@@ -380,8 +407,6 @@ def _refused_all(problems: list[str], t: float) -> CheckResult:
 
 
 def _map(f: BinaryIO) -> mmap.mmap:
-    if os.fstat(f.fileno()).st_size == 0:
-        raise ZoneSyntaxError(getattr(f, "name", "?"), None, "the file is empty")
     return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 
 

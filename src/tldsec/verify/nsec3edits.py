@@ -20,7 +20,7 @@ from tldsec.dnscore import names, rdata
 from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import Zone
 from tldsec.policy import DenialPolicy
-from tldsec.verify.filescan import Nsec3Scan
+from tldsec.verify.filescan import Nsec3Index
 from tldsec.verify.nsec3chain import NAME, b32hex, nsec3_part, param_check
 from tldsec.verify.report import CheckResult, Collector, Finding
 from tldsec.verify.structure import Structure
@@ -31,7 +31,7 @@ def check_nsec3_edits(
     new_structure: Structure,
     old: Zone,
     old_structure: Structure,
-    scan: Nsec3Scan,
+    scan: Nsec3Index,
     denial: DenialPolicy | None,
 ) -> CheckResult:
     t0 = time.perf_counter()
@@ -53,7 +53,7 @@ def check_nsec3_edits(
                     f"{want.decode()} and no opt-out (RFC 5155 7.1, DPS 6.2)",
                 )
             )
-    for problem in scan.chain_problems():
+    for problem in scan.problems:
         found.add(Finding(apex, "NSEC3", problem))
 
     now = nsec3_part(new, new_structure, params)
@@ -79,7 +79,7 @@ def check_nsec3_edits(
                 )
             )
             continue
-        have = _types(scan.bitmaps[i])
+        have = _types(scan.bitmap(i))
         need = set(rdata.bitmap_types(bitmap))
         if have != need:
             found.add(
@@ -144,7 +144,7 @@ def check_nsec3_edits(
                 )
             )
     notes = (
-        f"chain of {len(scan.owners)} NSEC3 records scanned whole; {len(expected)} edited "
+        f"chain of {scan.count} NSEC3 records scanned whole; {len(expected)} edited "
         f"names' NSEC3 looked up, {len(now.present)} NSEC3 records in the edited regions",
     )
     return found.result(NAME, time.perf_counter() - t0, notes)
