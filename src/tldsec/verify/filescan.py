@@ -30,7 +30,7 @@ from pathlib import Path
 
 CHUNK = 32 << 20  # read in pieces of about this size, cut at line ends
 _EXPIRY = re.compile(rb"\tIN\tRRSIG\t[A-Za-z0-9]+ \d+ \d+ \d+ (\d{14}) ")
-_OWNER = re.compile(rb"(?m)^([^\t\n]*)\t")
+_OWNER = re.compile(rb"\n([^\t\n;$]*)\t")
 
 
 @dataclass(slots=True)
@@ -250,19 +250,30 @@ def order_problem(path: Path, origin: str) -> str | None:
         ):
             if bad in chunk:
                 return f"the file has {why}"
-        owners = [k for k, _ in itertools.groupby(_OWNER.findall(chunk))]
+        owners = [k for k, _ in itertools.groupby(_OWNER.findall(chunk.lower()))]
+        tops: list[bytes] = []
+        cut = len(suffix)
         for owner in owners:
-            top = top_label(owner.lower(), apex, suffix)
-            if top is None:
+            if owner.endswith(suffix):
+                tops.append(owner[:-cut].rpartition(b".")[2])
+            elif owner == apex:
+                tops.append(b"")
+            else:
                 return f"owner {owner.decode('utf-8', 'replace')} is not in the zone"
-            if last_top is not None and top < last_top:
+        runs = [k for k, _ in itertools.groupby(tops)]
+        if last_top is not None and runs and runs[0] == last_top:
+            runs = runs[1:]
+        for i, top in enumerate(runs):
+            before = runs[i - 1] if i else last_top
+            if before is not None and top <= before:
                 if top == b"":
                     return "the apex's records are not all at the top"
                 return (
-                    f"owner {owner.decode('utf-8', 'replace')} is out of canonical order "
-                    f"(after names under {last_top.decode('utf-8', 'replace')})"
+                    f"names under {top.decode('utf-8', 'replace')} are out of canonical order "
+                    f"or not together (after names under {before.decode('utf-8', 'replace')})"
                 )
-            last_top = top
+        if runs:
+            last_top = runs[-1]
     return None
 
 
