@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tldsec.dnscore.zonepatch import Edit, ZonePatch
-from tldsec.verify.filescan import Nsec3Scan, order_problem, scan
+from tldsec.verify.filescan import Nsec3Scan, order_problem, scan, syntax_problem
 from tldsec.verify.regions import compare_unchanged, regions
 
 ZONE = b"""; header
@@ -73,3 +73,9 @@ def test_a_patch_that_cuts_a_line_or_hides_a_change_is_refused() -> None:
     problems = list(compare_unchanged(patch, old, new))
     assert any("not at the start of a line" in p for p in problems)
     assert any("differs from byte" in p for p in problems)
+
+
+def test_lines_the_cut_cannot_handle_are_named() -> None:
+    assert syntax_problem(b"\naaa.example.\t86400\tIN\tNS\tns.\n") is None
+    assert "not followed by a tab" in (syntax_problem(b"\naaa.example. 86400 IN NS ns.\n") or "")
+    assert "comment" in (syntax_problem(b"\naaa.example.\t1\tIN\tNS\tns.\n; hi\n") or "")

@@ -240,16 +240,9 @@ def order_problem(path: Path, origin: str) -> str | None:
                 return "the file has no records"
             chunk = chunk[body:]
             header = False
-        for bad, why in (
-            (b"\n$", "a directive after the header"),
-            (b"(", "an entry over several lines"),
-            (b'"', "a quoted string"),
-            (b"\\", "an escaped character"),
-            (b"\n ", "a line without its owner"),
-            (b"\n\t", "a line without its owner"),
-        ):
-            if bad in chunk:
-                return f"the file has {why}"
+        problem = syntax_problem(chunk)
+        if problem is not None:
+            return problem
         owners = [k for k, _ in itertools.groupby(_OWNER.findall(chunk.lower()))]
         tops: list[bytes] = []
         cut = len(suffix)
@@ -274,6 +267,31 @@ def order_problem(path: Path, origin: str) -> str | None:
                 )
         if runs:
             last_top = runs[-1]
+    return None
+
+
+_UNCUTTABLE = (
+    (b"\n$", "a directive after the header"),
+    (b"(", "an entry over several lines"),
+    (b'"', "a quoted string"),
+    (b"\\", "an escaped character"),
+    (b"\n ", "a line without its owner"),
+    (b"\n\t", "a line without its owner"),
+    (b"\n;", "a comment after the header"),
+    (b"\n\n", "a blank line after the header"),
+)
+
+
+def syntax_problem(lines: bytes) -> str | None:
+    """What in these lines (after the header, following a newline) the cut cannot
+    handle, or None: each line must be one record, its owner written out and followed
+    by a tab."""
+    for bad, why in _UNCUTTABLE:
+        if bad in lines:
+            return f"the file has {why}"
+    records = lines.count(b"\n") - (1 if lines.endswith(b"\n") else 0)
+    if len(_OWNER.findall(lines)) != records:
+        return "the file has a line whose owner is not followed by a tab"
     return None
 
 

@@ -40,7 +40,7 @@ from tldsec.hsm.base import KeyStore
 from tldsec.verify import chain, content, coverage, ttl
 from tldsec.verify.delta import DeltaRun, delta_zone
 from tldsec.verify.external import Invocation
-from tldsec.verify.filescan import BackgroundScan, FileScan, top_label
+from tldsec.verify.filescan import BackgroundScan, FileScan, syntax_problem, top_label
 from tldsec.verify.keys import KeySet
 from tldsec.verify.nsec3edits import check_nsec3_edits
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
@@ -351,6 +351,12 @@ def _order_problems(found: list[Region], new: mmap.mmap, origin: str) -> Iterato
     cache: dict[bytes, bytes] = {}
     for r in found:
         text = new[r.new_start : r.new_end]
+        body = (
+            text[text.index(b"\n" + apex) :] if r.new_start == 0 and b"\n" + apex in text else text
+        )
+        problem = syntax_problem(body if body.startswith(b"\n") else b"\n" + body)
+        if problem is not None:
+            yield Finding("", "", f"bytes {r.new_start}-{r.new_end}: {problem}")
         owners = [k for k, _ in itertools.groupby(m.lower() for m in _OWNER_LINE.findall(text))]
         if len(set(owners)) != len(owners):
             yield Finding("", "", f"owners repeated apart in bytes {r.new_start}-{r.new_end}")
