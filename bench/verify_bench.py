@@ -612,6 +612,7 @@ def run_pair(n: int, workdir: Path, repeat: int = 2) -> dict[str, Any]:
             continue
         checks[name] = {c["name"]: round(c["seconds"], 2) for c in doc["checks"]}
         checks[name]["meta"] = doc["meta"]
+        checks[name]["report_seconds"] = doc["seconds"]
     patch = json.loads(Path(str(pair.candidate) + ".patch").read_text())
     return {
         "delegations": n,
@@ -636,17 +637,27 @@ def pair_table(result: dict[str, Any]) -> str:
         f"patch, {result['cores']} cores; fastest of {result['repeats']} runs each; load average "
         f"after: {load})",
         "",
-        "| gate run | wall s | × full built-in | CPU s | peak RSS MiB (sum) | verdict |",
-        "|---|---:|---:|---:|---:|---|",
+        "| gate run | wall s | × full built-in | CPU s | peak RSS MiB (sum) | staging copy s "
+        "| checks s | verdict |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
+        info = result["check_seconds"].get(r["name"], {})
+        staging = info.get("meta", {}).get("staging_seconds")
+        checks = info.get("report_seconds")
         out.append(
             f"| {r['name']} | {r['seconds']:.1f} | {r['seconds'] / full:.2f} | "
-            f"{r['cpu_seconds']:.1f} | {r['peak_rss_mib']:.0f} | {r['verdict']} |"
+            f"{r['cpu_seconds']:.1f} | {r['peak_rss_mib']:.0f} | "
+            f"{'' if staging is None else f'{staging:.1f}'} | "
+            f"{'' if checks is None else f'{checks:.1f}'} | {r['verdict']} |"
         )
     for name, info in result["check_seconds"].items():
         if "meta" in info:
-            parts = ", ".join(f"{k} {v:.1f}" for k, v in info.items() if isinstance(v, float))
+            parts = ", ".join(
+                f"{k} {v:.1f}"
+                for k, v in info.items()
+                if isinstance(v, float) and k != "report_seconds"
+            )
             out += ["", f"{name}, seconds per check: {parts}."]
     return "\n".join(out)
 

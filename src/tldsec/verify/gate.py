@@ -24,6 +24,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -85,11 +86,14 @@ def gate(
     else:
         decision = mode.Decision(mode.FULL, "no publication target: no record to build on")
     fingerprint = mode.fingerprint(request, options, request.signed)
+    t0 = time.perf_counter()
     if publish_to is not None:
         staged = _stage(request.signed, publish_to)
         request = replace(request, signed=staged, display_name=str(request.signed))
+    staging = time.perf_counter() - t0
     try:
         report = _verify(request, options, now, decision, keystore, opener)
+        report.meta["staging_seconds"] = round(staging, 3)
         published = None
         if report.passed and staged is not None and publish_to is not None:
             cuttable = decision.mode == mode.INCREMENTAL or (
