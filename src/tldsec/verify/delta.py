@@ -47,11 +47,10 @@ _TOLERATED = (
 _HASH = re.compile(rb"[0-9a-vA-V]{32}")
 _CHASE_OK = "Cannot chase the root: All OK"
 _SUMMARY = "There were errors in the zone"
-_FULL_ONLY = (
-    "cannot check a delta zone (it needs the complete NSEC3 chain: dnssec-verify stops at "
-    "its completeness test, kzonecheck checks no signature once the chain is broken); it "
-    "runs on the whole file in every full verification"
-)
+_FULL_ONLY = {
+    "dnssec-verify": "stops at its completeness test on a zone without the whole NSEC3 chain",
+    "kzonecheck": "checks no signature once the NSEC3 chain is broken",
+}
 
 
 def delta_zone(text: bytes, zone: Zone, structure: Structure, origin: str) -> bytes:
@@ -119,7 +118,14 @@ class DeltaRun:
             if tool == LDNS:
                 out.append(self._ldns())
             elif tool in TOOLS:
-                out.append(CheckResult.skipped(name, f"{tool} {_FULL_ONLY}"))
+                why = _FULL_ONLY.get(tool, "is not run on a delta zone")
+                out.append(
+                    CheckResult.skipped(
+                        name,
+                        f"incremental mode: {tool} {why}; it runs on the whole file in every "
+                        "full verification ([verify] full_every_hours, full_every_cycles)",
+                    )
+                )
             else:
                 out.append(
                     CheckResult.from_findings(
