@@ -81,7 +81,8 @@ class Nsec3Scan:
             for i in bad[:20]:
                 yield (
                     f"NSEC3 {owners[i].decode()} points to {nexts[i].decode()}, but the next "
-                    f"in the chain is {owners[i + 1].decode()} (RFC 5155 7.1)"
+                    f"in the chain is {owners[i + 1].decode()}: the chain is broken or out of "
+                    "order (RFC 5155 7.1)"
                 )
         if nexts[-1] != owners[0]:
             yield (
@@ -214,6 +215,75 @@ def _timed_scan(path: Path, origin: str) -> FileScan:
     found = scan(path, origin)
     found.seconds = time.perf_counter() - t0
     return found
+
+
+_UNSIGNED_LINE = re.compile(rb"\n(([^\s;$][^\s]*)[ \t][^\n]*)")
+
+
+def unsigned_subtrees(path: Path, origin: str, tops: frozenset[bytes]) -> bytes | str:
+    """The lines of an unsigned zone file whose owners lie in the subtrees below the
+    labels ``tops`` (b"" for the apex itself), after its leading $ORIGIN and $TTL; or why
+    the file cannot be read this way (relative owners, omitted owners, directives or
+    entries over several lines after the header)."""
+    suffix = ("." + origin.lower().rstrip(".") + ".").encode()
+    apex = suffix[1:]
+    cut = len(suffix)
+    out: list[bytes] = []
+    header = True
+    for chunk in chunks(path):
+        if header:
+            body = _skip_header(chunk)
+            if body is None:
+                return "the unsigned zone has no records"
+            for line in chunk[:body].split(b"\n"):
+                if line.startswith(b"$"):
+                    fields = line.split()
+                    if fields[0].upper() == b"$ORIGIN" and fields[1:] != [apex]:
+                        return "the unsigned zone's $ORIGIN is not the zone's origin"
+                    out.append(line + b"\n")
+            chunk = chunk[body:]
+            header = False
+        for bad, why in (
+            (b"\n$", "a directive after the header"),
+            (b"(", "an entry over several lines"),
+            (b"\n ", "a line without its owner"),
+            (b"\n\t", "a line without its owner"),
+        ):
+            if bad in chunk:
+                return f"the unsigned zone has {why}"
+        for line, owner in _UNSIGNED_LINE.findall(chunk):
+            owner = owner.lower()
+            if owner == apex:
+                top = b""
+            elif owner.endswith(suffix):
+                top = owner[:-cut].rpartition(b".")[2]
+            elif owner.endswith(b"."):
+                continue  # not in the zone: the content check of a full run reports it
+            elif owner == b"@":
+                top = b""
+            else:  # relative to the origin (any $ORIGIN in the header is the origin)
+                top = owner.rpartition(b".")[2]
+            if top in tops:
+                out.append(line + b"\n")
+    return b"".join(out)
+
+
+class BackgroundUnsigned:
+    """``unsigned_subtrees`` in a forked worker process."""
+
+    def __init__(self, path: Path, origin: str, tops: frozenset[bytes]) -> None:
+        self._pool = multiprocessing.get_context("fork").Pool(1)
+        self._job = self._pool.apply_async(unsigned_subtrees, (path, origin, tops))
+
+    def result(self) -> bytes | str:
+        try:
+            return self._job.get()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._pool.terminate()
+        self._pool.join()
 
 
 def timestamp(text: bytes) -> int:

@@ -16,8 +16,9 @@ ranges of it the candidate replaced (``dnscore.zonepatch``), and never trusting 
    candidate (``filescan``, ``nsec3edits``);
 4. ldns-verify-zone checks a delta zone made of the regions (``delta``).
 
-The unsigned content is compared in full verifications only (the unsigned zone comes
-without a patch). ``gate`` decides when this mode may run (``mode``).
+The unsigned content is compared for the regions' subtrees (the rest of the unsigned
+zone, which comes without a patch, in full verifications). ``gate`` decides when this
+mode may run (``mode``).
 """
 
 from __future__ import annotations
@@ -40,7 +41,13 @@ from tldsec.hsm.base import KeyStore
 from tldsec.verify import chain, content, coverage, ttl
 from tldsec.verify.delta import DeltaRun, delta_zone
 from tldsec.verify.external import Invocation
-from tldsec.verify.filescan import BackgroundScan, FileScan, syntax_problem, top_label
+from tldsec.verify.filescan import (
+    BackgroundScan,
+    BackgroundUnsigned,
+    FileScan,
+    syntax_problem,
+    top_label,
+)
 from tldsec.verify.keys import KeySet
 from tldsec.verify.nsec3edits import check_nsec3_edits
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
@@ -165,21 +172,44 @@ def _compare_then_check(
             f"({len(new_text)} bytes, the apex and whole subtrees below it) read again",
         ),
     )
-    checks, serial = _checks(
-        request,
-        options,
-        origin,
-        now_s,
-        horizon_s,
-        new_text,
-        old_text,
-        order,
-        meta,
-        keystore,
-        opener,
-        background,
-    )
+    unsigned = _start_unsigned(request, origin, new_text, old_text)
+    try:
+        checks, serial = _checks(
+            request,
+            options,
+            origin,
+            now_s,
+            horizon_s,
+            new_text,
+            old_text,
+            order,
+            meta,
+            keystore,
+            opener,
+            background,
+            unsigned,
+        )
+    finally:
+        if unsigned is not None:
+            unsigned.close()
     return [unchanged, *checks], serial
+
+
+def _start_unsigned(
+    request: VerifyRequest, origin: str, new_text: bytes, old_text: bytes
+) -> BackgroundUnsigned | None:
+    """The unsigned zone's lines for the regions' subtrees, read by another process."""
+    if request.unsigned is None:
+        return None
+    apex = origin.lower().encode()
+    suffix = b"." + apex
+    tops = frozenset(
+        top
+        for text in (new_text, old_text)
+        for owner in _OWNER_LINE.findall(text)
+        if (top := top_label(owner.lower(), apex, suffix)) is not None
+    )
+    return BackgroundUnsigned(request.unsigned, origin, tops)
 
 
 def _checks(
@@ -195,6 +225,7 @@ def _checks(
     keystore: KeyStore | None,
     opener: KeyOpener | None,
     background: BackgroundScan,
+    unsigned: BackgroundUnsigned | None,
 ) -> tuple[list[CheckResult], int | None]:
     t = time.perf_counter()
     try:
@@ -258,16 +289,45 @@ def _checks(
         coverage_result,
         nsec3_result,
         ttl_result,
-        CheckResult.skipped(
-            content.CONTENT,
-            "the incremental mode has no patch of the unsigned zone: the content is compared "
-            "in every full verification",
-        ),
+        _content(zone, unsigned, origin),
         serial_result,
         _second(zone, options, serial, keystore, opener),
         *external.results(),
     ]
     return checks, serial
+
+
+def _content(zone: Zone, unsigned: BackgroundUnsigned | None, origin: str) -> CheckResult:
+    """The regions' data against the same subtrees of the unsigned zone (DPS 6.6)."""
+    if unsigned is None:
+        return CheckResult.skipped(content.CONTENT, "no unsigned zone given (--unsigned)")
+    t = time.perf_counter()
+    lines = unsigned.result()
+    if isinstance(lines, str):
+        return CheckResult.skipped(
+            content.CONTENT,
+            f"{lines}: it cannot be cut like the signed zone, so the content is compared in "
+            "the full verifications only",
+        )
+    try:
+        theirs = _read(lines, origin, "<unsigned zone, the regions' subtrees>").zone
+    except (ZoneSyntaxError, UnicodeDecodeError) as exc:
+        return CheckResult.from_findings(
+            content.CONTENT, [Finding("", "", f"unsigned zone unusable: {exc}")], _since(t)
+        )
+    result = content.check_content(zone, theirs)
+    return CheckResult(
+        result.name,
+        result.status,
+        result.findings,
+        result.failures,
+        _since(t),
+        (
+            "the regions' subtrees compared with the same subtrees of the unsigned zone "
+            f"({len(theirs.nodes)} owners); the rest of it is compared in the full "
+            "verifications",
+        ),
+    )
 
 
 def _read(text: bytes, origin: str, filename: str) -> ReadResult:
