@@ -259,10 +259,6 @@ def _checks(
         old_structure = analyse(old_zone)
         meta["delegations_read_again"] = len(structure.delegations)
         t = time.perf_counter()
-        whole = background.result()
-        meta["scan_seconds"] = round(whole.seconds, 3)
-        meta["scan_wait_seconds"] = round(_since(t), 3)
-        t = time.perf_counter()
         cover = Collector()
         cover.extend(coverage.apex_coverage(zone, options.expected))
         if dnskey is not None:
@@ -272,11 +268,15 @@ def _checks(
                 )
             )
         coverage_result = cover.result(coverage.NAME, _since(t))
+        ttl_result = ttl.check_ttls(zone, options.policy.ttl)
+        serial_result = _serial(zone, old_zone)
+        t = time.perf_counter()
+        whole = background.result()  # the whole-file scan, from the other core
+        meta["scan_seconds"] = round(whole.seconds, 3)
+        meta["scan_wait_seconds"] = round(_since(t), 3)
         nsec3_result = check_nsec3_edits(
             zone, structure, old_zone, old_structure, whole.nsec3, options.policy.denial
         )
-        ttl_result = ttl.check_ttls(zone, options.policy.ttl)
-        serial_result = _serial(zone, old_zone)
     except BaseException:
         signatures.abandon()
         external.close()
