@@ -15,10 +15,11 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from argon2 import PasswordHasher
 from lxml import etree
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -81,7 +82,7 @@ from tldsec.registry.context import Actor, RegistryRules, Tx
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import EppTransaction
 
-LOG_ROW = insert(EppTransaction.__table__)  # built once: see registry/ds_update.py
+LOG_ROW = insert(cast(Table, EppTransaction.__table__))  # built once: see registry/ds_update.py
 
 _log = logging.getLogger(__name__)
 

@@ -15,8 +15,19 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import Connection, bindparam, delete, insert, literal, select, union_all, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from tldsec.errors import DsRejected, ObjectNotFound
@@ -27,11 +38,11 @@ from tldsec.registry.names import check_domain_name
 from tldsec.registry.objects import require_sponsor
 from tldsec.registry.statuses import check_update_allowed
 
-DOMAIN = Domain.__table__
-STATUS = DomainStatus.__table__
-DS = DsRecord.__table__
-HISTORY = HistoryEntry.__table__
-ZONE_CHANGE = ZoneChange.__table__
+DOMAIN = cast(Table, Domain.__table__)
+STATUS = cast(Table, DomainStatus.__table__)
+DS = cast(Table, DsRecord.__table__)
+HISTORY = cast(Table, HistoryEntry.__table__)
+ZONE_CHANGE = cast(Table, ZoneChange.__table__)
 
 # The statements, built once (building and cache-keying a statement per call costs
 # more CPU than PostgreSQL spends running it).
