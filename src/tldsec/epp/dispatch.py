@@ -58,7 +58,7 @@ from tldsec.epp.errors import (
     UnknownCommand,
     from_registry_error,
 )
-from tldsec.epp.login import LoginGate
+from tldsec.epp.login import Gate
 from tldsec.epp.xml.codec import (
     CONTACT,
     DOMAIN,
@@ -143,7 +143,7 @@ class Dispatcher:
     rules: RegistryRules
     clock: Clock
     hasher: PasswordHasher
-    gate: LoginGate
+    gate: Gate
     server_id: str = "tldsec"
     codec: Codec = field(default_factory=Codec)
     audit: AuditRecorder = log_audit

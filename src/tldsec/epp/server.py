@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -60,6 +61,18 @@ class EppServer:
         )
         address = self._server.sockets[0].getsockname()
         _log.info("EPP server listening on %s:%s", address[0], address[1])
+        return str(address[0]), int(address[1])
+
+    async def start_on(self, sock: socket.socket) -> tuple[str, int]:
+        """Accept on a socket that is already listening (one of several worker processes
+        sharing it, ``epp/workers.py``). Returns its address."""
+        self._server = await asyncio.start_server(
+            self._session,
+            sock=sock,
+            ssl=self.context,
+            ssl_handshake_timeout=self.limits.handshake_timeout,
+        )
+        address = sock.getsockname()
         return str(address[0]), int(address[1])
 
     async def serve_forever(self) -> None:
