@@ -154,6 +154,10 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
     if epp.tls_cert is None or epp.tls_key is None:
         raise ConfigError("[epp] tls_cert and tls_key are needed to serve EPP")
+    if args.audit:
+        from tldsec.audit.config import open_audit_log
+
+        open_audit_log(settings, clock).close()  # a new log is made once, not by N workers
     workers = EppWorkers(worker_args(settings.home, audit=args.audit), args.processes, gate)
     asyncio.run(_run_many(workers, host, port))
     return 0
