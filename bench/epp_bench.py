@@ -112,6 +112,7 @@ def main() -> int:
             f'[zone]\norigin = "example."\n[database]\nregistry_url = "{url}"\n'
             f'audit_url = "{audit_url}"\n'
             f"[epp]\nsessions_per_registrar = {a.sessions + 4}\n"
+            '[audit]\nkey_backend = "file"\n'
         )
         (home / "pw").write_text(PASSWORD + "\n")
         make_self_signed(home / "epp-cert.pem", home / "epp-key.pem", "localhost")

@@ -121,27 +121,28 @@ def update_ds(session: Session, tx: Tx, req: DsUpdate) -> bool:
     removed = [d for d in current if d not in new]
     added = [d for d in change.records if d not in old]
 
-    if removed:
-        conn.execute(DELETE_DS, [_ds_values(domain_id, d, "b_") for d in removed])
-    if added:
-        conn.execute(INSERT_DS, [_ds_values(domain_id, d) for d in added])
-    conn.execute(TOUCH_DOMAIN, {"b_id": domain_id, "b_at": tx.now, "b_by": tx.actor.registrar_id})
-    # DPS 3.5: removing every DS removes the chain of trust at the next zone build.
-    record_ds_update(conn, tx, name, added, removed, chain_removed=bool(current) and not new)
+    history = _history_row(tx, name, added, removed)
+    if conn.dialect.name == "postgresql":
+        _write_in_one_statement(conn, tx, domain_id, name, added, removed, history)
+    else:
+        _write(conn, tx, domain_id, name, added, removed, history)
+    if added or removed:
+        tx.audit(
+            "registry.ds.change",
+            actor=tx.actor.client_id,
+            domain=name,
+            added=[str(d) for d in added],
+            removed=[str(d) for d in removed],
+            # DPS 3.5: removing every DS removes the chain of trust at the next build.
+            chain_of_trust_removed=bool(current) and not new,
+        )
     return True
 
 
-def record_ds_update(
-    conn: Connection,
-    tx: Tx,
-    name: str,
-    added: Sequence[DsData],
-    removed: Sequence[DsData],
-    *,
-    chain_removed: bool,
-) -> None:
-    """The history row, the zone-change row and the audit event of a DS-only update,
-    the same as ``update_domain`` writes for it (STYLE 7)."""
+def _history_row(
+    tx: Tx, name: str, added: Sequence[DsData], removed: Sequence[DsData]
+) -> dict[str, object]:
+    """The history row ``update_domain`` writes for a DS-only update (STYLE 7)."""
     detail: dict[str, object] = {
         "ns_added": [],
         "ns_removed": [],
@@ -150,29 +151,91 @@ def record_ds_update(
         "ds_added": [str(d) for d in added],
         "ds_removed": [str(d) for d in removed],
     }
-    conn.execute(
-        INSERT_HISTORY,
-        {
-            "at": tx.now,
-            "client_id": tx.actor.client_id,
-            "object_type": "domain",
-            "object_name": name,
-            "action": "update",
-            "sv_trid": tx.sv_trid,
-            "cl_trid": tx.cl_trid,
-            "detail": json.dumps(detail, sort_keys=True, default=str),
-        },
-    )
+    return {
+        "at": tx.now,
+        "client_id": tx.actor.client_id,
+        "object_type": "domain",
+        "object_name": name,
+        "action": "update",
+        "sv_trid": tx.sv_trid,
+        "cl_trid": tx.cl_trid,
+        "detail": json.dumps(detail, sort_keys=True, default=str),
+    }
+
+
+def _write(
+    conn: Connection,
+    tx: Tx,
+    domain_id: int,
+    name: str,
+    added: Sequence[DsData],
+    removed: Sequence[DsData],
+    history: dict[str, object],
+) -> None:
+    """The writes, one statement each (SQLite)."""
+    if removed:
+        conn.execute(DELETE_DS, [_ds_values(domain_id, d, "b_") for d in removed])
+    if added:
+        conn.execute(INSERT_DS, [_ds_values(domain_id, d) for d in added])
+    conn.execute(TOUCH_DOMAIN, {"b_id": domain_id, "b_at": tx.now, "b_by": tx.actor.registrar_id})
+    conn.execute(INSERT_HISTORY, history)
     if added or removed:
         conn.execute(INSERT_ZONE_CHANGE, {"at": tx.now, "name": name, "reason": "domain-update"})
-        tx.audit(
-            "registry.ds.change",
-            actor=tx.actor.client_id,
-            domain=name,
-            added=[str(d) for d in added],
-            removed=[str(d) for d in removed],
-            chain_of_trust_removed=chain_removed,
-        )
+
+
+# PostgreSQL runs every data-modifying WITH part exactly once, to completion: the same
+# writes as ``_write`` in one round trip. A DS is never both removed and added.
+_PG_WRITE = """
+WITH removed AS (
+    DELETE FROM ds_record r
+    USING unnest(%(rm_tag)s::int[], %(rm_alg)s::int[], %(rm_dt)s::int[], %(rm_digest)s::text[])
+        AS x(key_tag, algorithm, digest_type, digest)
+    WHERE r.domain_id = %(domain_id)s AND r.key_tag = x.key_tag AND r.algorithm = x.algorithm
+      AND r.digest_type = x.digest_type AND r.digest = x.digest
+), added AS (
+    INSERT INTO ds_record (domain_id, key_tag, algorithm, digest_type, digest)
+    SELECT %(domain_id)s, * FROM unnest(
+        %(add_tag)s::int[], %(add_alg)s::int[], %(add_dt)s::int[], %(add_digest)s::text[])
+), touched AS (
+    UPDATE domain SET updated_at = %(at)s, updater_id = %(by)s WHERE id = %(domain_id)s
+), changed AS (
+    INSERT INTO zone_change (at, name, reason)
+    SELECT %(at)s, %(object_name)s, 'domain-update' WHERE %(zone)s
+)
+INSERT INTO registry_history
+    (at, client_id, object_type, object_name, action, sv_trid, cl_trid, detail)
+VALUES (%(at)s, %(client_id)s, %(object_type)s, %(object_name)s, %(action)s, %(sv_trid)s,
+        %(cl_trid)s, %(detail)s)
+"""
+
+
+def _write_in_one_statement(
+    conn: Connection,
+    tx: Tx,
+    domain_id: int,
+    name: str,
+    added: Sequence[DsData],
+    removed: Sequence[DsData],
+    history: dict[str, object],
+) -> None:
+    """The writes of ``_write`` in one statement (PostgreSQL)."""
+    conn.exec_driver_sql(
+        _PG_WRITE,
+        {
+            **history,
+            "domain_id": domain_id,
+            "by": tx.actor.registrar_id,
+            "zone": bool(added or removed),
+            "rm_tag": [d.key_tag for d in removed],
+            "rm_alg": [d.algorithm for d in removed],
+            "rm_dt": [d.digest_type for d in removed],
+            "rm_digest": [d.digest for d in removed],
+            "add_tag": [d.key_tag for d in added],
+            "add_alg": [d.algorithm for d in added],
+            "add_dt": [d.digest_type for d in added],
+            "add_digest": [d.digest for d in added],
+        },
+    )
 
 
 def _statuses_and_ds(conn: Connection, domain_id: int) -> tuple[set[str], list[DsData]]:
