@@ -76,7 +76,7 @@ def update_frame(name: str, ds: DsData, add: bool, trid: int) -> bytes:
 
 
 def run(url: str, audit_url: str | None, n: int, profile: bool) -> dict[str, float]:
-    db = RegistryDatabase.from_url(url)
+    db = RegistryDatabase.from_url(url, pool_pre_ping=False)  # as tldsec epp serve
     db.upgrade()
     clock = SystemClock()
     rules = RegistryRules(origin="example.", ds=load_policy().ds)

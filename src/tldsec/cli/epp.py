@@ -100,7 +100,10 @@ def build_server(settings: Settings, clock: Clock, gate: Gate, *, audit: bool) -
         client_ca=epp.client_ca,
         require_client_cert=epp.require_client_cert,
     )
-    db = RegistryDatabase.from_url(settings.registry_db_url)
+    # No ping before every checkout (a round trip per command): after a database
+    # restart one command fails with 2400 and the pool is renewed (docs/epp.md).
+    engine_args = {} if settings.registry_db_url.startswith("sqlite") else {"pool_pre_ping": False}
+    db = RegistryDatabase.from_url(settings.registry_db_url, **engine_args)
     if not db.is_current():
         db.dispose()
         raise ConfigError("the registry database is not up to date: run 'tldsec db upgrade'")
