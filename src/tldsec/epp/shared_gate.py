@@ -55,7 +55,7 @@ class GateService:
                 answer = self._answer(held, request)
                 writer.write(json.dumps(answer).encode() + b"\n")
                 await writer.drain()
-        except (ConnectionError, ValueError) as exc:
+        except (ConnectionError, ValueError, KeyError, TypeError) as exc:
             _log.warning("EPP worker %d: gate channel failed: %s", worker, exc)
         finally:
             for client_id, count in held.items():
