@@ -212,6 +212,13 @@ def main() -> int:
         }
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
+        audited = None
+        if a.audit:  # every DS change must be in the audit log
+            with psycopg.connect(f"{base}/{audit_db}") as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM audit_entries WHERE event = 'ds.changed'"
+                ).fetchone()
+                audited = int(row[0]) if row else 0
 
         # The ceiling: pgbench simple-update, same clients, same duration, same server.
         pg_url = f"{base}/{db}"
@@ -239,6 +246,7 @@ def main() -> int:
             "pgbench_latency_avg_ms": float(lat.group(1)) if lat else None,
             "cpus": os.cpu_count(),
             "audit": a.audit,
+            "audit_ds_entries": audited,
             "cpu_ms_per_transform": cpu,
             "load_average_before": [round(x, 2) for x in load0],
             "load_average_after": [round(x, 2) for x in load1],
@@ -264,6 +272,8 @@ def main() -> int:
             f"{cpu['server']} / {cpu['client']} / {cpu['postgres']} / {cpu['machine']} |"
         )
         print(f"| load average before / after the EPP run | {load0[0]:.2f} / {load1[0]:.2f} |")
+        if a.audit:
+            print(f"| audit entries ds.changed (setup included) | {audited} |")
         return 0
     finally:
         if server is not None and server.poll() is None:
