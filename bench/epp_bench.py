@@ -88,7 +88,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="server processes")
+    ap.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="server processes (0: the server default)",
+    )
     ap.add_argument(
         "--audit",
         action="store_true",
@@ -136,8 +141,7 @@ def main() -> int:
                 str(home),
                 "--listen",
                 "127.0.0.1:0",
-                "--processes",
-                str(a.processes),
+                *(["--processes", str(a.processes)] if a.processes else []),
                 *(["--audit"] if a.audit else []),
             ],
             stdout=subprocess.PIPE,
