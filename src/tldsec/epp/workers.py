@@ -159,7 +159,12 @@ class EppWorkers:
         assert self._sock is not None
         loop = asyncio.get_running_loop()
         while True:
-            conn, _peer = await loop.sock_accept(self._sock)
+            try:
+                conn, _peer = await loop.sock_accept(self._sock)
+            except OSError as exc:  # e.g. out of file descriptors: keep serving the rest
+                _log.error("EPP accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
             with conn:
                 ready = [
                     w
