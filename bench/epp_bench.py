@@ -63,9 +63,23 @@ def _proc_stats() -> dict[int, tuple[int, str, float]]:
     return stats
 
 
-def cpu_seconds(server_pid: int) -> dict[str, float]:
+def _backends_of(database: str, stats: dict[int, tuple[int, str, float]]) -> list[int]:
+    """The PostgreSQL backends connected to ``database`` (their title names it)."""
+    found = []
+    for pid, (_ppid, name, _cpu) in stats.items():
+        if name.startswith("postgres"):
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if f" {database} " in title or title.rstrip().endswith(f" {database}"):
+                found.append(pid)
+    return found
+
+
+def cpu_seconds(server_pid: int, databases: tuple[str, ...]) -> dict[str, float]:
     """CPU seconds so far of the server's process tree, this (client) process, the
-    PostgreSQL processes, and the whole machine (all processes, from /proc/stat)."""
+    PostgreSQL backends serving ``databases``, and the whole machine (/proc/stat)."""
     stats = _proc_stats()
     tree, grew = {server_pid}, True
     while grew:
@@ -79,7 +93,7 @@ def cpu_seconds(server_pid: int) -> dict[str, float]:
     return {
         "server": sum(stats[p][2] for p in tree if p in stats),
         "client": time.process_time(),
-        "postgres": sum(c for _pp, name, c in stats.values() if name.startswith("postgres")),
+        "postgres": sum(stats[p][2] for d in databases for p in _backends_of(d, stats)),
         "machine": busy / os.sysconf("SC_CLK_TCK"),
     }
 
@@ -88,7 +102,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="server processes")
+    ap.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="server processes (0: the server default)",
+    )
     ap.add_argument(
         "--audit",
         action="store_true",
@@ -136,8 +155,7 @@ def main() -> int:
                 str(home),
                 "--listen",
                 "127.0.0.1:0",
-                "--processes",
-                str(a.processes),
+                *(["--processes", str(a.processes)] if a.processes else []),
                 *(["--audit"] if a.audit else []),
             ],
             stdout=subprocess.PIPE,
@@ -190,12 +208,12 @@ def main() -> int:
         start.wait()
         t_begin = time.perf_counter()
         stop_at[0] = t_begin + a.seconds
-        cpu0 = cpu_seconds(server.pid)
+        cpu0 = cpu_seconds(server.pid, (db, audit_db))
         load0 = os.getloadavg()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - t_begin
-        cpu1 = cpu_seconds(server.pid)
+        cpu1 = cpu_seconds(server.pid, (db, audit_db))
         load1 = os.getloadavg()
         all_lat = sorted(x for lat in latencies for x in lat)
         n = len(all_lat)

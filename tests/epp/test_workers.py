@@ -1,10 +1,10 @@
 """``tldsec epp serve --processes 2``: real worker processes on one port, real TLS.
 
 The session limit and the failed-login limit hold across processes, a registrar's
-commands work whichever process accepted its connection, a killed worker is replaced
-and its slots released, and SIGTERM stops everything. Which worker accepts a
-connection is the kernel's choice, so the tests look it up (``/proc``) and connect
-again until they have the spread they need.
+commands work whichever process serves its connection, connections are spread evenly, a
+killed worker is replaced and its slots released, and SIGTERM stops everything. The
+tests find which worker holds a connection in ``/proc`` and connect again until they
+have the spread they need.
 """
 
 from __future__ import annotations
@@ -84,9 +84,12 @@ class MultiServer:
             if lport == self.port and rport == local_port:
                 inode = parts[9]
         assert inode is not None, "connection not found in /proc/net/tcp"
-        for pid in self.workers:
-            if inode in _socket_inodes(pid):
-                return pid
+        deadline = time.monotonic() + 10  # the supervisor may still be handing it over
+        while time.monotonic() < deadline:
+            for pid in self.workers:
+                if inode in _socket_inodes(pid):
+                    return pid
+            time.sleep(0.01)
         raise AssertionError("no worker holds the connection")
 
     def connect(self) -> EppClient:
@@ -96,17 +99,16 @@ class MultiServer:
         return client
 
     def connect_to(self, pid: int, timeout: float = 60.0) -> EppClient:
-        """A connection accepted by worker ``pid`` (connects until the kernel obliges;
-        a worker just started may still be loading)."""
+        """A connection served by worker ``pid``. A connection that lands elsewhere is
+        kept open (not logged in), so the supervisor, which hands each connection to the
+        worker with the fewest, sends the next one to another worker."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             client = self.connect()
             if self.worker_of(client) == pid:
                 return client
-            client.close()
-            self.clients.remove(client)
             time.sleep(0.02)
-        raise AssertionError(f"worker {pid} accepted no connection in {timeout} s")
+        raise AssertionError(f"worker {pid} was handed no connection in {timeout} s")
 
     def logged_in_on(self, pid: int) -> EppClient:
         client = self.connect_to(pid)
@@ -186,6 +188,25 @@ def test_session_limit_holds_across_processes(multi: MultiServer) -> None:
     assert held[1].logout().code == 1500
     again = multi.connect_to(first)
     assert again.login("alpha", PASSWORD).code == 1000
+
+
+def test_connections_go_to_the_least_busy_worker(multi: MultiServer) -> None:
+    clients = [multi.connect() for _ in range(6)]
+    owners = [multi.worker_of(c) for c in clients]
+    assert sorted(owners.count(pid) for pid in multi.workers) == [3, 3]
+    # Ending connections counts down: with two of the second worker's six closed, new
+    # connections go to it (without the count-down the tie would go to the first).
+    second = multi.workers[1]
+    for client in [c for c, pid in zip(clients, owners, strict=True) if pid == second][:2]:
+        client.close()
+    _wait_for(lambda: _next_goes_to(multi, second), "a new connection on the emptier worker")
+
+
+def _next_goes_to(multi: MultiServer, pid: int) -> bool:
+    client = multi.connect()
+    owner = multi.worker_of(client)
+    client.close()
+    return owner == pid
 
 
 def test_a_registrars_commands_work_whichever_process_accepts_it(multi: MultiServer) -> None:

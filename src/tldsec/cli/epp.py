@@ -58,7 +58,7 @@ def register(sub: Any) -> None:
     # One worker of 'serve --processes N' (started by it, not by people).
     worker = actions.add_parser("worker")
     add_home_argument(worker)
-    worker.add_argument("--listen-fd", type=int, required=True)
+    worker.add_argument("--handoff-fd", type=int, required=True)
     worker.add_argument("--gate-fd", type=int, required=True)
     worker.add_argument("--audit", action="store_true")
     worker.set_defaults(handler=_worker)
@@ -193,39 +193,56 @@ async def _until_stopped() -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    """One worker: accept on the inherited socket, ask the supervisor's gate."""
+    """One worker: sessions on the connections the supervisor hands over, the
+    supervisor's gate for logins."""
     settings = settings_from_args(args)
-    listen = socket.socket(fileno=args.listen_fd)
+    handoff = socket.socket(fileno=args.handoff_fd)
     channel = socket.socket(fileno=args.gate_fd)
     gate = RemoteGate(channel, max_sessions=settings.epp.sessions_per_registrar)
     try:
         parts = build_server(settings, SystemClock(), gate, audit=args.audit)
         try:
-            asyncio.run(_run_worker(parts.server, listen, gate))
+            asyncio.run(_run_worker(parts.server, handoff, gate))
         finally:
             parts.close()
     finally:
         gate.close()
-        listen.close()
+        handoff.close()
     return 0
 
 
-async def _run_worker(server: EppServer, listen: socket.socket, gate: RemoteGate) -> None:
-    await server.start_on(listen)
-    gate.ready()
-    stop = asyncio.Event()
+async def _run_worker(server: EppServer, handoff: socket.socket, gate: RemoteGate) -> None:
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    parent = os.getppid()
+    server.on_session_end = gate.session_ended
+    handoff.setblocking(False)
+    handshakes: set[asyncio.Task[None]] = set()
 
-    async def orphaned() -> None:  # the supervisor died without stopping us
-        while os.getppid() == parent:
-            await asyncio.sleep(1)
-        _log.error("EPP supervisor (pid %d) is gone: stopping", parent)
-        stop.set()
+    def receive() -> None:
+        try:
+            message, fds, _flags, _addr = socket.recv_fds(handoff, 1, 1)
+        except BlockingIOError:
+            return
+        except OSError as exc:
+            _log.error("EPP worker: the supervisor's channel failed: %s", exc)
+            stop.set()
+            return
+        if not message:  # the supervisor is gone
+            _log.error("EPP supervisor is gone: stopping")
+            stop.set()
+            return
+        for fd in fds:
+            task = loop.create_task(server.adopt(socket.socket(fileno=fd)))
+            handshakes.add(task)
+            task.add_done_callback(handshakes.discard)
 
-    watch = loop.create_task(orphaned())
+    loop.add_reader(handoff.fileno(), receive)
+    gate.ready()
     await stop.wait()
-    watch.cancel()
+    loop.remove_reader(handoff.fileno())
+    for task in list(handshakes):
+        task.cancel()
+    await asyncio.gather(*handshakes, return_exceptions=True)
     await server.close()

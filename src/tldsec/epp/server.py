@@ -14,6 +14,7 @@ import asyncio
 import logging
 import socket
 import ssl
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -50,6 +51,8 @@ class EppServer:
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self._closing = False
+        # Called when a connection's session is over (the worker tells its supervisor).
+        self.on_session_end: Callable[[], None] | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
         """Listen; port 0 picks a free port. Returns the bound address."""
@@ -64,17 +67,24 @@ class EppServer:
         _log.info("EPP server listening on %s:%s", address[0], address[1])
         return str(address[0]), int(address[1])
 
-    async def start_on(self, sock: socket.socket) -> tuple[str, int]:
-        """Accept on a socket that is already listening (one of several worker processes
-        sharing it, ``epp/workers.py``). Returns its address."""
-        self._server = await asyncio.start_server(
-            self._session,
-            sock=sock,
-            ssl=self.context,
-            ssl_handshake_timeout=self.limits.handshake_timeout,
-        )
-        address = sock.getsockname()
-        return str(address[0]), int(address[1])
+    async def adopt(self, sock: socket.socket) -> None:
+        """Run a session on a TCP connection another process accepted (one of several
+        worker processes, ``epp/workers.py``): TLS handshake, then as ``start``'s."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, self._session, loop=loop)
+        try:
+            await loop.connect_accepted_socket(
+                lambda: protocol,
+                sock,
+                ssl=self.context,
+                ssl_handshake_timeout=self.limits.handshake_timeout,
+            )
+        except (OSError, ssl.SSLError, TimeoutError) as exc:
+            _log.debug("EPP connection dropped before its session: %s", exc)
+            sock.close()
+            if self.on_session_end is not None:
+                self.on_session_end()
 
     async def serve_forever(self) -> None:
         if self._server is None:
@@ -123,6 +133,8 @@ class EppServer:
             _log.debug("EPP session %s closed by the server's shutdown", conn.peer)
         finally:
             self.dispatcher.end_session(conn)
+            if self.on_session_end is not None:
+                self.on_session_end()
             if self._closing:
                 # Shutting down: no TLS close_notify exchange with a client that may not
                 # answer (it would hold the shutdown for ssl_shutdown_timeout).
@@ -131,7 +143,7 @@ class EppServer:
                 writer.close()
                 try:
                     await writer.wait_closed()
-                except (ConnectionError, ssl.SSLError) as exc:
+                except (ConnectionError, ssl.SSLError, TimeoutError) as exc:
                     _log.debug("closing %s: %s", conn.peer, exc)
             if task is not None:
                 self._sessions.discard(task)

@@ -4,9 +4,10 @@ rate limits hold across all of them.
 The supervising process keeps the only ``LoginGate`` and serves it to each worker over
 a Unix stream socket of its own (``GateService``); a worker's ``RemoteGate`` asks it,
 one JSON line per question, one line per answer. Only logins, logouts and ends of
-sessions ask, never the transforms. When a worker's socket closes (the worker stopped
-or died) the service releases every session slot that worker held, so a crash never
-leaves a registrar locked out.
+sessions ask, never the transforms. The service also counts each worker's open
+connections, so the supervisor can hand a new one to the least busy worker. When a
+worker's socket closes (the worker stopped or died) the service releases every session
+slot that worker held, so a crash never leaves a registrar locked out.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from tldsec.errors import TldsecError
 _log = logging.getLogger(__name__)
 
 READY = "ready"
+ENDED = "ended"  # a connection the worker was handed is over (no answer)
 
 
 class GateChannelError(TldsecError):
@@ -37,6 +39,15 @@ class GateService:
     def __init__(self, gate: LoginGate) -> None:
         self.gate = gate
         self._held: dict[int, Counter[str]] = {}
+        self._connections: Counter[int] = Counter()
+
+    def connections(self, worker: int) -> int:
+        """How many connections handed to ``worker`` are still open."""
+        return self._connections[worker]
+
+    def handed(self, worker: int) -> None:
+        """A connection was handed to ``worker``."""
+        self._connections[worker] += 1
 
     def held(self, worker: int) -> int:
         """How many session slots ``worker`` holds now."""
@@ -52,6 +63,9 @@ class GateService:
                 if request.get("op") == READY:
                     ready.set()
                     continue
+                if request.get("op") == ENDED:
+                    self._connections[worker] = max(0, self._connections[worker] - 1)
+                    continue
                 answer = self._answer(held, request)
                 writer.write(json.dumps(answer).encode() + b"\n")
                 await writer.drain()
@@ -64,6 +78,7 @@ class GateService:
             if sum(held.values()):
                 _log.info("EPP worker %d gone: released %d sessions", worker, sum(held.values()))
             held.clear()
+            self._connections[worker] = 0
             writer.close()
 
     def _answer(self, held: Counter[str], request: dict[str, Any]) -> Any:
@@ -107,6 +122,11 @@ class RemoteGate:
         """Tell the supervisor this worker accepts connections."""
         with self._lock:
             self._send({"op": READY})
+
+    def session_ended(self) -> None:
+        """A connection handed to this worker is over (for the supervisor's balancing)."""
+        with self._lock:
+            self._send({"op": ENDED})
 
     def blocked(self, *keys: str) -> bool:
         return bool(self._ask({"op": "blocked", "keys": list(keys)}))

@@ -1,11 +1,14 @@
 """Several EPP server processes on one port: a supervisor and its workers.
 
 One process runs the EPP server on one core at a time (the GIL); a registry host has
-more. The supervisor binds the listening socket once and starts N worker processes
-(``tldsec epp worker``), each inheriting the socket and accepting on it with its own
-event loop, database pool and threads; the kernel hands each new connection to one of
-them. The per-registrar session limit and the failed-login limits stay global: the
-supervisor keeps the one ``LoginGate`` and answers the workers over a socket pair each
+more. The supervisor binds the listening socket and starts N worker processes
+(``tldsec epp worker``), each with its own event loop, database pool and threads. It
+accepts every TCP connection itself and hands it (SCM_RIGHTS over a socket pair) to the
+worker with the fewest open connections, which does TLS and the session: long-lived EPP
+sessions spread evenly, where the kernel's choice among processes accepting on one
+socket leaves one worker with more sessions than the other (12 and 8 of 20 in a trial).
+The per-registrar session limit and the failed-login limits stay global: the supervisor
+keeps the one ``LoginGate`` and answers the workers over a second socket pair each
 (``epp/shared_gate.py``).
 
 A worker that dies is logged and replaced (its session slots are released); one that
@@ -40,6 +43,7 @@ class _Worker:
     index: int
     process: asyncio.subprocess.Process
     gate_task: asyncio.Task[None]
+    handoff: socket.socket
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -56,7 +60,7 @@ class EppWorkers:
         grace: float = 30.0,
     ) -> None:
         """``worker_args``: the ``tldsec`` arguments that run one worker, without the
-        two descriptors (``--listen-fd``, ``--gate-fd``) added here."""
+        two descriptors (``--handoff-fd``, ``--gate-fd``) added here."""
         if processes < 1:
             raise ConfigError("the EPP server needs at least one process")
         self.worker_args = tuple(worker_args)
@@ -67,6 +71,7 @@ class EppWorkers:
         self._sock: socket.socket | None = None
         self._workers: dict[int, _Worker] = {}
         self._watch: asyncio.Task[None] | None = None
+        self._accepting: asyncio.Task[None] | None = None
         self._closing = False
 
     @property
@@ -77,6 +82,7 @@ class EppWorkers:
         """Bind, start every worker and wait until each accepts. Returns the address."""
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._sock = socket.create_server((host, port), family=family, backlog=1024)
+        self._sock.setblocking(False)
         try:
             for index in range(self.processes):
                 await self._spawn(index)
@@ -84,7 +90,9 @@ class EppWorkers:
         except BaseException:
             await self.close()
             raise
-        self._watch = asyncio.get_running_loop().create_task(self._supervise())
+        loop = asyncio.get_running_loop()
+        self._watch = loop.create_task(self._supervise())
+        self._accepting = loop.create_task(self._accept())
         address = self._sock.getsockname()
         _log.info(
             "EPP server listening on %s:%s with %d processes",
@@ -97,10 +105,14 @@ class EppWorkers:
     async def close(self) -> None:
         """SIGTERM to every worker; wait up to the grace, then kill."""
         self._closing = True
-        if self._watch is not None:
-            self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch
+        for task in (self._accepting, self._watch):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._sock is not None:
+            self._sock.close()  # no new connections while the workers stop
+            self._sock = None
         workers = list(self._workers.values())
         for w in workers:
             if w.process.returncode is None:
@@ -114,30 +126,61 @@ class EppWorkers:
                 w.process.kill()
                 await w.process.wait()
             await w.gate_task
+            w.handoff.close()
         self._workers.clear()
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
 
     async def _spawn(self, index: int) -> None:
-        assert self._sock is not None
         parent_end, child_end = socket.socketpair()
+        handoff, child_handoff = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
             process = await asyncio.create_subprocess_exec(
                 *PYTHON_TLDSEC,
                 *self.worker_args,
-                "--listen-fd",
-                str(self._sock.fileno()),
+                "--handoff-fd",
+                str(child_handoff.fileno()),
                 "--gate-fd",
                 str(child_end.fileno()),
-                pass_fds=(self._sock.fileno(), child_end.fileno()),
+                pass_fds=(child_handoff.fileno(), child_end.fileno()),
                 stdin=asyncio.subprocess.DEVNULL,
             )
+        except BaseException:
+            parent_end.close()
+            handoff.close()
+            raise
         finally:
             child_end.close()
+            child_handoff.close()
         ready = asyncio.Event()
         task = asyncio.get_running_loop().create_task(self.service.serve(index, parent_end, ready))
-        self._workers[index] = _Worker(index, process, task, ready)
+        self._workers[index] = _Worker(index, process, task, handoff, ready)
+
+    async def _accept(self) -> None:
+        """Hand every new connection to the ready worker with the fewest open ones."""
+        assert self._sock is not None
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _peer = await loop.sock_accept(self._sock)
+            except OSError as exc:  # e.g. out of file descriptors: keep serving the rest
+                _log.error("EPP accept failed: %s", exc)
+                await asyncio.sleep(0.1)
+                continue
+            with conn:
+                ready = [
+                    w
+                    for w in self._workers.values()
+                    if w.ready.is_set() and w.process.returncode is None
+                ]
+                if not ready:
+                    _log.error("EPP connection refused: no worker is running")
+                    continue
+                w = min(ready, key=lambda w: self.service.connections(w.index))
+                try:
+                    socket.send_fds(w.handoff, [b"c"], [conn.fileno()])
+                except OSError as exc:
+                    _log.error("EPP connection lost handing it to worker %d: %s", w.index, exc)
+                    continue
+                self.service.handed(w.index)
 
     async def _all_ready(self) -> None:
         for w in list(self._workers.values()):
@@ -175,6 +218,7 @@ class EppWorkers:
                     w.process.returncode,
                 )
                 await w.gate_task  # its slots are released when its channel closes
+                w.handoff.close()
                 try:
                     await self._spawn(w.index)
                     await self._all_ready()
