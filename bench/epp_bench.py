@@ -110,8 +110,10 @@ def main() -> int:
     )
     ap.add_argument(
         "--audit",
-        action="store_true",
-        help="the server records DS changes in a real audit log (PostgreSQL), as tldsec serve",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the server records DS changes in a real audit log (PostgreSQL), as in "
+        "production (default; --no-audit to measure without it)",
     )
     a = ap.parse_args()
 
@@ -156,7 +158,7 @@ def main() -> int:
                 "--listen",
                 "127.0.0.1:0",
                 *(["--processes", str(a.processes)] if a.processes else []),
-                *(["--audit"] if a.audit else []),
+                "--audit" if a.audit else "--no-audit",
             ],
             stdout=subprocess.PIPE,
             text=True,

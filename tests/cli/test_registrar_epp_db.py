@@ -99,7 +99,7 @@ def test_epp_serve_runs_until_sigterm(home: Path, tmp_path: Path) -> None:
     )
     make_self_signed(home / "epp-cert.pem", home / "epp-key.pem", "localhost")
     server = subprocess.Popen(
-        [str(TLDSEC), "epp", "serve", "--home", str(home), "--listen", "127.0.0.1:0"],
+        [str(TLDSEC), "epp", "serve", "--home", str(home), "--listen", "127.0.0.1:0", "--no-audit"],
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONWARNINGS": "error"},

@@ -51,8 +51,10 @@ def register(sub: Any) -> None:
     )
     serve.add_argument(
         "--audit",
-        action="store_true",
-        help="record DS changes and logins in the audit log (tldsec serve always does)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="record DS changes and logins in the audit log, as DPS 4.4.1 requires "
+        "(default; --no-audit only for tests and benchmarks)",
     )
     serve.set_defaults(handler=_serve)
     # One worker of 'serve --processes N' (started by it, not by people).
