@@ -31,7 +31,8 @@ from tldsec.registry.ds_rules import DsData
 from tldsec.registry.hosts import HostAddr, HostUpdate, create_host, update_host
 from tldsec.settings import ApexSettings
 from tldsec.zone.buildinfo import BuildInfo, info_path
-from tldsec.zone.incremental import BuildResult, build_zone_file
+from tldsec.zone.incremental import build_zone_file
+from tldsec.zone.output import BuildResult
 
 TTL = load_policy().ttl
 APEX = ApexSettings(
