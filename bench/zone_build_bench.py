@@ -38,6 +38,7 @@ from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.names import superordinate
 from tldsec.settings import ApexSettings
 from tldsec.zone.builder import build_from_registry, write_zone
+from tldsec.zone.buildinfo import info_path
 from tldsec.zone.incremental import build_zone_file
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -212,7 +213,7 @@ def incremental(
     inc_s, was_incremental = build(ours, 2, True)
     full_s, _ = build(theirs, 2, False)
     same = ours.read_bytes() == theirs.read_bytes()
-    for path in (ours, theirs):
+    for path in (ours, theirs, info_path(ours), info_path(theirs)):
         path.unlink()
     return {
         "changes": changes,

@@ -31,7 +31,8 @@ from tldsec.registry.ds_rules import DsData
 from tldsec.registry.hosts import HostAddr, HostUpdate, create_host, update_host
 from tldsec.settings import ApexSettings
 from tldsec.zone.buildinfo import BuildInfo, info_path
-from tldsec.zone.incremental import BuildResult, build_zone_file
+from tldsec.zone.incremental import build_zone_file
+from tldsec.zone.output import BuildResult
 
 TTL = load_policy().ttl
 APEX = ApexSettings(
@@ -323,3 +324,39 @@ def test_too_many_changed_names_fall_back(registry_world: RegistryWorld, tmp_pat
         )
     assert not result.incremental and "3 names changed" in result.reason
     assert result.delegations == 3
+
+
+def test_a_change_committed_after_a_later_one_is_not_missed(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL hands out zone_change ids before commit: a build can see id n+1 and
+    not n. The build record keeps n, and the next build reads it."""
+    db = RegistryDatabase.from_url(postgres_url)
+    db.upgrade()
+    world = RegistryWorld(db)
+    try:
+        world.add_registrar("alpha")
+        apply(world, ("host_create", "ns.ext.net", []))
+        apply(world, ("create", "a.example", ["ns.ext.net"], False))
+        apply(world, ("create", "b.example", ["ns.ext.net"], False))
+        path, full = tmp_path / "inc.zone", tmp_path / "full.zone"
+        assert isinstance(build(world, path, 1), BuildResult)
+        with contextlib.ExitStack() as slow:
+            s = slow.enter_context(world.db.write())
+            update_domain(s, world.tx("alpha"), DomainUpdate("a.example", ds_add=(ds(1),)))
+            s.flush()  # its zone_change id is taken, not yet visible
+            apply(world, ("ds_add", "b.example", 2))  # a later id, committed first
+            second = build(world, path, 2)
+            assert isinstance(second, BuildResult) and second.incremental
+            info = BuildInfo.load(path)
+            assert info is not None and len(info.unsettled) == 1
+            assert second.signed_delegations == 1
+        third = build(world, path, 3)
+        assert isinstance(third, BuildResult) and third.incremental
+        assert third.signed_delegations == 2
+        build(world, full, 3, incremental=False)
+        assert path.read_bytes() == full.read_bytes()
+        info = BuildInfo.load(path)
+        assert info is not None and info.unsettled == {}
+    finally:
+        db.dispose()

@@ -23,17 +23,14 @@ The owners a change to name N can affect:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import mmap
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -49,38 +46,21 @@ from tldsec.zone.blocks import ZoneFileBlocks
 from tldsec.zone.builder import (
     ZoneRecord,
     apex_records,
-    build_zone,
     canonical_key,
     delegation_records,
     glue_records,
     header_line,
     trailer_line,
-    zone_text,
 )
 from tldsec.zone.buildinfo import GAP_HORIZON, BuildInfo, fingerprint
+from tldsec.zone.full import build_full
+from tldsec.zone.output import BuildResult, write_atomic
 
 log = logging.getLogger(__name__)
 
 MIN_NAMES = 2_000  # always incremental up to this many changed names
 SHARE = 20  # ... and up to one in SHARE of the delegations
-GAP_WINDOW = 1_000  # ids below the newest a full build checks for unseen changes
 MAX_UNSETTLED = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class BuildResult:
-    """What ``build_zone_file`` wrote and how."""
-
-    path: Path
-    serial: int
-    last_change_id: int
-    incremental: bool
-    reason: str  # why a full build, or how many changes were applied
-    delegations: int
-    signed_delegations: int
-    glue_hosts: int
-    orphan_hosts: int
-    owners: int  # owners rewritten (incremental) or written (full)
 
 
 class _FullBuild(Exception):
@@ -112,80 +92,7 @@ def build_zone_file(
     else:
         reason = "incremental build turned off"
     log.info("full zone build: %s", reason)
-    return _full(session, path, origin, apex, ttl, serial, built_at, reason)
-
-
-# --- full -----------------------------------------------------------------------------------
-
-
-def _full(
-    session: Session,
-    path: Path,
-    origin: str,
-    apex: ApexSettings,
-    ttl: TtlPolicy,
-    serial: int,
-    built_at: datetime,
-    reason: str,
-) -> BuildResult:
-    zone = build_zone(session, origin=origin, apex=apex, ttl=ttl, serial=serial)
-    apex_owners = {r.owner for r in apex_records(origin, apex, ttl, serial)}
-    now = to_epoch(built_at)
-    newest = zone.last_change_id
-    seen = set(
-        session.scalars(
-            select(ZoneChange.id).where(
-                ZoneChange.id > newest - GAP_WINDOW, ZoneChange.id <= newest
-            )
-        )
-    )
-    unsettled = {i: now for i in range(max(1, newest - GAP_WINDOW + 1), newest + 1)}
-    for i in seen:
-        unsettled.pop(i, None)
-    apex_glue = _apex_glue_hosts(session, apex_owners, origin)
-
-    def chunks() -> Iterable[bytes]:
-        batch: list[str] = []
-        for line in zone_text(zone, built_at):
-            batch.append(line)
-            if len(batch) == 20_000:
-                yield "".join(batch).encode("ascii")
-                batch = []
-        yield "".join(batch).encode("ascii")
-
-    digest, size = _write_atomic(path, chunks())
-    info = BuildInfo(
-        origin=origin,
-        serial=serial,
-        last_change_id=newest,
-        fingerprint=fingerprint(origin, apex, ttl),
-        sha256=digest,
-        size=size,
-        delegations=zone.delegations,
-        with_ds=zone.signed_delegations,
-        glue_hosts=zone.glue_hosts,
-        orphan_hosts=zone.orphan_hosts,
-        apex_glue_hosts=apex_glue,
-        unsettled=unsettled,
-    )
-    info.save(path)
-    return BuildResult(
-        path=path,
-        serial=serial,
-        last_change_id=newest,
-        incremental=False,
-        reason=reason,
-        delegations=zone.delegations,
-        signed_delegations=zone.signed_delegations,
-        glue_hosts=zone.glue_hosts,
-        orphan_hosts=len(zone.orphan_hosts),
-        owners=len({r.owner for r in zone.records}),
-    )
-
-
-def _apex_glue_hosts(session: Session, apex_owners: set[str], origin: str) -> tuple[str, ...]:
-    names = [o[:-1] for o in apex_owners if o != origin]
-    return tuple(sorted(owners.glue_hosts(session, names)))
+    return build_full(session, path, origin, apex, ttl, serial, built_at, reason)
 
 
 # --- incremental ----------------------------------------------------------------------------
@@ -357,7 +264,7 @@ def _splice(
         yield trailer_line(counts[0], counts[1], counts[2], len(orphans)).encode("ascii")
 
     info_out: list[set[str]] = []
-    digest, size = _write_atomic(path, content())
+    digest, size = write_atomic(path, content())
     orphans = info_out[0]
     apex_glue = tuple(sorted(n for n in glue if n + "." in apex_groups))
     BuildInfo(
@@ -386,27 +293,3 @@ def _splice(
         orphan_hosts=len(orphans),
         owners=len(rewritten),
     )
-
-
-def _write_atomic(path: Path, chunks: Iterable[bytes]) -> tuple[str, int]:
-    """Write ``chunks`` to ``path`` through a temporary file and a rename; return the
-    SHA-256 and size of what was written."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with os.fdopen(fd, "wb") as out:
-            sink: BinaryIO = out
-            for chunk in chunks:
-                sink.write(chunk)
-                digest.update(chunk)
-                size += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return digest.hexdigest(), size

@@ -1,0 +1,50 @@
+"""What a zone build writes: the file (atomically, with its digest) and the result."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    """What ``build_zone_file`` wrote and how."""
+
+    path: Path
+    serial: int
+    last_change_id: int
+    incremental: bool
+    reason: str  # why a full build, or how many changes were applied
+    delegations: int
+    signed_delegations: int
+    glue_hosts: int
+    orphan_hosts: int
+    owners: int  # owners rewritten (incremental) or written (full)
+
+
+def write_atomic(path: Path, chunks: Iterable[bytes]) -> tuple[str, int]:
+    """Write ``chunks`` to ``path`` through a temporary file and a rename; return the
+    SHA-256 and size of what was written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                out.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return digest.hexdigest(), size
