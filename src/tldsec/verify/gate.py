@@ -57,6 +57,13 @@ class GateResult:
     def passed(self) -> bool:
         return self.report.passed
 
+    @property
+    def incremental(self) -> bool:
+        """Whether the incremental mode ran: it compared every byte outside the zone
+        patch's edits with the previous published file."""
+        verification = self.report.meta.get("verification")
+        return isinstance(verification, dict) and verification.get("mode") == mode.INCREMENTAL
+
     def raise_if_refused(self) -> None:
         """``VerificationFailed`` naming the failed checks, if the zone was refused."""
         if not self.report.passed:
