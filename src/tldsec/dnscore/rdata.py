@@ -248,8 +248,32 @@ _B32HEX = "0123456789abcdefghijklmnopqrstuv"
 _B32_PAIRS = [a + b for a in _B32HEX for b in _B32HEX]  # 10 bits -> two characters
 
 
+_B32_TRIPLES = [p + c for p in _B32_PAIRS for c in _B32HEX]  # 15 bits -> three characters
+
+
 def base32hex(data: bytes) -> str:
     """Base 32 with the extended hex alphabet, lowercase, no padding (RFC 4648 7)."""
+    if len(data) == 20:
+        # A SHA-1 hash (every NSEC3 owner and next-owner field): 160 bits as ten
+        # 15-bit groups and one 10-bit group.
+        n = int.from_bytes(data, "big")
+        t = _B32_TRIPLES
+        m = 0x7FFF
+        return "".join(
+            (
+                t[n >> 145],
+                t[(n >> 130) & m],
+                t[(n >> 115) & m],
+                t[(n >> 100) & m],
+                t[(n >> 85) & m],
+                t[(n >> 70) & m],
+                t[(n >> 55) & m],
+                t[(n >> 40) & m],
+                t[(n >> 25) & m],
+                t[(n >> 10) & m],
+                _B32_PAIRS[n & 0x3FF],
+            )
+        )
     if len(data) % 5:
         return base64.b32hexencode(data).rstrip(b"=").lower().decode("ascii")
     pairs = _B32_PAIRS

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tldsec.clock import to_epoch
-from tldsec.dnscore import names, nsec3
+from tldsec.dnscore import names, nsec3, rdata
 from tldsec.dnscore.bulk import bulk_allocation
 from tldsec.dnscore.dnskey import key_tag
 from tldsec.dnscore.types import RRType
@@ -115,8 +115,7 @@ def _sign_zone(
 
     chain = _nsec3_chain(zone, structure.nsec3_types, config, nsec3_ttl)
     stats.nsec3_records = len(chain)
-    for rrset in chain:
-        zone.add(rrset)
+    zone.add_all(chain)
     structure.to_sign.extend(chain)
     zone.canonical_owners()  # now, while the zone is smaller than it will be once signed
     stats.seconds_analyse = time.perf_counter() - t0
@@ -130,13 +129,17 @@ def _sign_zone(
     ksk_makers = tuple(_maker(d, origin, window) for d in ksks)
     zsk_makers = tuple(_maker(d, origin, window) for d in zsks)
     jobs = SignJobs.empty(ksk_makers + zsk_makers)
-    rrsets = [dnskey, *structure.to_sign]
-    for rrset in rrsets:
-        is_dnskey = rrset is dnskey
-        duties = ksks if is_dnskey else zsks
-        offset = 0 if is_dnskey else len(ksk_makers)
-        keep: dict[SignerKey, bytes] = {}
-        if previous is not None:
+    if previous is None:
+        # A full sign: every duty of every RRset becomes a job, nothing to look up.
+        for i in range(len(ksk_makers)):
+            jobs.add(dnskey, i)
+        for i in range(len(zsk_makers)):
+            jobs.add_all(structure.to_sign, len(ksk_makers) + i)
+    else:
+        for rrset in [dnskey, *structure.to_sign]:
+            is_dnskey = rrset is dnskey
+            duties = ksks if is_dnskey else zsks
+            offset = 0 if is_dnskey else len(ksk_makers)
             keep = reusable_signatures(
                 rrset,
                 previous.signatures_for(rrset),
@@ -146,11 +149,11 @@ def _sign_zone(
                 refresh,
             )
             stats.signatures_reused += len(keep)
-        rrset.sigs = tuple(keep.values())
-        for i, duty in enumerate(duties):
-            if duty.signer_key not in keep:
-                jobs.add(rrset, offset + i)
-    stats.rrsets = len(rrsets)
+            rrset.sigs = tuple(keep.values())
+            for i, duty in enumerate(duties):
+                if duty.signer_key not in keep:
+                    jobs.add(rrset, offset + i)
+    stats.rrsets = 1 + len(structure.to_sign)
     stats.signatures_made = sign_all(jobs, keystore, workers, progress)
     stats.seconds_sign = time.perf_counter() - t1
     return SignResult(zone=zone, stats=stats)
@@ -185,27 +188,35 @@ def _nsec3_chain(
     (DPS 6.2, RFC 5155 7.1)."""
     salt, iterations = config.nsec3_salt, config.nsec3_iterations
     hashed: dict[bytes, bytes] = {}
-    for name in types_at:
-        digest = nsec3.nsec3_hash(name, salt, iterations)
-        other = hashed.get(digest)
-        if other is not None:
+    for name, digest in zip(types_at, nsec3.nsec3_hashes(types_at, salt, iterations), strict=True):
+        other = hashed.setdefault(digest, name)
+        if other is not name:
             raise SigningError(
                 f"NSEC3 hash collision between {names.to_text(name)} and "
                 f"{names.to_text(other)}: choose another salt (RFC 5155 7.1)"
             )
-        hashed[digest] = name
     order = sorted(hashed)
     chain: list[RRset] = []
-    for i, digest in enumerate(order):
-        name = hashed[digest]
-        types = types_at[name]
-        next_hash = order[(i + 1) % len(order)]
-        owner = nsec3.hashed_owner(digest, zone.origin)
-        if owner in zone.nodes:
+    if not order:
+        return chain
+    head = nsec3.nsec3_rdata_head(salt, iterations, len(order[0]))
+    bitmaps: dict[frozenset[int], bytes] = {}
+    nodes = zone.nodes
+    origin = zone.origin
+    hashed_owner = nsec3.hashed_owner
+    nsec3_type = RRType.NSEC3
+    append = chain.append
+    following = order[1:] + order[:1]  # the next hashed owner, the last wrapping to the first
+    for digest, next_hash in zip(order, following, strict=True):
+        types = types_at[hashed[digest]]
+        bitmap = bitmaps.get(types)
+        if bitmap is None:
+            bitmap = bitmaps[types] = rdata.type_bitmap(types)
+        owner = hashed_owner(digest, origin)
+        if owner in nodes:
             raise SigningError(
                 f"{names.to_text(owner)} is both a name in the zone and an "
                 "NSEC3 owner; choose another salt"
             )
-        rdata = nsec3.nsec3_rdata(next_hash, types, salt, iterations)
-        chain.append(RRset(owner, RRType.NSEC3, ttl, [rdata]))
+        append(RRset(owner, nsec3_type, ttl, [head + next_hash + bitmap]))
     return chain

@@ -52,6 +52,11 @@ class SignJobs:
         self.rrsets.append(rrset)
         self.maker_index.append(maker)
 
+    def add_all(self, rrsets: list[RRset], maker: int) -> None:
+        """``add`` for each of ``rrsets``, all by the same maker."""
+        self.rrsets.extend(rrsets)
+        self.maker_index.extend(array("H", (maker,)) * len(rrsets))
+
     def __len__(self) -> int:
         return len(self.rrsets)
 
