@@ -16,14 +16,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tldsec.dnscore.zonefile import read_zone, write_zone_atomic
+from tldsec.dnscore.zonefile import read_zone
 from tldsec.hsm.base import KeyStoreSpec
 from tldsec.hsm.open import open_keystore
 from tldsec.policy import load_policy
 from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.signer import sign_zone
+from tldsec.signer.output import write_signed_zone
 from tldsec.signer.reuse import PreviousSignatures
-from tldsec.signer.sigcache import SignatureCache, cache_path, save_zone_cache
+from tldsec.signer.sigcache import SignatureCache
 
 
 def main() -> int:
@@ -62,8 +63,7 @@ def main() -> int:
     t1 = time.perf_counter()
     result = sign_zone(zone, config, store, now, previous=previous, workers=args.workers)
     t2 = time.perf_counter()
-    write_zone_atomic(result.zone, args.out)
-    save_zone_cache(result.zone, cache_path(args.out), args.out)
+    write_signed_zone(result.zone, args.out, workers=args.workers)
     t3 = time.perf_counter()
     s = result.stats
     print(

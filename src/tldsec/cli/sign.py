@@ -15,14 +15,15 @@ from tldsec.cli.progress import ProgressLine
 from tldsec.clock import SystemClock
 from tldsec.dnscore import names
 from tldsec.dnscore.zone import Zone
-from tldsec.dnscore.zonefile import read_zone, write_zone_atomic
+from tldsec.dnscore.zonefile import read_zone
 from tldsec.errors import TldsecError
 from tldsec.hsm.open import open_keystore
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.service import KeyManager
 from tldsec.signer import sign_zone
+from tldsec.signer.output import write_signed_zone
 from tldsec.signer.reuse import PreviousSignatures, ZoneSignatures
-from tldsec.signer.sigcache import SignatureCache, cache_path, save_zone_cache
+from tldsec.signer.sigcache import SignatureCache
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +92,12 @@ def run(args: argparse.Namespace) -> int:
                 workers=args.workers,
                 progress=ProgressLine("signing"),
             )
-            write_zone_atomic(
-                result.zone, args.output, header=f"signed by tldsec at {now:%Y-%m-%dT%H:%M:%SZ}"
+            write_signed_zone(
+                result.zone,
+                args.output,
+                header=f"signed by tldsec at {now:%Y-%m-%dT%H:%M:%SZ}",
+                workers=args.workers,
             )
-            save_zone_cache(result.zone, cache_path(args.output), args.output)
         except TldsecError as exc:
             audit.record(
                 EventType.SIGNER_RUN_FAILED,

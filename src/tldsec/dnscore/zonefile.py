@@ -175,7 +175,9 @@ def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
                 # The fast path: "owner TTL IN TYPE RDATA", as zone builders write it.
                 if first == last_owner_text and last_owner is not None:
                     owner = last_owner
-                elif first.endswith(origin_suffix) and plain_label(first, 0, len(first) - suffix_len):
+                elif first.endswith(origin_suffix) and plain_label(
+                    first, 0, len(first) - suffix_len
+                ):
                     owner = names.one_label_wire(first[:-suffix_len], origin)
                 else:
                     owner = parse_owner(first)

@@ -140,9 +140,7 @@ def owner_entries(
     """The cache entries of ``owners`` (those with signed RRsets), in that order."""
     nodes = zone.nodes
     for owner in owners:
-        entries = tuple(
-            (int(r.rtype), rrset_digest(r), r.sigs) for r in nodes[owner] if r.sigs
-        )
+        entries = tuple((int(r.rtype), rrset_digest(r), r.sigs) for r in nodes[owner] if r.sigs)
         if entries:
             yield owner, entries
 
