@@ -315,7 +315,7 @@ def nsec3_to_text(wire: bytes) -> str:
     i = 5 + wire[4]  # after the salt
     head = _NSEC3_HEAD_TEXT.get(wire[:i])
     if head is None:
-        alg, flags, iterations, salt_len = _NSEC3_HEAD.unpack_from(wire)
+        alg, flags, iterations, _ = _NSEC3_HEAD.unpack_from(wire)
         salt = wire[5:i].hex().upper() or "-"
         head = f"{alg} {flags} {iterations} {salt} "
         if len(_NSEC3_HEAD_TEXT) < 4096:
