@@ -325,23 +325,33 @@ def zone_lines(zone: Zone, owners: Iterable[bytes] | None = None) -> Iterator[st
     """Zone-file text in canonical order, SOA first at the apex, in chunks of lines."""
     formatter = rdata.formatter
     rrsig_text = rdata.rrsig_to_text
+    owner_to_text = names.text_under(zone.origin)
+    nodes = zone.nodes
+    # "\tTTL\tIN\tTYPE\t" and the RDATA formatter, per (TTL, type): a zone has few.
+    heads: dict[tuple[int, int], tuple[str, str, Callable[[bytes], str]]] = {}
     parts: list[str] = []
     append = parts.append
-    owner_to_text = names.text_under(zone.origin)
     for owner in owners if owners is not None else zone.canonical_owners():
         owner_text = owner_to_text(owner)
-        node = zone.nodes[owner]
+        node = nodes[owner]
         if len(node) > 1:
             node = sorted(node, key=_type_order)
         for rrset in node:
-            ttl = rrset.ttl
-            rtype = rrset.rtype
-            head = f"{owner_text}\t{ttl}\tIN\t{type_text(rtype)}\t"
-            fmt = formatter(rtype)
+            key = (rrset.ttl, rrset.rtype)
+            cached = heads.get(key)
+            if cached is None:
+                ttl, rtype = key
+                cached = heads[key] = (
+                    f"\t{ttl}\tIN\t{type_text(rtype)}\t",
+                    f"\t{ttl}\tIN\tRRSIG\t",
+                    formatter(rtype),
+                )
+            head, sig_head, fmt = cached
+            head = owner_text + head
             for rd in rrset.rdatas:
                 append(head + fmt(rd) + "\n")
             if rrset.sigs:
-                sig_head = f"{owner_text}\t{ttl}\tIN\tRRSIG\t"
+                sig_head = owner_text + sig_head
                 for sig in rrset.sigs:
                     append(sig_head + rrsig_text(sig) + "\n")
         if len(parts) >= 4096:
