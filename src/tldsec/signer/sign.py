@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tldsec.clock import to_epoch
-from tldsec.dnscore import names, nsec3, rdata
+from tldsec.dnscore import nsec3
 from tldsec.dnscore.bulk import bulk_allocation
 from tldsec.dnscore.dnskey import key_tag
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import RRset, Zone, soa_minimum
-from tldsec.errors import NoUsableKey, SigningError
+from tldsec.errors import NoUsableKey
 from tldsec.hsm.base import KeyStore
 from tldsec.signconf import SigningConfig, ZoneKey
+from tldsec.signer.chain import OwnerHashes, nsec3_chain, start_hashing
 from tldsec.signer.reuse import (
     PreviousSignatures,
     SignerKey,
@@ -86,6 +87,25 @@ def _sign_zone(
     workers: int,
     progress: Callable[[int, int], None] | None,
 ) -> SignResult:
+    # The NSEC3 hashes of the owners, made in a child while the zone is analysed here.
+    hashes = start_hashing(unsigned, config.nsec3_salt, config.nsec3_iterations)
+    try:
+        return _sign_analysed(unsigned, config, keystore, now, previous, workers, progress, hashes)
+    finally:
+        if hashes is not None:
+            hashes.close()
+
+
+def _sign_analysed(
+    unsigned: Zone,
+    config: SigningConfig,
+    keystore: KeyStore,
+    now: datetime,
+    previous: PreviousSignatures | None,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+    hashes: OwnerHashes | None,
+) -> SignResult:
     t0 = time.perf_counter()
     stats = SignStats()
     zsks = _duties(config.zone_signers, config, "sign the zone (ZSK)")
@@ -113,7 +133,16 @@ def _sign_zone(
     structure.nsec3_types[origin] |= {RRType.DNSKEY, RRType.NSEC3PARAM}
     structure.to_sign.append(param)
 
-    chain = _nsec3_chain(zone, structure.nsec3_types, config, nsec3_ttl)
+    chain = nsec3_chain(
+        zone,
+        structure.nsec3_types,
+        config.nsec3_salt,
+        config.nsec3_iterations,
+        nsec3_ttl,
+        hashes,
+    )
+    if hashes is not None:
+        hashes.close()  # before signing: its shared buffer is no longer needed
     stats.nsec3_records = len(chain)
     zone.add_all(chain)
     structure.to_sign.extend(chain)
@@ -176,47 +205,3 @@ def _duties(keys: tuple[ZoneKey, ...], config: SigningConfig, what: str) -> tupl
             f"configured to {what}, but such keys are published (RFC 4035 2.2)"
         )
     return tuple(_KeyDuty(k, SignerKey(int(k.algorithm), key_tag(k.dnskey_rdata))) for k in keys)
-
-
-def _nsec3_chain(
-    zone: Zone,
-    types_at: dict[bytes, frozenset[int]],
-    config: SigningConfig,
-    ttl: int,
-) -> list[RRset]:
-    """One NSEC3 per authoritative name, delegation and empty non-terminal, no opt-out
-    (DPS 6.2, RFC 5155 7.1)."""
-    salt, iterations = config.nsec3_salt, config.nsec3_iterations
-    hashed: dict[bytes, bytes] = {}
-    for name, digest in zip(types_at, nsec3.nsec3_hashes(types_at, salt, iterations), strict=True):
-        other = hashed.setdefault(digest, name)
-        if other is not name:
-            raise SigningError(
-                f"NSEC3 hash collision between {names.to_text(name)} and "
-                f"{names.to_text(other)}: choose another salt (RFC 5155 7.1)"
-            )
-    order = sorted(hashed)
-    chain: list[RRset] = []
-    if not order:
-        return chain
-    head = nsec3.nsec3_rdata_head(salt, iterations, len(order[0]))
-    bitmaps: dict[frozenset[int], bytes] = {}
-    nodes = zone.nodes
-    origin = zone.origin
-    hashed_owner = nsec3.hashed_owner
-    nsec3_type = RRType.NSEC3
-    append = chain.append
-    following = order[1:] + order[:1]  # the next hashed owner, the last wrapping to the first
-    for digest, next_hash in zip(order, following, strict=True):
-        types = types_at[hashed[digest]]
-        bitmap = bitmaps.get(types)
-        if bitmap is None:
-            bitmap = bitmaps[types] = rdata.type_bitmap(types)
-        owner = hashed_owner(digest, origin)
-        if owner in nodes:
-            raise SigningError(
-                f"{names.to_text(owner)} is both a name in the zone and an "
-                "NSEC3 owner; choose another salt"
-            )
-        append(RRset(owner, nsec3_type, ttl, [head + next_hash + bitmap]))
-    return chain
