@@ -69,7 +69,7 @@ def _write_parallel(
     workers: int,
 ) -> None:
     ctx = multiprocessing.get_context("fork")
-    tasks: Any = ctx.Queue()
+    tasks: Any = ctx.SimpleQueue()  # no feeder thread in the parent when it forks
     done: Any = ctx.Queue()
     for i in range(len(parts)):
         tasks.put(i)
