@@ -46,24 +46,73 @@ def sh(*argv: str, **kw: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(argv, check=True, text=True, capture_output=True, **kw)  # type: ignore[call-overload, no-any-return]
 
 
+def _proc_stats() -> dict[int, tuple[int, str, float]]:
+    """pid -> (ppid, command name, CPU seconds) of every process, from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, str, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
+        stats[int(entry)] = (int(fields[1]), name, (int(fields[11]) + int(fields[12])) / tick)
+    return stats
+
+
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds so far of the server's process tree, this (client) process, the
+    PostgreSQL processes, and the whole machine (all processes, from /proc/stat)."""
+    stats = _proc_stats()
+    tree, grew = {server_pid}, True
+    while grew:
+        grew = False
+        for pid, (ppid, _name, _cpu) in stats.items():
+            if ppid in tree and pid not in tree:
+                tree.add(pid)
+                grew = True
+    cpu_line = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    busy = sum(int(x) for i, x in enumerate(cpu_line) if i not in (3, 4))  # not idle, iowait
+    return {
+        "server": sum(stats[p][2] for p in tree if p in stats),
+        "client": time.process_time(),
+        "postgres": sum(c for _pp, name, c in stats.values() if name.startswith("postgres")),
+        "machine": busy / os.sysconf("SC_CLK_TCK"),
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--processes", type=int, default=os.cpu_count() or 1, help="server processes")
+    ap.add_argument(
+        "--audit",
+        action="store_true",
+        help="the server records DS changes in a real audit log (PostgreSQL), as tldsec serve",
+    )
     a = ap.parse_args()
 
     db = f"tldsec_bench_{uuid.uuid4().hex[:8]}"
+    audit_db = f"{db}_audit"
     base = ADMIN.rsplit("/", 1)[0]
     with psycopg.connect(ADMIN, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{db}"')
+        admin.execute(f'CREATE DATABASE "{audit_db}"')
     home = OUT / f"epp-home-{db}"
     home.mkdir(parents=True)
     server = None
     try:
         url = base.replace("postgresql://", "postgresql+psycopg://") + f"/{db}"
+        audit_url = base.replace("postgresql://", "postgresql+psycopg://") + f"/{audit_db}"
         (home / "tldsec.toml").write_text(
             f'[zone]\norigin = "example."\n[database]\nregistry_url = "{url}"\n'
+            f'audit_url = "{audit_url}"\n'
             f"[epp]\nsessions_per_registrar = {a.sessions + 4}\n"
+            '[audit]\nkey_backend = "file"\n'
         )
         (home / "pw").write_text(PASSWORD + "\n")
         make_self_signed(home / "epp-cert.pem", home / "epp-key.pem", "localhost")
@@ -79,7 +128,18 @@ def main() -> int:
             str(home),
         )
         server = subprocess.Popen(
-            [str(TLDSEC), "epp", "serve", "--home", str(home), "--listen", "127.0.0.1:0"],
+            [
+                str(TLDSEC),
+                "epp",
+                "serve",
+                "--home",
+                str(home),
+                "--listen",
+                "127.0.0.1:0",
+                "--processes",
+                str(a.processes),
+                *(["--audit"] if a.audit else []),
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -130,11 +190,16 @@ def main() -> int:
         start.wait()
         t_begin = time.perf_counter()
         stop_at[0] = t_begin + a.seconds
+        cpu0 = cpu_seconds(server.pid)
+        load0 = os.getloadavg()
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - t_begin
+        cpu1 = cpu_seconds(server.pid)
+        load1 = os.getloadavg()
         all_lat = sorted(x for lat in latencies for x in lat)
         n = len(all_lat)
+        cpu = {k: round((cpu1[k] - cpu0[k]) / n * 1000, 3) for k in cpu0}
         epp = {
             "transactions": n,
             "errors": sum(errors),
@@ -147,6 +212,13 @@ def main() -> int:
         }
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
+        audited = None
+        if a.audit:  # every DS change must be in the audit log
+            with psycopg.connect(f"{base}/{audit_db}") as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM audit_entries WHERE event = 'ds.changed'"
+                ).fetchone()
+                audited = int(row[0]) if row else 0
 
         # The ceiling: pgbench simple-update, same clients, same duration, same server.
         pg_url = f"{base}/{db}"
@@ -168,11 +240,16 @@ def main() -> int:
         lat = re.search(r"latency average = ([0-9.]+) ms", out)
         result = {
             "sessions": a.sessions,
-            "server_workers": 8,  # ServerLimits default, as tldsec epp serve runs it
+            "server_processes": a.processes,
             "epp": epp,
             "pgbench_simple_update_tps": pgbench_tps,
             "pgbench_latency_avg_ms": float(lat.group(1)) if lat else None,
             "cpus": os.cpu_count(),
+            "audit": a.audit,
+            "audit_ds_entries": audited,
+            "cpu_ms_per_transform": cpu,
+            "load_average_before": [round(x, 2) for x in load0],
+            "load_average_after": [round(x, 2) for x in load1],
         }
         OUT.mkdir(exist_ok=True)
         (OUT / "epp_bench.json").write_text(json.dumps(result, indent=2))
@@ -190,6 +267,13 @@ def main() -> int:
         print(f"| failed transforms | {epp['errors']} of {n} |")
         print(f"| pgbench simple-update, {a.sessions} clients | {pgbench_tps:.0f} tps |")
         print(f"| EPP / pgbench | {epp['tps'] / pgbench_tps:.2f} |")
+        print(
+            f"| CPU ms per transform: server / client / PostgreSQL / machine | "
+            f"{cpu['server']} / {cpu['client']} / {cpu['postgres']} / {cpu['machine']} |"
+        )
+        print(f"| load average before / after the EPP run | {load0[0]:.2f} / {load1[0]:.2f} |")
+        if a.audit:
+            print(f"| audit entries ds.changed (setup included) | {audited} |")
         return 0
     finally:
         if server is not None and server.poll() is None:
@@ -199,6 +283,7 @@ def main() -> int:
             server.stdout.close()
         with psycopg.connect(ADMIN, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+            admin.execute(f'DROP DATABASE IF EXISTS "{audit_db}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/verify_bench.py                      # 100,000 delegations
     .venv/bin/python bench/verify_bench.py -n 100000 -n 1000000
+    .venv/bin/python bench/verify_bench.py --incremental -n 100000   # the gate's two modes
 
 For each size: ``../shared/tools/gen_tld_zone.py`` makes the unsigned zone (same
 arguments, same file), the real signer signs it on every core with in-memory keys (a
@@ -15,6 +16,14 @@ file:
 * the second-implementation comparison (dnspython re-signing through the key store,
   here the in-memory store), in full and on the default sample.
 
+With ``--incremental``: the same zone is published by a full gate run, then 1,000 of
+its delegations change (500 name servers changed, 200 DS added, 150 delegations removed,
+150 added; the serial moves on), the real signer re-signs it reusing the published
+zone's signatures, and a zone patch is made by a block diff (``tests/verify/patching``,
+until the incremental re-signer writes them). Then the gate runs on that candidate in
+each mode, from outside as below: full (``[verify] incremental = false``) and
+incremental, with the built-in checks only and with the default external validators.
+
 Each runs as its own process tree; wall time and peak memory are measured from outside:
 peak RSS summed over the tree's processes (an upper bound: forked workers share the
 parent's pages) and peak PSS (shared pages counted once). Results: a Markdown table on
@@ -27,13 +36,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -397,6 +407,263 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+# --- the gate's two modes on a pair of zones -------------------------------------------
+
+CHANGES = {"ns": 500, "ds": 200, "removed": 150, "added": 150}
+
+
+def _changed_unsigned(unsigned: Path, out: Path) -> None:
+    """The unsigned zone with 1,000 delegations changed (see ``CHANGES``)."""
+    import random
+
+    lines = unsigned.read_text().splitlines(keepends=True)
+    suffix = "." + ORIGIN
+    groups: dict[str, list[int]] = {}
+    for i, line in enumerate(lines):
+        owner = line.split(" ", 1)[0]
+        if line.startswith((";", "$")) or owner == ORIGIN or not owner.endswith(suffix):
+            continue
+        groups.setdefault(owner[: -len(suffix)].rsplit(".", 1)[-1], []).append(i)
+    groups.pop("nic", None)
+    wanted = sum(CHANGES.values())
+    chosen = random.Random(len(groups)).sample(sorted(groups), min(wanted, len(groups)))
+    drop: set[int] = set()
+    extra: list[str] = []
+    at = 0
+    for kind, count in CHANGES.items():
+        for label in chosen[at : at + count]:
+            rows = groups[label]
+            ns = [i for i in rows if " IN NS " in lines[i]]
+            if kind == "ns":
+                lines[ns[-1]] = lines[ns[-1]].rsplit(" ", 1)[0] + " ns9.bench-changed.net.\n"
+            elif kind == "ds":
+                extra.append(f"{label}.{ORIGIN} 86400 IN DS {1000 + at % 60000} 13 2 {'AB' * 32}\n")
+            elif kind == "removed":
+                drop.update(rows)
+            at += 1
+        if kind == "added":
+            for k in range(count):
+                for server in ("ns1.bench-new.net.", "ns2.bench-new.net."):
+                    extra.append(f"bench-new-{k}.{ORIGIN} 86400 IN NS {server}\n")
+    kept = [line for i, line in enumerate(lines) if i not in drop]
+    text = "".join(kept + extra)
+    head, _, rest = text.partition(" 2024010100 ")
+    out.write_text(head + " 2024010101 " + rest)
+
+
+def _sign_again(files: Files, unsigned: Path, out: Path) -> None:
+    """Re-sign ``unsigned`` with the benchmark's keys, reusing the signatures of the
+    signed zone (DPS 6.5), and write it."""
+    from tldsec.dnscore.zonefile import read_zone, write_zone_atomic
+    from tldsec.policy import load_policy
+    from tldsec.signconf import SigningConfig, ZoneKey
+    from tldsec.signer import sign_zone
+
+    store = _memory_store(files.keys)
+    keys = tuple(
+        ZoneKey(
+            i.key_id,
+            257 if i.label == "ksk" else 256,
+            i.algorithm,
+            i.public_key,
+            True,
+            i.label == "ksk",
+            i.label != "ksk",
+        )
+        for i in sorted(store.list_keys(), key=lambda i: i.label)
+    )
+    config = SigningConfig.from_policy(load_policy(), keys)
+    previous = read_zone(files.signed, ORIGIN)
+    zone = read_zone(unsigned, ORIGIN)
+    result = sign_zone(zone, config, store, datetime.now(UTC), previous, os.cpu_count() or 1)
+    write_zone_atomic(result.zone, out, header="re-signed by verify_bench")
+
+
+@dataclass(frozen=True, slots=True)
+class PairFiles:
+    files: Files
+    store: Path
+    published: Path  # zone A as the gate published it
+    state: Path  # the gate's record of it, restored before each run
+    candidate: Path  # zone B, with its .patch beside it
+    unsigned: Path  # zone B's unsigned input
+
+
+def prepare_pair(n: int, workdir: Path) -> PairFiles:
+    files = prepare(n, workdir)
+    store = workdir / f"store-{n}"
+    pair = PairFiles(
+        files,
+        store,
+        store / "2024010100.zone",
+        workdir / f"tld-{n}.verify-state.json",
+        workdir / f"tld-{n}-b.signed",
+        workdir / f"tld-{n}-b.zone",
+    )
+    if pair.candidate.exists() and pair.candidate.stat().st_mtime >= files.signed.stat().st_mtime:
+        return pair
+    print("changing 1,000 delegations and signing again ...", file=sys.stderr)
+    _changed_unsigned(files.unsigned, pair.unsigned)
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, __file__, "--pair-step", "sign", str(n), str(workdir)], check=True
+    )
+    print(f"  re-signed in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    subprocess.run(
+        [sys.executable, __file__, "--pair-step", "publish", str(n), str(workdir)], check=True
+    )
+    return pair
+
+
+def _pair_step(step: str, n: int, workdir: Path) -> None:
+    pair = PairFiles(
+        Files(
+            workdir / f"tld-{n}.zone",
+            workdir / f"tld-{n}.signed",
+            workdir / f"tld-{n}.ds",
+            workdir / f"tld-{n}.keys.json",
+        ),
+        workdir / f"store-{n}",
+        workdir / f"store-{n}" / "2024010100.zone",
+        workdir / f"tld-{n}.verify-state.json",
+        workdir / f"tld-{n}-b.signed",
+        workdir / f"tld-{n}-b.zone",
+    )
+    if step == "sign":
+        _sign_again(pair.files, pair.unsigned, pair.candidate)
+        return
+    from tldsec.policy import load_policy
+    from tldsec.verify.gate import gate
+    from tldsec.verify.mode import state_path
+    from tldsec.verify.options import VerifyOptions, VerifyRequest
+
+    if step == "publish":  # zone A through the full gate: published, and its record
+        pair.store.mkdir(exist_ok=True)
+        options = VerifyOptions(policy=load_policy(), external=(), second_sample=0)
+        request = VerifyRequest(pair.files.signed, ORIGIN, pair.files.anchor)
+        result = gate(request, options, datetime.now(UTC), publish_to=pair.published)
+        result.raise_if_refused()
+        shutil.copy(state_path(pair.published), pair.state)
+        sys.path.insert(0, str(ROOT))
+        from tests.verify.patching import write_patch
+
+        t0 = time.perf_counter()
+        patch = write_patch(pair.published, pair.candidate)
+        print(
+            f"  patch: {len(patch.edits)} edits, {patch.changed_bytes} bytes "
+            f"({time.perf_counter() - t0:.0f} s to diff)",
+            file=sys.stderr,
+        )
+        return
+    # A measured run: "full" or "incremental", "+external" for the default validators.
+    from tldsec.hsm.open import open_keystore
+
+    shutil.copy(pair.state, state_path(pair.published))
+    target = pair.store / "2024010101.zone"
+    target.unlink(missing_ok=True)
+    mode, _, external = step.partition("+")
+    options = VerifyOptions(policy=load_policy(), incremental=mode == "incremental")
+    if not external:
+        options = replace(options, external=())
+    request = VerifyRequest(
+        pair.candidate, ORIGIN, pair.files.anchor, pair.unsigned, previous=pair.published
+    )
+    result = gate(
+        request,
+        options,
+        datetime.now(UTC),
+        publish_to=target,
+        keystore=_memory_store(pair.files.keys),
+        opener=open_keystore,
+    )
+    target.unlink(missing_ok=True)
+    print(result.report.to_json())
+    sys.exit(0 if result.passed else 1)
+
+
+def run_pair(n: int, workdir: Path, repeat: int = 2, quick: bool = False) -> dict[str, Any]:
+    pair = prepare_pair(n, workdir)
+    me = [sys.executable, __file__, "--pair-step"]
+    runs = [
+        ("full gate, built-in checks", "full"),
+        ("incremental gate, built-in checks", "incremental"),
+        ("full gate, built-in checks + default validators", "full+external"),
+        (
+            "incremental gate, built-in checks + ldns-verify-zone on the delta",
+            "incremental+external",
+        ),
+    ]
+    if quick:  # the validators' whole-file times are in the table above
+        runs = [r for r in runs if r[1] != "full+external"]
+    best: dict[str, tuple[Measurement, str]] = {}
+    for _ in range(repeat):
+        for name, step in runs:
+            print(f"  {name} ...", file=sys.stderr)
+            m, output = measure(name, [*me, step, str(n), str(workdir)])
+            print(
+                f"    {m.seconds:.1f} s ({m.cpu_seconds:.1f} s CPU), {m.verdict}", file=sys.stderr
+            )
+            if name not in best or m.seconds < best[name][0].seconds:
+                best[name] = (m, output)
+    checks: dict[str, Any] = {}
+    for name, (_m, output) in best.items():
+        try:
+            doc = json.loads(output)
+        except json.JSONDecodeError:
+            checks[name] = {"output": output[-2000:]}
+            continue
+        checks[name] = {c["name"]: round(c["seconds"], 2) for c in doc["checks"]}
+        checks[name]["meta"] = doc["meta"]
+        checks[name]["report_seconds"] = doc["seconds"]
+    patch = json.loads(Path(str(pair.candidate) + ".patch").read_text())
+    return {
+        "delegations": n,
+        "changed_delegations": sum(CHANGES.values()),
+        "signed_bytes": pair.candidate.stat().st_size,
+        "edits": len(patch["edits"]),
+        "cores": len(os.sched_getaffinity(0)),
+        "load_average_after": os.getloadavg(),
+        "repeats": repeat,
+        "results": [asdict(best[name][0]) for name, _ in runs],
+        "check_seconds": checks,
+    }
+
+
+def pair_table(result: dict[str, Any]) -> str:
+    rows = result["results"]
+    full = rows[0]["seconds"]
+    load = ", ".join(f"{x:.1f}" for x in result["load_average_after"])
+    out = [
+        f"### {result['delegations']:,} delegations, {result['changed_delegations']:,} changed "
+        f"({result['signed_bytes'] / 2**20:.0f} MiB signed zone, {result['edits']} edits in the "
+        f"patch, {result['cores']} cores; fastest of {result['repeats']} runs each; load average "
+        f"after: {load})",
+        "",
+        "| gate run | wall s | × full built-in | CPU s | peak RSS MiB (sum) | staging copy s "
+        "| checks s | verdict |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        info = result["check_seconds"].get(r["name"], {})
+        staging = info.get("meta", {}).get("staging_seconds")
+        checks = info.get("report_seconds")
+        out.append(
+            f"| {r['name']} | {r['seconds']:.1f} | {r['seconds'] / full:.2f} | "
+            f"{r['cpu_seconds']:.1f} | {r['peak_rss_mib']:.0f} | "
+            f"{'' if staging is None else f'{staging:.1f}'} | "
+            f"{'' if checks is None else f'{checks:.1f}'} | {r['verdict']} |"
+        )
+    for name, info in result["check_seconds"].items():
+        if "meta" in info:
+            parts = ", ".join(
+                f"{k} {v:.1f}"
+                for k, v in info.items()
+                if isinstance(v, float) and k != "report_seconds"
+            )
+            out += ["", f"{name}, seconds per check: {parts}."]
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", "--delegations", type=int, action="append")
@@ -405,7 +672,15 @@ def main() -> None:
     ap.add_argument("--sign", nargs=2, help=argparse.SUPPRESS)
     ap.add_argument("--files", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--second", default="off", help=argparse.SUPPRESS)
+    ap.add_argument("--incremental", action="store_true", help="the gate's two modes")
+    ap.add_argument(
+        "--quick", action="store_true", help="with --incremental: no full run with validators"
+    )
+    ap.add_argument("--pair-step", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.pair_step:
+        _pair_step(args.pair_step[0], int(args.pair_step[1]), Path(args.pair_step[2]))
+        return
     if args.sign:
         _sign(Path(args.sign[0]), Path(args.sign[1]))
         return
@@ -423,6 +698,14 @@ def main() -> None:
             _second_only(files, args.second)
         return
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.incremental:
+        for n in args.delegations or [100_000]:
+            print(f"{n:,} delegations, the gate's two modes", file=sys.stderr)
+            result = run_pair(n, args.workdir, args.repeat, args.quick)
+            (OUT / f"verify-incremental-{n}.json").write_text(json.dumps(result, indent=2))
+            print(pair_table(result))
+            print()
+        return
     for n in args.delegations or [100_000]:
         print(f"{n:,} delegations", file=sys.stderr)
         result = run_size(n, args.workdir, args.repeat)

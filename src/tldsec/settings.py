@@ -76,6 +76,9 @@ class VerifySettings:
     second_sample: int | None = 2000  # RRsets re-signed by dnspython; None ("all"): every one
     horizon_hours: int | None = None  # None: the policy's cycle interval + safety margin
     workers: int = 0  # 0: every core
+    incremental: bool = True  # verify only what a zone patch says changed, when sound
+    full_every_hours: int = 24  # a full verification at least this often ...
+    full_every_cycles: int = 96  # ... and after this many incremental ones (0: no limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,8 +288,17 @@ def _epp(epp: dict[str, Any], home: Path, source: str) -> EppSettings:
 
 def _verify(table: dict[str, Any], source: str) -> VerifySettings:
     """``[verify]``: external = [...], external_timeout_seconds, second_sample (a number,
-    or "all"), horizon_hours, workers."""
-    known = {"external", "external_timeout_seconds", "second_sample", "horizon_hours", "workers"}
+    or "all"), horizon_hours, workers, incremental, full_every_hours, full_every_cycles."""
+    known = {
+        "external",
+        "external_timeout_seconds",
+        "second_sample",
+        "horizon_hours",
+        "workers",
+        "incremental",
+        "full_every_hours",
+        "full_every_cycles",
+    }
     unknown = sorted(set(table) - known)
     if unknown:
         raise ConfigError(f"{source}: [verify] {unknown[0]} is not a setting (misspelt?)")
@@ -312,4 +324,17 @@ def _verify(table: dict[str, Any], source: str) -> VerifySettings:
         second_sample=None if sample == "all" else number("second_sample", 0, sample),
         horizon_hours=None if horizon is None else number("horizon_hours", 1, horizon),
         workers=number("workers", 0, table.get("workers", default.workers)),
+        incremental=_flag(source, table.get("incremental", default.incremental)),
+        full_every_hours=number(
+            "full_every_hours", 1, table.get("full_every_hours", default.full_every_hours)
+        ),
+        full_every_cycles=number(
+            "full_every_cycles", 0, table.get("full_every_cycles", default.full_every_cycles)
+        ),
     )
+
+
+def _flag(source: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{source}: [verify] incremental must be true or false")
+    return value

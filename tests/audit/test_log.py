@@ -312,3 +312,35 @@ def test_concurrent_writers_get_distinct_gap_free_numbers(
     seqs = [e.seq for e in iter_entries(audit_engine)]
     assert seqs == list(range(1, writers * each + 1))
     assert verify_db(audit_engine, audit_key).ok
+
+
+def test_threads_sharing_one_log_group_their_entries_without_gaps(
+    audit_engine: Engine, make_log: LogFactory, audit_key: Ed25519Signer
+) -> None:
+    log = make_log(audit_engine, checkpoint_every=7)
+    threads_n, each = 8, 25
+    returned: list[tuple[int, str]] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work(n: int) -> None:
+        try:
+            for i in range(each):
+                entry = log.record("ds.received", actor=f"registrar:reg-{n}", n=i)
+                with lock:
+                    returned.append((entry.seq, entry.hash))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(threads_n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    stored = [(e.seq, e.hash) for e in iter_entries(audit_engine) if e.event == "ds.received"]
+    # Every call got its own committed entry back, and the chain has no gap.
+    assert sorted(returned) == stored and len(stored) == threads_n * each
+    seqs = [e.seq for e in iter_entries(audit_engine)]
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert verify_db(audit_engine, audit_key).ok

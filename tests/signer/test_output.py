@@ -44,11 +44,22 @@ def test_parallel_output_is_byte_identical_to_the_serial_writer(
     signed: Zone, tmp_path: Path, part_owners: int, header: str | None
 ) -> None:
     one, two = tmp_path / "serial.zone", tmp_path / "parallel.zone"
-    serial(signed, one, header)
-    write_signed_zone(
-        signed, two, header=header, workers=3, part_owners=part_owners, parallel_min_owners=0
+    serial_sizes: list[int] = []
+    serial_head = write_zone_atomic(signed, one, header, serial_sizes)
+    save_zone_cache(signed, cache_path(one), one)
+    sizes: list[int] = []
+    head = write_signed_zone(
+        signed,
+        two,
+        header=header,
+        workers=3,
+        block_sizes=sizes,
+        part_owners=part_owners,
+        parallel_min_owners=0,
     )
     assert two.read_bytes() == one.read_bytes()
+    assert (head, sizes) == (serial_head, serial_sizes)
+    assert head + sum(sizes) == len(two.read_bytes())
     # The cache is bound to the parallel file's digest and holds the same entries.
     assert cache_content(two, signed) == cache_content(one, signed)
     assert sorted(p.name for p in tmp_path.iterdir()) == [

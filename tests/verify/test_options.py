@@ -26,6 +26,8 @@ def test_defaults_run_the_three_validators_and_sample_2000() -> None:
     assert vs.external == EXTERNAL_DEFAULT == ("ldns-verify-zone", "dnssec-verify", "kzonecheck")
     options = VerifyOptions.from_settings(load_policy(), vs)
     assert options.second_sample == 2000 and options.workers == 0
+    assert options.incremental and options.full_every_hours == 24.0
+    assert options.full_every_cycles == 96
     # DPS policy: cycle interval 15 min + safety margin 48 h.
     assert options.horizon_delta() == timedelta(hours=48, minutes=15)
 
@@ -38,6 +40,9 @@ def test_every_setting_of_the_table() -> None:
             "second_sample": "all",
             "horizon_hours": 72,
             "workers": 4,
+            "incremental": False,
+            "full_every_hours": 6,
+            "full_every_cycles": 0,
         }
     )
     options = VerifyOptions.from_settings(load_policy(), vs)
@@ -46,6 +51,8 @@ def test_every_setting_of_the_table() -> None:
     assert options.second_sample is None
     assert options.horizon_delta() == timedelta(hours=72)
     assert options.workers == 4
+    assert not options.incremental
+    assert (options.full_every_hours, options.full_every_cycles) == (6.0, 0)
 
 
 @pytest.mark.parametrize(
@@ -55,6 +62,9 @@ def test_every_setting_of_the_table() -> None:
         ({"external": "ldns-verify-zone"}, "list of validator names"),
         ({"second_sample": -1}, "second_sample must be an integer >= 0"),
         ({"horizon_hours": 0}, "horizon_hours must be an integer >= 1"),
+        ({"incremental": "yes"}, "incremental must be true or false"),
+        ({"full_every_hours": 0}, "full_every_hours must be an integer >= 1"),
+        ({"full_every_cycles": -1}, "full_every_cycles must be an integer >= 0"),
     ],
 )
 def test_a_bad_table_is_refused_by_name(table: dict[str, Any], message: str) -> None:

@@ -5,6 +5,14 @@ the whole transaction (DPS 4.4.1 "serial or sequence number"): SQLite by ``BEGIN
 IMMEDIATE``, PostgreSQL by ``SELECT ... FOR UPDATE`` on the single ``audit_head`` row.
 A failed transaction leaves no number used, so numbers are gap-free and distinct.
 
+Concurrent ``record`` calls in one process share a transaction (group commit): while
+one thread's transaction runs, the entries other threads ask for queue up, and the next
+of them appends them all in one transaction, in queue order. Each call still returns
+only after its own entry is committed, and the numbering, the chain and the lock are
+those of a single append; a failed transaction fails every call in it and uses no
+number. With many EPP sessions this makes the cost per entry a fraction of a
+transaction instead of one each.
+
 In the same transaction the writer notices clock anomalies (DPS 4.4.1, 5.7): a time
 behind the previous entry's, and the kernel's "not synchronised" status, each recorded
 as an entry of its own before the caller's. It also signs a checkpoint when one is due
@@ -69,6 +77,15 @@ class Head:
     clock_state: SyncState | None
 
 
+@dataclass(slots=True)
+class _Request:
+    """One ``record`` call waiting for its group's transaction."""
+
+    item: _Pending
+    entry: Entry | None = None
+    error: BaseException | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class _Pending:
     event: EventType
@@ -100,6 +117,9 @@ class AuditLog:
         self._probed_at: datetime | None = None
         self._signing_failed_at: datetime | None = None
         self._sqlite = engine.dialect.name == "sqlite"
+        self._group = threading.Condition()
+        self._queue: list[_Request] = []
+        self._writing = False
 
     def record(
         self,
@@ -114,9 +134,38 @@ class AuditLog:
         ``level`` defaults to the catalogue's level for the event. Details are JSON
         values (no floats); datetimes, bytes, enums and paths are converted.
         """
-        pending = _pending(event, actor, level, details)
-        entries = self._append([pending])
-        return entries[-1]
+        return self._group_commit(_Request(_pending(event, actor, level, details)))
+
+    def _group_commit(self, request: _Request) -> Entry:
+        """Append ``request`` with whatever else is queued, or wait for the writer that
+        takes it (see the module docstring)."""
+        with self._group:
+            self._queue.append(request)
+            while self._writing and request.entry is None and request.error is None:
+                self._group.wait()
+            if request.entry is None and request.error is None:
+                self._writing = True
+                batch, self._queue = self._queue, []
+            else:
+                batch = []
+        if batch:
+            try:
+                for r, entry in zip(batch, self._append([r.item for r in batch]), strict=True):
+                    r.entry = entry
+            except Exception as exc:  # every call of the group fails, none is written
+                for r in batch:
+                    r.error = exc
+            finally:
+                with self._group:
+                    self._writing = False
+                    self._group.notify_all()
+        error = request.error
+        if error is not None:
+            if batch or not isinstance(error, AuditError):  # the writer's own exception
+                raise error
+            raise AuditError(str(error)) from error  # a copy for each waiting thread
+        assert request.entry is not None
+        return request.entry
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign the head now, unless it is already signed or the log is empty."""

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 import tomllib
@@ -60,6 +61,13 @@ def register(sub: Any) -> None:
     p.add_argument("--dns-listen", metavar="HOST:PORT", help="primary (default: [distribute])")
     p.add_argument("--health-listen", metavar="HOST:PORT", help=f"default: {DEFAULT_HEALTH}")
     p.add_argument("--no-epp", action="store_true", help="do not start the EPP server")
+    p.add_argument(
+        "--epp-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        metavar="N",
+        help="EPP server processes sharing the port (default: one per core)",
+    )
     p.add_argument(
         "--no-cycle",
         action="store_true",
@@ -107,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
                 health,
                 epp=not args.no_epp,
                 epp_listen=args.epp_listen,
+                epp_processes=args.epp_processes,
                 cycles=not args.no_cycle,
             )
         )
@@ -158,6 +167,7 @@ class Registry:
         *,
         epp: bool = True,
         epp_listen: str | None = None,
+        epp_processes: int = 1,
         cycles: bool = True,
     ) -> None:
         loop = asyncio.get_running_loop()
@@ -168,7 +178,7 @@ class Registry:
             await self.primary.refresh()
             self.primary.start_watching(self.dist.poll_seconds)
             if epp:
-                close_epp = await self._start_epp(epp_listen)
+                close_epp = await self._start_epp(epp_listen, epp_processes)
                 stack.push_async_callback(close_epp)
             health_server = await asyncio.start_server(self._health, *health)
             stack.push_async_callback(_close_server, health_server)
@@ -245,7 +255,9 @@ class Registry:
             notifier=notifier,
         )
 
-    async def _start_epp(self, listen: str | None) -> Callable[[], Awaitable[None]]:
+    async def _start_epp(
+        self, listen: str | None, processes: int = 1
+    ) -> Callable[[], Awaitable[None]]:
         from tldsec.audit.adapters import registry_recorder
         from tldsec.audit.config import open_audit_log
         from tldsec.cli.epp import parse_listen
@@ -266,6 +278,19 @@ class Registry:
             # The embedded default: a self-signed certificate in the home.
             fp = make_self_signed(epp.tls_cert, epp.tls_key, "localhost", clock=self.clock)
             log.info("EPP: made a self-signed certificate %s (SHA-256 %s)", epp.tls_cert, fp)
+        if processes > 1:
+            # Several EPP processes on one port (docs/epp.md); each audits to the log.
+            from tldsec.cli.epp import worker_args
+            from tldsec.epp.workers import EppWorkers
+
+            open_audit_log(self.settings, self.clock).close()  # made once, not by N workers
+            workers = EppWorkers(
+                worker_args(self.settings.home, audit=True),
+                processes,
+                LoginGate(self.clock, max_sessions=epp.sessions_per_registrar),
+            )
+            self.epp_address = await workers.start(*parse_listen(listen or epp.listen))
+            return workers.close
         context = server_context(
             epp.tls_cert,
             epp.tls_key,

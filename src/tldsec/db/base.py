@@ -27,4 +27,5 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)  # the EPP server turns it off (docs/epp.md)
+    return create_engine(url, **kwargs)

@@ -15,9 +15,11 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from argon2 import PasswordHasher
 from lxml import etree
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -56,7 +58,7 @@ from tldsec.epp.errors import (
     UnknownCommand,
     from_registry_error,
 )
-from tldsec.epp.login import LoginGate
+from tldsec.epp.login import Gate
 from tldsec.epp.xml.codec import (
     CONTACT,
     DOMAIN,
@@ -79,6 +81,8 @@ from tldsec.registry.audit import AuditRecorder, log_audit
 from tldsec.registry.context import Actor, RegistryRules, Tx
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import EppTransaction
+
+LOG_ROW = insert(cast(Table, EppTransaction.__table__))  # built once: see registry/ds_update.py
 
 _log = logging.getLogger(__name__)
 
@@ -139,7 +143,7 @@ class Dispatcher:
     rules: RegistryRules
     clock: Clock
     hasher: PasswordHasher
-    gate: LoginGate
+    gate: Gate
     server_id: str = "tldsec"
     codec: Codec = field(default_factory=Codec)
     audit: AuditRecorder = log_audit
@@ -319,10 +323,12 @@ class Dispatcher:
         try:
             with self.db.write() as session:
                 reply = work(session)
-                session.add(
+                session.flush()  # the command's ORM changes first, then the log row
+                session.connection().execute(
+                    LOG_ROW,
                     self._log_row(
                         client_id, conn, label, object_name, cl_trid, sv_trid, reply.code, started
-                    )
+                    ),
                 )
             return reply
         except RegistryError as exc:
@@ -360,19 +366,20 @@ class Dispatcher:
         sv_trid: str,
         code: ResultCode,
         started: datetime,
-    ) -> EppTransaction:
+    ) -> dict[str, object]:
+        """The ``epp_transaction`` row's values."""
         elapsed = self.clock.now() - started
-        return EppTransaction(
-            at=started,
-            client_id=client_id,
-            peer=conn.peer[:64],
-            command=label[:32],
-            object_name=object_name,
-            cl_trid=cl_trid,
-            sv_trid=sv_trid,
-            result_code=int(code),
-            duration_us=max(0, int(elapsed.total_seconds() * 1_000_000)),
-        )
+        return {
+            "at": started,
+            "client_id": client_id,
+            "peer": conn.peer[:64],
+            "command": label[:32],
+            "object_name": object_name,
+            "cl_trid": cl_trid,
+            "sv_trid": sv_trid,
+            "result_code": int(code),
+            "duration_us": max(0, int(elapsed.total_seconds() * 1_000_000)),
+        }
 
     def _log(
         self,
@@ -388,10 +395,11 @@ class Dispatcher:
         """The transaction-log row of a failed command, in a transaction of its own."""
         try:
             with self.db.write() as session:
-                session.add(
+                session.connection().execute(
+                    LOG_ROW,
                     self._log_row(
                         client_id, conn, label, object_name, cl_trid, sv_trid, code, started
-                    )
+                    ),
                 )
         except SQLAlchemyError:
             _log.exception("cannot write the EPP transaction log (svTRID %s)", sv_trid)

@@ -44,6 +44,19 @@ class Peer(Protocol):
     failed_logins: int
 
 
+class Gate(Protocol):
+    """What logins ask of the gate: ``LoginGate`` in one process, ``RemoteGate`` in a
+    worker of several (``epp/shared_gate.py``)."""
+
+    max_sessions: int
+    max_failures_per_session: int
+
+    def blocked(self, *keys: str) -> bool: ...
+    def failed(self, *keys: str) -> None: ...
+    def open_session(self, client_id: str) -> bool: ...
+    def close_session(self, client_id: str) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class LoginResult:
     actor: Actor
@@ -120,7 +133,7 @@ class LoginGate:
         return times
 
 
-def login(session: Session, tx: Tx, cmd: Command, conn: Peer, gate: LoginGate) -> LoginResult:
+def login(session: Session, tx: Tx, cmd: Command, conn: Peer, gate: Gate) -> LoginResult:
     """Authenticate and open a session slot; raises the EPP or registry error otherwise."""
     element = cmd.object_element
     client_id = text_of(element.find(q(EPP, "clID")))

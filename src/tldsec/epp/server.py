@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ class EppServer:
         self._pool = ThreadPoolExecutor(self.limits.workers, thread_name_prefix="epp")
         self._server: asyncio.Server | None = None
         self._sessions: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
         """Listen; port 0 picks a free port. Returns the bound address."""
@@ -62,19 +64,35 @@ class EppServer:
         _log.info("EPP server listening on %s:%s", address[0], address[1])
         return str(address[0]), int(address[1])
 
+    async def start_on(self, sock: socket.socket) -> tuple[str, int]:
+        """Accept on a socket that is already listening (one of several worker processes
+        sharing it, ``epp/workers.py``). Returns its address."""
+        self._server = await asyncio.start_server(
+            self._session,
+            sock=sock,
+            ssl=self.context,
+            ssl_handshake_timeout=self.limits.handshake_timeout,
+        )
+        address = sock.getsockname()
+        return str(address[0]), int(address[1])
+
     async def serve_forever(self) -> None:
         if self._server is None:
             raise RuntimeError("start() the server first")
         await self._server.serve_forever()
 
     async def close(self) -> None:
+        self._closing = True
+        # Stop accepting, end the open sessions, then wait for the listener: since
+        # Python 3.11.7/3.12.1 wait_closed() also waits for every open connection.
         if self._server is not None:
             self._server.close()
-            await self._server.wait_closed()
         for task in list(self._sessions):
             task.cancel()
         if self._sessions:
             await asyncio.gather(*self._sessions, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -99,13 +117,22 @@ class EppServer:
                     break
         except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError) as exc:
             _log.debug("EPP session %s ended: %s", conn.peer, exc)
+        except asyncio.CancelledError:
+            # close() ends the session; the task ends here rather than re-raising
+            # (asyncio's stream callback would log a cancelled session as an error).
+            _log.debug("EPP session %s closed by the server's shutdown", conn.peer)
         finally:
             self.dispatcher.end_session(conn)
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except (ConnectionError, ssl.SSLError) as exc:
-                _log.debug("closing %s: %s", conn.peer, exc)
+            if self._closing:
+                # Shutting down: no TLS close_notify exchange with a client that may not
+                # answer (it would hold the shutdown for ssl_shutdown_timeout).
+                writer.transport.abort()
+            else:
+                writer.close()
+                try:
+                    await writer.wait_closed()
+                except (ConnectionError, ssl.SSLError) as exc:
+                    _log.debug("closing %s: %s", conn.peer, exc)
             if task is not None:
                 self._sessions.discard(task)
 

@@ -12,15 +12,21 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from tldsec.errors import DsRejected, LimitExceeded, PolicyRefused, StatusProhibits
+from tldsec.errors import DsRejected, LimitExceeded, PolicyRefused
 from tldsec.registry import history
 from tldsec.registry.context import Tx
 from tldsec.registry.domains import contact_row_id, ds_row, ds_value, resolve_hosts
 from tldsec.registry.ds_rules import DsData, apply_ds_change
-from tldsec.registry.models import Domain, DomainContact, DomainNs, DsRecord
+from tldsec.registry.models import DomainContact, DomainNs, DsRecord
 from tldsec.registry.names import check_domain_name
 from tldsec.registry.objects import domain_statuses, load_domain, require_sponsor, set_statuses
-from tldsec.registry.statuses import DOMAIN_CLIENT, DOMAIN_SERVER, HOLD, check_settable
+from tldsec.registry.statuses import (
+    DOMAIN_CLIENT,
+    DOMAIN_SERVER,
+    HOLD,
+    check_settable,
+    check_update_allowed,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +56,9 @@ def update_domain(session: Session, tx: Tx, req: DomainUpdate) -> None:
     domain = load_domain(session, tx, name)
     require_sponsor(tx, domain.registrar_id, f"domain {name!r}")
     stored = domain_statuses(session, domain.id)
-    _check_update_allowed(domain, stored, req, tx)
+    check_update_allowed(
+        name, domain.transfer_status, stored, req.rem_status, by_registry=tx.actor.is_registry
+    )
 
     # Statuses (RFC 5731 2.3): registrars set client*, the registry server*.
     check_settable(
@@ -177,13 +185,3 @@ def update_domain(session: Session, tx: Tx, req: DomainUpdate) -> None:
             removed=[str(d) for d in removed_ds],
             chain_of_trust_removed=bool(current_ds) and not new_ds,  # DPS 3.5
         )
-
-
-def _check_update_allowed(domain: Domain, stored: set[str], req: DomainUpdate, tx: Tx) -> None:
-    if domain.transfer_status == "pending":
-        raise StatusProhibits(f"domain {domain.name!r} has a pending transfer")
-    if "serverUpdateProhibited" in stored and not tx.actor.is_registry:
-        raise StatusProhibits(f"domain {domain.name!r} has status serverUpdateProhibited")
-    # RFC 5731 2.3: with clientUpdateProhibited, only the removal of that status is allowed.
-    if "clientUpdateProhibited" in stored and "clientUpdateProhibited" not in req.rem_status:
-        raise StatusProhibits(f"domain {domain.name!r} has status clientUpdateProhibited")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from tldsec.errors import PolicyRefused
+from tldsec.errors import PolicyRefused, StatusProhibits
 
 DOMAIN_CLIENT = frozenset(
     {
@@ -58,3 +58,21 @@ def prohibits(stored: Iterable[str], operation: str) -> str | None:
         if status in names:
             return status
     return None
+
+
+def check_update_allowed(
+    name: str,
+    transfer_status: str | None,
+    stored: set[str],
+    rem_status: Iterable[str],
+    *,
+    by_registry: bool,
+) -> None:
+    """Refuse a domain update that the domain's transfer state or statuses forbid."""
+    if transfer_status == "pending":
+        raise StatusProhibits(f"domain {name!r} has a pending transfer")
+    if "serverUpdateProhibited" in stored and not by_registry:
+        raise StatusProhibits(f"domain {name!r} has status serverUpdateProhibited")
+    # RFC 5731 2.3: with clientUpdateProhibited, only the removal of that status is allowed.
+    if "clientUpdateProhibited" in stored and "clientUpdateProhibited" not in set(rem_status):
+        raise StatusProhibits(f"domain {name!r} has status clientUpdateProhibited")

@@ -20,6 +20,7 @@ import os
 import queue
 import tempfile
 import traceback
+from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -41,21 +42,25 @@ def write_signed_zone(
     header: str | None = None,
     cache: bool = True,
     workers: int = 1,
+    block_sizes: list[int] | None = None,
     part_owners: int = PART_OWNERS,
     parallel_min_owners: int = PARALLEL_MIN_OWNERS,
-) -> None:
+) -> int:
     """Write ``zone`` to ``path`` (as ``write_zone_atomic``) and, with ``cache``, its
-    signature cache beside it (as ``save_zone_cache``)."""
+    signature cache beside it (as ``save_zone_cache``). Returns the header's length;
+    ``block_sizes`` receives each owner's block length, as for ``zone_lines``."""
     path = Path(path)
     owners = zone.canonical_owners()
     if workers <= 1 or len(owners) < parallel_min_owners:
-        write_zone_atomic(zone, path, header)
+        header_size = write_zone_atomic(zone, path, header, block_sizes)
         if cache:
             save_zone_cache(zone, cache_path(path), path)
-        return
+        return header_size
     parts = [(s, min(s + part_owners, len(owners))) for s in range(0, len(owners), part_owners)]
     with tempfile.TemporaryDirectory(prefix=f".{path.name}.parts.", dir=path.parent) as tmp:
-        _write_parallel(zone, owners, parts, path, Path(tmp), header, cache, workers)
+        return _write_parallel(
+            zone, owners, parts, path, Path(tmp), header, cache, workers, block_sizes
+        )
 
 
 def _write_parallel(
@@ -67,7 +72,8 @@ def _write_parallel(
     header: str | None,
     cache: bool,
     workers: int,
-) -> None:
+    block_sizes: list[int] | None,
+) -> int:
     ctx = multiprocessing.get_context("fork")
     tasks: Any = ctx.SimpleQueue()  # no feeder thread in the parent when it forks
     done: Any = ctx.Queue()
@@ -81,7 +87,9 @@ def _write_parallel(
     gc.freeze()
     procs = [
         ctx.Process(
-            target=_worker, args=(zone, owners, parts, tmp, cache, tasks, done), daemon=True
+            target=_worker,
+            args=(zone, owners, parts, tmp, cache, block_sizes is not None, tasks, done),
+            daemon=True,
         )
         for _ in range(workers)
     ]
@@ -91,12 +99,16 @@ def _write_parallel(
         zone_tmp = _temp_beside(path)
         try:
             digest = hashlib.blake2b(digest_size=32)
+            head = "".join(f"; {line}\n" for line in header.splitlines()) if header else ""
+            head_bytes = head.encode("utf-8")
             with open(zone_tmp, "wb") as out:
-                if header:
-                    head = "".join(f"; {line}\n" for line in header.splitlines()).encode()
-                    out.write(head)
-                    digest.update(head)
+                out.write(head_bytes)
+                digest.update(head_bytes)
                 for i in _in_order(len(parts), done, procs):
+                    if block_sizes is not None:
+                        sizes = _part(tmp, i, "sizes")
+                        block_sizes.extend(array("Q", sizes.read_bytes()))
+                        sizes.unlink()
                     part = _part(tmp, i, "zone")
                     with open(part, "rb") as src:
                         while chunk := src.read(_COPY):
@@ -113,6 +125,7 @@ def _write_parallel(
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(zone_tmp)
             raise
+        return len(head_bytes)
     finally:
         for p in procs:
             if p.is_alive():
@@ -191,6 +204,7 @@ def _worker(
     parts: list[tuple[int, int]],
     tmp: Path,
     cache: bool,
+    sizes: bool,
     tasks: Any,
     done: Any,
 ) -> None:
@@ -198,7 +212,10 @@ def _worker(
     while (i := tasks.get()) is not None:
         try:
             start, end = parts[i]
-            _render_part(zone, owners[start:end], _part(tmp, i, "zone"))
+            block_sizes: list[int] | None = [] if sizes else None
+            _render_part(zone, owners[start:end], _part(tmp, i, "zone"), block_sizes)
+            if block_sizes is not None:
+                _part(tmp, i, "sizes").write_bytes(array("Q", block_sizes).tobytes())
             if cache:
                 with open(_part(tmp, i, "cache"), "wb") as out:
                     chunk = dict(owner_entries(zone, owners[start:end]))
@@ -210,7 +227,9 @@ def _worker(
             return
 
 
-def _render_part(zone: Zone, owners: list[bytes], part: Path) -> None:
+def _render_part(
+    zone: Zone, owners: list[bytes], part: Path, block_sizes: list[int] | None
+) -> None:
     with open(part, "w", encoding="utf-8") as out:
-        for chunk in zone_lines(zone, owners):
+        for chunk in zone_lines(zone, owners, block_sizes):
             out.write(chunk)

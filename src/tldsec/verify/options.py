@@ -31,6 +31,11 @@ class VerifyOptions:
     expected: ExpectedSigners | None = None  # the signing run's key duties, when known
     split_bytes: int = 16 << 20  # zones at least this big are checked in parts ...
     part_bytes: int = 4 << 20  # ... of about this size
+    # The incremental mode (``incremental``, ``mode``): on when a zone patch allows it,
+    # with a full verification at least this often.
+    incremental: bool = True
+    full_every_hours: float = 24.0
+    full_every_cycles: int = 96  # 0: no limit by count
 
     @classmethod
     def from_settings(
@@ -48,6 +53,9 @@ class VerifyOptions:
             external=settings.external,
             external_timeout=float(settings.external_timeout_seconds),
             expected=expected,
+            incremental=settings.incremental,
+            full_every_hours=float(settings.full_every_hours),
+            full_every_cycles=settings.full_every_cycles,
         )
 
     def horizon_delta(self) -> timedelta:
@@ -67,3 +75,4 @@ class VerifyRequest:
     unsigned: Path | None = None
     previous: Path | None = None  # the last good signed zone: its serial must be lower
     display_name: str | None = None  # how the report names the zone file
+    patch: Path | None = None  # the zone patch from ``previous``; None: <signed>.patch

@@ -180,6 +180,9 @@ class Report:
             f"verification of {self.origin}{serial} ({self.zone_file}) at "
             f"{self.verified_at}: {verdict} in {self.seconds:.1f} s",
         ]
+        how = self.meta.get("verification")
+        if isinstance(how, dict) and how.get("mode"):
+            lines.append(f"  mode: {how['mode']} ({how.get('reason', '')})")
         width = max((len(c.name) for c in self.checks), default=0)
         for c in self.checks:
             mark = {Status.PASSED: "ok  ", Status.FAILED: "FAIL", Status.SKIPPED: "skip"}[c.status]

@@ -1,0 +1,146 @@
+"""One login gate for several EPP worker processes: the session limit and the failed-login
+rate limits hold across all of them.
+
+The supervising process keeps the only ``LoginGate`` and serves it to each worker over
+a Unix stream socket of its own (``GateService``); a worker's ``RemoteGate`` asks it,
+one JSON line per question, one line per answer. Only logins, logouts and ends of
+sessions ask, never the transforms. When a worker's socket closes (the worker stopped
+or died) the service releases every session slot that worker held, so a crash never
+leaves a registrar locked out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import threading
+from collections import Counter
+from typing import Any
+
+from tldsec.epp.login import LoginGate
+from tldsec.errors import TldsecError
+
+_log = logging.getLogger(__name__)
+
+READY = "ready"
+
+
+class GateChannelError(TldsecError):
+    """The EPP worker lost its channel to the supervising process."""
+
+
+class GateService:
+    """The supervisor's side: answers workers' questions from one ``LoginGate``."""
+
+    def __init__(self, gate: LoginGate) -> None:
+        self.gate = gate
+        self._held: dict[int, Counter[str]] = {}
+
+    def held(self, worker: int) -> int:
+        """How many session slots ``worker`` holds now."""
+        return sum(self._held.get(worker, Counter()).values())
+
+    async def serve(self, worker: int, sock: socket.socket, ready: asyncio.Event) -> None:
+        """Answer ``worker`` until its socket closes; set ``ready`` when it says so."""
+        reader, writer = await asyncio.open_unix_connection(sock=sock)
+        held = self._held.setdefault(worker, Counter())
+        try:
+            while line := await reader.readline():
+                request = json.loads(line)
+                if request.get("op") == READY:
+                    ready.set()
+                    continue
+                answer = self._answer(held, request)
+                writer.write(json.dumps(answer).encode() + b"\n")
+                await writer.drain()
+        except (ConnectionError, ValueError, KeyError, TypeError) as exc:
+            _log.warning("EPP worker %d: gate channel failed: %s", worker, exc)
+        finally:
+            for client_id, count in held.items():
+                for _ in range(count):
+                    self.gate.close_session(client_id)
+            if sum(held.values()):
+                _log.info("EPP worker %d gone: released %d sessions", worker, sum(held.values()))
+            held.clear()
+            writer.close()
+
+    def _answer(self, held: Counter[str], request: dict[str, Any]) -> Any:
+        op, gate = request.get("op"), self.gate
+        if op == "blocked":
+            return gate.blocked(*request["keys"])
+        if op == "failed":
+            gate.failed(*request["keys"])
+            return None
+        if op == "open":
+            opened = gate.open_session(request["client_id"])
+            if opened:
+                held[request["client_id"]] += 1
+            return opened
+        if op == "close":
+            client_id = request["client_id"]
+            if held[client_id] > 0:  # only slots this worker holds
+                held[client_id] -= 1
+                gate.close_session(client_id)
+            return None
+        if op == "sessions":
+            return gate.sessions(request["client_id"])
+        if op == "tracked":
+            return gate.tracked()
+        raise ValueError(f"unknown gate request {op!r}")
+
+
+class RemoteGate:
+    """A worker's side: the ``LoginGate`` methods, answered by the supervisor."""
+
+    def __init__(
+        self, sock: socket.socket, *, max_sessions: int, max_failures_per_session: int = 3
+    ) -> None:
+        self.max_sessions = max_sessions
+        self.max_failures_per_session = max_failures_per_session
+        self._sock = sock
+        self._file = sock.makefile("rwb")
+        self._lock = threading.Lock()
+
+    def ready(self) -> None:
+        """Tell the supervisor this worker accepts connections."""
+        with self._lock:
+            self._send({"op": READY})
+
+    def blocked(self, *keys: str) -> bool:
+        return bool(self._ask({"op": "blocked", "keys": list(keys)}))
+
+    def failed(self, *keys: str) -> None:
+        self._ask({"op": "failed", "keys": list(keys)})
+
+    def open_session(self, client_id: str) -> bool:
+        return bool(self._ask({"op": "open", "client_id": client_id}))
+
+    def close_session(self, client_id: str) -> None:
+        self._ask({"op": "close", "client_id": client_id})
+
+    def sessions(self, client_id: str) -> int:
+        return int(self._ask({"op": "sessions", "client_id": client_id}))
+
+    def tracked(self) -> int:
+        return int(self._ask({"op": "tracked"}))
+
+    def close(self) -> None:
+        self._file.close()
+        self._sock.close()
+
+    def _ask(self, request: dict[str, Any]) -> Any:
+        with self._lock:
+            self._send(request)
+            line = self._file.readline()
+        if not line:
+            raise GateChannelError("the EPP supervisor closed the gate channel")
+        return json.loads(line)
+
+    def _send(self, request: dict[str, Any]) -> None:
+        try:
+            self._file.write(json.dumps(request).encode() + b"\n")
+            self._file.flush()
+        except OSError as exc:
+            raise GateChannelError(f"cannot reach the EPP supervisor: {exc}") from exc

@@ -1,0 +1,261 @@
+"""The DS-only domain update in SQLAlchemy Core: the registry's hot path.
+
+Most transforms a registry sees are DS changes (DPS 3.3, 3.5): a ``domain:update``
+with only a ``secDNS:update``. This module does exactly what ``update_domain`` does for
+such a request -- the authorization rule, the status rules, every DS rule checked
+before anything is written, the history and zone-change rows in the same transaction,
+the audit event -- with Core statements on the session's connection and no ORM
+objects: two reads (the domain row, locked; its statuses and DS in one statement) and
+the writes. A domain with a pending transfer is left to ``update_domain``, which
+settles an overdue transfer first (RFC 5731 3.2.4).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    insert,
+    literal,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from tldsec.errors import DsRejected, ObjectNotFound
+from tldsec.registry.context import Tx
+from tldsec.registry.ds_rules import DsData, apply_ds_change
+from tldsec.registry.models import Domain, DomainStatus, DsRecord, HistoryEntry, ZoneChange
+from tldsec.registry.names import check_domain_name
+from tldsec.registry.objects import require_sponsor
+from tldsec.registry.statuses import check_update_allowed
+
+DOMAIN = cast(Table, Domain.__table__)
+STATUS = cast(Table, DomainStatus.__table__)
+DS = cast(Table, DsRecord.__table__)
+HISTORY = cast(Table, HistoryEntry.__table__)
+ZONE_CHANGE = cast(Table, ZoneChange.__table__)
+
+# The statements, built once (building and cache-keying a statement per call costs
+# more CPU than PostgreSQL spends running it).
+LOCK_DOMAIN = (
+    select(DOMAIN.c.id, DOMAIN.c.registrar_id, DOMAIN.c.transfer_status)
+    .where(DOMAIN.c.name == bindparam("name"))
+    .with_for_update()
+)
+STATUSES_AND_DS = union_all(
+    select(
+        literal("s").label("kind"),
+        STATUS.c.status.label("text"),
+        literal(0).label("key_tag"),
+        literal(0).label("algorithm"),
+        literal(0).label("digest_type"),
+    ).where(STATUS.c.domain_id == bindparam("domain_id")),
+    select(
+        literal("d").label("kind"),
+        DS.c.digest.label("text"),
+        DS.c.key_tag,
+        DS.c.algorithm,
+        DS.c.digest_type,
+    ).where(DS.c.domain_id == bindparam("domain_id")),
+)
+DELETE_DS = delete(DS).where(
+    DS.c.domain_id == bindparam("b_domain_id"),
+    DS.c.key_tag == bindparam("b_key_tag"),
+    DS.c.algorithm == bindparam("b_algorithm"),
+    DS.c.digest_type == bindparam("b_digest_type"),
+    DS.c.digest == bindparam("b_digest"),
+)
+INSERT_DS = insert(DS)
+TOUCH_DOMAIN = (
+    update(DOMAIN)
+    .where(DOMAIN.c.id == bindparam("b_id"))
+    .values(updated_at=bindparam("b_at"), updater_id=bindparam("b_by"))
+)
+INSERT_HISTORY = insert(HISTORY)
+INSERT_ZONE_CHANGE = insert(ZONE_CHANGE)
+
+
+@dataclass(frozen=True, slots=True)
+class DsUpdate:
+    """A ``domain:update`` whose only change is a ``secDNS:update`` (RFC 5910 3.2.5)."""
+
+    name: str
+    remove_all: bool = False
+    remove: tuple[DsData, ...] = ()
+    add: tuple[DsData, ...] = ()
+
+
+def update_ds(session: Session, tx: Tx, req: DsUpdate) -> bool:
+    """Apply the DS change; False (nothing done) when ``update_domain`` must handle it.
+
+    Raises the registry's errors exactly as ``update_domain`` does, before any write.
+    """
+    name = check_domain_name(req.name, tx.rules.origin)
+    conn = session.connection()
+    row = conn.execute(LOCK_DOMAIN, {"name": name}).one_or_none()
+    if row is None:
+        raise ObjectNotFound(f"domain {name!r} does not exist")
+    domain_id, sponsor_id, transfer_status = row
+    if transfer_status == "pending":
+        return False  # update_domain settles or refuses it
+    require_sponsor(tx, sponsor_id, f"domain {name!r}")
+    stored, current = _statuses_and_ds(conn, domain_id)
+    check_update_allowed(name, transfer_status, stored, (), by_registry=tx.actor.is_registry)
+
+    # DS (DPS 3.3): every rule is checked before anything is written.
+    change = apply_ds_change(
+        current, remove=req.remove, remove_all=req.remove_all, add=req.add, policy=tx.rules.ds
+    )
+    if not change.ok:
+        raise DsRejected(change.violations)
+    new, old = set(change.records), set(current)
+    removed = [d for d in current if d not in new]
+    added = [d for d in change.records if d not in old]
+
+    history = _history_row(tx, name, added, removed)
+    if conn.dialect.name == "postgresql":
+        _write_in_one_statement(conn, tx, domain_id, name, added, removed, history)
+    else:
+        _write(conn, tx, domain_id, name, added, removed, history)
+    if added or removed:
+        tx.audit(
+            "registry.ds.change",
+            actor=tx.actor.client_id,
+            domain=name,
+            added=[str(d) for d in added],
+            removed=[str(d) for d in removed],
+            # DPS 3.5: removing every DS removes the chain of trust at the next build.
+            chain_of_trust_removed=bool(current) and not new,
+        )
+    return True
+
+
+def _history_row(
+    tx: Tx, name: str, added: Sequence[DsData], removed: Sequence[DsData]
+) -> dict[str, object]:
+    """The history row ``update_domain`` writes for a DS-only update (STYLE 7)."""
+    detail: dict[str, object] = {
+        "ns_added": [],
+        "ns_removed": [],
+        "status_added": [],
+        "status_removed": [],
+        "ds_added": [str(d) for d in added],
+        "ds_removed": [str(d) for d in removed],
+    }
+    return {
+        "at": tx.now,
+        "client_id": tx.actor.client_id,
+        "object_type": "domain",
+        "object_name": name,
+        "action": "update",
+        "sv_trid": tx.sv_trid,
+        "cl_trid": tx.cl_trid,
+        "detail": json.dumps(detail, sort_keys=True, default=str),
+    }
+
+
+def _write(
+    conn: Connection,
+    tx: Tx,
+    domain_id: int,
+    name: str,
+    added: Sequence[DsData],
+    removed: Sequence[DsData],
+    history: dict[str, object],
+) -> None:
+    """The writes, one statement each (SQLite)."""
+    if removed:
+        conn.execute(DELETE_DS, [_ds_values(domain_id, d, "b_") for d in removed])
+    if added:
+        conn.execute(INSERT_DS, [_ds_values(domain_id, d) for d in added])
+    conn.execute(TOUCH_DOMAIN, {"b_id": domain_id, "b_at": tx.now, "b_by": tx.actor.registrar_id})
+    conn.execute(INSERT_HISTORY, history)
+    if added or removed:
+        conn.execute(INSERT_ZONE_CHANGE, {"at": tx.now, "name": name, "reason": "domain-update"})
+
+
+# PostgreSQL runs every data-modifying WITH part exactly once, to completion: the same
+# writes as ``_write`` in one round trip. A DS is never both removed and added.
+_PG_WRITE = """
+WITH removed AS (
+    DELETE FROM ds_record r
+    USING unnest(%(rm_tag)s::int[], %(rm_alg)s::int[], %(rm_dt)s::int[], %(rm_digest)s::text[])
+        AS x(key_tag, algorithm, digest_type, digest)
+    WHERE r.domain_id = %(domain_id)s AND r.key_tag = x.key_tag AND r.algorithm = x.algorithm
+      AND r.digest_type = x.digest_type AND r.digest = x.digest
+), added AS (
+    INSERT INTO ds_record (domain_id, key_tag, algorithm, digest_type, digest)
+    SELECT %(domain_id)s, * FROM unnest(
+        %(add_tag)s::int[], %(add_alg)s::int[], %(add_dt)s::int[], %(add_digest)s::text[])
+), touched AS (
+    UPDATE domain SET updated_at = %(at)s, updater_id = %(by)s WHERE id = %(domain_id)s
+), changed AS (
+    INSERT INTO zone_change (at, name, reason)
+    SELECT %(at)s, %(object_name)s, 'domain-update' WHERE %(zone)s
+)
+INSERT INTO registry_history
+    (at, client_id, object_type, object_name, action, sv_trid, cl_trid, detail)
+VALUES (%(at)s, %(client_id)s, %(object_type)s, %(object_name)s, %(action)s, %(sv_trid)s,
+        %(cl_trid)s, %(detail)s)
+"""
+
+
+def _write_in_one_statement(
+    conn: Connection,
+    tx: Tx,
+    domain_id: int,
+    name: str,
+    added: Sequence[DsData],
+    removed: Sequence[DsData],
+    history: dict[str, object],
+) -> None:
+    """The writes of ``_write`` in one statement (PostgreSQL)."""
+    conn.exec_driver_sql(
+        _PG_WRITE,
+        {
+            **history,
+            "domain_id": domain_id,
+            "by": tx.actor.registrar_id,
+            "zone": bool(added or removed),
+            "rm_tag": [d.key_tag for d in removed],
+            "rm_alg": [d.algorithm for d in removed],
+            "rm_dt": [d.digest_type for d in removed],
+            "rm_digest": [d.digest for d in removed],
+            "add_tag": [d.key_tag for d in added],
+            "add_alg": [d.algorithm for d in added],
+            "add_dt": [d.digest_type for d in added],
+            "add_digest": [d.digest for d in added],
+        },
+    )
+
+
+def _statuses_and_ds(conn: Connection, domain_id: int) -> tuple[set[str], list[DsData]]:
+    """The domain's stored statuses and its DS records, in one round trip."""
+    stored: set[str] = set()
+    ds: list[DsData] = []
+    rows = conn.execute(STATUSES_AND_DS, {"domain_id": domain_id})
+    for kind, text, key_tag, algorithm, digest_type in rows:
+        if kind == "s":
+            stored.add(text)
+        else:
+            ds.append(DsData(key_tag, algorithm, digest_type, text))
+    return stored, ds
+
+
+def _ds_values(domain_id: int, ds: DsData, prefix: str = "") -> dict[str, object]:
+    return {
+        f"{prefix}domain_id": domain_id,
+        f"{prefix}key_tag": ds.key_tag,
+        f"{prefix}algorithm": ds.algorithm,
+        f"{prefix}digest_type": ds.digest_type,
+        f"{prefix}digest": ds.digest,
+    }

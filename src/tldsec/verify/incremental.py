@@ -1,0 +1,484 @@
+"""verify_incremental: the gate's checks on what changed since the last verified zone.
+
+Given the previous verified (distributed) zone file and the patch that says which byte
+ranges of it the candidate replaced (``dnscore.zonepatch``), and never trusting it:
+
+1. the unchanged ranges are proved byte for byte the same as the previous verified file
+   (``regions.compare_unchanged``); any mismatch, wrong size or edit that is not whole
+   lines refuses the zone and nothing more is checked;
+2. every edit is widened to whole subtrees below the apex in both files (so the names
+   a new or removed zone cut occludes or uncovers are read again, wherever they lie),
+   the apex is added, and those regions are read and given every built-in check of the
+   full gate: the zone file, the chain of trust, every RRSIG with full cryptography,
+   coverage (what must be signed is, what must not is not), TTLs, the serial, canonical
+   order; and the second implementation re-signs every signed RRset in them;
+3. the NSEC3 chain and the earliest RRSIG expiration come from a fast scan of the whole
+   candidate (``filescan``, ``nsec3edits``);
+4. ldns-verify-zone checks a delta zone made of the regions (``delta``).
+
+The unsigned content is compared for the regions' subtrees (the rest of the unsigned
+zone, which comes without a patch, in full verifications). ``gate`` decides when this
+mode may run (``mode``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import mmap
+import re
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from typing import BinaryIO
+
+from tldsec.clock import to_epoch
+from tldsec.dnscore import names
+from tldsec.dnscore.types import RRType
+from tldsec.dnscore.zone import Zone
+from tldsec.dnscore.zonepatch import ZonePatch
+from tldsec.errors import ZoneSyntaxError
+from tldsec.hsm.base import KeyStore
+from tldsec.verify import chain, content, coverage, ttl
+from tldsec.verify.delta import DeltaRun, delta_zone
+from tldsec.verify.external import Invocation
+from tldsec.verify.filescan import (
+    BackgroundScan,
+    BackgroundUnsigned,
+    FileScan,
+    syntax_problem,
+    top_label,
+)
+from tldsec.verify.keys import KeySet
+from tldsec.verify.nsec3edits import check_nsec3_edits
+from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
+from tldsec.verify.regions import Region, compare_unchanged, regions
+from tldsec.verify.report import FINDINGS_CAP, CheckResult, Collector, Finding, Report, Status
+from tldsec.verify.rrsig import SignatureContext
+from tldsec.verify.second import NAME as SECOND
+from tldsec.verify.second import SecondImplementationCheck
+from tldsec.verify.signatures import NAME as SIGNATURES
+from tldsec.verify.signatures import SignatureCheck
+from tldsec.verify.structure import analyse
+from tldsec.verify.workers import collector_paused
+from tldsec.verify.zoneread import ReadResult, read_zone_string
+
+UNCHANGED = "unchanged-bytes"
+ZONE_FILE = "zone-file"
+MODE = "incremental"
+_OWNER_LINE = re.compile(rb"(?m)^([^\t\n ;$][^\t\n ]*)[\t ]")
+
+
+def verify_incremental(
+    request: VerifyRequest,
+    options: VerifyOptions,
+    now: datetime,
+    patch: ZonePatch | str,
+    reason: str,
+    *,
+    keystore: KeyStore | None = None,
+    opener: KeyOpener | None = None,
+) -> Report:
+    """Verify ``request.signed`` against ``request.previous`` and ``patch`` (or the reason
+    the patch is unusable, which refuses the zone); never raises for a bad zone."""
+    t0 = time.perf_counter()
+    origin = request.origin if request.origin.endswith(".") else request.origin + "."
+    now_s = to_epoch(now)
+    horizon_s = now_s + int(options.horizon_delta().total_seconds())
+    meta: dict[str, object] = {"verification": {"mode": MODE, "reason": reason}}
+    assert request.previous is not None
+    with collector_paused():
+        checks, serial = _run(
+            request, options, origin, now_s, horizon_s, patch, meta, keystore, opener
+        )
+    return Report(
+        origin=origin.lower(),
+        zone_file=request.display_name or str(request.signed),
+        serial=serial,
+        checks=tuple(checks),
+        verified_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        seconds=time.perf_counter() - t0,
+        meta=meta,
+    )
+
+
+def _run(
+    request: VerifyRequest,
+    options: VerifyOptions,
+    origin: str,
+    now_s: int,
+    horizon_s: int,
+    patch: ZonePatch | str,
+    meta: dict[str, object],
+    keystore: KeyStore | None,
+    opener: KeyOpener | None,
+) -> tuple[list[CheckResult], int | None]:
+    assert request.previous is not None
+    t = time.perf_counter()
+    if isinstance(patch, str):
+        return [_refused(patch, t)], None
+    background = BackgroundScan(request.signed, origin)  # on another core, meanwhile
+    try:
+        return _compare_then_check(
+            request, options, origin, now_s, horizon_s, patch, meta, keystore, opener, background
+        )
+    finally:
+        background.close()
+
+
+def _compare_then_check(
+    request: VerifyRequest,
+    options: VerifyOptions,
+    origin: str,
+    now_s: int,
+    horizon_s: int,
+    patch: ZonePatch,
+    meta: dict[str, object],
+    keystore: KeyStore | None,
+    opener: KeyOpener | None,
+    background: BackgroundScan,
+) -> tuple[list[CheckResult], int | None]:
+    assert request.previous is not None
+    t = time.perf_counter()
+    try:
+        with (
+            open(request.previous, "rb") as fo,
+            open(request.signed, "rb") as fn,
+            _map(fo) as old,
+            _map(fn) as new,
+        ):
+            problems = list(compare_unchanged(patch, old, new))
+            if problems:
+                return [_refused_all(problems, t)], None
+            found = regions(patch, old, new, origin)
+            new_text = b"".join(new[r.new_start : r.new_end] for r in found)
+            old_text = b"".join(old[r.old_start : r.old_end] for r in found)
+            order = list(_order_problems(found, new, origin))
+    except (OSError, ValueError) as exc:  # unreadable, or empty (mmap refuses it)
+        return [_refused_all([f"cannot read the zone files: {exc}"], t)], None
+    compared = patch.size - sum(r.new_end - r.new_start for r in found)
+    meta.update(
+        edits=len(patch.edits),
+        regions=len(found),
+        bytes_compared=compared,
+        bytes_read_again=len(new_text),
+    )
+    unchanged = CheckResult.from_findings(
+        UNCHANGED,
+        [],
+        time.perf_counter() - t,
+        (
+            f"{compared} bytes outside {len(patch.edits)} edits are the same as in the "
+            f"previous verified zone {request.previous.name}; {len(found)} regions "
+            f"({len(new_text)} bytes, the apex and whole subtrees below it) read again",
+        ),
+    )
+    unsigned = _start_unsigned(request, origin, new_text, old_text)
+    try:
+        checks, serial = _checks(
+            request,
+            options,
+            origin,
+            now_s,
+            horizon_s,
+            new_text,
+            old_text,
+            order,
+            meta,
+            keystore,
+            opener,
+            background,
+            unsigned,
+        )
+    finally:
+        if unsigned is not None:
+            unsigned.close()
+    return [unchanged, *checks], serial
+
+
+def _start_unsigned(
+    request: VerifyRequest, origin: str, new_text: bytes, old_text: bytes
+) -> BackgroundUnsigned | None:
+    """The unsigned zone's lines for the regions' subtrees, read by another process."""
+    if request.unsigned is None:
+        return None
+    apex = origin.lower().encode()
+    suffix = b"." + apex
+    tops = frozenset(
+        top
+        for text in (new_text, old_text)
+        for owner in _OWNER_LINE.findall(text)
+        if (top := top_label(owner.lower(), apex, suffix)) is not None
+    )
+    return BackgroundUnsigned(request.unsigned, origin, tops)
+
+
+def _checks(
+    request: VerifyRequest,
+    options: VerifyOptions,
+    origin: str,
+    now_s: int,
+    horizon_s: int,
+    new_text: bytes,
+    old_text: bytes,
+    order: list[Finding],
+    meta: dict[str, object],
+    keystore: KeyStore | None,
+    opener: KeyOpener | None,
+    background: BackgroundScan,
+    unsigned: BackgroundUnsigned | None,
+) -> tuple[list[CheckResult], int | None]:
+    t = time.perf_counter()
+    try:
+        new_read = _read(new_text, origin, str(request.signed))
+        old_read = _read(old_text, origin, str(request.previous))
+    except (ZoneSyntaxError, UnicodeDecodeError) as exc:
+        return [CheckResult.from_findings(ZONE_FILE, [Finding("", "", str(exc))], _since(t))], None
+    zone, old_zone = new_read.zone, old_read.zone
+    meta["records_read_again"] = new_read.records
+    zone_file = CheckResult.from_findings(ZONE_FILE, [*new_read.findings, *order], _since(t))
+    soa = zone.get(zone.origin, RRType.SOA)
+    serial = content.soa_serial(soa.rdatas[0]) if soa is not None and soa.rdatas else None
+    dnskey = zone.get(zone.origin, RRType.DNSKEY)
+    keys = KeySet.from_rdatas(dnskey.rdatas if dnskey is not None else [])
+    ctx = SignatureContext(origin=zone.origin, keys=keys, now=now_s, horizon=horizon_s)
+    structure = analyse(zone)
+    inv = Invocation(request.signed, origin, request.trust_anchor, now_s, horizon_s - now_s)
+    external = DeltaRun(
+        options.external,
+        delta_zone(new_text, zone, structure, origin),
+        inv,
+        options.external_timeout,
+    )
+    try:
+        signatures = SignatureCheck(zone, ctx, options.workers)  # forked: beside the scan
+    except BaseException:
+        external.close()
+        raise
+    try:
+        chain_result = chain.check_chain_from_file(zone, request.trust_anchor, origin, ctx)
+        old_structure = analyse(old_zone)
+        meta["delegations_read_again"] = len(structure.delegations)
+        t = time.perf_counter()
+        cover = Collector()
+        cover.extend(coverage.apex_coverage(zone, options.expected))
+        if dnskey is not None:
+            cover.extend(
+                coverage.data_coverage(
+                    zone, structure, coverage.Signers.from_apex(zone, options.expected)
+                )
+            )
+        coverage_result = cover.result(coverage.NAME, _since(t))
+        ttl_result = ttl.check_ttls(zone, options.policy.ttl)
+        serial_result = _serial(zone, old_zone)
+        t = time.perf_counter()
+        whole = background.result()  # the whole-file scan, from the other core
+        meta["scan_seconds"] = round(whole.seconds, 3)
+        meta["scan_wait_seconds"] = round(_since(t), 3)
+        nsec3_result = check_nsec3_edits(
+            zone, structure, old_zone, old_structure, whole.nsec3, options.policy.denial
+        )
+    except BaseException:
+        signatures.abandon()
+        external.close()
+        raise
+    signature_result = _with_expiry(signatures.result(), whole, horizon_s)
+    checks = [
+        zone_file,
+        chain_result,
+        signature_result,
+        coverage_result,
+        nsec3_result,
+        ttl_result,
+        _content(zone, unsigned, origin),
+        serial_result,
+        _second(zone, options, serial, keystore, opener),
+        *external.results(),
+    ]
+    return checks, serial
+
+
+def _content(zone: Zone, unsigned: BackgroundUnsigned | None, origin: str) -> CheckResult:
+    """The regions' data against the same subtrees of the unsigned zone (DPS 6.6)."""
+    if unsigned is None:
+        return CheckResult.skipped(content.CONTENT, "no unsigned zone given (--unsigned)")
+    t = time.perf_counter()
+    lines = unsigned.result()
+    if isinstance(lines, str):
+        return CheckResult.skipped(
+            content.CONTENT,
+            f"{lines}: it cannot be cut like the signed zone, so the content is compared in "
+            "the full verifications only",
+        )
+    try:
+        theirs = _read(lines, origin, "<unsigned zone, the regions' subtrees>").zone
+    except (ZoneSyntaxError, UnicodeDecodeError) as exc:
+        return CheckResult.from_findings(
+            content.CONTENT, [Finding("", "", f"unsigned zone unusable: {exc}")], _since(t)
+        )
+    result = content.check_content(zone, theirs)
+    return CheckResult(
+        result.name,
+        result.status,
+        result.findings,
+        result.failures,
+        _since(t),
+        (
+            "the regions' subtrees compared with the same subtrees of the unsigned zone "
+            f"({len(theirs.nodes)} owners); the rest of it is compared in the full "
+            "verifications",
+        ),
+    )
+
+
+def _read(text: bytes, origin: str, filename: str) -> ReadResult:
+    return read_zone_string(text.decode("utf-8", "strict"), origin, filename)
+
+
+def _serial(zone: Zone, old_zone: Zone) -> CheckResult:
+    soa = old_zone.get(old_zone.origin, RRType.SOA)
+    if soa is None or len(soa.rdatas) != 1:
+        return CheckResult.from_findings(
+            content.SERIAL, [Finding("", "SOA", "the previous verified zone has no single SOA")]
+        )
+    return content.check_serial(zone, content.soa_serial(soa.rdatas[0]))
+
+
+def _with_expiry(result: CheckResult, whole: FileScan, horizon_s: int) -> CheckResult:
+    """The RRSIG check of the regions, plus the earliest expiration over the whole file
+    (DPS 6.5: every signature must outlive the next cycle plus the safety margin)."""
+    findings = list(result.findings)
+    failures = result.failures
+    if whole.rrsig_unread:
+        findings.append(
+            Finding(
+                "",
+                "RRSIG",
+                f"{whole.rrsig_unread} RRSIG line(s) whose expiration the scan cannot read",
+            )
+        )
+        failures += 1
+    expiry = whole.earliest_expiry
+    if expiry is not None and expiry < horizon_s:
+        owner = whole.earliest_line.split(b"\t", 1)[0].decode("utf-8", "replace")
+        fields = whole.earliest_line.split(b"\t")
+        covered = fields[4].split(b" ", 1)[0].decode() if len(fields) > 4 else ""
+        findings.append(
+            Finding(
+                owner,
+                covered,
+                f"the earliest RRSIG in the file expires at {_iso(expiry)}, before the "
+                f"horizon {_iso(horizon_s)} (next cycle plus the safety margin)",
+            )
+        )
+        failures += 1
+    note = (
+        f"earliest expiration of the {whole.rrsig_lines} RRSIGs in the whole file: "
+        f"{_iso(expiry) if expiry is not None else 'none'} (horizon {_iso(horizon_s)})"
+    )
+    kept = tuple(findings[:FINDINGS_CAP])
+    return CheckResult(
+        SIGNATURES,
+        Status.FAILED if failures else Status.PASSED,
+        kept,
+        failures,
+        result.seconds + whole.seconds,
+        (*result.notes, note),
+    )
+
+
+def _second(
+    zone: Zone,
+    options: VerifyOptions,
+    serial: int | None,
+    keystore: KeyStore | None,
+    opener: KeyOpener | None,
+) -> CheckResult:
+    if keystore is None:
+        return CheckResult.skipped(SECOND, "no key store given: nothing to sign a second time with")
+    if options.second_sample == 0:
+        return CheckResult.skipped(SECOND, "disabled ([verify] second_sample = 0)")
+    return SecondImplementationCheck(
+        zone, keystore, sample=None, seed=serial or 0, workers=options.workers, opener=opener
+    ).result()
+
+
+def _order_problems(found: list[Region], new: mmap.mmap, origin: str) -> Iterator[Finding]:
+    """Each region's owners in canonical order (RFC 4034 6.1), each owner's lines
+    together, and its subtrees between those of its neighbours: what lets the next
+    incremental run cut the file again."""
+    apex = origin.lower().encode()
+    suffix = b"." + apex
+    cache: dict[bytes, bytes] = {}
+    for r in found:
+        text = new[r.new_start : r.new_end]
+        body = (
+            text[text.index(b"\n" + apex) :] if r.new_start == 0 and b"\n" + apex in text else text
+        )
+        problem = syntax_problem(body if body.startswith(b"\n") else b"\n" + body)
+        if problem is not None:
+            yield Finding("", "", f"bytes {r.new_start}-{r.new_end}: {problem}")
+        owners = [k for k, _ in itertools.groupby(m.lower() for m in _OWNER_LINE.findall(text))]
+        if len(set(owners)) != len(owners):
+            yield Finding("", "", f"owners repeated apart in bytes {r.new_start}-{r.new_end}")
+        previous: bytes | None = None
+        for owner in owners:
+            key = cache.get(owner)
+            if key is None:
+                try:
+                    key = cache[owner] = names.canonical_key(names.to_wire(owner.decode()))
+                except (names.BadName, UnicodeDecodeError):
+                    yield Finding(owner.decode("utf-8", "replace"), "", "not a domain name")
+                    continue
+            if previous is not None and key <= previous:
+                yield Finding(
+                    owner.decode(), "", "out of canonical order (RFC 4034 6.1) in an edited region"
+                )
+            previous = key
+        if not owners:
+            continue
+        first = top_label(owners[0], apex, suffix)
+        last = top_label(owners[-1], apex, suffix)
+        before = _top_at(new, r.new_start - 1, apex, suffix, back=True) if r.new_start else None
+        after = _top_at(new, r.new_end, apex, suffix, back=False) if r.new_end < len(new) else None
+        if first is not None and before is not None and not before < first:
+            yield Finding(owners[0].decode(), "", "out of canonical order with the line before")
+        if last is not None and after is not None and not last < after:
+            yield Finding(owners[-1].decode(), "", "out of canonical order with the line after")
+
+
+def _top_at(data: mmap.mmap, pos: int, apex: bytes, suffix: bytes, *, back: bool) -> bytes | None:
+    start = data.rfind(b"\n", 0, pos) + 1 if back else pos
+    m = _OWNER_LINE.match(data, start)
+    if m is None:
+        return None
+    return top_label(m.group(1).lower(), apex, suffix)
+
+
+def _refused(reason: str, t: float) -> CheckResult:
+    return CheckResult.from_findings(
+        UNCHANGED, [Finding("", "", f"unusable zone patch: {reason}")], _since(t)
+    )
+
+
+def _refused_all(problems: list[str], t: float) -> CheckResult:
+    return CheckResult.from_findings(
+        UNCHANGED,
+        [Finding("", "", p) for p in problems],
+        _since(t),
+        (
+            "the patch does not fit the previous verified zone and the candidate: refused "
+            "without further checks",
+        ),
+    )
+
+
+def _map(f: BinaryIO) -> mmap.mmap:
+    return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _since(t: float) -> float:
+    return time.perf_counter() - t
+
+
+def _iso(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

@@ -1,0 +1,164 @@
+"""Check "nsec3" in the incremental mode: the whole chain from a scan, the edits in full.
+
+The chain's order and closure and every NSEC3's parameters come from the fast scan of
+the whole candidate (``filescan``). The names in the re-read regions are hashed as in
+the full check (``nsec3chain.nsec3_part``) and each must find its NSEC3 in the scan with
+the type bitmap its types give (RFC 5155 3.2.1, 7.1); names that left the zone, or
+became glue or occluded below a new cut, must have lost theirs. An NSEC3 record in a
+region that belongs to no re-read name must be one the previous verified zone had,
+with the same type bitmap (only its next hashed owner may move), and none of those may
+disappear.
+"""
+
+from __future__ import annotations
+
+import time
+
+import dns.exception
+
+from tldsec.dnscore import names, rdata
+from tldsec.dnscore.types import RRType, type_text
+from tldsec.dnscore.zone import Zone
+from tldsec.policy import DenialPolicy
+from tldsec.verify.filescan import Nsec3Index
+from tldsec.verify.nsec3chain import NAME, b32hex, nsec3_part, param_check
+from tldsec.verify.report import CheckResult, Collector, Finding
+from tldsec.verify.structure import Structure
+
+
+def check_nsec3_edits(
+    new: Zone,
+    new_structure: Structure,
+    old: Zone,
+    old_structure: Structure,
+    scan: Nsec3Index,
+    denial: DenialPolicy | None,
+) -> CheckResult:
+    t0 = time.perf_counter()
+    found = Collector()
+    origin = new.origin
+    apex = names.to_text(origin)
+    param_findings, params = param_check(origin, new.get(origin, RRType.NSEC3PARAM), denial)
+    found.extend(param_findings)
+    if params is None:
+        return found.result(NAME, time.perf_counter() - t0)
+    want = f"1 0 {params.iterations} {params.salt.hex() or '-'}".encode()
+    for p in sorted(scan.params):
+        if p.lower() != want:
+            found.add(
+                Finding(
+                    apex,
+                    "NSEC3",
+                    f"NSEC3 records with parameters {p.decode()}; the NSEC3PARAM gives "
+                    f"{want.decode()} and no opt-out (RFC 5155 7.1, DPS 6.2)",
+                )
+            )
+    for problem in scan.problems:
+        found.add(Finding(apex, "NSEC3", problem))
+
+    now = nsec3_part(new, new_structure, params)
+    before = nsec3_part(old, old_structure, params)
+    found.merge(now.findings)
+    expected: dict[bytes, tuple[bytes, bytes]] = {}
+    for digest, name, bitmap in now.expected:
+        if digest in expected:
+            other = names.to_text(expected[digest][0])
+            found.add(
+                Finding(names.to_text(name), "NSEC3", f"hash collides with {other} (RFC 5155 7.1)")
+            )
+        expected[digest] = (name, bitmap)
+    for digest, (name, bitmap) in expected.items():
+        label = b32hex(digest).encode()
+        i = scan.find(label)
+        if i is None:
+            found.add(
+                Finding(
+                    names.to_text(name),
+                    "NSEC3",
+                    f"no NSEC3 for this name (expected at {label.decode()}.{apex})",
+                )
+            )
+            continue
+        have = _types(scan.bitmap(i))
+        need = set(rdata.bitmap_types(bitmap))
+        if have != need:
+            found.add(
+                Finding(
+                    f"{label.decode()}.{apex}",
+                    "NSEC3",
+                    f"type bitmap for {names.to_text(name)} lists {_show(have)}; the name "
+                    f"has {_show(need)}",
+                )
+            )
+    for digest, name in now.hidden:
+        if digest not in expected and scan.find(b32hex(digest).encode()) is not None:
+            found.add(
+                Finding(
+                    f"{b32hex(digest)}.{apex}",
+                    "NSEC3",
+                    f"NSEC3 for {names.to_text(name)}, which is glue or occluded below a "
+                    "delegation (RFC 5155 7.1)",
+                )
+            )
+    previous_names = {digest: name for digest, name, _ in before.expected}
+    for digest, name in previous_names.items():
+        if digest not in expected and scan.find(b32hex(digest).encode()) is not None:
+            found.add(
+                Finding(
+                    f"{b32hex(digest)}.{apex}",
+                    "NSEC3",
+                    f"NSEC3 for {names.to_text(name)}, which no longer needs one (removed, "
+                    "or now below a zone cut)",
+                )
+            )
+    previous_records = {digest: bitmap for digest, _owner, _next, bitmap in before.present}
+    for digest, owner, _next, bitmap in now.present:
+        if digest in expected:
+            continue
+        old_bitmap = previous_records.get(digest)
+        if old_bitmap is None:
+            found.add(
+                Finding(
+                    names.to_text(owner),
+                    "NSEC3",
+                    "NSEC3 that matches no edited name and was not in the previous zone",
+                )
+            )
+        elif old_bitmap != bitmap:
+            found.add(
+                Finding(
+                    names.to_text(owner),
+                    "NSEC3",
+                    "type bitmap changed, but the name it belongs to was not edited",
+                )
+            )
+    for digest, owner, _next, _bitmap in before.present:
+        if digest in previous_names or digest in expected:
+            continue
+        if scan.find(b32hex(digest).encode()) is None:
+            found.add(
+                Finding(
+                    names.to_text(owner),
+                    "NSEC3",
+                    "the NSEC3 of a name that was not edited is gone",
+                )
+            )
+    notes = (
+        f"chain of {scan.count} NSEC3 records scanned whole; {len(expected)} edited "
+        f"names' NSEC3 looked up, {len(now.present)} NSEC3 records in the edited regions",
+    )
+    return found.result(NAME, time.perf_counter() - t0, notes)
+
+
+def _types(text: bytes) -> set[int]:
+    out = set()
+    for token in text.split():
+        try:
+            out.add(rdata.type_from_text(token.decode("ascii")))
+        except (ValueError, dns.exception.DNSException):
+            out.add(-1)
+    return out
+
+
+def _show(types: set[int]) -> str:
+    return " ".join(type_text(t) if t >= 0 else "?" for t in sorted(types)) or "no types"
