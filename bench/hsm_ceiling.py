@@ -42,6 +42,7 @@ BATCH = 50  # signatures between two looks at the clock
 class WorkerResult:
     signatures: int
     seconds: float
+    cpu_seconds: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -61,12 +62,12 @@ def _c_sign_worker(spec: KeyStoreSpec, key_id: str, seconds: float, barrier: Any
         sign, mechanism = key.sign, MECHANISMS[Algorithm.RSASHA256]
         messages = _messages()
         barrier.wait()
-        done, start = 0, time.perf_counter()
+        done, start, cpu = 0, time.perf_counter(), time.process_time()
         while (elapsed := time.perf_counter() - start) < seconds:
             for i in range(done, done + BATCH):
                 sign(messages[i % MESSAGES], mechanism=mechanism)
             done += BATCH
-        return WorkerResult(done, elapsed)
+        return WorkerResult(done, elapsed, time.process_time() - cpu)
     finally:
         p11lib.close_user_session(user)
 
@@ -75,12 +76,22 @@ def hsm_ceiling(
     spec: KeyStoreSpec, key_id: str, seconds: float, processes: int | None = None
 ) -> float:
     """Total signatures/s of bare C_Sign loops, one process (and session) per core."""
+    return hsm_ceiling_measured(spec, key_id, seconds, processes)[0]
+
+
+def hsm_ceiling_measured(
+    spec: KeyStoreSpec, key_id: str, seconds: float, processes: int | None = None
+) -> tuple[float, float]:
+    """(total signatures/s, CPU-seconds per signature) of bare C_Sign loops, one process
+    (and session) per core. The CPU cost does not depend on what else the machine runs;
+    the rate does."""
     processes = processes or os.cpu_count() or 1
     ctx = multiprocessing.get_context("fork")
     with ctx.Manager() as manager, ctx.Pool(processes) as pool:
         barrier = manager.Barrier(processes)  # all sessions open before anyone signs
         results = pool.starmap(_c_sign_worker, [(spec, key_id, seconds, barrier)] * processes)
-    return sum(r.rate for r in results)
+    cpu = sum(r.cpu_seconds for r in results) / sum(r.signatures for r in results)
+    return sum(r.rate for r in results), cpu
 
 
 def cryptography_rate(seconds: float, bits: int = 1024) -> float:

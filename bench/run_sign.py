@@ -24,16 +24,19 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 GENERATOR = ROOT.parent / "shared" / "tools" / "gen_tld_zone.py"
 ORIGIN = "example"
+LAST_CPU = [0.0]
 
 
 def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """(seconds, peak RSS MiB, stdout) of one command, its worker processes included."""
+    """(seconds, peak RSS MiB, stdout) of one command, its worker processes included.
+    The command's CPU-seconds (user + system, workers included) go to ``LAST_CPU``."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
     out = proc.stdout.read().decode() if proc.stdout else ""
     err = proc.stderr.read().decode() if proc.stderr else ""
+    LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode:
         raise SystemExit(f"{cmd[0]} failed ({proc.returncode}): {err[-2000:]}")
@@ -160,7 +163,9 @@ def setup_keys(work: Path, now: float) -> dict[str, Path]:
     return files
 
 
-def bench(n: int, skip_peers: bool, ceiling_seconds: float) -> dict[str, object]:
+def bench(
+    n: int, skip_peers: bool, ceiling_seconds: float, full_only: bool = False
+) -> dict[str, object]:
     work = OUT / f"work-{n}"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -182,30 +187,37 @@ def bench(n: int, skip_peers: bool, ceiling_seconds: float) -> dict[str, object]
         if previous:
             cmd += ["--previous", str(previous), "--later-hours", str(later)]
         secs, rss, stdout = run_measured(cmd)
-        rows[name] = {"seconds": secs, "rss_mib": rss, **json.loads(stdout.splitlines()[-1])}
-        print(f"  {name:34s} {secs:8.1f} s {rss:8.0f} MiB", flush=True)
+        rows[name] = {
+            "seconds": secs,
+            "rss_mib": rss,
+            "cpu_seconds": LAST_CPU[0],
+            **json.loads(stdout.splitlines()[-1]),
+        }
+        print(f"  {name:34s} {secs:8.1f} s {rss:8.0f} MiB {LAST_CPU[0]:8.1f} cpu-s", flush=True)
 
     print(f"zone: {n} delegations ({zone})", flush=True)
+    load_start = os.getloadavg()[0]
     ours("tldsec file", "file", work / "file.signed", zone)
     ours("tldsec pkcs11 (SoftHSM2)", "pkcs11", work / "p11.signed", zone)
     soa_only = bumped_serial(zone, 0)
-    ours(
-        "tldsec pkcs11 re-sign, SOA changed",
-        "pkcs11",
-        work / "p11.resign",
-        soa_only,
-        work / "p11.signed",
-        1.0,
-    )
-    changed = bumped_serial(zone, 1000)
-    ours(
-        "tldsec pkcs11 re-sign, 1000 changed",
-        "pkcs11",
-        work / "p11.resign1000",
-        changed,
-        work / "p11.signed",
-        1.0,
-    )
+    if not full_only:
+        ours(
+            "tldsec pkcs11 re-sign, SOA changed",
+            "pkcs11",
+            work / "p11.resign",
+            soa_only,
+            work / "p11.signed",
+            1.0,
+        )
+        changed = bumped_serial(zone, 1000)
+        ours(
+            "tldsec pkcs11 re-sign, 1000 changed",
+            "pkcs11",
+            work / "p11.resign1000",
+            changed,
+            work / "p11.signed",
+            1.0,
+        )
     signatures = int(rows["tldsec pkcs11 (SoftHSM2)"]["made"])  # type: ignore[call-overload]
 
     if not skip_peers:
@@ -230,7 +242,7 @@ def bench(n: int, skip_peers: bool, ceiling_seconds: float) -> dict[str, object]
                 str(keys["ldns-zsk"]),
             ]
         )
-        rows["ldns-signzone"] = {"seconds": secs, "rss_mib": rss}
+        rows["ldns-signzone"] = {"seconds": secs, "rss_mib": rss, "cpu_seconds": LAST_CPU[0]}
         print(f"  {'ldns-signzone':34s} {secs:8.1f} s {rss:8.0f} MiB", flush=True)
         secs, rss, _ = run_measured(
             [
@@ -256,12 +268,12 @@ def bench(n: int, skip_peers: bool, ceiling_seconds: float) -> dict[str, object]
                 str(zone),
             ]
         )
-        rows["dnssec-signzone"] = {"seconds": secs, "rss_mib": rss}
+        rows["dnssec-signzone"] = {"seconds": secs, "rss_mib": rss, "cpu_seconds": LAST_CPU[0]}
         print(f"  {'dnssec-signzone':34s} {secs:8.1f} s {rss:8.0f} MiB", flush=True)
 
     sys.path.insert(0, str(ROOT / "bench"))
     try:
-        from hsm_ceiling import hsm_ceiling  # type: ignore[import-not-found]
+        from hsm_ceiling import hsm_ceiling_measured  # type: ignore[import-not-found]
         from tldsec.hsm.base import KeyStoreSpec
 
         meta = json.loads(keys["pkcs11"].read_text())["spec"]
@@ -272,8 +284,14 @@ def bench(n: int, skip_peers: bool, ceiling_seconds: float) -> dict[str, object]
             pin=meta["pin"],
             softhsm2_conf=Path(meta["softhsm2_conf"]),
         )
-        rate = hsm_ceiling(spec, json.loads(keys["pkcs11"].read_text())["zsk"], ceiling_seconds)
-        rows["SoftHSM2 ceiling (C_Sign loop)"] = {"seconds": signatures / rate, "rate": rate}
+        rate, cpu_per_sig = hsm_ceiling_measured(
+            spec, json.loads(keys["pkcs11"].read_text())["zsk"], ceiling_seconds
+        )
+        rows["SoftHSM2 ceiling (C_Sign loop)"] = {
+            "seconds": signatures / rate,
+            "rate": rate,
+            "cpu_seconds": signatures * cpu_per_sig,
+        }
         print(
             f"  {'SoftHSM2 ceiling (C_Sign loop)':34s} {signatures / rate:8.1f} s "
             f"({rate:.0f} sig/s)",
@@ -286,6 +304,7 @@ def bench(n: int, skip_peers: bool, ceiling_seconds: float) -> dict[str, object]
         "signatures": signatures,
         "rows": rows,
         "cpus": os.cpu_count(),
+        "load": f"{load_start:.1f}, {os.getloadavg()[0]:.1f}",
         "date": datetime.now(UTC).isoformat(),
     }
     (OUT / f"sign-{n}.json").write_text(json.dumps(result, indent=2))
@@ -303,20 +322,25 @@ def markdown(result: dict[str, object]) -> str:
     lines = [
         f"### {result['delegations']:,} delegations, {result['signatures']:,} signatures",
         "",
-        "| run | seconds | peak RSS MiB | vs fastest peer | vs HSM ceiling | vs full sign |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| run | seconds | peak RSS MiB | vs fastest peer | vs HSM ceiling | vs full sign "
+        "| CPU-s | CPU vs ceiling's |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    ceiling_cpu = rows.get("SoftHSM2 ceiling (C_Sign loop)", {}).get("cpu_seconds")
     for name, row in rows.items():
         secs = row["seconds"]
         rss = row.get("rss_mib")
+        cpu = row.get("cpu_seconds")
         vp = f"{secs / fastest_peer:.2f}x" if fastest_peer else "-"
         vc = f"{secs / ceiling:.2f}x" if ceiling else "-"
         vf = f"{secs / full:.3f}x" if "re-sign" in name else "-"
-        lines.append(
-            f"| {name} | {secs:.1f} | {rss:.0f} | {vp} | {vc} | {vf} |"
-            if rss
-            else f"| {name} | {secs:.1f} | - | {vp} | {vc} | - |"
-        )
+        cs = f"{cpu:.1f}" if cpu else "-"
+        cc = f"{cpu / ceiling_cpu:.2f}x" if cpu and ceiling_cpu else "-"
+        rs = f"{rss:.0f}" if rss else "-"
+        lines.append(f"| {name} | {secs:.1f} | {rs} | {vp} | {vc} | {vf} | {cs} | {cc} |")
+    load = result.get("load")
+    if load:
+        lines.append(f"\nLoad average (1 min) at start and end: {load}")
     return "\n".join(lines) + "\n"
 
 
@@ -324,11 +348,12 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("-n", type=int, action="append", help="delegations (repeatable)")
     p.add_argument("--skip-peers", action="store_true")
+    p.add_argument("--full-only", action="store_true", help="no re-sign runs")
     p.add_argument("--ceiling-seconds", type=float, default=15.0)
     args = p.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     for n in args.n or [100_000]:
-        result = bench(n, args.skip_peers, args.ceiling_seconds)
+        result = bench(n, args.skip_peers, args.ceiling_seconds, args.full_only)
         (OUT / f"sign-{n}.md").write_text(markdown(result))
     return 0
 

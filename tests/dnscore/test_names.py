@@ -80,3 +80,30 @@ def test_is_subdomain_respects_label_boundaries() -> None:
     assert names.is_subdomain(names.to_wire("a.example."), example)
     assert names.is_subdomain(example, example)
     assert not names.is_subdomain(names.to_wire("notexample."), example)
+
+
+origin = st.sampled_from(["example.", "co.example.", "."]).map(names.to_wire)
+
+
+@given(origin, st.lists(st.lists(label, min_size=0, max_size=3), min_size=1, max_size=30))
+def test_key_and_text_under_an_origin_agree_with_the_general_ones(
+    apex: bytes, relatives: list[list[bytes]]
+) -> None:
+    """The one-label fast paths return exactly canonical_key / to_text, for names at,
+    one label under and deeper under the origin (any octets, "*" and escapes included)."""
+    key, text = names.canonical_key_under(apex), names.text_under(apex)
+    wires = [apex]
+    for rel in relatives:
+        wire = b"".join(bytes((len(x),)) + x.lower() for x in rel) + apex
+        if len(wire) <= 255:
+            wires.append(wire)
+    wires += [b"\x01*" + apex, b"\x01\x00" + apex, b"\x02\x01a" + apex]
+    for wire in wires:
+        assert key(wire) == names.canonical_key(wire)
+        assert text(wire) == names.to_text(wire)
+    assert sorted(wires, key=key) == sorted(wires, key=names.canonical_key)
+
+
+@given(plain_label, origin)
+def test_one_label_wire_is_to_wire(lbl: str, apex: bytes) -> None:
+    assert names.one_label_wire(lbl, apex) == names.to_wire(lbl + ".", apex)[:-1] + apex

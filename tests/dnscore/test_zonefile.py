@@ -146,3 +146,72 @@ def test_written_zone_reads_back_identically(tmp_path: Path) -> None:
         (r.owner, r.rtype, r.ttl, tuple(r.rdatas)) for r in again.rrsets()
     }
     assert out.read_text().splitlines()[0].split()[3] == "SOA"
+
+
+def as_records(zone: object) -> set[tuple[bytes, int, int, tuple[bytes, ...]]]:
+    from tldsec.dnscore.zone import Zone
+
+    assert isinstance(zone, Zone)
+    return {(r.owner, r.rtype, r.ttl, tuple(r.rdatas)) for r in zone.rrsets()}
+
+
+odd_label = st.one_of(
+    label,
+    st.from_regex(r"[A-Z][a-zA-Z0-9]{0,5}", fullmatch=True),  # case folds to the same owner
+    st.sampled_from(["*", "_dmarc", "a\\.b", "\\065bc", "x\\040y", "0"]),  # escapes: slow path
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            odd_label,
+            st.booleans(),  # a second label: "ns1.<label>", not the one-label fast path
+            st.sampled_from(["A", "AAAA", "NS", "DS"]),
+            st.integers(0, 255),
+        ),
+        min_size=1,
+        max_size=25,
+    )
+)
+def test_fast_reader_and_general_parser_agree(rows: list[tuple[str, bool, str, int]]) -> None:
+    """Absolute one-record-per-line text (the owner fast path) and the same records in
+    the general form (relative owners, omitted owners, $TTL, parentheses) read the same."""
+    fast = ["example. 3600 IN SOA ns. h. 1 2 3 4 5", "example. 3600 IN NS ns.example."]
+    general = ["$ORIGIN example.", "$TTL 3600", "@ IN SOA ( ns. h. 1 2 3 4 5 )", "  NS ns"]
+    previous = None
+    for owner, deeper, rtype, n in rows:
+        data = {
+            "A": f"192.0.2.{n}",
+            "AAAA": f"2001:db8::{n:x}",
+            "NS": f"ns{n}.example.",
+            "DS": f"{n} 8 2 {n:02X}" + "AB" * 31,
+        }[rtype]
+        relative = f"ns1.{owner}" if deeper else owner
+        fast.append(f"{relative}.example. 3600 IN {rtype} {data}")
+        shown = "" if relative == previous else relative
+        general.append(f"{shown} {rtype} {data}" if shown else f"   {rtype} {data}")
+        previous = relative
+    fast_zone = read_zone_text("\n".join(fast) + "\n", "example.")
+    general_zone = read_zone_text("\n".join(general) + "\n", "example.")
+    assert as_records(fast_zone) == as_records(general_zone)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("example. 60 IN NS a.example.\nx.other. 60 IN A 192.0.2.1\n", 2, "outside the zone"),
+        ("example. 60 IN NS a.example.\n" + "a" * 64 + ".example. 60 IN A 192.0.2.1\n", 2, "63"),
+        (
+            "example. 60 IN NS a.example.\na.example. 60 IN A 192.0.2.1\na.example. 60 IN A x\n",
+            3,
+            "bad A RDATA",
+        ),
+    ],
+)
+def test_owner_fast_path_errors_name_the_line(text: str, line: int, words: str) -> None:
+    with pytest.raises(ZoneSyntaxError) as err:
+        read_zone_text(text, "example.", filename="t.zone")
+    assert err.value.line == line
+    assert words in err.value.reason

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import struct
+from collections.abc import Iterable, Iterator
 
 from tldsec.dnscore.rdata import base32hex, type_bitmap
 
@@ -47,6 +48,22 @@ def nsec3_rdata(
         + next_hash
         + type_bitmap(types)
     )
+
+
+def nsec3_hashes(names: Iterable[bytes], salt: bytes, iterations: int) -> Iterator[bytes]:
+    """``nsec3_hash`` of each name, for a whole zone's worth of names."""
+    sha1 = hashlib.sha1
+    for name in names:
+        digest = sha1(name.lower() + salt).digest()
+        for _ in range(iterations):
+            digest = sha1(digest + salt).digest()
+        yield digest
+
+
+def nsec3_rdata_head(salt: bytes, iterations: int, hash_length: int, flags: int = 0) -> bytes:
+    """NSEC3 RDATA up to the next hashed owner name: what ``nsec3_rdata`` puts before
+    the hash; a chain shares it."""
+    return _HEAD.pack(SHA1, flags, iterations, len(salt)) + salt + bytes((hash_length,))
 
 
 def nsec3param_rdata(salt: bytes, iterations: int) -> bytes:

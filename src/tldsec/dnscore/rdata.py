@@ -217,28 +217,50 @@ def rrsig_signer_end(wire: bytes) -> int:
     return i + 1
 
 
+# RRSIG text is the same but for expiration and signature across a signing run: keep
+# the rest once per (type, algorithm, labels, TTL, inception, key tag), with the signer.
+_RRSIG_PARTS: dict[bytes, tuple[bytes, str, str]] = {}
+
+
 def rrsig_to_text(wire: bytes) -> str:
-    covered, alg, labels, ttl, exp, inc, tag = RRSIG_HEAD.unpack_from(wire)
-    end = rrsig_signer_end(wire)
-    signer = names.to_text_memo(wire[RRSIG_HEAD.size : end])
-    sig = base64.b64encode(wire[end:]).decode("ascii")
+    key = wire[:8] + wire[12:18]
+    parts = _RRSIG_PARTS.get(key)
+    if parts is not None and wire.startswith(parts[0], 18):
+        # A wire name ends with its root label, so a match is the whole signer name.
+        end = 18 + len(parts[0])
+        pre, post = parts[1], parts[2]
+    else:
+        covered, alg, labels, ttl, _exp, inc, tag = RRSIG_HEAD.unpack_from(wire)
+        end = rrsig_signer_end(wire)
+        signer = names.to_text_memo(wire[RRSIG_HEAD.size : end])
+        pre = f"{type_text(covered)} {alg} {labels} {ttl} "
+        post = f" {_timestamp(inc)} {tag} {signer} "
+        if len(_RRSIG_PARTS) < 4096:
+            _RRSIG_PARTS[key] = (wire[18:end], pre, post)
     return (
-        f"{type_text(covered)} {alg} {labels} {ttl} {_timestamp(exp)} {_timestamp(inc)} "
-        f"{tag} {signer} {sig}"
+        pre
+        + _timestamp(int.from_bytes(wire[8:12], "big"))
+        + post
+        + base64.b64encode(wire[end:]).decode("ascii")
     )
 
 
-_STAMP_CACHE: dict[int, str] = {}
+_DAY_TEXT: dict[int, str] = {}
+_TWO_DIGITS = [f"{i:02d}" for i in range(60)]
 
 
 def _timestamp(seconds: int) -> str:
     # RFC 4034 3.2: YYYYMMDDHHmmSS in UTC.
-    text = _STAMP_CACHE.get(seconds)
-    if text is None:
-        text = time.strftime("%Y%m%d%H%M%S", time.gmtime(seconds))
-        if len(_STAMP_CACHE) < 1_000_000:
-            _STAMP_CACHE[seconds] = text
-    return text
+    day, rest = divmod(seconds, 86400)
+    date = _DAY_TEXT.get(day)
+    if date is None:
+        date = time.strftime("%Y%m%d", time.gmtime(day * 86400))
+        if len(_DAY_TEXT) < 100_000:
+            _DAY_TEXT[day] = date
+    hour, rest = divmod(rest, 3600)
+    minute, second = divmod(rest, 60)
+    two = _TWO_DIGITS
+    return date + two[hour] + two[minute] + two[second]
 
 
 # --- NSEC3 (RFC 5155 3) -------------------------------------------------------------
@@ -248,8 +270,32 @@ _B32HEX = "0123456789abcdefghijklmnopqrstuv"
 _B32_PAIRS = [a + b for a in _B32HEX for b in _B32HEX]  # 10 bits -> two characters
 
 
+_B32_TRIPLES = [p + c for p in _B32_PAIRS for c in _B32HEX]  # 15 bits -> three characters
+
+
 def base32hex(data: bytes) -> str:
     """Base 32 with the extended hex alphabet, lowercase, no padding (RFC 4648 7)."""
+    if len(data) == 20:
+        # A SHA-1 hash (every NSEC3 owner and next-owner field): 160 bits as ten
+        # 15-bit groups and one 10-bit group.
+        n = int.from_bytes(data, "big")
+        t = _B32_TRIPLES
+        m = 0x7FFF
+        return "".join(
+            (
+                t[n >> 145],
+                t[(n >> 130) & m],
+                t[(n >> 115) & m],
+                t[(n >> 100) & m],
+                t[(n >> 85) & m],
+                t[(n >> 70) & m],
+                t[(n >> 55) & m],
+                t[(n >> 40) & m],
+                t[(n >> 25) & m],
+                t[(n >> 10) & m],
+                _B32_PAIRS[n & 0x3FF],
+            )
+        )
     if len(data) % 5:
         return base64.b32hexencode(data).rstrip(b"=").lower().decode("ascii")
     pairs = _B32_PAIRS
@@ -262,15 +308,22 @@ def base32hex(data: bytes) -> str:
     return "".join(out)
 
 
+_NSEC3_HEAD_TEXT: dict[bytes, str] = {}
+
+
 def nsec3_to_text(wire: bytes) -> str:
-    alg, flags, iterations, salt_len = _NSEC3_HEAD.unpack_from(wire)
-    i = 5
-    salt = wire[i : i + salt_len].hex().upper() or "-"
-    i += salt_len
+    i = 5 + wire[4]  # after the salt
+    head = _NSEC3_HEAD_TEXT.get(wire[:i])
+    if head is None:
+        alg, flags, iterations, _ = _NSEC3_HEAD.unpack_from(wire)
+        salt = wire[5:i].hex().upper() or "-"
+        head = f"{alg} {flags} {iterations} {salt} "
+        if len(_NSEC3_HEAD_TEXT) < 4096:
+            _NSEC3_HEAD_TEXT[wire[:i]] = head
     hash_len = wire[i]
     next_hash = base32hex(wire[i + 1 : i + 1 + hash_len])
     types = _bitmap_text(wire[i + 1 + hash_len :])
-    return f"{alg} {flags} {iterations} {salt} {next_hash}" + (f" {types}" if types else "")
+    return head + next_hash + (" " + types if types else "")
 
 
 _BITMAP_TEXT: dict[bytes, str] = {}

@@ -7,7 +7,7 @@ build a dnspython object per record.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from tldsec.dnscore import names
@@ -44,6 +44,17 @@ class Zone:
         else:
             node.append(rrset)
 
+    def add_all(self, rrsets: Iterable[RRset]) -> None:
+        """``add`` for many RRsets."""
+        nodes = self.nodes
+        for rrset in rrsets:
+            node = nodes.get(rrset.owner)
+            if node is None:
+                nodes[rrset.owner] = [rrset]
+                self._order = None
+            else:
+                node.append(rrset)
+
     def get(self, owner: bytes, rtype: int) -> RRset | None:
         for rrset in self.nodes.get(owner, ()):
             if rrset.rtype == rtype:
@@ -61,7 +72,7 @@ class Zone:
         before it adds signatures, so that peak never stacks on the signed zone's size.
         """
         if self._order is None or len(self._order) != len(self.nodes):
-            self._order = sorted(self.nodes, key=names.canonical_key)
+            self._order = sorted(self.nodes, key=names.canonical_key_under(self.origin))
         return self._order
 
     def soa(self) -> RRset:

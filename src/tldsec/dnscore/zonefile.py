@@ -33,6 +33,7 @@ from tldsec.dnscore.zone import RRset, Zone
 from tldsec.errors import ZoneSyntaxError
 
 _SPECIAL_RE = re.compile(r'["();\\]')
+_PLAIN_LABEL_TEXT = re.compile(r"[A-Za-z0-9_*-]{1,63}\Z")
 _CLASSES = {"IN": 1}
 _OTHER_CLASSES = frozenset({"CH", "HS", "CS", "NONE", "ANY"})
 
@@ -117,7 +118,6 @@ def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
     default_ttl: int | None = None
     last_ttl: int | None = None
     last_owner: bytes | None = None
-    owner_cache: dict[str, bytes] = {}
     ttl_cache: dict[str, int] = {}
     type_cache: dict[str, int] = {}
     sigs: list[tuple[int, bytes, int, bytes]] = []  # line, owner, covered, RRSIG RDATA
@@ -144,12 +144,17 @@ def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
         type_cache[token] = value
         return value
 
+    # The owner fast path: a one-label name written absolute under the origin
+    # ("label.example."), the form zone builders write; anything else takes parse_owner.
+    origin_suffix = "." + names.to_text(origin) if origin != names.ROOT else "."
+    suffix_len = len(origin_suffix)
+    plain_label = _PLAIN_LABEL_TEXT.match
+    last_owner_text = ""
+
     def parse_owner(text: str) -> bytes:
         owner = _name(text, current_origin, fail)
         if not names.is_subdomain(owner, origin):
             raise fail(f"{names.to_text(owner)} is outside the zone {names.to_text(origin)}")
-        if current_origin is origin:
-            owner_cache[text] = owner
         return owner
 
     try:
@@ -168,9 +173,15 @@ def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
                 and fields[1].isdigit()
             ):
                 # The fast path: "owner TTL IN TYPE RDATA", as zone builders write it.
-                owner = owner_cache.get(first) if current_origin is origin else None
-                if owner is None:
+                if first == last_owner_text and last_owner is not None:
+                    owner = last_owner
+                elif first.endswith(origin_suffix) and plain_label(
+                    first, 0, len(first) - suffix_len
+                ):
+                    owner = names.one_label_wire(first[:-suffix_len], origin)
+                else:
                     owner = parse_owner(first)
+                last_owner_text = first
                 ttl = ttl_cache.get(fields[1])
                 if ttl is None:
                     ttl = parse_ttl(fields[1])
@@ -183,6 +194,7 @@ def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
                     directive = first.upper()
                     if directive == "$ORIGIN" and len(fields) == 2:
                         current_origin = _name(fields[1], current_origin, fail)
+                        last_owner_text = ""
                     elif directive == "$TTL" and len(fields) == 2:
                         default_ttl = parse_ttl(fields[1])
                     elif directive == "$INCLUDE":
@@ -192,12 +204,11 @@ def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
                     else:
                         raise fail(f"unknown or malformed directive {line.strip()!r}")
                     continue
+                last_owner_text = ""
                 owner, ttl, rtype, rdata_fields = _general_line(
                     line,
                     fields,
                     last_owner,
-                    current_origin is origin,
-                    owner_cache,
                     parse_owner,
                     parse_ttl,
                     fail,
@@ -263,8 +274,6 @@ def _general_line(
     line: str,
     fields: list[str],
     last_owner: bytes | None,
-    at_origin: bool,
-    owner_cache: dict[str, bytes],
     parse_owner: Callable[[str], bytes],
     parse_ttl: Callable[[str], int],
     fail: Callable[[str], ZoneSyntaxError],
@@ -277,8 +286,7 @@ def _general_line(
         owner = last_owner
         i = 0
     else:
-        cached = owner_cache.get(fields[0]) if at_origin else None
-        owner = cached if cached is not None else parse_owner(fields[0])
+        owner = parse_owner(fields[0])
         i = 1
     # [TTL] [CLASS] TYPE, TTL and class in either order.
     ttl: int | None = None
@@ -323,23 +331,34 @@ def zone_lines(
     """
     formatter = rdata.formatter
     rrsig_text = rdata.rrsig_to_text
+    owner_to_text = names.text_under(zone.origin)
+    nodes = zone.nodes
+    # "\tTTL\tIN\tTYPE\t" and the RDATA formatter, per (TTL, type): a zone has few.
+    heads: dict[tuple[int, int], tuple[str, str, Callable[[bytes], str]]] = {}
     parts: list[str] = []
     append = parts.append
     for owner in owners if owners is not None else zone.canonical_owners():
         mark = len(parts)
-        owner_text = names.to_text(owner)
-        node = zone.nodes[owner]
+        owner_text = owner_to_text(owner)
+        node = nodes[owner]
         if len(node) > 1:
             node = sorted(node, key=_type_order)
         for rrset in node:
-            ttl = rrset.ttl
-            rtype = rrset.rtype
-            head = f"{owner_text}\t{ttl}\tIN\t{type_text(rtype)}\t"
-            fmt = formatter(rtype)
+            key = (rrset.ttl, rrset.rtype)
+            cached = heads.get(key)
+            if cached is None:
+                ttl, rtype = key
+                cached = heads[key] = (
+                    f"\t{ttl}\tIN\t{type_text(rtype)}\t",
+                    f"\t{ttl}\tIN\tRRSIG\t",
+                    formatter(rtype),
+                )
+            head, sig_head, fmt = cached
+            head = owner_text + head
             for rd in rrset.rdatas:
                 append(head + fmt(rd) + "\n")
             if rrset.sigs:
-                sig_head = f"{owner_text}\t{ttl}\tIN\tRRSIG\t"
+                sig_head = owner_text + sig_head
                 for sig in rrset.sigs:
                     append(sig_head + rrsig_text(sig) + "\n")
         if block_sizes is not None:

@@ -17,14 +17,15 @@ from datetime import datetime
 from pathlib import Path
 
 from tldsec.dnscore.zone import Zone, soa_minimum, soa_serial
-from tldsec.dnscore.zonefile import read_zone, write_zone_atomic
+from tldsec.dnscore.zonefile import read_zone
 from tldsec.dnscore.zonepatch import patch_path
 from tldsec.hsm.base import KeyStore
 from tldsec.signconf import SigningConfig
 from tldsec.signer.incremental import CannotPatch, resign_incrementally
 from tldsec.signer.inputdiff import context_problem, record_lines
+from tldsec.signer.output import write_signed_zone
 from tldsec.signer.reuse import PreviousSignatures, ZoneSignatures
-from tldsec.signer.sigcache import SignatureCache, cache_path, save_zone_cache
+from tldsec.signer.sigcache import SignatureCache, cache_path
 from tldsec.signer.sign import sign_zone
 from tldsec.signer.zoneindex import (
     ZoneIndex,
@@ -106,8 +107,7 @@ def sign_zone_file(
     result = sign_zone(zone, config, keystore, now, reuse, workers, progress)
     del reuse
     sizes: list[int] = []
-    header_size = write_zone_atomic(zone, output, header=header, block_sizes=sizes)
-    save_zone_cache(zone, cache_path(output), output)
+    header_size = write_signed_zone(zone, output, header=header, workers=workers, block_sizes=sizes)
     soa = zone.soa()
     nsec3_ttl = min(soa.ttl, soa_minimum(soa.rdatas[0]))  # RFC 9077 3
     copy = unsigned_copy_path(output)

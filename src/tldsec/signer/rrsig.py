@@ -54,14 +54,21 @@ class ValidityWindow:
 
 
 def rrsig_header(
-    rrset: RRset, algorithm: int, key_tag: int, signer: bytes, inception: int, expiration: int
+    rrset: RRset,
+    algorithm: int,
+    key_tag: int,
+    signer: bytes,
+    inception: int,
+    expiration: int,
+    labels: int | None = None,
 ) -> bytes:
-    """RRSIG RDATA up to and including the signer's name (RFC 4034 3.1)."""
+    """RRSIG RDATA up to and including the signer's name (RFC 4034 3.1). ``labels``:
+    the owner's label count if the caller knows it (else it is counted)."""
     return (
         RRSIG_HEAD.pack(
             rrset.rtype,
             algorithm,
-            names.label_count(rrset.owner),
+            names.label_count(rrset.owner) if labels is None else labels,
             rrset.ttl,
             expiration & 0xFFFFFFFF,
             inception & 0xFFFFFFFF,
@@ -77,7 +84,11 @@ def rrset_wire(rrset: RRset) -> bytes:
     rtype = rrset.rtype
     ttl = rrset.ttl
     pack = _RR_FIXED.pack
-    return b"".join(owner + pack(rtype, CLASS_IN, ttl, len(rd)) + rd for rd in rrset.rdatas)
+    rdatas = rrset.rdatas
+    if len(rdatas) == 1:  # most RRsets of a TLD (a DS, an NSEC3)
+        rd = rdatas[0]
+        return owner + pack(rtype, CLASS_IN, ttl, len(rd)) + rd
+    return b"".join(owner + pack(rtype, CLASS_IN, ttl, len(rd)) + rd for rd in rdatas)
 
 
 def signed_data(header: bytes, rrset: RRset) -> bytes:

@@ -131,8 +131,16 @@ def save_cache(
 
 
 def _entries(zone: Zone) -> Iterator[tuple[bytes, tuple[_Entry, ...]]]:
-    for owner, node in zone.nodes.items():
-        entries = tuple((int(r.rtype), rrset_digest(r), r.sigs) for r in node if r.sigs)
+    return owner_entries(zone, zone.nodes)
+
+
+def owner_entries(
+    zone: Zone, owners: Iterable[bytes]
+) -> Iterator[tuple[bytes, tuple[_Entry, ...]]]:
+    """The cache entries of ``owners`` (those with signed RRsets), in that order."""
+    nodes = zone.nodes
+    for owner in owners:
+        entries = tuple((int(r.rtype), rrset_digest(r), r.sigs) for r in nodes[owner] if r.sigs)
         if entries:
             yield owner, entries
 

@@ -13,14 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tldsec.clock import to_epoch
-from tldsec.dnscore import names, nsec3
+from tldsec.dnscore import nsec3
 from tldsec.dnscore.bulk import bulk_allocation
 from tldsec.dnscore.dnskey import key_tag
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import RRset, Zone, soa_minimum
-from tldsec.errors import NoUsableKey, SigningError
+from tldsec.errors import NoUsableKey
 from tldsec.hsm.base import KeyStore
 from tldsec.signconf import SigningConfig, ZoneKey
+from tldsec.signer.chain import OwnerHashes, nsec3_chain, start_hashing
 from tldsec.signer.reuse import (
     PreviousSignatures,
     SignerKey,
@@ -86,6 +87,25 @@ def _sign_zone(
     workers: int,
     progress: Callable[[int, int], None] | None,
 ) -> SignResult:
+    # The NSEC3 hashes of the owners, made in a child while the zone is analysed here.
+    hashes = start_hashing(unsigned, config.nsec3_salt, config.nsec3_iterations)
+    try:
+        return _sign_analysed(unsigned, config, keystore, now, previous, workers, progress, hashes)
+    finally:
+        if hashes is not None:
+            hashes.close()
+
+
+def _sign_analysed(
+    unsigned: Zone,
+    config: SigningConfig,
+    keystore: KeyStore,
+    now: datetime,
+    previous: PreviousSignatures | None,
+    workers: int,
+    progress: Callable[[int, int], None] | None,
+    hashes: OwnerHashes | None,
+) -> SignResult:
     t0 = time.perf_counter()
     stats = SignStats()
     zsks = key_duties(config.zone_signers, config, "sign the zone (ZSK)")
@@ -113,10 +133,18 @@ def _sign_zone(
     structure.nsec3_types[origin] |= {RRType.DNSKEY, RRType.NSEC3PARAM}
     structure.to_sign.append(param)
 
-    chain = _nsec3_chain(zone, structure.nsec3_types, config, nsec3_ttl)
+    chain = nsec3_chain(
+        zone,
+        structure.nsec3_types,
+        config.nsec3_salt,
+        config.nsec3_iterations,
+        nsec3_ttl,
+        hashes,
+    )
+    if hashes is not None:
+        hashes.close()  # before signing: its shared buffer is no longer needed
     stats.nsec3_records = len(chain)
-    for rrset in chain:
-        zone.add(rrset)
+    zone.add_all(chain)
     structure.to_sign.extend(chain)
     zone.canonical_owners()  # now, while the zone is smaller than it will be once signed
     stats.seconds_analyse = time.perf_counter() - t0
@@ -130,13 +158,17 @@ def _sign_zone(
     ksk_makers = tuple(rrsig_maker(d, origin, window) for d in ksks)
     zsk_makers = tuple(rrsig_maker(d, origin, window) for d in zsks)
     jobs = SignJobs.empty(ksk_makers + zsk_makers)
-    rrsets = [dnskey, *structure.to_sign]
-    for rrset in rrsets:
-        is_dnskey = rrset is dnskey
-        duties = ksks if is_dnskey else zsks
-        offset = 0 if is_dnskey else len(ksk_makers)
-        keep: dict[SignerKey, bytes] = {}
-        if previous is not None:
+    if previous is None:
+        # A full sign: every duty of every RRset becomes a job, nothing to look up.
+        for i in range(len(ksk_makers)):
+            jobs.add(dnskey, i)
+        for i in range(len(zsk_makers)):
+            jobs.add_all(structure.to_sign, len(ksk_makers) + i)
+    else:
+        for rrset in [dnskey, *structure.to_sign]:
+            is_dnskey = rrset is dnskey
+            duties = ksks if is_dnskey else zsks
+            offset = 0 if is_dnskey else len(ksk_makers)
             keep = reusable_signatures(
                 rrset,
                 previous.signatures_for(rrset),
@@ -146,11 +178,11 @@ def _sign_zone(
                 refresh,
             )
             stats.signatures_reused += len(keep)
-        rrset.sigs = tuple(keep.values())
-        for i, duty in enumerate(duties):
-            if duty.signer_key not in keep:
-                jobs.add(rrset, offset + i)
-    stats.rrsets = len(rrsets)
+            rrset.sigs = tuple(keep.values())
+            for i, duty in enumerate(duties):
+                if duty.signer_key not in keep:
+                    jobs.add(rrset, offset + i)
+    stats.rrsets = 1 + len(structure.to_sign)
     stats.signatures_made = sign_all(jobs, keystore, workers, progress)
     stats.seconds_sign = time.perf_counter() - t1
     return SignResult(zone=zone, stats=stats)
@@ -173,39 +205,3 @@ def key_duties(keys: tuple[ZoneKey, ...], config: SigningConfig, what: str) -> t
             f"configured to {what}, but such keys are published (RFC 4035 2.2)"
         )
     return tuple(KeyDuty(k, SignerKey(int(k.algorithm), key_tag(k.dnskey_rdata))) for k in keys)
-
-
-def _nsec3_chain(
-    zone: Zone,
-    types_at: dict[bytes, frozenset[int]],
-    config: SigningConfig,
-    ttl: int,
-) -> list[RRset]:
-    """One NSEC3 per authoritative name, delegation and empty non-terminal, no opt-out
-    (DPS 6.2, RFC 5155 7.1)."""
-    salt, iterations = config.nsec3_salt, config.nsec3_iterations
-    hashed: dict[bytes, bytes] = {}
-    for name in types_at:
-        digest = nsec3.nsec3_hash(name, salt, iterations)
-        other = hashed.get(digest)
-        if other is not None:
-            raise SigningError(
-                f"NSEC3 hash collision between {names.to_text(name)} and "
-                f"{names.to_text(other)}: choose another salt (RFC 5155 7.1)"
-            )
-        hashed[digest] = name
-    order = sorted(hashed)
-    chain: list[RRset] = []
-    for i, digest in enumerate(order):
-        name = hashed[digest]
-        types = types_at[name]
-        next_hash = order[(i + 1) % len(order)]
-        owner = nsec3.hashed_owner(digest, zone.origin)
-        if owner in zone.nodes:
-            raise SigningError(
-                f"{names.to_text(owner)} is both a name in the zone and an "
-                "NSEC3 owner; choose another salt"
-            )
-        rdata = nsec3.nsec3_rdata(next_hash, types, salt, iterations)
-        chain.append(RRset(owner, RRType.NSEC3, ttl, [rdata]))
-    return chain

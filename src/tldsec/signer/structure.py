@@ -30,6 +30,11 @@ class NameKind(Enum):
 _AT_CUT_ALLOWED = frozenset({RRType.NS, RRType.DS, RRType.A, RRType.AAAA})
 
 
+# Types that need the full checks even as a name's only RRset (refused in the input,
+# or allowed only beside another type).
+_CHECKED_ALONE = DNSSEC_TYPES | {RRType.SOA, RRType.DS, RRType.NS}
+
+
 @dataclass(slots=True)
 class ZoneStructure:
     """The signer's view of a checked zone."""
@@ -66,7 +71,17 @@ def analyse(zone: Zone) -> ZoneStructure:
         raise ZoneContentError(f"no NS RRset at the origin {_where(origin)}")
 
     cuts = set()
+    ns_type, ds_type = RRType.NS, RRType.DS
     for owner, node in zone.nodes.items():
+        if len(node) == 1 and owner != origin:
+            # The usual name: one RRset (a delegation's NS, an address record).
+            rrset = node[0]
+            rtype = rrset.rtype
+            if rtype == ns_type and not rrset.sigs:
+                cuts.add(owner)
+                continue
+            if rtype not in _CHECKED_ALONE and not rrset.sigs:
+                continue
         types = {r.rtype for r in node}
         for rrset in node:
             if rrset.rtype in DNSSEC_TYPES or rrset.sigs:
@@ -105,13 +120,31 @@ def analyse(zone: Zone) -> ZoneStructure:
         key = frozenset(types)
         return shared.setdefault(key, key)
 
+    nsec3_types = structure.nsec3_types
+    to_sign = structure.to_sign
+    delegation_types = type_set({RRType.NS})
+    delegations = 0
     for owner, node in zone.nodes.items():
+        if owner in cuts and names.parent(owner) == origin:
+            # A delegation directly under the apex (nearly every name in a TLD): no cut
+            # above it, so it is a delegation, not occluded.
+            delegations += 1
+            if len(node) == 1:
+                nsec3_types[owner] = delegation_types
+                continue
+            types = {RRType.NS}
+            for rrset in node:
+                if rrset.rtype == ds_type:
+                    types |= {RRType.DS, RRType.RRSIG}
+                    to_sign.append(rrset)
+            nsec3_types[owner] = type_set(types)
+            continue
         kind = _classify(owner, origin, cuts)
         if kind is NameKind.OCCLUDED:
             structure.occluded += 1
             continue
         if kind is NameKind.DELEGATION:
-            structure.delegations += 1
+            delegations += 1
             types = {RRType.NS}
             for rrset in node:
                 if rrset.rtype == RRType.DS:
@@ -121,6 +154,8 @@ def analyse(zone: Zone) -> ZoneStructure:
             continue
         structure.to_sign.extend(node)
         structure.nsec3_types[owner] = type_set({r.rtype for r in node} | {RRType.RRSIG})
+
+    structure.delegations = delegations
 
     # Empty non-terminals: ancestors of a non-occluded name that own no records.
     empty: frozenset[int] = frozenset()

@@ -17,6 +17,7 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from tldsec.dnscore import names
 from tldsec.dnscore.zone import RRset
 from tldsec.hsm.base import KeyStore, KeyStoreSpec
 from tldsec.signer.rrsig import ValidityWindow, rrset_wire, rrsig_header
@@ -51,6 +52,11 @@ class SignJobs:
     def add(self, rrset: RRset, maker: int) -> None:
         self.rrsets.append(rrset)
         self.maker_index.append(maker)
+
+    def add_all(self, rrsets: list[RRset], maker: int) -> None:
+        """``add`` for each of ``rrsets``, all by the same maker."""
+        self.rrsets.extend(rrsets)
+        self.maker_index.extend(array("H", (maker,)) * len(rrsets))
 
     def __len__(self) -> int:
         return len(self.rrsets)
@@ -95,17 +101,28 @@ def _sign_range(store: KeyStore, jobs: SignJobs, start: int, end: int) -> list[b
     for m, positions in by_maker.items():
         maker = jobs.makers[m]
         window = maker.window
+        # Names of one label under the signer's name (delegations, NSEC3 owners) have
+        # one label more than it; others are counted (RFC 4034 3.1.3).
+        signer = maker.signer_name
+        size = len(signer)
+        one_more = names.label_count(signer) + 1
         headers = []
         datas = []
         for i in positions:
             rrset = jobs.rrsets[i]
+            owner = rrset.owner
             header = rrsig_header(
                 rrset,
                 maker.algorithm,
                 maker.key_tag,
-                maker.signer_name,
+                signer,
                 window.inception,
-                window.expiration_for(rrset.owner, rrset.rtype),
+                window.expiration_for(owner, rrset.rtype),
+                one_more
+                if owner[0] + 1 + size == len(owner)
+                and owner.endswith(signer)
+                and owner[:2] != b"\x01*"
+                else None,
             )
             headers.append(header)
             datas.append(header + rrset_wire(rrset))
