@@ -8,6 +8,7 @@ order) and every RRset signed by the same keys, each signature valid.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from datetime import timedelta
@@ -195,9 +196,15 @@ def test_random_changes_patch_to_exactly_what_a_full_sign_gives(
     for n, ops in enumerate(rounds, 1):
         text = with_serial(edit_zone(text, ops), 2024010100 + n)
         before = previous.read_bytes()
+        try:
+            reference, _ = sign(keys, tmp, text, f"reference{n}")
+        except ZoneContentError as exc:  # e.g. a DS left without its NS
+            with pytest.raises(ZoneContentError, match=re.escape(str(exc).split(":")[0])):
+                sign(keys, tmp, text, f"round{n}", previous=previous)
+            assert not (tmp / f"round{n}.signed").exists()
+            return
         patched, result = sign(keys, tmp, text, f"round{n}", previous=previous)
         assert result.mode == "incremental", result.why_full
-        reference, _ = sign(keys, tmp, text, f"reference{n}")
         assert_same_zone_as_full_sign(keys, patched, reference, to_epoch(NOW))
         assert_patch_rebuilds(before, patched)
         previous = patched
