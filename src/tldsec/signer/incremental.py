@@ -270,8 +270,10 @@ class _Patcher:
         """Owners with an RRSIG that expires within the refresh threshold (DPS 6.5):
         ordinary owners, and NSEC3 owners."""
         limit = to_epoch(self.now) + int(self.config.refresh.total_seconds())
-        owners, nsec3_flags = self.index.owners, self.index.nsec3
-        due = [i for i, e in enumerate(self.index.expiry) if e <= limit]
+        owners, nsec3_flags, expiry = self.index.owners, self.index.nsec3, self.index.expiry
+        if not expiry or min(expiry) > limit:  # the usual case, without a loop in Python
+            return [], []
+        due = [i for i, e in enumerate(expiry) if e <= limit]
         return (
             [owners[i] for i in due if not nsec3_flags[i]],
             [owners[i] for i in due if nsec3_flags[i]],
