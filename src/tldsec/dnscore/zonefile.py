@@ -18,7 +18,7 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from pathlib import Path
 from typing import IO
 
@@ -322,7 +322,9 @@ def _name(text: str, origin: bytes, fail: Callable[[str], ZoneSyntaxError]) -> b
 
 
 def zone_lines(
-    zone: Zone, owners: Iterable[bytes] | None = None, block_sizes: list[int] | None = None
+    zone: Zone,
+    owners: Iterable[bytes] | None = None,
+    block_sizes: MutableSequence[int] | None = None,
 ) -> Iterator[str]:
     """Zone-file text in canonical order, SOA first at the apex, in chunks of lines.
 
@@ -374,7 +376,10 @@ def _type_order(rrset: RRset) -> int:
 
 
 def write_zone(
-    zone: Zone, out: IO[str], header: str | None = None, block_sizes: list[int] | None = None
+    zone: Zone,
+    out: IO[str],
+    header: str | None = None,
+    block_sizes: MutableSequence[int] | None = None,
 ) -> int:
     """Write the zone; the length of the comment header written before the records."""
     head = "".join(f"; {line}\n" for line in header.splitlines()) if header else ""
@@ -385,7 +390,10 @@ def write_zone(
 
 
 def write_zone_atomic(
-    zone: Zone, path: Path, header: str | None = None, block_sizes: list[int] | None = None
+    zone: Zone,
+    path: Path,
+    header: str | None = None,
+    block_sizes: MutableSequence[int] | None = None,
 ) -> int:
     """Write to a temporary file beside ``path``, fsync, then rename over it: a reader
     sees the old file or the complete new one, never a partial one. Returns the header's

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -106,7 +107,7 @@ def sign_zone_file(
     reuse = _previous_signatures(previous, origin, zone.origin) if previous else None
     result = sign_zone(zone, config, keystore, now, reuse, workers, progress)
     del reuse
-    sizes: list[int] = []
+    sizes: array[int] = array("Q")  # 8 bytes an owner, not a Python int each
     header_size = write_signed_zone(zone, output, header=header, workers=workers, block_sizes=sizes)
     soa = zone.soa()
     nsec3_ttl = min(soa.ttl, soa_minimum(soa.rdatas[0]))  # RFC 9077 3
@@ -116,15 +117,17 @@ def sign_zone_file(
     index = ZoneIndex.for_zone(
         zone, header_size, sizes, run_parameters(config, nsec3_ttl), output, copy
     )
+    serial = soa_serial(soa.rdatas[0])
+    s = result.stats
+    del zone, result, soa  # the index keeps only the owner names
     if why_not is None:
         index.save(index_path(output))
     else:
         log.info("the next run signs %s in full: %s", output, why_not)
-    s = result.stats
     return FileSignResult(
         mode="full",
         why_full=why_full,
-        serial=soa_serial(soa.rdatas[0]),
+        serial=serial,
         rrsets_signed=s.rrsets,
         signatures_made=s.signatures_made,
         signatures_reused=s.signatures_reused,

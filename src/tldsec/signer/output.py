@@ -21,7 +21,7 @@ import queue
 import tempfile
 import traceback
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableSequence, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -42,7 +42,7 @@ def write_signed_zone(
     header: str | None = None,
     cache: bool = True,
     workers: int = 1,
-    block_sizes: list[int] | None = None,
+    block_sizes: MutableSequence[int] | None = None,
     part_owners: int = PART_OWNERS,
     parallel_min_owners: int = PARALLEL_MIN_OWNERS,
 ) -> int:
@@ -72,7 +72,7 @@ def _write_parallel(
     header: str | None,
     cache: bool,
     workers: int,
-    block_sizes: list[int] | None,
+    block_sizes: MutableSequence[int] | None,
 ) -> int:
     ctx = multiprocessing.get_context("fork")
     tasks: Any = ctx.SimpleQueue()  # no feeder thread in the parent when it forks
@@ -212,7 +212,7 @@ def _worker(
     while (i := tasks.get()) is not None:
         try:
             start, end = parts[i]
-            block_sizes: list[int] | None = [] if sizes else None
+            block_sizes: MutableSequence[int] | None = [] if sizes else None
             _render_part(zone, owners[start:end], _part(tmp, i, "zone"), block_sizes)
             if block_sizes is not None:
                 _part(tmp, i, "sizes").write_bytes(array("Q", block_sizes).tobytes())
@@ -228,7 +228,7 @@ def _worker(
 
 
 def _render_part(
-    zone: Zone, owners: list[bytes], part: Path, block_sizes: list[int] | None
+    zone: Zone, owners: list[bytes], part: Path, block_sizes: MutableSequence[int] | None
 ) -> None:
     with open(part, "w", encoding="utf-8") as out:
         for chunk in zone_lines(zone, owners, block_sizes):

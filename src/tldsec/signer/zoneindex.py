@@ -16,20 +16,22 @@ import contextlib
 import marshal
 import os
 import shutil
+import struct
 import tempfile
 from array import array
 from bisect import bisect_left
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from tldsec.dnscore import names
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.signconf import SigningConfig
 
-MAGIC = b"tldsec-zoneindex 1\n"
+MAGIC = b"tldsec-zoneindex 2\n"
 INDEX_SUFFIX = ".index"
 UNSIGNED_SUFFIX = ".unsigned"
 NO_EXPIRY = 0xFFFFFFFF  # an owner without RRSIGs (delegation NS only, glue)
@@ -96,7 +98,7 @@ class ZoneIndex:
         cls,
         zone: Zone,
         header_size: int,
-        block_sizes: list[int],
+        block_sizes: Sequence[int],
         parameters: tuple[object, ...],
         signed: Path,
         unsigned: Path,
@@ -119,7 +121,7 @@ class ZoneIndex:
             origin=zone.origin,
             header_size=header_size,
             owners=owners,
-            sizes=array("Q", block_sizes),
+            sizes=block_sizes if isinstance(block_sizes, array) else array("Q", block_sizes),
             nsec3=nsec3,
             expiry=expiry,
             parameters=parameters,
@@ -132,7 +134,7 @@ class ZoneIndex:
         body: Any = (
             self.origin,
             self.header_size,
-            self.owners,
+            len(self.owners),
             self.sizes.tobytes(),
             bytes(self.nsec3),
             self.expiry.tobytes(),
@@ -144,7 +146,11 @@ class ZoneIndex:
         try:
             with os.fdopen(fd, "wb") as out:
                 out.write(MAGIC)
-                marshal.dump(body, out)
+                _write_record(out, body)
+                # The owner names in chunks: one marshal image of millions of names would
+                # be a second copy of them in memory, at the signer's peak.
+                for start in range(0, len(self.owners), _OWNER_CHUNK):
+                    _write_record(out, self.owners[start : start + _OWNER_CHUNK])
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -158,8 +164,15 @@ class ZoneIndex:
             with open(index_path(signed), "rb") as f:
                 if f.read(len(MAGIC)) != MAGIC:
                     return None
-                body = marshal.loads(f.read())
-            origin, header_size, owners, sizes, nsec3, expiry, parameters, st, ust = body
+                data = f.read()
+            records = _read_records(data)
+            body = next(records)
+            origin, header_size, count, sizes, nsec3, expiry, parameters, st, ust = body
+            owners: list[bytes] = []
+            for chunk in records:
+                owners += chunk
+            if len(owners) != count:
+                return None
             index = cls(
                 origin,
                 header_size,
@@ -175,12 +188,35 @@ class ZoneIndex:
                 return None
             if file_stat(unsigned_copy_path(signed)) != index.unsigned:
                 return None
-        except (OSError, EOFError, ValueError, TypeError):
+        except (OSError, EOFError, ValueError, TypeError, StopIteration):
             return None
         n = len(index.owners)
         if not (len(index.sizes) == len(index.nsec3) == len(index.expiry) == n):
             return None
         return index
+
+
+_OWNER_CHUNK = 100_000
+_LENGTH = struct.Struct("!Q")
+
+
+def _write_record(out: BinaryIO, value: Any) -> None:
+    data = marshal.dumps(value)
+    out.write(_LENGTH.pack(len(data)))
+    out.write(data)
+
+
+def _read_records(data: bytes) -> Iterator[Any]:
+    """The marshal records of an index file, each behind its length."""
+    view = memoryview(data)
+    at = 0
+    while at < len(data):
+        (length,) = _LENGTH.unpack_from(data, at)
+        at += _LENGTH.size
+        if at + length > len(data):
+            raise ValueError("truncated index")
+        yield marshal.loads(view[at : at + length])
+        at += length
 
 
 def _array(code: str, data: bytes) -> array[int]:
