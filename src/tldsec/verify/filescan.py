@@ -17,10 +17,10 @@ verification and the incremental runs keep it true edit by edit.
 
 from __future__ import annotations
 
-import bisect
 import calendar
 import itertools
 import multiprocessing
+import operator
 import re
 import time
 from array import array
@@ -34,67 +34,74 @@ _OWNER = re.compile(rb"\n([^\t\n;$]*)\t")
 
 
 @dataclass(slots=True)
-class Nsec3Scan:
-    """The NSEC3 lines of a file, in file order (hash labels as lowercase base32hex)."""
+class Piece:
+    """What the scan of one byte range of a file found (small enough to leave a worker:
+    the labels as blobs of 32 octets each)."""
 
-    owners: list[bytes] = field(default_factory=list)
-    nexts: list[bytes] = field(default_factory=list)
-    bitmaps: list[bytes] = field(default_factory=list)  # the type mnemonics, as written
+    owners: bytes = b""
+    nexts: bytes = b""
+    bitmaps: bytes = b""
+    lengths: array[int] = field(default_factory=lambda: array("Q"))
+    unordered: list[str] = field(default_factory=list)
     params: set[bytes] = field(default_factory=set)  # "alg flags iterations salt"
     lines: int = 0  # NSEC3 lines seen, matched or not
+    earliest: bytes = b"99999999999999"
+    earliest_line: bytes = b""
+    rrsig_lines: int = 0
+    rrsig_read: int = 0
 
-    def find(self, label: bytes) -> int | None:
-        """The index of the NSEC3 whose owner label is ``label`` (owners are sorted)."""
-        i = bisect.bisect_left(self.owners, label)
-        return i if i < len(self.owners) and self.owners[i] == label else None
 
-    def index(self) -> Nsec3Index:
-        """What the incremental check needs, compact enough to leave a worker process."""
-        starts = array("Q", itertools.accumulate((len(b) for b in self.bitmaps), initial=0))
-        return Nsec3Index(
-            b"".join(self.owners),
-            b"".join(self.bitmaps),
-            starts,
-            tuple(self.chain_problems()),
-            frozenset(self.params),
-            len(self.owners),
+def chain_problems(pieces: list[Piece]) -> Iterator[str]:
+    """The chain's order and closure over the whole file (RFC 5155 7.1), from the pieces'
+    owners and next hashed owners."""
+    lines = sum(p.lines for p in pieces)
+    owners = b"".join(p.owners for p in pieces)
+    nexts = b"".join(p.nexts for p in pieces)
+    count = len(owners) // 32
+    if lines != count:
+        yield (
+            f"{lines - count} NSEC3 line(s) not in the form the scan reads "
+            "(hashed owner one label below the apex, 32 base32hex digits)"
+        )
+    if not count:
+        return
+    for p in pieces:
+        yield from p.unordered
+    held = [p for p in pieces if p.owners]
+    for a, b in itertools.pairwise(held):
+        if not a.owners[-32:] < b.owners[:32]:
+            yield _unordered(a.owners[-32:], b.owners[:32])
+
+    def label(blob: bytes, i: int) -> str:
+        return blob[32 * i : 32 * i + 32].decode()
+
+    if nexts[:-32] != owners[32:]:
+        bad = [
+            i
+            for i in range(count - 1)
+            if nexts[32 * i : 32 * i + 32] != owners[32 * i + 32 : 32 * i + 64]
+        ]
+        for i in bad[:20]:
+            yield (
+                f"NSEC3 {label(owners, i)} points to {label(nexts, i)}, but the next in the "
+                f"chain is {label(owners, i + 1)}: the chain is broken or out of order "
+                "(RFC 5155 7.1)"
+            )
+    if nexts[-32:] != owners[:32]:
+        yield (
+            f"the last NSEC3 {label(owners, count - 1)} points to {label(nexts, count - 1)}, "
+            f"not to the first, {label(owners, 0)}: the chain is not closed"
         )
 
-    def chain_problems(self) -> Iterator[str]:
-        """The chain's order and closure (RFC 5155 7.1), from the owners and nexts alone."""
-        owners, nexts = self.owners, self.nexts
-        if self.lines != len(owners):
-            yield (
-                f"{self.lines - len(owners)} NSEC3 line(s) not in the form the scan reads "
-                "(hashed owner one label below the apex, 32 base32hex digits)"
-            )
-        if not owners:
-            return
-        unordered = [i for i in range(len(owners) - 1) if not owners[i] < owners[i + 1]]
-        for i in unordered[:20]:
-            yield (
-                f"NSEC3 owners out of order or repeated: {owners[i].decode()} then "
-                f"{owners[i + 1].decode()}"
-            )
-        if nexts[:-1] != owners[1:]:
-            bad = [i for i in range(len(owners) - 1) if nexts[i] != owners[i + 1]]
-            for i in bad[:20]:
-                yield (
-                    f"NSEC3 {owners[i].decode()} points to {nexts[i].decode()}, but the next "
-                    f"in the chain is {owners[i + 1].decode()}: the chain is broken or out of "
-                    "order (RFC 5155 7.1)"
-                )
-        if nexts[-1] != owners[0]:
-            yield (
-                f"the last NSEC3 {owners[-1].decode()} points to {nexts[-1].decode()}, not "
-                f"to the first, {owners[0].decode()}: the chain is not closed"
-            )
+
+def _unordered(a: bytes, b: bytes) -> str:
+    return f"NSEC3 owners out of order or repeated: {a.decode()} then {b.decode()}"
 
 
 @dataclass(frozen=True, slots=True)
 class Nsec3Index:
-    """The NSEC3 chain of a file as one worker read it: owner labels (32 octets each, in
-    file order), their type bitmaps (as written), the chain's problems."""
+    """The NSEC3 chain of a file: owner labels (32 octets each, in file order), their
+    type bitmaps (as written), the chain's problems."""
 
     owners: bytes
     bitmaps: bytes
@@ -134,13 +141,20 @@ class FileScan:
     seconds: float = 0.0
 
 
-def chunks(path: Path, size: int = CHUNK) -> Iterator[bytes]:
-    """The file in pieces of whole lines, each starting with a newline (so that every
-    line, the first included, follows one)."""
+def chunks(
+    path: Path, size: int = CHUNK, start: int = 0, end: int | None = None
+) -> Iterator[bytes]:
+    """Bytes ``start:end`` of the file (``start`` at a line start) in pieces of whole
+    lines, each starting with a newline (so that every line, the first included, follows
+    one)."""
     with open(path, "rb") as f:
+        f.seek(start)
+        left = (end - start) if end is not None else None
         rest = b""
         while True:
-            block = f.read(size)
+            block = f.read(size if left is None else min(size, left))
+            if left is not None:
+                left -= len(block)
             if not block:
                 if rest:
                     yield b"\n" + rest
@@ -154,67 +168,120 @@ def chunks(path: Path, size: int = CHUNK) -> Iterator[bytes]:
             yield b"\n" + block[:cut]
 
 
-def scan(path: Path, origin: str) -> FileScan:
-    """One pass: every NSEC3 line, and the earliest RRSIG expiration."""
+def scan_piece(path: Path, origin: str, start: int = 0, end: int | None = None) -> Piece:
+    """Every NSEC3 line and the earliest RRSIG expiration in bytes ``start:end``."""
     suffix = re.escape(("." + origin.lower().rstrip(".") + ".").encode())
     nsec3 = re.compile(
         rb"\n([0-9a-v]{32})"
         + suffix
         + rb"\t\d+\tIN\tNSEC3\t(\d+ \d+ \d+ \S+) ([0-9a-v]{32})((?: [A-Za-z0-9]+)*)[ \t]*(?=\n)"
     )
-    out = Nsec3Scan()
-    earliest = b"99999999999999"
+    out = Piece()
+    owners: list[bytes] = []
+    nexts: list[bytes] = []
+    bitmaps: list[bytes] = []
     earliest_chunk = b""
-    rrsigs = read = 0
-    for chunk in chunks(path):
+    for chunk in chunks(path, start=start, end=end):
         out.lines += chunk.count(b"\tIN\tNSEC3\t")
         for owner, params, nxt, bitmap in nsec3.findall(chunk):
-            out.owners.append(owner)
-            out.nexts.append(nxt)
-            out.bitmaps.append(bitmap)
+            owners.append(owner)
+            nexts.append(nxt)
+            bitmaps.append(bitmap)
             out.params.add(params)
-        rrsigs += chunk.count(b"\tIN\tRRSIG\t")
+        out.rrsig_lines += chunk.count(b"\tIN\tRRSIG\t")
         found = _EXPIRY.findall(chunk)
-        read += len(found)
+        out.rrsig_read += len(found)
         if found:
             low = min(found)
-            if low < earliest:
-                earliest, earliest_chunk = low, chunk
-    line = b""
-    expiry: int | None = None
+            if low < out.earliest:
+                out.earliest, earliest_chunk = low, chunk
     if earliest_chunk:
-        m = re.search(rb"\tIN\tRRSIG\t[A-Za-z0-9]+ \d+ \d+ \d+ " + earliest + b" ", earliest_chunk)
+        m = re.search(
+            rb"\tIN\tRRSIG\t[A-Za-z0-9]+ \d+ \d+ \d+ " + out.earliest + b" ", earliest_chunk
+        )
         if m:
-            start = earliest_chunk.rfind(b"\n", 0, m.start()) + 1
-            end = earliest_chunk.find(b"\n", m.end())
-            line = earliest_chunk[start : end if end >= 0 else None]
-        expiry = timestamp(earliest)
-    return FileScan(out.index(), expiry, line, rrsigs, rrsigs - read)
+            first = earliest_chunk.rfind(b"\n", 0, m.start()) + 1
+            last = earliest_chunk.find(b"\n", m.end())
+            out.earliest_line = earliest_chunk[first : last if last >= 0 else None]
+    out.unordered = (
+        [
+            _unordered(owners[i], owners[i + 1])
+            for i in range(len(owners) - 1)
+            if not owners[i] < owners[i + 1]
+        ][:20]
+        if not all(map(operator.lt, owners, owners[1:]))
+        else []
+    )
+    out.owners, out.nexts, out.bitmaps = b"".join(owners), b"".join(nexts), b"".join(bitmaps)
+    out.lengths = array("Q", (len(b) for b in bitmaps))
+    return out
+
+
+def merge(pieces: list[Piece]) -> FileScan:
+    """The scan of the whole file from the scans of its ranges, in file order."""
+    starts = array("Q", itertools.accumulate((n for p in pieces for n in p.lengths), initial=0))
+    params: set[bytes] = set()
+    for p in pieces:
+        params |= p.params
+    owners = b"".join(p.owners for p in pieces)
+    index = Nsec3Index(
+        owners,
+        b"".join(p.bitmaps for p in pieces),
+        starts,
+        tuple(chain_problems(pieces)),
+        frozenset(params),
+        len(owners) // 32,
+    )
+    first = min(pieces, key=lambda p: p.earliest)
+    rrsigs = sum(p.rrsig_lines for p in pieces)
+    read = sum(p.rrsig_read for p in pieces)
+    expiry = timestamp(first.earliest) if first.earliest_line else None
+    return FileScan(index, expiry, first.earliest_line, rrsigs, rrsigs - read)
+
+
+def scan(path: Path, origin: str) -> FileScan:
+    """One pass over the whole file, in this process."""
+    return merge([scan_piece(path, origin)])
+
+
+def ranges(path: Path, parts: int) -> list[tuple[int, int]]:
+    """``parts`` byte ranges of the file, cut at line starts."""
+    size = path.stat().st_size
+    cuts = [0]
+    with open(path, "rb") as f:
+        for k in range(1, parts):
+            f.seek(size * k // parts)
+            f.readline()
+            at = f.tell()
+            if cuts[-1] < at < size:
+                cuts.append(at)
+    cuts.append(size)
+    return list(itertools.pairwise(cuts))
 
 
 class BackgroundScan:
-    """``scan`` in a forked worker process, while the caller does other work."""
+    """``scan`` in forked worker processes, one range of the file each, while the caller
+    does other work."""
 
-    def __init__(self, path: Path, origin: str) -> None:
-        self._pool = multiprocessing.get_context("fork").Pool(1)
-        self._job = self._pool.apply_async(_timed_scan, (path, origin))
+    def __init__(self, path: Path, origin: str, parts: int = 1) -> None:
+        self._t0 = time.perf_counter()
+        parts = max(1, parts)
+        self._pool = multiprocessing.get_context("fork").Pool(parts)
+        self._job = self._pool.starmap_async(
+            scan_piece, [(path, origin, a, b) for a, b in ranges(path, parts)]
+        )
 
     def result(self) -> FileScan:
         try:
-            return self._job.get()
+            found = merge(self._job.get())
         finally:
             self.close()
+        found.seconds = time.perf_counter() - self._t0
+        return found
 
     def close(self) -> None:
         self._pool.terminate()
         self._pool.join()
-
-
-def _timed_scan(path: Path, origin: str) -> FileScan:
-    t0 = time.perf_counter()
-    found = scan(path, origin)
-    found.seconds = time.perf_counter() - t0
-    return found
 
 
 _UNSIGNED_LINE = re.compile(rb"\n(([^\s;$][^\s]*)[ \t][^\n]*)")

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import itertools
 import mmap
+import os
 import re
 import time
 from collections.abc import Iterator
@@ -116,7 +117,8 @@ def _run(
     t = time.perf_counter()
     if isinstance(patch, str):
         return [_refused(patch, t)], None
-    background = BackgroundScan(request.signed, origin)  # on another core, meanwhile
+    # The whole-file scan, on every core, while this process compares and checks.
+    background = BackgroundScan(request.signed, origin, options.workers or os.cpu_count() or 1)
     try:
         return _compare_then_check(
             request, options, origin, now_s, horizon_s, patch, meta, keystore, opener, background
