@@ -339,7 +339,8 @@ def main() -> int:
         report["phase_a"] = phase_a(home, n, args.changes)
         a = report["phase_a"]["cycle"]
         print(
-            f"cycle after {args.changes} EPP DS changes: {a['seconds']:.1f} s {a['timings']}",
+            f"cycle after {args.changes} EPP DS changes: {a['seconds']:.1f} s {a['timings']} "
+            f"({_build_kind(a)} build)",
             flush=True,
         )
         if args.latency:
@@ -358,13 +359,18 @@ def main() -> int:
     return 0
 
 
+def _build_kind(result: dict[str, Any]) -> str:
+    return "incremental" if result.get("stats", {}).get("incremental_build") else "full"
+
+
 def summary(r: dict[str, Any]) -> str:
     out = io.StringIO()
     a = r["phase_a"]["cycle"]
     out.write(f"\n| cycle on {r['domains']:,} domains, {r['changes']} DS changes | seconds |\n")
     out.write("|---|---|\n")
     for stage, seconds in a["timings"].items():
-        out.write(f"| {stage} | {seconds:.1f} |\n")
+        kind = f" ({_build_kind(a)})" if stage == "build" else ""
+        out.write(f"| {stage}{kind} | {seconds:.1f} |\n")
     out.write(f"| **cycle total** | **{a['seconds']:.1f}** |\n")
     out.write(f"| first cycle (all signed) | {r['first_cycle']['result']['seconds']:.1f} |\n")
     b = r.get("phase_b")

@@ -13,16 +13,11 @@ from tldsec.audit.events import EventType
 from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
 from tldsec.cli.progress import ProgressLine
 from tldsec.clock import SystemClock
-from tldsec.dnscore import names
-from tldsec.dnscore.zone import Zone
-from tldsec.dnscore.zonefile import read_zone, write_zone_atomic
-from tldsec.errors import TldsecError
+from tldsec.errors import TldsecError, ZoneSyntaxError
 from tldsec.hsm.open import open_keystore
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.service import KeyManager
-from tldsec.signer import sign_zone
-from tldsec.signer.reuse import PreviousSignatures, ZoneSignatures
-from tldsec.signer.sigcache import SignatureCache, cache_path, save_zone_cache
+from tldsec.signer.files import sign_zone_file
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +50,8 @@ def run(args: argparse.Namespace) -> int:
     origin = args.origin or settings.origin
     clock = SystemClock()
     t0 = time.perf_counter()
-    unsigned = read_zone(args.zonefile, origin)
-    previous: PreviousSignatures | None = None
-    if args.previous:
-        previous = _previous(args.previous, origin, unsigned)
+    if not args.zonefile.is_file():
+        raise ZoneSyntaxError(str(args.zonefile), None, "no such file")
     audit = open_audit_log(settings, clock)
     store = open_keystore(settings.keystore_spec())
     actor = operator_actor()
@@ -82,19 +75,18 @@ def run(args: argparse.Namespace) -> int:
         now = clock.now()
         config = manager.signing_config(now)
         try:
-            result = sign_zone(
-                unsigned,
+            result = sign_zone_file(
+                args.zonefile,
+                args.output,
+                origin,
                 config,
                 store,
                 now,
-                previous=previous,
+                previous=args.previous,
                 workers=args.workers,
+                header=f"signed by tldsec at {now:%Y-%m-%dT%H:%M:%SZ}",
                 progress=ProgressLine("signing"),
             )
-            write_zone_atomic(
-                result.zone, args.output, header=f"signed by tldsec at {now:%Y-%m-%dT%H:%M:%SZ}"
-            )
-            save_zone_cache(result.zone, cache_path(args.output), args.output)
         except TldsecError as exc:
             audit.record(
                 EventType.SIGNER_RUN_FAILED,
@@ -104,34 +96,31 @@ def run(args: argparse.Namespace) -> int:
                 reason=str(exc),
             )
             raise
-        s = result.stats
         audit.record(
             EventType.SIGNER_RUN_COMPLETED,
             actor=actor,
             zone=origin,
             input=str(args.zonefile),
             output=str(args.output),
-            rrsets=s.rrsets,
-            signatures_made=s.signatures_made,
-            signatures_reused=s.signatures_reused,
+            mode=result.mode,
+            rrsets=result.rrsets_signed,
+            signatures_made=result.signatures_made,
+            signatures_reused=result.signatures_reused,
             milliseconds=int((time.perf_counter() - t0) * 1000),
         )
     finally:
         store.close()
         audit.close()
-    s = result.stats
+    if result.why_full:
+        print(f"signed in full: {result.why_full}")
+    what = (
+        f"{result.rrsets_signed:,} owners changed or refreshed"
+        if result.mode == "incremental"
+        else f"{result.rrsets_signed:,} RRsets, {result.delegations or 0:,} delegations"
+    )
     print(
-        f"signed {names.to_text(result.zone.origin)} -> {args.output}: "
-        f"{s.rrsets:,} RRsets, {s.signatures_made:,} signatures made, "
-        f"{s.signatures_reused:,} reused, {s.nsec3_records:,} NSEC3, "
-        f"{s.delegations:,} delegations, {time.perf_counter() - t0:.1f} s"
+        f"signed {origin} serial {result.serial} -> {args.output} ({result.mode}): {what}, "
+        f"{result.signatures_made:,} signatures made, {result.signatures_reused:,} reused, "
+        f"{result.nsec3_records:,} NSEC3, {time.perf_counter() - t0:.1f} s"
     )
     return 0
-
-
-def _previous(path: Path, origin: str, unsigned: Zone) -> PreviousSignatures:
-    cache = SignatureCache.load_for(path, unsigned.origin)
-    if cache is not None:
-        return cache
-    log.info("no signature cache for %s; reading the zone file", path)
-    return ZoneSignatures(read_zone(path, origin))

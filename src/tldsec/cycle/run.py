@@ -25,8 +25,6 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -41,8 +39,6 @@ from tldsec.clock import Clock, to_epoch
 from tldsec.cycle.result import CycleResult, Outcome, RunLog
 from tldsec.cycle.state import LAST_REPORT, STATE_FILE, CycleState, Pending, write_atomic
 from tldsec.distribute.store import ZoneStore
-from tldsec.dnscore.zone import Zone
-from tldsec.dnscore.zonefile import read_zone, write_zone_atomic
 from tldsec.errors import CycleError, DistributionError, TldsecError
 from tldsec.hsm.base import KeyStore
 from tldsec.keys.service import KeyManager
@@ -50,13 +46,11 @@ from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import ZoneChange
 from tldsec.settings import ApexSettings, Settings
 from tldsec.signconf import SigningConfig
-from tldsec.signer import sign_zone
-from tldsec.signer.reuse import PreviousSignatures, ZoneSignatures
-from tldsec.signer.sigcache import SignatureCache, cache_path, save_zone_cache
+from tldsec.signer.files import carry_sidecars, remove_sidecars, sign_zone_file
 from tldsec.verify.coverage import ExpectedSigners
 from tldsec.verify.gate import gate
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
-from tldsec.zone.builder import build_zone, write_zone
+from tldsec.zone.incremental import build_zone_file
 from tldsec.zone.serial import allocate_serial
 
 log = logging.getLogger("tldsec.cycle")
@@ -184,19 +178,24 @@ class Cycle:
             # RFC 1982: never behind what is distributed, even after a database restore.
             serial = allocate_serial(session, now, at_least=(distributed or 0) + 1)
         run.serial = serial
+        unsigned_path = work / "unsigned.zone"
         with self.registry.snapshot() as session:
-            built = build_zone(
+            # From the previous unsigned file and the changes since, when it can be trusted.
+            built = build_zone_file(
                 session,
+                unsigned_path,
                 origin=origin,
                 apex=_apex(self.settings),
                 ttl=self.settings.policy.ttl,
                 serial=serial,
+                built_at=now,
             )
-        unsigned_path = work / "unsigned.zone"
-        write_zone(built, unsigned_path, now)
-        run.stats.update(delegations=built.delegations, with_ds=built.signed_delegations)
+        run.stats.update(
+            delegations=built.delegations,
+            with_ds=built.signed_delegations,
+            incremental_build=int(built.incremental),
+        )
         change_id = built.last_change_id
-        del built
 
         run.enter("keys")
         transitions = self.keys.run_due()
@@ -209,29 +208,35 @@ class Cycle:
 
         run.enter("sign")
         assert self.keystore is not None
-        unsigned = read_zone(unsigned_path, origin)
-        previous = self._previous(distributed, unsigned)
-        signed = sign_zone(unsigned, config, self.keystore, now, previous, self.workers)
-        del previous, unsigned
         candidate = work / f"{serial}.signed"
-        write_zone_atomic(signed.zone, candidate, header=f"signed by tldsec at {now:%FT%TZ}")
-        save_zone_cache(signed.zone, cache_path(candidate), candidate)
-        expiry = _earliest_expiry(signed.zone)
-        s = signed.stats
-        run.stats.update(
-            rrsets=s.rrsets,
-            signatures_made=s.signatures_made,
-            signatures_reused=s.signatures_reused,
-            nsec3=s.nsec3_records,
+        previous = None if distributed is None else self.store.zone_path(distributed)
+        signed = sign_zone_file(
+            unsigned_path,
+            candidate,
+            origin,
+            config,
+            self.keystore,
+            now,
+            previous=previous if previous is not None and previous.exists() else None,
+            workers=self.workers,
+            header=f"signed by tldsec at {now:%FT%TZ}",
         )
-        del signed
+        expiry = signed.earliest_expiry
+        run.stats.update(
+            incremental_sign=int(signed.mode == "incremental"),
+            rrsets=signed.rrsets_signed,
+            signatures_made=signed.signatures_made,
+            signatures_reused=signed.signatures_reused,
+            nsec3=signed.nsec3_records,
+        )
         self._record(
             "signer.run_completed",
             "component:signer",
             zone=origin,
             serial=serial,
-            signed=s.signatures_made,
-            reused=s.signatures_reused,
+            mode=signed.mode,
+            signed=signed.signatures_made,
+            reused=signed.signatures_reused,
             keys=[k.key_id for k in config.keys if k.sign_zone or k.sign_dnskey],
         )
         if self.before_verify is not None:
@@ -259,15 +264,15 @@ class Cycle:
         if not verdict.passed:
             kept = candidate.with_suffix(".refused")
             os.replace(candidate, kept)
-            cache_path(candidate).unlink(missing_ok=True)
+            remove_sidecars(candidate)
             return self._incident(run, reason, verdict.report.failed_checks, kept)
 
         run.enter("distribute")
         published = self.store.zone_path(serial)
-        _copy_atomic(cache_path(candidate), cache_path(published))
+        carry_sidecars(candidate, published)
         diff = self.store.commit(serial)
+        remove_sidecars(candidate)
         candidate.unlink(missing_ok=True)
-        cache_path(candidate).unlink(missing_ok=True)
         run.stats["changes"] = diff.changes if diff else 0
         self._record(
             "zone.published",
@@ -294,19 +299,6 @@ class Cycle:
             earliest_expiry=expiry,
         )
         return result
-
-    def _previous(self, distributed: int | None, unsigned: Zone) -> PreviousSignatures | None:
-        """The distributed zone's signatures: its cache, else the zone file itself."""
-        if distributed is None:
-            return None
-        path = self.store.zone_path(distributed)
-        cache = SignatureCache.load_for(path, unsigned.origin)
-        if cache is not None:
-            return cache
-        if not path.exists():
-            return None
-        log.info("no signature cache beside %s: reading the zone for reuse", path)
-        return ZoneSignatures(read_zone(path, self.settings.origin))
 
     def _incident(
         self, run: RunLog, reason: str, failed: tuple[str, ...], kept: Path
@@ -396,26 +388,3 @@ def _fingerprint(settings: Settings, config: SigningConfig) -> str:
         "apex": asdict(settings.apex) if settings.apex else None,
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
-
-
-def _earliest_expiry(zone: Zone) -> int | None:
-    """The first RRSIG expiration in the zone (RFC 4034 3.1.5, bytes 8-11)."""
-    earliest: int | None = None
-    for rrset in zone.rrsets():
-        for sig in rrset.sigs:
-            expiration = int.from_bytes(sig[8:12], "big")
-            if earliest is None or expiration < earliest:
-                earliest = expiration
-    return earliest
-
-
-def _copy_atomic(source: Path, target: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

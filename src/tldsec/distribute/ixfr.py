@@ -13,20 +13,30 @@ pass over the new one. On disk it is a zone-file-like text, readable by people:
     ...added records...
 
 ``WireDiff`` is the same step as wire RRs, for the primary.
+
+When the new file comes with a ``ZonePatch`` from the old one (``dnscore.zonepatch``:
+the byte ranges an incremental re-sign replaced, every other byte the same), the
+difference is read from the edited ranges alone (``diff_patched``): a few thousand lines
+instead of two whole zones. It is the same ``ZoneDiff`` ``diff_files`` gives, as long
+as neither file repeats a record line (tldsec's zone writer never does: a zone is a
+set of records, RFC 2181 5).
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
+import mmap
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from tldsec.distribute.records import line_to_wire, rr_rdata
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import soa_serial
+from tldsec.dnscore.zonepatch import ZonePatch, ZonePatchError
 from tldsec.errors import ZoneSyntaxError
 
 HEADER = "; tldsec IXFR"
@@ -114,10 +124,81 @@ def _serial(line: str) -> int:
 
 def diff_files(old: Path, new: Path, origin: str) -> ZoneDiff:
     """The difference from the zone file ``old`` to ``new`` (both with one SOA)."""
-    before = set(_records(old))
+    return _diff(set(_records(old)), _records(new), new, origin)
+
+
+def diff_patched(
+    old: Path, new: Path, patch: ZonePatch, origin: str, *, check_unchanged: bool = True
+) -> ZoneDiff:
+    """The difference from ``old`` to ``new`` read from the patch's edited ranges only.
+
+    ``ZonePatchError`` when the patch does not fit the two files: sizes, edits that do not
+    start and end on line boundaries, or (``check_unchanged``, the default) a byte outside
+    the edits that differs. Leave the check to a caller that has made it already (the
+    verification gate compares the unchanged ranges itself)."""
+    with open(old, "rb") as fo, open(new, "rb") as fn:
+        sizes = (os.fstat(fo.fileno()).st_size, os.fstat(fn.fileno()).st_size)
+        if sizes != (patch.previous_size, patch.size):
+            raise ZonePatchError(f"{new}: the patch is for files of other sizes")
+        if 0 in sizes:
+            raise ZonePatchError(f"{new}: a zone file is empty")
+        with (
+            mmap.mmap(fo.fileno(), 0, access=mmap.ACCESS_READ) as mo,
+            mmap.mmap(fn.fileno(), 0, access=mmap.ACCESS_READ) as mn,
+        ):
+            for e in patch.edits:
+                if not (_at_line_start(mo, e.old_start) and _at_line_start(mo, e.old_end)):
+                    raise ZonePatchError(f"{old}: an edit does not cover whole lines")
+                if not (_at_line_start(mn, e.new_start) and _at_line_start(mn, e.new_end)):
+                    raise ZonePatchError(f"{new}: an edit does not cover whole lines")
+            if check_unchanged:
+                _check_unchanged(fo, fn, patch, new)
+            before: set[str] = set()
+            for e in patch.edits:
+                before.update(_text_records(mo[e.old_start : e.old_end]))
+            added = (
+                line for e in patch.edits for line in _text_records(mn[e.new_start : e.new_end])
+            )
+            return _diff(before, added, new, origin)
+
+
+def _at_line_start(data: mmap.mmap, pos: int) -> bool:
+    return pos == 0 or pos == len(data) or data[pos - 1] == 0x0A
+
+
+def _check_unchanged(
+    old: io.BufferedReader, new: io.BufferedReader, patch: ZonePatch, name: Path
+) -> None:
+    """Compare every byte outside the edits (reads into two buffers: faster than slicing
+    the memory maps, which faults each page in)."""
+    step = 1 << 22
+    a, b = bytearray(step), bytearray(step)
+    for run in patch.unchanged():
+        old.seek(run.old_start)
+        new.seek(run.new_start)
+        left = run.length
+        while left:
+            n = min(step, left)
+            x, y = (a, b) if n == step else (bytearray(n), bytearray(n))
+            if old.readinto(x) != n or new.readinto(y) != n or x != y:
+                raise ZonePatchError(f"{name}: bytes outside the patch's edits differ")
+            left -= n
+
+
+def _text_records(chunk: bytes) -> Iterator[str]:
+    """The record lines of a run of whole lines, as ``_records`` reads them from a file."""
+    text = chunk.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    for line in text.split("\n"):
+        if line and not line.startswith(";"):
+            yield line
+
+
+def _diff(before: set[str], new_lines: Iterable[str], new: Path, origin: str) -> ZoneDiff:
+    """Records in ``before`` (the old zone's) not met in ``new_lines`` are deleted; lines
+    of ``new_lines`` not in ``before`` are added (RFC 1995 4)."""
     added: list[str] = []
     new_soa: str | None = None
-    for line in _records(new):
+    for line in new_lines:
         if line in before:
             before.discard(line)
         elif _is_soa(line):

@@ -5,6 +5,13 @@ One directory per zone:
 
     <serial>.zone             a verified signed zone (the gate renames it here)
     <serial>.zone.sigcache    its signature cache, for the next cycle's reuse (DPS 6.5)
+    <serial>.zone.patch       the byte ranges that changed from the previous serial's file
+                              (``dnscore.zonepatch``, staged with the zone when the zone
+                              was re-signed incrementally): the IXFR difference is read
+                              from those ranges only
+    <serial>.zone.index       where each owner's block lies, and <serial>.zone.unsigned,
+                              the input it was signed from: the next cycle patches this
+                              zone instead of signing in full (``signer.zoneindex``)
     <from>-<to>.ixfr          the difference between two consecutive serials (RFC 1995)
     current                   the serial being distributed: the commit point
     .lock                     held by the one writer (a cycle) at a time
@@ -28,9 +35,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from tldsec.distribute.ixfr import ZoneDiff, diff_files, read_diff, write_diff
+from tldsec.distribute.ixfr import ZoneDiff, diff_files, diff_patched, read_diff, write_diff
+from tldsec.dnscore.zonepatch import SUFFIX as PATCH_SUFFIX
+from tldsec.dnscore.zonepatch import ZonePatchError, load_for
 from tldsec.errors import DistributionError, ZoneSyntaxError
 from tldsec.signer.sigcache import SUFFIX as SIGCACHE_SUFFIX
+from tldsec.signer.zoneindex import INDEX_SUFFIX, UNSIGNED_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -152,10 +162,15 @@ class ZoneStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         return self.zone_path(serial)
 
-    def commit(self, serial: int) -> ZoneDiff | None:
+    def commit(self, serial: int, *, patch_checked: bool = False) -> ZoneDiff | None:
         """Distribute the staged ``serial``: its difference from the current serial, then
         the pointer. Returns the difference (None for the first serial, or when the
-        previous zone file is gone)."""
+        previous zone file is gone).
+
+        The difference comes from ``<serial>.zone.patch`` when one is staged for the step
+        from the current file, else from the two whole files. ``patch_checked``: the
+        caller (the verification gate) has compared the bytes outside the patch's edits
+        already; otherwise ``diff_patched`` compares them."""
         path = self.zone_path(serial)
         if not path.exists():
             raise DistributionError(f"{path} is not staged: nothing to commit")
@@ -167,11 +182,21 @@ class ZoneStore:
         diff: ZoneDiff | None = None
         old = None if previous is None else self.zone_path(previous)
         if old is not None and old.exists():
-            diff = diff_files(old, path, self.origin)
+            diff = self._difference(old, path, check_unchanged=not patch_checked)
             write_diff(diff, self.diff_path(diff.from_serial, serial))
         _write_atomic(self.directory / CURRENT, f"{serial}\n")
         self.prune()
         return diff
+
+    def _difference(self, old: Path, new: Path, *, check_unchanged: bool) -> ZoneDiff:
+        """From the staged patch when it fits, else from the whole files (RFC 1995 4)."""
+        try:
+            patch = load_for(new, old)
+            if patch is not None:
+                return diff_patched(old, new, patch, self.origin, check_unchanged=check_unchanged)
+        except ZonePatchError as exc:
+            log.warning("%s; the IXFR difference is computed from the whole files", exc)
+        return diff_files(old, new, self.origin)
 
     def cleanup(self) -> list[Path]:
         """Remove what a writer that died left: temporary files, and zones and
@@ -181,7 +206,10 @@ class ZoneStore:
         for path in self._listing():
             name = path.name
             stale = name.startswith(".") and name != LOCK
-            m, d = _ZONE.match(name.removesuffix(SIGCACHE_SUFFIX)), _DIFF.match(name)
+            base = name
+            for suffix in SIDECAR_SUFFIXES:
+                base = base.removesuffix(suffix)
+            m, d = _ZONE.match(base), _DIFF.match(name)
             if m and (current is None or serial_gt(int(m.group(1)), current)):
                 stale = True
             if d and (current is None or serial_gt(int(d.group(2)), current)):
@@ -209,7 +237,8 @@ class ZoneStore:
 
         zones = self.serials()
         for serial in zones[self.keep :]:
-            for path in (self.zone_path(serial), _sigcache(self.zone_path(serial))):
+            zone = self.zone_path(serial)
+            for path in (zone, *(zone.with_name(zone.name + s) for s in SIDECAR_SUFFIXES)):
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
         diffs = sorted(self.diffs().items(), key=lambda d: age(d[1]))
@@ -222,6 +251,10 @@ class ZoneStore:
             return list(self.directory.iterdir())
         except FileNotFoundError:
             return []
+
+
+# Files kept beside a zone file, named after it (the signer's and the gate's).
+SIDECAR_SUFFIXES = (SIGCACHE_SUFFIX, PATCH_SUFFIX, INDEX_SUFFIX, UNSIGNED_SUFFIX)
 
 
 def _sigcache(zone_file: Path) -> Path:

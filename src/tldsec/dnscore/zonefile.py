@@ -313,13 +313,20 @@ def _name(text: str, origin: bytes, fail: Callable[[str], ZoneSyntaxError]) -> b
 # --- writing --------------------------------------------------------------------------
 
 
-def zone_lines(zone: Zone, owners: Iterable[bytes] | None = None) -> Iterator[str]:
-    """Zone-file text in canonical order, SOA first at the apex, in chunks of lines."""
+def zone_lines(
+    zone: Zone, owners: Iterable[bytes] | None = None, block_sizes: list[int] | None = None
+) -> Iterator[str]:
+    """Zone-file text in canonical order, SOA first at the apex, in chunks of lines.
+
+    ``block_sizes``, when given, receives the length of each owner's block of lines, in
+    order (characters; the same as bytes for the ASCII text the writer produces).
+    """
     formatter = rdata.formatter
     rrsig_text = rdata.rrsig_to_text
     parts: list[str] = []
     append = parts.append
     for owner in owners if owners is not None else zone.canonical_owners():
+        mark = len(parts)
         owner_text = names.to_text(owner)
         node = zone.nodes[owner]
         if len(node) > 1:
@@ -335,6 +342,8 @@ def zone_lines(zone: Zone, owners: Iterable[bytes] | None = None) -> Iterator[st
                 sig_head = f"{owner_text}\t{ttl}\tIN\tRRSIG\t"
                 for sig in rrset.sigs:
                     append(sig_head + rrsig_text(sig) + "\n")
+        if block_sizes is not None:
+            block_sizes.append(sum(map(len, parts[mark:])))
         if len(parts) >= 4096:
             yield "".join(parts)
             parts.clear()
@@ -345,21 +354,28 @@ def _type_order(rrset: RRset) -> int:
     return -1 if rrset.rtype == RRType.SOA else rrset.rtype
 
 
-def write_zone(zone: Zone, out: IO[str], header: str | None = None) -> None:
-    if header:
-        out.write("".join(f"; {line}\n" for line in header.splitlines()))
-    for chunk in zone_lines(zone):
+def write_zone(
+    zone: Zone, out: IO[str], header: str | None = None, block_sizes: list[int] | None = None
+) -> int:
+    """Write the zone; the length of the comment header written before the records."""
+    head = "".join(f"; {line}\n" for line in header.splitlines()) if header else ""
+    out.write(head)
+    for chunk in zone_lines(zone, block_sizes=block_sizes):
         out.write(chunk)
+    return len(head.encode("utf-8"))
 
 
-def write_zone_atomic(zone: Zone, path: Path, header: str | None = None) -> None:
+def write_zone_atomic(
+    zone: Zone, path: Path, header: str | None = None, block_sizes: list[int] | None = None
+) -> int:
     """Write to a temporary file beside ``path``, fsync, then rename over it: a reader
-    sees the old file or the complete new one, never a partial one."""
+    sees the old file or the complete new one, never a partial one. Returns the header's
+    length; ``block_sizes`` as for ``zone_lines``."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            write_zone(zone, out, header)
+            header_size = write_zone(zone, out, header, block_sizes)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, 0o644)
@@ -368,3 +384,4 @@ def write_zone_atomic(zone: Zone, path: Path, header: str | None = None) -> None
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+    return header_size

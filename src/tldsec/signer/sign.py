@@ -53,7 +53,7 @@ class SignResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _KeyDuty:
+class KeyDuty:
     key: ZoneKey
     signer_key: SignerKey
 
@@ -88,8 +88,8 @@ def _sign_zone(
 ) -> SignResult:
     t0 = time.perf_counter()
     stats = SignStats()
-    zsks = _duties(config.zone_signers, config, "sign the zone (ZSK)")
-    ksks = _duties(config.dnskey_signers, config, "sign the DNSKEY RRset (KSK)")
+    zsks = key_duties(config.zone_signers, config, "sign the zone (ZSK)")
+    ksks = key_duties(config.dnskey_signers, config, "sign the DNSKEY RRset (KSK)")
     structure = analyse(unsigned)
     stats.delegations = structure.delegations
     stats.empty_non_terminals = structure.empty_non_terminals
@@ -127,8 +127,8 @@ def _sign_zone(
     )
     now_s = to_epoch(now)
     refresh = int(config.refresh.total_seconds())
-    ksk_makers = tuple(_maker(d, origin, window) for d in ksks)
-    zsk_makers = tuple(_maker(d, origin, window) for d in zsks)
+    ksk_makers = tuple(rrsig_maker(d, origin, window) for d in ksks)
+    zsk_makers = tuple(rrsig_maker(d, origin, window) for d in zsks)
     jobs = SignJobs.empty(ksk_makers + zsk_makers)
     rrsets = [dnskey, *structure.to_sign]
     for rrset in rrsets:
@@ -156,13 +156,13 @@ def _sign_zone(
     return SignResult(zone=zone, stats=stats)
 
 
-def _maker(duty: _KeyDuty, origin: bytes, window: ValidityWindow) -> RrsigMaker:
+def rrsig_maker(duty: KeyDuty, origin: bytes, window: ValidityWindow) -> RrsigMaker:
     return RrsigMaker(
         duty.key.key_id, duty.signer_key.algorithm, duty.signer_key.key_tag, origin, window
     )
 
 
-def _duties(keys: tuple[ZoneKey, ...], config: SigningConfig, what: str) -> tuple[_KeyDuty, ...]:
+def key_duties(keys: tuple[ZoneKey, ...], config: SigningConfig, what: str) -> tuple[KeyDuty, ...]:
     if not keys:
         raise NoUsableKey(f"no key is configured to {what}")
     # RFC 4035 2.2: each algorithm in the apex DNSKEY RRset must sign every RRset.
@@ -172,7 +172,7 @@ def _duties(keys: tuple[ZoneKey, ...], config: SigningConfig, what: str) -> tupl
             f"no key of algorithm {sorted(int(a) for a in missing)} is "
             f"configured to {what}, but such keys are published (RFC 4035 2.2)"
         )
-    return tuple(_KeyDuty(k, SignerKey(int(k.algorithm), key_tag(k.dnskey_rdata))) for k in keys)
+    return tuple(KeyDuty(k, SignerKey(int(k.algorithm), key_tag(k.dnskey_rdata))) for k in keys)
 
 
 def _nsec3_chain(

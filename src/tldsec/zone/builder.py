@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -122,24 +122,17 @@ def build_zone(
     # Group by owner, each owner's records in SOA, NS, DS, A, AAAA order, then sort the
     # owners once (a zone has millions of records; sorting owners is what costs).
     by_owner: dict[str, list[ZoneRecord]] = defaultdict(list)
-    for record in _apex_records(origin, apex, ttl, serial):
+    for record in apex_records(origin, apex, ttl, serial):
         by_owner[record.owner].append(record)
     apex_owners = set(by_owner)
     for domain_name, hosts in ns_by_domain.items():
         owner = f"{domain_name}."
-        group = by_owner[owner]
-        group.extend(ZoneRecord(owner, ttl.ns, "NS", f"{h}.") for h in sorted(hosts))
-        ds = ds_by_domain.get(domain_name)
-        if ds:
-            group.extend(ZoneRecord(owner, ttl.ds, "DS", d) for d in sorted(ds))
+        by_owner[owner].extend(delegation_records(owner, hosts, ds_by_domain.get(domain_name), ttl))
     for host_name, addrs in addresses.items():
         owner = f"{host_name}."
         if owner in apex_owners:
             continue  # the apex name servers' glue comes from the settings
-        by_owner[owner].extend(
-            ZoneRecord(owner, ttl.a, "A", a) if v == 4 else ZoneRecord(owner, ttl.aaaa, "AAAA", a)
-            for v, a in sorted(addrs)
-        )
+        by_owner[owner].extend(glue_records(owner, addrs, ttl))
     records = [r for owner in sorted(by_owner, key=canonical_key) for r in by_owner[owner]]
 
     orphans = tuple(sorted(h for h, p in parents.items() if p not in ns_by_domain))
@@ -175,13 +168,25 @@ def build_from_registry(
 
 def zone_text(zone: BuiltZone, built_at: datetime | None = None) -> Iterator[str]:
     """The zone file, line by line (each ending in a newline)."""
-    when = f" at {built_at.isoformat()}" if built_at else ""
-    yield f"; unsigned zone {zone.origin} serial {zone.serial}{when} by tldsec zone build\n"
+    yield header_line(zone.origin, zone.serial, built_at)
     for record in zone.records:
         yield record.line() + "\n"
-    yield (
-        f"; delegations={zone.delegations} with_ds={zone.signed_delegations} "
-        f"glue_hosts={zone.glue_hosts} orphan_hosts={len(zone.orphan_hosts)}\n"
+    yield trailer_line(
+        zone.delegations, zone.signed_delegations, zone.glue_hosts, len(zone.orphan_hosts)
+    )
+
+
+def header_line(origin: str, serial: int, built_at: datetime | None) -> str:
+    """The comment that opens a built zone file."""
+    when = f" at {built_at.isoformat()}" if built_at else ""
+    return f"; unsigned zone {origin} serial {serial}{when} by tldsec zone build\n"
+
+
+def trailer_line(delegations: int, with_ds: int, glue_hosts: int, orphan_hosts: int) -> str:
+    """The comment that closes a built zone file: what is in it."""
+    return (
+        f"; delegations={delegations} with_ds={with_ds} "
+        f"glue_hosts={glue_hosts} orphan_hosts={orphan_hosts}\n"
     )
 
 
@@ -200,9 +205,28 @@ def write_zone(zone: BuiltZone, path: Path, built_at: datetime | None = None) ->
         raise
 
 
-def _apex_records(
+def delegation_records(
+    owner: str, hosts: Iterable[str], ds: Iterable[str] | None, ttl: TtlPolicy
+) -> list[ZoneRecord]:
+    """A delegated domain's NS (host names without the final dot), then its DS."""
+    group = [ZoneRecord(owner, ttl.ns, "NS", f"{h}.") for h in sorted(hosts)]
+    if ds:
+        group.extend(ZoneRecord(owner, ttl.ds, "DS", d) for d in sorted(ds))
+    return group
+
+
+def glue_records(owner: str, addrs: Iterable[tuple[int, str]], ttl: TtlPolicy) -> list[ZoneRecord]:
+    """A name server's A and AAAA records, from (IP version, address) pairs."""
+    return [
+        ZoneRecord(owner, ttl.a, "A", a) if v == 4 else ZoneRecord(owner, ttl.aaaa, "AAAA", a)
+        for v, a in sorted(addrs)
+    ]
+
+
+def apex_records(
     origin: str, apex: ApexSettings, ttl: TtlPolicy, serial: int
 ) -> Iterator[ZoneRecord]:
+    """The SOA, the apex NS and their glue, from the settings."""
     soa = (
         f"{apex.soa_mname} {apex.soa_rname} {serial} {apex.soa_refresh} "
         f"{apex.soa_retry} {apex.soa_expire} {ttl.nsec3}"

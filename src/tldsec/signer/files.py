@@ -1,0 +1,177 @@
+"""sign_zone_file: an unsigned zone file -> a signed zone file, incrementally where it can.
+
+The one place that decides how a zone file is signed, for ``tldsec sign`` and the cycle
+alike. With a previous signed file that has an index, the previous file is patched
+(``incremental``); otherwise, or when patching is not sound, the zone is read and signed
+in full, reusing the previous signatures (DPS 6.5). Either way the output is written
+atomically, with its index and a copy of its input for the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from tldsec.dnscore.zone import Zone, soa_minimum, soa_serial
+from tldsec.dnscore.zonefile import read_zone, write_zone_atomic
+from tldsec.dnscore.zonepatch import patch_path
+from tldsec.hsm.base import KeyStore
+from tldsec.signconf import SigningConfig
+from tldsec.signer.incremental import CannotPatch, resign_incrementally
+from tldsec.signer.inputdiff import context_problem, record_lines
+from tldsec.signer.reuse import PreviousSignatures, ZoneSignatures
+from tldsec.signer.sigcache import SignatureCache, cache_path, save_zone_cache
+from tldsec.signer.sign import sign_zone
+from tldsec.signer.zoneindex import (
+    ZoneIndex,
+    copy_atomic,
+    file_stat,
+    index_path,
+    run_parameters,
+    unsigned_copy_path,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class FileSignResult:
+    """What one signing run did, in either mode."""
+
+    mode: str  # "incremental" or "full"
+    why_full: str | None  # the reason a previous zone could not be patched
+    serial: int
+    rrsets_signed: int  # RRsets whose signatures were looked at (all, in a full run)
+    signatures_made: int
+    signatures_reused: int
+    nsec3_records: int  # in the zone (full) or changed (incremental)
+    delegations: int | None  # counted by a full run only
+    earliest_expiry: int
+    seconds: float
+
+
+def sign_zone_file(
+    unsigned: Path,
+    output: Path,
+    origin: str,
+    config: SigningConfig,
+    keystore: KeyStore,
+    now: datetime,
+    *,
+    previous: Path | None = None,
+    workers: int = 1,
+    header: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> FileSignResult:
+    t0 = time.perf_counter()
+    why_full = None
+    if previous is not None:
+        try:
+            patched = resign_incrementally(
+                unsigned,
+                previous,
+                output,
+                config,
+                keystore,
+                now,
+                origin=origin,
+                header=header,
+                workers=workers,
+            )
+        except CannotPatch as exc:
+            why_full = str(exc)
+            log.info("signing %s in full: %s", unsigned, why_full)
+        else:
+            ps = patched.stats
+            return FileSignResult(
+                mode="incremental",
+                why_full=None,
+                serial=patched.serial,
+                rrsets_signed=ps.owners_changed + ps.owners_refreshed,
+                signatures_made=ps.signatures_made,
+                signatures_reused=ps.signatures_reused,
+                nsec3_records=ps.nsec3_changed,
+                delegations=None,
+                earliest_expiry=patched.earliest_expiry,
+                seconds=time.perf_counter() - t0,
+            )
+    zone = read_zone(unsigned, origin)
+    # A later run patches this one only if a line diff of the inputs is sound.
+    why_not = _why_not_patchable(unsigned, zone)
+    reuse = _previous_signatures(previous, origin, zone.origin) if previous else None
+    result = sign_zone(zone, config, keystore, now, reuse, workers, progress)
+    del reuse
+    sizes: list[int] = []
+    header_size = write_zone_atomic(zone, output, header=header, block_sizes=sizes)
+    save_zone_cache(zone, cache_path(output), output)
+    soa = zone.soa()
+    nsec3_ttl = min(soa.ttl, soa_minimum(soa.rdatas[0]))  # RFC 9077 3
+    copy = unsigned_copy_path(output)
+    index_path(output).unlink(missing_ok=True)
+    copy_atomic(unsigned, copy)
+    index = ZoneIndex.for_zone(
+        zone, header_size, sizes, run_parameters(config, nsec3_ttl), output, copy
+    )
+    if why_not is None:
+        index.save(index_path(output))
+    else:
+        log.info("the next run signs %s in full: %s", output, why_not)
+    s = result.stats
+    return FileSignResult(
+        mode="full",
+        why_full=why_full,
+        serial=soa_serial(soa.rdatas[0]),
+        rrsets_signed=s.rrsets,
+        signatures_made=s.signatures_made,
+        signatures_reused=s.signatures_reused,
+        nsec3_records=s.nsec3_records,
+        delegations=s.delegations,
+        earliest_expiry=min(index.expiry, default=0),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _why_not_patchable(unsigned: Path, zone: Zone) -> str | None:
+    data = unsigned.read_bytes()
+    problem = context_problem(data)
+    if problem is not None:
+        return f"{unsigned}: {problem}"
+    if record_lines(data) != sum(len(r.rdatas) for r in zone.rrsets()):
+        return f"{unsigned} holds a record twice"
+    return None
+
+
+def _previous_signatures(path: Path, origin: str, origin_wire: bytes) -> PreviousSignatures:
+    cache = SignatureCache.load_for(path, origin_wire)
+    if cache is not None:
+        return cache
+    log.info("no signature cache for %s; reading the zone file", path)
+    return ZoneSignatures(read_zone(path, origin))
+
+
+def carry_sidecars(signed: Path, published: Path) -> None:
+    """Give ``published`` (a verified byte copy of ``signed``) the files the next run
+    reads beside it: the signature cache, the input copy, the index (bound to the copy
+    now) and the patch. A sidecar that does not describe ``signed`` is left behind."""
+    for suffix_of in (cache_path, patch_path):
+        source = suffix_of(signed)
+        if source.exists():
+            copy_atomic(source, suffix_of(published))
+    index = ZoneIndex.load_for(signed)
+    if index is None or file_stat(published)[0] != index.signed[0]:
+        index_path(published).unlink(missing_ok=True)
+        return
+    copy = unsigned_copy_path(published)
+    copy_atomic(unsigned_copy_path(signed), copy)
+    index.signed = file_stat(published)
+    index.unsigned = file_stat(copy)
+    index.save(index_path(published))
+
+
+def remove_sidecars(signed: Path) -> None:
+    for path in (cache_path, patch_path, index_path, unsigned_copy_path):
+        path(signed).unlink(missing_ok=True)

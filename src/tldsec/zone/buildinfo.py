@@ -1,0 +1,108 @@
+"""What a built unsigned zone file reflects, kept beside it in ``<file>.build``.
+
+The incremental build trusts a previous file only through this record: the registry
+change it includes (``last_change_id``) and the change ids that were not yet visible
+then (``unsettled``, see below), the serial, the apex settings and TTLs it was built
+with (``fingerprint``), its counts, and the SHA-256 and size of the file itself. A file
+edited by hand, replaced, or half written never matches its record, and is rebuilt in
+full.
+
+``unsettled``: on PostgreSQL the ids of ``zone_change`` rows come from a sequence, so a
+transaction can take id 104, commit after the one holding 105, and a build that saw 105
+did not see 104. Each id below ``last_change_id`` that the build did not see is kept
+here with the time it was first missed; the next build looks for those rows too. An id
+still missing after ``GAP_HORIZON`` belongs to a transaction that rolled back (no
+registry transaction runs that long) and is forgotten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from tldsec.policy import TtlPolicy
+from tldsec.settings import ApexSettings
+
+FORMAT = "tldsec-zonebuild 1"
+SUFFIX = ".build"
+GAP_HORIZON = 3600  # seconds an unseen zone_change id is looked for again
+
+
+@dataclass(frozen=True, slots=True)
+class BuildInfo:
+    """The record of one built zone file."""
+
+    origin: str
+    serial: int
+    last_change_id: int
+    fingerprint: str
+    sha256: str
+    size: int
+    delegations: int
+    with_ds: int
+    glue_hosts: int
+    orphan_hosts: tuple[str, ...] = ()
+    # Registry hosts counted as glue whose owner is an apex owner (their records come
+    # from the settings, so the file does not show them).
+    apex_glue_hosts: tuple[str, ...] = ()
+    unsettled: dict[int, int] = field(default_factory=dict)  # change id -> first missed
+
+    def save(self, path: Path) -> None:
+        """Write atomically beside the zone file ``path``."""
+        body = {"format": FORMAT, **asdict(self)}
+        body["unsettled"] = {str(k): v for k, v in sorted(self.unsettled.items())}
+        target = info_path(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(body, out, indent=1, sort_keys=True)
+                out.write("\n")
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: Path) -> BuildInfo | None:
+        """The record beside the zone file ``path``; None when missing or unreadable."""
+        try:
+            body = json.loads(info_path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(body, dict) or body.pop("format", None) != FORMAT:
+            return None
+        try:
+            return cls(
+                origin=str(body["origin"]),
+                serial=int(body["serial"]),
+                last_change_id=int(body["last_change_id"]),
+                fingerprint=str(body["fingerprint"]),
+                sha256=str(body["sha256"]),
+                size=int(body["size"]),
+                delegations=int(body["delegations"]),
+                with_ds=int(body["with_ds"]),
+                glue_hosts=int(body["glue_hosts"]),
+                orphan_hosts=tuple(str(h) for h in body["orphan_hosts"]),
+                apex_glue_hosts=tuple(str(h) for h in body["apex_glue_hosts"]),
+                unsettled={int(k): int(v) for k, v in body["unsettled"].items()},
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+
+def info_path(zone_file: Path) -> Path:
+    return zone_file.with_name(zone_file.name + SUFFIX)
+
+
+def fingerprint(origin: str, apex: ApexSettings, ttl: TtlPolicy) -> str:
+    """A digest of everything besides the registry that shapes the unsigned zone."""
+    material = {"origin": origin, "apex": asdict(apex), "ttl": asdict(ttl)}
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()

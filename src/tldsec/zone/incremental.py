@@ -1,0 +1,412 @@
+"""The unsigned zone file from the previous one and the registry changes since.
+
+``build_zone_file`` is what a cycle calls. When the file at ``path`` has a trustworthy
+build record (``zone.buildinfo``: same origin, apex settings and TTLs, its digest and
+size), it reads the ``zone_change`` rows written since, works out every owner they can
+affect, reads only those from the registry (``zone.owners``) and writes the new file as
+the old one with those owners' blocks rewritten (``zone.blocks`` finds them by
+bisection; everything between is copied as bytes). Otherwise, or when too many names
+changed, it runs the full build. Either way the file is byte-for-byte what the full
+build (``zone.builder``) writes for the same snapshot, serial and time.
+
+The owners a change to name N can affect:
+
+* N as a domain: its NS and DS (create, update, delete, holds: RFC 5731 2.3);
+* the name servers N used before (the previous file's NS) and uses now: whether each is
+  still glue depends on the domains using it;
+* the hosts under N: their glue becomes orphan glue, or stops being, when N's
+  delegation goes or comes back (DPS 6.6; the count in the trailer);
+* N as a host: its addresses; when renamed (its history row says to what), the new
+  name and every domain using it, whose NS now name it;
+* the apex, always (the SOA serial).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import mmap
+import os
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from tldsec.clock import to_epoch
+from tldsec.errors import ZoneContentError, ZoneSyntaxError
+from tldsec.policy import TtlPolicy
+from tldsec.registry.models import ZoneChange
+from tldsec.registry.names import superordinate
+from tldsec.settings import ApexSettings
+from tldsec.zone import owners
+from tldsec.zone.blocks import ZoneFileBlocks
+from tldsec.zone.builder import (
+    ZoneRecord,
+    apex_records,
+    build_zone,
+    canonical_key,
+    delegation_records,
+    glue_records,
+    header_line,
+    trailer_line,
+    zone_text,
+)
+from tldsec.zone.buildinfo import GAP_HORIZON, BuildInfo, fingerprint
+
+log = logging.getLogger(__name__)
+
+MIN_NAMES = 2_000  # always incremental up to this many changed names
+SHARE = 20  # ... and up to one in SHARE of the delegations
+GAP_WINDOW = 1_000  # ids below the newest a full build checks for unseen changes
+MAX_UNSETTLED = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    """What ``build_zone_file`` wrote and how."""
+
+    path: Path
+    serial: int
+    last_change_id: int
+    incremental: bool
+    reason: str  # why a full build, or how many changes were applied
+    delegations: int
+    signed_delegations: int
+    glue_hosts: int
+    orphan_hosts: int
+    owners: int  # owners rewritten (incremental) or written (full)
+
+
+class _FullBuild(Exception):
+    """The previous file cannot be used; the message says why."""
+
+
+def build_zone_file(
+    session: Session,
+    path: Path,
+    *,
+    origin: str,
+    apex: ApexSettings,
+    ttl: TtlPolicy,
+    serial: int,
+    built_at: datetime,
+    max_names: int | None = None,
+    incremental: bool = True,
+) -> BuildResult:
+    """Write the unsigned zone to ``path`` (atomically, with its build record) from one
+    registry snapshot (``RegistryDatabase.snapshot``)."""
+    origin = origin.lower() if origin.endswith(".") else origin.lower() + "."
+    if not 0 < serial < 2**32:
+        raise ValueError(f"SOA serial {serial} is outside 1..2^32-1 (RFC 1035 3.3.13)")
+    if incremental:
+        try:
+            return _incremental(session, path, origin, apex, ttl, serial, built_at, max_names)
+        except _FullBuild as why:
+            reason = str(why)
+    else:
+        reason = "incremental build turned off"
+    log.info("full zone build: %s", reason)
+    return _full(session, path, origin, apex, ttl, serial, built_at, reason)
+
+
+# --- full -----------------------------------------------------------------------------------
+
+
+def _full(
+    session: Session,
+    path: Path,
+    origin: str,
+    apex: ApexSettings,
+    ttl: TtlPolicy,
+    serial: int,
+    built_at: datetime,
+    reason: str,
+) -> BuildResult:
+    zone = build_zone(session, origin=origin, apex=apex, ttl=ttl, serial=serial)
+    apex_owners = {r.owner for r in apex_records(origin, apex, ttl, serial)}
+    now = to_epoch(built_at)
+    newest = zone.last_change_id
+    seen = set(
+        session.scalars(
+            select(ZoneChange.id).where(
+                ZoneChange.id > newest - GAP_WINDOW, ZoneChange.id <= newest
+            )
+        )
+    )
+    unsettled = {i: now for i in range(max(1, newest - GAP_WINDOW + 1), newest + 1)}
+    for i in seen:
+        unsettled.pop(i, None)
+    apex_glue = _apex_glue_hosts(session, apex_owners, origin)
+
+    def chunks() -> Iterable[bytes]:
+        batch: list[str] = []
+        for line in zone_text(zone, built_at):
+            batch.append(line)
+            if len(batch) == 20_000:
+                yield "".join(batch).encode("ascii")
+                batch = []
+        yield "".join(batch).encode("ascii")
+
+    digest, size = _write_atomic(path, chunks())
+    info = BuildInfo(
+        origin=origin,
+        serial=serial,
+        last_change_id=newest,
+        fingerprint=fingerprint(origin, apex, ttl),
+        sha256=digest,
+        size=size,
+        delegations=zone.delegations,
+        with_ds=zone.signed_delegations,
+        glue_hosts=zone.glue_hosts,
+        orphan_hosts=zone.orphan_hosts,
+        apex_glue_hosts=apex_glue,
+        unsettled=unsettled,
+    )
+    info.save(path)
+    return BuildResult(
+        path=path,
+        serial=serial,
+        last_change_id=newest,
+        incremental=False,
+        reason=reason,
+        delegations=zone.delegations,
+        signed_delegations=zone.signed_delegations,
+        glue_hosts=zone.glue_hosts,
+        orphan_hosts=len(zone.orphan_hosts),
+        owners=len({r.owner for r in zone.records}),
+    )
+
+
+def _apex_glue_hosts(session: Session, apex_owners: set[str], origin: str) -> tuple[str, ...]:
+    names = [o[:-1] for o in apex_owners if o != origin]
+    return tuple(sorted(owners.glue_hosts(session, names)))
+
+
+# --- incremental ----------------------------------------------------------------------------
+
+
+def _incremental(
+    session: Session,
+    path: Path,
+    origin: str,
+    apex: ApexSettings,
+    ttl: TtlPolicy,
+    serial: int,
+    built_at: datetime,
+    max_names: int | None,
+) -> BuildResult:
+    info = BuildInfo.load(path)
+    if info is None or not path.exists():
+        raise _FullBuild(f"no previous zone file with a build record at {path}")
+    if info.origin != origin or info.fingerprint != fingerprint(origin, apex, ttl):
+        raise _FullBuild("the origin, apex settings or TTLs changed since the previous build")
+    limit = max_names if max_names is not None else max(MIN_NAMES, info.delegations // SHARE)
+    newest = session.scalar(select(func.max(ZoneChange.id))) or 0
+    if newest < info.last_change_id:
+        raise _FullBuild(
+            f"the registry's newest change {newest} is older than the previous file's "
+            f"{info.last_change_id} (a restored database?)"
+        )
+    if newest - info.last_change_id > 4 * limit or len(info.unsettled) > MAX_UNSETTLED:
+        raise _FullBuild(f"more than {4 * limit} registry changes since the previous build")
+    rows = session.execute(
+        select(ZoneChange.id, ZoneChange.name, ZoneChange.reason, ZoneChange.at).where(
+            or_(ZoneChange.id > info.last_change_id, ZoneChange.id.in_(list(info.unsettled)))
+        )
+    ).all()
+    changed = {row.name for row in rows}
+    if len(changed) > limit:
+        raise _FullBuild(f"{len(changed)} names changed, more than the limit of {limit}")
+
+    now = to_epoch(built_at)
+    seen = {row.id for row in rows}
+    unsettled = {i: t for i, t in info.unsettled.items() if i not in seen and now - t < GAP_HORIZON}
+    for i in range(info.last_change_id + 1, newest + 1):
+        if i not in seen:
+            unsettled[i] = now
+
+    try:
+        renames = owners.host_renames(
+            session, [(row.name, row.at) for row in rows if row.reason == "host-update"]
+        )
+    except owners.UnknownRename as exc:
+        raise _FullBuild(str(exc)) from exc
+    targets = {t for ts in renames.values() for t in ts}
+    domains = changed | owners.users(session, targets)
+    hosts = (
+        changed
+        | targets
+        | owners.name_servers(session, domains)
+        | owners.subordinate_hosts(session, domains)
+    )
+
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size != info.size or info.size == 0:
+            raise _FullBuild("the previous zone file does not match its build record")
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            if hashlib.sha256(mm).hexdigest() != info.sha256:
+                raise _FullBuild("the previous zone file does not match its build record")
+            try:
+                blocks = ZoneFileBlocks(mm, str(path))
+            except ZoneSyntaxError as exc:
+                raise _FullBuild(str(exc)) from exc
+            return _splice(
+                session,
+                path,
+                blocks,
+                info,
+                _Plan(origin, apex, ttl, serial, built_at, newest, unsettled),
+                domains,
+                hosts,
+                len(rows),
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    origin: str
+    apex: ApexSettings
+    ttl: TtlPolicy
+    serial: int
+    built_at: datetime
+    newest: int
+    unsettled: dict[int, int]
+
+
+def _splice(
+    session: Session,
+    path: Path,
+    blocks: ZoneFileBlocks,
+    info: BuildInfo,
+    plan: _Plan,
+    domains: set[str],
+    hosts: set[str],
+    changes: int,
+) -> BuildResult:
+    origin, ttl = plan.origin, plan.ttl
+    suffix = "." + origin[:-1]
+    apex_groups: dict[str, list[ZoneRecord]] = {}
+    for record in apex_records(origin, plan.apex, ttl, plan.serial):
+        apex_groups.setdefault(record.owner, []).append(record)
+
+    # The name servers the changed domains used in the previous file.
+    changed_owners = sorted({d + "." for d in domains if d.endswith(suffix)}, key=canonical_key)
+    for block in blocks.blocks(changed_owners):
+        for line in blocks.lines(block):
+            fields = line.split(" ", 4)
+            if fields[3] == "NS":
+                hosts.add(fields[4][:-1])
+
+    names = {n for n in domains | hosts if n.endswith(suffix)}
+    names.update(o[:-1] for o in apex_groups if o != origin)
+    delegated = owners.domains(session, names)
+    glue = owners.glue_hosts(session, names)
+    apex_parents = {superordinate(ns.rstrip("."), origin) for ns in plan.apex.ns}
+    parents = {h.parent for h in glue.values()} | {p for p in apex_parents if p is not None}
+    parent_delegated = set(delegated) | set(owners.domains(session, parents - names))
+    for ns in plan.apex.ns:
+        parent = superordinate(ns.rstrip("."), origin)
+        if parent is not None and parent in parent_delegated:
+            raise ZoneContentError(
+                f"apex name server {ns} lies below the delegated domain {parent}: "
+                f"the registry must not delegate {parent}"
+            )
+
+    counts = [info.delegations, info.with_ds, info.glue_hosts]
+    old_apex_glue = set(info.apex_glue_hosts)
+    rewritten = sorted({n + "." for n in names} | set(apex_groups), key=canonical_key)
+
+    def content() -> Iterable[bytes]:
+        data = blocks.data
+        yield header_line(origin, plan.serial, plan.built_at).encode("ascii")
+        pos = blocks.start
+        for block in blocks.blocks(rewritten):
+            if block.start > pos:
+                yield data[pos : block.start]
+            pos = block.end
+            owner, name = block.owner, block.owner[:-1]
+            types = [line.split(" ", 4)[3] for line in blocks.lines(block)]
+            group = list(apex_groups.get(owner, ()))
+            state = delegated.get(name)
+            if state is not None:
+                group.extend(delegation_records(owner, state.ns, state.ds, ttl))
+            host = glue.get(name)
+            if host is not None and owner not in apex_groups:
+                group.extend(glue_records(owner, host.addresses, ttl))
+            if owner != origin:
+                counts[0] += (state is not None) - ("NS" in types)
+                counts[1] += (state is not None and bool(state.ds)) - ("DS" in types)
+            if owner in apex_groups:
+                was_glue = name in old_apex_glue
+            else:
+                was_glue = "A" in types or "AAAA" in types
+            counts[2] += (host is not None) - was_glue
+            yield "".join(r.line() + "\n" for r in group).encode("ascii")
+        if blocks.end > pos:
+            yield data[pos : blocks.end]
+        orphans = (set(info.orphan_hosts) - names) | {
+            h for h, s in glue.items() if s.parent not in parent_delegated
+        }
+        info_out.append(orphans)
+        yield trailer_line(counts[0], counts[1], counts[2], len(orphans)).encode("ascii")
+
+    info_out: list[set[str]] = []
+    digest, size = _write_atomic(path, content())
+    orphans = info_out[0]
+    apex_glue = tuple(sorted(n for n in glue if n + "." in apex_groups))
+    BuildInfo(
+        origin=origin,
+        serial=plan.serial,
+        last_change_id=plan.newest,
+        fingerprint=info.fingerprint,
+        sha256=digest,
+        size=size,
+        delegations=counts[0],
+        with_ds=counts[1],
+        glue_hosts=counts[2],
+        orphan_hosts=tuple(sorted(orphans)),
+        apex_glue_hosts=apex_glue,
+        unsettled=plan.unsettled,
+    ).save(path)
+    return BuildResult(
+        path=path,
+        serial=plan.serial,
+        last_change_id=plan.newest,
+        incremental=True,
+        reason=f"{changes} registry changes since serial {info.serial}",
+        delegations=counts[0],
+        signed_delegations=counts[1],
+        glue_hosts=counts[2],
+        orphan_hosts=len(orphans),
+        owners=len(rewritten),
+    )
+
+
+def _write_atomic(path: Path, chunks: Iterable[bytes]) -> tuple[str, int]:
+    """Write ``chunks`` to ``path`` through a temporary file and a rename; return the
+    SHA-256 and size of what was written."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            sink: BinaryIO = out
+            for chunk in chunks:
+                sink.write(chunk)
+                digest.update(chunk)
+                size += len(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return digest.hexdigest(), size

@@ -1,0 +1,91 @@
+"""The cycle's build stage: the unsigned zone from the previous one and the registry
+changes since, the same file a full build gives, and a full build whenever the previous
+file cannot be trusted."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.distribute.homes import Registry, ds_for, make_home
+from tests.test_cycle import FAST
+from tldsec.clock import FakeClock, SystemClock
+from tldsec.cycle import Cycle, Outcome, open_cycle
+from tldsec.settings import load_settings
+from tldsec.zone.incremental import build_zone_file
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = make_home(tmp_path_factory.mktemp("template") / "home", extra=FAST)
+    registry = Registry(home)
+    registry.seed(30)
+    registry.close()
+    return home
+
+
+@pytest.fixture
+def home(template: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(template, tmp_path / "home", symlinks=True))
+
+
+@pytest.fixture
+def registry(home: Path) -> Iterator[Registry]:
+    r = Registry(home)
+    r.attach()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def cycle(home: Path) -> Iterator[Cycle]:
+    with open_cycle(load_settings(home), FakeClock(SystemClock().now())) as c:
+        yield c
+
+
+def full_build(cycle: Cycle, path: Path, serial: int) -> bytes:
+    """What the full build writes for the registry now, at the cycle's serial and time
+    (a FakeClock that did not move)."""
+    with cycle.registry.snapshot() as s:
+        build_zone_file(
+            s,
+            path,
+            origin=cycle.settings.origin,
+            apex=cycle.settings.apex,  # type: ignore[arg-type]
+            ttl=cycle.settings.policy.ttl,
+            serial=serial,
+            built_at=cycle.clock.now(),
+            incremental=False,
+        )
+    return path.read_bytes()
+
+
+def test_a_cycle_after_registry_changes_builds_incrementally(
+    cycle: Cycle, registry: Registry, tmp_path: Path
+) -> None:
+    first = cycle.run()
+    assert first.outcome is Outcome.PUBLISHED and first.stats["incremental_build"] == 0
+    registry.add_ds("dom1.example", ds_for(1))
+    registry.remove_ds("dom5.example", ds_for(5))
+    second = cycle.run()
+    assert second.outcome is Outcome.PUBLISHED and second.stats["incremental_build"] == 1
+    assert second.stats["delegations"] == 30
+    unsigned = cycle.zones_dir / "work" / "unsigned.zone"
+    assert second.serial is not None
+    assert unsigned.read_bytes() == full_build(cycle, tmp_path / "full.zone", second.serial)
+    zone = cycle.store.zone_path(second.serial).read_text()
+    assert "dom1.example.\t86400\tIN\tDS\t10001" in zone
+    assert "dom5.example.\t86400\tIN\tDS" not in zone
+
+
+def test_an_edited_unsigned_file_is_rebuilt_in_full(cycle: Cycle, registry: Registry) -> None:
+    cycle.run()
+    unsigned = cycle.zones_dir / "work" / "unsigned.zone"
+    unsigned.write_text(unsigned.read_text().replace("dom2.example.", "dom2x.example."))
+    registry.add_ds("dom3.example", ds_for(3))
+    result = cycle.run()
+    assert result.outcome is Outcome.PUBLISHED and result.stats["incremental_build"] == 0
+    assert "dom2x" not in unsigned.read_text()
