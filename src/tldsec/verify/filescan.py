@@ -9,6 +9,10 @@ the whole file and are cheap to read straight from its bytes with compiled patte
 * the earliest RRSIG expiration (RFC 4034 3.1.5), which must lie beyond the horizon
   (DPS 6.5) whether or not its owner was edited.
 
+Both come from one pass (``scan_piece``), run on byte ranges of the file in worker
+processes (``BackgroundScan``) and merged in order. ``unsigned_subtrees`` picks out of the
+unsigned zone the lines of the subtrees the incremental run re-reads.
+
 ``order_problem`` checks what the incremental mode relies on when it cuts the file at
 owners one label below the apex: owners grouped, one record per line, and the labels
 just below the apex in canonical order (RFC 4034 6.1). It runs once per full
