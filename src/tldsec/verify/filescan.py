@@ -10,13 +10,7 @@ the whole file and are cheap to read straight from its bytes with compiled patte
   (DPS 6.5) whether or not its owner was edited.
 
 Both come from one pass (``scan_piece``), run on byte ranges of the file in worker
-processes (``BackgroundScan``) and merged in order. ``unsigned_subtrees`` picks out of the
-unsigned zone the lines of the subtrees the incremental run re-reads.
-
-``order_problem`` checks what the incremental mode relies on when it cuts the file at
-owners one label below the apex: owners grouped, one record per line, and the labels
-just below the apex in canonical order (RFC 4034 6.1). It runs once per full
-verification and the incremental runs keep it true edit by edit.
+processes (``BackgroundScan``) and merged in order.
 """
 
 from __future__ import annotations
@@ -34,7 +28,6 @@ from pathlib import Path
 
 CHUNK = 32 << 20  # read in pieces of about this size, cut at line ends
 _EXPIRY = re.compile(rb"\tIN\tRRSIG\t[A-Za-z0-9]+ \d+ \d+ \d+ (\d{14}) ")
-_OWNER = re.compile(rb"\n([^\t\n;$]*)\t")
 
 
 @dataclass(slots=True)
@@ -288,173 +281,9 @@ class BackgroundScan:
         self._pool.join()
 
 
-_UNSIGNED_LINE = re.compile(rb"\n(([^\s;$][^\s]*)[ \t][^\n]*)")
-
-
-def unsigned_subtrees(path: Path, origin: str, tops: frozenset[bytes]) -> bytes | str:
-    """The lines of an unsigned zone file whose owners lie in the subtrees below the
-    labels ``tops`` (b"" for the apex itself), after its leading $ORIGIN and $TTL; or why
-    the file cannot be read this way (relative owners, omitted owners, directives or
-    entries over several lines after the header)."""
-    suffix = ("." + origin.lower().rstrip(".") + ".").encode()
-    apex = suffix[1:]
-    cut = len(suffix)
-    out: list[bytes] = []
-    header = True
-    for chunk in chunks(path):
-        if header:
-            body = _skip_header(chunk)
-            if body is None:
-                return "the unsigned zone has no records"
-            for line in chunk[:body].split(b"\n"):
-                if line.startswith(b"$"):
-                    fields = line.split()
-                    if fields[0].upper() == b"$ORIGIN" and fields[1:] != [apex]:
-                        return "the unsigned zone's $ORIGIN is not the zone's origin"
-                    out.append(line + b"\n")
-            chunk = chunk[body:]
-            header = False
-        for bad, why in (
-            (b"\n$", "a directive after the header"),
-            (b"(", "an entry over several lines"),
-            (b"\n ", "a line without its owner"),
-            (b"\n\t", "a line without its owner"),
-        ):
-            if bad in chunk:
-                return f"the unsigned zone has {why}"
-        for line, owner in _UNSIGNED_LINE.findall(chunk):
-            owner = owner.lower()
-            if owner == apex:
-                top = b""
-            elif owner.endswith(suffix):
-                top = owner[:-cut].rpartition(b".")[2]
-            elif owner.endswith(b"."):
-                continue  # not in the zone: the content check of a full run reports it
-            elif owner == b"@":
-                top = b""
-            else:  # relative to the origin (any $ORIGIN in the header is the origin)
-                top = owner.rpartition(b".")[2]
-            if top in tops:
-                out.append(line + b"\n")
-    return b"".join(out)
-
-
-class BackgroundUnsigned:
-    """``unsigned_subtrees`` in a forked worker process."""
-
-    def __init__(self, path: Path, origin: str, tops: frozenset[bytes]) -> None:
-        self._pool = multiprocessing.get_context("fork").Pool(1)
-        self._job = self._pool.apply_async(unsigned_subtrees, (path, origin, tops))
-
-    def result(self) -> bytes | str:
-        try:
-            return self._job.get()
-        finally:
-            self.close()
-
-    def close(self) -> None:
-        self._pool.terminate()
-        self._pool.join()
-
-
 def timestamp(text: bytes) -> int:
     """YYYYMMDDHHmmSS (RFC 4034 3.2) as seconds since the epoch."""
     t = text.decode("ascii")
     return calendar.timegm(
         (int(t[0:4]), int(t[4:6]), int(t[6:8]), int(t[8:10]), int(t[10:12]), int(t[12:14]))
     )
-
-
-def order_problem(path: Path, origin: str) -> str | None:
-    """Why the file cannot be cut at owners one label below the apex, or None if it can:
-    one record per line with its owner written out, no directives or multi-line entries
-    after the header, the apex first, and the labels below the apex in canonical order
-    (RFC 4034 6.1), each one's names together."""
-    suffix = ("." + origin.lower().rstrip(".") + ".").encode()
-    apex = origin.lower().encode() if origin.endswith(".") else origin.lower().encode() + b"."
-    last_top: bytes | None = None
-    header = True
-    for chunk in chunks(path):
-        if header:
-            body = _skip_header(chunk)
-            if body is None:
-                return "the file has no records"
-            chunk = chunk[body:]
-            header = False
-        problem = syntax_problem(chunk)
-        if problem is not None:
-            return problem
-        owners = [k for k, _ in itertools.groupby(_OWNER.findall(chunk.lower()))]
-        tops: list[bytes] = []
-        cut = len(suffix)
-        for owner in owners:
-            if owner.endswith(suffix):
-                tops.append(owner[:-cut].rpartition(b".")[2])
-            elif owner == apex:
-                tops.append(b"")
-            else:
-                return f"owner {owner.decode('utf-8', 'replace')} is not in the zone"
-        runs = [k for k, _ in itertools.groupby(tops)]
-        if last_top is not None and runs and runs[0] == last_top:
-            runs = runs[1:]
-        for i, top in enumerate(runs):
-            before = runs[i - 1] if i else last_top
-            if before is not None and top <= before:
-                if top == b"":
-                    return "the apex's records are not all at the top"
-                return (
-                    f"names under {top.decode('utf-8', 'replace')} are out of canonical order "
-                    f"or not together (after names under {before.decode('utf-8', 'replace')})"
-                )
-        if runs:
-            last_top = runs[-1]
-    return None
-
-
-_UNCUTTABLE = (
-    (b"\n$", "a directive after the header"),
-    (b"(", "an entry over several lines"),
-    (b'"', "a quoted string"),
-    (b"\\", "an escaped character"),
-    (b"\n ", "a line without its owner"),
-    (b"\n\t", "a line without its owner"),
-    (b"\n;", "a comment after the header"),
-    (b"\n\n", "a blank line after the header"),
-)
-
-
-def syntax_problem(lines: bytes) -> str | None:
-    """What in these lines (after the header, following a newline) the cut cannot
-    handle, or None: each line must be one record, its owner written out and followed
-    by a tab."""
-    for bad, why in _UNCUTTABLE:
-        if bad in lines:
-            return f"the file has {why}"
-    records = lines.count(b"\n") - (1 if lines.endswith(b"\n") else 0)
-    if len(_OWNER.findall(lines)) != records:
-        return "the file has a line whose owner is not followed by a tab"
-    return None
-
-
-def _skip_header(chunk: bytes) -> int | None:
-    """The offset of the first record line (comments, blank lines and a leading $TTL or
-    $ORIGIN skipped); the offset points at the newline before it."""
-    pos = 0
-    while True:
-        end = chunk.find(b"\n", pos + 1)
-        if end < 0:
-            return None
-        line = chunk[pos + 1 : end].strip()
-        if line and not line.startswith((b";", b"$")):
-            return pos
-        pos = end
-
-
-def top_label(owner: bytes, apex: bytes, suffix: bytes) -> bytes | None:
-    """The label just below the apex (lowercase owner text), b"" for the apex itself,
-    None for a name outside the zone."""
-    if owner == apex:
-        return b""
-    if not owner.endswith(suffix):
-        return None
-    return owner[: -len(suffix)].rsplit(b".", 1)[-1]
