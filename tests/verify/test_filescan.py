@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from tldsec.dnscore.zonepatch import Edit, ZonePatch
-from tldsec.verify.filescan import Nsec3Scan, order_problem, scan, syntax_problem
+from tldsec.verify.cut import order_problem, syntax_problem
+from tldsec.verify.filescan import Piece, chain_problems, merge, ranges, scan, scan_piece
 from tldsec.verify.regions import compare_unchanged, regions
 
 ZONE = b"""; header
@@ -39,15 +40,27 @@ def test_the_scan_finds_the_earliest_expiration(tmp_path: Path) -> None:
     assert found.earliest_line.startswith(b"ccc.example.\t")
 
 
-def test_the_chain_must_be_sorted_and_closed() -> None:
+def _piece(owners: list[bytes], nexts: list[bytes], lines: int | None = None) -> Piece:
+    return Piece(b"".join(owners), b"".join(nexts), lines=len(owners) if lines is None else lines)
+
+
+def test_the_chain_must_be_sorted_and_closed_across_pieces() -> None:
     a, b, c = (x * 32 for x in (b"1", b"5", b"9"))
-    good = Nsec3Scan([a, b, c], [b, c, a], [b""] * 3, set(), 3)
-    assert list(good.chain_problems()) == []
-    assert good.find(b) == 1 and good.find(b"2" * 32) is None
-    broken = Nsec3Scan([a, b, c], [b, a, a], [b""] * 3, set(), 3)
-    assert any("next in the chain" in p for p in broken.chain_problems())
-    unread = Nsec3Scan([a, b, c], [b, c, a], [b""] * 3, set(), 4)
-    assert any("not in the form" in p for p in unread.chain_problems())
+    assert list(chain_problems([_piece([a, b], [b, c]), _piece([c], [a])])) == []
+    broken = chain_problems([_piece([a, b], [b, a]), _piece([c], [a])])
+    assert any("next in the chain" in p for p in broken)
+    swapped = chain_problems([_piece([c], [a]), _piece([a, b], [b, c])])
+    assert any("out of order" in p for p in swapped)
+    unread = chain_problems([_piece([a, b, c], [b, c, a], lines=4)])
+    assert any("not in the form" in p for p in unread)
+
+
+def test_the_scan_in_ranges_equals_the_scan_whole(tmp_path: Path) -> None:
+    path = tmp_path / "z"
+    path.write_bytes(ZONE * 3)
+    whole = scan(path, "example.")
+    parts = merge([scan_piece(path, "example.", s, e) for s, e in ranges(path, 3)])
+    assert (parts.earliest_expiry, parts.rrsig_lines) == (whole.earliest_expiry, 6)
 
 
 def test_an_edit_is_widened_to_its_whole_subtree_and_the_apex_is_a_region() -> None:

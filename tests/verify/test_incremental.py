@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -478,3 +479,12 @@ def test_every_fault_of_the_corruption_suite_is_refused_incrementally(
     assert any(reason in f.reason and (not owner or f.owner == owner) for f in found.findings), (
         result.report.summary()
     )
+
+
+def test_a_previous_zone_touched_since_its_verification_brings_a_full_run(pair: Pair) -> None:
+    publish_a(pair)
+    stat = pair.published_a.stat()
+    os.utime(pair.published_a, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    result = pair.gate_b()
+    assert result.passed and how(result)["mode"] == "full"
+    assert "no record that this gate verified and published" in how(result)["reason"]

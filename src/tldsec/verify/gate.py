@@ -33,7 +33,7 @@ from pathlib import Path
 from tldsec.errors import ConfigError, VerificationFailed
 from tldsec.hsm.base import KeyStore
 from tldsec.verify import mode
-from tldsec.verify.filescan import order_problem
+from tldsec.verify.cut import order_problem
 from tldsec.verify.incremental import verify_incremental
 from tldsec.verify.report import Report
 from tldsec.verify.verifier import KeyOpener, VerifyOptions, VerifyRequest, verify_zone
@@ -143,7 +143,7 @@ def _verify(
 
 
 def _cuttable(path: Path, origin: str, report: Report) -> bool:
-    """Whether the next run may cut this file (see ``filescan.order_problem``)."""
+    """Whether the next run may cut this file (see ``cut.order_problem``)."""
     problem = order_problem(path, origin)
     report.meta["verification"]["cuttable"] = problem or True
     return problem is None

@@ -23,35 +23,27 @@ mode may run (``mode``).
 
 from __future__ import annotations
 
-import itertools
 import mmap
-import re
+import os
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from typing import BinaryIO
 
 from tldsec.clock import to_epoch
-from tldsec.dnscore import names
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import Zone
 from tldsec.dnscore.zonepatch import ZonePatch
 from tldsec.errors import ZoneSyntaxError
 from tldsec.hsm.base import KeyStore
 from tldsec.verify import chain, content, coverage, ttl
+from tldsec.verify.cut import region_problems, tops_in
 from tldsec.verify.delta import DeltaRun, delta_zone
 from tldsec.verify.external import Invocation
-from tldsec.verify.filescan import (
-    BackgroundScan,
-    BackgroundUnsigned,
-    FileScan,
-    syntax_problem,
-    top_label,
-)
+from tldsec.verify.filescan import BackgroundScan, FileScan
 from tldsec.verify.keys import KeySet
 from tldsec.verify.nsec3edits import check_nsec3_edits
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
-from tldsec.verify.regions import Region, compare_unchanged, regions
+from tldsec.verify.regions import compare_unchanged, regions
 from tldsec.verify.report import FINDINGS_CAP, CheckResult, Collector, Finding, Report, Status
 from tldsec.verify.rrsig import SignatureContext
 from tldsec.verify.second import NAME as SECOND
@@ -59,13 +51,13 @@ from tldsec.verify.second import SecondImplementationCheck
 from tldsec.verify.signatures import NAME as SIGNATURES
 from tldsec.verify.signatures import SignatureCheck
 from tldsec.verify.structure import analyse
+from tldsec.verify.unsignedscan import BackgroundUnsigned
 from tldsec.verify.workers import collector_paused
 from tldsec.verify.zoneread import ReadResult, read_zone_string
 
 UNCHANGED = "unchanged-bytes"
 ZONE_FILE = "zone-file"
 MODE = "incremental"
-_OWNER_LINE = re.compile(rb"(?m)^([^\t\n ;$][^\t\n ]*)[\t ]")
 
 
 def verify_incremental(
@@ -116,7 +108,8 @@ def _run(
     t = time.perf_counter()
     if isinstance(patch, str):
         return [_refused(patch, t)], None
-    background = BackgroundScan(request.signed, origin)  # on another core, meanwhile
+    # The whole-file scan, on every core, while this process compares and checks.
+    background = BackgroundScan(request.signed, origin, options.workers or os.cpu_count() or 1)
     try:
         return _compare_then_check(
             request, options, origin, now_s, horizon_s, patch, meta, keystore, opener, background
@@ -152,7 +145,7 @@ def _compare_then_check(
             found = regions(patch, old, new, origin)
             new_text = b"".join(new[r.new_start : r.new_end] for r in found)
             old_text = b"".join(old[r.old_start : r.old_end] for r in found)
-            order = list(_order_problems(found, new, origin))
+            order = list(region_problems(found, new, origin))
     except (OSError, ValueError) as exc:  # unreadable, or empty (mmap refuses it)
         return [_refused_all([f"cannot read the zone files: {exc}"], t)], None
     compared = patch.size - sum(r.new_end - r.new_start for r in found)
@@ -201,14 +194,7 @@ def _start_unsigned(
     """The unsigned zone's lines for the regions' subtrees, read by another process."""
     if request.unsigned is None:
         return None
-    apex = origin.lower().encode()
-    suffix = b"." + apex
-    tops = frozenset(
-        top
-        for text in (new_text, old_text)
-        for owner in _OWNER_LINE.findall(text)
-        if (top := top_label(owner.lower(), apex, suffix)) is not None
-    )
+    tops = frozenset(tops_in(new_text, origin) | tops_in(old_text, origin))
     return BackgroundUnsigned(request.unsigned, origin, tops)
 
 
@@ -400,58 +386,6 @@ def _second(
     return SecondImplementationCheck(
         zone, keystore, sample=None, seed=serial or 0, workers=options.workers, opener=opener
     ).result()
-
-
-def _order_problems(found: list[Region], new: mmap.mmap, origin: str) -> Iterator[Finding]:
-    """Each region's owners in canonical order (RFC 4034 6.1), each owner's lines
-    together, and its subtrees between those of its neighbours: what lets the next
-    incremental run cut the file again."""
-    apex = origin.lower().encode()
-    suffix = b"." + apex
-    cache: dict[bytes, bytes] = {}
-    for r in found:
-        text = new[r.new_start : r.new_end]
-        body = (
-            text[text.index(b"\n" + apex) :] if r.new_start == 0 and b"\n" + apex in text else text
-        )
-        problem = syntax_problem(body if body.startswith(b"\n") else b"\n" + body)
-        if problem is not None:
-            yield Finding("", "", f"bytes {r.new_start}-{r.new_end}: {problem}")
-        owners = [k for k, _ in itertools.groupby(m.lower() for m in _OWNER_LINE.findall(text))]
-        if len(set(owners)) != len(owners):
-            yield Finding("", "", f"owners repeated apart in bytes {r.new_start}-{r.new_end}")
-        previous: bytes | None = None
-        for owner in owners:
-            key = cache.get(owner)
-            if key is None:
-                try:
-                    key = cache[owner] = names.canonical_key(names.to_wire(owner.decode()))
-                except (names.BadName, UnicodeDecodeError):
-                    yield Finding(owner.decode("utf-8", "replace"), "", "not a domain name")
-                    continue
-            if previous is not None and key <= previous:
-                yield Finding(
-                    owner.decode(), "", "out of canonical order (RFC 4034 6.1) in an edited region"
-                )
-            previous = key
-        if not owners:
-            continue
-        first = top_label(owners[0], apex, suffix)
-        last = top_label(owners[-1], apex, suffix)
-        before = _top_at(new, r.new_start - 1, apex, suffix, back=True) if r.new_start else None
-        after = _top_at(new, r.new_end, apex, suffix, back=False) if r.new_end < len(new) else None
-        if first is not None and before is not None and not before < first:
-            yield Finding(owners[0].decode(), "", "out of canonical order with the line before")
-        if last is not None and after is not None and not last < after:
-            yield Finding(owners[-1].decode(), "", "out of canonical order with the line after")
-
-
-def _top_at(data: mmap.mmap, pos: int, apex: bytes, suffix: bytes, *, back: bool) -> bytes | None:
-    start = data.rfind(b"\n", 0, pos) + 1 if back else pos
-    m = _OWNER_LINE.match(data, start)
-    if m is None:
-        return None
-    return top_label(m.group(1).lower(), apex, suffix)
 
 
 def _refused(reason: str, t: float) -> CheckResult:

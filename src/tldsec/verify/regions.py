@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from tldsec.dnscore.zonepatch import ZonePatch
-from tldsec.verify.filescan import top_label
+from tldsec.verify.cut import top_label
 
 BLOCK = 8 << 20  # bytes compared at a time
 _OWNER = re.compile(rb"[^\t \n]*")
