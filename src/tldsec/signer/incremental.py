@@ -24,11 +24,7 @@ signs in full. A zone that breaks a content rule raises the same error as a full
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import mmap
-import os
-import tempfile
 import time
 from array import array
 from collections.abc import Iterable
@@ -36,7 +32,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import compress
 from pathlib import Path
-from typing import BinaryIO
 
 from tldsec.clock import to_epoch
 from tldsec.dnscore import names, nsec3
@@ -49,6 +44,8 @@ from tldsec.errors import ZoneSyntaxError
 from tldsec.hsm.base import KeyStore
 from tldsec.signconf import SigningConfig
 from tldsec.signer.inputdiff import NotLineOriented, diff_inputs
+from tldsec.signer.nsec3ring import Nsec3Ring, hash_of, nsec3_bitmap
+from tldsec.signer.patchfile import write_patched
 from tldsec.signer.reuse import SignerKey, reusable_signatures
 from tldsec.signer.rrsig import ValidityWindow
 from tldsec.signer.sign import key_duties, rrsig_maker
@@ -140,7 +137,7 @@ def resign_incrementally(
         patcher.stats.changed_lines = diff.changed_lines
         head = "".join(f"; {line}\n" for line in header.splitlines()) if header else ""
         new_index, edits, chunks = patcher.layout(blocks, head.encode("utf-8"))
-        _write_atomic(output, old, f.fileno(), edits, chunks)
+        write_patched(output, old, f.fileno(), edits, chunks)
     stats = patcher.stats
     stats.bytes_written = sum(e.new_end - e.new_start for e in edits)
     stats.bytes_copied = new_index.header_size + sum(new_index.sizes) - stats.bytes_written
@@ -359,7 +356,7 @@ class _Patcher:
         for name, new_types in types.items():
             h = hashed[name]
             old = previous.get(h)
-            old_types = frozenset(bitmap_types(_nsec3_bitmap(old[0].rdatas[0]))) if old else None
+            old_types = frozenset(bitmap_types(nsec3_bitmap(old[0].rdatas[0]))) if old else None
             if new_types == old_types:
                 continue
             if new_types is None:
@@ -369,7 +366,7 @@ class _Patcher:
             else:
                 wanted[h] = new_types
         added = sorted(h for h in wanted if h not in present)
-        ring = _Ring(old_chain, removed, added)
+        ring = Nsec3Ring(old_chain, removed, added)
 
         rewrite = dict(wanted)
         for h in [*added, *removed]:
@@ -388,11 +385,11 @@ class _Patcher:
             if h in wanted:
                 bitmap_of = new_types
             elif old is not None:
-                bitmap_of = frozenset(bitmap_types(_nsec3_bitmap(old[0].rdatas[0])))
+                bitmap_of = frozenset(bitmap_types(nsec3_bitmap(old[0].rdatas[0])))
             else:
                 continue
             successor = ring.successor(h)
-            rdata = nsec3.nsec3_rdata(_hash_of(successor), bitmap_of, salt, iterations)
+            rdata = nsec3.nsec3_rdata(hash_of(successor), bitmap_of, salt, iterations)
             out[h] = RRset(h, RRType.NSEC3, ttl, [rdata])
         self.stats.nsec3_changed = len(out)
         return out
@@ -495,62 +492,6 @@ class _Patcher:
         return new_index, edits, chunks
 
 
-class _Ring:
-    """The new NSEC3 chain in hash order, as the old one with a few names out and in."""
-
-    def __init__(self, old: list[bytes], removed: set[bytes], added: list[bytes]) -> None:
-        self.old, self.removed, self.added = old, removed, added
-
-    def predecessor(self, h: bytes) -> bytes | None:
-        from bisect import bisect_left
-
-        best = self._old_before(bisect_left(self.old, h) - 1)
-        k = bisect_left(self.added, h) - 1
-        if k >= 0 and (best is None or self.added[k] > best):
-            best = self.added[k]
-        if best is None:  # h is first in hash order: the chain wraps (RFC 5155 7.1)
-            best = self._old_before(len(self.old) - 1)
-            if self.added and (best is None or self.added[-1] > best):
-                best = self.added[-1]
-        return best
-
-    def successor(self, h: bytes) -> bytes:
-        from bisect import bisect_right
-
-        best = self._old_after(bisect_right(self.old, h))
-        k = bisect_right(self.added, h)
-        if k < len(self.added) and (best is None or self.added[k] < best):
-            best = self.added[k]
-        if best is None:  # h is last: its next hashed owner is the first
-            best = self._old_after(0)
-            if self.added and (best is None or self.added[0] < best):
-                best = self.added[0]
-        assert best is not None
-        return best
-
-    def _old_before(self, j: int) -> bytes | None:
-        while j >= 0 and self.old[j] in self.removed:
-            j -= 1
-        return self.old[j] if j >= 0 else None
-
-    def _old_after(self, j: int) -> bytes | None:
-        while j < len(self.old) and self.old[j] in self.removed:
-            j += 1
-        return self.old[j] if j < len(self.old) else None
-
-
-def _nsec3_bitmap(rdata: bytes) -> bytes:
-    """The type bitmap field of NSEC3 RDATA (RFC 5155 3.2)."""
-    salt_len = rdata[4]
-    i = 5 + salt_len
-    return rdata[i + 1 + rdata[i] :]
-
-
-def _hash_of(hashed_owner: bytes) -> bytes:
-    label = hashed_owner[1 : 1 + hashed_owner[0]]
-    return base64.b32hexdecode(label.upper() + b"=" * (-len(label) % 8))
-
-
 def _unsigned(rrset: RRset) -> RRset:
     return RRset(rrset.owner, rrset.rtype, rrset.ttl, list(rrset.rdatas))
 
@@ -600,50 +541,3 @@ def _apply(
         for rtype, (ttl, rdatas) in sorted(by_type.items())
         if rdatas
     ]
-
-
-def _write_atomic(
-    path: Path,
-    old: mmap.mmap,
-    old_fd: int,
-    edits: list[Edit],
-    chunks: list[list[bytes]],
-) -> None:
-    """The previous file with the edits applied, written beside ``path`` and renamed."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            at = 0
-            for edit, parts in zip(edits, chunks, strict=True):
-                _copy_range(old, old_fd, out, at, edit.old_start - at)
-                out.writelines(parts)
-                at = edit.old_end
-            _copy_range(old, old_fd, out, at, len(old) - at)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def _copy_range(old: mmap.mmap, old_fd: int, out: BinaryIO, start: int, length: int) -> None:
-    """Copy bytes of the previous file in the kernel where it can (copy_file_range)."""
-    if length <= 0:
-        return
-    out.flush()
-    dst = out.fileno()
-    try:
-        while length > 0:
-            n = os.copy_file_range(old_fd, dst, length, start)
-            if n == 0:
-                break
-            start += n
-            length -= n
-    except OSError:
-        pass
-    if length > 0:
-        os.lseek(dst, 0, os.SEEK_END)
-        out.write(old[start : start + length])
