@@ -244,8 +244,15 @@ def test_a_killed_worker_is_replaced_and_its_slots_released(multi: MultiServer) 
     for pid in (first, first, second):
         multi.logged_in_on(pid)
     os.kill(first, signal.SIGKILL)
-    _wait_for(lambda: len(multi.workers) == 2 and first not in multi.workers, "a new worker")
-    replacement = next(pid for pid in multi.workers if pid != second)
+    seen: list[int] = []
+
+    def replaced() -> bool:
+        # One snapshot per look: the list is read from the server each time.
+        seen[:] = multi.workers
+        return len(seen) == 2 and first not in seen and second in seen
+
+    _wait_for(replaced, "a new worker")
+    replacement = next(pid for pid in seen if pid != second)
     # The killed worker's two slots are free again: two logins succeed, a third does not.
     for pid in (replacement, second):
         multi.logged_in_on(pid)
