@@ -46,12 +46,11 @@ from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.verify.regions import compare_unchanged, regions
 from tldsec.verify.report import FINDINGS_CAP, CheckResult, Collector, Finding, Report, Status
 from tldsec.verify.rrsig import SignatureContext
-from tldsec.verify.second import NAME as SECOND
-from tldsec.verify.second import SecondImplementationCheck
 from tldsec.verify.signatures import NAME as SIGNATURES
 from tldsec.verify.signatures import SignatureCheck
 from tldsec.verify.structure import analyse
 from tldsec.verify.unsignedscan import BackgroundUnsigned
+from tldsec.verify.verifier import second_implementation
 from tldsec.verify.workers import collector_paused
 from tldsec.verify.zoneread import ReadResult, read_zone_string
 
@@ -277,7 +276,7 @@ def _checks(
         ttl_result,
         _content(zone, unsigned, origin),
         serial_result,
-        _second(zone, options, serial, keystore, opener),
+        second_implementation(zone, options, serial, keystore, opener, None),
         *external.results(),
     ]
     return checks, serial
@@ -370,22 +369,6 @@ def _with_expiry(result: CheckResult, whole: FileScan, horizon_s: int) -> CheckR
         result.seconds + whole.seconds,
         (*result.notes, note),
     )
-
-
-def _second(
-    zone: Zone,
-    options: VerifyOptions,
-    serial: int | None,
-    keystore: KeyStore | None,
-    opener: KeyOpener | None,
-) -> CheckResult:
-    if keystore is None:
-        return CheckResult.skipped(SECOND, "no key store given: nothing to sign a second time with")
-    if options.second_sample == 0:
-        return CheckResult.skipped(SECOND, "disabled ([verify] second_sample = 0)")
-    return SecondImplementationCheck(
-        zone, keystore, sample=None, seed=serial or 0, workers=options.workers, opener=opener
-    ).result()
 
 
 def _refused(reason: str, t: float) -> CheckResult:

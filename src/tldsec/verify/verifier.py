@@ -165,7 +165,9 @@ def _whole(
         signatures.abandon()
         raise
     checks.insert(2, signatures.result())
-    checks.append(_second(zone, options, serial, keystore, opener))
+    checks.append(
+        second_implementation(zone, options, serial, keystore, opener, options.second_sample)
+    )
     return serial
 
 
@@ -203,13 +205,15 @@ def _parent_checks(
     checks.append(content.check_serial_from_file(zone, request.previous, request.origin))
 
 
-def _second(
+def second_implementation(
     zone: Zone,
     options: VerifyOptions,
     serial: int | None,
     keystore: KeyStore | None,
     opener: KeyOpener | None,
+    sample: int | None,
 ) -> CheckResult:
+    """The second implementation over ``sample`` RRsets (None: every one), or why not."""
     if keystore is None:
         return CheckResult.skipped(SECOND, "no key store given: nothing to sign a second time with")
     if options.second_sample == 0:
@@ -217,7 +221,7 @@ def _second(
     check = SecondImplementationCheck(
         zone,
         keystore,
-        sample=options.second_sample,
+        sample=sample,
         seed=serial or 0,
         workers=options.workers,
         opener=opener,
