@@ -26,6 +26,7 @@ from tldsec.signer import sign_zone
 from tldsec.signer.output import write_signed_zone
 from tldsec.signer.reuse import PreviousSignatures
 from tldsec.signer.sigcache import SignatureCache
+from tldsec.signer.sign import presign_delegations
 
 
 def main() -> int:
@@ -54,6 +55,7 @@ def main() -> int:
     config = SigningConfig.from_policy(load_policy(), keys)
     now = datetime.fromtimestamp(meta["now"], UTC) + timedelta(hours=args.later_hours)
     t0, c0 = time.perf_counter(), time.process_time()
+    presigned = presign_delegations(args.zone, args.origin, config, store, now, args.workers)
     zone = read_zone(args.zone, args.origin)
     previous: PreviousSignatures | None = None
     if args.previous:
@@ -62,7 +64,9 @@ def main() -> int:
             args.previous, args.origin
         )
     t1, c1 = time.perf_counter(), time.process_time()
-    result = sign_zone(zone, config, store, now, previous=previous, workers=args.workers)
+    result = sign_zone(
+        zone, config, store, now, previous=previous, workers=args.workers, presigned=presigned
+    )
     t2, c2 = time.perf_counter(), time.process_time()
     write_signed_zone(result.zone, args.out, workers=args.workers)
     t3, c3 = time.perf_counter(), time.process_time()

@@ -63,3 +63,50 @@ def test_parallel_signing_through_softhsm2_validates(
         workers=2,
     )
     assert again.stats.signatures_made == 0
+
+
+def test_presigning_through_softhsm2_gives_the_same_zone(
+    softhsm_store: Pkcs11KeyStore, tmp_path: Path
+) -> None:
+    """The presigning child opens its own session on the token (after fork, PKCS#11
+    v2.40 6.7.1) and its signatures are the ones the main run would make."""
+    from tldsec.signer.sign import presign_delegations
+
+    store = softhsm_store
+    ksk = store.generate_key(label="ksk", algorithm=Algorithm.RSASHA256, bits=2048)
+    zsk = store.generate_key(label="zsk", algorithm=Algorithm.RSASHA256, bits=1024)
+    config = SigningConfig.from_policy(
+        load_policy(),
+        (
+            ZoneKey(ksk.key_id, 257, ksk.algorithm, ksk.public_key, True, True, False),
+            ZoneKey(zsk.key_id, 256, zsk.algorithm, zsk.public_key, True, False, True),
+        ),
+    )
+    now = datetime.now(UTC)
+    lines = [
+        "example. 86400 IN SOA a.nic.example. hostmaster.nic.example. 1 1800 900 1209600 3600",
+        "example. 86400 IN NS a.nic.example.",
+        "a.nic.example. 86400 IN A 192.0.2.1",
+    ]
+    for i in range(300):
+        lines.append(f"d{i}.example. 86400 IN NS ns.hoster.net.")
+        lines.append(f"d{i}.example. 86400 IN DS {i} 8 2 {i:064X}")
+    unsigned = tmp_path / "example.zone"
+    unsigned.write_text("\n".join(lines) + "\n")
+
+    presigned = presign_delegations(unsigned, "example", config, store, now, 2, min_bytes=0)
+    assert presigned is not None
+    result = sign_zone(read_zone(unsigned, "example"), config, store, now, presigned=presigned)
+    assert result.stats.signatures_presigned == 300
+    write_zone_atomic(result.zone, tmp_path / "pre.zone")
+    plain = sign_zone(read_zone(unsigned, "example"), config, store, now)
+    write_zone_atomic(plain.zone, tmp_path / "plain.zone")
+    assert (tmp_path / "pre.zone").read_bytes() == (tmp_path / "plain.zone").read_bytes()
+    check = subprocess.run(
+        ["ldns-verify-zone", str(tmp_path / "pre.zone")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert check.returncode == 0, check.stdout + check.stderr

@@ -27,7 +27,7 @@ from tldsec.signer.inputdiff import context_problem, record_lines
 from tldsec.signer.output import write_signed_zone
 from tldsec.signer.reuse import PreviousSignatures, ZoneSignatures
 from tldsec.signer.sigcache import SignatureCache, cache_path
-from tldsec.signer.sign import sign_zone
+from tldsec.signer.sign import presign_delegations, sign_zone
 from tldsec.signer.zoneindex import (
     ZoneIndex,
     copy_atomic,
@@ -101,11 +101,18 @@ def sign_zone_file(
                 earliest_expiry=patched.earliest_expiry,
                 seconds=time.perf_counter() - t0,
             )
-    zone = read_zone(unsigned, origin)
-    # A later run patches this one only if a line diff of the inputs is sound.
-    why_not = _why_not_patchable(unsigned, zone)
-    reuse = _previous_signatures(previous, origin, zone.origin) if previous else None
-    result = sign_zone(zone, config, keystore, now, reuse, workers, progress)
+    # The DS RRsets are signed by a child while this process reads the zone.
+    presigned = presign_delegations(unsigned, origin, config, keystore, now, workers)
+    try:
+        zone = read_zone(unsigned, origin)
+        # A later run patches this one only if a line diff of the inputs is sound.
+        why_not = _why_not_patchable(unsigned, zone)
+        reuse = _previous_signatures(previous, origin, zone.origin) if previous else None
+    except BaseException:
+        if presigned is not None:
+            presigned.close()
+        raise
+    result = sign_zone(zone, config, keystore, now, reuse, workers, progress, presigned)
     del reuse
     sizes: array[int] = array("Q")  # 8 bytes an owner, not a Python int each
     header_size = write_signed_zone(zone, output, header=header, workers=workers, block_sizes=sizes)

@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from tldsec.clock import to_epoch
-from tldsec.dnscore import nsec3
+from tldsec.dnscore import names, nsec3
 from tldsec.dnscore.bulk import bulk_allocation
 from tldsec.dnscore.dnskey import key_tag
 from tldsec.dnscore.types import RRType
@@ -22,6 +23,12 @@ from tldsec.errors import NoUsableKey
 from tldsec.hsm.base import KeyStore
 from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.signer.chain import OwnerHashes, nsec3_chain, start_hashing
+from tldsec.signer.presign import (
+    PRESIGN_MIN_BYTES,
+    DsPresigning,
+    attach_presigned,
+    start_presigning,
+)
 from tldsec.signer.reuse import (
     PreviousSignatures,
     SignerKey,
@@ -40,6 +47,8 @@ class SignStats:
     rrsets: int = 0
     signatures_made: int = 0
     signatures_reused: int = 0
+    # Of signatures_made, those made by the presigning child while the zone was read.
+    signatures_presigned: int = 0
     nsec3_records: int = 0
     delegations: int = 0
     empty_non_terminals: int = 0
@@ -67,15 +76,18 @@ def sign_zone(
     previous: PreviousSignatures | Zone | None = None,
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    presigned: DsPresigning | None = None,
 ) -> SignResult:
     """Sign ``unsigned`` (which becomes the signed zone: it is extended in place).
 
     ``previous``: the last signed zone, or its signature cache, for reuse (DPS 6.5).
+    ``presigned``: the child ``presign_delegations`` started before the zone was read,
+    for the same ``config``, ``keystore`` and ``now``; closed here.
     """
     if isinstance(previous, Zone):
         previous = ZoneSignatures(previous)
     with bulk_allocation():
-        return _sign_zone(unsigned, config, keystore, now, previous, workers, progress)
+        return _sign_zone(unsigned, config, keystore, now, previous, workers, progress, presigned)
 
 
 def _sign_zone(
@@ -86,30 +98,124 @@ def _sign_zone(
     previous: PreviousSignatures | None,
     workers: int,
     progress: Callable[[int, int], None] | None,
+    presigned: DsPresigning | None,
 ) -> SignResult:
+    zsks = key_duties(config.zone_signers, config, "sign the zone (ZSK)")
+    ksks = key_duties(config.dnskey_signers, config, "sign the DNSKEY RRset (KSK)")
+    window = _window(config, now)
+    plan = _JobPlan(unsigned.origin, ksks, zsks, window, previous, to_epoch(now), config)
     # The NSEC3 hashes of the owners, made in a child while the zone is analysed here.
     hashes = start_hashing(unsigned, config.nsec3_salt, config.nsec3_iterations)
     try:
-        return _sign_analysed(unsigned, config, keystore, now, previous, workers, progress, hashes)
+        return _sign_analysed(
+            unsigned, config, keystore, plan, workers, progress, hashes, presigned
+        )
     finally:
         if hashes is not None:
             hashes.close()
+        if presigned is not None:
+            presigned.close()
+
+
+def presign_delegations(
+    zone_file: Path,
+    origin: str,
+    config: SigningConfig,
+    keystore: KeyStore,
+    now: datetime,
+    workers: int,
+    min_bytes: int = PRESIGN_MIN_BYTES,
+) -> DsPresigning | None:
+    """Start signing the delegations' DS RRsets of ``zone_file`` in a child, before the
+    file is read; give the result to ``sign_zone`` (``presigned``)."""
+    if not config.zone_signers:
+        return None  # sign_zone says why
+    zsks = key_duties(config.zone_signers, config, "sign the zone (ZSK)")
+    origin_wire = names.to_wire(origin if origin.endswith(".") else origin + ".")
+    window = _window(config, now)
+    makers = tuple(rrsig_maker(d, origin_wire, window) for d in zsks)
+    return start_presigning(zone_file, origin, makers, keystore.spec, workers, min_bytes)
+
+
+def _window(config: SigningConfig, now: datetime) -> ValidityWindow:
+    return ValidityWindow.for_run(
+        now, config.validity_min, config.validity_max, config.inception_offset
+    )
+
+
+@dataclass(slots=True)
+class _JobPlan:
+    """Which signatures each RRset needs in this run: all of them for a full sign;
+    those a previous run's signatures do not cover, when reusing (DPS 6.5). An RRset
+    that arrives with RRSIGs was presigned (``presign``): those cover every ZSK duty."""
+
+    origin: bytes
+    ksks: tuple[KeyDuty, ...]
+    zsks: tuple[KeyDuty, ...]
+    window: ValidityWindow
+    previous: PreviousSignatures | None
+    now_s: int
+    config: SigningConfig
+    reused: int = 0
+    presigned: int = 0
+
+    def zsk_makers(self) -> tuple[RrsigMaker, ...]:
+        return tuple(rrsig_maker(d, self.origin, self.window) for d in self.zsks)
+
+    def jobs_for(self, rrsets: list[RRset], dnskey: RRset) -> SignJobs:
+        """Jobs for ``dnskey`` (KSK duties) and ``rrsets`` (ZSK duties)."""
+        ksk_count = len(self.ksks)
+        makers = tuple(rrsig_maker(d, self.origin, self.window) for d in self.ksks + self.zsks)
+        jobs = SignJobs.empty(makers)
+        if self.previous is None:
+            # A full sign: every duty of every RRset not presigned becomes a job.
+            for i in range(ksk_count):
+                jobs.add(dnskey, i)
+            todo = [r for r in rrsets if not r.sigs]
+            self.presigned = (len(rrsets) - len(todo)) * len(self.zsks)
+            for i in range(len(self.zsks)):
+                jobs.add_all(todo, ksk_count + i)
+            return jobs
+        refresh = int(self.config.refresh.total_seconds())
+        for rrset in [dnskey, *rrsets]:
+            is_dnskey = rrset is dnskey
+            duties = self.ksks if is_dnskey else self.zsks
+            offset = 0 if is_dnskey else ksk_count
+            presigned = rrset.sigs
+            keep = reusable_signatures(
+                rrset,
+                self.previous.signatures_for(rrset),
+                tuple(d.signer_key for d in duties),
+                self.origin,
+                self.now_s,
+                refresh,
+            )
+            self.reused += len(keep)
+            sigs = list(keep.values())
+            for i, duty in enumerate(duties):
+                if duty.signer_key in keep:
+                    continue
+                if presigned:
+                    sigs.append(presigned[i])
+                    self.presigned += 1
+                else:
+                    jobs.add(rrset, offset + i)
+            rrset.sigs = tuple(sigs)
+        return jobs
 
 
 def _sign_analysed(
     unsigned: Zone,
     config: SigningConfig,
     keystore: KeyStore,
-    now: datetime,
-    previous: PreviousSignatures | None,
+    plan: _JobPlan,
     workers: int,
     progress: Callable[[int, int], None] | None,
     hashes: OwnerHashes | None,
+    presigned: DsPresigning | None,
 ) -> SignResult:
     t0 = time.perf_counter()
     stats = SignStats()
-    zsks = key_duties(config.zone_signers, config, "sign the zone (ZSK)")
-    ksks = key_duties(config.dnskey_signers, config, "sign the DNSKEY RRset (KSK)")
     structure = analyse(unsigned)
     stats.delegations = structure.delegations
     stats.empty_non_terminals = structure.empty_non_terminals
@@ -143,6 +249,7 @@ def _sign_analysed(
     )
     if hashes is not None:
         hashes.close()  # before signing: its shared buffer is no longer needed
+    structure.nsec3_types = {}  # a dict the size of the zone, not needed from here on
     stats.nsec3_records = len(chain)
     zone.add_all(chain)
     structure.to_sign.extend(chain)
@@ -150,40 +257,20 @@ def _sign_analysed(
     stats.seconds_analyse = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    window = ValidityWindow.for_run(
-        now, config.validity_min, config.validity_max, config.inception_offset
-    )
-    now_s = to_epoch(now)
-    refresh = int(config.refresh.total_seconds())
-    ksk_makers = tuple(rrsig_maker(d, origin, window) for d in ksks)
-    zsk_makers = tuple(rrsig_maker(d, origin, window) for d in zsks)
-    jobs = SignJobs.empty(ksk_makers + zsk_makers)
-    if previous is None:
-        # A full sign: every duty of every RRset becomes a job, nothing to look up.
-        for i in range(len(ksk_makers)):
-            jobs.add(dnskey, i)
-        for i in range(len(zsk_makers)):
-            jobs.add_all(structure.to_sign, len(ksk_makers) + i)
-    else:
-        for rrset in [dnskey, *structure.to_sign]:
-            is_dnskey = rrset is dnskey
-            duties = ksks if is_dnskey else zsks
-            offset = 0 if is_dnskey else len(ksk_makers)
-            keep = reusable_signatures(
-                rrset,
-                previous.signatures_for(rrset),
-                tuple(d.signer_key for d in duties),
-                origin,
-                now_s,
-                refresh,
-            )
-            stats.signatures_reused += len(keep)
-            rrset.sigs = tuple(keep.values())
-            for i, duty in enumerate(duties):
-                if duty.signer_key not in keep:
-                    jobs.add(rrset, offset + i)
+    if presigned is not None and presigned.makers == plan.zsk_makers():
+        attach_presigned(structure.to_sign, presigned.collect())
+    jobs = plan.jobs_for(structure.to_sign, dnskey)
+    stats.signatures_reused = plan.reused
     stats.rrsets = 1 + len(structure.to_sign)
-    stats.signatures_made = sign_all(jobs, keystore, workers, progress)
+    done_before = stats.signatures_presigned = plan.presigned
+
+    def overall(done: int, total: int) -> None:
+        assert progress is not None
+        progress(done_before + done, done_before + total)
+
+    stats.signatures_made = done_before + sign_all(
+        jobs, keystore, workers, overall if progress else None
+    )
     stats.seconds_sign = time.perf_counter() - t1
     return SignResult(zone=zone, stats=stats)
 

@@ -76,7 +76,7 @@ def sign_all(
     if workers <= 1 or total < PARALLEL_MIN_JOBS:
         for start in range(0, total, CHUNK):
             end = min(start + CHUNK, total)
-            _attach(jobs, start, _sign_range(store, jobs, start, end))
+            _attach(jobs, start, sign_range(store, jobs, start, end))
             if progress:
                 progress(end, total)
         return total
@@ -91,7 +91,7 @@ def _attach(jobs: SignJobs, start: int, rrsigs: Sequence[bytes]) -> None:
         rrset.sigs += (rrsig,)
 
 
-def _sign_range(store: KeyStore, jobs: SignJobs, start: int, end: int) -> list[bytes]:
+def sign_range(store: KeyStore, jobs: SignJobs, start: int, end: int) -> list[bytes]:
     """RRSIG RDATAs for jobs[start:end], in order."""
     by_maker: dict[int, list[int]] = {}
     index = jobs.maker_index
@@ -165,4 +165,4 @@ def _worker_init(spec: KeyStoreSpec) -> None:
 
 def _worker_sign(bounds: tuple[int, int]) -> list[bytes]:
     assert _WORKER_STORE is not None and _FORK_JOBS is not None
-    return _sign_range(_WORKER_STORE, _FORK_JOBS, *bounds)
+    return sign_range(_WORKER_STORE, _FORK_JOBS, *bounds)
