@@ -96,6 +96,7 @@ def test_presigning_through_softhsm2_gives_the_same_zone(
 
     presigned = presign_delegations(unsigned, "example", config, store, now, 2, min_bytes=0)
     assert presigned is not None
+    presigned.wait()
     result = sign_zone(read_zone(unsigned, "example"), config, store, now, presigned=presigned)
     assert result.stats.signatures_presigned == 300
     write_zone_atomic(result.zone, tmp_path / "pre.zone")

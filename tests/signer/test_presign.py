@@ -86,6 +86,8 @@ def _sign(
         if spec is not None:  # the same child, but with a key store it cannot open
             presigned.close()
             presigned = start_presigning(zone_file, "example", presigned.makers, spec, 2, 0)
+        assert presigned is not None
+        presigned.wait()  # all of it: these tests compare what the child signed
     zone = read_zone(zone_file, "example")
     prev = read_zone(previous, "example") if previous else None
     result = sign_zone(zone, cfg, keys.store, NOW, prev, workers=1, presigned=presigned)
@@ -102,6 +104,23 @@ def test_a_presigned_run_writes_the_same_zone_as_a_plain_run(
     assert result.stats.signatures_made == plain_result.stats.signatures_made
     # Plain one-line DS RRsets only: forms 0, 1 and 6 (15 delegations of 40).
     assert result.stats.signatures_presigned == 15
+
+
+def test_a_child_stopped_early_leaves_the_rest_to_the_main_run(
+    keys: Keys, zone_file: Path, tmp_path: Path
+) -> None:
+    """The main run does not wait for the child: it takes what is signed and signs the
+    rest (here, very likely, everything: the child is stopped at once)."""
+    plain, _ = _sign(keys, zone_file, tmp_path / "plain", presign=False)
+    presigned = presign_delegations(
+        zone_file, "example", keys.config, keys.store, NOW, 2, min_bytes=0
+    )
+    result = sign_zone(
+        read_zone(zone_file, "example"), keys.config, keys.store, NOW, presigned=presigned
+    )
+    write_signed_zone(result.zone, tmp_path / "pre", cache=False)
+    assert (tmp_path / "pre").read_text() == plain
+    assert 0 <= result.stats.signatures_presigned <= 15
 
 
 def test_a_failed_child_leaves_every_ds_to_the_main_run(

@@ -31,6 +31,7 @@ from tldsec.signer.workers import RrsigMaker, SignJobs, sign_range
 log = logging.getLogger(__name__)
 
 PRESIGN_MIN_BYTES = 4 << 20  # below this, forking costs more than it saves
+BATCH = 1024  # RRsets signed between two looks at the stop signal
 
 # A whole DS line in the plain form: absolute owner, TTL, IN, DS, RDATA without the
 # characters that would make it depend on other lines (RFC 1035 5.1).
@@ -50,22 +51,31 @@ class DsPresigning:
         # Closed by close(), after the child has written it and the parent read it.
         self._out: IO[bytes] = tempfile.TemporaryFile(prefix="tldsec-presign-")  # noqa: SIM115
         ctx = multiprocessing.get_context("fork")
+        self._stop: Any = ctx.Event()
         self._process: Any = ctx.Process(
             target=_presign,
-            args=(zone_file, origin, makers, spec, self._out),
+            args=(zone_file, origin, makers, spec, self._out, self._stop),
             daemon=True,
         )
         self._process.start()
 
     def collect(self) -> Presigned:
-        """Wait for the child; what it signed, or nothing if it failed (the parent then
-        signs every DS itself)."""
+        """What the child has signed so far: it stops at its next batch and hands over
+        (nothing if it failed; the main run signs whatever is missing). Stopping it, not
+        waiting for it, matters when signing is slow (an HSM): the main run's workers
+        then sign the rest on every core."""
+        self._stop.set()
         self._process.join()
         if self._process.exitcode != 0:
             return {}
         self._out.seek(0)
         rows = marshal.loads(self._out.read())
         return {owner: (ttl, rdatas, sigs) for owner, ttl, rdatas, sigs in rows}
+
+    def wait(self) -> None:
+        """Let the child sign everything it found (tests, and callers with nothing else
+        to do), then ``collect``."""
+        self._process.join()
 
     def running(self) -> bool:
         return bool(self._process.is_alive())
@@ -114,9 +124,10 @@ def _presign(
     makers: tuple[RrsigMaker, ...],
     spec: KeyStoreSpec,
     out: IO[bytes],
+    stop: Any,
 ) -> None:
     try:
-        _presign_file(zone_file, origin, makers, spec, out)
+        _presign_file(zone_file, origin, makers, spec, out, stop)
     except Exception as exc:
         log.debug("presigning %s failed, the main run signs its DS: %s", zone_file, exc)
         raise SystemExit(1) from None
@@ -128,6 +139,7 @@ def _presign_file(
     makers: tuple[RrsigMaker, ...],
     spec: KeyStoreSpec,
     out: IO[bytes],
+    stop: Any,
 ) -> None:
     from tldsec.dnscore.types import RRType
     from tldsec.dnscore.zonefile import read_zone_text
@@ -147,18 +159,23 @@ def _presign_file(
             for rrset in node
             if rrset.rtype == RRType.DS
         ]
-        jobs = SignJobs.empty(makers)
-        for i in range(len(makers)):
-            jobs.add_all(rrsets, i)
+        rows: list[tuple[bytes, int, list[bytes], tuple[bytes, ...]]] = []
         store = open_keystore(spec)
         try:
-            rrsigs = sign_range(store, jobs, 0, len(jobs))
+            for start in range(0, len(rrsets), BATCH):
+                if stop.is_set():
+                    break
+                batch = rrsets[start : start + BATCH]
+                jobs = SignJobs.empty(makers)
+                for i in range(len(makers)):
+                    jobs.add_all(batch, i)
+                rrsigs = sign_range(store, jobs, 0, len(jobs))
+                count = len(batch)
+                rows.extend(
+                    (rrset.owner, rrset.ttl, rrset.rdatas, tuple(rrsigs[k::count]))
+                    for k, rrset in enumerate(batch)
+                )
         finally:
             store.close()
-        count = len(rrsets)
-        rows = [
-            (rrset.owner, rrset.ttl, rrset.rdatas, tuple(rrsigs[k::count][: len(makers)]))
-            for k, rrset in enumerate(rrsets)
-        ]
         out.write(marshal.dumps(rows))
         out.flush()
