@@ -1,7 +1,7 @@
 """One signing run as a separate process, so the benchmark can measure its peak RSS.
 
 usage: sign_driver.py ZONE ORIGIN OUT --backend file|pkcs11 --keys KEYS.json
-       [--previous SIGNED] [--workers N] [--later-hours H]
+       [--previous SIGNED] [--workers N] [--later-hours H] [--signature-cache]
 KEYS.json (written by run_sign.py): the key store spec and the KSK/ZSK ids.
 Prints one JSON line with the run's timings (wall, and this process's own CPU per
 phase: what the worker processes do is not in those) and counts.
@@ -38,6 +38,7 @@ def main() -> int:
     p.add_argument("--previous", type=Path)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--later-hours", type=float, default=0.0)
+    p.add_argument("--signature-cache", action="store_true", help="as tldsec sign's")
     args = p.parse_args()
     meta = json.loads(args.keys.read_text())
     spec = KeyStoreSpec(
@@ -68,7 +69,7 @@ def main() -> int:
         zone, config, store, now, previous=previous, workers=args.workers, presigned=presigned
     )
     t2, c2 = time.perf_counter(), time.process_time()
-    write_signed_zone(result.zone, args.out, workers=args.workers)
+    write_signed_zone(result.zone, args.out, cache=args.signature_cache, workers=args.workers)
     t3, c3 = time.perf_counter(), time.process_time()
     s = result.stats
     print(

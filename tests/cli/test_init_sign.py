@@ -59,6 +59,16 @@ def test_init_then_sign_gives_a_zone_ldns_accepts(
     assert " 0 signatures made" in capsys.readouterr().out
 
 
+def test_sign_writes_a_signature_cache_only_with_the_flag(home: Path, tmp_path: Path) -> None:
+    zone = tmp_path / "example.zone"
+    zone.write_text(ZONE)
+    plain, cached = tmp_path / "plain.zone", tmp_path / "cached.zone"
+    assert sign(home, zone, plain) == 0
+    assert sign(home, zone, cached, "--signature-cache") == 0
+    assert not (tmp_path / "plain.zone.sigcache").exists()
+    assert (tmp_path / "cached.zone.sigcache").stat().st_size > 0
+
+
 def test_init_refuses_an_existing_home(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["init", "--home", str(home), "--origin", "example"]) == 1
     assert "already a tldsec home" in capsys.readouterr().err

@@ -55,3 +55,19 @@ def test_a_truncated_cache_is_ignored(keys: Keys, tmp_path: Path) -> None:
     data = cache_path(out).read_bytes()
     cache_path(out).write_bytes(data[: len(data) // 2])
     assert SignatureCache.load_for(out, b"\x07example\x00") is None
+
+
+def test_a_full_sign_writes_a_cache_only_when_asked(keys: Keys, tmp_path: Path) -> None:
+    """decisions.md 13: off by default; a stale cache beside OUT is removed."""
+    from tldsec.signer.files import sign_zone_file
+
+    unsigned = tmp_path / "example.zone"
+    unsigned.write_text(ZONE)
+    out = tmp_path / "out.zone"
+    cache_path(out).write_bytes(MAGIC + b"from an earlier run")
+    sign_zone_file(unsigned, out, "example.", keys.config, keys.store, NOW)
+    assert not cache_path(out).exists()
+
+    sign_zone_file(unsigned, out, "example.", keys.config, keys.store, NOW, signature_cache=True)
+    cache = SignatureCache.load_for(out, read_zone_text(ZONE, "example.").origin)
+    assert cache is not None and len(cache) > 10

@@ -68,7 +68,15 @@ def sign_zone_file(
     workers: int = 1,
     header: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    signature_cache: bool = False,
 ) -> FileSignResult:
+    """Sign ``unsigned`` into ``output``: by patching ``previous`` where that is sound,
+    else in full, reusing ``previous``'s signatures (DPS 6.5).
+
+    ``signature_cache``: after a full sign, also write ``OUT.sigcache``, which makes a
+    later full sign's reuse faster than reading ``OUT``; off by default, because the
+    next run normally patches instead (decisions.md 13).
+    """
     t0 = time.perf_counter()
     why_full = None
     if previous is not None:
@@ -115,7 +123,11 @@ def sign_zone_file(
     result = sign_zone(zone, config, keystore, now, reuse, workers, progress, presigned)
     del reuse
     sizes: array[int] = array("Q")  # 8 bytes an owner, not a Python int each
-    header_size = write_signed_zone(zone, output, header=header, workers=workers, block_sizes=sizes)
+    header_size = write_signed_zone(
+        zone, output, header=header, cache=signature_cache, workers=workers, block_sizes=sizes
+    )
+    if not signature_cache:
+        cache_path(output).unlink(missing_ok=True)  # one from an earlier run: stale now
     soa = zone.soa()
     nsec3_ttl = min(soa.ttl, soa_minimum(soa.rdatas[0]))  # RFC 9077 3
     copy = unsigned_copy_path(output)
