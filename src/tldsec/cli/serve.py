@@ -40,7 +40,7 @@ from tldsec.cycle.schedule import Scheduler
 from tldsec.distribute.config import DistributeSettings, load_distribute_settings, parse_hostport
 from tldsec.distribute.notify import Notifier, NotifyTarget
 from tldsec.distribute.server import Access, PrimaryServer
-from tldsec.errors import ConfigError
+from tldsec.errors import ConfigError, TldsecError
 from tldsec.settings import CONFIG_NAME, Settings
 
 log = logging.getLogger("tldsec.serve")
@@ -107,7 +107,13 @@ def run(args: argparse.Namespace) -> int:
     health = parse_hostport(
         args.health_listen or _serve_table(settings).get("health_listen", DEFAULT_HEALTH)
     )
-    registry = Registry(settings, SystemClock(), dist, cycle_argv=_cycle_argv(args))
+    registry = Registry(
+        settings,
+        SystemClock(),
+        dist,
+        cycle_argv=_cycle_argv(args),
+        cycle_timeout=load_cycle_settings(settings.home / CONFIG_NAME).timeout_seconds,
+    )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
             registry.serve(
@@ -147,8 +153,10 @@ class Registry:
         clock: Clock,
         dist: DistributeSettings,
         cycle_argv: list[str],
+        cycle_timeout: float = 2400.0,
     ) -> None:
         self.settings = settings
+        self.cycle_timeout = cycle_timeout
         self.clock = clock
         self.dist = dist
         self.cycle_argv = cycle_argv
@@ -329,7 +337,11 @@ class Registry:
     async def _run_cycle(self, force: bool) -> dict[str, Any] | None:
         argv = [*self.cycle_argv, *(["--force"] if force else [])]
         self._child = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
-        out, _ = await self._child.communicate()
+        try:
+            async with asyncio.timeout(self.cycle_timeout):
+                out, _ = await self._child.communicate()
+        except TimeoutError:
+            return await self._cycle_timed_out()
         code, self._child = self._child.returncode, None
         try:
             result: dict[str, Any] | None = json.loads(out.decode() or "null")
@@ -343,6 +355,34 @@ class Registry:
         if self.primary is not None:
             await self.primary.refresh()
         return result
+
+    async def _cycle_timed_out(self) -> dict[str, Any]:
+        """Stop a cycle that ran too long (a hung HSM, a stuck database): it has not
+        reached the store's commit point, so the zone last published stays published."""
+        await self._stop_child()
+        self._child = None
+        reason = (
+            f"the cycle process ran longer than [cycle] timeout_seconds = "
+            f"{self.cycle_timeout:g} and was stopped; the zone last published stays published"
+        )
+        log.error("cycle failed: %s", reason)
+        await asyncio.to_thread(self._record_failure, reason)
+        if self.primary is not None:
+            await self.primary.refresh()
+        return {"outcome": "failed", "reason": reason}
+
+    def _record_failure(self, reason: str) -> None:
+        from tldsec.audit.config import open_audit_log
+
+        try:
+            audit = open_audit_log(self.settings, self.clock)
+        except TldsecError as exc:
+            log.error("the cycle failure could not be audited: %s", exc)
+            return
+        try:
+            audit.record("cycle.failed", actor="component:serve", stage="timeout", error=reason)
+        finally:
+            audit.close()
 
     async def _stop_child(self) -> None:
         child = self._child

@@ -29,11 +29,13 @@ class CycleSettings:
     workers = 0            # signing processes; 0: one per core
     change_driven = true   # a registry change starts a cycle after the debounce
     check_seconds = 2      # how often ``tldsec serve`` looks for changes
+    timeout_seconds = 2400 # a cycle process still running then is stopped (DPS 3.5.2)
     """
 
     workers: int = 0
     change_driven: bool = True
     check_seconds: float = 2.0
+    timeout_seconds: float = 2400.0
 
     @property
     def signing_workers(self) -> int:
@@ -48,19 +50,27 @@ def load_cycle_settings(config_file: Path) -> CycleSettings:
     table = data.get("cycle", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{config_file}: [cycle] must be a table")
-    unknown = sorted(set(table) - {"workers", "change_driven", "check_seconds"})
+    unknown = sorted(set(table) - {"workers", "change_driven", "check_seconds", "timeout_seconds"})
     if unknown:
         raise ConfigError(f"{config_file}: [cycle] {unknown[0]} is not a setting (misspelt?)")
     workers = table.get("workers", 0)
     check = table.get("check_seconds", 2)
     change_driven = table.get("change_driven", True)
+    timeout = table.get("timeout_seconds", 2400)
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
         raise ConfigError(f"{config_file}: [cycle] workers must be an integer >= 0")
     if isinstance(check, bool) or not isinstance(check, int | float) or check <= 0:
         raise ConfigError(f"{config_file}: [cycle] check_seconds must be a positive number")
     if not isinstance(change_driven, bool):
         raise ConfigError(f"{config_file}: [cycle] change_driven must be true or false")
-    return CycleSettings(workers=workers, change_driven=change_driven, check_seconds=float(check))
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError(f"{config_file}: [cycle] timeout_seconds must be a positive number")
+    return CycleSettings(
+        workers=workers,
+        change_driven=change_driven,
+        check_seconds=float(check),
+        timeout_seconds=float(timeout),
+    )
 
 
 def open_store(settings: Settings) -> ZoneStore:
