@@ -126,6 +126,33 @@ def test_a_ds_change_is_signed_reusing_the_other_signatures(
     assert any(line.startswith("dom1.example.\t86400\tIN\tDS\t10001") for line in diff.deleted)
 
 
+def test_a_change_that_commits_late_still_starts_a_cycle(
+    cycle: Cycle, registry: Registry, clock: FakeClock
+) -> None:
+    """On PostgreSQL a transaction can take change id N, and commit after the one that
+    took N + 1 has been built: the build remembers N as unseen, and once N shows up the
+    scheduler must see work even though no id above the last build's is new."""
+    from sqlalchemy import func, select
+
+    from tldsec.registry.models import ZoneChange
+
+    cycle.run()
+    registry.add_ds("dom1.example", ds_for(1))
+    with registry.db.write() as s:
+        newest = s.scalar(select(func.max(ZoneChange.id)))
+        assert newest is not None
+        # N + 2 commits; N + 1 is still in flight.
+        s.add(ZoneChange(id=newest + 2, at=clock.now(), name="dom2.example", reason="ds"))
+    assert cycle.run().outcome is Outcome.PUBLISHED
+    assert cycle.pending() is None
+    with registry.db.write() as s:  # N + 1 commits now, late
+        s.add(ZoneChange(id=newest + 1, at=clock.now(), name="dom3.example", reason="ds"))
+    pending = cycle.pending()
+    assert pending is not None and pending.kind == "registry" and "late" in pending.reason
+    cycle.run()
+    assert cycle.pending() is None
+
+
 def test_time_brings_signature_refresh_and_key_steps(cycle: Cycle, clock: FakeClock) -> None:
     first = cycle.run()
     state = cycle.state()

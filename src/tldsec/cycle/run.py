@@ -50,12 +50,14 @@ from tldsec.signer.files import carry_sidecars, remove_sidecars, sign_zone_file
 from tldsec.verify.coverage import ExpectedSigners
 from tldsec.verify.gate import gate
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
+from tldsec.zone.buildinfo import BuildInfo
 from tldsec.zone.incremental import build_zone_file
 from tldsec.zone.serial import allocate_serial
 
 log = logging.getLogger("tldsec.cycle")
 
 Recorder = Callable[..., object]
+UNSIGNED_NAME = "unsigned.zone"  # the build's output in the cycle's work directory
 
 
 @dataclass
@@ -104,6 +106,11 @@ class Cycle:
         since = self._oldest_change_after(state.change_id)
         if since is not None:
             return Pending("registry", f"registry changes since serial {distributed}", since)
+        since = self._late_change()
+        if since is not None:
+            return Pending(
+                "registry", f"a registry change committed late after serial {distributed}", since
+            )
         due = self.keys.plan(now).due_steps()
         if due:
             return Pending("keys", f"key step due: {due[0].describe()}")
@@ -120,6 +127,18 @@ class Cycle:
             if first is None:
                 return None
             return session.scalar(select(ZoneChange.at).where(ZoneChange.id == first))
+
+    def _late_change(self) -> datetime | None:
+        """When the oldest change the last build missed but the registry now shows was
+        written: on PostgreSQL a transaction can commit after one holding a higher change
+        id, so the build keeps the ids it did not see (``BuildInfo.unsettled``)."""
+        info = BuildInfo.load(self.zones_dir / "work" / UNSIGNED_NAME)
+        if info is None or not info.unsettled:
+            return None
+        with self.registry.read() as session:
+            return session.scalar(
+                select(func.min(ZoneChange.at)).where(ZoneChange.id.in_(list(info.unsettled)))
+            )
 
     # --- one cycle --------------------------------------------------------------------------
 
@@ -178,7 +197,7 @@ class Cycle:
             # RFC 1982: never behind what is distributed, even after a database restore.
             serial = allocate_serial(session, now, at_least=(distributed or 0) + 1)
         run.serial = serial
-        unsigned_path = work / "unsigned.zone"
+        unsigned_path = work / UNSIGNED_NAME
         with self.registry.snapshot() as session:
             # From the previous unsigned file and the changes since, when it can be trusted.
             built = build_zone_file(
