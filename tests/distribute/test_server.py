@@ -271,6 +271,53 @@ def test_wrong_tsig_is_notauth(tsig_primary: Primary) -> None:
         dns.query.udp(q, tsig_primary.host, port=tsig_primary.port, timeout=5)
 
 
+def test_a_stale_tsig_time_gets_a_signed_badtime(tsig_primary: Primary) -> None:
+    """RFC 8945 5.2.3 and 5.3.2: the MAC was good, so the BADTIME answer is signed with
+    the same key, over the request's MAC, with the request's Time Signed and the
+    server's own time in Other Data."""
+    import socket
+    import struct
+    import time
+
+    import dns.rdtypes.ANY.TSIG
+
+    key = TSIG.dns_key()
+    q = dns.message.make_query("example.", "SOA")
+    unsigned = q.to_wire()
+    stale = int(time.time()) - 3600  # beyond the 300 s fudge
+    template = dns.rdtypes.ANY.TSIG.TSIG(
+        dns.rdataclass.ANY, dns.rdatatype.TSIG, key.algorithm, stale, 300, b"", q.id, 0, b""
+    )
+    rdata, _ = dns.tsig.sign(unsigned, key, template, stale)
+    tsig = rdata.to_wire()
+    assert tsig is not None
+    arcount = int.from_bytes(unsigned[10:12], "big") + 1
+    wire = (
+        unsigned[:10]
+        + arcount.to_bytes(2, "big")
+        + unsigned[12:]
+        + (key.name.to_wire() or b"")
+        + struct.pack("!HHIH", dns.rdatatype.TSIG, dns.rdataclass.ANY, 0, len(tsig))
+        + tsig
+    )
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5)
+        sock.sendto(wire, (tsig_primary.host, tsig_primary.port))
+        answer, _ = sock.recvfrom(65535)
+
+    response = dns.message.from_wire(answer, keyring=False)
+    assert response.rcode() == dns.rcode.NOTAUTH and response.id == q.id
+    (got,) = response.tsig
+    assert got.error == dns.rcode.BADTIME and got.time_signed == stale
+    upper, lower = struct.unpack("!HI", got.other)
+    assert abs((upper << 32 | lower) - time.time()) < 60  # the server's clock
+    # The MAC: over the request MAC, the answer without its TSIG, and the TSIG variables.
+    tsig_start = answer.rindex(key.name.to_wire() or b"")
+    body = answer[:10] + (len(response.additional)).to_bytes(2, "big") + answer[12:tsig_start]
+    ctx = dns.tsig._digest(body, key, got, None, rdata.mac)
+    ctx.verify(got.mac)  # raises if the MAC is wrong
+
+
 def test_dig_transfers_with_tsig(tsig_primary: Primary, zones: ZoneMaker) -> None:
     publish(tsig_primary.store, zones, 101, NEXT)
     tsig_primary.refresh()

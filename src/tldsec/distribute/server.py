@@ -51,6 +51,7 @@ from tldsec.distribute.wire import (
     MAX_MESSAGE,
     QR,
     TsigSigner,
+    add_badtime_tsig,
     add_unsigned_tsig,
     transfer_messages,
 )
@@ -366,13 +367,35 @@ class PrimaryServer:
         return response.to_wire()
 
     def _tsig_failure(self, wire: bytes, address: str, exc: Exception) -> bytes | None:
-        """NOTAUTH with the TSIG error, unsigned (RFC 8945 5.2.1-5.2.3)."""
+        """NOTAUTH with the TSIG error (RFC 8945 5.2.1-5.2.3): unsigned for a bad key or
+        MAC, signed for BADTIME, where the MAC was good (RFC 8945 5.3.2)."""
         try:
             query = dns.message.from_wire(wire, keyring=False)
         except dns.exception.DNSException:
             return None
         if query.keyname is None or query.keyalgorithm is None:
             return None
+        key = self.access.keyring.get(query.keyname)
+        if isinstance(exc, dns.tsig.BadTime) and key is not None and query.tsig:
+            # dnspython checks the time only after the MAC (RFC 8945 5.2.2 before 5.2.3).
+            request = query.tsig[0]
+            log.warning(
+                "primary: TSIG BADTIME from %s (key %s): its time %d, ours %d",
+                address,
+                query.keyname,
+                request.time_signed,
+                self._now(),
+            )
+            response = dns.message.make_response(query)
+            response.set_rcode(dns.rcode.NOTAUTH)
+            return add_badtime_tsig(
+                response.to_wire(),
+                key,
+                request.mac,
+                request.time_signed,
+                query.id,
+                self._now(),
+            )
         error = (
             dns.rcode.BADTIME
             if isinstance(exc, dns.tsig.BadTime)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import dns.name
+import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rdtypes.ANY.TSIG
@@ -60,6 +61,32 @@ def add_unsigned_tsig(
         b"",
     )
     return _bump_arcount(message) + tsig_rr(keyname, rdata)
+
+
+def add_badtime_tsig(
+    message: bytes,
+    key: dns.tsig.Key,
+    request_mac: bytes,
+    time_signed: int,
+    original_id: int,
+    now: int,
+) -> bytes:
+    """Append a *signed* TSIG RR with error BADTIME (RFC 8945 5.2.3, 5.3.2): the request's
+    MAC was valid, so the client can check this answer. Time Signed is the request's, and
+    Other Data carries the server's time (48 bits), so the client learns the skew."""
+    template = _TsigRdata(
+        dns.rdataclass.ANY,
+        dns.rdatatype.TSIG,
+        key.algorithm,
+        time_signed,
+        DEFAULT_FUDGE,
+        b"",
+        original_id,
+        dns.rcode.BADTIME,
+        struct.pack("!HI", (now >> 32) & 0xFFFF, now & 0xFFFFFFFF),
+    )
+    rdata, _ = _tsig_sign(message, key, template, time_signed, request_mac, None, False)
+    return _bump_arcount(message) + tsig_rr(key.name, rdata)
 
 
 def _bump_arcount(message: bytes) -> bytes:
