@@ -68,6 +68,19 @@ def test_parallel_output_is_byte_identical_to_the_serial_writer(
         "serial.zone",
         "serial.zone.sigcache",
     ]
+    # Without a cache the parts are joined in the kernel: the same bytes.
+    three = tmp_path / "nocache.zone"
+    write_signed_zone(
+        signed,
+        three,
+        header=header,
+        cache=False,
+        workers=3,
+        part_owners=part_owners,
+        parallel_min_owners=0,
+    )
+    assert three.read_bytes() == one.read_bytes()
+    assert not cache_path(three).exists()
 
 
 def test_serial_fallback_for_small_zones_and_one_worker(signed: Zone, tmp_path: Path) -> None:
