@@ -251,10 +251,14 @@ def _sign_analysed(
         hashes.close()  # before signing: its shared buffer is no longer needed
     structure.nsec3_types = {}  # a dict the size of the zone, not needed from here on
     stats.nsec3_records = len(chain)
-    zone.add_all(chain)
     structure.to_sign.extend(chain)
-    zone.canonical_owners()  # now, while the zone is smaller than it will be once signed
     stats.seconds_analyse = time.perf_counter() - t0
+
+    def meanwhile() -> None:
+        # While the workers sign (they need only the RRsets): the chain joins the zone,
+        # and the canonical order is computed now, while few signatures are attached.
+        zone.add_all(chain)
+        zone.canonical_owners()
 
     t1 = time.perf_counter()
     if presigned is not None and presigned.makers == plan.zsk_makers():
@@ -269,7 +273,7 @@ def _sign_analysed(
         progress(done_before + done, done_before + total)
 
     stats.signatures_made = done_before + sign_all(
-        jobs, keystore, workers, overall if progress else None
+        jobs, keystore, workers, overall if progress else None, meanwhile
     )
     stats.seconds_sign = time.perf_counter() - t1
     return SignResult(zone=zone, stats=stats)

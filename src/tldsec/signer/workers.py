@@ -69,18 +69,28 @@ _WORKER_STORE: KeyStore | None = None
 
 
 def sign_all(
-    jobs: SignJobs, store: KeyStore, workers: int, progress: Progress | None = None
+    jobs: SignJobs,
+    store: KeyStore,
+    workers: int,
+    progress: Progress | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> int:
-    """Make every job's RRSIG and append it to the job's RRset; the number made."""
+    """Make every job's RRSIG and append it to the job's RRset; the number made.
+
+    ``meanwhile`` runs in this process once the workers have started (first, when
+    signing here): work that must not change the jobs' RRsets.
+    """
     total = len(jobs)
     if workers <= 1 or total < PARALLEL_MIN_JOBS:
+        if meanwhile is not None:
+            meanwhile()
         for start in range(0, total, CHUNK):
             end = min(start + CHUNK, total)
             _attach(jobs, start, sign_range(store, jobs, start, end))
             if progress:
                 progress(end, total)
         return total
-    _sign_parallel(jobs, store.spec, workers, progress)
+    _sign_parallel(jobs, store.spec, workers, progress, meanwhile)
     return total
 
 
@@ -133,7 +143,11 @@ def sign_range(store: KeyStore, jobs: SignJobs, start: int, end: int) -> list[by
 
 
 def _sign_parallel(
-    jobs: SignJobs, spec: KeyStoreSpec, workers: int, progress: Progress | None
+    jobs: SignJobs,
+    spec: KeyStoreSpec,
+    workers: int,
+    progress: Progress | None,
+    meanwhile: Callable[[], None] | None,
 ) -> None:
     global _FORK_JOBS
     ctx = multiprocessing.get_context("fork")
@@ -145,9 +159,10 @@ def _sign_parallel(
     gc.freeze()
     try:
         with ctx.Pool(workers, initializer=_worker_init, initargs=(spec,)) as pool:
-            for (start, end), rrsigs in zip(
-                ranges, pool.imap(_worker_sign, ranges, chunksize=1), strict=True
-            ):
+            results = pool.imap(_worker_sign, ranges, chunksize=1)
+            if meanwhile is not None:
+                meanwhile()
+            for (start, end), rrsigs in zip(ranges, results, strict=True):
                 _attach(jobs, start, rrsigs)
                 if progress:
                     progress(end, total)
