@@ -122,7 +122,13 @@ def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
     type_cache: dict[str, int] = {}
     sigs: list[tuple[int, bytes, int, bytes]] = []  # line, owner, covered, RRSIG RDATA
     line_no = 0
+    # Plain ints and functions in locals: an IntEnum member or a module attribute costs
+    # a lookup per line, and a zone has millions of lines.
     ns_type = int(RRType.NS)
+    rrsig_type = int(RRType.RRSIG)
+    nsec3param_type = int(RRType.NSEC3PARAM)
+    rdata_from_text = rdata.from_text
+    name_to_wire = names.to_wire_memo
 
     def fail(reason: str) -> ZoneSyntaxError:
         return ZoneSyntaxError(filename, line_no, reason)
@@ -217,20 +223,20 @@ def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
                     ttl = default_ttl if default_ttl is not None else last_ttl
                     if ttl is None:
                         raise fail("no TTL: give one on the record or with $TTL")
-            if not rdata_fields and rtype != RRType.NSEC3PARAM:
+            if not rdata_fields and rtype != nsec3param_type:
                 raise fail(f"{type_text(rtype)} record without RDATA")
             try:
                 if rtype == ns_type and len(rdata_fields) == 1 and not special:
-                    wire = names.to_wire_memo(rdata_fields[0], current_origin)
+                    wire = name_to_wire(rdata_fields[0], current_origin)
                 elif special and ('"' in line or "\\" in line):
                     wire = rdata.from_text_generic(rtype, " ".join(rdata_fields), current_origin)
                 else:
-                    wire = rdata.from_text(rtype, rdata_fields, current_origin)
+                    wire = rdata_from_text(rtype, rdata_fields, current_origin)
             except (rdata.BadRdata, names.BadName) as exc:
                 raise fail(str(exc)) from exc
             last_owner = owner
             last_ttl = ttl
-            if rtype == RRType.RRSIG:
+            if rtype == rrsig_type:
                 sigs.append((line_no, owner, int.from_bytes(wire[:2], "big"), wire))
                 continue
             node = nodes.get(owner)
