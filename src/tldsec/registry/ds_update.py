@@ -13,9 +13,9 @@ settles an overdue transfer first (RFC 5731 3.2.4).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
@@ -36,6 +36,7 @@ from tldsec.registry.ds_rules import DsData, apply_ds_change
 from tldsec.registry.models import Domain, DomainStatus, DsRecord, HistoryEntry, ZoneChange
 from tldsec.registry.names import check_domain_name
 from tldsec.registry.objects import require_sponsor
+from tldsec.registry.pipeline import pipeline
 from tldsec.registry.statuses import check_update_allowed
 
 DOMAIN = cast(Table, Domain.__table__)
@@ -101,14 +102,20 @@ def update_ds(session: Session, tx: Tx, req: DsUpdate) -> bool:
     """
     name = check_domain_name(req.name, tx.rules.origin)
     conn = session.connection()
-    row = conn.execute(LOCK_DOMAIN, {"name": name}).one_or_none()
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        row, rows = _read_pipelined(conn, name)
+    else:
+        row = conn.execute(LOCK_DOMAIN, {"name": name}).one_or_none()
     if row is None:
         raise ObjectNotFound(f"domain {name!r} does not exist")
     domain_id, sponsor_id, transfer_status = row
     if transfer_status == "pending":
         return False  # update_domain settles or refuses it
     require_sponsor(tx, sponsor_id, f"domain {name!r}")
-    stored, current = _statuses_and_ds(conn, domain_id)
+    if not postgres:
+        rows = list(conn.execute(STATUSES_AND_DS, {"domain_id": domain_id}))
+    stored, current = _statuses_and_ds(rows)
     check_update_allowed(name, transfer_status, stored, (), by_registry=tx.actor.is_registry)
 
     # DS (DPS 3.3): every rule is checked before anything is written.
@@ -122,7 +129,7 @@ def update_ds(session: Session, tx: Tx, req: DsUpdate) -> bool:
     added = [d for d in change.records if d not in old]
 
     history = _history_row(tx, name, added, removed)
-    if conn.dialect.name == "postgresql":
+    if postgres:
         _write_in_one_statement(conn, tx, domain_id, name, added, removed, history)
     else:
         _write(conn, tx, domain_id, name, added, removed, history)
@@ -219,30 +226,54 @@ def _write_in_one_statement(
     history: dict[str, object],
 ) -> None:
     """The writes of ``_write`` in one statement (PostgreSQL)."""
-    conn.exec_driver_sql(
-        _PG_WRITE,
-        {
-            **history,
-            "domain_id": domain_id,
-            "by": tx.actor.registrar_id,
-            "zone": bool(added or removed),
-            "rm_tag": [d.key_tag for d in removed],
-            "rm_alg": [d.algorithm for d in removed],
-            "rm_dt": [d.digest_type for d in removed],
-            "rm_digest": [d.digest for d in removed],
-            "add_tag": [d.key_tag for d in added],
-            "add_alg": [d.algorithm for d in added],
-            "add_dt": [d.digest_type for d in added],
-            "add_digest": [d.digest for d in added],
-        },
-    )
+    with pipeline(conn) as raw, raw.cursor() as cur:
+        cur.execute(
+            _PG_WRITE,
+            {
+                **history,
+                "domain_id": domain_id,
+                "by": tx.actor.registrar_id,
+                "zone": bool(added or removed),
+                "rm_tag": [d.key_tag for d in removed],
+                "rm_alg": [d.algorithm for d in removed],
+                "rm_dt": [d.digest_type for d in removed],
+                "rm_digest": [d.digest for d in removed],
+                "add_tag": [d.key_tag for d in added],
+                "add_alg": [d.algorithm for d in added],
+                "add_dt": [d.digest_type for d in added],
+                "add_digest": [d.digest for d in added],
+            },
+        )
 
 
-def _statuses_and_ds(conn: Connection, domain_id: int) -> tuple[set[str], list[DsData]]:
-    """The domain's stored statuses and its DS records, in one round trip."""
+# PostgreSQL: the locked row and the statuses and DS in one round trip, with BEGIN. The
+# second statement runs after the first has its lock, on a snapshot of its own, so it
+# sees what the lock's previous holder committed (registry/pipeline.py).
+_PG_LOCK_DOMAIN = (
+    "SELECT id, registrar_id, transfer_status FROM domain WHERE name = %(name)s FOR UPDATE"
+)
+_PG_STATUSES_AND_DS = """
+SELECT 's', s.status, 0, 0, 0 FROM domain_status s JOIN domain d ON d.id = s.domain_id
+ WHERE d.name = %(name)s
+UNION ALL
+SELECT 'd', r.digest, r.key_tag, r.algorithm, r.digest_type
+  FROM ds_record r JOIN domain d ON d.id = r.domain_id WHERE d.name = %(name)s
+"""
+
+
+def _read_pipelined(
+    conn: Connection, name: str
+) -> tuple[tuple[Any, ...] | None, list[tuple[Any, ...]]]:
+    with pipeline(conn) as raw, raw.cursor() as lock, raw.cursor() as read:
+        lock.execute(_PG_LOCK_DOMAIN, {"name": name})
+        read.execute(_PG_STATUSES_AND_DS, {"name": name})
+        return lock.fetchone(), read.fetchall()
+
+
+def _statuses_and_ds(rows: Iterable[Sequence[Any]]) -> tuple[set[str], list[DsData]]:
+    """The domain's stored statuses and its DS records, from ``STATUSES_AND_DS``'s rows."""
     stored: set[str] = set()
     ds: list[DsData] = []
-    rows = conn.execute(STATUSES_AND_DS, {"domain_id": domain_id})
     for kind, text, key_tag, algorithm, digest_type in rows:
         if kind == "s":
             stored.add(text)
