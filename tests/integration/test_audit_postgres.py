@@ -334,3 +334,27 @@ def test_pipelined_checkpoints_clock_anomalies_and_an_unsigned_checkpoint(
     report = verify(pg, key)
     assert report.ok, report.findings
     assert report.signed_upto == 8
+
+
+def test_after_an_append_or_a_failed_one_the_pooled_connection_has_transactions_again(
+    pg: Engine, key: Ed25519Signer
+) -> None:
+    """The writer runs its append in autocommit mode with its own BEGIN; whoever gets the
+    connection from the pool next must find psycopg's usual transactions."""
+    log = AuditLog(pg, FakeClock(START), signer=key)
+    log.record("access.login", actor="person:a")
+    with pg.connect() as conn:
+        assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+    with pytest.raises(AuditError):
+        log.record("access.login", actor="person:b", ratio=0.5)  # refused before the database
+    with pg.begin() as conn:  # a statement that fails inside the append's transaction
+        conn.execute(
+            text("ALTER TABLE audit_entries ADD CONSTRAINT no_c CHECK (actor <> 'person:c')")
+        )
+    with pytest.raises(AuditError, match="no_c"):
+        log.record("access.login", actor="person:c")
+    with pg.connect() as conn:
+        assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+        conn.execute(text("SELECT 1"))
+        assert conn.in_transaction()
+    assert [e.seq for e in iter_entries(pg)] == [1]

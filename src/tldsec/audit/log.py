@@ -278,31 +278,38 @@ class AuditLog:
         return plan.theirs
 
     def _append_pipelined(self, requested: list[_Pending]) -> list[Entry]:
-        """``_append`` on PostgreSQL in two round trips: BEGIN with the head locked, then
-        every write with the COMMIT (psycopg's pipeline mode), where one statement each
-        took six. The same statements, order and lock; a failure rolls everything back."""
+        """``_append`` on PostgreSQL in two round trips (psycopg's pipeline mode): BEGIN
+        with the head's lock, then every write with the COMMIT, where one statement
+        each took six. The same statements, order and lock; a failure rolls it all back.
+
+        The connection is in autocommit mode for the append, so that psycopg sends no
+        BEGIN of its own (it would wait for that one alone): the transaction is the
+        explicit BEGIN ... COMMIT below."""
         try:
             with self.engine.connect() as sa_conn:
                 raw = sa_conn.connection.driver_connection
                 assert isinstance(raw, psycopg.Connection)
+                raw.autocommit = True  # a pooled connection is idle: allowed
                 try:
                     with raw.pipeline(), raw.cursor() as cur:
-                        cur.execute(PG_LOCK_HEAD)  # BEGIN goes out with it
-                        head = _head(_PgHead.of(cur.fetchone()))
+                        cur.execute("BEGIN")
+                        cur.execute(PG_LOCK_HEAD)
+                        head = _head(_PgHead.of(cur.fetchone()))  # the first round trip
                         plan = self._plan(head, requested)
                         cur.executemany(PG_INSERT_ENTRY, [_pg_entry(e) for e in plan.entries])
                         if plan.checkpoint is not None:
                             cur.execute(PG_INSERT_CHECKPOINT, _checkpoint_row(plan.checkpoint))
                         cur.execute(PG_UPDATE_HEAD, plan.head)
-                        # Queued like the writes: the pipeline's one Sync at the end
-                        # sends them all (raw.commit() would add a round trip).
-                        cur.execute("COMMIT")
+                        cur.execute("COMMIT")  # the pipeline's closing Sync sends it all
                 except BaseException:
                     if raw.closed:  # the server went away: the pool must not reuse it
                         sa_conn.invalidate()
                     else:
                         raw.rollback()
                     raise
+                finally:
+                    if not raw.closed:
+                        raw.autocommit = False  # idle again: committed or rolled back
         except (psycopg.Error, SQLAlchemyError) as exc:
             raise AuditError(f"cannot write the audit log: {exc}") from exc
         return plan.theirs

@@ -36,7 +36,7 @@ from tldsec.registry.ds_rules import DsData, apply_ds_change
 from tldsec.registry.models import Domain, DomainStatus, DsRecord, HistoryEntry, ZoneChange
 from tldsec.registry.names import check_domain_name
 from tldsec.registry.objects import require_sponsor
-from tldsec.registry.pipeline import pipeline
+from tldsec.registry.pipeline import driver
 from tldsec.registry.statuses import check_update_allowed
 
 DOMAIN = cast(Table, Domain.__table__)
@@ -104,7 +104,7 @@ def update_ds(session: Session, tx: Tx, req: DsUpdate) -> bool:
     conn = session.connection()
     postgres = conn.dialect.name == "postgresql"
     if postgres:
-        row, rows = _read_pipelined(conn, name)
+        row = _pg_lock(conn, name)
     else:
         row = conn.execute(LOCK_DOMAIN, {"name": name}).one_or_none()
     if row is None:
@@ -113,7 +113,9 @@ def update_ds(session: Session, tx: Tx, req: DsUpdate) -> bool:
     if transfer_status == "pending":
         return False  # update_domain settles or refuses it
     require_sponsor(tx, sponsor_id, f"domain {name!r}")
-    if not postgres:
+    if postgres:
+        rows = _pg_statuses_and_ds(conn, domain_id)
+    else:
         rows = list(conn.execute(STATUSES_AND_DS, {"domain_id": domain_id}))
     stored, current = _statuses_and_ds(rows)
     check_update_allowed(name, transfer_status, stored, (), by_registry=tx.actor.is_registry)
@@ -226,7 +228,7 @@ def _write_in_one_statement(
     history: dict[str, object],
 ) -> None:
     """The writes of ``_write`` in one statement (PostgreSQL)."""
-    with pipeline(conn) as raw, raw.cursor() as cur:
+    with driver(conn) as raw, raw.cursor() as cur:
         cur.execute(
             _PG_WRITE,
             {
@@ -246,28 +248,30 @@ def _write_in_one_statement(
         )
 
 
-# PostgreSQL: the locked row and the statuses and DS in one round trip, with BEGIN. The
-# second statement runs after the first has its lock, on a snapshot of its own, so it
-# sees what the lock's previous holder committed (registry/pipeline.py).
+# PostgreSQL, on psycopg (registry/pipeline.py). Two statements, not one: the second
+# runs after the first has the lock, on a snapshot of its own (READ COMMITTED), so it
+# sees what the lock's previous holder committed.
 _PG_LOCK_DOMAIN = (
     "SELECT id, registrar_id, transfer_status FROM domain WHERE name = %(name)s FOR UPDATE"
 )
 _PG_STATUSES_AND_DS = """
-SELECT 's', s.status, 0, 0, 0 FROM domain_status s JOIN domain d ON d.id = s.domain_id
- WHERE d.name = %(name)s
+SELECT 's', status, 0, 0, 0 FROM domain_status WHERE domain_id = %(domain_id)s
 UNION ALL
-SELECT 'd', r.digest, r.key_tag, r.algorithm, r.digest_type
-  FROM ds_record r JOIN domain d ON d.id = r.domain_id WHERE d.name = %(name)s
+SELECT 'd', digest, key_tag, algorithm, digest_type FROM ds_record
+ WHERE domain_id = %(domain_id)s
 """
 
 
-def _read_pipelined(
-    conn: Connection, name: str
-) -> tuple[tuple[Any, ...] | None, list[tuple[Any, ...]]]:
-    with pipeline(conn) as raw, raw.cursor() as lock, raw.cursor() as read:
-        lock.execute(_PG_LOCK_DOMAIN, {"name": name})
-        read.execute(_PG_STATUSES_AND_DS, {"name": name})
-        return lock.fetchone(), read.fetchall()
+def _pg_lock(conn: Connection, name: str) -> tuple[Any, ...] | None:
+    with driver(conn) as raw, raw.cursor() as cur:
+        cur.execute(_PG_LOCK_DOMAIN, {"name": name})
+        return cur.fetchone()
+
+
+def _pg_statuses_and_ds(conn: Connection, domain_id: int) -> list[tuple[Any, ...]]:
+    with driver(conn) as raw, raw.cursor() as cur:
+        cur.execute(_PG_STATUSES_AND_DS, {"domain_id": domain_id})
+        return cur.fetchall()
 
 
 def _statuses_and_ds(rows: Iterable[Sequence[Any]]) -> tuple[set[str], list[DsData]]:

@@ -1,11 +1,12 @@
-"""PostgreSQL statements sent together (psycopg's pipeline mode), for the EPP hot path.
+"""The EPP hot path's statements on PostgreSQL, straight on psycopg.
 
-Each round trip to the database costs both sides CPU and a wake-up; pipelining sends
-several statements and waits once. The server still runs them one after the other, each
-with its own snapshot in READ COMMITTED, so a statement queued after ``SELECT ... FOR
-UPDATE`` sees what the lock's previous holder committed. psycopg's errors are raised
-as SQLAlchemy's (``DBAPIError``), like those of every other statement, and a connection
-the server dropped is invalidated so the pool does not hand it out again.
+SQLAlchemy's Core costs more CPU per statement than PostgreSQL spends running these
+small ones, so the DS update and its transaction-log row go to the psycopg connection
+under the session's (the same connection, in the same transaction). ``execute_and_commit``
+also saves a round trip: the statement and the COMMIT are sent together (psycopg's
+pipeline mode) and answered together. psycopg's errors are raised as SQLAlchemy's
+(``DBAPIError``), like those of every other statement, and a connection the server
+dropped is invalidated so the pool does not hand it out again.
 """
 
 from __future__ import annotations
@@ -20,15 +21,13 @@ from sqlalchemy.exc import DBAPIError
 
 
 @contextmanager
-def pipeline(conn: Connection) -> Iterator[psycopg.Connection[Any]]:
-    """The psycopg connection under ``conn``, in pipeline mode until the block ends;
-    results are fetched when a cursor's ``fetch*`` is called, the rest at the end."""
+def driver(conn: Connection) -> Iterator[psycopg.Connection[Any]]:
+    """The psycopg connection under ``conn``; its errors come out as SQLAlchemy's."""
     raw = conn.connection.driver_connection
     if not isinstance(raw, psycopg.Connection):
-        raise TypeError(f"pipelining needs a psycopg connection, not {type(raw).__name__}")
+        raise TypeError(f"the hot path needs a psycopg connection, not {type(raw).__name__}")
     try:
-        with raw.pipeline():
-            yield raw
+        yield raw
     except psycopg.Error as exc:
         if raw.closed:
             conn.invalidate(exc)
@@ -38,6 +37,6 @@ def pipeline(conn: Connection) -> Iterator[psycopg.Connection[Any]]:
 def execute_and_commit(conn: Connection, statement: str, params: Mapping[str, Any]) -> None:
     """Run ``statement`` and COMMIT in one round trip. The caller's SQLAlchemy
     transaction then commits nothing (psycopg sees no transaction open)."""
-    with pipeline(conn) as raw, raw.cursor() as cur:
+    with driver(conn) as raw, raw.pipeline(), raw.cursor() as cur:
         cur.execute(statement, params)
-        cur.execute("COMMIT")
+        cur.execute("COMMIT")  # queued: the pipeline's closing Sync sends both
