@@ -77,8 +77,9 @@ def _backends_of(database: str, stats: dict[int, tuple[int, str, float]]) -> lis
     return found
 
 
-def _context_switches(pids: set[int]) -> float:
-    """Voluntary + involuntary context switches so far of every thread of ``pids``."""
+def _context_switches(pids: set[int], kind: str = "") -> float:
+    """Context switches so far of every thread of ``pids``: ``kind`` "voluntary_",
+    "nonvoluntary_" or "" for both."""
     total = 0
     for pid in pids:
         try:
@@ -91,7 +92,9 @@ def _context_switches(pids: set[int]) -> float:
             except OSError:
                 continue
             for line in status.splitlines():
-                if line.endswith("ctxt_switches") or "ctxt_switches:" in line:
+                if line.startswith(f"{kind}ctxt_switches:") or (
+                    not kind and "ctxt_switches:" in line
+                ):
                     total += int(line.split(":")[1])
     return float(total)
 
@@ -101,11 +104,14 @@ def _commits(databases: tuple[str, ...]) -> dict[str, float]:
     once a second by the backends, so a run's count is good to a second's worth)."""
     with psycopg.connect(ADMIN, autocommit=True) as admin:
         rows = admin.execute(
-            "SELECT datname, xact_commit FROM pg_stat_database WHERE datname = ANY(%s)",
+            "SELECT datname, xact_commit, sessions FROM pg_stat_database WHERE datname = ANY(%s)",
             (list(databases),),
         ).fetchall()
-    found = {str(name): float(count) for name, count in rows}
-    return {f"commits_{i}": found.get(d, 0.0) for i, d in enumerate(databases)}
+    found = {str(name): (float(count), float(sessions)) for name, count, sessions in rows}
+    out = {}
+    for i, d in enumerate(databases):
+        out[f"commits_{i}"], out[f"connections_{i}"] = found.get(d, (0.0, 0.0))
+    return out
 
 
 def cpu_seconds(server_pid: int, databases: tuple[str, ...]) -> dict[str, float]:
@@ -127,6 +133,7 @@ def cpu_seconds(server_pid: int, databases: tuple[str, ...]) -> dict[str, float]
         "postgres": sum(stats[p][2] for d in databases for p in _backends_of(d, stats)),
         "machine": busy / os.sysconf("SC_CLK_TCK"),
         "server_switches": _context_switches(tree),
+        "server_switches_involuntary": _context_switches(tree, "nonvoluntary_"),
         **_commits(databases),
     }
 
@@ -226,8 +233,15 @@ def main() -> int:
 
         def session(i: int) -> None:
             ds = DsData.of(1000 + i, 13, 2, f"{i:02X}" * 32)
-            with EppClient("127.0.0.1", port, context) as client:
+            client = EppClient("127.0.0.1", port, context)
+            try:
+                client.connect()
                 assert client.login("bench", PASSWORD).code == 1000
+            except BaseException:
+                client.close()
+                start.abort()  # the others must not wait for this one forever
+                raise
+            with client:
                 start.wait()
                 add = True
                 while time.perf_counter() < stop_at[0]:
@@ -261,7 +275,10 @@ def main() -> int:
         # CPU in ms per transform; context switches and commits per transform.
         cpu = {
             k: round(
-                (cpu1[k] - cpu0[k]) / n * (1 if k.startswith(("commits", "server_s")) else 1000), 3
+                (cpu1[k] - cpu0[k])
+                / n
+                * (1 if k.startswith(("commits", "connections", "server_s")) else 1000),
+                3,
             )
             for k in cpu0
         }
@@ -339,8 +356,13 @@ def main() -> int:
             f"{cpu['server']} / {cpu['client']} / {cpu['postgres']} / {cpu['machine']} |"
         )
         print(
-            f"| per transform: server context switches / registry commits / audit commits | "
-            f"{cpu['server_switches']} / {cpu['commits_0']} / {cpu['commits_1']} |"
+            f"| per transform: server context switches (involuntary) / registry / audit "
+            f"transactions and pool pings | {cpu['server_switches']} "
+            f"({cpu['server_switches_involuntary']}) / {cpu['commits_0']} / {cpu['commits_1']} |"
+        )
+        print(
+            f"| new database connections per 1000 transforms: registry / audit | "
+            f"{1000 * cpu['connections_0']:.2f} / {1000 * cpu['connections_1']:.2f} |"
         )
         print(f"| load average before / after the EPP run | {load0[0]:.2f} / {load1[0]:.2f} |")
         if a.audit:
