@@ -1,12 +1,13 @@
-"""The DS-only domain update in SQLAlchemy Core: the registry's hot path.
+"""The DS-only domain update without the ORM: the registry's hot path.
 
 Most transforms a registry sees are DS changes (DPS 3.3, 3.5): a ``domain:update``
 with only a ``secDNS:update``. This module does exactly what ``update_domain`` does for
 such a request -- the authorization rule, the status rules, every DS rule checked
 before anything is written, the history and zone-change rows in the same transaction,
-the audit event -- with Core statements on the session's connection and no ORM
-objects: two reads (the domain row, locked; its statuses and DS in one statement) and
-the writes. A domain with a pending transfer is left to ``update_domain``, which
+the audit event -- with statements on the session's connection and no ORM objects
+(Core on SQLite; SQL on the psycopg connection under it on PostgreSQL, see
+``registry/pipeline.py``): two reads (the domain row, locked; its statuses and DS in one
+statement) and the writes. A domain with a pending transfer is left to ``update_domain``, which
 settles an overdue transfer first (RFC 5731 3.2.4).
 """
 
