@@ -225,8 +225,8 @@ def test_writing_without_the_schema_is_a_clear_error(postgres_url: str) -> None:
         engine.dispose()
 
 
-# The writer on PostgreSQL runs each append in two round trips (psycopg pipeline mode):
-# the same rules as on SQLite, checked here on the pipelined path.
+# The writer on PostgreSQL runs each append in two round trips (several statements a message):
+# the same rules as on SQLite, checked here on that path.
 
 
 def _end_every_session(engine: Engine) -> None:
@@ -247,7 +247,7 @@ class _FailingSigner(Ed25519Signer):
         raise AuditError("the HSM is gone")
 
 
-def test_a_failed_pipelined_write_leaves_no_gap_and_the_log_goes_on(
+def test_a_failed_write_on_postgresql_leaves_no_gap_and_the_log_goes_on(
     pg: Engine, key: Ed25519Signer
 ) -> None:
     log = AuditLog(pg, FakeClock(START), signer=key)
@@ -307,7 +307,7 @@ def test_a_dead_pooled_connection_without_ping_fails_one_write_only(
         engine.dispose()
 
 
-def test_pipelined_checkpoints_clock_anomalies_and_an_unsigned_checkpoint(
+def test_postgresql_checkpoints_clock_anomalies_and_an_unsigned_checkpoint(
     pg: Engine, key: Ed25519Signer
 ) -> None:
     clock = FakeClock(START)

@@ -11,8 +11,8 @@ of them appends them all in one transaction, in queue order. Each call still ret
 only after its own entry is committed, and the numbering, the chain and the lock are
 those of a single append; a failed transaction fails every call in it and uses no
 number. With many EPP sessions this makes the cost per entry a fraction of a
-transaction instead of one each. On PostgreSQL an append is two round trips (psycopg's
-pipeline mode): BEGIN with the locked head read, then every write with the COMMIT.
+transaction instead of one each. On PostgreSQL an append is two round trips: BEGIN with
+the locked head read, then every write with the COMMIT.
 
 In the same transaction the writer notices clock anomalies (DPS 4.4.1, 5.7): a time
 behind the previous entry's, and the kernel's "not synchronised" status, each recorded
@@ -56,7 +56,7 @@ INSERT_ENTRIES = insert(ENTRIES)
 INSERT_CHECKPOINT = insert(CHECKPOINTS)
 UPDATE_HEAD = update(HEAD).where(HEAD.c.id == 1)  # SET from the parameters given
 
-# The same on PostgreSQL for psycopg's pipeline mode (``AuditLog._append_pipelined``).
+# The same on PostgreSQL, sent several to a message (``AuditLog._append_postgres``).
 PG_LOCK_HEAD = (
     "SELECT seq, hash, time, checkpoint_seq, checkpoint_time, clock_state"
     " FROM audit_head WHERE id = 1 FOR UPDATE"
@@ -264,7 +264,7 @@ class AuditLog:
 
     def _append(self, requested: list[_Pending]) -> list[Entry]:
         if not self._sqlite:
-            return self._append_pipelined(requested)
+            return self._append_postgres(requested)
         try:
             with self._transaction() as conn:
                 head = _head(conn.execute(READ_HEAD).one_or_none())
@@ -277,30 +277,33 @@ class AuditLog:
             raise AuditError(f"cannot write the audit log: {exc}") from exc
         return plan.theirs
 
-    def _append_pipelined(self, requested: list[_Pending]) -> list[Entry]:
-        """``_append`` on PostgreSQL in two round trips (psycopg's pipeline mode): BEGIN
-        with the head's lock, then every write with the COMMIT, where one statement
-        each took six. The same statements, order and lock; a failure rolls it all back.
+    def _append_postgres(self, requested: list[_Pending]) -> list[Entry]:
+        """``_append`` on PostgreSQL in two round trips: BEGIN with the head's lock, then
+        every write with the COMMIT, where one statement each took six. The same
+        statements, order and lock; a failure rolls it all back.
 
-        The connection is in autocommit mode for the append, so that psycopg sends no
-        BEGIN of its own (it would wait for that one alone): the transaction is the
-        explicit BEGIN ... COMMIT below."""
+        Each round trip is one simple-protocol message of several statements (psycopg's
+        ``ClientCursor`` binds the values as quoted literals). The connection is in
+        autocommit mode for the append, so that psycopg sends no BEGIN of its own (it
+        would wait for that one alone): the transaction is the explicit BEGIN ... COMMIT.
+        """
         try:
             with self.engine.connect() as sa_conn:
                 raw = sa_conn.connection.driver_connection
                 assert isinstance(raw, psycopg.Connection)
                 raw.autocommit = True  # a pooled connection is idle: allowed
                 try:
-                    with raw.pipeline(), raw.cursor() as cur:
-                        cur.execute("BEGIN")
-                        cur.execute(PG_LOCK_HEAD)
-                        head = _head(_PgHead.of(cur.fetchone()))  # the first round trip
+                    with psycopg.ClientCursor(raw) as cur:
+                        cur.execute("BEGIN; " + PG_LOCK_HEAD)  # the first round trip
+                        cur.nextset()  # past BEGIN's result to the head row
+                        head = _head(_PgHead.of(cur.fetchone()))
                         plan = self._plan(head, requested)
-                        cur.executemany(PG_INSERT_ENTRY, [_pg_entry(e) for e in plan.entries])
+                        writes = [(PG_INSERT_ENTRY, _pg_entry(e)) for e in plan.entries]
                         if plan.checkpoint is not None:
-                            cur.execute(PG_INSERT_CHECKPOINT, _checkpoint_row(plan.checkpoint))
-                        cur.execute(PG_UPDATE_HEAD, plan.head)
-                        cur.execute("COMMIT")  # the pipeline's closing Sync sends it all
+                            writes.append((PG_INSERT_CHECKPOINT, _checkpoint_row(plan.checkpoint)))
+                        writes.append((PG_UPDATE_HEAD, plan.head))
+                        script = "; ".join(cur.mogrify(sql, args) for sql, args in writes)
+                        cur.execute(script + "; COMMIT")  # the second
                 except BaseException:
                     if raw.closed:  # the server went away: the pool must not reuse it
                         sa_conn.invalidate()

@@ -81,7 +81,7 @@ from tldsec.registry.audit import AuditRecorder, log_audit
 from tldsec.registry.context import Actor, RegistryRules, Tx
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import EppTransaction
-from tldsec.registry.pipeline import execute_and_commit
+from tldsec.registry.pg_direct import execute_and_commit
 
 LOG_ROW = insert(cast(Table, EppTransaction.__table__))  # built once: see registry/ds_update.py
 PG_LOG_ROW = (

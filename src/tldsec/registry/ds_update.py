@@ -6,7 +6,7 @@ such a request -- the authorization rule, the status rules, every DS rule checke
 before anything is written, the history and zone-change rows in the same transaction,
 the audit event -- with statements on the session's connection and no ORM objects
 (Core on SQLite; SQL on the psycopg connection under it on PostgreSQL, see
-``registry/pipeline.py``): two reads (the domain row, locked; its statuses and DS in one
+``registry/pg_direct.py``): two reads (the domain row, locked; its statuses and DS in one
 statement) and the writes. A domain with a pending transfer is left to ``update_domain``, which
 settles an overdue transfer first (RFC 5731 3.2.4).
 """
@@ -37,7 +37,7 @@ from tldsec.registry.ds_rules import DsData, apply_ds_change
 from tldsec.registry.models import Domain, DomainStatus, DsRecord, HistoryEntry, ZoneChange
 from tldsec.registry.names import check_domain_name
 from tldsec.registry.objects import require_sponsor
-from tldsec.registry.pipeline import driver
+from tldsec.registry.pg_direct import driver
 from tldsec.registry.statuses import check_update_allowed
 
 DOMAIN = cast(Table, Domain.__table__)
@@ -249,7 +249,7 @@ def _write_in_one_statement(
         )
 
 
-# PostgreSQL, on psycopg (registry/pipeline.py). Two statements, not one: the second
+# PostgreSQL, on psycopg (registry/pg_direct.py). Two statements, not one: the second
 # runs after the first has the lock, on a snapshot of its own (READ COMMITTED), so it
 # sees what the lock's previous holder committed.
 _PG_LOCK_DOMAIN = (

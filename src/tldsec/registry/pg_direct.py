@@ -3,10 +3,11 @@
 SQLAlchemy's Core costs more CPU per statement than PostgreSQL spends running these
 small ones, so the DS update and its transaction-log row go to the psycopg connection
 under the session's (the same connection, in the same transaction). ``execute_and_commit``
-also saves a round trip: the statement and the COMMIT are sent together (psycopg's
-pipeline mode) and answered together. psycopg's errors are raised as SQLAlchemy's
-(``DBAPIError``), like those of every other statement, and a connection the server
-dropped is invalidated so the pool does not hand it out again.
+also saves a round trip: the statement and the COMMIT go in one simple-protocol message
+(parameters bound by psycopg's ``ClientCursor``, which quotes them as literals), one send
+and one answer. psycopg's errors are raised as SQLAlchemy's (``DBAPIError``), like those
+of every other statement, and a connection the server dropped is invalidated so the pool
+does not hand it out again.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def driver(conn: Connection) -> Iterator[psycopg.Connection[Any]]:
 
 def execute_and_commit(conn: Connection, statement: str, params: Mapping[str, Any]) -> None:
     """Run ``statement`` and COMMIT in one round trip. The caller's SQLAlchemy
-    transaction then commits nothing (psycopg sees no transaction open)."""
-    with driver(conn) as raw, raw.pipeline(), raw.cursor() as cur:
-        cur.execute(statement, params)
-        cur.execute("COMMIT")  # queued: the pipeline's closing Sync sends both
+    transaction then commits nothing (psycopg sees no transaction open). A failing
+    statement leaves the transaction aborted, uncommitted, for the caller's rollback."""
+    with driver(conn) as raw, psycopg.ClientCursor(raw) as cur:
+        cur.execute(statement + "; COMMIT", params)
