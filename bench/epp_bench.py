@@ -77,6 +77,43 @@ def _backends_of(database: str, stats: dict[int, tuple[int, str, float]]) -> lis
     return found
 
 
+def _context_switches(pids: set[int], kind: str = "") -> float:
+    """Context switches so far of every thread of ``pids``: ``kind`` "voluntary_",
+    "nonvoluntary_" or "" for both."""
+    total = 0
+    for pid in pids:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                if line.startswith(f"{kind}ctxt_switches:") or (
+                    not kind and "ctxt_switches:" in line
+                ):
+                    total += int(line.split(":")[1])
+    return float(total)
+
+
+def _commits(databases: tuple[str, ...]) -> dict[str, float]:
+    """Committed transactions so far per database (pg_stat_database; flushed about
+    once a second by the backends, so a run's count is good to a second's worth)."""
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT datname, xact_commit, sessions FROM pg_stat_database WHERE datname = ANY(%s)",
+            (list(databases),),
+        ).fetchall()
+    found = {str(name): (float(count), float(sessions)) for name, count, sessions in rows}
+    out = {}
+    for i, d in enumerate(databases):
+        out[f"commits_{i}"], out[f"connections_{i}"] = found.get(d, (0.0, 0.0))
+    return out
+
+
 def cpu_seconds(server_pid: int, databases: tuple[str, ...]) -> dict[str, float]:
     """CPU seconds so far of the server's process tree, this (client) process, the
     PostgreSQL backends serving ``databases``, and the whole machine (/proc/stat)."""
@@ -95,6 +132,9 @@ def cpu_seconds(server_pid: int, databases: tuple[str, ...]) -> dict[str, float]
         "client": time.process_time(),
         "postgres": sum(stats[p][2] for d in databases for p in _backends_of(d, stats)),
         "machine": busy / os.sysconf("SC_CLK_TCK"),
+        "server_switches": _context_switches(tree),
+        "server_switches_involuntary": _context_switches(tree, "nonvoluntary_"),
+        **_commits(databases),
     }
 
 
@@ -114,6 +154,12 @@ def main() -> int:
         default=True,
         help="the server records DS changes in a real audit log (PostgreSQL), as in "
         "production (default; --no-audit to measure without it)",
+    )
+    ap.add_argument(
+        "--pgbench",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="run pgbench's ceiling after the EPP run (--no-pgbench: only the EPP run)",
     )
     a = ap.parse_args()
 
@@ -187,8 +233,15 @@ def main() -> int:
 
         def session(i: int) -> None:
             ds = DsData.of(1000 + i, 13, 2, f"{i:02X}" * 32)
-            with EppClient("127.0.0.1", port, context) as client:
+            client = EppClient("127.0.0.1", port, context)
+            try:
+                client.connect()
                 assert client.login("bench", PASSWORD).code == 1000
+            except BaseException:
+                client.close()
+                start.abort()  # the others must not wait for this one forever
+                raise
+            with client:
                 start.wait()
                 add = True
                 while time.perf_counter() < stop_at[0]:
@@ -219,7 +272,16 @@ def main() -> int:
         load1 = os.getloadavg()
         all_lat = sorted(x for lat in latencies for x in lat)
         n = len(all_lat)
-        cpu = {k: round((cpu1[k] - cpu0[k]) / n * 1000, 3) for k in cpu0}
+        # CPU in ms per transform; context switches and commits per transform.
+        cpu = {
+            k: round(
+                (cpu1[k] - cpu0[k])
+                / n
+                * (1 if k.startswith(("commits", "connections", "server_s")) else 1000),
+                3,
+            )
+            for k in cpu0
+        }
         epp = {
             "transactions": n,
             "errors": sum(errors),
@@ -242,19 +304,21 @@ def main() -> int:
 
         # The ceiling: pgbench simple-update, same clients, same duration, same server.
         pg_url = f"{base}/{db}"
-        sh("pgbench", "-i", "-q", "-s", "10", pg_url)
-        out = sh(
-            "pgbench",
-            "-b",
-            "simple-update",
-            "-c",
-            str(a.sessions),
-            "-j",
-            "2",
-            "-T",
-            str(int(a.seconds)),
-            pg_url,
-        ).stdout
+        out = ""
+        if a.pgbench:
+            sh("pgbench", "-i", "-q", "-s", "10", pg_url)
+            out = sh(
+                "pgbench",
+                "-b",
+                "simple-update",
+                "-c",
+                str(a.sessions),
+                "-j",
+                "2",
+                "-T",
+                str(int(a.seconds)),
+                pg_url,
+            ).stdout
         match = re.search(r"tps = ([0-9.]+)", out)
         pgbench_tps = float(match.group(1)) if match else float("nan")
         lat = re.search(r"latency average = ([0-9.]+) ms", out)
@@ -290,6 +354,15 @@ def main() -> int:
         print(
             f"| CPU ms per transform: server / client / PostgreSQL / machine | "
             f"{cpu['server']} / {cpu['client']} / {cpu['postgres']} / {cpu['machine']} |"
+        )
+        print(
+            f"| per transform: server context switches (involuntary) / registry / audit "
+            f"transactions and pool pings | {cpu['server_switches']} "
+            f"({cpu['server_switches_involuntary']}) / {cpu['commits_0']} / {cpu['commits_1']} |"
+        )
+        print(
+            f"| new database connections per 1000 transforms: registry / audit | "
+            f"{1000 * cpu['connections_0']:.2f} / {1000 * cpu['connections_1']:.2f} |"
         )
         print(f"| load average before / after the EPP run | {load0[0]:.2f} / {load1[0]:.2f} |")
         if a.audit:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -222,3 +223,138 @@ def test_writing_without_the_schema_is_a_clear_error(postgres_url: str) -> None:
             AuditLog(engine, FakeClock(START), signer=None).record("access.login", actor="person:a")
     finally:
         engine.dispose()
+
+
+# The writer on PostgreSQL runs each append in two round trips (several statements a message):
+# the same rules as on SQLite, checked here on that path.
+
+
+def _end_every_session(engine: Engine) -> None:
+    """Terminate every server session on the engine's database (a database restart, as
+    the pooled connections see it), from a connection of its own."""
+    url = engine.url
+    with psycopg.connect(
+        host=url.host, port=url.port, user=url.username, dbname=url.database, autocommit=True
+    ) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+class _FailingSigner(Ed25519Signer):
+    def sign(self, message: bytes) -> bytes:
+        raise AuditError("the HSM is gone")
+
+
+def test_a_failed_write_on_postgresql_leaves_no_gap_and_the_log_goes_on(
+    pg: Engine, key: Ed25519Signer
+) -> None:
+    log = AuditLog(pg, FakeClock(START), signer=key)
+    log.record("access.login", actor="person:a")
+    with pg.begin() as conn:  # the database refuses one particular insert
+        conn.execute(
+            text(
+                "CREATE FUNCTION refuse_x() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "IF NEW.actor = 'person:x' THEN RAISE EXCEPTION 'disk full'; END IF; "
+                "RETURN NEW; END $$"
+            )
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON audit_entries "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_x()"
+            )
+        )
+    with pytest.raises(AuditError, match="disk full"):
+        log.record("access.login", actor="person:x")
+    assert log.head().seq == 1  # the head update of the failed append was rolled back
+    assert log.record("access.login", actor="person:b").seq == 2
+    assert [e.actor for e in iter_entries(pg)] == ["person:a", "person:b"]
+    assert verify(pg, key).ok
+
+
+def test_a_writer_whose_connection_was_killed_fails_once_then_writes_again(
+    pg: Engine, key: Ed25519Signer
+) -> None:
+    log = AuditLog(pg, FakeClock(START), signer=key)
+    log.record("access.login", actor="person:a")
+    _end_every_session(pg)
+    # The pool pings before use (the default engine), or the write fails and the
+    # broken connection is dropped: either way the next write succeeds.
+    try:
+        log.record("access.login", actor="person:b")
+    except AuditError:
+        log.record("access.login", actor="person:b")
+    assert [e.seq for e in iter_entries(pg)] == [1, 2]
+    assert verify(pg, key).ok
+
+
+def test_a_dead_pooled_connection_without_ping_fails_one_write_only(
+    postgres_url: str, key: Ed25519Signer
+) -> None:
+    engine = make_engine(postgres_url, pool_pre_ping=False)
+    upgrade(engine)
+    try:
+        log = AuditLog(engine, FakeClock(START), signer=key)
+        log.record("access.login", actor="person:a")
+        _end_every_session(engine)
+        with pytest.raises(AuditError, match="cannot write the audit log"):
+            log.record("access.login", actor="person:b")
+        assert log.record("access.login", actor="person:c").seq == 2
+        assert verify(engine, key).ok
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_checkpoints_clock_anomalies_and_an_unsigned_checkpoint(
+    pg: Engine, key: Ed25519Signer
+) -> None:
+    clock = FakeClock(START)
+    log = AuditLog(
+        pg, clock, signer=key, probe=FixedClockStatus(), options=WriterOptions(checkpoint_every=3)
+    )
+    for i in range(4):
+        log.record("access.login", actor=f"person:p{i}")
+    clock.set(START - timedelta(hours=1))
+    log.record("access.login", actor="person:late")
+    broken = AuditLog(
+        pg, clock, signer=_FailingSigner.generate(), options=WriterOptions(checkpoint_every=1)
+    )
+    broken.record("hsm.failure", actor="component:signer", error="token removed")
+    assert [e.event for e in iter_entries(pg)] == [
+        *["access.login"] * 4,
+        "clock.backwards",
+        "access.login",
+        "hsm.failure",
+        "system.anomaly",
+    ]
+    assert [cp.seq for cp in load_checkpoints(pg)] == [1, 4]
+    assert log.checkpoint() is not None
+    report = verify(pg, key)
+    assert report.ok, report.findings
+    assert report.signed_upto == 8
+
+
+def test_after_an_append_or_a_failed_one_the_pooled_connection_has_transactions_again(
+    pg: Engine, key: Ed25519Signer
+) -> None:
+    """The writer runs its append in autocommit mode with its own BEGIN; whoever gets the
+    connection from the pool next must find psycopg's usual transactions."""
+    log = AuditLog(pg, FakeClock(START), signer=key)
+    log.record("access.login", actor="person:a")
+    with pg.connect() as conn:
+        assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+    with pytest.raises(AuditError):
+        log.record("access.login", actor="person:b", ratio=0.5)  # refused before the database
+    with pg.begin() as conn:  # a statement that fails inside the append's transaction
+        conn.execute(
+            text("ALTER TABLE audit_entries ADD CONSTRAINT no_c CHECK (actor <> 'person:c')")
+        )
+    with pytest.raises(AuditError, match="no_c"):
+        log.record("access.login", actor="person:c")
+    with pg.connect() as conn:
+        assert conn.connection.driver_connection.autocommit is False  # type: ignore[union-attr]
+        conn.execute(text("SELECT 1"))
+        assert conn.in_transaction()
+    assert [e.seq for e in iter_entries(pg)] == [1]

@@ -11,7 +11,8 @@ of them appends them all in one transaction, in queue order. Each call still ret
 only after its own entry is committed, and the numbering, the chain and the lock are
 those of a single append; a failed transaction fails every call in it and uses no
 number. With many EPP sessions this makes the cost per entry a fraction of a
-transaction instead of one each.
+transaction instead of one each. On PostgreSQL an append is two round trips: BEGIN with
+the locked head read, then every write with the COMMIT.
 
 In the same transaction the writer notices clock anomalies (DPS 4.4.1, 5.7): a time
 behind the previous entry's, and the kernel's "not synchronised" status, each recorded
@@ -22,14 +23,16 @@ signs one on demand: the cycle calls it at the end of every cycle.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
+import psycopg
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -44,6 +47,34 @@ from tldsec.errors import AuditError, TldsecError
 _log = logging.getLogger(__name__)
 
 SELF = Actor.component("audit")
+
+# The statements, built once (building and cache-keying one per call costs more CPU
+# than the database spends running it).
+READ_HEAD = select(HEAD).where(HEAD.c.id == 1)
+LOCK_HEAD = READ_HEAD.with_for_update()
+INSERT_ENTRIES = insert(ENTRIES)
+INSERT_CHECKPOINT = insert(CHECKPOINTS)
+UPDATE_HEAD = update(HEAD).where(HEAD.c.id == 1)  # SET from the parameters given
+
+# The same on PostgreSQL, sent several to a message (``AuditLog._append_postgres``).
+PG_LOCK_HEAD = (
+    "SELECT seq, hash, time, checkpoint_seq, checkpoint_time, clock_state"
+    " FROM audit_head WHERE id = 1 FOR UPDATE"
+)
+PG_INSERT_ENTRY = (
+    "INSERT INTO audit_entries (seq, time, actor, event, level, details, prev_hash, hash)"
+    " VALUES (%(seq)s, %(time)s, %(actor)s, %(event)s, %(level)s, %(details)s::json,"
+    " %(prev_hash)s, %(hash)s)"
+)
+PG_INSERT_CHECKPOINT = (
+    "INSERT INTO audit_checkpoints (seq, head_hash, time, key_id, signature)"
+    " VALUES (%(seq)s, %(head_hash)s, %(time)s, %(key_id)s, %(signature)s)"
+)
+PG_UPDATE_HEAD = (
+    "UPDATE audit_head SET seq = %(seq)s, hash = %(hash)s, time = %(time)s,"
+    " clock_state = %(clock_state)s, checkpoint_seq = %(checkpoint_seq)s,"
+    " checkpoint_time = %(checkpoint_time)s WHERE id = 1"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +115,34 @@ class _Request:
     item: _Pending
     entry: Entry | None = None
     error: BaseException | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What one append writes: every entry, the callers' among them, the head's values."""
+
+    entries: list[Entry]
+    theirs: list[Entry]
+    checkpoint: Checkpoint | None
+    head: dict[str, Any]
+
+
+class _PgHead(NamedTuple):
+    """The head row as psycopg returns it (timestamps in the session's zone)."""
+
+    seq: int
+    hash: str
+    time: datetime | None
+    checkpoint_seq: int
+    checkpoint_time: datetime | None
+    clock_state: str | None
+
+    @classmethod
+    def of(cls, row: tuple[Any, ...] | None) -> _PgHead | None:
+        if row is None:
+            return None
+        seq, hash_, time, checkpoint_seq, checkpoint_time, clock_state = row
+        return cls(seq, hash_, _utc(time), checkpoint_seq, _utc(checkpoint_time), clock_state)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,16 +232,13 @@ class AuditLog:
             raise AuditError("no audit key configured: checkpoints cannot be signed")
         try:
             with self._transaction() as conn:
-                head = self._lock_head(conn)
+                head = _head(conn.execute(READ_HEAD if self._sqlite else LOCK_HEAD).one_or_none())
                 if head.seq == 0 or head.checkpoint_seq == head.seq:
                     return None
                 now = self.clock.now()
-                checkpoint = self._write_checkpoint(conn, head.seq, head.hash, now)
-                conn.execute(
-                    update(HEAD)
-                    .where(HEAD.c.id == 1)
-                    .values(checkpoint_seq=head.seq, checkpoint_time=now)
-                )
+                checkpoint = self._sign_checkpoint(head.seq, head.hash, now)
+                conn.execute(INSERT_CHECKPOINT, _checkpoint_row(checkpoint))
+                conn.execute(UPDATE_HEAD, {"checkpoint_seq": head.seq, "checkpoint_time": now})
                 return checkpoint
         except SQLAlchemyError as exc:
             raise AuditError(f"cannot write an audit checkpoint: {exc}") from exc
@@ -190,7 +246,7 @@ class AuditLog:
     def head(self) -> Head:
         try:
             with self.engine.connect() as conn:
-                row = conn.execute(select(HEAD).where(HEAD.c.id == 1)).one()
+                row = conn.execute(READ_HEAD).one_or_none()
         except SQLAlchemyError as exc:
             raise AuditError(f"cannot read the audit log head: {exc}") from exc
         return _head(row)
@@ -207,52 +263,106 @@ class AuditLog:
     # -- the transaction ----------------------------------------------------------------
 
     def _append(self, requested: list[_Pending]) -> list[Entry]:
+        if not self._sqlite:
+            return self._append_postgres(requested)
         try:
             with self._transaction() as conn:
-                head = self._lock_head(conn)
-                # Read the time after taking the lock: on one host, time order then
-                # follows sequence order, and a backwards step is a real anomaly.
-                now = self.clock.now()
-                clock_state = head_state = head.clock_state
-                anomalies: list[_Pending] = []
-                if head.time is not None and now < head.time - self._options.backwards_tolerance:
-                    anomalies.append(_clock_backwards(head.time, now))
-                observed = self._probe_state(now)
-                if observed is not None and observed is not SyncState.UNKNOWN:
-                    clock_state = observed
-                    if observed is not head_state:
-                        anomalies.extend(_sync_change(head_state, observed))
-                entries = self._insert(conn, head, now, [*anomalies, *requested])
-                theirs = entries[len(anomalies) :]
-                last = entries[-1]
-                checkpoint_seq, checkpoint_time = head.checkpoint_seq, head.checkpoint_time
-                if self._checkpoint_due(head, last.seq, now):
-                    try:
-                        self._write_checkpoint(conn, last.seq, last.hash, now)
-                        checkpoint_seq, checkpoint_time = last.seq, now
-                        self._signing_failed_at = None
-                    except TldsecError as exc:
-                        # The entry matters more than its checkpoint (it may report the
-                        # HSM's own failure): keep it, say why, sign at a later entry.
-                        self._signing_failed_at = now
-                        _log.warning("audit checkpoint at seq %d not signed: %s", last.seq, exc)
-                        moved = replace(head, seq=last.seq, hash=last.hash)
-                        last = self._insert(conn, moved, now, [_unsigned(exc)])[-1]
-                conn.execute(
-                    update(HEAD)
-                    .where(HEAD.c.id == 1)
-                    .values(
-                        seq=last.seq,
-                        hash=last.hash,
-                        time=now,
-                        clock_state=clock_state.value if clock_state else None,
-                        checkpoint_seq=checkpoint_seq,
-                        checkpoint_time=checkpoint_time,
-                    )
-                )
+                head = _head(conn.execute(READ_HEAD).one_or_none())
+                plan = self._plan(head, requested)
+                conn.execute(INSERT_ENTRIES, [_entry_row(e) for e in plan.entries])
+                if plan.checkpoint is not None:
+                    conn.execute(INSERT_CHECKPOINT, _checkpoint_row(plan.checkpoint))
+                conn.execute(UPDATE_HEAD, plan.head)
         except SQLAlchemyError as exc:
             raise AuditError(f"cannot write the audit log: {exc}") from exc
-        return theirs
+        return plan.theirs
+
+    def _append_postgres(self, requested: list[_Pending]) -> list[Entry]:
+        """``_append`` on PostgreSQL in two round trips: BEGIN with the head's lock, then
+        every write with the COMMIT, where one statement each took six. The same
+        statements, order and lock; a failure rolls it all back.
+
+        Each round trip is one simple-protocol message of several statements (psycopg's
+        ``ClientCursor`` binds the values as quoted literals). The connection is in
+        autocommit mode for the append, so that psycopg sends no BEGIN of its own (it
+        would wait for that one alone): the transaction is the explicit BEGIN ... COMMIT.
+        """
+        try:
+            with self.engine.connect() as sa_conn:
+                raw = sa_conn.connection.driver_connection
+                assert isinstance(raw, psycopg.Connection)
+                raw.autocommit = True  # a pooled connection is idle: allowed
+                try:
+                    with psycopg.ClientCursor(raw) as cur:
+                        cur.execute("BEGIN; " + PG_LOCK_HEAD)  # the first round trip
+                        cur.nextset()  # past BEGIN's result to the head row
+                        head = _head(_PgHead.of(cur.fetchone()))
+                        plan = self._plan(head, requested)
+                        writes = [(PG_INSERT_ENTRY, _pg_entry(e)) for e in plan.entries]
+                        if plan.checkpoint is not None:
+                            writes.append((PG_INSERT_CHECKPOINT, _checkpoint_row(plan.checkpoint)))
+                        writes.append((PG_UPDATE_HEAD, plan.head))
+                        script = "; ".join(cur.mogrify(sql, args) for sql, args in writes)
+                        cur.execute(script + "; COMMIT")  # the second
+                except BaseException:
+                    if raw.closed:  # the server went away: the pool must not reuse it
+                        sa_conn.invalidate()
+                    else:
+                        raw.rollback()
+                    raise
+                finally:
+                    if not raw.closed:
+                        raw.autocommit = False  # idle again: committed or rolled back
+        except (psycopg.Error, SQLAlchemyError) as exc:
+            raise AuditError(f"cannot write the audit log: {exc}") from exc
+        return plan.theirs
+
+    def _plan(self, head: Head, requested: list[_Pending]) -> _Plan:
+        """The rows one append writes, under the head lock: clock anomalies first, the
+        callers' entries, a checkpoint when due (or an entry saying why it is missing),
+        and the new head."""
+        # Read the time after taking the lock: on one host, time order then follows
+        # sequence order, and a backwards step is a real anomaly.
+        now = self.clock.now()
+        clock_state = head_state = head.clock_state
+        anomalies: list[_Pending] = []
+        if head.time is not None and now < head.time - self._options.backwards_tolerance:
+            anomalies.append(_clock_backwards(head.time, now))
+        observed = self._probe_state(now)
+        if observed is not None and observed is not SyncState.UNKNOWN:
+            clock_state = observed
+            if observed is not head_state:
+                anomalies.extend(_sync_change(head_state, observed))
+        entries = _chain(head.seq, head.hash, now, [*anomalies, *requested])
+        theirs = entries[len(anomalies) :]
+        last = entries[-1]
+        checkpoint: Checkpoint | None = None
+        checkpoint_seq, checkpoint_time = head.checkpoint_seq, head.checkpoint_time
+        if self._checkpoint_due(head, last.seq, now):
+            try:
+                checkpoint = self._sign_checkpoint(last.seq, last.hash, now)
+                checkpoint_seq, checkpoint_time = last.seq, now
+                self._signing_failed_at = None
+            except TldsecError as exc:
+                # The entry matters more than its checkpoint (it may report the HSM's
+                # own failure): keep it, say why, sign at a later entry.
+                self._signing_failed_at = now
+                _log.warning("audit checkpoint at seq %d not signed: %s", last.seq, exc)
+                entries += _chain(last.seq, last.hash, now, [_unsigned(exc)])
+                last = entries[-1]
+        return _Plan(
+            entries=entries,
+            theirs=theirs,
+            checkpoint=checkpoint,
+            head={
+                "seq": last.seq,
+                "hash": last.hash,
+                "time": now,
+                "clock_state": clock_state.value if clock_state else None,
+                "checkpoint_seq": checkpoint_seq,
+                "checkpoint_time": checkpoint_time,
+            },
+        )
 
     @contextmanager
     def _transaction(self) -> Iterator[Connection]:
@@ -267,51 +377,6 @@ class AuditLog:
                 raise
             conn.commit()
 
-    def _lock_head(self, conn: Connection) -> Head:
-        query = select(HEAD).where(HEAD.c.id == 1)
-        if not self._sqlite:
-            query = query.with_for_update()
-        row = conn.execute(query).one_or_none()
-        if row is None:
-            raise AuditError("the audit database has no head row: run 'tldsec audit init'")
-        return _head(row)
-
-    def _insert(
-        self, conn: Connection, head: Head, now: datetime, items: list[_Pending]
-    ) -> list[Entry]:
-        seq, prev = head.seq, head.hash
-        entries: list[Entry] = []
-        for item in items:
-            seq += 1
-            entry = make_entry(
-                seq=seq,
-                time=now,
-                actor=str(item.actor),
-                event=item.event.value,
-                level=item.level.value,
-                details=item.details,
-                prev_hash=prev,
-            )
-            entries.append(entry)
-            prev = entry.hash
-        conn.execute(
-            insert(ENTRIES),
-            [
-                {
-                    "seq": e.seq,
-                    "time": e.time,
-                    "actor": e.actor,
-                    "event": e.event,
-                    "level": e.level,
-                    "details": dict(e.details),
-                    "prev_hash": e.prev_hash,
-                    "hash": e.hash,
-                }
-                for e in entries
-            ],
-        )
-        return entries
-
     def _checkpoint_due(self, head: Head, seq: int, now: datetime) -> bool:
         if self.signer is None:
             return False
@@ -323,24 +388,12 @@ class AuditLog:
         last = head.checkpoint_time
         return last is None or now - last >= self._options.checkpoint_interval
 
-    def _write_checkpoint(
-        self, conn: Connection, seq: int, head_hash: str, now: datetime
-    ) -> Checkpoint:
+    def _sign_checkpoint(self, seq: int, head_hash: str, now: datetime) -> Checkpoint:
         assert self.signer is not None
         signature = self.signer.sign(checkpoint_message(seq, head_hash, now))
-        checkpoint = Checkpoint(seq, head_hash, now, self.signer.key_id, signature)
-        conn.execute(
-            insert(CHECKPOINTS).values(
-                seq=seq,
-                head_hash=head_hash,
-                time=now,
-                key_id=checkpoint.key_id,
-                signature=signature.hex(),
-            )
-        )
         # A copy outside the database, for whoever collects the logs (DPS 4.4.5).
-        _log.info("audit checkpoint seq=%d head=%s key=%s", seq, head_hash, checkpoint.key_id)
-        return checkpoint
+        _log.info("audit checkpoint seq=%d head=%s key=%s", seq, head_hash, self.signer.key_id)
+        return Checkpoint(seq, head_hash, now, self.signer.key_id, signature)
 
     def _probe_state(self, now: datetime) -> SyncState | None:
         if self._probe is None:
@@ -355,6 +408,8 @@ class AuditLog:
 
 
 def _head(row: Any) -> Head:
+    if row is None:
+        raise AuditError("the audit database has no head row: run 'tldsec audit init'")
     return Head(
         seq=row.seq,
         hash=row.hash,
@@ -363,6 +418,57 @@ def _head(row: Any) -> Head:
         checkpoint_time=row.checkpoint_time,
         clock_state=SyncState(row.clock_state) if row.clock_state else None,
     )
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None else None
+
+
+def _chain(seq: int, prev: str, now: datetime, items: list[_Pending]) -> list[Entry]:
+    """``items`` as entries numbered after ``seq``, each chained to the one before."""
+    entries: list[Entry] = []
+    for item in items:
+        seq += 1
+        entry = make_entry(
+            seq=seq,
+            time=now,
+            actor=str(item.actor),
+            event=item.event.value,
+            level=item.level.value,
+            details=item.details,
+            prev_hash=prev,
+        )
+        entries.append(entry)
+        prev = entry.hash
+    return entries
+
+
+def _entry_row(e: Entry) -> dict[str, Any]:
+    return {
+        "seq": e.seq,
+        "time": e.time,
+        "actor": e.actor,
+        "event": e.event,
+        "level": e.level,
+        "details": dict(e.details),
+        "prev_hash": e.prev_hash,
+        "hash": e.hash,
+    }
+
+
+def _pg_entry(e: Entry) -> dict[str, Any]:
+    # json.dumps as SQLAlchemy's JSON type serialises it on the other path.
+    return {**_entry_row(e), "details": json.dumps(dict(e.details))}
+
+
+def _checkpoint_row(c: Checkpoint) -> dict[str, Any]:
+    return {
+        "seq": c.seq,
+        "head_hash": c.head_hash,
+        "time": c.time,
+        "key_id": c.key_id,
+        "signature": c.signature.hex(),
+    }
 
 
 def _pending(

@@ -81,8 +81,14 @@ from tldsec.registry.audit import AuditRecorder, log_audit
 from tldsec.registry.context import Actor, RegistryRules, Tx
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import EppTransaction
+from tldsec.registry.pg_direct import execute_and_commit
 
 LOG_ROW = insert(cast(Table, EppTransaction.__table__))  # built once: see registry/ds_update.py
+PG_LOG_ROW = (
+    "INSERT INTO epp_transaction (at, client_id, peer, command, object_name, cl_trid, sv_trid,"
+    " result_code, duration_us) VALUES (%(at)s, %(client_id)s, %(peer)s, %(command)s,"
+    " %(object_name)s, %(cl_trid)s, %(sv_trid)s, %(result_code)s, %(duration_us)s)"
+)
 
 _log = logging.getLogger(__name__)
 
@@ -324,12 +330,14 @@ class Dispatcher:
             with self.db.write() as session:
                 reply = work(session)
                 session.flush()  # the command's ORM changes first, then the log row
-                session.connection().execute(
-                    LOG_ROW,
-                    self._log_row(
-                        client_id, conn, label, object_name, cl_trid, sv_trid, reply.code, started
-                    ),
+                row = self._log_row(
+                    client_id, conn, label, object_name, cl_trid, sv_trid, reply.code, started
                 )
+                db = session.connection()
+                if db.dialect.name == "postgresql":
+                    execute_and_commit(db, PG_LOG_ROW, row)  # one round trip, not two
+                else:
+                    db.execute(LOG_ROW, row)
             return reply
         except RegistryError as exc:
             error = from_registry_error(exc)

@@ -154,10 +154,9 @@ class EppServer:
         """The answer to the next frame; None when the session is over."""
         limits = self.limits
         try:
-            frame = await asyncio.wait_for(
-                read_frame(reader, limits.max_frame_bytes, limits.drain_limit),
-                limits.idle_timeout,
-            )
+            # asyncio.timeout, not wait_for: no task of its own for every frame.
+            async with asyncio.timeout(limits.idle_timeout):
+                frame = await read_frame(reader, limits.max_frame_bytes, limits.drain_limit)
         except TimeoutError:
             _log.info("EPP session %s idle for %ss: closing", conn.peer, limits.idle_timeout)
             return None

@@ -1,21 +1,22 @@
-"""The DS-only domain update in SQLAlchemy Core: the registry's hot path.
+"""The DS-only domain update without the ORM: the registry's hot path.
 
 Most transforms a registry sees are DS changes (DPS 3.3, 3.5): a ``domain:update``
 with only a ``secDNS:update``. This module does exactly what ``update_domain`` does for
 such a request -- the authorization rule, the status rules, every DS rule checked
 before anything is written, the history and zone-change rows in the same transaction,
-the audit event -- with Core statements on the session's connection and no ORM
-objects: two reads (the domain row, locked; its statuses and DS in one statement) and
-the writes. A domain with a pending transfer is left to ``update_domain``, which
+the audit event -- with statements on the session's connection and no ORM objects
+(Core on SQLite; SQL on the psycopg connection under it on PostgreSQL, see
+``registry/pg_direct.py``): two reads (the domain row, locked; its statuses and DS in one
+statement) and the writes. A domain with a pending transfer is left to ``update_domain``, which
 settles an overdue transfer first (RFC 5731 3.2.4).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import (
     Connection,
@@ -36,6 +37,7 @@ from tldsec.registry.ds_rules import DsData, apply_ds_change
 from tldsec.registry.models import Domain, DomainStatus, DsRecord, HistoryEntry, ZoneChange
 from tldsec.registry.names import check_domain_name
 from tldsec.registry.objects import require_sponsor
+from tldsec.registry.pg_direct import driver
 from tldsec.registry.statuses import check_update_allowed
 
 DOMAIN = cast(Table, Domain.__table__)
@@ -101,14 +103,22 @@ def update_ds(session: Session, tx: Tx, req: DsUpdate) -> bool:
     """
     name = check_domain_name(req.name, tx.rules.origin)
     conn = session.connection()
-    row = conn.execute(LOCK_DOMAIN, {"name": name}).one_or_none()
+    postgres = conn.dialect.name == "postgresql"
+    if postgres:
+        row = _pg_lock(conn, name)
+    else:
+        row = conn.execute(LOCK_DOMAIN, {"name": name}).one_or_none()
     if row is None:
         raise ObjectNotFound(f"domain {name!r} does not exist")
     domain_id, sponsor_id, transfer_status = row
     if transfer_status == "pending":
         return False  # update_domain settles or refuses it
     require_sponsor(tx, sponsor_id, f"domain {name!r}")
-    stored, current = _statuses_and_ds(conn, domain_id)
+    if postgres:
+        rows = _pg_statuses_and_ds(conn, domain_id)
+    else:
+        rows = list(conn.execute(STATUSES_AND_DS, {"domain_id": domain_id}))
+    stored, current = _statuses_and_ds(rows)
     check_update_allowed(name, transfer_status, stored, (), by_registry=tx.actor.is_registry)
 
     # DS (DPS 3.3): every rule is checked before anything is written.
@@ -122,7 +132,7 @@ def update_ds(session: Session, tx: Tx, req: DsUpdate) -> bool:
     added = [d for d in change.records if d not in old]
 
     history = _history_row(tx, name, added, removed)
-    if conn.dialect.name == "postgresql":
+    if postgres:
         _write_in_one_statement(conn, tx, domain_id, name, added, removed, history)
     else:
         _write(conn, tx, domain_id, name, added, removed, history)
@@ -219,30 +229,56 @@ def _write_in_one_statement(
     history: dict[str, object],
 ) -> None:
     """The writes of ``_write`` in one statement (PostgreSQL)."""
-    conn.exec_driver_sql(
-        _PG_WRITE,
-        {
-            **history,
-            "domain_id": domain_id,
-            "by": tx.actor.registrar_id,
-            "zone": bool(added or removed),
-            "rm_tag": [d.key_tag for d in removed],
-            "rm_alg": [d.algorithm for d in removed],
-            "rm_dt": [d.digest_type for d in removed],
-            "rm_digest": [d.digest for d in removed],
-            "add_tag": [d.key_tag for d in added],
-            "add_alg": [d.algorithm for d in added],
-            "add_dt": [d.digest_type for d in added],
-            "add_digest": [d.digest for d in added],
-        },
-    )
+    with driver(conn) as raw, raw.cursor() as cur:
+        cur.execute(
+            _PG_WRITE,
+            {
+                **history,
+                "domain_id": domain_id,
+                "by": tx.actor.registrar_id,
+                "zone": bool(added or removed),
+                "rm_tag": [d.key_tag for d in removed],
+                "rm_alg": [d.algorithm for d in removed],
+                "rm_dt": [d.digest_type for d in removed],
+                "rm_digest": [d.digest for d in removed],
+                "add_tag": [d.key_tag for d in added],
+                "add_alg": [d.algorithm for d in added],
+                "add_dt": [d.digest_type for d in added],
+                "add_digest": [d.digest for d in added],
+            },
+        )
 
 
-def _statuses_and_ds(conn: Connection, domain_id: int) -> tuple[set[str], list[DsData]]:
-    """The domain's stored statuses and its DS records, in one round trip."""
+# PostgreSQL, on psycopg (registry/pg_direct.py). Two statements, not one: the second
+# runs after the first has the lock, on a snapshot of its own (READ COMMITTED), so it
+# sees what the lock's previous holder committed.
+_PG_LOCK_DOMAIN = (
+    "SELECT id, registrar_id, transfer_status FROM domain WHERE name = %(name)s FOR UPDATE"
+)
+_PG_STATUSES_AND_DS = """
+SELECT 's', status, 0, 0, 0 FROM domain_status WHERE domain_id = %(domain_id)s
+UNION ALL
+SELECT 'd', digest, key_tag, algorithm, digest_type FROM ds_record
+ WHERE domain_id = %(domain_id)s
+"""
+
+
+def _pg_lock(conn: Connection, name: str) -> tuple[Any, ...] | None:
+    with driver(conn) as raw, raw.cursor() as cur:
+        cur.execute(_PG_LOCK_DOMAIN, {"name": name})
+        return cur.fetchone()
+
+
+def _pg_statuses_and_ds(conn: Connection, domain_id: int) -> list[tuple[Any, ...]]:
+    with driver(conn) as raw, raw.cursor() as cur:
+        cur.execute(_PG_STATUSES_AND_DS, {"domain_id": domain_id})
+        return cur.fetchall()
+
+
+def _statuses_and_ds(rows: Iterable[Sequence[Any]]) -> tuple[set[str], list[DsData]]:
+    """The domain's stored statuses and its DS records, from ``STATUSES_AND_DS``'s rows."""
     stored: set[str] = set()
     ds: list[DsData] = []
-    rows = conn.execute(STATUSES_AND_DS, {"domain_id": domain_id})
     for kind, text, key_tag, algorithm, digest_type in rows:
         if kind == "s":
             stored.add(text)
