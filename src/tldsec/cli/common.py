@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from tldsec.settings import Settings, home_from, load_settings
 
@@ -26,3 +27,10 @@ def operator_actor() -> str:
 
     name = re.sub(r"[^A-Za-z0-9._@+-]", "-", getpass.getuser())[:128] or "unknown"
     return f"person:{name}"
+
+
+def default_processes() -> int:
+    """One EPP process per core but one (decisions.md 14): the registry's PostgreSQL and
+    the cycle's signer share the host, and on two cores a second EPP process cost 40 %
+    more CPU per command than it gained (docs/benchmarks.md)."""
+    return max(1, (os.cpu_count() or 1) - 1)

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import signal
 import sys
 import tomllib
@@ -33,7 +32,7 @@ from typing import Any
 
 import dns.name
 
-from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.cli.common import add_home_argument, default_processes, settings_from_args
 from tldsec.clock import Clock, SystemClock
 from tldsec.cycle import Cycle, load_cycle_settings, open_cycle, open_store
 from tldsec.cycle.schedule import Scheduler
@@ -64,9 +63,9 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--epp-processes",
         type=int,
-        default=os.cpu_count() or 1,
+        default=default_processes(),
         metavar="N",
-        help="EPP server processes sharing the port (default: one per core)",
+        help="EPP server processes sharing the port (default: one per core but one)",
     )
     p.add_argument(
         "--no-cycle",
