@@ -31,6 +31,7 @@ from pathlib import Path
 
 import psycopg
 
+from tldsec.cli.common import default_processes
 from tldsec.epp.client import EppClient
 from tldsec.epp.tls import client_context
 from tldsec.epp.tlscert import make_self_signed
@@ -146,8 +147,8 @@ def main() -> int:
     ap.add_argument(
         "--processes",
         type=int,
-        default=os.cpu_count() or 1,
-        help="server processes (0: the server default)",
+        default=0,
+        help="server processes (default 0: the server's default, one per core but one)",
     )
     ap.add_argument(
         "--audit",
@@ -330,7 +331,7 @@ def main() -> int:
         lat = re.search(r"latency average = ([0-9.]+) ms", out)
         result = {
             "sessions": a.sessions,
-            "server_processes": a.processes,
+            "server_processes": a.processes or default_processes(),
             "epp": epp,
             "pgbench_simple_update_tps": pgbench_tps,
             "pgbench_latency_avg_ms": float(lat.group(1)) if lat else None,
