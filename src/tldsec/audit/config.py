@@ -161,7 +161,12 @@ def open_signer(settings: Settings, config: AuditConfig, *, create: bool = False
 
 
 def open_audit_log(
-    settings: Settings, clock: Clock, *, create: bool = True, new_key: bool = False
+    settings: Settings,
+    clock: Clock,
+    *,
+    create: bool = True,
+    new_key: bool = False,
+    pre_ping: bool = True,
 ) -> AuditLog:
     """The audit log for an entry point to pass down: schema, key, clock status probe.
 
@@ -171,7 +176,13 @@ def open_audit_log(
     auditor then needs both public keys).
     """
     config = audit_config(settings)
-    engine = make_engine(config.db_url)
+    # ``pre_ping=False`` (the EPP server): no round trip before every append; after a
+    # database restart one append fails, and with it its command (nothing is changed).
+    engine = (
+        make_engine(config.db_url, pool_pre_ping=False)
+        if not pre_ping and not config.db_url.startswith("sqlite")
+        else make_engine(config.db_url)
+    )
     log = AuditLog(
         engine,
         clock,

@@ -117,7 +117,7 @@ def build_server(settings: Settings, clock: Clock, gate: Gate, *, audit: bool) -
         from tldsec.audit.config import open_audit_log
 
         try:
-            audit_log = open_audit_log(settings, clock)
+            audit_log = open_audit_log(settings, clock, pre_ping=False)  # as the registry's
         except BaseException:
             db.dispose()
             raise
