@@ -30,19 +30,24 @@ def big_zone(delegations: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_parallel_signing_through_softhsm2_validates(
-    softhsm_store: Pkcs11KeyStore, tmp_path: Path
-) -> None:
-    store = softhsm_store
+def ksk_and_zsk(store: Pkcs11KeyStore) -> SigningConfig:
+    """A KSK and a ZSK made in the token, and the policy's config that uses them."""
     ksk = store.generate_key(label="ksk", algorithm=Algorithm.RSASHA256, bits=2048)
     zsk = store.generate_key(label="zsk", algorithm=Algorithm.RSASHA256, bits=1024)
-    config = SigningConfig.from_policy(
+    return SigningConfig.from_policy(
         load_policy(),
         (
             ZoneKey(ksk.key_id, 257, ksk.algorithm, ksk.public_key, True, True, False),
             ZoneKey(zsk.key_id, 256, zsk.algorithm, zsk.public_key, True, False, True),
         ),
     )
+
+
+def test_parallel_signing_through_softhsm2_validates(
+    softhsm_store: Pkcs11KeyStore, tmp_path: Path
+) -> None:
+    store = softhsm_store
+    config = ksk_and_zsk(store)
     now = datetime.now(UTC)
     text = big_zone(3200)  # enough signatures to take the parallel path
     result = sign_zone(read_zone_text(text, "example."), config, store, now, workers=2)
@@ -73,15 +78,7 @@ def test_presigning_through_softhsm2_gives_the_same_zone(
     from tldsec.signer.sign import presign_delegations
 
     store = softhsm_store
-    ksk = store.generate_key(label="ksk", algorithm=Algorithm.RSASHA256, bits=2048)
-    zsk = store.generate_key(label="zsk", algorithm=Algorithm.RSASHA256, bits=1024)
-    config = SigningConfig.from_policy(
-        load_policy(),
-        (
-            ZoneKey(ksk.key_id, 257, ksk.algorithm, ksk.public_key, True, True, False),
-            ZoneKey(zsk.key_id, 256, zsk.algorithm, zsk.public_key, True, False, True),
-        ),
-    )
+    config = ksk_and_zsk(store)
     now = datetime.now(UTC)
     lines = [
         "example. 86400 IN SOA a.nic.example. hostmaster.nic.example. 1 1800 900 1209600 3600",
