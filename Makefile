@@ -40,8 +40,9 @@ test: lint typecheck imports pytest
 demo: deps
 	scripts/demo
 
+# The quick signing comparison (100k delegations, ~2 min); every benchmark: docs/benchmarks.md.
 bench: deps
-	$(PY) bench/run.py
+	$(PY) bench/run_sign.py -n 100000 --full-only
 
 # Regenerate the lock after changing dependencies in pyproject.toml.
 lock: deps
