@@ -24,15 +24,14 @@ set of records, RFC 2181 5).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import mmap
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tldsec.atomicfile import replacing
 from tldsec.distribute.records import line_to_wire, rr_rdata
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import soa_serial
@@ -225,17 +224,8 @@ def _diff(before: set[str], new_lines: Iterable[str], new: Path, origin: str) ->
 
 def write_diff(diff: ZoneDiff, path: Path) -> None:
     """Write atomically (temporary file, fsync, rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.writelines(diff.lines())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with replacing(path, "w", encoding="utf-8") as out:
+        out.writelines(diff.lines())
 
 
 def read_diff(path: Path) -> ZoneDiff:

@@ -30,11 +30,11 @@ import fcntl
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
+from tldsec.atomicfile import replacing
 from tldsec.distribute.ixfr import ZoneDiff, diff_files, diff_patched, read_diff, write_diff
 from tldsec.dnscore.zonepatch import SUFFIX as PATCH_SUFFIX
 from tldsec.dnscore.zonepatch import ZonePatchError, load_for
@@ -262,22 +262,13 @@ def _sigcache(zone_file: Path) -> Path:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    with replacing(path, "w", encoding="ascii") as out:
+        out.write(text)
+    directory = os.open(path.parent, os.O_RDONLY)  # the rename itself made durable
     try:
-        with os.fdopen(fd, "w", encoding="ascii") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 __all__ = ["Publisher", "ZoneDiff", "ZoneStore", "ZoneSyntaxError", "serial_gt"]

@@ -13,11 +13,8 @@ output file only once it is complete.
 
 from __future__ import annotations
 
-import contextlib
 import io
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from pathlib import Path
 from typing import IO
@@ -26,6 +23,7 @@ import dns.exception
 import dns.rdatatype
 import dns.ttl
 
+from tldsec.atomicfile import replacing
 from tldsec.dnscore import names, rdata
 from tldsec.dnscore.bulk import bulk_allocation
 from tldsec.dnscore.types import RRType, type_text
@@ -404,17 +402,5 @@ def write_zone_atomic(
     """Write to a temporary file beside ``path``, fsync, then rename over it: a reader
     sees the old file or the complete new one, never a partial one. Returns the header's
     length; ``block_sizes`` as for ``zone_lines``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            header_size = write_zone(zone, out, header, block_sizes)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return header_size
+    with replacing(Path(path), "w", encoding="utf-8", permissions=0o644) as out:
+        return write_zone(zone, out, header, block_sizes)

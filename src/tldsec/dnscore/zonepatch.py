@@ -14,14 +14,12 @@ ranges only. The format is JSON (a few thousand edits at most, readable by peopl
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tldsec.atomicfile import replacing
 from tldsec.errors import TldsecError
 
 FORMAT = "tldsec-zonepatch 1"
@@ -96,15 +94,8 @@ class ZonePatch:
             "size": self.size,
             "edits": [[e.old_start, e.old_end, e.new_start, e.new_end] for e in self.edits],
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(body, out, separators=(",", ":"))
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with replacing(path, "w", encoding="utf-8", fsync=False) as out:
+            json.dump(body, out, separators=(",", ":"))
 
     @classmethod
     def load(cls, path: Path) -> ZonePatch:

@@ -4,13 +4,12 @@ kernel (``copy_file_range``), the edits' new bytes written between them, atomica
 
 from __future__ import annotations
 
-import contextlib
 import mmap
 import os
-import tempfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
+from tldsec.atomicfile import replacing
 from tldsec.dnscore.zonepatch import Edit
 
 
@@ -22,26 +21,16 @@ def write_patched(
     chunks: list[list[bytes]],
 ) -> None:
     """The previous file with the edits applied, written beside ``path`` and renamed."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            at = 0
-            for edit, parts in zip(edits, chunks, strict=True):
-                _copy_range(old, old_fd, out, at, edit.old_start - at)
-                out.writelines(parts)
-                at = edit.old_end
-            _copy_range(old, old_fd, out, at, len(old) - at)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with replacing(path, permissions=0o644) as out:
+        at = 0
+        for edit, parts in zip(edits, chunks, strict=True):
+            _copy_range(old, old_fd, out, at, edit.old_start - at)
+            out.writelines(parts)
+            at = edit.old_end
+        _copy_range(old, old_fd, out, at, len(old) - at)
 
 
-def _copy_range(old: mmap.mmap, old_fd: int, out: BinaryIO, start: int, length: int) -> None:
+def _copy_range(old: mmap.mmap, old_fd: int, out: IO[bytes], start: int, length: int) -> None:
     """Copy bytes of the previous file in the kernel where it can (copy_file_range)."""
     if length <= 0:
         return

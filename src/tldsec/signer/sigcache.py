@@ -12,14 +12,12 @@ in chunks, so neither writing nor reading holds a second copy of a large zone at
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import marshal
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from tldsec.atomicfile import replacing
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.signer.rrsig import rrset_wire
 
@@ -109,25 +107,18 @@ def save_cache(
     path: Path,
     zone_file: Path,
 ) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(MAGIC)
-            marshal.dump((origin, file_digest(zone_file)), out)
-            chunk: dict[bytes, tuple[_Entry, ...]] = {}
-            for owner, node in entries:
-                chunk[owner] = node
-                if len(chunk) >= CHUNK_OWNERS:
-                    marshal.dump(chunk, out)
-                    chunk = {}
-            if chunk:
+    with replacing(path, fsync=False) as out:
+        out.write(MAGIC)
+        marshal.dump((origin, file_digest(zone_file)), out)
+        chunk: dict[bytes, tuple[_Entry, ...]] = {}
+        for owner, node in entries:
+            chunk[owner] = node
+            if len(chunk) >= CHUNK_OWNERS:
                 marshal.dump(chunk, out)
-            marshal.dump({}, out)  # end marker: a truncated file never loads
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+                chunk = {}
+        if chunk:
+            marshal.dump(chunk, out)
+        marshal.dump({}, out)  # end marker: a truncated file never loads
 
 
 def _entries(zone: Zone) -> Iterator[tuple[bytes, tuple[_Entry, ...]]]:

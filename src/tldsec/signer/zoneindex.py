@@ -24,8 +24,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
+from tldsec.atomicfile import replacing
 from tldsec.dnscore import names
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import RRset, Zone
@@ -142,20 +143,13 @@ class ZoneIndex:
             self.signed,
             self.unsigned,
         )
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                out.write(MAGIC)
-                _write_record(out, body)
-                # The owner names in chunks: one marshal image of millions of names would
-                # be a second copy of them in memory, at the signer's peak.
-                for start in range(0, len(self.owners), _OWNER_CHUNK):
-                    _write_record(out, self.owners[start : start + _OWNER_CHUNK])
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with replacing(path, fsync=False) as out:
+            out.write(MAGIC)
+            _write_record(out, body)
+            # The owner names in chunks: one marshal image of millions of names would
+            # be a second copy of them in memory, at the signer's peak.
+            for start in range(0, len(self.owners), _OWNER_CHUNK):
+                _write_record(out, self.owners[start : start + _OWNER_CHUNK])
 
     @classmethod
     def load_for(cls, signed: Path) -> ZoneIndex | None:
@@ -200,7 +194,7 @@ _OWNER_CHUNK = 100_000
 _LENGTH = struct.Struct("!Q")
 
 
-def _write_record(out: BinaryIO, value: Any) -> None:
+def _write_record(out: IO[bytes], value: Any) -> None:
     data = marshal.dumps(value)
     out.write(_LENGTH.pack(len(data)))
     out.write(data)

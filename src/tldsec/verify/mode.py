@@ -23,15 +23,13 @@ there for this previous zone but cannot be read refuses the candidate (fail clos
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from tldsec.atomicfile import replacing
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zonepatch import ZonePatch, ZonePatchError, patch_path
 from tldsec.errors import ZoneSyntaxError
@@ -99,15 +97,8 @@ def load_state(path: Path) -> Verified | None:
 
 def save_state(path: Path, state: Verified) -> None:
     """Write atomically beside the published zone."""
-    fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({"format": FORMAT, **asdict(state)}, out, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    with replacing(path, "w", encoding="utf-8", fsync=False) as out:
+        json.dump({"format": FORMAT, **asdict(state)}, out, indent=1)
 
 
 def fingerprint(request: VerifyRequest, options: VerifyOptions, zone_file: Path) -> str:

@@ -18,8 +18,6 @@ first, one ``owner TTL IN TYPE rdata`` line per record with absolute names.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -30,6 +28,7 @@ from typing import NamedTuple, TypeVarTuple
 from sqlalchemy import Row, Select, exists, func, select
 from sqlalchemy.orm import Session
 
+from tldsec.atomicfile import replacing
 from tldsec.clock import Clock
 from tldsec.errors import ZoneContentError
 from tldsec.policy import TtlPolicy
@@ -193,16 +192,8 @@ def trailer_line(delegations: int, with_ds: int, glue_hosts: int, orphan_hosts: 
 def write_zone(zone: BuiltZone, path: Path, built_at: datetime | None = None) -> None:
     """Write the zone file atomically: a reader sees the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii", newline="\n") as out:
-            out.writelines(zone_text(zone, built_at))
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(path, "w", encoding="ascii", newline="\n") as out:
+        out.writelines(zone_text(zone, built_at))
 
 
 def delegation_records(

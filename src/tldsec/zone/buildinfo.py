@@ -17,14 +17,12 @@ registry transaction runs that long) and is forgotten.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from tldsec.atomicfile import replacing
 from tldsec.policy import TtlPolicy
 from tldsec.settings import ApexSettings
 
@@ -57,18 +55,9 @@ class BuildInfo:
         body = {"format": FORMAT, **asdict(self)}
         body["unsettled"] = {str(k): v for k, v in sorted(self.unsettled.items())}
         target = info_path(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump(body, out, indent=1, sort_keys=True)
-                out.write("\n")
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        with replacing(target, "w", encoding="utf-8") as out:
+            json.dump(body, out, indent=1, sort_keys=True)
+            out.write("\n")
 
     @classmethod
     def load(cls, path: Path) -> BuildInfo | None:
