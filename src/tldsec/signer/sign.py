@@ -158,6 +158,7 @@ class _JobPlan:
     config: SigningConfig
     reused: int = 0
     presigned: int = 0
+    attached: int = 0  # RRsets that came with the presigning child's RRSIGs
 
     def zsk_makers(self) -> tuple[RrsigMaker, ...]:
         return tuple(rrsig_maker(d, self.origin, self.window) for d in self.zsks)
@@ -171,8 +172,9 @@ class _JobPlan:
             # A full sign: every duty of every RRset not presigned becomes a job.
             for i in range(ksk_count):
                 jobs.add(dnskey, i)
-            todo = [r for r in rrsets if not r.sigs]
-            self.presigned = (len(rrsets) - len(todo)) * len(self.zsks)
+            # Only a presigning child can have given RRsets their RRSIGs already.
+            todo = [r for r in rrsets if not r.sigs] if self.attached else rrsets
+            self.presigned = self.attached * len(self.zsks)
             for i in range(len(self.zsks)):
                 jobs.add_all(todo, ksk_count + i)
             return jobs
@@ -262,7 +264,7 @@ def _sign_analysed(
 
     t1 = time.perf_counter()
     if presigned is not None and presigned.makers == plan.zsk_makers():
-        attach_presigned(structure.to_sign, presigned.collect())
+        plan.attached = attach_presigned(structure.to_sign, presigned.collect())
     jobs = plan.jobs_for(structure.to_sign, dnskey)
     stats.signatures_reused = plan.reused
     stats.rrsets = 1 + len(structure.to_sign)
