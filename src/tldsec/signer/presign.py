@@ -118,6 +118,9 @@ def attach_presigned(rrsets: list[RRset], presigned: Presigned) -> int:
     return attached
 
 
+_Row = tuple[bytes, int, list[bytes], tuple[bytes, ...]]
+
+
 def _presign(
     zone_file: Path,
     origin: str,
@@ -126,56 +129,58 @@ def _presign(
     out: IO[bytes],
     stop: Any,
 ) -> None:
+    """The child: sign the file's plain DS RRsets until done or stopped, hand them over."""
     try:
-        _presign_file(zone_file, origin, makers, spec, out, stop)
+        with bulk_allocation():
+            rows = _sign_until_stopped(_plain_ds_rrsets(zone_file, origin), makers, spec, stop)
+            out.write(marshal.dumps(rows))
+            out.flush()
     except Exception as exc:
         log.debug("presigning %s failed, the main run signs its DS: %s", zone_file, exc)
         raise SystemExit(1) from None
 
 
-def _presign_file(
-    zone_file: Path,
-    origin: str,
-    makers: tuple[RrsigMaker, ...],
-    spec: KeyStoreSpec,
-    out: IO[bytes],
-    stop: Any,
-) -> None:
+def _plain_ds_rrsets(zone_file: Path, origin: str) -> list[RRset]:
+    """The DS RRsets one label under the origin, from the file's plain DS lines."""
     from tldsec.dnscore.types import RRType
     from tldsec.dnscore.zonefile import read_zone_text
+
+    data = zone_file.read_bytes()
+    lines = b"\n".join(_PLAIN_DS_LINE.findall(data))
+    del data
+    zone = read_zone_text(lines.decode("utf-8"), origin, str(zone_file))
+    size = len(zone.origin) + 1
+    return [
+        rrset
+        for owner, node in zone.nodes.items()
+        if owner[0] + size == len(owner)  # one label under the origin: a delegation
+        for rrset in node
+        if rrset.rtype == RRType.DS
+    ]
+
+
+def _sign_until_stopped(
+    rrsets: list[RRset], makers: tuple[RrsigMaker, ...], spec: KeyStoreSpec, stop: Any
+) -> list[_Row]:
+    """(owner, TTL, RDATAs, one RRSIG per maker) per RRset, a batch at a time."""
     from tldsec.hsm.open import open_keystore
 
-    with bulk_allocation():
-        data = zone_file.read_bytes()
-        lines = b"\n".join(_PLAIN_DS_LINE.findall(data))
-        del data
-        zone = read_zone_text(lines.decode("utf-8"), origin, str(zone_file))
-        origin_wire = zone.origin
-        size = len(origin_wire) + 1
-        rrsets = [
-            rrset
-            for owner, node in zone.nodes.items()
-            if owner[0] + size == len(owner)  # one label under the origin: a delegation
-            for rrset in node
-            if rrset.rtype == RRType.DS
-        ]
-        rows: list[tuple[bytes, int, list[bytes], tuple[bytes, ...]]] = []
-        store = open_keystore(spec)
-        try:
-            for start in range(0, len(rrsets), BATCH):
-                if stop.is_set():
-                    break
-                batch = rrsets[start : start + BATCH]
-                jobs = SignJobs.empty(makers)
-                for i in range(len(makers)):
-                    jobs.add_all(batch, i)
-                rrsigs = sign_range(store, jobs, 0, len(jobs))
-                count = len(batch)
-                rows.extend(
-                    (rrset.owner, rrset.ttl, rrset.rdatas, tuple(rrsigs[k::count]))
-                    for k, rrset in enumerate(batch)
-                )
-        finally:
-            store.close()
-        out.write(marshal.dumps(rows))
-        out.flush()
+    rows: list[_Row] = []
+    store = open_keystore(spec)
+    try:
+        for start in range(0, len(rrsets), BATCH):
+            if stop.is_set():
+                break
+            batch = rrsets[start : start + BATCH]
+            jobs = SignJobs.empty(makers)
+            for i in range(len(makers)):
+                jobs.add_all(batch, i)
+            rrsigs = sign_range(store, jobs, 0, len(jobs))
+            count = len(batch)
+            rows.extend(
+                (rrset.owner, rrset.ttl, rrset.rdatas, tuple(rrsigs[k::count]))
+                for k, rrset in enumerate(batch)
+            )
+    finally:
+        store.close()
+    return rows
