@@ -88,7 +88,7 @@ def run(url: str, audit_url: str | None, n: int, profile: bool) -> dict[str, flo
         from tldsec.audit.schema import ensure_schema
         from tldsec.db.base import make_engine
 
-        engine = make_engine(audit_url)
+        engine = make_engine(audit_url, pool_pre_ping=False)  # as tldsec epp serve
         ensure_schema(engine)
         audit_log = AuditLog(engine, clock, signer=None, owns_engine=True)
         audit = registry_recorder(audit_log)

@@ -1,16 +1,20 @@
 """Concurrent requests are safe: two registrars creating one name, exactly one wins; two
-DS additions racing past the per-domain maximum, exactly one lands (SQLite and PostgreSQL)."""
+DS additions racing past the per-domain maximum, exactly one lands; a DS update that
+waited for another reads what that one committed (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
 
+from sqlalchemy import text
+
 from tests.fixtures.registry import RegistryWorld
 from tldsec.errors import DsRejected, ObjectExists, RegistryError
 from tldsec.registry.domain_update import DomainUpdate, update_domain
 from tldsec.registry.domains import DomainCreate, create_domain, domain_info
 from tldsec.registry.ds_rules import DsData
+from tldsec.registry.ds_update import DsUpdate, update_ds
 
 
 def race(*actions: Callable[[], None]) -> list[BaseException | None]:
@@ -76,3 +80,52 @@ def test_racing_ds_additions_respect_the_maximum(registry_world_any: RegistryWor
     assert any(isinstance(o, DsRejected) for o in outcomes)
     with world.db.read() as s:
         assert len(domain_info(s, world.tx("alpha"), "one.example").ds) == 5
+
+
+def test_a_ds_update_waiting_for_the_lock_sees_what_the_holder_committed(
+    registry_world_any: RegistryWorld,
+) -> None:
+    """The hot path reads the DS after it has the domain's lock, never before: an update
+    that waited must count the records the holder added (here: the ninth is refused)."""
+    world = registry_world_any
+    world.add_registrar("alpha")
+    with world.db.write() as s:
+        create_domain(s, world.tx("alpha"), DomainCreate("wait.example", "auth-1"))
+    holder_batch = tuple(DsData.of(100 + i, 13, 2, f"{i:02x}" * 32) for i in range(8))
+    waiter_ds = DsData.of(999, 13, 2, "ff" * 32)
+    outcome: list[BaseException | None] = []
+
+    def waiter() -> None:
+        try:
+            with world.db.write() as s:
+                update_ds(s, world.tx("alpha"), DsUpdate("wait.example", add=(waiter_ds,)))
+            outcome.append(None)
+        except RegistryError as exc:
+            outcome.append(exc)
+
+    with world.db.write() as s:
+        assert update_ds(s, world.tx("alpha"), DsUpdate("wait.example", add=holder_batch))
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        wait_until_blocked(world, thread)
+    thread.join(timeout=60)
+    assert len(outcome) == 1 and isinstance(outcome[0], DsRejected)
+    with world.db.read() as s:
+        assert set(domain_info(s, world.tx("alpha"), "wait.example").ds) == set(holder_batch)
+
+
+def wait_until_blocked(world: RegistryWorld, thread: threading.Thread) -> None:
+    """Return once ``thread`` waits for a lock (PostgreSQL), or has had time to (SQLite:
+    its writer waits on the database lock before reading anything)."""
+    if world.db.is_sqlite:
+        thread.join(timeout=0.5)
+        return
+    for _ in range(600):
+        with world.db.engine.connect() as conn:
+            waiting = conn.execute(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            ).scalar()
+        if waiting:
+            return
+        thread.join(timeout=0.05)
+    raise AssertionError("the second update never waited for the domain's lock")

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-import psycopg
+from psycopg.pq.abc import PGresult
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -42,6 +42,7 @@ from tldsec.audit.events import Actor, EventType, Level
 from tldsec.audit.models import CHECKPOINTS, ENTRIES, HEAD
 from tldsec.audit.signing import AuditSigner
 from tldsec.clock import Clock
+from tldsec.db import pgwire
 from tldsec.errors import AuditError, TldsecError
 
 _log = logging.getLogger(__name__)
@@ -57,9 +58,11 @@ INSERT_CHECKPOINT = insert(CHECKPOINTS)
 UPDATE_HEAD = update(HEAD).where(HEAD.c.id == 1)  # SET from the parameters given
 
 # The same on PostgreSQL, sent several to a message (``AuditLog._append_postgres``).
+# Times as UTC ISO text, read back exactly whatever the session's DateStyle and zone.
 PG_LOCK_HEAD = (
-    "SELECT seq, hash, time, checkpoint_seq, checkpoint_time, clock_state"
-    " FROM audit_head WHERE id = 1 FOR UPDATE"
+    "SELECT seq, hash, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'),"
+    " checkpoint_seq, to_char(checkpoint_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'),"
+    " clock_state FROM audit_head WHERE id = 1 FOR UPDATE"
 )
 PG_INSERT_ENTRY = (
     "INSERT INTO audit_entries (seq, time, actor, event, level, details, prev_hash, hash)"
@@ -128,7 +131,7 @@ class _Plan:
 
 
 class _PgHead(NamedTuple):
-    """The head row as psycopg returns it (timestamps in the session's zone)."""
+    """The head row as ``PG_LOCK_HEAD`` reads it."""
 
     seq: int
     hash: str
@@ -138,11 +141,20 @@ class _PgHead(NamedTuple):
     clock_state: str | None
 
     @classmethod
-    def of(cls, row: tuple[Any, ...] | None) -> _PgHead | None:
-        if row is None:
+    def of(cls, result: PGresult) -> _PgHead | None:
+        if result.ntuples == 0:
             return None
-        seq, hash_, time, checkpoint_seq, checkpoint_time, clock_state = row
-        return cls(seq, hash_, _utc(time), checkpoint_seq, _utc(checkpoint_time), clock_state)
+        seq, hash_, time, checkpoint_seq, checkpoint_time, clock_state = (
+            pgwire.value(result, 0, column) for column in range(6)
+        )
+        return cls(
+            int(seq or 0),
+            hash_ or "",
+            _utc_text(time),
+            int(checkpoint_seq or 0),
+            _utc_text(checkpoint_time),
+            clock_state,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,42 +290,25 @@ class AuditLog:
         return plan.theirs
 
     def _append_postgres(self, requested: list[_Pending]) -> list[Entry]:
-        """``_append`` on PostgreSQL in two round trips: BEGIN with the head's lock, then
-        every write with the COMMIT, where one statement each took six. The same
-        statements, order and lock; a failure rolls it all back.
-
-        Each round trip is one simple-protocol message of several statements (psycopg's
-        ``ClientCursor`` binds the values as quoted literals). The connection is in
-        autocommit mode for the append, so that psycopg sends no BEGIN of its own (it
-        would wait for that one alone): the transaction is the explicit BEGIN ... COMMIT.
+        """``_append`` on PostgreSQL in two round trips (``db/pgwire.py``): BEGIN with the
+        head's lock, then every write with the COMMIT, where one statement each took six.
+        The same statements, order and lock; a failure rolls it all back (the pool's
+        reset on return ends an open or aborted transaction).
         """
         try:
-            with self.engine.connect() as sa_conn:
-                raw = sa_conn.connection.driver_connection
-                assert isinstance(raw, psycopg.Connection)
-                raw.autocommit = True  # a pooled connection is idle: allowed
-                try:
-                    with psycopg.ClientCursor(raw) as cur:
-                        cur.execute("BEGIN; " + PG_LOCK_HEAD)  # the first round trip
-                        cur.nextset()  # past BEGIN's result to the head row
-                        head = _head(_PgHead.of(cur.fetchone()))
-                        plan = self._plan(head, requested)
-                        writes = [(PG_INSERT_ENTRY, _pg_entry(e)) for e in plan.entries]
-                        if plan.checkpoint is not None:
-                            writes.append((PG_INSERT_CHECKPOINT, _checkpoint_row(plan.checkpoint)))
-                        writes.append((PG_UPDATE_HEAD, plan.head))
-                        script = "; ".join(cur.mogrify(sql, args) for sql, args in writes)
-                        cur.execute(script + "; COMMIT")  # the second
-                except BaseException:
-                    if raw.closed:  # the server went away: the pool must not reuse it
-                        sa_conn.invalidate()
-                    else:
-                        raw.rollback()
-                    raise
-                finally:
-                    if not raw.closed:
-                        raw.autocommit = False  # idle again: committed or rolled back
-        except (psycopg.Error, SQLAlchemyError) as exc:
+            with self.engine.connect() as conn:
+                head = _head(_PgHead.of(pgwire.run(conn, "BEGIN; " + PG_LOCK_HEAD)[-1]))
+                plan = self._plan(head, requested)
+                with pgwire.driver(conn) as raw:
+                    writes = [
+                        pgwire.render(raw, PG_INSERT_ENTRY, _pg_entry(e)) for e in plan.entries
+                    ]
+                    if plan.checkpoint is not None:
+                        row = _checkpoint_row(plan.checkpoint)
+                        writes.append(pgwire.render(raw, PG_INSERT_CHECKPOINT, row))
+                    writes.append(pgwire.render(raw, PG_UPDATE_HEAD, plan.head))
+                pgwire.run(conn, "; ".join([*writes, "COMMIT"]))
+        except SQLAlchemyError as exc:
             raise AuditError(f"cannot write the audit log: {exc}") from exc
         return plan.theirs
 
@@ -420,8 +415,8 @@ def _head(row: Any) -> Head:
     )
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value.astimezone(UTC) if value is not None else None
+def _utc_text(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value).replace(tzinfo=UTC) if value is not None else None
 
 
 def _chain(seq: int, prev: str, now: datetime, items: list[_Pending]) -> list[Entry]:

@@ -24,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tldsec.clock import Clock
+from tldsec.db.pgwire import commit_with, driver, render
 from tldsec.epp import login as login_flow
 from tldsec.epp.command import Command, Handler
 from tldsec.epp.commands import (
@@ -81,7 +82,6 @@ from tldsec.registry.audit import AuditRecorder, log_audit
 from tldsec.registry.context import Actor, RegistryRules, Tx
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import EppTransaction
-from tldsec.registry.pg_direct import execute_and_commit
 
 LOG_ROW = insert(cast(Table, EppTransaction.__table__))  # built once: see registry/ds_update.py
 PG_LOG_ROW = (
@@ -335,7 +335,9 @@ class Dispatcher:
                 )
                 db = session.connection()
                 if db.dialect.name == "postgresql":
-                    execute_and_commit(db, PG_LOG_ROW, row)  # one round trip, not two
+                    # The command's deferred writes, this row and COMMIT: one round trip.
+                    with driver(db) as raw:
+                        commit_with(session, render(raw, PG_LOG_ROW, row))
                 else:
                     db.execute(LOG_ROW, row)
             return reply

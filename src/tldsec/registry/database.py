@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from tldsec.db import migrate
 from tldsec.db.base import make_engine
+from tldsec.db.pgwire import send_deferred
 
 MIGRATIONS = migrate.environment("registry")
 _IMMEDIATE = "tldsec_sqlite_immediate"
@@ -36,6 +37,9 @@ class RegistryDatabase:
             _sqlite_explicit_begin(engine)
             writer = engine.execution_options(**{_IMMEDIATE: True})
         self._write = sessionmaker(writer, expire_on_commit=False)
+        if engine.dialect.name == "postgresql":
+            # Writes a hot path deferred (db/pgwire.py) go before any COMMIT.
+            event.listen(self._write, "before_commit", send_deferred)
         self._read = sessionmaker(engine, expire_on_commit=False)
 
     @classmethod

@@ -6,7 +6,7 @@ such a request -- the authorization rule, the status rules, every DS rule checke
 before anything is written, the history and zone-change rows in the same transaction,
 the audit event -- with statements on the session's connection and no ORM objects
 (Core on SQLite; SQL on the psycopg connection under it on PostgreSQL, see
-``registry/pg_direct.py``): two reads (the domain row, locked; its statuses and DS in one
+``db/pgwire.py``): two reads (the domain row, locked; its statuses and DS in one
 statement) and the writes. A domain with a pending transfer is left to ``update_domain``, which
 settles an overdue transfer first (RFC 5731 3.2.4).
 """
@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+from psycopg.pq.abc import PGresult
 from sqlalchemy import (
     Connection,
     Table,
@@ -31,13 +32,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from tldsec.db.pgwire import begin, defer, driver, render, run, value
 from tldsec.errors import DsRejected, ObjectNotFound
 from tldsec.registry.context import Tx
 from tldsec.registry.ds_rules import DsData, apply_ds_change
 from tldsec.registry.models import Domain, DomainStatus, DsRecord, HistoryEntry, ZoneChange
 from tldsec.registry.names import check_domain_name
 from tldsec.registry.objects import require_sponsor
-from tldsec.registry.pg_direct import driver
 from tldsec.registry.statuses import check_update_allowed
 
 DOMAIN = cast(Table, Domain.__table__)
@@ -104,8 +105,9 @@ def update_ds(session: Session, tx: Tx, req: DsUpdate) -> bool:
     name = check_domain_name(req.name, tx.rules.origin)
     conn = session.connection()
     postgres = conn.dialect.name == "postgresql"
+    rows: Sequence[Sequence[Any]] = []
     if postgres:
-        row = _pg_lock(conn, name)
+        row, rows = _pg_lock_and_read(conn, name)
     else:
         row = conn.execute(LOCK_DOMAIN, {"name": name}).one_or_none()
     if row is None:
@@ -114,9 +116,7 @@ def update_ds(session: Session, tx: Tx, req: DsUpdate) -> bool:
     if transfer_status == "pending":
         return False  # update_domain settles or refuses it
     require_sponsor(tx, sponsor_id, f"domain {name!r}")
-    if postgres:
-        rows = _pg_statuses_and_ds(conn, domain_id)
-    else:
+    if not postgres:
         rows = list(conn.execute(STATUSES_AND_DS, {"domain_id": domain_id}))
     stored, current = _statuses_and_ds(rows)
     check_update_allowed(name, transfer_status, stored, (), by_registry=tx.actor.is_registry)
@@ -133,7 +133,7 @@ def update_ds(session: Session, tx: Tx, req: DsUpdate) -> bool:
 
     history = _history_row(tx, name, added, removed)
     if postgres:
-        _write_in_one_statement(conn, tx, domain_id, name, added, removed, history)
+        _defer_writes(session, conn, tx, domain_id, name, added, removed, history)
     else:
         _write(conn, tx, domain_id, name, added, removed, history)
     if added or removed:
@@ -219,7 +219,8 @@ VALUES (%(at)s, %(client_id)s, %(object_type)s, %(object_name)s, %(action)s, %(s
 """
 
 
-def _write_in_one_statement(
+def _defer_writes(
+    session: Session,
     conn: Connection,
     tx: Tx,
     domain_id: int,
@@ -228,9 +229,10 @@ def _write_in_one_statement(
     removed: Sequence[DsData],
     history: dict[str, object],
 ) -> None:
-    """The writes of ``_write`` in one statement (PostgreSQL)."""
-    with driver(conn) as raw, raw.cursor() as cur:
-        cur.execute(
+    """The writes of ``_write`` in one statement, sent with the commit (PostgreSQL)."""
+    with driver(conn) as raw:
+        script = render(
+            raw,
             _PG_WRITE,
             {
                 **history,
@@ -247,32 +249,43 @@ def _write_in_one_statement(
                 "add_digest": [d.digest for d in added],
             },
         )
+    defer(session, script)
 
 
-# PostgreSQL, on psycopg (registry/pg_direct.py). Two statements, not one: the second
-# runs after the first has the lock, on a snapshot of its own (READ COMMITTED), so it
-# sees what the lock's previous holder committed.
-_PG_LOCK_DOMAIN = (
-    "SELECT id, registrar_id, transfer_status FROM domain WHERE name = %(name)s FOR UPDATE"
-)
-_PG_STATUSES_AND_DS = """
-SELECT 's', status, 0, 0, 0 FROM domain_status WHERE domain_id = %(domain_id)s
+# PostgreSQL (db/pgwire.py): BEGIN, the lock and the reads in one message. The
+# reads are a statement of their own, after the lock's: it runs on a snapshot of its own
+# (READ COMMITTED), taken once the lock is held, so it sees what the lock's previous holder
+# committed. It finds the domain by name: the locked row's name cannot change under us.
+_PG_LOCK_AND_READ = """
+SELECT id, registrar_id, transfer_status FROM domain WHERE name = %(name)s FOR UPDATE;
+SELECT 's', status, 0, 0, 0 FROM domain_status
+ WHERE domain_id = (SELECT id FROM domain WHERE name = %(name)s)
 UNION ALL
 SELECT 'd', digest, key_tag, algorithm, digest_type FROM ds_record
- WHERE domain_id = %(domain_id)s
+ WHERE domain_id = (SELECT id FROM domain WHERE name = %(name)s)
 """
 
 
-def _pg_lock(conn: Connection, name: str) -> tuple[Any, ...] | None:
-    with driver(conn) as raw, raw.cursor() as cur:
-        cur.execute(_PG_LOCK_DOMAIN, {"name": name})
-        return cur.fetchone()
+def _pg_lock_and_read(
+    conn: Connection, name: str
+) -> tuple[tuple[int, int, str | None] | None, list[tuple[Any, ...]]]:
+    """The locked domain row (id, sponsor, transfer status) and its statuses and DS."""
+    opening = begin(conn)
+    with driver(conn) as raw:
+        script = opening + render(raw, _PG_LOCK_AND_READ, {"name": name})
+    locked, found = run(conn, script)[-2:]
+    if locked.ntuples == 0:
+        return None, []
+    row = (_int(locked, 0, 0), _int(locked, 0, 1), value(locked, 0, 2))
+    rows = [
+        (value(found, i, 0), value(found, i, 1), *(_int(found, i, c) for c in (2, 3, 4)))
+        for i in range(found.ntuples)
+    ]
+    return row, rows
 
 
-def _pg_statuses_and_ds(conn: Connection, domain_id: int) -> list[tuple[Any, ...]]:
-    with driver(conn) as raw, raw.cursor() as cur:
-        cur.execute(_PG_STATUSES_AND_DS, {"domain_id": domain_id})
-        return cur.fetchall()
+def _int(result: PGresult, row: int, column: int) -> int:
+    return int(result.get_value(row, column) or b"0")
 
 
 def _statuses_and_ds(rows: Iterable[Sequence[Any]]) -> tuple[set[str], list[DsData]]:

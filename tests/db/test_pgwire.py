@@ -1,0 +1,152 @@
+"""Hot-path statements on libpq (``db/pgwire.py``): literals that PostgreSQL reads back as
+the values they were made from, one message with several results, errors named as
+SQLAlchemy's with nothing after them run, and deferred writes never lost."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from tldsec.db import pgwire
+from tldsec.db.base import make_engine
+from tldsec.registry.database import RegistryDatabase
+
+
+@pytest.fixture
+def engine(postgres_url: str) -> Iterator[Engine]:
+    engine = make_engine(postgres_url, pool_pre_ping=False)
+    yield engine
+    engine.dispose()
+
+
+def echo(engine: Engine, value: object) -> str | None:
+    """What PostgreSQL makes of ``value``'s literal, as text."""
+    with engine.connect() as conn, pgwire.driver(conn) as raw:
+        script = pgwire.render(raw, "SELECT (%(v)s)::text", {"v": value})
+        (result,) = pgwire.run(conn, script)
+        return pgwire.value(result, 0, 0)
+
+
+# Any text PostgreSQL can store: no NUL, quotes and backslashes included.
+texts = st.text(st.characters(exclude_characters="\x00", codec="utf-8"), max_size=40)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=texts)
+def test_a_text_literal_reads_back_as_the_same_text(engine: Engine, value: str) -> None:
+    assert echo(engine, value) == value
+
+
+@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.integers(-(2**31), 2**31 - 1), max_size=5))
+def test_int_arrays_read_back_as_the_same_numbers(engine: Engine, values: list[int]) -> None:
+    assert echo(engine, values) == "{" + ",".join(map(str, values)) + "}"
+
+
+def test_text_arrays_keep_quotes_and_commas(engine: Engine) -> None:
+    with engine.connect() as conn, pgwire.driver(conn) as raw:
+        script = pgwire.render(raw, "SELECT (%(v)s)[2], cardinality(%(v)s)", {"v": ["a", "b'c,\\"]})
+        (result,) = pgwire.run(conn, script)
+        assert (pgwire.value(result, 0, 0), pgwire.value(result, 0, 1)) == ("b'c,\\", "2")
+
+
+def test_none_booleans_and_times_are_typed_literals(engine: Engine) -> None:
+    moment = datetime(2026, 11, 29, 22, 5, 1, 123456, tzinfo=UTC)
+    assert echo(engine, None) is None
+    assert echo(engine, True) == "true"
+    east = moment.astimezone(ZoneInfo("Asia/Tokyo"))
+    with engine.connect() as conn, pgwire.driver(conn) as raw:
+        script = pgwire.render(
+            raw, "SET TIME ZONE 'UTC'; SELECT %(a)s::text, %(a)s = %(b)s", {"a": moment, "b": east}
+        )
+        result = pgwire.run(conn, script)[-1]
+        assert pgwire.value(result, 0, 0) == "2026-11-29 22:05:01.123456+00"
+        assert pgwire.value(result, 0, 1) == "t"
+
+
+def test_values_without_a_literal_are_refused_by_name(engine: Engine) -> None:
+    with engine.connect() as conn, pgwire.driver(conn) as raw:
+        with pytest.raises(TypeError, match="float"):
+            pgwire.render(raw, "SELECT %(v)s", {"v": 1.5})
+        with pytest.raises(ValueError, match="naive datetime"):
+            pgwire.render(raw, "SELECT %(v)s", {"v": datetime(2026, 1, 1)})
+
+
+def test_one_message_gives_every_statement_its_result(engine: Engine) -> None:
+    with engine.connect() as conn:
+        results = pgwire.run(conn, "SELECT 1; SELECT 'x', 2 UNION ALL SELECT 'y', 3")
+        assert [r.ntuples for r in results] == [1, 2]
+        assert pgwire.value(results[1], 1, 0) == "y"
+
+
+def test_a_failing_statement_is_an_sqlalchemy_error_and_nothing_after_it_runs(
+    engine: Engine,
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n int)"))
+    with engine.connect() as conn:
+        with pytest.raises(DBAPIError, match="division by zero") as caught:
+            pgwire.run(
+                conn, "BEGIN; INSERT INTO t VALUES (1); SELECT 1/0; INSERT INTO t VALUES (2)"
+            )
+        assert getattr(caught.value.orig, "sqlstate", None) == "22012"
+    with engine.connect() as conn:  # the pool rolled the aborted transaction back
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
+
+
+def test_a_connection_the_server_dropped_is_not_handed_out_again(engine: Engine) -> None:
+    with engine.connect() as conn:
+        with pytest.raises(DBAPIError):
+            pgwire.run(conn, "SELECT pg_terminate_backend(pg_backend_pid())")
+        assert conn.invalidated
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1
+
+
+def test_begin_opens_a_transaction_only_when_none_is_open(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert pgwire.begin(conn) == "BEGIN; "
+        conn.execute(text("SELECT 1"))  # psycopg opened one
+        assert pgwire.begin(conn) == ""
+
+
+def test_a_deferred_write_goes_before_a_plain_commit(postgres_url: str) -> None:
+    db = RegistryDatabase.from_url(postgres_url, pool_pre_ping=False)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (n int)"))
+        with db.write() as session:
+            pgwire.defer(session, "INSERT INTO t VALUES (1)")
+            pgwire.defer(session, "INSERT INTO t VALUES (2)")
+        with db.write() as session:
+            pgwire.defer(session, "INSERT INTO t VALUES (3)")
+            pgwire.commit_with(session, "INSERT INTO t VALUES (4)")
+        with pytest.raises(RuntimeError), db.write() as session:
+            pgwire.defer(session, "INSERT INTO t VALUES (5)")
+            raise RuntimeError("the command failed")
+        with db.read() as session:
+            rows = session.execute(text("SELECT n FROM t ORDER BY n")).scalars().all()
+        assert rows == [1, 2, 3, 4]
+    finally:
+        db.dispose()
+
+
+def test_a_failed_deferred_write_fails_the_commit(postgres_url: str) -> None:
+    db = RegistryDatabase.from_url(postgres_url, pool_pre_ping=False)
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(text("CREATE TABLE t (n int PRIMARY KEY)"))
+        with pytest.raises(DBAPIError, match="duplicate key"), db.write() as session:
+            pgwire.run(session.connection(), "BEGIN; INSERT INTO t VALUES (1)")
+            pgwire.defer(session, "INSERT INTO t VALUES (1)")
+        with db.read() as session:
+            assert session.execute(text("SELECT count(*) FROM t")).scalar() == 0
+    finally:
+        db.dispose()
