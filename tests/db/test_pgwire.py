@@ -28,8 +28,8 @@ def engine(postgres_url: str) -> Iterator[Engine]:
 
 def echo(engine: Engine, value: object) -> str | None:
     """What PostgreSQL makes of ``value``'s literal, as text."""
-    with engine.connect() as conn, pgwire.driver(conn) as raw:
-        script = pgwire.render(raw, "SELECT (%(v)s)::text", {"v": value})
+    with engine.connect() as conn:
+        script = pgwire.render(conn, "SELECT (%(v)s)::text", {"v": value})
         (result,) = pgwire.run(conn, script)
         return pgwire.value(result, 0, 0)
 
@@ -51,8 +51,10 @@ def test_int_arrays_read_back_as_the_same_numbers(engine: Engine, values: list[i
 
 
 def test_text_arrays_keep_quotes_and_commas(engine: Engine) -> None:
-    with engine.connect() as conn, pgwire.driver(conn) as raw:
-        script = pgwire.render(raw, "SELECT (%(v)s)[2], cardinality(%(v)s)", {"v": ["a", "b'c,\\"]})
+    with engine.connect() as conn:
+        script = pgwire.render(
+            conn, "SELECT (%(v)s)[2], cardinality(%(v)s)", {"v": ["a", "b'c,\\"]}
+        )
         (result,) = pgwire.run(conn, script)
         assert (pgwire.value(result, 0, 0), pgwire.value(result, 0, 1)) == ("b'c,\\", "2")
 
@@ -62,9 +64,9 @@ def test_none_booleans_and_times_are_typed_literals(engine: Engine) -> None:
     assert echo(engine, None) is None
     assert echo(engine, True) == "true"
     east = moment.astimezone(ZoneInfo("Asia/Tokyo"))
-    with engine.connect() as conn, pgwire.driver(conn) as raw:
+    with engine.connect() as conn:
         script = pgwire.render(
-            raw, "SET TIME ZONE 'UTC'; SELECT %(a)s::text, %(a)s = %(b)s", {"a": moment, "b": east}
+            conn, "SET TIME ZONE 'UTC'; SELECT %(a)s::text, %(a)s = %(b)s", {"a": moment, "b": east}
         )
         result = pgwire.run(conn, script)[-1]
         assert pgwire.value(result, 0, 0) == "2026-11-29 22:05:01.123456+00"
@@ -72,11 +74,13 @@ def test_none_booleans_and_times_are_typed_literals(engine: Engine) -> None:
 
 
 def test_values_without_a_literal_are_refused_by_name(engine: Engine) -> None:
-    with engine.connect() as conn, pgwire.driver(conn) as raw:
+    with engine.connect() as conn:
         with pytest.raises(TypeError, match="float"):
-            pgwire.render(raw, "SELECT %(v)s", {"v": 1.5})
+            pgwire.render(conn, "SELECT %(v)s", {"v": 1.5})
+        with pytest.raises(ValueError, match="NUL"):
+            pgwire.render(conn, "SELECT %(v)s", {"v": "a\0b"})
         with pytest.raises(ValueError, match="naive datetime"):
-            pgwire.render(raw, "SELECT %(v)s", {"v": datetime(2026, 1, 1)})
+            pgwire.render(conn, "SELECT %(v)s", {"v": datetime(2026, 1, 1)})
 
 
 def test_one_message_gives_every_statement_its_result(engine: Engine) -> None:

@@ -299,14 +299,11 @@ class AuditLog:
             with self.engine.connect() as conn:
                 head = _head(_PgHead.of(pgwire.run(conn, "BEGIN; " + PG_LOCK_HEAD)[-1]))
                 plan = self._plan(head, requested)
-                with pgwire.driver(conn) as raw:
-                    writes = [
-                        pgwire.render(raw, PG_INSERT_ENTRY, _pg_entry(e)) for e in plan.entries
-                    ]
-                    if plan.checkpoint is not None:
-                        row = _checkpoint_row(plan.checkpoint)
-                        writes.append(pgwire.render(raw, PG_INSERT_CHECKPOINT, row))
-                    writes.append(pgwire.render(raw, PG_UPDATE_HEAD, plan.head))
+                writes = [pgwire.render(conn, PG_INSERT_ENTRY, _pg_entry(e)) for e in plan.entries]
+                if plan.checkpoint is not None:
+                    row = _checkpoint_row(plan.checkpoint)
+                    writes.append(pgwire.render(conn, PG_INSERT_CHECKPOINT, row))
+                writes.append(pgwire.render(conn, PG_UPDATE_HEAD, plan.head))
                 pgwire.run(conn, "; ".join([*writes, "COMMIT"]))
         except SQLAlchemyError as exc:
             raise AuditError(f"cannot write the audit log: {exc}") from exc

@@ -47,8 +47,7 @@ def register(sub: Any) -> None:
         type=int,
         default=default_processes(),
         metavar="N",
-        help="server processes sharing the port (default: one per core but one, left to "
-        "PostgreSQL and the signer; here %(default)s)",
+        help="server processes sharing the port (default: one per core; here %(default)s)",
     )
     serve.add_argument(
         "--audit",

@@ -65,7 +65,7 @@ def register(sub: Any) -> None:
         type=int,
         default=default_processes(),
         metavar="N",
-        help="EPP server processes sharing the port (default: one per core but one)",
+        help="EPP server processes sharing the port (default: one per core)",
     )
     p.add_argument(
         "--no-cycle",

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tldsec.clock import Clock
-from tldsec.db.pgwire import commit_with, driver, render
+from tldsec.db.pgwire import commit_with, render
 from tldsec.epp import login as login_flow
 from tldsec.epp.command import Command, Handler
 from tldsec.epp.commands import (
@@ -336,8 +336,7 @@ class Dispatcher:
                 db = session.connection()
                 if db.dialect.name == "postgresql":
                     # The command's deferred writes, this row and COMMIT: one round trip.
-                    with driver(db) as raw:
-                        commit_with(session, render(raw, PG_LOG_ROW, row))
+                    commit_with(session, render(db, PG_LOG_ROW, row))
                 else:
                     db.execute(LOG_ROW, row)
             return reply

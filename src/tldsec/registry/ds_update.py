@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from tldsec.db.pgwire import begin, defer, driver, render, run, value
+from tldsec.db.pgwire import begin, defer, render, run, value
 from tldsec.errors import DsRejected, ObjectNotFound
 from tldsec.registry.context import Tx
 from tldsec.registry.ds_rules import DsData, apply_ds_change
@@ -230,25 +230,24 @@ def _defer_writes(
     history: dict[str, object],
 ) -> None:
     """The writes of ``_write`` in one statement, sent with the commit (PostgreSQL)."""
-    with driver(conn) as raw:
-        script = render(
-            raw,
-            _PG_WRITE,
-            {
-                **history,
-                "domain_id": domain_id,
-                "by": tx.actor.registrar_id,
-                "zone": bool(added or removed),
-                "rm_tag": [d.key_tag for d in removed],
-                "rm_alg": [d.algorithm for d in removed],
-                "rm_dt": [d.digest_type for d in removed],
-                "rm_digest": [d.digest for d in removed],
-                "add_tag": [d.key_tag for d in added],
-                "add_alg": [d.algorithm for d in added],
-                "add_dt": [d.digest_type for d in added],
-                "add_digest": [d.digest for d in added],
-            },
-        )
+    script = render(
+        conn,
+        _PG_WRITE,
+        {
+            **history,
+            "domain_id": domain_id,
+            "by": tx.actor.registrar_id,
+            "zone": bool(added or removed),
+            "rm_tag": [d.key_tag for d in removed],
+            "rm_alg": [d.algorithm for d in removed],
+            "rm_dt": [d.digest_type for d in removed],
+            "rm_digest": [d.digest for d in removed],
+            "add_tag": [d.key_tag for d in added],
+            "add_alg": [d.algorithm for d in added],
+            "add_dt": [d.digest_type for d in added],
+            "add_digest": [d.digest for d in added],
+        },
+    )
     defer(session, script)
 
 
@@ -270,9 +269,7 @@ def _pg_lock_and_read(
     conn: Connection, name: str
 ) -> tuple[tuple[int, int, str | None] | None, list[tuple[Any, ...]]]:
     """The locked domain row (id, sponsor, transfer status) and its statuses and DS."""
-    opening = begin(conn)
-    with driver(conn) as raw:
-        script = opening + render(raw, _PG_LOCK_AND_READ, {"name": name})
+    script = begin(conn) + render(conn, _PG_LOCK_AND_READ, {"name": name})
     locked, found = run(conn, script)[-2:]
     if locked.ntuples == 0:
         return None, []
