@@ -148,7 +148,7 @@ def main() -> int:
         "--processes",
         type=int,
         default=0,
-        help="server processes (default 0: the server's default, one per core but one)",
+        help="server processes (default 0: the server's default, one per core)",
     )
     ap.add_argument(
         "--audit",
@@ -162,6 +162,12 @@ def main() -> int:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="run pgbench's ceiling after the EPP run (--no-pgbench: only the EPP run)",
+    )
+    ap.add_argument(
+        "--timeline",
+        type=Path,
+        metavar="CSV",
+        help="write every transform's start (seconds into the run) and latency (ms)",
     )
     a = ap.parse_args()
 
@@ -229,6 +235,7 @@ def main() -> int:
             setup.logout()
 
         latencies: list[list[float]] = [[] for _ in range(a.sessions)]
+        started: list[list[float]] = [[] for _ in range(a.sessions)]
         errors = [0] * a.sessions
         start = threading.Barrier(a.sessions + 1)
         stop_at = [0.0]
@@ -253,6 +260,7 @@ def main() -> int:
                     else:
                         r = client.domain_update_ds(f"bench{i}.example", remove=(ds,))
                     latencies[i].append(time.perf_counter() - t0)
+                    started[i].append(t0)
                     if r.code != 1000:
                         errors[i] += 1
                     add = not add
@@ -278,6 +286,15 @@ def main() -> int:
         cpu1 = cpu_seconds(server.pid, (db, audit_db))
         load1 = os.getloadavg()
         all_lat = sorted(x for lat in latencies for x in lat)
+        if a.timeline is not None:
+            rows = sorted(
+                (t0 - t_begin, 1000 * dt)
+                for ts, lat in zip(started, latencies, strict=True)
+                for t0, dt in zip(ts, lat, strict=True)
+            )
+            a.timeline.write_text(
+                "start_s,latency_ms\n" + "".join(f"{t:.4f},{ms:.2f}\n" for t, ms in rows)
+            )
         n = len(all_lat)
         # CPU in ms per transform; context switches and commits per transform.
         cpu = {
