@@ -116,9 +116,69 @@ def test_a_connection_the_server_dropped_is_not_handed_out_again(engine: Engine)
 
 def test_begin_opens_a_transaction_only_when_none_is_open(engine: Engine) -> None:
     with engine.connect() as conn:
-        assert pgwire.begin(conn) == "BEGIN; "
+        assert pgwire.begin(conn) == [("BEGIN", {})]
         conn.execute(text("SELECT 1"))  # psycopg opened one
-        assert pgwire.begin(conn) == ""
+        assert pgwire.begin(conn) == []
+
+
+INSERT = pgwire.Prepared.of("test_insert", "INSERT INTO t VALUES (%(n)s)")
+ECHO = pgwire.Prepared.of("test_echo", "SELECT %(v)s::text, %(n)s::int + 1, %(v)s::text")
+
+
+def test_a_prepared_statement_numbers_its_placeholders_once_each() -> None:
+    assert ECHO.sql == b"SELECT $1::text, $2::int + 1, $1::text"
+    assert ECHO.params == ("v", "n")
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=texts, items=st.lists(texts, max_size=4))
+def test_prepared_values_read_back_unchanged(engine: Engine, value: str, items: list[str]) -> None:
+    arrays = pgwire.Prepared.of("test_array", "SELECT %(a)s::text[] = %(b)s::text[]")
+    with engine.connect() as conn:
+        echoed, same = pgwire.pipeline(
+            conn, [(ECHO, {"v": value, "n": 41}), (arrays, {"a": items, "b": tuple(items)})]
+        )
+        assert (pgwire.value(echoed, 0, 0), pgwire.value(echoed, 0, 1)) == (value, "42")
+        text_array = pgwire.Prepared.of("test_text_array", "SELECT (%(a)s::text[])[%(i)s::int]")
+        for i, item in enumerate(items, start=1):
+            (got,) = pgwire.pipeline(conn, [(text_array, {"a": items, "i": i})])
+            assert pgwire.value(got, 0, 0) == item
+        assert pgwire.value(same, 0, 0) == "t"
+
+
+def test_a_statement_is_prepared_once_per_connection(engine: Engine) -> None:
+    with engine.connect() as conn:
+        for n in range(3):
+            pgwire.pipeline(conn, [(ECHO, {"v": "x", "n": n})])
+        prepared = conn.execute(
+            text("SELECT count(*) FROM pg_prepared_statements WHERE name = 'tldsec_test_echo'")
+        ).scalar()
+        assert prepared == 1
+
+
+def test_a_failing_step_is_raised_and_the_steps_after_it_do_not_run(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n int PRIMARY KEY)"))
+    with engine.connect() as conn:
+        steps: list[pgwire.Step] = [("BEGIN", {}), (INSERT, {"n": 1}), (INSERT, {"n": 1})]
+        with pytest.raises(DBAPIError, match="duplicate key"):
+            pgwire.pipeline(conn, [*steps, (INSERT, {"n": 2}), ("COMMIT", {})])
+        assert not conn.invalidated  # the pipeline was read to its end
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
+        # the statement prepared in the failed pipeline is used again
+        pgwire.pipeline(conn, [(INSERT, {"n": 7})])
+        assert conn.execute(text("SELECT n FROM t")).scalar() == 7
+
+
+def test_a_pipeline_on_a_dropped_connection_invalidates_it(engine: Engine) -> None:
+    kill = pgwire.Prepared.of("test_kill", "SELECT pg_terminate_backend(pg_backend_pid())")
+    with engine.connect() as conn:
+        with pytest.raises(DBAPIError):
+            pgwire.pipeline(conn, [(kill, {}), (ECHO, {"v": "x", "n": 1})])
+        assert conn.invalidated
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT 1")).scalar() == 1
 
 
 def test_a_deferred_write_goes_before_a_plain_commit(postgres_url: str) -> None:
@@ -127,13 +187,13 @@ def test_a_deferred_write_goes_before_a_plain_commit(postgres_url: str) -> None:
         with db.engine.begin() as conn:
             conn.execute(text("CREATE TABLE t (n int)"))
         with db.write() as session:
-            pgwire.defer(session, "INSERT INTO t VALUES (1)")
-            pgwire.defer(session, "INSERT INTO t VALUES (2)")
+            pgwire.defer(session, (INSERT, {"n": 1}))
+            pgwire.defer(session, (INSERT, {"n": 2}))
         with db.write() as session:
-            pgwire.defer(session, "INSERT INTO t VALUES (3)")
-            pgwire.commit_with(session, "INSERT INTO t VALUES (4)")
+            pgwire.defer(session, (INSERT, {"n": 3}))
+            pgwire.commit_with(session, (INSERT, {"n": 4}))
         with pytest.raises(RuntimeError), db.write() as session:
-            pgwire.defer(session, "INSERT INTO t VALUES (5)")
+            pgwire.defer(session, (INSERT, {"n": 5}))
             raise RuntimeError("the command failed")
         with db.read() as session:
             rows = session.execute(text("SELECT n FROM t ORDER BY n")).scalars().all()
@@ -149,8 +209,19 @@ def test_a_failed_deferred_write_fails_the_commit(postgres_url: str) -> None:
             conn.execute(text("CREATE TABLE t (n int PRIMARY KEY)"))
         with pytest.raises(DBAPIError, match="duplicate key"), db.write() as session:
             pgwire.run(session.connection(), "BEGIN; INSERT INTO t VALUES (1)")
-            pgwire.defer(session, "INSERT INTO t VALUES (1)")
+            pgwire.defer(session, (INSERT, {"n": 1}))
         with db.read() as session:
             assert session.execute(text("SELECT count(*) FROM t")).scalar() == 0
     finally:
         db.dispose()
+
+
+def test_statements_deallocated_behind_its_back_are_prepared_again(engine: Engine) -> None:
+    with engine.connect() as conn:
+        pgwire.pipeline(conn, [(ECHO, {"v": "x", "n": 1})])
+        conn.execute(text("DEALLOCATE ALL"))
+        conn.commit()
+        with pytest.raises(DBAPIError, match="does not exist"):
+            pgwire.pipeline(conn, [(ECHO, {"v": "x", "n": 1})])
+        (result,) = pgwire.pipeline(conn, [(ECHO, {"v": "y", "n": 1})])
+        assert pgwire.value(result, 0, 0) == "y"

@@ -22,8 +22,10 @@ ends it.
 
 from __future__ import annotations
 
+import re
 import select
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -136,31 +138,161 @@ def _exchange(raw: psycopg.Connection[Any], script: str) -> list[pq.abc.PGresult
     return results
 
 
-def begin(conn: Connection) -> str:
-    """``BEGIN;`` when the connection has no transaction open yet, else nothing: the
-    start of a script that opens the session's transaction itself, so that psycopg's
+def begin(conn: Connection) -> list[Step]:
+    """BEGIN when the connection has no transaction open yet, else nothing: the first
+    step of a pipeline that opens the session's transaction itself, so that psycopg's
     BEGIN does not take a round trip of its own."""
     idle = _psycopg(conn).pgconn.transaction_status == pq.TransactionStatus.IDLE
-    return "BEGIN; " if idle else ""
+    return [("BEGIN", {})] if idle else []
 
 
-def defer(session: Session, script: str) -> None:
-    """Send ``script`` with the session's commit, not now."""
-    session.info.setdefault(_DEFERRED, []).append(script)
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A statement PostgreSQL parses and plans once per connection, then runs with new
+    values: planning the hot path's statements anew each time cost PostgreSQL more CPU
+    than running them. Written with ``%(name)s`` placeholders, like ``render``'s."""
+
+    name: bytes
+    sql: bytes
+    params: tuple[str, ...]  # the placeholders' names, in $1, $2 ... order
+
+    @classmethod
+    def of(cls, name: str, template: str) -> Prepared:
+        order: list[str] = []
+
+        def number(match: re.Match[str]) -> str:
+            if match[1] not in order:
+                order.append(match[1])
+            return f"${order.index(match[1]) + 1}"
+
+        sql = _PLACEHOLDER.sub(number, template)
+        return cls(f"tldsec_{name}".encode(), sql.encode(), tuple(order))
+
+
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
+_PREPARED = "tldsec.prepared"  # pool record info key: the names prepared on a connection
+Step = tuple[Prepared | str, Mapping[str, Any]]  # a statement and its values
+
+
+def pipeline(conn: Connection, steps: Sequence[Step]) -> list[pq.abc.PGresult]:
+    """Run ``steps`` in one round trip (libpq's pipeline mode, one Sync); a result per step.
+
+    A ``Prepared`` statement is parsed on this connection the first time only; a plain
+    string is a statement without values (BEGIN, COMMIT). The first failing step is
+    raised; PostgreSQL ran none after it.
+    """
+    raw = _psycopg(conn)
+    prepared: set[bytes] = conn.connection.info.setdefault(_PREPARED, set())
+    try:
+        return _pipeline(raw.pgconn, steps, prepared, raw.info.encoding)
+    except psycopg.Error as exc:
+        if exc.sqlstate == "26000":  # someone ran DEALLOCATE or DISCARD: prepare again
+            prepared.clear()
+        pgconn = raw.pgconn
+        if pgconn.pipeline_status != pq.PipelineStatus.OFF:
+            # Results still pending: the connection cannot be trusted to psycopg again.
+            conn.invalidate(exc)
+        raise _as_sqlalchemy(conn, raw, exc) from exc
+
+
+def _pipeline(
+    pgconn: pq.abc.PGconn, steps: Sequence[Step], prepared: set[bytes], encoding: str
+) -> list[pq.abc.PGresult]:
+    pgconn.enter_pipeline_mode()
+    sent: list[bytes | None] = []  # per command: the name it prepares, or None
+    for statement, values in steps:
+        if isinstance(statement, str):
+            pgconn.send_query_params(statement.encode(), None)
+            sent.append(None)
+            continue
+        if statement.name not in prepared and statement.name not in sent:
+            pgconn.send_prepare(statement.name, statement.sql)
+            sent.append(statement.name)
+        pgconn.send_query_prepared(statement.name, [_param(values[k]) for k in statement.params])
+        sent.append(None)
+    pgconn.pipeline_sync()
+    fd = pgconn.socket
+    while pgconn.flush():
+        select.select([fd], [fd], [])
+        pgconn.consume_input()
+    results: list[pq.abc.PGresult] = []
+    error: pq.abc.PGresult | None = None
+    for preparing in sent:
+        result = _next_result(pgconn, fd)
+        if result is None:
+            raise psycopg.OperationalError(pgconn.get_error_message() or "no result")
+        if result.status == pq.ExecStatus.FATAL_ERROR and error is None:
+            error = result
+        elif result.status in _OK:
+            if preparing is not None:
+                prepared.add(preparing)
+            else:
+                results.append(result)
+        _next_result(pgconn, fd)  # the None that ends each command's results
+    sync = _next_result(pgconn, fd)
+    if sync is None or sync.status != pq.ExecStatus.PIPELINE_SYNC:
+        raise psycopg.OperationalError(pgconn.get_error_message() or "no pipeline sync")
+    pgconn.exit_pipeline_mode()
+    if error is not None:
+        raise pg_errors.error_from_result(error, encoding=encoding)
+    return results
+
+
+def _next_result(pgconn: pq.abc.PGconn, fd: int) -> pq.abc.PGresult | None:
+    while pgconn.is_busy():
+        select.select([fd], [], [])
+        pgconn.consume_input()
+    return pgconn.get_result()
+
+
+def _param(value: Any) -> bytes | None:
+    """One value in PostgreSQL's text format (the statement's casts give the types)."""
+    kind = type(value)
+    if kind is str:
+        if "\0" in value:
+            raise ValueError(f"PostgreSQL text cannot hold a NUL character: {value!r}")
+        return bytes(value, "utf-8")
+    if kind is int:
+        return b"%d" % value
+    if value is None:
+        return None
+    if kind is bool:
+        return b"t" if value else b"f"
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: tldsec stores UTC only")
+        return value.astimezone(UTC).isoformat().encode()
+    if isinstance(value, list | tuple):
+        if all(type(v) is int for v in value):
+            return ("{" + ",".join(map(str, value)) + "}").encode()
+        if all(type(v) is str for v in value):
+            return ("{" + ",".join(_array_element(v) for v in value) + "}").encode()
+    raise TypeError(f"no PostgreSQL value for {kind.__name__} {value!r}")
+
+
+def _array_element(value: str) -> str:
+    if "\0" in value:
+        raise ValueError(f"PostgreSQL text cannot hold a NUL character: {value!r}")
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def defer(session: Session, step: Step) -> None:
+    """Send ``step`` with the session's commit, not now."""
+    session.info.setdefault(_DEFERRED, []).append(step)
 
 
 def send_deferred(session: Session) -> None:
     """Send what ``defer`` kept (the registry's write sessions call this before commit)."""
-    scripts = session.info.pop(_DEFERRED, None)
-    if scripts:
-        run(session.connection(), "; ".join(scripts))
+    steps = session.info.pop(_DEFERRED, None)
+    if steps:
+        pipeline(session.connection(), steps)
 
 
-def commit_with(session: Session, script: str) -> None:
-    """Send the deferred writes, ``script`` and COMMIT as one message. The session's own
+def commit_with(session: Session, step: Step) -> None:
+    """Send the deferred writes, ``step`` and COMMIT in one round trip. The session's own
     commit then has nothing left to do (psycopg sees no transaction open)."""
-    scripts = session.info.pop(_DEFERRED, [])
-    run(session.connection(), "; ".join([*scripts, script, "COMMIT"]))
+    steps = session.info.pop(_DEFERRED, [])
+    pipeline(session.connection(), [*steps, step, ("COMMIT", {})])
 
 
 def value(result: pq.abc.PGresult, row: int, column: int) -> str | None:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tldsec.clock import Clock
-from tldsec.db.pgwire import commit_with, render
+from tldsec.db.pgwire import Prepared, commit_with
 from tldsec.epp import login as login_flow
 from tldsec.epp.command import Command, Handler
 from tldsec.epp.commands import (
@@ -84,10 +84,11 @@ from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import EppTransaction
 
 LOG_ROW = insert(cast(Table, EppTransaction.__table__))  # built once: see registry/ds_update.py
-PG_LOG_ROW = (
+PG_LOG_ROW = Prepared.of(
+    "epp_log_row",
     "INSERT INTO epp_transaction (at, client_id, peer, command, object_name, cl_trid, sv_trid,"
     " result_code, duration_us) VALUES (%(at)s, %(client_id)s, %(peer)s, %(command)s,"
-    " %(object_name)s, %(cl_trid)s, %(sv_trid)s, %(result_code)s, %(duration_us)s)"
+    " %(object_name)s, %(cl_trid)s, %(sv_trid)s, %(result_code)s, %(duration_us)s)",
 )
 
 _log = logging.getLogger(__name__)
@@ -336,7 +337,7 @@ class Dispatcher:
                 db = session.connection()
                 if db.dialect.name == "postgresql":
                     # The command's deferred writes, this row and COMMIT: one round trip.
-                    commit_with(session, render(db, PG_LOG_ROW, row))
+                    commit_with(session, (PG_LOG_ROW, row))
                 else:
                     db.execute(LOG_ROW, row)
             return reply

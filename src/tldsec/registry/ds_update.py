@@ -32,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from tldsec.db.pgwire import begin, defer, render, run, value
+from tldsec.db.pgwire import Prepared, begin, defer, pipeline, value
 from tldsec.errors import DsRejected, ObjectNotFound
 from tldsec.registry.context import Tx
 from tldsec.registry.ds_rules import DsData, apply_ds_change
@@ -194,29 +194,34 @@ def _write(
 
 
 # PostgreSQL runs every data-modifying WITH part exactly once, to completion: the same
-# writes as ``_write`` in one round trip. A DS is never both removed and added.
-_PG_WRITE = """
+# writes as ``_write`` in one statement. A DS is never both removed and added. Every value
+# is cast: a prepared statement's parameter types come from the statement alone.
+_PG_WRITE = Prepared.of(
+    "ds_write",
+    """
 WITH removed AS (
     DELETE FROM ds_record r
     USING unnest(%(rm_tag)s::int[], %(rm_alg)s::int[], %(rm_dt)s::int[], %(rm_digest)s::text[])
         AS x(key_tag, algorithm, digest_type, digest)
-    WHERE r.domain_id = %(domain_id)s AND r.key_tag = x.key_tag AND r.algorithm = x.algorithm
-      AND r.digest_type = x.digest_type AND r.digest = x.digest
+    WHERE r.domain_id = %(domain_id)s::int AND r.key_tag = x.key_tag
+      AND r.algorithm = x.algorithm AND r.digest_type = x.digest_type AND r.digest = x.digest
 ), added AS (
     INSERT INTO ds_record (domain_id, key_tag, algorithm, digest_type, digest)
-    SELECT %(domain_id)s, * FROM unnest(
+    SELECT %(domain_id)s::int, * FROM unnest(
         %(add_tag)s::int[], %(add_alg)s::int[], %(add_dt)s::int[], %(add_digest)s::text[])
 ), touched AS (
-    UPDATE domain SET updated_at = %(at)s, updater_id = %(by)s WHERE id = %(domain_id)s
+    UPDATE domain SET updated_at = %(at)s::timestamptz, updater_id = %(by)s::int
+     WHERE id = %(domain_id)s::int
 ), changed AS (
     INSERT INTO zone_change (at, name, reason)
-    SELECT %(at)s, %(object_name)s, 'domain-update' WHERE %(zone)s
+    SELECT %(at)s::timestamptz, %(object_name)s::text, 'domain-update' WHERE %(zone)s::boolean
 )
 INSERT INTO registry_history
     (at, client_id, object_type, object_name, action, sv_trid, cl_trid, detail)
-VALUES (%(at)s, %(client_id)s, %(object_type)s, %(object_name)s, %(action)s, %(sv_trid)s,
-        %(cl_trid)s, %(detail)s)
-"""
+VALUES (%(at)s::timestamptz, %(client_id)s::text, %(object_type)s::text, %(object_name)s::text,
+        %(action)s::text, %(sv_trid)s::text, %(cl_trid)s::text, %(detail)s::text)
+""",
+)
 
 
 def _defer_writes(
@@ -230,47 +235,49 @@ def _defer_writes(
     history: dict[str, object],
 ) -> None:
     """The writes of ``_write`` in one statement, sent with the commit (PostgreSQL)."""
-    script = render(
-        conn,
-        _PG_WRITE,
-        {
-            **history,
-            "domain_id": domain_id,
-            "by": tx.actor.registrar_id,
-            "zone": bool(added or removed),
-            "rm_tag": [d.key_tag for d in removed],
-            "rm_alg": [d.algorithm for d in removed],
-            "rm_dt": [d.digest_type for d in removed],
-            "rm_digest": [d.digest for d in removed],
-            "add_tag": [d.key_tag for d in added],
-            "add_alg": [d.algorithm for d in added],
-            "add_dt": [d.digest_type for d in added],
-            "add_digest": [d.digest for d in added],
-        },
-    )
-    defer(session, script)
+    values = {
+        **history,
+        "domain_id": domain_id,
+        "by": tx.actor.registrar_id,
+        "zone": bool(added or removed),
+        "rm_tag": [d.key_tag for d in removed],
+        "rm_alg": [d.algorithm for d in removed],
+        "rm_dt": [d.digest_type for d in removed],
+        "rm_digest": [d.digest for d in removed],
+        "add_tag": [d.key_tag for d in added],
+        "add_alg": [d.algorithm for d in added],
+        "add_dt": [d.digest_type for d in added],
+        "add_digest": [d.digest for d in added],
+    }
+    defer(session, (_PG_WRITE, values))
 
 
-# PostgreSQL (db/pgwire.py): BEGIN, the lock and the reads in one message. The
+# PostgreSQL (db/pgwire.py): BEGIN, the lock and the reads in one round trip. The
 # reads are a statement of their own, after the lock's: it runs on a snapshot of its own
 # (READ COMMITTED), taken once the lock is held, so it sees what the lock's previous holder
 # committed. It finds the domain by name: the locked row's name cannot change under us.
-_PG_LOCK_AND_READ = """
-SELECT id, registrar_id, transfer_status FROM domain WHERE name = %(name)s FOR UPDATE;
+_PG_LOCK = Prepared.of(
+    "ds_lock",
+    "SELECT id, registrar_id, transfer_status FROM domain WHERE name = %(name)s FOR UPDATE",
+)
+_PG_READ = Prepared.of(
+    "ds_read",
+    """
 SELECT 's', status, 0, 0, 0 FROM domain_status
- WHERE domain_id = (SELECT id FROM domain WHERE name = %(name)s)
+ WHERE domain_id = (SELECT id FROM domain WHERE name = %(name)s::text)
 UNION ALL
 SELECT 'd', digest, key_tag, algorithm, digest_type FROM ds_record
- WHERE domain_id = (SELECT id FROM domain WHERE name = %(name)s)
-"""
+ WHERE domain_id = (SELECT id FROM domain WHERE name = %(name)s::text)
+""",
+)
 
 
 def _pg_lock_and_read(
     conn: Connection, name: str
 ) -> tuple[tuple[int, int, str | None] | None, list[tuple[Any, ...]]]:
     """The locked domain row (id, sponsor, transfer status) and its statuses and DS."""
-    script = begin(conn) + render(conn, _PG_LOCK_AND_READ, {"name": name})
-    locked, found = run(conn, script)[-2:]
+    key = {"name": name}
+    locked, found = pipeline(conn, [*begin(conn), (_PG_LOCK, key), (_PG_READ, key)])[-2:]
     if locked.ntuples == 0:
         return None, []
     row = (_int(locked, 0, 0), _int(locked, 0, 1), value(locked, 0, 2))
