@@ -225,3 +225,17 @@ def test_statements_deallocated_behind_its_back_are_prepared_again(engine: Engin
             pgwire.pipeline(conn, [(ECHO, {"v": "x", "n": 1})])
         (result,) = pgwire.pipeline(conn, [(ECHO, {"v": "y", "n": 1})])
         assert pgwire.value(result, 0, 0) == "y"
+
+
+def test_a_rollback_elsewhere_on_the_connection_keeps_the_prepared_statements(
+    engine: Engine,
+) -> None:
+    """psycopg deallocates every statement at a rollback once it prepared some of its
+    own; the engines tldsec makes keep it from preparing, so the hot path's survive."""
+    with engine.connect() as conn:
+        pgwire.pipeline(conn, [(ECHO, {"v": "x", "n": 1})])
+        for _ in range(8):  # psycopg would prepare this after 5 runs
+            conn.execute(text("SELECT count(*) FROM pg_class WHERE relname = :n"), {"n": "t"})
+        conn.rollback()
+        (result,) = pgwire.pipeline(conn, [(ECHO, {"v": "y", "n": 1})])
+        assert pgwire.value(result, 0, 0) == "y"

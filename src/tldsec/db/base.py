@@ -28,4 +28,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)  # the EPP server turns it off (docs/epp.md)
+    if url.startswith("postgresql+psycopg"):
+        # psycopg's own statement preparation stays off: after a rollback it runs
+        # DEALLOCATE ALL, which would also drop the hot path's statements (db/pgwire.py).
+        connect_args = dict(kwargs.get("connect_args", {}))
+        connect_args.setdefault("prepare_threshold", None)
+        kwargs["connect_args"] = connect_args
     return create_engine(url, **kwargs)
