@@ -87,3 +87,34 @@ def test_every_name_the_registry_and_epp_use_today_is_mapped() -> None:
     catalogue = {e.value for e in EventType}
     assert used, "no audit calls found: has the registry changed how it audits?"
     assert used <= set(REGISTRY_EVENTS) | catalogue, used - set(REGISTRY_EVENTS) - catalogue
+
+
+def test_a_retraction_of_changes_that_did_not_happen_is_a_warning_entry(
+    audit_log: AuditLog,
+) -> None:
+    """What the EPP dispatcher records when a command's transaction fails after its
+    entries were written (epp/dispatch.py, ``AuditTrail``)."""
+    recorder: AuditRecorder = registry_recorder(audit_log)
+    change = {
+        "event": "registry.ds.change",
+        "actor": "reg-1",
+        "domain": "example.tld",
+        "added": ["12345 8 2 ABCD"],
+        "removed": [],
+        "chain_of_trust_removed": False,
+    }
+    recorder(
+        "registry.change_not_committed",
+        actor="reg-1",
+        command="domain:update",
+        sv_trid="tldsec-0123",
+        events=[change],
+    )
+    (entry,) = iter_entries(audit_log.engine)
+    assert (entry.event, entry.level, entry.actor) == (
+        "registry.change_not_committed",
+        "warning",
+        "registrar:reg-1",
+    )
+    assert entry.details["events"] == [change]
+    assert entry.details["sv_trid"] == "tldsec-0123"

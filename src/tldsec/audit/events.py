@@ -136,6 +136,7 @@ class EventType(StrEnum):
     CLOCK_BACKWARDS = "clock.backwards"
     CLOCK_UNSYNCHRONISED = "clock.unsynchronised"
     CLOCK_SYNCHRONISED = "clock.synchronised"
+    CHANGE_NOT_COMMITTED = "registry.change_not_committed"
     # Network equipment
     NETWORK_EVENT = "network.event"
     # The audit log itself
@@ -291,6 +292,11 @@ CATALOGUE: dict[EventType, EventInfo] = {
     ),
     EventType.CLOCK_SYNCHRONISED: EventInfo(
         _C.ANOMALY, _L.NOTICE, "the kernel reports the clock is synchronised again"
+    ),
+    EventType.CHANGE_NOT_COMMITTED: EventInfo(
+        _C.ANOMALY,
+        _L.WARNING,
+        "a registry change was audited, then its database transaction failed: it did not happen",
     ),
     EventType.NETWORK_EVENT: EventInfo(
         _C.NETWORK, _L.INFO, "a network equipment event was recorded"

@@ -5,7 +5,9 @@ well-formed XML without DOCTYPE (2001) -> a known command (2000) -> an object se
 the server offers (2307) -> known extensions (2103) -> the schemas (2001) -> logged in
 (2002) -> the command module, in one database transaction. A failed command changes
 nothing: its transaction is rolled back. Every command is written to the EPP
-transaction log, in the command's own transaction when it succeeds.
+transaction log, in the command's own transaction when it succeeds. Audit entries are
+committed before the command's transaction; if that then fails, a
+``registry.change_not_committed`` entry names the audited changes that did not happen.
 """
 
 from __future__ import annotations
@@ -132,6 +134,20 @@ class Connection:
     extensions: frozenset[str] = frozenset()
     failed_logins: int = 0
     closed: bool = False
+
+
+@dataclass
+class AuditTrail:
+    """The audit recorder of one unit of work: each event goes to the audit log at once
+    and is remembered, so that if the unit's transaction then fails the log can say which
+    audited changes did not happen (the entry is committed before the registry's)."""
+
+    recorder: AuditRecorder
+    events: list[dict[str, object]] = field(default_factory=list)
+
+    def __call__(self, event: str, *, actor: str, **details: object) -> None:
+        self.recorder(event, actor=actor, **details)
+        self.events.append({"event": event, "actor": actor, **details})
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,7 +283,8 @@ class Dispatcher:
             return Reply(code=ResultCode.SUCCESS_ENDING_SESSION)
         handler = self._handler(cmd)
         actor = conn.actor
-        tx = self._tx(actor, sv_trid, cmd.cl_trid, started)
+        trail = AuditTrail(self.audit)
+        tx = self._tx(actor, sv_trid, cmd.cl_trid, started, trail)
         return self._unit_of_work(
             lambda s: handler(s, tx, cmd),
             actor.client_id,
@@ -277,6 +294,7 @@ class Dispatcher:
             cmd.cl_trid,
             sv_trid,
             started,
+            trail,
         )
 
     def end_session(self, conn: Connection) -> None:
@@ -295,7 +313,8 @@ class Dispatcher:
         return handler
 
     def _login(self, cmd: Command, conn: Connection, sv_trid: str, started: datetime) -> Reply:
-        tx = self._tx(Actor(ANONYMOUS, None), sv_trid, cmd.cl_trid, started)
+        trail = AuditTrail(self.audit)
+        tx = self._tx(Actor(ANONYMOUS, None), sv_trid, cmd.cl_trid, started, trail)
         client_id = text_of(cmd.object_element.find(q(EPP, "clID")))[:16]
         opened: list[login_flow.LoginResult] = []
 
@@ -305,7 +324,7 @@ class Dispatcher:
 
         try:
             reply = self._unit_of_work(
-                work, client_id, conn, "login", None, cmd.cl_trid, sv_trid, started
+                work, client_id, conn, "login", None, cmd.cl_trid, sv_trid, started, trail
             )
         except EppError:
             for result in opened:  # the slot was taken but the transaction failed
@@ -325,8 +344,10 @@ class Dispatcher:
         cl_trid: str | None,
         sv_trid: str,
         started: datetime,
+        trail: AuditTrail,
     ) -> Reply:
-        """Run ``work`` in one transaction with its log row; on failure, roll back and log."""
+        """Run ``work`` in one transaction with its log row; on failure, roll back and log
+        (and say in the audit log that the changes it audited did not happen)."""
         try:
             with self.db.write() as session:
                 reply = work(session)
@@ -351,11 +372,34 @@ class Dispatcher:
             error = CommandSyntaxError(f"a value could not be read: {exc}")
         except EppError as exc:
             error = exc
+        if trail.events:
+            self._not_committed(trail, label, sv_trid)
         self._log(client_id, conn, label, object_name, cl_trid, sv_trid, error.code, started)
         error.logged = True
         raise error
 
-    def _tx(self, actor: Actor, sv_trid: str, cl_trid: str | None, now: datetime) -> Tx:
+    def _not_committed(self, trail: AuditTrail, label: str, sv_trid: str) -> None:
+        """The audit entry that retracts ``trail``'s events: their transaction failed."""
+        try:
+            self.audit(
+                "registry.change_not_committed",
+                actor=str(trail.events[0]["actor"]),
+                command=label,
+                sv_trid=sv_trid,
+                events=trail.events,
+            )
+        except Exception:  # the answer still goes out; the operator gets the log line
+            _log.exception(
+                "%s (svTRID %s) failed after its audit entries were written, and the "
+                "audit entry saying so could not be written either: %s",
+                label,
+                sv_trid,
+                trail.events,
+            )
+
+    def _tx(
+        self, actor: Actor, sv_trid: str, cl_trid: str | None, now: datetime, trail: AuditTrail
+    ) -> Tx:
         return Tx(
             actor=actor,
             now=now,
@@ -363,7 +407,7 @@ class Dispatcher:
             rules=self.rules,
             hasher=self.hasher,
             cl_trid=cl_trid,
-            audit=self.audit,
+            audit=trail,
         )
 
     def _log_row(
