@@ -1,6 +1,6 @@
-"""Hot-path statements on libpq (``db/pgwire.py``): literals that PostgreSQL reads back as
-the values they were made from, one message with several results, errors named as
-SQLAlchemy's with nothing after them run, and deferred writes never lost."""
+"""Hot-path statements on libpq (``db/pgwire.py``): values that PostgreSQL reads back as
+themselves, statements prepared once per connection, one round trip with several results,
+errors named as SQLAlchemy's with nothing after them run, and deferred writes never lost."""
 
 from __future__ import annotations
 
@@ -26,92 +26,45 @@ def engine(postgres_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def echo(engine: Engine, value: object) -> str | None:
-    """What PostgreSQL makes of ``value``'s literal, as text."""
-    with engine.connect() as conn:
-        script = pgwire.render(conn, "SELECT (%(v)s)::text", {"v": value})
-        (result,) = pgwire.run(conn, script)
-        return pgwire.value(result, 0, 0)
-
-
 # Any text PostgreSQL can store: no NUL, quotes and backslashes included.
 texts = st.text(st.characters(exclude_characters="\x00", codec="utf-8"), max_size=40)
+ROUND_TRIP = pgwire.Prepared.of("test_round_trip", "SELECT %(v)s::text")
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(value=texts)
-def test_a_text_literal_reads_back_as_the_same_text(engine: Engine, value: str) -> None:
-    assert echo(engine, value) == value
-
-
-@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(values=st.lists(st.integers(-(2**31), 2**31 - 1), max_size=5))
-def test_int_arrays_read_back_as_the_same_numbers(engine: Engine, values: list[int]) -> None:
-    assert echo(engine, values) == "{" + ",".join(map(str, values)) + "}"
-
-
-def test_text_arrays_keep_quotes_and_commas(engine: Engine) -> None:
-    with engine.connect() as conn:
-        script = pgwire.render(
-            conn, "SELECT (%(v)s)[2], cardinality(%(v)s)", {"v": ["a", "b'c,\\"]}
-        )
-        (result,) = pgwire.run(conn, script)
-        assert (pgwire.value(result, 0, 0), pgwire.value(result, 0, 1)) == ("b'c,\\", "2")
-
-
-def test_none_booleans_and_times_are_typed_literals(engine: Engine) -> None:
+def test_values_of_every_kind_reach_postgresql_as_themselves(engine: Engine) -> None:
     moment = datetime(2026, 11, 29, 22, 5, 1, 123456, tzinfo=UTC)
-    assert echo(engine, None) is None
-    assert echo(engine, True) == "true"
-    east = moment.astimezone(ZoneInfo("Asia/Tokyo"))
+    kinds = pgwire.Prepared.of(
+        "test_kinds",
+        "SELECT %(t)s::timestamptz = %(tokyo)s::timestamptz, %(b)s::boolean, %(none)s::int,"
+        " %(ints)s::int[] = ARRAY[1, -2, 3], cardinality(%(empty)s::text[])",
+    )
+    tokyo = moment.astimezone(ZoneInfo("Asia/Tokyo"))
+    values = {"t": moment, "tokyo": tokyo, "b": True, "none": None, "ints": [1, -2, 3]}
     with engine.connect() as conn:
-        script = pgwire.render(
-            conn, "SET TIME ZONE 'UTC'; SELECT %(a)s::text, %(a)s = %(b)s", {"a": moment, "b": east}
-        )
-        result = pgwire.run(conn, script)[-1]
-        assert pgwire.value(result, 0, 0) == "2026-11-29 22:05:01.123456+00"
-        assert pgwire.value(result, 0, 1) == "t"
+        (result,) = pgwire.pipeline(conn, [(kinds, {**values, "empty": ()})])
+        got = [pgwire.value(result, 0, c) for c in range(5)]
+    assert got == ["t", "t", None, "t", "0"]
 
 
-def test_values_without_a_literal_are_refused_by_name(engine: Engine) -> None:
+def test_values_without_a_postgresql_form_are_refused_by_name(engine: Engine) -> None:
     with engine.connect() as conn:
         with pytest.raises(TypeError, match="float"):
-            pgwire.render(conn, "SELECT %(v)s", {"v": 1.5})
+            pgwire.pipeline(conn, [(ROUND_TRIP, {"v": 1.5})])
         with pytest.raises(ValueError, match="NUL"):
-            pgwire.render(conn, "SELECT %(v)s", {"v": "a\0b"})
+            pgwire.pipeline(conn, [(ROUND_TRIP, {"v": "a\0b"})])
+        with pytest.raises(ValueError, match="NUL"):
+            pgwire.pipeline(conn, [(ROUND_TRIP, {"v": ["a\0b"]})])
         with pytest.raises(ValueError, match="naive datetime"):
-            pgwire.render(conn, "SELECT %(v)s", {"v": datetime(2026, 1, 1)})
+            pgwire.pipeline(conn, [(ROUND_TRIP, {"v": datetime(2026, 1, 1)})])
+        assert not conn.invalidated  # refused before anything was sent
 
 
-def test_one_message_gives_every_statement_its_result(engine: Engine) -> None:
+def test_one_round_trip_gives_every_statement_its_result(engine: Engine) -> None:
+    two_rows = pgwire.Prepared.of("test_two_rows", "SELECT 'x', 2 UNION ALL SELECT 'y', 3")
     with engine.connect() as conn:
-        results = pgwire.run(conn, "SELECT 1; SELECT 'x', 2 UNION ALL SELECT 'y', 3")
+        results = pgwire.pipeline(conn, [(ROUND_TRIP, {"v": "a"}), (two_rows, {})])
         assert [r.ntuples for r in results] == [1, 2]
         assert pgwire.value(results[1], 1, 0) == "y"
-
-
-def test_a_failing_statement_is_an_sqlalchemy_error_and_nothing_after_it_runs(
-    engine: Engine,
-) -> None:
-    with engine.begin() as conn:
-        conn.execute(text("CREATE TABLE t (n int)"))
-    with engine.connect() as conn:
-        with pytest.raises(DBAPIError, match="division by zero") as caught:
-            pgwire.run(
-                conn, "BEGIN; INSERT INTO t VALUES (1); SELECT 1/0; INSERT INTO t VALUES (2)"
-            )
-        assert getattr(caught.value.orig, "sqlstate", None) == "22012"
-    with engine.connect() as conn:  # the pool rolled the aborted transaction back
-        assert conn.execute(text("SELECT count(*) FROM t")).scalar() == 0
-
-
-def test_a_connection_the_server_dropped_is_not_handed_out_again(engine: Engine) -> None:
-    with engine.connect() as conn:
-        with pytest.raises(DBAPIError):
-            pgwire.run(conn, "SELECT pg_terminate_backend(pg_backend_pid())")
-        assert conn.invalidated
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT 1")).scalar() == 1
 
 
 def test_begin_opens_a_transaction_only_when_none_is_open(engine: Engine) -> None:
@@ -208,7 +161,7 @@ def test_a_failed_deferred_write_fails_the_commit(postgres_url: str) -> None:
         with db.engine.begin() as conn:
             conn.execute(text("CREATE TABLE t (n int PRIMARY KEY)"))
         with pytest.raises(DBAPIError, match="duplicate key"), db.write() as session:
-            pgwire.run(session.connection(), "BEGIN; INSERT INTO t VALUES (1)")
+            pgwire.pipeline(session.connection(), [("BEGIN", {}), (INSERT, {"n": 1})])
             pgwire.defer(session, (INSERT, {"n": 1}))
         with db.read() as session:
             assert session.execute(text("SELECT count(*) FROM t")).scalar() == 0

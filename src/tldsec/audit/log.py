@@ -43,6 +43,7 @@ from tldsec.audit.models import CHECKPOINTS, ENTRIES, HEAD
 from tldsec.audit.signing import AuditSigner
 from tldsec.clock import Clock
 from tldsec.db import pgwire
+from tldsec.db.pgwire import Prepared
 from tldsec.errors import AuditError, TldsecError
 
 _log = logging.getLogger(__name__)
@@ -57,26 +58,31 @@ INSERT_ENTRIES = insert(ENTRIES)
 INSERT_CHECKPOINT = insert(CHECKPOINTS)
 UPDATE_HEAD = update(HEAD).where(HEAD.c.id == 1)  # SET from the parameters given
 
-# The same on PostgreSQL, sent several to a message (``AuditLog._append_postgres``).
-# Times as UTC ISO text, read back exactly whatever the session's DateStyle and zone.
-PG_LOCK_HEAD = (
+# The same on PostgreSQL, prepared once per connection and sent several to a round trip
+# (``AuditLog._append_postgres``, db/pgwire.py). Times as UTC ISO text, read back exactly
+# whatever the session's DateStyle and zone.
+PG_LOCK_HEAD = Prepared.of(
+    "audit_lock_head",
     "SELECT seq, hash, to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'),"
     " checkpoint_seq, to_char(checkpoint_time AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US'),"
-    " clock_state FROM audit_head WHERE id = 1 FOR UPDATE"
+    " clock_state FROM audit_head WHERE id = 1 FOR UPDATE",
 )
-PG_INSERT_ENTRY = (
+PG_INSERT_ENTRY = Prepared.of(
+    "audit_insert_entry",
     "INSERT INTO audit_entries (seq, time, actor, event, level, details, prev_hash, hash)"
     " VALUES (%(seq)s, %(time)s, %(actor)s, %(event)s, %(level)s, %(details)s::json,"
-    " %(prev_hash)s, %(hash)s)"
+    " %(prev_hash)s, %(hash)s)",
 )
-PG_INSERT_CHECKPOINT = (
+PG_INSERT_CHECKPOINT = Prepared.of(
+    "audit_insert_checkpoint",
     "INSERT INTO audit_checkpoints (seq, head_hash, time, key_id, signature)"
-    " VALUES (%(seq)s, %(head_hash)s, %(time)s, %(key_id)s, %(signature)s)"
+    " VALUES (%(seq)s, %(head_hash)s, %(time)s, %(key_id)s, %(signature)s)",
 )
-PG_UPDATE_HEAD = (
+PG_UPDATE_HEAD = Prepared.of(
+    "audit_update_head",
     "UPDATE audit_head SET seq = %(seq)s, hash = %(hash)s, time = %(time)s,"
     " clock_state = %(clock_state)s, checkpoint_seq = %(checkpoint_seq)s,"
-    " checkpoint_time = %(checkpoint_time)s WHERE id = 1"
+    " checkpoint_time = %(checkpoint_time)s WHERE id = 1",
 )
 
 
@@ -297,14 +303,13 @@ class AuditLog:
         """
         try:
             with self.engine.connect() as conn:
-                head = _head(_PgHead.of(pgwire.run(conn, "BEGIN; " + PG_LOCK_HEAD)[-1]))
-                plan = self._plan(head, requested)
-                writes = [pgwire.render(conn, PG_INSERT_ENTRY, _pg_entry(e)) for e in plan.entries]
+                locked = pgwire.pipeline(conn, [("BEGIN", {}), (PG_LOCK_HEAD, {})])[-1]
+                plan = self._plan(_head(_PgHead.of(locked)), requested)
+                writes: list[pgwire.Step] = [(PG_INSERT_ENTRY, _pg_entry(e)) for e in plan.entries]
                 if plan.checkpoint is not None:
-                    row = _checkpoint_row(plan.checkpoint)
-                    writes.append(pgwire.render(conn, PG_INSERT_CHECKPOINT, row))
-                writes.append(pgwire.render(conn, PG_UPDATE_HEAD, plan.head))
-                pgwire.run(conn, "; ".join([*writes, "COMMIT"]))
+                    writes.append((PG_INSERT_CHECKPOINT, _checkpoint_row(plan.checkpoint)))
+                writes.append((PG_UPDATE_HEAD, plan.head))
+                pgwire.pipeline(conn, [*writes, ("COMMIT", {})])
         except SQLAlchemyError as exc:
             raise AuditError(f"cannot write the audit log: {exc}") from exc
         return plan.theirs
