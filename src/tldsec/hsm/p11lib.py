@@ -39,6 +39,7 @@ from pkcs11 import TokenFlag
 
 from tldsec.errors import KeyStoreError, KeyStoreLoginError, KeyStoreUnavailable
 from tldsec.hsm.p11errors import Where, pkcs11_errors, translate
+from tldsec.hsm.softhsm_store import TOKEN_RECORD, damaged_tokens
 
 SOFTHSM2_CONF = "SOFTHSM2_CONF"
 # SoftHSM2's file object store can fail a reader with CKR_GENERAL_ERROR while another
@@ -143,6 +144,23 @@ def find_token(entry: Module, label: str) -> Any:
     labels = ", ".join(f"'{t.label}'" for t in tokens) or "none"
     raise KeyStoreUnavailable(
         f"no token labelled '{label}' in PKCS#11 module {entry.path} (tokens found: {labels})"
+        + _damaged_softhsm_tokens(entry.conf)
+    )
+
+
+def _damaged_softhsm_tokens(conf: str | None) -> str:
+    """Why a SoftHSM2 token may have vanished (``hsm/softhsm_store.py``), or nothing."""
+    if conf is None:
+        return ""
+    damaged = damaged_tokens(Path(conf))
+    if not damaged:
+        return ""
+    where = ", ".join(str(d) for d in damaged)
+    return (
+        f"; SoftHSM2 token directory {where} has an empty or missing {TOKEN_RECORD}: a "
+        "process was killed while SoftHSM2 rewrote it (it does at every login), so the "
+        "token reads as uninitialised. Its keys cannot be used without that file: restore "
+        "the token directory from your backup (docs/hsm.md)"
     )
 
 
