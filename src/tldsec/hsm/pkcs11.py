@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
+import pkcs11
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 
@@ -27,7 +28,12 @@ from tldsec.errors import KeyNotFound, KeyStoreError, KeyStoreLoginError, KeySto
 from tldsec.hsm import p11lib
 from tldsec.hsm.base import KeyInfo, KeyStoreSpec
 from tldsec.hsm.p11errors import Where, pkcs11_errors
-from tldsec.hsm.rsakey import PUBLIC_EXPONENT, check_key_request, dnskey_public_key
+from tldsec.hsm.rsakey import (
+    PUBLIC_EXPONENT,
+    check_key_request,
+    dnskey_public_key,
+    parse_dnskey_public_key,
+)
 from tldsec.policy import Algorithm
 
 # RFC 5702 3: RSASSA-PKCS1-v1_5 with SHA-256 (8) or SHA-512 (10); the token hashes.
@@ -36,6 +42,7 @@ MECHANISMS = {
     Algorithm.RSASHA512: Mechanism.SHA512_RSA_PKCS,
 }
 APPLICATION = "tldsec"  # CKA_APPLICATION of the metadata objects
+SMK_LABEL = "tldsec-smk"  # CKA_LABEL of Storage Master Keys (CKA_ID: the check value)
 _ID_BYTES = 16
 
 
@@ -232,6 +239,122 @@ class Pkcs11KeyStore:
             for obj in doomed:
                 obj.destroy()
         self._keys.pop(key_id, None)
+
+    # -- the Storage Master Key (DPS 5.2.4, 5.2.5, 5.2.7; hsm/backup.py) -------------
+
+    def install_smk(self, secret: bytes, check: str) -> None:
+        """Create the SMK in this token from its clear value, as assembled from its
+        holders' shares in a ceremony: an AES key that wraps and unwraps and does nothing
+        else, sensitive and never extractable. Its CKA_ID is the check value."""
+        if len(secret) not in (16, 24, 32):
+            raise KeyStoreError(f"a Storage Master Key is an AES key, not {len(secret)} bytes")
+        session = self._live()
+        with self._errors("install the Storage Master Key"):
+            if self._smks(session, check):
+                raise KeyStoreError(
+                    f"token '{self._label}' already holds the Storage Master Key {check}"
+                )
+            session.create_object(
+                {
+                    Attribute.CLASS: ObjectClass.SECRET_KEY,
+                    Attribute.KEY_TYPE: KeyType.AES,
+                    Attribute.VALUE: secret,
+                    Attribute.ID: bytes.fromhex(check),
+                    Attribute.LABEL: SMK_LABEL,
+                    Attribute.TOKEN: True,
+                    Attribute.PRIVATE: True,
+                    Attribute.SENSITIVE: True,
+                    Attribute.EXTRACTABLE: False,
+                    Attribute.WRAP: True,
+                    Attribute.UNWRAP: True,
+                    Attribute.ENCRYPT: False,
+                    Attribute.DECRYPT: False,
+                    Attribute.SIGN: False,
+                    Attribute.VERIFY: False,
+                    Attribute.DERIVE: False,
+                }
+            )
+
+    def has_smk(self, check: str) -> bool:
+        with self._errors("find the Storage Master Key"):
+            return bool(self._smks(self._live(), check))
+
+    def wrap_private_key(self, key_id: str, smk_check: str) -> bytes:
+        """The private key wrapped under the SMK (RFC 5649 AES key wrap with padding):
+        the only form in which it leaves the token (DPS 5.2.5)."""
+        key = self._key(key_id)
+        smk = self._smk(smk_check)
+        with self._errors("wrap", key_id):
+            return bytes(smk.wrap_key(key.private, mechanism=Mechanism.AES_KEY_WRAP_PAD))
+
+    def unwrap_private_key(self, wrapped: bytes, smk_check: str, *, key: KeyInfo) -> KeyInfo:
+        """Recreate ``key`` in this token from its wrapped private half: the private key
+        as every key here is (sensitive, signing only, wrappable for the next backup),
+        its public half from ``key.public_key``. Refused if the id is taken, or if what
+        was unwrapped is not the private half of that public key."""
+        session = self._live()
+        ckid = bytes.fromhex(key.key_id)
+        with self._errors("look for", key.key_id):
+            if list(session.get_objects({Attribute.ID: ckid})):
+                raise KeyStoreError(
+                    f"token '{self._label}' already holds a key with id {key.key_id}"
+                )
+        exponent, modulus = parse_dnskey_public_key(key.public_key)
+        algorithm = check_key_request(key.algorithm, modulus.bit_length())
+        smk = self._smk(smk_check)
+        common = {Attribute.TOKEN: True, Attribute.ID: ckid, Attribute.LABEL: key.label}
+        with self._errors("unwrap", key.key_id):
+            private = smk.unwrap_key(
+                ObjectClass.PRIVATE_KEY,
+                KeyType.RSA,
+                wrapped,
+                id=ckid,
+                label=key.label,
+                mechanism=Mechanism.AES_KEY_WRAP_PAD,
+                store=True,
+                capabilities=MechanismFlag.SIGN,
+                # python-pkcs11 would also set these, which a private key does not have
+                template={
+                    **_PRIVATE_KEY_TEMPLATE,
+                    Attribute.ENCRYPT: pkcs11.DEFAULT,
+                    Attribute.VERIFY: pkcs11.DEFAULT,
+                    Attribute.WRAP: pkcs11.DEFAULT,
+                },
+            )
+            if int.from_bytes(private[Attribute.MODULUS], "big") != modulus:
+                private.destroy()
+                raise KeyStoreError(
+                    f"the wrapped key {key.key_id} is not the private half of its public key"
+                )
+            public = session.create_object(
+                {
+                    **common,
+                    Attribute.CLASS: ObjectClass.PUBLIC_KEY,
+                    Attribute.KEY_TYPE: KeyType.RSA,
+                    Attribute.PRIVATE: False,
+                    Attribute.VERIFY: True,
+                    Attribute.MODULUS: _biginteger(modulus),
+                    Attribute.PUBLIC_EXPONENT: _biginteger(exponent),
+                }
+            )
+        return self._finish_new_key(ckid, key.label, algorithm, public, private)
+
+    def _smks(self, session: Any, check: str) -> list[Any]:
+        return list(
+            session.get_objects(
+                {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.ID: bytes.fromhex(check)}
+            )
+        )
+
+    def _smk(self, check: str) -> Any:
+        with self._errors("find the Storage Master Key"):
+            found = self._smks(self._live(), check)
+        if not found:
+            raise KeyStoreError(
+                f"token '{self._label}' holds no Storage Master Key {check}: install it "
+                "from its holders' shares first (tldsec keys smk-install)"
+            )
+        return found[0]
 
     # -- inside ---------------------------------------------------------------------
 
