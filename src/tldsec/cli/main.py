@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sign",
     "zone",
     "keys",
+    "backup",
     "audit",
     "verify",
     "registrar",

@@ -1,0 +1,172 @@
+"""``tldsec backup``: the Storage Master Key and the key backups under it (DPS 5.2.4-5.2.7).
+
+``smk-create`` makes the SMK in the configured HSM and writes one share file per holder
+(any ``--threshold`` of them rebuild it, DPS 5.2.2); ``smk-install`` puts it into another
+HSM from its holders' shares; ``keys`` writes every key wrapped under it to an archive;
+``restore`` recreates an archive's keys in an HSM that holds the SMK. Each is recorded in
+the audit log with the operator as actor. The people the DPS wants present (SA, SO,
+witness) are the operator's procedure: tldsec does not yet enforce the quorum.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tldsec.atomicfile import replacing
+from tldsec.audit.config import open_audit_log
+from tldsec.audit.log import AuditLog
+from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.clock import SystemClock
+from tldsec.errors import ConfigError, KeyStoreError
+from tldsec.hsm.backup import KeyArchive, SmkShare, assemble_smk, back_up, new_smk, restore
+from tldsec.hsm.open import open_keystore
+from tldsec.hsm.pkcs11 import Pkcs11KeyStore
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "backup",
+        help="the Storage Master Key and key backups wrapped under it (DPS 5.2.4)",
+        description="Private keys leave the HSM only wrapped under the Storage Master Key "
+        "(DPS 5.2.5); the SMK is split among its holders, any THRESHOLD of whom rebuild it.",
+    )
+    acts = p.add_subparsers(dest="backup_action", metavar="ACTION", required=True)
+
+    def action(name: str, help_text: str) -> argparse.ArgumentParser:
+        a = acts.add_parser(name, help=help_text, description=help_text)
+        add_home_argument(a)
+        return a
+
+    a = action("smk-create", "make the SMK in this HSM and write one share file per holder")
+    a.add_argument("--shares", type=int, default=5, help="holders (default 5)")
+    a.add_argument("--threshold", type=int, default=3, help="shares needed (default 3)")
+    a.add_argument("--out", type=Path, required=True, help="a new directory for the shares")
+    a.set_defaults(handler=_smk_create)
+    a = action("smk-install", "install the SMK into this HSM from its holders' shares")
+    a.add_argument("shares", nargs="+", type=Path, metavar="SHARE", help="share files")
+    a.set_defaults(handler=_smk_install)
+    a = action("keys", "write every key of this HSM, wrapped under the SMK, to an archive")
+    a.add_argument("--smk", required=True, metavar="CHECK", help="the SMK's check value")
+    a.add_argument("-o", "--out", type=Path, required=True, help="the archive file to write")
+    a.set_defaults(handler=_keys)
+    a = action("restore", "recreate an archive's keys in this HSM (it must hold the SMK)")
+    a.add_argument("archive", type=Path)
+    a.set_defaults(handler=_restore)
+
+
+def _actor() -> str:
+    name = re.sub(r"[^A-Za-z0-9._@+-]", "-", getpass.getuser())[:128] or "unknown"
+    return f"person:{name}"
+
+
+@contextmanager
+def _hsm(args: argparse.Namespace) -> Iterator[tuple[Pkcs11KeyStore, AuditLog]]:
+    settings = settings_from_args(args)
+    store = open_keystore(settings.keystore_spec())
+    audit = open_audit_log(settings, SystemClock())
+    try:
+        if not isinstance(store, Pkcs11KeyStore):
+            raise ConfigError(
+                f"key backup under the SMK needs an HSM (a pkcs11 key store), not the "
+                f"{settings.keystore.backend!r} backend"
+            )
+        yield store, audit
+    finally:
+        store.close()
+        audit.close()
+
+
+def _smk_create(args: argparse.Namespace) -> int:
+    out: Path = args.out
+    if out.exists():
+        raise ConfigError(f"{out} exists: the shares go to a new directory")
+    with _hsm(args) as (store, audit):
+        secret, shares = new_smk(args.shares, args.threshold)
+        check = shares[0].smk_check
+        store.install_smk(secret, check)
+        del secret
+        out.mkdir(mode=0o700, parents=True)
+        for share in shares:
+            path = out / f"smk-{check}-share-{share.share.index}-of-{args.shares}.json"
+            with replacing(path, "w", encoding="utf-8", permissions=0o600) as f:
+                f.write(share.to_text() + "\n")
+        audit.record(
+            "key.generated",
+            actor=_actor(),
+            kind="storage master key",
+            smk_check=check,
+            token=store.token_label,
+            shares=args.shares,
+            threshold=args.threshold,
+        )
+    print(f"SMK {check} made in token '{store.token_label}'; {args.shares} shares in {out}")
+    print(f"give one share to each holder; any {args.threshold} of them rebuild the SMK")
+    return 0
+
+
+def _smk_install(args: argparse.Namespace) -> int:
+    shares = []
+    for path in args.shares:
+        try:
+            text = path.read_text("utf-8")
+        except OSError as exc:
+            raise KeyStoreError(f"cannot read share {path}: {exc.strerror}") from exc
+        shares.append(SmkShare.parse(text, str(path)))
+    secret, check = assemble_smk(shares)
+    with _hsm(args) as (store, audit):
+        store.install_smk(secret, check)
+        audit.record(
+            "key.stored",
+            actor=_actor(),
+            kind="storage master key",
+            smk_check=check,
+            token=store.token_label,
+            shares_used=len(shares),
+        )
+    print(f"SMK {check} installed in token '{store.token_label}' from {len(shares)} shares")
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    with _hsm(args) as (store, audit):
+        archive = back_up(store, args.smk, SystemClock().now())
+        with replacing(args.out, "w", encoding="utf-8", permissions=0o600) as f:
+            f.write(archive.to_json() + "\n")
+        for archived in archive.keys:
+            audit.record(
+                "key.backed_up",
+                actor=_actor(),
+                key_id=archived.key.key_id,
+                label=archived.key.label,
+                smk_check=args.smk,
+                backup_file=str(args.out),
+            )
+    print(f"{len(archive.keys)} keys wrapped under SMK {args.smk} in {args.out}")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    path: Path = args.archive
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read archive {path}: {exc.strerror}") from exc
+    archive = KeyArchive.from_json(text, str(path))
+    with _hsm(args) as (store, audit):
+        restored = restore(store, archive)
+        for key in restored:
+            audit.record(
+                "key.recovered",
+                actor=_actor(),
+                key_id=key.key_id,
+                label=key.label,
+                smk_check=archive.smk_check,
+                backup_file=str(path),
+            )
+    print(f"{len(restored)} keys restored into token '{store.token_label}' from {path}")
+    return 0
