@@ -74,6 +74,9 @@ def test_two_shares_are_not_enough_and_a_file_key_store_has_no_smk(
     assert "2 shares given; this secret needs 3" in capsys.readouterr().err
     assert main(["backup", "smk-create", "--home", str(first), "--out", str(shares)]) == 1
     assert "exists" in capsys.readouterr().err
+    missing = str(tmp_path / "lost-share.json")
+    assert main(["backup", "smk-install", "--home", str(first), missing]) == 1
+    assert f"cannot read share {missing}" in capsys.readouterr().err
 
     plain = tmp_path / "plain"
     init(plain, capsys, keystore="file")

@@ -11,8 +11,6 @@ witness) are the operator's procedure: tldsec does not yet enforce the quorum.
 from __future__ import annotations
 
 import argparse
-import getpass
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +18,7 @@ from pathlib import Path
 from tldsec.atomicfile import replacing
 from tldsec.audit.config import open_audit_log
 from tldsec.audit.log import AuditLog
-from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
 from tldsec.clock import SystemClock
 from tldsec.errors import ConfigError, KeyStoreError
 from tldsec.hsm.backup import KeyArchive, SmkShare, assemble_smk, back_up, new_smk, restore
@@ -59,9 +57,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.set_defaults(handler=_restore)
 
 
-def _actor() -> str:
-    name = re.sub(r"[^A-Za-z0-9._@+-]", "-", getpass.getuser())[:128] or "unknown"
-    return f"person:{name}"
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KeyStoreError(f"cannot read {what} {path}: {exc}") from exc
 
 
 @contextmanager
@@ -97,7 +97,7 @@ def _smk_create(args: argparse.Namespace) -> int:
                 f.write(share.to_text() + "\n")
         audit.record(
             "key.generated",
-            actor=_actor(),
+            actor=operator_actor(),
             kind="storage master key",
             smk_check=check,
             token=store.token_label,
@@ -110,19 +110,13 @@ def _smk_create(args: argparse.Namespace) -> int:
 
 
 def _smk_install(args: argparse.Namespace) -> int:
-    shares = []
-    for path in args.shares:
-        try:
-            text = path.read_text("utf-8")
-        except OSError as exc:
-            raise KeyStoreError(f"cannot read share {path}: {exc.strerror}") from exc
-        shares.append(SmkShare.parse(text, str(path)))
+    shares = [SmkShare.parse(_read(path, "share"), str(path)) for path in args.shares]
     secret, check = assemble_smk(shares)
     with _hsm(args) as (store, audit):
         store.install_smk(secret, check)
         audit.record(
             "key.stored",
-            actor=_actor(),
+            actor=operator_actor(),
             kind="storage master key",
             smk_check=check,
             token=store.token_label,
@@ -140,7 +134,7 @@ def _keys(args: argparse.Namespace) -> int:
         for archived in archive.keys:
             audit.record(
                 "key.backed_up",
-                actor=_actor(),
+                actor=operator_actor(),
                 key_id=archived.key.key_id,
                 label=archived.key.label,
                 smk_check=args.smk,
@@ -152,17 +146,13 @@ def _keys(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     path: Path = args.archive
-    try:
-        text = path.read_text("utf-8")
-    except OSError as exc:
-        raise KeyStoreError(f"cannot read archive {path}: {exc.strerror}") from exc
-    archive = KeyArchive.from_json(text, str(path))
+    archive = KeyArchive.from_json(_read(path, "archive"), str(path))
     with _hsm(args) as (store, audit):
         restored = restore(store, archive)
         for key in restored:
             audit.record(
                 "key.recovered",
-                actor=_actor(),
+                actor=operator_actor(),
                 key_id=key.key_id,
                 label=key.label,
                 smk_check=archive.smk_check,
