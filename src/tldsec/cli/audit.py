@@ -13,6 +13,7 @@ import argparse
 import getpass
 import json
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -32,6 +33,7 @@ from tldsec.audit.query import EntryFilter, iter_entries, load_checkpoints, writ
 from tldsec.audit.schema import current_revision, grant_app_role
 from tldsec.audit.signing import key_id_of, load_public_key, public_key_pem
 from tldsec.audit.sources import ChainInput, archive_input, database_input
+from tldsec.audit.watch import AuditWatch
 from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import SystemClock
 from tldsec.db.base import make_engine
@@ -88,6 +90,20 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )  # fmt: skip
     a.add_argument("--no-record", action="store_true", help="do not record the result in the log")
     _add_actor(a)
+    a = action(
+        "watch",
+        "analyse new entries as they come: chain integrity, and alerts at --level or above "
+        "(DPS 4.4.2; tldsec serve runs the same check)",
+        _watch,
+    )
+    a.add_argument("--level", type=_level, default=Level.WARNING, help="alert level (warning)")
+    a.add_argument("--interval", type=float, default=10.0, help="seconds between checks")
+    a.add_argument(
+        "--from-seq", type=int, metavar="N", help="start after entry N (default: the newest)"
+    )
+    a.add_argument(
+        "--once", action="store_true", help="check once and exit (1 on an integrity alarm)"
+    )
     action("checkpoint", "sign a checkpoint of the head now", _checkpoint)
     a = action("archive", "move entries past the on-line retention to a signed file", _archive)
     _add_actor(a)
@@ -213,6 +229,25 @@ def _filter(args: argparse.Namespace) -> EntryFilter:
         to_seq=args.to_seq,
         limit=args.limit,
     )
+
+
+def _watch(args: argparse.Namespace) -> int:
+    with _log(args) as log:
+        if args.from_seq is None:
+            watch = AuditWatch.from_head(log.engine, alert_level=args.level)
+        else:
+            watch = AuditWatch(log.engine, alert_level=args.level, seq=max(0, args.from_seq))
+        if not args.once:
+            print(f"watching the audit log after entry {watch.seq} (Ctrl-C stops)", flush=True)
+        try:
+            while True:
+                for alert in watch.check():
+                    print(alert.line(), flush=True)
+                if args.once:
+                    return 1 if watch.integrity_alarms else 0
+                time.sleep(args.interval)
+        except KeyboardInterrupt:
+            return 1 if watch.integrity_alarms else 0
 
 
 def _show(args: argparse.Namespace) -> int:
