@@ -10,6 +10,8 @@ through automatic and manual controls"): the automatic control.
   clock anomalies, failed cycles and verifications, changes not committed, refused
   access, crashes ...
 
+Each entry is analysed once, when it arrives; an entry changed after that is found by
+``tldsec audit verify`` (the whole chain and its signed checkpoints: run it from cron).
 ``tldsec serve`` runs a check every few seconds, logs each alarm and alert at ERROR (its
 JSON log feeds the operator's monitoring) and shows them on its health endpoint, which
 reports ``degraded`` after an integrity alarm. ``tldsec audit watch`` runs the same

@@ -14,6 +14,10 @@ starts a cycle once the policy's debounce has passed since it was first seen
 interrupted cycles start one at once; without change-driven mode, work found is done at
 the policy's cycle interval. ``POST /cycle`` on the health endpoint, or SIGHUP, runs a
 cycle at once. SIGINT (Ctrl-C) or SIGTERM stops everything cleanly.
+
+Every ``[serve] audit_watch_seconds`` (10) it analyses the audit log's new entries
+(DPS 4.4.2, ``audit/watch.py``): alerts and integrity alarms are logged at ERROR and
+shown under ``audit`` on the health endpoint, which says ``degraded`` after an alarm.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from typing import Any
 
 import dns.name
 
+from tldsec.audit.watch import AuditWatch
 from tldsec.cli.common import add_home_argument, default_processes, settings_from_args
 from tldsec.clock import Clock, SystemClock
 from tldsec.cycle import Cycle, load_cycle_settings, open_cycle, open_store
@@ -166,6 +171,8 @@ class Registry:
         self.scheduler: Scheduler | None = None
         self.primary: PrimaryServer | None = None
         self._child: asyncio.subprocess.Process | None = None
+        self.audit_watch: AuditWatch | None = None
+        self.audit_watch_error: str | None = None
 
     async def serve(
         self,
@@ -189,6 +196,8 @@ class Registry:
                 stack.push_async_callback(close_epp)
             health_server = await asyncio.start_server(self._health, *health)
             stack.push_async_callback(_close_server, health_server)
+            watch_seconds = float(_serve_table(self.settings).get("audit_watch_seconds", 10))
+            stack.push_async_callback(_cancel, loop.create_task(self.watch_audit(watch_seconds)))
             health_address = health_server.sockets[0].getsockname()
             if cycles:
                 checker = stack.enter_context(
@@ -395,6 +404,34 @@ class Registry:
                 child.kill()
                 await child.wait()
 
+    # --- the audit log's continuous analysis (DPS 4.4.2) --------------------------------
+
+    async def watch_audit(self, seconds: float) -> None:
+        """Analyse the audit log's new entries every ``seconds`` (``audit/watch.py``): each
+        alert and integrity alarm is logged at ERROR and shown on the health endpoint."""
+        from tldsec.audit.config import open_audit_log
+
+        audit = await asyncio.to_thread(open_audit_log, self.settings, self.clock)
+        try:
+            self.audit_watch = watch = await asyncio.to_thread(AuditWatch.from_head, audit.engine)
+            while True:
+                await asyncio.sleep(seconds)
+                await self.check_audit(watch)
+        finally:
+            audit.close()
+
+    async def check_audit(self, watch: AuditWatch) -> None:
+        try:
+            alerts = await asyncio.to_thread(watch.check)
+        except TldsecError as exc:
+            if self.audit_watch_error != str(exc):
+                log.error("audit watch: %s", exc)
+            self.audit_watch_error = str(exc)
+            return
+        self.audit_watch_error = None
+        for alert in alerts:
+            log.error(alert.line(), extra={"audit_alert": alert.as_json()})
+
     # --- health -----------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
@@ -408,6 +445,9 @@ class Registry:
             ok = False
         if scheduler is not None and scheduler.last_error:
             ok = False
+        watch = self.audit_watch
+        if watch is not None and watch.integrity_alarms:
+            ok = False
         return {
             "status": "ok" if ok else "degraded",
             "zone": self.settings.origin,
@@ -420,6 +460,7 @@ class Registry:
             "scheduler_error": scheduler.last_error if scheduler else None,
             "last_cycle": last,
             "notify": notify,
+            "audit": None if watch is None else {**watch.status(), "error": self.audit_watch_error},
         }
 
     async def _health(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -1,0 +1,60 @@
+"""``tldsec serve`` analyses its audit log continuously (DPS 4.4.2): new warnings are
+logged at ERROR and shown on the health endpoint; a tampered entry is an alarm there."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tests.cli.test_serve_cycle_timeout import home, registry
+from tldsec.audit.config import open_audit_log
+from tldsec.clock import SystemClock
+from tldsec.settings import load_settings
+
+__all__ = ["home"]  # the fixture
+
+
+def test_serve_watches_the_audit_log_and_reports_on_its_health(
+    home: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    reg = registry(home, [], timeout=30)
+    audit = open_audit_log(load_settings(home), SystemClock())
+
+    async def scenario() -> None:
+        task = asyncio.create_task(reg.watch_audit(0.05))
+        for _ in range(200):  # until the watch has its starting point
+            if reg.audit_watch is not None:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(
+            audit.record, "system.anomaly", actor="person:ann", what="door alarm"
+        )
+        for _ in range(200):
+            if reg.audit_watch is not None and reg.audit_watch.alerts:
+                break
+            await asyncio.sleep(0.05)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    with caplog.at_level(logging.ERROR, logger="tldsec.serve"):
+        asyncio.run(scenario())
+    health = reg.health()["audit"]
+    assert health["integrity"] == "ok"
+    assert any(a["event"] == "system.anomaly" for a in health["alerts"])
+    assert any("system.anomaly by person:ann: what=door alarm" in r.message for r in caplog.records)
+
+    # someone with the database file rewrites an entry before the watch has read it
+    audit.record("ds.changed", actor="registrar:reg-1", domain="a.example")
+    with audit.engine.begin() as conn:
+        for (name,) in conn.execute(text("SELECT name FROM sqlite_master WHERE type='trigger'")):
+            conn.execute(text(f'DROP TRIGGER "{name}"'))
+        conn.execute(text("UPDATE audit_entries SET actor = 'registrar:reg-2' WHERE seq = "
+                          "(SELECT max(seq) FROM audit_entries)"))  # fmt: skip
+    assert reg.audit_watch is not None
+    asyncio.run(reg.check_audit(reg.audit_watch))
+    assert reg.health()["audit"]["integrity"] == "ALARM"
+    audit.close()
