@@ -1,4 +1,4 @@
-"""``tldsec audit``: init, record, show, export, verify, checkpoint, archive, purge,
+"""``tldsec audit``: init, record, show, export, verify, watch, checkpoint, archive, purge,
 export-key, events, grant.
 
 Each action parses its arguments, makes one call into ``tldsec.audit`` and prints the
