@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.test_init_sign import audit_events
 from tests.fixtures.epp import make_client_cert
+from tldsec.cli.common import operator_actor
 from tldsec.cli.epp import parse_listen
 from tldsec.cli.main import main
 from tldsec.epp.client import EppClient
@@ -25,7 +27,10 @@ TLDSEC = Path(sys.executable).parent / "tldsec"
 def home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     home.mkdir()
-    (home / "tldsec.toml").write_text('[zone]\norigin = "example."\n')
+    # The audit key in a file: this home has no HSM (tldsec init would make one).
+    (home / "tldsec.toml").write_text(
+        '[zone]\norigin = "example."\n[audit]\nkey_backend = "file"\n'
+    )
     (tmp_path / "pw").write_text("first-pw\n")
     (tmp_path / "pw2").write_text("second-pw\n")
     return home
@@ -74,6 +79,16 @@ def test_db_upgrade_and_registrar_lifecycle(
     assert "alpha" in listing and cert.fingerprint[:16] in listing
     assert run("registrar", "cert", "alpha", "--clear", "--home", str(home)) == 0
     assert run("registrar", "passwd", "nobody", "--password-file", pw, "--home", str(home)) == 1
+
+    # Every change is in the audit log as the operator's; the refused ones are not.
+    changes = audit_events(home, tmp_path, "registrar.")
+    assert [(e["event"], e["details"]["source_event"]) for e in changes] == [  # type: ignore[index]
+        ("registrar.created", "registrar.add"),
+        ("registrar.credentials_changed", "registrar.passwd"),
+        ("registrar.credentials_changed", "registrar.cert"),
+        ("registrar.credentials_changed", "registrar.cert"),
+    ]
+    assert {e["actor"] for e in changes} == {operator_actor()}
 
 
 def test_parse_listen() -> None:

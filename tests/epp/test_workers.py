@@ -131,6 +131,7 @@ def multi(tmp_path: Path) -> Iterator[MultiServer]:
     home.mkdir()
     (home / "tldsec.toml").write_text(
         f'[zone]\norigin = "example."\n[epp]\nsessions_per_registrar = {LIMIT}\n'
+        '[audit]\nkey_backend = "file"\n'  # no HSM in this home
     )
     (tmp_path / "pw").write_text(PASSWORD + "\n")
     make_self_signed(home / "epp-cert.pem", home / "epp-key.pem", "localhost")

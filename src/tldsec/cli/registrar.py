@@ -1,23 +1,34 @@
-"""``tldsec registrar``: add, list, passwd, cert — the registry operator's registrar accounts."""
+"""``tldsec registrar``: add, list, passwd, cert — the registry operator's registrar accounts.
+
+Every change is recorded in the audit log with the operator (``person:<login>``) as actor
+(DPS 4.4.1); a change whose commit fails is retracted there
+(``registry.change_not_committed``)."""
 
 from __future__ import annotations
 
 import argparse
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy.orm import Session
 
-from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.audit.adapters import registry_recorder
+from tldsec.audit.config import open_audit_log
+from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
 from tldsec.clock import SystemClock
 from tldsec.epp.tls import fingerprint
 from tldsec.errors import ConfigError
 from tldsec.registry import registrars
+from tldsec.registry.audit import AuditTrail, record_not_committed
 from tldsec.registry.context import Actor, RegistryRules, Tx
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.passwords import production_hasher
+from tldsec.settings import Settings
 
 
 def register(sub: Any) -> None:
@@ -52,20 +63,47 @@ def register(sub: Any) -> None:
         add_home_argument(parser)
 
 
-def _open(args: argparse.Namespace) -> tuple[RegistryDatabase, Tx]:
+@contextmanager
+def _unit_of_work(args: argparse.Namespace, command: str) -> Iterator[tuple[Session, Tx]]:
+    """A write session and its ``Tx``, with the registry's changes recorded in the audit
+    log as the operator's (DPS 4.4.1); if the commit fails after an entry was written,
+    the log says that change did not happen."""
     settings = settings_from_args(args)
+    db = _database(settings)
+    clock = SystemClock()
+    audit = open_audit_log(settings, clock)
+    recorder = registry_recorder(audit)
+    person = operator_actor()
+
+    def as_operator(event: str, *, actor: str, **details: object) -> None:
+        recorder(event, actor=person, **details)
+
+    trail = AuditTrail(as_operator)
+    tx = Tx(
+        actor=Actor.registry(),
+        now=clock.now(),
+        sv_trid=f"cli-{secrets.token_hex(6)}",
+        rules=RegistryRules(origin=settings.origin, ds=settings.policy.ds),
+        hasher=production_hasher(),
+        audit=trail,
+    )
+    try:
+        with db.write() as session:
+            yield session, tx
+    except BaseException:
+        record_not_committed(as_operator, trail, f"registrar {command}", tx.sv_trid)
+        raise
+    finally:
+        audit.close()
+        db.dispose()
+
+
+def _database(settings: Settings) -> RegistryDatabase:
     db = RegistryDatabase.from_url(settings.registry_db_url)
     if not db.is_current():
         db.dispose()
         raise ConfigError("the registry database is not up to date: run 'tldsec db upgrade'")
-    tx = Tx(
-        actor=Actor.registry(),
-        now=SystemClock().now(),
-        sv_trid=f"cli-{secrets.token_hex(6)}",
-        rules=RegistryRules(origin=settings.origin, ds=settings.policy.ds),
-        hasher=production_hasher(),
-    )
-    return db, tx
+    return db
 
 
 def _password(path: Path) -> str:
@@ -79,20 +117,17 @@ def _password(path: Path) -> str:
 
 
 def _add(args: argparse.Namespace) -> int:
-    db, tx = _open(args)
-    try:
-        with db.write() as session:
-            view = registrars.add_registrar(
-                session,
-                tx,
-                args.client_id,
-                _password(args.password_file),
-                name=args.name,
-                email=args.email,
-                cert_fingerprint=args.cert_fingerprint,
-            )
-    finally:
-        db.dispose()
+    password = _password(args.password_file)
+    with _unit_of_work(args, "add") as (session, tx):
+        view = registrars.add_registrar(
+            session,
+            tx,
+            args.client_id,
+            password,
+            name=args.name,
+            email=args.email,
+            cert_fingerprint=args.cert_fingerprint,
+        )
     print(
         f"registrar {view.client_id} added"
         + (" (certificate pinned)" if view.cert_fingerprint else "")
@@ -101,7 +136,7 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    db, _ = _open(args)
+    db = _database(settings_from_args(args))
     try:
         with db.read() as session:
             rows = registrars.list_registrars(session)
@@ -115,12 +150,9 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _passwd(args: argparse.Namespace) -> int:
-    db, tx = _open(args)
-    try:
-        with db.write() as session:
-            registrars.set_password(session, tx, args.client_id, _password(args.password_file))
-    finally:
-        db.dispose()
+    password = _password(args.password_file)
+    with _unit_of_work(args, "passwd") as (session, tx):
+        registrars.set_password(session, tx, args.client_id, password)
     print(f"password of {args.client_id} changed")
     return 0
 
@@ -135,12 +167,8 @@ def _cert(args: argparse.Namespace) -> int:
                 f"cannot read a PEM certificate from {args.cert_file}: {exc}"
             ) from exc
         value = fingerprint(cert.public_bytes(Encoding.DER))
-    db, tx = _open(args)
-    try:
-        with db.write() as session:
-            registrars.set_cert_fingerprint(session, tx, args.client_id, value)
-    finally:
-        db.dispose()
+    with _unit_of_work(args, "cert") as (session, tx):
+        registrars.set_cert_fingerprint(session, tx, args.client_id, value)
     print(
         f"{args.client_id}: "
         + (f"certificate {value} pinned" if value else "no pinned certificate")

@@ -80,7 +80,7 @@ from tldsec.epp.xml.codec import (
     text_of,
 )
 from tldsec.errors import RegistryError
-from tldsec.registry.audit import AuditRecorder, log_audit
+from tldsec.registry.audit import AuditRecorder, AuditTrail, log_audit, record_not_committed
 from tldsec.registry.context import Actor, RegistryRules, Tx
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import EppTransaction
@@ -134,20 +134,6 @@ class Connection:
     extensions: frozenset[str] = frozenset()
     failed_logins: int = 0
     closed: bool = False
-
-
-@dataclass
-class AuditTrail:
-    """The audit recorder of one unit of work: each event goes to the audit log at once
-    and is remembered, so that if the unit's transaction then fails the log can say which
-    audited changes did not happen (the entry is committed before the registry's)."""
-
-    recorder: AuditRecorder
-    events: list[dict[str, object]] = field(default_factory=list)
-
-    def __call__(self, event: str, *, actor: str, **details: object) -> None:
-        self.recorder(event, actor=actor, **details)
-        self.events.append({"event": event, "actor": actor, **details})
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,30 +358,10 @@ class Dispatcher:
             error = CommandSyntaxError(f"a value could not be read: {exc}")
         except EppError as exc:
             error = exc
-        if trail.events:
-            self._not_committed(trail, label, sv_trid)
+        record_not_committed(self.audit, trail, label, sv_trid)
         self._log(client_id, conn, label, object_name, cl_trid, sv_trid, error.code, started)
         error.logged = True
         raise error
-
-    def _not_committed(self, trail: AuditTrail, label: str, sv_trid: str) -> None:
-        """The audit entry that retracts ``trail``'s events: their transaction failed."""
-        try:
-            self.audit(
-                "registry.change_not_committed",
-                actor=str(trail.events[0]["actor"]),
-                command=label,
-                sv_trid=sv_trid,
-                events=trail.events,
-            )
-        except Exception:  # the answer still goes out; the operator gets the log line
-            _log.exception(
-                "%s (svTRID %s) failed after its audit entries were written, and the "
-                "audit entry saying so could not be written either: %s",
-                label,
-                sv_trid,
-                trail.events,
-            )
 
     def _tx(
         self, actor: Actor, sv_trid: str, cl_trid: str | None, now: datetime, trail: AuditTrail

@@ -1,13 +1,16 @@
 """Where registry and EPP actions report audit events (DPS 4.4.1).
 
-The audit log proper (``tldsec.audit``) is wired in by entry points later: anything with
-the signature of ``AuditRecorder`` will do. Until then ``log_audit`` writes the event to
-the ``tldsec.audit`` logger. docs/registry.md lists every event name used.
+Entry points pass the audit log proper (``tldsec.audit.adapters.registry_recorder``):
+anything with the signature of ``AuditRecorder`` will do; ``log_audit``, the default,
+writes the event to the ``tldsec.audit`` logger. A unit of work records through an
+``AuditTrail``, so that when its transaction fails after an event was recorded,
+``record_not_committed`` can say so. docs/registry.md lists every event name used.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Protocol
 
 _log = logging.getLogger("tldsec.audit")
@@ -23,3 +26,43 @@ def log_audit(event: str, *, actor: str, **details: object) -> None:
     """The default recorder: one log line per event."""
     fields = " ".join(f"{k}={v!r}" for k, v in sorted(details.items()))
     _log.info("%s actor=%s %s", event, actor, fields)
+
+
+@dataclass
+class AuditTrail:
+    """The audit recorder of one unit of work: each event goes to the audit log at once
+    and is remembered, so that if the unit's transaction then fails the log can say which
+    audited changes did not happen (the entry is committed before the registry's)."""
+
+    recorder: AuditRecorder
+    events: list[dict[str, object]] = field(default_factory=list)
+
+    def __call__(self, event: str, *, actor: str, **details: object) -> None:
+        self.recorder(event, actor=actor, **details)
+        self.events.append({"event": event, "actor": actor, **details})
+
+
+def record_not_committed(
+    recorder: AuditRecorder, trail: AuditTrail, command: str, sv_trid: str
+) -> None:
+    """Retract ``trail``'s events: ``registry.change_not_committed`` names them (the
+    caller's transaction failed after they were recorded). Never raises: if the audit
+    log refuses this too, the error log says what was not committed."""
+    if not trail.events:
+        return
+    try:
+        recorder(
+            "registry.change_not_committed",
+            actor=str(trail.events[0]["actor"]),
+            command=command,
+            sv_trid=sv_trid,
+            events=trail.events,
+        )
+    except Exception:
+        _log.exception(
+            "%s (svTRID %s) failed after its audit entries were written, and the audit "
+            "entry saying so could not be written either: %s",
+            command,
+            sv_trid,
+            trail.events,
+        )
