@@ -164,6 +164,7 @@ def test_init_and_sign_leave_their_audit_trail(home: Path, tmp_path: Path) -> No
     details = run["details"]
     # DNSKEY, SOA, NS, a.nic A, d2 DS, NSEC3PARAM and 5 NSEC3 (apex, nic, a.nic, d1, d2)
     assert isinstance(details, dict) and details["signatures_made"] == 11
+    assert details["mode"] == "full" and "rrsets" in details and "owners" not in details
 
 
 def test_a_failed_signing_run_is_recorded(home: Path, tmp_path: Path) -> None:

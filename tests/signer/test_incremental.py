@@ -116,6 +116,7 @@ def test_only_the_soa_changed_is_patched_and_resigns_only_the_apex(
     assert r2.mode == "incremental", r2.why_full
     assert r2.serial == 2024010101
     assert r2.signatures_made == 1  # the SOA; the DNSKEY RRset's signature is reused
+    assert (r1.unit, r2.unit, r2.signed) == ("rrsets", "owners", 1)  # the apex alone
     reference, _ = sign(keys, tmp_path, with_serial(BASE, 2024010101), "reference")
     assert_same_zone_as_full_sign(keys, second, reference, to_epoch(NOW))
     assert_patch_rebuilds(before, second)

@@ -47,7 +47,9 @@ class FileSignResult:
     mode: str  # "incremental" or "full"
     why_full: str | None  # the reason a previous zone could not be patched
     serial: int
-    rrsets_signed: int  # RRsets whose signatures were looked at (all, in a full run)
+    signed: int  # what was signed, counted in ``unit``
+    unit: str  # "rrsets" (a full run: every RRset) or "owners" (incremental: changed or
+    # refreshed owner names)
     signatures_made: int
     signatures_reused: int
     nsec3_records: int  # in the zone (full) or changed (incremental)
@@ -101,7 +103,8 @@ def sign_zone_file(
                 mode="incremental",
                 why_full=None,
                 serial=patched.serial,
-                rrsets_signed=ps.owners_changed + ps.owners_refreshed,
+                signed=ps.owners_changed + ps.owners_refreshed,
+                unit="owners",
                 signatures_made=ps.signatures_made,
                 signatures_reused=ps.signatures_reused,
                 nsec3_records=ps.nsec3_changed,
@@ -147,7 +150,8 @@ def sign_zone_file(
         mode="full",
         why_full=why_full,
         serial=serial,
-        rrsets_signed=s.rrsets,
+        signed=s.rrsets,
+        unit="rrsets",
         signatures_made=s.signatures_made,
         signatures_reused=s.signatures_reused,
         nsec3_records=s.nsec3_records,
