@@ -11,6 +11,7 @@ witness) are the operator's procedure: tldsec does not yet enforce the quorum.
 from __future__ import annotations
 
 import argparse
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -88,13 +89,19 @@ def _smk_create(args: argparse.Namespace) -> int:
     with _hsm(args) as (store, audit):
         secret, shares = new_smk(args.shares, args.threshold)
         check = shares[0].smk_check
-        store.install_smk(secret, check)
-        del secret
+        # The shares first: an SMK in the HSM that nobody holds could never be rebuilt.
         out.mkdir(mode=0o700, parents=True)
-        for share in shares:
-            path = out / f"smk-{check}-share-{share.share.index}-of-{args.shares}.json"
-            with replacing(path, "w", encoding="utf-8", permissions=0o600) as f:
-                f.write(share.to_text() + "\n")
+        try:
+            for share in shares:
+                path = out / f"smk-{check}-share-{share.share.index}-of-{args.shares}.json"
+                with replacing(path, "w", encoding="utf-8", permissions=0o600) as f:
+                    f.write(share.to_text() + "\n")
+            store.install_smk(secret, check)
+        except BaseException:
+            shutil.rmtree(out, ignore_errors=True)
+            raise
+        finally:
+            del secret
         audit.record(
             "key.generated",
             actor=operator_actor(),
