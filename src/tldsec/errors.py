@@ -117,6 +117,10 @@ class KeyManagementError(TldsecError):
     """The key lifecycle rules refuse this key operation."""
 
 
+class CeremonyRefused(TldsecError):
+    """A ceremony's approvals do not authorise the operation (DPS 5.1, 5.2.2)."""
+
+
 class AuditError(TldsecError):
     """The audit log cannot be written or does not verify."""
 
