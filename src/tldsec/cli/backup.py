@@ -4,13 +4,15 @@
 (any ``--threshold`` of them rebuild it, DPS 5.2.2); ``smk-install`` puts it into another
 HSM from its holders' shares; ``keys`` writes every key wrapped under it to an archive;
 ``restore`` recreates an archive's keys in an HSM that holds the SMK. Each is recorded in
-the audit log with the operator as actor. The people the DPS wants present (SA, SO,
-witness) are the operator's procedure: tldsec does not yet enforce the quorum.
+the audit log with the operator as actor. With ``--ceremony ID`` (required for the
+operations ``[ceremony] required`` names) a run needs the approval of three trusted
+people, one per role (``tldsec ceremony``; DPS 5.2.2).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,12 +21,14 @@ from pathlib import Path
 from tldsec.atomicfile import replacing
 from tldsec.audit.config import open_audit_log
 from tldsec.audit.log import AuditLog
+from tldsec.ceremony.gate import pass_gate
 from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
 from tldsec.clock import SystemClock
 from tldsec.errors import ConfigError, KeyStoreError
 from tldsec.hsm.backup import KeyArchive, SmkShare, assemble_smk, back_up, new_smk, restore
 from tldsec.hsm.open import open_keystore
 from tldsec.hsm.pkcs11 import Pkcs11KeyStore
+from tldsec.settings import CONFIG_NAME
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -39,6 +43,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def action(name: str, help_text: str) -> argparse.ArgumentParser:
         a = acts.add_parser(name, help=help_text, description=help_text)
         add_home_argument(a)
+        a.add_argument(
+            "--ceremony",
+            metavar="ID",
+            help="the key ceremony that authorises this run (tldsec ceremony; DPS 5.2.2)",
+        )
         return a
 
     a = action("smk-create", "make the SMK in this HSM and write one share file per holder")
@@ -66,10 +75,28 @@ def _read(path: Path, what: str) -> str:
 
 
 @contextmanager
-def _hsm(args: argparse.Namespace) -> Iterator[tuple[Pkcs11KeyStore, AuditLog]]:
+def _hsm(
+    args: argparse.Namespace, operation: str, params: dict[str, str]
+) -> Iterator[tuple[Pkcs11KeyStore, AuditLog]]:
+    """The HSM and the audit log, once the run has passed its ceremony gate."""
     settings = settings_from_args(args)
-    store = open_keystore(settings.keystore_spec())
-    audit = open_audit_log(settings, SystemClock())
+    clock = SystemClock()
+    audit = open_audit_log(settings, clock)
+    try:
+        pass_gate(
+            settings.home,
+            settings.home / CONFIG_NAME,
+            operation,
+            params,
+            args.ceremony,
+            now=clock.now(),
+            record=audit.record,
+            actor=operator_actor(),
+        )
+        store = open_keystore(settings.keystore_spec())
+    except BaseException:
+        audit.close()
+        raise
     try:
         if not isinstance(store, Pkcs11KeyStore):
             raise ConfigError(
@@ -86,7 +113,8 @@ def _smk_create(args: argparse.Namespace) -> int:
     out: Path = args.out
     if out.exists():
         raise ConfigError(f"{out} exists: the shares go to a new directory")
-    with _hsm(args) as (store, audit):
+    params = {"shares": str(args.shares), "threshold": str(args.threshold)}
+    with _hsm(args, "backup.smk-create", params) as (store, audit):
         secret, shares = new_smk(args.shares, args.threshold)
         check = shares[0].smk_check
         # The shares first: an SMK in the HSM that nobody holds could never be rebuilt.
@@ -119,7 +147,7 @@ def _smk_create(args: argparse.Namespace) -> int:
 def _smk_install(args: argparse.Namespace) -> int:
     shares = [SmkShare.parse(_read(path, "share"), str(path)) for path in args.shares]
     secret, check = assemble_smk(shares)
-    with _hsm(args) as (store, audit):
+    with _hsm(args, "backup.smk-install", {"smk": check}) as (store, audit):
         store.install_smk(secret, check)
         audit.record(
             "key.stored",
@@ -134,7 +162,7 @@ def _smk_install(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    with _hsm(args) as (store, audit):
+    with _hsm(args, "backup.keys", {"smk": args.smk}) as (store, audit):
         archive = back_up(store, args.smk, SystemClock().now())
         with replacing(args.out, "w", encoding="utf-8", permissions=0o600) as f:
             f.write(archive.to_json() + "\n")
@@ -153,8 +181,10 @@ def _keys(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     path: Path = args.archive
-    archive = KeyArchive.from_json(_read(path, "archive"), str(path))
-    with _hsm(args) as (store, audit):
+    text = _read(path, "archive")
+    archive = KeyArchive.from_json(text, str(path))
+    digest = hashlib.sha256(text.encode()).hexdigest()  # the approval is for this archive
+    with _hsm(args, "backup.restore", {"archive_sha256": digest}) as (store, audit):
         restored = restore(store, archive)
         for key in restored:
             audit.record(

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "zone",
     "keys",
     "backup",
+    "ceremony",
     "audit",
     "verify",
     "registrar",
