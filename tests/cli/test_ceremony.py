@@ -92,3 +92,22 @@ def test_only_people_on_the_roster_with_their_own_key_approve(
     assert main(["ceremony", "enrol", "ann", "--role", "wi", "--key-out",
                  str(home.parent / "ann2.pem"), "--home", str(home)]) == 1  # fmt: skip
     assert "already on the ceremony roster" in capsys.readouterr().err
+
+
+def test_a_rollover_the_home_requires_a_ceremony_for_runs_only_under_one(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = home / "tldsec.toml"
+    config.write_text(config.read_text().replace('"backup.smk-create"', '"keys.rollover"'))
+    rollover = ["keys", "rollover", "--zsk", "--reason", "scheduled", "--home", str(home)]
+    assert main(rollover) == 1
+    assert "keys.rollover runs only under a key ceremony" in capsys.readouterr().err
+    argv = ["ceremony", "start", "keys.rollover", "--home", str(home)]
+    assert main([*argv, "--param", "role=zsk", "--param", "emergency=no"]) == 0
+    ceremony = capsys.readouterr().out.split()[1].rstrip(":")
+    for person in ("ann", "bob", "cho"):
+        assert approve(home, ceremony, person) == 0
+    capsys.readouterr()
+    assert main([*rollover[:2], "--ksk", *rollover[3:], "--ceremony", ceremony]) == 1
+    assert "not {'emergency': 'no', 'role': 'ksk'}" in capsys.readouterr().err
+    assert main([*rollover, "--ceremony", ceremony]) == 0

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tldsec.audit.config import open_audit_log
+from tldsec.ceremony.gate import pass_gate
 from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import SystemClock
 from tldsec.errors import ConfigError, KeyManagementError
@@ -72,6 +73,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     a.add_argument("--reason", required=True, help="why: recorded in the history and audit log")
     a.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    a.add_argument(
+        "--ceremony",
+        metavar="ID",
+        help="the key ceremony that authorises this rollover (tldsec ceremony; DPS 5.2.2)",
+    )
     for name, what in (("ds-seen", "is in"), ("ds-gone", "is gone from")):
         a = action(name, f"confirm that a KSK's DS {what} the parent zone", _ds_gate)
         a.add_argument("key", metavar="TAG|ID")
@@ -288,6 +294,9 @@ def _confirm(question: str) -> bool:
 
 def _rollover(args: argparse.Namespace) -> int:
     role = Role(args.role)
+    _ceremony_gate(
+        args, "keys.rollover", {"role": role.value, "emergency": "yes" if args.emergency else "no"}
+    )
     with _manager(args, keystore=True) as km:
         if not args.emergency:
             _print_transitions(km.request_rollover(role, args.reason, args.key))
@@ -301,6 +310,26 @@ def _rollover(args: argparse.Namespace) -> int:
             return 1
         _print_transitions(km.emergency_rollover(role, args.reason, args.key))
     return 0
+
+
+def _ceremony_gate(args: argparse.Namespace, operation: str, params: dict[str, str]) -> None:
+    """Refuse the run unless its ceremony authorises it, where one is required."""
+    settings = settings_from_args(args)
+    clock = SystemClock()
+    audit = open_audit_log(settings, clock)
+    try:
+        pass_gate(
+            settings.home,
+            settings.home / CONFIG_NAME,
+            operation,
+            params,
+            args.ceremony,
+            now=clock.now(),
+            record=audit.record,
+            actor=_actor(),
+        )
+    finally:
+        audit.close()
 
 
 def _ds_gate(args: argparse.Namespace) -> int:
