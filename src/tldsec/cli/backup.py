@@ -21,14 +21,17 @@ from pathlib import Path
 from tldsec.atomicfile import replacing
 from tldsec.audit.config import open_audit_log
 from tldsec.audit.log import AuditLog
-from tldsec.ceremony.gate import pass_gate
-from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
+from tldsec.cli.common import (
+    add_home_argument,
+    ceremony_gate,
+    operator_actor,
+    settings_from_args,
+)
 from tldsec.clock import SystemClock
 from tldsec.errors import ConfigError, KeyStoreError
 from tldsec.hsm.backup import KeyArchive, SmkShare, assemble_smk, back_up, new_smk, restore
 from tldsec.hsm.open import open_keystore
 from tldsec.hsm.pkcs11 import Pkcs11KeyStore
-from tldsec.settings import CONFIG_NAME
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -80,19 +83,9 @@ def _hsm(
 ) -> Iterator[tuple[Pkcs11KeyStore, AuditLog]]:
     """The HSM and the audit log, once the run has passed its ceremony gate."""
     settings = settings_from_args(args)
-    clock = SystemClock()
-    audit = open_audit_log(settings, clock)
+    audit = open_audit_log(settings, SystemClock())
     try:
-        pass_gate(
-            settings.home,
-            settings.home / CONFIG_NAME,
-            operation,
-            params,
-            args.ceremony,
-            now=clock.now(),
-            record=audit.record,
-            actor=operator_actor(),
-        )
+        ceremony_gate(settings, operation, params, args.ceremony, audit.record)
         store = open_keystore(settings.keystore_spec())
     except BaseException:
         audit.close()

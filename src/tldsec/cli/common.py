@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
+from typing import Any
 
 from tldsec.settings import Settings, home_from, load_settings
 
@@ -35,3 +37,28 @@ def default_processes() -> int:
     second process on two cores gave 40 % more transforms per second at 30 % less CPU
     per transform (docs/benchmarks.md)."""
     return max(1, os.cpu_count() or 1)
+
+
+def ceremony_gate(
+    settings: Settings,
+    operation: str,
+    params: dict[str, str],
+    ceremony_id: str | None,
+    record: Callable[..., Any],
+) -> None:
+    """Refuse ``operation`` unless its ceremony authorises it, where the home requires
+    one (``ceremony/gate.py``; DPS 5.2.2); the operator is the actor of what is recorded."""
+    from tldsec.ceremony.gate import pass_gate  # only for the commands that need it
+    from tldsec.clock import SystemClock
+    from tldsec.settings import CONFIG_NAME
+
+    pass_gate(
+        settings.home,
+        settings.home / CONFIG_NAME,
+        operation,
+        params,
+        ceremony_id,
+        now=SystemClock().now(),
+        record=record,
+        actor=operator_actor(),
+    )

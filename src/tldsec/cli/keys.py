@@ -18,8 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tldsec.audit.config import open_audit_log
-from tldsec.ceremony.gate import pass_gate
-from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.cli.common import add_home_argument, ceremony_gate, settings_from_args
 from tldsec.clock import SystemClock
 from tldsec.errors import ConfigError, KeyManagementError
 from tldsec.hsm.open import open_keystore
@@ -315,19 +314,9 @@ def _rollover(args: argparse.Namespace) -> int:
 def _ceremony_gate(args: argparse.Namespace, operation: str, params: dict[str, str]) -> None:
     """Refuse the run unless its ceremony authorises it, where one is required."""
     settings = settings_from_args(args)
-    clock = SystemClock()
-    audit = open_audit_log(settings, clock)
+    audit = open_audit_log(settings, SystemClock())
     try:
-        pass_gate(
-            settings.home,
-            settings.home / CONFIG_NAME,
-            operation,
-            params,
-            args.ceremony,
-            now=clock.now(),
-            record=audit.record,
-            actor=_actor(),
-        )
+        ceremony_gate(settings, operation, params, args.ceremony, audit.record)
     finally:
         audit.close()
 
