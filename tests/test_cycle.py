@@ -17,7 +17,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from tests.distribute.homes import Registry, audit_events, ds_for, make_home
+from tests.distribute.homes import (
+    Registry,
+    attached,
+    audit_events,
+    copy_home,
+    ds_for,
+    seeded_home,
+)
 from tldsec.cli.main import main
 from tldsec.clock import FakeClock, SystemClock
 from tldsec.cycle import Cycle, Outcome, Pending, open_cycle
@@ -27,38 +34,22 @@ from tldsec.errors import CycleError
 from tldsec.registry.models import ZoneSerial
 from tldsec.settings import load_settings
 
-FAST = """
-[verify]
-external = []
-second_sample = 50
-[cycle]
-workers = 1
-"""
-
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One seeded home, copied for each test (init and seeding take a while)."""
-    home = make_home(tmp_path_factory.mktemp("template") / "home", extra=FAST)
-    registry = Registry(home)
-    registry.seed(40)
-    registry.close()
-    return home
+    return seeded_home(tmp_path_factory.mktemp("template"), 40)
 
 
 @pytest.fixture
 def home(template: Path, tmp_path: Path) -> Path:
-    import shutil
-
-    return Path(shutil.copytree(template, tmp_path / "home", symlinks=True))
+    return copy_home(template, tmp_path)
 
 
 @pytest.fixture
 def registry(home: Path) -> Iterator[Registry]:
-    r = Registry(home)
-    r.attach()
-    yield r
-    r.close()
+    with attached(home) as r:
+        yield r
 
 
 @pytest.fixture

@@ -4,14 +4,12 @@ file cannot be trusted."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.distribute.homes import Registry, ds_for, make_home
-from tests.test_cycle import FAST
+from tests.distribute.homes import Registry, attached, copy_home, ds_for, seeded_home
 from tldsec.clock import FakeClock, SystemClock
 from tldsec.cycle import Cycle, Outcome, open_cycle
 from tldsec.settings import load_settings
@@ -20,24 +18,18 @@ from tldsec.zone.incremental import build_zone_file
 
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = make_home(tmp_path_factory.mktemp("template") / "home", extra=FAST)
-    registry = Registry(home)
-    registry.seed(30)
-    registry.close()
-    return home
+    return seeded_home(tmp_path_factory.mktemp("template"), 30)
 
 
 @pytest.fixture
 def home(template: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(template, tmp_path / "home", symlinks=True))
+    return copy_home(template, tmp_path)
 
 
 @pytest.fixture
 def registry(home: Path) -> Iterator[Registry]:
-    r = Registry(home)
-    r.attach()
-    yield r
-    r.close()
+    with attached(home) as r:
+        yield r
 
 
 @pytest.fixture

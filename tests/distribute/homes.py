@@ -4,9 +4,12 @@ way the registry services make them (a history row and a zone-change row each)."
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tldsec.clock import SystemClock
@@ -116,6 +119,42 @@ class Registry:
     def remove_ds(self, name: str, ds: DsData) -> None:
         with self.db.write() as s:
             update_domain(s, self.tx(self.registrar), DomainUpdate(name, ds_rem=(ds,)))
+
+
+# A cycle without the external validators and with one signing worker: quick enough to
+# run many times in a test.
+FAST_CYCLE = """
+[verify]
+external = []
+second_sample = 50
+[cycle]
+workers = 1
+"""
+
+
+def seeded_home(directory: Path, domains: int) -> Path:
+    """A home whose registry holds ``domains`` delegations: a template for tests to copy
+    (``copy_home``), since init and seeding take a while."""
+    home = make_home(directory / "home", extra=FAST_CYCLE)
+    registry = Registry(home)
+    registry.seed(domains)
+    registry.close()
+    return home
+
+
+def copy_home(template: Path, directory: Path) -> Path:
+    return Path(shutil.copytree(template, directory / "home", symlinks=True))
+
+
+@contextmanager
+def attached(home: Path) -> Iterator[Registry]:
+    """The registry of a seeded home, acting as its registrar."""
+    registry = Registry(home)
+    registry.attach()
+    try:
+        yield registry
+    finally:
+        registry.close()
 
 
 def audit_events(home: Path) -> list[str]:
