@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import Select, and_, exists, select
 from sqlalchemy.orm import Session
 
 from tldsec.registry.models import (
@@ -120,39 +121,46 @@ def glue_hosts(session: Session, names: Iterable[str]) -> dict[str, HostState]:
 
 def name_servers(session: Session, domain_names: Iterable[str]) -> set[str]:
     """Every host some of ``domain_names`` use now (held or not)."""
-    out: set[str] = set()
-    for chunk in batches(sorted(set(domain_names))):
-        out.update(
-            session.scalars(
-                select(Host.name)
-                .join(DomainNs, DomainNs.host_id == Host.id)
-                .join(Domain, Domain.id == DomainNs.domain_id)
-                .where(Domain.name.in_(chunk))
-            )
-        )
-    return out
+    return _names(
+        session,
+        domain_names,
+        lambda chunk: (
+            select(Host.name)
+            .join(DomainNs, DomainNs.host_id == Host.id)
+            .join(Domain, Domain.id == DomainNs.domain_id)
+            .where(Domain.name.in_(chunk))
+        ),
+    )
 
 
 def subordinate_hosts(session: Session, domain_names: Iterable[str]) -> set[str]:
     """Every host whose superordinate domain is one of ``domain_names`` (RFC 5732 1.1)."""
-    out: set[str] = set()
-    for chunk in batches(sorted(set(domain_names))):
-        out.update(session.scalars(select(Host.name).where(Host.parent_name.in_(chunk))))
-    return out
+    return _names(
+        session, domain_names, lambda chunk: select(Host.name).where(Host.parent_name.in_(chunk))
+    )
 
 
 def users(session: Session, host_names: Iterable[str]) -> set[str]:
     """Every domain that uses one of ``host_names`` as a name server."""
+    return _names(
+        session,
+        host_names,
+        lambda chunk: (
+            select(Domain.name)
+            .join(DomainNs, DomainNs.domain_id == Domain.id)
+            .join(Host, Host.id == DomainNs.host_id)
+            .where(Host.name.in_(chunk))
+        ),
+    )
+
+
+def _names(
+    session: Session, names: Iterable[str], query: Callable[[list[str]], Select[Any]]
+) -> set[str]:
+    """The names ``query`` finds for ``names``, asked a batch at a time."""
     out: set[str] = set()
-    for chunk in batches(sorted(set(host_names))):
-        out.update(
-            session.scalars(
-                select(Domain.name)
-                .join(DomainNs, DomainNs.domain_id == Domain.id)
-                .join(Host, Host.id == DomainNs.host_id)
-                .where(Host.name.in_(chunk))
-            )
-        )
+    for chunk in batches(sorted(set(names))):
+        out.update(session.scalars(query(chunk)))
     return out
 
 
