@@ -24,7 +24,7 @@ from tldsec.clock import SystemClock
 from tldsec.epp.tls import fingerprint
 from tldsec.errors import ConfigError
 from tldsec.registry import registrars
-from tldsec.registry.audit import AuditTrail, record_not_committed
+from tldsec.registry.audit import AuditTrail
 from tldsec.registry.context import Actor, RegistryRules, Tx
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.passwords import production_hasher
@@ -91,7 +91,7 @@ def _unit_of_work(args: argparse.Namespace, command: str) -> Iterator[tuple[Sess
         with db.write() as session:
             yield session, tx
     except BaseException:
-        record_not_committed(as_operator, trail, f"registrar {command}", tx.sv_trid)
+        trail.not_committed(f"registrar {command}", tx.sv_trid)
         raise
     finally:
         audit.close()

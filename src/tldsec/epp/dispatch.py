@@ -80,7 +80,7 @@ from tldsec.epp.xml.codec import (
     text_of,
 )
 from tldsec.errors import RegistryError
-from tldsec.registry.audit import AuditRecorder, AuditTrail, log_audit, record_not_committed
+from tldsec.registry.audit import AuditRecorder, AuditTrail, log_audit
 from tldsec.registry.context import Actor, RegistryRules, Tx
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import EppTransaction
@@ -358,7 +358,7 @@ class Dispatcher:
             error = CommandSyntaxError(f"a value could not be read: {exc}")
         except EppError as exc:
             error = exc
-        record_not_committed(self.audit, trail, label, sv_trid)
+        trail.not_committed(label, sv_trid)
         self._log(client_id, conn, label, object_name, cl_trid, sv_trid, error.code, started)
         error.logged = True
         raise error

@@ -4,7 +4,7 @@ Entry points pass the audit log proper (``tldsec.audit.adapters.registry_recorde
 anything with the signature of ``AuditRecorder`` will do; ``log_audit``, the default,
 writes the event to the ``tldsec.audit`` logger. A unit of work records through an
 ``AuditTrail``, so that when its transaction fails after an event was recorded,
-``record_not_committed`` can say so. docs/registry.md lists every event name used.
+``AuditTrail.not_committed`` can say so. docs/registry.md lists every event name used.
 """
 
 from __future__ import annotations
@@ -41,28 +41,25 @@ class AuditTrail:
         self.recorder(event, actor=actor, **details)
         self.events.append({"event": event, "actor": actor, **details})
 
-
-def record_not_committed(
-    recorder: AuditRecorder, trail: AuditTrail, command: str, sv_trid: str
-) -> None:
-    """Retract ``trail``'s events: ``registry.change_not_committed`` names them (the
-    caller's transaction failed after they were recorded). Never raises: if the audit
-    log refuses this too, the error log says what was not committed."""
-    if not trail.events:
-        return
-    try:
-        recorder(
-            "registry.change_not_committed",
-            actor=str(trail.events[0]["actor"]),
-            command=command,
-            sv_trid=sv_trid,
-            events=trail.events,
-        )
-    except Exception:
-        _log.exception(
-            "%s (svTRID %s) failed after its audit entries were written, and the audit "
-            "entry saying so could not be written either: %s",
-            command,
-            sv_trid,
-            trail.events,
-        )
+    def not_committed(self, command: str, sv_trid: str) -> None:
+        """Retract the events recorded so far: ``registry.change_not_committed`` names
+        them (the unit's transaction failed after they were recorded). Never raises: if
+        the audit log refuses this too, the error log says what was not committed."""
+        if not self.events:
+            return
+        try:
+            self.recorder(
+                "registry.change_not_committed",
+                actor=str(self.events[0]["actor"]),
+                command=command,
+                sv_trid=sv_trid,
+                events=self.events,
+            )
+        except Exception:
+            _log.exception(
+                "%s (svTRID %s) failed after its audit entries were written, and the audit "
+                "entry saying so could not be written either: %s",
+                command,
+                sv_trid,
+                self.events,
+            )
