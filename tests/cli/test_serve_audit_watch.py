@@ -12,7 +12,9 @@ from sqlalchemy import text
 
 from tests.cli.test_serve_cycle_timeout import home, registry
 from tldsec.audit.config import open_audit_log
+from tldsec.cli.serve import _serve_table
 from tldsec.clock import SystemClock
+from tldsec.errors import ConfigError
 from tldsec.settings import load_settings
 
 __all__ = ["home"]  # the fixture
@@ -58,3 +60,38 @@ def test_serve_watches_the_audit_log_and_reports_on_its_health(
     asyncio.run(reg.check_audit(reg.audit_watch))
     assert reg.health()["audit"]["integrity"] == "ALARM"
     audit.close()
+
+
+def test_the_watch_interval_is_a_setting_and_a_bad_one_is_named(home: Path) -> None:
+    config = home / "tldsec.toml"
+    original = config.read_text()
+    config.write_text(original + "\n[serve]\naudit_watch_seconds = 2.5\n")
+    assert _serve_table(load_settings(home))["audit_watch_seconds"] == 2.5
+    for bad in ("0", "-1", '"often"', "true"):
+        config.write_text(original + f"\n[serve]\naudit_watch_seconds = {bad}\n")
+        with pytest.raises(ConfigError, match="audit_watch_seconds must be a positive number"):
+            _serve_table(load_settings(home))
+
+
+def test_an_audit_log_that_cannot_be_opened_is_retried_and_shown(
+    home: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    with open(home / "tldsec.toml", "a", encoding="utf-8") as f:
+        f.write(f'\n[database]\naudit_url = "sqlite:///{blocker}/audit.db"\n')
+    reg = registry(home, [], timeout=30)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(reg.watch_audit(0.05))
+        for _ in range(200):
+            if reg.audit_watch_error:
+                break
+            await asyncio.sleep(0.05)
+        assert not task.done()  # still retrying, serve goes on
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    asyncio.run(scenario())
+    audit = reg.health()["audit"]
+    assert audit["checked_through"] is None and audit["error"]

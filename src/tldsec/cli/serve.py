@@ -143,8 +143,13 @@ def _serve_table(settings: Settings) -> dict[str, Any]:
         table = tomllib.loads(path.read_text("utf-8")).get("serve", {})
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{path}: {exc}") from exc
-    if not isinstance(table, dict) or set(table) - {"health_listen"}:
-        raise ConfigError(f'{path}: [serve] takes only health_listen = "HOST:PORT"')
+    if not isinstance(table, dict) or set(table) - {"health_listen", "audit_watch_seconds"}:
+        raise ConfigError(
+            f'{path}: [serve] takes only health_listen = "HOST:PORT" and audit_watch_seconds'
+        )
+    seconds = table.get("audit_watch_seconds", 10)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+        raise ConfigError(f"{path}: [serve] audit_watch_seconds must be a positive number")
     return table
 
 
@@ -411,7 +416,13 @@ class Registry:
         alert and integrity alarm is logged at ERROR and shown on the health endpoint."""
         from tldsec.audit.config import open_audit_log
 
-        audit = await asyncio.to_thread(open_audit_log, self.settings, self.clock)
+        while True:  # until the audit log can be opened: the servers run meanwhile
+            try:
+                audit = await asyncio.to_thread(open_audit_log, self.settings, self.clock)
+                break
+            except Exception as exc:  # a monitor retries; it never takes serve down
+                self._audit_watch_failed(exc)
+                await asyncio.sleep(seconds)
         try:
             self.audit_watch = watch = await asyncio.to_thread(AuditWatch.from_head, audit.engine)
             while True:
@@ -424,13 +435,16 @@ class Registry:
         try:
             alerts = await asyncio.to_thread(watch.check)
         except TldsecError as exc:
-            if self.audit_watch_error != str(exc):
-                log.error("audit watch: %s", exc)
-            self.audit_watch_error = str(exc)
+            self._audit_watch_failed(exc)
             return
         self.audit_watch_error = None
         for alert in alerts:
             log.error(alert.line(), extra={"audit_alert": alert.as_json()})
+
+    def _audit_watch_failed(self, exc: Exception) -> None:
+        if self.audit_watch_error != str(exc):  # once per distinct failure, not per check
+            log.error("audit watch: %s", exc)
+        self.audit_watch_error = str(exc)
 
     # --- health -----------------------------------------------------------------------
 
@@ -460,7 +474,10 @@ class Registry:
             "scheduler_error": scheduler.last_error if scheduler else None,
             "last_cycle": last,
             "notify": notify,
-            "audit": None if watch is None else {**watch.status(), "error": self.audit_watch_error},
+            "audit": {
+                **(watch.status() if watch is not None else {"checked_through": None}),
+                "error": self.audit_watch_error,
+            },
         }
 
     async def _health(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
