@@ -30,6 +30,7 @@ from tldsec.cli.common import (
 from tldsec.clock import SystemClock
 from tldsec.errors import ConfigError, KeyStoreError
 from tldsec.hsm.backup import KeyArchive, SmkShare, assemble_smk, back_up, new_smk, restore
+from tldsec.hsm.base import KeyStore
 from tldsec.hsm.open import open_keystore
 from tldsec.hsm.pkcs11 import Pkcs11KeyStore
 
@@ -81,24 +82,23 @@ def _read(path: Path, what: str) -> str:
 def _hsm(
     args: argparse.Namespace, operation: str, params: dict[str, str]
 ) -> Iterator[tuple[Pkcs11KeyStore, AuditLog]]:
-    """The HSM and the audit log, once the run has passed its ceremony gate."""
+    """The HSM and the audit log, once the run has passed its ceremony gate (last, so
+    that a ceremony is not used up by a run that could not have started anyway)."""
     settings = settings_from_args(args)
     audit = open_audit_log(settings, SystemClock())
+    store: KeyStore | None = None
     try:
-        ceremony_gate(settings, operation, params, args.ceremony, audit.record)
         store = open_keystore(settings.keystore_spec())
-    except BaseException:
-        audit.close()
-        raise
-    try:
         if not isinstance(store, Pkcs11KeyStore):
             raise ConfigError(
                 f"key backup under the SMK needs an HSM (a pkcs11 key store), not the "
                 f"{settings.keystore.backend!r} backend"
             )
+        ceremony_gate(settings, operation, params, args.ceremony, audit.record)
         yield store, audit
     finally:
-        store.close()
+        if store is not None:
+            store.close()
         audit.close()
 
 
