@@ -63,7 +63,7 @@ def load_ceremony_settings(config: Path) -> CeremonySettings:
             f"(or is 'all'); unknown: {', '.join(unknown) or repr(required)}"
         )
     minutes = table.get("valid_minutes", 60)
-    if not isinstance(minutes, int) or not 1 <= minutes <= 24 * 60:
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 24 * 60:
         raise ConfigError(f"{config}: [ceremony] valid_minutes must be 1..1440")
     return CeremonySettings(frozenset(required), minutes)
 
