@@ -326,17 +326,21 @@ class Pkcs11KeyStore:
                 raise KeyStoreError(
                     f"the wrapped key {key.key_id} is not the private half of its public key"
                 )
-            public = session.create_object(
-                {
-                    **common,
-                    Attribute.CLASS: ObjectClass.PUBLIC_KEY,
-                    Attribute.KEY_TYPE: KeyType.RSA,
-                    Attribute.PRIVATE: False,
-                    Attribute.VERIFY: True,
-                    Attribute.MODULUS: _biginteger(modulus),
-                    Attribute.PUBLIC_EXPONENT: _biginteger(exponent),
-                }
-            )
+            try:
+                public = session.create_object(
+                    {
+                        **common,
+                        Attribute.CLASS: ObjectClass.PUBLIC_KEY,
+                        Attribute.KEY_TYPE: KeyType.RSA,
+                        Attribute.PRIVATE: False,
+                        Attribute.VERIFY: True,
+                        Attribute.MODULUS: _biginteger(modulus),
+                        Attribute.PUBLIC_EXPONENT: _biginteger(exponent),
+                    }
+                )
+            except pkcs11.PKCS11Error:
+                private.destroy()  # no half-restored key pair stays behind
+                raise
         return self._finish_new_key(ckid, key.label, algorithm, public, private)
 
     def _smks(self, session: Any, check: str) -> list[Any]:
@@ -352,7 +356,7 @@ class Pkcs11KeyStore:
         if not found:
             raise KeyStoreError(
                 f"token '{self._label}' holds no Storage Master Key {check}: install it "
-                "from its holders' shares first (tldsec keys smk-install)"
+                "from its holders' shares first (tldsec backup smk-install)"
             )
         return found[0]
 
