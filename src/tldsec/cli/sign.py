@@ -7,7 +7,6 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 from tldsec.audit.config import open_audit_log
 from tldsec.audit.events import EventType
@@ -18,7 +17,7 @@ from tldsec.errors import TldsecError, ZoneSyntaxError
 from tldsec.hsm.open import open_keystore
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.service import KeyManager
-from tldsec.signer.files import FileSignResult, sign_zone_file
+from tldsec.signer.files import sign_zone_file
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
             input=str(args.zonefile),
             output=str(args.output),
             mode=result.mode,
-            **_counted(result),
+            **result.counted(),
             signatures_made=result.signatures_made,
             signatures_reused=result.signatures_reused,
             milliseconds=int((time.perf_counter() - t0) * 1000),
@@ -133,8 +132,3 @@ def run(args: argparse.Namespace) -> int:
         f"{result.nsec3_records:,} NSEC3, {time.perf_counter() - t0:.1f} s"
     )
     return 0
-
-
-def _counted(result: FileSignResult) -> dict[str, Any]:
-    """``rrsets=N`` for a full run, ``owners=N`` for an incremental one (audit details)."""
-    return {result.unit: result.signed}

@@ -243,7 +243,7 @@ class Cycle:
         expiry = signed.earliest_expiry
         run.stats.update(
             incremental_sign=int(signed.mode == "incremental"),
-            **{signed.unit: signed.signed},
+            **signed.counted(),
             signatures_made=signed.signatures_made,
             signatures_reused=signed.signatures_reused,
             nsec3=signed.nsec3_records,

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from tldsec.dnscore.zone import Zone, soa_minimum, soa_serial
 from tldsec.dnscore.zonefile import read_zone
@@ -47,15 +48,23 @@ class FileSignResult:
     mode: str  # "incremental" or "full"
     why_full: str | None  # the reason a previous zone could not be patched
     serial: int
-    signed: int  # what was signed, counted in ``unit``
-    unit: str  # "rrsets" (a full run: every RRset) or "owners" (incremental: changed or
-    # refreshed owner names)
+    signed: int  # RRsets (a full run: every one) or owner names changed or refreshed
+    # (incremental): see ``unit``
     signatures_made: int
     signatures_reused: int
     nsec3_records: int  # in the zone (full) or changed (incremental)
     delegations: int | None  # counted by a full run only
     earliest_expiry: int
     seconds: float
+
+    @property
+    def unit(self) -> str:
+        """What ``signed`` counts: ``rrsets`` in a full run, ``owners`` in an incremental."""
+        return "owners" if self.mode == "incremental" else "rrsets"
+
+    def counted(self) -> dict[str, Any]:
+        """``{unit: signed}``, for audit details and cycle statistics."""
+        return {self.unit: self.signed}
 
 
 def sign_zone_file(
@@ -104,7 +113,6 @@ def sign_zone_file(
                 why_full=None,
                 serial=patched.serial,
                 signed=ps.owners_changed + ps.owners_refreshed,
-                unit="owners",
                 signatures_made=ps.signatures_made,
                 signatures_reused=ps.signatures_reused,
                 nsec3_records=ps.nsec3_changed,
@@ -151,7 +159,6 @@ def sign_zone_file(
         why_full=why_full,
         serial=serial,
         signed=s.rrsets,
-        unit="rrsets",
         signatures_made=s.signatures_made,
         signatures_reused=s.signatures_reused,
         nsec3_records=s.nsec3_records,
