@@ -17,13 +17,13 @@ from typing import Any
 from tldsec.ceremony.quorum import Person, authorise
 from tldsec.ceremony.store import CeremonyStore, load_ceremony_settings
 from tldsec.errors import CeremonyRefused
+from tldsec.settings import CONFIG_NAME
 
 Recorder = Callable[..., Any]  # AuditLog.record
 
 
 def pass_gate(
     home: Path,
-    config: Path,
     operation: str,
     params: Mapping[str, str],
     ceremony_id: str | None,
@@ -34,7 +34,7 @@ def pass_gate(
 ) -> list[Person]:
     """The people who authorised this run ([] when no ceremony is needed or given);
     ``CeremonyRefused`` if it may not run."""
-    settings = load_ceremony_settings(config)
+    settings = load_ceremony_settings(home / CONFIG_NAME)
     if ceremony_id is None:
         if operation in settings.required:
             raise CeremonyRefused(
@@ -45,8 +45,6 @@ def pass_gate(
     store = CeremonyStore(home)
     try:
         ceremony = store.get(ceremony_id)
-        if ceremony.used:
-            raise CeremonyRefused(f"ceremony {ceremony_id} was already used at {ceremony.used}")
         people = authorise(
             ceremony.statement,
             ceremony.approvals,
@@ -55,7 +53,7 @@ def pass_gate(
             params=params,
             now=now,
         )
-        store.mark_used(ceremony, now)
+        store.mark_used(ceremony, now)  # refuses a ceremony used before
     except CeremonyRefused as exc:
         record("ceremony.aborted", actor=actor, ceremony=ceremony_id, reason=str(exc))
         raise

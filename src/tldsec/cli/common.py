@@ -50,11 +50,9 @@ def ceremony_gate(
     one (``ceremony/gate.py``; DPS 5.2.2); the operator is the actor of what is recorded."""
     from tldsec.ceremony.gate import pass_gate  # only for the commands that need it
     from tldsec.clock import SystemClock
-    from tldsec.settings import CONFIG_NAME
 
     pass_gate(
         settings.home,
-        settings.home / CONFIG_NAME,
         operation,
         params,
         ceremony_id,

@@ -20,7 +20,7 @@ import base64
 import hashlib
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -169,11 +169,9 @@ def _archived_key(data: dict[str, Any]) -> ArchivedKey:
     return ArchivedKey(key, base64.b64decode(data["wrapped"], validate=True))
 
 
-def back_up(
-    store: Pkcs11KeyStore, smk_check: str, now: datetime, key_ids: Iterable[str] | None = None
-) -> KeyArchive:
-    """Every key of the store (or those named), wrapped under the SMK in the token."""
-    keys = store.list_keys() if key_ids is None else [store.get_key(k) for k in key_ids]
+def back_up(store: Pkcs11KeyStore, smk_check: str, now: datetime) -> KeyArchive:
+    """Every key of the store, wrapped under the SMK in the token."""
+    keys = store.list_keys()
     archived = tuple(ArchivedKey(k, store.wrap_private_key(k.key_id, smk_check)) for k in keys)
     return KeyArchive(smk_check, now, archived)
 
