@@ -92,6 +92,7 @@ def test_only_people_on_the_roster_with_their_own_key_approve(
     assert main(["ceremony", "enrol", "ann", "--role", "wi", "--key-out",
                  str(home.parent / "ann2.pem"), "--home", str(home)]) == 1  # fmt: skip
     assert "already on the ceremony roster" in capsys.readouterr().err
+    assert not (home.parent / "ann2.pem").exists()  # no key left for a refused enrolment
 
 
 def test_a_rollover_the_home_requires_a_ceremony_for_runs_only_under_one(

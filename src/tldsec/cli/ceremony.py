@@ -25,7 +25,7 @@ from tldsec.ceremony.store import OPERATIONS, CeremonyStore, load_ceremony_setti
 from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
 from tldsec.clock import SystemClock
 from tldsec.errors import CeremonyRefused, ConfigError
-from tldsec.settings import CONFIG_NAME
+from tldsec.settings import CONFIG_NAME, Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -67,16 +67,21 @@ def _enrol(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.key_out} exists: a private key is never overwritten")
     key = Ed25519PrivateKey.generate()
     person = Person(args.person, Role(args.role), key.public_key().public_bytes_raw())
-    store = CeremonyStore(settings.home)
-    store.add_person(person)
     pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    # The key first: a person on the roster whose key was never written could not approve.
     with replacing(args.key_out, "wb", permissions=0o600) as f:
         f.write(pem)
-    _record(args, "personnel.action", action="ceremony roster: enrolled", person=person.name,
+    store = CeremonyStore(settings.home)
+    try:
+        store.add_person(person)
+    except BaseException:
+        args.key_out.unlink(missing_ok=True)
+        raise
+    _record(settings, "personnel.action", action="ceremony roster: enrolled", person=person.name,
             role=person.role.name, roster_sha256=store.roster_digest())  # fmt: skip
     print(f"{person.name} ({person.role.name}) is on the roster; private key in {args.key_out}")
     return 0
@@ -90,7 +95,7 @@ def _start(args: argparse.Namespace) -> int:
         args.operation, params, SystemClock().now(), minutes
     )
     s = ceremony.statement
-    _record(args, "ceremony.started", ceremony=s.ceremony_id, operation=s.operation,
+    _record(settings, "ceremony.started", ceremony=s.ceremony_id, operation=s.operation,
             params=params, expires=s.expires.isoformat())  # fmt: skip
     print(f"ceremony {s.ceremony_id}: {s.operation} {params or ''}".rstrip())
     print(f"valid until {s.expires:%Y-%m-%d %H:%M:%S %Z}; three people approve it with")
@@ -110,7 +115,7 @@ def _approve(args: argparse.Namespace) -> int:
         raise CeremonyRefused(f"{args.key} is not the key of {person.name} on the roster")
     signature = key.sign(ceremony.statement.to_bytes())
     ceremony = store.add_approval(ceremony, Approval(person.name, signature))
-    _record(args, "ceremony.approved", ceremony=args.ceremony, person=person.name,
+    _record(settings, "ceremony.approved", ceremony=args.ceremony, person=person.name,
             role=person.role.name)  # fmt: skip
     print(f"{person.name} ({person.role.name}) approved ceremony {args.ceremony}: "
           f"{len(ceremony.approvals)} approvals")  # fmt: skip
@@ -149,8 +154,7 @@ def _private_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def _record(args: argparse.Namespace, event: str, **details: Any) -> None:
-    settings = settings_from_args(args)
+def _record(settings: Settings, event: str, **details: Any) -> None:
     audit = open_audit_log(settings, SystemClock())
     try:
         audit.record(event, actor=operator_actor(), **details)
