@@ -4,11 +4,12 @@ Most transforms a registry sees are DS changes (DPS 3.3, 3.5): a ``domain:update
 with only a ``secDNS:update``. This module does exactly what ``update_domain`` does for
 such a request -- the authorization rule, the status rules, every DS rule checked
 before anything is written, the history and zone-change rows in the same transaction,
-the audit event -- with statements on the session's connection and no ORM objects
-(Core on SQLite; SQL on the psycopg connection under it on PostgreSQL, see
-``db/pgwire.py``): two reads (the domain row, locked; its statuses and DS in one
-statement) and the writes. A domain with a pending transfer is left to ``update_domain``, which
-settles an overdue transfer first (RFC 5731 3.2.4).
+the audit event -- with statements on the session's connection and no ORM objects: two
+reads (the domain row, locked; its statuses and DS in one statement) and the writes. On
+SQLite these are Core statements; on PostgreSQL prepared statements on libpq
+(``db/pgwire.py``) in two round trips, the writes sent with the transaction-log row and
+the COMMIT. A domain with a pending transfer is left to ``update_domain``, which settles
+an overdue transfer first (RFC 5731 3.2.4).
 """
 
 from __future__ import annotations
