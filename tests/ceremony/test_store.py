@@ -11,25 +11,31 @@ import pytest
 from tldsec.ceremony.quorum import Approval, Person, Role
 from tldsec.ceremony.store import OPERATIONS, CeremonyStore, load_ceremony_settings
 from tldsec.errors import CeremonyRefused, ConfigError
+from tldsec.settings import load_settings
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
 def test_settings_name_operations_or_all_and_refuse_the_rest(tmp_path: Path) -> None:
     config = tmp_path / "tldsec.toml"
-    assert load_ceremony_settings(config).required == frozenset()  # no file: none
-    config.write_text('[ceremony]\nrequired = "all"\nvalid_minutes = 30\n')
-    settings = load_ceremony_settings(config)
+    zone = '[zone]\norigin = "example"\n'
+    config.write_text(zone)
+    assert load_ceremony_settings(load_settings(tmp_path)).required == frozenset()  # none
+    config.write_text(zone + '[ceremony]\nrequired = "all"\nvalid_minutes = 30\n')
+    settings = load_ceremony_settings(load_settings(tmp_path))
     assert settings.required == frozenset(OPERATIONS) and settings.valid_minutes == 30
     for bad, reason in (
         ('required = ["keys.destroy"]', "unknown: keys.destroy"),
+        ('required = ["keys.rolover"]', "did you mean 'keys.rollover'"),
         ('required = "some"', "unknown: 'some'"),
-        ("valid_minutes = 0", "valid_minutes must be 1..1440"),
-        ("valid_minutes = true", "valid_minutes must be 1..1440"),
+        ("valid_minutes = 0", "valid_minutes .* must be at least 1"),
+        ("valid_minutes = 1441", "valid_minutes .* must be at most 1440"),
+        ("valid_minutes = true", "valid_minutes .* must be an integer"),
+        ("requried = []", "unknown key 'requried' in \\[ceremony\\].*did you mean 'required'"),
     ):
-        config.write_text(f"[ceremony]\n{bad}\n")
+        config.write_text(f"{zone}[ceremony]\n{bad}\n")
         with pytest.raises(ConfigError, match=reason):
-            load_ceremony_settings(config)
+            load_ceremony_settings(load_settings(tmp_path))
 
 
 def test_a_damaged_roster_is_named(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ from sqlalchemy import text
 
 from tests.cli.test_serve_cycle_timeout import home, registry
 from tldsec.audit.config import open_audit_log
-from tldsec.cli.serve import _serve_table
 from tldsec.clock import SystemClock
 from tldsec.errors import ConfigError
 from tldsec.settings import load_settings
@@ -66,11 +65,16 @@ def test_the_watch_interval_is_a_setting_and_a_bad_one_is_named(home: Path) -> N
     config = home / "tldsec.toml"
     original = config.read_text()
     config.write_text(original + "\n[serve]\naudit_watch_seconds = 2.5\n")
-    assert _serve_table(load_settings(home))["audit_watch_seconds"] == 2.5
-    for bad in ("0", "-1", '"often"', "true"):
+    assert load_settings(home).config.serve.audit_watch_seconds == 2.5
+    for bad, reason in (
+        ("0", "must be above 0"),
+        ("-1", "must be above 0"),
+        ('"often"', "must be a number, not 'often'"),
+        ("true", "must be a number, not True"),
+    ):
         config.write_text(original + f"\n[serve]\naudit_watch_seconds = {bad}\n")
-        with pytest.raises(ConfigError, match="audit_watch_seconds must be a positive number"):
-            _serve_table(load_settings(home))
+        with pytest.raises(ConfigError, match=rf"\[serve\] audit_watch_seconds .* {reason}"):
+            load_settings(home)
 
 
 def test_an_audit_log_that_cannot_be_opened_is_retried_and_shown(

@@ -29,7 +29,7 @@ def home(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
 
 def registry(home: Path, argv: list[str], timeout: float) -> Registry:
     settings = load_settings(home)
-    dist = load_distribute_settings(home, home / CONFIG_NAME)
+    dist = load_distribute_settings(settings)
     return Registry(settings, SystemClock(), dist, cycle_argv=argv, cycle_timeout=timeout)
 
 
@@ -54,9 +54,11 @@ def test_a_cycle_within_the_timeout_reports_its_result(home: Path) -> None:
 
 def test_the_timeout_is_a_setting_and_a_bad_one_is_named(tmp_path: Path) -> None:
     config = tmp_path / CONFIG_NAME
-    assert load_cycle_settings(config).timeout_seconds == 2400
-    config.write_text("[cycle]\ntimeout_seconds = 600\n")
-    assert load_cycle_settings(config).timeout_seconds == 600
-    config.write_text("[cycle]\ntimeout_seconds = 0\n")
-    with pytest.raises(ConfigError, match="timeout_seconds must be a positive number"):
-        load_cycle_settings(config)
+    zone = '[zone]\norigin = "example"\n'
+    config.write_text(zone)
+    assert load_cycle_settings(load_settings(tmp_path)).timeout_seconds == 2400
+    config.write_text(zone + "[cycle]\ntimeout_seconds = 600\n")
+    assert load_cycle_settings(load_settings(tmp_path)).timeout_seconds == 600
+    config.write_text(zone + "[cycle]\ntimeout_seconds = 0\n")
+    with pytest.raises(ConfigError, match=r"\[cycle\] timeout_seconds .* must be above 0"):
+        load_settings(tmp_path)

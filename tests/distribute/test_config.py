@@ -14,12 +14,14 @@ from tldsec.distribute.config import (
     parse_hostport,
 )
 from tldsec.errors import ConfigError
+from tldsec.settings import load_settings
 
 SECRET = base64.b64encode(bytes(range(32))).decode()
 
 
 def test_the_embedded_default_allows_loopback_without_tsig(tmp_path: Path) -> None:
-    settings = load_distribute_settings(tmp_path, tmp_path / "tldsec.toml")
+    (tmp_path / "tldsec.toml").write_text('[zone]\norigin = "example"\n')
+    settings = load_distribute_settings(load_settings(tmp_path))
     assert settings.listen == "127.0.0.1:5300"
     assert settings.store_dir == tmp_path / "zones/dist"
     assert settings.secondaries == DEFAULT_SECONDARIES
@@ -72,8 +74,10 @@ def test_secondaries_with_tsig_keys_and_notify_targets(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"lissen": "x"}, "lissen is not a setting"),
-        ({"keep": 1}, "keep must be a number >= 2"),
+        ({"lissen": "x"}, "unknown key 'lissen' in \\[distribute\\].*did you mean 'listen'"),
+        ({"keep": 1}, "keep in test must be at least 2, not 1"),
+        ({"secondaries": [{"alow": []}]}, "unknown key 'alow'.*did you mean 'allow'"),
+        ({"secondaries": {"allow": []}}, "secondaries in test must be an array of tables"),
         ({"listen": "127.0.0.1:port"}, "use HOST:PORT"),
         ({"secondaries": [{"allow": ["300.1.1.1"]}]}, "does not appear to be an IPv4"),
         ({"secondaries": [{"allow": ["127.0.0.1"], "tsig_key": "nope"}]}, "not in"),

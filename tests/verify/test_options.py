@@ -58,13 +58,14 @@ def test_every_setting_of_the_table() -> None:
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ({"extrenal": []}, "extrenal is not a setting"),
-        ({"external": "ldns-verify-zone"}, "list of validator names"),
-        ({"second_sample": -1}, "second_sample must be an integer >= 0"),
-        ({"horizon_hours": 0}, "horizon_hours must be an integer >= 1"),
-        ({"incremental": "yes"}, "incremental must be true or false"),
-        ({"full_every_hours": 0}, "full_every_hours must be an integer >= 1"),
-        ({"full_every_cycles": -1}, "full_every_cycles must be an integer >= 0"),
+        ({"extrenal": []}, "unknown key 'extrenal' in \\[verify\\].*did you mean 'external'"),
+        ({"external": "ldns-verify-zone"}, "external in t.toml must be an array of strings"),
+        ({"second_sample": -1}, "second_sample in t.toml must be at least 0"),
+        ({"second_sample": "most"}, "second_sample in t.toml must be one of 'all'"),
+        ({"horizon_hours": 0}, "horizon_hours in t.toml must be at least 1"),
+        ({"incremental": "yes"}, "incremental in t.toml must be true or false"),
+        ({"full_every_hours": 0}, "full_every_hours in t.toml must be at least 1"),
+        ({"full_every_cycles": -1}, "full_every_cycles in t.toml must be at least 0"),
     ],
 )
 def test_a_bad_table_is_refused_by_name(table: dict[str, Any], message: str) -> None:

@@ -18,7 +18,6 @@ offers Ed25519 (CKM_EDDSA), else on disk; once a key exists, its place is kept.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -28,7 +27,6 @@ from tldsec.audit.clockstatus import KernelClockStatus
 from tldsec.audit.events import EventType
 from tldsec.audit.log import SELF, AuditLog, WriterOptions
 from tldsec.audit.pkcs11_signer import (
-    DEFAULT_KEY_LABEL,
     Pkcs11AuditSigner,
     module_supports_eddsa,
 )
@@ -36,8 +34,8 @@ from tldsec.audit.schema import ensure_schema
 from tldsec.audit.signing import AuditSigner, FileAuditSigner
 from tldsec.clock import Clock
 from tldsec.db.base import make_engine
-from tldsec.errors import AuditError, ConfigError, KeyStoreError
-from tldsec.settings import CONFIG_NAME, Settings, resolve_pin
+from tldsec.errors import AuditError, KeyStoreError
+from tldsec.settings import Settings, resolve_pin
 
 KEY_BACKENDS = ("auto", "file", "pkcs11")
 
@@ -55,58 +53,19 @@ class AuditConfig:
 
 
 def audit_config(settings: Settings) -> AuditConfig:
-    """Read ``[audit]`` from the home's ``tldsec.toml`` (all fields optional)."""
-    path = settings.home / CONFIG_NAME
-    try:
-        data = tomllib.loads(path.read_text("utf-8")) if path.exists() else {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    table = data.get("audit", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [audit] must be a table")
-    return config_from_dict(table, settings, source=str(path))
-
-
-def config_from_dict(table: dict[str, Any], settings: Settings, *, source: str) -> AuditConfig:
-    known = {
-        "key_backend",
-        "key_file",
-        "key_label",
-        "archive_dir",
-        "checkpoint_every",
-        "checkpoint_interval_seconds",
-        "clock_tolerance_ms",
-    }
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(f"{source}: [audit] {unknown[0]} is not a setting (misspelt?)")
-
-    def integer(name: str, default: int, low: int) -> int:
-        value = table.get(name, default)
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ConfigError(f"{source}: [audit] {name} must be an integer >= {low}")
-        return value
-
-    def text(name: str, default: str) -> str:
-        value = table.get(name, default)
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{source}: [audit] {name} must be a non-empty string")
-        return value
-
-    backend = text("key_backend", "auto")
-    if backend not in KEY_BACKENDS:
-        raise ConfigError(f"{source}: [audit] key_backend {backend!r} is not one of {KEY_BACKENDS}")
+    """The ``[audit]`` table of the settings (checked by ``settings.tables.AuditTable``)."""
+    table = settings.config.audit
     home = settings.home
     return AuditConfig(
         db_url=settings.audit_db_url or f"sqlite:///{home / 'audit.db'}",
-        key_backend=backend,
-        key_file=_in_home(home, text("key_file", "audit-key.pem")),
-        key_label=text("key_label", DEFAULT_KEY_LABEL),
-        archive_dir=_in_home(home, text("archive_dir", "audit-archive")),
+        key_backend=table.key_backend,
+        key_file=_in_home(home, table.key_file),
+        key_label=table.key_label,
+        archive_dir=_in_home(home, table.archive_dir),
         writer=WriterOptions(
-            checkpoint_every=integer("checkpoint_every", 1000, 1),
-            checkpoint_interval=timedelta(seconds=integer("checkpoint_interval_seconds", 3600, 1)),
-            backwards_tolerance=timedelta(milliseconds=integer("clock_tolerance_ms", 1000, 0)),
+            checkpoint_every=table.checkpoint_every,
+            checkpoint_interval=timedelta(seconds=table.checkpoint_interval_seconds),
+            backwards_tolerance=timedelta(milliseconds=table.clock_tolerance_ms),
         ),
     )
 

@@ -11,19 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from tldsec.ceremony.quorum import Person, authorise
 from tldsec.ceremony.store import CeremonyStore, load_ceremony_settings
 from tldsec.errors import CeremonyRefused
-from tldsec.settings import CONFIG_NAME
+from tldsec.settings import Settings
 
 Recorder = Callable[..., Any]  # AuditLog.record
 
 
 def pass_gate(
-    home: Path,
+    settings: Settings,
     operation: str,
     params: Mapping[str, str],
     ceremony_id: str | None,
@@ -34,15 +33,15 @@ def pass_gate(
 ) -> list[Person]:
     """The people who authorised this run ([] when no ceremony is needed or given);
     ``CeremonyRefused`` if it may not run."""
-    settings = load_ceremony_settings(home / CONFIG_NAME)
+    required = load_ceremony_settings(settings).required
     if ceremony_id is None:
-        if operation in settings.required:
+        if operation in required:
             raise CeremonyRefused(
                 f"{operation} runs only under a key ceremony here ([ceremony] required): "
                 f"'tldsec ceremony start {operation}', three approvals, then --ceremony ID"
             )
         return []
-    store = CeremonyStore(home)
+    store = CeremonyStore(settings.home)
     try:
         ceremony = store.get(ceremony_id)
         people = authorise(

@@ -23,6 +23,8 @@ from typing import Any
 from tldsec.atomicfile import replacing
 from tldsec.ceremony.quorum import Approval, Person, Role, Statement
 from tldsec.errors import CeremonyRefused, ConfigError
+from tldsec.settings import Settings
+from tldsec.settings.strict import nearest
 
 OPERATIONS = (
     "backup.smk-create",
@@ -44,28 +46,20 @@ class CeremonySettings:
     valid_minutes: int = 60
 
 
-def load_ceremony_settings(config: Path) -> CeremonySettings:
-    try:
-        table = tomllib.loads(config.read_text("utf-8")).get("ceremony", {})
-    except FileNotFoundError:
-        return CeremonySettings()
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{config}: {exc}") from exc
-    required = table.get("required", [])
+def load_ceremony_settings(settings: Settings) -> CeremonySettings:
+    """The ``[ceremony]`` table of the settings (checked by ``settings.tables``)."""
+    required = settings.config.ceremony.required
     if required == "all":
-        required = list(OPERATIONS)
-    unknown = (
-        sorted(set(map(str, required)) - set(OPERATIONS)) if isinstance(required, list) else []
-    )
-    if not isinstance(required, list) or unknown:
+        required = OPERATIONS
+    unknown = sorted(set(required) - set(OPERATIONS)) if isinstance(required, tuple) else []
+    if isinstance(required, str) or unknown:
+        wrong = unknown[0] if unknown else str(required)
         raise ConfigError(
-            f"{config}: [ceremony] required lists operations from {', '.join(OPERATIONS)} "
-            f"(or is 'all'); unknown: {', '.join(unknown) or repr(required)}"
+            f"{settings.source}: [ceremony] required lists operations from "
+            f"{', '.join(OPERATIONS)} (or is 'all'); unknown: "
+            f"{', '.join(unknown) or repr(required)}{nearest(wrong, OPERATIONS)}"
         )
-    minutes = table.get("valid_minutes", 60)
-    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 24 * 60:
-        raise ConfigError(f"{config}: [ceremony] valid_minutes must be 1..1440")
-    return CeremonySettings(frozenset(required), minutes)
+    return CeremonySettings(frozenset(required), settings.config.ceremony.valid_minutes)
 
 
 @dataclass(frozen=True, slots=True)

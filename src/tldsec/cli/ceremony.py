@@ -25,7 +25,7 @@ from tldsec.ceremony.store import OPERATIONS, CeremonyStore, load_ceremony_setti
 from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
 from tldsec.clock import SystemClock
 from tldsec.errors import CeremonyRefused, ConfigError
-from tldsec.settings import CONFIG_NAME, Settings
+from tldsec.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -90,7 +90,7 @@ def _enrol(args: argparse.Namespace) -> int:
 def _start(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     params = dict(_param(text) for text in args.param)
-    minutes = load_ceremony_settings(settings.home / CONFIG_NAME).valid_minutes
+    minutes = load_ceremony_settings(settings).valid_minutes
     ceremony = CeremonyStore(settings.home).start(
         args.operation, params, SystemClock().now(), minutes
     )

@@ -52,7 +52,7 @@ def ceremony_gate(
     from tldsec.clock import SystemClock
 
     pass_gate(
-        settings.home,
+        settings,
         operation,
         params,
         ceremony_id,

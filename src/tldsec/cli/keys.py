@@ -138,7 +138,7 @@ def _actor() -> str:
 @contextmanager
 def _manager(args: argparse.Namespace, *, keystore: bool = False) -> Iterator[KeyManager]:
     settings = settings_from_args(args)
-    keys_conf = load_key_settings(settings.home / CONFIG_NAME)
+    keys_conf = load_key_settings(settings)
     engine = open_signer_db(settings.signer_db_url)
     store = open_keystore(settings.keystore_spec()) if keystore else None
     clock = SystemClock()
@@ -333,7 +333,7 @@ def _ds_gate(args: argparse.Namespace) -> int:
 
 def _check_parent(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    configured = load_key_settings(settings.home / CONFIG_NAME).parent_servers
+    configured = load_key_settings(settings).parent_servers
     try:
         servers = [ParentServer.parse(s) for s in args.server] if args.server else configured
     except ValueError as exc:
@@ -380,7 +380,7 @@ def _simulate(args: argparse.Namespace) -> int:
     if (home / CONFIG_NAME).exists():
         settings = settings_from_args(args)
         policy = settings.policy
-        timing = load_key_settings(home / CONFIG_NAME).timing(policy)
+        timing = load_key_settings(settings).timing(policy)
     elif args.home:
         raise ConfigError(f"{home / CONFIG_NAME} does not exist")
     else:

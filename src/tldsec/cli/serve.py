@@ -29,7 +29,6 @@ import json
 import logging
 import signal
 import sys
-import tomllib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -45,7 +44,7 @@ from tldsec.distribute.config import DistributeSettings, load_distribute_setting
 from tldsec.distribute.notify import Notifier, NotifyTarget
 from tldsec.distribute.server import Access, PrimaryServer
 from tldsec.errors import ConfigError, TldsecError
-from tldsec.settings import CONFIG_NAME, Settings
+from tldsec.settings import Settings
 
 log = logging.getLogger("tldsec.serve")
 
@@ -106,17 +105,15 @@ def run(args: argparse.Namespace) -> int:
             handler.setFormatter(JsonFormatter())
     if logging.getLogger().level > logging.INFO:
         logging.getLogger("tldsec").setLevel(logging.INFO)
-    dist = load_distribute_settings(settings.home, settings.home / CONFIG_NAME)
+    dist = load_distribute_settings(settings)
     dns_listen = parse_hostport(args.dns_listen or dist.listen)
-    health = parse_hostport(
-        args.health_listen or _serve_table(settings).get("health_listen", DEFAULT_HEALTH)
-    )
+    health = parse_hostport(args.health_listen or settings.config.serve.health_listen)
     registry = Registry(
         settings,
         SystemClock(),
         dist,
         cycle_argv=_cycle_argv(args),
-        cycle_timeout=load_cycle_settings(settings.home / CONFIG_NAME).timeout_seconds,
+        cycle_timeout=load_cycle_settings(settings).timeout_seconds,
     )
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(
@@ -135,22 +132,6 @@ def run(args: argparse.Namespace) -> int:
 def _cycle_argv(args: argparse.Namespace) -> list[str]:
     home = ["--home", str(args.home)] if args.home else []
     return [sys.executable, "-m", "tldsec.cli.main", "cycle", *home, "--json"]
-
-
-def _serve_table(settings: Settings) -> dict[str, Any]:
-    path = settings.home / CONFIG_NAME
-    try:
-        table = tomllib.loads(path.read_text("utf-8")).get("serve", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{path}: {exc}") from exc
-    if not isinstance(table, dict) or set(table) - {"health_listen", "audit_watch_seconds"}:
-        raise ConfigError(
-            f'{path}: [serve] takes only health_listen = "HOST:PORT" and audit_watch_seconds'
-        )
-    seconds = table.get("audit_watch_seconds", 10)
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-        raise ConfigError(f"{path}: [serve] audit_watch_seconds must be a positive number")
-    return table
 
 
 class Registry:
@@ -201,7 +182,7 @@ class Registry:
                 stack.push_async_callback(close_epp)
             health_server = await asyncio.start_server(self._health, *health)
             stack.push_async_callback(_close_server, health_server)
-            watch_seconds = float(_serve_table(self.settings).get("audit_watch_seconds", 10))
+            watch_seconds = self.settings.config.serve.audit_watch_seconds
             stack.push_async_callback(_cancel, loop.create_task(self.watch_audit(watch_seconds)))
             health_address = health_server.sockets[0].getsockname()
             if cycles:
@@ -221,7 +202,7 @@ class Registry:
 
     def _scheduler(self, checker: Cycle) -> Scheduler:
         policy = self.settings.policy.cycle
-        conf = load_cycle_settings(self.settings.home / CONFIG_NAME)
+        conf = load_cycle_settings(self.settings)
         return Scheduler(
             check=lambda: asyncio.to_thread(checker.pending),
             run_cycle=self._run_cycle,

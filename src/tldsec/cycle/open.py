@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from tldsec.clock import Clock
 from tldsec.cycle.run import Cycle
@@ -17,7 +15,7 @@ from tldsec.distribute.store import ZoneStore
 from tldsec.errors import ConfigError
 from tldsec.keys.service import KeyManager
 from tldsec.registry.database import RegistryDatabase
-from tldsec.settings import CONFIG_NAME, Settings
+from tldsec.settings import Settings
 from tldsec.verify.options import VerifyOptions
 
 
@@ -42,39 +40,19 @@ class CycleSettings:
         return self.workers or os.cpu_count() or 1
 
 
-def load_cycle_settings(config_file: Path) -> CycleSettings:
-    try:
-        data = tomllib.loads(config_file.read_text("utf-8")) if config_file.exists() else {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{config_file}: {exc}") from exc
-    table = data.get("cycle", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{config_file}: [cycle] must be a table")
-    unknown = sorted(set(table) - {"workers", "change_driven", "check_seconds", "timeout_seconds"})
-    if unknown:
-        raise ConfigError(f"{config_file}: [cycle] {unknown[0]} is not a setting (misspelt?)")
-    workers = table.get("workers", 0)
-    check = table.get("check_seconds", 2)
-    change_driven = table.get("change_driven", True)
-    timeout = table.get("timeout_seconds", 2400)
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
-        raise ConfigError(f"{config_file}: [cycle] workers must be an integer >= 0")
-    if isinstance(check, bool) or not isinstance(check, int | float) or check <= 0:
-        raise ConfigError(f"{config_file}: [cycle] check_seconds must be a positive number")
-    if not isinstance(change_driven, bool):
-        raise ConfigError(f"{config_file}: [cycle] change_driven must be true or false")
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ConfigError(f"{config_file}: [cycle] timeout_seconds must be a positive number")
+def load_cycle_settings(settings: Settings) -> CycleSettings:
+    """The ``[cycle]`` table of the settings (checked by ``settings.tables.CycleTable``)."""
+    table = settings.config.cycle
     return CycleSettings(
-        workers=workers,
-        change_driven=change_driven,
-        check_seconds=float(check),
-        timeout_seconds=float(timeout),
+        workers=table.workers,
+        change_driven=table.change_driven,
+        check_seconds=table.check_seconds,
+        timeout_seconds=table.timeout_seconds,
     )
 
 
 def open_store(settings: Settings) -> ZoneStore:
-    dist = load_distribute_settings(settings.home, settings.home / CONFIG_NAME)
+    dist = load_distribute_settings(settings)
     return ZoneStore(dist.store_dir, settings.origin, dist.keep)
 
 
@@ -97,7 +75,6 @@ def open_cycle(
     from tldsec.keys.config import load_key_settings
     from tldsec.keys.database import open_signer_db
 
-    config_file = settings.home / CONFIG_NAME
     with contextlib.ExitStack() as stack:
         registry = RegistryDatabase.from_url(settings.registry_db_url)
         stack.callback(registry.dispose)
@@ -117,7 +94,7 @@ def open_cycle(
             settings.policy,
             clock,
             origin=settings.origin,
-            timing=load_key_settings(config_file).timing(settings.policy),
+            timing=load_key_settings(settings).timing(settings.policy),
             recorder=audit_log.record if audit_log is not None else None,
         )
         yield Cycle(
@@ -131,5 +108,5 @@ def open_cycle(
             opener=open_keystore,
             recorder=audit_log.record if audit_log is not None else None,
             checkpoint=audit_log.checkpoint if audit_log is not None else None,
-            workers=workers or load_cycle_settings(config_file).signing_workers,
+            workers=workers or load_cycle_settings(settings).signing_workers,
         )

@@ -29,7 +29,6 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,9 @@ import dns.name
 import dns.tsig
 
 from tldsec.errors import ConfigError
+from tldsec.settings import Settings
+from tldsec.settings.strict import read_table
+from tldsec.settings.tables import DistributeTable, SecondaryTable, TsigKeyTable
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -150,132 +152,87 @@ def parse_hostport(value: str, default_port: int = 53) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def load_distribute_settings(home: Path, config_file: Path) -> DistributeSettings:
-    """The ``[distribute]`` table of ``config_file`` (the embedded defaults without one)."""
-    try:
-        data = tomllib.loads(config_file.read_text("utf-8")) if config_file.exists() else {}
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{config_file}: {exc}") from exc
-    table = data.get("distribute", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{config_file}: [distribute] must be a table")
-    return distribute_from_dict(table, home, source=str(config_file))
+def load_distribute_settings(settings: Settings) -> DistributeSettings:
+    """The ``[distribute]`` table of the settings (the embedded defaults without one)."""
+    return distribute_from_table(settings.config.distribute, settings.home)
 
 
 def distribute_from_dict(table: dict[str, Any], home: Path, *, source: str) -> DistributeSettings:
-    known = {
-        "listen",
-        "store_dir",
-        "keep",
-        "poll_seconds",
-        "secondaries",
-        "tsig_keys",
-        "notify_timeout_seconds",
-        "notify_attempts",
-        "notify_retry_seconds",
-    }
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(f"{source}: [distribute] {unknown[0]} is not a setting (misspelt?)")
+    """Check a parsed ``[distribute]`` table and convert it."""
+    return distribute_from_table(
+        read_table(DistributeTable, table, table="distribute", source=source), home
+    )
 
-    def number(key: str, default: float, low: float) -> float:
-        value = table.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
-            raise ConfigError(f"{source}: [distribute] {key} must be a number >= {low}")
-        return float(value)
 
-    listen = table.get("listen", DEFAULT_LISTEN)
-    if not isinstance(listen, str):
-        raise ConfigError(f"{source}: [distribute] listen must be HOST:PORT")
-    parse_hostport(listen)
-    store = table.get("store_dir", "zones/dist")
-    if not isinstance(store, str) or not store:
-        raise ConfigError(f"{source}: [distribute] store_dir must be a path")
-    keys = _tsig_keys(table.get("tsig_keys", {}), home, source)
+def distribute_from_table(table: DistributeTable, home: Path) -> DistributeSettings:
+    """Convert a checked ``[distribute]`` table: addresses, networks and TSIG secrets."""
+    parse_hostport(table.listen)
+    keys = _tsig_keys(table.tsig_keys, home)
     secondaries = (
-        _secondaries(table["secondaries"], {k.name for k in keys}, source)
-        if "secondaries" in table
+        _secondaries(table.secondaries, {k.name for k in keys})
+        if table.secondaries is not None
         else DEFAULT_SECONDARIES
     )
     try:
         notify = NotifySettings(
-            timeout=number("notify_timeout_seconds", 2, 0.1),
-            attempts=int(number("notify_attempts", 5, 1)),
-            retry=number("notify_retry_seconds", 2, 0),
+            timeout=table.notify_timeout_seconds,
+            attempts=table.notify_attempts,
+            retry=table.notify_retry_seconds,
         )
     except ValueError as exc:
-        raise ConfigError(f"{source}: [distribute] {exc}") from exc
-    store_path = Path(store)
+        raise ConfigError(f"[distribute] {exc}") from exc
+    store_path = Path(table.store_dir)
     return DistributeSettings(
         store_dir=store_path if store_path.is_absolute() else home / store_path,
-        listen=listen,
-        keep=int(number("keep", 10, 2)),
-        poll_seconds=number("poll_seconds", 1, 0.05),
+        listen=table.listen,
+        keep=table.keep,
+        poll_seconds=table.poll_seconds,
         secondaries=secondaries,
         tsig_keys=keys,
         notify=notify,
     )
 
 
-def _tsig_keys(raw: Any, home: Path, source: str) -> tuple[TsigKey, ...]:
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: [distribute.tsig_keys] must be a table of keys")
+def _tsig_keys(raw: dict[str, TsigKeyTable], home: Path) -> tuple[TsigKey, ...]:
     keys: list[TsigKey] = []
     for name, spec in sorted(raw.items()):
-        where = f"{source}: [distribute.tsig_keys.{name}]"
-        if not isinstance(spec, dict):
-            raise ConfigError(f"{where} must be a table")
-        unknown = sorted(set(spec) - {"algorithm", "secret", "secret_file"})
-        if unknown:
-            raise ConfigError(f"{where} {unknown[0]} is not a setting")
-        text = spec.get("secret")
-        if "secret_file" in spec:
-            path = Path(str(spec["secret_file"]))
+        where = f"[distribute.tsig_keys.{name}]"
+        text = spec.secret
+        if spec.secret_file is not None:
+            path = Path(spec.secret_file)
             path = path if path.is_absolute() else home / path
             try:
                 text = path.read_text("utf-8").strip()
             except OSError as exc:
                 raise ConfigError(f"{where} cannot read {path}: {exc.strerror}") from exc
-        if not isinstance(text, str) or not text:
+        if not text:
             raise ConfigError(f"{where} needs secret (base64) or secret_file")
         try:
             secret = base64.b64decode(text, validate=True)
-            keys.append(TsigKey(str(name), str(spec.get("algorithm", "hmac-sha256")), secret))
+            keys.append(TsigKey(name, spec.algorithm, secret))
         except (binascii.Error, ValueError) as exc:
             raise ConfigError(f"{where}: {exc}") from exc
     return tuple(keys)
 
 
-def _secondaries(raw: Any, key_names: set[str], source: str) -> tuple[Secondary, ...]:
-    if not isinstance(raw, list):
-        raise ConfigError(f"{source}: [[distribute.secondaries]] must be an array of tables")
+def _secondaries(raw: tuple[SecondaryTable, ...], key_names: set[str]) -> tuple[Secondary, ...]:
     out: list[Secondary] = []
     for i, spec in enumerate(raw):
-        where = f"{source}: [[distribute.secondaries]] #{i + 1}"
-        if not isinstance(spec, dict):
-            raise ConfigError(f"{where} must be a table")
-        unknown = sorted(set(spec) - {"name", "allow", "notify", "tsig_key"})
-        if unknown:
-            raise ConfigError(f"{where}: {unknown[0]} is not a setting")
-        name = str(spec.get("name", f"secondary-{i + 1}"))
-        allow, notify = spec.get("allow", []), spec.get("notify", [])
-        if not isinstance(allow, list) or not all(isinstance(a, str) for a in allow):
-            raise ConfigError(f"{where}: allow must be a list of addresses or networks")
-        if not isinstance(notify, list) or not all(isinstance(n, str) for n in notify):
-            raise ConfigError(f"{where}: notify must be a list of HOST:PORT")
+        where = f"[[distribute.secondaries]] #{i + 1}"
         try:
-            networks = tuple(ipaddress.ip_network(a, strict=False) for a in allow)
+            networks = tuple(ipaddress.ip_network(a, strict=False) for a in spec.allow)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from exc
-        key = spec.get("tsig_key")
-        if key is not None and key not in key_names:
-            raise ConfigError(f"{where}: tsig_key {key!r} is not in [distribute.tsig_keys]")
+        if spec.tsig_key is not None and spec.tsig_key not in key_names:
+            raise ConfigError(
+                f"{where}: tsig_key {spec.tsig_key!r} is not in [distribute.tsig_keys]"
+            )
         out.append(
             Secondary(
-                name=name,
+                name=spec.name or f"secondary-{i + 1}",
                 allow=networks,
-                notify=tuple(parse_hostport(n) for n in notify),
-                tsig_key=None if key is None else str(key),
+                notify=tuple(parse_hostport(n) for n in spec.notify),
+                tsig_key=spec.tsig_key,
             )
         )
     return tuple(out)

@@ -12,10 +12,8 @@ Every field is optional; the defaults are those of ``keys/timing.py``.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 from tldsec.errors import ConfigError
@@ -23,13 +21,9 @@ from tldsec.keys import timing as t
 from tldsec.keys.gates import ParentServer
 from tldsec.keys.timing import TimingParams
 from tldsec.policy import Policy
-
-_DURATIONS = (
-    "propagation_delay_seconds",
-    "parent_propagation_delay_seconds",
-    "parent_ds_ttl_seconds",
-    "safety_margin_seconds",
-)
+from tldsec.settings import Settings
+from tldsec.settings.strict import read_table
+from tldsec.settings.tables import KeysTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,44 +46,34 @@ class KeySettings:
         )
 
 
-def key_settings_from_dict(data: dict[str, Any], source: str = "[keys]") -> KeySettings:
-    """Check and convert a parsed ``[keys]`` table."""
-    unknown = set(data) - {"parent_servers", *_DURATIONS}
-    if unknown:
-        raise ConfigError(f"{source}: unknown field {sorted(unknown)[0]!r} in [keys]")
-    servers_raw = data.get("parent_servers", [])
-    if not isinstance(servers_raw, list) or not all(isinstance(s, str) for s in servers_raw):
-        raise ConfigError(f"{source}: [keys] parent_servers must be a list of strings")
+def key_settings_from_table(table: KeysTable) -> KeySettings:
+    """Convert a checked ``[keys]`` table (``settings.tables.KeysTable``)."""
     try:
-        servers = tuple(ParentServer.parse(s) for s in servers_raw)
+        servers = tuple(ParentServer.parse(s) for s in table.parent_servers)
     except ValueError as exc:
-        raise ConfigError(f"{source}: {exc}") from exc
-    durations: dict[str, timedelta] = {}
-    for name in _DURATIONS:
-        if name in data:
-            value = data[name]
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= 2**31:
-                raise ConfigError(f"{source}: [keys] {name} must be a number of seconds")
-            durations[name.removesuffix("_seconds")] = timedelta(seconds=value)
+        raise ConfigError(f"[keys] parent_servers: {exc}") from exc
+
+    def seconds(value: int | None, default: timedelta) -> timedelta:
+        return default if value is None else timedelta(seconds=value)
+
     defaults = KeySettings()
+    ds_ttl = table.parent_ds_ttl_seconds
     return KeySettings(
         parent_servers=servers,
-        propagation_delay=durations.get("propagation_delay", defaults.propagation_delay),
-        parent_propagation_delay=durations.get(
-            "parent_propagation_delay", defaults.parent_propagation_delay
+        propagation_delay=seconds(table.propagation_delay_seconds, defaults.propagation_delay),
+        parent_propagation_delay=seconds(
+            table.parent_propagation_delay_seconds, defaults.parent_propagation_delay
         ),
-        parent_ds_ttl=durations.get("parent_ds_ttl"),
-        safety_margin=durations.get("safety_margin", defaults.safety_margin),
+        parent_ds_ttl=None if ds_ttl is None else timedelta(seconds=ds_ttl),
+        safety_margin=seconds(table.safety_margin_seconds, defaults.safety_margin),
     )
 
 
-def load_key_settings(config_file: Path) -> KeySettings:
-    """The ``[keys]`` table of a ``tldsec.toml`` (defaults when it has none)."""
-    try:
-        data = tomllib.loads(config_file.read_text("utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{config_file}: {exc}") from exc
-    table = data.get("keys", {})
-    if not isinstance(table, dict):
-        raise ConfigError(f"{config_file}: [keys] must be a table")
-    return key_settings_from_dict(table, str(config_file))
+def key_settings_from_dict(data: dict[str, Any], source: str = "[keys]") -> KeySettings:
+    """Check and convert a parsed ``[keys]`` table."""
+    return key_settings_from_table(read_table(KeysTable, data, table="keys", source=source))
+
+
+def load_key_settings(settings: Settings) -> KeySettings:
+    """The ``[keys]`` table of the settings (defaults when the file has none)."""
+    return key_settings_from_table(settings.config.keys)

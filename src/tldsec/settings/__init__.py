@@ -16,6 +16,8 @@ from typing import Any
 from tldsec.errors import ConfigError, KeyStoreLoginError
 from tldsec.hsm.base import KeyStoreSpec
 from tldsec.policy import Policy, load_policy
+from tldsec.settings.strict import read_table
+from tldsec.settings.tables import ConfigFile, EppTable, VerifyTable, ZoneTable
 
 CONFIG_NAME = "tldsec.toml"
 DEFAULT_HOME = Path("tldsec-home")
@@ -92,6 +94,10 @@ class Settings:
     signer_db_url: str
     registry_db_url: str
     zones_dir: Path
+    # Every table as written, checked (settings/tables.py): the modules that own the
+    # other tables ([audit], [cycle], [keys], [serve], [ceremony], [distribute]) read theirs here.
+    config: ConfigFile
+    source: Path  # the file the settings were read from
     audit_db_url: str = ""  # [database] audit_url; the audit log's own database (DPS 4.4)
     apex: ApexSettings | None = None  # [zone] apex_*: the zone builder's apex NS and glue
     epp: EppSettings = EppSettings()  # [epp]: the EPP server
@@ -152,7 +158,12 @@ def find_softhsm2_module() -> Path | None:
 
 
 def load_settings(home: Path) -> Settings:
-    """Read ``HOME/tldsec.toml``; a missing home or config is a clear error."""
+    """Read ``HOME/tldsec.toml`` once, strictly; a missing home or config is a clear error.
+
+    Every table is checked against its schema in ``settings.tables``: an unknown key or
+    table, or a value of the wrong type, is a ``ConfigError`` naming the file, the table,
+    the key and the nearest valid key.
+    """
     config = home / CONFIG_NAME
     if not config.exists():
         raise ConfigError(
@@ -167,48 +178,42 @@ def load_settings(home: Path) -> Settings:
 
 
 def settings_from_dict(data: dict[str, Any], home: Path, *, source: str) -> Settings:
-    def table(name: str) -> dict[str, Any]:
-        value = data.get(name, {})
-        if not isinstance(value, dict):
-            raise ConfigError(f"{source}: [{name}] must be a table")
-        return value
-
-    zone, ks, pol, db = table("zone"), table("keystore"), table("policy"), table("database")
-    origin = zone.get("origin")
-    if not isinstance(origin, str) or not origin:
-        raise ConfigError(f"{source}: [zone] origin is missing")
+    """Check a parsed ``tldsec.toml`` against ``ConfigFile`` and build the ``Settings``."""
+    tables = read_table(ConfigFile, data, table="", source=source)
+    zone, ks, db = tables.zone, tables.keystore, tables.database
+    origin = zone.origin
+    if not origin:
+        raise ConfigError(f"[zone] origin in {source} is empty: name the TLD")
     if not origin.endswith("."):
         origin += "."
-    backend = ks.get("backend", "pkcs11")
-    if backend not in ("pkcs11", "file", "memory"):
-        raise ConfigError(f"{source}: [keystore] backend {backend!r} is not pkcs11 or file")
 
-    def opt_path(value: Any) -> Path | None:
-        return _in_home(home, value) if isinstance(value, str) and value else None
+    def opt_path(value: str | None) -> Path | None:
+        return _in_home(home, value) if value else None
 
-    module = ks.get("module")
     keystore = KeyStoreSettings(
-        backend=backend,
-        module=Path(module) if module else find_softhsm2_module(),
-        token_label=ks.get("token_label", "tldsec"),
-        pin_source=ks.get("pin_source", "file:pin"),
-        softhsm2_conf=opt_path(ks.get("softhsm2_conf")),
-        directory=opt_path(ks.get("directory", "keys")),
+        backend=ks.backend,
+        module=Path(ks.module) if ks.module else find_softhsm2_module(),
+        token_label=ks.token_label,
+        pin_source=ks.pin_source,
+        softhsm2_conf=opt_path(ks.softhsm2_conf),
+        directory=opt_path(ks.directory),
     )
-    policy_file = pol.get("file", "")
+    policy_file = tables.policy.file
     policy = load_policy(_in_home(home, policy_file) if policy_file else None)
     return Settings(
         home=home,
         origin=origin.lower(),
         keystore=keystore,
         policy=policy,
-        signer_db_url=db.get("signer_url", f"sqlite:///{home / 'signer.db'}"),
-        registry_db_url=db.get("registry_url", f"sqlite:///{home / 'registry.db'}"),
-        zones_dir=_in_home(home, zone.get("zones_dir", "zones")),
-        audit_db_url=db.get("audit_url", f"sqlite:///{home / 'audit.db'}"),
-        apex=_apex(zone, origin.lower(), source),
-        epp=_epp(table("epp"), home, source),
-        verify=_verify(table("verify"), source),
+        signer_db_url=db.signer_url or f"sqlite:///{home / 'signer.db'}",
+        registry_db_url=db.registry_url or f"sqlite:///{home / 'registry.db'}",
+        zones_dir=_in_home(home, zone.zones_dir),
+        audit_db_url=db.audit_url or f"sqlite:///{home / 'audit.db'}",
+        apex=_apex(zone, origin.lower()),
+        epp=_epp(tables.epp, home),
+        verify=_verify(tables.verify),
+        config=tables,
+        source=Path(source),
     )
 
 
@@ -217,124 +222,67 @@ def _in_home(home: Path, value: str) -> Path:
     return path if path.is_absolute() else home / path
 
 
-def _apex(zone: dict[str, Any], origin: str, source: str) -> ApexSettings:
+def _apex(zone: ZoneTable, origin: str) -> ApexSettings:
     """Apex NS and glue; the defaults (a/b.nic.ORIGIN on documentation addresses,
     RFC 5737 and RFC 3849) make a loadable zone until the operator sets real ones."""
-    ns = zone.get("apex_ns", [f"a.nic.{origin}", f"b.nic.{origin}"])
-    glue = zone.get(
-        "apex_glue",
-        {}
-        if "apex_ns" in zone
-        else {
-            f"a.nic.{origin}": ["192.0.2.53", "2001:db8::53"],
-            f"b.nic.{origin}": ["198.51.100.53", "2001:db8:1::53"],
-        },
-    )
-    if not isinstance(ns, list) or not ns or not all(isinstance(n, str) for n in ns):
-        raise ConfigError(f"{source}: [zone] apex_ns must be a non-empty list of names")
-    if not isinstance(glue, dict):
-        raise ConfigError(f"{source}: [zone] apex_glue must be a table of name = [addresses]")
+    ns = zone.apex_ns if zone.apex_ns is not None else (f"a.nic.{origin}", f"b.nic.{origin}")
+    if not ns:
+        raise ConfigError("[zone] apex_ns must be a non-empty list of names")
+    glue = zone.apex_glue
+    if glue is None:
+        glue = (
+            {}
+            if zone.apex_ns is not None
+            else {
+                f"a.nic.{origin}": ("192.0.2.53", "2001:db8::53"),
+                f"b.nic.{origin}": ("198.51.100.53", "2001:db8:1::53"),
+            }
+        )
 
     def absolute(name: str) -> str:
         return name.lower() if name.endswith(".") else f"{name.lower()}."
 
     pairs: list[tuple[str, str]] = []
     for host, addresses in sorted(glue.items()):
-        if not isinstance(addresses, list) or not all(isinstance(a, str) for a in addresses):
-            raise ConfigError(f"{source}: [zone] apex_glue {host!r} must list addresses")
         pairs.extend((absolute(host), a) for a in addresses)
-    timers = {
-        k: zone.get(f"soa_{k}", d)
-        for k, d in (("refresh", 1800), ("retry", 900), ("expire", 1209600))
-    }
-    if not all(isinstance(v, int) and 0 < v < 2**31 for v in timers.values()):
-        raise ConfigError(f"{source}: [zone] soa_refresh/retry/expire must be positive integers")
     return ApexSettings(
         ns=tuple(absolute(n) for n in ns),
         glue=tuple(pairs),
-        soa_mname=absolute(str(zone.get("soa_mname", ns[0]))),
-        soa_rname=absolute(str(zone.get("soa_rname", f"hostmaster.{origin}"))),
-        soa_refresh=timers["refresh"],
-        soa_retry=timers["retry"],
-        soa_expire=timers["expire"],
+        soa_mname=absolute(zone.soa_mname or ns[0]),
+        soa_rname=absolute(zone.soa_rname or f"hostmaster.{origin}"),
+        soa_refresh=zone.soa_refresh,
+        soa_retry=zone.soa_retry,
+        soa_expire=zone.soa_expire,
     )
 
 
-def _epp(epp: dict[str, Any], home: Path, source: str) -> EppSettings:
-    def path(key: str, default: str | None) -> Path | None:
-        value = epp.get(key, default)
-        return _in_home(home, value) if isinstance(value, str) and value else None
+def _epp(epp: EppTable, home: Path) -> EppSettings:
+    def path(value: str | None) -> Path | None:
+        return _in_home(home, value) if value else None
 
-    numbers = {
-        key: epp.get(key, default)
-        for key, default in (
-            ("idle_timeout_seconds", 600),
-            ("sessions_per_registrar", 8),
-            ("max_frame_bytes", 65536),
-        )
-    }
-    if not all(isinstance(v, int) and v > 0 for v in numbers.values()):
-        raise ConfigError(f"{source}: [epp] {', '.join(numbers)} must be positive integers")
     return EppSettings(
-        listen=str(epp.get("listen", "127.0.0.1:7000")),
-        tls_cert=path("tls_cert", "epp-cert.pem"),
-        tls_key=path("tls_key", "epp-key.pem"),
-        client_ca=path("client_ca", None),
-        require_client_cert=bool(epp.get("require_client_cert", False)),
-        server_id=str(epp.get("server_id", "tldsec")),
-        **numbers,
+        listen=epp.listen,
+        tls_cert=path(epp.tls_cert),
+        tls_key=path(epp.tls_key),
+        client_ca=path(epp.client_ca),
+        require_client_cert=epp.require_client_cert,
+        server_id=epp.server_id,
+        idle_timeout_seconds=epp.idle_timeout_seconds,
+        sessions_per_registrar=epp.sessions_per_registrar,
+        max_frame_bytes=epp.max_frame_bytes,
     )
 
 
-def _verify(table: dict[str, Any], source: str) -> VerifySettings:
-    """``[verify]``: external = [...], external_timeout_seconds, second_sample (a number,
-    or "all"), horizon_hours, workers, incremental, full_every_hours, full_every_cycles."""
-    known = {
-        "external",
-        "external_timeout_seconds",
-        "second_sample",
-        "horizon_hours",
-        "workers",
-        "incremental",
-        "full_every_hours",
-        "full_every_cycles",
-    }
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(f"{source}: [verify] {unknown[0]} is not a setting (misspelt?)")
-    default = VerifySettings()
-    external = table.get("external", list(default.external))
-    if not isinstance(external, list) or not all(isinstance(t, str) for t in external):
-        raise ConfigError(f"{source}: [verify] external must be a list of validator names")
-
-    def number(key: str, low: int, value: Any) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
-            raise ConfigError(f"{source}: [verify] {key} must be an integer >= {low}")
-        return value
-
-    sample = table.get("second_sample", default.second_sample)
-    horizon = table.get("horizon_hours")
+def _verify(table: VerifyTable) -> VerifySettings:
+    """``[verify]``; ``second_sample`` is a number or "all" (every RRset)."""
+    sample = table.second_sample
     return VerifySettings(
-        external=tuple(external),
-        external_timeout_seconds=number(
-            "external_timeout_seconds",
-            1,
-            table.get("external_timeout_seconds", default.external_timeout_seconds),
-        ),
-        second_sample=None if sample == "all" else number("second_sample", 0, sample),
-        horizon_hours=None if horizon is None else number("horizon_hours", 1, horizon),
-        workers=number("workers", 0, table.get("workers", default.workers)),
-        incremental=_flag(source, table.get("incremental", default.incremental)),
-        full_every_hours=number(
-            "full_every_hours", 1, table.get("full_every_hours", default.full_every_hours)
-        ),
-        full_every_cycles=number(
-            "full_every_cycles", 0, table.get("full_every_cycles", default.full_every_cycles)
-        ),
+        external=table.external,
+        external_timeout_seconds=table.external_timeout_seconds,
+        second_sample=None if sample == "all" else int(sample),
+        horizon_hours=table.horizon_hours,
+        workers=table.workers,
+        incremental=table.incremental,
+        full_every_hours=table.full_every_hours,
+        full_every_cycles=table.full_every_cycles,
     )
-
-
-def _flag(source: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{source}: [verify] incremental must be true or false")
-    return value

@@ -1,0 +1,201 @@
+"""Every table of ``tldsec.toml``, as the dataclass ``settings.strict`` checks it against.
+
+One field is one key: its type, its default and its range. To add a key, add one line
+to its table here (and to docs/config.md); the module that uses the table reads the new
+field from ``Settings.config``. A key missing here is refused as a typo. To add a table,
+add its dataclass and one field of ``ConfigFile``.
+
+The values are as written (paths relative to the home, names as typed); ``Settings`` and
+the modules that own a table turn them into paths, names and durations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tldsec.settings.strict import setting
+
+# -- the zone, the key store, the policy, the databases ------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneTable:
+    """``[zone]``: the TLD, where zones are written, and the apex the builder writes."""
+
+    origin: str
+    zones_dir: str = setting("zones", nonempty=True)
+    apex_ns: tuple[str, ...] | None = setting(None, nonempty=True)  # default: a/b.nic.ORIGIN
+    apex_glue: dict[str, tuple[str, ...]] | None = None  # name server -> addresses
+    soa_mname: str | None = None  # default: the first apex_ns
+    soa_rname: str | None = None  # default: hostmaster.ORIGIN
+    soa_refresh: int = setting(1800, low=1, high=2**31 - 1)
+    soa_retry: int = setting(900, low=1, high=2**31 - 1)
+    soa_expire: int = setting(1209600, low=1, high=2**31 - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class KeystoreTable:
+    """``[keystore]``: which key store backend, and how to reach it (DPS 5.2)."""
+
+    backend: str = setting("pkcs11", choices=("pkcs11", "file", "memory"))
+    module: str | None = None  # default: SoftHSM2 where Debian puts it
+    token_label: str = "tldsec"
+    pin_source: str = "file:pin"  # file:PATH or env:NAME
+    softhsm2_conf: str | None = None
+    directory: str = "keys"  # the file backend's key directory
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyTable:
+    """``[policy]``: the policy file; empty: the built-in DPS policy."""
+
+    file: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseTable:
+    """``[database]``: SQLAlchemy URLs; each default is a SQLite file in the home."""
+
+    signer_url: str | None = None
+    registry_url: str | None = None
+    audit_url: str | None = None
+
+
+# -- the servers and the gate ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EppTable:
+    """``[epp]``: where the EPP server listens, its TLS files and limits (RFC 5734)."""
+
+    listen: str = "127.0.0.1:7000"
+    tls_cert: str = "epp-cert.pem"
+    tls_key: str = "epp-key.pem"
+    client_ca: str | None = None
+    require_client_cert: bool = False
+    idle_timeout_seconds: int = setting(600, low=1)
+    sessions_per_registrar: int = setting(8, low=1)
+    max_frame_bytes: int = setting(65536, low=1)
+    server_id: str = "tldsec"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyTable:
+    """``[verify]``: the verification gate's options (DPS 6.6)."""
+
+    external: tuple[str, ...] = ("ldns-verify-zone", "dnssec-verify", "kzonecheck")
+    external_timeout_seconds: int = setting(1800, low=1)
+    second_sample: int | str = setting(2000, low=0, choices=("all",))
+    horizon_hours: int | None = setting(None, low=1)
+    workers: int = setting(0, low=0)
+    incremental: bool = True
+    full_every_hours: int = setting(24, low=1)
+    full_every_cycles: int = setting(96, low=0)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeTable:
+    """``[serve]``: ``tldsec serve``'s health endpoint and audit watch."""
+
+    health_listen: str = "127.0.0.1:8053"
+    audit_watch_seconds: float = setting(10.0, above=0)
+
+
+@dataclass(frozen=True, slots=True)
+class CycleTable:
+    """``[cycle]``: signing processes and when ``tldsec serve`` starts a cycle."""
+
+    workers: int = setting(0, low=0)  # 0: one per core
+    change_driven: bool = True
+    check_seconds: float = setting(2.0, above=0)
+    timeout_seconds: float = setting(2400.0, above=0)  # DPS 3.5.2
+
+
+@dataclass(frozen=True, slots=True)
+class KeysTable:
+    """``[keys]``: parent name servers and the key timing's delays (seconds)."""
+
+    parent_servers: tuple[str, ...] = ()
+    propagation_delay_seconds: int | None = setting(None, low=0, high=2**31)
+    parent_propagation_delay_seconds: int | None = setting(None, low=0, high=2**31)
+    parent_ds_ttl_seconds: int | None = setting(None, low=0, high=2**31)
+    safety_margin_seconds: int | None = setting(None, low=0, high=2**31)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditTable:
+    """``[audit]``: the audit key, the archive and checkpoints (DPS 4.4)."""
+
+    key_backend: str = setting("auto", choices=("auto", "file", "pkcs11"))
+    key_file: str = setting("audit-key.pem", nonempty=True)
+    key_label: str = setting("tldsec-audit", nonempty=True)
+    archive_dir: str = setting("audit-archive", nonempty=True)
+    checkpoint_every: int = setting(1000, low=1)
+    checkpoint_interval_seconds: int = setting(3600, low=1)
+    clock_tolerance_ms: int = setting(1000, low=0)
+
+
+@dataclass(frozen=True, slots=True)
+class CeremonyTable:
+    """``[ceremony]``: operations that need a ceremony (a list, or "all"; DPS 5.2)."""
+
+    required: tuple[str, ...] | str = ()
+    valid_minutes: int = setting(60, low=1, high=24 * 60)
+
+
+# -- distribution: the hidden primary -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SecondaryTable:
+    """``[[distribute.secondaries]]``: one name server that transfers the zone."""
+
+    name: str | None = None
+    allow: tuple[str, ...] = ()
+    notify: tuple[str, ...] = ()
+    tsig_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TsigKeyTable:
+    """``[distribute.tsig_keys.NAME]``: a TSIG secret (RFC 8945), inline or in a file."""
+
+    algorithm: str = "hmac-sha256"
+    secret: str | None = None
+    secret_file: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DistributeTable:
+    """``[distribute]``: the hidden primary, its secondaries and TSIG keys."""
+
+    listen: str = "127.0.0.1:5300"
+    store_dir: str = setting("zones/dist", nonempty=True)
+    keep: int = setting(10, low=2)
+    poll_seconds: float = setting(1.0, low=0.05)
+    notify_timeout_seconds: float = setting(2.0, low=0.1)
+    notify_attempts: int = setting(5, low=1)
+    notify_retry_seconds: float = setting(2.0, low=0)
+    secondaries: tuple[SecondaryTable, ...] | None = None  # None: loopback, no TSIG
+    tsig_keys: dict[str, TsigKeyTable] = field(default_factory=dict)
+
+
+# -- the whole file -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigFile:
+    """``tldsec.toml``: one field per table; a table it does not name is refused."""
+
+    zone: ZoneTable
+    keystore: KeystoreTable = KeystoreTable()
+    policy: PolicyTable = PolicyTable()
+    database: DatabaseTable = DatabaseTable()
+    epp: EppTable = EppTable()
+    verify: VerifyTable = VerifyTable()
+    serve: ServeTable = ServeTable()
+    cycle: CycleTable = CycleTable()
+    keys: KeysTable = KeysTable()
+    audit: AuditTable = AuditTable()
+    ceremony: CeremonyTable = CeremonyTable()
+    distribute: DistributeTable = DistributeTable()
