@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from tests.verify.conftest import NOW, SERIAL, UNSIGNED, Case, Mutation, wire
+from tests.verify.dps_faults import DPS_FAULTS
 from tldsec.dnscore import nsec3
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import RRset
@@ -23,6 +24,7 @@ def test_the_valid_zone_passes_every_built_in_check(case: Case) -> None:
     assert statuses == {
         "zone-file": Status.PASSED,
         "chain-of-trust": Status.PASSED,
+        "dnskey": Status.PASSED,
         "signatures": Status.PASSED,
         "coverage": Status.PASSED,
         "nsec3": Status.PASSED,
@@ -289,6 +291,8 @@ FAULTS: list[tuple[str, Mutation, str, str, str]] = [
         "original TTL 86400",
     ),
     ("NSEC3 for a glue name", nsec3_for_glue, "nsec3", "", "glue or occluded"),
+    # The DPS numbers (6.1-6.7), each in a zone that is otherwise valid DNSSEC.
+    *DPS_FAULTS,
 ]
 
 

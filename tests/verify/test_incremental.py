@@ -316,12 +316,13 @@ def test_a_removed_ds_whose_rrsig_stays_is_refused(pair: Pair) -> None:
 
 
 def test_a_signature_expiring_in_an_unchanged_range_is_refused(pair: Pair, keys: Keys) -> None:
-    # Zone A: b.nic's A RRSIG expires in 3 days (beyond A's horizon of 48 h 15 min).
+    # Zone A: b.nic's A RRSIG (7 days, DPS 6.5) made 4.5 days ago expires in 2.5 days
+    # (beyond A's horizon of 48 h 15 min).
     a = copy.deepcopy(pair.a)
     r = a.get(wire("b.nic"), RRType.A)
     assert r is not None
-    inception = int(NOW.timestamp()) - 3600
-    header = rrsig_header(r, 8, keys.zsk_tag, a.origin, inception, inception + 3 * 86400)
+    inception = int(NOW.timestamp()) - 4 * 86400 - 12 * 3600
+    header = rrsig_header(r, 8, keys.zsk_tag, a.origin, inception, inception + 7 * 86400)
     r.sigs = [header + keys.store.sign(keys.zsk.key_id, signed_data(header, r))]
     pair.a = a
     publish_a(pair, a)
@@ -436,7 +437,20 @@ def test_a_removed_cut_whose_uncovered_names_stay_unsigned_is_refused(pair: Pair
 GROWN = UNSIGNED.replace(str(SERIAL), str(SERIAL + 1)) + "newdom NS ns.hoster.net.\n"
 # Faults that change what the unchanged bytes were verified against, or the previous zone:
 # the gate runs in full (or they need a previous zone of their own).
-NOT_INCREMENTAL = {"trust anchor matches no KSK", "wrong NSEC3PARAM"}
+# A new DNSKEY RRset, NSEC3PARAM or trust anchor changes what unchanged bytes were
+# verified against: those candidates are verified in full.
+NOT_INCREMENTAL = {
+    "trust anchor matches no KSK",
+    "wrong NSEC3PARAM",
+    "2048-bit ZSK",
+    "1024-bit KSK",
+    "RSASHA512 zone",
+    "RSASHA512 signatures",
+    "DNSKEY protocol 2",
+    "revoked DNSKEY",
+    "NSEC3PARAM salt",
+    "NSEC3PARAM iterations",
+}
 # An NSEC3 changed for a name that was not edited: the incremental run cannot say whose
 # (the hash is one-way), so it names the NSEC3 record instead.
 INCREMENTAL_FINDING = {
@@ -488,3 +502,19 @@ def test_a_previous_zone_touched_since_its_verification_brings_a_full_run(pair: 
     result = pair.gate_b()
     assert result.passed and how(result)["mode"] == "full"
     assert "no record that this gate verified and published" in how(result)["reason"]
+
+
+def test_other_dps_numbers_bring_a_full_run(pair: Pair) -> None:
+    # Zone A was verified against the DPS's numbers; a policy that deviates (another
+    # name, a longer validity) changes what its unchanged bytes would have to meet.
+    publish_a(pair)
+    policy = pair.keys.policy
+    lab = replace(
+        policy,
+        name="lab",
+        signatures=replace(policy.signatures, validity_max=timedelta(days=9)),
+    )
+    result = pair.gate_b(policy=lab)
+    assert result.passed, result.report.summary()
+    assert how(result)["mode"] == "full"
+    assert "what they are checked against changed" in how(result)["reason"]

@@ -147,7 +147,7 @@ def test_each_field_problem_of_an_rrsig_is_reported(keys: Keys) -> None:
     assert problems[:3] == [
         "labels field 2, the owner has 3 (RFC 4034 3.1.3)",
         "original TTL 60 differs from the RRset TTL 86400 (RFC 4034 3.1.4)",
-        f"not yet valid: inception {_iso(T0 + 60)} is after now",
+        f"not yet valid: inception {_iso(T0 + 60)} is after now (RFC 4035 5.3.1, DPS 6.5)",
     ]
     assert problems[-1].startswith("signature does not verify")
     other_signer = good[:18] + wire("other.") + good[18 + len(wire("example.")) :]

@@ -74,7 +74,12 @@ def test_an_rrsig_with_another_ttl_and_an_orphan_rrsig_are_findings(case: Case) 
     result = read_zone_file(case.signed, "example.")
     reasons = sorted((f.owner, f.rtype, f.reason.split(": ", 1)[1]) for f in result.findings)
     assert reasons == [
-        ("a.nic.example.", "A", "RRSIG TTL 600 differs from the RRset TTL 86400 (RFC 4034 3)"),
+        (
+            "a.nic.example.",
+            "A",
+            "RRSIG TTL 600 differs from the RRset TTL 86400 "
+            "(RFC 4034 3; DPS 6.7: an RRSIG inherits the TTL of its RRset)",
+        ),
         ("orphan.gone.example.", "RRSIG", "RRSIG covers A, which is not at this name"),
     ]
 

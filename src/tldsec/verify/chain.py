@@ -141,8 +141,9 @@ def check_chain(zone: Zone, anchor: TrustAnchor, ctx: SignatureContext) -> Check
             Finding(apex, "DNSKEY", f"the trust anchor ({tags}) matches no key of the zone")
         )
         return CheckResult.from_findings(NAME, findings, _since(t0), notes)
-    # RFC 4035 5.2: the anchored key must itself sign the DNSKEY RRset, validly now.
-    now_ctx = dataclasses.replace(ctx, keys=keys, horizon=ctx.now)
+    # RFC 4035 5.2: the anchored key must itself sign the DNSKEY RRset, validly now (the
+    # DPS numbers of that RRSIG are the "signatures" check's).
+    now_ctx = dataclasses.replace(ctx, keys=keys, horizon=ctx.now, rules=None)
     chained: list[DnsKey] = []
     problems: list[Finding] = []
     for key in anchored.values():

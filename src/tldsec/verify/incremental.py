@@ -35,7 +35,7 @@ from tldsec.dnscore.zone import Zone
 from tldsec.dnscore.zonepatch import ZonePatch
 from tldsec.errors import ZoneSyntaxError
 from tldsec.hsm.base import KeyStore
-from tldsec.verify import chain, content, coverage, ttl
+from tldsec.verify import chain, content, coverage, dnskeyset, ttl
 from tldsec.verify.cut import region_problems, tops_in
 from tldsec.verify.delta import DeltaRun, delta_zone
 from tldsec.verify.external import Invocation
@@ -225,7 +225,9 @@ def _checks(
     serial = content.soa_serial(soa.rdatas[0]) if soa is not None and soa.rdatas else None
     dnskey = zone.get(zone.origin, RRType.DNSKEY)
     keys = KeySet.from_rdatas(dnskey.rdatas if dnskey is not None else [])
-    ctx = SignatureContext(origin=zone.origin, keys=keys, now=now_s, horizon=horizon_s)
+    ctx = SignatureContext(
+        origin=zone.origin, keys=keys, now=now_s, horizon=horizon_s, rules=options.rules
+    )
     structure = analyse(zone)
     inv = Invocation(request.signed, origin, request.trust_anchor, now_s, horizon_s - now_s)
     external = DeltaRun(
@@ -241,6 +243,7 @@ def _checks(
         raise
     try:
         chain_result = chain.check_chain_from_file(zone, request.trust_anchor, origin, ctx)
+        dnskey_result = dnskeyset.check_dnskeys(zone.origin, dnskey, options.rules)
         old_structure = analyse(old_zone)
         meta["delegations_read_again"] = len(structure.delegations)
         t = time.perf_counter()
@@ -253,14 +256,14 @@ def _checks(
                 )
             )
         coverage_result = cover.result(coverage.NAME, _since(t))
-        ttl_result = ttl.check_ttls(zone, options.policy.ttl)
+        ttl_result = ttl.check_ttls(zone, options.rules.ttl)
         serial_result = _serial(zone, old_zone)
         t = time.perf_counter()
         whole = background.result()  # the whole-file scan, from the other core
         meta["scan_seconds"] = round(whole.seconds, 3)
         meta["scan_wait_seconds"] = round(_since(t), 3)
         nsec3_result = check_nsec3_edits(
-            zone, structure, old_zone, old_structure, whole.nsec3, options.policy.denial
+            zone, structure, old_zone, old_structure, whole.nsec3, options.rules.denial
         )
     except BaseException:
         signatures.abandon()
@@ -270,6 +273,7 @@ def _checks(
     checks = [
         zone_file,
         chain_result,
+        dnskey_result,
         signature_result,
         coverage_result,
         nsec3_result,

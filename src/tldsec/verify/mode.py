@@ -6,8 +6,9 @@ published file: which file it published (name, size, inode, modification time), 
 serial, how it was verified, when the last full verification was and how many
 incremental ones followed it, whether the file can be cut at owners below the apex, and
 a fingerprint of everything the unchanged bytes were verified against (the DNSKEY
-RRset, the NSEC3PARAM, the trust anchor, the signing duties, the policy's TTLs and
-denial parameters, the horizon). The next candidate is verified incrementally only if
+RRset, the NSEC3PARAM, the trust anchor, the signing duties, the DPS numbers the zone
+is checked against (``dpsrules``), the horizon). The next candidate is verified
+incrementally only if
 
 * ``[verify] incremental`` is on, the request names the previous zone and a patch lies
   beside the candidate (``<candidate>.patch``) made from that very file (by name);
@@ -122,8 +123,7 @@ def fingerprint(request: VerifyRequest, options: VerifyOptions, zone_file: Path)
         return f"unreadable: {exc}"
     e = options.expected
     duties = (sorted(e.zone), sorted(e.dnskey), sorted(e.published)) if e is not None else None
-    policy = options.policy
-    h.update(repr((duties, policy.ttl, policy.denial, options.horizon_delta())).encode())
+    h.update(repr((duties, options.rules, options.horizon_delta())).encode())
     return h.hexdigest()
 
 

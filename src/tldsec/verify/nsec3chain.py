@@ -110,9 +110,17 @@ def param_check(
         return out, None
     salt = p[5 : 5 + salt_len]
     if alg != SHA1:
-        out.append(Finding(apex, "NSEC3PARAM", f"hash algorithm {alg}, not 1 (SHA-1)"))
+        out.append(
+            Finding(
+                apex, "NSEC3PARAM", f"hash algorithm {alg}, not 1 (SHA-1; RFC 5155 11, DPS 6.2)"
+            )
+        )
     if flags:
-        out.append(Finding(apex, "NSEC3PARAM", f"flags {flags}, not 0 (RFC 5155 4.1.2)"))
+        out.append(
+            Finding(
+                apex, "NSEC3PARAM", f"flags {flags}, not 0 (RFC 5155 4.1.2; DPS 6.2: no opt-out)"
+            )
+        )
     if denial is not None:
         if iterations != denial.nsec3_iterations:
             out.append(
@@ -190,11 +198,11 @@ def nsec3_part(zone: Zone, structure: Structure, params: Nsec3Params) -> Nsec3Pa
                     owner,
                     f"parameters (algorithm {alg}, {its} iterations, salt "
                     f"{rd[5 : 5 + slen].hex() or '-'}) differ from the NSEC3PARAM (1, "
-                    f"{iterations}, {salt.hex() or '-'}) (RFC 5155 7.1)",
+                    f"{iterations}, {salt.hex() or '-'}) (RFC 5155 7.1, DPS 6.2)",
                 )
             )
         if flags & OPT_OUT:
-            found.add(_f(owner, "opt-out flag set; the DPS (6.2) forbids opt-out"))
+            found.add(_f(owner, "opt-out flag set; DPS 6.2 requires NSEC3 without opt-out"))
         if flags & ~OPT_OUT:
             found.add(_f(owner, f"unknown flags {flags:#x} (RFC 5155 3.1.2)"))
         # base32hex digits are Python's base-32 digits: 32 of them, the 20 octets of SHA-1.

@@ -12,6 +12,7 @@ from tldsec.hsm.base import KeyStore, KeyStoreSpec
 from tldsec.policy import Policy
 from tldsec.settings import VerifySettings
 from tldsec.verify.coverage import ExpectedSigners
+from tldsec.verify.dpsrules import DpsRules
 
 EXTERNAL_DEFAULT = ("ldns-verify-zone", "dnssec-verify", "kzonecheck")
 # Opens a key store from its spec: how forked workers get their own session.
@@ -57,6 +58,11 @@ class VerifyOptions:
             full_every_hours=float(settings.full_every_hours),
             full_every_cycles=settings.full_every_cycles,
         )
+
+    @property
+    def rules(self) -> DpsRules:
+        """The DPS numbers the zone must show, from the policy (``dpsrules``)."""
+        return DpsRules.from_policy(self.policy)
 
     def horizon_delta(self) -> timedelta:
         if self.horizon is not None:

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 
 from tldsec.dnscore.zone import RRset
+from tldsec.verify.dpsrules import DpsRules, span
 from tldsec.verify.keys import KeySet
 
 RRSIG_FIXED = struct.Struct("!HBBIIIH")  # RFC 4034 3.1: covered .. key tag (18 octets)
@@ -115,6 +116,17 @@ class SignatureContext:
     keys: KeySet
     now: int  # seconds since the epoch
     horizon: int  # no signature may expire before this (next cycle + safety margin)
+    # The DPS numbers every RRSIG must show (algorithm, validity, inception); None: only
+    # RFC 4035's rules (the chain of trust checks "valid now" alone).
+    rules: DpsRules | None = None
+
+    def limits(self) -> tuple[frozenset[int] | None, int, int, int]:
+        """(algorithms or None for any, shortest and longest validity, latest inception)
+        for the fast path; without rules, anything RFC 4035 accepts."""
+        r = self.rules
+        if r is None:
+            return None, 0, 0xFFFFFFFF, self.now
+        return r.algorithms, r.validity_min, r.validity_max, self.now - r.skew
 
 
 def check_rrsig(rrset: RRset, rdata: bytes, ctx: SignatureContext) -> list[str]:
@@ -136,14 +148,19 @@ def check_rrsig(rrset: RRset, rdata: bytes, ctx: SignatureContext) -> list[str]:
             f"original TTL {f.original_ttl} differs from the RRset TTL {rrset.ttl} (RFC 4034 3.1.4)"
         )
     now = ctx.now
+    rules = ctx.rules
+    if rules is not None:
+        problems.extend(dps_problems(f, rules, now))
     if serial_lt(now, f.inception):
-        problems.append(f"not yet valid: inception {_iso(f.inception)} is after now")
+        problems.append(
+            f"not yet valid: inception {_iso(f.inception)} is after now (RFC 4035 5.3.1, DPS 6.5)"
+        )
     if not serial_lt(now, f.expiration):
         problems.append(f"expired at {_iso(f.expiration)}")
     elif serial_lt(f.expiration, ctx.horizon):
         problems.append(
             f"expires at {_iso(f.expiration)}, before the horizon {_iso(ctx.horizon)} "
-            "(next cycle plus the safety margin)"
+            "(next cycle plus the safety margin: DPS 6.5, re-signed before it is needed)"
         )
     if serial_lt(f.expiration, f.inception):
         problems.append("expiration precedes inception")
@@ -163,6 +180,30 @@ def check_rrsig(rrset: RRset, rdata: bytes, ctx: SignatureContext) -> list[str]:
     if not any(k.verify(f.signature, data) for k in usable):
         problems.append(f"signature does not verify with DNSKEY {usable[0].describe()}")
     return problems
+
+
+def dps_problems(f: RrsigFields, rules: DpsRules, now: int) -> list[str]:
+    """What breaks the DPS numbers in one RRSIG: its algorithm (DPS 6.3), its validity
+    period (DPS 6.5) and an inception too close to now for resolvers' clock skew."""
+    out: list[str] = []
+    if f.algorithm not in rules.algorithms:
+        allowed = " or ".join(str(a) for a in sorted(rules.algorithms))
+        out.append(f"algorithm {f.algorithm}; {rules.cite('6.3')} requires {allowed}")
+    length = (f.expiration - f.inception) & 0xFFFFFFFF
+    if length < SERIAL_HALF and not rules.validity_min <= length <= rules.validity_max:
+        out.append(
+            f"validity {span(length)} ({_iso(f.inception)} to {_iso(f.expiration)}); "
+            f"{rules.cite('6.5')} requires {span(rules.validity_min)} to "
+            f"{span(rules.validity_max)}"
+        )
+    latest = now - rules.skew
+    if serial_lt(latest, f.inception) and not serial_lt(now, f.inception):
+        out.append(
+            f"inception {_iso(f.inception)} is less than {span(rules.skew)} before now: "
+            "resolvers whose clocks are that far behind reject it (the policy's inception "
+            f"offset allows for that clock skew, {rules.cite('6.5')})"
+        )
+    return out
 
 
 def _iso(seconds: int) -> str:

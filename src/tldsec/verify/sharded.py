@@ -32,7 +32,16 @@ from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import Zone
 from tldsec.errors import ZoneSyntaxError
 from tldsec.hsm.base import KeyStore
-from tldsec.verify import chain, content, coverage, nsec3chain, second, signatures, ttl
+from tldsec.verify import (
+    chain,
+    content,
+    coverage,
+    dnskeyset,
+    nsec3chain,
+    second,
+    signatures,
+    ttl,
+)
 from tldsec.verify.coverage import Signers
 from tldsec.verify.keys import KeySet
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
@@ -88,9 +97,11 @@ def run_sharded(
         return None  # the whole-zone reader will report it, with its line
     dnskey = apex.get(apex.origin, RRType.DNSKEY)
     keys = KeySet.from_rdatas(dnskey.rdatas if dnskey is not None else [])
-    ctx = SignatureContext(origin=apex.origin, keys=keys, now=now_s, horizon=horizon_s)
+    ctx = SignatureContext(
+        origin=apex.origin, keys=keys, now=now_s, horizon=horizon_s, rules=options.rules
+    )
     param_findings, params = nsec3chain.param_check(
-        apex.origin, apex.get(apex.origin, RRType.NSEC3PARAM), options.policy.denial
+        apex.origin, apex.get(apex.origin, RRType.NSEC3PARAM), options.rules.denial
     )
     soa = apex.get(apex.origin, RRType.SOA)
     serial = content.soa_serial(soa.rdatas[0]) if soa is not None and soa.rdatas else None
@@ -103,7 +114,7 @@ def run_sharded(
         ctx=ctx,
         signers=Signers.from_apex(apex, options.expected),
         params=params,
-        ttls=ttl.policy_ttls(options.policy.ttl),
+        ttls=ttl.policy_ttls(options.rules.ttl),
         digests=request.unsigned is not None,
         second=second_setup,
     )
@@ -126,6 +137,7 @@ def run_sharded(
         )
         # While the workers run: the apex checks.
         chain_result = chain.check_chain_from_file(apex, request.trust_anchor, origin, ctx)
+        dnskey_result = dnskeyset.check_dnskeys(apex.origin, dnskey, options.rules)
         apex_coverage = list(coverage.apex_coverage(apex, options.expected))
         serial_result = content.check_serial_from_file(apex, request.previous, origin)
         results = parts.result()
@@ -147,6 +159,7 @@ def run_sharded(
         options,
         param_findings,
         chain_result,
+        dnskey_result,
         apex_coverage,
         serial_result,
         unsigned_job,
@@ -225,6 +238,7 @@ def _reduce(
     options: VerifyOptions,
     param_findings: list[Finding],
     chain_result: CheckResult,
+    dnskey_result: CheckResult,
     apex_coverage: list[Finding],
     serial_result: CheckResult,
     unsigned_job: tuple[
@@ -248,6 +262,7 @@ def _reduce(
     checks = [
         merged("zone_file").result("zone-file", seconds("zone-file")),
         chain_result,
+        dnskey_result,
         merged("signatures").result(
             signatures.NAME,
             seconds("signatures"),

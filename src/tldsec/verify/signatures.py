@@ -2,7 +2,9 @@
 
 Each RRSIG must be cryptographically valid, made by a key in the apex DNSKEY RRset, name
 the apex as signer, carry the owner's label count and the RRset's TTL, be valid now,
-and not expire before the horizon (the next cycle plus the safety margin).
+and not expire before the horizon (the next cycle plus the safety margin); and show the
+DPS numbers (``SignatureContext.rules``): algorithm (DPS 6.3), validity length within
+the DPS 6.5 range, inception at least the policy's inception offset before now.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ def check_range(
     origin = ctx.origin
     signer_end = RRSIG_FIXED.size + len(origin)
     now, horizon = ctx.now, ctx.horizon
+    # The DPS numbers (6.3 algorithm, 6.5 validity, the inception's clock-skew allowance).
+    algorithms, shortest, longest, latest = ctx.limits()
     verifiers = ctx.keys.verifiers
     unpack = RRSIG_FIXED.unpack_from
     pack = _RR_HEAD.pack
@@ -92,7 +96,7 @@ def check_range(
         for sig in rrset.sigs:
             ok = False
             if len(sig) > signer_end and sig[RRSIG_FIXED.size : signer_end] == origin:
-                covered, _alg, nlabels, ottl, exp, inc, _tag = unpack(sig)
+                covered, alg, nlabels, ottl, exp, inc, _tag = unpack(sig)
                 keys = verifiers.get((sig[2], (sig[16] << 8) | sig[17]))
                 # RFC 4035 5.3.1, without serial-number wrap-around (checked in full below).
                 if (
@@ -100,8 +104,11 @@ def check_range(
                     and covered == rtype
                     and nlabels == labels
                     and ottl == ttl
-                    and inc <= now < exp
+                    and inc <= latest
+                    and now < exp
                     and horizon <= exp
+                    and shortest <= exp - inc <= longest
+                    and (algorithms is None or alg in algorithms)
                     and now - inc < SERIAL_HALF
                     and exp - now < SERIAL_HALF
                 ):

@@ -20,7 +20,7 @@ from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import Zone
 from tldsec.errors import ZoneSyntaxError
 from tldsec.hsm.base import KeyStore
-from tldsec.verify import chain, content, coverage, nsec3chain, sharded, ttl
+from tldsec.verify import chain, content, coverage, dnskeyset, nsec3chain, sharded, ttl
 from tldsec.verify.external import ExternalRun, Invocation
 from tldsec.verify.keys import KeySet
 from tldsec.verify.options import (
@@ -155,7 +155,9 @@ def _whole(
     serial = content.soa_serial(soa.rdatas[0]) if soa is not None and soa.rdatas else None
     dnskey = zone.get(zone.origin, RRType.DNSKEY)
     keys = KeySet.from_rdatas(dnskey.rdatas if dnskey is not None else [])
-    ctx = SignatureContext(origin=zone.origin, keys=keys, now=now_s, horizon=horizon_s)
+    ctx = SignatureContext(
+        origin=zone.origin, keys=keys, now=now_s, horizon=horizon_s, rules=options.rules
+    )
 
     signatures = SignatureCheck(zone, ctx, options.workers)
     run.meta["workers"] = signatures.workers
@@ -164,7 +166,7 @@ def _whole(
     except BaseException:
         signatures.abandon()
         raise
-    checks.insert(2, signatures.result())
+    checks.insert(3, signatures.result())  # after zone-file, chain-of-trust, dnskey
     checks.append(
         second_implementation(zone, options, serial, keystore, opener, options.second_sample)
     )
@@ -177,15 +179,18 @@ def _parent_checks(
     """The checks the parent runs while the workers verify signatures."""
     checks = run.checks
     checks.append(chain.check_chain_from_file(zone, request.trust_anchor, request.origin, ctx))
+    checks.append(
+        dnskeyset.check_dnskeys(zone.origin, zone.get(zone.origin, RRType.DNSKEY), options.rules)
+    )
     structure = analyse(zone)
     run.meta["delegations"] = len(structure.delegations)
     run.meta["occluded_names"] = len(structure.occluded)
     run.meta["empty_non_terminals"] = len(structure.empty_non_terminals)
     run.meta["nsec3_records"] = len(structure.nsec3_owners)
     checks.append(coverage.check_coverage(zone, structure, options.expected))
-    checks.append(nsec3chain.check_nsec3(zone, structure, options.policy.denial))
+    checks.append(nsec3chain.check_nsec3(zone, structure, options.rules.denial))
     del structure
-    checks.append(ttl.check_ttls(zone, options.policy.ttl))
+    checks.append(ttl.check_ttls(zone, options.rules.ttl))
     if request.unsigned is not None:
         t = time.perf_counter()
         try:

@@ -368,7 +368,7 @@ class _Reader:
                     owner,
                     covered,
                     f"line {line_no}: RRSIG TTL {ttl} differs from the RRset TTL {target.ttl} "
-                    "(RFC 4034 3)",
+                    "(RFC 4034 3; DPS 6.7: an RRSIG inherits the TTL of its RRset)",
                 )
             if wire not in target.sigs:
                 target.sigs += (wire,)
