@@ -41,8 +41,9 @@ def approve(home: Path, ceremony: str, person: str) -> int:
 
 
 def smk_create(home: Path, out: str, *extra: str) -> int:
-    return main(["backup", "smk-create", "--home", str(home), "--out",
-                 str(home.parent / out), *extra])  # fmt: skip
+    holders = [f"--holder={p}={home.parent / f'{out}-{p}.json'}" for p in ("ann", "bob", "cho")]
+    return main(["backup", "smk-create", "--home", str(home), *holders, "--threshold", "3",
+                 "--so-pin-source", "file:so-pin", *extra])  # fmt: skip
 
 
 def test_the_smk_is_made_only_under_a_ceremony_three_people_approved(
@@ -51,7 +52,7 @@ def test_the_smk_is_made_only_under_a_ceremony_three_people_approved(
     assert smk_create(home, "shares") == 1
     assert "runs only under a key ceremony" in capsys.readouterr().err
 
-    ceremony = start(home, capsys, "shares=5", "threshold=3")
+    ceremony = start(home, capsys, "holders=ann,bob,cho", "threshold=3")
     assert approve(home, ceremony, "ann") == 0 and approve(home, ceremony, "bob") == 0
     capsys.readouterr()
     assert smk_create(home, "shares", "--ceremony", ceremony) == 1
@@ -60,9 +61,9 @@ def test_the_smk_is_made_only_under_a_ceremony_three_people_approved(
     capsys.readouterr()
     assert approve(home, ceremony, "cho") == 1  # one person, one approval
     assert "cho already approved" in capsys.readouterr().err
-    assert smk_create(home, "shares", "--ceremony", ceremony, "--shares", "4") == 1
-    assert "not {'shares': '4', 'threshold': '3'}" in capsys.readouterr().err
-    ceremony = start(home, capsys, "shares=5", "threshold=3")
+    assert smk_create(home, "shares", "--ceremony", ceremony, "--threshold", "2") == 1
+    assert "not {'holders': 'ann,bob,cho', 'threshold': '2'}" in capsys.readouterr().err
+    ceremony = start(home, capsys, "holders=ann,bob,cho", "threshold=3")
     for person in ("ann", "bob", "cho"):
         assert approve(home, ceremony, person) == 0
     capsys.readouterr()

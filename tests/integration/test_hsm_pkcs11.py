@@ -100,6 +100,8 @@ def test_private_key_is_sensitive_and_extractable_only_wrapped(
         private=True,
         token=True,
         sign=True,
+        wrap_with_trusted=True,
+        local=True,
     )
 
     # An independent look with python-pkcs11 itself, in a session of our own (it shares
@@ -120,11 +122,12 @@ def test_private_key_is_sensitive_and_extractable_only_wrapped(
         # The public half is public: modulus and exponent read fine.
         assert int.from_bytes(private[Attribute.MODULUS], "big").bit_length() == 1024
 
-        # Extractable means: it leaves the token wrapped under a key-encryption key
-        # (the SMK backup), never in clear.
+        # Extractable means: it leaves the token wrapped under a trusted key (the SMK,
+        # tests/hsm/test_backup.py), never under a key-encryption key of the user's own
+        # (tests/integration/test_hsm_exfiltration.py).
         kek = session.generate_key(KeyType.AES, 256, store=False, template={Attribute.WRAP: True})
-        wrapped = kek.wrap_key(private, mechanism=Mechanism.AES_KEY_WRAP_PAD)
-        assert len(wrapped) > 600 and bytes.fromhex(info.key_id) not in wrapped
+        with pytest.raises(pkcs11.KeyNotWrappable):
+            kek.wrap_key(private, mechanism=Mechanism.AES_KEY_WRAP_PAD)
     finally:
         session.close()
 

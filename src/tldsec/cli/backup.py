@@ -1,22 +1,26 @@
 """``tldsec backup``: the Storage Master Key and the key backups under it (DPS 5.2.4-5.2.7).
 
-``smk-create`` makes the SMK in the configured HSM and writes one share file per holder
-(any ``--threshold`` of them rebuild it, DPS 5.2.2); ``smk-install`` puts it into another
-HSM from its holders' shares; ``keys`` writes every key wrapped under it to an archive;
-``restore`` recreates an archive's keys in an HSM that holds the SMK. Each is recorded in
-the audit log with the operator as actor. With ``--ceremony ID`` (required for the
-operations ``[ceremony] required`` names) a run needs the approval of three trusted
-people, one per role (``tldsec ceremony``; DPS 5.2.2).
+``smk-create`` has the Security Officer make the SMK in the configured HSM from the HSM's
+own randomness and seal one SLIP-39 share to each holder's enrolled key, written to that
+holder's own file (any ``--threshold`` of them rebuild it, DPS 5.2.2); ``smk-install``
+puts it into another HSM from the holders' opened shares; ``keys`` writes every key
+wrapped under it to an archive, checked once written; ``restore`` recreates an archive's
+keys in an HSM that holds the SMK, all or none. Each is recorded in the audit log with the
+operator as actor. With ``--ceremony ID`` (required for the operations ``[ceremony]
+required`` names) a run needs the approval of three trusted people, one per role
+(``tldsec ceremony``; DPS 5.2.2).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import hashlib
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tldsec.atomicfile import replacing
 from tldsec.audit.config import open_audit_log
@@ -29,10 +33,21 @@ from tldsec.cli.common import (
 )
 from tldsec.clock import SystemClock
 from tldsec.errors import ConfigError, KeyStoreError
-from tldsec.hsm.backup import KeyArchive, SmkShare, assemble_smk, back_up, new_smk, restore
-from tldsec.hsm.base import KeyStore
+from tldsec.hsm.backup import (
+    Holder,
+    KeyArchive,
+    SealedShare,
+    assemble_smk,
+    back_up,
+    check_archive,
+    restore,
+    split_smk,
+)
+from tldsec.hsm.base import KeyStore, KeyStoreSpec
 from tldsec.hsm.open import open_keystore
 from tldsec.hsm.pkcs11 import Pkcs11KeyStore
+from tldsec.hsm.smk import SMK_BYTES, OfficerSession, officer_session
+from tldsec.settings import Settings, resolve_pin
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,14 +69,42 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         )
         return a
 
-    a = action("smk-create", "make the SMK in this HSM and write one share file per holder")
-    a.add_argument("--shares", type=int, default=5, help="holders (default 5)")
+    def officer(a: argparse.ArgumentParser) -> None:
+        a.add_argument(
+            "--so-pin-source",
+            default="prompt",
+            metavar="SOURCE",
+            help="the security officer's PIN: prompt (default), file:PATH or env:NAME",
+        )
+
+    a = action("smk-create", "make the SMK in this HSM; seal one share to each holder")
+    a.add_argument(
+        "--holder",
+        action="append",
+        default=[],
+        required=True,
+        metavar="NAME=PATH",
+        help="a holder on the ceremony roster and the new file for their sealed share",
+    )
     a.add_argument("--threshold", type=int, default=3, help="shares needed (default 3)")
-    a.add_argument("--out", type=Path, required=True, help="a new directory for the shares")
+    officer(a)
     a.set_defaults(handler=_smk_create)
     a = action("smk-install", "install the SMK into this HSM from its holders' shares")
-    a.add_argument("shares", nargs="+", type=Path, metavar="SHARE", help="share files")
+    a.add_argument("--share", action="append", default=[], type=Path, required=True)
+    a.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        type=Path,
+        required=True,
+        help="the private key of the holder of each --share, in the same order",
+    )
+    officer(a)
     a.set_defaults(handler=_smk_install)
+    a = action("share-words", "a holder's share as SLIP-39 words, to write on paper")
+    a.add_argument("share", type=Path)
+    a.add_argument("--key", type=Path, required=True, help="the holder's private key")
+    a.set_defaults(handler=_share_words)
     a = action("keys", "write every key of this HSM, wrapped under the SMK, to an archive")
     a.add_argument("--smk", required=True, metavar="CHECK", help="the SMK's check value")
     a.add_argument("-o", "--out", type=Path, required=True, help="the archive file to write")
@@ -76,6 +119,13 @@ def _read(path: Path, what: str) -> str:
         return path.read_text("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise KeyStoreError(f"cannot read {what} {path}: {exc}") from exc
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read {what} {path}: {exc.strerror}") from exc
 
 
 @contextmanager
@@ -102,55 +152,178 @@ def _hsm(
         audit.close()
 
 
+def _officer_spec(settings: Settings) -> KeyStoreSpec:
+    """The configured HSM, without the user PIN: the security officer logs in."""
+    ks = settings.keystore
+    if ks.backend != "pkcs11":
+        raise ConfigError(
+            f"the Storage Master Key needs an HSM (a pkcs11 key store), not the "
+            f"{ks.backend!r} backend"
+        )
+    return KeyStoreSpec(
+        backend="pkcs11",
+        module=ks.module,
+        token_label=ks.token_label,
+        softhsm2_conf=ks.softhsm2_conf,
+    )
+
+
+def _so_pin(source: str, settings: Settings, label: str | None) -> str:
+    if source == "prompt":
+        pin = getpass.getpass(f"security officer PIN of token '{label}': ")
+        if not pin:
+            raise KeyStoreError("no security officer PIN given")
+        return pin
+    return resolve_pin(source, settings.home)
+
+
+def _holders(settings: Settings, specs: list[str]) -> list[tuple[Holder, Path]]:
+    """Each ``NAME=PATH``: the holder's enrolled key (the ceremony roster) and their file."""
+    from tldsec.ceremony.store import CeremonyStore  # the roster's public-key lookup only
+
+    roster = CeremonyStore(settings.home).roster()
+    holders: list[tuple[Holder, Path]] = []
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise ConfigError(f"--holder {spec!r}: give NAME=PATH")
+        person = roster.get(name)
+        if person is None:
+            raise ConfigError(
+                f"--holder {name}: not on the ceremony roster (tldsec ceremony enrol {name})"
+            )
+        out = Path(path)
+        if out.exists():
+            raise ConfigError(f"{out} exists: a share is written to a new file")
+        if not out.parent.is_dir():
+            raise ConfigError(f"{out.parent} is not a directory: where does {name}'s share go?")
+        holders.append((Holder(name, person.public_key), out))
+    outs = [out.absolute() for _, out in holders]
+    if len(set(outs)) != len(outs):
+        raise ConfigError("each holder's share goes to a file of its own")
+    return holders
+
+
+@dataclass(slots=True)
+class _Officer:
+    """An SO session and the audit entries to write once it is closed."""
+
+    session: OfficerSession
+    entries: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def record(self, event: str, **details: Any) -> None:
+        self.entries.append((event, details))
+
+
+@contextmanager
+def _officer(
+    args: argparse.Namespace, operation: str, params: dict[str, str]
+) -> Iterator[_Officer]:
+    """A security officer session on the HSM, past the ceremony gate.
+
+    The audit log keeps its own user login on the token (its checkpoint key may live
+    there), and PKCS#11 allows one user type per token and process: so the SO PIN is
+    tried first (a wrong one must not use up a ceremony), the gate passes with the audit
+    log open, and what the SO did is recorded after the SO session is closed.
+    """
+    settings = settings_from_args(args)
+    spec = _officer_spec(settings)
+    so_pin = _so_pin(args.so_pin_source, settings, spec.token_label)
+    with officer_session(spec, so_pin):
+        pass
+    audit = open_audit_log(settings, SystemClock())
+    try:
+        ceremony_gate(settings, operation, params, args.ceremony, audit.record)
+    finally:
+        audit.close()
+    with officer_session(spec, so_pin) as session:
+        officer = _Officer(session)
+        yield officer
+    audit = open_audit_log(settings, SystemClock())
+    try:
+        for event, details in officer.entries:
+            audit.record(event, actor=operator_actor(), **details)
+    finally:
+        audit.close()
+
+
 def _smk_create(args: argparse.Namespace) -> int:
-    out: Path = args.out
-    if out.exists():
-        raise ConfigError(f"{out} exists: the shares go to a new directory")
-    params = {"shares": str(args.shares), "threshold": str(args.threshold)}
-    with _hsm(args, "backup.smk-create", params) as (store, audit):
-        secret, shares = new_smk(args.shares, args.threshold)
-        check = shares[0].smk_check
-        # The shares first: an SMK in the HSM that nobody holds could never be rebuilt.
-        out.mkdir(mode=0o700, parents=True)
+    settings = settings_from_args(args)
+    _officer_spec(settings)  # an HSM, before anything else is asked
+    holders = _holders(settings, args.holder)
+    params = {"holders": ",".join(h.name for h, _ in holders), "threshold": str(args.threshold)}
+    with _officer(args, "backup.smk-create", params) as officer:
+        secret = officer.session.random(SMK_BYTES)  # the HSM's generator (decisions.md 20)
         try:
-            for share in shares:
-                path = out / f"smk-{check}-share-{share.share.index}-of-{args.shares}.json"
-                with replacing(path, "w", encoding="utf-8", permissions=0o600) as f:
-                    f.write(share.to_text() + "\n")
-            store.install_smk(secret, check)
-        except BaseException:
-            shutil.rmtree(out, ignore_errors=True)
-            raise
+            shares = split_smk(secret, [h for h, _ in holders], args.threshold)
+            check = shares[0].smk_check
+            # The shares first: an SMK in the HSM that nobody holds could never be rebuilt.
+            written: list[Path] = []
+            try:
+                for share, (_, out) in zip(shares, holders, strict=True):
+                    with replacing(out, "w", encoding="utf-8", permissions=0o600) as f:
+                        f.write(share.to_text() + "\n")
+                    written.append(out)
+                officer.session.install(secret, check)
+            except BaseException:
+                for out in written:
+                    out.unlink(missing_ok=True)
+                raise
         finally:
             del secret
-        audit.record(
+        officer.record(
             "key.generated",
-            actor=operator_actor(),
             kind="storage master key",
             smk_check=check,
-            token=store.token_label,
-            shares=args.shares,
+            token=officer.session.token_label,
+            holders=[h.name for h, _ in holders],
             threshold=args.threshold,
         )
-    print(f"SMK {check} made in token '{store.token_label}'; {args.shares} shares in {out}")
-    print(f"give one share to each holder; any {args.threshold} of them rebuild the SMK")
+    print(f"SMK {check} made in token '{officer.session.token_label}' by its security officer")
+    for share, (_, out) in zip(shares, holders, strict=True):
+        print(f"  share of {share.holder}, sealed to their key: {out}")
+    print(f"any {args.threshold} of the {len(holders)} holders rebuild the SMK")
     return 0
 
 
 def _smk_install(args: argparse.Namespace) -> int:
-    shares = [SmkShare.parse(_read(path, "share"), str(path)) for path in args.shares]
-    secret, check = assemble_smk(shares)
-    with _hsm(args, "backup.smk-install", {"smk": check}) as (store, audit):
-        store.install_smk(secret, check)
-        audit.record(
-            "key.stored",
-            actor=operator_actor(),
-            kind="storage master key",
-            smk_check=check,
-            token=store.token_label,
-            shares_used=len(shares),
+    if len(args.share) != len(args.key):
+        raise ConfigError(
+            f"{len(args.share)} --share but {len(args.key)} --key: each share is opened "
+            "with its holder's key"
         )
-    print(f"SMK {check} installed in token '{store.token_label}' from {len(shares)} shares")
+    sealed = [SealedShare.parse(_read(path, "share"), str(path)) for path in args.share]
+    checks = sorted({s.smk_check for s in sealed})
+    if len(checks) > 1:
+        raise KeyStoreError(f"the shares belong to different SMKs: {', '.join(checks)}")
+    words = [
+        share.open(_read_bytes(key, "private key"), str(key))
+        for share, key in zip(sealed, args.key, strict=True)
+    ]
+    check = checks[0]
+    secret = assemble_smk(check, words)
+    try:
+        with _officer(args, "backup.smk-install", {"smk": check}) as officer:
+            officer.session.install(secret, check)
+            officer.record(
+                "key.stored",
+                kind="storage master key",
+                smk_check=check,
+                token=officer.session.token_label,
+                holders=[s.holder for s in sealed],
+            )
+    finally:
+        del secret
+    label = officer.session.token_label
+    print(f"SMK {check} installed in token '{label}' from {len(sealed)} shares")
+    return 0
+
+
+def _share_words(args: argparse.Namespace) -> int:
+    share = SealedShare.parse(_read(args.share, "share"), str(args.share))
+    words = share.open(_read_bytes(args.key, "private key"), str(args.key))
+    print(f"share of {share.holder} for SMK {share.smk_check} ({share.threshold} needed):")
+    print(words)
     return 0
 
 
@@ -159,6 +332,8 @@ def _keys(args: argparse.Namespace) -> int:
         archive = back_up(store, args.smk, SystemClock().now())
         with replacing(args.out, "w", encoding="utf-8", permissions=0o600) as f:
             f.write(archive.to_json() + "\n")
+        # Checked as written: read back, and its MAC verified in the HSM.
+        check_archive(store, KeyArchive.from_json(_read(args.out, "archive"), str(args.out)))
         for archived in archive.keys:
             audit.record(
                 "key.backed_up",
@@ -178,8 +353,11 @@ def _restore(args: argparse.Namespace) -> int:
     archive = KeyArchive.from_json(text, str(path))
     digest = hashlib.sha256(text.encode()).hexdigest()  # the approval is for this archive
     with _hsm(args, "backup.restore", {"archive_sha256": digest}) as (store, audit):
-        restored = restore(store, archive)
-        for key in restored:
+        try:
+            result = restore(store, archive)
+        except KeyStoreError as exc:
+            raise KeyStoreError(f"{path}: {exc}") from exc
+        for key in result.restored:
             audit.record(
                 "key.recovered",
                 actor=operator_actor(),
@@ -188,5 +366,13 @@ def _restore(args: argparse.Namespace) -> int:
                 smk_check=archive.smk_check,
                 backup_file=str(path),
             )
-    print(f"{len(restored)} keys restored into token '{store.token_label}' from {path}")
+    if not result.restored:
+        print(
+            f"nothing left to do: token '{store.token_label}' holds all "
+            f"{len(result.present)} keys of {path}"
+        )
+        return 0
+    print(f"{len(result.restored)} keys restored into token '{store.token_label}' from {path}")
+    if result.present:
+        print(f"  ({len(result.present)} were already there)")
     return 0

@@ -1,11 +1,13 @@
 """Pkcs11KeyStore: key pairs inside a PKCS#11 token (SoftHSM2 by default, or a vendor HSM).
 
-Private keys are generated in the token (DPS 5.1.1) as CKA_SENSITIVE and CKA_PRIVATE, so
-their private components can never be read in clear; they are CKA_EXTRACTABLE only so
-that they can leave the token wrapped under the Storage Master Key for backup (DPS 5.2.4,
-5.2.7). A key pair is found by its CKA_ID (the key id is its hex); the DNSSEC algorithm,
-which RSA key material does not carry, is kept beside it in a CKO_DATA object of
-application "tldsec" labelled with the key id.
+Private keys are generated in the token (DPS 5.1.1, CKA_LOCAL) as CKA_SENSITIVE and
+CKA_PRIVATE, so their private components can never be read in clear; they are
+CKA_EXTRACTABLE with CKA_WRAP_WITH_TRUSTED, so the token wraps them only under a trusted
+key, and the only trusted key is the Storage Master Key a Security Officer made
+(``hsm/smk.py``): they leave the token for backup under it and under nothing else (DPS
+5.2.4, 5.2.5, 5.2.7). A key pair is found by its CKA_ID (the key id is its hex); the
+DNSSEC algorithm, which RSA key material does not carry, is kept beside it in a CKO_DATA
+object of application "tldsec" labelled with the key id.
 
 Each store has its own session on the token; ``p11lib`` shares the module and the login
 among the stores of a process and re-opens sessions after fork or re-initialisation.
@@ -34,6 +36,7 @@ from tldsec.hsm.rsakey import (
     dnskey_public_key,
     parse_dnskey_public_key,
 )
+from tldsec.hsm.smk import UNWRAPPED_KEY_TEMPLATE
 from tldsec.policy import Algorithm
 
 # RFC 5702 3: RSASSA-PKCS1-v1_5 with SHA-256 (8) or SHA-512 (10); the token hashes.
@@ -42,7 +45,6 @@ MECHANISMS = {
     Algorithm.RSASHA512: Mechanism.SHA512_RSA_PKCS,
 }
 APPLICATION = "tldsec"  # CKA_APPLICATION of the metadata objects
-SMK_LABEL = "tldsec-smk"  # CKA_LABEL of Storage Master Keys (CKA_ID: the check value)
 _ID_BYTES = 16
 
 
@@ -57,6 +59,8 @@ class KeyProtection:
     private: bool  # CKA_PRIVATE: visible only after login
     token: bool  # CKA_TOKEN: persistent object
     sign: bool  # CKA_SIGN
+    wrap_with_trusted: bool  # CKA_WRAP_WITH_TRUSTED: wrapped only under a trusted key
+    local: bool  # CKA_LOCAL: generated in this token
 
 
 @dataclass(slots=True)
@@ -178,6 +182,8 @@ class Pkcs11KeyStore:
             Attribute.PRIVATE,
             Attribute.TOKEN,
             Attribute.SIGN,
+            Attribute.WRAP_WITH_TRUSTED,
+            Attribute.LOCAL,
         )
         with self._errors("read attributes", key_id):
             attrs = key.private.get_attributes(list(names))
@@ -242,39 +248,6 @@ class Pkcs11KeyStore:
 
     # -- the Storage Master Key (DPS 5.2.4, 5.2.5, 5.2.7; hsm/backup.py) -------------
 
-    def install_smk(self, secret: bytes, check: str) -> None:
-        """Create the SMK in this token from its clear value, as assembled from its
-        holders' shares in a ceremony: an AES key that wraps and unwraps and does nothing
-        else, sensitive and never extractable. Its CKA_ID is the check value."""
-        if len(secret) not in (16, 24, 32):
-            raise KeyStoreError(f"a Storage Master Key is an AES key, not {len(secret)} bytes")
-        session = self._live()
-        with self._errors("install the Storage Master Key"):
-            if self._smks(session, check):
-                raise KeyStoreError(
-                    f"token '{self._label}' already holds the Storage Master Key {check}"
-                )
-            session.create_object(
-                {
-                    Attribute.CLASS: ObjectClass.SECRET_KEY,
-                    Attribute.KEY_TYPE: KeyType.AES,
-                    Attribute.VALUE: secret,
-                    Attribute.ID: bytes.fromhex(check),
-                    Attribute.LABEL: SMK_LABEL,
-                    Attribute.TOKEN: True,
-                    Attribute.PRIVATE: True,
-                    Attribute.SENSITIVE: True,
-                    Attribute.EXTRACTABLE: False,
-                    Attribute.WRAP: True,
-                    Attribute.UNWRAP: True,
-                    Attribute.ENCRYPT: False,
-                    Attribute.DECRYPT: False,
-                    Attribute.SIGN: False,
-                    Attribute.VERIFY: False,
-                    Attribute.DERIVE: False,
-                }
-            )
-
     def has_smk(self, check: str) -> bool:
         with self._errors("find the Storage Master Key"):
             return bool(self._smks(self._live(), check))
@@ -284,8 +257,17 @@ class Pkcs11KeyStore:
         the only form in which it leaves the token (DPS 5.2.5)."""
         key = self._key(key_id)
         smk = self._smk(smk_check)
-        with self._errors("wrap", key_id):
-            return bytes(smk.wrap_key(key.private, mechanism=Mechanism.AES_KEY_WRAP_PAD))
+        try:
+            with self._errors("wrap", key_id):
+                return bytes(smk.wrap_key(key.private, mechanism=Mechanism.AES_KEY_WRAP_PAD))
+        except KeyStoreError as exc:
+            if not isinstance(exc.__cause__, pkcs11.KeyNotWrappable):
+                raise
+            raise KeyStoreError(
+                f"token '{self._label}' refuses to wrap key {key_id} under SMK {smk_check}: "
+                "the SMK is not trusted (CKA_TRUSTED); make one as security officer "
+                "(tldsec backup smk-create)"
+            ) from exc
 
     def unwrap_private_key(self, wrapped: bytes, smk_check: str, *, key: KeyInfo) -> KeyInfo:
         """Recreate ``key`` in this token from its wrapped private half: the private key
@@ -342,6 +324,51 @@ class Pkcs11KeyStore:
                 private.destroy()  # no half-restored key pair stays behind
                 raise
         return self._finish_new_key(ckid, key.label, algorithm, public, private)
+
+    def mac_under_smk(self, smk_check: str, data: bytes) -> tuple[bytes, bytes]:
+        """HMAC-SHA256 of ``data`` (CKM_SHA256_HMAC) by a fresh key made in the token for
+        it, and that key wrapped under the SMK: (wrapped MAC key, MAC). Only a token that
+        holds the same SMK can check it (``mac_checks``)."""
+        session = self._live()
+        smk = self._smk(smk_check)
+        with self._errors("make a MAC key under the Storage Master Key in"):
+            key = session.generate_key(
+                KeyType.GENERIC_SECRET,
+                256,
+                store=False,
+                capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
+                template={**_MAC_KEY_TEMPLATE, Attribute.SIGN: True},
+            )
+            try:
+                wrapped = bytes(smk.wrap_key(key, mechanism=Mechanism.AES_KEY_WRAP_PAD))
+                mac = bytes(key.sign(data, mechanism=Mechanism.SHA256_HMAC))
+            finally:
+                key.destroy()
+        return wrapped, mac
+
+    def mac_checks(self, smk_check: str, wrapped_key: bytes, data: bytes, mac: bytes) -> bool:
+        """Whether ``mac`` is the HMAC of ``data`` by the key ``wrapped_key`` wraps under
+        the SMK (``mac_under_smk``); False too if the wrapped key itself was changed."""
+        smk = self._smk(smk_check)
+        with self._errors("check a MAC under the Storage Master Key in"):
+            try:
+                key = smk.unwrap_key(
+                    ObjectClass.SECRET_KEY,
+                    KeyType.GENERIC_SECRET,
+                    wrapped_key,
+                    mechanism=Mechanism.AES_KEY_WRAP_PAD,
+                    store=False,
+                    capabilities=MechanismFlag.VERIFY,
+                    template={**_MAC_KEY_TEMPLATE, Attribute.SIGN: False},
+                )
+            except (pkcs11.WrappedKeyInvalid, pkcs11.EncryptedDataInvalid, pkcs11.GeneralError):
+                # RFC 5649's integrity check failed: the wrapped key was changed (SoftHSM2
+                # 2.6 answers CKR_GENERAL_ERROR for it; a failing device is refused too).
+                return False
+            try:
+                return bool(key.verify(data, mac, mechanism=Mechanism.SHA256_HMAC))
+            finally:
+                key.destroy()
 
     def _smks(self, session: Any, check: str) -> list[Any]:
         return list(
@@ -479,16 +506,32 @@ class Pkcs11KeyStore:
 
 
 # The private half of every key pair (DPS 5.2): kept in the token, never readable in
-# clear, extractable only by wrapping (the SMK backup), usable for signing and nothing else.
+# clear, extractable only by wrapping under a trusted key (the SMK backup, hsm/smk.py),
+# usable for signing and nothing else. It includes hsm/smk.py UNWRAPPED_KEY_TEMPLATE,
+# which the SMK forces on every key unwrapped under it.
 _PRIVATE_KEY_TEMPLATE: dict[Attribute, Any] = {
     Attribute.TOKEN: True,
     Attribute.PRIVATE: True,
     Attribute.SENSITIVE: True,
     Attribute.EXTRACTABLE: True,
+    Attribute.WRAP_WITH_TRUSTED: True,
     Attribute.SIGN: True,
     Attribute.DECRYPT: False,
     Attribute.UNWRAP: False,
     Attribute.DERIVE: False,
+}
+
+
+# A one-use MAC key for an archive (mac_under_smk): made in the token, leaves it only
+# wrapped under the SMK, as every key unwrapped under the SMK must be.
+_MAC_KEY_TEMPLATE: dict[Attribute, Any] = {
+    **UNWRAPPED_KEY_TEMPLATE,
+    Attribute.TOKEN: False,
+    Attribute.VERIFY: True,
+    Attribute.ENCRYPT: pkcs11.DEFAULT,
+    Attribute.DECRYPT: pkcs11.DEFAULT,
+    Attribute.WRAP: pkcs11.DEFAULT,
+    Attribute.UNWRAP: pkcs11.DEFAULT,
 }
 
 
