@@ -61,6 +61,11 @@ def three_day_signatures(c: Case) -> None:
     _resign_all(c, replace(c.keys.config, validity_min=3 * DAY, validity_max=3 * DAY))
 
 
+def signatures_without_jitter(c: Case) -> None:
+    # Seven days each, within DPS 6.5's range, but all alike: "jittered" is not met.
+    _resign_all(c, replace(c.keys.config, validity_min=7 * DAY, validity_max=7 * DAY))
+
+
 def zsk_of_2048_bits(c: Case) -> None:
     zsk = _key(c, "dps-zsk-2048", Algorithm.RSASHA256, 2048)
     _resign_all(c, _with_keys(c, c.keys.ksk, zsk))
@@ -161,6 +166,7 @@ DPS_FAULTS: list[tuple[str, Mutation, str, str, str]] = [
     # (fault, mutation, check that fails, owner, fragment of the reason)
     ("30-day signatures", thirty_day_signatures, "signatures", "", "DPS 6.5"),
     ("3-day signatures", three_day_signatures, "signatures", "", "validity 3 d"),
+    ("signatures without jitter", signatures_without_jitter, "signatures", "", "no jitter"),
     ("2048-bit ZSK", zsk_of_2048_bits, "dnskey", "example.", "2048-bit ZSK"),
     ("1024-bit KSK", ksk_of_1024_bits, "dnskey", "example.", "1024-bit KSK"),
     ("RSASHA512 zone", rsasha512_zone, "dnskey", "example.", "algorithm 10"),

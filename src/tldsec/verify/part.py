@@ -24,6 +24,7 @@ from tldsec.hsm.base import KeyStore
 from tldsec.hsm.dnspython_key import hsm_private_key
 from tldsec.verify import content, coverage, nsec3chain, second, signatures, ttl
 from tldsec.verify.coverage import Signers
+from tldsec.verify.jitter import Jitter
 from tldsec.verify.nsec3chain import Nsec3Params, Nsec3Part
 from tldsec.verify.options import KeyOpener
 from tldsec.verify.report import Collector, Finding
@@ -74,6 +75,7 @@ class PartResult:
     ttl: Collector = field(default_factory=Collector)
     second: Collector = field(default_factory=Collector)
     nsec3: Nsec3Part | None = None
+    jitter: Jitter = field(default_factory=Jitter)  # signing runs' expirations (DPS 6.5)
     digests: dict[bytes, bytes] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
@@ -125,7 +127,7 @@ def check_part(setup: PartSetup, part: Part) -> PartResult:
     t = time.process_time()
     signed = [r for r in zone.rrsets() if r.sigs]
     out.signatures.failures, out.signatures.kept = signatures.check_range(
-        signed, 0, len(signed), setup.ctx
+        signed, 0, len(signed), setup.ctx, out.jitter
     )
     out.counts["rrsigs"] = sum(len(r.sigs) for r in signed)
     out.counts["signed_rrsets"] = len(signed)

@@ -43,6 +43,7 @@ from tldsec.verify import (
     ttl,
 )
 from tldsec.verify.coverage import Signers
+from tldsec.verify.jitter import Jitter
 from tldsec.verify.keys import KeySet
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.verify.part import (
@@ -259,11 +260,14 @@ def _reduce(
         return sum(r.seconds.get(name, 0.0) for r in results)
 
     counts = {k: sum(r.counts.get(k, 0) for r in results) for k in ("rrsigs", "signed_rrsets")}
+    jitter = Jitter()
+    for r in results:
+        jitter.merge(r.jitter)
     checks = [
         merged("zone_file").result("zone-file", seconds("zone-file")),
         chain_result,
         dnskey_result,
-        merged("signatures").result(
+        merged("signatures", jitter.findings(options.rules)).result(
             signatures.NAME,
             seconds("signatures"),
             (f"{counts['rrsigs']} RRSIGs over {counts['signed_rrsets']} RRsets verified in parts",),

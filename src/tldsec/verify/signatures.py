@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from tldsec.dnscore import names
 from tldsec.dnscore.types import type_text
 from tldsec.dnscore.zone import RRset, Zone
+from tldsec.verify.jitter import Jitter
 from tldsec.verify.keys import PKCS1
 from tldsec.verify.report import FINDINGS_CAP, CheckResult, Finding, Status
 from tldsec.verify.rrsig import (
@@ -42,16 +43,25 @@ class SignatureCheck:
         self.signatures = sum(len(r.sigs) for r in signed)
         self.rrsets = len(signed)
 
-        def task(start: int, end: int) -> list[tuple[int, list[Finding]]]:
-            return [check_range(signed, start, end, ctx)]
+        self._rules = ctx.rules
 
-        self._map: ForkedMap[tuple[int, list[Finding]]] = ForkedMap(task, len(signed), workers)
+        def task(start: int, end: int) -> list[tuple[int, list[Finding], Jitter]]:
+            jitter = Jitter()
+            return [(*check_range(signed, start, end, ctx, jitter), jitter)]
+
+        self._map: ForkedMap[tuple[int, list[Finding], Jitter]] = ForkedMap(
+            task, len(signed), workers
+        )
         self.workers = self._map.workers
 
     def result(self) -> CheckResult:
         parts = self._map.result()
-        failures = sum(n for n, _ in parts)
-        kept = [f for _, found in parts for f in found][:FINDINGS_CAP]
+        jitter = Jitter()
+        for _, _, j in parts:
+            jitter.merge(j)
+        unjittered = jitter.findings(self._rules)
+        failures = sum(n for n, _, _ in parts) + len(unjittered)
+        kept = [*unjittered, *(f for _, found, _ in parts for f in found)][:FINDINGS_CAP]
         notes = (
             f"{self.signatures} RRSIGs over {self.rrsets} RRsets verified "
             f"with {self.workers} worker(s)",
@@ -70,9 +80,10 @@ class SignatureCheck:
 
 
 def check_range(
-    signed: list[RRset], start: int, end: int, ctx: SignatureContext
+    signed: list[RRset], start: int, end: int, ctx: SignatureContext, jitter: Jitter | None = None
 ) -> tuple[int, list[Finding]]:
-    """Check every RRSIG of ``signed[start:end]``: (failures, the first findings).
+    """Check every RRSIG of ``signed[start:end]``: (failures, the first findings); each
+    valid RRSIG's inception and expiration also go into ``jitter``.
 
     The common case (a valid RRSIG) takes a fast path: the fixed fields compared at
     once, the RRset's signed data built once; anything unusual goes to ``check_rrsig``,
@@ -89,6 +100,7 @@ def check_range(
     unpack = RRSIG_FIXED.unpack_from
     pack = _RR_HEAD.pack
     pad = PKCS1
+    runs = jitter.runs if jitter is not None else None
     for rrset in signed[start:end]:
         owner, rtype, ttl = rrset.owner, rrset.rtype, rrset.ttl
         labels = owner_labels(owner)
@@ -128,6 +140,14 @@ def check_range(
                         ok = True
                         break
             if ok:
+                if runs is not None:
+                    run = runs.get(inc)
+                    if run is None:
+                        runs[inc] = [1, exp, 0]
+                    elif not run[2]:
+                        run[0] += 1
+                        if run[1] != exp:
+                            run[2] = 1
                 continue
             problems = check_rrsig(rrset, sig, ctx)
             if problems:
