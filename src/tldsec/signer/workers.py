@@ -7,6 +7,13 @@ RRSIG RDATAs come back, which the parent attaches to their RRsets as they arrive
 is an RRset and the index of the key that signs it; the RRSIG header is built where the
 signature is made. ``_FORK_JOBS`` is the one module-level variable: it exists only to
 hand the job list across ``fork`` and is cleared when the pool is done.
+
+The pool is a ``concurrent.futures.ProcessPoolExecutor``: a worker that dies (killed,
+out of memory, a crash in the PKCS#11 module) breaks the pool, every pending result
+raises ``BrokenProcessPool`` at once, and the run fails with ``SigningFailed`` instead
+of waiting forever for a result that will not come (``multiprocessing.Pool.imap`` does).
+A worker that cannot open its key store says why in the error of the first range it is
+given.
 """
 
 from __future__ import annotations
@@ -15,10 +22,13 @@ import gc
 import multiprocessing
 from array import array
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from tldsec.dnscore import names
 from tldsec.dnscore.zone import RRset
+from tldsec.errors import SigningFailed
 from tldsec.hsm.base import KeyStore, KeyStoreSpec
 from tldsec.signer.rrsig import ValidityWindow, rrset_wire, rrsig_header
 
@@ -65,7 +75,7 @@ class SignJobs:
 Progress = Callable[[int, int], None]
 
 _FORK_JOBS: SignJobs | None = None
-_WORKER_STORE: KeyStore | None = None
+_WORKER_STORE: KeyStore | BaseException | None = None  # per worker: its store, or why not
 
 
 def sign_all(
@@ -157,16 +167,22 @@ def _sign_parallel(
     # Objects that exist now are never collected in the workers: a collection there
     # would write to every object's header and copy the whole heap page by page.
     gc.freeze()
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(spec,))
     try:
-        with ctx.Pool(workers, initializer=_worker_init, initargs=(spec,)) as pool:
-            results = pool.imap(_worker_sign, ranges, chunksize=1)
-            if meanwhile is not None:
-                meanwhile()
-            for (start, end), rrsigs in zip(ranges, results, strict=True):
-                _attach(jobs, start, rrsigs)
-                if progress:
-                    progress(end, total)
+        results = pool.map(_worker_sign, ranges)
+        if meanwhile is not None:
+            meanwhile()
+        for (start, end), rrsigs in zip(ranges, results, strict=True):
+            _attach(jobs, start, rrsigs)
+            if progress:
+                progress(end, total)
+    except BrokenProcessPool as exc:
+        raise SigningFailed(
+            f"a signing worker process died ({exc}); the zone was not signed: "
+            "look for the kernel's OOM killer or a crash of the PKCS#11 module, then sign again"
+        ) from exc
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         gc.unfreeze()
         _FORK_JOBS = None
 
@@ -175,9 +191,14 @@ def _worker_init(spec: KeyStoreSpec) -> None:
     global _WORKER_STORE
     from tldsec.hsm.open import open_keystore
 
-    _WORKER_STORE = open_keystore(spec)
+    try:
+        _WORKER_STORE = open_keystore(spec)
+    except Exception as exc:  # raised again with the first range (an initializer that
+        _WORKER_STORE = exc  # raises breaks the pool and the reason is lost)
 
 
 def _worker_sign(bounds: tuple[int, int]) -> list[bytes]:
     assert _WORKER_STORE is not None and _FORK_JOBS is not None
+    if isinstance(_WORKER_STORE, BaseException):
+        raise _WORKER_STORE
     return sign_range(_WORKER_STORE, _FORK_JOBS, *bounds)
