@@ -133,7 +133,7 @@ def test_the_database_refuses_to_delete_entries_not_archived(
     fill(audit_log, clock, days=600)
     archive(audit_log, tmp_path)
     with (
-        pytest.raises(IntegrityError, match="only archived entries may be purged"),
+        pytest.raises(IntegrityError, match="only entries of an archive the log registered"),
         audit_log.engine.begin() as conn,
     ):
         conn.execute(text("DELETE FROM audit_entries WHERE seq = 25"))

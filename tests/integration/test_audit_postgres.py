@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,19 +14,21 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from tests.audit.conftest import START
+from tldsec.audit.anchors import FileAnchor
 from tldsec.audit.archive import archive_old_entries, purge_archived
 from tldsec.audit.chain import FindingKind, VerifyReport, verify_chain
 from tldsec.audit.clockstatus import FixedClockStatus
 from tldsec.audit.log import AuditLog, WriterOptions
 from tldsec.audit.query import iter_entries, load_checkpoints
-from tldsec.audit.schema import grant_app_role, upgrade
+from tldsec.audit.schema import grant_app_role, grant_maintenance_role, upgrade
 from tldsec.audit.signing import Ed25519Signer
 from tldsec.audit.sources import archive_input, database_input
+from tldsec.audit.verification import verify_database
 from tldsec.clock import FakeClock, SystemClock
 from tldsec.db.base import make_engine
 from tldsec.errors import AuditError
@@ -87,30 +90,46 @@ def test_setting_the_purge_variable_by_hand_does_not_delete_unarchived_entries(
     with pytest.raises(DBAPIError, match="append-only"), pg.begin() as conn:
         conn.execute(text("SELECT set_config('tldsec.audit_purge_upto', '100', true)"))
         conn.execute(text("DELETE FROM audit_entries"))
-    with pytest.raises(DBAPIError, match="not archived"), pg.begin() as conn:
+    with pytest.raises(DBAPIError, match="no archive ends at entry 1"), pg.begin() as conn:
         conn.execute(text("SELECT tldsec_audit_purge(1)"))
 
 
-@pytest.fixture
-def app_role(pg: Engine, postgres_url: str) -> Iterator[str]:
-    """A login role with the grants 'tldsec audit grant' gives; its SQLAlchemy URL."""
-    role = f"tldsec_app_{uuid.uuid4().hex[:8]}"
+@contextmanager
+def login_role(pg: Engine, postgres_url: str, kind: str) -> Iterator[tuple[str, str]]:
+    """A new login role (unique name), its SQLAlchemy URL; dropped afterwards."""
+    role = f"tldsec_{kind}_{uuid.uuid4().hex[:8]}"
     with pg.begin() as conn:
         conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
-    grant_app_role(pg, role)
     try:
-        yield make_url(postgres_url).set(username=role).render_as_string(hide_password=False)
+        yield role, make_url(postgres_url).set(username=role).render_as_string(hide_password=False)
     finally:
         with pg.begin() as conn:
             conn.execute(text(f'DROP OWNED BY "{role}"'))
             conn.execute(text(f'DROP ROLE "{role}"'))
 
 
+@pytest.fixture
+def app_role(pg: Engine, postgres_url: str) -> Iterator[str]:
+    """A login role with the grants 'tldsec audit grant' gives; its SQLAlchemy URL."""
+    with login_role(pg, postgres_url, "app") as (role, url):
+        grant_app_role(pg, role)
+        yield url
+
+
+@pytest.fixture
+def maintenance_role(pg: Engine, postgres_url: str) -> Iterator[str]:
+    """The separate role 'tldsec audit grant --maintenance' makes; its URL."""
+    with login_role(pg, postgres_url, "maint") as (role, url):
+        grant_maintenance_role(pg, role)
+        yield url
+
+
 def test_the_application_role_appends_but_cannot_change_or_delete(
-    pg: Engine, app_role: str, key: Ed25519Signer, tmp_path: Path
+    pg: Engine, app_role: str, maintenance_role: str, key: Ed25519Signer, tmp_path: Path
 ) -> None:
     clock = FakeClock(START - timedelta(days=500))
     app = make_engine(app_role)
+    maintenance = make_engine(maintenance_role)
     try:
         log = AuditLog(app, clock, signer=key, probe=FixedClockStatus())
         for i in range(5):
@@ -122,7 +141,7 @@ def test_the_application_role_appends_but_cannot_change_or_delete(
         ):
             with pytest.raises(DBAPIError, match="permission denied"), app.begin() as conn:
                 conn.execute(text(statement))
-        # Archiving and purging go through the narrow path, as the application role.
+        # The application archives; only the maintenance role purges, through the function.
         clock.set(START)
         log.record("access.login", actor="person:operator")
         result = archive_old_entries(
@@ -135,10 +154,12 @@ def test_the_application_role_appends_but_cannot_change_or_delete(
             online_retention=timedelta(days=365),
             actor="person:op",
             keys={key.key_id: key.public_key()},
+            maintenance=maintenance,
         )
         assert purged.removed == 5
     finally:
         app.dispose()
+        maintenance.dispose()
     assert next(e.seq for e in iter_entries(pg)) == 6
     assert verify(pg, key).ok
     source = archive_input([result.path])
@@ -358,3 +379,89 @@ def test_after_an_append_or_a_failed_one_the_pooled_connection_has_transactions_
         conn.execute(text("SELECT 1"))
         assert conn.in_transaction()
     assert [e.seq for e in iter_entries(pg)] == [1]
+
+
+# --- issue 16: what an insider can no longer do unnoticed -------------------------------
+
+
+def _entries(log: AuditLog, n: int) -> None:
+    for i in range(n):
+        log.record("ds.received", actor="registrar:reg-1", n=i)
+
+
+def _forge_archive_record(conn: Connection, upto: int) -> None:
+    head_hash = conn.execute(
+        text("SELECT hash FROM audit_entries WHERE seq = :s"), {"s": upto}
+    ).scalar_one()
+    conn.execute(
+        text("INSERT INTO audit_archives VALUES (:u, 1, :p, :h, now(), 'x.jsonl', :f, now(), 'k')"),
+        {"u": upto, "p": "0" * 64, "h": head_hash, "f": "f" * 64},
+    )
+
+
+def test_the_application_role_cannot_purge_even_with_an_archive_record_of_its_own(
+    pg: Engine, app_role: str, key: Ed25519Signer
+) -> None:
+    app = make_engine(app_role)
+    try:
+        _entries(AuditLog(app, FakeClock(START), signer=key, probe=FixedClockStatus()), 12)
+        with pytest.raises(DBAPIError, match="permission denied"), app.begin() as conn:
+            _forge_archive_record(conn, 10)
+            conn.execute(text("SELECT tldsec_audit_purge(10)"))
+    finally:
+        app.dispose()
+    assert next(e.seq for e in iter_entries(pg)) == 1
+
+
+def test_the_purge_function_refuses_an_archive_the_log_never_registered(
+    pg: Engine, maintenance_role: str, key: Ed25519Signer
+) -> None:
+    maintenance = make_engine(maintenance_role)
+    try:
+        _entries(AuditLog(maintenance, FakeClock(START), signer=key, probe=FixedClockStatus()), 12)
+        with pytest.raises(DBAPIError, match="not registered in the log"), maintenance.begin() as c:
+            _forge_archive_record(c, 10)
+            c.execute(text("SELECT tldsec_audit_purge(10)"))
+    finally:
+        maintenance.dispose()
+    assert next(e.seq for e in iter_entries(pg)) == 1
+
+
+def test_grant_refuses_an_application_role_that_can_assume_the_maintenance_role(
+    pg: Engine, postgres_url: str, maintenance_role: str
+) -> None:
+    maintainer = make_url(maintenance_role).username
+    with login_role(pg, postgres_url, "app") as (role, _):
+        with pg.begin() as conn:
+            conn.execute(text(f'GRANT "{maintainer}" TO "{role}"'))
+        with pytest.raises(AuditError, match=f"can act as {maintainer}"):
+            grant_app_role(pg, role)
+
+
+def test_a_rewind_with_the_triggers_off_is_named_by_the_checkpoint_files(
+    pg: Engine, key: Ed25519Signer, tmp_path: Path
+) -> None:
+    anchor = FileAnchor(tmp_path / "anchors")
+    log = AuditLog(
+        pg,
+        FakeClock(START),
+        signer=key,
+        probe=FixedClockStatus(),
+        options=WriterOptions(checkpoint_every=5),
+        anchors=[anchor],
+    )
+    _entries(log, 45)
+    log.checkpoint()
+    with pg.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        kept = conn.execute(text("SELECT hash FROM audit_entries WHERE seq = 2")).scalar_one()
+        conn.execute(text("DELETE FROM audit_entries WHERE seq > 2"))
+        conn.execute(text("DELETE FROM audit_checkpoints WHERE seq > 2"))
+        conn.execute(
+            text("UPDATE audit_head SET seq = 2, hash = :h, checkpoint_seq = 1"), {"h": kept}
+        )
+    assert verify(pg, key).ok  # the database alone: intact and signed
+    checked = verify_database(pg, {key.key_id: key.public_key()}, now=START, anchors=[anchor])
+    (finding,) = checked.report.findings
+    assert finding.kind is FindingKind.REWOUND and (finding.first_seq, finding.last_seq) == (3, 45)
+    assert "the log ends at 2" in finding.detail and "says entry 45 existed" in finding.detail

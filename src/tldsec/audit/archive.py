@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import Engine, delete, func, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from tldsec.audit.chain import GENESIS, Anchor, verify_chain
@@ -37,6 +37,7 @@ from tldsec.audit.query import (
     load_checkpoints,
 )
 from tldsec.audit.sources import ARCHIVE_FORMAT, archive_input
+from tldsec.audit.verification import online_mentions
 from tldsec.errors import AuditError
 
 ARCHIVE_MODE = 0o600  # DPS 4.4.4: protected against viewing
@@ -146,6 +147,16 @@ def archive_old_entries(
         tmp.unlink(missing_ok=True)
         raise
     sha256 = digest.hexdigest()
+    # The log itself says first what was archived (docs/audit.md): the purge function and
+    # 'verify' accept an archive record only with this entry after its range.
+    log.record(
+        EventType.AUDIT_ARCHIVED,
+        actor=actor,
+        file=name,
+        first_seq=first_seq,
+        last_seq=upto,
+        sha256=sha256,
+    )
     try:
         with log.engine.begin() as conn:
             conn.execute(
@@ -163,14 +174,6 @@ def archive_old_entries(
             )
     except SQLAlchemyError as exc:
         raise AuditError(f"archive {final} written, but not recorded: {exc}") from exc
-    log.record(
-        EventType.AUDIT_ARCHIVED,
-        actor=actor,
-        file=name,
-        first_seq=first_seq,
-        last_seq=upto,
-        sha256=sha256,
-    )
     return ArchiveResult(final, first_seq, upto, sha256)
 
 
@@ -181,8 +184,15 @@ def purge_archived(
     online_retention: timedelta,
     actor: Actor | str,
     keys: Mapping[str, Ed25519PublicKey],
+    maintenance: Engine | None = None,
 ) -> PurgeResult:
-    """Drop on-line entries that a verified archive holds and the retention lets go."""
+    """Drop on-line entries that a verified archive holds and the retention lets go.
+
+    Each archive must be one the log itself mentions (its ``audit.archived`` entry), and
+    its file must exist, hash as recorded, verify under its seal and cover its range. On
+    PostgreSQL the delete runs as ``maintenance``, the role 'tldsec audit grant
+    --maintenance' made: the application role cannot call the purge function (DPS 4.4.3).
+    """
     now = log.clock.now()
     records = load_archive_records(log.engine)
     if not records:
@@ -196,19 +206,31 @@ def purge_archived(
     cutoff = now - online_retention
     upto = oldest - 1
     used: list[str] = []
+    mentions = {m.file: m for m in online_mentions(log.engine)}
     for record in records:
         if record.last_seq < oldest:
             continue  # purged already
         if record.newest_time >= cutoff:
             break  # DPS 4.4.3: still inside the on-line retention
+        mention = mentions.get(record.file_name)
+        if mention is None or (mention.first_seq, mention.last_seq, mention.sha256) != (
+            record.first_seq,
+            record.last_seq,
+            record.file_sha256,
+        ):
+            raise AuditError(
+                f"the archive record {record.file_name} matches no audit.archived entry of "
+                "the log: it was not written by 'tldsec audit archive'; nothing purged"
+            )
         check_archive_file(directory, record, keys)
         upto = record.last_seq
         used.append(record.file_name)
     if upto < oldest:
         return PurgeResult(0, None, None)
+    engine = maintenance or log.engine
     try:
-        with log.engine.begin() as conn:
-            if log.engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":
                 # The narrow path: the SECURITY DEFINER function the trigger lets through.
                 removed = int(
                     conn.execute(text("SELECT tldsec_audit_purge(:u)"), {"u": upto}).scalar_one()
@@ -216,7 +238,12 @@ def purge_archived(
             else:
                 removed = conn.execute(delete(ENTRIES).where(ENTRIES.c.seq <= upto)).rowcount
     except SQLAlchemyError as exc:
-        raise AuditError(f"the database refused the purge: {exc}") from exc
+        hint = (
+            "; purging needs the maintenance role: set [audit] maintenance_url"
+            if maintenance is None and "permission denied" in str(exc)
+            else ""
+        )
+        raise AuditError(f"the database refused the purge: {exc}{hint}") from exc
     log.record(
         EventType.AUDIT_PURGED,
         actor=actor,

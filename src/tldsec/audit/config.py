@@ -11,6 +11,11 @@
     checkpoint_every = 1000       # sign a checkpoint at least every N entries ...
     checkpoint_interval_seconds = 3600   # ... and at least this often
     clock_tolerance_ms = 1000     # a step back smaller than this is not an anomaly
+    anchor_dir = "audit-anchors"  # per-day checkpoint files (put it out of the DB owner's reach)
+    syslog = false                # also one syslog line per checkpoint
+    witness_url = ""              # a second database URL, or an http(s):// endpoint
+    maintenance_url = ""          # PostgreSQL: the maintenance role that may purge
+    archive_interval_days = 30    # each archive file holds about this long a stretch
 
 ``auto`` keeps the audit key in the HSM when the key store is PKCS#11 and the token
 offers Ed25519 (CKM_EDDSA), else on disk; once a key exists, its place is kept.
@@ -23,6 +28,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from tldsec.audit.anchors import CheckpointAnchor, FileAnchor, SyslogAnchor, witness_for
 from tldsec.audit.clockstatus import KernelClockStatus
 from tldsec.audit.events import EventType
 from tldsec.audit.log import SELF, AuditLog, WriterOptions
@@ -34,8 +40,8 @@ from tldsec.audit.schema import ensure_schema
 from tldsec.audit.signing import AuditSigner, FileAuditSigner
 from tldsec.clock import Clock
 from tldsec.db.base import make_engine
-from tldsec.errors import AuditError, KeyStoreError
-from tldsec.settings import Settings, resolve_pin
+from tldsec.errors import AuditError, ConfigError, KeyStoreError
+from tldsec.settings import CONFIG_NAME, Settings, resolve_pin
 
 KEY_BACKENDS = ("auto", "file", "pkcs11")
 
@@ -50,6 +56,22 @@ class AuditConfig:
     key_label: str
     archive_dir: Path
     writer: WriterOptions
+    anchor_dir: Path | None = None
+    syslog: bool = False
+    witness_url: str | None = None
+    maintenance_url: str | None = None
+    archive_interval: timedelta = timedelta(days=30)
+
+    def anchors(self) -> list[CheckpointAnchor]:
+        """The places each checkpoint is copied to (audit/anchors.py)."""
+        found: list[CheckpointAnchor] = []
+        if self.anchor_dir is not None:
+            found.append(FileAnchor(self.anchor_dir))
+        if self.syslog:
+            found.append(SyslogAnchor())
+        if self.witness_url:
+            found.append(witness_for(self.witness_url, make_engine))
+        return found
 
 
 def audit_config(settings: Settings) -> AuditConfig:
@@ -67,7 +89,21 @@ def audit_config(settings: Settings) -> AuditConfig:
             checkpoint_interval=timedelta(seconds=table.checkpoint_interval_seconds),
             backwards_tolerance=timedelta(milliseconds=table.clock_tolerance_ms),
         ),
+        anchor_dir=_in_home(home, table.anchor_dir),
+        syslog=table.syslog,
+        witness_url=_witness(table.witness_url, settings),
+        maintenance_url=table.maintenance_url or None,
+        archive_interval=timedelta(days=table.archive_interval_days),
     )
+
+
+def _witness(url: str, settings: Settings) -> str | None:
+    if url and "://" not in url:
+        raise ConfigError(
+            f"{settings.home / CONFIG_NAME}: [audit] witness_url {url!r} is neither an "
+            "http(s):// endpoint nor a database URL"
+        )
+    return url or None
 
 
 def _in_home(home: Path, value: str) -> Path:
@@ -149,6 +185,7 @@ def open_audit_log(
         probe=KernelClockStatus(),
         options=config.writer,
         owns_engine=True,
+        anchors=config.anchors(),
     )
     try:
         ensure_schema(engine)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,6 +36,7 @@ from psycopg.pq.abc import PGresult
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from tldsec.audit.anchors import CheckpointAnchor, publish_all
 from tldsec.audit.clockstatus import ClockStatusProbe, SyncState
 from tldsec.audit.entry import Checkpoint, Entry, checkpoint_message, make_entry, normalize_details
 from tldsec.audit.events import Actor, EventType, Level
@@ -183,8 +184,13 @@ class AuditLog:
         probe: ClockStatusProbe | None = None,
         options: WriterOptions | None = None,
         owns_engine: bool = False,
+        anchors: Sequence[CheckpointAnchor] = (),
     ) -> None:
         self.engine = engine
+        # Copies of each checkpoint outside the database (audit/anchors.py), written
+        # after the checkpoint commits; the newest failure is kept for status/health.
+        self.anchors: tuple[CheckpointAnchor, ...] = tuple(anchors)
+        self.anchor_error: str | None = None
         self._owns_engine = owns_engine
         self.clock = clock
         self.signer = signer
@@ -257,9 +263,10 @@ class AuditLog:
                 checkpoint = self._sign_checkpoint(head.seq, head.hash, now)
                 conn.execute(INSERT_CHECKPOINT, _checkpoint_row(checkpoint))
                 conn.execute(UPDATE_HEAD, {"checkpoint_seq": head.seq, "checkpoint_time": now})
-                return checkpoint
         except SQLAlchemyError as exc:
             raise AuditError(f"cannot write an audit checkpoint: {exc}") from exc
+        self._anchor(checkpoint)
+        return checkpoint
 
     def head(self) -> Head:
         try:
@@ -270,11 +277,16 @@ class AuditLog:
         return _head(row)
 
     def close(self) -> None:
-        """Close the audit key's session, and the engine if this log made it."""
+        """Close the audit key's session, the witness database, and the engine if this
+        log made it."""
         try:
             if self.signer is not None:
                 self.signer.close()
         finally:
+            for anchor in self.anchors:
+                closer = getattr(anchor, "close", None)
+                if closer is not None:
+                    closer()
             if self._owns_engine:
                 self.engine.dispose()
 
@@ -293,6 +305,7 @@ class AuditLog:
                 conn.execute(UPDATE_HEAD, plan.head)
         except SQLAlchemyError as exc:
             raise AuditError(f"cannot write the audit log: {exc}") from exc
+        self._anchor(plan.checkpoint)
         return plan.theirs
 
     def _append_postgres(self, requested: list[_Pending]) -> list[Entry]:
@@ -312,6 +325,7 @@ class AuditLog:
                 pgwire.pipeline(conn, [*writes, ("COMMIT", {})])
         except SQLAlchemyError as exc:
             raise AuditError(f"cannot write the audit log: {exc}") from exc
+        self._anchor(plan.checkpoint)
         return plan.theirs
 
     def _plan(self, head: Head, requested: list[_Pending]) -> _Plan:
@@ -391,6 +405,16 @@ class AuditLog:
         # A copy outside the database, for whoever collects the logs (DPS 4.4.5).
         _log.info("audit checkpoint seq=%d head=%s key=%s", seq, head_hash, self.signer.key_id)
         return Checkpoint(seq, head_hash, now, self.signer.key_id, signature)
+
+    def _anchor(self, checkpoint: Checkpoint | None) -> None:
+        """Copy a committed checkpoint to every anchor. A failure cannot undo the commit:
+        it is logged at ERROR and shown by status and /health until a publish succeeds."""
+        if checkpoint is None or not self.anchors:
+            return
+        errors = publish_all(self.anchors, checkpoint)
+        for error in errors:
+            _log.error("audit anchor: %s", error)
+        self.anchor_error = "; ".join(errors) or None
 
     def _probe_state(self, now: datetime) -> SyncState | None:
         if self._probe is None:

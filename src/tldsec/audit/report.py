@@ -17,6 +17,8 @@ class FindingKind(StrEnum):
     INSERTED = "inserted"
     REORDERED = "reordered"
     TRUNCATED = "truncated"
+    REWOUND = "rewound"  # an anchor outside the database saw entries the log lacks
+    ARCHIVE = "archive"  # an archive the log mentions is missing, changed or unproven
     REPLACED = "replaced"
     BAD_SIGNATURE = "bad-signature"
     UNTRUSTED_KEY = "untrusted-key"

@@ -55,29 +55,77 @@ def ensure_schema(engine: Engine) -> None:
         upgrade(engine)
 
 
-def grant_app_role(engine: Engine, role: str) -> None:
-    """PostgreSQL: let ``role`` append and read, purge only via ``tldsec_audit_purge``.
+LOG_TABLES = "audit_entries, audit_checkpoints, audit_archives"
+PURGE_FUNCTION = "tldsec_audit_purge(bigint)"
 
-    The role gets SELECT and INSERT on the append-only tables, UPDATE on the head row
-    (writers lock it with SELECT ... FOR UPDATE), EXECUTE on the purge function, and
-    explicitly no UPDATE, DELETE or TRUNCATE on the log (DPS 4.4.4).
-    """
+
+def _grant(engine: Engine, role: str, statements: list[str], check: str | None = None) -> None:
     if engine.dialect.name != "postgresql":
         raise AuditError("roles exist only on PostgreSQL; an SQLite audit log is one file")
-    if not _ROLE.fullmatch(role):
-        raise AuditError(f"{role!r} is not a plain role name")
-    r = f'"{role}"'
-    log_tables = "audit_entries, audit_checkpoints, audit_archives"
-    statements = [
-        f"REVOKE ALL ON {log_tables}, audit_head FROM {r}",
-        f"GRANT SELECT, INSERT ON {log_tables} TO {r}",
-        f"GRANT SELECT, UPDATE ON audit_head TO {r}",
-        f"GRANT SELECT ON {VERSION_TABLE} TO {r}",
-        f"GRANT EXECUTE ON FUNCTION tldsec_audit_purge(bigint) TO {r}",
-    ]
     try:
         with engine.begin() as conn:
             for statement in statements:
                 conn.execute(text(statement))
+            if check is not None:
+                holders = [
+                    str(r[0])
+                    for r in conn.execute(text(check), {"role": role, "f": PURGE_FUNCTION})
+                ]
+                if holders:
+                    raise AuditError(
+                        f"role {role} can act as {', '.join(holders)}, which may purge the "
+                        "audit log: the application role must not be able to assume the "
+                        "maintenance role or be a superuser (DPS 4.4.3); nothing granted"
+                    )
     except SQLAlchemyError as exc:
         raise AuditError(f"granting audit privileges to {role}: {exc}") from exc
+
+
+def _quoted(role: str) -> str:
+    if not _ROLE.fullmatch(role):
+        raise AuditError(f"{role!r} is not a plain role name")
+    return f'"{role}"'
+
+
+def grant_app_role(engine: Engine, role: str) -> None:
+    """PostgreSQL: let ``role`` append and read, and nothing else.
+
+    The role gets SELECT and INSERT on the append-only tables, UPDATE on the head row
+    (writers lock it with SELECT ... FOR UPDATE), and explicitly no UPDATE, DELETE or
+    TRUNCATE on the log and no EXECUTE on the purge function (DPS 4.4.4). Refused when
+    the role could still purge through another role it can assume (or as superuser).
+    """
+    r = _quoted(role)
+    _grant(
+        engine,
+        role,
+        [
+            f"REVOKE ALL ON {LOG_TABLES}, audit_head FROM {r}",
+            f"GRANT SELECT, INSERT ON {LOG_TABLES} TO {r}",
+            f"GRANT SELECT, UPDATE ON audit_head TO {r}",
+            f"GRANT SELECT ON {VERSION_TABLE} TO {r}",
+            f"REVOKE EXECUTE ON FUNCTION {PURGE_FUNCTION} FROM {r}",
+        ],
+        check=(
+            "SELECT rolname FROM pg_roles WHERE pg_has_role(:role, oid, 'MEMBER') "
+            "AND (rolsuper OR (rolname <> :role AND has_function_privilege(oid, :f, 'EXECUTE')))"
+            " ORDER BY rolname"
+        ),
+    )
+
+
+def grant_maintenance_role(engine: Engine, role: str) -> None:
+    """PostgreSQL: the maintenance role appends and reads like the application, and alone
+    may call ``tldsec_audit_purge`` (DPS 4.4.3). It still has no DELETE of its own."""
+    r = _quoted(role)
+    _grant(
+        engine,
+        role,
+        [
+            f"REVOKE ALL ON {LOG_TABLES}, audit_head FROM {r}",
+            f"GRANT SELECT, INSERT ON {LOG_TABLES} TO {r}",
+            f"GRANT SELECT, UPDATE ON audit_head TO {r}",
+            f"GRANT SELECT ON {VERSION_TABLE} TO {r}",
+            f"GRANT EXECUTE ON FUNCTION {PURGE_FUNCTION} TO {r}",
+        ],
+    )

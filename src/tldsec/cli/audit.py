@@ -27,12 +27,14 @@ from tldsec.audit.archive import archive_old_entries, destroy_expired_archives, 
 from tldsec.audit.chain import VerifyReport, verify_chain
 from tldsec.audit.config import audit_config, open_audit_log, open_signer, resolve_backend
 from tldsec.audit.events import CATALOGUE, Actor, EventType, Level
+from tldsec.audit.export import period_range, write_period_export
 from tldsec.audit.log import AuditLog
 from tldsec.audit.models import ENTRIES
 from tldsec.audit.query import EntryFilter, iter_entries, load_checkpoints, write_csv, write_jsonl
-from tldsec.audit.schema import current_revision, grant_app_role
+from tldsec.audit.schema import current_revision, grant_app_role, grant_maintenance_role
 from tldsec.audit.signing import key_id_of, load_public_key, public_key_pem
-from tldsec.audit.sources import ChainInput, archive_input, database_input
+from tldsec.audit.sources import ChainInput, archive_input
+from tldsec.audit.verification import describe, verify_database
 from tldsec.audit.watch import AuditWatch
 from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import SystemClock
@@ -119,6 +121,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     acts.add_parser("events", help="list the event catalogue").set_defaults(handler=_events)
     a = action("grant", "PostgreSQL: give a role append-only access to the log", _grant)
     a.add_argument("role")
+    a.add_argument(
+        "--maintenance",
+        action="store_true",
+        help="the separate maintenance role that alone may purge archived entries "
+        "([audit] maintenance_url); the application role must not be able to assume it",
+    )
 
 
 def _add_filters(a: argparse.ArgumentParser) -> None:
@@ -267,25 +275,56 @@ def _show(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     flt = _filter(args)
+    period = args.format == "jsonl" and _is_period(flt)
+    settings = settings_from_args(args)
     with _log(args) as log, _output(args.output) as out:
-        entries = iter_entries(log.engine, flt)
-        if args.format == "csv":
-            n = write_csv(out, entries)
+        if period:
+            assert log.signer is not None
+            log.checkpoint()  # the newest entries signed too, before they are verified
+            first, last = period_range(log, flt.since, flt.until)
+            first, last = max(first, flt.from_seq or first), min(last, flt.to_seq or last)
+            anchors = audit_config(settings).anchors()
+            try:
+                n = write_period_export(
+                    log,
+                    out,
+                    first_seq=first,
+                    last_seq=last,
+                    keys={log.signer.key_id: log.signer.public_key()},
+                    anchors=anchors,
+                ).entries
+            finally:
+                for anchor in anchors:
+                    closer = getattr(anchor, "close", None)
+                    if closer is not None:
+                        closer()
         else:
-            # An unfiltered export carries its checkpoints, so it verifies on its own.
-            cps = load_checkpoints(log.engine, flt.from_seq, flt.to_seq) if flt.whole_chain else []
-            n = write_jsonl(out, entries, cps)
+            entries = iter_entries(log.engine, flt)
+            if args.format == "csv":
+                n = write_csv(out, entries)
+            else:
+                # An unfiltered export carries its checkpoints, so it verifies on its own.
+                cps = load_checkpoints(log.engine) if flt.whole_chain else []
+                n = write_jsonl(out, entries, cps)
         log.record(
             EventType.AUDIT_EXPORTED,
             actor=_actor(args),
             action="export",
             format=args.format,
             entries=n,
+            sealed=period,
             file=str(args.output) if args.output else "-",
         )
     if args.output is not None:
         print(f"exported {n} entries to {args.output}", file=sys.stderr)
     return 0
+
+
+def _is_period(flt: EntryFilter) -> bool:
+    """A stretch of the chain chosen by time or sequence number, nothing filtered out:
+    exported sealed, so it verifies with only the public key."""
+    bounded = any(x is not None for x in (flt.since, flt.until, flt.from_seq, flt.to_seq))
+    return bounded and not (flt.events or flt.actor or flt.min_level or flt.limit)
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -312,6 +351,7 @@ def _verify(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     config = audit_config(settings)
     engine = make_engine(config.db_url)
+    anchors = config.anchors()
     try:
         if current_revision(engine) is None:
             raise AuditError(f"there is no audit log in {settings.home}: run 'tldsec audit init'")
@@ -319,15 +359,27 @@ def _verify(args: argparse.Namespace) -> int:
             signer = open_signer(settings, config)
             keys[signer.key_id] = signer.public_key()
             signer.close()
-        source = database_input(
+        checked = verify_database(
             engine,
+            keys,
+            now=SystemClock().now(),
+            anchors=anchors,
+            archive_dir=config.archive_dir,
+            archive_retention=settings.policy.audit.archive_retention,
             from_seq=_seq_bound(engine, args.start, first=True),
             to_seq=_seq_bound(engine, args.end, first=False),
         )
-        report = _run_verify(source, keys)
+        report = checked.report
     finally:
         engine.dispose()
-    status = _print_report(report, source.description)
+        for anchor in anchors:
+            closer = getattr(anchor, "close", None)
+            if closer is not None:
+                closer()
+    where = "the audit database"
+    if args.start or args.end:
+        where += f" (seq {report.first_seq}..{report.last_seq})"
+    status = _print_report(report, where, describe(checked))
     if not args.no_record:
         event = EventType.AUDIT_VERIFIED if report.ok else EventType.AUDIT_VERIFICATION_FAILED
         try:
@@ -383,13 +435,15 @@ def _run_verify(source: ChainInput, keys: dict[str, Ed25519PublicKey]) -> Verify
     )
 
 
-def _print_report(report: VerifyReport, where: str) -> int:
+def _print_report(report: VerifyReport, where: str, notes: list[str] | None = None) -> int:
     span = f"seq {report.first_seq}-{report.last_seq}" if report.entries else "no entries"
     print(
         f"checked {report.entries} entries ({span}) of {where}; "
         f"{report.checkpoints_valid} of {report.checkpoints_total} signatures valid"
         + (f", signed up to seq {report.signed_upto}" if report.signed_upto else "")
     )
+    for line in notes or []:
+        print(line)
     tail = report.unsigned_tail
     if tail and report.ok:
         print(
@@ -432,15 +486,21 @@ def _archive(args: argparse.Namespace) -> int:
 def _purge(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     config = audit_config(settings)
+    maintenance = make_engine(config.maintenance_url) if config.maintenance_url else None
     with _log(args) as log:
         assert log.signer is not None
-        result = purge_archived(
-            log,
-            directory=config.archive_dir,
-            online_retention=settings.policy.audit.online_retention,
-            actor=_actor(args),
-            keys={log.signer.key_id: log.signer.public_key()},
-        )
+        try:
+            result = purge_archived(
+                log,
+                directory=config.archive_dir,
+                online_retention=settings.policy.audit.online_retention,
+                actor=_actor(args),
+                keys={log.signer.key_id: log.signer.public_key()},
+                maintenance=maintenance,
+            )
+        finally:
+            if maintenance is not None:
+                maintenance.dispose()
         destroyed = (
             destroy_expired_archives(
                 log,
@@ -486,8 +546,14 @@ def _grant(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     engine = make_engine(audit_config(settings).db_url)
     try:
-        grant_app_role(engine, args.role)
+        if args.maintenance:
+            grant_maintenance_role(engine, args.role)
+        else:
+            grant_app_role(engine, args.role)
     finally:
         engine.dispose()
-    print(f"role {args.role} may append to and read the audit log; it cannot change it")
+    if args.maintenance:
+        print(f"role {args.role} may append, read, and purge archived entries through the function")
+    else:
+        print(f"role {args.role} may append to and read the audit log; it cannot change it")
     return 0

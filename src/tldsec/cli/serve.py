@@ -35,11 +35,13 @@ from typing import Any
 
 import dns.name
 
+from tldsec.audit.log import AuditLog
 from tldsec.audit.watch import AuditWatch
 from tldsec.cli.common import add_home_argument, default_processes, settings_from_args
 from tldsec.clock import Clock, SystemClock
 from tldsec.cycle import Cycle, load_cycle_settings, open_cycle, open_store
 from tldsec.cycle.schedule import Scheduler
+from tldsec.db.base import make_engine
 from tldsec.distribute.config import DistributeSettings, load_distribute_settings, parse_hostport
 from tldsec.distribute.notify import Notifier, NotifyTarget
 from tldsec.distribute.server import Access, PrimaryServer
@@ -159,6 +161,7 @@ class Registry:
         self._child: asyncio.subprocess.Process | None = None
         self.audit_watch: AuditWatch | None = None
         self.audit_watch_error: str | None = None
+        self.audit_state: dict[str, Any] = {}  # audit/status.py, refreshed by the watch
 
     async def serve(
         self,
@@ -407,10 +410,46 @@ class Registry:
         try:
             self.audit_watch = watch = await asyncio.to_thread(AuditWatch.from_head, audit.engine)
             while True:
+                await self.audit_housekeeping(audit)
                 await asyncio.sleep(seconds)
                 await self.check_audit(watch)
         finally:
             audit.close()
+
+    async def audit_housekeeping(self, audit: AuditLog) -> None:
+        """Refresh the audit status for /health (anchors, warnings, next retention run)
+        and run archive and purge when the DPS 4.4.3 schedule says they are due."""
+        from tldsec.audit.config import audit_config
+        from tldsec.audit.maintenance import run_due
+        from tldsec.audit.status import log_status
+
+        config = audit_config(self.settings)
+        try:
+            state = await asyncio.to_thread(log_status, self.settings, config, audit)
+            due = state["next_maintenance"]
+            times = [datetime.fromisoformat(t) for t in due.values() if t is not None]
+            if times and min(times) <= self.clock.now():
+                maintenance = (
+                    make_engine(config.maintenance_url) if config.maintenance_url else None
+                )
+                try:
+                    done = await asyncio.to_thread(
+                        run_due,
+                        audit,
+                        policy=self.settings.policy.audit,
+                        archive_dir=config.archive_dir,
+                        interval=config.archive_interval,
+                        maintenance=maintenance,
+                    )
+                finally:
+                    if maintenance is not None:
+                        maintenance.dispose()
+                log.info("audit retention run: %s", done)
+                state = await asyncio.to_thread(log_status, self.settings, config, audit)
+        except TldsecError as exc:
+            log.error("audit housekeeping: %s", exc)
+            state = {**self.audit_state, "error": str(exc)}
+        self.audit_state = state
 
     async def check_audit(self, watch: AuditWatch) -> None:
         try:
@@ -458,6 +497,10 @@ class Registry:
             "audit": {
                 **(watch.status() if watch is not None else {"checked_through": None}),
                 "error": self.audit_watch_error,
+                "anchors": self.audit_state.get("anchors"),
+                "external_anchors": self.audit_state.get("external_anchors"),
+                "next_maintenance": self.audit_state.get("next_maintenance"),
+                "warnings": self.audit_state.get("warnings", []),
             },
         }
 

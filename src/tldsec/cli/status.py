@@ -8,6 +8,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from tldsec.audit.status import audit_status
 from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import Clock, SystemClock, from_epoch
 from tldsec.cycle import LAST_REPORT, CycleState, open_cycle
@@ -75,6 +76,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
         "earliest_signature_expiry": _iso(state.earliest_expiry),
         "signatures_refresh_at": _iso(state.resign_at),
         "last_verification": verification,
+        "audit": audit_status(settings, clock),
         "now": now.isoformat(),
     }
 
@@ -141,7 +143,24 @@ def text(r: dict[str, Any]) -> str:
         lines.append(
             f"verification    serial {v['serial']} {verdict} at {v['verified_at']} ({v['file']})"
         )
+    lines.extend(_audit_lines(r["audit"]))
     return "\n".join(lines)
+
+
+def _audit_lines(a: dict[str, Any]) -> list[str]:
+    lines = []
+    if a.get("initialized"):
+        due = a["next_maintenance"]
+        lines.append(
+            f"audit log       {a['head']} entries, signed up to {a['checkpoint']}; "
+            f"anchors: {', '.join(a['anchors']) or 'none'}"
+        )
+        lines.append(
+            f"audit retention next archive+purge {_short(due['archive_and_purge'])}, "
+            f"expired archives deleted from {_short(due['delete_expired_archives'])}"
+        )
+    lines.extend(f"audit WARNING   {w}" for w in a.get("warnings", []))
+    return lines
 
 
 def _short(iso: str | None) -> str:

@@ -133,6 +133,12 @@ class AuditTable:
     checkpoint_every: int = setting(1000, low=1)
     checkpoint_interval_seconds: int = setting(3600, low=1)
     clock_tolerance_ms: int = setting(1000, low=0)
+    # Copies of every checkpoint outside the database (audit/anchors.py, issue 16).
+    anchor_dir: str = setting("audit-anchors", nonempty=True)
+    syslog: bool = False
+    witness_url: str = ""  # a database URL, or an http(s):// endpoint
+    maintenance_url: str = ""  # PostgreSQL: a connection as the maintenance role
+    archive_interval_days: int = setting(30, low=1)  # DPS 4.4.3: the serve schedule
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,51 @@
+"""Issue 16: every database file tldsec creates is 0600 (with its WAL), its home 0700."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from tldsec.cli.main import main
+from tldsec.db.base import make_engine
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_init_creates_every_database_and_key_file_private(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    old = os.umask(0o022)  # the usual umask, which made them 0644
+    try:
+        home = tmp_path / "home"
+        assert main(["init", "--home", str(home), "--origin", "example", "--keystore", "file"]) == 0
+        capsys.readouterr()
+    finally:
+        os.umask(old)
+    assert _mode(home) == 0o700
+    databases = sorted(p.name for p in home.glob("*.db"))
+    assert {"audit.db", "registry.db", "signer.db"} <= set(databases)
+    for path in home.glob("*.db*"):  # the -wal and -shm files too
+        assert _mode(path) == 0o600, path
+    assert _mode(home / "audit-key.pem") == 0o600
+    assert _mode(home / "audit-anchors") == 0o700
+
+
+def test_an_engine_creates_a_missing_sqlite_file_0600_and_leaves_others_alone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "x.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (a INTEGER)")
+    engine.dispose()
+    assert _mode(path) == 0o600
+    existing = tmp_path / "y.db"
+    existing.touch(mode=0o640)
+    existing.chmod(0o640)
+    make_engine(f"sqlite:///{existing}").dispose()
+    assert _mode(existing) == 0o640
