@@ -160,6 +160,11 @@ def test_init_and_sign_leave_their_audit_trail(home: Path, tmp_path: Path) -> No
     assert sign(home, zone, tmp_path / "signed.zone", "--workers", "1") == 0
     generated = audit_events(home, tmp_path, "key.generated")
     assert len(generated) == 3  # KSK, ZSK, standby ZSK (DPS 4.4.1: key generation)
+    (initialized,) = audit_events(home, tmp_path, "hsm.initialized")
+    protection = initialized["details"]["key_protection"]  # type: ignore[index]
+    backend = initialized["details"]["backend"]  # type: ignore[index]
+    # SoftHSM2 keeps keys in it (DPS 5.2.5); a file key store says it is none
+    assert protection.startswith("enforced" if backend == "pkcs11" else "none")
     (run,) = audit_events(home, tmp_path, "signer.run_completed")
     details = run["details"]
     # DNSKEY, SOA, NS, a.nic A, d2 DS, NSEC3PARAM and 5 NSEC3 (apex, nic, a.nic, d1, d2)

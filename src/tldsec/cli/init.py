@@ -16,6 +16,7 @@ from tldsec.epp.tlscert import make_self_signed
 from tldsec.errors import ConfigError
 from tldsec.hsm.file import create_key_directory
 from tldsec.hsm.open import open_keystore
+from tldsec.hsm.protection import OVERRIDE_FLAG, key_protection
 from tldsec.hsm.softhsm import init_softhsm_token
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.service import KeyManager
@@ -41,6 +42,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="pkcs11",
         help="pkcs11: keys in a SoftHSM2 token (default, DPS 5.2); file: PEM "
         "files, which needs a policy that allows it (written into the home)",
+    )
+    p.add_argument(
+        OVERRIDE_FLAG,
+        action="store_true",
+        help="accept, under the dps policy, a PKCS#11 module that does not keep keys in it "
+        "(CKA_WRAP_WITH_TRUSTED not enforced): recorded in the audit log",
     )
     p.set_defaults(handler=run)
 
@@ -86,8 +93,16 @@ def run(args: argparse.Namespace) -> int:
     audit = open_audit_log(settings, clock)
     store = open_keystore(settings.keystore_spec())
     try:
+        # DPS 5.2.5: the token itself must keep keys in it (hsm/protection.py).
+        protection = key_protection(
+            store, settings.policy.name, args.accept_unenforced_key_protection
+        )
         audit.record(
-            EventType.HSM_INITIALIZED, actor=operator_actor(), backend=args.keystore, home=str(home)
+            EventType.HSM_INITIALIZED,
+            actor=operator_actor(),
+            backend=args.keystore,
+            home=str(home),
+            key_protection=protection,
         )
         manager = KeyManager(
             open_signer_db(settings.signer_db_url),

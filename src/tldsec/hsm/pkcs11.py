@@ -232,6 +232,39 @@ class Pkcs11KeyStore:
             )
         return self._finish_new_key(ckid, label, alg, public, private)
 
+    def wrap_protection_enforced(self) -> bool:
+        """Whether the token enforces what keeps keys in it (DPS 5.2.5): it refuses to
+        wrap a CKA_WRAP_WITH_TRUSTED key under a key of the user's own, and refuses to
+        let a user session mark a key CKA_TRUSTED. Tried on session objects, removed
+        afterwards; a token lacking the mechanisms for the try is named."""
+        session = self._live()
+        with self._errors("try the wrap protection of"):
+            public, private = session.generate_keypair(
+                KeyType.RSA,
+                1024,
+                store=False,
+                capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
+                public_template={Attribute.PUBLIC_EXPONENT: _biginteger(PUBLIC_EXPONENT)},
+                private_template={**_PRIVATE_KEY_TEMPLATE, Attribute.TOKEN: False},
+            )
+            readable = session.generate_key(
+                KeyType.AES,
+                256,
+                store=False,
+                template={Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True},
+            )
+            try:
+                return _refuses(
+                    lambda: readable.wrap_key(private, mechanism=Mechanism.AES_KEY_WRAP_PAD),
+                    pkcs11.KeyNotWrappable,
+                ) and _refuses(
+                    lambda: readable.__setitem__(Attribute.TRUSTED, True),
+                    pkcs11.AttributeReadOnly,
+                )
+            finally:
+                for obj in (readable, private, public):
+                    obj.destroy()
+
     def delete_key(self, key_id: str) -> None:
         """Destroy the key pair and its metadata in the token (irreversible)."""
         self._key(key_id)
@@ -533,6 +566,15 @@ _MAC_KEY_TEMPLATE: dict[Attribute, Any] = {
     Attribute.WRAP: pkcs11.DEFAULT,
     Attribute.UNWRAP: pkcs11.DEFAULT,
 }
+
+
+def _refuses(attempt: Any, refusal: type[pkcs11.PKCS11Error]) -> bool:
+    """Whether ``attempt()`` is refused with ``refusal`` (True) or succeeds (False)."""
+    try:
+        attempt()
+    except refusal:
+        return True
+    return False
 
 
 def _biginteger(value: int) -> bytes:
