@@ -5,17 +5,24 @@ through copy-on-write memory, hands each a range of indexes, and collects the sm
 results (failing records only). The parent is free to run other checks while the
 workers run. ``_FORK_TASK`` is the one module-level variable: it exists only to hand
 the task across ``fork`` and is cleared when the map is done.
+
+The workers are a ``concurrent.futures.ProcessPoolExecutor``: a worker that dies (killed,
+out of memory) breaks the pool and ``result()`` raises ``VerificationFailed`` at once; a
+``multiprocessing.Pool`` would replace the worker and wait forever for the lost range.
 """
 
 from __future__ import annotations
 
 import gc
 import multiprocessing
-import multiprocessing.pool
 import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Generic, TypeVar
+
+from tldsec.errors import VerificationFailed
 
 T = TypeVar("T")
 Task = Callable[[int, int], list[T]]
@@ -70,8 +77,8 @@ class ForkedMap(Generic[T]):
         global _FORK_TASK
         self._task = task
         self._total = total
-        self._pool: multiprocessing.pool.Pool | None = None
-        self._async: multiprocessing.pool.ApplyResult[list[list[object]]] | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._parts: list[Future[list[object]]] = []
         workers = cpu_count() if workers <= 0 else workers
         self.workers = 1 if total < min_items else min(workers, total)
         if self.workers <= 1:
@@ -86,20 +93,24 @@ class ForkedMap(Generic[T]):
         # Objects that exist now are never collected in the workers: the collector does
         # not touch (and so copy) the pages of the zone they share with the parent.
         gc.freeze()
-        self._pool = ctx.Pool(self.workers)
-        self._async = self._pool.starmap_async(_run, ranges, chunksize=1)
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+        self._parts = [self._pool.submit(_run, start, end) for start, end in ranges]
 
     def result(self) -> list[T]:
         global _FORK_TASK
         if self._pool is None:
             return self._task(0, self._total)
-        assert self._async is not None
         try:
-            parts = self._async.get()
+            parts = [future.result() for future in self._parts]
+        except BrokenProcessPool as exc:
+            raise VerificationFailed(
+                f"a verification worker process died ({exc}): the zone is not verified and "
+                "must not be distributed; look for the kernel's OOM killer, then verify again"
+            ) from exc
         finally:
-            self._pool.close()
-            self._pool.join()
+            self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+            self._parts = []
             _FORK_TASK = None
             gc.unfreeze()
         return [item for part in parts for item in part]  # type: ignore[misc]
@@ -108,9 +119,16 @@ class ForkedMap(Generic[T]):
         """Stop the workers (on an error in the parent) without waiting for results."""
         global _FORK_TASK
         if self._pool is not None:
-            self._pool.terminate()
-            self._pool.join()
+            # ProcessPoolExecutor has no terminate() before Python 3.14: end the
+            # workers it started (by their own Process objects), then shut it down.
+            workers = list(getattr(self._pool, "_processes", {}).values())
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            for worker in workers:
+                worker.terminate()
+            for worker in workers:
+                worker.join()
             self._pool = None
+            self._parts = []
             _FORK_TASK = None
             gc.unfreeze()
 
