@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -218,6 +218,37 @@ class AuditLog:
         values (no floats); datetimes, bytes, enums and paths are converted.
         """
         return self._group_commit(_Request(_pending(event, actor, level, details)))
+
+    def record_if(
+        self,
+        event: EventType | str,
+        guard: Callable[[list[Entry]], None],
+        *,
+        actor: Actor | str,
+        **details: Any,
+    ) -> Entry:
+        """Append one entry unless ``guard`` raises: it sees every earlier entry of the
+        same event, read under the writer's lock in the transaction that appends, so
+        two writers never both pass it (a ceremony used once, even by concurrent runs).
+        """
+        item = _pending(event, actor, None, details)
+        try:
+            with self._transaction() as conn:
+                head = _head(conn.execute(READ_HEAD if self._sqlite else LOCK_HEAD).one_or_none())
+                earlier = conn.execute(
+                    select(ENTRIES)
+                    .where(ENTRIES.c.event == item.event.value)
+                    .order_by(ENTRIES.c.seq)
+                )
+                guard([_entry(row) for row in earlier])
+                plan = self._plan(head, [item])
+                conn.execute(INSERT_ENTRIES, [_entry_row(e) for e in plan.entries])
+                if plan.checkpoint is not None:
+                    conn.execute(INSERT_CHECKPOINT, _checkpoint_row(plan.checkpoint))
+                conn.execute(UPDATE_HEAD, plan.head)
+        except SQLAlchemyError as exc:
+            raise AuditError(f"cannot write the audit log: {exc}") from exc
+        return plan.theirs[0]
 
     def _group_commit(self, request: _Request) -> Entry:
         """Append ``request`` with whatever else is queued, or wait for the writer that
@@ -438,6 +469,19 @@ def _head(row: Any) -> Head:
         checkpoint_seq=row.checkpoint_seq,
         checkpoint_time=row.checkpoint_time,
         clock_state=SyncState(row.clock_state) if row.clock_state else None,
+    )
+
+
+def _entry(row: Any) -> Entry:
+    return Entry(
+        seq=row.seq,
+        time=row.time,
+        actor=row.actor,
+        event=row.event,
+        level=row.level,
+        details=row.details,
+        prev_hash=row.prev_hash,
+        hash=row.hash,
     )
 
 
