@@ -1,5 +1,6 @@
-"""The ceremony files (``ceremony/store.py``): settings, roster and ceremonies that are
-wrong are named with what is wrong and where; a used ceremony takes nothing more."""
+"""The ceremony files (``ceremony/store.py``): settings, roster files and ceremonies that
+are wrong are named with what is wrong and where; nothing in a ceremony's file says
+whether it was used (the audit log does, ``ceremony/gate.py``)."""
 
 from __future__ import annotations
 
@@ -8,57 +9,69 @@ from pathlib import Path
 
 import pytest
 
-from tldsec.ceremony.quorum import Approval, Person, Role
-from tldsec.ceremony.store import OPERATIONS, CeremonyStore, load_ceremony_settings
+from tldsec.ceremony.policy import CONFIGURABLE, DEFAULT_QUORUMS, OperationClass
+from tldsec.ceremony.quorum import Quorum
+from tldsec.ceremony.store import CeremonyStore, load_ceremony_settings
 from tldsec.errors import CeremonyRefused, ConfigError
 from tldsec.settings import load_settings
 
 NOW = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 
 
-def test_settings_name_operations_or_all_and_refuse_the_rest(tmp_path: Path) -> None:
+def test_settings_name_operations_quorums_and_the_root_and_refuse_the_rest(
+    tmp_path: Path,
+) -> None:
     config = tmp_path / "tldsec.toml"
     zone = '[zone]\norigin = "example"\n'
     config.write_text(zone)
-    assert load_ceremony_settings(load_settings(tmp_path)).required == frozenset()  # none
-    config.write_text(zone + '[ceremony]\nrequired = "all"\nvalid_minutes = 30\n')
     settings = load_ceremony_settings(load_settings(tmp_path))
-    assert settings.required == frozenset(OPERATIONS) and settings.valid_minutes == 30
+    assert settings.required == frozenset() and settings.quorums == DEFAULT_QUORUMS
+    root = "ab" * 32
+    config.write_text(
+        f'{zone}[ceremony]\nrequired = "all"\nvalid_minutes = 30\nroster_root = "{root}"\n'
+        '[ceremony.quorum]\nsigning-components = ["sa", "so", "wi"]\n'
+    )
+    settings = load_ceremony_settings(load_settings(tmp_path))
+    assert settings.required == frozenset(CONFIGURABLE) and settings.valid_minutes == 30
+    assert settings.roster_root == root
+    assert settings.quorums[OperationClass.SIGNING_COMPONENTS] == Quorum.of("sa", "so", "wi")
+    assert "ceremony.roster" not in settings.required  # always gated, not configurable
     for bad, reason in (
         ('required = ["keys.destroy"]', "unknown: keys.destroy"),
         ('required = ["keys.rolover"]', "did you mean 'keys.rollover'"),
         ('required = "some"', "unknown: 'some'"),
         ("valid_minutes = 0", "valid_minutes .* must be at least 1"),
-        ("valid_minutes = 1441", "valid_minutes .* must be at most 1440"),
         ("valid_minutes = true", "valid_minutes .* must be an integer"),
-        ("requried = []", "unknown key 'requried' in \\[ceremony\\].*did you mean 'required'"),
+        ("roster_root = 'abc'", "roster_root is the founding roster's SHA-256"),
+        ("quorom = 3", "did you mean 'quorum'"),
+        ("[ceremony.quorum]\nkey-generation = ['sa', 'wi']", "needs at least 3 people"),
+        ("[ceremony.quorum]\nroster = ['sa', 'boss']", "'boss' is not a valid Role"),
+        ("[ceremony.quorum]\nlunch = ['sa', 'so']", "'lunch' is not a valid OperationClass"),
     ):
         config.write_text(f"{zone}[ceremony]\n{bad}\n")
         with pytest.raises(ConfigError, match=reason):
             load_ceremony_settings(load_settings(tmp_path))
 
 
-def test_a_damaged_roster_is_named(tmp_path: Path) -> None:
+def test_an_unsigned_or_damaged_roster_is_refused(tmp_path: Path) -> None:
     store = CeremonyStore(tmp_path)
+    assert store.chain() == []
     store.directory.mkdir()
-    roster = store.directory / "roster.toml"
-    for text, reason in (
-        ('[[person]]\nname = "ann"\nrole = "sa"\n', "person 1: 'public_key'"),
-        ('[[person]]\nname = "ann"\nrole = "boss"\npublic_key = ""\n', "person 1: 'boss'"),
-        ('[[person]]\nname = "ann"\nrole = "sa"\npublic_key = "AAAA"\n', "not an Ed25519"),
-    ):
-        roster.write_text(text)
-        with pytest.raises(ConfigError, match=reason):
-            store.roster()
-    roster.unlink()
-    with pytest.raises(ConfigError, match="a name is letters"):
-        store.add_person(Person("ann smith", Role.SA, bytes(32)))
-    store.add_person(Person("ann", Role.SA, bytes(32)))
-    with pytest.raises(ConfigError, match="already on the ceremony roster"):
-        store.add_person(Person("ann", Role.WI, bytes(32)))
+    (store.directory / "roster.toml").write_text('[[person]]\nname = "ann"\n')
+    with pytest.raises(CeremonyRefused, match="unsigned roster and authorises nothing"):
+        store.chain()
+    (store.directory / "roster.toml").unlink()
+    versions = store.directory / "roster"
+    versions.mkdir()
+    (versions / "0002.json").write_text("{}")
+    with pytest.raises(CeremonyRefused, match=r"expected 0001\.json"):
+        store.chain()
+    (versions / "0002.json").rename(versions / "0001.json")
+    with pytest.raises(CeremonyRefused, match="not a readable roster version"):
+        store.chain()
 
 
-def test_unknown_damaged_and_used_ceremonies_are_refused(tmp_path: Path) -> None:
+def test_unknown_and_damaged_ceremonies_are_refused(tmp_path: Path) -> None:
     store = CeremonyStore(tmp_path)
     with pytest.raises(CeremonyRefused, match="no ceremony 20261130-abcd"):
         store.get("20261130-abcd")
@@ -69,11 +82,6 @@ def test_unknown_damaged_and_used_ceremonies_are_refused(tmp_path: Path) -> None
     ceremony = store.start("keys.rollover", {"role": "ksk"}, NOW, 60)
     ceremony_id = ceremony.statement.ceremony_id
     assert store.get(ceremony_id) == ceremony
-    store.mark_used(ceremony, NOW)
-    with pytest.raises(CeremonyRefused, match="already used"):
-        store.mark_used(ceremony, NOW)
-    with pytest.raises(CeremonyRefused, match="already used"):
-        store.add_approval(store.get(ceremony_id), Approval("ann", b"x"))
     (store.directory / f"{ceremony_id}.json").write_text("{}")
     with pytest.raises(CeremonyRefused, match="not a readable ceremony"):
         store.get(ceremony_id)

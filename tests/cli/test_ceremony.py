@@ -1,115 +1,320 @@
-"""``tldsec ceremony`` as three trusted people run it (DPS 5.1, 5.2.2): a home that
-requires a ceremony for making the Storage Master Key refuses to make it without one,
-and with one only once three people, one per role, have approved exactly that run."""
+"""``tldsec ceremony`` as the trusted people run it (DPS 4.2, 4.3.4, 5.2.2), and the
+attacks of issue 15 on it: a roster edited by whoever has the home, a ceremony replayed
+or used twice at once, gated operations run without a ceremony, two spellings of one
+name. Every gated operation of the DPS 4.2.2 table runs only under its class's quorum."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.cli.test_init_sign import audit_events
+from tests.cli.test_init_sign import ZONE, audit_events
 from tldsec.cli.main import main
+
+PEOPLE = (("ann", "sa"), ("amy", "sa"), ("bob", "so"), ("ben", "so"), ("cho", "wi"),
+          ("cy", "wi"), ("aud", "auditor"))  # fmt: skip
+
+
+@dataclass
+class Room:
+    """The ceremony room: a home, the people's key files, and the operator's terminal."""
+
+    home: Path
+    capsys: pytest.CaptureFixture[str]
+
+    def run(self, *argv: str) -> tuple[int, str, str]:
+        self.capsys.readouterr()
+        rc = main([*argv, "--home", str(self.home)])
+        out, err = self.capsys.readouterr()
+        return rc, out, err
+
+    def ok(self, *argv: str) -> str:
+        rc, out, err = self.run(*argv)
+        assert rc == 0, err
+        return out
+
+    def refused(self, *argv: str) -> str:
+        rc, out, err = self.run(*argv)
+        assert rc == 1, out
+        assert err.count("\n") == 1, err  # one line
+        return err
+
+    def key(self, person: str) -> Path:
+        return self.home.parent / f"{person}.pem"
+
+    def enrol(self, person: str, role: str) -> str:
+        extra = ["--independent"] if role == "wi" else []
+        return self.ok("ceremony", "enrol", person, "--role", role, "--key-out",
+                       str(self.key(person)), *extra)  # fmt: skip
+
+    def start(self, operation: str, *params: str) -> str:
+        argv = ["ceremony", "start", operation]
+        for p in params:
+            argv += ["--param", p]
+        return self.ok(*argv).split()[1].rstrip(":")
+
+    def approve(self, ceremony: str, *people: str) -> None:
+        for person in people:
+            self.ok("ceremony", "approve", ceremony, "--person", person, "--key",
+                    str(self.key(person)))  # fmt: skip
+
+    def ceremony(self, operation: str, people: tuple[str, ...], *params: str) -> str:
+        ceremony = self.start(operation, *params)
+        self.approve(ceremony, *people)
+        return ceremony
+
+    def events(self, event: str) -> list[dict[str, object]]:
+        return audit_events(self.home, self.home.parent, event)
+
+
+def found(room: Room) -> str:
+    for person, role in PEOPLE:
+        room.enrol(person, role)
+    ceremony = room.ceremony("ceremony.found", ("ann", "bob", "cho"))
+    out = room.ok("ceremony", "found", "--ceremony", ceremony)
+    return out.split("\n")[2].strip()  # the root, on its own line
 
 
 @pytest.fixture
-def home(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+def room(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Room]:
     home = tmp_path / "home"
     assert main(["init", "--home", str(home), "--origin", "example"]) == 0
     with open(home / "tldsec.toml", "a", encoding="utf-8") as f:
-        f.write('\n[ceremony]\nrequired = ["backup.smk-create"]\n')
-    for person, role in (("ann", "sa"), ("bob", "so"), ("cho", "wi")):
-        key = tmp_path / f"{person}.pem"
-        assert main(["ceremony", "enrol", person, "--role", role, "--key-out", str(key),
-                     "--home", str(home)]) == 0  # fmt: skip
-    capsys.readouterr()
-    return home
+        f.write('\n[ceremony]\nrequired = "all"\n')
+    room = Room(home, capsys)
+    found(room)
+    yield room
 
 
-def start(home: Path, capsys: pytest.CaptureFixture[str], *params: str) -> str:
-    argv = ["ceremony", "start", "backup.smk-create", "--home", str(home)]
-    for p in params:
-        argv += ["--param", p]
-    assert main(argv) == 0
-    return capsys.readouterr().out.split()[1].rstrip(":")
-
-
-def approve(home: Path, ceremony: str, person: str) -> int:
-    key = home.parent / f"{person}.pem"
-    return main(["ceremony", "approve", ceremony, "--person", person, "--key", str(key),
-                 "--home", str(home)])  # fmt: skip
-
-
-def smk_create(home: Path, out: str, *extra: str) -> int:
-    holders = [f"--holder={p}={home.parent / f'{out}-{p}.json'}" for p in ("ann", "bob", "cho")]
-    return main(["backup", "smk-create", "--home", str(home), *holders, "--threshold", "3",
-                 "--so-pin-source", "file:so-pin", *extra])  # fmt: skip
-
-
-def test_the_smk_is_made_only_under_a_ceremony_three_people_approved(
-    home: Path, capsys: pytest.CaptureFixture[str]
+def test_the_founding_roster_is_the_trust_root_recorded_in_the_audit_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert smk_create(home, "shares") == 1
-    assert "runs only under a key ceremony" in capsys.readouterr().err
-
-    ceremony = start(home, capsys, "holders=ann,bob,cho", "threshold=3")
-    assert approve(home, ceremony, "ann") == 0 and approve(home, ceremony, "bob") == 0
-    capsys.readouterr()
-    assert smk_create(home, "shares", "--ceremony", ceremony) == 1
-    assert "lacks an approval by WI" in capsys.readouterr().err
-    assert approve(home, ceremony, "cho") == 0
-    capsys.readouterr()
-    assert approve(home, ceremony, "cho") == 1  # one person, one approval
-    assert "cho already approved" in capsys.readouterr().err
-    assert smk_create(home, "shares", "--ceremony", ceremony, "--threshold", "2") == 1
-    assert "not {'holders': 'ann,bob,cho', 'threshold': '2'}" in capsys.readouterr().err
-    ceremony = start(home, capsys, "holders=ann,bob,cho", "threshold=3")
-    for person in ("ann", "bob", "cho"):
-        assert approve(home, ceremony, person) == 0
-    capsys.readouterr()
-    assert smk_create(home, "shares", "--ceremony", ceremony) == 0
-    assert smk_create(home, "shares-again", "--ceremony", ceremony) == 1
-    assert "already used" in capsys.readouterr().err
-
-    (completed,) = audit_events(home, home.parent, "ceremony.completed")
-    details = completed["details"]
-    assert isinstance(details, dict)
-    assert details["people"] == ["ann (SA)", "bob (SO)", "cho (WI)"]
-    assert len(audit_events(home, home.parent, "ceremony.approved")) == 6
-    assert len(audit_events(home, home.parent, "ceremony.aborted")) == 3
+    home = tmp_path / "home"
+    assert main(["init", "--home", str(home), "--origin", "example"]) == 0
+    room = Room(home, capsys)
+    for person, role in PEOPLE[:-2]:  # one witness only
+        room.enrol(person, role)
+    err = room.refused("ceremony", "start", "ceremony.found")
+    assert "roster draft version 1 has 1 WI; at least 2" in err and "(DPS 4.2.1)" in err
+    room.enrol("cy", "wi")
+    ceremony = room.ceremony("ceremony.found", ("ann", "bob"))
+    err = room.refused("ceremony", "found", "--ceremony", ceremony)
+    assert "needs SA + SO + WI (DPS 4.2.2)" in err
+    room.approve(ceremony, "cho")
+    out = room.ok("ceremony", "found", "--ceremony", ceremony)
+    root = out.split("\n")[2].strip()
+    (founded,) = room.events("ceremony.founded")
+    assert founded["details"]["roster_sha256"] == root  # type: ignore[index]
+    assert f"roster version 1  SHA-256 {root}" in room.ok("ceremony", "roster")
+    # A second founding, with a new draft, is refused: the roster changes by quorum only.
+    room.enrol("eve", "so")
+    err = room.refused("ceremony", "start", "ceremony.found")
+    assert "founded already" in err
+    # The pin in the configuration must name the same root.
+    with open(home / "tldsec.toml", "a", encoding="utf-8") as f:
+        f.write(f'\n[ceremony]\nroster_root = "{"0" * 64}"\n')
+    err = room.refused("ceremony", "roster")
+    assert "is not the founding roster the audit log recorded" in err
 
 
-def test_only_people_on_the_roster_with_their_own_key_approve(
-    home: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    ceremony = start(home, capsys)
-    key = home.parent / "ann.pem"
-    assert main(["ceremony", "approve", ceremony, "--person", "bob", "--key", str(key),
-                 "--home", str(home)]) == 1  # fmt: skip
-    assert "is not the key of bob" in capsys.readouterr().err
-    assert main(["ceremony", "approve", ceremony, "--person", "eve", "--key", str(key),
-                 "--home", str(home)]) == 1  # fmt: skip
-    assert "'eve' is not on the ceremony roster" in capsys.readouterr().err
-    assert main(["ceremony", "enrol", "ann", "--role", "wi", "--key-out",
-                 str(home.parent / "ann2.pem"), "--home", str(home)]) == 1  # fmt: skip
-    assert "already on the ceremony roster" in capsys.readouterr().err
-    assert not (home.parent / "ann2.pem").exists()  # no key left for a refused enrolment
+def test_attack_roster_edit_people_with_anns_key_get_no_quorum(room: Room) -> None:
+    """Issue 15: mallory (SO) and ann2 (WI) carrying ann's key; ann approves three times."""
+    version = room.home / "ceremony" / "roster" / "0001.json"
+    data = json.loads(version.read_text())
+    ann = next(p for p in data["roster"]["people"] if p["name"] == "ann")
+    # 1. Through the draft: one key is one person.
+    err = room.refused("ceremony", "enrol", "mallory", "--role", "so", "--public-key",
+                       str(room.key("ann")))  # fmt: skip
+    assert "mallory (SO) has the key of ann (SA): one key is one person" in err
+    # 2. By editing the signed roster file: it is no longer the founding roster.
+    edited = json.loads(version.read_text())
+    edited["roster"]["people"] += [
+        {**ann, "name": "mallory", "role": "so"},
+        {**ann, "name": "ann2", "role": "wi", "independent": True},
+    ]
+    ceremony = room.ceremony("keys.generate", ("ann",), "role=zsk")
+    version.write_text(json.dumps(edited))
+    for name in ("mallory", "ann2"):  # ann's one card, under the other names
+        err = room.refused("ceremony", "approve", ceremony, "--person", name, "--key",
+                           str(room.key("ann")))  # fmt: skip
+        assert "roster version 1" in err and "has the key of ann" in err
+    # ... and with ann's entries made distinct, the file is not the founding roster.
+    for extra, other in zip(edited["roster"]["people"][-2:], ("bob", "cho"), strict=True):
+        extra["public_key"] = next(
+            p["public_key"] for p in data["roster"]["people"] if p["name"] == other
+        )
+        extra["name"] += "-x"
+    del edited["roster"]["people"][-2:]
+    edited["roster"]["change"] = "nothing to see"
+    version.write_text(json.dumps(edited))
+    err = room.refused("keys", "generate", "--role", "zsk", "--ceremony", ceremony)
+    assert "roster version 1" in err and "is not the founding roster" in err
+    # 3. A second version nobody of version 1 approved but ann (under three names).
+    version.write_text(json.dumps(data))
+    mallory = {**ann, "name": "mallory", "role": "so"}
+    v2 = {**data["roster"], "version": 2, "previous": _digest(data["roster"]),
+          "people": [*data["roster"]["people"], mallory]}  # fmt: skip
+    forged = {"roster": v2, "ceremony": {**data["ceremony"], "operation": "ceremony.roster"}}
+    (version.parent / "0002.json").write_text(json.dumps(forged))
+    err = room.refused("keys", "generate", "--role", "zsk", "--ceremony", ceremony)
+    assert "roster version 2" in err
+    assert room.events("ceremony.completed") == [room.events("ceremony.completed")[0]]  # founding
 
 
-def test_a_rollover_the_home_requires_a_ceremony_for_runs_only_under_one(
-    home: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    config = home / "tldsec.toml"
-    config.write_text(config.read_text().replace('"backup.smk-create"', '"keys.rollover"'))
-    rollover = ["keys", "rollover", "--zsk", "--reason", "scheduled", "--home", str(home)]
-    assert main(rollover) == 1
-    assert "keys.rollover runs only under a key ceremony" in capsys.readouterr().err
-    argv = ["ceremony", "start", "keys.rollover", "--home", str(home)]
-    assert main([*argv, "--param", "role=zsk", "--param", "emergency=no"]) == 0
-    ceremony = capsys.readouterr().out.split()[1].rstrip(":")
-    for person in ("ann", "bob", "cho"):
-        assert approve(home, ceremony, person) == 0
-    capsys.readouterr()
-    assert main([*rollover[:2], "--ksk", *rollover[3:], "--ceremony", ceremony]) == 1
-    assert "not {'emergency': 'no', 'role': 'ksk'}" in capsys.readouterr().err
-    assert main([*rollover, "--ceremony", ceremony]) == 0
+def _digest(roster: dict[str, object]) -> str:
+    import hashlib
+
+    return hashlib.sha256(
+        json.dumps(roster, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+def test_attack_replay_a_ceremony_runs_once_whatever_its_file_says(room: Room) -> None:
+    ceremony = room.ceremony("keys.generate", ("amy", "ben", "cho"), "role=zsk")
+    room.ok("keys", "generate", "--role", "zsk", "--ceremony", ceremony)
+    path = room.home / "ceremony" / f"{ceremony}.json"
+    data = json.loads(path.read_text())
+    data["used"] = None  # the old flag: it means nothing now
+    path.write_text(json.dumps(data))
+    err = room.refused("keys", "generate", "--role", "zsk", "--ceremony", ceremony)
+    assert f"ceremony {ceremony} was already used (audit seq" in err and "(DPS 5.2.2)" in err
+    used = [e for e in room.events("ceremony.completed") if e["details"]["ceremony"] == ceremony]  # type: ignore[index]
+    assert len(used) == 1
+    # A ceremony file nobody started in the audit log authorises nothing either.
+    copy = dict(data, id="20261201-feedbeef")
+    (room.home / "ceremony" / "20261201-feedbeef.json").write_text(json.dumps(copy))
+    err = room.refused("keys", "generate", "--role", "zsk", "--ceremony", "20261201-feedbeef")
+    assert "ceremony 20261201-feedbeef" in err
+
+
+def test_concurrent_runs_of_one_ceremony_exactly_one_succeeds(room: Room) -> None:
+    ceremony = room.ceremony("keys.generate", ("amy", "ben", "cy"), "role=zsk")
+    argv = [sys.executable, "-c", "import sys; from tldsec.cli.main import main; "
+            "sys.exit(main(sys.argv[1:]))", "keys", "generate", "--role", "zsk",
+            "--ceremony", ceremony, "--home", str(room.home)]  # fmt: skip
+    runs = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=os.environ.copy()) for _ in range(2)]  # fmt: skip
+    results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in runs]
+    for p in runs:
+        for stream in (p.stdout, p.stderr):
+            if stream:
+                stream.close()
+    assert sorted(rc for rc, _ in results) == [0, 1], results
+    assert any("was already used" in err for _, err in results)
+
+
+def test_with_required_all_every_gated_command_needs_its_ceremony(room: Room) -> None:
+    zone = room.home.parent / "example.zone"
+    zone.write_text(ZONE)
+    for argv, quorum in (
+        (("keys", "generate", "--role", "ksk"), "SA + SO + WI"),
+        (("keys", "rollover", "--ksk", "--reason", "r"), "SA + SO + WI"),
+        (("keys", "ds-seen", "12345"), "SA + (SO or WI)"),
+        (("sign", str(zone), "-o", str(zone) + ".signed"), "SA + (SO or WI)"),
+        (("backup", "keys", "--smk", "ab", "-o", str(zone) + ".bak"), "(SA or SO) + WI"),
+        (
+            (
+                "backup",
+                "smk-create",
+                "--holder",
+                f"ann={zone}.ann",
+                "--so-pin-source",
+                "file:so-pin",
+            ),
+            "SA + SO + WI",
+        ),
+    ):
+        err = room.refused(*argv)
+        assert "runs only under a key ceremony" in err and f"DPS 4.2.2: {quorum}" in err, argv
+    assert not (zone.parent / "example.zone.signed").exists()
+    # A roster change always needs the quorum of the current roster.
+    room.enrol("eve", "so")
+    err = room.refused("ceremony", "adopt", "--ceremony", "20261201-00000000")
+    assert "no ceremony 20261201-00000000" in err
+    assert " eve " not in room.ok("ceremony", "roster")
+
+
+def test_the_quorum_table_per_operation_class(room: Room) -> None:
+    # key generation: SA + SO + WI
+    ceremony = room.ceremony("keys.generate", ("amy", "ben"), "role=zsk")
+    err = room.refused("keys", "generate", "--role", "zsk", "--ceremony", ceremony)
+    assert "key-generation (keys.generate) needs SA + SO + WI (DPS 4.2.2)" in err
+    room.approve(ceremony, "cy")
+    room.ok("keys", "generate", "--role", "zsk", "--ceremony", ceremony)
+    # signing components: SA + (SO or WI)
+    tag = room.ok("keys", "list").split("\n")[1].split()[0]
+    ceremony = room.ceremony("keys.ds-seen", ("bob", "cho"), f"key={tag}")
+    err = room.refused("keys", "ds-seen", tag, "--ceremony", ceremony)
+    assert "needs SA + (SO or WI)" in err
+    ceremony = room.ceremony("keys.ds-seen", ("ann", "cho"), f"key={tag}")
+    _, _, err = room.run("keys", "ds-seen", tag, "--ceremony", ceremony)
+    assert "ceremony" not in err  # past the gate (the key manager may still refuse)
+    # distribution of encrypted key archives: (SA or SO) + WI
+    ceremony = room.ceremony("backup.keys", ("ann", "bob"), "smk=ab")
+    err = room.refused("backup", "keys", "--smk", "ab", "-o", "x", "--ceremony", ceremony)
+    assert "needs (SA or SO) + WI" in err
+    ceremony = room.ceremony("backup.keys", ("bob", "cho"), "smk=ab")
+    _, _, err = room.run("backup", "keys", "--smk", "ab", "-o", "x", "--ceremony", ceremony)
+    assert "ceremony" not in err  # past the gate: this HSM holds no SMK ab
+    # roster changes: SA + SO + WI of the current roster
+    room.enrol("eve", "so")
+    ceremony = room.ceremony("ceremony.roster", ("amy", "ben"))
+    err = room.refused("ceremony", "adopt", "--ceremony", ceremony)
+    assert "roster (ceremony.roster) needs SA + SO + WI" in err
+    room.approve(ceremony, "cho")
+    assert "roster version 2 adopted" in room.ok("ceremony", "adopt", "--ceremony", ceremony)
+    assert " eve " in room.ok("ceremony", "roster")
+    classes = [e["details"]["operation_class"] for e in room.events("ceremony.completed")]  # type: ignore[index]
+    assert classes == ["key-generation", "key-generation", "signing-components",
+                       "archive-distribution", "roster"]  # fmt: skip
+
+
+def test_rotation_no_one_serves_as_sa_or_so_twice_in_a_row(room: Room) -> None:
+    # The founding (ann SA, bob SO, cho WI) was the last key-generation ceremony.
+    ceremony = room.ceremony("keys.generate", ("ann", "ben", "cho"), "role=zsk")
+    err = room.refused("keys", "generate", "--role", "zsk", "--ceremony", ceremony)
+    assert "ann was SA in the previous key-generation ceremony" in err and "(DPS 4.3.4)" in err
+    ceremony = room.ceremony("keys.generate", ("amy", "ben", "cho"), "role=zsk")
+    room.ok("keys", "generate", "--role", "zsk", "--ceremony", ceremony)  # a WI may serve again
+    # Another class has its own sequence: ann may be SA for a roster change now.
+    room.enrol("eve", "so")
+    ceremony = room.ceremony("ceremony.roster", ("ann", "bob", "cy"))
+    room.ok("ceremony", "adopt", "--ceremony", ceremony)
+
+
+def test_bad_approvals_and_people_are_refused_with_their_rule(room: Room) -> None:
+    err = room.refused("ceremony", "enrol", "Ann", "--role", "wi", "--independent",
+                       "--key-out", str(room.key("Ann")))  # fmt: skip
+    assert "'Ann' is already on the roster draft" in err
+    assert not room.key("Ann").exists()  # no key left for a refused enrolment
+    err = room.refused("ceremony", "enrol", "dee", "--role", "wi", "--key-out",
+                       str(room.key("dee")))  # fmt: skip
+    assert "witness dee is not flagged independent" in err and "(DPS 4.2.4)" in err
+    ceremony = room.start("keys.generate", "role=ksk")
+    err = room.refused("ceremony", "approve", ceremony, "--person", "bob", "--key",
+                       str(room.key("ann")))  # fmt: skip
+    assert "is not the key of bob" in err
+    err = room.refused("ceremony", "approve", ceremony, "--person", "mallory", "--key",
+                       str(room.key("ann")))  # fmt: skip
+    assert "'mallory' is not on the verified roster" in err
+    room.approve(ceremony, "amy")
+    err = room.refused("ceremony", "approve", ceremony, "--person", "amy", "--key",
+                       str(room.key("amy")))  # fmt: skip
+    assert "amy already approved" in err
+    room.approve(ceremony, "aud", "ben", "cy")
+    err = room.refused("keys", "generate", "--role", "ksk", "--ceremony", ceremony)
+    assert "aud is designated audit personnel" in err and "(DPS 4.2.4)" in err
+    ceremony = room.ceremony("keys.generate", ("amy", "ben", "cy"), "role=ksk")
+    err = room.refused("keys", "generate", "--role", "zsk", "--ceremony", ceremony)
+    assert "not {'role': 'zsk'}" in err
+    err = room.refused("keys", "rollover", "--ksk", "--reason", "r", "--ceremony", ceremony)
+    assert "approved 'keys.generate', not 'keys.rollover'" in err
+    aborted = room.events("ceremony.aborted")
+    assert len(aborted) == 3

@@ -129,6 +129,9 @@ class EventType(StrEnum):
     CEREMONY_APPROVED = "ceremony.approved"
     CEREMONY_COMPLETED = "ceremony.completed"
     CEREMONY_ABORTED = "ceremony.aborted"
+    CEREMONY_FOUNDED = "ceremony.founded"
+    CEREMONY_ROSTER_CHANGED = "ceremony.roster_changed"
+    CEREMONY_SIGNED = "ceremony.signed"
     # Crashes, failures, anomalies
     SYSTEM_CRASH = "system.crash"
     SYSTEM_HARDWARE_FAILURE = "system.hardware_failure"
@@ -279,6 +282,15 @@ CATALOGUE: dict[EventType, EventInfo] = {
         _C.PERSONNEL, _L.NOTICE, "a key ceremony reached its quorum and finished"
     ),
     EventType.CEREMONY_ABORTED: EventInfo(_C.PERSONNEL, _L.WARNING, "a key ceremony was aborted"),
+    EventType.CEREMONY_FOUNDED: EventInfo(
+        _C.PERSONNEL, _L.NOTICE, "the founding ceremony made roster version 1 (DPS 4.2.1)"
+    ),
+    EventType.CEREMONY_ROSTER_CHANGED: EventInfo(
+        _C.PERSONNEL, _L.NOTICE, "a quorum adopted a new roster version (DPS 4.2.1)"
+    ),
+    EventType.CEREMONY_SIGNED: EventInfo(
+        _C.PERSONNEL, _L.NOTICE, "a participant signed a ceremony's record (DPS 5.1.1)"
+    ),
     EventType.SYSTEM_CRASH: EventInfo(_C.ANOMALY, _L.CRITICAL, "a component crashed"),
     EventType.SYSTEM_HARDWARE_FAILURE: EventInfo(
         _C.ANOMALY, _L.ERROR, "a hardware failure was detected"

@@ -248,6 +248,7 @@ class AuditLog:
                 conn.execute(UPDATE_HEAD, plan.head)
         except SQLAlchemyError as exc:
             raise AuditError(f"cannot write the audit log: {exc}") from exc
+        self._anchor(plan.checkpoint)
         return plan.theirs[0]
 
     def _group_commit(self, request: _Request) -> Entry:

@@ -26,6 +26,7 @@ from tldsec.atomicfile import replacing
 from tldsec.audit.config import open_audit_log
 from tldsec.audit.log import AuditLog
 from tldsec.cli.common import (
+    add_ceremony_argument,
     add_home_argument,
     ceremony_gate,
     operator_actor,
@@ -62,11 +63,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def action(name: str, help_text: str) -> argparse.ArgumentParser:
         a = acts.add_parser(name, help=help_text, description=help_text)
         add_home_argument(a)
-        a.add_argument(
-            "--ceremony",
-            metavar="ID",
-            help="the key ceremony that authorises this run (tldsec ceremony; DPS 5.2.2)",
-        )
+        add_ceremony_argument(a)
         return a
 
     def officer(a: argparse.ArgumentParser) -> None:
@@ -144,7 +141,7 @@ def _hsm(
                 f"key backup under the SMK needs an HSM (a pkcs11 key store), not the "
                 f"{settings.keystore.backend!r} backend"
             )
-        ceremony_gate(settings, operation, params, args.ceremony, audit.record)
+        ceremony_gate(settings, operation, params, args.ceremony, audit)
         yield store, audit
     finally:
         if store is not None:
@@ -178,10 +175,15 @@ def _so_pin(source: str, settings: Settings, label: str | None) -> str:
 
 
 def _holders(settings: Settings, specs: list[str]) -> list[tuple[Holder, Path]]:
-    """Each ``NAME=PATH``: the holder's enrolled key (the ceremony roster) and their file."""
-    from tldsec.ceremony.store import CeremonyStore  # the roster's public-key lookup only
+    """Each ``NAME=PATH``: the holder's enrolled key (the verified ceremony roster, or
+    before the founding its draft) and their file."""
+    from tldsec.ceremony.gate import enrolled_people  # the roster's public-key lookup only
 
-    roster = CeremonyStore(settings.home).roster()
+    audit = open_audit_log(settings, SystemClock())
+    try:
+        roster = enrolled_people(settings, audit)
+    finally:
+        audit.close()
     holders: list[tuple[Holder, Path]] = []
     for spec in specs:
         name, sep, path = spec.partition("=")
@@ -233,7 +235,7 @@ def _officer(
         pass
     audit = open_audit_log(settings, SystemClock())
     try:
-        ceremony_gate(settings, operation, params, args.ceremony, audit.record)
+        ceremony_gate(settings, operation, params, args.ceremony, audit)
     finally:
         audit.close()
     with officer_session(spec, so_pin) as session:

@@ -1,27 +1,40 @@
-"""``tldsec ceremony``: enrol, start, approve, show — key ceremonies (DPS 5.1, 5.2.2).
+"""``tldsec ceremony``: the roster of trusted people and the key ceremonies (DPS 4.2, 5.1).
 
-A sensitive operation that the home requires a ceremony for (``[ceremony] required``)
-runs only with ``--ceremony ID`` of a ceremony that three trusted people approved, one
-per role (system administrator, security officer, witness), each signing with their own
-key. ``enrol`` puts a person on the roster and writes their private key for their card or
-medium; ``start`` writes down the operation and its parameters; ``approve`` signs it as
-one person; ``show`` prints a ceremony and who approved it.
+A sensitive operation runs only with ``--ceremony ID`` of a ceremony whose approvals
+fill its class's quorum (DPS 4.2.2), each person signing with their own key. The roster
+changes only by ceremony: ``enrol``, ``retire`` and ``assign`` edit a draft, which a
+quorum of the current roster adopts (``start ceremony.roster``, ``approve``, ``adopt``);
+the first version is made by ``found``, approved by its own people. ``roster`` shows the
+verified roster, ``show`` a ceremony, ``script`` the steps of a ceremony.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 
 from tldsec.atomicfile import replacing
 from tldsec.audit.config import open_audit_log
+from tldsec.audit.entry import Entry
+from tldsec.audit.log import AuditLog
+from tldsec.audit.query import EntryFilter, iter_entries
+from tldsec.ceremony.gate import pass_gate, verified_roster
+from tldsec.ceremony.policy import FOUND, OPERATIONS, ROSTER_CHANGE, check_staffed
 from tldsec.ceremony.quorum import Approval, Person, Role
-from tldsec.ceremony.store import OPERATIONS, CeremonyStore, load_ceremony_settings
+from tldsec.ceremony.roster import RosterVersion, adoption_params, check_people
+from tldsec.ceremony.store import CeremonySettings, CeremonyStore, load_ceremony_settings
 from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
 from tldsec.clock import SystemClock
 from tldsec.errors import CeremonyRefused, ConfigError
@@ -31,9 +44,9 @@ from tldsec.settings import Settings
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "ceremony",
-        help="key ceremonies: three trusted people approve a sensitive operation",
-        description="Sensitive operations run under a ceremony that three trusted people "
-        "approve, one per role (DPS 5.1, 5.2.2).",
+        help="key ceremonies: trusted people approve a sensitive operation (DPS 4.2.2)",
+        description="Sensitive operations run under a ceremony whose approvals fill the "
+        "quorum of DPS 4.2.2; the roster of trusted people changes only by ceremony.",
     )
     acts = p.add_subparsers(dest="ceremony_action", metavar="ACTION", required=True)
 
@@ -42,13 +55,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         add_home_argument(a)
         return a
 
-    a = action("enrol", "put a trusted person on the roster; write their private key")
-    a.add_argument("person", help="their name (letters, digits, '.', '_', '-')")
+    a = action("enrol", "add a trusted person to the roster draft; write their private key")
+    a.add_argument("person", help="their name (letters, digits, space, '.', '_', '-')")
     a.add_argument("--role", required=True, choices=[r.value for r in Role])
-    a.add_argument("--key-out", type=Path, required=True, help="their private key (new file)")
+    key = a.add_mutually_exclusive_group(required=True)
+    key.add_argument("--key-out", type=Path, help="make their key; private half to this new file")
+    key.add_argument("--public-key", type=Path, help="their own key's public half (PEM)")
+    a.add_argument(
+        "--independent",
+        action="store_true",
+        help="a witness with no ties to the operations or IT (DPS 4.2.4; required for wi)",
+    )
     a.set_defaults(handler=_enrol)
+    a = action("retire", "remove a person from the roster draft")
+    a.add_argument("person")
+    a.set_defaults(handler=_retire)
+    a = action("assign", "give a person on the roster draft another role")
+    a.add_argument("person")
+    a.add_argument("--role", required=True, choices=[r.value for r in Role])
+    a.add_argument("--independent", action="store_true", help="(for wi) see enrol")
+    a.set_defaults(handler=_assign)
+    a = action("draft", "the roster draft, its SHA-256 and how to adopt it")
+    a.set_defaults(handler=_draft)
+    a = action("roster", "the verified roster: the newest version of the signed chain")
+    a.set_defaults(handler=_roster)
     a = action("start", "write down an operation and its parameters for approval")
-    a.add_argument("operation", choices=OPERATIONS)
+    a.add_argument("operation", choices=list(OPERATIONS))
     a.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
     a.set_defaults(handler=_start)
     a = action("approve", "approve a ceremony as one trusted person (signs it)")
@@ -56,85 +88,310 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.add_argument("--person", required=True)
     a.add_argument("--key", type=Path, required=True, help="the person's private key file")
     a.set_defaults(handler=_approve)
+    a = action("adopt", "make the roster draft the next roster version (a roster ceremony)")
+    a.add_argument("--ceremony", metavar="ID", required=True)
+    a.set_defaults(handler=_adopt)
+    a = action("found", "the founding ceremony: the draft becomes roster version 1")
+    a.add_argument("--ceremony", metavar="ID", required=True)
+    a.set_defaults(handler=_found)
     a = action("show", "a ceremony: what it authorises, who approved, whether it was used")
     a.add_argument("ceremony")
     a.set_defaults(handler=_show)
 
 
+@contextmanager
+def _audit(settings: Settings) -> Iterator[AuditLog]:
+    audit = open_audit_log(settings, SystemClock())
+    try:
+        yield audit
+    finally:
+        audit.close()
+
+
+# -- the roster draft -----------------------------------------------------------------
+
+
+def _base(settings: Settings, audit: AuditLog) -> RosterVersion:
+    """The draft, or a new one following the verified roster (or empty before founding)."""
+    store = CeremonyStore(settings.home)
+    draft = store.draft()
+    if draft is not None:
+        return draft
+    now = SystemClock().now()
+    if not store.chain():
+        return RosterVersion(1, "", now, "", ())
+    current = verified_roster(settings.home, audit, _settings(settings))
+    return RosterVersion(current.version + 1, current.digest(), now, "", current.people)
+
+
+def _change(settings: Settings, audit: AuditLog, draft: RosterVersion, change: str) -> None:
+    people = draft.people
+    check_people(people, "the roster draft")
+    text = f"{draft.change}; {change}" if draft.change else change
+    updated = replace(draft, change=text, created=SystemClock().now())
+    CeremonyStore(settings.home).write_draft(updated)
+    audit.record("personnel.action", actor=operator_actor(), action=f"roster draft: {change}",
+                 draft_version=updated.version, draft_sha256=updated.digest())  # fmt: skip
+    print(f"roster draft version {updated.version}: {change}")
+    print(f"  draft SHA-256 {updated.digest()}")
+
+
 def _enrol(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    if args.key_out.exists():
-        raise ConfigError(f"{args.key_out} exists: a private key is never overwritten")
-    key = Ed25519PrivateKey.generate()
-    person = Person(args.person, Role(args.role), key.public_key().public_bytes_raw())
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    # The key first: a person on the roster whose key was never written could not approve.
-    with replacing(args.key_out, "wb", permissions=0o600) as f:
-        f.write(pem)
-    store = CeremonyStore(settings.home)
-    try:
-        store.add_person(person)
-    except BaseException:
-        args.key_out.unlink(missing_ok=True)
-        raise
-    _record(settings, "personnel.action", action="ceremony roster: enrolled", person=person.name,
-            role=person.role.name, roster_sha256=store.roster_digest())  # fmt: skip
-    print(f"{person.name} ({person.role.name}) is on the roster; private key in {args.key_out}")
+    role = Role(args.role)
+    with _audit(settings) as audit:
+        draft = _base(settings, audit)
+        key: Ed25519PrivateKey | None = None
+        if args.key_out is not None:
+            if args.key_out.exists():
+                raise ConfigError(f"{args.key_out} exists: a private key is never overwritten")
+            key = Ed25519PrivateKey.generate()
+            public = key.public_key().public_bytes_raw()
+        else:
+            public = _public_key(args.public_key)
+        person = Person(args.person, role, public, args.independent and role is Role.WI)
+        if draft.find(person.name) is not None:
+            raise CeremonyRefused(
+                f"{person.name!r} is already on the roster draft (names compared without "
+                "case and punctuation; DPS 4.2.4: no person in two roles): use assign"
+            )
+        check_people((*draft.people, person), "the roster draft")
+        if key is not None:
+            # The key first: a person on the roster whose key was never written could not
+            # approve; a refusal below removes it again.
+            pem = key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            with replacing(args.key_out, "wb", permissions=0o600) as f:
+                f.write(pem)
+        try:
+            _change(settings, audit, replace(draft, people=(*draft.people, person)),
+                    f"enrol {person.name} as {role.name}")  # fmt: skip
+        except BaseException:
+            if key is not None:
+                args.key_out.unlink(missing_ok=True)
+            raise
+    if key is not None:
+        print(f"private key of {person.name} in {args.key_out}: for their card or medium only")
     return 0
+
+
+def _retire(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    with _audit(settings) as audit:
+        draft = _base(settings, audit)
+        person = _on(draft, args.person)
+        people = tuple(p for p in draft.people if p is not person)
+        _change(settings, audit, replace(draft, people=people), f"retire {person.name}")
+    return 0
+
+
+def _assign(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    role = Role(args.role)
+    with _audit(settings) as audit:
+        draft = _base(settings, audit)
+        person = _on(draft, args.person)
+        moved = Person(person.name, role, person.public_key, args.independent and role is Role.WI)
+        people = tuple(moved if p is person else p for p in draft.people)
+        _change(settings, audit, replace(draft, people=people),
+                f"{person.name} from {person.role.name} to {role.name}")  # fmt: skip
+    return 0
+
+
+def _on(draft: RosterVersion, name: str) -> Person:
+    person = draft.find(name)
+    if person is None:
+        raise CeremonyRefused(f"{name!r} is not on the roster draft")
+    return person
+
+
+def _draft(args: argparse.Namespace) -> int:
+    draft = CeremonyStore(settings_from_args(args).home).draft()
+    if draft is None:
+        print("no roster draft: enrol, retire or assign start one")
+        return 0
+    _print_roster(draft)
+    what = FOUND if draft.version == 1 else ROSTER_CHANGE
+    print(f"adopt it: tldsec ceremony start {what}; the approvals; tldsec ceremony "
+          f"{'found' if draft.version == 1 else 'adopt'} --ceremony ID")  # fmt: skip
+    return 0
+
+
+def _roster(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    with _audit(settings) as audit:
+        roster = verified_roster(settings.home, audit, _settings(settings))
+    _print_roster(roster)
+    print("verified: every version approved by a quorum of the one before, from the founding")
+    return 0
+
+
+def _print_roster(roster: RosterVersion) -> None:
+    print(f"roster version {roster.version}  SHA-256 {roster.digest()}")
+    if roster.change:
+        print(f"  change: {roster.change}")
+    for p in roster.people:
+        extra = " (independent)" if p.independent else ""
+        print(f"  {p.role.name:<8} {p.name}{extra}  {base64.b64encode(p.public_key).decode()}")
+
+
+# -- ceremonies -----------------------------------------------------------------------
 
 
 def _start(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     params = dict(_param(text) for text in args.param)
-    minutes = load_ceremony_settings(settings).valid_minutes
-    ceremony = CeremonyStore(settings.home).start(
-        args.operation, params, SystemClock().now(), minutes
-    )
-    s = ceremony.statement
-    _record(settings, "ceremony.started", ceremony=s.ceremony_id, operation=s.operation,
-            params=params, expires=s.expires.isoformat())  # fmt: skip
+    with _audit(settings) as audit:
+        if args.operation in (FOUND, ROSTER_CHANGE):
+            if params:
+                raise ConfigError(
+                    f"{args.operation} approves the roster draft; it takes no --param"
+                )
+            params = adoption_params(_draft_for(settings, audit, args.operation))
+        minutes = _settings(settings).valid_minutes
+        ceremony = CeremonyStore(settings.home).start(
+            args.operation, params, SystemClock().now(), minutes
+        )
+        s = ceremony.statement
+        audit.record("ceremony.started", actor=operator_actor(), ceremony=s.ceremony_id,
+                     operation=s.operation, params=params, expires=s.expires.isoformat(),
+                     statement_sha256=s.digest())  # fmt: skip
+    quorum = _settings(settings).quorums[OPERATIONS[s.operation]]
     print(f"ceremony {s.ceremony_id}: {s.operation} {params or ''}".rstrip())
-    print(f"valid until {s.expires:%Y-%m-%d %H:%M:%S %Z}; three people approve it with")
+    print(f"valid until {s.expires:%Y-%m-%d %H:%M:%S %Z}; {quorum.describe()} approve it with")
     print(f"  tldsec ceremony approve {s.ceremony_id} --person NAME --key FILE")
     return 0
+
+
+def _draft_for(settings: Settings, audit: AuditLog, operation: str) -> RosterVersion:
+    """The draft a founding or roster ceremony approves, checked to fit the chain."""
+    store = CeremonyStore(settings.home)
+    draft = store.draft()
+    if draft is None:
+        raise CeremonyRefused(
+            f"{operation} approves the roster draft, and there is none: enrol people first"
+        )
+    if operation == FOUND:
+        if draft.version != 1 or store.chain():
+            raise CeremonyRefused(
+                "the roster was founded already (DPS 4.2.1: changes need the quorum of the "
+                "current roster): start ceremony.roster instead"
+            )
+    else:
+        current = verified_roster(settings.home, audit, _settings(settings))
+        if draft.version != current.version + 1 or draft.previous != current.digest():
+            raise CeremonyRefused(
+                f"the roster draft follows version {draft.version - 1}, the roster is at "
+                f"version {current.version}: remove {store.directory / 'roster-draft.json'}"
+                " and make the changes again"
+            )
+    check_people(draft.people, "the roster draft")
+    check_staffed(draft.people, f"roster draft version {draft.version}")
+    return draft
 
 
 def _approve(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     store = CeremonyStore(settings.home)
     ceremony = store.get(args.ceremony)
-    person = store.roster().get(args.person)
-    if person is None:
-        raise CeremonyRefused(f"{args.person!r} is not on the ceremony roster")
-    key = _private_key(args.key)
-    if key.public_key().public_bytes_raw() != person.public_key:
-        raise CeremonyRefused(f"{args.key} is not the key of {person.name} on the roster")
-    signature = key.sign(ceremony.statement.to_bytes())
-    ceremony = store.add_approval(ceremony, Approval(person.name, signature))
-    _record(settings, "ceremony.approved", ceremony=args.ceremony, person=person.name,
-            role=person.role.name)  # fmt: skip
+    with _audit(settings) as audit:
+        if ceremony.statement.operation == FOUND:
+            roster = store.draft() or RosterVersion(1, "", SystemClock().now(), "", ())
+        else:
+            roster = verified_roster(settings.home, audit, _settings(settings))
+        person = roster.by_name().get(args.person)
+        if person is None:
+            raise CeremonyRefused(
+                f"{args.person!r} is not on the verified roster (version {roster.version})"
+            )
+        key = _private_key(args.key)
+        if key.public_key().public_bytes_raw() != person.public_key:
+            raise CeremonyRefused(f"{args.key} is not the key of {person.name} on the roster")
+        signature = key.sign(ceremony.statement.to_bytes())
+        ceremony = store.add_approval(ceremony, Approval(person.name, signature))
+        audit.record("ceremony.approved", actor=operator_actor(), ceremony=args.ceremony,
+                     person=person.name, role=person.role.name)  # fmt: skip
     print(f"{person.name} ({person.role.name}) approved ceremony {args.ceremony}: "
           f"{len(ceremony.approvals)} approvals")  # fmt: skip
     return 0
 
 
+def _adopt(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    store = CeremonyStore(settings.home)
+    with _audit(settings) as audit:
+        draft = _draft_for(settings, audit, ROSTER_CHANGE)
+        authorised = pass_gate(settings, ROSTER_CHANGE, adoption_params(draft),
+                               args.ceremony, now=SystemClock().now(), audit=audit,
+                               actor=operator_actor())  # fmt: skip
+        assert authorised is not None
+        path = store.add_version(draft, authorised.ceremony)
+        store.remove_draft()
+        audit.record("ceremony.roster_changed", actor=operator_actor(), ceremony=args.ceremony,
+                     version=draft.version, roster_sha256=draft.digest(),
+                     previous_sha256=draft.previous, change=draft.change)  # fmt: skip
+    print(f"roster version {draft.version} adopted ({path}): {draft.change}")
+    print(f"  SHA-256 {draft.digest()}")
+    return 0
+
+
+def _found(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    store = CeremonyStore(settings.home)
+    with _audit(settings) as audit:
+        draft = _draft_for(settings, audit, FOUND)
+        authorised = pass_gate(settings, FOUND, adoption_params(draft), args.ceremony,
+                               now=SystemClock().now(), audit=audit, actor=operator_actor(),
+                               approvers=draft)  # fmt: skip
+        assert authorised is not None
+        root = draft.digest()
+
+        def first(earlier: list[Entry]) -> None:
+            for e in earlier:
+                raise CeremonyRefused(
+                    f"the roster was founded already (audit seq {e.seq}); it changes only by "
+                    "the quorum of the current roster (DPS 4.2.1): start ceremony.roster"
+                )
+
+        audit.record_if("ceremony.founded", first, actor=operator_actor(),
+                        ceremony=args.ceremony, roster_sha256=root,
+                        people=[f"{p.name} ({p.role.name})" for p in draft.people])  # fmt: skip
+        path = store.add_version(draft, authorised.ceremony)
+        store.remove_draft()
+    print(f"roster version 1 founded ({path})")
+    print(f"founding roster SHA-256 (the trust root; pin it in tldsec.toml):\n  {root}")
+    print(f'  [ceremony]\n  roster_root = "{root}"')
+    return 0
+
+
 def _show(args: argparse.Namespace) -> int:
-    ceremony = CeremonyStore(settings_from_args(args).home).get(args.ceremony)
+    settings = settings_from_args(args)
+    ceremony = CeremonyStore(settings.home).get(args.ceremony)
     s = ceremony.statement
+    with _audit(settings) as audit:
+        used = [
+            e
+            for e in iter_entries(audit.engine, EntryFilter(events=("ceremony.completed",)))
+            if e.details.get("ceremony") == s.ceremony_id
+        ]
     shown: dict[str, Any] = {
         "id": s.ceremony_id,
         "operation": s.operation,
         "params": dict(s.params),
         "valid": [s.created.isoformat(), s.expires.isoformat()],
+        "statement_sha256": s.digest(),
         "approved_by": [a.person for a in ceremony.approvals],
-        "used": ceremony.used,
+        "used": [{"audit_seq": e.seq, "time": e.time.isoformat()} for e in used],
     }
     print(json.dumps(shown, indent=2))
     return 0
+
+
+def _settings(settings: Settings) -> CeremonySettings:
+    return load_ceremony_settings(settings)
 
 
 def _param(text: str) -> tuple[str, str]:
@@ -154,9 +411,15 @@ def _private_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def _record(settings: Settings, event: str, **details: Any) -> None:
-    audit = open_audit_log(settings, SystemClock())
+def _public_key(path: Path) -> bytes:
     try:
-        audit.record(event, actor=operator_actor(), **details)
-    finally:
-        audit.close()
+        data = path.read_bytes()
+        try:
+            key: Any = serialization.load_pem_public_key(data)
+        except ValueError:
+            key = serialization.load_pem_private_key(data, password=None).public_key()
+    except (OSError, ValueError, TypeError) as exc:
+        raise CeremonyRefused(f"cannot read the public key {path}: {exc}") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise CeremonyRefused(f"{path} is not an Ed25519 key")
+    return key.public_bytes_raw()

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tldsec.settings import Settings, home_from, load_settings
+
+if TYPE_CHECKING:
+    from tldsec.audit.log import AuditLog
+    from tldsec.ceremony.gate import Authorised
 
 
 def add_home_argument(parser: argparse.ArgumentParser) -> None:
@@ -44,19 +47,30 @@ def ceremony_gate(
     operation: str,
     params: dict[str, str],
     ceremony_id: str | None,
-    record: Callable[..., Any],
-) -> None:
+    audit: AuditLog,
+) -> Authorised | None:
     """Refuse ``operation`` unless its ceremony authorises it, where the home requires
-    one (``ceremony/gate.py``; DPS 5.2.2); the operator is the actor of what is recorded."""
+    one (``[ceremony] required``; ``ceremony/gate.py``, DPS 4.2.2, 5.2.2): the one call a
+    gated command makes before it changes anything. The operator is the actor of what is
+    recorded; the ceremony is used up (in the audit log) when this returns."""
     from tldsec.ceremony.gate import pass_gate  # only for the commands that need it
     from tldsec.clock import SystemClock
 
-    pass_gate(
+    return pass_gate(
         settings,
         operation,
         params,
         ceremony_id,
         now=SystemClock().now(),
-        record=record,
+        audit=audit,
         actor=operator_actor(),
+    )
+
+
+def add_ceremony_argument(parser: argparse.ArgumentParser) -> None:
+    """``--ceremony ID`` for a command the ceremony gate guards."""
+    parser.add_argument(
+        "--ceremony",
+        metavar="ID",
+        help="the key ceremony that authorises this run (tldsec ceremony; DPS 4.2.2)",
     )

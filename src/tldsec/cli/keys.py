@@ -18,7 +18,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tldsec.audit.config import open_audit_log
-from tldsec.cli.common import add_home_argument, ceremony_gate, settings_from_args
+from tldsec.cli.common import (
+    add_ceremony_argument,
+    add_home_argument,
+    ceremony_gate,
+    settings_from_args,
+)
 from tldsec.clock import SystemClock
 from tldsec.errors import ConfigError, KeyManagementError
 from tldsec.hsm.open import open_keystore
@@ -60,6 +65,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a = action("generate", "generate a key in the key store for a later rollover", _generate)
     a.add_argument("--role", choices=("ksk", "zsk"), required=True)
     a.add_argument("--reason", default="generated ahead of a rollover", help="recorded reason")
+    add_ceremony_argument(a)
     a = action("rollover", "roll the active KSK or ZSK now; --emergency if compromised", _rollover)
     which = a.add_mutually_exclusive_group(required=True)
     which.add_argument("--zsk", dest="role", action="store_const", const="zsk")
@@ -72,15 +78,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     a.add_argument("--reason", required=True, help="why: recorded in the history and audit log")
     a.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    a.add_argument(
-        "--ceremony",
-        metavar="ID",
-        help="the key ceremony that authorises this rollover (tldsec ceremony; DPS 5.2.2)",
-    )
+    add_ceremony_argument(a)
     for name, what in (("ds-seen", "is in"), ("ds-gone", "is gone from")):
         a = action(name, f"confirm that a KSK's DS {what} the parent zone", _ds_gate)
         a.add_argument("key", metavar="TAG|ID")
         a.add_argument("--reason", help="recorded reason (default: operator confirmed)")
+        if name == "ds-seen":  # the operator overrides the parent check (DPS 4.2.2)
+            add_ceremony_argument(a)
     a = action(
         "check-parent",
         "ask the parent's name servers for our DS set; confirm what they all show",
@@ -279,6 +283,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
+    _ceremony_gate(args, "keys.generate", {"role": args.role})
     with _manager(args, keystore=True) as km:
         key = km.generate(Role(args.role), args.reason)
     print(f"generated {key.name} ({key.key_id}); the planner publishes it when it is needed")
@@ -316,12 +321,14 @@ def _ceremony_gate(args: argparse.Namespace, operation: str, params: dict[str, s
     settings = settings_from_args(args)
     audit = open_audit_log(settings, SystemClock())
     try:
-        ceremony_gate(settings, operation, params, args.ceremony, audit.record)
+        ceremony_gate(settings, operation, params, args.ceremony, audit)
     finally:
         audit.close()
 
 
 def _ds_gate(args: argparse.Namespace) -> int:
+    if args.keys_action == "ds-seen":
+        _ceremony_gate(args, "keys.ds-seen", {"key": args.key})
     with _manager(args) as km:
         if args.keys_action == "ds-seen":
             made = km.ds_seen(args.key, args.reason or "operator confirmed the DS in the parent")

@@ -143,10 +143,13 @@ class AuditTable:
 
 @dataclass(frozen=True, slots=True)
 class CeremonyTable:
-    """``[ceremony]``: operations that need a ceremony (a list, or "all"; DPS 5.2)."""
+    """``[ceremony]``: operations that need a ceremony (a list, or "all"; DPS 4.2.2), the
+    quorum of each operation class, and the founding roster's hash (docs/ceremonies.md)."""
 
     required: tuple[str, ...] | str = ()
     valid_minutes: int = setting(60, low=1, high=24 * 60)
+    roster_root: str | None = None  # SHA-256 of roster version 1, as 'ceremony found' printed
+    quorum: dict[str, tuple[str, ...]] | None = None  # class = ["sa", "so|wi"]; default DPS
 
 
 # -- distribution: the hidden primary -------------------------------------------------
