@@ -5,10 +5,12 @@ otherwise valid DNSSEC."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.verify.conftest import ORIGIN, Case, Mutation
-from tests.verify.dps_faults import DPS_FAULTS
+from tests.verify.dps_faults import DPS_FAULTS, zsk_of_2048_bits
 from tldsec.cli.main import main
 
 
@@ -70,3 +72,33 @@ def test_the_good_zone_passes_without_the_key_store(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "[ok  ] dnskey" in out
+
+
+def test_a_home_s_policy_sets_the_rules_and_only_dps_is_held_to_the_dps(
+    case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    assert main(["init", "--home", str(home), "--origin", "example", "--keystore", "file"]) == 0
+    zsk_of_2048_bits(case)
+    case.write()
+    args = [
+        "verify",
+        "--home",
+        str(home),
+        str(case.signed),
+        "--trust-anchor",
+        str(case.anchor),
+        "--unsigned",
+        str(case.unsigned),
+        "--no-external",
+        "--no-keystore",
+    ]
+    capsys.readouterr()
+    assert main(args) == 1  # the home's policy is "dps"
+    out = capsys.readouterr().out
+    assert "[FAIL] dnskey " in out and "DPS 6.1 requires a 1024-bit ZSK" in out
+    # A policy with another name may deviate: its own numbers are the rules.
+    policy = home / "policy.toml"
+    text = policy.read_text().replace('name = "dps"', 'name = "lab"')
+    policy.write_text(text.replace("bits = 1024", "bits = 2048"))
+    assert main(args) == 0, capsys.readouterr().out
