@@ -34,6 +34,7 @@ import psycopg
 
 from tldsec.clock import SystemClock
 from tldsec.policy import load_policy
+from tldsec.registry.context import RegistryRules
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.names import superordinate
 from tldsec.settings import ApexSettings
@@ -190,6 +191,7 @@ def incremental(
 ) -> dict[str, object]:
     """Full build, ``changes`` DS additions, incremental build, full build to compare."""
     ttl = load_policy().ttl
+    rules = RegistryRules(origin=ORIGIN, ds=load_policy().ds)
     built_at = datetime.now(UTC).replace(microsecond=0)
     ours, theirs = OUT / "incremental.zone", OUT / "full.zone"
 
@@ -202,6 +204,7 @@ def incremental(
                 origin=ORIGIN,
                 apex=apex,
                 ttl=ttl,
+                rules=rules,
                 serial=serial,
                 built_at=built_at,
                 incremental=inc,
@@ -257,7 +260,12 @@ def main() -> int:
         )
         t0 = time.perf_counter()
         zone, built_at = build_from_registry(
-            registry, origin=ORIGIN, apex=apex, ttl=load_policy().ttl, clock=SystemClock()
+            registry,
+            origin=ORIGIN,
+            apex=apex,
+            ttl=load_policy().ttl,
+            rules=RegistryRules(origin=ORIGIN, ds=load_policy().ds),
+            clock=SystemClock(),
         )
         build_s = time.perf_counter() - t0
         out = OUT / f"built-{a.delegations}.zone"

@@ -35,6 +35,7 @@ single line and a non-zero exit code. A class docstring is its default message.
         ├── InvalidValue            a value is malformed
         ├── ValueOutOfRange         a value is outside its range
         ├── PolicyRefused           a well-formed value is refused by registry policy
+        │   └── NameReserved        the name is reserved (ICANN RA Specification 5)
         ├── LimitExceeded           the change would break a data limit of the policy
         └── DsRejected              DS data break the DS rules (carries the violations)
 """
@@ -187,6 +188,10 @@ class ValueOutOfRange(RegistryError):
 
 class PolicyRefused(RegistryError):
     """A well-formed value is refused by the registry policy."""
+
+
+class NameReserved(PolicyRefused):
+    """The name is reserved by the registry and cannot be registered."""
 
 
 class LimitExceeded(RegistryError):

@@ -7,6 +7,7 @@ field. Nothing here reads the clock or touches a key.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -36,6 +37,10 @@ class DigestType(IntEnum):
 # RFC 8624 / the IANA registry: algorithm numbers a DS may name at all.
 ASSIGNED_DNSSEC_ALGORITHMS = frozenset({1, 3, 5, 6, 7, 8, 10, 12, 13, 14, 15, 16, 17})
 KNOWN_BACKENDS = frozenset({"pkcs11", "file"})
+# ICANN Registry Agreement Specification 5 is the model: names of the registry's own
+# services that no registrar may register (a policy file may list others).
+DEFAULT_RESERVED_LABELS = ("iana", "nic", "rdap", "whois", "www")
+_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +133,9 @@ class Policy:
     ds: DsPolicy
     cycle: CyclePolicy
     audit: AuditPolicy
+    # Labels directly below the TLD that are never registered nor delegated
+    # ([registry] reserved_labels; ICANN Registry Agreement Specification 5).
+    reserved_labels: tuple[str, ...] = DEFAULT_RESERVED_LABELS
     source: str = field(default="<built-in>", compare=False)
 
 
@@ -172,6 +180,7 @@ def policy_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Policy:
             online_retention=timedelta(days=r.integer("audit.online_retention_days", 1, 36500)),
             archive_retention=timedelta(days=r.integer("audit.archive_retention_days", 1, 36500)),
         ),
+        reserved_labels=_reserved(r),
         source=source,
     )
     r.reject_unknown()
@@ -226,6 +235,14 @@ class _Reader:
         ):
             raise PolicyError(key, f"must be a list of integers, not {value!r}")
         return list(value)
+
+    def has(self, key: str) -> bool:
+        node: Any = self._data
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
 
     def reject_unknown(self) -> None:
         for key in _leaf_keys(self._data):
@@ -336,6 +353,22 @@ def _ds(r: _Reader) -> DsPolicy:
         algorithms=frozenset(algorithms),
         max_per_domain=r.integer("ds.max_per_domain", 1, 64),
     )
+
+
+def _reserved(r: _Reader) -> tuple[str, ...]:
+    """``[registry] reserved_labels``: optional (older policy files lack it), LDH labels."""
+    key = "registry.reserved_labels"
+    if not r.has(key):
+        return DEFAULT_RESERVED_LABELS
+    value = r.get(key)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise PolicyError(key, f"must be a list of labels, not {value!r}")
+    for label in value:
+        if not _LABEL.match(label):
+            raise PolicyError(
+                key, f"{label!r} is not one lower-case label (letters, digits, inner hyphens)"
+            )
+    return tuple(sorted(set(value)))
 
 
 def _cross_checks(policy: Policy) -> None:

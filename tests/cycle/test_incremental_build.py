@@ -12,6 +12,7 @@ import pytest
 from tests.distribute.homes import Registry, attached, copy_home, ds_for, seeded_home
 from tldsec.clock import FakeClock, SystemClock
 from tldsec.cycle import Cycle, Outcome, open_cycle
+from tldsec.registry.context import rules_from_settings
 from tldsec.settings import load_settings
 from tldsec.zone.incremental import build_zone_file
 
@@ -48,6 +49,7 @@ def full_build(cycle: Cycle, path: Path, serial: int) -> bytes:
             origin=cycle.settings.origin,
             apex=cycle.settings.apex,  # type: ignore[arg-type]
             ttl=cycle.settings.policy.ttl,
+            rules=rules_from_settings(cycle.settings),
             serial=serial,
             built_at=cycle.clock.now(),
             incremental=False,

@@ -19,6 +19,7 @@ from tldsec.registry.context import RegistryRules
 from tldsec.registry.ds_rules import DsData
 from tldsec.registry.hosts import create_host
 from tldsec.registry.models import Domain, DsRecord, HistoryEntry, ZoneChange
+from tldsec.registry.reserved import reserved_names
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 DS_A = DsData.of(12345, 13, 2, "2BB183AF5F22588179A53B0A98631FAD1A292118A9E5B7EB8B5E1C4C0C0F0E01")
@@ -195,3 +196,59 @@ def test_secdns_not_announced_at_login(epp: RunningServer) -> None:
         assert client.domain_create("plain.example").code == 1000
         info = client.domain_info("plain.example")
         assert info.find(".//secDNS:infData") is None
+
+
+# Reserved names (ICANN Registry Agreement Specification 5; issue 13, attack 5).
+
+
+@pytest.mark.parametrize(
+    ("fixture", "reason"),
+    [
+        (
+            "domain_create_reserved.xml",
+            "domain 'nic.example' is reserved and cannot be registered: the apex name "
+            "servers a.nic.example., b.nic.example. lie below it",
+        ),
+        (
+            "domain_create_reserved_www.xml",
+            "domain 'www.example' is reserved and cannot be registered: reserved by the "
+            "registry policy (ICANN Registry Agreement Specification 5)",
+        ),
+    ],
+)
+def test_create_of_a_reserved_name_is_refused(
+    epp: RunningServer, alpha: EppClient, fixture: str, reason: str
+) -> None:
+    epp.dispatcher.rules = RegistryRules(
+        origin="example.",
+        ds=epp.world.rules.ds,
+        reserved_names=reserved_names("example.", apex_ns=("a.nic.example.", "b.nic.example.")),
+    )
+    before = state(epp)
+    response = alpha.request(frame(fixture))
+    assert response.code == 2306 and response.message == reason, response.message
+    assert_valid(response)
+    assert state(epp) == before
+
+
+def test_an_operator_reserved_name_is_refused_and_checked_unavailable(
+    epp: RunningServer, alpha: EppClient
+) -> None:
+    epp.dispatcher.rules = RegistryRules(
+        origin="example.",
+        ds=epp.world.rules.ds,
+        reserved_names=reserved_names("example.", labels=(), names=("free", "nic.example.")),
+    )
+    response = alpha.request(frame("domain_check_reserved.xml"))
+    assert_valid(response)
+    answers = [
+        (n.text, n.get("avail"), n.getnext().text if n.getnext() is not None else None)
+        for n in response.findall(".//domain:cd/domain:name")
+    ]
+    assert answers == [
+        ("nic.example", "0", "Reserved"),
+        ("whois.example", "1", None),  # labels=(): the policy's list is not in force here
+        ("free.example", "0", "Reserved"),
+    ]
+    created = alpha.request(frame("domain_create_reserved.xml"))
+    assert created.code == 2306 and "reserved by the registry operator" in created.message

@@ -41,7 +41,12 @@ NS = {"secDNS": "urn:ietf:params:xml:ns:secDNS-1.1"}
 
 def zone_lines(epp: RunningServer, owner: str) -> list[str]:
     zone, _ = build_from_registry(
-        epp.world.db, origin="example.", apex=APEX, ttl=load_policy().ttl, clock=epp.world.clock
+        epp.world.db,
+        origin="example.",
+        apex=APEX,
+        ttl=load_policy().ttl,
+        rules=epp.world.rules,
+        clock=epp.world.clock,
     )
     return [r.line() for r in zone.records if r.owner == owner]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,13 +15,14 @@ from tests.fixtures.registry import RegistryWorld
 from tldsec.cli.main import main
 from tldsec.dnscore import names
 from tldsec.dnscore.zonefile import read_zone
-from tldsec.errors import ZoneContentError
 from tldsec.policy import load_policy
+from tldsec.registry.context import RegistryRules
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.domain_update import DomainUpdate, update_domain
 from tldsec.registry.domains import DomainCreate, create_domain, delete_domain
 from tldsec.registry.ds_rules import DsData
 from tldsec.registry.hosts import HostAddr, create_host
+from tldsec.registry.reserved import ReservedNames, reserved_names
 from tldsec.settings import ApexSettings, settings_from_dict
 from tldsec.zone.builder import BuiltZone, build_from_registry, canonical_key, write_zone
 
@@ -34,9 +36,16 @@ APEX = ApexSettings(
 DS = DsData.of(31589, 13, 2, "3490A6806D47F17A34C29E2CE80E8A999FFBE4BE" + "0" * 24)
 
 
+RULES = RegistryRules(
+    origin="example.",
+    ds=load_policy().ds,
+    reserved_names=reserved_names("example.", apex_ns=APEX.ns),
+)
+
+
 def build(world: RegistryWorld) -> BuiltZone:
     zone, _ = build_from_registry(
-        world.db, origin="example.", apex=APEX, ttl=TTL, clock=world.clock
+        world.db, origin="example.", apex=APEX, ttl=TTL, rules=RULES, clock=world.clock
     )
     return zone
 
@@ -144,19 +153,31 @@ def test_the_file_reads_back_with_our_parser_and_dnspython(
     assert sum(len(rds) for _, rds in reference.iterate_rdatasets()) == len(zone.records)
 
 
-def test_an_apex_name_server_under_a_delegated_domain_is_refused(
+def test_a_domain_holding_an_apex_name_server_is_withheld(
     registry_world: RegistryWorld,
 ) -> None:
+    """Attack 5 at the builder: nic.example in the database (registered before it was
+    reserved, or written by a bug) is left out, and the rest of the zone is built."""
+    registry_world.rules = replace(registry_world.rules, reserved_names=ReservedNames())
     registry_world.add_registrar("alpha")
     with registry_world.db.write() as s:
         create_host(s, registry_world.tx("alpha"), "ns1.hoster.net")
-        create_domain(
-            s,
-            registry_world.tx("alpha"),
-            DomainCreate("nic.example", "a-1", ns=("ns1.hoster.net",)),
-        )
-    with pytest.raises(ZoneContentError, match=r"must not delegate nic\.example"):
-        build(registry_world)
+        for name in ("nic.example", "ok.example"):
+            create_domain(
+                s, registry_world.tx("alpha"), DomainCreate(name, "a-1", ns=("ns1.hoster.net",))
+            )
+    zone = build(registry_world)
+    assert "ok.example. 86400 IN NS ns1.hoster.net." in lines(zone)
+    assert not any(r.owner == "nic.example." for r in zone.records)
+    assert zone.delegations == 1
+    [withheld] = zone.quarantined
+    assert (withheld.kind, withheld.name, withheld.rules, withheld.kept) == (
+        "domain",
+        "nic.example",
+        ("reserved",),
+        False,
+    )
+    assert "apex name server a.nic.example. lies below it" in withheld.message
 
 
 def test_cli_zone_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

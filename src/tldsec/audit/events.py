@@ -108,6 +108,8 @@ class EventType(StrEnum):
     CYCLE_FAILED = "cycle.failed"
     ZONE_PUBLISHED = "zone.published"
     ZONE_PUBLISH_FAILED = "zone.publish_failed"
+    ZONE_QUARANTINED = "zone.quarantined"
+    ZONE_QUARANTINE_RELEASED = "zone.quarantine_released"
     # Facility
     FACILITY_ENTRY = "facility.entry"
     FACILITY_EXIT = "facility.exit"
@@ -245,6 +247,14 @@ CATALOGUE: dict[EventType, EventInfo] = {
     EventType.ZONE_PUBLISHED: EventInfo(_C.SIGNING, _L.INFO, "a signed zone was distributed"),
     EventType.ZONE_PUBLISH_FAILED: EventInfo(
         _C.SIGNING, _L.ERROR, "distributing a signed zone failed"
+    ),
+    EventType.ZONE_QUARANTINED: EventInfo(
+        _C.SIGNING,
+        _L.WARNING,
+        "a registry object broke a rule and was withheld from the zone (DPS 3.5.2)",
+    ),
+    EventType.ZONE_QUARANTINE_RELEASED: EventInfo(
+        _C.SIGNING, _L.NOTICE, "a withheld registry object is published again"
     ),
     EventType.FACILITY_ENTRY: EventInfo(_C.FACILITY, _L.INFO, "a visitor entered the facility"),
     EventType.FACILITY_EXIT: EventInfo(_C.FACILITY, _L.INFO, "a visitor left the facility"),

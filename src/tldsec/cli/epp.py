@@ -23,7 +23,7 @@ from tldsec.epp.workers import EppWorkers
 from tldsec.epp.xml.codec import Codec
 from tldsec.errors import ConfigError
 from tldsec.registry.audit import AuditRecorder, log_audit
-from tldsec.registry.context import RegistryRules
+from tldsec.registry.context import rules_from_settings
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.passwords import production_hasher
 from tldsec.settings import Settings
@@ -123,7 +123,7 @@ def build_server(settings: Settings, clock: Clock, gate: Gate, *, audit: bool) -
         recorder = registry_recorder(audit_log)
     dispatcher = Dispatcher(
         db=db,
-        rules=RegistryRules(origin=settings.origin, ds=settings.policy.ds),
+        rules=rules_from_settings(settings),
         clock=clock,
         hasher=production_hasher(),
         gate=gate,

@@ -25,7 +25,7 @@ from tldsec.epp.tls import fingerprint
 from tldsec.errors import ConfigError
 from tldsec.registry import registrars
 from tldsec.registry.audit import AuditTrail
-from tldsec.registry.context import Actor, RegistryRules, Tx
+from tldsec.registry.context import Actor, Tx, rules_from_settings
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.passwords import production_hasher
 from tldsec.settings import Settings
@@ -83,7 +83,7 @@ def _unit_of_work(args: argparse.Namespace, command: str) -> Iterator[tuple[Sess
         actor=Actor.registry(),
         now=clock.now(),
         sv_trid=f"cli-{secrets.token_hex(6)}",
-        rules=RegistryRules(origin=settings.origin, ds=settings.policy.ds),
+        rules=rules_from_settings(settings),
         hasher=production_hasher(),
         audit=trail,
     )

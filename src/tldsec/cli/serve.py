@@ -272,7 +272,7 @@ class Registry:
         from tldsec.epp.tls import server_context
         from tldsec.epp.tlscert import make_self_signed
         from tldsec.epp.xml.codec import Codec
-        from tldsec.registry.context import RegistryRules
+        from tldsec.registry.context import rules_from_settings
         from tldsec.registry.database import RegistryDatabase
         from tldsec.registry.passwords import production_hasher
 
@@ -306,7 +306,7 @@ class Registry:
         audit = open_audit_log(self.settings, self.clock)
         dispatcher = Dispatcher(
             db=db,
-            rules=RegistryRules(origin=self.settings.origin, ds=self.settings.policy.ds),
+            rules=rules_from_settings(self.settings),
             clock=self.clock,
             hasher=production_hasher(),
             gate=LoginGate(self.clock, max_sessions=epp.sessions_per_registrar),

@@ -1,16 +1,25 @@
-"""``tldsec zone build``: the unsigned TLD zone from the registry database."""
+"""``tldsec zone build``: the unsigned TLD zone from the registry database;
+``tldsec zone quarantine list|release``: the registry objects the builder withholds."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
 from tldsec.clock import SystemClock
-from tldsec.errors import ConfigError
+from tldsec.cycle.run import UNSIGNED_NAME
+from tldsec.errors import ConfigError, CycleError
+from tldsec.registry.context import rules_from_settings
 from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.names import normalize
+from tldsec.settings import Settings
 from tldsec.zone.builder import build_from_registry, write_zone
+from tldsec.zone.buildinfo import BuildInfo
+from tldsec.zone.quarantine import KINDS, Quarantined, resolved
 
 
 def register(sub: Any) -> None:
@@ -22,6 +31,31 @@ def register(sub: Any) -> None:
     add_home_argument(build)
     build.add_argument("-o", "--output", required=True, type=Path, metavar="FILE")
     build.set_defaults(handler=_build)
+
+    quarantine = commands.add_parser(
+        "quarantine",
+        help="registry objects withheld from the zone for breaking a rule (DPS 3.5.2)",
+        description="The zone builder checks every delegation and glue host with the "
+        "rules EPP applies; one that breaks a rule is withheld (its previous records "
+        "stay, or it is left out) and the rest of the zone is published. Each cycle "
+        "checks the withheld objects again and publishes those the database fixed.",
+    )
+    actions = quarantine.add_subparsers(dest="quarantine_command", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="the withheld objects, the rules each breaks")
+    add_home_argument(listing)
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.set_defaults(handler=_quarantine_list)
+    release = actions.add_parser(
+        "release",
+        help="check a withheld object against the database now and publish it if valid",
+    )
+    add_home_argument(release)
+    release.add_argument("name", help="the domain or host name")
+    release.add_argument("--kind", choices=KINDS, help="domain or host, when both are withheld")
+    release.add_argument(
+        "--no-cycle", action="store_true", help="do not run the cycle that publishes it"
+    )
+    release.set_defaults(handler=_quarantine_release)
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -35,6 +69,7 @@ def _build(args: argparse.Namespace) -> int:
             origin=settings.origin,
             apex=settings.apex,
             ttl=settings.policy.ttl,
+            rules=rules_from_settings(settings),
             clock=SystemClock(),
         )
     finally:
@@ -45,4 +80,77 @@ def _build(args: argparse.Namespace) -> int:
         f"{zone.delegations} delegations ({zone.signed_delegations} with DS), "
         f"{zone.glue_hosts} glue hosts, {len(zone.orphan_hosts)} orphaned"
     )
+    for q in zone.quarantined:
+        print(f"withheld {q.kind} {q.name}: {q.message}")
     return 0
+
+
+def _quarantine_list(args: argparse.Namespace) -> int:
+    entries = _entries(settings_from_args(args))
+    if args.json:
+        print(json.dumps([q.as_json() for q in entries], indent=1))
+        return 0
+    if not entries:
+        print("nothing is quarantined")
+    for q in entries:
+        since = datetime.fromtimestamp(q.since, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        what = "previous records kept" if q.kept else "left out"
+        print(f"{q.kind} {q.name} since {since} ({what}): {', '.join(q.rules)}: {q.message}")
+    return 0
+
+
+def _quarantine_release(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    name = normalize(args.name) if " " not in args.name.strip() else args.name
+    matches = [
+        q
+        for q in _entries(settings)
+        if q.name == name and (args.kind is None or q.kind == args.kind)
+    ]
+    if not matches:
+        raise CycleError(f"{name!r} is not quarantined (see 'tldsec zone quarantine list')")
+    if len(matches) > 1:
+        raise CycleError(f"{name!r} is quarantined as a domain and as a host: pass --kind")
+    entry = matches[0]
+    db = RegistryDatabase.from_url(settings.registry_db_url)
+    try:
+        with db.read() as session:
+            fixed = resolved(session, rules_from_settings(settings), [entry])
+    finally:
+        db.dispose()
+    if not fixed:
+        raise CycleError(
+            f"{entry.kind} {entry.name} still breaks the registry's rules "
+            f"({', '.join(entry.rules)}): fix it in the registry first; it is published "
+            "at the next cycle after that"
+        )
+    from tldsec.audit.config import open_audit_log
+
+    clock = SystemClock()
+    audit = open_audit_log(settings, clock)
+    try:
+        audit.record(
+            "zone.quarantine_released",
+            actor=operator_actor(),
+            zone=settings.origin,
+            kind=entry.kind,
+            name=entry.name,
+            reason="released by the operator after checking the registry's rows",
+        )
+    finally:
+        audit.close()
+    print(f"{entry.kind} {entry.name} passes the registry's rules now")
+    if args.no_cycle:
+        print("it is published at the next cycle ('tldsec cycle', or tldsec serve's own)")
+        return 0
+    from tldsec.cycle import open_cycle
+
+    with open_cycle(settings, clock) as cycle:
+        result = cycle.run()
+    print(result.summary(), flush=True)
+    return 0 if result.ok else 1
+
+
+def _entries(settings: Settings) -> tuple[Quarantined, ...]:
+    info = BuildInfo.load(settings.zones_dir / "work" / UNSIGNED_NAME)
+    return () if info is None else info.quarantine

@@ -39,9 +39,16 @@ from tldsec.clock import Clock, to_epoch
 from tldsec.cycle.result import CycleResult, Outcome, RunLog
 from tldsec.cycle.state import LAST_REPORT, STATE_FILE, CycleState, Pending, write_atomic
 from tldsec.distribute.store import ZoneStore
-from tldsec.errors import CycleError, DistributionError, TldsecError
+from tldsec.errors import (
+    CycleError,
+    DistributionError,
+    TldsecError,
+    ZoneError,
+    ZoneSyntaxError,
+)
 from tldsec.hsm.base import KeyStore
 from tldsec.keys.service import KeyManager
+from tldsec.registry.context import rules_from_settings
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import ZoneChange
 from tldsec.settings import ApexSettings, Settings
@@ -50,8 +57,9 @@ from tldsec.signer.files import carry_sidecars, remove_sidecars, sign_zone_file
 from tldsec.verify.coverage import ExpectedSigners
 from tldsec.verify.gate import gate
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
-from tldsec.zone.buildinfo import BuildInfo
+from tldsec.zone.buildinfo import BuildInfo, distrust, line_owner, trust
 from tldsec.zone.incremental import build_zone_file
+from tldsec.zone.quarantine import Quarantined, resolved
 from tldsec.zone.serial import allocate_serial
 
 log = logging.getLogger("tldsec.cycle")
@@ -111,6 +119,9 @@ class Cycle:
             return Pending(
                 "registry", f"a registry change committed late after serial {distributed}", since
             )
+        fixed = self._quarantine_resolved()
+        if fixed:
+            return Pending("registry", f"quarantined {fixed} can be published again", now)
         due = self.keys.plan(now).due_steps()
         if due:
             return Pending("keys", f"key step due: {due[0].describe()}")
@@ -139,6 +150,16 @@ class Cycle:
             return session.scalar(
                 select(func.min(ZoneChange.at)).where(ZoneChange.id.in_(list(info.unsettled)))
             )
+
+    def _quarantine_resolved(self) -> str | None:
+        """A quarantined object the registry now lets go (fixed in the database even
+        without a zone_change row), or None (zone/quarantine.py)."""
+        info = BuildInfo.load(self.zones_dir / "work" / UNSIGNED_NAME)
+        if info is None or not info.quarantine:
+            return None
+        with self.registry.read() as session:
+            found = resolved(session, rules_from_settings(self.settings), info.quarantine)
+        return None if not found else f"{found[0].kind} {found[0].name}"
 
     # --- one cycle --------------------------------------------------------------------------
 
@@ -172,6 +193,8 @@ class Cycle:
             # A stage failed (a database, the HSM, the disk): nothing was distributed.
             result = run.result(Outcome.FAILED, reason, error=f"{type(exc).__name__}: {exc}")
             log.error("cycle failed at %s: %s", run.stage, exc)
+            if run.stage == "sign" and isinstance(exc, ZoneError):
+                self._distrust_build(f"the signer refused the unsigned zone: {exc}", exc)
             self._record(
                 "cycle.failed",
                 "component:cycle",
@@ -206,6 +229,7 @@ class Cycle:
                 origin=origin,
                 apex=_apex(self.settings),
                 ttl=self.settings.policy.ttl,
+                rules=rules_from_settings(self.settings),
                 serial=serial,
                 built_at=now,
             )
@@ -213,7 +237,9 @@ class Cycle:
             delegations=built.delegations,
             with_ds=built.signed_delegations,
             incremental_build=int(built.incremental),
+            quarantined=len(built.quarantined),
         )
+        self._record_quarantine(built.newly_quarantined, built.released, serial)
         change_id = built.last_change_id
 
         run.enter("keys")
@@ -281,6 +307,7 @@ class Cycle:
         )
         self._save_report(verdict.report.to_json(), serial)
         if not verdict.passed:
+            self._distrust_build(f"serial {serial} failed verification")
             kept = candidate.with_suffix(".refused")
             os.replace(candidate, kept)
             remove_sidecars(candidate)
@@ -291,6 +318,7 @@ class Cycle:
         carry_sidecars(candidate, published)
         # The incremental gate compared the bytes outside the patch already.
         diff = self.store.commit(serial, patch_checked=verdict.incremental)
+        trust(unsigned_path)
         run.stats["incremental_verify"] = int(verdict.incremental)
         remove_sidecars(candidate)
         candidate.unlink(missing_ok=True)
@@ -342,6 +370,46 @@ class Cycle:
             "cycle.failed", "component:cycle", serial=run.serial, stage="verify", error=message
         )
         return result
+
+    def _record_quarantine(
+        self, new: tuple[Quarantined, ...], released: tuple[Quarantined, ...], serial: int
+    ) -> None:
+        """DPS 3.5.2, 4.4.1: each object withheld from the zone, and each let go, is an
+        audit entry naming it and the rules it broke (zone/quarantine.py)."""
+        for q in new:
+            log.error("QUARANTINED %s %s: %s", q.kind, q.name, q.message)
+            self._record(
+                "zone.quarantined",
+                "component:builder",
+                zone=self.settings.origin,
+                serial=serial,
+                **q.as_json(),
+            )
+        for q in released:
+            log.info("released from quarantine: %s %s", q.kind, q.name)
+            self._record(
+                "zone.quarantine_released",
+                "component:builder",
+                zone=self.settings.origin,
+                serial=serial,
+                kind=q.kind,
+                name=q.name,
+                reason="the registry's rows pass the rules again, or are no longer published",
+            )
+
+    def _distrust_build(self, why: str, exc: ZoneError | None = None) -> None:
+        """A cycle failed on the unsigned file's content: the next build reads what this
+        one wrote, and the owner of the line the signer named, again from the database;
+        a second failure makes it a full build."""
+        path = self.zones_dir / "work" / UNSIGNED_NAME
+        names = []
+        if isinstance(exc, ZoneSyntaxError) and exc.line and Path(exc.filename) == path:
+            owner = line_owner(path, exc.line)
+            if owner is not None:
+                names.append(owner)
+        level = distrust(path, names)
+        if level:
+            log.warning("%s: the next build %s", why, ("re-reads its names", "is full")[level - 1])
 
     def _advance(self, **fields: Any) -> None:
         state = self.state()

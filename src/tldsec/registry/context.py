@@ -8,19 +8,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from argon2 import PasswordHasher
 
 from tldsec.policy import DsPolicy
 from tldsec.registry.audit import AuditRecorder, log_audit
 from tldsec.registry.names import normalize
+from tldsec.registry.reserved import ReservedNames, reserved_names
+
+if TYPE_CHECKING:
+    from tldsec.settings import Settings
 
 REGISTRY_ACTOR = "registry"
 
 
 @dataclass(frozen=True, slots=True)
 class RegistryRules:
-    """What the registry accepts: the TLD, the DS policy (DPS 3.3) and data limits."""
+    """What the registry accepts: the TLD, the DS policy (DPS 3.3), the reserved names
+    and data limits. The zone builder applies the same rules to every object it
+    publishes (``registry/publishable.py``)."""
 
     origin: str
     ds: DsPolicy
@@ -29,12 +36,37 @@ class RegistryRules:
     max_check_names: int = 50
     # RFC 5731 3.2.4: a pending transfer is approved by the server after this time.
     transfer_pending: timedelta = timedelta(days=5)
+    # None: the policy's default labels under the origin (rules_from_settings adds the
+    # apex name servers' domains and the operator's names); read ``reserved``.
+    reserved_names: ReservedNames | None = None
+    reserved: ReservedNames = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not normalize(self.origin):
             raise ValueError("the registry needs a TLD origin")
         if self.max_ns < 1 or self.max_period_years < 1 or self.max_check_names < 1:
             raise ValueError("registry limits must be positive")
+        reserved = self.reserved_names
+        object.__setattr__(
+            self, "reserved", reserved if reserved is not None else reserved_names(self.origin)
+        )
+
+
+def rules_from_settings(settings: Settings) -> RegistryRules:
+    """The registry's rules for a home: its TLD, its policy's DS rules and reserved
+    labels, the apex name servers' domains and ``[zone] reserved_names``."""
+    from tldsec.errors import ConfigError, RegistryError
+
+    try:
+        reserved = reserved_names(
+            settings.origin,
+            labels=settings.policy.reserved_labels,
+            names=settings.config.zone.reserved_names,
+            apex_ns=settings.apex.ns if settings.apex is not None else (),
+        )
+    except RegistryError as exc:
+        raise ConfigError(f"[zone] reserved_names: {exc}") from exc
+    return RegistryRules(origin=settings.origin, ds=settings.policy.ds, reserved_names=reserved)
 
 
 @dataclass(frozen=True, slots=True)

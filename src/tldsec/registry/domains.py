@@ -19,6 +19,7 @@ from tldsec.errors import (
     DsRejected,
     InvalidValue,
     LimitExceeded,
+    NameReserved,
     ObjectExists,
     ObjectNotFound,
     PolicyRefused,
@@ -104,6 +105,9 @@ def check_domains(session: Session, tx: Tx, names: Sequence[str]) -> list[Availa
         except TldsecError as exc:
             answers.append(Availability(raw, False, str(exc)[:32] or "invalid name"))
             continue
+        if name in tx.rules.reserved:
+            answers.append(Availability(name, False, "Reserved"))
+            continue
         taken = session.scalar(select(Domain.id).where(Domain.name == name)) is not None
         answers.append(Availability(name, not taken, "In use" if taken else None))
     return answers
@@ -124,6 +128,10 @@ def create_domain(session: Session, tx: Tx, req: DomainCreate) -> DomainView:
     if tx.actor.registrar_id is None:
         raise PolicyRefused("domains are created by registrars")
     name = _name(req.name, tx)
+    why = tx.rules.reserved.why(name)
+    if why is not None:
+        # ICANN Registry Agreement Specification 5: reserved names are not registered.
+        raise NameReserved(f"domain {name!r} is reserved and cannot be registered: {why}")
     if session.scalar(select(Domain.id).where(Domain.name == name)) is not None:
         raise ObjectExists(f"domain {name!r} already exists")
     check_period(req.years, tx)

@@ -7,7 +7,6 @@ that any domain uses as a name server cannot be deleted (RFC 5732 3.2.2).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from tldsec.errors import (
     AssociationProhibits,
-    InvalidValue,
     LimitExceeded,
     ObjectExists,
     ObjectNotFound,
@@ -27,6 +25,7 @@ from tldsec.errors import (
     TldsecError,
 )
 from tldsec.registry import history
+from tldsec.registry.addresses import HostAddr, parse_address
 from tldsec.registry.context import Tx
 from tldsec.registry.domains import Availability
 from tldsec.registry.models import Domain, Host, HostAddress, HostStatus
@@ -35,14 +34,6 @@ from tldsec.registry.objects import client_ids, host_in_use, load_host, require_
 from tldsec.registry.statuses import HOST_CLIENT, HOST_SERVER, check_settable, prohibits
 
 MAX_ADDRESSES = 13
-
-
-@dataclass(frozen=True, slots=True, order=True)
-class HostAddr:
-    """One address of a host; ``version`` is 4 or 6 (RFC 5732 ``ip`` attribute)."""
-
-    address: str
-    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,19 +57,6 @@ class HostUpdate:
     add_status: tuple[str, ...] = ()
     rem_status: tuple[str, ...] = ()
     new_name: str | None = None
-
-
-def parse_address(text: str, version: int) -> HostAddr:
-    """Check an address against its declared version; refuse ones useless as glue."""
-    try:
-        ip = ipaddress.ip_address(text.strip())
-    except ValueError as exc:
-        raise InvalidValue(f"{text!r} is not an IP address") from exc
-    if ip.version != version:
-        raise InvalidValue(f"{text!r} is not an IPv{version} address")
-    if ip.is_unspecified or ip.is_loopback or ip.is_multicast or ip.is_link_local:
-        raise PolicyRefused(f"{ip} is not usable as a name server address")
-    return HostAddr(ip.compressed, version)
 
 
 def check_hosts(session: Session, tx: Tx, names: Sequence[str]) -> list[Availability]:

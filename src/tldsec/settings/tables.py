@@ -31,6 +31,9 @@ class ZoneTable:
     soa_refresh: int = setting(1800, low=1, high=2**31 - 1)
     soa_retry: int = setting(900, low=1, high=2**31 - 1)
     soa_expire: int = setting(1209600, low=1, high=2**31 - 1)
+    # Labels or names directly below the TLD that no registrar may register, besides
+    # the policy's [registry] reserved_labels and the apex name servers' domains.
+    reserved_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,9 @@ from tldsec.atomicfile import replacing
 from tldsec.clock import Clock
 from tldsec.errors import ZoneContentError
 from tldsec.policy import TtlPolicy
+from tldsec.registry.context import RegistryRules
 from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.ds_rules import DsData
 from tldsec.registry.models import (
     Domain,
     DomainNs,
@@ -45,6 +47,7 @@ from tldsec.registry.models import (
 from tldsec.registry.names import superordinate
 from tldsec.registry.statuses import HOLD
 from tldsec.settings import ApexSettings
+from tldsec.zone.quarantine import Isolation, Quarantined
 from tldsec.zone.serial import allocate_serial
 
 _BATCH = 20_000
@@ -75,19 +78,34 @@ class BuiltZone:
     glue_hosts: int
     orphan_hosts: tuple[str, ...]
     last_change_id: int  # the newest zone_change row this build includes
+    # Registry hosts counted as glue whose owner is an apex owner (records from settings).
+    apex_glue_hosts: tuple[str, ...] = ()
+    quarantined: tuple[Quarantined, ...] = ()  # objects withheld (zone.quarantine)
+    newly_quarantined: tuple[Quarantined, ...] = ()  # ... that the previous build published
+    released: tuple[Quarantined, ...] = ()  # the previous build's that are published again
 
 
 def build_zone(
-    session: Session, *, origin: str, apex: ApexSettings, ttl: TtlPolicy, serial: int
+    session: Session,
+    *,
+    origin: str,
+    apex: ApexSettings,
+    ttl: TtlPolicy,
+    serial: int,
+    rules: RegistryRules,
+    isolation: Isolation | None = None,
 ) -> BuiltZone:
-    """Read the registry (one consistent snapshot: ``RegistryDatabase.snapshot``)."""
+    """Read the registry (one consistent snapshot: ``RegistryDatabase.snapshot``); every
+    delegation and glue host is checked with ``rules`` and a bad one quarantined
+    (``zone.quarantine``; ``isolation`` knows the previous build's, None: no previous)."""
     origin = origin.lower() if origin.endswith(".") else origin.lower() + "."
     if not 0 < serial < 2**32:
         raise ValueError(f"SOA serial {serial} is outside 1..2^32-1 (RFC 1035 3.3.13)")
+    check = isolation if isolation is not None else Isolation(rules)
     last_change = session.scalar(select(func.max(ZoneChange.id))) or 0
     held = exists().where(DomainStatus.domain_id == Domain.id, DomainStatus.status.in_(HOLD))
 
-    ns_by_domain: dict[str, list[str]] = defaultdict(list)
+    db_ns: dict[str, list[str]] = defaultdict(list)
     delegation = (
         select(Domain.name, Host.name)
         .join(DomainNs, DomainNs.domain_id == Domain.id)
@@ -95,18 +113,30 @@ def build_zone(
         .where(~held)
     )
     for domain_name, host_name in _stream(session, delegation):
-        ns_by_domain[domain_name].append(host_name)
+        db_ns[domain_name].append(host_name)
 
-    ds_by_domain: dict[str, list[str]] = defaultdict(list)
+    db_ds: dict[str, list[DsData]] = defaultdict(list)
     ds_query = select(
         Domain.name, DsRecord.key_tag, DsRecord.algorithm, DsRecord.digest_type, DsRecord.digest
     ).join(DsRecord, DsRecord.domain_id == Domain.id)
     for domain_name, tag, alg, dtype, digest in _stream(session, ds_query):
-        if domain_name in ns_by_domain:
-            ds_by_domain[domain_name].append(f"{tag} {alg} {dtype} {digest}")
+        if domain_name in db_ns:
+            db_ds[domain_name].append(DsData(tag, alg, dtype, digest))
+
+    # DPS 3.5.2: each delegation passes the rules EPP applies, or is quarantined alone.
+    ns_by_domain: dict[str, list[str]] = {}
+    ds_by_domain: dict[str, list[str]] = {}
+    no_ds: list[DsData] = []
+    for domain_name, hosts in db_ns.items():
+        published = check.domain(domain_name, hosts, db_ds.get(domain_name, no_ds))
+        if published is not None:
+            ns_by_domain[domain_name] = published[0]
+            if published[1]:
+                ds_by_domain[domain_name] = published[1]
+    del db_ns, db_ds
 
     used = {h for hosts in ns_by_domain.values() for h in hosts}
-    addresses: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    db_addresses: dict[str, list[tuple[int, str]]] = defaultdict(list)
     parents: dict[str, str] = {}
     glue_query = (
         select(Host.name, Host.parent_name, HostAddress.version, HostAddress.address)
@@ -115,8 +145,15 @@ def build_zone(
     )
     for host_name, parent, version, address in _stream(session, glue_query):
         if host_name in used and parent is not None:
-            addresses[host_name].append((version, address))
+            db_addresses[host_name].append((version, address))
             parents[host_name] = parent
+    addresses: dict[str, list[tuple[int, str]]] = {}
+    for host_name, addrs in db_addresses.items():
+        glue = check.glue(host_name, addrs)
+        if glue is not None:
+            addresses[host_name] = glue
+        else:
+            parents.pop(host_name)
 
     # Group by owner, each owner's records in SOA, NS, DS, A, AAAA order, then sort the
     # owners once (a zone has millions of records; sorting owners is what costs).
@@ -127,9 +164,11 @@ def build_zone(
     for domain_name, hosts in ns_by_domain.items():
         owner = f"{domain_name}."
         by_owner[owner].extend(delegation_records(owner, hosts, ds_by_domain.get(domain_name), ttl))
+    apex_glue: list[str] = []
     for host_name, addrs in addresses.items():
         owner = f"{host_name}."
         if owner in apex_owners:
+            apex_glue.append(host_name)
             continue  # the apex name servers' glue comes from the settings
         by_owner[owner].extend(glue_records(owner, addrs, ttl))
     records = [r for owner in sorted(by_owner, key=canonical_key) for r in by_owner[owner]]
@@ -140,8 +179,9 @@ def build_zone(
         if parent in ns_by_domain:
             raise ZoneContentError(
                 f"apex name server {ns} lies below the delegated domain {parent}: "
-                f"the registry must not delegate {parent}"
+                f"the registry must not delegate {parent} (add it to the reserved names)"
             )
+    quarantined, new, released = check.result()
     return BuiltZone(
         origin=origin,
         serial=serial,
@@ -151,18 +191,29 @@ def build_zone(
         glue_hosts=len(addresses),
         orphan_hosts=orphans,
         last_change_id=last_change,
+        apex_glue_hosts=tuple(sorted(apex_glue)),
+        quarantined=quarantined,
+        newly_quarantined=new,
+        released=released,
     )
 
 
 def build_from_registry(
-    db: RegistryDatabase, *, origin: str, apex: ApexSettings, ttl: TtlPolicy, clock: Clock
+    db: RegistryDatabase,
+    *,
+    origin: str,
+    apex: ApexSettings,
+    ttl: TtlPolicy,
+    rules: RegistryRules,
+    clock: Clock,
 ) -> tuple[BuiltZone, datetime]:
     """Allocate the next serial (its own transaction), then build from one snapshot."""
     now = clock.now()
     with db.write() as session:
         serial = allocate_serial(session, now)
     with db.snapshot() as session:
-        return build_zone(session, origin=origin, apex=apex, ttl=ttl, serial=serial), now
+        zone = build_zone(session, origin=origin, apex=apex, ttl=ttl, serial=serial, rules=rules)
+        return zone, now
 
 
 def zone_text(zone: BuiltZone, built_at: datetime | None = None) -> Iterator[str]:

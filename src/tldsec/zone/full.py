@@ -3,6 +3,10 @@ next (incremental) build starts from (``zone.buildinfo``)."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import mmap
+import os
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -11,13 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tldsec.clock import to_epoch
+from tldsec.errors import ZoneSyntaxError
 from tldsec.policy import TtlPolicy
+from tldsec.registry.context import RegistryRules
 from tldsec.registry.models import ZoneChange
 from tldsec.settings import ApexSettings
-from tldsec.zone import owners
-from tldsec.zone.builder import apex_records, build_zone, zone_text
+from tldsec.zone.blocks import ZoneFileBlocks
+from tldsec.zone.builder import build_zone, zone_text
 from tldsec.zone.buildinfo import BuildInfo, fingerprint
 from tldsec.zone.output import BuildResult, write_atomic
+from tldsec.zone.quarantine import Isolation
 
 GAP_WINDOW = 1_000  # ids below the newest a full build checks for unseen changes
 
@@ -28,15 +35,33 @@ def build_full(
     origin: str,
     apex: ApexSettings,
     ttl: TtlPolicy,
+    rules: RegistryRules,
     serial: int,
     built_at: datetime,
     reason: str,
 ) -> BuildResult:
     """Build every owner from the registry snapshot and write ``path`` and its record;
-    ``reason``: why not incrementally (kept in the result)."""
-    zone = build_zone(session, origin=origin, apex=apex, ttl=ttl, serial=serial)
-    apex_owners = {r.owner for r in apex_records(origin, apex, ttl, serial)}
+    ``reason``: why not incrementally (kept in the result). A quarantined object keeps
+    what the previous file at ``path`` held for it, when that file matches its record."""
     now = to_epoch(built_at)
+    with contextlib.ExitStack() as stack:
+        previous = BuildInfo.load(path)
+        blocks = _previous_blocks(stack, path, previous)
+        isolation = Isolation(
+            rules,
+            before=previous.quarantine if previous is not None else (),
+            kept=None if blocks is None else (lambda owner: blocks.lines(blocks.find(owner))),
+            now=now,
+        )
+        zone = build_zone(
+            session,
+            origin=origin,
+            apex=apex,
+            ttl=ttl,
+            serial=serial,
+            rules=rules,
+            isolation=isolation,
+        )
     newest = zone.last_change_id
     seen = set(
         session.scalars(
@@ -48,7 +73,6 @@ def build_full(
     unsettled = {i: now for i in range(max(1, newest - GAP_WINDOW + 1), newest + 1)}
     for i in seen:
         unsettled.pop(i, None)
-    apex_glue = _apex_glue_hosts(session, apex_owners, origin)
 
     def chunks() -> Iterable[bytes]:
         batch: list[str] = []
@@ -64,15 +88,16 @@ def build_full(
         origin=origin,
         serial=serial,
         last_change_id=newest,
-        fingerprint=fingerprint(origin, apex, ttl),
+        fingerprint=fingerprint(origin, apex, ttl, rules),
         sha256=digest,
         size=size,
         delegations=zone.delegations,
         with_ds=zone.signed_delegations,
         glue_hosts=zone.glue_hosts,
         orphan_hosts=zone.orphan_hosts,
-        apex_glue_hosts=apex_glue,
+        apex_glue_hosts=zone.apex_glue_hosts,
         unsettled=unsettled,
+        quarantine=zone.quarantined,
     )
     info.save(path)
     return BuildResult(
@@ -86,9 +111,25 @@ def build_full(
         glue_hosts=zone.glue_hosts,
         orphan_hosts=len(zone.orphan_hosts),
         owners=len({r.owner for r in zone.records}),
+        quarantined=zone.quarantined,
+        newly_quarantined=zone.newly_quarantined,
+        released=zone.released,
     )
 
 
-def _apex_glue_hosts(session: Session, apex_owners: set[str], origin: str) -> tuple[str, ...]:
-    names = [o[:-1] for o in apex_owners if o != origin]
-    return tuple(sorted(owners.glue_hosts(session, names)))
+def _previous_blocks(
+    stack: contextlib.ExitStack, path: Path, info: BuildInfo | None
+) -> ZoneFileBlocks | None:
+    """The previous file's owner blocks, when it is the file its record describes."""
+    if info is None:
+        return None
+    try:
+        f = stack.enter_context(path.open("rb"))
+        if os.fstat(f.fileno()).st_size != info.size or info.size == 0:
+            return None
+        mm = stack.enter_context(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+        if hashlib.sha256(mm).hexdigest() != info.sha256:
+            return None
+        return ZoneFileBlocks(mm, str(path))
+    except (OSError, ValueError, ZoneSyntaxError):
+        return None

@@ -36,8 +36,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from tldsec.clock import to_epoch
-from tldsec.errors import ZoneContentError, ZoneSyntaxError
+from tldsec.errors import ZoneContentError, ZoneError, ZoneSyntaxError
 from tldsec.policy import TtlPolicy
+from tldsec.registry.context import RegistryRules
 from tldsec.registry.models import ZoneChange
 from tldsec.registry.names import superordinate
 from tldsec.settings import ApexSettings
@@ -55,6 +56,7 @@ from tldsec.zone.builder import (
 from tldsec.zone.buildinfo import GAP_HORIZON, BuildInfo, fingerprint
 from tldsec.zone.full import build_full
 from tldsec.zone.output import BuildResult, write_atomic
+from tldsec.zone.quarantine import Isolation
 
 log = logging.getLogger(__name__)
 
@@ -74,25 +76,34 @@ def build_zone_file(
     origin: str,
     apex: ApexSettings,
     ttl: TtlPolicy,
+    rules: RegistryRules,
     serial: int,
     built_at: datetime,
     max_names: int | None = None,
     incremental: bool = True,
 ) -> BuildResult:
     """Write the unsigned zone to ``path`` (atomically, with its build record) from one
-    registry snapshot (``RegistryDatabase.snapshot``)."""
+    registry snapshot (``RegistryDatabase.snapshot``); every object written passes
+    ``rules`` or is quarantined (``zone.quarantine``)."""
     origin = origin.lower() if origin.endswith(".") else origin.lower() + "."
     if not 0 < serial < 2**32:
         raise ValueError(f"SOA serial {serial} is outside 1..2^32-1 (RFC 1035 3.3.13)")
     if incremental:
         try:
-            return _incremental(session, path, origin, apex, ttl, serial, built_at, max_names)
+            return _incremental(
+                session, path, origin, apex, ttl, rules, serial, built_at, max_names
+            )
         except _FullBuild as why:
             reason = str(why)
+        except (ZoneError, ValueError, KeyError, IndexError, UnicodeError) as exc:
+            # Never build on text the database may no longer hold: any failure of the
+            # incremental path is answered by a full build from the database.
+            reason = f"the incremental build failed ({type(exc).__name__}: {exc})"
+            log.warning("incremental zone build failed: %s", exc)
     else:
         reason = "incremental build turned off"
     log.info("full zone build: %s", reason)
-    return build_full(session, path, origin, apex, ttl, serial, built_at, reason)
+    return build_full(session, path, origin, apex, ttl, rules, serial, built_at, reason)
 
 
 # --- incremental ----------------------------------------------------------------------------
@@ -104,6 +115,7 @@ def _incremental(
     origin: str,
     apex: ApexSettings,
     ttl: TtlPolicy,
+    rules: RegistryRules,
     serial: int,
     built_at: datetime,
     max_names: int | None,
@@ -111,8 +123,12 @@ def _incremental(
     info = BuildInfo.load(path)
     if info is None or not path.exists():
         raise _FullBuild(f"no previous zone file with a build record at {path}")
-    if info.origin != origin or info.fingerprint != fingerprint(origin, apex, ttl):
-        raise _FullBuild("the origin, apex settings or TTLs changed since the previous build")
+    if info.origin != origin or info.fingerprint != fingerprint(origin, apex, ttl, rules):
+        raise _FullBuild(
+            "the origin, apex settings, TTLs or registry rules changed since the previous build"
+        )
+    if info.distrusted >= 2 or (info.distrusted and not info.rewritten):
+        raise _FullBuild("cycles failed on the previous file's content")
     limit = max_names if max_names is not None else max(MIN_NAMES, info.delegations // SHARE)
     newest = session.scalar(select(func.max(ZoneChange.id))) or 0
     if newest < info.last_change_id:
@@ -128,6 +144,11 @@ def _incremental(
         )
     ).all()
     changed = {row.name for row in rows}
+    if info.distrusted:
+        # A cycle failed on the previous file: read what it wrote again from the database.
+        changed.update(info.rewritten)
+    # Quarantined objects are looked at again in every build (zone.quarantine).
+    changed.update(q.name for q in info.quarantine)
     if len(changed) > limit:
         raise _FullBuild(f"{len(changed)} names changed, more than the limit of {limit}")
 
@@ -168,7 +189,7 @@ def _incremental(
                 path,
                 blocks,
                 info,
-                _Plan(origin, apex, ttl, serial, built_at, newest, unsettled),
+                _Plan(origin, apex, ttl, rules, serial, built_at, newest, unsettled),
                 domains,
                 hosts,
                 len(rows),
@@ -180,6 +201,7 @@ class _Plan:
     origin: str
     apex: ApexSettings
     ttl: TtlPolicy
+    rules: RegistryRules
     serial: int
     built_at: datetime
     newest: int
@@ -210,10 +232,48 @@ def _splice(
             if fields[3] == "NS":
                 hosts.add(fields[4][:-1])
 
-    names = {n for n in domains | hosts if n.endswith(suffix)}
+    # Every quarantined object is evaluated again: a row fixed in the database (even
+    # without a zone_change row) leaves the quarantine now.
+    held: dict[str, set[str]] = {"domain": set(), "host": set()}
+    for q in info.quarantine:
+        held[q.kind].add(q.name)
+    names = {n for n in domains | hosts | held["domain"] | held["host"] if n.endswith(suffix)}
     names.update(o[:-1] for o in apex_groups if o != origin)
-    delegated = owners.domains(session, names)
-    glue = owners.glue_hosts(session, names)
+    isolation = Isolation(
+        plan.rules,
+        before=info.quarantine,
+        kept=lambda owner: blocks.lines(blocks.find(owner)),
+        now=to_epoch(plan.built_at),
+    )
+    # Changed names outside the file's namespace (a row renamed outside the TLD, with a
+    # space...) are never written, but are evaluated so that the incident is recorded.
+    outside = {n for n in domains | hosts if n not in names}
+    held["domain"] |= outside
+    held["host"] |= outside
+    delegated: dict[str, owners.DomainState] = {}
+    for name, state in owners.domains(session, names | held["domain"]).items():
+        published = isolation.domain(name, state.ns, state.records)
+        if published is not None:
+            delegated[name] = owners.DomainState(published[0], published[1])
+    withheld = {q.name for q in isolation.found.values() if q.kind == "domain"}
+    candidates = owners.glue_hosts(session, names | held["host"], used_only=not withheld)
+    if withheld:
+        # A host is glue when a *published* delegation uses it: a withheld domain's
+        # own name servers do not count, its kept ones do (as in the full build).
+        users = owners.host_users(session, candidates)
+        candidates = {
+            name: host
+            for name, host in candidates.items()
+            if users.get(name, set()) - withheld
+            or any(name in delegated[d].ns for d in withheld if d in delegated)
+        }
+    glue: dict[str, owners.HostState] = {}
+    for name, host in candidates.items():
+        addresses = isolation.glue(name, host.addresses)
+        if addresses is not None:
+            glue[name] = owners.HostState(host.parent, addresses)
+    evaluated = {"domain": names | held["domain"], "host": names | held["host"]}
+    quarantined, new, released = isolation.result(lambda kind, name: name in evaluated[kind])
     apex_parents = {superordinate(ns.rstrip("."), origin) for ns in plan.apex.ns}
     parents = {h.parent for h in glue.values()} | {p for p in apex_parents if p is not None}
     parent_delegated = set(delegated) | set(owners.domains(session, parents - names))
@@ -280,6 +340,9 @@ def _splice(
         orphan_hosts=tuple(sorted(orphans)),
         apex_glue_hosts=apex_glue,
         unsettled=plan.unsettled,
+        quarantine=quarantined,
+        rewritten=tuple(sorted(n for n in names if " " not in n)),
+        distrusted=info.distrusted,  # cleared when a cycle publishes this file (trust)
     ).save(path)
     return BuildResult(
         path=path,
@@ -292,4 +355,7 @@ def _splice(
         glue_hosts=counts[2],
         orphan_hosts=len(orphans),
         owners=len(rewritten),
+        quarantined=quarantined,
+        newly_quarantined=new,
+        released=released,
     )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tldsec.atomicfile import replacing
+from tldsec.zone.quarantine import Quarantined
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,9 @@ class BuildResult:
     glue_hosts: int
     orphan_hosts: int
     owners: int  # owners rewritten (incremental) or written (full)
+    quarantined: tuple[Quarantined, ...] = ()  # objects withheld (zone.quarantine)
+    newly_quarantined: tuple[Quarantined, ...] = ()  # ... since this build
+    released: tuple[Quarantined, ...] = ()  # ... no longer, since this build
 
 
 def write_atomic(path: Path, chunks: Iterable[bytes]) -> tuple[str, int]:

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Select, and_, exists, select
 from sqlalchemy.orm import Session
 
+from tldsec.registry.ds_rules import DsData
 from tldsec.registry.models import (
     Domain,
     DomainNs,
@@ -40,7 +41,8 @@ class DomainState:
     """A domain's delegation now (``ns`` empty: not delegated)."""
 
     ns: list[str] = field(default_factory=list)
-    ds: list[str] = field(default_factory=list)
+    ds: list[str] = field(default_factory=list)  # RDATA in presentation form
+    records: list[DsData] = field(default_factory=list)  # the same, as the rows hold them
 
     @property
     def delegated(self) -> bool:
@@ -93,12 +95,17 @@ def domains(session: Session, names: Iterable[str]) -> dict[str, DomainState]:
             ).where(DsRecord.domain_id.in_(list(ids)))
         )
         for domain_id, tag, alg, dtype, digest in ds_rows:
-            out[ids[domain_id]].ds.append(f"{tag} {alg} {dtype} {digest}")
+            state = out[ids[domain_id]]
+            state.ds.append(f"{tag} {alg} {dtype} {digest}")
+            state.records.append(DsData(tag, alg, dtype, digest))
     return out
 
 
-def glue_hosts(session: Session, names: Iterable[str]) -> dict[str, HostState]:
-    """The hosts among ``names`` that are glue now (the others are absent)."""
+def glue_hosts(
+    session: Session, names: Iterable[str], *, used_only: bool = True
+) -> dict[str, HostState]:
+    """The hosts among ``names`` that are glue now (the others are absent); with
+    ``used_only`` False, every host under the TLD with addresses, used or not."""
     held = exists().where(DomainStatus.domain_id == Domain.id, DomainStatus.status.in_(HOLD))
     used = (
         select(DomainNs.domain_id)
@@ -108,14 +115,31 @@ def glue_hosts(session: Session, names: Iterable[str]) -> dict[str, HostState]:
     )
     out: dict[str, HostState] = {}
     for chunk in batches(sorted(set(names))):
-        rows = session.execute(
+        query = (
             select(Host.name, Host.parent_name, HostAddress.version, HostAddress.address)
             .join(HostAddress, HostAddress.host_id == Host.id)
-            .where(Host.name.in_(chunk), Host.parent_name.is_not(None), used)
+            .where(Host.name.in_(chunk), Host.parent_name.is_not(None))
         )
+        rows = session.execute(query.where(used) if used_only else query)
         for host_name, parent, version, address in rows:
             assert parent is not None
             out.setdefault(host_name, HostState(parent, [])).addresses.append((version, address))
+    return out
+
+
+def host_users(session: Session, host_names: Iterable[str]) -> dict[str, set[str]]:
+    """For each of ``host_names``, the domains not on hold that use it now."""
+    held = exists().where(DomainStatus.domain_id == Domain.id, DomainStatus.status.in_(HOLD))
+    out: dict[str, set[str]] = defaultdict(set)
+    for chunk in batches(sorted(set(host_names))):
+        rows = session.execute(
+            select(Host.name, Domain.name)
+            .join(DomainNs, DomainNs.host_id == Host.id)
+            .join(Domain, Domain.id == DomainNs.domain_id)
+            .where(Host.name.in_(chunk), ~held)
+        )
+        for host_name, domain_name in rows:
+            out[host_name].add(domain_name)
     return out
 
 

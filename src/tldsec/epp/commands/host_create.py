@@ -7,8 +7,9 @@ from sqlalchemy.orm import Session
 from tldsec.epp.command import Command
 from tldsec.epp.commands import fields
 from tldsec.epp.xml.codec import HOST, Element, Reply, new_element, q, sub, text_of, timestamp
+from tldsec.registry.addresses import HostAddr
 from tldsec.registry.context import Tx
-from tldsec.registry.hosts import HostAddr, create_host
+from tldsec.registry.hosts import create_host
 
 
 def handle(session: Session, tx: Tx, cmd: Command) -> Reply:

@@ -1,0 +1,344 @@
+"""Per-domain fault isolation through the cycle (issue 13, attacks 5 and 6; DPS 3.5.2).
+
+A registry object that breaks a rule EPP applies (a reserved name, a DS with a non-hex
+digest or algorithm 300, a glue address ``not-an-ip``, a name with a space or outside the
+TLD), whether registered before the rule existed or written straight into the database
+by its owner or a bug, is quarantined: its last published records stay (or it is left
+out), an audit entry names it and the rule, and the rest of the zone is published: here,
+another registrar's DS removal reaches the zone in the same cycle. Once the row is fixed
+in the database, with or without a zone_change row, the next cycle publishes it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete, select, update
+
+from tests.distribute.homes import Registry, attached, copy_home, ds_for, seeded_home
+from tldsec.clock import FakeClock, SystemClock
+from tldsec.cycle import Cycle, Outcome, open_cycle
+from tldsec.registry import registrars
+from tldsec.registry.context import Actor
+from tldsec.registry.domain_update import DomainUpdate, update_domain
+from tldsec.registry.domains import DomainCreate, create_domain, delete_domain
+from tldsec.registry.hosts import HostAddr, create_host
+from tldsec.registry.models import Domain, DsRecord, Host, HostAddress, ZoneChange
+from tldsec.registry.reserved import ReservedNames
+from tldsec.settings import load_settings
+from tldsec.zone.buildinfo import BuildInfo
+
+HEX = "A1" * 32
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return seeded_home(tmp_path_factory.mktemp("template"), 12)
+
+
+@pytest.fixture
+def home(template: Path, tmp_path: Path) -> Path:
+    return copy_home(template, tmp_path)
+
+
+@pytest.fixture
+def registry(home: Path) -> Iterator[Registry]:
+    with attached(home) as r:
+        yield r
+
+
+@pytest.fixture
+def cycle(home: Path) -> Iterator[Cycle]:
+    with open_cycle(load_settings(home), FakeClock(SystemClock().now())) as c:
+        yield c
+
+
+def published(cycle: Cycle) -> str:
+    serial = cycle.store.current()
+    assert serial is not None
+    return cycle.store.zone_path(serial).read_text()
+
+
+def unsigned(lines: list[str]) -> list[str]:
+    return [line for line in lines if "\tRRSIG\t" not in line]
+
+
+def audit(home: Path, event: str) -> list[dict[str, object]]:
+    with sqlite3.connect(home / "audit.db") as conn:
+        rows = conn.execute(
+            "SELECT actor, details FROM audit_entries WHERE event = ? ORDER BY seq", (event,)
+        )
+        return [{"actor": actor, **json.loads(details)} for actor, details in rows]
+
+
+def changed(registry: Registry, *names: str) -> None:
+    """A zone_change row, as a tool that writes the database and knows its duty would."""
+    with registry.db.write() as s:
+        for name in names:
+            s.add(ZoneChange(at=SystemClock().now(), name=name, reason="sql"))
+
+
+def domain_id(registry: Registry, name: str) -> int:
+    with registry.db.read() as s:
+        found = s.scalar(select(Domain.id).where(Domain.name == name))
+        assert found is not None
+        return found
+
+
+def add_glue_host(registry: Registry) -> None:
+    """dom4.example delegated to its own in-zone name server, with glue."""
+    with registry.db.write() as s:
+        create_host(
+            s, registry.tx(registry.registrar), "ns1.dom4.example", [HostAddr("192.0.2.4", 4)]
+        )
+        update_domain(
+            s,
+            registry.tx(registry.registrar),
+            DomainUpdate("dom4.example", add_ns=("ns1.dom4.example",)),
+        )
+
+
+# Each bad row: how to write it, what is withheld, the rule, whether the previous
+# records stay, how to fix it in the database, and what the fixed zone then shows.
+def bad_digest(r: Registry) -> None:
+    with r.db.write() as s:
+        s.add(
+            DsRecord(
+                domain_id=domain_id(r, "dom2.example"),
+                key_tag=20002,
+                algorithm=13,
+                digest_type=2,
+                digest="NOT-HEX" + HEX[7:],
+            )
+        )
+    changed(r, "dom2.example")
+
+
+def fix_digest(r: Registry) -> None:  # no zone_change row: the quarantine is re-checked
+    with r.db.write() as s:
+        s.execute(update(DsRecord).where(DsRecord.key_tag == 20002).values(digest=HEX))
+
+
+def bad_algorithm(r: Registry) -> None:
+    with r.db.write() as s:
+        s.add(
+            DsRecord(
+                domain_id=domain_id(r, "dom3.example"),
+                key_tag=20003,
+                algorithm=300,
+                digest_type=2,
+                digest=HEX,
+            )
+        )
+    changed(r, "dom3.example")
+
+
+def fix_algorithm(r: Registry) -> None:
+    with r.db.write() as s:
+        s.execute(update(DsRecord).where(DsRecord.key_tag == 20003).values(algorithm=13))
+
+
+def bad_glue(r: Registry) -> None:
+    with r.db.write() as s:
+        host = s.scalar(select(Host.id).where(Host.name == "ns1.dom4.example"))
+        s.add(HostAddress(host_id=host, address="not-an-ip", version=4))
+    changed(r, "ns1.dom4.example")
+
+
+def fix_glue(r: Registry) -> None:
+    with r.db.write() as s:
+        s.execute(delete(HostAddress).where(HostAddress.address == "not-an-ip"))
+        s.execute(
+            update(HostAddress)
+            .where(HostAddress.address == "192.0.2.4")
+            .values(address="192.0.2.44")
+        )
+
+
+def rename(old: str, new: str) -> Callable[[Registry], None]:
+    def act(r: Registry) -> None:
+        with r.db.write() as s:
+            s.execute(update(Domain).where(Domain.name == old).values(name=new))
+        changed(r, old, new)
+
+    return act
+
+
+CASES = {
+    "ds-digest-not-hex": (
+        bad_digest,
+        "domain",
+        "dom2.example",
+        "ds-digest-not-hex",
+        True,
+        fix_digest,
+        f"dom2.example.\t86400\tIN\tDS\t20002 13 2 {HEX}",
+    ),
+    "ds-algorithm-300": (
+        bad_algorithm,
+        "domain",
+        "dom3.example",
+        "ds-algorithm-unassigned",
+        True,
+        fix_algorithm,
+        f"dom3.example.\t86400\tIN\tDS\t20003 13 2 {HEX}",
+    ),
+    "glue-not-an-ip": (
+        bad_glue,
+        "host",
+        "ns1.dom4.example",
+        "glue-address",
+        True,
+        fix_glue,
+        "ns1.dom4.example.\t86400\tIN\tA\t192.0.2.44",
+    ),
+    "name-with-a-space": (
+        rename("dom6.example", "dom6 x.example"),
+        "domain",
+        "dom6 x.example",
+        "domain-name",
+        False,
+        rename("dom6 x.example", "dom6.example"),
+        "dom6.example.\t86400\tIN\tNS\tns1.hoster.net.",
+    ),
+    "name-outside-the-tld": (
+        rename("dom7.example", "dom7.other"),
+        "domain",
+        "dom7.other",
+        "domain-name",
+        False,
+        rename("dom7.other", "dom7.example"),
+        "dom7.example.\t86400\tIN\tNS\tns1.hoster.net.",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_bad_row_is_quarantined_and_the_rest_is_published(
+    case: str, cycle: Cycle, registry: Registry, home: Path
+) -> None:
+    write, kind, name, rule, kept, fix, fixed_line = CASES[case]
+    add_glue_host(registry)
+    first = cycle.run()
+    assert first.outcome is Outcome.PUBLISHED
+    before = published(cycle)
+
+    write(registry)
+    registry.remove_ds("dom5.example", ds_for(5))  # another domain's DS removal (DPS 3.5.2)
+    second = cycle.run()
+    assert second.outcome is Outcome.PUBLISHED, second.error
+    assert second.stats["incremental_build"] == 1 and second.stats["quarantined"] == 1
+    zone = published(cycle)
+    assert "dom5.example.\t86400\tIN\tDS" not in zone and "dom5.example.\t86400\tIN\tDS" in before
+    assert "NOT-HEX" not in zone and " 300 " not in zone and "not-an-ip" not in zone
+    assert "dom6 x" not in zone and "dom7.other" not in zone
+    owner = f"{name}.\t"
+    old_block = [line for line in before.splitlines() if line.startswith(owner)]
+    new_block = [line for line in zone.splitlines() if line.startswith(owner)]
+    if kept:  # the last published records stay, signatures included
+        assert old_block and unsigned(new_block) == unsigned(old_block)
+    else:
+        assert not new_block
+    [incident] = audit(home, "zone.quarantined")
+    assert incident["actor"] == "component:builder"
+    assert (incident["kind"], incident["name"], incident["kept"]) == (kind, name, kept)
+    assert rule in incident["rules"]  # type: ignore[operator]
+    assert incident["serial"] == second.serial
+
+    fix(registry)
+    pending = cycle.pending()
+    assert pending is not None, "a fixed row must start a cycle by itself"
+    third = cycle.run()
+    assert third.outcome is Outcome.PUBLISHED, third.error
+    assert third.stats["quarantined"] == 0
+    assert fixed_line in published(cycle)
+    [released] = audit(home, "zone.quarantine_released")
+    assert (released["kind"], released["name"]) == (kind, name)
+    assert cycle.pending() is None
+
+
+@pytest.mark.parametrize("case", ["ds-digest-not-hex", "name-outside-the-tld"])
+def test_a_bad_row_present_at_a_full_build_is_left_out(
+    case: str, cycle: Cycle, registry: Registry, home: Path
+) -> None:
+    write, _, name, rule, _, fix, fixed_line = CASES[case]
+    write(registry)
+    first = cycle.run()  # the first cycle builds in full
+    assert first.outcome is Outcome.PUBLISHED, first.error
+    assert first.stats["incremental_build"] == 0 and first.stats["quarantined"] == 1
+    assert f"{name}.\t86400\tIN\tNS" not in published(cycle)
+    [incident] = audit(home, "zone.quarantined")
+    assert (incident["name"], incident["kept"]) == (name, False)
+    assert rule in incident["rules"]  # type: ignore[operator]
+    fix(registry)
+    assert cycle.run().outcome is Outcome.PUBLISHED
+    assert fixed_line in published(cycle)
+
+
+def test_a_reserved_name_in_the_database_does_not_stop_the_zone(
+    cycle: Cycle, registry: Registry, home: Path
+) -> None:
+    """Attack 5: nic.example (a.nic.example. is an apex name server) registered with any
+    NS, as EPP allowed before it was reserved: it is left out of every zone, and every
+    other registrar's change is published."""
+    cycle.run()
+    open_rules = replace(registry.rules, reserved_names=ReservedNames())
+    with registry.db.write() as s:
+        registrars.add_registrar(
+            s, registry.tx(Actor.registry()), "beta", "pw-beta-123", email="b@b.test"
+        )
+        beta = Actor("beta", registrars.get_registrar(s, "beta").id)
+        create_domain(
+            s,
+            replace(registry.tx(beta), rules=open_rules),
+            DomainCreate("nic.example", "a-1", ns=("ns1.hoster.net",)),
+        )
+    registry.remove_ds("dom5.example", ds_for(5))
+    result = cycle.run()
+    assert result.outcome is Outcome.PUBLISHED, result.error
+    zone = published(cycle)
+    assert "dom5.example.\t86400\tIN\tDS" not in zone
+    assert "nic.example.\t86400\tIN\tNS" not in zone
+    assert "a.nic.example.\t86400\tIN\tA\t192.0.2.53" in zone
+    [incident] = audit(home, "zone.quarantined")
+    assert incident["name"] == "nic.example" and incident["rules"] == ["reserved"]
+    assert incident["kept"] is False
+    assert "apex name servers a.nic.example., b.nic.example. lie below it" in str(
+        incident["message"]
+    )
+    with registry.db.write() as s:
+        delete_domain(s, registry.tx(beta), "nic.example")
+    assert cycle.run().outcome is Outcome.PUBLISHED
+    assert audit(home, "zone.quarantine_released")[0]["name"] == "nic.example"
+
+
+def test_text_the_database_no_longer_holds_is_not_reused(cycle: Cycle, registry: Registry) -> None:
+    """Attack 6's second half: the unsigned file holds a bad line its build record
+    vouches for (a builder bug); the cycle that fails on it makes the next build read
+    that owner again from the database, and the cycle after publishes, with no one
+    deleting the build record."""
+    cycle.run()
+    unsigned = cycle.zones_dir / "work" / "unsigned.zone"
+    text = unsigned.read_text()
+    good = "dom2.example. 86400 IN NS ns1.hoster.net.\n"
+    assert good in text
+    unsigned.write_text(text.replace(good, good + "dom2.example. 86400 IN DS 1 300 2 NOTHEX\n"))
+    import hashlib
+
+    info = BuildInfo.load(unsigned)
+    assert info is not None
+    data = unsigned.read_bytes()
+    replace(info, sha256=hashlib.sha256(data).hexdigest(), size=len(data)).save(unsigned)
+    registry.add_ds("dom3.example", ds_for(3))
+    failed = cycle.run()
+    assert failed.outcome is Outcome.FAILED and failed.stage == "sign", failed
+    again = cycle.run()
+    assert again.outcome is Outcome.PUBLISHED, again.error
+    assert again.stats["incremental_build"] == 1  # dom2 read again, not a full build
+    zone = published(cycle)
+    assert "NOTHEX" not in zone and "dom3.example.\t86400\tIN\tDS\t10003" in zone
