@@ -142,6 +142,17 @@ def nsec3_ttl(c: Case) -> None:
     _resign_all(c, c.keys.config, text)
 
 
+def soa_minimum_below_nsec3_ttl(c: Case) -> None:
+    # A SOA MINIMUM of 600 with NSEC3 records of TTL 3600 (a signer that ignores RFC 9077):
+    # every NSEC3 has the DPS's TTL, but denials are cached for 600 s.
+    text = c.unsigned.read_text("utf-8").replace(" 1209600 3600", " 1209600 600")
+    _resign_all(c, c.keys.config, text)
+    for rrset in list(c.zone.rrsets()):
+        if rrset.rtype == RRType.NSEC3:
+            rrset.ttl = 3600
+            c.keys.resign(c.zone, rrset)
+
+
 def inception_within_skew(c: Case) -> None:
     # Signed 30 minutes "later" with the 1 h inception offset: the inception lies
     # 30 minutes in the past, so a resolver whose clock is 31 minutes slow rejects it.
@@ -179,6 +190,7 @@ DPS_FAULTS: list[tuple[str, Mutation, str, str, str]] = [
     ("NSEC3PARAM iterations", nsec3param_iterations, "nsec3", "example.", "10 iterations"),
     ("wrong DNSKEY TTL", dnskey_ttl, "ttl", "example.", "TTL 3600"),
     ("wrong NSEC3 TTL", nsec3_ttl, "ttl", "", "TTL 7200"),
+    ("SOA MINIMUM below the NSEC3 TTL", soa_minimum_below_nsec3_ttl, "ttl", "example.", "RFC 9077"),
     (
         "RRSIG inception in the future",
         inception_in_future,

@@ -283,7 +283,9 @@ def _reduce(
     if parts:
         nsec3.extend(nsec3chain.nsec3_reduce(parts, apex.origin))
     checks.append(nsec3.result(nsec3chain.NAME, seconds("nsec3") + _lap(t)))
-    checks.append(merged("ttl").result(ttl.NAME, seconds("ttl")))
+    checks.append(
+        merged("ttl", ttl.apex_ttls(apex, options.rules.ttl)).result(ttl.NAME, seconds("ttl"))
+    )
     checks.append(
         _content(
             results,
