@@ -318,3 +318,56 @@ def test_bad_approvals_and_people_are_refused_with_their_rule(room: Room) -> Non
     assert "approved 'keys.generate', not 'keys.rollover'" in err
     aborted = room.events("ceremony.aborted")
     assert len(aborted) == 3
+
+
+def test_the_record_is_signed_by_every_participant_and_tied_to_the_audit_log(
+    room: Room,
+) -> None:
+    """DPS 5.1.1: the ceremony's activities recorded, dated and signed by those involved."""
+    ceremony = room.ceremony("keys.generate", ("amy", "ben", "cy"), "role=zsk")
+    assert "record written" in room.ok("keys", "generate", "--role", "zsk", "--ceremony", ceremony)
+    err = room.refused("ceremony", "show", ceremony, "--verify")
+    assert "not yet signed by amy, ben, cy (DPS 5.1.1" in err
+    err = room.refused("ceremony", "sign", ceremony, "--person", "ann", "--key",
+                       str(room.key("ann")))  # fmt: skip
+    assert "ann did not take part in ceremony" in err
+    err = room.refused("ceremony", "sign", ceremony, "--person", "amy", "--key",
+                       str(room.key("ben")))  # fmt: skip
+    assert "is not the key of amy" in err
+    for person in ("amy", "ben"):
+        room.ok("ceremony", "sign", ceremony, "--person", person, "--key", str(room.key(person)))
+    out = room.ok("ceremony", "sign", ceremony, "--person", "cy", "--key", str(room.key("cy")))
+    assert "every participant signed" in out
+    out = room.ok("ceremony", "show", ceremony, "--verify")
+    shown = json.loads(out[: out.rindex("}") + 1])
+    assert shown["record"]["participants"] == {"amy": "SA", "ben": "SO", "cy": "WI"}
+    assert isinstance(shown["record"]["outcome"]["key_tag"], int)
+    assert "verified: the record of ceremony" in out
+    # The record changed after signing: the signatures and the recorded digest disagree.
+    path = room.home / "ceremony" / f"{ceremony}.record.json"
+    data = json.loads(path.read_text())
+    data["record"]["outcome"]["key_tag"] += 1
+    path.write_text(json.dumps(data))
+    err = room.refused("ceremony", "show", ceremony, "--verify")
+    assert "it was changed" in err
+    # ... and one pointing at another audit entry is refused too.
+    data["record"]["outcome"]["key_tag"] -= 1
+    data["record"]["audit_seq"] -= 1
+    path.write_text(json.dumps(data))
+    err = room.refused("ceremony", "show", ceremony, "--verify")
+    assert "which is not the ceremony.completed entry of this ceremony" in err
+
+
+def test_the_script_reads_values_back_as_pgp_words(room: Room) -> None:
+    out = room.ok("ceremony", "script", "keys.rollover")
+    assert "key-generation: SA + SO + WI, DPS 4.2.2" in out
+    assert "tldsec ceremony sign ID" in out and "--verify" in out
+    ceremony = room.ceremony("keys.generate", ("amy", "ben", "cy"), "role=ksk")
+    room.ok("keys", "generate", "--role", "ksk", "--ceremony", ceremony)
+    out = room.ok("ceremony", "script", "keys.generate", "--ceremony", ceremony)
+    shown = json.loads(room.ok("ceremony", "show", ceremony))
+    assert f"read back: statement SHA-256: {shown['statement_sha256']}" in out
+    assert f"read back:   = {shown['statement_words']}" in out
+    assert "read back: key_tag:" in out
+    err = room.refused("ceremony", "script", "keys.rollover", "--ceremony", ceremony)
+    assert "is a keys.generate ceremony" in err

@@ -133,6 +133,7 @@ class EventType(StrEnum):
     CEREMONY_ABORTED = "ceremony.aborted"
     CEREMONY_FOUNDED = "ceremony.founded"
     CEREMONY_ROSTER_CHANGED = "ceremony.roster_changed"
+    CEREMONY_RECORDED = "ceremony.recorded"
     CEREMONY_SIGNED = "ceremony.signed"
     # Crashes, failures, anomalies
     SYSTEM_CRASH = "system.crash"
@@ -297,6 +298,9 @@ CATALOGUE: dict[EventType, EventInfo] = {
     ),
     EventType.CEREMONY_ROSTER_CHANGED: EventInfo(
         _C.PERSONNEL, _L.NOTICE, "a quorum adopted a new roster version (DPS 4.2.1)"
+    ),
+    EventType.CEREMONY_RECORDED: EventInfo(
+        _C.PERSONNEL, _L.NOTICE, "a ceremony's outcome was written down for signing (DPS 5.1.1)"
     ),
     EventType.CEREMONY_SIGNED: EventInfo(
         _C.PERSONNEL, _L.NOTICE, "a participant signed a ceremony's record (DPS 5.1.1)"

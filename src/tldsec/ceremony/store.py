@@ -30,6 +30,7 @@ from tldsec.ceremony.policy import (
     OperationClass,
 )
 from tldsec.ceremony.quorum import Approval, Quorum, Statement
+from tldsec.ceremony.record import CeremonyRecord
 from tldsec.ceremony.roster import RosterVersion, SignedVersion
 from tldsec.errors import CeremonyRefused, ConfigError
 from tldsec.settings import Settings
@@ -211,6 +212,33 @@ class CeremonyStore:
         updated = replace(ceremony, approvals=(*ceremony.approvals, approval))
         self._write(updated)
         return updated
+
+    # -- records (DPS 5.1.1) --------------------------------------------------------
+
+    def record(self, ceremony_id: str) -> tuple[CeremonyRecord, tuple[Approval, ...]]:
+        path = self.path(ceremony_id).with_suffix(".record.json")
+        try:
+            data = json.loads(path.read_text("utf-8"))
+            return CeremonyRecord.from_json(data["record"]), _approvals(data["signatures"])
+        except FileNotFoundError:
+            raise CeremonyRefused(
+                f"ceremony {ceremony_id} has no record: its operation did not finish"
+            ) from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CeremonyRefused(f"{path}: not a readable ceremony record: {exc}") from exc
+
+    def write_record(self, record: CeremonyRecord, signatures: tuple[Approval, ...]) -> Path:
+        path = self.path(record.ceremony_id).with_suffix(".record.json")
+        data = {
+            "record": record.to_json(),
+            "signatures": [
+                {"person": a.person, "signature": base64.b64encode(a.signature).decode()}
+                for a in signatures
+            ],
+        }
+        with replacing(path, "w", encoding="utf-8") as f:
+            f.write(json.dumps(data, indent=1) + "\n")
+        return path
 
     def _write(self, ceremony: Ceremony) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)

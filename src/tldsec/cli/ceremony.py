@@ -31,9 +31,13 @@ from tldsec.audit.entry import Entry
 from tldsec.audit.log import AuditLog
 from tldsec.audit.query import EntryFilter, iter_entries
 from tldsec.ceremony.gate import pass_gate, verified_roster
+from tldsec.ceremony.pgpwords import hex_words
 from tldsec.ceremony.policy import FOUND, OPERATIONS, ROSTER_CHANGE, check_staffed
 from tldsec.ceremony.quorum import Approval, Person, Role
+from tldsec.ceremony.record import check_signatures
+from tldsec.ceremony.records import check_record, roster_versions, write_record
 from tldsec.ceremony.roster import RosterVersion, adoption_params, check_people
+from tldsec.ceremony.script import render, script
 from tldsec.ceremony.store import CeremonySettings, CeremonyStore, load_ceremony_settings
 from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
 from tldsec.clock import SystemClock
@@ -96,7 +100,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.set_defaults(handler=_found)
     a = action("show", "a ceremony: what it authorises, who approved, whether it was used")
     a.add_argument("ceremony")
+    a.add_argument(
+        "--verify",
+        action="store_true",
+        help="check its record: every participant's signature and the audit entry (DPS 5.1.1)",
+    )
     a.set_defaults(handler=_show)
+    a = action("sign", "sign a ceremony's record as one participant, after the operation")
+    a.add_argument("ceremony")
+    a.add_argument("--person", required=True)
+    a.add_argument("--key", type=Path, required=True, help="the person's private key file")
+    a.set_defaults(handler=_sign)
+    a = action("script", "the step-by-step script of a ceremony, with the values read back")
+    a.add_argument("operation", choices=list(OPERATIONS))
+    a.add_argument("--ceremony", metavar="ID", help="fill in this ceremony's values")
+    a.set_defaults(handler=_script)
 
 
 @contextmanager
@@ -333,6 +351,9 @@ def _adopt(args: argparse.Namespace) -> int:
         audit.record("ceremony.roster_changed", actor=operator_actor(), ceremony=args.ceremony,
                      version=draft.version, roster_sha256=draft.digest(),
                      previous_sha256=draft.previous, change=draft.change)  # fmt: skip
+        write_record(settings, authorised, {"roster_version": draft.version,
+                     "roster_sha256": draft.digest(), "change": draft.change},
+                     now=SystemClock().now(), audit=audit, actor=operator_actor())  # fmt: skip
     print(f"roster version {draft.version} adopted ({path}): {draft.change}")
     print(f"  SHA-256 {draft.digest()}")
     return 0
@@ -369,7 +390,8 @@ def _found(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    ceremony = CeremonyStore(settings.home).get(args.ceremony)
+    store = CeremonyStore(settings.home)
+    ceremony = store.get(args.ceremony)
     s = ceremony.statement
     with _audit(settings) as audit:
         used = [
@@ -377,16 +399,84 @@ def _show(args: argparse.Namespace) -> int:
             for e in iter_entries(audit.engine, EntryFilter(events=("ceremony.completed",)))
             if e.details.get("ceremony") == s.ceremony_id
         ]
+        checked = check_record(settings, audit, args.ceremony) if args.verify else None
     shown: dict[str, Any] = {
         "id": s.ceremony_id,
         "operation": s.operation,
         "params": dict(s.params),
         "valid": [s.created.isoformat(), s.expires.isoformat()],
         "statement_sha256": s.digest(),
+        "statement_words": hex_words(s.digest()),
         "approved_by": [a.person for a in ceremony.approvals],
         "used": [{"audit_seq": e.seq, "time": e.time.isoformat()} for e in used],
     }
+    if checked is not None:
+        shown["record"] = checked.record.to_json()
+        shown["signed_by"] = [a.person for a in checked.signatures]
     print(json.dumps(shown, indent=2))
+    if checked is not None:
+        if checked.missing:
+            raise CeremonyRefused(
+                f"the record of ceremony {args.ceremony} is not yet signed by "
+                f"{', '.join(checked.missing)} (DPS 5.1.1: signed by the individuals "
+                "involved): tldsec ceremony sign"
+            )
+        seq = checked.record.audit_seq
+        print(f"verified: the record of ceremony {args.ceremony} is signed by every "
+              f"participant and names the audit entry {seq} that used it")  # fmt: skip
+    return 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    store = CeremonyStore(settings.home)
+    with _audit(settings) as audit:
+        versions = {v.version: v for v in roster_versions(settings, audit)}
+        record, signatures = store.record(args.ceremony)
+        if args.person not in record.participants:
+            raise CeremonyRefused(
+                f"{args.person} did not take part in ceremony {args.ceremony} "
+                f"({', '.join(record.participants)} did): only they sign its record (DPS 5.1.1)"
+            )
+        if any(a.person == args.person for a in signatures):
+            raise CeremonyRefused(f"{args.person} already signed the record of {args.ceremony}")
+        roster = versions.get(record.roster_version)
+        person = roster.by_name().get(args.person) if roster is not None else None
+        key = _private_key(args.key)
+        if person is None or key.public_key().public_bytes_raw() != person.public_key:
+            raise CeremonyRefused(f"{args.key} is not the key of {args.person} on the roster")
+        signature = Approval(args.person, key.sign(record.to_bytes()))
+        check_signatures(record, (*signatures, signature), roster.by_name() if roster else {})
+        store.write_record(record, (*signatures, signature))
+        audit.record("ceremony.signed", actor=operator_actor(), ceremony=args.ceremony,
+                     person=args.person, record_sha256=record.digest())  # fmt: skip
+    left = sorted(set(record.participants) - {a.person for a in (*signatures, signature)})
+    rest = f"still to sign: {', '.join(left)}" if left else "every participant signed"
+    print(f"{args.person} signed the record of ceremony {args.ceremony}; {rest}")
+    return 0
+
+
+def _script(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    quorum = _settings(settings).quorums[OPERATIONS[args.operation]]
+    digest: str | None = None
+    outcome: dict[str, Any] | None = None
+    if args.ceremony:
+        store = CeremonyStore(settings.home)
+        statement = store.get(args.ceremony).statement
+        if statement.operation != args.operation:
+            raise CeremonyRefused(
+                f"ceremony {args.ceremony} is a {statement.operation} ceremony, not "
+                f"{args.operation}"
+            )
+        digest = statement.digest()
+        try:
+            outcome = dict(store.record(args.ceremony)[0].outcome)
+        except CeremonyRefused:
+            outcome = None  # not run yet
+    print(f"Ceremony script: {args.operation}")
+    print(render(script(args.operation, quorum, ceremony_id=args.ceremony,
+                        statement_sha256=digest, outcome=outcome)))  # fmt: skip
     return 0
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tldsec.settings import Settings, home_from, load_settings
 
@@ -65,6 +65,19 @@ def ceremony_gate(
         audit=audit,
         actor=operator_actor(),
     )
+
+
+def ceremony_record(
+    settings: Settings, authorised: Authorised | None, outcome: dict[str, Any], audit: AuditLog
+) -> None:
+    """After a gated run: the record of its ceremony with what came out (key tags, DS
+    digests, an archive's SHA-256), for each participant to sign (DPS 5.1.1); nothing
+    when no ceremony authorised the run."""
+    from tldsec.ceremony.records import write_record
+    from tldsec.clock import SystemClock
+
+    write_record(settings, authorised, outcome, now=SystemClock().now(), audit=audit,
+                 actor=operator_actor())  # fmt: skip
 
 
 def add_ceremony_argument(parser: argparse.ArgumentParser) -> None:

@@ -15,13 +15,14 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tldsec.audit.config import open_audit_log
 from tldsec.cli.common import (
     add_ceremony_argument,
     add_home_argument,
     ceremony_gate,
+    ceremony_record,
     settings_from_args,
 )
 from tldsec.clock import SystemClock
@@ -37,6 +38,9 @@ from tldsec.keys.simulate import ParentModel, format_table, simulate
 from tldsec.keys.state import KeyRecord, Role, Transition
 from tldsec.policy import load_policy
 from tldsec.settings import CONFIG_NAME, home_from
+
+if TYPE_CHECKING:
+    from tldsec.ceremony.gate import Authorised
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -283,9 +287,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    _ceremony_gate(args, "keys.generate", {"role": args.role})
+    authorised = _ceremony_gate(args, "keys.generate", {"role": args.role})
     with _manager(args, keystore=True) as km:
         key = km.generate(Role(args.role), args.reason)
+    _ceremony_record(args, authorised, {"role": args.role, "key_tag": key.key_tag,
+                                        "key_id": key.key_id})  # fmt: skip
     print(f"generated {key.name} ({key.key_id}); the planner publishes it when it is needed")
     return 0
 
@@ -298,12 +304,14 @@ def _confirm(question: str) -> bool:
 
 def _rollover(args: argparse.Namespace) -> int:
     role = Role(args.role)
-    _ceremony_gate(
+    authorised = _ceremony_gate(
         args, "keys.rollover", {"role": role.value, "emergency": "yes" if args.emergency else "no"}
     )
     with _manager(args, keystore=True) as km:
         if not args.emergency:
-            _print_transitions(km.request_rollover(role, args.reason, args.key))
+            made = km.request_rollover(role, args.reason, args.key)
+            _print_transitions(made)
+            _ceremony_record(args, authorised, _transitions(made))
             for s in km.plan().steps:
                 if s.role is role:
                     print(f"next: {_when(s.due)}  {s.describe()} (waits for {s.waiting_for.name})")
@@ -312,29 +320,56 @@ def _rollover(args: argparse.Namespace) -> int:
         if not args.yes and not _confirm("Proceed with this emergency rollover?"):
             print("nothing done")
             return 1
-        _print_transitions(km.emergency_rollover(role, args.reason, args.key))
+        made = km.emergency_rollover(role, args.reason, args.key)
+        _print_transitions(made)
+        _ceremony_record(args, authorised, _transitions(made))
     return 0
 
 
-def _ceremony_gate(args: argparse.Namespace, operation: str, params: dict[str, str]) -> None:
+def _ceremony_gate(
+    args: argparse.Namespace, operation: str, params: dict[str, str]
+) -> Authorised | None:
     """Refuse the run unless its ceremony authorises it, where one is required."""
     settings = settings_from_args(args)
     audit = open_audit_log(settings, SystemClock())
     try:
-        ceremony_gate(settings, operation, params, args.ceremony, audit)
+        return ceremony_gate(settings, operation, params, args.ceremony, audit)
     finally:
         audit.close()
 
 
+def _ceremony_record(
+    args: argparse.Namespace, authorised: Authorised | None, outcome: dict[str, Any]
+) -> None:
+    """The record of the ceremony that authorised the run, for its people to sign."""
+    if authorised is not None:
+        settings = settings_from_args(args)
+        audit = open_audit_log(settings, SystemClock())
+        try:
+            ceremony_record(settings, authorised, outcome, audit)
+        finally:
+            audit.close()
+        print(f"ceremony {authorised.ceremony.statement.ceremony_id}: record written; each "
+              "participant signs it (tldsec ceremony sign)")  # fmt: skip
+
+
+def _transitions(made: Sequence[Transition]) -> dict[str, Any]:
+    return {"transitions": [f"{t.key_tag} {t.role.value} {t.event.value}" for t in made]}
+
+
 def _ds_gate(args: argparse.Namespace) -> int:
-    if args.keys_action == "ds-seen":
+    authorised = (
         _ceremony_gate(args, "keys.ds-seen", {"key": args.key})
+        if args.keys_action == "ds-seen"
+        else None
+    )
     with _manager(args) as km:
         if args.keys_action == "ds-seen":
             made = km.ds_seen(args.key, args.reason or "operator confirmed the DS in the parent")
         else:
             made = km.ds_gone(args.key, args.reason or "operator confirmed the DS gone")
     _print_transitions(made)
+    _ceremony_record(args, authorised, _transitions(made))
     return 0
 
 

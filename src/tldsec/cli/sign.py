@@ -15,6 +15,7 @@ from tldsec.cli.common import (
     add_ceremony_argument,
     add_home_argument,
     ceremony_gate,
+    ceremony_record,
     operator_actor,
     settings_from_args,
 )
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         # where [ceremony] required names "sign"; the approval names the exact input.
         # (The input is hashed only for a ceremony: without one the parameters are unused.)
         params = {"origin": origin, "input_sha256": _sha256(args.zonefile)} if args.ceremony else {}
-        ceremony_gate(settings, "sign", params, args.ceremony, audit)
+        authorised = ceremony_gate(settings, "sign", params, args.ceremony, audit)
         store = open_keystore(settings.keystore_spec())
     except BaseException:
         audit.close()
@@ -133,6 +134,10 @@ def run(args: argparse.Namespace) -> int:
             signatures_reused=result.signatures_reused,
             milliseconds=int((time.perf_counter() - t0) * 1000),
         )
+        if authorised is not None:
+            ceremony_record(settings, authorised, {"output": str(args.output),
+                            "output_sha256": _sha256(args.output), "serial": result.serial},
+                            audit)  # fmt: skip
     finally:
         store.close()
         audit.close()
