@@ -191,7 +191,7 @@ def main() -> int:
         )
         (home / "pw").write_text(PASSWORD + "\n")
         make_self_signed(home / "epp-cert.pem", home / "epp-key.pem", "localhost")
-        sh(str(TLDSEC), "db", "upgrade", "--home", str(home))
+        sh(str(TLDSEC), "db", "upgrade", "--create", "--home", str(home))
         sh(
             str(TLDSEC),
             "registrar",

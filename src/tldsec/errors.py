@@ -6,6 +6,7 @@ single line and a non-zero exit code. A class docstring is its default message.
     TldsecError
     ├── ConfigError                 settings or home directory unusable
     │   └── PolicyError             a policy field is invalid (names the field)
+    │       └── PolicyViolation     the policy breaks the DPS it names, or itself (lists each)
     ├── ZoneError                   an unsigned zone is unusable
     │   ├── ZoneSyntaxError         a zone file does not parse (file, line, reason)
     │   └── ZoneContentError        it parses, but breaks a zone rule (apex, CNAME, ...)
@@ -61,6 +62,25 @@ class PolicyError(ConfigError):
         self.field = field
         self.reason = reason
         super().__init__(f"policy field {field!r}: {reason}")
+
+
+class PolicyViolation(PolicyError):
+    """The policy breaks the DPS it names, or contradicts itself."""
+
+    def __init__(self, source: str, findings: list[str], *, breaks_dps: bool) -> None:
+        self.findings = tuple(findings)
+        self.field = findings[0].split(" = ", 1)[0] if findings else "<policy>"
+        self.reason = (
+            f"policy {source} is refused, {len(findings)} value(s) break a rule: "
+            + "; ".join(findings)
+            + ". Correct the file ('tldsec policy check' lists each value)"
+            + (
+                ", or name the policy other than 'dps' to deviate from the DPS"
+                if breaks_dps
+                else ""
+            )
+        )
+        TldsecError.__init__(self, self.reason)
 
 
 class ZoneError(TldsecError):

@@ -16,7 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tldsec.errors import PolicyError
+from tldsec.errors import PolicyError, PolicyViolation
+from tldsec.policy_check import refusals
 
 
 class Algorithm(IntEnum):
@@ -139,8 +140,12 @@ class Policy:
     source: str = field(default="<built-in>", compare=False)
 
 
-def load_policy(path: Path | None = None) -> Policy:
-    """Load and check a policy file; the built-in DPS policy when ``path`` is None."""
+def load_policy(path: Path | None = None, *, enforce: bool = True) -> Policy:
+    """Load and check a policy file; the built-in DPS policy when ``path`` is None.
+
+    A policy that contradicts itself, or that is named ``dps`` and breaks a DPS number,
+    is refused with every such value listed (``policy_check``); ``enforce=False`` (for
+    ``tldsec policy check``) returns it so that the findings can be listed."""
     if path is None:
         text = resources.files("tldsec.policies").joinpath("dps.toml").read_text("utf-8")
         source = "<built-in dps.toml>"
@@ -154,11 +159,14 @@ def load_policy(path: Path | None = None) -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError("<file>", f"{source} is not valid TOML: {exc}") from exc
-    return policy_from_dict(data, source=source)
+    return policy_from_dict(data, source=source, enforce=enforce)
 
 
-def policy_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Policy:
-    """Build a ``Policy`` from parsed TOML, checking every field."""
+def policy_from_dict(
+    data: dict[str, Any], *, source: str = "<dict>", enforce: bool = True
+) -> Policy:
+    """Build a ``Policy`` from parsed TOML, checking every field (and, with ``enforce``,
+    refusing the findings of ``policy_check.refusals``)."""
     r = _Reader(data)
     policy = Policy(
         name=r.text("name"),
@@ -184,7 +192,12 @@ def policy_from_dict(data: dict[str, Any], *, source: str = "<dict>") -> Policy:
         source=source,
     )
     r.reject_unknown()
-    _cross_checks(policy)
+    if enforce:
+        found = refusals(policy)
+        if found:
+            raise PolicyViolation(
+                source, [str(f) for f in found], breaks_dps=any(f.breaks_dps for f in found)
+            )
     return policy
 
 
@@ -319,18 +332,8 @@ def _denial(r: _Reader) -> DenialPolicy:
 def _signatures(r: _Reader) -> SignaturePolicy:
     low = r.integer("signatures.validity_min_days", 1, 365)
     high = r.integer("signatures.validity_max_days", 1, 365)
-    if high < low:
-        raise PolicyError(
-            "signatures.validity_max_days",
-            f"{high} is below validity_min_days {low}: the jitter would be negative",
-        )
     offset = r.integer("signatures.inception_offset_seconds", 0, 86400)
     refresh = r.integer("signatures.refresh_days", 1, 365)
-    if refresh >= low:
-        raise PolicyError(
-            "signatures.refresh_days",
-            f"{refresh} days leaves no reuse: it must be below validity_min_days ({low})",
-        )
     return SignaturePolicy(
         validity_min=timedelta(days=low),
         validity_max=timedelta(days=high),
@@ -369,18 +372,3 @@ def _reserved(r: _Reader) -> tuple[str, ...]:
                 key, f"{label!r} is not one lower-case label (letters, digits, inner hyphens)"
             )
     return tuple(sorted(set(value)))
-
-
-def _cross_checks(policy: Policy) -> None:
-    for role in (policy.ksk, policy.zsk):
-        if role.prepublish >= role.lifetime:
-            raise PolicyError(
-                f"{role.role}.prepublish_days", "must be shorter than the key's lifetime"
-            )
-    # A signature must outlive the time until the next cycle plus the margin.
-    if policy.signatures.refresh <= policy.cycle.interval + policy.cycle.safety_margin:
-        raise PolicyError(
-            "signatures.refresh_days",
-            "signatures would expire before the next cycle plus the "
-            "safety margin; raise refresh_days or lower the margin",
-        )

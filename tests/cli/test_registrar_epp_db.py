@@ -50,9 +50,9 @@ def test_registrar_commands_need_an_upgraded_database(
 def test_db_upgrade_and_registrar_lifecycle(
     home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert run("db", "upgrade", "--home", str(home)) == 0
+    assert run("db", "upgrade", "--create", "--home", str(home)) == 0
     assert "registry: sqlite:///" in capsys.readouterr().out
-    assert run("db", "upgrade", "--home", str(home)) == 0
+    assert run("db", "upgrade", "--home", str(home)) == 0  # exists now: no --create needed
     pw = str(tmp_path / "pw")
     assert run("registrar", "add", "alpha", "--password-file", pw, "--home", str(home)) == 0
     assert run("registrar", "add", "alpha", "--password-file", pw, "--home", str(home)) == 1
@@ -99,7 +99,7 @@ def test_parse_listen() -> None:
 
 
 def test_epp_serve_runs_until_sigterm(home: Path, tmp_path: Path) -> None:
-    assert run("db", "upgrade", "--home", str(home)) == 0
+    assert run("db", "upgrade", "--create", "--home", str(home)) == 0
     assert (
         run(
             "registrar",

@@ -136,7 +136,7 @@ def multi(tmp_path: Path) -> Iterator[MultiServer]:
     (tmp_path / "pw").write_text(PASSWORD + "\n")
     make_self_signed(home / "epp-cert.pem", home / "epp-key.pem", "localhost")
     for argv in (
-        ["db", "upgrade"],
+        ["db", "upgrade", "--create"],
         ["registrar", "add", "alpha", "--password-file", str(tmp_path / "pw")],
     ):
         subprocess.run([str(TLDSEC), *argv, "--home", str(home)], check=True, capture_output=True)

@@ -42,6 +42,7 @@ from tldsec.db.base import make_engine
 from tldsec.errors import AuditError, ConfigError
 
 EXIT_BROKEN = 3
+AUDIT_ONLY = ("audit",)  # the audit commands open no other database
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -177,7 +178,7 @@ def _level(text: str) -> Level:
 def _log(
     args: argparse.Namespace, *, create: bool = False, new_key: bool = False
 ) -> Iterator[AuditLog]:
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, databases=() if create else AUDIT_ONLY)
     log = open_audit_log(settings, SystemClock(), create=create, new_key=new_key)
     try:
         yield log
@@ -198,7 +199,7 @@ def _output(path: Path | None) -> Iterator[TextIO]:
 
 
 def _init(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, databases=())  # creates the audit log
     config = audit_config(settings)
     with _log(args, create=True, new_key=args.new_key) as log:
         assert log.signer is not None
@@ -337,7 +338,7 @@ def _verify(args: argparse.Namespace) -> int:
             raise AuditError("--from/--to select entries of the database, not of archive files")
         if not keys:
             try:
-                settings = settings_from_args(args)
+                settings = settings_from_args(args, databases=())  # the key, not the log
             except ConfigError as exc:
                 raise AuditError(
                     f"{exc}; to verify archive files elsewhere, give the audit public key "
@@ -348,7 +349,7 @@ def _verify(args: argparse.Namespace) -> int:
             signer.close()
         report = _run_verify(archive_input(args.archive), keys)
         return _print_report(report, ", ".join(str(p) for p in args.archive))
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, databases=AUDIT_ONLY)
     config = audit_config(settings)
     engine = make_engine(config.db_url)
     anchors = config.anchors()
@@ -467,7 +468,7 @@ def _checkpoint(args: argparse.Namespace) -> int:
 
 
 def _archive(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, databases=AUDIT_ONLY)
     config = audit_config(settings)
     with _log(args) as log:
         result = archive_old_entries(
@@ -484,7 +485,7 @@ def _archive(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, databases=AUDIT_ONLY)
     config = audit_config(settings)
     maintenance = make_engine(config.maintenance_url) if config.maintenance_url else None
     with _log(args) as log:
@@ -523,7 +524,7 @@ def _purge(args: argparse.Namespace) -> int:
 
 
 def _export_key(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, databases=AUDIT_ONLY)
     signer = open_signer(settings, audit_config(settings))
     try:
         pem = public_key_pem(signer.public_key())
@@ -543,7 +544,7 @@ def _events(args: argparse.Namespace) -> int:
 
 
 def _grant(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, databases=AUDIT_ONLY)
     engine = make_engine(audit_config(settings).db_url)
     try:
         if args.maintenance:

@@ -6,6 +6,7 @@ import argparse
 import os
 from typing import TYPE_CHECKING, Any
 
+from tldsec.errors import ConfigError
 from tldsec.settings import Settings, home_from, load_settings
 
 if TYPE_CHECKING:
@@ -21,8 +22,47 @@ def add_home_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    return load_settings(home_from(args.home))
+ALL_DATABASES = ("registry", "signer", "audit")
+
+
+def settings_from_args(
+    args: argparse.Namespace, *, databases: tuple[str, ...] = ALL_DATABASES
+) -> Settings:
+    """The home's settings; each of ``databases`` they name must exist (a command that
+    creates one on purpose, such as ``db upgrade --create``, passes ``()``)."""
+    settings = load_settings(home_from(args.home))
+    require_databases(settings, databases)
+    return settings
+
+
+def require_databases(settings: Settings, names: tuple[str, ...] = ALL_DATABASES) -> None:
+    """Refuse a ``[database]`` URL naming a database that does not exist: opening it
+    would create an empty one, and a cycle would publish a TLD without delegations."""
+    from tldsec.db.exists import database_exists  # SQLAlchemy only for the commands
+
+    for name, url in settings.database_urls().items():
+        if name not in names or database_exists(url):
+            continue
+        written = getattr(settings.config.database, f"{name}_url") is not None
+        where = (
+            f"[database] {name}_url in {settings.source}"
+            if written
+            else f"the default of [database] {name}_url"
+        )
+        create = "'tldsec audit init'" if name == "audit" else "'tldsec db upgrade --create'"
+        raise ConfigError(
+            f"the {name} database {redacted(url)} ({where}) does not exist: check the URL "
+            f"for a typo, or run {create} to create a new, empty one"
+        )
+
+
+def redacted(url: str) -> str:
+    """The URL without a password."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest and ":" in rest.split("@", 1)[0]:
+        user = rest.split("@", 1)[0].split(":", 1)[0]
+        rest = f"{user}:***@{rest.split('@', 1)[1]}"
+    return f"{scheme}{sep}{rest}"
 
 
 def operator_actor() -> str:

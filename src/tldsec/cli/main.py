@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "cycle",
     "serve",
     "status",
+    "policy",
 )
 
 EXIT_FAILURE = 1

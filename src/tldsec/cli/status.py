@@ -12,6 +12,7 @@ from tldsec.audit.status import audit_status
 from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import Clock, SystemClock, from_epoch
 from tldsec.cycle import LAST_REPORT, CycleState, open_cycle
+from tldsec.policy_check import dps_findings
 from tldsec.settings import Settings
 
 
@@ -77,6 +78,12 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
         "signatures_refresh_at": _iso(state.resign_at),
         "last_verification": verification,
         "audit": audit_status(settings, clock),
+        "policy": {
+            "name": settings.policy.name,
+            "file": settings.policy.source,
+            # a policy named otherwise than "dps" may deviate from the DPS: say where
+            "dps_deviations": [str(f) for f in dps_findings(settings.policy)],
+        },
         "now": now.isoformat(),
     }
 
@@ -137,6 +144,17 @@ def text(r: dict[str, Any]) -> str:
         f"signatures      earliest expiry {_short(r['earliest_signature_expiry'])}, "
         f"refresh from {_short(r['signatures_refresh_at'])}"
     )
+    policy = r["policy"]
+    deviations = policy["dps_deviations"]
+    lines.append(
+        f"policy          {policy['name']!r} ({policy['file']}): "
+        + (
+            f"DEVIATES from the DPS in {len(deviations)} value(s)"
+            if deviations
+            else "every DPS number as the DPS says"
+        )
+    )
+    lines.extend(f"                {d}" for d in deviations)
     v = r["last_verification"]
     if v:
         verdict = "passed" if v["passed"] else f"FAILED ({', '.join(v['failed_checks'])})"

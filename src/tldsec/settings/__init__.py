@@ -103,6 +103,14 @@ class Settings:
     epp: EppSettings = EppSettings()  # [epp]: the EPP server
     verify: VerifySettings = VerifySettings()  # [verify]: the verification gate
 
+    def database_urls(self) -> dict[str, str]:
+        """Each database of the home by name (``[database] NAME_url``)."""
+        return {
+            "registry": self.registry_db_url,
+            "signer": self.signer_db_url,
+            "audit": self.audit_db_url,
+        }
+
     def keystore_spec(self) -> KeyStoreSpec:
         """The key store spec, with the PIN read from its source now."""
         ks = self.keystore
@@ -157,12 +165,13 @@ def find_softhsm2_module() -> Path | None:
     return next((p for p in SOFTHSM2_MODULE_CANDIDATES if p.exists()), None)
 
 
-def load_settings(home: Path) -> Settings:
+def load_settings(home: Path, *, enforce_policy: bool = True) -> Settings:
     """Read ``HOME/tldsec.toml`` once, strictly; a missing home or config is a clear error.
 
     Every table is checked against its schema in ``settings.tables``: an unknown key or
     table, or a value of the wrong type, is a ``ConfigError`` naming the file, the table,
-    the key and the nearest valid key.
+    the key and the nearest valid key. ``enforce_policy=False`` (``tldsec policy
+    check``) keeps a policy that breaks its rules, so that they can be listed.
     """
     config = home / CONFIG_NAME
     if not config.exists():
@@ -174,10 +183,12 @@ def load_settings(home: Path) -> Settings:
         data = tomllib.loads(config.read_text("utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"{config}: {exc}") from exc
-    return settings_from_dict(data, home, source=str(config))
+    return settings_from_dict(data, home, source=str(config), enforce_policy=enforce_policy)
 
 
-def settings_from_dict(data: dict[str, Any], home: Path, *, source: str) -> Settings:
+def settings_from_dict(
+    data: dict[str, Any], home: Path, *, source: str, enforce_policy: bool = True
+) -> Settings:
     """Check a parsed ``tldsec.toml`` against ``ConfigFile`` and build the ``Settings``."""
     tables = read_table(ConfigFile, data, table="", source=source)
     zone, ks, db = tables.zone, tables.keystore, tables.database
@@ -199,7 +210,9 @@ def settings_from_dict(data: dict[str, Any], home: Path, *, source: str) -> Sett
         directory=opt_path(ks.directory),
     )
     policy_file = tables.policy.file
-    policy = load_policy(_in_home(home, policy_file) if policy_file else None)
+    policy = load_policy(
+        _in_home(home, policy_file) if policy_file else None, enforce=enforce_policy
+    )
     return Settings(
         home=home,
         origin=origin.lower(),
