@@ -59,7 +59,7 @@ def register(sub: Any) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, databases=("registry",))  # the one it reads
     if settings.apex is None:
         raise ConfigError("[zone] apex settings are missing")
     db = RegistryDatabase.from_url(settings.registry_db_url)
