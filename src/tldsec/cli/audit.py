@@ -277,7 +277,7 @@ def _show(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     flt = _filter(args)
     period = args.format == "jsonl" and _is_period(flt)
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, databases=AUDIT_ONLY)
     with _log(args) as log, _output(args.output) as out:
         if period:
             assert log.signer is not None
