@@ -107,3 +107,13 @@ def test_a_policy_file_that_is_not_toml_is_named(tmp_path: Path) -> None:
     bad.write_text("[ksk\n")
     with pytest.raises(PolicyError, match=str(bad)):
         load_policy(bad)
+
+
+def test_backup_before_use_is_a_keystore_flag_off_in_older_policies() -> None:
+    data = dps_dict()
+    assert policy_from_dict(data).backup_before_use is False  # not in the built-in yet
+    data["keystore"]["backup_before_use"] = True
+    assert policy_from_dict(data).backup_before_use is True
+    data["keystore"]["backup_before_use"] = "yes"
+    with pytest.raises(PolicyError, match=r"keystore\.backup_before_use.*true or false"):
+        policy_from_dict(data)

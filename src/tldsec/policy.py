@@ -137,6 +137,9 @@ class Policy:
     # Labels directly below the TLD that are never registered nor delegated
     # ([registry] reserved_labels; ICANN Registry Agreement Specification 5).
     reserved_labels: tuple[str, ...] = DEFAULT_RESERVED_LABELS
+    # keystore.backup_before_use (DPS 5.2.4): a key is published or signs only once a
+    # checked archive under the SMK holds it; the planner waits for it like a gate.
+    backup_before_use: bool = False
     source: str = field(default="<built-in>", compare=False)
 
 
@@ -189,6 +192,7 @@ def policy_from_dict(
             archive_retention=timedelta(days=r.integer("audit.archive_retention_days", 1, 36500)),
         ),
         reserved_labels=_reserved(r),
+        backup_before_use=_backup_before_use(r, data),
         source=source,
     )
     r.reject_unknown()
@@ -285,6 +289,14 @@ def _backends(r: _Reader) -> frozenset[str]:
             f"unknown backend {sorted(unknown)[0]!r} (known: {', '.join(sorted(KNOWN_BACKENDS))})",
         )
     return frozenset(value)
+
+
+def _backup_before_use(r: _Reader, data: dict[str, Any]) -> bool:
+    """``keystore.backup_before_use``; false in a policy written before it existed."""
+    keystore = data.get("keystore")
+    if not isinstance(keystore, dict) or "backup_before_use" not in keystore:
+        return False
+    return r.flag("keystore.backup_before_use")
 
 
 def _key_policy(r: _Reader, role: str) -> KeyPolicy:

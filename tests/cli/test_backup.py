@@ -82,8 +82,17 @@ def test_keys_move_to_a_second_hsm_under_the_smk(
 
     moved = public_keys(first)  # what tldsec init made: the KSK and ZSKs
     archive = tmp_path / "keys.json"
+    assert main(["keys", "list", "--json", "--home", str(first)]) == 0
+    assert {k["backed_up"] for k in json.loads(capsys.readouterr().out)} == {None}
     assert main(["backup", "keys", "--home", str(first), "--smk", check, "-o", str(archive)]) == 0
-    assert f"{len(moved)} keys wrapped" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"{len(moved)} keys wrapped" in out and f"{len(moved)} backed up for the first" in out
+    assert main(["keys", "list", "--json", "--home", str(first)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {k["key_id"] for k in listed} == set(moved) and all(k["backed_up"] for k in listed)
+    again = tmp_path / "keys-again.json"
+    assert main(["backup", "keys", "--home", str(first), "--smk", check, "-o", str(again)]) == 0
+    assert "for the first time" not in capsys.readouterr().out
 
     assert main(["backup", "restore", "--home", str(second), str(archive)]) == 1
     assert f"holds no Storage Master Key {check}" in capsys.readouterr().err
@@ -107,6 +116,7 @@ def test_keys_move_to_a_second_hsm_under_the_smk(
     assert "nothing left to do" in capsys.readouterr().out
     backed_up = audit_events(first, tmp_path, "key.backed_up")
     recovered = audit_events(second, tmp_path, "key.recovered")
+    assert len(backed_up) == 2 * len(moved)  # one entry per key and archive
     assert {e["details"]["key_id"] for e in backed_up} == set(moved)  # type: ignore[index]
     assert {e["details"]["key_id"] for e in recovered} == set(moved)  # type: ignore[index]
 

@@ -336,7 +336,11 @@ def _keys(args: argparse.Namespace) -> int:
             f.write(archive.to_json() + "\n")
         # Checked as written: read back, and its MAC verified in the HSM.
         check_archive(store, KeyArchive.from_json(_read(args.out, "archive"), str(args.out)))
+        ids = [archived.key.key_id for archived in archive.keys]
+        recorded = _record_backup(args, audit, ids, f"archive {args.out} under SMK {args.smk}")
         for archived in archive.keys:
+            if archived.key.key_id in recorded:
+                continue  # its first backup: recorded with the key's transition
             audit.record(
                 "key.backed_up",
                 actor=operator_actor(),
@@ -346,7 +350,34 @@ def _keys(args: argparse.Namespace) -> int:
                 backup_file=str(args.out),
             )
     print(f"{len(archive.keys)} keys wrapped under SMK {args.smk} in {args.out}")
+    if recorded:
+        print(f"  {len(recorded)} backed up for the first time: the planner may now use them")
     return 0
+
+
+def _record_backup(
+    args: argparse.Namespace, audit: AuditLog, key_ids: list[str], reason: str
+) -> set[str]:
+    """Open the backup gate (DPS 5.2.4) of the zone's keys in a checked archive; the ids
+    whose first backup this was (each recorded in the audit log as it is)."""
+    from tldsec.keys.database import open_signer_db
+    from tldsec.keys.service import KeyManager
+
+    settings = settings_from_args(args)
+    engine = open_signer_db(settings.signer_db_url)
+    try:
+        manager = KeyManager(
+            engine,
+            None,
+            settings.policy,
+            SystemClock(),
+            origin=settings.origin,
+            recorder=audit.record,
+            actor=operator_actor(),
+        )
+        return {t.key_id for t in manager.record_backup(key_ids, reason)}
+    finally:
+        engine.dispose()
 
 
 def _restore(args: argparse.Namespace) -> int:

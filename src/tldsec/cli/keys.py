@@ -208,6 +208,7 @@ def _key_json(k: KeyRecord, now: datetime) -> dict[str, Any]:
         "state": str(state) if state else None,
         "ds_state": str(k.ds_state_at(now)) if k.role is Role.KSK else None,
         "compromised": _iso(k.compromised),
+        "backed_up": _iso(k.backed_up),  # first in a checked archive under the SMK
         **{
             name: _iso(getattr(k, name))
             for name in (

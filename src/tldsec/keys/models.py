@@ -59,6 +59,7 @@ class KeyRow(SignerBase):
     ds_withdrawn: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     compromised: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     rollover_requested: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    backed_up: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     def to_record(self) -> KeyRecord:
         return KeyRecord(
@@ -79,6 +80,7 @@ class KeyRow(SignerBase):
             ds_withdrawn=self.ds_withdrawn,
             compromised=self.compromised,
             rollover_requested=self.rollover_requested,
+            backed_up=self.backed_up,
         )
 
     @classmethod
@@ -108,6 +110,7 @@ class KeyRow(SignerBase):
         self.ds_withdrawn = record.ds_withdrawn
         self.compromised = record.compromised
         self.rollover_requested = record.rollover_requested
+        self.backed_up = record.backed_up
 
 
 class KeyEventRow(SignerBase):

@@ -10,7 +10,7 @@ Pure: no clock, no database, no key store.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -92,7 +92,9 @@ class Step:
 
     def describe(self) -> str:
         what = {
-            Action.BOOTSTRAP: "create the first keys",
+            Action.BOOTSTRAP: (
+                "create the first keys" if self.key_id is None else "publish and activate"
+            ),
             Action.PUBLISH: "publish",
             Action.SUBMIT_DS: "submit the DS of",
             Action.CONFIRM_DS_SEEN: "confirm the DS in the parent of",
@@ -166,10 +168,34 @@ def lifetime_end(key: KeyRecord, kp: KeyPolicy) -> tuple[datetime, str]:
     return end, why
 
 
+# The gates a key waits at before it may enter the zone, besides the schedule.
+Gate = Callable[[KeyRecord], tuple[Constraint, ...]]
+
+
+def backup_gate(policy: Policy) -> Gate:
+    """DPS 5.2.4 (``keystore.backup_before_use``): a key is published or signs only once
+    a checked archive under the SMK holds it; until then it waits, visibly."""
+
+    def gate(key: KeyRecord) -> tuple[Constraint, ...]:
+        if not policy.backup_before_use or key.backed_up is not None:
+            return ()
+        return (
+            Constraint(
+                "backup",
+                f"waiting for backup: an archive under the SMK holding {key.name}, written "
+                "and checked ('tldsec backup keys', DPS 5.2.4)",
+                None,
+            ),
+        )
+
+    return gate
+
+
 def _role_steps(
     keys: Sequence[KeyRecord], role: Role, policy: Policy, t: timing.TimingParams, now: datetime
 ) -> list[Step]:
     kp = key_policy(policy, role)
+    gate = backup_gate(policy)
     mine = [k for k in keys if k.role is role]
     live = [k for k in mine if k.state_at(now) not in (KeyState.REMOVED, None)]
     steps: list[Step] = []
@@ -178,6 +204,25 @@ def _role_steps(
         steps.extend(_retiring_steps(k, kp, t, now))
 
     active = sorted((k for k in live if k.state_at(now) is KeyState.ACTIVE), key=_active_time)
+    first = sorted(
+        (k for k in live if k.state_at(now) is KeyState.GENERATED and k.compromised is None),
+        key=lambda k: k.created,
+    )
+    if not active and first:
+        # The zone's first key of the role, made by 'tldsec init' and not yet in the zone
+        # because it had to be backed up first (DPS 5.2.4).
+        key = first[0]
+        why = f"{key.name} is the zone's first {role}: it enters the zone and signs at once"
+        steps.append(
+            Step(
+                Action.BOOTSTRAP,
+                role,
+                key.key_id,
+                key.key_tag,
+                gate(key) or (Constraint("first-key", why, now),),
+            )
+        )
+        return steps
     if not active:
         steps.append(
             Step(
@@ -220,9 +265,9 @@ def _role_steps(
         (k for k in usable if k.state_at(now) is KeyState.GENERATED), key=lambda k: k.created
     )
     if role is Role.KSK:
-        steps.extend(_ksk_steps(current, successors, generated, kp, t, now))
+        steps.extend(_ksk_steps(current, successors, generated, kp, t, now, gate))
     else:
-        steps.extend(_zsk_steps(current, successors, generated, kp, t, now))
+        steps.extend(_zsk_steps(current, successors, generated, kp, t, now, gate))
     return steps
 
 
@@ -237,7 +282,11 @@ def _published_time(k: KeyRecord) -> datetime:
 
 
 def _publish_step(
-    role: Role, generated: list[KeyRecord], constraint: Constraint, emergency: bool = False
+    role: Role,
+    generated: list[KeyRecord],
+    constraint: Constraint,
+    gate: Gate,
+    emergency: bool = False,
 ) -> Step:
     key = generated[0] if generated else None
     return Step(
@@ -245,7 +294,7 @@ def _publish_step(
         role,
         key.key_id if key else None,
         key.key_tag if key else None,
-        (constraint,),
+        (constraint, *(gate(key) if key else ())),
         emergency=emergency,
     )
 
@@ -257,6 +306,7 @@ def _zsk_steps(
     kp: KeyPolicy,
     t: timing.TimingParams,
     now: datetime,
+    gate: Gate,
 ) -> list[Step]:
     end, end_why = lifetime_end(current, kp)
     ipub = timing.zsk_publish_interval(t)
@@ -268,7 +318,7 @@ def _zsk_steps(
             lead = max(kp.prepublish, ipub)
             when = max(end - lead, now)
             why = f"pre-publish {human(lead)} before {current.name}'s rollover (DPS 6.4)"
-        return [_publish_step(Role.ZSK, generated, Constraint("schedule", why, when))]
+        return [_publish_step(Role.ZSK, generated, Constraint("schedule", why, when), gate)]
     new = successors[0]
     assert new.published is not None
     constraints = (
@@ -284,6 +334,7 @@ def _zsk_steps(
             f"{human(ipub)} (RFC 7583 3.2.1)",
             new.published + ipub,
         ),
+        *gate(new),
     )
     return [
         Step(
@@ -305,6 +356,7 @@ def _ksk_steps(
     kp: KeyPolicy,
     t: timing.TimingParams,
     now: datetime,
+    gate: Gate,
 ) -> list[Step]:
     steps: list[Step] = []
     emergency = current.compromised is not None
@@ -331,7 +383,7 @@ def _ksk_steps(
             when = max(end - lead, now)
             why = f"pre-publish {human(lead)} before {current.name}'s rollover (DPS 6.4)"
         steps.append(
-            _publish_step(Role.KSK, generated, Constraint("schedule", why, when), emergency)
+            _publish_step(Role.KSK, generated, Constraint("schedule", why, when), gate, emergency)
         )
         return steps
     new = successors[0]
@@ -352,7 +404,7 @@ def _ksk_steps(
                 Role.KSK,
                 new.key_id,
                 new.key_tag,
-                (Constraint("rfc7583-ipubc", why, new.published + wait),),
+                (Constraint("rfc7583-ipubc", why, new.published + wait), *gate(new)),
                 emergency=emergency,
             )
         )
@@ -393,6 +445,7 @@ def _ksk_steps(
                 new.ds_seen + ipubp,
             )
         )
+    constraints.extend(gate(new))
     steps.append(
         Step(
             Action.SWITCH,

@@ -116,13 +116,22 @@ def new_key(
 def bootstrap(
     keys: Sequence[KeyRecord], policy: Policy, now: datetime, factory: KeyFactory, reason: str
 ) -> Outcome:
-    """The zone's first keys: an active KSK (DS to submit) and ZSK, and a standby ZSK."""
+    """The zone's first keys: an active KSK (DS to submit) and ZSK, and a standby ZSK.
+
+    Under ``backup_before_use`` (DPS 5.2.4) the KSK and ZSK are only generated: the
+    planner brings each into the zone once a checked archive holds it (``Action.
+    BOOTSTRAP``), and the standby ZSK follows as every later ZSK does.
+    """
     if any(k.state_at(now) is not KeyState.REMOVED for k in keys):
         raise KeyManagementError(
             "the zone already has keys; bootstrap only creates the first ones "
             "(see 'tldsec keys list')"
         )
     book = KeyBook(keys)
+    if policy.backup_before_use:
+        new_key(book, Role.KSK, now, factory, f"{reason}: first KSK, enters after its backup")
+        new_key(book, Role.ZSK, now, factory, f"{reason}: first ZSK, enters after its backup")
+        return book.outcome()
     ksk = new_key(book, Role.KSK, now, factory, reason)
     book.apply(state.publish(ksk, now, reason))
     book.apply(state.activate(book.get(ksk.key_id), now, reason))
@@ -143,6 +152,19 @@ def generate(
     """A new key in the store, not yet in the zone; the planner publishes it in time."""
     book = KeyBook(keys)
     new_key(book, role, now, factory, reason)
+    return book.outcome()
+
+
+def record_backup(
+    keys: Sequence[KeyRecord], key_ids: Sequence[str], now: datetime, reason: str
+) -> Outcome:
+    """The keys ``key_ids`` (those of this zone not backed up before) are in a checked
+    archive under the SMK from ``now`` on (DPS 5.2.4); other ids are ignored."""
+    book = KeyBook(keys)
+    wanted = set(key_ids)
+    for key in list(book.keys):
+        if key.key_id in wanted and key.backed_up is None:
+            book.apply(state.mark_backed_up(key, now, reason))
     return book.outcome()
 
 
@@ -170,7 +192,12 @@ def apply_step(
         key = book.get(step.key_id) if step.key_id else None
         if key is None:
             key = new_key(book, step.role, now, factory, reason)
+            if policy.backup_before_use:
+                return book.outcome()  # published once a checked archive holds it
         book.apply(state.publish(key, now, reason))
+    elif step.action is Action.BOOTSTRAP and step.key_id is not None:
+        key = book.apply(state.publish(book.get(step.key_id), now, reason))
+        book.apply(state.activate(key, now, reason))
     elif step.action is Action.SUBMIT_DS:
         assert step.key_id is not None
         book.apply(state.submit_ds(book.get(step.key_id), now, reason))

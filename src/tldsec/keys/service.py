@@ -59,6 +59,7 @@ AUDIT_EVENTS: dict[KeyEvent, str] = {
     KeyEvent.DS_SEEN: "key.ds_seen",
     KeyEvent.DS_WITHDRAWAL_REQUESTED: "key.rollover_step",
     KeyEvent.DS_WITHDRAWN: "key.rollover_step",
+    KeyEvent.BACKED_UP: "key.backed_up",
 }
 
 
@@ -204,6 +205,16 @@ class KeyManager:
             return first.then(rollover.run_due(first.keys, self.policy, self.timing, now, factory))
 
         return list(self._write(op).transitions)
+
+    def record_backup(self, key_ids: Sequence[str], reason: str) -> list[Transition]:
+        """The keys ``key_ids`` are in an archive under the SMK, written and checked
+        (DPS 5.2.4): the planner's backup gate opens for them. Keys backed up before, or
+        not of this zone, are left alone."""
+        return list(
+            self._write(
+                lambda keys, now: rollover.record_backup(keys, key_ids, now, reason)
+            ).transitions
+        )
 
     def ds_seen(self, key_ref: str, reason: str) -> list[Transition]:
         """The operator confirms the key's DS is in the parent zone."""

@@ -92,7 +92,7 @@ class SimResult:
 @dataclass
 class _Pending:
     when: datetime
-    kind: str  # "add" / "remove" at the parent; "seen" / "gone" confirmations
+    kind: str  # "add" / "remove" at the parent; "seen" / "gone" confirmations; "backup"
     key_id: str
 
 
@@ -106,6 +106,9 @@ class Simulation:
     factory: KeyFactory
     parent: ParentModel = field(default_factory=ParentModel)
     emergencies: Sequence[tuple[datetime, Role]] = ()
+    # Under keystore.backup_before_use: how long after a key is generated its archive
+    # under the SMK is written and checked (0: the automatic archive of a ZSK roll).
+    backup_delay: timedelta = timedelta(0)
     keys: tuple[KeyRecord, ...] = ()
     events: list[SimEvent] = field(default_factory=list)
     _parent_ds: frozenset[str] = frozenset()
@@ -167,7 +170,13 @@ class Simulation:
         for p in due:
             self._pending.remove(p)
             key = rollover.find_key(self.keys, p.key_id)
-            if p.kind in ("add", "remove"):
+            if p.kind == "backup":
+                self._record(
+                    rollover.record_backup(
+                        self.keys, [p.key_id], now, "archive under the SMK written and checked"
+                    )
+                )
+            elif p.kind in ("add", "remove"):
                 if p.kind == "add":
                     self._parent_ds = self._parent_ds | {p.key_id}
                     follow, event = "seen", "parent.ds-added"
@@ -199,7 +208,9 @@ class Simulation:
             elif tr.event.fact is not None:
                 working[tr.key_id] = working[tr.key_id].with_fact(tr.event, tr.time)
             self.keys = tuple(working.values())
-            if tr.event is KeyEvent.DS_SUBMITTED:
+            if tr.event is KeyEvent.GENERATED and self.policy.backup_before_use:
+                self._pending.append(_Pending(tr.time + self.backup_delay, "backup", tr.key_id))
+            elif tr.event is KeyEvent.DS_SUBMITTED:
                 self._pending.append(
                     _Pending(tr.time + self.parent.registration_delay, "add", tr.key_id)
                 )
@@ -264,8 +275,10 @@ def simulate(
     parent: ParentModel | None = None,
     emergency_zsk_at: float | None = None,
     emergency_ksk_at: float | None = None,
+    backup_delay: timedelta = timedelta(0),
 ) -> SimResult:
-    """Run the schedule for ``days`` from ``start`` (emergencies at day offsets)."""
+    """Run the schedule for ``days`` from ``start`` (emergencies at day offsets); under
+    ``backup_before_use`` each new key is backed up ``backup_delay`` after it is made."""
     if days <= 0:
         raise ValueError("simulate at least one day")
     emergencies: list[tuple[datetime, Role]] = []
@@ -280,6 +293,7 @@ def simulate(
         factory=factory or fake_key_factory(policy),
         parent=parent or ParentModel(),
         emergencies=emergencies,
+        backup_delay=backup_delay,
     )
     return sim.run(start + timedelta(days=days))
 

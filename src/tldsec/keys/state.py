@@ -1,6 +1,7 @@
 """Key records as stored facts, and the lifecycle state derived from them at any moment.
 
-A ``KeyRecord`` holds only facts: when the key was created, published, made active,
+A ``KeyRecord`` holds only facts: when the key was created, first backed up (an archive
+under the SMK holding it, written and checked: DPS 5.2.4), published, made active,
 retired, removed, and (for a KSK) when its DS was submitted to the parent, seen there,
 its withdrawal requested and its removal seen. The state at any instant is computed
 from those timestamps (Knot's approach), so the key set of any past moment can be
@@ -71,6 +72,7 @@ class KeyEvent(StrEnum):
     DS_SEEN = "ds.seen"
     DS_WITHDRAWAL_REQUESTED = "ds.withdrawal-requested"
     DS_WITHDRAWN = "ds.withdrawn"
+    BACKED_UP = "key.backed-up"  # in a checked archive under the SMK (DPS 5.2.4)
 
     @property
     def fact(self) -> str | None:
@@ -89,6 +91,7 @@ _FACT_OF_EVENT = {
     KeyEvent.DS_SEEN: "ds_seen",
     KeyEvent.DS_WITHDRAWAL_REQUESTED: "ds_withdrawal_requested",
     KeyEvent.DS_WITHDRAWN: "ds_withdrawn",
+    KeyEvent.BACKED_UP: "backed_up",
 }
 
 
@@ -112,6 +115,7 @@ class Transition:
 # The lifecycle facts in the order they must happen.
 _LIFECYCLE = ("created", "published", "active", "retired", "removed")
 _DS = ("ds_submitted", "ds_seen", "ds_withdrawal_requested", "ds_withdrawn")
+_OTHER = ("compromised", "rollover_requested", "backed_up")
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +139,7 @@ class KeyRecord:
     ds_withdrawn: datetime | None = None
     compromised: datetime | None = None
     rollover_requested: datetime | None = None
+    backed_up: datetime | None = None  # first written and checked in an SMK archive
     key_tag: int = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -143,10 +148,12 @@ class KeyRecord:
         if not self.public_key:
             raise ValueError(f"key {self.key_id} has an empty public key")
         object.__setattr__(self, "key_tag", key_tag(self.dnskey_rdata))
-        for name in (*_LIFECYCLE, *_DS, "compromised", "rollover_requested"):
+        for name in (*_LIFECYCLE, *_DS, *_OTHER):
             value = getattr(self, name)
             if value is not None:
                 _check_aware(name, value)
+        if self.backed_up is not None and self.backed_up < self.created:
+            raise ValueError(f"key {self.key_id}: backed up before the key existed")
         _check_order(self, _LIFECYCLE)
         _check_order(self, _DS)
         if self.role is Role.ZSK and any(getattr(self, n) is not None for n in _DS):
@@ -207,7 +214,7 @@ class KeyRecord:
 
     def last_fact(self) -> datetime:
         """The time of the latest fact; a new fact may not come before it."""
-        names = (*_LIFECYCLE, *_DS, "compromised", "rollover_requested")
+        names = (*_LIFECYCLE, *_DS, *_OTHER)
         times: list[datetime] = [getattr(self, n) for n in names if getattr(self, n) is not None]
         return max(times)
 
@@ -346,6 +353,14 @@ def request_rollover(record: KeyRecord, at: datetime, reason: str) -> tuple[KeyR
     if record.rollover_requested is not None:
         raise _refuse(record, f"already has a rollover requested ({record.rollover_requested})")
     return _done(record, at, KeyEvent.ROLLOVER_REQUESTED, reason, rollover_requested=at)
+
+
+def mark_backed_up(record: KeyRecord, at: datetime, reason: str) -> tuple[KeyRecord, Transition]:
+    """Record that an archive under the SMK holding the key was written and checked."""
+    _not_before_last(record, at)
+    if record.backed_up is not None:
+        raise _refuse(record, f"is already backed up (since {record.backed_up})")
+    return _done(record, at, KeyEvent.BACKED_UP, reason, backed_up=at)
 
 
 def _ksk_only(record: KeyRecord) -> None:
