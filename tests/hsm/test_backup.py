@@ -24,6 +24,7 @@ from tldsec.hsm.backup import (
     SealedShare,
     assemble_smk,
     back_up,
+    check_archive,
     restore,
     smk_check_value,
     split_smk,
@@ -251,3 +252,19 @@ def test_an_unreadable_archive_is_named() -> None:
     text = KeyArchive("00" * 8, NOW, ()).to_json().replace('"keys": []', '"keys": [{}]')
     with pytest.raises(KeyStoreError, match="'key_id'"):
         KeyArchive.from_json(text, "backup.json")
+
+
+def test_a_written_archive_is_checked_by_unwrapping_each_key_in_a_scratch_object(
+    sites: tuple[Pkcs11KeyStore, Pkcs11KeyStore, Ceremony],
+) -> None:
+    first, _, ceremony = sites
+    archive, ids = two_key_archive(first, ceremony.check)
+    check_archive(first, archive, unwrap=True)
+    assert sorted(k.key_id for k in first.list_keys()) == sorted(ids)  # nothing left over
+    a, b, c = archive.keys
+    swapped = dataclasses.replace(archive, keys=(a, dataclasses.replace(b, wrapped=c.wrapped)))
+    mac_key, mac = first.mac_under_smk(ceremony.check, swapped.signed_bytes())
+    swapped = dataclasses.replace(swapped, mac_key=mac_key, mac=mac)
+    check_archive(first, swapped)  # the MAC alone cannot tell
+    with pytest.raises(KeyStoreError, match=f"wrapped copy of key {b.key.key_id} is not its"):
+        check_archive(first, swapped, unwrap=True)

@@ -334,8 +334,10 @@ def _keys(args: argparse.Namespace) -> int:
         archive = back_up(store, args.smk, SystemClock().now())
         with replacing(args.out, "w", encoding="utf-8", permissions=0o600) as f:
             f.write(archive.to_json() + "\n")
-        # Checked as written: read back, and its MAC verified in the HSM.
-        check_archive(store, KeyArchive.from_json(_read(args.out, "archive"), str(args.out)))
+        # Checked as written: read back, its MAC verified in the HSM, and each key
+        # unwrapped from it in a scratch session object and made to sign (DPS 5.2.4).
+        written = KeyArchive.from_json(_read(args.out, "archive"), str(args.out))
+        check_archive(store, written, unwrap=True)
         ids = [archived.key.key_id for archived in archive.keys]
         recorded = _record_backup(args, audit, ids, f"archive {args.out} under SMK {args.smk}")
         for archived in archive.keys:

@@ -33,22 +33,19 @@ import nacl.exceptions
 import nacl.public
 import nacl.signing
 import shamir_mnemonic
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from tldsec.errors import KeyNotFound, KeyStoreError
 from tldsec.hsm.base import KeyInfo
 from tldsec.hsm.pkcs11 import Pkcs11KeyStore
-from tldsec.hsm.rsakey import check_key_request, parse_dnskey_public_key, public_key_from_field
+from tldsec.hsm.rsakey import check_key_request, parse_dnskey_public_key, verifies
 from tldsec.hsm.smk import SMK_BYTES
 from tldsec.policy import Algorithm
 
 SHARE_FORMAT = "tldsec-smk-share-2"
 ARCHIVE_FORMAT = "tldsec-key-archive-2"
 MAX_SHARES = 16  # SLIP-39: a group has at most 16 members
-_HASHES = {Algorithm.RSASHA256: hashes.SHA256, Algorithm.RSASHA512: hashes.SHA512}
 
 
 def smk_check_value(secret: bytes) -> str:
@@ -289,8 +286,10 @@ class RestoreResult:
     present: tuple[KeyInfo, ...]
 
 
-def check_archive(store: Pkcs11KeyStore, archive: KeyArchive) -> None:
-    """Refuse an archive whose MAC does not verify under the token's SMK."""
+def check_archive(store: Pkcs11KeyStore, archive: KeyArchive, *, unwrap: bool = False) -> None:
+    """Refuse an archive whose MAC does not verify under the token's SMK; with ``unwrap``,
+    also each key whose wrapped copy does not restore it (unwrapped in a scratch session
+    object, compared with its public key and made to sign: ``check_wrapped_key``)."""
     if not archive.mac or not store.mac_checks(
         archive.smk_check, archive.mac_key, archive.signed_bytes(), archive.mac
     ):
@@ -299,6 +298,9 @@ def check_archive(store: Pkcs11KeyStore, archive: KeyArchive) -> None:
             "after it was written (ids, labels, algorithms, public or wrapped keys); "
             "restore from an untouched copy"
         )
+    if unwrap:
+        for archived in archive.keys:
+            store.check_wrapped_key(archived.wrapped, archive.smk_check, key=archived.key)
 
 
 def restore(store: Pkcs11KeyStore, archive: KeyArchive) -> RestoreResult:
@@ -348,11 +350,5 @@ def restore(store: Pkcs11KeyStore, archive: KeyArchive) -> RestoreResult:
 def _prove(store: Pkcs11KeyStore, key: KeyInfo) -> None:
     challenge = b"tldsec restore check " + os.urandom(16)
     signature = store.sign(key.key_id, challenge)
-    try:
-        public_key_from_field(key.public_key).verify(
-            signature, challenge, padding.PKCS1v15(), _HASHES[key.algorithm]()
-        )
-    except InvalidSignature:
-        raise KeyStoreError(
-            f"restored key {key.key_id} does not sign like its public key"
-        ) from None
+    if not verifies(key.public_key, key.algorithm, challenge, signature):
+        raise KeyStoreError(f"restored key {key.key_id} does not sign like its public key")

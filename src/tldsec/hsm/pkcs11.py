@@ -35,6 +35,7 @@ from tldsec.hsm.rsakey import (
     check_key_request,
     dnskey_public_key,
     parse_dnskey_public_key,
+    verifies,
 )
 from tldsec.hsm.smk import UNWRAPPED_KEY_TEMPLATE
 from tldsec.policy import Algorithm
@@ -402,6 +403,40 @@ class Pkcs11KeyStore:
                 return bool(key.verify(data, mac, mechanism=Mechanism.SHA256_HMAC))
             finally:
                 key.destroy()
+
+    def check_wrapped_key(self, wrapped: bytes, smk_check: str, *, key: KeyInfo) -> None:
+        """Prove that ``wrapped`` restores ``key``: unwrapped under the SMK as a session
+        object (gone when the session ends, removed at once here), it must be the
+        private half of ``key.public_key`` and sign a challenge that key verifies."""
+        _, modulus = parse_dnskey_public_key(key.public_key)
+        smk = self._smk(smk_check)
+        with self._errors("check the wrapped copy of", key.key_id):
+            private = smk.unwrap_key(
+                ObjectClass.PRIVATE_KEY,
+                KeyType.RSA,
+                wrapped,
+                mechanism=Mechanism.AES_KEY_WRAP_PAD,
+                store=False,
+                capabilities=MechanismFlag.SIGN,
+                template={
+                    **_PRIVATE_KEY_TEMPLATE,
+                    Attribute.TOKEN: False,
+                    Attribute.ENCRYPT: pkcs11.DEFAULT,
+                    Attribute.VERIFY: pkcs11.DEFAULT,
+                    Attribute.WRAP: pkcs11.DEFAULT,
+                },
+            )
+            try:
+                if int.from_bytes(private[Attribute.MODULUS], "big") != modulus:
+                    raise KeyStoreError(
+                        f"the wrapped copy of key {key.key_id} is not its private half"
+                    )
+                challenge = b"tldsec backup check " + secrets.token_bytes(16)
+                signature = bytes(private.sign(challenge, mechanism=MECHANISMS[key.algorithm]))
+            finally:
+                private.destroy()
+        if not verifies(key.public_key, key.algorithm, challenge, signature):
+            raise KeyStoreError(f"the wrapped copy of key {key.key_id} does not sign like it")
 
     def _smks(self, session: Any, check: str) -> list[Any]:
         return list(

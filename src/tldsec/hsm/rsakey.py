@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import secrets
 
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tldsec.errors import KeyStoreError
 from tldsec.policy import Algorithm
@@ -78,6 +79,18 @@ def public_key_from_field(field: bytes) -> rsa.RSAPublicKey:
     """A ``cryptography`` public key from a DNSKEY Public Key field."""
     exponent, modulus = parse_dnskey_public_key(field)
     return rsa.RSAPublicNumbers(exponent, modulus).public_key()
+
+
+def verifies(field: bytes, algorithm: Algorithm, data: bytes, signature: bytes) -> bool:
+    """Whether ``signature`` is RSASSA-PKCS1-v1_5 over ``data`` by the DNSKEY public key
+    ``field`` with the hash of ``algorithm`` (RFC 5702 3)."""
+    try:
+        public_key_from_field(field).verify(
+            signature, data, padding.PKCS1v15(), RSA_HASHES[algorithm]()
+        )
+    except InvalidSignature:
+        return False
+    return True
 
 
 def dnskey_public_key_of(key: rsa.RSAPublicKey | rsa.RSAPrivateKey) -> bytes:
