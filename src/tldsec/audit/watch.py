@@ -10,8 +10,11 @@ through automatic and manual controls"): the automatic control.
   clock anomalies, failed cycles and verifications, changes not committed, refused
   access, crashes ...
 
-Each entry is analysed once, when it arrives; an entry changed after that is found by
-``tldsec audit verify`` (the whole chain and its signed checkpoints: run it from cron).
+Each entry is analysed once, when it arrives; the last one analysed is read again at
+every check (changed since: an alarm), and an older entry changed after its analysis is
+found by ``tldsec audit verify`` (the whole chain, its checkpoints and anchors: run it
+from cron too). ``WatchState`` keeps the position between runs for ``tldsec audit watch
+--once`` from cron, so each run checks everything since the previous one.
 ``tldsec serve`` runs a check every few seconds, logs each alarm and alert at ERROR (its
 JSON log feeds the operator's monitoring) and shows them on its health endpoint, which
 reports ``degraded`` after an integrity alarm. ``tldsec audit watch`` runs the same
@@ -20,15 +23,51 @@ check from a terminal or a cron job (the manual control is ``tldsec audit show``
 
 from __future__ import annotations
 
+import json
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
+from tldsec.atomicfile import replacing
 from tldsec.audit.entry import Entry, format_time
 from tldsec.audit.events import Level
-from tldsec.audit.query import EntryFilter, head_row, iter_entries
+from tldsec.audit.models import ENTRIES
+from tldsec.audit.query import EntryFilter, entry_from_row, head_row, iter_entries
+from tldsec.errors import AuditError
+
+STATE_MODE = 0o600
+
+
+@dataclass(frozen=True, slots=True)
+class WatchState:
+    """Where a cron watch stopped: the last entry analysed and its hash (a JSON file)."""
+
+    seq: int
+    hash: str | None
+
+    @classmethod
+    def load(cls, path: Path) -> WatchState | None:
+        """The saved position, or ``None`` when there is none yet (check from the start)."""
+        try:
+            data = json.loads(path.read_text("utf-8"))
+            return cls(
+                int(data["seq"]), data["hash"] if data["hash"] is None else str(data["hash"])
+            )
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise AuditError(
+                f"the watch state {path} cannot be read ({exc}); remove it to check the "
+                "whole log again, or give --from-seq"
+            ) from exc
+
+    def save(self, path: Path) -> None:
+        with replacing(path, "w", encoding="utf-8", permissions=STATE_MODE) as f:
+            f.write(json.dumps({"seq": self.seq, "hash": self.hash}) + "\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +116,13 @@ class AuditWatch:
         seq, head_hash = head_row(engine)
         return cls(engine, seq=seq, hash=head_hash if seq else None, **options)
 
+    @property
+    def state(self) -> WatchState:
+        return WatchState(self.seq, self.hash)
+
     def check(self) -> list[Alert]:
         """Analyse the entries appended since the last check; the new alerts."""
-        new: list[Alert] = []
+        new: list[Alert] = self._recheck_last()
         for entry in iter_entries(self.engine, EntryFilter(from_seq=self.seq + 1)):
             new.extend(self._integrity(entry))
             if Level.parse(entry.level).rank >= self.alert_level.rank:
@@ -105,6 +148,26 @@ class AuditWatch:
             while len(self.alerts) > self.keep:
                 self.alerts.popleft()
         return new
+
+    def _recheck_last(self) -> list[Alert]:
+        """The last entry analysed must still be there with the hash it had."""
+        if self.seq == 0 or self.hash is None:
+            return []
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(select(ENTRIES).where(ENTRIES.c.seq == self.seq)).one_or_none()
+        except SQLAlchemyError as exc:
+            raise AuditError(f"cannot read the audit log: {exc}") from exc
+        if row is None:
+            if head_row(self.engine)[0] < self.seq:
+                return []  # the log was cut: check() reports it from the head row
+            summary = f"entry {self.seq}, analysed before, is gone"
+        else:
+            entry = entry_from_row(row)
+            if entry.hash == self.hash and entry.computed_hash() == entry.hash:
+                return []
+            summary = f"entry {self.seq} changed since it was analysed"
+        return [Alert(self.seq, "-", "critical", "audit.entry", "-", summary, True)]
 
     def _integrity(self, entry: Entry) -> list[Alert]:
         found = []

@@ -35,7 +35,7 @@ from tldsec.audit.schema import current_revision, grant_app_role, grant_maintena
 from tldsec.audit.signing import key_id_of, load_public_key, public_key_pem
 from tldsec.audit.sources import ChainInput, archive_input
 from tldsec.audit.verification import describe, verify_database
-from tldsec.audit.watch import AuditWatch
+from tldsec.audit.watch import AuditWatch, WatchState
 from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import SystemClock
 from tldsec.db.base import make_engine
@@ -43,6 +43,7 @@ from tldsec.errors import AuditError, ConfigError
 
 EXIT_BROKEN = 3
 AUDIT_ONLY = ("audit",)  # the audit commands open no other database
+WATCH_STATE = "audit-watch.json"
 Handler = Callable[[argparse.Namespace], int]
 
 
@@ -102,10 +103,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.add_argument("--level", type=_level, default=Level.WARNING, help="alert level (warning)")
     a.add_argument("--interval", type=float, default=10.0, help="seconds between checks")
     a.add_argument(
-        "--from-seq", type=int, metavar="N", help="start after entry N (default: the newest)"
+        "--from-seq",
+        type=int,
+        metavar="N",
+        help="start after entry N (default: the newest; with --once, the state file)",
     )
     a.add_argument(
-        "--once", action="store_true", help="check once and exit (1 on an integrity alarm)"
+        "--once",
+        action="store_true",
+        help="check everything since the previous run and exit (1 on an integrity alarm): "
+        "for cron; the position is kept in --state",
+    )
+    a.add_argument(
+        "--state",
+        type=Path,
+        metavar="FILE",
+        help=f"where --once keeps its position (default HOME/{WATCH_STATE})",
     )
     action("checkpoint", "sign a checkpoint of the head now", _checkpoint)
     a = action("archive", "move entries past the on-line retention to a signed file", _archive)
@@ -241,11 +254,18 @@ def _filter(args: argparse.Namespace) -> EntryFilter:
 
 
 def _watch(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    state_file = args.state or settings.home / WATCH_STATE
     with _log(args) as log:
-        if args.from_seq is None:
-            watch = AuditWatch.from_head(log.engine, alert_level=args.level)
-        else:
+        saved = WatchState.load(state_file) if args.once and args.from_seq is None else None
+        if args.from_seq is not None:
             watch = AuditWatch(log.engine, alert_level=args.level, seq=max(0, args.from_seq))
+        elif args.once:
+            # cron: from where the previous run stopped, or the whole log the first time
+            start = saved or WatchState(0, None)
+            watch = AuditWatch(log.engine, alert_level=args.level, seq=start.seq, hash=start.hash)
+        else:
+            watch = AuditWatch.from_head(log.engine, alert_level=args.level)
         if not args.once:
             print(f"watching the audit log after entry {watch.seq} (Ctrl-C stops)", flush=True)
         try:
@@ -253,6 +273,8 @@ def _watch(args: argparse.Namespace) -> int:
                 for alert in watch.check():
                     print(alert.line(), flush=True)
                 if args.once:
+                    if not watch.integrity_alarms:
+                        watch.state.save(state_file)  # an alarm is seen again next run
                     return 1 if watch.integrity_alarms else 0
                 time.sleep(args.interval)
         except KeyboardInterrupt:
