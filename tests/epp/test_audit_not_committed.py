@@ -69,18 +69,25 @@ def test_a_ds_change_whose_transaction_fails_is_retracted(epp_any: RunningServer
         assert domain_info(s, epp.world.tx("alpha"), "doomed.example").ds == (DS1,)
 
     names = [event for event, _actor, _details in epp.world.events]
-    assert names == ["registry.ds.change", "registry.change_not_committed"]
-    _, actor, retraction = epp.world.events[1]
+    # DS received stays (an attempt); the change and its acceptance are retracted.
+    assert names == [
+        "ds.received",
+        "registry.ds.change",
+        "ds.accepted",
+        "registry.change_not_committed",
+    ]
+    _, actor, retraction = epp.world.events[3]
     assert actor == "alpha"
     assert retraction["command"] == "domain:update"
     assert str(retraction["sv_trid"]) == refused.text(".//epp:svTRID")
-    (retracted,) = retraction["events"]  # type: ignore[misc]
+    retracted, accepted = retraction["events"]  # type: ignore[misc]
     assert retracted["event"] == "registry.ds.change"
     assert retracted["domain"] == "doomed.example"
     assert retracted["added"] == [str(DS2)]
+    assert accepted["event"] == "ds.accepted"
 
 
-def test_a_command_that_fails_before_auditing_anything_retracts_nothing(
+def test_a_command_refused_before_any_change_retracts_nothing(
     epp_any: RunningServer,
 ) -> None:
     epp = epp_any
@@ -88,4 +95,5 @@ def test_a_command_that_fails_before_auditing_anything_retracts_nothing(
         epp.world.events.clear()
         missing = client.domain_update_ds("absent.example", add=(DS2,))
         assert missing.code == 2303
-    assert epp.world.events == []
+    # The DS data were received and refused: attempts, recorded, nothing retracted.
+    assert [e for e, _a, _d in epp.world.events] == ["ds.received", "ds.rejected"]

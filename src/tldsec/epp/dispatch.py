@@ -255,6 +255,8 @@ class Dispatcher:
         if conn.actor is None:
             raise CommandUseError("log in first: only <hello> and <login> are allowed before")
         if cmd.verb == "logout":
+            # DPS 4.4.1: a session's end is an access event like its start.
+            self.audit("access.logout", actor=conn.actor.client_id, channel="epp", sv_trid=sv_trid)
             self._log(
                 conn.actor.client_id,
                 conn,
@@ -271,8 +273,32 @@ class Dispatcher:
         actor = conn.actor
         trail = AuditTrail(self.audit)
         tx = self._tx(actor, sv_trid, cmd.cl_trid, started, trail)
+        ds = carries_ds(cmd)
+        if ds:
+            # DPS 4.4.1 "receipt and validation of signed public key material": received
+            # now, then accepted with the change or refused with the rule.
+            trail(
+                "ds.received",
+                actor=actor.client_id,
+                domain=object_name,
+                command=label,
+                sv_trid=sv_trid,
+            )
+
+        def work(session: Session) -> Reply:
+            reply = handler(session, tx, cmd)
+            if ds:
+                trail(
+                    "ds.accepted",
+                    actor=actor.client_id,
+                    domain=object_name,
+                    command=label,
+                    sv_trid=sv_trid,
+                )
+            return reply
+
         return self._unit_of_work(
-            lambda s: handler(s, tx, cmd),
+            work,
             actor.client_id,
             conn,
             label,
@@ -281,6 +307,7 @@ class Dispatcher:
             sv_trid,
             started,
             trail,
+            ds=ds,
         )
 
     def end_session(self, conn: Connection) -> None:
@@ -331,9 +358,13 @@ class Dispatcher:
         sv_trid: str,
         started: datetime,
         trail: AuditTrail,
+        *,
+        ds: bool = False,
     ) -> Reply:
-        """Run ``work`` in one transaction with its log row; on failure, roll back and log
-        (and say in the audit log that the changes it audited did not happen)."""
+        """Run ``work`` in one transaction with its log row; on failure, roll back and log,
+        say in the audit log that the changes it audited did not happen, and record the
+        refusal itself when it matters to security (``_audit_refusal``)."""
+        cause: Exception | None = None
         try:
             with self.db.write() as session:
                 reply = work(session)
@@ -349,6 +380,7 @@ class Dispatcher:
                     db.execute(LOG_ROW, row)
             return reply
         except RegistryError as exc:
+            cause = exc
             error = from_registry_error(exc)
         except SQLAlchemyError:
             _log.exception("database failure in %s (svTRID %s)", label, sv_trid)
@@ -359,6 +391,7 @@ class Dispatcher:
         except EppError as exc:
             error = exc
         trail.not_committed(label, sv_trid)
+        _audit_refusal(trail, client_id, label, object_name, sv_trid, error, cause, ds=ds)
         self._log(client_id, conn, label, object_name, cl_trid, sv_trid, error.code, started)
         error.logged = True
         raise error
@@ -438,3 +471,65 @@ def _cl_trid(command: Element) -> str | None:
     """The client transaction id, if it is a well-formed one (RFC 5730 2.5: 3-64)."""
     value = text_of(command.find(q(EPP, "clTRID")))
     return value if 3 <= len(value) <= 64 and value.isprintable() else None
+
+
+# Refusals that are access failures (DPS 4.4.1 "unsuccessful system access").
+ACCESS_REFUSALS = (ResultCode.AUTHORIZATION_ERROR, ResultCode.INVALID_AUTHORIZATION_INFO)
+
+
+def carries_ds(cmd: Command) -> bool:
+    """Whether the command brings DS data (a secDNS-1.1 extension element)."""
+    return any(etree.QName(e).namespace == SECDNS for e in cmd.extensions)
+
+
+def _audit_refusal(
+    trail: AuditTrail,
+    client_id: str | None,
+    label: str,
+    object_name: str | None,
+    sv_trid: str,
+    error: EppError,
+    cause: Exception | None,
+    *,
+    ds: bool,
+) -> None:
+    """Record a refused command as the failed attempt it is (never as "not committed"):
+    DS data refused with the rule it broke, an authorization failure as access denied.
+    A failure to record is logged: the registrar's reply is the refusal either way."""
+    if client_id is None:
+        return
+    entries: list[tuple[str, dict[str, object]]] = []
+    if ds and error.code != ResultCode.COMMAND_FAILED:
+        rules = [str(getattr(v, "rule", v)) for v in getattr(cause, "violations", ())]
+        entries.append(
+            (
+                "ds.rejected",
+                {
+                    "domain": object_name,
+                    "command": label,
+                    "code": int(error.code),
+                    "rules": rules,
+                    "reason": str(error),
+                },
+            )
+        )
+    if error.code in ACCESS_REFUSALS:
+        entries.append(
+            (
+                "access.denied",
+                {
+                    "channel": "epp",
+                    "command": label,
+                    "object": object_name,
+                    "code": int(error.code),
+                    "reason": str(error),
+                },
+            )
+        )
+    for event, details in entries:
+        try:
+            trail(event, actor=client_id, sv_trid=sv_trid, **details)
+        except Exception:
+            _log.exception(
+                "%s (svTRID %s) refused; its audit entry %s failed", label, sv_trid, event
+            )

@@ -28,6 +28,20 @@ def log_audit(event: str, *, actor: str, **details: object) -> None:
     _log.info("%s actor=%s %s", event, actor, fields)
 
 
+# Attempts, not changes: true whether or not the unit's transaction commits, so never
+# retracted as "not committed" (DPS 4.4.1: a failed login is a failed login).
+ATTEMPTS = frozenset(
+    {
+        "epp.login.failed",
+        "epp.login.throttled",
+        "access.login_failed",
+        "access.denied",
+        "ds.received",
+        "ds.rejected",
+    }
+)
+
+
 @dataclass
 class AuditTrail:
     """The audit recorder of one unit of work: each event goes to the audit log at once
@@ -42,18 +56,20 @@ class AuditTrail:
         self.events.append({"event": event, "actor": actor, **details})
 
     def not_committed(self, command: str, sv_trid: str) -> None:
-        """Retract the events recorded so far: ``registry.change_not_committed`` names
-        them (the unit's transaction failed after they were recorded). Never raises: if
-        the audit log refuses this too, the error log says what was not committed."""
-        if not self.events:
+        """Retract the changes recorded so far: ``registry.change_not_committed`` names
+        them (the unit's transaction failed after they were recorded). Attempts
+        (``ATTEMPTS``) stand. Never raises: if the audit log refuses this too, the error
+        log says what was not committed."""
+        changes = [e for e in self.events if e["event"] not in ATTEMPTS]
+        if not changes:
             return
         try:
             self.recorder(
                 "registry.change_not_committed",
-                actor=str(self.events[0]["actor"]),
+                actor=str(changes[0]["actor"]),
                 command=command,
                 sv_trid=sv_trid,
-                events=self.events,
+                events=changes,
             )
         except Exception:
             _log.exception(
@@ -61,5 +77,5 @@ class AuditTrail:
                 "entry saying so could not be written either: %s",
                 command,
                 sv_trid,
-                self.events,
+                changes,
             )
