@@ -207,6 +207,29 @@ def open_audit_log(
     return log
 
 
+def open_unsigned_log(settings: Settings, clock: Clock) -> AuditLog:
+    """An existing log without its key: for recording that the HSM refused a login (the
+    audit key may be in that HSM). Its entries wait for the next signed checkpoint."""
+    config = audit_config(settings)
+    log = AuditLog(
+        make_engine(config.db_url),
+        clock,
+        signer=None,
+        probe=KernelClockStatus(),
+        options=config.writer,
+        owns_engine=True,
+        anchors=config.anchors(),
+    )
+    try:
+        ensure_schema(log.engine)
+        if log.head().seq == 0:
+            raise AuditError(f"there is no audit log in {settings.home}")
+    except BaseException:
+        log.close()
+        raise
+    return log
+
+
 def _key_exists(settings: Settings, config: AuditConfig) -> bool:
     if resolve_backend(settings, config) == "file":
         return config.key_file.exists()

@@ -137,6 +137,8 @@ class EventType(StrEnum):
     CEREMONY_SIGNED = "ceremony.signed"
     # Crashes, failures, anomalies
     SYSTEM_CRASH = "system.crash"
+    SYSTEM_STARTED = "system.started"
+    SYSTEM_STOPPED = "system.stopped"
     SYSTEM_HARDWARE_FAILURE = "system.hardware_failure"
     SYSTEM_ANOMALY = "system.anomaly"
     CLOCK_BACKWARDS = "clock.backwards"
@@ -306,6 +308,10 @@ CATALOGUE: dict[EventType, EventInfo] = {
         _C.PERSONNEL, _L.NOTICE, "a participant signed a ceremony's record (DPS 5.1.1)"
     ),
     EventType.SYSTEM_CRASH: EventInfo(_C.ANOMALY, _L.CRITICAL, "a component crashed"),
+    EventType.SYSTEM_STARTED: EventInfo(
+        _C.ANOMALY, _L.NOTICE, "a component started: software version, config and policy hashes"
+    ),
+    EventType.SYSTEM_STOPPED: EventInfo(_C.ANOMALY, _L.NOTICE, "a component stopped cleanly"),
     EventType.SYSTEM_HARDWARE_FAILURE: EventInfo(
         _C.ANOMALY, _L.ERROR, "a hardware failure was detected"
     ),

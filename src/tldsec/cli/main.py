@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from tldsec import __version__
-from tldsec.errors import TldsecError
+from tldsec.errors import KeyStoreLoginError, TldsecError
 
 # Command-group modules under tldsec.cli, each with register(subparsers).
 COMMAND_MODULES: tuple[str, ...] = (
@@ -66,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         result: int = args.handler(args)
+    except KeyStoreLoginError as exc:
+        _audit_hsm_login_failure(args, exc)
+        print(f"tldsec: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     except TldsecError as exc:
         print(f"tldsec: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
@@ -73,6 +77,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("tldsec: interrupted", file=sys.stderr)
         return 130
     return result
+
+
+def _audit_hsm_login_failure(args: argparse.Namespace, exc: KeyStoreLoginError) -> None:
+    """DPS 4.4.1, 5.5: a refused HSM login (a wrong PIN) is an access failure, recorded
+    whichever command met it (a cycle child's too), by whoever ran the command."""
+
+    from tldsec.audit.config import open_unsigned_log
+    from tldsec.cli.common import operator_actor, settings_from_args
+    from tldsec.clock import SystemClock
+
+    command = str(getattr(args, "command", "") or "")
+    actor = "component:cycle" if command == "cycle" else operator_actor()
+    try:
+        log = open_unsigned_log(settings_from_args(args), SystemClock())
+    except (TldsecError, AttributeError) as audit_exc:  # no home given: nothing to record
+        print(f"tldsec: warning: the failed HSM login is not audited: {audit_exc}", file=sys.stderr)
+        return
+    try:
+        log.record(
+            "access.login_failed", actor=actor, channel="hsm", command=command, error=str(exc)
+        )
+    except TldsecError as audit_exc:
+        print(f"tldsec: warning: the failed HSM login is not audited: {audit_exc}", file=sys.stderr)
+    finally:
+        log.close()
 
 
 if __name__ == "__main__":

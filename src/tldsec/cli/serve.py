@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -35,7 +36,9 @@ from typing import Any
 
 import dns.name
 
+from tldsec import __version__
 from tldsec.audit.log import AuditLog
+from tldsec.audit.startup import FileHashes, as_details, changed_files, record_start
 from tldsec.audit.watch import AuditWatch
 from tldsec.cli.common import add_home_argument, default_processes, settings_from_args
 from tldsec.clock import Clock, SystemClock
@@ -49,6 +52,7 @@ from tldsec.errors import ConfigError, TldsecError
 from tldsec.settings import Settings
 
 log = logging.getLogger("tldsec.serve")
+SERVE_ACTOR = "component:serve"
 
 DEFAULT_HEALTH = "127.0.0.1:8053"
 
@@ -162,6 +166,7 @@ class Registry:
         self.audit_watch: AuditWatch | None = None
         self.audit_watch_error: str | None = None
         self.audit_state: dict[str, Any] = {}  # audit/status.py, refreshed by the watch
+        self._files: FileHashes | None = None  # config and policy hashes last recorded
 
     async def serve(
         self,
@@ -201,6 +206,7 @@ class Registry:
             self._announce(health_address)
             await self.stop.wait()
             log.info("tldsec serve: stopping")
+            await asyncio.to_thread(self._audit, "system.stopped", pid=os.getpid())
         log.info("tldsec serve: stopped")
 
     def _scheduler(self, checker: Cycle) -> Scheduler:
@@ -345,7 +351,14 @@ class Registry:
         except ValueError:
             result = None
         if result is None:
-            log.error("cycle process exited with status %s and no result", code)
+            # A child that dies without its result (a wrong HSM PIN, a crash) is a crash
+            # of the cycle: recorded, and a failed cycle for the scheduler and /health.
+            reason = f"the cycle process exited with status {code} and no result"
+            log.error("cycle failed: %s", reason)
+            await asyncio.to_thread(
+                self._audit, "system.crash", component="cycle", exit_status=code, error=reason
+            )
+            result = {"outcome": "failed", "reason": reason}
         else:
             level = logging.INFO if code == 0 else logging.ERROR
             log.log(level, "cycle %s", result.get("outcome"), extra={"cycle": result})
@@ -363,21 +376,25 @@ class Registry:
             f"{self.cycle_timeout:g} and was stopped; the zone last published stays published"
         )
         log.error("cycle failed: %s", reason)
-        await asyncio.to_thread(self._record_failure, reason)
+        await asyncio.to_thread(self._audit, "cycle.failed", stage="timeout", error=reason)
         if self.primary is not None:
             await self.primary.refresh()
         return {"outcome": "failed", "reason": reason}
 
-    def _record_failure(self, reason: str) -> None:
+    def _audit(self, event: str, **details: Any) -> None:
+        """Record one entry as ``component:serve`` in a log opened for it; a failure is
+        logged (serve goes on: the watch shows an audit log it cannot open)."""
         from tldsec.audit.config import open_audit_log
 
         try:
             audit = open_audit_log(self.settings, self.clock)
         except TldsecError as exc:
-            log.error("the cycle failure could not be audited: %s", exc)
+            log.error("%s could not be audited: %s", event, exc)
             return
         try:
-            audit.record("cycle.failed", actor="component:serve", stage="timeout", error=reason)
+            audit.record(event, actor=SERVE_ACTOR, **details)
+        except TldsecError as exc:
+            log.error("%s could not be audited: %s", event, exc)
         finally:
             audit.close()
 
@@ -408,6 +425,11 @@ class Registry:
                 self._audit_watch_failed(exc)
                 await asyncio.sleep(seconds)
         try:
+            # DPS 4.4.1, 5.8: this start, its version and files; a previous run's crash.
+            await asyncio.to_thread(
+                record_start, audit, self.settings, actor=SERVE_ACTOR, version=__version__
+            )
+            self._files = FileHashes.of(self.settings)
             self.audit_watch = watch = await asyncio.to_thread(AuditWatch.from_head, audit.engine)
             while True:
                 await self.audit_housekeeping(audit)
@@ -425,6 +447,12 @@ class Registry:
 
         config = audit_config(self.settings)
         try:
+            files = FileHashes.of(self.settings)
+            if self._files is not None and files != self._files:
+                await asyncio.to_thread(
+                    changed_files, audit, SERVE_ACTOR, as_details(self._files), files
+                )
+            self._files = files
             state = await asyncio.to_thread(log_status, self.settings, config, audit)
             due = state["next_maintenance"]
             times = [datetime.fromisoformat(t) for t in due.values() if t is not None]
