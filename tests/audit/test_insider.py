@@ -203,6 +203,7 @@ def _archived_home(home: Path, run: Run) -> Path:
 
 def test_an_archive_deleted_within_its_retention_fails_verify(home: Path, run: Run) -> None:
     archive = _archived_home(home, run)
+    assert stat.S_IMODE(archive.parent.stat().st_mode) == 0o700
     code, out, _ = run("audit", "verify", "--home", home, "--no-record")
     assert code == 0, out
     assert f"archive {archive.name}" in out and ": verified" in out

@@ -110,7 +110,9 @@ class FileAnchor:
     def publish(self, checkpoint: Checkpoint) -> None:
         path = self.file_for(checkpoint.time)
         try:
-            self.directory.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            if not self.directory.exists():
+                self.directory.mkdir(mode=DIR_MODE, parents=True)
+                self.directory.chmod(DIR_MODE)  # mkdir's mode is filtered by the umask
             new = not path.exists()
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, OPEN_MODE)
             try:

@@ -41,6 +41,7 @@ from tldsec.audit.verification import online_mentions
 from tldsec.errors import AuditError
 
 ARCHIVE_MODE = 0o600  # DPS 4.4.4: protected against viewing
+ARCHIVE_DIR_MODE = 0o700
 MAX_ENTRIES_PER_FILE = 1_000_000
 
 
@@ -83,7 +84,9 @@ def archive_old_entries(
     upto = min(upto, first_seq + max_entries - 1)
     if upto < first_seq:
         return None
-    directory.mkdir(parents=True, exist_ok=True)
+    if not directory.exists():
+        directory.mkdir(mode=ARCHIVE_DIR_MODE, parents=True)
+        directory.chmod(ARCHIVE_DIR_MODE)  # mkdir's mode is filtered by the umask
     name = archive_file_name(first_seq, upto)
     final = directory / name
     if final.exists():
