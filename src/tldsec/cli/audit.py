@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import Engine, func, select
 
+from tldsec.atomicfile import replacing
 from tldsec.audit.archive import archive_old_entries, destroy_expired_archives, purge_archived
 from tldsec.audit.chain import VerifyReport, verify_chain
 from tldsec.audit.config import audit_config, open_audit_log, open_signer, resolve_backend
@@ -31,6 +32,7 @@ from tldsec.audit.export import period_range, write_period_export
 from tldsec.audit.log import AuditLog
 from tldsec.audit.models import ENTRIES
 from tldsec.audit.query import EntryFilter, iter_entries, load_checkpoints, write_csv, write_jsonl
+from tldsec.audit.report_page import compliance_page, write_pdf
 from tldsec.audit.schema import current_revision, grant_app_role, grant_maintenance_role
 from tldsec.audit.signing import key_id_of, load_public_key, public_key_pem
 from tldsec.audit.sources import ChainInput, archive_input
@@ -120,6 +122,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="FILE",
         help=f"where --once keeps its position (default HOME/{WATCH_STATE})",
     )
+    a = action(
+        "report",
+        "the compliance audit report of a period (DPS 7): HTML, or PDF through headless Chromium",
+        _report,
+    )
+    a.add_argument("--from", dest="start", type=_time, required=True, metavar="DATE")
+    a.add_argument("--to", dest="end", type=_time, required=True, metavar="DATE",
+                   help="the period's end (exclusive)")  # fmt: skip
+    a.add_argument("--output", "-o", type=Path, required=True, help="report.html or report.pdf")
+    _add_actor(a)
     action("checkpoint", "sign a checkpoint of the head now", _checkpoint)
     a = action("archive", "move entries past the on-line retention to a signed file", _archive)
     _add_actor(a)
@@ -480,6 +492,36 @@ def _print_report(report: VerifyReport, where: str, notes: list[str] | None = No
     for finding in report.findings:
         print(f"  {finding}")
     return EXIT_BROKEN
+
+
+def _report(args: argparse.Namespace) -> int:
+    if args.end <= args.start:
+        raise AuditError("--to must be after --from")
+    settings = settings_from_args(args)
+    config = audit_config(settings)
+    suffix = args.output.suffix.lower()
+    if suffix not in (".html", ".htm", ".pdf"):
+        raise AuditError(f"{args.output}: the report is written as .html or .pdf")
+    with _log(args) as log:
+        assert log.signer is not None
+        html = compliance_page(
+            log, settings, config, start=args.start, end=args.end, now=SystemClock().now()
+        )
+        if suffix == ".pdf":
+            write_pdf(html, args.output)
+        else:
+            with replacing(args.output, "w", encoding="utf-8") as out:
+                out.write(html)
+        log.record(
+            EventType.AUDIT_EXPORTED,
+            actor=_actor(args),
+            action="report",
+            start=args.start,
+            end=args.end,
+            file=str(args.output),
+        )
+    print(f"compliance report {args.start:%Y-%m-%d} to {args.end:%Y-%m-%d}: {args.output}")
+    return 0
 
 
 def _checkpoint(args: argparse.Namespace) -> int:

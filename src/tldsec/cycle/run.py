@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from tldsec.clock import Clock, to_epoch
+from tldsec.clock import Clock, from_epoch, to_epoch
 from tldsec.cycle.result import CycleResult, Outcome, RunLog
 from tldsec.cycle.state import LAST_REPORT, STATE_FILE, CycleState, Pending, write_atomic
 from tldsec.distribute.store import ZoneStore
@@ -330,6 +330,8 @@ class Cycle:
             serial=serial,
             target=str(published),
             changes=run.stats["changes"],
+            # DPS 6.5: the margin the compliance report shows (audit/compliance.py)
+            earliest_signature_expiry=None if expiry is None else from_epoch(expiry),
         )
         result = run.result(Outcome.PUBLISHED, reason)
         self._record(

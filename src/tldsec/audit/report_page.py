@@ -1,0 +1,100 @@
+"""``tldsec audit report``: gather the period's facts, build the report, render it.
+
+The facts are the audit log's own: the whole log is verified first (with its anchors and
+archives), then the entries up to the period's end are read once. A PDF is the HTML page
+printed by headless Chromium (Debian package ``chromium``), when it is installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from datetime import datetime
+from pathlib import Path
+
+from tldsec.audit.compliance import build_report
+from tldsec.audit.compliance_html import render
+from tldsec.audit.config import AuditConfig
+from tldsec.audit.log import AuditLog
+from tldsec.audit.maintenance import schedule
+from tldsec.audit.query import EntryFilter, iter_entries
+from tldsec.audit.verification import verify_database
+from tldsec.errors import AuditError
+from tldsec.settings import Settings
+
+BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+def compliance_page(
+    log: AuditLog,
+    settings: Settings,
+    config: AuditConfig,
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> str:
+    """The report of ``start <= time < end`` as one HTML page."""
+    assert log.signer is not None
+    anchors = config.anchors()
+    try:
+        verification = verify_database(
+            log.engine,
+            {log.signer.key_id: log.signer.public_key()},
+            now=now,
+            anchors=anchors,
+            archive_dir=config.archive_dir,
+            archive_retention=settings.policy.audit.archive_retention,
+        )
+    finally:
+        for anchor in anchors:
+            closer = getattr(anchor, "close", None)
+            if closer is not None:
+                closer()
+    due = schedule(log.engine, settings.policy.audit, config.archive_dir, config.archive_interval)
+    report = build_report(
+        iter_entries(log.engine, EntryFilter(until=end)),
+        zone=settings.origin,
+        start=start,
+        end=end,
+        generated=now,
+        policy=settings.policy,
+        verification=verification,
+        schedule=due,
+    )
+    return render(report)
+
+
+def find_browser() -> str | None:
+    return next((path for b in BROWSERS if (path := shutil.which(b))), None)
+
+
+def write_pdf(html: str, output: Path) -> None:
+    """Print the page to ``output`` with headless Chromium."""
+    browser = find_browser()
+    if browser is None:
+        raise AuditError(
+            "a PDF needs Chromium (apt-get install chromium): write report.html and print "
+            "it from a browser instead"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        page = Path(tmp) / "report.html"
+        page.write_text(html, "utf-8")
+        pdf = Path(tmp) / "report.pdf"
+        command = [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--print-to-pdf={pdf}",
+            "--no-pdf-header-footer",
+            page.as_uri(),
+        ]
+        try:
+            subprocess.run(command, check=True, capture_output=True, timeout=120)
+        except (OSError, subprocess.SubprocessError) as exc:
+            raise AuditError(f"{browser} could not print the report: {exc}") from exc
+        if not pdf.exists():
+            raise AuditError(f"{browser} wrote no PDF")
+        shutil.move(pdf, output)
