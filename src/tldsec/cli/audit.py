@@ -266,7 +266,7 @@ def _filter(args: argparse.Namespace) -> EntryFilter:
 
 
 def _watch(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, databases=AUDIT_ONLY)
     state_file = args.state or settings.home / WATCH_STATE
     with _log(args) as log:
         saved = WatchState.load(state_file) if args.once and args.from_seq is None else None
@@ -497,7 +497,7 @@ def _print_report(report: VerifyReport, where: str, notes: list[str] | None = No
 def _report(args: argparse.Namespace) -> int:
     if args.end <= args.start:
         raise AuditError("--to must be after --from")
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, databases=AUDIT_ONLY)
     config = audit_config(settings)
     suffix = args.output.suffix.lower()
     if suffix not in (".html", ".htm", ".pdf"):

@@ -90,7 +90,7 @@ def _audit_hsm_login_failure(args: argparse.Namespace, exc: KeyStoreLoginError) 
     command = str(getattr(args, "command", "") or "")
     actor = "component:cycle" if command == "cycle" else operator_actor()
     try:
-        log = open_unsigned_log(settings_from_args(args), SystemClock())
+        log = open_unsigned_log(settings_from_args(args, databases=("audit",)), SystemClock())
     except (TldsecError, AttributeError) as audit_exc:  # no home given: nothing to record
         print(f"tldsec: warning: the failed HSM login is not audited: {audit_exc}", file=sys.stderr)
         return
