@@ -497,11 +497,11 @@ def _print_report(report: VerifyReport, where: str, notes: list[str] | None = No
 def _report(args: argparse.Namespace) -> int:
     if args.end <= args.start:
         raise AuditError("--to must be after --from")
-    settings = settings_from_args(args, databases=AUDIT_ONLY)
-    config = audit_config(settings)
     suffix = args.output.suffix.lower()
     if suffix not in (".html", ".htm", ".pdf"):
         raise AuditError(f"{args.output}: the report is written as .html or .pdf")
+    settings = settings_from_args(args, databases=AUDIT_ONLY)
+    config = audit_config(settings)
     with _log(args) as log:
         assert log.signer is not None
         html = compliance_page(
