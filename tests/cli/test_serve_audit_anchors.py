@@ -13,6 +13,7 @@ import pytest
 from tests.cli.test_serve_cycle_timeout import home, registry
 from tldsec.audit.config import open_audit_log
 from tldsec.audit.query import EntryFilter, iter_entries
+from tldsec.audit.status import audit_status
 from tldsec.cli.main import main
 from tldsec.clock import FakeClock, SystemClock
 from tldsec.settings import load_settings
@@ -85,3 +86,13 @@ def test_serve_archives_and_purges_what_the_schedule_says_is_due(home: Path) -> 
     assert first.seq > 1  # the old entries left the database, into the archive
     assert archive.name.startswith("audit-000000000001-")
     assert health["next_maintenance"]["archive_and_purge"] is not None  # type: ignore[index]
+
+
+def test_status_of_a_home_without_an_audit_log_does_not_create_one(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with open(home / "tldsec.toml", "a", encoding="utf-8") as f:
+        f.write(f'\n[database]\naudit_url = "sqlite:///{home / "elsewhere.db"}"\n')
+    status = audit_status(load_settings(home), SystemClock())
+    assert status["initialized"] is False
+    assert not (home / "elsewhere.db").exists()

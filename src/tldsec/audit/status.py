@@ -15,6 +15,7 @@ from tldsec.audit.maintenance import schedule
 from tldsec.audit.schema import current_revision
 from tldsec.clock import Clock
 from tldsec.db.base import make_engine
+from tldsec.db.exists import database_exists
 from tldsec.errors import AuditError
 from tldsec.settings import Settings
 
@@ -22,6 +23,8 @@ from tldsec.settings import Settings
 def audit_status(settings: Settings, clock: Clock) -> dict[str, Any]:
     """What ``tldsec status`` shows of the audit log; never creates it."""
     config = audit_config(settings)
+    if not database_exists(config.db_url):  # status never creates one (db/exists.py)
+        return {"initialized": False, "warnings": ["no audit log: run 'tldsec audit init'"]}
     engine = make_engine(config.db_url)
     anchors = config.anchors()
     try:
