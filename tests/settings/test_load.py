@@ -3,9 +3,13 @@ attack 1), with the file, the table, the key and the nearest valid key."""
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from tldsec.errors import ConfigError
 from tldsec.settings import CONFIG_NAME, load_settings
@@ -137,3 +141,36 @@ def test_every_table_is_read_once_into_the_settings_tree(tmp_path: Path) -> None
     assert config.audit.checkpoint_every == 7 and config.keys.parent_servers == ("192.0.2.1",)
     assert config.ceremony.required == "all" and config.distribute.keep == 4
     assert config.epp.require_client_cert is False  # the default of an absent table
+
+
+def _keys() -> list[tuple[str, str]]:
+    hints = typing.get_type_hints(ConfigFile)
+    return [
+        (table.name, key.name)
+        for table in dataclasses.fields(ConfigFile)
+        for key in dataclasses.fields(hints[table.name])
+    ]
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.sampled_from(_keys()), st.integers(min_value=0), st.sampled_from(["drop", "double"]))
+def test_any_misspelt_key_of_any_table_is_refused_with_a_valid_guess(
+    tmp_path: Path, table_key: tuple[str, str], where: int, how: str
+) -> None:
+    """A key with one letter dropped or doubled never passes silently; the guess offered
+    is always a key the table has."""
+    table, key = table_key
+    i = where % len(key)
+    typo = key[:i] + key[i + 1 :] if how == "drop" else key[:i] + key[i] + key[i:]
+    known = {k for t, k in _keys() if t == table}
+    assume(typo not in known and typo)
+    header = "" if table == "zone" else f"[{table}]\n"  # [zone] is open at the end of ZONE
+    home = home_with(tmp_path, f"{ZONE}{header}{typo} = 1\n")
+    with pytest.raises(ConfigError) as info:
+        load_settings(home)
+    message = str(info.value)
+    assert message.startswith(f"unknown key {typo!r} in [{table}] of {home / CONFIG_NAME}")
+    guess = message.partition("; did you mean ")[2].rstrip("?").strip("'")
+    assert not guess or guess in known
