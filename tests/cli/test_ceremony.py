@@ -5,6 +5,7 @@ name. Every gated operation of the DPS 4.2.2 table runs only under its class's q
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_init_sign import ZONE, audit_events
+from tldsec.ceremony.pgpwords import from_words
 from tldsec.cli.main import main
 
 PEOPLE = (("ann", "sa"), ("amy", "sa"), ("bob", "so"), ("ben", "so"), ("cho", "wi"),
@@ -78,8 +80,14 @@ def found(room: Room) -> str:
     for person, role in PEOPLE:
         room.enrol(person, role)
     ceremony = room.ceremony("ceremony.found", ("ann", "bob", "cho"))
-    out = room.ok("ceremony", "found", "--ceremony", ceremony)
-    return out.split("\n")[2].strip()  # the root, on its own line
+    return root_of(room.ok("ceremony", "found", "--ceremony", ceremony))
+
+
+def root_of(out: str) -> str:
+    """The founding roster's SHA-256 that 'ceremony found' prints on its own line."""
+    lines = out.splitlines()
+    return lines[lines.index("founding roster SHA-256 (the trust root; pin it in tldsec.toml):")
+                 + 1].strip()  # fmt: skip
 
 
 @pytest.fixture
@@ -108,8 +116,7 @@ def test_the_founding_roster_is_the_trust_root_recorded_in_the_audit_log(
     err = room.refused("ceremony", "found", "--ceremony", ceremony)
     assert "needs SA + SO + WI (DPS 4.2.2)" in err
     room.approve(ceremony, "cho")
-    out = room.ok("ceremony", "found", "--ceremony", ceremony)
-    root = out.split("\n")[2].strip()
+    root = root_of(room.ok("ceremony", "found", "--ceremony", ceremony))
     (founded,) = room.events("ceremony.founded")
     assert founded["details"]["roster_sha256"] == root  # type: ignore[index]
     assert f"roster version 1  SHA-256 {root}" in room.ok("ceremony", "roster")
@@ -169,8 +176,6 @@ def test_attack_roster_edit_people_with_anns_key_get_no_quorum(room: Room) -> No
 
 
 def _digest(roster: dict[str, object]) -> str:
-    import hashlib
-
     return hashlib.sha256(
         json.dumps(roster, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()
@@ -371,3 +376,40 @@ def test_the_script_reads_values_back_as_pgp_words(room: Room) -> None:
     assert "read back: key_tag:" in out
     err = room.refused("ceremony", "script", "keys.rollover", "--ceremony", ceremony)
     assert "is a keys.generate ceremony" in err
+
+
+def test_the_founding_ceremony_end_to_end_into_a_home_that_signs_and_verifies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SoftHSM2: init --ceremony makes no keys; the founding makes roster v1 and the
+    first KSK and ZSK under SA + SO + WI, reads back the DS as PGP words, and ends with
+    a record every participant signs; the home then signs (a ceremony) and verifies."""
+    home = tmp_path / "home"
+    assert main(["init", "--home", str(home), "--origin", "example", "--ceremony"]) == 0
+    assert "KSK" not in capsys.readouterr().out
+    room = Room(home, capsys)
+    assert room.ok("keys", "list").count("ksk") == 0
+    for person, role in PEOPLE:
+        room.enrol(person, role)
+    ceremony = room.ceremony("ceremony.found", ("ann", "bob", "cho"))
+    out = room.ok("ceremony", "found", "--ceremony", ceremony)
+    assert "KSK 2048-bit key tag" in out and "ZSK" in out
+    ds_line = next(line for line in out.splitlines() if line.startswith("DS "))
+    words = out.splitlines()[out.splitlines().index(ds_line) + 1].split("= ")[1]
+    digest = ds_line.split()[-1]
+    assert bytes.fromhex(digest) == from_words(words)
+    for person in ("ann", "bob", "cho"):
+        room.ok("ceremony", "sign", ceremony, "--person", person, "--key", str(room.key(person)))
+    assert "verified" in room.ok("ceremony", "show", ceremony, "--verify")
+    # The founded home signs, under a signing-components ceremony, and the zone verifies.
+    zone, signed = tmp_path / "example.zone", tmp_path / "example.signed"
+    zone.write_text(ZONE)
+    assert "runs only under a key ceremony" in room.refused("sign", str(zone), "-o", str(signed))
+    digest_of_zone = hashlib.sha256(zone.read_bytes()).hexdigest()
+    sign = room.ceremony("sign", ("amy", "cy"), "origin=example.",
+                         f"input_sha256={digest_of_zone}")  # fmt: skip
+    room.ok("sign", str(zone), "-o", str(signed), "--workers", "1", "--ceremony", sign)
+    anchor = tmp_path / "ds.txt"
+    anchor.write_text(room.ok("keys", "export-ds"))
+    assert digest in anchor.read_text().upper()
+    room.ok("verify", str(signed), "--trust-anchor", str(anchor), "--no-external")

@@ -382,10 +382,48 @@ def _found(args: argparse.Namespace) -> int:
                         people=[f"{p.name} ({p.role.name})" for p in draft.people])  # fmt: skip
         path = store.add_version(draft, authorised.ceremony)
         store.remove_draft()
+        keys, ds = _first_keys(settings, audit, args.ceremony)
+        write_record(settings, authorised, {"roster_sha256": root, "keys": keys, "ds": ds},
+                     now=SystemClock().now(), audit=audit, actor=operator_actor())  # fmt: skip
     print(f"roster version 1 founded ({path})")
     print(f"founding roster SHA-256 (the trust root; pin it in tldsec.toml):\n  {root}")
     print(f'  [ceremony]\n  roster_root = "{root}"')
+    print(f"  = {hex_words(root)}")
+    for key in keys:
+        print(f"{key}")
+    for line in ds:
+        digest = line.split()[-1]
+        print(f"DS {line}\n  = {hex_words(digest)}")
+    print(f"each participant signs the record: tldsec ceremony sign {args.ceremony} "
+          "--person NAME --key CARD")  # fmt: skip
     return 0
+
+
+def _first_keys(
+    settings: Settings, audit: AuditLog, ceremony_id: str
+) -> tuple[list[str], list[str]]:
+    """The zone's first KSK and ZSK, made in the HSM in the founding ceremony (DPS 5.1.1),
+    and the DS for the parent; a home that has keys keeps them (and says so)."""
+    from tldsec.hsm.open import open_keystore
+    from tldsec.keys.database import open_signer_db
+    from tldsec.keys.service import KeyManager
+
+    store = open_keystore(settings.keystore_spec())
+    try:
+        manager = KeyManager(open_signer_db(settings.signer_db_url), store, settings.policy,
+                             SystemClock(), origin=settings.origin, recorder=audit.record,
+                             actor=operator_actor())  # fmt: skip
+        existing = manager.key_records()
+        created = [] if existing else manager.bootstrap(f"founding ceremony {ceremony_id}")
+        ds = manager.export_ds()
+    finally:
+        store.close()
+    if existing:
+        print("the home has keys already (made before the founding, not in this ceremony)")
+    keys = [
+        f"{k.role.value.upper()} {k.bits}-bit key tag {k.key_tag} ({k.key_id})" for k in created
+    ]
+    return keys, [f"{r.key_tag} {r.algorithm} {r.digest_type} {r.digest.hex().upper()}" for r in ds]
 
 
 def _show(args: argparse.Namespace) -> int:

@@ -49,6 +49,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="accept, under the dps policy, a PKCS#11 module that does not keep keys in it "
         "(CKA_WRAP_WITH_TRUSTED not enforced): recorded in the audit log",
     )
+    p.add_argument(
+        "--ceremony",
+        action="store_true",
+        help="a home under the DPS: every sensitive operation needs a key ceremony "
+        '([ceremony] required = "all"), and the first keys are made in the founding '
+        "ceremony (tldsec ceremony found), not now (DPS 5.1.1)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -77,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
         lines.append('[keystore]\nbackend = "file"\ndirectory = "keys"\n')
         (home / "policy.toml").write_text(_file_policy_text())
         lines.append('[policy]\nfile = "policy.toml"\n')
+    if args.ceremony:
+        lines.append('[ceremony]\nrequired = "all"  # DPS 4.2.2: docs/ceremonies.md\n')
     (home / CONFIG_NAME).write_text("\n".join(lines))
     settings = load_settings(home)
     clock = SystemClock()
@@ -113,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
             recorder=audit.record,
             actor=operator_actor(),
         )
-        created = manager.bootstrap("tldsec init")
+        # Under --ceremony the first keys wait for the founding ceremony (DPS 5.1.1).
+        created = [] if args.ceremony else manager.bootstrap("tldsec init")
     finally:
         store.close()
         audit.close()
@@ -127,10 +137,17 @@ def run(args: argparse.Namespace) -> int:
         )
     if fingerprint:
         print(f"  EPP TLS certificate {epp.tls_cert} (self-signed, SHA-256 {fingerprint})")
-    print(
-        "next: 'tldsec keys export-ds' gives the DS to submit to the parent; "
-        "'tldsec sign ZONEFILE -o OUT' signs a zone"
-    )
+    if args.ceremony:
+        print(
+            "next: enrol the trusted people (tldsec ceremony enrol), then the founding "
+            "ceremony makes the roster and the first keys (tldsec ceremony found; "
+            "tldsec ceremony script ceremony.found)"
+        )
+    else:
+        print(
+            "next: 'tldsec keys export-ds' gives the DS to submit to the parent; "
+            "'tldsec sign ZONEFILE -o OUT' signs a zone"
+        )
     return 0
 
 
