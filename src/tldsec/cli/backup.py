@@ -39,10 +39,9 @@ from tldsec.hsm.backup import (
     KeyArchive,
     SealedShare,
     assemble_smk,
-    back_up,
-    check_archive,
     restore,
     split_smk,
+    write_archive,
 )
 from tldsec.hsm.base import KeyStore, KeyStoreSpec
 from tldsec.hsm.open import open_keystore
@@ -331,13 +330,9 @@ def _share_words(args: argparse.Namespace) -> int:
 
 def _keys(args: argparse.Namespace) -> int:
     with _hsm(args, "backup.keys", {"smk": args.smk}) as (store, audit):
-        archive = back_up(store, args.smk, SystemClock().now())
-        with replacing(args.out, "w", encoding="utf-8", permissions=0o600) as f:
-            f.write(archive.to_json() + "\n")
-        # Checked as written: read back, its MAC verified in the HSM, and each key
-        # unwrapped from it in a scratch session object and made to sign (DPS 5.2.4).
-        written = KeyArchive.from_json(_read(args.out, "archive"), str(args.out))
-        check_archive(store, written, unwrap=True)
+        # Written, then checked as written: read back, its MAC verified in the HSM, and
+        # each key unwrapped from it in a scratch session object and made to sign.
+        archive = write_archive(store, args.smk, args.out, SystemClock().now())
         ids = [archived.key.key_id for archived in archive.keys]
         recorded = _record_backup(args, audit, ids, f"archive {args.out} under SMK {args.smk}")
         for archived in archive.keys:

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from tldsec.clock import Clock
 from tldsec.cycle.run import Cycle
 from tldsec.distribute.config import load_distribute_settings
 from tldsec.distribute.store import ZoneStore
 from tldsec.errors import ConfigError
-from tldsec.keys.service import KeyManager
+from tldsec.hsm.base import KeyStore
+from tldsec.keys.service import Backup, KeyManager
 from tldsec.registry.database import RegistryDatabase
 from tldsec.settings import Settings
 from tldsec.verify.options import VerifyOptions
@@ -96,6 +98,7 @@ def open_cycle(
             origin=settings.origin,
             timing=load_key_settings(settings).timing(settings.policy),
             recorder=audit_log.record if audit_log is not None else None,
+            backup=automatic_backup(settings, store_ks, clock),
         )
         yield Cycle(
             settings=settings,
@@ -110,3 +113,27 @@ def open_cycle(
             checkpoint=audit_log.checkpoint if audit_log is not None else None,
             workers=workers or load_cycle_settings(settings).signing_workers,
         )
+
+
+def automatic_backup(settings: Settings, store: KeyStore | None, clock: Clock) -> Backup | None:
+    """The archive a cycle writes for the keys it generates (``[backup] smk``; DPS 5.2.4):
+    in ``[backup] directory``, one new file per archive, checked as written."""
+    from tldsec.hsm.backup import archive_name, write_archive
+    from tldsec.hsm.pkcs11 import Pkcs11KeyStore
+
+    table = settings.config.backup
+    if not table.smk or not isinstance(store, Pkcs11KeyStore):
+        return None
+    smk = table.smk
+    directory = Path(table.directory)
+    if not directory.is_absolute():
+        directory = settings.home / directory
+
+    def archive(key_ids: Sequence[str]) -> str:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        now = clock.now()
+        path = directory / archive_name(now, key_ids)
+        write_archive(store, smk, path, now, key_ids)
+        return str(path)
+
+    return archive

@@ -27,6 +27,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import nacl.exceptions
@@ -36,6 +37,7 @@ import shamir_mnemonic
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from tldsec.atomicfile import replacing
 from tldsec.errors import KeyNotFound, KeyStoreError
 from tldsec.hsm.base import KeyInfo
 from tldsec.hsm.pkcs11 import Pkcs11KeyStore
@@ -276,6 +278,33 @@ def back_up(
     unsigned = KeyArchive(smk_check, now, archived)
     mac_key, mac = store.mac_under_smk(smk_check, unsigned.signed_bytes())
     return KeyArchive(smk_check, now, archived, mac_key, mac)
+
+
+def write_archive(
+    store: Pkcs11KeyStore,
+    smk_check: str,
+    path: Path,
+    now: datetime,
+    key_ids: Sequence[str] | None = None,
+) -> KeyArchive:
+    """``back_up`` into the file ``path`` (written atomically, mode 0600), then checked as
+    written: read back, its MAC verified and each key unwrapped from it in a scratch
+    object (``check_archive``). Only a checked archive counts as a backup (DPS 5.2.4)."""
+    archive = back_up(store, smk_check, now, key_ids)
+    try:
+        with replacing(path, "w", encoding="utf-8", permissions=0o600) as f:
+            f.write(archive.to_json() + "\n")
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise KeyStoreError(f"cannot write the key archive {path}: {exc.strerror}") from exc
+    check_archive(store, KeyArchive.from_json(text, str(path)), unwrap=True)
+    return archive
+
+
+def archive_name(now: datetime, key_ids: Sequence[str]) -> str:
+    """A new archive's file name: when, and which keys (their ids' first digits)."""
+    ids = "-".join(k[:8] for k in key_ids) or "none"
+    return f"keys-{now:%Y%m%dT%H%M%SZ}-{ids}.json"
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from tldsec.keys.models import META_ID, KeyEventRow, KeyRow, SignerMeta
 from tldsec.keys.plan import signing_config
 from tldsec.keys.planner import Plan, plan
 from tldsec.keys.rollover import KeyFactory, Outcome
-from tldsec.keys.state import KeyEvent, KeyRecord, Role, Transition
+from tldsec.keys.state import KeyEvent, KeyRecord, KeyState, Role, Transition
 from tldsec.keys.timing import TimingParams
 from tldsec.policy import Policy
 from tldsec.signconf import SigningConfig
@@ -61,6 +61,10 @@ AUDIT_EVENTS: dict[KeyEvent, str] = {
     KeyEvent.DS_WITHDRAWN: "key.rollover_step",
     KeyEvent.BACKED_UP: "key.backed_up",
 }
+
+
+# Writes and checks an archive under the SMK holding these keys; returns where it is.
+Backup = Callable[[Sequence[str]], str]
 
 
 def log_recorder(event: str, *, actor: str, **details: Any) -> None:
@@ -102,6 +106,7 @@ class KeyManager:
         timing: TimingParams | None = None,
         recorder: Recorder | None = None,
         actor: str = DEFAULT_ACTOR,
+        backup: Backup | None = None,
     ) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._keystore = keystore
@@ -111,6 +116,7 @@ class KeyManager:
         self.timing = timing or TimingParams.from_policy(policy)
         self._recorder = recorder or log_recorder
         self._actor = actor
+        self._backup = backup
 
     # --- reading -------------------------------------------------------------------------
 
@@ -169,12 +175,38 @@ class KeyManager:
         return [k for k in outcome.keys if k.key_id in created]
 
     def run_due(self) -> list[Transition]:
-        """Carry out every planned step that is due now; the transitions made."""
+        """Carry out every planned step that is due now; the transitions made.
+
+        With a ``backup`` hook under ``keystore.backup_before_use``, keys generated (or
+        waiting) without a backup are archived by it and recorded as backed up, and the
+        steps that then fall due run at once (DPS 5.2.4: an automatic ZSK roll makes its
+        own archive)."""
         factory = self._factory()
         outcome = self._write(
             lambda keys, now: rollover.run_due(keys, self.policy, self.timing, now, factory)
         )
-        return list(outcome.transitions)
+        made = list(outcome.transitions)
+        if self._backup is None or not self.policy.backup_before_use:
+            return made
+        # A key that enters the zone may make the next one due (the standby ZSK after
+        # the first ZSK): a few rounds, each archiving what waits.
+        for _ in range(3):
+            waiting = [
+                k.key_id
+                for k in outcome.keys
+                if k.backed_up is None
+                and k.compromised is None
+                and k.state_at(self._clock.now()) is KeyState.GENERATED
+            ]
+            if not waiting:
+                break
+            where = self._backup(waiting)
+            made += self.record_backup(waiting, f"automatic archive {where}, written and checked")
+            outcome = self._write(
+                lambda keys, now: rollover.run_due(keys, self.policy, self.timing, now, factory)
+            )
+            made += outcome.transitions
+        return made
 
     def generate(self, role: Role, reason: str) -> KeyRecord:
         """A new key in the key store, not yet in the zone; the planner publishes it."""

@@ -49,6 +49,18 @@ class KeystoreTable:
 
 
 @dataclass(frozen=True, slots=True)
+class BackupTable:
+    """``[backup]``: the automatic archive of new keys under the SMK (DPS 5.2.4).
+
+    With ``smk`` (the SMK's check value) set, a cycle that generates keys under a policy
+    with ``keystore.backup_before_use`` writes them, wrapped, to a new archive in
+    ``directory`` and checks it, so that they may enter the zone in the same cycle."""
+
+    smk: str = ""  # empty: no automatic archive; the planner waits for 'tldsec backup keys'
+    directory: str = setting("backups", nonempty=True)  # relative to the home
+
+
+@dataclass(frozen=True, slots=True)
 class PolicyTable:
     """``[policy]``: the policy file; empty: the built-in DPS policy."""
 
@@ -201,6 +213,7 @@ class ConfigFile:
 
     zone: ZoneTable
     keystore: KeystoreTable = KeystoreTable()
+    backup: BackupTable = BackupTable()
     policy: PolicyTable = PolicyTable()
     database: DatabaseTable = DatabaseTable()
     epp: EppTable = EppTable()
