@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from collections.abc import Iterator
 from types import FrameType
 
 import pytest
 
 from tldsec.errors import VerificationFailed
-from tldsec.verify.workers import PARALLEL_MIN_ITEMS, ForkedMap
+from tldsec.verify.workers import PARALLEL_MIN_ITEMS, Background, ForkedMap
 
 HANG = 120
 
@@ -50,3 +51,18 @@ def test_abandon_ends_the_workers(alarm: None) -> None:
     work = ForkedMap(lambda s, e: list(range(s, e)), 2 * PARALLEL_MIN_ITEMS, 2)
     work.abandon()
     assert work.result() == list(range(2 * PARALLEL_MIN_ITEMS))  # run here, after abandon
+
+
+def dies(kind: str) -> str:
+    if kind == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    return kind
+
+
+def test_a_killed_background_process_fails_verification(alarm: None) -> None:
+    """The file scan's and the unsigned zone's processes (``Background``) too."""
+    assert Background(dies, [("a",), ("b",)], 2).results() == ["a", "b"]
+    with pytest.raises(VerificationFailed, match="a verification worker process died"):
+        Background(dies, [("a",), ("die",)], 2).results()
+    unfinished = Background(time.sleep, [(60,)])
+    unfinished.close()  # ends the process without waiting for it

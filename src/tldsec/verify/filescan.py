@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import calendar
 import itertools
-import multiprocessing
 import operator
 import re
 import time
@@ -25,6 +24,8 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tldsec.verify.workers import Background
 
 CHUNK = 32 << 20  # read in pieces of about this size, cut at line ends
 _EXPIRY = re.compile(rb"\tIN\tRRSIG\t[A-Za-z0-9]+ \d+ \d+ \d+ (\d{14}) ")
@@ -263,22 +264,17 @@ class BackgroundScan:
     def __init__(self, path: Path, origin: str, parts: int = 1) -> None:
         self._t0 = time.perf_counter()
         parts = max(1, parts)
-        self._pool = multiprocessing.get_context("fork").Pool(parts)
-        self._job = self._pool.starmap_async(
-            scan_piece, [(path, origin, a, b) for a, b in ranges(path, parts)]
+        self._job: Background[Piece] = Background(
+            scan_piece, [(path, origin, a, b) for a, b in ranges(path, parts)], parts
         )
 
     def result(self) -> FileScan:
-        try:
-            found = merge(self._job.get())
-        finally:
-            self.close()
+        found = merge(self._job.results())
         found.seconds = time.perf_counter() - self._t0
         return found
 
     def close(self) -> None:
-        self._pool.terminate()
-        self._pool.join()
+        self._job.close()
 
 
 def timestamp(text: bytes) -> int:

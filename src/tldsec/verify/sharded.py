@@ -19,8 +19,6 @@ the apex out of canonical order; or a part that does not parse on its own)
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import multiprocessing.pool
 import os
 import time
 from dataclasses import dataclass, replace
@@ -57,7 +55,7 @@ from tldsec.verify.part import (
 from tldsec.verify.report import CheckResult, Collector, Finding
 from tldsec.verify.rrsig import SignatureContext
 from tldsec.verify.split import PART_BYTES, Plan, plan_parts
-from tldsec.verify.workers import ForkedMap
+from tldsec.verify.workers import Background, ForkedMap
 from tldsec.verify.zoneread import read_zone_file, read_zone_string
 
 log = logging.getLogger(__name__)
@@ -144,12 +142,12 @@ def run_sharded(
         results = parts.result()
     except BaseException:
         if unsigned_job is not None:
-            unsigned_job[0].terminate()
+            unsigned_job.close()
         raise
     signed_parts = [r for r in results if not r.unsigned]
     if not all(r.splittable for r in signed_parts) or not _in_order(signed_parts):
         if unsigned_job is not None:
-            unsigned_job[0].terminate()
+            unsigned_job.close()
         log.info("%s is not in canonical order: reading it whole", request.signed)
         return None
     checks = _reduce(
@@ -213,16 +211,10 @@ def _second_setup(
     )
 
 
-def _start_unsigned(
-    request: VerifyRequest,
-) -> (
-    tuple[multiprocessing.pool.Pool, multiprocessing.pool.AsyncResult[dict[bytes, bytes] | str]]
-    | None
-):
+def _start_unsigned(request: VerifyRequest) -> Background[dict[bytes, bytes] | str] | None:
     if request.unsigned is None:
         return None
-    pool = multiprocessing.get_context("fork").Pool(1)
-    return pool, pool.apply_async(unsigned_digests, (request.unsigned, request.origin))
+    return Background(unsigned_digests, [(request.unsigned, request.origin)])
 
 
 def _in_order(results: list[PartResult]) -> bool:
@@ -242,10 +234,7 @@ def _reduce(
     dnskey_result: CheckResult,
     apex_coverage: list[Finding],
     serial_result: CheckResult,
-    unsigned_job: tuple[
-        multiprocessing.pool.Pool, multiprocessing.pool.AsyncResult[dict[bytes, bytes] | str]
-    ]
-    | None,
+    unsigned_job: Background[dict[bytes, bytes] | str] | None,
     second_skip: CheckResult | None,
 ) -> list[CheckResult]:
     def merged(attr: str, first: list[Finding] | None = None) -> Collector:
@@ -324,10 +313,7 @@ def _content(
     results: list[PartResult],
     unsigned_parts: list[PartResult],
     request: VerifyRequest,
-    job: tuple[
-        multiprocessing.pool.Pool, multiprocessing.pool.AsyncResult[dict[bytes, bytes] | str]
-    ]
-    | None,
+    job: Background[dict[bytes, bytes] | str] | None,
     part_seconds: float,
 ) -> CheckResult:
     if request.unsigned is None:
@@ -335,12 +321,7 @@ def _content(
     t = time.process_time()
     theirs: dict[bytes, bytes] | str
     if job is not None:
-        pool, pending = job
-        try:
-            theirs = pending.get()
-        finally:
-            pool.close()
-            pool.join()
+        (theirs,) = job.results()
     else:
         broken = [f for r in unsigned_parts for f in r.zone_file.kept]
         theirs = broken[0].reason if broken else {}

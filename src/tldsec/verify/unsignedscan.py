@@ -8,12 +8,12 @@ lines out of the unsigned file with one compiled pattern per piece, in a worker 
 
 from __future__ import annotations
 
-import multiprocessing
 import re
 from pathlib import Path
 
 from tldsec.verify.cut import skip_header
 from tldsec.verify.filescan import chunks
+from tldsec.verify.workers import Background
 
 _UNSIGNED_LINE = re.compile(rb"\n(([^\s;$][^\s]*)[ \t][^\n]*)")
 
@@ -70,15 +70,11 @@ class BackgroundUnsigned:
     """``unsigned_subtrees`` in a forked worker process."""
 
     def __init__(self, path: Path, origin: str, tops: frozenset[bytes]) -> None:
-        self._pool = multiprocessing.get_context("fork").Pool(1)
-        self._job = self._pool.apply_async(unsigned_subtrees, (path, origin, tops))
+        self._job: Background[bytes | str] = Background(unsigned_subtrees, [(path, origin, tops)])
 
     def result(self) -> bytes | str:
-        try:
-            return self._job.get()
-        finally:
-            self.close()
+        (found,) = self._job.results()
+        return found
 
     def close(self) -> None:
-        self._pool.terminate()
-        self._pool.join()
+        self._job.close()

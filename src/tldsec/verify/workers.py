@@ -25,6 +25,7 @@ from typing import Generic, TypeVar
 from tldsec.errors import VerificationFailed
 
 T = TypeVar("T")
+R = TypeVar("R")
 Task = Callable[[int, int], list[T]]
 
 PARALLEL_MIN_ITEMS = 2048  # below this, forking costs more than it saves
@@ -119,14 +120,7 @@ class ForkedMap(Generic[T]):
         """Stop the workers (on an error in the parent) without waiting for results."""
         global _FORK_TASK
         if self._pool is not None:
-            # ProcessPoolExecutor has no terminate() before Python 3.14: end the
-            # workers it started (by their own Process objects), then shut it down.
-            workers = list(getattr(self._pool, "_processes", {}).values())
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            for worker in workers:
-                worker.terminate()
-            for worker in workers:
-                worker.join()
+            _terminate(self._pool)
             self._pool = None
             self._parts = []
             _FORK_TASK = None
@@ -136,3 +130,48 @@ class ForkedMap(Generic[T]):
 def _run(start: int, end: int) -> list[object]:
     assert _FORK_TASK is not None
     return _FORK_TASK(start, end)
+
+
+class Background(Generic[R]):
+    """``function(*args)`` for each ``args`` in forked processes (at most ``workers``),
+    while the caller does other work; ``results()`` in call order.
+
+    A process that dies fails ``results()`` at once with ``VerificationFailed`` (a
+    ``multiprocessing.Pool`` replaced it and waited forever); ``close()`` ends the
+    processes without waiting for them.
+    """
+
+    def __init__(
+        self, function: Callable[..., R], calls: list[tuple[object, ...]], workers: int = 1
+    ) -> None:
+        self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
+            max(1, workers), mp_context=multiprocessing.get_context("fork")
+        )
+        self._futures = [self._pool.submit(function, *args) for args in calls]
+
+    def results(self) -> list[R]:
+        try:
+            return [future.result() for future in self._futures]
+        except BrokenProcessPool as exc:
+            raise VerificationFailed(
+                f"a verification worker process died ({exc}): the zone is not verified and "
+                "must not be distributed; look for the kernel's OOM killer, then verify again"
+            ) from exc
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        if self._pool is None:
+            return
+        _terminate(self._pool)
+        self._pool = None
+
+
+def _terminate(pool: ProcessPoolExecutor) -> None:
+    """End a pool's processes now (ProcessPoolExecutor has no terminate() before 3.14)."""
+    workers = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.join()
