@@ -28,3 +28,13 @@ def test_the_dps_policy_refuses_an_unenforcing_module_unless_accepted() -> None:
     assert "NOT enforced" in protection_verdict(False, "demo", False)
     assert protection_verdict(True, "dps", False).startswith("enforced")
     assert key_protection(MemoryKeyStore(), "dps", False).startswith("none")
+
+
+def test_a_token_lacking_an_smk_mechanism_is_named() -> None:
+    from pkcs11 import Mechanism
+
+    from tldsec.hsm.smk import SMK_MECHANISMS, missing_mechanisms
+
+    assert missing_mechanisms(set(SMK_MECHANISMS)) == []
+    lacking = set(SMK_MECHANISMS) - {Mechanism.SHA256_HMAC}
+    assert missing_mechanisms(lacking) == ["SHA256_HMAC (to MAC an archive)"]

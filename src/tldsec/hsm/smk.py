@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from pkcs11 import Attribute, KeyType, ObjectClass
+from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 
 from tldsec.errors import KeyStoreError, KeyStoreLoginError, KeyStoreUnavailable
 from tldsec.hsm import p11lib, p11raw
@@ -46,6 +46,23 @@ UNWRAPPED_KEY_TEMPLATE: dict[Attribute, bool] = {
     Attribute.WRAP_WITH_TRUSTED: True,
     Attribute.DERIVE: False,
 }
+
+
+# What the SMK and its archives need of a token (docs/hsm.md, "A vendor HSM").
+SMK_MECHANISMS = {
+    Mechanism.AES_KEY_WRAP_PAD: "wrap keys under the SMK (RFC 5649)",
+    Mechanism.GENERIC_SECRET_KEY_GEN: "make an archive's MAC key",
+    Mechanism.SHA256_HMAC: "MAC an archive",
+}
+
+
+def missing_mechanisms(offered: set[Mechanism]) -> list[str]:
+    """The SMK's mechanisms a token does not offer, each with what it is for."""
+    return [
+        f"{mechanism.name} (to {why})"
+        for mechanism, why in SMK_MECHANISMS.items()
+        if mechanism not in offered
+    ]
 
 
 def smk_template(secret: bytes, check: str) -> dict[int, p11raw.Value]:
@@ -132,6 +149,13 @@ def officer_session(spec: KeyStoreSpec, so_pin: str) -> Iterator[OfficerSession]
     with p11lib.softhsm_lock(spec.softhsm2_conf):
         entry = p11lib.attach(spec.module, spec.softhsm2_conf)
         token = p11lib.find_token(entry, label)
+        with pkcs11_errors(Where("list the mechanisms of", entry.path, label)):
+            missing = missing_mechanisms(set(token.slot.get_mechanisms()))
+        if missing:
+            raise KeyStoreUnavailable(
+                f"token '{label}' in {entry.path} lacks {', '.join(missing)}: it cannot keep "
+                "a Storage Master Key for tldsec (docs/hsm.md, 'A vendor HSM')"
+            )
         if token.slot.slot_id in entry.logins:
             raise KeyStoreError(
                 f"token '{label}' has a user session open in this process: the security "
