@@ -19,19 +19,23 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from tests.audit.conftest import START
+from tests.audit.test_insider import make_home
 from tldsec.audit.anchors import FileAnchor
 from tldsec.audit.archive import archive_old_entries, purge_archived
 from tldsec.audit.chain import FindingKind, VerifyReport, verify_chain
 from tldsec.audit.clockstatus import FixedClockStatus
+from tldsec.audit.config import open_audit_log
 from tldsec.audit.log import AuditLog, WriterOptions
 from tldsec.audit.query import iter_entries, load_checkpoints
 from tldsec.audit.schema import grant_app_role, grant_maintenance_role, upgrade
 from tldsec.audit.signing import Ed25519Signer
 from tldsec.audit.sources import archive_input, database_input
 from tldsec.audit.verification import verify_database
+from tldsec.cli.main import main
 from tldsec.clock import FakeClock, SystemClock
 from tldsec.db.base import make_engine
 from tldsec.errors import AuditError
+from tldsec.settings import load_settings
 
 pytestmark = pytest.mark.postgres
 
@@ -465,3 +469,37 @@ def test_a_rewind_with_the_triggers_off_is_named_by_the_checkpoint_files(
     (finding,) = checked.report.findings
     assert finding.kind is FindingKind.REWOUND and (finding.first_seq, finding.last_seq) == (3, 45)
     assert "the log ends at 2" in finding.detail and "says entry 45 existed" in finding.detail
+
+
+def test_the_cli_archives_as_the_application_and_purges_only_as_the_maintenance_role(
+    pg: Engine,
+    app_role: str,
+    maintenance_role: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    home = make_home(tmp_path)
+    with open(home / "tldsec.toml", "a", encoding="utf-8") as f:
+        f.write(f'\n[database]\naudit_url = "{app_role}"\n')
+    clock = FakeClock(START - timedelta(days=500))
+    log = open_audit_log(load_settings(home), clock)
+    for i in range(6):
+        clock.advance(timedelta(days=10))
+        log.record("ds.received", actor="registrar:reg-1", n=i)
+    log.close()
+    h = ["--home", str(home)]
+    assert main(["audit", "archive", *h]) == 0, capsys.readouterr().err
+    # The application role cannot purge, and says what to configure.
+    assert main(["audit", "purge", *h]) == 1
+    err = capsys.readouterr().err
+    assert "permission denied" in err and "set [audit] maintenance_url" in err
+    config = home / "tldsec.toml"
+    text_ = config.read_text("utf-8").replace(
+        "[audit]\n", f'[audit]\nmaintenance_url = "{maintenance_role}"\n'
+    )
+    config.write_text(text_, "utf-8")
+    assert main(["audit", "purge", *h]) == 0, capsys.readouterr().err
+    assert capsys.readouterr().out.startswith("purged ")
+    assert main(["audit", "verify", "--no-record", *h]) == 0
+    out = capsys.readouterr().out
+    assert ": verified" in out and "OK: the audit log is intact" in out
