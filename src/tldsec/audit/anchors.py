@@ -45,6 +45,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    func,
     insert,
     select,
 )
@@ -253,7 +254,13 @@ class DatabaseWitness:
         ]
 
     def newest_seq(self) -> int | None:
-        return max((cp.seq for cp in self.checkpoints()), default=None)
+        try:
+            self._ensure()
+            with self.engine.connect() as conn:
+                value = conn.execute(select(func.max(WITNESS.c.seq))).scalar_one()
+        except SQLAlchemyError as exc:
+            raise AuditError(f"cannot read the {self.name}: {exc}") from exc
+        return None if value is None else int(value)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -64,13 +64,23 @@ def schedule(
     archived_upto = records[-1].last_seq if records else 0
     try:
         with engine.connect() as conn:
+            # The first entry after the archives, by its primary key (time order follows
+            # sequence order: the writer reads the clock under the log's lock).
             oldest = conn.execute(
-                select(func.min(ENTRIES.c.time)).where(ENTRIES.c.seq > archived_upto)
-            ).scalar_one()
+                select(ENTRIES.c.time)
+                .where(ENTRIES.c.seq > archived_upto)
+                .order_by(ENTRIES.c.seq)
+                .limit(1)
+            ).scalar_one_or_none()
+            first_online = conn.execute(select(func.min(ENTRIES.c.seq))).scalar_one()
     except SQLAlchemyError as exc:
         raise AuditError(f"cannot read the audit log: {exc}") from exc
     archive_due = None if oldest is None else oldest + policy.online_retention + interval
-    kept = [r for r in records if (archive_dir / r.file_name).exists()]
+    # Only archives whose entries have left the database may go (destroy_expired_archives).
+    purged_upto = (first_online - 1) if first_online is not None else archived_upto
+    kept = [
+        r for r in records if r.last_seq <= purged_upto and (archive_dir / r.file_name).exists()
+    ]
     destroy_due = min((r.newest_time for r in kept), default=None)
     return Schedule(
         archive_due,
