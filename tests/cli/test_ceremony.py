@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -413,3 +414,33 @@ def test_the_founding_ceremony_end_to_end_into_a_home_that_signs_and_verifies(
     anchor.write_text(room.ok("keys", "export-ds"))
     assert digest in anchor.read_text().upper()
     room.ok("verify", str(signed), "--trust-anchor", str(anchor), "--no-external")
+
+
+def test_the_smk_and_the_archive_are_made_under_their_classes_and_recorded(room: Room) -> None:
+    """The SMK under key generation (SA + SO + WI), the key archive under archive
+    distribution ((SA or SO) + WI); each record holds the SMK's check value and the
+    archive's SHA-256 (DPS 5.1.1, 5.2.4)."""
+    holders = room.home.parent / "holders"
+    specs = []
+    for person in ("amy", "ben", "cy"):
+        (holders / person).mkdir(parents=True)
+        specs += ["--holder", f"{person}={holders / person / 'share.json'}"]
+    argv = ["backup", "smk-create", *specs, "--threshold", "2", "--so-pin-source",
+            f"file:{room.home / 'so-pin'}"]  # fmt: skip
+    smk = room.ceremony("backup.smk-create", ("amy", "ben", "cy"), "holders=amy,ben,cy",
+                        "threshold=2")  # fmt: skip
+    check = room.ok(*argv, "--ceremony", smk).split()[1]
+    (created,) = [r for r in _records(room) if r["id"] == smk]
+    assert created["outcome"]["smk"] == check
+    archive = room.home.parent / "keys.json"
+    backup = room.ceremony("backup.keys", ("bob", "cho"), f"smk={check}")
+    room.ok("backup", "keys", "--smk", check, "-o", str(archive), "--ceremony", backup)
+    (made,) = [r for r in _records(room) if r["id"] == backup]
+    assert made["outcome"]["archive_sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert made["participants"] == {"bob": "SO", "cho": "WI"}
+
+
+def _records(room: Room) -> list[dict[str, Any]]:
+    return [
+        json.loads(p.read_text())["record"] for p in (room.home / "ceremony").glob("*.record.json")
+    ]

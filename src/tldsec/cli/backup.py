@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tldsec.atomicfile import replacing
 from tldsec.audit.config import open_audit_log
@@ -29,6 +29,7 @@ from tldsec.cli.common import (
     add_ceremony_argument,
     add_home_argument,
     ceremony_gate,
+    ceremony_record,
     operator_actor,
     settings_from_args,
 )
@@ -48,6 +49,9 @@ from tldsec.hsm.open import open_keystore
 from tldsec.hsm.pkcs11 import Pkcs11KeyStore
 from tldsec.hsm.smk import SMK_BYTES, OfficerSession, officer_session
 from tldsec.settings import Settings, resolve_pin
+
+if TYPE_CHECKING:
+    from tldsec.ceremony.gate import Authorised
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -127,7 +131,7 @@ def _read_bytes(path: Path, what: str) -> bytes:
 @contextmanager
 def _hsm(
     args: argparse.Namespace, operation: str, params: dict[str, str]
-) -> Iterator[tuple[Pkcs11KeyStore, AuditLog]]:
+) -> Iterator[tuple[Pkcs11KeyStore, AuditLog, Authorised | None]]:
     """The HSM and the audit log, once the run has passed its ceremony gate (last, so
     that a ceremony is not used up by a run that could not have started anyway)."""
     settings = settings_from_args(args)
@@ -140,8 +144,8 @@ def _hsm(
                 f"key backup under the SMK needs an HSM (a pkcs11 key store), not the "
                 f"{settings.keystore.backend!r} backend"
             )
-        ceremony_gate(settings, operation, params, args.ceremony, audit)
-        yield store, audit
+        authorised = ceremony_gate(settings, operation, params, args.ceremony, audit)
+        yield store, audit, authorised
     finally:
         if store is not None:
             store.close()
@@ -207,10 +211,13 @@ def _holders(settings: Settings, specs: list[str]) -> list[tuple[Holder, Path]]:
 
 @dataclass(slots=True)
 class _Officer:
-    """An SO session and the audit entries to write once it is closed."""
+    """An SO session and the audit entries to write once it is closed; the outcome for
+    the record of the ceremony that authorised it (DPS 5.1.1)."""
 
     session: OfficerSession
+    authorised: Authorised | None = None
     entries: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    outcome: dict[str, Any] = field(default_factory=dict)
 
     def record(self, event: str, **details: Any) -> None:
         self.entries.append((event, details))
@@ -234,16 +241,17 @@ def _officer(
         pass
     audit = open_audit_log(settings, SystemClock())
     try:
-        ceremony_gate(settings, operation, params, args.ceremony, audit)
+        authorised = ceremony_gate(settings, operation, params, args.ceremony, audit)
     finally:
         audit.close()
     with officer_session(spec, so_pin) as session:
-        officer = _Officer(session)
+        officer = _Officer(session, authorised)
         yield officer
     audit = open_audit_log(settings, SystemClock())
     try:
         for event, details in officer.entries:
             audit.record(event, actor=operator_actor(), **details)
+        ceremony_record(settings, authorised, officer.outcome, audit)
     finally:
         audit.close()
 
@@ -272,6 +280,8 @@ def _smk_create(args: argparse.Namespace) -> int:
                 raise
         finally:
             del secret
+        officer.outcome.update(smk=check, holders=[h.name for h, _ in holders],
+                               threshold=args.threshold)  # fmt: skip
         officer.record(
             "key.generated",
             kind="storage master key",
@@ -306,6 +316,7 @@ def _smk_install(args: argparse.Namespace) -> int:
     try:
         with _officer(args, "backup.smk-install", {"smk": check}) as officer:
             officer.session.install(secret, check)
+            officer.outcome.update(smk=check, holders=[s.holder for s in sealed])
             officer.record(
                 "key.stored",
                 kind="storage master key",
@@ -329,7 +340,7 @@ def _share_words(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    with _hsm(args, "backup.keys", {"smk": args.smk}) as (store, audit):
+    with _hsm(args, "backup.keys", {"smk": args.smk}) as (store, audit, authorised):
         # Written, then checked as written: read back, its MAC verified in the HSM, and
         # each key unwrapped from it in a scratch session object and made to sign.
         archive = write_archive(store, args.smk, args.out, SystemClock().now())
@@ -346,6 +357,10 @@ def _keys(args: argparse.Namespace) -> int:
                 smk_check=args.smk,
                 backup_file=str(args.out),
             )
+        archive_sha256 = hashlib.sha256(_read_bytes(args.out, "archive")).hexdigest()
+        ceremony_record(settings_from_args(args), authorised, {"archive": str(args.out),
+                        "archive_sha256": archive_sha256, "smk": args.smk,
+                        "keys": ids}, audit)  # fmt: skip
     print(f"{len(archive.keys)} keys wrapped under SMK {args.smk} in {args.out}")
     if recorded:
         print(f"  {len(recorded)} backed up for the first time: the planner may now use them")
@@ -382,7 +397,7 @@ def _restore(args: argparse.Namespace) -> int:
     text = _read(path, "archive")
     archive = KeyArchive.from_json(text, str(path))
     digest = hashlib.sha256(text.encode()).hexdigest()  # the approval is for this archive
-    with _hsm(args, "backup.restore", {"archive_sha256": digest}) as (store, audit):
+    with _hsm(args, "backup.restore", {"archive_sha256": digest}) as (store, audit, authorised):
         try:
             result = restore(store, archive)
         except KeyStoreError as exc:
@@ -396,6 +411,8 @@ def _restore(args: argparse.Namespace) -> int:
                 smk_check=archive.smk_check,
                 backup_file=str(path),
             )
+        ceremony_record(settings_from_args(args), authorised, {"archive_sha256": digest,
+                        "restored": [k.key_id for k in result.restored]}, audit)  # fmt: skip
     if not result.restored:
         print(
             f"nothing left to do: token '{store.token_label}' holds all "
