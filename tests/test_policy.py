@@ -117,3 +117,18 @@ def test_backup_before_use_is_a_keystore_flag_off_in_older_policies() -> None:
     data["keystore"]["backup_before_use"] = "yes"
     with pytest.raises(PolicyError, match=r"keystore\.backup_before_use.*true or false"):
         policy_from_dict(data)
+
+
+def test_reserved_labels_are_optional_and_checked() -> None:
+    """[registry] reserved_labels (ICANN RA Specification 5): the Specification's names
+    when a policy file predates the key; each entry one lower-case LDH label."""
+    assert load_policy().reserved_labels == ("iana", "nic", "rdap", "whois", "www")
+    data = dps_dict()
+    del data["registry"]
+    assert policy_from_dict(data).reserved_labels == ("iana", "nic", "rdap", "whois", "www")
+    data["registry"] = {"reserved_labels": ["nic", "example"]}
+    assert policy_from_dict(data).reserved_labels == ("example", "nic")
+    for bad in (["Nic"], ["a.b"], ["nic\n"], "nic"):
+        data["registry"] = {"reserved_labels": bad}
+        with pytest.raises(PolicyError, match=r"registry\.reserved_labels"):
+            policy_from_dict(data)

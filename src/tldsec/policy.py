@@ -41,7 +41,7 @@ KNOWN_BACKENDS = frozenset({"pkcs11", "file"})
 # ICANN Registry Agreement Specification 5 is the model: names of the registry's own
 # services that no registrar may register (a policy file may list others).
 DEFAULT_RESERVED_LABELS = ("iana", "nic", "rdap", "whois", "www")
-_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_LABEL = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from tests.distribute.homes import Registry, attached, copy_home, ds_for, seeded_home
+from tldsec.cli.main import main
 from tldsec.clock import FakeClock, SystemClock
 from tldsec.cycle import Cycle, Outcome, open_cycle
 from tldsec.registry import registrars
@@ -342,3 +343,43 @@ def test_text_the_database_no_longer_holds_is_not_reused(cycle: Cycle, registry:
     assert again.stats["incremental_build"] == 1  # dom2 read again, not a full build
     zone = published(cycle)
     assert "NOTHEX" not in zone and "dom3.example.\t86400\tIN\tDS\t10003" in zone
+
+
+def test_quarantine_list_and_release(
+    home: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``tldsec zone quarantine list|release``: the operator sees what is withheld and
+    why; release checks the database now, refuses while the row is still bad, and
+    publishes once it is fixed, recorded as the operator's action."""
+    with open_cycle(load_settings(home), SystemClock()) as c:
+        c.run()
+    bad_algorithm(registry)
+    with open_cycle(load_settings(home), SystemClock()) as c:
+        assert c.run().outcome is Outcome.PUBLISHED
+    capsys.readouterr()
+    assert main(["zone", "quarantine", "list", "--home", str(home), "--json"]) == 0
+    [entry] = json.loads(capsys.readouterr().out)
+    assert (entry["kind"], entry["name"], entry["kept"]) == ("domain", "dom3.example", True)
+    assert entry["rules"] == ["ds-algorithm-unassigned"]
+    assert "300 is not an assigned DNSSEC algorithm" in entry["message"]
+    assert main(["zone", "quarantine", "list", "--home", str(home)]) == 0
+    assert "domain dom3.example since " in capsys.readouterr().out
+
+    assert main(["zone", "quarantine", "release", "dom3.example", "--home", str(home)]) == 1
+    err = capsys.readouterr().err
+    assert "dom3.example still breaks the registry's rules (ds-algorithm-unassigned)" in err
+    assert not audit(home, "zone.quarantine_released")
+    assert main(["zone", "quarantine", "release", "dom9.example", "--home", str(home)]) == 1
+    assert "'dom9.example' is not quarantined" in capsys.readouterr().err
+
+    fix_algorithm(registry)
+    assert main(["zone", "quarantine", "release", "dom3.example", "--home", str(home)]) == 0
+    out = capsys.readouterr().out
+    assert "passes the registry's rules now" in out and "cycle published serial" in out
+    operator, builder = audit(home, "zone.quarantine_released")
+    assert str(operator["actor"]).startswith("person:") and operator["name"] == "dom3.example"
+    assert builder["actor"] == "component:builder"
+    assert main(["zone", "quarantine", "list", "--home", str(home), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == []
+    with open_cycle(load_settings(home), SystemClock()) as c:
+        assert f"dom3.example.\t86400\tIN\tDS\t20003 13 2 {HEX}" in published(c)

@@ -6,11 +6,12 @@ Names are kept the way EPP carries them: lower case, without the trailing dot
 
 from __future__ import annotations
 
+import functools
 import re
 
 from tldsec.errors import InvalidValue, PolicyRefused
 
-_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_LABEL = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")  # \Z: "$" allows a final newline
 MAX_NAME_LENGTH = 253  # RFC 1035 2.3.4: 255 octets of wire form = 253 characters
 
 
@@ -38,6 +39,7 @@ def check_hostname_syntax(name: str) -> str:
     return norm
 
 
+@functools.cache
 def zone_suffix(origin: str) -> str:
     """The TLD as names below it end: ``"example."`` gives ``".example"``."""
     return "." + normalize(origin)
@@ -50,8 +52,14 @@ def is_in_zone(name: str, origin: str) -> bool:
 
 def check_domain_name(name: str, origin: str) -> str:
     """A registrable domain: one label directly below the TLD (DPS 3.1)."""
-    norm = check_hostname_syntax(name)
     suffix = zone_suffix(origin)
+    if name.endswith(suffix):
+        # The common case first (the zone builder asks for every domain): a name
+        # already in stored form, one LDH label that passes the rules below.
+        label = name[: -len(suffix)]
+        if _LABEL.match(label) and (label[2:4] != "--" or label.startswith("xn--")):
+            return name
+    norm = check_hostname_syntax(name)
     if not norm.endswith(suffix):
         raise PolicyRefused(f"{norm!r} is not under the TLD {normalize(origin)!r}")
     if "." in norm[: -len(suffix)]:

@@ -89,14 +89,13 @@ class Isolation:
         self.found: dict[tuple[str, str], Quarantined] = {}
 
     def domain(
-        self, name: str, ns: list[str], ds: Iterable[DsData]
+        self, name: str, ns: list[str], ds: list[DsData]
     ) -> tuple[list[str], list[str]] | None:
         """The delegation to publish for ``name``: its NS host names and DS RDATA, from
         the database when it passes, else the previous build's, else None."""
-        records = list(ds)
-        faults = self.check.delegation(name, ns, records)
+        faults = self.check.delegation(name, ns, ds)
         if not faults:
-            return ns, [r.presentation() for r in records]
+            return ns, [r.presentation() for r in ds]
         kept = None
         if not any(f.rule == "reserved" for f in faults):
             kept = self._kept_delegation(name)
