@@ -364,6 +364,11 @@ def test_quarantine_list_and_release(
     assert "300 is not an assigned DNSSEC algorithm" in entry["message"]
     assert main(["zone", "quarantine", "list", "--home", str(home)]) == 0
     assert "domain dom3.example since " in capsys.readouterr().out
+    assert main(["status", "--home", str(home)]) == 0
+    assert (
+        "quarantined     1 withheld from the zone: domain dom3.example "
+        "(ds-algorithm-unassigned)" in capsys.readouterr().out
+    )
 
     assert main(["zone", "quarantine", "release", "dom3.example", "--home", str(home)]) == 1
     err = capsys.readouterr().err

@@ -12,8 +12,11 @@ from tldsec.audit.status import audit_status
 from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import Clock, SystemClock, from_epoch
 from tldsec.cycle import LAST_REPORT, CycleState, open_cycle
+from tldsec.cycle.run import UNSIGNED_NAME
 from tldsec.policy_check import dps_findings
 from tldsec.settings import Settings
+from tldsec.zone.buildinfo import BuildInfo
+from tldsec.zone.quarantine import Quarantined
 
 
 def register(sub: Any) -> None:
@@ -64,6 +67,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
         "last_cycle": state.last,
         "last_published": state.last_published,
         "incident": _open_incident(state),
+        "quarantined": [q.as_json() for q in _quarantine(settings)],
         "next_key_event": None
         if not timed
         else {
@@ -86,6 +90,12 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
         },
         "now": now.isoformat(),
     }
+
+
+def _quarantine(settings: Settings) -> tuple[Quarantined, ...]:
+    """The registry objects the last build withheld (docs/registry.md, "Fault isolation")."""
+    info = BuildInfo.load(settings.zones_dir / "work" / UNSIGNED_NAME)
+    return () if info is None else info.quarantine
 
 
 def _open_incident(state: CycleState) -> dict[str, Any] | None:
@@ -128,6 +138,16 @@ def text(r: dict[str, Any]) -> str:
             f"incident        {state}: serial {incident['serial']} refused at "
             f"{_short(incident['at'])} ({', '.join(incident['failed_checks'])}); "
             f"candidate {incident['candidate']}"
+        )
+    withheld = r["quarantined"]
+    if withheld:
+        names = ", ".join(
+            f"{q['kind']} {q['name']} ({', '.join(q['rules'])})" for q in withheld[:5]
+        )
+        more = f" and {len(withheld) - 5} more" if len(withheld) > 5 else ""
+        lines.append(
+            f"quarantined     {len(withheld)} withheld from the zone: {names}{more} "
+            "(tldsec zone quarantine list)"
         )
     event = r["next_key_event"]
     lines.append(
