@@ -15,6 +15,7 @@ from tldsec.audit.config import open_audit_log
 from tldsec.audit.query import EntryFilter, iter_entries
 from tldsec.cli.serve import _cycle_argv
 from tldsec.clock import SystemClock
+from tldsec.cycle import Outcome, open_cycle
 from tldsec.settings import load_settings
 
 
@@ -35,3 +36,19 @@ def test_a_cycle_run_by_serve_copies_its_checkpoint_to_the_anchor_files(tmp_path
     assert anchor.newest_seq() == head.checkpoint_seq  # the child's end-of-cycle checkpoint
     assert str(published.details["earliest_signature_expiry"]).endswith("Z")
     assert json.loads(json.dumps(published.details))["serial"] == result["serial"]
+
+
+def test_a_key_store_failure_in_a_cycle_is_an_hsm_failure_entry(tmp_path: Path) -> None:
+    home = seeded_home(tmp_path, 3)
+    for pem in (home / "keys").glob("*.pem"):
+        pem.write_text("-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----\n")
+    with open_cycle(load_settings(home), SystemClock()) as cycle:
+        result = cycle.run()
+    assert result.outcome is Outcome.FAILED
+    log = open_audit_log(load_settings(home), SystemClock())
+    try:
+        (failure,) = iter_entries(log.engine, EntryFilter(events=("hsm.failure",)))
+    finally:
+        log.close()
+    assert failure.actor == "component:cycle" and failure.details["stage"] == "sign"
+    assert "unusable" in str(failure.details["error"])

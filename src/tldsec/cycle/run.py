@@ -42,6 +42,8 @@ from tldsec.distribute.store import ZoneStore
 from tldsec.errors import (
     CycleError,
     DistributionError,
+    KeyStoreError,
+    KeyStoreLoginError,
     TldsecError,
     ZoneError,
     ZoneSyntaxError,
@@ -202,6 +204,10 @@ class Cycle:
                 stage=run.stage,
                 error=str(exc),
             )
+            if isinstance(exc, KeyStoreError) and not isinstance(exc, KeyStoreLoginError):
+                # DPS 4.4.1: a cryptographic device failure is its own event (a refused
+                # login is an access failure, recorded where the login was tried).
+                self._record("hsm.failure", "component:cycle", stage=run.stage, error=str(exc))
         self._save(result)
         if result.outcome is Outcome.PUBLISHED and on_published is not None:
             assert result.serial is not None
