@@ -26,6 +26,7 @@ file anchor of 2026-12-07T00:00:00Z says entry 45 existed") and a replaced entry
 from __future__ import annotations
 
 import json
+import logging
 import os
 import stat
 import syslog
@@ -56,6 +57,8 @@ from tldsec.audit.report import Finding, FindingKind
 from tldsec.audit.signing import verify_signature
 from tldsec.db.types import UtcDateTime
 from tldsec.errors import AuditError
+
+_log = logging.getLogger(__name__)
 
 FILE_PREFIX = "checkpoints-"
 DIR_MODE = 0o700
@@ -133,7 +136,11 @@ class FileAnchor:
         """Make every earlier day's file read-only (0400): its day is over."""
         for path in self._files():
             if path.name < current.name and stat.S_IMODE(path.stat().st_mode) & 0o222:
-                path.chmod(CLOSED_MODE)
+                try:
+                    path.chmod(CLOSED_MODE)
+                except PermissionError:
+                    # A directory another user owns (the point of it) closes its own files.
+                    _log.warning("cannot make %s read-only: not its owner", path)
 
     def _files(self) -> list[Path]:
         if not self.directory.is_dir():
