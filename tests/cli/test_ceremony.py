@@ -392,9 +392,22 @@ def test_the_founding_ceremony_end_to_end_into_a_home_that_signs_and_verifies(
     assert room.ok("keys", "list").count("ksk") == 0
     for person, role in PEOPLE:
         room.enrol(person, role)
-    ceremony = room.ceremony("ceremony.found", ("ann", "bob", "cho"))
-    out = room.ok("ceremony", "found", "--ceremony", ceremony)
+    holders = tmp_path / "holders"
+    specs = []
+    for person in ("amy", "ben", "cy"):
+        (holders / person).mkdir(parents=True)
+        specs += ["--smk-holder", f"{person}={holders / person / 'share.json'}"]
+    smk = ["--smk-threshold", "2", "--so-pin-source", f"file:{home / 'so-pin'}"]
+    ceremony = room.ceremony("ceremony.found", ("ann", "bob", "cho"), "smk_holders=amy,ben,cy",
+                             "smk_threshold=3")  # fmt: skip
+    err = room.refused("ceremony", "found", "--ceremony", ceremony, *specs, *smk)
+    assert "'smk_threshold': '2'" in err  # the SMK approved is part of the founding
+    ceremony = room.ceremony("ceremony.found", ("ann", "bob", "cho"), "smk_holders=amy,ben,cy",
+                             "smk_threshold=2")  # fmt: skip
+    out = room.ok("ceremony", "found", "--ceremony", ceremony, *specs, *smk)
     assert "KSK 2048-bit key tag" in out and "ZSK" in out
+    check = out.split("SMK check value ")[1].split()[0]
+    assert len(list(holders.glob("*/share.json"))) == 3
     ds_line = next(line for line in out.splitlines() if line.startswith("DS "))
     words = out.splitlines()[out.splitlines().index(ds_line) + 1].split("= ")[1]
     digest = ds_line.split()[-1]
@@ -402,6 +415,8 @@ def test_the_founding_ceremony_end_to_end_into_a_home_that_signs_and_verifies(
     for person in ("ann", "bob", "cho"):
         room.ok("ceremony", "sign", ceremony, "--person", person, "--key", str(room.key(person)))
     assert "verified" in room.ok("ceremony", "show", ceremony, "--verify")
+    (record,) = [r for r in _records(room) if r["id"] == ceremony]
+    assert record["outcome"]["smk"] == check and record["outcome"]["ds"]
     # The founded home signs, under a signing-components ceremony, and the zone verifies.
     zone, signed = tmp_path / "example.zone", tmp_path / "example.signed"
     zone.write_text(ZONE)

@@ -29,6 +29,8 @@ class OperationClass(StrEnum):
 
 FOUND = "ceremony.found"  # the founding ceremony: roster v1, first keys, the SMK
 ROSTER_CHANGE = "ceremony.roster"  # a later roster version
+# What else the founding approves: the SMK made in it, its holders and threshold.
+FOUNDING_SMK_PARAMS = frozenset({"smk_holders", "smk_threshold"})
 
 # Every operation a ceremony can authorise, and its class.
 OPERATIONS: Mapping[str, OperationClass] = {

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from tldsec.ceremony.policy import FOUND, ROSTER_CHANGE, OperationClass
+from tldsec.ceremony.policy import FOUND, FOUNDING_SMK_PARAMS, ROSTER_CHANGE, OperationClass
 from tldsec.ceremony.quorum import Approval, Person, Quorum, Role, Statement, authorise
 from tldsec.errors import CeremonyRefused
 
@@ -148,6 +148,15 @@ def adoption_params(roster: RosterVersion) -> dict[str, str]:
     return params
 
 
+def _approved(link: SignedVersion, roster: RosterVersion) -> dict[str, str]:
+    """The parameters a version's ceremony must have approved: the roster's, and for the
+    founding also the SMK it made (``FOUNDING_SMK_PARAMS``)."""
+    params = adoption_params(roster)
+    if roster.version == 1:
+        params |= {k: v for k, v in link.statement.params.items() if k in FOUNDING_SMK_PARAMS}
+    return params
+
+
 def verify_chain(
     chain: Sequence[SignedVersion],
     root: str,
@@ -194,7 +203,7 @@ def verify_chain(
                 link.approvals,
                 approvers,
                 operation=operation,
-                params=adoption_params(r),
+                params=_approved(link, r),
                 now=None,
                 quorum=quorum,
                 what="a roster change" if current else "the founding roster",

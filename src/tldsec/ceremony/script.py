@@ -78,9 +78,11 @@ def script(
     )
     read_out = []
     for key, value in (outcome or {}).items():
-        read_out.append(f"{key}: {value}")
-        if isinstance(value, str) and len(value) >= 8 and _is_hex(value):
-            read_out.append(f"  = {hex_words(value)}")
+        for item in value if isinstance(value, list) else [value]:
+            read_out.append(f"{key}: {item}")
+            last = str(item).split()[-1] if str(item).split() else ""
+            if len(last) >= 8 and _is_hex(last):  # a digest or check value: as words
+                read_out.append(f"  = {hex_words(last)}")
     steps = [
         Step(
             "WI",

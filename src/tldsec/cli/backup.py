@@ -225,25 +225,33 @@ class _Officer:
 
 @contextmanager
 def _officer(
-    args: argparse.Namespace, operation: str, params: dict[str, str]
+    args: argparse.Namespace,
+    operation: str,
+    params: dict[str, str],
+    *,
+    within: Authorised | None = None,
 ) -> Iterator[_Officer]:
     """A security officer session on the HSM, past the ceremony gate.
 
     The audit log keeps its own user login on the token (its checkpoint key may live
     there), and PKCS#11 allows one user type per token and process: so the SO PIN is
     tried first (a wrong one must not use up a ceremony), the gate passes with the audit
-    log open, and what the SO did is recorded after the SO session is closed.
+    log open, and what the SO did is recorded after the SO session is closed. ``within``:
+    a ceremony that already authorised this as one of its acts (the founding), which
+    records the outcome itself.
     """
     settings = settings_from_args(args)
     spec = _officer_spec(settings)
     so_pin = _so_pin(args.so_pin_source, settings, spec.token_label)
     with officer_session(spec, so_pin):
         pass
-    audit = open_audit_log(settings, SystemClock())
-    try:
-        authorised = ceremony_gate(settings, operation, params, args.ceremony, audit)
-    finally:
-        audit.close()
+    authorised: Authorised | None = None
+    if within is None:
+        audit = open_audit_log(settings, SystemClock())
+        try:
+            authorised = ceremony_gate(settings, operation, params, args.ceremony, audit)
+        finally:
+            audit.close()
     with officer_session(spec, so_pin) as session:
         officer = _Officer(session, authorised)
         yield officer
@@ -257,11 +265,18 @@ def _officer(
 
 
 def _smk_create(args: argparse.Namespace) -> int:
+    make_smk(args)
+    return 0
+
+
+def make_smk(args: argparse.Namespace, *, within: Authorised | None = None) -> str:
+    """``backup smk-create``: the SMK made by the SO and sealed to its holders; its check
+    value. ``within``: the ceremony (the founding) whose act this is, past its gate."""
     settings = settings_from_args(args)
     _officer_spec(settings)  # an HSM, before anything else is asked
     holders = _holders(settings, args.holder)
     params = {"holders": ",".join(h.name for h, _ in holders), "threshold": str(args.threshold)}
-    with _officer(args, "backup.smk-create", params) as officer:
+    with _officer(args, "backup.smk-create", params, within=within) as officer:
         secret = officer.session.random(SMK_BYTES)  # the HSM's generator (decisions.md 20)
         try:
             shares = split_smk(secret, [h for h, _ in holders], args.threshold)
@@ -294,7 +309,7 @@ def _smk_create(args: argparse.Namespace) -> int:
     for share, (_, out) in zip(shares, holders, strict=True):
         print(f"  share of {share.holder}, sealed to their key: {out}")
     print(f"any {args.threshold} of the {len(holders)} holders rebuild the SMK")
-    return 0
+    return check
 
 
 def _smk_install(args: argparse.Namespace) -> int:

@@ -32,7 +32,13 @@ from tldsec.audit.log import AuditLog
 from tldsec.audit.query import EntryFilter, iter_entries
 from tldsec.ceremony.gate import pass_gate, verified_roster
 from tldsec.ceremony.pgpwords import hex_words
-from tldsec.ceremony.policy import FOUND, OPERATIONS, ROSTER_CHANGE, check_staffed
+from tldsec.ceremony.policy import (
+    FOUND,
+    FOUNDING_SMK_PARAMS,
+    OPERATIONS,
+    ROSTER_CHANGE,
+    check_staffed,
+)
 from tldsec.ceremony.quorum import Approval, Person, Role
 from tldsec.ceremony.record import check_signatures
 from tldsec.ceremony.records import check_record, roster_versions, write_record
@@ -95,8 +101,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a = action("adopt", "make the roster draft the next roster version (a roster ceremony)")
     a.add_argument("--ceremony", metavar="ID", required=True)
     a.set_defaults(handler=_adopt)
-    a = action("found", "the founding ceremony: the draft becomes roster version 1")
+    a = action("found", "the founding ceremony: roster version 1, the first keys, the SMK")
     a.add_argument("--ceremony", metavar="ID", required=True)
+    a.add_argument(
+        "--smk-holder",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="also make the SMK: a holder on the new roster and the file for their share "
+        "(approved as --param smk_holders=NAME,... --param smk_threshold=N)",
+    )
+    a.add_argument("--smk-threshold", type=int, default=3, help="shares needed (default 3)")
+    a.add_argument(
+        "--so-pin-source",
+        default="prompt",
+        metavar="SOURCE",
+        help="the security officer's PIN for the SMK: prompt, file:PATH or env:NAME",
+    )
     a.set_defaults(handler=_found)
     a = action("show", "a ceremony: what it authorises, who approved, whether it was used")
     a.add_argument("ceremony")
@@ -264,11 +285,13 @@ def _start(args: argparse.Namespace) -> int:
     params = dict(_param(text) for text in args.param)
     with _audit(settings) as audit:
         if args.operation in (FOUND, ROSTER_CHANGE):
-            if params:
+            extra = set(params) - (FOUNDING_SMK_PARAMS if args.operation == FOUND else set())
+            if extra:
                 raise ConfigError(
-                    f"{args.operation} approves the roster draft; it takes no --param"
+                    f"{args.operation} approves the roster draft; it takes no --param "
+                    f"{', '.join(sorted(extra))} (the founding takes smk_holders, smk_threshold)"
                 )
-            params = adoption_params(_draft_for(settings, audit, args.operation))
+            params = {**params, **adoption_params(_draft_for(settings, audit, args.operation))}
         minutes = _settings(settings).valid_minutes
         ceremony = CeremonyStore(settings.home).start(
             args.operation, params, SystemClock().now(), minutes
@@ -362,9 +385,13 @@ def _adopt(args: argparse.Namespace) -> int:
 def _found(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     store = CeremonyStore(settings.home)
+    smk: dict[str, str] = {}
+    if args.smk_holder:  # approved with the founding, like the roster
+        names = ",".join(spec.partition("=")[0] for spec in args.smk_holder)
+        smk = {"smk_holders": names, "smk_threshold": str(args.smk_threshold)}
     with _audit(settings) as audit:
         draft = _draft_for(settings, audit, FOUND)
-        authorised = pass_gate(settings, FOUND, adoption_params(draft), args.ceremony,
+        authorised = pass_gate(settings, FOUND, {**adoption_params(draft), **smk}, args.ceremony,
                                now=SystemClock().now(), audit=audit, actor=operator_actor(),
                                approvers=draft)  # fmt: skip
         assert authorised is not None
@@ -383,8 +410,20 @@ def _found(args: argparse.Namespace) -> int:
         path = store.add_version(draft, authorised.ceremony)
         store.remove_draft()
         keys, ds = _first_keys(settings, audit, args.ceremony)
-        write_record(settings, authorised, {"roster_sha256": root, "keys": keys, "ds": ds},
-                     now=SystemClock().now(), audit=audit, actor=operator_actor())  # fmt: skip
+    outcome: dict[str, Any] = {"roster_sha256": root, "keys": keys, "ds": ds}
+    if smk:
+        # The SO's session comes with the audit log closed: PKCS#11 allows one user type
+        # per token and process (cli/backup.py).
+        from tldsec.cli.backup import make_smk
+
+        shares = argparse.Namespace(home=args.home, holder=args.smk_holder,
+                                    threshold=args.smk_threshold,
+                                    so_pin_source=args.so_pin_source, ceremony=None)  # fmt: skip
+        outcome["smk"] = make_smk(shares, within=authorised)
+        print(f"SMK check value {outcome['smk']}\n  = {hex_words(outcome['smk'])}")
+    with _audit(settings) as audit:
+        write_record(settings, authorised, outcome, now=SystemClock().now(), audit=audit,
+                     actor=operator_actor())  # fmt: skip
     print(f"roster version 1 founded ({path})")
     print(f"founding roster SHA-256 (the trust root; pin it in tldsec.toml):\n  {root}")
     print(f'  [ceremony]\n  roster_root = "{root}"')
