@@ -388,3 +388,34 @@ def test_quarantine_list_and_release(
     assert json.loads(capsys.readouterr().out) == []
     with open_cycle(load_settings(home), SystemClock()) as c:
         assert f"dom3.example.\t86400\tIN\tDS\t20003 13 2 {HEX}" in published(c)
+
+
+def test_a_refused_zone_makes_the_next_build_read_its_names_again_then_in_full(
+    cycle: Cycle, registry: Registry
+) -> None:
+    """The gate refusing a zone marks the build record: the next build reads what the
+    refused one wrote again from the database (still incremental); a second refusal
+    makes the next build full; a published zone clears the mark."""
+    cycle.run()
+    unsigned = cycle.zones_dir / "work" / "unsigned.zone"
+
+    def tamper(candidate: Path) -> None:
+        lines = candidate.read_text().splitlines(keepends=True)
+        candidate.write_text("".join(x for x in lines if "\tRRSIG\tDS " not in x))
+
+    registry.add_ds("dom3.example", ds_for(3))
+    cycle.before_verify = tamper
+    assert cycle.run().outcome is Outcome.REFUSED
+    info = BuildInfo.load(unsigned)
+    assert info is not None and info.distrusted == 1 and "dom3.example" in info.rewritten
+    again = cycle.run()
+    assert again.outcome is Outcome.REFUSED and again.stats["incremental_build"] == 1
+    info = BuildInfo.load(unsigned)
+    assert info is not None and info.distrusted == 2
+    cycle.before_verify = None
+    fixed = cycle.run()
+    assert fixed.outcome is Outcome.PUBLISHED and fixed.stats["incremental_build"] == 0
+    info = BuildInfo.load(unsigned)
+    assert info is not None and info.distrusted == 0
+    registry.add_ds("dom4.example", ds_for(4))
+    assert cycle.run().stats["incremental_build"] == 1
