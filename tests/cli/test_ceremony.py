@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -459,3 +460,27 @@ def _records(room: Room) -> list[dict[str, Any]]:
     return [
         json.loads(p.read_text())["record"] for p in (room.home / "ceremony").glob("*.record.json")
     ]
+
+
+def test_attack_a_replaced_chain_is_caught_by_the_founding_entry(room: Room) -> None:
+    """Whoever has the home removes the roster and founds a new one with their own keys:
+    the audit log's first ceremony.founded entry is the trust root, so it is refused."""
+    shutil.rmtree(room.home / "ceremony" / "roster")
+    err = room.refused("ceremony", "roster")
+    assert "no roster: the founding ceremony makes version 1" in err
+    for person, role in (("m1", "sa"), ("m2", "sa"), ("m3", "so"), ("m4", "so"),
+                         ("m5", "wi"), ("m6", "wi")):  # fmt: skip
+        room.enrol(person, role)
+    ceremony = room.ceremony("ceremony.found", ("m1", "m3", "m5"))
+    err = room.refused("ceremony", "found", "--ceremony", ceremony)
+    assert "the roster was founded already (audit seq" in err and "(DPS 4.2.1)" in err
+    assert not (room.home / "ceremony" / "roster").exists()
+    # A copy of the new draft written as version 1 by hand is not the founding roster.
+    draft = json.loads((room.home / "ceremony" / "roster-draft.json").read_text())
+    start = json.loads((room.home / "ceremony" / f"{ceremony}.json").read_text())
+    (room.home / "ceremony" / "roster").mkdir()
+    (room.home / "ceremony" / "roster" / "0001.json").write_text(
+        json.dumps({"roster": draft, "ceremony": start})
+    )
+    err = room.refused("ceremony", "roster")
+    assert "is not the founding roster: its SHA-256 is" in err
