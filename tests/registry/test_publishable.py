@@ -4,6 +4,8 @@ rows as the database holds them (registry/publishable.py), and the reserved name
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tldsec.errors import InvalidValue, PolicyRefused
@@ -92,3 +94,21 @@ def test_the_fast_path_of_the_name_check_agrees_with_the_full_one() -> None:
     assert check_domain_name(" DOM.example. ", "example.") == "dom.example"
     with pytest.raises(InvalidValue):
         check_host_name("ns\n.hoster.net", "example.")
+
+
+def test_operator_reserved_names_come_from_the_zone_table(tmp_path: Path) -> None:
+    from tldsec.errors import ConfigError
+    from tldsec.registry.context import rules_from_settings
+    from tldsec.settings import settings_from_dict
+
+    def rules(names: list[str]) -> RegistryRules:
+        data = {"zone": {"origin": "example", "reserved_names": names}}
+        return rules_from_settings(settings_from_dict(data, tmp_path, source="t.toml"))
+
+    reserved = rules(["test", "demo.example."]).reserved
+    assert {"test.example", "demo.example", "nic.example", "www.example"} <= set(reserved.names)
+    assert reserved.why("nic.example") == (
+        "the apex name servers a.nic.example., b.nic.example. lie below it"
+    )
+    with pytest.raises(ConfigError, match=r"\[zone\] reserved_names: .*only names directly"):
+        rules(["a.b"])
