@@ -9,6 +9,9 @@ key, and the only trusted key is the Storage Master Key a Security Officer made
 DNSSEC algorithm, which RSA key material does not carry, is kept beside it in a CKO_DATA
 object of application "tldsec" labelled with the key id.
 
+What the store does with the SMK (wrap, unwrap, MAC, check) is ``hsm/wrapping.py``; the
+templates of the objects it makes are ``hsm/p11objects.py``.
+
 Each store has its own session on the token; ``p11lib`` shares the module and the login
 among the stores of a process and re-opens sessions after fork or re-initialisation.
 """
@@ -22,7 +25,6 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import pkcs11
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
 
@@ -30,21 +32,15 @@ from tldsec.errors import KeyNotFound, KeyStoreError, KeyStoreLoginError, KeySto
 from tldsec.hsm import p11lib
 from tldsec.hsm.base import KeyInfo, KeyStoreSpec
 from tldsec.hsm.p11errors import Where, pkcs11_errors
+from tldsec.hsm.p11objects import MECHANISMS, PRIVATE_KEY_TEMPLATE, biginteger
 from tldsec.hsm.rsakey import (
     PUBLIC_EXPONENT,
     check_key_request,
     dnskey_public_key,
-    parse_dnskey_public_key,
-    verifies,
 )
-from tldsec.hsm.smk import UNWRAPPED_KEY_TEMPLATE
+from tldsec.hsm.wrapping import SmkWrapping
 from tldsec.policy import Algorithm
 
-# RFC 5702 3: RSASSA-PKCS1-v1_5 with SHA-256 (8) or SHA-512 (10); the token hashes.
-MECHANISMS = {
-    Algorithm.RSASHA256: Mechanism.SHA256_RSA_PKCS,
-    Algorithm.RSASHA512: Mechanism.SHA512_RSA_PKCS,
-}
 APPLICATION = "tldsec"  # CKA_APPLICATION of the metadata objects
 _ID_BYTES = 16
 
@@ -71,7 +67,7 @@ class _Key:
     mechanism: Mechanism
 
 
-class Pkcs11KeyStore:
+class Pkcs11KeyStore(SmkWrapping):
     """A logged-in session on one token; signs with keys that stay inside it."""
 
     def __init__(self, spec: KeyStoreSpec) -> None:
@@ -115,10 +111,10 @@ class Pkcs11KeyStore:
                 store=True,
                 capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
                 public_template={
-                    Attribute.PUBLIC_EXPONENT: _biginteger(PUBLIC_EXPONENT),
+                    Attribute.PUBLIC_EXPONENT: biginteger(PUBLIC_EXPONENT),
                     Attribute.PRIVATE: False,
                 },
-                private_template=_PRIVATE_KEY_TEMPLATE,
+                private_template=PRIVATE_KEY_TEMPLATE,
             )
         return self._finish_new_key(ckid, label, alg, public, private)
 
@@ -206,18 +202,18 @@ class Pkcs11KeyStore:
         with self._errors("import"):
             private = session.create_object(
                 {
-                    **_PRIVATE_KEY_TEMPLATE,
+                    **PRIVATE_KEY_TEMPLATE,
                     **common,
                     Attribute.CLASS: ObjectClass.PRIVATE_KEY,
                     Attribute.KEY_TYPE: KeyType.RSA,
-                    Attribute.MODULUS: _biginteger(pub.n),
-                    Attribute.PUBLIC_EXPONENT: _biginteger(pub.e),
-                    Attribute.PRIVATE_EXPONENT: _biginteger(numbers.d),
-                    Attribute.PRIME_1: _biginteger(numbers.p),
-                    Attribute.PRIME_2: _biginteger(numbers.q),
-                    Attribute.EXPONENT_1: _biginteger(numbers.dmp1),
-                    Attribute.EXPONENT_2: _biginteger(numbers.dmq1),
-                    Attribute.COEFFICIENT: _biginteger(numbers.iqmp),
+                    Attribute.MODULUS: biginteger(pub.n),
+                    Attribute.PUBLIC_EXPONENT: biginteger(pub.e),
+                    Attribute.PRIVATE_EXPONENT: biginteger(numbers.d),
+                    Attribute.PRIME_1: biginteger(numbers.p),
+                    Attribute.PRIME_2: biginteger(numbers.q),
+                    Attribute.EXPONENT_1: biginteger(numbers.dmp1),
+                    Attribute.EXPONENT_2: biginteger(numbers.dmq1),
+                    Attribute.COEFFICIENT: biginteger(numbers.iqmp),
                 }
             )
             public = session.create_object(
@@ -227,44 +223,11 @@ class Pkcs11KeyStore:
                     Attribute.KEY_TYPE: KeyType.RSA,
                     Attribute.PRIVATE: False,
                     Attribute.VERIFY: True,
-                    Attribute.MODULUS: _biginteger(pub.n),
-                    Attribute.PUBLIC_EXPONENT: _biginteger(pub.e),
+                    Attribute.MODULUS: biginteger(pub.n),
+                    Attribute.PUBLIC_EXPONENT: biginteger(pub.e),
                 }
             )
         return self._finish_new_key(ckid, label, alg, public, private)
-
-    def wrap_protection_enforced(self) -> bool:
-        """Whether the token enforces what keeps keys in it (DPS 5.2.5): it refuses to
-        wrap a CKA_WRAP_WITH_TRUSTED key under a key of the user's own, and refuses to
-        let a user session mark a key CKA_TRUSTED. Tried on session objects, removed
-        afterwards; a token lacking the mechanisms for the try is named."""
-        session = self._live()
-        with self._errors("try the wrap protection of"):
-            public, private = session.generate_keypair(
-                KeyType.RSA,
-                1024,
-                store=False,
-                capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
-                public_template={Attribute.PUBLIC_EXPONENT: _biginteger(PUBLIC_EXPONENT)},
-                private_template={**_PRIVATE_KEY_TEMPLATE, Attribute.TOKEN: False},
-            )
-            readable = session.generate_key(
-                KeyType.AES,
-                256,
-                store=False,
-                template={Attribute.SENSITIVE: False, Attribute.EXTRACTABLE: True},
-            )
-            try:
-                return _refuses(
-                    lambda: readable.wrap_key(private, mechanism=Mechanism.AES_KEY_WRAP_PAD),
-                    pkcs11.KeyNotWrappable,
-                ) and _refuses(
-                    lambda: readable.__setitem__(Attribute.TRUSTED, True),
-                    pkcs11.AttributeReadOnly,
-                )
-            finally:
-                for obj in (readable, private, public):
-                    obj.destroy()
 
     def delete_key(self, key_id: str) -> None:
         """Destroy the key pair and its metadata in the token (irreversible)."""
@@ -279,181 +242,6 @@ class Pkcs11KeyStore:
             for obj in doomed:
                 obj.destroy()
         self._keys.pop(key_id, None)
-
-    # -- the Storage Master Key (DPS 5.2.4, 5.2.5, 5.2.7; hsm/backup.py) -------------
-
-    def has_smk(self, check: str) -> bool:
-        with self._errors("find the Storage Master Key"):
-            return bool(self._smks(self._live(), check))
-
-    def wrap_private_key(self, key_id: str, smk_check: str) -> bytes:
-        """The private key wrapped under the SMK (RFC 5649 AES key wrap with padding):
-        the only form in which it leaves the token (DPS 5.2.5)."""
-        key = self._key(key_id)
-        smk = self._smk(smk_check)
-        try:
-            with self._errors("wrap", key_id):
-                return bytes(smk.wrap_key(key.private, mechanism=Mechanism.AES_KEY_WRAP_PAD))
-        except KeyStoreError as exc:
-            if not isinstance(exc.__cause__, pkcs11.KeyNotWrappable):
-                raise
-            raise KeyStoreError(
-                f"token '{self._label}' refuses to wrap key {key_id} under SMK {smk_check}: "
-                "the SMK is not trusted (CKA_TRUSTED); make one as security officer "
-                "(tldsec backup smk-create)"
-            ) from exc
-
-    def unwrap_private_key(self, wrapped: bytes, smk_check: str, *, key: KeyInfo) -> KeyInfo:
-        """Recreate ``key`` in this token from its wrapped private half: the private key
-        as every key here is (sensitive, signing only, wrappable for the next backup),
-        its public half from ``key.public_key``. Refused if the id is taken, or if what
-        was unwrapped is not the private half of that public key."""
-        session = self._live()
-        ckid = bytes.fromhex(key.key_id)
-        with self._errors("look for", key.key_id):
-            if list(session.get_objects({Attribute.ID: ckid})):
-                raise KeyStoreError(
-                    f"token '{self._label}' already holds a key with id {key.key_id}"
-                )
-        exponent, modulus = parse_dnskey_public_key(key.public_key)
-        algorithm = check_key_request(key.algorithm, modulus.bit_length())
-        smk = self._smk(smk_check)
-        common = {Attribute.TOKEN: True, Attribute.ID: ckid, Attribute.LABEL: key.label}
-        with self._errors("unwrap", key.key_id):
-            private = smk.unwrap_key(
-                ObjectClass.PRIVATE_KEY,
-                KeyType.RSA,
-                wrapped,
-                id=ckid,
-                label=key.label,
-                mechanism=Mechanism.AES_KEY_WRAP_PAD,
-                store=True,
-                capabilities=MechanismFlag.SIGN,
-                # python-pkcs11 would also set these, which a private key does not have
-                template={
-                    **_PRIVATE_KEY_TEMPLATE,
-                    Attribute.ENCRYPT: pkcs11.DEFAULT,
-                    Attribute.VERIFY: pkcs11.DEFAULT,
-                    Attribute.WRAP: pkcs11.DEFAULT,
-                },
-            )
-            if int.from_bytes(private[Attribute.MODULUS], "big") != modulus:
-                private.destroy()
-                raise KeyStoreError(
-                    f"the wrapped key {key.key_id} is not the private half of its public key"
-                )
-            try:
-                public = session.create_object(
-                    {
-                        **common,
-                        Attribute.CLASS: ObjectClass.PUBLIC_KEY,
-                        Attribute.KEY_TYPE: KeyType.RSA,
-                        Attribute.PRIVATE: False,
-                        Attribute.VERIFY: True,
-                        Attribute.MODULUS: _biginteger(modulus),
-                        Attribute.PUBLIC_EXPONENT: _biginteger(exponent),
-                    }
-                )
-            except pkcs11.PKCS11Error:
-                private.destroy()  # no half-restored key pair stays behind
-                raise
-        return self._finish_new_key(ckid, key.label, algorithm, public, private)
-
-    def mac_under_smk(self, smk_check: str, data: bytes) -> tuple[bytes, bytes]:
-        """HMAC-SHA256 of ``data`` (CKM_SHA256_HMAC) by a fresh key made in the token for
-        it, and that key wrapped under the SMK: (wrapped MAC key, MAC). Only a token that
-        holds the same SMK can check it (``mac_checks``)."""
-        session = self._live()
-        smk = self._smk(smk_check)
-        with self._errors("make a MAC key under the Storage Master Key in"):
-            key = session.generate_key(
-                KeyType.GENERIC_SECRET,
-                256,
-                store=False,
-                capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
-                template={**_MAC_KEY_TEMPLATE, Attribute.SIGN: True},
-            )
-            try:
-                wrapped = bytes(smk.wrap_key(key, mechanism=Mechanism.AES_KEY_WRAP_PAD))
-                mac = bytes(key.sign(data, mechanism=Mechanism.SHA256_HMAC))
-            finally:
-                key.destroy()
-        return wrapped, mac
-
-    def mac_checks(self, smk_check: str, wrapped_key: bytes, data: bytes, mac: bytes) -> bool:
-        """Whether ``mac`` is the HMAC of ``data`` by the key ``wrapped_key`` wraps under
-        the SMK (``mac_under_smk``); False too if the wrapped key itself was changed."""
-        smk = self._smk(smk_check)
-        with self._errors("check a MAC under the Storage Master Key in"):
-            try:
-                key = smk.unwrap_key(
-                    ObjectClass.SECRET_KEY,
-                    KeyType.GENERIC_SECRET,
-                    wrapped_key,
-                    mechanism=Mechanism.AES_KEY_WRAP_PAD,
-                    store=False,
-                    capabilities=MechanismFlag.VERIFY,
-                    template={**_MAC_KEY_TEMPLATE, Attribute.SIGN: False},
-                )
-            except (pkcs11.WrappedKeyInvalid, pkcs11.EncryptedDataInvalid, pkcs11.GeneralError):
-                # RFC 5649's integrity check failed: the wrapped key was changed (SoftHSM2
-                # 2.6 answers CKR_GENERAL_ERROR for it; a failing device is refused too).
-                return False
-            try:
-                return bool(key.verify(data, mac, mechanism=Mechanism.SHA256_HMAC))
-            finally:
-                key.destroy()
-
-    def check_wrapped_key(self, wrapped: bytes, smk_check: str, *, key: KeyInfo) -> None:
-        """Prove that ``wrapped`` restores ``key``: unwrapped under the SMK as a session
-        object (gone when the session ends, removed at once here), it must be the
-        private half of ``key.public_key`` and sign a challenge that key verifies."""
-        _, modulus = parse_dnskey_public_key(key.public_key)
-        smk = self._smk(smk_check)
-        with self._errors("check the wrapped copy of", key.key_id):
-            private = smk.unwrap_key(
-                ObjectClass.PRIVATE_KEY,
-                KeyType.RSA,
-                wrapped,
-                mechanism=Mechanism.AES_KEY_WRAP_PAD,
-                store=False,
-                capabilities=MechanismFlag.SIGN,
-                template={
-                    **_PRIVATE_KEY_TEMPLATE,
-                    Attribute.TOKEN: False,
-                    Attribute.ENCRYPT: pkcs11.DEFAULT,
-                    Attribute.VERIFY: pkcs11.DEFAULT,
-                    Attribute.WRAP: pkcs11.DEFAULT,
-                },
-            )
-            try:
-                if int.from_bytes(private[Attribute.MODULUS], "big") != modulus:
-                    raise KeyStoreError(
-                        f"the wrapped copy of key {key.key_id} is not its private half"
-                    )
-                challenge = b"tldsec backup check " + secrets.token_bytes(16)
-                signature = bytes(private.sign(challenge, mechanism=MECHANISMS[key.algorithm]))
-            finally:
-                private.destroy()
-        if not verifies(key.public_key, key.algorithm, challenge, signature):
-            raise KeyStoreError(f"the wrapped copy of key {key.key_id} does not sign like it")
-
-    def _smks(self, session: Any, check: str) -> list[Any]:
-        return list(
-            session.get_objects(
-                {Attribute.CLASS: ObjectClass.SECRET_KEY, Attribute.ID: bytes.fromhex(check)}
-            )
-        )
-
-    def _smk(self, check: str) -> Any:
-        with self._errors("find the Storage Master Key"):
-            found = self._smks(self._live(), check)
-        if not found:
-            raise KeyStoreError(
-                f"token '{self._label}' holds no Storage Master Key {check}: install it "
-                "from its holders' shares first (tldsec backup smk-install)"
-            )
-        return found[0]
 
     # -- inside ---------------------------------------------------------------------
 
@@ -571,47 +359,3 @@ class Pkcs11KeyStore:
                 public.destroy()
             raise
         return self._key(key_id).info
-
-
-# The private half of every key pair (DPS 5.2): kept in the token, never readable in
-# clear, extractable only by wrapping under a trusted key (the SMK backup, hsm/smk.py),
-# usable for signing and nothing else. It includes hsm/smk.py UNWRAPPED_KEY_TEMPLATE,
-# which the SMK forces on every key unwrapped under it.
-_PRIVATE_KEY_TEMPLATE: dict[Attribute, Any] = {
-    Attribute.TOKEN: True,
-    Attribute.PRIVATE: True,
-    Attribute.SENSITIVE: True,
-    Attribute.EXTRACTABLE: True,
-    Attribute.WRAP_WITH_TRUSTED: True,
-    Attribute.SIGN: True,
-    Attribute.DECRYPT: False,
-    Attribute.UNWRAP: False,
-    Attribute.DERIVE: False,
-}
-
-
-# A one-use MAC key for an archive (mac_under_smk): made in the token, leaves it only
-# wrapped under the SMK, as every key unwrapped under the SMK must be.
-_MAC_KEY_TEMPLATE: dict[Attribute, Any] = {
-    **UNWRAPPED_KEY_TEMPLATE,
-    Attribute.TOKEN: False,
-    Attribute.VERIFY: True,
-    Attribute.ENCRYPT: pkcs11.DEFAULT,
-    Attribute.DECRYPT: pkcs11.DEFAULT,
-    Attribute.WRAP: pkcs11.DEFAULT,
-    Attribute.UNWRAP: pkcs11.DEFAULT,
-}
-
-
-def _refuses(attempt: Any, refusal: type[pkcs11.PKCS11Error]) -> bool:
-    """Whether ``attempt()`` is refused with ``refusal`` (True) or succeeds (False)."""
-    try:
-        attempt()
-    except refusal:
-        return True
-    return False
-
-
-def _biginteger(value: int) -> bytes:
-    """A PKCS#11 Big integer: unsigned, big-endian, no leading zero octets."""
-    return value.to_bytes(max(1, (value.bit_length() + 7) // 8), "big")
