@@ -38,7 +38,7 @@ def test_the_first_keys_wait_for_their_backup(
         (Action.BOOTSTRAP, Role.KSK),
         (Action.BOOTSTRAP, Role.ZSK),
     }
-    assert all(s.waiting_for.description.startswith("waiting for backup") for s in p.gates)
+    assert all(s.waiting_for.description.startswith("backup: an archive") for s in p.gates)
     assert rollover.run_due(keys, gated, timing, T0, factory).transitions == ()
 
     later = T0 + timedelta(hours=2)

@@ -182,7 +182,7 @@ def backup_gate(policy: Policy) -> Gate:
         return (
             Constraint(
                 "backup",
-                f"waiting for backup: an archive under the SMK holding {key.name}, written "
+                f"backup: an archive under the SMK holding {key.name}, written "
                 "and checked ('tldsec backup keys', DPS 5.2.4)",
                 None,
             ),
