@@ -122,8 +122,13 @@ class Cycle:
                 "registry", f"a registry change committed late after serial {distributed}", since
             )
         fixed = self._quarantine_resolved()
-        if fixed:
-            return Pending("registry", f"quarantined {fixed} can be published again", now)
+        if fixed is not None:
+            # Waiting since it was withheld: the debounce is long past, it runs at once.
+            return Pending(
+                "registry",
+                f"quarantined {fixed.kind} {fixed.name} can be published again",
+                from_epoch(fixed.since),
+            )
         due = self.keys.plan(now).due_steps()
         if due:
             return Pending("keys", f"key step due: {due[0].describe()}")
@@ -153,7 +158,7 @@ class Cycle:
                 select(func.min(ZoneChange.at)).where(ZoneChange.id.in_(list(info.unsettled)))
             )
 
-    def _quarantine_resolved(self) -> str | None:
+    def _quarantine_resolved(self) -> Quarantined | None:
         """A quarantined object the registry now lets go (fixed in the database even
         without a zone_change row), or None (zone/quarantine.py)."""
         info = BuildInfo.load(self.zones_dir / "work" / UNSIGNED_NAME)
@@ -161,7 +166,7 @@ class Cycle:
             return None
         with self.registry.read() as session:
             found = resolved(session, rules_from_settings(self.settings), info.quarantine)
-        return None if not found else f"{found[0].kind} {found[0].name}"
+        return found[0] if found else None
 
     # --- one cycle --------------------------------------------------------------------------
 

@@ -173,13 +173,19 @@ def resolved(
     session: Session, rules: RegistryRules, entries: Iterable[Quarantined]
 ) -> list[Quarantined]:
     """The quarantined objects the database now lets go: valid again, or no longer
-    published at all (deleted, on hold, no longer used). A few rows per entry."""
+    published at all (deleted, on hold, without addresses). A few rows per entry; an
+    object named here is released by the next build (the build lets go of more: a host
+    no published delegation uses)."""
     entries = list(entries)
     if not entries:
         return []
     check = Publishable(rules)
     domains = owners.domains(session, [q.name for q in entries if q.kind == "domain"])
-    hosts = owners.glue_hosts(session, [q.name for q in entries if q.kind == "host"])
+    # Every host with addresses, used or not: a host the build still holds (a withheld
+    # domain's kept name server) must not look resolved here, or cycles would repeat.
+    hosts = owners.glue_hosts(
+        session, [q.name for q in entries if q.kind == "host"], used_only=False
+    )
     out = []
     for q in entries:
         if q.kind == "domain":
