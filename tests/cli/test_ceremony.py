@@ -484,3 +484,20 @@ def test_attack_a_replaced_chain_is_caught_by_the_founding_entry(room: Room) -> 
     )
     err = room.refused("ceremony", "roster")
     assert "is not the founding roster: its SHA-256 is" in err
+
+
+def test_status_shows_the_roster_open_ceremonies_and_records_to_sign(room: Room) -> None:
+    """STYLE 4: a ceremony waiting for people is a visible state, not a silent wait."""
+    ceremony = room.ceremony("keys.generate", ("amy", "ben", "cy"), "role=zsk")
+    waiting = room.start("keys.rollover", "role=ksk", "emergency=no")
+    room.approve(waiting, "amy")
+    out = room.ok("status")
+    assert "ceremonies      roster version 1 (" in out
+    assert f"ceremony open   {waiting} keys.rollover: approved by amy;" in out
+    assert f"ceremony open   {ceremony} keys.generate: approved by amy, ben, cy" in out
+    room.ok("keys", "generate", "--role", "zsk", "--ceremony", ceremony)
+    out = room.ok("status")
+    assert f"ceremony open   {ceremony}" not in out  # used
+    assert f"ceremony record {ceremony}: waiting for the signature of amy, ben, cy" in out
+    (room.home / "ceremony" / "roster" / "0001.json").write_text("{}")
+    assert "ROSTER NOT VERIFIED" in room.ok("status")

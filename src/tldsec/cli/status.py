@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from tldsec.audit.status import audit_status
+from tldsec.ceremony.status import ceremony_status, status_lines
 from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import Clock, SystemClock, from_epoch
 from tldsec.cycle import LAST_REPORT, CycleState, open_cycle
@@ -82,6 +83,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
         "signatures_refresh_at": _iso(state.resign_at),
         "last_verification": verification,
         "audit": audit_status(settings, clock),
+        "ceremonies": ceremony_status(settings, clock),
         "policy": {
             "name": settings.policy.name,
             "file": settings.policy.source,
@@ -182,6 +184,7 @@ def text(r: dict[str, Any]) -> str:
             f"verification    serial {v['serial']} {verdict} at {v['verified_at']} ({v['file']})"
         )
     lines.extend(_audit_lines(r["audit"]))
+    lines.extend(status_lines(r["ceremonies"]))
     return "\n".join(lines)
 
 
