@@ -501,3 +501,22 @@ def test_status_shows_the_roster_open_ceremonies_and_records_to_sign(room: Room)
     assert f"ceremony record {ceremony}: waiting for the signature of amy, ben, cy" in out
     (room.home / "ceremony" / "roster" / "0001.json").write_text("{}")
     assert "ROSTER NOT VERIFIED" in room.ok("status")
+
+
+def test_an_expired_window_and_an_unsigned_roster_are_refused(room: Room) -> None:
+    ceremony = room.ceremony("keys.generate", ("amy", "ben", "cy"), "role=zsk")
+    path = room.home / "ceremony" / f"{ceremony}.json"
+    data = json.loads(path.read_text())
+    data["created"], data["expires"] = "2026-01-01T00:00:00+00:00", "2026-01-01T01:00:00+00:00"
+    path.write_text(json.dumps(data))
+    err = room.refused("keys", "generate", "--role", "zsk", "--ceremony", ceremony)
+    assert "is valid from 2026-01-01 00:00:00 until 2026-01-01 01:00:00, not at" in err
+    assert "start a new ceremony" in err
+    version = room.home / "ceremony" / "roster" / "0001.json"
+    data = json.loads(version.read_text())
+    data["ceremony"]["approvals"] = []
+    version.write_text(json.dumps(data))
+    err = room.refused("ceremony", "roster")
+    assert (
+        "roster version 1" in err and "(edited or unsigned?)" in err and "approved by nobody" in err
+    )
