@@ -74,7 +74,7 @@ def test_the_first_cycle_distributes_a_verified_zone(cycle: Cycle, home: Path) -
     assert cycle.store.current() == result.serial == result.distributed
     zone = cycle.store.zone_path(result.serial).read_text()  # type: ignore[arg-type]
     assert "dom0.example.\t86400\tIN\tDS\t10000 13 2" in zone and "\tNSEC3PARAM\t" in zone
-    assert list(result.timings) == ["build", "keys", "sign", "verify", "distribute"]
+    assert list(result.timings) == ["build", "reconcile", "keys", "sign", "verify", "distribute"]
     assert result.stats["delegations"] == 40 and result.stats["signatures_reused"] == 0
     report = json.loads((home / "zones" / "last-report.json").read_text())
     assert report["passed"] and report["serial"] == result.serial

@@ -21,6 +21,7 @@ single line and a non-zero exit code. A class docstring is its default message.
     ├── KeyManagementError          a key operation is refused by the lifecycle rules
     ├── AuditError                  the audit log cannot be written or does not verify
     ├── DistributionError           the distribution store or the hidden primary failed
+    │   └── DigestMismatch          a published file differs from its recorded digest
     ├── CycleError                  a zone cycle cannot run (another one holds the lock, ...)
     └── RegistryError               a registry operation is refused
         ├── ObjectNotFound          no such domain, host, contact or message
@@ -148,6 +149,10 @@ class AuditError(TldsecError):
 
 class DistributionError(TldsecError):
     """The distribution store or the hidden primary failed."""
+
+
+class DigestMismatch(DistributionError):
+    """A published file is not the bytes its digest record says were verified."""
 
 
 class CycleError(TldsecError):

@@ -21,6 +21,7 @@ from tldsec.distribute.notify import Notifier, NotifyTarget
 from tldsec.distribute.server import Access, PrimaryServer
 from tldsec.distribute.store import ZoneStore
 from tldsec.dnscore.zonefile import read_zone_text, write_zone_atomic
+from tldsec.filedigest import digest_file, save_record
 from tldsec.hsm.memory import MemoryKeyStore
 from tldsec.policy import Algorithm, load_policy
 from tldsec.signconf import SigningConfig, ZoneKey
@@ -86,9 +87,11 @@ def zones() -> ZoneMaker:
 
 
 def publish(store: ZoneStore, zones: ZoneMaker, serial: int, domains: dict[str, str]) -> None:
-    """What a cycle does: stage a signed zone under its serial, then commit."""
+    """What a cycle does: stage a signed zone under its serial (with the digest the
+    verification gate records), then commit."""
     with store.writer():
-        zones.write(store.stage_path(serial), serial, domains)
+        path = zones.write(store.stage_path(serial), serial, domains)
+        save_record(path, digest_file(path))
         store.commit(serial)
 
 

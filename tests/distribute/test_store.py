@@ -64,7 +64,12 @@ def test_a_dead_writers_leftovers_are_removed_by_the_next(zones: ZoneMaker, tmp_
     assert store.current() == 30
     with store.writer():
         pass
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "30.zone", "current"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".lock",
+        "30.zone",
+        "30.zone.sha256",
+        "current",
+    ]
     assert not staged.exists()
     publish(store, zones, 31, DOMAINS)
     assert store.current() == 31 and store.diffs() == {30: 31}

@@ -4,6 +4,7 @@ logged and recorded as an incident."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from tests.verify.conftest import NOW, Case
 from tldsec.dnscore.types import RRType
 from tldsec.errors import ConfigError, VerificationFailed
+from tldsec.filedigest import digest_file, load_record
 from tldsec.verify.gate import EVENT_PASSED, EVENT_REFUSED, gate
 from tldsec.verify.mode import STATE_NAME
 from tldsec.verify.verifier import VerifyOptions, VerifyRequest
@@ -47,7 +49,13 @@ def test_a_passing_zone_is_published_and_recorded(case: Case, tmp_path: Path) ->
     assert result.passed and result.published == target
     assert target.read_bytes() == case.signed.read_bytes()
     # No staged copy left behind; beside the zone, the record the next run builds on.
-    assert sorted(p.name for p in target.parent.iterdir()) == ["example.zone", STATE_NAME]
+    # And the digest of the bytes verified, which whoever reuses them checks first.
+    assert sorted(p.name for p in target.parent.iterdir()) == [
+        "example.zone",
+        "example.zone.sha256",
+        STATE_NAME,
+    ]
+    assert load_record(target) == digest_file(target)
     result.raise_if_refused()
     [(event, details)] = recorder.events
     assert event == EVENT_PASSED
@@ -55,6 +63,7 @@ def test_a_passing_zone_is_published_and_recorded(case: Case, tmp_path: Path) ->
     assert details["serial"] == 2024010100
     assert details["published_to"] == str(target)
     assert details["checks"]["signatures"] == "passed"
+    assert details["sha256"] == hashlib.sha256(case.signed.read_bytes()).hexdigest()
 
 
 def test_a_failing_zone_is_refused_and_the_last_good_zone_stays(

@@ -518,3 +518,34 @@ def test_other_dps_numbers_bring_a_full_run(pair: Pair) -> None:
     assert result.passed, result.report.summary()
     assert how(result)["mode"] == "full"
     assert "what they are checked against changed" in how(result)["reason"]
+
+
+def _flip_in_place(path: Path, marker: bytes) -> None:
+    """One base64 character of the first line holding ``marker`` changed in place; the
+    file keeps its inode, size and modification time (bit rot, issue 13 attack 3)."""
+    stat = path.stat()
+    data = bytearray(path.read_bytes())
+    at = data.index(b"\n", data.index(marker)) - 5
+    data[at] = ord("A") if data[at] != ord("A") else ord("B")
+    with open(path, "r+b") as f:
+        f.write(data)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+def test_a_previous_zone_that_differs_from_its_digest_is_not_built_on(pair: Pair) -> None:
+    publish_a(pair)
+    marker = b"\tRRSIG\tAAAA "  # a.nic AAAA: in the ranges the patch leaves alone
+    _flip_in_place(pair.published_a, marker)
+    assert mode.load_state(mode.state_path(pair.published_a)).describes(pair.published_a)  # type: ignore[union-attr]
+    candidate = pair.write_b(pair.sign_b())
+    # The candidate carries the same damaged bytes, as a patch of the damaged file would.
+    _flip_in_place(candidate, marker)
+    write_patch(pair.published_a, candidate)
+    recorder = Recorder()
+    result = pair.gate_b(candidate, recorder=recorder)
+    assert how(result)["mode"] == "full"
+    assert "not the bytes this gate verified" in how(result)["reason"]
+    assert "differ from the record" in result.report.meta["previous_damaged"]
+    assert failed(result, "signatures")
+    [(_, details)] = recorder.events
+    assert "previous_damaged" in details

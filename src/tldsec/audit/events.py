@@ -110,6 +110,9 @@ class EventType(StrEnum):
     ZONE_PUBLISH_FAILED = "zone.publish_failed"
     ZONE_QUARANTINED = "zone.quarantined"
     ZONE_QUARANTINE_RELEASED = "zone.quarantine_released"
+    ZONE_INTEGRITY_FAILED = "zone.integrity_failed"
+    CYCLE_HELD = "cycle.held"
+    CYCLE_CHANGE_ACCEPTED = "cycle.change_accepted"
     # Facility
     FACILITY_ENTRY = "facility.entry"
     FACILITY_EXIT = "facility.exit"
@@ -258,6 +261,17 @@ CATALOGUE: dict[EventType, EventInfo] = {
     ),
     EventType.ZONE_QUARANTINE_RELEASED: EventInfo(
         _C.SIGNING, _L.NOTICE, "a withheld registry object is published again"
+    ),
+    EventType.ZONE_INTEGRITY_FAILED: EventInfo(
+        _C.SIGNING,
+        _L.ERROR,
+        "a zone file differs from what was verified or built (DPS 6.6): not reused",
+    ),
+    EventType.CYCLE_HELD: EventInfo(
+        _C.SIGNING, _L.ERROR, "a zone losing delegations or DS, or changing size, was held"
+    ),
+    EventType.CYCLE_CHANGE_ACCEPTED: EventInfo(
+        _C.SIGNING, _L.NOTICE, "an operator accepted a held zone change for publication"
     ),
     EventType.FACILITY_ENTRY: EventInfo(_C.FACILITY, _L.INFO, "a visitor entered the facility"),
     EventType.FACILITY_EXIT: EventInfo(_C.FACILITY, _L.INFO, "a visitor left the facility"),

@@ -45,6 +45,7 @@ OPERATIONS: Mapping[str, OperationClass] = {
     "backup.smk-install": OperationClass.ARCHIVE_DISTRIBUTION,  # the shares handed over
     "keys.ds-seen": OperationClass.SIGNING_COMPONENTS,  # the operator overrides the check
     "sign": OperationClass.SIGNING_COMPONENTS,  # a zone signed by hand
+    "cycle.accept-change": OperationClass.SIGNING_COMPONENTS,  # a held zone change published
     ROSTER_CHANGE: OperationClass.ROSTER,
 }
 # Always under a ceremony, whatever [ceremony] required says: the roster has no other

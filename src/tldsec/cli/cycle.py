@@ -6,9 +6,11 @@ import argparse
 import json
 from typing import Any
 
-from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.cli.common import add_home_argument, ceremony_gate, operator_actor, settings_from_args
 from tldsec.clock import SystemClock
-from tldsec.cycle import open_cycle
+from tldsec.cycle import Cycle, open_cycle
+from tldsec.errors import CycleError
+from tldsec.settings import Settings
 
 
 def register(sub: Any) -> None:
@@ -20,7 +22,10 @@ def register(sub: Any) -> None:
         "the zone to the distribution store, from where the primary serves it and "
         "notifies the secondaries. Nothing is distributed unless every check passed. "
         "Without --force a cycle with nothing to do (no registry change, no key step, "
-        "no signature to refresh) stops at once. Exit status 1 if the zone was refused "
+        "no signature to refresh) stops at once. A zone that loses more than a "
+        "configured share of its delegations or DS RRsets (or all of them), or changes "
+        "size by more than a share, is held for an operator: --accept-change ID "
+        "publishes exactly that change. Exit status 1 if the zone was refused or held "
         "or a stage failed: the last good zone stays distributed.",
     )
     add_home_argument(p)
@@ -28,6 +33,16 @@ def register(sub: Any) -> None:
     p.add_argument("--check", action="store_true", help="only say whether a cycle is needed")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--workers", type=int, help="signing processes (default: [cycle] workers)")
+    p.add_argument(
+        "--accept-change",
+        metavar="ID",
+        help="publish the held change ID (tldsec status shows it), audited as yours",
+    )
+    p.add_argument(
+        "--ceremony",
+        metavar="ID",
+        help="the ceremony approving --accept-change, where [ceremony] requires one",
+    )
     p.set_defaults(handler=run)
 
 
@@ -40,7 +55,24 @@ def run(args: argparse.Namespace) -> int:
         reason = None if pending is None else pending.reason
         print(json.dumps({"pending": reason}) if args.json else (reason or "nothing to do"))
         return 0
-    with open_cycle(settings, clock, workers=args.workers) as cycle:
-        result = cycle.run(force=args.force)
+    accept: str | None = args.accept_change
+    operator = operator_actor()
+    with open_cycle(
+        settings, clock, workers=args.workers, accept=accept, operator=operator
+    ) as cycle:
+        if accept is not None:
+            _accept(settings, cycle, accept, args.ceremony)
+        result = cycle.run(force=args.force or accept is not None)
     print(json.dumps(result.as_json()) if args.json else result.summary(), flush=True)
     return 0 if result.ok else 1
+
+
+def _accept(settings: Settings, cycle: Cycle, change: str, ceremony: str | None) -> None:
+    """Refuse unless ``change`` is the change held now; pass the ceremony gate."""
+    held = cycle.state().held
+    if held is None or held.get("id") != change:
+        now = f"the change held now is {held['id']}" if held else "no change is held"
+        raise CycleError(f"change {change} is not held ({now}): see 'tldsec status'")
+    if cycle.audit is None:
+        raise CycleError("accepting a held change needs the audit log")
+    ceremony_gate(settings, "cycle.accept-change", {"change": change}, ceremony, cycle.audit)

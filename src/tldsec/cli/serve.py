@@ -503,7 +503,9 @@ class Registry:
             notify = [s.as_json() for s in primary.notifier.states.values()]
         last = scheduler.last if scheduler else None
         ok = primary is not None and primary.serial is not None
-        if last is not None and last.get("outcome") in ("refused", "failed"):
+        if last is not None and last.get("outcome") in ("refused", "failed", "held"):
+            ok = False
+        if primary is not None and primary.problem is not None:
             ok = False
         if scheduler is not None and scheduler.last_error:
             ok = False
@@ -518,6 +520,7 @@ class Registry:
             "dns": list(self.dns_address or ()),
             "epp": list(self.epp_address or ()),
             "transfers": primary.transfers if primary else 0,
+            "primary_problem": primary.problem if primary else None,
             "pending": scheduler.last_pending if scheduler else None,
             "scheduler_error": scheduler.last_error if scheduler else None,
             "last_cycle": last,

@@ -69,6 +69,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
         "last_published": state.last_published,
         "incident": _open_incident(state),
         "quarantined": [q.as_json() for q in _quarantine(settings)],
+        "held": state.held,
         "next_key_event": None
         if not timed
         else {
@@ -133,14 +134,26 @@ def text(r: dict[str, Any]) -> str:
             f"last published  serial {published['serial']} at {_short(published['started'])}"
         )
     lines.append(f"pending         {r['pending'] or 'nothing to do'}")
+    held = r.get("held")
+    if held:
+        lines.append(
+            f"HELD            change {held['id']}: {'; '.join(held['reasons'])}; publish it only "
+            f"if meant: tldsec cycle --accept-change {held['id']}"
+        )
     incident = r["incident"]
     if incident:
         state = "resolved since" if incident["resolved"] else "OPEN"
-        lines.append(
-            f"incident        {state}: serial {incident['serial']} refused at "
-            f"{_short(incident['at'])} ({', '.join(incident['failed_checks'])}); "
-            f"candidate {incident['candidate']}"
-        )
+        if incident.get("message"):
+            lines.append(
+                f"incident        {state}: {incident.get('kind', 'incident')} at "
+                f"{_short(incident['at'])}: {incident['message']}"
+            )
+        else:
+            lines.append(
+                f"incident        {state}: serial {incident['serial']} refused at "
+                f"{_short(incident['at'])} ({', '.join(incident['failed_checks'])}); "
+                f"candidate {incident['candidate']}"
+            )
     withheld = r["quarantined"]
     if withheld:
         names = ", ".join(

@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tldsec.clock import Clock
+from tldsec.cycle.guard import GuardSettings
 from tldsec.cycle.run import Cycle
 from tldsec.distribute.config import load_distribute_settings
 from tldsec.distribute.store import ZoneStore
@@ -30,12 +31,14 @@ class CycleSettings:
     change_driven = true   # a registry change starts a cycle after the debounce
     check_seconds = 2      # how often ``tldsec serve`` looks for changes
     timeout_seconds = 2400 # a cycle process still running then is stopped (DPS 3.5.2)
+    max_delegation_loss = 0.01  # the collapse guards (``cycle.guard``)
     """
 
     workers: int = 0
     change_driven: bool = True
     check_seconds: float = 2.0
     timeout_seconds: float = 2400.0
+    guards: GuardSettings = field(default_factory=GuardSettings)
 
     @property
     def signing_workers(self) -> int:
@@ -50,6 +53,13 @@ def load_cycle_settings(settings: Settings) -> CycleSettings:
         change_driven=table.change_driven,
         check_seconds=table.check_seconds,
         timeout_seconds=table.timeout_seconds,
+        guards=GuardSettings(
+            max_delegation_loss=table.max_delegation_loss,
+            max_ds_loss=table.max_ds_loss,
+            max_size_change=table.max_size_change,
+            min_count=table.guard_min_count,
+            min_bytes=table.guard_min_bytes,
+        ),
     )
 
 
@@ -66,6 +76,8 @@ def open_cycle(
     keystore: bool = True,
     audit: bool = True,
     workers: int | None = None,
+    accept: str | None = None,
+    operator: str = "person:unknown",
 ) -> Iterator[Cycle]:
     """A ``Cycle`` on the home's databases, key store, audit log and store; closed after.
 
@@ -77,6 +89,7 @@ def open_cycle(
     from tldsec.keys.config import load_key_settings
     from tldsec.keys.database import open_signer_db
 
+    cycle = load_cycle_settings(settings)
     with contextlib.ExitStack() as stack:
         registry = RegistryDatabase.from_url(settings.registry_db_url)
         stack.callback(registry.dispose)
@@ -111,7 +124,11 @@ def open_cycle(
             opener=open_keystore,
             recorder=audit_log.record if audit_log is not None else None,
             checkpoint=audit_log.checkpoint if audit_log is not None else None,
-            workers=workers or load_cycle_settings(settings).signing_workers,
+            workers=workers or cycle.signing_workers,
+            guards=cycle.guards,
+            accept=accept,
+            operator=operator,
+            audit=audit_log,
         )
 
 

@@ -16,6 +16,7 @@ class Outcome(StrEnum):
     PUBLISHED = "published"  # a new verified serial is distributed
     UNCHANGED = "unchanged"  # nothing to do: the distributed serial stays
     REFUSED = "refused"  # the candidate failed verification: the previous serial stays
+    HELD = "held"  # the collapse guards held the change for an operator: the previous stays
     FAILED = "failed"  # a stage failed: the previous serial stays
 
 
@@ -57,6 +58,8 @@ class CycleResult:
             )
         elif self.outcome in (Outcome.REFUSED, Outcome.FAILED):
             head += f" (stage {self.stage}); serial {self.distributed} stays distributed"
+        elif self.outcome is Outcome.HELD:
+            head = f"cycle held: {self.error}; serial {self.distributed} stays distributed"
         stages = ", ".join(f"{k} {v:.2f} s" for k, v in self.timings.items())
         return f"{head}\n  {self.seconds:.2f} s" + (f" ({stages})" if stages else "")
 

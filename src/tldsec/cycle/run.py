@@ -13,6 +13,24 @@ removes the leftovers and starts again. A zone that fails verification is never
 distributed: the previous one stays, the refused candidate is kept for inspection, and
 an incident is raised (DPS 4.5.1) in the log, the audit log and ``tldsec status``.
 
+The unsigned zone is reconciled with the registry before it is signed
+(``reconcile``): its delegation records must equal what the registry database holds in
+the snapshot it was built from, read by other queries than the builder's -- the whole
+zone after a full build and at least every ``[verify] full_every_hours``, the owners the
+registry changed otherwise. An unsigned file that is not the one the last cycle built
+and reconciled (edited outside the builder) is not built on: an incident, and a full
+build. A zone that does not reconcile is refused, an incident, like a failed
+verification.
+
+Two guards stand before publication. Collapse (``guard``): a zone that loses more than
+a configured share of its delegations or DS RRsets, or any of them down to none, or
+changes size by more than a share, is held -- not signed, not published, an incident --
+until an operator accepts that very change (``accept``). Published bytes
+(``filedigest``): the previous zone is reused (its bytes patched, its signatures
+copied) only if it still equals the digest the gate recorded when it published it;
+otherwise it is an incident and the zone is signed and verified in full, reusing
+nothing.
+
 ``Cycle.pending`` says whether a cycle has anything to do: a registry change since the
 last serial, a key step due, a change of keys or policy, or a signature to refresh. When
 none is, the cycle costs a few small queries and a JSON file read.
@@ -27,7 +45,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -35,8 +53,11 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from tldsec.audit.log import AuditLog
 from tldsec.clock import Clock, from_epoch, to_epoch
+from tldsec.cycle.guard import GuardSettings
 from tldsec.cycle.result import CycleResult, Outcome, RunLog
+from tldsec.cycle.safeguards import Safeguards, apex_of
 from tldsec.cycle.state import LAST_REPORT, STATE_FILE, CycleState, Pending, write_atomic
 from tldsec.distribute.store import ZoneStore
 from tldsec.errors import (
@@ -53,7 +74,7 @@ from tldsec.keys.service import KeyManager
 from tldsec.registry.context import rules_from_settings
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import ZoneChange
-from tldsec.settings import ApexSettings, Settings
+from tldsec.settings import Settings
 from tldsec.signconf import SigningConfig
 from tldsec.signer.files import carry_sidecars, remove_sidecars, sign_zone_file
 from tldsec.verify.coverage import ExpectedSigners
@@ -71,7 +92,7 @@ UNSIGNED_NAME = "unsigned.zone"  # the build's output in the cycle's work direct
 
 
 @dataclass
-class Cycle:
+class Cycle(Safeguards):
     """The parts one cycle works with, built by an entry point (``open_cycle``)."""
 
     settings: Settings
@@ -85,6 +106,12 @@ class Cycle:
     recorder: Recorder | None = None
     checkpoint: Callable[[], object] | None = None
     workers: int = 1
+    guards: GuardSettings = field(default_factory=GuardSettings)
+    # The held change an operator accepted for this run (``tldsec cycle --accept-change``),
+    # and who: it is published if the build gives exactly that change.
+    accept: str | None = None
+    operator: str = "person:unknown"
+    audit: AuditLog | None = None  # the log ``recorder`` appends to (for the ceremony gate)
     # Fault injection for incident drills and tests: called on the signed candidate
     # before the gate sees it.
     before_verify: Callable[[Path], None] | None = None
@@ -113,6 +140,10 @@ class Cycle:
             return Pending(
                 "interrupted", f"serial {distributed} in the store is not the last cycle's"
             )
+        if state.held is not None and self._newest_change() == state.held.get("registry_change"):
+            # The same zone would be held again: it waits for an operator's decision
+            # (``tldsec cycle --accept-change``) or a registry change.
+            return None
         since = self._oldest_change_after(state.change_id)
         if since is not None:
             return Pending("registry", f"registry changes since serial {distributed}", since)
@@ -145,6 +176,10 @@ class Cycle:
             if first is None:
                 return None
             return session.scalar(select(ZoneChange.at).where(ZoneChange.id == first))
+
+    def _newest_change(self) -> int:
+        with self.registry.read() as session:
+            return int(session.scalar(select(func.max(ZoneChange.id))) or 0)
 
     def _late_change(self) -> datetime | None:
         """When the oldest change the last build missed but the registry now shows was
@@ -232,26 +267,43 @@ class Cycle:
             serial = allocate_serial(session, now, at_least=(distributed or 0) + 1)
         run.serial = serial
         unsigned_path = work / UNSIGNED_NAME
+        base_trusted = self._unsigned_base(run, unsigned_path)
         with self.registry.snapshot() as session:
             # From the previous unsigned file and the changes since, when it can be trusted.
             built = build_zone_file(
                 session,
                 unsigned_path,
                 origin=origin,
-                apex=_apex(self.settings),
+                apex=apex_of(self.settings),
                 ttl=self.settings.policy.ttl,
                 rules=rules_from_settings(self.settings),
                 serial=serial,
                 built_at=now,
+                incremental=base_trusted,
             )
-        run.stats.update(
-            delegations=built.delegations,
-            with_ds=built.signed_delegations,
-            incremental_build=int(built.incremental),
-            quarantined=len(built.quarantined),
-        )
-        self._record_quarantine(built.newly_quarantined, built.released, serial)
+            run.stats.update(
+                delegations=built.delegations,
+                with_ds=built.signed_delegations,
+                unsigned_bytes=unsigned_path.stat().st_size,
+                incremental_build=int(built.incremental),
+                quarantined=len(built.quarantined),
+            )
+            self._record_quarantine(built.newly_quarantined, built.released, serial)
+            run.enter("reconcile")
+            # In the build's snapshot: the registry at the build's change id. What the
+            # builder withheld (zone.quarantine) is left out on both sides.
+            reconciled = self._reconcile(
+                session,
+                unsigned_path,
+                full=not built.incremental,
+                withheld=[q.name for q in built.quarantined],
+            )
+        if not reconciled.equal:
+            return self._unreconciled(run, reason, reconciled)
         change_id = built.last_change_id
+        held = self._collapse(run)
+        if held is not None:
+            return self._hold(run, reason, held, change_id)
 
         run.enter("keys")
         transitions = self.keys.run_due()
@@ -265,7 +317,7 @@ class Cycle:
         run.enter("sign")
         assert self.keystore is not None
         candidate = work / f"{serial}.signed"
-        previous = None if distributed is None else self.store.zone_path(distributed)
+        previous, checked, damaged = self._previous_zone(run, distributed)
         signed = sign_zone_file(
             unsigned_path,
             candidate,
@@ -273,7 +325,7 @@ class Cycle:
             config,
             self.keystore,
             now,
-            previous=previous if previous is not None and previous.exists() else None,
+            previous=previous,
             workers=self.workers,
             header=f"signed by tldsec at {now:%FT%TZ}",
         )
@@ -305,7 +357,7 @@ class Cycle:
             origin=origin,
             trust_anchor=anchor,
             unsigned=unsigned_path,
-            previous=self.store.current_path(),
+            previous=None if damaged else self.store.current_path(),
         )
         verdict = gate(
             request,
@@ -315,7 +367,9 @@ class Cycle:
             keystore=self.keystore,
             opener=self.opener,
             recorder=self.recorder,
+            previous_checked=checked,
         )
+        verdict.report.meta["reconciliation"] = reconciled.describe()
         self._save_report(verdict.report.to_json(), serial)
         if not verdict.passed:
             self._distrust_build(f"serial {serial} failed verification")
@@ -328,7 +382,7 @@ class Cycle:
         published = self.store.zone_path(serial)
         carry_sidecars(candidate, published)
         # The incremental gate compared the bytes outside the patch already.
-        diff = self.store.commit(serial, patch_checked=verdict.incremental)
+        diff = self.store.commit(serial, patch_checked=verdict.incremental, diff=damaged is None)
         trust(unsigned_path)
         run.stats["incremental_verify"] = int(verdict.incremental)
         remove_sidecars(candidate)
@@ -359,6 +413,7 @@ class Cycle:
             fingerprint=_fingerprint(self.settings, config),
             resign_at=None if expiry is None else expiry - refresh,
             earliest_expiry=expiry,
+            held=None,
         )
         return result
 
@@ -447,12 +502,6 @@ class Cycle:
     def _record(self, event: str, actor: str, **details: Any) -> None:
         if self.recorder is not None:
             self.recorder(event, actor=actor, **details)
-
-
-def _apex(settings: Settings) -> ApexSettings:
-    if settings.apex is None:
-        raise CycleError("[zone] apex settings are missing")
-    return settings.apex
 
 
 def _trust_anchor(keys: KeyManager, config: SigningConfig, now: datetime) -> str:

@@ -42,7 +42,12 @@ class CycleState:
     earliest_expiry: int | None = None  # epoch: the first RRSIG expiration
     last: dict[str, Any] | None = None  # the last cycle's result, whatever its outcome
     last_published: dict[str, Any] | None = None
-    incident: dict[str, Any] | None = None  # the last verification refusal
+    incident: dict[str, Any] | None = None  # the last refusal, hold or integrity failure
+    held: dict[str, Any] | None = None  # the change the collapse guards hold (``guard``)
+    # The unsigned zone the last build wrote and reconciled with the registry: the next
+    # build starts from it only if it is still that file (``reconcile``).
+    unsigned_sha256: str | None = None
+    reconciled_full_at: int | None = None  # epoch: the last whole-zone reconciliation
 
     @classmethod
     def load(cls, path: Path) -> CycleState:

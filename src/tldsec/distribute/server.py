@@ -15,6 +15,12 @@ A source address must be allowed by a configured secondary; a secondary with a T
 key must sign its queries with that key (RFC 8945), and every answer to a signed query
 is signed. When the store's serial moves, the new version is loaded beside the old one
 (transfers in progress finish on the version they started) and NOTIFY goes out.
+
+A serial is loaded only if its zone file equals the digest recorded by the verification
+gate (``ZoneSource.load``). One that does not is refused, an incident logged and shown
+(``problem``, on the health endpoint), and the version served so far stays; at start,
+the newest kept serial that checks out is served instead. A refused file is not read
+again until it changes.
 """
 
 from __future__ import annotations
@@ -22,9 +28,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import cast
 
 import dns.exception
@@ -55,7 +63,7 @@ from tldsec.distribute.wire import (
     add_unsigned_tsig,
     transfer_messages,
 )
-from tldsec.errors import DistributionError, ZoneSyntaxError
+from tldsec.errors import DigestMismatch, DistributionError, ZoneSyntaxError
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +138,8 @@ class PrimaryServer:
         self.notifier = notifier
         self.limits = limits or ServerLimits()
         self.version: ZoneVersion | None = None
+        self.problem: str | None = None  # a serial refused because its file is damaged
+        self._refused: tuple[int, tuple[int, int, int]] | None = None
         self.transfers = 0
         self.source = ZoneSource(store)
         self._refresh_lock = asyncio.Lock()
@@ -152,7 +162,9 @@ class PrimaryServer:
             served = self.version
             if target is None or (served is not None and not serial_gt(target, served.serial)):
                 return False
-            version = await asyncio.to_thread(self.source.load, served, target)
+            version = await asyncio.to_thread(self._load_checked, served, target)
+            if version is None:
+                return False
             self.version = version
         log.info(
             "primary: serving %s serial %s (%d records)", self.origin, version.serial, len(version)
@@ -160,6 +172,42 @@ class PrimaryServer:
         if self.notifier is not None:
             self.notifier.announce(version.serial, self.soa_rrset(version))
         return True
+
+    def _load_checked(self, served: ZoneVersion | None, target: int) -> ZoneVersion | None:
+        """``target`` if its file checks out; else None (the served version stays) or,
+        with nothing served yet, the newest older serial that checks out."""
+        stamp = _stamp(self.store.zone_path(target))
+        if self._refused == (target, stamp):
+            return None  # refused already and untouched since: not read again
+        try:
+            version = self.source.load(served, target)
+        except DigestMismatch as exc:
+            self._refused = (target, stamp)
+            self.problem = f"serial {target} refused: {exc}"
+            # DPS 4.5.1: published bytes that changed after verification are an incident.
+            log.error(
+                "INCIDENT primary: serial %s is not the zone the gate verified (%s); %s",
+                target,
+                exc,
+                f"keeps serving serial {served.serial}" if served else "looking for an older one",
+            )
+            return None if served is not None else self._older_good(target)
+        self._refused = None
+        self.problem = None
+        return version
+
+    def _older_good(self, refused: int) -> ZoneVersion | None:
+        for serial in self.store.serials():
+            if serial == refused or not serial_gt(refused, serial):
+                continue
+            try:
+                version = self.source.load(None, serial)
+            except (DigestMismatch, ZoneSyntaxError, OSError, ValueError) as exc:
+                log.error("primary: serial %s cannot be served either: %s", serial, exc)
+                continue
+            log.warning("primary: serving older serial %s until a good one is published", serial)
+            return version
+        return None
 
     async def watch(self, poll_seconds: float) -> None:
         """Look for a new serial in the store every ``poll_seconds`` until cancelled."""
@@ -411,6 +459,15 @@ class PrimaryServer:
         return add_unsigned_tsig(
             response.to_wire(), query.keyname, query.keyalgorithm, self._now(), error
         )
+
+
+def _stamp(path: Path) -> tuple[int, int, int]:
+    """Inode, size and status-change time: whether a refused file was touched since."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (0, 0, 0)
+    return (st.st_ino, st.st_size, st.st_ctime_ns)
 
 
 def _client_serial(query: dns.message.Message, origin: dns.name.Name) -> int | None:

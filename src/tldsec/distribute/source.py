@@ -2,6 +2,10 @@
 ``ZoneVersion`` (the differences applied to the serial served, else its zone file) and
 the differences an IXFR needs (RFC 1995 4), each parsed once and kept while the store
 keeps it. Reads only the store: the primary never reaches back into the signer (DPS 5.6).
+
+No serial is loaded unless its zone file equals the digest the verification gate
+recorded when it published it (``filedigest``): a file damaged on disk, or edited in
+place, raises ``DigestMismatch`` and is never served.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from tldsec.distribute.ixfr import WireDiff
 from tldsec.distribute.records import ZoneVersion
 from tldsec.distribute.store import ZoneStore
 from tldsec.errors import ZoneSyntaxError
+from tldsec.filedigest import check_file
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +31,9 @@ class ZoneSource:
         self._lock = threading.Lock()
 
     def load(self, served: ZoneVersion | None, target: int) -> ZoneVersion:
-        """``target`` by applying the differences to ``served``, else from its zone file."""
+        """``target`` by applying the differences to ``served``, else from its zone file;
+        ``DigestMismatch`` if its zone file is not the bytes the gate verified."""
+        check_file(self.store.zone_path(target))
         if served is not None:
             chain = self.store.chain(served.serial, target)
             if chain is not None:

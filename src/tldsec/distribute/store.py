@@ -12,6 +12,9 @@ One directory per zone:
     <serial>.zone.index       where each owner's block lies, and <serial>.zone.unsigned,
                               the input it was signed from: the next cycle patches this
                               zone instead of signing in full (``signer.zoneindex``)
+    <serial>.zone.sha256      the digest of the bytes the gate verified (``filedigest``):
+                              the primary serves, and the next cycle reuses, only a zone
+                              that still matches it
     <from>-<to>.ixfr          the difference between two consecutive serials (RFC 1995)
     current                   the serial being distributed: the commit point
     .lock                     held by the one writer (a cycle) at a time
@@ -39,6 +42,7 @@ from tldsec.distribute.ixfr import ZoneDiff, diff_files, diff_patched, read_diff
 from tldsec.dnscore.zonepatch import SUFFIX as PATCH_SUFFIX
 from tldsec.dnscore.zonepatch import ZonePatchError, load_for
 from tldsec.errors import DistributionError, ZoneSyntaxError
+from tldsec.filedigest import SUFFIX as DIGEST_SUFFIX
 from tldsec.signer.sigcache import SUFFIX as SIGCACHE_SUFFIX
 from tldsec.signer.zoneindex import INDEX_SUFFIX, UNSIGNED_SUFFIX
 
@@ -162,7 +166,9 @@ class ZoneStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         return self.zone_path(serial)
 
-    def commit(self, serial: int, *, patch_checked: bool = False) -> ZoneDiff | None:
+    def commit(
+        self, serial: int, *, patch_checked: bool = False, diff: bool = True
+    ) -> ZoneDiff | None:
         """Distribute the staged ``serial``: its difference from the current serial, then
         the pointer. Returns the difference (None for the first serial, or when the
         previous zone file is gone).
@@ -170,7 +176,9 @@ class ZoneStore:
         The difference comes from ``<serial>.zone.patch`` when one is staged for the step
         from the current file, else from the two whole files. ``patch_checked``: the
         caller (the verification gate) has compared the bytes outside the patch's edits
-        already; otherwise ``diff_patched`` compares them."""
+        already; otherwise ``diff_patched`` compares them. ``diff=False``: the current
+        file is not to be read (it differs from what was verified): no difference is
+        written, and secondaries behind take the whole zone (RFC 1995 4)."""
         path = self.zone_path(serial)
         if not path.exists():
             raise DistributionError(f"{path} is not staged: nothing to commit")
@@ -179,14 +187,14 @@ class ZoneStore:
             raise DistributionError(
                 f"serial {serial} is not newer than {previous}: serials never go backwards"
             )
-        diff: ZoneDiff | None = None
-        old = None if previous is None else self.zone_path(previous)
+        found: ZoneDiff | None = None
+        old = None if previous is None or not diff else self.zone_path(previous)
         if old is not None and old.exists():
-            diff = self._difference(old, path, check_unchanged=not patch_checked)
-            write_diff(diff, self.diff_path(diff.from_serial, serial))
+            found = self._difference(old, path, check_unchanged=not patch_checked)
+            write_diff(found, self.diff_path(found.from_serial, serial))
         _write_atomic(self.directory / CURRENT, f"{serial}\n")
         self.prune()
-        return diff
+        return found
 
     def _difference(self, old: Path, new: Path, *, check_unchanged: bool) -> ZoneDiff:
         """From the staged patch when it fits, else from the whole files (RFC 1995 4)."""
@@ -254,7 +262,7 @@ class ZoneStore:
 
 
 # Files kept beside a zone file, named after it (the signer's and the gate's).
-SIDECAR_SUFFIXES = (SIGCACHE_SUFFIX, PATCH_SUFFIX, INDEX_SUFFIX, UNSIGNED_SUFFIX)
+SIDECAR_SUFFIXES = (SIGCACHE_SUFFIX, PATCH_SUFFIX, INDEX_SUFFIX, UNSIGNED_SUFFIX, DIGEST_SUFFIX)
 
 
 def _sigcache(zone_file: Path) -> Path:

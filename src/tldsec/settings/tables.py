@@ -124,6 +124,13 @@ class CycleTable:
     change_driven: bool = True
     check_seconds: float = setting(2.0, above=0)
     timeout_seconds: float = setting(2400.0, above=0)  # DPS 3.5.2
+    # Collapse guards (``cycle.guard``, DPS 3.5.2 and 6.6): shares of the last published
+    # zone a cycle may lose (or change, for the size) before it is held for an operator.
+    max_delegation_loss: float = setting(0.01, low=0, high=1)
+    max_ds_loss: float = setting(0.01, low=0, high=1)
+    max_size_change: float = setting(0.10, low=0, high=1)
+    guard_min_count: int = setting(10, low=0)  # changes this small are never held...
+    guard_min_bytes: int = setting(100_000, low=0)  # ...but a loss down to none always is
 
 
 @dataclass(frozen=True, slots=True)

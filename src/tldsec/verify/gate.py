@@ -15,6 +15,12 @@ published itself, and no full verification is due. Otherwise, and always without
 publication target, it runs the full checks. The report, the log line and the event
 say which mode ran and why; ``verify-state.json`` beside the published file records it
 for the next run.
+
+The staging copy is digested as it is made (``filedigest``): every published zone gets
+``<zone>.sha256`` (the SHA-256 of the whole file and of each 4 MiB block), and the
+digest goes into the report, the state and the audit event. Before an incremental run
+relies on the previous zone's bytes, it proves them equal to that record; a previous
+zone that differs brings a full verification and is reported as an incident.
 """
 
 from __future__ import annotations
@@ -22,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,6 +36,7 @@ from datetime import datetime
 from pathlib import Path
 
 from tldsec.errors import ConfigError, VerificationFailed
+from tldsec.filedigest import Checked, FileDigest, copy_digesting, save_record
 from tldsec.hsm.base import KeyStore
 from tldsec.verify import mode
 from tldsec.verify.cut import order_problem
@@ -83,36 +89,67 @@ def gate(
     keystore: KeyStore | None = None,
     opener: KeyOpener | None = None,
     recorder: Recorder | None = None,
+    previous_checked: Checked | None = None,
 ) -> GateResult:
-    """Verify the candidate; publish it to ``publish_to`` only if every check passed."""
+    """Verify the candidate; publish it to ``publish_to`` only if every check passed.
+
+    ``previous_checked``: the caller's proof, in this process, that the previous zone
+    equals its digest record (taken only if the file is untouched since)."""
     staged: Path | None = None
     previous_state = None
     if publish_to is not None:
         previous_state = mode.load_state(mode.state_path(publish_to))
-        decision = mode.decide(request, options, now, previous_state, request.signed)
+        decision = mode.decide(
+            request,
+            options,
+            now,
+            previous_state,
+            request.signed,
+            previous_checked=previous_checked,
+        )
     else:
         decision = mode.Decision(mode.FULL, "no publication target: no record to build on")
+    if decision.previous_damaged is not None:
+        # DPS 4.5.1: published bytes that changed after verification are an incident.
+        log.error(
+            "INCIDENT verification gate: %s; verifying the candidate in full",
+            decision.previous_damaged,
+        )
     fingerprint = mode.fingerprint(request, options, request.signed)
     t0 = time.perf_counter()
+    digest: FileDigest | None = None
     if publish_to is not None:
-        staged = _stage(request.signed, publish_to)
+        staged, digest = _stage(request.signed, publish_to)
         request = replace(request, signed=staged, display_name=str(request.signed))
     staging = time.perf_counter() - t0
     try:
         report = _verify(request, options, now, decision, keystore, opener)
         report.meta["staging_seconds"] = round(staging, 3)
+        if digest is not None:
+            report.meta["sha256"] = digest.sha256
+        if decision.previous_damaged is not None:
+            report.meta["previous_damaged"] = decision.previous_damaged
         published = None
         if report.passed and staged is not None and publish_to is not None:
             cuttable = decision.mode == mode.INCREMENTAL or (
                 options.incremental and _cuttable(staged, request.origin, report)
             )
+            assert digest is not None
+            save_record(publish_to, digest)
             _commit(staged, publish_to)
             staged = None
             published = publish_to
             mode.save_state(
                 mode.state_path(publish_to),
                 mode.next_state(
-                    decision, publish_to, report.serial, now, fingerprint, cuttable, previous_state
+                    decision,
+                    publish_to,
+                    report.serial,
+                    now,
+                    fingerprint,
+                    cuttable,
+                    previous_state,
+                    digest.sha256,
                 ),
             )
     finally:
@@ -160,7 +197,10 @@ def _record(result: GateResult, publish_to: Path | None, recorder: Recorder | No
         "checks": {c.name: c.status.value for c in report.checks},
         "mode": how.get("mode", mode.FULL),
         "mode_reason": how.get("reason", ""),
+        "sha256": report.meta.get("sha256"),
     }
+    if "previous_damaged" in report.meta:
+        details["previous_damaged"] = report.meta["previous_damaged"]
     if report.passed:
         where = f"published to {publish_to}" if result.published else "not published (no target)"
         log.info(
@@ -200,8 +240,9 @@ def _record(result: GateResult, publish_to: Path | None, recorder: Recorder | No
         recorder(event, actor=ACTOR, **details)
 
 
-def _stage(candidate: Path, publish_to: Path) -> Path:
-    """A private copy of the candidate in the target's directory (same file system)."""
+def _stage(candidate: Path, publish_to: Path) -> tuple[Path, FileDigest]:
+    """A private copy of the candidate in the target's directory (same file system),
+    and the digest of the bytes copied: those the gate then verifies."""
     if not candidate.exists():
         raise ConfigError(f"the signed zone {candidate} does not exist")
     if publish_to.exists() and os.path.samefile(candidate, publish_to):
@@ -215,14 +256,14 @@ def _stage(candidate: Path, publish_to: Path) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{publish_to.name}.", suffix=".verifying", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out, open(candidate, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
+            digest = copy_digesting(src, out)
             out.flush()
             os.fsync(out.fileno())
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name)
         raise
-    return Path(name)
+    return Path(name), digest
 
 
 def _commit(staged: Path, publish_to: Path) -> None:

@@ -16,7 +16,11 @@ incrementally only if
 * the last full verification is less than ``full_every_hours`` old and fewer than
   ``full_every_cycles`` incremental runs followed it;
 * the fingerprint is unchanged (a key rollover step, a new trust anchor or a policy
-  change brings a full verification).
+  change brings a full verification);
+* the previous file is, byte for byte, what this gate verified: its SHA-256 equals the
+  digest recorded when it was published (``filedigest``; bit rot or an edit in place
+  with size and modification time restored brings a full verification, reported as an
+  incident).
 
 Anything else gives a full verification, with the reason in the report. A patch that is
 there for this previous zone but cannot be read refuses the candidate (fail closed).
@@ -33,7 +37,8 @@ from pathlib import Path
 from tldsec.atomicfile import replacing
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zonepatch import ZonePatch, ZonePatchError, patch_path
-from tldsec.errors import ZoneSyntaxError
+from tldsec.errors import DigestMismatch, ZoneSyntaxError
+from tldsec.filedigest import Checked, check_file
 from tldsec.verify.options import VerifyOptions, VerifyRequest
 from tldsec.verify.zoneread import read_zone_string
 
@@ -59,6 +64,7 @@ class Verified:
     since_full: int  # incremental verifications since then
     fingerprint: str
     cuttable: bool  # owners grouped, labels below the apex in canonical order
+    sha256: str = ""  # of the published bytes (also in ``<zone>.sha256``)
 
     def describes(self, path: Path) -> bool:
         try:
@@ -80,6 +86,9 @@ class Decision:
     mode: str
     reason: str
     patch: ZonePatch | str | None = None
+    # The previous zone differs from its recorded digest: an incident (DPS 4.5.1).
+    previous_damaged: str | None = None
+    previous_checked: Checked | None = None
 
 
 def state_path(published: Path) -> Path:
@@ -133,8 +142,14 @@ def decide(
     now: datetime,
     state: Verified | None,
     candidate: Path,
+    *,
+    previous_checked: Checked | None = None,
 ) -> Decision:
-    """Which mode to run on ``candidate`` (the file the signer wrote, not a staged copy)."""
+    """Which mode to run on ``candidate`` (the file the signer wrote, not a staged copy).
+
+    ``previous_checked``: the caller proved the previous file equal to its digest record
+    already in this process (the cycle does, before the signer reuses it); it is taken
+    only if the file has not been touched since."""
     if not options.incremental:
         return Decision(FULL, "incremental verification is off ([verify] incremental = false)")
     previous = request.previous
@@ -180,11 +195,24 @@ def decide(
             "the keys or what they are checked against changed (DNSKEY RRset, NSEC3PARAM, "
             "trust anchor, signing duties or policy)",
         )
+    try:
+        checked = check_file(previous, seen=previous_checked)
+    except DigestMismatch as exc:
+        return Decision(
+            FULL,
+            f"the previous zone is not the bytes this gate verified ({exc})",
+            previous_damaged=str(exc),
+        )
+    if state.sha256 and checked.sha256 != state.sha256:
+        problem = f"{previous} and its digest record differ from the gate's state"
+        return Decision(FULL, problem, previous_damaged=problem)
     return Decision(
         INCREMENTAL,
         f"a zone patch from {previous.name}, verified at {state.verified_at} "
-        f"(last full verification {state.full_at}, {state.since_full} incremental since)",
+        f"(last full verification {state.full_at}, {state.since_full} incremental since; "
+        "its digest checked)",
         patch,
+        previous_checked=checked,
     )
 
 
@@ -196,6 +224,7 @@ def next_state(
     fp: str,
     cuttable: bool,
     previous: Verified | None,
+    sha256: str = "",
 ) -> Verified:
     """The record of a zone that passed and was published."""
     st = published.stat()
@@ -213,4 +242,5 @@ def next_state(
         since_full=previous.since_full + 1 if incremental and previous else 0,
         fingerprint=fp,
         cuttable=cuttable,
+        sha256=sha256,
     )

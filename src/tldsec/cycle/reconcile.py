@@ -1,0 +1,299 @@
+"""Reconciliation: the unsigned zone holds exactly what the registry database holds
+(DPS 6.6: nothing reaches the name servers that the registry did not say).
+
+The builder's output is not trusted to reconcile itself. This module reads the registry
+with its own queries and the unsigned zone file with its own line reader, and compares
+the two as multisets of delegation records -- (owner, type, rdata) in a canonical form,
+for NS, DS and glue A/AAAA; the apex (SOA, apex NS and their glue, from the settings)
+is left out -- by an order-independent digest: the sum modulo 2^256 of each record's
+SHA-256 (``Tally``). Equal sums and counts mean equal content; on a difference, a second
+pass names the owners that differ.
+
+``full`` compares the whole zone with the whole registry. ``owners`` compares the
+records of some owners only (the names the registry changed since the last cycle, their
+glue below them and the hosts they use), found in the file by bisection: what an
+incremental cycle reads. ``file_sha256`` is the chain that binds the two: the cycle
+records the digest of every unsigned file it built and reconciled, and refuses to build
+on one that differs (``Cycle``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import mmap
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from tldsec.errors import ZoneSyntaxError
+from tldsec.registry.models import Domain, DomainNs, DomainStatus, DsRecord, Host, HostAddress
+from tldsec.registry.statuses import HOLD
+from tldsec.zone.blocks import ZoneFileBlocks
+
+MODULUS = 1 << 256
+TYPES = frozenset({"NS", "DS", "A", "AAAA"})
+_BATCH = 20_000
+
+Record = tuple[str, str, str]  # owner, type, rdata: canonical
+
+
+def canonical(owner: str, rtype: str, rdata: str) -> Record:
+    """The canonical form compared: names lower-case and absolute, DS digests upper-case
+    hex with the numbers as numbers, addresses as ``ipaddress`` prints them. Text that
+    does not parse is kept as it is (lower-case), so it still compares."""
+    owner = owner.lower() if owner.endswith(".") else owner.lower() + "."
+    rtype = rtype.upper()
+    try:
+        if rtype == "NS":
+            rdata = rdata.strip().lower()
+            rdata = rdata if rdata.endswith(".") else rdata + "."
+        elif rtype == "DS":
+            tag, alg, dtype, digest = rdata.split(None, 3)
+            rdata = f"{int(tag)} {int(alg)} {int(dtype)} {''.join(digest.split()).upper()}"
+        elif rtype == "A":
+            rdata = str(ipaddress.IPv4Address(rdata.strip()))
+        elif rtype == "AAAA":
+            rdata = ipaddress.IPv6Address(rdata.strip()).compressed
+    except ValueError:
+        rdata = rdata.strip().lower()
+    return owner, rtype, rdata
+
+
+def record_value(record: Record) -> int:
+    return int.from_bytes(hashlib.sha256("\0".join(record).encode()).digest(), "big")
+
+
+@dataclass(slots=True)
+class Tally:
+    """An order-independent digest of a multiset of records: their count and the sum
+    of their SHA-256 values modulo 2^256."""
+
+    total: int = 0
+    count: int = 0
+
+    def add(self, record: Record) -> None:
+        self.total = (self.total + record_value(record)) % MODULUS
+        self.count += 1
+
+    def hex(self) -> str:
+        return f"{self.total:064x}"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tally) and (self.total, self.count) == (other.total, other.count)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class Apex:
+    """What the registry does not decide, left out on both sides: the apex and its glue
+    (from the settings), and the owners the builder withheld (``zone.quarantine``: their
+    previously published records, or none, stand in for rows that break a rule)."""
+
+    origin: str
+    glue_owners: frozenset[str] = field(default_factory=frozenset)
+    withheld: frozenset[str] = field(default_factory=frozenset)
+
+    def excludes(self, owner: str) -> bool:
+        return owner == self.origin or owner in self.glue_owners or owner in self.withheld
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciliation:
+    """The outcome: equal, or the owners that differ (the first few)."""
+
+    registry: Tally
+    zone: Tally
+    differing: tuple[str, ...] = ()
+    owners: int | None = None  # how many owners an ``owners`` run compared (None: full)
+
+    @property
+    def equal(self) -> bool:
+        return self.registry == self.zone and not self.differing
+
+    def describe(self) -> str:
+        scope = "the whole zone" if self.owners is None else f"{self.owners} changed owners"
+        if self.equal:
+            return (
+                f"{scope}: {self.zone.count:,} delegation records equal the registry's "
+                f"(digest {self.zone.hex()[:16]})"
+            )
+        names = ", ".join(self.differing[:10]) or "(no single owner found)"
+        return (
+            f"{scope}: the unsigned zone holds {self.zone.count:,} delegation records, the "
+            f"registry {self.registry.count:,}, and they differ at {names}"
+        )
+
+
+# --- the registry ------------------------------------------------------------------------
+
+
+def registry_records(
+    session: Session, apex: Apex, owners: set[str] | None = None
+) -> Iterator[Record]:
+    """Every delegation record the registry says the zone holds (only ``owners``' when
+    given: absolute lower-case names)."""
+    held = exists().where(DomainStatus.domain_id == Domain.id, DomainStatus.status.in_(HOLD))
+    names = None if owners is None else sorted({o.rstrip(".") for o in owners})
+    ns_query = (
+        select(Domain.name, Host.name)
+        .join(DomainNs, DomainNs.domain_id == Domain.id)
+        .join(Host, Host.id == DomainNs.host_id)
+        .where(~held)
+    )
+    delegated: set[str] = set()
+    for domain, host in _rows(session, ns_query, Domain.name, names):
+        delegated.add(domain)
+        if not apex.excludes(f"{domain}."):
+            yield canonical(f"{domain}.", "NS", f"{host}.")
+    ds_query = select(
+        Domain.name, DsRecord.key_tag, DsRecord.algorithm, DsRecord.digest_type, DsRecord.digest
+    ).join(DsRecord, DsRecord.domain_id == Domain.id)
+    for domain, tag, alg, dtype, digest in _rows(session, ds_query, Domain.name, names):
+        if domain in delegated and not apex.excludes(f"{domain}."):
+            yield canonical(f"{domain}.", "DS", f"{tag} {alg} {dtype} {digest}")
+    # Glue: the addresses of name servers below the TLD that a delegated domain uses.
+    glue_query = (
+        select(Host.name, HostAddress.version, HostAddress.address)
+        .join(HostAddress, HostAddress.host_id == Host.id)
+        .where(Host.parent_name.is_not(None))
+        .where(
+            exists()
+            .where(DomainNs.host_id == Host.id, DomainNs.domain_id == Domain.id)
+            .where(~held)
+        )
+    )
+    for host, version, address in _rows(session, glue_query, Host.name, names):
+        owner = f"{host}."
+        if not apex.excludes(owner):
+            yield canonical(owner, "A" if version == 4 else "AAAA", address)
+
+
+def _rows(session: Session, query, column, names: list[str] | None) -> Iterator[tuple]:  # type: ignore[no-untyped-def,type-arg]
+    connection = session.connection()
+    if names is None:
+        yield from connection.execution_options(stream_results=True, yield_per=_BATCH).execute(
+            query
+        )
+        return
+    for start in range(0, len(names), 500):
+        yield from connection.execute(query.where(column.in_(names[start : start + 500])))
+
+
+def related_owners(session: Session, names: Iterable[str]) -> set[str]:
+    """The owners a change of ``names`` can touch: each name, the hosts below it (glue)
+    and the hosts it uses as name servers."""
+    wanted = sorted({n.lower().rstrip(".") for n in names})
+    owners = {f"{n}." for n in wanted}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        below = select(Host.name).where(Host.parent_name.in_(chunk))
+        used = (
+            select(Host.name)
+            .join(DomainNs, DomainNs.host_id == Host.id)
+            .join(Domain, Domain.id == DomainNs.domain_id)
+            .where(Domain.name.in_(chunk))
+        )
+        for query in (below, used):
+            owners.update(f"{h}." for h in session.scalars(query))
+    return owners
+
+
+# --- the zone file ------------------------------------------------------------------------
+
+
+def zone_records(lines: Iterable[bytes], apex: Apex, name: str) -> Iterator[Record]:
+    """The delegation records of built zone file lines (``owner TTL IN TYPE RDATA``)."""
+    for number, raw in enumerate(lines, 1):
+        line = raw.decode("ascii", "replace").rstrip("\n")
+        if not line or line.startswith(";"):
+            continue
+        parts = line.split(None, 4)
+        if len(parts) != 5 or parts[2].upper() != "IN":
+            raise ZoneSyntaxError(name, number, f"not an 'owner TTL IN TYPE RDATA' line: {line!r}")
+        owner, _ttl, _cls, rtype, rdata = parts
+        record = canonical(owner, rtype, rdata)
+        if not apex.excludes(record[0]):
+            yield record
+
+
+def file_records(path: Path, apex: Apex) -> Iterator[Record]:
+    with open(path, "rb") as f:
+        yield from zone_records(f, apex, str(path))
+
+
+def owner_records(path: Path, owners: Iterable[str], apex: Apex) -> Iterator[Record]:
+    """The records of ``owners`` only, found by bisection (the file is in canonical order)."""
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        blocks = ZoneFileBlocks(data, str(path))
+        for owner in sorted(set(owners)):
+            block = blocks.find(owner)
+            text = data[block.start : block.end]
+            yield from zone_records(text.splitlines(keepends=True), apex, str(path))
+
+
+# --- comparing ----------------------------------------------------------------------------
+
+
+def compare(
+    registry: Iterable[Record], zone: Iterable[Record], owners: int | None
+) -> Reconciliation:
+    """Tally both sides; on a difference, name the owners whose records differ."""
+    reg, zon = list(registry), list(zone)
+    a, b = Tally(), Tally()
+    for r in reg:
+        a.add(r)
+    for r in zon:
+        b.add(r)
+    if a == b:
+        return Reconciliation(a, b, owners=owners)
+    return Reconciliation(a, b, _differing(reg, zon), owners)
+
+
+def full(session: Session, path: Path, apex: Apex) -> Reconciliation:
+    """The whole unsigned zone against the whole registry (one pass each, then a
+    second, by owner, only on a difference)."""
+    a, b = Tally(), Tally()
+    for r in registry_records(session, apex):
+        a.add(r)
+    for r in file_records(path, apex):
+        b.add(r)
+    if a == b:
+        return Reconciliation(a, b)
+    return Reconciliation(
+        a, b, _differing(registry_records(session, apex), file_records(path, apex))
+    )
+
+
+def owners(session: Session, path: Path, apex: Apex, changed: Iterable[str]) -> Reconciliation:
+    """The records of the owners ``changed`` names can touch, in the zone and in the
+    registry."""
+    wanted = {o for o in related_owners(session, changed) if not apex.excludes(o)}
+    return compare(
+        registry_records(session, apex, wanted), owner_records(path, wanted, apex), len(wanted)
+    )
+
+
+def _differing(registry: Iterable[Record], zone: Iterable[Record]) -> tuple[str, ...]:
+    by_owner: dict[str, int] = defaultdict(int)
+    for r in registry:
+        by_owner[r[0]] = (by_owner[r[0]] + record_value(r)) % MODULUS
+    for r in zone:
+        by_owner[r[0]] = (by_owner[r[0]] - record_value(r)) % MODULUS
+    return tuple(sorted(o for o, v in by_owner.items() if v))
+
+
+def file_sha256(path: Path) -> str | None:
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb", buffering=0) as f:
+            while chunk := f.read(1 << 20):
+                h.update(chunk)
+    except FileNotFoundError:
+        return None
+    return h.hexdigest()
