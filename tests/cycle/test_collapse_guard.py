@@ -45,10 +45,11 @@ def status(home: Path, capsys: pytest.CaptureFixture[str]) -> dict:  # type: ign
 
 
 def empty_registry(home: Path) -> None:
-    """The registry URL now names a fresh database, created by ``tldsec db upgrade``."""
+    """The registry URL now names a fresh database, created by an operator who took
+    ``tldsec db upgrade --create`` for the cure (a restore, a new server)."""
     with open(home / "tldsec.toml", "a", encoding="utf-8") as f:
         f.write(f'\n[database]\nregistry_url = "sqlite:///{home / "fresh.db"}"\n')
-    tldsec("db", "upgrade", "--home", str(home))
+    tldsec("db", "upgrade", "--create", "--home", str(home))
 
 
 def test_a_suddenly_empty_registry_is_held_not_published(
