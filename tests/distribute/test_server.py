@@ -355,3 +355,23 @@ def test_a_transfer_keeps_the_serial_it_started_on(primary: Primary, zones: Zone
     publish(primary.store, zones, 101, NEXT)
     primary.refresh()
     assert started.version.serial == 100 and primary.server.serial == 101
+
+
+def test_a_damaged_difference_is_neither_loaded_nor_served(
+    primary: Primary, zones: ZoneMaker
+) -> None:
+    """The store records each difference's digest as it writes it; the primary checks it
+    before using the file: loading the new serial takes the (checked) zone file instead,
+    and IXFR sends the whole zone instead (issue 13, attack 3)."""
+    publish(primary.store, zones, 101, NEXT)
+    diff = primary.store.diff_path(100, 101)
+    assert diff.with_name(diff.name + ".sha256").exists()
+    text = diff.read_text()
+    diff.write_text(text.replace("fresh.example.", "fresX.example.", 1))
+    assert diff.read_text() != text
+    assert primary.refresh() and primary.server.serial == 101
+    records = transfer_records(list(_xfr_ixfr(primary, 100)))
+    # The whole zone in AXFR form: SOA, every record, SOA; the damaged name nowhere.
+    assert sum(r.endswith(" SOA") for r in records) == 2
+    assert not any("fresX" in r for r in records)
+    assert any(r.startswith("fresh.example. ") for r in records)

@@ -5,7 +5,9 @@ keeps it. Reads only the store: the primary never reaches back into the signer (
 
 No serial is loaded unless its zone file equals the digest the verification gate
 recorded when it published it (``filedigest``): a file damaged on disk, or edited in
-place, raises ``DigestMismatch`` and is never served.
+place, raises ``DigestMismatch`` and is never served. A difference is used (to load a
+serial, or to answer IXFR) only if it equals the digest the store recorded when it wrote
+it; otherwise the zone file is read, or the whole zone sent.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import threading
 from tldsec.distribute.ixfr import WireDiff
 from tldsec.distribute.records import ZoneVersion
 from tldsec.distribute.store import ZoneStore
-from tldsec.errors import ZoneSyntaxError
+from tldsec.errors import DigestMismatch, ZoneSyntaxError
 from tldsec.filedigest import check_file
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,13 @@ class ZoneSource:
             with self._lock:
                 diff = self._diffs.get(step)
             if diff is None:
+                path = self.store.diff_path(*step)
+                try:
+                    check_file(path)
+                except DigestMismatch as exc:
+                    # Read as unusable: the caller takes the zone file (checked) or
+                    # sends AXFR instead.
+                    raise ZoneSyntaxError(str(path), None, str(exc)) from exc
                 diff = WireDiff.from_diff(self.store.read_diff(*step))
                 with self._lock:
                     self._diffs[step] = diff

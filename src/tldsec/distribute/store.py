@@ -15,7 +15,8 @@ One directory per zone:
     <serial>.zone.sha256      the digest of the bytes the gate verified (``filedigest``):
                               the primary serves, and the next cycle reuses, only a zone
                               that still matches it
-    <from>-<to>.ixfr          the difference between two consecutive serials (RFC 1995)
+    <from>-<to>.ixfr          the difference between two consecutive serials (RFC 1995),
+                              with its digest (``.ixfr.sha256``) written beside it
     current                   the serial being distributed: the commit point
     .lock                     held by the one writer (a cycle) at a time
 
@@ -43,6 +44,7 @@ from tldsec.dnscore.zonepatch import SUFFIX as PATCH_SUFFIX
 from tldsec.dnscore.zonepatch import ZonePatchError, load_for
 from tldsec.errors import DistributionError, ZoneSyntaxError
 from tldsec.filedigest import SUFFIX as DIGEST_SUFFIX
+from tldsec.filedigest import digest_file, record_path, save_record
 from tldsec.signer.sigcache import SUFFIX as SIGCACHE_SUFFIX
 from tldsec.signer.zoneindex import INDEX_SUFFIX, UNSIGNED_SUFFIX
 
@@ -191,7 +193,10 @@ class ZoneStore:
         old = None if previous is None or not diff else self.zone_path(previous)
         if old is not None and old.exists():
             found = self._difference(old, path, check_unchanged=not patch_checked)
-            write_diff(found, self.diff_path(found.from_serial, serial))
+            written = self.diff_path(found.from_serial, serial)
+            write_diff(found, written)
+            # The primary serves IXFR from this file: it checks it against this first.
+            save_record(written, digest_file(written))
         _write_atomic(self.directory / CURRENT, f"{serial}\n")
         self.prune()
         return found
@@ -217,7 +222,7 @@ class ZoneStore:
             base = name
             for suffix in SIDECAR_SUFFIXES:
                 base = base.removesuffix(suffix)
-            m, d = _ZONE.match(base), _DIFF.match(name)
+            m, d = _ZONE.match(base), _DIFF.match(name.removesuffix(DIGEST_SUFFIX))
             if m and (current is None or serial_gt(int(m.group(1)), current)):
                 stale = True
             if d and (current is None or serial_gt(int(d.group(2)), current)):
@@ -251,8 +256,9 @@ class ZoneStore:
                     path.unlink()
         diffs = sorted(self.diffs().items(), key=lambda d: age(d[1]))
         for frm, to in diffs[self.keep :]:
-            with contextlib.suppress(FileNotFoundError):
-                self.diff_path(frm, to).unlink()
+            for path in (self.diff_path(frm, to), record_path(self.diff_path(frm, to))):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
 
     def _listing(self) -> list[Path]:
         try:
