@@ -49,3 +49,16 @@ def test_an_engine_creates_a_missing_sqlite_file_0600_and_leaves_others_alone(
     existing.chmod(0o640)
     make_engine(f"sqlite:///{existing}").dispose()
     assert _mode(existing) == 0o640
+
+
+def test_sqlite_commits_are_durable(tmp_path: Path) -> None:
+    """Issue 18: a 1000 must survive power loss, so SQLite syncs every commit (FULL)."""
+    from sqlalchemy import text
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'registry.db'}")
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+            assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    finally:
+        engine.dispose()

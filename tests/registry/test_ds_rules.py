@@ -64,7 +64,8 @@ def test_sha1_is_not_allowed_by_the_dps_policy() -> None:
     (v,) = ds_violations(ds(dtype=1, digest="A" * 40), POLICY)
     assert v.rule is Rule.DIGEST_TYPE_NOT_ALLOWED
     (v,) = ds_violations(ds(dtype=99, digest="A" * 40), POLICY)
-    assert "not an assigned digest type" in v.message
+    assert v.rule is Rule.DIGEST_TYPE_UNASSIGNED
+    assert "not an assigned DS digest type" in v.message
 
 
 def test_non_hex_digest() -> None:

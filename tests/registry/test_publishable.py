@@ -112,3 +112,15 @@ def test_operator_reserved_names_come_from_the_zone_table(tmp_path: Path) -> Non
     )
     with pytest.raises(ConfigError, match=r"\[zone\] reserved_names: .*only names directly"):
         rules(["a.b"])
+
+
+def test_the_builder_applies_the_epp_glue_and_a_label_rules() -> None:
+    """Issue 18: what EPP now refuses is also never published (one function for both)."""
+    publish = Publishable(RULES)
+    assert publish.glue("ns1.dom.example", [(4, "192.0.2.1"), (6, "2001:db8::1")]) == []
+    bad = publish.glue("ns1.dom.example", [(4, "255.255.255.255"), (6, "::ffff:127.0.0.1")])
+    assert [f.rule for f in bad] == ["glue-address", "glue-address"]
+    strict = Publishable(RegistryRules(origin="example.", ds=RULES.ds, documentation_glue=False))
+    assert [f.rule for f in strict.glue("ns1.dom.example", [(4, "192.0.2.1")])] == ["glue-address"]
+    assert faults("xn--a.example") == ["domain-name"]
+    assert faults("dom.example", ns=["ns1.xn--a.net"]) == ["ns-name"]

@@ -251,13 +251,15 @@ _REGISTRY_CODES: dict[type[reg.RegistryError], ResultCode] = {
     reg.LimitExceeded: ResultCode.DATA_MANAGEMENT_POLICY_VIOLATION,
 }
 
-# Each DS rule's code: malformed values are syntax (2005) or range (2004) errors; values
-# the policy refuses are 2306; too many records for one domain is a data management
+# Each DS rule's code: malformed values are syntax (2005) errors; numbers the IANA
+# registries do not assign are range (2004) errors; assigned values the policy refuses
+# are 2306; too many records for one domain is a data management
 # policy violation (2308).
 DS_RULE_CODES: dict[Rule, ResultCode] = {
     Rule.KEY_TAG_RANGE: ResultCode.PARAMETER_VALUE_RANGE_ERROR,
     Rule.ALGORITHM_UNASSIGNED: ResultCode.PARAMETER_VALUE_RANGE_ERROR,
     Rule.ALGORITHM_NOT_ALLOWED: ResultCode.PARAMETER_VALUE_POLICY_ERROR,
+    Rule.DIGEST_TYPE_UNASSIGNED: ResultCode.PARAMETER_VALUE_RANGE_ERROR,
     Rule.DIGEST_TYPE_NOT_ALLOWED: ResultCode.PARAMETER_VALUE_POLICY_ERROR,
     Rule.DIGEST_NOT_HEX: ResultCode.PARAMETER_VALUE_SYNTAX_ERROR,
     Rule.DIGEST_LENGTH: ResultCode.PARAMETER_VALUE_SYNTAX_ERROR,

@@ -39,6 +39,8 @@ class RegistryRules:
     # None: the policy's default labels under the origin (rules_from_settings adds the
     # apex name servers' domains and the operator's names); read ``reserved``.
     reserved_names: ReservedNames | None = None
+    # Whether glue may be in the documentation blocks (registry/addresses.py).
+    documentation_glue: bool = True
     reserved: ReservedNames = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -66,7 +68,12 @@ def rules_from_settings(settings: Settings) -> RegistryRules:
         )
     except RegistryError as exc:
         raise ConfigError(f"[zone] reserved_names: {exc}") from exc
-    return RegistryRules(origin=settings.origin, ds=settings.policy.ds, reserved_names=reserved)
+    return RegistryRules(
+        origin=settings.origin,
+        ds=settings.policy.ds,
+        reserved_names=reserved,
+        documentation_glue=settings.config.zone.documentation_glue,
+    )
 
 
 @dataclass(frozen=True, slots=True)

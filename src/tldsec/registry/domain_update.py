@@ -50,6 +50,13 @@ class DomainUpdate:
     ds_rem: tuple[DsData, ...] = ()
     ds_add: tuple[DsData, ...] = ()
 
+    def is_ds_removal_only(self) -> bool:
+        """Whether the update only removes DS (one, several or all: DPS 3.5.1), perhaps
+        with statuses (clientUpdateProhibited would otherwise stop it)."""
+        return bool(self.ds_rem or self.ds_rem_all) and self == DomainUpdate(
+            self.name, rem_status=self.rem_status, ds_rem_all=self.ds_rem_all, ds_rem=self.ds_rem
+        )
+
 
 def update_domain(session: Session, tx: Tx, req: DomainUpdate) -> None:
     name = check_domain_name(req.name, tx.rules.origin)
@@ -57,7 +64,12 @@ def update_domain(session: Session, tx: Tx, req: DomainUpdate) -> None:
     require_sponsor(tx, domain.registrar_id, f"domain {name!r}")
     stored = domain_statuses(session, domain.id)
     check_update_allowed(
-        name, domain.transfer_status, stored, req.rem_status, by_registry=tx.actor.is_registry
+        name,
+        domain.transfer_status,
+        stored,
+        req.rem_status,
+        by_registry=tx.actor.is_registry,
+        ds_removal_only=req.is_ds_removal_only(),
     )
 
     # Statuses (RFC 5731 2.3): registrars set client*, the registry server*.

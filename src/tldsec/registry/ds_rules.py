@@ -2,10 +2,14 @@
 
 DPS 3.3: the registry accepts any *syntactically valid* DS record and never checks it
 against the child's DNSKEY, so registrants can pre-publish DS for keys kept off-line.
-"Syntactically valid" is made precise here: RFC 4034 5.1 field ranges, an assigned
-DNSSEC algorithm, a digest of exactly the length its digest type produces, and what
-the policy (``[ds]`` in the DPS policy file) allows. Every broken rule is reported with
-its own message, so a registrar learns everything wrong with a request at once.
+"Syntactically valid" is made precise here: RFC 4034 5.1 field ranges, an algorithm
+and a digest type that the IANA registries assign, a digest of exactly the length its
+digest type produces, and what the policy (``[ds]`` in the DPS policy file) allows.
+Every broken rule is reported with its own message, so a registrar learns everything
+wrong with a request at once. Two classes, one EPP result code each
+(``epp/errors.py``): a number the IANA registry does not assign (unassigned or
+reserved) is out of range (2004); an assigned number the policy does not allow is a
+policy refusal (2306).
 """
 
 from __future__ import annotations
@@ -15,10 +19,53 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tldsec.dnscore.dnskey import DIGEST_LENGTHS
-from tldsec.policy import ASSIGNED_DNSSEC_ALGORITHMS, DigestType, DsPolicy
+from tldsec.policy import DsPolicy
 
 _HEX = frozenset(string.hexdigits)
+
+# The IANA "Domain Name System Security (DNSSEC) Algorithm Numbers" registry: every
+# assigned number and its mnemonic (RFC 4034 A.1, RFC 8624, RFC 9558, RFC 9563).
+# Numbers absent here are unassigned or reserved (4, 9, 11, 18-22, 24-251, 255).
+DNSSEC_ALGORITHMS: dict[int, str] = {
+    0: "DELETE",
+    1: "RSAMD5",
+    2: "DH",
+    3: "DSA",
+    5: "RSASHA1",
+    6: "DSA-NSEC3-SHA1",
+    7: "RSASHA1-NSEC3-SHA1",
+    8: "RSASHA256",
+    10: "RSASHA512",
+    12: "ECC-GOST",
+    13: "ECDSAP256SHA256",
+    14: "ECDSAP384SHA384",
+    15: "ED25519",
+    16: "ED448",
+    17: "SM2SM3",
+    23: "ECC-GOST12",
+    252: "INDIRECT",
+    253: "PRIVATEDNS",
+    254: "PRIVATEOID",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DigestAlgorithm:
+    """One entry of the IANA "DS RR Type Digest Algorithms" registry."""
+
+    name: str
+    length: int  # bytes of digest it produces
+
+
+# RFC 4034 5.1.3, RFC 4509, RFC 5933, RFC 6605, RFC 9558, RFC 9563. 0 is reserved.
+DS_DIGEST_TYPES: dict[int, DigestAlgorithm] = {
+    1: DigestAlgorithm("SHA-1", 20),
+    2: DigestAlgorithm("SHA-256", 32),
+    3: DigestAlgorithm("GOST R 34.11-94", 32),
+    4: DigestAlgorithm("SHA-384", 48),
+    5: DigestAlgorithm("GOST R 34.11-2012", 32),
+    6: DigestAlgorithm("SM3", 32),
+}
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -53,6 +100,7 @@ class Rule(StrEnum):
     KEY_TAG_RANGE = "key-tag-range"
     ALGORITHM_UNASSIGNED = "algorithm-unassigned"
     ALGORITHM_NOT_ALLOWED = "algorithm-not-allowed"
+    DIGEST_TYPE_UNASSIGNED = "digest-type-unassigned"
     DIGEST_TYPE_NOT_ALLOWED = "digest-type-not-allowed"
     DIGEST_NOT_HEX = "digest-not-hex"
     DIGEST_LENGTH = "digest-length"
@@ -83,35 +131,45 @@ def ds_violations(ds: DsData, policy: DsPolicy) -> list[Violation]:
     # RFC 4034 5.1.1: the key tag is a 16-bit field.
     if not 0 <= ds.key_tag <= 0xFFFF:
         bad(Rule.KEY_TAG_RANGE, f"key tag {ds.key_tag} is outside 0..65535")
-    # RFC 4034 5.1.2 and the IANA DNSSEC algorithm registry (RFC 8624).
-    if ds.algorithm not in ASSIGNED_DNSSEC_ALGORITHMS:
-        bad(Rule.ALGORITHM_UNASSIGNED, f"{ds.algorithm} is not an assigned DNSSEC algorithm")
+    # RFC 4034 5.1.2 and the IANA DNSSEC algorithm registry.
+    mnemonic = DNSSEC_ALGORITHMS.get(ds.algorithm)
+    if mnemonic is None:
+        bad(
+            Rule.ALGORITHM_UNASSIGNED,
+            f"algorithm {ds.algorithm} is not an assigned DNSSEC algorithm number "
+            "(IANA DNSSEC Algorithm Numbers registry)",
+        )
     elif ds.algorithm not in policy.algorithms:
         bad(
             Rule.ALGORITHM_NOT_ALLOWED,
-            f"algorithm {ds.algorithm} is not allowed by the registry policy "
-            f"(allowed: {_listed(policy.algorithms)})",
+            f"algorithm {ds.algorithm} ({mnemonic}) is assigned but not allowed by the "
+            f"registry policy (allowed: {_listed(policy.algorithms)})",
         )
-    # RFC 4034 5.1.3, RFC 4509, RFC 6605: the digest type fixes the digest length.
-    expected_length = _digest_length(ds.digest_type)
-    if ds.digest_type not in policy.digest_types:
-        known = "" if expected_length else " (not an assigned digest type)"
+    # RFC 4034 5.1.3 and the IANA DS digest type registry: the type fixes the length.
+    digest = DS_DIGEST_TYPES.get(ds.digest_type)
+    if digest is None:
+        bad(
+            Rule.DIGEST_TYPE_UNASSIGNED,
+            f"digest type {ds.digest_type} is not an assigned DS digest type "
+            "(IANA DS RR Type Digest Algorithms registry)",
+        )
+    elif ds.digest_type not in policy.digest_types:
         bad(
             Rule.DIGEST_TYPE_NOT_ALLOWED,
-            f"digest type {ds.digest_type}{known} is not allowed by the registry policy "
-            f"(allowed: {_listed(policy.digest_types)})",
+            f"digest type {ds.digest_type} ({digest.name}) is assigned but not allowed by "
+            f"the registry policy (allowed: {_listed(policy.digest_types)})",
         )
     if not ds.digest or not _HEX.issuperset(ds.digest):
         bad(Rule.DIGEST_NOT_HEX, "the digest is not a non-empty hexadecimal string")
-    elif expected_length is not None and len(ds.digest) != 2 * expected_length:
+    elif digest is not None and len(ds.digest) != 2 * digest.length:
         if len(ds.digest) % 2:
             got = f"{len(ds.digest)} hex digits (an odd number)"
         else:
             got = f"{len(ds.digest) // 2} bytes ({len(ds.digest)} hex digits)"
         bad(
             Rule.DIGEST_LENGTH,
-            f"a digest of type {ds.digest_type} ({DigestType(ds.digest_type).name}) is "
-            f"{expected_length} bytes ({2 * expected_length} hex digits), not {got}",
+            f"a digest of type {ds.digest_type} ({digest.name}) is "
+            f"{digest.length} bytes ({2 * digest.length} hex digits), not {got}",
         )
     return found
 
@@ -176,13 +234,6 @@ def apply_ds_change(
             )
         )
     return DsChange(tuple(sorted(records)), tuple(violations))
-
-
-def _digest_length(digest_type: int) -> int | None:
-    try:
-        return DIGEST_LENGTHS[DigestType(digest_type)]
-    except (ValueError, KeyError):
-        return None
 
 
 def _listed(values: Iterable[int]) -> str:

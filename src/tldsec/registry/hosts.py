@@ -25,7 +25,7 @@ from tldsec.errors import (
     TldsecError,
 )
 from tldsec.registry import history
-from tldsec.registry.addresses import HostAddr, parse_address
+from tldsec.registry.addresses import HostAddr, address_syntax, parse_address
 from tldsec.registry.context import Tx
 from tldsec.registry.domains import Availability
 from tldsec.registry.models import Domain, Host, HostAddress, HostStatus
@@ -86,7 +86,7 @@ def create_host(
     name = check_host_name(name, tx.rules.origin)
     if session.scalar(select(Host.id).where(Host.name == name)) is not None:
         raise ObjectExists(f"host {name!r} already exists")
-    addresses = _unique([parse_address(a.address, a.version) for a in addresses])
+    addresses = _unique([_glue(tx, a) for a in addresses])
     parent = _check_placement(session, tx, name, addresses)
     host = Host(
         name=name,
@@ -109,6 +109,11 @@ def create_host(
     return view(session, host)
 
 
+def _glue(tx: Tx, addr: HostAddr) -> HostAddr:
+    """An address a registrar adds: the glue rule the zone builder applies too."""
+    return parse_address(addr.address, addr.version, documentation=tx.rules.documentation_glue)
+
+
 def update_host(session: Session, tx: Tx, req: HostUpdate) -> None:
     name = check_host_name(req.name, tx.rules.origin)
     host = load_host(session, name)
@@ -127,8 +132,9 @@ def update_host(session: Session, tx: Tx, req: HostUpdate) -> None:
         HostAddr(a.address, a.version)
         for a in session.scalars(select(HostAddress).where(HostAddress.host_id == host.id))
     }
-    rem = {parse_address(a.address, a.version) for a in req.rem_addr}
-    add = {parse_address(a.address, a.version) for a in req.add_addr}
+    # Any address the host has may be removed, even one the rules refuse today.
+    rem = {address_syntax(a.address, a.version) for a in req.rem_addr}
+    add = {_glue(tx, a) for a in req.add_addr}
     if rem - current:
         raise PolicyRefused(f"host {name!r} does not have address {min(rem - current).address}")
     if add & (current - rem):

@@ -1,13 +1,18 @@
 """Domain and host name rules of the registry (pure).
 
 Names are kept the way EPP carries them: lower case, without the trailing dot
-("example.tld"). Labels follow the LDH rule (RFC 952, RFC 1123 2.1, RFC 5891 4.2.3.1).
+("example.tld"). Labels follow the LDH rule (RFC 952, RFC 1123 2.1, RFC 5891 4.2.3.1);
+a label starting "xn--" must be a valid A-label: it decodes to a U-label that IDNA2008
+(RFC 5891, RFC 5892) permits, that UTS 46 mapping leaves unchanged, and that encodes back
+to the same label (the ``idna`` library).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+
+import idna
 
 from tldsec.errors import InvalidValue, PolicyRefused
 
@@ -34,9 +39,30 @@ def check_hostname_syntax(name: str) -> str:
                 f"{norm!r}: label {label!r} is not 1-63 letters, digits or inner hyphens"
             )
         # RFC 5891 4.2.3.1: hyphens in positions 3 and 4 only for A-labels ("xn--").
-        if len(label) >= 4 and label[2:4] == "--" and not label.startswith("xn--"):
-            raise InvalidValue(f"{norm!r}: label {label!r} has '--' in positions 3-4")
+        if len(label) >= 4 and label[2:4] == "--":
+            if not label.startswith("xn--"):
+                raise InvalidValue(f"{norm!r}: label {label!r} has '--' in positions 3-4")
+            why = a_label_fault(label)
+            if why is not None:
+                raise InvalidValue(f"{norm!r}: label {label!r} is not a valid A-label: {why}")
     return norm
+
+
+@functools.lru_cache(maxsize=65536)
+def a_label_fault(label: str) -> str | None:
+    """Why ``label`` ("xn--...") is not a valid A-label (RFC 5890 2.3.2.1), or None.
+
+    IDNA2008 as the ``idna`` library implements it, with UTS 46 as policy: the U-label
+    must be what UTS 46 mapping (non-transitional, STD3 rules) makes of itself."""
+    try:
+        ulabel = idna.decode(label)  # RFC 5891 5.4: Punycode, then the U-label's rules
+        if idna.uts46_remap(ulabel, std3_rules=True, transitional=False) != ulabel:
+            return f"UTS 46 maps its U-label {ulabel!r} to another label"
+        if idna.encode(ulabel).decode("ascii") != label:
+            return f"its U-label {ulabel!r} encodes to another A-label"
+    except (idna.IDNAError, UnicodeError) as exc:
+        return str(exc) or type(exc).__name__
+    return None
 
 
 @functools.cache
@@ -57,7 +83,7 @@ def check_domain_name(name: str, origin: str) -> str:
         # The common case first (the zone builder asks for every domain): a name
         # already in stored form, one LDH label that passes the rules below.
         label = name[: -len(suffix)]
-        if _LABEL.match(label) and (label[2:4] != "--" or label.startswith("xn--")):
+        if _LABEL.match(label) and label[2:4] != "--":
             return name
     norm = check_hostname_syntax(name)
     if not norm.endswith(suffix):

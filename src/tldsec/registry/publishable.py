@@ -92,7 +92,7 @@ class Publishable:
         for version, address in addresses:
             try:
                 # RFC 5732 host:addr, the rule EPP applies (registry/addresses.py).
-                parse_address(address, version)
+                parse_address(address, version, documentation=self.rules.documentation_glue)
             except RegistryError as exc:
                 faults.append(Fault("glue-address", f"host {name!r}: {exc}"))
         return faults

@@ -67,9 +67,16 @@ def check_update_allowed(
     rem_status: Iterable[str],
     *,
     by_registry: bool,
+    ds_removal_only: bool = False,
 ) -> None:
-    """Refuse a domain update that the domain's transfer state or statuses forbid."""
-    if transfer_status == "pending":
+    """Refuse a domain update that the domain's transfer state or statuses forbid.
+
+    ``ds_removal_only``: the update only removes DS records. DPS 3.5.1: the sponsoring
+    registrar must carry out a registrant's removal request whatever else is going on,
+    so a pending transfer (RFC 5731 2.3 pendingTransfer) does not stop it; the statuses
+    still do (a registrar may remove its own clientUpdateProhibited in the same update).
+    """
+    if transfer_status == "pending" and not ds_removal_only:
         raise StatusProhibits(f"domain {name!r} has a pending transfer")
     if "serverUpdateProhibited" in stored and not by_registry:
         raise StatusProhibits(f"domain {name!r} has status serverUpdateProhibited")

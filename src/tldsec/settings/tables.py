@@ -34,6 +34,7 @@ class ZoneTable:
     # Labels or names directly below the TLD that no registrar may register, besides
     # the policy's [registry] reserved_labels and the apex name servers' domains.
     reserved_names: tuple[str, ...] = ()
+    documentation_glue: bool = True  # glue in RFC 5737/3849/9637 blocks accepted
 
 
 @dataclass(frozen=True, slots=True)
