@@ -196,3 +196,38 @@ def test_the_canonical_form() -> None:
     assert reconcile.canonical("x.", "DS", "01 8 2 ab cd")[2] == "1 8 2 ABCD"
     assert reconcile.canonical("x.", "AAAA", "2001:0db8:0:0::1")[2] == "2001:db8::1"
     assert reconcile.canonical("x.", "A", "not-an-ip")[2] == "not-an-ip"
+
+
+def test_a_zone_that_does_not_reconcile_is_refused_before_signing(
+    home: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A builder fault: the unsigned file holds a delegation the registry does not, and
+    the cycle's own record vouches for the file (as if the builder had written it). The
+    whole-zone reconciliation (due: the last one is a day old) names the owner and
+    refuses the zone before anything is signed; the next cycle builds in full."""
+    code, first = cycle(home, capsys)
+    assert code == 0
+    work = home / "zones" / "work" / "unsigned.zone"
+    insert_in_order(work, EVIL)
+    state_file = home / "zones" / "cycle.json"
+    state = json.loads(state_file.read_text())
+    state["unsigned_sha256"] = hashlib.sha256(work.read_bytes()).hexdigest()
+    state["reconciled_full_at"] -= 25 * 3600
+    state_file.write_text(json.dumps(state))
+    registry.add_ds("dom1.example", ds_for(1))
+
+    code, refused = cycle(home, capsys)
+    assert code == 1 and refused["outcome"] == "refused" and refused["stage"] == "reconcile"
+    assert "differ at evil.example." in refused["error"]
+    assert "sign" not in refused["timings"]
+    assert refused["distributed"] == first["serial"]
+    events = audit_events(home)
+    assert "zone.integrity_failed" in events and "cycle.failed" in events
+    state = json.loads(state_file.read_text())
+    assert state["incident"]["kind"] == "reconciliation" and state["unsigned_sha256"] is None
+
+    code, fixed = cycle(home, capsys)
+    assert code == 0 and fixed["outcome"] == "published"
+    assert fixed["stats"]["incremental_build"] == 0
+    zone = (home / "zones" / "dist" / f"{fixed['serial']}.zone").read_text()
+    assert "evil.example." not in zone and "dom1.example.\t86400\tIN\tDS\t10001" in zone
