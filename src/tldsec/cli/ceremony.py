@@ -4,33 +4,29 @@ A sensitive operation runs only with ``--ceremony ID`` of a ceremony whose appro
 fill its class's quorum (DPS 4.2.2), each person signing with their own key. The roster
 changes only by ceremony: ``enrol``, ``retire`` and ``assign`` edit a draft, which a
 quorum of the current roster adopts (``start ceremony.roster``, ``approve``, ``adopt``);
-the first version is made by ``found``, approved by its own people. ``roster`` shows the
-verified roster, ``show`` a ceremony, ``script`` the steps of a ceremony.
+the first version is made by ``found``, approved by its own people (those commands are
+in ``cli/roster.py``). Here: ``start``, ``approve``, ``show [--verify]``, ``sign`` (the
+record, DPS 5.1.1) and ``script``, and the helpers both modules use.
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
-    Ed25519PublicKey,
 )
 
-from tldsec.atomicfile import replacing
 from tldsec.audit.config import open_audit_log
-from tldsec.audit.entry import Entry
 from tldsec.audit.log import AuditLog
 from tldsec.audit.query import EntryFilter, iter_entries
-from tldsec.ceremony.gate import pass_gate, verified_roster
+from tldsec.ceremony.gate import verified_roster
 from tldsec.ceremony.pgpwords import hex_words
 from tldsec.ceremony.policy import (
     FOUND,
@@ -39,9 +35,9 @@ from tldsec.ceremony.policy import (
     ROSTER_CHANGE,
     check_staffed,
 )
-from tldsec.ceremony.quorum import Approval, Person, Role
+from tldsec.ceremony.quorum import Approval, Role
 from tldsec.ceremony.record import check_signatures
-from tldsec.ceremony.records import check_record, roster_versions, write_record
+from tldsec.ceremony.records import check_record, roster_versions
 from tldsec.ceremony.roster import RosterVersion, adoption_params, check_people
 from tldsec.ceremony.script import render, script
 from tldsec.ceremony.store import CeremonySettings, CeremonyStore, load_ceremony_settings
@@ -52,6 +48,8 @@ from tldsec.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from tldsec.cli import roster  # its handlers use this module's helpers
+
     p = sub.add_parser(
         "ceremony",
         help="key ceremonies: trusted people approve a sensitive operation (DPS 4.2.2)",
@@ -76,19 +74,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="a witness with no ties to the operations or IT (DPS 4.2.4; required for wi)",
     )
-    a.set_defaults(handler=_enrol)
+    a.set_defaults(handler=roster.enrol)
     a = action("retire", "remove a person from the roster draft")
     a.add_argument("person")
-    a.set_defaults(handler=_retire)
+    a.set_defaults(handler=roster.retire)
     a = action("assign", "give a person on the roster draft another role")
     a.add_argument("person")
     a.add_argument("--role", required=True, choices=[r.value for r in Role])
     a.add_argument("--independent", action="store_true", help="(for wi) see enrol")
-    a.set_defaults(handler=_assign)
+    a.set_defaults(handler=roster.assign)
     a = action("draft", "the roster draft, its SHA-256 and how to adopt it")
-    a.set_defaults(handler=_draft)
+    a.set_defaults(handler=roster.show_draft)
     a = action("roster", "the verified roster: the newest version of the signed chain")
-    a.set_defaults(handler=_roster)
+    a.set_defaults(handler=roster.show_roster)
     a = action("start", "write down an operation and its parameters for approval")
     a.add_argument("operation", choices=list(OPERATIONS))
     a.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")
@@ -100,7 +98,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.set_defaults(handler=_approve)
     a = action("adopt", "make the roster draft the next roster version (a roster ceremony)")
     a.add_argument("--ceremony", metavar="ID", required=True)
-    a.set_defaults(handler=_adopt)
+    a.set_defaults(handler=roster.adopt)
     a = action("found", "the founding ceremony: roster version 1, the first keys, the SMK")
     a.add_argument("--ceremony", metavar="ID", required=True)
     a.add_argument(
@@ -118,7 +116,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="SOURCE",
         help="the security officer's PIN for the SMK: prompt, file:PATH or env:NAME",
     )
-    a.set_defaults(handler=_found)
+    a.set_defaults(handler=roster.found)
     a = action("show", "a ceremony: what it authorises, who approved, whether it was used")
     a.add_argument("ceremony")
     a.add_argument(
@@ -139,7 +137,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 @contextmanager
-def _audit(settings: Settings) -> Iterator[AuditLog]:
+def audit_log(settings: Settings) -> Iterator[AuditLog]:
     audit = open_audit_log(settings, SystemClock())
     try:
         yield audit
@@ -150,140 +148,10 @@ def _audit(settings: Settings) -> Iterator[AuditLog]:
 # -- the roster draft -----------------------------------------------------------------
 
 
-def _base(settings: Settings, audit: AuditLog) -> RosterVersion:
-    """The draft, or a new one following the verified roster (or empty before founding)."""
-    store = CeremonyStore(settings.home)
-    draft = store.draft()
-    if draft is not None:
-        return draft
-    now = SystemClock().now()
-    if not store.chain():
-        return RosterVersion(1, "", now, "", ())
-    current = verified_roster(settings.home, audit, _settings(settings))
-    return RosterVersion(current.version + 1, current.digest(), now, "", current.people)
-
-
-def _change(settings: Settings, audit: AuditLog, draft: RosterVersion, change: str) -> None:
-    people = draft.people
-    check_people(people, "the roster draft")
-    text = f"{draft.change}; {change}" if draft.change else change
-    updated = replace(draft, change=text, created=SystemClock().now())
-    CeremonyStore(settings.home).write_draft(updated)
-    audit.record("personnel.action", actor=operator_actor(), action=f"roster draft: {change}",
-                 draft_version=updated.version, draft_sha256=updated.digest())  # fmt: skip
-    print(f"roster draft version {updated.version}: {change}")
-    print(f"  draft SHA-256 {updated.digest()}")
-
-
-def _enrol(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    role = Role(args.role)
-    with _audit(settings) as audit:
-        draft = _base(settings, audit)
-        key: Ed25519PrivateKey | None = None
-        if args.key_out is not None:
-            if args.key_out.exists():
-                raise ConfigError(f"{args.key_out} exists: a private key is never overwritten")
-            key = Ed25519PrivateKey.generate()
-            public = key.public_key().public_bytes_raw()
-        else:
-            public = _public_key(args.public_key)
-        person = Person(args.person, role, public, args.independent and role is Role.WI)
-        if draft.find(person.name) is not None:
-            raise CeremonyRefused(
-                f"{person.name!r} is already on the roster draft (names compared without "
-                "case and punctuation; DPS 4.2.4: no person in two roles): use assign"
-            )
-        check_people((*draft.people, person), "the roster draft")
-        if key is not None:
-            # The key first: a person on the roster whose key was never written could not
-            # approve; a refusal below removes it again.
-            pem = key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-            with replacing(args.key_out, "wb", permissions=0o600) as f:
-                f.write(pem)
-        try:
-            _change(settings, audit, replace(draft, people=(*draft.people, person)),
-                    f"enrol {person.name} as {role.name}")  # fmt: skip
-        except BaseException:
-            if key is not None:
-                args.key_out.unlink(missing_ok=True)
-            raise
-    if key is not None:
-        print(f"private key of {person.name} in {args.key_out}: for their card or medium only")
-    return 0
-
-
-def _retire(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    with _audit(settings) as audit:
-        draft = _base(settings, audit)
-        person = _on(draft, args.person)
-        people = tuple(p for p in draft.people if p is not person)
-        _change(settings, audit, replace(draft, people=people), f"retire {person.name}")
-    return 0
-
-
-def _assign(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    role = Role(args.role)
-    with _audit(settings) as audit:
-        draft = _base(settings, audit)
-        person = _on(draft, args.person)
-        moved = Person(person.name, role, person.public_key, args.independent and role is Role.WI)
-        people = tuple(moved if p is person else p for p in draft.people)
-        _change(settings, audit, replace(draft, people=people),
-                f"{person.name} from {person.role.name} to {role.name}")  # fmt: skip
-    return 0
-
-
-def _on(draft: RosterVersion, name: str) -> Person:
-    person = draft.find(name)
-    if person is None:
-        raise CeremonyRefused(f"{name!r} is not on the roster draft")
-    return person
-
-
-def _draft(args: argparse.Namespace) -> int:
-    draft = CeremonyStore(settings_from_args(args).home).draft()
-    if draft is None:
-        print("no roster draft: enrol, retire or assign start one")
-        return 0
-    _print_roster(draft)
-    what = FOUND if draft.version == 1 else ROSTER_CHANGE
-    print(f"adopt it: tldsec ceremony start {what}; the approvals; tldsec ceremony "
-          f"{'found' if draft.version == 1 else 'adopt'} --ceremony ID")  # fmt: skip
-    return 0
-
-
-def _roster(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    with _audit(settings) as audit:
-        roster = verified_roster(settings.home, audit, _settings(settings))
-    _print_roster(roster)
-    print("verified: every version approved by a quorum of the one before, from the founding")
-    return 0
-
-
-def _print_roster(roster: RosterVersion) -> None:
-    print(f"roster version {roster.version}  SHA-256 {roster.digest()}")
-    if roster.change:
-        print(f"  change: {roster.change}")
-    for p in roster.people:
-        extra = " (independent)" if p.independent else ""
-        print(f"  {p.role.name:<8} {p.name}{extra}  {base64.b64encode(p.public_key).decode()}")
-
-
-# -- ceremonies -----------------------------------------------------------------------
-
-
 def _start(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     params = dict(_param(text) for text in args.param)
-    with _audit(settings) as audit:
+    with audit_log(settings) as audit:
         if args.operation in (FOUND, ROSTER_CHANGE):
             extra = set(params) - (FOUNDING_SMK_PARAMS if args.operation == FOUND else set())
             if extra:
@@ -291,8 +159,8 @@ def _start(args: argparse.Namespace) -> int:
                     f"{args.operation} approves the roster draft; it takes no --param "
                     f"{', '.join(sorted(extra))} (the founding takes smk_holders, smk_threshold)"
                 )
-            params = {**params, **adoption_params(_draft_for(settings, audit, args.operation))}
-        minutes = _settings(settings).valid_minutes
+            params = {**params, **adoption_params(draft_for(settings, audit, args.operation))}
+        minutes = ceremony_settings(settings).valid_minutes
         ceremony = CeremonyStore(settings.home).start(
             args.operation, params, SystemClock().now(), minutes
         )
@@ -300,14 +168,14 @@ def _start(args: argparse.Namespace) -> int:
         audit.record("ceremony.started", actor=operator_actor(), ceremony=s.ceremony_id,
                      operation=s.operation, params=params, expires=s.expires.isoformat(),
                      statement_sha256=s.digest())  # fmt: skip
-    quorum = _settings(settings).quorums[OPERATIONS[s.operation]]
+    quorum = ceremony_settings(settings).quorums[OPERATIONS[s.operation]]
     print(f"ceremony {s.ceremony_id}: {s.operation} {params or ''}".rstrip())
     print(f"valid until {s.expires:%Y-%m-%d %H:%M:%S %Z}; {quorum.describe()} approve it with")
     print(f"  tldsec ceremony approve {s.ceremony_id} --person NAME --key FILE")
     return 0
 
 
-def _draft_for(settings: Settings, audit: AuditLog, operation: str) -> RosterVersion:
+def draft_for(settings: Settings, audit: AuditLog, operation: str) -> RosterVersion:
     """The draft a founding or roster ceremony approves, checked to fit the chain."""
     store = CeremonyStore(settings.home)
     draft = store.draft()
@@ -322,7 +190,7 @@ def _draft_for(settings: Settings, audit: AuditLog, operation: str) -> RosterVer
                 "current roster): start ceremony.roster instead"
             )
     else:
-        current = verified_roster(settings.home, audit, _settings(settings))
+        current = verified_roster(settings.home, audit, ceremony_settings(settings))
         if draft.version != current.version + 1 or draft.previous != current.digest():
             raise CeremonyRefused(
                 f"the roster draft follows version {draft.version - 1}, the roster is at "
@@ -338,11 +206,11 @@ def _approve(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     store = CeremonyStore(settings.home)
     ceremony = store.get(args.ceremony)
-    with _audit(settings) as audit:
+    with audit_log(settings) as audit:
         if ceremony.statement.operation == FOUND:
             roster = store.draft() or RosterVersion(1, "", SystemClock().now(), "", ())
         else:
-            roster = verified_roster(settings.home, audit, _settings(settings))
+            roster = verified_roster(settings.home, audit, ceremony_settings(settings))
         person = roster.by_name().get(args.person)
         if person is None:
             raise CeremonyRefused(
@@ -360,117 +228,12 @@ def _approve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _adopt(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    store = CeremonyStore(settings.home)
-    with _audit(settings) as audit:
-        draft = _draft_for(settings, audit, ROSTER_CHANGE)
-        authorised = pass_gate(settings, ROSTER_CHANGE, adoption_params(draft),
-                               args.ceremony, now=SystemClock().now(), audit=audit,
-                               actor=operator_actor())  # fmt: skip
-        assert authorised is not None
-        path = store.add_version(draft, authorised.ceremony)
-        store.remove_draft()
-        audit.record("ceremony.roster_changed", actor=operator_actor(), ceremony=args.ceremony,
-                     version=draft.version, roster_sha256=draft.digest(),
-                     previous_sha256=draft.previous, change=draft.change)  # fmt: skip
-        write_record(settings, authorised, {"roster_version": draft.version,
-                     "roster_sha256": draft.digest(), "change": draft.change},
-                     now=SystemClock().now(), audit=audit, actor=operator_actor())  # fmt: skip
-    print(f"roster version {draft.version} adopted ({path}): {draft.change}")
-    print(f"  SHA-256 {draft.digest()}")
-    return 0
-
-
-def _found(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    store = CeremonyStore(settings.home)
-    smk: dict[str, str] = {}
-    if args.smk_holder:  # approved with the founding, like the roster
-        names = ",".join(spec.partition("=")[0] for spec in args.smk_holder)
-        smk = {"smk_holders": names, "smk_threshold": str(args.smk_threshold)}
-    with _audit(settings) as audit:
-        draft = _draft_for(settings, audit, FOUND)
-        authorised = pass_gate(settings, FOUND, {**adoption_params(draft), **smk}, args.ceremony,
-                               now=SystemClock().now(), audit=audit, actor=operator_actor(),
-                               approvers=draft)  # fmt: skip
-        assert authorised is not None
-        root = draft.digest()
-
-        def first(earlier: list[Entry]) -> None:
-            for e in earlier:
-                raise CeremonyRefused(
-                    f"the roster was founded already (audit seq {e.seq}); it changes only by "
-                    "the quorum of the current roster (DPS 4.2.1): start ceremony.roster"
-                )
-
-        audit.record_if("ceremony.founded", first, actor=operator_actor(),
-                        ceremony=args.ceremony, roster_sha256=root,
-                        people=[f"{p.name} ({p.role.name})" for p in draft.people])  # fmt: skip
-        path = store.add_version(draft, authorised.ceremony)
-        store.remove_draft()
-        keys, ds = _first_keys(settings, audit, args.ceremony)
-    outcome: dict[str, Any] = {"roster_sha256": root, "keys": keys, "ds": ds}
-    if smk:
-        # The SO's session comes with the audit log closed: PKCS#11 allows one user type
-        # per token and process (cli/backup.py).
-        from tldsec.cli.backup import make_smk
-
-        shares = argparse.Namespace(home=args.home, holder=args.smk_holder,
-                                    threshold=args.smk_threshold,
-                                    so_pin_source=args.so_pin_source, ceremony=None)  # fmt: skip
-        outcome["smk"] = make_smk(shares, within=authorised)
-        print(f"SMK check value {outcome['smk']}\n  = {hex_words(outcome['smk'])}")
-    with _audit(settings) as audit:
-        write_record(settings, authorised, outcome, now=SystemClock().now(), audit=audit,
-                     actor=operator_actor())  # fmt: skip
-    print(f"roster version 1 founded ({path})")
-    print(f"founding roster SHA-256 (the trust root; pin it in tldsec.toml):\n  {root}")
-    print(f'  [ceremony]\n  roster_root = "{root}"')
-    print(f"  = {hex_words(root)}")
-    for key in keys:
-        print(f"{key}")
-    for line in ds:
-        digest = line.split()[-1]
-        print(f"DS {line}\n  = {hex_words(digest)}")
-    print(f"each participant signs the record: tldsec ceremony sign {args.ceremony} "
-          "--person NAME --key CARD")  # fmt: skip
-    return 0
-
-
-def _first_keys(
-    settings: Settings, audit: AuditLog, ceremony_id: str
-) -> tuple[list[str], list[str]]:
-    """The zone's first KSK and ZSK, made in the HSM in the founding ceremony (DPS 5.1.1),
-    and the DS for the parent; a home that has keys keeps them (and says so)."""
-    from tldsec.hsm.open import open_keystore
-    from tldsec.keys.database import open_signer_db
-    from tldsec.keys.service import KeyManager
-
-    store = open_keystore(settings.keystore_spec())
-    try:
-        manager = KeyManager(open_signer_db(settings.signer_db_url), store, settings.policy,
-                             SystemClock(), origin=settings.origin, recorder=audit.record,
-                             actor=operator_actor())  # fmt: skip
-        existing = manager.key_records()
-        created = [] if existing else manager.bootstrap(f"founding ceremony {ceremony_id}")
-        ds = manager.export_ds()
-    finally:
-        store.close()
-    if existing:
-        print("the home has keys already (made before the founding, not in this ceremony)")
-    keys = [
-        f"{k.role.value.upper()} {k.bits}-bit key tag {k.key_tag} ({k.key_id})" for k in created
-    ]
-    return keys, [f"{r.key_tag} {r.algorithm} {r.digest_type} {r.digest.hex().upper()}" for r in ds]
-
-
 def _show(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     store = CeremonyStore(settings.home)
     ceremony = store.get(args.ceremony)
     s = ceremony.statement
-    with _audit(settings) as audit:
+    with audit_log(settings) as audit:
         used = [
             e
             for e in iter_entries(audit.engine, EntryFilter(events=("ceremony.completed",)))
@@ -507,7 +270,7 @@ def _show(args: argparse.Namespace) -> int:
 def _sign(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     store = CeremonyStore(settings.home)
-    with _audit(settings) as audit:
+    with audit_log(settings) as audit:
         versions = {v.version: v for v in roster_versions(settings, audit)}
         record, signatures = store.record(args.ceremony)
         if args.person not in record.participants:
@@ -535,7 +298,7 @@ def _sign(args: argparse.Namespace) -> int:
 
 def _script(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    quorum = _settings(settings).quorums[OPERATIONS[args.operation]]
+    quorum = ceremony_settings(settings).quorums[OPERATIONS[args.operation]]
     digest: str | None = None
     outcome: dict[str, Any] | None = None
     if args.ceremony:
@@ -557,7 +320,8 @@ def _script(args: argparse.Namespace) -> int:
     return 0
 
 
-def _settings(settings: Settings) -> CeremonySettings:
+def ceremony_settings(settings: Settings) -> CeremonySettings:
+    """The home's ``[ceremony]`` settings, checked."""
     return load_ceremony_settings(settings)
 
 
@@ -576,17 +340,3 @@ def _private_key(path: Path) -> Ed25519PrivateKey:
     if not isinstance(key, Ed25519PrivateKey):
         raise CeremonyRefused(f"{path} is not an Ed25519 private key")
     return key
-
-
-def _public_key(path: Path) -> bytes:
-    try:
-        data = path.read_bytes()
-        try:
-            key: Any = serialization.load_pem_public_key(data)
-        except ValueError:
-            key = serialization.load_pem_private_key(data, password=None).public_key()
-    except (OSError, ValueError, TypeError) as exc:
-        raise CeremonyRefused(f"cannot read the public key {path}: {exc}") from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise CeremonyRefused(f"{path} is not an Ed25519 key")
-    return key.public_bytes_raw()
