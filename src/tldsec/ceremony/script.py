@@ -34,6 +34,10 @@ RUNS: Mapping[str, tuple[str, str]] = {
         "the key tags and, for a KSK, the new DS digest (tldsec keys export-ds)",
     ),
     "keys.ds-seen": ("tldsec keys ds-seen TAG --ceremony ID", "the key tag confirmed"),
+    "cycle.accept-change": (
+        "tldsec cycle --accept-change CHANGE --ceremony ID",
+        "the serial published and the numbers of the change (tldsec status)",
+    ),
     "sign": ("tldsec sign ZONE -o OUT --ceremony ID", "the signed zone's SHA-256 and serial"),
     "backup.smk-create": (
         "tldsec backup smk-create --holder NAME=FILE ... --ceremony ID",
@@ -65,7 +69,9 @@ def script(
     to read back filled in."""
     cls = operation_class(operation)
     cid = ceremony_id or "ID"
-    run, result = RUNS[operation]
+    run, result = RUNS.get(
+        operation, (f"the {operation} command with --ceremony ID", "its outcome")
+    )
     start = (
         f"tldsec ceremony start {operation}"
         if operation in (FOUND, ROSTER_CHANGE)
