@@ -357,3 +357,55 @@ def test_a_primary_apart_from_the_signer_serves_the_same_store(running: Running)
         other.send_signal(signal.SIGTERM)
         out, _ = other.communicate(timeout=30)
     assert other.returncode == 0 and "not run by this process (--no-cycle)" in out
+
+
+def test_a_bad_row_does_not_hold_back_another_registrars_ds_removal(running: Running) -> None:
+    """Issue 13, attack 6 through ``tldsec serve`` and a real secondary: a DS row with
+    algorithm 300 written straight into the registry database is withheld, a DS removal
+    over EPP reaches NSD all the same, and once the row is fixed in the database (no
+    zone_change row) NSD gets the fixed DS, with no one touching a file."""
+    from sqlalchemy import select, update
+
+    from tldsec.registry.database import RegistryDatabase
+    from tldsec.registry.models import Domain, DsRecord, ZoneChange
+
+    r = running
+    db = RegistryDatabase.from_url(f"sqlite:///{r.home / 'registry.db'}")
+    try:
+        with db.write() as s:
+            dom7 = s.scalar(select(Domain.id).where(Domain.name == "dom7.example"))
+            assert dom7 is not None
+            s.add(
+                DsRecord(
+                    domain_id=dom7, key_tag=777, algorithm=300, digest_type=2, digest="AB" * 32
+                )
+            )
+            s.add(ZoneChange(at=SystemClock().now(), name="dom7.example", reason="sql"))
+        serial = r.nsd.serial("example.") or 0
+        dom0_ds = DsData.of(10000, 13, 2, f"{1:064X}")  # tests/distribute/homes.ds_for(0)
+        with epp(r) as client:
+            assert client.domain_update_ds("dom0.example", remove=(dom0_ds,)).code == 1000
+        _wait(lambda: (r.nsd.serial("example.") or 0) > serial, r.serve, "NSD to drop dom0's DS")
+        assert "10000 13 2" not in dig(r.nsd.port, "dom0.example.", "DS")
+        assert "777 300" not in dig(r.nsd.port, "dom7.example.", "DS")
+        health = r.health()
+        assert health["status"] == "ok", health
+        listed = subprocess.run(
+            [
+                *(sys.executable, "-m", "tldsec.cli.main", "zone", "quarantine", "list"),
+                *("--home", str(r.home), "--json"),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert listed.returncode == 0, listed.stderr
+        [entry] = json.loads(listed.stdout)
+        assert (entry["name"], entry["rules"]) == ("dom7.example", ["ds-algorithm-unassigned"])
+
+        serial = r.nsd.serial("example.") or 0
+        with db.write() as s:
+            s.execute(update(DsRecord).where(DsRecord.key_tag == 777).values(algorithm=13))
+        _wait(lambda: (r.nsd.serial("example.") or 0) > serial, r.serve, "NSD to take the fix")
+        assert "777 13 2 " + "AB" * 20 in dig(r.nsd.port, "dom7.example.", "DS").upper()
+    finally:
+        db.dispose()
