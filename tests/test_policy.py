@@ -132,3 +132,17 @@ def test_reserved_labels_are_optional_and_checked() -> None:
         data["registry"] = {"reserved_labels": bad}
         with pytest.raises(PolicyError, match=r"registry\.reserved_labels"):
             policy_from_dict(data)
+
+
+def test_the_dps_policy_keeps_the_pin_with_the_security_officer() -> None:
+    # DPS 4.2.4: "Security Officers hold credentials for HSM activation."
+    assert load_policy().activation == "security-officer"
+    data = dps_dict()
+    data["keystore"]["activation"] = "stored"
+    with pytest.raises(PolicyError, match="keystore.activation.*Security Officers hold"):
+        policy_from_dict(data)
+    data["name"] = "demo"  # the same under another name: a demo may store its PIN
+    assert policy_from_dict(data).activation == "stored"
+    data["keystore"]["activation"] = "anyone"
+    with pytest.raises(PolicyError, match="not one of"):
+        policy_from_dict(data)

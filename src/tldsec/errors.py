@@ -13,6 +13,7 @@ single line and a non-zero exit code. A class docstring is its default message.
     ├── KeyStoreError               the key store (HSM or key directory) failed
     │   ├── KeyStoreUnavailable     module, token or directory missing
     │   ├── KeyStoreLoginError      wrong PIN or PIN source unreadable
+    │   │   └── KeyStoreLocked      the HSM awaits its Security Officer's activation
     │   ├── KeyNotFound             no key with that id
     │   └── SigningFailed           the device refused or failed to sign
     ├── SigningError                the signer cannot produce a signed zone
@@ -113,6 +114,11 @@ class KeyStoreUnavailable(KeyStoreError):
 
 class KeyStoreLoginError(KeyStoreError):
     """Login to the key store failed (wrong PIN, or the PIN source cannot be read)."""
+
+
+class KeyStoreLocked(KeyStoreLoginError):
+    """The HSM is locked: its PIN is held by the Security Officer, who activates it
+    (``tldsec hsm activate``, DPS 4.2.4, 5.2.8)."""
 
 
 class KeyNotFound(KeyStoreError):

@@ -42,6 +42,12 @@ KNOWN_BACKENDS = frozenset({"pkcs11", "file"})
 # services that no registrar may register (a policy file may list others).
 DEFAULT_RESERVED_LABELS = ("iana", "nic", "rdap", "whois", "www")
 _LABEL = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+# keystore.activation: who holds the HSM's activation PIN (DPS 4.2.4, 5.4).
+SECURITY_OFFICER = "security-officer"  # the SO, at activation; the home stores none
+STORED = "stored"  # a file or variable of the home: demos and tests only
+ACTIVATIONS = (SECURITY_OFFICER, STORED)
+PRODUCTION_POLICY = "dps"  # the name only a policy that keeps every DPS promise may carry
+# (policy_check refuses a "dps" policy whose activation is not SECURITY_OFFICER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +132,7 @@ class Policy:
 
     name: str
     allowed_backends: frozenset[str]
+    activation: str  # keystore.activation: SECURITY_OFFICER or STORED
     ksk: KeyPolicy
     zsk: KeyPolicy
     denial: DenialPolicy
@@ -174,6 +181,7 @@ def policy_from_dict(
     policy = Policy(
         name=r.text("name"),
         allowed_backends=_backends(r),
+        activation=_activation(r, data),
         ksk=_key_policy(r, "ksk"),
         zsk=_key_policy(r, "zsk"),
         denial=_denial(r),
@@ -297,6 +305,19 @@ def _backup_before_use(r: _Reader, data: dict[str, Any]) -> bool:
     if not isinstance(keystore, dict) or "backup_before_use" not in keystore:
         return False
     return r.flag("keystore.backup_before_use")
+
+
+def _activation(r: _Reader, data: dict[str, Any]) -> str:
+    """``keystore.activation``; a policy written before it existed keeps a stored PIN."""
+    keystore = data.get("keystore")
+    if not isinstance(keystore, dict) or "activation" not in keystore:
+        return STORED
+    value = r.text("keystore.activation")
+    if value not in ACTIVATIONS:
+        raise PolicyError(
+            "keystore.activation", f"{value!r} is not one of {', '.join(ACTIVATIONS)}"
+        )
+    return value
 
 
 def _key_policy(r: _Reader, role: str) -> KeyPolicy:

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 from tldsec.dpsnumbers import DPS, KeyNumbers
 
+OFFICER_ACTIVATION = "security-officer"  # policy.SECURITY_OFFICER (policy imports us)
+
 if TYPE_CHECKING:  # policy.py calls this module while it loads a policy
     from tldsec.policy import KeyPolicy, Policy
 
@@ -177,6 +179,17 @@ def dps_findings(policy: Policy) -> list[Finding]:
                 _days(audit.archive_retention),
                 f"the DPS archives logs for at least {_days(DPS.audit_archive_retention)} days",
                 "DPS 4.4.3",
+                True,
+            )
+        )
+    if policy.activation != OFFICER_ACTIVATION:
+        found.append(
+            Finding(
+                "keystore.activation",
+                f'"{policy.activation}"',
+                f'"{OFFICER_ACTIVATION}": Security Officers hold the HSM activation '
+                "credentials, Systems Administrators none; the home stores no PIN",
+                "DPS 4.2.4, 5.2.8, 5.4",
                 True,
             )
         )

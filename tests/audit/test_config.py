@@ -21,8 +21,11 @@ POLICY = Path(__file__).parents[2] / "src/tldsec/policies/dps.toml"
 def make_home(tmp_path: Path, audit: str = "", keystore: str = 'backend = "file"') -> Settings:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    text = POLICY.read_text("utf-8").replace(
-        'allowed_backends = ["pkcs11"]', 'allowed_backends = ["pkcs11", "file"]'
+    text = (
+        POLICY.read_text("utf-8")
+        .replace('allowed_backends = ["pkcs11"]', 'allowed_backends = ["pkcs11", "file"]')
+        .replace('name = "dps"', 'name = "test"')
+        .replace('activation = "security-officer"', 'activation = "stored"')
     )
     (home / "policy.toml").write_text(text, "utf-8")
     (home / "tldsec.toml").write_text(

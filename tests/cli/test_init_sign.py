@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from tldsec.cli.main import main
+from tldsec.errors import ConfigError
+from tldsec.settings import load_settings
 
 ZONE = """\
 $ORIGIN example.
@@ -179,3 +181,34 @@ def test_a_failed_signing_run_is_recorded(home: Path, tmp_path: Path) -> None:
     (failed,) = audit_events(home, tmp_path, "signer.run_failed")
     details = failed["details"]
     assert isinstance(details, dict) and "CNAME" in str(details["reason"])
+
+
+def test_init_homes_that_store_a_pin_do_not_claim_the_dps_policy(home: Path) -> None:
+    settings = load_settings(home)
+    assert settings.policy.name in ("demo", "file-keys")
+    assert settings.policy.activation == "stored"
+
+
+def test_a_dps_policy_refuses_a_stored_pin(
+    home: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = home / "tldsec.toml"
+    config.write_text(config.read_text().replace('[policy]\nfile = "policy.toml"\n', ""))
+    settings = load_settings(home)  # now the built-in dps policy
+    if settings.keystore.backend == "file":
+        with pytest.raises(ConfigError, match="not allowed by policy"):
+            settings.keystore_spec()
+        return
+    with pytest.raises(ConfigError, match='set pin_source = "security-officer"'):
+        settings.keystore_spec()
+
+
+def test_status_warns_that_keys_are_on_disk(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["db", "upgrade", "--home", str(home)]) == 0
+    capsys.readouterr()
+    assert main(["status", "--home", str(home)]) == 0
+    out = capsys.readouterr().out
+    if load_settings(home).keystore.backend == "file":
+        assert "WARNING         keys are on disk" in out
+    else:
+        assert "WARNING         policy 'demo' is not the production policy" in out

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tldsec.cli.init import _derived_policy_text
 from tldsec.cli.main import main
 from tldsec.dnscore import rdata
 from tldsec.dnscore.dnskey import ds_rdata
@@ -181,10 +182,15 @@ def test_a_home_chooses_validators_and_lends_its_token_to_the_second_implementat
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("TLDSEC_TEST_PIN", softhsm_spec.pin or "")
+    # A home that keeps its PIN in the environment: not the dps policy (DPS 4.2.4).
+    (home / "policy.toml").write_text(_derived_policy_text("test", file=False))
     (home / "tldsec.toml").write_text(
         f"""
 [zone]
 origin = "example."
+
+[policy]
+file = "policy.toml"
 
 [keystore]
 backend = "pkcs11"

@@ -19,7 +19,6 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 import dns.dnssec
@@ -78,9 +77,6 @@ class Running:
 
 def _config(nsd_port: int, health_port: int) -> str:
     return f"""
-[policy]
-file = "policy.toml"
-
 [distribute]
 keep = 5
 notify_timeout_seconds = 1
@@ -114,16 +110,17 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     nsd_port, dns_port, epp_port, health_port = (free_port() for _ in range(4))
     home = base / "home"
     home.mkdir()
-    # The DPS policy with a one-second debounce, so the test need not wait 30 s.
-    policy = resources.files("tldsec.policies").joinpath("dps.toml").read_text("utf-8")
-    (home / "policy.toml").write_text(
-        policy.replace("debounce_seconds = 30", "debounce_seconds = 1")
-    )
     make_home(
         home,
         keystore="pkcs11",
         extra=_config(nsd_port, health_port),
         zone='apex_ns = ["a.nic.example."]\napex_glue = { "a.nic.example." = ["127.0.0.1"] }',
+    )
+    # tldsec init's demo policy (the PIN in the home) with a one-second debounce, so the
+    # test need not wait 30 s.
+    policy = home / "policy.toml"
+    policy.write_text(
+        policy.read_text("utf-8").replace("debounce_seconds = 30", "debounce_seconds = 1")
     )
     registry = Registry(home)
     registry.seed(30)

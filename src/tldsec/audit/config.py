@@ -18,7 +18,9 @@
     archive_interval_days = 30    # each archive file holds about this long a stretch
 
 ``auto`` keeps the audit key in the HSM when the key store is PKCS#11 and the token
-offers Ed25519 (CKM_EDDSA), else on disk; once a key exists, its place is kept.
+offers Ed25519 (CKM_EDDSA), else on disk; once a key exists, its place is kept. A token
+the Security Officer activates (``pin_source = "security-officer"``) is locked at times,
+and the log is written then too, so ``auto`` keeps that home's audit key on disk.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from tldsec.audit.signing import AuditSigner, FileAuditSigner
 from tldsec.clock import Clock
 from tldsec.db.base import make_engine
 from tldsec.errors import AuditError, ConfigError, KeyStoreError
-from tldsec.settings import CONFIG_NAME, Settings, resolve_pin
+from tldsec.policy import SECURITY_OFFICER
+from tldsec.settings import CONFIG_NAME, PRIMARY, Settings
 
 KEY_BACKENDS = ("auto", "file", "pkcs11")
 
@@ -120,6 +123,10 @@ def resolve_backend(settings: Settings, config: AuditConfig) -> str:
     ks = settings.keystore
     if ks.backend != "pkcs11" or ks.module is None or not ks.token_label:
         return "file"
+    if ks.pin_source == SECURITY_OFFICER:
+        # The log must be written while the HSM is locked (a refused activation is an
+        # entry, DPS 5.5), so it cannot wait for the Security Officer's PIN.
+        return "file"
     try:
         return (
             "pkcs11"
@@ -143,7 +150,7 @@ def open_signer(settings: Settings, config: AuditConfig, *, create: bool = False
     args: dict[str, Any] = {
         "module": ks.module,
         "token_label": ks.token_label,
-        "pin": resolve_pin(ks.pin_source, settings.home),
+        "pin": settings.token_pin(PRIMARY, ks.pin_source, ks.token_label),
         "key_label": config.key_label,
         "softhsm2_conf": ks.softhsm2_conf,
     }

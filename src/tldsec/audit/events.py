@@ -80,6 +80,10 @@ class EventType(StrEnum):
     HSM_DECOMMISSIONED = "hsm.decommissioned"
     HSM_FIRMWARE_UPDATED = "hsm.firmware_updated"
     HSM_FAILURE = "hsm.failure"
+    HSM_ACTIVATED = "hsm.activated"
+    HSM_DEACTIVATED = "hsm.deactivated"
+    HSM_REPLICA_PROVEN = "hsm.replica_proven"
+    HSM_REPLICA_MISMATCH = "hsm.replica_mismatch"
     # Key activation and deactivation, rollovers, algorithm changes
     KEY_PUBLISHED = "key.published"
     KEY_ACTIVATED = "key.activated"
@@ -203,6 +207,18 @@ CATALOGUE: dict[EventType, EventInfo] = {
         _C.DEVICE, _L.NOTICE, "HSM firmware or module was updated"
     ),
     EventType.HSM_FAILURE: EventInfo(_C.DEVICE, _L.ERROR, "the HSM failed or was unreachable"),
+    EventType.HSM_ACTIVATED: EventInfo(
+        _C.KEY_STATE, _L.NOTICE, "the HSM was put on-line: its keys can sign (DPS 5.2.8)"
+    ),
+    EventType.HSM_DEACTIVATED: EventInfo(
+        _C.KEY_STATE, _L.NOTICE, "the HSM was taken off-line: logged out (DPS 5.2.9)"
+    ),
+    EventType.HSM_REPLICA_PROVEN: EventInfo(
+        _C.DEVICE, _L.INFO, "every HSM proved it holds every key it should"
+    ),
+    EventType.HSM_REPLICA_MISMATCH: EventInfo(
+        _C.DEVICE, _L.ERROR, "an HSM lacks a key of the zone or holds a different one"
+    ),
     EventType.KEY_PUBLISHED: EventInfo(_C.KEY_STATE, _L.INFO, "a DNSKEY was published in the zone"),
     EventType.KEY_ACTIVATED: EventInfo(_C.KEY_STATE, _L.NOTICE, "a key started signing"),
     EventType.KEY_DEACTIVATED: EventInfo(_C.KEY_STATE, _L.NOTICE, "a key stopped signing"),

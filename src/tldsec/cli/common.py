@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tldsec.errors import ConfigError
@@ -20,6 +23,13 @@ def add_home_argument(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="tldsec home directory (default: $TLDSEC_HOME or ./tldsec-home)",
     )
+    parser.add_argument(
+        "--pin-file",
+        metavar="FILE",
+        type=Path,
+        help="the Security Officer's file holding the HSM user PIN, outside the home "
+        '(pin_source = "security-officer"); without it the PIN is asked at the terminal',
+    )
 
 
 ALL_DATABASES = ("registry", "signer", "audit")
@@ -30,9 +40,19 @@ def settings_from_args(
 ) -> Settings:
     """The home's settings; each of ``databases`` they name must exist (a command that
     creates one on purpose, such as ``db upgrade --create``, passes ``()``)."""
-    settings = load_settings(home_from(args.home))
+    from tldsec.cli.pins import OfficerPins
+
+    home = home_from(args.home)
+    settings = load_settings(home)
     require_databases(settings, databases)
-    return settings
+    # A PIN the Security Officer holds is asked for only when a command opens the HSM
+    # (cli/pins.py).
+    pins = OfficerPins(
+        home=home,
+        pin_file=getattr(args, "pin_file", None),
+        pipe=sys.stdin if getattr(args, "pin_stdin", False) else None,
+    )
+    return dataclasses.replace(settings, pin_provider=pins)
 
 
 def require_databases(settings: Settings, names: tuple[str, ...] = ALL_DATABASES) -> None:

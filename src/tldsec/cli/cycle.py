@@ -43,6 +43,8 @@ def register(sub: Any) -> None:
         metavar="ID",
         help="the ceremony approving --accept-change, where [ceremony] requires one",
     )
+    # tldsec serve's child: the Security Officer's PINs arrive as one JSON line on stdin.
+    p.add_argument("--pin-stdin", action="store_true", help=argparse.SUPPRESS)
     p.set_defaults(handler=run)
 
 

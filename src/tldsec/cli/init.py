@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import getpass
 import secrets
+import sys
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -11,6 +14,7 @@ from pathlib import Path
 from tldsec.audit.config import open_audit_log
 from tldsec.audit.events import EventType
 from tldsec.cli.common import add_home_argument, operator_actor
+from tldsec.cli.pins import check_pin, read_pin_file
 from tldsec.clock import SystemClock
 from tldsec.epp.tlscert import make_self_signed
 from tldsec.errors import ConfigError
@@ -20,10 +24,12 @@ from tldsec.hsm.protection import OVERRIDE_FLAG, key_protection
 from tldsec.hsm.softhsm import init_softhsm_token
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.service import KeyManager
+from tldsec.policy import PRODUCTION_POLICY, SECURITY_OFFICER
 from tldsec.registry.database import RegistryDatabase
 from tldsec.settings import CONFIG_NAME, home_from, load_settings
 
 TOKEN_LABEL = "tldsec"
+DEMO_POLICY = "demo"  # the embedded default: the home keeps the PIN; never "dps"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,6 +62,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         '([ceremony] required = "all"), and the first keys are made in the founding '
         "ceremony (tldsec ceremony found), not now (DPS 5.1.1)",
     )
+    p.add_argument(
+        "--policy",
+        choices=(DEMO_POLICY, PRODUCTION_POLICY),
+        default=DEMO_POLICY,
+        help="demo (default): the home keeps the token's PINs, for demos and tests; "
+        "dps: the production policy, the Security Officer sets and holds the user PIN "
+        "(asked at the terminal, or --pin-file) and the home stores none (DPS 4.2.4, 5.4)",
+    )
+    p.add_argument(
+        "--so-pin-file",
+        metavar="FILE",
+        type=Path,
+        help="with --policy dps: the Security Officer's file holding the token's SO PIN "
+        "(else asked at the terminal)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -64,30 +85,44 @@ def run(args: argparse.Namespace) -> int:
     if (home / CONFIG_NAME).exists():
         raise ConfigError(f"{home / CONFIG_NAME} exists: {home} is already a tldsec home")
     origin = args.origin if args.origin.endswith(".") else args.origin + "."
+    if args.keystore == "file" and args.policy == PRODUCTION_POLICY:
+        raise ConfigError("--policy dps keeps keys in an HSM (DPS 5.2): not with --keystore file")
+    officer = args.policy == PRODUCTION_POLICY
+    # The Security Officer's PINs, asked before anything is written (DPS 5.4.1: the SO
+    # specifies the PIN and it is known only to them).
+    pin = _officer_pin(args.pin_file, home, "user PIN") if officer else secrets.token_hex(8)
+    so_pin = _officer_pin(args.so_pin_file, home, "SO PIN") if officer else secrets.token_hex(8)
     home.mkdir(mode=0o700, parents=True, exist_ok=True)
     lines = [f'[zone]\norigin = "{origin.lower()}"\n']
     if args.keystore == "pkcs11":
-        pin = secrets.token_hex(8)
-        so_pin = secrets.token_hex(8)
-        _write_secret(home / "pin", pin)
-        # The SO PIN belongs to the Security Officers (DPS 5.4); the embedded default keeps
-        # it beside the token so a demo home is self-contained.
-        _write_secret(home / "so-pin", so_pin)
+        if officer:
+            pin_source = SECURITY_OFFICER
+        else:
+            _write_secret(home / "pin", pin)
+            # The SO PIN belongs to the Security Officers (DPS 5.4); the demo home keeps it
+            # beside the token so that it is self-contained (its policy is not "dps").
+            _write_secret(home / "so-pin", so_pin)
+            pin_source = "file:pin"
         conf, module = init_softhsm_token(home, TOKEN_LABEL, pin, so_pin)
         lines.append(
             f'[keystore]\nbackend = "pkcs11"\nmodule = "{module}"\n'
-            f'token_label = "{TOKEN_LABEL}"\npin_source = "file:pin"\n'
+            f'token_label = "{TOKEN_LABEL}"\npin_source = "{pin_source}"\n'
             f'softhsm2_conf = "{conf.name}"\n'
         )
+        if not officer:
+            (home / "policy.toml").write_text(_derived_policy_text(DEMO_POLICY, file=False))
+            lines.append('[policy]\nfile = "policy.toml"\n')
     else:
         create_key_directory(home / "keys")
         lines.append('[keystore]\nbackend = "file"\ndirectory = "keys"\n')
-        (home / "policy.toml").write_text(_file_policy_text())
+        (home / "policy.toml").write_text(_derived_policy_text(FILE_POLICY, file=True))
         lines.append('[policy]\nfile = "policy.toml"\n')
     if args.ceremony:
         lines.append('[ceremony]\nrequired = "all"  # DPS 4.2.2: docs/ceremonies.md\n')
     (home / CONFIG_NAME).write_text("\n".join(lines))
     settings = load_settings(home)
+    if officer:
+        settings = dataclasses.replace(settings, pin_provider=lambda name, label: pin)
     clock = SystemClock()
     registry = RegistryDatabase.from_url(settings.registry_db_url)
     try:
@@ -128,7 +163,10 @@ def run(args: argparse.Namespace) -> int:
         store.close()
         audit.close()
     now = SystemClock().now()
-    print(f"tldsec home {home} for {settings.origin} ({args.keystore} key store)")
+    print(
+        f"tldsec home {home} for {settings.origin} ({args.keystore} key store, "
+        f"policy {settings.policy.name})"
+    )
     for key in created:
         state = key.state_at(now)
         print(
@@ -137,6 +175,16 @@ def run(args: argparse.Namespace) -> int:
         )
     if fingerprint:
         print(f"  EPP TLS certificate {epp.tls_cert} (self-signed, SHA-256 {fingerprint})")
+    if officer:
+        print(
+            "  the HSM user PIN is the Security Officer's: the home stores none; "
+            "'tldsec serve' starts locked until 'tldsec hsm activate'"
+        )
+    elif args.keystore == "pkcs11":
+        print(
+            f"  policy {DEMO_POLICY}: the token's PINs are stored in {home}/pin and so-pin "
+            "(demos and tests; production homes: --policy dps)"
+        )
     if args.ceremony:
         print(
             "next: enrol the trusted people (tldsec ceremony enrol), then the founding "
@@ -151,19 +199,49 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _officer_pin(pin_file: Path | None, home: Path, what: str) -> str:
+    """A PIN the Security Officer sets: from their file, or typed twice at the terminal."""
+    if pin_file is not None:
+        return read_pin_file(pin_file, home)
+    if not sys.stdin.isatty():
+        flag = "--pin-file" if what == "user PIN" else "--so-pin-file"
+        raise ConfigError(
+            f"--policy dps: the Security Officer sets the token's {what} (DPS 5.4.1): "
+            f"run at a terminal to be asked, or pass {flag} FILE"
+        )
+    pin = getpass.getpass(f"Security Officer: choose the token's {what}: ")
+    check_pin(pin, "the terminal")
+    if getpass.getpass(f"Security Officer: the {what} again: ") != pin:
+        raise ConfigError(f"the two {what}s differ; nothing was created")
+    return pin
+
+
 def _write_secret(path: Path, value: str) -> None:
     path.touch(mode=0o600, exist_ok=False)
     path.write_text(value + "\n")
 
 
-def _file_policy_text() -> str:
+FILE_POLICY = "file-keys"  # tldsec init --keystore file: keys on disk; never "dps"
+
+
+def _derived_policy_text(name: str, *, file: bool) -> str:
+    """The built-in policy under another name, with the PIN stored in the home (and,
+    with ``file``, keys allowed on disk): what the DPS promises, minus those two."""
     text = resources.files("tldsec.policies").joinpath("dps.toml").read_text("utf-8")
     tomllib.loads(text)  # the built-in policy always parses; a typo here is a bug
-    marker = 'allowed_backends = ["pkcs11"]'
-    if marker not in text:
-        raise ConfigError("cannot derive a file-key-store policy from the built-in policy")
-    return text.replace(
-        marker,
-        'allowed_backends = ["pkcs11", "file"]  # tldsec init '
-        "--keystore file: keys on disk, not in an HSM",
-    )
+    edits = {
+        f'name = "{PRODUCTION_POLICY}"': f'name = "{name}"  # tldsec init: not the production '
+        "policy",
+        f'activation = "{SECURITY_OFFICER}"': 'activation = "stored"  # tldsec init: the home '
+        "keeps the PIN",
+    }
+    if file:
+        edits['allowed_backends = ["pkcs11"]'] = (
+            'allowed_backends = ["pkcs11", "file"]  # tldsec init '
+            "--keystore file: keys on disk, not in an HSM"
+        )
+    for marker, replacement in edits.items():
+        if marker not in text:
+            raise ConfigError(f"cannot derive the {name} policy from the built-in policy")
+        text = text.replace(marker, replacement, 1)
+    return text

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from importlib import import_module
 
 from tldsec import __version__
-from tldsec.errors import KeyStoreLoginError, TldsecError
+from tldsec.errors import KeyStoreLocked, KeyStoreLoginError, TldsecError
 
 # Command-group modules under tldsec.cli, each with register(subparsers).
 COMMAND_MODULES: tuple[str, ...] = (
@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "zone",
     "keys",
     "backup",
+    "hsm",
     "ceremony",
     "audit",
     "verify",
@@ -67,7 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result: int = args.handler(args)
     except KeyStoreLoginError as exc:
-        _audit_hsm_login_failure(args, exc)
+        if not isinstance(exc, KeyStoreLocked):  # locked: no login was tried
+            _audit_hsm_login_failure(args, exc)
         print(f"tldsec: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except TldsecError as exc:

@@ -15,6 +15,13 @@ interrupted cycles start one at once; without change-driven mode, work found is 
 the policy's cycle interval. ``POST /cycle`` on the health endpoint, or SIGHUP, runs a
 cycle at once. SIGINT (Ctrl-C) or SIGTERM stops everything cleanly.
 
+The HSM (DPS 5.2.8, 5.2.9): where the Security Officer holds the PIN (``[keystore]
+pin_source = "security-officer"``) serve starts locked: the primary serves the last good
+zone, no cycle runs, and health says ``locked``. ``tldsec hsm activate`` brings the PIN
+over the activation socket (``cli/activation.py``); serve logs in to every HSM, keeps
+the PIN in memory only and hands it to each cycle process through a pipe.
+``tldsec hsm deactivate`` stops a running cycle, logs out and closes every session.
+
 Every ``[serve] audit_watch_seconds`` (10) it analyses the audit log's new entries
 (DPS 4.4.2, ``audit/watch.py``): alerts and integrity alarms are logged at ERROR and
 shown under ``audit`` on the health endpoint, which says ``degraded`` after an alarm.
@@ -40,7 +47,9 @@ from tldsec import __version__
 from tldsec.audit.log import AuditLog
 from tldsec.audit.startup import FileHashes, as_details, changed_files, record_start
 from tldsec.audit.watch import AuditWatch
+from tldsec.cli.activation import Peer, socket_path, start_server, tokens_of
 from tldsec.cli.common import add_home_argument, default_processes, settings_from_args
+from tldsec.cli.pins import encode_pins
 from tldsec.clock import Clock, SystemClock
 from tldsec.cycle import Cycle, load_cycle_settings, open_cycle, open_store
 from tldsec.cycle.schedule import Scheduler
@@ -48,7 +57,8 @@ from tldsec.db.base import make_engine
 from tldsec.distribute.config import DistributeSettings, load_distribute_settings, parse_hostport
 from tldsec.distribute.notify import Notifier, NotifyTarget
 from tldsec.distribute.server import Access, PrimaryServer
-from tldsec.errors import ConfigError, TldsecError
+from tldsec.errors import ConfigError, KeyStoreError, KeyStoreLoginError, TldsecError
+from tldsec.hsm.activation import Activation
 from tldsec.settings import Settings
 
 log = logging.getLogger("tldsec.serve")
@@ -167,6 +177,10 @@ class Registry:
         self.audit_watch_error: str | None = None
         self.audit_state: dict[str, Any] = {}  # audit/status.py, refreshed by the watch
         self._files: FileHashes | None = None  # config and policy hashes last recorded
+        # The HSM logins (None: keys on disk, nothing to activate).
+        tokens = tokens_of(settings)
+        self.activation: Activation | None = Activation(tokens) if tokens else None
+        self.hsm_lock = asyncio.Lock()
 
     async def serve(
         self,
@@ -193,6 +207,12 @@ class Registry:
             watch_seconds = self.settings.config.serve.audit_watch_seconds
             stack.push_async_callback(_cancel, loop.create_task(self.watch_audit(watch_seconds)))
             health_address = health_server.sockets[0].getsockname()
+            if self.activation is not None:
+                hsm_socket = await start_server(socket_path(self.settings.home), self.hsm_request)
+                stack.push_async_callback(_close_server, hsm_socket)
+                stack.push_async_callback(self._deactivate_on_exit)
+                if not self.activation.officer_tokens():
+                    await self._activate_stored()
             if cycles:
                 checker = stack.enter_context(
                     open_cycle(self.settings, self.clock, keystore=False, audit=False)
@@ -220,7 +240,14 @@ class Registry:
             interval=policy.interval.total_seconds(),
             check_seconds=conf.check_seconds,
             change_driven=conf.change_driven,
+            hold=self.signing_hold,
         )
+
+    def signing_hold(self) -> str | None:
+        """Why no cycle may run now (the HSM is locked), or None."""
+        if self.activation is None or self.activation.active:
+            return None
+        return "the HSM is locked: the Security Officer activates it ('tldsec hsm activate')"
 
     def _announce(self, health: tuple[str, int]) -> None:
         lines = [f"tldsec serve for {self.settings.origin} (home {self.settings.home})"]
@@ -234,6 +261,11 @@ class Registry:
             lines.append(f"  store            {self.primary.store.directory}")
         if self.scheduler is None:
             lines.append("  cycles           not run by this process (--no-cycle)")
+        if self.activation is not None:
+            lines.append(
+                f"  HSM              {self.activation.state} "
+                f"(activation socket {socket_path(self.settings.home)})"
+            )
         print("\n".join(lines), flush=True)
         log.info(
             "tldsec serve started",
@@ -339,10 +371,17 @@ class Registry:
 
     async def _run_cycle(self, force: bool) -> dict[str, Any] | None:
         argv = [*self.cycle_argv, *(["--force"] if force else [])]
-        self._child = await asyncio.create_subprocess_exec(*argv, stdout=asyncio.subprocess.PIPE)
+        pins = self.activation.pins() if self.activation is not None else {}
+        if pins:
+            argv.append("--pin-stdin")  # the PINs follow on the pipe, never in argv/env
+        self._child = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE if pins else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+        )
         try:
             async with asyncio.timeout(self.cycle_timeout):
-                out, _ = await self._child.communicate()
+                out, _ = await self._child.communicate(encode_pins(pins).encode() if pins else None)
         except TimeoutError:
             return await self._cycle_timed_out()
         code, self._child = self._child.returncode, None
@@ -384,6 +423,10 @@ class Registry:
     def _audit(self, event: str, **details: Any) -> None:
         """Record one entry as ``component:serve`` in a log opened for it; a failure is
         logged (serve goes on: the watch shows an audit log it cannot open)."""
+        self._audit_as(event, SERVE_ACTOR, **details)
+
+    def _audit_as(self, event: str, actor: str, **details: Any) -> None:
+        """Record one entry as ``actor`` (the officer at the activation socket)."""
         from tldsec.audit.config import open_audit_log
 
         try:
@@ -392,7 +435,7 @@ class Registry:
             log.error("%s could not be audited: %s", event, exc)
             return
         try:
-            audit.record(event, actor=SERVE_ACTOR, **details)
+            audit.record(event, actor=actor, **details)
         except TldsecError as exc:
             log.error("%s could not be audited: %s", event, exc)
         finally:
@@ -512,6 +555,9 @@ class Registry:
         watch = self.audit_watch
         if watch is not None and watch.integrity_alarms:
             ok = False
+        hsm = self.hsm_status()
+        if hsm["state"] == "locked":
+            ok = False  # the zone is served, but nothing can be signed (DPS 5.2.8)
         return {
             "status": "ok" if ok else "degraded",
             "zone": self.settings.origin,
@@ -533,7 +579,104 @@ class Registry:
                 "next_maintenance": self.audit_state.get("next_maintenance"),
                 "warnings": self.audit_state.get("warnings", []),
             },
+            "hsm": hsm,
         }
+
+    def hsm_status(self) -> dict[str, Any]:
+        if self.activation is None:
+            return {"state": "keys on disk", "tokens": []}
+        return self.activation.status()
+
+    # --- HSM activation (DPS 5.2.8, 5.2.9, 5.4, 5.5) --------------------------------------
+
+    async def hsm_request(self, request: dict[str, Any], peer: Peer) -> dict[str, Any]:
+        """One request on the activation socket: status, activate, deactivate."""
+        op = request["op"]
+        actor = _actor(request.get("actor"))
+        if op == "status":
+            return {"ok": True, "hsm": self.hsm_status()}
+        async with self.hsm_lock:
+            if op == "activate":
+                return await self._activate(request, actor, peer)
+            if op == "deactivate":
+                return await self._deactivate(actor, peer)
+        return {"ok": False, "error": f"unknown request {op!r} (status, activate, deactivate)"}
+
+    async def _activate(self, request: dict[str, Any], actor: str, peer: Peer) -> dict[str, Any]:
+        activation = self.activation
+        assert activation is not None
+        pins = request.get("pins")
+        if not isinstance(pins, dict) or not all(isinstance(v, str) for v in pins.values()):
+            return {"ok": False, "error": "activate needs pins: {token name: PIN}"}
+        try:
+            await asyncio.to_thread(activation.activate, pins, now=self.clock.now(), by=actor)
+        except KeyStoreLoginError as exc:
+            log.error("HSM activation refused: %s", exc)
+            await asyncio.to_thread(
+                self._audit_as,
+                "access.login_failed",  # DPS 5.5, as every refused HSM login (cli/main.py)
+                actor,
+                channel="hsm",
+                command="hsm activate",
+                error=str(exc),
+                peer=peer.as_json(),
+            )
+            return {"ok": False, "error": str(exc)}
+        except KeyStoreError as exc:
+            log.error("HSM activation failed: %s", exc)
+            await asyncio.to_thread(
+                self._audit_as, "hsm.failure", actor, reason=str(exc), peer=peer.as_json()
+            )
+            return {"ok": False, "error": str(exc)}
+        log.info("HSM activated by %s", actor)
+        await asyncio.to_thread(
+            self._audit_as,
+            "hsm.activated",
+            actor,
+            tokens=[f"{t.name} '{t.label}'" for t in activation.tokens],
+            ceremony=request.get("ceremony"),
+            peer=peer.as_json(),
+        )
+        return {"ok": True, "hsm": self.hsm_status()}
+
+    async def _deactivate(self, actor: str, peer: Peer) -> dict[str, Any]:
+        activation = self.activation
+        assert activation is not None
+        await self._stop_child()  # its sessions close with it: the cycle stops unpublished
+        await asyncio.to_thread(activation.deactivate, now=self.clock.now(), by=actor)
+        log.info("HSM deactivated by %s", actor)
+        await asyncio.to_thread(self._audit_as, "hsm.deactivated", actor, peer=peer.as_json())
+        return {"ok": True, "hsm": self.hsm_status()}
+
+    async def _activate_stored(self) -> None:
+        """A home that stores its PINs (not the dps policy) is activated at start."""
+        activation = self.activation
+        assert activation is not None
+        actor = "component:serve"
+        try:
+            await asyncio.to_thread(activation.activate, {}, now=self.clock.now(), by=actor)
+        except KeyStoreError as exc:
+            log.error("HSM activation with the stored PIN failed: %s", exc)
+            if isinstance(exc, KeyStoreLoginError):
+                await asyncio.to_thread(
+                    self._audit_as,
+                    "access.login_failed",
+                    actor,
+                    channel="hsm",
+                    command="serve",
+                    error=str(exc),
+                )
+            else:
+                await asyncio.to_thread(self._audit_as, "hsm.failure", actor, reason=str(exc))
+            return
+        await asyncio.to_thread(self._audit_as, "hsm.activated", actor, pin_source="stored")
+
+    async def _deactivate_on_exit(self) -> None:
+        if self.activation is not None and self.activation.active:
+            await self._stop_child()
+            await asyncio.to_thread(
+                self.activation.deactivate, now=self.clock.now(), by="component:serve"
+            )
 
     async def _health(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -562,6 +705,15 @@ class Registry:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+
+def _actor(value: Any) -> str:
+    """The actor a client names (``person:NAME``), kept to the audit log's actor form."""
+    import re
+
+    if isinstance(value, str) and re.fullmatch(r"person:[A-Za-z0-9._@+-]{1,128}", value):
+        return value
+    return "person:unknown"
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

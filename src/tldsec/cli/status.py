@@ -1,5 +1,7 @@
 """``tldsec status``: the zone serial, the last cycle, the key plan's next event, the
-earliest signature expiry and the last verification report, for people or as JSON."""
+earliest signature expiry, the last verification report and the HSM (locked or active,
+as the running ``tldsec serve`` says over its activation socket), for people or as JSON.
+It never opens the HSM."""
 
 from __future__ import annotations
 
@@ -91,6 +93,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
             # a policy named otherwise than "dps" may deviate from the DPS: say where
             "dps_deviations": [str(f) for f in dps_findings(settings.policy)],
         },
+        "hsm": hsm_status(settings),
         "now": now.isoformat(),
     }
 
@@ -99,6 +102,39 @@ def _quarantine(settings: Settings) -> tuple[Quarantined, ...]:
     """The registry objects the last build withheld (docs/registry.md, "Fault isolation")."""
     info = BuildInfo.load(settings.zones_dir / "work" / UNSIGNED_NAME)
     return () if info is None else info.quarantine
+
+
+def hsm_status(settings: Settings) -> dict[str, Any]:
+    """The key store as the policy and the running service see it (no HSM is opened)."""
+    from tldsec.cli.activation import request
+    from tldsec.errors import KeyStoreError
+
+    ks = settings.keystore
+    out: dict[str, Any] = {
+        "policy": settings.policy.name,
+        "backend": ks.backend,
+        "warnings": [],
+    }
+    if ks.backend != "pkcs11":
+        out["state"] = "keys on disk"
+        out["warnings"].append(
+            f"keys are on disk in {ks.directory}, not in an HSM: DPS 5.2 does not hold "
+            f"(policy {settings.policy.name!r}; for tests and demos only)"
+        )
+        return out
+    if settings.policy.name != "dps":
+        out["warnings"].append(
+            f"policy {settings.policy.name!r} is not the production policy: the home may "
+            "store the HSM PIN (DPS 4.2.4 does not hold)"
+        )
+    try:
+        answer = request(settings.home, {"op": "status"}, timeout=5)
+    except (KeyStoreError, OSError) as exc:
+        out["state"] = "serve not running"
+        out["detail"] = str(exc)
+        return out
+    out.update(answer.get("hsm", {}))
+    return out
 
 
 def _open_incident(state: CycleState) -> dict[str, Any] | None:
@@ -190,6 +226,21 @@ def text(r: dict[str, Any]) -> str:
         )
     )
     lines.extend(f"                {d}" for d in deviations)
+    hsm = r.get("hsm")
+    if hsm:
+        tokens = ", ".join(f"{t['name']} '{t['label']}'" for t in hsm.get("tokens", []))
+        since = f" since {_short(hsm['since'])} by {hsm.get('by')}" if hsm.get("since") else ""
+        lines.append(
+            f"HSM             {hsm['state'].upper() if hsm['state'] == 'locked' else hsm['state']}"
+            f"{since} (policy {hsm['policy']}{', ' + tokens if tokens else ''})"
+        )
+        if hsm["state"] == "locked":
+            lines.append(
+                "                nothing is signed until the Security Officer runs "
+                "'tldsec hsm activate'; the last good zone stays served"
+            )
+        for warning in hsm.get("warnings", []):
+            lines.append(f"WARNING         {warning}")
     v = r["last_verification"]
     if v:
         verdict = "passed" if v["passed"] else f"FAILED ({', '.join(v['failed_checks'])})"

@@ -44,6 +44,9 @@ class Scheduler:
     last: dict[str, Any] | None = None
     last_pending: str | None = None
     last_error: str | None = None
+    # Why no cycle may start now (the HSM is locked), or None; work found waits.
+    hold: Callable[[], str | None] | None = None
+    held: str | None = None
 
     def __post_init__(self) -> None:
         self.next_interval = self.monotonic() + self.interval
@@ -103,6 +106,13 @@ class Scheduler:
         return now - self.change_seen
 
     async def _run(self, force: bool, why: str) -> None:
+        held = self.hold() if self.hold is not None else None
+        if held is not None:
+            if held != self.held:  # once per reason, not at every check
+                log.warning("scheduler: a cycle is due (%s) but waits: %s", why, held)
+            self.held = held
+            return
+        self.held = None
         log.info("scheduler: starting a cycle (%s)", why)
         self.change_seen = None
         self.last = await self.run_cycle(force)

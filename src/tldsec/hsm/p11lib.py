@@ -126,6 +126,16 @@ def restart(entry: Module, softhsm2_conf: str | None = None) -> None:
     entry.logins.clear()
 
 
+def close_all_sessions(module: Path) -> None:
+    """Close every session of this module in this process, which logs each of its tokens
+    out (C_Finalize, then C_Initialize for later use; PKCS#11 v2.40 5.4). Stores still
+    open find their session gone and log in again with their own PIN on their next
+    call: close them first (deactivation, DPS 5.2.9)."""
+    entry = _MODULES.get(str(module))
+    if entry is not None and entry.current:
+        restart(entry)
+
+
 def find_token(entry: Module, label: str) -> Any:
     """The initialised token with this label; re-initialises once to see new tokens."""
     for attempt in (1, 2):

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tldsec.errors import ConfigError, KeyStoreLoginError
+from tldsec.errors import ConfigError, KeyStoreLocked, KeyStoreLoginError
 from tldsec.hsm.base import KeyStoreSpec
-from tldsec.policy import Policy, load_policy
+from tldsec.policy import SECURITY_OFFICER, Policy, load_policy
 from tldsec.settings.strict import read_table
-from tldsec.settings.tables import ConfigFile, EppTable, VerifyTable, ZoneTable
+from tldsec.settings.tables import ConfigFile, EppTable, ReplicaTable, VerifyTable, ZoneTable
 
 CONFIG_NAME = "tldsec.toml"
 DEFAULT_HOME = Path("tldsec-home")
@@ -27,6 +28,28 @@ SOFTHSM2_MODULE_CANDIDATES = (
     Path("/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"),
     Path("/usr/local/lib/softhsm/libsofthsm2.so"),
 )
+
+
+# Asked for the PIN of one token: (its name, "keystore" or "replica NAME"; its label).
+# An entry point provides it: a prompt for the Security Officer, an SO-held file, or
+# the pipe from ``tldsec serve`` (DPS 4.2.4, 5.2.8).
+PinProvider = Callable[[str, str], str]
+PRIMARY = "keystore"  # the name of the [keystore] token among the HSMs
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaSettings:
+    """One ``[[keystore.replica]]``: another HSM that must hold every key (a second site)."""
+
+    name: str
+    module: Path | None
+    token_label: str
+    pin_source: str | None
+    softhsm2_conf: Path | None
+
+    @property
+    def token_name(self) -> str:
+        return f"replica {self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +62,7 @@ class KeyStoreSettings:
     pin_source: str | None
     softhsm2_conf: Path | None
     directory: Path | None
+    replicas: tuple[ReplicaSettings, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +126,9 @@ class Settings:
     apex: ApexSettings | None = None  # [zone] apex_*: the zone builder's apex NS and glue
     epp: EppSettings = EppSettings()  # [epp]: the EPP server
     verify: VerifySettings = VerifySettings()  # [verify]: the verification gate
+    # Where a Security Officer's PIN comes from in this process (``pin_source =
+    # "security-officer"``); None: nowhere, the HSM stays locked.
+    pin_provider: PinProvider | None = field(default=None, repr=False, compare=False)
 
     def database_urls(self) -> dict[str, str]:
         """Each database of the home by name (``[database] NAME_url``)."""
@@ -120,7 +147,11 @@ class Settings:
                 f"{self.policy.source} (keystore.allowed_backends = "
                 f"{sorted(self.policy.allowed_backends)}; DPS 5.2 requires an HSM)"
             )
-        pin = resolve_pin(ks.pin_source, self.home) if ks.backend == "pkcs11" else None
+        pin = (
+            self.token_pin(PRIMARY, ks.pin_source, ks.token_label or "")
+            if ks.backend == "pkcs11"
+            else None
+        )
         return KeyStoreSpec(
             backend=ks.backend,
             module=ks.module,
@@ -129,6 +160,52 @@ class Settings:
             softhsm2_conf=ks.softhsm2_conf,
             directory=ks.directory,
         )
+
+    def replica_specs(self) -> list[tuple[ReplicaSettings, KeyStoreSpec]]:
+        """Each ``[[keystore.replica]]`` and the spec that opens it, PIN read now."""
+        return [
+            (
+                r,
+                KeyStoreSpec(
+                    backend="pkcs11",
+                    module=r.module,
+                    token_label=r.token_label,
+                    pin=self.token_pin(r.token_name, r.pin_source, r.token_label),
+                    softhsm2_conf=r.softhsm2_conf,
+                ),
+            )
+            for r in self.keystore.replicas
+        ]
+
+    def activated_by_officer(self) -> list[tuple[str, str]]:
+        """(name, label) of each token whose PIN the Security Officer holds."""
+        ks = self.keystore
+        found = []
+        if ks.backend == "pkcs11" and ks.pin_source == SECURITY_OFFICER:
+            found.append((PRIMARY, ks.token_label or ""))
+        found.extend(
+            (r.token_name, r.token_label) for r in ks.replicas if r.pin_source == SECURITY_OFFICER
+        )
+        return found
+
+    def token_pin(self, name: str, source: str | None, label: str) -> str:
+        """The user PIN of one token: from the Security Officer (the provider), or, where
+        the policy lets the home store it, from its ``file:``/``env:`` source."""
+        if source == SECURITY_OFFICER:
+            if self.pin_provider is None:
+                raise KeyStoreLocked(
+                    f"HSM token '{label}' is locked: its PIN is held by the Security "
+                    "Officer (DPS 4.2.4); 'tldsec hsm activate' activates the running "
+                    "service, other commands ask at the terminal or take --pin-file"
+                )
+            return self.pin_provider(name, label)
+        if self.policy.activation == SECURITY_OFFICER:
+            raise ConfigError(
+                f"policy {self.policy.name!r} keeps the HSM PIN with the Security Officer "
+                f'(DPS 4.2.4, 5.4): set pin_source = "{SECURITY_OFFICER}" for {name} '
+                "and remove the stored PIN from the home"
+            )
+        return resolve_pin(source, self.home)
 
 
 def home_from(arg: str | None) -> Path:
@@ -149,6 +226,8 @@ def resolve_pin(source: str | None, home: Path) -> str:
         if pin is None:
             raise KeyStoreLoginError(f"PIN source {source}: ${value} is not set")
         return pin
+    if source == SECURITY_OFFICER:
+        raise KeyStoreLocked()
     if kind == "file":
         path = _in_home(home, value)
         try:
@@ -157,7 +236,9 @@ def resolve_pin(source: str | None, home: Path) -> str:
             raise KeyStoreLoginError(
                 f"PIN source {source}: cannot read {path}: {exc.strerror}"
             ) from exc
-    raise KeyStoreLoginError(f"PIN source {source!r}: use file:PATH or env:NAME")
+    raise KeyStoreLoginError(
+        f'PIN source {source!r}: use "{SECURITY_OFFICER}", file:PATH or env:NAME'
+    )
 
 
 def find_softhsm2_module() -> Path | None:
@@ -208,6 +289,7 @@ def settings_from_dict(
         pin_source=ks.pin_source,
         softhsm2_conf=opt_path(ks.softhsm2_conf),
         directory=opt_path(ks.directory),
+        replicas=_replicas(ks.replica, home, ks.pin_source, source),
     )
     policy_file = tables.policy.file
     policy = load_policy(
@@ -228,6 +310,29 @@ def settings_from_dict(
         config=tables,
         source=Path(source),
     )
+
+
+def _replicas(
+    tables: tuple[ReplicaTable, ...], home: Path, pin_source: str, source: str
+) -> tuple[ReplicaSettings, ...]:
+    """``[[keystore.replica]]``: the pin_source defaults to the ``[keystore]`` one; names
+    are unique."""
+    out: list[ReplicaSettings] = []
+    for t in tables:
+        if not t.name or not t.token_label:
+            raise ConfigError(f"each [[keystore.replica]] in {source} needs a name and token_label")
+        if any(r.name == t.name for r in out):
+            raise ConfigError(f"two [[keystore.replica]] in {source} are named {t.name!r}")
+        out.append(
+            ReplicaSettings(
+                name=t.name,
+                module=Path(t.module) if t.module else find_softhsm2_module(),
+                token_label=t.token_label,
+                pin_source=t.pin_source or pin_source,
+                softhsm2_conf=_in_home(home, t.softhsm2_conf) if t.softhsm2_conf else None,
+            )
+        )
+    return tuple(out)
 
 
 def _in_home(home: Path, value: str) -> Path:

@@ -38,15 +38,28 @@ class ZoneTable:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicaTable:
+    """``[[keystore.replica]]``: another HSM that must hold every key, e.g. the second
+    site's (replica proof, docs/hsm.md)."""
+
+    name: str
+    token_label: str
+    module: str | None = None  # default: SoftHSM2 where Debian puts it
+    pin_source: str | None = None  # default: the [keystore] pin_source
+    softhsm2_conf: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class KeystoreTable:
     """``[keystore]``: which key store backend, and how to reach it (DPS 5.2)."""
 
     backend: str = setting("pkcs11", choices=("pkcs11", "file", "memory"))
     module: str | None = None  # default: SoftHSM2 where Debian puts it
     token_label: str = "tldsec"
-    pin_source: str = "file:pin"  # file:PATH or env:NAME
+    pin_source: str = "file:pin"  # "security-officer" (the dps policy), file:PATH, env:NAME
     softhsm2_conf: str | None = None
     directory: str = "keys"  # the file backend's key directory
+    replica: tuple[ReplicaTable, ...] = ()  # [[keystore.replica]]
 
 
 @dataclass(frozen=True, slots=True)
