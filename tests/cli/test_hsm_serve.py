@@ -238,9 +238,7 @@ def test_the_cycle_process_gets_the_pin_through_a_pipe_only(
         "import json, os, sys; print(json.dumps({'outcome': 'unchanged', 'argv': sys.argv, "
         "'env': dict(os.environ), 'stdin': sys.stdin.readline()}))",
     ]
-    registry = Registry(
-        settings, SystemClock(), load_distribute_settings(home, home / CONFIG_NAME), child
-    )
+    registry = Registry(settings, SystemClock(), load_distribute_settings(settings), child)
     assert registry.activation is not None
     registry.activation.activate({"keystore": PIN}, now=SystemClock().now(), by="person:so")
     try:

@@ -181,6 +181,7 @@ class Registry:
         tokens = tokens_of(settings)
         self.activation: Activation | None = Activation(tokens) if tokens else None
         self.hsm_lock = asyncio.Lock()
+        self.signing = True  # False: --no-cycle, nothing is signed here
 
     async def serve(
         self,
@@ -207,6 +208,9 @@ class Registry:
             watch_seconds = self.settings.config.serve.audit_watch_seconds
             stack.push_async_callback(_cancel, loop.create_task(self.watch_audit(watch_seconds)))
             health_address = health_server.sockets[0].getsockname()
+            if not cycles:
+                self.activation = None  # a primary apart from the signer holds no HSM
+                self.signing = False
             if self.activation is not None:
                 hsm_socket = await start_server(socket_path(self.settings.home), self.hsm_request)
                 stack.push_async_callback(_close_server, hsm_socket)
@@ -583,6 +587,8 @@ class Registry:
         }
 
     def hsm_status(self) -> dict[str, Any]:
+        if not self.signing:
+            return {"state": "not used (--no-cycle)", "tokens": []}
         if self.activation is None:
             return {"state": "keys on disk", "tokens": []}
         return self.activation.status()
