@@ -139,7 +139,7 @@ def test_the_dps_policy_keeps_the_pin_with_the_security_officer() -> None:
     assert load_policy().activation == "security-officer"
     data = dps_dict()
     data["keystore"]["activation"] = "stored"
-    with pytest.raises(PolicyError, match="keystore.activation.*Security Officers hold"):
+    with pytest.raises(PolicyError, match=r"keystore\.activation.*Security Officers hold"):
         policy_from_dict(data)
     data["name"] = "demo"  # the same under another name: a demo may store its PIN
     assert policy_from_dict(data).activation == "stored"

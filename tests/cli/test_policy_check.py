@@ -87,7 +87,9 @@ def test_the_builtin_policy_and_an_initialised_home_pass(
 ) -> None:
     assert main(["policy", "check", "--home", str(home)]) == 0
     out = capsys.readouterr().out
-    assert f"policy {home / 'policy.toml'} (name = 'dps')" in out and "OK:" in out
+    # tldsec init --keystore file: not the dps policy, and it stores the PIN (DPS 4.2.4)
+    assert f"policy {home / 'policy.toml'} (name = 'file-keys')" in out
+    assert "keystore.activation" in out and "allowed because the policy is named" in out
 
 
 def test_a_home_whose_dps_policy_breaks_the_dps_does_not_load(
@@ -135,4 +137,5 @@ def test_a_differently_named_policy_deviates_and_status_says_where(
     finally:
         policy.write_text(original)
     assert main(["status", "--home", str(home)]) == 0
-    assert "every DPS number as the DPS says" in capsys.readouterr().out
+    out = capsys.readouterr().out  # tldsec init's file-keys policy stores the PIN
+    assert "DEVIATES from the DPS in 1 value(s)" in out and "keystore.activation" in out
