@@ -354,6 +354,7 @@ def main() -> int:
     finally:
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+    OUT.mkdir(parents=True, exist_ok=True)  # with --workdir elsewhere it may not exist yet
     (OUT / f"cycle-{n}.json").write_text(json.dumps(report, indent=2) + "\n")
     print(summary(report))
     return 0
