@@ -151,6 +151,7 @@ def fingerprint(origin: str, apex: ApexSettings, ttl: TtlPolicy, rules: Registry
             rules.ds.max_per_domain,
             rules.max_ns,
             rules.reserved.reasons,
+            rules.documentation_glue,
         ],
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
