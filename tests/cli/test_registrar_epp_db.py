@@ -78,6 +78,14 @@ def test_db_upgrade_and_registrar_lifecycle(
     listing = capsys.readouterr().out
     assert "alpha" in listing and cert.fingerprint[:16] in listing
     assert run("registrar", "cert", "alpha", "--clear", "--home", str(home)) == 0
+    capsys.readouterr()
+    assert (
+        run("registrar", "allow", "alpha", "192.0.2.7", "2001:db8::/48", "--home", str(home)) == 0
+    )
+    assert "192.0.2.7/32 2001:db8::/48" in capsys.readouterr().out
+    assert run("registrar", "allow", "alpha", "not-a-net", "--home", str(home)) == 1
+    assert run("registrar", "allow", "alpha", "--any", "--home", str(home)) == 0
+    assert "any address" in capsys.readouterr().out
     assert run("registrar", "passwd", "nobody", "--password-file", pw, "--home", str(home)) == 1
 
     # Every change is in the audit log as the operator's; the refused ones are not.
@@ -87,6 +95,8 @@ def test_db_upgrade_and_registrar_lifecycle(
         ("registrar.credentials_changed", "registrar.passwd"),
         ("registrar.credentials_changed", "registrar.cert"),
         ("registrar.credentials_changed", "registrar.cert"),
+        ("registrar.credentials_changed", "registrar.allow"),
+        ("registrar.credentials_changed", "registrar.allow"),
     ]
     assert {e["actor"] for e in changes} == {operator_actor()}
 

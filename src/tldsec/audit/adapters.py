@@ -26,6 +26,7 @@ REGISTRY_EVENTS: dict[str, tuple[EventType, dict[str, Any]]] = {
     "registrar.add": (EventType.REGISTRAR_CREATED, {}),
     "registrar.passwd": (EventType.REGISTRAR_CREDENTIALS_CHANGED, {"what": "password"}),
     "registrar.cert": (EventType.REGISTRAR_CREDENTIALS_CHANGED, {"what": "certificate"}),
+    "registrar.allow": (EventType.REGISTRAR_CREDENTIALS_CHANGED, {"what": "allowed networks"}),
 }
 
 

@@ -26,7 +26,7 @@ from tldsec.registry.audit import AuditRecorder, log_audit
 from tldsec.registry.context import rules_from_settings
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.passwords import production_hasher
-from tldsec.settings import Settings
+from tldsec.settings import EppSettings, Settings
 
 if TYPE_CHECKING:
     from tldsec.audit.log import AuditLog
@@ -90,6 +90,18 @@ class EppParts:
                 self.audit_log.close()
 
 
+def login_gate(settings: Settings, clock: Clock) -> LoginGate:
+    """The login gate of a server (or of a supervisor of several): session counts in this
+    process, failed logins counted in the registry database, shared by every EPP process
+    and host (``registry/login_failures.py``). ``gate.close()`` releases the database."""
+    from tldsec.registry.login_failures import DbFailures
+
+    db = RegistryDatabase.from_url(settings.registry_db_url)
+    return LoginGate(
+        clock, max_sessions=settings.epp.sessions_per_registrar, failures=DbFailures(db)
+    )
+
+
 def build_server(settings: Settings, clock: Clock, gate: Gate, *, audit: bool) -> EppParts:
     """The EPP server of one process: TLS context, registry database, dispatcher, and
     with ``audit`` the audit log (DPS 4.4.1) for DS changes and logins."""
@@ -131,10 +143,14 @@ def build_server(settings: Settings, clock: Clock, gate: Gate, *, audit: bool) -
         codec=Codec(max_bytes=epp.max_frame_bytes),
         audit=recorder,
     )
-    limits = ServerLimits(
+    return EppParts(EppServer(dispatcher, context, server_limits(epp)), db, audit_log)
+
+
+def server_limits(epp: EppSettings) -> ServerLimits:
+    """What one client may cost the server, from ``[epp]`` (docs/config.md)."""
+    return ServerLimits(
         max_frame_bytes=epp.max_frame_bytes, idle_timeout=float(epp.idle_timeout_seconds)
     )
-    return EppParts(EppServer(dispatcher, context, limits), db, audit_log)
 
 
 def worker_args(home: Path, *, audit: bool) -> list[str]:
@@ -161,9 +177,24 @@ def _serve(args: argparse.Namespace) -> int:
     epp = settings.epp
     host, port = parse_listen(args.listen or epp.listen)
     clock = SystemClock()
-    gate = LoginGate(clock, max_sessions=epp.sessions_per_registrar)
     if args.processes < 1:
         raise ConfigError("--processes must be at least 1")
+    gate = login_gate(settings, clock)
+    try:
+        return _serve_with(args, settings, clock, gate, host, port)
+    finally:
+        gate.close()
+
+
+def _serve_with(
+    args: argparse.Namespace,
+    settings: Settings,
+    clock: Clock,
+    gate: LoginGate,
+    host: str,
+    port: int,
+) -> int:
+    epp = settings.epp
     if args.processes == 1:
         parts = build_server(settings, clock, gate, audit=args.audit)
         settle_heap()

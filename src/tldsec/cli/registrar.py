@@ -59,7 +59,16 @@ def register(sub: Any) -> None:
     which.add_argument("--clear", action="store_true", help="no pinned certificate")
     cert.set_defaults(handler=_cert)
 
-    for parser in (add, listing, passwd, cert):
+    allow = actions.add_parser(
+        "allow", help="restrict a registrar's EPP logins to some networks (or any)"
+    )
+    allow.add_argument("client_id", metavar="ID")
+    nets = allow.add_mutually_exclusive_group(required=True)
+    nets.add_argument("networks", nargs="*", default=[], metavar="CIDR", help="e.g. 192.0.2.0/24")
+    nets.add_argument("--any", action="store_true", help="no allow-list: any address")
+    allow.set_defaults(handler=_allow)
+
+    for parser in (add, listing, passwd, cert, allow):
         add_home_argument(parser)
 
 
@@ -154,6 +163,17 @@ def _passwd(args: argparse.Namespace) -> int:
     with _unit_of_work(args, "passwd") as (session, tx):
         registrars.set_password(session, tx, args.client_id, password)
     print(f"password of {args.client_id} changed")
+    return 0
+
+
+def _allow(args: argparse.Namespace) -> int:
+    if not args.any and not args.networks:
+        raise ConfigError("name the networks (CIDR) the registrar logs in from, or --any")
+    with _unit_of_work(args, "allow") as (session, tx):
+        networks = registrars.set_allowed_networks(
+            session, tx, args.client_id, [] if args.any else args.networks
+        )
+    print(f"{args.client_id}: EPP logins from " + (" ".join(networks) or "any address"))
     return 0
 
 

@@ -307,10 +307,9 @@ class Registry:
     ) -> Callable[[], Awaitable[None]]:
         from tldsec.audit.adapters import registry_recorder
         from tldsec.audit.config import open_audit_log
-        from tldsec.cli.epp import parse_listen
+        from tldsec.cli.epp import login_gate, parse_listen, server_limits
         from tldsec.epp.dispatch import Dispatcher
-        from tldsec.epp.login import LoginGate
-        from tldsec.epp.server import EppServer, ServerLimits
+        from tldsec.epp.server import EppServer
         from tldsec.epp.tls import server_context
         from tldsec.epp.tlscert import make_self_signed
         from tldsec.epp.xml.codec import Codec
@@ -331,13 +330,19 @@ class Registry:
             from tldsec.epp.workers import EppWorkers
 
             open_audit_log(self.settings, self.clock).close()  # made once, not by N workers
-            workers = EppWorkers(
-                worker_args(self.settings.home, audit=True),
-                processes,
-                LoginGate(self.clock, max_sessions=epp.sessions_per_registrar),
-            )
-            self.epp_address = await workers.start(*parse_listen(listen or epp.listen))
-            return workers.close
+            shared = login_gate(self.settings, self.clock)
+            workers = EppWorkers(worker_args(self.settings.home, audit=True), processes, shared)
+            try:
+                self.epp_address = await workers.start(*parse_listen(listen or epp.listen))
+            except BaseException:
+                shared.close()
+                raise
+
+            async def close_workers() -> None:
+                await workers.close()
+                shared.close()
+
+            return close_workers
         context = server_context(
             epp.tls_cert,
             epp.tls_key,
@@ -346,29 +351,25 @@ class Registry:
         )
         db = RegistryDatabase.from_url(self.settings.registry_db_url)
         audit = open_audit_log(self.settings, self.clock)
+        gate = login_gate(self.settings, self.clock)
         dispatcher = Dispatcher(
             db=db,
             rules=rules_from_settings(self.settings),
             clock=self.clock,
             hasher=production_hasher(),
-            gate=LoginGate(self.clock, max_sessions=epp.sessions_per_registrar),
+            gate=gate,
             server_id=epp.server_id,
             codec=Codec(max_bytes=epp.max_frame_bytes),
             audit=registry_recorder(audit),
         )
-        server = EppServer(
-            dispatcher,
-            context,
-            ServerLimits(
-                max_frame_bytes=epp.max_frame_bytes, idle_timeout=float(epp.idle_timeout_seconds)
-            ),
-        )
+        server = EppServer(dispatcher, context, server_limits(epp))
         host, port = parse_listen(listen or epp.listen)
         self.epp_address = await server.start(host, port)
 
         async def close() -> None:
             await server.close()
             db.dispose()
+            gate.close()
             audit.close()
 
         return close

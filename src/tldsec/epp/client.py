@@ -59,9 +59,17 @@ class EppClient:
     """One EPP session; ``with EppClient(...) as c:`` connects and reads the greeting."""
 
     def __init__(
-        self, host: str, port: int, context: ssl.SSLContext, *, timeout: float = 30.0
+        self,
+        host: str,
+        port: int,
+        context: ssl.SSLContext,
+        *,
+        timeout: float = 30.0,
+        source: str | None = None,
     ) -> None:
+        """``source``: the local address to connect from (default: the system's choice)."""
         self.host, self.port, self.context, self.timeout = host, port, context, timeout
+        self.source = source
         self._sock: ssl.SSLSocket | None = None
         self._ids = itertools.count(1)
         self.greeting: Response | None = None
@@ -75,7 +83,11 @@ class EppClient:
         self.close()
 
     def connect(self) -> Response:
-        raw = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        raw = socket.create_connection(
+            (self.host, self.port),
+            timeout=self.timeout,
+            source_address=(self.source, 0) if self.source else None,
+        )
         try:
             self._sock = self.context.wrap_socket(raw, server_hostname=self.host)
         except (OSError, ssl.SSLError):

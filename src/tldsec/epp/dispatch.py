@@ -330,9 +330,10 @@ class Dispatcher:
         tx = self._tx(Actor(ANONYMOUS, None), sv_trid, cmd.cl_trid, started, trail)
         client_id = text_of(cmd.object_element.find(q(EPP, "clID")))[:16]
         opened: list[login_flow.LoginResult] = []
+        failures: list[tuple[str, ...]] = []
 
         def work(session: Session) -> Reply:
-            opened.append(login_flow.login(session, tx, cmd, conn, self.gate))
+            opened.append(login_flow.login(session, tx, cmd, conn, self.gate, failures))
             return Reply()
 
         try:
@@ -343,6 +344,9 @@ class Dispatcher:
             for result in opened:  # the slot was taken but the transaction failed
                 self.gate.close_session(result.actor.client_id)
             raise
+        finally:
+            for keys in failures:  # counted after the login's transaction (login.py)
+                self.gate.failed(*keys)
         result = opened[0]
         conn.actor, conn.objects, conn.extensions = result.actor, result.objects, result.extensions
         return reply

@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -42,6 +43,20 @@ class Registrar(Base):
     enabled: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # The networks it logs in from, CIDRs separated by spaces; None = any address.
+    allowed_networks: Mapped[str | None] = mapped_column(Text)
+
+
+class LoginFailure(Base):
+    """One failed EPP login, counted under a key ("pair:ID@ADDRESS", "peer:ADDRESS"):
+    the counter every EPP process and host shares (``epp/login.py``)."""
+
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("login_failure_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(96))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class Contact(Base):

@@ -6,7 +6,9 @@ authenticates against them. Each change is audited and written to the history.
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -36,6 +38,7 @@ class RegistrarView:
     cert_fingerprint: str | None
     enabled: bool
     created_at: datetime
+    allowed_networks: tuple[str, ...] = ()  # empty: any address
 
 
 def normalize_fingerprint(value: str) -> str:
@@ -123,6 +126,58 @@ def set_cert_fingerprint(session: Session, tx: Tx, client_id: str, fingerprint: 
     tx.audit("registrar.cert", actor=tx.actor.client_id, registrar=client_id, cert=fp)
 
 
+def normalize_networks(values: Sequence[str]) -> tuple[str, ...]:
+    """CIDRs (or single addresses) in canonical form, sorted; ``InvalidValue`` names a bad one."""
+    networks = set()
+    for value in values:
+        try:
+            networks.add(ipaddress.ip_network(value.strip(), strict=False))
+        except ValueError as exc:
+            raise InvalidValue(f"{value!r} is not an IP network (CIDR) or address") from exc
+    return tuple(str(n) for n in sorted(networks, key=lambda n: (n.version, n)))
+
+
+def networks_of(registrar: Registrar) -> tuple[str, ...]:
+    """The registrar's allow-list; empty when it may log in from any address."""
+    return tuple(registrar.allowed_networks.split()) if registrar.allowed_networks else ()
+
+
+def address_allowed(registrar: Registrar, address: str) -> bool:
+    """Whether ``address`` may log in as ``registrar`` (any, without an allow-list)."""
+    networks = networks_of(registrar)
+    if not networks:
+        return True
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # a dual-stack listener sees IPv4 peers as ::ffff:a.b.c.d
+    return any(ip in ipaddress.ip_network(n) for n in networks)
+
+
+def set_allowed_networks(
+    session: Session, tx: Tx, client_id: str, networks: Sequence[str]
+) -> tuple[str, ...]:
+    """Restrict EPP logins of ``client_id`` to ``networks`` (empty: any address). A login
+    from elsewhere is refused before its password is looked at, and never counts
+    against the registrar's failed-login limit (issue 18)."""
+    normalized = normalize_networks(networks)
+    registrar = get_registrar(session, client_id)
+    registrar.allowed_networks = " ".join(normalized) or None
+    registrar.updated_at = tx.now
+    history.record(session, tx, "registrar", client_id, "allow", {"networks": list(normalized)})
+    tx.audit(
+        "registrar.allow", actor=tx.actor.client_id, registrar=client_id, networks=list(normalized)
+    )
+    return normalized
+
+
+def find_registrar(session: Session, client_id: str) -> Registrar | None:
+    """The registrar with this client id, if any (no error: the login asks)."""
+    return session.scalar(select(Registrar).where(Registrar.client_id == client_id))
+
+
 def authenticate(
     session: Session,
     tx: Tx,
@@ -161,4 +216,12 @@ def authenticate(
 
 
 def _view(r: Registrar) -> RegistrarView:
-    return RegistrarView(r.client_id, r.name, r.email, r.cert_fingerprint, r.enabled, r.created_at)
+    return RegistrarView(
+        r.client_id,
+        r.name,
+        r.email,
+        r.cert_fingerprint,
+        r.enabled,
+        r.created_at,
+        networks_of(r),
+    )
