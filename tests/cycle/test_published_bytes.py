@@ -175,3 +175,21 @@ def test_a_zone_without_a_digest_record_is_not_served(
         assert soa_serial(primary.host, primary.port)[0] == dns.rcode.SERVFAIL
     finally:
         loop_thread.run(primary.server.close())
+
+
+def test_a_zone_without_a_digest_record_brings_a_cycle_at_once(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A store written before digests were kept (an upgrade): the primary would serve
+    nothing, so the next check asks for a cycle at once, which signs and verifies a new
+    serial in full."""
+    first = cycle(home, capsys)
+    store = store_of(home)
+    record_path(store.zone_path(first["serial"])).unlink()  # type: ignore[arg-type]
+    assert main(["cycle", "--home", str(home), "--check"]) == 0
+    assert "has no digest record" in capsys.readouterr().out
+    second = cycle(home, capsys)
+    assert second["outcome"] == "published" and second["stats"]["incremental_sign"] == 0  # type: ignore[index]
+    assert record_path(store.zone_path(second["serial"])).exists()  # type: ignore[arg-type]
+    assert main(["cycle", "--home", str(home), "--check"]) == 0
+    assert capsys.readouterr().out.strip() == "nothing to do"

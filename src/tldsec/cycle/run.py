@@ -69,6 +69,7 @@ from tldsec.errors import (
     ZoneError,
     ZoneSyntaxError,
 )
+from tldsec.filedigest import load_record
 from tldsec.hsm.base import KeyStore
 from tldsec.keys.service import KeyManager
 from tldsec.registry.context import rules_from_settings
@@ -139,6 +140,12 @@ class Cycle(Safeguards):
         if state.serial != distributed:
             return Pending(
                 "interrupted", f"serial {distributed} in the store is not the last cycle's"
+            )
+        if load_record(self.store.zone_path(distributed)) is None:
+            # Published before digests were kept, or its record was lost: the primary
+            # will not serve it, so a cycle signs and verifies a new serial in full now.
+            return Pending(
+                "integrity", f"serial {distributed} has no digest record of its verified bytes"
             )
         if state.held is not None and self._newest_change() == state.held.get("registry_change"):
             # The same zone would be held again: it waits for an operator's decision
