@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 from array import array
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from tldsec.dnscore import names
 from tldsec.dnscore.zone import RRset
 from tldsec.errors import SigningFailed
+from tldsec.forked import end_with_parent
 from tldsec.hsm.base import KeyStore, KeyStoreSpec
 from tldsec.signer.rrsig import ValidityWindow, rrset_wire, rrsig_header
 
@@ -167,7 +169,9 @@ def _sign_parallel(
     # Objects that exist now are never collected in the workers: a collection there
     # would write to every object's header and copy the whole heap page by page.
     gc.freeze()
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_worker_init, initargs=(spec,))
+    pool = ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=_worker_init, initargs=(spec, os.getpid())
+    )
     try:
         results = pool.map(_worker_sign, ranges)
         if meanwhile is not None:
@@ -187,8 +191,9 @@ def _sign_parallel(
         _FORK_JOBS = None
 
 
-def _worker_init(spec: KeyStoreSpec) -> None:
+def _worker_init(spec: KeyStoreSpec, parent_pid: int) -> None:
     global _WORKER_STORE
+    end_with_parent(parent_pid)
     from tldsec.hsm.open import open_keystore
 
     try:

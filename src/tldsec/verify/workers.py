@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from typing import Generic, TypeVar
 
 from tldsec.errors import VerificationFailed
+from tldsec.forked import end_with_parent
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -94,7 +95,9 @@ class ForkedMap(Generic[T]):
         # Objects that exist now are never collected in the workers: the collector does
         # not touch (and so copy) the pages of the zone they share with the parent.
         gc.freeze()
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=ctx, initializer=end_with_parent, initargs=(os.getpid(),)
+        )
         self._parts = [self._pool.submit(_run, start, end) for start, end in ranges]
 
     def result(self) -> list[T]:
@@ -145,7 +148,10 @@ class Background(Generic[R]):
         self, function: Callable[..., R], calls: list[tuple[object, ...]], workers: int = 1
     ) -> None:
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            max(1, workers), mp_context=multiprocessing.get_context("fork")
+            max(1, workers),
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=end_with_parent,
+            initargs=(os.getpid(),),
         )
         self._futures = [self._pool.submit(function, *args) for args in calls]
 
