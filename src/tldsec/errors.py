@@ -1,15 +1,18 @@
 """The one exception tree of tldsec.
 
 Every error the system raises on purpose is a ``TldsecError``; the CLI turns one into a
-single line and a non-zero exit code. A class docstring is its default message.
+single line and the exit code its class carries (``ExitCode``, docs/operations.md). A
+class docstring is its default message.
 
     TldsecError
     ├── ConfigError                 settings or home directory unusable
-    │   └── PolicyError             a policy field is invalid (names the field)
-    │       └── PolicyViolation     the policy breaks the DPS it names, or itself (lists each)
+    │   ├── PolicyError             a policy field is invalid (names the field)
+    │   │   └── PolicyViolation     the policy breaks the DPS it names, or itself (lists each)
+    │   └── DatabaseUnavailable     a database cannot be reached (names the URL, no password)
     ├── ZoneError                   an unsigned zone is unusable
     │   ├── ZoneSyntaxError         a zone file does not parse (file, line, reason)
     │   └── ZoneContentError        it parses, but breaks a zone rule (apex, CNAME, ...)
+    ├── FileUnusable                a file named on the command line cannot be read or written
     ├── KeyStoreError               the key store (HSM or key directory) failed
     │   ├── KeyStoreUnavailable     module, token or directory missing
     │   ├── KeyStoreLoginError      wrong PIN or PIN source unreadable
@@ -18,7 +21,7 @@ single line and a non-zero exit code. A class docstring is its default message.
     │   └── SigningFailed           the device refused or failed to sign
     ├── SigningError                the signer cannot produce a signed zone
     │   └── NoUsableKey             the signing configuration names no usable key
-    ├── VerificationFailed          a signed zone failed the gate (carries the report)
+    ├── VerificationFailed          a signed zone failed the gate (exit code 3, integrity)
     ├── KeyManagementError          a key operation is refused by the lifecycle rules
     ├── AuditError                  the audit log cannot be written or does not verify
     ├── DistributionError           the distribution store or the hidden primary failed
@@ -45,9 +48,24 @@ single line and a non-zero exit code. A class docstring is its default message.
 
 from __future__ import annotations
 
+from enum import IntEnum
+from typing import ClassVar
+
+
+class ExitCode(IntEnum):
+    """The exit status of every ``tldsec`` command (docs/operations.md, "Exit codes")."""
+
+    OK = 0  # done, or nothing wrong
+    FAILED = 1  # the command failed, or (status) something is degraded
+    USAGE = 2  # the command line is wrong (argparse)
+    INTEGRITY = 3  # what was checked is not intact: a zone refused, the audit log broken
+    NEEDED = 4  # waiting or needed: a check found work to do (cycle --check)
+
 
 class TldsecError(Exception):
     """tldsec failed."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.FAILED
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or (self.__doc__ or "").strip())
@@ -104,6 +122,18 @@ class ZoneContentError(ZoneError):
     """The zone breaks a rule of zone content (RFC 1034, RFC 2181, RFC 4035)."""
 
 
+class FileUnusable(TldsecError):
+    """A file or directory named on the command line cannot be read or written."""
+
+
+class DatabaseUnavailable(ConfigError):
+    """A database the home names cannot be reached."""
+
+    def __init__(self, message: str | None = None, *, reason: str = "") -> None:
+        self.reason = reason  # the driver's words, on one line
+        super().__init__(message)
+
+
 class KeyStoreError(TldsecError):
     """The key store failed."""
 
@@ -139,6 +169,8 @@ class NoUsableKey(SigningError):
 
 class VerificationFailed(TldsecError):
     """The signed zone failed verification and must not be distributed."""
+
+    exit_code = ExitCode.INTEGRITY
 
 
 class KeyManagementError(TldsecError):

@@ -106,7 +106,7 @@ def test_a_valid_zone_exits_0_with_a_summary_and_a_json_report(
     assert {c["name"] for c in doc["checks"]} >= {"signatures", "nsec3", "external:kzonecheck"}
 
 
-def test_a_failing_zone_exits_1_and_json_goes_to_stdout(
+def test_a_failing_zone_exits_3_and_json_goes_to_stdout(
     files: tuple[Path, Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     signed, unsigned, anchor = files
@@ -126,7 +126,7 @@ def test_a_failing_zone_exits_1_and_json_goes_to_stdout(
             "-",
         ]
     )
-    assert code == 1
+    assert code == 3  # integrity (docs/operations.md)
     doc = json.loads(capsys.readouterr().out)
     assert doc["failed_checks"] == ["content"]
     [finding] = next(c for c in doc["checks"] if c["name"] == "content")["findings"]
@@ -157,7 +157,7 @@ def test_the_gate_publishes_only_a_zone_that_passed(
     good = target.read_bytes()
     assert good == signed.read_bytes()
     _corrupt(signed)
-    assert main(args) == 1
+    assert main(args) == 3
     assert "gate: NOT published" in capsys.readouterr().out
     assert target.read_bytes() == good
 

@@ -136,12 +136,15 @@ def test_a_failing_validator_keeps_the_last_zone_and_raises_an_incident(tmp_path
         text=True,
         env=env,
     )
-    assert out.returncode == 1
+    assert out.returncode == 3  # refused by verification: integrity
     refused = json.loads(out.stdout)
     assert refused["outcome"] == "refused" and refused["distributed"] == good["serial"]
     assert store_of(home).current() == good["serial"]
     assert "INCIDENT" in out.stderr
-    status = json.loads(tldsec("status", "--home", str(home), "--json").stdout)
+    shown = tldsec("status", "--home", str(home), "--json", check=False)
+    assert shown.returncode == 3  # integrity while the incident is open (docs/operations.md)
+    status = json.loads(shown.stdout)
+    assert status["health"]["state"] == "integrity"
     assert status["serial"] == good["serial"]
     assert status["incident"]["serial"] == refused["serial"]
     assert status["incident"]["resolved"] is False

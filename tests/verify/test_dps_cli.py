@@ -44,7 +44,7 @@ def test_verify_without_the_key_store_refuses_each_dps_fault(
     ]
     code = main(args)
     out = capsys.readouterr().out
-    assert code == 1, out
+    assert code == 3, out  # integrity
     assert f"[FAIL] {check} " in out
     lines = [line for line in out.splitlines() if reason in line]
     assert lines, out
@@ -94,7 +94,7 @@ def test_a_home_s_policy_sets_the_rules_and_only_dps_is_held_to_the_dps(
         "--no-keystore",
     ]
     capsys.readouterr()
-    assert main(args) == 1  # the home's policy is "dps"
+    assert main(args) == 3  # the home's policy is "dps": refused, integrity
     out = capsys.readouterr().out
     assert "[FAIL] dnskey " in out and "DPS 6.1 requires a 1024-bit ZSK" in out
     # A policy with another name may deviate: its own numbers are the rules.

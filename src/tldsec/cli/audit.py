@@ -39,6 +39,7 @@ from tldsec.audit.sources import ChainInput, archive_input
 from tldsec.audit.verification import describe, verify_database
 from tldsec.audit.watch import AuditWatch, WatchState
 from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.cli.outputs import OutputPath
 from tldsec.clock import SystemClock
 from tldsec.db.base import make_engine
 from tldsec.errors import AuditError, ConfigError
@@ -80,9 +81,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         a = action(name, what, handler)
         _add_filters(a)
         _add_actor(a)
+        if name == "show":
+            a.add_argument("--json", action="store_true", help="a JSON array of the entries")
         if name == "export":
             a.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
-            a.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+            a.add_argument(
+                "--output", "-o", action=OutputPath, help="file to write (default: stdout)"
+            )
     a = action("verify", "recompute the chain and check the signed checkpoints", _verify)
     a.add_argument("--from", dest="start", metavar="SEQ|TIME", help="first entry to check")
     a.add_argument("--to", dest="end", metavar="SEQ|TIME", help="last entry to check")
@@ -143,7 +148,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     _add_actor(a)
     a = action("export-key", "print the audit public key (PEM) for auditors", _export_key)
-    a.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    a.add_argument("--output", "-o", action=OutputPath, help="file to write (default: stdout)")
     acts.add_parser("events", help="list the event catalogue").set_defaults(handler=_events)
     a = action("grant", "PostgreSQL: give a role append-only access to the log", _grant)
     a.add_argument("role")
@@ -297,13 +302,21 @@ def _show(args: argparse.Namespace) -> int:
     flt = _filter(args)
     with _log(args) as log:
         n = 0
+        if args.json:
+            print("[")  # streamed: the log may be long
         for e in iter_entries(log.engine, flt):
+            if args.json:
+                print(("," if n else "") + json.dumps(e.to_record(), sort_keys=True))
+                n += 1
+                continue
             details = json.dumps(dict(e.details), sort_keys=True, ensure_ascii=False)
             print(
                 f"{e.seq:>8}  {e.time:%Y-%m-%dT%H:%M:%S.%fZ}  {e.level:<8}  {e.event:<24}  "
                 f"{e.actor:<22}  {details}"
             )
             n += 1
+        if args.json:
+            print("]")
         log.record(EventType.AUDIT_EXPORTED, actor=_actor(args), action="show", entries=n)
     return 0
 

@@ -33,6 +33,7 @@ from tldsec.cli.common import (
     operator_actor,
     settings_from_args,
 )
+from tldsec.cli.outputs import OutputPath
 from tldsec.clock import SystemClock
 from tldsec.errors import ConfigError, KeyStoreError
 from tldsec.hsm.backup import (
@@ -107,7 +108,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.set_defaults(handler=_share_words)
     a = action("keys", "write every key of this HSM, wrapped under the SMK, to an archive")
     a.add_argument("--smk", required=True, metavar="CHECK", help="the SMK's check value")
-    a.add_argument("-o", "--out", type=Path, required=True, help="the archive file to write")
+    a.add_argument(
+        "-o", "--out", action=OutputPath, required=True, help="the archive file to write"
+    )
     a.set_defaults(handler=_keys)
     a = action("restore", "recreate an archive's keys in this HSM (it must hold the SMK)")
     a.add_argument("archive", type=Path)

@@ -124,6 +124,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="check its record: every participant's signature and the audit entry (DPS 5.1.1)",
     )
+    a.add_argument("--json", action="store_true", help="JSON (the only form; for scripts)")
     a.set_defaults(handler=_show)
     a = action("sign", "sign a ceremony's record as one participant, after the operation")
     a.add_argument("ceremony")

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tldsec.errors import ConfigError
+from tldsec.errors import ConfigError, DatabaseUnavailable
 from tldsec.settings import Settings, home_from, load_settings
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ def settings_from_args(
 
     home = home_from(args.home)
     settings = load_settings(home)
+    args.loaded_settings = settings  # for the error layer (main.py) to name the URLs
     require_databases(settings, databases)
     # A PIN the Security Officer holds is asked for only when a command opens the HSM
     # (cli/pins.py).
@@ -61,19 +62,31 @@ def require_databases(settings: Settings, names: tuple[str, ...] = ALL_DATABASES
     from tldsec.db.exists import database_exists  # SQLAlchemy only for the commands
 
     for name, url in settings.database_urls().items():
-        if name not in names or database_exists(url):
+        if name not in names:
             continue
-        written = getattr(settings.config.database, f"{name}_url") is not None
-        where = (
-            f"[database] {name}_url in {settings.source}"
-            if written
-            else f"the default of [database] {name}_url"
-        )
+        where = database_key(settings, name)
+        try:
+            if database_exists(url):
+                continue
+        except DatabaseUnavailable as exc:
+            raise DatabaseUnavailable(
+                f"cannot reach the {name} database {redacted(url)} ({where}): {exc.reason}; "
+                "start the database server or correct the URL, then run the command again",
+                reason=exc.reason,
+            ) from exc
         create = "'tldsec audit init'" if name == "audit" else "'tldsec db upgrade --create'"
         raise ConfigError(
             f"the {name} database {redacted(url)} ({where}) does not exist: check the URL "
             f"for a typo, or run {create} to create a new, empty one"
         )
+
+
+def database_key(settings: Settings, name: str) -> str:
+    """Where the URL of database ``name`` comes from: the key and its file, or its default."""
+    written = getattr(settings.config.database, f"{name}_url") is not None
+    if written:
+        return f"[database] {name}_url in {settings.source}"
+    return f"the default of [database] {name}_url"
 
 
 def redacted(url: str) -> str:

@@ -9,7 +9,8 @@ from typing import Any
 from tldsec.cli.common import add_home_argument, ceremony_gate, operator_actor, settings_from_args
 from tldsec.clock import SystemClock
 from tldsec.cycle import Cycle, open_cycle
-from tldsec.errors import CycleError
+from tldsec.cycle.result import Outcome
+from tldsec.errors import CycleError, ExitCode
 from tldsec.settings import Settings
 
 
@@ -25,8 +26,10 @@ def register(sub: Any) -> None:
         "no signature to refresh) stops at once. A zone that loses more than a "
         "configured share of its delegations or DS RRsets (or all of them), or changes "
         "size by more than a share, is held for an operator: --accept-change ID "
-        "publishes exactly that change. Exit status 1 if the zone was refused or held "
-        "or a stage failed: the last good zone stays distributed.",
+        "publishes exactly that change. The last good zone stays distributed unless a "
+        "new one passed. Exit status (docs/operations.md): 0 published or nothing to "
+        "do, 1 a stage failed, 3 the candidate was refused by verification, 4 the change "
+        "is held for an operator; with --check, 4 when a cycle is needed, 0 when not.",
     )
     add_home_argument(p)
     p.add_argument("--force", action="store_true", help="build and sign even if nothing changed")
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             pending = cycle.pending()
         reason = None if pending is None else pending.reason
         print(json.dumps({"pending": reason}) if args.json else (reason or "nothing to do"))
-        return 0
+        return ExitCode.OK if reason is None else ExitCode.NEEDED  # for scripts and timers
     accept: str | None = args.accept_change
     operator = operator_actor()
     with open_cycle(
@@ -66,7 +69,16 @@ def run(args: argparse.Namespace) -> int:
             _accept(settings, cycle, accept, args.ceremony)
         result = cycle.run(force=args.force or accept is not None)
     print(json.dumps(result.as_json()) if args.json else result.summary(), flush=True)
-    return 0 if result.ok else 1
+    return _exit_code(result.outcome)
+
+
+def _exit_code(outcome: Outcome) -> int:
+    """0 published or unchanged, 3 refused (integrity), 4 held (waits for a person)."""
+    if outcome in (Outcome.PUBLISHED, Outcome.UNCHANGED):
+        return ExitCode.OK
+    if outcome is Outcome.REFUSED:
+        return ExitCode.INTEGRITY
+    return ExitCode.NEEDED if outcome is Outcome.HELD else ExitCode.FAILED
 
 
 def _accept(settings: Settings, cycle: Cycle, change: str, ceremony: str | None) -> None:

@@ -1,15 +1,24 @@
-"""Entry point of the ``tldsec`` command."""
+"""Entry point of the ``tldsec`` command.
+
+Every failure ends as one line on stderr and an exit code from ``ExitCode`` (0 ok, 1
+failed, 2 usage, 3 integrity, 4 waiting/needed; docs/operations.md). With ``--json`` the
+same failure is also a JSON object on stdout, so a script that reads stdout learns why.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
 
 from tldsec import __version__
-from tldsec.errors import KeyStoreLocked, KeyStoreLoginError, TldsecError
+from tldsec.cli.errors import describe_failure
+from tldsec.cli.outputs import check_outputs
+from tldsec.errors import ExitCode, KeyStoreLocked, KeyStoreLoginError, TldsecError
 
 # Command-group modules under tldsec.cli, each with register(subparsers).
 COMMAND_MODULES: tuple[str, ...] = (
@@ -31,8 +40,14 @@ COMMAND_MODULES: tuple[str, ...] = (
     "policy",
 )
 
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
+EXIT_FAILURE = ExitCode.FAILED
+EXIT_USAGE = ExitCode.USAGE
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports it
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what `cmd | head` reports for a Unix tool
+
+# Global options, accepted before or after the command (moved after it before parsing).
+GLOBAL_WITH_VALUE = ("--home",)
+GLOBAL_FLAGS = ("--json", "--verbose")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -40,16 +55,64 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     costs a second or more, and a cycle runs ``tldsec cycle`` as a child process)."""
     parser = argparse.ArgumentParser(
         prog="tldsec",
-        description="DNSSEC for a TLD registry, as its DNSSEC Policy Statement says.",
+        description="DNSSEC for a TLD registry, as its DNSSEC Policy Statement says. "
+        "--home, -v and --json may come before or after the command. Exit codes: 0 ok, "
+        "1 failed, 2 usage, 3 integrity (a zone refused, the audit log broken), "
+        "4 waiting or needed (docs/operations.md).",
     )
     parser.add_argument("--version", action="version", version=f"tldsec {__version__}")
     parser.add_argument(
         "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
     )
+    parser.add_argument("--home", metavar="DIR", help="the home directory, for any command")
+    parser.add_argument("--json", action="store_true", help="JSON output, where offered")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES if only is None else (only,):
         import_module(f"tldsec.cli.{name}").register(sub)
+    for leaf in _leaves(parser):
+        leaf.add_argument(
+            "-v",
+            "--verbose",
+            action="count",
+            default=argparse.SUPPRESS,
+            help="more log output (-vv for debug)",
+        )
     return parser
+
+
+def _leaves(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """The parsers of the commands themselves (those without sub-commands)."""
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [parser]
+    found: list[argparse.ArgumentParser] = []
+    for action in subs:
+        for child in dict.fromkeys(action.choices.values()):  # aliases share a parser
+            found.extend(_leaves(child))
+    return found
+
+
+def global_options_last(argv: Sequence[str]) -> list[str]:
+    """``argv`` with the global options given before the command moved after it, where
+    every command's parser reads them (``tldsec --home H init`` = ``tldsec init --home H``)."""
+    moved: list[str] = []
+    i = 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] != "--":
+        arg = argv[i]
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_WITH_VALUE:
+            take = 1 if "=" in arg else 2
+        elif name in GLOBAL_FLAGS or (len(arg) > 1 and set(arg[1:]) == {"v"}):
+            take = 1
+        else:
+            return list(argv)  # --help, --version, or a mistake: argparse says which
+        moved.extend(argv[i : i + take])
+        i += take
+    rest = list(argv[i:])
+    if "--" in rest:
+        cut = rest.index("--")
+        return rest[:cut] + moved + rest[cut:]
+    return rest + moved
 
 
 def _command(argv: Sequence[str]) -> str | None:
@@ -59,26 +122,46 @@ def _command(argv: Sequence[str]) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser(_command(sys.argv[1:] if argv is None else argv))
-    args = parser.parse_args(argv)
+    line = global_options_last(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(_command(line))
+    args = parser.parse_args(line)
+    verbose = getattr(args, "verbose", 0)
     logging.basicConfig(
-        level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
+        level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)],
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
+        check_outputs(args)  # before any work: a run must not end on an unwritable file
         result: int = args.handler(args)
-    except KeyStoreLoginError as exc:
-        if not isinstance(exc, KeyStoreLocked):  # locked: no login was tried
-            _audit_hsm_login_failure(args, exc)
-        print(f"tldsec: error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
-    except TldsecError as exc:
-        print(f"tldsec: error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return result
+    except BrokenPipeError:
+        return _broken_pipe()
     except KeyboardInterrupt:
         print("tldsec: interrupted", file=sys.stderr)
-        return 130
-    return result
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if isinstance(exc, KeyStoreLoginError) and not isinstance(exc, KeyStoreLocked):
+            _audit_hsm_login_failure(args, exc)  # locked: no login was tried
+        failure = describe_failure(exc, args)
+        if failure.unexpected and verbose:
+            logging.getLogger("tldsec").exception("unexpected error")
+        try:
+            if getattr(args, "json", None) in (True, "-"):  # verify --json takes a file
+                print(json.dumps(failure.as_json()), flush=True)
+            print(f"tldsec: error: {failure.message}", file=sys.stderr, flush=True)
+        except BrokenPipeError:
+            return _broken_pipe()
+        return failure.exit_code
+
+
+def _broken_pipe() -> int:
+    """The reader went away (``tldsec status | head -1``): stop quietly, as Unix tools
+    do. stdout is pointed at /dev/null so the interpreter's last flush cannot fail."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return EXIT_BROKEN_PIPE
 
 
 def _audit_hsm_login_failure(args: argparse.Namespace, exc: KeyStoreLoginError) -> None:

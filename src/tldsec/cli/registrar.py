@@ -7,6 +7,7 @@ Every change is recorded in the audit log with the operator (``person:<login>``)
 from __future__ import annotations
 
 import argparse
+import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,6 +45,7 @@ def register(sub: Any) -> None:
     add.set_defaults(handler=_add)
 
     listing = actions.add_parser("list", help="list registrars")
+    listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=_list)
 
     passwd = actions.add_parser("passwd", help="set a registrar's EPP password")
@@ -151,11 +153,25 @@ def _list(args: argparse.Namespace) -> int:
             rows = registrars.list_registrars(session)
     finally:
         db.dispose()
+    if args.json:
+        print(json.dumps([_registrar_json(r) for r in rows], indent=2))
+        return 0
     print(f"{'ID':16} {'ENABLED':7} {'E-MAIL':30} CERTIFICATE")
     for r in rows:
         cert = r.cert_fingerprint[:16] + "..." if r.cert_fingerprint else "-"
         print(f"{r.client_id:16} {'yes' if r.enabled else 'no':7} {r.email or '-':30} {cert}")
     return 0
+
+
+def _registrar_json(r: registrars.RegistrarView) -> dict[str, Any]:
+    return {
+        "client_id": r.client_id,
+        "name": r.name,
+        "email": r.email,
+        "enabled": r.enabled,
+        "cert_fingerprint": r.cert_fingerprint,
+        "created_at": r.created_at.isoformat(),
+    }
 
 
 def _passwd(args: argparse.Namespace) -> int:

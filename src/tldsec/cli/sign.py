@@ -19,6 +19,7 @@ from tldsec.cli.common import (
     operator_actor,
     settings_from_args,
 )
+from tldsec.cli.outputs import OutputPath
 from tldsec.cli.progress import ProgressLine
 from tldsec.clock import SystemClock
 from tldsec.errors import TldsecError, ZoneSyntaxError
@@ -41,7 +42,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_home_argument(p)
     p.add_argument("zonefile", type=Path, help="the unsigned zone")
-    p.add_argument("-o", "--output", type=Path, required=True, help="the signed zone")
+    p.add_argument("-o", "--output", action=OutputPath, required=True, help="the signed zone")
     p.add_argument("--origin", help="zone origin (default: the home's [zone] origin)")
     p.add_argument("--previous", type=Path, help="the previous signed zone, for reuse")
     p.add_argument(

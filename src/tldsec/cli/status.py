@@ -1,7 +1,13 @@
 """``tldsec status``: the zone serial, the last cycle, the key plan's next event, the
 earliest signature expiry, the last verification report and the HSM (locked or active,
 as the running ``tldsec serve`` says over its activation socket), for people or as JSON.
-It never opens the HSM."""
+It never opens the HSM.
+
+Its exit code says whether anything is wrong, for monitoring and scripts
+(docs/operations.md): 3 (integrity) while a refused zone's incident is open, 1
+(degraded) when the last cycle failed, signatures expire within the policy's safety
+margin (DPS 3.5.2) or the audit log cannot be read, 4 (waiting) while a change is held
+for an operator; else 0."""
 
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import Clock, SystemClock, from_epoch
 from tldsec.cycle import LAST_REPORT, CycleState, open_cycle
 from tldsec.cycle.run import UNSIGNED_NAME
+from tldsec.errors import ExitCode
 from tldsec.policy_check import dps_findings
 from tldsec.settings import Settings
 from tldsec.zone.buildinfo import BuildInfo
@@ -36,7 +43,45 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     report = status(settings, SystemClock())
     print(json.dumps(report, indent=2) if args.json else text(report))
-    return 0
+    return int(ExitCode[report["health"]["exit"]])
+
+
+def health(report: dict[str, Any], settings: Settings, now: datetime) -> dict[str, Any]:
+    """What is wrong, worst first: ``state`` ok, degraded or integrity, and the exit
+    code name that goes with it."""
+    integrity: list[str] = []
+    degraded: list[str] = []
+    waiting: list[str] = []
+    incident = report["incident"]
+    if incident and not incident["resolved"] and incident.get("kind") != "held":
+        what = incident.get("kind") or "verification"
+        integrity.append(f"serial {incident['serial']}: {what} incident open")
+    last = report["last_cycle"]
+    if last and last.get("outcome") == "failed":
+        degraded.append(f"the last cycle failed at {last.get('stage')}: {last.get('error')}")
+    expiry = report["earliest_signature_expiry"]
+    margin = settings.policy.cycle.safety_margin
+    if expiry is not None and datetime.fromisoformat(expiry) <= now + margin:
+        degraded.append(f"signatures expire at {expiry}, within the safety margin ({margin})")
+    audit = report["audit"]
+    if not audit.get("initialized"):
+        degraded.append("audit log: " + "; ".join(audit.get("warnings", [])))
+    if (report.get("hsm") or {}).get("state") == "locked":
+        waiting.append("the HSM is locked: nothing is signed until 'tldsec hsm activate'")
+    held = report.get("held")
+    if held:
+        waiting.append(
+            f"change {held.get('id')} held for an operator (tldsec cycle --accept-change)"
+        )
+    if integrity:
+        state, code = "integrity", ExitCode.INTEGRITY
+    elif degraded:
+        state, code = "degraded", ExitCode.FAILED
+    elif waiting:
+        state, code = "waiting", ExitCode.NEEDED
+    else:
+        state, code = "ok", ExitCode.OK
+    return {"state": state, "exit": code.name, "problems": integrity + degraded + waiting}
 
 
 def status(settings: Settings, clock: Clock) -> dict[str, Any]:
@@ -61,7 +106,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
             "failed_checks": [c["name"] for c in data.get("checks", []) if not c["passed"]],
             "file": str(report_path),
         }
-    return {
+    report = {
         "zone": settings.origin,
         "serial": serial,
         "store": str(store_dir),
@@ -96,6 +141,8 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
         "hsm": hsm_status(settings),
         "now": now.isoformat(),
     }
+    report["health"] = health(report, settings, now)
+    return report
 
 
 def _quarantine(settings: Settings) -> tuple[Quarantined, ...]:
@@ -249,6 +296,9 @@ def text(r: dict[str, Any]) -> str:
         )
     lines.extend(_audit_lines(r["audit"]))
     lines.extend(status_lines(r["ceremonies"]))
+    h = r["health"]
+    lines.append(f"health          {h['state'].upper() if h['problems'] else 'ok'}")
+    lines.extend(f"                {p}" for p in h["problems"])
     return "\n".join(lines)
 
 

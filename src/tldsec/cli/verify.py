@@ -17,7 +17,7 @@ from pathlib import Path
 
 from tldsec.cli.common import add_home_argument
 from tldsec.clock import SystemClock
-from tldsec.errors import AuditError, ConfigError, KeyStoreError, TldsecError
+from tldsec.errors import AuditError, ConfigError, ExitCode, KeyStoreError, TldsecError
 from tldsec.hsm.base import KeyStore
 from tldsec.policy import load_policy
 from tldsec.settings import CONFIG_NAME, Settings, VerifySettings, home_from, load_settings
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     if args.gate:
         where = f"published to {args.publish_to}" if report.passed else "NOT published"
         print(f"gate: {where}", file=sys.stderr if args.json == "-" else sys.stdout)
-    return 0 if report.passed else 1
+    return ExitCode.OK if report.passed else ExitCode.INTEGRITY
 
 
 def _settings(args: argparse.Namespace) -> Settings | None:

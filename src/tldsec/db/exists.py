@@ -16,7 +16,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from tldsec.db.base import make_engine
-from tldsec.errors import ConfigError
+from tldsec.errors import ConfigError, DatabaseUnavailable
 
 # PostgreSQL SQLSTATE invalid_catalog_name: 'database "x" does not exist'.
 INVALID_CATALOG_NAME = "3D000"
@@ -57,7 +57,10 @@ def database_exists(url: str) -> bool:
         missing = f'database "{parsed.database}" does not exist'
         if getattr(exc.orig, "sqlstate", None) == INVALID_CATALOG_NAME or missing in str(exc):
             return False
-        raise ConfigError(f"cannot reach the database {parsed!r}: {exc.orig}") from exc
+        reason = " ".join(str(exc.orig).split())  # libpq's message spans lines
+        raise DatabaseUnavailable(
+            f"cannot reach the database {parsed!r}: {reason}", reason=reason
+        ) from exc
     finally:
         engine.dispose()
 
