@@ -55,7 +55,8 @@ def loop_thread() -> Iterator[LoopThread]:
 def cycle(home: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
     code = main(["cycle", "--home", str(home), "--json"])
     result: dict[str, object] = json.loads(capsys.readouterr().out)
-    assert code == (0 if result["outcome"] in ("published", "unchanged") else 1)
+    codes = {"published": 0, "unchanged": 0, "refused": 3, "held": 4}  # docs/operations.md
+    assert code == codes.get(result["outcome"], 1)
     return result
 
 
