@@ -313,8 +313,12 @@ def _resolve(unbound: Daemon, name: str, rdtype: str) -> dns.message.Message:
 
 def test_a_cycle_requested_on_the_health_endpoint_runs_at_once(running: Running) -> None:
     before = int(running.health()["serial"])  # type: ignore[arg-type]
+    token = (running.home / "control-token").read_text().strip()  # issue 22: no token, 401
     request = urllib.request.Request(
-        f"http://127.0.0.1:{running.health_port}/cycle", method="POST", data=b""
+        f"http://127.0.0.1:{running.health_port}/cycle",
+        method="POST",
+        data=b"",
+        headers={"Authorization": f"Bearer {token}"},
     )
     with urllib.request.urlopen(request, timeout=5) as r:
         assert r.status == 202

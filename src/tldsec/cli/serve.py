@@ -49,6 +49,7 @@ from tldsec.audit.startup import FileHashes, as_details, changed_files, record_s
 from tldsec.audit.watch import AuditWatch
 from tldsec.cli.activation import Peer, socket_path, start_server, tokens_of
 from tldsec.cli.common import add_home_argument, default_processes, settings_from_args
+from tldsec.cli.control import authorised, control_token, token_path
 from tldsec.cli.pins import encode_pins
 from tldsec.clock import Clock, SystemClock
 from tldsec.cycle import Cycle, load_cycle_settings, open_cycle, open_store
@@ -73,7 +74,8 @@ def register(sub: Any) -> None:
         help="run the registry: EPP server, cycle scheduler, hidden primary, health endpoint",
         description="Start the EPP server, the cycle scheduler and the hidden primary "
         "(SOA, AXFR, IXFR, NOTIFY) from the home's tldsec.toml, with JSON log lines and a "
-        "health endpoint (GET /health, GET /status, POST /cycle). Ctrl-C stops.",
+        "health endpoint (GET /health, GET /status; POST /cycle with 'Authorization: "
+        "Bearer TOKEN', the token in HOME/control-token). Ctrl-C stops.",
     )
     add_home_argument(p)
     p.add_argument("--epp-listen", metavar="HOST:PORT", help="EPP (default: [epp] listen)")
@@ -182,6 +184,7 @@ class Registry:
         self.activation: Activation | None = Activation(tokens) if tokens else None
         self.hsm_lock = asyncio.Lock()
         self.signing = True  # False: --no-cycle, nothing is signed here
+        self.control_token = control_token(settings.home)  # POST /cycle needs it
 
     async def serve(
         self,
@@ -689,13 +692,18 @@ class Registry:
         try:
             async with asyncio.timeout(5):
                 request = await reader.readline()
-                while (await reader.readline()).strip():
-                    pass
+                headers: list[bytes] = []
+                while (line := await reader.readline()).strip() and len(headers) < 100:
+                    headers.append(line)
             method, path, *_ = [*request.decode("latin-1").split(), "", ""]
             status, body = "404 Not Found", {"error": "GET /health, GET /status, POST /cycle"}
             if method == "GET" and path in ("/health", "/status", "/"):
                 body = self.health()
                 status = "200 OK" if body["status"] == "ok" else "503 Service Unavailable"
+            elif method == "POST" and not authorised(headers, self.control_token):
+                status = "401 Unauthorized"
+                body = {"error": f"send 'Authorization: Bearer' with the token in "
+                        f"{token_path(self.settings.home)}"}  # fmt: skip
             elif method == "POST" and path == "/cycle" and self.scheduler is not None:
                 self.scheduler.trigger.set()
                 status, body = "202 Accepted", {"cycle": "requested"}

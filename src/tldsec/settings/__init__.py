@@ -217,7 +217,9 @@ def home_from(arg: str | None) -> Path:
 
 
 def resolve_pin(source: str | None, home: Path) -> str:
-    """Read a PIN from ``file:PATH`` (relative to the home) or ``env:NAME``."""
+    """Read a PIN from ``file:PATH`` (relative to the home), ``env:NAME`` or
+    ``credential:NAME``: the file NAME in ``$CREDENTIALS_DIRECTORY``, where systemd's
+    ``LoadCredential=`` puts a secret only the service can read (packaging/systemd)."""
     if not source:
         raise KeyStoreLoginError("no PIN source configured ([keystore] pin_source)")
     kind, _, value = source.partition(":")
@@ -228,6 +230,20 @@ def resolve_pin(source: str | None, home: Path) -> str:
         return pin
     if source == SECURITY_OFFICER:
         raise KeyStoreLocked()
+    if kind == "credential":
+        directory = os.environ.get("CREDENTIALS_DIRECTORY")
+        if not directory or not value or "/" in value:
+            raise KeyStoreLoginError(
+                f"PIN source {source}: $CREDENTIALS_DIRECTORY is not set (run under systemd "
+                "with LoadCredential=NAME:FILE) or the name is not a plain file name"
+            )
+        path = Path(directory) / value
+        try:
+            return path.read_text("utf-8").strip()
+        except OSError as exc:
+            raise KeyStoreLoginError(
+                f"PIN source {source}: cannot read {path}: {exc.strerror}"
+            ) from exc
     if kind == "file":
         path = _in_home(home, value)
         try:
@@ -237,7 +253,7 @@ def resolve_pin(source: str | None, home: Path) -> str:
                 f"PIN source {source}: cannot read {path}: {exc.strerror}"
             ) from exc
     raise KeyStoreLoginError(
-        f'PIN source {source!r}: use "{SECURITY_OFFICER}", file:PATH or env:NAME'
+        f'PIN source {source!r}: use "{SECURITY_OFFICER}", file:PATH, env:NAME or credential:NAME'
     )
 
 

@@ -56,7 +56,8 @@ class KeystoreTable:
     backend: str = setting("pkcs11", choices=("pkcs11", "file", "memory"))
     module: str | None = None  # default: SoftHSM2 where Debian puts it
     token_label: str = "tldsec"
-    pin_source: str = "file:pin"  # "security-officer" (the dps policy), file:PATH, env:NAME
+    # "security-officer" (the dps policy), file:PATH, env:NAME, credential:NAME (systemd)
+    pin_source: str = "file:pin"
     softhsm2_conf: str | None = None
     directory: str = "keys"  # the file backend's key directory
     replica: tuple[ReplicaTable, ...] = ()  # [[keystore.replica]]
