@@ -1,32 +1,71 @@
-"""A progress line on stderr for long runs, only when stderr is a terminal."""
+"""Progress of a long run on stderr: on a terminal a bar with the rate and the time left
+(rich), otherwise a line at most every ``interval`` seconds, for a log or the journal."""
 
 from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
 
 
 class ProgressLine:
-    """Call with (done, total); redraws at most a few times a second."""
+    """Call with (done, total). On a terminal a rich progress bar (rate, ETA); elsewhere
+    ``label: done/total (pct) rate/s, about N s left`` every ``interval`` seconds and at
+    the end, so a run under systemd or cron is not silent for minutes (issue 22)."""
 
-    def __init__(self, label: str, stream: TextIO | None = None) -> None:
+    def __init__(self, label: str, stream: TextIO | None = None, interval: float = 10.0) -> None:
         self._label = label
         self._stream = stream or sys.stderr
-        self._enabled = self._stream.isatty()
+        self._interval = interval
         self._start = time.monotonic()
-        self._last = 0.0
+        self._last = self._start
+        self._bar: Any = None
+        self._task: Any = None
+        self._tty = self._stream.isatty()
 
     def __call__(self, done: int, total: int) -> None:
-        if not self._enabled:
+        if self._tty:
+            self._draw(done, total)
             return
         now = time.monotonic()
-        if now - self._last < 0.25 and done < total:
+        if done < total and now - self._last < self._interval:
             return
         self._last = now
-        rate = done / max(now - self._start, 1e-9)
+        elapsed = max(now - self._start, 1e-9)
+        rate = done / elapsed
+        left = (total - done) / rate if rate > 0 else 0.0
         pct = 100 * done / total if total else 100
-        self._stream.write(f"\r{self._label}: {done:,}/{total:,} ({pct:3.0f}%) {rate:,.0f}/s ")
-        if done >= total:
-            self._stream.write("\n")
+        self._stream.write(
+            f"{self._label}: {done:,}/{total:,} ({pct:.0f}%) {rate:,.0f}/s"
+            + (f", about {left:,.0f} s left\n" if done < total else f", {elapsed:.1f} s\n")
+        )
         self._stream.flush()
+
+    def _draw(self, done: int, total: int) -> None:
+        if self._bar is None:
+            from rich.console import Console  # only on a terminal
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self._bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TaskProgressColumn(),
+                TextColumn("{task.fields[rate]}"),
+                TimeRemainingColumn(),
+                console=Console(file=self._stream),
+                transient=False,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self._label, total=total, rate="")
+        elapsed = max(time.monotonic() - self._start, 1e-9)
+        self._bar.update(self._task, completed=done, total=total, rate=f"{done / elapsed:,.0f}/s")
+        if done >= total:
+            self._bar.stop()
