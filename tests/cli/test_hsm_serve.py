@@ -106,8 +106,11 @@ class Serve:
             return exc.code, dict(json.loads(exc.read()))
 
     def post_cycle(self) -> None:
+        token = (self.home / "control-token").read_text().strip()  # POST needs it (issue 22)
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.health_port}/cycle", method="POST"
+            f"http://127.0.0.1:{self.health_port}/cycle",
+            method="POST",
+            headers={"Authorization": f"Bearer {token}"},
         )
         with urllib.request.urlopen(request, timeout=5) as r:
             assert r.status == 202
@@ -185,7 +188,8 @@ def test_serve_starts_locked_and_the_officer_activates_and_deactivates_it(
     assert code == 503
     assert health["hsm"]["state"] == "locked"  # type: ignore[index]
     assert str(health["serial"]) == first_serial
-    status = tldsec("status", "--home", home)
+    status = tldsec("status", "--home", home, check=False)
+    assert status.returncode == 4  # waiting for the officer (docs/operations.md)
     assert "HSM             LOCKED" in status.stdout
     assert tldsec("keys", "list", "--home", home).returncode == 0
     assert tldsec("hsm", "status", "--home", home).stdout.startswith("locked")
