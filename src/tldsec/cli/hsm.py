@@ -1,5 +1,6 @@
 """``tldsec hsm activate|deactivate|status``: the Security Officer puts the HSM of the
-running service on-line and takes it off-line (DPS 4.2.4, 5.2.8, 5.2.9, 5.4).
+running service on-line and takes it off-line (DPS 4.2.4, 5.2.8, 5.2.9, 5.4); ``tldsec
+hsm check``: the replica proof (``cycle/replicas.py``).
 
 ``activate`` asks the officer for the PIN of each token they hold (at the terminal, or
 from their own ``--pin-file``) and sends it over the service's activation socket
@@ -48,6 +49,19 @@ def register(sub: Any) -> None:
     add_home_argument(status)
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(handler=run_status)
+    check = cmds.add_parser(
+        "check",
+        help="replica proof: every HSM signs a fresh challenge with every key of the zone",
+        description="Each HSM ([keystore] and every [[keystore.replica]]) signs a fresh "
+        "random challenge with each key it should hold (the DNSKEY RRset and the keys "
+        "waiting to enter it); each signature is verified against the exact DNSKEY RDATA "
+        "the zone publishes. A key missing or different on any HSM is an incident "
+        "(audited, in status); a new key enters the zone only once every HSM proved it. "
+        "Exit status 1 on an incident.",
+    )
+    add_home_argument(check)
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.set_defaults(handler=run_check)
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -89,6 +103,42 @@ def run_deactivate(args: argparse.Namespace) -> int:
     answer = _ask(settings, {"op": "deactivate", "actor": operator_actor()})
     print(f"HSM deactivated: {status_line(answer['hsm'])}")
     return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from tldsec.audit.config import open_audit_log
+    from tldsec.clock import SystemClock
+    from tldsec.cycle.replicas import check, open_hsms
+    from tldsec.keys.database import open_signer_db
+    from tldsec.keys.service import KeyManager
+
+    settings = settings_from_args(args)
+    clock = SystemClock()
+    engine = open_signer_db(settings.signer_db_url)
+    try:
+        records = KeyManager(
+            engine, None, settings.policy, clock, origin=settings.origin
+        ).key_records()
+    finally:
+        engine.dispose()
+    audit = open_audit_log(settings, clock)
+    try:
+        with open_hsms(settings) as hsms:
+            report = check(settings, hsms, records, clock.now(), audit.record, operator_actor())
+    finally:
+        audit.close()
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        for proof in report.proofs:
+            mark = "INCIDENT " if proof.incident else ""
+            print(f"{mark}{proof.line()}")
+        print(
+            f"{len(report.hsms)} HSM(s), {len({p.key_id for p in report.proofs})} key(s): "
+            + (f"{len(report.incidents)} INCIDENT(S)" if report.incidents else "every key proven")
+            + (f", {len(report.waiting)} new key(s) waiting" if report.waiting else "")
+        )
+    return 1 if report.incidents else 0
 
 
 def status_line(hsm: dict[str, Any]) -> str:

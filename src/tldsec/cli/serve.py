@@ -566,6 +566,9 @@ class Registry:
         hsm = self.hsm_status()
         if hsm["state"] == "locked":
             ok = False  # the zone is served, but nothing can be signed (DPS 5.2.8)
+        replicas = self.replica_status()
+        if replicas is not None and replicas["incidents"]:
+            ok = False  # an HSM lacks a key of the zone, or holds another (issue 14)
         return {
             "status": "ok" if ok else "degraded",
             "zone": self.settings.origin,
@@ -588,7 +591,15 @@ class Registry:
                 "warnings": self.audit_state.get("warnings", []),
             },
             "hsm": hsm,
+            "replicas": replicas,
         }
+
+    def replica_status(self) -> dict[str, Any] | None:
+        """The last replica proof on disk (a cycle, 'tldsec hsm check' or the daily check
+        wrote it); None without [[keystore.replica]]."""
+        from tldsec.cli.status import replica_status
+
+        return replica_status(self.settings)
 
     def hsm_status(self) -> dict[str, Any]:
         if not self.signing:

@@ -139,6 +139,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
             "dps_deviations": [str(f) for f in dps_findings(settings.policy)],
         },
         "hsm": hsm_status(settings),
+        "replicas": replica_status(settings),
         "now": now.isoformat(),
     }
     report["health"] = health(report, settings, now)
@@ -149,6 +150,23 @@ def _quarantine(settings: Settings) -> tuple[Quarantined, ...]:
     """The registry objects the last build withheld (docs/registry.md, "Fault isolation")."""
     info = BuildInfo.load(settings.zones_dir / "work" / UNSIGNED_NAME)
     return () if info is None else info.quarantine
+
+
+def replica_status(settings: Settings) -> dict[str, Any] | None:
+    """The last replica proof (``cycle/replicas.py``; None without [[keystore.replica]])."""
+    from tldsec.cycle.replicas import load_report
+
+    if not settings.keystore.replicas:
+        return None
+    report = load_report(settings)
+    if report is None:
+        return {"checked_at": None, "incidents": [], "waiting": [], "hsms": []}
+    return {
+        "checked_at": report.checked_at.isoformat(),
+        "hsms": list(report.hsms),
+        "incidents": [p.line() for p in report.incidents],
+        "waiting": [p.line() for p in report.waiting],
+    }
 
 
 def hsm_status(settings: Settings) -> dict[str, Any]:
@@ -273,6 +291,22 @@ def text(r: dict[str, Any]) -> str:
         )
     )
     lines.extend(f"                {d}" for d in deviations)
+    replicas = r.get("replicas")
+    if replicas is not None:
+        if replicas["checked_at"] is None:
+            lines.append("replicas        never proven: 'tldsec hsm check' or the next cycle")
+        else:
+            verdict = (
+                f"{len(replicas['incidents'])} INCIDENT(S)"
+                if replicas["incidents"]
+                else "every key proven on every HSM"
+            )
+            lines.append(
+                f"replicas        {verdict} ({', '.join(replicas['hsms'])}; checked "
+                f"{_short(replicas['checked_at'])})"
+            )
+        lines.extend(f"INCIDENT        {line}" for line in replicas["incidents"])
+        lines.extend(f"waiting         {line}" for line in replicas["waiting"])
     hsm = r.get("hsm")
     if hsm:
         tokens = ", ".join(f"{t['name']} '{t['label']}'" for t in hsm.get("tokens", []))

@@ -85,6 +85,7 @@ def open_cycle(
     serve`` asks every few seconds), not for running a cycle.
     """
     from tldsec.audit.config import open_audit_log
+    from tldsec.cycle.replicas import gates_for, open_hsms
     from tldsec.hsm.open import open_keystore
     from tldsec.keys.config import load_key_settings
     from tldsec.keys.database import open_signer_db
@@ -112,6 +113,13 @@ def open_cycle(
             timing=load_key_settings(settings).timing(settings.policy),
             recorder=audit_log.record if audit_log is not None else None,
             backup=automatic_backup(settings, store_ks, clock),
+            gates=gates_for(settings),
+        )
+        # Every HSM, for the replica proof each cycle makes before its key steps.
+        hsms = (
+            stack.enter_context(open_hsms(settings, store_ks))
+            if store_ks is not None and settings.keystore.replicas
+            else None
         )
         yield Cycle(
             settings=settings,
@@ -129,6 +137,7 @@ def open_cycle(
             accept=accept,
             operator=operator,
             audit=audit_log,
+            hsms=hsms,
         )
 
 

@@ -55,6 +55,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tldsec.audit.log import AuditLog
 from tldsec.clock import Clock, from_epoch, to_epoch
+from tldsec.cycle import replicas
 from tldsec.cycle.guard import GuardSettings
 from tldsec.cycle.result import CycleResult, Outcome, RunLog
 from tldsec.cycle.safeguards import Safeguards, apex_of
@@ -116,6 +117,9 @@ class Cycle(Safeguards):
     # Fault injection for incident drills and tests: called on the signed candidate
     # before the gate sees it.
     before_verify: Callable[[Path], None] | None = None
+    # Every HSM (the primary and each replica, or why it could not be opened): the keys
+    # are proven on each before the key steps run (cycle/replicas.py). None: no replica.
+    hsms: dict[str, KeyStore | KeyStoreError] | None = None
 
     @property
     def zones_dir(self) -> Path:
@@ -313,6 +317,20 @@ class Cycle(Safeguards):
             return self._hold(run, reason, held, change_id)
 
         run.enter("keys")
+        if self.hsms is not None:
+            # Before any key enters the DNSKEY RRset: every HSM proves every key; the
+            # key manager's replica gate reads the report just written.
+            report = replicas.check(
+                self.settings,
+                self.hsms,
+                self.keys.key_records(),
+                now,
+                self.recorder,
+                "component:cycle",
+            )
+            for proof in report.incidents:
+                log.error("INCIDENT replica proof: %s", proof.line())
+            run.stats["replica_incidents"] = len(report.incidents)
         transitions = self.keys.run_due()
         run.transitions = tuple(
             f"{t.role} {t.key_tag}: {t.event} ({t.reason})" for t in transitions

@@ -129,11 +129,18 @@ class Plan:
         return min(times) if times else None
 
 
-def plan(keys: Sequence[KeyRecord], policy: Policy, t: timing.TimingParams, now: datetime) -> Plan:
-    """Every step the key set needs from ``now`` on."""
+def plan(
+    keys: Sequence[KeyRecord],
+    policy: Policy,
+    t: timing.TimingParams,
+    now: datetime,
+    gates: Sequence[Gate] = (),
+) -> Plan:
+    """Every step the key set needs from ``now`` on; ``gates`` (facts from outside the
+    records, such as the replica proof) hold keys out of the zone like the backup gate."""
     steps: list[Step] = []
     for role in (Role.KSK, Role.ZSK):
-        steps.extend(_role_steps(keys, role, policy, t, now))
+        steps.extend(_role_steps(keys, role, policy, t, now, gates))
     timed = sorted((s for s in steps if s.due is not None), key=lambda s: s.due or now)
     gated = [s for s in steps if s.due is None]
     return Plan(now=now, steps=(*timed, *gated))
@@ -191,11 +198,35 @@ def backup_gate(policy: Policy) -> Gate:
     return gate
 
 
+def ready_gate(name: str, ready: frozenset[str], waiting: str) -> Gate:
+    """A gate held open for every key whose id is not in ``ready``: e.g. the keys every
+    HSM proved it holds (``hsm/replicas.py``); ``{key}`` in ``waiting`` names the key."""
+
+    def gate(key: KeyRecord) -> tuple[Constraint, ...]:
+        if key.key_id in ready:
+            return ()
+        return (Constraint(name, waiting.replace("{key}", key.name), None),)
+
+    return gate
+
+
+def _all_of(gates: Sequence[Gate]) -> Gate:
+    def gate(key: KeyRecord) -> tuple[Constraint, ...]:
+        return tuple(c for g in gates for c in g(key))
+
+    return gate
+
+
 def _role_steps(
-    keys: Sequence[KeyRecord], role: Role, policy: Policy, t: timing.TimingParams, now: datetime
+    keys: Sequence[KeyRecord],
+    role: Role,
+    policy: Policy,
+    t: timing.TimingParams,
+    now: datetime,
+    gates: Sequence[Gate] = (),
 ) -> list[Step]:
     kp = key_policy(policy, role)
-    gate = backup_gate(policy)
+    gate = _all_of((backup_gate(policy), *gates))
     mine = [k for k in keys if k.role is role]
     live = [k for k in mine if k.state_at(now) not in (KeyState.REMOVED, None)]
     steps: list[Step] = []

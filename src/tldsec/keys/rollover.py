@@ -17,7 +17,7 @@ from datetime import datetime
 
 from tldsec.errors import KeyManagementError
 from tldsec.keys import state
-from tldsec.keys.planner import Action, Step, plan
+from tldsec.keys.planner import Action, Gate, Step, plan
 from tldsec.keys.state import KeyEvent, KeyRecord, KeyState, Role, Transition
 from tldsec.keys.timing import TimingParams
 from tldsec.policy import Policy
@@ -179,6 +179,7 @@ def apply_step(
     policy: Policy,
     now: datetime,
     factory: KeyFactory,
+    gated: bool = False,
 ) -> Outcome:
     """Carry out one planned step that is due at ``now``."""
     if not step.is_due(now):
@@ -192,8 +193,10 @@ def apply_step(
         key = book.get(step.key_id) if step.key_id else None
         if key is None:
             key = new_key(book, step.role, now, factory, reason)
-            if policy.backup_before_use:
-                return book.outcome()  # published once a checked archive holds it
+            if policy.backup_before_use or gated:
+                # published once a checked archive holds it, and every gate (the replica
+                # proof) lets it in
+                return book.outcome()
         book.apply(state.publish(key, now, reason))
     elif step.action is Action.BOOTSTRAP and step.key_id is not None:
         key = book.apply(state.publish(book.get(step.key_id), now, reason))
@@ -228,14 +231,17 @@ def run_due(
     t: TimingParams,
     now: datetime,
     factory: KeyFactory,
+    gates: Sequence[Gate] = (),
 ) -> Outcome:
     """Carry out every step due at ``now``, re-planning after each."""
     outcome = Outcome(tuple(keys))
     for _ in range(MAX_STEPS_PER_RUN):
-        due = plan(outcome.keys, policy, t, now).due_steps(now)
+        due = plan(outcome.keys, policy, t, now, gates).due_steps(now)
         if not due:
             return outcome
-        outcome = outcome.then(apply_step(outcome.keys, due[0], policy, now, factory))
+        outcome = outcome.then(
+            apply_step(outcome.keys, due[0], policy, now, factory, gated=bool(gates))
+        )
     raise KeyManagementError(f"more than {MAX_STEPS_PER_RUN} steps due at once; refusing to loop")
 
 

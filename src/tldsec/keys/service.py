@@ -31,7 +31,7 @@ from tldsec.keys.ds import DEFAULT_DIGEST_TYPES, DsRecord, parent_ds_set
 from tldsec.keys.emergency import EmergencyPlan
 from tldsec.keys.models import META_ID, KeyEventRow, KeyRow, SignerMeta
 from tldsec.keys.plan import signing_config
-from tldsec.keys.planner import Plan, plan
+from tldsec.keys.planner import Gate, Plan, plan
 from tldsec.keys.rollover import KeyFactory, Outcome
 from tldsec.keys.state import KeyEvent, KeyRecord, KeyState, Role, Transition
 from tldsec.keys.timing import TimingParams
@@ -107,6 +107,7 @@ class KeyManager:
         recorder: Recorder | None = None,
         actor: str = DEFAULT_ACTOR,
         backup: Backup | None = None,
+        gates: Callable[[], Sequence[Gate]] | None = None,
     ) -> None:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._keystore = keystore
@@ -117,6 +118,9 @@ class KeyManager:
         self._recorder = recorder or log_recorder
         self._actor = actor
         self._backup = backup
+        # Facts from outside the records that hold keys out of the zone (the replica
+        # proof, cycle/replicas.py), read at each plan.
+        self._gates = gates or (lambda: ())
 
     # --- reading -------------------------------------------------------------------------
 
@@ -138,7 +142,9 @@ class KeyManager:
 
     def plan(self, now: datetime | None = None) -> Plan:
         """The steps ahead: what, when, and which constraint or gate each waits for."""
-        return plan(self.key_records(), self.policy, self.timing, now or self._clock.now())
+        return plan(
+            self.key_records(), self.policy, self.timing, now or self._clock.now(), self._gates()
+        )
 
     def signing_config(self, now: datetime | None = None) -> SigningConfig:
         """What the signer publishes and signs with at ``now`` (default: the clock's now)."""
@@ -182,8 +188,9 @@ class KeyManager:
         steps that then fall due run at once (DPS 5.2.4: an automatic ZSK roll makes its
         own archive)."""
         factory = self._factory()
+        gates = tuple(self._gates())
         outcome = self._write(
-            lambda keys, now: rollover.run_due(keys, self.policy, self.timing, now, factory)
+            lambda keys, now: rollover.run_due(keys, self.policy, self.timing, now, factory, gates)
         )
         made = list(outcome.transitions)
         if self._backup is None or not self.policy.backup_before_use:
@@ -203,7 +210,9 @@ class KeyManager:
             where = self._backup(waiting)
             made += self.record_backup(waiting, f"automatic archive {where}, written and checked")
             outcome = self._write(
-                lambda keys, now: rollover.run_due(keys, self.policy, self.timing, now, factory)
+                lambda keys, now: rollover.run_due(
+                    keys, self.policy, self.timing, now, factory, gates
+                )
             )
             made += outcome.transitions
         return made
