@@ -28,14 +28,6 @@ def rr_wire(owner: bytes, rtype: int, ttl: int, rd: bytes) -> bytes:
     return owner + _RR_TAIL.pack(rtype, CLASS_IN, ttl, len(rd)) + rd
 
 
-def rr_type(wire: bytes) -> int:
-    """The TYPE of a wire RR whose owner is uncompressed."""
-    i = 0
-    while wire[i]:
-        i += wire[i] + 1
-    return int.from_bytes(wire[i + 1 : i + 3], "big")
-
-
 def rr_rdata(wire: bytes) -> bytes:
     i = 0
     while wire[i]:

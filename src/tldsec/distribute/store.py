@@ -271,10 +271,6 @@ class ZoneStore:
 SIDECAR_SUFFIXES = (SIGCACHE_SUFFIX, PATCH_SUFFIX, INDEX_SUFFIX, UNSIGNED_SUFFIX, DIGEST_SUFFIX)
 
 
-def _sigcache(zone_file: Path) -> Path:
-    return zone_file.with_name(zone_file.name + SIGCACHE_SUFFIX)
-
-
 def _write_atomic(path: Path, text: str) -> None:
     with replacing(path, "w", encoding="ascii") as out:
         out.write(text)

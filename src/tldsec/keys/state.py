@@ -201,9 +201,6 @@ class KeyRecord:
             return DsState.SUBMITTED
         return DsState.NONE
 
-    def is_compromised_at(self, when: datetime) -> bool:
-        return _at(self.compromised, when)
-
     def publishes_at(self, when: datetime) -> bool:
         """Whether the key is in the DNSKEY RRset at ``when``."""
         return self.state_at(when) in (KeyState.PUBLISHED, KeyState.ACTIVE, KeyState.RETIRED)

@@ -48,7 +48,6 @@ from tldsec.registry.objects import (
     require_sponsor,
     roid,
 )
-from tldsec.registry.passwords import verify
 from tldsec.registry.statuses import prohibits
 
 CONTACT_KINDS = ("admin", "billing", "tech")
@@ -117,11 +116,6 @@ def domain_info(session: Session, tx: Tx, name: str) -> DomainView:
     """The full view; the caller decides what a non-sponsor may see."""
     domain = load_domain(session, tx, _name(name, tx), lock=False)
     return view(session, domain)
-
-
-def check_auth_info(session: Session, tx: Tx, name: str, auth_info: str) -> bool:
-    domain = load_domain(session, tx, _name(name, tx), lock=False)
-    return verify(tx.hasher, domain.auth_hash, auth_info)
 
 
 def create_domain(session: Session, tx: Tx, req: DomainCreate) -> DomainView:

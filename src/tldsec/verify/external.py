@@ -160,11 +160,6 @@ class ExternalRun:
         self._running = []
 
 
-def run_external(tools: Sequence[str], inv: Invocation, timeout: float) -> list[CheckResult]:
-    """Run every tool named in ``tools`` at once; one ``CheckResult`` each."""
-    return ExternalRun(tools, inv, timeout).results()
-
-
 def _finish(r: _Running, remaining: float, timeout: float) -> CheckResult:
     name = check_name(r.tool)
     assert r.watcher is not None

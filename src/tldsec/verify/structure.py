@@ -39,17 +39,6 @@ class Structure:
     # Owners holding NSEC3 beside other data: an NSEC3 owner colliding with a name.
     nsec3_with_data: list[bytes] = field(default_factory=list)
 
-    def is_occluded(self, owner: bytes) -> bool:
-        """True if ``owner`` lies strictly below a zone cut (RFC 1034 4.2.1)."""
-        origin = self.origin
-        cuts = self.cuts
-        name = owner
-        while name != origin and len(name) > 1:
-            name = names.parent(name)
-            if name in cuts:
-                return True
-        return False
-
 
 def analyse(zone: Zone) -> Structure:
     """Classify every owner of ``zone``."""
@@ -116,11 +105,6 @@ def analyse(zone: Zone) -> Structure:
 
 _DELEGATION = frozenset({NS})
 _SIGNED_DELEGATION = frozenset({NS, DS, RRSIG})
-
-
-def signable(node: list[RRset]) -> list[RRset]:
-    """The RRsets of an authoritative name (all of them but an NSEC3 colliding there)."""
-    return [r for r in node if r.rtype != NSEC3]
 
 
 def expected_bitmap_types(kind: str, node: list[RRset] | None) -> frozenset[int]:

@@ -32,7 +32,3 @@ def allocate_serial(session: Session, now: datetime, *, at_least: int = 0) -> in
         row.serial, row.built_at = serial, now
     session.flush()
     return serial
-
-
-def last_serial(session: Session) -> int | None:
-    return session.scalar(select(ZoneSerial.serial).where(ZoneSerial.id == 1))
