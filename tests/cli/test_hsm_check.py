@@ -4,13 +4,17 @@ incident in the command's exit status, the audit log, ``tldsec status`` and the 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 from tests.distribute.homes import ORIGIN, tldsec
-from tldsec.settings import CONFIG_NAME
+from tldsec.cli.serve import Registry
+from tldsec.clock import SystemClock
+from tldsec.distribute.config import load_distribute_settings
+from tldsec.settings import CONFIG_NAME, load_settings
 
 REPLICA = """
 [[keystore.replica]]
@@ -58,3 +62,30 @@ def test_keys_the_second_site_lacks_are_an_incident_everywhere(tmp_path: Path) -
     assert result["stats"]["replica_incidents"] == 3
     shown = tldsec("audit", "show", "--home", str(home), "--event", "hsm.replica_mismatch")
     assert shown.stdout.count("hsm.replica_mismatch") == 2
+
+
+def test_serve_proves_the_keys_on_every_hsm_once_active_and_daily(tmp_path: Path) -> None:
+    home = home_with_an_empty_replica(tmp_path / "home")
+    settings = load_settings(home)
+    registry = Registry(settings, SystemClock(), load_distribute_settings(settings), [])
+
+    async def scenario() -> None:
+        await registry._activate_stored()  # a demo home: activated from its stored PIN
+        task = asyncio.create_task(registry.watch_replicas(86400))
+        try:
+            for _ in range(300):
+                if (home / "zones" / "replicas.json").exists():
+                    break
+                await asyncio.sleep(0.1)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await registry._deactivate_on_exit()
+
+    asyncio.run(scenario())
+    health = registry.health()
+    assert health["status"] == "degraded"
+    assert len(health["replicas"]["incidents"]) == 3
+    assert all("replica site2:" in line for line in health["replicas"]["incidents"])
+    shown = tldsec("audit", "show", "--home", str(home), "--event", "hsm.replica_mismatch")
+    assert "component:serve" in shown.stdout

@@ -58,14 +58,23 @@ from tldsec.db.base import make_engine
 from tldsec.distribute.config import DistributeSettings, load_distribute_settings, parse_hostport
 from tldsec.distribute.notify import Notifier, NotifyTarget
 from tldsec.distribute.server import Access, PrimaryServer
-from tldsec.errors import ConfigError, KeyStoreError, KeyStoreLoginError, TldsecError
+from tldsec.errors import (
+    ConfigError,
+    KeyStoreError,
+    KeyStoreLoginError,
+    KeyStoreUnavailable,
+    TldsecError,
+)
 from tldsec.hsm.activation import Activation
+from tldsec.hsm.base import KeyStore
+from tldsec.hsm.replicas import ReplicaReport
 from tldsec.settings import Settings
 
 log = logging.getLogger("tldsec.serve")
 SERVE_ACTOR = "component:serve"
 
 DEFAULT_HEALTH = "127.0.0.1:8053"
+REPLICA_CHECK_SECONDS = 86400.0  # the daily replica proof (issue 14 item 5)
 
 
 def register(sub: Any) -> None:
@@ -184,6 +193,7 @@ class Registry:
         self.activation: Activation | None = Activation(tokens) if tokens else None
         self.hsm_lock = asyncio.Lock()
         self.signing = True  # False: --no-cycle, nothing is signed here
+        self.replica_check = asyncio.Event()  # set: prove the keys on every HSM now
         self.control_token = control_token(settings.home)  # POST /cycle needs it
 
     async def serve(
@@ -220,6 +230,9 @@ class Registry:
                 stack.push_async_callback(self._deactivate_on_exit)
                 if not self.activation.officer_tokens():
                     await self._activate_stored()
+                if self.settings.keystore.replicas:
+                    task = loop.create_task(self.watch_replicas(REPLICA_CHECK_SECONDS))
+                    stack.push_async_callback(_cancel, task)
             if cycles:
                 checker = stack.enter_context(
                     open_cycle(self.settings, self.clock, keystore=False, audit=False)
@@ -594,6 +607,52 @@ class Registry:
             "replicas": replicas,
         }
 
+    async def watch_replicas(self, seconds: float) -> None:
+        """The daily replica proof (and one at each activation): every HSM signs a fresh
+        challenge with every key, while the HSM is active (``cycle/replicas.py``)."""
+        while True:
+            self.replica_check.clear()
+            if self.activation is not None and self.activation.active:
+                async with self.hsm_lock:  # no activation or deactivation meanwhile
+                    try:
+                        await asyncio.to_thread(self.check_replicas)
+                    except TldsecError as exc:
+                        log.error("replica proof failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(seconds):
+                    await self.replica_check.wait()
+
+    def check_replicas(self) -> ReplicaReport:
+        """Prove every key on every HSM with the stores the activation holds open."""
+        from tldsec.audit.config import open_audit_log
+        from tldsec.cycle.replicas import check
+        from tldsec.keys.database import open_signer_db
+        from tldsec.keys.service import KeyManager
+
+        assert self.activation is not None
+        stores = self.activation.stores()
+        hsms: dict[str, KeyStore | KeyStoreError] = {
+            t.name: stores.get(t.name) or KeyStoreUnavailable(f"{t.name} is not open")
+            for t in self.activation.tokens
+        }
+        engine = open_signer_db(self.settings.signer_db_url)
+        try:
+            records = KeyManager(
+                engine, None, self.settings.policy, self.clock, origin=self.settings.origin
+            ).key_records()
+        finally:
+            engine.dispose()
+        audit = open_audit_log(self.settings, self.clock)
+        try:
+            report = check(
+                self.settings, hsms, records, self.clock.now(), audit.record, SERVE_ACTOR
+            )
+        finally:
+            audit.close()
+        for proof in report.incidents:
+            log.error("INCIDENT replica proof: %s", proof.line())
+        return report
+
     def replica_status(self) -> dict[str, Any] | None:
         """The last replica proof on disk (a cycle, 'tldsec hsm check' or the daily check
         wrote it); None without [[keystore.replica]]."""
@@ -650,6 +709,7 @@ class Registry:
             )
             return {"ok": False, "error": str(exc)}
         log.info("HSM activated by %s", actor)
+        self.replica_check.set()  # every HSM proves its keys at once (issue 14 item 5)
         await asyncio.to_thread(
             self._audit_as,
             "hsm.activated",
