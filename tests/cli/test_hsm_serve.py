@@ -208,6 +208,16 @@ def test_serve_starts_locked_and_the_officer_activates_and_deactivates_it(
     assert "wrong PIN" in failed and '"uid"' in failed
     assert serving.health()[1]["hsm"]["state"] == "locked"  # type: ignore[index]
 
+    # where the home requires a ceremony for it (DPS 4.2.2), activation without one is
+    # refused before any PIN is sent, and the HSM stays locked
+    config = serving.home / CONFIG_NAME
+    original = config.read_text()
+    config.write_text(original + '\n[ceremony]\nrequired = ["hsm.activate"]\n')
+    gated = tldsec("hsm", "activate", "--home", home, "--pin-file", str(officer.pin), check=False)
+    config.write_text(original)
+    assert gated.returncode != 0 and "hsm.activate runs only under a key ceremony" in gated.stderr
+    assert serving.health()[1]["hsm"]["state"] == "locked"  # type: ignore[index]
+
     # the right PIN: active, and the cycle that waited signs a new serial
     right = tldsec("hsm", "activate", "--home", home, "--pin-file", str(officer.pin))
     assert right.stdout.startswith("HSM activated: active")
