@@ -131,6 +131,8 @@ def multi(tmp_path: Path) -> Iterator[MultiServer]:
     home.mkdir()
     (home / "tldsec.toml").write_text(
         f'[zone]\norigin = "example."\n[epp]\nsessions_per_registrar = {LIMIT}\n'
+        # connect_to keeps the connections it does not want open, not logged in
+        "unauthenticated_per_address = 1000\n"
         '[audit]\nkey_backend = "file"\n'  # no HSM in this home
     )
     (tmp_path / "pw").write_text(PASSWORD + "\n")

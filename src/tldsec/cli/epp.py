@@ -149,7 +149,12 @@ def build_server(settings: Settings, clock: Clock, gate: Gate, *, audit: bool) -
 def server_limits(epp: EppSettings) -> ServerLimits:
     """What one client may cost the server, from ``[epp]`` (docs/config.md)."""
     return ServerLimits(
-        max_frame_bytes=epp.max_frame_bytes, idle_timeout=float(epp.idle_timeout_seconds)
+        max_frame_bytes=epp.max_frame_bytes,
+        idle_timeout=float(epp.idle_timeout_seconds),
+        max_unauthenticated_per_address=epp.unauthenticated_per_address,
+        max_unauthenticated=epp.unauthenticated_total,
+        login_timeout=float(epp.login_timeout_seconds),
+        min_frame_rate=float(epp.frame_min_bytes_per_second),
     )
 
 

@@ -9,6 +9,7 @@ there is no sensible way to resynchronise and the connection is closed after the
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from tldsec.epp.errors import CommandSyntaxError
 
@@ -32,9 +33,24 @@ def encode(data: bytes) -> bytes:
     return total.to_bytes(HEADER, "big") + data
 
 
-async def read_frame(reader: asyncio.StreamReader, max_bytes: int, drain_limit: int) -> bytes:
-    """The next frame's XML; ``asyncio.IncompleteReadError`` when the peer goes away."""
-    total = int.from_bytes(await reader.readexactly(HEADER), "big")
+async def read_frame(
+    reader: asyncio.StreamReader,
+    max_bytes: int,
+    drain_limit: int,
+    *,
+    started: Callable[[], None] | None = None,
+    announced: Callable[[int], None] | None = None,
+) -> bytes:
+    """The next frame's XML; ``asyncio.IncompleteReadError`` when the peer goes away.
+
+    ``started`` is called when the frame's first byte is in, ``announced`` with the
+    length once the header is (the server bounds the frame's time from there)."""
+    first = await reader.readexactly(1)
+    if started is not None:
+        started()
+    total = int.from_bytes(first + await reader.readexactly(HEADER - 1), "big")
+    if announced is not None:
+        announced(total)
     length = total - HEADER
     if length <= 0:
         raise FrameError(f"frame length {total} leaves no room for a message (RFC 5734 4)")

@@ -91,6 +91,10 @@ class EppSettings:
     sessions_per_registrar: int = 8
     max_frame_bytes: int = 65536
     server_id: str = "tldsec"
+    login_timeout_seconds: int = 30
+    unauthenticated_per_address: int = 16
+    unauthenticated_total: int = 512
+    frame_min_bytes_per_second: int = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,6 +408,10 @@ def _epp(epp: EppTable, home: Path) -> EppSettings:
         idle_timeout_seconds=epp.idle_timeout_seconds,
         sessions_per_registrar=epp.sessions_per_registrar,
         max_frame_bytes=epp.max_frame_bytes,
+        login_timeout_seconds=epp.login_timeout_seconds,
+        unauthenticated_per_address=epp.unauthenticated_per_address,
+        unauthenticated_total=epp.unauthenticated_total,
+        frame_min_bytes_per_second=epp.frame_min_bytes_per_second,
     )
 
 
