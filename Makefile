@@ -6,7 +6,7 @@ PY          := $(VENV)/bin/python
 PYTHON      ?= python3
 PYTEST_ARGS ?=
 
-.PHONY: all deps demo test lint typecheck imports pytest bench lock clean
+.PHONY: all deps demo test lint typecheck imports pytest bench lock deb clean
 
 all: test
 
@@ -50,5 +50,10 @@ lock: deps
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --generate-hashes \
 	    --python-version 3.11 -o requirements.lock
 
+# The Debian package: /opt/tldsec (a venv of the locked runtime dependencies), the systemd
+# units of packaging/systemd, the user tldsec (docs/operations.md, "Service units").
+deb: deps
+	scripts/build-deb
+
 clean:
-	rm -rf $(VENV) .deps.debian .mypy_cache .pytest_cache .ruff_cache tldsec-home
+	rm -rf build $(VENV) .deps.debian .mypy_cache .pytest_cache .ruff_cache tldsec-home
