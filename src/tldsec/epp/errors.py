@@ -115,15 +115,6 @@ class EppError(TldsecError):
         self.ds_values = ds_values
         self.logged = False  # already written to the EPP transaction log
 
-    @classmethod
-    def with_code(
-        cls, code: ResultCode, message: str, ds_values: tuple[tuple[DsData, str], ...] = ()
-    ) -> EppError:
-        """An error with a code chosen at run time (translated registry refusals)."""
-        error = cls(message, ds_values=ds_values)
-        error.code = code
-        return error
-
 
 # One class per result code a command can fail with (Nomulus's pattern).
 class UnknownCommand(EppError):
@@ -198,10 +189,70 @@ class AuthorizationError(EppError):
     code = ResultCode.AUTHORIZATION_ERROR
 
 
+class NotEligibleForRenewal(EppError):
+    """Object is not eligible for renewal."""
+
+    code = ResultCode.NOT_ELIGIBLE_FOR_RENEWAL
+
+
+class NotEligibleForTransfer(EppError):
+    """Object is not eligible for transfer."""
+
+    code = ResultCode.NOT_ELIGIBLE_FOR_TRANSFER
+
+
+class InvalidAuthorizationInfo(EppError):
+    """Invalid authorization information."""
+
+    code = ResultCode.INVALID_AUTHORIZATION_INFO
+
+
+class ObjectPendingTransfer(EppError):
+    """Object pending transfer."""
+
+    code = ResultCode.OBJECT_PENDING_TRANSFER
+
+
+class ObjectNotPendingTransfer(EppError):
+    """Object not pending transfer."""
+
+    code = ResultCode.OBJECT_NOT_PENDING_TRANSFER
+
+
+class ObjectExistsError(EppError):
+    """Object exists."""
+
+    code = ResultCode.OBJECT_EXISTS
+
+
+class ObjectDoesNotExist(EppError):
+    """Object does not exist."""
+
+    code = ResultCode.OBJECT_DOES_NOT_EXIST
+
+
+class ObjectStatusProhibitsOperation(EppError):
+    """Object status prohibits operation."""
+
+    code = ResultCode.OBJECT_STATUS_PROHIBITS_OPERATION
+
+
+class ObjectAssociationProhibitsOperation(EppError):
+    """Object association prohibits operation."""
+
+    code = ResultCode.OBJECT_ASSOCIATION_PROHIBITS_OPERATION
+
+
 class ParameterValuePolicyError(EppError):
     """Parameter value policy error."""
 
     code = ResultCode.PARAMETER_VALUE_POLICY_ERROR
+
+
+class DataManagementPolicyViolation(EppError):
+    """Data management policy violation."""
+
+    code = ResultCode.DATA_MANAGEMENT_POLICY_VIOLATION
 
 
 class UnimplementedObjectService(EppError):
@@ -233,6 +284,11 @@ class SessionLimitExceeded(EppError):
 
     code = ResultCode.SESSION_LIMIT_EXCEEDED_CLOSING
 
+
+# The one error class for each result code (RFC 5730 3), the code on the class.
+ERROR_FOR_CODE: dict[ResultCode, type[EppError]] = {
+    cls.code: cls for cls in EppError.__subclasses__()
+}
 
 _REGISTRY_CODES: dict[type[reg.RegistryError], ResultCode] = {
     reg.ObjectNotFound: ResultCode.OBJECT_DOES_NOT_EXIST,
@@ -285,9 +341,9 @@ def from_registry_error(exc: reg.RegistryError) -> EppError:
         code = codes[0] if codes else ResultCode.PARAMETER_VALUE_POLICY_ERROR
         message = "; ".join(v.message for v in violations) or str(exc)
         values = tuple((v.ds, v.message) for v in violations if v.ds is not None)
-        return EppError.with_code(code, message, values)
+        return ERROR_FOR_CODE[code](message, ds_values=values)
     for cls in type(exc).__mro__:
         mapped = _REGISTRY_CODES.get(cls)
         if mapped is not None:
-            return EppError.with_code(mapped, str(exc))
-    return EppError.with_code(ResultCode.COMMAND_FAILED, str(exc))
+            return ERROR_FOR_CODE[mapped](str(exc))
+    return CommandFailed(str(exc))
