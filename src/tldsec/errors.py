@@ -13,6 +13,8 @@ class docstring is its default message.
     │   ├── ZoneSyntaxError         a zone file does not parse (file, line, reason)
     │   └── ZoneContentError        it parses, but breaks a zone rule (apex, CNAME, ...)
     ├── FileUnusable                a file named on the command line cannot be read or written
+    ├── BadName                     not a valid domain name (also a ValueError; dnscore)
+    ├── BadRdata                    RDATA that does not parse for its type (also a ValueError)
     ├── KeyStoreError               the key store (HSM or key directory) failed
     │   ├── KeyStoreUnavailable     module, token or directory missing
     │   ├── KeyStoreLoginError      wrong PIN or PIN source unreadable
@@ -124,6 +126,14 @@ class ZoneContentError(ZoneError):
 
 class FileUnusable(TldsecError):
     """A file or directory named on the command line cannot be read or written."""
+
+
+class BadName(TldsecError, ValueError):
+    """A name is not a valid domain name."""
+
+
+class BadRdata(TldsecError, ValueError):
+    """RDATA does not parse for its type."""
 
 
 class DatabaseUnavailable(ConfigError):

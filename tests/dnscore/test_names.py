@@ -7,7 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tldsec.dnscore import names
+from tldsec.dnscore import names, rdata
+from tldsec.dnscore.types import RRType
+from tldsec.errors import BadName, BadRdata, TldsecError
 
 # Labels with any octet, upper case included: the ordering must lowercase ASCII only.
 label = st.binary(min_size=1, max_size=12)
@@ -64,7 +66,7 @@ def test_escapes_take_the_slow_path() -> None:
     [("a..example.", "empty label"), ("x" * 64 + ".example.", "63"), (("a" * 60 + ".") * 5, "255")],
 )
 def test_bad_names_are_refused_with_the_reason(text: str, words: str) -> None:
-    with pytest.raises(names.BadName, match=words):
+    with pytest.raises(BadName, match=words):
         names.to_wire(text)
 
 
@@ -107,3 +109,13 @@ def test_key_and_text_under_an_origin_agree_with_the_general_ones(
 @given(plain_label, origin)
 def test_one_label_wire_is_to_wire(lbl: str, apex: bytes) -> None:
     assert names.one_label_wire(lbl, apex) == names.to_wire(lbl + ".", apex)[:-1] + apex
+
+
+def test_a_bad_name_or_rdata_is_a_tldsec_error_and_still_a_value_error() -> None:
+    # STYLE 6: one error root; callers that catch ValueError keep catching it.
+    with pytest.raises(TldsecError) as caught:
+        names.to_wire("a..example.")
+    assert isinstance(caught.value, ValueError)
+    with pytest.raises(TldsecError) as caught:
+        rdata.from_text(RRType.A, ["not-an-address"], names.ROOT)
+    assert isinstance(caught.value, BadRdata) and isinstance(caught.value, ValueError)

@@ -13,13 +13,11 @@ from collections.abc import Callable
 import dns.exception
 import dns.name
 
+from tldsec.errors import BadName
+
 ROOT = b"\x00"
 _PLAIN_LABEL = re.compile(rb"[a-z0-9_*-]+\Z")  # printable as is, no escaping needed
 _PLAIN_TEXT = re.compile(r"[A-Za-z0-9_*.-]+\Z")
-
-
-class BadName(ValueError):
-    """A name that is not a valid domain name (the message says why)."""
 
 
 def to_wire(text: str, origin: bytes = ROOT) -> bytes:

@@ -25,15 +25,12 @@ import dns.tokenizer
 
 from tldsec.dnscore import names
 from tldsec.dnscore.types import RRType, type_text
+from tldsec.errors import BadRdata
 
 _SOA_TAIL = struct.Struct("!IIIII")
 _DS_HEAD = struct.Struct("!HBB")
 _NSEC3_HEAD = struct.Struct("!BBHB")
 RRSIG_HEAD = struct.Struct("!HBBIIIH")  # type covered, alg, labels, orig TTL, exp, inc, tag
-
-
-class BadRdata(ValueError):
-    """RDATA that does not parse for its type (the message says why)."""
 
 
 def from_text(rtype: int, fields: list[str], origin: bytes) -> bytes:

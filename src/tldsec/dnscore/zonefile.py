@@ -28,7 +28,7 @@ from tldsec.dnscore import names, rdata
 from tldsec.dnscore.bulk import bulk_allocation
 from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import RRset, Zone
-from tldsec.errors import ZoneSyntaxError
+from tldsec.errors import BadName, BadRdata, ZoneSyntaxError
 
 _SPECIAL_RE = re.compile(r'["();\\]')
 _PLAIN_LABEL_TEXT = re.compile(r"[A-Za-z0-9_*-]{1,63}\Z")
@@ -108,7 +108,7 @@ def _strip_comment(line: str) -> str:
 def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
     try:
         origin = names.to_wire(origin_text if origin_text.endswith(".") else origin_text + ".")
-    except names.BadName as exc:
+    except BadName as exc:
         raise ZoneSyntaxError(filename, None, f"bad origin {origin_text!r}: {exc}") from exc
     zone = Zone(origin=origin)
     nodes = zone.nodes
@@ -230,7 +230,7 @@ def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
                     wire = rdata.from_text_generic(rtype, " ".join(rdata_fields), current_origin)
                 else:
                     wire = rdata_from_text(rtype, rdata_fields, current_origin)
-            except (rdata.BadRdata, names.BadName) as exc:
+            except (BadRdata, BadName) as exc:
                 raise fail(str(exc)) from exc
             last_owner = owner
             last_ttl = ttl
@@ -318,7 +318,7 @@ def _general_line(
 def _name(text: str, origin: bytes, fail: Callable[[str], ZoneSyntaxError]) -> bytes:
     try:
         return names.to_wire(text, origin)
-    except names.BadName as exc:
+    except BadName as exc:
         raise fail(str(exc)) from exc
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tldsec.dnscore import names
+from tldsec.errors import BadName
 from tldsec.verify.filescan import chunks
 from tldsec.verify.report import Finding
 
@@ -159,7 +160,7 @@ def region_problems(found: list[Region], new: mmap.mmap, origin: str) -> Iterato
             if key is None:
                 try:
                     key = cache[owner] = names.canonical_key(names.to_wire(owner.decode()))
-                except (names.BadName, UnicodeDecodeError):
+                except (BadName, UnicodeDecodeError):
                     yield Finding(owner.decode("utf-8", "replace"), "", "not a domain name")
                     continue
             if previous is not None and key <= previous:

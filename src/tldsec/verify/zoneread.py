@@ -32,7 +32,7 @@ import dns.ttl
 from tldsec.dnscore import names, rdata
 from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import RRset, Zone
-from tldsec.errors import ZoneSyntaxError
+from tldsec.errors import BadName, BadRdata, ZoneSyntaxError
 from tldsec.verify.entries import (
     Joiner,
     count_outside_quotes,
@@ -94,7 +94,7 @@ class _Reader:
         self.filename = filename
         try:
             self.origin = names.to_wire(origin if origin.endswith(".") else origin + ".")
-        except names.BadName as exc:
+        except BadName as exc:
             raise ZoneSyntaxError(filename, None, f"bad origin {origin!r}: {exc}") from exc
         self.zone = Zone(origin=self.origin)
         self.result = ReadResult(self.zone)
@@ -384,7 +384,7 @@ class _Reader:
             return cached
         try:
             wire = names.to_wire(text, origin)
-        except names.BadName as exc:
+        except BadName as exc:
             raise _Reject(str(exc)) from None
         if len(self.name_cache) < 200_000:
             self.name_cache[text] = wire
@@ -446,7 +446,7 @@ class _Reader:
                     + _SOA_TAIL.pack(*(int(x) for x in fields[i + 2 :]))
                 )
             return rdata.from_text(rtype, fields[i:], origin)
-        except (rdata.BadRdata, names.BadName) as exc:
+        except (BadRdata, BadName) as exc:
             raise _Reject(str(exc)) from None
         except (ValueError, OSError, struct.error, binascii.Error, OverflowError) as exc:
             raise _Reject(f"bad {type_text(rtype)} RDATA {' '.join(fields[i:])!r}: {exc}") from None
