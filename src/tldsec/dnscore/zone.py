@@ -89,3 +89,9 @@ def soa_serial(soa_rdata: bytes) -> int:
 
 def soa_minimum(soa_rdata: bytes) -> int:
     return int.from_bytes(soa_rdata[-4:], "big")
+
+
+def denial_ttl(soa: RRset) -> int:
+    """The TTL of the NSEC3 and NSEC3PARAM records: the smaller of the SOA's TTL and its
+    MINIMUM field (RFC 9077 3)."""
+    return min(soa.ttl, soa_minimum(soa.rdatas[0]))

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tldsec.dnscore.zone import Zone, soa_minimum, soa_serial
+from tldsec.dnscore.zone import Zone, denial_ttl, soa_serial
 from tldsec.dnscore.zonefile import read_zone
 from tldsec.dnscore.zonepatch import patch_path
 from tldsec.hsm.base import KeyStore
@@ -140,7 +140,7 @@ def sign_zone_file(
     if not signature_cache:
         cache_path(output).unlink(missing_ok=True)  # one from an earlier run: stale now
     soa = zone.soa()
-    nsec3_ttl = min(soa.ttl, soa_minimum(soa.rdatas[0]))  # RFC 9077 3
+    nsec3_ttl = denial_ttl(soa)
     copy = unsigned_copy_path(output)
     index_path(output).unlink(missing_ok=True)
     copy_atomic(unsigned, copy)

@@ -37,7 +37,7 @@ from tldsec.clock import to_epoch
 from tldsec.dnscore import names, nsec3
 from tldsec.dnscore.rdata import bitmap_types
 from tldsec.dnscore.types import RRType
-from tldsec.dnscore.zone import RRset, Zone, soa_minimum, soa_serial
+from tldsec.dnscore.zone import RRset, Zone, denial_ttl, soa_serial
 from tldsec.dnscore.zonefile import read_zone_text, zone_lines
 from tldsec.dnscore.zonepatch import Edit, ZonePatch, patch_path
 from tldsec.errors import ZoneSyntaxError
@@ -236,7 +236,7 @@ class _Patcher:
         structure = analyse(unsigned)  # the full sign's content rules, on these owners
         soa = unsigned.soa()
         self.serial = soa_serial(soa.rdatas[0])
-        nsec3_ttl = min(soa.ttl, soa_minimum(soa.rdatas[0]))  # RFC 9077 3
+        nsec3_ttl = denial_ttl(soa)
         if index.parameters != run_parameters(self.config, nsec3_ttl):
             raise CannotPatch("the zone signing keys, NSEC3 parameters or NSEC3 TTL changed")
 

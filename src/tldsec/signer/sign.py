@@ -18,7 +18,7 @@ from tldsec.dnscore import names, nsec3
 from tldsec.dnscore.bulk import bulk_allocation
 from tldsec.dnscore.dnskey import key_tag
 from tldsec.dnscore.types import RRType
-from tldsec.dnscore.zone import RRset, Zone, soa_minimum
+from tldsec.dnscore.zone import RRset, Zone, denial_ttl
 from tldsec.errors import NoUsableKey
 from tldsec.hsm.base import KeyStore
 from tldsec.signconf import SigningConfig, ZoneKey
@@ -229,8 +229,7 @@ def _sign_analysed(
     )
     zone.add(dnskey)
     soa = zone.soa()
-    # RFC 9077 3: NSEC3 TTL is the smaller of the SOA TTL and the SOA MINIMUM field.
-    nsec3_ttl = min(soa.ttl, soa_minimum(soa.rdatas[0]))
+    nsec3_ttl = denial_ttl(soa)
     param = RRset(
         origin,
         RRType.NSEC3PARAM,
