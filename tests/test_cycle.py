@@ -25,6 +25,7 @@ from tests.distribute.homes import (
     ds_for,
     seeded_home,
 )
+from tests.fixtures.faults import signer_forgets_ds_signatures
 from tldsec.cli.main import main
 from tldsec.clock import FakeClock, SystemClock
 from tldsec.cycle import Cycle, Outcome, Pending, open_cycle
@@ -171,12 +172,8 @@ def test_a_zone_failing_verification_is_never_distributed(
     good = cycle.run()
     registry.add_ds("dom2.example", ds_for(2))
 
-    def tamper(candidate: Path) -> None:  # the signer "forgot" a signature
-        lines = candidate.read_text().splitlines(keepends=True)
-        candidate.write_text("".join(x for x in lines if "\tRRSIG\tDS " not in x))
-
-    cycle.before_verify = tamper
-    refused = cycle.run()
+    with signer_forgets_ds_signatures():
+        refused = cycle.run()
     assert refused.outcome is Outcome.REFUSED and not refused.ok and refused.stage == "verify"
     assert cycle.store.current() == good.serial == refused.distributed
     assert cycle.store.serials() == [good.serial]
@@ -190,7 +187,6 @@ def test_a_zone_failing_verification_is_never_distributed(
     assert "zone.verification_failed" in events and "cycle.failed" in events
     assert not list(cycle.store.directory.glob(".*verifying"))  # the gate's copy is gone
     # The change is still pending; once the signer behaves, the next cycle carries it.
-    cycle.before_verify = None
     assert cycle.pending() is not None
     fixed = cycle.run()
     assert fixed.outcome is Outcome.PUBLISHED and fixed.serial > refused.serial  # type: ignore[operator]

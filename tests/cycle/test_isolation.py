@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import delete, select, update
 
 from tests.distribute.homes import Registry, attached, copy_home, ds_for, seeded_home
+from tests.fixtures.faults import signer_forgets_ds_signatures
 from tldsec.cli.main import main
 from tldsec.clock import FakeClock, SystemClock
 from tldsec.cycle import Cycle, Outcome, open_cycle
@@ -406,21 +407,15 @@ def test_a_refused_zone_makes_the_next_build_read_its_names_again_then_in_full(
     makes the next build full; a published zone clears the mark."""
     cycle.run()
     unsigned = cycle.zones_dir / "work" / "unsigned.zone"
-
-    def tamper(candidate: Path) -> None:
-        lines = candidate.read_text().splitlines(keepends=True)
-        candidate.write_text("".join(x for x in lines if "\tRRSIG\tDS " not in x))
-
     registry.add_ds("dom3.example", ds_for(3))
-    cycle.before_verify = tamper
-    assert cycle.run().outcome is Outcome.REFUSED
-    info = BuildInfo.load(unsigned)
-    assert info is not None and info.distrusted == 1 and "dom3.example" in info.rewritten
-    again = cycle.run()
-    assert again.outcome is Outcome.REFUSED and again.stats["incremental_build"] == 1
-    info = BuildInfo.load(unsigned)
-    assert info is not None and info.distrusted == 2
-    cycle.before_verify = None
+    with signer_forgets_ds_signatures():
+        assert cycle.run().outcome is Outcome.REFUSED
+        info = BuildInfo.load(unsigned)
+        assert info is not None and info.distrusted == 1 and "dom3.example" in info.rewritten
+        again = cycle.run()
+        assert again.outcome is Outcome.REFUSED and again.stats["incremental_build"] == 1
+        info = BuildInfo.load(unsigned)
+        assert info is not None and info.distrusted == 2
     fixed = cycle.run()
     assert fixed.outcome is Outcome.PUBLISHED and fixed.stats["incremental_build"] == 0
     info = BuildInfo.load(unsigned)

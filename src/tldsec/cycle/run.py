@@ -114,9 +114,6 @@ class Cycle(Safeguards):
     accept: str | None = None
     operator: str = "person:unknown"
     audit: AuditLog | None = None  # the log ``recorder`` appends to (for the ceremony gate)
-    # Fault injection for incident drills and tests: called on the signed candidate
-    # before the gate sees it.
-    before_verify: Callable[[Path], None] | None = None
     # Every HSM (the primary and each replica, or why it could not be opened): the keys
     # are proven on each before the key steps run (cycle/replicas.py). None: no replica.
     hsms: dict[str, KeyStore | KeyStoreError] | None = None
@@ -372,8 +369,6 @@ class Cycle(Safeguards):
             reused=signed.signatures_reused,
             keys=[k.key_id for k in config.keys if k.sign_zone or k.sign_dnskey],
         )
-        if self.before_verify is not None:
-            self.before_verify(candidate)
 
         run.enter("verify")
         options = replace(self.verify, expected=ExpectedSigners.from_config(config))
