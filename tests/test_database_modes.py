@@ -62,3 +62,34 @@ def test_sqlite_commits_are_durable(tmp_path: Path) -> None:
             assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
     finally:
         engine.dispose()
+
+
+def test_postgresql_synchronous_commit_off_is_named(postgres_url: str) -> None:
+    """Issue 18: the registry says when PostgreSQL would acknowledge a 1000 before it is
+    durable (synchronous_commit = off); the default (on) is accepted."""
+    from sqlalchemy import text
+
+    from tldsec.registry.database import RegistryDatabase
+
+    db = RegistryDatabase.from_url(postgres_url)
+    try:
+        assert db.durability_warning() is None
+        name = db.engine.url.database
+        with db.engine.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
+            conn.commit()
+        db.engine.dispose()  # new connections take the database's setting
+        warning = db.durability_warning()
+        assert warning is not None and "synchronous_commit is off" in warning
+    finally:
+        db.dispose()
+
+
+def test_the_registry_on_sqlite_is_durable(tmp_path: Path) -> None:
+    from tldsec.registry.database import RegistryDatabase
+
+    db = RegistryDatabase.from_url(f"sqlite:///{tmp_path / 'registry.db'}")
+    try:
+        assert db.durability_warning() is None
+    finally:
+        db.dispose()

@@ -83,6 +83,8 @@ def test_db_upgrade_and_registrar_lifecycle(
         run("registrar", "allow", "alpha", "192.0.2.7", "2001:db8::/48", "--home", str(home)) == 0
     )
     assert "192.0.2.7/32 2001:db8::/48" in capsys.readouterr().out
+    assert run("registrar", "list", "--home", str(home)) == 0
+    assert "192.0.2.7/32 2001:db8::/48" in capsys.readouterr().out
     assert run("registrar", "allow", "alpha", "not-a-net", "--home", str(home)) == 1
     assert run("registrar", "allow", "alpha", "--any", "--home", str(home)) == 0
     assert "any address" in capsys.readouterr().out

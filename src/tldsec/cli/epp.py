@@ -121,6 +121,9 @@ def build_server(settings: Settings, clock: Clock, gate: Gate, *, audit: bool) -
     if not db.is_current():
         db.dispose()
         raise ConfigError("the registry database is not up to date: run 'tldsec db upgrade'")
+    durability = db.durability_warning()
+    if durability is not None:
+        _log.warning("%s", durability)
     audit_log = None
     recorder: AuditRecorder = log_audit
     if audit:

@@ -156,10 +156,14 @@ def _list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([_registrar_json(r) for r in rows], indent=2))
         return 0
-    print(f"{'ID':16} {'ENABLED':7} {'E-MAIL':30} CERTIFICATE")
+    print(f"{'ID':16} {'ENABLED':7} {'E-MAIL':30} {'CERTIFICATE':19} NETWORKS")
     for r in rows:
         cert = r.cert_fingerprint[:16] + "..." if r.cert_fingerprint else "-"
-        print(f"{r.client_id:16} {'yes' if r.enabled else 'no':7} {r.email or '-':30} {cert}")
+        nets = " ".join(r.allowed_networks) or "any"
+        print(
+            f"{r.client_id:16} {'yes' if r.enabled else 'no':7} {r.email or '-':30} "
+            f"{cert:19} {nets}"
+        )
     return 0
 
 
@@ -170,6 +174,7 @@ def _registrar_json(r: registrars.RegistrarView) -> dict[str, Any]:
         "email": r.email,
         "enabled": r.enabled,
         "cert_fingerprint": r.cert_fingerprint,
+        "allowed_networks": list(r.allowed_networks),
         "created_at": r.created_at.isoformat(),
     }
 

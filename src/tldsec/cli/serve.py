@@ -366,6 +366,9 @@ class Registry:
             require_client_cert=epp.require_client_cert,
         )
         db = RegistryDatabase.from_url(self.settings.registry_db_url)
+        durability = db.durability_warning()
+        if durability is not None:
+            log.warning("EPP: %s", durability)
         audit = open_audit_log(self.settings, self.clock)
         gate = login_gate(self.settings, self.clock)
         dispatcher = Dispatcher(

@@ -16,7 +16,7 @@ from typing import Any
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from tldsec.db import migrate
@@ -45,6 +45,28 @@ class RegistryDatabase:
     @classmethod
     def from_url(cls, url: str, **engine_args: Any) -> RegistryDatabase:
         return cls(make_engine(url, **engine_args))
+
+    def durability_warning(self) -> str | None:
+        """Why a 1000 (a committed change) might not survive a crash, or None.
+
+        SQLite runs ``synchronous=FULL`` (``db/base.py``). PostgreSQL follows its
+        ``synchronous_commit``: ``off`` acknowledges commits before they are on disk
+        (docs/registry.md); ``on``, ``remote_write``, ``remote_apply`` and ``local`` sync
+        the local WAL first."""
+        with self.engine.connect() as conn:
+            if self.is_sqlite:
+                level = conn.execute(text("PRAGMA synchronous")).scalar()
+                if level != 2:  # FULL
+                    return f"SQLite synchronous={level}, not FULL (2): a commit may be lost"
+                return None
+            value = conn.execute(text("SHOW synchronous_commit")).scalar()
+        if value == "off":
+            return (
+                "PostgreSQL synchronous_commit is off for the registry database: a change "
+                "answered 1000 may be lost in a crash; set it to on (ALTER DATABASE ... SET "
+                "synchronous_commit = on, or in postgresql.conf)"
+            )
+        return None
 
     @property
     def is_sqlite(self) -> bool:
