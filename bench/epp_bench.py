@@ -187,6 +187,8 @@ def main() -> int:
             f'[zone]\norigin = "example."\n[database]\nregistry_url = "{url}"\n'
             f'audit_url = "{audit_url}"\n'
             f"[epp]\nsessions_per_registrar = {a.sessions + 4}\n"
+            # every session connects from 127.0.0.1 at once, before any has logged in
+            f"unauthenticated_per_address = {a.sessions + 4}\n"
             '[audit]\nkey_backend = "file"\n'
         )
         (home / "pw").write_text(PASSWORD + "\n")
