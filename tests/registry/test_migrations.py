@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import inspect
+from sqlalchemy import Engine, inspect, select, text
 
 from tests.fixtures.registry import RegistryWorld
 from tldsec.registry import models
@@ -28,6 +28,32 @@ def test_migrated_schema_matches_the_models(registry_world_any: RegistryWorld) -
         assert set(pk) == {c.name for c in table.primary_key}, name
 
 
-def test_upgrade_twice_is_a_no_op(registry_world: RegistryWorld) -> None:
-    registry_world.db.upgrade()
-    registry_world.add_registrar("alpha")
+def _schema(engine: Engine) -> dict[str, object]:
+    """Every table's columns, keys, indexes and constraints, and the migration version."""
+    inspector = inspect(engine)
+    schema: dict[str, object] = {}
+    for name in sorted(inspector.get_table_names()):
+        schema[name] = (
+            [
+                (c["name"], str(c["type"]), c["nullable"], c.get("default"))
+                for c in inspector.get_columns(name)
+            ],
+            inspector.get_pk_constraint(name),
+            sorted(inspector.get_foreign_keys(name), key=repr),
+            sorted(inspector.get_indexes(name), key=repr),
+            sorted(inspector.get_unique_constraints(name), key=repr),
+            sorted(inspector.get_check_constraints(name), key=repr),
+        )
+    with engine.connect() as conn:
+        schema["version"] = conn.execute(text("SELECT * FROM alembic_version_registry")).all()
+    return schema
+
+
+def test_upgrade_twice_is_a_no_op(registry_world_any: RegistryWorld) -> None:
+    world = registry_world_any
+    world.add_registrar("alpha")
+    before = _schema(world.db.engine)
+    world.db.upgrade()
+    assert _schema(world.db.engine) == before
+    with world.db.read() as s:
+        assert s.scalars(select(models.Registrar.client_id)).all() == ["alpha"]
