@@ -19,10 +19,11 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
 from tests.fixtures.postgres import ADMIN_URL, _sqlalchemy_url
 from tests.fixtures.registry import RegistryWorld, sqlite_world
-from tldsec.errors import TldsecError, ZoneContentError
+from tldsec.errors import RegistryError, ZoneContentError
 from tldsec.policy import load_policy
 from tldsec.registry.context import RegistryRules
 from tldsec.registry.database import RegistryDatabase
@@ -30,6 +31,7 @@ from tldsec.registry.domain_update import DomainUpdate, update_domain
 from tldsec.registry.domains import DomainCreate, create_domain, delete_domain
 from tldsec.registry.ds_rules import DsData
 from tldsec.registry.hosts import HostAddr, HostUpdate, create_host, update_host
+from tldsec.registry.models import HistoryEntry, ZoneChange
 from tldsec.registry.reserved import ReservedNames, reserved_names
 from tldsec.settings import ApexSettings
 from tldsec.zone.buildinfo import BuildInfo, info_path
@@ -89,10 +91,20 @@ _op = st.one_of(
 )
 
 
-def apply(world: RegistryWorld, op: tuple[object, ...]) -> None:
-    """Run one registry operation; ones the registry refuses change nothing."""
+def _records(world: RegistryWorld) -> tuple[int, int]:
+    """How many zone-change and history rows the registry holds."""
+    with world.db.read() as s:
+        changes = s.scalar(select(func.count()).select_from(ZoneChange))
+        history = s.scalar(select(func.count()).select_from(HistoryEntry))
+    return int(changes or 0), int(history or 0)
+
+
+def apply(world: RegistryWorld, op: tuple[object, ...]) -> bool:
+    """Run one registry operation; False if the registry refused it, which must leave
+    no zone-change or history row behind (the builder would read it)."""
     kind, *args = op
     tx = world.tx("alpha")
+    before = _records(world)
     try:
         with world.db.write() as s:
             if kind == "create":
@@ -135,8 +147,10 @@ def apply(world: RegistryWorld, op: tuple[object, ...]) -> None:
                 )
             elif kind == "rename":
                 update_host(s, tx, HostUpdate(str(args[0]), new_name=str(args[1])))
-    except TldsecError:
-        pass
+    except RegistryError:
+        assert _records(world) == before, f"{op} was refused but left records"
+        return False
+    return True
 
 
 @contextlib.contextmanager
@@ -289,8 +303,8 @@ def test_falls_back_to_a_full_build_when_the_file_or_settings_changed(
     registry_world: RegistryWorld, tmp_path: Path
 ) -> None:
     registry_world.add_registrar("alpha")
-    apply(registry_world, ("host_create", "ns.ext.net", []))
-    apply(registry_world, ("create", "a.example", ["ns.ext.net"], False))
+    assert apply(registry_world, ("host_create", "ns.ext.net", []))
+    assert apply(registry_world, ("create", "a.example", ["ns.ext.net"], False))
     path = tmp_path / "z.zone"
     first = build(registry_world, path, 1)
     assert isinstance(first, BuildResult) and not first.incremental
@@ -322,9 +336,9 @@ def test_too_many_changed_names_fall_back(registry_world: RegistryWorld, tmp_pat
     registry_world.add_registrar("alpha")
     path = tmp_path / "z.zone"
     assert isinstance(build(registry_world, path, 1), BuildResult)
-    apply(registry_world, ("host_create", "ns.ext.net", []))
+    assert apply(registry_world, ("host_create", "ns.ext.net", []))
     for name in ("a.example", "b.example", "c.example"):
-        apply(registry_world, ("create", name, ["ns.ext.net"], False))
+        assert apply(registry_world, ("create", name, ["ns.ext.net"], False))
     with registry_world.db.snapshot() as s:
         result = build_zone_file(
             s,
@@ -351,16 +365,16 @@ def test_a_change_committed_after_a_later_one_is_not_missed(
     world = RegistryWorld(db)
     try:
         world.add_registrar("alpha")
-        apply(world, ("host_create", "ns.ext.net", []))
-        apply(world, ("create", "a.example", ["ns.ext.net"], False))
-        apply(world, ("create", "b.example", ["ns.ext.net"], False))
+        assert apply(world, ("host_create", "ns.ext.net", []))
+        assert apply(world, ("create", "a.example", ["ns.ext.net"], False))
+        assert apply(world, ("create", "b.example", ["ns.ext.net"], False))
         path, full = tmp_path / "inc.zone", tmp_path / "full.zone"
         assert isinstance(build(world, path, 1), BuildResult)
         with contextlib.ExitStack() as slow:
             s = slow.enter_context(world.db.write())
             update_domain(s, world.tx("alpha"), DomainUpdate("a.example", ds_add=(ds(1),)))
             s.flush()  # its zone_change id is taken, not yet visible
-            apply(world, ("ds_add", "b.example", 2))  # a later id, committed first
+            assert apply(world, ("ds_add", "b.example", 2))  # a later id, committed first
             second = build(world, path, 2)
             assert isinstance(second, BuildResult) and second.incremental
             info = BuildInfo.load(path)
