@@ -25,6 +25,7 @@ from tests.distribute.conftest import LoopThread, start_primary
 from tests.distribute.homes import Registry, attached, audit_events, copy_home, ds_for, seeded_home
 from tldsec.cli.main import main
 from tldsec.distribute.store import ZoneStore
+from tldsec.errors import ExitCode
 from tldsec.filedigest import digest_file, record_path
 from tldsec.settings import load_settings
 
@@ -187,10 +188,10 @@ def test_a_zone_without_a_digest_record_brings_a_cycle_at_once(
     first = cycle(home, capsys)
     store = store_of(home)
     record_path(store.zone_path(first["serial"])).unlink()  # type: ignore[arg-type]
-    assert main(["cycle", "--home", str(home), "--check"]) == 0
+    assert main(["cycle", "--home", str(home), "--check"]) == ExitCode.NEEDED
     assert "has no digest record" in capsys.readouterr().out
     second = cycle(home, capsys)
     assert second["outcome"] == "published" and second["stats"]["incremental_sign"] == 0  # type: ignore[index]
     assert record_path(store.zone_path(second["serial"])).exists()  # type: ignore[arg-type]
-    assert main(["cycle", "--home", str(home), "--check"]) == 0
+    assert main(["cycle", "--home", str(home), "--check"]) == ExitCode.OK
     assert capsys.readouterr().out.strip() == "nothing to do"

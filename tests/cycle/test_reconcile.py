@@ -26,6 +26,7 @@ from tests.fixtures.registry import RegistryWorld
 from tests.zone.test_incremental import APEX, SETUP, _rounds, apply, build, world_on
 from tldsec.cli.main import main
 from tldsec.cycle import reconcile
+from tldsec.errors import ExitCode
 from tldsec.registry.models import ZoneChange
 from tldsec.zone.builder import canonical_key
 from tldsec.zone.buildinfo import BuildInfo, info_path
@@ -217,7 +218,8 @@ def test_a_zone_that_does_not_reconcile_is_refused_before_signing(
     registry.add_ds("dom1.example", ds_for(1))
 
     code, refused = cycle(home, capsys)
-    assert code == 1 and refused["outcome"] == "refused" and refused["stage"] == "reconcile"
+    assert code == ExitCode.INTEGRITY and refused["outcome"] == "refused"
+    assert refused["stage"] == "reconcile"
     assert "differ at evil.example." in refused["error"]
     assert "sign" not in refused["timings"]
     assert refused["distributed"] == first["serial"]
