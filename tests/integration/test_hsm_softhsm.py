@@ -11,8 +11,8 @@ from tldsec.errors import KeyStoreError
 from tldsec.hsm.base import KeyStoreSpec
 from tldsec.hsm.pkcs11 import Pkcs11KeyStore
 from tldsec.hsm.softhsm import init_softhsm_token, softhsm2_module
+from tldsec.hsm.softhsm_library import find_softhsm2_module
 from tldsec.policy import Algorithm
-from tldsec.settings import find_softhsm2_module
 
 
 def test_init_writes_the_configuration_and_a_usable_token(tmp_path: Path) -> None:

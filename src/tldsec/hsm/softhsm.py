@@ -17,7 +17,7 @@ from pkcs11 import TokenFlag
 from tldsec.errors import KeyStoreError, KeyStoreUnavailable
 from tldsec.hsm import p11lib
 from tldsec.hsm.p11errors import Where, pkcs11_errors
-from tldsec.settings import find_softhsm2_module
+from tldsec.hsm.softhsm_library import find_softhsm2_module
 
 CONF_NAME = "softhsm2.conf"
 TOKENS_DIR = "tokens"

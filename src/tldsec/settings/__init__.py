@@ -16,20 +16,13 @@ from typing import Any
 
 from tldsec.errors import ConfigError, KeyStoreLocked, KeyStoreLoginError
 from tldsec.hsm.base import KeyStoreSpec
+from tldsec.hsm.softhsm_library import find_softhsm2_module
 from tldsec.policy import SECURITY_OFFICER, Policy, load_policy
 from tldsec.settings.strict import read_table
 from tldsec.settings.tables import ConfigFile, EppTable, ReplicaTable, VerifyTable, ZoneTable
 
 CONFIG_NAME = "tldsec.toml"
 DEFAULT_HOME = Path("tldsec-home")
-SOFTHSM2_MODULE_CANDIDATES = (
-    Path("/usr/lib/softhsm/libsofthsm2.so"),
-    Path("/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"),
-    Path("/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so"),
-    Path("/usr/local/lib/softhsm/libsofthsm2.so"),
-)
-
-
 # Asked for the PIN of one token: (its name, "keystore" or "replica NAME"; its label).
 # An entry point provides it: a prompt for the Security Officer, an SO-held file, or
 # the pipe from ``tldsec serve`` (DPS 4.2.4, 5.2.8).
@@ -259,11 +252,6 @@ def resolve_pin(source: str | None, home: Path) -> str:
     raise KeyStoreLoginError(
         f'PIN source {source!r}: use "{SECURITY_OFFICER}", file:PATH, env:NAME or credential:NAME'
     )
-
-
-def find_softhsm2_module() -> Path | None:
-    """The SoftHSM2 PKCS#11 library, where Debian or a source build puts it."""
-    return next((p for p in SOFTHSM2_MODULE_CANDIDATES if p.exists()), None)
 
 
 def load_settings(home: Path, *, enforce_policy: bool = True) -> Settings:
