@@ -127,13 +127,23 @@ def _wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -
 
 @pytest.fixture
 def multi(tmp_path: Path) -> Iterator[MultiServer]:
+    # connect_to keeps the connections it does not want open, not logged in
+    yield from _multi(tmp_path, "unauthenticated_per_address = 1000\n")
+
+
+@pytest.fixture
+def capped(tmp_path: Path) -> Iterator[MultiServer]:
+    """Two workers, at most 3 connections not logged in per address (issue 18)."""
+    yield from _multi(tmp_path, "unauthenticated_per_address = 3\n")
+
+
+def _multi(tmp_path: Path, epp_settings: str) -> Iterator[MultiServer]:
     home = tmp_path / "home"
     home.mkdir()
     (home / "tldsec.toml").write_text(
         f'[zone]\norigin = "example."\n[epp]\nsessions_per_registrar = {LIMIT}\n'
-        # connect_to keeps the connections it does not want open, not logged in
-        "unauthenticated_per_address = 1000\n"
-        '[audit]\nkey_backend = "file"\n'  # no HSM in this home
+        + epp_settings
+        + '[audit]\nkey_backend = "file"\n'  # no HSM in this home
     )
     (tmp_path / "pw").write_text(PASSWORD + "\n")
     make_self_signed(home / "epp-cert.pem", home / "epp-key.pem", "localhost")
@@ -192,6 +202,37 @@ def test_session_limit_holds_across_processes(multi: MultiServer) -> None:
     assert held[1].logout().code == 1500
     again = multi.connect_to(first)
     assert again.login("alpha", PASSWORD).code == 1000
+
+
+def test_the_cap_on_connections_not_logged_in_holds_across_processes(
+    capped: MultiServer,
+) -> None:
+    """Three connections that never log in, spread over both workers: a fourth from that
+    address is closed (per-process caps alone would let each worker take three)."""
+    held = [capped.connect() for _ in range(3)]
+    assert len({capped.worker_of(c) for c in held}) == 2
+    with pytest.raises((ConnectionError, OSError)):
+        capped.connect()
+    other = EppClient(
+        "127.0.0.1",
+        capped.port,
+        client_context(capped.home / "epp-cert.pem"),
+        source="127.0.0.2",
+    )
+    other.connect()  # another address is not affected
+    other.close()
+    # A login frees its place; so does a closed connection.
+    assert held[0].login("alpha", PASSWORD).code == 1000
+    capped.connect().close()
+    held[1].close()
+    deadline = time.monotonic() + 10
+    while True:  # the worker sees the close, then tells the supervisor
+        try:
+            capped.connect()
+            break
+        except (ConnectionError, OSError):
+            assert time.monotonic() < deadline, "a closed connection still counts"
+            time.sleep(0.1)
 
 
 def test_connections_go_to_the_least_busy_worker(multi: MultiServer) -> None:

@@ -217,7 +217,13 @@ def _serve_with(
         from tldsec.audit.config import open_audit_log
 
         open_audit_log(settings, clock).close()  # a new log is made once, not by N workers
-    workers = EppWorkers(worker_args(settings.home, audit=args.audit), args.processes, gate)
+    workers = EppWorkers(
+        worker_args(settings.home, audit=args.audit),
+        args.processes,
+        gate,
+        max_unauthenticated_per_address=epp.unauthenticated_per_address,
+        max_unauthenticated=epp.unauthenticated_total,
+    )
     asyncio.run(_run_many(workers, host, port))
     return 0
 
@@ -274,6 +280,7 @@ async def _run_worker(server: EppServer, handoff: socket.socket, gate: RemoteGat
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     server.on_session_end = gate.session_ended
+    server.on_unauthenticated_end = gate.unauthenticated_end
     handoff.setblocking(False)
     handshakes: set[asyncio.Task[None]] = set()
 

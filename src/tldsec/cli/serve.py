@@ -347,7 +347,13 @@ class Registry:
 
             open_audit_log(self.settings, self.clock).close()  # made once, not by N workers
             shared = login_gate(self.settings, self.clock)
-            workers = EppWorkers(worker_args(self.settings.home, audit=True), processes, shared)
+            workers = EppWorkers(
+                worker_args(self.settings.home, audit=True),
+                processes,
+                shared,
+                max_unauthenticated_per_address=epp.unauthenticated_per_address,
+                max_unauthenticated=epp.unauthenticated_total,
+            )
             try:
                 self.epp_address = await workers.start(*parse_listen(listen or epp.listen))
             except BaseException:

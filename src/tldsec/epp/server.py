@@ -12,8 +12,8 @@ logged in are counted per source address and in total, and one over either cap i
 at once, before TLS; such a connection has ``login_timeout`` seconds after TLS to log in,
 however busy it keeps the session; and a frame, once its first byte is in, must arrive at
 ``min_frame_rate`` bytes per second after ``frame_grace`` seconds (one byte a second keeps
-nothing). The caps hold per process: with N worker processes an address may hold N times
-the per-address cap.
+nothing). The caps hold per process; with several worker processes the supervisor also
+holds them across all (``epp/workers.py``), told by ``on_unauthenticated_end``.
 """
 
 from __future__ import annotations
@@ -72,6 +72,9 @@ class EppServer:
         self._unauthenticated: Counter[str] = Counter()
         # Called when a connection's session is over (the worker tells its supervisor).
         self.on_session_end: Callable[[], None] | None = None
+        # Called once per connection, with its source address, when it no longer counts
+        # as not logged in: at its login, or at its end without one.
+        self.on_unauthenticated_end: Callable[[str], None] | None = None
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
         """Listen; port 0 picks a free port. Returns the bound address."""
@@ -85,6 +88,10 @@ class EppServer:
         """Run a session on a TCP connection another process accepted (one of several
         worker processes, ``epp/workers.py``): TLS handshake, then as ``start``'s."""
         loop = asyncio.get_running_loop()
+        try:
+            address = str(sock.getpeername()[0])
+        except OSError:
+            address = "?"
         reader = asyncio.StreamReader(loop=loop)
         protocol = asyncio.StreamReaderProtocol(reader, self._session, loop=loop)
         try:
@@ -92,6 +99,8 @@ class EppServer:
         except (OSError, ssl.SSLError, TimeoutError) as exc:
             _log.debug("EPP connection dropped before its session: %s", exc)
             sock.close()
+            if self.on_unauthenticated_end is not None:
+                self.on_unauthenticated_end(address)
             if self.on_session_end is not None:
                 self.on_session_end()
 
@@ -123,6 +132,7 @@ class EppServer:
         conn = Connection(peer=f"{peer[0]}:{peer[1]}")
         loop = asyncio.get_running_loop()
         counted = self._admit(address)
+        pending = True  # for on_unauthenticated_end
         try:
             if not counted:
                 return
@@ -139,6 +149,10 @@ class EppServer:
                 if answer is None:
                     break
                 await self._send(writer, answer.data)
+                if pending and conn.actor is not None:
+                    pending = False
+                    if self.on_unauthenticated_end is not None:
+                        self.on_unauthenticated_end(address)
                 if counted and conn.actor is not None:
                     self._release(address)  # logged in: no longer counted
                     counted = False
@@ -153,6 +167,8 @@ class EppServer:
         finally:
             if counted:
                 self._release(address)
+            if pending and self.on_unauthenticated_end is not None:
+                self.on_unauthenticated_end(address)
             self.dispatcher.end_session(conn)
             if self.on_session_end is not None:
                 self.on_session_end()

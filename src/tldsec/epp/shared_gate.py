@@ -27,6 +27,7 @@ _log = logging.getLogger(__name__)
 
 READY = "ready"
 ENDED = "ended"  # a connection the worker was handed is over (no answer)
+LEFT = "left"  # a connection logged in, or ended without (no answer): see GateService
 
 
 class GateChannelError(TldsecError):
@@ -36,18 +37,52 @@ class GateChannelError(TldsecError):
 class GateService:
     """The supervisor's side: answers workers' questions from one ``LoginGate``."""
 
-    def __init__(self, gate: LoginGate) -> None:
+    def __init__(
+        self,
+        gate: LoginGate,
+        *,
+        max_unauthenticated_per_address: int | None = None,
+        max_unauthenticated: int | None = None,
+    ) -> None:
         self.gate = gate
+        self.max_unauthenticated_per_address = max_unauthenticated_per_address
+        self.max_unauthenticated = max_unauthenticated
         self._held: dict[int, Counter[str]] = {}
         self._connections: Counter[int] = Counter()
+        # Connections handed out and not logged in yet, by address, in all and per worker
+        # (issue 18: the caps hold across every worker process).
+        self._unauthenticated: Counter[str] = Counter()
+        self._unauthenticated_of: dict[int, Counter[str]] = {}
+
+    def admissible(self, address: str) -> bool:
+        """Whether a new connection from ``address`` stays within the caps on connections
+        not logged in (per address and in total, across every worker)."""
+        per_address, total = self.max_unauthenticated_per_address, self.max_unauthenticated
+        if per_address is not None and self._unauthenticated[address] >= per_address:
+            return False
+        return total is None or self._unauthenticated.total() < total
+
+    def unauthenticated(self) -> int:
+        return self._unauthenticated.total()
 
     def connections(self, worker: int) -> int:
         """How many connections handed to ``worker`` are still open."""
         return self._connections[worker]
 
-    def handed(self, worker: int) -> None:
-        """A connection was handed to ``worker``."""
+    def handed(self, worker: int, address: str | None = None) -> None:
+        """A connection (from ``address``) was handed to ``worker``."""
         self._connections[worker] += 1
+        if address is not None:
+            self._unauthenticated[address] += 1
+            self._unauthenticated_of.setdefault(worker, Counter())[address] += 1
+
+    def _left(self, worker: int, address: str) -> None:
+        mine = self._unauthenticated_of.setdefault(worker, Counter())
+        if mine[address] > 0:  # only what this worker was handed
+            mine[address] -= 1
+            self._unauthenticated[address] -= 1
+            if self._unauthenticated[address] <= 0:
+                del self._unauthenticated[address]
 
     def held(self, worker: int) -> int:
         """How many session slots ``worker`` holds now."""
@@ -66,6 +101,9 @@ class GateService:
                 if request.get("op") == ENDED:
                     self._connections[worker] = max(0, self._connections[worker] - 1)
                     continue
+                if request.get("op") == LEFT:
+                    self._left(worker, str(request["address"]))
+                    continue
                 answer = self._answer(held, request)
                 writer.write(json.dumps(answer).encode() + b"\n")
                 await writer.drain()
@@ -79,6 +117,11 @@ class GateService:
                 _log.info("EPP worker %d gone: released %d sessions", worker, sum(held.values()))
             held.clear()
             self._connections[worker] = 0
+            # Its connections died with it: they no longer count.
+            for address, count in self._unauthenticated_of.pop(worker, Counter()).items():
+                self._unauthenticated[address] -= count
+                if self._unauthenticated[address] <= 0:
+                    del self._unauthenticated[address]
             writer.close()
 
     def _answer(self, held: Counter[str], request: dict[str, Any]) -> Any:
@@ -127,6 +170,11 @@ class RemoteGate:
         """A connection handed to this worker is over (for the supervisor's balancing)."""
         with self._lock:
             self._send({"op": ENDED})
+
+    def unauthenticated_end(self, address: str) -> None:
+        """A connection from ``address`` logged in, or ended without (for the caps)."""
+        with self._lock:
+            self._send({"op": LEFT, "address": address})
 
     def blocked(self, *keys: str) -> bool:
         return bool(self._ask({"op": "blocked", "keys": list(keys)}))

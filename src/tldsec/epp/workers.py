@@ -9,7 +9,9 @@ sessions spread evenly, where the kernel's choice among processes accepting on o
 socket leaves one worker with more sessions than the other (12 and 8 of 20 in a trial).
 The per-registrar session limit and the failed-login limits stay global: the supervisor
 keeps the one ``LoginGate`` and answers the workers over a second socket pair each
-(``epp/shared_gate.py``).
+(``epp/shared_gate.py``). It also caps the connections not logged in, per source address
+and in total, across all workers (issue 18): one over a cap is closed before any worker
+sees it.
 
 A worker that dies is logged and replaced (its session slots are released); one that
 dies before it ever accepted a connection stops the start with an error (a bad
@@ -58,6 +60,8 @@ class EppWorkers:
         *,
         ready_timeout: float = 60.0,
         grace: float = 30.0,
+        max_unauthenticated_per_address: int | None = None,
+        max_unauthenticated: int | None = None,
     ) -> None:
         """``worker_args``: the ``tldsec`` arguments that run one worker, without the
         two descriptors (``--handoff-fd``, ``--gate-fd``) added here."""
@@ -65,7 +69,11 @@ class EppWorkers:
             raise ConfigError("the EPP server needs at least one process")
         self.worker_args = tuple(worker_args)
         self.processes = processes
-        self.service = GateService(gate)
+        self.service = GateService(
+            gate,
+            max_unauthenticated_per_address=max_unauthenticated_per_address,
+            max_unauthenticated=max_unauthenticated,
+        )
         self.ready_timeout = ready_timeout
         self.grace = grace
         self._sock: socket.socket | None = None
@@ -160,12 +168,17 @@ class EppWorkers:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                conn, _peer = await loop.sock_accept(self._sock)
+                conn, peer = await loop.sock_accept(self._sock)
             except OSError as exc:  # e.g. out of file descriptors: keep serving the rest
                 _log.error("EPP accept failed: %s", exc)
                 await asyncio.sleep(0.1)
                 continue
             with conn:
+                address = str(peer[0])
+                if not self.service.admissible(address):
+                    # issue 18: closed before TLS, like a worker's own cap (epp/server.py).
+                    _log.warning("EPP connection from %s refused: too many not logged in", address)
+                    continue
                 ready = [
                     w
                     for w in self._workers.values()
@@ -180,7 +193,7 @@ class EppWorkers:
                 except OSError as exc:
                     _log.error("EPP connection lost handing it to worker %d: %s", w.index, exc)
                     continue
-                self.service.handed(w.index)
+                self.service.handed(w.index, address)
 
     async def _all_ready(self) -> None:
         for w in list(self._workers.values()):
