@@ -70,6 +70,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name in COMMAND_MODULES if only is None else (only,):
         import_module(f"tldsec.cli.{name}").register(sub)
     for leaf in _leaves(parser):
+        if {"-v", "--verbose"} & leaf._option_string_actions.keys():
+            continue  # the command has its own -v
         leaf.add_argument(
             "-v",
             "--verbose",

@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
-from tldsec.cli.outputs import OutputPath
 from tldsec.clock import SystemClock
 from tldsec.cycle.run import UNSIGNED_NAME
 from tldsec.errors import ConfigError, CycleError
@@ -29,7 +29,7 @@ def register(sub: Any) -> None:
         "build", help="write the unsigned zone (SOA, apex, delegations, DS, glue) to a file"
     )
     add_home_argument(build)
-    build.add_argument("-o", "--output", required=True, action=OutputPath, metavar="FILE")
+    build.add_argument("-o", "--output", required=True, type=Path, metavar="FILE")
     build.set_defaults(handler=_build)
 
     quarantine = commands.add_parser(
