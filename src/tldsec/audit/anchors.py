@@ -327,15 +327,6 @@ def publish_all(anchors: Sequence[CheckpointAnchor], checkpoint: Checkpoint) -> 
     return errors
 
 
-@dataclass(frozen=True, slots=True)
-class AnchorCheck:
-    """What comparing the log with its anchors found."""
-
-    findings: tuple[Finding, ...]
-    checked: tuple[str, ...]  # "NAME: N checkpoints"
-    unreachable: tuple[str, ...]  # "NAME: why"
-
-
 def read_anchors(
     anchors: Iterable[CheckpointAnchor],
 ) -> tuple[list[tuple[str, list[Checkpoint]]], list[str]]:

@@ -117,10 +117,6 @@ class Quorum:
             parts.append(names[0] if len(names) == 1 else "(" + " or ".join(names) + ")")
         return " + ".join(parts)
 
-    def spelled(self) -> list[str]:
-        """The configuration's spelling: ``["sa", "so|wi"]``."""
-        return ["|".join(r.value for r in TRUSTED_ROLES if r in slot) for slot in self.slots]
-
     def filled_by(self, people: Sequence[Person]) -> tuple[Person, ...] | None:
         """Distinct people filling every slot, in slot order, or None."""
         for chosen in itertools.permutations(people, len(self.slots)):

@@ -91,10 +91,6 @@ class SmkWrapping:
 
     # -- the SMK ----------------------------------------------------------------------
 
-    def has_smk(self, check: str) -> bool:
-        with self._errors("find the Storage Master Key"):
-            return bool(self._smks(self._live(), check))
-
     def wrap_private_key(self, key_id: str, smk_check: str) -> bytes:
         """The private key wrapped under the SMK (RFC 5649 AES key wrap with padding):
         the only form in which it leaves the token (DPS 5.2.5)."""

@@ -174,17 +174,6 @@ class Settings:
             for r in self.keystore.replicas
         ]
 
-    def activated_by_officer(self) -> list[tuple[str, str]]:
-        """(name, label) of each token whose PIN the Security Officer holds."""
-        ks = self.keystore
-        found = []
-        if ks.backend == "pkcs11" and ks.pin_source == SECURITY_OFFICER:
-            found.append((PRIMARY, ks.token_label or ""))
-        found.extend(
-            (r.token_name, r.token_label) for r in ks.replicas if r.pin_source == SECURITY_OFFICER
-        )
-        return found
-
     def token_pin(self, name: str, source: str | None, label: str) -> str:
         """The user PIN of one token: from the Security Officer (the provider), or, where
         the policy lets the home store it, from its ``file:``/``env:`` source."""
