@@ -5,6 +5,7 @@ otherwise valid DNSSEC."""
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,14 @@ def test_a_home_s_policy_sets_the_rules_and_only_dps_is_held_to_the_dps(
     case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     home = tmp_path / "home"
-    assert main(["init", "--home", str(home), "--origin", "example", "--keystore", "file"]) == 0
+    pins = []
+    for name, value in (("pin", "1234-user"), ("so-pin", "5678-officer")):
+        pin = tmp_path / name
+        pin.write_text(value + "\n")
+        pin.chmod(0o600)
+        pins.append(str(pin))
+    init = ["init", "--home", str(home), "--origin", "example", "--policy", "dps"]
+    assert main([*init, "--pin-file", pins[0], "--so-pin-file", pins[1]]) == 0
     zsk_of_2048_bits(case)
     case.write()
     args = [
@@ -98,7 +106,10 @@ def test_a_home_s_policy_sets_the_rules_and_only_dps_is_held_to_the_dps(
     out = capsys.readouterr().out
     assert "[FAIL] dnskey " in out and "DPS 6.1 requires a 1024-bit ZSK" in out
     # A policy with another name may deviate: its own numbers are the rules.
-    policy = home / "policy.toml"
-    text = policy.read_text().replace('name = "dps"', 'name = "lab"')
-    policy.write_text(text.replace("bits = 1024", "bits = 2048"))
+    builtin = resources.files("tldsec.policies").joinpath("dps.toml").read_text("utf-8")
+    assert 'name = "dps"' in builtin and "bits = 1024" in builtin
+    lab = builtin.replace('name = "dps"', 'name = "lab"').replace("bits = 1024", "bits = 2048")
+    (home / "policy.toml").write_text(lab)
+    with open(home / "tldsec.toml", "a", encoding="utf-8") as config:
+        config.write('\n[policy]\nfile = "policy.toml"\n')
     assert main(args) == 0, capsys.readouterr().out
