@@ -28,6 +28,7 @@ _log = logging.getLogger(__name__)
 READY = "ready"
 ENDED = "ended"  # a connection the worker was handed is over (no answer)
 LEFT = "left"  # a connection logged in, or ended without (no answer): see GateService
+_COUNTER_OPS = frozenset({"blocked", "failed", "tracked"})
 
 
 class GateChannelError(TldsecError):
@@ -104,7 +105,12 @@ class GateService:
                 if request.get("op") == LEFT:
                     self._left(worker, str(request["address"]))
                     continue
-                answer = self._answer(held, request)
+                if request.get("op") in _COUNTER_OPS:
+                    # The failure counter may be the database (registry/login_failures.py):
+                    # off the event loop, which accepts every connection of every worker.
+                    answer = await asyncio.to_thread(self._answer, held, request)
+                else:
+                    answer = self._answer(held, request)
                 writer.write(json.dumps(answer).encode() + b"\n")
                 await writer.drain()
         except (ConnectionError, ValueError, KeyError, TypeError) as exc:
