@@ -9,6 +9,7 @@ the summary) writes the JSON report.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Callable
@@ -125,7 +126,11 @@ def _settings(args: argparse.Namespace) -> Settings | None:
     home = home_from(args.home)
     if args.home is None and not (home / CONFIG_NAME).exists():
         return None
-    return load_settings(home)
+    from tldsec.cli.pins import OfficerPins  # the SO's PIN, asked only if the HSM opens
+
+    return dataclasses.replace(
+        load_settings(home), pin_provider=OfficerPins(home=home, pin_file=args.pin_file)
+    )
 
 
 def _options(args: argparse.Namespace, settings: Settings | None) -> VerifyOptions:
