@@ -265,3 +265,17 @@ def test_the_cycle_process_gets_the_pin_through_a_pipe_only(
     assert not any(PIN in a for a in result["argv"])
     assert not any(PIN in v for v in result["env"].values())
     assert PIN not in os.environ.values()
+
+
+def test_verify_asks_for_the_officers_pin_only_to_open_the_hsm(
+    tmp_path: Path, officer: Officer
+) -> None:
+    home = make_dps_home(tmp_path / "home", officer)
+    tldsec("cycle", "--home", str(home), "--pin-file", str(officer.pin))
+    serial = (home / "zones/dist/current").read_text().strip()
+    args = ("verify", str(home / f"zones/dist/{serial}.zone"), "--home", str(home),
+            "--trust-anchor", str(home / "zones/work/trust-anchor.ds"))  # fmt: skip
+    locked = tldsec(*args, check=False)
+    assert locked.returncode != 0 and "locked" in locked.stderr
+    assert tldsec(*args, "--no-keystore").returncode == 0  # the checks without the HSM
+    assert tldsec(*args, "--pin-file", str(officer.pin)).returncode == 0
