@@ -34,7 +34,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -45,7 +44,13 @@ import dns.name
 
 from tldsec import __version__
 from tldsec.audit.log import AuditLog
-from tldsec.audit.startup import FileHashes, as_details, changed_files, record_start
+from tldsec.audit.startup import (
+    FileHashes,
+    as_details,
+    changed_files,
+    record_start,
+    record_stop,
+)
 from tldsec.audit.watch import AuditWatch
 from tldsec.cli.activation import Peer, socket_path, start_server, tokens_of
 from tldsec.cli.common import add_home_argument, default_processes, settings_from_args
@@ -72,6 +77,7 @@ from tldsec.settings import Settings
 
 log = logging.getLogger("tldsec.serve")
 SERVE_ACTOR = "component:serve"
+STOP_RECORD_WAIT = 10.0  # seconds an orderly stop waits for its start to be recorded
 
 DEFAULT_HEALTH = "127.0.0.1:8053"
 REPLICA_CHECK_SECONDS = 86400.0  # the daily replica proof (issue 14 item 5)
@@ -188,6 +194,7 @@ class Registry:
         self.audit_watch_error: str | None = None
         self.audit_state: dict[str, Any] = {}  # audit/status.py, refreshed by the watch
         self._files: FileHashes | None = None  # config and policy hashes last recorded
+        self.start_recorded = asyncio.Event()  # set once system.started is in the log
         # The HSM logins (None: keys on disk, nothing to activate).
         tokens = tokens_of(settings)
         self.activation: Activation | None = Activation(tokens) if tokens else None
@@ -246,7 +253,7 @@ class Registry:
             self._announce(health_address)
             await self.stop.wait()
             log.info("tldsec serve: stopping")
-            await asyncio.to_thread(self._audit, "system.stopped", pid=os.getpid())
+            await self._record_stop()
         log.info("tldsec serve: stopped")
 
     def _scheduler(self, checker: Cycle) -> Scheduler:
@@ -450,6 +457,35 @@ class Registry:
             await self.primary.refresh()
         return {"outcome": "failed", "reason": reason}
 
+    async def _record_stop(self) -> None:
+        """``system.stopped`` on an orderly stop (SIGTERM, SIGINT; DPS 4.4.1, 5.8), after
+        this run's ``system.started``: a stop written before it would make the next start
+        take this run for a crash. A run whose start never reached the log (an audit log
+        it could not open) records no stop either."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(STOP_RECORD_WAIT):
+                await self.start_recorded.wait()
+        if not self.start_recorded.is_set():
+            log.error("system.stopped not audited: this run's start is not in the audit log")
+            return
+        await asyncio.to_thread(self._audit_with, record_stop, "system.stopped")
+
+    def _audit_with(self, write: Callable[..., Any], event: str) -> None:
+        """``write(log, actor=SERVE_ACTOR)`` on a log opened for it; failures as ``_audit``."""
+        from tldsec.audit.config import open_audit_log
+
+        try:
+            audit = open_audit_log(self.settings, self.clock)
+        except TldsecError as exc:
+            log.error("%s could not be audited: %s", event, exc)
+            return
+        try:
+            write(audit, actor=SERVE_ACTOR)
+        except TldsecError as exc:
+            log.error("%s could not be audited: %s", event, exc)
+        finally:
+            audit.close()
+
     def _audit(self, event: str, **details: Any) -> None:
         """Record one entry as ``component:serve`` in a log opened for it; a failure is
         logged (serve goes on: the watch shows an audit log it cannot open)."""
@@ -502,6 +538,7 @@ class Registry:
             await asyncio.to_thread(
                 record_start, audit, self.settings, actor=SERVE_ACTOR, version=__version__
             )
+            self.start_recorded.set()
             self._files = FileHashes.of(self.settings)
             self.audit_watch = watch = await asyncio.to_thread(AuditWatch.from_head, audit.engine)
             while True:
