@@ -7,7 +7,7 @@ import io
 import os
 import select
 
-from tldsec.cli.progress import ProgressLine
+from tldsec.progress import ProgressLine
 
 
 def test_without_a_terminal_it_writes_periodic_lines_with_rate_and_time_left() -> None:

@@ -20,12 +20,12 @@ from tldsec.cli.common import (
     settings_from_args,
 )
 from tldsec.cli.outputs import OutputPath
-from tldsec.cli.progress import ProgressLine
 from tldsec.clock import SystemClock
 from tldsec.errors import TldsecError, ZoneSyntaxError
 from tldsec.hsm.open import open_keystore
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.service import KeyManager
+from tldsec.progress import ProgressLine
 from tldsec.signer.files import sign_zone_file
 
 log = logging.getLogger(__name__)

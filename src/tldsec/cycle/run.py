@@ -73,6 +73,7 @@ from tldsec.errors import (
 from tldsec.filedigest import load_record
 from tldsec.hsm.base import KeyStore
 from tldsec.keys.service import KeyManager
+from tldsec.progress import ProgressLine
 from tldsec.registry.context import rules_from_settings
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import ZoneChange
@@ -350,6 +351,9 @@ class Cycle(Safeguards):
             previous=previous,
             workers=self.workers,
             header=f"signed by tldsec at {now:%FT%TZ}",
+            # a first or full signing takes minutes: a bar on a terminal, under serve
+            # a line in its log every 10 s (issue 22)
+            progress=ProgressLine("cycle: signing"),
         )
         expiry = signed.earliest_expiry
         run.stats.update(

@@ -1,5 +1,6 @@
-"""Progress of a long run on stderr: on a terminal a bar with the rate and the time left
-(rich), otherwise a line at most every ``interval`` seconds, for a log or the journal."""
+"""Progress of a long run on stderr (``tldsec sign``, the cycle's signing stage): on a
+terminal a bar with the rate and the time left (rich), otherwise a line at most every
+``interval`` seconds, for a log or the journal."""
 
 from __future__ import annotations
 
