@@ -140,3 +140,11 @@ def test_a_frame_sent_one_byte_at_a_time_is_cut_off(slow: RunningServer, logged_
     with slow.client() as client:  # a frame at a normal pace is answered
         client.send_raw(encode(HELLO))
         assert client.read_response().is_greeting
+
+
+def test_a_connection_that_never_starts_tls_is_closed_at_the_login_deadline(
+    deadline: RunningServer,
+) -> None:
+    """TLS counts against the login deadline (1 s here; the handshake's own limit is 30 s)."""
+    with socket.create_connection((deadline.host, deadline.port), timeout=10) as raw:
+        assert raw.recv(1) == b""  # closed by the server, well before the socket timeout

@@ -9,8 +9,8 @@ answered with 2400.
 
 What a client that never logs in may hold is bounded (issue 18): connections not yet
 logged in are counted per source address and in total, and one over either cap is closed
-at once, before TLS; such a connection has ``login_timeout`` seconds after TLS to log in,
-however busy it keeps the session; and a frame, once its first byte is in, must arrive at
+at once, before TLS; such a connection has ``login_timeout`` seconds to complete TLS and
+log in, however busy it keeps the session; and a frame, once its first byte is in, must arrive at
 ``min_frame_rate`` bytes per second after ``frame_grace`` seconds (one byte a second keeps
 nothing). The caps hold per process; with several worker processes the supervisor also
 holds them across all (``epp/workers.py``), told by ``on_unauthenticated_end``.
@@ -45,8 +45,8 @@ class ServerLimits:
     idle_timeout: float = 600.0
     handshake_timeout: float = 30.0
     workers: int = 8
-    # Connections not logged in (yet): per source address, in total, and how long after
-    # TLS the login may take.
+    # Connections not logged in (yet): per source address, in total, and how long TLS
+    # and the login may take together.
     max_unauthenticated_per_address: int = 16
     max_unauthenticated: int = 512
     login_timeout: float = 30.0
@@ -136,11 +136,13 @@ class EppServer:
         try:
             if not counted:
                 return
+            # TLS and the login together within login_timeout of the connection.
+            login_deadline = loop.time() + self.limits.login_timeout
             await writer.start_tls(
-                self.context, ssl_handshake_timeout=self.limits.handshake_timeout
+                self.context,
+                ssl_handshake_timeout=min(self.limits.handshake_timeout, self.limits.login_timeout),
             )
             conn.cert_fingerprint = peer_fingerprint(writer.get_extra_info("ssl_object"))
-            login_deadline = loop.time() + self.limits.login_timeout
             greeting = await loop.run_in_executor(self._pool, self.dispatcher.greeting)
             await self._send(writer, greeting)
             while not conn.closed:

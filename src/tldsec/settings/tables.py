@@ -107,7 +107,7 @@ class EppTable:
     sessions_per_registrar: int = setting(8, low=1)
     max_frame_bytes: int = setting(65536, low=1)
     server_id: str = "tldsec"
-    login_timeout_seconds: int = setting(30, low=1)  # after TLS, to log in
+    login_timeout_seconds: int = setting(30, low=1)  # to complete TLS and log in
     unauthenticated_per_address: int = setting(16, low=1)  # connections not logged in
     unauthenticated_total: int = setting(512, low=1)
     frame_min_bytes_per_second: int = setting(1024, low=1)  # a frame in progress
