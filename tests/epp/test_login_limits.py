@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from tests.fixtures.epp import PASSWORD, RunningServer, TlsFiles, make_client_cert
 from tests.fixtures.registry import RegistryWorld
@@ -19,6 +20,7 @@ from tldsec.epp.server import ServerLimits
 from tldsec.epp.tls import client_context, server_context
 from tldsec.registry import registrars
 from tldsec.registry.login_failures import DbFailures
+from tldsec.registry.models import LoginFailure
 
 ATTACKERS = [f"127.0.0.{n}" for n in range(2, 7)]
 HOME = "127.0.0.1"  # where the real registrar logs in from
@@ -127,6 +129,12 @@ def test_two_servers_enforce_one_limit(
         assert first.gate.tracked() == 2  # the pair and the address
         registry_world.clock.advance(timedelta(minutes=5, seconds=1))
         assert login_code(second, "beta", attacker) == 1000
+        # A failure elsewhere clears every row past the window, whatever its key.
+        assert fail(first, "alpha", ATTACKERS[1]) == [2200]
+        with registry_world.db.read() as s:
+            keys = sorted(s.scalars(select(LoginFailure.key)))
+        assert keys == ["pair:alpha@127.0.0.3", "peer:127.0.0.3"]
+        registry_world.clock.advance(timedelta(minutes=5, seconds=1))
         assert first.gate.tracked() == 0  # past the window, the rows are gone
     finally:
         for server in servers:
