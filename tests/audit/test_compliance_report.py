@@ -3,6 +3,8 @@ needs, and flags what is off (a late key, an open incident, a refused zone, ...)
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections.abc import Callable
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -191,3 +193,52 @@ def test_the_report_refuses_an_empty_period_and_unknown_formats(home_dir: Path, 
 @pytest.fixture
 def home_dir(tmp_path: Path) -> Path:
     return make_home(tmp_path)
+
+
+class _Titles(HTMLParser):
+    """The text of every ``h2`` heading of the page (the sections' titles)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.titles: list[str] = []
+        self._depth = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "h2":
+            self._depth += 1
+            self.titles.append("")
+        elif tag == "span" and self._depth:
+            self._depth += 1  # the DPS reference after the title
+
+    def handle_data(self, data: str) -> None:
+        if self._depth == 1:
+            self.titles[-1] += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("h2", "span") and self._depth:
+            self._depth -= 1
+
+
+def test_the_report_prints_to_a_pdf_with_every_section(tmp_path: Path, run: Run) -> None:
+    for tool in ("chromium", "pdftotext"):
+        assert shutil.which(tool), f"{tool} is missing: run scripts/install-debian-deps"
+    home = make_home(tmp_path)
+    _period(home)
+    period = ("--from", "2025-03-01", "--to", "2025-07-15")
+    html, pdf = tmp_path / "report.html", tmp_path / "report.pdf"
+    assert run("audit", "report", "--home", home, *period, "-o", html)[0] == 0
+    code, text, err = run("audit", "report", "--home", home, *period, "-o", pdf)
+    assert code == 0, err
+    assert "compliance report 2025-03-01 to 2025-07-15" in text
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    headings = _Titles()
+    headings.feed(html.read_text("utf-8"))
+    titles = [t.strip() for t in headings.titles]
+    assert len(titles) == len(SECTIONS) + 1 and all(titles)
+    printed = subprocess.run(
+        ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = " ".join(printed.split())
+    missing = [t for t in titles if " ".join(t.split()) not in flat]
+    assert not missing, f"sections not in the PDF: {missing}\n{printed[:2000]}"
+    assert "2025-03-01" in flat and "LATE" in flat

@@ -82,11 +82,18 @@ def write_pdf(html: str, output: Path) -> None:
         page = Path(tmp) / "report.html"
         page.write_text(html, "utf-8")
         pdf = Path(tmp) / "report.pdf"
+        # A profile of its own, nothing fetched or synced: the page is a local file and
+        # a closed network must not hold the print up (nor the operator's profile leak in).
         command = [
             browser,
             "--headless",
             "--no-sandbox",
             "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={Path(tmp) / 'profile'}",
             f"--print-to-pdf={pdf}",
             "--no-pdf-header-footer",
             page.as_uri(),
