@@ -30,6 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from tldsec import __version__
 from tldsec.audit.anchors import CheckpointAnchor, FileAnchor, SyslogAnchor, witness_for
 from tldsec.audit.clockstatus import KernelClockStatus
 from tldsec.audit.events import EventType
@@ -40,6 +41,7 @@ from tldsec.audit.pkcs11_signer import (
 )
 from tldsec.audit.schema import ensure_schema
 from tldsec.audit.signing import AuditSigner, FileAuditSigner
+from tldsec.audit.startup import FileHashes, as_details, record_changes
 from tldsec.clock import Clock
 from tldsec.db.base import make_engine
 from tldsec.errors import AuditError, ConfigError, KeyStoreError
@@ -199,8 +201,14 @@ def open_audit_log(
         fresh = log.head().seq == 0
         existed = _key_exists(settings, config)
         log.signer = open_signer(settings, config, create=(create and fresh) or new_key)
-        if fresh:
-            log.record(EventType.AUDIT_INITIALIZED, actor=SELF, database=_safe_url(config.db_url))
+        if fresh:  # with the version and file hashes later commands compare with
+            log.record(
+                EventType.AUDIT_INITIALIZED,
+                actor=SELF,
+                database=_safe_url(config.db_url),
+                version=__version__,
+                **as_details(FileHashes.of(settings)),
+            )
         if not existed:
             log.record(
                 EventType.AUDIT_KEY_GENERATED,
@@ -208,6 +216,8 @@ def open_audit_log(
                 key_id=log.signer.key_id,
                 backend=resolve_backend(settings, config),
             )
+        # DPS 4.4.1: software version, configuration and policy changed since last seen
+        record_changes(log, settings, actor=SELF, version=__version__)
     except BaseException:
         log.close()
         raise

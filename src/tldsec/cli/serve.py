@@ -38,6 +38,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import dns.name
@@ -46,8 +47,7 @@ from tldsec import __version__
 from tldsec.audit.log import AuditLog
 from tldsec.audit.startup import (
     FileHashes,
-    as_details,
-    changed_files,
+    record_changes,
     record_start,
     record_stop,
 )
@@ -559,8 +559,11 @@ class Registry:
         try:
             files = FileHashes.of(self.settings)
             if self._files is not None and files != self._files:
+                # against the log, not this memory: a command may have recorded it already
                 await asyncio.to_thread(
-                    changed_files, audit, SERVE_ACTOR, as_details(self._files), files
+                    partial(record_changes, actor=SERVE_ACTOR, version=__version__, now=files),
+                    audit,
+                    self.settings,
                 )
             self._files = files
             state = await asyncio.to_thread(log_status, self.settings, config, audit)
