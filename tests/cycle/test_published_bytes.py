@@ -10,8 +10,10 @@ serving the last good serial.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +26,9 @@ import pytest
 from tests.distribute.conftest import LoopThread, start_primary
 from tests.distribute.homes import Registry, attached, audit_events, copy_home, ds_for, seeded_home
 from tldsec.cli.main import main
+from tldsec.cli.serve import Registry as ServeRegistry
+from tldsec.clock import SystemClock
+from tldsec.distribute.config import load_distribute_settings
 from tldsec.distribute.store import ZoneStore
 from tldsec.errors import ExitCode
 from tldsec.filedigest import digest_file, record_path
@@ -195,3 +200,33 @@ def test_a_zone_without_a_digest_record_brings_a_cycle_at_once(
     assert record_path(store.zone_path(second["serial"])).exists()  # type: ignore[arg-type]
     assert main(["cycle", "--home", str(home), "--check"]) == ExitCode.OK
     assert capsys.readouterr().out.strip() == "nothing to do"
+
+
+def test_serves_primary_records_a_refused_zone_in_the_audit_log(
+    home: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The primary of ``tldsec serve`` refusing a damaged zone file is an incident in the
+    audit log (DPS 4.4.1, 4.5.1), once: the refused file is not read again."""
+    first = cycle(home, capsys)
+    registry.add_ds("dom1.example", ds_for(1))
+    second = cycle(home, capsys)
+    flip_rrsig_byte(store_of(home).zone_path(second["serial"]), "dom0.example.")  # type: ignore[arg-type]
+    settings = load_settings(home)
+    serve = ServeRegistry(settings, SystemClock(), load_distribute_settings(settings), [])
+
+    async def start_twice() -> int | None:
+        primary = serve._primary()
+        await primary.refresh()
+        await primary.refresh()
+        return primary.serial
+
+    assert asyncio.run(start_twice()) == first["serial"]
+    with sqlite3.connect(home / "audit.db") as conn:
+        rows = conn.execute(
+            "SELECT actor, details FROM audit_entries WHERE event = 'zone.integrity_failed'"
+        ).fetchall()
+    refused = [(a, json.loads(d)) for a, d in rows if json.loads(d).get("stage") == "primary"]
+    ((actor, details),) = refused
+    assert actor == "component:serve"
+    assert details["serial"] == second["serial"] and details["serving"] == first["serial"]
+    assert "differ" in details["error"]

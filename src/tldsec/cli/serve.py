@@ -303,6 +303,17 @@ class Registry:
             },
         )
 
+    def _zone_refused(self, serial: int, error: str, serving: int | None) -> None:
+        """The primary refused a zone file that is not the one the gate verified: an
+        incident in the audit log (DPS 4.4.1, 4.5.1), beside ``primary_problem``."""
+        self._audit(
+            "zone.integrity_failed",
+            stage="primary",
+            serial=serial,
+            error=error,
+            serving=serving,
+        )
+
     def _primary(self) -> PrimaryServer:
         dist = self.dist
         targets = tuple(
@@ -323,6 +334,7 @@ class Registry:
             Access(dist.secondaries, dist.tsig_keys),
             self.clock,
             notifier=notifier,
+            on_refused=self._zone_refused,
         )
 
     async def _start_epp(

@@ -30,7 +30,7 @@ import contextlib
 import logging
 import os
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -130,8 +130,12 @@ class PrimaryServer:
         *,
         notifier: Notifier | None = None,
         limits: ServerLimits | None = None,
+        on_refused: Callable[[int, str, int | None], None] | None = None,
     ) -> None:
         self.store = store
+        # Told of each serial refused (serial, why, serial served instead): the caller
+        # records the incident (DPS 4.4.1, 4.5.1); this module writes no audit log.
+        self.on_refused = on_refused
         self.origin = dns.name.from_text(store.origin)
         self.access = access
         self.clock = clock
@@ -191,7 +195,10 @@ class PrimaryServer:
                 exc,
                 f"keeps serving serial {served.serial}" if served else "looking for an older one",
             )
-            return None if served is not None else self._older_good(target)
+            instead = served if served is not None else self._older_good(target)
+            if self.on_refused is not None:
+                self.on_refused(target, str(exc), instead.serial if instead else None)
+            return None if served is not None else instead
         self._refused = None
         self.problem = None
         return version
