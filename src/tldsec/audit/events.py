@@ -129,6 +129,7 @@ class EventType(StrEnum):
     PERSONNEL_ACTION = "personnel.action"
     SOFTWARE_UPDATED = "software.updated"
     CONFIG_CHANGED = "config.changed"
+    CONFIG_APPROVED = "config.approved"
     POLICY_CHANGED = "policy.changed"
     ROLE_ASSIGNED = "role.assigned"
     ROLE_REVOKED = "role.revoked"
@@ -304,6 +305,9 @@ CATALOGUE: dict[EventType, EventInfo] = {
         _C.PERSONNEL, _L.NOTICE, "software was updated (DPS 5.8)"
     ),
     EventType.CONFIG_CHANGED: EventInfo(_C.PERSONNEL, _L.NOTICE, "the configuration changed"),
+    EventType.CONFIG_APPROVED: EventInfo(
+        _C.PERSONNEL, _L.NOTICE, "the signer's configuration and policy were approved (DPS 4.2.2)"
+    ),
     EventType.POLICY_CHANGED: EventInfo(_C.PERSONNEL, _L.NOTICE, "the DNSSEC policy changed"),
     EventType.ROLE_ASSIGNED: EventInfo(
         _C.PERSONNEL, _L.NOTICE, "a trusted role was assigned (DPS 4.2.1)"

@@ -29,6 +29,7 @@ class OperationClass(StrEnum):
 
 FOUND = "ceremony.found"  # the founding ceremony: roster v1, first keys, the SMK
 ROSTER_CHANGE = "ceremony.roster"  # a later roster version
+SIGNER_CONFIG = "signer.config"  # the signer's configuration and policy (ceremony/config.py)
 # What else the founding approves: the SMK made in it, its holders and threshold.
 FOUNDING_SMK_PARAMS = frozenset({"smk_holders", "smk_threshold"})
 
@@ -46,6 +47,7 @@ OPERATIONS: Mapping[str, OperationClass] = {
     "keys.ds-seen": OperationClass.SIGNING_COMPONENTS,  # the operator overrides the check
     "sign": OperationClass.SIGNING_COMPONENTS,  # a zone signed by hand
     "cycle.accept-change": OperationClass.SIGNING_COMPONENTS,  # a held zone change published
+    SIGNER_CONFIG: OperationClass.SIGNING_COMPONENTS,  # tldsec.toml and the policy file
     ROSTER_CHANGE: OperationClass.ROSTER,
 }
 # Always under a ceremony, whatever [ceremony] required says: the roster has no other

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from tldsec.ceremony.pgpwords import hex_words
-from tldsec.ceremony.policy import FOUND, ROSTER_CHANGE, operation_class
+from tldsec.ceremony.policy import FOUND, ROSTER_CHANGE, SIGNER_CONFIG, operation_class
 from tldsec.ceremony.quorum import Quorum
 
 
@@ -37,6 +37,10 @@ RUNS: Mapping[str, tuple[str, str]] = {
     "cycle.accept-change": (
         "tldsec cycle --accept-change CHANGE --ceremony ID",
         "the serial published and the numbers of the change (tldsec status)",
+    ),
+    SIGNER_CONFIG: (
+        "tldsec config approve --ceremony ID",
+        "the approved config_sha256 and policy_sha256 (tldsec config show)",
     ),
     "sign": ("tldsec sign ZONE -o OUT --ceremony ID", "the signed zone's SHA-256 and serial"),
     "backup.smk-create": (
@@ -77,6 +81,12 @@ def script(
         if operation in (FOUND, ROSTER_CHANGE)
         else f"tldsec ceremony start {operation} --param KEY=VALUE ..."
     )
+    if operation == SIGNER_CONFIG:  # the parameters are the hashes 'tldsec config show' prints
+        start = (
+            f"tldsec ceremony start {operation} --param config_sha256=HASH --param "
+            "policy_sha256=HASH (tldsec config show prints them; each participant compares "
+            "them with the reviewed files)"
+        )
     statement = (
         [f"statement SHA-256: {statement_sha256}", f"  = {hex_words(statement_sha256)}"]
         if statement_sha256

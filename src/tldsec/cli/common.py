@@ -140,6 +140,15 @@ def ceremony_gate(
     )
 
 
+def config_approved(settings: Settings, audit: AuditLog | None, what: str) -> None:
+    """Refuse ``what``, a command that signs or publishes, unless tldsec.toml and the
+    policy file are the ones a ``signer.config`` ceremony approved, where ``[ceremony]
+    required`` names it (``ceremony/signerconfig.py``, DPS 4.2.2)."""
+    from tldsec.ceremony.signerconfig import check_approved
+
+    check_approved(settings, audit, what)
+
+
 def ceremony_record(
     settings: Settings, authorised: Authorised | None, outcome: dict[str, Any], audit: AuditLog
 ) -> None:

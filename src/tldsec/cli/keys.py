@@ -23,6 +23,7 @@ from tldsec.cli.common import (
     add_home_argument,
     ceremony_gate,
     ceremony_record,
+    config_approved,
     settings_from_args,
 )
 from tldsec.clock import SystemClock
@@ -282,6 +283,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    _config_approved(args, "tldsec keys run")
     with _manager(args, keystore=True) as km:
         _print_transitions(km.run_due())
     return 0
@@ -334,7 +336,20 @@ def _ceremony_gate(
     settings = settings_from_args(args)
     audit = open_audit_log(settings, SystemClock())
     try:
+        # A key step under an unapproved configuration or policy is refused before the
+        # ceremony is used up (DPS 4.2.2).
+        config_approved(settings, audit, f"tldsec {operation}")
         return ceremony_gate(settings, operation, params, args.ceremony, audit)
+    finally:
+        audit.close()
+
+
+def _config_approved(args: argparse.Namespace, what: str) -> None:
+    """Refuse ``what`` under an unapproved configuration or policy, where required."""
+    settings = settings_from_args(args)
+    audit = open_audit_log(settings, SystemClock())
+    try:
+        config_approved(settings, audit, what)
     finally:
         audit.close()
 

@@ -38,6 +38,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "status",
     "policy",
+    "config",
 )
 
 EXIT_FAILURE = ExitCode.FAILED

@@ -30,6 +30,7 @@ from tldsec.ceremony.policy import FOUND, ROSTER_CHANGE
 from tldsec.ceremony.quorum import Person, Role
 from tldsec.ceremony.records import write_record
 from tldsec.ceremony.roster import RosterVersion, adoption_params, check_people
+from tldsec.ceremony.signerconfig import current_hashes, record_approval
 from tldsec.ceremony.store import CeremonyStore
 from tldsec.cli.ceremony import audit_log, ceremony_settings, draft_for
 from tldsec.cli.common import operator_actor, settings_from_args
@@ -215,6 +216,10 @@ def found(args: argparse.Namespace) -> int:
         audit.record_if("ceremony.founded", first, actor=operator_actor(),
                         ceremony=args.ceremony, roster_sha256=root,
                         people=[f"{p.name} ({p.role.name})" for p in draft.people])  # fmt: skip
+        # The founding quorum also approves the signer's configuration and policy as they
+        # are now (DPS 4.2.2; ceremony/signerconfig.py): a later edit needs signer.config.
+        hashes = current_hashes(settings)
+        record_approval(audit, hashes, actor=operator_actor(), ceremony=args.ceremony, via=FOUND)
         path = store.add_version(draft, authorised.ceremony)
         store.remove_draft()
         keys, ds = _first_keys(settings, audit, args.ceremony)

@@ -16,6 +16,7 @@ from tldsec.cli.common import (
     add_home_argument,
     ceremony_gate,
     ceremony_record,
+    config_approved,
     operator_actor,
     settings_from_args,
 )
@@ -75,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         # where [ceremony] required names "sign"; the approval names the exact input.
         # (The input is hashed only for a ceremony: without one the parameters are unused.)
         params = {"origin": origin, "input_sha256": _sha256(args.zonefile)} if args.ceremony else {}
+        config_approved(settings, audit, "tldsec sign")  # DPS 4.2.2, before the ceremony is used
         authorised = ceremony_gate(settings, "sign", params, args.ceremony, audit)
         store = open_keystore(settings.keystore_spec())
     except BaseException:

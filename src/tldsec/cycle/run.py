@@ -62,6 +62,7 @@ from tldsec.cycle.safeguards import Safeguards, apex_of
 from tldsec.cycle.state import LAST_REPORT, STATE_FILE, CycleState, Pending, write_atomic
 from tldsec.distribute.store import ZoneStore
 from tldsec.errors import (
+    CeremonyRefused,
     CycleError,
     DistributionError,
     KeyStoreError,
@@ -231,6 +232,9 @@ class Cycle(Safeguards):
         t0 = time.perf_counter()
         now = self.clock.now()
         run = RunLog(started=now, t0=t0, distributed=self.store.current())
+        refused = self._unapproved_config(run)
+        if refused is not None:
+            return refused
         pending = Pending("forced", "forced") if force else self.pending(now)
         if pending is None:
             result = run.result(Outcome.UNCHANGED, "nothing changed and nothing is due")
@@ -440,6 +444,23 @@ class Cycle(Safeguards):
             held=None,
         )
         return result
+
+    def _unapproved_config(self, run: RunLog) -> CycleResult | None:
+        """DPS 4.2.2: no zone is signed under a configuration or policy no ``signer.config``
+        ceremony approved (where ``[ceremony] required`` names it). A failed cycle, an
+        incident (``tldsec serve``'s health says degraded); the last good zone stays."""
+        from tldsec.ceremony.signerconfig import check_approved
+
+        run.enter("config")
+        try:
+            check_approved(self.settings, self.audit, "the cycle")
+        except CeremonyRefused as exc:
+            log.error("INCIDENT %s; serial %s stays distributed", exc, run.distributed)
+            self._record("cycle.failed", "component:cycle", stage="config", error=str(exc))
+            result = run.result(Outcome.FAILED, str(exc), error=str(exc))
+            self._save(result)
+            return result
+        return None
 
     def _incident(
         self, run: RunLog, reason: str, failed: tuple[str, ...], kept: Path
