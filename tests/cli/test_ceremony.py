@@ -214,7 +214,7 @@ def test_concurrent_runs_of_one_ceremony_exactly_one_succeeds(room: Room) -> Non
             if stream:
                 stream.close()
     assert sorted(rc for rc, _ in results) == [0, 1], results
-    assert any("was already used" in err for _, err in results)
+    assert any("was already used" in err for _, err in results), results
 
 
 def test_with_required_all_every_gated_command_needs_its_ceremony(room: Room) -> None:
