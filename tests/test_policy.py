@@ -111,12 +111,30 @@ def test_a_policy_file_that_is_not_toml_is_named(tmp_path: Path) -> None:
 
 def test_backup_before_use_is_a_keystore_flag_off_in_older_policies() -> None:
     data = dps_dict()
-    assert policy_from_dict(data).backup_before_use is False  # not in the built-in yet
+    data["name"] = "older"
+    del data["keystore"]["backup_before_use"]
+    assert policy_from_dict(data).backup_before_use is False  # written before the flag
     data["keystore"]["backup_before_use"] = True
     assert policy_from_dict(data).backup_before_use is True
     data["keystore"]["backup_before_use"] = "yes"
     with pytest.raises(PolicyError, match=r"keystore\.backup_before_use.*true or false"):
         policy_from_dict(data)
+
+
+def test_the_dps_backs_keys_up_before_use() -> None:
+    """DPS 5.2.4 (Private Key Backup): the built-in policy keeps a key out of the zone
+    until a checked archive under the SMK holds it; a policy named dps may not switch
+    that off, nor leave it out; another name may (tldsec init's demo homes)."""
+    assert load_policy().backup_before_use is True
+    data = dps_dict()
+    data["keystore"]["backup_before_use"] = False
+    with pytest.raises(PolicyError, match=r"keystore\.backup_before_use = false.*DPS 5\.2\.4"):
+        policy_from_dict(data)
+    del data["keystore"]["backup_before_use"]
+    with pytest.raises(PolicyError, match=r"keystore\.backup_before_use"):
+        policy_from_dict(data)
+    data["name"] = "demo"
+    assert policy_from_dict(data).backup_before_use is False
 
 
 def test_reserved_labels_are_optional_and_checked() -> None:

@@ -193,6 +193,19 @@ def dps_findings(policy: Policy) -> list[Finding]:
                 True,
             )
         )
+    if not policy.backup_before_use:
+        # DPS 5.2.4 (Private Key Backup): the key archive is encrypted with the SMK; a
+        # key that signs before such an archive holds it has no backup to recover from.
+        found.append(
+            Finding(
+                "keystore.backup_before_use",
+                "false",
+                "true: a key is published or signs only once a checked archive under "
+                "the Storage Master Key holds it",
+                "DPS 5.2.4",
+                True,
+            )
+        )
     return found
 
 

@@ -23,6 +23,7 @@ import pytest
 
 from tests.distribute.homes import ORIGIN, tldsec
 from tests.distribute.nameservers import free_port
+from tests.fixtures.dps_backup import back_up_first_keys
 from tldsec.cli.serve import Registry
 from tldsec.clock import SystemClock
 from tldsec.distribute.config import load_distribute_settings
@@ -63,6 +64,10 @@ def make_dps_home(home: Path, officer: Officer) -> Path:
     with open(home / CONFIG_NAME, "a", encoding="utf-8") as f:
         f.write("\n[cycle]\ncheck_seconds = 0.3\nworkers = 1\n[verify]\nexternal = []\n")
     tldsec("db", "upgrade", "--home", str(home))
+    # DPS 5.2.4: under the dps policy the first keys sign only once a checked archive
+    # under the SMK holds them; init says so.
+    assert "wait for a backup" in out.stdout
+    back_up_first_keys(home, officer.pin, officer.so_pin, home.parent / "smk-holders")
     return home
 
 

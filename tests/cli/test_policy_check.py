@@ -137,5 +137,7 @@ def test_a_differently_named_policy_deviates_and_status_says_where(
     finally:
         policy.write_text(original)
     assert main(["status", "--home", str(home)]) == 0
-    out = capsys.readouterr().out  # tldsec init's file-keys policy stores the PIN
-    assert "DEVIATES from the DPS in 1 value(s)" in out and "keystore.activation" in out
+    # tldsec init's file-keys policy stores the PIN and, with no SMK, uses keys unbacked
+    out = capsys.readouterr().out
+    assert "DEVIATES from the DPS in 2 value(s)" in out and "keystore.activation" in out
+    assert "keystore.backup_before_use" in out

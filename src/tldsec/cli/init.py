@@ -185,18 +185,32 @@ def run(args: argparse.Namespace) -> int:
             f"  policy {DEMO_POLICY}: the token's PINs are stored in {home}/pin and so-pin "
             "(demos and tests; production homes: --policy dps)"
         )
+    if settings.policy.backup_before_use and created:
+        print(BACKUP_NEXT)
     if args.ceremony:
         print(
             "next: enrol the trusted people (tldsec ceremony enrol), then the founding "
             "ceremony makes the roster and the first keys (tldsec ceremony found; "
             "tldsec ceremony script ceremony.found)"
         )
-    else:
+    elif not (settings.policy.backup_before_use and created):
         print(
             "next: 'tldsec keys export-ds' gives the DS to submit to the parent; "
             "'tldsec sign ZONEFILE -o OUT' signs a zone"
         )
     return 0
+
+
+# DPS 5.2.4 under keystore.backup_before_use: what the operator does before the first keys
+# enter the zone (ceremony found says the same).
+BACKUP_NEXT = (
+    "  the keys wait for a backup (DPS 5.2.4): they enter the zone only once a checked "
+    "archive under the Storage Master Key holds them. Next: the SO makes the SMK "
+    "('tldsec backup smk-create --holder NAME=FILE ...'), then 'tldsec backup keys --smk "
+    "CHECK -o ARCHIVE', and '[backup] smk = \"CHECK\"' in tldsec.toml so that cycles "
+    "archive the keys they make; the next 'tldsec cycle' publishes them ('tldsec keys "
+    "plan' shows 'waiting for backup' until then)"
+)
 
 
 def _officer_pin(pin_file: Path | None, home: Path, what: str) -> str:
@@ -235,6 +249,11 @@ def _derived_policy_text(name: str, *, file: bool) -> str:
         f'activation = "{SECURITY_OFFICER}"': 'activation = "stored"  # tldsec init: the home '
         "keeps the PIN",
     }
+    # DPS 5.2.4 asks for a checked archive under the SMK before a key is used; a demo or
+    # file home has no Storage Master Key, so its first keys sign at once (not "dps").
+    edits["backup_before_use = true"] = (
+        "backup_before_use = false  # tldsec init: no Storage Master Key in a demo home"
+    )
     if file:
         edits['allowed_backends = ["pkcs11"]'] = (
             'allowed_backends = ["pkcs11", "file"]  # tldsec init '

@@ -243,6 +243,16 @@ def found(args: argparse.Namespace) -> int:
     print(f"  = {hex_words(root)}")
     for key in keys:
         print(f"{key}")
+    if keys and settings.policy.backup_before_use:
+        # DPS 5.2.4: the first keys enter the zone once a checked archive holds them.
+        smk_step = (
+            f"the SMK {outcome['smk']} is made"
+            if smk
+            else "the SO makes the SMK (tldsec backup smk-create --holder NAME=FILE ...)"
+        )
+        print(f"the keys wait for a backup (DPS 5.2.4): {smk_step}; next 'tldsec backup "
+              f"keys --smk {outcome.get('smk', 'CHECK')} -o ARCHIVE' (in its ceremony), "
+              "then the next 'tldsec cycle' publishes them")  # fmt: skip
     for line in ds:
         digest = line.split()[-1]
         print(f"DS {line}\n  = {hex_words(digest)}")

@@ -170,9 +170,16 @@ class Cycle(Safeguards):
                 f"quarantined {fixed.kind} {fixed.name} can be published again",
                 from_epoch(fixed.since),
             )
-        due = self.keys.plan(now).due_steps()
+        key_plan = self.keys.plan(now)
+        due = key_plan.due_steps()
         if due:
             return Pending("keys", f"key step due: {due[0].describe()}")
+        if self.settings.config.backup.smk and any(
+            s.waiting_for.name == "backup" for s in key_plan.gates
+        ):
+            # DPS 5.2.4: with [backup] smk the cycle archives a key that waits for its
+            # backup itself (a key made before the SMK was configured, say).
+            return Pending("keys", "a key waits for its archive under [backup] smk")
         if _fingerprint(self.settings, self.keys.signing_config(now)) != state.fingerprint:
             return Pending("config", "keys, policy or apex changed")
         if state.resign_at is None or to_epoch(now) >= state.resign_at:
@@ -334,6 +341,11 @@ class Cycle(Safeguards):
                 log.error("INCIDENT replica proof: %s", proof.line())
             run.stats["replica_incidents"] = len(report.incidents)
         transitions = self.keys.run_due()
+        if transitions:
+            # The steps take effect when they are made (the key manager's clock), after
+            # this run began: a key published and activated now (the first keys once
+            # their backup is checked, DPS 5.2.4) signs this zone, so sign as of then.
+            now = max(now, *(t.time for t in transitions))
         run.transitions = tuple(
             f"{t.role} {t.key_tag}: {t.event} ({t.reason})" for t in transitions
         )

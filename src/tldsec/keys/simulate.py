@@ -137,6 +137,13 @@ class Simulation:
                     )
                 )
             self._run_due(now)
+            # A key generated now whose archive follows at once (backup_delay 0: the
+            # automatic archive of a cycle) is backed up now, and what that frees runs now.
+            for _ in range(rollover.MAX_STEPS_PER_RUN):
+                if not any(p.when <= now for p in self._pending):
+                    break
+                self._parent_changes(now)
+                self._run_due(now)
             nexts = [p.when for p in self._pending]
             if todo:
                 nexts.append(todo[0][0])
