@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -35,7 +36,9 @@ def pg_engine(postgres_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def policy() -> Policy:
-    return load_policy()
+    # The rollover through the database is tested here; the backup gate the DPS adds
+    # (DPS 5.2.4) in tests/integration/test_backup_before_use.py and the CLI test.
+    return dataclasses.replace(load_policy(), backup_before_use=False)
 
 
 def _no_drift(engine: Engine) -> None:

@@ -6,6 +6,7 @@ child zone with whatever DS set the test puts in it, as a parent zone's servers 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import threading
@@ -83,7 +84,10 @@ def parents() -> Iterator[list[Parent]]:
 def manager(tmp_path: Path) -> Iterator[tuple[KeyManager, FakeClock]]:
     engine = open_signer_db(f"sqlite:///{tmp_path / 'signer.db'}")
     clock = FakeClock(T0)
-    yield KeyManager(engine, MemoryKeyStore(), load_policy(), clock, origin=ORIGIN), clock
+    # The parent check is tested here, not the backup gate (DPS 5.2.4; tested in
+    # test_backup_before_use.py): the first KSK is active, and its DS submitted, at once.
+    policy = dataclasses.replace(load_policy(), backup_before_use=False)
+    yield KeyManager(engine, MemoryKeyStore(), policy, clock, origin=ORIGIN), clock
     engine.dispose()
 
 
