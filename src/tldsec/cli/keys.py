@@ -27,6 +27,8 @@ from tldsec.cli.common import (
     settings_from_args,
 )
 from tldsec.clock import SystemClock
+from tldsec.cycle.open import automatic_backup
+from tldsec.cycle.replicas import gates_for
 from tldsec.errors import ConfigError, KeyManagementError
 from tldsec.hsm.open import open_keystore
 from tldsec.keys.config import KeySettings, load_key_settings
@@ -153,6 +155,8 @@ def _manager(args: argparse.Namespace, *, keystore: bool = False) -> Iterator[Ke
     clock = SystemClock()
     audit = open_audit_log(settings, clock)
     try:
+        # With the key store open, the gates of every new key are those of a cycle
+        # (DPS 5.2.4 automatic archive with [backup] smk, 5.2.7 replica proof).
         yield KeyManager(
             engine,
             store,
@@ -162,6 +166,8 @@ def _manager(args: argparse.Namespace, *, keystore: bool = False) -> Iterator[Ke
             timing=keys_conf.timing(settings.policy),
             recorder=audit.record,
             actor=_actor(),
+            backup=automatic_backup(settings, store, clock) if store is not None else None,
+            gates=gates_for(settings) if store is not None else None,
         )
     finally:
         if store is not None:
@@ -324,9 +330,29 @@ def _rollover(args: argparse.Namespace) -> int:
             print("nothing done")
             return 1
         made = km.emergency_rollover(role, args.reason, args.key)
+        made += _prove_on_replicas(args, km)
         _print_transitions(made)
         _ceremony_record(args, authorised, _transitions(made))
+        waits = km.waiting(role)
+    for line in waits:
+        # DPS 5.2.4, 5.2.7: the replacement stays out; the compromised key keeps its
+        # role until it passes (never a zone without a usable key of the role).
+        print(f"the replacement {line}")
     return 0
+
+
+def _prove_on_replicas(args: argparse.Namespace, km: KeyManager) -> list[Transition]:
+    """With [[keystore.replica]], prove the keys (the new one too) on every HSM now, as a
+    cycle would, and carry out what that lets in (DPS 5.2.7)."""
+    from tldsec.cycle.replicas import check, open_hsms
+
+    settings = settings_from_args(args)
+    if not settings.keystore.replicas:
+        return []
+    clock = SystemClock()
+    with open_hsms(settings) as hsms:
+        check(settings, hsms, km.key_records(), clock.now(), km.recorder, _actor())
+    return km.run_due()
 
 
 def _ceremony_gate(

@@ -19,8 +19,8 @@ from tldsec.cycle.state import write_atomic
 from tldsec.errors import KeyStoreError
 from tldsec.hsm.base import KeyStore
 from tldsec.hsm.open import open_keystore
-from tldsec.hsm.replicas import ExpectedKey, ReplicaReport, prove
-from tldsec.keys.planner import Gate, ready_gate
+from tldsec.hsm.replicas import PROVEN, ExpectedKey, ReplicaReport, prove
+from tldsec.keys.planner import Constraint, Gate
 from tldsec.keys.state import KeyRecord, KeyState
 from tldsec.settings import PRIMARY, Settings
 
@@ -54,14 +54,29 @@ def load_report(settings: Settings) -> ReplicaReport | None:
 
 def replica_gate(settings: Settings) -> Gate:
     """A key enters the zone (and signs) only once the last report proved it on every
-    HSM (the planner's gate, beside the backup gate)."""
+    HSM (the planner's gate, beside the backup gate); the wait names each HSM that has
+    not, with its verdict (e.g. "replica site2 (missing)")."""
     report = load_report(settings)
-    return ready_gate(
-        "replicas",
-        report.proven_everywhere() if report is not None else frozenset(),
-        "replicas: {key} proven on every HSM (restore it into each [[keystore.replica]] "
-        "with tldsec backup restore; 'tldsec hsm check' or the next cycle proves it)",
-    )
+    proven = report.proven_everywhere() if report is not None else frozenset()
+    proofs = report.proofs if report is not None else ()
+
+    def gate(key: KeyRecord) -> tuple[Constraint, ...]:
+        if key.key_id in proven:
+            return ()
+        lacking = [f"{p.hsm} ({p.verdict})" for p in proofs
+                   if p.key_id == key.key_id and p.verdict != PROVEN]  # fmt: skip
+        where = ", ".join(lacking) or "not proven yet"
+        return (
+            Constraint(
+                "replicas",
+                f"replicas: {key.name} proven on every HSM: {where} (restore it into each "
+                "[[keystore.replica]] with tldsec backup restore; 'tldsec hsm check' or the "
+                "next cycle proves it)",
+                None,
+            ),
+        )
+
+    return gate
 
 
 def gates_for(settings: Settings) -> Callable[[], tuple[Gate, ...]] | None:

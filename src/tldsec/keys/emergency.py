@@ -7,6 +7,12 @@ KSK is published and its DS sent to the parent; the switch still waits for the D
 be seen there (anything else would break the chain of trust) and the old KSK is then
 post-published for 7 days. A compromised key that signs nothing leaves the zone now.
 
+The gates every new key waits at hold here too (DPS 5.2.4 backed up before use, 5.2.7
+proven on every HSM replica): the replacement is a published key that passes them (the
+standby ZSK), else a new key that enters the zone only once it passes them. Until then
+the compromised key keeps signing: a zone is never left without a usable key of a role
+(RFC 6781 4.2; DPS 4.5.3 asks for speed, not for a zone that fails to validate).
+
 ``preview`` lists the steps with their times and what stays at risk; ``execute`` does
 the first of them. The rest is ordinary planning (``planner``), where a compromised
 key's post-publish period is the emergency one.
@@ -22,7 +28,7 @@ from datetime import datetime, timedelta
 
 from tldsec.errors import KeyManagementError
 from tldsec.keys import state, timing
-from tldsec.keys.planner import human, key_policy
+from tldsec.keys.planner import Constraint, Gate, backup_gate, human, key_policy
 from tldsec.keys.rollover import KeyBook, KeyFactory, Outcome, active_key, find_key, new_key
 from tldsec.keys.state import KeyRecord, KeyState, Role
 from tldsec.policy import Policy
@@ -69,16 +75,38 @@ def _target(keys: Sequence[KeyRecord], role: Role, now: datetime, key_ref: str |
     return key
 
 
+def all_gates(policy: Policy, gates: Sequence[Gate] = ()) -> Gate:
+    """The backup gate and ``gates`` (e.g. the replica proof) as one."""
+    every = (backup_gate(policy), *gates)
+
+    def gate(key: KeyRecord) -> tuple[Constraint, ...]:
+        return tuple(c for g in every for c in g(key))
+
+    return gate
+
+
+def _passes(key: KeyRecord, gate: Gate | None) -> bool:
+    return gate is None or not gate(key)
+
+
 def _replacement(
-    keys: Sequence[KeyRecord], role: Role, now: datetime, t: timing.TimingParams
+    keys: Sequence[KeyRecord],
+    role: Role,
+    now: datetime,
+    t: timing.TimingParams,
+    gate: Gate | None = None,
 ) -> tuple[KeyRecord | None, bool]:
-    """The published successor to use (ready ones first) and whether it is ready."""
+    """The published successor to use (ready ones first) and whether it is ready; only
+    one that passes ``gate`` (backed up, proven on every HSM) may take over."""
     wait = timing.zsk_publish_interval(t) if role is Role.ZSK else timing.ksk_publish_interval(t)
     candidates = sorted(
         (
             k
             for k in keys
-            if k.role is role and k.compromised is None and k.state_at(now) is KeyState.PUBLISHED
+            if k.role is role
+            and k.compromised is None
+            and k.state_at(now) is KeyState.PUBLISHED
+            and _passes(k, gate)
         ),
         key=lambda k: k.published or now,
     )
@@ -95,8 +123,12 @@ def preview(
     t: timing.TimingParams,
     now: datetime,
     key_ref: str | None = None,
+    gates: Sequence[Gate] = (),
 ) -> EmergencyPlan:
     """The emergency rollover of ``key_ref`` (default: the active key of ``role``)."""
+    gate = all_gates(policy, gates)
+    # A key made now waits at a gate: it has no backup yet, and no HSM proved it.
+    fresh_waits = policy.backup_before_use or bool(gates)
     target = _target(keys, role, now, key_ref)
     kp = key_policy(policy, role)
     st = target.state_at(now)
@@ -104,8 +136,8 @@ def preview(
     if st is not KeyState.ACTIVE:
         return _preview_idle(target, st, kp.emergency_postpublish, t, now, cache)
     if role is Role.ZSK:
-        return _preview_zsk(keys, target, policy, t, now, cache)
-    return _preview_ksk(keys, target, policy, t, now)
+        return _preview_zsk(keys, target, policy, t, now, cache, gate, fresh_waits)
+    return _preview_ksk(keys, target, policy, t, now, gate, fresh_waits)
 
 
 def _preview_zsk(
@@ -115,12 +147,20 @@ def _preview_zsk(
     t: timing.TimingParams,
     now: datetime,
     cache: timedelta,
+    gate: Gate,
+    fresh_waits: bool,
 ) -> EmergencyPlan:
     kp = policy.zsk
-    new, ready = _replacement(keys, Role.ZSK, now, t)
+    new, ready = _replacement(keys, Role.ZSK, now, t, gate)
     ipub = timing.zsk_publish_interval(t)
     removal = now + max(kp.emergency_postpublish, timing.zsk_retire_interval(t))
-    if new is None:
+    if new is None and fresh_waits:
+        take_over = (
+            "a new ZSK is generated; it is published and signs only once it passes the "
+            "gates of every new key (backed up, proven on every HSM: DPS 5.2.4, 5.2.7), "
+            f"and {target.name} keeps signing until then"
+        )
+    elif new is None:
         take_over = "a new ZSK is generated and published, and signs at once"
     elif ready:
         take_over = f"standby {new.name} (published {_t(new.published)}) takes over signing"
@@ -160,9 +200,11 @@ def _preview_ksk(
     policy: Policy,
     t: timing.TimingParams,
     now: datetime,
+    gate: Gate,
+    fresh_waits: bool,
 ) -> EmergencyPlan:
     kp = policy.ksk
-    new, ready = _replacement(keys, Role.KSK, now, t)
+    new, ready = _replacement(keys, Role.KSK, now, t, gate)
     ipubp = timing.ds_publish_interval(t)
     iret = timing.ksk_retire_interval(t)
     who = new.name if new is not None else "a new KSK"
@@ -181,7 +223,14 @@ def _preview_ksk(
         )
     steps = (
         f"now ({_t(now)}): {target.name} is marked compromised; {who} "
-        + ("is already published" if new is not None else "is generated and published now"),
+        + (
+            "is already published"
+            if new is not None
+            else "is generated, and published once backed up and proven on every HSM "
+            "(DPS 5.2.4, 5.2.7)"
+            if fresh_waits
+            else "is generated and published now"
+        ),
         ds_step,
         f"{human(ipubp)} after ds-seen (DprpP + TTLds): {who} signs the DNSKEY RRset and "
         f"{target.name} stops; the switch cannot come earlier without breaking the chain "
@@ -252,17 +301,27 @@ def execute(
     factory: KeyFactory,
     reason: str,
     key_ref: str | None = None,
+    gates: Sequence[Gate] = (),
 ) -> Outcome:
-    """Do now what ``preview`` announces for now; the planner does the rest."""
+    """Do now what ``preview`` announces for now; the planner does the rest.
+
+    A new key that does not pass the backup gate and ``gates`` is generated only: the
+    planner introduces it (and, for a ZSK, switches to it) once it passes them, and the
+    compromised key keeps its role until then."""
+    gate = all_gates(policy, gates)
     target = _target(keys, role, now, key_ref)
     st = target.state_at(now)
     book = KeyBook(keys)
     why = f"emergency rollover (DPS 4.5.3): {reason}"
     target = book.apply(state.mark_compromised(target, now, why))
     if st is KeyState.ACTIVE:
-        new, _ready = _replacement(book.keys, role, now, t)
+        new, _ready = _replacement(book.keys, role, now, t, gate)
         if new is None:
             new = new_key(book, role, now, factory, why)
+            if gate(new):
+                # DPS 5.2.4, 5.2.7: not published unbacked or unproven; the compromised
+                # key keeps signing until the planner switches (never no usable key).
+                return book.outcome()
             new = book.apply(state.publish(new, now, why))
         if role is Role.ZSK:
             # DPS 4.5.3: the compromised ZSK leaves service immediately.

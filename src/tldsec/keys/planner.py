@@ -341,6 +341,8 @@ def _zsk_steps(
 ) -> list[Step]:
     end, end_why = lifetime_end(current, kp)
     ipub = timing.zsk_publish_interval(t)
+    if current.compromised is not None:
+        return _zsk_emergency_steps(current, successors, generated, gate)
     if not successors:
         if kp.standby:
             when = now
@@ -376,6 +378,31 @@ def _zsk_steps(
             constraints,
             predecessor_id=current.key_id,
             predecessor_tag=current.key_tag,
+        )
+    ]
+
+
+def _zsk_emergency_steps(
+    current: KeyRecord, successors: list[KeyRecord], generated: list[KeyRecord], gate: Gate
+) -> list[Step]:
+    """A compromised ZSK still signs only because its replacement waited at a gate
+    (backup, replica proof): publish it and switch to it the moment it passes them
+    (DPS 4.5.3), as the emergency rollover itself would have done."""
+    why = f"{current.name} is compromised: its replacement takes over at once (DPS 4.5.3)"
+    now_c = Constraint("compromised", why, current.compromised)
+    if not successors:
+        return [_publish_step(Role.ZSK, generated, now_c, gate, emergency=True)]
+    new = successors[0]
+    return [
+        Step(
+            Action.SWITCH,
+            Role.ZSK,
+            new.key_id,
+            new.key_tag,
+            (now_c, *gate(new)),
+            predecessor_id=current.key_id,
+            predecessor_tag=current.key_tag,
+            emergency=True,
         )
     ]
 

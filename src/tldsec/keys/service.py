@@ -122,6 +122,11 @@ class KeyManager:
         # proof, cycle/replicas.py), read at each plan.
         self._gates = gates or (lambda: ())
 
+    @property
+    def recorder(self) -> Recorder:
+        """Where transitions (and the caller's related events) are recorded."""
+        return self._recorder
+
     # --- reading -------------------------------------------------------------------------
 
     def key_records(self) -> tuple[KeyRecord, ...]:
@@ -165,7 +170,13 @@ class KeyManager:
     def emergency_preview(self, role: Role, key_ref: str | None = None) -> EmergencyPlan:
         """What an emergency rollover would do now, and what would remain at risk."""
         return emergency.preview(
-            self.key_records(), role, self.policy, self.timing, self._clock.now(), key_ref
+            self.key_records(),
+            role,
+            self.policy,
+            self.timing,
+            self._clock.now(),
+            key_ref,
+            tuple(self._gates()),
         )
 
     # --- changing --------------------------------------------------------------------------
@@ -236,16 +247,43 @@ class KeyManager:
     def emergency_rollover(
         self, role: Role, reason: str, key_ref: str | None = None
     ) -> list[Transition]:
-        """Do what ``emergency_preview`` announced (DPS 4.5.3), then any step now due."""
+        """Do what ``emergency_preview`` announced (DPS 4.5.3), then any step now due.
+
+        The gates hold (DPS 5.2.4, 5.2.7): a new key is archived at once by the
+        ``backup`` hook when there is one, as in ``run_due``, and enters the zone in this
+        run if every other gate is open; else it waits (``waiting``) and the compromised
+        key keeps its role until it passes."""
         factory = self._factory()
+        gates = tuple(self._gates())
 
         def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
             first = emergency.execute(
-                keys, role, self.policy, self.timing, now, factory, reason, key_ref
+                keys, role, self.policy, self.timing, now, factory, reason, key_ref, gates
             )
-            return first.then(rollover.run_due(first.keys, self.policy, self.timing, now, factory))
+            return first.then(
+                rollover.run_due(first.keys, self.policy, self.timing, now, factory, gates)
+            )
 
-        return list(self._write(op).transitions)
+        return list(self._write(op).transitions) + self.run_due()
+
+    def waiting(self, role: Role) -> list[str]:
+        """What each key of ``role`` not yet in the zone waits for, at the gates of every
+        new key: e.g. "KSK 12345 waits for: backup (no [backup] smk configured)"."""
+        out = []
+        for step in self.plan().gates:
+            if step.role is not role or step.key_id is None:
+                continue
+            held = [c for c in step.constraints if c.name in ("backup", "replicas")]
+            if not held:
+                continue
+            why = []
+            for c in held:
+                if c.name == "backup" and self._backup is None:
+                    why.append("backup (no [backup] smk configured: 'tldsec backup keys')")
+                else:
+                    why.append(c.description)
+            out.append(f"{role} {step.key_tag} waits for: {'; '.join(why)}")
+        return out
 
     def record_backup(self, key_ids: Sequence[str], reason: str) -> list[Transition]:
         """The keys ``key_ids`` are in an archive under the SMK, written and checked
