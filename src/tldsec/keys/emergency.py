@@ -11,7 +11,7 @@ The gates every new key waits at hold here too (DPS 5.2.4 backed up before use, 
 proven on every HSM replica): the replacement is a published key that passes them (the
 standby ZSK), else a new key that enters the zone only once it passes them. Until then
 the compromised key keeps signing: a zone is never left without a usable key of a role
-(RFC 6781 4.2; DPS 4.5.3 asks for speed, not for a zone that fails to validate).
+(RFC 6781 4.4; DPS 4.5.3 asks for speed, not for a zone that fails to validate).
 
 ``preview`` lists the steps with their times and what stays at risk; ``execute`` does
 the first of them. The rest is ordinary planning (``planner``), where a compromised
