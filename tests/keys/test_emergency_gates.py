@@ -102,6 +102,13 @@ def test_a_standby_some_hsm_lacks_does_not_take_over(
     assert new.state_at(NOW) is KeyState.GENERATED
     assert_no_unbacked_key_in_the_zone(out.keys)
 
+    # the new key archived and proven (the standby still not): it takes over at once
+    keys = rollover.record_backup(out.keys, [new.key_id], NOW, "archive").keys
+    proven = ready_gate("replicas", frozenset(k.key_id for k in keys) - {standby.key_id}, WAITING)
+    done = rollover.run_due(keys, gated, timing, NOW, factory, (proven,))
+    assert [k.key_id for k in usable(done.keys, Role.ZSK)] == [new.key_id]
+    assert rollover.find_key(done.keys, zsk.key_id).state_at(NOW) is KeyState.RETIRED
+
 
 def test_a_new_zsk_waits_for_its_backup_and_then_takes_over_at_once(
     gated: Policy, timing: TimingParams, factory: KeyFactory

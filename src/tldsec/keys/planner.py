@@ -390,9 +390,12 @@ def _zsk_emergency_steps(
     (DPS 4.5.3), as the emergency rollover itself would have done."""
     why = f"{current.name} is compromised: its replacement takes over at once (DPS 4.5.3)"
     now_c = Constraint("compromised", why, current.compromised)
-    if not successors:
+    # The first successor that passed the gates; else a key made for the emergency is
+    # published once it passes (a standby some HSM lacks does not block it).
+    passed = [k for k in successors if not gate(k)]
+    if not passed and (generated or not successors):
         return [_publish_step(Role.ZSK, generated, now_c, gate, emergency=True)]
-    new = successors[0]
+    new = (passed or successors)[0]
     return [
         Step(
             Action.SWITCH,
