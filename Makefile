@@ -33,6 +33,7 @@ imports: deps
 	$(VENV)/bin/lint-imports
 
 pytest: deps
+	scripts/ensure-postgres
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 test: lint typecheck imports pytest
