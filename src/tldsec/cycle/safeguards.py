@@ -65,6 +65,22 @@ class Safeguards:
     def _record(self, event: str, actor: str, **details: Any) -> None:
         raise NotImplementedError
 
+    def _save_incident(
+        self, run: RunLog, kind: str, failed_check: str, message: str, **fields: Any
+    ) -> None:
+        """Record an incident found before publication (no candidate is kept) in the
+        cycle state, with any other state ``fields`` (e.g. ``held``)."""
+        incident = {
+            "kind": kind,
+            "at": run.started.isoformat(),
+            "serial": run.serial,
+            "failed_checks": [failed_check],
+            "candidate": None,
+            "message": message,
+            "kept_serial": run.distributed,
+        }
+        CycleState(**{**asdict(self.state()), "incident": incident, **fields}).save(self.state_path)
+
     def _unsigned_base(self, run: RunLog, path: Path) -> bool:
         """Whether the build may start from the unsigned file on disk: only if it is the
         file the last cycle built and reconciled (an incident when it was edited since)."""
@@ -141,17 +157,7 @@ class Safeguards:
         )
         run.stats["reconciliation_failed"] = 1
         out = run.result(Outcome.REFUSED, reason, error=message)
-        incident = {
-            "kind": "reconciliation",
-            "at": run.started.isoformat(),
-            "serial": run.serial,
-            "failed_checks": ["registry-reconciliation"],
-            "candidate": None,
-            "message": message,
-            "kept_serial": run.distributed,
-        }
-        state = self.state()
-        CycleState(**{**asdict(state), "incident": incident}).save(self.state_path)
+        self._save_incident(run, "reconciliation", "registry-reconciliation", message)
         # DPS 4.5.1: inaccurate data found before publication is an incident.
         log.error("INCIDENT %s; serial %s stays distributed", message, run.distributed)
         self._record(
@@ -191,20 +197,8 @@ class Safeguards:
     def _hold(self, run: RunLog, reason: str, held: HeldChange, change_id: int) -> CycleResult:
         message = held.describe()
         result = run.result(Outcome.HELD, reason, error=message)
-        incident = {
-            "kind": "held",
-            "at": run.started.isoformat(),
-            "serial": run.serial,
-            "failed_checks": ["collapse-guard"],
-            "candidate": None,
-            "message": message,
-            "kept_serial": run.distributed,
-        }
-        state = self.state()
         held_state = {**held.as_json(), "registry_change": change_id}
-        CycleState(**{**asdict(state), "incident": incident, "held": held_state}).save(
-            self.state_path
-        )
+        self._save_incident(run, "held", "collapse-guard", message, held=held_state)
         # DPS 4.5.1: data that would empty the zone is treated as an incident.
         log.error("INCIDENT %s; serial %s stays distributed", message, run.distributed)
         self._record(
@@ -247,17 +241,7 @@ class Safeguards:
         """A file that differs from what was verified or built: recorded as an incident;
         the cycle goes on without reusing it."""
         run.stats["integrity_incidents"] = run.stats.get("integrity_incidents", 0) + 1
-        incident = {
-            "kind": "integrity",
-            "at": run.started.isoformat(),
-            "serial": run.serial,
-            "failed_checks": ["integrity"],
-            "candidate": None,
-            "message": f"{message}; {consequence}",
-            "kept_serial": run.distributed,
-        }
-        state = self.state()
-        CycleState(**{**asdict(state), "incident": incident}).save(self.state_path)
+        self._save_incident(run, "integrity", "integrity", f"{message}; {consequence}")
         log.error("INCIDENT %s; %s", message, consequence)
         self._record(
             "zone.integrity_failed",
