@@ -19,11 +19,9 @@ from sqlalchemy import update
 
 from tests.distribute.homes import (
     Registry,
-    attached,
     audit_events,
-    copy_home,
     ds_for,
-    seeded_home,
+    seeded_home_fixtures,
 )
 from tests.fixtures.faults import signer_forgets_ds_signatures
 from tldsec.cli.main import main
@@ -35,22 +33,7 @@ from tldsec.errors import CycleError
 from tldsec.registry.models import ZoneSerial
 from tldsec.settings import load_settings
 
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One seeded home, copied for each test (init and seeding take a while)."""
-    return seeded_home(tmp_path_factory.mktemp("template"), 40)
-
-
-@pytest.fixture
-def home(template: Path, tmp_path: Path) -> Path:
-    return copy_home(template, tmp_path)
-
-
-@pytest.fixture
-def registry(home: Path) -> Iterator[Registry]:
-    with attached(home) as r:
-        yield r
+template, home, registry = seeded_home_fixtures(40)
 
 
 @pytest.fixture

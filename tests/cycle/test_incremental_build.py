@@ -4,39 +4,20 @@ file cannot be trusted."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-from tests.distribute.homes import Registry, attached, copy_home, ds_for, seeded_home
-from tldsec.clock import FakeClock, SystemClock
-from tldsec.cycle import Cycle, Outcome, open_cycle
+from tests.distribute.homes import (
+    Registry,
+    ds_for,
+    fake_clock_cycle,
+    seeded_home_fixtures,
+)
+from tldsec.cycle import Cycle, Outcome
 from tldsec.registry.context import rules_from_settings
-from tldsec.settings import load_settings
 from tldsec.zone.incremental import build_zone_file
 
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return seeded_home(tmp_path_factory.mktemp("template"), 30)
-
-
-@pytest.fixture
-def home(template: Path, tmp_path: Path) -> Path:
-    return copy_home(template, tmp_path)
-
-
-@pytest.fixture
-def registry(home: Path) -> Iterator[Registry]:
-    with attached(home) as r:
-        yield r
-
-
-@pytest.fixture
-def cycle(home: Path) -> Iterator[Cycle]:
-    with open_cycle(load_settings(home), FakeClock(SystemClock().now())) as c:
-        yield c
+template, home, registry = seeded_home_fixtures(30)
+cycle = fake_clock_cycle
 
 
 def full_build(cycle: Cycle, path: Path, serial: int) -> bytes:

@@ -13,17 +13,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select, update
 
-from tests.distribute.homes import Registry, attached, copy_home, ds_for, seeded_home
+from tests.distribute.homes import (
+    Registry,
+    ds_for,
+    fake_clock_cycle,
+    seeded_home_fixtures,
+)
 from tests.fixtures.faults import signer_forgets_ds_signatures
 from tldsec.cli.main import main
-from tldsec.clock import FakeClock, SystemClock
+from tldsec.clock import SystemClock
 from tldsec.cycle import Cycle, Outcome, open_cycle
 from tldsec.registry import registrars
 from tldsec.registry.context import Actor
@@ -38,26 +43,8 @@ from tldsec.zone.buildinfo import BuildInfo
 HEX = "A1" * 32
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return seeded_home(tmp_path_factory.mktemp("template"), 12)
-
-
-@pytest.fixture
-def home(template: Path, tmp_path: Path) -> Path:
-    return copy_home(template, tmp_path)
-
-
-@pytest.fixture
-def registry(home: Path) -> Iterator[Registry]:
-    with attached(home) as r:
-        yield r
-
-
-@pytest.fixture
-def cycle(home: Path) -> Iterator[Cycle]:
-    with open_cycle(load_settings(home), FakeClock(SystemClock().now())) as c:
-        yield c
+template, home, registry = seeded_home_fixtures(12)
+cycle = fake_clock_cycle
 
 
 def published(cycle: Cycle) -> str:

@@ -24,7 +24,12 @@ import dns.rdatatype
 import pytest
 
 from tests.distribute.conftest import LoopThread, start_primary
-from tests.distribute.homes import Registry, attached, audit_events, copy_home, ds_for, seeded_home
+from tests.distribute.homes import (
+    Registry,
+    audit_events,
+    ds_for,
+    seeded_home_fixtures,
+)
 from tldsec.cli.main import main
 from tldsec.cli.serve import Registry as ServeRegistry
 from tldsec.clock import SystemClock
@@ -34,21 +39,7 @@ from tldsec.errors import ExitCode
 from tldsec.filedigest import digest_file, record_path
 from tldsec.settings import load_settings
 
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return seeded_home(tmp_path_factory.mktemp("template"), 30)
-
-
-@pytest.fixture
-def home(template: Path, tmp_path: Path) -> Path:
-    return copy_home(template, tmp_path)
-
-
-@pytest.fixture
-def registry(home: Path) -> Iterator[Registry]:
-    with attached(home) as r:
-        yield r
+template, home, registry = seeded_home_fixtures(30)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +20,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy import func, select
 
-from tests.distribute.homes import Registry, attached, audit_events, copy_home, ds_for, seeded_home
+from tests.distribute.homes import (
+    Registry,
+    audit_events,
+    ds_for,
+    seeded_home_fixtures,
+)
 from tests.fixtures.registry import RegistryWorld
 from tests.zone.test_incremental import APEX, SETUP, _rounds, apply, build, world_on
 from tldsec.cli.main import main
@@ -58,20 +62,7 @@ def insert_in_order(path: Path, line: str) -> None:
 # --- attack 2, through the CLI ---------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return seeded_home(tmp_path_factory.mktemp("template"), 30)
-
-
-@pytest.fixture
-def home(template: Path, tmp_path: Path) -> Path:
-    return copy_home(template, tmp_path)
-
-
-@pytest.fixture
-def registry(home: Path) -> Iterator[Registry]:
-    with attached(home) as r:
-        yield r
+template, home, registry = seeded_home_fixtures(30)
 
 
 def cycle(home: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:  # type: ignore[type-arg]

@@ -12,7 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tldsec.clock import SystemClock
+import pytest
+
+from tldsec.clock import FakeClock, SystemClock
+from tldsec.cycle import Cycle, open_cycle
 from tldsec.policy import load_policy
 from tldsec.registry import registrars
 from tldsec.registry.context import Actor, RegistryRules, Tx
@@ -22,6 +25,7 @@ from tldsec.registry.domains import DomainCreate, create_domain
 from tldsec.registry.ds_rules import DsData
 from tldsec.registry.hosts import create_host
 from tldsec.registry.passwords import fast_hasher
+from tldsec.settings import load_settings
 
 ORIGIN = "example."
 REGISTRAR = "alpha"
@@ -160,3 +164,32 @@ def attached(home: Path) -> Iterator[Registry]:
 def audit_events(home: Path) -> list[str]:
     with sqlite3.connect(home / "audit.db") as conn:
         return [row[0] for row in conn.execute("SELECT event FROM audit_entries ORDER BY seq")]
+
+
+def seeded_home_fixtures(domains: int) -> tuple[object, object, object]:
+    """The ``template``, ``home`` and ``registry`` fixtures of a test module whose tests
+    each start from a home seeded with ``domains`` delegations: one module-scoped
+    seeded template (init and seeding take a while), copied for each test, with its
+    registry attached. Use as ``template, home, registry = seeded_home_fixtures(30)``."""
+
+    @pytest.fixture(scope="module", name="template")
+    def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+        return seeded_home(tmp_path_factory.mktemp("template"), domains)
+
+    @pytest.fixture(name="home")
+    def home(template: Path, tmp_path: Path) -> Path:
+        return copy_home(template, tmp_path)
+
+    @pytest.fixture(name="registry")
+    def registry(home: Path) -> Iterator[Registry]:
+        with attached(home) as r:
+            yield r
+
+    return template, home, registry
+
+
+@pytest.fixture(name="cycle")
+def fake_clock_cycle(home: Path) -> Iterator[Cycle]:
+    """A cycle on ``home`` with a fake clock set to now (import it as ``cycle``)."""
+    with open_cycle(load_settings(home), FakeClock(SystemClock().now())) as c:
+        yield c
