@@ -16,7 +16,6 @@ new value; nothing when unchanged, so a command run from cron adds no entries.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from tldsec.audit.log import AuditLog
 from tldsec.audit.models import ENTRIES
 from tldsec.audit.query import entry_from_row
 from tldsec.errors import AuditError
-from tldsec.settings import CONFIG_NAME, Settings
+from tldsec.settings import CONFIG_NAME, Settings, file_sha256, policy_path
 
 BUILT_IN = "built-in"
 
@@ -45,20 +44,17 @@ class FileHashes:
 
     @classmethod
     def of(cls, settings: Settings) -> FileHashes:
-        policy = settings.config.policy.file
-        policy_path = None
-        if policy:
-            policy_path = Path(policy) if Path(policy).is_absolute() else settings.home / policy
+        policy = policy_path(settings)
         return cls(
             _sha256(settings.home / CONFIG_NAME),
-            str(policy_path) if policy_path else BUILT_IN,
-            _sha256(policy_path) if policy_path else BUILT_IN,
+            str(policy) if policy else BUILT_IN,
+            _sha256(policy) if policy else BUILT_IN,
         )
 
 
 def _sha256(path: Path) -> str:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return file_sha256(path)
     except FileNotFoundError:
         return "absent"
     except OSError as exc:

@@ -14,16 +14,14 @@ under it.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from pathlib import Path
 
 from tldsec.audit.log import AuditLog
 from tldsec.audit.query import EntryFilter, iter_entries
 from tldsec.ceremony.policy import SIGNER_CONFIG
 from tldsec.ceremony.store import load_ceremony_settings
 from tldsec.errors import CeremonyRefused
-from tldsec.settings import Settings
+from tldsec.settings import Settings, file_sha256, policy_path
 
 APPROVED = "config.approved"
 NO_POLICY_FILE = "none"  # the policy_sha256 of a home whose [policy] names no file
@@ -47,21 +45,12 @@ class ConfigHashes:
         )
 
 
-def policy_path(settings: Settings) -> Path | None:
-    """The policy file the configuration names (relative to the home), or None."""
-    name = settings.config.policy.file
-    if not name:
-        return None
-    path = Path(name)
-    return path if path.is_absolute() else settings.home / path
-
-
 def current_hashes(settings: Settings) -> ConfigHashes:
     """The two files' SHA-256 as they are on disk now."""
     policy = policy_path(settings)
     return ConfigHashes(
-        hashlib.sha256(settings.source.read_bytes()).hexdigest(),
-        hashlib.sha256(policy.read_bytes()).hexdigest() if policy else NO_POLICY_FILE,
+        file_sha256(settings.source),
+        file_sha256(policy) if policy else NO_POLICY_FILE,
     )
 
 

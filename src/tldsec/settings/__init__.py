@@ -7,6 +7,7 @@ result down; nothing reads settings from a global.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from collections.abc import Callable
@@ -330,6 +331,18 @@ def _replicas(
             )
         )
     return tuple(out)
+
+
+def policy_path(settings: Settings) -> Path | None:
+    """The policy file the configuration names (``[policy] file``, relative to the home),
+    or None where it names none."""
+    name = settings.config.policy.file
+    return _in_home(settings.home, name) if name else None
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 (hex) of a file's bytes as they are on disk now; OSError if unreadable."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _in_home(home: Path, value: str) -> Path:
