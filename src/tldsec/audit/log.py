@@ -41,6 +41,7 @@ from tldsec.audit.clockstatus import ClockStatusProbe, SyncState
 from tldsec.audit.entry import Checkpoint, Entry, checkpoint_message, make_entry, normalize_details
 from tldsec.audit.events import Actor, EventType, Level
 from tldsec.audit.models import CHECKPOINTS, ENTRIES, HEAD
+from tldsec.audit.query import entry_from_row
 from tldsec.audit.signing import AuditSigner
 from tldsec.clock import Clock
 from tldsec.db import pgwire
@@ -240,7 +241,7 @@ class AuditLog:
                     .where(ENTRIES.c.event == item.event.value)
                     .order_by(ENTRIES.c.seq)
                 )
-                guard([_entry(row) for row in earlier])
+                guard([entry_from_row(row) for row in earlier])
                 plan = self._plan(head, [item])
                 conn.execute(INSERT_ENTRIES, [_entry_row(e) for e in plan.entries])
                 if plan.checkpoint is not None:
@@ -470,19 +471,6 @@ def _head(row: Any) -> Head:
         checkpoint_seq=row.checkpoint_seq,
         checkpoint_time=row.checkpoint_time,
         clock_state=SyncState(row.clock_state) if row.clock_state else None,
-    )
-
-
-def _entry(row: Any) -> Entry:
-    return Entry(
-        seq=row.seq,
-        time=row.time,
-        actor=row.actor,
-        event=row.event,
-        level=row.level,
-        details=row.details,
-        prev_hash=row.prev_hash,
-        hash=row.hash,
     )
 
 
