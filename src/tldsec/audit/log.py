@@ -243,10 +243,7 @@ class AuditLog:
                 )
                 guard([entry_from_row(row) for row in earlier])
                 plan = self._plan(head, [item])
-                conn.execute(INSERT_ENTRIES, [_entry_row(e) for e in plan.entries])
-                if plan.checkpoint is not None:
-                    conn.execute(INSERT_CHECKPOINT, _checkpoint_row(plan.checkpoint))
-                conn.execute(UPDATE_HEAD, plan.head)
+                _write(conn, plan)
         except SQLAlchemyError as exc:
             raise AuditError(f"cannot write the audit log: {exc}") from exc
         self._anchor(plan.checkpoint)
@@ -332,10 +329,7 @@ class AuditLog:
             with self._transaction() as conn:
                 head = _head(conn.execute(READ_HEAD).one_or_none())
                 plan = self._plan(head, requested)
-                conn.execute(INSERT_ENTRIES, [_entry_row(e) for e in plan.entries])
-                if plan.checkpoint is not None:
-                    conn.execute(INSERT_CHECKPOINT, _checkpoint_row(plan.checkpoint))
-                conn.execute(UPDATE_HEAD, plan.head)
+                _write(conn, plan)
         except SQLAlchemyError as exc:
             raise AuditError(f"cannot write the audit log: {exc}") from exc
         self._anchor(plan.checkpoint)
@@ -513,6 +507,14 @@ def _entry_row(e: Entry) -> dict[str, Any]:
 def _pg_entry(e: Entry) -> dict[str, Any]:
     # json.dumps as SQLAlchemy's JSON type serialises it on the other path.
     return {**_entry_row(e), "details": json.dumps(dict(e.details))}
+
+
+def _write(conn: Connection, plan: _Plan) -> None:
+    """Write a plan's entries, its checkpoint if any, and the new head (SQLAlchemy path)."""
+    conn.execute(INSERT_ENTRIES, [_entry_row(e) for e in plan.entries])
+    if plan.checkpoint is not None:
+        conn.execute(INSERT_CHECKPOINT, _checkpoint_row(plan.checkpoint))
+    conn.execute(UPDATE_HEAD, plan.head)
 
 
 def _checkpoint_row(c: Checkpoint) -> dict[str, Any]:
