@@ -36,8 +36,8 @@ from tldsec.audit.query import (
     load_archive_records,
     load_checkpoints,
 )
-from tldsec.audit.sources import ARCHIVE_FORMAT, archive_input
-from tldsec.audit.verification import online_mentions
+from tldsec.audit.sources import ARCHIVE_FORMAT
+from tldsec.audit.verification import online_mentions, verify_archive_file
 from tldsec.errors import AuditError
 
 ARCHIVE_MODE = 0o600  # DPS 4.4.4: protected against viewing
@@ -299,15 +299,7 @@ def check_archive_file(
         ) from exc
     if hashlib.sha256(data).hexdigest() != record.file_sha256:
         raise AuditError(f"archive {path} changed since it was written; nothing purged")
-    source = archive_input([path])
-    report = verify_chain(
-        source.entries,
-        keys=keys,
-        checkpoints=source.checkpoints,
-        anchor=Anchor(record.first_seq - 1, record.prev_hash, "its archive record"),
-        complete=True,
-        malformed=source.malformed,
-    )
+    report = verify_archive_file(path, record, keys)
     if not report.ok or report.signed_upto != record.last_seq:
         problems = "; ".join(str(f) for f in report.findings) or "its seal does not cover it"
         raise AuditError(f"archive {path} does not verify ({problems}); nothing purged")

@@ -37,7 +37,7 @@ from tldsec.audit.events import EventType
 from tldsec.audit.models import ENTRIES
 from tldsec.audit.query import ArchiveRecord, EntryFilter, iter_entries, load_archive_records
 from tldsec.audit.report import Finding, FindingKind
-from tldsec.audit.sources import archive_input, database_input
+from tldsec.audit.sources import ChainInput, archive_input, database_input
 from tldsec.errors import AuditError
 
 
@@ -98,15 +98,7 @@ def verify_database(
 ) -> DatabaseVerification:
     """Verify the on-line log (or a range) against itself, its anchors and its archives."""
     source = database_input(engine, from_seq=from_seq, to_seq=to_seq)
-    report = verify_chain(
-        source.entries,
-        keys=keys,
-        checkpoints=source.checkpoints,
-        anchor=source.anchor,
-        head=source.head,
-        complete=source.complete,
-        malformed=source.malformed,
-    )
+    report = verify_input(source, keys)
     extra: list[Finding] = []
     checked: tuple[str, ...] = ()
     unreachable: tuple[str, ...] = ()
@@ -216,6 +208,35 @@ def keep(status: ArchiveStatus) -> str:
     return f"{status.keep_until:%Y-%m-%d}"
 
 
+def verify_input(source: ChainInput, keys: Mapping[str, Ed25519PublicKey]) -> VerifyReport:
+    """Verify a chain read from a database or from files, with everything it carries."""
+    return verify_chain(
+        source.entries,
+        keys=keys,
+        checkpoints=source.checkpoints,
+        anchor=source.anchor,
+        head=source.head,
+        complete=source.complete,
+        malformed=source.malformed,
+    )
+
+
+def verify_archive_file(
+    path: Path, record: ArchiveRecord, keys: Mapping[str, Ed25519PublicKey]
+) -> VerifyReport:
+    """Verify an archive file as the whole of its record's range, anchored at the hash
+    the record keeps; it covers the range when ``ok`` and ``signed_upto`` is its last."""
+    source = archive_input([path])
+    return verify_chain(
+        source.entries,
+        keys=keys,
+        checkpoints=source.checkpoints,
+        anchor=Anchor(record.first_seq - 1, record.prev_hash, "its archive record"),
+        complete=True,
+        malformed=source.malformed,
+    )
+
+
 def _file_state(path: Path, record: ArchiveRecord, keys: Mapping[str, Ed25519PublicKey]) -> str:
     try:
         data = path.read_bytes()
@@ -225,15 +246,7 @@ def _file_state(path: Path, record: ArchiveRecord, keys: Mapping[str, Ed25519Pub
         return f"unreadable ({exc.strerror})"
     if hashlib.sha256(data).hexdigest() != record.file_sha256:
         return "changed"
-    source = archive_input([path])
-    report = verify_chain(
-        source.entries,
-        keys=keys,
-        checkpoints=source.checkpoints,
-        anchor=Anchor(record.first_seq - 1, record.prev_hash, "its archive record"),
-        complete=True,
-        malformed=source.malformed,
-    )
+    report = verify_archive_file(path, record, keys)
     if not report.ok or report.signed_upto != record.last_seq:
         return "does not verify"
     return "verified"
