@@ -25,7 +25,7 @@ from sqlalchemy import Engine, func, select
 
 from tldsec.atomicfile import replacing
 from tldsec.audit.archive import archive_old_entries, destroy_expired_archives, purge_archived
-from tldsec.audit.chain import VerifyReport, verify_chain
+from tldsec.audit.chain import VerifyReport
 from tldsec.audit.config import audit_config, open_audit_log, open_signer, resolve_backend
 from tldsec.audit.events import CATALOGUE, Actor, EventType, Level
 from tldsec.audit.export import period_range, write_period_export
@@ -35,8 +35,8 @@ from tldsec.audit.query import EntryFilter, iter_entries, load_checkpoints, writ
 from tldsec.audit.report_page import compliance_page, write_pdf
 from tldsec.audit.schema import current_revision, grant_app_role, grant_maintenance_role
 from tldsec.audit.signing import key_id_of, load_public_key, public_key_pem
-from tldsec.audit.sources import ChainInput, archive_input
-from tldsec.audit.verification import describe, verify_database
+from tldsec.audit.sources import archive_input
+from tldsec.audit.verification import describe, verify_database, verify_input
 from tldsec.audit.watch import AuditWatch, WatchState
 from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.cli.outputs import OutputPath
@@ -394,7 +394,7 @@ def _verify(args: argparse.Namespace) -> int:
             signer = open_signer(settings, audit_config(settings))
             keys[signer.key_id] = signer.public_key()
             signer.close()
-        report = _run_verify(archive_input(args.archive), keys)
+        report = verify_input(archive_input(args.archive), keys)
         return _print_report(report, ", ".join(str(p) for p in args.archive))
     settings = settings_from_args(args, databases=AUDIT_ONLY)
     config = audit_config(settings)
@@ -469,18 +469,6 @@ def _seq_bound(engine: Engine, text: str | None, *, first: bool) -> int | None:
     if seq is None:
         raise AuditError(f"no entry {'at or after' if first else 'at or before'} {text}")
     return int(seq)
-
-
-def _run_verify(source: ChainInput, keys: dict[str, Ed25519PublicKey]) -> VerifyReport:
-    return verify_chain(
-        source.entries,
-        keys=keys,
-        checkpoints=source.checkpoints,
-        anchor=source.anchor,
-        head=source.head,
-        complete=source.complete,
-        malformed=source.malformed,
-    )
 
 
 def _print_report(report: VerifyReport, where: str, notes: list[str] | None = None) -> int:
