@@ -30,6 +30,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
 from tldsec import __version__
 from tldsec.audit.anchors import CheckpointAnchor, FileAnchor, SyslogAnchor, witness_for
 from tldsec.audit.clockstatus import KernelClockStatus
@@ -187,15 +189,7 @@ def open_audit_log(
         if not pre_ping and not config.db_url.startswith("sqlite")
         else make_engine(config.db_url)
     )
-    log = AuditLog(
-        engine,
-        clock,
-        signer=None,
-        probe=KernelClockStatus(),
-        options=config.writer,
-        owns_engine=True,
-        anchors=config.anchors(),
-    )
+    log = _log_without_key(engine, clock, config)
     try:
         ensure_schema(engine)
         fresh = log.head().seq == 0
@@ -228,15 +222,7 @@ def open_unsigned_log(settings: Settings, clock: Clock) -> AuditLog:
     """An existing log without its key: for recording that the HSM refused a login (the
     audit key may be in that HSM). Its entries wait for the next signed checkpoint."""
     config = audit_config(settings)
-    log = AuditLog(
-        make_engine(config.db_url),
-        clock,
-        signer=None,
-        probe=KernelClockStatus(),
-        options=config.writer,
-        owns_engine=True,
-        anchors=config.anchors(),
-    )
+    log = _log_without_key(make_engine(config.db_url), clock, config)
     try:
         ensure_schema(log.engine)
         if log.head().seq == 0:
@@ -245,6 +231,19 @@ def open_unsigned_log(settings: Settings, clock: Clock) -> AuditLog:
         log.close()
         raise
     return log
+
+
+def _log_without_key(engine: Engine, clock: Clock, config: AuditConfig) -> AuditLog:
+    """The log on ``engine`` as ``config`` sets it up, owning the engine; no signer yet."""
+    return AuditLog(
+        engine,
+        clock,
+        signer=None,
+        probe=KernelClockStatus(),
+        options=config.writer,
+        owns_engine=True,
+        anchors=config.anchors(),
+    )
 
 
 def _key_exists(settings: Settings, config: AuditConfig) -> bool:
