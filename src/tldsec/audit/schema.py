@@ -87,6 +87,17 @@ def _quoted(role: str) -> str:
     return f'"{role}"'
 
 
+def _append_and_read(r: str) -> list[str]:
+    """What the application and the maintenance role share, in this order: nothing on
+    the log but SELECT and INSERT, UPDATE only on the head row (DPS 4.4.4)."""
+    return [
+        f"REVOKE ALL ON {LOG_TABLES}, audit_head FROM {r}",
+        f"GRANT SELECT, INSERT ON {LOG_TABLES} TO {r}",
+        f"GRANT SELECT, UPDATE ON audit_head TO {r}",
+        f"GRANT SELECT ON {VERSION_TABLE} TO {r}",
+    ]
+
+
 def grant_app_role(engine: Engine, role: str) -> None:
     """PostgreSQL: let ``role`` append and read, and nothing else.
 
@@ -100,10 +111,7 @@ def grant_app_role(engine: Engine, role: str) -> None:
         engine,
         role,
         [
-            f"REVOKE ALL ON {LOG_TABLES}, audit_head FROM {r}",
-            f"GRANT SELECT, INSERT ON {LOG_TABLES} TO {r}",
-            f"GRANT SELECT, UPDATE ON audit_head TO {r}",
-            f"GRANT SELECT ON {VERSION_TABLE} TO {r}",
+            *_append_and_read(r),
             f"REVOKE EXECUTE ON FUNCTION {PURGE_FUNCTION} FROM {r}",
         ],
         check=(
@@ -122,10 +130,7 @@ def grant_maintenance_role(engine: Engine, role: str) -> None:
         engine,
         role,
         [
-            f"REVOKE ALL ON {LOG_TABLES}, audit_head FROM {r}",
-            f"GRANT SELECT, INSERT ON {LOG_TABLES} TO {r}",
-            f"GRANT SELECT, UPDATE ON audit_head TO {r}",
-            f"GRANT SELECT ON {VERSION_TABLE} TO {r}",
+            *_append_and_read(r),
             f"GRANT EXECUTE ON FUNCTION {PURGE_FUNCTION} TO {r}",
         ],
     )
