@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tldsec.dpsnumbers import DPS
 from tldsec.errors import PolicyError, PolicyViolation
 from tldsec.policy_check import refusals
 
@@ -347,8 +348,8 @@ def _key_policy(r: _Reader, role: str) -> KeyPolicy:
 
 
 def _denial(r: _Reader) -> DenialPolicy:
-    if r.flag("denial.opt_out"):
-        # DPS 6.2: NSEC3 without opt-out.
+    if r.flag("denial.opt_out") and not DPS.nsec3_opt_out:
+        # DPS 6.2: NSEC3 without opt-out (the number lives in dpsnumbers).
         raise PolicyError("denial.opt_out", "the DPS (6.2) requires NSEC3 without opt-out")
     # RFC 9276 3.1: iterations should be 0; RFC 5155 10.3 caps them by key size (150 for 1024).
     iterations = r.integer("denial.nsec3_iterations", 0, 150)
