@@ -1,7 +1,9 @@
-"""The parent check (keys/gates.py) against real DNS servers on loopback.
+"""The parent check (keys/gates.py, keys/parentproof.py) against real name servers.
 
-``Parent`` is a tiny UDP name server run by the test: it answers DS queries for the
-child zone with whatever DS set the test puts in it, as a parent zone's servers would.
+The parent is a test root signed with dnspython and served by NSD (``signed_parent``); the
+check gets the root's DNSKEY as its trust anchor. A gate opens only on authoritative,
+validated answers from every server (DPS 2.2); a forged answer from a plain UDP server
+(``Forger``) never moves a rollover.
 """
 
 from __future__ import annotations
@@ -14,34 +16,43 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import dns.flags
 import dns.message
 import dns.name
-import dns.rdata
-import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
 
+from tests.distribute.nameservers import nsd_available
+from tests.integration.signed_parent import SignedRoot, ds_lines
 from tldsec.cli.main import main
 from tldsec.clock import FakeClock
+from tldsec.errors import ConfigError
 from tldsec.hsm.memory import MemoryKeyStore
 from tldsec.keys import gates
 from tldsec.keys.database import open_signer_db
-from tldsec.keys.ds import DsRecord
 from tldsec.keys.gates import ParentServer
+from tldsec.keys.parentproof import TrustAnchor
 from tldsec.keys.service import KeyManager
 from tldsec.keys.state import DsState, KeyEvent, Role
+from tldsec.keys.timing import TimingParams
 from tldsec.policy import load_policy
 
-T0 = datetime(2025, 1, 1, tzinfo=UTC)
+pytestmark = pytest.mark.skipif(not nsd_available(), reason="needs NSD (Debian package nsd)")
+
+T0 = datetime.now(UTC).replace(microsecond=0)
 ORIGIN = "example."
 
 
-class Parent:
-    """A UDP DNS server on 127.0.0.1 serving one DS RRset for ORIGIN."""
+class Forger:
+    """A plain UDP server on 127.0.0.1 answering DS and DNSKEY queries with whatever the
+    test puts in it, unsigned: what an on-path attacker or a lying cache would send."""
 
-    def __init__(self) -> None:
-        self.ds: list[str] = []  # DS RDATA in presentation form
+    def __init__(self, aa: bool) -> None:
+        self.aa = aa
+        self.ds: list[str] = []
+        self.dnskey: list[str] = []
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.1)
@@ -49,9 +60,6 @@ class Parent:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()
-
-    def publish(self, records: list[DsRecord]) -> None:
-        self.ds = [f"{r.key_tag} {r.algorithm} {r.digest_type} {r.digest.hex()}" for r in records]
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -61,9 +69,13 @@ class Parent:
                 continue
             query = dns.message.from_wire(wire)
             response = dns.message.make_response(query)
+            if self.aa:
+                response.flags |= dns.flags.AA
             q = query.question[0]
-            if q.name == dns.name.from_text(ORIGIN) and q.rdtype == dns.rdatatype.DS and self.ds:
-                response.answer.append(dns.rrset.from_text_list(q.name, 86400, "IN", "DS", self.ds))
+            data = {dns.rdatatype.DS: self.ds, dns.rdatatype.DNSKEY: self.dnskey}.get(q.rdtype)
+            if data:
+                rdtype = dns.rdatatype.to_text(q.rdtype)
+                response.answer.append(dns.rrset.from_text_list(q.name, 86400, "IN", rdtype, data))
             self.sock.sendto(response.to_wire(), peer)
 
     def close(self) -> None:
@@ -73,11 +85,20 @@ class Parent:
 
 
 @pytest.fixture
-def parents() -> Iterator[list[Parent]]:
-    servers = [Parent(), Parent()]
-    yield servers
-    for s in servers:
-        s.close()
+def roots(tmp_path: Path) -> Iterator[list[SignedRoot]]:
+    """Two servers of one signed root zone (one key), serving no DS for the child yet."""
+    first = SignedRoot(tmp_path / "root-a", ORIGIN, T0)
+    second = SignedRoot(tmp_path / "root-b", ORIGIN, T0, key=first.key)
+    for r in (first, second):
+        r.publish([])
+    yield [first, second]
+    for r in (first, second):
+        r.stop()
+
+
+@pytest.fixture
+def anchor(roots: list[SignedRoot]) -> TrustAnchor:
+    return TrustAnchor.from_text(roots[0].anchor_text, "test root")
 
 
 @pytest.fixture
@@ -91,66 +112,143 @@ def manager(tmp_path: Path) -> Iterator[tuple[KeyManager, FakeClock]]:
     engine.dispose()
 
 
-def test_ds_seen_only_when_every_parent_server_serves_it(
-    parents: list[Parent], manager: tuple[KeyManager, FakeClock]
+def test_ds_seen_only_when_every_parent_server_serves_it_validated(
+    roots: list[SignedRoot], anchor: TrustAnchor, manager: tuple[KeyManager, FakeClock]
 ) -> None:
     km, clock = manager
     (ksk,) = [k for k in km.bootstrap("init") if k.role is Role.KSK]
-    servers = [p.server for p in parents]
-    check, made = km.check_parent(servers, timeout=2)
-    assert made == [] and check.complete  # both answer, neither has the DS yet
-    parents[0].publish(km.export_ds())
-    _, made = km.check_parent(servers, timeout=2)
+    check, made = km.check_parent([r.server for r in roots], anchor, timeout=2)
+    # Both answer with a signed denial: no DS yet, proven.
+    assert made == [] and check.complete
+    assert all(a.ds == frozenset() for a in check.answers)
+    roots[0].publish(ds_lines(km.export_ds()))
+    _, made = km.check_parent([r.server for r in roots], anchor, timeout=2)
     assert made == []  # one server is not enough
-    parents[1].publish(km.export_ds(digest_types=(2, 4)))
+    roots[1].publish(ds_lines(km.export_ds(digest_types=(2, 4))))
     clock.advance(timedelta(hours=30))
-    _, made = km.check_parent(servers, timeout=2)
+    check, made = km.check_parent([r.server for r in roots], anchor, timeout=2)
     assert [(t.event, t.key_id) for t in made] == [(KeyEvent.DS_SEEN, ksk.key_id)]
     assert "parent check: DS served by all of 127.0.0.1:" in made[0].reason
+    assert check.ds_ttl == 86400
     assert (
         next(k for k in km.key_records() if k.key_id == ksk.key_id).ds_state_at(clock.now())
         is DsState.SEEN
     )
 
 
-def test_a_silent_server_opens_no_gate(
-    parents: list[Parent], manager: tuple[KeyManager, FakeClock]
+@pytest.mark.parametrize("aa", [False, True], ids=["non-authoritative", "authoritative"])
+def test_a_forged_unsigned_answer_opens_no_gate(
+    aa: bool, anchor: TrustAnchor, manager: tuple[KeyManager, FakeClock]
 ) -> None:
+    km, clock = manager
+    km.bootstrap("init")
+    forgers = [Forger(aa), Forger(aa)]
+    try:
+        for f in forgers:
+            f.ds = ds_lines(km.export_ds())
+            f.dnskey = [anchor.dnskeys[0].to_text()]
+        clock.advance(timedelta(hours=30))
+        check, made = km.check_parent([f.server for f in forgers], anchor, timeout=2)
+    finally:
+        for f in forgers:
+            f.close()
+    assert made == [] and not check.complete
+    expected = "is not signed" if aa else "not authoritative"
+    assert all(a.error and expected in a.error for a in check.answers), check.answers
+
+
+@pytest.mark.parametrize(
+    ("with_anchor_key", "refusal"),
+    [(False, "matches the trust anchor"), (True, "no valid signature")],
+    ids=["own-keys", "anchor-key-copied-into-the-set"],
+)
+def test_an_answer_signed_by_a_key_the_anchor_does_not_name_opens_no_gate(
+    with_anchor_key: bool,
+    refusal: str,
+    roots: list[SignedRoot],
+    anchor: TrustAnchor,
+    manager: tuple[KeyManager, FakeClock],
+) -> None:
+    km, clock = manager
+    km.bootstrap("init")
+    attacker = ec.generate_private_key(ec.SECP256R1())
+    extra = (roots[0].anchor_text,) if with_anchor_key else ()
+    for r in roots:
+        r.serve_text(r.signed_text(ds_lines(km.export_ds()), key=attacker, extra=extra))
+    clock.advance(timedelta(hours=30))
+    check, made = km.check_parent([r.server for r in roots], anchor, timeout=2)
+    assert made == [] and not check.complete
+    assert all(refusal in (a.error or "") for a in check.answers), check.answers
+
+
+def test_a_stripped_ds_without_a_signed_denial_proves_nothing(
+    anchor: TrustAnchor, roots: list[SignedRoot], manager: tuple[KeyManager, FakeClock]
+) -> None:
+    """An attacker who removes our DS from an answer cannot make it look withdrawn."""
     km, _ = manager
     km.bootstrap("init")
-    parents[0].publish(km.export_ds())
-    dead = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    dead.bind(("127.0.0.1", 0))  # bound, never answers
+    forger = Forger(aa=True)
     try:
-        silent = ParentServer("127.0.0.1", dead.getsockname()[1])
-        check, made = km.check_parent([parents[0].server, silent], timeout=0.3)
+        forger.dnskey = [anchor.dnskeys[0].to_text()]  # no DS, and no NSEC either
+        check = gates.check_parent(ORIGIN, [forger.server], anchor, T0.timestamp(), timeout=2)
     finally:
-        dead.close()
-    assert made == []
+        forger.close()
     assert not check.complete
-    assert check.answers[1].error is not None and "no answer" in check.answers[1].error
+    assert check.answers[0].ds is None
 
 
-def test_a_ds_that_does_not_match_the_key_is_not_seen(
-    parents: list[Parent], manager: tuple[KeyManager, FakeClock]
+def test_a_ds_with_our_key_tag_but_a_wrong_digest_is_named(
+    roots: list[SignedRoot], anchor: TrustAnchor, manager: tuple[KeyManager, FakeClock]
 ) -> None:
-    km, _ = manager
+    km, clock = manager
     km.bootstrap("init")
     (ds,) = km.export_ds()
-    wrong = DsRecord(
-        ds.owner,
-        ds.ttl,
-        ds.key_tag,
-        ds.algorithm,
-        ds.digest_type,
-        bytes(32),
-        ds.key_id,
-        ds.ds_state,
-    )
-    parents[0].publish([wrong])
-    parents[1].publish([wrong])
-    _, made = km.check_parent([p.server for p in parents], timeout=2)
-    assert made == []
+    wrong = dataclasses.replace(ds, digest=bytes(32))
+    for r in roots:
+        r.publish(ds_lines([wrong]))
+    clock.advance(timedelta(hours=30))
+    check, made = km.check_parent([r.server for r in roots], anchor, timeout=2)
+    assert made == [] and check.complete
+    (first, second) = check.mismatches(km.key_records())
+    assert f"DS {ds.key_tag} {ds.algorithm} 2 {'00' * 32}" in first
+    assert f"has the key tag and algorithm of KSK {ds.key_id} but not its digest" in first
+    assert ds.digest.hex().upper() in first and second.startswith(str(roots[1].server))
+
+
+def test_a_parent_ds_ttl_longer_than_the_timing_assumes_opens_no_gate(
+    roots: list[SignedRoot], anchor: TrustAnchor, tmp_path: Path
+) -> None:
+    """RFC 7583 3.3.2: the old DS may leave only after the parent's DS TTL; a wait computed
+    with a shorter TTL would end too soon, so the gate stays shut until the setting is fixed."""
+    engine = open_signer_db(f"sqlite:///{tmp_path / 'ttl.db'}")
+    clock = FakeClock(T0)
+    policy = dataclasses.replace(load_policy(), backup_before_use=False)
+    timing = TimingParams.from_policy(policy, parent_ds_ttl=timedelta(hours=1))
+    km = KeyManager(engine, MemoryKeyStore(), policy, clock, origin=ORIGIN, timing=timing)
+    try:
+        km.bootstrap("init")
+        for r in roots:
+            r.publish(ds_lines(km.export_ds()), ds_ttl=172800)
+        clock.advance(timedelta(hours=30))
+        check, made = km.check_parent([r.server for r in roots], anchor, timeout=2)
+        assert made == [] and check.complete and check.ds_ttl == 172800
+        problem = km.parent_ttl_problem(check)
+        assert problem is not None and "parent_ds_ttl_seconds = 172800" in problem
+    finally:
+        engine.dispose()
+
+
+def test_trust_anchor_errors_name_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"missing\.key"):
+        TrustAnchor.from_file(tmp_path / "missing.key")
+    bad = tmp_path / "two.key"
+    bad.write_text(". IN DS 1 8 2 " + "00" * 32 + "\nexample. IN DS 1 8 2 " + "00" * 32 + "\n")
+    with pytest.raises(ConfigError, match="one zone"):
+        TrustAnchor.from_file(bad)
+    empty = tmp_path / "empty.key"
+    empty.write_text(". 3600 IN A 192.0.2.1\n")
+    with pytest.raises(ConfigError, match="no DS or DNSKEY"):
+        TrustAnchor.from_file(empty)
 
 
 @pytest.mark.parametrize(
@@ -172,20 +270,49 @@ def test_bad_parent_server_syntax() -> None:
         gates.ParentServer.parse("192.0.2.1:http")
 
 
-def test_check_parent_from_the_cli_with_configured_servers(
-    parents: list[Parent], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def test_check_parent_from_the_cli_with_configured_servers_and_anchor(
+    roots: list[SignedRoot], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     home = tmp_path / "home"
     assert main(["init", "--home", str(home), "--origin", ORIGIN, "--keystore", "file"]) == 0
-    servers = ", ".join(f'"{p.server}"' for p in parents)
+    (home / "parent.key").write_text(roots[0].anchor_text + "\n")
+    servers = ", ".join(f'"{r.server}"' for r in roots)
     with (home / "tldsec.toml").open("a") as f:
-        f.write(f"\n[keys]\nparent_servers = [{servers}]\n")
+        f.write(f'\n[keys]\nparent_servers = [{servers}]\nparent_trust_anchor = "parent.key"\n')
     capsys.readouterr()
     assert main(["keys", "export-ds", "--home", str(home), "--json"]) == 0
     ds = json.loads(capsys.readouterr().out)
-    for p in parents:
-        p.ds = [f"{d['key_tag']} {d['algorithm']} {d['digest_type']} {d['digest']}" for d in ds]
+    record_lines = [f"{d['key_tag']} {d['algorithm']} {d['digest_type']} {d['digest']}" for d in ds]
+    # The CLI runs on the real clock: re-sign around now.
+    for r in roots:
+        r.now = datetime.now(UTC)
+        r.publish(record_lines)
+    servers_now = ", ".join(f'"{r.server}"' for r in roots)
+    text = (home / "tldsec.toml").read_text().replace(servers, servers_now)
+    (home / "tldsec.toml").write_text(text)
     assert main(["keys", "check-parent", "--home", str(home), "--timeout", "2"]) == 0
     out = capsys.readouterr().out
-    assert f"DS key tags {ds[0]['key_tag']}" in out
+    assert f"validated, DS key tags {ds[0]['key_tag']} (TTL 86400 s)" in out
     assert "ds.seen" in out
+
+
+def test_check_parent_from_the_cli_refuses_a_missing_anchor(
+    roots: list[SignedRoot], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "home"
+    assert main(["init", "--home", str(home), "--origin", ORIGIN, "--keystore", "file"]) == 0
+    capsys.readouterr()
+    code = main(
+        [
+            "keys",
+            "check-parent",
+            "--home",
+            str(home),
+            "--server",
+            str(roots[0].server),
+            "--trust-anchor",
+            str(tmp_path / "nowhere.key"),
+        ]
+    )
+    assert code == 2 or code == 1
+    assert "nowhere.key" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tldsec.audit.config import open_audit_log
@@ -35,6 +36,7 @@ from tldsec.keys.config import KeySettings, load_key_settings
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.ds import DEFAULT_DIGEST_TYPES
 from tldsec.keys.gates import ParentServer
+from tldsec.keys.parentproof import TrustAnchor
 from tldsec.keys.planner import Step
 from tldsec.keys.service import KeyManager
 from tldsec.keys.simulate import ParentModel, format_table, simulate
@@ -94,8 +96,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
             add_ceremony_argument(a)
     a = action(
         "check-parent",
-        "ask the parent's name servers for our DS set; confirm what they all show",
+        "ask the parent's name servers for our DS set, validated from the parent's trust "
+        "anchor; confirm what they all show",
         _check_parent,
+    )
+    a.add_argument(
+        "--trust-anchor",
+        metavar="FILE",
+        help="the parent zone's DS/DNSKEY lines (default: [keys] parent_trust_anchor)",
     )
     a.add_argument(
         "--server",
@@ -417,21 +425,33 @@ def _ds_gate(args: argparse.Namespace) -> int:
 
 def _check_parent(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    configured = load_key_settings(settings).parent_servers
+    conf = load_key_settings(settings)
     try:
-        servers = [ParentServer.parse(s) for s in args.server] if args.server else configured
+        servers = (
+            [ParentServer.parse(s) for s in args.server] if args.server else conf.parent_servers
+        )
     except ValueError as exc:
         raise ConfigError(str(exc)) from exc
+    anchor = TrustAnchor.from_file(
+        Path(args.trust_anchor) if args.trust_anchor else conf.parent_trust_anchor
+    )
     with _manager(args) as km:
-        check, made = km.check_parent(list(servers), args.timeout)
+        check, made = km.check_parent(list(servers), anchor, args.timeout)
+        keys = km.key_records()
+        ttl_problem = km.parent_ttl_problem(check)
     for a in check.answers:
         if a.ds is None:
             print(f"{a.server}: {a.error}")
         else:
             tags = sorted({tag for tag, *_ in a.ds})
-            print(f"{a.server}: DS key tags {' '.join(map(str, tags)) or '(none)'}")
+            ttl = f" (TTL {a.ttl} s)" if a.ttl is not None else ""
+            shown = " ".join(map(str, tags)) or "(none, proven absent)"
+            print(f"{a.server}: validated, DS key tags {shown}{ttl}")
+    problems = check.mismatches(keys) + ([ttl_problem] if ttl_problem else [])
+    for p in problems:
+        print(f"warning: {p}", file=sys.stderr)
     _print_transitions(made)
-    return 0 if check.complete else 1
+    return 0 if check.complete and not problems else 1
 
 
 def _export_ds(args: argparse.Namespace) -> int:

@@ -2,6 +2,7 @@
 
     [keys]
     parent_servers = ["198.41.0.4", "[2001:503:ba3e::2:30]:53"]  # asked by check-parent
+    parent_trust_anchor = "/usr/share/dns/root.key"  # validates their answers (DPS 2.2)
     propagation_delay_seconds = 3600         # Dprp: zone change -> all our name servers
     parent_propagation_delay_seconds = 43200 # DprpP: DS seen -> all parent name servers
     parent_ds_ttl_seconds = 86400            # TTLds at the parent
@@ -12,8 +13,10 @@ Every field is optional; the defaults are those of ``keys/timing.py``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from tldsec.errors import ConfigError
@@ -31,6 +34,7 @@ class KeySettings:
     """What the key manager reads from the home beyond the policy."""
 
     parent_servers: tuple[ParentServer, ...] = ()
+    parent_trust_anchor: Path = Path("/usr/share/dns/root.key")
     propagation_delay: timedelta = t.DEFAULT_PROPAGATION_DELAY
     parent_propagation_delay: timedelta = t.DEFAULT_PARENT_PROPAGATION_DELAY
     parent_ds_ttl: timedelta | None = None
@@ -60,6 +64,7 @@ def key_settings_from_table(table: KeysTable) -> KeySettings:
     ds_ttl = table.parent_ds_ttl_seconds
     return KeySettings(
         parent_servers=servers,
+        parent_trust_anchor=Path(table.parent_trust_anchor),
         propagation_delay=seconds(table.propagation_delay_seconds, defaults.propagation_delay),
         parent_propagation_delay=seconds(
             table.parent_propagation_delay_seconds, defaults.parent_propagation_delay
@@ -75,5 +80,7 @@ def key_settings_from_dict(data: dict[str, Any], source: str = "[keys]") -> KeyS
 
 
 def load_key_settings(settings: Settings) -> KeySettings:
-    """The ``[keys]`` table of the settings (defaults when the file has none)."""
-    return key_settings_from_table(settings.config.keys)
+    """The ``[keys]`` table of the settings (defaults when the file has none); a relative
+    trust anchor path is relative to the home."""
+    conf = key_settings_from_table(settings.config.keys)
+    return dataclasses.replace(conf, parent_trust_anchor=settings.home / conf.parent_trust_anchor)

@@ -1,10 +1,13 @@
 """Gates a rollover waits at: the DS seen in (or gone from) the parent zone.
 
 An operator opens the gate with ``tldsec keys ds-seen`` / ``ds-gone``. When parent name
-servers are configured, ``check_parent`` asks each of them for our DS RRset (dnspython's
-``dns.query``, UDP then TCP on truncation) and ``confirmations`` says which gates the
-answers open: a DS is *seen* when every server serves it, *gone* when none does. A
-server that does not answer opens nothing, so a partial view never moves a rollover.
+servers are configured, ``check_parent`` asks each of them for the parent's DNSKEY RRset
+and our DS RRset (dnspython's ``dns.query``, UDP then TCP on truncation), and
+``keys/parentproof`` validates both from the parent's trust anchor. ``confirmations`` says
+which gates the validated answers open: a DS is *seen* when every server serves it, *gone*
+when every server proves it absent. A server that does not answer, or whose answer is not
+authoritative and validated, opens nothing, so a partial or forged view never moves a
+rollover (DPS 2.2).
 """
 
 from __future__ import annotations
@@ -18,11 +21,11 @@ import dns.flags
 import dns.message
 import dns.name
 import dns.query
-import dns.rcode
 import dns.rdatatype
 
 from tldsec.dnscore.dnskey import ds_digest
 from tldsec.dnscore.names import to_wire
+from tldsec.keys.parentproof import DsTuple, TrustAnchor, Unproven, ds_proof, parent_keys
 from tldsec.keys.state import DsState, KeyRecord, Role
 
 DEFAULT_TIMEOUT = 3.0
@@ -58,17 +61,14 @@ class ParentServer:
         )
 
 
-# (key tag, algorithm, digest type, digest) of one DS RDATA
-DsTuple = tuple[int, int, int, bytes]
-
-
 @dataclass(frozen=True, slots=True)
 class ServerAnswer:
     """What one parent server said: its DS set for our zone, or why there is none."""
 
     server: ParentServer
-    ds: frozenset[DsTuple] | None  # None: no usable answer
+    ds: frozenset[DsTuple] | None  # None: no validated answer
     error: str | None = None
+    ttl: int | None = None  # the DS RRset's TTL at the parent, when it has one
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +86,33 @@ class ParentCheck:
         """The servers whose DS set holds a DS that matches ``key``."""
         return [a.server for a in self.answers if a.ds and _matches_any(a.ds, key, self.origin)]
 
+    @property
+    def ds_ttl(self) -> int | None:
+        """The longest DS TTL any server gave (what caches may hold an old DS for)."""
+        ttls = [a.ttl for a in self.answers if a.ttl is not None]
+        return max(ttls) if ttls else None
+
+    def mismatches(self, keys: Sequence[KeyRecord]) -> list[str]:
+        """DS records with one of our KSKs' key tag and algorithm but not its digest."""
+        out: list[str] = []
+        owner = to_wire(self.origin)
+        for a in self.answers:
+            for tag, alg, dtype, digest in sorted(a.ds or ()):
+                for k in keys:
+                    if k.role is not Role.KSK or (tag, alg) != (k.key_tag, int(k.algorithm)):
+                        continue
+                    try:
+                        ours = ds_digest(owner, k.dnskey_rdata, dtype)
+                    except ValueError:
+                        continue
+                    if ours != digest:
+                        out.append(
+                            f"{a.server}: DS {tag} {alg} {dtype} {digest.hex().upper()} has "
+                            f"the key tag and algorithm of KSK {k.key_id} but not its digest "
+                            f"({ours.hex().upper()})"
+                        )
+        return out
+
 
 def _matches_any(ds_set: Iterable[DsTuple], key: KeyRecord, origin: str) -> bool:
     owner = to_wire(origin)
@@ -100,33 +127,51 @@ def _matches_any(ds_set: Iterable[DsTuple], key: KeyRecord, origin: str) -> bool
     return False
 
 
-def query_ds(origin: str, server: ParentServer, timeout: float = DEFAULT_TIMEOUT) -> ServerAnswer:
-    """Ask one server for the DS RRset of ``origin``."""
+def _ask(
+    qname: dns.name.Name,
+    rdtype: dns.rdatatype.RdataType,
+    server: ParentServer,
+    timeout: float,
+) -> dns.message.Message:
+    query = dns.message.make_query(qname, rdtype, want_dnssec=True)
+    query.flags &= ~dns.flags.RD  # we ask the parent's own servers, not a resolver
+    response = dns.query.udp(query, server.address, timeout=timeout, port=server.port)
+    if response.flags & dns.flags.TC:
+        response = dns.query.tcp(query, server.address, timeout=timeout, port=server.port)
+    return response
+
+
+def query_ds(
+    origin: str,
+    server: ParentServer,
+    anchor: TrustAnchor,
+    now: float,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> ServerAnswer:
+    """Ask one server for the parent's DNSKEY RRset and our DS RRset, and validate both."""
     qname = dns.name.from_text(origin)
-    query = dns.message.make_query(qname, dns.rdatatype.DS, want_dnssec=True)
     try:
-        response = dns.query.udp(query, server.address, timeout=timeout, port=server.port)
-        if response.flags & dns.flags.TC:
-            response = dns.query.tcp(query, server.address, timeout=timeout, port=server.port)
+        keys = parent_keys(anchor, _ask(anchor.zone, dns.rdatatype.DNSKEY, server, timeout), now)
+        proof = ds_proof(
+            qname, anchor.zone, keys, _ask(qname, dns.rdatatype.DS, server, timeout), now
+        )
     except (dns.exception.DNSException, OSError) as exc:
         return ServerAnswer(server, None, f"no answer: {exc.__class__.__name__}: {exc}")
-    rcode = response.rcode()
-    if rcode != 0:
-        return ServerAnswer(server, None, f"rcode {dns.rcode.to_text(rcode)}")
-    found: set[DsTuple] = set()
-    for rrset in response.answer:
-        if rrset.name == qname and rrset.rdtype == dns.rdatatype.DS:
-            for rd in rrset:
-                found.add((rd.key_tag, int(rd.algorithm), int(rd.digest_type), bytes(rd.digest)))
-    return ServerAnswer(server, frozenset(found))
+    except Unproven as exc:
+        return ServerAnswer(server, None, f"not validated: {exc}")
+    return ServerAnswer(server, proof.ds, ttl=proof.ttl)
 
 
 def check_parent(
-    origin: str, servers: Sequence[ParentServer], timeout: float = DEFAULT_TIMEOUT
+    origin: str,
+    servers: Sequence[ParentServer],
+    anchor: TrustAnchor,
+    now: float,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> ParentCheck:
-    """Ask every configured parent server for our DS RRset."""
+    """Ask every configured parent server for our DS RRset, validated from ``anchor``."""
     owner = origin if origin.endswith(".") else origin + "."
-    return ParentCheck(owner, tuple(query_ds(owner, s, timeout) for s in servers))
+    return ParentCheck(owner, tuple(query_ds(owner, s, anchor, now, timeout) for s in servers))
 
 
 @dataclass(frozen=True, slots=True)

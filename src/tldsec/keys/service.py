@@ -30,6 +30,7 @@ from tldsec.keys import emergency, gates, rollover
 from tldsec.keys.ds import DEFAULT_DIGEST_TYPES, DsRecord, parent_ds_set
 from tldsec.keys.emergency import EmergencyPlan
 from tldsec.keys.models import META_ID, KeyEventRow, KeyRow, SignerMeta
+from tldsec.keys.parentproof import TrustAnchor
 from tldsec.keys.plan import signing_config
 from tldsec.keys.planner import Gate, Plan, plan
 from tldsec.keys.rollover import KeyFactory, Outcome
@@ -312,12 +313,20 @@ class KeyManager:
         )
 
     def check_parent(
-        self, servers: Sequence[gates.ParentServer], timeout: float = gates.DEFAULT_TIMEOUT
+        self,
+        servers: Sequence[gates.ParentServer],
+        anchor: TrustAnchor,
+        timeout: float = gates.DEFAULT_TIMEOUT,
     ) -> tuple[gates.ParentCheck, list[Transition]]:
-        """Ask the parent's name servers for our DS set and open the gates it opens."""
+        """Ask the parent's name servers for our DS set, validated from the parent's trust
+        anchor, and open the gates it opens (DPS 2.2: never on an unvalidated answer)."""
         if not servers:
             raise ConfigError("no parent name servers configured ([keys] parent_servers)")
-        check = gates.check_parent(self.origin, servers, timeout)
+        check = gates.check_parent(
+            self.origin, servers, anchor, self._clock.now().timestamp(), timeout
+        )
+        if self.parent_ttl_problem(check) is not None:
+            return check, []
 
         def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
             outcome = Outcome(keys)
@@ -329,6 +338,18 @@ class KeyManager:
             return outcome
 
         return check, list(self._write(op).transitions)
+
+    def parent_ttl_problem(self, check: gates.ParentCheck) -> str | None:
+        """Why ``check`` may open no gate: the parent's DS TTL is longer than the one the
+        rollover waits are computed with (RFC 7583 3.3.2), so a wait would end too soon."""
+        ttl = check.ds_ttl
+        configured = int(self.timing.parent_ds_ttl.total_seconds())
+        if ttl is None or ttl <= configured:
+            return None
+        return (
+            f"the parent serves our DS with TTL {ttl} s, longer than the {configured} s the "
+            f"rollover waits assume: set [keys] parent_ds_ttl_seconds = {ttl}"
+        )
 
     # --- plumbing ----------------------------------------------------------------------------
 

@@ -157,6 +157,8 @@ class KeysTable:
     """``[keys]``: parent name servers and the key timing's delays (seconds)."""
 
     parent_servers: tuple[str, ...] = ()
+    # The parent zone's DS or DNSKEY records: its answers are validated from them (DPS 2.2).
+    parent_trust_anchor: str = setting("/usr/share/dns/root.key", nonempty=True)
     propagation_delay_seconds: int | None = setting(None, low=0, high=2**31)
     parent_propagation_delay_seconds: int | None = setting(None, low=0, high=2**31)
     parent_ds_ttl_seconds: int | None = setting(None, low=0, high=2**31)
