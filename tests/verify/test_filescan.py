@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tldsec.dnscore.signedfile import syntax_problem
 from tldsec.dnscore.zonepatch import Edit, ZonePatch
-from tldsec.verify.cut import order_problem, syntax_problem
+from tldsec.verify.cut import order_problem
 from tldsec.verify.filescan import Piece, chain_problems, merge, ranges, scan, scan_piece
 from tldsec.verify.regions import compare_unchanged, regions
 

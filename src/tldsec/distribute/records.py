@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tldsec.dnscore import names, rdata
+from tldsec.dnscore.signedfile import split_record
 from tldsec.dnscore.types import CLASS_IN, RRType
 from tldsec.dnscore.zone import Zone, soa_serial
 from tldsec.dnscore.zonefile import read_zone
@@ -38,10 +39,10 @@ def rr_rdata(wire: bytes) -> bytes:
 def line_to_wire(line: str) -> tuple[int, bytes]:
     """(type, RR wire) of one ``owner TTL IN TYPE RDATA`` line with absolute names, as
     tldsec's zone writer makes them."""
-    fields = line.split(None, 4)
-    if len(fields) != 5 or fields[2] != "IN":
+    fields = split_record(line)
+    if fields is None:
         raise ValueError(f"not an 'owner TTL IN TYPE RDATA' line: {line[:80]!r}")
-    owner_text, ttl_text, _, type_text, rest = fields
+    owner_text, ttl_text, type_text, rest = fields
     rtype = _TYPE_BY_TEXT.get(type_text)
     if rtype is None:
         rtype = rdata.type_from_text(type_text)

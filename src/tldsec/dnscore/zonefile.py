@@ -26,11 +26,11 @@ import dns.ttl
 from tldsec.atomicfile import replacing
 from tldsec.dnscore import names, rdata
 from tldsec.dnscore.bulk import bulk_allocation
+from tldsec.dnscore.signedfile import header_text, logical_lines, record_head, strip_comment
 from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.errors import BadName, BadRdata, ZoneSyntaxError
 
-_SPECIAL_RE = re.compile(r'["();\\]')
 _PLAIN_LABEL_TEXT = re.compile(r"[A-Za-z0-9_*-]{1,63}\Z")
 _CLASSES = {"IN": 1}
 _OTHER_CLASSES = frozenset({"CH", "HS", "CS", "NONE", "ANY"})
@@ -57,52 +57,6 @@ def _type_number(token: str) -> int | None:
         return rdata.type_from_text(token.upper())
     except (dns.exception.DNSException, ValueError):
         return None
-
-
-def _logical_lines(f: IO[str]) -> Iterator[tuple[int, str, bool]]:
-    """(line number, text, has special characters) per entry, joining parenthesised
-    continuations."""
-    pending: list[str] = []
-    start = 0
-    depth = 0
-    search = _SPECIAL_RE.search
-    for number, line in enumerate(f, 1):
-        if not pending and search(line) is None:
-            yield number, line, False
-            continue
-        text = _strip_comment(line)
-        depth += text.count("(") - text.count(")")
-        if not pending:
-            start = number
-        pending.append(text)
-        if depth <= 0:
-            joined = " ".join(pending).replace("(", " ").replace(")", " ")
-            # Keep the first line's leading blank: it means "same owner".
-            yield start, joined, True
-            pending = []
-            depth = 0
-    if pending:
-        raise ZoneSyntaxError("", start, "unbalanced parenthesis")
-
-
-def _strip_comment(line: str) -> str:
-    """Drop a ';' comment that is not inside quotes or escaped."""
-    if ";" not in line:
-        return line.rstrip("\n")
-    out = []
-    quoted = False
-    escaped = False
-    for ch in line:
-        if escaped:
-            escaped = False
-        elif ch == "\\":
-            escaped = True
-        elif ch == '"':
-            quoted = not quoted
-        elif ch == ";" and not quoted:
-            break
-        out.append(ch)
-    return "".join(out).rstrip("\n")
 
 
 def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
@@ -162,9 +116,9 @@ def _parse(f: IO[str], origin_text: str, filename: str) -> Zone:
         return owner
 
     try:
-        for line_no, line, special in _logical_lines(f):
+        for line_no, line, special in logical_lines(f):
             if special and '"' not in line and "\\" not in line:
-                line = _strip_comment(line)
+                line = strip_comment(line)
             fields = line.split()
             if not fields:
                 continue
@@ -355,8 +309,8 @@ def zone_lines(
             if cached is None:
                 ttl, rtype = key
                 cached = heads[key] = (
-                    f"\t{ttl}\tIN\t{type_text(rtype)}\t",
-                    f"\t{ttl}\tIN\tRRSIG\t",
+                    record_head(ttl, type_text(rtype)),
+                    record_head(ttl, "RRSIG"),
                     formatter(rtype),
                 )
             head, sig_head, fmt = cached
@@ -386,7 +340,7 @@ def write_zone(
     block_sizes: MutableSequence[int] | None = None,
 ) -> int:
     """Write the zone; the length of the comment header written before the records."""
-    head = "".join(f"; {line}\n" for line in header.splitlines()) if header else ""
+    head = header_text(header)
     out.write(head)
     for chunk in zone_lines(zone, block_sizes=block_sizes):
         out.write(chunk)

@@ -36,6 +36,7 @@ from pathlib import Path
 from tldsec.clock import to_epoch
 from tldsec.dnscore import names, nsec3
 from tldsec.dnscore.rdata import bitmap_types
+from tldsec.dnscore.signedfile import header_text
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import RRset, Zone, denial_ttl, soa_serial
 from tldsec.dnscore.zonefile import read_zone_text, zone_lines
@@ -135,7 +136,7 @@ def resign_incrementally(
         patcher = _Patcher(index, old, config, keystore, now)
         blocks = patcher.changed_blocks(diff.removed, diff.added, diff.directives, unsigned)
         patcher.stats.changed_lines = diff.changed_lines
-        head = "".join(f"; {line}\n" for line in header.splitlines()) if header else ""
+        head = header_text(header)
         new_index, edits, chunks = patcher.layout(blocks, head.encode("utf-8"))
         write_patched(output, old, f.fileno(), edits, chunks)
     stats = patcher.stats

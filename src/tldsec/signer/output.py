@@ -25,6 +25,7 @@ from collections.abc import Iterator, MutableSequence, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from tldsec.dnscore.signedfile import header_text
 from tldsec.dnscore.zone import Zone
 from tldsec.dnscore.zonefile import write_zone_atomic, zone_lines
 from tldsec.errors import SigningError
@@ -99,7 +100,7 @@ def _write_parallel(
         zone_tmp = _temp_beside(path)
         try:
             digest = hashlib.blake2b(digest_size=32)
-            head = "".join(f"; {line}\n" for line in header.splitlines()) if header else ""
+            head = header_text(header)
             head_bytes = head.encode("utf-8")
             with open(zone_tmp, "wb") as out:
                 out.write(head_bytes)

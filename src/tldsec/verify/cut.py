@@ -13,21 +13,22 @@ from __future__ import annotations
 
 import itertools
 import mmap
-import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from tldsec.dnscore import names
+from tldsec.dnscore.signedfile import (
+    OWNER_AFTER_NEWLINE,
+    OWNER_LINE,
+    chunks,
+    skip_header,
+    syntax_problem,
+    top_label,
+    zone_suffix,
+)
 from tldsec.errors import BadName
-from tldsec.verify.filescan import chunks
+from tldsec.verify.regions import Region
 from tldsec.verify.report import Finding
-
-if TYPE_CHECKING:
-    from tldsec.verify.regions import Region
-
-_OWNER = re.compile(rb"\n([^\t\n;$]*)\t")
-_OWNER_LINE = re.compile(rb"(?m)^([^\t\n ;$][^\t\n ]*)[\t ]")
 
 
 def order_problem(path: Path, origin: str) -> str | None:
@@ -35,7 +36,7 @@ def order_problem(path: Path, origin: str) -> str | None:
     one record per line with its owner written out, no directives or multi-line entries
     after the header, the apex first, and the labels below the apex in canonical order
     (RFC 4034 6.1), each one's names together."""
-    suffix = ("." + origin.lower().rstrip(".") + ".").encode()
+    suffix = zone_suffix(origin)
     apex = origin.lower().encode() if origin.endswith(".") else origin.lower().encode() + b"."
     last_top: bytes | None = None
     header = True
@@ -49,7 +50,7 @@ def order_problem(path: Path, origin: str) -> str | None:
         problem = syntax_problem(chunk)
         if problem is not None:
             return problem
-        owners = [k for k, _ in itertools.groupby(_OWNER.findall(chunk.lower()))]
+        owners = [k for k, _ in itertools.groupby(OWNER_AFTER_NEWLINE.findall(chunk.lower()))]
         tops: list[bytes] = []
         cut = len(suffix)
         for owner in owners:
@@ -76,66 +77,6 @@ def order_problem(path: Path, origin: str) -> str | None:
     return None
 
 
-_UNCUTTABLE = (
-    (b"\n$", "a directive after the header"),
-    (b"(", "an entry over several lines"),
-    (b'"', "a quoted string"),
-    (b"\\", "an escaped character"),
-    (b"\n ", "a line without its owner"),
-    (b"\n\t", "a line without its owner"),
-    (b"\n;", "a comment after the header"),
-    (b"\n\n", "a blank line after the header"),
-)
-
-
-def syntax_problem(lines: bytes) -> str | None:
-    """What in these lines (after the header, following a newline) the cut cannot
-    handle, or None: each line must be one record, its owner written out and followed
-    by a tab."""
-    for bad, why in _UNCUTTABLE:
-        if bad in lines:
-            return f"the file has {why}"
-    records = lines.count(b"\n") - (1 if lines.endswith(b"\n") else 0)
-    if len(_OWNER.findall(lines)) != records:
-        return "the file has a line whose owner is not followed by a tab"
-    return None
-
-
-def skip_header(chunk: bytes) -> int | None:
-    """The offset of the first record line (comments, blank lines and a leading $TTL or
-    $ORIGIN skipped); the offset points at the newline before it."""
-    pos = 0
-    while True:
-        end = chunk.find(b"\n", pos + 1)
-        if end < 0:
-            return None
-        line = chunk[pos + 1 : end].strip()
-        if line and not line.startswith((b";", b"$")):
-            return pos
-        pos = end
-
-
-def top_label(owner: bytes, apex: bytes, suffix: bytes) -> bytes | None:
-    """The label just below the apex (lowercase owner text), b"" for the apex itself,
-    None for a name outside the zone."""
-    if owner == apex:
-        return b""
-    if not owner.endswith(suffix):
-        return None
-    return owner[: -len(suffix)].rsplit(b".", 1)[-1]
-
-
-def tops_in(text: bytes, origin: str) -> set[bytes]:
-    """The labels below the apex of the owners of these lines (b"" for the apex)."""
-    apex = origin.lower().encode()
-    suffix = b"." + apex
-    return {
-        top
-        for owner in _OWNER_LINE.findall(text)
-        if (top := top_label(owner.lower(), apex, suffix)) is not None
-    }
-
-
 def region_problems(found: list[Region], new: mmap.mmap, origin: str) -> Iterator[Finding]:
     """Each region's owners in canonical order (RFC 4034 6.1), each owner's lines
     together, and its subtrees between those of its neighbours: what lets the next
@@ -151,7 +92,7 @@ def region_problems(found: list[Region], new: mmap.mmap, origin: str) -> Iterato
         problem = syntax_problem(body if body.startswith(b"\n") else b"\n" + body)
         if problem is not None:
             yield Finding("", "", f"bytes {r.new_start}-{r.new_end}: {problem}")
-        owners = [k for k, _ in itertools.groupby(m.lower() for m in _OWNER_LINE.findall(text))]
+        owners = [k for k, _ in itertools.groupby(m.lower() for m in OWNER_LINE.findall(text))]
         if len(set(owners)) != len(owners):
             yield Finding("", "", f"owners repeated apart in bytes {r.new_start}-{r.new_end}")
         previous: bytes | None = None
@@ -182,7 +123,7 @@ def region_problems(found: list[Region], new: mmap.mmap, origin: str) -> Iterato
 
 def _top_at(data: mmap.mmap, pos: int, apex: bytes, suffix: bytes, *, back: bool) -> bytes | None:
     start = data.rfind(b"\n", 0, pos) + 1 if back else pos
-    m = _OWNER_LINE.match(data, start)
+    m = OWNER_LINE.match(data, start)
     if m is None:
         return None
     return top_label(m.group(1).lower(), apex, suffix)

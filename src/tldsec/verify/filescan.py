@@ -18,17 +18,21 @@ from __future__ import annotations
 import calendar
 import itertools
 import operator
-import re
 import time
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tldsec.dnscore.signedfile import (
+    NSEC3_MARK,
+    RRSIG_EXPIRY,
+    RRSIG_MARK,
+    chunks,
+    nsec3_lines,
+    rrsig_expiring,
+)
 from tldsec.verify.workers import Background
-
-CHUNK = 32 << 20  # read in pieces of about this size, cut at line ends
-_EXPIRY = re.compile(rb"\tIN\tRRSIG\t[A-Za-z0-9]+ \d+ \d+ \d+ (\d{14}) ")
 
 
 @dataclass(slots=True)
@@ -139,64 +143,30 @@ class FileScan:
     seconds: float = 0.0
 
 
-def chunks(
-    path: Path, size: int = CHUNK, start: int = 0, end: int | None = None
-) -> Iterator[bytes]:
-    """Bytes ``start:end`` of the file (``start`` at a line start) in pieces of whole
-    lines, each starting with a newline (so that every line, the first included, follows
-    one)."""
-    with open(path, "rb") as f:
-        f.seek(start)
-        left = (end - start) if end is not None else None
-        rest = b""
-        while True:
-            block = f.read(size if left is None else min(size, left))
-            if left is not None:
-                left -= len(block)
-            if not block:
-                if rest:
-                    yield b"\n" + rest
-                return
-            block = rest + block
-            cut = block.rfind(b"\n") + 1
-            if cut == 0:
-                rest = block
-                continue
-            rest = block[cut:]
-            yield b"\n" + block[:cut]
-
-
 def scan_piece(path: Path, origin: str, start: int = 0, end: int | None = None) -> Piece:
     """Every NSEC3 line and the earliest RRSIG expiration in bytes ``start:end``."""
-    suffix = re.escape(("." + origin.lower().rstrip(".") + ".").encode())
-    nsec3 = re.compile(
-        rb"\n([0-9a-v]{32})"
-        + suffix
-        + rb"\t\d+\tIN\tNSEC3\t(\d+ \d+ \d+ \S+) ([0-9a-v]{32})((?: [A-Za-z0-9]+)*)[ \t]*(?=\n)"
-    )
+    nsec3 = nsec3_lines(origin)
     out = Piece()
     owners: list[bytes] = []
     nexts: list[bytes] = []
     bitmaps: list[bytes] = []
     earliest_chunk = b""
     for chunk in chunks(path, start=start, end=end):
-        out.lines += chunk.count(b"\tIN\tNSEC3\t")
+        out.lines += chunk.count(NSEC3_MARK)
         for owner, params, nxt, bitmap in nsec3.findall(chunk):
             owners.append(owner)
             nexts.append(nxt)
             bitmaps.append(bitmap)
             out.params.add(params)
-        out.rrsig_lines += chunk.count(b"\tIN\tRRSIG\t")
-        found = _EXPIRY.findall(chunk)
+        out.rrsig_lines += chunk.count(RRSIG_MARK)
+        found = RRSIG_EXPIRY.findall(chunk)
         out.rrsig_read += len(found)
         if found:
             low = min(found)
             if low < out.earliest:
                 out.earliest, earliest_chunk = low, chunk
     if earliest_chunk:
-        m = re.search(
-            rb"\tIN\tRRSIG\t[A-Za-z0-9]+ \d+ \d+ \d+ " + out.earliest + b" ", earliest_chunk
-        )
+        m = rrsig_expiring(out.earliest).search(earliest_chunk)
         if m:
             first = earliest_chunk.rfind(b"\n", 0, m.start()) + 1
             last = earliest_chunk.find(b"\n", m.end())

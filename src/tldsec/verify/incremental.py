@@ -30,13 +30,14 @@ from datetime import datetime
 from typing import BinaryIO
 
 from tldsec.clock import to_epoch
+from tldsec.dnscore.signedfile import tops_in
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import Zone
 from tldsec.dnscore.zonepatch import ZonePatch
 from tldsec.errors import ZoneSyntaxError
 from tldsec.hsm.base import KeyStore
 from tldsec.verify import chain, content, coverage, dnskeyset, ttl
-from tldsec.verify.cut import region_problems, tops_in
+from tldsec.verify.cut import region_problems
 from tldsec.verify.delta import DeltaRun, delta_zone
 from tldsec.verify.external import Invocation
 from tldsec.verify.filescan import BackgroundScan, FileScan

@@ -12,15 +12,13 @@ The apex (SOA, DNSKEY, NSEC3PARAM and the header) is always a region.
 from __future__ import annotations
 
 import mmap
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from tldsec.dnscore.signedfile import FIRST_FIELD, top_label
 from tldsec.dnscore.zonepatch import ZonePatch
-from tldsec.verify.cut import top_label
 
 BLOCK = 8 << 20  # bytes compared at a time
-_OWNER = re.compile(rb"[^\t \n]*")
 
 
 @dataclass(slots=True)
@@ -92,7 +90,7 @@ class _Lines:
         """The label below the apex of the owner of the line at ``pos``; b"" for the
         apex, a header line (comment, blank, directive) or a name outside the zone (which
         the region's reading reports)."""
-        m = _OWNER.match(self.data, pos)
+        m = FIRST_FIELD.match(self.data, pos)
         owner = m.group(0).lower() if m else b""
         if not owner or owner.startswith((b";", b"$")):
             return b""

@@ -12,6 +12,8 @@ import mmap
 from dataclasses import dataclass
 from pathlib import Path
 
+from tldsec.dnscore.signedfile import is_top_level, zone_suffix
+
 PART_BYTES = 4 << 20  # a part of about 30,000 lines
 
 
@@ -37,7 +39,7 @@ def plan_parts(path: Path, origin: str, part_bytes: int = PART_BYTES) -> Plan | 
     size = path.stat().st_size
     if size == 0:
         return None
-    suffix = ("." + origin.lower().rstrip(".") + ".").encode()
+    suffix = zone_suffix(origin)
     origin_b = origin.lower().encode()
     with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         # Entries over several lines, quoted strings and escapes: read whole instead.
@@ -114,13 +116,6 @@ def _cut_after(mm: mmap.mmap, offset: int, suffix: bytes) -> int | None:
         if line[:1] in (b" ", b"\t", b";", b"\n", b"\r"):
             continue  # same owner as the line before, or no record
         owner = line.split(None, 1)[0].lower()
-        if previous is not None and owner != previous and _top_level(owner, suffix):
+        if previous is not None and owner != previous and is_top_level(owner, suffix):
             return start
         previous = owner
-
-
-def _top_level(owner: bytes, suffix: bytes) -> bool:
-    """One label below the apex, written absolute or relative."""
-    if owner.endswith(b"."):
-        return owner.endswith(suffix) and b"." not in owner[: -len(suffix)]
-    return b"." not in owner and owner != b"@"

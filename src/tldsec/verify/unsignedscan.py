@@ -8,14 +8,16 @@ lines out of the unsigned file with one compiled pattern per piece, in a worker 
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from tldsec.verify.cut import skip_header
-from tldsec.verify.filescan import chunks
+from tldsec.dnscore.signedfile import (
+    UNSIGNED_LINE,
+    UNSIGNED_UNCUTTABLE,
+    chunks,
+    skip_header,
+    zone_suffix,
+)
 from tldsec.verify.workers import Background
-
-_UNSIGNED_LINE = re.compile(rb"\n(([^\s;$][^\s]*)[ \t][^\n]*)")
 
 
 def unsigned_subtrees(path: Path, origin: str, tops: frozenset[bytes]) -> bytes | str:
@@ -23,7 +25,7 @@ def unsigned_subtrees(path: Path, origin: str, tops: frozenset[bytes]) -> bytes 
     labels ``tops`` (b"" for the apex itself), after its leading $ORIGIN and $TTL; or why
     the file cannot be read this way (relative owners, omitted owners, directives or
     entries over several lines after the header)."""
-    suffix = ("." + origin.lower().rstrip(".") + ".").encode()
+    suffix = zone_suffix(origin)
     apex = suffix[1:]
     cut = len(suffix)
     out: list[bytes] = []
@@ -41,15 +43,10 @@ def unsigned_subtrees(path: Path, origin: str, tops: frozenset[bytes]) -> bytes 
                     out.append(line + b"\n")
             chunk = chunk[body:]
             header = False
-        for bad, why in (
-            (b"\n$", "a directive after the header"),
-            (b"(", "an entry over several lines"),
-            (b"\n ", "a line without its owner"),
-            (b"\n\t", "a line without its owner"),
-        ):
+        for bad, why in UNSIGNED_UNCUTTABLE:
             if bad in chunk:
                 return f"the unsigned zone has {why}"
-        for line, owner in _UNSIGNED_LINE.findall(chunk):
+        for line, owner in UNSIGNED_LINE.findall(chunk):
             owner = owner.lower()
             if owner == apex:
                 top = b""

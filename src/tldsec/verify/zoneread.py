@@ -30,15 +30,15 @@ import dns.rdatatype
 import dns.ttl
 
 from tldsec.dnscore import names, rdata
-from tldsec.dnscore.types import RRType, type_text
-from tldsec.dnscore.zone import RRset, Zone
-from tldsec.errors import BadName, BadRdata, ZoneSyntaxError
-from tldsec.verify.entries import (
+from tldsec.dnscore.signedfile import (
     Joiner,
     count_outside_quotes,
     rest_after,
     strip_comment,
 )
+from tldsec.dnscore.types import RRType, type_text
+from tldsec.dnscore.zone import RRset, Zone
+from tldsec.errors import BadName, BadRdata, ZoneSyntaxError
 from tldsec.verify.report import Finding
 
 _RRSIG_HEAD = struct.Struct("!HBBIIIH")  # RFC 4034 3.1
