@@ -52,6 +52,7 @@ class Category(StrEnum):
     ANOMALY = "system crashes, hardware failures and other anomalies"
     NETWORK = "networking equipment events (firewalls, IDS, routers, load-balancers)"
     AUDIT = "the audit log's own life cycle (DPS 4.4.3, 4.4.4, 7)"
+    PUBLICATION = "the public repository and notices to registrars and the public (DPS 2)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +165,11 @@ class EventType(StrEnum):
     AUDIT_EXPORTED = "audit.exported"
     AUDIT_VERIFIED = "audit.verified"
     AUDIT_VERIFICATION_FAILED = "audit.verification_failed"
+    # Publication and notices (DPS 1.4.3, 2, 2.1, 2.2)
+    REPOSITORY_PUBLISHED = "repository.published"
+    NOTICE_QUEUED = "notice.queued"
+    NOTICE_SENT = "notice.sent"
+    NOTICE_FAILED = "notice.failed"
 
     @property
     def info(self) -> EventInfo:
@@ -386,6 +392,18 @@ CATALOGUE: dict[EventType, EventInfo] = {
     EventType.AUDIT_VERIFIED: EventInfo(_C.AUDIT, _L.INFO, "the audit log verified intact"),
     EventType.AUDIT_VERIFICATION_FAILED: EventInfo(
         _C.AUDIT, _L.CRITICAL, "the audit log failed verification: possible tampering"
+    ),
+    EventType.REPOSITORY_PUBLISHED: EventInfo(
+        _C.PUBLICATION, _L.INFO, "the public DNSSEC repository was written (DPS 2.1, 2.2)"
+    ),
+    EventType.NOTICE_QUEUED: EventInfo(
+        _C.PUBLICATION, _L.INFO, "a notice was put in the e-mail outbox (DPS 1.4.3, 2)"
+    ),
+    EventType.NOTICE_SENT: EventInfo(
+        _C.PUBLICATION, _L.NOTICE, "a notice was accepted by the SMTP server, with its Message-ID"
+    ),
+    EventType.NOTICE_FAILED: EventInfo(
+        _C.PUBLICATION, _L.ERROR, "a notice could not be sent after its last attempt"
     ),
 }
 

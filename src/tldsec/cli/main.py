@@ -39,6 +39,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "status",
     "policy",
     "config",
+    "publish",
 )
 
 EXIT_FAILURE = ExitCode.FAILED

@@ -14,6 +14,7 @@ for the CLI, SoftHSM2 keys for the proof).
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import itertools
 import random
 from collections.abc import Sequence
@@ -27,7 +28,7 @@ from tldsec.keys import emergency, rollover
 from tldsec.keys.plan import zone_view
 from tldsec.keys.planner import plan
 from tldsec.keys.rollover import KeyFactory, Outcome
-from tldsec.keys.state import KeyEvent, KeyRecord, Role
+from tldsec.keys.state import DsState, KeyEvent, KeyRecord, KeyState, Role
 from tldsec.keys.timing import TimingParams
 from tldsec.policy import Policy
 
@@ -117,8 +118,11 @@ class Simulation:
 
     def run(self, until: datetime) -> SimResult:
         start = self.clock.now()
-        self._parent_history.append((start, frozenset()))
-        self._record(rollover.bootstrap(self.keys, self.policy, start, self.factory, "bootstrap"))
+        self._parent_history.append((start, self._parent_ds))
+        if not any(k.state_at(start) is not KeyState.REMOVED for k in self.keys):
+            self._record(
+                rollover.bootstrap(self.keys, self.policy, start, self.factory, "bootstrap")
+            )
         todo = sorted(self.emergencies, key=lambda e: e[0])
         while True:
             now = self.clock.now()
@@ -303,6 +307,64 @@ def simulate(
         backup_delay=backup_delay,
     )
     return sim.run(start + timedelta(days=days))
+
+
+def forecast(
+    keys: Sequence[KeyRecord],
+    policy: Policy,
+    timing: TimingParams,
+    start: datetime,
+    days: int,
+    *,
+    factory: KeyFactory | None = None,
+    parent: ParentModel | None = None,
+    backup_delay: timedelta = timedelta(0),
+) -> SimResult:
+    """The schedule of the zone's keys as they are at ``start``, ``days`` ahead: the
+    rollover calendar of the public repository (DPS 2.2).
+
+    The parent holds the DS of each KSK whose DS is seen at ``start``; a DS submitted
+    (or withdrawal requested) and not yet confirmed is taken to change at the parent
+    ``registration_delay`` after the request (at ``start`` at the earliest); a key that
+    waits for its backup (DPS 5.2.4) is taken to be archived ``backup_delay`` after
+    ``start``. These are the assumptions behind every date after a gate."""
+    if days <= 0:
+        raise ValueError("forecast at least one day")
+    model = parent or ParentModel()
+    sim = Simulation(
+        policy=policy,
+        timing=timing,
+        clock=FakeClock(start),
+        factory=factory or _forecast_factory(policy, start),
+        parent=model,
+        backup_delay=backup_delay,
+        keys=tuple(keys),
+    )
+    for k in keys:
+        ds = k.ds_state_at(start)
+        if ds in (DsState.SEEN, DsState.WITHDRAWAL_REQUESTED):
+            sim._parent_ds = sim._parent_ds | {k.key_id}
+        if ds is DsState.SUBMITTED and k.ds_submitted is not None:
+            when = max(start, k.ds_submitted + model.registration_delay)
+            sim._pending.append(_Pending(when, "add", k.key_id))
+        if ds is DsState.WITHDRAWAL_REQUESTED and k.ds_withdrawal_requested is not None:
+            when = max(start, k.ds_withdrawal_requested + model.registration_delay)
+            sim._pending.append(_Pending(when, "remove", k.key_id))
+        waiting = k.backed_up is None and k.state_at(start) is not KeyState.REMOVED
+        if policy.backup_before_use and waiting:
+            sim._pending.append(_Pending(start + backup_delay, "backup", k.key_id))
+    return sim.run(start + timedelta(days=days))
+
+
+def _forecast_factory(policy: Policy, start: datetime) -> KeyFactory:
+    """Fake keys whose ids cannot be those of the zone's keys (even simulated ones)."""
+    fake = fake_key_factory(policy, seed=start.toordinal())
+
+    def make(role: Role, now: datetime) -> KeyRecord:
+        key = fake(role, now)
+        return dataclasses.replace(key, key_id=f"forecast-{key.key_id}")
+
+    return make
 
 
 def format_table(events: Sequence[SimEvent]) -> str:

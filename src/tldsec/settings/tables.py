@@ -232,6 +232,57 @@ class DistributeTable:
     tsig_keys: dict[str, TsigKeyTable] = field(default_factory=dict)
 
 
+# -- telling the public and the registrars (DPS 1.4.3, 2) -----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DpsVersionTable:
+    """``[[publish.dps]]``: one version of the DNSSEC Policy Statement (DPS 1.4.3)."""
+
+    version: str = setting(nonempty=True)
+    file: str = setting(nonempty=True)  # its plain text, relative to the home
+    effective: str = setting(nonempty=True)  # YYYY-MM-DD: in force from this day (UTC)
+    summary: str = ""  # what changed, for the history and the notice
+    significant: bool = True  # DPS 1.4.3: notice is given of significant changes only
+
+
+@dataclass(frozen=True, slots=True)
+class PublishTable:
+    """``[publish]``: the public repository (DPS 2.1, 2.2) ``tldsec publish`` writes."""
+
+    directory: str = setting("public", nonempty=True)  # relative to the home; -o overrides
+    title: str = ""  # default: "ORIGIN DNSSEC repository"
+    base_url: str = ""  # where the site is served (DPS 2.1), shown on every page
+    calendar_days: int = setting(365, low=1, high=3660)
+    digest_types: tuple[int, ...] = setting((2,), nonempty=True)  # DS digests shown
+    dps: tuple[DpsVersionTable, ...] = ()  # [[publish.dps]]: the DPS and its history
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyTable:
+    """``[notify]``: notices by e-mail (DPS 1.4.3, 2) and the SMTP server that sends them."""
+
+    smtp_host: str = ""  # empty: notices are queued in the outbox, none is sent
+    smtp_port: int = setting(587, low=1, high=65535)
+    security: str = setting("starttls", choices=("starttls", "tls", "none"))
+    ca_file: str | None = None  # CAs for the server's certificate; default: the system's
+    username: str = ""  # empty: no AUTH
+    password_source: str = ""  # file:PATH, env:NAME or credential:NAME
+    sender: str = ""  # From:; default: dnssec@ORIGIN
+    operator: tuple[str, ...] = ()  # the operator's addresses
+    list_address: tuple[str, ...] = ()  # the public list (DPS 2: dns-operations)
+    # notice kind -> who gets it: "registrars", "list", "operator" (docs/config.md)
+    recipients: dict[str, tuple[str, ...]] | None = None
+    ds_live_registrars: tuple[str, ...] = ()  # client ids opted in to "DS live" notices
+    rollover_notice_days: int = setting(7, low=0, high=365)
+    dps_notice_days: int = setting(30, low=0, high=365)
+    timeout_seconds: float = setting(30.0, above=0)
+    retry_seconds: float = setting(60.0, above=0)  # first retry; doubles each time
+    retry_max_seconds: float = setting(3600.0, above=0)
+    max_attempts: int = setting(48, low=1)
+    spool_dir: str = setting("notify", nonempty=True)  # the outbox, relative to the home
+
+
 # -- the whole file -------------------------------------------------------------------
 
 
@@ -252,3 +303,5 @@ class ConfigFile:
     audit: AuditTable = AuditTable()
     ceremony: CeremonyTable = CeremonyTable()
     distribute: DistributeTable = DistributeTable()
+    publish: PublishTable = PublishTable()
+    notify: NotifyTable = NotifyTable()

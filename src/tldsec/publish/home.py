@@ -1,0 +1,141 @@
+"""Gathering a home's values for the public repository and writing it (``tldsec publish``).
+
+The edge of the publish package: reads the DPS versions named by ``[[publish.dps]]``,
+the key records from the signer database, the audit log's incidents, and hands them to
+the pure ``site.build_site``; then writes the site atomically and records it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from tldsec.audit.events import EventType
+from tldsec.audit.log import AuditLog
+from tldsec.audit.query import EntryFilter, iter_entries
+from tldsec.clock import FakeClock
+from tldsec.errors import ConfigError
+from tldsec.keys.config import load_key_settings
+from tldsec.keys.service import KeyManager
+from tldsec.publish import dps as dpsmod
+from tldsec.publish.calendar import rollover_calendar
+from tldsec.publish.dps import DpsVersion
+from tldsec.publish.incidents import INCIDENT_EVENTS, incidents
+from tldsec.publish.site import SiteInput, build_site
+from tldsec.publish.write import write_site
+from tldsec.settings import Settings
+
+ACTOR = "component:publisher"
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What one ``tldsec publish`` wrote."""
+
+    directory: Path  # the served path (a symbolic link)
+    version_dir: Path  # the directory it now points at
+    files: tuple[str, ...]
+    dps_version: str | None
+    ds_tags: tuple[int, ...]
+
+
+def dps_versions(settings: Settings) -> list[DpsVersion]:
+    """The ``[[publish.dps]]`` versions with their text; a missing file or a bad date is a
+    ``ConfigError`` naming the version."""
+    out: list[DpsVersion] = []
+    for t in settings.config.publish.dps:
+        path = Path(t.file) if Path(t.file).is_absolute() else settings.home / t.file
+        try:
+            effective = date.fromisoformat(t.effective)
+        except ValueError:
+            raise ConfigError(
+                f"[[publish.dps]] version {t.version}: effective = {t.effective!r} is not "
+                "a date (YYYY-MM-DD)"
+            ) from None
+        try:
+            text = path.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"[[publish.dps]] version {t.version}: cannot read {path}: {exc}"
+            ) from exc
+        try:
+            out.append(DpsVersion(t.version, effective, text, t.summary, t.significant, str(path)))
+        except ValueError as exc:
+            raise ConfigError(f"[[publish.dps]]: {exc}") from exc
+    try:
+        return dpsmod.ordered(out)
+    except ValueError as exc:
+        raise ConfigError(f"[[publish.dps]]: {exc}") from exc
+
+
+def build_home_site(
+    settings: Settings, signer_engine: Engine, audit: AuditLog, now: datetime
+) -> tuple[SiteInput, dict[str, bytes]]:
+    """The site of this home as of ``now``: its input values and its files."""
+    table = settings.config.publish
+    versions = dps_versions(settings)
+    if not versions:
+        raise ConfigError(
+            f"{settings.source}: no [[publish.dps]] names the DNSSEC Policy Statement to "
+            "publish (DPS 1.4.3, 2.1); see docs/publication.md"
+        )
+    keys_conf = load_key_settings(settings)
+    timing = keys_conf.timing(settings.policy)
+    km = KeyManager(
+        signer_engine, None, settings.policy, FakeClock(now), origin=settings.origin, timing=timing
+    )
+    keys = km.key_records()
+    ds = km.export_ds(table.digest_types, now=now)  # the same call as 'keys export-ds'
+    flt = EntryFilter(events=(*INCIDENT_EVENTS, *set(INCIDENT_EVENTS.values())))
+    site = SiteInput(
+        origin=settings.origin,
+        now=now,
+        policy=settings.policy,
+        keys=keys,
+        ds=ds,
+        dps=versions,
+        calendar=rollover_calendar(keys, settings.policy, timing, now, table.calendar_days),
+        incidents=incidents(iter_entries(audit.engine, flt)),
+        calendar_days=table.calendar_days,
+        title=table.title,
+        base_url=table.base_url,
+    )
+    return site, build_site(site)
+
+
+def publish_home(
+    settings: Settings,
+    signer_engine: Engine,
+    audit: AuditLog,
+    now: datetime,
+    out: Path | None = None,
+) -> Published:
+    """Build and write the site to ``out`` (default ``[publish] directory``); recorded."""
+    target = out or _in_home(settings.home, settings.config.publish.directory)
+    site, files = build_home_site(settings, signer_engine, audit, now)
+    version_dir = write_site(files, target)
+    current = dpsmod.in_force(site.dps, now)
+    result = Published(
+        directory=target,
+        version_dir=version_dir,
+        files=tuple(sorted(files)),
+        dps_version=current.version if current else None,
+        ds_tags=tuple(sorted({d.key_tag for d in site.ds})),
+    )
+    audit.record(
+        EventType.REPOSITORY_PUBLISHED,
+        actor=ACTOR,
+        directory=str(target),
+        dps_version=result.dps_version,
+        ds=list(result.ds_tags),
+        files=len(files),
+    )
+    return result
+
+
+def _in_home(home: Path, value: str) -> Path:
+    path = Path(value)
+    return path if path.is_absolute() else home / path
