@@ -7,6 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import dns.dnssec
+import dns.rdata
 import pytest
 from sqlalchemy import Engine, inspect
 
@@ -96,6 +98,11 @@ def test_signing_config_and_ds_export(manager: KeyManager) -> None:
     assert (ds.key_tag, ds.algorithm, ds.digest_type) == (ksk.key_tag, 8, 2)
     assert ds.zone_line().startswith(f"example. 86400 IN DS {ksk.key_tag} 8 2 ")
     assert "Digest Type: 2 (SHA-256)" in ds.iana_form()
+    # The change request carries the DNSKEY the DS digests (IANA's form asks for both).
+    dnskey = ds.iana_form().splitlines()[-1].removeprefix("DNSKEY:").strip()
+    rd = dns.rdata.from_text("IN", "DNSKEY", dnskey)
+    assert dns.dnssec.make_ds("example.", rd, "SHA256").digest == ds.digest
+    assert ds.as_json()["dnskey"] == dnskey
     assert len(manager.export_ds(digest_types=(2, 4))) == 2
 
 

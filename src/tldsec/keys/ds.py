@@ -2,7 +2,8 @@
 
 A KSK's DS belongs at the parent from its submission until its withdrawal is
 requested (DPS 2.2, 6.4). ``DsRecord`` gives it in zone-file form and in the form the
-IANA root-zone change process asks for: key tag, algorithm, digest type, digest.
+IANA root-zone change process asks for: key tag, algorithm, digest type, digest, and
+the DNSKEY itself.
 
 Pure: no clock, no database.
 """
@@ -13,6 +14,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
 
 from tldsec.dnscore.dnskey import ds_digest
 from tldsec.dnscore.names import to_wire
@@ -36,6 +41,16 @@ class DsRecord:
     digest: bytes
     key_id: str
     ds_state: DsState
+    dnskey_rdata: bytes = b""  # the KSK's DNSKEY RDATA (wire), which IANA's form also asks for
+
+    def dnskey_text(self) -> str:
+        """The KSK's DNSKEY RDATA in presentation form (RFC 4034 2.2), via dnspython."""
+        if not self.dnskey_rdata:
+            return ""
+        rd = dns.rdata.from_wire(
+            dns.rdataclass.IN, dns.rdatatype.DNSKEY, self.dnskey_rdata, 0, len(self.dnskey_rdata)
+        )
+        return rd.to_text(chunksize=0)
 
     def zone_line(self) -> str:
         """Zone-file form (RFC 4034 5.3), digest in upper-case hex."""
@@ -58,6 +73,7 @@ class DsRecord:
                 f"Algorithm:   {alg}",
                 f"Digest Type: {dt}",
                 f"Digest:      {self.digest.hex().upper()}",
+                *((f"DNSKEY:      {self.dnskey_text()}",) if self.dnskey_rdata else ()),
             )
         )
 
@@ -71,6 +87,7 @@ class DsRecord:
             "digest": self.digest.hex().upper(),
             "key_id": self.key_id,
             "ds_state": str(self.ds_state),
+            "dnskey": self.dnskey_text(),
         }
 
 
@@ -86,6 +103,7 @@ def ds_for_key(key: KeyRecord, origin: str, digest_type: int, ttl: int, when: da
         digest=ds_digest(to_wire(owner), key.dnskey_rdata, digest_type),
         key_id=key.key_id,
         ds_state=key.ds_state_at(when),
+        dnskey_rdata=key.dnskey_rdata,
     )
 
 
