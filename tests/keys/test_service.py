@@ -204,3 +204,31 @@ def test_a_failing_recorder_rolls_the_change_back(
     with pytest.raises(KeyManagementError, match="audit log unavailable"):
         manager.bootstrap("init")
     assert manager.key_records() == ()
+
+
+def test_a_policy_algorithm_change_is_refused_before_any_key_is_made(
+    engine: Engine, policy: Policy, clock: FakeClock
+) -> None:
+    """Issue 21: setting the policy to another algorithm made the next ZSK roll publish a
+    key of it, and every later sign failed. The roll is refused, nothing is written, and
+    the message says how to get out."""
+    import dataclasses
+
+    from tldsec.errors import PolicyError
+    from tldsec.policy import Algorithm
+
+    store = MemoryKeyStore()
+    KeyManager(engine, store, policy, clock, origin="example").bootstrap("init")
+    changed = dataclasses.replace(
+        policy, zsk=dataclasses.replace(policy.zsk, algorithm=Algorithm.RSASHA512)
+    )
+    km = KeyManager(engine, store, changed, clock, origin="example")
+    before = km.key_records()
+    clock.advance(90 * DAY)  # the active ZSK's life ends: a successor is due
+    with pytest.raises(PolicyError, match=r"restore \[zsk\] algorithm = 8"):
+        km.run_due()
+    with pytest.raises(PolicyError, match="algorithm rollover"):
+        km.generate(Role.ZSK, "by hand")
+    assert km.key_records() == before
+    # With the zone's algorithm back, the roll goes on.
+    assert KeyManager(engine, store, policy, clock, origin="example").run_due()

@@ -317,7 +317,7 @@ def execute(
     if st is KeyState.ACTIVE:
         new, _ready = _replacement(book.keys, role, now, t, gate)
         if new is None:
-            new = new_key(book, role, now, factory, why)
+            new = new_key(book, role, now, factory, why, policy)
             if gate(new):
                 # DPS 5.2.4, 5.2.7: not published unbacked or unproven; the compromised
                 # key keeps signing until the planner switches (never no usable key).

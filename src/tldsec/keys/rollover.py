@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from tldsec.errors import KeyManagementError
+from tldsec.errors import KeyManagementError, PolicyError
 from tldsec.keys import state
 from tldsec.keys.planner import Action, Gate, Step, plan
 from tldsec.keys.state import KeyEvent, KeyRecord, KeyState, Role, Transition
@@ -77,10 +77,40 @@ def find_key(keys: Sequence[KeyRecord], ref: str) -> KeyRecord:
     raise KeyManagementError(f"no key with id or key tag {ref!r}")
 
 
+def refuse_algorithm_change(
+    keys: Sequence[KeyRecord], role: Role, policy: Policy, now: datetime
+) -> None:
+    """Refuse a new ``role`` key of an algorithm none of the zone's keys of that role has.
+
+    A successor of another algorithm published by an ordinary roll would announce an
+    algorithm that signs nothing else (RFC 6840 5.11, RFC 4035 2.2) and the next sign
+    would find no key of the zone's algorithm: changing algorithms takes the algorithm
+    rollover of RFC 6781 4.1.4, whose steps differ (DPS 4.4.1 "algorithm changes")."""
+    wanted = int((policy.ksk if role is Role.KSK else policy.zsk).algorithm)
+    live = sorted(
+        {
+            int(k.algorithm)
+            for k in keys
+            if k.role is role and k.state_at(now) is not KeyState.REMOVED
+        }
+    )
+    if live and wanted not in live:
+        table = str(role)
+        raise PolicyError(
+            f"{table}.algorithm",
+            f"the policy's {role.upper()} algorithm is {wanted} but the zone's {role.upper()}s use "
+            f"{', '.join(map(str, live))}: a new {role.upper()} of another algorithm would break "
+            "validation; changing the algorithm takes an algorithm rollover (RFC 6781 "
+            f"4.1.4), so restore [{table}] algorithm = {live[0]} in the policy",
+        )
+
+
 def new_key(
-    book: KeyBook, role: Role, now: datetime, factory: KeyFactory, reason: str
+    book: KeyBook, role: Role, now: datetime, factory: KeyFactory, reason: str, policy: Policy
 ) -> KeyRecord:
-    """A fresh key whose tag collides with no key in the zone or its history."""
+    """A fresh key whose tag collides with no key in the zone or its history, of the
+    zone's algorithm (``refuse_algorithm_change``)."""
+    refuse_algorithm_change(book.keys, role, policy, now)
     taken = {k.key_tag for k in book.keys}
     for _ in range(MAX_KEY_ATTEMPTS):
         key = factory(role, now)
@@ -129,29 +159,38 @@ def bootstrap(
         )
     book = KeyBook(keys)
     if policy.backup_before_use:
-        new_key(book, Role.KSK, now, factory, f"{reason}: first KSK, enters after its backup")
-        new_key(book, Role.ZSK, now, factory, f"{reason}: first ZSK, enters after its backup")
+        new_key(
+            book, Role.KSK, now, factory, f"{reason}: first KSK, enters after its backup", policy
+        )
+        new_key(
+            book, Role.ZSK, now, factory, f"{reason}: first ZSK, enters after its backup", policy
+        )
         return book.outcome()
-    ksk = new_key(book, Role.KSK, now, factory, reason)
+    ksk = new_key(book, Role.KSK, now, factory, reason, policy)
     book.apply(state.publish(ksk, now, reason))
     book.apply(state.activate(book.get(ksk.key_id), now, reason))
     # The initial DS goes to the parent like a rollover's: submitted, then ds-seen.
     book.apply(state.submit_ds(book.get(ksk.key_id), now, f"{reason}: initial DS"))
-    zsk = new_key(book, Role.ZSK, now, factory, reason)
+    zsk = new_key(book, Role.ZSK, now, factory, reason, policy)
     book.apply(state.publish(zsk, now, reason))
     book.apply(state.activate(book.get(zsk.key_id), now, reason))
     if policy.zsk.standby:
-        spare = new_key(book, Role.ZSK, now, factory, f"{reason}: standby ZSK (DPS 4.5.3)")
+        spare = new_key(book, Role.ZSK, now, factory, f"{reason}: standby ZSK (DPS 4.5.3)", policy)
         book.apply(state.publish(spare, now, f"{reason}: standby ZSK (DPS 4.5.3)"))
     return book.outcome()
 
 
 def generate(
-    keys: Sequence[KeyRecord], role: Role, now: datetime, factory: KeyFactory, reason: str
+    keys: Sequence[KeyRecord],
+    role: Role,
+    policy: Policy,
+    now: datetime,
+    factory: KeyFactory,
+    reason: str,
 ) -> Outcome:
     """A new key in the store, not yet in the zone; the planner publishes it in time."""
     book = KeyBook(keys)
-    new_key(book, role, now, factory, reason)
+    new_key(book, role, now, factory, reason, policy)
     return book.outcome()
 
 
@@ -192,7 +231,7 @@ def apply_step(
     if step.action is Action.PUBLISH:
         key = book.get(step.key_id) if step.key_id else None
         if key is None:
-            key = new_key(book, step.role, now, factory, reason)
+            key = new_key(book, step.role, now, factory, reason, policy)
             if policy.backup_before_use or gated:
                 # published once a checked archive holds it, and every gate (the replica
                 # proof) lets it in

@@ -232,7 +232,9 @@ class KeyManager:
     def generate(self, role: Role, reason: str) -> KeyRecord:
         """A new key in the key store, not yet in the zone; the planner publishes it."""
         factory = self._factory()
-        outcome = self._write(lambda keys, now: rollover.generate(keys, role, now, factory, reason))
+        outcome = self._write(
+            lambda keys, now: rollover.generate(keys, role, self.policy, now, factory, reason)
+        )
         new = [t for t in outcome.transitions if t.event is KeyEvent.GENERATED][-1]
         return rollover.find_key(outcome.keys, new.key_id)
 
