@@ -89,6 +89,9 @@ class DatabaseTable:
     signer_url: str | None = None
     registry_url: str | None = None
     audit_url: str | None = None
+    # PostgreSQL: the role that owns the databases; 'tldsec db upgrade' and 'tldsec init
+    # --existing' migrate as it and grant the URLs' (application) role its tables.
+    owner_role: str | None = setting(None, nonempty=True)
 
 
 # -- the servers and the gate ---------------------------------------------------------
