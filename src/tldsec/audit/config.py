@@ -193,7 +193,7 @@ def open_audit_log(
     try:
         ensure_schema(engine)
         fresh = log.head().seq == 0
-        existed = _key_exists(settings, config)
+        existed = key_exists(settings, config)
         log.signer = open_signer(settings, config, create=(create and fresh) or new_key)
         if fresh:  # with the version and file hashes later commands compare with
             log.record(
@@ -246,7 +246,8 @@ def _log_without_key(engine: Engine, clock: Clock, config: AuditConfig) -> Audit
     )
 
 
-def _key_exists(settings: Settings, config: AuditConfig) -> bool:
+def key_exists(settings: Settings, config: AuditConfig) -> bool:
+    """Whether the audit key is where the configuration puts it (without making it)."""
     if resolve_backend(settings, config) == "file":
         return config.key_file.exists()
     try:

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from tldsec.audit.config import open_audit_log
 from tldsec.audit.events import EventType
+from tldsec.cli import init_existing
 from tldsec.cli.common import add_home_argument, operator_actor
+from tldsec.cli.db import add_owner_role_argument
 from tldsec.cli.pins import check_pin, read_pin_file
 from tldsec.clock import SystemClock
 from tldsec.epp.tlscert import make_self_signed
@@ -41,7 +43,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "signer database, and the zone's first KSK and ZSK per policy.",
     )
     add_home_argument(p)
-    p.add_argument("--origin", required=True, help="the TLD to sign, e.g. 'example.'")
+    p.add_argument(
+        "--origin",
+        help="the TLD to sign, e.g. 'example.' (required, except with --existing: the "
+        "config's [zone] origin)",
+    )
+    p.add_argument(
+        "--existing",
+        action="store_true",
+        help="complete a home whose tldsec.toml you wrote (production: token initialised, "
+        "databases and roles created): migrations as [database] owner_role, the audit key, "
+        "the EPP certificate, the first keys; running it again says what is already done",
+    )
+    p.add_argument(
+        "--epp-hostname",
+        default="localhost",
+        metavar="NAME",
+        help="with --existing: the name in the self-signed EPP certificate made when "
+        "[epp] tls_cert does not exist (default localhost)",
+    )
+    add_owner_role_argument(p)
     p.add_argument(
         "--keystore",
         choices=("pkcs11", "file"),
@@ -81,9 +102,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.existing:
+        return init_existing.run(args)
+    if not args.origin:
+        raise ConfigError(
+            "--origin ORIGIN is required to make a new home (or --existing, to complete a "
+            "home whose tldsec.toml you wrote)"
+        )
     home = home_from(args.home)
     if (home / CONFIG_NAME).exists():
-        raise ConfigError(f"{home / CONFIG_NAME} exists: {home} is already a tldsec home")
+        raise ConfigError(
+            f"{home / CONFIG_NAME} exists: {home} is already a tldsec home ('tldsec init "
+            "--existing' completes a home whose config you wrote)"
+        )
     origin = args.origin if args.origin.endswith(".") else args.origin + "."
     if args.keystore == "file" and args.policy == PRODUCTION_POLICY:
         raise ConfigError("--policy dps keeps keys in an HSM (DPS 5.2): not with --keystore file")
