@@ -29,6 +29,7 @@ class docstring is its default message.
     ├── DistributionError           the distribution store or the hidden primary failed
     │   └── DigestMismatch          a published file differs from its recorded digest
     ├── CycleError                  a zone cycle cannot run (another one holds the lock, ...)
+    ├── NotifyError                 a notice could not be sent (names the SMTP server)
     └── RegistryError               a registry operation is refused
         ├── ObjectNotFound          no such domain, host, contact or message
         ├── ObjectExists            the name or id is already registered
@@ -205,6 +206,10 @@ class DigestMismatch(DistributionError):
 
 class CycleError(TldsecError):
     """The zone cycle cannot run."""
+
+
+class NotifyError(TldsecError):
+    """A notice could not be sent by e-mail."""
 
 
 class RegistryError(TldsecError):

@@ -40,6 +40,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "policy",
     "config",
     "publish",
+    "notify",
 )
 
 EXIT_FAILURE = ExitCode.FAILED

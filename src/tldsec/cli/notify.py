@@ -1,0 +1,99 @@
+"""``tldsec notify``: notices by e-mail to registrars, the list and the operator
+(DPS 1.4.3, 2; docs/publication.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from tldsec.audit.config import open_audit_log
+from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.clock import SystemClock
+from tldsec.keys.database import open_signer_db
+from tldsec.notify.outbox import FAILED, SENT, WAITING, Outbox
+from tldsec.notify.run import run_once
+from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.registrars import list_registrars
+from tldsec.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "notify",
+        help="e-mail notices: rollovers, emergencies, incidents, DPS changes, DS live",
+        description="Notices by e-mail (DPS 1.4.3, 2), kept in an outbox under the home "
+        "and sent through [notify] smtp_host; never part of a zone cycle.",
+    )
+    acts = p.add_subparsers(dest="notify_action", metavar="ACTION", required=True)
+    a = acts.add_parser(
+        "run",
+        help="queue the notices due now, send what waits (retried with back-off)",
+        description="Queue the notices due now and send every message whose attempt is "
+        "due. Exit 1 when a message was given up.",
+    )
+    add_home_argument(a)
+    a.add_argument("--json", action="store_true", help="print what was done as JSON")
+    a.set_defaults(handler=_run)
+    a = acts.add_parser("list", help="the messages waiting, sent and given up")
+    add_home_argument(a)
+    a.add_argument("--json", action="store_true", help="print JSON")
+    a.set_defaults(handler=_list)
+
+
+def registrar_addresses(settings: Settings) -> dict[str, str]:
+    """Each enabled registrar's address, from the registry database."""
+    db = RegistryDatabase.from_url(settings.registry_db_url)
+    try:
+        with db.read() as session:
+            return {r.client_id: r.email for r in list_registrars(session) if r.enabled}
+    finally:
+        db.dispose()
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    clock = SystemClock()
+    engine = open_signer_db(settings.signer_db_url)
+    audit = open_audit_log(settings, clock)
+    try:
+        report = run_once(settings, engine, registrar_addresses(settings), audit, clock.now())
+    finally:
+        audit.close()
+        engine.dispose()
+    if args.json:
+        print(json.dumps({
+            "queued": [m.notice + " -> " + m.recipient for m in report.queued],
+            "sent": [{"notice": m.notice, "recipient": m.recipient,
+                      "message_id": m.message_id} for m in report.sent],
+            "retrying": [{"notice": m.notice, "recipient": m.recipient,
+                          "error": m.last_error} for m in report.retrying],
+            "failed": [m.notice + " -> " + m.recipient for m in report.failed],
+            "waiting": report.waiting,
+            "no_server": report.no_server,
+        }, indent=2))  # fmt: skip
+    else:
+        for m in report.sent:
+            print(f"sent    {m.notice} to {m.recipient} {m.message_id}")
+        for m in report.retrying:
+            print(f"retry   {m.notice} to {m.recipient} after {m.next_attempt:%Y-%m-%d %H:%M}Z: "
+                  f"{m.last_error}")  # fmt: skip
+        for m in report.failed:
+            print(f"FAILED  {m.notice} to {m.recipient}: {m.last_error}")
+        tail = " (no [notify] smtp_host: nothing is sent)" if report.no_server else ""
+        print(f"{len(report.queued)} queued, {len(report.sent)} sent, {report.waiting} "
+              f"waiting{tail}")  # fmt: skip
+    return 1 if report.failed else 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args, databases=())
+    t = settings.config.notify
+    outbox = Outbox(settings.home / t.spool_dir)
+    rows = [(state, m) for state in (WAITING, SENT, FAILED) for m in outbox.messages(state)]
+    if args.json:
+        print(json.dumps([{"state": s, **m.as_json()} for s, m in rows], indent=2))
+        return 0
+    for state, m in rows:
+        print(f"{state:<7} {m.notice:<32} {m.recipient:<32} attempts {m.attempts} "
+              f"{m.message_id or m.last_error}")  # fmt: skip
+    return 0

@@ -1,0 +1,226 @@
+"""Which notices are due, from values (DPS 1.4.3, 2).
+
+Each notice has a stable id (``rollover-ahead:zsk:61840``, ``incident:1234``), so a notice
+is made once however often the derivation runs: the outbox skips an id it holds. Only
+events within ``lookback`` of ``now`` make notices, so a first run does not mail the
+zone's whole past.
+
+Pure: no clock, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from tldsec.audit.entry import Entry
+from tldsec.keys.state import KeyRecord
+from tldsec.publish.calendar import CalendarEntry
+from tldsec.publish.dps import DpsVersion, upcoming
+from tldsec.publish.incidents import Incident
+
+DEFAULT_LOOKBACK = timedelta(days=7)
+
+
+class NoticeKind(StrEnum):
+    """What a notice is about; ``[notify] recipients`` says who gets each kind."""
+
+    ROLLOVER_AHEAD = "rollover-ahead"  # a KSK or ZSK rollover N days ahead
+    ROLLOVER_DONE = "rollover-done"  # ... and when it is done
+    EMERGENCY = "emergency"  # an emergency rollover, at once (DPS 4.5.3)
+    INCIDENT = "incident"
+    INCIDENT_ENDED = "incident-ended"
+    DPS_CHANGE = "dps-change"  # a significant DPS change N days ahead (DPS 1.4.3)
+    DS_LIVE = "ds-live"  # to one registrar: its DS change is in the published zone
+
+
+PUBLIC_KINDS = tuple(k for k in NoticeKind if k is not NoticeKind.DS_LIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A notice to make: its id, kind, the template's values and, for ``ds-live``, the
+    one registrar it is for."""
+
+    id: str
+    kind: NoticeKind
+    context: Mapping[str, Any] = field(default_factory=dict)
+    registrar: str | None = None
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def rollover_notices(
+    keys: Sequence[KeyRecord],
+    calendar: Sequence[CalendarEntry],
+    now: datetime,
+    ahead: timedelta,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+) -> list[Draft]:
+    """Rollovers starting within ``ahead`` (a key of ours stops signing), rollovers done
+    in the last ``lookback`` (a key retired, not in an emergency), and emergency
+    rollovers (a key marked compromised) in the last ``lookback``."""
+    drafts: list[Draft] = []
+    for c in calendar:
+        if c.event != "key.retired" or c.key_tag is None or c.time > now + ahead:
+            continue
+        successor = next(
+            (
+                x.key_tag
+                for x in calendar
+                if x.event == "key.activated" and x.role == c.role and x.time == c.time
+            ),
+            None,
+        )
+        drafts.append(
+            Draft(
+                f"rollover-ahead:{c.role}:{c.key_tag}",
+                NoticeKind.ROLLOVER_AHEAD,
+                {
+                    "role": c.role.upper(),
+                    "old_tag": c.key_tag,
+                    "new_tag": successor,
+                    "when": _iso(c.time),
+                    "days": max(0, (c.time - now).days),
+                },
+            )
+        )
+    for k in keys:
+        if k.compromised is not None and now - lookback <= k.compromised <= now:
+            drafts.append(
+                Draft(
+                    f"emergency:{k.role}:{k.key_tag}",
+                    NoticeKind.EMERGENCY,
+                    {
+                        "role": str(k.role).upper(),
+                        "old_tag": k.key_tag,
+                        "when": _iso(k.compromised),
+                    },
+                )
+            )
+        elif k.retired is not None and now - lookback <= k.retired <= now:
+            successor = next(
+                (
+                    s.key_tag
+                    for s in keys
+                    if s.role is k.role and s.active is not None and s.active == k.retired
+                ),
+                None,
+            )
+            drafts.append(
+                Draft(
+                    f"rollover-done:{k.role}:{k.key_tag}",
+                    NoticeKind.ROLLOVER_DONE,
+                    {
+                        "role": str(k.role).upper(),
+                        "old_tag": k.key_tag,
+                        "new_tag": successor,
+                        "when": _iso(k.retired),
+                        "removal": None if k.removed is None else _iso(k.removed),
+                    },
+                )
+            )
+    return drafts
+
+
+def incident_notices(
+    incidents: Sequence[Incident], now: datetime, lookback: timedelta = DEFAULT_LOOKBACK
+) -> list[Draft]:
+    """An incident when it begins and again when it ends (within ``lookback``)."""
+    drafts: list[Draft] = []
+    for i in incidents:
+        context = {
+            "id": i.key,
+            "description": i.description,
+            "level": i.level,
+            "begun": _iso(i.begun),
+            "ended": None if i.ended is None else _iso(i.ended),
+            "serial": i.serial,
+        }
+        if now - lookback <= i.begun <= now:
+            drafts.append(Draft(f"incident:{i.seq}", NoticeKind.INCIDENT, context))
+        if i.ended is not None and now - lookback <= i.ended <= now:
+            drafts.append(Draft(f"incident-ended:{i.seq}", NoticeKind.INCIDENT_ENDED, context))
+    return drafts
+
+
+def dps_notices(versions: Sequence[DpsVersion], now: datetime, ahead: timedelta) -> list[Draft]:
+    """A significant DPS version that takes effect within ``ahead`` (DPS 1.4.3)."""
+    return [
+        Draft(
+            f"dps-change:{v.slug}",
+            NoticeKind.DPS_CHANGE,
+            {
+                "version": v.version,
+                "effective": v.effective.isoformat(),
+                "summary": v.summary,
+                "sha256": v.sha256,
+                "page": f"dps-{v.slug}.html",
+                "days": max(0, (v.effective_at - now).days),
+            },
+        )
+        for v in upcoming(versions, now)
+        if v.significant and v.effective_at - ahead <= now
+    ]
+
+
+def ds_live_notices(
+    entries: Sequence[Entry], opted_in: Sequence[str], now: datetime,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+) -> list[Draft]:  # fmt: skip
+    """ "Your DS change is live in serial N", for each registrar in ``opted_in``.
+
+    A DS change (``ds.changed``, at commit time) is in the first zone whose cycle began
+    after it: the cycle's start is its ``cycle.completed`` time less the stages' time it
+    reports (the builder reads the registry after the start). A domain the builder
+    withheld in that cycle (``zone.quarantined``) is not live; a later cycle may be."""
+    wanted = {f"registrar:{r}" for r in opted_in}
+    cycles: list[tuple[datetime, int]] = []  # (start, serial) of each published cycle
+    quarantined: dict[int, set[str]] = {}
+    for e in entries:
+        serial = e.details.get("serial")
+        if e.event == "cycle.completed" and isinstance(serial, int):
+            ms = e.details.get("milliseconds") or {}
+            total = sum(v for v in ms.values() if isinstance(v, int))
+            cycles.append((e.time - timedelta(milliseconds=total), serial))
+        elif e.event == "zone.quarantined" and isinstance(serial, int):
+            quarantined.setdefault(serial, set()).add(str(e.details.get("name", "")).lower())
+    drafts: list[Draft] = []
+    for e in entries:
+        if e.event != "ds.changed" or e.actor not in wanted or e.time < now - lookback:
+            continue
+        domain = str(e.details.get("domain", "")).lower()
+        live = next(
+            (
+                s
+                for start, s in cycles
+                if start > e.time and domain.rstrip(".") not in _names(quarantined.get(s))
+            ),
+            None,
+        )
+        if live is None:
+            continue
+        drafts.append(
+            Draft(
+                f"ds-live:{e.seq}",
+                NoticeKind.DS_LIVE,
+                {
+                    "domain": domain,
+                    "serial": live,
+                    "changed": _iso(e.time),
+                    "added": list(e.details.get("added") or []),
+                    "removed": list(e.details.get("removed") or []),
+                },
+                registrar=e.actor.partition(":")[2],
+            )
+        )
+    return drafts
+
+
+def _names(names: set[str] | None) -> set[str]:
+    return {n.rstrip(".") for n in names or ()}
