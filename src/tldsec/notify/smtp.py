@@ -70,7 +70,7 @@ def send(message: Message, config: SmtpConfig) -> str:
             if config.username:
                 if config.security == "none":
                     raise NotifyError(f"{where}: AUTH over an unencrypted connection refused")
-                client.login(config.username, config.password)
+                _login(client, config.username, config.password)
             refused = client.send_message(mail)
             if refused:
                 raise NotifyError(f"{where} refused {', '.join(sorted(refused))}")
@@ -86,3 +86,16 @@ def send(message: Message, config: SmtpConfig) -> str:
     except (TimeoutError, smtplib.SMTPException, ssl.SSLError, OSError) as exc:
         raise NotifyError(f"{where}: {exc}") from exc
     return str(mail["Message-ID"])
+
+
+def _login(client: smtplib.SMTP, username: str, password: str) -> None:
+    """AUTH PLAIN where offered (one attempt, one clear refusal: over TLS it is as safe
+    as any), else whatever ``smtplib`` picks."""
+    offered = client.esmtp_features.get("auth", "").upper().split()
+    if "PLAIN" not in offered:
+        client.login(username, password)
+        return
+    client.user, client.password = username, password
+    code, reply = client.auth("PLAIN", client.auth_plain)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, reply)
