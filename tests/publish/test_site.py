@@ -160,3 +160,19 @@ def test_incident_details_stay_private(policy: Policy) -> None:
         ("hsm.replica_mismatch", None, None),
         ("cycle.failed", "zone.published", 2024),
     ]
+
+
+def test_the_fingerprint_moves_with_keys_dps_and_incidents_not_with_the_clock(
+    policy: Policy,
+) -> None:
+    from tldsec.publish.site import fingerprint
+
+    site = site_input(policy)
+    base = fingerprint(site)
+    assert fingerprint(dataclasses.replace(site, now=site.now + timedelta(minutes=5))) == base
+    assert fingerprint(dataclasses.replace(site, incidents=site.incidents[:1])) != base
+    assert fingerprint(dataclasses.replace(site, dps=site.dps[:2])) != base
+    assert fingerprint(dataclasses.replace(site, keys=site.keys[1:])) != base
+    # the upcoming DPS version comes into force: the site changes at midnight
+    upcoming = site.dps[2].effective_at
+    assert fingerprint(dataclasses.replace(site, now=upcoming)) != base

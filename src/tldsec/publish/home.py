@@ -24,7 +24,7 @@ from tldsec.publish import dps as dpsmod
 from tldsec.publish.calendar import rollover_calendar
 from tldsec.publish.dps import DpsVersion
 from tldsec.publish.incidents import INCIDENT_EVENTS, incidents
-from tldsec.publish.site import SiteInput, build_site
+from tldsec.publish.site import SiteInput, build_site, fingerprint
 from tldsec.publish.write import write_site
 from tldsec.settings import Settings
 
@@ -104,6 +104,14 @@ def build_home_site(
         base_url=table.base_url,
     )
     return site, build_site(site)
+
+
+def site_fingerprint(
+    settings: Settings, signer_engine: Engine, audit: AuditLog, now: datetime
+) -> str:
+    """What the site of this home would say now, as a hash (``site.fingerprint``)."""
+    site, _ = build_home_site(settings, signer_engine, audit, now)
+    return fingerprint(site)
 
 
 def publish_home(

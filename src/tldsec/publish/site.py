@@ -16,6 +16,7 @@ Copies: ``repository.json`` (everything), ``ds.json``, ``keys.json``, ``calendar
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -132,6 +133,16 @@ def repository(site: SiteInput) -> dict[str, Any]:
             ],
         },
     }
+
+
+def fingerprint(site: SiteInput) -> str:
+    """SHA-256 of what the site says about keys, DS, the DPS and incidents: a caller that
+    keeps the last one re-publishes only when it changed (the time of generation and the
+    calendar, which moves with the clock, are left out)."""
+    data = repository(site)
+    subset = {k: data[k] for k in ("ds", "dnskey", "keys", "incidents", "dps")}
+    text = json.dumps(subset, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _status(v: DpsVersion, current: DpsVersion | None, now: datetime) -> str:
