@@ -10,6 +10,9 @@ import pytest
 from tests.distribute.conftest import DOMAINS, DS2, ZoneMaker, publish
 from tldsec.distribute.store import ZoneStore, serial_gt
 from tldsec.errors import DistributionError
+from tldsec.signer.files import sign_zone_file
+from tldsec.signer.zoneindex import ZoneIndex
+from tldsec.zonefiles import ZoneFiles, stage
 
 
 def test_serial_arithmetic_follows_rfc_1982() -> None:
@@ -94,3 +97,28 @@ def test_a_corrupt_pointer_is_an_error(tmp_path: Path) -> None:
         ZoneStore(tmp_path, "example.").current()
     with pytest.raises(ValueError, match="at least two"):
         ZoneStore(tmp_path, "example.", keep=1)
+
+
+def test_publish_moves_the_candidates_side_files_to_its_serial(
+    zones: ZoneMaker, tmp_path: Path
+) -> None:
+    """The store owns the files: the serial gets the index (bound to the published copy)
+    and the input copy the next cycle patches from; the candidate and its files go."""
+    assert zones.config is not None
+    work, store = tmp_path / "work", ZoneStore(tmp_path / "store", "example.")
+    work.mkdir()
+    publish(store, zones, 40, DOMAINS)
+    unsigned = work / "in.zone"
+    unsigned.write_text(zones.text(41, DOMAINS))
+    candidate = work / "candidate.zone"
+    sign_zone_file(unsigned, candidate, "example.", zones.config, zones.store, zones.now)
+    assert ZoneFiles(candidate).index.exists() and ZoneFiles(candidate).unsigned.exists()
+    with store.writer():
+        stage(candidate, store.stage_path(41)).publish()  # the gate's part
+        store.publish(41, candidate)
+    assert store.current() == 41 and store.diffs() == {40: 41}
+    files = store.files(41)
+    index = ZoneIndex.load_for(files.zone)  # bound to the published copy and its input
+    assert index is not None and files.unsigned.read_bytes() == unsigned.read_bytes()
+    assert files.digest.exists()
+    assert sorted(p.name for p in work.iterdir()) == ["in.zone"]

@@ -60,7 +60,7 @@ from tldsec.cycle.guard import GuardSettings
 from tldsec.cycle.result import CycleResult, Outcome, RunLog
 from tldsec.cycle.safeguards import Safeguards, apex_of
 from tldsec.cycle.state import LAST_REPORT, STATE_FILE, CycleState, Pending, write_atomic
-from tldsec.distribute.store import ZoneStore
+from tldsec.distribute.store import ZoneStore, remove_candidate
 from tldsec.errors import (
     CeremonyRefused,
     CycleError,
@@ -80,7 +80,7 @@ from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import ZoneChange
 from tldsec.settings import Settings
 from tldsec.signconf import SigningConfig
-from tldsec.signer.files import carry_sidecars, remove_sidecars, sign_zone_file
+from tldsec.signer.files import sign_zone_file
 from tldsec.verify.coverage import ExpectedSigners
 from tldsec.verify.gate import gate
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
@@ -415,18 +415,17 @@ class Cycle(Safeguards):
             self._distrust_build(f"serial {serial} failed verification")
             kept = candidate.with_suffix(".refused")
             os.replace(candidate, kept)
-            remove_sidecars(candidate)
+            remove_candidate(candidate)
             return self._incident(run, reason, verdict.report.failed_checks, kept)
 
         run.enter("distribute")
         published = self.store.zone_path(serial)
-        carry_sidecars(candidate, published)
         # The incremental gate compared the bytes outside the patch already.
-        diff = self.store.commit(serial, patch_checked=verdict.incremental, diff=damaged is None)
+        diff = self.store.publish(
+            serial, candidate, patch_checked=verdict.incremental, diff=damaged is None
+        )
         trust(unsigned_path)
         run.stats["incremental_verify"] = int(verdict.incremental)
-        remove_sidecars(candidate)
-        candidate.unlink(missing_ok=True)
         run.stats["changes"] = diff.changes if diff else 0
         self._record(
             "zone.published",

@@ -3,22 +3,26 @@ consecutive serials, and the pointer to the serial being distributed.
 
 One directory per zone:
 
-    <serial>.zone             a verified signed zone (the gate renames it here)
-    <serial>.zone.sigcache    its signature cache, for the next cycle's reuse (DPS 6.5)
-    <serial>.zone.patch       the byte ranges that changed from the previous serial's file
-                              (``dnscore.zonepatch``, staged with the zone when the zone
-                              was re-signed incrementally): the IXFR difference is read
-                              from those ranges only
-    <serial>.zone.index       where each owner's block lies, and <serial>.zone.unsigned,
-                              the input it was signed from: the next cycle patches this
-                              zone instead of signing in full (``signer.zoneindex``)
-    <serial>.zone.sha256      the digest of the bytes the gate verified (``filedigest``):
-                              the primary serves, and the next cycle reuses, only a zone
-                              that still matches it
+    <serial>.zone             a verified signed zone (the gate publishes it here)
+    <serial>.zone.index, .unsigned, .patch, .sha256
+                              its side files (``zonefiles.ZoneFiles``): the index and input
+                              copy the next cycle patches this zone from (instead of
+                              signing in full), the byte ranges that changed from the
+                              previous serial's file (the IXFR difference is read from
+                              those ranges only), and the digest of the bytes the gate
+                              verified: the primary serves, and the next cycle reuses,
+                              only a zone that still matches it
+    <serial>.zone.sigcache    a signature cache (decision 13), when ``tldsec sign
+                              --signature-cache`` wrote one beside the candidate
+    verify-state.json         the gate's record of the zone it published last
     <from>-<to>.ixfr          the difference between two consecutive serials (RFC 1995),
                               with its digest (``.ixfr.sha256``) written beside it
     current                   the serial being distributed: the commit point
     .lock                     held by the one writer (a cycle) at a time
+
+The store owns these files: the gate stages and publishes a candidate under its serial
+(``stage_path``, ``zonefiles.stage``), ``publish`` gives it the candidate's side files
+and commits it, and ``cleanup`` and ``prune`` remove them together.
 
 The signing side pushes (DPS 5.6): a cycle stages the verified file under its serial,
 then ``commit`` writes the difference and moves ``current`` with one atomic rename.
@@ -40,13 +44,14 @@ from typing import Protocol
 
 from tldsec.atomicfile import replacing
 from tldsec.distribute.ixfr import ZoneDiff, diff_files, diff_patched, read_diff, write_diff
-from tldsec.dnscore.zonepatch import SUFFIX as PATCH_SUFFIX
 from tldsec.dnscore.zonepatch import ZonePatchError, load_for
 from tldsec.errors import DistributionError, ZoneSyntaxError
 from tldsec.filedigest import SUFFIX as DIGEST_SUFFIX
 from tldsec.filedigest import digest_file, record_path, save_record
 from tldsec.signer.sigcache import SUFFIX as SIGCACHE_SUFFIX
-from tldsec.signer.zoneindex import INDEX_SUFFIX, UNSIGNED_SUFFIX
+from tldsec.signer.sigcache import cache_path
+from tldsec.signer.zoneindex import ZoneIndex, file_stat
+from tldsec.zonefiles import SIDE_SUFFIXES, ZoneFiles, copy_atomic, fsync_directory
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +101,10 @@ class ZoneStore:
 
     def zone_path(self, serial: int) -> Path:
         return self.directory / f"{serial}.zone"
+
+    def files(self, serial: int) -> ZoneFiles:
+        """The zone file of ``serial`` and the files beside it."""
+        return ZoneFiles(self.zone_path(serial))
 
     def current_path(self) -> Path | None:
         serial = self.current()
@@ -201,6 +210,17 @@ class ZoneStore:
         self.prune()
         return found
 
+    def publish(
+        self, serial: int, candidate: Path, *, patch_checked: bool = False, diff: bool = True
+    ) -> ZoneDiff | None:
+        """Distribute the staged ``serial``, which the gate verified as a byte copy of
+        ``candidate``: give it the candidate's side files, ``commit`` it, then remove the
+        candidate and its side files."""
+        _carry_sides(candidate, self.zone_path(serial))
+        found = self.commit(serial, patch_checked=patch_checked, diff=diff)
+        remove_candidate(candidate)
+        return found
+
     def _difference(self, old: Path, new: Path, *, check_unchanged: bool) -> ZoneDiff:
         """From the staged patch when it fits, else from the whole files (RFC 1995 4)."""
         try:
@@ -268,17 +288,38 @@ class ZoneStore:
 
 
 # Files kept beside a zone file, named after it (the signer's and the gate's).
-SIDECAR_SUFFIXES = (SIGCACHE_SUFFIX, PATCH_SUFFIX, INDEX_SUFFIX, UNSIGNED_SUFFIX, DIGEST_SUFFIX)
+SIDECAR_SUFFIXES = (SIGCACHE_SUFFIX, *SIDE_SUFFIXES)
+
+
+def _carry_sides(signed: Path, published: Path) -> None:
+    """Give ``published`` (a verified byte copy of ``signed``) the files the next run
+    reads beside it: the signature cache, the input copy, the index (bound to the copy
+    now) and the patch. A side file that does not describe ``signed`` is left behind."""
+    source, target = ZoneFiles(signed), ZoneFiles(published)
+    for a, b in ((cache_path(signed), cache_path(published)), (source.patch, target.patch)):
+        if a.exists():
+            copy_atomic(a, b)
+    index = ZoneIndex.load_for(signed)
+    if index is None or file_stat(published)[0] != index.signed[0]:
+        target.index.unlink(missing_ok=True)
+        return
+    copy_atomic(source.unsigned, target.unsigned)
+    index.signed = file_stat(published)
+    index.unsigned = file_stat(target.unsigned)
+    index.save(target.index)
+
+
+def remove_candidate(candidate: Path) -> None:
+    """A candidate zone file and the files beside it, gone."""
+    ZoneFiles(candidate).remove_sides()
+    cache_path(candidate).unlink(missing_ok=True)
+    candidate.unlink(missing_ok=True)
 
 
 def _write_atomic(path: Path, text: str) -> None:
     with replacing(path, "w", encoding="ascii") as out:
         out.write(text)
-    directory = os.open(path.parent, os.O_RDONLY)  # the rename itself made durable
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    fsync_directory(path.parent)  # the rename itself made durable
 
 
 __all__ = ["Publisher", "ZoneDiff", "ZoneStore", "ZoneSyntaxError", "serial_gt"]

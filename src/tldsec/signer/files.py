@@ -20,7 +20,6 @@ from typing import Any
 
 from tldsec.dnscore.zone import Zone, denial_ttl, soa_serial
 from tldsec.dnscore.zonefile import read_zone
-from tldsec.dnscore.zonepatch import patch_path
 from tldsec.hsm.base import KeyStore
 from tldsec.signconf import SigningConfig
 from tldsec.signer.incremental import CannotPatch, resign_incrementally
@@ -29,14 +28,8 @@ from tldsec.signer.output import write_signed_zone
 from tldsec.signer.reuse import PreviousSignatures, ZoneSignatures
 from tldsec.signer.sigcache import SignatureCache, cache_path
 from tldsec.signer.sign import presign_delegations, sign_zone
-from tldsec.signer.zoneindex import (
-    ZoneIndex,
-    copy_atomic,
-    file_stat,
-    index_path,
-    run_parameters,
-    unsigned_copy_path,
-)
+from tldsec.signer.zoneindex import ZoneIndex, run_parameters
+from tldsec.zonefiles import ZoneFiles, copy_atomic
 
 log = logging.getLogger(__name__)
 
@@ -141,17 +134,17 @@ def sign_zone_file(
         cache_path(output).unlink(missing_ok=True)  # one from an earlier run: stale now
     soa = zone.soa()
     nsec3_ttl = denial_ttl(soa)
-    copy = unsigned_copy_path(output)
-    index_path(output).unlink(missing_ok=True)
-    copy_atomic(unsigned, copy)
+    files = ZoneFiles(output)
+    files.index.unlink(missing_ok=True)
+    copy_atomic(unsigned, files.unsigned)
     index = ZoneIndex.for_zone(
-        zone, header_size, sizes, run_parameters(config, nsec3_ttl), output, copy
+        zone, header_size, sizes, run_parameters(config, nsec3_ttl), output, files.unsigned
     )
     serial = soa_serial(soa.rdatas[0])
     s = result.stats
     del zone, result, soa  # the index keeps only the owner names
     if why_not is None:
-        index.save(index_path(output))
+        index.save(files.index)
     else:
         log.info("the next run signs %s in full: %s", output, why_not)
     return FileSignResult(
@@ -184,27 +177,3 @@ def _previous_signatures(path: Path, origin: str, origin_wire: bytes) -> Previou
         return cache
     log.info("no signature cache for %s; reading the zone file", path)
     return ZoneSignatures(read_zone(path, origin))
-
-
-def carry_sidecars(signed: Path, published: Path) -> None:
-    """Give ``published`` (a verified byte copy of ``signed``) the files the next run
-    reads beside it: the signature cache, the input copy, the index (bound to the copy
-    now) and the patch. A sidecar that does not describe ``signed`` is left behind."""
-    for suffix_of in (cache_path, patch_path):
-        source = suffix_of(signed)
-        if source.exists():
-            copy_atomic(source, suffix_of(published))
-    index = ZoneIndex.load_for(signed)
-    if index is None or file_stat(published)[0] != index.signed[0]:
-        index_path(published).unlink(missing_ok=True)
-        return
-    copy = unsigned_copy_path(published)
-    copy_atomic(unsigned_copy_path(signed), copy)
-    index.signed = file_stat(published)
-    index.unsigned = file_stat(copy)
-    index.save(index_path(published))
-
-
-def remove_sidecars(signed: Path) -> None:
-    for path in (cache_path, patch_path, index_path, unsigned_copy_path):
-        path(signed).unlink(missing_ok=True)

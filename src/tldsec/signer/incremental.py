@@ -40,7 +40,7 @@ from tldsec.dnscore.signedfile import header_text
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import RRset, Zone, denial_ttl, soa_serial
 from tldsec.dnscore.zonefile import read_zone_text, zone_lines
-from tldsec.dnscore.zonepatch import Edit, ZonePatch, patch_path
+from tldsec.dnscore.zonepatch import Edit, ZonePatch
 from tldsec.errors import ZoneSyntaxError
 from tldsec.hsm.base import KeyStore
 from tldsec.signconf import SigningConfig
@@ -54,13 +54,11 @@ from tldsec.signer.structure import analyse
 from tldsec.signer.workers import SignJobs, sign_all
 from tldsec.signer.zoneindex import (
     ZoneIndex,
-    copy_atomic,
     earliest_expiration,
     file_stat,
-    index_path,
     run_parameters,
-    unsigned_copy_path,
 )
+from tldsec.zonefiles import ZoneFiles, copy_atomic
 
 # Above this share of the zone's owners, a full pass with signature reuse is as cheap.
 MAX_CHANGED_FRACTION = 0.2
@@ -127,7 +125,7 @@ def resign_incrementally(
     ):
         raise CannotPatch(f"{previous} is a zone of another origin")
     try:
-        diff = diff_inputs(unsigned_copy_path(previous), unsigned)
+        diff = diff_inputs(ZoneFiles(previous).unsigned, unsigned)
     except NotLineOriented as exc:
         raise CannotPatch(str(exc)) from exc
     except OSError as exc:
@@ -142,15 +140,15 @@ def resign_incrementally(
     stats = patcher.stats
     stats.bytes_written = sum(e.new_end - e.new_start for e in edits)
     stats.bytes_copied = new_index.header_size + sum(new_index.sizes) - stats.bytes_written
-    for stale in (index_path(output), patch_path(output)):
+    files = ZoneFiles(output)
+    for stale in (files.index, files.patch):
         stale.unlink(missing_ok=True)
-    copy = unsigned_copy_path(output)
-    copy_atomic(unsigned, copy)
+    copy_atomic(unsigned, files.unsigned)
     new_index.signed = file_stat(output)
-    new_index.unsigned = file_stat(copy)
-    new_index.save(index_path(output))
+    new_index.unsigned = file_stat(files.unsigned)
+    new_index.save(files.index)
     patch = ZonePatch(previous.name, index.signed[0], new_index.signed[0], tuple(edits))
-    patch.save(patch_path(output))
+    patch.save(files.patch)
     stats.seconds = time.perf_counter() - t0
     return PatchResult(stats, patch, patcher.serial, min(new_index.expiry, default=0))
 

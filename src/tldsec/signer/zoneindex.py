@@ -12,12 +12,8 @@ values (no code runs on load).
 
 from __future__ import annotations
 
-import contextlib
 import marshal
-import os
-import shutil
 import struct
-import tempfile
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterator, Sequence
@@ -31,21 +27,12 @@ from tldsec.dnscore import names
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.signconf import SigningConfig
+from tldsec.zonefiles import ZoneFiles
 
 MAGIC = b"tldsec-zoneindex 2\n"
-INDEX_SUFFIX = ".index"
-UNSIGNED_SUFFIX = ".unsigned"
 NO_EXPIRY = 0xFFFFFFFF  # an owner without RRSIGs (delegation NS only, glue)
 
 FileStat = tuple[int, int]  # size, mtime in nanoseconds
-
-
-def index_path(signed: Path) -> Path:
-    return signed.with_name(signed.name + INDEX_SUFFIX)
-
-
-def unsigned_copy_path(signed: Path) -> Path:
-    return signed.with_name(signed.name + UNSIGNED_SUFFIX)
 
 
 def file_stat(path: Path) -> FileStat:
@@ -155,7 +142,7 @@ class ZoneIndex:
     def load_for(cls, signed: Path) -> ZoneIndex | None:
         """The index of ``signed`` if it and the unsigned copy are exactly what it says."""
         try:
-            with open(index_path(signed), "rb") as f:
+            with open(ZoneFiles(signed).index, "rb") as f:
                 if f.read(len(MAGIC)) != MAGIC:
                     return None
                 data = f.read()
@@ -180,7 +167,7 @@ class ZoneIndex:
             )
             if file_stat(signed) != index.signed:
                 return None
-            if file_stat(unsigned_copy_path(signed)) != index.unsigned:
+            if file_stat(ZoneFiles(signed).unsigned) != index.unsigned:
                 return None
         except (OSError, EOFError, ValueError, TypeError, StopIteration):
             return None
@@ -229,22 +216,3 @@ def earliest_expiration(node: list[RRset]) -> int:
             if expiration < earliest:
                 earliest = expiration
     return earliest
-
-
-def copy_atomic(source: Path, target: Path) -> None:
-    """Put ``source``'s bytes at ``target`` atomically: a hard link where the file system
-    allows (the files it is used for are never modified in place, and the index's binding
-    by size and modification time catches it if one is), a copy otherwise."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        os.unlink(tmp)
-        try:
-            os.link(source, tmp)
-        except OSError:
-            shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

@@ -2,12 +2,14 @@
 (DPS 6.6); a failing one is refused, the last good zone stays, and the refusal is
 recorded as an incident (DPS 4.5.1, 4.5.2).
 
-``gate`` first stages a private copy of the candidate beside the published file, verifies
-that copy, and on success renames it over the published file: what is published is
-byte for byte what was verified, and a reader sees the old zone or the new one, never
-a partial file. On failure the staged copy is removed and the published file is not
-touched. Either way a log line says what happened, and ``recorder`` (the audit log's
-``record(event, actor=..., **details)`` when there is one) receives the event.
+``gate`` first stages a private copy of the candidate beside the published file
+(``zonefiles.stage``), verifies that copy, and on success has it published
+(``Staged.publish``: renamed over the published file): what is published is byte for
+byte what was verified, and a reader sees the old zone or the new one, never a partial
+file. On failure the staged copy is removed and the published file is not touched. The
+gate decides; ``zonefiles`` owns the files and their publication. Either way a log line
+says what happened, and ``recorder`` (the audit log's ``record(event, actor=...,
+**details)`` when there is one) receives the event.
 
 Publishing to a directory, the gate verifies incrementally when it can (``mode``): the
 candidate has a zone patch from the previous zone, which this gate verified and
@@ -25,24 +27,22 @@ zone that differs brings a full verification and is reported as an incident.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from tldsec.errors import ConfigError, VerificationFailed
-from tldsec.filedigest import Checked, FileDigest, copy_digesting, save_record
+from tldsec.errors import VerificationFailed
+from tldsec.filedigest import Checked
 from tldsec.hsm.base import KeyStore
 from tldsec.verify import mode
 from tldsec.verify.cut import order_problem
 from tldsec.verify.incremental import verify_incremental
 from tldsec.verify.report import Report
 from tldsec.verify.verifier import KeyOpener, VerifyOptions, VerifyRequest, verify_zone
+from tldsec.zonefiles import Staged, stage
 
 log = logging.getLogger("tldsec.verify.gate")
 
@@ -95,7 +95,7 @@ def gate(
 
     ``previous_checked``: the caller's proof, in this process, that the previous zone
     equals its digest record (taken only if the file is untouched since)."""
-    staged: Path | None = None
+    staged: Staged | None = None
     previous_state = None
     if publish_to is not None:
         previous_state = mode.load_state(mode.state_path(publish_to))
@@ -117,27 +117,23 @@ def gate(
         )
     fingerprint = mode.fingerprint(request, options, request.signed)
     t0 = time.perf_counter()
-    digest: FileDigest | None = None
     if publish_to is not None:
-        staged, digest = _stage(request.signed, publish_to)
-        request = replace(request, signed=staged, display_name=str(request.signed))
+        staged = stage(request.signed, publish_to)
+        request = replace(request, signed=staged.path, display_name=str(request.signed))
     staging = time.perf_counter() - t0
     try:
         report = _verify(request, options, now, decision, keystore, opener)
         report.meta["staging_seconds"] = round(staging, 3)
-        if digest is not None:
-            report.meta["sha256"] = digest.sha256
+        if staged is not None:
+            report.meta["sha256"] = staged.digest.sha256
         if decision.previous_damaged is not None:
             report.meta["previous_damaged"] = decision.previous_damaged
         published = None
         if report.passed and staged is not None and publish_to is not None:
             cuttable = decision.mode == mode.INCREMENTAL or (
-                options.incremental and _cuttable(staged, request.origin, report)
+                options.incremental and _cuttable(staged.path, request.origin, report)
             )
-            assert digest is not None
-            save_record(publish_to, digest)
-            _commit(staged, publish_to)
-            staged = None
+            staged.publish()  # the gate decides; the zone's files are published here
             published = publish_to
             mode.save_state(
                 mode.state_path(publish_to),
@@ -149,13 +145,12 @@ def gate(
                     fingerprint,
                     cuttable,
                     previous_state,
-                    digest.sha256,
+                    staged.digest.sha256,
                 ),
             )
     finally:
         if staged is not None:
-            with contextlib.suppress(FileNotFoundError):
-                staged.unlink()
+            staged.discard()
     result = GateResult(report, published)
     _record(result, publish_to, recorder)
     return result
@@ -238,40 +233,3 @@ def _record(result: GateResult, publish_to: Path | None, recorder: Recorder | No
         event = EVENT_REFUSED
     if recorder is not None:
         recorder(event, actor=ACTOR, **details)
-
-
-def _stage(candidate: Path, publish_to: Path) -> tuple[Path, FileDigest]:
-    """A private copy of the candidate in the target's directory (same file system),
-    and the digest of the bytes copied: those the gate then verifies."""
-    if not candidate.exists():
-        raise ConfigError(f"the signed zone {candidate} does not exist")
-    if publish_to.exists() and os.path.samefile(candidate, publish_to):
-        raise ConfigError(
-            f"the candidate {candidate} is the published file itself: sign into another "
-            "file and let the gate publish it"
-        )
-    directory = publish_to.parent if str(publish_to.parent) else Path(".")
-    if not directory.is_dir():
-        raise ConfigError(f"cannot publish to {publish_to}: {directory} is not a directory")
-    fd, name = tempfile.mkstemp(prefix=f".{publish_to.name}.", suffix=".verifying", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as out, open(candidate, "rb") as src:
-            digest = copy_digesting(src, out)
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
-        raise
-    return Path(name), digest
-
-
-def _commit(staged: Path, publish_to: Path) -> None:
-    """Rename the verified copy over the target, then make the rename durable."""
-    os.chmod(staged, 0o644)
-    os.replace(staged, publish_to)
-    directory = os.open(publish_to.parent if str(publish_to.parent) else ".", os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

@@ -41,8 +41,8 @@ from tldsec.errors import DigestMismatch, ZoneSyntaxError
 from tldsec.filedigest import Checked, check_file
 from tldsec.verify.options import VerifyOptions, VerifyRequest
 from tldsec.verify.zoneread import read_zone_string
+from tldsec.zonefiles import ZoneFiles
 
-STATE_NAME = "verify-state.json"
 FORMAT = "tldsec-verify-state 1"
 FULL = "full"
 INCREMENTAL = "incremental"
@@ -92,7 +92,7 @@ class Decision:
 
 
 def state_path(published: Path) -> Path:
-    return published.with_name(STATE_NAME)
+    return ZoneFiles(published).verify_state
 
 
 def load_state(path: Path) -> Verified | None:

@@ -1,0 +1,156 @@
+"""The files of one signed zone, and how a verified one is published.
+
+A signed zone file ``OUT`` has, named after it and beside it:
+
+    OUT.index      where each owner's block of lines lies (``signer.zoneindex``)
+    OUT.unsigned   a copy of the unsigned input OUT was signed from
+    OUT.patch      the byte ranges that changed from the zone OUT was patched from
+                   (``dnscore.zonepatch``)
+    OUT.sha256     the digest of the bytes the gate verified (``filedigest``)
+
+and in its directory ``verify-state.json``, the gate's record of the last zone it
+published there (``verify.mode``). ``ZoneFiles`` names them; this is the one list of
+them. The signer writes the first three, the gate the last two; the distribution store
+(``distribute.store``) keeps them by serial, moves them and prunes them.
+
+Publication is ``stage`` then ``Staged.publish``: a private copy of the candidate in the
+target's directory, digested as it is made and forced to disk; after the gate's checks
+pass on that copy, its digest record, then a rename over the target and an fsync of the
+directory. A reader sees the old zone or the new one, never a part, and what is
+published is byte for byte what was verified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tldsec.dnscore.zonepatch import SUFFIX as PATCH
+from tldsec.errors import ConfigError
+from tldsec.filedigest import SUFFIX as DIGEST
+from tldsec.filedigest import FileDigest, copy_digesting, save_record
+
+INDEX = ".index"
+UNSIGNED = ".unsigned"
+SIDE_SUFFIXES = (PATCH, INDEX, UNSIGNED, DIGEST)
+STATE_NAME = "verify-state.json"
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneFiles:
+    """A signed zone file and the files kept beside it."""
+
+    zone: Path
+
+    def _side(self, suffix: str) -> Path:
+        return self.zone.with_name(self.zone.name + suffix)
+
+    @property
+    def index(self) -> Path:
+        return self._side(INDEX)
+
+    @property
+    def unsigned(self) -> Path:
+        return self._side(UNSIGNED)
+
+    @property
+    def patch(self) -> Path:
+        return self._side(PATCH)
+
+    @property
+    def digest(self) -> Path:
+        return self._side(DIGEST)
+
+    @property
+    def verify_state(self) -> Path:
+        return self.zone.with_name(STATE_NAME)
+
+    def sides(self) -> tuple[Path, ...]:
+        return tuple(self._side(s) for s in SIDE_SUFFIXES)
+
+    def remove_sides(self) -> None:
+        for path in self.sides():
+            path.unlink(missing_ok=True)
+
+
+def copy_atomic(source: Path, target: Path) -> None:
+    """Put ``source``'s bytes at ``target`` atomically: a hard link where the file system
+    allows (the files it is used for are never modified in place, and the index's binding
+    by size and modification time catches it if one is), a copy otherwise."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    try:
+        os.unlink(tmp)
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable."""
+    fd = os.open(directory if str(directory) else ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@dataclass(slots=True)
+class Staged:
+    """A private, digested copy of a candidate beside where it is to be published."""
+
+    path: Path
+    target: Path
+    digest: FileDigest
+    done: bool = False
+
+    def publish(self) -> None:
+        """The digest record, then the copy renamed over the target, made durable."""
+        save_record(self.target, self.digest)
+        os.chmod(self.path, 0o644)
+        os.replace(self.path, self.target)
+        self.done = True
+        fsync_directory(self.target.parent)
+
+    def discard(self) -> None:
+        """Remove the copy if it was not published."""
+        if not self.done:
+            with contextlib.suppress(FileNotFoundError):
+                self.path.unlink()
+            self.done = True
+
+
+def stage(candidate: Path, target: Path) -> Staged:
+    """A private copy of the candidate in the target's directory (same file system),
+    forced to disk, and the digest of the bytes copied: those the gate then verifies."""
+    if not candidate.exists():
+        raise ConfigError(f"the signed zone {candidate} does not exist")
+    if target.exists() and os.path.samefile(candidate, target):
+        raise ConfigError(
+            f"the candidate {candidate} is the published file itself: sign into another "
+            "file and let the gate publish it"
+        )
+    directory = target.parent if str(target.parent) else Path(".")
+    if not directory.is_dir():
+        raise ConfigError(f"cannot publish to {target}: {directory} is not a directory")
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".verifying", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out, open(candidate, "rb") as src:
+            digest = copy_digesting(src, out)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
+    return Staged(Path(name), target, digest)
