@@ -30,6 +30,7 @@ class docstring is its default message.
     │   └── DigestMismatch          a published file differs from its recorded digest
     ├── CycleError                  a zone cycle cannot run (another one holds the lock, ...)
     ├── NotifyError                 a notice could not be sent (names the SMTP server)
+    │   └── NotifyUnsendable        it never can be as written (a bad address): not retried
     └── RegistryError               a registry operation is refused
         ├── ObjectNotFound          no such domain, host, contact or message
         ├── ObjectExists            the name or id is already registered
@@ -210,6 +211,10 @@ class CycleError(TldsecError):
 
 class NotifyError(TldsecError):
     """A notice could not be sent by e-mail."""
+
+
+class NotifyUnsendable(NotifyError):
+    """A notice can never be sent as written (an address with a line break): not retried."""
 
 
 class RegistryError(TldsecError):

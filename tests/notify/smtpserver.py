@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes
+from email import policy as email_policy
 from email.message import Message
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,7 @@ class Mailbox:
             return "451 4.3.0 try again later"
         content = envelope.original_content or envelope.content
         assert isinstance(content, bytes)
-        self.messages.append(message_from_bytes(content))
+        self.messages.append(message_from_bytes(content, policy=email_policy.default))
         self.envelopes.append((str(envelope.mail_from), list(envelope.rcpt_tos)))
         return "250 OK"
 

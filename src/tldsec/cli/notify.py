@@ -11,7 +11,7 @@ from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import SystemClock
 from tldsec.keys.database import open_signer_db
 from tldsec.notify.outbox import FAILED, SENT, WAITING, Outbox
-from tldsec.notify.run import run_once
+from tldsec.notify.run import run_once, spool_root
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.registrars import list_registrars
 from tldsec.settings import Settings
@@ -87,8 +87,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     settings = settings_from_args(args, databases=())
-    t = settings.config.notify
-    outbox = Outbox(settings.home / t.spool_dir)
+    outbox = Outbox(spool_root(settings))
     rows = [(state, m) for state in (WAITING, SENT, FAILED) for m in outbox.messages(state)]
     if args.json:
         print(json.dumps([{"state": s, **m.as_json()} for s, m in rows], indent=2))

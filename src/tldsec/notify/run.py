@@ -21,7 +21,7 @@ from tldsec.audit.events import EventType
 from tldsec.audit.log import AuditLog
 from tldsec.audit.query import EntryFilter, iter_entries
 from tldsec.clock import FakeClock
-from tldsec.errors import ConfigError, NotifyError
+from tldsec.errors import ConfigError, NotifyError, NotifyUnsendable
 from tldsec.keys.config import load_key_settings
 from tldsec.keys.service import KeyManager
 from tldsec.notify import notices as n
@@ -197,7 +197,7 @@ def deliver(
             message_id = sender(m, config)
         except NotifyError as exc:
             after = m.failed_attempt(str(exc), now, table.retry_seconds, table.retry_max_seconds)
-            if after.attempts >= table.max_attempts:
+            if after.attempts >= table.max_attempts or isinstance(exc, NotifyUnsendable):
                 outbox.move(after, FAILED)
                 audit.record(
                     EventType.NOTICE_FAILED, actor=ACTOR, notice=m.notice, kind=m.kind,
@@ -220,6 +220,12 @@ def deliver(
     return sent, retrying, failed
 
 
+def spool_root(settings: Settings) -> Path:
+    """The outbox directory, ``[notify] spool_dir`` (relative to the home)."""
+    spool = Path(settings.config.notify.spool_dir)
+    return spool if spool.is_absolute() else settings.home / spool
+
+
 def run_once(
     settings: Settings,
     signer_engine: Engine,
@@ -231,8 +237,7 @@ def run_once(
 ) -> Report:
     """Queue the notices due now and send every message whose attempt is due."""
     t = settings.config.notify
-    root = Path(t.spool_dir) if Path(t.spool_dir).is_absolute() else settings.home / t.spool_dir
-    outbox = Outbox(root)
+    outbox = Outbox(spool_root(settings))
     people = audience(t, registrars, str(settings.source))
     site = settings.config.publish.base_url
     if site and not site.endswith("/"):

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from tldsec.errors import NotifyError
+from tldsec.errors import NotifyError, NotifyUnsendable
 from tldsec.notify.outbox import Message
 
 
@@ -49,8 +49,11 @@ def email_of(message: Message, config: SmtpConfig) -> EmailMessage:
 
 def send(message: Message, config: SmtpConfig) -> str:
     """Send ``message``; its Message-ID once the server accepted it."""
-    mail = email_of(message, config)
     where = f"SMTP server {config.host}:{config.port}"
+    try:
+        mail = email_of(message, config)
+    except ValueError as exc:  # a header with a line break: never sent as written
+        raise NotifyUnsendable(f"message for {message.recipient!r} not sent: {exc}") from exc
     context = ssl.create_default_context(cafile=str(config.ca_file) if config.ca_file else None)
     try:
         client: smtplib.SMTP

@@ -1,0 +1,190 @@
+"""Each notice kind rendered, queued and sent through a real SMTP server, its content
+read back: KSK and ZSK rollovers ahead and done, emergencies, incidents and their end,
+a DPS change, DS live."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from email.message import Message as Mail
+from pathlib import Path
+
+import pytest
+
+from tests.notify.smtpserver import Mailbox, smtp_server
+from tldsec.audit.config import open_audit_log
+from tldsec.audit.entry import Entry
+from tldsec.audit.log import AuditLog
+from tldsec.cli.main import main
+from tldsec.clock import SystemClock
+from tldsec.keys.simulate import simulate
+from tldsec.keys.timing import TimingParams
+from tldsec.notify import notices as n
+from tldsec.notify.notices import Draft
+from tldsec.notify.outbox import Outbox
+from tldsec.notify.run import Audience, deliver, enqueue
+from tldsec.notify.smtp import SmtpConfig
+from tldsec.policy import Policy, load_policy
+from tldsec.publish.calendar import rollover_calendar
+from tldsec.publish.dps import DpsVersion
+from tldsec.publish.incidents import incidents
+from tldsec.settings import load_settings
+from tldsec.settings.tables import NotifyTable
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+PEOPLE = Audience(
+    registrars={"reg-a": "a@reg.example", "reg-b": "b@reg.example"},
+    list_address=("dns-operations@lists.example",),
+    operator=("noc@nic.example",),
+)
+COMMON = {"zone": "example.", "site": "https://nic.example/dnssec/"}
+
+
+@pytest.fixture
+def audit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[AuditLog]:
+    home = tmp_path / "home"
+    assert main(["init", "--home", str(home), "--origin", "example.", "--keystore", "file"]) == 0
+    capsys.readouterr()
+    log = open_audit_log(load_settings(home), SystemClock())
+    yield log
+    log.close()
+
+
+@pytest.fixture
+def policy() -> Policy:
+    return dataclasses.replace(load_policy(), backup_before_use=False)
+
+
+def entry(
+    seq: int, when: datetime, event: str, actor: str = "component:cycle", **d: object
+) -> Entry:
+    return Entry(seq, when, actor, event, "error", d, "0" * 64, "1" * 64)
+
+
+def send_all(drafts: list[Draft], tmp_path: Path, audit: AuditLog) -> dict[str, list[Mail]]:
+    box = Mailbox()
+    outbox = Outbox(tmp_path / "spool")
+    now = SystemClock().now()
+    enqueue(outbox, drafts, PEOPLE, COMMON, now, audit)
+    with smtp_server(box) as port:
+        config = SmtpConfig("127.0.0.1", port, "none", "dnssec@nic.example", timeout=10)
+        sent, retrying, failed = deliver(outbox, config, NotifyTable(), now, audit)
+    assert retrying == [] and failed == []
+    out: dict[str, list[Mail]] = {}
+    for m in box.messages:
+        out.setdefault(str(m["X-Tldsec-Notice"]), []).append(m)
+    assert len(sent) == len(box.messages)
+    return out
+
+
+def text(m: Mail) -> str:
+    payload = m.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode("utf-8")
+
+
+def test_rollovers_ahead_done_and_emergencies(
+    policy: Policy, tmp_path: Path, audit: AuditLog
+) -> None:
+    timing = TimingParams.from_policy(policy)
+    # ahead: 300 days in, both the KSK (365 days) and a ZSK roll fall within 100 days
+    keys = simulate(policy, timing, T0, 300).keys
+    now = T0 + timedelta(days=300)
+    ahead = timedelta(days=100)
+    cal = rollover_calendar(keys, policy, timing, now, 101)
+    drafts = n.rollover_notices(keys, cal, now, ahead)
+    # done: the first ZSK roll, a day after it
+    later = simulate(policy, timing, T0, 92).keys
+    first_zsk = next(k for k in later if k.role == "zsk" and k.retired is not None)
+    assert first_zsk.retired is not None
+    done_at = first_zsk.retired + timedelta(days=1)
+    drafts += n.rollover_notices(later, [], done_at, ahead)
+    # an emergency KSK rollover
+    hit = simulate(policy, timing, T0, 6, emergency_ksk_at=5).keys
+    drafts += n.rollover_notices(hit, [], T0 + timedelta(days=5, hours=1), ahead)
+    mails = send_all(drafts, tmp_path, audit)
+
+    [ksk_ahead] = [k for k in mails if k.startswith("rollover-ahead:ksk:")]
+    m = mails[ksk_ahead][0]
+    assert str(m["Subject"]).strip().startswith("[example.] KSK rollover in ")
+    assert "submitted to IANA for the root zone" in text(m)
+    assert "trust anchor for example." in text(m)
+    zsk_ahead = [k for k in mails if k.startswith("rollover-ahead:zsk:")]
+    assert zsk_ahead and "nothing needs to be done" in text(mails[zsk_ahead[0]][0])
+    done = mails[f"rollover-done:zsk:{first_zsk.key_tag}"]
+    assert str(done[0]["Subject"]).strip() == (
+        f"[example.] ZSK rollover done: key {first_zsk.key_tag} no longer signs"
+    )
+    assert "https://nic.example/dnssec/" in text(done[0])
+    [emergency] = [k for k in mails if k.startswith("emergency:ksk:")]
+    body = text(mails[emergency][0])
+    assert "DPS 4.5.3" in body and "A new DS is being submitted to IANA" in body
+    # every public notice went to every registrar, the list and the operator, one each
+    for notice, got in mails.items():
+        assert sorted(str(x["To"]) for x in got) == [
+            "a@reg.example", "b@reg.example", "dns-operations@lists.example",
+            "noc@nic.example",
+        ], notice  # fmt: skip
+
+
+def test_incidents_dps_change_and_ds_live(tmp_path: Path, audit: AuditLog) -> None:
+    now = T0 + timedelta(hours=3)
+    found = incidents(
+        [
+            entry(1, T0, "hsm.replica_mismatch", hsm="site2", key="ksk 1234"),
+            entry(2, T0 + timedelta(hours=1), "hsm.replica_proven"),
+        ]
+    )
+    versions = [DpsVersion("2.0", date(2026, 1, 20), "text", "KSK algorithm 13")]
+    entries = [
+        entry(5, T0, "ds.changed", "registrar:reg-b", domain="shop.example",
+              added=["4321 13 2 " + "AB" * 32], removed=["1111 8 2 " + "CD" * 32]),
+        entry(6, T0 + timedelta(minutes=20), "cycle.completed", serial=2026010102,
+              milliseconds={"build": 1000, "sign": 2000}),
+    ]  # fmt: skip
+    drafts = [
+        *n.incident_notices(found, now),
+        *n.dps_notices(versions, now, timedelta(days=30)),
+        *n.ds_live_notices(entries, ["reg-b"], now),
+    ]
+    mails = send_all(drafts, tmp_path, audit)
+    began = text(mails["incident:1"][0])
+    assert "an HSM lacks a key of the zone or holds a different one" in began
+    assert "site2" not in began and "1234" not in began
+    assert (
+        str(mails["incident-ended:1"][0]["Subject"]).strip()
+        == "[example.] DNSSEC incident incident-1 ended"
+    )
+    dps = mails["dps-change:2.0"][0]
+    assert str(dps["Subject"]).strip() == (
+        "[example.] DNSSEC Policy Statement version 2.0 takes effect on 2026-01-20"
+    )
+    assert "in 18 days" in text(dps) and "What changes: KSK algorithm 13" in text(dps)
+    assert "https://nic.example/dnssec/dps-2.0.html" in text(dps)
+    [live] = mails["ds-live:5"]
+    assert str(live["To"]) == "b@reg.example"
+    assert "serial 2026010102" in str(live["Subject"]).strip()
+    assert "added:   4321 13 2 " in text(live) and "removed: 1111 8 2 " in text(live)
+
+
+def test_an_address_with_a_line_break_is_never_sent_as_written(
+    tmp_path: Path, audit: AuditLog
+) -> None:
+    people = dataclasses.replace(
+        PEOPLE, registrars={"reg-x": "x@reg.example\nBcc: everyone@evil.example"}
+    )
+    draft = n.dps_notices([DpsVersion("2.0", date(2026, 1, 20), "t")], T0, timedelta(days=30))
+    box = Mailbox()
+    outbox = Outbox(tmp_path / "spool")
+    now = SystemClock().now()
+    enqueue(outbox, draft, people, COMMON, now, audit)
+    with smtp_server(box) as port:
+        config = SmtpConfig("127.0.0.1", port, "none", "dnssec@nic.example", timeout=10)
+        sent, retrying, failed = deliver(outbox, config, NotifyTable(), now, audit)
+    assert len(sent) == 2 and retrying == []  # the list and the operator
+    # given up at once (it can never be sent), not retried for two days
+    assert [m.recipient for m in failed] == ["x@reg.example\nBcc: everyone@evil.example"]
+    assert "not sent" in failed[0].last_error
+    assert all("everyone@evil.example" not in rcpt for _, rcpts in box.envelopes
+               for rcpt in rcpts)  # fmt: skip
