@@ -416,19 +416,23 @@ class ActorKind(StrEnum):
     COMPONENT = "component"
 
 
-_ACTOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+# "/" for a registrar's person in the console: ``registrar:alpha/alice``.
+_ACTOR_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+/-]{0,127}")
 
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """``person:alice``, ``registrar:reg-1`` or ``component:signer``."""
+    """``person:alice``, ``registrar:reg-1`` (``registrar:reg-1/alice``: one of its people,
+    in the registrar console) or ``component:signer``."""
 
     kind: ActorKind
     name: str
 
     def __post_init__(self) -> None:
         if not _ACTOR_NAME.fullmatch(self.name):
-            raise ValueError(f"actor name {self.name!r} must be 1-128 of letters, digits and ._@+-")
+            raise ValueError(
+                f"actor name {self.name!r} must be 1-128 of letters, digits and ._@+/-"
+            )
 
     def __str__(self) -> str:
         return f"{self.kind.value}:{self.name}"

@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "verify",
     "registrar",
     "epp",
+    "console",
     "db",
     "cycle",
     "serve",

@@ -1,4 +1,5 @@
-"""``tldsec registrar``: add, list, passwd, cert — the registry operator's registrar accounts.
+"""``tldsec registrar``: add, list, passwd, cert, allow, totp — the registry operator's
+registrar accounts.
 
 Every change is recorded in the audit log with the operator (``person:<login>``) as actor
 (DPS 4.4.1); a change whose commit fails is retracted there
@@ -70,7 +71,18 @@ def register(sub: Any) -> None:
     nets.add_argument("--any", action="store_true", help="no allow-list: any address")
     allow.set_defaults(handler=_allow)
 
-    for parser in (add, listing, passwd, cert, allow):
+    totp = actions.add_parser(
+        "totp",
+        help="enrol a person of a registrar for the registrar console's TOTP "
+        "(prints the secret once)",
+    )
+    totp.add_argument("client_id", metavar="ID")
+    totp.add_argument(
+        "--user", required=True, metavar="NAME", help="the person's console user name"
+    )
+    totp.set_defaults(handler=_totp)
+
+    for parser in (add, listing, passwd, cert, allow, totp):
         add_home_argument(parser)
 
 
@@ -214,4 +226,19 @@ def _cert(args: argparse.Namespace) -> int:
         f"{args.client_id}: "
         + (f"certificate {value} pinned" if value else "no pinned certificate")
     )
+    return 0
+
+
+def _totp(args: argparse.Namespace) -> int:
+    """A new console TOTP secret for one person (replacing theirs): shown once, stored
+    sealed with the console's key file (created 0600 at the first enrolment)."""
+    from tldsec.console.totp import TotpKey, enrol
+
+    with _unit_of_work(args, "totp") as (session, tx):
+        settings: Settings = args.loaded_settings
+        key = TotpKey.load(settings.home / settings.config.console.totp_key, create=True)
+        enrolment = enrol(session, tx, key, args.client_id, args.user)
+    print(f"console user {enrolment.client_id}/{enrolment.user} enrolled; shown once, hand it over")
+    print(f"  secret: {enrolment.secret}")
+    print(f"  URI:    {enrolment.uri}")
     return 0

@@ -34,6 +34,8 @@ ATTEMPTS = frozenset(
     {
         "epp.login.failed",
         "epp.login.throttled",
+        "console.login.failed",
+        "console.login.throttled",
         "access.login_failed",
         "access.denied",
         "ds.received",

@@ -59,6 +59,23 @@ class LoginFailure(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class ConsoleUser(Base):
+    """A person of a registrar who logs in to the registrar console: the registrar's EPP
+    password plus this person's TOTP (``tldsec registrar totp``). The TOTP secret is
+    stored encrypted with the console's key file (``console/totp.py``);
+    ``totp_last_step`` refuses a code used once already (RFC 6238 5.2)."""
+
+    __tablename__ = "console_user"
+    __table_args__ = (UniqueConstraint("registrar_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registrar_id: Mapped[int] = mapped_column(ForeignKey("registrar.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    totp_secret: Mapped[str] = mapped_column(Text)  # Fernet token of the base32 secret
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)
+    enrolled_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class Contact(Base):
     """A contact object (RFC 5733), as far as a domain's registrant and contacts need."""
 

@@ -117,6 +117,19 @@ class EppTable:
 
 
 @dataclass(frozen=True, slots=True)
+class ConsoleTable:
+    """``[console]``: the registrar console (HTTPS; docs/console.md)."""
+
+    listen: str = "127.0.0.1:8443"
+    tls_cert: str | None = None  # default: [epp] tls_cert
+    tls_key: str | None = None  # default: [epp] tls_key
+    totp_key: str = setting("console-totp.key", nonempty=True)  # seals the TOTP secrets
+    idle_timeout_minutes: int = setting(15, low=1, high=24 * 60)
+    page_size: int = setting(50, low=1, high=1000)  # domains per page
+    advisory_timeout_seconds: float = setting(2.0, low=0.1, high=30)  # per DNS query
+
+
+@dataclass(frozen=True, slots=True)
 class VerifyTable:
     """``[verify]``: the verification gate's options (DPS 6.6)."""
 
@@ -299,6 +312,7 @@ class ConfigFile:
     policy: PolicyTable = PolicyTable()
     database: DatabaseTable = DatabaseTable()
     epp: EppTable = EppTable()
+    console: ConsoleTable = ConsoleTable()
     verify: VerifyTable = VerifyTable()
     serve: ServeTable = ServeTable()
     cycle: CycleTable = CycleTable()

@@ -1,0 +1,123 @@
+"""DS changes from the console: the registry's own ``update_domain`` with the actor's
+``Tx``, the same DS rules and history/zone-change rows as EPP (STYLE 7), and a refusal
+reported with the EPP result code and messages (``epp.errors.from_registry_error``).
+
+Every change is audited as the person (``registrar:ID/user``) with the source address;
+if the registry's transaction fails after an entry was written, the audit log says the
+change did not happen (``AuditTrail.not_committed``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from sqlalchemy import func, select
+
+from tldsec.clock import Clock
+from tldsec.console.sessions import ConsoleSession
+from tldsec.epp.errors import from_registry_error
+from tldsec.errors import DsRejected, RegistryError
+from tldsec.registry.audit import AuditRecorder, AuditTrail
+from tldsec.registry.context import Actor, RegistryRules, Tx
+from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.domain_update import DomainUpdate, update_domain
+from tldsec.registry.ds_rules import DsData, Violation
+from tldsec.registry.models import ZoneChange
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why the registry refused: the EPP result code, and each message."""
+
+    code: int
+    messages: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A DS change: accepted (its zone-change row), or refused."""
+
+    refusal: Refusal | None = None
+    change_id: int | None = None
+    at: datetime | None = None
+    sv_trid: str = ""
+    added: tuple[DsData, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class DsChanger:
+    db: RegistryDatabase
+    rules: RegistryRules
+    hasher: PasswordHasher
+    clock: Clock
+    audit: AuditRecorder
+
+    def change(
+        self,
+        who: ConsoleSession,
+        domain: str,
+        *,
+        add: tuple[DsData, ...] = (),
+        remove: tuple[DsData, ...] = (),
+        remove_all: bool = False,
+    ) -> Outcome:
+        """Apply one DS change to ``domain`` as ``who``; never raises a registry refusal."""
+
+        def as_person(event: str, *, actor: str, **details: object) -> None:
+            self.audit(event, actor=who.actor, source=who.source, channel="console", **details)
+
+        trail = AuditTrail(as_person)
+        tx = Tx(
+            actor=Actor(who.client_id, who.registrar_id),
+            now=self.clock.now(),
+            sv_trid=f"console-{secrets.token_hex(8)}",
+            rules=self.rules,
+            hasher=self.hasher,
+            audit=trail,
+        )
+        request = DomainUpdate(name=domain, ds_rem_all=remove_all, ds_rem=remove, ds_add=add)
+        # DPS 4.4.1 "receipt and validation of signed public key material", as EPP records it.
+        trail("ds.received", actor=who.actor, domain=domain, command="console", sv_trid=tx.sv_trid)
+        try:
+            with self.db.write() as session:
+                update_domain(session, tx, request)
+                trail(
+                    "ds.accepted",
+                    actor=who.actor,
+                    domain=domain,
+                    command="console",
+                    sv_trid=tx.sv_trid,
+                )
+                session.flush()
+                change_id = session.scalar(
+                    select(func.max(ZoneChange.id)).where(ZoneChange.name == domain)
+                )
+        except RegistryError as exc:
+            trail.not_committed("console ds change", tx.sv_trid)
+            refusal = refusal_of(exc)
+            as_person(
+                "ds.rejected",
+                actor=who.actor,
+                domain=domain,
+                command="console",
+                code=refusal.code,
+                rules=[str(getattr(v, "rule", v)) for v in getattr(exc, "violations", ())],
+                reason=str(exc),
+            )
+            return Outcome(refusal=refusal, sv_trid=tx.sv_trid)
+        except BaseException:
+            trail.not_committed("console ds change", tx.sv_trid)
+            raise
+        return Outcome(change_id=change_id, at=tx.now, sv_trid=tx.sv_trid, added=add)
+
+
+def refusal_of(exc: RegistryError) -> Refusal:
+    """The EPP code and messages of a registry refusal (one message per DS violation)."""
+    code = int(from_registry_error(exc).code)
+    if isinstance(exc, DsRejected):
+        messages = tuple(v.message for v in exc.violations if isinstance(v, Violation))
+        return Refusal(code, messages or (str(exc),))
+    return Refusal(code, (str(exc),))

@@ -1,0 +1,139 @@
+"""Building the console from a home's settings and serving it over HTTPS (uvicorn).
+
+``build_console`` opens the registry database, the audit log, the login gate on the
+shared ``login_failure`` table and the TOTP key; ``serve`` runs uvicorn with the EPP
+certificate unless ``[console] tls_cert``/``tls_key`` name another. ``tldsec console
+serve`` runs it alone; ``tldsec serve --console-listen`` runs it beside the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from tldsec.clock import Clock
+from tldsec.console.actions import DsChanger
+from tldsec.console.advisory import Advisor
+from tldsec.console.app import Console, build_app, offered_digest_types
+from tldsec.console.auth import LoginService
+from tldsec.console.live import LiveSource
+from tldsec.console.sessions import SessionStore
+from tldsec.console.totp import TotpKey
+from tldsec.epp.login import LoginGate
+from tldsec.errors import ConfigError
+from tldsec.registry.audit import AuditRecorder
+from tldsec.registry.context import rules_from_settings
+from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.login_failures import DbFailures
+from tldsec.registry.passwords import production_hasher
+from tldsec.settings import Settings
+
+if TYPE_CHECKING:
+    from tldsec.audit.log import AuditLog
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConsoleParts:
+    """The console of one process and what must be closed after it."""
+
+    console: Console
+    gate: LoginGate
+    audit_log: AuditLog | None
+    tls_cert: Path
+    tls_key: Path
+
+    def close(self) -> None:
+        try:
+            self.console.db.dispose()
+            self.gate.close()
+        finally:
+            if self.audit_log is not None:
+                self.audit_log.close()
+
+
+def tls_files(settings: Settings) -> tuple[Path, Path]:
+    """The console's certificate and key: ``[console]``'s, else the EPP server's."""
+    table = settings.config.console
+    cert = settings.home / table.tls_cert if table.tls_cert else settings.epp.tls_cert
+    key = settings.home / table.tls_key if table.tls_key else settings.epp.tls_key
+    if cert is None or key is None:
+        raise ConfigError("[console] tls_cert and tls_key (or [epp]'s) are needed to serve HTTPS")
+    for path in (cert, key):
+        if not path.is_file():
+            raise ConfigError(f"{path}: the console's TLS file does not exist")
+    return cert, key
+
+
+def build_console(
+    settings: Settings, clock: Clock, *, audit_log: AuditLog | None = None
+) -> ConsoleParts:
+    """The console for ``settings``; without ``audit_log`` it opens the home's own."""
+    from tldsec.audit.adapters import registry_recorder
+    from tldsec.audit.config import open_audit_log
+    from tldsec.distribute.config import load_distribute_settings
+
+    table = settings.config.console
+    cert, key = tls_files(settings)
+    totp_key = TotpKey.load(settings.home / table.totp_key)
+    db = RegistryDatabase.from_url(settings.registry_db_url)
+    if not db.is_current():
+        db.dispose()
+        raise ConfigError("the registry database is not up to date: run 'tldsec db upgrade'")
+    owned = audit_log is None
+    log = audit_log if audit_log is not None else open_audit_log(settings, clock)
+    recorder: AuditRecorder = registry_recorder(log)
+    gate = LoginGate(
+        clock,
+        max_sessions=settings.epp.sessions_per_registrar,
+        failures=DbFailures(RegistryDatabase.from_url(settings.registry_db_url)),
+    )
+    hasher = production_hasher()
+    rules = rules_from_settings(settings)
+    dist = load_distribute_settings(settings)
+    console = Console(
+        db=db,
+        login=LoginService(db, gate, hasher, totp_key, clock, recorder),
+        changer=DsChanger(db, rules, hasher, clock, recorder),
+        sessions=SessionStore(clock, timedelta(minutes=table.idle_timeout_minutes)),
+        advisor=Advisor(timeout=table.advisory_timeout_seconds),
+        clock=clock,
+        audit=recorder,
+        origin=settings.origin,
+        digest_types=offered_digest_types(settings.policy.ds.digest_types),
+        live=LiveSource(settings.zones_dir / "cycle.json", dist.store_dir, settings.origin),
+        page_size=table.page_size,
+    )
+    return ConsoleParts(console, gate, log if owned else None, cert, key)
+
+
+def uvicorn_server(parts: ConsoleParts, host: str, port: int) -> uvicorn.Server:
+    """A uvicorn server for the console on ``host:port`` with TLS (1.2 or later)."""
+    config = uvicorn.Config(
+        build_app(parts.console),
+        host=host,
+        port=port,
+        ssl_certfile=str(parts.tls_cert),
+        ssl_keyfile=str(parts.tls_key),
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,  # the source address is the peer's: audited, rate-limited
+        timeout_keep_alive=5,
+        lifespan="off",
+    )
+    return uvicorn.Server(config)
+
+
+def serve(parts: ConsoleParts, host: str, port: int) -> None:
+    """Serve until interrupted (SIGINT/SIGTERM)."""
+    server = uvicorn_server(parts, host, port)
+    _log.info("registrar console on https://%s:%d/", host, port)
+    asyncio.run(server.serve())
