@@ -105,7 +105,7 @@ def test_lines_that_give_no_ds_are_explained_next_to_the_field(
     cw.log_in()
     cases = {
         "hello": "no record type found",
-        "other.example. IN DS 1 13 2 AB": "the record is for other.example., not for child.example.",
+        "other.example. IN DS 1 13 2 AB": "is for other.example., not for child.example.",
         "DS one 13 2 AB": "are numbers",
         "DNSKEY 257 3 13 !!!": "the DNSKEY record does not parse",
         "DNSKEY 0 3 13 " + KSK.split(" ", 3)[3]: "without the Zone Key flag",

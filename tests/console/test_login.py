@@ -51,7 +51,7 @@ def test_each_wrong_part_is_refused_with_one_message(
     assert response.status_code == 401
     assert REFUSED in response.text.replace("&#39;", "'")
     assert cw.client.get("/domains", follow_redirects=False).status_code == 303
-    (actor, details), *_ = cw.events("console.login.failed")
+    (_actor, details), *_ = cw.events("console.login.failed")
     assert details["reason"] == reason
 
 

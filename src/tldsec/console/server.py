@@ -9,7 +9,11 @@ serve`` runs it alone; ``tldsec serve --console-listen`` runs it beside the rest
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -114,7 +118,29 @@ def build_console(
     return ConsoleParts(console, gate, log if owned else None, cert, key)
 
 
-def uvicorn_server(parts: ConsoleParts, host: str, port: int) -> uvicorn.Server:
+class ConsoleServer(uvicorn.Server):
+    """uvicorn's server, stopping on SIGINT/SIGTERM without re-raising the signal after
+    its graceful shutdown (``tldsec console serve`` then exits 0, as ``tldsec serve``
+    does); in a thread other than the main one it installs nothing (the owner sets
+    ``should_exit``)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def uvicorn_server(parts: ConsoleParts, host: str, port: int) -> ConsoleServer:
     """A uvicorn server for the console on ``host:port`` with TLS (1.2 or later)."""
     config = uvicorn.Config(
         build_app(parts.console),
@@ -127,9 +153,10 @@ def uvicorn_server(parts: ConsoleParts, host: str, port: int) -> uvicorn.Server:
         server_header=False,
         proxy_headers=False,  # the source address is the peer's: audited, rate-limited
         timeout_keep_alive=5,
+        timeout_graceful_shutdown=5,  # then open connections are closed
         lifespan="off",
     )
-    return uvicorn.Server(config)
+    return ConsoleServer(config)
 
 
 def serve(parts: ConsoleParts, host: str, port: int) -> None:
