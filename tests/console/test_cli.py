@@ -131,10 +131,10 @@ def test_console_serve_over_https_with_the_epp_certificate(
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
-            out, err = proc.communicate(timeout=30)
+            _out, err = proc.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             proc.kill()
-            out, err = proc.communicate()
+            _out, err = proc.communicate()
     assert proc.returncode == 0, err.decode()
     (login,) = audit_events(home, tmp_path, "access.login")
     assert login["actor"] == "registrar:alpha/alice"
