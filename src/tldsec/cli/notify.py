@@ -6,15 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from tldsec.audit.config import open_audit_log
 from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import SystemClock
-from tldsec.keys.database import open_signer_db
 from tldsec.notify.outbox import FAILED, SENT, WAITING, Outbox
-from tldsec.notify.run import run_once, spool_root
-from tldsec.registry.database import RegistryDatabase
-from tldsec.registry.registrars import list_registrars
-from tldsec.settings import Settings
+from tldsec.notify.run import spool_root
+from tldsec.notify.worker import notify_pass
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -40,26 +36,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.set_defaults(handler=_list)
 
 
-def registrar_addresses(settings: Settings) -> dict[str, str]:
-    """Each enabled registrar's address, from the registry database."""
-    db = RegistryDatabase.from_url(settings.registry_db_url)
-    try:
-        with db.read() as session:
-            return {r.client_id: r.email for r in list_registrars(session) if r.enabled}
-    finally:
-        db.dispose()
-
-
 def _run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    clock = SystemClock()
-    engine = open_signer_db(settings.signer_db_url)
-    audit = open_audit_log(settings, clock)
-    try:
-        report = run_once(settings, engine, registrar_addresses(settings), audit, clock.now())
-    finally:
-        audit.close()
-        engine.dispose()
+    report = notify_pass(settings_from_args(args), SystemClock())
     if args.json:
         print(json.dumps({
             "queued": [m.notice + " -> " + m.recipient for m in report.queued],

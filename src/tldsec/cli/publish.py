@@ -39,6 +39,7 @@ def _publish(args: argparse.Namespace) -> int:
         done = publish_home(
             settings, engine, audit, clock.now(), Path(args.output) if args.output else None
         )
+        assert done is not None  # no ``unless``: always written
     finally:
         audit.close()
         engine.dispose()

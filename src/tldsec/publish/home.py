@@ -40,6 +40,7 @@ class Published:
     files: tuple[str, ...]
     dps_version: str | None
     ds_tags: tuple[int, ...]
+    fingerprint: str = ""  # site.fingerprint: what the site says, without the clock
 
 
 def dps_versions(settings: Settings) -> list[DpsVersion]:
@@ -106,24 +107,23 @@ def build_home_site(
     return site, build_site(site)
 
 
-def site_fingerprint(
-    settings: Settings, signer_engine: Engine, audit: AuditLog, now: datetime
-) -> str:
-    """What the site of this home would say now, as a hash (``site.fingerprint``)."""
-    site, _ = build_home_site(settings, signer_engine, audit, now)
-    return fingerprint(site)
-
-
 def publish_home(
     settings: Settings,
     signer_engine: Engine,
     audit: AuditLog,
     now: datetime,
     out: Path | None = None,
-) -> Published:
-    """Build and write the site to ``out`` (default ``[publish] directory``); recorded."""
-    target = out or _in_home(settings.home, settings.config.publish.directory)
+    *,
+    unless: str | None = None,
+) -> Published | None:
+    """Build and write the site to ``out`` (default ``[publish] directory``); recorded.
+    With ``unless`` (a previous ``Published.fingerprint``): None, nothing written, when
+    the site would say the same and is still in place."""
+    target = out or output_dir(settings)
     site, files = build_home_site(settings, signer_engine, audit, now)
+    mark = fingerprint(site)
+    if unless == mark and target.is_symlink() and target.exists():
+        return None
     version_dir = write_site(files, target)
     current = dpsmod.in_force(site.dps, now)
     result = Published(
@@ -132,6 +132,7 @@ def publish_home(
         files=tuple(sorted(files)),
         dps_version=current.version if current else None,
         ds_tags=tuple(sorted({d.key_tag for d in site.ds})),
+        fingerprint=mark,
     )
     audit.record(
         EventType.REPOSITORY_PUBLISHED,
@@ -142,6 +143,11 @@ def publish_home(
         files=len(files),
     )
     return result
+
+
+def output_dir(settings: Settings) -> Path:
+    """``[publish] directory``, relative to the home."""
+    return _in_home(settings.home, settings.config.publish.directory)
 
 
 def _in_home(home: Path, value: str) -> Path:
