@@ -136,7 +136,7 @@ def due_notices(
     since = now - n.DEFAULT_LOOKBACK
     # An incident that began before the window may end inside it.
     flt = EntryFilter(events=(*INCIDENT_EVENTS, *set(INCIDENT_EVENTS.values())))
-    found = incidents(iter_entries(audit.engine, flt))
+    found = incidents(iter_entries(audit.engine, flt), now, settings.policy.cycle.safety_margin)
     ds_entries = list(
         iter_entries(
             audit.engine,

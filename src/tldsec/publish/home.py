@@ -99,7 +99,9 @@ def build_home_site(
         ds=ds,
         dps=versions,
         calendar=rollover_calendar(keys, settings.policy, timing, now, table.calendar_days),
-        incidents=incidents(iter_entries(audit.engine, flt)),
+        incidents=incidents(
+            iter_entries(audit.engine, flt), now, settings.policy.cycle.safety_margin
+        ),
         calendar_days=table.calendar_days,
         title=table.title,
         base_url=table.base_url,

@@ -2,7 +2,9 @@
 
 An incident is an audit entry of one of ``INCIDENT_EVENTS``; it ends with the first
 later entry of its closing event (a zone published after a failed cycle, the clock
-synchronised again, every HSM proven again). The notice says what happened in the
+synchronised again, every HSM proven again). A published zone whose signatures expire
+within the policy's safety margin (at publication, or by now with no newer zone) is one
+too, ended by a zone published with a wider margin. The notice says what happened in the
 catalogue's words and when it began and ended, never the entry's details (which may
 name hosts, files or people).
 
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from tldsec.audit.entry import Entry, format_time
@@ -72,15 +74,38 @@ class Incident:
         }
 
 
-def incidents(entries: Iterable[Entry]) -> list[Incident]:
-    """Every incident in ``entries`` (oldest first) and how it ended, if it did."""
+MARGIN_EVENT = "signature.margin"
+MARGIN_DESCRIPTION = (
+    "signatures of the published zone expire within the safety margin (DPS 3.5.2, 6.5)"
+)
+
+
+def incidents(
+    entries: Iterable[Entry], now: datetime | None = None, margin: timedelta | None = None
+) -> list[Incident]:
+    """Every incident in ``entries`` (oldest first) and how it ended, if it did.
+
+    With ``margin`` (the policy's ``cycle.safety_margin``), a published zone whose
+    earliest signature expires within it, at its publication or by ``now`` (no newer
+    zone published since), is an incident too; a later zone with a wider margin ends it."""
     found: list[Incident] = []
     open_by_closer: dict[str, list[int]] = {}
+    low: int | None = None  # index of the open margin incident
+    last: tuple[Entry, datetime] | None = None  # the newest publication and its expiry
     for e in entries:
         closes = open_by_closer.pop(e.event, [])
         for i in closes:
             serial = e.details.get("serial")
             found[i] = _ended(found[i], e.time, e.event, serial)
+        expiry = _expiry(e) if margin is not None and e.event == PUBLISHED else None
+        if expiry is not None and margin is not None:
+            last = (e, expiry)
+            if expiry - e.time <= margin and low is None:
+                low = len(found)
+                found.append(_margin_incident(e, e.time))
+            elif expiry - e.time > margin and low is not None:
+                found[low] = _ended(found[low], e.time, e.event, e.details.get("serial"))
+                low = None
         closer = INCIDENT_EVENTS.get(e.event)
         if closer is not None:
             open_by_closer.setdefault(closer, []).append(len(found))
@@ -93,7 +118,33 @@ def incidents(entries: Iterable[Entry]) -> list[Incident]:
                     level=str(e.level),
                 )
             )
-    return found
+    if now is not None and margin is not None and low is None and last is not None:
+        published, expiry = last
+        begun = max(published.time, expiry - margin)
+        if begun <= now:
+            found.append(_margin_incident(published, begun))
+    return sorted(found, key=lambda i: (i.begun, i.seq))
+
+
+def _expiry(e: Entry) -> datetime | None:
+    text = e.details.get("earliest_signature_expiry")
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _margin_incident(published: Entry, begun: datetime) -> Incident:
+    """Keyed by the publication whose signatures run short: one per such zone."""
+    return Incident(
+        seq=published.seq,
+        event=MARGIN_EVENT,
+        begun=begun,
+        description=MARGIN_DESCRIPTION,
+        level="error",
+    )
 
 
 def _ended(incident: Incident, when: datetime, by: str, serial: object) -> Incident:
