@@ -246,14 +246,14 @@ def test_live_state_follows_the_cycle_and_the_distribution(console_world: Consol
     assert post(cw, "add", {"line": f"DS {GOOD}"}).status_code == 303
     with cw.world.db.read() as s:
         change = max(s.scalars(select(ZoneChange.id)))
-    assert "accepted; waiting for the next zone cycle" in cw.client.get(f"/domains/{DOMAIN}").text
+    assert "committed; waiting for the next zone cycle" in cw.client.get(f"/domains/{DOMAIN}").text
     zones = cw.tmp / "zones"
     zones.mkdir()
     (zones / "cycle.json").write_text(json.dumps({"serial": 2024030101, "change_id": change}))
     page = cw.client.get(f"/domains/{DOMAIN}").text
-    assert "in zone serial 2024030101" in page
+    assert "in zone</span>: serial 2024030101 (signed and verified) includes it" in page
     dist = cw.tmp / "dist"
     dist.mkdir()
     (dist / "current").write_text("2024030102\n")
     page = cw.client.get(f"/domains/{DOMAIN}").text
-    assert "served: the hidden primary serves serial 2024030102" in page
+    assert "served</span>: the hidden primary serves serial 2024030102" in page

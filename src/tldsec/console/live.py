@@ -35,18 +35,19 @@ class LiveState:
         return "accepted"
 
     def describe(self) -> str:
+        """What is known, after the stage's name (the page shows "STAGE: this")."""
         if self.served_serial is not None:
             return (
-                f"served: the hidden primary serves serial {self.served_serial}, which "
+                f"the hidden primary serves serial {self.served_serial}, which "
                 "includes it (secondaries follow by NOTIFY and IXFR; their transfers are "
                 "not recorded)"
             )
         if self.in_zone_serial is not None:
             return (
-                f"in zone serial {self.in_zone_serial} (signed and verified); "
+                f"serial {self.in_zone_serial} (signed and verified) includes it; "
                 "not yet served by the hidden primary"
             )
-        return "accepted; waiting for the next zone cycle"
+        return "committed; waiting for the next zone cycle"
 
 
 @dataclass(frozen=True, slots=True)
