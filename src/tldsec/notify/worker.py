@@ -109,11 +109,11 @@ class Worker:
             self._stopping.wait(self._interval)
 
 
-def serve_worker(settings: Settings, clock: Clock, interval: float = 60.0) -> Worker:
+def serve_worker(settings: Settings, clock: Clock, interval: float | None = None) -> Worker:
     """The worker ``tldsec serve`` starts: the repository (when ``[[publish.dps]]`` names
-    the DPS) and the notices."""
+    the DPS) and the notices, every ``[notify] every_seconds`` unless ``interval``."""
     passes: list[tuple[str, Pass]] = []
     if settings.config.publish.dps:
         passes.append(("publish", PublishPass(settings, clock)))
     passes.append(("notify", lambda: notify_pass(settings, clock)))
-    return Worker(passes, interval)
+    return Worker(passes, interval or settings.config.notify.every_seconds)

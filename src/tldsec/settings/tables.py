@@ -297,6 +297,7 @@ class NotifyTable:
     retry_max_seconds: float = setting(3600.0, above=0)
     max_attempts: int = setting(48, low=1)
     spool_dir: str = setting("notify", nonempty=True)  # the outbox, relative to the home
+    every_seconds: float = setting(60.0, above=0)  # serve's publish-and-notify pass
 
 
 # -- the whole file -------------------------------------------------------------------
