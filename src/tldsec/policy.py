@@ -26,6 +26,11 @@ class Algorithm(IntEnum):
 
     RSASHA256 = 8
     RSASHA512 = 10
+    ECDSAP256SHA256 = 13  # RFC 6605; RFC 8624 3.1: MUST sign, RECOMMENDED
+
+
+# RFC 6605 2: an ECDSA curve fixes the key size; a policy names it to say what it expects.
+FIXED_KEY_BITS = {Algorithm.ECDSAP256SHA256: 256}
 
 
 class DigestType(IntEnum):
@@ -331,9 +336,15 @@ def _key_policy(r: _Reader, role: str) -> KeyPolicy:
             f"algorithm {number} is not one tldsec signs with "
             f"(supported: {', '.join(f'{a.value} {a.name}' for a in Algorithm)})",
         ) from None
-    # RFC 8624 / NIST SP 800-131A: RSA keys under 1024 bits are not acceptable.
     bits = r.integer(f"{role}.bits", 0, 16384)
-    if bits < 1024:
+    fixed = FIXED_KEY_BITS.get(algorithm)
+    if fixed is not None:
+        if bits != fixed:
+            raise PolicyError(
+                f"{role}.bits", f"algorithm {number} keys are {fixed} bits (RFC 6605), not {bits}"
+            )
+    # RFC 8624 / NIST SP 800-131A: RSA keys under 1024 bits are not acceptable.
+    elif bits < 1024:
         raise PolicyError(f"{role}.bits", f"RSA keys need at least 1024 bits, not {bits}")
     if bits % 8:
         raise PolicyError(f"{role}.bits", f"{bits} is not a whole number of bytes")

@@ -40,8 +40,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from tldsec.atomicfile import replacing
 from tldsec.errors import KeyNotFound, KeyStoreError
 from tldsec.hsm.base import KeyInfo
+from tldsec.hsm.keyalg import check_stored_key, verifies
 from tldsec.hsm.pkcs11 import Pkcs11KeyStore
-from tldsec.hsm.rsakey import check_key_request, parse_dnskey_public_key, verifies
 from tldsec.hsm.smk import SMK_BYTES
 from tldsec.policy import Algorithm
 
@@ -349,8 +349,7 @@ def restore(store: Pkcs11KeyStore, archive: KeyArchive) -> RestoreResult:
         if key.key_id in seen:
             raise KeyStoreError(f"the key archive lists key {key.key_id} twice")
         seen.add(key.key_id)
-        _, modulus = parse_dnskey_public_key(key.public_key)
-        check_key_request(key.algorithm, modulus.bit_length())
+        check_stored_key(key.public_key, key.algorithm)
         try:
             held = store.get_key(key.key_id)
         except KeyNotFound:

@@ -4,23 +4,28 @@
 ``sign(data, verify, deterministic)`` with the RRSIG signed data it built itself (RFC
 4034 3.1.8.1). ``HsmPrivateKey`` passes that data to ``KeyStore.sign``, so the private
 key never leaves its store; this is how the verifier compares our signer's output with
-a second, independent construction of the signed data (DPS 6.6).
+a second, independent construction of the signed data (DPS 6.6). ECDSA P-256 keys
+(algorithm 13) sign through the store too; their signatures are randomised, so a caller
+compares them by verifying, not octet for octet.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from dns.dnssecalgs.rsa import PrivateRSASHA256, PrivateRSASHA512, PublicRSA
+from dns.dnssecalgs.cryptography import CryptographyPublicKey
+from dns.dnssecalgs.ecdsa import PrivateECDSAP256SHA256
+from dns.dnssecalgs.rsa import PrivateRSASHA256, PrivateRSASHA512
 
 from tldsec.errors import KeyStoreError
+from tldsec.hsm import eckey, rsakey
 from tldsec.hsm.base import KeyInfo, KeyStore
-from tldsec.hsm.rsakey import public_key_from_field
+from tldsec.hsm.keyalg import is_ecdsa
 from tldsec.policy import Algorithm
 
 
 class _StoreKey:
-    """What both algorithm classes add to dnspython's RSA private key: signing in a store."""
+    """What each algorithm class adds to dnspython's private key: signing in a store."""
 
     expected_algorithm: Algorithm
     public_cls: Any  # set by the dnspython class it is mixed into
@@ -35,16 +40,22 @@ class _StoreKey:
                 f"key {key_id} is algorithm {int(self.info.algorithm)}, "
                 f"not {int(self.expected_algorithm)}: use hsm_private_key()"
             )
-        self._public: PublicRSA = self.public_cls(key=public_key_from_field(self.info.public_key))
+        field = self.info.public_key
+        public = (
+            eckey.public_key_from_field(field)
+            if is_ecdsa(self.info.algorithm)
+            else rsakey.public_key_from_field(field)
+        )
+        self._public: CryptographyPublicKey = self.public_cls(key=public)
 
     def sign(self, data: bytes, verify: bool = False, deterministic: bool = True) -> bytes:
-        """Sign in the store (RSASSA-PKCS1-v1_5 is deterministic either way)."""
+        """Sign in the store (RSASSA-PKCS1-v1_5 is deterministic; ECDSA is not)."""
         signature = self.store.sign(self.key_id, data)
         if verify:
             self._public.verify(signature, data)
         return signature
 
-    def public_key(self) -> PublicRSA:
+    def public_key(self) -> CryptographyPublicKey:
         return self._public
 
     @classmethod
@@ -67,9 +78,19 @@ class HsmPrivateKeySHA512(_StoreKey, PrivateRSASHA512):
     expected_algorithm = Algorithm.RSASHA512
 
 
-def hsm_private_key(store: KeyStore, key_id: str) -> HsmPrivateKey | HsmPrivateKeySHA512:
+class HsmPrivateKeyECDSAP256(_StoreKey, PrivateECDSAP256SHA256):
+    """The ECDSA P-256/SHA-256 (algorithm 13, RFC 6605) twin of ``HsmPrivateKey``."""
+
+    expected_algorithm = Algorithm.ECDSAP256SHA256
+
+
+def hsm_private_key(
+    store: KeyStore, key_id: str
+) -> HsmPrivateKey | HsmPrivateKeySHA512 | HsmPrivateKeyECDSAP256:
     """The dnspython private key object for a store key, of its algorithm's class."""
     info = store.get_key(key_id)
     if info.algorithm == Algorithm.RSASHA512:
         return HsmPrivateKeySHA512(store, key_id, info)
+    if info.algorithm == Algorithm.ECDSAP256SHA256:
+        return HsmPrivateKeyECDSAP256(store, key_id, info)
     return HsmPrivateKey(store, key_id, info)

@@ -1,4 +1,4 @@
-"""FileKeyStore: RSA keys as PEM files in a private directory, where the policy allows it.
+"""FileKeyStore: RSA and P-256 keys as PEM files in a private directory, where the policy allows it.
 
 DPS 5.2 requires an HSM for the production zone; this backend serves tests, benchmarks and
 operators without one. Layout of ``spec.directory`` (mode 0700):
@@ -20,7 +20,7 @@ import stat
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from tldsec.errors import KeyNotFound, KeyStoreError, KeyStoreUnavailable
 from tldsec.hsm.base import KeyInfo, KeyStoreSpec
@@ -81,8 +81,8 @@ class FileKeyStore(SoftwareKeyStore):
             private_key = serialization.load_pem_private_key(pem_path.read_bytes(), None)
         except (OSError, ValueError, TypeError) as exc:
             raise KeyStoreError(f"key file {pem_path} is unusable: {exc}") from exc
-        if not isinstance(private_key, rsa.RSAPrivateKey):
-            raise KeyStoreError(f"key file {pem_path} does not hold an RSA key")
+        if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise KeyStoreError(f"key file {pem_path} does not hold an RSA or EC key")
         key = software_key(private_key, label=label, algorithm=algorithm, key_id=key_id)
         self._cache[key_id] = key
         return key

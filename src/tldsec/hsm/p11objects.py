@@ -15,9 +15,11 @@ from tldsec.hsm.smk import UNWRAPPED_KEY_TEMPLATE
 from tldsec.policy import Algorithm
 
 # RFC 5702 3: RSASSA-PKCS1-v1_5 with SHA-256 (8) or SHA-512 (10); the token hashes.
+# RFC 6605 2: ECDSA P-256 with SHA-256 (13); CKM_ECDSA signs the digest made outside.
 MECHANISMS = {
     Algorithm.RSASHA256: Mechanism.SHA256_RSA_PKCS,
     Algorithm.RSASHA512: Mechanism.SHA512_RSA_PKCS,
+    Algorithm.ECDSAP256SHA256: Mechanism.ECDSA,
 }
 
 

@@ -6,8 +6,14 @@ CKA_EXTRACTABLE with CKA_WRAP_WITH_TRUSTED, so the token wraps them only under a
 key, and the only trusted key is the Storage Master Key a Security Officer made
 (``hsm/smk.py``): they leave the token for backup under it and under nothing else (DPS
 5.2.4, 5.2.5, 5.2.7). A key pair is found by its CKA_ID (the key id is its hex); the
-DNSSEC algorithm, which RSA key material does not carry, is kept beside it in a CKO_DATA
+DNSSEC algorithm, which key material does not carry, is kept beside it in a CKO_DATA
 object of application "tldsec" labelled with the key id.
+
+RSA keys (algorithms 8, 10) sign with CKM_SHA256_RSA_PKCS or CKM_SHA512_RSA_PKCS: the
+token hashes. ECDSA P-256 keys (algorithm 13, RFC 6605) are made on the named curve
+secp256r1 and sign with CKM_ECDSA over the SHA-256 digest computed here (SoftHSM2 2.6
+has no CKM_ECDSA_SHA256); the token returns r | s, the RRSIG form (PKCS#11 v2.40 2.3.6).
+
 
 What the store does with the SMK (wrap, unwrap, MAC, check) is ``hsm/wrapping.py``; the
 templates of the objects it makes are ``hsm/p11objects.py``.
@@ -18,6 +24,7 @@ among the stores of a process and re-opens sessions after fork or re-initialisat
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 from collections.abc import Sequence
@@ -27,17 +34,15 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from pkcs11.util.ec import encode_named_curve_parameters
 
 from tldsec.errors import KeyNotFound, KeyStoreError, KeyStoreLoginError, KeyStoreUnavailable
-from tldsec.hsm import p11lib
+from tldsec.hsm import eckey, p11lib
 from tldsec.hsm.base import KeyInfo, KeyStoreSpec
+from tldsec.hsm.keyalg import check_key_request, is_ecdsa
 from tldsec.hsm.p11errors import Where, pkcs11_errors
 from tldsec.hsm.p11objects import MECHANISMS, PRIVATE_KEY_TEMPLATE, biginteger
-from tldsec.hsm.rsakey import (
-    PUBLIC_EXPONENT,
-    check_key_request,
-    dnskey_public_key,
-)
+from tldsec.hsm.rsakey import PUBLIC_EXPONENT, dnskey_public_key
 from tldsec.hsm.wrapping import SmkWrapping
 from tldsec.policy import Algorithm
 
@@ -65,6 +70,16 @@ class _Key:
     info: KeyInfo
     private: Any  # pkcs11.PrivateKey
     mechanism: Mechanism
+    prehash: bool  # CKM_ECDSA signs a digest: SHA-256 of the data first (RFC 6605 2)
+
+    def sign(self, data: bytes) -> bytes:
+        message = hashlib.sha256(data).digest() if self.prehash else data
+        return bytes(self.private.sign(message, mechanism=self.mechanism))
+
+
+def ec_parameters() -> bytes:
+    """CKA_EC_PARAMS of P-256: the named curve's OID, DER (PKCS#11 v2.40 2.3.3)."""
+    return bytes(encode_named_curve_parameters(eckey.CURVE_NAME))
 
 
 class Pkcs11KeyStore(SmkWrapping):
@@ -98,10 +113,25 @@ class Pkcs11KeyStore(SmkWrapping):
     # -- the KeyStore protocol ------------------------------------------------------
 
     def generate_key(self, *, label: str, algorithm: Algorithm, bits: int) -> KeyInfo:
-        """An RSA key pair made inside the token: exponent 65537, private key sensitive."""
+        """A key pair made inside the token, the private key sensitive: RSA with exponent
+        65537, or ECDSA on P-256 with the same protection attributes."""
         alg = check_key_request(algorithm, bits)
         session = self._live()
         ckid = secrets.token_bytes(_ID_BYTES)
+        if is_ecdsa(alg):
+            with self._errors("generate"):
+                params = session.create_domain_parameters(
+                    KeyType.EC, {Attribute.EC_PARAMS: ec_parameters()}, local=True
+                )
+                public, private = params.generate_keypair(
+                    id=ckid,
+                    label=label,
+                    store=True,
+                    capabilities=MechanismFlag.SIGN | MechanismFlag.VERIFY,
+                    public_template={Attribute.PRIVATE: False},
+                    private_template=PRIVATE_KEY_TEMPLATE,
+                )
+            return self._finish_new_key(ckid, label, alg, public, private)
         with self._errors("generate"):
             public, private = session.generate_keypair(
                 KeyType.RSA,
@@ -126,25 +156,30 @@ class Pkcs11KeyStore(SmkWrapping):
         with self._errors("list keys"):
             ids = {
                 bytes(obj[Attribute.ID])
+                for key_type in (KeyType.RSA, KeyType.EC)
                 for obj in session.get_objects(
-                    {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.KEY_TYPE: KeyType.RSA}
+                    {Attribute.CLASS: ObjectClass.PRIVATE_KEY, Attribute.KEY_TYPE: key_type}
                 )
             }
         infos = [self._key(ckid.hex()).info for ckid in ids if ckid]
         return sorted(infos, key=lambda i: (i.label, i.key_id))
 
     def sign(self, key_id: str, data: bytes) -> bytes:
-        """RSASSA-PKCS1-v1_5 inside the token (CKM_SHA256_RSA_PKCS or CKM_SHA512_RSA_PKCS)."""
+        """Sign inside the token: RSASSA-PKCS1-v1_5 (CKM_SHA256_RSA_PKCS or
+        CKM_SHA512_RSA_PKCS), or CKM_ECDSA over the SHA-256 digest (r | s)."""
         key = self._key(key_id)
         with self._errors("sign", key_id):
-            return bytes(key.private.sign(data, mechanism=key.mechanism))
+            return key.sign(data)
 
     def sign_many(self, key_id: str, items: Sequence[bytes]) -> list[bytes]:
         """Sign each item in this session, looking the key up once for the batch."""
         key = self._key(key_id)
-        sign, mechanism = key.private.sign, key.mechanism
+        if not key.prehash:
+            sign, mechanism = key.private.sign, key.mechanism
+            with self._errors("sign", key_id):
+                return [bytes(sign(item, mechanism=mechanism)) for item in items]
         with self._errors("sign", key_id):
-            return [bytes(sign(item, mechanism=mechanism)) for item in items]
+            return [key.sign(item) for item in items]
 
     def close(self) -> None:
         """Close this store's session; the last store of a token logs it out."""
@@ -290,23 +325,35 @@ class Pkcs11KeyStore(SmkWrapping):
                     f"{len(privates)} private keys have id {key_id} in token '{self._label}'"
                 )
             private = privates[0]
-            if private.key_type != KeyType.RSA:
-                raise KeyStoreError(f"key {key_id} in token '{self._label}' is not an RSA key")
-            # The public key object if there is one; an RSA private key object carries
-            # the modulus and public exponent too (PKCS#11 v2.40 2.1.3).
-            holder = publics[0] if publics else private
-            modulus = int.from_bytes(holder[Attribute.MODULUS], "big")
-            exponent = int.from_bytes(holder[Attribute.PUBLIC_EXPONENT], "big")
+            key_type = private.key_type
+            if key_type not in (KeyType.RSA, KeyType.EC):
+                raise KeyStoreError(
+                    f"key {key_id} in token '{self._label}' is neither an RSA nor an EC key"
+                )
             label = str(private[Attribute.LABEL])
-            algorithm = self._algorithm_of(session, key_id)
+            algorithm = self._algorithm_of(session, key_id, key_type)
+            if key_type == KeyType.EC:
+                bits, public_key = self._ec_public(key_id, private, publics)
+            else:
+                # The public key object if there is one; an RSA private key object
+                # carries the modulus and public exponent too (PKCS#11 v2.40 2.1.3).
+                holder = publics[0] if publics else private
+                modulus = int.from_bytes(holder[Attribute.MODULUS], "big")
+                exponent = int.from_bytes(holder[Attribute.PUBLIC_EXPONENT], "big")
+                bits, public_key = modulus.bit_length(), dnskey_public_key(exponent, modulus)
+        if is_ecdsa(algorithm) != (key_type == KeyType.EC):
+            raise KeyStoreError(
+                f"key {key_id} in token '{self._label}' is a {key_type.name} key, which "
+                f"algorithm {int(algorithm)} does not sign with"
+            )
         info = KeyInfo(
             key_id=key_id,
             label=label,
             algorithm=algorithm,
-            bits=modulus.bit_length(),
-            public_key=dnskey_public_key(exponent, modulus),
+            bits=bits,
+            public_key=public_key,
         )
-        key = _Key(info, private, MECHANISMS[algorithm])
+        key = _Key(info, private, MECHANISMS[algorithm], is_ecdsa(algorithm))
         self._keys[key_id] = key
         return key
 
@@ -321,11 +368,30 @@ class Pkcs11KeyStore(SmkWrapping):
             )
         )
 
-    def _algorithm_of(self, session: Any, key_id: str) -> Algorithm:
+    def _ec_public(self, key_id: str, private: Any, publics: list[Any]) -> tuple[int, bytes]:
+        """(bits, DNSKEY field) of an EC key pair: P-256 only, from its public object."""
+        if bytes(private[Attribute.EC_PARAMS]) != ec_parameters():
+            raise KeyStoreError(
+                f"EC key {key_id} in token '{self._label}' is not on P-256 (RFC 6605)"
+            )
+        if not publics:
+            raise KeyStoreError(
+                f"EC key {key_id} in token '{self._label}' has no public key object "
+                "(CKA_EC_POINT), so its DNSKEY cannot be made"
+            )
+        try:
+            field = eckey.field_from_ec_point(bytes(publics[0][Attribute.EC_POINT]))
+        except ValueError as exc:
+            raise KeyStoreError(f"EC key {key_id} in token '{self._label}': {exc}") from exc
+        return eckey.P256_BITS, field
+
+    def _algorithm_of(self, session: Any, key_id: str, key_type: KeyType) -> Algorithm:
         found = self._metadata_objects(session, key_id)
         if not found:
             # A key pair made by another tool (a vendor ceremony): RSA/SHA-256, the
-            # algorithm of the DPS (6.1).
+            # algorithm of the DPS (6.1), or for an EC key ECDSAP256SHA256.
+            if key_type == KeyType.EC:
+                return Algorithm.ECDSAP256SHA256
             return Algorithm.RSASHA256
         try:
             meta = json.loads(bytes(found[0][Attribute.VALUE]))

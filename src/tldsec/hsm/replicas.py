@@ -5,7 +5,7 @@ A second site's HSM that lacks a key, or holds another key under its id, would l
 that site unable to sign when it takes over (the .de outage of 2026). ``prove`` asks each
 configured HSM (the ``[keystore]`` token and each ``[[keystore.replica]]``) to sign 32
 random octets with each expected key, and verifies the signature with the public key
-taken from the DNSKEY RDATA itself (RFC 4034 2.1, RFC 3110 2), not from the HSM: a key
+taken from the DNSKEY RDATA itself (RFC 4034 2.1, RFC 3110 2, RFC 6605 4), not from the HSM: a key
 proven here is the key the zone publishes. The verdicts:
 
 - ``proven``: the HSM signed and the signature verifies under the published DNSKEY;
@@ -24,18 +24,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
-
 from tldsec.errors import KeyNotFound, KeyStoreError
 from tldsec.hsm.base import KeyStore
-from tldsec.hsm.rsakey import public_key_from_field
+from tldsec.hsm.keyalg import verifies
 from tldsec.policy import Algorithm
 
 PROVEN, MISSING, DIFFERENT, UNREACHABLE = "proven", "missing", "different", "unreachable"
 CHALLENGE_OCTETS = 32
-_HASHES = {Algorithm.RSASHA256: hashes.SHA256, Algorithm.RSASHA512: hashes.SHA512}
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,9 +143,6 @@ def _prove_one(name: str, store: KeyStore | KeyStoreError, key: ExpectedKey) -> 
         return proof(MISSING, "no key with this id")
     except KeyStoreError as exc:
         return proof(UNREACHABLE, str(exc))
-    public = public_key_from_field(key.dnskey_rdata[4:])
-    try:
-        public.verify(signature, challenge, padding.PKCS1v15(), _HASHES[key.algorithm]())
-    except InvalidSignature:
+    if not verifies(key.dnskey_rdata[4:], key.algorithm, challenge, signature):
         return proof(DIFFERENT, "its signature does not verify under the published DNSKEY")
     return proof(PROVEN)

@@ -40,6 +40,8 @@ def check_key_request(algorithm: int, bits: int) -> Algorithm:
         raise KeyStoreError(
             f"algorithm {algorithm} is not one tldsec signs with (8 or 10)"
         ) from None
+    if alg not in MIN_BITS:
+        raise KeyStoreError(f"algorithm {algorithm} is not an RSA algorithm (8 or 10)")
     if not MIN_BITS[alg] <= bits <= MAX_BITS or bits % 8:
         raise KeyStoreError(
             f"{bits}-bit keys are outside {MIN_BITS[alg]}..{MAX_BITS} bits "

@@ -9,14 +9,18 @@ keys through it (``_live``, ``_key``, ``_errors``, ``_finish_new_key``).
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Any
 
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, MechanismFlag, ObjectClass
+from pkcs11.util.ec import encode_named_curve_parameters
 
 from tldsec.errors import KeyStoreError
+from tldsec.hsm import eckey
 from tldsec.hsm.base import KeyInfo
+from tldsec.hsm.keyalg import check_stored_key, is_ecdsa, verifies
 from tldsec.hsm.p11objects import (
     MAC_KEY_TEMPLATE,
     MECHANISMS,
@@ -24,12 +28,7 @@ from tldsec.hsm.p11objects import (
     biginteger,
     refuses,
 )
-from tldsec.hsm.rsakey import (
-    PUBLIC_EXPONENT,
-    check_key_request,
-    parse_dnskey_public_key,
-    verifies,
-)
+from tldsec.hsm.rsakey import PUBLIC_EXPONENT, parse_dnskey_public_key
 from tldsec.policy import Algorithm
 
 
@@ -120,14 +119,13 @@ class SmkWrapping:
                 raise KeyStoreError(
                     f"token '{self._label}' already holds a key with id {key.key_id}"
                 )
-        exponent, modulus = parse_dnskey_public_key(key.public_key)
-        algorithm = check_key_request(key.algorithm, modulus.bit_length())
+        algorithm = check_stored_key(key.public_key, key.algorithm)
         smk = self._smk(smk_check)
         common = {Attribute.TOKEN: True, Attribute.ID: ckid, Attribute.LABEL: key.label}
         with self._errors("unwrap", key.key_id):
             private = smk.unwrap_key(
                 ObjectClass.PRIVATE_KEY,
-                KeyType.RSA,
+                _key_type(key),
                 wrapped,
                 id=ckid,
                 label=key.label,
@@ -142,7 +140,7 @@ class SmkWrapping:
                     Attribute.WRAP: pkcs11.DEFAULT,
                 },
             )
-            if int.from_bytes(private[Attribute.MODULUS], "big") != modulus:
+            if not _is_private_half(private, key):
                 private.destroy()
                 raise KeyStoreError(
                     f"the wrapped key {key.key_id} is not the private half of its public key"
@@ -152,11 +150,9 @@ class SmkWrapping:
                     {
                         **common,
                         Attribute.CLASS: ObjectClass.PUBLIC_KEY,
-                        Attribute.KEY_TYPE: KeyType.RSA,
                         Attribute.PRIVATE: False,
                         Attribute.VERIFY: True,
-                        Attribute.MODULUS: biginteger(modulus),
-                        Attribute.PUBLIC_EXPONENT: biginteger(exponent),
+                        **_public_attributes(key),
                     }
                 )
             except pkcs11.PKCS11Error:
@@ -213,12 +209,12 @@ class SmkWrapping:
         """Prove that ``wrapped`` restores ``key``: unwrapped under the SMK as a session
         object (gone when the session ends, removed at once here), it must be the
         private half of ``key.public_key`` and sign a challenge that key verifies."""
-        _, modulus = parse_dnskey_public_key(key.public_key)
+        check_stored_key(key.public_key, key.algorithm)
         smk = self._smk(smk_check)
         with self._errors("check the wrapped copy of", key.key_id):
             private = smk.unwrap_key(
                 ObjectClass.PRIVATE_KEY,
-                KeyType.RSA,
+                _key_type(key),
                 wrapped,
                 mechanism=Mechanism.AES_KEY_WRAP_PAD,
                 store=False,
@@ -232,12 +228,12 @@ class SmkWrapping:
                 },
             )
             try:
-                if int.from_bytes(private[Attribute.MODULUS], "big") != modulus:
+                if not _is_private_half(private, key):
                     raise KeyStoreError(
                         f"the wrapped copy of key {key.key_id} is not its private half"
                     )
                 challenge = b"tldsec backup check " + secrets.token_bytes(16)
-                signature = bytes(private.sign(challenge, mechanism=MECHANISMS[key.algorithm]))
+                signature = _sign(private, key, challenge)
             finally:
                 private.destroy()
         if not verifies(key.public_key, key.algorithm, challenge, signature):
@@ -259,3 +255,42 @@ class SmkWrapping:
                 "from its holders' shares first (tldsec backup smk-install)"
             )
         return found[0]
+
+
+def _key_type(key: KeyInfo) -> KeyType:
+    return KeyType.EC if is_ecdsa(key.algorithm) else KeyType.RSA
+
+
+def _sign(private: Any, key: KeyInfo, data: bytes) -> bytes:
+    """A signature in RRSIG form by a private key object (CKM_ECDSA signs the digest)."""
+    if is_ecdsa(key.algorithm):
+        digest = hashlib.sha256(data).digest()
+        return bytes(private.sign(digest, mechanism=MECHANISMS[key.algorithm]))
+    return bytes(private.sign(data, mechanism=MECHANISMS[key.algorithm]))
+
+
+def _is_private_half(private: Any, key: KeyInfo) -> bool:
+    """Whether an unwrapped private key object belongs to ``key.public_key``: the RSA
+    modulus, or for P-256 (whose private object carries no point) a signature over a
+    fresh challenge that the public key verifies."""
+    if is_ecdsa(key.algorithm):
+        challenge = b"tldsec unwrap check " + secrets.token_bytes(16)
+        return verifies(key.public_key, key.algorithm, challenge, _sign(private, key, challenge))
+    _, modulus = parse_dnskey_public_key(key.public_key)
+    return int.from_bytes(private[Attribute.MODULUS], "big") == modulus
+
+
+def _public_attributes(key: KeyInfo) -> dict[Attribute, Any]:
+    """The key-type attributes of the public key object of ``key``."""
+    if is_ecdsa(key.algorithm):
+        return {
+            Attribute.KEY_TYPE: KeyType.EC,
+            Attribute.EC_PARAMS: bytes(encode_named_curve_parameters(eckey.CURVE_NAME)),
+            Attribute.EC_POINT: eckey.ec_point_attribute(key.public_key),
+        }
+    exponent, modulus = parse_dnskey_public_key(key.public_key)
+    return {
+        Attribute.KEY_TYPE: KeyType.RSA,
+        Attribute.MODULUS: biginteger(modulus),
+        Attribute.PUBLIC_EXPONENT: biginteger(exponent),
+    }

@@ -2,9 +2,9 @@
 
 Read from the zone alone: each key's flags (257 for a KSK, 256 for a ZSK, nothing else:
 tldsec's key manager never sets REVOKE or other bits), protocol 3 (RFC 4034 2.1.2), the
-algorithm and the RSA modulus size of its role, and at least one KSK and one ZSK. A key
-that signs nothing (a pre-published or standby key) is held to the same rules: it will
-sign after a rollover.
+algorithm and the key size of its role (the RSA modulus, or 256 for ECDSA P-256), and
+at least one KSK and one ZSK. A key that signs nothing (a pre-published or standby key)
+is held to the same rules: it will sign after a rollover.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tldsec.verify.keys import SEP_FLAG, DnsKey, parse_dnskey
 from tldsec.verify.report import CheckResult, Finding
 
 NAME = "dnskey"
-ALGORITHM_NAMES = {8: "RSASHA256", 10: "RSASHA512"}
+ALGORITHM_NAMES = {8: "RSASHA256", 10: "RSASHA512", 13: "ECDSAP256SHA256"}
 
 
 def check_dnskeys(origin: bytes, dnskey: RRset | None, rules: DpsRules) -> CheckResult:
@@ -81,7 +81,7 @@ def _problems(key: DnsKey, rule: KeyRule, rules: DpsRules) -> list[str]:
             f"{key.bits}-bit {what}; {rules.cite('6.1')} requires a {rule.bits}-bit {rule.role}"
         )
     elif not key.bits and key.protocol == DNSKEY_PROTOCOL:
-        out.append(f"{what}: {key.problem or 'no usable RSA public key'}")
+        out.append(f"{what}: {key.problem or 'no usable public key'}")
     return out
 
 

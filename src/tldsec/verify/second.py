@@ -5,9 +5,12 @@ Here dnspython's ``dns.dnssec.sign`` builds each RRSIG again from the RRset (its
 canonical form, signed data and RDATA) with the RRSIG's own inception and expiration,
 and signs through the same key store (``hsm.dnspython_key``). RSASSA-PKCS1-v1_5 is
 deterministic, so the result must equal the zone's RRSIG octet for octet; any
-difference is a failure naming the RRset. Every RRset is compared, or, for big zones,
-the apex RRsets and a random sample of the others (seeded by the SOA serial, so a run
-can be repeated).
+difference is a failure naming the RRset. ECDSA (algorithm 13) signatures are
+randomised (RFC 6605 6): there dnspython's RRSIG must equal the zone's in every field
+but the signature, and the zone's signature must validate under dnspython's own
+construction of the signed data (``dns.dnssec.validate_rrsig``). Every RRset is
+compared, or, for big zones, the apex RRsets and a random sample of the others (seeded
+by the SOA serial, so a run can be repeated).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import dns.rrset
 import dns.version
 from dns.dnssecalgs.base import GenericPrivateKey
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
+from dns.rdtypes.ANY.RRSIG import RRSIG
 
 from tldsec.dnscore import names
 from tldsec.dnscore.types import RRType, type_text
@@ -42,6 +46,7 @@ from tldsec.verify.rrsig import parse_rrsig
 from tldsec.verify.workers import ForkedMap
 
 NAME = "second-implementation"
+RANDOMISED = frozenset({13})  # ECDSAP256SHA256 (RFC 6605 6): a fresh k per signature
 PrivateKeyFor = Callable[[KeyStore, str], GenericPrivateKey]
 
 
@@ -222,9 +227,38 @@ def _compare_rrset(
             problems.append(f"RRSIG by key {f.key_tag}: dnspython could not sign: {exc}")
             continue
         mine = again.to_digestable(origin)
-        if mine != sig:
+        if f.algorithm in RANDOMISED:
+            problem = _compare_randomised(theirs, sig, mine, key, origin, f.inception)
+            if problem:
+                problems.append(f"RRSIG by key {f.key_tag}: {problem}")
+        elif mine != sig:
             problems.append(f"RRSIG by key {f.key_tag}: {_difference(sig, mine)}")
     return problems
+
+
+def _compare_randomised(
+    theirs: dns.rrset.RRset,
+    sig: bytes,
+    mine: bytes,
+    key: StoreKey,
+    origin: dns.name.Name,
+    inception: int,
+) -> str | None:
+    """For a randomised signature: the fields, then dnspython's validation of ours."""
+    difference = _difference(sig, mine)
+    if not difference.startswith("the signature differs"):
+        return difference
+    try:
+        rrsig = dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.RRSIG, sig, 0, len(sig))
+        assert isinstance(rrsig, RRSIG)
+        dnskeys = dns.rrset.from_rdata(origin, 0, key.dnskey)
+        # Judged at its inception: the times are the signatures check's business.
+        dns.dnssec.validate_rrsig(theirs, rrsig, {origin: dnskeys}, now=float(inception))
+    except dns.exception.ValidationFailure as exc:
+        return f"the signature does not validate under dnspython ({exc})"
+    except (dns.exception.DNSException, ValueError) as exc:
+        return f"dnspython cannot read the RRSIG: {exc}"
+    return None
 
 
 def _difference(ours: bytes, theirs: bytes) -> str:

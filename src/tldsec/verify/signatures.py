@@ -18,7 +18,6 @@ from tldsec.dnscore import names
 from tldsec.dnscore.types import type_text
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.verify.jitter import Jitter
-from tldsec.verify.keys import PKCS1
 from tldsec.verify.report import FINDINGS_CAP, CheckResult, Finding, Status
 from tldsec.verify.rrsig import (
     CLASS_IN,
@@ -99,7 +98,6 @@ def check_range(
     verifiers = ctx.keys.verifiers
     unpack = RRSIG_FIXED.unpack_from
     pack = _RR_HEAD.pack
-    pad = PKCS1
     runs = jitter.runs if jitter is not None else None
     for rrset in signed[start:end]:
         owner, rtype, ttl = rrset.owner, rrset.rtype, rrset.ttl
@@ -132,9 +130,9 @@ def check_range(
                         body = b"".join(head + len(rd).to_bytes(2, "big") + rd for rd in rdatas)
                     data = sig[:signer_end] + body
                     signature = sig[signer_end:]
-                    for public, digest in keys:
+                    for verify in keys:
                         try:
-                            public.verify(signature, data, pad, digest)
+                            verify(signature, data)
                         except InvalidSignature:
                             continue
                         ok = True
