@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tldsec.errors import PolicyError
+from tldsec.errors import PolicyError, PolicyViolation
 from tldsec.policy import Algorithm, load_policy, policy_from_dict
 
 
@@ -163,4 +163,22 @@ def test_the_dps_policy_keeps_the_pin_with_the_security_officer() -> None:
     assert policy_from_dict(data).activation == "stored"
     data["keystore"]["activation"] = "anyone"
     with pytest.raises(PolicyError, match="not one of"):
+        policy_from_dict(data)
+
+
+def test_ecdsa_p256_is_256_bits_and_only_outside_the_dps_policy() -> None:
+    """RFC 6605: algorithm 13 has the curve's size; DPS 6.1 says RSA/SHA-256, so only a
+    policy with another name may sign with 13 (the gate checks the same, verify/)."""
+    data = dps_dict()
+    data["name"] = "ecdsa-lab"
+    for role in ("ksk", "zsk"):
+        data[role]["algorithm"], data[role]["bits"] = 13, 256
+    policy = policy_from_dict(data)
+    assert (policy.ksk.algorithm, policy.zsk.bits) == (Algorithm.ECDSAP256SHA256, 256)
+    data["zsk"]["bits"] = 1024
+    with pytest.raises(PolicyError, match="algorithm 13 keys are 256 bits") as err:
+        policy_from_dict(data)
+    assert err.value.field == "zsk.bits"
+    data["zsk"]["bits"], data["name"] = 256, "dps"
+    with pytest.raises(PolicyViolation, match=r"ksk\.algorithm = 13.*DPS 6\.1, 6\.3"):
         policy_from_dict(data)

@@ -9,15 +9,21 @@ from __future__ import annotations
 from typing import Protocol
 
 import dns.dnssec
+import dns.rdata
+import dns.rdataclass
+import dns.rdatatype
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from dns.dnssecalgs.ecdsa import PublicECDSAP256SHA256
 
 from tldsec.dnscore.dnskey import dnskey_rdata, key_tag
 from tldsec.errors import KeyNotFound, KeyStoreError
 from tldsec.hsm.base import KeyInfo, KeyStore
 from tldsec.hsm.dnspython_key import HsmPrivateKey, hsm_private_key
+from tldsec.hsm.keyalg import verifies
 from tldsec.hsm.rsakey import parse_dnskey_public_key, public_key_from_field
 from tldsec.policy import Algorithm
 
@@ -84,8 +90,10 @@ def check_rsasha512(store: KeyStore) -> None:
 def check_refuses_bad_requests(store: KeyStore) -> None:
     with pytest.raises(KeyStoreError, match=r"100-bit keys are outside 512\.\.4096"):
         store.generate_key(label="tiny", algorithm=Algorithm.RSASHA256, bits=100)
-    with pytest.raises(KeyStoreError, match="algorithm 13 is not one tldsec signs with"):
-        store.generate_key(label="ec", algorithm=13, bits=256)  # type: ignore[arg-type]
+    with pytest.raises(KeyStoreError, match="algorithm 14 is not one tldsec signs with"):
+        store.generate_key(label="ec", algorithm=14, bits=384)  # type: ignore[arg-type]
+    with pytest.raises(KeyStoreError, match="P-256: 256 bits, not 2048"):
+        store.generate_key(label="ec", algorithm=Algorithm.ECDSAP256SHA256, bits=2048)
 
 
 def check_unknown_key(store: KeyStore) -> None:
@@ -162,3 +170,40 @@ def check_dnspython_signs_the_same_bytes(store: ImportingStore) -> None:
         )
         assert sig.algorithm == algorithm
         assert sig.signature == store.sign(fresh.key_id, rrsig_signed_data(case.rrset, sig))
+
+
+def check_ecdsa_p256(store: KeyStore) -> KeyInfo:
+    """Algorithm 13 (RFC 6605): a P-256 key, x | y in the DNSKEY, r | s signatures that
+    cryptography and dnspython verify under the DNSKEY alone, and not under another key."""
+    ksk = store.generate_key(label="ec-ksk", algorithm=Algorithm.ECDSAP256SHA256, bits=256)
+    zsk = store.generate_key(label="ec-zsk", algorithm=Algorithm.ECDSAP256SHA256, bits=256)
+    assert (ksk.algorithm, ksk.bits, len(ksk.public_key)) == (Algorithm.ECDSAP256SHA256, 256, 64)
+    assert store.get_key(ksk.key_id) == ksk
+    assert {ksk.key_id, zsk.key_id} <= {k.key_id for k in store.list_keys()}
+    assert ksk.public_key != zsk.public_key
+
+    signature = store.sign(ksk.key_id, MESSAGE)
+    assert len(signature) == 64
+    public = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + ksk.public_key)
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    public.verify(encode_dss_signature(r, s), MESSAGE, ec.ECDSA(hashes.SHA256()))
+    dnskey = dns.rdata.from_wire(
+        dns.rdataclass.IN, dns.rdatatype.DNSKEY, dnskey_rdata(257, 13, ksk.public_key), 0, 68
+    )
+    PublicECDSAP256SHA256.from_dnskey(dnskey).verify(signature, MESSAGE)  # type: ignore[arg-type]
+    with pytest.raises(InvalidSignature):
+        public.verify(encode_dss_signature(r, s), MESSAGE + b"x", ec.ECDSA(hashes.SHA256()))
+    other = zsk.public_key
+    assert not verifies(other, Algorithm.ECDSAP256SHA256, MESSAGE, signature)
+    assert verifies(ksk.public_key, Algorithm.ECDSAP256SHA256, MESSAGE, signature)
+
+    items = [MESSAGE + bytes([i]) * i for i in range(10)]
+    batch = store.sign_many(zsk.key_id, items)
+    assert len(batch) == len(items)
+    for item, sig in zip(items, batch, strict=True):
+        assert verifies(zsk.public_key, Algorithm.ECDSAP256SHA256, item, sig)
+
+    # dnspython signs through the store with the algorithm-13 class.
+    key = hsm_private_key(store, zsk.key_id)
+    assert key.public_key().to_dnskey(flags=256).key == zsk.public_key
+    return ksk

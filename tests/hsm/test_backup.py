@@ -30,6 +30,7 @@ from tldsec.hsm.backup import (
     split_smk,
 )
 from tldsec.hsm.base import KeyStoreSpec
+from tldsec.hsm.keyalg import verifies
 from tldsec.hsm.pkcs11 import Pkcs11KeyStore
 from tldsec.hsm.rsakey import public_key_from_field
 from tldsec.hsm.smk import SMK_BYTES, officer_session
@@ -119,6 +120,35 @@ def test_a_key_backed_up_in_one_hsm_signs_the_same_after_restore_in_another(
     assert protection.sensitive and protection.extractable and protection.wrap_with_trusted
     assert protection.private and protection.token and protection.sign
     assert not protection.always_sensitive and not protection.local  # truthfully: unwrapped
+
+
+def test_an_ecdsa_p256_key_is_backed_up_and_restored_in_another_hsm(
+    sites: tuple[Pkcs11KeyStore, Pkcs11KeyStore, Ceremony],
+) -> None:
+    first, second, ceremony = sites
+    key = first.generate_key(label="ksk-13", algorithm=Algorithm.ECDSAP256SHA256, bits=256)
+    archive = KeyArchive.from_json(back_up(first, ceremony.check, NOW).to_json(), "a.json")
+    (archived,) = archive.keys
+    assert archived.key == key
+    check_archive(first, archive)
+
+    result = restore(second, archive)
+    assert result.restored == (key,)
+    assert second.get_key(key.key_id) == key
+    message = b"the same P-256 key in another HSM"
+    assert verifies(key.public_key, key.algorithm, message, second.sign(key.key_id, message))
+    protection = second.key_protection(key.key_id)
+    assert protection.sensitive and protection.extractable and protection.wrap_with_trusted
+
+    # Another P-256 key's wrapped half under this key's name is refused, nothing created.
+    other = first.generate_key(label="other", algorithm=Algorithm.ECDSAP256SHA256, bits=256)
+    wrapped = first.wrap_private_key(other.key_id, ceremony.check)
+    second.delete_key(key.key_id)
+    with pytest.raises(KeyStoreError, match="not the private half"):
+        second.unwrap_private_key(wrapped, ceremony.check, key=key)
+    with pytest.raises(KeyStoreError, match="not its private half"):
+        second.check_wrapped_key(wrapped, ceremony.check, key=key)
+    assert key.key_id not in {k.key_id for k in second.list_keys()}
 
 
 def test_the_smk_is_made_once_and_an_hsm_without_it_cannot_restore(

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 
 from tldsec.errors import KeyStoreError, KeyStoreUnavailable
 from tldsec.hsm.file import FileKeyStore, create_key_directory
+from tldsec.hsm.keyalg import verifies
 from tldsec.policy import Algorithm
 
 from . import contract
@@ -45,6 +46,14 @@ def test_rsasha512_keys_sign_with_sha512(store: FileKeyStore) -> None:
 
 def test_refuses_key_sizes_and_algorithms_it_cannot_make(store: FileKeyStore) -> None:
     contract.check_refuses_bad_requests(store)
+
+
+def test_ecdsa_p256_keys_survive_reopening(store: FileKeyStore, keydir: Path) -> None:
+    info = contract.check_ecdsa_p256(store)
+    again = FileKeyStore(keydir)
+    assert again.get_key(info.key_id) == info
+    message = b"signed after reopening"
+    assert verifies(info.public_key, info.algorithm, message, again.sign(info.key_id, message))
 
 
 def test_unknown_key_id_is_key_not_found(store: FileKeyStore) -> None:

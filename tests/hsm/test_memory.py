@@ -44,6 +44,10 @@ def test_refuses_key_sizes_and_algorithms_it_cannot_make(store: MemoryKeyStore) 
     contract.check_refuses_bad_requests(store)
 
 
+def test_ecdsa_p256_keys(store: MemoryKeyStore) -> None:
+    contract.check_ecdsa_p256(store)
+
+
 def test_unknown_key_id_is_key_not_found(store: MemoryKeyStore) -> None:
     contract.check_unknown_key(store)
 

@@ -132,6 +132,43 @@ def test_private_key_is_sensitive_and_extractable_only_wrapped(
         session.close()
 
 
+def test_ecdsa_p256_keys_in_the_token_are_protected_like_rsa_keys(
+    softhsm_store: Pkcs11KeyStore, softhsm_spec: KeyStoreSpec
+) -> None:
+    """Algorithm 13 in the token: generated there on P-256 with the protection of every
+    key (decision 20), the DNSKEY field is the token's CKA_EC_POINT, r | s verifies."""
+    info = contract.check_ecdsa_p256(softhsm_store)
+    assert softhsm_store.key_protection(info.key_id) == KeyProtection(
+        sensitive=True,
+        always_sensitive=True,
+        extractable=True,
+        never_extractable=False,
+        private=True,
+        token=True,
+        sign=True,
+        wrap_with_trusted=True,
+        local=True,
+    )
+    token = pkcs11.lib(str(softhsm_spec.module)).get_token(token_label=softhsm_spec.token_label)
+    session = token.open(rw=True)
+    try:
+        ckid = bytes.fromhex(info.key_id)
+        private = session.get_key(ObjectClass.PRIVATE_KEY, KeyType.EC, id=ckid)
+        public = session.get_key(ObjectClass.PUBLIC_KEY, KeyType.EC, id=ckid)
+        with pytest.raises((pkcs11.AttributeSensitive, pkcs11.AttributeTypeInvalid)):
+            private[Attribute.VALUE]
+        assert private[Attribute.DECRYPT] is False and private[Attribute.DERIVE] is False
+        assert bytes(public[Attribute.EC_POINT]) == b"\x04\x41\x04" + info.public_key
+        kek = session.generate_key(KeyType.AES, 256, store=False, template={Attribute.WRAP: True})
+        with pytest.raises(pkcs11.KeyNotWrappable):
+            kek.wrap_key(private, mechanism=Mechanism.AES_KEY_WRAP_PAD)
+    finally:
+        session.close()
+    # Found again from the token alone (a new store: no cache).
+    with Pkcs11KeyStore(softhsm_spec) as again:
+        assert again.get_key(info.key_id) == info
+
+
 def test_public_key_is_the_dnskey_field_of_the_token_key(
     softhsm_store: Pkcs11KeyStore, softhsm_spec: KeyStoreSpec
 ) -> None:

@@ -30,7 +30,7 @@ from tldsec.keys.planner import plan
 from tldsec.keys.rollover import KeyFactory, Outcome
 from tldsec.keys.state import DsState, KeyEvent, KeyRecord, KeyState, Role
 from tldsec.keys.timing import TimingParams
-from tldsec.policy import Policy
+from tldsec.policy import FIXED_KEY_BITS, Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,14 +254,18 @@ class Simulation:
 
 
 def fake_key_factory(policy: Policy, seed: int = 0) -> KeyFactory:
-    """Keys shaped like RSA DNSKEYs (RFC 3110), from a seeded generator: no key store."""
+    """Keys shaped like DNSKEYs of the policy's algorithm (RFC 3110 for RSA, 64 octets
+    for ECDSA P-256, RFC 6605), from a seeded generator: no key store."""
     rng = random.Random(seed)
     counter = itertools.count(1)
 
     def make(role: Role, now: datetime) -> KeyRecord:
         kp = policy.ksk if role is Role.KSK else policy.zsk
-        modulus = rng.getrandbits(kp.bits) | (1 << (kp.bits - 1)) | 1
-        public = b"\x03" + (65537).to_bytes(3, "big") + modulus.to_bytes(kp.bits // 8, "big")
+        if kp.algorithm in FIXED_KEY_BITS:
+            public = rng.getrandbits(2 * kp.bits).to_bytes(2 * kp.bits // 8, "big")
+        else:
+            modulus = rng.getrandbits(kp.bits) | (1 << (kp.bits - 1)) | 1
+            public = b"\x03" + (65537).to_bytes(3, "big") + modulus.to_bytes(kp.bits // 8, "big")
         n = next(counter)
         return KeyRecord(
             key_id=f"sim-{role}-{n}",
