@@ -130,7 +130,16 @@ def main() -> int:
         profile = os.environ.get("TLDSEC_BENCH_PROFILE")
         prefix = [sys.executable, "-m", "cProfile", "-o", profile] if profile else []
         server = subprocess.Popen(
-            [*prefix, str(TLDSEC), "console", "serve", "--home", str(home), "--listen", f"127.0.0.1:{port}"],
+            [
+                *prefix,
+                str(TLDSEC),
+                "console",
+                "serve",
+                "--home",
+                str(home),
+                "--listen",
+                f"127.0.0.1:{port}",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
