@@ -1,12 +1,35 @@
-"""Progress of a long run on stderr (``tldsec sign``, the cycle's signing stage): on a
-terminal a bar with the rate and the time left (rich), otherwise a line at most every
-``interval`` seconds, for a log or the journal."""
+"""Progress of a long run on stderr (``tldsec sign``, ``tldsec verify``, ``tldsec zone
+build`` and a cycle's build, signing and verify stages): on a terminal a bar with the
+rate and the time left (rich), otherwise a line at most every ``interval`` seconds, for
+a log or the journal. ``$TLDSEC_PROGRESS_SECONDS`` sets that interval (default 10)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+from collections.abc import Callable
 from typing import Any, TextIO
+
+Progress = Callable[[int, int], None]  # (items done, items in all)
+ProgressFor = Callable[[str], Progress]  # the progress of one named part of a run
+INTERVAL_ENV = "TLDSEC_PROGRESS_SECONDS"
+DEFAULT_INTERVAL = 10.0
+
+
+def default_interval() -> float:
+    """Seconds between two progress lines off a terminal: ``$TLDSEC_PROGRESS_SECONDS``,
+    else 10 (a value that is not a number >= 0 is ignored)."""
+    try:
+        value = float(os.environ.get(INTERVAL_ENV, DEFAULT_INTERVAL))
+    except ValueError:
+        return DEFAULT_INTERVAL
+    return value if value >= 0 else DEFAULT_INTERVAL
+
+
+def progress_lines(prefix: str) -> Callable[[str], ProgressLine]:
+    """The progress of each part of a run, labelled ``prefix: part`` (``cycle: verify``)."""
+    return lambda what: ProgressLine(f"{prefix}: {what}")
 
 
 class ProgressLine:
@@ -14,10 +37,12 @@ class ProgressLine:
     ``label: done/total (pct) rate/s, about N s left`` every ``interval`` seconds and at
     the end, so a run under systemd or cron is not silent for minutes (issue 22)."""
 
-    def __init__(self, label: str, stream: TextIO | None = None, interval: float = 10.0) -> None:
+    def __init__(
+        self, label: str, stream: TextIO | None = None, interval: float | None = None
+    ) -> None:
         self._label = label
         self._stream = stream or sys.stderr
-        self._interval = interval
+        self._interval = default_interval() if interval is None else interval
         self._start = time.monotonic()
         self._last = self._start
         self._bar: Any = None

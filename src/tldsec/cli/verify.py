@@ -21,6 +21,7 @@ from tldsec.clock import SystemClock
 from tldsec.errors import AuditError, ConfigError, ExitCode, KeyStoreError, TldsecError
 from tldsec.hsm.base import KeyStore
 from tldsec.policy import load_policy
+from tldsec.progress import progress_lines
 from tldsec.settings import CONFIG_NAME, Settings, VerifySettings, home_from, load_settings
 from tldsec.verify.gate import Recorder, gate
 from tldsec.verify.report import Report
@@ -107,10 +108,18 @@ def run(args: argparse.Namespace) -> int:
                 keystore=keystore,
                 opener=_opener(),
                 recorder=_recorder(settings),
+                progress=progress_lines("verify"),
             )
             report = result.report
         else:
-            report = verify_zone(request, options, now, keystore=keystore, opener=_opener())
+            report = verify_zone(
+                request,
+                options,
+                now,
+                keystore=keystore,
+                opener=_opener(),
+                progress=progress_lines("verify"),
+            )
     finally:
         if keystore is not None:
             keystore.close()

@@ -13,6 +13,7 @@ from tldsec.cli.common import add_home_argument, operator_actor, settings_from_a
 from tldsec.clock import SystemClock
 from tldsec.cycle.run import UNSIGNED_NAME
 from tldsec.errors import ConfigError, CycleError
+from tldsec.progress import progress_lines
 from tldsec.registry.context import rules_from_settings
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.names import normalize
@@ -71,10 +72,11 @@ def _build(args: argparse.Namespace) -> int:
             ttl=settings.policy.ttl,
             rules=rules_from_settings(settings),
             clock=SystemClock(),
+            progress=progress_lines("zone build"),
         )
     finally:
         db.dispose()
-    write_zone(zone, args.output, built_at)
+    write_zone(zone, args.output, built_at, progress_lines("zone build"))
     print(
         f"{args.output}: {zone.origin} serial {zone.serial}, {len(zone.records)} records, "
         f"{zone.delegations} delegations ({zone.signed_delegations} with DS), "

@@ -74,7 +74,7 @@ from tldsec.errors import (
 from tldsec.filedigest import load_record
 from tldsec.hsm.base import KeyStore
 from tldsec.keys.service import KeyManager
-from tldsec.progress import ProgressLine
+from tldsec.progress import ProgressLine, progress_lines
 from tldsec.registry.context import rules_from_settings
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import ZoneChange
@@ -300,6 +300,7 @@ class Cycle(Safeguards):
                 serial=serial,
                 built_at=now,
                 incremental=base_trusted,
+                progress=progress_lines("cycle: build"),
             )
             run.stats.update(
                 delegations=built.delegations,
@@ -408,6 +409,7 @@ class Cycle(Safeguards):
             opener=self.opener,
             recorder=self.recorder,
             previous_checked=checked,
+            progress=progress_lines("cycle: verify"),
         )
         verdict.report.meta["reconciliation"] = reconciled.describe()
         self._save_report(verdict.report.to_json(), serial)

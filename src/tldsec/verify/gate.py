@@ -42,6 +42,7 @@ from tldsec.verify.cut import order_problem
 from tldsec.verify.incremental import verify_incremental
 from tldsec.verify.report import Report
 from tldsec.verify.verifier import KeyOpener, VerifyOptions, VerifyRequest, verify_zone
+from tldsec.verify.workers import ProgressFor
 from tldsec.zonefiles import Staged, stage
 
 log = logging.getLogger("tldsec.verify.gate")
@@ -90,11 +91,13 @@ def gate(
     opener: KeyOpener | None = None,
     recorder: Recorder | None = None,
     previous_checked: Checked | None = None,
+    progress: ProgressFor | None = None,
 ) -> GateResult:
     """Verify the candidate; publish it to ``publish_to`` only if every check passed.
 
     ``previous_checked``: the caller's proof, in this process, that the previous zone
-    equals its digest record (taken only if the file is untouched since)."""
+    equals its digest record (taken only if the file is untouched since); ``progress``:
+    how far a full verification is (an incremental one is proportional to the changes)."""
     staged: Staged | None = None
     previous_state = None
     if publish_to is not None:
@@ -122,7 +125,7 @@ def gate(
         request = replace(request, signed=staged.path, display_name=str(request.signed))
     staging = time.perf_counter() - t0
     try:
-        report = _verify(request, options, now, decision, keystore, opener)
+        report = _verify(request, options, now, decision, keystore, opener, progress)
         report.meta["staging_seconds"] = round(staging, 3)
         if staged is not None:
             report.meta["sha256"] = staged.digest.sha256
@@ -163,13 +166,14 @@ def _verify(
     decision: mode.Decision,
     keystore: KeyStore | None,
     opener: KeyOpener | None,
+    progress: ProgressFor | None,
 ) -> Report:
     if decision.mode == mode.INCREMENTAL:
         assert decision.patch is not None
         return verify_incremental(
             request, options, now, decision.patch, decision.reason, keystore=keystore, opener=opener
         )
-    report = verify_zone(request, options, now, keystore=keystore, opener=opener)
+    report = verify_zone(request, options, now, keystore=keystore, opener=opener, progress=progress)
     report.meta["verification"] = {"mode": mode.FULL, "reason": decision.reason}
     return report
 

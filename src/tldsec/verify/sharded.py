@@ -55,7 +55,7 @@ from tldsec.verify.part import (
 from tldsec.verify.report import CheckResult, Collector, Finding
 from tldsec.verify.rrsig import SignatureContext
 from tldsec.verify.split import PART_BYTES, Plan, plan_parts
-from tldsec.verify.workers import Background, ForkedMap
+from tldsec.verify.workers import Background, ForkedMap, ProgressFor
 from tldsec.verify.zoneread import read_zone_file, read_zone_string
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,7 @@ def run_sharded(
     keystore: KeyStore | None,
     opener: KeyOpener | None,
     part_bytes: int = PART_BYTES,
+    progress: ProgressFor | None = None,
 ) -> ShardedRun | None:
     """Every built-in check on ``request.signed`` in parts; None if it cannot be split."""
     t0 = time.perf_counter()
@@ -139,7 +140,7 @@ def run_sharded(
         dnskey_result = dnskeyset.check_dnskeys(apex.origin, dnskey, options.rules)
         apex_coverage = list(coverage.apex_coverage(apex, options.expected))
         serial_result = content.check_serial_from_file(apex, request.previous, origin)
-        results = parts.result()
+        results = parts.result(progress("parts") if progress is not None else None)
     except BaseException:
         if unsigned_job is not None:
             unsigned_job.close()

@@ -27,7 +27,7 @@ from tldsec.verify.rrsig import (
     check_rrsig,
     owner_labels,
 )
-from tldsec.verify.workers import ForkedMap
+from tldsec.verify.workers import ForkedMap, Progress
 
 NAME = "signatures"
 _RR_HEAD = struct.Struct("!HHI")  # type, class, original TTL (RFC 4034 3.1.8.1)
@@ -36,7 +36,9 @@ _RR_HEAD = struct.Struct("!HHI")  # type, class, original TTL (RFC 4034 3.1.8.1)
 class SignatureCheck:
     """The signature check, started in the background: ``result()`` collects it."""
 
-    def __init__(self, zone: Zone, ctx: SignatureContext, workers: int) -> None:
+    def __init__(
+        self, zone: Zone, ctx: SignatureContext, workers: int, progress: Progress | None = None
+    ) -> None:
         self._t0 = time.perf_counter()
         signed = [r for r in zone.rrsets() if r.sigs]
         self.signatures = sum(len(r.sigs) for r in signed)
@@ -52,9 +54,10 @@ class SignatureCheck:
             task, len(signed), workers
         )
         self.workers = self._map.workers
+        self._progress = progress
 
     def result(self) -> CheckResult:
-        parts = self._map.result()
+        parts = self._map.result(self._progress)
         jitter = Jitter()
         for _, _, j in parts:
             jitter.merge(j)

@@ -35,7 +35,7 @@ from tldsec.verify.second import NAME as SECOND
 from tldsec.verify.second import SecondImplementationCheck
 from tldsec.verify.signatures import SignatureCheck
 from tldsec.verify.structure import analyse
-from tldsec.verify.workers import collector_paused
+from tldsec.verify.workers import ProgressFor, collector_paused
 from tldsec.verify.zoneread import read_zone_file
 
 ZONE_FILE = "zone-file"
@@ -62,11 +62,13 @@ def verify_zone(
     *,
     keystore: KeyStore | None = None,
     opener: KeyOpener | None = None,
+    progress: ProgressFor | None = None,
 ) -> Report:
     """Run every check on ``request.signed`` at time ``now``; never raises for a bad zone.
 
     ``keystore`` is needed only by the second-implementation check (skipped without
-    it); ``opener`` lets forked workers open their own sessions on that store.
+    it); ``opener`` lets forked workers open their own sessions on that store;
+    ``progress`` hears how far the signature check (or the parts of a split zone) is.
     """
     t0 = time.perf_counter()
     origin = request.origin if request.origin.endswith(".") else request.origin + "."
@@ -87,7 +89,9 @@ def verify_zone(
     serial: int | None = None
     try:
         with collector_paused():
-            serial = _builtin(request, options, origin, now_s, horizon_s, run, keystore, opener)
+            serial = _builtin(
+                request, options, origin, now_s, horizon_s, run, keystore, opener, progress
+            )
     except BaseException:
         external.abandon()
         raise
@@ -112,6 +116,7 @@ def _builtin(
     run: _Run,
     keystore: KeyStore | None,
     opener: KeyOpener | None,
+    progress: ProgressFor | None,
 ) -> int | None:
     """Everything but the external validators; returns the candidate's SOA serial."""
     try:
@@ -120,13 +125,21 @@ def _builtin(
         big = False
     if big:
         parts = sharded.run_sharded(
-            request, options, origin, now_s, horizon_s, keystore, opener, options.part_bytes
+            request,
+            options,
+            origin,
+            now_s,
+            horizon_s,
+            keystore,
+            opener,
+            options.part_bytes,
+            progress,
         )
         if parts is not None:
             run.checks.extend(parts.checks)
             run.meta.update(parts.meta)
             return parts.serial
-    return _whole(request, options, origin, now_s, horizon_s, run, keystore, opener)
+    return _whole(request, options, origin, now_s, horizon_s, run, keystore, opener, progress)
 
 
 def _whole(
@@ -138,6 +151,7 @@ def _whole(
     run: _Run,
     keystore: KeyStore | None,
     opener: KeyOpener | None,
+    progress: ProgressFor | None,
 ) -> int | None:
     """The zone read whole into this process."""
     checks = run.checks
@@ -159,7 +173,9 @@ def _whole(
         origin=zone.origin, keys=keys, now=now_s, horizon=horizon_s, rules=options.rules
     )
 
-    signatures = SignatureCheck(zone, ctx, options.workers)
+    signatures = SignatureCheck(
+        zone, ctx, options.workers, progress("signatures (RRsets)") if progress else None
+    )
     run.meta["workers"] = signatures.workers
     try:
         _parent_checks(zone, request, options, ctx, run)

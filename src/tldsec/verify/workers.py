@@ -17,7 +17,7 @@ import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Generic, TypeVar
@@ -28,8 +28,12 @@ from tldsec.forked import end_with_parent
 T = TypeVar("T")
 R = TypeVar("R")
 Task = Callable[[int, int], list[T]]
+Progress = Callable[[int, int], None]  # (items done, items in all): tldsec/progress.py
+# Makes the progress of one part of the work, named for a person ("signatures (RRsets)").
+ProgressFor = Callable[[str], Progress]
 
 PARALLEL_MIN_ITEMS = 2048  # below this, forking costs more than it saves
+IN_PROCESS_STEPS = 20  # with progress and no workers: the range in this many calls
 CHUNKS_PER_WORKER = 8  # uneven chunks (NSEC3 vs DNSKEY) balance out
 
 _FORK_TASK: Callable[[int, int], list[object]] | None = None
@@ -64,7 +68,8 @@ class ForkedMap(Generic[T]):
     """Run ``task(start, end)`` over ``range(total)`` in forked workers, in the background.
 
     ``result()`` waits and returns the concatenated results in index order. With one
-    worker, or few items, the task runs in this process at ``result()``.
+    worker, or few items, the task runs in this process at ``result()``. A ``progress``
+    given to ``result()`` hears (items done, items in all) as each range completes.
     """
 
     def __init__(
@@ -81,6 +86,7 @@ class ForkedMap(Generic[T]):
         self._total = total
         self._pool: ProcessPoolExecutor | None = None
         self._parts: list[Future[list[object]]] = []
+        self._ranges: list[tuple[int, int]] = []
         workers = cpu_count() if workers <= 0 else workers
         self.workers = 1 if total < min_items else min(workers, total)
         if self.workers <= 1:
@@ -88,6 +94,7 @@ class ForkedMap(Generic[T]):
         if chunk is None:
             chunk = max(256, -(-total // (self.workers * CHUNKS_PER_WORKER)))
         ranges = [(s, min(s + chunk, total)) for s in range(0, total, chunk)]
+        self._ranges = ranges
         if _FORK_TASK is not None:
             raise RuntimeError("a ForkedMap is already running in this process")
         _FORK_TASK = task  # type: ignore[assignment]
@@ -100,11 +107,13 @@ class ForkedMap(Generic[T]):
         )
         self._parts = [self._pool.submit(_run, start, end) for start, end in ranges]
 
-    def result(self) -> list[T]:
+    def result(self, progress: Progress | None = None) -> list[T]:
         global _FORK_TASK
         if self._pool is None:
-            return self._task(0, self._total)
+            return self._in_process(progress)
         try:
+            if progress is not None:
+                self._report(progress)
             parts = [future.result() for future in self._parts]
         except BrokenProcessPool as exc:
             raise VerificationFailed(
@@ -118,6 +127,32 @@ class ForkedMap(Generic[T]):
             _FORK_TASK = None
             gc.unfreeze()
         return [item for part in parts for item in part]  # type: ignore[misc]
+
+    def _in_process(self, progress: Progress | None) -> list[T]:
+        total = self._total
+        if progress is None:
+            return self._task(0, total)
+        step = max(1, -(-total // IN_PROCESS_STEPS))
+        out: list[T] = []
+        for start in range(0, total, step):
+            end = min(start + step, total)
+            out.extend(self._task(start, end))
+            progress(end, total)
+        return out
+
+    def _report(self, progress: Progress) -> None:
+        """Wait for the ranges, telling ``progress`` as each completes."""
+        sizes = {
+            id(f): end - start for f, (start, end) in zip(self._parts, self._ranges, strict=True)
+        }
+        pending = set(self._parts)
+        done = 0
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                future.result()  # a dead worker fails here, at once
+                done += sizes[id(future)]
+            progress(done, self._total)
 
     def abandon(self) -> None:
         """Stop the workers (on an error in the parent) without waiting for results."""

@@ -32,6 +32,7 @@ from tldsec.atomicfile import replacing
 from tldsec.clock import Clock
 from tldsec.errors import ZoneContentError
 from tldsec.policy import TtlPolicy
+from tldsec.progress import ProgressFor
 from tldsec.registry.context import RegistryRules
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.ds_rules import DsData
@@ -52,6 +53,8 @@ from tldsec.zone.serial import allocate_serial
 
 _BATCH = 20_000
 _Ts = TypeVarTuple("_Ts")
+
+PROGRESS_EVERY = 1024  # items between two progress calls (each call reads the clock)
 
 
 class ZoneRecord(NamedTuple):
@@ -94,10 +97,12 @@ def build_zone(
     serial: int,
     rules: RegistryRules,
     isolation: Isolation | None = None,
+    progress: ProgressFor | None = None,
 ) -> BuiltZone:
     """Read the registry (one consistent snapshot: ``RegistryDatabase.snapshot``); every
     delegation and glue host is checked with ``rules`` and a bad one quarantined
-    (``zone.quarantine``; ``isolation`` knows the previous build's, None: no previous)."""
+    (``zone.quarantine``; ``isolation`` knows the previous build's, None: no previous).
+    ``progress`` hears how many delegations have been checked."""
     origin = origin.lower() if origin.endswith(".") else origin.lower() + "."
     if not 0 < serial < 2**32:
         raise ValueError(f"SOA serial {serial} is outside 1..2^32-1 (RFC 1035 3.3.13)")
@@ -127,7 +132,11 @@ def build_zone(
     ns_by_domain: dict[str, list[str]] = {}
     ds_by_domain: dict[str, list[str]] = {}
     no_ds: list[DsData] = []
-    for domain_name, hosts in db_ns.items():
+    checked = progress("checking delegations") if progress is not None else None
+    total = len(db_ns)
+    for done, (domain_name, hosts) in enumerate(db_ns.items(), 1):
+        if checked is not None and (done % PROGRESS_EVERY == 0 or done == total):
+            checked(done, total)
         published = check.domain(domain_name, hosts, db_ds.get(domain_name, no_ds))
         if published is not None:
             ns_by_domain[domain_name] = published[0]
@@ -206,20 +215,36 @@ def build_from_registry(
     ttl: TtlPolicy,
     rules: RegistryRules,
     clock: Clock,
+    progress: ProgressFor | None = None,
 ) -> tuple[BuiltZone, datetime]:
     """Allocate the next serial (its own transaction), then build from one snapshot."""
     now = clock.now()
     with db.write() as session:
         serial = allocate_serial(session, now)
     with db.snapshot() as session:
-        zone = build_zone(session, origin=origin, apex=apex, ttl=ttl, serial=serial, rules=rules)
+        zone = build_zone(
+            session,
+            origin=origin,
+            apex=apex,
+            ttl=ttl,
+            serial=serial,
+            rules=rules,
+            progress=progress,
+        )
         return zone, now
 
 
-def zone_text(zone: BuiltZone, built_at: datetime | None = None) -> Iterator[str]:
-    """The zone file, line by line (each ending in a newline)."""
+def zone_text(
+    zone: BuiltZone, built_at: datetime | None = None, progress: ProgressFor | None = None
+) -> Iterator[str]:
+    """The zone file, line by line (each ending in a newline); ``progress`` hears how
+    many records have been written."""
     yield header_line(zone.origin, zone.serial, built_at)
-    for record in zone.records:
+    written = progress("writing records") if progress is not None else None
+    total = len(zone.records)
+    for done, record in enumerate(zone.records, 1):
+        if written is not None and (done % PROGRESS_EVERY == 0 or done == total):
+            written(done, total)
         yield record.line() + "\n"
     yield trailer_line(
         zone.delegations, zone.signed_delegations, zone.glue_hosts, len(zone.orphan_hosts)
@@ -240,11 +265,16 @@ def trailer_line(delegations: int, with_ds: int, glue_hosts: int, orphan_hosts: 
     )
 
 
-def write_zone(zone: BuiltZone, path: Path, built_at: datetime | None = None) -> None:
+def write_zone(
+    zone: BuiltZone,
+    path: Path,
+    built_at: datetime | None = None,
+    progress: ProgressFor | None = None,
+) -> None:
     """Write the zone file atomically: a reader sees the old file or the whole new one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with replacing(path, "w", encoding="ascii", newline="\n") as out:
-        out.writelines(zone_text(zone, built_at))
+        out.writelines(zone_text(zone, built_at, progress))
 
 
 def delegation_records(

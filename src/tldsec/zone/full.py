@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from tldsec.clock import to_epoch
 from tldsec.errors import ZoneSyntaxError
 from tldsec.policy import TtlPolicy
+from tldsec.progress import ProgressFor
 from tldsec.registry.context import RegistryRules
 from tldsec.registry.models import ZoneChange
 from tldsec.settings import ApexSettings
@@ -39,6 +40,7 @@ def build_full(
     serial: int,
     built_at: datetime,
     reason: str,
+    progress: ProgressFor | None = None,
 ) -> BuildResult:
     """Build every owner from the registry snapshot and write ``path`` and its record;
     ``reason``: why not incrementally (kept in the result). A quarantined object keeps
@@ -61,6 +63,7 @@ def build_full(
             serial=serial,
             rules=rules,
             isolation=isolation,
+            progress=progress,
         )
     newest = zone.last_change_id
     seen = set(
@@ -76,7 +79,7 @@ def build_full(
 
     def chunks() -> Iterable[bytes]:
         batch: list[str] = []
-        for line in zone_text(zone, built_at):
+        for line in zone_text(zone, built_at, progress):
             batch.append(line)
             if len(batch) == 20_000:
                 yield "".join(batch).encode("ascii")

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from tldsec.clock import to_epoch
 from tldsec.errors import ZoneContentError, ZoneError, ZoneSyntaxError
 from tldsec.policy import TtlPolicy
+from tldsec.progress import ProgressFor
 from tldsec.registry.context import RegistryRules
 from tldsec.registry.models import ZoneChange
 from tldsec.registry.names import superordinate
@@ -81,10 +82,12 @@ def build_zone_file(
     built_at: datetime,
     max_names: int | None = None,
     incremental: bool = True,
+    progress: ProgressFor | None = None,
 ) -> BuildResult:
     """Write the unsigned zone to ``path`` (atomically, with its build record) from one
     registry snapshot (``RegistryDatabase.snapshot``); every object written passes
-    ``rules`` or is quarantined (``zone.quarantine``)."""
+    ``rules`` or is quarantined (``zone.quarantine``). ``progress`` hears how far a full
+    build is (an incremental one is proportional to the changes)."""
     origin = origin.lower() if origin.endswith(".") else origin.lower() + "."
     if not 0 < serial < 2**32:
         raise ValueError(f"SOA serial {serial} is outside 1..2^32-1 (RFC 1035 3.3.13)")
@@ -103,7 +106,7 @@ def build_zone_file(
     else:
         reason = "incremental build turned off"
     log.info("full zone build: %s", reason)
-    return build_full(session, path, origin, apex, ttl, rules, serial, built_at, reason)
+    return build_full(session, path, origin, apex, ttl, rules, serial, built_at, reason, progress)
 
 
 # --- incremental ----------------------------------------------------------------------------
