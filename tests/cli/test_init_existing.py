@@ -166,3 +166,13 @@ def test_migrating_as_the_app_role_names_owner_role_and_owner_role_fixes_it(
     assert code == 0, out + err
     assert f"audit: role {app} may append and read only" in out
     assert "summary: 4 done" in out
+
+
+def test_an_unreachable_server_names_the_url_key(tmp_path: Path, softhsm_home: Path) -> None:
+    url = "postgresql+psycopg://tldsec_app@127.0.0.1:9/tldsec_registry"  # discard port
+    home = write_home(tmp_path / "home", keystore(softhsm_home, "x"),
+                      f'\n[database]\nregistry_url = "{url}"\n')  # fmt: skip
+    code, _, err = init_existing(home)
+    line = one_line_error(err)
+    assert code == 1 and "cannot reach the registry database" in line
+    assert "[database] registry_url" in line

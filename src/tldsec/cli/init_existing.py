@@ -24,7 +24,7 @@ from tldsec.audit.config import audit_config, key_exists, open_audit_log, resolv
 from tldsec.audit.events import EventType
 from tldsec.audit.log import AuditLog
 from tldsec.ceremony.store import load_ceremony_settings
-from tldsec.cli.common import database_key, operator_actor, redacted, settings_from_args
+from tldsec.cli.common import operator_actor, redacted, require_databases, settings_from_args
 from tldsec.cli.db import upgrade_databases
 from tldsec.clock import Clock, SystemClock
 from tldsec.db.exists import create_database, database_exists
@@ -128,17 +128,12 @@ def _databases(settings: Settings) -> list[str]:
     default SQLite files in the home are created here, as plain ``init`` does."""
     made: list[str] = []
     for name, url in settings.database_urls().items():
-        if database_exists(url):  # an unreachable server: one line naming the URL
-            continue
         written = getattr(settings.config.database, f"{name}_url") is not None
-        if written:
-            raise ConfigError(
-                f"the {name} database {redacted(url)} ({database_key(settings, name)}) does "
-                "not exist: create it as the owner role (docs/operations.md), or correct "
-                "the URL"
-            )
-        create_database(url)
-        made.append(f"{name} database {redacted(url)} created")
+        if not written and not database_exists(url):
+            create_database(url)
+            made.append(f"{name} database {redacted(url)} created")
+    # The written ones: unreachable or missing is one line naming [database] NAME_url.
+    require_databases(settings)
     return made
 
 
