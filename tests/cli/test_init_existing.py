@@ -176,3 +176,14 @@ def test_an_unreachable_server_names_the_url_key(tmp_path: Path, softhsm_home: P
     line = one_line_error(err)
     assert code == 1 and "cannot reach the registry database" in line
     assert "[database] registry_url" in line
+
+
+def test_a_new_home_still_needs_its_origin(tmp_path: Path) -> None:
+    code, _, err = tldsec_init(tmp_path / "home")
+    assert code == 1 and "--origin ORIGIN is required" in one_line_error(err)
+    assert not (tmp_path / "home").exists()
+
+
+def tldsec_init(home: Path) -> tuple[int, str, str]:
+    out = tldsec("init", "--home", str(home), check=False)
+    return out.returncode, out.stdout, out.stderr
