@@ -53,6 +53,8 @@ def test_a_cycle_reports_build_signing_and_verify_and_its_json_stays_clean(home:
     assert checked[-1] == (DOMAINS, DOMAINS)
     written = seen["cycle: build: writing records"]
     assert written[-1][0] == written[-1][1] > 2 * DOMAINS  # NS records at least
+    read = seen["cycle: reconcile: zone file (bytes)"]  # the first cycle reconciles all
+    assert read[-1] == (result["stats"]["unsigned_bytes"],) * 2
     assert seen["cycle: signing"][-1][0] == seen["cycle: signing"][-1][1] > 0
     rrsets = seen["cycle: verify: signatures (RRsets)"]
     assert len(rrsets) > 1 and rrsets[-1][0] == rrsets[-1][1]  # in steps, to the end

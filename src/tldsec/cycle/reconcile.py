@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import mmap
+import os
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from tldsec.errors import ZoneSyntaxError
+from tldsec.progress import Progress, ProgressFor
 from tldsec.registry.models import Domain, DomainNs, DomainStatus, DsRecord, Host, HostAddress
 from tldsec.registry.statuses import HOLD
 from tldsec.zone.blocks import ZoneFileBlocks
@@ -38,6 +40,7 @@ from tldsec.zone.blocks import ZoneFileBlocks
 MODULUS = 1 << 256
 TYPES = frozenset({"NS", "DS", "A", "AAAA"})
 _BATCH = 20_000
+PROGRESS_LINES = 4096  # zone file lines between two progress calls
 
 Record = tuple[str, str, str]  # owner, type, rdata: canonical
 
@@ -222,9 +225,23 @@ def zone_records(lines: Iterable[bytes], apex: Apex, name: str) -> Iterator[Reco
             yield record
 
 
-def file_records(path: Path, apex: Apex) -> Iterator[Record]:
+def file_records(path: Path, apex: Apex, progress: Progress | None = None) -> Iterator[Record]:
+    """The delegation records of the zone file; ``progress`` hears the bytes read."""
     with open(path, "rb") as f:
-        yield from zone_records(f, apex, str(path))
+        lines: Iterable[bytes] = f
+        if progress is not None:
+            lines = _counted(f, os.fstat(f.fileno()).st_size, progress)
+        yield from zone_records(lines, apex, str(path))
+
+
+def _counted(lines: Iterable[bytes], total: int, progress: Progress) -> Iterator[bytes]:
+    done = 0
+    for number, line in enumerate(lines, 1):
+        done += len(line)
+        if number % PROGRESS_LINES == 0:
+            progress(done, total)
+        yield line
+    progress(done, max(done, total))
 
 
 def owner_records(path: Path, owners: Iterable[str], apex: Apex) -> Iterator[Record]:
@@ -255,13 +272,15 @@ def compare(
     return Reconciliation(a, b, _differing(reg, zon), owners)
 
 
-def full(session: Session, path: Path, apex: Apex) -> Reconciliation:
+def full(
+    session: Session, path: Path, apex: Apex, progress: ProgressFor | None = None
+) -> Reconciliation:
     """The whole unsigned zone against the whole registry (one pass each, then a
-    second, by owner, only on a difference)."""
+    second, by owner, only on a difference); ``progress`` hears how far the file is read."""
     a, b = Tally(), Tally()
     for r in registry_records(session, apex):
         a.add(r)
-    for r in file_records(path, apex):
+    for r in file_records(path, apex, progress("zone file (bytes)") if progress else None):
         b.add(r)
     if a == b:
         return Reconciliation(a, b)

@@ -33,6 +33,7 @@ from tldsec.cycle.state import CycleState
 from tldsec.distribute.store import ZoneStore
 from tldsec.errors import CycleError, DigestMismatch
 from tldsec.filedigest import Checked, check_file
+from tldsec.progress import progress_lines
 from tldsec.registry.models import ZoneChange
 from tldsec.settings import ApexSettings, Settings
 from tldsec.verify import mode
@@ -116,7 +117,7 @@ class Safeguards:
         last_full = state.reconciled_full_at
         now = to_epoch(self.clock.now())
         if full or last_full is None or now - last_full >= every or self._full_verification_due():
-            result = reconcile.full(session, path, scope)
+            result = reconcile.full(session, path, scope, progress_lines("cycle: reconcile"))
             full = True
         else:
             names = session.scalars(
