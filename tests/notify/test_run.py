@@ -266,3 +266,19 @@ def test_no_server_configured_keeps_notices_waiting(
     out = capsys.readouterr().out
     assert code == 0 and "no [notify] smtp_host: nothing is sent" in out
     assert len(list(Outbox(home / "notify").messages(WAITING))) > 0
+
+
+def test_status_shows_the_outbox(
+    home: Path, box: tuple[Mailbox, int], capsys: pytest.CaptureFixture[str]
+) -> None:
+    mailbox, port = box
+    assert main(["status", "--home", str(home), "--json"]) in (0, 1)
+    assert json.loads(capsys.readouterr().out)["notices"] is None  # no outbox yet
+    configure(home, port, ONLY_OPERATOR)
+    mailbox.refuse = 1000
+    now = SystemClock().now()
+    for seconds in (0, 60, 180, 330):
+        run(home, now + timedelta(seconds=seconds))
+    main(["status", "--home", str(home)])
+    out = capsys.readouterr().out
+    assert "notices         2 GIVEN UP, 0 waiting, 0 sent (tldsec notify list)" in out

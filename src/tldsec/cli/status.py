@@ -140,6 +140,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
         },
         "hsm": hsm_status(settings),
         "replicas": replica_status(settings),
+        "notices": notice_status(settings),
         "now": now.isoformat(),
     }
     report["health"] = health(report, settings, now)
@@ -167,6 +168,17 @@ def replica_status(settings: Settings) -> dict[str, Any] | None:
         "incidents": [p.line() for p in report.incidents],
         "waiting": [p.line() for p in report.waiting],
     }
+
+
+def notice_status(settings: Settings) -> dict[str, Any] | None:
+    """The e-mail outbox (docs/publication.md): messages waiting, sent, given up."""
+    from tldsec.notify.outbox import counts
+    from tldsec.notify.run import spool_root
+
+    found = counts(spool_root(settings))
+    if found is None:
+        return None
+    return {**found, "smtp_host": settings.config.notify.smtp_host or None}
 
 
 def hsm_status(settings: Settings) -> dict[str, Any]:
@@ -322,6 +334,14 @@ def text(r: dict[str, Any]) -> str:
             )
         for warning in hsm.get("warnings", []):
             lines.append(f"WARNING         {warning}")
+    notices = r.get("notices")
+    if notices is not None:
+        given_up = f"{notices['failed']} GIVEN UP, " if notices["failed"] else ""
+        server = "" if notices["smtp_host"] else " (no [notify] smtp_host: none is sent)"
+        lines.append(
+            f"notices         {given_up}{notices['outbox']} waiting, {notices['sent']} sent"
+            f"{server} (tldsec notify list)"
+        )
     v = r["last_verification"]
     if v:
         verdict = "passed" if v["passed"] else f"FAILED ({', '.join(v['failed_checks'])})"

@@ -120,6 +120,17 @@ class Outbox:
         )
 
 
+def counts(root: Path) -> dict[str, int] | None:
+    """Messages waiting, sent and given up; None when there is no outbox (nothing made).
+    Reads the directory only (for ``tldsec status``: it writes nothing)."""
+    if not (root / WAITING).is_dir():
+        return None
+    return {
+        state: sum(1 for _ in (root / state).glob("*.json")) if (root / state).is_dir() else 0
+        for state in (WAITING, SENT, FAILED)
+    }
+
+
 def _notice_of(path: Path) -> str | None:
     try:
         value = json.loads(path.read_text("utf-8")).get("notice")
