@@ -145,6 +145,20 @@ def browser(tmp_path: Path) -> Iterator[Any]:
     driver.quit()
 
 
+def navigates(driver: Any, act: Any) -> None:
+    """Do ``act`` (a click or a key that submits) and wait until the next page replaced
+    this one (selenium does not wait for a navigation a key press starts)."""
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    old = driver.find_element("tag name", "html")
+    act()
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(old))
+    WebDriverWait(driver, 30).until(
+        lambda d: d.execute_script("return document.readyState") == "complete"
+    )
+
+
 def accessible(driver: Any) -> None:
     """Every visible input labelled, every control reached by Tab in order, contrast AA."""
     from selenium.webdriver.common.action_chains import ActionChains
@@ -193,23 +207,23 @@ def test_login_add_advisory_live_remove_in_chromium(
     browser.find_element(By.ID, "user").send_keys("alice")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.ID, "code").send_keys("000000" if cw.code() != "000000" else "111111")
-    browser.find_element(By.ID, "code").send_keys(Keys.ENTER)
+    navigates(browser, lambda: browser.find_element(By.ID, "code").send_keys(Keys.ENTER))
     assert "Login failed" in browser.find_element(By.ID, "login-error").text
     accessible(browser)
     browser.find_element(By.ID, "client_id").send_keys("alpha")
     browser.find_element(By.ID, "user").send_keys("alice")
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.ID, "code").send_keys(cw.code())
-    browser.find_element(By.ID, "code").send_keys(Keys.ENTER)
+    navigates(browser, lambda: browser.find_element(By.ID, "code").send_keys(Keys.ENTER))
     assert browser.find_element(By.TAG_NAME, "h1").text == "Your domains"
     accessible(browser)
 
-    browser.find_element(By.LINK_TEXT, DOMAIN).click()
+    navigates(browser, lambda: browser.find_element(By.LINK_TEXT, DOMAIN).click())
     assert browser.find_element(By.TAG_NAME, "h1").text == DOMAIN
     accessible(browser)
     ds = child.ds(child.ksk)
     browser.find_element(By.ID, "line").send_keys(f"{DOMAIN}. 3600 IN DS {ds}")
-    browser.find_element(By.XPATH, "//button[text()='Add DS']").click()
+    navigates(browser, lambda: browser.find_element(By.XPATH, "//button[text()='Add DS']").click())
     advice = browser.find_element(By.ID, "advice").text
     assert "Advisory check (matches)" in advice and "(validated)" in advice
     assert f"DS {ds} added." in browser.find_element(By.ID, "done").text
@@ -225,10 +239,10 @@ def test_login_add_advisory_live_remove_in_chromium(
 
     # Remove it with the keyboard: focus the row's button, press Enter.
     remove = browser.find_element(By.CSS_SELECTOR, f"button[aria-label^='Remove DS {ds.key_tag} ']")
-    remove.send_keys(Keys.ENTER)
+    navigates(browser, lambda: remove.send_keys(Keys.ENTER))
     assert browser.find_element(By.ID, "done").text.startswith("DS removed.")
     assert browser.find_elements(By.CSS_SELECTOR, "td.digest") == []
-    browser.find_element(By.XPATH, "//button[text()='Log out']").click()
+    navigates(browser, lambda: browser.find_element(By.XPATH, "//button[text()='Log out']").click())
     assert browser.title.startswith("Log in")
     actors = {actor for _event, actor, _ in cw.audited}
     assert "registrar:alpha/alice" in actors
