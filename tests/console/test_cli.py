@@ -139,3 +139,36 @@ def test_console_serve_over_https_with_the_epp_certificate(
     (login,) = audit_events(home, tmp_path, "access.login")
     assert login["actor"] == "registrar:alpha/alice"
     assert login["details"]["channel"] == "console"  # type: ignore[index]
+
+
+def test_the_console_in_a_running_event_loop_as_serve_starts_it(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``start_console``: what ``tldsec serve --console-listen`` runs beside the rest."""
+    import asyncio
+
+    from tldsec.clock import SystemClock
+    from tldsec.console.server import start_console
+    from tldsec.errors import ConfigError
+    from tldsec.settings import load_settings
+
+    enrol(home, capsys)
+    settings = load_settings(home)
+    context = ssl.create_default_context(cafile=home / "epp-cert.pem")
+
+    async def run() -> None:
+        (host, port), close = await start_console(settings, SystemClock(), "127.0.0.1:0")
+        try:
+            async with httpx2.AsyncClient(verify=context, timeout=10) as client:
+                page = await client.get(f"https://localhost:{port}/login")
+            assert page.status_code == 200 and "Client ID" in page.text
+            with pytest.raises(ConfigError, match=f"127.0.0.1 port {port}"):
+                await start_console(settings, SystemClock(), f"127.0.0.1:{port}")
+        finally:
+            await close()
+        assert host == "127.0.0.1"
+        with pytest.raises(httpx2.TransportError):
+            async with httpx2.AsyncClient(verify=context, timeout=3) as client:
+                await client.get(f"https://localhost:{port}/login")
+
+    asyncio.run(run())

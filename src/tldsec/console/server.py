@@ -12,8 +12,9 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -121,12 +122,17 @@ def build_console(
 class ConsoleServer(uvicorn.Server):
     """uvicorn's server, stopping on SIGINT/SIGTERM without re-raising the signal after
     its graceful shutdown (``tldsec console serve`` then exits 0, as ``tldsec serve``
-    does); in a thread other than the main one it installs nothing (the owner sets
-    ``should_exit``)."""
+    does). With ``own_signals=False`` (inside ``tldsec serve``, whose loop handles the
+    signals), or in a thread other than the main one, it installs nothing: the owner
+    sets ``should_exit``."""
+
+    def __init__(self, config: uvicorn.Config, *, own_signals: bool = True) -> None:
+        super().__init__(config)
+        self.own_signals = own_signals
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
+        if not self.own_signals or threading.current_thread() is not threading.main_thread():
             yield
             return
         previous = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
@@ -140,7 +146,9 @@ class ConsoleServer(uvicorn.Server):
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def uvicorn_server(parts: ConsoleParts, host: str, port: int) -> ConsoleServer:
+def uvicorn_server(
+    parts: ConsoleParts, host: str, port: int, *, own_signals: bool = True
+) -> ConsoleServer:
     """A uvicorn server for the console on ``host:port`` with TLS (1.2 or later)."""
     config = uvicorn.Config(
         build_app(parts.console),
@@ -156,7 +164,7 @@ def uvicorn_server(parts: ConsoleParts, host: str, port: int) -> ConsoleServer:
         timeout_graceful_shutdown=5,  # then open connections are closed
         lifespan="off",
     )
-    return ConsoleServer(config)
+    return ConsoleServer(config, own_signals=own_signals)
 
 
 def serve(parts: ConsoleParts, host: str, port: int) -> None:
@@ -164,3 +172,51 @@ def serve(parts: ConsoleParts, host: str, port: int) -> None:
     server = uvicorn_server(parts, host, port)
     _log.info("registrar console on https://%s:%d/", host, port)
     asyncio.run(server.serve())
+
+
+async def start_console(
+    settings: Settings, clock: Clock, listen: str, *, audit_log: AuditLog | None = None
+) -> tuple[tuple[str, int], Callable[[], Awaitable[None]]]:
+    """The console served in the running event loop (``tldsec serve --console-listen``):
+    its address, and the coroutine function that stops it and closes what it opened. A
+    port that cannot be bound is a ``ConfigError`` naming it."""
+    host, port = _listen(listen)
+    parts = build_console(settings, clock, audit_log=audit_log)
+    try:
+        sock = socket.create_server(
+            (host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET
+        )
+    except OSError as exc:
+        parts.close()
+        raise ConfigError(
+            f"cannot listen for the registrar console on {host} port {port} "
+            f"(--console-listen): {exc.strerror or exc}"
+        ) from exc
+    sock.setblocking(False)
+    server = uvicorn_server(parts, host, port, own_signals=False)
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            parts.close()
+            task.result()  # raises why it stopped
+            raise ConfigError(f"the registrar console on {host} port {port} stopped at start")
+        await asyncio.sleep(0.01)
+    bound = sock.getsockname()
+    _log.info("registrar console on https://%s:%d/", bound[0], bound[1])
+
+    async def close() -> None:
+        server.should_exit = True
+        try:
+            await task
+        finally:
+            parts.close()
+
+    return (bound[0], bound[1]), close
+
+
+def _listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` or ``[V6]:PORT`` (as ``epp serve --listen``)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"console listen address {value!r}: use HOST:PORT")
+    return host.strip("[]") or "127.0.0.1", int(port)
