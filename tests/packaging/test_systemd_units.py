@@ -40,6 +40,7 @@ def here(path: Path, into: Path) -> Path:
 def test_every_role_has_a_unit() -> None:
     names = {p.name for p in UNITS.iterdir()}
     assert {"tldsec.service", "tldsec-primary.service", "tldsec-audit-verify.service",
+            "tldsec-console.service",
             "tldsec-audit-verify.timer", "sysusers-tldsec.conf"} <= names  # fmt: skip
 
 
