@@ -72,6 +72,19 @@ def test_totp_enrolment_shows_the_secret_once_and_seals_it(
     assert entry["details"]["user"] == "alice"  # type: ignore[index]
     assert secret not in str(entry)
     assert main(["registrar", "totp", "nobody", "--user", "x", "--home", str(home)]) == 1
+    # Revoked: the row goes (audited); revoking again names what is missing.
+    assert main(["registrar", "totp", "alpha", "--user", "alice", "--remove",
+                 "--home", str(home)]) == 0  # fmt: skip
+    engine = create_engine(f"sqlite:///{home / 'registry.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM console_user")).scalar_one() == 0
+    engine.dispose()
+    removed = audit_events(home, tmp_path, "registrar.credentials_changed")[-1]
+    assert removed["details"]["removed"] is True  # type: ignore[index]
+    capsys.readouterr()
+    assert main(["registrar", "totp", "alpha", "--user", "alice", "--remove",
+                 "--home", str(home)]) == 1  # fmt: skip
+    assert "no console user 'alice'" in capsys.readouterr().err
     assert main(["registrar", "totp", "alpha", "--user", "Bad Name", "--home", str(home)]) == 1
 
 

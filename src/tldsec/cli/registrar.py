@@ -80,6 +80,9 @@ def register(sub: Any) -> None:
     totp.add_argument(
         "--user", required=True, metavar="NAME", help="the person's console user name"
     )
+    totp.add_argument(
+        "--remove", action="store_true", help="revoke the person's console access instead"
+    )
     totp.set_defaults(handler=_totp)
 
     for parser in (add, listing, passwd, cert, allow, totp):
@@ -232,8 +235,13 @@ def _cert(args: argparse.Namespace) -> int:
 def _totp(args: argparse.Namespace) -> int:
     """A new console TOTP secret for one person (replacing theirs): shown once, stored
     sealed with the console's key file (created 0600 at the first enrolment)."""
-    from tldsec.console.totp import TotpKey, enrol
+    from tldsec.console.totp import TotpKey, enrol, remove
 
+    if args.remove:
+        with _unit_of_work(args, "totp") as (session, tx):
+            remove(session, tx, args.client_id, args.user)
+        print(f"console user {args.client_id}/{args.user} removed")
+        return 0
     with _unit_of_work(args, "totp") as (session, tx):
         settings: Settings = args.loaded_settings
         key = TotpKey.load(settings.home / settings.config.console.totp_key, create=True)

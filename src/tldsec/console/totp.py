@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tldsec.atomicfile import replacing
-from tldsec.errors import ConfigError, InvalidValue
+from tldsec.errors import ConfigError, InvalidValue, ObjectNotFound
 from tldsec.registry import history, registrars
 from tldsec.registry.context import Tx
 from tldsec.registry.models import ConsoleUser
@@ -116,6 +116,20 @@ def enrol(session: Session, tx: Tx, key: TotpKey, client_id: str, user: str) -> 
     tx.audit("registrar.totp", actor=tx.actor.client_id, registrar=client_id, user=user)
     uri = pyotp.TOTP(secret).provisioning_uri(name=f"{client_id}/{user}", issuer_name=ISSUER)
     return Enrolment(client_id, user, secret, uri)
+
+
+def remove(session: Session, tx: Tx, client_id: str, user: str) -> None:
+    """Revoke ``user``'s console access (a person who left): the row goes, the next
+    login fails; sessions already open end at their idle timeout or logout. Audited."""
+    registrar = registrars.get_registrar(session, client_id)
+    row = find_user(session, registrar.id, user)
+    if row is None:
+        raise ObjectNotFound(f"registrar {client_id!r} has no console user {user!r}")
+    session.delete(row)
+    history.record(session, tx, "registrar", client_id, "totp-remove", {"user": user})
+    tx.audit(
+        "registrar.totp", actor=tx.actor.client_id, registrar=client_id, user=user, removed=True
+    )
 
 
 def find_user(session: Session, registrar_id: int, user: str) -> ConsoleUser | None:
