@@ -184,9 +184,6 @@ def bench(
         later: float = 0.0,
     ) -> None:
         cmd = [*driver, str(zone_in), ORIGIN, str(out), "--keys", str(keys[backend])]
-        if backend == "pkcs11" and not full_only and previous is None:
-            # The re-sign rows below reuse this run's signatures through its cache.
-            cmd.append("--signature-cache")
         if previous:
             cmd += ["--previous", str(previous), "--later-hours", str(later)]
         secs, rss, stdout = run_measured(cmd)

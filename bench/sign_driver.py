@@ -1,7 +1,7 @@
 """One signing run as a separate process, so the benchmark can measure its peak RSS.
 
 usage: sign_driver.py ZONE ORIGIN OUT --backend file|pkcs11 --keys KEYS.json
-       [--previous SIGNED] [--workers N] [--later-hours H] [--signature-cache]
+       [--previous SIGNED] [--workers N] [--later-hours H]
 KEYS.json (written by run_sign.py): the key store spec and the KSK/ZSK ids.
 Prints one JSON line with the run's timings (wall, and this process's own CPU per
 phase: what the worker processes do is not in those) and counts.
@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from tldsec.dnscore.zone import Zone
 from tldsec.dnscore.zonefile import read_zone
 from tldsec.hsm.base import KeyStoreSpec
 from tldsec.hsm.open import open_keystore
@@ -24,8 +25,6 @@ from tldsec.policy import load_policy
 from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.signer import sign_zone
 from tldsec.signer.output import write_signed_zone
-from tldsec.signer.reuse import PreviousSignatures
-from tldsec.signer.sigcache import SignatureCache
 from tldsec.signer.sign import presign_delegations
 
 
@@ -38,7 +37,6 @@ def main() -> int:
     p.add_argument("--previous", type=Path)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     p.add_argument("--later-hours", type=float, default=0.0)
-    p.add_argument("--signature-cache", action="store_true", help="as tldsec sign's")
     args = p.parse_args()
     meta = json.loads(args.keys.read_text())
     spec = KeyStoreSpec(
@@ -58,18 +56,16 @@ def main() -> int:
     t0, c0 = time.perf_counter(), time.process_time()
     presigned = presign_delegations(args.zone, args.origin, config, store, now, args.workers)
     zone = read_zone(args.zone, args.origin)
-    previous: PreviousSignatures | None = None
+    previous: Zone | None = None
     if args.previous:
-        # As `tldsec sign --previous` does: the signature cache if it matches, else the file.
-        previous = SignatureCache.load_for(args.previous, zone.origin) or read_zone(
-            args.previous, args.origin
-        )
+        # As a full `tldsec sign --previous` does: the previous zone file's signatures.
+        previous = read_zone(args.previous, args.origin)
     t1, c1 = time.perf_counter(), time.process_time()
     result = sign_zone(
         zone, config, store, now, previous=previous, workers=args.workers, presigned=presigned
     )
     t2, c2 = time.perf_counter(), time.process_time()
-    write_signed_zone(result.zone, args.out, cache=args.signature_cache, workers=args.workers)
+    write_signed_zone(result.zone, args.out, workers=args.workers)
     t3, c3 = time.perf_counter(), time.process_time()
     s = result.stats
     print(

@@ -61,14 +61,20 @@ def test_init_then_sign_gives_a_zone_ldns_accepts(
     assert " 0 signatures made" in capsys.readouterr().out
 
 
-def test_sign_writes_a_signature_cache_only_with_the_flag(home: Path, tmp_path: Path) -> None:
+def test_sign_writes_the_zone_with_its_index_and_input_copy_only(
+    home: Path, tmp_path: Path
+) -> None:
+    """No signature cache any more (decisions.md 39): the next run patches from these."""
+    out = tmp_path / "out"
+    out.mkdir()
     zone = tmp_path / "example.zone"
     zone.write_text(ZONE)
-    plain, cached = tmp_path / "plain.zone", tmp_path / "cached.zone"
-    assert sign(home, zone, plain) == 0
-    assert sign(home, zone, cached, "--signature-cache") == 0
-    assert not (tmp_path / "plain.zone.sigcache").exists()
-    assert (tmp_path / "cached.zone.sigcache").stat().st_size > 0
+    assert sign(home, zone, out / "out.zone") == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "out.zone",
+        "out.zone.index",
+        "out.zone.unsigned",
+    ]
 
 
 def test_init_refuses_an_existing_home(home: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""The parallel writer: the same bytes as the serial writer and cache, atomically."""
+"""The parallel writer: the same bytes as the serial writer, atomically."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from tldsec.dnscore.zonefile import read_zone_text, write_zone_atomic
 from tldsec.errors import SigningError
 from tldsec.signer import sign_zone
 from tldsec.signer.output import write_signed_zone
-from tldsec.signer.sigcache import SignatureCache, cache_path, save_zone_cache
 
 # The small zone plus enough delegations that every part holds a few owners.
 BIG = ZONE + "".join(
@@ -27,17 +26,6 @@ def signed(keys: Keys) -> Zone:
     return sign_zone(read_zone_text(BIG, "example."), keys.config, keys.store, NOW).zone
 
 
-def serial(zone: Zone, out: Path, header: str | None) -> None:
-    write_zone_atomic(zone, out, header)
-    save_zone_cache(zone, cache_path(out), out)
-
-
-def cache_content(out: Path, zone: Zone) -> dict[bytes, object]:
-    cache = SignatureCache.load_for(out, zone.origin)
-    assert cache is not None
-    return dict(cache._nodes)
-
-
 @pytest.mark.parametrize("part_owners", [1, 7, 50, 10_000])
 @pytest.mark.parametrize("header", [None, "signed by tldsec\nsecond line"])
 def test_parallel_output_is_byte_identical_to_the_serial_writer(
@@ -46,7 +34,6 @@ def test_parallel_output_is_byte_identical_to_the_serial_writer(
     one, two = tmp_path / "serial.zone", tmp_path / "parallel.zone"
     serial_sizes: list[int] = []
     serial_head = write_zone_atomic(signed, one, header, serial_sizes)
-    save_zone_cache(signed, cache_path(one), one)
     sizes: list[int] = []
     head = write_signed_zone(
         signed,
@@ -60,35 +47,15 @@ def test_parallel_output_is_byte_identical_to_the_serial_writer(
     assert two.read_bytes() == one.read_bytes()
     assert (head, sizes) == (serial_head, serial_sizes)
     assert head + sum(sizes) == len(two.read_bytes())
-    # The cache is bound to the parallel file's digest and holds the same entries.
-    assert cache_content(two, signed) == cache_content(one, signed)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "parallel.zone",
-        "parallel.zone.sigcache",
-        "serial.zone",
-        "serial.zone.sigcache",
-    ]
-    # Without a cache the parts are joined in the kernel: the same bytes.
-    three = tmp_path / "nocache.zone"
-    write_signed_zone(
-        signed,
-        three,
-        header=header,
-        cache=False,
-        workers=3,
-        part_owners=part_owners,
-        parallel_min_owners=0,
-    )
-    assert three.read_bytes() == one.read_bytes()
-    assert not cache_path(three).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["parallel.zone", "serial.zone"]
 
 
 def test_serial_fallback_for_small_zones_and_one_worker(signed: Zone, tmp_path: Path) -> None:
     one, two = tmp_path / "a.zone", tmp_path / "b.zone"
-    serial(signed, one, None)
+    write_zone_atomic(signed, one)
     write_signed_zone(signed, two, workers=1, parallel_min_owners=0)
     assert two.read_bytes() == one.read_bytes()
-    write_signed_zone(signed, two, cache=False, workers=4)  # under PARALLEL_MIN_OWNERS
+    write_signed_zone(signed, two, workers=4)  # under PARALLEL_MIN_OWNERS
     assert two.read_bytes() == one.read_bytes()
 
 
@@ -96,11 +63,9 @@ def test_a_failing_part_leaves_the_previous_files(keys: Keys, tmp_path: Path) ->
     zone = sign_zone(read_zone_text(BIG, "example."), keys.config, keys.store, NOW).zone
     out = tmp_path / "out.zone"
     out.write_text("old zone\n")
-    cache_path(out).write_bytes(b"old cache")
     last = zone.canonical_owners()[-1]
     zone.nodes[last][0].rdatas.append(b"\x01")  # no record type formats one octet
     with pytest.raises(SigningError, match="writing part"):
         write_signed_zone(zone, out, workers=2, part_owners=5, parallel_min_owners=0)
     assert out.read_text() == "old zone\n"
-    assert cache_path(out).read_bytes() == b"old cache"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zone", "out.zone.sigcache"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zone"]

@@ -91,7 +91,7 @@ def _sign(
     zone = read_zone(zone_file, "example")
     prev = read_zone(previous, "example") if previous else None
     result = sign_zone(zone, cfg, keys.store, NOW, prev, workers=1, presigned=presigned)
-    write_signed_zone(result.zone, out, cache=False)
+    write_signed_zone(result.zone, out)
     return out.read_text(), result
 
 
@@ -118,7 +118,7 @@ def test_a_child_stopped_early_leaves_the_rest_to_the_main_run(
     result = sign_zone(
         read_zone(zone_file, "example"), keys.config, keys.store, NOW, presigned=presigned
     )
-    write_signed_zone(result.zone, tmp_path / "pre", cache=False)
+    write_signed_zone(result.zone, tmp_path / "pre")
     assert (tmp_path / "pre").read_text() == plain
     assert 0 <= result.stats.signatures_presigned <= 15
 
@@ -190,9 +190,9 @@ def test_a_child_started_for_another_run_is_not_used(
     )
     zone = read_zone(zone_file, "example")
     result = sign_zone(zone, keys.config, keys.store, later, presigned=presigned)
-    write_signed_zone(result.zone, tmp_path / "pre", cache=False)
+    write_signed_zone(result.zone, tmp_path / "pre")
     assert result.stats.signatures_presigned == 0
     zone = read_zone(zone_file, "example")
     plain = sign_zone(zone, keys.config, keys.store, later)
-    write_signed_zone(plain.zone, tmp_path / "plain", cache=False)
+    write_signed_zone(plain.zone, tmp_path / "plain")
     assert (tmp_path / "pre").read_bytes() == (tmp_path / "plain").read_bytes()

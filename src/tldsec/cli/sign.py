@@ -52,13 +52,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=os.cpu_count() or 1,
         help="signing processes (default: one per core)",
     )
-    p.add_argument(
-        "--signature-cache",
-        action="store_true",
-        help="after a full sign, also write OUT.sigcache: a later full sign with "
-        "--previous OUT then reuses signatures without reading OUT (a patched re-sign "
-        "does not need it)",
-    )
     add_ceremony_argument(p)
     p.set_defaults(handler=run)
 
@@ -114,7 +107,6 @@ def run(args: argparse.Namespace) -> int:
                 workers=args.workers,
                 header=f"signed by tldsec at {now:%Y-%m-%dT%H:%M:%SZ}",
                 progress=ProgressLine("signing"),
-                signature_cache=args.signature_cache,
             )
         except TldsecError as exc:
             audit.record(

@@ -2,7 +2,7 @@
 
 A cycle builds the unsigned zone from one snapshot of the registry, lets the key manager
 carry out the key steps that are due, signs with the keys in use now (reusing every
-signature DPS 6.5 allows, through the signature cache of the zone distributed last),
+signature DPS 6.5 allows: it patches the zone distributed last, or reads its signatures),
 verifies the result through the gate (DPS 6.6) straight into the distribution store,
 and commits it there: the primary then serves it and notifies the secondaries.
 

@@ -12,8 +12,6 @@ One directory per zone:
                               those ranges only), and the digest of the bytes the gate
                               verified: the primary serves, and the next cycle reuses,
                               only a zone that still matches it
-    <serial>.zone.sigcache    a signature cache (decision 13), when ``tldsec sign
-                              --signature-cache`` wrote one beside the candidate
     verify-state.json         the gate's record of the zone it published last
     <from>-<to>.ixfr          the difference between two consecutive serials (RFC 1995),
                               with its digest (``.ixfr.sha256``) written beside it
@@ -48,8 +46,6 @@ from tldsec.dnscore.zonepatch import ZonePatchError, load_for
 from tldsec.errors import DistributionError, ZoneSyntaxError
 from tldsec.filedigest import SUFFIX as DIGEST_SUFFIX
 from tldsec.filedigest import digest_file, record_path, save_record
-from tldsec.signer.sigcache import SUFFIX as SIGCACHE_SUFFIX
-from tldsec.signer.sigcache import cache_path
 from tldsec.signer.zoneindex import ZoneIndex, file_stat
 from tldsec.zonefiles import SIDE_SUFFIXES, ZoneFiles, copy_atomic, fsync_directory
 
@@ -287,18 +283,18 @@ class ZoneStore:
             return []
 
 
-# Files kept beside a zone file, named after it (the signer's and the gate's).
-SIDECAR_SUFFIXES = (SIGCACHE_SUFFIX, *SIDE_SUFFIXES)
+# Files kept beside a zone file, named after it (the signer's and the gate's), and the
+# signature cache that versions before decisions.md 39 kept there: pruned with its zone.
+SIDECAR_SUFFIXES = (".sigcache", *SIDE_SUFFIXES)
 
 
 def _carry_sides(signed: Path, published: Path) -> None:
     """Give ``published`` (a verified byte copy of ``signed``) the files the next run
-    reads beside it: the signature cache, the input copy, the index (bound to the copy
-    now) and the patch. A side file that does not describe ``signed`` is left behind."""
+    reads beside it: the input copy, the index (bound to the copy now) and the patch.
+    A side file that does not describe ``signed`` is left behind."""
     source, target = ZoneFiles(signed), ZoneFiles(published)
-    for a, b in ((cache_path(signed), cache_path(published)), (source.patch, target.patch)):
-        if a.exists():
-            copy_atomic(a, b)
+    if source.patch.exists():
+        copy_atomic(source.patch, target.patch)
     index = ZoneIndex.load_for(signed)
     if index is None or file_stat(published)[0] != index.signed[0]:
         target.index.unlink(missing_ok=True)
@@ -312,7 +308,6 @@ def _carry_sides(signed: Path, published: Path) -> None:
 def remove_candidate(candidate: Path) -> None:
     """A candidate zone file and the files beside it, gone."""
     ZoneFiles(candidate).remove_sides()
-    cache_path(candidate).unlink(missing_ok=True)
     candidate.unlink(missing_ok=True)
 
 

@@ -26,7 +26,6 @@ from tldsec.signer.incremental import CannotPatch, resign_incrementally
 from tldsec.signer.inputdiff import context_problem, record_lines
 from tldsec.signer.output import write_signed_zone
 from tldsec.signer.reuse import PreviousSignatures, ZoneSignatures
-from tldsec.signer.sigcache import SignatureCache, cache_path
 from tldsec.signer.sign import presign_delegations, sign_zone
 from tldsec.signer.zoneindex import ZoneIndex, run_parameters
 from tldsec.zonefiles import ZoneFiles, copy_atomic
@@ -72,15 +71,9 @@ def sign_zone_file(
     workers: int = 1,
     header: str | None = None,
     progress: Callable[[int, int], None] | None = None,
-    signature_cache: bool = False,
 ) -> FileSignResult:
     """Sign ``unsigned`` into ``output``: by patching ``previous`` where that is sound,
-    else in full, reusing ``previous``'s signatures (DPS 6.5).
-
-    ``signature_cache``: after a full sign, also write ``OUT.sigcache``, which makes a
-    later full sign's reuse faster than reading ``OUT``; off by default, because the
-    next run normally patches instead (decisions.md 13).
-    """
+    else in full, reusing ``previous``'s signatures (DPS 6.5)."""
     t0 = time.perf_counter()
     why_full = None
     if previous is not None:
@@ -119,7 +112,7 @@ def sign_zone_file(
         zone = read_zone(unsigned, origin)
         # A later run patches this one only if a line diff of the inputs is sound.
         why_not = _why_not_patchable(unsigned, zone)
-        reuse = _previous_signatures(previous, origin, zone.origin) if previous else None
+        reuse = _previous_signatures(previous, origin) if previous else None
     except BaseException:
         if presigned is not None:
             presigned.close()
@@ -127,11 +120,7 @@ def sign_zone_file(
     result = sign_zone(zone, config, keystore, now, reuse, workers, progress, presigned)
     del reuse
     sizes: array[int] = array("Q")  # 8 bytes an owner, not a Python int each
-    header_size = write_signed_zone(
-        zone, output, header=header, cache=signature_cache, workers=workers, block_sizes=sizes
-    )
-    if not signature_cache:
-        cache_path(output).unlink(missing_ok=True)  # one from an earlier run: stale now
+    header_size = write_signed_zone(zone, output, header=header, workers=workers, block_sizes=sizes)
     soa = zone.soa()
     nsec3_ttl = denial_ttl(soa)
     files = ZoneFiles(output)
@@ -171,9 +160,5 @@ def _why_not_patchable(unsigned: Path, zone: Zone) -> str | None:
     return None
 
 
-def _previous_signatures(path: Path, origin: str, origin_wire: bytes) -> PreviousSignatures:
-    cache = SignatureCache.load_for(path, origin_wire)
-    if cache is not None:
-        return cache
-    log.info("no signature cache for %s; reading the zone file", path)
+def _previous_signatures(path: Path, origin: str) -> PreviousSignatures:
     return ZoneSignatures(read_zone(path, origin))

@@ -1,20 +1,17 @@
-"""Writing a signed zone and its signature cache on every core.
+"""Writing a signed zone on every core.
 
-``write_signed_zone`` gives exactly the bytes of ``write_zone_atomic`` followed by
-``save_zone_cache``, faster on a large zone: the canonical owner list is cut into
-parts, forked worker processes render each part's zone-file text and cache entries
-into part files beside the output (the zone is shared copy-on-write, nothing is sent
-to them but part numbers), and the parent joins the parts in order into the output
-file, hashing it on the way for the cache's file digest. Both files are replaced
-atomically: on any failure the previous ones stay and the part files are removed.
+``write_signed_zone`` gives exactly the bytes of ``write_zone_atomic``, faster on a
+large zone: the canonical owner list is cut into parts, forked worker processes render
+each part's zone-file text into part files beside the output (the zone is shared
+copy-on-write, nothing is sent to them but part numbers), and the parent joins the parts
+in order into the output file, in the kernel. The file is replaced atomically: on any
+failure the previous one stays and the part files are removed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import hashlib
-import marshal
 import multiprocessing
 import os
 import queue
@@ -29,11 +26,9 @@ from tldsec.dnscore.signedfile import header_text
 from tldsec.dnscore.zone import Zone
 from tldsec.dnscore.zonefile import write_zone_atomic, zone_lines
 from tldsec.errors import SigningError
-from tldsec.signer.sigcache import MAGIC, cache_path, owner_entries, save_zone_cache
 
 PART_OWNERS = 40_000  # owners per part: a few MiB of text each
 PARALLEL_MIN_OWNERS = 100_000  # below this, forking costs more than it saves
-_COPY = 1 << 20
 
 
 def write_signed_zone(
@@ -41,27 +36,20 @@ def write_signed_zone(
     path: Path,
     *,
     header: str | None = None,
-    cache: bool = True,
     workers: int = 1,
     block_sizes: MutableSequence[int] | None = None,
     part_owners: int = PART_OWNERS,
     parallel_min_owners: int = PARALLEL_MIN_OWNERS,
 ) -> int:
-    """Write ``zone`` to ``path`` (as ``write_zone_atomic``) and, with ``cache``, its
-    signature cache beside it (as ``save_zone_cache``). Returns the header's length;
-    ``block_sizes`` receives each owner's block length, as for ``zone_lines``."""
+    """Write ``zone`` to ``path`` (as ``write_zone_atomic``). Returns the header's
+    length; ``block_sizes`` receives each owner's block length, as for ``zone_lines``."""
     path = Path(path)
     owners = zone.canonical_owners()
     if workers <= 1 or len(owners) < parallel_min_owners:
-        header_size = write_zone_atomic(zone, path, header, block_sizes)
-        if cache:
-            save_zone_cache(zone, cache_path(path), path)
-        return header_size
+        return write_zone_atomic(zone, path, header, block_sizes)
     parts = [(s, min(s + part_owners, len(owners))) for s in range(0, len(owners), part_owners)]
     with tempfile.TemporaryDirectory(prefix=f".{path.name}.parts.", dir=path.parent) as tmp:
-        return _write_parallel(
-            zone, owners, parts, path, Path(tmp), header, cache, workers, block_sizes
-        )
+        return _write_parallel(zone, owners, parts, path, Path(tmp), header, workers, block_sizes)
 
 
 def _write_parallel(
@@ -71,7 +59,6 @@ def _write_parallel(
     path: Path,
     tmp: Path,
     header: str | None,
-    cache: bool,
     workers: int,
     block_sizes: MutableSequence[int] | None,
 ) -> int:
@@ -89,7 +76,7 @@ def _write_parallel(
     procs = [
         ctx.Process(
             target=_worker,
-            args=(zone, owners, parts, tmp, cache, block_sizes is not None, tasks, done),
+            args=(zone, owners, parts, tmp, block_sizes is not None, tasks, done),
             daemon=True,
         )
         for _ in range(workers)
@@ -99,12 +86,9 @@ def _write_parallel(
             p.start()
         zone_tmp = _temp_beside(path)
         try:
-            digest = hashlib.blake2b(digest_size=32)
-            head = header_text(header)
-            head_bytes = head.encode("utf-8")
+            head_bytes = header_text(header).encode("utf-8")
             with open(zone_tmp, "wb") as out:
                 out.write(head_bytes)
-                digest.update(head_bytes)
                 for i in _in_order(len(parts), done, procs):
                     if block_sizes is not None:
                         sizes = _part(tmp, i, "sizes")
@@ -112,18 +96,11 @@ def _write_parallel(
                         sizes.unlink()
                     part = _part(tmp, i, "zone")
                     with open(part, "rb") as src:
-                        if cache:  # the cache is bound to the zone file's digest
-                            while chunk := src.read(_COPY):
-                                digest.update(chunk)
-                                out.write(chunk)
-                        else:
-                            _copy(src, out)  # in the kernel
+                        _copy(src, out)  # in the kernel
                     part.unlink()
                 out.flush()
                 os.fsync(out.fileno())
             os.chmod(zone_tmp, 0o644)
-            if cache:
-                _join_cache(zone, tmp, len(parts), cache_path(path), digest.digest())
             os.replace(zone_tmp, path)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
@@ -161,25 +138,6 @@ def _in_order(count: int, done: Any, procs: Sequence[Any]) -> Iterator[int]:
             following += 1
 
 
-def _join_cache(zone: Zone, tmp: Path, count: int, path: Path, digest: bytes) -> None:
-    cache_tmp = _temp_beside(path)
-    try:
-        with open(cache_tmp, "wb") as out:
-            out.write(MAGIC)
-            marshal.dump((zone.origin, digest), out)
-            for i in range(count):
-                part = _part(tmp, i, "cache")
-                with open(part, "rb") as src:
-                    _copy(src, out)
-                part.unlink()
-            marshal.dump({}, out)  # the end marker, as save_cache writes it
-        os.replace(cache_tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(cache_tmp)
-        raise
-
-
 def _copy(src: BinaryIO, out: BinaryIO) -> None:
     out.flush()
     size = os.fstat(src.fileno()).st_size
@@ -207,7 +165,6 @@ def _worker(
     owners: list[bytes],
     parts: list[tuple[int, int]],
     tmp: Path,
-    cache: bool,
     sizes: bool,
     tasks: Any,
     done: Any,
@@ -220,11 +177,6 @@ def _worker(
             _render_part(zone, owners[start:end], _part(tmp, i, "zone"), block_sizes)
             if block_sizes is not None:
                 _part(tmp, i, "sizes").write_bytes(array("Q", block_sizes).tobytes())
-            if cache:
-                with open(_part(tmp, i, "cache"), "wb") as out:
-                    chunk = dict(owner_entries(zone, owners[start:end]))
-                    if chunk:
-                        marshal.dump(chunk, out)
             done.put((i, None))
         except Exception:  # reported to the parent, which raises it
             done.put((i, traceback.format_exc()))

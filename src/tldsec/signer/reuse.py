@@ -50,7 +50,7 @@ def reusable_signatures(
 
 
 class PreviousSignatures(Protocol):
-    """Where the last run's RRSIGs are found: a signed Zone, or a SignatureCache."""
+    """Where the last run's RRSIGs are found (a signed zone: ``ZoneSignatures``)."""
 
     def signatures_for(self, rrset: RRset) -> tuple[bytes, ...]:
         """The previous RRSIGs over this RRset if it is byte-identical to the previous

@@ -80,7 +80,7 @@ def sign_zone(
 ) -> SignResult:
     """Sign ``unsigned`` (which becomes the signed zone: it is extended in place).
 
-    ``previous``: the last signed zone, or its signature cache, for reuse (DPS 6.5).
+    ``previous``: the last signed zone, for reuse (DPS 6.5).
     ``presigned``: the child ``presign_delegations`` started before the zone was read,
     for the same ``config``, ``keystore`` and ``now``; closed here.
     """
