@@ -29,7 +29,6 @@ import time
 from datetime import datetime
 from typing import BinaryIO
 
-from tldsec.clock import to_epoch
 from tldsec.dnscore.signedfile import tops_in
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import Zone
@@ -37,16 +36,15 @@ from tldsec.dnscore.zonepatch import ZonePatch
 from tldsec.errors import ZoneSyntaxError
 from tldsec.hsm.base import KeyStore
 from tldsec.verify import chain, content, coverage, dnskeyset, ttl
+from tldsec.verify.context import RunContext
 from tldsec.verify.cut import region_problems
 from tldsec.verify.delta import DeltaRun, delta_zone
 from tldsec.verify.external import Invocation
 from tldsec.verify.filescan import BackgroundScan, FileScan
-from tldsec.verify.keys import KeySet
 from tldsec.verify.nsec3edits import check_nsec3_edits
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.verify.regions import compare_unchanged, regions
 from tldsec.verify.report import FINDINGS_CAP, CheckResult, Collector, Finding, Report, Status
-from tldsec.verify.rrsig import SignatureContext
 from tldsec.verify.signatures import NAME as SIGNATURES
 from tldsec.verify.signatures import SignatureCheck
 from tldsec.verify.structure import analyse
@@ -73,63 +71,34 @@ def verify_incremental(
     """Verify ``request.signed`` against ``request.previous`` and ``patch`` (or the reason
     the patch is unusable, which refuses the zone); never raises for a bad zone."""
     t0 = time.perf_counter()
-    origin = request.origin if request.origin.endswith(".") else request.origin + "."
-    now_s = to_epoch(now)
-    horizon_s = now_s + int(options.horizon_delta().total_seconds())
+    run = RunContext(request, options, now, keystore, opener)
     meta: dict[str, object] = {"verification": {"mode": MODE, "reason": reason}}
     assert request.previous is not None
     with collector_paused():
-        checks, serial = _run(
-            request, options, origin, now_s, horizon_s, patch, meta, keystore, opener
-        )
-    return Report(
-        origin=origin.lower(),
-        zone_file=request.display_name or str(request.signed),
-        serial=serial,
-        checks=tuple(checks),
-        verified_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        seconds=time.perf_counter() - t0,
-        meta=meta,
-    )
+        checks, serial = _run(run, patch, meta)
+    return run.report(checks, serial, meta, t0)
 
 
 def _run(
-    request: VerifyRequest,
-    options: VerifyOptions,
-    origin: str,
-    now_s: int,
-    horizon_s: int,
-    patch: ZonePatch | str,
-    meta: dict[str, object],
-    keystore: KeyStore | None,
-    opener: KeyOpener | None,
+    run: RunContext, patch: ZonePatch | str, meta: dict[str, object]
 ) -> tuple[list[CheckResult], int | None]:
-    assert request.previous is not None
     t = time.perf_counter()
     if isinstance(patch, str):
         return [_refused(patch, t)], None
     # The whole-file scan, on every core, while this process compares and checks.
-    background = BackgroundScan(request.signed, origin, options.workers or os.cpu_count() or 1)
+    background = BackgroundScan(
+        run.request.signed, run.origin, run.options.workers or os.cpu_count() or 1
+    )
     try:
-        return _compare_then_check(
-            request, options, origin, now_s, horizon_s, patch, meta, keystore, opener, background
-        )
+        return _compare_then_check(run, patch, meta, background)
     finally:
         background.close()
 
 
 def _compare_then_check(
-    request: VerifyRequest,
-    options: VerifyOptions,
-    origin: str,
-    now_s: int,
-    horizon_s: int,
-    patch: ZonePatch,
-    meta: dict[str, object],
-    keystore: KeyStore | None,
-    opener: KeyOpener | None,
-    background: BackgroundScan,
+    run: RunContext, patch: ZonePatch, meta: dict[str, object], background: BackgroundScan
 ) -> tuple[list[CheckResult], int | None]:
+    request, origin = run.request, run.origin
     assert request.previous is not None
     t = time.perf_counter()
     try:
@@ -167,21 +136,7 @@ def _compare_then_check(
     )
     unsigned = _start_unsigned(request, origin, new_text, old_text)
     try:
-        checks, serial = _checks(
-            request,
-            options,
-            origin,
-            now_s,
-            horizon_s,
-            new_text,
-            old_text,
-            order,
-            meta,
-            keystore,
-            opener,
-            background,
-            unsigned,
-        )
+        checks, serial = _checks(run, new_text, old_text, order, meta, background, unsigned)
     finally:
         if unsigned is not None:
             unsigned.close()
@@ -199,20 +154,16 @@ def _start_unsigned(
 
 
 def _checks(
-    request: VerifyRequest,
-    options: VerifyOptions,
-    origin: str,
-    now_s: int,
-    horizon_s: int,
+    run: RunContext,
     new_text: bytes,
     old_text: bytes,
     order: list[Finding],
     meta: dict[str, object],
-    keystore: KeyStore | None,
-    opener: KeyOpener | None,
     background: BackgroundScan,
     unsigned: BackgroundUnsigned | None,
 ) -> tuple[list[CheckResult], int | None]:
+    request, options, origin = run.request, run.options, run.origin
+    now_s, horizon_s = run.now_s, run.horizon_s
     t = time.perf_counter()
     try:
         new_read = _read(new_text, origin, str(request.signed))
@@ -222,13 +173,8 @@ def _checks(
     zone, old_zone = new_read.zone, old_read.zone
     meta["records_read_again"] = new_read.records
     zone_file = CheckResult.from_findings(ZONE_FILE, [*new_read.findings, *order], _since(t))
-    soa = zone.get(zone.origin, RRType.SOA)
-    serial = content.soa_serial(soa.rdatas[0]) if soa is not None and soa.rdatas else None
-    dnskey = zone.get(zone.origin, RRType.DNSKEY)
-    keys = KeySet.from_rdatas(dnskey.rdatas if dnskey is not None else [])
-    ctx = SignatureContext(
-        origin=zone.origin, keys=keys, now=now_s, horizon=horizon_s, rules=options.rules
-    )
+    apex = run.apex(zone)
+    serial, dnskey, ctx = apex.serial, apex.dnskey, apex.ctx
     structure = analyse(zone)
     inv = Invocation(request.signed, origin, request.trust_anchor, now_s, horizon_s - now_s)
     external = DeltaRun(
@@ -281,7 +227,7 @@ def _checks(
         ttl_result,
         _content(zone, unsigned, origin),
         serial_result,
-        second_implementation(zone, options, serial, keystore, opener, None),
+        second_implementation(zone, options, serial, run.keystore, run.opener, None),
         *external.results(),
     ]
     return checks, serial

@@ -40,9 +40,9 @@ from tldsec.verify import (
     signatures,
     ttl,
 )
+from tldsec.verify.context import RunContext
 from tldsec.verify.coverage import Signers
 from tldsec.verify.jitter import Jitter
-from tldsec.verify.keys import KeySet
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.verify.part import (
     PartResult,
@@ -53,9 +53,8 @@ from tldsec.verify.part import (
     unsigned_digests,
 )
 from tldsec.verify.report import CheckResult, Collector, Finding
-from tldsec.verify.rrsig import SignatureContext
 from tldsec.verify.split import PART_BYTES, Plan, plan_parts
-from tldsec.verify.workers import Background, ForkedMap, ProgressFor
+from tldsec.verify.workers import Background, ForkedMap
 from tldsec.verify.zoneread import read_zone_file, read_zone_string
 
 log = logging.getLogger(__name__)
@@ -72,19 +71,10 @@ class ShardedRun:
     meta: dict[str, object]
 
 
-def run_sharded(
-    request: VerifyRequest,
-    options: VerifyOptions,
-    origin: str,
-    now_s: int,
-    horizon_s: int,
-    keystore: KeyStore | None,
-    opener: KeyOpener | None,
-    part_bytes: int = PART_BYTES,
-    progress: ProgressFor | None = None,
-) -> ShardedRun | None:
+def run_sharded(run: RunContext, part_bytes: int = PART_BYTES) -> ShardedRun | None:
     """Every built-in check on ``request.signed`` in parts; None if it cannot be split."""
     t0 = time.perf_counter()
+    request, options, origin = run.request, run.options, run.origin
     plan = plan_parts(request.signed, origin, part_bytes)
     if plan is None or len(plan.parts) < 2:
         log.info("%s cannot be checked in parts: reading it whole", request.signed)
@@ -95,17 +85,12 @@ def run_sharded(
         apex = read_zone_string(apex_text, origin, default_ttl=plan.default_ttl).zone
     except ZoneSyntaxError:
         return None  # the whole-zone reader will report it, with its line
-    dnskey = apex.get(apex.origin, RRType.DNSKEY)
-    keys = KeySet.from_rdatas(dnskey.rdatas if dnskey is not None else [])
-    ctx = SignatureContext(
-        origin=apex.origin, keys=keys, now=now_s, horizon=horizon_s, rules=options.rules
-    )
+    context = run.apex(apex)
+    dnskey, ctx, serial = context.dnskey, context.ctx, context.serial
     param_findings, params = nsec3chain.param_check(
         apex.origin, apex.get(apex.origin, RRType.NSEC3PARAM), options.rules.denial
     )
-    soa = apex.get(apex.origin, RRType.SOA)
-    serial = content.soa_serial(soa.rdatas[0]) if soa is not None and soa.rdatas else None
-    second_setup, second_skip = _second_setup(options, keystore, opener, apex, serial, plan)
+    second_setup, second_skip = _second_setup(options, run.keystore, run.opener, apex, serial, plan)
     if second_setup is None and second_skip is None:
         return None  # a store that workers cannot reopen: the whole-zone path handles it
     setup = PartSetup(
@@ -140,7 +125,7 @@ def run_sharded(
         dnskey_result = dnskeyset.check_dnskeys(apex.origin, dnskey, options.rules)
         apex_coverage = list(coverage.apex_coverage(apex, options.expected))
         serial_result = content.check_serial_from_file(apex, request.previous, origin)
-        results = parts.result(progress("parts") if progress is not None else None)
+        results = parts.result(run.progress_for("parts"))
     except BaseException:
         if unsigned_job is not None:
             unsigned_job.close()

@@ -15,14 +15,13 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from tldsec.clock import to_epoch
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import Zone
 from tldsec.errors import ZoneSyntaxError
 from tldsec.hsm.base import KeyStore
 from tldsec.verify import chain, content, coverage, dnskeyset, nsec3chain, sharded, ttl
+from tldsec.verify.context import RunContext
 from tldsec.verify.external import ExternalRun, Invocation
-from tldsec.verify.keys import KeySet
 from tldsec.verify.options import (
     EXTERNAL_DEFAULT,
     KeyOpener,
@@ -71,122 +70,76 @@ def verify_zone(
     ``progress`` hears how far the signature check (or the parts of a split zone) is.
     """
     t0 = time.perf_counter()
-    origin = request.origin if request.origin.endswith(".") else request.origin + "."
-    now_s = to_epoch(now)
-    horizon_s = now_s + int(options.horizon_delta().total_seconds())
-    run = _Run()
+    run = RunContext(request, options, now, keystore, opener, progress)
+    out = _Run()
     external = ExternalRun(
         options.external,
         Invocation(
             zone_file=request.signed,
-            origin=origin,
+            origin=run.origin,
             anchor_file=request.trust_anchor,
-            now=now_s,
-            horizon_seconds=horizon_s - now_s,
+            now=run.now_s,
+            horizon_seconds=run.horizon_s - run.now_s,
         ),
         options.external_timeout,
     )
     serial: int | None = None
     try:
         with collector_paused():
-            serial = _builtin(
-                request, options, origin, now_s, horizon_s, run, keystore, opener, progress
-            )
+            serial = _builtin(run, out)
     except BaseException:
         external.abandon()
         raise
-    run.checks.extend(external.results())
-    return Report(
-        origin=origin.lower(),
-        zone_file=request.display_name or str(request.signed),
-        serial=serial,
-        checks=tuple(run.checks),
-        verified_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        seconds=time.perf_counter() - t0,
-        meta=run.meta,
-    )
+    out.checks.extend(external.results())
+    return run.report(out.checks, serial, out.meta, t0)
 
 
-def _builtin(
-    request: VerifyRequest,
-    options: VerifyOptions,
-    origin: str,
-    now_s: int,
-    horizon_s: int,
-    run: _Run,
-    keystore: KeyStore | None,
-    opener: KeyOpener | None,
-    progress: ProgressFor | None,
-) -> int | None:
+def _builtin(run: RunContext, out: _Run) -> int | None:
     """Everything but the external validators; returns the candidate's SOA serial."""
     try:
-        big = request.signed.stat().st_size >= options.split_bytes
+        big = run.request.signed.stat().st_size >= run.options.split_bytes
     except OSError:
         big = False
     if big:
-        parts = sharded.run_sharded(
-            request,
-            options,
-            origin,
-            now_s,
-            horizon_s,
-            keystore,
-            opener,
-            options.part_bytes,
-            progress,
-        )
+        parts = sharded.run_sharded(run, run.options.part_bytes)
         if parts is not None:
-            run.checks.extend(parts.checks)
-            run.meta.update(parts.meta)
+            out.checks.extend(parts.checks)
+            out.meta.update(parts.meta)
             return parts.serial
-    return _whole(request, options, origin, now_s, horizon_s, run, keystore, opener, progress)
+    return _whole(run, out)
 
 
-def _whole(
-    request: VerifyRequest,
-    options: VerifyOptions,
-    origin: str,
-    now_s: int,
-    horizon_s: int,
-    run: _Run,
-    keystore: KeyStore | None,
-    opener: KeyOpener | None,
-    progress: ProgressFor | None,
-) -> int | None:
+def _whole(run: RunContext, out: _Run) -> int | None:
     """The zone read whole into this process."""
-    checks = run.checks
+    request, options = run.request, run.options
+    checks = out.checks
     t = time.perf_counter()
     try:
-        read = read_zone_file(request.signed, origin)
+        read = read_zone_file(request.signed, run.origin)
     except ZoneSyntaxError as exc:
         checks.append(CheckResult.from_findings(ZONE_FILE, [Finding("", "", str(exc))], _since(t)))
         return None
     zone = read.zone
-    run.meta["mode"] = "whole zone in one process, RRSIGs on every core"
-    run.meta["records"] = read.records
+    out.meta["mode"] = "whole zone in one process, RRSIGs on every core"
+    out.meta["records"] = read.records
     checks.append(CheckResult.from_findings(ZONE_FILE, read.findings, _since(t)))
-    soa = zone.get(zone.origin, RRType.SOA)
-    serial = content.soa_serial(soa.rdatas[0]) if soa is not None and soa.rdatas else None
-    dnskey = zone.get(zone.origin, RRType.DNSKEY)
-    keys = KeySet.from_rdatas(dnskey.rdatas if dnskey is not None else [])
-    ctx = SignatureContext(
-        origin=zone.origin, keys=keys, now=now_s, horizon=horizon_s, rules=options.rules
-    )
-
+    apex = run.apex(zone)
     signatures = SignatureCheck(
-        zone, ctx, options.workers, progress("signatures (RRsets)") if progress else None
+        zone, apex.ctx, options.workers, run.progress_for("signatures (RRsets)")
     )
-    run.meta["workers"] = signatures.workers
+    out.meta["workers"] = signatures.workers
     try:
-        _parent_checks(zone, request, options, ctx, run)
+        _parent_checks(zone, request, options, apex.ctx, out)
     except BaseException:
         signatures.abandon()
         raise
     checks.insert(3, signatures.result())  # after zone-file, chain-of-trust, dnskey
     checks.append(
-        second_implementation(zone, options, serial, keystore, opener, options.second_sample)
+        second_implementation(
+            zone, options, apex.serial, run.keystore, run.opener, options.second_sample
+        )
     )
-    return serial
+    return apex.serial
 
 
 def _parent_checks(

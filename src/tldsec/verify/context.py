@@ -1,0 +1,101 @@
+"""One verification run's fixed inputs, and the apex context every driver builds.
+
+The whole-zone (``verifier``), sharded (``sharded``) and incremental (``incremental``)
+drivers each start from the same values: the request, the options, the absolute origin,
+``now`` and the signature horizon in seconds, the key store the second implementation
+signs with, and where progress is reported. ``RunContext`` holds them, built once per
+run; ``apex`` reads from a zone's apex what every check of the run then needs (the
+serial, the DNSKEY RRset and the signature context); ``report`` makes the run's one
+report.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from tldsec.clock import to_epoch
+from tldsec.dnscore.types import RRType
+from tldsec.dnscore.zone import RRset, Zone
+from tldsec.hsm.base import KeyStore
+from tldsec.verify import content
+from tldsec.verify.keys import KeySet
+from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
+from tldsec.verify.report import CheckResult, Report
+from tldsec.verify.rrsig import SignatureContext
+from tldsec.verify.workers import Progress, ProgressFor
+
+
+@dataclass(frozen=True, slots=True)
+class Apex:
+    """What the checks need from the apex: its serial, DNSKEY RRset and signature
+    context (keys, now, horizon, the DPS numbers)."""
+
+    serial: int | None
+    dnskey: RRset | None
+    ctx: SignatureContext
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """The inputs of one run, shared by every check in it."""
+
+    request: VerifyRequest
+    options: VerifyOptions
+    now: datetime
+    keystore: KeyStore | None = None
+    opener: KeyOpener | None = None
+    progress: ProgressFor | None = None
+
+    @property
+    def origin(self) -> str:
+        """The origin, absolute."""
+        origin = self.request.origin
+        return origin if origin.endswith(".") else origin + "."
+
+    @property
+    def now_s(self) -> int:
+        return to_epoch(self.now)
+
+    @property
+    def horizon_s(self) -> int:
+        """Signatures must not expire before this (DPS 6.5: the next cycle plus margin)."""
+        return self.now_s + int(self.options.horizon_delta().total_seconds())
+
+    def progress_for(self, what: str) -> Progress | None:
+        """Where the long part ``what`` of the run reports how far it is, if anywhere."""
+        return self.progress(what) if self.progress is not None else None
+
+    def apex(self, zone: Zone) -> Apex:
+        """The apex context of ``zone`` (the whole zone, its apex, or a region's)."""
+        soa = zone.get(zone.origin, RRType.SOA)
+        serial = content.soa_serial(soa.rdatas[0]) if soa is not None and soa.rdatas else None
+        dnskey = zone.get(zone.origin, RRType.DNSKEY)
+        keys = KeySet.from_rdatas(dnskey.rdatas if dnskey is not None else [])
+        ctx = SignatureContext(
+            origin=zone.origin,
+            keys=keys,
+            now=self.now_s,
+            horizon=self.horizon_s,
+            rules=self.options.rules,
+        )
+        return Apex(serial, dnskey, ctx)
+
+    def report(
+        self,
+        checks: list[CheckResult],
+        serial: int | None,
+        meta: dict[str, object],
+        started: float,
+    ) -> Report:
+        """The run's report; ``started`` is its ``time.perf_counter()`` at the start."""
+        return Report(
+            origin=self.origin.lower(),
+            zone_file=self.request.display_name or str(self.request.signed),
+            serial=serial,
+            checks=tuple(checks),
+            verified_at=self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            seconds=time.perf_counter() - started,
+            meta=meta,
+        )
