@@ -24,6 +24,7 @@ from tldsec.verify.keys import KeySet
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.verify.report import CheckResult, Report
 from tldsec.verify.rrsig import SignatureContext
+from tldsec.verify.second import NAME as SECOND
 from tldsec.verify.workers import Progress, ProgressFor
 
 
@@ -81,6 +82,16 @@ class RunContext:
             rules=self.options.rules,
         )
         return Apex(serial, dnskey, ctx)
+
+    def second_skipped(self) -> CheckResult | None:
+        """Why the second implementation does not run in this run, or None if it does."""
+        if self.keystore is None:
+            return CheckResult.skipped(
+                SECOND, "no key store given: nothing to sign a second time with"
+            )
+        if self.options.second_sample == 0:
+            return CheckResult.skipped(SECOND, "disabled ([verify] second_sample = 0)")
+        return None
 
     def report(
         self,

@@ -227,7 +227,7 @@ def _checks(
         ttl_result,
         _content(zone, unsigned, origin),
         serial_result,
-        second_implementation(zone, options, serial, run.keystore, run.opener, None),
+        second_implementation(run, zone, serial, None),
         *external.results(),
     ]
     return checks, serial

@@ -29,7 +29,6 @@ import dns.version
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import Zone
 from tldsec.errors import ZoneSyntaxError
-from tldsec.hsm.base import KeyStore
 from tldsec.verify import (
     chain,
     content,
@@ -43,7 +42,7 @@ from tldsec.verify import (
 from tldsec.verify.context import RunContext
 from tldsec.verify.coverage import Signers
 from tldsec.verify.jitter import Jitter
-from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
+from tldsec.verify.options import VerifyOptions, VerifyRequest
 from tldsec.verify.part import (
     PartResult,
     PartSetup,
@@ -90,7 +89,7 @@ def run_sharded(run: RunContext, part_bytes: int = PART_BYTES) -> ShardedRun | N
     param_findings, params = nsec3chain.param_check(
         apex.origin, apex.get(apex.origin, RRType.NSEC3PARAM), options.rules.denial
     )
-    second_setup, second_skip = _second_setup(options, run.keystore, run.opener, apex, serial, plan)
+    second_setup, second_skip = _second_setup(run, apex, serial, plan)
     if second_setup is None and second_skip is None:
         return None  # a store that workers cannot reopen: the whole-zone path handles it
     setup = PartSetup(
@@ -163,21 +162,15 @@ def run_sharded(run: RunContext, part_bytes: int = PART_BYTES) -> ShardedRun | N
 
 
 def _second_setup(
-    options: VerifyOptions,
-    keystore: KeyStore | None,
-    opener: KeyOpener | None,
-    apex: Zone,
-    serial: int | None,
-    plan: Plan,
+    run: RunContext, apex: Zone, serial: int | None, plan: Plan
 ) -> tuple[SecondSetup | None, CheckResult | None]:
     """The second implementation's setup, or why it is skipped; (None, None) if the
     parts cannot run it (an in-process store that forked workers cannot reopen)."""
-    if keystore is None:
-        return None, CheckResult.skipped(
-            second.NAME, "no key store given: nothing to sign a second time with"
-        )
-    if options.second_sample == 0:
-        return None, CheckResult.skipped(second.NAME, "disabled ([verify] second_sample = 0)")
+    skipped = run.second_skipped()
+    if skipped is not None:
+        return None, skipped
+    keystore, opener, options = run.keystore, run.opener, run.options
+    assert keystore is not None
     spec = keystore.spec
     if opener is None or (spec.backend == "memory" and not spec.token_label):
         return None, None

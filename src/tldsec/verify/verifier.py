@@ -30,7 +30,6 @@ from tldsec.verify.options import (
 )
 from tldsec.verify.report import CheckResult, Finding, Report
 from tldsec.verify.rrsig import SignatureContext
-from tldsec.verify.second import NAME as SECOND
 from tldsec.verify.second import SecondImplementationCheck
 from tldsec.verify.signatures import SignatureCheck
 from tldsec.verify.structure import analyse
@@ -134,11 +133,7 @@ def _whole(run: RunContext, out: _Run) -> int | None:
         signatures.abandon()
         raise
     checks.insert(3, signatures.result())  # after zone-file, chain-of-trust, dnskey
-    checks.append(
-        second_implementation(
-            zone, options, apex.serial, run.keystore, run.opener, options.second_sample
-        )
-    )
+    checks.append(second_implementation(run, zone, apex.serial, options.second_sample))
     return apex.serial
 
 
@@ -180,25 +175,20 @@ def _parent_checks(
 
 
 def second_implementation(
-    zone: Zone,
-    options: VerifyOptions,
-    serial: int | None,
-    keystore: KeyStore | None,
-    opener: KeyOpener | None,
-    sample: int | None,
+    run: RunContext, zone: Zone, serial: int | None, sample: int | None
 ) -> CheckResult:
     """The second implementation over ``sample`` RRsets (None: every one), or why not."""
-    if keystore is None:
-        return CheckResult.skipped(SECOND, "no key store given: nothing to sign a second time with")
-    if options.second_sample == 0:
-        return CheckResult.skipped(SECOND, "disabled ([verify] second_sample = 0)")
+    skipped = run.second_skipped()
+    if skipped is not None:
+        return skipped
+    assert run.keystore is not None
     check = SecondImplementationCheck(
         zone,
-        keystore,
+        run.keystore,
         sample=sample,
         seed=serial or 0,
-        workers=options.workers,
-        opener=opener,
+        workers=run.options.workers,
+        opener=run.opener,
     )
     return check.result()
 
