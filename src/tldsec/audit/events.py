@@ -154,6 +154,7 @@ class EventType(StrEnum):
     CLOCK_UNSYNCHRONISED = "clock.unsynchronised"
     CLOCK_SYNCHRONISED = "clock.synchronised"
     CHANGE_NOT_COMMITTED = "registry.change_not_committed"
+    REGISTRY_IMPORTED = "registry.imported"
     # Network equipment
     NETWORK_EVENT = "network.event"
     # The audit log itself
@@ -369,6 +370,11 @@ CATALOGUE: dict[EventType, EventInfo] = {
         _C.ANOMALY,
         _L.WARNING,
         "a registry change was audited, then its database transaction failed: it did not happen",
+    ),
+    EventType.REGISTRY_IMPORTED: EventInfo(
+        _C.KEY_MATERIAL,
+        _L.NOTICE,
+        "objects (and their DS) were imported in bulk from a deposit file (issue 18)",
     ),
     EventType.NETWORK_EVENT: EventInfo(
         _C.NETWORK, _L.INFO, "a network equipment event was recorded"

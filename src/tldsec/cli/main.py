@@ -32,6 +32,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "audit",
     "verify",
     "registrar",
+    "registry",
     "epp",
     "console",
     "db",
