@@ -20,6 +20,7 @@ from tldsec.registry.deposit.objects import (
     Deposit,
     DepositContact,
     DepositDomain,
+    DepositDs,
     DepositHost,
     DepositRegistrar,
 )
@@ -72,7 +73,7 @@ class Checked:
 def check(deposit: Deposit, rules: RegistryRules, existing: Existing) -> Checked:
     """Judge every object of ``deposit``; the result keeps those that pass."""
     refused = [Refusal(where, "object", "?", why) for where, why in deposit.unreadable]
-    out = Deposit(tld=deposit.tld)
+    out = Deposit(tld=deposit.tld, auth=deposit.auth)
 
     def judge(kind: str, obj: object, name: str, test: Callable[[], object]) -> object | None:
         try:
@@ -213,7 +214,7 @@ def _domain_links(
 ) -> DepositDomain:
     ns = []
     for raw in d.ns:
-        host = check_host_name(raw, rules.origin)
+        host = raw if raw in hosts else check_host_name(raw, rules.origin)
         if host not in hosts:
             raise ValueError(
                 f"name server {host!r} is neither a host of the deposit nor the registry "
@@ -233,7 +234,8 @@ def _domain_links(
     for kind, _ in d.contacts:
         if kind not in ("admin", "tech", "billing"):
             raise ValueError(f"contact type {kind!r} is not admin, tech or billing")
-    return replace(d, ns=tuple(sorted(ns)))
+    ordered = tuple(sorted(ns))
+    return d if ordered == d.ns else replace(d, ns=ordered)
 
 
 def _statuses(statuses: Iterable[str], allowed: frozenset[str]) -> None:

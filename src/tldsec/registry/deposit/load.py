@@ -111,12 +111,13 @@ def _auth_hashes(
     for kind, objects in (("contact", deposit.contacts), ("domain", deposit.domains)):
         for obj in objects:
             key = (kind, obj.handle if kind == "contact" else obj.name)  # type: ignore[union-attr]
-            if obj.auth is None:
+            value = deposit.auth.get(key, obj.auth)
+            if value is None:
                 found[key] = NEVER_VERIFIES
-            elif is_hash(obj.auth):
-                found[key] = obj.auth
+            elif is_hash(value):
+                found[key] = value
             else:
-                plain.append((key, obj.auth))
+                plain.append((key, value))
     hashed = hash_plain(hasher, [v for _, v in plain], workers)
     found.update((key, h) for (key, _), h in zip(plain, hashed, strict=True))
     return found

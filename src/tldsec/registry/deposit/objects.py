@@ -90,6 +90,8 @@ class Deposit:
     # Objects the reader could not even parse: (where, why).
     unreadable: list[tuple[str, str]] = field(default_factory=list)
     tld: str | None = None
+    # authInfo given apart from its object (RDE ``tldsecRde:auth``): (kind, name) -> value.
+    auth: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return {

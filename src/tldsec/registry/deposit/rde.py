@@ -81,34 +81,21 @@ def read(path: Path) -> Deposit:
     """The deposit in ``path``; objects that do not parse are listed as unreadable with
     their line, so a dry run names them too. A file that is not XML raises."""
     deposit = Deposit()
-    auth: dict[tuple[str, str], str] = {}
     try:
         with path.open("rb") as stream:
-            _read_stream(stream, deposit, auth)
+            _read_stream(stream, deposit, deposit.auth)
     except OSError as exc:
         raise FileUnusable(f"{path}: {exc.strerror or exc}") from exc
     except etree.XMLSyntaxError as exc:
         raise FileUnusable(f"{path}: not well-formed XML: {exc}") from exc
-    if auth:
-        deposit.contacts = [
-            _with_auth(c, auth.get(("contact", c.handle))) for c in deposit.contacts
-        ]
-        deposit.domains = [_with_auth(d, auth.get(("domain", d.name))) for d in deposit.domains]
     return deposit
-
-
-def _with_auth(obj: Any, value: str | None) -> Any:
-    if value is None:
-        return obj
-    from dataclasses import replace
-
-    return replace(obj, auth=value)
 
 
 def _read_stream(stream: IO[bytes], deposit: Deposit, auth: dict[tuple[str, str], str]) -> None:
     parser = etree.iterparse(
         stream,
         events=("start", "end"),
+        tag=[f"{{{RDE}}}deposit", *_OBJECTS],  # only these reach Python: the rest is C
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -117,6 +104,11 @@ def _read_stream(stream: IO[bytes], deposit: Deposit, auth: dict[tuple[str, str]
     root_seen = False
     for event, element in parser:
         if event == "start":
+            if not root_seen and element.tag != f"{{{RDE}}}deposit":
+                raise FileUnusable(
+                    f"line {element.sourceline}: the root element is {element.tag}, "
+                    f"not an RFC 9022 rde:deposit"
+                )
             if not root_seen:
                 root_seen = True
                 if element.tag != f"{{{RDE}}}deposit":
@@ -142,6 +134,8 @@ def _read_stream(stream: IO[bytes], deposit: Deposit, auth: dict[tuple[str, str]
         if parent is not None:
             while element.getprevious() is not None:
                 del parent[0]
+    if not root_seen:
+        raise FileUnusable("the root element is not an RFC 9022 rde:deposit")
 
 
 def _one(el: Any, where: str, deposit: Deposit, auth: dict[tuple[str, str], str]) -> None:

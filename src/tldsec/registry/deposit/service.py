@@ -255,7 +255,7 @@ def same_objects(a: Deposit, b: Deposit) -> bool:
     def norm(objs: list[object]) -> list[object]:
         return sorted((replace(o, where="") for o in objs), key=repr)  # type: ignore[type-var]
 
-    return all(
+    return a.auth == b.auth and all(
         norm(getattr(a, k)) == norm(getattr(b, k))
         for k in ("registrars", "contacts", "hosts", "domains")
     )
