@@ -198,15 +198,12 @@ def _domain_alone(
     change = apply_ds_change((), add=ds, policy=rules.ds)
     if not change.ok:
         raise ValueError("; ".join(str(v) for v in change.violations))
-    from tldsec.registry.deposit.objects import DepositDs
-
-    return replace(
-        d,
-        name=name,
-        ds=tuple(
-            DepositDs(x.key_tag, x.algorithm, x.digest_type, x.digest) for x in change.records
-        ),
+    records = tuple(
+        DepositDs(x.key_tag, x.algorithm, x.digest_type, x.digest) for x in change.records
     )
+    if name == d.name and records == d.ds:
+        return d
+    return replace(d, name=name, ds=records)
 
 
 def _domain_links(
