@@ -26,11 +26,18 @@ class ZoneKey:
     publish: bool  # in the DNSKEY RRset
     sign_dnskey: bool  # its RRSIG covers the DNSKEY RRset (KSK duty)
     sign_zone: bool  # its RRSIG covers every other authoritative RRset (ZSK duty)
+    # Signs without being in the DNSKEY RRset: an algorithm rollover's new key before its
+    # DNSKEY appears, or an old one after its DNSKEY left (RFC 6781 4.1.4). Validators
+    # ignore such RRSIGs (RFC 4035 5.3.1); the zone's other algorithm carries the chain.
+    unpublished_signer: bool = False
 
     def __post_init__(self) -> None:
-        if (self.sign_dnskey or self.sign_zone) and not self.publish:
+        signs = self.sign_dnskey or self.sign_zone
+        if signs and not self.publish and not self.unpublished_signer:
             # RFC 4035 2.1: a signing key must be in the apex DNSKEY RRset.
             raise ValueError(f"key {self.key_id} signs but is not published")
+        if self.unpublished_signer and self.publish:
+            raise ValueError(f"key {self.key_id} is published, not an unpublished signer")
         if not self.flags & ZONE_KEY_FLAG:
             raise ValueError(f"key {self.key_id}: DNSKEY flags {self.flags} lack the Zone Key bit")
 

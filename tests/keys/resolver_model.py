@@ -18,6 +18,13 @@ Every combination must validate at ``t``. Two independent checks, both must pass
 
 An empty DS set means the zone is insecure to that resolver (before the first DS is
 published): nothing to validate.
+
+With two algorithms (an algorithm rollover), RFC 6840 5.11 lets a validator accept any
+one algorithm of the DS set that validates; that is the check above. ``strict`` adds the
+validators the conservative method (RFC 6781 4.1.4) exists for: for every algorithm of
+the DS set, a DS-matched key of it must sign the DNSKEY RRset, and every RRset must be
+signed with every algorithm of the cached DNSKEY RRset (RFC 4035 2.2 read strictly), by
+the model and by dnspython restricted to that algorithm's keys.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from __future__ import annotations
 import bisect
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import dns.dnssec
@@ -171,9 +178,10 @@ def ds_tuple(owner: bytes, dnskey_rdata: bytes, digest_type: int = 2) -> DsTuple
 class Resolvers:
     """Checks every cache state of every resolver at chosen instants."""
 
-    def __init__(self, zone: ZoneHistory, parent: ParentHistory) -> None:
+    def __init__(self, zone: ZoneHistory, parent: ParentHistory, *, strict: bool = False) -> None:
         self.zone = zone
         self.parent = parent
+        self.strict = strict
         self.origin_name = dns.name.from_wire(zone.origin, 0)[0]
         self._dns: dict[int, tuple[dns.rrset.RRset, dns.rrset.RRset]] = {}
         self.checked_instants = 0
@@ -203,6 +211,18 @@ class Resolvers:
                     failures.append(
                         Failure(t, f"crypto: DNSKEY {_tags(v.rdatas)} with DS {_ds(d)}: {why}")
                     )
+                if self.strict:
+                    for alg in sorted({x[1] for x in d}):
+                        only = frozenset(x for x in d if x[1] == alg)
+                        why = self._dnskey_model(v, only, now) or self._dnskey_crypto(v, only, now)
+                        if why:
+                            failures.append(
+                                Failure(
+                                    t,
+                                    f"strict: algorithm {alg}: DNSKEY {_tags(v.rdatas)} "
+                                    f"with DS {_ds(d)}: {why}",
+                                )
+                            )
         for key in sorted(self.zone.keys_at(t) & self.zone.signed_keys):
             if key == origin_key:
                 continue
@@ -220,6 +240,17 @@ class Resolvers:
                         failures.append(
                             Failure(t, f"crypto: {what} with DNSKEY {_tags(v.rdatas)}: {why}")
                         )
+                    if self.strict:
+                        for alg in sorted({k[3] for k in v.rdatas if k[0] & 1}):
+                            why = self._data_strict(w, v, alg, now)
+                            if why:
+                                failures.append(
+                                    Failure(
+                                        t,
+                                        f"strict: {what} with DNSKEY {_tags(v.rdatas)}: "
+                                        f"algorithm {alg}: {why}",
+                                    )
+                                )
         return failures
 
     # --- the model: tags, algorithms, validity windows ---------------------------------
@@ -246,6 +277,20 @@ class Resolvers:
                 return None
         by = sorted(sig_info(x).key_tag for x in w.sigs)
         return f"no valid RRSIG by a key in it (RRSIGs by {by})"
+
+    def _data_strict(self, w: Snap, v: Snap, alg: int, now: int) -> str | None:
+        """RFC 4035 2.2 read strictly: an RRSIG of ``alg`` by a key of ``alg`` in ``v``."""
+        keys = tuple(k for k in v.rdatas if k[0] & 1 and k[3] == alg)
+        mine = tuple(x for x in w.sigs if sig_info(x).algorithm == alg)
+        if not mine:
+            return "not signed with this algorithm of the DNSKEY RRset (RFC 4035 2.2)"
+        why = self._data_model(replace(w, sigs=mine), replace(v, rdatas=keys), now)
+        if why:
+            return why
+        name = dns.name.from_wire(w.owner, 0)[0]
+        rrset = _rrset(name, w.rtype, w.ttl, w.rdatas)
+        sigs = _rrset(name, dns.rdatatype.RRSIG, w.ttl, mine)
+        return self._validate(rrset, sigs, _rrset(self.origin_name, DNSKEY, v.ttl, keys), now)
 
     # --- cryptography: dnspython -------------------------------------------------------
 

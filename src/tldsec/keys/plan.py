@@ -32,18 +32,20 @@ def zone_keys(keys: Sequence[KeyRecord], now: datetime) -> tuple[ZoneKey, ...]:
     """The zone's keys at ``now`` with their duties, KSKs first, then by key tag."""
     out: list[ZoneKey] = []
     for k in sorted(keys, key=lambda k: (k.role is not Role.KSK, k.key_tag, k.key_id)):
-        if not k.publishes_at(now):
+        publish, signs = k.publishes_at(now), k.signs_at(now)
+        if not publish and not signs:
             continue
-        signs = k.signs_at(now)
         out.append(
             ZoneKey(
                 key_id=k.key_id,
                 flags=k.flags,
                 algorithm=k.algorithm,
                 public_key=k.public_key,
-                publish=True,
+                publish=publish,
                 sign_dnskey=signs and k.role is Role.KSK,
                 sign_zone=signs and k.role is Role.ZSK,
+                # an algorithm rollover's presigning or unpublished key (RFC 6781 4.1.4)
+                unpublished_signer=not publish,
             )
         )
     return tuple(out)
@@ -66,7 +68,7 @@ def zone_view(keys: Sequence[KeyRecord], now: datetime) -> ZoneView:
     by_id = {k.key_id: k for k in keys}
     zk = zone_keys(keys, now)
     return ZoneView(
-        published=tuple(sorted(by_id[k.key_id].key_tag for k in zk)),
+        published=tuple(sorted(by_id[k.key_id].key_tag for k in zk if k.publish)),
         signing_dnskey=tuple(sorted(by_id[k.key_id].key_tag for k in zk if k.sign_dnskey)),
         signing_zone=tuple(sorted(by_id[k.key_id].key_tag for k in zk if k.sign_zone)),
     )

@@ -31,6 +31,9 @@ class Action(StrEnum):
     WITHDRAW_DS = "withdraw-ds"  # ask the parent to remove a retired KSK's DS
     CONFIRM_DS_WITHDRAWN = "ds-gone"  # gate: the DS is gone from the parent zone
     REMOVE = "remove"  # take a key out of the DNSKEY RRset for good
+    # Algorithm rollover (RFC 6781 4.1.4, keys/algorithm_rollover.py):
+    PRESIGN = "presign"  # a new algorithm's key signs before its DNSKEY is published
+    UNPUBLISH = "unpublish"  # an old algorithm's DNSKEY leaves; its signatures stay
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,7 @@ class Step:
     predecessor_id: str | None = None
     predecessor_tag: int | None = None
     emergency: bool = False
+    algorithm_rollover: bool = False  # a step of keys/algorithm_rollover.py
 
     def __post_init__(self) -> None:
         if not self.constraints:
@@ -102,6 +106,8 @@ class Step:
             Action.WITHDRAW_DS: "request DS withdrawal of",
             Action.CONFIRM_DS_WITHDRAWN: "confirm the DS gone from the parent of",
             Action.REMOVE: "remove",
+            Action.PRESIGN: "sign with (DNSKEY not yet published)",
+            Action.UNPUBLISH: "unpublish the DNSKEY of (still signing)",
         }[self.action]
         prefix = "EMERGENCY " if self.emergency else ""
         return f"{prefix}{what} {self.subject}"
@@ -137,10 +143,20 @@ def plan(
     gates: Sequence[Gate] = (),
 ) -> Plan:
     """Every step the key set needs from ``now`` on; ``gates`` (facts from outside the
-    records, such as the replica proof) hold keys out of the zone like the backup gate."""
+    records, such as the replica proof) hold keys out of the zone like the backup gate.
+    While the zone's keys have two algorithms, the steps are those of the algorithm
+    rollover (``keys/algorithm_rollover.py``)."""
+    # Imported here: algorithm_rollover builds its steps from this module's classes.
+    from tldsec.keys import algorithm_rollover
+
     steps: list[Step] = []
-    for role in (Role.KSK, Role.ZSK):
-        steps.extend(_role_steps(keys, role, policy, t, now, gates))
+    pair = algorithm_rollover.algorithms_in_rollover(keys, now)
+    if pair is not None:
+        gate = all_of((backup_gate(policy), *gates))
+        steps.extend(algorithm_rollover.steps(keys, pair, t, now, gate))
+    else:
+        for role in (Role.KSK, Role.ZSK):
+            steps.extend(_role_steps(keys, role, policy, t, now, gates))
     timed = sorted((s for s in steps if s.due is not None), key=lambda s: s.due or now)
     gated = [s for s in steps if s.due is None]
     return Plan(now=now, steps=(*timed, *gated))
@@ -210,7 +226,7 @@ def ready_gate(name: str, ready: frozenset[str], waiting: str) -> Gate:
     return gate
 
 
-def _all_of(gates: Sequence[Gate]) -> Gate:
+def all_of(gates: Sequence[Gate]) -> Gate:
     def gate(key: KeyRecord) -> tuple[Constraint, ...]:
         return tuple(c for g in gates for c in g(key))
 
@@ -226,7 +242,7 @@ def _role_steps(
     gates: Sequence[Gate] = (),
 ) -> list[Step]:
     kp = key_policy(policy, role)
-    gate = _all_of((backup_gate(policy), *gates))
+    gate = all_of((backup_gate(policy), *gates))
     mine = [k for k in keys if k.role is role]
     live = [k for k in mine if k.state_at(now) not in (KeyState.REMOVED, None)]
     steps: list[Step] = []

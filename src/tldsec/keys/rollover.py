@@ -101,16 +101,26 @@ def refuse_algorithm_change(
             f"the policy's {role.upper()} algorithm is {wanted} but the zone's {role.upper()}s use "
             f"{', '.join(map(str, live))}: a new {role.upper()} of another algorithm would break "
             "validation; changing the algorithm takes an algorithm rollover (RFC 6781 "
-            f"4.1.4), so restore [{table}] algorithm = {live[0]} in the policy",
+            f"4.1.4): run 'tldsec keys algorithm-rollover --to {wanted}', or restore "
+            f"[{table}] algorithm = {live[0]} in the policy",
         )
 
 
 def new_key(
-    book: KeyBook, role: Role, now: datetime, factory: KeyFactory, reason: str, policy: Policy
+    book: KeyBook,
+    role: Role,
+    now: datetime,
+    factory: KeyFactory,
+    reason: str,
+    policy: Policy,
+    *,
+    algorithm_rollover: bool = False,
 ) -> KeyRecord:
     """A fresh key whose tag collides with no key in the zone or its history, of the
-    zone's algorithm (``refuse_algorithm_change``)."""
-    refuse_algorithm_change(book.keys, role, policy, now)
+    zone's algorithm (``refuse_algorithm_change``), or of the policy's new algorithm when
+    an algorithm rollover starts (``keys/algorithm_rollover.py``)."""
+    if not algorithm_rollover:
+        refuse_algorithm_change(book.keys, role, policy, now)
     taken = {k.key_tag for k in book.keys}
     for _ in range(MAX_KEY_ATTEMPTS):
         key = factory(role, now)
@@ -226,8 +236,13 @@ def apply_step(
             f"{step.describe()} is not due at {now.isoformat()}: waiting for "
             f"{step.waiting_for.description}"
         )
-    book = KeyBook(keys)
     reason = step_reason(step)
+    if step.algorithm_rollover:
+        # Imported here: the algorithm rollover builds on this module's KeyBook.
+        from tldsec.keys import algorithm_rollover
+
+        return algorithm_rollover.apply(keys, step, now, reason)
+    book = KeyBook(keys)
     if step.action is Action.PUBLISH:
         key = book.get(step.key_id) if step.key_id else None
         if key is None:

@@ -24,13 +24,13 @@ from typing import Any
 
 from tldsec.clock import FakeClock
 from tldsec.errors import KeyManagementError
-from tldsec.keys import emergency, rollover
+from tldsec.keys import algorithm_rollover, emergency, rollover
 from tldsec.keys.plan import zone_view
 from tldsec.keys.planner import plan
 from tldsec.keys.rollover import KeyFactory, Outcome
 from tldsec.keys.state import DsState, KeyEvent, KeyRecord, KeyState, Role
 from tldsec.keys.timing import TimingParams
-from tldsec.policy import FIXED_KEY_BITS, Policy
+from tldsec.policy import FIXED_KEY_BITS, Algorithm, Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +54,9 @@ class SimEvent:
     signing_dnskey: tuple[int, ...]
     signing_zone: tuple[int, ...]
     parent_ds: tuple[int, ...]
+    algorithm: int = 0  # the event's key's algorithm
+    # every key tag named in this event, with its algorithm (an algorithm rollover has two)
+    algorithms: tuple[tuple[int, int], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +69,8 @@ class SimEvent:
             "signing_dnskey": list(self.signing_dnskey),
             "signing_zone": list(self.signing_zone),
             "parent_ds": list(self.parent_ds),
+            "algorithm": self.algorithm,
+            "key_algorithms": {str(tag): alg for tag, alg in self.algorithms},
         }
 
 
@@ -97,6 +102,15 @@ class _Pending:
     key_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class AlgorithmRolloverRun:
+    """When the simulated operator runs 'keys algorithm-rollover', and with what."""
+
+    at: datetime
+    policy: Policy  # the policy from then on: the new algorithm in [ksk] and [zsk]
+    factory: KeyFactory  # makes keys of the new algorithm
+
+
 @dataclass
 class Simulation:
     """A run of the key schedule from ``clock.now()`` with a model parent."""
@@ -110,6 +124,7 @@ class Simulation:
     # Under keystore.backup_before_use: how long after a key is generated its archive
     # under the SMK is written and checked (0: the automatic archive of a ZSK roll).
     backup_delay: timedelta = timedelta(0)
+    algorithm_rollover: AlgorithmRolloverRun | None = None
     keys: tuple[KeyRecord, ...] = ()
     events: list[SimEvent] = field(default_factory=list)
     _parent_ds: frozenset[str] = frozenset()
@@ -124,9 +139,23 @@ class Simulation:
                 rollover.bootstrap(self.keys, self.policy, start, self.factory, "bootstrap")
             )
         todo = sorted(self.emergencies, key=lambda e: e[0])
+        algroll = self.algorithm_rollover
         while True:
             now = self.clock.now()
             self._parent_changes(now)
+            if algroll is not None and algroll.at <= now:
+                self.policy, self.factory = algroll.policy, algroll.factory
+                self._record(
+                    algorithm_rollover.start(
+                        self.keys,
+                        int(algroll.policy.ksk.algorithm),
+                        self.policy,
+                        now,
+                        self.factory,
+                        "simulated 'keys algorithm-rollover'",
+                    )
+                )
+                algroll = None
             while todo and todo[0][0] <= now:
                 _, role = todo.pop(0)
                 self._record(
@@ -151,6 +180,8 @@ class Simulation:
             nexts = [p.when for p in self._pending]
             if todo:
                 nexts.append(todo[0][0])
+            if algroll is not None:
+                nexts.append(algroll.at)
             wake = plan(self.keys, self.policy, self.timing, now).next_wakeup()
             if wake is not None:
                 nexts.append(wake)
@@ -238,6 +269,9 @@ class Simulation:
     def _append(self, when: datetime, event: str, tag: int, role: Role, reason: str) -> None:
         view = zone_view(self.keys, when)
         tags = {k.key_id: k.key_tag for k in self.keys}
+        parent_ds = tuple(sorted(tags[i] for i in self._parent_ds))
+        by_tag = {k.key_tag: int(k.algorithm) for k in self.keys}
+        named = {tag, *view.published, *view.signing_dnskey, *view.signing_zone, *parent_ds}
         self.events.append(
             SimEvent(
                 time=when,
@@ -248,12 +282,14 @@ class Simulation:
                 published=view.published,
                 signing_dnskey=view.signing_dnskey,
                 signing_zone=view.signing_zone,
-                parent_ds=tuple(sorted(tags[i] for i in self._parent_ds)),
+                parent_ds=parent_ds,
+                algorithm=by_tag.get(tag, 0),
+                algorithms=tuple(sorted((t, by_tag[t]) for t in named if t in by_tag)),
             )
         )
 
 
-def fake_key_factory(policy: Policy, seed: int = 0) -> KeyFactory:
+def fake_key_factory(policy: Policy, seed: int = 0, prefix: str = "sim") -> KeyFactory:
     """Keys shaped like DNSKEYs of the policy's algorithm (RFC 3110 for RSA, 64 octets
     for ECDSA P-256, RFC 6605), from a seeded generator: no key store."""
     rng = random.Random(seed)
@@ -268,7 +304,7 @@ def fake_key_factory(policy: Policy, seed: int = 0) -> KeyFactory:
             public = b"\x03" + (65537).to_bytes(3, "big") + modulus.to_bytes(kp.bits // 8, "big")
         n = next(counter)
         return KeyRecord(
-            key_id=f"sim-{role}-{n}",
+            key_id=f"{prefix}-{role}-{n}",
             role=role,
             algorithm=kp.algorithm,
             bits=kp.bits,
@@ -291,11 +327,27 @@ def simulate(
     emergency_zsk_at: float | None = None,
     emergency_ksk_at: float | None = None,
     backup_delay: timedelta = timedelta(0),
+    algorithm_rollover_at: float | None = None,
+    to_algorithm: int | None = None,
+    rollover_factory: KeyFactory | None = None,
 ) -> SimResult:
     """Run the schedule for ``days`` from ``start`` (emergencies at day offsets); under
-    ``backup_before_use`` each new key is backed up ``backup_delay`` after it is made."""
+    ``backup_before_use`` each new key is backed up ``backup_delay`` after it is made.
+    ``algorithm_rollover_at``: the day the operator starts the rollover to
+    ``to_algorithm`` (policy changed then; new keys from ``rollover_factory``)."""
     if days <= 0:
         raise ValueError("simulate at least one day")
+    algroll = None
+    if algorithm_rollover_at is not None:
+        if to_algorithm is None:
+            raise ValueError("an algorithm rollover needs the algorithm to roll to")
+        new_policy = policy_for_algorithm(policy, to_algorithm)
+        algroll = AlgorithmRolloverRun(
+            at=start + timedelta(days=algorithm_rollover_at),
+            policy=new_policy,
+            factory=rollover_factory
+            or fake_key_factory(new_policy, seed=to_algorithm, prefix=f"sim{to_algorithm}"),
+        )
     emergencies: list[tuple[datetime, Role]] = []
     if emergency_zsk_at is not None:
         emergencies.append((start + timedelta(days=emergency_zsk_at), Role.ZSK))
@@ -309,8 +361,23 @@ def simulate(
         parent=parent or ParentModel(),
         emergencies=emergencies,
         backup_delay=backup_delay,
+        algorithm_rollover=algroll,
     )
     return sim.run(start + timedelta(days=days))
+
+
+def policy_for_algorithm(policy: Policy, algorithm: int) -> Policy:
+    """``policy`` with [ksk] and [zsk] on ``algorithm`` (ECDSA: the curve's size)."""
+    try:
+        alg = Algorithm(algorithm)
+    except ValueError:
+        raise KeyManagementError(f"algorithm {algorithm} is not one tldsec signs with") from None
+    fixed = FIXED_KEY_BITS.get(alg)
+    return dataclasses.replace(
+        policy,
+        ksk=dataclasses.replace(policy.ksk, algorithm=alg, bits=fixed or policy.ksk.bits),
+        zsk=dataclasses.replace(policy.zsk, algorithm=alg, bits=fixed or policy.zsk.bits),
+    )
 
 
 def forecast(

@@ -41,8 +41,12 @@ class KeyState(StrEnum):
     """Where a key is in its life, derived from its facts at a given instant."""
 
     GENERATED = "generated"  # exists in the key store, not in the zone
+    # Algorithm rollover (RFC 6781 4.1.4): a new algorithm's key signs before its DNSKEY
+    # is published, and an old one keeps signing after its DNSKEY left.
+    PRESIGNING = "presigning"  # signs, not yet in the DNSKEY RRset
     PUBLISHED = "published"  # in the DNSKEY RRset, signs nothing (pre-published / standby)
     ACTIVE = "active"  # in the DNSKEY RRset and signing
+    UNPUBLISHED = "unpublished"  # out of the DNSKEY RRset, still signing
     RETIRED = "retired"  # in the DNSKEY RRset, signs nothing, never will again (post-publish)
     REMOVED = "removed"  # out of the zone for good
 
@@ -73,6 +77,8 @@ class KeyEvent(StrEnum):
     DS_WITHDRAWAL_REQUESTED = "ds.withdrawal-requested"
     DS_WITHDRAWN = "ds.withdrawn"
     BACKED_UP = "key.backed-up"  # in a checked archive under the SMK (DPS 5.2.4)
+    PRESIGNED = "key.presigned"  # signs before its DNSKEY is published (RFC 6781 4.1.4)
+    UNPUBLISHED = "key.unpublished"  # its DNSKEY left the zone, it still signs (4.1.4)
 
     @property
     def fact(self) -> str | None:
@@ -92,6 +98,8 @@ _FACT_OF_EVENT = {
     KeyEvent.DS_WITHDRAWAL_REQUESTED: "ds_withdrawal_requested",
     KeyEvent.DS_WITHDRAWN: "ds_withdrawn",
     KeyEvent.BACKED_UP: "backed_up",
+    KeyEvent.PRESIGNED: "presigned",
+    KeyEvent.UNPUBLISHED: "unpublished",
 }
 
 
@@ -115,7 +123,7 @@ class Transition:
 # The lifecycle facts in the order they must happen.
 _LIFECYCLE = ("created", "published", "active", "retired", "removed")
 _DS = ("ds_submitted", "ds_seen", "ds_withdrawal_requested", "ds_withdrawn")
-_OTHER = ("compromised", "rollover_requested", "backed_up")
+_OTHER = ("compromised", "rollover_requested", "backed_up", "presigned", "unpublished")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +148,10 @@ class KeyRecord:
     compromised: datetime | None = None
     rollover_requested: datetime | None = None
     backed_up: datetime | None = None  # first written and checked in an SMK archive
+    # An algorithm rollover's facts (RFC 6781 4.1.4): signing from ``presigned`` before
+    # ``published``; out of the DNSKEY RRset from ``unpublished`` while still signing.
+    presigned: datetime | None = None
+    unpublished: datetime | None = None
     key_tag: int = field(init=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -160,6 +172,16 @@ class KeyRecord:
             raise ValueError(f"ZSK {self.key_id} has DS facts; only a KSK has a DS")
         if self.ds_submitted is not None and self.ds_submitted < self.created:
             raise ValueError(f"key {self.key_id}: DS submitted before the key existed")
+        if self.presigned is not None and not (
+            self.created <= self.presigned <= (self.published or self.presigned)
+        ):
+            raise ValueError(f"key {self.key_id}: presigned outside created..published")
+        if self.unpublished is not None and (
+            self.active is None
+            or self.unpublished < self.active
+            or (self.retired is not None and self.retired < self.unpublished)
+        ):
+            raise ValueError(f"key {self.key_id}: unpublished outside active..retired")
 
     @property
     def flags(self) -> int:
@@ -181,10 +203,14 @@ class KeyRecord:
             return KeyState.REMOVED
         if _at(self.retired, when):
             return KeyState.RETIRED
+        if _at(self.unpublished, when):
+            return KeyState.UNPUBLISHED
         if _at(self.active, when):
             return KeyState.ACTIVE
         if _at(self.published, when):
             return KeyState.PUBLISHED
+        if _at(self.presigned, when):
+            return KeyState.PRESIGNING
         if self.created <= when:
             return KeyState.GENERATED
         return None
@@ -203,11 +229,14 @@ class KeyRecord:
 
     def publishes_at(self, when: datetime) -> bool:
         """Whether the key is in the DNSKEY RRset at ``when``."""
-        return self.state_at(when) in (KeyState.PUBLISHED, KeyState.ACTIVE, KeyState.RETIRED)
+        state = self.state_at(when)
+        if state is KeyState.RETIRED:
+            return self.unpublished is None  # an algorithm rollover's old key left before
+        return state in (KeyState.PUBLISHED, KeyState.ACTIVE)
 
     def signs_at(self, when: datetime) -> bool:
         """Whether the key signs (its role's RRsets) at ``when``."""
-        return self.state_at(when) is KeyState.ACTIVE
+        return self.state_at(when) in SIGNING_STATES
 
     def last_fact(self) -> datetime:
         """The time of the latest fact; a new fact may not come before it."""
@@ -226,6 +255,9 @@ class KeyRecord:
             raise ValueError(f"{event} sets no fact")
         change: dict[str, Any] = {event.fact: when}
         return replace(self, **change)
+
+
+SIGNING_STATES = frozenset({KeyState.PRESIGNING, KeyState.ACTIVE, KeyState.UNPUBLISHED})
 
 
 def _at(fact: datetime | None, when: datetime) -> bool:
@@ -390,9 +422,11 @@ def mark_ds_seen(record: KeyRecord, at: datetime, reason: str) -> tuple[KeyRecor
 
 
 def request_ds_withdrawal(
-    record: KeyRecord, at: datetime, reason: str
+    record: KeyRecord, at: datetime, reason: str, *, replaced: bool = False
 ) -> tuple[KeyRecord, Transition]:
-    """Record that the parent was asked to remove the key's DS."""
+    """Record that the parent was asked to remove the key's DS. ``replaced``: an
+    algorithm rollover's old KSK, still signing, whose successor of the new algorithm
+    signs too and has its DS seen at the parent (RFC 6781 4.1.4 "new DS")."""
     _ksk_only(record)
     _not_before_last(record, at)
     if record.ds_submitted is None:
@@ -401,7 +435,7 @@ def request_ds_withdrawal(
         raise _refuse(
             record, f"its DS withdrawal was already requested at {record.ds_withdrawal_requested}"
         )
-    if record.state_at(at) is KeyState.ACTIVE:
+    if record.state_at(at) is KeyState.ACTIVE and not replaced:
         # Withdrawing the DS of the key that signs the DNSKEY RRset breaks the chain.
         raise _refuse(record, "is the active KSK: its DS must stay until it is retired")
     return _done(record, at, KeyEvent.DS_WITHDRAWAL_REQUESTED, reason, ds_withdrawal_requested=at)
@@ -416,3 +450,49 @@ def mark_ds_withdrawn(record: KeyRecord, at: datetime, reason: str) -> tuple[Key
     if record.ds_withdrawn is not None:
         raise _refuse(record, f"its DS was already confirmed gone at {record.ds_withdrawn}")
     return _done(record, at, KeyEvent.DS_WITHDRAWN, reason, ds_withdrawn=at)
+
+
+def presign(record: KeyRecord, at: datetime, reason: str) -> tuple[KeyRecord, Transition]:
+    """A new algorithm's key starts signing before its DNSKEY is published: RFC 6781
+    4.1.4, the new RRSIGs are cached before any validator sees the new algorithm."""
+    _not_before_last(record, at)
+    if record.state_at(at) is not KeyState.GENERATED:
+        raise _refuse(record, f"is {record.state_at(at)}: only a generated key presigns")
+    if record.compromised is not None:
+        raise _refuse(record, "is compromised and must never sign")
+    return _done(record, at, KeyEvent.PRESIGNED, reason, presigned=at)
+
+
+def publish_presigned(
+    record: KeyRecord, at: datetime, reason: str
+) -> tuple[KeyRecord, tuple[Transition, Transition]]:
+    """A presigning key's DNSKEY enters the zone; it keeps signing (published and active
+    at once, RFC 6781 4.1.4 "new DNSKEY")."""
+    _not_before_last(record, at)
+    if record.state_at(at) is not KeyState.PRESIGNING:
+        raise _refuse(record, f"is {record.state_at(at)}, not presigning")
+    published, first = _done(record, at, KeyEvent.PUBLISHED, reason, published=at)
+    active, second = _done(published, at, KeyEvent.ACTIVATED, reason, active=at)
+    return active, (first, second)
+
+
+def unpublish(record: KeyRecord, at: datetime, reason: str) -> tuple[KeyRecord, Transition]:
+    """An old algorithm's active key leaves the DNSKEY RRset and still signs until every
+    cached DNSKEY RRset without it has expired (RFC 6781 4.1.4 "DNSKEY removal")."""
+    _not_before_last(record, at)
+    if record.state_at(at) is not KeyState.ACTIVE:
+        raise _refuse(record, f"is {record.state_at(at)}, not active: only an active key")
+    return _done(record, at, KeyEvent.UNPUBLISHED, reason, unpublished=at)
+
+
+def stop_signing(
+    record: KeyRecord, at: datetime, reason: str
+) -> tuple[KeyRecord, tuple[Transition, Transition]]:
+    """An unpublished key's signatures leave the zone: it is retired and removed at once
+    (RFC 6781 4.1.4 "RRSIG removal"); it never signs again (DPS 5.3)."""
+    _not_before_last(record, at)
+    if record.state_at(at) is not KeyState.UNPUBLISHED:
+        raise _refuse(record, f"is {record.state_at(at)}, not unpublished")
+    retired, first = _done(record, at, KeyEvent.RETIRED, reason, retired=at)
+    removed, second = _done(retired, at, KeyEvent.REMOVED, reason, removed=at)
+    return removed, (first, second)

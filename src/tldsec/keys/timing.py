@@ -117,3 +117,15 @@ def ksk_retire_interval(t: TimingParams) -> timedelta:
 def zone_propagation_interval(t: TimingParams) -> timedelta:
     """Dprp: a change is on every name server of the zone."""
     return t.propagation_delay + t.safety_margin
+
+
+def signature_cache_interval(t: TimingParams) -> timedelta:
+    """Dsgn + Dprp + TTLsig: every RRset carries a new signature in every cache; in an
+    algorithm rollover, before the new algorithm's DNSKEYs appear (RFC 6781 4.1.4)."""
+    return t.signing_delay + t.propagation_delay + t.max_zone_ttl + t.safety_margin
+
+
+def dnskey_cache_interval(t: TimingParams) -> timedelta:
+    """Dprp + TTLkey: every cached DNSKEY RRset is the one now published; in an algorithm
+    rollover, before the old algorithm's signatures go (RFC 6781 4.1.4)."""
+    return t.propagation_delay + t.dnskey_ttl + t.safety_margin
