@@ -92,3 +92,28 @@ def test_simulate_prints_a_table_or_json(capsys: pytest.CaptureFixture[str]) -> 
     assert {"published", "signing_dnskey", "signing_zone", "parent_ds"} <= set(events[0])
     code, out, _ = run(capsys, "keys", "simulate", "--days", "100", "--start", "2025-01-01")
     assert out.splitlines()[0].startswith("time (UTC)")
+
+
+def test_simulate_an_algorithm_rollover_to_13(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "keys", "simulate", "--days", "60", "--start", "2025-01-01",
+        "--algorithm-rollover-at", "10", "--to-algorithm", "13", "--json",
+    )  # fmt: skip
+    events = json.loads(out)
+    assert code == 0
+    assert {"published", "signing_dnskey", "signing_zone", "parent_ds"} <= set(events[0])
+    assert events[0]["algorithm"] == 8 and set(events[0]["key_algorithms"].values()) == {8}
+    order = [
+        (e["event"], e["algorithm"])
+        for e in events
+        if e["event"] in ("key.presigned", "key.published", "ds.submitted", "key.unpublished")
+        and e["time"] > "2025-01-10"
+    ]
+    assert order[:2] == [("key.presigned", 13)] * 2
+    assert order.index(("key.published", 13)) < order.index(("ds.submitted", 13))
+    assert order.index(("ds.submitted", 13)) < order.index(("key.unpublished", 8))
+    last = events[-1]
+    assert set(last["key_algorithms"].values()) == {13}
+    assert all(str(t) in last["key_algorithms"] for t in last["parent_ds"])
+    code, _, err = run(capsys, "keys", "simulate", "--days", "10", "--to-algorithm", "13")
+    assert code != 0 and "go together" in err

@@ -40,6 +40,7 @@ OPERATIONS: Mapping[str, OperationClass] = {
     FOUND: OperationClass.KEY_GENERATION,
     "keys.generate": OperationClass.KEY_GENERATION,
     "keys.rollover": OperationClass.KEY_GENERATION,  # scheduled or emergency, KSK or ZSK
+    "keys.algorithm-rollover": OperationClass.KEY_GENERATION,  # a new KSK and ZSK (RFC 6781)
     "backup.smk-create": OperationClass.KEY_GENERATION,
     "backup.keys": OperationClass.ARCHIVE_DISTRIBUTION,
     "backup.restore": OperationClass.ARCHIVE_DISTRIBUTION,

@@ -33,6 +33,10 @@ RUNS: Mapping[str, tuple[str, str]] = {
         "tldsec keys rollover --ksk|--zsk --reason TEXT --ceremony ID",
         "the key tags and, for a KSK, the new DS digest (tldsec keys export-ds)",
     ),
+    "keys.algorithm-rollover": (
+        "tldsec keys algorithm-rollover --to N --reason TEXT --ceremony ID",
+        "the new KSK's and ZSK's key tags (tldsec keys plan shows the steps ahead)",
+    ),
     "keys.ds-seen": ("tldsec keys ds-seen TAG --ceremony ID", "the key tag confirmed"),
     "cycle.accept-change": (
         "tldsec cycle --accept-change CHANGE --ceremony ID",

@@ -41,7 +41,7 @@ from tldsec.keys.planner import Step
 from tldsec.keys.service import KeyManager
 from tldsec.keys.simulate import ParentModel, format_table, simulate
 from tldsec.keys.state import KeyRecord, Role, Transition
-from tldsec.policy import load_policy
+from tldsec.policy import Algorithm, load_policy
 from tldsec.settings import CONFIG_NAME, home_from
 
 if TYPE_CHECKING:
@@ -87,6 +87,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     a.add_argument("--reason", required=True, help="why: recorded in the history and audit log")
     a.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    add_ceremony_argument(a)
+    a = action(
+        "algorithm-rollover",
+        "move the zone to another DNSSEC algorithm (RFC 6781 4.1.4): a new KSK and ZSK sign "
+        "first, their DNSKEYs follow, the DS is swapped at the parent, the old keys leave",
+        _algorithm_rollover,
+    )
+    a.add_argument(
+        "--to",
+        type=int,
+        required=True,
+        choices=sorted(int(x) for x in Algorithm),
+        help="the algorithm to roll to (13 = ECDSAP256SHA256, RFC 8624); the policy's "
+        "[ksk] and [zsk] algorithm must already say it",
+    )
+    a.add_argument("--reason", required=True, help="why: recorded in the history and audit log")
     add_ceremony_argument(a)
     for name, what in (("ds-seen", "is in"), ("ds-gone", "is gone from")):
         a = action(name, f"confirm that a KSK's DS {what} the parent zone", _ds_gate)
@@ -143,6 +159,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=float,
         default=2.0,
         help="days the parent takes to add or remove a DS (default 2)",
+    )
+    a.add_argument(
+        "--algorithm-rollover-at",
+        type=float,
+        metavar="DAY",
+        help="the day 'keys algorithm-rollover' runs (with --to-algorithm)",
+    )
+    a.add_argument(
+        "--to-algorithm",
+        type=int,
+        choices=sorted(int(x) for x in Algorithm),
+        help="the algorithm of --algorithm-rollover-at (13 = ECDSAP256SHA256)",
     )
 
 
@@ -349,6 +377,17 @@ def _rollover(args: argparse.Namespace) -> int:
     return 0
 
 
+def _algorithm_rollover(args: argparse.Namespace) -> int:
+    authorised = _ceremony_gate(args, "keys.algorithm-rollover", {"to": str(args.to)})
+    with _manager(args, keystore=True) as km:
+        made = km.algorithm_rollover(args.to, args.reason)
+        _print_transitions(made)
+        _ceremony_record(args, authorised, _transitions(made))
+        for s in km.plan().steps:
+            print(f"next: {_when(s.due)}  {s.describe()} (waits for {s.waiting_for.name})")
+    return 0
+
+
 def _prove_on_replicas(args: argparse.Namespace, km: KeyManager) -> list[Transition]:
     """With [[keystore.replica]], prove the keys (the new one too) on every HSM now, as a
     cycle would, and carry out what that lets in (DPS 5.2.7)."""
@@ -480,6 +519,8 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _simulate(args: argparse.Namespace) -> int:
+    if (args.algorithm_rollover_at is None) != (args.to_algorithm is None):
+        raise ConfigError("--algorithm-rollover-at and --to-algorithm go together")
     home = home_from(args.home)
     if (home / CONFIG_NAME).exists():
         settings = settings_from_args(args)
@@ -504,6 +545,8 @@ def _simulate(args: argparse.Namespace) -> int:
         parent=ParentModel(registration_delay=timedelta(days=args.registration_days)),
         emergency_zsk_at=args.emergency_zsk_at,
         emergency_ksk_at=args.emergency_ksk_at,
+        algorithm_rollover_at=args.algorithm_rollover_at,
+        to_algorithm=args.to_algorithm,
     )
     if args.json:
         print(json.dumps([e.as_json() for e in result.events], indent=1))

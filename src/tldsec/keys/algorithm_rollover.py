@@ -89,16 +89,9 @@ def start(
                 f"the policy's {role.upper()} algorithm is {int(kp.algorithm)}: set it to "
                 f"{int(target)} (with its bits) before the rollover to {int(target)}",
             )
-    busy = [
-        k
-        for k in live
-        if k.state_at(now) is KeyState.RETIRED
-        or (k.role is Role.KSK and k.state_at(now) is not KeyState.ACTIVE)
-        or k.compromised is not None
-        or (k.role is Role.KSK and k.ds_seen is None)
-    ]
+    busy = [f"{k.name}: {why}" for k in live if (why := _unsettled(k, now))]
     if busy:
-        names = ", ".join(f"{k.name} ({k.state_at(now)})" for k in busy)
+        names = "; ".join(busy)
         raise KeyManagementError(
             f"a rollover is still in progress ({names}): the algorithm rollover starts "
             "once the zone has one active KSK with its DS seen and no retiring key"
@@ -108,6 +101,20 @@ def start(
     for role in (Role.KSK, Role.ZSK):
         new_key(book, role, now, factory, f"{why} ({RFC})", policy, algorithm_rollover=True)
     return book.outcome()
+
+
+def _unsettled(key: KeyRecord, now: datetime) -> str | None:
+    """Why ``key`` keeps an algorithm rollover from starting now, if it does."""
+    current = key.state_at(now)
+    if key.compromised is not None:
+        return "compromised"
+    if current is KeyState.RETIRED:
+        return "retiring"
+    if key.role is Role.KSK and current is not KeyState.ACTIVE:
+        return f"a KSK {current} beside the active one"
+    if key.role is Role.KSK and key.ds_seen is None:
+        return "its DS is not confirmed in the parent zone (ds-seen)"
+    return None
 
 
 def steps(

@@ -60,6 +60,8 @@ class KeyRow(SignerBase):
     compromised: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     rollover_requested: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     backed_up: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    presigned: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    unpublished: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     def to_record(self) -> KeyRecord:
         return KeyRecord(
@@ -81,6 +83,8 @@ class KeyRow(SignerBase):
             compromised=self.compromised,
             rollover_requested=self.rollover_requested,
             backed_up=self.backed_up,
+            presigned=self.presigned,
+            unpublished=self.unpublished,
         )
 
     @classmethod
@@ -111,6 +115,8 @@ class KeyRow(SignerBase):
         self.compromised = record.compromised
         self.rollover_requested = record.rollover_requested
         self.backed_up = record.backed_up
+        self.presigned = record.presigned
+        self.unpublished = record.unpublished
 
 
 class KeyEventRow(SignerBase):

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tldsec.clock import Clock
 from tldsec.errors import ConfigError, KeyManagementError
 from tldsec.hsm.base import KeyStore
-from tldsec.keys import emergency, gates, rollover
+from tldsec.keys import algorithm_rollover, emergency, gates, rollover
 from tldsec.keys.ds import DEFAULT_DIGEST_TYPES, DsRecord, parent_ds_set
 from tldsec.keys.emergency import EmergencyPlan
 from tldsec.keys.models import META_ID, KeyEventRow, KeyRow, SignerMeta
@@ -61,6 +61,8 @@ AUDIT_EVENTS: dict[KeyEvent, str] = {
     KeyEvent.DS_WITHDRAWAL_REQUESTED: "key.rollover_step",
     KeyEvent.DS_WITHDRAWN: "key.rollover_step",
     KeyEvent.BACKED_UP: "key.backed_up",
+    KeyEvent.PRESIGNED: "key.rollover_step",  # an algorithm rollover (RFC 6781 4.1.4)
+    KeyEvent.UNPUBLISHED: "key.rollover_step",
 }
 
 
@@ -237,6 +239,27 @@ class KeyManager:
         )
         new = [t for t in outcome.transitions if t.event is KeyEvent.GENERATED][-1]
         return rollover.find_key(outcome.keys, new.key_id)
+
+    def algorithm_rollover(self, to: int, reason: str) -> list[Transition]:
+        """Start the algorithm rollover to ``to`` (RFC 6781 4.1.4): a KSK and a ZSK of it in
+        the key store, then every step now due (their presigning, once backed up)."""
+        factory = self._factory()
+        outcome = self._write(
+            lambda keys, now: algorithm_rollover.start(keys, to, self.policy, now, factory, reason)
+        )
+        made = list(outcome.transitions)
+        new = [t for t in made if t.event is KeyEvent.GENERATED]
+        # DPS 4.4.1 lists algorithm changes among the events the audit log keeps.
+        self._recorder(
+            "key.algorithm_changed",
+            actor=self._actor,
+            zone=self.origin,
+            to_algorithm=to,
+            key_tags=[t.key_tag for t in new],
+            reason=reason,
+            method="RFC 6781 4.1.4 (conservative)",
+        )
+        return made + self.run_due()
 
     def request_rollover(
         self, role: Role, reason: str, key_ref: str | None = None

@@ -73,7 +73,10 @@ class RunContext:
         soa = zone.get(zone.origin, RRType.SOA)
         serial = content.soa_serial(soa.rdatas[0]) if soa is not None and soa.rdatas else None
         dnskey = zone.get(zone.origin, RRType.DNSKEY)
-        keys = KeySet.from_rdatas(dnskey.rdatas if dnskey is not None else [])
+        # An algorithm rollover's keys that sign unpublished verify their RRSIGs too.
+        keys = KeySet.from_rdatas(
+            dnskey.rdatas if dnskey is not None else [], self.options.unpublished_signers
+        )
         ctx = SignatureContext(
             origin=zone.origin,
             keys=keys,

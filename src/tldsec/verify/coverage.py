@@ -38,6 +38,9 @@ class ExpectedSigners:
     zone: frozenset[KeyId]
     dnskey: frozenset[KeyId]
     published: frozenset[bytes]  # DNSKEY RDATAs
+    # DNSKEY RDATAs of keys that sign without being published: an algorithm rollover's
+    # new keys before their DNSKEYs, old ones after (RFC 6781 4.1.4, signconf.ZoneKey)
+    unpublished: frozenset[bytes] = frozenset()
 
     @classmethod
     def from_config(cls, config: SigningConfig) -> ExpectedSigners:
@@ -48,6 +51,7 @@ class ExpectedSigners:
             zone=ids(config.zone_signers),
             dnskey=ids(config.dnskey_signers),
             published=frozenset(k.dnskey_rdata for k in config.published),
+            unpublished=frozenset(k.dnskey_rdata for k in config.keys if k.unpublished_signer),
         )
 
 

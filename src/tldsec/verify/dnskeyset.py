@@ -70,7 +70,10 @@ def _problems(key: DnsKey, rule: KeyRule, rules: DpsRules) -> list[str]:
             f"{what} has protocol {key.protocol}; it must be 3 (RFC 4034 2.1.2, "
             f"{rules.cite('6.1')})"
         )
-    if key.algorithm != rule.algorithm:
+    if key.algorithm != rule.algorithm and key.algorithm in rule.algorithms:
+        if not rule.allows(key.algorithm, key.bits):
+            out.append(f"{what}: {key.problem or 'not the algorithm rollover key size'}")
+    elif key.algorithm != rule.algorithm:
         out.append(
             f"{what} uses algorithm {key.algorithm}"
             f"{_alg_name(key.algorithm)}; {rules.cite('6.1')} requires {rule.algorithm}"

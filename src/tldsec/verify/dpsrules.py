@@ -10,10 +10,12 @@ policy's. A policy with another name may deviate, and its own values are the rul
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from tldsec.dpsnumbers import DPS
 from tldsec.policy import DenialPolicy, KeyPolicy, Policy, TtlPolicy
+from tldsec.verify.keys import parse_dnskey
 
 KSK_FLAGS = 257  # Zone Key + SEP (RFC 4034 2.1.1): what the key manager gives a KSK
 ZSK_FLAGS = 256  # Zone Key: what it gives a ZSK; REVOKE (RFC 5011) is never used
@@ -29,6 +31,20 @@ class KeyRule:
     flags: int
     algorithm: int
     bits: int
+    # (algorithm, bits) of an algorithm rollover's other keys of this role (RFC 6781
+    # 4.1.4), as the signing configuration names them; never for the dps policy
+    rollover: tuple[tuple[int, int], ...] = ()
+
+    def allows(self, algorithm: int, bits: int) -> bool:
+        """Whether a key of this role may have this algorithm and size."""
+        return (algorithm, bits) == (self.algorithm, self.bits) or (
+            algorithm,
+            bits,
+        ) in self.rollover
+
+    @property
+    def algorithms(self) -> frozenset[int]:
+        return frozenset({self.algorithm, *(a for a, _ in self.rollover)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +67,17 @@ class DpsRules:
             raise ValueError(f"negative clock skew {self.skew}")
 
     @classmethod
-    def from_policy(cls, policy: Policy) -> DpsRules:
-        """The rules for ``policy``: for ``dps``, the DPS's own numbers."""
+    def from_policy(cls, policy: Policy, rollover_keys: Iterable[bytes] = ()) -> DpsRules:
+        """The rules for ``policy``: for ``dps``, the DPS's own numbers. For another
+        policy, ``rollover_keys`` (DNSKEY RDATAs the signing configuration names) of an
+        algorithm other than the policy's are allowed as an algorithm rollover's."""
         offset = int(policy.signatures.inception_offset.total_seconds())
         if policy.name != DPS_POLICY:
+            ksk, zsk = _rule("KSK", KSK_FLAGS, policy.ksk), _rule("ZSK", ZSK_FLAGS, policy.zsk)
             return cls(
                 policy=policy.name,
-                ksk=_rule("KSK", KSK_FLAGS, policy.ksk),
-                zsk=_rule("ZSK", ZSK_FLAGS, policy.zsk),
+                ksk=_with_rollover(ksk, rollover_keys),
+                zsk=_with_rollover(zsk, rollover_keys),
                 validity_min=int(policy.signatures.validity_min.total_seconds()),
                 validity_max=int(policy.signatures.validity_max.total_seconds()),
                 skew=offset,
@@ -85,8 +104,8 @@ class DpsRules:
 
     @property
     def algorithms(self) -> frozenset[int]:
-        """The algorithms an RRSIG may use (DPS 6.3)."""
-        return frozenset({self.ksk.algorithm, self.zsk.algorithm})
+        """The algorithms an RRSIG may use (DPS 6.3; both during an algorithm rollover)."""
+        return self.ksk.algorithms | self.zsk.algorithms
 
     def cite(self, section: str) -> str:
         """Where a rule comes from: "DPS 6.1", or the deviating policy that sets it."""
@@ -97,6 +116,17 @@ class DpsRules:
 
 def _rule(role: str, flags: int, key: KeyPolicy) -> KeyRule:
     return KeyRule(role, flags, int(key.algorithm), key.bits)
+
+
+def _with_rollover(rule: KeyRule, rdatas: Iterable[bytes]) -> KeyRule:
+    """``rule`` allowing the (algorithm, bits) of the keys of its role in ``rdatas`` whose
+    algorithm is not the rule's: the other side of an algorithm rollover."""
+    other = set()
+    for rd in rdatas:
+        key = parse_dnskey(rd)
+        if key.flags == rule.flags and key.algorithm != rule.algorithm and key.bits:
+            other.add((key.algorithm, key.bits))
+    return replace(rule, rollover=tuple(sorted(other))) if other else rule
 
 
 def span(seconds: int) -> str:

@@ -7,7 +7,7 @@ the verifier trusts only the zone and the trust anchor.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidSignature
@@ -171,10 +171,15 @@ class KeySet:
     verifiers: dict[tuple[int, int], tuple[Verifier, ...]]
 
     @classmethod
-    def from_rdatas(cls, rdatas: list[bytes]) -> KeySet:
+    def from_rdatas(cls, rdatas: list[bytes], unpublished: Iterable[bytes] = ()) -> KeySet:
+        """The apex DNSKEYs; ``unpublished``: keys that sign without a DNSKEY in the zone
+        (an algorithm rollover, RFC 6781 4.1.4), named by the key manager's signing
+        configuration. They verify RRSIGs but are not among ``keys``: the DNSKEY RRset's
+        own checks (algorithms, chain, DPS numbers) see the zone's keys alone."""
         keys = tuple(parse_dnskey(rd) for rd in rdatas)
+        extra = tuple(parse_dnskey(rd) for rd in unpublished if rd not in rdatas)
         by_tag: dict[tuple[int, int], list[DnsKey]] = {}
-        for k in keys:
+        for k in (*keys, *extra):
             by_tag.setdefault((k.algorithm, k.tag), []).append(k)
         verifiers: dict[tuple[int, int], tuple[Verifier, ...]] = {
             t: tuple(

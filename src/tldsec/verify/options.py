@@ -61,8 +61,16 @@ class VerifyOptions:
 
     @property
     def rules(self) -> DpsRules:
-        """The DPS numbers the zone must show, from the policy (``dpsrules``)."""
-        return DpsRules.from_policy(self.policy)
+        """The DPS numbers the zone must show, from the policy (``dpsrules``); during an
+        algorithm rollover, the other algorithm's keys the signing configuration names."""
+        expected = self.expected
+        keys = expected.published | expected.unpublished if expected is not None else ()
+        return DpsRules.from_policy(self.policy, rollover_keys=keys)
+
+    @property
+    def unpublished_signers(self) -> frozenset[bytes]:
+        """DNSKEY RDATAs of keys the configuration has sign without publishing them."""
+        return self.expected.unpublished if self.expected is not None else frozenset()
 
     def horizon_delta(self) -> timedelta:
         if self.horizon is not None:

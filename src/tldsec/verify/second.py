@@ -79,6 +79,7 @@ class SecondImplementationCheck:
         workers: int = 1,
         opener: KeyOpener | None = None,
         private_key_for: PrivateKeyFor = hsm_private_key,
+        unpublished: frozenset[bytes] = frozenset(),
     ) -> None:
         self._t0 = time.perf_counter()
         self.origin = zone.origin
@@ -88,7 +89,8 @@ class SecondImplementationCheck:
         self.sample = sample
         self.signatures = sum(len(r.sigs) for r in chosen)
         dnskey = zone.get(zone.origin, RRType.DNSKEY)
-        keys = keys_in_store(dnskey.rdatas if dnskey else [], keystore)
+        # An algorithm rollover's keys that sign unpublished sign a second time too.
+        keys = keys_in_store([*(dnskey.rdatas if dnskey else []), *unpublished], keystore)
         origin_name = dns.name.from_wire(zone.origin, 0)[0]
         spec = keystore.spec
         # A forked worker opens its own session on the store (one HSM session per core);

@@ -177,7 +177,9 @@ def _second_setup(
     dnskey = apex.get(apex.origin, RRType.DNSKEY)
     return (
         SecondSetup(
-            keys=second.keys_in_store(dnskey.rdatas if dnskey else [], keystore),
+            keys=second.keys_in_store(
+                [*(dnskey.rdatas if dnskey else []), *options.unpublished_signers], keystore
+            ),
             origin=dns.name.from_wire(apex.origin, 0)[0],
             sample=options.second_sample,
             seed=serial or 0,

@@ -189,6 +189,7 @@ def second_implementation(
         seed=serial or 0,
         workers=run.options.workers,
         opener=run.opener,
+        unpublished=run.options.unpublished_signers,
     )
     return check.result()
 
