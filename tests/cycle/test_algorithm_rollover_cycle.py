@@ -6,24 +6,40 @@ algorithm-rollover' starts; the clock leaps from one wake-up of the planner to t
 (the parent's ds-seen and ds-gone confirmed as the parent check would), and every
 zone the cycle makes must pass the gate (our checks, dnspython's second
 implementation, the external validators) and be distributed: presigned, both
-algorithms published, DS swapped, old DNSKEYs gone, old signatures gone.
+algorithms published, DS swapped, old DNSKEYs gone, old signatures gone. In each phase
+a real Unbound validates the distributed zone (served by NSD) from a test root whose
+DS set for example. is the one the key manager exports then, at the fake clock's time
+(``val-override-date``). Caches across phases are the resolver model's part
+(tests/keys/test_algorithm_rollover.py).
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
 import pytest
 
 from tests.distribute.homes import seeded_home_fixtures
-from tldsec.clock import FakeClock, SystemClock
+from tests.distribute.nameservers import NsdZone, start_nsd, start_unbound
+from tldsec.clock import FakeClock, SystemClock, to_epoch
 from tldsec.cycle import Cycle, Outcome, open_cycle
+from tldsec.dnscore.zonefile import read_zone_text, write_zone_atomic
+from tldsec.hsm.memory import MemoryKeyStore
 from tldsec.keys.planner import Action
+from tldsec.keys.service import KeyManager
 from tldsec.keys.state import KeyState
+from tldsec.policy import Algorithm, load_policy
 from tldsec.settings import load_settings
+from tldsec.signconf import SigningConfig, ZoneKey
+from tldsec.signer import sign_zone
 
 template, home, registry = seeded_home_fixtures(10)
 
@@ -40,6 +56,62 @@ def opened(home: Path, clock: FakeClock) -> Iterator[Cycle]:
         yield cycle
 
 
+def validate_with_unbound(
+    keys: KeyManager, zone_file: Path, now: datetime, directory: Path
+) -> None:
+    """Unbound, trusting a test root whose DS set for example. is what ``keys`` exports
+    at ``now``, resolves a DS of the zone with AD set, and a missing name as NXDOMAIN."""
+    store = MemoryKeyStore()
+    ksk = store.generate_key(label="root-ksk", algorithm=Algorithm.RSASHA256, bits=2048)
+    zsk = store.generate_key(label="root-zsk", algorithm=Algorithm.RSASHA256, bits=1024)
+    root_keys = (
+        ZoneKey(ksk.key_id, 257, ksk.algorithm, ksk.public_key, True, True, False),
+        ZoneKey(zsk.key_id, 256, zsk.algorithm, zsk.public_key, True, False, True),
+    )
+    ds = [d.zone_line() for d in keys.export_ds(now=now)]
+    text = "\n".join(
+        [
+            ". 86400 IN SOA ns.root-test. hostmaster.root-test. 1 1800 900 604800 3600",
+            ". 86400 IN NS ns.root-test.",
+            "ns.root-test. 86400 IN A 127.0.0.1",
+            "example. 86400 IN NS a.nic.example.",
+            "a.nic.example. 86400 IN A 127.0.0.1",
+            *ds,
+        ]
+    )
+    config = SigningConfig.from_policy(load_policy(), root_keys)
+    root = sign_zone(read_zone_text(text + "\n", "."), config, store, now).zone
+    directory.mkdir(parents=True)
+    write_zone_atomic(root, directory / "root.zone")
+    anchor = f". IN DNSKEY 257 3 8 {base64.b64encode(ksk.public_key).decode()}"
+    nsd = start_nsd(
+        directory / "nsd",
+        [NsdZone(".", zonefile=directory / "root.zone"), NsdZone("example.", zonefile=zone_file)],
+    )
+    unbound = None
+    try:
+        unbound = start_unbound(
+            directory / "unbound",
+            anchor,
+            {".": nsd.port, "example.": nsd.port},
+            extra=(f"val-override-date: {to_epoch(now)}",),
+        )
+        for name, rcode in (
+            ("dom0.example.", dns.rcode.NOERROR),
+            ("nx.example.", dns.rcode.NXDOMAIN),
+        ):
+            q = dns.message.make_query(name, "DS", want_dnssec=True)
+            q.flags |= dns.flags.RD | dns.flags.AD
+            answer = dns.query.udp(q, "127.0.0.1", port=unbound.port, timeout=10)
+            assert answer.rcode() == rcode and answer.flags & dns.flags.AD, (
+                answer.to_text() + unbound.log_text()[-3000:]
+            )
+    finally:
+        if unbound is not None:
+            unbound.stop()
+        nsd.stop()
+
+
 def algorithms_in(zone: str) -> tuple[set[int], set[int]]:
     """(algorithms of the DNSKEY RRset, algorithms of the RRSIGs over the SOA)."""
     dnskey = {int(m) for m in re.findall(r"\tDNSKEY\t25[67] 3 (\d+) ", zone)}
@@ -47,7 +119,7 @@ def algorithms_in(zone: str) -> tuple[set[int], set[int]]:
     return dnskey, soa
 
 
-def test_a_zone_rolls_from_8_to_13_through_its_cycles(home: Path) -> None:
+def test_a_zone_rolls_from_8_to_13_through_its_cycles(home: Path, tmp_path: Path) -> None:
     clock = FakeClock(SystemClock().now())
     with open_cycle(load_settings(home), clock) as cycle:
         first = cycle.run()
@@ -68,9 +140,12 @@ def test_a_zone_rolls_from_8_to_13_through_its_cycles(home: Path) -> None:
                 assert result.outcome in (Outcome.PUBLISHED, Outcome.UNCHANGED)
                 serial = cycle.store.current()
                 assert serial is not None
-                dnskey, soa = algorithms_in(cycle.store.zone_path(serial).read_text())
+                zone_file = cycle.store.zone_path(serial)
+                dnskey, soa = algorithms_in(zone_file.read_text())
                 if not seen or seen[-1] != (frozenset(dnskey), frozenset(soa)):
                     seen.append((frozenset(dnskey), frozenset(soa)))
+                    where = tmp_path / f"phase-{len(seen)}"
+                    validate_with_unbound(cycle.keys, zone_file, clock.now(), where)
             plan = cycle.keys.plan()
             for step in plan.gates:  # what the validated parent check would confirm
                 if step.action is Action.CONFIRM_DS_SEEN:

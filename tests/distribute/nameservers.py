@@ -13,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,9 +188,12 @@ def running_nsd(directory: Path, zones: list[NsdZone], port: int | None = None) 
         daemon.stop()
 
 
-def start_unbound(directory: Path, trust_anchor: str, stubs: dict[str, int]) -> Daemon:
+def start_unbound(
+    directory: Path, trust_anchor: str, stubs: dict[str, int], extra: Sequence[str] = ()
+) -> Daemon:
     """Unbound in the foreground, validating with ``trust_anchor`` (a DS or DNSKEY line
-    for the test root) and asking the loopback name servers in ``stubs`` (zone -> port)."""
+    for the test root) and asking the loopback name servers in ``stubs`` (zone -> port);
+    ``extra``: more ``server:`` lines (e.g. ``val-override-date`` for a fake clock)."""
     directory.mkdir(parents=True, exist_ok=True)
     port = free_port()
     (directory / "root.key").write_text(trust_anchor + "\n")
@@ -215,6 +218,7 @@ def start_unbound(directory: Path, trust_anchor: str, stubs: dict[str, int]) -> 
         "  qname-minimisation: no",
         "  aggressive-nsec: no",
         '  target-fetch-policy: "0 0 0 0 0"',
+        *(f"  {line}" for line in extra),
         "remote-control:",
         "  control-enable: no",
     ]
