@@ -197,6 +197,14 @@ def test_every_form_without_its_csrf_token_is_403_and_changes_nothing(
     assert len(cw.events("registry.ds.change")) == 1
 
 
+def test_a_remove_form_without_a_ds_is_400(console_world: ConsoleWorld) -> None:
+    cw = console_world
+    cw.log_in()
+    response = post(cw, "remove", {"key_tag": "x", "algorithm": "13", "digest_type": "2"})
+    assert response.status_code == 400
+    assert cw.events("ds.received") == []
+
+
 def test_another_registrar_s_domain_is_not_there(console_world: ConsoleWorld) -> None:
     cw = console_world
     cw.log_in()

@@ -249,7 +249,11 @@ def build_app(console: Console) -> Starlette:
                     fields.get("digest", ""),
                 )
             except ValueError:
-                return forbidden("the DS to remove is not a DS")
+                return PlainTextResponse(
+                    "400 Bad Request: the DS to remove is not a DS\n",
+                    status_code=400,
+                    headers=SECURITY_HEADERS,
+                )
             outcome = await run_in_threadpool(
                 console.changer.change, who, context["name"], remove=(ds,)
             )
