@@ -1,11 +1,12 @@
 """An algorithm rollover 8 -> 13 through real zone cycles (RFC 6781 4.1.4).
 
-A seeded home (file key store, a policy not named dps) runs its cycle on a fake clock:
+A seeded home (its keys in SoftHSM2, or in files; a policy not named dps) runs its
+cycle on a fake clock:
 the first zone with RSA/SHA-256 keys, then the policy says 13 and 'keys
 algorithm-rollover' starts; the clock leaps from one wake-up of the planner to the next
 (the parent's ds-seen and ds-gone confirmed as the parent check would), and every
 zone the cycle makes must pass the gate (our checks, dnspython's second
-implementation, the external validators) and be distributed: presigned, both
+implementation, ldns-verify-zone) and be distributed: presigned, both
 algorithms published, DS swapped, old DNSKEYs gone, old signatures gone. In each phase
 a real Unbound validates the distributed zone (served by NSD) from a test root whose
 DS set for example. is the one the key manager exports then, at the fake clock's time
@@ -27,7 +28,7 @@ import dns.query
 import dns.rcode
 import pytest
 
-from tests.distribute.homes import seeded_home_fixtures
+from tests.distribute.homes import FAST_CYCLE, Registry, make_home, seeded_home_fixtures
 from tests.distribute.nameservers import NsdZone, start_nsd, start_unbound
 from tldsec.clock import FakeClock, SystemClock, to_epoch
 from tldsec.cycle import Cycle, Outcome, open_cycle
@@ -119,7 +120,25 @@ def algorithms_in(zone: str) -> tuple[set[int], set[int]]:
     return dnskey, soa
 
 
-def test_a_zone_rolls_from_8_to_13_through_its_cycles(home: Path, tmp_path: Path) -> None:
+@pytest.fixture(params=["softhsm2", "file"])
+def rolling_home(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """A home with ten delegations: keys in a SoftHSM2 token, or the seeded file home."""
+    if request.param == "file":
+        path: Path = request.getfixturevalue("home")
+    else:
+        path = make_home(tmp_path / "p11", keystore="pkcs11", extra=FAST_CYCLE)
+        registry = Registry(path)
+        registry.seed(10)
+        registry.close()
+    config = path / "tldsec.toml"
+    config.write_text(
+        config.read_text().replace("external = []", 'external = ["ldns-verify-zone"]')
+    )
+    return path
+
+
+def test_a_zone_rolls_from_8_to_13_through_its_cycles(rolling_home: Path, tmp_path: Path) -> None:
+    home = rolling_home
     clock = FakeClock(SystemClock().now())
     with open_cycle(load_settings(home), clock) as cycle:
         first = cycle.run()
@@ -132,6 +151,7 @@ def test_a_zone_rolls_from_8_to_13_through_its_cycles(home: Path, tmp_path: Path
     clock.advance(timedelta(minutes=5))
     seen: list[tuple[frozenset[int], frozenset[int]]] = []
     with open_cycle(load_settings(home), clock) as cycle:
+        assert cycle.verify.external == ("ldns-verify-zone",)
         cycle.keys.algorithm_rollover(13, "RFC 8624 recommends ECDSAP256SHA256")
         for _ in range(80):
             if cycle.pending() is not None:
