@@ -25,7 +25,10 @@ from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.verify.report import CheckResult, Report
 from tldsec.verify.rrsig import SignatureContext
 from tldsec.verify.second import NAME as SECOND
+from tldsec.verify.second import SecondImplementationCheck
 from tldsec.verify.workers import Progress, ProgressFor
+
+ZONE_FILE = "zone-file"  # the check that the file parses (every driver reports it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,26 @@ class RunContext:
         if self.options.second_sample == 0:
             return CheckResult.skipped(SECOND, "disabled ([verify] second_sample = 0)")
         return None
+
+    def second_implementation(
+        self, zone: Zone, serial: int | None, sample: int | None
+    ) -> CheckResult:
+        """The second implementation over ``sample`` RRsets of ``zone`` (None: every
+        one), or why it does not run."""
+        skipped = self.second_skipped()
+        if skipped is not None:
+            return skipped
+        assert self.keystore is not None
+        check = SecondImplementationCheck(
+            zone,
+            self.keystore,
+            sample=sample,
+            seed=serial or 0,
+            workers=self.options.workers,
+            opener=self.opener,
+            unpublished=self.options.unpublished_signers,
+        )
+        return check.result()
 
     def report(
         self,

@@ -36,7 +36,7 @@ from tldsec.dnscore.zonepatch import ZonePatch
 from tldsec.errors import ZoneSyntaxError
 from tldsec.hsm.base import KeyStore
 from tldsec.verify import chain, content, coverage, dnskeyset, ttl
-from tldsec.verify.context import RunContext
+from tldsec.verify.context import ZONE_FILE, RunContext
 from tldsec.verify.cut import region_problems
 from tldsec.verify.delta import DeltaRun, delta_zone
 from tldsec.verify.external import Invocation
@@ -49,12 +49,10 @@ from tldsec.verify.signatures import NAME as SIGNATURES
 from tldsec.verify.signatures import SignatureCheck
 from tldsec.verify.structure import analyse
 from tldsec.verify.unsignedscan import BackgroundUnsigned
-from tldsec.verify.verifier import second_implementation
 from tldsec.verify.workers import collector_paused
 from tldsec.verify.zoneread import ReadResult, read_zone_string
 
 UNCHANGED = "unchanged-bytes"
-ZONE_FILE = "zone-file"
 MODE = "incremental"
 
 
@@ -227,7 +225,7 @@ def _checks(
         ttl_result,
         _content(zone, unsigned, origin),
         serial_result,
-        second_implementation(run, zone, serial, None),
+        run.second_implementation(zone, serial, None),
         *external.results(),
     ]
     return checks, serial

@@ -20,7 +20,7 @@ from tldsec.dnscore.zone import Zone
 from tldsec.errors import ZoneSyntaxError
 from tldsec.hsm.base import KeyStore
 from tldsec.verify import chain, content, coverage, dnskeyset, nsec3chain, sharded, ttl
-from tldsec.verify.context import RunContext
+from tldsec.verify.context import ZONE_FILE, RunContext
 from tldsec.verify.external import ExternalRun, Invocation
 from tldsec.verify.options import (
     EXTERNAL_DEFAULT,
@@ -30,13 +30,10 @@ from tldsec.verify.options import (
 )
 from tldsec.verify.report import CheckResult, Finding, Report
 from tldsec.verify.rrsig import SignatureContext
-from tldsec.verify.second import SecondImplementationCheck
 from tldsec.verify.signatures import SignatureCheck
 from tldsec.verify.structure import analyse
 from tldsec.verify.workers import ProgressFor, collector_paused
 from tldsec.verify.zoneread import read_zone_file
-
-ZONE_FILE = "zone-file"
 
 __all__ = [
     "EXTERNAL_DEFAULT",
@@ -133,7 +130,7 @@ def _whole(run: RunContext, out: _Run) -> int | None:
         signatures.abandon()
         raise
     checks.insert(3, signatures.result())  # after zone-file, chain-of-trust, dnskey
-    checks.append(second_implementation(run, zone, apex.serial, options.second_sample))
+    checks.append(run.second_implementation(zone, apex.serial, options.second_sample))
     return apex.serial
 
 
@@ -172,26 +169,6 @@ def _parent_checks(
     else:
         checks.append(CheckResult.skipped(content.CONTENT, "no unsigned zone given (--unsigned)"))
     checks.append(content.check_serial_from_file(zone, request.previous, request.origin))
-
-
-def second_implementation(
-    run: RunContext, zone: Zone, serial: int | None, sample: int | None
-) -> CheckResult:
-    """The second implementation over ``sample`` RRsets (None: every one), or why not."""
-    skipped = run.second_skipped()
-    if skipped is not None:
-        return skipped
-    assert run.keystore is not None
-    check = SecondImplementationCheck(
-        zone,
-        run.keystore,
-        sample=sample,
-        seed=serial or 0,
-        workers=run.options.workers,
-        opener=run.opener,
-        unpublished=run.options.unpublished_signers,
-    )
-    return check.result()
 
 
 def _since(t: float) -> float:
