@@ -217,3 +217,38 @@ def test_cli_dry_run_import_export_and_the_audit_entry(
     assert main(["registry", "export", "-o", str(out), "--home", str(home)]) == 0
     assert "wrote" in capsys.readouterr().out
     assert rde.read(out).counts()["domains"] == 2
+
+
+# RFC 9022 5.1.1.1, 5.1.2.1, 5.1.3.1, 5.1.4.1: the order of each object's elements (the
+# ones tldsec writes). No RDE schemas are at hand (/work/shared/epp-xsd holds EPP's only),
+# so this pins the sequences the schemas define.
+SEQUENCES = {
+    rde.DOMAIN: ["name", "roid", "status", "registrant", "contact", "ns", "clID", "crRr",
+                 "crDate", "exDate", "upRr", "upDate", "secDNS"],
+    rde.HOST: ["name", "roid", "status", "addr", "clID", "crRr", "crDate", "upRr", "upDate"],
+    rde.CONTACT: ["id", "roid", "status", "postalInfo", "voice", "fax", "email", "clID",
+                  "crRr", "crDate", "upRr", "upDate"],
+    rde.REGISTRAR: ["id", "name", "status", "email", "crDate"],
+}  # fmt: skip
+
+
+def test_exported_objects_keep_the_rfc_9022_element_order(
+    registry_world: RegistryWorld, tmp_path: Path
+) -> None:
+    from lxml import etree
+
+    import_file(registry_world.db, _write(tmp_path, "d.csv", CSV), registry_world.tx(), workers=1)
+    out = tmp_path / "e.xml"
+    export_file(registry_world.db, out, registry_world.tx())
+    root = etree.parse(str(out)).getroot()
+    assert root.tag == f"{{{rde.RDE}}}deposit" and root.get("type") == "FULL"
+    assert [etree.QName(c).localname for c in root] == ["watermark", "rdeMenu", "contents"]
+    seen = 0
+    for obj in root.find(f"{{{rde.RDE}}}contents"):
+        order = SEQUENCES.get(etree.QName(obj).namespace)
+        if order is None or etree.QName(obj).localname == "header":
+            continue
+        names = [etree.QName(c).localname for c in obj]
+        assert names == sorted(names, key=order.index), names
+        seen += 1
+    assert seen == 6  # 1 registrar, 1 contact, 2 hosts, 2 domains
