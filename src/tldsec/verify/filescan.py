@@ -15,7 +15,6 @@ processes (``BackgroundScan``) and merged in order.
 
 from __future__ import annotations
 
-import calendar
 import itertools
 import operator
 import time
@@ -31,6 +30,7 @@ from tldsec.dnscore.signedfile import (
     chunks,
     nsec3_lines,
     rrsig_expiring,
+    timestamp,
 )
 from tldsec.verify.workers import Background
 
@@ -245,11 +245,3 @@ class BackgroundScan:
 
     def close(self) -> None:
         self._job.close()
-
-
-def timestamp(text: bytes) -> int:
-    """YYYYMMDDHHmmSS (RFC 4034 3.2) as seconds since the epoch."""
-    t = text.decode("ascii")
-    return calendar.timegm(
-        (int(t[0:4]), int(t[4:6]), int(t[6:8]), int(t[8:10]), int(t[10:12]), int(t[12:14]))
-    )
