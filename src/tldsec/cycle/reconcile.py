@@ -20,7 +20,6 @@ on one that differs (``Cycle``).
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import mmap
 import os
 from collections import defaultdict
@@ -28,68 +27,25 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from tldsec.errors import ZoneSyntaxError
 from tldsec.progress import Progress, ProgressFor
-from tldsec.registry.models import Domain, DomainNs, DomainStatus, DsRecord, Host, HostAddress
-from tldsec.registry.statuses import HOLD
+from tldsec.registry import zonedigest
+from tldsec.registry.zonedigest import (
+    MODULUS,
+    Record,
+    Tally,
+    canonical,
+    record_value,
+    related_owners,
+)
 from tldsec.zone.blocks import ZoneFileBlocks
 
-MODULUS = 1 << 256
+__all__ = ["MODULUS", "Record", "Tally", "canonical", "record_value", "related_owners"]
+
 TYPES = frozenset({"NS", "DS", "A", "AAAA"})
-_BATCH = 20_000
 PROGRESS_LINES = 4096  # zone file lines between two progress calls
-
-Record = tuple[str, str, str]  # owner, type, rdata: canonical
-
-
-def canonical(owner: str, rtype: str, rdata: str) -> Record:
-    """The canonical form compared: names lower-case and absolute, DS digests upper-case
-    hex with the numbers as numbers, addresses as ``ipaddress`` prints them. Text that
-    does not parse is kept as it is (lower-case), so it still compares."""
-    owner = owner.lower() if owner.endswith(".") else owner.lower() + "."
-    rtype = rtype.upper()
-    try:
-        if rtype == "NS":
-            rdata = rdata.strip().lower()
-            rdata = rdata if rdata.endswith(".") else rdata + "."
-        elif rtype == "DS":
-            tag, alg, dtype, digest = rdata.split(None, 3)
-            rdata = f"{int(tag)} {int(alg)} {int(dtype)} {''.join(digest.split()).upper()}"
-        elif rtype == "A":
-            rdata = str(ipaddress.IPv4Address(rdata.strip()))
-        elif rtype == "AAAA":
-            rdata = ipaddress.IPv6Address(rdata.strip()).compressed
-    except ValueError:
-        rdata = rdata.strip().lower()
-    return owner, rtype, rdata
-
-
-def record_value(record: Record) -> int:
-    return int.from_bytes(hashlib.sha256("\0".join(record).encode()).digest(), "big")
-
-
-@dataclass(slots=True)
-class Tally:
-    """An order-independent digest of a multiset of records: their count and the sum
-    of their SHA-256 values modulo 2^256."""
-
-    total: int = 0
-    count: int = 0
-
-    def add(self, record: Record) -> None:
-        self.total = (self.total + record_value(record)) % MODULUS
-        self.count += 1
-
-    def hex(self) -> str:
-        return f"{self.total:064x}"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Tally) and (self.total, self.count) == (other.total, other.count)
-
-    __hash__ = None  # type: ignore[assignment]
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,71 +96,8 @@ def registry_records(
     session: Session, apex: Apex, owners: set[str] | None = None
 ) -> Iterator[Record]:
     """Every delegation record the registry says the zone holds (only ``owners``' when
-    given: absolute lower-case names)."""
-    held = exists().where(DomainStatus.domain_id == Domain.id, DomainStatus.status.in_(HOLD))
-    names = None if owners is None else sorted({o.rstrip(".") for o in owners})
-    ns_query = (
-        select(Domain.name, Host.name)
-        .join(DomainNs, DomainNs.domain_id == Domain.id)
-        .join(Host, Host.id == DomainNs.host_id)
-        .where(~held)
-    )
-    delegated: set[str] = set()
-    for domain, host in _rows(session, ns_query, Domain.name, names):
-        delegated.add(domain)
-        if not apex.excludes(f"{domain}."):
-            yield canonical(f"{domain}.", "NS", f"{host}.")
-    ds_query = select(
-        Domain.name, DsRecord.key_tag, DsRecord.algorithm, DsRecord.digest_type, DsRecord.digest
-    ).join(DsRecord, DsRecord.domain_id == Domain.id)
-    for domain, tag, alg, dtype, digest in _rows(session, ds_query, Domain.name, names):
-        if domain in delegated and not apex.excludes(f"{domain}."):
-            yield canonical(f"{domain}.", "DS", f"{tag} {alg} {dtype} {digest}")
-    # Glue: the addresses of name servers below the TLD that a delegated domain uses.
-    glue_query = (
-        select(Host.name, HostAddress.version, HostAddress.address)
-        .join(HostAddress, HostAddress.host_id == Host.id)
-        .where(Host.parent_name.is_not(None))
-        .where(
-            exists()
-            .where(DomainNs.host_id == Host.id, DomainNs.domain_id == Domain.id)
-            .where(~held)
-        )
-    )
-    for host, version, address in _rows(session, glue_query, Host.name, names):
-        owner = f"{host}."
-        if not apex.excludes(owner):
-            yield canonical(owner, "A" if version == 4 else "AAAA", address)
-
-
-def _rows(session: Session, query, column, names: list[str] | None) -> Iterator[tuple]:  # type: ignore[no-untyped-def,type-arg]
-    connection = session.connection()
-    if names is None:
-        yield from connection.execution_options(stream_results=True, yield_per=_BATCH).execute(
-            query
-        )
-        return
-    for start in range(0, len(names), 500):
-        yield from connection.execute(query.where(column.in_(names[start : start + 500])))
-
-
-def related_owners(session: Session, names: Iterable[str]) -> set[str]:
-    """The owners a change of ``names`` can touch: each name, the hosts below it (glue)
-    and the hosts it uses as name servers."""
-    wanted = sorted({n.lower().rstrip(".") for n in names})
-    owners = {f"{n}." for n in wanted}
-    for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        below = select(Host.name).where(Host.parent_name.in_(chunk))
-        used = (
-            select(Host.name)
-            .join(DomainNs, DomainNs.host_id == Host.id)
-            .join(Domain, Domain.id == DomainNs.domain_id)
-            .where(Domain.name.in_(chunk))
-        )
-        for query in (below, used):
-            owners.update(f"{h}." for h in session.scalars(query))
-    return owners
+    given: absolute lower-case names), apart from what ``apex`` leaves out."""
+    return zonedigest.registry_records(session, owners, apex.excludes)
 
 
 # --- the zone file ------------------------------------------------------------------------

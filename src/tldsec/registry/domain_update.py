@@ -13,7 +13,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from tldsec.errors import DsRejected, LimitExceeded, PolicyRefused
-from tldsec.registry import history
+from tldsec.registry import history, zonedigest
 from tldsec.registry.context import Tx
 from tldsec.registry.domains import contact_row_id, ds_row, ds_value, resolve_hosts
 from tldsec.registry.ds_rules import DsData, apply_ds_change
@@ -141,6 +141,16 @@ def update_domain(session: Session, tx: Tx, req: DomainUpdate) -> None:
     if not ds_change.ok:
         raise DsRejected(ds_change.violations)
 
+    # The zone digest of the owners this changes, in this transaction (decision 32): the
+    # domain, and for a change of name servers or holds the hosts it uses (glue).
+    ns_or_hold = bool(rem_hosts or add_hosts or (add_status | rem_status) & HOLD)
+    watched = None
+    if ns_or_hold or set(ds_change.records) != set(current_ds):
+        owners = {name}
+        if ns_or_hold:
+            owners |= zonedigest.related_owners(session, [name]) | {h.name for h in add_hosts}
+        watched = zonedigest.watch(session, owners)
+
     # Everything is valid: write.
     set_statuses(session, domain.id, add_status, rem_status)
     if rem_hosts:
@@ -187,6 +197,8 @@ def update_domain(session: Session, tx: Tx, req: DomainUpdate) -> None:
         "ds_added": [str(d) for d in added_ds],
         "ds_removed": [str(d) for d in removed_ds],
     }
+    if watched is not None:
+        watched.finish(session)
     history.record(session, tx, "domain", name, "update", detail, zone=zone_relevant)
     if added_ds or removed_ds:
         tx.audit(

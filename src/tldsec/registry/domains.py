@@ -27,7 +27,7 @@ from tldsec.errors import (
     TldsecError,
     ValueOutOfRange,
 )
-from tldsec.registry import history
+from tldsec.registry import history, zonedigest
 from tldsec.registry.context import Tx
 from tldsec.registry.ds_rules import DsData, apply_ds_change
 from tldsec.registry.models import (
@@ -139,6 +139,8 @@ def create_domain(session: Session, tx: Tx, req: DomainCreate) -> DomainView:
         raise DsRejected(change.violations)
     if not req.auth_info:
         raise InvalidValue("a domain needs authInfo (RFC 5731 3.2.1)")
+    # The zone digest of the owners this changes, in this transaction (decision 32).
+    watched = zonedigest.watch(session, [name, *(h.name for h in hosts)]) if hosts else None
     domain = Domain(
         name=name,
         registrar_id=tx.actor.registrar_id,
@@ -162,6 +164,8 @@ def create_domain(session: Session, tx: Tx, req: DomainCreate) -> DomainView:
         "ns": [h.name for h in hosts],
         "ds": [str(d) for d in change.records],
     }
+    if watched is not None:
+        watched.finish(session)
     history.record(session, tx, "domain", name, "create", detail, zone=bool(hosts))
     if change.records:
         tx.audit(
@@ -182,6 +186,8 @@ def delete_domain(session: Session, tx: Tx, name: str) -> None:
     _refuse_if(statuses, "Delete", domain, tx)
     if domain.transfer_status == "pending":
         raise StatusProhibits(f"domain {domain.name!r} has a pending transfer")
+    # Its NS and DS, the glue of the hosts it used and of those below it (decision 32).
+    watched = zonedigest.watch(session, zonedigest.related_owners(session, [domain.name]))
     session.execute(delete(DomainNs).where(DomainNs.domain_id == domain.id))
     orphans = []
     for host in session.scalars(select(Host).where(Host.parent_name == domain.name)):
@@ -191,6 +197,7 @@ def delete_domain(session: Session, tx: Tx, name: str) -> None:
             session.delete(host)
     ds = session.scalars(select(DsRecord).where(DsRecord.domain_id == domain.id)).all()
     session.delete(domain)
+    watched.finish(session)
     history.record(session, tx, "domain", domain.name, "delete", {"orphans": orphans}, zone=True)
     if ds:
         tx.audit(

@@ -4,8 +4,10 @@ Most transforms a registry sees are DS changes (DPS 3.3, 3.5): a ``domain:update
 with only a ``secDNS:update``. This module does exactly what ``update_domain`` does for
 such a request -- the authorization rule, the status rules, every DS rule checked
 before anything is written, the history and zone-change rows in the same transaction,
-the audit event -- with statements on the session's connection and no ORM objects: two
-reads (the domain row, locked; its statuses and DS in one statement) and the writes. On
+the audit event, the zone digest's delta (decision 32: computed here from the rows read,
+sent with the writes, so no round trip more) -- with statements on the session's
+connection and no ORM objects: two reads (the domain row, locked; its statuses, DS and
+whether it has name servers in one statement) and the writes. On
 SQLite these are Core statements; on PostgreSQL prepared statements on libpq
 (``db/pgwire.py``) in two round trips, the writes sent with the transaction-log row and
 the COMMIT. A domain with a pending transfer is left to ``update_domain``, which settles
@@ -25,6 +27,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     delete,
+    exists,
     insert,
     literal,
     select,
@@ -35,16 +38,25 @@ from sqlalchemy.orm import Session
 
 from tldsec.db.pgwire import Prepared, begin, defer, pipeline, value
 from tldsec.errors import DsRejected, ObjectNotFound
+from tldsec.registry import zonedigest
 from tldsec.registry.context import Tx
 from tldsec.registry.ds_rules import DsData, apply_ds_change
-from tldsec.registry.models import Domain, DomainStatus, DsRecord, HistoryEntry, ZoneChange
+from tldsec.registry.models import (
+    Domain,
+    DomainNs,
+    DomainStatus,
+    DsRecord,
+    HistoryEntry,
+    ZoneChange,
+)
 from tldsec.registry.names import check_domain_name
 from tldsec.registry.objects import require_sponsor
-from tldsec.registry.statuses import check_update_allowed
+from tldsec.registry.statuses import HOLD, check_update_allowed
 
 DOMAIN = cast(Table, Domain.__table__)
 STATUS = cast(Table, DomainStatus.__table__)
 DS = cast(Table, DsRecord.__table__)
+NS = cast(Table, DomainNs.__table__)
 HISTORY = cast(Table, HistoryEntry.__table__)
 ZONE_CHANGE = cast(Table, ZoneChange.__table__)
 
@@ -70,6 +82,13 @@ STATUSES_AND_DS = union_all(
         DS.c.algorithm,
         DS.c.digest_type,
     ).where(DS.c.domain_id == bindparam("domain_id")),
+    select(
+        literal("n").label("kind"),
+        literal("").label("text"),
+        literal(0).label("key_tag"),
+        literal(0).label("algorithm"),
+        literal(0).label("digest_type"),
+    ).where(exists().where(NS.c.domain_id == bindparam("domain_id"))),
 )
 DELETE_DS = delete(DS).where(
     DS.c.domain_id == bindparam("b_domain_id"),
@@ -119,7 +138,7 @@ def update_ds(session: Session, tx: Tx, req: DsUpdate) -> bool:
     require_sponsor(tx, sponsor_id, f"domain {name!r}")
     if not postgres:
         rows = list(conn.execute(STATUSES_AND_DS, {"domain_id": domain_id}))
-    stored, current = _statuses_and_ds(rows)
+    stored, current, has_ns = _statuses_and_ds(rows)
     check_update_allowed(name, transfer_status, stored, (), by_registry=tx.actor.is_registry)
 
     # DS (DPS 3.3): every rule is checked before anything is written.
@@ -133,10 +152,17 @@ def update_ds(session: Session, tx: Tx, req: DsUpdate) -> bool:
     added = [d for d in change.records if d not in old]
 
     history = _history_row(tx, name, added, removed)
+    # The zone holds a domain's DS only while it is delegated: name servers, no hold.
+    delta = zonedigest.Tally()
+    if has_ns and not stored & HOLD:
+        for d in added:
+            delta.add(_ds_record(name, d))
+        for d in removed:
+            delta.remove(_ds_record(name, d))
     if postgres:
-        _defer_writes(session, conn, tx, domain_id, name, added, removed, history)
+        _defer_writes(session, conn, tx, domain_id, name, added, removed, history, delta)
     else:
-        _write(conn, tx, domain_id, name, added, removed, history)
+        _write(session, conn, tx, domain_id, name, added, removed, history, delta)
     if added or removed:
         tx.audit(
             "registry.ds.change",
@@ -174,7 +200,13 @@ def _history_row(
     }
 
 
+def _ds_record(name: str, ds: DsData) -> zonedigest.Record:
+    text = f"{ds.key_tag} {ds.algorithm} {ds.digest_type} {ds.digest}"
+    return zonedigest.canonical(f"{name}.", "DS", text)
+
+
 def _write(
+    session: Session,
     conn: Connection,
     tx: Tx,
     domain_id: int,
@@ -182,6 +214,7 @@ def _write(
     added: Sequence[DsData],
     removed: Sequence[DsData],
     history: dict[str, object],
+    delta: zonedigest.Tally,
 ) -> None:
     """The writes, one statement each (SQLite)."""
     if removed:
@@ -191,7 +224,17 @@ def _write(
     conn.execute(TOUCH_DOMAIN, {"b_id": domain_id, "b_at": tx.now, "b_by": tx.actor.registrar_id})
     conn.execute(INSERT_HISTORY, history)
     if added or removed:
-        conn.execute(INSERT_ZONE_CHANGE, {"at": tx.now, "name": name, "reason": "domain-update"})
+        zonedigest.add_to_ledger(session, {f"{name}.": delta})
+        conn.execute(
+            INSERT_ZONE_CHANGE,
+            {
+                "at": tx.now,
+                "name": name,
+                "reason": "domain-update",
+                "digest_delta": None if delta.empty else delta.hex(),
+                "count_delta": None if delta.empty else delta.count,
+            },
+        )
 
 
 # PostgreSQL runs every data-modifying WITH part exactly once, to completion: the same
@@ -214,8 +257,20 @@ WITH removed AS (
     UPDATE domain SET updated_at = %(at)s::timestamptz, updater_id = %(by)s::int
      WHERE id = %(domain_id)s::int
 ), changed AS (
-    INSERT INTO zone_change (at, name, reason)
-    SELECT %(at)s::timestamptz, %(object_name)s::text, 'domain-update' WHERE %(zone)s::boolean
+    INSERT INTO zone_change (at, name, reason, digest_delta, count_delta)
+    SELECT %(at)s::timestamptz, %(object_name)s::text, 'domain-update',
+           %(digest_delta)s::text, %(count_delta)s::int
+     WHERE %(zone)s::boolean
+), digested AS (
+    INSERT INTO zone_digest AS z (owner, count, d0, d1, d2, d3, d4, d5, d6, d7)
+    SELECT %(owner)s::text, %(count)s::bigint, %(d0)s::bigint, %(d1)s::bigint,
+           %(d2)s::bigint, %(d3)s::bigint, %(d4)s::bigint, %(d5)s::bigint,
+           %(d6)s::bigint, %(d7)s::bigint
+     WHERE %(digest_delta)s::text IS NOT NULL
+    ON CONFLICT (owner) DO UPDATE SET
+        count = z.count + EXCLUDED.count, d0 = z.d0 + EXCLUDED.d0, d1 = z.d1 + EXCLUDED.d1,
+        d2 = z.d2 + EXCLUDED.d2, d3 = z.d3 + EXCLUDED.d3, d4 = z.d4 + EXCLUDED.d4,
+        d5 = z.d5 + EXCLUDED.d5, d6 = z.d6 + EXCLUDED.d6, d7 = z.d7 + EXCLUDED.d7
 )
 INSERT INTO registry_history
     (at, client_id, object_type, object_name, action, sv_trid, cl_trid, detail)
@@ -234,10 +289,14 @@ def _defer_writes(
     added: Sequence[DsData],
     removed: Sequence[DsData],
     history: dict[str, object],
+    delta: zonedigest.Tally,
 ) -> None:
     """The writes of ``_write`` in one statement, sent with the commit (PostgreSQL)."""
     values = {
         **history,
+        **zonedigest.upsert_values(f"{name}.", delta),
+        "digest_delta": None if delta.empty else delta.hex(),
+        "count_delta": None if delta.empty else delta.count,
         "domain_id": domain_id,
         "by": tx.actor.registrar_id,
         "zone": bool(added or removed),
@@ -269,6 +328,9 @@ SELECT 's', status, 0, 0, 0 FROM domain_status
 UNION ALL
 SELECT 'd', digest, key_tag, algorithm, digest_type FROM ds_record
  WHERE domain_id = (SELECT id FROM domain WHERE name = %(name)s::text)
+UNION ALL
+SELECT 'n', '', 0, 0, 0 WHERE EXISTS (
+    SELECT 1 FROM domain_ns WHERE domain_id = (SELECT id FROM domain WHERE name = %(name)s::text))
 """,
 )
 
@@ -293,16 +355,20 @@ def _int(result: PGresult, row: int, column: int) -> int:
     return int(result.get_value(row, column) or b"0")
 
 
-def _statuses_and_ds(rows: Iterable[Sequence[Any]]) -> tuple[set[str], list[DsData]]:
-    """The domain's stored statuses and its DS records, from ``STATUSES_AND_DS``'s rows."""
+def _statuses_and_ds(rows: Iterable[Sequence[Any]]) -> tuple[set[str], list[DsData], bool]:
+    """The domain's stored statuses, its DS records and whether it has name servers,
+    from ``STATUSES_AND_DS``'s rows."""
     stored: set[str] = set()
     ds: list[DsData] = []
+    has_ns = False
     for kind, text, key_tag, algorithm, digest_type in rows:
         if kind == "s":
             stored.add(text)
+        elif kind == "n":
+            has_ns = True
         else:
             ds.append(DsData(key_tag, algorithm, digest_type, text))
-    return stored, ds
+    return stored, ds, has_ns
 
 
 def _ds_values(domain_id: int, ds: DsData, prefix: str = "") -> dict[str, object]:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from tldsec.registry.context import Tx
 from tldsec.registry.models import HistoryEntry, ZoneChange
+from tldsec.registry.zonedigest import pending_delta
 
 
 def record(
@@ -20,7 +21,9 @@ def record(
     *,
     zone: bool = False,
 ) -> None:
-    """Add a history row and, when the change can alter the zone, a zone-change row."""
+    """Add a history row and, when the change can alter the zone, a zone-change row
+    carrying the zone digest's delta of the transaction (``zonedigest.watch``): a change
+    the ledger saw always gets one."""
     session.add(
         HistoryEntry(
             at=tx.now,
@@ -33,5 +36,14 @@ def record(
             detail=json.dumps(detail or {}, sort_keys=True, default=str),
         )
     )
-    if zone:
-        session.add(ZoneChange(at=tx.now, name=name, reason=f"{object_type}-{action}"))
+    delta = pending_delta(session)
+    if zone or delta is not None:
+        session.add(
+            ZoneChange(
+                at=tx.now,
+                name=name,
+                reason=f"{object_type}-{action}",
+                digest_delta=None if delta is None else delta.hex(),
+                count_delta=None if delta is None else delta.count,
+            )
+        )

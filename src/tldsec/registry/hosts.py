@@ -24,11 +24,11 @@ from tldsec.errors import (
     StatusProhibits,
     TldsecError,
 )
-from tldsec.registry import history
+from tldsec.registry import history, zonedigest
 from tldsec.registry.addresses import HostAddr, address_syntax, parse_address
 from tldsec.registry.context import Tx
 from tldsec.registry.domains import Availability
-from tldsec.registry.models import Domain, Host, HostAddress, HostStatus
+from tldsec.registry.models import Domain, DomainNs, Host, HostAddress, HostStatus
 from tldsec.registry.names import check_host_name, superordinate
 from tldsec.registry.objects import client_ids, host_in_use, load_host, require_sponsor, roid
 from tldsec.registry.statuses import HOST_CLIENT, HOST_SERVER, check_settable, prohibits
@@ -146,6 +146,20 @@ def update_host(session: Session, tx: Tx, req: HostUpdate) -> None:
         if new_name != name and session.scalar(select(Host.id).where(Host.name == new_name)):
             raise ObjectExists(f"host {new_name!r} already exists")
     parent = _check_placement(session, tx, new_name, final)
+    # The zone digest of the owners this changes, in this transaction (decision 32): its
+    # glue, and on a rename the NS of every domain using it.
+    watched = None
+    if add or rem or new_name != name:
+        owners = {name, new_name}
+        if new_name != name:
+            owners.update(
+                session.scalars(
+                    select(Domain.name)
+                    .join(DomainNs, DomainNs.domain_id == Domain.id)
+                    .where(DomainNs.host_id == host.id)
+                )
+            )
+        watched = zonedigest.watch(session, owners)
 
     if rem:
         session.execute(
@@ -170,6 +184,8 @@ def update_host(session: Session, tx: Tx, req: HostUpdate) -> None:
         "renamed_to": new_name if new_name != name else None,
     }
     changes_zone = bool(add or rem or new_name != name) and host_in_use(session, host.id)
+    if watched is not None:
+        watched.finish(session)
     history.record(session, tx, "host", name, "update", detail, zone=changes_zone)
 
 

@@ -1,4 +1,5 @@
-"""The registry's tables: registrars, contacts, hosts, domains, DS, history, zone changes.
+"""The registry's tables: registrars, contacts, hosts, domains, DS, history, zone changes
+and the zone digest.
 
 Facts only: statuses a client or the registry set, DS and NS as rows. Derived states
 ("ok", "inactive", "linked", "pendingTransfer") are computed when an object is read.
@@ -249,6 +250,29 @@ class ZoneChange(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     name: Mapped[str] = mapped_column(String(253))
     reason: Mapped[str] = mapped_column(String(32))
+    # The transaction's change to the zone digest (``registry/zonedigest.py``): the sum
+    # modulo 2^256, 64 hex digits, and the record count's change; NULL: nothing.
+    digest_delta: Mapped[str | None] = mapped_column(String(64))
+    count_delta: Mapped[int | None] = mapped_column(Integer)
+
+
+class ZoneDigest(Base):
+    """The registry's digest of what the zone holds at one owner (``zonedigest``): the
+    record count and the sum of the records' SHA-256 as eight 32-bit limbs (``d0`` least
+    significant), each only ever added to, so reduced modulo 2^256 when read."""
+
+    __tablename__ = "zone_digest"
+
+    owner: Mapped[str] = mapped_column(String(254), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    d0: Mapped[int] = mapped_column(BigInteger)
+    d1: Mapped[int] = mapped_column(BigInteger)
+    d2: Mapped[int] = mapped_column(BigInteger)
+    d3: Mapped[int] = mapped_column(BigInteger)
+    d4: Mapped[int] = mapped_column(BigInteger)
+    d5: Mapped[int] = mapped_column(BigInteger)
+    d6: Mapped[int] = mapped_column(BigInteger)
+    d7: Mapped[int] = mapped_column(BigInteger)
 
 
 class EppTransaction(Base):

@@ -1,0 +1,359 @@
+"""The registry's zone digest: what the zone must hold, kept by the registry itself in
+the transaction of every change (DPS 6.6, issue 13; decision 32).
+
+One canonical form of a delegation record -- (owner, type, rdata) for NS, DS and glue
+A/AAAA -- and one order-independent digest of a multiset of them: the count and the sum
+modulo 2^256 of each record's SHA-256 (``Tally``). Reconciliation (``cycle/reconcile``)
+uses the same form and digest for the zone's side; this module computes the registry's
+side from the registry's rows (``registry_records``), never from the builder's output.
+
+The ledger: ``zone_digest`` holds one row per owner name (a domain's NS and DS, a host's
+glue), updated in the same transaction as every registry change that alters what the
+zone holds at that owner; each such transaction's ``zone_change`` row carries its
+digest delta (new minus old, and the count delta). The running sum of the deltas and the
+sum of the table (``table_sum``) must both equal the digest of the zone the builder
+wrote. The 256-bit value is stored as eight 32-bit limbs in 64-bit columns (``d0`` the
+least significant) and updated by *adding* each delta's limbs, never by rewriting the
+row: two transactions touching the same owner then commute without a lost update, and
+``SUM()`` works on SQLite and PostgreSQL without overflow; the limbs are reduced modulo
+2^256 when read. A service computes its delta as the owners' digests recomputed from the
+rows after its writes minus before them (``watch``), so a row a database owner edited
+outside the services stays a difference between the ledger and the rows, which the
+cycle refuses, however many services change that owner afterwards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Table, delete, exists, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tldsec.registry.models import (
+    Domain,
+    DomainNs,
+    DomainStatus,
+    DsRecord,
+    Host,
+    HostAddress,
+    ZoneDigest,
+)
+from tldsec.registry.statuses import HOLD
+
+MODULUS = 1 << 256
+LIMBS = 8
+_LIMB = (1 << 32) - 1
+_BATCH = 20_000
+_DELTA = "tldsec.zone_digest_delta"  # Session.info key: the transaction's digest delta
+DIGEST = cast(Table, ZoneDigest.__table__)
+LIMB_COLUMNS = tuple(f"d{i}" for i in range(LIMBS))
+
+Record = tuple[str, str, str]  # owner, type, rdata: canonical
+
+
+def canonical(owner: str, rtype: str, rdata: str) -> Record:
+    """The canonical form compared: names lower-case and absolute, DS digests upper-case
+    hex with the numbers as numbers, addresses as ``ipaddress`` prints them. Text that
+    does not parse is kept as it is (lower-case), so it still compares."""
+    owner = owner.lower() if owner.endswith(".") else owner.lower() + "."
+    rtype = rtype.upper()
+    try:
+        if rtype == "NS":
+            rdata = rdata.strip().lower()
+            rdata = rdata if rdata.endswith(".") else rdata + "."
+        elif rtype == "DS":
+            tag, alg, dtype, digest = rdata.split(None, 3)
+            rdata = f"{int(tag)} {int(alg)} {int(dtype)} {''.join(digest.split()).upper()}"
+        elif rtype == "A":
+            rdata = str(ipaddress.IPv4Address(rdata.strip()))
+        elif rtype == "AAAA":
+            rdata = ipaddress.IPv6Address(rdata.strip()).compressed
+    except ValueError:
+        rdata = rdata.strip().lower()
+    return owner, rtype, rdata
+
+
+def record_value(record: Record) -> int:
+    return int.from_bytes(hashlib.sha256("\0".join(record).encode()).digest(), "big")
+
+
+@dataclass(slots=True)
+class Tally:
+    """An order-independent digest of a multiset of records: their count and the sum
+    of their SHA-256 values modulo 2^256."""
+
+    total: int = 0
+    count: int = 0
+
+    def add(self, record: Record) -> None:
+        self.total = (self.total + record_value(record)) % MODULUS
+        self.count += 1
+
+    def remove(self, record: Record) -> None:
+        self.total = (self.total - record_value(record)) % MODULUS
+        self.count -= 1
+
+    def plus(self, other: Tally) -> Tally:
+        return Tally((self.total + other.total) % MODULUS, self.count + other.count)
+
+    def minus(self, other: Tally) -> Tally:
+        return Tally((self.total - other.total) % MODULUS, self.count - other.count)
+
+    def hex(self) -> str:
+        return f"{self.total:064x}"
+
+    @property
+    def empty(self) -> bool:
+        return self.total == 0 and self.count == 0
+
+    @classmethod
+    def of(cls, records: Iterable[Record]) -> Tally:
+        tally = cls()
+        for r in records:
+            tally.add(r)
+        return tally
+
+    @classmethod
+    def from_limbs(cls, count: int | None, limbs: Iterable[int | None]) -> Tally:
+        """A tally from ``count`` and eight limbs as stored (or summed: any size)."""
+        total = sum((int(v or 0) << (32 * i)) for i, v in enumerate(limbs))
+        return cls(total % MODULUS, int(count or 0))
+
+    def limbs(self) -> list[int]:
+        return [(self.total >> (32 * i)) & _LIMB for i in range(LIMBS)]
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Tally) and (self.total, self.count) == (other.total, other.count)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def by_owner(records: Iterable[Record]) -> dict[str, Tally]:
+    tallies: dict[str, Tally] = defaultdict(Tally)
+    for r in records:
+        tallies[r[0]].add(r)
+    return dict(tallies)
+
+
+# --- the registry's records ------------------------------------------------------------
+
+
+def registry_records(
+    session: Session,
+    owners: Iterable[str] | None = None,
+    excludes: Callable[[str], bool] | None = None,
+) -> Iterator[Record]:
+    """Every delegation record the registry says the zone holds (only ``owners``' when
+    given: absolute lower-case names), read from the registry's rows; an owner
+    ``excludes`` says yes to is left out."""
+    held = exists().where(DomainStatus.domain_id == Domain.id, DomainStatus.status.in_(HOLD))
+    names = None if owners is None else sorted({o.rstrip(".") for o in owners})
+    excluded = excludes or (lambda owner: False)
+    ns_query = (
+        select(Domain.name, Host.name)
+        .join(DomainNs, DomainNs.domain_id == Domain.id)
+        .join(Host, Host.id == DomainNs.host_id)
+        .where(~held)
+    )
+    delegated: set[str] = set()
+    for domain, host in _rows(session, ns_query, Domain.name, names):
+        delegated.add(domain)
+        if not excluded(f"{domain}."):
+            yield canonical(f"{domain}.", "NS", f"{host}.")
+    ds_query = select(
+        Domain.name, DsRecord.key_tag, DsRecord.algorithm, DsRecord.digest_type, DsRecord.digest
+    ).join(DsRecord, DsRecord.domain_id == Domain.id)
+    for domain, tag, alg, dtype, digest in _rows(session, ds_query, Domain.name, names):
+        if domain in delegated and not excluded(f"{domain}."):
+            yield canonical(f"{domain}.", "DS", f"{tag} {alg} {dtype} {digest}")
+    # Glue: the addresses of name servers below the TLD that a delegated domain uses.
+    glue_query = (
+        select(Host.name, HostAddress.version, HostAddress.address)
+        .join(HostAddress, HostAddress.host_id == Host.id)
+        .where(Host.parent_name.is_not(None))
+        .where(
+            exists()
+            .where(DomainNs.host_id == Host.id, DomainNs.domain_id == Domain.id)
+            .where(~held)
+        )
+    )
+    for host, version, address in _rows(session, glue_query, Host.name, names):
+        owner = f"{host}."
+        if not excluded(owner):
+            yield canonical(owner, "A" if version == 4 else "AAAA", address)
+
+
+def _rows(session: Session, query, column, names: list[str] | None) -> Iterator[tuple]:  # type: ignore[no-untyped-def,type-arg]
+    connection = session.connection()
+    if names is None:
+        # Options of the statement, not the connection's: a service's connection goes on.
+        yield from connection.execute(
+            query.execution_options(stream_results=True, yield_per=_BATCH)
+        )
+        return
+    for start in range(0, len(names), 500):
+        yield from connection.execute(query.where(column.in_(names[start : start + 500])))
+
+
+def related_owners(session: Session, names: Iterable[str]) -> set[str]:
+    """The owners a change of ``names`` can touch: each name, the hosts below it (glue)
+    and the hosts it uses as name servers."""
+    wanted = sorted({n.lower().rstrip(".") for n in names})
+    owners = {f"{n}." for n in wanted}
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        below = select(Host.name).where(Host.parent_name.in_(chunk))
+        used = (
+            select(Host.name)
+            .join(DomainNs, DomainNs.host_id == Host.id)
+            .join(Domain, Domain.id == DomainNs.domain_id)
+            .where(Domain.name.in_(chunk))
+        )
+        for query in (below, used):
+            owners.update(f"{h}." for h in session.scalars(query))
+    return owners
+
+
+def recomputed(session: Session, owners: Iterable[str]) -> dict[str, Tally]:
+    """The digest of each of ``owners`` from the registry's rows (empty ones included)."""
+    wanted = {_absolute(o) for o in owners}
+    tallies = {o: Tally() for o in wanted}
+    tallies.update(by_owner(registry_records(session, wanted)))
+    return tallies
+
+
+# --- the ledger ---------------------------------------------------------------------------
+
+
+def stored(session: Session, owners: Iterable[str]) -> dict[str, Tally]:
+    """The ledger's digest of each of ``owners`` (empty when it has no row)."""
+    wanted = sorted({_absolute(o) for o in owners})
+    found = {o: Tally() for o in wanted}
+    columns = [DIGEST.c[c] for c in LIMB_COLUMNS]
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        query = select(DIGEST.c.owner, DIGEST.c.count, *columns).where(DIGEST.c.owner.in_(chunk))
+        for owner, count, *limbs in session.execute(query):
+            found[owner] = Tally.from_limbs(count, limbs)
+    return found
+
+
+def table_sum(session: Session) -> Tally:
+    """The sum of the whole ledger: SQL SUM() of each limb, combined here."""
+    row = session.execute(
+        select(func.sum(DIGEST.c.count), *(func.sum(DIGEST.c[c]) for c in LIMB_COLUMNS))
+    ).one()
+    return Tally.from_limbs(row[0], row[1:])
+
+
+def delta_of(row_delta: str | None, row_count: int | None) -> Tally:
+    """A ``zone_change`` row's delta (NULL: none)."""
+    return Tally(int(row_delta, 16) % MODULUS if row_delta else 0, int(row_count or 0))
+
+
+def upsert_values(owner: str, delta: Tally) -> dict[str, Any]:
+    limbs = dict(zip(LIMB_COLUMNS, delta.limbs(), strict=True))
+    return {"owner": owner, "count": delta.count, **limbs}
+
+
+def add_to_ledger(session: Session, deltas: Mapping[str, Tally]) -> None:
+    """Add each owner's delta to its row (created when missing)."""
+    rows = [upsert_values(o, d) for o, d in sorted(deltas.items()) if not d.empty]
+    if not rows:
+        return
+    conn = session.connection()
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(DIGEST)
+    statement = statement.on_conflict_do_update(
+        index_elements=[DIGEST.c.owner],
+        set_={c: DIGEST.c[c] + statement.excluded[c] for c in ("count", *LIMB_COLUMNS)},
+    )
+    conn.execute(statement, rows)
+
+
+def pending_delta(session: Session) -> Tally | None:
+    """The delta the transaction's services added to the ledger since the last
+    ``zone_change`` row (taken: the next row starts from nothing)."""
+    delta: Tally | None = session.info.pop(_DELTA, None)
+    return delta
+
+
+@dataclass(slots=True)
+class Watch:
+    """The digests of some owners before a service writes (``watch``)."""
+
+    owners: set[str]
+    before: dict[str, Tally] = field(default_factory=dict)
+
+    def finish(self, session: Session) -> Tally:
+        """After the writes: the owners' digests again, each difference added to the
+        ledger, and their sum kept for the transaction's ``zone_change`` row."""
+        session.flush()
+        after = recomputed(session, self.owners)
+        deltas = {o: after[o].minus(self.before.get(o, Tally())) for o in self.owners}
+        add_to_ledger(session, deltas)
+        total = Tally()
+        for d in deltas.values():
+            total = total.plus(d)
+        if not total.empty:
+            session.info[_DELTA] = (session.info.get(_DELTA) or Tally()).plus(total)
+        return total
+
+
+def watch(session: Session, owners: Iterable[str]) -> Watch:
+    """Before a service's writes: lock the hosts among ``owners`` (whether a host is glue
+    depends on every domain using it: two transactions must not both count it in), and
+    take the owners' digests from the rows."""
+    wanted = {_absolute(o) for o in owners}
+    names = sorted(o[:-1] for o in wanted)
+    if session.connection().dialect.name == "postgresql" and names:
+        for start in range(0, len(names), 500):
+            session.execute(
+                select(Host.id)
+                .where(Host.name.in_(names[start : start + 500]))
+                .order_by(Host.name)
+                .with_for_update()
+            ).all()
+    session.flush()
+    return Watch(wanted, recomputed(session, wanted))
+
+
+def rebuild(session: Session) -> Tally:
+    """Replace the whole ledger by the digests of the registry's rows (the migration's
+    back-fill, and a registry loaded in bulk); the sum."""
+    session.execute(delete(DIGEST))
+    tallies = by_owner(registry_records(session))
+    rows = [upsert_values(o, t) for o, t in sorted(tallies.items())]
+    for start in range(0, len(rows), 5000):
+        session.execute(insert(DIGEST), rows[start : start + 5000])
+    total = Tally()
+    for t in tallies.values():
+        total = total.plus(t)
+    return total
+
+
+def differing(session: Session, owners: Iterable[str] | None = None) -> tuple[str, ...]:
+    """The owners (of ``owners``, or all) whose ledger row differs from the digest of
+    the registry's rows: the second pass that names them."""
+    if owners is not None:
+        wanted = {_absolute(o) for o in owners}
+        rows, ledger = recomputed(session, wanted), stored(session, wanted)
+    else:
+        rows = by_owner(registry_records(session))
+        ledger = {}
+        columns = [DIGEST.c[c] for c in LIMB_COLUMNS]
+        query = select(DIGEST.c.owner, DIGEST.c.count, *columns)
+        for owner, count, *limbs in session.execute(query):
+            ledger[owner] = Tally.from_limbs(count, limbs)
+    names = set(rows) | set(ledger)
+    return tuple(sorted(o for o in names if rows.get(o, Tally()) != ledger.get(o, Tally())))
+
+
+def _absolute(name: str) -> str:
+    return name.lower() if name.endswith(".") else name.lower() + "."
