@@ -6,7 +6,9 @@ TLD), whether registered before the rule existed or written straight into the da
 by its owner or a bug, is quarantined: its last published records stay (or it is left
 out), an audit entry names it and the rule, and the rest of the zone is published: here,
 another registrar's DS removal reaches the zone in the same cycle. Once the row is fixed
-in the database, with or without a zone_change row, the next cycle publishes it.
+in the database, with or without a zone_change row, the next cycle publishes it -- when
+the fix puts back what the registry's services wrote; rows written with SQL stay held
+(``registry-ledger``, decision 32) until an operator vouches for them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tests.distribute.homes import (
 from tests.fixtures.faults import signer_forgets_ds_signatures
 from tldsec.cli.main import main
 from tldsec.clock import SystemClock
-from tldsec.cycle import Cycle, Outcome, open_cycle
+from tldsec.cycle import Cycle, Outcome, open_cycle, reconcile
 from tldsec.registry import registrars
 from tldsec.registry.context import Actor
 from tldsec.registry.domain_update import DomainUpdate, update_domain
@@ -37,6 +39,7 @@ from tldsec.registry.domains import DomainCreate, create_domain, delete_domain
 from tldsec.registry.hosts import HostAddr, create_host
 from tldsec.registry.models import Domain, DsRecord, Host, HostAddress, ZoneChange
 from tldsec.registry.reserved import ReservedNames
+from tldsec.registry.zonedigest import Tally
 from tldsec.settings import load_settings
 from tldsec.zone.buildinfo import BuildInfo
 
@@ -109,6 +112,8 @@ def bad_digest(r: Registry) -> None:
 
 
 def fix_digest(r: Registry) -> None:  # no zone_change row: the quarantine is re-checked
+    # Written with SQL, so not what the registry's services wrote (decision 32): the
+    # owner stays held until an operator vouches for the rows (``accept``).
     with r.db.write() as s:
         s.execute(update(DsRecord).where(DsRecord.key_tag == 20002).values(digest=HEX))
 
@@ -207,6 +212,21 @@ CASES = {
 }
 
 
+# The fixes that write new content with SQL (the renames put the old rows back): the
+# registry's digest never saw it, so the owner stays held until an operator vouches.
+NEW_CONTENT = {"ds-digest-not-hex", "ds-algorithm-300", "glue-not-an-ip"}
+RENAMES = {
+    "name-with-a-space": "dom6.example.\t86400\tIN\tNS\tns1.hoster.net.",
+    "name-outside-the-tld": "dom7.example.\t86400\tIN\tNS\tns1.hoster.net.",
+}
+
+
+def accept(home: Path, name: str) -> None:
+    """``zone quarantine release --accept-rows``: the operator vouches for the rows."""
+    args = ["zone", "quarantine", "release", name, "--accept-rows", "--no-cycle"]
+    assert main([*args, "--home", str(home)]) == 0
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_a_bad_row_is_quarantined_and_the_rest_is_published(
     case: str, cycle: Cycle, registry: Registry, home: Path
@@ -221,7 +241,10 @@ def test_a_bad_row_is_quarantined_and_the_rest_is_published(
     registry.remove_ds("dom5.example", ds_for(5))  # another domain's DS removal (DPS 3.5.2)
     second = cycle.run()
     assert second.outcome is Outcome.PUBLISHED, second.error
-    assert second.stats["incremental_build"] == 1 and second.stats["quarantined"] == 1
+    # A rename with SQL also leaves the old owner's rows differing from the registry's
+    # digest: its delegation stays as published, held too (decision 32).
+    renamed = 2 if case in RENAMES else 1
+    assert second.stats["incremental_build"] == 1 and second.stats["quarantined"] == renamed
     zone = published(cycle)
     assert "dom5.example.\t86400\tIN\tDS" not in zone and "dom5.example.\t86400\tIN\tDS" in before
     assert "NOT-HEX" not in zone and " 300 " not in zone and "not-an-ip" not in zone
@@ -233,24 +256,35 @@ def test_a_bad_row_is_quarantined_and_the_rest_is_published(
         assert old_block and unsigned(new_block) == unsigned(old_block)
     else:
         assert not new_block
-    [incident] = audit(home, "zone.quarantined")
+    incidents = audit(home, "zone.quarantined")
+    assert len(incidents) == renamed
+    [incident] = [i for i in incidents if i["name"] == name]
     assert incident["actor"] == "component:builder"
     assert (incident["kind"], incident["name"], incident["kept"]) == (kind, name, kept)
     assert rule in incident["rules"]  # type: ignore[operator]
     assert incident["serial"] == second.serial
+    if case in RENAMES:
+        [old] = [i for i in incidents if i["name"] != name]
+        assert old["rules"] == ["registry-ledger"] and old["kept"] is True
+        assert RENAMES[case] in zone  # the old name's delegation, as published
 
     fix(registry)
+    if case in NEW_CONTENT:
+        assert cycle.pending() is None  # still held: the rows are not the registry's
+        assert fixed_line not in published(cycle)
+        accept(home, name)
     pending = cycle.pending()
     assert pending is not None, "a fixed row must start a cycle by itself"
-    if kept:  # fixed without a zone_change row: the quarantine's own check saw it
+    # Fixed without a zone_change row: the quarantine's own check saw it.
+    if kept and case not in NEW_CONTENT:
         assert pending.reason == f"quarantined {kind} {name} can be published again"
         assert pending.since is not None and pending.since <= cycle.clock.now()
     third = cycle.run()
     assert third.outcome is Outcome.PUBLISHED, third.error
     assert third.stats["quarantined"] == 0
     assert fixed_line in published(cycle)
-    [released] = audit(home, "zone.quarantine_released")
-    assert (released["kind"], released["name"]) == (kind, name)
+    released = audit(home, "zone.quarantine_released")
+    assert (kind, name) in {(r["kind"], r["name"]) for r in released}
     assert cycle.pending() is None
 
 
@@ -262,12 +296,16 @@ def test_a_bad_row_present_at_a_full_build_is_left_out(
     write(registry)
     first = cycle.run()  # the first cycle builds in full
     assert first.outcome is Outcome.PUBLISHED, first.error
-    assert first.stats["incremental_build"] == 0 and first.stats["quarantined"] == 1
+    # A rename also leaves the old name held (left out: nothing published before).
+    renamed = 2 if case in RENAMES else 1
+    assert first.stats["incremental_build"] == 0 and first.stats["quarantined"] == renamed
     assert f"{name}.\t86400\tIN\tNS" not in published(cycle)
-    [incident] = audit(home, "zone.quarantined")
+    [incident] = [i for i in audit(home, "zone.quarantined") if i["name"] == name]
     assert (incident["name"], incident["kept"]) == (name, False)
     assert rule in incident["rules"]  # type: ignore[operator]
     fix(registry)
+    if case in NEW_CONTENT:
+        accept(home, name)
     assert cycle.run().outcome is Outcome.PUBLISHED
     assert fixed_line in published(cycle)
 
@@ -311,9 +349,11 @@ def test_a_reserved_name_in_the_database_does_not_stop_the_zone(
 
 def test_text_the_database_no_longer_holds_is_not_reused(cycle: Cycle, registry: Registry) -> None:
     """Attack 6's second half: the unsigned file holds a bad line its build record
-    vouches for (a builder bug); the cycle that fails on it makes the next build read
-    that owner again from the database, and the cycle after publishes, with no one
-    deleting the build record."""
+    vouches for (a builder bug), at an owner no change touches now. The cycle's records
+    of the file it built and reconciled vouch for it too (its digest, and the registry
+    digest's position): the running registry digest still finds the record the registry
+    never held and refuses the zone before signing (decision 32); the next cycle builds
+    in full from the database and publishes, with no one deleting the build record."""
     cycle.run()
     unsigned = cycle.zones_dir / "work" / "unsigned.zone"
     text = unsigned.read_text()
@@ -330,13 +370,19 @@ def test_text_the_database_no_longer_holds_is_not_reused(cycle: Cycle, registry:
     # reconciled vouches for it too (else it is refused as edited outside the builder,
     # tests/cycle/test_reconcile.py), and dom2 is not among the owners reconciled now.
     state = cycle.state()
-    replace(state, unsigned_sha256=hashlib.sha256(data).hexdigest()).save(cycle.state_path)
+    assert state.ledger is not None
+    whole = Tally.of(reconcile.file_records(unsigned, reconcile.Apex("example.")))
+    forged = {**state.ledger, "zone": [whole.hex(), whole.count]}
+    replace(state, unsigned_sha256=hashlib.sha256(data).hexdigest(), ledger=forged).save(
+        cycle.state_path
+    )
     registry.add_ds("dom3.example", ds_for(3))
-    failed = cycle.run()
-    assert failed.outcome is Outcome.FAILED and failed.stage == "sign", failed
+    refused = cycle.run()
+    assert refused.outcome is Outcome.REFUSED and refused.stage == "reconcile", refused
+    assert "the registry's running digest holds" in str(refused.error)
     again = cycle.run()
     assert again.outcome is Outcome.PUBLISHED, again.error
-    assert again.stats["incremental_build"] == 1  # dom2 read again, not a full build
+    assert again.stats["incremental_build"] == 0  # never built on again
     zone = published(cycle)
     assert "NOTHEX" not in zone and "dom3.example.\t86400\tIN\tDS\t10003" in zone
 
@@ -356,25 +402,30 @@ def test_quarantine_list_and_release(
     assert main(["zone", "quarantine", "list", "--home", str(home), "--json"]) == 0
     [entry] = json.loads(capsys.readouterr().out)
     assert (entry["kind"], entry["name"], entry["kept"]) == ("domain", "dom3.example", True)
-    assert entry["rules"] == ["ds-algorithm-unassigned"]
+    # Inserted with SQL: not what the registry's services wrote either (decision 32).
+    assert entry["rules"] == ["ds-algorithm-unassigned", "registry-ledger"]
     assert "300 is not an assigned DNSSEC algorithm" in entry["message"]
     assert main(["zone", "quarantine", "list", "--home", str(home)]) == 0
     assert "domain dom3.example since " in capsys.readouterr().out
     assert main(["status", "--home", str(home)]) == 0
     assert (
         "quarantined     1 withheld from the zone: domain dom3.example "
-        "(ds-algorithm-unassigned)" in capsys.readouterr().out
+        "(ds-algorithm-unassigned, registry-ledger)" in capsys.readouterr().out
     )
 
     assert main(["zone", "quarantine", "release", "dom3.example", "--home", str(home)]) == 1
     err = capsys.readouterr().err
-    assert "dom3.example still breaks the registry's rules (ds-algorithm-unassigned)" in err
+    assert "dom3.example still breaks the registry's rules (ds-algorithm-unassigned" in err
     assert not audit(home, "zone.quarantine_released")
     assert main(["zone", "quarantine", "release", "dom9.example", "--home", str(home)]) == 1
     assert "'dom9.example' is not quarantined" in capsys.readouterr().err
 
     fix_algorithm(registry)
-    assert main(["zone", "quarantine", "release", "dom3.example", "--home", str(home)]) == 0
+    # Valid now, but written with SQL: released only when the operator vouches for it.
+    assert main(["zone", "quarantine", "release", "dom3.example", "--home", str(home)]) == 1
+    assert "(ds-algorithm-unassigned, registry-ledger)" in capsys.readouterr().err
+    release = ["zone", "quarantine", "release", "dom3.example", "--accept-rows"]
+    assert main([*release, "--home", str(home)]) == 0
     out = capsys.readouterr().out
     assert "passes the registry's rules now" in out and "cycle published serial" in out
     operator, builder = audit(home, "zone.quarantine_released")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,11 @@ from tldsec.progress import progress_lines
 from tldsec.registry.context import rules_from_settings
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.names import normalize
+from tldsec.registry.zonedigest import accept_rows
 from tldsec.settings import Settings
 from tldsec.zone.builder import build_from_registry, write_zone
 from tldsec.zone.buildinfo import BuildInfo
-from tldsec.zone.quarantine import KINDS, Quarantined, resolved
+from tldsec.zone.quarantine import KINDS, LEDGER, Quarantined, resolved
 
 
 def register(sub: Any) -> None:
@@ -55,6 +57,12 @@ def register(sub: Any) -> None:
     release.add_argument("--kind", choices=KINDS, help="domain or host, when both are withheld")
     release.add_argument(
         "--no-cycle", action="store_true", help="do not run the cycle that publishes it"
+    )
+    release.add_argument(
+        "--accept-rows",
+        action="store_true",
+        help="for a name held because its rows differ from the registry's digest "
+        "(registry-ledger): vouch for the rows as they are now (audited)",
     )
     release.set_defaults(handler=_quarantine_release)
 
@@ -114,8 +122,28 @@ def _quarantine_release(args: argparse.Namespace) -> int:
     if len(matches) > 1:
         raise CycleError(f"{name!r} is quarantined as a domain and as a host: pass --kind")
     entry = matches[0]
+    clock = SystemClock()
+    accepted: dict[str, str] = {}
     db = RegistryDatabase.from_url(settings.registry_db_url)
     try:
+        if args.accept_rows:
+            if LEDGER not in entry.rules:
+                raise CycleError(
+                    f"{entry.kind} {entry.name} is not held for differing from the "
+                    "registry's digest: --accept-rows does not apply"
+                )
+            with db.read() as session:
+                others = [r for r in entry.rules if r != LEDGER]
+                if others and not resolved(
+                    session, rules_from_settings(settings), [replace(entry, rules=tuple(others))]
+                ):
+                    raise CycleError(
+                        f"{entry.kind} {entry.name} still breaks the registry's rules "
+                        f"({', '.join(others)}): fix it in the registry first"
+                    )
+            with db.write() as session:
+                before, after = accept_rows(session, entry.name, clock.now())
+            accepted = {"digest_before": before.hex(), "digest_after": after.hex()}
         with db.read() as session:
             fixed = resolved(session, rules_from_settings(settings), [entry])
     finally:
@@ -128,7 +156,6 @@ def _quarantine_release(args: argparse.Namespace) -> int:
         )
     from tldsec.audit.config import open_audit_log
 
-    clock = SystemClock()
     audit = open_audit_log(settings, clock)
     try:
         audit.record(
@@ -138,6 +165,7 @@ def _quarantine_release(args: argparse.Namespace) -> int:
             kind=entry.kind,
             name=entry.name,
             reason="released by the operator after checking the registry's rows",
+            **accepted,
         )
     finally:
         audit.close()

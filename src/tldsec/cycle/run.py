@@ -288,7 +288,14 @@ class Cycle(Safeguards):
         run.serial = serial
         unsigned_path = work / UNSIGNED_NAME
         base_trusted = self._unsigned_base(run, unsigned_path)
-        with self.registry.snapshot() as session:
+        # The file the last cycle reconciled, kept (a second link) while the build replaces
+        # it: the incremental digest check reads its rewritten owners (``ledger``).
+        previous_file = work / (UNSIGNED_NAME + ".reconciled")
+        previous_file.unlink(missing_ok=True)
+        if base_trusted and unsigned_path.exists():
+            os.link(unsigned_path, previous_file)
+        with contextlib.ExitStack() as cleanup, self.registry.snapshot() as session:
+            cleanup.callback(previous_file.unlink, missing_ok=True)
             # From the previous unsigned file and the changes since, when it can be trusted.
             built = build_zone_file(
                 session,
@@ -301,6 +308,7 @@ class Cycle(Safeguards):
                 built_at=now,
                 incremental=base_trusted,
                 progress=progress_lines("cycle: build"),
+                ledger=True,  # an owner whose rows differ from the registry's digest: held
             )
             run.stats.update(
                 delegations=built.delegations,
@@ -313,14 +321,15 @@ class Cycle(Safeguards):
             run.enter("reconcile")
             # In the build's snapshot: the registry at the build's change id. What the
             # builder withheld (zone.quarantine) is left out on both sides.
-            reconciled = self._reconcile(
+            reconciled, digest = self._reconcile(
                 session,
                 unsigned_path,
                 full=not built.incremental,
                 withheld=[q.name for q in built.quarantined],
+                previous_file=previous_file if previous_file.exists() else None,
             )
-        if not reconciled.equal:
-            return self._unreconciled(run, reason, reconciled)
+        if not reconciled.equal or digest is None or not digest.equal:
+            return self._unreconciled(run, reason, reconciled, digest)
         change_id = built.last_change_id
         held = self._collapse(run)
         if held is not None:
@@ -412,6 +421,7 @@ class Cycle(Safeguards):
             progress=progress_lines("cycle: verify"),
         )
         verdict.report.meta["reconciliation"] = reconciled.describe()
+        verdict.report.meta["registry_digest"] = digest.describe()
         self._save_report(verdict.report.to_json(), serial)
         if not verdict.passed:
             self._distrust_build(f"serial {serial} failed verification")

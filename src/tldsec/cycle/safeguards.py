@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from tldsec.clock import Clock, to_epoch
-from tldsec.cycle import reconcile
+from tldsec.cycle import ledger, reconcile
 from tldsec.cycle.guard import GuardSettings, HeldChange, Measure
 from tldsec.cycle.guard import check as check_collapse
 from tldsec.cycle.result import CycleResult, Outcome, RunLog
@@ -38,6 +38,7 @@ from tldsec.registry.models import ZoneChange
 from tldsec.settings import ApexSettings, Settings
 from tldsec.verify import mode
 from tldsec.verify.options import VerifyOptions
+from tldsec.zone.buildinfo import BuildInfo
 
 log = logging.getLogger("tldsec.cycle")
 
@@ -104,8 +105,17 @@ class Safeguards:
         return True
 
     def _reconcile(
-        self, session: Any, path: Path, *, full: bool, withheld: Iterable[str] = ()
-    ) -> reconcile.Reconciliation:
+        self,
+        session: Any,
+        path: Path,
+        *,
+        full: bool,
+        withheld: Iterable[str] = (),
+        previous_file: Path | None = None,
+    ) -> tuple[reconcile.Reconciliation, ledger.LedgerCheck | None]:
+        """The unsigned zone against the registry's rows (``reconcile``), then against
+        the registry's own digest (``ledger``); ``previous_file``: the last reconciled
+        unsigned file, kept while the build replaced it (None: not built on)."""
         state = self.state()
         apex = apex_of(self.settings)
         scope = reconcile.Apex(
@@ -116,7 +126,12 @@ class Safeguards:
         every = self.verify.full_every_hours * 3600
         last_full = state.reconciled_full_at
         now = to_epoch(self.clock.now())
-        if full or last_full is None or now - last_full >= every or self._full_verification_due():
+        previous = ledger.Position.from_json(state.ledger)
+        info = BuildInfo.load(path)
+        if info is None:
+            raise CycleError(f"the unsigned zone {path} has no build record")
+        due = last_full is None or now - last_full >= every or self._full_verification_due()
+        if full or due or previous is None or previous_file is None:
             result = reconcile.full(session, path, scope, progress_lines("cycle: reconcile"))
             full = True
         else:
@@ -124,15 +139,31 @@ class Safeguards:
                 select(ZoneChange.name).where(ZoneChange.id > state.change_id)
             ).all()
             result = reconcile.owners(session, path, scope, names)
-        if result.equal:
-            log.info("reconciled with the registry: %s", result.describe())
-            self._advance(
-                unsigned_sha256=reconcile.file_sha256(path),
-                **({"reconciled_full_at": now} if full else {}),
-            )
-        else:
+        if not result.equal:
             self._advance(unsigned_sha256=None)  # never built on: the next build is full
-        return result
+            return result, None
+        checked = ledger.check(
+            session,
+            path,
+            scope,
+            previous,
+            change_id=info.last_change_id,
+            unsettled=info.unsettled,
+            zone=result.zone if full else None,
+            old_path=None if full else previous_file,
+            rewritten=info.rewritten,
+        )
+        if not checked.equal:
+            # The position stays: the deltas since it are added again next time.
+            self._advance(unsigned_sha256=None)
+            return result, checked
+        log.info("reconciled with the registry: %s; %s", result.describe(), checked.describe())
+        self._advance(
+            unsigned_sha256=reconcile.file_sha256(path),
+            ledger=checked.position.as_json(),
+            **({"reconciled_full_at": now} if full else {}),
+        )
+        return result, checked
 
     def _full_verification_due(self) -> bool:
         """Whether the gate's record says its next run is a full one (by age or count):
@@ -150,11 +181,20 @@ class Safeguards:
         return bool(cycles) and state.since_full + 1 >= cycles
 
     def _unreconciled(
-        self, run: RunLog, reason: str, result: reconcile.Reconciliation
+        self,
+        run: RunLog,
+        reason: str,
+        result: reconcile.Reconciliation,
+        checked: ledger.LedgerCheck | None = None,
     ) -> CycleResult:
+        differing = result.differing
+        if result.equal and checked is not None:
+            described, differing = checked.describe(), checked.differing
+        else:
+            described = result.describe()
         message = (
             f"serial {run.serial}: the unsigned zone does not reconcile with the registry "
-            f"({result.describe()})"
+            f"({described})"
         )
         run.stats["reconciliation_failed"] = 1
         out = run.result(Outcome.REFUSED, reason, error=message)
@@ -167,7 +207,7 @@ class Safeguards:
             zone=self.settings.origin,
             serial=run.serial,
             error=message,
-            differing=list(result.differing[:20]),
+            differing=list(differing[:20]),
         )
         self._record(
             "cycle.failed", "component:cycle", serial=run.serial, stage="reconcile", error=message

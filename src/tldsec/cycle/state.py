@@ -48,6 +48,8 @@ class CycleState:
     # build starts from it only if it is still that file (``reconcile``).
     unsigned_sha256: str | None = None
     reconciled_full_at: int | None = None  # epoch: the last whole-zone reconciliation
+    # The registry's running digest and the digest of that unsigned zone (``ledger``).
+    ledger: dict[str, Any] | None = None
 
     @classmethod
     def load(cls, path: Path) -> CycleState:

@@ -29,6 +29,7 @@ import ipaddress
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, exists, func, insert, select
@@ -42,6 +43,7 @@ from tldsec.registry.models import (
     DsRecord,
     Host,
     HostAddress,
+    ZoneChange,
     ZoneDigest,
 )
 from tldsec.registry.statuses import HOLD
@@ -322,6 +324,27 @@ def watch(session: Session, owners: Iterable[str]) -> Watch:
             ).all()
     session.flush()
     return Watch(wanted, recomputed(session, wanted))
+
+
+def accept_rows(session: Session, name: str, at: datetime) -> tuple[Tally, Tally]:
+    """An operator vouches for the registry's rows at ``name`` as they are (``tldsec zone
+    quarantine release --accept-rows``): its digest becomes theirs, the difference a
+    ``zone_change`` row's delta like any change's. (the digest before, after)."""
+    owner = _absolute(name)
+    before = stored(session, [owner])[owner]
+    after = recomputed(session, [owner])[owner]
+    delta = after.minus(before)
+    add_to_ledger(session, {owner: delta})
+    session.add(
+        ZoneChange(
+            at=at,
+            name=owner[:-1],
+            reason="digest-accept",
+            digest_delta=None if delta.empty else delta.hex(),
+            count_delta=None if delta.empty else delta.count,
+        )
+    )
+    return before, after
 
 
 def rebuild(session: Session) -> Tally:

@@ -142,6 +142,15 @@ def build_zone(
             ns_by_domain[domain_name] = published[0]
             if published[1]:
                 ds_by_domain[domain_name] = published[1]
+    # An owner whose rows differ from the registry's digest and that the rows no longer
+    # delegate: what the previous build published stays (decision 32).
+    vanished = sorted(n for n in check.suspects if n not in db_ns)
+    for domain_name in vanished:
+        kept = check.vanished_domain(domain_name)
+        if kept is not None:
+            ns_by_domain[domain_name] = kept[0]
+            if kept[1]:
+                ds_by_domain[domain_name] = kept[1]
     del db_ns, db_ds
 
     used = {h for hosts in ns_by_domain.values() for h in hosts}
@@ -163,6 +172,12 @@ def build_zone(
             addresses[host_name] = glue
         else:
             parents.pop(host_name)
+    for host_name in vanished:
+        if host_name not in db_addresses:
+            glue = check.vanished_glue(host_name)
+            parent = superordinate(host_name, origin)
+            if glue is not None and parent is not None:
+                addresses[host_name], parents[host_name] = glue, parent
 
     # Group by owner, each owner's records in SOA, NS, DS, A, AAAA order, then sort the
     # owners once (a zone has millions of records; sorting owners is what costs).

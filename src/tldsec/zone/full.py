@@ -25,7 +25,7 @@ from tldsec.zone.blocks import ZoneFileBlocks
 from tldsec.zone.builder import build_zone, zone_text
 from tldsec.zone.buildinfo import BuildInfo, fingerprint
 from tldsec.zone.output import BuildResult, write_atomic
-from tldsec.zone.quarantine import Isolation
+from tldsec.zone.quarantine import Isolation, ledger_suspects
 
 GAP_WINDOW = 1_000  # ids below the newest a full build checks for unseen changes
 
@@ -41,10 +41,12 @@ def build_full(
     built_at: datetime,
     reason: str,
     progress: ProgressFor | None = None,
+    ledger: bool = False,
 ) -> BuildResult:
     """Build every owner from the registry snapshot and write ``path`` and its record;
     ``reason``: why not incrementally (kept in the result). A quarantined object keeps
-    what the previous file at ``path`` held for it, when that file matches its record."""
+    what the previous file at ``path`` held for it, when that file matches its record.
+    ``ledger``: also quarantine every owner whose rows differ from the registry's digest."""
     now = to_epoch(built_at)
     with contextlib.ExitStack() as stack:
         previous = BuildInfo.load(path)
@@ -54,6 +56,7 @@ def build_full(
             before=previous.quarantine if previous is not None else (),
             kept=None if blocks is None else (lambda owner: blocks.lines(blocks.find(owner))),
             now=now,
+            suspects=ledger_suspects(session, None) if ledger else None,
         )
         zone = build_zone(
             session,

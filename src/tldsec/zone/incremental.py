@@ -57,7 +57,7 @@ from tldsec.zone.builder import (
 from tldsec.zone.buildinfo import GAP_HORIZON, BuildInfo, fingerprint
 from tldsec.zone.full import build_full
 from tldsec.zone.output import BuildResult, write_atomic
-from tldsec.zone.quarantine import Isolation
+from tldsec.zone.quarantine import Isolation, ledger_suspects
 
 log = logging.getLogger(__name__)
 
@@ -83,18 +83,21 @@ def build_zone_file(
     max_names: int | None = None,
     incremental: bool = True,
     progress: ProgressFor | None = None,
+    ledger: bool = False,
 ) -> BuildResult:
     """Write the unsigned zone to ``path`` (atomically, with its build record) from one
     registry snapshot (``RegistryDatabase.snapshot``); every object written passes
-    ``rules`` or is quarantined (``zone.quarantine``). ``progress`` hears how far a full
-    build is (an incremental one is proportional to the changes)."""
+    ``rules`` or is quarantined (``zone.quarantine``); with ``ledger``, so is every owner
+    it writes whose rows differ from the registry's digest (``registry/zonedigest``).
+    ``progress`` hears how far a full build is (an incremental one is proportional to the
+    changes)."""
     origin = origin.lower() if origin.endswith(".") else origin.lower() + "."
     if not 0 < serial < 2**32:
         raise ValueError(f"SOA serial {serial} is outside 1..2^32-1 (RFC 1035 3.3.13)")
     if incremental:
         try:
             return _incremental(
-                session, path, origin, apex, ttl, rules, serial, built_at, max_names
+                session, path, origin, apex, ttl, rules, serial, built_at, max_names, ledger
             )
         except _FullBuild as why:
             reason = str(why)
@@ -106,7 +109,9 @@ def build_zone_file(
     else:
         reason = "incremental build turned off"
     log.info("full zone build: %s", reason)
-    return build_full(session, path, origin, apex, ttl, rules, serial, built_at, reason, progress)
+    return build_full(
+        session, path, origin, apex, ttl, rules, serial, built_at, reason, progress, ledger
+    )
 
 
 # --- incremental ----------------------------------------------------------------------------
@@ -122,6 +127,7 @@ def _incremental(
     serial: int,
     built_at: datetime,
     max_names: int | None,
+    ledger: bool = False,
 ) -> BuildResult:
     info = BuildInfo.load(path)
     if info is None or not path.exists():
@@ -192,7 +198,7 @@ def _incremental(
                 path,
                 blocks,
                 info,
-                _Plan(origin, apex, ttl, rules, serial, built_at, newest, unsettled),
+                _Plan(origin, apex, ttl, rules, serial, built_at, newest, unsettled, ledger),
                 domains,
                 hosts,
                 len(rows),
@@ -209,6 +215,7 @@ class _Plan:
     built_at: datetime
     newest: int
     unsettled: dict[int, int]
+    ledger: bool = False
 
 
 def _splice(
@@ -242,11 +249,14 @@ def _splice(
         held[q.kind].add(q.name)
     names = {n for n in domains | hosts | held["domain"] | held["host"] if n.endswith(suffix)}
     names.update(o[:-1] for o in apex_groups if o != origin)
+    outside_names = {n for n in domains | hosts if n not in names}
     isolation = Isolation(
         plan.rules,
         before=info.quarantine,
         kept=lambda owner: blocks.lines(blocks.find(owner)),
         now=to_epoch(plan.built_at),
+        # Every owner written: its rows must be what the registry's services wrote.
+        suspects=ledger_suspects(session, names | outside_names) if plan.ledger else None,
     )
     # Changed names outside the file's namespace (a row renamed outside the TLD, with a
     # space...) are never written, but are evaluated so that the incident is recorded.
@@ -254,10 +264,18 @@ def _splice(
     held["domain"] |= outside
     held["host"] |= outside
     delegated: dict[str, owners.DomainState] = {}
+    evaluated_domains = set()
     for name, state in owners.domains(session, names | held["domain"]).items():
+        evaluated_domains.add(name)
         published = isolation.domain(name, state.ns, state.records)
         if published is not None:
             delegated[name] = owners.DomainState(published[0], published[1])
+    # Rows that differ from the registry's digest and no longer delegate the owner: what
+    # the previous build published stays (decision 32).
+    for name in sorted(set(isolation.suspects) - evaluated_domains):
+        kept = isolation.vanished_domain(name)
+        if kept is not None:
+            delegated[name] = owners.DomainState(kept[0], kept[1])
     withheld = {q.name for q in isolation.found.values() if q.kind == "domain"}
     candidates = owners.glue_hosts(session, names | held["host"], used_only=not withheld)
     if withheld:
@@ -275,6 +293,11 @@ def _splice(
         addresses = isolation.glue(name, host.addresses)
         if addresses is not None:
             glue[name] = owners.HostState(host.parent, addresses)
+    for name in sorted(set(isolation.suspects) - set(candidates)):
+        kept_glue = isolation.vanished_glue(name)
+        parent = superordinate(name, origin)
+        if kept_glue is not None and parent is not None:
+            glue[name] = owners.HostState(parent, kept_glue)
     evaluated = {"domain": names | held["domain"], "host": names | held["host"]}
     quarantined, new, released = isolation.result(lambda kind, name: name in evaluated[kind])
     apex_parents = {superordinate(ns.rstrip("."), origin) for ns in plan.apex.ns}

@@ -8,6 +8,12 @@ build published at that owner (or none, when it had none), and the rest of the z
 built as usual. A reserved name is never kept: a delegation there cuts off the TLD's own
 services (``registry/reserved.py``).
 
+An owner whose registry rows differ from the registry's own digest of what its
+services wrote there (``registry/zonedigest``, decision 32: a row edited outside the
+registry) is quarantined the same way, rule ``registry-ledger``, when the build is asked
+to check (``suspects``); it leaves the quarantine when the rows match the digest again,
+or when an operator vouches for them (``tldsec zone quarantine release``).
+
 The quarantine is part of the build record (``zone.buildinfo``). Each build evaluates
 the quarantined objects again from the database, so a row fixed in the database leaves
 the quarantine at the next build, with or without a ``zone_change`` row; ``resolved``
@@ -16,18 +22,20 @@ lets the cycle see that without building.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tldsec.registry import zonedigest
 from tldsec.registry.context import RegistryRules
 from tldsec.registry.ds_rules import DsData
 from tldsec.registry.publishable import Fault, Publishable
 from tldsec.zone import owners
 
 KINDS = ("domain", "host")
+LEDGER = "registry-ledger"  # the rule an owner breaks whose rows differ from the digest
 Kept = Callable[[str], list[str]]  # absolute owner -> its record lines in the previous file
 
 
@@ -81,8 +89,10 @@ class Isolation:
         before: Iterable[Quarantined] = (),
         kept: Kept | None = None,
         now: int = 0,
+        suspects: Mapping[str, str] | None = None,
     ) -> None:
         self.check = Publishable(rules)
+        self.suspects = suspects or {}  # name -> why its rows are not the registry's
         self.before = {q.key: q for q in before}
         self.kept = kept
         self.now = now
@@ -94,6 +104,8 @@ class Isolation:
         """The delegation to publish for ``name``: its NS host names and DS RDATA, from
         the database when it passes, else the previous build's, else None."""
         faults = self.check.delegation(name, ns, ds)
+        if name in self.suspects:
+            faults.append(Fault(LEDGER, self.suspects[name]))
         if not faults:
             return ns, [r.presentation() for r in ds]
         kept = None
@@ -106,10 +118,29 @@ class Isolation:
         """The glue to publish for host ``name``: its addresses when they pass, else the
         previous build's, else None."""
         faults = self.check.glue(name, addresses)
+        if name in self.suspects:
+            faults.append(Fault(LEDGER, self.suspects[name]))
         if not faults:
             return addresses
         kept = self._kept_glue(name)
         self._quarantine("host", name, faults, kept is not None)
+        return kept
+
+    def vanished_domain(self, name: str) -> tuple[list[str], list[str]] | None:
+        """A suspect owner the registry's rows no longer delegate (deleted, renamed or put
+        on hold with SQL): the previous build's delegation stays, quarantined; an owner
+        that had nothing is quarantined too (left out), so that it counts as withheld."""
+        kept = self._kept_delegation(name)
+        if kept is not None or self._kept_glue(name) is None:
+            self._quarantine("domain", name, [Fault(LEDGER, self.suspects[name])], kept is not None)
+        return kept
+
+    def vanished_glue(self, name: str) -> list[tuple[int, str]] | None:
+        """A suspect owner whose glue the registry's rows no longer give: the previous
+        build's stays, quarantined."""
+        kept = self._kept_glue(name)
+        if kept is not None:
+            self._quarantine("host", name, [Fault(LEDGER, self.suspects[name])], True)
         return kept
 
     def result(
@@ -186,8 +217,13 @@ def resolved(
     hosts = owners.glue_hosts(
         session, [q.name for q in entries if q.kind == "host"], used_only=False
     )
+    # Held for differing from the registry's digest: until the rows match it again.
+    owned = [f"{q.name}." for q in entries if LEDGER in q.rules]
+    differ = {o[:-1] for o in zonedigest.differing(session, owned)} if owned else set()
     out = []
     for q in entries:
+        if q.name in differ:
+            continue
         if q.kind == "domain":
             state = domains.get(q.name)
             if state is None or not check.delegation(q.name, state.ns, state.records):
@@ -197,3 +233,16 @@ def resolved(
             if host is None or not check.glue(q.name, host.addresses):
                 out.append(q)
     return out
+
+
+def ledger_suspects(session: Session, names: Iterable[str] | None) -> dict[str, str]:
+    """Of ``names`` (registry form; None: every owner), those whose registry rows differ
+    from the registry's digest of them (``zonedigest``), with why."""
+    owners = None if names is None else [f"{n}." for n in names if " " not in n]
+    return {
+        o[:-1]: (
+            f"{o[:-1]!r}: the registry's rows differ from the registry's digest of what "
+            "its services wrote there (edited outside the registry?)"
+        )
+        for o in zonedigest.differing(session, owners)
+    }
