@@ -24,13 +24,14 @@ refused; the owners whose digest and file differ are named where they can be.
 from __future__ import annotations
 
 import hashlib
+import logging
 import mmap
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from tldsec.cycle.reconcile import Apex, file_records, owner_records
@@ -39,6 +40,8 @@ from tldsec.registry.models import ZoneChange
 from tldsec.registry.zonedigest import Tally
 from tldsec.zone.blocks import ZoneFileBlocks
 from tldsec.zone.builder import canonical_key
+
+log = logging.getLogger("tldsec.cycle")
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +145,17 @@ def check(
     ``scope`` leaves out (``reconcile.full`` computed it), or it is read here. Otherwise
     incremental: ``old_path`` is the previous reconciled file (``previous.zone`` its
     digest) and ``rewritten`` the owners the builder rewrote."""
+    newest = session.scalar(select(func.max(ZoneChange.id))) or 0
+    if previous is not None and newest < previous.change_id:
+        # The registry's changes went back (a restored or a new database): the running
+        # sum is of another history. The table is the reference; a full check.
+        log.warning(
+            "the registry's newest change %d is older than the digest's position %d "
+            "(a restored database?): the digest table is checked in full",
+            newest,
+            previous.change_id,
+        )
+        previous, old_path = None, None
     apex_only = Apex(scope.origin)
     left_out = sorted(scope.glue_owners | scope.withheld)
     in_file = Tally.of(owner_records(path, left_out, apex_only))
