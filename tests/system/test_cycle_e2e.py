@@ -364,7 +364,8 @@ def test_a_bad_row_does_not_hold_back_another_registrars_ds_removal(running: Run
     """Issue 13, attack 6 through ``tldsec serve`` and a real secondary: a DS row with
     algorithm 300 written straight into the registry database is withheld, a DS removal
     over EPP reaches NSD all the same, and once the row is fixed in the database (no
-    zone_change row) NSD gets the fixed DS, with no one touching a file."""
+    zone_change row) and the operator vouches for it (it was never written by the
+    registry's services: decision 32), NSD gets the fixed DS, with no one touching a file."""
     from sqlalchemy import select, update
 
     from tldsec.registry.database import RegistryDatabase
@@ -401,11 +402,23 @@ def test_a_bad_row_does_not_hold_back_another_registrars_ds_removal(running: Run
         )
         assert listed.returncode == 0, listed.stderr
         [entry] = json.loads(listed.stdout)
-        assert (entry["name"], entry["rules"]) == ("dom7.example", ["ds-algorithm-unassigned"])
+        assert (entry["name"], entry["rules"]) == (
+            "dom7.example",
+            ["ds-algorithm-unassigned", "registry-ledger"],
+        )
 
         serial = r.nsd.serial("example.") or 0
         with db.write() as s:
             s.execute(update(DsRecord).where(DsRecord.key_tag == 777).values(algorithm=13))
+        released = subprocess.run(
+            [
+                *(sys.executable, "-m", "tldsec.cli.main", "zone", "quarantine", "release"),
+                *("dom7.example", "--accept-rows", "--no-cycle", "--home", str(r.home)),
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert released.returncode == 0, released.stderr
         _wait(lambda: (r.nsd.serial("example.") or 0) > serial, r.serve, "NSD to take the fix")
         assert "777 13 2 " + "AB" * 20 in dig(r.nsd.port, "dom7.example.", "DS").upper()
     finally:
