@@ -1,4 +1,4 @@
-"""The registry's zone digest (issue 13 item 4, decision 32): kept in the transaction of
+"""The registry's zone digest (issue 13 item 4, decision 38): kept in the transaction of
 every change, it always equals the registry's rows, the running sum of the changes'
 deltas and the digest of the zone the builder writes from the same snapshot, whatever
 the changes (SQLite and PostgreSQL; the EPP hot path's DS update included). A row a
@@ -200,7 +200,7 @@ def test_the_migration_backfills_the_ledger(backend: str, tmp_path: Path) -> Non
     and fills it from them (2 NS, 1 DS, 1 glue A)."""
     with world_on(backend, tmp_path) as world:
         with world.db.engine.begin() as conn:
-            command.downgrade(alembic_config("registry", conn), "0002_login_limits")
+            command.downgrade(alembic_config("registry", conn), "0003_console_users")
         with world.db.engine.begin() as conn:
             for statement in ROWS:
                 conn.execute(text(statement))

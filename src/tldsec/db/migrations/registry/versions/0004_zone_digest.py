@@ -1,8 +1,8 @@
-"""The registry's zone digest (decision 32): one row per owner name, and each zone
+"""The registry's zone digest (decision 38): one row per owner name, and each zone
 change's delta; the rows are back-filled from the registry's records.
 
-Revision ID: 0003_zone_digest
-Revises: 0002_login_limits
+Revision ID: 0004_zone_digest
+Revises: 0003_console_users
 Create Date: 2026-12-07
 """
 
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.orm import Session
 
-revision = "0003_zone_digest"
-down_revision = "0002_login_limits"
+revision = "0004_zone_digest"
+down_revision = "0003_console_users"
 branch_labels = None
 depends_on = None
 
