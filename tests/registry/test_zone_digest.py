@@ -1,12 +1,15 @@
 """The registry's zone digest (issue 13 item 4, decision 38): kept in the transaction of
 every change, it always equals the registry's rows, the running sum of the changes'
 deltas and the digest of the zone the builder writes from the same snapshot, whatever
-the changes (SQLite and PostgreSQL; the EPP hot path's DS update included). A row a
-database owner edits outside the services is a difference the ledger keeps, and names.
+the changes (SQLite and PostgreSQL; the EPP hot path's DS update included), and the
+cycle's incremental check of an incrementally built file (``cycle/ledger.py``: previous
+position, the changes' deltas, the rewritten owners) agrees. A row a database owner
+edits outside the services is a difference the ledger keeps, and names.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -19,13 +22,14 @@ from sqlalchemy import select, text, update
 from tests.cycle.test_reconcile import SCOPE
 from tests.fixtures.registry import RegistryWorld
 from tests.zone.test_incremental import SETUP, _rounds, apply, build, ds, world_on
-from tldsec.cycle import reconcile
+from tldsec.cycle import ledger, reconcile
 from tldsec.db.migrate import alembic_config
 from tldsec.errors import RegistryError
 from tldsec.registry import zonedigest
 from tldsec.registry.ds_update import DsUpdate, update_ds
 from tldsec.registry.models import DsRecord, ZoneChange, ZoneDigest
 from tldsec.registry.zonedigest import Tally
+from tldsec.zone.buildinfo import BuildInfo
 
 
 def running_sum(session) -> Tally:  # type: ignore[no-untyped-def]
@@ -59,12 +63,18 @@ def ledger_rounds(
 ) -> int:  # type: ignore[type-arg]
     world.add_registrar("alpha")
     path = directory / "full.zone"
+    inc, old = directory / "inc.zone", directory / "inc.zone.old"
+    position: ledger.Position | None = None
     compared = 0
     for serial, ops in enumerate(rounds, start=1):
         for op in ops:
             (apply_hot if hot else apply)(world, op)
         world.clock.advance(timedelta(seconds=1))
         built = build(world, path, serial, incremental=False)
+        old.unlink(missing_ok=True)
+        if inc.exists():
+            os.link(inc, old)
+        patched = build(world, inc, serial)
         with world.db.snapshot() as s:
             rows = Tally.of(zonedigest.registry_records(s))
             table = zonedigest.table_sum(s)
@@ -81,6 +91,24 @@ def ledger_rounds(
             for tally in zonedigest.stored(s, left_out).values():
                 zone = zone.plus(tally)
             assert zone == table
+            # The cycle's check (cycle/ledger.py) of the incrementally built file: the
+            # previous position, the changes' deltas, the rewritten owners only.
+            assert not isinstance(patched, str)
+            info = BuildInfo.load(inc)
+            assert info is not None
+            checked = ledger.check(
+                s,
+                inc,
+                replace(SCOPE, withheld=frozenset(f"{q.name}." for q in patched.quarantined)),
+                position,
+                change_id=info.last_change_id,
+                unsettled=info.unsettled,
+                old_path=old if patched.incremental and position is not None else None,
+                rewritten=info.rewritten,
+            )
+            assert checked.equal, checked.describe()
+            assert checked.position.registry == table
+            position = checked.position
         compared += rows.count > 0
     return compared
 
