@@ -8,7 +8,7 @@ out), an audit entry names it and the rule, and the rest of the zone is publishe
 another registrar's DS removal reaches the zone in the same cycle. Once the row is fixed
 in the database, with or without a zone_change row, the next cycle publishes it -- when
 the fix puts back what the registry's services wrote; rows written with SQL stay held
-(``registry-ledger``, decision 39) until an operator vouches for them.
+(``registry-ledger``, decision 42) until an operator vouches for them.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def bad_digest(r: Registry) -> None:
 
 
 def fix_digest(r: Registry) -> None:  # no zone_change row: the quarantine is re-checked
-    # Written with SQL, so not what the registry's services wrote (decision 39): the
+    # Written with SQL, so not what the registry's services wrote (decision 42): the
     # owner stays held until an operator vouches for the rows (``accept``).
     with r.db.write() as s:
         s.execute(update(DsRecord).where(DsRecord.key_tag == 20002).values(digest=HEX))
@@ -242,7 +242,7 @@ def test_a_bad_row_is_quarantined_and_the_rest_is_published(
     second = cycle.run()
     assert second.outcome is Outcome.PUBLISHED, second.error
     # A rename with SQL also leaves the old owner's rows differing from the registry's
-    # digest: its delegation stays as published, held too (decision 39).
+    # digest: its delegation stays as published, held too (decision 42).
     renamed = 2 if case in RENAMES else 1
     assert second.stats["incremental_build"] == 1 and second.stats["quarantined"] == renamed
     zone = published(cycle)
@@ -352,7 +352,7 @@ def test_text_the_database_no_longer_holds_is_not_reused(cycle: Cycle, registry:
     vouches for (a builder bug), at an owner no change touches now. The cycle's records
     of the file it built and reconciled vouch for it too (its digest, and the registry
     digest's position): the running registry digest still finds the record the registry
-    never held and refuses the zone before signing (decision 39); the next cycle builds
+    never held and refuses the zone before signing (decision 42); the next cycle builds
     in full from the database and publishes, with no one deleting the build record."""
     cycle.run()
     unsigned = cycle.zones_dir / "work" / "unsigned.zone"
@@ -402,7 +402,7 @@ def test_quarantine_list_and_release(
     assert main(["zone", "quarantine", "list", "--home", str(home), "--json"]) == 0
     [entry] = json.loads(capsys.readouterr().out)
     assert (entry["kind"], entry["name"], entry["kept"]) == ("domain", "dom3.example", True)
-    # Inserted with SQL: not what the registry's services wrote either (decision 39).
+    # Inserted with SQL: not what the registry's services wrote either (decision 42).
     assert entry["rules"] == ["ds-algorithm-unassigned", "registry-ledger"]
     assert "300 is not an assigned DNSSEC algorithm" in entry["message"]
     assert main(["zone", "quarantine", "list", "--home", str(home)]) == 0

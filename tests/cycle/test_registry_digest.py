@@ -1,4 +1,4 @@
-"""A database owner edits the registry with SQL (issue 13 item 4, DPS 6.6; decision 39).
+"""A database owner edits the registry with SQL (issue 13 item 4, DPS 6.6; decision 42).
 
 Before the registry kept its own digest of the zone, reconciliation compared the zone
 with whatever the rows said: a DS or NS row written with SQL reached the name servers

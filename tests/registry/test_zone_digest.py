@@ -1,4 +1,4 @@
-"""The registry's zone digest (issue 13 item 4, decision 39): kept in the transaction of
+"""The registry's zone digest (issue 13 item 4, decision 42): kept in the transaction of
 every change, it always equals the registry's rows, the running sum of the changes'
 deltas and the digest of the zone the builder writes from the same snapshot, whatever
 the changes (SQLite and PostgreSQL; the EPP hot path's DS update included), and the

@@ -365,7 +365,7 @@ def test_a_bad_row_does_not_hold_back_another_registrars_ds_removal(running: Run
     algorithm 300 written straight into the registry database is withheld, a DS removal
     over EPP reaches NSD all the same, and once the row is fixed in the database (no
     zone_change row) and the operator vouches for it (it was never written by the
-    registry's services: decision 39), NSD gets the fixed DS, with no one touching a file."""
+    registry's services: decision 42), NSD gets the fixed DS, with no one touching a file."""
     from sqlalchemy import select, update
 
     from tldsec.registry.database import RegistryDatabase

@@ -1,4 +1,4 @@
-"""The unsigned zone against the registry's own digest of it (DPS 6.6; decision 39).
+"""The unsigned zone against the registry's own digest of it (DPS 6.6; decision 42).
 
 The registry keeps, in the transaction of every change, a digest per owner of what the
 zone must hold there and the change's delta on its ``zone_change`` row

@@ -141,7 +141,7 @@ def update_domain(session: Session, tx: Tx, req: DomainUpdate) -> None:
     if not ds_change.ok:
         raise DsRejected(ds_change.violations)
 
-    # The zone digest of the owners this changes, in this transaction (decision 39): the
+    # The zone digest of the owners this changes, in this transaction (decision 42): the
     # domain, and for a change of name servers or holds the hosts it uses (glue).
     ns_or_hold = bool(rem_hosts or add_hosts or (add_status | rem_status) & HOLD)
     watched = None

@@ -139,7 +139,7 @@ def create_domain(session: Session, tx: Tx, req: DomainCreate) -> DomainView:
         raise DsRejected(change.violations)
     if not req.auth_info:
         raise InvalidValue("a domain needs authInfo (RFC 5731 3.2.1)")
-    # The zone digest of the owners this changes, in this transaction (decision 39).
+    # The zone digest of the owners this changes, in this transaction (decision 42).
     watched = zonedigest.watch(session, [name, *(h.name for h in hosts)]) if hosts else None
     domain = Domain(
         name=name,
@@ -186,7 +186,7 @@ def delete_domain(session: Session, tx: Tx, name: str) -> None:
     _refuse_if(statuses, "Delete", domain, tx)
     if domain.transfer_status == "pending":
         raise StatusProhibits(f"domain {domain.name!r} has a pending transfer")
-    # Its NS and DS, the glue of the hosts it used and of those below it (decision 39).
+    # Its NS and DS, the glue of the hosts it used and of those below it (decision 42).
     watched = zonedigest.watch(session, zonedigest.related_owners(session, [domain.name]))
     session.execute(delete(DomainNs).where(DomainNs.domain_id == domain.id))
     orphans = []

@@ -4,7 +4,7 @@ Most transforms a registry sees are DS changes (DPS 3.3, 3.5): a ``domain:update
 with only a ``secDNS:update``. This module does exactly what ``update_domain`` does for
 such a request -- the authorization rule, the status rules, every DS rule checked
 before anything is written, the history and zone-change rows in the same transaction,
-the audit event, the zone digest's delta (decision 39: computed here from the rows read,
+the audit event, the zone digest's delta (decision 42: computed here from the rows read,
 sent with the writes, so no round trip more) -- with statements on the session's
 connection and no ORM objects: two reads (the domain row, locked; its statuses, DS and
 whether it has name servers in one statement) and the writes. On

@@ -146,7 +146,7 @@ def update_host(session: Session, tx: Tx, req: HostUpdate) -> None:
         if new_name != name and session.scalar(select(Host.id).where(Host.name == new_name)):
             raise ObjectExists(f"host {new_name!r} already exists")
     parent = _check_placement(session, tx, new_name, final)
-    # The zone digest of the owners this changes, in this transaction (decision 39): its
+    # The zone digest of the owners this changes, in this transaction (decision 42): its
     # glue, and on a rename the NS of every domain using it.
     watched = None
     if add or rem or new_name != name:

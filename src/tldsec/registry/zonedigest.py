@@ -1,5 +1,5 @@
 """The registry's zone digest: what the zone must hold, kept by the registry itself in
-the transaction of every change (DPS 6.6, issue 13; decision 39).
+the transaction of every change (DPS 6.6, issue 13; decision 42).
 
 One canonical form of a delegation record -- (owner, type, rdata) for NS, DS and glue
 A/AAAA -- and one order-independent digest of a multiset of them: the count and the sum

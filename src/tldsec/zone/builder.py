@@ -143,7 +143,7 @@ def build_zone(
             if published[1]:
                 ds_by_domain[domain_name] = published[1]
     # An owner whose rows differ from the registry's digest and that the rows no longer
-    # delegate: what the previous build published stays (decision 39).
+    # delegate: what the previous build published stays (decision 42).
     vanished = sorted(n for n in check.suspects if n not in db_ns)
     for domain_name in vanished:
         kept = check.vanished_domain(domain_name)

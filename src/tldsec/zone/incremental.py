@@ -271,7 +271,7 @@ def _splice(
         if published is not None:
             delegated[name] = owners.DomainState(published[0], published[1])
     # Rows that differ from the registry's digest and no longer delegate the owner: what
-    # the previous build published stays (decision 39).
+    # the previous build published stays (decision 42).
     for name in sorted(set(isolation.suspects) - evaluated_domains):
         kept = isolation.vanished_domain(name)
         if kept is not None:

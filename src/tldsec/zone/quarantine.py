@@ -9,7 +9,7 @@ built as usual. A reserved name is never kept: a delegation there cuts off the T
 services (``registry/reserved.py``).
 
 An owner whose registry rows differ from the registry's own digest of what its
-services wrote there (``registry/zonedigest``, decision 39: a row edited outside the
+services wrote there (``registry/zonedigest``, decision 42: a row edited outside the
 registry) is quarantined the same way, rule ``registry-ledger``, when the build is asked
 to check (``suspects``); it leaves the quarantine when the rows match the digest again,
 or when an operator vouches for them (``tldsec zone quarantine release``).

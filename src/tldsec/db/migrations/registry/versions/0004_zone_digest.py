@@ -1,4 +1,4 @@
-"""The registry's zone digest (decision 39): one row per owner name, and each zone
+"""The registry's zone digest (decision 42): one row per owner name, and each zone
 change's delta; the rows are back-filled from the registry's records.
 
 Revision ID: 0004_zone_digest
