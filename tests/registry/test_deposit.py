@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from tests.fixtures.postgres import ADMIN_URL, _sqlalchemy_url
 from tests.fixtures.registry import RegistryWorld
 from tldsec.errors import FileUnusable
+from tldsec.registry import zonedigest
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.deposit import rde
 from tldsec.registry.deposit.service import export_file, import_file, same_objects
@@ -121,6 +122,13 @@ def test_import_writes_objects_history_zone_changes_and_the_audit_entry(
         )
         alpha = s.scalars(select(Registrar).where(Registrar.client_id == "alpha")).one()
         assert not verify(fast_hasher(), alpha.password_hash, "")
+        # The registry's zone digest took the import in its batches' transactions
+        # (decision 42): it equals the rows, and the changes' deltas sum to it.
+        assert zonedigest.differing(s) == ()
+        running = zonedigest.Tally()
+        for delta, count in s.execute(select(ZoneChange.digest_delta, ZoneChange.count_delta)):
+            running = running.plus(zonedigest.delta_of(delta, count))
+        assert running == zonedigest.table_sum(s) and running.count > 0
     [(event, _actor, detail)] = world.events
     assert event == "registry.imported"
     assert detail["sha256"] == report.sha256 and detail["domains"] == 2

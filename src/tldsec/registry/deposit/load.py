@@ -26,6 +26,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from tldsec.registry import zonedigest
 from tldsec.registry.context import Tx
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.deposit.check import Checked, Existing
@@ -249,13 +250,19 @@ def load(
                 ]
                 if d.ns:
                     zone.append((d.name, "domain-import"))
+            # The registry's zone digest of the domains and the hosts they use (glue),
+            # in the batch's transaction like every service's change (decision 42).
+            watched = zonedigest.watch(
+                session, [d.name for d in chunk] + sorted({n for d in chunk for n in d.ns})
+            )
             _put(session, Domain, rows)
             _put(session, DomainStatus, statuses)
             _put(session, DomainNs, ns)
             _put(session, DsRecord, ds)
             _put(session, DomainContact, links)
             _history(session, tx, [("domain", d.name) for d in chunk])
-            _zone_changes(session, tx, zone)
+            watched.finish(session)
+            _zone_changes(session, tx, zone, zonedigest.pending_delta(session))
             ds_count += len(ds)
     return Imported(
         registrars=len(deposit.registrars),
@@ -336,9 +343,20 @@ def _history(session: Session, tx: Tx, objects: Sequence[tuple[str, str]]) -> No
     )
 
 
-def _zone_changes(session: Session, tx: Tx, names: Sequence[tuple[str, str]]) -> None:
-    _put(
-        session,
-        ZoneChange,
-        [{"at": tx.now, "name": name, "reason": reason} for name, reason in names],
-    )
+def _zone_changes(
+    session: Session,
+    tx: Tx,
+    names: Sequence[tuple[str, str]],
+    delta: zonedigest.Tally | None = None,
+) -> None:
+    """The zone-change rows; the batch's zone digest delta rides on the first (the
+    running sum needs only the sum of the rows' deltas)."""
+    rows: list[dict[str, Any]] = [
+        {"at": tx.now, "name": name, "reason": reason, "digest_delta": None, "count_delta": None}
+        for name, reason in names
+    ]
+    if delta is not None and not delta.empty:
+        if not rows:
+            rows.append({"at": tx.now, "name": "", "reason": "digest-import"})
+        rows[0].update(digest_delta=delta.hex(), count_delta=delta.count)
+    _put(session, ZoneChange, rows)
