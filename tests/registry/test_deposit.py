@@ -260,3 +260,41 @@ def test_exported_objects_keep_the_rfc_9022_element_order(
         assert names == sorted(names, key=order.index), names
         seen += 1
     assert seen == 6  # 1 registrar, 1 contact, 2 hosts, 2 domains
+
+
+def test_plain_authinfo_is_hashed_in_a_process_pool() -> None:
+    from tldsec.registry.deposit.load import hash_plain
+
+    values = [f"secret-{i}" for i in range(70)]  # more than the pool's threshold
+    hashes = hash_plain(fast_hasher(), values, workers=2)
+    assert len(set(hashes)) == 70
+    assert all(verify(fast_hasher(), h, v) for h, v in zip(hashes, values, strict=True))
+    assert not verify(fast_hasher(), hashes[0], values[1])
+
+
+def test_rde_objects_tldsec_cannot_keep_are_refused_with_their_line(
+    registry_world: RegistryWorld, tmp_path: Path
+) -> None:
+    text = f"""<?xml version="1.0"?>
+<rde:deposit type="FULL" id="1" xmlns:rde="{rde.RDE}" xmlns:d="{rde.DOMAIN}"
+  xmlns:domain="{rde.EPP_DOMAIN}" xmlns:secDNS="{rde.SECDNS}" xmlns:r="{rde.REGISTRAR}">
+ <rde:contents>
+  <r:registrar><r:id>alpha</r:id><r:name>A</r:name><r:status>ok</r:status></r:registrar>
+  <d:domain><d:name>a.example</d:name><d:clID>alpha</d:clID>
+   <d:ns><domain:hostAttr><domain:hostName>ns.a.example</domain:hostName></domain:hostAttr></d:ns>
+  </d:domain>
+  <d:domain><d:name>b.example</d:name><d:clID>alpha</d:clID>
+   <d:secDNS><secDNS:keyData><secDNS:flags>257</secDNS:flags></secDNS:keyData></d:secDNS>
+  </d:domain>
+  <d:domain><d:name>c.example</d:name><d:clID>alpha</d:clID>
+   <d:crDate>2020-01-01T00:00:00Z</d:crDate><d:exDate>2030-01-01T00:00:00Z</d:exDate>
+  </d:domain>
+ </rde:contents>
+</rde:deposit>"""
+    path = _write(tmp_path, "d.xml", text)
+    report = import_file(registry_world.db, path, registry_world.tx(), dry_run=True)
+    assert [(r.where, r.reason) for r in report.refused] == [
+        ("line 6", "domain:hostAttr name servers are not supported (hostObj only)"),
+        ("line 9", "secDNS:keyData is not supported (the registry keeps DS only)"),
+    ]
+    assert report.read["domains"] == 1  # c.example passes
