@@ -95,6 +95,8 @@ class EventType(StrEnum):
     KEY_ROLLOVER_COMPLETED = "key.rollover_completed"
     KEY_EMERGENCY_ROLLOVER = "key.emergency_rollover"
     KEY_ALGORITHM_CHANGED = "key.algorithm_changed"
+    KEY_GO_INSECURE_REQUESTED = "key.go_insecure_requested"
+    KEY_GO_INSECURE_CANCELLED = "key.go_insecure_cancelled"
     KEY_OPERATION_REFUSED = "key.operation_refused"
     # Receipt and validation of signed public key material
     DS_RECEIVED = "ds.received"
@@ -241,6 +243,12 @@ CATALOGUE: dict[EventType, EventInfo] = {
     ),
     EventType.KEY_ALGORITHM_CHANGED: EventInfo(
         _C.KEY_STATE, _L.NOTICE, "the signing algorithm changed"
+    ),
+    EventType.KEY_GO_INSECURE_REQUESTED: EventInfo(
+        _C.KEY_STATE, _L.WARNING, "the zone is going insecure: every DS withdrawn (DPS 4.6)"
+    ),
+    EventType.KEY_GO_INSECURE_CANCELLED: EventInfo(
+        _C.KEY_STATE, _L.NOTICE, "going insecure was cancelled; a new KSK brings a DS back"
     ),
     EventType.KEY_OPERATION_REFUSED: EventInfo(
         _C.KEY_STATE, _L.WARNING, "the key lifecycle rules refused an operation"

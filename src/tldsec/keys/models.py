@@ -34,6 +34,10 @@ class SignerMeta(SignerBase):
     origin: Mapped[str] = mapped_column(String(255))
     created: Mapped[datetime] = mapped_column(UTCDateTime)
     writes: Mapped[int] = mapped_column(Integer, default=0)
+    # The zone is going insecure (DPS 4.6, keys/go_insecure.py): since when and why;
+    # None when not (a cancel clears it; the audit log keeps both).
+    insecure_requested: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    insecure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class KeyRow(SignerBase):

@@ -34,6 +34,8 @@ class Action(StrEnum):
     # Algorithm rollover (RFC 6781 4.1.4, keys/algorithm_rollover.py):
     PRESIGN = "presign"  # a new algorithm's key signs before its DNSKEY is published
     UNPUBLISH = "unpublish"  # an old algorithm's DNSKEY leaves; its signatures stay
+    # Going insecure (DPS 4.6, keys/go_insecure.py):
+    UNSIGN = "unsign"  # stop signing: the zone is published unsigned, every key retires
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +110,10 @@ class Step:
             Action.REMOVE: "remove",
             Action.PRESIGN: "sign with (DNSKEY not yet published)",
             Action.UNPUBLISH: "unpublish the DNSKEY of (still signing)",
+            Action.UNSIGN: "stop signing: publish the zone unsigned, retire every key",
         }[self.action]
+        if self.action is Action.UNSIGN:
+            return what
         prefix = "EMERGENCY " if self.emergency else ""
         return f"{prefix}{what} {self.subject}"
 
@@ -141,17 +146,26 @@ def plan(
     t: timing.TimingParams,
     now: datetime,
     gates: Sequence[Gate] = (),
+    insecure_since: datetime | None = None,
 ) -> Plan:
     """Every step the key set needs from ``now`` on; ``gates`` (facts from outside the
     records, such as the replica proof) hold keys out of the zone like the backup gate.
     While the zone's keys have two algorithms, the steps are those of the algorithm
-    rollover (``keys/algorithm_rollover.py``)."""
-    # Imported here: algorithm_rollover builds its steps from this module's classes.
-    from tldsec.keys import algorithm_rollover
+    rollover (``keys/algorithm_rollover.py``). Since ``insecure_since`` (the zone is
+    going unsigned, ``keys/go_insecure.py``) the KSKs follow only those steps; the ZSKs
+    roll as usual, the zone being signed until the last step."""
+    # Imported here: these modules build their steps from this module's classes.
+    from tldsec.keys import algorithm_rollover, go_insecure
 
     steps: list[Step] = []
     pair = algorithm_rollover.algorithms_in_rollover(keys, now)
-    if pair is not None:
+    if insecure_since is not None:
+        ksks = [k for k in keys if k.role is Role.KSK]
+        for k in ksks:
+            steps.extend(_retiring_steps(k, policy.ksk, t, now))
+        steps.extend(go_insecure.steps(keys, insecure_since, t, now))
+        steps.extend(_role_steps(keys, Role.ZSK, policy, t, now, gates))
+    elif pair is not None:
         gate = all_of((backup_gate(policy), *gates))
         steps.extend(algorithm_rollover.steps(keys, pair, t, now, gate))
     else:

@@ -286,11 +286,12 @@ def run_due(
     now: datetime,
     factory: KeyFactory,
     gates: Sequence[Gate] = (),
+    insecure_since: datetime | None = None,
 ) -> Outcome:
     """Carry out every step due at ``now``, re-planning after each."""
     outcome = Outcome(tuple(keys))
     for _ in range(MAX_STEPS_PER_RUN):
-        due = plan(outcome.keys, policy, t, now, gates).due_steps(now)
+        due = plan(outcome.keys, policy, t, now, gates, insecure_since).due_steps(now)
         if not due:
             return outcome
         outcome = outcome.then(

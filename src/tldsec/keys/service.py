@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tldsec.clock import Clock
 from tldsec.errors import ConfigError, KeyManagementError
 from tldsec.hsm.base import KeyStore
-from tldsec.keys import algorithm_rollover, emergency, gates, rollover
+from tldsec.keys import algorithm_rollover, emergency, gates, go_insecure, rollover
 from tldsec.keys.ds import DEFAULT_DIGEST_TYPES, DsRecord, parent_ds_set
 from tldsec.keys.emergency import EmergencyPlan
 from tldsec.keys.models import META_ID, KeyEventRow, KeyRow, SignerMeta
@@ -124,6 +124,8 @@ class KeyManager:
         # Facts from outside the records that hold keys out of the zone (the replica
         # proof, cycle/replicas.py), read at each plan.
         self._gates = gates or (lambda: ())
+        # Since when the zone is going insecure, as read under the zone's lock by _write.
+        self._insecure: datetime | None = None
 
     @property
     def recorder(self) -> Recorder:
@@ -150,9 +152,23 @@ class KeyManager:
 
     def plan(self, now: datetime | None = None) -> Plan:
         """The steps ahead: what, when, and which constraint or gate each waits for."""
+        insecure = self.going_insecure()
         return plan(
-            self.key_records(), self.policy, self.timing, now or self._clock.now(), self._gates()
+            self.key_records(),
+            self.policy,
+            self.timing,
+            now or self._clock.now(),
+            self._gates(),
+            insecure[0] if insecure else None,
         )
+
+    def going_insecure(self) -> tuple[datetime, str] | None:
+        """Since when and why the zone is going insecure (DPS 4.6); None if it is not."""
+        with self._read() as session:
+            meta = self._check_meta(session)
+            if meta is None or meta.insecure_requested is None:
+                return None
+            return meta.insecure_requested, meta.insecure_reason or ""
 
     def signing_config(self, now: datetime | None = None) -> SigningConfig:
         """What the signer publishes and signs with at ``now`` (default: the clock's now)."""
@@ -204,7 +220,9 @@ class KeyManager:
         factory = self._factory()
         gates = tuple(self._gates())
         outcome = self._write(
-            lambda keys, now: rollover.run_due(keys, self.policy, self.timing, now, factory, gates)
+            lambda keys, now: rollover.run_due(
+                keys, self.policy, self.timing, now, factory, gates, self._insecure
+            )
         )
         made = list(outcome.transitions)
         if self._backup is None or not self.policy.backup_before_use:
@@ -225,7 +243,7 @@ class KeyManager:
             made += self.record_backup(waiting, f"automatic archive {where}, written and checked")
             outcome = self._write(
                 lambda keys, now: rollover.run_due(
-                    keys, self.policy, self.timing, now, factory, gates
+                    keys, self.policy, self.timing, now, factory, gates, self._insecure
                 )
             )
             made += outcome.transitions
@@ -261,6 +279,57 @@ class KeyManager:
         )
         return made + self.run_due()
 
+    def go_insecure(self, reason: str) -> list[Transition]:
+        """Begin going insecure (DPS 4.6, ``keys/go_insecure.py``): record the intent and
+        ask the parent to withdraw every DS; the zone stays signed meanwhile."""
+
+        def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
+            if self._insecure is not None:
+                raise KeyManagementError(
+                    f"the zone is already going insecure (since {self._insecure.isoformat()}):"
+                    " 'tldsec keys plan' shows where it stands"
+                )
+            return go_insecure.start(keys, now, reason)
+
+        def mark(meta: SignerMeta, now: datetime) -> None:
+            meta.insecure_requested = now
+            meta.insecure_reason = reason
+
+        outcome = self._write(op, meta_change=mark)
+        withdrawn = [t.key_tag for t in outcome.transitions]
+        self._recorder(
+            "key.go_insecure_requested",
+            actor=self._actor,
+            zone=self.origin,
+            reason=reason,
+            ds_withdrawal_requested=withdrawn,
+            method="DPS 4.6, RFC 6781 4.4: DS withdrawn first, signatures last",
+        )
+        return list(outcome.transitions)
+
+    def cancel_go_insecure(self, reason: str) -> list[Transition]:
+        """Back to normal before the zone went unsigned: the active KSK rolls, so a new
+        DS goes to the parent by the normal KSK flow; then every step now due."""
+
+        def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
+            if self._insecure is None:
+                raise KeyManagementError("the zone is not going insecure: nothing to cancel")
+            return go_insecure.cancel(keys, now, reason)
+
+        def clear(meta: SignerMeta, now: datetime) -> None:
+            meta.insecure_requested = None
+            meta.insecure_reason = None
+
+        outcome = self._write(op, meta_change=clear)
+        self._recorder(
+            "key.go_insecure_cancelled",
+            actor=self._actor,
+            zone=self.origin,
+            reason=reason,
+            rollover_requested=[t.key_tag for t in outcome.transitions],
+        )
+        return list(outcome.transitions) + self.run_due()
+
     def request_rollover(
         self, role: Role, reason: str, key_ref: str | None = None
     ) -> list[Transition]:
@@ -283,11 +352,18 @@ class KeyManager:
         gates = tuple(self._gates())
 
         def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
+            if self._insecure is not None and role is Role.KSK:
+                raise KeyManagementError(
+                    "the zone is going insecure: a new KSK would bring a DS back; cancel "
+                    "first ('tldsec keys go-insecure --cancel'), which rolls the KSK"
+                )
             first = emergency.execute(
                 keys, role, self.policy, self.timing, now, factory, reason, key_ref, gates
             )
             return first.then(
-                rollover.run_due(first.keys, self.policy, self.timing, now, factory, gates)
+                rollover.run_due(
+                    first.keys, self.policy, self.timing, now, factory, gates, self._insecure
+                )
             )
 
         return list(self._write(op).transitions) + self.run_due()
@@ -398,7 +474,11 @@ class KeyManager:
         return meta
 
     def _write(
-        self, op: Callable[[tuple[KeyRecord, ...], datetime], Outcome], *, create: bool = False
+        self,
+        op: Callable[[tuple[KeyRecord, ...], datetime], Outcome],
+        *,
+        create: bool = False,
+        meta_change: Callable[[SignerMeta, datetime], None] | None = None,
     ) -> Outcome:
         now = self._clock.now()
         try:
@@ -416,10 +496,14 @@ class KeyManager:
                         raise KeyManagementError(
                             "the signer database has no keys yet: run 'tldsec init' first"
                         )
-                    session.add(SignerMeta(id=META_ID, origin=self.origin, created=now, writes=1))
+                    meta = SignerMeta(id=META_ID, origin=self.origin, created=now, writes=1)
+                    session.add(meta)
+                self._insecure = meta.insecure_requested
                 rows = {r.key_id: r for r in session.scalars(select(KeyRow))}
                 before = _sorted(r.to_record() for r in rows.values())
                 outcome = op(before, now)
+                if meta_change is not None:
+                    meta_change(meta, now)
                 self._persist(session, rows, outcome)
                 session.flush()
                 for tr in outcome.transitions:
