@@ -46,6 +46,7 @@ OPERATIONS: Mapping[str, OperationClass] = {
     "backup.restore": OperationClass.ARCHIVE_DISTRIBUTION,
     "backup.smk-install": OperationClass.ARCHIVE_DISTRIBUTION,  # the shares handed over
     "keys.ds-seen": OperationClass.SIGNING_COMPONENTS,  # the operator overrides the check
+    "keys.go-insecure": OperationClass.SIGNING_COMPONENTS,  # every DS withdrawn (DPS 4.6)
     "sign": OperationClass.SIGNING_COMPONENTS,  # a zone signed by hand
     "cycle.accept-change": OperationClass.SIGNING_COMPONENTS,  # a held zone change published
     SIGNER_CONFIG: OperationClass.SIGNING_COMPONENTS,  # tldsec.toml and the policy file

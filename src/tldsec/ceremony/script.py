@@ -38,6 +38,10 @@ RUNS: Mapping[str, tuple[str, str]] = {
         "the new KSK's and ZSK's key tags (tldsec keys plan shows the steps ahead)",
     ),
     "keys.ds-seen": ("tldsec keys ds-seen TAG --ceremony ID", "the key tag confirmed"),
+    "keys.go-insecure": (
+        "tldsec keys go-insecure [--cancel] --reason TEXT --ceremony ID",
+        "the KSK tags whose DS withdrawal was requested (or, with --cancel, the KSK rolled)",
+    ),
     "cycle.accept-change": (
         "tldsec cycle --accept-change CHANGE --ceremony ID",
         "the serial published and the numbers of the change (tldsec status)",

@@ -104,6 +104,19 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     a.add_argument("--reason", required=True, help="why: recorded in the history and audit log")
     add_ceremony_argument(a)
+    a = action(
+        "go-insecure",
+        "end DNSSEC for the zone in order (DPS 4.6): every DS is withdrawn at the parent "
+        "first, the zone stays signed until no cache can hold a DS; --cancel returns to normal",
+        _go_insecure,
+    )
+    a.add_argument(
+        "--cancel",
+        action="store_true",
+        help="back to normal before the zone goes unsigned: the KSK rolls, its DS is submitted",
+    )
+    a.add_argument("--reason", required=True, help="why: recorded in the history and audit log")
+    add_ceremony_argument(a)
     for name, what in (("ds-seen", "is in"), ("ds-gone", "is gone from")):
         a = action(name, f"confirm that a KSK's DS {what} the parent zone", _ds_gate)
         a.add_argument("key", metavar="TAG|ID")
@@ -385,6 +398,28 @@ def _algorithm_rollover(args: argparse.Namespace) -> int:
         _ceremony_record(args, authorised, _transitions(made))
         for s in km.plan().steps:
             print(f"next: {_when(s.due)}  {s.describe()} (waits for {s.waiting_for.name})")
+    return 0
+
+
+def _go_insecure(args: argparse.Namespace) -> int:
+    authorised = _ceremony_gate(
+        args, "keys.go-insecure", {"cancel": "yes" if args.cancel else "no"}
+    )
+    # A cancel may make a new KSK (the active one rolls): the key store is opened then.
+    with _manager(args, keystore=args.cancel) as km:
+        act = km.cancel_go_insecure if args.cancel else km.go_insecure
+        made = act(args.reason)
+        _print_transitions(made)
+        _ceremony_record(args, authorised, _transitions(made))
+        if args.cancel:
+            print("going insecure cancelled: the KSK rolls and its successor's DS goes to the "
+                  "parent ('tldsec keys plan')")  # fmt: skip
+        else:
+            print("the zone is going insecure (DPS 4.6): ask the parent to remove every DS; "
+                  "the zone stays signed until no cache can hold one")  # fmt: skip
+        for s in km.plan().steps:
+            if s.role is Role.KSK:
+                print(f"next: {_when(s.due)}  {s.describe()} (waits for {s.waiting_for.name})")
     return 0
 
 

@@ -23,6 +23,7 @@ from tldsec.clock import Clock, SystemClock, from_epoch
 from tldsec.cycle import LAST_REPORT, CycleState, open_cycle
 from tldsec.cycle.run import UNSIGNED_NAME
 from tldsec.errors import ExitCode
+from tldsec.keys.planner import Action, Plan
 from tldsec.policy_check import dps_findings
 from tldsec.settings import Settings
 from tldsec.zone.buildinfo import BuildInfo
@@ -68,6 +69,13 @@ def health(report: dict[str, Any], settings: Settings, now: datetime) -> dict[st
         degraded.append("audit log: " + "; ".join(audit.get("warnings", [])))
     if (report.get("hsm") or {}).get("state") == "locked":
         waiting.append("the HSM is locked: nothing is signed until 'tldsec hsm activate'")
+    insecure = report.get("going_insecure")
+    if insecure:
+        waiting.append(
+            f"the zone is going insecure since {insecure['since']} (DPS 4.6): the stop of "
+            f"signing waits for {insecure['description']} ('tldsec keys go-insecure --cancel' "
+            "returns to normal)"
+        )
     held = report.get("held")
     if held:
         waiting.append(
@@ -92,6 +100,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
         serial = cycle.store.current()
         pending = cycle.pending(now)
         plan = cycle.keys.plan(now)
+        insecure = cycle.keys.going_insecure()
         store_dir = cycle.store.directory
     timed = [s for s in plan.steps if s.due is not None]
     gates = [s for s in plan.steps if s.due is None]
@@ -124,6 +133,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
             "due": timed[0].due.isoformat() if timed[0].due else None,
             "waiting_for": timed[0].waiting_for.description,
         },
+        "going_insecure": _going_insecure(insecure, plan),
         "key_gates": [
             {"action": s.describe(), "waiting_for": s.waiting_for.description} for s in gates
         ],
@@ -145,6 +155,22 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
     }
     report["health"] = health(report, settings, now)
     return report
+
+
+def _going_insecure(insecure: tuple[datetime, str] | None, plan: Plan) -> dict[str, Any] | None:
+    """Where going insecure (DPS 4.6, keys/go_insecure.py) stands: since when, why, and
+    what the stop of signing waits for."""
+    if insecure is None:
+        return None
+    since, reason = insecure
+    last = next((s for s in plan.steps if s.action is Action.UNSIGN), None)
+    return {
+        "since": since.isoformat(),
+        "reason": reason,
+        "waiting_for": None if last is None else last.waiting_for.name,
+        "description": None if last is None else last.waiting_for.description,
+        "due": None if last is None or last.due is None else last.due.isoformat(),
+    }
 
 
 def _quarantine(settings: Settings) -> tuple[Quarantined, ...]:
@@ -286,6 +312,12 @@ def text(r: dict[str, Any]) -> str:
             else "none planned"
         )
     )
+    insecure = r.get("going_insecure")
+    if insecure:
+        lines.append(
+            f"GOING INSECURE  since {_short(insecure['since'])} ({insecure['reason']}): stop "
+            f"of signing waits for {insecure['waiting_for']}: {insecure['description']}"
+        )
     for gate in r["key_gates"]:
         lines.append(f"key gate        {gate['action']}: waiting for {gate['waiting_for']}")
     lines.append(
