@@ -51,9 +51,9 @@ def test_go_insecure_under_a_ceremony_then_cancel(room: Room) -> None:
     plan = room.ok("keys", "plan")
     assert "stop signing: publish the zone unsigned, retire every key" in plan
     assert f"the DS of ksk {tag} confirmed gone from the parent zone" in plan
-    rc, out, _ = room.run("status")
+    _, out, _ = room.run("status")
     assert "GOING INSECURE" in out and "stop of signing waits for ds-gone" in out
-    rc, out, _ = room.run("status", "--json")
+    _, out, _ = room.run("status", "--json")
     report = json.loads(out)
     assert report["going_insecure"]["reason"] == "handover"
     assert report["going_insecure"]["waiting_for"] == "ds-gone"
