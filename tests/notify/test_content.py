@@ -188,3 +188,30 @@ def test_an_address_with_a_line_break_is_never_sent_as_written(
     assert "not sent" in failed[0].last_error
     assert all("everyone@evil.example" not in rcpt for _, rcpts in box.envelopes
                for rcpt in rcpts)  # fmt: skip
+
+
+def test_going_insecure_and_its_cancel_are_announced_publicly(
+    tmp_path: Path, audit: AuditLog
+) -> None:
+    """DPS 4.6: the removal of DNSSEC takes place "with public notification"."""
+    entries = [
+        entry(7, T0, "key.go_insecure_requested", "operator:ann", reason="TLD handed back",
+              ds_withdrawal_requested=[20326]),
+        entry(9, T0 + timedelta(days=2), "key.go_insecure_cancelled", "operator:ann",
+              reason="kept after all", rollover_requested=[20326]),
+        entry(3, T0 - timedelta(days=30), "key.go_insecure_requested", reason="old"),
+    ]  # fmt: skip
+    drafts = n.go_insecure_notices(entries, T0 + timedelta(days=3))
+    assert [d.id for d in drafts] == ["go-insecure:7", "go-insecure:9"]  # not the old one
+    mails = send_all(drafts, tmp_path, audit)
+    [start, *_] = mails["go-insecure:7"]
+    assert str(start["Subject"]).strip() == "[example.] DNSSEC for example. is being ended in order"
+    body = text(start)
+    assert "Reason: TLD handed back" in body and "KSK 20326" in body
+    assert "withdrawn from the parent zone first" in body and "trust anchor" in body
+    [cancel, *_] = mails["go-insecure:9"]
+    assert "going insecure cancelled" in str(cancel["Subject"])
+    assert "The zone stays signed" in text(cancel)
+    assert sorted(str(x["To"]) for x in mails["go-insecure:7"]) == [
+        "a@reg.example", "b@reg.example", "dns-operations@lists.example", "noc@nic.example",
+    ]  # fmt: skip

@@ -35,6 +35,7 @@ class NoticeKind(StrEnum):
     INCIDENT_ENDED = "incident-ended"
     DPS_CHANGE = "dps-change"  # a significant DPS change N days ahead (DPS 1.4.3)
     DS_LIVE = "ds-live"  # to one registrar: its DS change is in the published zone
+    GO_INSECURE = "go-insecure"  # DNSSEC ends for the zone (DPS 4.6), or that is cancelled
 
 
 PUBLIC_KINDS = tuple(k for k in NoticeKind if k is not NoticeKind.DS_LIVE)
@@ -220,6 +221,31 @@ def ds_live_notices(
             )
         )
     return drafts
+
+
+GO_INSECURE_EVENTS = ("key.go_insecure_requested", "key.go_insecure_cancelled")
+
+
+def go_insecure_notices(
+    entries: Sequence[Entry], now: datetime, lookback: timedelta = DEFAULT_LOOKBACK
+) -> list[Draft]:
+    """DPS 4.6 "orderly manner with public notification": the start of going insecure
+    (every DS withdrawn first, the zone signed until no cache holds one) and its cancel,
+    each once, from the audit log's records of them within ``lookback``."""
+    return [
+        Draft(
+            f"go-insecure:{e.seq}",
+            NoticeKind.GO_INSECURE,
+            {
+                "cancelled": e.event == "key.go_insecure_cancelled",
+                "reason": str(e.details.get("reason", "")),
+                "when": _iso(e.time),
+                "ksk_tags": list(e.details.get("ds_withdrawal_requested") or []),
+            },
+        )
+        for e in entries
+        if e.event in GO_INSECURE_EVENTS and now - lookback <= e.time <= now
+    ]
 
 
 def _names(names: set[str] | None) -> set[str]:

@@ -143,11 +143,15 @@ def due_notices(
             EntryFilter(since=since, events=("ds.changed", "cycle.completed", "zone.quarantined")),
         )
     )
+    insecure = list(
+        iter_entries(audit.engine, EntryFilter(since=since, events=n.GO_INSECURE_EVENTS))
+    )
     return [
         *n.rollover_notices(keys, calendar, now, ahead),
         *n.incident_notices(found, now),
         *n.dps_notices(dps_versions(settings), now, timedelta(days=t.dps_notice_days)),
         *n.ds_live_notices(ds_entries, t.ds_live_registrars, now),
+        *n.go_insecure_notices(insecure, now),
     ]
 
 
