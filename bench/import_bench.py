@@ -8,9 +8,9 @@ A synthetic FULL deposit is written with the project's own writer (``rde.write``
 registrars, 20 name servers outside the TLD, N domains (every domain two of them; every
 twentieth domain also an in-zone name server with glue; 15 % with a DS; each an Argon2id
 authInfo hash, as a tldsec export carries them). It is imported into a fresh PostgreSQL
-database with ``import_file`` (read, check, COPY in batches); the phases are timed. A
-second measurement hashes 64 plain authInfo values with the production parameters in the
-process pool, to say what a deposit with plain values would add.
+database with ``import_file`` (read, check, COPY in batches) and timed. The registry is
+then exported again (``export_file``, timed). Last, 64 plain authInfo values are hashed
+with the production parameters in the process pool, to say what plain values would add.
 
 Results: a Markdown summary on stdout, and bench/out/import-<N>.json.
 """
@@ -43,7 +43,7 @@ from tldsec.registry.deposit.objects import (  # noqa: E402
     DepositHost,
     DepositRegistrar,
 )
-from tldsec.registry.deposit.service import import_file  # noqa: E402
+from tldsec.registry.deposit.service import export_file, import_file  # noqa: E402
 from tldsec.registry.passwords import fast_hasher, production_hasher  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
@@ -135,6 +135,14 @@ def main() -> int:
         t0, c0 = time.monotonic(), time.process_time()
         report = import_file(db, path, tx, batch=args.batch)
         t_import, c_import = time.monotonic() - t0, time.process_time() - c0
+        # The way back: the whole registry exported as a FULL deposit again.
+        exported = OUT / f"export-{args.n}.xml"
+        t0 = time.monotonic()
+        export_file(db, exported, tx, deposit_id="bench")
+        t_export = time.monotonic() - t0
+        rss_export = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        same = rde.read(exported).counts() == rde.read(path).counts()
+        exported.unlink()
     finally:
         db.dispose()
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
@@ -154,6 +162,9 @@ def main() -> int:
         "import_s": round(t_import, 1),
         "import_cpu_s": round(c_import, 1),  # this process only (not PostgreSQL's)
         "domains_per_s": round(args.n / t_import),
+        "export_s": round(t_export, 1),
+        "rss_after_export_mib": round(rss_export),
+        "export_counts_equal": same,
         "extrapolated_1m_s": round(t_import * 1_000_000 / args.n),
         "plain_hash_s_each_pooled": round(per_hash, 3),
         "rss_mib": round(rss),
