@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from tests.distribute.homes import ORIGIN, tldsec
-from tldsec.cli.serve import Registry
+from tldsec.service.supervisor import Service as Registry
 from tldsec.clock import SystemClock
 from tldsec.distribute.config import load_distribute_settings
 from tldsec.settings import CONFIG_NAME, load_settings

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_serve_cycle_timeout import home, registry
-from tldsec.cli.control import TOKEN_FILE, control_token
-from tldsec.cli.serve import Registry
+from tldsec.service.control import TOKEN_FILE, control_token
+from tldsec.service.http import HttpServer
+from tldsec.service.supervisor import Service as Registry
 from tldsec.clock import SystemClock
 from tldsec.cycle import open_cycle
 from tldsec.errors import ConfigError
@@ -40,8 +41,8 @@ def test_post_cycle_needs_the_token(home: Path) -> None:
     async def scenario() -> list[tuple[int, dict[str, object]]]:
         with open_cycle(reg.settings, SystemClock(), keystore=False, audit=False) as checker:
             reg.scheduler = reg._scheduler(checker)
-            server = await asyncio.start_server(reg._health, "127.0.0.1", 0)
-            port = server.sockets[0].getsockname()[1]
+            server = HttpServer(reg.app())
+            _, port = await server.start("127.0.0.1", 0)
             answers = [
                 await ask(port, "POST /cycle HTTP/1.0\r\n\r\n"),
                 await ask(port, "POST /cycle HTTP/1.0\r\nAuthorization: Bearer 00ff\r\n\r\n"),
@@ -52,8 +53,7 @@ def test_post_cycle_needs_the_token(home: Path) -> None:
             )
             assert reg.scheduler.trigger.is_set()
             answers.append(await ask(port, "GET /health HTTP/1.0\r\n\r\n"))
-            server.close()
-            await server.wait_closed()
+            await server.close()
             return answers
 
     (none, wrong, right, health) = asyncio.run(scenario())

@@ -11,7 +11,7 @@ import pytest
 
 from tests.cli.test_init_sign import audit_events
 from tldsec.cli.main import main
-from tldsec.cli.serve import Registry
+from tldsec.service.supervisor import Service as Registry
 from tldsec.clock import SystemClock
 from tldsec.cycle import load_cycle_settings
 from tldsec.distribute.config import load_distribute_settings

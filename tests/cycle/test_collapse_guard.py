@@ -15,7 +15,7 @@ import pytest
 
 from tests.distribute.homes import attached, audit_events, copy_home, ds_for, seeded_home, tldsec
 from tldsec.cli.main import main
-from tldsec.cli.serve import Registry as Serve
+from tldsec.service.supervisor import Service as Serve
 from tldsec.clock import SystemClock
 from tldsec.cycle import open_cycle
 from tldsec.cycle.guard import GuardSettings, Measure, check

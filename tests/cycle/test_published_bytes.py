@@ -31,7 +31,7 @@ from tests.distribute.homes import (
     seeded_home_fixtures,
 )
 from tldsec.cli.main import main
-from tldsec.cli.serve import Registry as ServeRegistry
+from tldsec.service.supervisor import Service as ServeRegistry
 from tldsec.clock import SystemClock
 from tldsec.distribute.config import load_distribute_settings
 from tldsec.distribute.store import ZoneStore

@@ -16,7 +16,6 @@ import argparse
 import json
 from typing import Any
 
-from tldsec.cli.activation import request
 from tldsec.cli.common import (
     add_ceremony_argument,
     add_home_argument,
@@ -25,6 +24,7 @@ from tldsec.cli.common import (
     settings_from_args,
 )
 from tldsec.errors import KeyStoreError
+from tldsec.service.activation import request
 from tldsec.settings import Settings
 
 

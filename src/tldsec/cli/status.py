@@ -181,19 +181,9 @@ def _quarantine(settings: Settings) -> tuple[Quarantined, ...]:
 
 def replica_status(settings: Settings) -> dict[str, Any] | None:
     """The last replica proof (``cycle/replicas.py``; None without [[keystore.replica]])."""
-    from tldsec.cycle.replicas import load_report
+    from tldsec.cycle.replicas import summary
 
-    if not settings.keystore.replicas:
-        return None
-    report = load_report(settings)
-    if report is None:
-        return {"checked_at": None, "incidents": [], "waiting": [], "hsms": []}
-    return {
-        "checked_at": report.checked_at.isoformat(),
-        "hsms": list(report.hsms),
-        "incidents": [p.line() for p in report.incidents],
-        "waiting": [p.line() for p in report.waiting],
-    }
+    return summary(settings)
 
 
 def notice_status(settings: Settings) -> dict[str, Any] | None:
@@ -209,8 +199,8 @@ def notice_status(settings: Settings) -> dict[str, Any] | None:
 
 def hsm_status(settings: Settings) -> dict[str, Any]:
     """The key store as the policy and the running service see it (no HSM is opened)."""
-    from tldsec.cli.activation import request
     from tldsec.errors import KeyStoreError
+    from tldsec.service.activation import request
 
     ks = settings.keystore
     out: dict[str, Any] = {

@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from tldsec.cycle.state import write_atomic
 from tldsec.errors import KeyStoreError
@@ -50,6 +51,22 @@ def load_report(settings: Settings) -> ReplicaReport | None:
         return None
     except (OSError, ValueError, KeyError, TypeError):
         return None  # unreadable: nothing counts as proven
+
+
+def summary(settings: Settings) -> dict[str, Any] | None:
+    """The last report as ``tldsec status`` and serve's /health show it (None without
+    [[keystore.replica]])."""
+    if not settings.keystore.replicas:
+        return None
+    report = load_report(settings)
+    if report is None:
+        return {"checked_at": None, "incidents": [], "waiting": [], "hsms": []}
+    return {
+        "checked_at": report.checked_at.isoformat(),
+        "hsms": list(report.hsms),
+        "incidents": [p.line() for p in report.incidents],
+        "waiting": [p.line() for p in report.waiting],
+    }
 
 
 def replica_gate(settings: Settings) -> Gate:

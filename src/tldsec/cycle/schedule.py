@@ -6,7 +6,9 @@ passed since the oldest change waiting was made (change-driven mode), so a burst
 changes makes one serial and changes made while a cycle ran do not wait a whole debounce
 more; key steps, signatures to refresh and interrupted cycles start one at once; without
 change-driven mode, work found waits for the policy's cycle interval. ``trigger`` runs a
-cycle at once. Check failures are logged and kept in ``last_error``; the loop goes on.
+cycle at once. Check failures are logged and kept in ``last_error``; the loop goes on,
+asking again with back-off (the wait doubles from ``check_seconds`` up to
+``RETRY_CEILING``) until the check answers, then at ``check_seconds`` again.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from tldsec.cycle.state import Pending
 from tldsec.errors import TldsecError
 
 log = logging.getLogger(__name__)
+RETRY_CEILING = 60.0  # seconds: the longest wait between checks while they fail
 
 
 @dataclass
@@ -47,6 +50,14 @@ class Scheduler:
     # Why no cycle may start now (the HSM is locked), or None; work found waits.
     hold: Callable[[], str | None] | None = None
     held: str | None = None
+    failures: int = 0  # checks failed in a row
+
+    def wait_seconds(self) -> float:
+        """The wait before the next check: ``check_seconds``, or more while it fails."""
+        if not self.failures:
+            return self.check_seconds
+        ceiling = max(RETRY_CEILING, self.check_seconds)
+        return float(min(ceiling, self.check_seconds * 2 ** min(self.failures, 16)))
 
     def __post_init__(self) -> None:
         self.next_interval = self.monotonic() + self.interval
@@ -57,15 +68,20 @@ class Scheduler:
             self.trigger.clear()
             try:
                 await self._tick(forced)
+                self.failures = 0
             except TldsecError as exc:
-                self.last_error = str(exc)
-                log.error("scheduler: %s", exc)
+                self._failed(" ".join(str(exc).split()))
             except Exception as exc:  # a database or network failure: keep scheduling
-                self.last_error = f"{type(exc).__name__}: {exc}"
-                log.exception("scheduler: the check failed; retrying")
+                self._failed(f"{type(exc).__name__}: {_one_line(exc)}")
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.check_seconds):
+                async with asyncio.timeout(self.wait_seconds()):
                     await self.trigger.wait()
+
+    def _failed(self, error: str) -> None:
+        self.failures += 1
+        if error != self.last_error:  # once per distinct failure, not at every retry
+            log.error("scheduler: the check failed (retrying with back-off): %s", error)
+        self.last_error = error
 
     async def _tick(self, forced: bool) -> None:
         if forced:
@@ -116,3 +132,10 @@ class Scheduler:
         log.info("scheduler: starting a cycle (%s)", why)
         self.change_seen = None
         self.last = await self.run_cycle(force)
+
+
+def _one_line(exc: BaseException) -> str:
+    """A failure in one line: a driver's own message (libpq's spans lines), without
+    SQLAlchemy's statement and background link."""
+    orig = getattr(exc, "orig", None)
+    return " ".join(str(orig if orig is not None else exc).split())

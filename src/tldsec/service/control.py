@@ -39,15 +39,12 @@ def control_token(home: Path) -> str:
     return token
 
 
-def authorised(headers: list[bytes], token: str) -> bool:
-    """Whether the request's ``Authorization: Bearer`` header carries ``token``."""
-    for line in headers:
-        name, _, value = line.decode("latin-1").partition(":")
-        if name.strip().lower() == "authorization":
-            scheme, _, given = value.strip().partition(" ")
-            if scheme.lower() == "bearer":
-                return hmac.compare_digest(given.strip().encode(), token.encode())
-    return False
+def authorised(header: str | None, token: str) -> bool:
+    """Whether an ``Authorization`` header value is ``Bearer`` with ``token``."""
+    scheme, _, given = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def token_path(home: Path) -> str:

@@ -1,0 +1,57 @@
+"""Whether signing can happen now (GET /health, DPS 4.5.4 and 4.4.1): 200 only if
+nothing stands in the way, else 503 with every reason in ``faults``, while the hidden
+primary keeps serving the last good zone.
+
+A fault is any of: no zone served; the primary refused a zone file; the last cycle
+failed, was refused or held; the scheduler's check failed (a registry or signer
+database away); a database the service needs does not answer; the HSM is locked or its
+login failed; an HSM lacks a key (replica proof); the audit log cannot be read or
+written, or its watch raised an integrity alarm. Each is one line that names what
+failed and where."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tldsec.cycle.schedule import Scheduler
+from tldsec.distribute.server import PrimaryServer
+
+
+def faults(
+    *,
+    primary: PrimaryServer | None,
+    scheduler: Scheduler | None,
+    hsm: dict[str, Any],
+    replicas: dict[str, Any] | None,
+    audit: dict[str, Any],
+    databases: dict[str, str | None],
+) -> list[str]:
+    """Every reason signing cannot happen now, worst first; empty: it can."""
+    found: list[str] = []
+    if primary is None or primary.serial is None:
+        found.append("the primary serves no zone yet")
+    if primary is not None and primary.problem is not None:
+        found.append(f"primary: {primary.problem}")
+    if audit.get("integrity") == "ALARM":
+        found.append(f"audit log: {audit.get('integrity_alarms')} integrity alarm(s) (DPS 4.4.2)")
+    found.extend(error for error in databases.values() if error is not None)
+    if audit.get("error"):
+        found.append(f"audit log: {audit['error']}")
+    if scheduler is not None and scheduler.last_error:
+        found.append(f"the scheduler's check failed: {scheduler.last_error}")
+    last = scheduler.last if scheduler is not None else None
+    if last is not None and last.get("outcome") in ("refused", "failed", "held"):
+        why = last.get("error") or last.get("reason")
+        where = f" at {last['stage']}" if last.get("stage") else ""
+        found.append(f"the last cycle {last['outcome']}{where}: {why}")
+    if hsm.get("state") == "locked":
+        # the zone is served, but nothing can be signed (DPS 5.2.8)
+        error = hsm.get("last_error")
+        found.append(
+            f"the HSM is locked: login failed: {error}"
+            if error
+            else "the HSM is locked: the Security Officer activates it ('tldsec hsm activate')"
+        )
+    if replicas is not None and replicas["incidents"]:
+        found.extend(f"replica proof: {line}" for line in replicas["incidents"])
+    return found

@@ -1,0 +1,230 @@
+"""GET /metrics: the service in the Prometheus text format (prometheus-client), for the
+alert rules of ``packaging/prometheus/alerts.yml`` (docs/operations.md, "Monitoring").
+
+Events (a cycle's result, the EPP transaction log's new rows) update counters and
+histograms as they happen; everything else is read at scrape time from the service's
+memory and the last probe (``probes.py``), never from a database, so a scrape answers
+while a database is down. Each service has its own registry (no module-level state).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+
+from tldsec.service.probes import EppRow, Facts
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+STAGE_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 2400)
+EPP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+# How a cycle's outcome reads as a verification gate result (DPS 4.5.4).
+GATE_RESULTS = {"published": "passed", "refused": "refused", "held": "held"}
+
+
+@dataclass
+class Snapshot:
+    """The service's state at one instant, as the scrape reports it."""
+
+    now: datetime
+    serial: int | None = None
+    serial_published: datetime | None = None
+    earliest_expiry: datetime | None = None
+    signatures_refresh_at: datetime | None = None
+    last_cycle_outcome: str | None = None
+    hsm_state: str = "unknown"
+    hsm_tokens: int = 0
+    replica_incidents: int | None = None
+    audit_reachable: bool = False
+    audit_integrity_alarms: int = 0
+    audit_alerts: int = 0
+    audit_checked_through: int | None = None
+    faults: list[str] = field(default_factory=list)
+    transfers: int = 0
+    primary_problem: bool = False
+    signing: bool = True
+    facts: Facts = field(default_factory=Facts)
+
+
+class Metrics:
+    """The service's metrics; ``exposition()`` is the body of GET /metrics."""
+
+    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.cycles = Counter(
+            "tldsec_cycles",
+            "Cycles run by this service, by outcome",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.gate = Counter(
+            "tldsec_gate_results",
+            "Verification gate results of the cycles (passed, refused, held; DPS 4.5.4)",
+            ["result"],
+            registry=self.registry,
+        )
+        self.stage_seconds = Histogram(
+            "tldsec_cycle_stage_seconds",
+            "Cycle duration by stage (total: the whole cycle)",
+            ["stage"],
+            buckets=STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        self.epp_seconds = Histogram(
+            "tldsec_epp_command_seconds",
+            "EPP command latency, from the EPP transaction log (every EPP process)",
+            ["command"],
+            buckets=EPP_BUCKETS,
+            registry=self.registry,
+        )
+        self.epp_results = Counter(
+            "tldsec_epp_results",
+            "EPP commands by result code, from the EPP transaction log",
+            ["command", "code"],
+            registry=self.registry,
+        )
+        for outcome in ("published", "unchanged", "refused", "held", "failed"):
+            self.cycles.labels(outcome)  # present at 0, so rate() and absent() work
+        for result in GATE_RESULTS.values():
+            self.gate.labels(result)
+        self.registry.register(_StateCollector(snapshot))
+
+    def cycle_done(self, result: dict[str, Any]) -> None:
+        outcome = str(result.get("outcome") or "failed")
+        self.cycles.labels(outcome).inc()
+        if outcome in GATE_RESULTS:
+            self.gate.labels(GATE_RESULTS[outcome]).inc()
+        timings = result.get("timings")
+        if isinstance(timings, dict):
+            for stage, seconds in timings.items():
+                if isinstance(seconds, int | float):
+                    self.stage_seconds.labels(str(stage)).observe(float(seconds))
+        seconds = result.get("seconds")
+        if isinstance(seconds, int | float):
+            self.stage_seconds.labels("total").observe(float(seconds))
+
+    def epp_done(self, rows: Iterable[EppRow]) -> None:
+        for row in rows:
+            self.epp_seconds.labels(row.command).observe(row.seconds)
+            self.epp_results.labels(row.command, str(row.result_code)).inc()
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _StateCollector(Collector):
+    """The gauges read from a ``Snapshot`` at each scrape."""
+
+    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
+        self.snapshot = snapshot
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # unchecked: the families depend on what the snapshot knows
+
+    def collect(self) -> Iterator[Metric]:
+        s = self.snapshot()
+        now = s.now.timestamp()
+
+        def gauge(name: str, doc: str, value: float | None) -> Iterator[Metric]:
+            if value is not None:
+                yield GaugeMetricFamily(name, doc, value=value)
+
+        yield from gauge(
+            "tldsec_alert_heartbeat_minute",
+            "Minutes since the epoch: changes every minute while the service runs (the "
+            "alert path's own check)",
+            float(int(now // 60)),
+        )
+        yield from gauge("tldsec_health_ok", "1 if /health answers 200", float(not s.faults))
+        yield from gauge("tldsec_health_faults", "Reasons /health is not 200", len(s.faults))
+        yield from gauge("tldsec_zone_serial", "The SOA serial the primary serves", s.serial)
+        if s.serial_published is not None:
+            yield from gauge(
+                "tldsec_zone_serial_age_seconds",
+                "Seconds since the served serial was published",
+                now - s.serial_published.timestamp(),
+            )
+        if s.earliest_expiry is not None:
+            yield from gauge(
+                "tldsec_signature_earliest_expiry_seconds",
+                "Seconds from now to the earliest RRSIG expiration in the published zone",
+                s.earliest_expiry.timestamp() - now,
+            )
+        if s.signatures_refresh_at is not None:
+            yield from gauge(
+                "tldsec_signature_refresh_due_seconds",
+                "Seconds from now until a signature falls below the refresh threshold",
+                s.signatures_refresh_at.timestamp() - now,
+            )
+        yield from gauge(
+            "tldsec_primary_problem", "1 if the primary refused a zone file", s.primary_problem
+        )
+        yield CounterMetricFamily(
+            "tldsec_transfers", "Zone transfers served by the primary", value=s.transfers
+        )
+        f = s.facts
+        yield from gauge(
+            "tldsec_pending_changes", "Registry changes not yet in the zone", f.pending_changes
+        )
+        if f.pending_changes is not None:
+            oldest = 0.0 if f.oldest_pending is None else now - f.oldest_pending.timestamp()
+            yield from gauge(
+                "tldsec_pending_oldest_age_seconds",
+                "Age of the oldest registry change not yet in the zone (0: none)",
+                max(0.0, oldest),
+            )
+        databases = GaugeMetricFamily(
+            "tldsec_database_up", "1 if the database answers", labels=["database"]
+        )
+        for name, error in sorted(f.databases.items()):
+            databases.add_metric([name], float(error is None))
+        yield databases
+        if s.signing:
+            keys = GaugeMetricFamily(
+                "tldsec_keys", "Keys of the zone by role and state", labels=["role", "state"]
+            )
+            for (role, state), count in sorted(f.key_states.items()):
+                keys.add_metric([role, state], count)
+            yield keys
+            if f.next_key_event is not None:
+                yield from gauge(
+                    "tldsec_next_key_event_seconds",
+                    "Seconds from now to the key plan's next timed step",
+                    f.next_key_event.timestamp() - now,
+                )
+            hsm = GaugeMetricFamily(
+                "tldsec_hsm_state", "The HSM as the service holds it (1: this state)",
+                labels=["state"],
+            )  # fmt: skip
+            hsm.add_metric([s.hsm_state], 1.0)
+            yield hsm
+            yield from gauge(
+                "tldsec_hsm_active",
+                "1 if signing keys can be used now (HSM active, or keys on disk)",
+                float(s.hsm_state in ("active", "keys on disk")),
+            )
+            yield from gauge(
+                "tldsec_replica_incidents",
+                "HSMs lacking a key of the zone or holding another (last replica proof)",
+                s.replica_incidents,
+            )
+        yield from gauge(
+            "tldsec_audit_up", "1 if the audit log can be read and written", s.audit_reachable
+        )
+        yield from gauge(
+            "tldsec_audit_integrity_alarms",
+            "Integrity alarms of the audit watch since the start (DPS 4.4.2)",
+            s.audit_integrity_alarms,
+        )
+        yield from gauge(
+            "tldsec_audit_alerts", "Alerts of the audit watch since the start", s.audit_alerts
+        )
+        yield from gauge(
+            "tldsec_audit_checked_through", "The audit watch's last entry", s.audit_checked_through
+        )

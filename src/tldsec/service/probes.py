@@ -1,0 +1,170 @@
+"""What the service learns from its databases every few seconds, in a thread, so that
+neither /health nor /metrics ever waits on a database: whether each database answers
+(a fault names it, without its password), the registry changes not yet in the zone, the
+EPP transaction log's new rows (command latency and result codes, whichever process
+served them), and the keys' states and next event.
+
+A database that does not answer is asked again with back-off (``Backoff``): the probe
+interval doubles up to a minute, and returns to the base once it answers."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from tldsec.db.base import make_engine
+from tldsec.errors import TldsecError
+from tldsec.registry.models import EppTransaction, ZoneChange
+
+log = logging.getLogger("tldsec.serve")
+CONNECT_TIMEOUT = 5  # seconds a probe waits for a PostgreSQL server to answer
+EPP_ROWS_PER_PROBE = 10_000  # the newest rows are read in batches this large
+
+
+@dataclass(frozen=True, slots=True)
+class EppRow:
+    command: str
+    result_code: int
+    seconds: float
+
+
+@dataclass
+class Facts:
+    """The last probe's findings (``None``: not known)."""
+
+    databases: dict[str, str | None] = field(default_factory=dict)  # name: error or None
+    pending_changes: int | None = None
+    oldest_pending: datetime | None = None
+    key_states: Counter[tuple[str, str]] = field(default_factory=Counter)  # (role, state)
+    next_key_event: datetime | None = None
+    next_key_action: str | None = None
+    probed_at: datetime | None = None
+
+
+@dataclass
+class Backoff:
+    """Seconds to the next try: ``base`` while all is well, doubling on each failure up
+    to ``ceiling``."""
+
+    base: float
+    ceiling: float = 60.0
+    failures: int = 0
+
+    def next(self, ok: bool) -> float:
+        self.failures = 0 if ok else self.failures + 1
+        if ok:
+            return self.base
+        return float(min(self.ceiling, self.base * 2 ** min(self.failures, 16)))
+
+
+class DatabaseProbe:
+    """One database the service needs, asked ``SELECT 1`` on a connection of its own."""
+
+    def __init__(self, name: str, url: str) -> None:
+        self.name = name
+        self.where = repr(make_url(url))  # the URL without its password
+        args = {"connect_timeout": CONNECT_TIMEOUT} if url.startswith("postgresql") else {}
+        self.engine: Engine = make_engine(url, poolclass=NullPool, connect_args=args)
+
+    def check(self) -> str | None:
+        """None if the database answers, else what is wrong, in one line."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            orig = getattr(exc, "orig", None) or exc
+            return (
+                f"{self.name} database {self.where} does not answer: {' '.join(str(orig).split())}"
+            )
+        return None
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+class Probes:
+    """The probes of one service: its databases, and the registry and key facts."""
+
+    def __init__(
+        self,
+        urls: dict[str, str],
+        *,
+        registry_facts: bool = False,
+        key_facts: Callable[
+            [datetime], tuple[Counter[tuple[str, str]], datetime | None, str | None]
+        ]
+        | None = None,
+        change_id: Callable[[], int] | None = None,
+    ) -> None:
+        by_url: dict[str, DatabaseProbe] = {}
+        self.probes: dict[str, DatabaseProbe] = {}
+        for name, url in urls.items():  # one probe per distinct database
+            self.probes[name] = by_url.setdefault(url, DatabaseProbe(name, url))
+        registry = self.probes.get("registry")
+        self.registry = registry.engine if registry is not None and registry_facts else None
+        self.key_facts = key_facts
+        self.change_id = change_id
+        self.epp_after: int | None = None  # the newest epp_transaction row seen
+
+    def run(self, now: datetime) -> tuple[Facts, list[EppRow]]:
+        """Probe everything once; never raises for a database that is away."""
+        facts = Facts(probed_at=now)
+        answers = {id(p): p.check() for p in self.probes.values()}
+        facts.databases = {name: answers[id(p)] for name, p in self.probes.items()}
+        rows: list[EppRow] = []
+        registry_up = facts.databases.get("registry") is None
+        if self.registry is not None and registry_up:
+            try:
+                facts.pending_changes, facts.oldest_pending = self._pending()
+                rows = self._epp_rows()
+            except SQLAlchemyError as exc:
+                log.warning("probe: the registry facts: %s", " ".join(str(exc).split()[:20]))
+        if self.key_facts is not None and facts.databases.get("signer") is None:
+            try:
+                facts.key_states, facts.next_key_event, facts.next_key_action = self.key_facts(now)
+            except (SQLAlchemyError, TldsecError) as exc:
+                log.warning("probe: the key facts: %s", " ".join(str(exc).split()[:20]))
+        return facts, rows
+
+    def _pending(self) -> tuple[int, datetime | None]:
+        after = self.change_id() if self.change_id is not None else 0
+        assert self.registry is not None
+        with self.registry.connect() as conn:
+            count, first = conn.execute(
+                select(func.count(ZoneChange.id), func.min(ZoneChange.id)).where(
+                    ZoneChange.id > after
+                )
+            ).one()
+            if not count:
+                return 0, None
+            at = conn.execute(select(ZoneChange.at).where(ZoneChange.id == first)).scalar()
+        return int(count), at
+
+    def _epp_rows(self) -> list[EppRow]:
+        assert self.registry is not None
+        table = EppTransaction
+        with self.registry.connect() as conn:
+            if self.epp_after is None:  # the log before this start is history, not rate
+                self.epp_after = int(conn.execute(select(func.max(table.id))).scalar() or 0)
+                return []
+            found = conn.execute(
+                select(table.id, table.command, table.result_code, table.duration_us)
+                .where(table.id > self.epp_after)
+                .order_by(table.id)
+                .limit(EPP_ROWS_PER_PROBE)
+            ).all()
+        if found:
+            self.epp_after = int(found[-1][0])
+        return [EppRow(str(c), int(code), int(us) / 1e6) for _, c, code, us in found]
+
+    def close(self) -> None:
+        for probe in {id(p): p for p in self.probes.values()}.values():
+            probe.close()

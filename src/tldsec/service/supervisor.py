@@ -1,0 +1,491 @@
+"""``Service``: the parts of ``tldsec serve`` in one process, started and stopped together.
+
+One process runs the hidden primary (SOA/AXFR/IXFR to the secondaries, NOTIFY), the EPP
+server (registrars), the cycle scheduler (cycles as child processes, ``cycles.py``), the
+HSM activation socket (``hsm.py``), the audit watch (``auditing.py``), the database
+probes (``probes.py``) and the HTTP endpoints (``http.py``: /health, /metrics, POST
+/cycle), with one JSON log line per event. The primary picks up each new serial from the
+distribution store (DPS 5.6: the signing side pushes, the primary never reaches back).
+
+The scheduler (DPS 3.5.2: DS changes reach the zone within the hour) looks every
+``[cycle] check_seconds`` for work (``Cycle.pending``: a cheap check). A registry change
+starts a cycle once the policy's debounce has passed since it was first seen
+(change-driven mode, ``[cycle] change_driven``); key steps, signatures to refresh and
+interrupted cycles start one at once; without change-driven mode, work found is done at
+the policy's cycle interval. ``POST /cycle``, or SIGHUP, runs a cycle at once. SIGINT
+(Ctrl-C) or SIGTERM stops everything cleanly.
+
+Outages never stop the service (issue 22 item 3): a database, the audit log or the HSM
+that fails is a fault on /health (503, with the reason) and in ``tldsec status``, the
+primary keeps serving the last good zone, and each part retries with back-off until it
+answers again; /health then returns to 200 by itself.
+
+The HSM (DPS 5.2.8, 5.2.9): where the Security Officer holds the PIN (``[keystore]
+pin_source = "security-officer"``) serve starts locked: the primary serves the last good
+zone, no cycle runs, and health says ``locked``. ``tldsec hsm activate`` brings the PIN
+over the activation socket (``activation.py``); serve logs in to every HSM, keeps the
+PIN in memory only and hands it to each cycle process through a pipe. ``tldsec hsm
+deactivate`` stops a running cycle, logs out and closes every session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+import dns.name
+
+from tldsec.audit.startup import FileHashes
+from tldsec.audit.watch import AuditWatch
+from tldsec.clock import Clock, from_epoch
+from tldsec.cycle import Cycle, load_cycle_settings, open_cycle, open_store
+from tldsec.cycle.schedule import Scheduler
+from tldsec.cycle.state import STATE_FILE, CycleState
+from tldsec.distribute.config import DistributeSettings
+from tldsec.distribute.notify import Notifier, NotifyTarget
+from tldsec.distribute.server import Access, PrimaryServer
+from tldsec.errors import ConfigError
+from tldsec.hsm.activation import Activation
+from tldsec.service.activation import socket_path, start_server, tokens_of
+from tldsec.service.auditing import AuditMonitor
+from tldsec.service.control import control_token, token_path
+from tldsec.service.cycles import CycleRunner
+from tldsec.service.health import faults
+from tldsec.service.hsm import REPLICA_CHECK_SECONDS, HsmControl
+from tldsec.service.http import HttpServer, make_app
+from tldsec.service.metrics import Metrics, Snapshot
+from tldsec.service.probes import Backoff, Facts, Probes
+from tldsec.settings import Settings
+
+log = logging.getLogger("tldsec.serve")
+DEFAULT_HEALTH = "127.0.0.1:8053"
+PROBE_SECONDS = 5.0  # how often the databases are asked while they answer
+
+
+class Service(HsmControl, AuditMonitor, CycleRunner):
+    """The servers, the scheduler and the monitors of ``tldsec serve``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        dist: DistributeSettings,
+        cycle_argv: list[str],
+        cycle_timeout: float = 2400.0,
+    ) -> None:
+        self.settings = settings
+        self.cycle_timeout = cycle_timeout
+        self.clock = clock
+        self.dist = dist
+        self.cycle_argv = cycle_argv
+        self.started = clock.now()
+        self.stop = asyncio.Event()
+        self.epp_address: tuple[str, int] | None = None
+        self.dns_address: tuple[str, int] | None = None
+        self.health_address: tuple[str, int] | None = None
+        self.scheduler: Scheduler | None = None
+        self.primary: PrimaryServer | None = None
+        self._child: asyncio.subprocess.Process | None = None
+        self.audit_watch: AuditWatch | None = None
+        self.audit_watch_error: str | None = None
+        self.audit_state: dict[str, Any] = {}  # audit/status.py, refreshed by the watch
+        self._files: FileHashes | None = None  # config and policy hashes last recorded
+        self.start_recorded = asyncio.Event()  # set once system.started is in the log
+        # The HSM logins (None: keys on disk, nothing to activate).
+        tokens = tokens_of(settings)
+        self.activation: Activation | None = Activation(tokens) if tokens else None
+        self.hsm_lock = asyncio.Lock()
+        self.signing = True  # False: --no-cycle, nothing is signed here
+        self.replica_check = asyncio.Event()  # set: prove the keys on every HSM now
+        self.control_token = control_token(settings.home)  # POST /cycle needs it
+        self.facts = Facts()  # the last probe (probes.py)
+        self.metrics = Metrics(self.snapshot)
+
+    async def serve(
+        self,
+        dns_listen: tuple[str, int],
+        health: tuple[str, int],
+        *,
+        epp: bool = True,
+        epp_listen: str | None = None,
+        epp_processes: int = 1,
+        cycles: bool = True,
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        async with contextlib.AsyncExitStack() as stack:
+            self.primary = self._primary()
+            stack.push_async_callback(self.primary.close)
+            self.dns_address = await self.primary.start(*dns_listen)
+            await self.primary.refresh()
+            self.primary.start_watching(self.dist.poll_seconds)
+            if epp:
+                close_epp = await self._start_epp(epp_listen, epp_processes)
+                stack.push_async_callback(close_epp)
+            http = HttpServer(self.app())
+            self.health_address = await http.start(*health)
+            stack.push_async_callback(http.close)
+            watch_seconds = self.settings.config.serve.audit_watch_seconds
+            stack.push_async_callback(_cancel, loop.create_task(self.watch_audit(watch_seconds)))
+            if not cycles:
+                self.activation = None  # a primary apart from the signer holds no HSM
+                self.signing = False
+            else:
+                # The local control socket: HSM activation, and 'tldsec status' asking
+                # what is wrong with the running service.
+                control = await start_server(socket_path(self.settings.home), self.hsm_request)
+                stack.push_async_callback(_close_server, control)
+            if self.activation is not None:
+                stack.push_async_callback(self._deactivate_on_exit)
+                if not self.activation.officer_tokens():
+                    await self._activate_stored()
+                if self.settings.keystore.replicas:
+                    task = loop.create_task(self.watch_replicas(REPLICA_CHECK_SECONDS))
+                    stack.push_async_callback(_cancel, task)
+            checker: Cycle | None = None
+            if cycles:
+                checker = stack.enter_context(
+                    open_cycle(self.settings, self.clock, keystore=False, audit=False)
+                )
+                self.scheduler = self._scheduler(checker)
+                stack.push_async_callback(_cancel, loop.create_task(self.scheduler.loop()))
+                stack.push_async_callback(self._stop_child)
+                loop.add_signal_handler(signal.SIGHUP, self.scheduler.trigger.set)
+            probes = self._probes(checker, epp=epp)
+            stack.callback(probes.close)
+            stack.push_async_callback(_cancel, loop.create_task(self.watch_probes(probes)))
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.stop.set)
+            self._announce(self.health_address)
+            await self.stop.wait()
+            log.info("tldsec serve: stopping")
+            await self._record_stop()
+        log.info("tldsec serve: stopped")
+
+    def app(self) -> Any:
+        """The HTTP endpoints (``http.py``) over this service."""
+
+        def trigger() -> bool:
+            if self.scheduler is None:
+                return False
+            self.scheduler.trigger.set()
+            return True
+
+        return make_app(
+            health=self.health,
+            metrics=self.metrics.exposition,
+            trigger=trigger,
+            token=self.control_token,
+            token_file=token_path(self.settings.home),
+        )
+
+    def _scheduler(self, checker: Cycle) -> Scheduler:
+        policy = self.settings.policy.cycle
+        conf = load_cycle_settings(self.settings)
+        return Scheduler(
+            check=lambda: asyncio.to_thread(checker.pending),
+            run_cycle=self._run_cycle,
+            clock=self.clock,
+            debounce=policy.debounce.total_seconds(),
+            interval=policy.interval.total_seconds(),
+            check_seconds=conf.check_seconds,
+            change_driven=conf.change_driven,
+            hold=self.signing_hold,
+        )
+
+    # --- probes (probes.py) -----------------------------------------------------------
+
+    def _probes(self, checker: Cycle | None, *, epp: bool) -> Probes:
+        settings = self.settings
+        urls = {"registry": settings.registry_db_url} if (checker or epp) else {}
+        if checker is not None:
+            urls["signer"] = settings.signer_db_url
+        urls["audit"] = settings.audit_db_url
+        if checker is None:
+            return Probes(urls, registry_facts=epp)
+
+        def key_facts(
+            now: datetime,
+        ) -> tuple[Counter[tuple[str, str]], datetime | None, str | None]:
+            states: Counter[tuple[str, str]] = Counter()
+            for record in checker.keys.key_records():
+                state = record.state_at(now)
+                if state is not None:
+                    states[(str(record.role), str(state))] += 1
+            timed = [s for s in checker.keys.plan(now).steps if s.due is not None]
+            first = min(timed, key=lambda s: s.due or now) if timed else None
+            return states, first.due if first else None, first.describe() if first else None
+
+        return Probes(
+            urls,
+            registry_facts=True,
+            key_facts=key_facts,
+            change_id=lambda: checker.state().change_id,
+        )
+
+    async def watch_probes(self, probes: Probes, seconds: float = PROBE_SECONDS) -> None:
+        """Probe every ``seconds`` while all answer; with back-off while one does not."""
+        backoff = Backoff(seconds)
+        while True:
+            facts, rows = await asyncio.to_thread(probes.run, self.clock.now())
+            for name, error in facts.databases.items():
+                before = self.facts.databases.get(name)
+                if error is not None and error != before:
+                    log.error("%s", error)
+                elif error is None and before is not None:
+                    log.info("%s database answers again", name)
+            self.facts = facts
+            self.metrics.epp_done(rows)
+            ok = all(error is None for error in facts.databases.values())
+            await asyncio.sleep(backoff.next(ok))
+
+    # --- health and metrics -----------------------------------------------------------
+
+    def audit_report(self) -> dict[str, Any]:
+        watch = self.audit_watch
+        return {
+            **(watch.status() if watch is not None else {"checked_through": None}),
+            "error": self.audit_watch_error or self.audit_state.get("error"),
+            "anchors": self.audit_state.get("anchors"),
+            "external_anchors": self.audit_state.get("external_anchors"),
+            "next_maintenance": self.audit_state.get("next_maintenance"),
+            "warnings": self.audit_state.get("warnings", []),
+        }
+
+    def health(self) -> dict[str, Any]:
+        primary, scheduler = self.primary, self.scheduler
+        notify = []
+        if primary is not None and primary.notifier is not None:
+            notify = [s.as_json() for s in primary.notifier.states.values()]
+        hsm = self.hsm_status()
+        replicas = self.replica_status()
+        audit = self.audit_report()
+        found = faults(
+            primary=primary,
+            scheduler=scheduler,
+            hsm=hsm,
+            replicas=replicas,
+            audit=audit,
+            databases=self.facts.databases,
+        )
+        return {
+            "status": "degraded" if found else "ok",
+            "faults": found,
+            "zone": self.settings.origin,
+            "serial": primary.serial if primary else None,
+            "started": self.started.isoformat(),
+            "dns": list(self.dns_address or ()),
+            "epp": list(self.epp_address or ()),
+            "transfers": primary.transfers if primary else 0,
+            "primary_problem": primary.problem if primary else None,
+            "pending": scheduler.last_pending if scheduler else None,
+            "scheduler_error": scheduler.last_error if scheduler else None,
+            "last_cycle": scheduler.last if scheduler else None,
+            "notify": notify,
+            "databases": self.facts.databases,
+            "audit": audit,
+            "hsm": hsm,
+            "replicas": replicas,
+        }
+
+    def serve_summary(self) -> dict[str, Any]:
+        """For ``tldsec status`` over the control socket: what is wrong with serve."""
+        report = self.health()
+        return {"status": report["status"], "faults": report["faults"]}
+
+    def snapshot(self) -> Snapshot:
+        """The state /metrics reports (``metrics.py``), read from memory and files."""
+        now = self.clock.now()
+        report = self.health()
+        primary = self.primary
+        serial = primary.serial if primary is not None else None
+        published: datetime | None = None
+        if primary is not None and serial is not None:
+            with contextlib.suppress(OSError):
+                mtime = primary.store.zone_path(serial).stat().st_mtime
+                published = datetime.fromtimestamp(mtime, tz=now.tzinfo)
+        state = CycleState.load(self.settings.zones_dir / STATE_FILE)
+        audit = report["audit"]
+        replicas = report["replicas"]
+        last = report["last_cycle"]
+        return Snapshot(
+            now=now,
+            serial=serial,
+            serial_published=published,
+            earliest_expiry=from_epoch(state.earliest_expiry) if state.earliest_expiry else None,
+            signatures_refresh_at=from_epoch(state.resign_at) if state.resign_at else None,
+            last_cycle_outcome=last.get("outcome") if last else None,
+            hsm_state=str(report["hsm"]["state"]),
+            hsm_tokens=len(report["hsm"].get("tokens", [])),
+            replica_incidents=len(replicas["incidents"]) if replicas is not None else None,
+            audit_reachable=self.audit_watch is not None and not audit.get("error"),
+            audit_integrity_alarms=int(audit.get("integrity_alarms") or 0),
+            audit_alerts=len(self.audit_watch.alerts) if self.audit_watch is not None else 0,
+            audit_checked_through=audit.get("checked_through"),
+            faults=report["faults"],
+            transfers=report["transfers"],
+            primary_problem=report["primary_problem"] is not None,
+            signing=self.signing,
+            facts=self.facts,
+        )
+
+    # --- the servers ------------------------------------------------------------------
+
+    def _announce(self, health: tuple[str, int]) -> None:
+        lines = [f"tldsec serve for {self.settings.origin} (home {self.settings.home})"]
+        if self.dns_address:
+            host, port = self.dns_address
+            lines.append(f"  hidden primary   {host} port {port} (UDP, TCP)")
+        if self.epp_address:
+            lines.append(f"  EPP              {self.epp_address[0]} port {self.epp_address[1]}")
+        lines.append(f"  health           http://{health[0]}:{health[1]}/health")
+        lines.append(f"  metrics          http://{health[0]}:{health[1]}/metrics")
+        if self.primary is not None:
+            lines.append(f"  store            {self.primary.store.directory}")
+        if self.scheduler is None:
+            lines.append("  cycles           not run by this process (--no-cycle)")
+        if self.activation is not None:
+            lines.append(
+                f"  HSM              {self.activation.state} "
+                f"(activation socket {socket_path(self.settings.home)})"
+            )
+        print("\n".join(lines), flush=True)
+        log.info(
+            "tldsec serve started",
+            extra={
+                "dns": list(self.dns_address or ()),
+                "epp": list(self.epp_address or ()),
+                "health": list(health),
+            },
+        )
+
+    def _zone_refused(self, serial: int, error: str, serving: int | None) -> None:
+        """The primary refused a zone file that is not the one the gate verified: an
+        incident in the audit log (DPS 4.4.1, 4.5.1), beside ``primary_problem``."""
+        self._audit(
+            "zone.integrity_failed",
+            stage="primary",
+            serial=serial,
+            error=error,
+            serving=serving,
+        )
+
+    def _primary(self) -> PrimaryServer:
+        dist = self.dist
+        targets = tuple(
+            NotifyTarget(
+                s.name,
+                host,
+                port,
+                dist.key(s.tsig_key).dns_key() if s.tsig_key else None,
+            )
+            for s in dist.secondaries
+            for host, port in s.notify
+        )
+        notifier = Notifier(
+            dns.name.from_text(self.settings.origin), targets, self.clock, dist.notify
+        )
+        return PrimaryServer(
+            open_store(self.settings),
+            Access(dist.secondaries, dist.tsig_keys),
+            self.clock,
+            notifier=notifier,
+            on_refused=self._zone_refused,
+        )
+
+    async def _start_epp(
+        self, listen: str | None, processes: int = 1
+    ) -> Callable[[], Awaitable[None]]:
+        from tldsec.audit.adapters import registry_recorder
+        from tldsec.audit.config import open_audit_log
+        from tldsec.cli.epp import login_gate, parse_listen, server_limits
+        from tldsec.epp.dispatch import Dispatcher
+        from tldsec.epp.server import EppServer
+        from tldsec.epp.tls import server_context
+        from tldsec.epp.tlscert import make_self_signed
+        from tldsec.epp.xml.codec import Codec
+        from tldsec.registry.context import rules_from_settings
+        from tldsec.registry.database import RegistryDatabase
+        from tldsec.registry.passwords import production_hasher
+
+        epp = self.settings.epp
+        if epp.tls_cert is None or epp.tls_key is None:
+            raise ConfigError("[epp] tls_cert and tls_key are needed to serve EPP")
+        if not epp.tls_cert.exists() and not epp.tls_key.exists():
+            # The embedded default: a self-signed certificate in the home.
+            fp = make_self_signed(epp.tls_cert, epp.tls_key, "localhost", clock=self.clock)
+            log.info("EPP: made a self-signed certificate %s (SHA-256 %s)", epp.tls_cert, fp)
+        if processes > 1:
+            # Several EPP processes on one port (docs/epp.md); each audits to the log.
+            from tldsec.cli.epp import worker_args
+            from tldsec.epp.workers import EppWorkers
+
+            open_audit_log(self.settings, self.clock).close()  # made once, not by N workers
+            shared = login_gate(self.settings, self.clock)
+            workers = EppWorkers(
+                worker_args(self.settings.home, audit=True),
+                processes,
+                shared,
+                max_unauthenticated_per_address=epp.unauthenticated_per_address,
+                max_unauthenticated=epp.unauthenticated_total,
+            )
+            try:
+                self.epp_address = await workers.start(*parse_listen(listen or epp.listen))
+            except BaseException:
+                shared.close()
+                raise
+
+            async def close_workers() -> None:
+                await workers.close()
+                shared.close()
+
+            return close_workers
+        context = server_context(
+            epp.tls_cert,
+            epp.tls_key,
+            client_ca=epp.client_ca,
+            require_client_cert=epp.require_client_cert,
+        )
+        db = RegistryDatabase.from_url(self.settings.registry_db_url)
+        durability = db.durability_warning()
+        if durability is not None:
+            log.warning("EPP: %s", durability)
+        audit = open_audit_log(self.settings, self.clock)
+        gate = login_gate(self.settings, self.clock)
+        dispatcher = Dispatcher(
+            db=db,
+            rules=rules_from_settings(self.settings),
+            clock=self.clock,
+            hasher=production_hasher(),
+            gate=gate,
+            server_id=epp.server_id,
+            codec=Codec(max_bytes=epp.max_frame_bytes),
+            audit=registry_recorder(audit),
+        )
+        server = EppServer(dispatcher, context, server_limits(epp))
+        host, port = parse_listen(listen or epp.listen)
+        self.epp_address = await server.start(host, port)
+
+        async def close() -> None:
+            await server.close()
+            db.dispose()
+            gate.close()
+            audit.close()
+
+        return close
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _close_server(server: asyncio.Server) -> None:
+    server.close()
+    await server.wait_closed()
