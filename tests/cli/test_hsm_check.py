@@ -11,9 +11,9 @@ import sys
 from pathlib import Path
 
 from tests.distribute.homes import ORIGIN, tldsec
-from tldsec.service.supervisor import Service as Registry
 from tldsec.clock import SystemClock
 from tldsec.distribute.config import load_distribute_settings
+from tldsec.service.supervisor import Service as Registry
 from tldsec.settings import CONFIG_NAME, load_settings
 
 REPLICA = """

@@ -24,9 +24,9 @@ import pytest
 from tests.distribute.homes import ORIGIN, tldsec
 from tests.distribute.nameservers import free_port
 from tests.fixtures.dps_backup import back_up_first_keys
-from tldsec.service.supervisor import Service as Registry
 from tldsec.clock import SystemClock
 from tldsec.distribute.config import load_distribute_settings
+from tldsec.service.supervisor import Service as Registry
 from tldsec.settings import CONFIG_NAME, load_settings
 
 PIN = "so-chosen-pin-4711"

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_serve_cycle_timeout import home, registry
-from tldsec.service.control import TOKEN_FILE, control_token
-from tldsec.service.http import HttpServer
-from tldsec.service.supervisor import Service as Registry
 from tldsec.clock import SystemClock
 from tldsec.cycle import open_cycle
 from tldsec.errors import ConfigError
+from tldsec.service.control import TOKEN_FILE, control_token
+from tldsec.service.http import HttpServer
+from tldsec.service.supervisor import Service as Registry
 
 __all__ = ["home"]  # the fixture
 

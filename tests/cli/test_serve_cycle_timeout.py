@@ -11,11 +11,11 @@ import pytest
 
 from tests.cli.test_init_sign import audit_events
 from tldsec.cli.main import main
-from tldsec.service.supervisor import Service as Registry
 from tldsec.clock import SystemClock
 from tldsec.cycle import load_cycle_settings
 from tldsec.distribute.config import load_distribute_settings
 from tldsec.errors import ConfigError
+from tldsec.service.supervisor import Service as Registry
 from tldsec.settings import CONFIG_NAME, load_settings
 
 

@@ -15,12 +15,12 @@ import pytest
 
 from tests.distribute.homes import attached, audit_events, copy_home, ds_for, seeded_home, tldsec
 from tldsec.cli.main import main
-from tldsec.service.supervisor import Service as Serve
 from tldsec.clock import SystemClock
 from tldsec.cycle import open_cycle
 from tldsec.cycle.guard import GuardSettings, Measure, check
 from tldsec.distribute.config import load_distribute_settings
 from tldsec.errors import ConfigError
+from tldsec.service.supervisor import Service as Serve
 from tldsec.settings import load_settings
 
 

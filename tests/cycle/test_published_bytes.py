@@ -31,12 +31,12 @@ from tests.distribute.homes import (
     seeded_home_fixtures,
 )
 from tldsec.cli.main import main
-from tldsec.service.supervisor import Service as ServeRegistry
 from tldsec.clock import SystemClock
 from tldsec.distribute.config import load_distribute_settings
 from tldsec.distribute.store import ZoneStore
 from tldsec.errors import ExitCode
 from tldsec.filedigest import digest_file, record_path
+from tldsec.service.supervisor import Service as ServeRegistry
 from tldsec.settings import load_settings
 
 template, home, registry = seeded_home_fixtures(30)

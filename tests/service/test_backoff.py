@@ -17,7 +17,7 @@ from tldsec.service.probes import Backoff
 
 def test_failing_checks_back_off_and_recover() -> None:
     answers: list[Exception | None] = [
-        OperationalError("SELECT 1", {}, Exception('connection to server\n  failed: refused')),
+        OperationalError("SELECT 1", {}, Exception("connection to server\n  failed: refused")),
         OperationalError("SELECT 1", {}, Exception("refused")),
         OperationalError("SELECT 1", {}, Exception("refused")),
         None,
