@@ -67,6 +67,8 @@ def health(report: dict[str, Any], settings: Settings, now: datetime) -> dict[st
     audit = report["audit"]
     if not audit.get("initialized"):
         degraded.append("audit log: " + "; ".join(audit.get("warnings", [])))
+    serve = report.get("serve") or {}
+    degraded.extend(f"tldsec serve: {fault}" for fault in serve.get("faults", []))
     if (report.get("hsm") or {}).get("state") == "locked":
         waiting.append("the HSM is locked: nothing is signed until 'tldsec hsm activate'")
     insecure = report.get("going_insecure")
@@ -149,6 +151,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
             "dps_deviations": [str(f) for f in dps_findings(settings.policy)],
         },
         "hsm": hsm_status(settings),
+        "serve": serve_status(settings),
         "replicas": replica_status(settings),
         "notices": notice_status(settings),
         "now": now.isoformat(),
@@ -195,6 +198,22 @@ def notice_status(settings: Settings) -> dict[str, Any] | None:
     if found is None:
         return None
     return {**found, "smtp_host": settings.config.notify.smtp_host or None}
+
+
+def serve_status(settings: Settings) -> dict[str, Any] | None:
+    """What the running ``tldsec serve`` of this home says is wrong (its /health
+    faults), over its control socket; None when no serve runs here."""
+    from tldsec.errors import KeyStoreError
+    from tldsec.service.activation import request, socket_path
+
+    if not socket_path(settings.home).exists():
+        return None
+    try:
+        answer = request(settings.home, {"op": "status"}, timeout=5)
+    except (KeyStoreError, OSError):
+        return None
+    serve = answer.get("serve")
+    return serve if isinstance(serve, dict) else None
 
 
 def hsm_status(settings: Settings) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from typing import Any
 from tldsec.cycle.schedule import Scheduler
 from tldsec.distribute.server import PrimaryServer
 
+HSM_LOCKED = "the HSM is locked"
+
 
 def faults(
     *,
@@ -48,9 +50,9 @@ def faults(
         # the zone is served, but nothing can be signed (DPS 5.2.8)
         error = hsm.get("last_error")
         found.append(
-            f"the HSM is locked: login failed: {error}"
+            f"{HSM_LOCKED}: the login failed: {error}"
             if error
-            else "the HSM is locked: the Security Officer activates it ('tldsec hsm activate')"
+            else f"{HSM_LOCKED}: the Security Officer activates it ('tldsec hsm activate')"
         )
     if replicas is not None and replicas["incidents"]:
         found.extend(f"replica proof: {line}" for line in replicas["incidents"])

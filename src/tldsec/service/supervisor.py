@@ -56,7 +56,7 @@ from tldsec.service.activation import socket_path, start_server, tokens_of
 from tldsec.service.auditing import AuditMonitor
 from tldsec.service.control import control_token, token_path
 from tldsec.service.cycles import CycleRunner
-from tldsec.service.health import faults
+from tldsec.service.health import HSM_LOCKED, faults
 from tldsec.service.hsm import REPLICA_CHECK_SECONDS, HsmControl
 from tldsec.service.http import HttpServer, make_app
 from tldsec.service.metrics import Metrics, Snapshot
@@ -158,7 +158,11 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
                 loop.add_signal_handler(signal.SIGHUP, self.scheduler.trigger.set)
             probes = self._probes(checker, epp=epp)
             stack.callback(probes.close)
-            stack.push_async_callback(_cancel, loop.create_task(self.watch_probes(probes)))
+            every = PROBE_SECONDS
+            if checker is not None:
+                every = min(every, load_cycle_settings(self.settings).check_seconds)
+            task = loop.create_task(self.watch_probes(probes, every))
+            stack.push_async_callback(_cancel, task)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop.set)
             self._announce(self.health_address)
@@ -296,7 +300,12 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
     def serve_summary(self) -> dict[str, Any]:
         """For ``tldsec status`` over the control socket: what is wrong with serve."""
         report = self.health()
-        return {"status": report["status"], "faults": report["faults"]}
+        found = report["faults"]
+        if self.activation is not None and self.activation.officer_tokens():
+            # waiting for the Security Officer: 'tldsec status' says so from the HSM's
+            # own state (exit 4, waiting), not as a failure
+            found = [f for f in found if not f.startswith(HSM_LOCKED)]
+        return {"status": report["status"], "faults": found}
 
     def snapshot(self) -> Snapshot:
         """The state /metrics reports (``metrics.py``), read from memory and files."""
@@ -322,7 +331,7 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
             last_cycle_outcome=last.get("outcome") if last else None,
             hsm_state=str(report["hsm"]["state"]),
             hsm_tokens=len(report["hsm"].get("tokens", [])),
-            replica_incidents=len(replicas["incidents"]) if replicas is not None else None,
+            replica_incidents=len(replicas["incidents"]) if replicas is not None else 0,
             audit_reachable=self.audit_watch is not None and not audit.get("error"),
             audit_integrity_alarms=int(audit.get("integrity_alarms") or 0),
             audit_alerts=len(self.audit_watch.alerts) if self.audit_watch is not None else 0,
