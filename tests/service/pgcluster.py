@@ -9,6 +9,7 @@ import glob
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,28 +31,25 @@ class PgCluster:
     port: int
 
     @classmethod
-    def create(cls, directory: Path) -> PgCluster:
-        directory.mkdir(parents=True)
+    def create(cls) -> PgCluster:
+        directory = Path(tempfile.mkdtemp(prefix="tldsec-test-pg-"))
         data = directory / "data"
         cluster = cls(directory, free_port())
         if os.geteuid() == 0:
             shutil.chown(directory, "postgres", "postgres")
-            directory.chmod(0o700)
-            # the temporary directories above it must be passable for postgres
-            for parent in directory.parents:
-                if parent == Path("/tmp") or parent == Path("/"):
-                    break
-                parent.chmod(parent.stat().st_mode | 0o711)
         cluster._run(_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
                      "--no-sync", "-E", "UTF8")  # fmt: skip
         cluster.start()
         return cluster
 
     def close(self) -> None:
-        """Stop the server if it runs (after a test, whatever state it left)."""
-        data = self.directory / "data"
-        if (data / "postmaster.pid").exists():
-            self.stop()
+        """Stop the server if it runs (after a test, whatever state it left), and remove
+        its directory."""
+        try:
+            if (self.directory / "data" / "postmaster.pid").exists():
+                self.stop()
+        finally:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
     def _run(self, *argv: str) -> None:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []

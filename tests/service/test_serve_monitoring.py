@@ -18,9 +18,12 @@ import urllib.request
 from pathlib import Path
 
 from tests.distribute.homes import ORIGIN, make_home, tldsec
+from tests.distribute.nameservers import free_port
 from tests.service.pgcluster import PgCluster
 from tests.service.running import Serve, secondary_config
 from tests.service.test_alert_rules import RULES, metric_names
+from tldsec.epp.client import EppClient
+from tldsec.epp.tls import client_context
 
 DAY = 86400
 
@@ -113,7 +116,7 @@ def test_metrics_then_a_wrong_pin(tmp_path: Path) -> None:
 
 
 def test_database_outages_are_faults_and_serve_recovers(tmp_path: Path) -> None:
-    cluster = PgCluster.create(tmp_path / "pg")
+    cluster = PgCluster.create()
     try:
         cluster.createdb("registry")
         cluster.createdb("audit")
@@ -128,10 +131,31 @@ def test_database_outages_are_faults_and_serve_recovers(tmp_path: Path) -> None:
         tldsec("db", "upgrade", "--home", str(home))
         tldsec("audit", "init", "--home", str(home))
         tldsec("cycle", "--home", str(home))
-        serve = Serve.start(home, tmp_path / "serve.log", "--epp-processes", "1")
+        epp_port = free_port()
+        serve = Serve.start(
+            home, tmp_path / "serve.log", "--epp-processes", "1",
+            "--epp-listen", f"127.0.0.1:{epp_port}",
+        )  # fmt: skip
         try:
             serve.wait(lambda: serve.health()[0] == 200, "health 200")
             serial = serve.axfr_serial()
+            # an EPP login refused (no such registrar): its transaction row becomes the
+            # latency histogram and the result code counter
+            client = EppClient("127.0.0.1", epp_port, client_context(home / "epp-cert.pem"))
+            client.connect()
+            refused = client.login("nobody", "not-a-password-1").code
+            client.close()
+            assert refused >= 2000
+
+            def epp_seen() -> bool:
+                m = serve.metrics()
+                return any(
+                    labels == {"command": "login", "code": str(refused)}
+                    for labels, _ in m.get("tldsec_epp_results_total", [])
+                ) and values(m, "tldsec_epp_command_seconds_count") == [1.0]
+
+            serve.wait(epp_seen, "the EPP metrics")
+            serve.wait(lambda: one(serve.metrics(), "tldsec_audit_up") == 1, "the audit watch")
 
             cluster.stop()
             serve.wait(
@@ -160,6 +184,7 @@ def test_database_outages_are_faults_and_serve_recovers(tmp_path: Path) -> None:
             serve.wait(lambda: serve.health()[0] == 200, "recovery to health 200", timeout=180)
             assert serve.process.poll() is None
             assert serve.faults() == []
+            serve.wait(lambda: one(serve.metrics(), "tldsec_audit_up") == 1, "the audit log")
             status = tldsec("status", "--home", str(home), check=False)
             assert status.returncode == 0, status.stdout + status.stderr
         finally:

@@ -96,30 +96,43 @@ class AuditMonitor:
 
     async def watch_audit(self, seconds: float) -> None:
         """Analyse the audit log's new entries every ``seconds`` (``audit/watch.py``): each
-        alert and integrity alarm is logged at ERROR and shown on the health endpoint."""
+        alert and integrity alarm is logged at ERROR and shown on the health endpoint.
+        An audit log that cannot be opened or read is a fault on /health, and is opened
+        again every ``seconds`` until it answers; the watch goes on where it stopped."""
         from tldsec.audit.config import open_audit_log
 
-        while True:  # until the audit log can be opened: the servers run meanwhile
+        while True:
             try:
                 audit = await asyncio.to_thread(open_audit_log, self.settings, self.clock)
-                break
             except Exception as exc:  # a monitor retries; it never takes serve down
                 self._audit_watch_failed(exc)
                 await asyncio.sleep(seconds)
-        try:
+                continue
+            try:
+                await self._watch_with(audit, seconds)
+            except (TldsecError, SQLAlchemyError) as exc:  # the audit database went away
+                self._audit_watch_failed(exc)
+            finally:
+                audit.close()
+            await asyncio.sleep(seconds)
+
+    async def _watch_with(self, audit: AuditLog, seconds: float) -> None:
+        if not self.start_recorded.is_set():
             # DPS 4.4.1, 5.8: this start, its version and files; a previous run's crash.
             await asyncio.to_thread(
                 record_start, audit, self.settings, actor=SERVE_ACTOR, version=__version__
             )
             self.start_recorded.set()
             self._files = FileHashes.of(self.settings)
+        watch = self.audit_watch
+        if watch is None:
             self.audit_watch = watch = await asyncio.to_thread(AuditWatch.from_head, audit.engine)
-            while True:
-                await self.audit_housekeeping(audit)
-                await asyncio.sleep(seconds)
-                await self.check_audit(watch)
-        finally:
-            audit.close()
+        watch.engine = audit.engine  # reopened after an outage: on where it stopped
+        self.audit_watch_error = None
+        while True:
+            await self.audit_housekeeping(audit)
+            await asyncio.sleep(seconds)
+            await self.check_audit(watch)
 
     async def audit_housekeeping(self, audit: AuditLog) -> None:
         """Refresh the audit status for /health (anchors, warnings, next retention run)
