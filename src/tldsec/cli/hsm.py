@@ -4,7 +4,7 @@ hsm check``: the replica proof (``cycle/replicas.py``).
 
 ``activate`` asks the officer for the PIN of each token they hold (at the terminal, or
 from their own ``--pin-file``) and sends it over the service's activation socket
-(``cli/activation.py``); ``tldsec serve`` logs in and keeps it in memory only. Both pass
+(``service/activation.py``); ``tldsec serve`` logs in and keeps it in memory only. Both pass
 the ceremony gate (``hsm.activate``, ``hsm.deactivate``) where the home's ``[ceremony]
 required`` names them (DPS 4.2.2: three persons). The serving process audits every
 activation, deactivation and refused login (DPS 5.5).
