@@ -38,9 +38,13 @@ def token_supports_eddsa(token: Any) -> bool:
 
 
 def module_supports_eddsa(module: Path, token_label: str, softhsm2_conf: Path | None) -> bool:
-    """Ask the token itself (no login needed to list mechanisms)."""
-    entry = p11lib.attach(module, softhsm2_conf)
-    return token_supports_eddsa(p11lib.find_token(entry, token_label))
+    """Ask the token itself (no login needed to list mechanisms), under the SoftHSM2
+    lock every opening takes (``p11lib.softhsm_lock``): SoftHSM2 fails a token looked up
+    while another thread or process logs in to it (GeneralError), as it did when
+    ``tldsec serve`` opened the audit log while it activated the HSM."""
+    with p11lib.softhsm_lock(softhsm2_conf):
+        entry = p11lib.attach(module, softhsm2_conf)
+        return token_supports_eddsa(p11lib.find_token(entry, token_label))
 
 
 def _ec_point_to_raw(point: bytes) -> bytes:

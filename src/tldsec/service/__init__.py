@@ -8,6 +8,7 @@ apart later without untangling them:
 
 * ``supervisor``: ``Service``, which starts and stops the parts and holds their state;
 * ``cycles``: the cycle child process, its PIN pipe and its timeout;
+* ``epp``: the EPP server, in this process or in worker processes;
 * ``hsm``: activation and deactivation (DPS 5.2.8, 5.2.9) and the daily replica proof;
 * ``auditing``: start and stop records and the audit log's continuous watch (DPS 4.4);
 * ``probes``: the databases' reachability and the registry facts metrics need, read

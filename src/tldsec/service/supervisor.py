@@ -35,7 +35,6 @@ import contextlib
 import logging
 import signal
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -50,12 +49,12 @@ from tldsec.cycle.state import STATE_FILE, CycleState
 from tldsec.distribute.config import DistributeSettings
 from tldsec.distribute.notify import Notifier, NotifyTarget
 from tldsec.distribute.server import Access, PrimaryServer
-from tldsec.errors import ConfigError
 from tldsec.hsm.activation import Activation
 from tldsec.service.activation import socket_path, start_server, tokens_of
 from tldsec.service.auditing import AuditMonitor
 from tldsec.service.control import control_token, token_path
 from tldsec.service.cycles import CycleRunner
+from tldsec.service.epp import start_epp
 from tldsec.service.health import HSM_LOCKED, faults
 from tldsec.service.hsm import REPLICA_CHECK_SECONDS, HsmControl
 from tldsec.service.http import HttpServer, make_app
@@ -125,7 +124,9 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
             await self.primary.refresh()
             self.primary.start_watching(self.dist.poll_seconds)
             if epp:
-                close_epp = await self._start_epp(epp_listen, epp_processes)
+                self.epp_address, close_epp = await start_epp(
+                    self.settings, self.clock, epp_listen, epp_processes
+                )
                 stack.push_async_callback(close_epp)
             http = HttpServer(self.app())
             self.health_address = await http.start(*health)
@@ -406,87 +407,6 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
             notifier=notifier,
             on_refused=self._zone_refused,
         )
-
-    async def _start_epp(
-        self, listen: str | None, processes: int = 1
-    ) -> Callable[[], Awaitable[None]]:
-        from tldsec.audit.adapters import registry_recorder
-        from tldsec.audit.config import open_audit_log
-        from tldsec.cli.epp import login_gate, parse_listen, server_limits
-        from tldsec.epp.dispatch import Dispatcher
-        from tldsec.epp.server import EppServer
-        from tldsec.epp.tls import server_context
-        from tldsec.epp.tlscert import make_self_signed
-        from tldsec.epp.xml.codec import Codec
-        from tldsec.registry.context import rules_from_settings
-        from tldsec.registry.database import RegistryDatabase
-        from tldsec.registry.passwords import production_hasher
-
-        epp = self.settings.epp
-        if epp.tls_cert is None or epp.tls_key is None:
-            raise ConfigError("[epp] tls_cert and tls_key are needed to serve EPP")
-        if not epp.tls_cert.exists() and not epp.tls_key.exists():
-            # The embedded default: a self-signed certificate in the home.
-            fp = make_self_signed(epp.tls_cert, epp.tls_key, "localhost", clock=self.clock)
-            log.info("EPP: made a self-signed certificate %s (SHA-256 %s)", epp.tls_cert, fp)
-        if processes > 1:
-            # Several EPP processes on one port (docs/epp.md); each audits to the log.
-            from tldsec.cli.epp import worker_args
-            from tldsec.epp.workers import EppWorkers
-
-            open_audit_log(self.settings, self.clock).close()  # made once, not by N workers
-            shared = login_gate(self.settings, self.clock)
-            workers = EppWorkers(
-                worker_args(self.settings.home, audit=True),
-                processes,
-                shared,
-                max_unauthenticated_per_address=epp.unauthenticated_per_address,
-                max_unauthenticated=epp.unauthenticated_total,
-            )
-            try:
-                self.epp_address = await workers.start(*parse_listen(listen or epp.listen))
-            except BaseException:
-                shared.close()
-                raise
-
-            async def close_workers() -> None:
-                await workers.close()
-                shared.close()
-
-            return close_workers
-        context = server_context(
-            epp.tls_cert,
-            epp.tls_key,
-            client_ca=epp.client_ca,
-            require_client_cert=epp.require_client_cert,
-        )
-        db = RegistryDatabase.from_url(self.settings.registry_db_url)
-        durability = db.durability_warning()
-        if durability is not None:
-            log.warning("EPP: %s", durability)
-        audit = open_audit_log(self.settings, self.clock)
-        gate = login_gate(self.settings, self.clock)
-        dispatcher = Dispatcher(
-            db=db,
-            rules=rules_from_settings(self.settings),
-            clock=self.clock,
-            hasher=production_hasher(),
-            gate=gate,
-            server_id=epp.server_id,
-            codec=Codec(max_bytes=epp.max_frame_bytes),
-            audit=registry_recorder(audit),
-        )
-        server = EppServer(dispatcher, context, server_limits(epp))
-        host, port = parse_listen(listen or epp.listen)
-        self.epp_address = await server.start(host, port)
-
-        async def close() -> None:
-            await server.close()
-            db.dispose()
-            gate.close()
-            audit.close()
-
-        return close
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
