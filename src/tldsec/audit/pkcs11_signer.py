@@ -189,6 +189,13 @@ class Pkcs11AuditSigner:
         return entry.current and entry.generation == self._generation
 
     def _connect(self) -> None:
+        # Under the SoftHSM2 lock every opening takes: a token read while another process
+        # logs in to it can come without its objects (NoSuchKey), and SoftHSM2 keeps that
+        # view in this process ('tldsec serve' beside its EPP workers).
+        with p11lib.softhsm_lock(self._softhsm2_conf):
+            self._connect_locked()
+
+    def _connect_locked(self) -> None:
         entry = p11lib.attach(self._module, self._softhsm2_conf)
         token = p11lib.find_token(entry, self._token_label)
         p11lib.login(entry, token, self._pin)
