@@ -316,3 +316,50 @@ def test_check_parent_from_the_cli_refuses_a_missing_anchor(
     )
     assert code == 2 or code == 1
     assert "nowhere.key" in capsys.readouterr().err
+
+
+def test_going_insecure_ds_gone_only_on_a_validated_denial_from_every_server(
+    roots: list[SignedRoot], anchor: TrustAnchor, manager: tuple[KeyManager, FakeClock]
+) -> None:
+    """DPS 4.6 (keys/go_insecure.py): the stop of signing waits for the DS to be gone,
+    and only a signed denial from every parent server says it is; a forged empty answer
+    would let the zone go unsigned while validators still hold its DS."""
+    from tldsec.keys.planner import Action
+    from tldsec.keys.timing import ds_publish_interval
+
+    km, clock = manager
+    (ksk,) = [k for k in km.bootstrap("init") if k.role is Role.KSK]
+    for r in roots:
+        r.publish(ds_lines(km.export_ds()))
+    clock.advance(timedelta(hours=30))
+    _, made = km.check_parent([r.server for r in roots], anchor, timeout=2)
+    assert [t.event for t in made] == [KeyEvent.DS_SEEN]
+    km.go_insecure("wind down")
+    assert km.export_ds() == []
+
+    def unsign() -> object:
+        return next(s for s in km.plan().steps if s.action is Action.UNSIGN)
+
+    # The parent still serves the DS (NSD restarts on a new port at each publish):
+    # nothing opens.
+    _, made = km.check_parent([r.server for r in roots], anchor, timeout=2)
+    assert made == [] and unsign().waiting_for.name == "ds-gone"  # type: ignore[attr-defined]
+    # An unsigned "no DS" (on-path forger, authoritative bit set) proves nothing.
+    forger = Forger(aa=True)
+    try:
+        forger.dnskey = [anchor.dnskeys[0].to_text()]
+        _, made = km.check_parent([forger.server], anchor, timeout=2)
+    finally:
+        forger.close()
+    assert made == []
+    # One server has dropped it: not yet.
+    roots[0].publish([])
+    _, made = km.check_parent([r.server for r in roots], anchor, timeout=2)
+    assert made == []
+    roots[1].publish([])
+    clock.advance(timedelta(hours=1))
+    check, made = km.check_parent([r.server for r in roots], anchor, timeout=2)
+    assert [(t.event, t.key_id) for t in made] == [(KeyEvent.DS_WITHDRAWN, ksk.key_id)]
+    assert "parent check: DS served by none of" in made[0].reason and check.complete
+    step = unsign()
+    assert step.due == clock.now() + ds_publish_interval(km.timing)  # type: ignore[attr-defined]
