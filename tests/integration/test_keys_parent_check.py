@@ -324,7 +324,7 @@ def test_going_insecure_ds_gone_only_on_a_validated_denial_from_every_server(
     """DPS 4.6 (keys/go_insecure.py): the stop of signing waits for the DS to be gone,
     and only a signed denial from every parent server says it is; a forged empty answer
     would let the zone go unsigned while validators still hold its DS."""
-    from tldsec.keys.planner import Action
+    from tldsec.keys.planner import Action, Step
     from tldsec.keys.timing import ds_publish_interval
 
     km, clock = manager
@@ -337,13 +337,13 @@ def test_going_insecure_ds_gone_only_on_a_validated_denial_from_every_server(
     km.go_insecure("wind down")
     assert km.export_ds() == []
 
-    def unsign() -> object:
+    def unsign() -> Step:
         return next(s for s in km.plan().steps if s.action is Action.UNSIGN)
 
     # The parent still serves the DS (NSD restarts on a new port at each publish):
     # nothing opens.
     _, made = km.check_parent([r.server for r in roots], anchor, timeout=2)
-    assert made == [] and unsign().waiting_for.name == "ds-gone"  # type: ignore[attr-defined]
+    assert made == [] and unsign().waiting_for.name == "ds-gone"
     # An unsigned "no DS" (on-path forger, authoritative bit set) proves nothing.
     forger = Forger(aa=True)
     try:
@@ -362,4 +362,4 @@ def test_going_insecure_ds_gone_only_on_a_validated_denial_from_every_server(
     assert [(t.event, t.key_id) for t in made] == [(KeyEvent.DS_WITHDRAWN, ksk.key_id)]
     assert "parent check: DS served by none of" in made[0].reason and check.complete
     step = unsign()
-    assert step.due == clock.now() + ds_publish_interval(km.timing)  # type: ignore[attr-defined]
+    assert step.due == clock.now() + ds_publish_interval(km.timing)
