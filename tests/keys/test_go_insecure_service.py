@@ -45,6 +45,9 @@ def test_going_insecure_is_recorded_planned_and_cancelled(tmp_path: Path, policy
         km.go_insecure("again")
     with pytest.raises(KeyManagementError, match="going insecure: a new KSK"):
         km.emergency_rollover(Role.KSK, "suspected")
+    with pytest.raises(KeyManagementError, match="going insecure: a KSK rollover"):
+        km.request_rollover(Role.KSK, "lifetime")
+    assert km.request_rollover(Role.ZSK, "zsks still roll")  # the zone is signed meanwhile
 
     # A second key manager on the same database (the next cycle) plans from the intent.
     other = KeyManager(engine, MemoryKeyStore(), policy, clock, origin="example")

@@ -334,9 +334,16 @@ class KeyManager:
         self, role: Role, reason: str, key_ref: str | None = None
     ) -> list[Transition]:
         """Roll the active key now; the DPS periods and RFC 7583 intervals still apply."""
-        outcome = self._write(
-            lambda keys, now: rollover.request_rollover(keys, role, now, reason, key_ref)
-        )
+
+        def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
+            if self._insecure is not None and role is Role.KSK:
+                raise KeyManagementError(
+                    "the zone is going insecure: a KSK rollover would bring a DS back; "
+                    "'tldsec keys go-insecure --cancel' does that (it rolls the KSK)"
+                )
+            return rollover.request_rollover(keys, role, now, reason, key_ref)
+
+        outcome = self._write(op)
         return list(outcome.transitions) + self.run_due()
 
     def emergency_rollover(
