@@ -50,6 +50,7 @@ from tldsec.distribute.config import DistributeSettings
 from tldsec.distribute.notify import Notifier, NotifyTarget
 from tldsec.distribute.server import Access, PrimaryServer
 from tldsec.hsm.activation import Activation
+from tldsec.notify.worker import Worker, serve_worker
 from tldsec.service.activation import socket_path, start_server, tokens_of
 from tldsec.service.auditing import AuditMonitor
 from tldsec.service.control import control_token, token_path
@@ -105,6 +106,7 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
         self.control_token = control_token(settings.home)  # POST /cycle needs it
         self.facts = Facts()  # the last probe (probes.py)
         self.metrics = Metrics(self.snapshot)
+        self.outreach: Worker | None = None  # publish and notify (notify/worker.py)
 
     async def serve(
         self,
@@ -157,6 +159,11 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
                 stack.push_async_callback(_cancel, loop.create_task(self.scheduler.loop()))
                 stack.push_async_callback(self._stop_child)
                 loop.add_signal_handler(signal.SIGHUP, self.scheduler.trigger.set)
+                # DPS 1.4.3, 2, 2.1: the public repository (re-written when it changed)
+                # and the e-mail notices, on a thread of their own beside the cycles.
+                self.outreach = serve_worker(self.settings, self.clock)
+                self.outreach.start()
+                stack.push_async_callback(asyncio.to_thread, self.outreach.stop)
             probes = self._probes(checker, epp=epp)
             stack.callback(probes.close)
             every = PROBE_SECONDS
