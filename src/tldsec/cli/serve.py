@@ -37,6 +37,11 @@ def register(sub: Any) -> None:
     p.add_argument("--health-listen", metavar="HOST:PORT", help=f"default: {DEFAULT_HEALTH}")
     p.add_argument("--no-epp", action="store_true", help="do not start the EPP server")
     p.add_argument(
+        "--console-listen",
+        metavar="HOST:PORT",
+        help="also serve the registrar console (HTTPS) here (docs/console.md)",
+    )
+    p.add_argument(
         "--epp-processes",
         type=int,
         default=default_processes(),
@@ -76,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
                 health,
                 epp=not args.no_epp,
                 epp_listen=args.epp_listen,
+                console_listen=args.console_listen,
                 epp_processes=args.epp_processes,
                 cycles=not args.no_cycle,
             )

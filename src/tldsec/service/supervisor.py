@@ -87,6 +87,7 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
         self.started = clock.now()
         self.stop = asyncio.Event()
         self.epp_address: tuple[str, int] | None = None
+        self.console_address: tuple[str, int] | None = None  # the registrar console (HTTPS)
         self.dns_address: tuple[str, int] | None = None
         self.health_address: tuple[str, int] | None = None
         self.scheduler: Scheduler | None = None
@@ -117,6 +118,7 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
         epp_listen: str | None = None,
         epp_processes: int = 1,
         cycles: bool = True,
+        console_listen: str | None = None,
     ) -> None:
         loop = asyncio.get_running_loop()
         async with contextlib.AsyncExitStack() as stack:
@@ -130,6 +132,15 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
                     self.settings, self.clock, epp_listen, epp_processes
                 )
                 stack.push_async_callback(close_epp)
+            if console_listen is not None:
+                # The registrar console (docs/console.md) in this loop, with its own
+                # database pool and audit log as EPP has.
+                from tldsec.console.server import start_console
+
+                self.console_address, close_console = await start_console(
+                    self.settings, self.clock, console_listen
+                )
+                stack.push_async_callback(close_console)
             http = HttpServer(self.app())
             self.health_address = await http.start(*health)
             stack.push_async_callback(http.close)
@@ -293,6 +304,7 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
             "started": self.started.isoformat(),
             "dns": list(self.dns_address or ()),
             "epp": list(self.epp_address or ()),
+            "console": list(self.console_address or ()),
             "transfers": primary.transfers if primary else 0,
             "primary_problem": primary.problem if primary else None,
             "pending": scheduler.last_pending if scheduler else None,
@@ -360,6 +372,9 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
             lines.append(f"  hidden primary   {host} port {port} (UDP, TCP)")
         if self.epp_address:
             lines.append(f"  EPP              {self.epp_address[0]} port {self.epp_address[1]}")
+        if self.console_address:
+            host, port = self.console_address
+            lines.append(f"  console          https://{host}:{port}/")
         lines.append(f"  health           http://{health[0]}:{health[1]}/health")
         lines.append(f"  metrics          http://{health[0]}:{health[1]}/metrics")
         if self.primary is not None:
