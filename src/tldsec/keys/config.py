@@ -3,6 +3,7 @@
     [keys]
     parent_servers = ["198.41.0.4", "[2001:503:ba3e::2:30]:53"]  # asked by check-parent
     parent_trust_anchor = "/usr/share/dns/root.key"  # validates their answers (DPS 2.2)
+    parent_check_seconds = 3600              # serve asks them while a DS gate waits
     propagation_delay_seconds = 3600         # Dprp: zone change -> all our name servers
     parent_propagation_delay_seconds = 43200 # DprpP: DS seen -> all parent name servers
     parent_ds_ttl_seconds = 86400            # TTLds at the parent
@@ -35,6 +36,7 @@ class KeySettings:
 
     parent_servers: tuple[ParentServer, ...] = ()
     parent_trust_anchor: Path = Path("/usr/share/dns/root.key")
+    parent_check_seconds: int = 3600
     propagation_delay: timedelta = t.DEFAULT_PROPAGATION_DELAY
     parent_propagation_delay: timedelta = t.DEFAULT_PARENT_PROPAGATION_DELAY
     parent_ds_ttl: timedelta | None = None
@@ -65,6 +67,7 @@ def key_settings_from_table(table: KeysTable) -> KeySettings:
     return KeySettings(
         parent_servers=servers,
         parent_trust_anchor=Path(table.parent_trust_anchor),
+        parent_check_seconds=table.parent_check_seconds,
         propagation_delay=seconds(table.propagation_delay_seconds, defaults.propagation_delay),
         parent_propagation_delay=seconds(
             table.parent_propagation_delay_seconds, defaults.parent_propagation_delay

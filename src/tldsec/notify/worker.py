@@ -109,10 +109,16 @@ class Worker:
             self._stopping.wait(self._interval)
 
 
-def serve_worker(settings: Settings, clock: Clock, interval: float | None = None) -> Worker:
-    """The worker ``tldsec serve`` starts: the repository (when ``[[publish.dps]]`` names
-    the DPS) and the notices, every ``[notify] every_seconds`` unless ``interval``."""
-    passes: list[tuple[str, Pass]] = []
+def serve_worker(
+    settings: Settings,
+    clock: Clock,
+    interval: float | None = None,
+    extra: Sequence[tuple[str, Pass]] = (),
+) -> Worker:
+    """The worker ``tldsec serve`` starts: ``extra`` passes first (the parent check), then
+    the repository (when ``[[publish.dps]]`` names the DPS) and the notices, every
+    ``[notify] every_seconds`` unless ``interval``."""
+    passes: list[tuple[str, Pass]] = list(extra)
     if settings.config.publish.dps:
         passes.append(("publish", PublishPass(settings, clock)))
     passes.append(("notify", lambda: notify_pass(settings, clock)))

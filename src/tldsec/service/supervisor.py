@@ -4,8 +4,10 @@ One process runs the hidden primary (SOA/AXFR/IXFR to the secondaries, NOTIFY), 
 server (registrars), the cycle scheduler (cycles as child processes, ``cycles.py``), the
 HSM activation socket (``hsm.py``), the audit watch (``auditing.py``), the database
 probes (``probes.py``) and the HTTP endpoints (``http.py``: /health, /metrics, POST
-/cycle), with one JSON log line per event. The primary picks up each new serial from the
-distribution store (DPS 5.6: the signing side pushes, the primary never reaches back).
+/cycle), the outreach worker (the public repository, the notices and the parent check of
+``parent.py``), with one JSON log line per event. The primary picks up each new serial
+from the distribution store (DPS 5.6: the signing side pushes, the primary never reaches
+back).
 
 The scheduler (DPS 3.5.2: DS changes reach the zone within the hour) looks every
 ``[cycle] check_seconds`` for work (``Cycle.pending``: a cheap check). A registry change
@@ -60,6 +62,7 @@ from tldsec.service.health import HSM_LOCKED, faults
 from tldsec.service.hsm import REPLICA_CHECK_SECONDS, HsmControl
 from tldsec.service.http import HttpServer, make_app
 from tldsec.service.metrics import Metrics, Snapshot
+from tldsec.service.parent import ParentCheckPass
 from tldsec.service.probes import Backoff, Facts, Probes
 from tldsec.settings import Settings
 
@@ -108,6 +111,7 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
         self.facts = Facts()  # the last probe (probes.py)
         self.metrics = Metrics(self.snapshot)
         self.outreach: Worker | None = None  # publish and notify (notify/worker.py)
+        self.parent_check: ParentCheckPass | None = None  # service/parent.py
 
     async def serve(
         self,
@@ -171,8 +175,12 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
                 stack.push_async_callback(self._stop_child)
                 loop.add_signal_handler(signal.SIGHUP, self.scheduler.trigger.set)
                 # DPS 1.4.3, 2, 2.1: the public repository (re-written when it changed)
-                # and the e-mail notices, on a thread of their own beside the cycles.
-                self.outreach = serve_worker(self.settings, self.clock)
+                # and the e-mail notices, on a thread of their own beside the cycles;
+                # DPS 2.2: the parent's DS, asked while a KSK's DS waits at a gate.
+                self.parent_check = ParentCheckPass(self.settings, self.clock)
+                self.outreach = serve_worker(
+                    self.settings, self.clock, extra=[("parent-check", self.parent_check)]
+                )
                 self.outreach.start()
                 stack.push_async_callback(asyncio.to_thread, self.outreach.stop)
             probes = self._probes(checker, epp=epp)

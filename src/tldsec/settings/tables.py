@@ -175,6 +175,8 @@ class KeysTable:
     parent_servers: tuple[str, ...] = ()
     # The parent zone's DS or DNSKEY records: its answers are validated from them (DPS 2.2).
     parent_trust_anchor: str = setting("/usr/share/dns/root.key", nonempty=True)
+    # serve asks them this often while a DS waits at a parent gate (0: never)
+    parent_check_seconds: int = setting(3600, low=0, high=2**31)
     propagation_delay_seconds: int | None = setting(None, low=0, high=2**31)
     parent_propagation_delay_seconds: int | None = setting(None, low=0, high=2**31)
     parent_ds_ttl_seconds: int | None = setting(None, low=0, high=2**31)

@@ -1,0 +1,98 @@
+"""The parent check on the planner's schedule (issue 21: "serve polls the parent").
+
+While a KSK's DS waits at a parent gate (submitted and not yet seen, or its withdrawal
+requested and not yet gone), ``tldsec serve`` asks the parent's servers every
+``[keys] parent_check_seconds`` through ``KeyManager.check_parent``: the same validated
+path as ``tldsec keys check-parent`` (keys/parentproof.py), so a gate opens only on
+authoritative answers validated from the parent's trust anchor. With nothing waiting, or
+no parent servers configured, it asks nothing.
+
+A DS under one of our key tags with another digest, or a parent DS TTL longer than the
+rollover waits assume, is a ``system.anomaly`` in the audit log (once per distinct
+finding) and a warning in serve's log: the gate stays shut until someone looks.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from tldsec.audit.config import open_audit_log
+from tldsec.audit.events import EventType
+from tldsec.clock import Clock
+from tldsec.keys.config import load_key_settings
+from tldsec.keys.database import open_signer_db
+from tldsec.keys.gates import ParentCheck
+from tldsec.keys.parentproof import TrustAnchor
+from tldsec.keys.service import KeyManager
+from tldsec.keys.state import DsState, Role
+from tldsec.settings import Settings
+
+log = logging.getLogger("tldsec.serve.parent")
+ACTOR = "component:parent-check"
+WAITING = (DsState.SUBMITTED, DsState.WITHDRAWAL_REQUESTED)
+
+
+class ParentCheckPass:
+    """One pass of serve's outreach worker: the parent check, when one is due."""
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._last: datetime | None = None
+        self._reported: set[str] = set()  # findings already in the audit log
+        self.last_check: ParentCheck | None = None
+
+    def due(self, now: datetime) -> bool:
+        conf = load_key_settings(self._settings)
+        if not conf.parent_servers or conf.parent_check_seconds <= 0:
+            return False
+        every = timedelta(seconds=conf.parent_check_seconds)
+        return self._last is None or now - self._last >= every
+
+    def __call__(self) -> ParentCheck | None:
+        now = self._clock.now()
+        if not self.due(now):
+            return None
+        settings = self._settings
+        conf = load_key_settings(settings)
+        engine = open_signer_db(settings.signer_db_url)
+        audit = open_audit_log(settings, self._clock)
+        try:
+            km = KeyManager(
+                engine,
+                None,
+                settings.policy,
+                self._clock,
+                origin=settings.origin,
+                timing=conf.timing(settings.policy),
+                recorder=audit.record,
+                actor=ACTOR,
+            )
+            keys = km.key_records()
+            if not any(k.role is Role.KSK and k.ds_state_at(now) in WAITING for k in keys):
+                return None
+            self._last = now
+            anchor = TrustAnchor.from_file(conf.parent_trust_anchor)
+            check, made = km.check_parent(conf.parent_servers, anchor)
+            self.last_check = check
+            for t in made:
+                log.info("parent check: %s %s %s (%s)", t.event, t.role, t.key_tag, t.reason)
+            for a in check.answers:
+                if a.ds is None:
+                    log.info("parent check: %s: %s", a.server, a.error)
+            ttl = km.parent_ttl_problem(check)
+            for finding in check.mismatches(keys) + ([ttl] if ttl else []):
+                log.warning("parent check: %s", finding)
+                if finding not in self._reported:
+                    self._reported.add(finding)
+                    audit.record(
+                        EventType.SYSTEM_ANOMALY,
+                        actor=ACTOR,
+                        anomaly="parent check",
+                        finding=finding,
+                    )
+            return check
+        finally:
+            audit.close()
+            engine.dispose()
