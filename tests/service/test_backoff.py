@@ -77,3 +77,77 @@ def test_the_backoff_doubles_to_a_ceiling_and_resets() -> None:
     backoff = Backoff(5, ceiling=60)
     assert [backoff.next(False) for _ in range(5)] == [10, 20, 40, 60, 60]
     assert backoff.next(True) == 5 and backoff.next(False) == 10
+
+
+class Cycles:
+    """A scheduler whose cycles give scripted outcomes; the monotonic clock is ours."""
+
+    def __init__(self, outcomes: list[dict[str, object]]) -> None:
+        self.now = 0.0
+        self.outcomes = outcomes
+        self.runs: list[tuple[float, bool]] = []
+        self.pending: Pending | None = None
+        self.scheduler = Scheduler(
+            check=self._check,
+            run_cycle=self._run,
+            clock=FakeClock(SystemClock().now()),
+            debounce=30,
+            interval=900,
+            check_seconds=2,
+            monotonic=lambda: self.now,
+        )
+
+    async def _check(self) -> Pending | None:
+        return self.pending
+
+    async def _run(self, force: bool) -> dict[str, object]:
+        self.runs.append((self.now, force))
+        return self.outcomes.pop(0)
+
+    def tick(self, at: float, forced: bool = False) -> list[float]:
+        self.now = at
+        asyncio.run(self.scheduler._tick(forced))
+        return [when for when, _ in self.runs]
+
+
+HSM_AWAY = {
+    "outcome": "failed",
+    "error": "cannot load PKCS#11 module /usr/lib/softhsm/libsofthsm2.so: GeneralError",
+    "kind": "KeyStoreUnavailable",
+}
+
+
+def test_a_failed_cycle_is_retried_with_back_off_until_it_succeeds() -> None:
+    c = Cycles([HSM_AWAY, HSM_AWAY, HSM_AWAY, {"outcome": "published"}])
+    assert c.tick(0, forced=True) == [0]  # fails: retried in 4 s, no new work needed
+    assert c.tick(2) == [0]
+    assert c.tick(4) == [0, 4]  # fails again: 8 s
+    assert c.tick(10) == [0, 4]
+    assert c.tick(12) == [0, 4, 12]  # and again: 16 s
+    c.pending = Pending("registry", "registry changes")  # work found waits for it too
+    assert c.tick(27) == [0, 4, 12]
+    c.pending = None
+    assert c.tick(28) == [0, 4, 12, 28]  # published: nothing more to retry
+    assert [force for _, force in c.runs] == [True] * 4  # a forced cycle's retry is forced
+    assert c.scheduler.retry_at is None and c.scheduler.cycle_failures == 0
+    assert c.tick(1000) == [0, 4, 12, 28]
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {
+            "outcome": "failed",
+            "error": "wrong PIN for token 'tldsec'",
+            "kind": "KeyStoreLoginError",
+        },
+        {"outcome": "failed", "reason": "exited with status 1 and no result", "stage": "process"},
+        {"outcome": "refused", "reason": "the gate refused serial 7", "stage": "verify"},
+    ],
+)
+def test_a_refused_pin_a_crash_or_a_refusal_is_not_retried(result: dict[str, object]) -> None:
+    c = Cycles([result])
+    assert c.tick(0, forced=True) == [0]
+    for at in (4, 8, 60, 600):
+        assert c.tick(at) == [0]  # a PIN tried again could lock the token
+    assert c.scheduler.retry_at is None

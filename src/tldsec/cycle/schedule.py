@@ -8,7 +8,10 @@ more; key steps, signatures to refresh and interrupted cycles start one at once;
 change-driven mode, work found waits for the policy's cycle interval. ``trigger`` runs a
 cycle at once. Check failures are logged and kept in ``last_error``; the loop goes on,
 asking again with back-off (the wait doubles from ``check_seconds`` up to
-``RETRY_CEILING``) until the check answers, then at ``check_seconds`` again.
+``RETRY_CEILING``) until the check answers, then at ``check_seconds`` again. A cycle
+that failed for a reason that may pass (an HSM or a database away: ``retryable``) runs
+again with the same back-off even when no new work is found, until one succeeds; a
+refused PIN is never retried (a token may lock).
 """
 
 from __future__ import annotations
@@ -51,13 +54,21 @@ class Scheduler:
     hold: Callable[[], str | None] | None = None
     held: str | None = None
     failures: int = 0  # checks failed in a row
+    # A cycle that failed for a transient reason (``retryable``) runs again after a
+    # back-off, work found or not: doubling from ``check_seconds`` up to RETRY_CEILING.
+    cycle_failures: int = 0  # cycles failed in a row
+    retry_at: float | None = None  # monotonic time of the retry, None: nothing to retry
+    retry_force: bool = False  # the failed cycle was forced: so is its retry
 
     def wait_seconds(self) -> float:
         """The wait before the next check: ``check_seconds``, or more while it fails."""
-        if not self.failures:
+        return self._backoff(self.failures)
+
+    def _backoff(self, failures: int) -> float:
+        if not failures:
             return self.check_seconds
         ceiling = max(RETRY_CEILING, self.check_seconds)
-        return float(min(ceiling, self.check_seconds * 2 ** min(self.failures, 16)))
+        return float(min(ceiling, self.check_seconds * 2 ** min(failures, 16)))
 
     def __post_init__(self) -> None:
         self.next_interval = self.monotonic() + self.interval
@@ -96,7 +107,11 @@ class Scheduler:
             self.next_interval = now + self.interval
         if pending is None:
             self.change_seen = None
+            if self.retry_at is not None and now >= self.retry_at:
+                await self._run(self.retry_force, f"retry {self.cycle_failures} of a failed cycle")
             return
+        if self.retry_at is not None and now < self.retry_at:
+            return  # the last cycle failed: work found waits for the back-off too
         if pending.kind == "registry" and self.change_driven:
             # Debounce (policy [cycle] debounce_seconds): let a burst of changes settle,
             # counted from the oldest change waiting, so that changes made while a cycle
@@ -132,6 +147,26 @@ class Scheduler:
         log.info("scheduler: starting a cycle (%s)", why)
         self.change_seen = None
         self.last = await self.run_cycle(force)
+        if retryable(self.last):
+            self.cycle_failures += 1
+            wait = self._backoff(self.cycle_failures)
+            self.retry_at, self.retry_force = self.monotonic() + wait, force
+            log.warning("scheduler: the cycle failed; it runs again in %.0f s", wait)
+        else:
+            self.cycle_failures, self.retry_at = 0, None
+
+
+# A failed cycle is retried unless a retry could do harm or cannot help: a PIN the HSM
+# refused (a token may lock after a few wrong PINs), or a child that died without its
+# result (its cause unknown: a wrong PIN is one). Refused and held cycles wait for a person.
+NOT_RETRIED_KINDS = frozenset({"KeyStoreLoginError", "KeyStoreLocked"})
+
+
+def retryable(result: dict[str, Any] | None) -> bool:
+    """Whether this cycle failed for a reason that may pass (an HSM or database away)."""
+    if result is None or result.get("outcome") != "failed":
+        return False
+    return result.get("kind") not in NOT_RETRIED_KINDS and result.get("stage") != "process"
 
 
 def _one_line(exc: BaseException) -> str:
