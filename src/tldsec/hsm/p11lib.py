@@ -237,7 +237,9 @@ def open_user_session(
             if attempt == OPEN_ATTEMPTS or not isinstance(exc.__cause__, pkcs11.GeneralError):
                 raise
         time.sleep(0.005 * 2**attempt)  # 10 ms, 20 ms, ... 160 ms: let the other finish
-        restart(_MODULES[str(module)])
+        entry = _MODULES.get(str(module))
+        if entry is not None:  # None: C_Initialize itself failed (a token directory away)
+            restart(entry)
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -4,10 +4,10 @@ primary keeps serving the last good zone.
 
 A fault is any of: no zone served; the primary refused a zone file; the last cycle
 failed, was refused or held; the scheduler's check failed (a registry or signer
-database away); a database the service needs does not answer; the HSM is locked or its
-login failed; an HSM lacks a key (replica proof); the audit log cannot be read or
-written, or its watch raised an integrity alarm. Each is one line that names what
-failed and where."""
+database away); a database the service needs does not answer; the HSM is locked, its
+login failed, or it is unavailable (retried with back-off); an HSM lacks a key (replica
+proof); the audit log cannot be read or written, or its watch raised an integrity
+alarm. Each is one line that names what failed and where."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tldsec.cycle.schedule import Scheduler
 from tldsec.distribute.server import PrimaryServer
 
 HSM_LOCKED = "the HSM is locked"
+HSM_UNAVAILABLE = "the HSM is unavailable"
 
 
 def faults(
@@ -54,6 +55,8 @@ def faults(
             if error
             else f"{HSM_LOCKED}: the Security Officer activates it ('tldsec hsm activate')"
         )
+    if hsm.get("state") == "unavailable":
+        found.append(f"{HSM_UNAVAILABLE} (retrying with back-off): {hsm.get('last_error')}")
     if replicas is not None and replicas["incidents"]:
         found.extend(f"replica proof: {line}" for line in replicas["incidents"])
     return found

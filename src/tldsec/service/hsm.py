@@ -2,7 +2,9 @@
 deactivation over the activation socket (``activation.py``), a stored PIN's login at
 start, and the daily replica proof (issue 14 item 5). A PIN the HSM refuses is never
 retried by itself (a token may lock after a few wrong PINs): the service stays locked,
-says why on /health, and keeps serving the last good zone."""
+says why on /health, and keeps serving the last good zone. An HSM that is away (the
+module cannot load, the token is missing: ``KeyStoreUnavailable``) is retried with
+back-off until it answers; /health names it meanwhile."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tldsec.errors import KeyStoreError, KeyStoreLoginError, KeyStoreUnavailable, TldsecError
 from tldsec.service.activation import Peer
 from tldsec.service.auditing import SERVE_ACTOR
+from tldsec.service.probes import Backoff
 
 if TYPE_CHECKING:
     from tldsec.clock import Clock
@@ -25,6 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tldsec.serve")
 REPLICA_CHECK_SECONDS = 86400.0  # the daily replica proof (issue 14 item 5)
+HSM_RETRY_SECONDS = 2.0  # the first retry of an HSM that is away; doubles per failure
+HSM_RETRY_CEILING = 60.0  # the longest wait between retries
 
 
 class HsmControl:
@@ -36,6 +41,8 @@ class HsmControl:
     hsm_lock: asyncio.Lock
     signing: bool
     replica_check: asyncio.Event
+    hsm_retrying: bool = False  # the HSM was away at the stored-PIN login: retrying
+    hsm_away: str | None = None  # why (the last error), without secrets
 
     if TYPE_CHECKING:  # from the other parts of Service
 
@@ -49,6 +56,8 @@ class HsmControl:
         """Why no cycle may run now (the HSM is locked), or None."""
         if self.activation is None or self.activation.active:
             return None
+        if self.hsm_retrying:
+            return f"the HSM is unavailable (retrying with back-off): {self.hsm_away}"
         return "the HSM is locked: the Security Officer activates it ('tldsec hsm activate')"
 
     async def watch_replicas(self, seconds: float) -> None:
@@ -109,7 +118,11 @@ class HsmControl:
             return {"state": "not used (--no-cycle)", "tokens": []}
         if self.activation is None:
             return {"state": "keys on disk", "tokens": []}
-        return self.activation.status()
+        status = self.activation.status()
+        if self.hsm_retrying and not self.activation.active:
+            status["state"] = "unavailable"
+            status["last_error"] = self.hsm_away
+        return status
 
     async def hsm_request(self, request: dict[str, Any], peer: Peer) -> dict[str, Any]:
         """One request on the activation socket: status, activate, deactivate."""
@@ -173,15 +186,38 @@ class HsmControl:
         await asyncio.to_thread(self._audit_as, "hsm.deactivated", actor, peer=peer.as_json())
         return {"ok": True, "hsm": self.hsm_status()}
 
-    async def _activate_stored(self) -> None:
-        """A home that stores its PINs (not the dps policy) is activated at start."""
+    async def retry_hsm(self, base: float = HSM_RETRY_SECONDS) -> None:
+        """An HSM that is away (module or token unavailable, not a wrong PIN) at start:
+        log in again with back-off (``Backoff``) until it answers, then sign again."""
+        backoff = Backoff(base, HSM_RETRY_CEILING)
+        while self.hsm_retrying:
+            await asyncio.sleep(backoff.next(False))
+            async with self.hsm_lock:  # no activation by the officer meanwhile
+                if self.activation is None or self.activation.active:
+                    self.hsm_retrying = False
+                    return
+                if await self._activate_stored(retry=True):
+                    return
+
+    async def _activate_stored(self, *, retry: bool = False) -> bool:
+        """A home that stores its PINs (not the dps policy) is activated at start.
+        False: the HSM is away (retry with back-off); True: active, or a refused PIN,
+        which is never retried (a token may lock after a few wrong PINs)."""
         activation = self.activation
         assert activation is not None
         actor = SERVE_ACTOR
         try:
             await asyncio.to_thread(activation.activate, {}, now=self.clock.now(), by=actor)
         except KeyStoreError as exc:
-            log.error("HSM activation with the stored PIN failed: %s", exc)
+            away = not isinstance(exc, KeyStoreLoginError)
+            if retry and away and str(exc) == self.hsm_away:
+                return False  # the same outage: logged and recorded once
+            self.hsm_retrying, self.hsm_away = away, str(exc) if away else None
+            log.error(
+                "HSM activation with the stored PIN failed%s: %s",
+                " (retrying with back-off)" if away else "",
+                exc,
+            )
             if isinstance(exc, KeyStoreLoginError):
                 await asyncio.to_thread(
                     self._audit_as,
@@ -193,8 +229,13 @@ class HsmControl:
                 )
             else:
                 await asyncio.to_thread(self._audit_as, "hsm.failure", actor, reason=str(exc))
-            return
+            return not away
+        if self.hsm_away is not None:
+            log.info("the HSM answers again: activated with the stored PIN")
+        self.hsm_retrying, self.hsm_away = False, None
+        self.replica_check.set()
         await asyncio.to_thread(self._audit_as, "hsm.activated", actor, pin_source="stored")
+        return True
 
     async def _deactivate_on_exit(self) -> None:
         if self.activation is not None and self.activation.active:

@@ -160,8 +160,9 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
                 stack.push_async_callback(_close_server, control)
             if self.activation is not None:
                 stack.push_async_callback(self._deactivate_on_exit)
-                if not self.activation.officer_tokens():
-                    await self._activate_stored()
+                if not self.activation.officer_tokens() and not await self._activate_stored():
+                    task = loop.create_task(self.retry_hsm())  # the HSM is away: back-off
+                    stack.push_async_callback(_cancel, task)
                 if self.settings.keystore.replicas:
                     task = loop.create_task(self.watch_replicas(REPLICA_CHECK_SECONDS))
                     stack.push_async_callback(_cancel, task)
