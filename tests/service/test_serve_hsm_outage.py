@@ -41,6 +41,8 @@ def test_serve_survives_an_hsm_that_is_away(tmp_path: Path) -> None:
         code, health = serve.health()
         assert code == 503 and health["status"] == "degraded"
         assert pin not in str(health)
+        assert any(f"SoftHSM2 token directory {tokens} " in f for f in serve.faults())
+        assert any(f.endswith(" is missing") for f in serve.faults())
         serial = serve.axfr_serial()  # the last good zone is still served
         m = serve.metrics()
         assert one(m, "tldsec_hsm_active") == 0

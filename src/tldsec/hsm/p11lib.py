@@ -39,7 +39,7 @@ from pkcs11 import TokenFlag
 
 from tldsec.errors import KeyStoreError, KeyStoreLoginError, KeyStoreUnavailable
 from tldsec.hsm.p11errors import Where, pkcs11_errors, translate
-from tldsec.hsm.softhsm_store import TOKEN_RECORD, damaged_tokens
+from tldsec.hsm.softhsm_store import TOKEN_RECORD, damaged_tokens, token_directory
 
 SOFTHSM2_CONF = "SOFTHSM2_CONF"
 # SoftHSM2's file object store can fail a reader with CKR_GENERAL_ERROR while another
@@ -91,7 +91,7 @@ def attach(module: Path, softhsm2_conf: Path | None) -> Module:
         # python-pkcs11 caches libraries per path; code other than ours may have loaded
         # this one already, with another configuration or in a parent process.
         preloaded = path in getattr(pkcs11, "_loaded", {})
-        with pkcs11_errors(Where("load", path)):
+        with _softhsm_hint(os.environ.get(SOFTHSM2_CONF)), pkcs11_errors(Where("load", path)):
             lib = pkcs11.lib(path)
         entry = Module(path, lib, os.getpid(), os.environ.get(SOFTHSM2_CONF))
         _MODULES[path] = entry
@@ -118,12 +118,35 @@ def restart(entry: Module, softhsm2_conf: str | None = None) -> None:
         # finalize there. python-pkcs11 has cleared its flag either way; if not, fail.
         if entry.lib.initialized:
             raise translate(exc, Where("load", entry.path)) from exc
-    with pkcs11_errors(Where("load", entry.path)):
+    with _softhsm_hint(os.environ.get(SOFTHSM2_CONF)), pkcs11_errors(Where("load", entry.path)):
         entry.lib.initialize()
     entry.pid = os.getpid()
     entry.conf = os.environ.get(SOFTHSM2_CONF)
     entry.generation += 1
     entry.logins.clear()
+
+
+@contextmanager
+def _softhsm_hint(conf: str | None) -> Iterator[None]:
+    """A module that fails to initialise because SoftHSM2's token directory is missing
+    or unreadable (the usual SoftHSM2 outage: a volume not mounted, a directory moved
+    or its permissions changed) says so, with the directory and the configuration."""
+    try:
+        yield
+    except KeyStoreUnavailable as exc:
+        where = token_directory(Path(conf)) if conf is not None else None
+        if where is None:
+            raise
+        if not where.is_dir():
+            problem = "is missing"
+        elif not os.access(where, os.R_OK | os.W_OK | os.X_OK):
+            problem = "is not readable and writable by this process"
+        else:
+            raise
+        raise KeyStoreUnavailable(
+            f"{exc}: the SoftHSM2 token directory {where} (directories.tokendir in {conf}) "
+            f"{problem}"
+        ) from exc
 
 
 def close_all_sessions(module: Path) -> None:
