@@ -8,7 +8,8 @@
   the last good zone, ``tldsec status`` names the fault;
 * the registry and audit databases on a PostgreSQL cluster the test stops under serve:
   serve keeps serving, /health 503 naming each database, ``tldsec status`` names it;
-  once the cluster is back, serve recovers by itself and /health returns 200.
+  a cycle asked for meanwhile fails and is retried with back-off; once the cluster is
+  back, serve recovers by itself and /health returns 200.
 """
 
 from __future__ import annotations
@@ -179,9 +180,17 @@ def test_database_outages_are_faults_and_serve_recovers(tmp_path: Path) -> None:
             assert status.returncode == 1
             assert "cannot reach the registry database" in status.stderr
             assert f"127.0.0.1:{cluster.port}/registry" in status.stderr
+            # a cycle asked for during the outage fails; the scheduler retries it with
+            # back-off, so /health is 200 again only once a cycle succeeded
+            post_cycle(serve)
+            serve.wait(
+                lambda: any(f.startswith("the last cycle failed") for f in serve.faults()),
+                "the failed cycle",
+            )
 
             cluster.start()
             serve.wait(lambda: serve.health()[0] == 200, "recovery to health 200", timeout=180)
+            assert "retry 1 of a failed cycle" in serve.log.read_text()
             assert serve.process.poll() is None
             assert serve.faults() == []
             serve.wait(lambda: one(serve.metrics(), "tldsec_audit_up") == 1, "the audit log")
