@@ -133,15 +133,18 @@ class EppServer:
         loop = asyncio.get_running_loop()
         counted = self._admit(address)
         pending = True  # for on_unauthenticated_end
+        handshake_failed = False  # start_tls raised: nothing to flush, drop the transport
         try:
             if not counted:
                 return
             # TLS and the login together within login_timeout of the connection.
             login_deadline = loop.time() + self.limits.login_timeout
+            handshake_failed = True
             await writer.start_tls(
                 self.context,
                 ssl_handshake_timeout=min(self.limits.handshake_timeout, self.limits.login_timeout),
             )
+            handshake_failed = False
             conn.cert_fingerprint = peer_fingerprint(writer.get_extra_info("ssl_object"))
             greeting = await loop.run_in_executor(self._pool, self.dispatcher.greeting)
             await self._send(writer, greeting)
@@ -174,9 +177,12 @@ class EppServer:
             self.dispatcher.end_session(conn)
             if self.on_session_end is not None:
                 self.on_session_end()
-            if self._closing:
+            if self._closing or handshake_failed:
                 # Shutting down: no TLS close_notify exchange with a client that may not
-                # answer (it would hold the shutdown for ssl_shutdown_timeout).
+                # answer (it would hold the shutdown for ssl_shutdown_timeout). A failed
+                # handshake has nothing to flush either: the transport is dropped at once
+                # (a plain close could leave it open behind the failed TLS layer until
+                # the garbage collector found it).
                 writer.transport.abort()
             else:
                 writer.close()
