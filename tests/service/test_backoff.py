@@ -9,10 +9,10 @@ import asyncio
 import pytest
 from sqlalchemy.exc import OperationalError
 
+from tldsec.backoff import Backoff
 from tldsec.clock import FakeClock, SystemClock
 from tldsec.cycle.schedule import RETRY_CEILING, Scheduler
 from tldsec.cycle.state import Pending
-from tldsec.service.probes import Backoff
 
 
 def test_failing_checks_back_off_and_recover() -> None:

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tldsec.backoff import backoff_seconds
 from tldsec.clock import Clock
 from tldsec.cycle.state import Pending
 from tldsec.errors import TldsecError
@@ -65,10 +66,8 @@ class Scheduler:
         return self._backoff(self.failures)
 
     def _backoff(self, failures: int) -> float:
-        if not failures:
-            return self.check_seconds
         ceiling = max(RETRY_CEILING, self.check_seconds)
-        return float(min(ceiling, self.check_seconds * 2 ** min(failures, 16)))
+        return backoff_seconds(self.check_seconds, failures, ceiling)
 
     def __post_init__(self) -> None:
         self.next_interval = self.monotonic() + self.interval

@@ -14,10 +14,10 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
+from tldsec.backoff import Backoff
 from tldsec.errors import KeyStoreError, KeyStoreLoginError, KeyStoreUnavailable, TldsecError
 from tldsec.service.activation import Peer
 from tldsec.service.auditing import SERVE_ACTOR
-from tldsec.service.probes import Backoff
 
 if TYPE_CHECKING:
     from tldsec.clock import Clock

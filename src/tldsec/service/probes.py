@@ -4,7 +4,7 @@ neither /health nor /metrics ever waits on a database: whether each database ans
 EPP transaction log's new rows (command latency and result codes, whichever process
 served them), and the keys' states and next event.
 
-A database that does not answer is asked again with back-off (``Backoff``): the probe
+A database that does not answer is asked again with back-off (``tldsec.backoff``): the probe
 interval doubles up to a minute, and returns to the base once it answers."""
 
 from __future__ import annotations
@@ -47,22 +47,6 @@ class Facts:
     next_key_event: datetime | None = None
     next_key_action: str | None = None
     probed_at: datetime | None = None
-
-
-@dataclass
-class Backoff:
-    """Seconds to the next try: ``base`` while all is well, doubling on each failure up
-    to ``ceiling``."""
-
-    base: float
-    ceiling: float = 60.0
-    failures: int = 0
-
-    def next(self, ok: bool) -> float:
-        self.failures = 0 if ok else self.failures + 1
-        if ok:
-            return self.base
-        return float(min(self.ceiling, self.base * 2 ** min(self.failures, 16)))
 
 
 class DatabaseProbe:

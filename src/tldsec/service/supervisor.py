@@ -44,6 +44,7 @@ import dns.name
 
 from tldsec.audit.startup import FileHashes
 from tldsec.audit.watch import AuditWatch
+from tldsec.backoff import Backoff
 from tldsec.clock import Clock, from_epoch
 from tldsec.cycle import Cycle, load_cycle_settings, open_cycle, open_store
 from tldsec.cycle.schedule import Scheduler
@@ -63,7 +64,7 @@ from tldsec.service.hsm import REPLICA_CHECK_SECONDS, HsmControl
 from tldsec.service.http import HttpServer, make_app
 from tldsec.service.metrics import Metrics, Snapshot
 from tldsec.service.parent import ParentCheckPass
-from tldsec.service.probes import Backoff, Facts, Probes
+from tldsec.service.probes import Facts, Probes
 from tldsec.settings import Settings
 
 log = logging.getLogger("tldsec.serve")
