@@ -115,10 +115,17 @@ class EppServer:
         # Python 3.11.7/3.12.1 wait_closed() also waits for every open connection.
         if self._server is not None:
             self._server.close()
-        for task in list(self._sessions):
-            task.cancel()
-        if self._sessions:
-            await asyncio.gather(*self._sessions, return_exceptions=True)
+        # A connection accepted just before the close may not have started its session
+        # task yet: yield once so it joins _sessions, and repeat until none is left (a
+        # session left pending would be destroyed with the loop, its transport unclosed).
+        for _ in range(3):
+            await asyncio.sleep(0)
+            tasks = list(self._sessions)
+            if not tasks:
+                break
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
         self._pool.shutdown(wait=True, cancel_futures=True)
