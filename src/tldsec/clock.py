@@ -6,6 +6,7 @@ one EPP transaction, one cycle), so the whole key schedule can run in simulation
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -55,3 +56,9 @@ def to_epoch(when: datetime) -> int:
 
 def from_epoch(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def monotonic() -> float:
+    """Seconds on a clock that never jumps (deadlines measured on this host, such as the
+    publication lease's: decision 49)."""
+    return time.monotonic()

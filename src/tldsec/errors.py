@@ -27,7 +27,9 @@ class docstring is its default message.
     ├── KeyManagementError          a key operation is refused by the lifecycle rules
     ├── AuditError                  the audit log cannot be written or does not verify
     ├── DistributionError           the distribution store or the hidden primary failed
-    │   └── DigestMismatch          a published file differs from its recorded digest
+    │   ├── DigestMismatch          a published file differs from its recorded digest
+    │   ├── LeaseLost               this signer does not hold the publication lease
+    │   └── PushRefused             a primary refused a pushed zone (names why)
     ├── CycleError                  a zone cycle cannot run (another one holds the lock, ...)
     ├── NotifyError                 a notice could not be sent (names the SMTP server)
     │   └── NotifyUnsendable        it never can be as written (a bad address): not retried
@@ -203,6 +205,14 @@ class DistributionError(TldsecError):
 
 class DigestMismatch(DistributionError):
     """A published file is not the bytes its digest record says were verified."""
+
+
+class LeaseLost(DistributionError):
+    """This signer does not hold the publication lease: another signer publishes."""
+
+
+class PushRefused(DistributionError):
+    """A primary refused a pushed zone."""
 
 
 class CycleError(TldsecError):
