@@ -40,6 +40,7 @@ from tldsec.hsm.base import KeyStore
 from tldsec.verify import mode
 from tldsec.verify.cut import order_problem
 from tldsec.verify.incremental import verify_incremental
+from tldsec.verify.insecure import InsecureByDesign, verify_insecure
 from tldsec.verify.report import Report
 from tldsec.verify.verifier import KeyOpener, VerifyOptions, VerifyRequest, verify_zone
 from tldsec.verify.workers import ProgressFor
@@ -92,15 +93,22 @@ def gate(
     recorder: Recorder | None = None,
     previous_checked: Checked | None = None,
     progress: ProgressFor | None = None,
+    insecure: InsecureByDesign | None = None,
 ) -> GateResult:
     """Verify the candidate; publish it to ``publish_to`` only if every check passed.
 
     ``previous_checked``: the caller's proof, in this process, that the previous zone
     equals its digest record (taken only if the file is untouched since); ``progress``:
-    how far a full verification is (an incremental one is proportional to the changes)."""
+    how far a full verification is (an incremental one is proportional to the changes).
+    ``insecure``: the zone fact of going insecure's last step; only with it is the
+    candidate verified as an unsigned zone (``verify/insecure.py``, DPS 4.6)."""
     staged: Staged | None = None
     previous_state = None
-    if publish_to is not None:
+    if insecure is not None:
+        if publish_to is not None:
+            previous_state = mode.load_state(mode.state_path(publish_to))
+        decision = mode.Decision(mode.FULL, "insecure by design: the zone is published unsigned")
+    elif publish_to is not None:
         previous_state = mode.load_state(mode.state_path(publish_to))
         decision = mode.decide(
             request,
@@ -125,7 +133,10 @@ def gate(
         request = replace(request, signed=staged.path, display_name=str(request.signed))
     staging = time.perf_counter() - t0
     try:
-        report = _verify(request, options, now, decision, keystore, opener, progress)
+        if insecure is not None:
+            report = verify_insecure(request, options, now, insecure)
+        else:
+            report = _verify(request, options, now, decision, keystore, opener, progress)
         report.meta["staging_seconds"] = round(staging, 3)
         if staged is not None:
             report.meta["sha256"] = staged.digest.sha256
@@ -200,6 +211,9 @@ def _record(result: GateResult, publish_to: Path | None, recorder: Recorder | No
     }
     if "previous_damaged" in report.meta:
         details["previous_damaged"] = report.meta["previous_damaged"]
+    if report.meta.get("security"):
+        details["security"] = report.meta["security"]  # "insecure-by-design" (DPS 4.6)
+        details["unsigned_since"] = report.meta.get("unsigned_since")
     if report.passed:
         where = f"published to {publish_to}" if result.published else "not published (no target)"
         log.info(

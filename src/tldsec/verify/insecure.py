@@ -1,0 +1,180 @@
+"""The gate's insecure-by-design mode: an unsigned zone, verified as one (DPS 4.6, 6.6).
+
+After going insecure's last step the cycle publishes the zone with no DNSSEC record
+(``signer/unsigned.py``). The gate cannot check signatures that are not there; it checks
+instead that the zone is exactly the unsigned zone the registry built and that nothing
+is left of DNSSEC, and it accepts an unsigned zone only on the zone fact of the last
+step (``InsecureByDesign``, read by the cycle from the key manager's
+``unsigned_since``): an unsigned TLD is never published because of a setting. Without
+the fact the ordinary checks run and refuse the zone (no DNSKEY: no chain of trust).
+
+Checks, each reporting every finding:
+
+* ``zone-file``: the candidate parses with the verifier's own reader;
+* ``insecure-by-design``: the fact is given and not in the future, and the trust anchor
+  (what the key manager says the parent holds) names no key: a parent that still held
+  a DS would make every answer bogus (RFC 4035 5.2);
+* ``no-dnssec``: no DNSKEY, RRSIG, NSEC, NSEC3 or NSEC3PARAM anywhere (RFC 4035 2);
+* ``ttl``, ``content``, ``serial``: as for a signed zone (DPS 6.7; the zone equals the
+  builder's output record for record; the SOA serial increased, RFC 1982).
+
+The registry's digest and the reconciliation run before the gate in the cycle, as for a
+signed zone. The external validators and the second implementation have nothing to
+validate and are reported skipped, with the reason.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from tldsec.dnscore import names
+from tldsec.dnscore.types import type_text
+from tldsec.dnscore.zone import Zone
+from tldsec.errors import ZoneSyntaxError
+from tldsec.verify import content, ttl
+from tldsec.verify.context import ZONE_FILE, RunContext
+from tldsec.verify.options import VerifyOptions, VerifyRequest
+from tldsec.verify.report import CheckResult, Finding, Report
+from tldsec.verify.structure import DNSSEC_ADDED, analyse
+from tldsec.verify.zoneread import read_zone_file
+
+MODE = "insecure-by-design"  # the report's verification mode, and the check's name
+NO_DNSSEC = "no-dnssec"
+EXTERNAL = "external-validators"
+SECOND = "second-implementation"
+
+
+@dataclass(frozen=True, slots=True)
+class InsecureByDesign:
+    """The zone fact that lets the gate accept an unsigned zone: going insecure's last
+    step (every DS gone from the parent and from caches, every key retired) was taken
+    at ``since`` (the key manager's ``unsigned_since``, decision 46)."""
+
+    since: datetime
+
+    def __post_init__(self) -> None:
+        if self.since.tzinfo is None:
+            raise ValueError("unsigned_since must be timezone-aware (UTC)")
+
+
+def verify_insecure(
+    request: VerifyRequest,
+    options: VerifyOptions,
+    now: datetime,
+    fact: InsecureByDesign | None,
+) -> Report:
+    """Every check of an unsigned zone published by design; never raises for a bad zone."""
+    t0 = time.perf_counter()
+    run = RunContext(request, options, now)
+    checks: list[CheckResult] = []
+    meta: dict[str, object] = {
+        "mode": "unsigned zone, read whole",
+        "security": MODE,
+        "unsigned_since": None if fact is None else fact.since.isoformat(),
+        "verification": {"mode": MODE, "reason": "the zone is published unsigned (DPS 4.6)"},
+    }
+    checks.append(_fact(fact, now, request.trust_anchor))
+    t = time.perf_counter()
+    try:
+        read = read_zone_file(request.signed, run.origin)
+    except ZoneSyntaxError as exc:
+        checks.append(CheckResult.from_findings(ZONE_FILE, [Finding("", "", str(exc))], _since(t)))
+        return run.report(checks, None, meta, t0)
+    zone = read.zone
+    meta["records"] = read.records
+    checks.insert(0, CheckResult.from_findings(ZONE_FILE, read.findings, _since(t)))
+    checks.append(_no_dnssec(zone))
+    structure = analyse(zone)
+    meta["delegations"] = len(structure.delegations)
+    meta["occluded_names"] = len(structure.occluded)
+    del structure
+    checks.append(ttl.check_ttls(zone, options.rules.ttl))
+    checks.append(_content(zone, request))
+    checks.append(content.check_serial_from_file(zone, request.previous, request.origin))
+    checks.append(CheckResult.skipped(EXTERNAL, "an unsigned zone: no signature to validate"))
+    checks.append(CheckResult.skipped(SECOND, "an unsigned zone: nothing to sign again"))
+    serial = run.apex(zone).serial
+    return run.report(checks, serial, meta, t0)
+
+
+def _fact(fact: InsecureByDesign | None, now: datetime, anchor: Path) -> CheckResult:
+    t0 = time.perf_counter()
+    findings: list[Finding] = []
+    if fact is None:
+        findings.append(
+            Finding(
+                "",
+                "",
+                "no zone fact says going insecure's last step was taken: an unsigned zone is "
+                "published only after 'tldsec keys go-insecure' has withdrawn every DS and "
+                "the key manager retired every key (decision 46)",
+            )
+        )
+    elif fact.since > now:
+        findings.append(
+            Finding("", "", f"the zone is unsigned only from {fact.since.isoformat()}, after now")
+        )
+    try:
+        text = anchor.read_text(encoding="utf-8")
+    except OSError as exc:
+        findings.append(Finding("", "", f"the trust anchor file cannot be read: {exc}"))
+    else:
+        held = [line for line in text.splitlines() if line.strip() and not line.startswith(";")]
+        for line in held[:3]:
+            findings.append(
+                Finding(
+                    "",
+                    "DS",
+                    f"the parent should still hold {line.split(maxsplit=1)[0]}'s key "
+                    f"({line.strip()}): a validator holding it finds the unsigned zone bogus",
+                )
+            )
+    return CheckResult.from_findings(MODE, findings, _since(t0))
+
+
+def _no_dnssec(zone: Zone) -> CheckResult:
+    t0 = time.perf_counter()
+    findings: list[Finding] = []
+    for owner, node in zone.nodes.items():
+        for rrset in node:
+            if rrset.rtype in DNSSEC_ADDED:
+                findings.append(
+                    Finding(
+                        names.to_text(owner),
+                        type_text(rrset.rtype),
+                        "a DNSSEC record in a zone published unsigned",
+                    )
+                )
+            if rrset.sigs:
+                findings.append(
+                    Finding(
+                        names.to_text(owner),
+                        "RRSIG",
+                        f"{len(rrset.sigs)} signature(s) over {type_text(rrset.rtype)} in a "
+                        "zone published unsigned",
+                    )
+                )
+    return CheckResult.from_findings(NO_DNSSEC, findings, _since(t0))
+
+
+def _content(zone: Zone, request: VerifyRequest) -> CheckResult:
+    if request.unsigned is None:
+        return CheckResult.skipped(content.CONTENT, "no unsigned zone given (--unsigned)")
+    t = time.perf_counter()
+    try:
+        unsigned = read_zone_file(request.unsigned, request.origin).zone
+    except ZoneSyntaxError as exc:
+        return CheckResult.from_findings(
+            content.CONTENT, [Finding("", "", f"unsigned zone unusable: {exc}")], _since(t)
+        )
+    result = content.check_content(zone, unsigned)
+    return CheckResult(
+        result.name, result.status, result.findings, result.failures, _since(t), result.notes
+    )
+
+
+def _since(t: float) -> float:
+    return time.perf_counter() - t
