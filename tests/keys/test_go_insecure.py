@@ -3,6 +3,7 @@ last, with the waits visible in the plan; cancel brings a DS back by a KSK roll.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -11,7 +12,7 @@ from tests.keys.conftest import T0
 from tldsec.errors import KeyManagementError
 from tldsec.keys import go_insecure, rollover
 from tldsec.keys.plan import signing_config
-from tldsec.keys.planner import Action, plan
+from tldsec.keys.planner import Action, Constraint, plan
 from tldsec.keys.rollover import KeyFactory
 from tldsec.keys.state import DsState, KeyRecord, KeyState, Role
 from tldsec.keys.timing import TimingParams, ds_publish_interval
@@ -69,18 +70,16 @@ def test_the_ds_leaves_first_and_signing_never_stops_before_every_cached_ds_expi
     # One second before the last cached DS may expire: still waiting, still signed.
     before = expiry - timedelta(seconds=1)
     assert not plan(keys, policy, timing, before, insecure_since=since).due_steps(before)
-    # After it: the last step is held by the gate of what is not built, never run.
+    # After it: the last step runs; every key retires and leaves the zone at once.
     after = expiry + timedelta(seconds=1)
-    unsign = next(
-        s
-        for s in plan(keys, policy, timing, after, insecure_since=since).steps
-        if s.action is Action.UNSIGN
-    )
-    assert unsign.due is None and unsign.waiting_for.name == "not-built"
-    assert "not built" in unsign.waiting_for.description
-    same = rollover.run_due(keys, policy, timing, after, factory, insecure_since=since)
-    assert not [t for t in same.transitions if t.role is Role.KSK]
-    assert signing_config(same.keys, policy, after).keys
+    done = rollover.run_due(keys, policy, timing, after, factory, insecure_since=since)
+    assert all(k.state_at(after) is KeyState.REMOVED for k in done.keys)
+    assert go_insecure.unsigned_at(done.keys, since) == after
+    assert go_insecure.unsigned_at(keys, since) is None
+    with pytest.raises(KeyManagementError, match="no active ksk"):
+        signing_config(done.keys, policy, after)
+    # Unsigned, nothing is planned: no ZSK roll, no new key, for a year.
+    assert plan(done.keys, policy, timing, after + 365 * DAY, insecure_since=since).steps == ()
 
 
 def test_the_wait_counts_from_the_last_ds_gone_of_every_ksk(
@@ -164,22 +163,28 @@ def test_cancel_rolls_the_ksk_so_a_new_ds_goes_to_the_parent(
     assert go_insecure.cancel(keys, now, "again").transitions == ()  # rollover already asked
 
 
-def test_the_unsign_step_is_not_a_step_the_key_manager_carries_out(
+def test_the_unsign_step_is_refused_while_a_ds_gate_is_closed(
     policy: Policy, timing: TimingParams, factory: KeyFactory
 ) -> None:
+    """Regression (decision 46): the last step, forced through apply_step while one KSK's
+    DS is not confirmed gone, is refused and nothing is half-done."""
     keys = settled(policy, timing, factory)
     since = T0 + 2 * DAY
     keys = go_insecure.start(keys, since, "x").keys
-    keys = rollover.confirm_ds_withdrawn(keys, ksk_of(keys).key_id, since, "gone").keys
-    expiry = since + ds_publish_interval(timing)
     step = next(
         s
         for s in plan(keys, policy, timing, since, insecure_since=since).steps
         if s.action is Action.UNSIGN
     )
-    # Forced through apply_step at its timed due, it is refused, not half-done.
-    with pytest.raises(KeyManagementError, match="not something the key manager does"):
-        rollover.apply_step(keys, step, policy, expiry, factory)
+    assert step.due is None and step.waiting_for.name == "ds-gone"
+    forced = replace(step, constraints=(Constraint("forced", "test", since),))
+    with pytest.raises(KeyManagementError, match="not confirmed gone from the parent zone"):
+        rollover.apply_step(keys, forced, policy, since + DAY, factory)
+    with pytest.raises(KeyManagementError, match="not confirmed gone"):
+        go_insecure.unsign(keys, since + DAY, "x")
+    # Confirmed gone later than the step's time: still refused at that time.
+    keys = rollover.confirm_ds_withdrawn(keys, ksk_of(keys).key_id, since + 2 * DAY, "gone").keys
+    assert go_insecure.unsign(keys, since + 2 * DAY, "x").transitions
     assert "stop signing: publish the zone unsigned" in step.describe()
     assert ds_publish_interval(timing) == (
         timing.parent_propagation_delay + timing.parent_ds_ttl + timing.safety_margin

@@ -3,6 +3,7 @@ stored with the keys, audited, planned from, and cancelled."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -73,5 +74,50 @@ def test_going_insecure_is_recorded_planned_and_cancelled(tmp_path: Path, policy
     assert not any(s.action is Action.UNSIGN for s in km.plan().steps)
     assert next(k for k in keys if k.key_id == ksk.key_id).ds_state_at(clock.now()) is (
         DsState.WITHDRAWN
+    )
+    engine.dispose()
+
+
+def test_the_last_step_is_a_zone_fact_and_cannot_be_cancelled(
+    tmp_path: Path, policy: Policy
+) -> None:
+    """Decision 46: the last step retires every key and records ``unsigned_since`` in the
+    same transaction; after it, cancel and every key operation name the fresh start."""
+    engine = open_signer_db(f"sqlite:///{tmp_path / 'signer.db'}")
+    clock = FakeClock(T0)
+    recorded = Recorded()
+    km = KeyManager(engine, MemoryKeyStore(), policy, clock, origin="example", recorder=recorded)
+    km.bootstrap("tldsec init")
+    ksk = next(k for k in km.key_records() if k.role is Role.KSK)
+    clock.advance(DAY)
+    km.ds_seen(str(ksk.key_tag), "seen")
+    km.go_insecure("the TLD is handed back")
+    clock.advance(DAY)
+    km.ds_gone(str(ksk.key_tag), "gone")
+    clock.advance(ds_publish_interval(km.timing) - timedelta(seconds=1))
+    assert km.run_due() == [] and km.unsigned_since() is None  # one second early
+    clock.advance(timedelta(seconds=1))
+    made = km.run_due()
+    assert km.unsigned_since() == clock.now()
+    assert {t.event.value for t in made} == {"key.retired", "key.removed"}
+    assert all(k.state_at(clock.now()) is KeyState.REMOVED for k in km.key_records())
+    event, _, details = recorded.entries[-1]
+    assert event == "key.zone_unsigned" and "DPS 5.2.10" in details["hsm_objects"]
+    assert set(details["retired"]) == {k.key_tag for k in km.key_records()}
+    assert km.plan().steps == ()
+    assert km.going_insecure() == (T0 + DAY, "the TLD is handed back")
+    with pytest.raises(KeyManagementError, match="cannot be cancelled; signing again is a fresh"):
+        km.cancel_go_insecure("we changed our minds")
+    for refused in (
+        lambda: km.request_rollover(Role.ZSK, "x"),
+        lambda: km.generate(Role.KSK, "x"),
+        lambda: km.emergency_rollover(Role.ZSK, "x"),
+        lambda: km.bootstrap("x"),
+    ):
+        with pytest.raises(KeyManagementError, match=r"unsigned since .* fresh start"):
+            refused()
+    clock.advance(400 * DAY)
+    assert km.run_due() == [] and km.unsigned_since() == T0 + 2 * DAY + ds_publish_interval(
+        km.timing
     )
     engine.dispose()

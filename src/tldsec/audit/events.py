@@ -97,6 +97,7 @@ class EventType(StrEnum):
     KEY_ALGORITHM_CHANGED = "key.algorithm_changed"
     KEY_GO_INSECURE_REQUESTED = "key.go_insecure_requested"
     KEY_GO_INSECURE_CANCELLED = "key.go_insecure_cancelled"
+    KEY_ZONE_UNSIGNED = "key.zone_unsigned"
     KEY_OPERATION_REFUSED = "key.operation_refused"
     # Receipt and validation of signed public key material
     DS_RECEIVED = "ds.received"
@@ -249,6 +250,9 @@ CATALOGUE: dict[EventType, EventInfo] = {
     ),
     EventType.KEY_GO_INSECURE_CANCELLED: EventInfo(
         _C.KEY_STATE, _L.NOTICE, "going insecure was cancelled; a new KSK brings a DS back"
+    ),
+    EventType.KEY_ZONE_UNSIGNED: EventInfo(
+        _C.KEY_STATE, _L.WARNING, "the zone is published unsigned: every key retired (DPS 4.6)"
     ),
     EventType.KEY_OPERATION_REFUSED: EventInfo(
         _C.KEY_STATE, _L.WARNING, "the key lifecycle rules refused an operation"

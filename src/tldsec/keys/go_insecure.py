@@ -10,14 +10,16 @@ signed until no cache can hold a DS of it. The order, each wait from ``keys/timi
    (``keys check-parent``) or by an operator (``keys ds-gone``).
 3. the parent's DS TTL after the last ds-gone: DprpP + TTLds + safety margin
    (``timing.ds_publish_interval``), so no cache holds a DS of the zone.
-4. stop signing: the zone is published without DNSKEY, RRSIG, NSEC3 and NSEC3PARAM and
-   every key retires. NOT BUILT: the zone cycle and its gate cannot publish or verify an
-   unsigned zone yet, so this step stays behind the ``not-built`` gate once its wait is
-   over, and the zone stays signed (insecure only at the parent, which is safe).
+4. ``unsign``, the last step: every key retires and leaves the zone at once (its facts
+   move forward; the HSM objects are kept, DPS 5.2.10). The key manager records the
+   zone fact ``unsigned_since`` in the same transaction; from it the cycle publishes
+   the zone without DNSKEY, RRSIG, NSEC3, NSEC3PARAM and NSEC, and the gate verifies
+   it as insecure by design (decision 46).
 
 ``cancel`` (before step 4) returns to the normal flow: a withdrawn DS is never
 re-submitted for the same key (its facts only move forward), so the active KSK is
-rolled and its successor's DS goes to the parent the usual way.
+rolled and its successor's DS goes to the parent the usual way. After step 4 there is
+nothing to cancel: signing again is a fresh start (new KSK and ZSK, a new DS).
 Pure: no clock, no database, no key store.
 """
 
@@ -33,9 +35,9 @@ from tldsec.keys.rollover import KeyBook, Outcome
 from tldsec.keys.state import DsState, KeyRecord, KeyState, Role
 
 RFC = "DPS 4.6, RFC 6781 4.4"
-NOT_BUILT = (
-    "not built: the zone cycle cannot publish and verify an unsigned zone yet "
-    "(docs/keys.md 'Going insecure'); the zone stays signed, which is safe once no DS is left"
+FRESH_START = (
+    "signing again is a fresh start, as the first signing was: new KSK and ZSK and a new "
+    "DS at the parent (docs/operations.md 'Going insecure'; not built into tldsec yet)"
 )
 
 
@@ -141,7 +143,47 @@ def steps(
                 until,
             )
         )
-        if now >= until:
-            constraints.append(Constraint("not-built", NOT_BUILT, None))
     out.append(Step(Action.UNSIGN, Role.KSK, None, None, tuple(constraints)))
     return out
+
+
+def unsign(keys: Sequence[KeyRecord], now: datetime, reason: str) -> Outcome:
+    """The last step: every key still in the zone retires and is removed at ``now``, so
+    the signing configuration is empty and the zone is published unsigned. Refused
+    while any KSK's DS is not confirmed gone from the parent (a validator holding it
+    would find the unsigned zone bogus, RFC 4035 5.2)."""
+    ksks = [k for k in keys if k.role is Role.KSK]
+    held = [
+        k.name
+        for k in ksks
+        if k.ds_submitted is not None and (k.ds_withdrawn is None or k.ds_withdrawn > now)
+    ]
+    if held:
+        raise KeyManagementError(
+            f"the DS of {', '.join(held)} is not confirmed gone from the parent zone: the "
+            f"zone must stay signed until it is ('tldsec keys plan'; {RFC})"
+        )
+    live = [k for k in keys if k.state_at(now) not in (None, KeyState.REMOVED)]
+    if not live:
+        raise KeyManagementError("the zone has no key left in it: it is unsigned already")
+    book = KeyBook(keys)
+    why = f"{reason}: the zone is published unsigned ({RFC})"
+    for k in live:
+        if k.state_at(now) in state.SIGNING_STATES:
+            k = book.apply(state.retire(k, now, why))
+        book.apply(state.remove(k, now, why))
+    return book.outcome()
+
+
+def unsigned_at(keys: Sequence[KeyRecord], since: datetime | None) -> datetime | None:
+    """When the zone went unsigned while going insecure since ``since``: the last step's
+    time, read from the key facts (every key removed, every DS gone, the last removal
+    after ``since``); None if it has not."""
+    if since is None or not keys:
+        return None
+    if any(k.removed is None for k in keys):
+        return None
+    if any(k.ds_submitted is not None and k.ds_withdrawn is None for k in keys):
+        return None
+    last = max(k.removed for k in keys if k.removed is not None)
+    return last if last >= since else None

@@ -38,6 +38,10 @@ class SignerMeta(SignerBase):
     # None when not (a cancel clears it; the audit log keeps both).
     insecure_requested: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     insecure_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Going insecure's last step was taken (every key retired, keys/go_insecure.py): the
+    # zone is published unsigned from then on, and the gate accepts it only with this
+    # fact (decision 46). Set once, in the transaction that removed the keys.
+    unsigned_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class KeyRow(SignerBase):

@@ -160,6 +160,9 @@ def plan(
     steps: list[Step] = []
     pair = algorithm_rollover.algorithms_in_rollover(keys, now)
     if insecure_since is not None:
+        unsigned = go_insecure.unsigned_at(keys, insecure_since)
+        if unsigned is not None and unsigned <= now:
+            return Plan(now=now, steps=())  # unsigned: nothing left to do (DPS 4.6)
         ksks = [k for k in keys if k.role is Role.KSK]
         for k in ksks:
             steps.extend(_retiring_steps(k, policy.ksk, t, now))

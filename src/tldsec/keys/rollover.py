@@ -242,6 +242,10 @@ def apply_step(
         from tldsec.keys import algorithm_rollover
 
         return algorithm_rollover.apply(keys, step, now, reason)
+    if step.action is Action.UNSIGN:
+        from tldsec.keys import go_insecure
+
+        return go_insecure.unsign(keys, now, reason)
     book = KeyBook(keys)
     if step.action is Action.PUBLISH:
         key = book.get(step.key_id) if step.key_id else None

@@ -124,8 +124,10 @@ class KeyManager:
         # Facts from outside the records that hold keys out of the zone (the replica
         # proof, cycle/replicas.py), read at each plan.
         self._gates = gates or (lambda: ())
-        # Since when the zone is going insecure, as read under the zone's lock by _write.
+        # Since when the zone is going insecure, and since when it is unsigned (its last
+        # step taken), as read under the zone's lock by _write.
         self._insecure: datetime | None = None
+        self._unsigned: datetime | None = None
 
     @property
     def recorder(self) -> Recorder:
@@ -170,6 +172,13 @@ class KeyManager:
                 return None
             return meta.insecure_requested, meta.insecure_reason or ""
 
+    def unsigned_since(self) -> datetime | None:
+        """Since when the zone is published unsigned (going insecure's last step, DPS 4.6,
+        decision 46); None while it is signed. The cycle's unsigned mode follows it."""
+        with self._read() as session:
+            meta = self._check_meta(session)
+            return None if meta is None else meta.unsigned_since
+
     def signing_config(self, now: datetime | None = None) -> SigningConfig:
         """What the signer publishes and signs with at ``now`` (default: the clock's now)."""
         return signing_config(self.key_records(), self.policy, now or self._clock.now())
@@ -203,10 +212,12 @@ class KeyManager:
     def bootstrap(self, reason: str) -> list[KeyRecord]:
         """Create the zone's first keys: active KSK (DS to submit), active ZSK, standby ZSK."""
         factory = self._factory()
-        outcome = self._write(
-            lambda keys, now: rollover.bootstrap(keys, self.policy, now, factory, reason),
-            create=True,
-        )
+
+        def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
+            self._refuse_if_unsigned("new keys")
+            return rollover.bootstrap(keys, self.policy, now, factory, reason)
+
+        outcome = self._write(op, create=True)
         created = {t.key_id for t in outcome.transitions if t.event is KeyEvent.GENERATED}
         return [k for k in outcome.keys if k.key_id in created]
 
@@ -252,9 +263,12 @@ class KeyManager:
     def generate(self, role: Role, reason: str) -> KeyRecord:
         """A new key in the key store, not yet in the zone; the planner publishes it."""
         factory = self._factory()
-        outcome = self._write(
-            lambda keys, now: rollover.generate(keys, role, self.policy, now, factory, reason)
-        )
+
+        def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
+            self._refuse_if_unsigned(f"a new {role}")
+            return rollover.generate(keys, role, self.policy, now, factory, reason)
+
+        outcome = self._write(op)
         new = [t for t in outcome.transitions if t.event is KeyEvent.GENERATED][-1]
         return rollover.find_key(outcome.keys, new.key_id)
 
@@ -262,9 +276,12 @@ class KeyManager:
         """Start the algorithm rollover to ``to`` (RFC 6781 4.1.4): a KSK and a ZSK of it in
         the key store, then every step now due (their presigning, once backed up)."""
         factory = self._factory()
-        outcome = self._write(
-            lambda keys, now: algorithm_rollover.start(keys, to, self.policy, now, factory, reason)
-        )
+
+        def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
+            self._refuse_if_unsigned("an algorithm rollover")
+            return algorithm_rollover.start(keys, to, self.policy, now, factory, reason)
+
+        outcome = self._write(op)
         made = list(outcome.transitions)
         new = [t for t in made if t.event is KeyEvent.GENERATED]
         # DPS 4.4.1 lists algorithm changes among the events the audit log keeps.
@@ -284,6 +301,7 @@ class KeyManager:
         ask the parent to withdraw every DS; the zone stays signed meanwhile."""
 
         def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
+            self._refuse_if_unsigned("going insecure")
             if self._insecure is not None:
                 raise KeyManagementError(
                     f"the zone is already going insecure (since {self._insecure.isoformat()}):"
@@ -312,6 +330,11 @@ class KeyManager:
         DS goes to the parent by the normal KSK flow; then every step now due."""
 
         def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
+            if self._unsigned is not None:
+                raise KeyManagementError(
+                    f"the zone is unsigned since {self._unsigned.isoformat()}: going insecure "
+                    f"is complete and cannot be cancelled; {go_insecure.FRESH_START}"
+                )
             if self._insecure is None:
                 raise KeyManagementError("the zone is not going insecure: nothing to cancel")
             return go_insecure.cancel(keys, now, reason)
@@ -336,6 +359,7 @@ class KeyManager:
         """Roll the active key now; the DPS periods and RFC 7583 intervals still apply."""
 
         def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
+            self._refuse_if_unsigned(f"a {role} rollover")
             if self._insecure is not None and role is Role.KSK:
                 raise KeyManagementError(
                     "the zone is going insecure: a KSK rollover would bring a DS back; "
@@ -359,6 +383,7 @@ class KeyManager:
         gates = tuple(self._gates())
 
         def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
+            self._refuse_if_unsigned(f"an emergency {role} rollover")
             if self._insecure is not None and role is Role.KSK:
                 raise KeyManagementError(
                     "the zone is going insecure: a new KSK would bring a DS back; cancel "
@@ -461,6 +486,35 @@ class KeyManager:
 
     # --- plumbing ----------------------------------------------------------------------------
 
+    def _refuse_if_unsigned(self, what: str) -> None:
+        """Inside a write: nothing brings keys back into an unsigned zone (DPS 4.6)."""
+        if self._unsigned is not None:
+            raise KeyManagementError(
+                f"the zone is unsigned since {self._unsigned.isoformat()} (going insecure, "
+                f"DPS 4.6): {what} is refused; {go_insecure.FRESH_START}"
+            )
+
+    def _mark_unsigned(self, meta: SignerMeta, outcome: Outcome) -> None:
+        """Going insecure's last step (``go_insecure.unsign``) was taken in this write: the
+        zone fact ``unsigned_since`` in the same transaction, and its audit record."""
+        if meta.insecure_requested is None or meta.unsigned_since is not None:
+            return
+        when = go_insecure.unsigned_at(outcome.keys, meta.insecure_requested)
+        if when is None:
+            return
+        meta.unsigned_since = when
+        self._recorder(
+            "key.zone_unsigned",
+            actor=self._actor,
+            zone=self.origin,
+            since=when.isoformat(),
+            going_insecure_since=meta.insecure_requested.isoformat(),
+            reason=meta.insecure_reason or "",
+            retired=[t.key_tag for t in outcome.transitions if t.event is KeyEvent.REMOVED],
+            hsm_objects="kept (DPS 5.2.10: private keys are not destroyed)",
+            method="DPS 4.6, RFC 6781 4.4: every DS gone and expired from caches first",
+        )
+
     def _factory(self) -> KeyFactory:
         return keystore_factory(self._keystore, self.policy, self.origin)
 
@@ -506,6 +560,7 @@ class KeyManager:
                     meta = SignerMeta(id=META_ID, origin=self.origin, created=now, writes=1)
                     session.add(meta)
                 self._insecure = meta.insecure_requested
+                self._unsigned = meta.unsigned_since
                 rows = {r.key_id: r for r in session.scalars(select(KeyRow))}
                 before = _sorted(r.to_record() for r in rows.values())
                 outcome = op(before, now)
@@ -525,6 +580,7 @@ class KeyManager:
                         time=tr.time.isoformat(),
                         zone=self.origin,
                     )
+                self._mark_unsigned(meta, outcome)
         except IntegrityError as exc:
             raise KeyManagementError(
                 f"the signer database refused the change (another key manager at work, "
