@@ -31,6 +31,12 @@ copied) only if it still equals the digest the gate recorded when it published i
 otherwise it is an incident and the zone is signed and verified in full, reusing
 nothing.
 
+After going insecure's last step (DPS 4.6, decision 46) the key manager's zone fact
+``unsigned_since`` puts the cycle in its unsigned mode: the same build, reconciliation
+and guards, then the zone written with no DNSSEC record (``signer/unsigned.py``) and
+the gate in its insecure-by-design mode (``verify/insecure.py``), told the fact. Nothing
+else does: no setting makes the cycle publish an unsigned zone.
+
 ``Cycle.pending`` says whether a cycle has anything to do: a registry change since the
 last serial, a key step due, a change of keys or policy, or a signature to refresh. When
 none is, the cycle costs a few small queries and a JSON file read.
@@ -71,7 +77,7 @@ from tldsec.errors import (
     ZoneError,
     ZoneSyntaxError,
 )
-from tldsec.filedigest import load_record
+from tldsec.filedigest import Checked, load_record
 from tldsec.hsm.base import KeyStore
 from tldsec.keys.service import KeyManager
 from tldsec.progress import ProgressLine, progress_lines
@@ -81,8 +87,10 @@ from tldsec.registry.models import ZoneChange
 from tldsec.settings import Settings
 from tldsec.signconf import SigningConfig
 from tldsec.signer.files import sign_zone_file
+from tldsec.signer.unsigned import write_unsigned_zone
 from tldsec.verify.coverage import ExpectedSigners
 from tldsec.verify.gate import gate
+from tldsec.verify.insecure import InsecureByDesign
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.zone.buildinfo import BuildInfo, distrust, line_owner, trust
 from tldsec.zone.incremental import build_zone_file
@@ -180,11 +188,21 @@ class Cycle(Safeguards):
             # DPS 5.2.4: with [backup] smk the cycle archives a key that waits for its
             # backup itself (a key made before the SMK was configured, say).
             return Pending("keys", "a key waits for its archive under [backup] smk")
-        if _fingerprint(self.settings, self.keys.signing_config(now)) != state.fingerprint:
+        config = self._signing_config(now)
+        if _fingerprint(self.settings, config) != state.fingerprint:
             return Pending("config", "keys, policy or apex changed")
+        if config is None:
+            return None  # published unsigned (DPS 4.6): no signature to refresh
         if state.resign_at is None or to_epoch(now) >= state.resign_at:
             return Pending("refresh", "signatures due for refresh (DPS 6.5)")
         return None
+
+    def _signing_config(self, now: datetime) -> SigningConfig | None:
+        """What the signer signs with at ``now``; None once the zone is published unsigned
+        (going insecure's last step taken: the key manager's ``unsigned_since``)."""
+        if self.keys.unsigned_since() is not None:
+            return None
+        return self.keys.signing_config(now)
 
     def _oldest_change_after(self, change_id: int) -> datetime | None:
         """When the oldest zone_change row after ``change_id`` was written (None: none)."""
@@ -359,7 +377,9 @@ class Cycle(Safeguards):
         run.transitions = tuple(
             f"{t.role} {t.key_tag}: {t.event} ({t.reason})" for t in transitions
         )
-        config = self.keys.signing_config(now)
+        # Read after the key steps: the last step of going insecure may just have run.
+        unsigned_since = self.keys.unsigned_since()
+        config = None if unsigned_since is not None else self.keys.signing_config(now)
         anchor = work / "trust-anchor.ds"
         write_atomic(anchor, _trust_anchor(self.keys, config, now))
 
@@ -367,6 +387,11 @@ class Cycle(Safeguards):
         assert self.keystore is not None
         candidate = work / f"{serial}.signed"
         previous, checked, damaged = self._previous_zone(run, distributed)
+        if config is None:
+            assert unsigned_since is not None
+            return self._unsigned_stages(
+                run, reason, now, unsigned_since, candidate, anchor, damaged, checked, change_id
+            )
         signed = sign_zone_file(
             unsigned_path,
             candidate,
@@ -464,6 +489,97 @@ class Cycle(Safeguards):
             fingerprint=_fingerprint(self.settings, config),
             resign_at=None if expiry is None else expiry - refresh,
             earliest_expiry=expiry,
+            held=None,
+        )
+        return result
+
+    def _unsigned_stages(
+        self,
+        run: RunLog,
+        reason: str,
+        now: datetime,
+        unsigned_since: datetime,
+        candidate: Path,
+        anchor: Path,
+        damaged: str | None,
+        checked: Checked | None,
+        change_id: int,
+    ) -> CycleResult:
+        """Sign, verify and distribute in the unsigned mode (DPS 4.6, decision 46): the
+        zone as built, no DNSSEC record, verified as insecure by design."""
+        origin, serial = self.settings.origin, run.serial
+        assert serial is not None
+        unsigned_path = self.zones_dir / "work" / UNSIGNED_NAME
+        written = write_unsigned_zone(
+            unsigned_path,
+            candidate,
+            origin,
+            header=f"published unsigned by tldsec at {now:%FT%TZ} (DPS 4.6)",
+        )
+        run.stats.update(unsigned_publication=1, **written.counted())
+        self._record(
+            "signer.run_completed",
+            "component:signer",
+            zone=origin,
+            serial=serial,
+            mode="unsigned",
+            signed=0,
+            reused=0,
+            keys=[],
+            unsigned_since=unsigned_since.isoformat(),
+        )
+        run.enter("verify")
+        request = VerifyRequest(
+            signed=candidate,
+            origin=origin,
+            trust_anchor=anchor,
+            unsigned=unsigned_path,
+            previous=None if damaged else self.store.current_path(),
+        )
+        verdict = gate(
+            request,
+            self.verify,
+            now,
+            publish_to=self.store.stage_path(serial),
+            recorder=self.recorder,
+            previous_checked=checked,
+            insecure=InsecureByDesign(unsigned_since),
+        )
+        self._save_report(verdict.report.to_json(), serial)
+        if not verdict.passed:
+            self._distrust_build(f"serial {serial} failed verification")
+            kept = candidate.with_suffix(".refused")
+            os.replace(candidate, kept)
+            remove_candidate(candidate)
+            return self._incident(run, reason, verdict.report.failed_checks, kept)
+
+        run.enter("distribute")
+        diff = self.store.publish(serial, candidate, diff=damaged is None)
+        trust(unsigned_path)
+        run.stats["changes"] = diff.changes if diff else 0
+        self._record(
+            "zone.published",
+            "component:distributor",
+            zone=origin,
+            serial=serial,
+            target=str(self.store.zone_path(serial)),
+            changes=run.stats["changes"],
+            unsigned_since=unsigned_since.isoformat(),
+        )
+        result = run.result(Outcome.PUBLISHED, reason)
+        self._record(
+            "cycle.completed",
+            "component:cycle",
+            zone=origin,
+            serial=serial,
+            milliseconds={k: int(v * 1000) for k, v in result.timings.items()},
+        )
+        self._advance(
+            serial=serial,
+            change_id=change_id,
+            fingerprint=_fingerprint(self.settings, None),
+            resign_at=None,
+            earliest_expiry=None,
             held=None,
         )
         return result
@@ -574,10 +690,11 @@ class Cycle(Safeguards):
             self.recorder(event, actor=actor, **details)
 
 
-def _trust_anchor(keys: KeyManager, config: SigningConfig, now: datetime) -> str:
-    """What the parent holds for us (DS), else the KSKs' DNSKEYs: the gate's anchor."""
+def _trust_anchor(keys: KeyManager, config: SigningConfig | None, now: datetime) -> str:
+    """What the parent holds for us (DS), else the KSKs' DNSKEYs: the gate's anchor.
+    Unsigned (``config`` None): the DS set alone, which must be empty."""
     ds = keys.export_ds(now=now)
-    if ds:
+    if ds or config is None:
         return "".join(d.zone_line() + "\n" for d in ds)
     from tldsec.dnscore.rdata import to_text as rdata_text
 
@@ -588,9 +705,13 @@ def _trust_anchor(keys: KeyManager, config: SigningConfig, now: datetime) -> str
     )
 
 
-def _fingerprint(settings: Settings, config: SigningConfig) -> str:
-    """A digest of everything besides the registry that goes into the signed zone."""
+def _fingerprint(settings: Settings, config: SigningConfig | None) -> str:
+    """A digest of everything besides the registry that goes into the signed zone
+    (``config`` None: published unsigned)."""
     policy = settings.policy
+    if config is None:
+        unsigned = {"origin": settings.origin, "unsigned": True, "ttl": asdict(policy.ttl)}
+        return hashlib.sha256(json.dumps(unsigned, sort_keys=True).encode()).hexdigest()
     material = {
         "origin": settings.origin,
         "keys": [[k.key_id, k.flags, k.publish, k.sign_dnskey, k.sign_zone] for k in config.keys],
