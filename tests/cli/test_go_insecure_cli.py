@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.cli.test_ceremony import Room, found
 from tldsec.cli.main import main
+from tldsec.clock import FakeClock, SystemClock
 
 
 @pytest.fixture
@@ -73,3 +75,37 @@ def test_go_insecure_under_a_ceremony_then_cancel(room: Room) -> None:
     assert "unsign" not in room.ok("keys", "plan", "--json")
     _, out, _ = room.run("status", "--json")
     assert json.loads(out)["going_insecure"] is None
+
+
+def test_after_the_last_step_plan_and_status_say_unsigned_and_cancel_names_the_fresh_start(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Decision 46: the wall clock leaps (a FakeClock behind SystemClock) past the wait;
+    'keys run' takes the last step, then the commands say where the zone stands."""
+    clock = FakeClock(SystemClock().now())
+    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now())
+    home = tmp_path / "home"
+    assert main(["init", "--home", str(home), "--origin", "example", "--keystore", "file"]) == 0
+    room = Room(home, capsys)
+    tag = ksk_tag(room)
+    room.ok("keys", "ds-seen", str(tag), "--reason", "IANA published it")
+    clock.advance(timedelta(hours=1))
+    room.ok("keys", "go-insecure", "--reason", "handover")
+    clock.advance(timedelta(hours=1))
+    room.ok("keys", "ds-gone", str(tag), "--reason", "IANA removed it")
+    steps = json.loads(room.ok("keys", "plan", "--json"))
+    due = datetime.fromisoformat(next(s for s in steps if s["action"] == "unsign")["due"])
+    clock.set(due)
+    out = room.ok("keys", "run")
+    assert f"ksk {tag}" in out and "key.removed" in out
+    assert "the zone is unsigned since" in room.ok("keys", "plan")
+    assert json.loads(room.ok("keys", "plan", "--json")) == []
+    _, out, _ = room.run("status")
+    assert "UNSIGNED" in out and "fresh start" in out and "GOING INSECURE" not in out
+    _, out, _ = room.run("status", "--json")
+    report = json.loads(out)
+    assert report["going_insecure"]["unsigned_since"] == due.isoformat()
+    assert not any("going insecure" in p for p in report["health"]["problems"])
+    err = room.refused("keys", "go-insecure", "--cancel", "--reason", "keep DNSSEC")
+    assert "cannot be cancelled" in err and "fresh start" in err
+    assert room.events("key.zone_unsigned")

@@ -32,6 +32,7 @@ from tldsec.cycle.open import automatic_backup
 from tldsec.cycle.replicas import gates_for
 from tldsec.errors import ConfigError, KeyManagementError
 from tldsec.hsm.open import open_keystore
+from tldsec.keys import go_insecure
 from tldsec.keys.config import KeySettings, load_key_settings
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.ds import DEFAULT_DIGEST_TYPES
@@ -323,9 +324,14 @@ def _step_json(s: Step) -> dict[str, Any]:
 def _plan(args: argparse.Namespace) -> int:
     with _manager(args) as km:
         p = km.plan()
+        unsigned = km.unsigned_since()
     if args.json:
         print(json.dumps([_step_json(s) for s in p.steps], indent=2))
         return 0
+    if unsigned is not None:
+        # DPS 4.6: going insecure's last step was taken; nothing is planned any more.
+        print(f"the zone is unsigned since {_when(unsigned)}Z (going insecure, DPS 4.6): no "
+              f"key step is planned; {go_insecure.FRESH_START}")  # fmt: skip
     for s in p.steps:
         due = f"{_when(s.due)}Z" if s.due is not None else "WAITING FOR A PERSON"
         overdue = " (due now)" if s.due is not None and s.due <= p.now else ""

@@ -72,7 +72,7 @@ def health(report: dict[str, Any], settings: Settings, now: datetime) -> dict[st
     if (report.get("hsm") or {}).get("state") == "locked":
         waiting.append("the HSM is locked: nothing is signed until 'tldsec hsm activate'")
     insecure = report.get("going_insecure")
-    if insecure:
+    if insecure and not insecure.get("unsigned_since"):
         waiting.append(
             f"the zone is going insecure since {insecure['since']} (DPS 4.6): the stop of "
             f"signing waits for {insecure['description']} ('tldsec keys go-insecure --cancel' "
@@ -103,6 +103,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
         pending = cycle.pending(now)
         plan = cycle.keys.plan(now)
         insecure = cycle.keys.going_insecure()
+        unsigned = cycle.keys.unsigned_since()
         store_dir = cycle.store.directory
     timed = [s for s in plan.steps if s.due is not None]
     gates = [s for s in plan.steps if s.due is None]
@@ -135,7 +136,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
             "due": timed[0].due.isoformat() if timed[0].due else None,
             "waiting_for": timed[0].waiting_for.description,
         },
-        "going_insecure": _going_insecure(insecure, plan),
+        "going_insecure": _going_insecure(insecure, plan, unsigned),
         "key_gates": [
             {"action": s.describe(), "waiting_for": s.waiting_for.description} for s in gates
         ],
@@ -160,9 +161,11 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
     return report
 
 
-def _going_insecure(insecure: tuple[datetime, str] | None, plan: Plan) -> dict[str, Any] | None:
-    """Where going insecure (DPS 4.6, keys/go_insecure.py) stands: since when, why, and
-    what the stop of signing waits for."""
+def _going_insecure(
+    insecure: tuple[datetime, str] | None, plan: Plan, unsigned: datetime | None = None
+) -> dict[str, Any] | None:
+    """Where going insecure (DPS 4.6, keys/go_insecure.py) stands: since when, why, what
+    the stop of signing waits for, and since when the zone is unsigned (its last step)."""
     if insecure is None:
         return None
     since, reason = insecure
@@ -170,6 +173,7 @@ def _going_insecure(insecure: tuple[datetime, str] | None, plan: Plan) -> dict[s
     return {
         "since": since.isoformat(),
         "reason": reason,
+        "unsigned_since": None if unsigned is None else unsigned.isoformat(),
         "waiting_for": None if last is None else last.waiting_for.name,
         "description": None if last is None else last.waiting_for.description,
         "due": None if last is None or last.due is None else last.due.isoformat(),
@@ -322,7 +326,13 @@ def text(r: dict[str, Any]) -> str:
         )
     )
     insecure = r.get("going_insecure")
-    if insecure:
+    if insecure and insecure.get("unsigned_since"):
+        lines.append(
+            f"UNSIGNED        since {_short(insecure['unsigned_since'])}: going insecure (DPS "
+            f"4.6) since {_short(insecure['since'])} ({insecure['reason']}) is complete; "
+            "signing again is a fresh start (new KSK and ZSK, a new DS)"
+        )
+    elif insecure:
         lines.append(
             f"GOING INSECURE  since {_short(insecure['since'])} ({insecure['reason']}): stop "
             f"of signing waits for {insecure['waiting_for']}: {insecure['description']}"
