@@ -43,6 +43,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "config",
     "publish",
     "notify",
+    "pushcert",
 )
 
 EXIT_FAILURE = ExitCode.FAILED

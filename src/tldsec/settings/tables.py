@@ -250,6 +250,42 @@ class DistributeTable:
     tsig_keys: dict[str, TsigKeyTable] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class PushPeerTable:
+    """``[[push.primaries]]`` (where a signer pushes) or ``[[push.signers]]`` (whom a
+    primary accepts): the peer's certificate, pinned by its file and its fingerprint."""
+
+    name: str = setting(nonempty=True)
+    cert: str = setting(nonempty=True)  # the peer's PEM certificate, relative to the home
+    sha256: str = setting(nonempty=True)  # its fingerprint ('tldsec push-cert show')
+    address: str | None = None  # primaries only: HOST:PORT of its push listener
+
+
+@dataclass(frozen=True, slots=True)
+class PushTable:
+    """``[push]``: the signer pushes each verified zone to its primaries over mutually
+    authenticated TLS with pinned certificates (decision 49, DPS 5.6)."""
+
+    cert: str = "push/push.pem"  # this side's certificate and key ('tldsec push-cert new')
+    key: str = "push/push.key"
+    listen: str = "127.0.0.1:5301"  # the primary role: where signers push
+    timeout_seconds: float = setting(60.0, above=0)  # per read or write of a push
+    retry_seconds: float = setting(2.0, above=0)  # first retry; doubles up to a minute
+    max_zone_bytes: int = setting(8 << 30, low=1)
+    primaries: tuple[PushPeerTable, ...] = ()  # the signer: where it pushes
+    signers: tuple[PushPeerTable, ...] = ()  # the primary: whom it accepts
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseTable:
+    """``[lease]``: only one signer publishes at a time (decision 49)."""
+
+    name: str = ""  # this signer, unique per site; default: HOSTNAME:HOME
+    ttl_seconds: float = setting(30.0, above=0)
+    renew_seconds: float = setting(10.0, above=0)
+    margin_seconds: float = setting(10.0, above=0)  # stop publishing this long before expiry
+
+
 # -- telling the public and the registrars (DPS 1.4.3, 2) -----------------------------
 
 
@@ -323,5 +359,7 @@ class ConfigFile:
     audit: AuditTable = AuditTable()
     ceremony: CeremonyTable = CeremonyTable()
     distribute: DistributeTable = DistributeTable()
+    push: PushTable = PushTable()
+    lease: LeaseTable = LeaseTable()
     publish: PublishTable = PublishTable()
     notify: NotifyTable = NotifyTable()

@@ -1,0 +1,306 @@
+"""The primary's push listener (issue 20 item 1, DPS 5.6): it accepts zones only from
+the signers whose certificates it pins, and installs one only after checking it.
+
+For each push (``push.py`` describes the exchange), in order:
+
+1. TLS 1.2 or later, a client certificate required; only the pinned signers'
+   certificates are trusted, and the one presented must have a pinned fingerprint;
+2. the header: the zone is ours; the fencing token is not older than the newest one
+   accepted (``push-fence.json`` in the store, written before the zone is committed),
+   so a signer that lost the lease cannot overwrite its successor's zone; the serial is
+   newer than the one served (or the same bytes again: "have");
+3. the bytes: their SHA-256 (computed as they arrive) equals the header's, the digest
+   record's and the verification record's, and the verification record names this
+   serial;
+4. installed through the store (``ZoneStore``: digest record, ``verify-state.json``,
+   ``commit`` with its IXFR difference, the ``current`` pointer last), loaded by the
+   primary (which checks the file against its digest once more), NOTIFY sent;
+5. acknowledged. Any refusal is one line on both sides, and the zone served stays.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import ssl
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tldsec.atomicfile import replacing
+from tldsec.distribute.push import MAX_LINE, Offer, server_context
+from tldsec.distribute.pushcert import fingerprint_der
+from tldsec.distribute.pushconfig import PushSettings
+from tldsec.distribute.store import ZoneStore, serial_gt
+from tldsec.errors import DistributionError, PushRefused
+from tldsec.filedigest import Digester, FileDigest, load_record, save_record
+from tldsec.zonefiles import ZoneFiles, fsync_directory
+
+log = logging.getLogger("tldsec.push")
+
+FENCE = "push-fence.json"
+INCOMING = "incoming"
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Fence:
+    """The newest fencing token accepted, from which signer, at which serial."""
+
+    token: int = 0
+    signer: str = ""
+    serial: int | None = None
+
+
+def read_fence(store: ZoneStore) -> Fence:
+    try:
+        body = json.loads((store.directory / FENCE).read_text("utf-8"))
+        return Fence(int(body["token"]), str(body["signer"]), body.get("serial"))
+    except FileNotFoundError:
+        return Fence()
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        # Fail closed: without the fence, an old signer could be let in.
+        raise DistributionError(
+            f"cannot read {store.directory / FENCE}: {exc}; restore it or write the newest "
+            "token from 'tldsec status' of the signer"
+        ) from exc
+
+
+def write_fence(store: ZoneStore, fence: Fence) -> None:
+    with replacing(store.directory / FENCE, "w", encoding="utf-8") as out:
+        json.dump({"token": fence.token, "signer": fence.signer, "serial": fence.serial}, out)
+    fsync_directory(store.directory)
+
+
+@dataclass
+class PushReceiver:
+    """The listener; ``load`` makes the primary serve the store's new serial (True if
+    it did)."""
+
+    push: PushSettings
+    store: ZoneStore
+    load: Callable[[], Awaitable[bool]]
+    served: Callable[[], int | None]
+    accepted: int = 0
+    refused: int = 0
+    last_refusal: str | None = None
+    _server: asyncio.Server | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _pins: dict[str, str] = field(default_factory=dict)
+    _ssl: ssl.SSLContext | None = None
+
+    async def start(self) -> tuple[str, int]:
+        if not self.push.signers:
+            raise DistributionError(
+                "the primary accepts pushes only from pinned signers: [[push.signers]] is empty"
+            )
+        self._ssl = server_context(self.push.cert, self.push.key, self.push.signers)
+        self._pins = {p.sha256: p.name for p in self.push.signers}
+        host, port = self.push.listen
+        try:
+            self._server = await asyncio.start_server(self._handle, host, port, limit=MAX_LINE)
+        except OSError as exc:
+            raise DistributionError(
+                f"cannot listen for pushes on {host} port {port} ([push] listen): "
+                f"{exc.strerror or exc}"
+            ) from exc
+        address = self._server.sockets[0].getsockname()
+        return address[0], address[1]
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        where = f"{peer[0]} port {peer[1]}" if peer else "?"
+        timeout = self.push.timeout
+        try:
+            assert self._ssl is not None
+            try:
+                async with asyncio.timeout(timeout):
+                    await writer.start_tls(self._ssl)
+            except (ssl.SSLError, OSError, TimeoutError) as exc:
+                reason = getattr(exc, "reason", None) or exc
+                self._refused(
+                    f"push from {where} refused: TLS handshake failed ({reason}): its "
+                    "certificate is not one of [[push.signers]]"
+                )
+                return
+            tls = writer.get_extra_info("ssl_object")
+            fp = fingerprint_der(tls.getpeercert(binary_form=True) or b"")
+            signer = self._pins.get(fp)
+            if signer is None:
+                await self._refuse(writer, f"from {where}: certificate {fp} is not pinned")
+                return
+            try:
+                await self._exchange(reader, writer, signer, where)
+            except DistributionError as exc:  # PushRefused, or the store said no
+                await self._refuse(writer, f"from signer {signer} ({where}): {exc}", str(exc))
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+            log.warning("push from %s broke off: %s", where, exc or type(exc).__name__)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, signer: str, where: str
+    ) -> None:
+        timeout = self.push.timeout
+        async with asyncio.timeout(timeout):
+            line = await reader.readuntil(b"\n")
+        offer = Offer.parse(line)
+        async with self._lock:  # one push installs at a time
+            have = await asyncio.to_thread(self._admit, offer)
+            if have:
+                await _send(writer, {"ok": True, "have": True})
+                return
+            await _send(writer, {"ok": True, "send": True})
+            tmp = await self._receive(reader, offer)
+            try:
+                await asyncio.to_thread(self._install, offer, tmp, signer)
+            finally:
+                tmp.unlink(missing_ok=True)
+            await self.load()
+            if self.served() != offer.serial:
+                raise PushRefused(
+                    f"serial {offer.serial} was stored but the primary did not load it "
+                    "(see its log and /health)"
+                )
+        self.accepted += 1
+        log.info(
+            "push: serial %s from signer %s (%s, token %s) installed and served",
+            offer.serial,
+            signer,
+            where,
+            offer.token,
+        )
+        await _send(writer, {"ok": True, "serial": offer.serial})
+
+    def _admit(self, offer: Offer) -> bool:
+        """Whether the offer may be sent (False) or is here already (True); else
+        ``PushRefused`` with the reason."""
+        if offer.zone != self.store.origin:
+            raise PushRefused(f"this primary serves {self.store.origin}, not {offer.zone}")
+        if offer.size > self.push.max_zone_bytes:
+            raise PushRefused(
+                f"{offer.size} bytes is more than [push] max_zone_bytes = "
+                f"{self.push.max_zone_bytes}"
+            )
+        fence = read_fence(self.store)
+        if offer.token < fence.token:
+            raise PushRefused(
+                f"fencing token {offer.token} is older than token {fence.token} already "
+                f"accepted (from signer {fence.signer}, serial {fence.serial}): this signer "
+                "has lost the publication lease"
+            )
+        current = self.store.current()
+        if current == offer.serial:
+            record = load_record(self.store.zone_path(current))
+            if record is not None and record.sha256 == offer.sha256:
+                return True
+            raise PushRefused(f"serial {offer.serial} is served already, with other bytes")
+        if current is not None and not serial_gt(offer.serial, current):
+            raise PushRefused(
+                f"serial {offer.serial} is older than the served serial {current} (RFC 1982)"
+            )
+        _check_records(offer)
+        return False
+
+    async def _receive(self, reader: asyncio.StreamReader, offer: Offer) -> Path:
+        """The bytes into a private file in the store, digested as they arrive."""
+        # Beside the store (the same file system), not in it: the store's writer removes
+        # stray files of its own directory as leftovers of a dead writer.
+        incoming = self.store.directory / INCOMING
+        incoming.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix="push.", suffix=".zone", dir=incoming)
+        path = Path(name)
+        digester = Digester(int(offer.digest["block_size"]))
+        try:
+            with os.fdopen(fd, "wb") as out:
+                left = offer.size
+                while left:
+                    async with asyncio.timeout(self.push.timeout):
+                        data = await reader.read(min(CHUNK, left))
+                    if not data:
+                        raise PushRefused(
+                            f"the push ended after {offer.size - left} of {offer.size} bytes"
+                        )
+                    out.write(data)
+                    digester.update(data)
+                    left -= len(data)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        got = digester.finish()
+        if got.sha256 != offer.sha256:
+            path.unlink(missing_ok=True)
+            raise PushRefused(
+                f"the bytes received have SHA-256 {got.sha256}, not {offer.sha256} as "
+                "pushed: nothing installed"
+            )
+        return path
+
+    def _install(self, offer: Offer, received: Path, signer: str) -> None:
+        """Into the store, under its writer lock: the fence first, then the zone."""
+        digest = FileDigest.from_json(offer.digest)
+        with self.store.writer():
+            fence = read_fence(self.store)
+            if offer.token < fence.token:  # another push won meanwhile
+                raise PushRefused(f"fencing token {offer.token} is older than {fence.token}")
+            target = self.store.stage_path(offer.serial)
+            os.chmod(received, 0o644)
+            save_record(target, digest)
+            os.replace(received, target)
+            fsync_directory(self.store.directory)
+            fsync_directory(received.parent)
+            state = ZoneFiles(target).verify_state
+            with replacing(state, "w", encoding="utf-8") as out:
+                json.dump(offer.verification, out, indent=1)
+            if offer.token > fence.token or fence.signer != signer:
+                write_fence(self.store, Fence(offer.token, signer, offer.serial))
+            self.store.commit(offer.serial)
+
+    def _refused(self, message: str) -> None:
+        self.refused += 1
+        self.last_refusal = message
+        log.error("%s", message)
+
+    async def _refuse(self, writer: asyncio.StreamWriter, message: str, short: str = "") -> None:
+        self._refused(f"push {message}")
+        with contextlib.suppress(OSError, TimeoutError):
+            async with asyncio.timeout(5):
+                await _send(writer, {"ok": False, "error": short or message})
+
+
+def _check_records(offer: Offer) -> None:
+    """The digest record and the verification record must describe the offered bytes."""
+    try:
+        digest = FileDigest.from_json(offer.digest)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PushRefused(f"the digest record is malformed: {exc}") from exc
+    if digest.sha256 != offer.sha256 or digest.size != offer.size:
+        raise PushRefused("the digest record does not describe the pushed file")
+    v = offer.verification
+    if v.get("format") != "tldsec-verify-state 1":
+        raise PushRefused("the verification record is not a tldsec-verify-state 1 record")
+    if v.get("serial") != offer.serial or v.get("sha256") != offer.sha256:
+        raise PushRefused(
+            f"the verification record is of serial {v.get('serial')} with SHA-256 "
+            f"{v.get('sha256')}, not of serial {offer.serial} with {offer.sha256}: the "
+            "verification gate did not pass these bytes"
+        )
+
+
+async def _send(writer: asyncio.StreamWriter, body: dict[str, Any]) -> None:
+    writer.write(json.dumps(body).encode() + b"\n")
+    await writer.drain()
