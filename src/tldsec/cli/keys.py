@@ -186,6 +186,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=sorted(int(x) for x in Algorithm),
         help="the algorithm of --algorithm-rollover-at (13 = ECDSAP256SHA256)",
     )
+    a.add_argument(
+        "--go-insecure-at",
+        type=float,
+        metavar="DAY",
+        help="the day 'keys go-insecure' runs (DPS 4.6): every DS withdrawn, then unsigned",
+    )
 
 
 # --- plumbing ---------------------------------------------------------------------------
@@ -588,6 +594,7 @@ def _simulate(args: argparse.Namespace) -> int:
         emergency_ksk_at=args.emergency_ksk_at,
         algorithm_rollover_at=args.algorithm_rollover_at,
         to_algorithm=args.to_algorithm,
+        go_insecure_at=args.go_insecure_at,
     )
     if args.json:
         print(json.dumps([e.as_json() for e in result.events], indent=1))

@@ -24,9 +24,9 @@ from typing import Any
 
 from tldsec.clock import FakeClock
 from tldsec.errors import KeyManagementError
-from tldsec.keys import algorithm_rollover, emergency, rollover
+from tldsec.keys import algorithm_rollover, emergency, go_insecure, rollover
 from tldsec.keys.plan import zone_view
-from tldsec.keys.planner import plan
+from tldsec.keys.planner import Plan, plan
 from tldsec.keys.rollover import KeyFactory, Outcome
 from tldsec.keys.state import DsState, KeyEvent, KeyRecord, KeyState, Role
 from tldsec.keys.timing import TimingParams
@@ -84,6 +84,8 @@ class SimResult:
     events: tuple[SimEvent, ...]
     # (time, key ids with a DS in the parent zone from that time on), in time order
     parent_history: tuple[tuple[datetime, frozenset[str]], ...]
+    # When going insecure's last step published the zone unsigned (DPS 4.6), if it did
+    unsigned_at: datetime | None = None
 
     def parent_ds_at(self, when: datetime) -> frozenset[str]:
         """Key ids whose DS the parent zone serves at ``when``."""
@@ -125,6 +127,10 @@ class Simulation:
     # under the SMK is written and checked (0: the automatic archive of a ZSK roll).
     backup_delay: timedelta = timedelta(0)
     algorithm_rollover: AlgorithmRolloverRun | None = None
+    # When the simulated operator runs 'keys go-insecure' (DPS 4.6), and since when the
+    # zone is going insecure (set then, or given for a zone already on its way).
+    go_insecure_at: datetime | None = None
+    insecure_since: datetime | None = None
     keys: tuple[KeyRecord, ...] = ()
     events: list[SimEvent] = field(default_factory=list)
     _parent_ds: frozenset[str] = frozenset()
@@ -156,6 +162,9 @@ class Simulation:
                     )
                 )
                 algroll = None
+            if self.go_insecure_at is not None and self.go_insecure_at <= now:
+                self._record(go_insecure.start(self.keys, now, "simulated 'keys go-insecure'"))
+                self.insecure_since, self.go_insecure_at = now, None
             while todo and todo[0][0] <= now:
                 _, role = todo.pop(0)
                 self._record(
@@ -182,7 +191,9 @@ class Simulation:
                 nexts.append(todo[0][0])
             if algroll is not None:
                 nexts.append(algroll.at)
-            wake = plan(self.keys, self.policy, self.timing, now).next_wakeup()
+            if self.go_insecure_at is not None:
+                nexts.append(self.go_insecure_at)
+            wake = self._plan(now).next_wakeup()
             if wake is not None:
                 nexts.append(wake)
             if not nexts or min(nexts) > until:
@@ -197,15 +208,23 @@ class Simulation:
             keys=self.keys,
             events=tuple(self.events),
             parent_history=tuple(self._parent_history),
+            unsigned_at=self.unsigned_at(),
         )
 
     def _run_due(self, now: datetime) -> None:
         for _ in range(rollover.MAX_STEPS_PER_RUN):
-            due = plan(self.keys, self.policy, self.timing, now).due_steps(now)
+            due = self._plan(now).due_steps(now)
             if not due:
                 return
             self._record(rollover.apply_step(self.keys, due[0], self.policy, now, self.factory))
         raise KeyManagementError(f"simulation: too many steps due at {now}")
+
+    def _plan(self, now: datetime) -> Plan:
+        return plan(self.keys, self.policy, self.timing, now, (), self.insecure_since)
+
+    def unsigned_at(self) -> datetime | None:
+        """When the simulated zone went unsigned (going insecure's last step), if it did."""
+        return go_insecure.unsigned_at(self.keys, self.insecure_since)
 
     def _parent_changes(self, now: datetime) -> None:
         due = sorted((p for p in self._pending if p.when <= now), key=lambda p: p.when)
@@ -330,11 +349,14 @@ def simulate(
     algorithm_rollover_at: float | None = None,
     to_algorithm: int | None = None,
     rollover_factory: KeyFactory | None = None,
+    go_insecure_at: float | None = None,
 ) -> SimResult:
     """Run the schedule for ``days`` from ``start`` (emergencies at day offsets); under
     ``backup_before_use`` each new key is backed up ``backup_delay`` after it is made.
     ``algorithm_rollover_at``: the day the operator starts the rollover to
-    ``to_algorithm`` (policy changed then; new keys from ``rollover_factory``)."""
+    ``to_algorithm`` (policy changed then; new keys from ``rollover_factory``).
+    ``go_insecure_at``: the day the operator runs 'keys go-insecure' (DPS 4.6): every DS
+    withdrawn, then the zone published unsigned once no cache can hold one."""
     if days <= 0:
         raise ValueError("simulate at least one day")
     algroll = None
@@ -362,6 +384,7 @@ def simulate(
         emergencies=emergencies,
         backup_delay=backup_delay,
         algorithm_rollover=algroll,
+        go_insecure_at=None if go_insecure_at is None else start + timedelta(days=go_insecure_at),
     )
     return sim.run(start + timedelta(days=days))
 
@@ -390,9 +413,11 @@ def forecast(
     factory: KeyFactory | None = None,
     parent: ParentModel | None = None,
     backup_delay: timedelta = timedelta(0),
+    insecure_since: datetime | None = None,
 ) -> SimResult:
     """The schedule of the zone's keys as they are at ``start``, ``days`` ahead: the
-    rollover calendar of the public repository (DPS 2.2).
+    rollover calendar of the public repository (DPS 2.2). ``insecure_since``: the zone
+    is going insecure (DPS 4.6): no KSK rolls, the zone is published unsigned at the end.
 
     The parent holds the DS of each KSK whose DS is seen at ``start``; a DS submitted
     (or withdrawal requested) and not yet confirmed is taken to change at the parent
@@ -410,6 +435,7 @@ def forecast(
         parent=model,
         backup_delay=backup_delay,
         keys=tuple(keys),
+        insecure_since=insecure_since,
     )
     for k in keys:
         ds = k.ds_state_at(start)

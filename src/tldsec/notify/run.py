@@ -132,7 +132,11 @@ def due_notices(
     )  # fmt: skip
     keys = km.key_records()
     ahead = timedelta(days=t.rollover_notice_days)
-    calendar = rollover_calendar(keys, settings.policy, timing, now, max(1, ahead.days + 1))
+    going = km.going_insecure()
+    calendar = rollover_calendar(
+        keys, settings.policy, timing, now, max(1, ahead.days + 1),
+        insecure_since=going[0] if going else None,
+    )  # fmt: skip
     since = now - n.DEFAULT_LOOKBACK
     # An incident that began before the window may end inside it.
     flt = EntryFilter(events=(*INCIDENT_EVENTS, *set(INCIDENT_EVENTS.values())))

@@ -59,11 +59,13 @@ def rollover_calendar(
     days: int,
     *,
     parent: ParentModel | None = None,
+    insecure_since: datetime | None = None,
 ) -> list[CalendarEntry]:
-    """The planned key events from ``now`` for ``days`` days, in time order."""
+    """The planned key events from ``now`` for ``days`` days, in time order;
+    ``insecure_since``: the zone is going insecure (DPS 4.6), no KSK rolls any more."""
     if not keys:
         return []
-    result = forecast(keys, policy, timing, now, days, parent=parent)
+    result = forecast(keys, policy, timing, now, days, parent=parent, insecure_since=insecure_since)
     known = {k.key_tag for k in keys}
     end = now + timedelta(days=days)
     out: list[CalendarEntry] = []

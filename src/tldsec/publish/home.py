@@ -89,6 +89,8 @@ def build_home_site(
         signer_engine, None, settings.policy, FakeClock(now), origin=settings.origin, timing=timing
     )
     keys = km.key_records()
+    going = km.going_insecure()
+    insecure = going[0] if going else None
     ds = km.export_ds(table.digest_types, now=now)  # the same call as 'keys export-ds'
     flt = EntryFilter(events=(*INCIDENT_EVENTS, *set(INCIDENT_EVENTS.values())))
     site = SiteInput(
@@ -98,7 +100,9 @@ def build_home_site(
         keys=keys,
         ds=ds,
         dps=versions,
-        calendar=rollover_calendar(keys, settings.policy, timing, now, table.calendar_days),
+        calendar=rollover_calendar(
+            keys, settings.policy, timing, now, table.calendar_days, insecure_since=insecure
+        ),
         incidents=incidents(
             iter_entries(audit.engine, flt), now, settings.policy.cycle.safety_margin
         ),
