@@ -200,9 +200,12 @@ def test_going_insecure_and_its_cancel_are_announced_publicly(
         entry(9, T0 + timedelta(days=2), "key.go_insecure_cancelled", "operator:ann",
               reason="kept after all", rollover_requested=[20326]),
         entry(3, T0 - timedelta(days=30), "key.go_insecure_requested", reason="old"),
+        entry(11, T0 + timedelta(days=3), "key.zone_unsigned", reason="TLD handed back",
+              since=(T0 + timedelta(days=3)).isoformat()),
     ]  # fmt: skip
     drafts = n.go_insecure_notices(entries, T0 + timedelta(days=3))
-    assert [d.id for d in drafts] == ["go-insecure:7", "go-insecure:9"]  # not the old one
+    # not the old one
+    assert [d.id for d in drafts] == ["go-insecure:7", "go-insecure:9", "go-insecure:11"]
     mails = send_all(drafts, tmp_path, audit)
     [start, *_] = mails["go-insecure:7"]
     assert str(start["Subject"]).strip() == "[example.] DNSSEC for example. is being ended in order"
@@ -212,6 +215,11 @@ def test_going_insecure_and_its_cancel_are_announced_publicly(
     [cancel, *_] = mails["go-insecure:9"]
     assert "going insecure cancelled" in str(cancel["Subject"])
     assert "The zone stays signed" in text(cancel)
+    [unsigned, *_] = mails["go-insecure:11"]  # decision 46: the last step is announced too
+    assert "has ended: the zone is unsigned" in str(unsigned["Subject"])
+    body = text(unsigned)
+    assert "published unsigned" in body and "never bogus" in body and "fresh" in body
+    assert "The zone stays signed" not in body and "is being ended" not in body
     assert sorted(str(x["To"]) for x in mails["go-insecure:7"]) == [
         "a@reg.example", "b@reg.example", "dns-operations@lists.example", "noc@nic.example",
     ]  # fmt: skip

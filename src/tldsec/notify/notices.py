@@ -223,21 +223,27 @@ def ds_live_notices(
     return drafts
 
 
-GO_INSECURE_EVENTS = ("key.go_insecure_requested", "key.go_insecure_cancelled")
+GO_INSECURE_EVENTS = (
+    "key.go_insecure_requested",
+    "key.go_insecure_cancelled",
+    "key.zone_unsigned",  # the last step: the zone is published unsigned (decision 46)
+)
 
 
 def go_insecure_notices(
     entries: Sequence[Entry], now: datetime, lookback: timedelta = DEFAULT_LOOKBACK
 ) -> list[Draft]:
     """DPS 4.6 "orderly manner with public notification": the start of going insecure
-    (every DS withdrawn first, the zone signed until no cache holds one) and its cancel,
-    each once, from the audit log's records of them within ``lookback``."""
+    (every DS withdrawn first, the zone signed until no cache holds one), its cancel,
+    and its last step (the zone published unsigned), each once, from the audit log's
+    records of them within ``lookback``."""
     return [
         Draft(
             f"go-insecure:{e.seq}",
             NoticeKind.GO_INSECURE,
             {
                 "cancelled": e.event == "key.go_insecure_cancelled",
+                "unsigned": e.event == "key.zone_unsigned",
                 "reason": str(e.details.get("reason", "")),
                 "when": _iso(e.time),
                 "ksk_tags": list(e.details.get("ds_withdrawal_requested") or []),
