@@ -223,3 +223,22 @@ def test_going_insecure_and_its_cancel_are_announced_publicly(
     assert sorted(str(x["To"]) for x in mails["go-insecure:7"]) == [
         "a@reg.example", "b@reg.example", "dns-operations@lists.example", "noc@nic.example",
     ]  # fmt: skip
+
+
+def test_the_last_step_of_going_insecure_is_not_announced_as_a_rollover(policy: Policy) -> None:
+    """Decision 46: the keys retire and leave at one instant when the zone goes unsigned;
+    the go-insecure notice says so, no rollover-ahead or rollover-done notice does."""
+    timing = TimingParams.from_policy(policy)
+    sim = simulate(policy, timing, T0, 10, go_insecure_at=1)
+    assert sim.unsigned_at is not None
+    ahead = timedelta(days=30)
+    # Before the last step: the calendar (going insecure) shows it, no rollover notice.
+    before = sim.unsigned_at - timedelta(days=1)
+    keys_then = simulate(policy, timing, T0, 2, go_insecure_at=1).keys
+    cal = rollover_calendar(keys_then, policy, timing, T0 + timedelta(days=2), 30,
+                            insecure_since=T0 + timedelta(days=1))  # fmt: skip
+    assert any(c.event == "key.retired" for c in cal)
+    assert [d.id for d in n.rollover_notices(keys_then, cal, before, ahead)] == []
+    # After it: the retired keys are not "rollovers done".
+    after = sim.unsigned_at + timedelta(hours=1)
+    assert [d.id for d in n.rollover_notices(sim.keys, [], after, ahead)] == []

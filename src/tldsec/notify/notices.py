@@ -67,8 +67,13 @@ def rollover_notices(
     in the last ``lookback`` (a key retired, not in an emergency), and emergency
     rollovers (a key marked compromised) in the last ``lookback``."""
     drafts: list[Draft] = []
+    # Going insecure's last step retires and removes a key at one instant (DPS 4.6,
+    # keys/go_insecure.py): not a rollover; its own go-insecure notice says what it is.
+    unsigned = {(c.key_tag, c.time) for c in calendar if c.event == "key.removed"}
     for c in calendar:
         if c.event != "key.retired" or c.key_tag is None or c.time > now + ahead:
+            continue
+        if (c.key_tag, c.time) in unsigned:
             continue
         successor = next(
             (
@@ -104,6 +109,8 @@ def rollover_notices(
                     },
                 )
             )
+        elif k.retired is not None and k.removed == k.retired:
+            continue  # the last step of going insecure, not a rollover (see above)
         elif k.retired is not None and now - lookback <= k.retired <= now:
             successor = next(
                 (
