@@ -120,6 +120,8 @@ def _period(home: Path) -> None:
         earliest_signature_expiry=START + timedelta(days=22),
     )
     at(121, "key.activated", km, key_id="zsk-2", role="zsk")  # 30 days late (ZSK lifetime 90)
+    # DPS 4.6: an unsigned zone published after going insecure's last step (decision 46)
+    at(122, "zone.verified", "component:verifier", serial=2025070201, mode="insecure-by-design")
     log.checkpoint()
     log.close()
 
@@ -149,6 +151,7 @@ def test_the_report_renders_every_section_and_flags_what_is_off(tmp_path: Path, 
     # gate: counts; full and incremental verifications
     assert cells[cells.index("zones published") + 1] == "2"
     assert cells[cells.index("full verifications") + 1] == "1"
+    assert cells[cells.index("unsigned zones verified as insecure by design") + 1] == "1"
     # signature-expiry margin at each publication
     assert "14.0 days" in cells and "14.0 days" in cells
     # registrar DS activity with the rule of each refusal

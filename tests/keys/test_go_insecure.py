@@ -115,6 +115,14 @@ def test_the_wait_counts_from_the_last_ds_gone_of_every_ksk(
         if s.action is Action.UNSIGN
     )
     assert unsign.due is None  # the retired KSK's DS is still at the parent
+    # Regression (decision 46): forced past the wait, the last step is refused, naming
+    # the one KSK whose DS is not confirmed gone; nothing is half-done.
+    late = since + DAY + ds_publish_interval(timing)
+    with pytest.raises(KeyManagementError, match=f"the DS of ksk {old.key_tag} is not"):
+        go_insecure.unsign(keys, late, "forced")
+    forced = replace(unsign, constraints=(Constraint("forced", "test", since),))
+    with pytest.raises(KeyManagementError, match=f"ksk {old.key_tag}"):
+        rollover.apply_step(keys, forced, policy, late, factory)
     keys = rollover.confirm_ds_withdrawn(keys, old.key_id, since + 2 * DAY, "gone").keys
     unsign = next(
         s

@@ -113,6 +113,7 @@ def test_the_last_step_is_a_zone_fact_and_cannot_be_cancelled(
         lambda: km.generate(Role.KSK, "x"),
         lambda: km.emergency_rollover(Role.ZSK, "x"),
         lambda: km.bootstrap("x"),
+        lambda: km.signing_config(),
     ):
         with pytest.raises(KeyManagementError, match=r"unsigned since .* fresh start"):
             refused()

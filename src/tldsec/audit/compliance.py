@@ -261,6 +261,9 @@ def _incidents(period: Sequence[Entry]) -> Section:
     )
 
 
+INSECURE = "insecure-by-design"  # the gate's mode for an unsigned zone (verify/insecure.py)
+
+
 def _gate(period: Sequence[Entry]) -> Section:
     count = Counter(e.event for e in period)
     modes = Counter(
@@ -272,6 +275,12 @@ def _gate(period: Sequence[Entry]) -> Section:
         ("publications that failed", str(count["zone.publish_failed"])),
         ("full verifications", str(modes.get("full", 0))),
         ("incremental verifications", str(modes.get("incremental", 0))),
+        # DPS 4.6, decision 46: unsigned zones published after going insecure's last step
+        *(
+            (("unsigned zones verified as insecure by design", str(modes[INSECURE])),)
+            if modes.get(INSECURE)
+            else ()
+        ),
         ("cycles completed / failed", f"{count['cycle.completed']} / {count['cycle.failed']}"),
     )
     refused = count["zone.verification_failed"]

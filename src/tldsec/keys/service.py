@@ -180,7 +180,14 @@ class KeyManager:
             return None if meta is None else meta.unsigned_since
 
     def signing_config(self, now: datetime | None = None) -> SigningConfig:
-        """What the signer publishes and signs with at ``now`` (default: the clock's now)."""
+        """What the signer publishes and signs with at ``now`` (default: the clock's now);
+        refused once the zone is unsigned (going insecure's last step, DPS 4.6)."""
+        unsigned = self.unsigned_since()
+        if unsigned is not None:
+            raise KeyManagementError(
+                f"the zone is unsigned since {unsigned.isoformat()} (going insecure, DPS 4.6): "
+                f"there is no key to sign with; {go_insecure.FRESH_START}"
+            )
         return signing_config(self.key_records(), self.policy, now or self._clock.now())
 
     def export_ds(
