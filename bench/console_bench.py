@@ -63,6 +63,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cpu_of(pid: int) -> float:
+    """CPU seconds (user + system) so far of process ``pid`` and its reaped children."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
 def populate(url: str, home: Path, domains: int, clients: int) -> list[str]:
     """N domains of registrar ``bench`` and one console user per client (their secrets)."""
     db = RegistryDatabase.from_url(url)
@@ -173,9 +179,11 @@ def main() -> int:
             )
             assert "Your domains" in r.text, r.text[:300]
             clients.append(c)
+        print(f"{len(clients)} clients logged in; running {a.seconds:.0f} s", flush=True)
 
         pages: list[float] = []
         changes: list[float] = []
+        requests = [0]  # every HTTP request of the run, the redirected GETs included
         errors: list[str] = []
         lock = threading.Lock()
         stop_at = time.monotonic() + a.seconds
@@ -188,6 +196,7 @@ def main() -> int:
             ds = f"DS {1000 + i} 13 2 {rng.getrandbits(256):064X}"
             mine_p: list[float] = []
             mine_c: list[float] = []
+            mine_r = 0
             while time.monotonic() < stop_at:
                 try:
                     for path in (
@@ -199,7 +208,9 @@ def main() -> int:
                         r = c.get(path)
                         mine_p.append(time.perf_counter() - t)
                         assert r.status_code == 200, (path, r.status_code)
+                    mine_r += 3
                     token = CSRF.search(c.get(f"/domains/{own}").text)
+                    mine_r += 1
                     assert token
                     digest = ds.split()[-1]
                     for action, data in (
@@ -219,6 +230,7 @@ def main() -> int:
                             f"/domains/{own}/ds/{action}", data={"csrf": token.group(1), **data}
                         )
                         mine_c.append(time.perf_counter() - t)
+                        mine_r += 2
                         assert (r.status_code == 200 and "removed" in r.text) or "added" in r.text
                 except Exception as exc:  # a bench records failures, it does not stop
                     with lock:
@@ -226,8 +238,10 @@ def main() -> int:
             with lock:
                 pages.extend(mine_p)
                 changes.extend(mine_c)
+                requests[0] += mine_r
 
         load0 = os.getloadavg()
+        cpu0 = (cpu_of(server.pid), time.process_time())
         threads = [threading.Thread(target=person, args=(i,)) for i in range(a.clients)]
         started = time.monotonic()
         for t in threads:
@@ -236,6 +250,8 @@ def main() -> int:
             t.join()
         elapsed = time.monotonic() - started
         load1 = os.getloadavg()
+        server_cpu = cpu_of(server.pid) - cpu0[0]
+        client_cpu = time.process_time() - cpu0[1]
         for c in clients:
             c.close()
 
@@ -259,6 +275,10 @@ def main() -> int:
                 "p95": round(q(changes, 95), 1),
                 "p99": round(q(changes, 99), 1),
             },
+            "requests": requests[0],
+            # CPU per HTTP request: the server's process, and this one (the clients).
+            "server_cpu_ms_per_request": round(1000 * server_cpu / max(1, requests[0]), 2),
+            "client_cpu_ms_per_request": round(1000 * client_cpu / max(1, requests[0]), 2),
             "errors": len(errors),
             "first_errors": errors[:3],
             "load_before": load0,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,13 +29,7 @@ from tldsec.console.advisory import Advice, Advisor
 from tldsec.console.auth import LoginRefused, LoginService
 from tldsec.console.dsinput import COMPUTABLE_DIGESTS, DsInputError, parse_line
 from tldsec.console.live import LiveSource
-from tldsec.console.queries import (
-    domains_of,
-    ds_set,
-    name_servers,
-    sponsored_domain,
-    zone_changes,
-)
+from tldsec.console.queries import Reader, domain_detail, domains_of
 from tldsec.console.sessions import COOKIE, PRE_LOGIN_COOKIE, ConsoleSession, SessionStore
 from tldsec.registry.audit import AuditRecorder
 from tldsec.registry.database import RegistryDatabase
@@ -76,6 +72,23 @@ class Console:
 def build_app(console: Console) -> Starlette:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals["origin"] = console.origin.rstrip(".")
+    # The pages' reads on PostgreSQL: each statement on its own (autocommit), so a page
+    # costs its statements' round trips and no BEGIN and ROLLBACK (at READ COMMITTED
+    # every statement had its own snapshot anyway; the domain page is one statement).
+    autocommit = (
+        None
+        if console.db.is_sqlite
+        else console.db.engine.execution_options(isolation_level="AUTOCOMMIT")
+    )
+
+    @contextmanager
+    def reading() -> Iterator[Reader]:
+        if autocommit is None:
+            with console.db.read() as session:
+                yield session
+        else:
+            with autocommit.connect() as conn:
+                yield conn
 
     def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
         response = templates.TemplateResponse(request, name, context, status_code=status)
@@ -176,29 +189,28 @@ def build_app(console: Console) -> Starlette:
             number = 1
 
         def read() -> Any:
-            with console.db.read() as session:
-                return domains_of(session, who.registrar_id, search, number, console.page_size)
+            with reading() as conn:
+                return domains_of(conn, who.registrar_id, search, number, console.page_size)
 
         listing = await run_in_threadpool(read)
         return page(request, "domains.html", {"who": who, "listing": listing, "q": search})
 
     def domain_context(who: ConsoleSession, name: str) -> dict[str, Any] | None:
-        with console.db.read() as session:
-            domain = sponsored_domain(session, who.registrar_id, name)
-            if domain is None:
-                return None
-            changes = zone_changes(session, domain.name)
-            context = {
-                "who": who,
-                "name": domain.name,
-                "ds": ds_set(session, domain.id),
-                "ns": name_servers(session, domain.id),
-                "changes": [
-                    (c, console.live.state(c.id) if console.live is not None else None)
-                    for c in changes
-                ],
-                "pending_transfer": domain.transfer_status == "pending",
-            }
+        with reading() as conn:
+            domain = domain_detail(conn, who.registrar_id, name)
+        if domain is None:
+            return None
+        context: dict[str, Any] = {
+            "who": who,
+            "name": domain.name,
+            "ds": domain.ds,
+            "ns": domain.ns,
+            "changes": [
+                (c, console.live.state(c.id) if console.live is not None else None)
+                for c in domain.changes
+            ],
+            "pending_transfer": domain.transfer_status == "pending",
+        }
         context["digest_types"] = [(d, DS_DIGEST_TYPES[d].name) for d in console.digest_types]
         context["errors"] = []
         context["line"] = ""

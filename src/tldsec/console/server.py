@@ -88,7 +88,7 @@ def build_console(
     table = settings.config.console
     cert, key = tls_files(settings)
     totp_key = TotpKey.load(settings.home / table.totp_key)
-    db = RegistryDatabase.from_url(settings.registry_db_url)
+    db = RegistryDatabase.from_url(settings.registry_db_url, **engine_args(settings))
     if not db.is_current():
         db.dispose()
         raise ConfigError("the registry database is not up to date: run 'tldsec db upgrade'")
@@ -117,6 +117,20 @@ def build_console(
         page_size=table.page_size,
     )
     return ConsoleParts(console, gate, log if owned else None, cert, key)
+
+
+def engine_args(settings: Settings) -> dict[str, object]:
+    """The registry engine's pool for the console on PostgreSQL: no ping before every
+    checkout (a round trip per page; after a database restart one request fails and the
+    pool is renewed, as for EPP: docs/epp.md), and room for a page per thread of the
+    pool at once, so busy moments do not open and close a connection per request."""
+    if settings.registry_db_url.startswith("sqlite"):
+        return {}
+    return {"pool_pre_ping": False, "pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+
+
+POOL_SIZE = 20  # connections kept open (opened as needed)
+POOL_OVERFLOW = 20  # more at the busiest moments, closed when returned
 
 
 class ConsoleServer(uvicorn.Server):
