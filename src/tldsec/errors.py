@@ -25,6 +25,7 @@ class docstring is its default message.
     │   └── NoUsableKey             the signing configuration names no usable key
     ├── VerificationFailed          a signed zone failed the gate (exit code 3, integrity)
     ├── KeyManagementError          a key operation is refused by the lifecycle rules
+    │   └── TransferRefused         an operator transfer step is refused (keys/transfer.py)
     ├── AuditError                  the audit log cannot be written or does not verify
     ├── DistributionError           the distribution store or the hidden primary failed
     │   ├── DigestMismatch          a published file differs from its recorded digest
@@ -189,6 +190,10 @@ class VerificationFailed(TldsecError):
 
 class KeyManagementError(TldsecError):
     """The key lifecycle rules refuse this key operation."""
+
+
+class TransferRefused(KeyManagementError):
+    """The operator transfer cannot take this step (DPS 4.6, keys/transfer.py)."""
 
 
 class CeremonyRefused(TldsecError):

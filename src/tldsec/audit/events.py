@@ -98,6 +98,11 @@ class EventType(StrEnum):
     KEY_GO_INSECURE_REQUESTED = "key.go_insecure_requested"
     KEY_GO_INSECURE_CANCELLED = "key.go_insecure_cancelled"
     KEY_ZONE_UNSIGNED = "key.zone_unsigned"
+    KEY_TRANSFER_STARTED = "key.transfer_started"
+    KEY_TRANSFER_PEER_DS_SEEN = "key.transfer_peer_ds_seen"
+    KEY_TRANSFER_HANDED_OVER = "key.transfer_handed_over"
+    KEY_TRANSFER_CANCELLED = "key.transfer_cancelled"
+    KEY_TRANSFER_ENDED = "key.transfer_ended"
     KEY_OPERATION_REFUSED = "key.operation_refused"
     # Receipt and validation of signed public key material
     DS_RECEIVED = "ds.received"
@@ -253,6 +258,21 @@ CATALOGUE: dict[EventType, EventInfo] = {
     ),
     EventType.KEY_ZONE_UNSIGNED: EventInfo(
         _C.KEY_STATE, _L.WARNING, "the zone is published unsigned: every key retired (DPS 4.6)"
+    ),
+    EventType.KEY_TRANSFER_STARTED: EventInfo(
+        _C.KEY_STATE, _L.WARNING, "the zone is being handed to another operator (DPS 4.6)"
+    ),
+    EventType.KEY_TRANSFER_PEER_DS_SEEN: EventInfo(
+        _C.KEY_STATE, _L.NOTICE, "the gaining operator's DS is seen at the parent"
+    ),
+    EventType.KEY_TRANSFER_HANDED_OVER: EventInfo(
+        _C.KEY_STATE, _L.WARNING, "the zone was handed over: the delegation moves"
+    ),
+    EventType.KEY_TRANSFER_CANCELLED: EventInfo(
+        _C.KEY_STATE, _L.NOTICE, "the handover to another operator was cancelled"
+    ),
+    EventType.KEY_TRANSFER_ENDED: EventInfo(
+        _C.KEY_STATE, _L.WARNING, "our role ended: every key retired, nothing is signed"
     ),
     EventType.KEY_OPERATION_REFUSED: EventInfo(
         _C.KEY_STATE, _L.WARNING, "the key lifecycle rules refused an operation"

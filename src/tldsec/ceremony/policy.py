@@ -47,6 +47,9 @@ OPERATIONS: Mapping[str, OperationClass] = {
     "backup.smk-install": OperationClass.ARCHIVE_DISTRIBUTION,  # the shares handed over
     "keys.ds-seen": OperationClass.SIGNING_COMPONENTS,  # the operator overrides the check
     "keys.go-insecure": OperationClass.SIGNING_COMPONENTS,  # every DS withdrawn (DPS 4.6)
+    # Another operator's DNSKEYs enter our DNSKEY RRset, and the zone is handed to it
+    # (DPS 4.6, keys/transfer.py): what the signer publishes, as a signer change is.
+    "keys.transfer": OperationClass.SIGNING_COMPONENTS,
     "sign": OperationClass.SIGNING_COMPONENTS,  # a zone signed by hand
     "cycle.accept-change": OperationClass.SIGNING_COMPONENTS,  # a held zone change published
     SIGNER_CONFIG: OperationClass.SIGNING_COMPONENTS,  # tldsec.toml and the policy file

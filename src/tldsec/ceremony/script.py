@@ -42,6 +42,11 @@ RUNS: Mapping[str, tuple[str, str]] = {
         "tldsec keys go-insecure [--cancel] --reason TEXT --ceremony ID",
         "the KSK tags whose DS withdrawal was requested (or, with --cancel, the KSK rolled)",
     ),
+    "keys.transfer": (
+        "tldsec keys transfer import-dnskey FILE --operator NAME | handover [--cancel] "
+        "--reason TEXT --ceremony ID",
+        "the gaining operator's key tags imported, or the handover (its point of no return)",
+    ),
     "cycle.accept-change": (
         "tldsec cycle --accept-change CHANGE --ceremony ID",
         "the serial published and the numbers of the change (tldsec status)",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tldsec.audit.config import open_audit_log
+from tldsec.cli import keys_transfer
 from tldsec.cli.common import (
     add_ceremony_argument,
     add_home_argument,
@@ -118,6 +119,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     a.add_argument("--reason", required=True, help="why: recorded in the history and audit log")
     add_ceremony_argument(a)
+    keys_transfer.register(acts, sys.modules[__name__])
     for name, what in (("ds-seen", "is in"), ("ds-gone", "is gone from")):
         a = action(name, f"confirm that a KSK's DS {what} the parent zone", _ds_gate)
         a.add_argument("key", metavar="TAG|ID")

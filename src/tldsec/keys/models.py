@@ -5,6 +5,8 @@ is unique, which is the tag-collision rule enforced once more by the database.
 ``signer_key_events`` is the append-only history of every transition, with its time,
 reason and actor (DPS 2.2, 4.4.1). ``signer_meta`` is one row naming the zone; every
 write locks it first, so two key managers never act on the same keys at once.
+``signer_foreign_keys`` holds the public DNSKEYs of an operator the zone is handed to
+(DPS 4.6, ``keys/transfer.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tldsec.db.types import UtcDateTime as UTCDateTime
 from tldsec.keys.state import KeyEvent, KeyRecord, Role, Transition
+from tldsec.keys.transfer import ForeignKey
 from tldsec.policy import Algorithm
 
 META_ID = 1
@@ -42,6 +45,13 @@ class SignerMeta(SignerBase):
     # zone is published unsigned from then on, and the gate accepts it only with this
     # fact (decision 46). Set once, in the transaction that removed the keys.
     unsigned_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The zone is being handed to another operator (DPS 4.6, keys/transfer.py): to whom,
+    # and the handover's facts; all None when no transfer is under way.
+    transfer_operator: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    transfer_started: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    transfer_peer_ds_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    transfer_handed_over: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    transfer_ended: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class KeyRow(SignerBase):
@@ -125,6 +135,31 @@ class KeyRow(SignerBase):
         self.backed_up = record.backed_up
         self.presigned = record.presigned
         self.unpublished = record.unpublished
+
+
+class ForeignKeyRow(SignerBase):
+    """A DNSKEY of the gaining operator (keys/transfer.py): public only, never in the HSM."""
+
+    __tablename__ = "signer_foreign_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    operator: Mapped[str] = mapped_column(String(255))
+    flags: Mapped[int] = mapped_column(Integer)
+    algorithm: Mapped[int] = mapped_column(Integer)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    key_tag: Mapped[int] = mapped_column(Integer)
+    imported: Mapped[datetime] = mapped_column(UTCDateTime)
+    withdrawn: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    def to_key(self) -> ForeignKey:
+        return ForeignKey(
+            flags=self.flags,
+            algorithm=Algorithm(self.algorithm),
+            public_key=self.public_key,
+            operator=self.operator,
+            imported=self.imported,
+            withdrawn=self.withdrawn,
+        )
 
 
 class KeyEventRow(SignerBase):

@@ -51,9 +51,16 @@ def zone_keys(keys: Sequence[KeyRecord], now: datetime) -> tuple[ZoneKey, ...]:
     return tuple(out)
 
 
-def signing_config(keys: Sequence[KeyRecord], policy: Policy, now: datetime) -> SigningConfig:
-    """The signer's instructions at ``now``; refused if no KSK or no ZSK is active."""
-    zk = zone_keys(keys, now)
+def signing_config(
+    keys: Sequence[KeyRecord],
+    policy: Policy,
+    now: datetime,
+    foreign: Sequence[ZoneKey] = (),
+) -> SigningConfig:
+    """The signer's instructions at ``now``; refused if no KSK or no ZSK is active.
+    ``foreign``: another operator's DNSKEYs, published beside ours and signing nothing
+    (an operator transfer, keys/transfer.py)."""
+    zk = (*zone_keys(keys, now), *foreign)
     for role, duty in ((Role.KSK, "sign_dnskey"), (Role.ZSK, "sign_zone")):
         if not any(getattr(k, duty) for k in zk):
             raise KeyManagementError(

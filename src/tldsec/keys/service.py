@@ -24,9 +24,17 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tldsec.clock import Clock
-from tldsec.errors import ConfigError, KeyManagementError
+from tldsec.errors import ConfigError, KeyManagementError, TransferRefused
 from tldsec.hsm.base import KeyStore
-from tldsec.keys import algorithm_rollover, emergency, gates, go_insecure, rollover
+from tldsec.keys import (
+    algorithm_rollover,
+    emergency,
+    gates,
+    go_insecure,
+    rollover,
+    transfer,
+    transfer_service,
+)
 from tldsec.keys.ds import DEFAULT_DIGEST_TYPES, DsRecord, parent_ds_set
 from tldsec.keys.emergency import EmergencyPlan
 from tldsec.keys.models import META_ID, KeyEventRow, KeyRow, SignerMeta
@@ -123,7 +131,7 @@ class KeyManager:
         self._backup = backup
         # Facts from outside the records that hold keys out of the zone (the replica
         # proof, cycle/replicas.py), read at each plan.
-        self._gates = gates or (lambda: ())
+        self._outside_gates = gates or (lambda: ())
         # Since when the zone is going insecure, and since when it is unsigned (its last
         # step taken), as read under the zone's lock by _write.
         self._insecure: datetime | None = None
@@ -181,14 +189,26 @@ class KeyManager:
 
     def signing_config(self, now: datetime | None = None) -> SigningConfig:
         """What the signer publishes and signs with at ``now`` (default: the clock's now);
-        refused once the zone is unsigned (going insecure's last step, DPS 4.6)."""
+        refused once the zone is unsigned (going insecure's last step, DPS 4.6); during
+        an operator transfer, with the gaining operator's DNSKEYs published."""
         unsigned = self.unsigned_since()
         if unsigned is not None:
             raise KeyManagementError(
                 f"the zone is unsigned since {unsigned.isoformat()} (going insecure, DPS 4.6): "
                 f"there is no key to sign with; {go_insecure.FRESH_START}"
             )
-        return signing_config(self.key_records(), self.policy, now or self._clock.now())
+        at = now or self._clock.now()
+        with self._read() as session:
+            self._check_meta(session)
+            keys, tr = _load(session), transfer_service.load(session)
+        if tr is not None and tr.ended is not None and tr.ended <= at:
+            raise TransferRefused(
+                f"the zone was handed over to {tr.operator} and our role ended at "
+                f"{tr.ended.isoformat()}: this home signs it no more; stop serving and "
+                "distributing it ('tldsec keys transfer status')"
+            )
+        foreign = tuple(k.zone_key() for k in tr.live_keys(at)) if tr is not None else ()
+        return signing_config(keys, self.policy, at, foreign)
 
     def export_ds(
         self, digest_types: Iterable[int] = DEFAULT_DIGEST_TYPES, now: datetime | None = None
@@ -235,6 +255,7 @@ class KeyManager:
         waiting) without a backup are archived by it and recorded as backed up, and the
         steps that then fall due run at once (DPS 5.2.4: an automatic ZSK roll makes its
         own archive)."""
+        made_first = transfer_service.TransferManager(self).run_due()
         factory = self._factory()
         gates = tuple(self._gates())
         outcome = self._write(
@@ -242,7 +263,7 @@ class KeyManager:
                 keys, self.policy, self.timing, now, factory, gates, self._insecure
             )
         )
-        made = list(outcome.transitions)
+        made = made_first + list(outcome.transitions)
         if self._backup is None or not self.policy.backup_before_use:
             return made
         # A key that enters the zone may make the next one due (the standby ZSK after
@@ -521,6 +542,20 @@ class KeyManager:
             hsm_objects="kept (DPS 5.2.10: private keys are not destroyed)",
             method="DPS 4.6, RFC 6781 4.4: every DS gone and expired from caches first",
         )
+
+    def _gates(self) -> tuple[Gate, ...]:
+        """The outside gates, and while the zone is handed to another operator, the
+        transfer's: no new key enters the zone (keys/transfer.py)."""
+        return (*self._outside_gates(), *self._transfer_gates())
+
+    def _transfer_gates(self) -> tuple[Gate, ...]:
+        with self._read() as session:
+            if session.get(SignerMeta, META_ID) is None:
+                return ()
+            tr = transfer_service.load(session)
+        if tr is None or tr.ended is not None:
+            return ()
+        return (transfer.hold_gate(tr),)
 
     def _factory(self) -> KeyFactory:
         return keystore_factory(self._keystore, self.policy, self.origin)

@@ -428,12 +428,15 @@ def request_ds_withdrawal(
     *,
     replaced: bool = False,
     going_insecure: bool = False,
+    handed_over: bool = False,
 ) -> tuple[KeyRecord, Transition]:
     """Record that the parent was asked to remove the key's DS. ``replaced``: an
     algorithm rollover's old KSK, still signing, whose successor of the new algorithm
     signs too and has its DS seen at the parent (RFC 6781 4.1.4 "new DS").
     ``going_insecure``: the zone goes unsigned (DPS 4.6, keys/go_insecure.py); the DS
-    leaves first and the key keeps signing, so every cached DS still validates."""
+    leaves first and the key keeps signing, so every cached DS still validates.
+    ``handed_over``: the zone belongs to another operator now (keys/transfer.py), whose
+    DS is at the parent; no resolver asks our servers any more."""
     _ksk_only(record)
     _not_before_last(record, at)
     if record.ds_submitted is None:
@@ -442,7 +445,7 @@ def request_ds_withdrawal(
         raise _refuse(
             record, f"its DS withdrawal was already requested at {record.ds_withdrawal_requested}"
         )
-    if record.state_at(at) is KeyState.ACTIVE and not (replaced or going_insecure):
+    if record.state_at(at) is KeyState.ACTIVE and not (replaced or going_insecure or handed_over):
         # Withdrawing the DS of the key that signs the DNSKEY RRset breaks the chain.
         raise _refuse(record, "is the active KSK: its DS must stay until it is retired")
     return _done(record, at, KeyEvent.DS_WITHDRAWAL_REQUESTED, reason, ds_withdrawal_requested=at)
