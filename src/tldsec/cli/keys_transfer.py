@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from tldsec.cli.common import add_ceremony_argument, add_home_argument, settings_from_args
+from tldsec.clock import SystemClock
 from tldsec.errors import ConfigError, FileUnusable
+from tldsec.keys import transfer
 from tldsec.keys.config import load_key_settings
 from tldsec.keys.gates import ParentServer
 from tldsec.keys.parentproof import TrustAnchor
@@ -120,6 +122,9 @@ def _import(args: argparse.Namespace) -> int:
             text = Path(args.file).read_text("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise FileUnusable(f"cannot read the DNSKEY file {args.file}: {exc}") from exc
+    # A file that is not DNSKEY lines of the zone is refused before a ceremony is used.
+    settings = settings_from_args(args)
+    transfer.parse_dnskeys(text, settings.origin, args.operator, SystemClock().now())
     authorised = kc._ceremony_gate(args, "keys.transfer", {"action": "import-dnskey"})
     with kc._manager(args) as km:
         tm = TransferManager(km)
