@@ -21,7 +21,7 @@ from tldsec.ceremony.status import ceremony_status, status_lines
 from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import Clock, SystemClock, from_epoch
 from tldsec.cycle import LAST_REPORT, CycleState, open_cycle
-from tldsec.cycle.run import UNSIGNED_NAME
+from tldsec.cycle.state import UNSIGNED_NAME
 from tldsec.errors import ExitCode
 from tldsec.keys.planner import Action, Plan
 from tldsec.policy_check import dps_findings

@@ -12,7 +12,7 @@ from typing import Any
 
 from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
 from tldsec.clock import SystemClock
-from tldsec.cycle.run import UNSIGNED_NAME
+from tldsec.cycle.state import UNSIGNED_NAME
 from tldsec.errors import ConfigError, CycleError
 from tldsec.progress import progress_lines
 from tldsec.registry.context import rules_from_settings

@@ -65,7 +65,15 @@ from tldsec.cycle import replicas
 from tldsec.cycle.guard import GuardSettings
 from tldsec.cycle.result import CycleResult, Outcome, RunLog
 from tldsec.cycle.safeguards import Safeguards, apex_of
-from tldsec.cycle.state import LAST_REPORT, STATE_FILE, CycleState, Pending, write_atomic
+from tldsec.cycle.state import (
+    LAST_REPORT,
+    STATE_FILE,
+    UNSIGNED_NAME,
+    CycleState,
+    Pending,
+    write_atomic,
+)
+from tldsec.cycle.unsigned import UnsignedMode, unsigned_fingerprint
 from tldsec.distribute.store import ZoneStore, remove_candidate
 from tldsec.errors import (
     CeremonyRefused,
@@ -77,7 +85,7 @@ from tldsec.errors import (
     ZoneError,
     ZoneSyntaxError,
 )
-from tldsec.filedigest import Checked, load_record
+from tldsec.filedigest import load_record
 from tldsec.hsm.base import KeyStore
 from tldsec.keys.service import KeyManager
 from tldsec.progress import ProgressLine, progress_lines
@@ -87,10 +95,8 @@ from tldsec.registry.models import ZoneChange
 from tldsec.settings import Settings
 from tldsec.signconf import SigningConfig
 from tldsec.signer.files import sign_zone_file
-from tldsec.signer.unsigned import write_unsigned_zone
 from tldsec.verify.coverage import ExpectedSigners
 from tldsec.verify.gate import gate
-from tldsec.verify.insecure import InsecureByDesign
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.zone.buildinfo import BuildInfo, distrust, line_owner, trust
 from tldsec.zone.incremental import build_zone_file
@@ -100,11 +106,10 @@ from tldsec.zone.serial import allocate_serial
 log = logging.getLogger("tldsec.cycle")
 
 Recorder = Callable[..., object]
-UNSIGNED_NAME = "unsigned.zone"  # the build's output in the cycle's work directory
 
 
 @dataclass
-class Cycle(Safeguards):
+class Cycle(UnsignedMode, Safeguards):
     """The parts one cycle works with, built by an entry point (``open_cycle``)."""
 
     settings: Settings
@@ -493,97 +498,6 @@ class Cycle(Safeguards):
         )
         return result
 
-    def _unsigned_stages(
-        self,
-        run: RunLog,
-        reason: str,
-        now: datetime,
-        unsigned_since: datetime,
-        candidate: Path,
-        anchor: Path,
-        damaged: str | None,
-        checked: Checked | None,
-        change_id: int,
-    ) -> CycleResult:
-        """Sign, verify and distribute in the unsigned mode (DPS 4.6, decision 46): the
-        zone as built, no DNSSEC record, verified as insecure by design."""
-        origin, serial = self.settings.origin, run.serial
-        assert serial is not None
-        unsigned_path = self.zones_dir / "work" / UNSIGNED_NAME
-        written = write_unsigned_zone(
-            unsigned_path,
-            candidate,
-            origin,
-            header=f"published unsigned by tldsec at {now:%FT%TZ} (DPS 4.6)",
-        )
-        run.stats.update(unsigned_publication=1, **written.counted())
-        self._record(
-            "signer.run_completed",
-            "component:signer",
-            zone=origin,
-            serial=serial,
-            mode="unsigned",
-            signed=0,
-            reused=0,
-            keys=[],
-            unsigned_since=unsigned_since.isoformat(),
-        )
-        run.enter("verify")
-        request = VerifyRequest(
-            signed=candidate,
-            origin=origin,
-            trust_anchor=anchor,
-            unsigned=unsigned_path,
-            previous=None if damaged else self.store.current_path(),
-        )
-        verdict = gate(
-            request,
-            self.verify,
-            now,
-            publish_to=self.store.stage_path(serial),
-            recorder=self.recorder,
-            previous_checked=checked,
-            insecure=InsecureByDesign(unsigned_since),
-        )
-        self._save_report(verdict.report.to_json(), serial)
-        if not verdict.passed:
-            self._distrust_build(f"serial {serial} failed verification")
-            kept = candidate.with_suffix(".refused")
-            os.replace(candidate, kept)
-            remove_candidate(candidate)
-            return self._incident(run, reason, verdict.report.failed_checks, kept)
-
-        run.enter("distribute")
-        diff = self.store.publish(serial, candidate, diff=damaged is None)
-        trust(unsigned_path)
-        run.stats["changes"] = diff.changes if diff else 0
-        self._record(
-            "zone.published",
-            "component:distributor",
-            zone=origin,
-            serial=serial,
-            target=str(self.store.zone_path(serial)),
-            changes=run.stats["changes"],
-            unsigned_since=unsigned_since.isoformat(),
-        )
-        result = run.result(Outcome.PUBLISHED, reason)
-        self._record(
-            "cycle.completed",
-            "component:cycle",
-            zone=origin,
-            serial=serial,
-            milliseconds={k: int(v * 1000) for k, v in result.timings.items()},
-        )
-        self._advance(
-            serial=serial,
-            change_id=change_id,
-            fingerprint=_fingerprint(self.settings, None),
-            resign_at=None,
-            earliest_expiry=None,
-            held=None,
-        )
-        return result
-
     def _unapproved_config(self, run: RunLog) -> CycleResult | None:
         """DPS 4.2.2: no zone is signed under a configuration or policy no ``signer.config``
         ceremony approved (where ``[ceremony] required`` names it). A failed cycle, an
@@ -710,8 +624,7 @@ def _fingerprint(settings: Settings, config: SigningConfig | None) -> str:
     (``config`` None: published unsigned)."""
     policy = settings.policy
     if config is None:
-        unsigned = {"origin": settings.origin, "unsigned": True, "ttl": asdict(policy.ttl)}
-        return hashlib.sha256(json.dumps(unsigned, sort_keys=True).encode()).hexdigest()
+        return unsigned_fingerprint(settings)
     material = {
         "origin": settings.origin,
         "keys": [[k.key_id, k.flags, k.publish, k.sign_dnskey, k.sign_zone] for k in config.keys],

@@ -16,6 +16,7 @@ log = logging.getLogger("tldsec.cycle")
 
 STATE_FILE = "cycle.json"
 LAST_REPORT = "last-report.json"
+UNSIGNED_NAME = "unsigned.zone"  # the build's output in the cycle's work directory
 
 
 @dataclass(frozen=True, slots=True)
