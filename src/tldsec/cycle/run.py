@@ -34,8 +34,9 @@ nothing.
 After going insecure's last step (DPS 4.6, decision 46) the key manager's zone fact
 ``unsigned_since`` puts the cycle in its unsigned mode: the same build, reconciliation
 and guards, then the zone written with no DNSSEC record (``signer/unsigned.py``) and
-the gate in its insecure-by-design mode (``verify/insecure.py``), told the fact. Nothing
-else does: no setting makes the cycle publish an unsigned zone.
+the gate in its insecure-by-design mode (``verify/insecure.py``), told the fact
+(``cycle/unsigned.py``). Nothing else does: no setting makes the cycle publish an
+unsigned zone.
 
 ``Cycle.pending`` says whether a cycle has anything to do: a registry change since the
 last serial, a key step due, a change of keys or policy, or a signature to refresh. When
