@@ -267,6 +267,8 @@ def test_operator_transfer_end_to_end(our_home: Path, root: SignedRoot, tmp_path
 
             # 4. the DS swap: once no resolver asks us, our DS leaves the parent.
             clock.set(due + transfer.ns_interval(km.timing))
+            pending = cycle.pending()
+            assert pending is not None and "withdrawal of our DS" in pending.reason
             result = cycle.run()
             assert result.ok, result
             assert km.export_ds() == []  # the parent should hold only theirs now

@@ -209,8 +209,12 @@ def test_the_end_retires_every_key_and_the_cycle_signs_no_more(
         meta.transfer_handed_over = clock.now() + 2 * DAY
     with pytest.raises(TransferRefused, match="point of no return"):
         tm.cancel("changed our mind")
-    clock.advance(2 * DAY + transfer.ns_interval(km.timing))
+    clock.advance(2 * DAY)
+    assert km.transfer_step_due() is None  # resolvers may still be sent to us
+    clock.advance(transfer.ns_interval(km.timing))
+    assert "withdrawal of our DS" in (km.transfer_step_due() or "")
     made = km.run_due()
+    assert km.transfer_step_due() is None
     assert [t.event.value for t in made if t.role is Role.KSK] == ["ds.withdrawal-requested"]
     ksk = next(k for k in km.key_records() if k.role is Role.KSK)
     assert ksk.ds_state_at(clock.now()) is DsState.WITHDRAWAL_REQUESTED
@@ -219,6 +223,7 @@ def test_the_end_retires_every_key_and_the_cycle_signs_no_more(
     assert not [t for t in km.run_due() if t.event.value == "key.retired"]
     km.ds_gone(str(ksk.key_tag), "parent check")
     clock.advance(timedelta(minutes=5))
+    assert "the end of our role" in (km.transfer_step_due() or "")
     made = km.run_due()
     live = [k for k in km.key_records() if k.state_at(clock.now()) is not KeyState.REMOVED]
     assert live == []

@@ -188,6 +188,9 @@ class Cycle(UnsignedMode, Safeguards):
         due = key_plan.due_steps()
         if due:
             return Pending("keys", f"key step due: {due[0].describe()}")
+        handover_step = self.keys.transfer_step_due(now)
+        if handover_step is not None:  # after an operator transfer's handover
+            return Pending("keys", f"key step due: {handover_step}")
         if self.settings.config.backup.smk and any(
             s.waiting_for.name == "backup" for s in key_plan.gates
         ):

@@ -210,6 +210,17 @@ class KeyManager:
         foreign = tuple(k.zone_key() for k in tr.live_keys(at)) if tr is not None else ()
         return signing_config(keys, self.policy, at, foreign)
 
+    def transfer_step_due(self, now: datetime | None = None) -> str | None:
+        """What the operator transfer has due at ``now`` after its handover (our DS
+        withdrawal, or the end of our role); None if nothing (keys/transfer.py)."""
+        at = now or self._clock.now()
+        with self._read() as session:
+            self._check_meta(session)
+            keys, tr = _load(session), transfer_service.load(session)
+        if tr is None:
+            return None
+        return transfer.due_after_handover(tr, keys, self.timing, at)
+
     def export_ds(
         self, digest_types: Iterable[int] = DEFAULT_DIGEST_TYPES, now: datetime | None = None
     ) -> list[DsRecord]:

@@ -464,6 +464,18 @@ def check_handover(
     return tr
 
 
+def due_after_handover(
+    tr: Transfer, keys: Sequence[KeyRecord], t: timing.TimingParams, now: datetime
+) -> str | None:
+    """What ``after_handover`` would do at ``now``, said for a person; None if nothing."""
+    outcome, end = after_handover(tr, keys, t, now)
+    if end:
+        return f"the end of our role: the zone belongs to {tr.operator}, every key retires"
+    if outcome.transitions:
+        return f"the withdrawal of our DS: the zone was handed to {tr.operator}"
+    return None
+
+
 def after_handover(
     tr: Transfer, keys: Sequence[KeyRecord], t: timing.TimingParams, now: datetime
 ) -> tuple[Outcome, bool]:
