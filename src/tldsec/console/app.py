@@ -72,6 +72,7 @@ class Console:
 def build_app(console: Console) -> Starlette:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     templates.env.globals["origin"] = console.origin.rstrip(".")
+    templates.env.auto_reload = False  # the templates are part of the release: no stat per page
     # The pages' reads on PostgreSQL: each statement on its own (autocommit), so a page
     # costs its statements' round trips and no BEGIN and ROLLBACK (at READ COMMITTED
     # every statement had its own snapshot anyway; the domain page is one statement).

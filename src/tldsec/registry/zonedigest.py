@@ -32,7 +32,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, exists, func, insert, select
+from sqlalchemy import (
+    BindParameter,
+    CompoundSelect,
+    Integer,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy import cast as cast_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -154,41 +169,94 @@ def registry_records(
     """Every delegation record the registry says the zone holds (only ``owners``' when
     given: absolute lower-case names), read from the registry's rows; an owner
     ``excludes`` says yes to is left out."""
-    held = exists().where(DomainStatus.domain_id == Domain.id, DomainStatus.status.in_(HOLD))
-    names = None if owners is None else sorted({o.rstrip(".") for o in owners})
     excluded = excludes or (lambda owner: False)
-    ns_query = (
-        select(Domain.name, Host.name)
-        .join(DomainNs, DomainNs.domain_id == Domain.id)
-        .join(Host, Host.id == DomainNs.host_id)
-        .where(~held)
-    )
+    if owners is None:
+        ns_rows: Iterable[tuple[Any, ...]] = _rows(session, _NS_QUERY, Domain.name, None)
+        ds_rows: Iterable[tuple[Any, ...]] = _rows(session, _DS_QUERY, Domain.name, None)
+        glue_rows: Iterable[tuple[Any, ...]] = _rows(session, _GLUE_QUERY, Host.name, None)
+    else:
+        # A service's few owners: the three reads in one statement per 500 names.
+        ns_rows, ds_rows, glue_rows = [], [], []
+        names = sorted({o.rstrip(".") for o in owners})
+        connection = session.connection()
+        for start in range(0, len(names), 500):
+            chunk = {"names": names[start : start + 500]}
+            for kind, *row in connection.execute(_OWNERS_QUERY, chunk):
+                if kind == "n":
+                    ns_rows.append((row[0], row[1]))
+                elif kind == "s":
+                    ds_rows.append((row[0], row[2], row[3], row[4], row[1]))
+                else:
+                    glue_rows.append((row[0], row[2], row[1]))
     delegated: set[str] = set()
-    for domain, host in _rows(session, ns_query, Domain.name, names):
+    for domain, host in ns_rows:
         delegated.add(domain)
         if not excluded(f"{domain}."):
             yield canonical(f"{domain}.", "NS", f"{host}.")
-    ds_query = select(
-        Domain.name, DsRecord.key_tag, DsRecord.algorithm, DsRecord.digest_type, DsRecord.digest
-    ).join(DsRecord, DsRecord.domain_id == Domain.id)
-    for domain, tag, alg, dtype, digest in _rows(session, ds_query, Domain.name, names):
+    for domain, tag, alg, dtype, digest in ds_rows:
         if domain in delegated and not excluded(f"{domain}."):
             yield canonical(f"{domain}.", "DS", f"{tag} {alg} {dtype} {digest}")
     # Glue: the addresses of name servers below the TLD that a delegated domain uses.
-    glue_query = (
-        select(Host.name, HostAddress.version, HostAddress.address)
-        .join(HostAddress, HostAddress.host_id == Host.id)
-        .where(Host.parent_name.is_not(None))
-        .where(
-            exists()
-            .where(DomainNs.host_id == Host.id, DomainNs.domain_id == Domain.id)
-            .where(~held)
-        )
-    )
-    for host, version, address in _rows(session, glue_query, Host.name, names):
+    for host, version, address in glue_rows:
         owner = f"{host}."
         if not excluded(owner):
             yield canonical(owner, "A" if version == 4 else "AAAA", address)
+
+
+_HELD = exists().where(DomainStatus.domain_id == Domain.id, DomainStatus.status.in_(HOLD))
+_NS_QUERY = (
+    select(Domain.name, Host.name)
+    .join(DomainNs, DomainNs.domain_id == Domain.id)
+    .join(Host, Host.id == DomainNs.host_id)
+    .where(~_HELD)
+)
+_DS_QUERY = select(
+    Domain.name, DsRecord.key_tag, DsRecord.algorithm, DsRecord.digest_type, DsRecord.digest
+).join(DsRecord, DsRecord.domain_id == Domain.id)
+_GLUE_QUERY = (
+    select(Host.name, HostAddress.version, HostAddress.address)
+    .join(HostAddress, HostAddress.host_id == Host.id)
+    .where(Host.parent_name.is_not(None))
+    .where(
+        exists().where(DomainNs.host_id == Host.id, DomainNs.domain_id == Domain.id).where(~_HELD)
+    )
+)
+
+
+def _owners_query() -> CompoundSelect[Any]:
+    """The three reads for some owners (``names``) as one statement: rows of (kind,
+    owner, text, number, number, number), built once."""
+    names: BindParameter[list[str]] = bindparam("names", expanding=True)
+    no_number = cast_(null(), Integer)
+    return union_all(
+        select(literal("n"), Domain.name, Host.name, no_number, no_number, no_number)
+        .join(DomainNs, DomainNs.domain_id == Domain.id)
+        .join(Host, Host.id == DomainNs.host_id)
+        .where(~_HELD, Domain.name.in_(names)),
+        select(
+            literal("s"),
+            Domain.name,
+            DsRecord.digest,
+            DsRecord.key_tag,
+            DsRecord.algorithm,
+            DsRecord.digest_type,
+        )
+        .join(DsRecord, DsRecord.domain_id == Domain.id)
+        .where(Domain.name.in_(names)),
+        select(
+            literal("g"), Host.name, HostAddress.address, HostAddress.version, no_number, no_number
+        )
+        .join(HostAddress, HostAddress.host_id == Host.id)
+        .where(Host.parent_name.is_not(None), Host.name.in_(names))
+        .where(
+            exists()
+            .where(DomainNs.host_id == Host.id, DomainNs.domain_id == Domain.id)
+            .where(~_HELD)
+        ),
+    )
+
+
+_OWNERS_QUERY = _owners_query()
 
 
 def _rows(session: Session, query, column, names: list[str] | None) -> Iterator[tuple]:  # type: ignore[no-untyped-def,type-arg]
@@ -205,21 +273,27 @@ def _rows(session: Session, query, column, names: list[str] | None) -> Iterator[
 
 def related_owners(session: Session, names: Iterable[str]) -> set[str]:
     """The owners a change of ``names`` can touch: each name, the hosts below it (glue)
-    and the hosts it uses as name servers."""
+    and the hosts it uses as name servers (one statement per 500 names)."""
     wanted = sorted({n.lower().rstrip(".") for n in names})
     owners = {f"{n}." for n in wanted}
     for start in range(0, len(wanted), 500):
-        chunk = wanted[start : start + 500]
-        below = select(Host.name).where(Host.parent_name.in_(chunk))
-        used = (
-            select(Host.name)
-            .join(DomainNs, DomainNs.host_id == Host.id)
-            .join(Domain, Domain.id == DomainNs.domain_id)
-            .where(Domain.name.in_(chunk))
-        )
-        for query in (below, used):
-            owners.update(f"{h}." for h in session.scalars(query))
+        chunk = {"names": wanted[start : start + 500]}
+        owners.update(f"{h}." for h in session.scalars(_RELATED_QUERY, chunk))
     return owners
+
+
+def _related_query() -> CompoundSelect[Any]:
+    names: BindParameter[list[str]] = bindparam("names", expanding=True)
+    return union_all(
+        select(Host.name).where(Host.parent_name.in_(names)),
+        select(Host.name)
+        .join(DomainNs, DomainNs.host_id == Host.id)
+        .join(Domain, Domain.id == DomainNs.domain_id)
+        .where(Domain.name.in_(names)),
+    )
+
+
+_RELATED_QUERY = _related_query()
 
 
 def recomputed(session: Session, owners: Iterable[str]) -> dict[str, Tally]:
@@ -265,18 +339,23 @@ def upsert_values(owner: str, delta: Tally) -> dict[str, Any]:
 
 
 def add_to_ledger(session: Session, deltas: Mapping[str, Tally]) -> None:
-    """Add each owner's delta to its row (created when missing)."""
+    """Add each owner's delta to its row (created when missing): one statement of many
+    rows (per 1,000 owners), as only ever an addition (concurrent changes commute)."""
     rows = [upsert_values(o, d) for o, d in sorted(deltas.items()) if not d.empty]
     if not rows:
         return
     conn = session.connection()
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(DIGEST)
-    statement = statement.on_conflict_do_update(
-        index_elements=[DIGEST.c.owner],
-        set_={c: DIGEST.c[c] + statement.excluded[c] for c in ("count", *LIMB_COLUMNS)},
-    )
-    conn.execute(statement, rows)
+    for start in range(0, len(rows), _UPSERT_ROWS):
+        statement = dialect.insert(DIGEST).values(rows[start : start + _UPSERT_ROWS])
+        statement = statement.on_conflict_do_update(
+            index_elements=[DIGEST.c.owner],
+            set_={c: DIGEST.c[c] + statement.excluded[c] for c in ("count", *LIMB_COLUMNS)},
+        )
+        conn.execute(statement)
+
+
+_UPSERT_ROWS = 1000  # 10,000 values a statement: under SQLite's and PostgreSQL's limits
 
 
 def pending_delta(session: Session) -> Tally | None:
