@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from tests.keys.conftest import T0
 from tests.keys.test_service import DAY, Recorded
@@ -14,6 +15,7 @@ from tldsec.clock import FakeClock
 from tldsec.errors import KeyManagementError
 from tldsec.hsm.memory import MemoryKeyStore
 from tldsec.keys.database import open_signer_db
+from tldsec.keys.models import SignerMeta
 from tldsec.keys.planner import Action
 from tldsec.keys.service import KeyManager
 from tldsec.keys.state import DsState, KeyState, Role
@@ -121,4 +123,27 @@ def test_the_last_step_is_a_zone_fact_and_cannot_be_cancelled(
     assert km.run_due() == [] and km.unsigned_since() == T0 + 2 * DAY + ds_publish_interval(
         km.timing
     )
+    engine.dispose()
+
+
+def test_going_insecure_is_refused_while_the_zone_is_handed_to_another_operator(
+    tmp_path: Path, policy: Policy
+) -> None:
+    """A transfer (keys/transfer.py) keeps the zone signed; going insecure meanwhile would
+    withdraw the DS the gaining operator's handover relies on: refused, nothing written."""
+    engine = open_signer_db(f"sqlite:///{tmp_path / 'signer.db'}")
+    clock = FakeClock(T0)
+    km = KeyManager(engine, MemoryKeyStore(), policy, clock, origin="example")
+    km.bootstrap("tldsec init")
+    ksk = next(k for k in km.key_records() if k.role is Role.KSK)
+    clock.advance(DAY)
+    km.ds_seen(str(ksk.key_tag), "seen")
+    with engine.begin() as conn:
+        conn.execute(
+            update(SignerMeta).values(transfer_operator="gaining.example", transfer_started=T0)
+        )
+    with pytest.raises(KeyManagementError, match=r"handed to gaining\.example"):
+        km.go_insecure("wind down")
+    assert km.going_insecure() is None
+    assert km.export_ds() != []  # no DS withdrawal was written
     engine.dispose()

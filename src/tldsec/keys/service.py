@@ -349,6 +349,14 @@ class KeyManager:
             return go_insecure.start(keys, now, reason)
 
         def mark(meta: SignerMeta, now: datetime) -> None:
+            if meta.transfer_operator is not None:
+                # A transfer keeps the zone signed and hands it on (keys/transfer.py);
+                # withdrawing every DS meanwhile would strand the gaining operator.
+                raise KeyManagementError(
+                    f"the zone is being handed to {meta.transfer_operator} (keys transfer): "
+                    "going insecure is refused; cancel the transfer first ('tldsec keys "
+                    "transfer cancel')"
+                )
             meta.insecure_requested = now
             meta.insecure_reason = reason
 
