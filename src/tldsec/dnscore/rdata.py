@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import calendar
 import functools
 import socket
 import struct
@@ -24,6 +23,7 @@ import dns.rdatatype
 import dns.tokenizer
 
 from tldsec.dnscore import names
+from tldsec.dnscore.rrsigtime import parse_rrsig_time
 from tldsec.dnscore.types import RRType, type_text
 from tldsec.errors import BadRdata
 
@@ -88,7 +88,6 @@ def _b64(text: str) -> bytes:
 
 
 _TYPE_BY_NAME: dict[str, int] = {}
-_TIME_CACHE: dict[str, int] = {}
 
 
 def type_from_text(token: str) -> int:
@@ -96,19 +95,6 @@ def type_from_text(token: str) -> int:
     if value is None:
         value = int(dns.rdatatype.from_text(token))
         _TYPE_BY_NAME[token] = value
-    return value
-
-
-def _time_from_text(token: str) -> int:
-    """RRSIG time: YYYYMMDDHHmmSS (UTC) or seconds since the epoch (RFC 4034 3.2)."""
-    value = _TIME_CACHE.get(token)
-    if value is None:
-        if len(token) == 14:
-            value = calendar.timegm(time.strptime(token, "%Y%m%d%H%M%S"))
-        else:
-            value = int(token)
-        if len(_TIME_CACHE) < 1_000_000:
-            _TIME_CACHE[token] = value
     return value
 
 
@@ -122,8 +108,8 @@ def _rrsig_from_text(fields: list[str], origin: bytes) -> bytes:
             int(alg),
             int(labels),
             int(ttl),
-            _time_from_text(exp),
-            _time_from_text(inc),
+            parse_rrsig_time(exp),
+            parse_rrsig_time(inc),
             int(tag),
         )
         + names.to_wire(signer, origin)

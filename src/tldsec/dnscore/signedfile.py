@@ -15,7 +15,6 @@ verifier's), both built on ``strip_comment``.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,15 +60,6 @@ RRSIG_MARK = b"\tIN\tRRSIG\t"
 NSEC3_MARK = b"\tIN\tNSEC3\t"
 # A record line of an unsigned zone (the owner written out, any blanks).
 UNSIGNED_LINE = re.compile(rb"\n(([^\s;$][^\s]*)[ \t][^\n]*)")
-
-
-def timestamp(text: bytes) -> int:
-    """An RRSIG time as written, YYYYMMDDHHmmSS (RFC 4034 3.2), as seconds since the
-    epoch."""
-    t = text.decode("ascii")
-    return calendar.timegm(
-        (int(t[0:4]), int(t[4:6]), int(t[6:8]), int(t[8:10]), int(t[10:12]), int(t[12:14]))
-    )
 
 
 def rrsig_expiring(expiry: bytes) -> re.Pattern[bytes]:

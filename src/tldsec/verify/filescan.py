@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tldsec.dnscore.rrsigtime import parse_rrsig_time
 from tldsec.dnscore.signedfile import (
     NSEC3_MARK,
     RRSIG_EXPIRY,
@@ -30,7 +31,6 @@ from tldsec.dnscore.signedfile import (
     chunks,
     nsec3_lines,
     rrsig_expiring,
-    timestamp,
 )
 from tldsec.verify.workers import Background
 
@@ -203,7 +203,7 @@ def merge(pieces: list[Piece]) -> FileScan:
     first = min(pieces, key=lambda p: p.earliest)
     rrsigs = sum(p.rrsig_lines for p in pieces)
     read = sum(p.rrsig_read for p in pieces)
-    expiry = timestamp(first.earliest) if first.earliest_line else None
+    expiry = parse_rrsig_time(first.earliest.decode("ascii")) if first.earliest_line else None
     return FileScan(index, expiry, first.earliest_line, rrsigs, rrsigs - read)
 
 

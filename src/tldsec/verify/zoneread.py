@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import calendar
 import io
 import re
 import socket
@@ -30,6 +29,7 @@ import dns.rdatatype
 import dns.ttl
 
 from tldsec.dnscore import names, rdata
+from tldsec.dnscore.rrsigtime import parse_rrsig_time
 from tldsec.dnscore.signedfile import (
     Joiner,
     count_outside_quotes,
@@ -99,7 +99,6 @@ class _Reader:
         self.zone = Zone(origin=self.origin)
         self.result = ReadResult(self.zone)
         self.name_cache: dict[str, bytes] = {}
-        self.day_cache: dict[str, int] = {}  # YYYYMMDD -> seconds at its midnight
         self.type_cache: dict[str, int] = {t.name: int(t) for t in RRType}
         self.origin_suffix = "." + names.to_text(self.origin)
         self.bitmap_cache: dict[str, bytes] = {}
@@ -120,7 +119,7 @@ class _Reader:
         name_cache = self.name_cache
         bitmap_cache = self.bitmap_cache
         rdata_of = self._rdata
-        time_of = self._time
+        time_of = parse_rrsig_time
         suffix = self.origin_suffix
         cut = -len(suffix)
         a2b = binascii.a2b_base64
@@ -460,8 +459,8 @@ class _Reader:
                 int(f[i + 1]),
                 int(f[i + 2]),
                 int(f[i + 3]),
-                self._time(f[i + 4]),
-                self._time(f[i + 5]),
+                parse_rrsig_time(f[i + 4]),
+                parse_rrsig_time(f[i + 5]),
                 int(f[i + 6]),
             )
             + self._name(f[i + 7], origin)
@@ -479,28 +478,6 @@ class _Reader:
             + hashed
             + self._bitmap(f[i + 5 :])
         )
-
-    def _time(self, token: str) -> int:
-        """An RRSIG time: YYYYMMDDHHmmSS in UTC, or a count of seconds (RFC 4034 3.2)."""
-        if len(token) == 14:
-            day = self.day_cache.get(token[:8])
-            hms = token[8:]
-            if day is not None and hms.isdigit():
-                n = int(hms)
-                # RFC 4034 3.1.5: a 32-bit serial number of seconds, modulo 2**32.
-                return (day + n // 10000 * 3600 + n // 100 % 100 * 60 + n % 100) & 0xFFFFFFFF
-        if not token.isdigit():
-            raise _Reject(f"bad RRSIG time {token!r}")
-        if len(token) == 14:
-            y, m, d = int(token[0:4]), int(token[4:6]), int(token[6:8])
-            if not (1 <= m <= 12 and 1 <= d <= 31):
-                raise _Reject(f"bad RRSIG time {token!r}")
-            self.day_cache[token[:8]] = calendar.timegm((y, m, d, 0, 0, 0))
-            return self._time(token)
-        value = int(token)
-        if value > 0xFFFFFFFF:
-            raise _Reject(f"RRSIG time {token} does not fit in 32 bits")
-        return value
 
 
 def _ttl(token: str) -> int:
