@@ -14,39 +14,35 @@ verifier reports every fault, not only the first.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import io
 import re
-import socket
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import dns.exception
-import dns.rdatatype
-import dns.ttl
-
-from tldsec.dnscore import names, rdata
+from tldsec.dnscore import names
 from tldsec.dnscore.rrsigtime import parse_rrsig_time
 from tldsec.dnscore.signedfile import (
     Joiner,
     count_outside_quotes,
-    rest_after,
     strip_comment,
 )
 from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import RRset, Zone
-from tldsec.errors import BadName, BadRdata, ZoneSyntaxError
+from tldsec.errors import BadName, ZoneSyntaxError
+from tldsec.verify.rdatatext import (
+    NSEC3_HEAD,
+    RRSIG_HEAD,
+    RdataText,
+    Reject,
+    b32hex_from_text,
+    salt_from_text,
+    ttl_from_text,
+)
 from tldsec.verify.report import Finding
 
-_RRSIG_HEAD = struct.Struct("!HBBIIIH")  # RFC 4034 3.1
-_NSEC3_HEAD = struct.Struct("!BBHB")  # RFC 5155 3.2
-_DS_HEAD = struct.Struct("!HBB")  # RFC 4034 5.1
-_SOA_TAIL = struct.Struct("!IIIII")  # RFC 1035 3.3.13
-_B32HEX_PAD = ("", "======", "====", "===", "=")  # by length % 8 of the unpadded text
-_B32HEX = re.compile(r"[0-9A-Va-v]*\Z")
 _PLAIN_LABEL = re.compile(r"[A-Za-z0-9_-]+\Z")
 
 
@@ -60,10 +56,6 @@ class ReadResult:
     # An owner's records came in more than one run of lines: the file is not grouped by
     # owner, so it cannot be split into parts at owner boundaries.
     regrouped: bool = False
-
-
-class _Reject(Exception):
-    """A line the reader cannot accept (converted to ZoneSyntaxError with its line)."""
 
 
 def read_zone_file(path: Path, origin: str) -> ReadResult:
@@ -89,8 +81,9 @@ def read_zone_string(
     return _Reader(origin, filename).read(io.StringIO(text), default_ttl, first_line)
 
 
-class _Reader:
+class _Reader(RdataText):
     def __init__(self, origin: str, filename: str) -> None:
+        super().__init__()
         self.filename = filename
         try:
             self.origin = names.to_wire(origin if origin.endswith(".") else origin + ".")
@@ -98,10 +91,7 @@ class _Reader:
             raise ZoneSyntaxError(filename, None, f"bad origin {origin!r}: {exc}") from exc
         self.zone = Zone(origin=self.origin)
         self.result = ReadResult(self.zone)
-        self.name_cache: dict[str, bytes] = {}
-        self.type_cache: dict[str, int] = {t.name: int(t) for t in RRType}
         self.origin_suffix = "." + names.to_text(self.origin)
-        self.bitmap_cache: dict[str, bytes] = {}
 
     # -- the main loop ----------------------------------------------------------------
 
@@ -123,8 +113,8 @@ class _Reader:
         suffix = self.origin_suffix
         cut = -len(suffix)
         a2b = binascii.a2b_base64
-        pack_rrsig = _RRSIG_HEAD.pack
-        pack_nsec3 = _NSEC3_HEAD.pack
+        pack_rrsig = RRSIG_HEAD.pack
+        pack_nsec3 = NSEC3_HEAD.pack
         joiner = Joiner()
         # An RRSIG that does not follow the RRset it covers waits until every RRset is
         # read: a file may list them anywhere.
@@ -154,7 +144,7 @@ class _Reader:
                     continue
                 if first == " " or first == "\t":
                     if not owner:
-                        raise _Reject("the first record has no owner name")
+                        raise Reject("the first record has no owner name")
                     i = 0
                 else:
                     text = fields[0]
@@ -181,7 +171,7 @@ class _Reader:
                 if n > 3 and fields[i + 1] == "IN" and fields[i].isdigit():
                     ttl = int(fields[i])
                     if ttl > 0x7FFFFFFF:
-                        raise _Reject(f"TTL {ttl} exceeds 2^31-1 (RFC 2181 8)")
+                        raise Reject(f"TTL {ttl} exceeds 2^31-1 (RFC 2181 8)")
                     tok = fields[i + 2]
                     cached = type_cache.get(tok)
                     rtype = cached if cached is not None else self._type(tok)
@@ -216,7 +206,7 @@ class _Reader:
                             + a2b(fields[i + 8] if n == 9 else "".join(fields[i + 8 :]))
                         )
                     except (ValueError, struct.error, binascii.Error) as exc:
-                        raise _Reject(f"bad RRSIG RDATA: {exc}") from None
+                        raise Reject(f"bad RRSIG RDATA: {exc}") from None
                     if (
                         last is not None
                         and last.rtype == covered
@@ -231,8 +221,8 @@ class _Reader:
                 if rtype == 50 and plain and n >= 5:
                     # NSEC3 (RFC 5155 3.3): alg flags iterations salt next-hash types.
                     try:
-                        salt = _salt(fields[i + 3])
-                        hashed = _b32hex(fields[i + 4])
+                        salt = salt_from_text(fields[i + 3])
+                        hashed = b32hex_from_text(fields[i + 4])
                         key = " ".join(fields[i + 5 :])
                         bitmap = bitmap_cache.get(key)
                         if bitmap is None:
@@ -248,7 +238,7 @@ class _Reader:
                             + bitmap
                         )
                     except (ValueError, struct.error) as exc:
-                        raise _Reject(f"bad NSEC3 RDATA: {exc}") from None
+                        raise Reject(f"bad NSEC3 RDATA: {exc}") from None
                 elif rtype == 2 and n == 1 and plain:
                     target = fields[i]
                     wire = name_cache.get(target) or self._name(target, current_origin)
@@ -272,7 +262,7 @@ class _Reader:
                         nodes[owner] = node
                     node.append(last)
             joiner.finish()
-        except _Reject as exc:
+        except Reject as exc:
             raise ZoneSyntaxError(self.filename, line_no, str(exc)) from None
         except ZoneSyntaxError as exc:
             raise ZoneSyntaxError(self.filename, exc.line or line_no, exc.reason) from None
@@ -284,13 +274,6 @@ class _Reader:
         self.result.records = count
         return self.result
 
-    def _bitmap(self, tokens: list[str]) -> bytes:
-        types = set()
-        for t in tokens:
-            n = self.type_cache.get(t)
-            types.add(n if n is not None else rdata.type_from_text(t))
-        return rdata.type_bitmap(types)
-
     def _directive(
         self, fields: list[str], current_origin: bytes, default_ttl: int | None
     ) -> tuple[bytes, int | None]:
@@ -301,8 +284,8 @@ class _Reader:
             # The zone's own origin object: owner names take the fast path again.
             return (self.origin if origin == self.origin else origin), default_ttl
         if directive == "$TTL" and len(fields) == 2:
-            return current_origin, _ttl(fields[1])
-        raise _Reject(f"unsupported or malformed directive {' '.join(fields)!r}")
+            return current_origin, ttl_from_text(fields[1])
+        raise Reject(f"unsupported or malformed directive {' '.join(fields)!r}")
 
     def _ttl_class_type(
         self, fields: list[str], i: int, default_ttl: int | None, last_ttl: int | None
@@ -311,15 +294,15 @@ class _Reader:
         ttl: int | None = None
         while True:
             if i >= len(fields):
-                raise _Reject("no record type")
+                raise Reject("no record type")
             tok = fields[i]
             i += 1
             if tok.upper() == "IN":
                 continue
             if tok[0].isdigit():
                 if ttl is not None:
-                    raise _Reject(f"unexpected {tok!r} where a type was expected")
-                ttl = _ttl(tok)
+                    raise Reject(f"unexpected {tok!r} where a type was expected")
+                ttl = ttl_from_text(tok)
                 continue
             cached = self.type_cache.get(tok)
             rtype = cached if cached is not None else self._type(tok)
@@ -327,7 +310,7 @@ class _Reader:
         if ttl is None:
             ttl = default_ttl if default_ttl is not None else last_ttl
             if ttl is None:
-                raise _Reject("no TTL: give one on the record or with $TTL")
+                raise Reject("no TTL: give one on the record or with $TTL")
         return ttl, rtype, i
 
     def _owner(self, text: str, current_origin: bytes) -> bytes:
@@ -341,9 +324,7 @@ class _Reader:
                 return bytes((len(label),)) + label.lower().encode("ascii") + self.origin
         owner = self._name(text, current_origin)
         if not names.is_subdomain(owner, self.origin):
-            raise _Reject(
-                f"{names.to_text(owner)} is outside the zone {names.to_text(self.origin)}"
-            )
+            raise Reject(f"{names.to_text(owner)} is outside the zone {names.to_text(self.origin)}")
         return owner
 
     def _attach(self, pending: list[tuple[int, bytes, int, int, bytes]]) -> None:
@@ -374,134 +355,6 @@ class _Reader:
 
     def _finding(self, owner: bytes, rtype: int, reason: str) -> None:
         self.result.findings.append(Finding(names.to_text(owner), type_text(rtype), reason))
-
-    # -- names, types, RDATA -----------------------------------------------------------
-
-    def _name(self, text: str, origin: bytes) -> bytes:
-        cached = self.name_cache.get(text)
-        if cached is not None:
-            return cached
-        try:
-            wire = names.to_wire(text, origin)
-        except BadName as exc:
-            raise _Reject(str(exc)) from None
-        if len(self.name_cache) < 200_000:
-            self.name_cache[text] = wire
-        return wire
-
-    def _type(self, token: str) -> int:
-        up = token.upper()
-        if up in ("CH", "HS", "CS", "NONE", "ANY") or (up.startswith("CLASS") and up[5:].isdigit()):
-            raise _Reject(f"class {token} is not IN: a TLD zone is class IN")
-        try:
-            value = int(dns.rdatatype.from_text(token))
-        except (dns.exception.DNSException, ValueError):
-            raise _Reject(f"unknown record type {token!r}") from None
-        self.type_cache[token] = value
-        return value
-
-    def _rdata(
-        self, rtype: int, fields: list[str], i: int, line: str, plain: bool, origin: bytes
-    ) -> bytes:
-        """Canonical wire RDATA from ``fields[i:]`` (RFC 4034 6.2: names lowercased)."""
-        n = len(fields) - i
-        if not n and rtype != RRType.NSEC3PARAM:
-            raise _Reject(f"{type_text(rtype)} record without RDATA")
-        try:
-            if not plain and ('"' in line or "\\" in line):
-                return rdata.from_text_generic(rtype, rest_after(line, fields[i:]), origin)
-            if rtype == 46 and n >= 9:
-                return self._rrsig(fields, i, origin)
-            if rtype == 2 and n == 1:
-                return self._name(fields[i], origin)
-            if rtype == 50 and n >= 5:
-                return self._nsec3(fields, i)
-            if rtype == 1 and n == 1:
-                return socket.inet_pton(socket.AF_INET, fields[i])
-            if rtype == 28 and n == 1:
-                return socket.inet_pton(socket.AF_INET6, fields[i])
-            if rtype == 43 and n >= 4:
-                return _DS_HEAD.pack(
-                    int(fields[i]), int(fields[i + 1]), int(fields[i + 2])
-                ) + bytes.fromhex("".join(fields[i + 3 :]))
-            if rtype == 48 and n >= 4:
-                return (
-                    int(fields[i]).to_bytes(2, "big")
-                    + bytes((int(fields[i + 1]), int(fields[i + 2])))
-                    + binascii.a2b_base64("".join(fields[i + 3 :]))
-                )
-            if rtype == 51 and n == 4:
-                salt = _salt(fields[i + 3])
-                return (
-                    _NSEC3_HEAD.pack(
-                        int(fields[i]), int(fields[i + 1]), int(fields[i + 2]), len(salt)
-                    )
-                    + salt
-                )
-            if rtype == 6 and n == 7:
-                return (
-                    self._name(fields[i], origin)
-                    + self._name(fields[i + 1], origin)
-                    + _SOA_TAIL.pack(*(int(x) for x in fields[i + 2 :]))
-                )
-            return rdata.from_text(rtype, fields[i:], origin)
-        except (BadRdata, BadName) as exc:
-            raise _Reject(str(exc)) from None
-        except (ValueError, OSError, struct.error, binascii.Error, OverflowError) as exc:
-            raise _Reject(f"bad {type_text(rtype)} RDATA {' '.join(fields[i:])!r}: {exc}") from None
-
-    def _rrsig(self, f: list[str], i: int, origin: bytes) -> bytes:
-        """RRSIG RDATA (RFC 4034 3.1, presentation form 3.2)."""
-        tc = self.type_cache.get(f[i])
-        return (
-            _RRSIG_HEAD.pack(
-                tc if tc is not None else self._type(f[i]),
-                int(f[i + 1]),
-                int(f[i + 2]),
-                int(f[i + 3]),
-                parse_rrsig_time(f[i + 4]),
-                parse_rrsig_time(f[i + 5]),
-                int(f[i + 6]),
-            )
-            + self._name(f[i + 7], origin)
-            + binascii.a2b_base64("".join(f[i + 8 :]) if len(f) > i + 9 else f[i + 8])
-        )
-
-    def _nsec3(self, f: list[str], i: int) -> bytes:
-        """NSEC3 RDATA (RFC 5155 3.2, presentation form 3.3)."""
-        salt = _salt(f[i + 3])
-        hashed = _b32hex(f[i + 4])
-        return (
-            _NSEC3_HEAD.pack(int(f[i]), int(f[i + 1]), int(f[i + 2]), len(salt))
-            + salt
-            + bytes((len(hashed),))
-            + hashed
-            + self._bitmap(f[i + 5 :])
-        )
-
-
-def _ttl(token: str) -> int:
-    try:
-        value = int(token) if token.isdigit() else int(dns.ttl.from_text(token))
-    except (dns.exception.DNSException, ValueError):
-        raise _Reject(f"bad TTL {token!r}") from None
-    if value > 0x7FFFFFFF:
-        raise _Reject(f"TTL {value} exceeds 2^31-1 (RFC 2181 8)")
-    return value
-
-
-def _salt(text: str) -> bytes:
-    return b"" if text == "-" else bytes.fromhex(text)
-
-
-def _b32hex(text: str) -> bytes:
-    """Base 32 with the extended hex alphabet (RFC 4648 7), no padding, any case."""
-    if not _B32HEX.match(text):
-        raise ValueError(f"{text!r} is not base32hex")
-    if len(text) % 8 == 0:
-        # base32hex digits are Python's base-32 digits: a 40-bit group per 8 characters.
-        return int(text, 32).to_bytes(len(text) * 5 // 8, "big")
-    return base64.b32hexdecode(text.upper() + _B32HEX_PAD[len(text) % 8])
 
 
 def read_soa_serial(path: Path, origin: str) -> int:

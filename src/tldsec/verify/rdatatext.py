@@ -1,0 +1,180 @@
+"""The verifier's own reading of names, types and RDATA as written in a zone file.
+
+Presentation text to canonical wire form (RFC 4034 6.2: names lowercased), built
+directly for the types a signed TLD zone is made of (RRSIG, NSEC3, NS, A, AAAA, DS,
+DNSKEY, NSEC3PARAM, SOA) and through ``dnscore.rdata`` for the others. It is the
+verifier's, not the signer's: a parsing bug must not hide in both (DPS 6.6).
+``RdataText`` keeps the caches one zone's records share; ``zoneread`` reads the lines.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import socket
+import struct
+
+import dns.exception
+import dns.rdatatype
+import dns.ttl
+
+from tldsec.dnscore import names, rdata
+from tldsec.dnscore.rrsigtime import parse_rrsig_time
+from tldsec.dnscore.signedfile import rest_after
+from tldsec.dnscore.types import RRType, type_text
+from tldsec.errors import BadName, BadRdata
+
+RRSIG_HEAD = struct.Struct("!HBBIIIH")  # RFC 4034 3.1
+NSEC3_HEAD = struct.Struct("!BBHB")  # RFC 5155 3.2
+_DS_HEAD = struct.Struct("!HBB")  # RFC 4034 5.1
+_SOA_TAIL = struct.Struct("!IIIII")  # RFC 1035 3.3.13
+_B32HEX_PAD = ("", "======", "====", "===", "=")  # by length % 8 of the unpadded text
+_B32HEX = re.compile(r"[0-9A-Va-v]*\Z")
+_NAME_CACHE_MAX = 200_000
+
+
+class Reject(Exception):
+    """A line the reader cannot accept (the reader adds the file and line)."""
+
+
+class RdataText:
+    """Names, types and RDATA from text, with the caches a zone's records share."""
+
+    def __init__(self) -> None:
+        self.name_cache: dict[str, bytes] = {}
+        self.type_cache: dict[str, int] = {t.name: int(t) for t in RRType}
+        self.bitmap_cache: dict[str, bytes] = {}
+
+    def _bitmap(self, tokens: list[str]) -> bytes:
+        types = set()
+        for t in tokens:
+            n = self.type_cache.get(t)
+            types.add(n if n is not None else rdata.type_from_text(t))
+        return rdata.type_bitmap(types)
+
+    def _name(self, text: str, origin: bytes) -> bytes:
+        cached = self.name_cache.get(text)
+        if cached is not None:
+            return cached
+        try:
+            wire = names.to_wire(text, origin)
+        except BadName as exc:
+            raise Reject(str(exc)) from None
+        if len(self.name_cache) < _NAME_CACHE_MAX:
+            self.name_cache[text] = wire
+        return wire
+
+    def _type(self, token: str) -> int:
+        up = token.upper()
+        if up in ("CH", "HS", "CS", "NONE", "ANY") or (up.startswith("CLASS") and up[5:].isdigit()):
+            raise Reject(f"class {token} is not IN: a TLD zone is class IN")
+        try:
+            value = int(dns.rdatatype.from_text(token))
+        except (dns.exception.DNSException, ValueError):
+            raise Reject(f"unknown record type {token!r}") from None
+        self.type_cache[token] = value
+        return value
+
+    def _rdata(
+        self, rtype: int, fields: list[str], i: int, line: str, plain: bool, origin: bytes
+    ) -> bytes:
+        """Canonical wire RDATA from ``fields[i:]`` (RFC 4034 6.2: names lowercased)."""
+        n = len(fields) - i
+        if not n and rtype != RRType.NSEC3PARAM:
+            raise Reject(f"{type_text(rtype)} record without RDATA")
+        try:
+            if not plain and ('"' in line or "\\" in line):
+                return rdata.from_text_generic(rtype, rest_after(line, fields[i:]), origin)
+            if rtype == 46 and n >= 9:
+                return self._rrsig(fields, i, origin)
+            if rtype == 2 and n == 1:
+                return self._name(fields[i], origin)
+            if rtype == 50 and n >= 5:
+                return self._nsec3(fields, i)
+            if rtype == 1 and n == 1:
+                return socket.inet_pton(socket.AF_INET, fields[i])
+            if rtype == 28 and n == 1:
+                return socket.inet_pton(socket.AF_INET6, fields[i])
+            if rtype == 43 and n >= 4:
+                return _DS_HEAD.pack(
+                    int(fields[i]), int(fields[i + 1]), int(fields[i + 2])
+                ) + bytes.fromhex("".join(fields[i + 3 :]))
+            if rtype == 48 and n >= 4:
+                return (
+                    int(fields[i]).to_bytes(2, "big")
+                    + bytes((int(fields[i + 1]), int(fields[i + 2])))
+                    + binascii.a2b_base64("".join(fields[i + 3 :]))
+                )
+            if rtype == 51 and n == 4:
+                salt = salt_from_text(fields[i + 3])
+                return (
+                    NSEC3_HEAD.pack(
+                        int(fields[i]), int(fields[i + 1]), int(fields[i + 2]), len(salt)
+                    )
+                    + salt
+                )
+            if rtype == 6 and n == 7:
+                return (
+                    self._name(fields[i], origin)
+                    + self._name(fields[i + 1], origin)
+                    + _SOA_TAIL.pack(*(int(x) for x in fields[i + 2 :]))
+                )
+            return rdata.from_text(rtype, fields[i:], origin)
+        except (BadRdata, BadName) as exc:
+            raise Reject(str(exc)) from None
+        except (ValueError, OSError, struct.error, binascii.Error, OverflowError) as exc:
+            raise Reject(f"bad {type_text(rtype)} RDATA {' '.join(fields[i:])!r}: {exc}") from None
+
+    def _rrsig(self, f: list[str], i: int, origin: bytes) -> bytes:
+        """RRSIG RDATA (RFC 4034 3.1, presentation form 3.2)."""
+        tc = self.type_cache.get(f[i])
+        return (
+            RRSIG_HEAD.pack(
+                tc if tc is not None else self._type(f[i]),
+                int(f[i + 1]),
+                int(f[i + 2]),
+                int(f[i + 3]),
+                parse_rrsig_time(f[i + 4]),
+                parse_rrsig_time(f[i + 5]),
+                int(f[i + 6]),
+            )
+            + self._name(f[i + 7], origin)
+            + binascii.a2b_base64("".join(f[i + 8 :]) if len(f) > i + 9 else f[i + 8])
+        )
+
+    def _nsec3(self, f: list[str], i: int) -> bytes:
+        """NSEC3 RDATA (RFC 5155 3.2, presentation form 3.3)."""
+        salt = salt_from_text(f[i + 3])
+        hashed = b32hex_from_text(f[i + 4])
+        return (
+            NSEC3_HEAD.pack(int(f[i]), int(f[i + 1]), int(f[i + 2]), len(salt))
+            + salt
+            + bytes((len(hashed),))
+            + hashed
+            + self._bitmap(f[i + 5 :])
+        )
+
+
+def ttl_from_text(token: str) -> int:
+    try:
+        value = int(token) if token.isdigit() else int(dns.ttl.from_text(token))
+    except (dns.exception.DNSException, ValueError):
+        raise Reject(f"bad TTL {token!r}") from None
+    if value > 0x7FFFFFFF:
+        raise Reject(f"TTL {value} exceeds 2^31-1 (RFC 2181 8)")
+    return value
+
+
+def salt_from_text(text: str) -> bytes:
+    return b"" if text == "-" else bytes.fromhex(text)
+
+
+def b32hex_from_text(text: str) -> bytes:
+    """Base 32 with the extended hex alphabet (RFC 4648 7), no padding, any case."""
+    if not _B32HEX.match(text):
+        raise ValueError(f"{text!r} is not base32hex")
+    if len(text) % 8 == 0:
+        # base32hex digits are Python's base-32 digits: a 40-bit group per 8 characters.
+        return int(text, 32).to_bytes(len(text) * 5 // 8, "big")
+    return base64.b32hexdecode(text.upper() + _B32HEX_PAD[len(text) % 8])
