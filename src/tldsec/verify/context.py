@@ -1,18 +1,18 @@
-"""One verification run's fixed inputs, and the apex context every driver builds.
+"""One verification run's fixed inputs, the apex context every plan builds, its outcome.
 
-The whole-zone (``verifier``), sharded (``sharded``) and incremental (``incremental``)
-drivers each start from the same values: the request, the options, the absolute origin,
-``now`` and the signature horizon in seconds, the key store the second implementation
-signs with, and where progress is reported. ``RunContext`` holds them, built once per
-run; ``apex`` reads from a zone's apex what every check of the run then needs (the
-serial, the DNSKEY RRset and the signature context); ``report`` makes the run's one
-report.
+The whole-zone (``whole``), in-parts (``sharded``) and incremental (``incremental``)
+plans of the driver (``driver``) each start from the same values: the request, the
+options, the absolute origin, ``now`` and the signature horizon in seconds, the key
+store the second implementation signs with, and where progress is reported.
+``RunContext`` holds them, built once per run; ``apex`` reads from a zone's apex what
+every check of the run then needs (the serial, the DNSKEY RRset and the signature
+context); a plan returns an ``Outcome``; ``report`` makes the run's one report.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from tldsec.clock import to_epoch
@@ -29,6 +29,16 @@ from tldsec.verify.second import SecondImplementationCheck
 from tldsec.verify.workers import Progress, ProgressFor
 
 ZONE_FILE = "zone-file"  # the check that the file parses (every driver reports it)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a plan of a run found: its checks, the candidate's serial, facts for the
+    report's ``meta`` (``driver``)."""
+
+    checks: list[CheckResult] = field(default_factory=list)
+    serial: int | None = None
+    meta: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,10 +39,10 @@ from tldsec.filedigest import Checked
 from tldsec.hsm.base import KeyStore
 from tldsec.verify import mode
 from tldsec.verify.cut import order_problem
-from tldsec.verify.incremental import verify_incremental
+from tldsec.verify.driver import verify_incremental, verify_zone
 from tldsec.verify.insecure import InsecureByDesign, verify_insecure
+from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.verify.report import Report
-from tldsec.verify.verifier import KeyOpener, VerifyOptions, VerifyRequest, verify_zone
 from tldsec.verify.workers import ProgressFor
 from tldsec.zonefiles import Staged, stage
 

@@ -1,4 +1,4 @@
-"""verify_incremental: the gate's checks on what changed since the last verified zone.
+"""The incremental plan: the gate's checks on what changed since the last verified zone.
 
 Given the previous verified (distributed) zone file and the patch that says which byte
 ranges of it the candidate replaced (``dnscore.zonepatch``), and never trusting it:
@@ -17,8 +17,8 @@ ranges of it the candidate replaced (``dnscore.zonepatch``), and never trusting 
 4. ldns-verify-zone checks a delta zone made of the regions (``delta``).
 
 The unsigned content is compared for the regions' subtrees (the rest of the unsigned
-zone, which comes without a patch, in full verifications). ``gate`` decides when this
-mode may run (``mode``).
+zone, which comes without a patch, in full verifications). ``driver.verify_incremental``
+runs this plan; ``gate`` decides when it may (``mode``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from __future__ import annotations
 import mmap
 import os
 import time
-from datetime import datetime
 from typing import BinaryIO
 
 from tldsec.dnscore.signedfile import tops_in
@@ -34,63 +33,43 @@ from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import Zone
 from tldsec.dnscore.zonepatch import ZonePatch
 from tldsec.errors import ZoneSyntaxError
-from tldsec.hsm.base import KeyStore
 from tldsec.verify import chain, content, coverage, dnskeyset, ttl
-from tldsec.verify.context import ZONE_FILE, RunContext
+from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
 from tldsec.verify.cut import region_problems
 from tldsec.verify.delta import DeltaRun, delta_zone
 from tldsec.verify.external import Invocation
 from tldsec.verify.filescan import BackgroundScan, FileScan
 from tldsec.verify.nsec3edits import check_nsec3_edits
-from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
+from tldsec.verify.options import VerifyRequest
 from tldsec.verify.regions import compare_unchanged, regions
-from tldsec.verify.report import FINDINGS_CAP, CheckResult, Collector, Finding, Report, Status
+from tldsec.verify.report import FINDINGS_CAP, CheckResult, Collector, Finding, Status
 from tldsec.verify.signatures import NAME as SIGNATURES
 from tldsec.verify.signatures import SignatureCheck
 from tldsec.verify.structure import analyse
 from tldsec.verify.unsignedscan import BackgroundUnsigned
-from tldsec.verify.workers import collector_paused
 from tldsec.verify.zoneread import ReadResult, read_zone_string
 
 UNCHANGED = "unchanged-bytes"
 MODE = "incremental"
 
 
-def verify_incremental(
-    request: VerifyRequest,
-    options: VerifyOptions,
-    now: datetime,
-    patch: ZonePatch | str,
-    reason: str,
-    *,
-    keystore: KeyStore | None = None,
-    opener: KeyOpener | None = None,
-) -> Report:
-    """Verify ``request.signed`` against ``request.previous`` and ``patch`` (or the reason
-    the patch is unusable, which refuses the zone); never raises for a bad zone."""
-    t0 = time.perf_counter()
-    run = RunContext(request, options, now, keystore, opener)
-    meta: dict[str, object] = {"verification": {"mode": MODE, "reason": reason}}
-    assert request.previous is not None
-    with collector_paused():
-        checks, serial = _run(run, patch, meta)
-    return run.report(checks, serial, meta, t0)
-
-
-def _run(
-    run: RunContext, patch: ZonePatch | str, meta: dict[str, object]
-) -> tuple[list[CheckResult], int | None]:
+def edited_regions(run: RunContext, patch: ZonePatch | str) -> Outcome:
+    """The incremental plan: the patch proved, the edited regions checked, the whole-file
+    scan merged (see the module docstring); it never declines a file."""
+    out = Outcome()
     t = time.perf_counter()
     if isinstance(patch, str):
-        return [_refused(patch, t)], None
+        out.checks.append(_refused(patch, t))
+        return out
     # The whole-file scan, on every core, while this process compares and checks.
     background = BackgroundScan(
         run.request.signed, run.origin, run.options.workers or os.cpu_count() or 1
     )
     try:
-        return _compare_then_check(run, patch, meta, background)
+        out.checks, out.serial = _compare_then_check(run, patch, out.meta, background)
     finally:
         background.close()
+    return out
 
 
 def _compare_then_check(

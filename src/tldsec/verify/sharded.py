@@ -13,7 +13,7 @@ parts). The parent never holds the whole zone, so memory stays far below one cop
 
 If the file turns out not to be splittable (see ``split.plan_parts``; or labels below
 the apex out of canonical order; or a part that does not parse on its own)
-``run_sharded`` returns None and the caller reads the zone whole.
+``in_parts`` returns None and the driver reads the zone whole (``whole``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import dns.name
 import dns.version
@@ -39,7 +39,7 @@ from tldsec.verify import (
     signatures,
     ttl,
 )
-from tldsec.verify.context import RunContext
+from tldsec.verify.context import Outcome, RunContext
 from tldsec.verify.coverage import Signers
 from tldsec.verify.jitter import Jitter
 from tldsec.verify.options import VerifyOptions, VerifyRequest
@@ -58,19 +58,8 @@ from tldsec.verify.zoneread import read_zone_file, read_zone_string
 
 log = logging.getLogger(__name__)
 
-# --- the whole run -------------------------------------------------------------------
 
-
-@dataclass(slots=True)
-class ShardedRun:
-    """The built-in checks of a run in parts, in the report's order."""
-
-    checks: list[CheckResult]
-    serial: int | None
-    meta: dict[str, object]
-
-
-def run_sharded(run: RunContext, part_bytes: int = PART_BYTES) -> ShardedRun | None:
+def in_parts(run: RunContext, part_bytes: int = PART_BYTES) -> Outcome | None:
     """Every built-in check on ``request.signed`` in parts; None if it cannot be split."""
     t0 = time.perf_counter()
     request, options, origin = run.request, run.options, run.origin
@@ -158,7 +147,7 @@ def run_sharded(run: RunContext, part_bytes: int = PART_BYTES) -> ShardedRun | N
     }
     for key in ("records", "delegations", "occluded_names", "empty_non_terminals", "nsec3_records"):
         meta[key] = sum(r.counts.get(key, 0) for r in signed_parts)
-    return ShardedRun(checks, serial, meta)
+    return Outcome(checks, serial, meta)
 
 
 def _second_setup(
