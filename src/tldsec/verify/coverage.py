@@ -18,41 +18,26 @@ from dataclasses import dataclass
 from tldsec.dnscore import names
 from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import RRset, Zone
-from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.verify.keys import KeySet, key_tag
+from tldsec.verify.options import ExpectedSigners, KeyId
 from tldsec.verify.report import CheckResult, Collector, Finding
 from tldsec.verify.structure import Structure
 
+__all__ = [
+    "NAME",
+    "ExpectedSigners",
+    "Signers",
+    "apex_coverage",
+    "check_coverage",
+    "data_coverage",
+    "signers_of",
+]
+
 NAME = "coverage"
-KeyId = tuple[int, int]  # (algorithm, key tag), as an RRSIG names its key
 DNSKEY = int(RRType.DNSKEY)
 DS = int(RRType.DS)
 NS = int(RRType.NS)
 NSEC3 = int(RRType.NSEC3)
-
-
-@dataclass(frozen=True, slots=True)
-class ExpectedSigners:
-    """The key duties of this signing run (from the key manager's SigningConfig)."""
-
-    zone: frozenset[KeyId]
-    dnskey: frozenset[KeyId]
-    published: frozenset[bytes]  # DNSKEY RDATAs
-    # DNSKEY RDATAs of keys that sign without being published: an algorithm rollover's
-    # new keys before their DNSKEYs, old ones after (RFC 6781 4.1.4, signconf.ZoneKey)
-    unpublished: frozenset[bytes] = frozenset()
-
-    @classmethod
-    def from_config(cls, config: SigningConfig) -> ExpectedSigners:
-        def ids(keys: tuple[ZoneKey, ...]) -> frozenset[KeyId]:
-            return frozenset((int(k.algorithm), key_tag(k.dnskey_rdata)) for k in keys)
-
-        return cls(
-            zone=ids(config.zone_signers),
-            dnskey=ids(config.dnskey_signers),
-            published=frozenset(k.dnskey_rdata for k in config.published),
-            unpublished=frozenset(k.dnskey_rdata for k in config.keys if k.unpublished_signer),
-        )
 
 
 def signers_of(rrset: RRset) -> set[KeyId]:

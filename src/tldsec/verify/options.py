@@ -1,5 +1,6 @@
-"""What to verify and how: ``VerifyRequest`` (the files) and ``VerifyOptions`` (the
-policy and the ``[verify]`` settings), shared by the whole-zone and the sharded runs."""
+"""What to verify and how: ``VerifyRequest`` (the files), ``VerifyOptions`` (the policy
+and the ``[verify]`` settings) and ``ExpectedSigners`` (the key duties of the signing
+run, when the cycle knows them), shared by every plan of the driver."""
 
 from __future__ import annotations
 
@@ -11,12 +12,38 @@ from pathlib import Path
 from tldsec.hsm.base import KeyStore, KeyStoreSpec
 from tldsec.policy import Policy
 from tldsec.settings import VerifySettings
-from tldsec.verify.coverage import ExpectedSigners
+from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.verify.dpsrules import DpsRules
+from tldsec.verify.keys import key_tag
 
 EXTERNAL_DEFAULT = ("ldns-verify-zone", "dnssec-verify", "kzonecheck")
 # Opens a key store from its spec: how forked workers get their own session.
 KeyOpener = Callable[[KeyStoreSpec], KeyStore]
+KeyId = tuple[int, int]  # (algorithm, key tag), as an RRSIG names its key
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedSigners:
+    """The key duties of this signing run (from the key manager's SigningConfig)."""
+
+    zone: frozenset[KeyId]
+    dnskey: frozenset[KeyId]
+    published: frozenset[bytes]  # DNSKEY RDATAs
+    # DNSKEY RDATAs of keys that sign without being published: an algorithm rollover's
+    # new keys before their DNSKEYs, old ones after (RFC 6781 4.1.4, signconf.ZoneKey)
+    unpublished: frozenset[bytes] = frozenset()
+
+    @classmethod
+    def from_config(cls, config: SigningConfig) -> ExpectedSigners:
+        def ids(keys: tuple[ZoneKey, ...]) -> frozenset[KeyId]:
+            return frozenset((int(k.algorithm), key_tag(k.dnskey_rdata)) for k in keys)
+
+        return cls(
+            zone=ids(config.zone_signers),
+            dnskey=ids(config.dnskey_signers),
+            published=frozenset(k.dnskey_rdata for k in config.published),
+            unpublished=frozenset(k.dnskey_rdata for k in config.keys if k.unpublished_signer),
+        )
 
 
 @dataclass(frozen=True, slots=True)
