@@ -61,30 +61,71 @@ class PartSetup:
 
 
 @dataclass(slots=True)
+class Summary:
+    """What a region tells the reduce about the whole zone: small, and merged in file
+    order (``merge``) into the summary of every region before it."""
+
+    first_key: bytes = b""  # the first and last label below the apex among its owners
+    last_key: bytes = b""
+    ordered: bool = True  # the regions so far in canonical order, no subtree in two
+    nsec3: list[Nsec3Part] = field(default_factory=list)  # hashed names, NSEC3 records
+    jitter: Jitter = field(default_factory=Jitter)  # signing runs' expirations (DPS 6.5)
+    digests: dict[bytes, bytes] = field(default_factory=dict)  # content, by owner
+    digested: int = 0  # owners digested, each region's counted (an owner in two: twice)
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # CPU seconds by check
+
+    def merge(self, other: Summary) -> None:
+        """Add the summary of the region that follows this one in the file."""
+        if other.last_key:
+            # Each region's subtrees come strictly after those before it (RFC 4034 6.1).
+            if self.last_key and not self.last_key < other.first_key:
+                self.ordered = False
+            if not self.last_key:
+                self.first_key = other.first_key
+            self.last_key = other.last_key
+        self.ordered = self.ordered and other.ordered
+        self.nsec3.extend(other.nsec3)
+        self.jitter.merge(other.jitter)
+        self.digests.update(other.digests)
+        self.digested += other.digested
+        for key, count in other.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + count
+        for key, seconds in other.seconds.items():
+            self.seconds[key] = self.seconds.get(key, 0.0) + seconds
+
+
+@dataclass(slots=True)
 class PartResult:
-    """What one part contributes to every check; small enough to send to the parent."""
+    """What one part (a region) contributes to every check: each check's findings and
+    the region's ``Summary``; small enough to send to the parent, and mergeable."""
 
     index: int
     unsigned: bool = False  # a part of the unsigned zone: only its digests
     splittable: bool = True
-    first_key: bytes = b""
-    last_key: bytes = b""
     zone_file: Collector = field(default_factory=Collector)
     signatures: Collector = field(default_factory=Collector)
     coverage: Collector = field(default_factory=Collector)
     ttl: Collector = field(default_factory=Collector)
     second: Collector = field(default_factory=Collector)
-    nsec3: Nsec3Part | None = None
-    jitter: Jitter = field(default_factory=Jitter)  # signing runs' expirations (DPS 6.5)
-    digests: dict[bytes, bytes] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
+    summary: Summary = field(default_factory=Summary)
+
+    def merge(self, other: PartResult) -> None:
+        """Add the result of the part that follows this one in the file."""
+        self.splittable = self.splittable and other.splittable
+        self.zone_file.merge(other.zone_file)
+        self.signatures.merge(other.signatures)
+        self.coverage.merge(other.coverage)
+        self.ttl.merge(other.ttl)
+        self.second.merge(other.second)
+        self.summary.merge(other.summary)
 
 
 def check_part(setup: PartSetup, part: Part) -> PartResult:
     """Read one part from the file and run every per-record check on it."""
     gc.disable()  # the zone's objects hold no cycles; collections only cost time
     out = PartResult(part.index)
+    summary = out.summary
     t = time.process_time()
     with open(setup.plan.path, "rb") as f:
         f.seek(part.start)
@@ -112,49 +153,50 @@ def check_part(setup: PartSetup, part: Part) -> PartResult:
     if tops is None:
         out.splittable = False
         return out
-    out.first_key, out.last_key = tops
-    out.counts["records"] = read.records
-    out.seconds["zone-file"] = _lap(t)
+    summary.first_key, summary.last_key = tops
+    summary.counts["records"] = read.records
+    summary.seconds["zone-file"] = _lap(t)
 
     t = time.process_time()
     structure = analyse(zone)
-    out.counts["delegations"] = len(structure.delegations)
-    out.counts["occluded_names"] = len(structure.occluded)
-    out.counts["empty_non_terminals"] = len(structure.empty_non_terminals)
-    out.counts["nsec3_records"] = len(structure.nsec3_owners)
-    out.seconds["structure"] = _lap(t)
+    summary.counts["delegations"] = len(structure.delegations)
+    summary.counts["occluded_names"] = len(structure.occluded)
+    summary.counts["empty_non_terminals"] = len(structure.empty_non_terminals)
+    summary.counts["nsec3_records"] = len(structure.nsec3_owners)
+    summary.seconds["structure"] = _lap(t)
 
     t = time.process_time()
     signed = [r for r in zone.rrsets() if r.sigs]
     out.signatures.failures, out.signatures.kept = signatures.check_range(
-        signed, 0, len(signed), setup.ctx, out.jitter
+        signed, 0, len(signed), setup.ctx, summary.jitter
     )
-    out.counts["rrsigs"] = sum(len(r.sigs) for r in signed)
-    out.counts["signed_rrsets"] = len(signed)
-    out.seconds["signatures"] = _lap(t)
+    summary.counts["rrsigs"] = sum(len(r.sigs) for r in signed)
+    summary.counts["signed_rrsets"] = len(signed)
+    summary.seconds["signatures"] = _lap(t)
 
     t = time.process_time()
     out.coverage.extend(coverage.data_coverage(zone, structure, setup.signers))
-    out.seconds["coverage"] = _lap(t)
+    summary.seconds["coverage"] = _lap(t)
     t = time.process_time()
     if setup.params is not None:
-        out.nsec3 = nsec3chain.nsec3_part(zone, structure, setup.params)
-    out.seconds["nsec3"] = _lap(t) + out.seconds.pop("structure")
+        summary.nsec3.append(nsec3chain.nsec3_part(zone, structure, setup.params))
+    summary.seconds["nsec3"] = _lap(t) + summary.seconds.pop("structure")
     del structure
     t = time.process_time()
     out.ttl.extend(ttl.wrong_ttls(zone, setup.ttls))
-    out.seconds["ttl"] = _lap(t)
+    summary.seconds["ttl"] = _lap(t)
     if setup.digests:
         t = time.process_time()
-        out.digests = content.owner_digests(zone)
-        out.seconds["content"] = _lap(t)
+        summary.digests = content.owner_digests(zone)
+        summary.digested = len(summary.digests)
+        summary.seconds["content"] = _lap(t)
     if setup.second is not None:
         t = time.process_time()
         chosen = _sample(setup.second, zone.origin, signed, part)
-        out.counts["second_rrsets"] = len(chosen)
-        out.counts["second_rrsigs"] = sum(len(r.sigs) for r in chosen)
+        summary.counts["second_rrsets"] = len(chosen)
+        summary.counts["second_rrsigs"] = sum(len(r.sigs) for r in chosen)
         out.second.failures, out.second.kept = _compare(setup.second, chosen)
-        out.seconds["second-implementation"] = _lap(t)
+        summary.seconds["second-implementation"] = _lap(t)
     return out
 
 
@@ -229,8 +271,9 @@ def digest_part(plan: Plan, origin: str, part: Part) -> PartResult:
         out.zone_file.add(Finding("", "", f"unsigned zone unusable: {exc}"))
         return out
     out.splittable = not read.regrouped
-    out.digests = content.owner_digests(read.zone)
-    out.seconds["content"] = _lap(t)
+    out.summary.digests = content.owner_digests(read.zone)
+    out.summary.digested = len(out.summary.digests)
+    out.summary.seconds["content"] = _lap(t)
     return out
 
 

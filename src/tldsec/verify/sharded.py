@@ -41,7 +41,6 @@ from tldsec.verify import (
 )
 from tldsec.verify.context import Outcome, RunContext
 from tldsec.verify.coverage import Signers
-from tldsec.verify.jitter import Jitter
 from tldsec.verify.options import VerifyOptions, VerifyRequest
 from tldsec.verify.part import (
     PartResult,
@@ -118,15 +117,17 @@ def in_parts(run: RunContext, part_bytes: int = PART_BYTES) -> Outcome | None:
         if unsigned_job is not None:
             unsigned_job.close()
         raise
-    signed_parts = [r for r in results if not r.unsigned]
-    if not all(r.splittable for r in signed_parts) or not _in_order(signed_parts):
+    signed, unsigned = PartResult(-1), PartResult(-1, unsigned=True)
+    for r in results:
+        (unsigned if r.unsigned else signed).merge(r)
+    if not signed.splittable or not signed.summary.ordered:
         if unsigned_job is not None:
             unsigned_job.close()
         log.info("%s is not in canonical order: reading it whole", request.signed)
         return None
     checks = _reduce(
-        signed_parts,
-        [r for r in results if r.unsigned],
+        signed,
+        unsigned,
         apex,
         request,
         options,
@@ -146,7 +147,7 @@ def in_parts(run: RunContext, part_bytes: int = PART_BYTES) -> Outcome | None:
         "seconds_wall": round(time.perf_counter() - t0, 3),
     }
     for key in ("records", "delegations", "occluded_names", "empty_non_terminals", "nsec3_records"):
-        meta[key] = sum(r.counts.get(key, 0) for r in signed_parts)
+        meta[key] = signed.summary.counts.get(key, 0)
     return Outcome(checks, serial, meta)
 
 
@@ -187,15 +188,9 @@ def _start_unsigned(request: VerifyRequest) -> Background[dict[bytes, bytes] | s
     return Background(unsigned_digests, [(request.unsigned, request.origin)])
 
 
-def _in_order(results: list[PartResult]) -> bool:
-    """Each part's subtrees come strictly after the previous part's (none in two parts)."""
-    keys = [(r.first_key, r.last_key) for r in results if r.last_key]
-    return all(keys[i][1] < keys[i + 1][0] for i in range(len(keys) - 1))
-
-
 def _reduce(
-    results: list[PartResult],
-    unsigned_parts: list[PartResult],
+    signed: PartResult,
+    unsigned: PartResult,
     apex: Zone,
     request: VerifyRequest,
     options: VerifyOptions,
@@ -207,72 +202,68 @@ def _reduce(
     unsigned_job: Background[dict[bytes, bytes] | str] | None,
     second_skip: CheckResult | None,
 ) -> list[CheckResult]:
-    def merged(attr: str, first: list[Finding] | None = None) -> Collector:
+    """The checks of the whole zone from the parts' merged results and the apex's."""
+    summary = signed.summary
+
+    def first(findings: list[Finding], merged: Collector) -> Collector:
         c = Collector()
-        if first:
-            c.extend(first)
-        for r in results:
-            c.merge(getattr(r, attr))
+        c.extend(findings)
+        c.merge(merged)
         return c
 
     def seconds(name: str) -> float:
-        return sum(r.seconds.get(name, 0.0) for r in results)
+        return summary.seconds.get(name, 0.0)
 
-    counts = {k: sum(r.counts.get(k, 0) for r in results) for k in ("rrsigs", "signed_rrsets")}
-    jitter = Jitter()
-    for r in results:
-        jitter.merge(r.jitter)
+    counts = summary.counts
+    rrsigs, rrsets = counts.get("rrsigs", 0), counts.get("signed_rrsets", 0)
     checks = [
-        merged("zone_file").result("zone-file", seconds("zone-file")),
+        signed.zone_file.result("zone-file", seconds("zone-file")),
         chain_result,
         dnskey_result,
-        merged("signatures", jitter.findings(options.rules)).result(
+        first(summary.jitter.findings(options.rules), signed.signatures).result(
             signatures.NAME,
             seconds("signatures"),
-            (f"{counts['rrsigs']} RRSIGs over {counts['signed_rrsets']} RRsets verified in parts",),
+            (f"{rrsigs} RRSIGs over {rrsets} RRsets verified in parts",),
         ),
-        merged("coverage", apex_coverage).result(coverage.NAME, seconds("coverage")),
+        first(apex_coverage, signed.coverage).result(coverage.NAME, seconds("coverage")),
     ]
     t = time.process_time()
     nsec3 = Collector()
     nsec3.extend(param_findings)
-    parts = [r.nsec3 for r in results if r.nsec3 is not None]
-    for p in parts:
+    for p in summary.nsec3:
         nsec3.merge(p.findings)
-    if parts:
-        nsec3.extend(nsec3chain.nsec3_reduce(parts, apex.origin))
+    if summary.nsec3:
+        nsec3.extend(nsec3chain.nsec3_reduce(summary.nsec3, apex.origin))
     checks.append(nsec3.result(nsec3chain.NAME, seconds("nsec3") + _lap(t)))
     checks.append(
-        merged("ttl", ttl.apex_ttls(apex, options.rules.ttl)).result(ttl.NAME, seconds("ttl"))
+        first(ttl.apex_ttls(apex, options.rules.ttl), signed.ttl).result(ttl.NAME, seconds("ttl"))
     )
     checks.append(
         _content(
-            results,
-            unsigned_parts,
+            signed,
+            unsigned,
             request,
             unsigned_job,
-            seconds("content") + sum(r.seconds.get("content", 0.0) for r in unsigned_parts),
+            seconds("content") + unsigned.summary.seconds.get("content", 0.0),
         )
     )
     checks.append(serial_result)
     if second_skip is not None:
         checks.append(second_skip)
     else:
-        chosen = sum(r.counts.get("second_rrsets", 0) for r in results)
-        rrsigs = sum(r.counts.get("second_rrsigs", 0) for r in results)
-        total = counts["signed_rrsets"]
+        chosen = counts.get("second_rrsets", 0)
         scope = (
-            f"all {total} signed RRsets"
-            if chosen == total
-            else (f"a sample of {chosen} of {total} signed RRsets (apex RRsets always)")
+            f"all {rrsets} signed RRsets"
+            if chosen == rrsets
+            else (f"a sample of {chosen} of {rrsets} signed RRsets (apex RRsets always)")
         )
         checks.append(
-            merged("second").result(
+            signed.second.result(
                 second.NAME,
                 seconds("second-implementation"),
                 (
-                    f"dnspython {dns.version.version} re-signed {scope} ({rrsigs} RRSIGs) "
-                    "through the key store, in parts",
+                    f"dnspython {dns.version.version} re-signed {scope} "
+                    f"({counts.get('second_rrsigs', 0)} RRSIGs) through the key store, in parts",
                 ),
             )
         )
@@ -280,8 +271,8 @@ def _reduce(
 
 
 def _content(
-    results: list[PartResult],
-    unsigned_parts: list[PartResult],
+    signed: PartResult,
+    unsigned: PartResult,
     request: VerifyRequest,
     job: Background[dict[bytes, bytes] | str] | None,
     part_seconds: float,
@@ -293,28 +284,27 @@ def _content(
     if job is not None:
         (theirs,) = job.results()
     else:
-        broken = [f for r in unsigned_parts for f in r.zone_file.kept]
-        theirs = broken[0].reason if broken else {}
-        if isinstance(theirs, dict):
-            count = 0
-            for r in unsigned_parts:
-                theirs.update(r.digests)
-                count += len(r.digests)
-            if count != len(theirs) or not all(r.splittable for r in unsigned_parts):
-                theirs = {}  # an owner's records in two places: compare the zones whole
+        broken = unsigned.zone_file.kept
+        theirs = broken[0].reason if broken else unsigned.summary.digests
+        if isinstance(theirs, dict) and (
+            unsigned.summary.digested != len(theirs) or not unsigned.splittable
+        ):
+            theirs = {}  # an owner's records in two places: compare the zones whole
     if isinstance(theirs, str):
         return CheckResult.from_findings(content.CONTENT, [Finding("", "", theirs)], _lap(t))
-    ours: dict[bytes, bytes] = {}
-    for r in results:
-        ours.update(r.digests)
+    ours = signed.summary.digests
     if ours == theirs:
         return CheckResult.from_findings(content.CONTENT, [], part_seconds + _lap(t))
     del ours, theirs
+    signed.summary.digests.clear()  # not needed any more: free them before reading whole
+    unsigned.summary.digests.clear()
     # They differ: read both zones whole to say exactly where and how.
     assert request.unsigned is not None
-    signed = read_zone_file(request.signed, request.origin).zone
-    unsigned = read_zone_file(request.unsigned, request.origin).zone
-    return replace(content.check_content(signed, unsigned), seconds=part_seconds + _lap(t))
+    whole_signed = read_zone_file(request.signed, request.origin).zone
+    whole_unsigned = read_zone_file(request.unsigned, request.origin).zone
+    return replace(
+        content.check_content(whole_signed, whole_unsigned), seconds=part_seconds + _lap(t)
+    )
 
 
 def _lap(t: float) -> float:
