@@ -60,6 +60,19 @@ def test_reads_what_dnspython_reads() -> None:
     assert as_ours(SMALL) == as_dnspython(SMALL)
 
 
+def test_parentheses_inside_quoted_strings_are_text_not_grouping() -> None:
+    # RFC 1035 5.1: parentheses group only outside quotes. The signer's reader once
+    # counted these and swallowed the next line into an open entry.
+    text = (
+        SMALL
+        + 'paren TXT "a(b" ( "c)d(" ; a comment (\n'
+        + '    "e" )\n'
+        + 'txt2 TXT "(((" \n'
+        + "after A 192.0.2.9\n"
+    )
+    assert as_ours(text) == as_dnspython(text)
+
+
 label = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
 
 

@@ -9,8 +9,8 @@ and the IXFR difference read it straight from the bytes: the patterns and scans 
 are here, in one place, beside the line forms the writer produces.
 
 Any other master file (RFC 1035 5: comments, parentheses, quoted strings, omitted
-owners) is cut into entries by ``logical_lines`` (the signer's reader) or ``Joiner`` (the
-verifier's), both built on ``strip_comment``.
+owners) is cut into entries by ``Joiner``, for the signer's reader (``logical_lines``)
+and the verifier's alike.
 """
 
 from __future__ import annotations
@@ -207,35 +207,9 @@ def strip_comment(line: str) -> str:
     return "".join(out).rstrip("\n")
 
 
-def logical_lines(f: IO[str]) -> Iterator[tuple[int, str, bool]]:
-    """(line number, text, has special characters) per entry, joining parenthesised
-    continuations: the signer's reader, fast on plain lines."""
-    pending: list[str] = []
-    start = 0
-    depth = 0
-    search = SPECIAL.search
-    for number, line in enumerate(f, 1):
-        if not pending and search(line) is None:
-            yield number, line, False
-            continue
-        text = strip_comment(line)
-        depth += text.count("(") - text.count(")")
-        if not pending:
-            start = number
-        pending.append(text)
-        if depth <= 0:
-            joined = " ".join(pending).replace("(", " ").replace(")", " ")
-            # Keep the first line's leading blank: it means "same owner".
-            yield start, joined, True
-            pending = []
-            depth = 0
-    if pending:
-        raise ZoneSyntaxError("", start, "unbalanced parenthesis")
-
-
 class Joiner:
     """Turns lines with comments, parentheses or quotes into entries (RFC 1035 5.1),
-    parentheses inside quoted strings kept: the verifier's reader."""
+    parentheses inside quoted strings kept."""
 
     def __init__(self) -> None:
         self.pending: list[str] = []
@@ -262,6 +236,22 @@ class Joiner:
     def finish(self) -> None:
         if self.pending:
             raise ZoneSyntaxError("", self.start, "unbalanced parenthesis")
+
+
+def logical_lines(f: IO[str]) -> Iterator[tuple[int, str, bool]]:
+    """(line number, text, has special characters) per entry: plain lines as they are
+    (fast), the others joined by ``Joiner`` (the signer's reader; the verifier's feeds
+    ``Joiner`` itself)."""
+    joiner = Joiner()
+    search = SPECIAL.search
+    for number, line in enumerate(f, 1):
+        if not joiner.pending and search(line) is None:
+            yield number, line, False
+            continue
+        entry = joiner.feed(number, line)
+        if entry is not None:
+            yield entry[0], entry[1], True
+    joiner.finish()
 
 
 def rest_after(line: str, rest: list[str]) -> str:
