@@ -1,16 +1,21 @@
-"""A PostgreSQL cluster of the test's own (initdb and pg_ctl in a temporary directory,
+"""PostgreSQL clusters of the test's own (initdb and pg_ctl in a temporary directory,
 on a free port, trust authentication on 127.0.0.1), so that a test may stop the
-server under a running service and start it again. Run as the ``postgres`` user when
-the tests run as root (initdb refuses root)."""
+server under a running service and start it again; and a pair of them, a primary and
+its synchronous streaming standby (``PgPair``: the two sites of decision 50), whose
+primary a test kills with SIGKILL and whose standby it promotes. Run as the
+``postgres`` user when the tests run as root (initdb refuses root)."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.distribute.nameservers import free_port
@@ -25,39 +30,60 @@ def _bin(name: str) -> str:
     return found
 
 
+def _as_postgres() -> list[str]:
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
 @dataclass
 class PgCluster:
     directory: Path
     port: int
+    # -c options given at every start (a standby's must differ from its primary's, so
+    # they are not written to the data directory, which pg_basebackup copies).
+    settings: dict[str, str] = field(default_factory=lambda: {"fsync": "off"})
 
     @classmethod
-    def create(cls) -> PgCluster:
-        directory = Path(tempfile.mkdtemp(prefix="tldsec-test-pg-"))
-        data = directory / "data"
-        cluster = cls(directory, free_port())
-        if os.geteuid() == 0:
-            shutil.chown(directory, "postgres", "postgres")
-        cluster._run(_bin("initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                     "--no-sync", "-E", "UTF8")  # fmt: skip
+    def create(cls, settings: dict[str, str] | None = None) -> PgCluster:
+        """A new cluster, started (initdb does not sync its files: what the server
+        commits afterwards follows ``settings``)."""
+        cluster = cls._new(settings)
+        cluster._run(_bin("initdb"), "-D", str(cluster.data), "-U", "postgres", "-A", "trust",
+                     "-E", "UTF8", "--no-sync")  # fmt: skip
+        with (cluster.data / "pg_hba.conf").open("a") as hba:
+            hba.write("host replication postgres 127.0.0.1/32 trust\n")
         cluster.start()
         return cluster
+
+    @classmethod
+    def _new(cls, settings: dict[str, str] | None) -> PgCluster:
+        directory = Path(tempfile.mkdtemp(prefix="tldsec-test-pg-"))
+        if os.geteuid() == 0:
+            shutil.chown(directory, "postgres", "postgres")
+        cluster = cls(directory, free_port())
+        if settings is not None:
+            cluster.settings = dict(settings)
+        return cluster
+
+    @property
+    def data(self) -> Path:
+        return self.directory / "data"
 
     def close(self) -> None:
         """Stop the server if it runs (after a test, whatever state it left), and remove
         its directory."""
         try:
-            if (self.directory / "data" / "postmaster.pid").exists():
+            if (self.data / "postmaster.pid").exists() and self.pids():
                 self.stop()
         finally:
             shutil.rmtree(self.directory, ignore_errors=True)
 
-    def _run(self, *argv: str) -> None:
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    def _run(self, *argv: str, timeout: float = 120) -> str:
         out = subprocess.run(
-            [*prefix, *argv], capture_output=True, text=True, timeout=120, check=False
+            [*_as_postgres(), *argv], capture_output=True, text=True, timeout=timeout, check=False
         )
         if out.returncode != 0:
             raise AssertionError(f"{' '.join(argv)}: {out.stdout}\n{out.stderr}")
+        return out.stdout
 
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
@@ -65,13 +91,141 @@ class PgCluster:
     def start(self) -> None:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 "
-            f"-c unix_socket_directories={self.directory} -c fsync=off"
+            f"-c unix_socket_directories={self.directory} "
+            + " ".join(f"-c {k}={v}" for k, v in self.settings.items())
         )
-        self._run(_bin("pg_ctl"), "-D", str(self.directory / "data"), "-o", options,
+        self._run(_bin("pg_ctl"), "-D", str(self.data), "-o", options,
                   "-l", str(self.directory / "server.log"), "-w", "start")  # fmt: skip
 
     def stop(self) -> None:
-        self._run(_bin("pg_ctl"), "-D", str(self.directory / "data"), "-m", "fast", "-w", "stop")
+        self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def createdb(self, name: str) -> None:
         self._run(_bin("createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """One statement's rows, unaligned, without headers."""
+        return self._run(_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+                         "-d", database, "-XAtc", sql, timeout=30).strip()  # fmt: skip
+
+    def pids(self) -> list[int]:
+        """The postmaster and every process it started (none when it is not running)."""
+        try:
+            postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (FileNotFoundError, IndexError, ValueError):
+            return []
+        if not _alive(postmaster):
+            return []
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def kill(self) -> None:
+        """SIGKILL the postmaster and all its processes at once, as a site that loses power
+        (a postmaster killed alone leaves its backends to finish their work)."""
+        pids = self.pids()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in pids):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"PostgreSQL processes {pids} outlived SIGKILL")
+            time.sleep(0.02)
+
+    def promote(self) -> None:
+        """A standby becomes a primary (``pg_ctl promote``, waiting until it accepts
+        writes)."""
+        self._run(_bin("pg_ctl"), "-D", str(self.data), "-w", "promote")
+
+    def is_primary(self) -> bool:
+        return self.psql("SELECT pg_is_in_recovery()") == "f"
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its parent does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+STANDBY_NAME = "site_b"
+
+
+@dataclass
+class PgPair:
+    """Site A's primary and site B's synchronous streaming standby: a commit returns
+    only once B has flushed its WAL (``synchronous_standby_names``, ``synchronous_commit
+    = on``), through a physical replication slot; ``promote`` makes B the primary."""
+
+    primary: PgCluster
+    standby: PgCluster
+
+    @classmethod
+    def create(cls) -> PgPair:
+        # fsync stays on for both: the pair's point is what survives (small buffers keep
+        # the start quick).
+        common = {"shared_buffers": "16MB", "max_wal_senders": "4", "wal_level": "replica"}
+        primary = PgCluster.create(
+            {**common, "synchronous_standby_names": STANDBY_NAME, "synchronous_commit": "on"}
+        )
+        try:
+            primary.psql("SELECT pg_create_physical_replication_slot('site_b')")
+            standby = PgCluster._new({**common, "hot_standby": "on"})
+            try:
+                standby._run(_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port),
+                             "-U", "postgres", "-D", str(standby.data), "-R", "-S", "site_b",
+                             "-X", "stream", "-c", "fast")  # fmt: skip
+                with (standby.data / "postgresql.auto.conf").open("a") as conf:
+                    conf.write(
+                        f"primary_conninfo = 'host=127.0.0.1 port={primary.port} user=postgres"
+                        f" application_name={STANDBY_NAME}'\n"
+                    )
+                standby.start()
+                pair = cls(primary, standby)
+                pair.wait_synchronous()
+                return pair
+            except BaseException:
+                standby.close()
+                raise
+        except BaseException:
+            primary.close()
+            raise
+
+    def wait_synchronous(self, timeout: float = 60) -> None:
+        """Until the primary sees B as its synchronous standby, streaming."""
+        deadline = time.monotonic() + timeout
+        query = (
+            "SELECT sync_state || ' ' || state FROM pg_stat_replication"
+            f" WHERE application_name = '{STANDBY_NAME}'"
+        )
+        while (state := self.primary.psql(query)) != "sync streaming":
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the standby is not synchronous: {state!r}")
+            time.sleep(0.1)
+
+    def url(self, database: str) -> str:
+        """A libpq multi-host URL naming both sites; libpq connects to whichever accepts
+        writes (``target_session_attrs=read-write``)."""
+        return (
+            f"postgresql+psycopg://postgres@/{database}?host=127.0.0.1:{self.primary.port}"
+            f"&host=127.0.0.1:{self.standby.port}&target_session_attrs=read-write"
+            "&connect_timeout=5"
+        )
+
+    def createdb(self, name: str) -> None:
+        self.primary.createdb(name)
+
+    def close(self) -> None:
+        try:
+            self.standby.close()
+        finally:
+            self.primary.close()
