@@ -9,6 +9,7 @@ class docstring is its default message.
     │   ├── PolicyError             a policy field is invalid (names the field)
     │   │   └── PolicyViolation     the policy breaks the DPS it names, or itself (lists each)
     │   └── DatabaseUnavailable     a database cannot be reached (names the URL, no password)
+    ├── CommitOutcomeUnknown        the connection was lost after COMMIT was sent (decision 50)
     ├── ZoneError                   an unsigned zone is unusable
     │   ├── ZoneSyntaxError         a zone file does not parse (file, line, reason)
     │   └── ZoneContentError        it parses, but breaks a zone rule (apex, CNAME, ...)
@@ -147,6 +148,12 @@ class DatabaseUnavailable(ConfigError):
     def __init__(self, message: str | None = None, *, reason: str = "") -> None:
         self.reason = reason  # the driver's words, on one line
         super().__init__(message)
+
+
+class CommitOutcomeUnknown(TldsecError):
+    """The database connection was lost after COMMIT was sent: the transaction may have
+    committed or not (a primary killed, a failover); only the database, asked again
+    through a new connection, can tell."""
 
 
 class KeyStoreError(TldsecError):

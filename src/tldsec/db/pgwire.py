@@ -16,10 +16,14 @@ COMMIT (``send_deferred``, hooked on the registry's write sessions), so a write 
 lost. A statement run in the session in between does not see them.
 
 psycopg's errors come out as SQLAlchemy's (``DBAPIError``), like those of every other
-statement, and a connection the server dropped is invalidated so the pool does not hand
-it out again. After a failed step the transaction is aborted; the session's rollback
-ends it. Every wait for PostgreSQL releases the GIL, so the server's other command
-threads run meanwhile.
+statement, and a connection the server dropped is invalidated, with every other one the
+pool holds (as SQLAlchemy does on a disconnect: after a failover they all point at the
+old primary), so the next checkout connects anew (to the new primary, through a libpq
+multi-host URL; decision 50). After a failed step the transaction is aborted; the
+session's rollback ends it. A connection lost after COMMIT was sent leaves the outcome
+unknown: ``commit_with`` raises ``CommitOutcomeUnknown`` and the caller settles it.
+Every wait for PostgreSQL releases the GIL, so the server's other command threads run
+meanwhile.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from psycopg import pq
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session
+
+from tldsec.errors import CommitOutcomeUnknown
 
 _DEFERRED = "tldsec.pg_deferred"  # Session.info key: steps not yet sent
 _OK = frozenset({pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK, pq.ExecStatus.EMPTY_QUERY})
@@ -81,10 +87,22 @@ def _psycopg(conn: Connection) -> psycopg.Connection[Any]:
 def _as_sqlalchemy(
     conn: Connection, raw: psycopg.Connection[Any], exc: psycopg.Error
 ) -> StatementError:
-    """``exc`` as SQLAlchemy's error; a connection the server dropped is invalidated."""
+    """``exc`` as SQLAlchemy's error; a connection the server dropped is invalidated, and
+    the pool's other connections with it."""
     if raw.closed:
-        conn.invalidate(exc)
+        _invalidate_pool(conn, exc)
     return DBAPIError.instance(None, None, exc, psycopg.Error)
+
+
+def _invalidate_pool(conn: Connection, exc: BaseException) -> None:
+    """Invalidate ``conn`` and mark every connection of its pool opened before now as
+    stale, to be replaced at its next checkout: SQLAlchemy's own handling of a
+    disconnect (``Connection._handle_dbapi_exception``), which errors raised here do not
+    pass through."""
+    if conn.invalidated:
+        return
+    conn.engine.pool._invalidate(conn.connection, exc)
+    conn.invalidate(exc)
 
 
 def begin(conn: Connection) -> list[Step]:
@@ -110,7 +128,7 @@ def pipeline(conn: Connection, steps: Sequence[Step]) -> list[pq.abc.PGresult]:
         if exc.sqlstate == "26000":  # someone ran DEALLOCATE or DISCARD: prepare again
             prepared.clear()
         pgconn = raw.pgconn
-        if pgconn.pipeline_status != pq.PipelineStatus.OFF:
+        if pgconn.pipeline_status != pq.PipelineStatus.OFF and not raw.closed:
             # Results still pending: the connection cannot be trusted to psycopg again.
             conn.invalidate(exc)
         raise _as_sqlalchemy(conn, raw, exc) from exc
@@ -228,9 +246,25 @@ def send_deferred(session: Session) -> None:
 
 def commit_with(session: Session, step: Step) -> None:
     """Send the deferred writes, ``step`` and COMMIT in one round trip. The session's own
-    commit then has nothing left to do (psycopg sees no transaction open)."""
+    commit then has nothing left to do (psycopg sees no transaction open).
+
+    A failure the server answered (a constraint, a serialization failure) leaves the
+    connection up and the transaction rolled back. A connection lost instead (the server
+    killed, the network cut) may have taken the COMMIT with it or not: that raises
+    ``CommitOutcomeUnknown``, never a plain database error, so that the caller does not
+    tell a client "nothing changed" when it cannot know; ``step`` should carry a unique
+    key by which a new connection can tell (the EPP log row's svTRID)."""
     steps = session.info.pop(_DEFERRED, [])
-    pipeline(session.connection(), [*steps, step, ("COMMIT", {})])
+    conn = session.connection()
+    raw = _psycopg(conn)
+    try:
+        pipeline(conn, [*steps, step, ("COMMIT", {})])
+    except StatementError as exc:
+        if raw.closed or conn.invalidated:
+            raise CommitOutcomeUnknown(
+                f"the database connection was lost while committing: {exc.orig}"
+            ) from exc
+        raise
 
 
 def value(result: pq.abc.PGresult, row: int, column: int) -> str | None:

@@ -8,12 +8,22 @@ nothing: its transaction is rolled back. Every command is written to the EPP
 transaction log, in the command's own transaction when it succeeds. Audit entries are
 committed before the command's transaction; if that then fails, a
 ``registry.change_not_committed`` entry names the audited changes that did not happen.
+
+A command whose COMMIT was sent on a connection that was then lost (the primary killed,
+a failover to the other site; decision 50) is settled through a new connection before it
+is answered: the failed command's log row, with the same svTRID, is written there. The
+svTRID is unique, so that insert waits for the first transaction if it still runs on
+that server, and fails if it committed (the change was made: 1000); once it is written,
+the first transaction can never commit (2400, nothing changed). A 1000 is only ever sent
+after PostgreSQL returned from the COMMIT that holds the change (with synchronous
+replication, once the standby has it too).
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,7 +32,7 @@ from typing import cast
 from argon2 import PasswordHasher
 from lxml import etree
 from sqlalchemy import Table, insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from tldsec.clock import Clock
@@ -79,7 +89,7 @@ from tldsec.epp.xml.codec import (
     q,
     text_of,
 )
-from tldsec.errors import RegistryError
+from tldsec.errors import CommitOutcomeUnknown, RegistryError
 from tldsec.registry.audit import AuditRecorder, AuditTrail, log_audit
 from tldsec.registry.context import Actor, RegistryRules, Tx
 from tldsec.registry.database import RegistryDatabase
@@ -157,6 +167,9 @@ class Dispatcher:
     codec: Codec = field(default_factory=Codec)
     audit: AuditRecorder = log_audit
     commands: dict[tuple[str, str], Handler] = field(default_factory=lambda: dict(COMMANDS))
+    # How long a command whose commit was cut off waits for a primary to settle it
+    # (a failover's promotion included), before answering that the outcome is unknown.
+    settle_seconds: float = 30.0
 
     def greeting(self) -> bytes:
         return self.codec.greeting(self.server_id, self.clock.now())
@@ -383,6 +396,28 @@ class Dispatcher:
                 else:
                     db.execute(LOG_ROW, row)
             return reply
+        except CommitOutcomeUnknown:
+            _log.warning("%s (svTRID %s): connection lost while committing", label, sv_trid)
+            row = self._log_row(
+                client_id, conn, label, object_name, cl_trid, sv_trid,
+                ResultCode.COMMAND_FAILED, started,
+            )  # fmt: skip
+            settled = self._settle(row)
+            if settled:
+                return reply  # committed: what the command answered
+            failed = CommandFailed(
+                "the registry database connection was lost while committing and no primary "
+                f"answered within {self.settle_seconds:g} s: the change may or may not have "
+                "been made; <info> the object before sending it again"
+                if settled is None
+                else "the registry database connection was lost while committing; the change "
+                "was not made (a new connection settled it): send the command again"
+            )
+            if settled is not None:
+                trail.not_committed(label, sv_trid)
+                _audit_refusal(trail, client_id, label, object_name, sv_trid, failed, None, ds=ds)
+            failed.logged = True
+            raise failed from None
         except RegistryError as exc:
             cause = exc
             error = from_registry_error(exc)
@@ -399,6 +434,34 @@ class Dispatcher:
         self._log(client_id, conn, label, object_name, cl_trid, sv_trid, error.code, started)
         error.logged = True
         raise error
+
+    def _settle(self, row: dict[str, object]) -> bool | None:
+        """Whether the transaction whose log row ``row`` would have been committed, asked
+        through new connections until a primary answers or ``settle_seconds`` pass (None).
+
+        ``row`` (the same svTRID, code 2400) is inserted: the unique svTRID makes the
+        insert wait for the lost transaction if it still runs on that server, and fail
+        if it committed (True). Once the insert is committed the lost transaction can
+        never commit (False). On a promoted standby the lost transaction is either there,
+        committed (the standby confirmed it before the COMMIT returned: synchronous
+        replication), or will never be."""
+        deadline = time.monotonic() + self.settle_seconds
+        pause = 0.1
+        while True:
+            try:
+                with self.db.write() as session:
+                    session.connection().execute(LOG_ROW, row)
+                return False
+            except IntegrityError:
+                return True
+            except SQLAlchemyError as exc:
+                if time.monotonic() + pause > deadline:
+                    _log.error(
+                        "svTRID %s: no primary to settle its commit: %s", row["sv_trid"], exc
+                    )
+                    return None
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
     def _tx(
         self, actor: Actor, sv_trid: str, cl_trid: str | None, now: datetime, trail: AuditTrail

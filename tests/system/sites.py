@@ -1,0 +1,312 @@
+"""The two-site failover drill (decision 50), shared by tests/system/test_two_sites.py and
+bench/failover_bench.py.
+
+Site A and site B each run an EPP server (in this process, each with its own engine and
+pool) on one registry held by a PostgreSQL pair: A's primary, B's synchronous standby,
+both named in one libpq multi-host URL with ``target_session_attrs=read-write``
+(tests/service/pgcluster.py). Registrars' sessions, half on each site's EPP, make DS
+changes, each retried on 2400 until answered 1000; meanwhile A's whole PostgreSQL
+(postmaster and every backend) is killed with SIGKILL and, after ``promote_after``
+seconds (the operator's or the HA manager's decision), B's standby is promoted. Site B's
+zone builder builds from the registry meanwhile. ``Drill.run`` returns what a test checks
+and the bench prints.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+
+from tests.fixtures.epp import PASSWORD, RunningServer, TlsFiles
+from tests.fixtures.registry import RegistryWorld
+from tests.service.pgcluster import PgPair
+from tldsec.epp.client import EppClient
+from tldsec.epp.server import ServerLimits
+from tldsec.epp.tls import client_context
+from tldsec.epp.tlscert import make_self_signed
+from tldsec.policy import load_policy
+from tldsec.registry import zonedigest
+from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.domains import DomainCreate, create_domain
+from tldsec.registry.ds_rules import DsData
+from tldsec.registry.hosts import create_host
+from tldsec.registry.models import Domain, DsRecord
+from tldsec.settings import ApexSettings
+from tldsec.zone.builder import build_from_registry
+
+APEX = ApexSettings(
+    ns=("a.nic.example.",),
+    glue=(("a.nic.example.", "192.0.2.53"),),
+    soa_mname="a.nic.example.",
+    soa_rname="hostmaster.example.",
+)
+KEEP = 3  # DS records a session keeps on its domain: it adds a new one, then drops the oldest
+
+
+def ds(tag: int) -> DsData:
+    return DsData.of(tag, 13, 2, f"{tag:064x}")
+
+
+def open_world(pair: PgPair, domains: int) -> RegistryWorld:
+    """A migrated registry on the pair (through the multi-host URL), registrar alpha,
+    and ``domains`` delegations d0.example ... sponsored by alpha."""
+    pair.createdb("registry")
+    db = RegistryDatabase.from_url(pair.url("registry"), pool_pre_ping=False)
+    try:
+        db.upgrade()
+        world = RegistryWorld(db)
+        world.add_registrar("alpha", PASSWORD)
+        with db.write() as s:
+            create_host(s, world.tx("alpha"), "ns1.hoster.net")
+            for i in range(domains):
+                create = DomainCreate(f"d{i}.example", "a-1", ns=("ns1.hoster.net",))
+                create_domain(s, world.tx("alpha"), create)
+    except BaseException:
+        db.dispose()
+        raise
+    return world
+
+
+@dataclass
+class Change:
+    """One DS change a session wants made: sent until answered 1000."""
+
+    domain: str
+    add: int | None
+    remove: int | None
+    first_sent: float
+    answers: list[int] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    acknowledged: float | None = None
+
+
+@dataclass
+class Outcome:
+    changes: list[Change]
+    killed: float
+    promoted: float
+    first_write_on_b: float | None  # the first 1000 sent after the kill
+    first_zone_from_b: float | None  # the first zone built from the promoted registry
+    expected: dict[str, set[int]]  # per domain, the DS key tags the 1000s add up to
+    found: dict[str, set[int]]  # per domain, what the promoted database holds
+    zone_tags: dict[str, set[int]]  # per domain, the DS key tags of B's last zone
+    ledger_differs: tuple[str, ...]
+    session_errors: list[str]
+
+    def latencies(self) -> list[float]:
+        """Per acknowledged change: first send to its 1000, seconds."""
+        return sorted(c.acknowledged - c.first_sent for c in self.changes if c.acknowledged)
+
+    def p95(self) -> float:
+        values = self.latencies()
+        return values[min(len(values) - 1, int(len(values) * 0.95))]
+
+
+class Drill:
+    def __init__(self, tmp: Path, *, sessions: int = 20, promote_after: float = 1.0) -> None:
+        self.tmp = tmp
+        self.sessions = sessions
+        self.promote_after = promote_after
+        tls = TlsFiles(tmp / "cert.pem", tmp / "key.pem")
+        make_self_signed(tls.cert, tls.key, "localhost")
+        self.tls = tls
+
+    def run(self, *, before: float = 4.0, after: float = 8.0) -> Outcome:
+        """Changes for ``before`` seconds, the kill, the promotion, changes until every
+        session has made changes for ``after`` seconds on B, then the checks' data."""
+        pair = PgPair.create()
+        try:
+            return self._run(pair, before, after)
+        finally:
+            pair.close()
+
+    def _run(self, pair: PgPair, before: float, after: float) -> Outcome:
+        world_a = open_world(pair, self.sessions)
+        db_b = RegistryDatabase.from_url(pair.url("registry"), pool_pre_ping=False)
+        world_b = RegistryWorld(db_b)
+        limits = ServerLimits(workers=8, idle_timeout=300)
+        with (
+            _serving(world_a, self.tls, limits) as epp_a,
+            _serving(world_b, self.tls, limits) as epp_b,
+        ):
+            for server in (epp_a, epp_b):
+                server.dispatcher.settle_seconds = 60
+            stop = threading.Event()
+            changes: list[Change] = []
+            errors: list[str] = []
+            lock = threading.Lock()
+            threads = [
+                threading.Thread(
+                    target=_session,
+                    args=(
+                        epp_a if i % 2 == 0 else epp_b,
+                        f"d{i}.example",
+                        i,
+                        stop,
+                        changes,
+                        errors,
+                        lock,
+                    ),
+                    daemon=True,
+                )
+                for i in range(self.sessions)
+            ]
+            for t in threads:
+                t.start()
+            time.sleep(before)
+            killed = time.monotonic()
+            pair.primary.kill()
+            time.sleep(self.promote_after)
+            pair.standby.promote()
+            promoted = time.monotonic()
+            first_zone = _first_zone(db_b, world_b, deadline=promoted + 60)
+            time.sleep(after)
+            stop.set()
+            for t in threads:
+                t.join(120)
+            errors.extend(f"{t.name} still running" for t in threads if t.is_alive())
+            found, ledger = _state(db_b, self.sessions)
+            zone_tags = _zone_tags(db_b, world_b)
+        db_b.dispose()
+        world_a.db.dispose()
+        expected: dict[str, set[int]] = {f"d{i}.example": set() for i in range(self.sessions)}
+        acked = [c for c in changes if c.acknowledged is not None]
+        for change in sorted(acked, key=lambda c: c.acknowledged or 0):
+            if change.remove is not None:
+                expected[change.domain].discard(change.remove)
+            if change.add is not None:
+                expected[change.domain].add(change.add)
+        after_kill = [c.acknowledged for c in acked if c.acknowledged and c.acknowledged > killed]
+        return Outcome(
+            changes=changes,
+            killed=killed,
+            promoted=promoted,
+            first_write_on_b=min(after_kill) - killed if after_kill else None,
+            first_zone_from_b=None if first_zone is None else first_zone - killed,
+            expected=expected,
+            found=found,
+            zone_tags=zone_tags,
+            ledger_differs=ledger,
+            session_errors=errors,
+        )
+
+
+@contextmanager
+def _serving(world: RegistryWorld, tls: TlsFiles, limits: ServerLimits) -> Iterator[RunningServer]:
+    server = RunningServer(world, tls, limits)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _session(
+    server: RunningServer,
+    domain: str,
+    index: int,
+    stop: threading.Event,
+    changes: list[Change],
+    errors: list[str],
+    lock: threading.Lock,
+) -> None:
+    """One registrar session: DS changes on its own domain, each sent until 1000 (a 2400
+    is retried after a pause; a lost EPP connection is reopened and logged in again)."""
+    held: list[int] = []  # what the 1000s so far leave on the domain
+    serial = 0
+    client: EppClient | None = None
+    try:
+        while not stop.is_set():
+            serial += 1
+            tag = index * 1000 + serial
+            remove = held[0] if len(held) >= KEEP else None
+            change = Change(domain, tag, remove, time.monotonic())
+            with lock:
+                changes.append(change)
+            while change.acknowledged is None:
+                try:
+                    if client is None:
+                        client = _login(server)
+                    response = client.domain_update_ds(
+                        domain, add=(ds(tag),), remove=() if remove is None else (ds(remove),)
+                    )
+                except (TimeoutError, OSError, ssl.SSLError) as exc:
+                    change.messages.append(f"EPP connection: {exc}")
+                    client = None
+                    time.sleep(0.2)
+                    continue
+                change.answers.append(response.code)
+                if response.code == 1000:
+                    change.acknowledged = time.monotonic()
+                    break
+                change.messages.append(response.message)
+                if stop.is_set() and time.monotonic() > change.first_sent + 90:
+                    return
+                time.sleep(0.2)
+            if remove is not None:
+                held.remove(remove)
+            held.append(tag)
+    except Exception as exc:  # reported by the test, not lost in a thread
+        errors.append(f"{domain}: {type(exc).__name__}: {exc}")
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _login(server: RunningServer) -> EppClient:
+    client = EppClient(server.host, server.port, client_context(server.tls.cert), timeout=120)
+    client.connect()
+    response = client.login("alpha", PASSWORD)
+    if response.code != 1000:
+        client.close()
+        raise OSError(f"login answered {response.code}: {response.message}")
+    return client
+
+
+def _build(db: RegistryDatabase, world: RegistryWorld) -> list[str]:
+    zone, _ = build_from_registry(
+        db,
+        origin="example.",
+        apex=APEX,
+        ttl=load_policy().ttl,
+        rules=world.rules,
+        clock=world.clock,
+    )
+    return [r.line() for r in zone.records]
+
+
+def _first_zone(db: RegistryDatabase, world: RegistryWorld, deadline: float) -> float | None:
+    """When site B's builder first built a zone from the promoted registry."""
+    while time.monotonic() < deadline:
+        try:
+            _build(db, world)
+            return time.monotonic()
+        except Exception:
+            time.sleep(0.2)
+    return None
+
+
+def _state(db: RegistryDatabase, sessions: int) -> tuple[dict[str, set[int]], tuple[str, ...]]:
+    found: dict[str, set[int]] = {}
+    with db.read() as s:
+        for i in range(sessions):
+            name = f"d{i}.example"
+            domain_id = s.scalar(select(Domain.id).where(Domain.name == name))
+            query = select(DsRecord.key_tag).where(DsRecord.domain_id == domain_id)
+            found[name] = set(s.scalars(query))
+        return found, zonedigest.differing(s)
+
+
+def _zone_tags(db: RegistryDatabase, world: RegistryWorld) -> dict[str, set[int]]:
+    tags: dict[str, set[int]] = {}
+    for line in _build(db, world):
+        owner, _ttl, _cls, rtype, *rdata = line.split()
+        if rtype == "DS":
+            tags.setdefault(owner.rstrip("."), set()).add(int(rdata[0]))
+    return tags
