@@ -1,0 +1,46 @@
+"""The two-site failover drill (issue 20 items 2-3, decision 50), database and EPP half:
+20 registrar sessions making DS changes on both sites' EPP servers; site A's PostgreSQL
+primary killed with SIGKILL (postmaster and every backend at once); site B's synchronous
+standby promoted; the sessions go on, on B (tests/system/sites.py runs it).
+
+Checked: no change answered 1000 is lost (the promoted database holds exactly what the
+1000s add up to: nothing acknowledged is missing, nothing unacknowledged was applied);
+the registry's zone digest matches its rows (nothing half-done); site B's builder builds
+a zone from the promoted registry, and its last zone carries every acknowledged DS; a
+commit cut by the kill was settled, never answered "may or may not". Timings go to
+docs/benchmarks.md through bench/failover_bench.py.
+
+Not in this drill yet: the signer lease and signer->primary push (engineer "roles"),
+two SoftHSM2 tokens, secondaries and Unbound, network namespaces; the roles run as
+threads and processes of this test (decision 50 says what remains).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.system.sites import Drill
+
+pytestmark = pytest.mark.slow
+
+
+def test_failover_drill_loses_no_acknowledged_change(tmp_path: Path) -> None:
+    outcome = Drill(tmp_path, sessions=20, promote_after=1.0).run(before=4.0, after=8.0)
+    assert outcome.session_errors == []
+    acknowledged = [c for c in outcome.changes if c.acknowledged is not None]
+    assert len(acknowledged) >= 60, "too few changes went through to prove anything"
+    assert any(c.acknowledged > outcome.promoted for c in acknowledged), "none made on B"
+    assert any(2400 in c.answers for c in outcome.changes), "the kill cut no change"
+    assert outcome.found == outcome.expected
+    assert outcome.ledger_differs == ()
+    for domain, tags in outcome.expected.items():
+        assert outcome.zone_tags.get(domain, set()) == tags, domain
+    unknown = [m for c in outcome.changes for m in c.messages if "may or may not" in m]
+    assert unknown == []
+    assert outcome.first_write_on_b is not None
+    assert outcome.first_zone_from_b is not None
+    # Targets of issue 20 (reported by bench/failover_bench.py): both well inside.
+    assert outcome.first_zone_from_b < 60
+    assert outcome.p95() < 60
