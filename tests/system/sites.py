@@ -82,6 +82,7 @@ class Change:
     add: int | None
     remove: int | None
     first_sent: float
+    last_sent: float = 0.0
     answers: list[int] = field(default_factory=list)
     messages: list[str] = field(default_factory=list)
     acknowledged: float | None = None
@@ -92,7 +93,7 @@ class Outcome:
     changes: list[Change]
     killed: float
     promoted: float
-    first_write_on_b: float | None  # the first 1000 sent after the kill
+    first_write_on_b: float | None  # kill -> the first 1000 to a command sent after it
     first_zone_from_b: float | None  # the first zone built from the promoted registry
     expected: dict[str, set[int]]  # per domain, the DS key tags the 1000s add up to
     found: dict[str, set[int]]  # per domain, what the promoted database holds
@@ -163,6 +164,7 @@ class Drill:
             time.sleep(before)
             killed = time.monotonic()
             pair.primary.kill()
+            dead = time.monotonic()
             time.sleep(self.promote_after)
             pair.standby.promote()
             promoted = time.monotonic()
@@ -183,7 +185,8 @@ class Drill:
                 expected[change.domain].discard(change.remove)
             if change.add is not None:
                 expected[change.domain].add(change.add)
-        after_kill = [c.acknowledged for c in acked if c.acknowledged and c.acknowledged > killed]
+        # The first change sent (its last attempt) once A was dead, then answered 1000.
+        after_kill = [c.acknowledged for c in acked if c.acknowledged and c.last_sent > dead]
         return Outcome(
             changes=changes,
             killed=killed,
@@ -233,6 +236,7 @@ def _session(
                 try:
                     if client is None:
                         client = _login(server)
+                    change.last_sent = time.monotonic()
                     response = client.domain_update_ds(
                         domain, add=(ds(tag),), remove=() if remove is None else (ds(remove),)
                     )
