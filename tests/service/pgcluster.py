@@ -128,9 +128,16 @@ class PgCluster:
 
     def kill(self) -> None:
         """SIGKILL the postmaster and all its processes at once, as a site that loses power
-        (a postmaster killed alone leaves its backends to finish their work)."""
+        (a postmaster killed alone leaves its backends to finish their work). The
+        postmaster is stopped first (SIGSTOP) so that it forks nothing between the listing
+        of its children and their end: a backend forked then would outlive it, holding
+        the postmaster-death pipe open, and its COMMIT would wait for ever."""
         pids = self.pids()
-        for pid in pids:
+        if not pids:
+            return
+        os.kill(pids[0], signal.SIGSTOP)
+        pids = self.pids()
+        for pid in [*pids[1:], pids[0]]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 30
@@ -138,6 +145,18 @@ class PgCluster:
             if time.monotonic() > deadline:
                 raise AssertionError(f"PostgreSQL processes {pids} outlived SIGKILL")
             time.sleep(0.02)
+        left = self._in_data_directory()
+        if left:
+            raise AssertionError(f"PostgreSQL processes {left} outlived their postmaster")
+
+    def _in_data_directory(self) -> list[int]:
+        """Processes (of any parent) whose working directory is this cluster's data."""
+        found = []
+        for cwd in Path("/proc").glob("[0-9]*/cwd"):
+            with contextlib.suppress(OSError):
+                if Path(os.readlink(cwd)) == self.data and _alive(int(cwd.parent.name)):
+                    found.append(int(cwd.parent.name))
+        return found
 
     def promote(self) -> None:
         """A standby becomes a primary (``pg_ctl promote``, waiting until it accepts

@@ -14,6 +14,7 @@ and the bench prints.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import threading
 import time
@@ -27,6 +28,7 @@ from sqlalchemy import select
 from tests.fixtures.epp import PASSWORD, RunningServer, TlsFiles
 from tests.fixtures.registry import RegistryWorld
 from tests.service.pgcluster import PgPair
+from tldsec.cycle.lease import LeaseTimes, PublicationLease
 from tldsec.epp.client import EppClient
 from tldsec.epp.server import ServerLimits
 from tldsec.epp.tls import client_context
@@ -39,7 +41,7 @@ from tldsec.registry.ds_rules import DsData
 from tldsec.registry.hosts import create_host
 from tldsec.registry.models import Domain, DsRecord
 from tldsec.settings import ApexSettings
-from tldsec.zone.builder import build_from_registry
+from tldsec.zone.builder import BuiltZone, build_from_registry
 
 APEX = ApexSettings(
     ns=("a.nic.example.",),
@@ -47,6 +49,9 @@ APEX = ApexSettings(
     soa_mname="a.nic.example.",
     soa_rname="hostmaster.example.",
 )
+# Site A's signer holds the lease until it dies; B's takes it once it expired (on the
+# database's clock) and its renewals find a primary: short times keep the drill short.
+LEASE = LeaseTimes(ttl=12.0, renew=3.0, margin=4.0)
 KEEP = 3  # DS records a session keeps on its domain: it adds a new one, then drops the oldest
 
 
@@ -88,13 +93,24 @@ class Change:
     acknowledged: float | None = None
 
 
+@dataclass(frozen=True)
+class Published:
+    """A zone a site's signer built while holding the publication lease."""
+
+    site: str
+    token: int
+    serial: int
+    at: float
+
+
 @dataclass
 class Outcome:
     changes: list[Change]
     killed: float
     promoted: float
     first_write_on_b: float | None  # kill -> the first 1000 to a command sent after it
-    first_zone_from_b: float | None  # the first zone built from the promoted registry
+    first_zone_from_b: float | None  # kill -> B's signer, holding the lease, built a zone
+    published: list[Published]  # every zone a signer built while it held the lease
     expected: dict[str, set[int]]  # per domain, the DS key tags the 1000s add up to
     found: dict[str, set[int]]  # per domain, what the promoted database holds
     zone_tags: dict[str, set[int]]  # per domain, the DS key tags of B's last zone
@@ -159,19 +175,38 @@ class Drill:
                 )
                 for i in range(self.sessions)
             ]
-            for t in threads:
+            published: list[Published] = []
+            signer_a_killed, signers_stop = threading.Event(), threading.Event()
+            signers = [
+                threading.Thread(
+                    target=_signer,
+                    args=(site, world, (signers_stop, *extra), published, errors),
+                    daemon=True,
+                )
+                for site, world, extra in (
+                    ("A", world_a, (signer_a_killed,)),
+                    ("B", world_b, ()),
+                )
+            ]
+            for t in [*signers, *threads]:
                 t.start()
             time.sleep(before)
             killed = time.monotonic()
+            signer_a_killed.set()  # site A's signer dies with its database: no release
             pair.primary.kill()
             dead = time.monotonic()
             time.sleep(self.promote_after)
             pair.standby.promote()
             promoted = time.monotonic()
-            first_zone = _first_zone(db_b, world_b, deadline=promoted + 60)
+            deadline = killed + 90
+            while time.monotonic() < deadline and not any(
+                p.site == "B" and p.at > killed for p in published
+            ):
+                time.sleep(0.2)
             time.sleep(after)
             stop.set()
-            for t in threads:
+            signers_stop.set()
+            for t in [*threads, *signers]:
                 t.join(120)
             errors.extend(f"{t.name} still running" for t in threads if t.is_alive())
             found, ledger = _state(db_b, self.sessions)
@@ -192,7 +227,11 @@ class Drill:
             killed=killed,
             promoted=promoted,
             first_write_on_b=min(after_kill) - killed if after_kill else None,
-            first_zone_from_b=None if first_zone is None else first_zone - killed,
+            first_zone_from_b=min(
+                (p.at - killed for p in published if p.site == "B" and p.at > killed),
+                default=None,
+            ),
+            published=sorted(published, key=lambda p: p.at),
             expected=expected,
             found=found,
             zone_tags=zone_tags,
@@ -273,7 +312,7 @@ def _login(server: RunningServer) -> EppClient:
     return client
 
 
-def _build(db: RegistryDatabase, world: RegistryWorld) -> list[str]:
+def _zone(db: RegistryDatabase, world: RegistryWorld) -> BuiltZone:
     zone, _ = build_from_registry(
         db,
         origin="example.",
@@ -282,18 +321,36 @@ def _build(db: RegistryDatabase, world: RegistryWorld) -> list[str]:
         rules=world.rules,
         clock=world.clock,
     )
-    return [r.line() for r in zone.records]
+    return zone
 
 
-def _first_zone(db: RegistryDatabase, world: RegistryWorld, deadline: float) -> float | None:
-    """When site B's builder first built a zone from the promoted registry."""
-    while time.monotonic() < deadline:
-        try:
-            _build(db, world)
-            return time.monotonic()
-        except Exception:
-            time.sleep(0.2)
-    return None
+def _signer(
+    site: str,
+    world: RegistryWorld,
+    stops: tuple[threading.Event, ...],
+    published: list[Published],
+    errors: list[str],
+) -> None:
+    """A site's signer: takes or renews the publication lease every ``LEASE.renew``
+    seconds and, while it holds it, builds the zone from the registry (signing and the
+    push to the primaries are not in this drill). Ends without releasing the lease when
+    any of ``stops`` is set (site A's is its death)."""
+    lease = PublicationLease(world.db.engine, f"site-{site}", LEASE)
+    try:
+        while not any(e.is_set() for e in stops):
+            with contextlib.suppress(Exception):  # the database away: the deadline runs on
+                lease.try_acquire()
+            if lease.held() is not None:
+                try:
+                    zone = _zone(world.db, world)
+                except Exception:
+                    zone = None
+                holding = lease.held()  # still ours once built: publish
+                if zone is not None and holding is not None and not any(e.is_set() for e in stops):
+                    published.append(Published(site, holding.token, zone.serial, time.monotonic()))
+            stops[0].wait(0.5 if lease.held() is None else LEASE.renew)
+    except Exception as exc:
+        errors.append(f"signer {site}: {type(exc).__name__}: {exc}")
 
 
 def _state(db: RegistryDatabase, sessions: int) -> tuple[dict[str, set[int]], tuple[str, ...]]:
@@ -309,7 +366,7 @@ def _state(db: RegistryDatabase, sessions: int) -> tuple[dict[str, set[int]], tu
 
 def _zone_tags(db: RegistryDatabase, world: RegistryWorld) -> dict[str, set[int]]:
     tags: dict[str, set[int]] = {}
-    for line in _build(db, world):
+    for line in (r.line() for r in _zone(db, world).records):
         owner, _ttl, _cls, rtype, *rdata = line.split()
         if rtype == "DS":
             tags.setdefault(owner.rstrip("."), set()).add(int(rdata[0]))

@@ -5,14 +5,16 @@ standby promoted; the sessions go on, on B (tests/system/sites.py runs it).
 
 Checked: no change answered 1000 is lost (the promoted database holds exactly what the
 1000s add up to: nothing acknowledged is missing, nothing unacknowledged was applied);
-the registry's zone digest matches its rows (nothing half-done); site B's builder builds
-a zone from the promoted registry, and its last zone carries every acknowledged DS; a
-commit cut by the kill was settled, never answered "may or may not". Timings go to
+the registry's zone digest matches its rows (nothing half-done); the publication lease
+(cycle/lease.py) moves from A's signer, dead with its database, to B's once it expired
+on the database's clock, with a greater fencing token, and B's signer builds zones from
+the promoted registry whose serials follow A's; B's last zone carries every acknowledged
+DS; a commit cut by the kill was settled, never answered "may or may not". Timings go to
 docs/benchmarks.md through bench/failover_bench.py.
 
-Not in this drill yet: the signer lease and signer->primary push (engineer "roles"),
-two SoftHSM2 tokens, secondaries and Unbound, network namespaces; the roles run as
-threads and processes of this test (decision 50 says what remains).
+Not in this drill yet: signing and the signer->primary push (engineer "roles"), two
+SoftHSM2 tokens, secondaries and Unbound, network namespaces; the roles run as threads
+of this test and PostgreSQL as processes (decision 50 says what remains).
 """
 
 from __future__ import annotations
@@ -40,6 +42,16 @@ def test_failover_drill_loses_no_acknowledged_change(tmp_path: Path) -> None:
     unknown = [m for c in outcome.changes for m in c.messages if "may or may not" in m]
     assert unknown == []
     assert outcome.first_write_on_b is not None
+    # The lease: A's signer published until it died; B's took the lease (a new fencing
+    # token) once it expired on the database's clock, and published; no serial went back.
+    a = [p for p in outcome.published if p.site == "A"]
+    b = [p for p in outcome.published if p.site == "B"]
+    assert a and b, "both signers must have published"
+    assert all(p.at < outcome.killed for p in a)
+    assert all(p.at > outcome.killed for p in b)
+    assert min(p.token for p in b) > max(p.token for p in a)
+    serials = [p.serial for p in outcome.published]
+    assert serials == sorted(serials) and len(set(serials)) == len(serials), serials
     assert outcome.first_zone_from_b is not None
     # Targets of issue 20 (reported by bench/failover_bench.py): both well inside.
     assert outcome.first_zone_from_b < 60
