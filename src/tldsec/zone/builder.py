@@ -338,4 +338,10 @@ def _stream(session: Session, query: Select[*_Ts]) -> Iterator[Row[*_Ts]]:
     """Rows in batches (a server-side cursor on PostgreSQL) so memory stays flat; Core
     execution, as ORM row processing costs more than the query here."""
     connection = session.connection()
-    yield from connection.execution_options(stream_results=True, yield_per=_BATCH).execute(query)
+    result = connection.execution_options(stream_results=True, yield_per=_BATCH).execute(query)
+    try:
+        yield from result
+    finally:
+        # Closed here even when the connection died under the build (a failover): left to
+        # the garbage collector, psycopg's server-side cursor warns that it was never closed.
+        result.close()
