@@ -15,6 +15,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -248,3 +249,174 @@ class PgPair:
             self.standby.close()
         finally:
             self.primary.close()
+
+
+class PatroniMember(PgCluster):
+    """One site's PostgreSQL under its Patroni agent (the agent starts and stops it)."""
+
+    agent: subprocess.Popen[bytes] | None = None
+    api_port: int = 0
+
+    def kill(self) -> None:
+        """The site dies: its agent and its PostgreSQL, with SIGKILL."""
+        if self.agent is not None:
+            self.agent.kill()
+            self.agent.wait(30)
+        super().kill()
+
+    def promote(self) -> None:
+        """Patroni promotes: wait until this member is the primary (at most a minute)."""
+        deadline = time.monotonic() + 60
+        while not self._answers("primary"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"Patroni did not promote {self.directory.name}")
+            time.sleep(0.2)
+
+    def _answers(self, role: str) -> bool:
+        """Whether the agent's REST API says this member has ``role`` (200)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.api_port}/{role}", timeout=2):
+                return True
+        except (OSError, ValueError):
+            return False
+
+    def stop(self) -> None:
+        if self.agent is not None and self.agent.poll() is None:
+            self.agent.terminate()  # Patroni stops its PostgreSQL on SIGTERM
+            try:
+                self.agent.wait(60)
+            except subprocess.TimeoutExpired:
+                self.agent.kill()
+        if self.pids():
+            super().kill()
+
+
+@dataclass
+class PatroniPair:
+    """Site A and site B under Patroni with one etcd (``synchronous_mode``, not strict):
+    the same pair as ``PgPair``, promoted by Patroni instead of ``pg_ctl promote``."""
+
+    primary: PatroniMember
+    standby: PatroniMember
+    etcd: subprocess.Popen[bytes]
+    directory: Path
+
+    @classmethod
+    def create(cls) -> PatroniPair:
+        for tool in ("patroni", "etcd"):
+            if shutil.which(tool) is None:
+                raise AssertionError(f"{tool} is missing: scripts/install-debian-deps installs it")
+        directory = Path(tempfile.mkdtemp(prefix="tldsec-test-patroni-"))
+        if os.geteuid() == 0:
+            shutil.chown(directory, "postgres", "postgres")
+        client, peer = free_port(), free_port()
+        etcd = _spawn(
+            ["etcd", "--name", "e1", "--data-dir", str(directory / "etcd"),
+             "--listen-client-urls", f"http://127.0.0.1:{client}",
+             "--advertise-client-urls", f"http://127.0.0.1:{client}",
+             "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+             "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+             "--initial-cluster", f"e1=http://127.0.0.1:{peer}"],
+            directory / "etcd.log",
+        )  # fmt: skip
+        members: list[PatroniMember] = []
+        pair: PatroniPair | None = None
+        try:
+            for site in ("a", "b"):
+                member = PatroniMember(directory / site, free_port())
+                member.api_port = free_port()
+                member.directory.mkdir()
+                if os.geteuid() == 0:
+                    shutil.chown(member.directory, "postgres", "postgres")
+                config = member.directory / "patroni.yml"
+                config.write_text(_patroni_config(site, member, client))
+                members.append(member)
+                member.agent = _spawn(["patroni", str(config)], member.directory / "patroni.log")
+                deadline = time.monotonic() + 180
+                role = "primary" if site == "a" else "sync"
+                while not member._answers(role):
+                    if time.monotonic() > deadline or member.agent.poll() is not None:
+                        log = (member.directory / "patroni.log").read_text()[-3000:]
+                        raise AssertionError(f"Patroni site {site} is not {role}: {log}")
+                    time.sleep(0.5)
+            pair = cls(members[0], members[1], etcd, directory)
+            return pair
+        finally:
+            if pair is None:
+                for member in members:
+                    member.stop()
+                etcd.kill()
+                etcd.wait(30)
+                shutil.rmtree(directory, ignore_errors=True)
+
+    def url(self, database: str) -> str:
+        return PgPair.url(self, database)  # type: ignore[arg-type]
+
+    def createdb(self, name: str) -> None:
+        self.primary.createdb(name)
+
+    def close(self) -> None:
+        try:
+            for member in (self.standby, self.primary):
+                member.stop()
+        finally:
+            self.etcd.kill()
+            self.etcd.wait(30)
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """A process of the postgres user (when root), its output to ``log``."""
+    with log.open("wb") as out:
+        user = "postgres" if os.geteuid() == 0 else None
+        return subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, user=user)
+
+
+def _patroni_config(site: str, member: PatroniMember, etcd_port: int) -> str:
+    """Patroni's YAML for one site: the synchronous settings of docs/operations.md."""
+    # The server's own directory (a wrapper on the PATH lacks pg_controldata and the rest).
+    bin_dir = str(Path(os.path.realpath(_bin("pg_ctl"))).parent)
+    if not (Path(bin_dir) / "pg_controldata").exists():
+        bin_dir = str(Path(sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))[-1]).parent)
+    return f"""\
+scope: tldsec
+name: site_{site}
+restapi:
+  listen: 127.0.0.1:{member.api_port}
+  connect_address: 127.0.0.1:{member.api_port}
+etcd3:
+  host: 127.0.0.1:{etcd_port}
+bootstrap:
+  dcs:
+    ttl: 10
+    loop_wait: 2
+    retry_timeout: 3
+    synchronous_mode: true
+    synchronous_mode_strict: false
+    postgresql:
+      use_pg_rewind: false
+      parameters:
+        synchronous_commit: "on"
+        wal_level: replica
+        max_wal_senders: 4
+        shared_buffers: 16MB
+  initdb:
+    - encoding: UTF8
+    - auth: trust
+  pg_hba:
+    - host all all 127.0.0.1/32 trust
+    - host replication postgres 127.0.0.1/32 trust
+postgresql:
+  listen: 127.0.0.1:{member.port}
+  connect_address: 127.0.0.1:{member.port}
+  data_dir: {member.data}
+  bin_dir: {bin_dir}
+  pgpass: {member.directory}/pgpass
+  authentication:
+    superuser:
+      username: postgres
+    replication:
+      username: postgres
+  parameters:
+    unix_socket_directories: {member.directory}
+"""

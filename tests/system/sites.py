@@ -18,7 +18,7 @@ import contextlib
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from tests.fixtures.epp import PASSWORD, RunningServer, TlsFiles
 from tests.fixtures.registry import RegistryWorld
-from tests.service.pgcluster import PgPair
+from tests.service.pgcluster import PatroniPair, PgPair
 from tldsec.cycle.lease import LeaseTimes, PublicationLease
 from tldsec.epp.client import EppClient
 from tldsec.epp.server import ServerLimits
@@ -59,7 +59,7 @@ def ds(tag: int) -> DsData:
     return DsData.of(tag, 13, 2, f"{tag:064x}")
 
 
-def open_world(pair: PgPair, domains: int) -> RegistryWorld:
+def open_world(pair: PgPair | PatroniPair, domains: int) -> RegistryWorld:
     """A migrated registry on the pair (through the multi-host URL), registrar alpha,
     and ``domains`` delegations d0.example ... sponsored by alpha."""
     pair.createdb("registry")
@@ -127,7 +127,18 @@ class Outcome:
 
 
 class Drill:
-    def __init__(self, tmp: Path, *, sessions: int = 20, promote_after: float = 1.0) -> None:
+    def __init__(
+        self,
+        tmp: Path,
+        *,
+        sessions: int = 20,
+        promote_after: float = 1.0,
+        pair: Callable[[], PgPair | PatroniPair] = PgPair.create,
+    ) -> None:
+        """``pair`` makes the two sites' PostgreSQL: plain streaming replication, promoted
+        by ``pg_ctl promote`` ``promote_after`` seconds after the kill, or Patroni, which
+        promotes by itself (``promote_after`` 0)."""
+        self.make_pair = pair
         self.tmp = tmp
         self.sessions = sessions
         self.promote_after = promote_after
@@ -138,13 +149,13 @@ class Drill:
     def run(self, *, before: float = 4.0, after: float = 8.0) -> Outcome:
         """Changes for ``before`` seconds, the kill, the promotion, changes until every
         session has made changes for ``after`` seconds on B, then the checks' data."""
-        pair = PgPair.create()
+        pair = self.make_pair()
         try:
             return self._run(pair, before, after)
         finally:
             pair.close()
 
-    def _run(self, pair: PgPair, before: float, after: float) -> Outcome:
+    def _run(self, pair: PgPair | PatroniPair, before: float, after: float) -> Outcome:
         world_a = open_world(pair, self.sessions)
         db_b = RegistryDatabase.from_url(pair.url("registry"), pool_pre_ping=False)
         world_b = RegistryWorld(db_b)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.service.pgcluster import PatroniPair
 from tests.system.sites import Drill
 
 pytestmark = pytest.mark.slow
@@ -55,4 +56,21 @@ def test_failover_drill_loses_no_acknowledged_change(tmp_path: Path) -> None:
     assert outcome.first_zone_from_b is not None
     # Targets of issue 20 (reported by bench/failover_bench.py): both well inside.
     assert outcome.first_zone_from_b < 60
+    assert outcome.p95() < 60
+
+
+def test_failover_drill_under_patroni(tmp_path: Path) -> None:
+    """The same drill with Patroni (Debian's, one etcd) managing the pair: nobody runs
+    ``pg_ctl promote``; Patroni promotes B once A's leader key expired (ttl 10 s)."""
+    drill = Drill(tmp_path, sessions=20, promote_after=0, pair=PatroniPair.create)
+    outcome = drill.run(before=4.0, after=6.0)
+    assert outcome.session_errors == []
+    acknowledged = [c for c in outcome.changes if c.acknowledged is not None]
+    assert any(c.acknowledged > outcome.promoted for c in acknowledged), "none made on B"
+    assert outcome.found == outcome.expected
+    assert outcome.ledger_differs == ()
+    for domain, tags in outcome.expected.items():
+        assert outcome.zone_tags.get(domain, set()) == tags, domain
+    assert [m for c in outcome.changes for m in c.messages if "may or may not" in m] == []
+    assert outcome.first_zone_from_b is not None and outcome.first_zone_from_b < 60
     assert outcome.p95() < 60
