@@ -91,6 +91,11 @@ def test_transfer_through_the_cli(room: Room, tmp_path: Path) -> None:
     assert steps[2]["due"] is not None and steps[5]["due"] is None
     text = room.ok("keys", "transfer", "status")
     assert "POINT OF NO RETURN" in text
+    _, out, _ = room.run("status", "--json")
+    report = json.loads(out)["transfer"]
+    assert report["operator"] == "gaining" and report["next"]["step"] == "export"
+    _, out, _ = room.run("status")
+    assert "TRANSFER        to gaining since" in out
 
     # The parent serves no DS of theirs: the handover is refused, validated.
     root = SignedRoot(tmp_path / "root", "example.", SystemClock().now())
@@ -117,3 +122,5 @@ def test_transfer_through_the_cli(room: Room, tmp_path: Path) -> None:
     assert "cancelled" in out
     assert len(room.events("key.transfer_cancelled")) == 1
     assert "no transfer under way" in room.refused("keys", "transfer", "status")
+    _, out, _ = room.run("status", "--json")
+    assert json.loads(out)["transfer"] is None

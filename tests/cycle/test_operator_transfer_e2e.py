@@ -36,6 +36,8 @@ import pytest
 from tests.distribute.homes import FAST_CYCLE, Registry, make_home
 from tests.distribute.nameservers import Daemon, NsdZone, nsd_available, start_nsd, start_unbound
 from tests.integration.signed_parent import SignedRoot, ds_lines
+from tldsec.cli.status import status
+from tldsec.cli.status import text as status_text
 from tldsec.clock import FakeClock, SystemClock, to_epoch
 from tldsec.cycle import Outcome, open_cycle
 from tldsec.errors import TransferRefused
@@ -291,6 +293,9 @@ def test_operator_transfer_end_to_end(our_home: Path, root: SignedRoot, tmp_path
             steps = {s.name: s for s in tm.status()}
             assert all(steps[n].done is not None for n in ("handover", "our-ds-gone", "end"))
             assert resolve(root, theirs_port, clock.now(), tmp_path / "u-end-theirs") == []
+            report = status(load_settings(our_home), clock)  # still readable after the end
+            assert report["transfer"]["ended"] is not None and report["pending"] is None
+            assert "HANDED OVER" in status_text(report)
     finally:
         for d in daemons:
             d.stop()

@@ -233,6 +233,10 @@ def test_the_end_retires_every_key_and_the_cycle_signs_no_more(
     )
     with pytest.raises(TransferRefused, match="signs it no more"):
         km.signing_config()
+    clock.advance(30 * DAY)  # nothing brings a key back
+    assert km.run_due() == [] and km.plan().steps == ()
+    with pytest.raises(TransferRefused, match="our role ended"):
+        km.request_rollover(Role.ZSK, "habit")
     steps = {s.name: s for s in tm.status()}
     assert steps["end"].done is not None
 

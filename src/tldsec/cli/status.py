@@ -22,8 +22,10 @@ from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import Clock, SystemClock, from_epoch
 from tldsec.cycle import LAST_REPORT, CycleState, open_cycle
 from tldsec.cycle.state import UNSIGNED_NAME
-from tldsec.errors import ExitCode
+from tldsec.errors import ExitCode, TransferRefused
 from tldsec.keys.planner import Action, Plan
+from tldsec.keys.transfer import Transfer, TransferStep
+from tldsec.keys.transfer_service import TransferManager
 from tldsec.policy_check import dps_findings
 from tldsec.settings import Settings
 from tldsec.zone.buildinfo import BuildInfo
@@ -100,8 +102,16 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
     with open_cycle(settings, clock, keystore=False, audit=False) as cycle:
         state = cycle.state()
         serial = cycle.store.current()
-        pending = cycle.pending(now)
+        transfer = TransferManager(cycle.keys)
+        handover = transfer.current()
+        try:
+            pending = cycle.pending(now)
+        except TransferRefused:
+            if handover is None or handover.ended is None:
+                raise
+            pending = None  # handed over: this home signs the zone no more
         plan = cycle.keys.plan(now)
+        transfer_steps = transfer.status(now) if handover is not None else []
         insecure = cycle.keys.going_insecure()
         unsigned = cycle.keys.unsigned_since()
         store_dir = cycle.store.directory
@@ -137,6 +147,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
             "waiting_for": timed[0].waiting_for.description,
         },
         "going_insecure": _going_insecure(insecure, plan, unsigned),
+        "transfer": _transfer(handover, transfer_steps),
         "key_gates": [
             {"action": s.describe(), "waiting_for": s.waiting_for.description} for s in gates
         ],
@@ -177,6 +188,20 @@ def _going_insecure(
         "waiting_for": None if last is None else last.waiting_for.name,
         "description": None if last is None else last.waiting_for.description,
         "due": None if last is None or last.due is None else last.due.isoformat(),
+    }
+
+
+def _transfer(tr: Transfer | None, steps: list[TransferStep]) -> dict[str, Any] | None:
+    """Where handing the zone to another operator stands (DPS 4.6, keys/transfer.py)."""
+    if tr is None:
+        return None
+    nxt = next((s for s in steps if s.done is None and s.command != "wait"), None)
+    return {
+        "operator": tr.operator,
+        "started": tr.started.isoformat(),
+        "handed_over": None if tr.handed_over is None else tr.handed_over.isoformat(),
+        "ended": None if tr.ended is None else tr.ended.isoformat(),
+        "next": None if nxt is None else nxt.as_json(),
     }
 
 
@@ -336,6 +361,18 @@ def text(r: dict[str, Any]) -> str:
         lines.append(
             f"GOING INSECURE  since {_short(insecure['since'])} ({insecure['reason']}): stop "
             f"of signing waits for {insecure['waiting_for']}: {insecure['description']}"
+        )
+    handover = r.get("transfer")
+    if handover and handover.get("ended"):
+        lines.append(
+            f"HANDED OVER     to {handover['operator']} ({_short(handover['handed_over'])}); our "
+            f"role ended {_short(handover['ended'])}: stop serving and distributing the zone"
+        )
+    elif handover:
+        step = handover.get("next") or {}
+        lines.append(
+            f"TRANSFER        to {handover['operator']} since {_short(handover['started'])}: "
+            f"next {step.get('step')} (due {_short(step.get('due'))}): {step.get('description')}"
         )
     for gate in r["key_gates"]:
         lines.append(f"key gate        {gate['action']}: waiting for {gate['waiting_for']}")

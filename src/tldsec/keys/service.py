@@ -135,6 +135,7 @@ class KeyManager:
         # Since when the zone is going insecure, and since when it is unsigned (its last
         # step taken), as read under the zone's lock by _write.
         self._insecure: datetime | None = None
+        self._handed_over_end: datetime | None = None
         self._unsigned: datetime | None = None
 
     @property
@@ -161,7 +162,13 @@ class KeyManager:
             return [HistoryEntry(r.to_transition(), r.actor) for r in session.scalars(query)]
 
     def plan(self, now: datetime | None = None) -> Plan:
-        """The steps ahead: what, when, and which constraint or gate each waits for."""
+        """The steps ahead: what, when, and which constraint or gate each waits for;
+        none once the zone was handed over to another operator and our role ended."""
+        at = now or self._clock.now()
+        with self._read() as session:
+            tr = transfer_service.load(session) if self._check_meta(session) else None
+        if tr is not None and tr.ended is not None and tr.ended <= at:
+            return Plan(now=at, steps=())
         insecure = self.going_insecure()
         return plan(
             self.key_records(),
@@ -534,7 +541,14 @@ class KeyManager:
     # --- plumbing ----------------------------------------------------------------------------
 
     def _refuse_if_unsigned(self, what: str) -> None:
-        """Inside a write: nothing brings keys back into an unsigned zone (DPS 4.6)."""
+        """Inside a write: nothing brings keys back into an unsigned zone (DPS 4.6), nor
+        into a zone handed over to another operator (keys/transfer.py)."""
+        if self._handed_over_end is not None:
+            raise TransferRefused(
+                f"the zone was handed over to another operator and our role ended at "
+                f"{self._handed_over_end.isoformat()} ('tldsec keys transfer status'): "
+                f"{what} is refused"
+            )
         if self._unsigned is not None:
             raise KeyManagementError(
                 f"the zone is unsigned since {self._unsigned.isoformat()} (going insecure, "
@@ -622,6 +636,7 @@ class KeyManager:
                     session.add(meta)
                 self._insecure = meta.insecure_requested
                 self._unsigned = meta.unsigned_since
+                self._handed_over_end = meta.transfer_ended
                 rows = {r.key_id: r for r in session.scalars(select(KeyRow))}
                 before = _sorted(r.to_record() for r in rows.values())
                 outcome = op(before, now)
