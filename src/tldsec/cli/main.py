@@ -44,6 +44,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "publish",
     "notify",
     "pushcert",
+    "trace",
 )
 
 EXIT_FAILURE = ExitCode.FAILED

@@ -7,7 +7,10 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tldsec.cycle.trace import Included
 
 
 class Outcome(StrEnum):
@@ -77,6 +80,9 @@ class RunLog:
     timings: dict[str, float] = field(default_factory=dict)
     stats: dict[str, int] = field(default_factory=dict)
     transitions: tuple[str, ...] = ()
+    # The change trace (decision 51): when each stage ended, and the changes built in.
+    marks: list[tuple[str, datetime]] = field(default_factory=list)
+    included: Included | None = None
 
     def enter(self, stage: str) -> None:
         self._close_stage()

@@ -74,6 +74,8 @@ from tldsec.cycle.state import (
     Pending,
     write_atomic,
 )
+from tldsec.cycle.trace import Included
+from tldsec.cycle.trace import record as record_trace
 from tldsec.cycle.unsigned import UnsignedMode, unsigned_fingerprint
 from tldsec.distribute.store import ZoneStore, remove_candidate
 from tldsec.errors import (
@@ -296,6 +298,8 @@ class Cycle(UnsignedMode, Safeguards):
                 # login is an access failure, recorded where the login was tried).
                 self._record("hsm.failure", "component:cycle", stage=run.stage, error=str(exc))
         self._save(result)
+        if run.serial is not None and run.marks:
+            record_trace(self.registry, run.serial, run.included, run.marks)
         if result.outcome is Outcome.PUBLISHED and on_published is not None:
             assert result.serial is not None
             on_published(result.serial)
@@ -315,6 +319,7 @@ class Cycle(UnsignedMode, Safeguards):
         run.serial = serial
         unsigned_path = work / UNSIGNED_NAME
         base_trusted = self._unsigned_base(run, unsigned_path)
+        before = BuildInfo.load(unsigned_path)
         # The file the last cycle reconciled, kept (a second link) while the build replaces
         # it: the incremental digest check reads its rewritten owners (``ledger``).
         previous_file = work / (UNSIGNED_NAME + ".reconciled")
@@ -355,9 +360,18 @@ class Cycle(UnsignedMode, Safeguards):
                 withheld=[q.name for q in built.quarantined],
                 previous_file=previous_file if previous_file.exists() else None,
             )
+        change_id = built.last_change_id
+        after = BuildInfo.load(unsigned_path)
+        unsettled = set(after.unsettled) if after is not None else set()
+        run.included = Included(
+            after=self.state().change_id,
+            upto=change_id,
+            unsettled=unsettled,
+            late=set(before.unsettled) - unsettled if before is not None else (),
+        )
+        run.marks.append(("built", self.clock.now()))
         if not reconciled.equal or digest is None or not digest.equal:
             return self._unreconciled(run, reason, reconciled, digest)
-        change_id = built.last_change_id
         held = self._collapse(run)
         if held is not None:
             return self._hold(run, reason, held, change_id)
@@ -423,6 +437,7 @@ class Cycle(UnsignedMode, Safeguards):
             signatures_reused=signed.signatures_reused,
             nsec3=signed.nsec3_records,
         )
+        run.marks.append(("signed", self.clock.now()))
         self._record(
             "signer.run_completed",
             "component:signer",
@@ -462,7 +477,9 @@ class Cycle(UnsignedMode, Safeguards):
             kept = candidate.with_suffix(".refused")
             os.replace(candidate, kept)
             remove_candidate(candidate)
+            run.marks.append(("refused", self.clock.now()))
             return self._incident(run, reason, verdict.report.failed_checks, kept)
+        run.marks.append(("verified", self.clock.now()))
 
         run.enter("distribute")
         published = self.store.zone_path(serial)
@@ -483,6 +500,7 @@ class Cycle(UnsignedMode, Safeguards):
             # DPS 6.5: the margin the compliance report shows (audit/compliance.py)
             earliest_signature_expiry=None if expiry is None else from_epoch(expiry),
         )
+        run.marks.append(("published", self.clock.now()))
         result = run.result(Outcome.PUBLISHED, reason)
         self._record(
             "cycle.completed",

@@ -233,6 +233,9 @@ def _write(
                 "reason": "domain-update",
                 "digest_delta": None if delta.empty else delta.hex(),
                 "count_delta": None if delta.empty else delta.count,
+                "sv_trid": tx.sv_trid,
+                "cl_trid": tx.cl_trid,
+                "registrar_id": tx.actor.registrar_id,
             },
         )
 
@@ -257,9 +260,11 @@ WITH removed AS (
     UPDATE domain SET updated_at = %(at)s::timestamptz, updater_id = %(by)s::int
      WHERE id = %(domain_id)s::int
 ), changed AS (
-    INSERT INTO zone_change (at, name, reason, digest_delta, count_delta)
+    INSERT INTO zone_change
+        (at, name, reason, digest_delta, count_delta, sv_trid, cl_trid, registrar_id)
     SELECT %(at)s::timestamptz, %(object_name)s::text, 'domain-update',
-           %(digest_delta)s::text, %(count_delta)s::int
+           %(digest_delta)s::text, %(count_delta)s::int, %(sv_trid)s::text,
+           %(cl_trid)s::text, %(by)s::int
      WHERE %(zone)s::boolean
 ), digested AS (
     INSERT INTO zone_digest AS z (owner, count, d0, d1, d2, d3, d4, d5, d6, d7)

@@ -45,5 +45,9 @@ def record(
                 reason=f"{object_type}-{action}",
                 digest_delta=None if delta is None else delta.hex(),
                 count_delta=None if delta is None else delta.count,
+                # decision 51: the change is traced by the transaction that made it
+                sv_trid=tx.sv_trid,
+                cl_trid=tx.cl_trid,
+                registrar_id=tx.actor.registrar_id,
             )
         )

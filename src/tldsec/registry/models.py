@@ -254,6 +254,45 @@ class ZoneChange(Base):
     # modulo 2^256, 64 hex digits, and the record count's change; NULL: nothing.
     digest_delta: Mapped[str | None] = mapped_column(String(64))
     count_delta: Mapped[int | None] = mapped_column(Integer)
+    # Who asked (decision 51): the EPP (or console) transaction ids and the registrar;
+    # NULL for the registry's own and bulk changes, which are not traced.
+    sv_trid: Mapped[str | None] = mapped_column(String(64), index=True)
+    cl_trid: Mapped[str | None] = mapped_column(String(64))
+    registrar_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class ChangeTrace(Base):
+    """A traced zone change included in a built serial (decision 51): one row per change
+    and serial, written by the cycle in one statement."""
+
+    __tablename__ = "change_trace"
+
+    change_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    serial: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+
+
+class SerialTrace(Base):
+    """When a serial passed a stage: built, signed, verified, published, refused (by the
+    cycle); served (``node``: the secondary) and live (every secondary), by the trace
+    worker. Per serial, not per change: a change's steps are its serials' steps."""
+
+    __tablename__ = "serial_trace"
+
+    serial: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
+    node: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class ChangeNote(Base):
+    """A poll message queued for a traced change (``kind``: advisory, live), so each is
+    queued once whichever process finds it due."""
+
+    __tablename__ = "change_note"
+
+    change_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
 class ZoneDigest(Base):

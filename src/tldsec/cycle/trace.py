@@ -1,0 +1,78 @@
+"""The cycle's part of a change's trace (decision 51): which traced changes a serial
+includes, and when the serial was built, signed, verified and published (or refused).
+
+Written once per cycle, after its outcome, in one transaction: one ``INSERT ... SELECT``
+for the changes (a range of ``zone_change`` ids, so its cost follows the changes, not the
+zone) and one multi-row insert for the stages. A change's steps are its serials' steps,
+so nothing is written per change per stage. A trace that cannot be written is logged and
+lost; it never fails a cycle that published.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import Table, and_, insert, literal, or_, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.models import ChangeTrace, SerialTrace, ZoneChange
+
+log = logging.getLogger("tldsec.cycle")
+
+CHANGE = cast(Table, ZoneChange.__table__)
+CHANGE_TRACE = cast(Table, ChangeTrace.__table__)
+SERIAL_TRACE = cast(Table, SerialTrace.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class Included:
+    """The zone-change ids a build included: ``(after, upto]`` less ``unsettled`` (not yet
+    visible to the build), plus ``late`` (missed by an earlier build, seen by this one)."""
+
+    after: int
+    upto: int
+    unsettled: Collection[int] = ()
+    late: Collection[int] = ()
+
+
+def record(
+    registry: RegistryDatabase,
+    serial: int,
+    included: Included | None,
+    stages: Sequence[tuple[str, datetime]],
+) -> None:
+    """Write the serial's traced changes and its stage times (see the module's text)."""
+    if not stages:
+        return
+    try:
+        with registry.write() as session:
+            if included is not None:
+                in_range = and_(
+                    CHANGE.c.id > included.after,
+                    CHANGE.c.id <= included.upto,
+                    *([CHANGE.c.id.not_in(list(included.unsettled))] if included.unsettled else []),
+                )
+                wanted = (
+                    or_(in_range, CHANGE.c.id.in_(list(included.late)))
+                    if included.late
+                    else in_range
+                )
+                session.execute(
+                    insert(CHANGE_TRACE).from_select(
+                        ["change_id", "serial"],
+                        select(CHANGE.c.id, literal(serial)).where(
+                            wanted, CHANGE.c.sv_trid.is_not(None)
+                        ),
+                    )
+                )
+            session.execute(
+                insert(SERIAL_TRACE),
+                [{"serial": serial, "stage": s, "node": "", "at": at} for s, at in stages],
+            )
+    except SQLAlchemyError as exc:
+        log.warning("the trace of serial %s was not written: %s", serial, exc)
