@@ -17,13 +17,13 @@ from starlette.testclient import TestClient
 
 from tests.fixtures.registry import RegistryWorld, sqlite_world
 from tldsec.console.actions import DsChanger
-from tldsec.console.advisory import Advisor
 from tldsec.console.app import Console, build_app
 from tldsec.console.auth import LoginService
 from tldsec.console.live import LiveSource
 from tldsec.console.sessions import SessionStore
 from tldsec.console.totp import TotpKey, code_at, enrol
 from tldsec.epp.login import LoginGate
+from tldsec.registry.advisory import Advisor
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.domains import DomainCreate, create_domain
 from tldsec.registry.hosts import create_host

@@ -18,8 +18,7 @@ from tests.console.conftest import DOMAIN, NS, ConsoleWorld
 from tests.console.signed_child import SignedChild, serve_signed_child
 from tests.distribute.nameservers import nsd_available
 from tests.fixtures.registry import START
-from tldsec.console.advisory import Advisor
-from tldsec.console.queries import NameServer
+from tldsec.registry.advisory import Advisor, NameServer
 
 pytestmark = pytest.mark.skipif(not nsd_available(), reason="nsd is not installed")
 

@@ -27,9 +27,9 @@ from tests.console.signed_child import SignedChild, serve_signed_child
 from tests.distribute.nameservers import free_port, nsd_available
 from tests.fixtures.epp import TlsFiles
 from tests.fixtures.registry import START
-from tldsec.console.advisory import Advisor
 from tldsec.console.app import build_app
 from tldsec.console.server import ConsoleServer
+from tldsec.registry.advisory import Advisor
 from tldsec.registry.models import ZoneChange
 
 CHROMIUM = "/usr/bin/chromium"

@@ -11,9 +11,10 @@ import re
 from sqlalchemy import func, select
 
 from tests.console.conftest import DOMAIN, NS, ConsoleWorld
-from tldsec.console.queries import NameServer, domain_detail, domains_of
+from tldsec.console.queries import domain_detail, domains_of
 from tldsec.registry import zonedigest
 from tldsec.registry.addresses import HostAddr
+from tldsec.registry.advisory import NameServer
 from tldsec.registry.domain_update import DomainUpdate, update_domain
 from tldsec.registry.domains import DomainCreate, create_domain
 from tldsec.registry.ds_rules import DsData

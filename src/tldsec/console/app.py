@@ -25,12 +25,12 @@ from starlette.templating import Jinja2Templates
 
 from tldsec.clock import Clock
 from tldsec.console.actions import DsChanger, Outcome
-from tldsec.console.advisory import Advice, Advisor
 from tldsec.console.auth import LoginRefused, LoginService
 from tldsec.console.dsinput import COMPUTABLE_DIGESTS, DsInputError, parse_line
 from tldsec.console.live import LiveSource
 from tldsec.console.queries import Reader, domain_detail, domains_of
 from tldsec.console.sessions import COOKIE, PRE_LOGIN_COOKIE, ConsoleSession, SessionStore
+from tldsec.registry.advisory import Advice, Advisor
 from tldsec.registry.audit import AuditRecorder
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.ds_rules import DS_DIGEST_TYPES, DsData

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import Session
 
+from tldsec.registry.advisory import NameServer
 from tldsec.registry.ds_rules import DsData
 from tldsec.registry.models import Domain, DomainNs, DsRecord, Host, HostAddress, ZoneChange
 from tldsec.registry.names import normalize
@@ -54,12 +55,6 @@ class DomainPage:
     total: int
     page: int
     pages: int
-
-
-@dataclass(frozen=True, slots=True)
-class NameServer:
-    name: str
-    addresses: tuple[str, ...]  # glue, for a name server under the TLD
 
 
 @dataclass(frozen=True, slots=True)

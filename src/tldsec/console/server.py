@@ -24,7 +24,6 @@ import uvicorn
 
 from tldsec.clock import Clock
 from tldsec.console.actions import DsChanger
-from tldsec.console.advisory import Advisor
 from tldsec.console.app import Console, build_app, offered_digest_types
 from tldsec.console.auth import LoginService
 from tldsec.console.live import LiveSource
@@ -32,6 +31,7 @@ from tldsec.console.sessions import SessionStore
 from tldsec.console.totp import TotpKey
 from tldsec.epp.login import LoginGate
 from tldsec.errors import ConfigError
+from tldsec.registry.advisory import Advisor
 from tldsec.registry.audit import AuditRecorder
 from tldsec.registry.context import rules_from_settings
 from tldsec.registry.database import RegistryDatabase

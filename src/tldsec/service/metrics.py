@@ -23,6 +23,8 @@ from tldsec.service.probes import EppRow, Facts
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STAGE_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 2400)
+# From a change's commit to served by every secondary (decision 51): DPS 3.5.2's hour.
+SERVED_BUCKETS = (5, 10, 20, 30, 45, 60, 90, 120, 180, 300, 600, 1200, 1800, 3600, 7200)
 EPP_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 # How a cycle's outcome reads as a verification gate result (DPS 4.5.4).
 GATE_RESULTS = {"published": "passed", "refused": "refused", "held": "held"}
@@ -89,6 +91,13 @@ class Metrics:
             ["command", "code"],
             registry=self.registry,
         )
+        self.ds_served = Histogram(
+            "tldsec_ds_change_to_served_seconds",
+            "From a registrar's zone change (a DS change) committed to served by every "
+            "secondary (the change trace, decision 51)",
+            buckets=SERVED_BUCKETS,
+            registry=self.registry,
+        )
         for outcome in ("published", "unchanged", "refused", "held", "failed"):
             self.cycles.labels(outcome)  # present at 0, so rate() and absent() work
         for result in GATE_RESULTS.values():
@@ -108,6 +117,10 @@ class Metrics:
         seconds = result.get("seconds")
         if isinstance(seconds, int | float):
             self.stage_seconds.labels("total").observe(float(seconds))
+
+    def changes_served(self, seconds: Iterable[float]) -> None:
+        for value in seconds:
+            self.ds_served.observe(value)
 
     def epp_done(self, rows: Iterable[EppRow]) -> None:
         for row in rows:

@@ -65,6 +65,7 @@ from tldsec.service.http import HttpServer, make_app
 from tldsec.service.metrics import Metrics, Snapshot
 from tldsec.service.parent import ParentCheckPass
 from tldsec.service.probes import Facts, Probes
+from tldsec.service.trace import trace_tasks
 from tldsec.settings import Settings
 
 log = logging.getLogger("tldsec.serve")
@@ -185,6 +186,14 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
                 )
                 self.outreach.start()
                 stack.push_async_callback(asyncio.to_thread, self.outreach.stop)
+            if epp or cycles:
+                # decision 51: which secondary serves which serial, the poll messages
+                makers, close_trace = trace_tasks(
+                    self.settings, self.dist, self.clock, self.metrics.changes_served
+                )
+                stack.callback(close_trace)
+                for make in makers:
+                    stack.push_async_callback(_cancel, loop.create_task(make()))
             probes = self._probes(checker, epp=epp)
             stack.callback(probes.close)
             every = PROBE_SECONDS

@@ -114,6 +114,9 @@ class EppTable:
     unauthenticated_per_address: int = setting(16, low=1)  # connections not logged in
     unauthenticated_total: int = setting(512, low=1)
     frame_min_bytes_per_second: int = setting(1024, low=1)  # a frame in progress
+    # Poll messages (decision 51): each DS add's advisory check, each change once live.
+    poll_advisory: bool = True
+    poll_live: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,7 @@
-"""The advisory check after a DS is added (never blocking: DPS 3.3 allows DS for keys not
-yet published): ask the delegation's name servers for the child's DNSKEY set and say
-whether the DS matches a published KSK that signs that set.
+"""The advisory check after a DS is added (the console shows it; EPP queues it as a poll
+message, decision 51), never blocking (DPS 3.3 allows DS for keys not yet published):
+ask the delegation's name servers for the child's DNSKEY set and say whether the DS
+matches a published KSK that signs that set.
 
 "Matches" means: a DNSKEY at the apex with the Zone Key and SEP flags whose digest
 (RFC 4034 5.1.4) equals the DS, and the DNSKEY RRset carries an RRSIG by that key that
@@ -28,13 +29,42 @@ import dns.resolver
 import dns.rrset
 from dns.dnssectypes import DSDigest
 from dns.exception import DeniedByPolicy, UnsupportedAlgorithm, ValidationFailure
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from tldsec.console.queries import NameServer
 from tldsec.registry.ds_rules import DsData
+from tldsec.registry.models import DomainNs, Host, HostAddress
 
 ZONE_FLAG = 0x0100
 SEP_FLAG = 0x0001
 MAX_ADDRESSES = 6  # a few servers are enough for advice; each costs a timeout at worst
+
+
+@dataclass(frozen=True, slots=True)
+class NameServer:
+    name: str
+    addresses: tuple[str, ...]  # glue, for a name server under the TLD
+
+
+def name_servers(session: Session, domain_id: int) -> tuple[NameServer, ...]:
+    """The domain's name servers with their glue, by name."""
+    hosts = session.execute(
+        select(Host.id, Host.name)
+        .join(DomainNs, DomainNs.host_id == Host.id)
+        .where(DomainNs.domain_id == domain_id)
+        .order_by(Host.name)
+    ).all()
+    found = []
+    for host_id, host_name in hosts:
+        addresses = tuple(
+            session.scalars(
+                select(HostAddress.address)
+                .where(HostAddress.host_id == host_id)
+                .order_by(HostAddress.version, HostAddress.address)
+            )
+        )
+        found.append(NameServer(host_name, addresses))
+    return tuple(found)
 
 
 @dataclass(frozen=True, slots=True)

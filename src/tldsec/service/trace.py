@@ -1,0 +1,65 @@
+"""serve's change trace (decision 51): every ``[distribute] poll_seconds`` the live pass
+(``trace/live.py``: which secondary serves which serial, the "live" poll messages, the
+``tldsec_ds_change_to_served_seconds`` histogram) and, on a thread of its own because it
+waits on other people's name servers, the DS advisory pass (``trace/advice.py``).
+A database that does not answer is retried with back-off; the probes report it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from tldsec.backoff import Backoff
+from tldsec.clock import Clock
+from tldsec.distribute.config import DistributeSettings
+from tldsec.registry.advisory import Advisor
+from tldsec.registry.database import RegistryDatabase
+from tldsec.settings import Settings
+from tldsec.trace.advice import AdvisoryPass
+from tldsec.trace.live import LiveTracker
+from tldsec.trace.secondaries import nodes_of
+
+log = logging.getLogger("tldsec.serve.trace")
+
+
+def trace_tasks(
+    settings: Settings,
+    dist: DistributeSettings,
+    clock: Clock,
+    served: Callable[[list[float]], None],
+) -> tuple[list[Callable[[], Any]], Callable[[], None]]:
+    """The coroutines to run beside the servers, and what closes their database."""
+    table = settings.config.epp
+    registry = RegistryDatabase.from_url(settings.registry_db_url)
+    every = dist.poll_seconds
+    tracker = LiveTracker(registry, settings.origin, nodes_of(dist), clock, poll=table.poll_live)
+    tasks: list[Callable[[], Any]] = []
+
+    def live_pass() -> None:
+        changes = tracker.run_once()
+        if changes:
+            served([c.seconds for c in changes])
+            log.info("changes live: %s", ", ".join(c.sv_trid for c in changes))
+
+    tasks.append(lambda: _loop("live", live_pass, every))
+    if table.poll_advisory:
+        advisor = Advisor(timeout=settings.config.console.advisory_timeout_seconds)
+        advisory = AdvisoryPass(registry, advisor, clock)
+        tasks.append(lambda: _loop("advisory", advisory.run_once, every))
+    return tasks, registry.engine.dispose
+
+
+async def _loop(name: str, work: Callable[[], object], seconds: float) -> None:
+    backoff = Backoff(seconds)
+    while True:
+        try:
+            await asyncio.to_thread(work)
+            ok = True
+        except SQLAlchemyError as exc:
+            log.warning("trace %s pass: the registry database did not answer: %s", name, exc)
+            ok = False
+        await asyncio.sleep(backoff.next(ok))

@@ -1,0 +1,172 @@
+"""When each published serial is served by every secondary, and the registrars' "live"
+poll messages (decision 51; issue 18 "live").
+
+One pass (``LiveTracker.run_once``, every ``[distribute] poll_seconds`` under serve):
+the published serials not yet live (``serial_trace``) are compared with the serial each
+secondary answers (``secondaries``); a secondary seen serving a serial, or a later one,
+gets a ``served`` row at that moment; a serial every secondary serves gets a ``live`` row
+(the last secondary's time), and each registrar's change in it a poll message (RFC 5730
+2.9.2.3) "DS change SVTRID for DOMAIN is live in serial N, served by all secondaries at
+T", queued once (``change_note``) in the same transaction. Nothing is asked when no
+published serial waits, so an idle registry costs one query per pass.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tldsec.clock import Clock
+from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.models import (
+    ChangeNote,
+    ChangeTrace,
+    HistoryEntry,
+    PollMessage,
+    SerialTrace,
+    ZoneChange,
+)
+from tldsec.trace.secondaries import Node, Probe, covers, serving, soa_serial
+
+HORIZON = timedelta(days=1)  # a serial published longer ago is not waited for any more
+
+
+@dataclass(frozen=True, slots=True)
+class LiveChange:
+    """A registrar's change now served by every secondary."""
+
+    change_id: int
+    sv_trid: str
+    domain: str
+    serial: int
+    accepted_at: datetime
+    live_at: datetime
+
+    @property
+    def seconds(self) -> float:
+        return max(0.0, (self.live_at - self.accepted_at).total_seconds())
+
+
+@dataclass
+class LiveTracker:
+    """The pass that records ``served`` and ``live`` and queues the poll messages."""
+
+    registry: RegistryDatabase
+    origin: str
+    nodes: tuple[Node, ...]
+    clock: Clock
+    probe: Probe = field(default=soa_serial)
+    poll: bool = True  # queue the poll messages ([epp] poll_live)
+
+    def run_once(self) -> list[LiveChange]:
+        now = self.clock.now()
+        with self.registry.read() as session:
+            pending = _pending(session, now)
+            if not pending:
+                return []
+            served = {
+                (r.serial, r.node): r.at
+                for r in session.scalars(
+                    select(SerialTrace).where(
+                        SerialTrace.stage == "served", SerialTrace.serial.in_(pending)
+                    )
+                )
+            }
+        seen_at = self.clock.now()
+        found = {n.name: serving(n, self.origin, self.probe) for n in self.nodes}
+        new_rows: list[SerialTrace] = []
+        for serial in pending:
+            for node, current in found.items():
+                if current is not None and (serial, node) not in served and covers(current, serial):
+                    served[(serial, node)] = seen_at
+                    new_rows.append(
+                        SerialTrace(serial=serial, stage="served", node=node, at=seen_at)
+                    )
+        live: dict[int, datetime] = {}
+        for serial in pending:
+            times = [served.get((serial, n.name)) for n in self.nodes]
+            if all(t is not None for t in times):
+                live[serial] = max(t for t in times if t is not None)
+        if not new_rows and not live:
+            return []
+        with self.registry.write() as session:
+            session.add_all(new_rows)
+            for serial, at in live.items():
+                session.add(SerialTrace(serial=serial, stage="live", node="", at=at))
+            return _queue_live(session, live, now, self.poll) if live else []
+
+
+def _pending(session: Session, now: datetime) -> list[int]:
+    """Serials published within ``HORIZON`` that are not live yet."""
+    rows = session.execute(
+        select(SerialTrace.serial, SerialTrace.stage).where(
+            SerialTrace.stage.in_(("published", "live")), SerialTrace.at > now - HORIZON
+        )
+    ).all()
+    live = {s for s, stage in rows if stage == "live"}
+    return sorted({s for s, stage in rows if stage == "published"} - live)
+
+
+def _queue_live(
+    session: Session, live: dict[int, datetime], now: datetime, poll: bool
+) -> list[LiveChange]:
+    """The poll message of each registrar change in a serial now live, once."""
+    rows = session.execute(
+        select(ZoneChange, ChangeTrace.serial)
+        .join(ChangeTrace, ChangeTrace.change_id == ZoneChange.id)
+        .where(ChangeTrace.serial.in_(list(live)), ZoneChange.registrar_id.is_not(None))
+        .order_by(ZoneChange.id)
+    ).all()
+    if not rows:
+        return []
+    ids = [c.id for c, _ in rows]
+    noted = set(
+        session.scalars(
+            select(ChangeNote.change_id).where(
+                ChangeNote.kind == "live", ChangeNote.change_id.in_(ids)
+            )
+        )
+    )
+    ds_trids = _ds_changes(session, [c for c, _ in rows])
+    out: list[LiveChange] = []
+    for change, serial in rows:
+        if change.id in noted or change.sv_trid is None or change.registrar_id is None:
+            continue
+        noted.add(change.id)
+        at = live[serial]
+        what = "DS change" if change.sv_trid in ds_trids else f"Change ({change.reason})"
+        session.add(ChangeNote(change_id=change.id, kind="live", at=now))
+        if poll:
+            session.add(
+                PollMessage(
+                    registrar_id=change.registrar_id,
+                    created_at=now,
+                    text=(
+                        f"{what} {change.sv_trid} for {change.name} is live in serial {serial}, "
+                        f"served by all secondaries at {at:%Y-%m-%dT%H:%M:%SZ}"
+                    ),
+                )
+            )
+        out.append(LiveChange(change.id, change.sv_trid, change.name, serial, change.at, at))
+    return out
+
+
+def _ds_changes(session: Session, changes: Sequence[ZoneChange]) -> set[str]:
+    """The svTRIDs among ``changes`` whose history rows added or removed a DS."""
+    names = {c.name for c in changes}
+    trids = {c.sv_trid for c in changes if c.sv_trid}
+    found: set[str] = set()
+    for trid, detail in session.execute(
+        select(HistoryEntry.sv_trid, HistoryEntry.detail).where(
+            HistoryEntry.object_name.in_(names), HistoryEntry.sv_trid.in_(trids)
+        )
+    ):
+        data = json.loads(detail or "{}")
+        if data.get("ds_added") or data.get("ds_removed") or data.get("ds"):
+            found.add(trid)
+    return found
