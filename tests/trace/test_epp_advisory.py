@@ -98,7 +98,8 @@ def drain(client: EppClient) -> list[str]:
         assert_valid(ack)
 
 
-def test_the_advisory_arrives_as_a_poll_message(epp: RunningServer, children: Children) -> None:
+def test_the_advisory_arrives_as_a_poll_message(epp_any: RunningServer, children: Children) -> None:
+    epp = epp_any
     port = children.daemon.port
     advisory = AdvisoryPass(
         epp.world.db,

@@ -1,0 +1,99 @@
+"""The live pass (decision 51) on SQLite and PostgreSQL, against real NSD servers: a
+registrar's DS change (the EPP hot path, ``ds_update``) built into serial 100 by the
+cycle's trace writer is live only once every secondary answers serial 100 or later (RFC
+1982); its poll message is queued once, for its registrar only."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.distribute.nameservers import Daemon, NsdZone, nsd_available, start_nsd
+from tests.fixtures.registry import RegistryWorld
+from tldsec.cycle.trace import Included, record
+from tldsec.registry.domains import DomainCreate, create_domain
+from tldsec.registry.ds_rules import DsData
+from tldsec.registry.ds_update import DsUpdate, update_ds
+from tldsec.registry.hosts import create_host
+from tldsec.registry.models import PollMessage, SerialTrace, ZoneChange
+from tldsec.registry.poll import poll_request
+from tldsec.trace.live import LiveTracker
+from tldsec.trace.query import trace
+from tldsec.trace.secondaries import Node
+
+pytestmark = pytest.mark.skipif(not nsd_available(), reason="nsd is not installed")
+
+DS = DsData.of(31337, 13, 2, "EF" * 32)
+
+
+def nsd_at(directory: Path, serial: int) -> Daemon:
+    """NSD serving ``example.`` from a file at ``serial``."""
+    directory.mkdir(parents=True)
+    zone = directory / "example.zone"
+    zone.write_text(
+        f"example. 3600 IN SOA ns.example. h.example. {serial} 1800 900 604800 300\n"
+        "example. 3600 IN NS ns.example.\nns.example. 3600 IN A 192.0.2.1\n"
+    )
+    return start_nsd(directory / "nsd", [NsdZone("example.", zonefile=zone)])
+
+
+def test_live_once_every_secondary_serves_the_serial(
+    registry_world_any: RegistryWorld, tmp_path: Path
+) -> None:
+    world = registry_world_any
+    world.add_registrar("alpha")
+    world.add_registrar("beta")
+    with world.db.write() as s:
+        create_host(s, world.tx("alpha"), "ns1.hoster.net")
+        create_domain(
+            s, world.tx("alpha"), DomainCreate("one.example", "pw-1", ns=("ns1.hoster.net",))
+        )
+    tx = world.tx("alpha")
+    with world.db.write() as s:
+        assert update_ds(s, tx, DsUpdate("one.example", add=(DS,)))
+    with world.db.read() as s:
+        change = s.scalars(select(ZoneChange).where(ZoneChange.sv_trid == tx.sv_trid)).one()
+    assert (change.cl_trid, change.registrar_id) == (None, world.actors["alpha"].registrar_id)
+
+    t0 = world.clock.now()
+    stages = [(st, t0 + timedelta(seconds=i)) for i, st in enumerate(
+        ("built", "signed", "verified", "published"))]  # fmt: skip
+    record(world.db, 100, Included(after=0, upto=change.id), stages)
+
+    a, b = nsd_at(tmp_path / "a", 100), nsd_at(tmp_path / "b", 99)
+    try:
+        nodes = (Node("ns-a", (("127.0.0.1", a.port),)), Node("ns-b", (("127.0.0.1", b.port),)))
+        tracker = LiveTracker(world.db, "example.", nodes, world.clock)
+        world.clock.advance(timedelta(seconds=10))
+        assert tracker.run_once() == []  # ns-b is behind
+        b.stop()
+        b = nsd_at(tmp_path / "b2", 101)  # a later serial holds serial 100's change
+        tracker.nodes = (nodes[0], Node("ns-b", (("127.0.0.1", b.port),)))
+        world.clock.advance(timedelta(seconds=5))
+        (live,) = [c for c in tracker.run_once() if c.sv_trid == tx.sv_trid]
+        assert tracker.run_once() == []  # once
+    finally:
+        a.stop()
+        b.stop()
+    assert live.serial == 100 and live.seconds == 15.0
+
+    with world.db.read() as s:
+        rows = {(r.stage, r.node) for r in s.scalars(select(SerialTrace))}
+        queue = poll_request(s, world.tx("alpha"))
+        other = poll_request(s, world.tx("beta"))
+        texts = list(s.scalars(select(PollMessage.text).order_by(PollMessage.id)))
+        (trail,) = trace(s, tx.sv_trid)
+    assert {("served", "ns-a"), ("served", "ns-b"), ("live", "")} <= rows
+    assert other.count == 0
+    assert queue.count == 2  # the create's (it has name servers) and the DS change's
+    assert texts[0].startswith("Change (domain-create) TEST-")
+    assert any(
+        t == f"DS change {tx.sv_trid} for one.example is live in serial 100, served by all "
+        f"secondaries at {(t0 + timedelta(seconds=15)):%Y-%m-%dT%H:%M:%SZ}"
+        for t in texts
+    ), texts
+    assert trail.to_served_seconds == 15.0
+    assert [s.stage for s in trail.steps][-3:] == ["served", "served", "live"]
