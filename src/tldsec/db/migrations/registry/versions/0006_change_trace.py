@@ -3,8 +3,8 @@ clTRID and registrar; ``change_trace`` says which serial included which traced c
 ``serial_trace`` when each serial passed each stage (built, signed, verified, published,
 served by each secondary, live), ``change_note`` which poll messages were queued.
 
-Revision ID: 0005_change_trace
-Revises: 0004_zone_digest
+Revision ID: 0006_change_trace
+Revises: 0005_publication_lease
 Create Date: 2026-12-07
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_change_trace"
-down_revision = "0004_zone_digest"
+revision = "0006_change_trace"
+down_revision = "0005_publication_lease"
 branch_labels = None
 depends_on = None
 
