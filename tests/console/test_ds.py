@@ -15,10 +15,11 @@ from sqlalchemy import select
 
 from tests.console.conftest import DOMAIN, PASSWORD, ConsoleWorld
 from tests.fixtures.epp import RunningServer, TlsFiles
+from tldsec.cycle.trace import Included, record
 from tldsec.epp.server import ServerLimits
 from tldsec.registry.domains import DomainCreate, create_domain
 from tldsec.registry.ds_rules import DsData
-from tldsec.registry.models import HistoryEntry, ZoneChange
+from tldsec.registry.models import HistoryEntry, SerialTrace, ZoneChange
 
 # A P-256 KSK (flags 257) from RFC 6605 6.1's example; its DS for child.example. is
 # computed by dnspython below, independently of the console's code path.
@@ -265,3 +266,14 @@ def test_live_state_follows_the_cycle_and_the_distribution(console_world: Consol
     (dist / "current").write_text("2024030102\n")
     page = cw.client.get(f"/domains/{DOMAIN}").text
     assert "served</span>: the hidden primary serves serial 2024030102" in page
+
+    # The change trace (decision 51): serve saw every secondary answer a serial with it.
+    at = cw.world.clock.now()
+    record(cw.world.db, 2024030101, Included(after=change - 1, upto=change), [("built", at)])
+    with cw.world.db.write() as s:
+        s.add(SerialTrace(serial=2024030101, stage="live", node="", at=at))
+    page = cw.client.get(f"/domains/{DOMAIN}").text
+    assert (
+        "live</span>: serial 2024030101, which includes it, is served by every secondary "
+        f"since {at:%Y-%m-%d %H:%M:%S} UTC"
+    ) in page

@@ -27,7 +27,7 @@ from tldsec.clock import Clock
 from tldsec.console.actions import DsChanger, Outcome
 from tldsec.console.auth import LoginRefused, LoginService
 from tldsec.console.dsinput import COMPUTABLE_DIGESTS, DsInputError, parse_line
-from tldsec.console.live import LiveSource
+from tldsec.console.live import LiveSource, traced_live
 from tldsec.console.queries import Reader, domain_detail, domains_of
 from tldsec.console.sessions import COOKIE, PRE_LOGIN_COOKIE, ConsoleSession, SessionStore
 from tldsec.registry.advisory import Advice, Advisor
@@ -124,6 +124,7 @@ def build_app(console: Console) -> Starlette:
 
     async def login_form(request: Request, error: str | None = None) -> Response:
         token = secrets.token_urlsafe(32)
+        live = console.live
         context: dict[str, Any] = {
             "csrf": token,
             "error": error,
@@ -199,6 +200,7 @@ def build_app(console: Console) -> Starlette:
     def domain_context(who: ConsoleSession, name: str) -> dict[str, Any] | None:
         with reading() as conn:
             domain = domain_detail(conn, who.registrar_id, name)
+            traced = traced_live(conn, [c.id for c in domain.changes]) if domain is not None else {}
         if domain is None:
             return None
         context: dict[str, Any] = {
@@ -207,7 +209,12 @@ def build_app(console: Console) -> Starlette:
             "ds": domain.ds,
             "ns": domain.ns,
             "changes": [
-                (c, console.live.state(c.id) if console.live is not None else None)
+                (
+                    c,
+                    console.live.state(c.id, traced.get(c.id))
+                    if console.live is not None
+                    else None,
+                )
                 for c in domain.changes
             ],
             "pending_transfer": domain.transfer_status == "pending",

@@ -189,7 +189,11 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
             if epp or cycles:
                 # decision 51: which secondary serves which serial, the poll messages
                 makers, close_trace = trace_tasks(
-                    self.settings, self.dist, self.clock, self.metrics.changes_served
+                    self.settings,
+                    self.dist,
+                    self.clock,
+                    self.metrics.changes_served,
+                    self.dns_address,
                 )
                 stack.callback(close_trace)
                 for make in makers:

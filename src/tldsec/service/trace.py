@@ -31,12 +31,15 @@ def trace_tasks(
     dist: DistributeSettings,
     clock: Clock,
     served: Callable[[list[float]], None],
+    primary: tuple[str, int] | None = None,
 ) -> tuple[list[Callable[[], Any]], Callable[[], None]]:
     """The coroutines to run beside the servers, and what closes their database."""
     table = settings.config.epp
     registry = RegistryDatabase.from_url(settings.registry_db_url)
     every = dist.poll_seconds
-    tracker = LiveTracker(registry, settings.origin, nodes_of(dist), clock, poll=table.poll_live)
+    tracker = LiveTracker(
+        registry, settings.origin, nodes_of(dist, primary), clock, poll=table.poll_live
+    )
     tasks: list[Callable[[], Any]] = []
 
     def live_pass() -> None:

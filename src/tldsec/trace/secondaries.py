@@ -1,8 +1,9 @@
 """Which serial each secondary serves: the SOA serial it answers at the addresses the
 primary NOTIFYs (``[[distribute.secondaries]] notify``), asked without recursion over
 UDP. A secondary serves a serial when every one of its addresses answers that serial or a
-later one (RFC 1982). With no secondary to ask, the hidden primary itself is asked at
-``[distribute] listen`` (the embedded default: nobody to notify).
+later one (RFC 1982). With no secondary to ask (the embedded default: nobody to notify),
+the hidden primary itself is asked where serve runs it (else at ``[distribute] listen``),
+signed with the TSIG key its allow-list asks of that address, if any.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import dns.name
 import dns.query
 import dns.rcode
 import dns.rdatatype
+import dns.tsig
 
 from tldsec.distribute.config import DistributeSettings, parse_hostport
 from tldsec.distribute.store import serial_gt
@@ -30,21 +32,34 @@ class Node:
 
     name: str
     addresses: tuple[tuple[str, int], ...]
+    key: dns.tsig.Key | None = None  # for the hidden primary's allow-list
 
 
-Probe = Callable[[str, str, int], "int | None"]
+Probe = Callable[[str, str, int, "dns.tsig.Key | None"], "int | None"]
 
 
-def nodes_of(dist: DistributeSettings) -> tuple[Node, ...]:
-    """The secondaries that can be asked; the hidden primary when none can."""
+def nodes_of(dist: DistributeSettings, primary: tuple[str, int] | None = None) -> tuple[Node, ...]:
+    """The secondaries that can be asked; the hidden primary (at ``primary``, else
+    ``[distribute] listen``) when none can."""
     nodes = tuple(Node(s.name, s.notify) for s in dist.secondaries if s.notify)
-    return nodes or (Node(PRIMARY_NODE, (parse_hostport(dist.listen),)),)
+    if nodes:
+        return nodes
+    address = primary or parse_hostport(dist.listen)
+    loopback = next((s for s in dist.secondaries if s.allows(address[0])), None)
+    key = None
+    if loopback is not None and loopback.tsig_key is not None:
+        key = dist.key(loopback.tsig_key).dns_key()
+    return (Node(PRIMARY_NODE, (address,), key),)
 
 
-def soa_serial(origin: str, host: str, port: int, timeout: float = 1.0) -> int | None:
+def soa_serial(
+    origin: str, host: str, port: int, key: dns.tsig.Key | None = None, timeout: float = 1.0
+) -> int | None:
     """The SOA serial ``host:port`` answers for ``origin`` authoritatively, or None."""
     query = dns.message.make_query(origin, dns.rdatatype.SOA)
     query.flags &= ~dns.flags.RD
+    if key is not None:
+        query.use_tsig(key)
     try:
         answer = dns.query.udp(query, host, timeout=timeout, port=port)
     except (dns.exception.DNSException, OSError):
@@ -60,7 +75,7 @@ def soa_serial(origin: str, host: str, port: int, timeout: float = 1.0) -> int |
 
 def serving(node: Node, origin: str, probe: Probe) -> int | None:
     """The serial every address of ``node`` serves at least (None: one did not answer)."""
-    serials = [probe(origin, host, port) for host, port in node.addresses]
+    serials = [probe(origin, host, port, node.key) for host, port in node.addresses]
     if not serials or any(s is None for s in serials):
         return None
     found = [s for s in serials if s is not None]
