@@ -1,7 +1,8 @@
 """``tldsec serve --console-listen``: the registrar console beside the cycle, EPP and the
 hidden primary in one process. A registrar's person logs in (password + TOTP), adds a DS
 to a delegated domain, and watches the change become live through real cycles: accepted,
-then served by the hidden primary."""
+then served by the hidden primary, then live (decision 51: with no secondary to ask,
+serve asks its own primary's SOA, TSIG-signed)."""
 
 from __future__ import annotations
 
@@ -69,6 +70,15 @@ def test_the_console_in_serve_and_a_change_going_live(tmp_path: Path) -> None:
                     in client.get("/domains/dom0.example").text.split("domain-update", 1)[1]
                 ),
                 "the console's change to be served",
+            )
+            # No secondary to ask (notify = []): serve asks its own primary, with the
+            # TSIG key its allow-list wants, and the trace makes the change live.
+            serve.wait(
+                lambda: (
+                    "live</span>: serial"
+                    in client.get("/domains/dom0.example").text.split("domain-update", 1)[1]
+                ),
+                "the console's change to be live",
             )
     finally:
         serve.stop()
