@@ -124,7 +124,6 @@ def build_app(console: Console) -> Starlette:
 
     async def login_form(request: Request, error: str | None = None) -> Response:
         token = secrets.token_urlsafe(32)
-        live = console.live
         context: dict[str, Any] = {
             "csrf": token,
             "error": error,
