@@ -26,7 +26,16 @@ import pytest
 from tests.service.pgcluster import PatroniPair
 from tests.system.sites import Drill
 
-pytestmark = pytest.mark.slow
+# A zone build cut by the kill leaves psycopg's server-side cursor on the dead connection
+# unclosed (its close needs the server); the garbage collector frees it with a warning.
+# The drill collects it at its end (Drill.run), so the warning stays in these tests.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.filterwarnings(
+        "ignore:Exception ignored in. <function ServerCursorMixin.__del__"
+        ":pytest.PytestUnraisableExceptionWarning"
+    ),
+]
 
 
 def test_failover_drill_loses_no_acknowledged_change(tmp_path: Path) -> None:
