@@ -194,6 +194,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="DAY",
         help="the day 'keys go-insecure' runs (DPS 4.6): every DS withdrawn, then unsigned",
     )
+    a.add_argument(
+        "--transfer-at",
+        type=float,
+        metavar="DAY",
+        help="the day 'keys transfer import-dnskey' runs (DPS 4.6): the zone is handed to "
+        "another operator as soon as each step allows",
+    )
 
 
 # --- plumbing ---------------------------------------------------------------------------
@@ -597,6 +604,7 @@ def _simulate(args: argparse.Namespace) -> int:
         algorithm_rollover_at=args.algorithm_rollover_at,
         to_algorithm=args.to_algorithm,
         go_insecure_at=args.go_insecure_at,
+        transfer_at=args.transfer_at,
     )
     if args.json:
         print(json.dumps([e.as_json() for e in result.events], indent=1))

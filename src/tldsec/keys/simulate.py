@@ -24,9 +24,9 @@ from typing import Any
 
 from tldsec.clock import FakeClock
 from tldsec.errors import KeyManagementError
-from tldsec.keys import algorithm_rollover, emergency, go_insecure, rollover
+from tldsec.keys import algorithm_rollover, emergency, go_insecure, rollover, transfer
 from tldsec.keys.plan import zone_view
-from tldsec.keys.planner import Plan, plan
+from tldsec.keys.planner import Gate, Plan, plan
 from tldsec.keys.rollover import KeyFactory, Outcome
 from tldsec.keys.state import DsState, KeyEvent, KeyRecord, KeyState, Role
 from tldsec.keys.timing import TimingParams
@@ -131,6 +131,10 @@ class Simulation:
     # zone is going insecure (set then, or given for a zone already on its way).
     go_insecure_at: datetime | None = None
     insecure_since: datetime | None = None
+    # When the simulated operator imports a gaining operator's DNSKEYs (DPS 4.6,
+    # keys/transfer.py); the handover follows as soon as it is allowed.
+    transfer_at: datetime | None = None
+    handover: transfer.Transfer | None = None
     keys: tuple[KeyRecord, ...] = ()
     events: list[SimEvent] = field(default_factory=list)
     _parent_ds: frozenset[str] = frozenset()
@@ -165,6 +169,7 @@ class Simulation:
             if self.go_insecure_at is not None and self.go_insecure_at <= now:
                 self._record(go_insecure.start(self.keys, now, "simulated 'keys go-insecure'"))
                 self.insecure_since, self.go_insecure_at = now, None
+            self._transfer(now)
             while todo and todo[0][0] <= now:
                 _, role = todo.pop(0)
                 self._record(
@@ -193,6 +198,7 @@ class Simulation:
                 nexts.append(algroll.at)
             if self.go_insecure_at is not None:
                 nexts.append(self.go_insecure_at)
+            nexts.extend(self._transfer_wakeups(now))
             wake = self._plan(now).next_wakeup()
             if wake is not None:
                 nexts.append(wake)
@@ -220,7 +226,55 @@ class Simulation:
         raise KeyManagementError(f"simulation: too many steps due at {now}")
 
     def _plan(self, now: datetime) -> Plan:
-        return plan(self.keys, self.policy, self.timing, now, (), self.insecure_since)
+        tr = self.handover
+        if tr is not None and tr.ended is not None:
+            return Plan(now=now, steps=())  # handed over: nothing of ours is planned
+        gates: tuple[Gate, ...] = (transfer.hold_gate(tr),) if tr is not None else ()
+        return plan(self.keys, self.policy, self.timing, now, gates, self.insecure_since)
+
+    def _transfer(self, now: datetime) -> None:
+        """The operator transfer's steps due at ``now``: the import, the gaining
+        operator's DS at the parent, the handover once allowed, what follows it."""
+        if self.transfer_at is not None and self.transfer_at <= now:
+            self.transfer_at = None
+            made = [self.factory(role, now) for role in (Role.KSK, Role.ZSK)]
+            keys = tuple(
+                transfer.ForeignKey(k.flags, k.algorithm, k.public_key, "gaining", now)
+                for k in made
+            )
+            self.handover = transfer.Transfer("gaining", now, keys)
+            for k in keys:
+                self._append(now, "transfer.imported", k.key_tag, k.role, "simulated import")
+            for k in self.handover.ksks(now):
+                self._pending.append(
+                    _Pending(now + self.parent.registration_delay, "peer-add", k.key_id)
+                )
+        tr = self.handover
+        if tr is None or tr.ended is not None:
+            return
+        due = transfer.handover_due(tr, self.timing)
+        if tr.handed_over is None and due is not None and due <= now:
+            tr = self.handover = dataclasses.replace(tr, handed_over=now)
+            ksk = tr.ksks(now)[0]
+            self._append(now, "transfer.handed-over", ksk.key_tag, Role.KSK, "simulated handover")
+        outcome, ended = transfer.after_handover(tr, self.keys, self.timing, now)
+        self._record(outcome)
+        if ended:
+            self.handover = dataclasses.replace(tr, ended=now)
+            ksk = tr.ksks(now)[0]
+            self._append(now, "transfer.ended", ksk.key_tag, Role.KSK, "our role ended")
+
+    def _transfer_wakeups(self, now: datetime) -> list[datetime]:
+        if self.transfer_at is not None:
+            return [self.transfer_at]
+        tr = self.handover
+        if tr is None or tr.ended is not None:
+            return []
+        due = transfer.handover_due(tr, self.timing)
+        if tr.handed_over is None:
+            return [due] if due is not None and due > now else []
+        gone = tr.handed_over + transfer.ns_interval(self.timing)
+        return [gone] if gone > now else []
 
     def unsigned_at(self) -> datetime | None:
         """When the simulated zone went unsigned (going insecure's last step), if it did."""
@@ -230,6 +284,9 @@ class Simulation:
         due = sorted((p for p in self._pending if p.when <= now), key=lambda p: p.when)
         for p in due:
             self._pending.remove(p)
+            if p.kind.startswith("peer-"):
+                self._peer_change(p, now)
+                continue
             key = rollover.find_key(self.keys, p.key_id)
             if p.kind == "backup":
                 self._record(
@@ -258,6 +315,23 @@ class Simulation:
                 self._record(
                     rollover.confirm_ds_withdrawn(self.keys, p.key_id, now, "parent check: DS gone")
                 )
+
+    def _peer_change(self, p: _Pending, now: datetime) -> None:
+        """The gaining operator's DS at the model parent, and the check that sees it."""
+        tr = self.handover
+        assert tr is not None
+        key = next(k for k in tr.keys if k.key_id == p.key_id)
+        if p.kind == "peer-add":
+            self._parent_ds = self._parent_ds | {p.key_id}
+            self._parent_history.append((p.when, self._parent_ds))
+            self._append(p.when, "parent.ds-added", key.key_tag, Role.KSK, "the gaining "
+                         "operator's DS (IANA processed it)")  # fmt: skip
+            self._pending.append(
+                _Pending(p.when + self.parent.check_interval, "peer-seen", p.key_id)
+            )
+        elif tr.peer_ds_seen is None:
+            self.handover = dataclasses.replace(tr, peer_ds_seen=now)
+            self._append(now, "transfer.peer-ds-seen", key.key_tag, Role.KSK, "parent check")
 
     def _record(self, outcome: Outcome) -> None:
         # Rebuild the records fact by fact, so each event shows the state right after it.
@@ -288,8 +362,15 @@ class Simulation:
     def _append(self, when: datetime, event: str, tag: int, role: Role, reason: str) -> None:
         view = zone_view(self.keys, when)
         tags = {k.key_id: k.key_tag for k in self.keys}
+        foreign = self.handover.live_keys(when) if self.handover is not None else ()
+        if self.handover is not None and self.handover.ended is None:
+            view = dataclasses.replace(
+                view, published=tuple(sorted((*view.published, *(k.key_tag for k in foreign))))
+            )
+        tags.update({k.key_id: k.key_tag for k in (self.handover.keys if self.handover else ())})
         parent_ds = tuple(sorted(tags[i] for i in self._parent_ds))
         by_tag = {k.key_tag: int(k.algorithm) for k in self.keys}
+        by_tag.update({k.key_tag: int(k.algorithm) for k in foreign})
         named = {tag, *view.published, *view.signing_dnskey, *view.signing_zone, *parent_ds}
         self.events.append(
             SimEvent(
@@ -350,13 +431,17 @@ def simulate(
     to_algorithm: int | None = None,
     rollover_factory: KeyFactory | None = None,
     go_insecure_at: float | None = None,
+    transfer_at: float | None = None,
 ) -> SimResult:
     """Run the schedule for ``days`` from ``start`` (emergencies at day offsets); under
     ``backup_before_use`` each new key is backed up ``backup_delay`` after it is made.
     ``algorithm_rollover_at``: the day the operator starts the rollover to
     ``to_algorithm`` (policy changed then; new keys from ``rollover_factory``).
     ``go_insecure_at``: the day the operator runs 'keys go-insecure' (DPS 4.6): every DS
-    withdrawn, then the zone published unsigned once no cache can hold one."""
+    withdrawn, then the zone published unsigned once no cache can hold one.
+    ``transfer_at``: the day the operator imports a gaining operator's DNSKEYs (DPS 4.6,
+    keys/transfer.py); its DS reaches the parent, the handover is made as soon as it is
+    allowed, our DS leaves, then every key of ours."""
     if days <= 0:
         raise ValueError("simulate at least one day")
     algroll = None
@@ -385,6 +470,7 @@ def simulate(
         backup_delay=backup_delay,
         algorithm_rollover=algroll,
         go_insecure_at=None if go_insecure_at is None else start + timedelta(days=go_insecure_at),
+        transfer_at=None if transfer_at is None else start + timedelta(days=transfer_at),
     )
     return sim.run(start + timedelta(days=days))
 
