@@ -31,7 +31,8 @@ def test_a_date_past_2106_wraps_modulo_2_to_the_32() -> None:
 @pytest.mark.parametrize(
     ("token", "why"),
     [
-        ("2026120100000X", "neither"),
+        ("2026120100000X", "no such time"),
+        ("2026120X000000", "neither"),
         ("20261301000000", "no such date"),
         ("20261200000000", "no such date"),
         ("20261201240000", "no such time"),

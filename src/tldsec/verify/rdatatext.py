@@ -147,12 +147,16 @@ class RdataText:
         """NSEC3 RDATA (RFC 5155 3.2, presentation form 3.3)."""
         salt = salt_from_text(f[i + 3])
         hashed = b32hex_from_text(f[i + 4])
+        key = " ".join(f[i + 5 :])
+        bitmap = self.bitmap_cache.get(key)
+        if bitmap is None:
+            bitmap = self.bitmap_cache[key] = self._bitmap(f[i + 5 :])
         return (
             NSEC3_HEAD.pack(int(f[i]), int(f[i + 1]), int(f[i + 2]), len(salt))
             + salt
             + bytes((len(hashed),))
             + hashed
-            + self._bitmap(f[i + 5 :])
+            + bitmap
         )
 
 

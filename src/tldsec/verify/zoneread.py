@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import IO
 
 from tldsec.dnscore import names
-from tldsec.dnscore.rrsigtime import parse_rrsig_time
 from tldsec.dnscore.signedfile import (
     Joiner,
     count_outside_quotes,
@@ -33,12 +32,8 @@ from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.errors import BadName, ZoneSyntaxError
 from tldsec.verify.rdatatext import (
-    NSEC3_HEAD,
-    RRSIG_HEAD,
     RdataText,
     Reject,
-    b32hex_from_text,
-    salt_from_text,
     ttl_from_text,
 )
 from tldsec.verify.report import Finding
@@ -107,14 +102,11 @@ class _Reader(RdataText):
         last: RRset | None = None  # the RRset the previous record went into
         type_cache = self.type_cache
         name_cache = self.name_cache
-        bitmap_cache = self.bitmap_cache
         rdata_of = self._rdata
-        time_of = parse_rrsig_time
+        rrsig_of = self._rrsig
+        nsec3_of = self._nsec3
         suffix = self.origin_suffix
         cut = -len(suffix)
-        a2b = binascii.a2b_base64
-        pack_rrsig = RRSIG_HEAD.pack
-        pack_nsec3 = NSEC3_HEAD.pack
         joiner = Joiner()
         # An RRSIG that does not follow the RRset it covers waits until every RRset is
         # read: a file may list them anywhere.
@@ -186,27 +178,10 @@ class _Reader(RdataText):
                     # RRSIG (RFC 4034 3.2): type alg labels ttl expiration inception tag
                     # signer signature.
                     try:
-                        covered = type_cache.get(fields[i])
-                        if covered is None:
-                            covered = self._type(fields[i])
-                        signer = name_cache.get(fields[i + 7])
-                        if signer is None:
-                            signer = self._name(fields[i + 7], current_origin)
-                        wire = (
-                            pack_rrsig(
-                                covered,
-                                int(fields[i + 1]),
-                                int(fields[i + 2]),
-                                int(fields[i + 3]),
-                                time_of(fields[i + 4]),
-                                time_of(fields[i + 5]),
-                                int(fields[i + 6]),
-                            )
-                            + signer
-                            + a2b(fields[i + 8] if n == 9 else "".join(fields[i + 8 :]))
-                        )
+                        wire = rrsig_of(fields, i, current_origin)
                     except (ValueError, struct.error, binascii.Error) as exc:
                         raise Reject(f"bad RRSIG RDATA: {exc}") from None
+                    covered = (wire[0] << 8) | wire[1]
                     if (
                         last is not None
                         and last.rtype == covered
@@ -221,22 +196,7 @@ class _Reader(RdataText):
                 if rtype == 50 and plain and n >= 5:
                     # NSEC3 (RFC 5155 3.3): alg flags iterations salt next-hash types.
                     try:
-                        salt = salt_from_text(fields[i + 3])
-                        hashed = b32hex_from_text(fields[i + 4])
-                        key = " ".join(fields[i + 5 :])
-                        bitmap = bitmap_cache.get(key)
-                        if bitmap is None:
-                            bitmap = self._bitmap(fields[i + 5 :])
-                            bitmap_cache[key] = bitmap
-                        wire = (
-                            pack_nsec3(
-                                int(fields[i]), int(fields[i + 1]), int(fields[i + 2]), len(salt)
-                            )
-                            + salt
-                            + bytes((len(hashed),))
-                            + hashed
-                            + bitmap
-                        )
+                        wire = nsec3_of(fields, i)
                     except (ValueError, struct.error) as exc:
                         raise Reject(f"bad NSEC3 RDATA: {exc}") from None
                 elif rtype == 2 and n == 1 and plain:
