@@ -129,6 +129,7 @@ class RdataText:
     def _rrsig(self, f: list[str], i: int, origin: bytes) -> bytes:
         """RRSIG RDATA (RFC 4034 3.1, presentation form 3.2)."""
         tc = self.type_cache.get(f[i])
+        signer = self.name_cache.get(f[i + 7]) or self._name(f[i + 7], origin)
         return (
             RRSIG_HEAD.pack(
                 tc if tc is not None else self._type(f[i]),
@@ -139,7 +140,7 @@ class RdataText:
                 parse_rrsig_time(f[i + 5]),
                 int(f[i + 6]),
             )
-            + self._name(f[i + 7], origin)
+            + signer
             + binascii.a2b_base64("".join(f[i + 8 :]) if len(f) > i + 9 else f[i + 8])
         )
 
