@@ -19,14 +19,18 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from dns.dnssectypes import Algorithm, DSDigest
 from dns.rdtypes.ANY.DNSKEY import DNSKEY
+from sqlalchemy import select
 
 from tests.distribute.nameservers import Daemon, NsdZone, nsd_available, start_nsd
 from tests.fixtures.epp import RunningServer, assert_valid
-from tests.fixtures.registry import START
+from tests.fixtures.registry import START, RegistryWorld
 from tldsec.epp.client import EppClient
 from tldsec.registry.advisory import Advisor
+from tldsec.registry.domains import DomainCreate, create_domain
 from tldsec.registry.ds_rules import DsData
-from tldsec.trace.advice import AdvisoryPass
+from tldsec.registry.ds_update import DsUpdate, update_ds
+from tldsec.registry.models import PollMessage
+from tldsec.trace.advice import BATCH, AdvisoryPass
 
 pytestmark = pytest.mark.skipif(not nsd_available(), reason="nsd is not installed")
 
@@ -154,3 +158,29 @@ def test_a_fresh_pass_does_not_repeat_what_another_queued(
         # a restarted serve: a new pass over the same window queues nothing again
         assert AdvisoryPass(epp.world.db, advisor, epp.world.clock).run_once() == 0
         assert len(drain(alpha)) == 1
+
+
+def test_a_burst_larger_than_a_pass_is_worked_through(registry_world: RegistryWorld) -> None:
+    """More DS adds than one pass reads (``BATCH``) within the late-commit window: each
+    gets its advice, over a few passes (a pass that read only what it had seen would
+    stop after the first)."""
+    world = registry_world
+    world.add_registrar("alpha")
+    with world.db.write() as s:
+        create_domain(s, world.tx("alpha"), DomainCreate("burst.example", "pw-1"))
+    ds = DsData.of(4242, 13, 2, "AB" * 32)
+    adds = 0
+    for i in range(2 * BATCH + 50):
+        with world.db.write() as s:
+            change = DsUpdate("burst.example", add=(ds,)) if i % 2 == 0 else DsUpdate(
+                "burst.example", remove=(ds,))  # fmt: skip
+            update_ds(s, world.tx("alpha"), change)
+        adds += i % 2 == 0
+    advisory = AdvisoryPass(world.db, Advisor(timeout=0.2), world.clock)
+    advisory.cursor = 0
+    queued = [advisory.run_once() for _ in range(6)]
+    assert sum(queued) == adds and queued[-1] == 0, queued
+    with world.db.read() as s:
+        texts = list(s.scalars(select(PollMessage.text)))
+    assert len(texts) == adds
+    assert all(": unknown: the domain has no name servers" in t for t in texts)

@@ -47,13 +47,14 @@ class AdvisoryPass:
                 select(ZoneChange.id, ZoneChange.name, ZoneChange.sv_trid, ZoneChange.registrar_id)
                 .where(
                     ZoneChange.id > self.cursor - WINDOW,
+                    ZoneChange.id.not_in(sorted(self.seen)),
                     ZoneChange.registrar_id.is_not(None),
                     ZoneChange.sv_trid.is_not(None),
                 )
                 .order_by(ZoneChange.id)
                 .limit(BATCH)
             ).all()
-            fresh = [r for r in rows if r.id not in self.seen]
+            fresh = list(rows)
             if not fresh:
                 return 0
             noted = set(
