@@ -111,6 +111,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=100_000, help="domains (default 100000)")
     parser.add_argument("--batch", type=int, default=20_000)
+    parser.add_argument("--profile", type=Path, help="cProfile the import into this file")
+    parser.add_argument("--no-export", action="store_true", help="skip the export after it")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"deposit-{args.n}.xml"
@@ -133,16 +135,25 @@ def main() -> int:
             hasher=production_hasher(),
         )
         t0, c0 = time.monotonic(), time.process_time()
-        report = import_file(db, path, tx, batch=args.batch)
+        if args.profile:
+            import cProfile
+
+            with cProfile.Profile() as profiler:
+                report = import_file(db, path, tx, batch=args.batch)
+            profiler.dump_stats(args.profile)
+        else:
+            report = import_file(db, path, tx, batch=args.batch)
         t_import, c_import = time.monotonic() - t0, time.process_time() - c0
         # The way back: the whole registry exported as a FULL deposit again.
         exported = OUT / f"export-{args.n}.xml"
-        t0 = time.monotonic()
-        export_file(db, exported, tx, deposit_id="bench")
-        t_export = time.monotonic() - t0
-        rss_export = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        same = rde.read(exported).counts() == rde.read(path).counts()
-        exported.unlink()
+        t_export, rss_export, same = 0.0, 0.0, None
+        if not args.no_export:
+            t0 = time.monotonic()
+            export_file(db, exported, tx, deposit_id="bench")
+            t_export = time.monotonic() - t0
+            rss_export = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            same = rde.read(exported).counts() == rde.read(path).counts()
+            exported.unlink()
     finally:
         db.dispose()
         with psycopg.connect(ADMIN_URL, autocommit=True) as admin:

@@ -36,7 +36,9 @@ from sqlalchemy import (
     BindParameter,
     CompoundSelect,
     Integer,
+    String,
     Table,
+    any_,
     bindparam,
     delete,
     exists,
@@ -45,10 +47,12 @@ from sqlalchemy import (
     literal,
     null,
     select,
+    text,
     union_all,
 )
 from sqlalchemy import cast as cast_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from tldsec.registry.models import (
@@ -179,9 +183,11 @@ def registry_records(
         ns_rows, ds_rows, glue_rows = [], [], []
         names = sorted({o.rstrip(".") for o in owners})
         connection = session.connection()
-        for start in range(0, len(names), 500):
-            chunk = {"names": names[start : start + 500]}
-            for kind, *row in connection.execute(_OWNERS_QUERY, chunk):
+        postgres = connection.dialect.name == "postgresql"
+        size = 20_000 if postgres else 500
+        for start in range(0, len(names), size):
+            chunk = {"names": names[start : start + size]}
+            for kind, *row in connection.execute(_OWNERS_QUERY[postgres], chunk):
                 if kind == "n":
                     ns_rows.append((row[0], row[1]))
                 elif kind == "s":
@@ -223,16 +229,24 @@ _GLUE_QUERY = (
 )
 
 
-def _owners_query() -> CompoundSelect[Any]:
+def _names(column: Any, postgres: bool) -> Any:
+    """``column`` is one of the list bound as ``names``: on PostgreSQL ``= ANY`` of one
+    array (one query text whatever the count, so parsed once), elsewhere ``IN``."""
+    if postgres:
+        return column == any_(bindparam("names", type_=ARRAY(String)))
+    names: BindParameter[list[str]] = bindparam("names", expanding=True)
+    return column.in_(names)
+
+
+def _owners_query(postgres: bool) -> CompoundSelect[Any]:
     """The three reads for some owners (``names``) as one statement: rows of (kind,
     owner, text, number, number, number), built once."""
-    names: BindParameter[list[str]] = bindparam("names", expanding=True)
     no_number = cast_(null(), Integer)
     return union_all(
         select(literal("n"), Domain.name, Host.name, no_number, no_number, no_number)
         .join(DomainNs, DomainNs.domain_id == Domain.id)
         .join(Host, Host.id == DomainNs.host_id)
-        .where(~_HELD, Domain.name.in_(names)),
+        .where(~_HELD, _names(Domain.name, postgres)),
         select(
             literal("s"),
             Domain.name,
@@ -242,12 +256,12 @@ def _owners_query() -> CompoundSelect[Any]:
             DsRecord.digest_type,
         )
         .join(DsRecord, DsRecord.domain_id == Domain.id)
-        .where(Domain.name.in_(names)),
+        .where(_names(Domain.name, postgres)),
         select(
             literal("g"), Host.name, HostAddress.address, HostAddress.version, no_number, no_number
         )
         .join(HostAddress, HostAddress.host_id == Host.id)
-        .where(Host.parent_name.is_not(None), Host.name.in_(names))
+        .where(Host.parent_name.is_not(None), _names(Host.name, postgres))
         .where(
             exists()
             .where(DomainNs.host_id == Host.id, DomainNs.domain_id == Domain.id)
@@ -256,7 +270,7 @@ def _owners_query() -> CompoundSelect[Any]:
     )
 
 
-_OWNERS_QUERY = _owners_query()
+_OWNERS_QUERY = {pg: _owners_query(pg) for pg in (False, True)}
 
 
 def _rows(session: Session, query, column, names: list[str] | None) -> Iterator[tuple]:  # type: ignore[no-untyped-def,type-arg]
@@ -276,24 +290,24 @@ def related_owners(session: Session, names: Iterable[str]) -> set[str]:
     and the hosts it uses as name servers (one statement per 500 names)."""
     wanted = sorted({n.lower().rstrip(".") for n in names})
     owners = {f"{n}." for n in wanted}
+    postgres = session.connection().dialect.name == "postgresql"
     for start in range(0, len(wanted), 500):
         chunk = {"names": wanted[start : start + 500]}
-        owners.update(f"{h}." for h in session.scalars(_RELATED_QUERY, chunk))
+        owners.update(f"{h}." for h in session.scalars(_RELATED_QUERY[postgres], chunk))
     return owners
 
 
-def _related_query() -> CompoundSelect[Any]:
-    names: BindParameter[list[str]] = bindparam("names", expanding=True)
+def _related_query(postgres: bool) -> CompoundSelect[Any]:
     return union_all(
-        select(Host.name).where(Host.parent_name.in_(names)),
+        select(Host.name).where(_names(Host.parent_name, postgres)),
         select(Host.name)
         .join(DomainNs, DomainNs.host_id == Host.id)
         .join(Domain, Domain.id == DomainNs.domain_id)
-        .where(Domain.name.in_(names)),
+        .where(_names(Domain.name, postgres)),
     )
 
 
-_RELATED_QUERY = _related_query()
+_RELATED_QUERY = {pg: _related_query(pg) for pg in (False, True)}
 
 
 def recomputed(session: Session, owners: Iterable[str]) -> dict[str, Tally]:
@@ -339,23 +353,33 @@ def upsert_values(owner: str, delta: Tally) -> dict[str, Any]:
 
 
 def add_to_ledger(session: Session, deltas: Mapping[str, Tally]) -> None:
-    """Add each owner's delta to its row (created when missing): one statement of many
-    rows (per 1,000 owners), as only ever an addition (concurrent changes commute)."""
+    """Add each owner's delta to its row (created when missing), only ever an addition
+    (concurrent changes commute). On PostgreSQL one statement for any number of owners
+    (arrays unnested, planned once); on SQLite one executemany (no round trips)."""
     rows = [upsert_values(o, d) for o, d in sorted(deltas.items()) if not d.empty]
     if not rows:
         return
     conn = session.connection()
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    for start in range(0, len(rows), _UPSERT_ROWS):
-        statement = dialect.insert(DIGEST).values(rows[start : start + _UPSERT_ROWS])
-        statement = statement.on_conflict_do_update(
-            index_elements=[DIGEST.c.owner],
-            set_={c: DIGEST.c[c] + statement.excluded[c] for c in ("count", *LIMB_COLUMNS)},
-        )
-        conn.execute(statement)
+    if conn.dialect.name == "postgresql":
+        columns = ("owner", "count", *LIMB_COLUMNS)
+        conn.execute(_PG_UPSERT, {c: [r[c] for r in rows] for c in columns})
+        return
+    statement = sqlite.insert(DIGEST)
+    statement = statement.on_conflict_do_update(
+        index_elements=[DIGEST.c.owner],
+        set_={c: DIGEST.c[c] + statement.excluded[c] for c in ("count", *LIMB_COLUMNS)},
+    )
+    conn.execute(statement, rows)
 
 
-_UPSERT_ROWS = 1000  # 10,000 values a statement: under SQLite's and PostgreSQL's limits
+_PG_UPSERT = text(
+    "INSERT INTO zone_digest AS z (owner, count, "
+    + ", ".join(LIMB_COLUMNS)
+    + ") SELECT * FROM unnest(CAST(:owner AS text[]), CAST(:count AS bigint[]), "
+    + ", ".join(f"CAST(:{c} AS bigint[])" for c in LIMB_COLUMNS)
+    + ") ON CONFLICT (owner) DO UPDATE SET count = z.count + EXCLUDED.count, "
+    + ", ".join(f"{c} = z.{c} + EXCLUDED.{c}" for c in LIMB_COLUMNS)
+)
 
 
 def pending_delta(session: Session) -> Tally | None:
