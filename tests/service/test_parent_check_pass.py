@@ -1,6 +1,7 @@
 """serve's parent check (service/parent.py): asked only while a KSK's DS waits at a parent
-gate, at most every ``[keys] parent_check_seconds``, through the validated path; a DS
-with our key tag and another digest is an anomaly in the audit log, once.
+gate, or an operator transfer waits for the gaining operator's DS, at most every
+``[keys] parent_check_seconds``, through the validated path; a DS with our key tag and
+another digest is an anomaly in the audit log, once.
 
 The parent is a test root signed with dnspython and served by NSD
 (tests/integration/signed_parent.py).
@@ -24,6 +25,7 @@ from tldsec.clock import FakeClock
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.service import KeyManager
 from tldsec.keys.state import DsState, Role
+from tldsec.keys.transfer_service import TransferManager
 from tldsec.service.parent import ParentCheckPass
 from tldsec.settings import Settings, load_settings
 
@@ -132,3 +134,55 @@ def test_no_parent_servers_no_question(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["init", "--home", str(home), "--origin", ORIGIN, "--keystore", "file"]) == 0
     parent = ParentCheckPass(load_settings(home), FakeClock(datetime.now(UTC)))
     assert parent() is None
+
+
+def _gaining_dnskeys() -> str:
+    from tests.keys.test_transfer import dnskey_line
+
+    return dnskey_line(257, 2048) + "\n" + dnskey_line(256, 1024) + "\n"
+
+
+def test_the_pass_records_the_gaining_operators_ds_then_asks_nothing(
+    roots: list[SignedRoot], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = _home(tmp_path, roots, capsys)
+    ours = _ds(home, capsys)
+    settings = load_settings(home)
+    clock = FakeClock(datetime.now(UTC))
+    engine = open_signer_db(settings.signer_db_url)
+    try:
+        km = KeyManager(engine, None, settings.policy, clock, origin=settings.origin)
+        (ksk,) = [k for k in km.key_records() if k.role is Role.KSK]
+        km.ds_seen(str(ksk.key_tag), "seen by hand")  # no gate of ours waits
+        tm = TransferManager(km)
+        tm.import_dnskeys(_gaining_dnskeys(), "gaining", "sale")
+        theirs = [
+            f"{d.key_tag} {d.algorithm} {d.digest_type} {d.digest.hex()}" for d in tm.peer_ds()
+        ]
+
+        # Their DS on one parent server only: asked, nothing recorded (every server must).
+        roots[0].publish(ours + theirs)
+        roots[1].publish(ours)
+        parent = ParentCheckPass(_configure(home, roots), clock)
+        check = parent()
+        assert check is not None and check.complete
+        tr = tm.current()
+        assert tr is not None and tr.peer_ds_seen is None
+
+        roots[1].publish(ours + theirs)  # NSD moved to a new port: a pass configured for it
+        parent = ParentCheckPass(_configure(home, roots), clock)
+        clock.advance(timedelta(minutes=1))
+        assert parent() is not None
+        tr = tm.current()
+        assert tr is not None and tr.peer_ds_seen == clock.now()
+        steps = {s.name: s for s in tm.status()}
+        assert steps["peer-ds"].done == clock.now()
+        clock.advance(timedelta(hours=2))
+        assert parent() is None  # seen: the transfer waits for nothing at the parent
+    finally:
+        engine.dispose()
+    log = open_audit_log(settings, clock)
+    try:
+        assert count_entries(log.engine, EntryFilter(events=("key.transfer_peer_ds_seen",))) == 1
+    finally:
+        log.close()

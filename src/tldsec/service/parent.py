@@ -4,7 +4,11 @@ While a KSK's DS waits at a parent gate (submitted and not yet seen, or its with
 requested and not yet gone), ``tldsec serve`` asks the parent's servers every
 ``[keys] parent_check_seconds`` through ``KeyManager.check_parent``: the same validated
 path as ``tldsec keys check-parent`` (keys/parentproof.py), so a gate opens only on
-authoritative answers validated from the parent's trust anchor. With nothing waiting, or
+authoritative answers validated from the parent's trust anchor. While an operator
+transfer waits for the gaining operator's DS at the parent (imported, not yet seen, not
+handed over: keys/transfer.py step ``peer-ds``), it asks the same way through
+``TransferManager.check_parent``, the path of ``tldsec keys transfer check-parent``, and
+records the first sighting (the DS caches' wait starts then). With nothing waiting, or
 no parent servers configured, it asks nothing.
 
 A DS under one of our key tags with another digest, or a parent DS TTL longer than the
@@ -15,17 +19,20 @@ finding) and a warning in serve's log: the gate stays shut until someone looks.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from tldsec.audit.config import open_audit_log
 from tldsec.audit.events import EventType
 from tldsec.clock import Clock
+from tldsec.errors import TransferRefused
 from tldsec.keys.config import load_key_settings
 from tldsec.keys.database import open_signer_db
-from tldsec.keys.gates import ParentCheck
+from tldsec.keys.gates import ParentCheck, ParentServer
 from tldsec.keys.parentproof import TrustAnchor
-from tldsec.keys.service import KeyManager
+from tldsec.keys.service import KeyManager, Recorder
 from tldsec.keys.state import DsState, Role
+from tldsec.keys.transfer_service import TransferManager
 from tldsec.settings import Settings
 
 log = logging.getLogger("tldsec.serve.parent")
@@ -70,10 +77,18 @@ class ParentCheckPass:
                 actor=ACTOR,
             )
             keys = km.key_records()
-            if not any(k.role is Role.KSK and k.ds_state_at(now) in WAITING for k in keys):
+            ours = any(k.role is Role.KSK and k.ds_state_at(now) in WAITING for k in keys)
+            transfer = TransferManager(km)
+            tr = transfer.current()
+            theirs = tr is not None and tr.peer_ds_seen is None and tr.handed_over is None
+            if not (ours or theirs):
                 return None
             self._last = now
             anchor = TrustAnchor.from_file(conf.parent_trust_anchor)
+            if theirs:
+                self._transfer(transfer, conf.parent_servers, anchor, audit.record)
+            if not ours:
+                return self.last_check
             check, made = km.check_parent(conf.parent_servers, anchor)
             self.last_check = check
             for t in made:
@@ -96,3 +111,32 @@ class ParentCheckPass:
         finally:
             audit.close()
             engine.dispose()
+
+    def _transfer(
+        self,
+        transfer: TransferManager,
+        servers: Sequence[ParentServer],
+        anchor: TrustAnchor,
+        record: Recorder,
+    ) -> None:
+        """The gaining operator's DS at the parent (``keys transfer check-parent``)."""
+        try:
+            check, served = transfer.check_parent(servers, anchor)
+        except TransferRefused as exc:  # the parent's DS TTL longer than the waits assume
+            finding = f"transfer: {exc}"
+            log.warning("parent check: %s", finding)
+            if finding not in self._reported:
+                self._reported.add(finding)
+                record(
+                    EventType.SYSTEM_ANOMALY, actor=ACTOR, anomaly="parent check", finding=finding
+                )
+            return
+        self.last_check = check
+        if served:
+            log.info("parent check: the gaining operator's DS is served by every parent server")
+        else:
+            log.info(
+                "parent check: the gaining operator's DS is not yet served by every parent "
+                "server (%s)",
+                ", ".join(f"{a.server}: {a.error or 'without it'}" for a in check.answers),
+            )
