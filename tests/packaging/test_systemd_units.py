@@ -56,7 +56,7 @@ def test_a_service_is_hardened(path: Path) -> None:
     assert service["UMask"] == "0077"
     for key in ("ProtectHome", "PrivateTmp", "PrivateDevices", "RestrictSUIDSGID"):
         assert service[key] == "yes", key
-    if "--no-cycle" not in service["ExecStart"]:  # it signs: secrets are credentials
+    if "--role primary" not in service["ExecStart"]:  # it signs: secrets are credentials
         assert service["LoadCredential"] == "tldsec:/etc/tldsec/credentials"
         assert service["CapabilityBoundingSet"] == ""
     else:  # the primary holds no secret of the HSM, only the right to bind port 53

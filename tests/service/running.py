@@ -58,7 +58,8 @@ class Serve:
     dns_port: int
 
     @classmethod
-    def start(cls, home: Path, log: Path, *extra: str) -> Serve:
+    def start(cls, home: Path, log: Path, *extra: str, serial: bool = True) -> Serve:
+        """Started, and (``serial``) serving a zone; else only answering /health."""
         health_port, dns_port = free_port(), free_port()
         with open(log, "ab") as out:
             process = subprocess.Popen(
@@ -72,7 +73,10 @@ class Serve:
                 stderr=subprocess.STDOUT,
             )  # fmt: skip
         serve = cls(home, process, log, health_port, dns_port)
-        serve.wait(lambda: serve.health()[1].get("serial") is not None, "serve")
+        if serial:
+            serve.wait(lambda: serve.health()[1].get("serial") is not None, "serve")
+        else:
+            serve.wait(lambda: bool(serve.health()[1]), "serve's /health")
         return serve
 
     def health(self) -> tuple[int, dict[str, object]]:

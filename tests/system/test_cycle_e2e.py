@@ -357,7 +357,7 @@ def test_a_primary_apart_from_the_signer_serves_the_same_store(running: Running)
     finally:
         other.send_signal(signal.SIGTERM)
         out, _ = other.communicate(timeout=30)
-    assert other.returncode == 0 and "not run by this process (--no-cycle)" in out
+    assert other.returncode == 0 and "not run by this process (no signer role)" in out
 
 
 def test_a_bad_row_does_not_hold_back_another_registrars_ds_removal(running: Running) -> None:

@@ -16,15 +16,18 @@ from tldsec.cli.common import add_home_argument, default_processes, settings_fro
 from tldsec.clock import SystemClock
 from tldsec.cycle import load_cycle_settings
 from tldsec.distribute.config import load_distribute_settings, parse_hostport
+from tldsec.errors import ConfigError
 from tldsec.service.cycles import cycle_argv
 from tldsec.service.logs import JsonFormatter
+from tldsec.service.roles import SIGNER, parse_roles
 from tldsec.service.supervisor import DEFAULT_HEALTH, Service
 
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "serve",
-        help="run the registry: EPP server, cycle scheduler, hidden primary, health endpoint",
+        help="run the registry: EPP server, cycle scheduler, hidden primary, health endpoint "
+        "(all in one process, or one role per process with --role)",
         description="Start the EPP server, the cycle scheduler and the hidden primary "
         "(SOA, AXFR, IXFR, NOTIFY) from the home's tldsec.toml, with JSON log lines and "
         "HTTP endpoints (GET /health: 200 when signing can happen, 503 with the faults "
@@ -49,15 +52,28 @@ def register(sub: Any) -> None:
         help="EPP server processes sharing the port (default: one per core)",
     )
     p.add_argument(
+        "--role",
+        action="append",
+        metavar="ROLE",
+        help="all (default), registry (EPP, console), signer (cycles, lease, pushes; no "
+        "listening socket) or primary (AXFR/IXFR/NOTIFY, accepts pushes); repeat or "
+        "comma-separate to run several (decision 49)",
+    )
+    p.add_argument(
         "--no-cycle",
         action="store_true",
-        help="run no cycles: serve the store only (a primary host apart from the signer)",
+        help="run no cycles: the same as leaving out the signer role",
     )
     p.add_argument("--log-format", choices=("json", "text"), default="json")
     p.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    roles = parse_roles(args.role)
+    if args.no_cycle:
+        roles = roles - {SIGNER}
+    if not roles:
+        raise ConfigError("--no-cycle leaves no role to run: name one with --role")
     settings = settings_from_args(args)
     if args.log_format == "json":
         for handler in logging.getLogger().handlers:
@@ -83,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
                 epp_listen=args.epp_listen,
                 console_listen=args.console_listen,
                 epp_processes=args.epp_processes,
-                cycles=not args.no_cycle,
+                cycles=SIGNER in roles,
+                roles=roles,
             )
         )
     return 0

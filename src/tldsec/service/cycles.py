@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from tldsec.cli.pins import encode_pins
 
 if TYPE_CHECKING:
+    from tldsec.distribute.push import Pusher
     from tldsec.distribute.server import PrimaryServer
     from tldsec.hsm.activation import Activation
     from tldsec.service.metrics import Metrics
@@ -37,6 +38,7 @@ class CycleRunner:
     cycle_timeout: float
     activation: Activation | None
     primary: PrimaryServer | None
+    pusher: Pusher | None
     metrics: Metrics
     _child: asyncio.subprocess.Process | None
 
@@ -79,6 +81,8 @@ class CycleRunner:
         self.metrics.cycle_done(result)
         if self.primary is not None:
             await self.primary.refresh()
+        if self.pusher is not None:
+            self.pusher.wake()  # a new serial, if one was published: to every primary
         return result
 
     async def _cycle_timed_out(self) -> dict[str, Any]:

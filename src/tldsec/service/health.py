@@ -2,12 +2,14 @@
 nothing stands in the way, else 503 with every reason in ``faults``, while the hidden
 primary keeps serving the last good zone.
 
-A fault is any of: no zone served; the primary refused a zone file; the last cycle
-failed, was refused or held; the scheduler's check failed (a registry or signer
-database away); a database the service needs does not answer; the HSM is locked, its
-login failed, or it is unavailable (retried with back-off); an HSM lacks a key (replica
-proof); the audit log cannot be read or written, or its watch raised an integrity
-alarm. Each is one line that names what failed and where."""
+A fault is any of: the publication lease lost (decision 49), a primary that refuses
+or does not take the signer's pushes; no zone served (where the primary runs); the
+primary refused a zone file; the last cycle failed, was refused or held; the
+scheduler's check failed (a registry or signer database away); a database the service
+needs does not answer; the HSM is locked, its login failed, or it is unavailable
+(retried with back-off); an HSM lacks a key (replica proof); the audit log cannot be
+read or written, or its watch raised an integrity alarm. Each is one line that names
+what failed and where."""
 
 from __future__ import annotations
 
@@ -28,10 +30,14 @@ def faults(
     replicas: dict[str, Any] | None,
     audit: dict[str, Any],
     databases: dict[str, str | None],
+    serves_zone: bool = True,
+    publication: list[str] | None = None,
 ) -> list[str]:
-    """Every reason signing cannot happen now, worst first; empty: it can."""
-    found: list[str] = []
-    if primary is None or primary.serial is None:
+    """Every reason signing cannot happen now, worst first; empty: it can.
+    ``serves_zone``: this process runs the primary; ``publication``: the lease lost, a
+    primary refusing or unreachable (``publication.py``)."""
+    found: list[str] = list(publication or ())
+    if serves_zone and (primary is None or primary.serial is None):
         found.append("the primary serves no zone yet")
     if primary is not None and primary.problem is not None:
         found.append(f"primary: {primary.problem}")

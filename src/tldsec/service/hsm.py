@@ -115,7 +115,7 @@ class HsmControl:
 
     def hsm_status(self) -> dict[str, Any]:
         if not self.signing:
-            return {"state": "not used (--no-cycle)", "tokens": []}
+            return {"state": "not used (no signer role)", "tokens": []}
         if self.activation is None:
             return {"state": "keys on disk", "tokens": []}
         status = self.activation.status()

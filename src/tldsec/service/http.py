@@ -53,7 +53,7 @@ def make_app(
             error = f"send 'Authorization: Bearer' with the token in {token_file}"
             return _json({"error": error}, 401)
         if not trigger():
-            return _json({"error": "this service runs no cycles (--no-cycle)"}, 404)
+            return _json({"error": "this service runs no cycles (no signer role)"}, 404)
         return _json({"cycle": "requested"}, 202)
 
     async def not_found(request: Request, exc: Exception) -> Response:

@@ -52,6 +52,7 @@ class Snapshot:
     primary_problem: bool = False
     signing: bool = True
     facts: Facts = field(default_factory=Facts)
+    lease: dict[str, Any] | None = None  # publication.py's lease_report()
 
 
 class Metrics:
@@ -227,6 +228,25 @@ class _StateCollector(Collector):
                 "HSMs lacking a key of the zone or holding another (last replica proof)",
                 s.replica_incidents,
             )
+        if s.lease is not None:
+            yield from gauge(
+                "tldsec_lease_held",
+                "1 if this signer holds the publication lease (decision 49)",
+                float(bool(s.lease.get("held"))),
+            )
+            token = s.lease.get("holder_token")
+            yield from gauge(
+                "tldsec_lease_token",
+                "The lease's fencing token in the database (grows at each change of holder)",
+                None if token is None else float(token),
+            )
+            holder = GaugeMetricFamily(
+                "tldsec_lease_holder_info",
+                "The signer holding the publication lease now (1), by name",
+                labels=["holder"],
+            )
+            holder.add_metric([str(s.lease.get("holder") or "")], 1.0)
+            yield holder
         yield from gauge(
             "tldsec_audit_up", "1 if the audit log can be read and written", s.audit_reachable
         )

@@ -38,20 +38,28 @@ import logging
 import signal
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import dns.name
+from sqlalchemy import Engine
 
+from tldsec.atomicfile import replacing
 from tldsec.audit.startup import FileHashes
 from tldsec.audit.watch import AuditWatch
 from tldsec.backoff import Backoff
 from tldsec.clock import Clock, from_epoch
 from tldsec.cycle import Cycle, load_cycle_settings, open_cycle, open_store
+from tldsec.cycle.lease import LeaseRow, PublicationLease
 from tldsec.cycle.schedule import Scheduler
 from tldsec.cycle.state import STATE_FILE, CycleState
 from tldsec.distribute.config import DistributeSettings
 from tldsec.distribute.notify import Notifier, NotifyTarget
+from tldsec.distribute.push import Pusher
+from tldsec.distribute.pushconfig import PushSettings, load_push_settings
+from tldsec.distribute.receive import PushReceiver
 from tldsec.distribute.server import Access, PrimaryServer
+from tldsec.errors import TldsecError
 from tldsec.hsm.activation import Activation
 from tldsec.notify.worker import Worker, serve_worker
 from tldsec.service.activation import socket_path, start_server, tokens_of
@@ -65,15 +73,18 @@ from tldsec.service.http import HttpServer, make_app
 from tldsec.service.metrics import Metrics, Snapshot
 from tldsec.service.parent import ParentCheckPass
 from tldsec.service.probes import Facts, Probes
+from tldsec.service.publication import Publication
+from tldsec.service.roles import ALL_ROLES, PRIMARY, REGISTRY, SIGNER
 from tldsec.service.trace import trace_tasks
 from tldsec.settings import Settings
 
 log = logging.getLogger("tldsec.serve")
 DEFAULT_HEALTH = "127.0.0.1:8053"
+METRICS_FILE_SECONDS = 15.0  # the textfile collector reads it at each scrape
 PROBE_SECONDS = 5.0  # how often the databases are asked while they answer
 
 
-class Service(HsmControl, AuditMonitor, CycleRunner):
+class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
     """The servers, the scheduler and the monitors of ``tldsec serve``."""
 
     def __init__(
@@ -107,13 +118,24 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
         tokens = tokens_of(settings)
         self.activation: Activation | None = Activation(tokens) if tokens else None
         self.hsm_lock = asyncio.Lock()
-        self.signing = True  # False: --no-cycle, nothing is signed here
+        self.signing = True  # False: no signer role, nothing is signed here
         self.replica_check = asyncio.Event()  # set: prove the keys on every HSM now
         self.control_token = control_token(settings.home)  # POST /cycle needs it
         self.facts = Facts()  # the last probe (probes.py)
         self.metrics = Metrics(self.snapshot)
         self.outreach: Worker | None = None  # publish and notify (notify/worker.py)
         self.parent_check: ParentCheckPass | None = None  # service/parent.py
+        self.roles: frozenset[str] = ALL_ROLES  # service/roles.py
+        self.push_receiver: PushReceiver | None = None  # the primary role's listener
+        self.push_address: tuple[str, int] | None = None
+        self.metrics_file: Path | None = None  # the signer role alone: textfile metrics
+        # The publication lease and the pushes (publication.py).
+        self.lease: PublicationLease | None = None
+        self.lease_engine: Engine | None = None
+        self.lease_row: LeaseRow | None = None
+        self.lease_error: str | None = None
+        self.lease_was_held = False
+        self.pusher: Pusher | None = None
 
     async def serve(
         self,
@@ -125,14 +147,24 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
         epp_processes: int = 1,
         cycles: bool = True,
         console_listen: str | None = None,
+        roles: frozenset[str] = ALL_ROLES,
     ) -> None:
         loop = asyncio.get_running_loop()
+        self.roles = roles
+        cycles = cycles and SIGNER in roles
+        epp = epp and REGISTRY in roles
+        push = load_push_settings(self.settings)
         async with contextlib.AsyncExitStack() as stack:
-            self.primary = self._primary()
-            stack.push_async_callback(self.primary.close)
-            self.dns_address = await self.primary.start(*dns_listen)
-            await self.primary.refresh()
-            self.primary.start_watching(self.dist.poll_seconds)
+            if PRIMARY in roles:
+                self.primary = self._primary()
+                stack.push_async_callback(self.primary.close)
+                self.dns_address = await self.primary.start(*dns_listen)
+                await self.primary.refresh()
+                self.primary.start_watching(self.dist.poll_seconds)
+                if push.signers:
+                    self.push_receiver = self._receiver(push)
+                    self.push_address = await self.push_receiver.start()
+                    stack.push_async_callback(self.push_receiver.close)
             if epp:
                 self.epp_address, close_epp = await start_epp(
                     self.settings, self.clock, epp_listen, epp_processes
@@ -147,9 +179,16 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
                     self.settings, self.clock, console_listen
                 )
                 stack.push_async_callback(close_console)
-            http = HttpServer(self.app())
-            self.health_address = await http.start(*health)
-            stack.push_async_callback(http.close)
+            if roles & {REGISTRY, PRIMARY}:
+                http = HttpServer(self.app())
+                self.health_address = await http.start(*health)
+                stack.push_async_callback(http.close)
+            else:
+                # The signer alone listens on no network socket (decision 49): its
+                # metrics go to a file for node_exporter's textfile collector.
+                self.metrics_file = metrics_textfile(self.settings)
+                task = loop.create_task(self.write_metrics(self.metrics_file))
+                stack.push_async_callback(_cancel, task)
             watch_seconds = self.settings.config.serve.audit_watch_seconds
             stack.push_async_callback(_cancel, loop.create_task(self.watch_audit(watch_seconds)))
             if not cycles:
@@ -173,6 +212,13 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
                 checker = stack.enter_context(
                     open_cycle(self.settings, self.clock, keystore=False, audit=False)
                 )
+                # Only one signer publishes (decision 49): the lease before any cycle.
+                self.open_lease()
+                stack.callback(self.close_lease)
+                stack.push_async_callback(_cancel, loop.create_task(self.keep_lease()))
+                if self.start_pusher(push, checker.store) is not None:
+                    assert self.pusher is not None
+                    stack.push_async_callback(self.pusher.close)
                 self.scheduler = self._scheduler(checker)
                 stack.push_async_callback(_cancel, loop.create_task(self.scheduler.loop()))
                 stack.push_async_callback(self._stop_child)
@@ -207,7 +253,7 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
             stack.push_async_callback(_cancel, task)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop.set)
-            self._announce(self.health_address)
+            self._announce()
             await self.stop.wait()
             log.info("tldsec serve: stopping")
             await self._record_stop()
@@ -241,8 +287,12 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
             interval=policy.interval.total_seconds(),
             check_seconds=conf.check_seconds,
             change_driven=conf.change_driven,
-            hold=self.signing_hold,
+            hold=self.hold,
         )
+
+    def hold(self) -> str | None:
+        """Why no cycle may start now: the lease, then the HSM (None: one may)."""
+        return self.lease_hold() or self.signing_hold()
 
     # --- probes (probes.py) -----------------------------------------------------------
 
@@ -318,12 +368,15 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
             replicas=replicas,
             audit=audit,
             databases=self.facts.databases,
+            serves_zone=PRIMARY in self.roles,
+            publication=self.lease_faults() + (self.pusher.faults() if self.pusher else []),
         )
         return {
             "status": "degraded" if found else "ok",
             "faults": found,
+            "roles": sorted(self.roles),
             "zone": self.settings.origin,
-            "serial": primary.serial if primary else None,
+            "serial": self._serial(),
             "started": self.started.isoformat(),
             "dns": list(self.dns_address or ()),
             "epp": list(self.epp_address or ()),
@@ -338,7 +391,19 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
             "audit": audit,
             "hsm": hsm,
             "replicas": replicas,
+            "lease": self.lease_report(),
+            "push": [s.as_json() for s in self.pusher.states.values()] if self.pusher else [],
+            "push_listen": list(self.push_address or ()),
         }
+
+    def _serial(self) -> int | None:
+        """The serial served (the primary), else the serial published here (the signer)."""
+        if self.primary is not None:
+            return self.primary.serial
+        if SIGNER in self.roles:
+            with contextlib.suppress(TldsecError):
+                return open_store(self.settings).current()
+        return None
 
     def serve_summary(self) -> dict[str, Any]:
         """For ``tldsec status`` over the control socket: what is wrong with serve."""
@@ -354,12 +419,11 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
         """The state /metrics reports (``metrics.py``), read from memory and files."""
         now = self.clock.now()
         report = self.health()
-        primary = self.primary
-        serial = primary.serial if primary is not None else None
+        serial = report["serial"]
         published: datetime | None = None
-        if primary is not None and serial is not None:
+        if serial is not None:
             with contextlib.suppress(OSError):
-                mtime = primary.store.zone_path(serial).stat().st_mtime
+                mtime = open_store(self.settings).zone_path(serial).stat().st_mtime
                 published = datetime.fromtimestamp(mtime, tz=now.tzinfo)
         state = CycleState.load(self.settings.zones_dir / STATE_FILE)
         audit = report["audit"]
@@ -384,12 +448,15 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
             primary_problem=report["primary_problem"] is not None,
             signing=self.signing,
             facts=self.facts,
+            lease=report["lease"],
         )
 
     # --- the servers ------------------------------------------------------------------
 
-    def _announce(self, health: tuple[str, int]) -> None:
+    def _announce(self) -> None:
+        roles = ", ".join(sorted(self.roles))
         lines = [f"tldsec serve for {self.settings.origin} (home {self.settings.home})"]
+        lines.append(f"  roles            {roles}")
         if self.dns_address:
             host, port = self.dns_address
             lines.append(f"  hidden primary   {host} port {port} (UDP, TCP)")
@@ -398,12 +465,24 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
         if self.console_address:
             host, port = self.console_address
             lines.append(f"  console          https://{host}:{port}/")
-        lines.append(f"  health           http://{health[0]}:{health[1]}/health")
-        lines.append(f"  metrics          http://{health[0]}:{health[1]}/metrics")
+        if self.push_address:
+            host, port = self.push_address
+            lines.append(f"  push listener    {host} port {port} (TLS, pinned signers)")
+        health = self.health_address
+        if health is not None:
+            lines.append(f"  health           http://{health[0]}:{health[1]}/health")
+            lines.append(f"  metrics          http://{health[0]}:{health[1]}/metrics")
+        if self.metrics_file is not None:
+            lines.append(f"  metrics          {self.metrics_file} (no listening socket)")
         if self.primary is not None:
             lines.append(f"  store            {self.primary.store.directory}")
         if self.scheduler is None:
-            lines.append("  cycles           not run by this process (--no-cycle)")
+            lines.append("  cycles           not run by this process (no signer role)")
+        if self.lease is not None:
+            lines.append(f"  lease            publication lease as {self.lease.holder!r}")
+        if self.pusher is not None:
+            names = ", ".join(p.name for p in self.pusher.primaries)
+            lines.append(f"  pushes to        {names}")
         if self.activation is not None:
             lines.append(
                 f"  HSM              {self.activation.state} "
@@ -415,7 +494,8 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
             extra={
                 "dns": list(self.dns_address or ()),
                 "epp": list(self.epp_address or ()),
-                "health": list(health),
+                "health": list(health or ()),
+                "roles": sorted(self.roles),
             },
         )
 
@@ -429,6 +509,19 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
             error=error,
             serving=serving,
         )
+
+    def _receiver(self, push: PushSettings) -> PushReceiver:
+        primary = self.primary
+        assert primary is not None
+        return PushReceiver(push, primary.store, primary.refresh, lambda: primary.serial)
+
+    async def write_metrics(self, path: Path, seconds: float = METRICS_FILE_SECONDS) -> None:
+        """The exposition into ``path`` (atomically) every ``seconds``."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            body = await asyncio.to_thread(self.metrics.exposition)
+            await asyncio.to_thread(_write_file, path, body)
+            await asyncio.sleep(seconds)
 
     def _primary(self) -> PrimaryServer:
         dist = self.dist
@@ -452,6 +545,21 @@ class Service(HsmControl, AuditMonitor, CycleRunner):
             notifier=notifier,
             on_refused=self._zone_refused,
         )
+
+
+def metrics_textfile(settings: Settings) -> Path:
+    """Where a process without HTTP writes its metrics: ``[serve] metrics_textfile``,
+    by default ``HOME/run/metrics/tldsec.prom``."""
+    configured = settings.config.serve.metrics_textfile
+    if not configured:
+        return settings.home / "run" / "metrics" / "tldsec.prom"
+    path = Path(configured)
+    return path if path.is_absolute() else settings.home / path
+
+
+def _write_file(path: Path, body: bytes) -> None:
+    with replacing(path, "wb", permissions=0o644) as out:
+        out.write(body)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

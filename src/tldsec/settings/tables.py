@@ -152,6 +152,9 @@ class ServeTable:
 
     health_listen: str = "127.0.0.1:8053"
     audit_watch_seconds: float = setting(10.0, above=0)
+    # The signer role alone (no HTTP): metrics for node_exporter's textfile collector;
+    # empty: HOME/run/metrics/tldsec.prom
+    metrics_textfile: str = ""
 
 
 @dataclass(frozen=True, slots=True)
