@@ -167,7 +167,7 @@ def test_a_split_signer_pushes_to_its_primary_and_listens_on_nothing(tmp_path: P
         store = signer_home / "zones" / "dist"
         published = int((store / "current").read_text())
         assert primary.axfr_serial() == published
-        assert primary.health()[0] == 200, primary.faults()
+        primary.wait(lambda: primary.health()[0] == 200, "the primary's /health 200")
 
         # The signer listens on nothing: no TCP listener, no UDP socket bound to wait
         # (a listener stays; a query's client socket, such as the trace's SOA question

@@ -13,6 +13,7 @@ a standby that never held it is not, its state is shown. Metrics: ``tldsec_lease
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -67,6 +68,17 @@ class Publication:
                 log.warning("publication lease: not released (%s); it expires by itself", exc)
         if self.lease_engine is not None:
             self.lease_engine.dispose()
+
+    async def first_lease(self) -> None:
+        """One try before the scheduler starts, so a free lease does not hold the first
+        cycle back; a database that does not answer is left to ``keep_lease``."""
+        lease = self.lease
+        assert lease is not None
+        with contextlib.suppress(SQLAlchemyError, TimeoutError):
+            async with asyncio.timeout(lease.times.margin):
+                await asyncio.to_thread(lease.try_acquire)
+        if lease.held() is not None:
+            self.lease_was_held = True
 
     async def keep_lease(self) -> None:
         """Take and renew the lease; stop a running cycle the moment it is lost."""

@@ -155,6 +155,11 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
         epp = epp and REGISTRY in roles
         push = load_push_settings(self.settings)
         async with contextlib.AsyncExitStack() as stack:
+            if cycles:
+                # Only one signer publishes (decision 49): the lease before any cycle.
+                self.open_lease()
+                stack.callback(self.close_lease)
+                await self.first_lease()
             if PRIMARY in roles:
                 self.primary = self._primary()
                 stack.push_async_callback(self.primary.close)
@@ -212,9 +217,6 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
                 checker = stack.enter_context(
                     open_cycle(self.settings, self.clock, keystore=False, audit=False)
                 )
-                # Only one signer publishes (decision 49): the lease before any cycle.
-                self.open_lease()
-                stack.callback(self.close_lease)
                 stack.push_async_callback(_cancel, loop.create_task(self.keep_lease()))
                 if self.start_pusher(push, checker.store) is not None:
                     assert self.pusher is not None
