@@ -143,7 +143,13 @@ class PushReceiver:
                 await self._exchange(reader, writer, signer, where)
             except DistributionError as exc:  # PushRefused, or the store said no
                 await self._refuse(writer, f"from signer {signer} ({where}): {exc}", str(exc))
-        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+        except (
+            OSError,
+            TimeoutError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            ValueError,
+        ) as exc:
             log.warning("push from %s broke off: %s", where, exc or type(exc).__name__)
         finally:
             writer.close()

@@ -41,6 +41,8 @@ class CycleRunner:
     pusher: Pusher | None
     metrics: Metrics
     _child: asyncio.subprocess.Process | None
+    # Why the running child was stopped on purpose (the lease lost), or None.
+    stopped_for: str | None = None
 
     if TYPE_CHECKING:  # from the other parts of Service
 
@@ -48,6 +50,7 @@ class CycleRunner:
 
     async def _run_cycle(self, force: bool) -> dict[str, Any] | None:
         argv = [*self.cycle_argv, *(["--force"] if force else [])]
+        self.stopped_for = None
         pins = self.activation.pins() if self.activation is not None else {}
         if pins:
             argv.append("--pin-stdin")  # the PINs follow on the pipe, never in argv/env
@@ -66,7 +69,15 @@ class CycleRunner:
             result: dict[str, Any] | None = json.loads(out.decode() or "null")
         except ValueError:
             result = None
-        if result is None:
+        if result is None and self.stopped_for is not None:
+            # Stopped on purpose before its commit point (the publication lease was
+            # lost): a failure the scheduler retries, once the lease is held again.
+            log.error("cycle failed: %s", self.stopped_for)
+            await asyncio.to_thread(
+                self._audit, "cycle.failed", stage="lease", error=self.stopped_for
+            )
+            result = {"outcome": "failed", "reason": self.stopped_for, "stage": "lease"}
+        elif result is None:
             # A child that dies without its result (a wrong HSM PIN, a crash) is a crash
             # of the cycle: recorded, and a failed cycle for the scheduler and /health.
             reason = f"the cycle process exited with status {code} and no result"

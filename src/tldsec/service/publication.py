@@ -46,6 +46,7 @@ class Publication:
     lease_was_held: bool
     pusher: Pusher | None
     _child: asyncio.subprocess.Process | None
+    stopped_for: str | None
 
     if TYPE_CHECKING:  # from the other parts of Service
 
@@ -102,7 +103,8 @@ class Publication:
             if lease.held() is not None:
                 self.lease_was_held = True
             await self._lost_stops_cycle()
-            wait = times.renew
+            # A failed renewal is tried again within a second: the deadline is near.
+            wait = times.renew if self.lease_error is None else min(times.renew, 1.0)
             holding = lease.holding
             if holding is not None and holding.deadline > monotonic():
                 wait = min(wait, holding.deadline - monotonic() + 0.01)
@@ -113,6 +115,10 @@ class Publication:
         lease = self.lease
         if lease is not None and lease.held() is None and self._child is not None:
             log.error("publication lease not held while a cycle runs: the cycle is stopped")
+            self.stopped_for = (
+                "the publication lease was not renewed in time; the cycle was stopped before "
+                "its commit point (retried once the lease is held again)"
+            )
             await self._stop_child()
 
     def lease_hold(self) -> str | None:
