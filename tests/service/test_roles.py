@@ -181,7 +181,7 @@ def test_a_split_signer_pushes_to_its_primary_and_listens_on_nothing(tmp_path: P
         assert f"pid={signer.process.pid}," not in ss.stdout
         assert f"pid={primary.process.pid}," in ss.stdout  # the check can see a listener
 
-        signer.wait(lambda: "tldsec_lease_held" in signer.metrics(), "the metrics file")
+        signer.wait(lambda: "tldsec_lease_token" in signer.metrics(), "the metrics file")
         samples = signer.metrics()
         assert samples["tldsec_lease_held"] == [({}, 1.0)]
         assert samples["tldsec_lease_token"] == [({}, 1.0)]
@@ -248,7 +248,7 @@ sha256 = "{fingerprint(site_b.cert)}"
         assert serial_a == int((home_a / "zones" / "dist" / "current").read_text())
 
         b = Signer(home_b, tmp_path / "b.log")
-        b.wait(lambda: "tldsec_lease_held" in b.metrics(), "B's metrics file")
+        b.wait(lambda: "tldsec_lease_token" in b.metrics(), "B's metrics file")
         b.wait(lambda: "does not hold the publication lease" in b.log_text(), "B waiting")
         b.process.send_signal(signal.SIGHUP)  # asked for a cycle, B still waits
         time.sleep(1)

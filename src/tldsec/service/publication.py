@@ -78,6 +78,7 @@ class Publication:
         with contextlib.suppress(SQLAlchemyError, TimeoutError):
             async with asyncio.timeout(lease.times.margin):
                 await asyncio.to_thread(lease.try_acquire)
+                self.lease_row = await asyncio.to_thread(lease.read)
         if lease.held() is not None:
             self.lease_was_held = True
 
