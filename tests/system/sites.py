@@ -217,8 +217,8 @@ class Drill:
             for t in [*signers, *threads]:
                 t.start()
             time.sleep(before)
-            killed = time.monotonic()
             signer_a_killed.set()  # site A's signer dies with its database: no release
+            killed = time.monotonic()  # after: A's last zone was built before this
             pair.primary.kill()
             dead = time.monotonic()
             time.sleep(self.promote_after)
@@ -372,8 +372,9 @@ def _signer(
                 except Exception:
                     zone = None
                 holding = lease.held()  # still ours once built: publish
+                at = time.monotonic()  # before the check: a publication precedes a death
                 if zone is not None and holding is not None and not any(e.is_set() for e in stops):
-                    published.append(Published(site, holding.token, zone.serial, time.monotonic()))
+                    published.append(Published(site, holding.token, zone.serial, at))
             stops[0].wait(0.5 if lease.held() is None else LEASE.renew)
     except Exception as exc:
         errors.append(f"signer {site}: {type(exc).__name__}: {exc}")

@@ -63,9 +63,8 @@ def test_failover_drill_loses_no_acknowledged_change(tmp_path: Path) -> None:
     serials = [p.serial for p in outcome.published]
     assert serials == sorted(serials) and len(set(serials)) == len(serials), serials
     assert outcome.first_zone_from_b is not None
-    # Targets of issue 20 (reported by bench/failover_bench.py): both well inside.
-    assert outcome.first_zone_from_b < 60
-    assert outcome.p95() < 60
+    # The targets of issue 20 (time to B's first zone, change time p95) are wall time:
+    # bench/failover_bench.py measures them (docs/benchmarks.md), no test asserts them.
 
 
 def test_failover_drill_under_patroni(tmp_path: Path) -> None:
@@ -81,5 +80,4 @@ def test_failover_drill_under_patroni(tmp_path: Path) -> None:
     for domain, tags in outcome.expected.items():
         assert outcome.zone_tags.get(domain, set()) == tags, domain
     assert [m for c in outcome.changes for m in c.messages if "may or may not" in m] == []
-    assert outcome.first_zone_from_b is not None and outcome.first_zone_from_b < 60
-    assert outcome.p95() < 60
+    assert outcome.first_zone_from_b is not None  # B's signer took the lease and built
