@@ -283,13 +283,22 @@ def test_operator_transfer_end_to_end(our_home: Path, root: SignedRoot, tmp_path
             _, made = km.check_parent(parent(), anchor, timeout=3)
             assert [(t.key_tag, t.event.value) for t in made] == [(ksk.key_tag, "ds.withdrawn")]
 
-            # 5. the end: every key of ours retires, the cycle signs no more
+            # 5. the end: the cycle retires every key of ours and succeeds; it signs no
+            # more, and later cycles have nothing to do (a state, not a failure)
             clock.advance(timedelta(minutes=10))
-            made = km.run_due()
-            assert {t.event.value for t in made} >= {"key.retired", "key.removed"}
+            last = our_zone()
+            result = cycle.run()
+            assert result.ok and "our role ended" in result.reason, result
+            assert any("key.retired" in t for t in result.transitions)
+            assert any("key.removed" in t for t in result.transitions)
             assert all(k.state_at(clock.now()) is KeyState.REMOVED for k in km.key_records())
+            assert our_zone() == last  # nothing new distributed
+            clock.advance(timedelta(days=1))
+            assert cycle.pending() is None
+            result = cycle.run(force=True)
+            assert result.ok and result.reason.startswith("nothing to do: handed over to gaining")
             with pytest.raises(TransferRefused, match="signs it no more"):
-                cycle.run()
+                km.signing_config()
             steps = {s.name: s for s in tm.status()}
             assert all(steps[n].done is not None for n in ("handover", "our-ds-gone", "end"))
             assert resolve(root, theirs_port, clock.now(), tmp_path / "u-end-theirs") == []

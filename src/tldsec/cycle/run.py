@@ -38,6 +38,12 @@ the gate in its insecure-by-design mode (``verify/insecure.py``), told the fact
 (``cycle/unsigned.py``). Nothing else does: no setting makes the cycle publish an
 unsigned zone.
 
+After an operator transfer's last step (DPS 4.6, decision 47: the zone handed to another
+operator and our role ended) the zone is another operator's: a state, not a failure. The
+cycle that takes that step ends ``unchanged`` (nothing is signed or distributed any more;
+the last serial we signed stays in the store), and every later cycle is skipped with an
+INFO line saying to whom and since when; ``pending`` finds nothing to do.
+
 ``Cycle.pending`` says whether a cycle has anything to do: a registry change since the
 last serial, a key step due, a change of keys or policy, or a signature to refresh. When
 none is, the cycle costs a few small queries and a JSON file read.
@@ -91,6 +97,8 @@ from tldsec.errors import (
 from tldsec.filedigest import load_record
 from tldsec.hsm.base import KeyStore
 from tldsec.keys.service import KeyManager
+from tldsec.keys.state import Transition
+from tldsec.keys.transfer import Transfer
 from tldsec.progress import ProgressLine, progress_lines
 from tldsec.registry.context import rules_from_settings
 from tldsec.registry.database import RegistryDatabase
@@ -152,6 +160,8 @@ class Cycle(UnsignedMode, Safeguards):
     def pending(self, now: datetime | None = None) -> Pending | None:
         """Why a cycle must run now, or None: nothing changed and nothing is due."""
         now = now or self.clock.now()
+        if self.keys.handed_over(now) is not None:
+            return None  # handed over to another operator: nothing is ours to sign
         state = self.state()
         distributed = self.store.current()
         if distributed is None:
@@ -268,6 +278,12 @@ class Cycle(UnsignedMode, Safeguards):
         t0 = time.perf_counter()
         now = self.clock.now()
         run = RunLog(started=now, t0=t0, distributed=self.store.current())
+        ended = self.keys.handed_over(now)
+        if ended is not None:
+            result = run.result(Outcome.UNCHANGED, f"nothing to do: {handed_over_note(ended)}")
+            log.info("cycle for %s skipped: %s", self.settings.origin, result.reason)
+            self._save(result)
+            return result
         refused = self._unapproved_config(run)
         if refused is not None:
             return refused
@@ -309,6 +325,10 @@ class Cycle(UnsignedMode, Safeguards):
 
     def _stages(self, run: RunLog, reason: str, now: datetime) -> CycleResult:
         origin, work = self.settings.origin, self.zones_dir / "work"
+        if self.keys.transfer_end_due(now):
+            # The operator transfer's last step: nothing to build or sign any more.
+            run.enter("keys")
+            return self._role_ended(run, reason, self.keys.run_due())
         work.mkdir(parents=True, exist_ok=True)
         distributed = run.distributed
 
@@ -400,6 +420,11 @@ class Cycle(UnsignedMode, Safeguards):
         run.transitions = tuple(
             f"{t.role} {t.key_tag}: {t.event} ({t.reason})" for t in transitions
         )
+        if self.keys.handed_over(now) is not None:
+            # The transfer's last step fell due during the build (our DS seen gone by the
+            # parent check meanwhile): the zone built is not ours to sign.
+            run.serial, run.marks = None, []
+            return self._role_ended(run, reason, transitions)
         # Read after the key steps: the last step of going insecure may just have run.
         unsigned_since = self.keys.unsigned_since()
         config = None if unsigned_since is not None else self.keys.signing_config(now)
@@ -520,6 +545,23 @@ class Cycle(UnsignedMode, Safeguards):
         )
         return result
 
+    def _role_ended(self, run: RunLog, reason: str, transitions: list[Transition]) -> CycleResult:
+        """The cycle that took the transfer's last step: it succeeded; nothing more is
+        signed or distributed, and the last serial we signed stays in the store."""
+        run.transitions = tuple(
+            f"{t.role} {t.key_tag}: {t.event} ({t.reason})" for t in transitions
+        )
+        ended = self.keys.handed_over()
+        if ended is None:  # the step did not happen after all (another writer)
+            raise CycleError("the operator transfer's last step was due but was not taken")
+        note = handed_over_note(ended)
+        log.info("cycle for %s: our role ended: %s", self.settings.origin, note)
+        return run.result(
+            Outcome.UNCHANGED,
+            f"{reason}; our role ended: {note}; serial {run.distributed} was the last we "
+            "signed: stop serving and distributing the zone",
+        )
+
     def _unapproved_config(self, run: RunLog) -> CycleResult | None:
         """DPS 4.2.2: no zone is signed under a configuration or policy no ``signer.config``
         ceremony approved (where ``[ceremony] required`` names it). A failed cycle, an
@@ -624,6 +666,15 @@ class Cycle(UnsignedMode, Safeguards):
     def _record(self, event: str, actor: str, **details: Any) -> None:
         if self.recorder is not None:
             self.recorder(event, actor=actor, **details)
+
+
+def handed_over_note(tr: Transfer) -> str:
+    """One line for a person: to whom the zone went and when our role ended."""
+    assert tr.ended is not None
+    return (
+        f"handed over to {tr.operator} on {tr.ended:%Y-%m-%d %H:%M} UTC "
+        "(DPS 4.6, 'tldsec keys transfer status')"
+    )
 
 
 def _trust_anchor(keys: KeyManager, config: SigningConfig | None, now: datetime) -> str:

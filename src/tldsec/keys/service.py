@@ -44,6 +44,7 @@ from tldsec.keys.planner import Gate, Plan, plan
 from tldsec.keys.rollover import KeyFactory, Outcome
 from tldsec.keys.state import KeyEvent, KeyRecord, KeyState, Role, Transition
 from tldsec.keys.timing import TimingParams
+from tldsec.keys.transfer import Transfer
 from tldsec.policy import Policy
 from tldsec.signconf import SigningConfig
 
@@ -216,6 +217,25 @@ class KeyManager:
             )
         foreign = tuple(k.zone_key() for k in tr.live_keys(at)) if tr is not None else ()
         return signing_config(keys, self.policy, at, foreign)
+
+    def handed_over(self, now: datetime | None = None) -> Transfer | None:
+        """The operator transfer whose end (our role's) was reached by ``now``; None while
+        this home still signs the zone (keys/transfer.py step ``end``). From then on the
+        zone is another operator's: a state, not a failure, for the cycle and serve."""
+        at = now or self._clock.now()
+        with self._read() as session:
+            tr = transfer_service.load(session) if self._check_meta(session) else None
+        if tr is None or tr.ended is None or tr.ended > at:
+            return None
+        return tr
+
+    def transfer_end_due(self, now: datetime | None = None) -> bool:
+        """Whether ``run_due`` at ``now`` takes the transfer's last step (our role ends)."""
+        at = now or self._clock.now()
+        with self._read() as session:
+            self._check_meta(session)
+            keys, tr = _load(session), transfer_service.load(session)
+        return tr is not None and transfer.after_handover(tr, keys, self.timing, at)[1]
 
     def transfer_step_due(self, now: datetime | None = None) -> str | None:
         """What the operator transfer has due at ``now`` after its handover (our DS

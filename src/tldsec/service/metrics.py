@@ -53,6 +53,7 @@ class Snapshot:
     signing: bool = True
     facts: Facts = field(default_factory=Facts)
     lease: dict[str, Any] | None = None  # publication.py's lease_report()
+    handed_over: bool = False  # the zone is another operator's now (keys/transfer.py)
 
 
 class Metrics:
@@ -164,13 +165,17 @@ class _StateCollector(Collector):
                 "Seconds since the served serial was published",
                 now - s.serial_published.timestamp(),
             )
-        if s.earliest_expiry is not None:
+        # Handed over to another operator, our role ended (DPS 4.6): the signatures of
+        # our last zone expire and registry changes wait, as they must; not ours to
+        # alert on, so those gauges are left out, and tldsec_zone_handed_over says why.
+        ours = not s.handed_over
+        if s.earliest_expiry is not None and ours:
             yield from gauge(
                 "tldsec_signature_earliest_expiry_seconds",
                 "Seconds from now to the earliest RRSIG expiration in the published zone",
                 s.earliest_expiry.timestamp() - now,
             )
-        if s.signatures_refresh_at is not None:
+        if s.signatures_refresh_at is not None and ours:
             yield from gauge(
                 "tldsec_signature_refresh_due_seconds",
                 "Seconds from now until a signature falls below the refresh threshold",
@@ -186,7 +191,7 @@ class _StateCollector(Collector):
         yield from gauge(
             "tldsec_pending_changes", "Registry changes not yet in the zone", f.pending_changes
         )
-        if f.pending_changes is not None:
+        if f.pending_changes is not None and ours:
             oldest = 0.0 if f.oldest_pending is None else now - f.oldest_pending.timestamp()
             yield from gauge(
                 "tldsec_pending_oldest_age_seconds",
@@ -200,6 +205,12 @@ class _StateCollector(Collector):
             databases.add_metric([name], float(error is None))
         yield databases
         if s.signing:
+            yield from gauge(
+                "tldsec_zone_handed_over",
+                "1 once the zone was handed over to another operator and our role ended "
+                "(DPS 4.6): no cycle runs, signature and pending-change gauges are left out",
+                float(s.handed_over),
+            )
             keys = GaugeMetricFamily(
                 "tldsec_keys", "Keys of the zone by role and state", labels=["role", "state"]
             )

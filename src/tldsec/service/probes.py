@@ -2,7 +2,8 @@
 neither /health nor /metrics ever waits on a database: whether each database answers
 (a fault names it, without its password), the registry changes not yet in the zone, the
 EPP transaction log's new rows (command latency and result codes, whichever process
-served them), and the keys' states and next event.
+served them), the keys' states and next event, and whether the zone was handed over to
+another operator (keys/transfer.py: our role ended).
 
 A database that does not answer is asked again with back-off (``tldsec.backoff``): the probe
 interval doubles up to a minute, and returns to the base once it answers."""
@@ -46,6 +47,9 @@ class Facts:
     key_states: Counter[tuple[str, str]] = field(default_factory=Counter)  # (role, state)
     next_key_event: datetime | None = None
     next_key_action: str | None = None
+    # The zone handed over to another operator, our role ended (operator, handed_over,
+    # ended, note); None while it is ours to sign, or not known.
+    handed_over: dict[str, str] | None = None
     probed_at: datetime | None = None
 
 
@@ -87,6 +91,7 @@ class Probes:
         ]
         | None = None,
         change_id: Callable[[], int] | None = None,
+        handed_over: Callable[[datetime], dict[str, str] | None] | None = None,
     ) -> None:
         by_url: dict[str, DatabaseProbe] = {}
         self.probes: dict[str, DatabaseProbe] = {}
@@ -96,6 +101,7 @@ class Probes:
         self.registry = registry.engine if registry is not None and registry_facts else None
         self.key_facts = key_facts
         self.change_id = change_id
+        self.handed_over = handed_over
         self.epp_after: int | None = None  # the newest epp_transaction row seen
 
     def run(self, now: datetime) -> tuple[Facts, list[EppRow]]:
@@ -114,6 +120,8 @@ class Probes:
         if self.key_facts is not None and facts.databases.get("signer") is None:
             try:
                 facts.key_states, facts.next_key_event, facts.next_key_action = self.key_facts(now)
+                if self.handed_over is not None:
+                    facts.handed_over = self.handed_over(now)
             except (SQLAlchemyError, TldsecError) as exc:
                 log.warning("probe: the key facts: %s", " ".join(str(exc).split()[:20]))
         return facts, rows

@@ -51,6 +51,7 @@ from tldsec.backoff import Backoff
 from tldsec.clock import Clock, from_epoch
 from tldsec.cycle import Cycle, load_cycle_settings, open_cycle, open_store
 from tldsec.cycle.lease import LeaseRow, PublicationLease
+from tldsec.cycle.run import handed_over_note
 from tldsec.cycle.schedule import Scheduler
 from tldsec.cycle.state import STATE_FILE, CycleState
 from tldsec.distribute.config import DistributeSettings
@@ -319,11 +320,23 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
             first = min(timed, key=lambda s: s.due or now) if timed else None
             return states, first.due if first else None, first.describe() if first else None
 
+        def handed_over(now: datetime) -> dict[str, str] | None:
+            tr = checker.keys.handed_over(now)
+            if tr is None or tr.handed_over is None or tr.ended is None:
+                return None
+            return {
+                "operator": tr.operator,
+                "handed_over": tr.handed_over.isoformat(),
+                "ended": tr.ended.isoformat(),
+                "note": f"{handed_over_note(tr)}: no cycle runs; the zone is theirs",
+            }
+
         return Probes(
             urls,
             registry_facts=True,
             key_facts=key_facts,
             change_id=lambda: checker.state().change_id,
+            handed_over=handed_over,
         )
 
     async def watch_probes(self, probes: Probes, seconds: float = PROBE_SECONDS) -> None:
@@ -337,6 +350,9 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
                     log.error("%s", error)
                 elif error is None and before is not None:
                     log.info("%s database answers again", name)
+            if facts.handed_over is not None and self.facts.handed_over is None:
+                # once per serve (not per check): the end of our role is a state
+                log.info("%s", facts.handed_over["note"])
             self.facts = facts
             self.metrics.epp_done(rows)
             ok = all(error is None for error in facts.databases.values())
@@ -396,6 +412,8 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
             "lease": self.lease_report(),
             "push": [s.as_json() for s in self.pusher.states.values()] if self.pusher else [],
             "push_listen": list(self.push_address or ()),
+            # the zone was handed over to another operator (DPS 4.6): a note, no fault
+            "handed_over": self.facts.handed_over,
         }
 
     def _serial(self) -> int | None:
@@ -451,6 +469,7 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
             signing=self.signing,
             facts=self.facts,
             lease=report["lease"],
+            handed_over=self.facts.handed_over is not None,
         )
 
     # --- the servers ------------------------------------------------------------------
