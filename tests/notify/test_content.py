@@ -1,6 +1,6 @@
 """Each notice kind rendered, queued and sent through a real SMTP server, its content
 read back: KSK and ZSK rollovers ahead and done, emergencies, incidents and their end,
-a DPS change, DS live."""
+a DPS change, DS live, going insecure, an operator transfer."""
 
 from __future__ import annotations
 
@@ -242,3 +242,80 @@ def test_the_last_step_of_going_insecure_is_not_announced_as_a_rollover(policy: 
     # After it: the retired keys are not "rollovers done".
     after = sim.unsigned_at + timedelta(hours=1)
     assert [d.id for d in n.rollover_notices(sim.keys, [], after, ahead)] == []
+
+
+def test_an_operator_transfer_is_announced_at_each_step(tmp_path: Path, audit: AuditLog) -> None:
+    """DPS 4.6 "as smooth as possible": the start (the first import), the handover, the
+    end of our role, and a cancel, each once; a second import is not a new start."""
+    entries = [
+        entry(4, T0, "key.transfer_started", "operator:ann", operator="newco", reason="sale",
+              imported=["KSK 11111 algorithm 8", "ZSK 22222 algorithm 8"]),
+        entry(5, T0 + timedelta(hours=1), "key.transfer_started", "operator:ann",
+              operator="newco", reason="their second ZSK", imported=["ZSK 33333 algorithm 8"]),
+        entry(8, T0 + timedelta(days=3), "key.transfer_handed_over", "operator:ann",
+              operator="newco", reason="contract date"),
+        entry(9, T0 + timedelta(days=6), "key.transfer_ended", "component:cycle",
+              operator="newco"),
+    ]  # fmt: skip
+    drafts = n.transfer_notices(entries, T0 + timedelta(days=6))
+    assert [d.id for d in drafts] == [
+        "operator-transfer:4", "operator-transfer:8", "operator-transfer:9",
+    ]  # fmt: skip
+    # An old start outside the lookback is not announced, its continuation neither.
+    assert [d.id for d in n.transfer_notices(entries[:2], T0 + timedelta(days=30))] == []
+    mails = send_all(drafts, tmp_path, audit)
+    [start, *_] = mails["operator-transfer:4"]
+    subject = str(start["Subject"]).strip()
+    assert subject == "[example.] The operation of example. moves to newco, signed throughout"
+    body = " ".join(text(start).split())
+    assert "Reason: sale" in body and "KSK 11111 algorithm 8; ZSK 22222 algorithm 8" in body
+    assert "never insecure" in body and "trust anchor" in body
+    [handover, *_] = mails["operator-transfer:8"]
+    assert "handed over to newco: the delegation moves" in str(handover["Subject"])
+    assert "newco's name servers only" in " ".join(text(handover).split())
+    [end, *_] = mails["operator-transfer:9"]
+    assert "Our role for example. has ended: newco operates the zone" in str(end["Subject"])
+    assert "we sign the zone no more" in " ".join(text(end).split())
+    assert sorted(str(x["To"]) for x in mails["operator-transfer:9"]) == [
+        "a@reg.example", "b@reg.example", "dns-operations@lists.example", "noc@nic.example",
+    ]  # fmt: skip
+
+
+def test_transfer_notices_from_the_transfers_own_records(
+    tmp_path: Path, audit: AuditLog, policy: Policy
+) -> None:
+    """The records ``keys transfer`` writes make the notices: a start, its cancel (once
+    announced, a cancel is too), a new start; a second import of it is no new start."""
+    from tests.keys.test_transfer import dnskey_line
+    from tldsec.keys.database import open_signer_db
+    from tldsec.keys.service import KeyManager
+    from tldsec.keys.transfer_service import TransferManager
+    from tldsec.notify.run import due_notices
+
+    settings = load_settings(tmp_path / "home")
+    engine = open_signer_db(settings.signer_db_url)
+    clock = SystemClock()
+    try:
+        km = KeyManager(
+            engine, None, settings.policy, clock, origin=settings.origin, recorder=audit.record
+        )
+        tm = TransferManager(km)
+        ksk, zsk = dnskey_line(257, 2048), dnskey_line(256, 1024)
+        tm.import_dnskeys(ksk + "\n" + zsk, "newco", "sale")
+        tm.cancel("the sale fell through")
+        tm.import_dnskeys(dnskey_line(257, 2048) + "\n" + dnskey_line(256, 1024), "other", "sold")
+        tm.import_dnskeys(dnskey_line(256, 1024), "other", "their standby ZSK")
+        drafts = [
+            d
+            for d in due_notices(settings, engine, audit, clock.now())
+            if d.kind is n.NoticeKind.OPERATOR_TRANSFER
+        ]
+    finally:
+        engine.dispose()
+    assert [(d.context["stage"], d.context["operator"]) for d in drafts] == [
+        ("started", "newco"), ("cancelled", "newco"), ("started", "other"),
+    ]  # fmt: skip
+    mails = send_all(drafts, tmp_path, audit)
+    [cancel, *_] = mails[drafts[1].id]
+    assert str(cancel["Subject"]).strip() == "[example.] The move of example. to newco is cancelled"
+    assert "Reason: the sale fell through" in text(cancel)

@@ -36,6 +36,9 @@ class NoticeKind(StrEnum):
     DPS_CHANGE = "dps-change"  # a significant DPS change N days ahead (DPS 1.4.3)
     DS_LIVE = "ds-live"  # to one registrar: its DS change is in the published zone
     GO_INSECURE = "go-insecure"  # DNSSEC ends for the zone (DPS 4.6), or that is cancelled
+    # The zone moves to another operator, signed throughout (DPS 4.6, decision 47): its
+    # start, the handover, the end of our role, or its cancel.
+    OPERATOR_TRANSFER = "operator-transfer"
 
 
 PUBLIC_KINDS = tuple(k for k in NoticeKind if k is not NoticeKind.DS_LIVE)
@@ -259,6 +262,56 @@ def go_insecure_notices(
         for e in entries
         if e.event in GO_INSECURE_EVENTS and now - lookback <= e.time <= now
     ]
+
+
+TRANSFER_EVENTS = (
+    "key.transfer_started",  # at each import; the first of a transfer starts it
+    "key.transfer_handed_over",
+    "key.transfer_ended",
+    "key.transfer_cancelled",
+)
+TRANSFER_STAGES = {
+    "key.transfer_started": "started",
+    "key.transfer_handed_over": "handed-over",
+    "key.transfer_ended": "ended",
+    "key.transfer_cancelled": "cancelled",
+}
+
+
+def transfer_notices(
+    entries: Sequence[Entry], now: datetime, lookback: timedelta = DEFAULT_LOOKBACK
+) -> list[Draft]:
+    """DPS 4.6 "GMO will participate in the transition so as to make it as smooth as
+    possible": the operator transfer announced publicly and to the registrars when it
+    starts (the gaining operator's keys imported), at the handover (the delegation
+    moves) and when our role ends, and if it is cancelled; each once, from the audit
+    log's records within ``lookback``. ``entries`` are every transfer record, oldest
+    first: an import that adds keys to a transfer under way is not a new start."""
+    drafts: list[Draft] = []
+    under_way: str | None = None  # the operator of the transfer the records are in
+    for e in entries:
+        if e.event not in TRANSFER_STAGES:
+            continue
+        operator = str(e.details.get("operator", ""))
+        stage = TRANSFER_STAGES[e.event]
+        again = stage == "started" and under_way == operator
+        under_way = operator if stage in ("started", "handed-over") else None
+        if again or not now - lookback <= e.time <= now:
+            continue
+        drafts.append(
+            Draft(
+                f"operator-transfer:{e.seq}",
+                NoticeKind.OPERATOR_TRANSFER,
+                {
+                    "stage": stage,
+                    "operator": operator,
+                    "reason": str(e.details.get("reason", "")),
+                    "when": _iso(e.time),
+                    "keys": [str(k) for k in e.details.get("imported") or []],
+                },
+            )
+        )
+    return drafts
 
 
 def _names(names: set[str] | None) -> set[str]:

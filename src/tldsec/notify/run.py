@@ -150,12 +150,15 @@ def due_notices(
     insecure = list(
         iter_entries(audit.engine, EntryFilter(since=since, events=n.GO_INSECURE_EVENTS))
     )
+    # Every transfer record (a handful per transfer): whether an import starts one.
+    transfers = list(iter_entries(audit.engine, EntryFilter(events=n.TRANSFER_EVENTS)))
     return [
         *n.rollover_notices(keys, calendar, now, ahead),
         *n.incident_notices(found, now),
         *n.dps_notices(dps_versions(settings), now, timedelta(days=t.dps_notice_days)),
         *n.ds_live_notices(ds_entries, t.ds_live_registrars, now),
         *n.go_insecure_notices(insecure, now),
+        *n.transfer_notices(transfers, now),
     ]
 
 
