@@ -18,7 +18,9 @@ from pathlib import Path
 
 from tests.distribute.homes import FAST_CYCLE, audit_events, make_home, tldsec
 from tests.keys.test_transfer import dnskey_line
-from tldsec.clock import SystemClock
+from tldsec.cli.status import health, status
+from tldsec.cli.status import text as status_text
+from tldsec.clock import FakeClock, SystemClock
 from tldsec.keys import transfer
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.models import META_ID, SignerMeta
@@ -87,6 +89,16 @@ def test_the_end_is_a_state_not_a_failure(tmp_path: Path) -> None:
         assert later["outcome"] == "unchanged" and later["distributed"] == last["distributed"]
         assert str(later["reason"]).startswith("nothing to do: handed over to gaining on ")
         assert "INFO" in err and "skipped: nothing to do: handed over to gaining" in err
+    # tldsec status weeks later: HANDED OVER, and the expired signatures of our last zone
+    # are not a problem to fix (exit 0), where they would be for a zone we still sign.
+    later_on = FakeClock(SystemClock().now() + timedelta(days=40))
+    report = status(load_settings(home), later_on)
+    assert report["transfer"]["ended"] is not None and report["health"]["state"] == "ok", report
+    assert "HANDED OVER" in status_text(report)
+    report["transfer"] = None
+    assert "signatures expire" in " ".join(
+        health(report, load_settings(home), later_on.now())["problems"]
+    )
     check = tldsec("cycle", "--home", str(home), "--check", check=False)
     assert check.returncode == 0 and check.stdout.strip() == "nothing to do"
     assert "cycle.failed" not in audit_events(home)

@@ -64,7 +64,10 @@ def health(report: dict[str, Any], settings: Settings, now: datetime) -> dict[st
         degraded.append(f"the last cycle failed at {last.get('stage')}: {last.get('error')}")
     expiry = report["earliest_signature_expiry"]
     margin = settings.policy.cycle.safety_margin
-    if expiry is not None and datetime.fromisoformat(expiry) <= now + margin:
+    # Handed over to another operator, our role ended (DPS 4.6): our last zone's
+    # signatures expire as they must; the zone is theirs to sign, nothing to fix here.
+    handed_over = (report.get("transfer") or {}).get("ended") is not None
+    if expiry is not None and not handed_over and datetime.fromisoformat(expiry) <= now + margin:
         degraded.append(f"signatures expire at {expiry}, within the safety margin ({margin})")
     audit = report["audit"]
     if not audit.get("initialized"):
