@@ -9,8 +9,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from tldsec.audit.entry import Entry
-from tldsec.keys.simulate import simulate
+from tldsec.keys.simulate import fake_key_factory, simulate
+from tldsec.keys.state import Role
 from tldsec.keys.timing import TimingParams
+from tldsec.keys.transfer import ForeignKey, Transfer
 from tldsec.notify.notices import (
     NoticeKind,
     dps_notices,
@@ -123,3 +125,29 @@ def test_ds_live_only_after_a_cycle_that_began_after_the_change() -> None:
     # not opted in: nothing; before any later cycle: nothing
     assert ds_live_notices(entries, [], now) == []
     assert ds_live_notices(entries[:4], ["reg-a"], now) == []
+
+
+def test_no_rollover_is_announced_while_a_transfer_holds_new_keys(policy: Policy) -> None:
+    """DPS 4.6: during an operator transfer no key of ours is made or published (the
+    transfer's hold gate), so the calendar and the rollover-ahead notices promise none."""
+    timing = TimingParams.from_policy(policy)
+    sim = simulate(policy, timing, T0, 2)
+    now = T0 + timedelta(days=2)
+    theirs = fake_key_factory(policy, seed=99, prefix="gaining")
+    started = T0 + timedelta(days=1)
+    handover = Transfer(
+        "gaining",
+        started,
+        tuple(
+            ForeignKey(k.flags, k.algorithm, k.public_key, "gaining", started)
+            for k in (theirs(Role.KSK, started), theirs(Role.ZSK, started))
+        ),
+    )
+    free = rollover_calendar(sim.keys, policy, timing, now, 120)
+    held = rollover_calendar(sim.keys, policy, timing, now, 120, handover=handover)
+    new_keys = ("a new KSK", "a new ZSK")
+    assert [c for c in free if c.description.startswith(new_keys)]  # a roll would be due
+    assert not [c for c in held if c.description.startswith(new_keys)]
+    ahead = timedelta(days=120)
+    assert rollover_notices(sim.keys, free, now, ahead)
+    assert rollover_notices(sim.keys, held, now, ahead) == []

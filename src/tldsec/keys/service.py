@@ -218,6 +218,11 @@ class KeyManager:
         foreign = tuple(k.zone_key() for k in tr.live_keys(at)) if tr is not None else ()
         return signing_config(keys, self.policy, at, foreign)
 
+    def transfer(self) -> Transfer | None:
+        """The operator transfer under way or ended (keys/transfer.py); None if none."""
+        with self._read() as session:
+            return transfer_service.load(session) if self._check_meta(session) else None
+
     def handed_over(self, now: datetime | None = None) -> Transfer | None:
         """The operator transfer whose end (our role's) was reached by ``now``; None while
         this home still signs the zone (keys/transfer.py step ``end``). From then on the

@@ -500,10 +500,13 @@ def forecast(
     parent: ParentModel | None = None,
     backup_delay: timedelta = timedelta(0),
     insecure_since: datetime | None = None,
+    handover: transfer.Transfer | None = None,
 ) -> SimResult:
     """The schedule of the zone's keys as they are at ``start``, ``days`` ahead: the
     rollover calendar of the public repository (DPS 2.2). ``insecure_since``: the zone
     is going insecure (DPS 4.6): no KSK rolls, the zone is published unsigned at the end.
+    ``handover``: the operator transfer under way (DPS 4.6, keys/transfer.py); its hold
+    gate keeps every new key of ours out until it ends or is cancelled.
 
     The parent holds the DS of each KSK whose DS is seen at ``start``; a DS submitted
     (or withdrawal requested) and not yet confirmed is taken to change at the parent
@@ -522,6 +525,7 @@ def forecast(
         backup_delay=backup_delay,
         keys=tuple(keys),
         insecure_since=insecure_since,
+        handover=handover,
     )
     for k in keys:
         ds = k.ds_state_at(start)

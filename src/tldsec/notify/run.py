@@ -135,7 +135,7 @@ def due_notices(
     going = km.going_insecure()
     calendar = rollover_calendar(
         keys, settings.policy, timing, now, max(1, ahead.days + 1),
-        insecure_since=going[0] if going else None,
+        insecure_since=going[0] if going else None, handover=km.transfer(),
     )  # fmt: skip
     since = now - n.DEFAULT_LOOKBACK
     # An incident that began before the window may end inside it.

@@ -19,6 +19,7 @@ from tldsec.audit.entry import format_time
 from tldsec.keys.simulate import ParentModel, forecast
 from tldsec.keys.state import KeyRecord
 from tldsec.keys.timing import TimingParams
+from tldsec.keys.transfer import Transfer
 from tldsec.policy import Policy
 
 _SHOWN = {
@@ -60,12 +61,18 @@ def rollover_calendar(
     *,
     parent: ParentModel | None = None,
     insecure_since: datetime | None = None,
+    handover: Transfer | None = None,
 ) -> list[CalendarEntry]:
     """The planned key events from ``now`` for ``days`` days, in time order;
-    ``insecure_since``: the zone is going insecure (DPS 4.6), no KSK rolls any more."""
+    ``insecure_since``: the zone is going insecure (DPS 4.6), no KSK rolls any more;
+    ``handover``: an operator transfer is under way (DPS 4.6), no key of ours is made
+    or published until it ends or is cancelled."""
     if not keys:
         return []
-    result = forecast(keys, policy, timing, now, days, parent=parent, insecure_since=insecure_since)
+    result = forecast(
+        keys, policy, timing, now, days,
+        parent=parent, insecure_since=insecure_since, handover=handover,
+    )  # fmt: skip
     known = {k.key_tag for k in keys}
     end = now + timedelta(days=days)
     out: list[CalendarEntry] = []

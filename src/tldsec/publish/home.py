@@ -101,7 +101,13 @@ def build_home_site(
         ds=ds,
         dps=versions,
         calendar=rollover_calendar(
-            keys, settings.policy, timing, now, table.calendar_days, insecure_since=insecure
+            keys,
+            settings.policy,
+            timing,
+            now,
+            table.calendar_days,
+            insecure_since=insecure,
+            handover=km.transfer(),
         ),
         incidents=incidents(
             iter_entries(audit.engine, flt), now, settings.policy.cycle.safety_margin
