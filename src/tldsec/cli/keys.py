@@ -15,7 +15,6 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tldsec.audit.config import open_audit_log
@@ -37,8 +36,6 @@ from tldsec.keys import go_insecure
 from tldsec.keys.config import KeySettings, load_key_settings
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.ds import DEFAULT_DIGEST_TYPES
-from tldsec.keys.gates import ParentServer
-from tldsec.keys.parentproof import TrustAnchor
 from tldsec.keys.planner import Step
 from tldsec.keys.service import KeyManager
 from tldsec.keys.simulate import ParentModel, format_table, simulate
@@ -132,18 +129,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "anchor; confirm what they all show",
         _check_parent,
     )
-    a.add_argument(
-        "--trust-anchor",
-        metavar="FILE",
-        help="the parent zone's DS/DNSKEY lines (default: [keys] parent_trust_anchor)",
-    )
-    a.add_argument(
-        "--server",
-        action="append",
-        metavar="ADDR[:PORT]",
-        help="a parent name server (repeatable; default: [keys] parent_servers)",
-    )
-    a.add_argument("--timeout", type=float, default=3.0, help="seconds per query")
+    keys_transfer.parent_arguments(a)
     a = action("export-ds", "the DS set for the parent zone", _export_ds, json_flag=True)
     a.add_argument(
         "--digest-type",
@@ -519,19 +505,9 @@ def _ds_gate(args: argparse.Namespace) -> int:
 
 
 def _check_parent(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    conf = load_key_settings(settings)
-    try:
-        servers = (
-            [ParentServer.parse(s) for s in args.server] if args.server else conf.parent_servers
-        )
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from exc
-    anchor = TrustAnchor.from_file(
-        Path(args.trust_anchor) if args.trust_anchor else conf.parent_trust_anchor
-    )
+    servers, anchor = keys_transfer.parent_check_target(args)
     with _manager(args) as km:
-        check, made = km.check_parent(list(servers), anchor, args.timeout)
+        check, made = km.check_parent(servers, anchor, args.timeout)
         keys = km.key_records()
         ttl_problem = km.parent_ttl_problem(check)
     for a in check.answers:

@@ -62,7 +62,7 @@ def register(acts: argparse._SubParsersAction[argparse.ArgumentParser], keys_cli
         "operator's DS; the first time it does is recorded",
         _check_parent,
     )
-    _parent_arguments(a)
+    parent_arguments(a)
     a = action(
         "handover",
         "the point of no return: the parent delegates to the gaining operator's servers "
@@ -72,7 +72,7 @@ def register(acts: argparse._SubParsersAction[argparse.ArgumentParser], keys_cli
     )
     a.add_argument("--cancel", action="store_true", help="end the transfer before handover")
     a.add_argument("--reason", required=True, help="why: recorded in the audit log")
-    _parent_arguments(a)
+    parent_arguments(a)
     add_ceremony_argument(a)
 
 
@@ -82,7 +82,7 @@ def handler_with(keys_cli: Any, handler: Any, args: argparse.Namespace) -> int:
     return result
 
 
-def _parent_arguments(a: argparse.ArgumentParser) -> None:
+def parent_arguments(a: argparse.ArgumentParser) -> None:
     a.add_argument(
         "--trust-anchor",
         metavar="FILE",
@@ -97,7 +97,9 @@ def _parent_arguments(a: argparse.ArgumentParser) -> None:
     a.add_argument("--timeout", type=float, default=3.0, help="seconds per query")
 
 
-def _parent(args: argparse.Namespace) -> tuple[list[ParentServer], TrustAnchor]:
+def parent_check_target(args: argparse.Namespace) -> tuple[list[ParentServer], TrustAnchor]:
+    """The parent's servers and trust anchor: the options of ``parent_arguments``, else
+    the [keys] settings (shared by 'keys check-parent' and 'keys transfer check-parent')."""
     conf = load_key_settings(settings_from_args(args))
     try:
         servers = (
@@ -176,7 +178,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _check_parent(args: argparse.Namespace) -> int:
-    servers, anchor = _parent(args)
+    servers, anchor = parent_check_target(args)
     with args.keys_cli._manager(args) as km:
         check, served = TransferManager(km).check_parent(servers, anchor, args.timeout)
     for a in check.answers:
@@ -202,7 +204,7 @@ def _handover(args: argparse.Namespace) -> int:
               "the next cycle; its servers must be out of the delegation and its DS may "
               "leave the parent")  # fmt: skip
         return 0
-    servers, anchor = _parent(args)
+    servers, anchor = parent_check_target(args)
     with kc._manager(args) as km:
         tm = TransferManager(km)
         tr = tm.handover(servers, anchor, args.reason, args.timeout)
