@@ -22,7 +22,7 @@ from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import Clock, SystemClock, from_epoch
 from tldsec.cycle import LAST_REPORT, CycleState, open_cycle
 from tldsec.cycle.state import UNSIGNED_NAME
-from tldsec.errors import ExitCode, TransferRefused
+from tldsec.errors import ExitCode
 from tldsec.keys.planner import Action, Plan
 from tldsec.keys.transfer import Transfer, TransferStep
 from tldsec.keys.transfer_service import TransferManager
@@ -107,12 +107,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
         serial = cycle.store.current()
         transfer = TransferManager(cycle.keys)
         handover = transfer.current()
-        try:
-            pending = cycle.pending(now)
-        except TransferRefused:
-            if handover is None or handover.ended is None:
-                raise
-            pending = None  # handed over: this home signs the zone no more
+        pending = cycle.pending(now)  # None once handed over: nothing is ours to sign
         plan = cycle.keys.plan(now)
         transfer_steps = transfer.status(now) if handover is not None else []
         insecure = cycle.keys.going_insecure()
