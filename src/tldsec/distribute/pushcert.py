@@ -1,9 +1,10 @@
 """The certificates of the push channel (decision 49): self-signed, one per signer and
 one per primary, pinned by each other's exact certificate and its SHA-256 fingerprint.
 
-``new_certificate`` makes an ECDSA P-256 key and a self-signed certificate for it (the
-key file 0600); ``fingerprint`` is the SHA-256 of the certificate's DER bytes, the value
-operators compare between sites before writing it into ``[push]``.
+``new_certificate`` makes an ECDSA P-256 key and a self-signed certificate for it
+(``selfsigned.py``; the key file 0600); ``fingerprint`` is the SHA-256 of the
+certificate's DER bytes, the value operators compare between sites before writing it
+into ``[push]``.
 """
 
 from __future__ import annotations
@@ -14,12 +15,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
-from tldsec.atomicfile import replacing
 from tldsec.errors import ConfigError
+from tldsec.selfsigned import self_signed
 
 VALIDITY = timedelta(days=3650)  # the pin, not the dates, is what is trusted
 
@@ -39,32 +38,15 @@ def new_certificate(name: str, directory: Path, now: datetime) -> PushIdentity:
     for path in (cert_path, key_path):
         if path.exists():
             raise ConfigError(f"{path} exists: remove it first, or choose another --name")
-    directory.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"tldsec push {name}")])
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + VALIDITY)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(_dns_safe(name))]), False)
-        .sign(key, hashes.SHA256())
+    made = self_signed(
+        cert_path,
+        key_path,
+        f"tldsec push {name}",
+        now=now,
+        validity=VALIDITY,
+        dns_names=(_dns_safe(name),),
     )
-    with replacing(key_path, "wb", permissions=0o600) as out:
-        out.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    with replacing(cert_path, "wb", permissions=0o644) as out:
-        out.write(cert.public_bytes(serialization.Encoding.PEM))
-    return PushIdentity(cert_path, key_path)
+    return PushIdentity(made.cert, made.key)
 
 
 def fingerprint_der(der: bytes) -> str:

@@ -6,17 +6,11 @@ certificate from their CA in ``[epp] tls_cert`` / ``tls_key``.
 
 from __future__ import annotations
 
-import ipaddress
-import os
 from datetime import timedelta
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
 from tldsec.clock import Clock, SystemClock
+from tldsec.selfsigned import self_signed
 
 
 def make_self_signed(
@@ -28,35 +22,17 @@ def make_self_signed(
     days: int = 825,
 ) -> str:
     """Write a P-256 key (mode 0600) and a self-signed certificate for ``hostname``
-    (also valid for 127.0.0.1 and ::1); returns the certificate's SHA-256 fingerprint."""
-    now = (clock or SystemClock()).now()
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
-    alt_names: list[x509.GeneralName] = [x509.DNSName(hostname)]
-    for address in ("127.0.0.1", "::1"):
-        alt_names.append(x509.IPAddress(ipaddress.ip_address(address)))
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=days))
-        .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .sign(key, hashes.SHA256())
+    (also valid for 127.0.0.1 and ::1), both atomically; returns the certificate's
+    SHA-256 fingerprint. The certificate is a CA (path length 0) so that an EPP client
+    may configure it as its trust anchor."""
+    made = self_signed(
+        cert_path,
+        key_path,
+        hostname,
+        now=(clock or SystemClock()).now(),
+        validity=timedelta(days=days),
+        dns_names=(hostname,),
+        ip_addresses=("127.0.0.1", "::1"),
+        ca=True,
     )
-    key_path.parent.mkdir(parents=True, exist_ok=True)
-    cert_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert.fingerprint(hashes.SHA256()).hex()
+    return made.sha256
