@@ -1,5 +1,6 @@
 """``tldsec status``: the zone serial, the last cycle, the key plan's next event, the
-earliest signature expiry, the last verification report and the HSM (locked or active,
+earliest signature expiry, the last verification report, the publication lease (who
+holds it, its token and expiry, whether this signer does) and the HSM (locked or active,
 as the running ``tldsec serve`` says over its activation socket), for people or as JSON.
 It never opens the HSM.
 
@@ -162,6 +163,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
         },
         "hsm": hsm_status(settings),
         "serve": serve_status(settings),
+        "lease": lease_status(settings),
         "replicas": replica_status(settings),
         "notices": notice_status(settings),
         "now": now.isoformat(),
@@ -225,6 +227,37 @@ def notice_status(settings: Settings) -> dict[str, Any] | None:
     if found is None:
         return None
     return {**found, "smtp_host": settings.config.notify.smtp_host or None}
+
+
+def lease_status(settings: Settings) -> dict[str, Any]:
+    """The publication lease (decision 49) as the registry database holds it: holder,
+    fencing token, expiry on the database's clock, and whether this home's signer
+    (``[lease] name``, else ``HOSTNAME:HOME``) holds it. Read only; a database that
+    does not answer is an ``error``, not a failed status."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from tldsec.cycle.lease import PublicationLease, default_holder
+    from tldsec.db.base import make_engine
+
+    me = settings.config.lease.name or default_holder(settings.home)
+    out: dict[str, Any] = {"me": me}
+    engine = make_engine(settings.registry_db_url)
+    try:
+        row = PublicationLease(engine, me).read()
+    except SQLAlchemyError as exc:
+        orig = getattr(exc, "orig", None)
+        out["error"] = " ".join(str(orig if orig is not None else exc).split())
+        return out
+    finally:
+        engine.dispose()
+    out.update(
+        holder=row.holder or None,
+        token=row.token,
+        expires=None if not row.holder else from_epoch(row.expires_ms // 1000).isoformat(),
+        live=row.live,
+        held_by_me=row.live and row.holder == me,
+    )
+    return out
 
 
 def serve_status(settings: Settings) -> dict[str, Any] | None:
@@ -405,6 +438,7 @@ def text(r: dict[str, Any]) -> str:
             )
         lines.extend(f"INCIDENT        {line}" for line in replicas["incidents"])
         lines.extend(f"waiting         {line}" for line in replicas["waiting"])
+    lines.extend(_lease_lines(r.get("lease")))
     hsm = r.get("hsm")
     if hsm:
         tokens = ", ".join(f"{t['name']} '{t['label']}'" for t in hsm.get("tokens", []))
@@ -440,6 +474,26 @@ def text(r: dict[str, Any]) -> str:
     lines.append(f"health          {h['state'].upper() if h['problems'] else 'ok'}")
     lines.extend(f"                {p}" for p in h["problems"])
     return "\n".join(lines)
+
+
+def _lease_lines(lease: dict[str, Any] | None) -> list[str]:
+    if lease is None:
+        return []
+    if lease.get("error"):
+        return [f"lease           cannot be read from the registry database: {lease['error']}"]
+    if lease["holder"] is None:
+        return [f"lease           never taken (this signer would take it as {lease['me']!r})"]
+    if lease["held_by_me"]:
+        who = "held by THIS signer"
+    elif lease["live"]:
+        who = "held by another signer"
+    else:
+        who = "EXPIRED: no signer publishes until one takes it"
+    return [
+        f"lease           {who}: {lease['holder']!r}, token {lease['token']}, "
+        f"expires {_short(lease['expires'])}"
+        + ("" if lease["held_by_me"] else f" (this signer: {lease['me']!r})")
+    ]
 
 
 def _audit_lines(a: dict[str, Any]) -> list[str]:
