@@ -13,12 +13,12 @@ import pytest
 from tests.cli.test_init_sign import audit_events
 from tests.fixtures.epp import make_client_cert
 from tldsec.cli.common import operator_actor
-from tldsec.cli.epp import parse_listen
 from tldsec.cli.main import main
 from tldsec.epp.client import EppClient
 from tldsec.epp.tls import client_context
 from tldsec.epp.tlscert import make_self_signed
 from tldsec.errors import ConfigError
+from tldsec.service.epp import parse_listen
 
 TLDSEC = Path(sys.executable).parent / "tldsec"
 

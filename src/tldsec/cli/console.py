@@ -21,8 +21,8 @@ def register(sub: Any) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from tldsec.cli.epp import parse_listen
     from tldsec.console.server import build_console, serve
+    from tldsec.service.epp import parse_listen
 
     settings = settings_from_args(args, databases=("registry", "audit"))
     host, port = parse_listen(args.listen or settings.config.console.listen)

@@ -4,32 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import logging
 import signal
 import socket
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tldsec.cli.common import add_home_argument, default_processes, settings_from_args
 from tldsec.clock import Clock, SystemClock
-from tldsec.epp.dispatch import Dispatcher
-from tldsec.epp.login import Gate, LoginGate
-from tldsec.epp.server import EppServer, ServerLimits
+from tldsec.epp.login import LoginGate
+from tldsec.epp.server import EppServer
 from tldsec.epp.shared_gate import RemoteGate
-from tldsec.epp.tls import server_context
 from tldsec.epp.workers import EppWorkers
-from tldsec.epp.xml.codec import Codec
 from tldsec.errors import ConfigError
-from tldsec.registry.audit import AuditRecorder, log_audit
-from tldsec.registry.context import rules_from_settings
-from tldsec.registry.database import RegistryDatabase
-from tldsec.registry.passwords import production_hasher
-from tldsec.settings import EppSettings, Settings
-
-if TYPE_CHECKING:
-    from tldsec.audit.log import AuditLog
+from tldsec.service.epp import build_server, login_gate, parse_listen, settle_heap, worker_args
+from tldsec.settings import Settings
 
 _log = logging.getLogger(__name__)
 
@@ -64,120 +52,6 @@ def register(sub: Any) -> None:
     worker.add_argument("--gate-fd", type=int, required=True)
     worker.add_argument("--audit", action="store_true")
     worker.set_defaults(handler=_worker)
-
-
-def parse_listen(value: str) -> tuple[str, int]:
-    """``HOST:PORT`` or ``[V6]:PORT``."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"--listen {value!r}: use HOST:PORT")
-    return host.strip("[]") or "127.0.0.1", int(port)
-
-
-@dataclass
-class EppParts:
-    """One process's EPP server and what must be closed after it."""
-
-    server: EppServer
-    db: RegistryDatabase
-    audit_log: AuditLog | None
-
-    def close(self) -> None:
-        try:
-            self.db.dispose()
-        finally:
-            if self.audit_log is not None:
-                self.audit_log.close()
-
-
-def login_gate(settings: Settings, clock: Clock) -> LoginGate:
-    """The login gate of a server (or of a supervisor of several): session counts in this
-    process, failed logins counted in the registry database, shared by every EPP process
-    and host (``registry/login_failures.py``). ``gate.close()`` releases the database."""
-    from tldsec.registry.login_failures import DbFailures
-
-    db = RegistryDatabase.from_url(settings.registry_db_url)
-    return LoginGate(
-        clock, max_sessions=settings.epp.sessions_per_registrar, failures=DbFailures(db)
-    )
-
-
-def build_server(settings: Settings, clock: Clock, gate: Gate, *, audit: bool) -> EppParts:
-    """The EPP server of one process: TLS context, registry database, dispatcher, and
-    with ``audit`` the audit log (DPS 4.4.1) for DS changes and logins."""
-    epp = settings.epp
-    if epp.tls_cert is None or epp.tls_key is None:
-        raise ConfigError("[epp] tls_cert and tls_key are needed to serve EPP")
-    context = server_context(
-        epp.tls_cert,
-        epp.tls_key,
-        client_ca=epp.client_ca,
-        require_client_cert=epp.require_client_cert,
-    )
-    # No ping before every checkout (a round trip per command): after a database
-    # restart one command fails with 2400 and the pool is renewed (docs/epp.md).
-    engine_args = {} if settings.registry_db_url.startswith("sqlite") else {"pool_pre_ping": False}
-    db = RegistryDatabase.from_url(settings.registry_db_url, **engine_args)
-    if not db.is_current():
-        db.dispose()
-        raise ConfigError("the registry database is not up to date: run 'tldsec db upgrade'")
-    durability = db.durability_warning()
-    if durability is not None:
-        _log.warning("%s", durability)
-    audit_log = None
-    recorder: AuditRecorder = log_audit
-    if audit:
-        from tldsec.audit.adapters import registry_recorder
-        from tldsec.audit.config import open_audit_log
-
-        try:
-            audit_log = open_audit_log(settings, clock, pre_ping=False)  # as the registry's
-        except BaseException:
-            db.dispose()
-            raise
-        recorder = registry_recorder(audit_log)
-    dispatcher = Dispatcher(
-        db=db,
-        rules=rules_from_settings(settings),
-        clock=clock,
-        hasher=production_hasher(),
-        gate=gate,
-        server_id=epp.server_id,
-        codec=Codec(max_bytes=epp.max_frame_bytes),
-        audit=recorder,
-    )
-    return EppParts(EppServer(dispatcher, context, server_limits(epp)), db, audit_log)
-
-
-def server_limits(epp: EppSettings) -> ServerLimits:
-    """What one client may cost the server, from ``[epp]`` (docs/config.md)."""
-    return ServerLimits(
-        max_frame_bytes=epp.max_frame_bytes,
-        idle_timeout=float(epp.idle_timeout_seconds),
-        max_unauthenticated_per_address=epp.unauthenticated_per_address,
-        max_unauthenticated=epp.unauthenticated_total,
-        login_timeout=float(epp.login_timeout_seconds),
-        min_frame_rate=float(epp.frame_min_bytes_per_second),
-    )
-
-
-def worker_args(home: Path, *, audit: bool) -> list[str]:
-    """The ``tldsec`` arguments of one worker process for ``EppWorkers``."""
-    return ["epp", "worker", "--home", str(home), *(["--audit"] if audit else [])]
-
-
-def settle_heap() -> None:
-    """Once the server is built: what exists now (modules, schemas, the SQL statements
-    built once) lives as long as the process, so the cyclic collector stops walking it
-    (``gc.freeze``), and it runs less often on the short-lived objects of each command.
-    A full collection over the startup heap was a pause of tens of milliseconds in the
-    middle of some command: the latency tail (bench/epp_bench.py)."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
-
-
-GC_YOUNG_THRESHOLD = 20_000  # allocations between collections of the youngest objects
 
 
 def _serve(args: argparse.Namespace) -> int:

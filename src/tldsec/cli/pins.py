@@ -11,7 +11,6 @@ environment, where other users and ``/proc`` could read it.
 from __future__ import annotations
 
 import getpass
-import json
 import os
 import stat
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from tldsec.errors import ConfigError, KeyStoreLocked, KeyStoreLoginError
+from tldsec.pinpipe import decode_pins
 
 PIN_LENGTHS = range(4, 256)  # SoftHSM2's limits; PKCS#11 leaves them to the token
 
@@ -68,23 +68,6 @@ class OfficerPins:
                 f"HSM token '{label}' ({name}) is locked: tldsec serve sent no PIN"
             )
         return pin
-
-
-def encode_pins(pins: dict[str, str]) -> str:
-    """One line for the pipe from ``tldsec serve`` to a cycle: {token name: PIN}."""
-    return json.dumps(pins) + "\n"
-
-
-def decode_pins(line: str) -> dict[str, str]:
-    try:
-        data = json.loads(line)
-    except ValueError:
-        data = None
-    if not isinstance(data, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
-    ):
-        raise KeyStoreLoginError("the PINs received on standard input are not {name: PIN}")
-    return data
 
 
 def read_pin_file(path: Path, home: Path) -> str:

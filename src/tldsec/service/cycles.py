@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tldsec.cli.pins import encode_pins
+from tldsec.pinpipe import encode_pins
 
 if TYPE_CHECKING:
     from tldsec.distribute.push import Pusher
