@@ -1,0 +1,77 @@
+"""The home made by release 0.1.0 (one zone), opened by this checkout's code.
+
+The baseline of issue 19 item 6: before the schema learns several zones, today's code
+reads the frozen home (tests/fixtures/homes/one-zone-0.1.0) and finds it as it was left.
+The upgrade test of the next release starts from the same copy and must keep these
+assertions true after ``tldsec db upgrade``: same zone, serial, keys, registrars,
+domains, and an audit log that still verifies. The clock is the build's, plus an hour
+(a FakeClock behind SystemClock), so the result does not depend on the day it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.homes import ONE_ZONE, built_until, copy_home, manifest
+from tldsec.cli.main import main
+from tldsec.clock import FakeClock, SystemClock
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    clock = FakeClock(built_until(ONE_ZONE) + timedelta(hours=1))
+    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now())
+    return copy_home(ONE_ZONE, tmp_path / "home")
+
+
+def serial(home: Path) -> int:
+    return int((home / "zones" / "dist" / "current").read_text().strip())
+
+
+def test_the_copy_names_no_directory_but_its_own(home: Path) -> None:
+    conf = (home / "softhsm2.conf").read_text()
+    assert f"directories.tokendir = {home}/tokens" in conf
+    assert "@HOME@" not in conf
+
+
+def test_status_shows_the_zone_as_it_was_left(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status", "--home", str(home), "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["zone"] == manifest(ONE_ZONE)["origin"] == "example."
+    assert serial(home) == status["serial"]
+
+
+def test_the_old_audit_log_verifies(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["audit", "verify", "--home", str(home)]) == 0
+    assert "OK: the audit log is intact" in capsys.readouterr().out
+
+
+def test_a_cycle_with_no_change_publishes_nothing_new(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = serial(home)
+    assert main(["cycle", "--home", str(home)]) == 0
+    assert "nothing changed and nothing is due" in capsys.readouterr().out
+    assert serial(home) == before
+
+
+def test_the_registry_holds_what_the_build_made(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = sqlite3.connect(home / "registry.db")
+    try:
+        domains = db.execute("SELECT count(*) FROM domain").fetchone()[0]
+        with_ds = db.execute("SELECT count(DISTINCT domain_id) FROM ds_record").fetchone()[0]
+    finally:
+        db.close()
+    assert (domains, with_ds) == (manifest(ONE_ZONE)["domains"], 10)
+    assert main(["registrar", "list", "--home", str(home), "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert sorted(r["client_id"] for r in listed) == manifest(ONE_ZONE)["registrars"]
