@@ -226,6 +226,10 @@ class LeaseLost(DistributionError):
 class PushRefused(DistributionError):
     """A primary refused a pushed zone."""
 
+    def __init__(self, message: str | None = None, reason: str = "refused") -> None:
+        self.reason = reason  # a word for the audit log: token, serial, sha256, ...
+        super().__init__(message)
+
 
 class CycleError(TldsecError):
     """The zone cycle cannot run."""

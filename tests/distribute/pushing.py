@@ -4,14 +4,15 @@ loopback, a real primary serving what it receives."""
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.distribute.conftest import LoopThread, Primary, ZoneMaker, publish, start_primary
 from tldsec.distribute.pushcert import PushIdentity, fingerprint, new_certificate
 from tldsec.distribute.pushconfig import PushPeer, PushSettings
-from tldsec.distribute.receive import PushReceiver
+from tldsec.distribute.receive import PushReceiver, Refusal
 from tldsec.distribute.store import ZoneStore
 from tldsec.filedigest import load_record
 from tldsec.verify.mode import FORMAT, Verified, save_state
@@ -56,6 +57,18 @@ class Site:
     primary: Primary
     receiver: PushReceiver
     address: tuple[str, int]
+    refusals: list[Refusal] = field(default_factory=list)  # what on_refused heard
+
+    def refusal(self, reason: str, timeout: float = 30) -> Refusal:
+        """The first refusal for ``reason``, waited for (the primary's side of a
+        refusal may come after the signer's)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [r for r in self.refusals if r.reason == reason]
+            if found:
+                return found[0]
+            time.sleep(0.02)
+        raise AssertionError(f"no {reason!r} refusal: {self.refusals}")
 
 
 def start_site(
@@ -64,6 +77,7 @@ def start_site(
     me: PushIdentity,
     signers: tuple[PushPeer, ...],
     port: int = 0,
+    **limits: float,
 ) -> Site:
     store = ZoneStore(directory, "example.", keep=4)
     primary = start_primary(loop, store)
@@ -77,13 +91,17 @@ def start_site(
         primaries=(),
         signers=signers,
     )
+    settings = replace(settings, **limits)  # type: ignore[arg-type]
 
     async def load() -> bool:
         return await primary.server.refresh()
 
-    receiver = PushReceiver(settings, store, load, lambda: primary.server.serial)
+    refusals: list[Refusal] = []
+    receiver = PushReceiver(
+        settings, store, load, lambda: primary.server.serial, on_refused=refusals.append
+    )
     address = loop.run(receiver.start())
-    return Site(primary, receiver, address)
+    return Site(primary, receiver, address, refusals)
 
 
 def stop_site(loop: LoopThread, site: Site) -> None:

@@ -94,6 +94,8 @@ def test_an_unpinned_signer_is_refused_at_the_handshake(world: World, tmp_path: 
             break
         time.sleep(0.05)
     assert "TLS handshake failed" in (world.site.receiver.last_refusal or "")
+    refusal = world.site.refusal("tls")  # for the audit log: who, and why
+    assert refusal.address == "127.0.0.1" and refusal.signer is None
     assert world.site.primary.server.serial is None
     assert world.site.primary.store.current() is None
 
@@ -124,6 +126,8 @@ def test_bytes_that_differ_from_their_digest_are_refused(world: World) -> None:
         )
     assert world.site.primary.store.current() is None
     assert "bytes received" in (world.site.receiver.last_refusal or "")
+    refusal = world.site.refusal("sha256")
+    assert (refusal.address, refusal.signer, refusal.serial) == ("127.0.0.1", "site-a", 100)
     assert not list((world.site.primary.store.directory / "incoming").iterdir())
 
 
@@ -134,6 +138,7 @@ def test_a_verification_record_of_another_zone_is_refused(world: World) -> None:
     with pytest.raises(PushRefused, match="digest record does not describe"):
         _tampered(world, digest={**offer.digest, "size": offer.size + 1})
     assert world.site.primary.store.current() is None
+    assert [r.reason for r in world.site.refusals] == ["records", "records"]
 
 
 def test_an_older_fencing_token_is_refused(world: World, zones: ZoneMaker) -> None:
@@ -143,6 +148,8 @@ def test_an_older_fencing_token_is_refused(world: World, zones: ZoneMaker) -> No
         world.push(101, 1)
     assert axfr(world.site).get_soa().serial == 100
     assert "lost the publication lease" in (world.site.receiver.last_refusal or "")
+    refusal = world.site.refusal("token")
+    assert (refusal.address, refusal.signer, refusal.token) == ("127.0.0.1", "site-a", 1)
     assert world.push(101, 3) == "pushed"  # a newer holder moves the fence on
     assert read_fence(world.site.primary.store).token == 3
 
@@ -154,6 +161,7 @@ def test_an_older_serial_is_refused(world: World, zones: ZoneMaker) -> None:
     ctx = client_context(world.signer.cert, world.signer.key, world.target)
     with pytest.raises(PushRefused, match="older than the served serial 101"):
         push_once(world.target, ctx, old, world.store.zone_path(100), 10)
+    assert world.site.refusal("serial").serial == 100
 
 
 def test_a_push_is_retried_until_the_primary_comes_up(

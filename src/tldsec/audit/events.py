@@ -124,6 +124,7 @@ class EventType(StrEnum):
     ZONE_QUARANTINED = "zone.quarantined"
     ZONE_QUARANTINE_RELEASED = "zone.quarantine_released"
     ZONE_INTEGRITY_FAILED = "zone.integrity_failed"
+    ZONE_PUSH_REFUSED = "zone.push_refused"
     CYCLE_HELD = "cycle.held"
     CYCLE_CHANGE_ACCEPTED = "cycle.change_accepted"
     # Facility
@@ -322,6 +323,11 @@ CATALOGUE: dict[EventType, EventInfo] = {
         _C.SIGNING,
         _L.ERROR,
         "a zone file differs from what was verified or built (DPS 6.6): not reused",
+    ),
+    EventType.ZONE_PUSH_REFUSED: EventInfo(
+        _C.SIGNING,
+        _L.WARNING,
+        "the primary refused a pushed zone or a connection to its push listener (DPS 5.6)",
     ),
     EventType.CYCLE_HELD: EventInfo(
         _C.SIGNING, _L.ERROR, "a zone losing delegations or DS, or changing size, was held"

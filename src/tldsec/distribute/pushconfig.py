@@ -5,6 +5,9 @@ their pinned fingerprints, addresses that parse (decision 49).
     cert = "push/site-a.pem"          # this side's certificate and key (tldsec push-cert new)
     key = "push/site-a.key"
     listen = "0.0.0.0:5301"           # the primary role: where signers push
+    max_connections = 16              # the primary role: pushes at once, in all,
+    max_connections_per_address = 4   # ... and from one address
+    handshake_seconds = 10            # ... from the connection to its header line
 
     [[push.primaries]]                # the signer role: where it pushes
     name = "primary-1"
@@ -50,6 +53,9 @@ class PushSettings:
     max_zone_bytes: int
     primaries: tuple[PushPeer, ...]
     signers: tuple[PushPeer, ...]
+    max_connections: int = 16
+    max_connections_per_address: int = 4
+    handshake: float = 10.0  # from the connection to its header line, TLS included
 
     def identity_exists(self) -> bool:
         return self.cert.exists() and self.key.exists()
@@ -74,6 +80,9 @@ def load_push_settings(settings: Settings) -> PushSettings:
         max_zone_bytes=table.max_zone_bytes,
         primaries=primaries,
         signers=signers,
+        max_connections=table.max_connections,
+        max_connections_per_address=table.max_connections_per_address,
+        handshake=table.handshake_seconds,
     )
 
 

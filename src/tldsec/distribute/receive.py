@@ -16,6 +16,15 @@ For each push (``push.py`` describes the exchange), in order:
    ``commit`` with its IXFR difference, the ``current`` pointer last), loaded by the
    primary (which checks the file against its digest once more), NOTIFY sent;
 5. acknowledged. Any refusal is one line on both sides, and the zone served stays.
+
+Before any of it, the listener bounds what an unauthenticated peer can hold: at most
+``[push] max_connections`` connections at once, and ``max_connections_per_address``
+from one address (a connection over either is closed at once, before TLS), and each
+must complete its TLS handshake and send its header line within ``handshake_seconds``
+of connecting (the per-read ``timeout_seconds`` then applies to the bytes). Every
+refusal, these included, is handed to ``on_refused`` as a ``Refusal`` (the peer's
+address, a reason word, the message): serve writes it to the audit log
+(``zone.push_refused``, ``service/pushaudit.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ import logging
 import os
 import ssl
 import tempfile
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +56,40 @@ log = logging.getLogger("tldsec.push")
 FENCE = "push-fence.json"
 INCOMING = "incoming"
 CHUNK = 1 << 20
+
+
+# The reason words of ``Refusal`` (the audit entry's ``reason``).
+OVER_CAP = "over-cap"  # more connections than [push] max_connections(_per_address)
+DEADLINE = "deadline"  # no TLS handshake and header within [push] handshake_seconds
+TLS = "tls"  # the TLS handshake failed: not a pinned signer's certificate, or no TLS
+UNPINNED = "unpinned-certificate"  # a certificate the handshake let in, not pinned
+HEADER = "header"  # no header line, or one that does not parse
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """One refused push: where from, why (a reason word: the constants above, or a
+    ``PushRefused.reason`` such as ``token``, ``serial``, ``records``, ``sha256``) and
+    the message logged; the signer, serial and token once the push got that far."""
+
+    address: str
+    port: int
+    reason: str
+    message: str
+    signer: str | None = None
+    serial: int | None = None
+    token: int | None = None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "peer": self.address,
+            "port": self.port,
+            "reason": self.reason,
+            "error": self.message,
+            "signer": self.signer,
+            "serial": self.serial,
+            "token": self.token,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,15 +124,17 @@ def write_fence(store: ZoneStore, fence: Fence) -> None:
 @dataclass
 class PushReceiver:
     """The listener; ``load`` makes the primary serve the store's new serial (True if
-    it did)."""
+    it did); ``on_refused`` hears of every refusal."""
 
     push: PushSettings
     store: ZoneStore
     load: Callable[[], Awaitable[bool]]
     served: Callable[[], int | None]
+    on_refused: Callable[[Refusal], None] | None = None  # serve: the audit log
     accepted: int = 0
     refused: int = 0
     last_refusal: str | None = None
+    _active: Counter[str] = field(default_factory=Counter)  # connections per address
     _server: asyncio.Server | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _pins: dict[str, str] = field(default_factory=dict)
@@ -119,50 +165,133 @@ class PushReceiver:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
-        where = f"{peer[0]} port {peer[1]}" if peer else "?"
-        timeout = self.push.timeout
+        address, port = (str(peer[0]), int(peer[1])) if peer else ("?", 0)
+        push = self.push
+        if (
+            sum(self._active.values()) >= push.max_connections
+            or self._active[address] >= push.max_connections_per_address
+        ):
+            # Closed before TLS: a peer that holds connections open holds no more.
+            self._refused(
+                Refusal(
+                    address,
+                    port,
+                    OVER_CAP,
+                    f"push from {address} port {port} refused: {sum(self._active.values())} "
+                    f"connections open, {self._active[address]} from {address} ([push] "
+                    f"max_connections = {push.max_connections}, max_connections_per_address "
+                    f"= {push.max_connections_per_address})",
+                )
+            )
+            writer.close()
+            return
+        self._active[address] += 1
+        try:
+            await self._session(reader, writer, address, port)
+        finally:
+            self._active[address] -= 1
+            if not self._active[address]:
+                del self._active[address]
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
+
+    async def _session(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, address: str, port: int
+    ) -> None:
+        where = f"{address} port {port}"
+        handshake = self.push.handshake
+        deadline = asyncio.get_running_loop().time() + handshake
         try:
             assert self._ssl is not None
             try:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout_at(deadline):
                     await writer.start_tls(self._ssl)
-            except (ssl.SSLError, OSError, TimeoutError) as exc:
+            except TimeoutError:
+                self._refused(
+                    Refusal(
+                        address,
+                        port,
+                        DEADLINE,
+                        f"push from {where} refused: no TLS handshake within [push] "
+                        f"handshake_seconds = {handshake:g}",
+                    )
+                )
+                return
+            except (ssl.SSLEOFError, ConnectionError) as exc:
+                # Gone before the handshake ended (a port check, a signer that gave up):
+                # nothing was refused.
+                log.warning("push connection from %s closed before TLS: %r", where, exc)
+                return
+            except (ssl.SSLError, OSError) as exc:
                 reason = getattr(exc, "reason", None) or exc
                 self._refused(
-                    f"push from {where} refused: TLS handshake failed ({reason}): its "
-                    "certificate is not one of [[push.signers]]"
+                    Refusal(
+                        address,
+                        port,
+                        TLS,
+                        f"push from {where} refused: TLS handshake failed ({reason}): its "
+                        "certificate is not one of [[push.signers]]",
+                    )
                 )
                 return
             tls = writer.get_extra_info("ssl_object")
             fp = fingerprint_der(tls.getpeercert(binary_form=True) or b"")
             signer = self._pins.get(fp)
             if signer is None:
-                await self._refuse(writer, f"from {where}: certificate {fp} is not pinned")
+                message = f"from {where}: certificate {fp} is not pinned"
+                await self._refuse(writer, Refusal(address, port, UNPINNED, f"push {message}"))
                 return
+            offer: Offer | None = None
             try:
-                await self._exchange(reader, writer, signer, where)
+                offer = await self._header(reader, deadline)
+                await self._exchange(reader, writer, offer, signer, where)
             except DistributionError as exc:  # PushRefused, or the store said no
-                await self._refuse(writer, f"from signer {signer} ({where}): {exc}", str(exc))
-        except (
-            OSError,
-            TimeoutError,
-            asyncio.IncompleteReadError,
-            asyncio.LimitOverrunError,
-            ValueError,
-        ) as exc:
+                why = exc.reason if isinstance(exc, PushRefused) else "store"
+                await self._refuse(
+                    writer,
+                    Refusal(
+                        address,
+                        port,
+                        why,
+                        f"push from signer {signer} ({where}): {exc}",
+                        signer,
+                        offer.serial if offer else None,
+                        offer.token if offer else None,
+                    ),
+                    str(exc),
+                )
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
             log.warning("push from %s broke off: %s", where, exc or type(exc).__name__)
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError, ssl.SSLError):
-                await writer.wait_closed()
+
+    async def _header(self, reader: asyncio.StreamReader, deadline: float) -> Offer:
+        """The header line, by the handshake deadline; ``PushRefused`` without one."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                line = await reader.readuntil(b"\n")
+        except TimeoutError:
+            raise PushRefused(
+                f"no header line within [push] handshake_seconds = {self.push.handshake:g} "
+                "of connecting",
+                DEADLINE,
+            ) from None
+        except asyncio.LimitOverrunError:
+            raise PushRefused(f"a header line longer than {MAX_LINE} bytes", HEADER) from None
+        except asyncio.IncompleteReadError:
+            raise PushRefused("the connection ended before its header line", HEADER) from None
+        try:
+            return Offer.parse(line)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise PushRefused(f"the header does not parse: {exc}", HEADER) from exc
 
     async def _exchange(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, signer: str, where: str
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        offer: Offer,
+        signer: str,
+        where: str,
     ) -> None:
-        timeout = self.push.timeout
-        async with asyncio.timeout(timeout):
-            line = await reader.readuntil(b"\n")
-        offer = Offer.parse(line)
         async with self._lock:  # one push installs at a time
             have = await asyncio.to_thread(self._admit, offer)
             if have:
@@ -178,7 +307,8 @@ class PushReceiver:
             if self.served() != offer.serial:
                 raise PushRefused(
                     f"serial {offer.serial} was stored but the primary did not load it "
-                    "(see its log and /health)"
+                    "(see its log and /health)",
+                    "not-loaded",
                 )
         self.accepted += 1
         log.info(
@@ -194,28 +324,33 @@ class PushReceiver:
         """Whether the offer may be sent (False) or is here already (True); else
         ``PushRefused`` with the reason."""
         if offer.zone != self.store.origin:
-            raise PushRefused(f"this primary serves {self.store.origin}, not {offer.zone}")
+            raise PushRefused(f"this primary serves {self.store.origin}, not {offer.zone}", "zone")
         if offer.size > self.push.max_zone_bytes:
             raise PushRefused(
                 f"{offer.size} bytes is more than [push] max_zone_bytes = "
-                f"{self.push.max_zone_bytes}"
+                f"{self.push.max_zone_bytes}",
+                "size",
             )
         fence = read_fence(self.store)
         if offer.token < fence.token:
             raise PushRefused(
                 f"fencing token {offer.token} is older than token {fence.token} already "
                 f"accepted (from signer {fence.signer}, serial {fence.serial}): this signer "
-                "has lost the publication lease"
+                "has lost the publication lease",
+                "token",
             )
         current = self.store.current()
         if current == offer.serial:
             record = load_record(self.store.zone_path(current))
             if record is not None and record.sha256 == offer.sha256:
                 return True
-            raise PushRefused(f"serial {offer.serial} is served already, with other bytes")
+            raise PushRefused(
+                f"serial {offer.serial} is served already, with other bytes", "serial"
+            )
         if current is not None and not serial_gt(offer.serial, current):
             raise PushRefused(
-                f"serial {offer.serial} is older than the served serial {current} (RFC 1982)"
+                f"serial {offer.serial} is older than the served serial {current} (RFC 1982)",
+                "serial",
             )
         _check_records(offer)
         return False
@@ -237,7 +372,8 @@ class PushReceiver:
                         data = await reader.read(min(CHUNK, left))
                     if not data:
                         raise PushRefused(
-                            f"the push ended after {offer.size - left} of {offer.size} bytes"
+                            f"the push ended after {offer.size - left} of {offer.size} bytes",
+                            "incomplete",
                         )
                     out.write(data)
                     digester.update(data)
@@ -252,7 +388,8 @@ class PushReceiver:
             path.unlink(missing_ok=True)
             raise PushRefused(
                 f"the bytes received have SHA-256 {got.sha256}, not {offer.sha256} as "
-                "pushed: nothing installed"
+                "pushed: nothing installed",
+                "sha256",
             )
         return path
 
@@ -262,7 +399,9 @@ class PushReceiver:
         with self.store.writer():
             fence = read_fence(self.store)
             if offer.token < fence.token:  # another push won meanwhile
-                raise PushRefused(f"fencing token {offer.token} is older than {fence.token}")
+                raise PushRefused(
+                    f"fencing token {offer.token} is older than {fence.token}", "token"
+                )
             target = self.store.stage_path(offer.serial)
             os.chmod(received, 0o644)
             save_record(target, digest)
@@ -276,16 +415,20 @@ class PushReceiver:
                 write_fence(self.store, Fence(offer.token, signer, offer.serial))
             self.store.commit(offer.serial)
 
-    def _refused(self, message: str) -> None:
+    def _refused(self, refusal: Refusal) -> None:
         self.refused += 1
-        self.last_refusal = message
-        log.error("%s", message)
+        self.last_refusal = refusal.message
+        log.error("%s", refusal.message)
+        if self.on_refused is not None:
+            self.on_refused(refusal)
 
-    async def _refuse(self, writer: asyncio.StreamWriter, message: str, short: str = "") -> None:
-        self._refused(f"push {message}")
+    async def _refuse(
+        self, writer: asyncio.StreamWriter, refusal: Refusal, short: str = ""
+    ) -> None:
+        self._refused(refusal)
         with contextlib.suppress(OSError, TimeoutError):
             async with asyncio.timeout(5):
-                await _send(writer, {"ok": False, "error": short or message})
+                await _send(writer, {"ok": False, "error": short or refusal.message})
 
 
 def _check_records(offer: Offer) -> None:
@@ -293,17 +436,20 @@ def _check_records(offer: Offer) -> None:
     try:
         digest = FileDigest.from_json(offer.digest)
     except (ValueError, KeyError, TypeError) as exc:
-        raise PushRefused(f"the digest record is malformed: {exc}") from exc
+        raise PushRefused(f"the digest record is malformed: {exc}", "records") from exc
     if digest.sha256 != offer.sha256 or digest.size != offer.size:
-        raise PushRefused("the digest record does not describe the pushed file")
+        raise PushRefused("the digest record does not describe the pushed file", "records")
     v = offer.verification
     if v.get("format") != "tldsec-verify-state 1":
-        raise PushRefused("the verification record is not a tldsec-verify-state 1 record")
+        raise PushRefused(
+            "the verification record is not a tldsec-verify-state 1 record", "records"
+        )
     if v.get("serial") != offer.serial or v.get("sha256") != offer.sha256:
         raise PushRefused(
             f"the verification record is of serial {v.get('serial')} with SHA-256 "
             f"{v.get('sha256')}, not of serial {offer.serial} with {offer.sha256}: the "
-            "verification gate did not pass these bytes"
+            "verification gate did not pass these bytes",
+            "records",
         )
 
 

@@ -75,6 +75,7 @@ from tldsec.service.metrics import Metrics, Snapshot
 from tldsec.service.parent import ParentCheckPass
 from tldsec.service.probes import Facts, Probes
 from tldsec.service.publication import Publication
+from tldsec.service.pushaudit import RefusalRecorder
 from tldsec.service.roles import ALL_ROLES, PRIMARY, REGISTRY, SIGNER
 from tldsec.service.trace import trace_tasks
 from tldsec.settings import Settings
@@ -168,7 +169,11 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
                 await self.primary.refresh()
                 self.primary.start_watching(self.dist.poll_seconds)
                 if push.signers:
-                    self.push_receiver = self._receiver(push)
+                    # decision 54: every refusal into the audit log, by one task
+                    refusals = RefusalRecorder(self._audit)
+                    stack.push_async_callback(refusals.drain)
+                    stack.push_async_callback(_cancel, loop.create_task(refusals.run()))
+                    self.push_receiver = self._receiver(push, refusals)
                     self.push_address = await self.push_receiver.start()
                     stack.push_async_callback(self.push_receiver.close)
             if epp:
@@ -531,10 +536,12 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
             serving=serving,
         )
 
-    def _receiver(self, push: PushSettings) -> PushReceiver:
+    def _receiver(self, push: PushSettings, refused: RefusalRecorder) -> PushReceiver:
         primary = self.primary
         assert primary is not None
-        return PushReceiver(push, primary.store, primary.refresh, lambda: primary.serial)
+        return PushReceiver(
+            push, primary.store, primary.refresh, lambda: primary.serial, on_refused=refused
+        )
 
     async def write_metrics(self, path: Path, seconds: float = METRICS_FILE_SECONDS) -> None:
         """The exposition into ``path`` (atomically) every ``seconds``."""

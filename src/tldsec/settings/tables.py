@@ -278,6 +278,11 @@ class PushTable:
     timeout_seconds: float = setting(60.0, above=0)  # per read or write of a push
     retry_seconds: float = setting(2.0, above=0)  # first retry; doubles up to a minute
     max_zone_bytes: int = setting(8 << 30, low=1)
+    # the primary role's listener: connections at once, in all and from one address;
+    # the time from a connection to its header (TLS handshake included)
+    max_connections: int = setting(16, low=1)
+    max_connections_per_address: int = setting(4, low=1)
+    handshake_seconds: float = setting(10.0, above=0)
     primaries: tuple[PushPeerTable, ...] = ()  # the signer: where it pushes
     signers: tuple[PushPeerTable, ...] = ()  # the primary: whom it accepts
 
