@@ -12,6 +12,7 @@ import hashlib
 import struct
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 from tldsec.dnscore import names, rdata
@@ -20,7 +21,7 @@ from tldsec.dnscore.zone import RRset, Zone
 from tldsec.errors import ZoneSyntaxError
 from tldsec.verify.report import CheckResult, Finding
 from tldsec.verify.structure import DNSSEC_ADDED
-from tldsec.verify.zoneread import read_soa_serial
+from tldsec.verify.zoneread import read_soa_serial, read_zone_file
 
 CONTENT = "content"
 SERIAL = "serial"
@@ -182,6 +183,22 @@ def check_serial_from_file(zone: Zone, previous: Path | None, origin: str) -> Ch
         time.perf_counter() - t0,
         result.notes,
     )
+
+
+def check_content_from_file(signed: Zone, unsigned: Path | None, origin: str) -> CheckResult:
+    """``check_content`` against the unsigned zone file read whole (skipped without one)."""
+    if unsigned is None:
+        return CheckResult.skipped(CONTENT, "no unsigned zone given (--unsigned)")
+    t0 = time.perf_counter()
+    try:
+        theirs = read_zone_file(unsigned, origin).zone
+    except ZoneSyntaxError as exc:
+        return CheckResult.from_findings(
+            CONTENT, [Finding("", "", f"unsigned zone unusable: {exc}")], time.perf_counter() - t0
+        )
+    result = check_content(signed, theirs)
+    del theirs
+    return replace(result, seconds=time.perf_counter() - t0)
 
 
 def soa_serial(soa_rdata: bytes) -> int:

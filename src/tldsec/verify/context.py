@@ -6,7 +6,8 @@ options, the absolute origin, ``now`` and the signature horizon in seconds, the 
 store the second implementation signs with, and where progress is reported.
 ``RunContext`` holds them, built once per run; ``apex`` reads from a zone's apex what
 every check of the run then needs (the serial, the DNSKEY RRset and the signature
-context); a plan returns an ``Outcome``; ``report`` makes the run's one report.
+context, from which ``apexchecks`` checks the apex once per run); a plan's regions
+end in an ``Outcome``; ``report`` makes the run's one report.
 """
 
 from __future__ import annotations

@@ -1,17 +1,20 @@
 """The one verification driver: a plan of regions, checked, reduced into one report (DPS 6.6).
 
 Every run is a plan fed to ``drive``. A plan reads regions of the signed file (whole
-subtrees one label below the apex, plus the apex), maps the checks over them (on the
-worker pool where that pays) and reduces what they found; it returns an ``Outcome``,
-or None when the file cannot be read its way (the driver then tries the next plan):
+subtrees one label below the apex, plus the apex) as far as their apex; the driver
+checks the apex once (``apexchecks``), then the plan maps the one list of region checks
+(``part.check_region``) over its regions (on the worker pool where that pays) and
+reduces what they found with the apex's (``part.region_checks``). A plan may decline a
+file (None: the driver tries the next plan) or end early with an ``Outcome`` (the file
+or the patch unusable):
 
 * ``sharded.in_parts``: a big file the signer wrote, cut into parts, each checked in a
   worker process (``part.check_part``) and reduced in this one;
 * ``whole.whole_zone``: the zone as one region read into this process (a small zone, or
   any file that cannot be cut), its RRSIGs on every core;
 * ``incremental.edited_regions``: the unchanged bytes proved equal to the previous
-  verified file, then only the edited regions read again, with a scan of the whole file
-  for the NSEC3 chain and the earliest expiration.
+  verified file, then only the edited regions read again as one region, with a scan of
+  the whole file for the NSEC3 chain and the earliest expiration.
 
 ``verify_zone`` (the full verification) tries ``in_parts`` for a file of at least
 ``[verify] split_bytes``, then ``whole_zone``; ``verify_incremental`` runs
@@ -26,7 +29,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Protocol
 
+from tldsec.dnscore.zone import Zone
 from tldsec.dnscore.zonepatch import ZonePatch
 from tldsec.hsm.base import KeyStore
 from tldsec.verify import (
@@ -42,13 +47,29 @@ from tldsec.verify import (
     ttl,
     whole,
 )
+from tldsec.verify.apexchecks import ApexChecks, check_apex
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
 from tldsec.verify.external import ExternalRun, Invocation
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.verify.report import Report
 from tldsec.verify.workers import ProgressFor, collector_paused
 
-Plan = Callable[[RunContext], Outcome | None]
+
+class Regions(Protocol):
+    """A plan's regions, read as far as their apex: ``check`` runs every region's
+    checks, joined with the apex's, and reduces them (None: the file turned out not to
+    be readable this plan's way); ``close`` stops what still runs."""
+
+    apex: Zone
+
+    def check(self, found: ApexChecks) -> Outcome | None: ...
+
+    def close(self) -> None: ...
+
+
+# A plan reads the file its way: its regions, an outcome without them (the file or the
+# patch is unusable), or None (it cannot read this file: try the next plan).
+Plan = Callable[[RunContext], Regions | Outcome | None]
 
 # The built-in checks in the order every report lists them; the external validators
 # follow, in the order they ran.
@@ -139,10 +160,20 @@ def _full_plans(run: RunContext) -> list[Plan]:
 
 
 def drive(run: RunContext, plans: Sequence[Plan]) -> Outcome:
-    """The first plan that can read the file, its checks in report order."""
+    """The first plan that can read the file, its apex checked once, its regions' checks
+    run and reduced; the checks in report order."""
     with collector_paused():
         for plan in plans:
-            outcome = plan(run)
+            started = plan(run)
+            if started is None:
+                continue
+            if isinstance(started, Outcome):
+                outcome: Outcome | None = started
+            else:
+                try:
+                    outcome = started.check(check_apex(run, started.apex))
+                finally:
+                    started.close()
             if outcome is not None:
                 outcome.checks.sort(key=lambda c: _RANK.get(c.name, len(_RANK)))
                 return outcome

@@ -26,14 +26,15 @@ from __future__ import annotations
 import mmap
 import os
 import time
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from tldsec.dnscore.signedfile import tops_in
-from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import Zone
 from tldsec.dnscore.zonepatch import ZonePatch
 from tldsec.errors import ZoneSyntaxError
-from tldsec.verify import chain, content, coverage, dnskeyset, ttl
+from tldsec.verify import content, ttl
+from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
 from tldsec.verify.cut import region_problems
 from tldsec.verify.delta import DeltaRun, delta_zone
@@ -41,8 +42,9 @@ from tldsec.verify.external import Invocation
 from tldsec.verify.filescan import BackgroundScan, FileScan
 from tldsec.verify.nsec3edits import check_nsec3_edits
 from tldsec.verify.options import VerifyRequest
+from tldsec.verify.part import PartResult, RegionSetup, check_region, region_checks
 from tldsec.verify.regions import compare_unchanged, regions
-from tldsec.verify.report import FINDINGS_CAP, CheckResult, Collector, Finding, Status
+from tldsec.verify.report import FINDINGS_CAP, CheckResult, Finding, Status
 from tldsec.verify.signatures import NAME as SIGNATURES
 from tldsec.verify.signatures import SignatureCheck
 from tldsec.verify.structure import analyse
@@ -53,28 +55,29 @@ UNCHANGED = "unchanged-bytes"
 MODE = "incremental"
 
 
-def edited_regions(run: RunContext, patch: ZonePatch | str) -> Outcome:
-    """The incremental plan: the patch proved, the edited regions checked, the whole-file
-    scan merged (see the module docstring); it never declines a file."""
-    out = Outcome()
+def edited_regions(run: RunContext, patch: ZonePatch | str) -> Edited | Outcome:
+    """The patch proved and the edited regions read (see the module docstring), or the
+    outcome of a patch that does not fit; it never declines a file."""
     t = time.perf_counter()
     if isinstance(patch, str):
-        out.checks.append(_refused(patch, t))
-        return out
+        return Outcome([_refused(patch, t)])
     # The whole-file scan, on every core, while this process compares and checks.
     background = BackgroundScan(
         run.request.signed, run.origin, run.options.workers or os.cpu_count() or 1
     )
     try:
-        out.checks, out.serial = _compare_then_check(run, patch, out.meta, background)
-    finally:
+        found = _compare_then_read(run, patch, background)
+    except BaseException:
         background.close()
-    return out
+        raise
+    if isinstance(found, Outcome):
+        background.close()
+    return found
 
 
-def _compare_then_check(
-    run: RunContext, patch: ZonePatch, meta: dict[str, object], background: BackgroundScan
-) -> tuple[list[CheckResult], int | None]:
+def _compare_then_read(
+    run: RunContext, patch: ZonePatch, background: BackgroundScan
+) -> Edited | Outcome:
     request, origin = run.request, run.origin
     assert request.previous is not None
     t = time.perf_counter()
@@ -87,20 +90,20 @@ def _compare_then_check(
         ):
             problems = list(compare_unchanged(patch, old, new))
             if problems:
-                return [_refused_all(problems, t)], None
+                return Outcome([_refused_all(problems, t)])
             found = regions(patch, old, new, origin)
             new_text = b"".join(new[r.new_start : r.new_end] for r in found)
             old_text = b"".join(old[r.old_start : r.old_end] for r in found)
             order = list(region_problems(found, new, origin))
     except (OSError, ValueError) as exc:  # unreadable, or empty (mmap refuses it)
-        return [_refused_all([f"cannot read the zone files: {exc}"], t)], None
+        return Outcome([_refused_all([f"cannot read the zone files: {exc}"], t)])
     compared = patch.size - sum(r.new_end - r.new_start for r in found)
-    meta.update(
-        edits=len(patch.edits),
-        regions=len(found),
-        bytes_compared=compared,
-        bytes_read_again=len(new_text),
-    )
+    meta: dict[str, object] = {
+        "edits": len(patch.edits),
+        "regions": len(found),
+        "bytes_compared": compared,
+        "bytes_read_again": len(new_text),
+    }
     unchanged = CheckResult.from_findings(
         UNCHANGED,
         [],
@@ -112,12 +115,111 @@ def _compare_then_check(
         ),
     )
     unsigned = _start_unsigned(request, origin, new_text, old_text)
+    t = time.perf_counter()
     try:
-        checks, serial = _checks(run, new_text, old_text, order, meta, background, unsigned)
-    finally:
+        new_read = _read(new_text, origin, str(request.signed))
+        old_read = _read(old_text, origin, str(request.previous))
+    except (ZoneSyntaxError, UnicodeDecodeError) as exc:
         if unsigned is not None:
             unsigned.close()
-    return [unchanged, *checks], serial
+        zone_file = CheckResult.from_findings(ZONE_FILE, [Finding("", "", str(exc))], _since(t))
+        return Outcome([unchanged, zone_file], None, meta)
+    meta["records_read_again"] = new_read.records
+    zone_file = CheckResult.from_findings(ZONE_FILE, [*new_read.findings, *order], _since(t))
+    return Edited(
+        run,
+        new_read.zone,
+        old_read.zone,
+        new_text,
+        [unchanged, zone_file],
+        meta,
+        background,
+        unsigned,
+    )
+
+
+@dataclass(slots=True)
+class Edited:
+    """The edited regions of the candidate and of the previous zone, read, checked once
+    the apex (among them) is."""
+
+    run: RunContext
+    apex: Zone  # the candidate's regions, the apex among them
+    old: Zone  # the previous zone's same regions
+    text: bytes  # the candidate's regions as written
+    checks: list[CheckResult]  # the unchanged bytes and the regions' reading
+    meta: dict[str, object]
+    background: BackgroundScan
+    unsigned: BackgroundUnsigned | None
+
+    def check(self, found: ApexChecks) -> Outcome:
+        """Every check of the regions, with the whole-file scan and the delta zone's
+        external validators."""
+        run, zone, meta = self.run, self.apex, self.meta
+        request, options, origin = run.request, run.options, run.origin
+        structure = analyse(zone)
+        inv = Invocation(
+            request.signed, origin, request.trust_anchor, run.now_s, run.horizon_s - run.now_s
+        )
+        external = DeltaRun(
+            options.external,
+            delta_zone(self.text, zone, structure, origin),
+            inv,
+            options.external_timeout,
+        )
+        try:
+            sigs = SignatureCheck(zone, found.context.ctx, options.workers)  # beside the scan
+        except BaseException:
+            external.close()
+            raise
+        try:
+            old_structure = analyse(self.old)
+            meta["delegations_read_again"] = len(structure.delegations)
+            region = PartResult(0)
+            setup = RegionSetup(
+                plan=None,
+                origin=origin,
+                ctx=found.context.ctx,
+                signers=found.signers,
+                params=None,  # the NSEC3 records against the whole-file scan, below
+                ttls=ttl.policy_ttls(options.rules.ttl),
+                digests=False,
+                second=None,
+                signatures=False,
+            )
+            check_region(setup, zone, region, structure=structure)
+            t = time.perf_counter()
+            whole = self.background.result()  # the whole-file scan, from the other core
+            meta["scan_seconds"] = round(whole.seconds, 3)
+            meta["scan_wait_seconds"] = round(_since(t), 3)
+            nsec3 = check_nsec3_edits(
+                zone,
+                structure,
+                self.old,
+                old_structure,
+                whole.nsec3,
+                found.params,
+                found.nsec3param,
+            )
+        except BaseException:
+            sigs.abandon()
+            external.close()
+            raise
+        checks = [
+            *self.checks,
+            *region_checks(found, region, nsec3),
+            _with_expiry(sigs.result(), whole, run.horizon_s),
+            _content(zone, self.unsigned, origin),
+            run.second_implementation(zone, found.context.serial, None),
+            *external.results(),
+        ]
+        return Outcome(checks, found.context.serial, meta)
+
+    def close(self) -> None:
+        """Stop the whole-file scan and the unsigned zone's reader if still running."""
+        self.background.close()
+        if self.unsigned is not None:
+            self.unsigned.close()
 
 
 def _start_unsigned(
@@ -128,86 +230,6 @@ def _start_unsigned(
         return None
     tops = frozenset(tops_in(new_text, origin) | tops_in(old_text, origin))
     return BackgroundUnsigned(request.unsigned, origin, tops)
-
-
-def _checks(
-    run: RunContext,
-    new_text: bytes,
-    old_text: bytes,
-    order: list[Finding],
-    meta: dict[str, object],
-    background: BackgroundScan,
-    unsigned: BackgroundUnsigned | None,
-) -> tuple[list[CheckResult], int | None]:
-    request, options, origin = run.request, run.options, run.origin
-    now_s, horizon_s = run.now_s, run.horizon_s
-    t = time.perf_counter()
-    try:
-        new_read = _read(new_text, origin, str(request.signed))
-        old_read = _read(old_text, origin, str(request.previous))
-    except (ZoneSyntaxError, UnicodeDecodeError) as exc:
-        return [CheckResult.from_findings(ZONE_FILE, [Finding("", "", str(exc))], _since(t))], None
-    zone, old_zone = new_read.zone, old_read.zone
-    meta["records_read_again"] = new_read.records
-    zone_file = CheckResult.from_findings(ZONE_FILE, [*new_read.findings, *order], _since(t))
-    apex = run.apex(zone)
-    serial, dnskey, ctx = apex.serial, apex.dnskey, apex.ctx
-    structure = analyse(zone)
-    inv = Invocation(request.signed, origin, request.trust_anchor, now_s, horizon_s - now_s)
-    external = DeltaRun(
-        options.external,
-        delta_zone(new_text, zone, structure, origin),
-        inv,
-        options.external_timeout,
-    )
-    try:
-        signatures = SignatureCheck(zone, ctx, options.workers)  # forked: beside the scan
-    except BaseException:
-        external.close()
-        raise
-    try:
-        chain_result = chain.check_chain_from_file(zone, request.trust_anchor, origin, ctx)
-        dnskey_result = dnskeyset.check_dnskeys(zone.origin, dnskey, options.rules)
-        old_structure = analyse(old_zone)
-        meta["delegations_read_again"] = len(structure.delegations)
-        t = time.perf_counter()
-        cover = Collector()
-        cover.extend(coverage.apex_coverage(zone, options.expected))
-        if dnskey is not None:
-            cover.extend(
-                coverage.data_coverage(
-                    zone, structure, coverage.Signers.from_apex(zone, options.expected)
-                )
-            )
-        coverage_result = cover.result(coverage.NAME, _since(t))
-        ttl_result = ttl.check_ttls(zone, options.rules.ttl)
-        serial_result = _serial(zone, old_zone)
-        t = time.perf_counter()
-        whole = background.result()  # the whole-file scan, from the other core
-        meta["scan_seconds"] = round(whole.seconds, 3)
-        meta["scan_wait_seconds"] = round(_since(t), 3)
-        nsec3_result = check_nsec3_edits(
-            zone, structure, old_zone, old_structure, whole.nsec3, options.rules.denial
-        )
-    except BaseException:
-        signatures.abandon()
-        external.close()
-        raise
-    signature_result = _with_expiry(signatures.result(), whole, horizon_s)
-    checks = [
-        zone_file,
-        chain_result,
-        dnskey_result,
-        signature_result,
-        coverage_result,
-        nsec3_result,
-        ttl_result,
-        _content(zone, unsigned, origin),
-        serial_result,
-        run.second_implementation(zone, serial, None),
-        *external.results(),
-    ]
-    return checks, serial
 
 
 def _content(zone: Zone, unsigned: BackgroundUnsigned | None, origin: str) -> CheckResult:
@@ -245,15 +267,6 @@ def _content(zone: Zone, unsigned: BackgroundUnsigned | None, origin: str) -> Ch
 
 def _read(text: bytes, origin: str, filename: str) -> ReadResult:
     return read_zone_string(text.decode("utf-8", "strict"), origin, filename)
-
-
-def _serial(zone: Zone, old_zone: Zone) -> CheckResult:
-    soa = old_zone.get(old_zone.origin, RRType.SOA)
-    if soa is None or len(soa.rdatas) != 1:
-        return CheckResult.from_findings(
-            content.SERIAL, [Finding("", "SOA", "the previous verified zone has no single SOA")]
-        )
-    return content.check_serial(zone, content.soa_serial(soa.rdatas[0]))
 
 
 def _with_expiry(result: CheckResult, whole: FileScan, horizon_s: int) -> CheckResult:

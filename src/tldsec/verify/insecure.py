@@ -92,7 +92,7 @@ def verify_insecure(
     meta["occluded_names"] = len(structure.occluded)
     del structure
     checks.append(ttl.check_ttls(zone, options.rules.ttl))
-    checks.append(_content(zone, request))
+    checks.append(content.check_content_from_file(zone, request.unsigned, request.origin))
     checks.append(content.check_serial_from_file(zone, request.previous, request.origin))
     checks.append(CheckResult.skipped(EXTERNAL, "an unsigned zone: no signature to validate"))
     checks.append(CheckResult.skipped(SECOND, "an unsigned zone: nothing to sign again"))
@@ -158,22 +158,6 @@ def _no_dnssec(zone: Zone) -> CheckResult:
                     )
                 )
     return CheckResult.from_findings(NO_DNSSEC, findings, _since(t0))
-
-
-def _content(zone: Zone, request: VerifyRequest) -> CheckResult:
-    if request.unsigned is None:
-        return CheckResult.skipped(content.CONTENT, "no unsigned zone given (--unsigned)")
-    t = time.perf_counter()
-    try:
-        unsigned = read_zone_file(request.unsigned, request.origin).zone
-    except ZoneSyntaxError as exc:
-        return CheckResult.from_findings(
-            content.CONTENT, [Finding("", "", f"unsigned zone unusable: {exc}")], _since(t)
-        )
-    result = content.check_content(zone, unsigned)
-    return CheckResult(
-        result.name, result.status, result.findings, result.failures, _since(t), result.notes
-    )
 
 
 def _since(t: float) -> float:

@@ -13,15 +13,15 @@ disappear.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 
 import dns.exception
 
 from tldsec.dnscore import names, rdata
-from tldsec.dnscore.types import RRType, type_text
+from tldsec.dnscore.types import type_text
 from tldsec.dnscore.zone import Zone
-from tldsec.policy import DenialPolicy
 from tldsec.verify.filescan import Nsec3Index
-from tldsec.verify.nsec3chain import NAME, b32hex, nsec3_part, param_check
+from tldsec.verify.nsec3chain import NAME, Nsec3Params, b32hex, nsec3_part
 from tldsec.verify.report import CheckResult, Collector, Finding
 from tldsec.verify.structure import Structure
 
@@ -32,13 +32,14 @@ def check_nsec3_edits(
     old: Zone,
     old_structure: Structure,
     scan: Nsec3Index,
-    denial: DenialPolicy | None,
+    params: Nsec3Params | None,
+    param_findings: Iterable[Finding],
 ) -> CheckResult:
+    """The check, after the apex's NSEC3PARAM check (``apexchecks``) gave ``params``."""
     t0 = time.perf_counter()
     found = Collector()
     origin = new.origin
     apex = names.to_text(origin)
-    param_findings, params = param_check(origin, new.get(origin, RRType.NSEC3PARAM), denial)
     found.extend(param_findings)
     if params is None:
         return found.result(NAME, time.perf_counter() - t0)

@@ -1,9 +1,13 @@
-"""One part of a zone file, checked on its own in a worker process (``sharded``).
+"""The checks of a region, the one list every plan maps (decision 55).
 
-``check_part`` reads the part from the file and runs every per-record check on it:
-the RRSIGs, coverage, TTLs, the NSEC3 records (hashed names and each NSEC3 on its own),
-the content digests and the second implementation; ``digest_part`` digests a part of
-the unsigned zone. Each returns a ``PartResult`` small enough to send to the parent.
+A region is whole subtrees below the apex (a part of a big file, the whole zone, or the
+edited regions of an incremental run). ``check_region`` runs every per-record check on
+it: the RRSIGs, coverage, TTLs, the NSEC3 records (hashed names and each NSEC3 on its
+own), the content digests and the second implementation, as its ``RegionSetup`` asks;
+``check_part`` reads a part from the file first (in a worker process, ``sharded``), and
+``digest_part`` digests a part of the unsigned zone. Each fills a ``PartResult`` small
+enough to send to the parent and merged in file order; ``region_checks`` joins the
+merged result with the apex's checks (``apexchecks``).
 """
 
 from __future__ import annotations
@@ -23,14 +27,15 @@ from tldsec.errors import ZoneSyntaxError
 from tldsec.hsm.base import KeyStore
 from tldsec.hsm.dnspython_key import hsm_private_key
 from tldsec.verify import content, coverage, nsec3chain, second, signatures, ttl
+from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.coverage import Signers
 from tldsec.verify.jitter import Jitter
 from tldsec.verify.nsec3chain import Nsec3Params, Nsec3Part
 from tldsec.verify.options import KeyOpener
-from tldsec.verify.report import Collector, Finding
+from tldsec.verify.report import CheckResult, Collector, Finding
 from tldsec.verify.rrsig import SignatureContext
 from tldsec.verify.split import Part, Plan
-from tldsec.verify.structure import analyse
+from tldsec.verify.structure import Structure, analyse
 from tldsec.verify.zoneread import read_zone_file, read_zone_string
 
 
@@ -47,17 +52,20 @@ class SecondSetup:
 
 
 @dataclass(frozen=True, slots=True)
-class PartSetup:
-    """What every part is checked against; handed to the workers across fork."""
+class RegionSetup:
+    """What every region is checked against, and which checks run in the region (the
+    others run elsewhere: the whole zone's and the edited regions' RRSIGs on every core,
+    their NSEC3 records against the whole-file scan); handed to workers across fork."""
 
-    plan: Plan
+    plan: Plan | None  # where the parts are (None: the region is read already)
     origin: str
     ctx: SignatureContext
-    signers: Signers
-    params: Nsec3Params | None
+    signers: Signers | None  # None: zone data coverage not checked (no DNSKEY RRset)
+    params: Nsec3Params | None  # None: no NSEC3 record checked in the region
     ttls: dict[int, int]
-    digests: bool
-    second: SecondSetup | None
+    digests: bool  # owner digests of the content, to compare with the unsigned zone's
+    second: SecondSetup | None  # the second implementation, on each part's sample
+    signatures: bool = True  # every RRSIG of the region, in the region's process
 
 
 @dataclass(slots=True)
@@ -121,12 +129,13 @@ class PartResult:
         self.summary.merge(other.summary)
 
 
-def check_part(setup: PartSetup, part: Part) -> PartResult:
-    """Read one part from the file and run every per-record check on it."""
+def check_part(setup: RegionSetup, part: Part) -> PartResult:
+    """Read one part from the file and run every per-region check on it."""
     gc.disable()  # the zone's objects hold no cycles; collections only cost time
     out = PartResult(part.index)
     summary = out.summary
     t = time.process_time()
+    assert setup.plan is not None
     with open(setup.plan.path, "rb") as f:
         f.seek(part.start)
         text = f.read(part.end - part.start).decode("utf-8", "strict")
@@ -156,31 +165,50 @@ def check_part(setup: PartSetup, part: Part) -> PartResult:
     summary.first_key, summary.last_key = tops
     summary.counts["records"] = read.records
     summary.seconds["zone-file"] = _lap(t)
+    check_region(setup, zone, out, sample_of=part)
+    return out
 
+
+def check_region(
+    setup: RegionSetup,
+    zone: Zone,
+    out: PartResult,
+    *,
+    structure: Structure | None = None,
+    sample_of: Part | None = None,
+) -> None:
+    """Every per-region check on ``zone`` (a part, the whole zone or the edited regions),
+    into ``out``: those ``setup`` asks for, see ``RegionSetup``."""
+    summary = out.summary
     t = time.process_time()
-    structure = analyse(zone)
+    if structure is None:
+        structure = analyse(zone)
     summary.counts["delegations"] = len(structure.delegations)
     summary.counts["occluded_names"] = len(structure.occluded)
     summary.counts["empty_non_terminals"] = len(structure.empty_non_terminals)
     summary.counts["nsec3_records"] = len(structure.nsec3_owners)
-    summary.seconds["structure"] = _lap(t)
+    structure_seconds = _lap(t)
+
+    signed: list[RRset] = []
+    if setup.signatures or setup.second is not None:
+        signed = [r for r in zone.rrsets() if r.sigs]
+    if setup.signatures:
+        t = time.process_time()
+        out.signatures.failures, out.signatures.kept = signatures.check_range(
+            signed, 0, len(signed), setup.ctx, summary.jitter
+        )
+        summary.counts["rrsigs"] = sum(len(r.sigs) for r in signed)
+        summary.counts["signed_rrsets"] = len(signed)
+        summary.seconds["signatures"] = _lap(t)
 
     t = time.process_time()
-    signed = [r for r in zone.rrsets() if r.sigs]
-    out.signatures.failures, out.signatures.kept = signatures.check_range(
-        signed, 0, len(signed), setup.ctx, summary.jitter
-    )
-    summary.counts["rrsigs"] = sum(len(r.sigs) for r in signed)
-    summary.counts["signed_rrsets"] = len(signed)
-    summary.seconds["signatures"] = _lap(t)
-
-    t = time.process_time()
-    out.coverage.extend(coverage.data_coverage(zone, structure, setup.signers))
+    if setup.signers is not None:  # RFC 4035 2.2: no DNSKEY RRset, no duties to check
+        out.coverage.extend(coverage.data_coverage(zone, structure, setup.signers))
     summary.seconds["coverage"] = _lap(t)
     t = time.process_time()
     if setup.params is not None:
         summary.nsec3.append(nsec3chain.nsec3_part(zone, structure, setup.params))
-    summary.seconds["nsec3"] = _lap(t) + summary.seconds.pop("structure")
+    summary.seconds["nsec3"] = _lap(t) + structure_seconds
     del structure
     t = time.process_time()
     out.ttl.extend(ttl.wrong_ttls(zone, setup.ttls))
@@ -190,14 +218,46 @@ def check_part(setup: PartSetup, part: Part) -> PartResult:
         summary.digests = content.owner_digests(zone)
         summary.digested = len(summary.digests)
         summary.seconds["content"] = _lap(t)
-    if setup.second is not None:
+    if setup.second is not None and sample_of is not None:
         t = time.process_time()
-        chosen = _sample(setup.second, zone.origin, signed, part)
+        chosen = _sample(setup.second, zone.origin, signed, sample_of)
         summary.counts["second_rrsets"] = len(chosen)
         summary.counts["second_rrsigs"] = sum(len(r.sigs) for r in chosen)
         out.second.failures, out.second.kept = _compare(setup.second, chosen)
         summary.seconds["second-implementation"] = _lap(t)
-    return out
+
+
+def region_checks(
+    apex: ApexChecks, region: PartResult, nsec3: CheckResult | None = None
+) -> list[CheckResult]:
+    """The apex's checks and, joined with the apex's findings, those the regions' merged
+    result completes: coverage, the NSEC3 chain (unless the plan gives ``nsec3``), TTLs."""
+
+    def joined(findings: tuple[Finding, ...], merged: Collector) -> Collector:
+        c = Collector()
+        c.extend(findings)
+        c.merge(merged)
+        return c
+
+    summary = region.summary
+    seconds = summary.seconds
+    if nsec3 is None:
+        t = time.process_time()
+        found = Collector()
+        found.extend(apex.nsec3param)
+        for p in summary.nsec3:
+            found.merge(p.findings)
+        if summary.nsec3:
+            found.extend(nsec3chain.nsec3_reduce(summary.nsec3, apex.context.ctx.origin))
+        nsec3 = found.result(nsec3chain.NAME, seconds.get("nsec3", 0.0) + _lap(t))
+    return [
+        apex.chain,
+        apex.dnskeyset,
+        joined(apex.coverage, region.coverage).result(coverage.NAME, seconds.get("coverage", 0.0)),
+        nsec3,
+        joined(apex.ttl, region.ttl).result(ttl.NAME, seconds.get("ttl", 0.0)),
+        apex.serial,
+    ]
 
 
 def _top_labels(zone: Zone) -> tuple[bytes, bytes] | None:

@@ -4,16 +4,17 @@ A signed zone as the signer writes it (one record per line, owners in canonical 
 no directives after the header) splits at owner names one label below the apex: every
 part then holds whole subtrees, so a delegation and its glue, or a name and its empty
 non-terminals, are always in the same part. Each worker process reads its parts from
-the file itself and runs every per-record check on them (RRSIGs, coverage, TTLs, the
-NSEC3 records, the second implementation, the content digest); the parent checks the
-apex (chain of trust, DNSKEY RRset, NSEC3PARAM, serial) and reduces what needs the
-whole zone (which NSEC3 belongs to which name, the chain's order, the comparison of
+the file itself and runs every per-region check on them (``part.check_part``: RRSIGs,
+coverage, TTLs, the NSEC3 records, the second implementation, the content digest); the
+driver checks the apex once (``apexchecks``) and this plan reduces what needs the whole
+zone (which NSEC3 belongs to which name, the chain's order, the comparison of
 content digests with those of the unsigned zone, which the same workers digest in
 parts). The parent never holds the whole zone, so memory stays far below one copy of it.
 
 If the file turns out not to be splittable (see ``split.plan_parts``; or labels below
 the apex out of canonical order; or a part that does not parse on its own)
-``in_parts`` returns None and the driver reads the zone whole (``whole``).
+``in_parts`` or ``InParts.check`` returns None and the driver reads the zone whole
+(``whole``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import dns.name
 import dns.version
@@ -29,25 +30,17 @@ import dns.version
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import Zone
 from tldsec.errors import ZoneSyntaxError
-from tldsec.verify import (
-    chain,
-    content,
-    coverage,
-    dnskeyset,
-    nsec3chain,
-    second,
-    signatures,
-    ttl,
-)
-from tldsec.verify.context import Outcome, RunContext
-from tldsec.verify.coverage import Signers
-from tldsec.verify.options import VerifyOptions, VerifyRequest
+from tldsec.verify import content, second, signatures, ttl
+from tldsec.verify.apexchecks import ApexChecks
+from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
+from tldsec.verify.options import VerifyRequest
 from tldsec.verify.part import (
     PartResult,
-    PartSetup,
+    RegionSetup,
     SecondSetup,
     check_part,
     digest_part,
+    region_checks,
     unsigned_digests,
 )
 from tldsec.verify.report import CheckResult, Collector, Finding
@@ -58,10 +51,10 @@ from tldsec.verify.zoneread import read_zone_file, read_zone_string
 log = logging.getLogger(__name__)
 
 
-def in_parts(run: RunContext, part_bytes: int = PART_BYTES) -> Outcome | None:
-    """Every built-in check on ``request.signed`` in parts; None if it cannot be split."""
+def in_parts(run: RunContext, part_bytes: int = PART_BYTES) -> InParts | None:
+    """``request.signed`` cut into parts with its apex read; None if it cannot be cut."""
     t0 = time.perf_counter()
-    request, options, origin = run.request, run.options, run.origin
+    request, origin = run.request, run.origin
     plan = plan_parts(request.signed, origin, part_bytes)
     if plan is None or len(plan.parts) < 2:
         log.info("%s cannot be checked in parts: reading it whole", request.signed)
@@ -72,83 +65,114 @@ def in_parts(run: RunContext, part_bytes: int = PART_BYTES) -> Outcome | None:
         apex = read_zone_string(apex_text, origin, default_ttl=plan.default_ttl).zone
     except ZoneSyntaxError:
         return None  # the whole-zone reader will report it, with its line
-    context = run.apex(apex)
-    dnskey, ctx, serial = context.dnskey, context.ctx, context.serial
-    param_findings, params = nsec3chain.param_check(
-        apex.origin, apex.get(apex.origin, RRType.NSEC3PARAM), options.rules.denial
-    )
-    second_setup, second_skip = _second_setup(run, apex, serial, plan)
-    if second_setup is None and second_skip is None:
-        return None  # a store that workers cannot reopen: the whole-zone path handles it
-    setup = PartSetup(
-        plan=plan,
-        origin=origin,
-        ctx=ctx,
-        signers=Signers.from_apex(apex, options.expected),
-        params=params,
-        ttls=ttl.policy_ttls(options.rules.ttl),
-        digests=request.unsigned is not None,
-        second=second_setup,
-    )
-    # The unsigned zone is digested in parts by the same workers if it can be cut (its
-    # owners' records grouped, no multi-line entries), else read whole by one more process.
-    uplan = plan_parts(request.unsigned, origin, part_bytes) if request.unsigned else None
-    unsigned_job = None if uplan is not None else _start_unsigned(request)
-    n = len(plan.parts)
-    uparts = uplan.parts if uplan is not None else ()
+    return InParts(run, plan, part_bytes, apex, t0)
 
-    def task(start: int, end: int) -> list[PartResult]:
-        return [
-            check_part(setup, plan.parts[i]) if i < n else digest_part(uplan, origin, uparts[i - n])  # type: ignore[arg-type]
-            for i in range(start, end)
-        ]
 
-    try:
-        parts: ForkedMap[PartResult] = ForkedMap(
-            task, n + len(uparts), options.workers, min_items=2, chunk=1
+@dataclass(slots=True)
+class InParts:
+    """The parts of a file, checked in worker processes once the apex is."""
+
+    run: RunContext
+    plan: Plan
+    part_bytes: int
+    apex: Zone
+    started: float
+
+    def check(self, found: ApexChecks) -> Outcome | None:
+        """Every part's checks, reduced with the apex's; None if the parts turn out not
+        to be whole subtrees in canonical order (the driver then reads the file whole)."""
+        run, plan = self.run, self.plan
+        request, options, origin = run.request, run.options, run.origin
+        serial = found.context.serial
+        second_setup, second_skip = _second_setup(run, self.apex, serial, plan)
+        if second_setup is None and second_skip is None:
+            return None  # a store that workers cannot reopen: the whole-zone plan handles it
+        setup = RegionSetup(
+            plan=plan,
+            origin=origin,
+            ctx=found.context.ctx,
+            signers=found.signers,
+            params=found.params,
+            ttls=ttl.policy_ttls(options.rules.ttl),
+            digests=request.unsigned is not None,
+            second=second_setup,
         )
-        # While the workers run: the apex checks.
-        chain_result = chain.check_chain_from_file(apex, request.trust_anchor, origin, ctx)
-        dnskey_result = dnskeyset.check_dnskeys(apex.origin, dnskey, options.rules)
-        apex_coverage = list(coverage.apex_coverage(apex, options.expected))
-        serial_result = content.check_serial_from_file(apex, request.previous, origin)
-        results = parts.result(run.progress_for("parts"))
-    except BaseException:
-        if unsigned_job is not None:
-            unsigned_job.close()
-        raise
-    signed, unsigned = PartResult(-1), PartResult(-1, unsigned=True)
-    for r in results:
-        (unsigned if r.unsigned else signed).merge(r)
-    if not signed.splittable or not signed.summary.ordered:
-        if unsigned_job is not None:
-            unsigned_job.close()
-        log.info("%s is not in canonical order: reading it whole", request.signed)
-        return None
-    checks = _reduce(
-        signed,
-        unsigned,
-        apex,
-        request,
-        options,
-        param_findings,
-        chain_result,
-        dnskey_result,
-        apex_coverage,
-        serial_result,
-        unsigned_job,
-        second_skip,
-    )
-    meta: dict[str, object] = {
-        "mode": f"in {len(plan.parts)} parts (+ {len(uparts)} of the unsigned zone) on "
-        f"{parts.workers} worker(s); a check's seconds are CPU seconds summed over the parts",
-        "workers": parts.workers,
-        "parts": len(plan.parts),
-        "seconds_wall": round(time.perf_counter() - t0, 3),
-    }
-    for key in ("records", "delegations", "occluded_names", "empty_non_terminals", "nsec3_records"):
-        meta[key] = signed.summary.counts.get(key, 0)
-    return Outcome(checks, serial, meta)
+        # The unsigned zone is digested in parts by the same workers if it can be cut (its
+        # owners' records grouped, no multi-line entries), else read whole by one more
+        # process.
+        uplan = plan_parts(request.unsigned, origin, self.part_bytes) if request.unsigned else None
+        unsigned_job = None if uplan is not None else _start_unsigned(request)
+        n = len(plan.parts)
+        uparts = uplan.parts if uplan is not None else ()
+
+        def task(start: int, end: int) -> list[PartResult]:
+            return [
+                check_part(setup, plan.parts[i])
+                if i < n
+                else digest_part(uplan, origin, uparts[i - n])  # type: ignore[arg-type]
+                for i in range(start, end)
+            ]
+
+        try:
+            parts: ForkedMap[PartResult] = ForkedMap(
+                task, n + len(uparts), options.workers, min_items=2, chunk=1
+            )
+            results = parts.result(run.progress_for("parts"))
+        except BaseException:
+            if unsigned_job is not None:
+                unsigned_job.close()
+            raise
+        signed, unsigned = PartResult(-1), PartResult(-1, unsigned=True)
+        for r in results:
+            (unsigned if r.unsigned else signed).merge(r)
+        if not signed.splittable or not signed.summary.ordered:
+            if unsigned_job is not None:
+                unsigned_job.close()
+            log.info("%s is not in canonical order: reading it whole", request.signed)
+            return None
+        summary = signed.summary
+        counts, seconds = summary.counts, summary.seconds
+        checks = region_checks(found, signed)
+        rrsigs, rrsets = counts.get("rrsigs", 0), counts.get("signed_rrsets", 0)
+        jittered = Collector()
+        jittered.extend(summary.jitter.findings(options.rules))
+        jittered.merge(signed.signatures)
+        checks += [
+            signed.zone_file.result(ZONE_FILE, seconds.get("zone-file", 0.0)),
+            jittered.result(
+                signatures.NAME,
+                seconds.get("signatures", 0.0),
+                (f"{rrsigs} RRSIGs over {rrsets} RRsets verified in parts",),
+            ),
+            _content(
+                signed,
+                unsigned,
+                request,
+                unsigned_job,
+                seconds.get("content", 0.0) + unsigned.summary.seconds.get("content", 0.0),
+            ),
+            second_skip or _second_result(signed),
+        ]
+        meta: dict[str, object] = {
+            "mode": f"in {n} parts (+ {len(uparts)} of the unsigned zone) on "
+            f"{parts.workers} worker(s); a check's seconds are CPU seconds summed over the "
+            "parts",
+            "workers": parts.workers,
+            "parts": n,
+            "seconds_wall": round(time.perf_counter() - self.started, 3),
+        }
+        for key in (
+            "records",
+            "delegations",
+            "occluded_names",
+            "empty_non_terminals",
+            "nsec3_records",
+        ):
+            meta[key] = counts.get(key, 0)
+        return Outcome(checks, serial, meta)
+
+    def close(self) -> None:
+        """Nothing outlives ``check``."""
 
 
 def _second_setup(
@@ -188,86 +212,22 @@ def _start_unsigned(request: VerifyRequest) -> Background[dict[bytes, bytes] | s
     return Background(unsigned_digests, [(request.unsigned, request.origin)])
 
 
-def _reduce(
-    signed: PartResult,
-    unsigned: PartResult,
-    apex: Zone,
-    request: VerifyRequest,
-    options: VerifyOptions,
-    param_findings: list[Finding],
-    chain_result: CheckResult,
-    dnskey_result: CheckResult,
-    apex_coverage: list[Finding],
-    serial_result: CheckResult,
-    unsigned_job: Background[dict[bytes, bytes] | str] | None,
-    second_skip: CheckResult | None,
-) -> list[CheckResult]:
-    """The checks of the whole zone from the parts' merged results and the apex's."""
-    summary = signed.summary
-
-    def first(findings: list[Finding], merged: Collector) -> Collector:
-        c = Collector()
-        c.extend(findings)
-        c.merge(merged)
-        return c
-
-    def seconds(name: str) -> float:
-        return summary.seconds.get(name, 0.0)
-
-    counts = summary.counts
-    rrsigs, rrsets = counts.get("rrsigs", 0), counts.get("signed_rrsets", 0)
-    checks = [
-        signed.zone_file.result("zone-file", seconds("zone-file")),
-        chain_result,
-        dnskey_result,
-        first(summary.jitter.findings(options.rules), signed.signatures).result(
-            signatures.NAME,
-            seconds("signatures"),
-            (f"{rrsigs} RRSIGs over {rrsets} RRsets verified in parts",),
+def _second_result(signed: PartResult) -> CheckResult:
+    counts = signed.summary.counts
+    rrsets, chosen = counts.get("signed_rrsets", 0), counts.get("second_rrsets", 0)
+    scope = (
+        f"all {rrsets} signed RRsets"
+        if chosen == rrsets
+        else f"a sample of {chosen} of {rrsets} signed RRsets (apex RRsets always)"
+    )
+    return signed.second.result(
+        second.NAME,
+        signed.summary.seconds.get("second-implementation", 0.0),
+        (
+            f"dnspython {dns.version.version} re-signed {scope} "
+            f"({counts.get('second_rrsigs', 0)} RRSIGs) through the key store, in parts",
         ),
-        first(apex_coverage, signed.coverage).result(coverage.NAME, seconds("coverage")),
-    ]
-    t = time.process_time()
-    nsec3 = Collector()
-    nsec3.extend(param_findings)
-    for p in summary.nsec3:
-        nsec3.merge(p.findings)
-    if summary.nsec3:
-        nsec3.extend(nsec3chain.nsec3_reduce(summary.nsec3, apex.origin))
-    checks.append(nsec3.result(nsec3chain.NAME, seconds("nsec3") + _lap(t)))
-    checks.append(
-        first(ttl.apex_ttls(apex, options.rules.ttl), signed.ttl).result(ttl.NAME, seconds("ttl"))
     )
-    checks.append(
-        _content(
-            signed,
-            unsigned,
-            request,
-            unsigned_job,
-            seconds("content") + unsigned.summary.seconds.get("content", 0.0),
-        )
-    )
-    checks.append(serial_result)
-    if second_skip is not None:
-        checks.append(second_skip)
-    else:
-        chosen = counts.get("second_rrsets", 0)
-        scope = (
-            f"all {rrsets} signed RRsets"
-            if chosen == rrsets
-            else (f"a sample of {chosen} of {rrsets} signed RRsets (apex RRsets always)")
-        )
-        checks.append(
-            signed.second.result(
-                second.NAME,
-                seconds("second-implementation"),
-                (
-                    f"dnspython {dns.version.version} re-signed {scope} "
-                    f"({counts.get('second_rrsigs', 0)} RRSIGs) through the key store, in parts",
-                ),
-            )
-        )
-    return checks
 
 
 def _content(

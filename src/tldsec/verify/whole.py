@@ -1,97 +1,92 @@
 """The whole-zone plan: the zone as one region, read into this process (``driver``).
 
-A small zone, or any file that cannot be cut into parts, is read whole. The RRSIG check
-then forks one worker per core that reads the zone from this process's memory while
-this process checks the chain of trust, the DNSKEY RRset, coverage, the NSEC3 chain,
-TTLs, the unsigned content and the serial; then the second implementation re-signs its
-sample.
+A small zone, or any file that cannot be cut into parts, is read whole. Its RRSIGs are
+checked by one forked worker per core reading the zone from this process's memory
+(``signatures.SignatureCheck``) while this process runs the region's other checks
+(``part.check_region``: coverage, the NSEC3 records, TTLs) and compares the content with
+the unsigned zone; then the second implementation re-signs its sample.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass
 
-from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import Zone
 from tldsec.errors import ZoneSyntaxError
-from tldsec.verify import chain, content, coverage, dnskeyset, nsec3chain, ttl
+from tldsec.verify import content, ttl
+from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
-from tldsec.verify.options import VerifyOptions, VerifyRequest
+from tldsec.verify.part import PartResult, RegionSetup, check_region, region_checks
 from tldsec.verify.report import CheckResult, Finding
-from tldsec.verify.rrsig import SignatureContext
 from tldsec.verify.signatures import SignatureCheck
-from tldsec.verify.structure import analyse
-from tldsec.verify.zoneread import read_zone_file
+from tldsec.verify.zoneread import ReadResult, read_zone_file
 
 
-def whole_zone(run: RunContext) -> Outcome:
-    """Every built-in check on the zone read whole; it never declines a file."""
-    request, options = run.request, run.options
-    out = Outcome()
+def whole_zone(run: RunContext) -> WholeZone | Outcome:
+    """The zone read whole, or the outcome of a file that cannot be read; it never
+    declines a file."""
     t = time.perf_counter()
     try:
-        read = read_zone_file(request.signed, run.origin)
+        read = read_zone_file(run.request.signed, run.origin)
     except ZoneSyntaxError as exc:
-        out.checks.append(
-            CheckResult.from_findings(ZONE_FILE, [Finding("", "", str(exc))], _since(t))
+        finding = Finding("", "", str(exc))
+        return Outcome([CheckResult.from_findings(ZONE_FILE, [finding], _since(t))])
+    return WholeZone(run, read, read.zone, _since(t))
+
+
+@dataclass(slots=True)
+class WholeZone:
+    """The zone in this process, one region, checked once the apex is."""
+
+    run: RunContext
+    read: ReadResult
+    apex: Zone  # the whole zone
+    read_seconds: float
+
+    def check(self, found: ApexChecks) -> Outcome:
+        """Every per-region check of the zone, joined with the apex's."""
+        run, zone = self.run, self.apex
+        request, options = run.request, run.options
+        serial = found.context.serial
+        out = Outcome(serial=serial)
+        out.meta["mode"] = "whole zone in one process, RRSIGs on every core"
+        out.meta["records"] = self.read.records
+        zone_file = CheckResult.from_findings(ZONE_FILE, self.read.findings, self.read_seconds)
+        sigs = SignatureCheck(
+            zone, found.context.ctx, options.workers, run.progress_for("signatures (RRsets)")
         )
-        return out
-    zone = read.zone
-    out.meta["mode"] = "whole zone in one process, RRSIGs on every core"
-    out.meta["records"] = read.records
-    out.checks.append(CheckResult.from_findings(ZONE_FILE, read.findings, _since(t)))
-    apex = run.apex(zone)
-    out.serial = apex.serial
-    signatures = SignatureCheck(
-        zone, apex.ctx, options.workers, run.progress_for("signatures (RRsets)")
-    )
-    out.meta["workers"] = signatures.workers
-    try:
-        _parent_checks(zone, request, options, apex.ctx, out)
-    except BaseException:
-        signatures.abandon()
-        raise
-    out.checks.append(signatures.result())
-    out.checks.append(run.second_implementation(zone, apex.serial, options.second_sample))
-    return out
-
-
-def _parent_checks(
-    zone: Zone, request: VerifyRequest, options: VerifyOptions, ctx: SignatureContext, out: Outcome
-) -> None:
-    """The checks this process runs while the workers verify signatures."""
-    checks = out.checks
-    checks.append(chain.check_chain_from_file(zone, request.trust_anchor, request.origin, ctx))
-    checks.append(
-        dnskeyset.check_dnskeys(zone.origin, zone.get(zone.origin, RRType.DNSKEY), options.rules)
-    )
-    structure = analyse(zone)
-    out.meta["delegations"] = len(structure.delegations)
-    out.meta["occluded_names"] = len(structure.occluded)
-    out.meta["empty_non_terminals"] = len(structure.empty_non_terminals)
-    out.meta["nsec3_records"] = len(structure.nsec3_owners)
-    checks.append(coverage.check_coverage(zone, structure, options.expected))
-    checks.append(nsec3chain.check_nsec3(zone, structure, options.rules.denial))
-    del structure
-    checks.append(ttl.check_ttls(zone, options.rules.ttl))
-    if request.unsigned is not None:
-        t = time.perf_counter()
+        out.meta["workers"] = sigs.workers
         try:
-            unsigned = read_zone_file(request.unsigned, request.origin).zone
-        except ZoneSyntaxError as exc:
-            checks.append(
-                CheckResult.from_findings(
-                    content.CONTENT, [Finding("", "", f"unsigned zone unusable: {exc}")], _since(t)
-                )
+            region = PartResult(0)
+            setup = RegionSetup(
+                plan=None,
+                origin=run.origin,
+                ctx=found.context.ctx,
+                signers=found.signers,
+                params=found.params,
+                ttls=ttl.policy_ttls(options.rules.ttl),
+                digests=False,
+                second=None,
+                signatures=False,
             )
-        else:
-            result = content.check_content(zone, unsigned)
-            del unsigned
-            checks.append(replace(result, seconds=_since(t)))
-    else:
-        checks.append(CheckResult.skipped(content.CONTENT, "no unsigned zone given (--unsigned)"))
-    checks.append(content.check_serial_from_file(zone, request.previous, request.origin))
+            check_region(setup, zone, region)
+            for key in ("delegations", "occluded_names", "empty_non_terminals", "nsec3_records"):
+                out.meta[key] = region.summary.counts[key]
+            out.checks = [
+                zone_file,
+                *region_checks(found, region),
+                content.check_content_from_file(zone, request.unsigned, request.origin),
+            ]
+        except BaseException:
+            sigs.abandon()
+            raise
+        out.checks.append(sigs.result())
+        out.checks.append(run.second_implementation(zone, serial, options.second_sample))
+        return out
+
+    def close(self) -> None:
+        """Nothing outlives ``check``."""
 
 
 def _since(t: float) -> float:
