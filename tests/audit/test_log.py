@@ -94,6 +94,24 @@ def test_invalid_entries_are_refused_and_use_no_number(
     assert audit_log.record("access.login", actor="person:alice").seq == 1
 
 
+def test_record_many_appends_in_order_all_or_none(audit_log: AuditLog) -> None:
+    """Decision 56: several entries in one append; one refused entry refuses them all."""
+    with pytest.raises(AuditError):
+        audit_log.record_many(
+            [("access.login", "person:alice", {}), ("no.such.event", "person:alice", {})]
+        )
+    assert audit_log.head().seq == 0
+    entries = audit_log.record_many(
+        [
+            ("ds.received", "registrar:r1", {"domain": "a.example"}),
+            (EventType.DS_ACCEPTED, Actor.registrar("r1"), {"domain": "a.example"}),
+        ]
+    )
+    assert [(e.seq, e.event) for e in entries] == [(1, "ds.received"), (2, "ds.accepted")]
+    assert entries[1].prev_hash == entries[0].hash
+    assert audit_log.record_many([]) == []
+
+
 def test_an_unknown_level_is_refused(audit_log: AuditLog) -> None:
     with pytest.raises(AuditError, match="unknown level 'loud'"):
         audit_log.record("access.login", actor="person:alice", level="loud")

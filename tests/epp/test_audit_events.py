@@ -7,9 +7,17 @@ failed attempt, never "registry.change_not_committed".
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sqlalchemy import event
+
 from tests.fixtures.epp import PASSWORD, RunningServer
-from tldsec.audit.adapters import REGISTRY_EVENTS
+from tldsec.audit.adapters import REGISTRY_EVENTS, registry_recorder
 from tldsec.audit.events import EventType
+from tldsec.audit.log import AuditLog
+from tldsec.audit.query import iter_entries
+from tldsec.audit.schema import upgrade
+from tldsec.db.base import make_engine
 from tldsec.registry.ds_rules import DsData
 from tldsec.registry.hosts import create_host
 
@@ -76,3 +84,41 @@ def test_every_name_the_server_records_is_in_the_catalogue() -> None:
     catalogue = {e.value for e in EventType} | set(REGISTRY_EVENTS)
     for name in ("ds.received", "ds.accepted", "ds.rejected", "access.denied", "access.logout"):
         assert name in catalogue
+
+
+def test_a_ds_change_is_one_append_of_the_audit_log(epp: RunningServer, tmp_path: Path) -> None:
+    """Decision 56: the command's entries (received, changed, accepted; or received and
+    refused) are held and written in one audit transaction, in order, before the
+    registry's COMMIT; they were three appends (two for a refusal)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    upgrade(engine)
+    log = AuditLog(engine, epp.world.clock, signer=None)
+    commits: list[str] = []
+    event.listen(engine, "commit", lambda _conn: commits.append("audit"))
+    epp.dispatcher.audit = registry_recorder(log)
+    with epp.world.db.write() as s:
+        create_host(s, epp.world.tx("alpha"), "ns1.hoster.net")
+    try:
+        with epp.logged_in("alpha") as client:
+            assert client.domain_create("signed.example", ns=("ns1.hoster.net",)).code == 1000
+            commits.clear()
+            changed = client.domain_update_ds("signed.example", add=(DS1,))
+            assert changed.code == 1000, changed.message
+            assert commits == ["audit"]
+            commits.clear()
+            refused = client.domain_update_ds("signed.example", add=(RSASHA1,))
+            assert refused.code == 2306, refused.message
+            assert commits == ["audit"]
+        entries = [e for e in iter_entries(engine) if e.event.startswith("ds.")]
+        assert [e.event for e in entries] == [
+            "ds.received",
+            "ds.changed",
+            "ds.accepted",
+            "ds.received",
+            "ds.rejected",
+        ]
+        sv_trid = changed.text(".//epp:svTRID")
+        assert {e.details["sv_trid"] for e in entries[:3] if "sv_trid" in e.details} == {sv_trid}
+        assert [e.seq for e in entries[:3]] == [entries[0].seq + i for i in range(3)]
+    finally:
+        engine.dispose()

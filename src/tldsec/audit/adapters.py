@@ -9,7 +9,7 @@ calls ``audit_log.record`` with catalogue names directly (docs/audit.md).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tldsec.audit.events import Actor, EventType
@@ -45,20 +45,40 @@ def registry_actor(client_id: str) -> Actor:
     return Actor.registrar(client_id)
 
 
-def registry_recorder(log: AuditLog) -> Callable[..., None]:
+def registry_recorder(log: AuditLog) -> RegistryRecorder:
     """An ``AuditRecorder`` for ``tldsec.registry`` and ``tldsec.epp`` that writes to ``log``.
 
     A name the table does not know is recorded if it is a catalogue type, else refused
     with ``AuditError`` like any unknown event: nothing is silently dropped.
     """
+    return RegistryRecorder(log)
 
-    def record(event: str, *, actor: str, **details: Any) -> None:
-        mapped = REGISTRY_EVENTS.get(event)
-        who = actor if ":" in actor else registry_actor(actor)
-        if mapped is None:
-            log.record(event, actor=who, **details)
-            return
-        event_type, extra = mapped
-        log.record(event_type, actor=who, **{**extra, **details, "source_event": event})
 
-    return record
+class RegistryRecorder:
+    """``registry_recorder``'s recorder: one entry per call, or several in one append
+    (``record_many``, what ``registry.audit.AuditTrail.flush`` uses)."""
+
+    def __init__(self, log: AuditLog) -> None:
+        self.log = log
+
+    def __call__(self, event: str, *, actor: str, **details: Any) -> None:
+        kind, who, fields = _catalogue(event, actor, details)
+        self.log.record(kind, actor=who, **fields)
+
+    def record_many(self, events: Sequence[tuple[str, str, Mapping[str, Any]]]) -> None:
+        """``(event, actor, details)`` each, in order, in one transaction of the log."""
+        self.log.record_many(
+            [_catalogue(event, actor, details) for event, actor, details in events]
+        )
+
+
+def _catalogue(
+    event: str, actor: str, details: Mapping[str, Any]
+) -> tuple[EventType | str, Actor | str, dict[str, Any]]:
+    """A registry/EPP event as the catalogue's (type, actor, details)."""
+    mapped = REGISTRY_EVENTS.get(event)
+    who = actor if ":" in actor else registry_actor(actor)
+    if mapped is None:
+        return event, who, dict(details)
+    event_type, extra = mapped
+    return event_type, who, {**extra, **details, "source_event": event}

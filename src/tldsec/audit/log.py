@@ -121,10 +121,10 @@ class Head:
 
 @dataclass(slots=True)
 class _Request:
-    """One ``record`` call waiting for its group's transaction."""
+    """One ``record`` or ``record_many`` call waiting for its group's transaction."""
 
-    item: _Pending
-    entry: Entry | None = None
+    items: list[_Pending]
+    entries: list[Entry] | None = None
     error: BaseException | None = None
 
 
@@ -218,7 +218,19 @@ class AuditLog:
         ``level`` defaults to the catalogue's level for the event. Details are JSON
         values (no floats); datetimes, bytes, enums and paths are converted.
         """
-        return self._group_commit(_Request(_pending(event, actor, level, details)))
+        return self._group_commit(_Request([_pending(event, actor, level, details)]))[0]
+
+    def record_many(
+        self, events: Sequence[tuple[EventType | str, Actor | str, Mapping[str, Any]]]
+    ) -> list[Entry]:
+        """Append several entries, in order, in one transaction (one group commit): all
+        of them or none. Each is ``(event, actor, details)`` at the catalogue's level.
+        The EPP server writes a DS change's entries so (received, changed, accepted):
+        one append per command instead of three (decision 56)."""
+        if not events:
+            return []
+        items = [_pending(event, actor, None, details) for event, actor, details in events]
+        return self._group_commit(_Request(items))
 
     def record_if(
         self,
@@ -249,22 +261,25 @@ class AuditLog:
         self._anchor(plan.checkpoint)
         return plan.theirs[0]
 
-    def _group_commit(self, request: _Request) -> Entry:
+    def _group_commit(self, request: _Request) -> list[Entry]:
         """Append ``request`` with whatever else is queued, or wait for the writer that
         takes it (see the module docstring)."""
         with self._group:
             self._queue.append(request)
-            while self._writing and request.entry is None and request.error is None:
+            while self._writing and request.entries is None and request.error is None:
                 self._group.wait()
-            if request.entry is None and request.error is None:
+            if request.entries is None and request.error is None:
                 self._writing = True
                 batch, self._queue = self._queue, []
             else:
                 batch = []
         if batch:
             try:
-                for r, entry in zip(batch, self._append([r.item for r in batch]), strict=True):
-                    r.entry = entry
+                entries = self._append([item for r in batch for item in r.items])
+                start = 0
+                for r in batch:
+                    r.entries = entries[start : start + len(r.items)]
+                    start += len(r.items)
             except Exception as exc:  # every call of the group fails, none is written
                 for r in batch:
                     r.error = exc
@@ -277,8 +292,8 @@ class AuditLog:
             if batch or not isinstance(error, AuditError):  # the writer's own exception
                 raise error
             raise AuditError(str(error)) from error  # a copy for each waiting thread
-        assert request.entry is not None
-        return request.entry
+        assert request.entries is not None
+        return request.entries
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign the head now, unless it is already signed or the log is empty."""

@@ -5,9 +5,11 @@ well-formed XML without DOCTYPE (2001) -> a known command (2000) -> an object se
 the server offers (2307) -> known extensions (2103) -> the schemas (2001) -> logged in
 (2002) -> the command module, in one database transaction. A failed command changes
 nothing: its transaction is rolled back. Every command is written to the EPP
-transaction log, in the command's own transaction when it succeeds. Audit entries are
-committed before the command's transaction; if that then fails, a
-``registry.change_not_committed`` entry names the audited changes that did not happen.
+transaction log, in the command's own transaction when it succeeds. A command's audit
+entries are held and committed in one append of the audit log just before the command's
+COMMIT (decision 56); if that COMMIT then fails, a ``registry.change_not_committed``
+entry names the audited changes that did not happen. A refused command's attempts (DS
+received and refused, access denied) are written in one append with its refusal.
 
 A command whose COMMIT was sent on a connection that was then lost (the primary killed,
 a failover to the other site; decision 50) is settled through a new connection before it
@@ -284,7 +286,10 @@ class Dispatcher:
             return Reply(code=ResultCode.SUCCESS_ENDING_SESSION)
         handler = self._handler(cmd)
         actor = conn.actor
-        trail = AuditTrail(self.audit)
+        # The command's entries are held and written in one append just before its
+        # COMMIT (decision 56): still committed before the change, one audit
+        # transaction per DS change instead of three.
+        trail = AuditTrail(self.audit, hold=True)
         tx = self._tx(actor, sv_trid, cmd.cl_trid, started, trail)
         ds = carries_ds(cmd)
         if ds:
@@ -308,6 +313,7 @@ class Dispatcher:
                     command=label,
                     sv_trid=sv_trid,
                 )
+            trail.flush()
             return reply
 
         return self._unit_of_work(
@@ -416,6 +422,7 @@ class Dispatcher:
             if settled is not None:
                 trail.not_committed(label, sv_trid)
                 _audit_refusal(trail, client_id, label, object_name, sv_trid, failed, None, ds=ds)
+                _flush_attempts(trail, label, sv_trid)
             failed.logged = True
             raise failed from None
         except RegistryError as exc:
@@ -431,6 +438,7 @@ class Dispatcher:
             error = exc
         trail.not_committed(label, sv_trid)
         _audit_refusal(trail, client_id, label, object_name, sv_trid, error, cause, ds=ds)
+        _flush_attempts(trail, label, sv_trid)
         self._log(client_id, conn, label, object_name, cl_trid, sv_trid, error.code, started)
         error.logged = True
         raise error
@@ -600,3 +608,12 @@ def _audit_refusal(
             _log.exception(
                 "%s (svTRID %s) refused; its audit entry %s failed", label, sv_trid, event
             )
+
+
+def _flush_attempts(trail: AuditTrail, label: str, sv_trid: str) -> None:
+    """Write a refused command's held attempts (DS received, refused, access denied) in
+    one append. A failure is logged: the registrar's reply is the refusal either way."""
+    try:
+        trail.flush()
+    except Exception:
+        _log.exception("%s (svTRID %s) refused; its audit entries failed", label, sv_trid)

@@ -46,22 +46,51 @@ ATTEMPTS = frozenset(
 
 @dataclass
 class AuditTrail:
-    """The audit recorder of one unit of work: each event goes to the audit log at once
-    and is remembered, so that if the unit's transaction then fails the log can say which
-    audited changes did not happen (the entry is committed before the registry's)."""
+    """The audit recorder of one unit of work: each event goes to the audit log and is
+    remembered, so that if the unit's transaction then fails the log can say which
+    audited changes did not happen (the entry is committed before the registry's).
+
+    With ``hold``, events wait in the trail until ``flush`` writes them, in order, in
+    one append of the log when the recorder has ``record_many``
+    (``tldsec.audit.adapters.RegistryRecorder``): the EPP server
+    flushes once per command, just before its registry COMMIT (decision 56), so a DS
+    change's received, changed and accepted entries cost one audit transaction, not
+    three, and are still committed before the change."""
 
     recorder: AuditRecorder
-    events: list[dict[str, object]] = field(default_factory=list)
+    hold: bool = False
+    events: list[dict[str, object]] = field(default_factory=list)  # written
+    pending: list[dict[str, object]] = field(default_factory=list)  # held, not yet written
 
     def __call__(self, event: str, *, actor: str, **details: object) -> None:
+        if self.hold:
+            self.pending.append({"event": event, "actor": actor, **details})
+            return
         self.recorder(event, actor=actor, **details)
         self.events.append({"event": event, "actor": actor, **details})
+
+    def flush(self) -> None:
+        """Write the held events (one append if the recorder can); raise as the
+        recorder does, and then none of them was written."""
+        held, self.pending = self.pending, []
+        if not held:
+            return
+        many = getattr(self.recorder, "record_many", None)
+        if many is not None:
+            many([(str(e["event"]), str(e["actor"]), _details(e)) for e in held])
+            self.events.extend(held)
+            return
+        for e in held:
+            self.recorder(str(e["event"]), actor=str(e["actor"]), **_details(e))
+            self.events.append(e)
 
     def not_committed(self, command: str, sv_trid: str) -> None:
         """Retract the changes recorded so far: ``registry.change_not_committed`` names
         them (the unit's transaction failed after they were recorded). Attempts
-        (``ATTEMPTS``) stand. Never raises: if the audit log refuses this too, the error
-        log says what was not committed."""
+        (``ATTEMPTS``) stand. Changes still held were never written: they are dropped,
+        nothing to retract. Never raises: if the audit log refuses this too, the error
+        log says what was not committed. Held attempts stay held for ``flush``."""
+        self.pending = [e for e in self.pending if e["event"] in ATTEMPTS]
         changes = [e for e in self.events if e["event"] not in ATTEMPTS]
         if not changes:
             return
@@ -81,3 +110,7 @@ class AuditTrail:
                 sv_trid,
                 changes,
             )
+
+
+def _details(event: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in event.items() if k not in ("event", "actor")}
