@@ -1,11 +1,14 @@
 """The roles ``tldsec serve`` runs (issue 20 item 1, decision 49), alone or together:
 
-* ``registry``: EPP (and the console) against the registry database, /health, /metrics;
+* ``registry``: EPP (and the console) against the registry database, the DS advisory
+  pass (it asks the registrants' name servers), /health, /metrics;
 * ``signer``: builds, signs, verifies; holds the publication lease and pushes each
-  verified zone to its primaries; listens on no network socket (its metrics go to a
-  file for node_exporter's textfile collector; the HSM activation socket is local);
+  verified zone to its primaries; listens on no network socket and sends no DNS query
+  (DPS 5.6: it initiates only transfers to distribution; its metrics go to a file for
+  node_exporter's textfile collector; the HSM activation socket is local);
 * ``primary``: serves AXFR/IXFR/NOTIFY with TSIG to the secondaries, accepts pushes
-  from the pinned signers, /health, /metrics.
+  from the pinned signers, asks the secondaries for their SOA serial (the trace's live
+  pass, recorded in the registry database), /health, /metrics.
 
 ``all`` (the default) is the three in one process, the embedded single-host setup,
 where the signer and the primary share the store and nothing is pushed.

@@ -240,14 +240,17 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
                 )
                 self.outreach.start()
                 stack.push_async_callback(asyncio.to_thread, self.outreach.stop)
-            if epp or cycles:
-                # decision 51: which secondary serves which serial, the poll messages
+            if roles & {PRIMARY, REGISTRY}:
+                # decision 51: which secondary serves which serial, the poll messages;
+                # decision 54: asked by the primary, never by the signer (DPS 5.6)
                 makers, close_trace = trace_tasks(
                     self.settings,
                     self.dist,
                     self.clock,
                     self.metrics.changes_served,
                     self.dns_address,
+                    live=PRIMARY in roles,
+                    advisory=REGISTRY in roles,
                 )
                 stack.callback(close_trace)
                 for make in makers:

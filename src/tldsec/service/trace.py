@@ -2,7 +2,15 @@
 (``trace/live.py``: which secondary serves which serial, the "live" poll messages, the
 ``tldsec_ds_change_to_served_seconds`` histogram) and, on a thread of its own because it
 waits on other people's name servers, the DS advisory pass (``trace/advice.py``).
-A database that does not answer is retried with back-off; the probes report it."""
+A database that does not answer is retried with back-off; the probes report it.
+
+Which role runs which (decision 54, DPS 5.6): the live pass asks the secondaries for
+their SOA, so it runs in the primary role, the distribution system that already talks
+to them; the advisory pass asks the registrants' name servers, so it runs in the
+registry role. The signer role sends neither: it only connects to its databases and
+pushes to its primaries. Both write to the registry database, where the trace, the
+console and the metrics read them.
+"""
 
 from __future__ import annotations
 
@@ -32,27 +40,33 @@ def trace_tasks(
     clock: Clock,
     served: Callable[[list[float]], None],
     primary: tuple[str, int] | None = None,
+    *,
+    live: bool = True,
+    advisory: bool = True,
 ) -> tuple[list[Callable[[], Any]], Callable[[], None]]:
-    """The coroutines to run beside the servers, and what closes their database."""
+    """The coroutines to run beside the servers (``live``: the live pass, asking the
+    secondaries or the hidden primary at ``primary``; ``advisory``: the DS advisory
+    pass, if ``[epp] poll_advisory``), and what closes their database."""
     table = settings.config.epp
     registry = RegistryDatabase.from_url(settings.registry_db_url)
     every = dist.poll_seconds
-    tracker = LiveTracker(
-        registry, settings.origin, nodes_of(dist, primary), clock, poll=table.poll_live
-    )
     tasks: list[Callable[[], Any]] = []
+    if live:
+        tracker = LiveTracker(
+            registry, settings.origin, nodes_of(dist, primary), clock, poll=table.poll_live
+        )
 
-    def live_pass() -> None:
-        changes = tracker.run_once()
-        if changes:
-            served([c.seconds for c in changes])
-            log.info("changes live: %s", ", ".join(c.sv_trid for c in changes))
+        def live_pass() -> None:
+            changes = tracker.run_once()
+            if changes:
+                served([c.seconds for c in changes])
+                log.info("changes live: %s", ", ".join(c.sv_trid for c in changes))
 
-    tasks.append(lambda: _loop("live", live_pass, every))
-    if table.poll_advisory:
+        tasks.append(lambda: _loop("live", live_pass, every))
+    if advisory and table.poll_advisory:
         advisor = Advisor(timeout=settings.config.console.advisory_timeout_seconds)
-        advisory = AdvisoryPass(registry, advisor, clock)
-        tasks.append(lambda: _loop("advisory", advisory.run_once, every))
+        advisory_pass = AdvisoryPass(registry, advisor, clock)
+        tasks.append(lambda: _loop("advisory", advisory_pass.run_once, every))
     return tasks, registry.engine.dispose
 
 
