@@ -7,8 +7,9 @@ from pathlib import Path
 from tldsec.dnscore.signedfile import syntax_problem
 from tldsec.dnscore.zonepatch import Edit, ZonePatch
 from tldsec.verify.cut import order_problem
-from tldsec.verify.filescan import Piece, chain_problems, merge, ranges, scan, scan_piece
+from tldsec.verify.filescan import chain_problems, merge, ranges, scan, scan_piece
 from tldsec.verify.regions import compare_unchanged, regions
+from tldsec.verify.summary import Nsec3Scan, Summary
 
 ZONE = b"""; header
 example.\t86400\tIN\tSOA\ta.nic.example. h.nic.example. 1 1800 900 1209600 3600
@@ -41,8 +42,9 @@ def test_the_scan_finds_the_earliest_expiration(tmp_path: Path) -> None:
     assert found.earliest_line.startswith(b"ccc.example.\t")
 
 
-def _piece(owners: list[bytes], nexts: list[bytes], lines: int | None = None) -> Piece:
-    return Piece(b"".join(owners), b"".join(nexts), lines=len(owners) if lines is None else lines)
+def _piece(owners: list[bytes], nexts: list[bytes], lines: int | None = None) -> Summary:
+    n = len(owners) if lines is None else lines
+    return Summary(scanned=Nsec3Scan(b"".join(owners), b"".join(nexts), lines=n))
 
 
 def test_the_chain_must_be_sorted_and_closed_across_pieces() -> None:

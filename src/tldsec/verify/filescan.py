@@ -10,7 +10,8 @@ the whole file and are cheap to read straight from its bytes with compiled patte
   (DPS 6.5) whether or not its owner was edited.
 
 Both come from one pass (``scan_piece``), run on byte ranges of the file in worker
-processes (``BackgroundScan``) and merged in order.
+processes (``BackgroundScan``); each range's result is a region's ``Summary`` (its
+``scanned`` NSEC3 lines and its ``expiry``), merged in file order like any other.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import operator
 import time
 from array import array
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from tldsec.dnscore.rrsigtime import parse_rrsig_time
@@ -32,47 +33,31 @@ from tldsec.dnscore.signedfile import (
     nsec3_lines,
     rrsig_expiring,
 )
+from tldsec.verify.summary import Nsec3Scan, Summary, unordered
 from tldsec.verify.workers import Background
 
 
-@dataclass(slots=True)
-class Piece:
-    """What the scan of one byte range of a file found (small enough to leave a worker:
-    the labels as blobs of 32 octets each)."""
-
-    owners: bytes = b""
-    nexts: bytes = b""
-    bitmaps: bytes = b""
-    lengths: array[int] = field(default_factory=lambda: array("Q"))
-    unordered: list[str] = field(default_factory=list)
-    params: set[bytes] = field(default_factory=set)  # "alg flags iterations salt"
-    lines: int = 0  # NSEC3 lines seen, matched or not
-    earliest: bytes = b"99999999999999"
-    earliest_line: bytes = b""
-    rrsig_lines: int = 0
-    rrsig_read: int = 0
+def chain_problems(pieces: list[Summary]) -> Iterator[str]:
+    """The chain's order and closure over the whole file (RFC 5155 7.1), from the ranges'
+    summaries in file order."""
+    whole = Summary()
+    for p in pieces:
+        whole.merge(p)
+    return _chain_problems(whole.scanned)
 
 
-def chain_problems(pieces: list[Piece]) -> Iterator[str]:
-    """The chain's order and closure over the whole file (RFC 5155 7.1), from the pieces'
-    owners and next hashed owners."""
-    lines = sum(p.lines for p in pieces)
-    owners = b"".join(p.owners for p in pieces)
-    nexts = b"".join(p.nexts for p in pieces)
+def _chain_problems(scan: Nsec3Scan) -> Iterator[str]:
+    owners, nexts = scan.owners, scan.nexts
     count = len(owners) // 32
-    if lines != count:
+    if scan.lines != count:
         yield (
-            f"{lines - count} NSEC3 line(s) not in the form the scan reads "
+            f"{scan.lines - count} NSEC3 line(s) not in the form the scan reads "
             "(hashed owner one label below the apex, 32 base32hex digits)"
         )
     if not count:
         return
-    for p in pieces:
-        yield from p.unordered
-    held = [p for p in pieces if p.owners]
-    for a, b in itertools.pairwise(held):
-        if not a.owners[-32:] < b.owners[:32]:
-            yield _unordered(a.owners[-32:], b.owners[:32])
+    yield from scan.unordered
+    yield from scan.seams
 
     def label(blob: bytes, i: int) -> str:
         return blob[32 * i : 32 * i + 32].decode()
@@ -94,10 +79,6 @@ def chain_problems(pieces: list[Piece]) -> Iterator[str]:
             f"the last NSEC3 {label(owners, count - 1)} points to {label(nexts, count - 1)}, "
             f"not to the first, {label(owners, 0)}: the chain is not closed"
         )
-
-
-def _unordered(a: bytes, b: bytes) -> str:
-    return f"NSEC3 owners out of order or repeated: {a.decode()} then {b.decode()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,68 +124,68 @@ class FileScan:
     seconds: float = 0.0
 
 
-def scan_piece(path: Path, origin: str, start: int = 0, end: int | None = None) -> Piece:
+def scan_piece(path: Path, origin: str, start: int = 0, end: int | None = None) -> Summary:
     """Every NSEC3 line and the earliest RRSIG expiration in bytes ``start:end``."""
     nsec3 = nsec3_lines(origin)
-    out = Piece()
+    out = Summary()
+    scanned, expiry = out.scanned, out.expiry
     owners: list[bytes] = []
     nexts: list[bytes] = []
     bitmaps: list[bytes] = []
     earliest_chunk = b""
     for chunk in chunks(path, start=start, end=end):
-        out.lines += chunk.count(NSEC3_MARK)
+        scanned.lines += chunk.count(NSEC3_MARK)
         for owner, params, nxt, bitmap in nsec3.findall(chunk):
             owners.append(owner)
             nexts.append(nxt)
             bitmaps.append(bitmap)
-            out.params.add(params)
-        out.rrsig_lines += chunk.count(RRSIG_MARK)
+            scanned.params.add(params)
+        expiry.rrsig_lines += chunk.count(RRSIG_MARK)
         found = RRSIG_EXPIRY.findall(chunk)
-        out.rrsig_read += len(found)
+        expiry.rrsig_read += len(found)
         if found:
             low = min(found)
-            if low < out.earliest:
-                out.earliest, earliest_chunk = low, chunk
+            if low < expiry.earliest:
+                expiry.earliest, earliest_chunk = low, chunk
     if earliest_chunk:
-        m = rrsig_expiring(out.earliest).search(earliest_chunk)
+        m = rrsig_expiring(expiry.earliest).search(earliest_chunk)
         if m:
             first = earliest_chunk.rfind(b"\n", 0, m.start()) + 1
             last = earliest_chunk.find(b"\n", m.end())
-            out.earliest_line = earliest_chunk[first : last if last >= 0 else None]
-    out.unordered = (
+            expiry.line = earliest_chunk[first : last if last >= 0 else None]
+    scanned.unordered = (
         [
-            _unordered(owners[i], owners[i + 1])
+            unordered(owners[i], owners[i + 1])
             for i in range(len(owners) - 1)
             if not owners[i] < owners[i + 1]
         ][:20]
         if not all(map(operator.lt, owners, owners[1:]))
         else []
     )
-    out.owners, out.nexts, out.bitmaps = b"".join(owners), b"".join(nexts), b"".join(bitmaps)
-    out.lengths = array("Q", (len(b) for b in bitmaps))
+    scanned.owners, scanned.nexts = b"".join(owners), b"".join(nexts)
+    scanned.bitmaps = b"".join(bitmaps)
+    scanned.lengths = array("Q", (len(b) for b in bitmaps))
     return out
 
 
-def merge(pieces: list[Piece]) -> FileScan:
+def merge(pieces: list[Summary]) -> FileScan:
     """The scan of the whole file from the scans of its ranges, in file order."""
-    starts = array("Q", itertools.accumulate((n for p in pieces for n in p.lengths), initial=0))
-    params: set[bytes] = set()
+    whole = Summary()
     for p in pieces:
-        params |= p.params
-    owners = b"".join(p.owners for p in pieces)
+        whole.merge(p)
+    scanned, expiry = whole.scanned, whole.expiry
     index = Nsec3Index(
-        owners,
-        b"".join(p.bitmaps for p in pieces),
-        starts,
-        tuple(chain_problems(pieces)),
-        frozenset(params),
-        len(owners) // 32,
+        scanned.owners,
+        scanned.bitmaps,
+        array("Q", itertools.accumulate(scanned.lengths, initial=0)),
+        tuple(_chain_problems(scanned)),
+        frozenset(scanned.params),
+        len(scanned.owners) // 32,
     )
-    first = min(pieces, key=lambda p: p.earliest)
-    rrsigs = sum(p.rrsig_lines for p in pieces)
-    read = sum(p.rrsig_read for p in pieces)
-    expiry = parse_rrsig_time(first.earliest.decode("ascii")) if first.earliest_line else None
-    return FileScan(index, expiry, first.earliest_line, rrsigs, rrsigs - read)
+    earliest = parse_rrsig_time(expiry.earliest.decode("ascii")) if expiry.line else None
+    return FileScan(
+        index, earliest, expiry.line, expiry.rrsig_lines, expiry.rrsig_lines - expiry.rrsig_read
+    )
 
 
 def scan(path: Path, origin: str) -> FileScan:
@@ -234,7 +215,7 @@ class BackgroundScan:
     def __init__(self, path: Path, origin: str, parts: int = 1) -> None:
         self._t0 = time.perf_counter()
         parts = max(1, parts)
-        self._job: Background[Piece] = Background(
+        self._job: Background[Summary] = Background(
             scan_piece, [(path, origin, a, b) for a, b in ranges(path, parts)], parts
         )
 

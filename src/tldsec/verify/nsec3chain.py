@@ -20,7 +20,7 @@ import hashlib
 import struct
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from tldsec.dnscore import names, rdata
 from tldsec.dnscore.types import RRType, type_text
@@ -28,6 +28,7 @@ from tldsec.dnscore.zone import RRset, Zone
 from tldsec.policy import DenialPolicy
 from tldsec.verify.report import CheckResult, Collector, Finding
 from tldsec.verify.structure import Structure, expected_bitmap_types
+from tldsec.verify.summary import Nsec3Part
 
 NAME = "nsec3"
 SHA1 = 1  # RFC 5155 11
@@ -57,18 +58,6 @@ class Nsec3Params:
 
     salt: bytes
     iterations: int
-
-
-@dataclass(slots=True)
-class Nsec3Part:
-    """What one part of the zone contributes: hashed names and NSEC3 records."""
-
-    # (hash, name, the type bitmap its NSEC3 must carry)
-    expected: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
-    hidden: list[tuple[bytes, bytes]] = field(default_factory=list)  # (hash, occluded name)
-    # (hash from the owner label, owner, next hashed owner, type bitmap)
-    present: list[tuple[bytes, bytes, bytes, bytes]] = field(default_factory=list)
-    findings: Collector = field(default_factory=Collector)
 
 
 def check_nsec3(zone: Zone, structure: Structure, denial: DenialPolicy | None) -> CheckResult:

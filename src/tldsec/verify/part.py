@@ -29,13 +29,13 @@ from tldsec.hsm.dnspython_key import hsm_private_key
 from tldsec.verify import content, coverage, nsec3chain, second, signatures, ttl
 from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.coverage import Signers
-from tldsec.verify.jitter import Jitter
-from tldsec.verify.nsec3chain import Nsec3Params, Nsec3Part
+from tldsec.verify.nsec3chain import Nsec3Params
 from tldsec.verify.options import KeyOpener
 from tldsec.verify.report import CheckResult, Collector, Finding
 from tldsec.verify.rrsig import SignatureContext
 from tldsec.verify.split import Part, Plan
 from tldsec.verify.structure import Structure, analyse
+from tldsec.verify.summary import Summary
 from tldsec.verify.zoneread import read_zone_file, read_zone_string
 
 
@@ -66,41 +66,6 @@ class RegionSetup:
     digests: bool  # owner digests of the content, to compare with the unsigned zone's
     second: SecondSetup | None  # the second implementation, on each part's sample
     signatures: bool = True  # every RRSIG of the region, in the region's process
-
-
-@dataclass(slots=True)
-class Summary:
-    """What a region tells the reduce about the whole zone: small, and merged in file
-    order (``merge``) into the summary of every region before it."""
-
-    first_key: bytes = b""  # the first and last label below the apex among its owners
-    last_key: bytes = b""
-    ordered: bool = True  # the regions so far in canonical order, no subtree in two
-    nsec3: list[Nsec3Part] = field(default_factory=list)  # hashed names, NSEC3 records
-    jitter: Jitter = field(default_factory=Jitter)  # signing runs' expirations (DPS 6.5)
-    digests: dict[bytes, bytes] = field(default_factory=dict)  # content, by owner
-    digested: int = 0  # owners digested, each region's counted (an owner in two: twice)
-    counts: dict[str, int] = field(default_factory=dict)
-    seconds: dict[str, float] = field(default_factory=dict)  # CPU seconds by check
-
-    def merge(self, other: Summary) -> None:
-        """Add the summary of the region that follows this one in the file."""
-        if other.last_key:
-            # Each region's subtrees come strictly after those before it (RFC 4034 6.1).
-            if self.last_key and not self.last_key < other.first_key:
-                self.ordered = False
-            if not self.last_key:
-                self.first_key = other.first_key
-            self.last_key = other.last_key
-        self.ordered = self.ordered and other.ordered
-        self.nsec3.extend(other.nsec3)
-        self.jitter.merge(other.jitter)
-        self.digests.update(other.digests)
-        self.digested += other.digested
-        for key, count in other.counts.items():
-            self.counts[key] = self.counts.get(key, 0) + count
-        for key, seconds in other.seconds.items():
-            self.seconds[key] = self.seconds.get(key, 0.0) + seconds
 
 
 @dataclass(slots=True)

@@ -1,0 +1,122 @@
+"""What a region tells the reduce about the whole zone: one summary, merged in file order.
+
+Every region of a run, whichever plan cut it (the parts of a big file, the whole zone,
+the byte ranges of the incremental run's whole-file scan), returns a ``Summary``: small
+enough to leave a worker process, and merged in file order (``Summary.merge``) into the
+summary of every region before it. Its pieces: the order of the cut (RFC 4034 6.1), the
+hashed names and NSEC3 records checked in full (``Nsec3Part``), the NSEC3 lines as the
+scan reads them (``Nsec3Scan``, RFC 5155 7.1), the earliest RRSIG expiration
+(``Expiry``, DPS 6.5), the signing runs for jitter, the content digests, counts, seconds.
+"""
+
+from __future__ import annotations
+
+from array import array
+from dataclasses import dataclass, field
+
+from tldsec.verify.jitter import Jitter
+from tldsec.verify.report import Collector
+
+NEVER = b"99999999999999"  # later than any RRSIG time as written (RFC 4034 3.2)
+
+
+@dataclass(slots=True)
+class Nsec3Part:
+    """What one region contributes to the NSEC3 check: hashed names and NSEC3 records."""
+
+    # (hash, name, the type bitmap its NSEC3 must carry)
+    expected: list[tuple[bytes, bytes, bytes]] = field(default_factory=list)
+    hidden: list[tuple[bytes, bytes]] = field(default_factory=list)  # (hash, occluded name)
+    # (hash from the owner label, owner, next hashed owner, type bitmap)
+    present: list[tuple[bytes, bytes, bytes, bytes]] = field(default_factory=list)
+    findings: Collector = field(default_factory=Collector)
+
+
+@dataclass(slots=True)
+class Nsec3Scan:
+    """The NSEC3 lines of a byte range as the scan reads them (the labels as blobs of 32
+    octets each), merged in file order."""
+
+    owners: bytes = b""
+    nexts: bytes = b""
+    bitmaps: bytes = b""
+    lengths: array[int] = field(default_factory=lambda: array("Q"))
+    unordered: list[str] = field(default_factory=list)  # within a range
+    seams: list[str] = field(default_factory=list)  # where two ranges meet
+    params: set[bytes] = field(default_factory=set)  # "alg flags iterations salt"
+    lines: int = 0  # NSEC3 lines seen, matched or not
+
+    def merge(self, other: Nsec3Scan) -> None:
+        """Add the scan of the range that follows this one in the file."""
+        if self.owners and other.owners and not self.owners[-32:] < other.owners[:32]:
+            self.seams.append(unordered(self.owners[-32:], other.owners[:32]))
+        self.owners += other.owners
+        self.nexts += other.nexts
+        self.bitmaps += other.bitmaps
+        self.lengths.extend(other.lengths)
+        self.unordered.extend(other.unordered)
+        self.seams.extend(other.seams)
+        self.params |= other.params
+        self.lines += other.lines
+
+
+def unordered(a: bytes, b: bytes) -> str:
+    return f"NSEC3 owners out of order or repeated: {a.decode()} then {b.decode()}"
+
+
+@dataclass(slots=True)
+class Expiry:
+    """The earliest RRSIG expiration of a byte range as written (RFC 4034 3.1.5), its
+    line, and how many RRSIG lines the scan saw and read."""
+
+    earliest: bytes = NEVER
+    line: bytes = b""
+    rrsig_lines: int = 0
+    rrsig_read: int = 0
+
+    def merge(self, other: Expiry) -> None:
+        """Add the range that follows this one: the earlier expiration wins, the first
+        of equal ones."""
+        if other.earliest < self.earliest:
+            self.earliest, self.line = other.earliest, other.line
+        self.rrsig_lines += other.rrsig_lines
+        self.rrsig_read += other.rrsig_read
+
+
+@dataclass(slots=True)
+class Summary:
+    """What a region tells the reduce about the whole zone: small, and merged in file
+    order (``merge``) into the summary of every region before it."""
+
+    first_key: bytes = b""  # the first and last label below the apex among its owners
+    last_key: bytes = b""
+    ordered: bool = True  # the regions so far in canonical order, no subtree in two
+    nsec3: list[Nsec3Part] = field(default_factory=list)  # hashed names, NSEC3 records
+    jitter: Jitter = field(default_factory=Jitter)  # signing runs' expirations (DPS 6.5)
+    digests: dict[bytes, bytes] = field(default_factory=dict)  # content, by owner
+    digested: int = 0  # owners digested, each region's counted (an owner in two: twice)
+    scanned: Nsec3Scan = field(default_factory=Nsec3Scan)  # NSEC3 lines as written
+    expiry: Expiry = field(default_factory=Expiry)  # the earliest RRSIG expiration
+    counts: dict[str, int] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # CPU seconds by check
+
+    def merge(self, other: Summary) -> None:
+        """Add the summary of the region that follows this one in the file."""
+        if other.last_key:
+            # Each region's subtrees come strictly after those before it (RFC 4034 6.1).
+            if self.last_key and not self.last_key < other.first_key:
+                self.ordered = False
+            if not self.last_key:
+                self.first_key = other.first_key
+            self.last_key = other.last_key
+        self.ordered = self.ordered and other.ordered
+        self.nsec3.extend(other.nsec3)
+        self.jitter.merge(other.jitter)
+        self.scanned.merge(other.scanned)
+        self.expiry.merge(other.expiry)
+        self.digests.update(other.digests)
+        self.digested += other.digested
+        for key, count in other.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + count
+        for key, seconds in other.seconds.items():
+            self.seconds[key] = self.seconds.get(key, 0.0) + seconds
