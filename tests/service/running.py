@@ -124,7 +124,10 @@ class Serve:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"serve exited waiting for {what}: {self.log.read_text()}")
+                raise AssertionError(
+                    f"serve exited ({self.process.returncode}) waiting for {what}: "
+                    f"{self.log.read_text()}"
+                )
             try:
                 if ready():
                     return
