@@ -7,9 +7,15 @@ primary and sends, one JSON line each way at a time::
     signer  -> {"tldsec-push": 1, "zone", "serial", "token", "size", "sha256",
                 "digest": <the .sha256 record>, "verification": <verify-state.json>}
     primary -> {"ok": true, "send": true}      or {"ok": true, "have": true}
-               or {"ok": false, "error": "..."}
+               or {"ok": true, "send": "patch"} or {"ok": false, "error": "..."}
     signer  -> the zone file's bytes (``size`` of them)
     primary -> {"ok": true, "serial": N}       or {"ok": false, "error": "..."}
+
+When the header carries a ``patch`` (the zone was patched from the previous serial:
+``pushpatch.py``) and the primary serves that serial, it answers ``"send": "patch"``:
+the signer sends only the edits' new bytes, and the primary answers ``"serial": N``
+once the file it rebuilt hashes to ``sha256``, or ``"send": true`` to have the whole
+file after all (on the same connection).
 
 The primary says whether it wants the bytes before they are sent, so an older fencing
 token or an older serial is refused at once, with its reason on both sides. ``token``
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import socket
@@ -35,6 +42,7 @@ from typing import Any
 from tldsec.backoff import Backoff
 from tldsec.distribute.pushcert import fingerprint_der
 from tldsec.distribute.pushconfig import PushPeer
+from tldsec.distribute.pushpatch import patch_header
 from tldsec.distribute.store import ZoneStore
 from tldsec.errors import DistributionError, LeaseLost, PushRefused
 from tldsec.filedigest import check_file, load_record
@@ -60,6 +68,7 @@ class Offer:
     sha256: str
     digest: dict[str, Any]
     verification: dict[str, Any]
+    patch: dict[str, Any] | None = None  # pushpatch.patch_header
 
     def header(self) -> bytes:
         body = {
@@ -72,6 +81,8 @@ class Offer:
             "digest": self.digest,
             "verification": self.verification,
         }
+        if self.patch is not None:
+            body["patch"] = self.patch
         return json.dumps(body, separators=(",", ":")).encode() + b"\n"
 
     @classmethod
@@ -92,6 +103,7 @@ class Offer:
                 sha256=str(body["sha256"]),
                 digest=dict(body["digest"]),
                 verification=dict(body["verification"]),
+                patch=dict(body["patch"]) if body.get("patch") is not None else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise PushRefused(f"the push header lacks or garbles {exc}") from exc
@@ -118,9 +130,15 @@ def offer_for(store: ZoneStore, serial: int, token: int) -> Offer:
             f"{verification.get('serial')}, not serial {serial} as published: wait for the "
             "next cycle"
         )
-    return Offer(
+    offer = Offer(
         store.origin, serial, token, digest.size, digest.sha256, digest.as_json(), verification
     )
+    patch = patch_header(store, serial, digest.size)
+    if patch is None:
+        return offer
+    with_patch = dataclasses.replace(offer, patch=patch)
+    # the primary reads one line of at most MAX_LINE: a huge patch is not offered
+    return with_patch if len(with_patch.header()) < MAX_LINE // 2 else offer
 
 
 # --- TLS ------------------------------------------------------------------------------
@@ -153,8 +171,9 @@ def server_context(cert: Path, key: Path, signers: tuple[PushPeer, ...]) -> ssl.
 def push_once(
     peer: PushPeer, ctx: ssl.SSLContext, offer: Offer, zone_file: Path, timeout: float
 ) -> str:
-    """Push one zone to one primary (blocking; run in a thread). Returns "pushed" or
-    "had it"; ``PushRefused`` for a refusal, ``OSError`` for anything worth retrying."""
+    """Push one zone to one primary (blocking; run in a thread). Returns "pushed",
+    "pushed the difference" or "had it"; ``PushRefused`` for a refusal, ``OSError`` for
+    anything worth retrying."""
     assert peer.address is not None
     host, port = peer.address
     with (
@@ -171,6 +190,11 @@ def push_once(
         answer = _answer(tls, peer)
         if answer.get("have"):
             return "had it"
+        if answer.get("send") == "patch" and offer.patch is not None:
+            _send_edits(tls, zone_file, offer.patch)
+            if not _answer(tls, peer).get("send"):
+                return "pushed the difference"
+            # the primary could not rebuild the file: the whole of it, as it asks
         with open(zone_file, "rb") as src:
             sent = 0
             while chunk := src.read(CHUNK):
@@ -180,6 +204,24 @@ def push_once(
             raise DistributionError(f"{zone_file} changed while it was pushed")
         _answer(tls, peer)
     return "pushed"
+
+
+def _send_edits(tls: ssl.SSLSocket, zone_file: Path, patch: dict[str, Any]) -> None:
+    """The new bytes of the patch's edits, in order."""
+    sent = 0
+    with open(zone_file, "rb") as src:
+        for _old_start, _old_end, new_start, new_end in patch["edits"]:
+            src.seek(new_start)
+            left = new_end - new_start
+            while left > 0:
+                chunk = src.read(min(CHUNK, left))
+                if not chunk:
+                    raise DistributionError(f"{zone_file} changed while it was pushed")
+                tls.sendall(chunk)
+                left -= len(chunk)
+                sent += len(chunk)
+    if sent != patch["bytes"]:
+        raise DistributionError(f"{zone_file} changed while it was pushed")
 
 
 def _answer(tls: ssl.SSLSocket, peer: PushPeer) -> dict[str, Any]:

@@ -11,7 +11,9 @@ For each push (``push.py`` describes the exchange), in order:
    newer than the one served (or the same bytes again: "have");
 3. the bytes: their SHA-256 (computed as they arrive) equals the header's, the digest
    record's and the verification record's, and the verification record names this
-   serial;
+   serial; when the zone was patched from the serial served here, only the edits' new
+   bytes travel and the rebuilt file must hash the same (``pushpatch.py``; else the
+   whole file is asked for);
 4. installed through the store (``ZoneStore``: digest record, ``verify-state.json``,
    ``commit`` with its IXFR difference, the ``current`` pointer last), loaded by the
    primary (which checks the file against its digest once more), NOTIFY sent;
@@ -46,7 +48,9 @@ from tldsec.atomicfile import replacing
 from tldsec.distribute.push import MAX_LINE, Offer, server_context
 from tldsec.distribute.pushcert import fingerprint_der
 from tldsec.distribute.pushconfig import PushSettings
+from tldsec.distribute.pushpatch import patch_of, rebuild
 from tldsec.distribute.store import ZoneStore, serial_gt
+from tldsec.dnscore.zonepatch import ZonePatch, ZonePatchError
 from tldsec.errors import DistributionError, PushRefused
 from tldsec.filedigest import Digester, FileDigest, load_record, save_record
 from tldsec.zonefiles import ZoneFiles, fsync_directory
@@ -297,10 +301,18 @@ class PushReceiver:
             if have:
                 await _send(writer, {"ok": True, "have": True})
                 return
-            await _send(writer, {"ok": True, "send": True})
-            tmp = await self._receive(reader, offer)
+            patch = await asyncio.to_thread(self._patch_from_current, offer)
+            tmp: Path | None = None
+            if patch is not None:
+                await _send(writer, {"ok": True, "send": "patch"})
+                tmp = await self._receive_patch(reader, offer, patch)
+            rebuilt = tmp is not None
+            if tmp is None:
+                # the whole file: no patch offered or usable, or its result hashed wrong
+                await _send(writer, {"ok": True, "send": True})
+                tmp = await self._receive(reader, offer)
             try:
-                await asyncio.to_thread(self._install, offer, tmp, signer)
+                await asyncio.to_thread(self._install, offer, tmp, signer, patch, rebuilt)
             finally:
                 tmp.unlink(missing_ok=True)
             await self.load()
@@ -355,6 +367,89 @@ class PushReceiver:
         _check_records(offer)
         return False
 
+    def _patch_from_current(self, offer: Offer) -> ZonePatch | None:
+        """The offer's patch if it applies to the zone served now (``pushpatch.py``),
+        else None: the whole file is asked for."""
+        header, current = offer.patch, self.store.current()
+        if header is None or current is None or header.get("from") != current:
+            return None
+        path = self.store.zone_path(current)
+        record = load_record(path)
+        if record is None or record.sha256 != header.get("from_sha256"):
+            return None
+        try:
+            patch = patch_of(header, offer.size)
+        except (ZonePatchError, ValueError) as exc:
+            log.warning("push of serial %s: its patch is unusable (%s)", offer.serial, exc)
+            return None
+        if patch.previous != path.name or patch.previous_size != record.size:
+            return None
+        return patch
+
+    async def _receive_patch(
+        self, reader: asyncio.StreamReader, offer: Offer, patch: ZonePatch
+    ) -> Path | None:
+        """The edits' new bytes, applied to the current file; None when the result does
+        not hash to the offered SHA-256 (the whole file is then asked for)."""
+        incoming = self.store.directory / INCOMING
+        incoming.mkdir(parents=True, exist_ok=True)
+        edits = await self._read_into(reader, patch.changed_bytes, incoming, ".edits")
+        fd, name = tempfile.mkstemp(prefix="push.", suffix=".zone", dir=incoming)
+        os.close(fd)
+        out = Path(name)
+        current = self.store.current()
+        try:
+            assert current is not None
+            got = await asyncio.to_thread(
+                rebuild,
+                self.store.zone_path(current),
+                edits,
+                patch,
+                out,
+                int(offer.digest["block_size"]),
+            )
+        except (ZonePatchError, OSError) as exc:
+            got = None
+            log.warning("push of serial %s: the difference not applied: %s", offer.serial, exc)
+        finally:
+            edits.unlink(missing_ok=True)
+        if got is None or got.sha256 != offer.sha256 or got.size != offer.size:
+            if got is not None:
+                log.warning(
+                    "push of serial %s: serial %s with the difference applied has SHA-256 "
+                    "%s, not %s: the whole file is asked for",
+                    offer.serial,
+                    current,
+                    got.sha256,
+                    offer.sha256,
+                )
+            out.unlink(missing_ok=True)
+            return None
+        return out
+
+    async def _read_into(
+        self, reader: asyncio.StreamReader, size: int, directory: Path, suffix: str
+    ) -> Path:
+        """``size`` bytes of the stream into a private file in ``directory``."""
+        fd, name = tempfile.mkstemp(prefix="push.", suffix=suffix, dir=directory)
+        path = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                left = size
+                while left:
+                    async with asyncio.timeout(self.push.timeout):
+                        data = await reader.read(min(CHUNK, left))
+                    if not data:
+                        raise PushRefused(
+                            f"the push ended after {size - left} of {size} bytes", "incomplete"
+                        )
+                    out.write(data)
+                    left -= len(data)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return path
+
     async def _receive(self, reader: asyncio.StreamReader, offer: Offer) -> Path:
         """The bytes into a private file in the store, digested as they arrive."""
         # Beside the store (the same file system), not in it: the store's writer removes
@@ -393,8 +488,19 @@ class PushReceiver:
             )
         return path
 
-    def _install(self, offer: Offer, received: Path, signer: str) -> None:
-        """Into the store, under its writer lock: the fence first, then the zone."""
+    def _install(
+        self,
+        offer: Offer,
+        received: Path,
+        signer: str,
+        patch: ZonePatch | None = None,
+        rebuilt: bool = False,
+    ) -> None:
+        """Into the store, under its writer lock: the fence first, then the zone. With
+        ``patch`` (from the serial served), the patch is kept beside the zone, so the
+        IXFR difference is read from its edits (the store checks the bytes outside
+        them: ``ixfr.diff_patched``, unless ``rebuilt`` from them), not from the two
+        whole files."""
         digest = FileDigest.from_json(offer.digest)
         with self.store.writer():
             fence = read_fence(self.store)
@@ -411,9 +517,11 @@ class PushReceiver:
             state = ZoneFiles(target).verify_state
             with replacing(state, "w", encoding="utf-8") as out:
                 json.dump(offer.verification, out, indent=1)
+            if patch is not None:
+                patch.save(ZoneFiles(target).patch)
             if offer.token > fence.token or fence.signer != signer:
                 write_fence(self.store, Fence(offer.token, signer, offer.serial))
-            self.store.commit(offer.serial)
+            self.store.commit(offer.serial, patch_checked=rebuilt)
 
     def _refused(self, refusal: Refusal) -> None:
         self.refused += 1
