@@ -66,7 +66,7 @@ def db(home: Path) -> sqlite3.Connection:
 
 def rows(conn: sqlite3.Connection) -> list[Entry]:
     cur = conn.execute(
-        "SELECT seq, time, actor, event, level, details, prev_hash, hash "
+        "SELECT seq, time, actor, event, level, details, prev_hash, hash, zone "
         "FROM audit_entries ORDER BY seq"
     )
     return [
@@ -79,14 +79,16 @@ def rows(conn: sqlite3.Connection) -> list[Entry]:
             json.loads(details),
             prev_hash,
             hash_,
+            zone,
         )
-        for seq, time, actor, event, level, details, prev_hash, hash_ in cur.fetchall()
+        for seq, time, actor, event, level, details, prev_hash, hash_, zone in cur.fetchall()
     ]
 
 
 def put(conn: sqlite3.Connection, entry: Entry) -> None:
     conn.execute(
-        "INSERT INTO audit_entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_entries (seq, time, actor, event, level, details, prev_hash, hash,"
+        " zone) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             entry.seq,
             entry.time.strftime("%Y-%m-%d %H:%M:%S.%f"),
@@ -96,6 +98,7 @@ def put(conn: sqlite3.Connection, entry: Entry) -> None:
             json.dumps(dict(entry.details)),
             entry.prev_hash,
             entry.hash,
+            entry.zone,
         ),
     )
 

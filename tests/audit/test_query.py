@@ -106,6 +106,9 @@ def test_csv_export_quotes_details_as_json(audit_log: AuditLog) -> None:
     out = io.StringIO()
     write_csv(out, iter_entries(audit_log.engine))
     header, row = list(csv.reader(io.StringIO(out.getvalue())))
-    assert header == ["seq", "time", "level", "event", "actor", "details", "prev_hash", "hash"]
+    assert header == [
+        "seq", "time", "level", "event", "actor", "details", "prev_hash", "hash", "zone"
+    ]  # fmt: skip
+    assert row[8] == ""  # personnel.action is the installation's: no zone
     assert json.loads(row[5]) == {"note": 'said "hello", then left'}
     assert row[1] == "2025-03-01T12:00:00.000000Z"

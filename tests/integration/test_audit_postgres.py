@@ -87,6 +87,24 @@ def test_the_log_refuses_update_delete_and_truncate_even_for_its_owner(
     assert verify(pg, key).ok
 
 
+def test_the_zone_is_written_by_the_pipelined_append_and_covered_by_the_hash(
+    pg: Engine, key: Ed25519Signer
+) -> None:
+    """Decisions.md 58 on PostgreSQL: the zone goes through _append_postgres, reads back,
+    verifies, and an owner who drops the trigger to change it is found."""
+    log = AuditLog(pg, FakeClock(START), signer=key, zone="example.")
+    log.record("key.generated", actor="component:keys", key_id="k1")
+    log.record("access.login", actor="person:a")
+    assert [e.zone for e in iter_entries(pg)] == ["example.", None]
+    assert verify(pg, key).ok
+    with pg.begin() as conn:
+        conn.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER USER"))
+        conn.execute(text("UPDATE audit_entries SET zone = 'other.' WHERE seq = 1"))
+        conn.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER USER"))
+    report = verify(pg, key)
+    assert not report.ok and report.findings[0].kind is FindingKind.MODIFIED
+
+
 def test_setting_the_purge_variable_by_hand_does_not_delete_unarchived_entries(
     pg: Engine, key: Ed25519Signer
 ) -> None:

@@ -75,3 +75,42 @@ def test_the_registry_holds_what_the_build_made(
     assert main(["registrar", "list", "--home", str(home), "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert sorted(r["client_id"] for r in listed) == manifest(ONE_ZONE)["registrars"]
+
+
+def test_the_old_log_takes_entries_that_name_their_zone_and_still_verifies(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 19 item 5 on a log written before entries named their zone."""
+    old = sqlite3.connect(home / "audit.db")
+    try:
+        old_entries = old.execute("SELECT count(*) FROM audit_entries").fetchone()[0]
+    finally:
+        old.close()
+
+    def run(*argv: str) -> tuple[int, str]:
+        code = main([*argv, "--home", str(home)])
+        return code, capsys.readouterr().out
+
+    assert run("audit", "record", "key.generated", "--actor", "person:op")[0] == 0
+    assert run("audit", "record", "facility.entry", "--actor", "person:op")[0] == 0
+    assert run("audit", "verify")[0] == 0
+    code, out = run("audit", "show", "--json", "--zone", "example")
+    shown = json.loads(out)
+    assert all("zone" not in e for e in shown[:old_entries])  # written by 0.1.0
+    mine = {e["event"]: e.get("zone") for e in shown if e["actor"] == "person:op"}
+    assert mine == {"key.generated": "example.", "facility.entry": None}
+    code, out = run("audit", "show", "--json", "--zone", "other.")
+    assert "example." not in {e.get("zone") for e in json.loads(out)}
+    export = home / "export.jsonl"
+    assert run("audit", "export", "-o", str(export))[0] == 0
+    assert run("audit", "verify", "--archive", str(export))[0] == 0
+    # An old entry given a zone afterwards (an attacker with the file) is found.
+    db = sqlite3.connect(home / "audit.db", isolation_level=None)
+    try:
+        for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"):
+            db.execute(f"DROP TRIGGER {name}")
+        db.execute("UPDATE audit_entries SET zone = 'example.' WHERE seq = 5")
+    finally:
+        db.close()
+    code, out = run("audit", "verify", "--no-record")
+    assert code == 3 and "modified at seq 5" in out

@@ -189,7 +189,7 @@ def open_audit_log(
         if not pre_ping and not config.db_url.startswith("sqlite")
         else make_engine(config.db_url)
     )
-    log = _log_without_key(engine, clock, config)
+    log = _log_without_key(engine, clock, config, settings.origin)
     try:
         ensure_schema(engine)
         fresh = log.head().seq == 0
@@ -222,7 +222,7 @@ def open_unsigned_log(settings: Settings, clock: Clock) -> AuditLog:
     """An existing log without its key: for recording that the HSM refused a login (the
     audit key may be in that HSM). Its entries wait for the next signed checkpoint."""
     config = audit_config(settings)
-    log = _log_without_key(make_engine(config.db_url), clock, config)
+    log = _log_without_key(make_engine(config.db_url), clock, config, settings.origin)
     try:
         ensure_schema(log.engine)
         if log.head().seq == 0:
@@ -233,8 +233,11 @@ def open_unsigned_log(settings: Settings, clock: Clock) -> AuditLog:
     return log
 
 
-def _log_without_key(engine: Engine, clock: Clock, config: AuditConfig) -> AuditLog:
-    """The log on ``engine`` as ``config`` sets it up, owning the engine; no signer yet."""
+def _log_without_key(engine: Engine, clock: Clock, config: AuditConfig, zone: str) -> AuditLog:
+    """The log on ``engine`` as ``config`` sets it up, owning the engine; no signer yet.
+
+    ``zone`` (the home's origin) is the zone of the entries that concern one and name
+    none (decisions.md 58)."""
     return AuditLog(
         engine,
         clock,
@@ -243,6 +246,7 @@ def _log_without_key(engine: Engine, clock: Clock, config: AuditConfig) -> Audit
         options=config.writer,
         owns_engine=True,
         anchors=config.anchors(),
+        zone=zone,
     )
 
 

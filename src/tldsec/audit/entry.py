@@ -4,9 +4,12 @@ The format is the contract with outside auditors (docs/audit.md repeats it so an
 reimplement the check):
 
 * An entry's canonical body is JSON with sorted keys, no whitespace, UTF-8:
-  ``{"actor":..,"details":{..},"event":..,"level":..,"seq":N,"time":"..Z","v":1}``.
-  Detail keys are ASCII, values are strings, integers (|n| < 2**53), booleans, null,
-  lists and objects: no floats, so every implementation writes the same bytes.
+  ``{"actor":..,"details":{..},"event":..,"level":..,"seq":N,"time":"..Z","v":1}``,
+  plus ``"zone":"tld."`` when the entry concerns one zone (issue 19; decisions.md 58).
+  An entry that names no zone has no ``zone`` member, so entries written before the
+  field existed hash as they did. Detail keys are ASCII, values are strings, integers
+  (|n| < 2**53), booleans, null, lists and objects: no floats, so every implementation
+  writes the same bytes.
 * ``hash = SHA-256(prev_hash (32 bytes) || body)``; the first entry's ``prev_hash`` is 32
   zero bytes. Hashes are written as lowercase hex.
 * A checkpoint is an Ed25519 signature over the canonical JSON
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,6 +37,27 @@ TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 MAX_SAFE_INT = 2**53 - 1  # RFC 8785 3.2.2.3: integers an IEEE double holds exactly
 CHECKPOINT_KIND = "tldsec-audit-checkpoint"
 SEAL_KIND = "tldsec-audit-archive-seal"
+
+
+# A zone's name as the entry carries it: absolute, lower case, LDH labels (IDNs as
+# A-labels, RFC 5890 2.3.2.1), at most 253 characters before the root's dot
+# (RFC 1035 2.3.4); "." is the root zone.
+_ZONE = re.compile(r"(?:(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)\.)+|\.")
+
+
+def zone_name(text: str) -> str:
+    """``text`` as an entry's zone: lower case, absolute (``Example`` -> ``example.``).
+
+    Raises ``ValueError`` for anything that is not a DNS name.
+    """
+    name = text.strip().lower()
+    if not name:
+        raise ValueError("an empty zone name (the root zone is '.')")
+    if not name.endswith("."):
+        name += "."
+    if len(name) > 254 or not _ZONE.fullmatch(name):
+        raise ValueError(f"zone {text!r} is not a DNS name such as 'example.'")
+    return name
 
 
 def format_time(when: datetime) -> str:
@@ -97,20 +122,28 @@ def _value(value: Any, where: str) -> Any:
 
 
 def entry_body(
-    *, seq: int, time: datetime, actor: str, event: str, level: str, details: Mapping[str, Any]
+    *,
+    seq: int,
+    time: datetime,
+    actor: str,
+    event: str,
+    level: str,
+    details: Mapping[str, Any],
+    zone: str | None = None,
 ) -> bytes:
-    """The canonical bytes of an entry, without its hashes."""
-    return canonical_json(
-        {
-            "v": FORMAT_VERSION,
-            "seq": seq,
-            "time": format_time(time),
-            "actor": actor,
-            "event": event,
-            "level": level,
-            "details": details,
-        }
-    )
+    """The canonical bytes of an entry, without its hashes; ``zone`` only when named."""
+    body: dict[str, Any] = {
+        "v": FORMAT_VERSION,
+        "seq": seq,
+        "time": format_time(time),
+        "actor": actor,
+        "event": event,
+        "level": level,
+        "details": details,
+    }
+    if zone is not None:
+        body["zone"] = zone
+    return canonical_json(body)
 
 
 def chain_hash(prev_hash: str, body: bytes) -> str:
@@ -120,7 +153,11 @@ def chain_hash(prev_hash: str, body: bytes) -> str:
 
 @dataclass(frozen=True, slots=True, eq=True)
 class Entry:
-    """One audit entry, as stored: content, the hash it commits to, and its own hash."""
+    """One audit entry, as stored: content, the hash it commits to, and its own hash.
+
+    ``zone`` is the zone the entry concerns, or ``None`` for an installation-wide event
+    and for every entry written before entries named their zone.
+    """
 
     seq: int
     time: datetime
@@ -130,6 +167,7 @@ class Entry:
     details: Mapping[str, Any]
     prev_hash: str
     hash: str
+    zone: str | None = None
 
     def body(self, seq: int | None = None) -> bytes:
         """Canonical bytes; ``seq`` overrides the number (to test a renumbering)."""
@@ -140,14 +178,15 @@ class Entry:
             event=self.event,
             level=self.level,
             details=self.details,
+            zone=self.zone,
         )
 
     def computed_hash(self, seq: int | None = None) -> str:
         return chain_hash(self.prev_hash, self.body(seq))
 
     def to_record(self) -> dict[str, Any]:
-        """The JSON Lines form used by exports and archives."""
-        return {
+        """The JSON Lines form used by exports and archives (``zone`` only when named)."""
+        record: dict[str, Any] = {
             "record": "entry",
             "seq": self.seq,
             "time": format_time(self.time),
@@ -158,12 +197,18 @@ class Entry:
             "prev_hash": self.prev_hash,
             "hash": self.hash,
         }
+        if self.zone is not None:
+            record["zone"] = self.zone
+        return record
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Entry:
         details = record["details"]
         if not isinstance(details, dict):
             raise ValueError("details must be an object")
+        zone = record.get("zone")
+        if zone is not None and not isinstance(zone, str):
+            raise ValueError("zone must be a string")
         return cls(
             seq=int(record["seq"]),
             time=parse_time(str(record["time"])),
@@ -173,6 +218,7 @@ class Entry:
             details=details,
             prev_hash=str(record["prev_hash"]),
             hash=str(record["hash"]),
+            zone=zone,
         )
 
 
@@ -185,10 +231,14 @@ def make_entry(
     level: str,
     details: Mapping[str, Any],
     prev_hash: str,
+    zone: str | None = None,
 ) -> Entry:
     """A new entry chained to ``prev_hash``."""
-    body = entry_body(seq=seq, time=time, actor=actor, event=event, level=level, details=details)
-    return Entry(seq, time, actor, event, level, details, prev_hash, chain_hash(prev_hash, body))
+    body = entry_body(
+        seq=seq, time=time, actor=actor, event=event, level=level, details=details, zone=zone
+    )
+    digest = chain_hash(prev_hash, body)
+    return Entry(seq, time, actor, event, level, details, prev_hash, digest, zone)
 
 
 @dataclass(frozen=True, slots=True)

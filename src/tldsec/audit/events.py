@@ -185,6 +185,15 @@ class EventType(StrEnum):
     def info(self) -> EventInfo:
         return CATALOGUE[self]
 
+    @property
+    def concerns_a_zone(self) -> bool:
+        """Whether an entry of this type names a zone by default (decisions.md 58): key,
+        DS, signing and publication events do; the HSM, people, access, the facility,
+        the clock and the log itself are the installation's."""
+        if self in _INSTALLATION_EVENTS:
+            return False
+        return self in _ZONE_EVENTS or self.info.category in ZONE_CATEGORIES
+
     @classmethod
     def parse(cls, text: str) -> EventType:
         try:
@@ -450,6 +459,24 @@ CATALOGUE: dict[EventType, EventInfo] = {
         _C.PUBLICATION, _L.ERROR, "a notice could not be sent after its last attempt"
     ),
 }
+
+
+# Issue 19, decisions.md 58: the categories whose events concern one zone, and the
+# exceptions either way. An entry of such an event names the home's zone unless its
+# writer names another; any entry may name a zone explicitly.
+ZONE_CATEGORIES = frozenset(
+    {
+        Category.KEY_LIFECYCLE,
+        Category.KEY_STATE,
+        Category.KEY_MATERIAL,
+        Category.SIGNING,
+        Category.PUBLICATION,
+    }
+)
+# The HSM put on-line or off-line: every zone's keys at once.
+_INSTALLATION_EVENTS = frozenset({EventType.HSM_ACTIVATED, EventType.HSM_DEACTIVATED})
+# A registry change that did not commit: a change to one zone's registry.
+_ZONE_EVENTS = frozenset({EventType.CHANGE_NOT_COMMITTED})
 
 
 class ActorKind(StrEnum):

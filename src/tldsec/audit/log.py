@@ -19,6 +19,11 @@ behind the previous entry's, and the kernel's "not synchronised" status, each re
 as an entry of its own before the caller's. It also signs a checkpoint when one is due
 (every ``checkpoint_every`` entries or ``checkpoint_interval``), and ``checkpoint()``
 signs one on demand: the cycle calls it at the end of every cycle.
+
+Each entry names the zone it concerns (issue 19, decisions.md 58): the ``zone`` its
+writer gives, else, for an event the catalogue says concerns a zone, the log's
+``zone`` (the home's origin); installation-wide events and the log's own entries
+(clock, unsigned checkpoint) name none unless their writer names one.
 """
 
 from __future__ import annotations
@@ -38,7 +43,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tldsec.audit.anchors import CheckpointAnchor, publish_all
 from tldsec.audit.clockstatus import ClockStatusProbe, SyncState
-from tldsec.audit.entry import Checkpoint, Entry, checkpoint_message, make_entry, normalize_details
+from tldsec.audit.entry import (
+    Checkpoint,
+    Entry,
+    checkpoint_message,
+    make_entry,
+    normalize_details,
+    zone_name,
+)
 from tldsec.audit.events import Actor, EventType, Level
 from tldsec.audit.models import CHECKPOINTS, ENTRIES, HEAD
 from tldsec.audit.query import entry_from_row
@@ -71,9 +83,9 @@ PG_LOCK_HEAD = Prepared.of(
 )
 PG_INSERT_ENTRY = Prepared.of(
     "audit_insert_entry",
-    "INSERT INTO audit_entries (seq, time, actor, event, level, details, prev_hash, hash)"
-    " VALUES (%(seq)s, %(time)s, %(actor)s, %(event)s, %(level)s, %(details)s::json,"
-    " %(prev_hash)s, %(hash)s)",
+    "INSERT INTO audit_entries (seq, time, actor, event, level, details, prev_hash, hash,"
+    " zone) VALUES (%(seq)s, %(time)s, %(actor)s, %(event)s, %(level)s, %(details)s::json,"
+    " %(prev_hash)s, %(hash)s, %(zone)s)",
 )
 PG_INSERT_CHECKPOINT = Prepared.of(
     "audit_insert_checkpoint",
@@ -171,6 +183,7 @@ class _Pending:
     actor: Actor
     level: Level
     details: Mapping[str, Any]
+    zone: str | None = None
 
 
 class AuditLog:
@@ -186,8 +199,12 @@ class AuditLog:
         options: WriterOptions | None = None,
         owns_engine: bool = False,
         anchors: Sequence[CheckpointAnchor] = (),
+        zone: str | None = None,
     ) -> None:
         self.engine = engine
+        # The home's origin: the zone of an entry whose event concerns a zone and whose
+        # writer names none (decisions.md 58).
+        self.zone = zone_name(zone) if zone is not None else None
         # Copies of each checkpoint outside the database (audit/anchors.py), written
         # after the checkpoint commits; the newest failure is kept for status/health.
         self.anchors: tuple[CheckpointAnchor, ...] = tuple(anchors)
@@ -211,14 +228,17 @@ class AuditLog:
         *,
         actor: Actor | str,
         level: Level | str | None = None,
+        zone: str | None = None,
         **details: Any,
     ) -> Entry:
         """Append one entry and return it, with its sequence number and hash.
 
-        ``level`` defaults to the catalogue's level for the event. Details are JSON
-        values (no floats); datetimes, bytes, enums and paths are converted.
+        ``level`` defaults to the catalogue's level for the event, ``zone`` to the
+        log's zone for an event that concerns a zone and to none otherwise. Details
+        are JSON values (no floats); datetimes, bytes, enums and paths are converted.
         """
-        return self._group_commit(_Request([_pending(event, actor, level, details)]))[0]
+        item = self._pending(event, actor, level, zone, details)
+        return self._group_commit(_Request([item]))[0]
 
     def record_many(
         self, events: Sequence[tuple[EventType | str, Actor | str, Mapping[str, Any]]]
@@ -229,7 +249,9 @@ class AuditLog:
         one append per command instead of three (decision 56)."""
         if not events:
             return []
-        items = [_pending(event, actor, None, details) for event, actor, details in events]
+        items = [
+            self._pending(event, actor, None, None, details) for event, actor, details in events
+        ]
         return self._group_commit(_Request(items))
 
     def record_if(
@@ -238,13 +260,14 @@ class AuditLog:
         guard: Callable[[list[Entry]], None],
         *,
         actor: Actor | str,
+        zone: str | None = None,
         **details: Any,
     ) -> Entry:
         """Append one entry unless ``guard`` raises: it sees every earlier entry of the
         same event, read under the writer's lock in the transaction that appends, so
         two writers never both pass it (a ceremony used once, even by concurrent runs).
         """
-        item = _pending(event, actor, None, details)
+        item = self._pending(event, actor, None, zone, details)
         try:
             with self._transaction() as conn:
                 head = _head(conn.execute(READ_HEAD if self._sqlite else LOCK_HEAD).one_or_none())
@@ -260,6 +283,23 @@ class AuditLog:
             raise AuditError(f"cannot write the audit log: {exc}") from exc
         self._anchor(plan.checkpoint)
         return plan.theirs[0]
+
+    def _pending(
+        self,
+        event: EventType | str,
+        actor: Actor | str,
+        level: Level | str | None,
+        zone: str | None,
+        details: Mapping[str, Any],
+    ) -> _Pending:
+        item = _pending(event, actor, level, details)
+        try:
+            named = zone_name(zone) if zone is not None else None
+        except ValueError as exc:
+            raise AuditError(f"audit entry refused: {exc}") from exc
+        if named is None and item.event.concerns_a_zone:
+            named = self.zone
+        return _Pending(item.event, item.actor, item.level, item.details, named)
 
     def _group_commit(self, request: _Request) -> list[Entry]:
         """Append ``request`` with whatever else is queued, or wait for the writer that
@@ -500,6 +540,7 @@ def _chain(seq: int, prev: str, now: datetime, items: list[_Pending]) -> list[En
             level=item.level.value,
             details=item.details,
             prev_hash=prev,
+            zone=item.zone,
         )
         entries.append(entry)
         prev = entry.hash
@@ -516,6 +557,7 @@ def _entry_row(e: Entry) -> dict[str, Any]:
         "details": dict(e.details),
         "prev_hash": e.prev_hash,
         "hash": e.hash,
+        "zone": e.zone,
     }
 
 

@@ -38,6 +38,8 @@ class AuditEntryRow(AuditBase):
     details: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The zone the entry concerns (issue 19); NULL: installation-wide, or written before.
+    zone: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
 
 
 class AuditHeadRow(AuditBase):

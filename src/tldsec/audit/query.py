@@ -29,7 +29,9 @@ class EntryFilter:
     """Which entries to show or export; every field narrows, ``None`` means any.
 
     ``events`` are event types, or category prefixes ending in a dot (``key.``);
-    ``actor`` is ``kind:name`` or just ``kind:`` for every actor of a kind.
+    ``actor`` is ``kind:name`` or just ``kind:`` for every actor of a kind; ``zone``
+    keeps the entries of that zone and those that name none (installation-wide, or
+    written before entries named their zone: they concern every zone; decisions.md 58).
     """
 
     since: datetime | None = None
@@ -40,12 +42,19 @@ class EntryFilter:
     from_seq: int | None = None
     to_seq: int | None = None
     limit: int | None = None
+    zone: str | None = None
 
     @property
     def whole_chain(self) -> bool:
         """Whether the selection is a contiguous piece of the chain (so it verifies)."""
         return not (
-            self.since or self.until or self.events or self.actor or self.min_level or self.limit
+            self.since
+            or self.until
+            or self.events
+            or self.actor
+            or self.min_level
+            or self.limit
+            or self.zone
         )
 
 
@@ -70,6 +79,8 @@ def _where(query: Select[Any], flt: EntryFilter) -> Select[Any]:
         query = query.where(
             c.level.in_([lv.value for lv in Level if lv.rank >= flt.min_level.rank])
         )
+    if flt.zone is not None:
+        query = query.where(or_(c.zone == flt.zone, c.zone.is_(None)))
     if flt.from_seq is not None:
         query = query.where(c.seq >= flt.from_seq)
     if flt.to_seq is not None:
@@ -87,6 +98,7 @@ def entry_from_row(row: Any) -> Entry:
         details=row.details,
         prev_hash=row.prev_hash,
         hash=row.hash,
+        zone=row.zone,
     )
 
 
@@ -211,7 +223,8 @@ def write_jsonl(
     return n
 
 
-CSV_FIELDS = ("seq", "time", "level", "event", "actor", "details", "prev_hash", "hash")
+# "zone" last, so the columns readers had keep their places (empty: names none).
+CSV_FIELDS = ("seq", "time", "level", "event", "actor", "details", "prev_hash", "hash", "zone")
 
 
 def write_csv(out: TextIO, entries: Iterable[Entry]) -> int:
@@ -222,7 +235,17 @@ def write_csv(out: TextIO, entries: Iterable[Entry]) -> int:
     for e in entries:
         details = json.dumps(e.details, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         writer.writerow(
-            (e.seq, format_time(e.time), e.level, e.event, e.actor, details, e.prev_hash, e.hash)
+            (
+                e.seq,
+                format_time(e.time),
+                e.level,
+                e.event,
+                e.actor,
+                details,
+                e.prev_hash,
+                e.hash,
+                e.zone or "",
+            )
         )
         n += 1
     return n

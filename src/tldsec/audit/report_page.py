@@ -34,8 +34,10 @@ def compliance_page(
     start: datetime,
     end: datetime,
     now: datetime,
+    zone: str | None = None,
 ) -> str:
-    """The report of ``start <= time < end`` as one HTML page."""
+    """The report of ``start <= time < end`` as one HTML page: of every entry, or of
+    ``zone``'s and the installation-wide ones (decisions.md 58)."""
     assert log.signer is not None
     anchors = config.anchors()
     try:
@@ -54,8 +56,8 @@ def compliance_page(
                 closer()
     due = schedule(log.engine, settings.policy.audit, config.archive_dir, config.archive_interval)
     report = build_report(
-        iter_entries(log.engine, EntryFilter(until=end)),
-        zone=settings.origin,
+        iter_entries(log.engine, EntryFilter(until=end, zone=zone)),
+        zone=zone or settings.origin,
         start=start,
         end=end,
         generated=now,

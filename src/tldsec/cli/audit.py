@@ -27,13 +27,19 @@ from tldsec.atomicfile import replacing
 from tldsec.audit.archive import archive_old_entries, destroy_expired_archives, purge_archived
 from tldsec.audit.chain import VerifyReport
 from tldsec.audit.config import audit_config, open_audit_log, open_signer, resolve_backend
+from tldsec.audit.entry import zone_name
 from tldsec.audit.events import CATALOGUE, Actor, EventType, Level
 from tldsec.audit.export import period_range, write_period_export
 from tldsec.audit.log import AuditLog
 from tldsec.audit.models import ENTRIES
 from tldsec.audit.query import EntryFilter, iter_entries, load_checkpoints, write_csv, write_jsonl
 from tldsec.audit.report_page import compliance_page, write_pdf
-from tldsec.audit.schema import current_revision, grant_app_role, grant_maintenance_role
+from tldsec.audit.schema import (
+    current_revision,
+    ensure_schema,
+    grant_app_role,
+    grant_maintenance_role,
+)
 from tldsec.audit.signing import key_id_of, load_public_key, public_key_pem
 from tldsec.audit.sources import archive_input
 from tldsec.audit.verification import describe, verify_database, verify_input
@@ -73,6 +79,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.add_argument("event", help="event type (see 'tldsec audit events')")
     a.add_argument("--actor", required=True, help="person:NAME, registrar:ID or component:NAME")
     a.add_argument("--level", help="override the catalogue's level")
+    a.add_argument(
+        "--zone",
+        metavar="ORIGIN",
+        help="the zone the entry concerns (default: the home's origin for a key, DS, "
+        "signing or publication event, none for an installation-wide one)",
+    )
     a.add_argument("--detail", action="append", default=[], metavar="KEY=VALUE")
     for name, what, handler in (
         ("show", "show entries, filtered", _show),
@@ -136,6 +148,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.add_argument("--to", dest="end", type=_time, required=True, metavar="DATE",
                    help="the period's end (exclusive)")  # fmt: skip
     a.add_argument("--output", "-o", type=Path, required=True, help="report.html or report.pdf")
+    a.add_argument(
+        "--zone",
+        metavar="ORIGIN",
+        help="report on this zone: its entries and the installation-wide ones "
+        "(default: every entry, titled with the home's origin)",
+    )
     _add_actor(a)
     action("checkpoint", "sign a checkpoint of the head now", _checkpoint)
     a = action("archive", "move entries past the on-line retention to a signed file", _archive)
@@ -171,6 +189,12 @@ def _add_filters(a: argparse.ArgumentParser) -> None:
     a.add_argument("--from", dest="from_seq", type=int, metavar="SEQ")
     a.add_argument("--to", dest="to_seq", type=int, metavar="SEQ")
     a.add_argument("--limit", type=int)
+    a.add_argument(
+        "--zone",
+        metavar="ORIGIN",
+        help="entries of this zone, and those naming none (installation-wide, or written "
+        "before entries named their zone)",
+    )
 
 
 def _add_actor(a: argparse.ArgumentParser) -> None:
@@ -249,7 +273,9 @@ def _record(args: argparse.Namespace) -> int:
             raise AuditError(f"--detail {item!r}: use KEY=VALUE")
         details[key] = value
     with _log(args) as log:
-        entry = log.record(args.event, actor=args.actor, level=args.level, **details)
+        entry = log.record(
+            args.event, actor=args.actor, level=args.level, zone=args.zone, **details
+        )
     print(f"recorded seq {entry.seq} {entry.event} by {entry.actor}")
     return 0
 
@@ -267,7 +293,17 @@ def _filter(args: argparse.Namespace) -> EntryFilter:
         from_seq=args.from_seq,
         to_seq=args.to_seq,
         limit=args.limit,
+        zone=_zone(args.zone),
     )
+
+
+def _zone(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return zone_name(text)
+    except ValueError as exc:
+        raise AuditError(f"--zone: {exc}") from exc
 
 
 def _watch(args: argparse.Namespace) -> int:
@@ -312,12 +348,14 @@ def _show(args: argparse.Namespace) -> int:
             details = json.dumps(dict(e.details), sort_keys=True, ensure_ascii=False)
             print(
                 f"{e.seq:>8}  {e.time:%Y-%m-%dT%H:%M:%S.%fZ}  {e.level:<8}  {e.event:<24}  "
-                f"{e.actor:<22}  {details}"
+                f"{e.actor:<22}  {e.zone or '-':<12}  {details}"
             )
             n += 1
         if args.json:
             print("]")
-        log.record(EventType.AUDIT_EXPORTED, actor=_actor(args), action="show", entries=n)
+        log.record(
+            EventType.AUDIT_EXPORTED, actor=_actor(args), zone=flt.zone, action="show", entries=n
+        )
     return 0
 
 
@@ -357,6 +395,7 @@ def _export(args: argparse.Namespace) -> int:
         log.record(
             EventType.AUDIT_EXPORTED,
             actor=_actor(args),
+            zone=flt.zone,
             action="export",
             format=args.format,
             entries=n,
@@ -372,7 +411,7 @@ def _is_period(flt: EntryFilter) -> bool:
     """A stretch of the chain chosen by time or sequence number, nothing filtered out:
     exported sealed, so it verifies with only the public key."""
     bounded = any(x is not None for x in (flt.since, flt.until, flt.from_seq, flt.to_seq))
-    return bounded and not (flt.events or flt.actor or flt.min_level or flt.limit)
+    return bounded and not (flt.events or flt.actor or flt.min_level or flt.limit or flt.zone)
 
 
 def _verify(args: argparse.Namespace) -> int:
@@ -403,6 +442,9 @@ def _verify(args: argparse.Namespace) -> int:
     try:
         if current_revision(engine) is None:
             raise AuditError(f"there is no audit log in {settings.home}: run 'tldsec audit init'")
+        # A log written by an older release is brought to this one's schema first, as
+        # every other audit command does (0003 only adds a column: no entry changes).
+        ensure_schema(engine)
         if not keys:
             signer = open_signer(settings, config)
             keys[signer.key_id] = signer.public_key()
@@ -503,10 +545,17 @@ def _report(args: argparse.Namespace) -> int:
         raise AuditError(f"{args.output}: the report is written as .html or .pdf")
     settings = settings_from_args(args, databases=AUDIT_ONLY)
     config = audit_config(settings)
+    zone = _zone(args.zone)
     with _log(args) as log:
         assert log.signer is not None
         html = compliance_page(
-            log, settings, config, start=args.start, end=args.end, now=SystemClock().now()
+            log,
+            settings,
+            config,
+            start=args.start,
+            end=args.end,
+            now=SystemClock().now(),
+            zone=zone,
         )
         if suffix == ".pdf":
             write_pdf(html, args.output)
@@ -517,6 +566,7 @@ def _report(args: argparse.Namespace) -> int:
             EventType.AUDIT_EXPORTED,
             actor=_actor(args),
             action="report",
+            zone=zone,
             start=args.start,
             end=args.end,
             file=str(args.output),
@@ -604,7 +654,8 @@ def _export_key(args: argparse.Namespace) -> int:
 
 def _events(args: argparse.Namespace) -> int:
     for event, info in CATALOGUE.items():
-        print(f"{event.value:<28} {info.level.value:<8} {info.description}")
+        scope = "zone" if event.concerns_a_zone else "-"
+        print(f"{event.value:<28} {info.level.value:<8} {scope:<4} {info.description}")
     return 0
 
 
