@@ -175,3 +175,15 @@ def test_changing_the_zone_in_an_export_breaks_its_verification(
     assert check(entries).ok
     lines[0]["zone"] = "other."
     assert not check([Entry.from_record(r) for r in lines]).ok
+
+
+def test_record_many_names_the_zone_of_each_entry(zoned_log: AuditLog) -> None:
+    """The EPP server's one append per command (decision 56) follows the same rule."""
+    entries = zoned_log.record_many(
+        [
+            ("ds.received", "registrar:reg-1", {"domain": "a.example"}),
+            ("access.denied", "registrar:reg-1", {}),
+        ]
+    )
+    assert [e.zone for e in entries] == ["example.", None]
+    assert check(list(iter_entries(zoned_log.engine))).ok
