@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.homes import ONE_ZONE, built_until, copy_home, manifest
+from tldsec.audit.schema import head_revision as audit_head_revision
 from tldsec.cli.main import main
 from tldsec.clock import FakeClock, SystemClock
 
@@ -114,3 +115,33 @@ def test_the_old_log_takes_entries_that_name_their_zone_and_still_verifies(
         db.close()
     code, out = run("audit", "verify", "--no-record")
     assert code == 3 and "modified at seq 5" in out
+
+
+def test_db_upgrade_keeps_the_zone_serial_keys_and_log(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The path the next release's upgrade takes: 'tldsec db upgrade' first, then the
+    home works as it did: same serial, same keys, no re-signing, the log intact."""
+
+    def keys() -> list[tuple[str, int, str]]:
+        db = sqlite3.connect(home / "signer.db")
+        try:
+            return sorted(db.execute("SELECT key_id, key_tag, role FROM signer_keys"))
+        finally:
+            db.close()
+
+    before_serial, before_keys = serial(home), keys()
+    signed = (home / "zones" / "dist" / f"{before_serial}.zone").read_bytes()
+    assert main(["db", "upgrade", "--home", str(home)]) == 0
+    assert main(["db", "upgrade", "--home", str(home)]) == 0  # again: nothing to do
+    db = sqlite3.connect(home / "audit.db")
+    try:
+        audit_revision = db.execute("SELECT version_num FROM alembic_version_audit").fetchone()
+    finally:
+        db.close()
+    assert audit_revision == (audit_head_revision(),)
+    assert main(["audit", "verify", "--home", str(home)]) == 0
+    assert main(["cycle", "--home", str(home)]) == 0
+    assert "nothing changed and nothing is due" in capsys.readouterr().out
+    assert (serial(home), keys()) == (before_serial, before_keys)
+    assert (home / "zones" / "dist" / f"{before_serial}.zone").read_bytes() == signed
