@@ -245,3 +245,35 @@ def test_the_report_prints_to_a_pdf_with_every_section(tmp_path: Path, run: Run)
     missing = [t for t in titles if " ".join(t.split()) not in flat]
     assert not missing, f"sections not in the PDF: {missing}\n{printed[:2000]}"
     assert "2025-03-01" in flat and "LATE" in flat
+
+
+def test_the_report_of_one_zone_keeps_its_entries_and_the_installations(
+    tmp_path: Path, run: Run
+) -> None:
+    """Decision 58: --zone leaves out another zone's entries, keeps those naming none."""
+    home = make_home(tmp_path)
+    clock = FakeClock(START + timedelta(days=1))
+    log = open_audit_log(load_settings(home), clock)
+    for zone, serial in (("example.", 1), ("other.", 2), ("other.", 3)):
+        log.record("zone.published", actor="component:distributor", zone=zone, serial=serial)
+    log.record("access.login_failed", actor="person:eve", channel="hsm", error="wrong PIN")
+    log.checkpoint()
+    log.close()
+    period = ("--from", "2025-03-01", "--to", "2025-04-01")
+
+    def published(*zone: str) -> tuple[str, list[str]]:
+        out = tmp_path / "report.html"
+        code, _, err = run("audit", "report", "--home", home, *period, *zone, "-o", out)
+        assert code == 0, err
+        page = _Page()
+        html = out.read_text("utf-8")
+        page.feed(html)
+        return html, page.cells
+
+    html, cells = published()
+    assert cells[cells.index("zones published") + 1] == "3" and "hsm" in cells
+    html, cells = published("--zone", "other")
+    assert cells[cells.index("zones published") + 1] == "2" and "hsm" in cells
+    assert "DNSSEC compliance report for other." in html
+    _, cells = published("--zone", "example.")
+    assert cells[cells.index("zones published") + 1] == "1"
