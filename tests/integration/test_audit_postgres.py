@@ -3,6 +3,7 @@ and many writer processes getting distinct, gap-free numbers with the chain inta
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ from tldsec.audit.archive import archive_old_entries, purge_archived
 from tldsec.audit.chain import FindingKind, VerifyReport, verify_chain
 from tldsec.audit.clockstatus import FixedClockStatus
 from tldsec.audit.config import open_audit_log
+from tldsec.audit.entry import GENESIS_HASH, make_entry
 from tldsec.audit.log import AuditLog, WriterOptions
 from tldsec.audit.query import iter_entries, load_checkpoints
 from tldsec.audit.schema import grant_app_role, grant_maintenance_role, upgrade
@@ -33,6 +35,7 @@ from tldsec.audit.sources import archive_input, database_input
 from tldsec.audit.verification import verify_database
 from tldsec.cli.main import main
 from tldsec.clock import FakeClock, SystemClock
+from tldsec.db import migrate
 from tldsec.db.base import make_engine
 from tldsec.errors import AuditError
 from tldsec.settings import load_settings
@@ -103,6 +106,61 @@ def test_the_zone_is_written_by_the_pipelined_append_and_covered_by_the_hash(
         conn.execute(text("ALTER TABLE audit_entries ENABLE TRIGGER USER"))
     report = verify(pg, key)
     assert not report.ok and report.findings[0].kind is FindingKind.MODIFIED
+
+
+def test_a_log_written_before_zones_is_migrated_in_place_and_the_app_role_writes_zones(
+    postgres_url: str, key: Ed25519Signer
+) -> None:
+    """Migration 0003 on a PostgreSQL log that has entries and its append-only triggers:
+    the column is added, no entry changes, the old entries verify beside new ones that
+    name their zone, written by the application role with 'tldsec audit grant' grants
+    given before the upgrade."""
+    engine = make_engine(postgres_url)
+    try:
+        migrate.upgrade(engine, "audit", "0002_audit_registered_purge")
+        # Two entries as release 0.1.0 wrote them: no zone member, so the same bytes.
+        old, prev = [], GENESIS_HASH
+        for seq, event in ((1, "key.generated"), (2, "access.login")):
+            entry = make_entry(
+                seq=seq,
+                time=START,
+                actor="component:keys",
+                event=event,
+                level="notice",
+                details={"n": seq},
+                prev_hash=prev,
+            )
+            old.append(entry)
+            prev = entry.hash
+        with engine.begin() as conn:
+            for e in old:
+                conn.execute(
+                    text(
+                        "INSERT INTO audit_entries (seq, time, actor, event, level, details,"
+                        " prev_hash, hash) VALUES (:seq, :time, :actor, :event, :level,"
+                        " CAST(:details AS json), :prev_hash, :hash)"
+                    ),
+                    {**e.to_record(), "time": e.time, "details": json.dumps(dict(e.details))},
+                )
+            conn.execute(
+                text("UPDATE audit_head SET seq = 2, hash = :h, time = :t WHERE id = 1"),
+                {"h": prev, "t": START},
+            )
+        with login_role(engine, postgres_url, "app") as (role, url):
+            grant_app_role(engine, role)
+            upgrade(engine)
+            app = make_engine(url)
+            try:
+                log = AuditLog(app, FakeClock(START), signer=key, zone="example.")
+                log.record("key.generated", actor="component:keys", key_id="k2")
+                entries = list(iter_entries(app))
+            finally:
+                app.dispose()
+        assert [e.zone for e in entries] == [None, None, "example."]
+        assert [e.hash for e in entries[:2]] == [e.hash for e in old]
+        assert verify(engine, key).ok
+    finally:
+        engine.dispose()
 
 
 def test_setting_the_purge_variable_by_hand_does_not_delete_unarchived_entries(
