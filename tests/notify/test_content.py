@@ -137,16 +137,15 @@ def test_incidents_dps_change_and_ds_live(tmp_path: Path, audit: AuditLog) -> No
         ]
     )
     versions = [DpsVersion("2.0", date(2026, 1, 20), "text", "KSK algorithm 13")]
-    entries = [
-        entry(5, T0, "ds.changed", "registrar:reg-b", domain="shop.example",
-              added=["4321 13 2 " + "AB" * 32], removed=["1111 8 2 " + "CD" * 32]),
-        entry(6, T0 + timedelta(minutes=20), "cycle.completed", serial=2026010102,
-              milliseconds={"build": 1000, "sign": 2000}),
+    served = [
+        n.ServedChange("SV-5", "reg-b", "shop.example", 2026010102, T0,
+                       T0 + timedelta(minutes=20, seconds=7),
+                       added=("4321 13 2 " + "AB" * 32,), removed=("1111 8 2 " + "CD" * 32,)),
     ]  # fmt: skip
     drafts = [
         *n.incident_notices(found, now),
         *n.dps_notices(versions, now, timedelta(days=30)),
-        *n.ds_live_notices(entries, ["reg-b"], now),
+        *n.ds_live_notices(served, ["reg-b"], now),
     ]
     mails = send_all(drafts, tmp_path, audit)
     began = text(mails["incident:1"][0])
@@ -162,9 +161,10 @@ def test_incidents_dps_change_and_ds_live(tmp_path: Path, audit: AuditLog) -> No
     )
     assert "in 18 days" in text(dps) and "What changes: KSK algorithm 13" in text(dps)
     assert "https://nic.example/dnssec/dps-2.0.html" in text(dps)
-    [live] = mails["ds-live:5"]
+    [live] = mails["ds-live:SV-5"]
     assert str(live["To"]) == "b@reg.example"
     assert "serial 2026010102" in str(live["Subject"]).strip()
+    assert "served by all secondaries at 2026-01-01T00:20:07Z" in " ".join(text(live).split())
     assert "added:   4321 13 2 " in text(live) and "removed: 1111 8 2 " in text(live)
 
 

@@ -15,6 +15,7 @@ from tldsec.keys.timing import TimingParams
 from tldsec.keys.transfer import ForeignKey, Transfer
 from tldsec.notify.notices import (
     NoticeKind,
+    ServedChange,
     dps_notices,
     ds_live_notices,
     incident_notices,
@@ -102,29 +103,28 @@ def test_a_significant_dps_change_n_days_ahead_only() -> None:
     assert dps_notices(versions, datetime(2026, 4, 1, tzinfo=UTC), ahead) == []  # in force
 
 
-def test_ds_live_only_after_a_cycle_that_began_after_the_change() -> None:
+def test_ds_live_is_the_trace_fact_once_per_change_for_registrars_opted_in() -> None:
+    """Decision 56: the notice says what the poll message says, served by every
+    secondary at T, keyed by the change's svTRID (the outbox makes it once)."""
     change = T0 + timedelta(minutes=10)
-    entries = [
-        entry(1, change, "ds.changed", "registrar:reg-a", domain="a.example", added=["1 8 2 AB"]),
-        entry(2, change, "ds.changed", "registrar:reg-b", domain="b.example"),
-        entry(3, change + timedelta(seconds=5), "ds.changed", "registrar:reg-a",
-              domain="q.example"),
-        # a cycle that began before the change (60 s of stages) and ended after it
-        entry(4, change + timedelta(seconds=30), "cycle.completed", serial=100,
-              milliseconds={"build": 40000, "sign": 20000}),
-        entry(5, change + timedelta(minutes=5), "zone.quarantined", "component:builder",
-              serial=101, name="q.example"),
-        entry(6, change + timedelta(minutes=6), "cycle.completed", serial=101,
-              milliseconds={"build": 1000}),
+    served = [
+        ServedChange("SV-1", "reg-a", "a.example", 101, change, change + timedelta(minutes=2),
+                     added=("1 8 2 AB",)),
+        ServedChange("SV-2", "reg-b", "b.example", 101, change, change + timedelta(minutes=2)),
+        ServedChange("SV-0", "reg-a", "old.example", 90, change - timedelta(days=9),
+                     change - timedelta(days=8), removed=("2 8 2 CD",)),
     ]  # fmt: skip
     now = change + timedelta(minutes=7)
-    drafts = ds_live_notices(entries, ["reg-a"], now)
-    assert [(d.id, d.registrar, d.context["serial"]) for d in drafts] == [(
-        "ds-live:1", "reg-a", 101)]  # fmt: skip
+    drafts = ds_live_notices(served, ["reg-a"], now)
+    assert [(d.id, d.registrar, d.context["serial"]) for d in drafts] == [
+        ("ds-live:SV-1", "reg-a", 101)
+    ]
     assert drafts[0].context["added"] == ["1 8 2 AB"]
-    # not opted in: nothing; before any later cycle: nothing
-    assert ds_live_notices(entries, [], now) == []
-    assert ds_live_notices(entries[:4], ["reg-a"], now) == []
+    assert drafts[0].context["served"] == "2026-01-01T00:12:00Z"
+    assert drafts[0].context["sv_trid"] == "SV-1"
+    # not opted in: nothing; live before the look-back: nothing
+    assert ds_live_notices(served, [], now) == []
+    assert ds_live_notices(served[2:], ["reg-a"], now) == []
 
 
 def test_no_rollover_is_announced_while_a_transfer_holds_new_keys(policy: Policy) -> None:

@@ -11,15 +11,25 @@ from email.message import Message as Mail
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from tests.fixtures.registry import RegistryWorld
 from tests.notify.smtpserver import PASSWORD, USER, Mailbox, make_ca, smtp_server
 from tldsec.audit.config import open_audit_log
 from tldsec.audit.query import EntryFilter, iter_entries
 from tldsec.cli.main import main
-from tldsec.clock import SystemClock
+from tldsec.clock import FakeClock, SystemClock
+from tldsec.cycle import trace
 from tldsec.keys.database import open_signer_db
 from tldsec.notify.outbox import FAILED, SENT, WAITING, Outbox
 from tldsec.notify.run import Report, run_once
+from tldsec.notify.served import served_ds_changes
+from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.domains import DomainCreate, create_domain
+from tldsec.registry.ds_rules import DsData
+from tldsec.registry.ds_update import DsUpdate, update_ds
+from tldsec.registry.hosts import create_host
+from tldsec.registry.models import ZoneChange
 from tldsec.settings import load_settings
 
 DPS = Path(__file__).parents[1] / "fixtures" / "dps-model.txt"
@@ -89,13 +99,45 @@ def record(home: Path, *events: tuple[str, str, dict[str, object]]) -> None:
 
 def run(home: Path, now: datetime) -> Report:
     settings = load_settings(home)
+    registry = RegistryDatabase.from_url(settings.registry_db_url)
+    try:
+        served = served_ds_changes(registry, now - timedelta(days=7))
+    finally:
+        registry.dispose()
     engine = open_signer_db(settings.signer_db_url)
     log = open_audit_log(settings, SystemClock())
     try:
-        return run_once(settings, engine, REGISTRARS, log, now)
+        return run_once(settings, engine, REGISTRARS, log, now, served=served)
     finally:
         log.close()
         engine.dispose()
+
+
+def served_ds_change(home: Path, client_id: str, domain: str, ds: DsData, serial: int) -> str:
+    """A DS change by ``client_id`` in the home's registry, traced into ``serial`` and
+    that serial live (the rows the cycle's trace writer and the live pass write); its
+    svTRID."""
+    settings = load_settings(home)
+    registry = RegistryDatabase.from_url(settings.registry_db_url)
+    world = RegistryWorld(registry, clock=FakeClock(SystemClock().now()))
+    try:
+        world.add_registrar(client_id)
+        with registry.write() as s:
+            create_host(s, world.tx(client_id), f"ns1.{client_id}.net")
+            create_domain(
+                s, world.tx(client_id), DomainCreate(domain, "pw-1", ns=(f"ns1.{client_id}.net",))
+            )
+        tx = world.tx(client_id)
+        with registry.write() as s:
+            assert update_ds(s, tx, DsUpdate(domain, add=(ds,)))
+        with registry.read() as s:
+            last = max(s.scalars(select(ZoneChange.id)))
+        at = world.clock.now()
+        trace.record(registry, serial, trace.Included(after=0, upto=last), [("published", at)])
+        trace.record(registry, serial, None, [("live", at)])
+    finally:
+        registry.dispose()
+    return tx.sv_trid
 
 
 def by_notice(box: Mailbox) -> dict[str, list[Mail]]:
@@ -132,10 +174,10 @@ def test_every_kind_of_notice_reaches_its_recipients_with_its_content(
         home,
         ("cycle.failed", "component:cycle", {"error": "/srv/x: disk full"}),
         ("zone.published", "component:distributor", {"serial": 2026120701}),
-        ("ds.changed", "registrar:reg-a", {"domain": "shop.example", "added": ["12345 13 2 AB"],
-                                            "removed": []}),
-        ("ds.changed", "registrar:reg-b", {"domain": "b.example", "added": [], "removed": []}),
     )  # fmt: skip
+    ds = DsData.of(12345, 13, 2, "AB" * 32)
+    served_ds_change(home, "reg-a", "shop.example", ds, 2026120702)
+    served_ds_change(home, "reg-b", "b.example", ds, 2026120702)
     record(home, ("cycle.completed", "component:cycle",
                   {"serial": 2026120702, "milliseconds": {"build": 0}}))  # fmt: skip
     report = run(home, SystemClock().now())
@@ -171,9 +213,10 @@ def test_every_kind_of_notice_reaches_its_recipients_with_its_content(
     [live] = [n for n in mails if n.startswith("ds-live:")]
     assert to(live) == ["a@reg.example"]  # reg-b did not opt in
     assert str(mails[live][0]["Subject"]).strip() == (
-        "[example.] DS change for shop.example is live in serial 2026120702"
+        "[example.] DS change for shop.example is live in serial 2026120702, served by all "
+        "secondaries"
     )
-    assert "added:   12345 13 2 AB" in body(mails[live][0])
+    assert f"added:   {ds}" in body(mails[live][0])
     # each sent message is in the audit log with its Message-ID
     settings = load_settings(home)
     log = open_audit_log(settings, SystemClock())

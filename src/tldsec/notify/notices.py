@@ -180,57 +180,48 @@ def dps_notices(versions: Sequence[DpsVersion], now: datetime, ahead: timedelta)
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class ServedChange:
+    """A registrar's DS change in a serial every secondary serves: the registry trace's
+    fact (decision 51) that the "live" poll message also says (``notify/served.py``)."""
+
+    sv_trid: str
+    registrar: str  # client id
+    domain: str
+    serial: int  # the first serial holding the change that every secondary served
+    accepted_at: datetime  # the change's commit
+    live_at: datetime  # when the last secondary was seen serving that serial
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
 def ds_live_notices(
-    entries: Sequence[Entry], opted_in: Sequence[str], now: datetime,
+    served: Sequence[ServedChange], opted_in: Sequence[str], now: datetime,
     lookback: timedelta = DEFAULT_LOOKBACK,
 ) -> list[Draft]:  # fmt: skip
-    """ "Your DS change is live in serial N", for each registrar in ``opted_in``.
-
-    A DS change (``ds.changed``, at commit time) is in the first zone whose cycle began
-    after it: the cycle's start is its ``cycle.completed`` time less the stages' time it
-    reports (the builder reads the registry after the start). A domain the builder
-    withheld in that cycle (``zone.quarantined``) is not live; a later cycle may be."""
-    wanted = {f"registrar:{r}" for r in opted_in}
-    cycles: list[tuple[datetime, int]] = []  # (start, serial) of each published cycle
-    quarantined: dict[int, set[str]] = {}
-    for e in entries:
-        serial = e.details.get("serial")
-        if e.event == "cycle.completed" and isinstance(serial, int):
-            ms = e.details.get("milliseconds") or {}
-            total = sum(v for v in ms.values() if isinstance(v, int))
-            cycles.append((e.time - timedelta(milliseconds=total), serial))
-        elif e.event == "zone.quarantined" and isinstance(serial, int):
-            quarantined.setdefault(serial, set()).add(str(e.details.get("name", "")).lower())
-    drafts: list[Draft] = []
-    for e in entries:
-        if e.event != "ds.changed" or e.actor not in wanted or e.time < now - lookback:
-            continue
-        domain = str(e.details.get("domain", "")).lower()
-        live = next(
-            (
-                s
-                for start, s in cycles
-                if start > e.time and domain.rstrip(".") not in _names(quarantined.get(s))
-            ),
-            None,
+    """ "Your DS change SVTRID is live in serial N, served by all secondaries at T", once
+    per change (the id is its svTRID), for each registrar in ``opted_in``: the fact of
+    its poll message, sent when the trace found it served (decisions 51, 56)."""
+    wanted = set(opted_in)
+    return [
+        Draft(
+            f"ds-live:{c.sv_trid}",
+            NoticeKind.DS_LIVE,
+            {
+                "domain": c.domain,
+                "serial": c.serial,
+                "sv_trid": c.sv_trid,
+                "changed": _iso(c.accepted_at),
+                # as the poll message writes it (trace/live.py)
+                "served": f"{c.live_at:%Y-%m-%dT%H:%M:%SZ}",
+                "added": list(c.added),
+                "removed": list(c.removed),
+            },
+            registrar=c.registrar,
         )
-        if live is None:
-            continue
-        drafts.append(
-            Draft(
-                f"ds-live:{e.seq}",
-                NoticeKind.DS_LIVE,
-                {
-                    "domain": domain,
-                    "serial": live,
-                    "changed": _iso(e.time),
-                    "added": list(e.details.get("added") or []),
-                    "removed": list(e.details.get("removed") or []),
-                },
-                registrar=e.actor.partition(":")[2],
-            )
-        )
-    return drafts
+        for c in served
+        if c.registrar in wanted and c.live_at >= now - lookback
+    ]
 
 
 GO_INSECURE_EVENTS = (

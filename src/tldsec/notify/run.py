@@ -1,6 +1,7 @@
 """One pass of ``tldsec notify run``: make the notices that are due, then send what waits.
 
-The values come from the home (keys, audit entries, DPS versions, registrars' addresses);
+The values come from the home (keys, audit entries, DPS versions, registrars' addresses,
+the registry trace's served DS changes);
 ``notices`` decides, ``render`` writes, the outbox keeps, ``smtp`` sends. A message the
 server refuses or cannot take waits in the outbox and is tried again with a doubling
 delay; every message queued, sent (with its Message-ID) or given up is in the audit log.
@@ -121,9 +122,15 @@ def smtp_config(settings: Settings) -> SmtpConfig | None:
 
 
 def due_notices(
-    settings: Settings, signer_engine: Engine, audit: AuditLog, now: datetime
+    settings: Settings,
+    signer_engine: Engine,
+    audit: AuditLog,
+    now: datetime,
+    served: Sequence[n.ServedChange] = (),
 ) -> list[Draft]:
-    """Every notice the home's state calls for now (the outbox drops those made before)."""
+    """Every notice the home's state calls for now (the outbox drops those made before);
+    ``served``: the registry trace's DS changes served by every secondary
+    (``notify/served.py``), for the "ds-live" notices."""
     t = settings.config.notify
     timing = load_key_settings(settings).timing(settings.policy)
     km = KeyManager(
@@ -141,12 +148,6 @@ def due_notices(
     # An incident that began before the window may end inside it.
     flt = EntryFilter(events=(*INCIDENT_EVENTS, *set(INCIDENT_EVENTS.values())))
     found = incidents(iter_entries(audit.engine, flt), now, settings.policy.cycle.safety_margin)
-    ds_entries = list(
-        iter_entries(
-            audit.engine,
-            EntryFilter(since=since, events=("ds.changed", "cycle.completed", "zone.quarantined")),
-        )
-    )
     insecure = list(
         iter_entries(audit.engine, EntryFilter(since=since, events=n.GO_INSECURE_EVENTS))
     )
@@ -156,7 +157,7 @@ def due_notices(
         *n.rollover_notices(keys, calendar, now, ahead),
         *n.incident_notices(found, now),
         *n.dps_notices(dps_versions(settings), now, timedelta(days=t.dps_notice_days)),
-        *n.ds_live_notices(ds_entries, t.ds_live_registrars, now),
+        *n.ds_live_notices(served, t.ds_live_registrars, now),
         *n.go_insecure_notices(insecure, now),
         *n.transfer_notices(transfers, now),
     ]
@@ -244,9 +245,11 @@ def run_once(
     audit: AuditLog,
     now: datetime,
     *,
+    served: Sequence[n.ServedChange] = (),
     sender: Sender = send,
 ) -> Report:
-    """Queue the notices due now and send every message whose attempt is due."""
+    """Queue the notices due now and send every message whose attempt is due; ``served``
+    as ``due_notices`` takes it."""
     t = settings.config.notify
     outbox = Outbox(spool_root(settings))
     people = audience(t, registrars, str(settings.source))
@@ -254,8 +257,8 @@ def run_once(
     if site and not site.endswith("/"):
         site += "/"
     common = {"zone": settings.origin, "site": site}
-    queued = enqueue(outbox, due_notices(settings, signer_engine, audit, now), people, common,
-                     now, audit)  # fmt: skip
+    due = due_notices(settings, signer_engine, audit, now, served)
+    queued = enqueue(outbox, due, people, common, now, audit)
     config = smtp_config(settings)
     if config is None:
         return Report(queued=tuple(queued), waiting=len(outbox.due(now)), no_server=True)

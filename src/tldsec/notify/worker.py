@@ -18,7 +18,9 @@ from tldsec.audit.config import open_audit_log
 from tldsec.clock import Clock
 from tldsec.errors import TldsecError
 from tldsec.keys.database import open_signer_db
+from tldsec.notify.notices import DEFAULT_LOOKBACK
 from tldsec.notify.run import Report, run_once
+from tldsec.notify.served import served_ds_changes
 from tldsec.publish.home import Published, publish_home
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.registrars import list_registrars
@@ -32,18 +34,35 @@ def registrar_addresses(settings: Settings) -> dict[str, str]:
     """Each enabled registrar's address, from the registry database."""
     db = RegistryDatabase.from_url(settings.registry_db_url)
     try:
-        with db.read() as session:
-            return {r.client_id: r.email for r in list_registrars(session) if r.enabled}
+        return _addresses(db)
     finally:
         db.dispose()
 
 
+def _addresses(db: RegistryDatabase) -> dict[str, str]:
+    with db.read() as session:
+        return {r.client_id: r.email for r in list_registrars(session) if r.enabled}
+
+
 def notify_pass(settings: Settings, clock: Clock) -> Report:
-    """One ``tldsec notify run``: its own connections and audit log."""
+    """One ``tldsec notify run``: its own connections and audit log. The registry gives
+    the registrars' addresses and, when some registrar opted in to "ds-live" notices,
+    the DS changes its trace found served by every secondary."""
+    now = clock.now()
+    registry = RegistryDatabase.from_url(settings.registry_db_url)
+    try:
+        addresses = _addresses(registry)
+        served = (
+            served_ds_changes(registry, now - DEFAULT_LOOKBACK)
+            if settings.config.notify.ds_live_registrars
+            else []
+        )
+    finally:
+        registry.dispose()
     engine = open_signer_db(settings.signer_db_url)
     audit = open_audit_log(settings, clock)
     try:
-        return run_once(settings, engine, registrar_addresses(settings), audit, clock.now())
+        return run_once(settings, engine, addresses, audit, now, served=served)
     finally:
         audit.close()
         engine.dispose()
