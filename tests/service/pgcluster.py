@@ -241,6 +241,15 @@ class PgPair:
             "&connect_timeout=5"
         )
 
+    def socket_url(self, database: str) -> str:
+        """The same multi-host URL by the servers' Unix socket directories: what a process
+        in another network namespace reaches (a socket file is found by its path)."""
+        return (
+            f"postgresql+psycopg://postgres@/{database}?host={self.primary.directory}:"
+            f"{self.primary.port}&host={self.standby.directory}:{self.standby.port}"
+            "&target_session_attrs=read-write&connect_timeout=5"
+        )
+
     def createdb(self, name: str) -> None:
         self.primary.createdb(name)
 

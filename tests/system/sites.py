@@ -7,9 +7,16 @@ both named in one libpq multi-host URL with ``target_session_attrs=read-write``
 (tests/service/pgcluster.py). Registrars' sessions, half on each site's EPP, make DS
 changes, each retried on 2400 until answered 1000; meanwhile A's whole PostgreSQL
 (postmaster and every backend) is killed with SIGKILL and, after ``promote_after``
-seconds (the operator's or the HA manager's decision), B's standby is promoted. Site B's
-zone builder builds from the registry meanwhile. ``Drill.run`` returns what a test checks
-and the bench prints.
+seconds (the operator's or the HA manager's decision), B's standby is promoted.
+
+The signing half (``signing=True``, decision 53, tests/system/signing.py): each site's
+signer is ``tldsec serve --role signer``, a process in a network namespace of its own,
+with its own SoftHSM2 token holding the same keys; both push to two primaries, each
+feeding an NSD secondary that an Unbound validates through the failover. A's signer is
+killed (SIGKILL) with A's PostgreSQL; B's takes the lease, signs with its token and
+pushes. Without it, each site's "signer" is a thread that takes the lease and builds the
+zone (the database half alone, as under Patroni). ``Drill.run`` returns what a test
+checks and the bench prints.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from sqlalchemy import select
 from tests.fixtures.epp import PASSWORD, RunningServer, TlsFiles
 from tests.fixtures.registry import RegistryWorld
 from tests.service.pgcluster import PatroniPair, PgPair
+from tests.system.signing import SigningSites, Watch, signing_sites
 from tldsec.cycle.lease import LeaseTimes, PublicationLease
 from tldsec.epp.client import EppClient
 from tldsec.epp.server import ServerLimits
@@ -130,6 +138,25 @@ class Outcome:
     zone_tags: dict[str, set[int]]  # per domain, the DS key tags of B's last zone
     ledger_differs: tuple[str, ...]
     session_errors: list[str]
+    # The signing half (None without it):
+    watch: Watch | None = None  # what the observers saw (secondaries, resolvers, primaries)
+    served: dict[str, dict[str, set[int]]] | None = None  # per secondary, at the end
+    all_served: float | None = None  # kill -> every change sent before it is served
+    listening: dict[str, set[str]] | None = None  # per signer namespace: ``ss -ltnu``
+    no_netns: str | None = None  # why the signers ran without namespaces
+    signer_exits: dict[str, int | None] = field(default_factory=dict)
+
+    def to_served(self) -> list[float]:
+        """Per acknowledged change: its 1000 -> every secondary serves it, seconds."""
+        if self.watch is None:
+            return []
+        found = []
+        for c in self.changes:
+            if c.acknowledged is not None and c.add is not None:
+                at = self.watch.served_at(c.domain, c.add)
+                if at is not None:
+                    found.append(max(0.0, at - c.acknowledged))
+        return sorted(found)
 
     def latencies(self) -> list[float]:
         """Per acknowledged change: first send to its 1000, seconds."""
@@ -148,6 +175,7 @@ class Drill:
         sessions: int = 20,
         promote_after: float = 1.0,
         pair: Callable[[], PgPair | PatroniPair] = PgPair.create,
+        signing: bool = False,
     ) -> None:
         """``pair`` makes the two sites' PostgreSQL: plain streaming replication, promoted
         by ``pg_ctl promote`` ``promote_after`` seconds after the kill, or Patroni, which
@@ -156,6 +184,7 @@ class Drill:
         self.tmp = tmp
         self.sessions = sessions
         self.promote_after = promote_after
+        self.signing = signing
         tls = TlsFiles(tmp / "cert.pem", tmp / "key.pem")
         make_self_signed(tls.cert, tls.key, "localhost")
         self.tls = tls
@@ -172,6 +201,13 @@ class Drill:
 
     def _run(self, pair: PgPair | PatroniPair, before: float, after: float) -> Outcome:
         world_a = open_world(pair, self.sessions)
+        if self.signing:
+            assert isinstance(pair, PgPair), "the signing half runs on the plain pair"
+            with signing_sites(self.tmp, pair.socket_url("registry"), self.sessions) as sites:
+                sites.start()
+                outcome = self._run_signing(pair, world_a, sites, before, after)
+                outcome.signer_exits = sites.close()
+            return outcome
         db_b = RegistryDatabase.from_url(pair.url("registry"), pool_pre_ping=False)
         world_b = RegistryWorld(db_b)
         limits = ServerLimits(workers=8, idle_timeout=300)
@@ -239,13 +275,8 @@ class Drill:
             zone_tags = _zone_tags(db_b, world_b)
         db_b.dispose()
         world_a.db.dispose()
-        expected: dict[str, set[int]] = {f"d{i}.example": set() for i in range(self.sessions)}
+        expected = _expected(changes, self.sessions)
         acked = [c for c in changes if c.acknowledged is not None]
-        for change in sorted(acked, key=lambda c: c.acknowledged or 0):
-            if change.remove is not None:
-                expected[change.domain].discard(change.remove)
-            if change.add is not None:
-                expected[change.domain].add(change.add)
         # The first change sent (its last attempt) once A was dead, then answered 1000.
         after_kill = [c.acknowledged for c in acked if c.acknowledged and c.last_sent > dead]
         return Outcome(
@@ -264,6 +295,126 @@ class Drill:
             ledger_differs=ledger,
             session_errors=errors,
         )
+
+    def _run_signing(
+        self,
+        pair: PgPair,
+        world_a: RegistryWorld,
+        sites: SigningSites,
+        before: float,
+        after: float,
+    ) -> Outcome:
+        """The drill with the signing half: the signers are ``sites``' processes, and
+        what reaches the secondaries is watched from before the kill to the end."""
+        db_b = RegistryDatabase.from_url(pair.url("registry"), pool_pre_ping=False)
+        world_b = RegistryWorld(db_b)
+        limits = ServerLimits(workers=8, idle_timeout=300)
+        listening: dict[str, set[str]] = {}
+        with (
+            _serving(world_a, self.tls, limits) as epp_a,
+            _serving(world_b, self.tls, limits) as epp_b,
+        ):
+            for server in (epp_a, epp_b):
+                server.dispatcher.settle_seconds = 60
+            stop = threading.Event()
+            changes: list[Change] = []
+            errors: list[str] = []
+            lock = threading.Lock()
+            threads = [
+                threading.Thread(
+                    target=_session,
+                    args=(
+                        epp_a if i % 2 == 0 else epp_b,
+                        f"d{i}.example",
+                        i,
+                        stop,
+                        changes,
+                        errors,
+                        lock,
+                    ),
+                    daemon=True,
+                )
+                for i in range(self.sessions)
+            ]
+            sites.watch()
+            for t in threads:
+                t.start()
+            time.sleep(before)
+            if (seen := sites.listening("a")) is not None:
+                listening["a"] = seen
+            killed = time.monotonic()
+            sites.kill_a()  # site A is lost: its signer and its database at once
+            pair.primary.kill()
+            dead = time.monotonic()
+            time.sleep(self.promote_after)
+            pair.standby.promote()
+            promoted = time.monotonic()
+            watched = sites.watched
+            sites.wait(lambda: any(p.site == "B" for p in watched.published), "B's first push", 120)
+            if (seen := sites.listening("b")) is not None:
+                listening["b"] = seen
+            time.sleep(after)
+            stop.set()
+            for t in threads:
+                t.join(120)
+            errors.extend(f"{t.name} still running" for t in threads if t.is_alive())
+            expected = _expected(changes, self.sessions)
+            # Every acknowledged change reaches every secondary: B's signer runs its
+            # cycles on, and the secondaries end serving exactly what the 1000s add up to.
+            with contextlib.suppress(AssertionError):
+                sites.wait(
+                    lambda: all(sites.served_ds(s) == expected for s in sites.nsds),
+                    "the secondaries serving every acknowledged change",
+                    90,
+                )
+            served = {s: sites.served_ds(s) for s in sites.nsds}
+            sites.stop_watching()
+            found, ledger = _state(db_b, self.sessions)
+        db_b.dispose()
+        world_a.db.dispose()
+        acked = [c for c in changes if c.acknowledged is not None]
+        after_kill = [c.acknowledged for c in acked if c.acknowledged and c.last_sent > dead]
+        at_kill = [c for c in acked if c.first_sent <= killed and c.add is not None]
+        times = [watched.served_at(c.domain, c.add) for c in at_kill if c.add is not None]
+        from_b = [p.at - killed for p in watched.published if p.site == "B"]
+        return Outcome(
+            changes=changes,
+            killed=killed,
+            promoted=promoted,
+            first_write_on_b=min(after_kill) - killed if after_kill else None,
+            first_zone_from_b=min(from_b, default=None),
+            published=[
+                Published(p.site, p.token, p.serial, p.at)
+                for p in sorted(watched.published, key=lambda p: p.at)
+                if p.primary == "a"
+            ],
+            expected=expected,
+            found=found,
+            zone_tags={},
+            ledger_differs=ledger,
+            session_errors=errors,
+            watch=watched,
+            served=served,
+            all_served=(
+                max(t for t in times if t is not None) - killed
+                if times and None not in times
+                else None
+            ),
+            listening=listening if sites.why_no_netns is None else None,
+            no_netns=sites.why_no_netns,
+        )
+
+
+def _expected(changes: list[Change], sessions: int) -> dict[str, set[int]]:
+    """Per domain, the DS key tags the 1000s add up to, in the order they were answered."""
+    expected: dict[str, set[int]] = {f"d{i}.example": set() for i in range(sessions)}
+    acked = [c for c in changes if c.acknowledged is not None]
+    for change in sorted(acked, key=lambda c: c.acknowledged or 0):
+        if change.remove is not None:
+            expected[change.domain].discard(change.remove)
+        if change.add is not None:
+            expected[change.domain].add(change.add)
+    return expected
 
 
 @contextmanager

@@ -81,3 +81,44 @@ def test_failover_drill_under_patroni(tmp_path: Path) -> None:
         assert outcome.zone_tags.get(domain, set()) == tags, domain
     assert [m for c in outcome.changes for m in c.messages if "may or may not" in m] == []
     assert outcome.first_zone_from_b is not None  # B's signer took the lease and built
+
+
+def test_failover_drill_signs_and_serves_from_site_b(tmp_path: Path) -> None:
+    """The signing half (decision 53): each site's ``serve --role signer`` is a process in
+    a network namespace of its own with its own SoftHSM2 token (B's restored from A's
+    archive under the SMK); both push to two primaries, each feeding an NSD secondary
+    that an Unbound validates from a signed test root. A's signer is SIGKILLed with A's
+    PostgreSQL; B's takes the lease, signs with its token, pushes; every acknowledged
+    change reaches both secondaries, the zone validates throughout, no serial goes back."""
+    drill = Drill(tmp_path, sessions=20, promote_after=1.0, signing=True)
+    outcome = drill.run(before=5.0, after=8.0)
+    assert outcome.session_errors == []
+    acknowledged = [c for c in outcome.changes if c.acknowledged is not None]
+    assert len(acknowledged) >= 60, "too few changes went through to prove anything"
+    assert any(c.acknowledged > outcome.promoted for c in acknowledged), "none made on B"
+    assert outcome.found == outcome.expected
+    assert outcome.ledger_differs == ()
+    assert [m for c in outcome.changes for m in c.messages if "may or may not" in m] == []
+    # Every acknowledged change is served by both secondaries, exactly.
+    assert outcome.served is not None
+    for secondary, tags in outcome.served.items():
+        assert tags == outcome.expected, secondary
+    watch = outcome.watch
+    assert watch is not None
+    # The zone validated through Unbound the whole time, and no serial went back.
+    assert watch.bogus == []
+    assert watch.validated >= 20
+    assert watch.serials_backwards() == []
+    # The primaries took A's zones, then B's under a larger fencing token, serials rising.
+    a = [p for p in outcome.published if p.site == "A"]
+    b = [p for p in outcome.published if p.site == "B"]
+    assert a and b, outcome.published
+    assert min(p.token for p in b) > max(p.token for p in a)
+    serials = [p.serial for p in outcome.published]
+    assert serials == sorted(serials) and len(set(serials)) == len(serials), serials
+    assert outcome.first_zone_from_b is not None and outcome.all_served is not None
+    assert outcome.signer_exits == {"b": 0}
+    # Neither signer listens on anything: ``ss -ltnu`` in its namespace is empty.
+    if outcome.no_netns is not None:
+        pytest.skip(f"the signers ran without network namespaces: {outcome.no_netns}")
+    assert outcome.listening == {"a": set(), "b": set()}
