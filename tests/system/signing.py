@@ -214,8 +214,11 @@ class SigningSites:
     secondary serves its zone, every resolver validates it and B's signer is standing
     by; ``watch`` observes in a thread until ``stop_watching``."""
 
-    def __init__(self, tmp: Path, registry_url: str, domains: int) -> None:
+    def __init__(
+        self, tmp: Path, registry_url: str, domains: int, primary_registry_url: str
+    ) -> None:
         self.tmp, self.url, self.domains = tmp, registry_url, domains
+        self.primary_registry_url = primary_registry_url
         self.why_no_netns = netns_available()
         self.namespaces: dict[str, Namespace] = {}
         self.signers: dict[str, SignerProcess] = {}
@@ -242,10 +245,11 @@ class SigningSites:
         push_ports = {s: free_port() for s in SITES}
         nsd_ports = {s: free_port() for s in SITES}
         for s in SITES:  # primary s feeds secondary s
-            home = make_home(
-                self.tmp / f"primary-{s}",
-                extra=_primary_config(primary_ids[s], ids, push_ports[s], nsd_ports[s]),
-            )
+            # The primary's trace pass (decision 54) writes what its secondary serves to
+            # the registry: the pair, by TCP (the primaries run in the host's network).
+            config = _primary_config(primary_ids[s], ids, push_ports[s], nsd_ports[s], f"ns-{s}")
+            database = f'\n[database]\nregistry_url = "{self.primary_registry_url}"\n'
+            home = make_home(self.tmp / f"primary-{s}", extra=config + database)
             self.primaries[s] = Serve.start(
                 home, self.tmp / f"primary-{s}.log", "--role", "primary", serial=False
             )
@@ -487,8 +491,10 @@ audit_watch_seconds = 0.5
 
 
 @contextlib.contextmanager
-def signing_sites(tmp: Path, registry_url: str, domains: int) -> Iterator[SigningSites]:
-    sites = SigningSites(tmp, registry_url, domains)
+def signing_sites(
+    tmp: Path, registry_url: str, domains: int, primary_registry_url: str
+) -> Iterator[SigningSites]:
+    sites = SigningSites(tmp, registry_url, domains, primary_registry_url)
     try:
         yield sites
     finally:
@@ -521,7 +527,7 @@ def _install_smk(home: Path, secret: str) -> str:
 
 
 def _primary_config(
-    me: PushIdentity, signers: dict[str, PushIdentity], push_port: int, nsd_port: int
+    me: PushIdentity, signers: dict[str, PushIdentity], push_port: int, nsd_port: int, name: str
 ) -> str:
     listen = "0.0.0.0" if os.geteuid() == 0 and netns_available() is None else "127.0.0.1"
     pinned = "".join(
@@ -535,7 +541,7 @@ poll_seconds = 0.2
 notify_retry_seconds = 0.5
 
 [[distribute.secondaries]]
-name = "ns"
+name = "{name}"
 allow = ["127.0.0.1"]
 notify = ["127.0.0.1:{nsd_port}"]
 tsig_key = "{KEY_NAME}"

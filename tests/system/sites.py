@@ -203,7 +203,9 @@ class Drill:
         world_a = open_world(pair, self.sessions)
         if self.signing:
             assert isinstance(pair, PgPair), "the signing half runs on the plain pair"
-            with signing_sites(self.tmp, pair.socket_url("registry"), self.sessions) as sites:
+            with signing_sites(
+                self.tmp, pair.socket_url("registry"), self.sessions, pair.url("registry")
+            ) as sites:
                 sites.start()
                 outcome = self._run_signing(pair, world_a, sites, before, after)
                 outcome.signer_exits = sites.close()

@@ -1,20 +1,27 @@
-"""The two-site failover drill (issue 20 items 2-3, decision 50), database and EPP half:
-20 registrar sessions making DS changes on both sites' EPP servers; site A's PostgreSQL
-primary killed with SIGKILL (postmaster and every backend at once); site B's synchronous
-standby promoted; the sessions go on, on B (tests/system/sites.py runs it).
+"""The two-site failover drill (issue 20 items 2-3, decisions 50 and 53): 20 registrar
+sessions making DS changes on both sites' EPP servers; site A's PostgreSQL primary killed
+with SIGKILL (postmaster and every backend at once); site B's synchronous standby
+promoted; the sessions go on, on B (tests/system/sites.py runs it).
 
 Checked: no change answered 1000 is lost (the promoted database holds exactly what the
 1000s add up to: nothing acknowledged is missing, nothing unacknowledged was applied);
-the registry's zone digest matches its rows (nothing half-done); the publication lease
-(cycle/lease.py) moves from A's signer, dead with its database, to B's once it expired
-on the database's clock, with a greater fencing token, and B's signer builds zones from
-the promoted registry whose serials follow A's; B's last zone carries every acknowledged
-DS; a commit cut by the kill was settled, never answered "may or may not". Timings go to
-docs/benchmarks.md through bench/failover_bench.py.
+the registry's zone digest matches its rows (nothing half-done); a commit cut by the kill
+was settled, never answered "may or may not".
 
-Not in this drill yet: signing and the signer->primary push (engineer "roles"), two
-SoftHSM2 tokens, secondaries and Unbound, network namespaces; the roles run as threads
-of this test and PostgreSQL as processes (decision 50 says what remains).
+The database half (plain pair and Patroni): each site's "signer" is a thread that takes
+the publication lease (cycle/lease.py) and builds the zone; the lease moves from A's,
+dead with its database, to B's once it expired on the database's clock, with a greater
+fencing token, and B's last zone carries every acknowledged DS.
+
+The signing half (plain pair; tests/system/signing.py): each site's signer is ``tldsec
+serve --role signer``, a process in a network namespace of its own, signing with its own
+SoftHSM2 token (B's keys restored from A's archive under the SMK); both push to two
+primaries feeding two NSD secondaries, each validated by an Unbound from a signed test
+root. A's signer dies (SIGKILL) with A's PostgreSQL; B's takes the lease and publishes.
+Every acknowledged change is served by both secondaries at the end, no validated answer
+is SERVFAIL or without AD through the failover, no secondary's serial goes back, and
+``ss -ltnu`` in each signer's namespace is empty. Timings go to docs/benchmarks.md
+through bench/failover_bench.py; no test asserts wall time.
 """
 
 from __future__ import annotations
