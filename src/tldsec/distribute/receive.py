@@ -324,11 +324,12 @@ class PushReceiver:
                 )
         self.accepted += 1
         log.info(
-            "push: serial %s from signer %s (%s, token %s) installed and served",
+            "push: serial %s from signer %s (%s, token %s) installed and served%s",
             offer.serial,
             signer,
             where,
             offer.token,
+            " (rebuilt from the difference)" if rebuilt else "",
         )
         await _send(writer, {"ok": True, "serial": offer.serial})
 
