@@ -11,15 +11,18 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
+from tests.audit.test_insider import make_home
 from tldsec.audit.chain import FindingKind, VerifyReport, verify_chain
 from tldsec.audit.entry import GENESIS_HASH, Entry, make_entry, zone_name
 from tldsec.audit.events import EventType
 from tldsec.audit.log import AuditLog
 from tldsec.audit.query import EntryFilter, iter_entries, write_jsonl
+from tldsec.cli.main import main
 from tldsec.errors import AuditError
 
 from .conftest import LogFactory
@@ -187,3 +190,19 @@ def test_record_many_names_the_zone_of_each_entry(zoned_log: AuditLog) -> None:
     )
     assert [e.zone for e in entries] == ["example.", None]
     assert check(list(iter_entries(zoned_log.engine))).ok
+
+
+def test_audit_record_names_the_zone_by_option_not_by_detail(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = make_home(tmp_path)
+    assert main(["audit", "init", "--home", str(home)]) == 0
+    assert main(["audit", "record", "facility.entry", "--actor", "person:a", "--zone", "Shop",
+                 "--home", str(home)]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert main(["audit", "show", "--json", "--event", "facility.", "--home", str(home)]) == 0
+    assert [e.get("zone") for e in json.loads(capsys.readouterr().out)] == ["shop."]
+    code = main(["audit", "record", "facility.entry", "--actor", "person:a",
+                 "--detail", "zone=shop.", "--home", str(home)])  # fmt: skip
+    assert code == 1
+    assert "zone is a field of the entry: use --zone" in capsys.readouterr().err

@@ -271,6 +271,8 @@ def _record(args: argparse.Namespace) -> int:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise AuditError(f"--detail {item!r}: use KEY=VALUE")
+        if key in ("actor", "level", "zone"):
+            raise AuditError(f"--detail {item!r}: {key} is a field of the entry: use --{key}")
         details[key] = value
     with _log(args) as log:
         entry = log.record(
