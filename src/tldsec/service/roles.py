@@ -3,9 +3,11 @@
 * ``registry``: EPP (and the console) against the registry database, the DS advisory
   pass (it asks the registrants' name servers), /health, /metrics;
 * ``signer``: builds, signs, verifies; holds the publication lease and pushes each
-  verified zone to its primaries; listens on no network socket and sends no DNS query
-  (DPS 5.6: it initiates only transfers to distribution; its metrics go to a file for
-  node_exporter's textfile collector; the HSM activation socket is local);
+  verified zone to its primaries; listens on no network socket and asks neither the
+  secondaries nor the registrants' name servers (DPS 5.6; what it still reaches out
+  to: its databases, its primaries, and the outreach worker's parent DS check and
+  SMTP); its metrics go to a file for node_exporter's textfile collector; the HSM
+  activation socket is local;
 * ``primary``: serves AXFR/IXFR/NOTIFY with TSIG to the secondaries, accepts pushes
   from the pinned signers, asks the secondaries for their SOA serial (the trace's live
   pass, recorded in the registry database), /health, /metrics.
