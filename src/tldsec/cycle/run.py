@@ -73,7 +73,6 @@ from tldsec.cycle.guard import GuardSettings
 from tldsec.cycle.result import CycleResult, Outcome, RunLog
 from tldsec.cycle.safeguards import Safeguards, apex_of
 from tldsec.cycle.state import (
-    LAST_REPORT,
     STATE_FILE,
     UNSIGNED_NAME,
     CycleState,
@@ -83,7 +82,7 @@ from tldsec.cycle.state import (
 from tldsec.cycle.trace import Included
 from tldsec.cycle.trace import record as record_trace
 from tldsec.cycle.unsigned import UnsignedMode, unsigned_fingerprint
-from tldsec.distribute.store import ZoneStore, remove_candidate
+from tldsec.distribute.store import ZoneStore
 from tldsec.errors import (
     CeremonyRefused,
     CycleError,
@@ -107,8 +106,7 @@ from tldsec.settings import Settings
 from tldsec.signconf import SigningConfig
 from tldsec.signer.files import sign_zone_file
 from tldsec.verify.coverage import ExpectedSigners
-from tldsec.verify.gate import gate
-from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
+from tldsec.verify.options import KeyOpener, VerifyOptions
 from tldsec.zone.buildinfo import BuildInfo, distrust, line_owner, trust
 from tldsec.zone.incremental import build_zone_file
 from tldsec.zone.quarantine import Quarantined, resolved
@@ -474,36 +472,21 @@ class Cycle(UnsignedMode, Safeguards):
             keys=[k.key_id for k in config.keys if k.sign_zone or k.sign_dnskey],
         )
 
-        run.enter("verify")
-        options = replace(self.verify, expected=ExpectedSigners.from_config(config))
-        request = VerifyRequest(
-            signed=candidate,
-            origin=origin,
-            trust_anchor=anchor,
-            unsigned=unsigned_path,
-            previous=None if damaged else self.store.current_path(),
-        )
-        verdict = gate(
-            request,
-            options,
+        verdict = self._verify_candidate(
+            run,
             now,
-            publish_to=self.store.stage_path(serial),
-            keystore=self.keystore,
-            opener=self.opener,
-            recorder=self.recorder,
-            previous_checked=checked,
-            progress=progress_lines("cycle: verify"),
+            candidate,
+            anchor,
+            unsigned_path,
+            damaged,
+            checked,
+            replace(self.verify, expected=ExpectedSigners.from_config(config)),
+            reconciliation=reconciled.describe(),
+            registry_digest=digest.describe(),
         )
-        verdict.report.meta["reconciliation"] = reconciled.describe()
-        verdict.report.meta["registry_digest"] = digest.describe()
-        self._save_report(verdict.report.to_json(), serial)
         if not verdict.passed:
-            self._distrust_build(f"serial {serial} failed verification")
-            kept = candidate.with_suffix(".refused")
-            os.replace(candidate, kept)
-            remove_candidate(candidate)
             run.marks.append(("refused", self.clock.now()))
-            return self._incident(run, reason, verdict.report.failed_checks, kept)
+            return self._refuse(run, reason, candidate, verdict)
         run.marks.append(("verified", self.clock.now()))
 
         run.enter("distribute")
@@ -581,28 +564,6 @@ class Cycle(UnsignedMode, Safeguards):
             return result
         return None
 
-    def _incident(
-        self, run: RunLog, reason: str, failed: tuple[str, ...], kept: Path
-    ) -> CycleResult:
-        message = f"serial {run.serial} failed verification ({', '.join(failed)})"
-        result = run.result(Outcome.REFUSED, reason, error=message)
-        incident = {
-            "at": run.started.isoformat(),
-            "serial": run.serial,
-            "failed_checks": list(failed),
-            "candidate": str(kept),
-            "report": str(self.zones_dir / "reports" / f"{run.serial}.json"),
-            "kept_serial": run.distributed,
-        }
-        state = self.state()
-        CycleState(**{**asdict(state), "incident": incident}).save(self.state_path)
-        # DPS 4.5.1: inaccurate data found before publication is an incident.
-        log.error("INCIDENT %s; serial %s stays distributed", message, run.distributed)
-        self._record(
-            "cycle.failed", "component:cycle", serial=run.serial, stage="verify", error=message
-        )
-        return result
-
     def _record_quarantine(
         self, new: tuple[Quarantined, ...], released: tuple[Quarantined, ...], serial: int
     ) -> None:
@@ -654,14 +615,6 @@ class Cycle(UnsignedMode, Safeguards):
         if result.outcome is Outcome.PUBLISHED:
             update["last_published"] = data
         CycleState(**{**asdict(state), **update}).save(self.state_path)
-
-    def _save_report(self, text: str, serial: int) -> None:
-        reports = self.zones_dir / "reports"
-        reports.mkdir(parents=True, exist_ok=True)
-        write_atomic(reports / f"{serial}.json", text + "\n")
-        write_atomic(self.zones_dir / LAST_REPORT, text + "\n")
-        for old in sorted(reports.glob("*.json"), key=lambda p: p.stat().st_mtime)[:-50]:
-            old.unlink(missing_ok=True)
 
     def _record(self, event: str, actor: str, **details: Any) -> None:
         if self.recorder is not None:

@@ -3,8 +3,9 @@
 ``UnsignedMode`` is the part of ``Cycle`` that runs once the key manager's zone fact
 ``unsigned_since`` is set: after the same build, reconciliation, guards and key steps,
 the zone is written with no DNSSEC record (``signer/unsigned.py``, no key store), the
-gate verifies it as insecure by design, told the fact (``verify/insecure.py``), and the
-store distributes it as any candidate. A refused zone is an incident and the last good
+cycle's one verify stage (``Cycle._verify_candidate``) has the gate verify it as insecure
+by design, told the fact (``verify/insecure.py``), and the store distributes it as any
+candidate. A refused zone is an incident and the last good
 zone stays, as in the signed path. Nothing but the zone fact selects this mode.
 """
 
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
@@ -20,13 +20,12 @@ from typing import Any
 
 from tldsec.cycle.result import CycleResult, Outcome, RunLog
 from tldsec.cycle.state import UNSIGNED_NAME
-from tldsec.distribute.store import ZoneStore, remove_candidate
+from tldsec.cycle.verifystage import VerifyStage
 from tldsec.filedigest import Checked
 from tldsec.settings import Settings
 from tldsec.signer.unsigned import write_unsigned_zone
-from tldsec.verify.gate import gate
 from tldsec.verify.insecure import InsecureByDesign
-from tldsec.verify.options import VerifyOptions, VerifyRequest
+from tldsec.verify.options import VerifyOptions
 from tldsec.zone.buildinfo import trust
 
 
@@ -36,33 +35,12 @@ def unsigned_fingerprint(settings: Settings) -> str:
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
 
 
-class UnsignedMode:
+class UnsignedMode(VerifyStage):
     """The unsigned stages of ``Cycle`` (which provides these attributes and methods)."""
 
-    settings: Settings
-    store: ZoneStore
     verify: VerifyOptions
-    recorder: Any
-
-    @property
-    def zones_dir(self) -> Path:
-        raise NotImplementedError
-
-    def _record(self, event: str, actor: str, **details: Any) -> None:
-        raise NotImplementedError
 
     def _advance(self, **fields: Any) -> None:
-        raise NotImplementedError
-
-    def _save_report(self, text: str, serial: int) -> None:
-        raise NotImplementedError
-
-    def _distrust_build(self, why: str) -> None:
-        raise NotImplementedError
-
-    def _incident(
-        self, run: RunLog, reason: str, failed: tuple[str, ...], kept: Path
-    ) -> CycleResult:
         raise NotImplementedError
 
     def _unsigned_stages(
@@ -100,30 +78,19 @@ class UnsignedMode:
             keys=[],
             unsigned_since=unsigned_since.isoformat(),
         )
-        run.enter("verify")
-        request = VerifyRequest(
-            signed=candidate,
-            origin=origin,
-            trust_anchor=anchor,
-            unsigned=unsigned_path,
-            previous=None if damaged else self.store.current_path(),
-        )
-        verdict = gate(
-            request,
-            self.verify,
+        verdict = self._verify_candidate(
+            run,
             now,
-            publish_to=self.store.stage_path(serial),
-            recorder=self.recorder,
-            previous_checked=checked,
-            insecure=InsecureByDesign(unsigned_since),
+            candidate,
+            anchor,
+            unsigned_path,
+            damaged,
+            checked,
+            self.verify,
+            InsecureByDesign(unsigned_since),
         )
-        self._save_report(verdict.report.to_json(), serial)
         if not verdict.passed:
-            self._distrust_build(f"serial {serial} failed verification")
-            kept = candidate.with_suffix(".refused")
-            os.replace(candidate, kept)
-            remove_candidate(candidate)
-            return self._incident(run, reason, verdict.report.failed_checks, kept)
+            return self._refuse(run, reason, candidate, verdict)
 
         run.enter("distribute")
         diff = self.store.publish(serial, candidate, diff=damaged is None)

@@ -18,7 +18,8 @@ or the patch unusable):
 
 ``verify_zone`` (the full verification) tries ``in_parts`` for a file of at least
 ``[verify] split_bytes``, then ``whole_zone``; ``verify_incremental`` runs
-``edited_regions``. The driver owns what every run shares: the ``RunContext``, the
+``edited_regions``; ``verify_insecure`` runs ``insecure.unsigned_zone`` (an unsigned
+zone published by design, DPS 4.6). The driver owns what every run shares: the ``RunContext``, the
 cycle collector paused, the external validators of a full run (started first, collected
 last), the order of the checks in the report (``CHECK_ORDER``) and the report itself.
 Nothing stops at the first failure: every check runs and reports all it finds.
@@ -40,6 +41,7 @@ from tldsec.verify import (
     coverage,
     dnskeyset,
     incremental,
+    insecure,
     nsec3chain,
     second,
     sharded,
@@ -50,6 +52,7 @@ from tldsec.verify import (
 from tldsec.verify.apexchecks import ApexChecks, check_apex
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
 from tldsec.verify.external import ExternalRun, Invocation
+from tldsec.verify.insecure import InsecureByDesign
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.verify.report import Report
 from tldsec.verify.workers import ProgressFor, collector_paused
@@ -76,6 +79,8 @@ Plan = Callable[[RunContext], Regions | Outcome | None]
 CHECK_ORDER = (
     incremental.UNCHANGED,
     ZONE_FILE,
+    insecure.MODE,
+    insecure.NO_DNSSEC,
     chain.NAME,
     dnskeyset.NAME,
     signatures.NAME,
@@ -84,6 +89,7 @@ CHECK_ORDER = (
     ttl.NAME,
     content.CONTENT,
     content.SERIAL,
+    insecure.EXTERNAL,
     second.NAME,
 )
 _RANK = {name: i for i, name in enumerate(CHECK_ORDER)}
@@ -145,6 +151,16 @@ def verify_incremental(
     outcome = drive(run, [lambda r: incremental.edited_regions(r, patch)])
     outcome.meta = {"verification": {"mode": incremental.MODE, "reason": reason}, **outcome.meta}
     return report(run, outcome, t0)
+
+
+def verify_insecure(
+    request: VerifyRequest, options: VerifyOptions, now: datetime, fact: InsecureByDesign | None
+) -> Report:
+    """Every check of an unsigned zone published by design (DPS 4.6, ``insecure``); never
+    raises for a bad zone."""
+    t0 = time.perf_counter()
+    run = RunContext(request, options, now)
+    return report(run, drive(run, [lambda r: insecure.unsigned_zone(r, fact)]), t0)
 
 
 def _full_plans(run: RunContext) -> list[Plan]:

@@ -1,4 +1,4 @@
-"""The gate's insecure-by-design mode: an unsigned zone, verified as one (DPS 4.6, 6.6).
+"""The insecure-by-design plan: an unsigned zone, verified as one (DPS 4.6, 6.6).
 
 After going insecure's last step the cycle publishes the zone with no DNSSEC record
 (``signer/unsigned.py``). The gate cannot check signatures that are not there; it checks
@@ -18,9 +18,12 @@ Checks, each reporting every finding:
 * ``ttl``, ``content``, ``serial``: as for a signed zone (DPS 6.7; the zone equals the
   builder's output record for record; the SOA serial increased, RFC 1982).
 
-The registry's digest and the reconciliation run before the gate in the cycle, as for a
-signed zone. The external validators and the second implementation have nothing to
-validate and are reported skipped, with the reason.
+The driver runs it (``driver.verify_insecure``) like any plan: the zone is one region,
+checked by ``part.check_region`` (here only the TTLs apply) after the apex's checks, of
+which it reports the SOA's TTLs and the serial. The registry's digest and the
+reconciliation run before the gate in the cycle, as for a signed zone. The external
+validators and the second implementation have nothing to validate and are reported
+skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -35,10 +38,11 @@ from tldsec.dnscore.types import type_text
 from tldsec.dnscore.zone import Zone
 from tldsec.errors import ZoneSyntaxError
 from tldsec.verify import content, ttl
-from tldsec.verify.context import ZONE_FILE, RunContext
-from tldsec.verify.options import VerifyOptions, VerifyRequest
-from tldsec.verify.report import CheckResult, Finding, Report
-from tldsec.verify.structure import DNSSEC_ADDED, analyse
+from tldsec.verify.apexchecks import ApexChecks
+from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
+from tldsec.verify.part import PartResult, RegionSetup, check_region, joined
+from tldsec.verify.report import CheckResult, Finding
+from tldsec.verify.structure import DNSSEC_ADDED
 from tldsec.verify.zoneread import read_zone_file
 
 MODE = "insecure-by-design"  # the report's verification mode, and the check's name
@@ -60,47 +64,73 @@ class InsecureByDesign:
             raise ValueError("unsigned_since must be timezone-aware (UTC)")
 
 
-def verify_insecure(
-    request: VerifyRequest,
-    options: VerifyOptions,
-    now: datetime,
-    fact: InsecureByDesign | None,
-) -> Report:
-    """Every check of an unsigned zone published by design; never raises for a bad zone."""
-    t0 = time.perf_counter()
-    run = RunContext(request, options, now)
-    checks: list[CheckResult] = []
+def unsigned_zone(run: RunContext, fact: InsecureByDesign | None) -> UnsignedZone | Outcome:
+    """The insecure-by-design plan: the zone read whole as one region, or the outcome of a
+    file that cannot be read; it never declines a file."""
     meta: dict[str, object] = {
         "mode": "unsigned zone, read whole",
         "security": MODE,
         "unsigned_since": None if fact is None else fact.since.isoformat(),
         "verification": {"mode": MODE, "reason": "the zone is published unsigned (DPS 4.6)"},
     }
-    checks.append(_fact(fact, now, request.trust_anchor))
+    given = _fact(fact, run.now, run.request.trust_anchor)
     t = time.perf_counter()
     try:
-        read = read_zone_file(request.signed, run.origin)
+        read = read_zone_file(run.request.signed, run.origin)
     except ZoneSyntaxError as exc:
-        checks.append(CheckResult.from_findings(ZONE_FILE, [Finding("", "", str(exc))], _since(t)))
-        return run.report(checks, None, meta, t0)
-    zone = read.zone
+        unread = CheckResult.from_findings(ZONE_FILE, [Finding("", "", str(exc))], _since(t))
+        return Outcome([given, unread], None, meta)
     meta["records"] = read.records
-    checks.insert(0, CheckResult.from_findings(ZONE_FILE, read.findings, _since(t)))
-    checks.append(_no_dnssec(zone))
-    structure = analyse(zone)
-    meta["delegations"] = len(structure.delegations)
-    meta["occluded_names"] = len(structure.occluded)
-    del structure
-    checks.append(ttl.check_ttls(zone, options.rules.ttl))
-    checks.append(content.check_content_from_file(zone, request.unsigned, request.origin))
-    checks.append(content.check_serial_from_file(zone, request.previous, request.origin))
-    checks.append(CheckResult.skipped(EXTERNAL, "an unsigned zone: no signature to validate"))
-    checks.append(CheckResult.skipped(SECOND, "an unsigned zone: nothing to sign again"))
-    serial = run.apex(zone).serial
-    return run.report(checks, serial, meta, t0)
+    zone_file = CheckResult.from_findings(ZONE_FILE, read.findings, _since(t))
+    return UnsignedZone(run, read.zone, [zone_file, given], meta)
+
+
+@dataclass(slots=True)
+class UnsignedZone:
+    """The unsigned zone in this process, one region, checked once the apex is (of the
+    apex's checks only the SOA's TTLs and the serial apply: nothing else is there)."""
+
+    run: RunContext
+    apex: Zone  # the whole zone
+    checks: list[CheckResult]  # the zone file's reading and the zone fact
+    meta: dict[str, object]
+
+    def check(self, found: ApexChecks) -> Outcome:
+        """No DNSSEC record anywhere, TTLs, content and serial as for a signed zone."""
+        run, zone = self.run, self.apex
+        request, options = run.request, run.options
+        region = PartResult(0)
+        setup = RegionSetup(
+            plan=None,
+            origin=run.origin,
+            ctx=found.context.ctx,
+            signers=None,  # nothing is signed
+            params=None,
+            ttls=ttl.policy_ttls(options.rules.ttl),
+            digests=False,
+            second=None,
+            signatures=False,
+        )
+        check_region(setup, zone, region)
+        self.meta["delegations"] = region.summary.counts["delegations"]
+        self.meta["occluded_names"] = region.summary.counts["occluded_names"]
+        checks = [
+            *self.checks,
+            _no_dnssec(zone),
+            joined(found.ttl, region.ttl).result(ttl.NAME, region.summary.seconds["ttl"]),
+            content.check_content_from_file(zone, request.unsigned, request.origin),
+            found.serial,
+            CheckResult.skipped(EXTERNAL, "an unsigned zone: no signature to validate"),
+            CheckResult.skipped(SECOND, "an unsigned zone: nothing to sign again"),
+        ]
+        return Outcome(checks, found.context.serial, self.meta)
+
+    def close(self) -> None:
+        """Nothing outlives ``check``."""
 
 
 def _fact(fact: InsecureByDesign | None, now: datetime, anchor: Path) -> CheckResult:
+    """The zone fact given and not in the future; the parent holding no DS (RFC 4035 5.2)."""
     t0 = time.perf_counter()
     findings: list[Finding] = []
     if fact is None:

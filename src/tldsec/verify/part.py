@@ -192,17 +192,19 @@ def check_region(
         summary.seconds["second-implementation"] = _lap(t)
 
 
+def joined(findings: tuple[Finding, ...], merged: Collector) -> Collector:
+    """The apex's ``findings`` and then the regions' ``merged`` ones, as one check's."""
+    c = Collector()
+    c.extend(findings)
+    c.merge(merged)
+    return c
+
+
 def region_checks(
     apex: ApexChecks, region: PartResult, nsec3: CheckResult | None = None
 ) -> list[CheckResult]:
     """The apex's checks and, joined with the apex's findings, those the regions' merged
     result completes: coverage, the NSEC3 chain (unless the plan gives ``nsec3``), TTLs."""
-
-    def joined(findings: tuple[Finding, ...], merged: Collector) -> Collector:
-        c = Collector()
-        c.extend(findings)
-        c.merge(merged)
-        return c
 
     summary = region.summary
     seconds = summary.seconds
