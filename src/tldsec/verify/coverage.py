@@ -11,7 +11,6 @@ is the "signatures" check; here only who signed what.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -20,7 +19,7 @@ from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.verify.keys import KeySet, key_tag
 from tldsec.verify.options import ExpectedSigners, KeyId
-from tldsec.verify.report import CheckResult, Collector, Finding
+from tldsec.verify.report import Finding
 from tldsec.verify.structure import Structure
 
 __all__ = [
@@ -28,7 +27,6 @@ __all__ = [
     "ExpectedSigners",
     "Signers",
     "apex_coverage",
-    "check_coverage",
     "data_coverage",
     "signers_of",
 ]
@@ -71,17 +69,6 @@ class Signers:
             active = frozenset(signers_of(soa) & zsk) if soa is not None else frozenset()
             allowed = zsk
         return cls(zsk, ksk, keys.algorithms, active, allowed)
-
-
-def check_coverage(
-    zone: Zone, structure: Structure, expected: ExpectedSigners | None = None
-) -> CheckResult:
-    t0 = time.perf_counter()
-    found = Collector()
-    found.extend(apex_coverage(zone, expected))
-    if zone.get(zone.origin, DNSKEY) is not None:
-        found.extend(data_coverage(zone, structure, Signers.from_apex(zone, expected)))
-    return found.result(NAME, time.perf_counter() - t0)
 
 
 def apex_coverage(zone: Zone, expected: ExpectedSigners | None) -> Iterator[Finding]:

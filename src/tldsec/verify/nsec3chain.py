@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import struct
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -26,7 +25,7 @@ from tldsec.dnscore import names, rdata
 from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.policy import DenialPolicy
-from tldsec.verify.report import CheckResult, Collector, Finding
+from tldsec.verify.report import Finding
 from tldsec.verify.structure import Structure, expected_bitmap_types
 from tldsec.verify.summary import Nsec3Part
 
@@ -58,20 +57,6 @@ class Nsec3Params:
 
     salt: bytes
     iterations: int
-
-
-def check_nsec3(zone: Zone, structure: Structure, denial: DenialPolicy | None) -> CheckResult:
-    """The whole check on a whole zone."""
-    t0 = time.perf_counter()
-    found = Collector()
-    param = zone.get(zone.origin, RRType.NSEC3PARAM)
-    param_findings, params = param_check(zone.origin, param, denial)
-    found.extend(param_findings)
-    if params is not None:
-        part = nsec3_part(zone, structure, params)
-        found.merge(part.findings)
-        found.extend(nsec3_reduce([part], zone.origin))
-    return found.result(NAME, time.perf_counter() - t0)
 
 
 def param_check(

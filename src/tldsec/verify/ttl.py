@@ -10,14 +10,13 @@ resolvers cache a denial for longer or shorter than the NSEC3 records proving it
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 from tldsec.dnscore import names
 from tldsec.dnscore.types import RRType, type_text
 from tldsec.dnscore.zone import Zone, soa_minimum
 from tldsec.policy import TtlPolicy
-from tldsec.verify.report import CheckResult, Finding
+from tldsec.verify.report import Finding
 
 NAME = "ttl"
 
@@ -33,12 +32,6 @@ def policy_ttls(ttl: TtlPolicy) -> dict[int, int]:
         int(RRType.DS): ttl.ds,
         int(RRType.NSEC3): ttl.nsec3,
     }
-
-
-def check_ttls(zone: Zone, ttl: TtlPolicy) -> CheckResult:
-    t0 = time.perf_counter()
-    findings = [*apex_ttls(zone, ttl), *wrong_ttls(zone, policy_ttls(ttl))]
-    return CheckResult.from_findings(NAME, findings, time.perf_counter() - t0)
 
 
 def wrong_ttls(zone: Zone, wanted: dict[int, int]) -> Iterator[Finding]:
