@@ -204,6 +204,10 @@ def test_a_split_signer_pushes_to_its_primary_and_listens_on_nothing(tmp_path: P
         primary.wait(lambda: primary.axfr_serial() > published, "the next push")
         assert primary.axfr_serial() == int((store / "current").read_text())
         assert "installed and served" in primary.log.read_text()
+        # The cycle patched the zone from the serial the primary serves: only the
+        # edits travelled, and the primary rebuilt the file (decision 54).
+        assert "(pushed the difference, token 1)" in signer.log_text()
+        assert "(rebuilt from the difference)" in primary.log.read_text()
     finally:
         if signer is not None:
             signer.stop()
