@@ -14,7 +14,6 @@ python-pkcs11 calls are made here; the zone ``KeyStore`` is not used.
 from __future__ import annotations
 
 import secrets
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +73,6 @@ class Pkcs11AuditSigner:
         self._pin = pin
         self._key_label = key_label
         self._softhsm2_conf = softhsm2_conf
-        self._lock = threading.Lock()
         self._entry: p11lib.Module | None = None
         self._generation = -1
         self._slot = -1
@@ -86,6 +84,7 @@ class Pkcs11AuditSigner:
         self._key_id = key_id_of(self._public)
 
     @classmethod
+    @p11lib.serialized
     def create(
         cls,
         *,
@@ -159,7 +158,7 @@ class Pkcs11AuditSigner:
         return self._public
 
     def sign(self, message: bytes) -> bytes:
-        with self._lock:
+        with p11lib.calls():  # no C_Finalize of another thread in the middle
             if self._closed:
                 raise AuditError("the audit key session is closed")
             if self._entry is None or not self._current(self._entry):
@@ -171,7 +170,7 @@ class Pkcs11AuditSigner:
                 raise AuditError(f"the HSM refused to sign an audit checkpoint: {exc!r}") from exc
 
     def close(self) -> None:
-        with self._lock:
+        with p11lib.calls():  # no C_Finalize of another thread in the middle
             if self._closed:
                 return
             self._closed = True

@@ -20,19 +20,30 @@ Every re-initialisation closes every session in the process; each entry has a
 ``generation`` and a store whose generation is stale opens a fresh session on its next
 call. Stores are for one thread each; signing workers are processes. Code that needs a
 session of its own calls ``open_user_session`` and ``close_user_session``.
+
+One more fact, about threads: C_Finalize while another thread of the process is inside a
+Cryptoki call is undefined (PKCS#11 v2.40 5.4), and SoftHSM2 then crashes the process
+(``tldsec serve`` died of SIGSEGV when a refused activation closed every session while
+the audit log was signing). So every call into the library from this package and the
+audit signer holds one re-entrant lock, ``calls``; python-pkcs11 releases the GIL inside
+a call, so without it another thread's C_Finalize could run in the middle. Signing is
+not slowed: each process signs from one thread (workers are processes).
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import hmac
+import inspect
 import os
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import pkcs11
 from pkcs11 import TokenFlag
@@ -46,6 +57,47 @@ SOFTHSM2_CONF = "SOFTHSM2_CONF"
 # process opens the same token at the same moment (SoftHSMv2 issue #757; seen here when
 # forked workers start together). Opening a session retries that, re-initialised.
 OPEN_ATTEMPTS = 6
+
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
+_CALLS = threading.RLock()  # see the docstring: one Cryptoki call at a time per process
+
+
+def _new_lock_in_child() -> None:
+    global _CALLS  # a fork copies a lock another thread may hold: the child starts free
+    _CALLS = threading.RLock()
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
+def calls() -> threading.RLock:
+    """The lock every Cryptoki call of this process holds (``with p11lib.calls():``)."""
+    return _CALLS
+
+
+def serialized(function: Callable[P, R]) -> Callable[P, R]:
+    """``function`` runs holding ``calls()``: no C_Finalize can run in the middle of it."""
+
+    @functools.wraps(function)
+    def holding(*args: P.args, **kwargs: P.kwargs) -> R:
+        with _CALLS:
+            return function(*args, **kwargs)
+
+    return holding
+
+
+def serialized_methods(cls: type[T]) -> type[T]:
+    """Every public method of ``cls``, its own and those it inherits, ``serialized``."""
+    done: set[str] = set()
+    for klass in cls.__mro__[:-1]:
+        for name, value in list(vars(klass).items()):
+            if name.startswith("_") or name in done or not inspect.isfunction(value):
+                continue
+            done.add(name)
+            setattr(cls, name, serialized(value))
+    return cls
 
 
 @dataclass(slots=True)
@@ -75,6 +127,7 @@ class Module:
 _MODULES: dict[str, Module] = {}
 
 
+@serialized
 def attach(module: Path, softhsm2_conf: Path | None) -> Module:
     """The loaded, initialised module at this path, for this process and configuration."""
     path = str(module)
@@ -102,6 +155,7 @@ def attach(module: Path, softhsm2_conf: Path | None) -> Module:
     return entry
 
 
+@serialized
 def restart(entry: Module, softhsm2_conf: str | None = None) -> None:
     """C_Finalize + C_Initialize: new process after fork, new tokens, or another config.
 
@@ -149,6 +203,7 @@ def _softhsm_hint(conf: str | None) -> Iterator[None]:
         ) from exc
 
 
+@serialized
 def close_all_sessions(module: Path) -> None:
     """Close every session of this module in this process, which logs each of its tokens
     out (C_Finalize, then C_Initialize for later use; PKCS#11 v2.40 5.4). Stores still
@@ -159,6 +214,7 @@ def close_all_sessions(module: Path) -> None:
         restart(entry)
 
 
+@serialized
 def find_token(entry: Module, label: str) -> Any:
     """The initialised token with this label; re-initialises once to see new tokens."""
     for attempt in (1, 2):
@@ -197,6 +253,7 @@ def _damaged_softhsm_tokens(conf: str | None) -> str:
     )
 
 
+@serialized
 def login(entry: Module, token: Any, pin: str) -> None:
     """Make sure the token is logged in as user with this PIN; count this user."""
     slot = token.slot.slot_id
@@ -219,6 +276,7 @@ def login(entry: Module, token: Any, pin: str) -> None:
     entry.logins[slot] = _Login(session, pin, 1)
 
 
+@serialized
 def logout(entry: Module, slot: int) -> None:
     """One user fewer; the last one logs the token out and closes the login session."""
     held = entry.logins.get(slot)
@@ -248,6 +306,7 @@ class UserSession:
         return self.entry.current and self.entry.generation == self.generation
 
 
+@serialized
 def open_user_session(
     module: Path, softhsm2_conf: Path | None, label: str, pin: str
 ) -> UserSession:
@@ -266,6 +325,7 @@ def open_user_session(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+@serialized
 def close_user_session(user: UserSession) -> None:
     """Close the session; the last user of the token logs it out."""
     if not user.current:
@@ -303,7 +363,8 @@ def softhsm_lock(softhsm2_conf: Path | None) -> Iterator[None]:
     configuration of ours (a vendor HSM) there is nothing to lock.
     """
     if softhsm2_conf is None:
-        yield
+        with _CALLS:
+            yield
         return
     lock_path = softhsm2_conf.with_name(softhsm2_conf.name + ".lock")
     try:
@@ -311,7 +372,8 @@ def softhsm_lock(softhsm2_conf: Path | None) -> Iterator[None]:
     except OSError as exc:
         raise KeyStoreUnavailable(f"cannot open the lock file {lock_path}: {exc.strerror}") from exc
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        with _CALLS:  # always before the file lock: one order, no deadlock between threads
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
     finally:
         os.close(fd)  # releases the lock

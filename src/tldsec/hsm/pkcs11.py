@@ -82,6 +82,7 @@ def ec_parameters() -> bytes:
     return bytes(encode_named_curve_parameters(eckey.CURVE_NAME))
 
 
+@p11lib.serialized_methods
 class Pkcs11KeyStore(SmkWrapping):
     """A logged-in session on one token; signs with keys that stay inside it."""
 
