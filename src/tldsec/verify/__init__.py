@@ -2,20 +2,23 @@
 
 It never imports ``tldsec.signer``: a bug shared with the signer would hide itself.
 
-Read it as one driver plus a list of checks (decision 48; import-linter holds the layers):
+Read it as one driver plus a list of checks (decisions 48, 55; import-linter holds the
+layers):
 
 * ``gate``: what reaches distribution (full or incremental, ``mode``; insecure by design,
   ``insecure``); ``verifier``: the public entry.
-* ``driver``: every run. It feeds a ``context.RunContext`` to a plan, orders the checks
-  and makes the report. The plans: ``sharded`` (in parts on every core, each part checked
-  by ``part`` and merged as a ``part.Summary``), ``whole`` (the zone as one region) and
-  ``incremental`` (the patch proved by ``regions`` and ``cut``, the edited regions
-  checked, ``filescan`` over the whole file, ``delta`` for the external validators).
+* ``driver``: every run. It feeds a ``context.RunContext`` to a plan, checks the apex once
+  (``apexchecks``), has the plan map the region checks (``part.check_region``) over its
+  regions, orders the checks and makes the report. The plans: ``sharded`` (in parts on
+  every core, each a region merged as a ``summary.Summary``), ``whole`` (the zone as one
+  region), ``incremental`` (the patch proved and the edited regions found by
+  ``regions``, checked as one region, ``filescan`` over the whole file, ``delta`` for the
+  external validators) and ``insecure`` (an unsigned zone published by design).
 * The checks, each named as in the report: ``zone-file`` (``zoneread``), ``chain``,
   ``dnskeyset``, ``signatures`` (``rrsig``, ``jitter``), ``coverage``, ``nsec3chain``
   (``nsec3edits`` incrementally), ``ttl``, ``content`` (content and serial), ``second``
   (the second implementation), ``external`` (other validators).
 * Readers and values: ``zoneread`` and ``rdatatext`` (the text), ``split``,
-  ``unsignedscan``, ``structure``, ``keys``, ``dpsrules`` (the DPS numbers),
-  ``options``, ``report``, ``workers`` (the worker pool).
+  ``unsignedscan``, ``structure``, ``summary``, ``keys``, ``dpsrules`` (the DPS
+  numbers), ``options``, ``report``, ``workers`` (the worker pool).
 """

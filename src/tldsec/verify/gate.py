@@ -38,10 +38,10 @@ from tldsec.errors import VerificationFailed
 from tldsec.filedigest import Checked
 from tldsec.hsm.base import KeyStore
 from tldsec.verify import mode
-from tldsec.verify.cut import order_problem
 from tldsec.verify.driver import verify_incremental, verify_insecure, verify_zone
 from tldsec.verify.insecure import InsecureByDesign
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
+from tldsec.verify.regions import order_problem
 from tldsec.verify.report import Report
 from tldsec.verify.workers import ProgressFor
 from tldsec.zonefiles import Staged, stage

@@ -36,14 +36,13 @@ from tldsec.errors import ZoneSyntaxError
 from tldsec.verify import content, ttl
 from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
-from tldsec.verify.cut import region_problems
 from tldsec.verify.delta import DeltaRun, delta_zone
 from tldsec.verify.external import Invocation
 from tldsec.verify.filescan import BackgroundScan, FileScan
 from tldsec.verify.nsec3edits import check_nsec3_edits
 from tldsec.verify.options import VerifyRequest
 from tldsec.verify.part import PartResult, RegionSetup, check_region, region_checks
-from tldsec.verify.regions import compare_unchanged, regions
+from tldsec.verify.regions import compare_unchanged, region_problems, regions
 from tldsec.verify.report import FINDINGS_CAP, CheckResult, Finding, Status
 from tldsec.verify.signatures import NAME as SIGNATURES
 from tldsec.verify.signatures import SignatureCheck
