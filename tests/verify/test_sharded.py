@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.verify.conftest import ORIGIN, Case, Mutation
+from tests.verify.conftest import ORIGIN, Case, Mutation, wire
 from tests.verify.test_corruption import FAULTS
+from tldsec.dnscore.types import RRType
 from tldsec.verify.report import Report
 from tldsec.verify.split import plan_parts
 
@@ -89,3 +90,16 @@ def test_a_syntax_error_in_a_part_is_reported_as_the_whole_run_reports_it(case: 
     assert _verdicts(parts) == _verdicts(case.verify(write=False))
     [finding] = parts.check("zone-file").findings
     assert f":{at + 1}: bad A RDATA" in finding.reason
+
+
+def test_a_zone_without_its_dnskey_rrset_is_reported_the_same_in_parts(case: Case) -> None:
+    # Decision 55: one list of region checks. With no DNSKEY RRset nothing says who must
+    # sign zone data: the whole-zone plan never listed every RRset's missing signer, and
+    # the parts did (the chain of trust and the DNSKEY coverage fail either way).
+    apex = case.zone.nodes[wire(ORIGIN)]
+    apex[:] = [r for r in apex if r.rtype != RRType.DNSKEY]
+    whole = case.verify()
+    parts = case.verify(parts=True)
+    assert str(parts.meta["mode"]).startswith("in "), parts.meta
+    assert {"chain-of-trust", "coverage"} <= set(whole.failed_checks)
+    assert _verdicts(parts) == _verdicts(whole)
