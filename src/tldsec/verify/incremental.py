@@ -175,17 +175,9 @@ class Edited:
             old_structure = analyse(self.old)
             meta["delegations_read_again"] = len(structure.delegations)
             region = PartResult(0)
-            setup = RegionSetup(
-                plan=None,
-                origin=origin,
-                ctx=found.context.ctx,
-                signers=found.signers,
-                params=None,  # the NSEC3 records against the whole-file scan, below
-                ttls=ttl.policy_ttls(options.rules.ttl),
-                digests=False,
-                second=None,
-                signatures=False,
-            )
+            # The NSEC3 records are checked against the whole-file scan, below.
+            ttls = ttl.policy_ttls(options.rules.ttl)
+            setup = RegionSetup.in_process(origin, found, ttls, nsec3=False)
             check_region(setup, zone, region, structure=structure)
             t = time.perf_counter()
             whole = self.background.result()  # the whole-file scan, from the other core

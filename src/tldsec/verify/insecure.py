@@ -29,7 +29,7 @@ skipped, with the reason.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -100,18 +100,9 @@ class UnsignedZone:
         run, zone = self.run, self.apex
         request, options = run.request, run.options
         region = PartResult(0)
-        setup = RegionSetup(
-            plan=None,
-            origin=run.origin,
-            ctx=found.context.ctx,
-            signers=None,  # nothing is signed
-            params=None,
-            ttls=ttl.policy_ttls(options.rules.ttl),
-            digests=False,
-            second=None,
-            signatures=False,
-        )
-        check_region(setup, zone, region)
+        ttls = ttl.policy_ttls(options.rules.ttl)
+        setup = RegionSetup.in_process(run.origin, found, ttls, nsec3=False)
+        check_region(replace(setup, signers=None), zone, region)  # nothing is signed
         self.meta["delegations"] = region.summary.counts["delegations"]
         self.meta["occluded_names"] = region.summary.counts["occluded_names"]
         checks = [

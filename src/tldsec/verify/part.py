@@ -67,6 +67,25 @@ class RegionSetup:
     second: SecondSetup | None  # the second implementation, on each part's sample
     signatures: bool = True  # every RRSIG of the region, in the region's process
 
+    @classmethod
+    def in_process(
+        cls, origin: str, found: ApexChecks, ttls: dict[int, int], *, nsec3: bool = True
+    ) -> RegionSetup:
+        """A region read into this process, whose RRSIGs are checked beside it on every
+        core (``signatures.SignatureCheck``): no digests, no per-part second
+        implementation; its NSEC3 records here only if ``nsec3``."""
+        return cls(
+            plan=None,
+            origin=origin,
+            ctx=found.context.ctx,
+            signers=found.signers,
+            params=found.params if nsec3 else None,
+            ttls=ttls,
+            digests=False,
+            second=None,
+            signatures=False,
+        )
+
 
 @dataclass(slots=True)
 class PartResult:

@@ -59,18 +59,8 @@ class WholeZone:
         out.meta["workers"] = sigs.workers
         try:
             region = PartResult(0)
-            setup = RegionSetup(
-                plan=None,
-                origin=run.origin,
-                ctx=found.context.ctx,
-                signers=found.signers,
-                params=found.params,
-                ttls=ttl.policy_ttls(options.rules.ttl),
-                digests=False,
-                second=None,
-                signatures=False,
-            )
-            check_region(setup, zone, region)
+            ttls = ttl.policy_ttls(options.rules.ttl)
+            check_region(RegionSetup.in_process(run.origin, found, ttls), zone, region)
             for key in ("delegations", "occluded_names", "empty_non_terminals", "nsec3_records"):
                 out.meta[key] = region.summary.counts[key]
             out.checks = [
