@@ -361,6 +361,9 @@ class PatroniPair:
     def url(self, database: str) -> str:
         return PgPair.url(self, database)  # type: ignore[arg-type]
 
+    def socket_url(self, database: str) -> str:
+        return PgPair.socket_url(self, database)  # type: ignore[arg-type]
+
     def createdb(self, name: str) -> None:
         self.primary.createdb(name)
 
