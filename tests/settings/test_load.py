@@ -101,7 +101,9 @@ def test_a_key_nothing_resembles_gets_no_guess(tmp_path: Path) -> None:
          "[zone] apex_glue.a.nic.example. in {f} must be an array of strings, not '192.0.2.1' "
          "(a string)"),
         ("[zone]\norigin = 1\n", "[zone] origin in {f} must be a string, not 1 (an integer)"),
-        ('[keystore]\nbackend = "file"\n', "the [zone] table is missing in {f}"),
+        ('[keystore]\nbackend = "file"\n',
+         "{f} names no zone: add a [zones.NAME] table for each TLD (NAME is the origin "
+         'without its dot, e.g. [zones.example]), or one [zone] table with origin = "..."'),
     ],
 )  # fmt: skip
 def test_a_value_of_the_wrong_type_or_range_is_named(
@@ -143,12 +145,24 @@ def test_every_table_is_read_once_into_the_settings_tree(tmp_path: Path) -> None
     assert config.epp.require_client_cert is False  # the default of an absent table
 
 
+def schema(hint: typing.Any) -> typing.Any:
+    """The dataclass a table of ``ConfigFile`` is read into (``[zone]``'s when optional,
+    each ``[zones.NAME]``'s), or None for a table of plain values (``[policies]``)."""
+    if typing.get_origin(hint) is dict:
+        hint = typing.get_args(hint)[1]
+    for option in typing.get_args(hint) or (hint,):
+        if dataclasses.is_dataclass(option):
+            return option
+    return None
+
+
 def _keys() -> list[tuple[str, str]]:
     hints = typing.get_type_hints(ConfigFile)
     return [
         (table.name, key.name)
         for table in dataclasses.fields(ConfigFile)
-        for key in dataclasses.fields(hints[table.name])
+        if schema(hints[table.name]) is not None
+        for key in dataclasses.fields(schema(hints[table.name]))
     ]
 
 
@@ -167,7 +181,10 @@ def test_any_misspelt_key_of_any_table_is_refused_with_a_valid_guess(
     known = {k for t, k in _keys() if t == table}
     assume(typo not in known and typo)
     header = "" if table == "zone" else f"[{table}]\n"  # [zone] is open at the end of ZONE
-    home = home_with(tmp_path, f"{ZONE}{header}{typo} = 1\n")
+    text = f"{ZONE}{header}{typo} = 1\n"
+    if table == "zones":  # [zones.NAME] instead of [zone]
+        table, text = "zones.example", f"[zones.example]\n{typo} = 1\n"
+    home = home_with(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_settings(home)
     message = str(info.value)

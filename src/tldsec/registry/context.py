@@ -63,7 +63,7 @@ def rules_from_settings(settings: Settings) -> RegistryRules:
         reserved = reserved_names(
             settings.origin,
             labels=settings.policy.reserved_labels,
-            names=settings.config.zone.reserved_names,
+            names=settings.zone.reserved_names,
             apex_ns=settings.apex.ns if settings.apex is not None else (),
         )
     except RegistryError as exc:
@@ -72,7 +72,7 @@ def rules_from_settings(settings: Settings) -> RegistryRules:
         origin=settings.origin,
         ds=settings.policy.ds,
         reserved_names=reserved,
-        documentation_glue=settings.config.zone.documentation_glue,
+        documentation_glue=settings.zone.documentation_glue,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,12 @@ from typing import Any
 from tldsec.errors import ConfigError, KeyStoreLocked, KeyStoreLoginError
 from tldsec.hsm.base import KeyStoreSpec
 from tldsec.hsm.softhsm_library import find_softhsm2_module
-from tldsec.policy import SECURITY_OFFICER, Policy, load_policy
+from tldsec.policy import SECURITY_OFFICER, Policy
 from tldsec.settings.strict import read_table
-from tldsec.settings.tables import ConfigFile, EppTable, ReplicaTable, VerifyTable, ZoneTable
+from tldsec.settings.tables import ConfigFile, EppTable, ReplicaTable, VerifyTable
+from tldsec.settings.zones import ApexSettings as ApexSettings
+from tldsec.settings.zones import ZoneSettings as ZoneSettings
+from tldsec.settings.zones import read_zones
 
 CONFIG_NAME = "tldsec.toml"
 DEFAULT_HOME = Path("tldsec-home")
@@ -57,19 +60,6 @@ class KeyStoreSettings:
     softhsm2_conf: Path | None
     directory: Path | None
     replicas: tuple[ReplicaSettings, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ApexSettings:
-    """The apex the zone builder writes: ``[zone] apex_ns``, ``apex_glue``, ``soa_*``."""
-
-    ns: tuple[str, ...]
-    glue: tuple[tuple[str, str], ...]  # (name server, address) for apex NS under the TLD
-    soa_mname: str
-    soa_rname: str
-    soa_refresh: int = 1800
-    soa_retry: int = 900
-    soa_expire: int = 1209600
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,9 +100,11 @@ class Settings:
     """Everything an entry point needs to build the system's parts."""
 
     home: Path
-    origin: str
+    # origin -> its zone, in the order of the file (``[zones.NAME]``, or the one [zone])
+    zones: Mapping[str, ZoneSettings]
     keystore: KeyStoreSettings
-    policy: Policy
+    policies: Mapping[str, Policy]  # [policies] (or [policy] as "default"), loaded
+    policy_files: Mapping[str, Path | None]  # each policy's file; None: the built-in DPS
     signer_db_url: str
     registry_db_url: str
     zones_dir: Path
@@ -121,12 +113,55 @@ class Settings:
     config: ConfigFile
     source: Path  # the file the settings were read from
     audit_db_url: str = ""  # [database] audit_url; the audit log's own database (DPS 4.4)
-    apex: ApexSettings | None = None  # [zone] apex_*: the zone builder's apex NS and glue
     epp: EppSettings = EppSettings()  # [epp]: the EPP server
     verify: VerifySettings = VerifySettings()  # [verify]: the verification gate
     # Where a Security Officer's PIN comes from in this process (``pin_source =
     # "security-officer"``); None: nowhere, the HSM stays locked.
     pin_provider: PinProvider | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def zone(self) -> ZoneSettings:
+        """The home's only zone; a ``ConfigError`` naming the zones where it serves
+        several (a caller that needs one zone has to be told which, decision 57)."""
+        if len(self.zones) != 1:
+            raise ConfigError(
+                f"this home serves {', '.join(self.zones)}: name one with --zone ({self.source})"
+            )
+        return next(iter(self.zones.values()))
+
+    @property
+    def origin(self) -> str:
+        """The only zone's origin (``example.``); ``ConfigError`` with several zones."""
+        return self.zone.origin
+
+    @property
+    def apex(self) -> ApexSettings | None:
+        """The only zone's apex NS, glue and SOA; ``ConfigError`` with several zones."""
+        return self.zone.apex
+
+    @property
+    def policy(self) -> Policy:
+        """The policy of the home's zones where they share one (a one-zone home's);
+        ``ConfigError`` naming the zones where they do not."""
+        return self.policies[self.policy_name]
+
+    @property
+    def policy_name(self) -> str:
+        """The name in ``[policies]`` of the policy every zone follows (``default``)."""
+        names = {z.policy_name for z in self.zones.values()}
+        if len(names) != 1:
+            raise ConfigError(
+                "the zones of this home follow different policies ("
+                + ", ".join(f"{z.origin} {z.policy_name}" for z in self.zones.values())
+                + f"): name one zone with --zone ({self.source})"
+            )
+        return names.pop()
+
+    def zones_policies(self) -> list[Policy]:
+        """Every policy a zone of the home follows, once each: the installation-wide
+        rules (key store backends, PIN activation) must hold for all of them."""
+        names = dict.fromkeys(z.policy_name for z in self.zones.values())
+        return [self.policies[n] for n in names]
 
     def database_urls(self) -> dict[str, str]:
         """Each database of the home by name (``[database] NAME_url``)."""
@@ -139,12 +174,13 @@ class Settings:
     def keystore_spec(self) -> KeyStoreSpec:
         """The key store spec, with the PIN read from its source now."""
         ks = self.keystore
-        if ks.backend not in self.policy.allowed_backends:
-            raise ConfigError(
-                f"key store backend {ks.backend!r} is not allowed by policy "
-                f"{self.policy.source} (keystore.allowed_backends = "
-                f"{sorted(self.policy.allowed_backends)}; DPS 5.2 requires an HSM)"
-            )
+        for policy in self.zones_policies():
+            if ks.backend not in policy.allowed_backends:
+                raise ConfigError(
+                    f"key store backend {ks.backend!r} is not allowed by policy "
+                    f"{policy.source} (keystore.allowed_backends = "
+                    f"{sorted(policy.allowed_backends)}; DPS 5.2 requires an HSM)"
+                )
         pin = (
             self.token_pin(PRIMARY, ks.pin_source, ks.token_label or "")
             if ks.backend == "pkcs11"
@@ -186,9 +222,11 @@ class Settings:
                     "service, other commands ask at the terminal or take --pin-file"
                 )
             return self.pin_provider(name, label)
-        if self.policy.activation == SECURITY_OFFICER:
+        for policy in self.zones_policies():
+            if policy.activation != SECURITY_OFFICER:
+                continue
             raise ConfigError(
-                f"policy {self.policy.name!r} keeps the HSM PIN with the Security Officer "
+                f"policy {policy.name!r} keeps the HSM PIN with the Security Officer "
                 f'(DPS 4.2.4, 5.4): set pin_source = "{SECURITY_OFFICER}" for {name} '
                 "and remove the stored PIN from the home"
             )
@@ -270,12 +308,8 @@ def settings_from_dict(
 ) -> Settings:
     """Check a parsed ``tldsec.toml`` against ``ConfigFile`` and build the ``Settings``."""
     tables = read_table(ConfigFile, data, table="", source=source)
-    zone, ks, db = tables.zone, tables.keystore, tables.database
-    origin = zone.origin
-    if not origin:
-        raise ConfigError(f"[zone] origin in {source} is empty: name the TLD")
-    if not origin.endswith("."):
-        origin += "."
+    ks, db = tables.keystore, tables.database
+    zones = read_zones(tables, data, home, source=source, enforce_policy=enforce_policy)
 
     def opt_path(value: str | None) -> Path | None:
         return _in_home(home, value) if value else None
@@ -289,20 +323,16 @@ def settings_from_dict(
         directory=opt_path(ks.directory),
         replicas=_replicas(ks.replica, home, ks.pin_source, source),
     )
-    policy_file = tables.policy.file
-    policy = load_policy(
-        _in_home(home, policy_file) if policy_file else None, enforce=enforce_policy
-    )
     return Settings(
         home=home,
-        origin=origin.lower(),
+        zones=zones.zones,
         keystore=keystore,
-        policy=policy,
+        policies=zones.policies,
+        policy_files=zones.policy_files,
         signer_db_url=db.signer_url or f"sqlite:///{home / 'signer.db'}",
         registry_db_url=db.registry_url or f"sqlite:///{home / 'registry.db'}",
-        zones_dir=_in_home(home, zone.zones_dir),
+        zones_dir=_in_home(home, zones.zones_dir),
         audit_db_url=db.audit_url or f"sqlite:///{home / 'audit.db'}",
-        apex=_apex(zone, origin.lower()),
         epp=_epp(tables.epp, home),
         verify=_verify(tables.verify),
         config=tables,
@@ -334,10 +364,10 @@ def _replicas(
 
 
 def policy_path(settings: Settings) -> Path | None:
-    """The policy file the configuration names (``[policy] file``, relative to the home),
-    or None where it names none."""
-    name = settings.config.policy.file
-    return _in_home(settings.home, name) if name else None
+    """The policy file of the home's zones (``[policy] file`` or their one name in
+    ``[policies]``, in the home), or None for the built-in DPS policy; ``ConfigError``
+    where the zones follow different policies."""
+    return settings.policy_files[settings.policy_name]
 
 
 def file_sha256(path: Path) -> str:
@@ -348,40 +378,6 @@ def file_sha256(path: Path) -> str:
 def _in_home(home: Path, value: str) -> Path:
     path = Path(value)
     return path if path.is_absolute() else home / path
-
-
-def _apex(zone: ZoneTable, origin: str) -> ApexSettings:
-    """Apex NS and glue; the defaults (a/b.nic.ORIGIN on documentation addresses,
-    RFC 5737 and RFC 3849) make a loadable zone until the operator sets real ones."""
-    ns = zone.apex_ns if zone.apex_ns is not None else (f"a.nic.{origin}", f"b.nic.{origin}")
-    if not ns:
-        raise ConfigError("[zone] apex_ns must be a non-empty list of names")
-    glue = zone.apex_glue
-    if glue is None:
-        glue = (
-            {}
-            if zone.apex_ns is not None
-            else {
-                f"a.nic.{origin}": ("192.0.2.53", "2001:db8::53"),
-                f"b.nic.{origin}": ("198.51.100.53", "2001:db8:1::53"),
-            }
-        )
-
-    def absolute(name: str) -> str:
-        return name.lower() if name.endswith(".") else f"{name.lower()}."
-
-    pairs: list[tuple[str, str]] = []
-    for host, addresses in sorted(glue.items()):
-        pairs.extend((absolute(host), a) for a in addresses)
-    return ApexSettings(
-        ns=tuple(absolute(n) for n in ns),
-        glue=tuple(pairs),
-        soa_mname=absolute(zone.soa_mname or ns[0]),
-        soa_rname=absolute(zone.soa_rname or f"hostmaster.{origin}"),
-        soa_refresh=zone.soa_refresh,
-        soa_retry=zone.soa_retry,
-        soa_expire=zone.soa_expire,
-    )
 
 
 def _epp(epp: EppTable, home: Path) -> EppSettings:

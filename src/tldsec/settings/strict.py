@@ -98,9 +98,11 @@ class _Where:
     source: str
 
     def error(self, expected: str, value: Any) -> ConfigError:
-        return ConfigError(
-            f"[{self.table}] {self.key} in {self.source} must be {expected}, not {_shown(value)}"
-        )
+        table, key = self.table, self.key
+        if not table:  # a value of a top-level table of values: [policies] NAME
+            table, _, key = key.partition(".")
+        what = f"[{table}] {key}" if key else f"[{table}]"
+        return ConfigError(f"{what} in {self.source} must be {expected}, not {_shown(value)}")
 
     def inner(self, suffix: str) -> _Where:
         return _Where(self.table, f"{self.key}{suffix}", self.source)

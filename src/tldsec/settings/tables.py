@@ -19,11 +19,10 @@ from tldsec.settings.strict import setting
 
 
 @dataclass(frozen=True, slots=True)
-class ZoneTable:
-    """``[zone]``: the TLD, where zones are written, and the apex the builder writes."""
+class ZoneKeys:
+    """The keys every zone's table has: the apex the builder writes, the names no
+    registrar may register, the glue rule (``[zone]`` and each ``[zones.NAME]``)."""
 
-    origin: str
-    zones_dir: str = setting("zones", nonempty=True)
     apex_ns: tuple[str, ...] | None = setting(None, nonempty=True)  # default: a/b.nic.ORIGIN
     apex_glue: dict[str, tuple[str, ...]] | None = None  # name server -> addresses
     soa_mname: str | None = None  # default: the first apex_ns
@@ -35,6 +34,25 @@ class ZoneTable:
     # the policy's [registry] reserved_labels and the apex name servers' domains.
     reserved_names: tuple[str, ...] = ()
     documentation_glue: bool = True  # glue in RFC 5737/3849/9637 blocks accepted
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneTable(ZoneKeys):
+    """``[zone]``: the one TLD of a one-zone home, and where zones are written (read as
+    the home's only ``[zones.NAME]``, decision 57)."""
+
+    origin: str = field(kw_only=True)
+    zones_dir: str = setting("zones", nonempty=True)
+
+
+@dataclass(frozen=True, slots=True)
+class ZonesTable(ZoneKeys):
+    """``[zones.NAME]``: one TLD of the home (decision 57); NAME is its origin without
+    the final dot, quoted where it has one (``[zones."co.example"]``)."""
+
+    policy: str = setting("default", nonempty=True)  # a name in [policies]
+    # a scheduled KSK roll keeps this many days from another zone's (decision 57)
+    ksk_stagger_days: int = setting(7, low=0, high=3650)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +95,8 @@ class BackupTable:
 
 @dataclass(frozen=True, slots=True)
 class PolicyTable:
-    """``[policy]``: the policy file; empty: the built-in DPS policy."""
+    """``[policy]``: the policy file; empty: the built-in DPS policy. Read as the policy
+    named ``default`` of ``[policies]`` (decision 57)."""
 
     file: str = ""
 
@@ -356,7 +375,9 @@ class NotifyTable:
 class ConfigFile:
     """``tldsec.toml``: one field per table; a table it does not name is refused."""
 
-    zone: ZoneTable
+    zone: ZoneTable | None = None  # one zone, as before decision 57; or [zones]
+    zones: dict[str, ZonesTable] = field(default_factory=dict)  # [zones.NAME]
+    policies: dict[str, str] = field(default_factory=dict)  # [policies] NAME = file
     keystore: KeystoreTable = KeystoreTable()
     backup: BackupTable = BackupTable()
     policy: PolicyTable = PolicyTable()
