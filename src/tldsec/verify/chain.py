@@ -22,7 +22,7 @@ from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import Zone
 from tldsec.errors import ZoneSyntaxError
 from tldsec.verify.keys import DnsKey, KeySet
-from tldsec.verify.report import CheckResult, Finding
+from tldsec.verify.report import CheckResult, Finding, since
 from tldsec.verify.rrsig import SignatureContext, check_rrsig, parse_rrsig
 from tldsec.verify.zoneread import read_zone_file
 
@@ -84,7 +84,7 @@ def check_chain_from_file(
         anchor = load_trust_anchor(anchor_file, origin)
     except ZoneSyntaxError as exc:
         return CheckResult.from_findings(
-            NAME, [Finding("", "", f"trust anchor unusable: {exc}")], _since(t0)
+            NAME, [Finding("", "", f"trust anchor unusable: {exc}")], since(t0)
         )
     return check_chain(zone, anchor, ctx)
 
@@ -110,7 +110,7 @@ def check_chain(zone: Zone, anchor: TrustAnchor, ctx: SignatureContext) -> Check
     dnskey = zone.get(origin, RRType.DNSKEY)
     if dnskey is None:
         return CheckResult.from_findings(
-            NAME, [Finding(apex, "DNSKEY", "the apex has no DNSKEY RRset")], _since(t0)
+            NAME, [Finding(apex, "DNSKEY", "the apex has no DNSKEY RRset")], since(t0)
         )
     keys = KeySet.from_rdatas(dnskey.rdatas)
     anchored: dict[bytes, DnsKey] = {}
@@ -140,7 +140,7 @@ def check_chain(zone: Zone, anchor: TrustAnchor, ctx: SignatureContext) -> Check
         findings.append(
             Finding(apex, "DNSKEY", f"the trust anchor ({tags}) matches no key of the zone")
         )
-        return CheckResult.from_findings(NAME, findings, _since(t0), notes)
+        return CheckResult.from_findings(NAME, findings, since(t0), notes)
     # RFC 4035 5.2: the anchored key must itself sign the DNSKEY RRset, validly now (the
     # DPS numbers of that RRSIG are the "signatures" check's).
     now_ctx = dataclasses.replace(ctx, keys=keys, horizon=ctx.now, rules=None)
@@ -179,8 +179,8 @@ def check_chain(zone: Zone, anchor: TrustAnchor, ctx: SignatureContext) -> Check
     if chained:
         notes.append("chain of trust holds through " + ", ".join(k.describe() for k in chained))
         notes.extend(f"also: {p}" for p in problems)
-        return CheckResult.from_findings(NAME, [], _since(t0), notes)
-    return CheckResult.from_findings(NAME, problems, _since(t0), notes)
+        return CheckResult.from_findings(NAME, [], since(t0), notes)
+    return CheckResult.from_findings(NAME, problems, since(t0), notes)
 
 
 def _made_by(sig: bytes, key: DnsKey) -> bool:
@@ -189,7 +189,3 @@ def _made_by(sig: bytes, key: DnsKey) -> bool:
     except ValueError:
         return False
     return f.algorithm == key.algorithm and f.key_tag == key.tag
-
-
-def _since(t0: float) -> float:
-    return time.perf_counter() - t0

@@ -43,7 +43,7 @@ from tldsec.verify.nsec3edits import check_nsec3_edits
 from tldsec.verify.options import VerifyRequest
 from tldsec.verify.part import PartResult, RegionSetup, check_region, region_checks
 from tldsec.verify.regions import compare_unchanged, region_problems, regions
-from tldsec.verify.report import FINDINGS_CAP, CheckResult, Finding, Status
+from tldsec.verify.report import FINDINGS_CAP, CheckResult, Finding, Status, iso, since
 from tldsec.verify.signatures import NAME as SIGNATURES
 from tldsec.verify.signatures import SignatureCheck
 from tldsec.verify.structure import analyse
@@ -121,10 +121,10 @@ def _compare_then_read(
     except (ZoneSyntaxError, UnicodeDecodeError) as exc:
         if unsigned is not None:
             unsigned.close()
-        zone_file = CheckResult.from_findings(ZONE_FILE, [Finding("", "", str(exc))], _since(t))
+        zone_file = CheckResult.from_findings(ZONE_FILE, [Finding("", "", str(exc))], since(t))
         return Outcome([unchanged, zone_file], None, meta)
     meta["records_read_again"] = new_read.records
-    zone_file = CheckResult.from_findings(ZONE_FILE, [*new_read.findings, *order], _since(t))
+    zone_file = CheckResult.from_findings(ZONE_FILE, [*new_read.findings, *order], since(t))
     return Edited(
         run,
         new_read.zone,
@@ -182,7 +182,7 @@ class Edited:
             t = time.perf_counter()
             whole = self.background.result()  # the whole-file scan, from the other core
             meta["scan_seconds"] = round(whole.seconds, 3)
-            meta["scan_wait_seconds"] = round(_since(t), 3)
+            meta["scan_wait_seconds"] = round(since(t), 3)
             nsec3 = check_nsec3_edits(
                 zone,
                 structure,
@@ -239,7 +239,7 @@ def _content(zone: Zone, unsigned: BackgroundUnsigned | None, origin: str) -> Ch
         theirs = _read(lines, origin, "<unsigned zone, the regions' subtrees>").zone
     except (ZoneSyntaxError, UnicodeDecodeError) as exc:
         return CheckResult.from_findings(
-            content.CONTENT, [Finding("", "", f"unsigned zone unusable: {exc}")], _since(t)
+            content.CONTENT, [Finding("", "", f"unsigned zone unusable: {exc}")], since(t)
         )
     result = content.check_content(zone, theirs)
     return CheckResult(
@@ -247,7 +247,7 @@ def _content(zone: Zone, unsigned: BackgroundUnsigned | None, origin: str) -> Ch
         result.status,
         result.findings,
         result.failures,
-        _since(t),
+        since(t),
         (
             "the regions' subtrees compared with the same subtrees of the unsigned zone "
             f"({len(theirs.nodes)} owners); the rest of it is compared in the full "
@@ -283,14 +283,14 @@ def _with_expiry(result: CheckResult, whole: FileScan, horizon_s: int) -> CheckR
             Finding(
                 owner,
                 covered,
-                f"the earliest RRSIG in the file expires at {_iso(expiry)}, before the "
-                f"horizon {_iso(horizon_s)} (next cycle plus the safety margin)",
+                f"the earliest RRSIG in the file expires at {iso(expiry)}, before the "
+                f"horizon {iso(horizon_s)} (next cycle plus the safety margin)",
             )
         )
         failures += 1
     note = (
         f"earliest expiration of the {whole.rrsig_lines} RRSIGs in the whole file: "
-        f"{_iso(expiry) if expiry is not None else 'none'} (horizon {_iso(horizon_s)})"
+        f"{iso(expiry) if expiry is not None else 'none'} (horizon {iso(horizon_s)})"
     )
     kept = tuple(findings[:FINDINGS_CAP])
     return CheckResult(
@@ -305,7 +305,7 @@ def _with_expiry(result: CheckResult, whole: FileScan, horizon_s: int) -> CheckR
 
 def _refused(reason: str, t: float) -> CheckResult:
     return CheckResult.from_findings(
-        UNCHANGED, [Finding("", "", f"unusable zone patch: {reason}")], _since(t)
+        UNCHANGED, [Finding("", "", f"unusable zone patch: {reason}")], since(t)
     )
 
 
@@ -313,7 +313,7 @@ def _refused_all(problems: list[str], t: float) -> CheckResult:
     return CheckResult.from_findings(
         UNCHANGED,
         [Finding("", "", p) for p in problems],
-        _since(t),
+        since(t),
         (
             "the patch does not fit the previous verified zone and the candidate: refused "
             "without further checks",
@@ -323,11 +323,3 @@ def _refused_all(problems: list[str], t: float) -> CheckResult:
 
 def _map(f: BinaryIO) -> mmap.mmap:
     return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-
-
-def _since(t: float) -> float:
-    return time.perf_counter() - t
-
-
-def _iso(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

@@ -41,7 +41,7 @@ from tldsec.verify import content, ttl
 from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
 from tldsec.verify.part import PartResult, RegionSetup, check_region, joined
-from tldsec.verify.report import CheckResult, Finding
+from tldsec.verify.report import CheckResult, Finding, since
 from tldsec.verify.structure import DNSSEC_ADDED
 from tldsec.verify.zoneread import read_zone_file
 
@@ -78,10 +78,10 @@ def unsigned_zone(run: RunContext, fact: InsecureByDesign | None) -> UnsignedZon
     try:
         read = read_zone_file(run.request.signed, run.origin)
     except ZoneSyntaxError as exc:
-        unread = CheckResult.from_findings(ZONE_FILE, [Finding("", "", str(exc))], _since(t))
+        unread = CheckResult.from_findings(ZONE_FILE, [Finding("", "", str(exc))], since(t))
         return Outcome([given, unread], None, meta)
     meta["records"] = read.records
-    zone_file = CheckResult.from_findings(ZONE_FILE, read.findings, _since(t))
+    zone_file = CheckResult.from_findings(ZONE_FILE, read.findings, since(t))
     return UnsignedZone(run, read.zone, [zone_file, given], meta)
 
 
@@ -153,7 +153,7 @@ def _fact(fact: InsecureByDesign | None, now: datetime, anchor: Path) -> CheckRe
                     f"({line.strip()}): a validator holding it finds the unsigned zone bogus",
                 )
             )
-    return CheckResult.from_findings(MODE, findings, _since(t0))
+    return CheckResult.from_findings(MODE, findings, since(t0))
 
 
 def _no_dnssec(zone: Zone) -> CheckResult:
@@ -178,8 +178,4 @@ def _no_dnssec(zone: Zone) -> CheckResult:
                         "zone published unsigned",
                     )
                 )
-    return CheckResult.from_findings(NO_DNSSEC, findings, _since(t0))
-
-
-def _since(t: float) -> float:
-    return time.perf_counter() - t
+    return CheckResult.from_findings(NO_DNSSEC, findings, since(t0))

@@ -10,11 +10,10 @@ share an expiration by accident is below 2^-300.) Parts of a zone are summed wit
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 from tldsec.verify.dpsrules import DpsRules, span
-from tldsec.verify.report import Finding
+from tldsec.verify.report import Finding, iso
 
 SAMPLE = 20  # RRSIGs of one run that must not all expire together
 MIN_JITTER = 3600  # a policy whose validity range is narrower than this is not checked
@@ -43,15 +42,11 @@ class Jitter:
             Finding(
                 "",
                 "RRSIG",
-                f"the {count} RRSIGs with inception {_iso(inception)} all expire at "
-                f"{_iso(expiration)} ({span(expiration - inception)}): no jitter; "
+                f"the {count} RRSIGs with inception {iso(inception)} all expire at "
+                f"{iso(expiration)} ({span(expiration - inception)}): no jitter; "
                 f"{rules.cite('6.5')} requires jittered lifetimes between "
                 f"{span(rules.validity_min)} and {span(rules.validity_max)}",
             )
             for inception, (count, expiration, varied) in sorted(self.runs.items())
             if not varied and count >= SAMPLE
         ]
-
-
-def _iso(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

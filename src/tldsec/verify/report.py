@@ -10,6 +10,7 @@ timings).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -214,3 +215,18 @@ class Report:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+
+def since(t0: float) -> float:
+    """Seconds of wall time since ``time.perf_counter()`` gave ``t0``."""
+    return time.perf_counter() - t0
+
+
+def cpu_since(t0: float) -> float:
+    """CPU seconds of this process since ``time.process_time()`` gave ``t0``."""
+    return time.process_time() - t0
+
+
+def iso(seconds: int) -> str:
+    """Seconds since the epoch as an ISO 8601 UTC time, as the report writes times."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

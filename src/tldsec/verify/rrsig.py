@@ -10,12 +10,12 @@ bytes and ints so that a forked worker can check millions of signatures quickly.
 from __future__ import annotations
 
 import struct
-import time
 from dataclasses import dataclass
 
 from tldsec.dnscore.zone import RRset
 from tldsec.verify.dpsrules import DpsRules, span
 from tldsec.verify.keys import KeySet
+from tldsec.verify.report import iso
 
 RRSIG_FIXED = struct.Struct("!HBBIIIH")  # RFC 4034 3.1: covered .. key tag (18 octets)
 _RR_FIXED = struct.Struct("!HHIH")  # type, class, TTL, RDLENGTH
@@ -153,13 +153,13 @@ def check_rrsig(rrset: RRset, rdata: bytes, ctx: SignatureContext) -> list[str]:
         problems.extend(dps_problems(f, rules, now))
     if serial_lt(now, f.inception):
         problems.append(
-            f"not yet valid: inception {_iso(f.inception)} is after now (RFC 4035 5.3.1, DPS 6.5)"
+            f"not yet valid: inception {iso(f.inception)} is after now (RFC 4035 5.3.1, DPS 6.5)"
         )
     if not serial_lt(now, f.expiration):
-        problems.append(f"expired at {_iso(f.expiration)}")
+        problems.append(f"expired at {iso(f.expiration)}")
     elif serial_lt(f.expiration, ctx.horizon):
         problems.append(
-            f"expires at {_iso(f.expiration)}, before the horizon {_iso(ctx.horizon)} "
+            f"expires at {iso(f.expiration)}, before the horizon {iso(ctx.horizon)} "
             "(next cycle plus the safety margin: DPS 6.5, re-signed before it is needed)"
         )
     if serial_lt(f.expiration, f.inception):
@@ -192,19 +192,15 @@ def dps_problems(f: RrsigFields, rules: DpsRules, now: int) -> list[str]:
     length = (f.expiration - f.inception) & 0xFFFFFFFF
     if length < SERIAL_HALF and not rules.validity_min <= length <= rules.validity_max:
         out.append(
-            f"validity {span(length)} ({_iso(f.inception)} to {_iso(f.expiration)}); "
+            f"validity {span(length)} ({iso(f.inception)} to {iso(f.expiration)}); "
             f"{rules.cite('6.5')} requires {span(rules.validity_min)} to "
             f"{span(rules.validity_max)}"
         )
     latest = now - rules.skew
     if serial_lt(latest, f.inception) and not serial_lt(now, f.inception):
         out.append(
-            f"inception {_iso(f.inception)} is less than {span(rules.skew)} before now: "
+            f"inception {iso(f.inception)} is less than {span(rules.skew)} before now: "
             "resolvers whose clocks are that far behind reject it (the policy's inception "
             f"offset allows for that clock skew, {rules.cite('6.5')})"
         )
     return out
-
-
-def _iso(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))

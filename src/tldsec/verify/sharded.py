@@ -43,7 +43,7 @@ from tldsec.verify.part import (
     region_checks,
     unsigned_digests,
 )
-from tldsec.verify.report import CheckResult, Collector, Finding
+from tldsec.verify.report import CheckResult, Collector, Finding, cpu_since
 from tldsec.verify.split import PART_BYTES, Plan, plan_parts
 from tldsec.verify.workers import Background, ForkedMap
 from tldsec.verify.zoneread import read_zone_file, read_zone_string
@@ -251,10 +251,10 @@ def _content(
         ):
             theirs = {}  # an owner's records in two places: compare the zones whole
     if isinstance(theirs, str):
-        return CheckResult.from_findings(content.CONTENT, [Finding("", "", theirs)], _lap(t))
+        return CheckResult.from_findings(content.CONTENT, [Finding("", "", theirs)], cpu_since(t))
     ours = signed.summary.digests
     if ours == theirs:
-        return CheckResult.from_findings(content.CONTENT, [], part_seconds + _lap(t))
+        return CheckResult.from_findings(content.CONTENT, [], part_seconds + cpu_since(t))
     del ours, theirs
     signed.summary.digests.clear()  # not needed any more: free them before reading whole
     unsigned.summary.digests.clear()
@@ -263,9 +263,5 @@ def _content(
     whole_signed = read_zone_file(request.signed, request.origin).zone
     whole_unsigned = read_zone_file(request.unsigned, request.origin).zone
     return replace(
-        content.check_content(whole_signed, whole_unsigned), seconds=part_seconds + _lap(t)
+        content.check_content(whole_signed, whole_unsigned), seconds=part_seconds + cpu_since(t)
     )
-
-
-def _lap(t: float) -> float:
-    return time.process_time() - t

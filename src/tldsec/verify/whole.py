@@ -18,7 +18,7 @@ from tldsec.verify import content, ttl
 from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
 from tldsec.verify.part import PartResult, RegionSetup, check_region, region_checks
-from tldsec.verify.report import CheckResult, Finding
+from tldsec.verify.report import CheckResult, Finding, since
 from tldsec.verify.signatures import SignatureCheck
 from tldsec.verify.zoneread import ReadResult, read_zone_file
 
@@ -31,8 +31,8 @@ def whole_zone(run: RunContext) -> WholeZone | Outcome:
         read = read_zone_file(run.request.signed, run.origin)
     except ZoneSyntaxError as exc:
         finding = Finding("", "", str(exc))
-        return Outcome([CheckResult.from_findings(ZONE_FILE, [finding], _since(t))])
-    return WholeZone(run, read, read.zone, _since(t))
+        return Outcome([CheckResult.from_findings(ZONE_FILE, [finding], since(t))])
+    return WholeZone(run, read, read.zone, since(t))
 
 
 @dataclass(slots=True)
@@ -77,7 +77,3 @@ class WholeZone:
 
     def close(self) -> None:
         """Nothing outlives ``check``."""
-
-
-def _since(t: float) -> float:
-    return time.perf_counter() - t
