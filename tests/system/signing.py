@@ -121,6 +121,23 @@ class Namespace:
         ).stdout
         return {" ".join(line.split()[:1] + line.split()[4:5]) for line in out.splitlines()}
 
+    def sees_a_listener(self) -> bool:
+        """Whether ``listening`` finds a TCP listener that a process opens in the
+        namespace (so that its empty answer for the signer means something)."""
+        code = (
+            "import socket, sys, time; s = socket.socket(); s.bind(('0.0.0.0', 0)); "
+            "s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)"
+        )
+        with subprocess.Popen(
+            [*self.prefix(), sys.executable, "-c", code], stdout=subprocess.PIPE, text=True
+        ) as probe:
+            try:
+                assert probe.stdout is not None
+                port = probe.stdout.readline().strip()
+                return any(entry.endswith(f":{port}") for entry in self.listening())
+            finally:
+                probe.kill()
+
     def close(self) -> None:
         subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
         subprocess.run(["ip", "link", "del", self.host_if], capture_output=True)
@@ -241,6 +258,7 @@ class SigningSites:
         if self.why_no_netns is None:
             for s in SITES:
                 self.namespaces[s] = Namespace(s)
+                assert self.namespaces[s].sees_a_listener(), "ss -ltnu in the namespace is blind"
         homes = self._signer_homes()
         push_ports = {s: free_port() for s in SITES}
         nsd_ports = {s: free_port() for s in SITES}
