@@ -30,16 +30,8 @@ log = logging.getLogger(__name__)
 Pass = Callable[[], object]
 
 
-def registrar_addresses(settings: Settings) -> dict[str, str]:
-    """Each enabled registrar's address, from the registry database."""
-    db = RegistryDatabase.from_url(settings.registry_db_url)
-    try:
-        return _addresses(db)
-    finally:
-        db.dispose()
-
-
 def _addresses(db: RegistryDatabase) -> dict[str, str]:
+    """Each enabled registrar's address."""
     with db.read() as session:
         return {r.client_id: r.email for r in list_registrars(session) if r.enabled}
 
