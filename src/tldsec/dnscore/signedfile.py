@@ -124,6 +124,17 @@ def skip_header(chunk: bytes) -> int | None:
         pos = end
 
 
+def header_directives(chunk: bytes, body: int) -> list[list[bytes]]:
+    """The fields of each $ directive in the header ``chunk[:body]`` (``skip_header``'s
+    offset), the directive's name in capitals."""
+    out = []
+    for line in chunk[:body].split(b"\n"):
+        fields = line.split()
+        if fields and fields[0].startswith(b"$"):
+            out.append([fields[0].upper(), *fields[1:]])
+    return out
+
+
 _UNCUTTABLE = (
     (b"\n$", "a directive after the header"),
     (b"(", "an entry over several lines"),

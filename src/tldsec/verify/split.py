@@ -12,9 +12,15 @@ import mmap
 from dataclasses import dataclass
 from pathlib import Path
 
-from tldsec.dnscore.signedfile import is_top_level, zone_suffix
+from tldsec.dnscore.signedfile import (
+    header_directives,
+    is_top_level,
+    skip_header,
+    zone_suffix,
+)
 
 PART_BYTES = 4 << 20  # a part of about 30,000 lines
+HEAD_BYTES = 1 << 20  # a longer header: read whole
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,29 +51,18 @@ def plan_parts(path: Path, origin: str, part_bytes: int = PART_BYTES) -> Plan | 
         # Entries over several lines, quoted strings and escapes: read whole instead.
         if mm.find(b"(") >= 0 or mm.find(b'"') >= 0 or mm.find(b"\\") >= 0:
             return None
+        head = b"\n" + mm[:HEAD_BYTES]  # as ``chunks`` gives it: after a newline
+        pos = skip_header(head)
+        if pos is None:
+            return None
         default_ttl: int | None = None
-        pos = 0
-        while True:  # the header: comments, blank lines, $ORIGIN (this zone's), $TTL
-            line = mm.readline()
-            if not line:
+        for fields in header_directives(head, pos):  # $ORIGIN (this zone's), $TTL
+            if fields[0] == b"$TTL" and len(fields) == 2 and fields[1].isdigit():
+                default_ttl = int(fields[1])
+            elif [fields[0], *(f.lower() for f in fields[1:])] != [b"$ORIGIN", origin_b]:
                 return None
-            stripped = line.strip()
-            if not stripped or stripped.startswith(b";"):
-                pos = mm.tell()
-                continue
-            if stripped.startswith(b"$"):
-                fields = stripped.split()
-                if fields[0].upper() == b"$TTL" and len(fields) == 2 and fields[1].isdigit():
-                    default_ttl = int(fields[1])
-                elif not (
-                    fields[0].upper() == b"$ORIGIN"
-                    and len(fields) == 2
-                    and fields[1].lower() == origin_b
-                ):
-                    return None
-                pos = mm.tell()
-                continue
-            break
+        mm.seek(pos)
+        line = mm.readline()
         if mm.find(b"\n$", pos) >= 0:
             return None  # a directive after the first record
         # The apex: the records at the start whose owner is the origin.

@@ -14,6 +14,7 @@ from tldsec.dnscore.signedfile import (
     UNSIGNED_LINE,
     UNSIGNED_UNCUTTABLE,
     chunks,
+    header_directives,
     skip_header,
     zone_suffix,
 )
@@ -35,12 +36,10 @@ def unsigned_subtrees(path: Path, origin: str, tops: frozenset[bytes]) -> bytes 
             body = skip_header(chunk)
             if body is None:
                 return "the unsigned zone has no records"
-            for line in chunk[:body].split(b"\n"):
-                if line.startswith(b"$"):
-                    fields = line.split()
-                    if fields[0].upper() == b"$ORIGIN" and fields[1:] != [apex]:
-                        return "the unsigned zone's $ORIGIN is not the zone's origin"
-                    out.append(line + b"\n")
+            for fields in header_directives(chunk, body):
+                if fields[0] == b"$ORIGIN" and fields[1:] != [apex]:
+                    return "the unsigned zone's $ORIGIN is not the zone's origin"
+                out.append(b" ".join(fields) + b"\n")
             chunk = chunk[body:]
             header = False
         for bad, why in UNSIGNED_UNCUTTABLE:
