@@ -1,11 +1,11 @@
-"""The home made by release 0.1.0 (one zone), opened by this checkout's code.
+"""The home made by release 0.1.0 (one zone), upgraded and opened by this checkout's code.
 
-The baseline of issue 19 item 6: before the schema learns several zones, today's code
-reads the frozen home (tests/fixtures/homes/one-zone-0.1.0) and finds it as it was left.
-The upgrade test of the next release starts from the same copy and must keep these
-assertions true after ``tldsec db upgrade``: same zone, serial, keys, registrars,
-domains, and an audit log that still verifies. The clock is the build's, plus an hour
-(a FakeClock behind SystemClock), so the result does not depend on the day it runs.
+Issue 19 item 6: the frozen home (tests/fixtures/homes/one-zone-0.1.0) after ``tldsec db
+upgrade`` is its one zone's, in the zone schema of decisions 57 and 60, and is found as
+it was left: same zone, serial, keys, registrars, domains, and an audit log that still
+verifies; the databases the schema changed are refused until upgraded. The clock is the
+build's, plus an hour (a FakeClock behind SystemClock), so the result does not depend on
+the day it runs.
 """
 
 from __future__ import annotations
@@ -30,6 +30,22 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return copy_home(ONE_ZONE, tmp_path / "home")
 
 
+@pytest.fixture
+def upgraded(home: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """The copy after 'tldsec db upgrade', as an operator upgrades before starting."""
+    assert main(["db", "upgrade", "--home", str(home)]) == 0
+    capsys.readouterr()
+    return home
+
+
+def rows(path: Path, query: str) -> list[tuple[object, ...]]:
+    db = sqlite3.connect(path)
+    try:
+        return db.execute(query).fetchall()
+    finally:
+        db.close()
+
+
 def serial(home: Path) -> int:
     return int((home / "zones" / "dist" / "current").read_text().strip())
 
@@ -40,9 +56,40 @@ def test_the_copy_names_no_directory_but_its_own(home: Path) -> None:
     assert "@HOME@" not in conf
 
 
-def test_status_shows_the_zone_as_it_was_left(
+def test_a_registry_not_yet_upgraded_is_refused_with_the_command_to_run(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    assert main(["registrar", "list", "--home", str(home), "--json"]) == 1
+    assert "run 'tldsec db upgrade'" in capsys.readouterr().err
+
+
+def test_the_registry_becomes_its_one_zones_with_every_registrar_accredited(
+    upgraded: Path,
+) -> None:
+    home = upgraded
+    registry = home / "registry.db"
+    assert rows(registry, "SELECT id, origin, policy, closed_at FROM zone") == [
+        (1, manifest(ONE_ZONE)["origin"], "default", None)
+    ]
+    accredited = rows(
+        registry,
+        "SELECT r.client_id, z.zone_id, z.accredited_at = r.created_at, z.revoked_at"
+        " FROM registrar_zone z JOIN registrar r ON r.id = z.registrar_id ORDER BY 1",
+    )
+    assert accredited == [(c, 1, 1, None) for c in manifest(ONE_ZONE)["registrars"]]
+    for table in ("domain", "zone_change", "zone_digest", "serial_trace"):
+        assert rows(registry, f"SELECT DISTINCT zone_id FROM {table}") in ([(1,)], []), table
+    assert rows(registry, "SELECT count(*) FROM domain WHERE zone_id = 1") == [
+        (manifest(ONE_ZONE)["domains"],)
+    ]
+    hosts = rows(registry, "SELECT name, zone_id FROM host")
+    assert hosts and all((z == 1) == (n == "example" or n.endswith(".example")) for n, z in hosts)
+
+
+def test_status_shows_the_zone_as_it_was_left(
+    upgraded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = upgraded
     assert main(["status", "--home", str(home), "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["zone"] == manifest(ONE_ZONE)["origin"] == "example."
@@ -55,8 +102,9 @@ def test_the_old_audit_log_verifies(home: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_a_cycle_with_no_change_publishes_nothing_new(
-    home: Path, capsys: pytest.CaptureFixture[str]
+    upgraded: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    home = upgraded
     before = serial(home)
     assert main(["cycle", "--home", str(home)]) == 0
     assert "nothing changed and nothing is due" in capsys.readouterr().out
@@ -64,8 +112,9 @@ def test_a_cycle_with_no_change_publishes_nothing_new(
 
 
 def test_the_registry_holds_what_the_build_made(
-    home: Path, capsys: pytest.CaptureFixture[str]
+    upgraded: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    home = upgraded
     db = sqlite3.connect(home / "registry.db")
     try:
         domains = db.execute("SELECT count(*) FROM domain").fetchone()[0]

@@ -102,10 +102,12 @@ def _migrate(
     engine = make_engine(migrate_url)
     try:
         before = migrate.current_revision(engine, name)
-        if name == "registry":
-            RegistryDatabase(engine).upgrade()  # its SQLite engine begins explicitly
+        # A database written before decision 57 is the home's one zone's.
+        origin = next(iter(settings.zones)) if len(settings.zones) == 1 else None
+        if name == "registry":  # its SQLite engine begins explicitly
+            RegistryDatabase(engine).upgrade(origin=origin)
         else:
-            migrate.upgrade(engine, name)
+            migrate.upgrade(engine, name, origin=origin)
         return before, migrate.current_revision(engine, name)
     except SQLAlchemyError as exc:
         raise _migration_failure(settings, name, url, role, exc) from exc

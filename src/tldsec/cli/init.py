@@ -157,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
     clock = SystemClock()
     registry = RegistryDatabase.from_url(settings.registry_db_url)
     try:
-        registry.upgrade()
+        registry.upgrade(origin=settings.origin)
     finally:
         registry.dispose()
     epp = settings.epp

@@ -28,23 +28,34 @@ def version_table(name: str) -> str:
     return f"alembic_version_{name}"
 
 
-def alembic_config(name: str, connection: Connection | None = None) -> Config:
+def alembic_config(
+    name: str, connection: Connection | None = None, *, origin: str | None = None
+) -> Config:
+    """The Alembic config of database ``name``; ``origin``: the zone a database written
+    before decision 57 belongs to, which its zone migrations fill in."""
     config = Config()
     config.set_main_option("script_location", str(environment(name)))
     if connection is not None:
         config.attributes["connection"] = connection
+    if origin is not None:
+        config.attributes["origin"] = origin
     return config
 
 
-def upgrade_connection(connection: Connection, name: str, revision: str = "head") -> None:
+def upgrade_connection(
+    connection: Connection, name: str, revision: str = "head", *, origin: str | None = None
+) -> None:
     """Migrate database ``name`` to ``revision`` inside the caller's transaction."""
-    command.upgrade(alembic_config(name, connection), revision)
+    command.upgrade(alembic_config(name, connection, origin=origin), revision)
 
 
-def upgrade(engine: Engine, name: str, revision: str = "head") -> None:
-    """Migrate database ``name`` to ``revision`` (idempotent), in one transaction."""
+def upgrade(
+    engine: Engine, name: str, revision: str = "head", *, origin: str | None = None
+) -> None:
+    """Migrate database ``name`` to ``revision`` (idempotent), in one transaction;
+    ``origin`` as for ``alembic_config``."""
     with engine.begin() as conn:
-        upgrade_connection(conn, name, revision)
+        upgrade_connection(conn, name, revision, origin=origin)
 
 
 def head_revision(name: str) -> str | None:

@@ -99,10 +99,12 @@ class RegistryDatabase:
                 )
             yield session
 
-    def upgrade(self, revision: str = "head") -> None:
-        """Bring the schema to ``revision`` with the Alembic migrations."""
+    def upgrade(self, revision: str = "head", *, origin: str | None = None) -> None:
+        """Bring the schema to ``revision`` with the Alembic migrations; ``origin``: the
+        home's zone, which a registry written before decision 57 is migrated into (and a
+        new one starts with as zone 1)."""
         with self.engine.begin() as conn:
-            _alembic(conn, revision)
+            migrate.upgrade_connection(conn, "registry", revision, origin=origin)
 
     def is_current(self) -> bool:
         """Whether the schema is at the newest migration (``tldsec db upgrade`` done)."""
@@ -119,10 +121,6 @@ class RegistryDatabase:
 
 def _config() -> Config:
     return migrate.alembic_config("registry")
-
-
-def _alembic(conn: Connection, revision: str) -> None:
-    migrate.upgrade_connection(conn, "registry", revision)
 
 
 def _sqlite_explicit_begin(engine: Engine) -> None:

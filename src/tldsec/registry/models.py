@@ -3,6 +3,7 @@ and the zone digest.
 
 Facts only: statuses a client or the registry set, DS and NS as rows. Derived states
 ("ok", "inactive", "linked", "pendingTransfer") are computed when an object is read.
+What belongs to a zone carries its ``zone_id`` (decision 57).
 The schema is created by the Alembic migrations in ``tldsec/db/migrations/registry``;
 these classes must match them (a test compares both).
 """
@@ -27,6 +28,45 @@ from tldsec.db.types import UtcDateTime
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
+# The zone of a row nobody named one for: a one-zone registry's only zone (decision 60),
+# so that its writers need not look the zone up until they serve several.
+FIRST_ZONE = 1
+
+
+def zone_id_column(*, primary_key: bool = False) -> Mapped[int]:
+    """``zone_id`` NOT NULL, zone 1 when a writer leaves it out: the database's default,
+    so that an insert that names no zone is the same statement as before (the older
+    migrations' back-fills insert through these models); a key column also gets it in
+    Python, the ORM needing the whole key of what it adds."""
+    if primary_key:
+        return mapped_column(
+            Integer, primary_key=True, default=FIRST_ZONE, server_default=str(FIRST_ZONE)
+        )
+    return mapped_column(Integer, server_default=str(FIRST_ZONE))
+
+
+class Zone(Base):
+    """A TLD the registry serves (decision 57): its origin and the policy it follows."""
+
+    __tablename__ = "zone"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    origin: Mapped[str] = mapped_column(String(254), unique=True)  # "example."
+    added_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    policy: Mapped[str] = mapped_column(String(64), server_default="default")  # [policies]
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class RegistrarZone(Base):
+    """A registrar's accreditation for a zone (decision 57, as FRED's registrar zone
+    access): from ``accredited_at`` until ``revoked_at`` (NULL: open-ended)."""
+
+    __tablename__ = "registrar_zone"
+
+    registrar_id: Mapped[int] = mapped_column(ForeignKey("registrar.id"), primary_key=True)
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zone.id"), primary_key=True, index=True)
+    accredited_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Registrar(Base):
@@ -110,9 +150,11 @@ class Domain(Base):
     """A registered domain: one label below the TLD, sponsored by one registrar."""
 
     __tablename__ = "domain"
+    __table_args__ = (Index("ix_domain_zone_id_name", "zone_id", "name"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(253), unique=True)
+    zone_id: Mapped[int] = zone_id_column()
     registrar_id: Mapped[int] = mapped_column(ForeignKey("registrar.id"), index=True)
     creator_id: Mapped[int] = mapped_column(ForeignKey("registrar.id"))
     updater_id: Mapped[int | None] = mapped_column(ForeignKey("registrar.id"))
@@ -157,6 +199,8 @@ class Host(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(253), unique=True)
+    # The zone the host is in-bailiwick of (its glue's zone); NULL outside every zone.
+    zone_id: Mapped[int | None] = mapped_column(Integer, index=True)
     registrar_id: Mapped[int] = mapped_column(ForeignKey("registrar.id"))
     creator_id: Mapped[int] = mapped_column(ForeignKey("registrar.id"))
     updater_id: Mapped[int | None] = mapped_column(ForeignKey("registrar.id"))
@@ -245,8 +289,10 @@ class ZoneChange(Base):
     """A mutation that can change the TLD zone; the cycle's change-driven mode watches these."""
 
     __tablename__ = "zone_change"
+    __table_args__ = (Index("ix_zone_change_zone_id_id", "zone_id", "id"),)
 
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)  # global, increasing
+    zone_id: Mapped[int] = zone_id_column()
     at: Mapped[datetime] = mapped_column(UtcDateTime)
     name: Mapped[str] = mapped_column(String(253))
     reason: Mapped[str] = mapped_column(String(32))
@@ -278,6 +324,7 @@ class SerialTrace(Base):
 
     __tablename__ = "serial_trace"
 
+    zone_id: Mapped[int] = zone_id_column(primary_key=True)
     serial: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     stage: Mapped[str] = mapped_column(String(16), primary_key=True)
     node: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -301,8 +348,12 @@ class ZoneDigest(Base):
     significant), each only ever added to, so reduced modulo 2^256 when read."""
 
     __tablename__ = "zone_digest"
+    __table_args__ = (Index("ix_zone_digest_zone_id", "zone_id"),)
 
+    # An owner name is in one zone only (zones are not nested, decision 57), so it stays
+    # the key; a zone's digest is the sum of its rows (decision 60).
     owner: Mapped[str] = mapped_column(String(254), primary_key=True)
+    zone_id: Mapped[int] = zone_id_column()
     count: Mapped[int] = mapped_column(BigInteger)
     d0: Mapped[int] = mapped_column(BigInteger)
     d1: Mapped[int] = mapped_column(BigInteger)
@@ -322,6 +373,7 @@ class EppTransaction(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    zone_id: Mapped[int | None] = mapped_column(Integer)  # NULL: login, poll, hello
     client_id: Mapped[str | None] = mapped_column(String(16))
     peer: Mapped[str | None] = mapped_column(String(64))
     command: Mapped[str] = mapped_column(String(32))
@@ -333,7 +385,8 @@ class EppTransaction(Base):
 
 
 class ZoneSerial(Base):
-    """The last SOA serial the zone builder handed out (one row)."""
+    """The last SOA serial the zone builder handed out: one row per zone, ``id`` its
+    zone's id (decision 60; a one-zone registry's row 1 is zone 1)."""
 
     __tablename__ = "zone_serial"
 

@@ -1,0 +1,119 @@
+"""The registry's zones (decisions 57 and 60): a registry written before them becomes its
+home's zone 1 in place (every row, every registrar accredited from its creation, hosts in
+bailiwick), a registry in use is not migrated without its origin, and a writer that names
+no zone still writes zone 1's rows with the same statements (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from alembic import command
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from tests.registry.test_zone_digest import ROWS
+from tests.zone.test_incremental import world_on
+from tldsec.db.migrate import alembic_config
+from tldsec.errors import ConfigError
+from tldsec.registry import zonedigest
+from tldsec.registry.models import (
+    Domain,
+    Host,
+    RegistrarZone,
+    SerialTrace,
+    Zone,
+    ZoneChange,
+    ZoneDigest,
+    ZoneSerial,
+)
+
+BEFORE = "0006_change_trace"
+DIGEST = "SELECT owner, count, d0, d1, d2, d3, d4, d5, d6, d7 FROM zone_digest ORDER BY owner"
+MORE = [
+    "INSERT INTO host (id, name, registrar_id, creator_id, created_at)"
+    " VALUES (2, 'ns.other.test', 1, 1, '2026-01-01 00:00:00+00')",
+    "INSERT INTO host (id, name, registrar_id, creator_id, created_at)"
+    " VALUES (3, 'ns1.notexample', 1, 1, '2026-01-01 00:00:00+00')",
+    "INSERT INTO zone_change (id, at, name, reason) VALUES"
+    " (41, '2026-01-02 00:00:00+00', 'd1.example', 'create')",
+    "INSERT INTO zone_serial (id, serial, built_at) VALUES"
+    " (1, 2026010203, '2026-01-02 00:00:00+00')",
+    "INSERT INTO serial_trace (serial, stage, node, at) VALUES"
+    " (2026010203, 'built', '', '2026-01-02 00:00:00+00')",
+]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_one_zone_registry_becomes_zone_1_in_place(backend: str, tmp_path: Path) -> None:
+    with world_on(backend, tmp_path) as world:
+        with world.db.engine.begin() as conn:
+            command.downgrade(alembic_config("registry", conn), BEFORE)
+            for statement in [*ROWS, *MORE]:
+                conn.execute(text(statement))
+            session = Session(bind=conn)
+            zonedigest.rebuild(session)  # the ledger of the rows, as 0004 fills it
+            session.flush()
+        with world.db.engine.begin() as conn:
+            digest = conn.execute(text(DIGEST)).all()
+        assert len(digest) == 3  # d1 (NS), d2 (NS, DS), ns1.d1 (glue)
+        with pytest.raises(ConfigError, match=r"holds a registry \(registrar, domain, host, "):
+            world.db.upgrade()  # not told its zone: refused, nothing changed
+        world.db.upgrade(origin="Example.")
+        with world.db.read() as s:
+            zone = s.scalars(select(Zone)).one()
+            assert (zone.id, zone.origin, zone.policy, zone.closed_at) == (
+                1, "example.", "default", None,
+            )  # fmt: skip
+            accredited = s.execute(
+                select(RegistrarZone.registrar_id, RegistrarZone.zone_id,
+                       RegistrarZone.accredited_at, RegistrarZone.revoked_at)
+            ).all()  # fmt: skip
+            assert accredited == [(1, 1, datetime(2026, 1, 1, tzinfo=UTC), None)]
+            assert set(s.scalars(select(Domain.zone_id))) == {1}
+            hosts = dict(s.execute(select(Host.name, Host.zone_id)).all())
+            assert hosts == {"ns1.d1.example": 1, "ns.other.test": None, "ns1.notexample": None}
+            assert s.execute(select(ZoneChange.id, ZoneChange.zone_id)).all() == [(41, 1)]
+            assert s.execute(select(ZoneSerial.id, ZoneSerial.serial)).all() == [(1, 2026010203)]
+            assert s.execute(select(SerialTrace.zone_id, SerialTrace.serial)).all() == [
+                (1, 2026010203)
+            ]
+            assert set(s.scalars(select(ZoneDigest.zone_id))) == {1}
+            assert zonedigest.differing(s) == ()
+        with world.db.engine.begin() as conn:
+            after = conn.execute(text(DIGEST)).all()
+        assert after == digest  # the ledger kept, not rebuilt
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_writer_naming_no_zone_writes_zone_1(backend: str, tmp_path: Path) -> None:
+    """A new registry has no zone until one is made; what EPP writes today (no zone named)
+    is zone 1's, and two zones' traces may share a serial."""
+    with world_on(backend, tmp_path) as world:
+        with world.db.read() as s:
+            assert s.scalar(select(func.count()).select_from(Zone)) == 0
+        world.add_registrar("alpha")
+        with world.db.write() as s:
+            s.add(ZoneChange(at=datetime(2026, 1, 1, tzinfo=UTC), name="x.example", reason="t"))
+            at = datetime(2026, 1, 1, tzinfo=UTC)
+            s.add(SerialTrace(serial=7, stage="built", node="", at=at))
+            s.add(SerialTrace(zone_id=2, serial=7, stage="built", node="", at=at))
+        with world.db.read() as s:
+            assert set(s.scalars(select(ZoneChange.zone_id))) == {1}
+            assert sorted(s.scalars(select(SerialTrace.zone_id))) == [1, 2]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_new_registry_told_its_origin_starts_with_zone_1(backend: str, tmp_path: Path) -> None:
+    with world_on(backend, tmp_path) as world:
+        with world.db.engine.begin() as conn:
+            command.downgrade(alembic_config("registry", conn), BEFORE)
+        world.db.upgrade(origin="example")
+        world.add_registrar("alpha")  # accredited by piece 2's 'registrar accredit'
+        with world.db.write() as s:
+            s.add(Zone(origin="shop.", added_at=datetime(2026, 1, 1, tzinfo=UTC)))
+        with world.db.read() as s:
+            assert s.execute(select(Zone.id, Zone.origin).order_by(Zone.id)).all() == [
+                (1, "example."), (2, "shop."),
+            ]  # fmt: skip
