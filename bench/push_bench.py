@@ -44,8 +44,11 @@ from tldsec.distribute.receive import PushReceiver  # noqa: E402
 from tldsec.distribute.store import ZoneStore  # noqa: E402
 from tldsec.dnscore.zonepatch import ZonePatch  # noqa: E402
 from tldsec.filedigest import digest_file, save_record  # noqa: E402
-from tldsec.verify.mode import Verified, save_state  # noqa: E402
-from tldsec.zonefiles import ZoneFiles  # noqa: E402
+from tldsec.zonefiles import (  # noqa: E402
+    Verified,
+    ZoneFiles,
+    save_state,
+)
 
 
 def soa_serial(path: Path) -> int:

@@ -534,8 +534,8 @@ def _pair_step(step: str, n: int, workdir: Path) -> None:
         return
     from tldsec.policy import load_policy
     from tldsec.verify.gate import gate
-    from tldsec.verify.mode import state_path
     from tldsec.verify.options import VerifyOptions, VerifyRequest
+    from tldsec.zonefiles import ZoneFiles
 
     if step == "publish":  # zone A through the full gate: published, and its record
         pair.store.mkdir(exist_ok=True)
@@ -543,7 +543,7 @@ def _pair_step(step: str, n: int, workdir: Path) -> None:
         request = VerifyRequest(pair.files.signed, ORIGIN, pair.files.anchor)
         result = gate(request, options, datetime.now(UTC), publish_to=pair.published)
         result.raise_if_refused()
-        shutil.copy(state_path(pair.published), pair.state)
+        shutil.copy(ZoneFiles(pair.published).verify_state, pair.state)
         sys.path.insert(0, str(ROOT))
         from tests.verify.patching import write_patch
 
@@ -558,7 +558,7 @@ def _pair_step(step: str, n: int, workdir: Path) -> None:
     # A measured run: "full" or "incremental", "+external" for the default validators.
     from tldsec.hsm.open import open_keystore
 
-    shutil.copy(pair.state, state_path(pair.published))
+    shutil.copy(pair.state, ZoneFiles(pair.published).verify_state)
     target = pair.store / "2024010101.zone"
     target.unlink(missing_ok=True)
     mode, _, external = step.partition("+")

@@ -9,9 +9,10 @@ A signed zone file ``OUT`` has, named after it and beside it:
     OUT.sha256     the digest of the bytes the gate verified (``filedigest``)
 
 and in its directory ``verify-state.json``, the gate's record of the last zone it
-published there (``verify.mode``). ``ZoneFiles`` names them; this is the one list of
-them. The signer writes the first three, the gate the last two; the distribution store
-(``distribute.store``) keeps them by serial, moves them and prunes them.
+published there (``Verified``: kept here, decided on by ``verify.mode``). ``ZoneFiles``
+names them; this is the one list of them. The signer writes the first three, the gate
+the last two; the distribution store (``distribute.store``) keeps them by serial, moves
+them and prunes them.
 
 Publication is ``stage`` then ``Staged.publish``: a private copy of the candidate in the
 target's directory, digested as it is made and forced to disk; after the gate's checks
@@ -23,12 +24,15 @@ published is byte for byte what was verified.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from pathlib import Path
 
+from tldsec.atomicfile import replacing
 from tldsec.dnscore.zonepatch import SUFFIX as PATCH
 from tldsec.errors import ConfigError
 from tldsec.filedigest import SUFFIX as DIGEST
@@ -154,3 +158,87 @@ def stage(candidate: Path, target: Path) -> Staged:
             os.unlink(name)
         raise
     return Staged(Path(name), target, digest)
+
+
+# --- the gate's verification record (``verify-state.json``) -----------------------------
+
+FORMAT = "tldsec-verify-state 1"
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """How the published zone file was verified (``verify.mode`` decides on it)."""
+
+    zone_file: str  # its name in the publication directory
+    size: int
+    inode: int
+    mtime_ns: int
+    serial: int | None
+    mode: str
+    verified_at: str  # ISO 8601 UTC
+    full_at: str  # the last full verification this one builds on
+    since_full: int  # incremental verifications since then
+    fingerprint: str
+    cuttable: bool  # owners grouped, labels below the apex in canonical order
+    sha256: str = ""  # of the published bytes (also in ``<zone>.sha256``)
+
+    def describes(self, path: Path) -> bool:
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        return (self.zone_file, self.size, self.inode, self.mtime_ns) == (
+            path.name,
+            st.st_size,
+            st.st_ino,
+            st.st_mtime_ns,
+        )
+
+
+def load_state(path: Path) -> Verified | None:
+    try:
+        body = json.loads(path.read_text("utf-8"))
+        if body.pop("format") != FORMAT:
+            return None
+        return Verified(**body)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def save_state(path: Path, state: Verified) -> None:
+    """Write atomically beside the published zone."""
+    with replacing(path, "w", encoding="utf-8", fsync=False) as out:
+        json.dump({"format": FORMAT, **asdict(state)}, out, indent=1)
+
+
+def record_published(
+    published: Path,
+    mode: str,
+    builds_on: Verified | None,
+    *,
+    serial: int | None,
+    now: datetime,
+    fingerprint: str,
+    cuttable: bool,
+    sha256: str,
+) -> Verified:
+    """Write the record of a zone that passed and was published: verified in ``mode``,
+    on top of ``builds_on`` (the previous record, for an incremental run) or in full."""
+    st = published.stat()
+    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    state = Verified(
+        zone_file=published.name,
+        size=st.st_size,
+        inode=st.st_ino,
+        mtime_ns=st.st_mtime_ns,
+        serial=serial,
+        mode=mode,
+        verified_at=stamp,
+        full_at=builds_on.full_at if builds_on else stamp,
+        since_full=builds_on.since_full + 1 if builds_on else 0,
+        fingerprint=fingerprint,
+        cuttable=cuttable,
+        sha256=sha256,
+    )
+    save_state(ZoneFiles(published).verify_state, state)
+    return state

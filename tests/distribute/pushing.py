@@ -15,8 +15,7 @@ from tldsec.distribute.pushconfig import PushPeer, PushSettings
 from tldsec.distribute.receive import PushReceiver, Refusal
 from tldsec.distribute.store import ZoneStore
 from tldsec.filedigest import load_record
-from tldsec.verify.mode import FORMAT, Verified, save_state
-from tldsec.zonefiles import ZoneFiles
+from tldsec.zonefiles import FORMAT, Verified, ZoneFiles, save_state
 
 
 def identity(directory: Path, name: str) -> PushIdentity:

@@ -27,10 +27,10 @@ from tldsec.dnscore.zonepatch import ZonePatch, patch_path
 from tldsec.hsm.open import open_keystore
 from tldsec.signer import sign_zone
 from tldsec.signer.rrsig import rrsig_header, signed_data
-from tldsec.verify import mode
 from tldsec.verify.gate import EVENT_PASSED, GateResult, gate
 from tldsec.verify.options import VerifyOptions, VerifyRequest
 from tldsec.verify.report import Status
+from tldsec.zonefiles import ZoneFiles, load_state
 
 # Zone B: a new delegation with glue below it, a DS added, a delegation removed, glue
 # changed, and the serial moved on.
@@ -166,7 +166,7 @@ def test_a_good_pair_passes_incrementally_and_is_recorded(pair: Pair) -> None:
     assert result.report.meta["edits"] >= 4
     [(event, details)] = recorder.events
     assert event == EVENT_PASSED and details["mode"] == "incremental"
-    state = mode.load_state(mode.state_path(pair.store / f"{SERIAL + 1}.zone"))
+    state = load_state(ZoneFiles(pair.store / f"{SERIAL + 1}.zone").verify_state)
     assert state is not None and state.mode == "incremental" and state.since_full == 1
     assert "mode: incremental" in result.report.summary()
 
@@ -181,7 +181,7 @@ def test_without_a_patch_or_a_record_the_gate_verifies_in_full(pair: Pair) -> No
 
     (pair.store / f"{SERIAL + 1}.zone").unlink()
     publish_a(pair)
-    mode.state_path(pair.published_a).unlink()
+    ZoneFiles(pair.published_a).verify_state.unlink()
     result = pair.gate_b()
     assert result.passed and how(result)["mode"] == "full"
     assert "no record" in how(result)["reason"]
@@ -536,7 +536,7 @@ def test_a_previous_zone_that_differs_from_its_digest_is_not_built_on(pair: Pair
     publish_a(pair)
     marker = b"\tRRSIG\tAAAA "  # a.nic AAAA: in the ranges the patch leaves alone
     _flip_in_place(pair.published_a, marker)
-    assert mode.load_state(mode.state_path(pair.published_a)).describes(pair.published_a)  # type: ignore[union-attr]
+    assert load_state(ZoneFiles(pair.published_a).verify_state).describes(pair.published_a)  # type: ignore[union-attr]
     candidate = pair.write_b(pair.sign_b())
     # The candidate carries the same damaged bytes, as a patch of the damaged file would.
     _flip_in_place(candidate, marker)

@@ -36,9 +36,9 @@ from tldsec.filedigest import Checked, check_file
 from tldsec.progress import progress_lines
 from tldsec.registry.models import ZoneChange
 from tldsec.settings import ApexSettings, Settings
-from tldsec.verify import mode
 from tldsec.verify.options import VerifyOptions
 from tldsec.zone.buildinfo import BuildInfo
+from tldsec.zonefiles import ZoneFiles, load_state
 
 log = logging.getLogger("tldsec.cycle")
 
@@ -171,7 +171,7 @@ class Safeguards:
         current = self.store.current_path()
         if current is None:
             return True
-        state = mode.load_state(mode.state_path(current))
+        state = load_state(ZoneFiles(current).verify_state)
         if state is None:
             return True
         full_at = datetime.fromisoformat(state.full_at.replace("Z", "+00:00"))

@@ -15,8 +15,8 @@ Publishing to a directory, the gate verifies incrementally when it can (``mode``
 candidate has a zone patch from the previous zone, which this gate verified and
 published itself, and no full verification is due. Otherwise, and always without a
 publication target, it runs the full checks. The report, the log line and the event
-say which mode ran and why; ``verify-state.json`` beside the published file records it
-for the next run.
+say which mode ran and why; ``zonefiles.record_published`` writes ``verify-state.json``
+beside the published file for the next run.
 
 The staging copy is digested as it is made (``filedigest``): every published zone gets
 ``<zone>.sha256`` (the SHA-256 of the whole file and of each 4 MiB block), and the
@@ -44,7 +44,7 @@ from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.verify.regions import order_problem
 from tldsec.verify.report import Report
 from tldsec.verify.workers import ProgressFor
-from tldsec.zonefiles import Staged, stage
+from tldsec.zonefiles import Staged, ZoneFiles, load_state, record_published, stage
 
 log = logging.getLogger("tldsec.verify.gate")
 
@@ -103,13 +103,10 @@ def gate(
     ``insecure``: the zone fact of going insecure's last step; only with it is the
     candidate verified as an unsigned zone (``verify/insecure.py``, DPS 4.6)."""
     staged: Staged | None = None
-    previous_state = None
+    previous_state = load_state(ZoneFiles(publish_to).verify_state) if publish_to else None
     if insecure is not None:
-        if publish_to is not None:
-            previous_state = mode.load_state(mode.state_path(publish_to))
         decision = mode.Decision(mode.FULL, "insecure by design: the zone is published unsigned")
     elif publish_to is not None:
-        previous_state = mode.load_state(mode.state_path(publish_to))
         decision = mode.decide(
             request,
             options,
@@ -149,18 +146,15 @@ def gate(
             )
             staged.publish()  # the gate decides; the zone's files are published here
             published = publish_to
-            mode.save_state(
-                mode.state_path(publish_to),
-                mode.next_state(
-                    decision,
-                    publish_to,
-                    report.serial,
-                    now,
-                    fingerprint,
-                    cuttable,
-                    previous_state,
-                    staged.digest.sha256,
-                ),
+            record_published(
+                publish_to,
+                decision.mode,
+                previous_state if decision.mode == mode.INCREMENTAL else None,
+                serial=report.serial,
+                now=now,
+                fingerprint=fingerprint,
+                cuttable=cuttable,
+                sha256=staged.digest.sha256,
             )
     finally:
         if staged is not None:

@@ -1,14 +1,14 @@
 """Full or incremental: which verification the gate runs on a candidate, and why.
 
 The incremental mode (``incremental``) is sound only on top of a zone this gate verified
-and published itself. After every pass the gate writes ``verify-state.json`` beside the
-published file: which file it published (name, size, inode, modification time), its
-serial, how it was verified, when the last full verification was and how many
-incremental ones followed it, whether the file can be cut at owners below the apex, and
-a fingerprint of everything the unchanged bytes were verified against (the DNSKEY
-RRset, the NSEC3PARAM, the trust anchor, the signing duties, the DPS numbers the zone
-is checked against (``dpsrules``), the horizon). The next candidate is verified
-incrementally only if
+and published itself. After every pass ``verify-state.json`` is written beside the
+published file (``zonefiles.Verified``): which file the gate published (name, size,
+inode, modification time), its serial, how it was verified, when the last full
+verification was and how many incremental ones followed it, whether the file can be cut
+at owners below the apex, and a fingerprint of everything the unchanged bytes were
+verified against (the DNSKEY RRset, the NSEC3PARAM, the trust anchor, the signing
+duties, the DPS numbers the zone is checked against (``dpsrules``), the horizon). The
+next candidate is verified incrementally only if
 
 * ``[verify] incremental`` is on, the request names the previous zone and a patch lies
   beside the candidate (``<candidate>.patch``) made from that very file (by name);
@@ -29,54 +29,21 @@ there for this previous zone but cannot be read refuses the candidate (fail clos
 from __future__ import annotations
 
 import hashlib
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from tldsec.atomicfile import replacing
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zonepatch import ZonePatch, ZonePatchError, patch_path
 from tldsec.errors import DigestMismatch, ZoneSyntaxError
 from tldsec.filedigest import Checked, check_file
 from tldsec.verify.options import VerifyOptions, VerifyRequest
 from tldsec.verify.zoneread import read_zone_string
-from tldsec.zonefiles import ZoneFiles
+from tldsec.zonefiles import Verified
 
-FORMAT = "tldsec-verify-state 1"
 FULL = "full"
 INCREMENTAL = "incremental"
 _APEX_READ = 1 << 20  # the apex is within the first MiB of a signed zone
-
-
-@dataclass(frozen=True, slots=True)
-class Verified:
-    """How the published zone file was verified."""
-
-    zone_file: str  # its name in the publication directory
-    size: int
-    inode: int
-    mtime_ns: int
-    serial: int | None
-    mode: str
-    verified_at: str  # ISO 8601 UTC
-    full_at: str  # the last full verification this one builds on
-    since_full: int  # incremental verifications since then
-    fingerprint: str
-    cuttable: bool  # owners grouped, labels below the apex in canonical order
-    sha256: str = ""  # of the published bytes (also in ``<zone>.sha256``)
-
-    def describes(self, path: Path) -> bool:
-        try:
-            st = path.stat()
-        except OSError:
-            return False
-        return (self.zone_file, self.size, self.inode, self.mtime_ns) == (
-            path.name,
-            st.st_size,
-            st.st_ino,
-            st.st_mtime_ns,
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,26 +56,6 @@ class Decision:
     # The previous zone differs from its recorded digest: an incident (DPS 4.5.1).
     previous_damaged: str | None = None
     previous_checked: Checked | None = None
-
-
-def state_path(published: Path) -> Path:
-    return ZoneFiles(published).verify_state
-
-
-def load_state(path: Path) -> Verified | None:
-    try:
-        body = json.loads(path.read_text("utf-8"))
-        if body.pop("format") != FORMAT:
-            return None
-        return Verified(**body)
-    except (OSError, ValueError, TypeError, KeyError):
-        return None
-
-
-def save_state(path: Path, state: Verified) -> None:
-    """Write atomically beside the published zone."""
-    with replacing(path, "w", encoding="utf-8", fsync=False) as out:
-        json.dump({"format": FORMAT, **asdict(state)}, out, indent=1)
 
 
 def fingerprint(request: VerifyRequest, options: VerifyOptions, zone_file: Path) -> str:
@@ -213,34 +160,4 @@ def decide(
         "its digest checked)",
         patch,
         previous_checked=checked,
-    )
-
-
-def next_state(
-    decision: Decision,
-    published: Path,
-    serial: int | None,
-    now: datetime,
-    fp: str,
-    cuttable: bool,
-    previous: Verified | None,
-    sha256: str = "",
-) -> Verified:
-    """The record of a zone that passed and was published."""
-    st = published.stat()
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
-    incremental = decision.mode == INCREMENTAL and previous is not None
-    return Verified(
-        zone_file=published.name,
-        size=st.st_size,
-        inode=st.st_ino,
-        mtime_ns=st.st_mtime_ns,
-        serial=serial,
-        mode=decision.mode,
-        verified_at=stamp,
-        full_at=previous.full_at if incremental and previous else stamp,
-        since_full=previous.since_full + 1 if incremental and previous else 0,
-        fingerprint=fp,
-        cuttable=cuttable,
-        sha256=sha256,
     )
