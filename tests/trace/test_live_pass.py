@@ -20,7 +20,7 @@ from tldsec.registry.ds_update import DsUpdate, update_ds
 from tldsec.registry.hosts import create_host
 from tldsec.registry.models import PollMessage, SerialTrace, ZoneChange
 from tldsec.registry.poll import poll_request
-from tldsec.trace.live import LiveTracker
+from tldsec.trace.live import NODE_TTL, LiveTracker
 from tldsec.trace.query import trace
 from tldsec.trace.secondaries import Node
 
@@ -97,3 +97,56 @@ def test_live_once_every_secondary_serves_the_serial(
     ), texts
     assert trail.to_served_seconds == 15.0
     assert [s.stage for s in trail.steps][-3:] == ["served", "served", "live"]
+
+
+def test_live_waits_for_the_secondaries_of_every_primary(
+    registry_world_any: RegistryWorld, tmp_path: Path
+) -> None:
+    """Two sites' primaries each ask their own secondary: serial 100 is live only once
+    both secondaries serve it, whichever primary's pass sees the last one (decision 54);
+    a secondary whose primary stopped registering it is not waited for after NODE_TTL."""
+    world = registry_world_any
+    t0 = world.clock.now()
+    stages = [(st, t0) for st in ("built", "signed", "verified", "published")]
+    record(world.db, 100, Included(after=0, upto=0), stages)
+    a, b = nsd_at(tmp_path / "a", 100), nsd_at(tmp_path / "b", 99)
+    try:
+        site_a = LiveTracker(
+            world.db, "example.", (Node("ns-a", (("127.0.0.1", a.port),)),), world.clock,
+            primary="site-a",
+        )  # fmt: skip
+        site_b = LiveTracker(
+            world.db, "example.", (Node("ns-b", (("127.0.0.1", b.port),)),), world.clock,
+            primary="site-b",
+        )  # fmt: skip
+        world.clock.advance(timedelta(seconds=1))
+        site_b.run_once()  # registers ns-b, which is behind
+        site_a.run_once()
+        assert _live_serials(world) == set()  # ns-a serves 100, ns-b does not yet
+        b.stop()
+        b = nsd_at(tmp_path / "b2", 100)
+        site_b.nodes = (Node("ns-b", (("127.0.0.1", b.port),)),)
+        world.clock.advance(timedelta(seconds=4))
+        site_b.run_once()
+        site_a.run_once()  # both find it live: one row
+        assert _live_serials(world) == {100}
+
+        # Site B's primary is gone (no renewal): after NODE_TTL ns-b is not waited for.
+        record(world.db, 101, Included(after=0, upto=0), stages)
+        a.stop()
+        a = nsd_at(tmp_path / "a2", 101)
+        site_a.nodes = (Node("ns-a", (("127.0.0.1", a.port),)),)
+        world.clock.advance(timedelta(seconds=30))
+        site_a.run_once()
+        assert _live_serials(world) == {100}  # ns-b (at 100) registered half a minute ago
+        world.clock.advance(NODE_TTL)
+        site_a.run_once()
+        assert _live_serials(world) == {100, 101}
+    finally:
+        a.stop()
+        b.stop()
+
+
+def _live_serials(world: RegistryWorld) -> set[int]:
+    with world.db.read() as s:
+        return set(s.scalars(select(SerialTrace.serial).where(SerialTrace.stage == "live")))

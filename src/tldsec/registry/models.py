@@ -331,6 +331,18 @@ class SerialTrace(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
+class TraceNode(Base):
+    """A secondary some primary asks for its serial, registered by that primary's live
+    pass (``trace/live.py``) and renewed every minute: "live" waits for every secondary
+    of every primary (two sites' primaries each feed their own), not one primary's."""
+
+    __tablename__ = "trace_node"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    primary: Mapped[str] = mapped_column(String(128))
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
 class ChangeNote(Base):
     """A poll message queued for a traced change (``kind``: advisory, live), so each is
     queued once whichever process finds it due."""

@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from tldsec.backoff import Backoff
 from tldsec.clock import Clock
+from tldsec.cycle.lease import default_holder
 from tldsec.distribute.config import DistributeSettings
 from tldsec.registry.advisory import Advisor
 from tldsec.registry.database import RegistryDatabase
@@ -53,7 +54,12 @@ def trace_tasks(
     tasks: list[Callable[[], Any]] = []
     if live:
         tracker = LiveTracker(
-            registry, settings.origin, nodes_of(dist, primary), clock, poll=table.poll_live
+            registry,
+            settings.origin,
+            nodes_of(dist, primary),
+            clock,
+            poll=table.poll_live,
+            primary=settings.config.lease.name or default_holder(settings.home),
         )
 
         def live_pass() -> None:

@@ -8,7 +8,15 @@ gets a ``served`` row at that moment; a serial every secondary serves gets a ``l
 (the last secondary's time), and each registrar's change in it a poll message (RFC 5730
 2.9.2.3) "DS change SVTRID for DOMAIN is live in serial N, served by all secondaries at
 T", queued once (``change_note``) in the same transaction. Nothing is asked when no
-published serial waits, so an idle registry costs one query per pass.
+published serial waits, so an idle registry costs one query per pass (and a write a
+minute).
+
+"Every secondary" is every secondary of every primary: with two sites, each primary's
+pass asks only its own secondaries, so each registers them in ``trace_node`` (renewed
+every ``REGISTER_EVERY``) and a serial is live once every secondary registered within
+``NODE_TTL`` has a ``served`` row, whichever primary wrote it. A secondary taken out of
+a primary's configuration stops being waited for ``NODE_TTL`` later. Secondary names are
+unique across primaries.
 """
 
 from __future__ import annotations
@@ -29,12 +37,15 @@ from tldsec.registry.models import (
     HistoryEntry,
     PollMessage,
     SerialTrace,
+    TraceNode,
     ZoneChange,
 )
 from tldsec.trace.secondaries import Node, Probe, covers, serving, soa_serial
 
 HORIZON = timedelta(days=1)  # a serial published longer ago is not waited for any more
 RECENT = 1000  # published serials looked at: 16 h of cycles a minute apart
+REGISTER_EVERY = timedelta(minutes=1)  # a primary renews its secondaries' registration
+NODE_TTL = timedelta(minutes=5)  # a registration not renewed for this long has lapsed
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +74,19 @@ class LiveTracker:
     clock: Clock
     probe: Probe = field(default=soa_serial)
     poll: bool = True  # queue the poll messages ([epp] poll_live)
+    primary: str = ""  # this primary's name in ``trace_node`` (``[lease] name``)
+    _registered: datetime | None = field(default=None, init=False)
 
     def run_once(self) -> list[LiveChange]:
         now = self.clock.now()
+        self._register(now)
         with self.registry.read() as session:
             pending = _pending(session, now)
             if not pending:
                 return []
+            required = {n.name for n in self.nodes} | set(
+                session.scalars(select(TraceNode.name).where(TraceNode.seen_at > now - NODE_TTL))
+            )
             served = {
                 (r.serial, r.node): r.at
                 for r in session.scalars(
@@ -90,16 +107,34 @@ class LiveTracker:
                     )
         live: dict[int, datetime] = {}
         for serial in pending:
-            times = [served.get((serial, n.name)) for n in self.nodes]
+            times = [served.get((serial, name)) for name in required]
             if all(t is not None for t in times):
                 live[serial] = max(t for t in times if t is not None)
         if not new_rows and not live:
             return []
         with self.registry.write() as session:
             session.add_all(new_rows)
+            # Another primary's pass may have found the same serial live first.
+            already = set(
+                session.scalars(
+                    select(SerialTrace.serial).where(
+                        SerialTrace.stage == "live", SerialTrace.serial.in_(list(live))
+                    )
+                )
+            )
+            live = {s: at for s, at in live.items() if s not in already}
             for serial, at in live.items():
                 session.add(SerialTrace(serial=serial, stage="live", node="", at=at))
             return _queue_live(session, live, now, self.poll) if live else []
+
+    def _register(self, now: datetime) -> None:
+        """Say which secondaries this primary asks, at most every ``REGISTER_EVERY``."""
+        if self._registered is not None and now - self._registered < REGISTER_EVERY:
+            return
+        with self.registry.write() as session:
+            for node in self.nodes:
+                session.merge(TraceNode(name=node.name, primary=self.primary, seen_at=now))
+        self._registered = now
 
 
 def _pending(session: Session, now: datetime) -> list[int]:
