@@ -1,8 +1,8 @@
 """The secondaries each primary's live pass asks (``trace_node``), so that a serial is
 "live" only once every secondary of every primary serves it (two sites, decision 54).
 
-Revision ID: 0007_trace_nodes
-Revises: 0006_change_trace
+Revision ID: 0008_trace_nodes
+Revises: 0007_zones
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007_trace_nodes"
-down_revision = "0006_change_trace"
+revision = "0008_trace_nodes"
+down_revision = "0007_zones"
 branch_labels = None
 depends_on = None
 
