@@ -13,7 +13,7 @@ from tests.verify.conftest import ORIGIN, Case, Mutation, wire
 from tests.verify.test_corruption import FAULTS
 from tldsec.dnscore.types import RRType
 from tldsec.verify.report import Report
-from tldsec.verify.split import plan_parts
+from tldsec.verify.split import HEAD_BYTES, plan_parts
 
 
 def _verdicts(report: Report) -> dict[str, tuple[str, int, frozenset[str]]]:
@@ -64,6 +64,20 @@ def test_files_that_cannot_be_cut_are_not(tmp_path: Path, case: Case, change: ob
     path.write_text(change(case.signed.read_text()))
     assert plan_parts(path, ORIGIN, 300) is None
     assert plan_parts(case.signed, ORIGIN, 300) is not None
+
+
+def test_a_header_longer_than_the_planner_reads_is_read_whole_with_the_same_verdicts(
+    case: Case,
+) -> None:
+    # The planner reads the header with ``signedfile.skip_header`` from the first MiB:
+    # a longer header is the one file it no longer cuts; the verdicts are the same.
+    case.write()
+    case.signed.write_text("; padding\n" * (HEAD_BYTES // 10 + 1) + case.signed.read_text())
+    assert plan_parts(case.signed, ORIGIN, 300) is None
+    report = case.verify(parts=True, write=False)
+    assert report.meta["mode"] == "whole zone in one process, RRSIGs on every core"
+    assert report.passed, report.summary()
+    assert _verdicts(report) == _verdicts(case.verify(write=False))
 
 
 def test_an_unsigned_zone_not_grouped_by_owner_is_still_compared_exactly(case: Case) -> None:
