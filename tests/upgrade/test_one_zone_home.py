@@ -86,6 +86,18 @@ def test_the_registry_becomes_its_one_zones_with_every_registrar_accredited(
     assert hosts and all((z == 1) == (n == "example" or n.endswith(".example")) for n, z in hosts)
 
 
+def test_the_keys_become_its_one_zones_and_none_is_made(home: Path) -> None:
+    signer = home / "signer.db"
+    keys = "SELECT key_id, key_tag, role, public_key, published, active FROM signer_keys"
+    before = rows(signer, keys)
+    events = rows(signer, "SELECT count(*) FROM signer_key_events")
+    assert main(["db", "upgrade", "--home", str(home)]) == 0
+    assert rows(signer, keys) == before and len(before) >= 3
+    assert rows(signer, "SELECT count(*) FROM signer_key_events") == events
+    assert rows(signer, "SELECT DISTINCT zone_id FROM signer_keys") == [(1,)]
+    assert rows(signer, "SELECT id, origin FROM signer_meta") == [(1, manifest(ONE_ZONE)["origin"])]
+
+
 def test_status_shows_the_zone_as_it_was_left(
     upgraded: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

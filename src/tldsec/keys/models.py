@@ -1,10 +1,12 @@
 """The signer database's key tables (DPS 5.6: apart from the registry database).
 
 ``signer_keys`` holds one row per key with its facts (``keys/state.py``); the key tag
-is unique, which is the tag-collision rule enforced once more by the database.
-``signer_key_events`` is the append-only history of every transition, with its time,
-reason and actor (DPS 2.2, 4.4.1). ``signer_meta`` is one row naming the zone; every
-write locks it first, so two key managers never act on the same keys at once.
+is unique in its zone, which is the tag-collision rule enforced once more by the
+database. ``signer_key_events`` is the append-only history of every transition, with
+its time, reason and actor (DPS 2.2, 4.4.1). ``signer_meta`` is one row per zone (its
+``id`` the registry's zone id, decision 57); every write locks its zone's row first, so
+two key managers never act on the same keys at once. Every row names its zone
+(``zone_id``; the database's default is zone 1, a one-zone home's, decision 60).
 ``signer_foreign_keys`` holds the public DNSKEYs of an operator the zone is handed to
 (DPS 4.6, ``keys/transfer.py``).
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Integer, LargeBinary, String, Text
+from sqlalchemy import Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tldsec.db.types import UtcDateTime as UTCDateTime
@@ -21,7 +23,13 @@ from tldsec.keys.state import KeyEvent, KeyRecord, Role, Transition
 from tldsec.keys.transfer import ForeignKey
 from tldsec.policy import Algorithm
 
-META_ID = 1
+META_ID = 1  # the zone of a one-zone home (and of every row nobody named one for)
+
+
+def zone_id_column() -> Mapped[int]:
+    """``zone_id`` NOT NULL, zone 1 when a writer leaves it out (the database's default:
+    an insert that names no zone is the statement it was)."""
+    return mapped_column(Integer, server_default=str(META_ID))
 
 
 class SignerBase(DeclarativeBase):
@@ -32,6 +40,7 @@ class SignerMeta(SignerBase):
     """The zone this signer database belongs to; the row every writer locks."""
 
     __tablename__ = "signer_meta"
+    __table_args__ = (UniqueConstraint("origin", name="uq_signer_meta_origin"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     origin: Mapped[str] = mapped_column(String(255))
@@ -58,13 +67,18 @@ class KeyRow(SignerBase):
     """One key: identity, public half and the facts of its life."""
 
     __tablename__ = "signer_keys"
+    # RFC 4034 Appendix B: a key tag names a key within its zone (tag-collision rule).
+    __table_args__ = (
+        UniqueConstraint("zone_id", "key_tag", name="uq_signer_keys_zone_id_key_tag"),
+    )
 
     key_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    zone_id: Mapped[int] = zone_id_column()
     role: Mapped[str] = mapped_column(String(3))
     algorithm: Mapped[int] = mapped_column(Integer)
     bits: Mapped[int] = mapped_column(Integer)
     public_key: Mapped[bytes] = mapped_column(LargeBinary)
-    key_tag: Mapped[int] = mapped_column(Integer, unique=True)
+    key_tag: Mapped[int] = mapped_column(Integer)
     label: Mapped[str] = mapped_column(String(255), default="")
     created: Mapped[datetime] = mapped_column(UTCDateTime)
     published: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
@@ -143,6 +157,7 @@ class ForeignKeyRow(SignerBase):
     __tablename__ = "signer_foreign_keys"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    zone_id: Mapped[int] = zone_id_column()
     operator: Mapped[str] = mapped_column(String(255))
     flags: Mapped[int] = mapped_column(Integer)
     algorithm: Mapped[int] = mapped_column(Integer)
@@ -168,6 +183,7 @@ class KeyEventRow(SignerBase):
     __tablename__ = "signer_key_events"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    zone_id: Mapped[int] = zone_id_column()
     time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     event: Mapped[str] = mapped_column(String(40))
     # Not a foreign key: a discarded key (tag collision) has events but no key row.
