@@ -16,11 +16,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
+from tests.fixtures.epp import RunningServer, TlsFiles
 from tests.fixtures.homes import ONE_ZONE, built_until, copy_home, manifest
+from tests.fixtures.registry import RegistryWorld
 from tldsec.audit.schema import head_revision as audit_head_revision
 from tldsec.cli.main import main
 from tldsec.clock import FakeClock, SystemClock
+from tldsec.epp.server import ServerLimits
+from tldsec.registry.context import rules_from_settings
+from tldsec.registry.database import RegistryDatabase
+from tldsec.settings import load_settings
 
 
 @pytest.fixture
@@ -206,3 +213,34 @@ def test_db_upgrade_keeps_the_zone_serial_keys_and_log(
     assert "nothing changed and nothing is due" in capsys.readouterr().out
     assert (serial(home), keys()) == (before_serial, before_keys)
     assert (home / "zones" / "dist" / f"{before_serial}.zone").read_bytes() == signed
+
+
+def test_registrars_log_in_over_epp_with_their_old_passwords(
+    upgraded: Path, tls_files: TlsFiles
+) -> None:
+    """The registrars and their EPP passwords survive the upgrade: each logs in with the
+    manifest's password and finds its domains (RFC 5730 2.9.1.1, RFC 5731 3.1.2)."""
+    settings = load_settings(upgraded)
+    db = RegistryDatabase.from_url(settings.registry_db_url)
+    world = RegistryWorld(db, rules=rules_from_settings(settings))
+    server = RunningServer(world, tls_files, ServerLimits(workers=2, idle_timeout=20))
+    try:
+        with db.read() as s:
+            name = s.execute(text("SELECT name FROM domain ORDER BY name LIMIT 1")).scalar_one()
+        for client_id in manifest(ONE_ZONE)["registrars"]:
+            client = server.client()
+            try:
+                login = client.login(client_id, manifest(ONE_ZONE)["registrar_password"])
+                assert login.code == 1000, login.message
+                info = client.domain_info(name)
+                assert info.code == 1000, info.message
+                wrong = server.client()
+                try:
+                    assert wrong.login(client_id, "not-the-password").code == 2200
+                finally:
+                    wrong.close()
+            finally:
+                client.close()
+    finally:
+        server.stop()
+        db.dispose()
