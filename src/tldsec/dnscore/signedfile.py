@@ -54,6 +54,9 @@ def split_record(line: str) -> tuple[str, str, str, str] | None:
 OWNER_AFTER_NEWLINE = re.compile(rb"\n([^\t\n;$]*)\t")
 OWNER_LINE = re.compile(rb"(?m)^([^\t\n ;$][^\t\n ]*)[\t ]")
 FIRST_FIELD = re.compile(rb"[^\t \n]*")
+# The owner of any master-file line that writes one (not led by a blank: RFC 1035 5.1's
+# "same owner as before"; not a comment or a blank line).
+OWNER_WRITTEN = re.compile(rb"(?m)^[^\s;]\S*")
 # An RRSIG's expiration (RFC 4034 3.2: YYYYMMDDHHmmSS) on a signed line.
 RRSIG_EXPIRY = re.compile(rb"\tIN\tRRSIG\t[A-Za-z0-9]+ \d+ \d+ \d+ (\d{14}) ")
 RRSIG_MARK = b"\tIN\tRRSIG\t"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tldsec.dnscore.signedfile import (
+    OWNER_WRITTEN,
     header_directives,
     is_top_level,
     skip_header,
@@ -69,20 +70,11 @@ def plan_parts(path: Path, origin: str, part_bytes: int = PART_BYTES) -> Plan | 
         first = line.split(None, 1)[0].lower()
         if first not in (origin_b, b"@"):
             return None
-        apex_end = pos + len(line)
-        while True:
-            line = mm.readline()
-            if not line:
-                apex_end = size
+        apex_end = size
+        for m in OWNER_WRITTEN.finditer(mm, pos + len(line)):
+            if m.group().lower() not in (origin_b, b"@"):
+                apex_end = m.start()
                 break
-            if (
-                line[:1] not in (b" ", b"\t")
-                and line.strip()
-                and not line.startswith(b";")
-                and line.split(None, 1)[0].lower() not in (origin_b, b"@")
-            ):
-                break
-            apex_end = mm.tell()
         # Cut points: the first line of an owner one label below the apex.
         count = max(1, (size - pos) // part_bytes)
         cuts = [pos]
@@ -100,17 +92,11 @@ def plan_parts(path: Path, origin: str, part_bytes: int = PART_BYTES) -> Plan | 
 
 
 def _cut_after(mm: mmap.mmap, offset: int, suffix: bytes) -> int | None:
-    mm.seek(offset)
-    mm.readline()  # the rest of a line cut in the middle
+    start = mm.find(b"\n", offset)  # the rest of a line cut in the middle
     previous: bytes | None = None
-    while True:
-        start = mm.tell()
-        line = mm.readline()
-        if not line:
-            return None
-        if line[:1] in (b" ", b"\t", b";", b"\n", b"\r"):
-            continue  # same owner as the line before, or no record
-        owner = line.split(None, 1)[0].lower()
+    for m in OWNER_WRITTEN.finditer(mm, start + 1) if start >= 0 else ():
+        owner = m.group().lower()
         if previous is not None and owner != previous and is_top_level(owner, suffix):
-            return start
+            return m.start()
         previous = owner
+    return None
