@@ -37,7 +37,7 @@ from tldsec.registry.context import Actor
 from tldsec.registry.domain_update import DomainUpdate, update_domain
 from tldsec.registry.domains import DomainCreate, create_domain, delete_domain
 from tldsec.registry.hosts import HostAddr, create_host
-from tldsec.registry.models import Domain, DsRecord, Host, HostAddress, ZoneChange
+from tldsec.registry.models import ChangeTrace, Domain, DsRecord, Host, HostAddress, ZoneChange
 from tldsec.registry.reserved import ReservedNames
 from tldsec.registry.zonedigest import Tally
 from tldsec.settings import load_settings
@@ -460,3 +460,31 @@ def test_a_refused_zone_makes_the_next_build_read_its_names_again_then_in_full(
     assert info is not None and info.distrusted == 0
     registry.add_ds("dom4.example", ds_for(4))
     assert cycle.run().stats["incremental_build"] == 1
+
+
+def test_a_registrar_change_to_a_withheld_domain_is_traced_only_when_published(
+    cycle: Cycle, registry: Registry, home: Path
+) -> None:
+    """A registrar's DS change to a quarantined domain is not in the serial that withheld
+    it, so its trace never says "live" for a change that no secondary serves (decision
+    51); the serial that publishes the domain again carries it."""
+    assert cycle.run().outcome is Outcome.PUBLISHED
+    bad_algorithm(registry)  # dom3.example is withheld from now on
+    registry.add_ds("dom3.example", ds_for(103))  # its registrar's change, over EPP
+    registry.add_ds("dom1.example", ds_for(101))  # another domain's, published at once
+    second = cycle.run()
+    assert second.outcome is Outcome.PUBLISHED and second.stats["quarantined"] == 1
+
+    fix_algorithm(registry)
+    accept(home, "dom3.example")
+    third = cycle.run()
+    assert third.outcome is Outcome.PUBLISHED and third.stats["quarantined"] == 0
+    assert "dom3.example.\t86400\tIN\tDS\t10103 " in published(cycle)
+
+    with registry.db.read() as s:
+        traced = s.execute(
+            select(ZoneChange.name, ChangeTrace.serial)
+            .join(ChangeTrace, ChangeTrace.change_id == ZoneChange.id)
+            .where(ZoneChange.sv_trid == "test", ChangeTrace.serial >= second.serial)
+        ).all()
+    assert sorted(traced) == [("dom1.example", second.serial), ("dom3.example", third.serial)]

@@ -386,6 +386,8 @@ class Cycle(UnsignedMode, Safeguards):
             upto=change_id,
             unsettled=unsettled,
             late=set(before.unsettled) - unsettled if before is not None else (),
+            withheld={q.name for q in built.quarantined},
+            released={q.name for q in built.released},
         )
         run.marks.append(("built", self.clock.now()))
         if not reconciled.equal or digest is None or not digest.equal:

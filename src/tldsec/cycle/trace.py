@@ -32,12 +32,17 @@ SERIAL_TRACE = cast(Table, SerialTrace.__table__)
 @dataclass(frozen=True, slots=True)
 class Included:
     """The zone-change ids a build included: ``(after, upto]`` less ``unsettled`` (not yet
-    visible to the build), plus ``late`` (missed by an earlier build, seen by this one)."""
+    visible to the build), plus ``late`` (missed by an earlier build, seen by this one),
+    less the changes of objects the build ``withheld`` (zone.quarantine: their change is
+    not in this serial, so it must never be called live), plus the untraced changes of
+    objects ``released`` from quarantine (published at last, in this serial)."""
 
     after: int
     upto: int
     unsettled: Collection[int] = ()
     late: Collection[int] = ()
+    withheld: Collection[str] = ()
+    released: Collection[str] = ()
 
 
 def record(
@@ -62,6 +67,20 @@ def record(
                     if included.late
                     else in_range
                 )
+                if included.withheld:
+                    wanted = and_(wanted, CHANGE.c.name.not_in(list(included.withheld)))
+                if included.released:
+                    traced = select(CHANGE_TRACE.c.change_id).where(
+                        CHANGE_TRACE.c.change_id == CHANGE.c.id
+                    )
+                    wanted = or_(
+                        wanted,
+                        and_(
+                            CHANGE.c.name.in_(list(included.released)),
+                            CHANGE.c.id <= included.upto,
+                            ~traced.exists(),
+                        ),
+                    )
                 session.execute(
                     insert(CHANGE_TRACE).from_select(
                         ["change_id", "serial"],
