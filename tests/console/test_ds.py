@@ -6,20 +6,29 @@ from __future__ import annotations
 import html
 import json
 import re
+from pathlib import Path
 
 import dns.dnssec
 import dns.name
 import dns.rdata
 from dns.dnssectypes import DSDigest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.console.conftest import DOMAIN, PASSWORD, ConsoleWorld
 from tests.fixtures.epp import RunningServer, TlsFiles
+from tldsec.audit.adapters import registry_recorder
+from tldsec.audit.log import AuditLog
+from tldsec.audit.query import iter_entries
+from tldsec.audit.schema import upgrade
+from tldsec.console.actions import DsChanger
+from tldsec.console.sessions import ConsoleSession
 from tldsec.cycle.trace import Included, record
+from tldsec.db.base import make_engine
 from tldsec.epp.server import ServerLimits
 from tldsec.registry.domains import DomainCreate, create_domain
 from tldsec.registry.ds_rules import DsData
 from tldsec.registry.models import HistoryEntry, SerialTrace, ZoneChange
+from tldsec.registry.passwords import fast_hasher
 
 # A P-256 KSK (flags 257) from RFC 6605 6.1's example; its DS for child.example. is
 # computed by dnspython below, independently of the console's code path.
@@ -277,3 +286,35 @@ def test_live_state_follows_the_cycle_and_the_distribution(console_world: Consol
         "live</span>: serial 2024030101, which includes it, is served by every secondary "
         f"since {at:%Y-%m-%d %H:%M:%S} UTC"
     ) in page
+
+
+def test_a_console_ds_change_is_one_append_of_the_audit_log(
+    console_world: ConsoleWorld, tmp_path: Path
+) -> None:
+    """As over EPP (decision 56): a change's entries (received, changed, accepted; or
+    received and rejected) are held and written in one audit transaction, as the person
+    with the source address; they were three appends (two for a refusal)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    upgrade(engine)
+    commits: list[str] = []
+    event.listen(engine, "commit", lambda _conn: commits.append("audit"))
+    world = console_world.world
+    log = AuditLog(engine, world.clock, signer=None)
+    changer = DsChanger(world.db, world.rules, fast_hasher(), world.clock, registry_recorder(log))
+    who = ConsoleSession("alpha", world.actors["alpha"].registrar_id, "alice", "192.0.2.7",
+                         "csrf", world.clock.now())  # fmt: skip
+    try:
+        assert changer.change(who, DOMAIN, add=(GOOD,)).refusal is None
+        assert commits == ["audit"]
+        commits.clear()
+        refused = changer.change(who, DOMAIN, add=(DsData.of(1, 13, 1, "AB" * 20),))
+        assert refused.refusal is not None and refused.refusal.code == 2306
+        assert commits == ["audit"]
+        entries = [e for e in iter_entries(engine) if e.event.startswith("ds.")]
+        assert [e.event for e in entries] == [
+            "ds.received", "ds.changed", "ds.accepted", "ds.received", "ds.rejected",
+        ]  # fmt: skip
+        assert {e.actor for e in entries} == {"registrar:alpha/alice"}
+        assert {e.details["source"] for e in entries} == {"192.0.2.7"}
+    finally:
+        engine.dispose()

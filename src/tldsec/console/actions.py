@@ -3,13 +3,17 @@
 reported with the EPP result code and messages (``epp.errors.from_registry_error``).
 
 Every change is audited as the person (``registrar:ID/user``) with the source address;
-if the registry's transaction fails after an entry was written, the audit log says the
-change did not happen (``AuditTrail.not_committed``).
+as over EPP (decision 56), a change's entries (received, changed, accepted; or received
+and rejected) are held and written in one append of the audit log, just before the
+registry's COMMIT; if that transaction then fails, the audit log says the change did
+not happen (``AuditTrail.not_committed``).
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,6 +32,8 @@ from tldsec.registry.domain_update import DomainUpdate, update_domain
 from tldsec.registry.ds_rules import DsData, Violation
 from tldsec.registry.ds_update import DsUpdate, update_ds
 from tldsec.registry.models import ZoneChange
+
+log = logging.getLogger("tldsec.console")
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +74,8 @@ class DsChanger:
     ) -> Outcome:
         """Apply one DS change to ``domain`` as ``who``; never raises a registry refusal."""
 
-        def as_person(event: str, *, actor: str, **details: object) -> None:
-            self.audit(event, actor=who.actor, source=who.source, channel="console", **details)
-
-        trail = AuditTrail(as_person)
+        as_person = _AsPerson(self.audit, who)
+        trail = AuditTrail(as_person, hold=True)
         tx = Tx(
             actor=Actor(who.client_id, who.registrar_id),
             now=self.clock.now(),
@@ -103,10 +107,11 @@ class DsChanger:
                 change_id = session.scalar(
                     select(func.max(ZoneChange.id)).where(ZoneChange.name == domain)
                 )
+                trail.flush()  # one append, before the COMMIT
         except RegistryError as exc:
             trail.not_committed("console ds change", tx.sv_trid)
             refusal = refusal_of(exc)
-            as_person(
+            trail(
                 "ds.rejected",
                 actor=who.actor,
                 domain=domain,
@@ -115,11 +120,45 @@ class DsChanger:
                 rules=[str(getattr(v, "rule", v)) for v in getattr(exc, "violations", ())],
                 reason=str(exc),
             )
+            _flush_attempts(trail, tx.sv_trid)
             return Outcome(refusal=refusal, sv_trid=tx.sv_trid)
         except BaseException:
             trail.not_committed("console ds change", tx.sv_trid)
+            _flush_attempts(trail, tx.sv_trid)
             raise
         return Outcome(change_id=change_id, at=tx.now, sv_trid=tx.sv_trid, added=add)
+
+
+@dataclass(frozen=True, slots=True)
+class _AsPerson:
+    """The audit recorder of one person's change: the person, the source address and the
+    channel on every entry; ``record_many`` when the log has it (one append)."""
+
+    audit: AuditRecorder
+    who: ConsoleSession
+
+    def __call__(self, event: str, *, actor: str, **details: object) -> None:
+        self.audit(event, actor=self.who.actor, **self._details(details))
+
+    def record_many(self, events: Sequence[tuple[str, str, Mapping[str, object]]]) -> None:
+        many = getattr(self.audit, "record_many", None)
+        if many is None:
+            for event, actor, details in events:
+                self(event, actor=actor, **details)
+            return
+        many([(event, self.who.actor, self._details(d)) for event, _, d in events])
+
+    def _details(self, details: Mapping[str, object]) -> dict[str, object]:
+        return {**details, "source": self.who.source, "channel": "console"}
+
+
+def _flush_attempts(trail: AuditTrail, sv_trid: str) -> None:
+    """Write a refused change's held attempts (received, rejected) in one append; a
+    failure is logged: the person sees the refusal either way."""
+    try:
+        trail.flush()
+    except Exception:
+        log.exception("console DS change %s refused; its audit entries failed", sv_trid)
 
 
 def refusal_of(exc: RegistryError) -> Refusal:
