@@ -97,3 +97,55 @@ def test_host_and_port_forms() -> None:
     assert parse_hostport("192.0.2.1:5300") == ("192.0.2.1", 5300)
     assert parse_hostport("[::1]:54") == ("::1", 54)
     assert parse_hostport("::1") == ("::1", 53)
+
+
+def test_a_secondary_names_the_zones_it_serves(tmp_path: Path) -> None:
+    """Decision 63: ``zones`` limits a secondary (its ACL, its key) to those zones;
+    without it, a secondary serves every zone of the home, as a one-zone home's does."""
+    settings = distribute_from_dict(
+        {
+            "tsig_keys": {"ns1": {"secret": SECRET}, "ns2": {"secret": SECRET}},
+            "secondaries": [
+                {"name": "ns1", "allow": ["192.0.2.1"], "tsig_key": "ns1", "zones": ["Example"]},
+                {"name": "ns2", "allow": ["192.0.2.2"], "tsig_key": "ns2", "zones": ["shop."]},
+                {"name": "ns3", "allow": ["192.0.2.3"]},
+            ],
+        },
+        tmp_path,
+        source="test",
+        origins=["example.", "shop."],
+    )
+    ns1, ns2, ns3 = settings.secondaries
+    assert ns1.zones == frozenset({"example."})
+    assert ns1.serves("EXAMPLE.") and not ns1.serves("shop.")
+    assert ns2.serves("shop") and not ns2.serves("example.")
+    assert ns3.zones is None and ns3.serves("example.") and ns3.serves("shop.")
+
+
+@pytest.mark.parametrize(
+    ("zones", "message"),
+    [
+        (
+            ["shop"],
+            r"secondaries\]\] #1 \(ns1\): zones names shop\., not a zone of this home "
+            r"\(it serves example\.\)",
+        ),
+        ([], r"secondaries\]\] #1 \(ns1\): zones = \[\] serves no zone"),
+    ],
+)
+def test_a_zone_the_home_does_not_serve_is_refused(
+    tmp_path: Path, zones: list[str], message: str
+) -> None:
+    table = {"secondaries": [{"name": "ns1", "allow": ["192.0.2.1"], "zones": zones}]}
+    with pytest.raises(ConfigError, match=message):
+        distribute_from_dict(table, tmp_path, source="test", origins=["example."])
+
+
+def test_the_zones_of_the_settings_are_the_zones_checked(tmp_path: Path) -> None:
+    (tmp_path / "tldsec.toml").write_text(
+        '[zones.example]\n[zones.shop]\n[[distribute.secondaries]]\nname = "ns1"\n'
+        'allow = ["127.0.0.1"]\nzones = ["shop", "other"]\n',
+        "utf-8",
+    )
+    with pytest.raises(ConfigError, match=r"zones names other\., not a zone of this home"):
+        load_distribute_settings(load_settings(tmp_path))

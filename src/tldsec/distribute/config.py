@@ -14,6 +14,7 @@
     allow = ["192.0.2.1", "2001:db8::/64"]    # source addresses allowed to transfer
     notify = ["192.0.2.1:53"]                 # where NOTIFY goes (RFC 1996)
     tsig_key = "ns1"                          # transfers must be signed with it (RFC 8945)
+    zones = ["example."]                      # the zones it may transfer (default: all)
 
     [distribute.tsig_keys.ns1]
     algorithm = "hmac-sha256"
@@ -22,6 +23,11 @@
 Without a ``[distribute]`` table (the embedded default) the primary listens on
 127.0.0.1:5300 and allows transfers from 127.0.0.1 and ::1 without TSIG, with nobody
 to notify.
+
+A home of several zones (decision 63) gives each zone its own secondaries by their
+``zones``: a secondary is allowed, notified and held to its TSIG key for those zones
+only, so each zone's ACL and key are those of the secondaries that name it. A name in
+``zones`` that is not one of the home's zones is refused when the settings are read.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -90,6 +97,11 @@ class Secondary:
     allow: tuple[Network, ...]
     notify: tuple[tuple[str, int], ...] = ()
     tsig_key: str | None = None
+    zones: frozenset[str] | None = None  # origins (lower case, final dot); None: all
+
+    def serves(self, origin: str) -> bool:
+        """Whether this secondary takes ``origin`` (every zone without ``zones``)."""
+        return self.zones is None or _origin(origin) in self.zones
 
     def allows(self, address: str) -> bool:
         try:
@@ -153,23 +165,30 @@ def parse_hostport(value: str, default_port: int = 53) -> tuple[str, int]:
 
 
 def load_distribute_settings(settings: Settings) -> DistributeSettings:
-    """The ``[distribute]`` table of the settings (the embedded defaults without one)."""
-    return distribute_from_table(settings.config.distribute, settings.home)
+    """The ``[distribute]`` table of the settings (the embedded defaults without one);
+    the secondaries' ``zones`` are checked against the home's zones."""
+    return distribute_from_table(settings.config.distribute, settings.home, settings.zones)
 
 
-def distribute_from_dict(table: dict[str, Any], home: Path, *, source: str) -> DistributeSettings:
+def distribute_from_dict(
+    table: dict[str, Any], home: Path, *, source: str, origins: Iterable[str] | None = None
+) -> DistributeSettings:
     """Check a parsed ``[distribute]`` table and convert it."""
     return distribute_from_table(
-        read_table(DistributeTable, table, table="distribute", source=source), home
+        read_table(DistributeTable, table, table="distribute", source=source), home, origins
     )
 
 
-def distribute_from_table(table: DistributeTable, home: Path) -> DistributeSettings:
-    """Convert a checked ``[distribute]`` table: addresses, networks and TSIG secrets."""
+def distribute_from_table(
+    table: DistributeTable, home: Path, origins: Iterable[str] | None = None
+) -> DistributeSettings:
+    """Convert a checked ``[distribute]`` table: addresses, networks and TSIG secrets.
+    With ``origins`` (the home's zones), a secondary's ``zones`` must be among them."""
     parse_hostport(table.listen)
     keys = _tsig_keys(table.tsig_keys, home)
+    known = None if origins is None else tuple(_origin(o) for o in origins)
     secondaries = (
-        _secondaries(table.secondaries, {k.name for k in keys})
+        _secondaries(table.secondaries, {k.name for k in keys}, known)
         if table.secondaries is not None
         else DEFAULT_SECONDARIES
     )
@@ -215,10 +234,17 @@ def _tsig_keys(raw: dict[str, TsigKeyTable], home: Path) -> tuple[TsigKey, ...]:
     return tuple(keys)
 
 
-def _secondaries(raw: tuple[SecondaryTable, ...], key_names: set[str]) -> tuple[Secondary, ...]:
+def _origin(name: str) -> str:
+    """``Example`` -> ``example.``: a zone's origin as the secondaries' ``zones`` hold it."""
+    return name.strip().lower().rstrip(".") + "."
+
+
+def _secondaries(
+    raw: tuple[SecondaryTable, ...], key_names: set[str], known: tuple[str, ...] | None
+) -> tuple[Secondary, ...]:
     out: list[Secondary] = []
     for i, spec in enumerate(raw):
-        where = f"[[distribute.secondaries]] #{i + 1}"
+        where = f"[[distribute.secondaries]] #{i + 1}" + (f" ({spec.name})" if spec.name else "")
         try:
             networks = tuple(ipaddress.ip_network(a, strict=False) for a in spec.allow)
         except ValueError as exc:
@@ -233,6 +259,25 @@ def _secondaries(raw: tuple[SecondaryTable, ...], key_names: set[str]) -> tuple[
                 allow=networks,
                 notify=tuple(parse_hostport(n) for n in spec.notify),
                 tsig_key=spec.tsig_key,
+                zones=_zones(spec.zones, known, where),
             )
         )
     return tuple(out)
+
+
+def _zones(
+    names: tuple[str, ...] | None, known: tuple[str, ...] | None, where: str
+) -> frozenset[str] | None:
+    if names is None:
+        return None
+    if not names:
+        raise ConfigError(f"{where}: zones = [] serves no zone; name its zones or leave it out")
+    zones = frozenset(_origin(n) for n in names)
+    if known is not None:
+        unknown = sorted(zones.difference(known))
+        if unknown:
+            raise ConfigError(
+                f"{where}: zones names {', '.join(unknown)}, not a zone of this home "
+                f"(it serves {', '.join(known)})"
+            )
+    return zones

@@ -249,6 +249,7 @@ class SecondaryTable:
     allow: tuple[str, ...] = ()
     notify: tuple[str, ...] = ()
     tsig_key: str | None = None
+    zones: tuple[str, ...] | None = None  # the zones it serves (origins); None: all
 
 
 @dataclass(frozen=True, slots=True)
