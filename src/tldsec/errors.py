@@ -39,6 +39,7 @@ class docstring is its default message.
         ├── ObjectNotFound          no such domain, host, contact or message
         ├── ObjectExists            the name or id is already registered
         ├── NotSponsor              only the sponsoring registrar may do this
+        ├── NotAccredited           the registrar is not accredited for the name's zone
         ├── AuthenticationFailed    wrong registrar credentials or certificate
         ├── InvalidAuthInfo         wrong authInfo for the object
         ├── StatusProhibits         a status of the object forbids the operation
@@ -257,6 +258,10 @@ class ObjectExists(RegistryError):
 
 class NotSponsor(RegistryError):
     """Only the sponsoring registrar may act on this object (DPS 3.2, 3.5.3)."""
+
+
+class NotAccredited(RegistryError):
+    """The registrar is not accredited for this zone (decision 57: EPP 2201)."""
 
 
 class AuthenticationFailed(RegistryError):

@@ -149,3 +149,36 @@ def test_epp_serve_runs_until_sigterm(home: Path, tmp_path: Path) -> None:
             server.wait()
         if server.stdout is not None:
             server.stdout.close()
+
+
+def test_registrar_accredit_and_revoke(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``tldsec registrar accredit|revoke ID ZONE``: audited as the operator's, each entry
+    naming its zone (decisions 57, 58); a zone the registry does not serve is named."""
+    import sqlite3
+
+    assert run("db", "upgrade", "--create", "--home", str(home)) == 0
+    pw = str(tmp_path / "pw")
+    assert run("registrar", "add", "alpha", "--password-file", pw, "--home", str(home)) == 0
+    with sqlite3.connect(home / "registry.db") as conn:  # until 'tldsec zone add' (piece 3)
+        conn.execute("INSERT INTO zone (origin, added_at) VALUES ('shop.', '2026-01-01 00:00')")
+    capsys.readouterr()
+    h = ("--home", str(home))
+    assert run("registrar", "accredit", "alpha", "shop", "--from", "2026-02-01", *h) == 0
+    assert "alpha accredited for shop. from 2026-02-01T00:00:00+00:00" in capsys.readouterr().out
+    assert run("registrar", "accredit", "alpha", "shop.", *h) == 1
+    assert "already accredited for shop." in capsys.readouterr().err
+    assert run("registrar", "accredit", "alpha", "org.", *h) == 1
+    assert "no zone org. (its zones: example., shop.)" in capsys.readouterr().err
+    assert run("registrar", "revoke", "alpha", "shop.", "--at", "2026-03-01T09:00+09:00", *h) == 0
+    assert "ends 2026-03-01T00:00:00+00:00" in capsys.readouterr().out
+    assert run("registrar", "revoke", "alpha", "shop.", *h) == 1
+    assert "not accredited for shop." in capsys.readouterr().err
+    entries = [
+        e for e in audit_events(home, tmp_path, "registrar.") if e["event"] != "registrar.created"
+    ]
+    assert [(e["event"], e["zone"], e["actor"]) for e in entries] == [
+        ("registrar.accredited", "shop.", operator_actor()),
+        ("registrar.accreditation_revoked", "shop.", operator_actor()),
+    ]

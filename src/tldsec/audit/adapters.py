@@ -27,6 +27,8 @@ REGISTRY_EVENTS: dict[str, tuple[EventType, dict[str, Any]]] = {
     "registrar.passwd": (EventType.REGISTRAR_CREDENTIALS_CHANGED, {"what": "password"}),
     "registrar.cert": (EventType.REGISTRAR_CREDENTIALS_CHANGED, {"what": "certificate"}),
     "registrar.allow": (EventType.REGISTRAR_CREDENTIALS_CHANGED, {"what": "allowed networks"}),
+    "registrar.accredit": (EventType.REGISTRAR_ACCREDITED, {}),
+    "registrar.revoke": (EventType.REGISTRAR_ACCREDITATION_REVOKED, {}),
     "registrar.totp": (EventType.REGISTRAR_CREDENTIALS_CHANGED, {"what": "console TOTP"}),
     "console.login": (EventType.ACCESS_LOGIN, {"channel": "console"}),
     "console.login.failed": (EventType.ACCESS_LOGIN_FAILED, {"channel": "console"}),

@@ -145,6 +145,8 @@ class EventType(StrEnum):
     ROLE_REVOKED = "role.revoked"
     REGISTRAR_CREATED = "registrar.created"
     REGISTRAR_CREDENTIALS_CHANGED = "registrar.credentials_changed"
+    REGISTRAR_ACCREDITED = "registrar.accredited"
+    REGISTRAR_ACCREDITATION_REVOKED = "registrar.accreditation_revoked"
     CEREMONY_STARTED = "ceremony.started"
     CEREMONY_APPROVED = "ceremony.approved"
     CEREMONY_COMPLETED = "ceremony.completed"
@@ -372,6 +374,12 @@ CATALOGUE: dict[EventType, EventInfo] = {
     ),
     EventType.REGISTRAR_CREDENTIALS_CHANGED: EventInfo(
         _C.PERSONNEL, _L.NOTICE, "a registrar's password or client certificate changed"
+    ),
+    EventType.REGISTRAR_ACCREDITED: EventInfo(
+        _C.PERSONNEL, _L.NOTICE, "a registrar was accredited for a zone (decision 57)"
+    ),
+    EventType.REGISTRAR_ACCREDITATION_REVOKED: EventInfo(
+        _C.PERSONNEL, _L.NOTICE, "a registrar's accreditation for a zone was revoked"
     ),
     EventType.CEREMONY_STARTED: EventInfo(
         _C.PERSONNEL, _L.NOTICE, "a key ceremony began (DPS 4.2.2)"

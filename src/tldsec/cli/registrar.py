@@ -1,5 +1,5 @@
-"""``tldsec registrar``: add, list, passwd, cert, allow, totp — the registry operator's
-registrar accounts.
+"""``tldsec registrar``: add, list, passwd, cert, allow, totp, accredit, revoke — the
+registry operator's registrar accounts and their accreditations per zone (decision 57).
 
 Every change is recorded in the audit log with the operator (``person:<login>``) as actor
 (DPS 4.4.1); a change whose commit fails is retracted there
@@ -12,6 +12,7 @@ import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from tldsec.cli.common import add_home_argument, operator_actor, settings_from_a
 from tldsec.clock import SystemClock
 from tldsec.epp.tls import fingerprint
 from tldsec.errors import ConfigError
-from tldsec.registry import registrars
+from tldsec.registry import accreditation, registrars
 from tldsec.registry.audit import AuditTrail
 from tldsec.registry.context import Actor, Tx, rules_from_settings
 from tldsec.registry.database import RegistryDatabase
@@ -85,7 +86,29 @@ def register(sub: Any) -> None:
     )
     totp.set_defaults(handler=_totp)
 
-    for parser in (add, listing, passwd, cert, allow, totp):
+    accredit = actions.add_parser(
+        "accredit", help="accredit a registrar for a zone (its EPP commands there are allowed)"
+    )
+    accredit.add_argument("client_id", metavar="ID")
+    accredit.add_argument("zone", metavar="ZONE", help="the zone's origin, e.g. shop.")
+    accredit.add_argument(
+        "--from", dest="since", type=_instant, metavar="DATE",
+        help="from this date or instant (ISO 8601, UTC unless it says; default: now)",
+    )  # fmt: skip
+    accredit.set_defaults(handler=_accredit)
+
+    revoke = actions.add_parser(
+        "revoke", help="end a registrar's accreditation for a zone (its domains stay)"
+    )
+    revoke.add_argument("client_id", metavar="ID")
+    revoke.add_argument("zone", metavar="ZONE", help="the zone's origin, e.g. shop.")
+    revoke.add_argument(
+        "--at", type=_instant, metavar="DATE",
+        help="at this date or instant (ISO 8601, UTC unless it says; default: now)",
+    )  # fmt: skip
+    revoke.set_defaults(handler=_revoke)
+
+    for parser in (add, listing, passwd, cert, allow, totp, accredit, revoke):
         add_home_argument(parser)
 
 
@@ -229,6 +252,32 @@ def _cert(args: argparse.Namespace) -> int:
         f"{args.client_id}: "
         + (f"certificate {value} pinned" if value else "no pinned certificate")
     )
+    return 0
+
+
+def _instant(text: str) -> datetime:
+    """``2027-01-01`` (midnight UTC) or ``2027-01-01T12:00:00+09:00``."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 date or time") from exc
+    return value.astimezone(UTC) if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _accredit(args: argparse.Namespace) -> int:
+    with _unit_of_work(args, "accredit") as (session, tx):
+        row = accreditation.accredit(session, tx, args.client_id, args.zone, args.since)
+        zone = accreditation.zone_named(session, args.zone).origin
+    print(f"{args.client_id} accredited for {zone} from {row.accredited_at.isoformat()}")
+    return 0
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    with _unit_of_work(args, "revoke") as (session, tx):
+        row = accreditation.revoke(session, tx, args.client_id, args.zone, args.at)
+        zone = accreditation.zone_named(session, args.zone).origin
+        assert row.revoked_at is not None
+    print(f"{args.client_id}'s accreditation for {zone} ends {row.revoked_at.isoformat()}")
     return 0
 
 

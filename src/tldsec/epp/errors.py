@@ -294,6 +294,7 @@ _REGISTRY_CODES: dict[type[reg.RegistryError], ResultCode] = {
     reg.ObjectNotFound: ResultCode.OBJECT_DOES_NOT_EXIST,
     reg.ObjectExists: ResultCode.OBJECT_EXISTS,
     reg.NotSponsor: ResultCode.AUTHORIZATION_ERROR,
+    reg.NotAccredited: ResultCode.AUTHORIZATION_ERROR,
     reg.AuthenticationFailed: ResultCode.AUTHENTICATION_ERROR,
     reg.InvalidAuthInfo: ResultCode.INVALID_AUTHORIZATION_INFO,
     reg.StatusProhibits: ResultCode.OBJECT_STATUS_PROHIBITS_OPERATION,

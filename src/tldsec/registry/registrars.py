@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from tldsec.errors import AuthenticationFailed, InvalidValue, ObjectExists, ObjectNotFound
 from tldsec.registry import history
+from tldsec.registry.accreditation import accredit_for_the_only_zone
 from tldsec.registry.context import Actor, Tx
 from tldsec.registry.models import Registrar
 from tldsec.registry.passwords import verify
@@ -91,6 +92,7 @@ def add_registrar(
         session.flush()
     except IntegrityError as exc:
         raise ObjectExists(f"registrar {client_id!r} already exists") from exc
+    accredit_for_the_only_zone(session, registrar.id, tx.now)
     history.record(session, tx, "registrar", client_id, "create", {"email": email, "cert": fp})
     tx.audit("registrar.add", actor=tx.actor.client_id, registrar=client_id, cert=fp)
     return _view(registrar)
