@@ -120,8 +120,9 @@ class KeyRow(SignerBase):
         )
 
     @classmethod
-    def from_record(cls, record: KeyRecord) -> KeyRow:
+    def from_record(cls, record: KeyRecord, zone_id: int = META_ID) -> KeyRow:
         row = cls(
+            zone_id=zone_id,
             key_id=record.key_id,
             role=str(record.role),
             algorithm=int(record.algorithm),

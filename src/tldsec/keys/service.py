@@ -105,7 +105,7 @@ class HistoryEntry:
 
 
 class KeyManager:
-    """The zone's keys: read their state, plan and carry out their transitions."""
+    """One zone's keys: read their state, plan and carry out their transitions."""
 
     def __init__(
         self,
@@ -120,7 +120,11 @@ class KeyManager:
         actor: str = DEFAULT_ACTOR,
         backup: Backup | None = None,
         gates: Callable[[], Sequence[Gate]] | None = None,
+        zone_id: int = META_ID,
     ) -> None:
+        # The zone's row in signer_meta (the registry's zone id, decision 57); every
+        # query below reads and writes that zone's rows only. Default: a one-zone home's.
+        self.zone_id = zone_id
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._keystore = keystore
         self.policy = policy
@@ -150,15 +154,19 @@ class KeyManager:
         """Every key of the zone, ever, oldest first."""
         with self._read() as session:
             self._check_meta(session)
-            return _load(session)
+            return _load(session, self.zone_id)
 
     def history(self, key_ref: str | None = None) -> list[HistoryEntry]:
         """Every recorded transition (of one key if ``key_ref``), oldest first."""
         with self._read() as session:
             self._check_meta(session)
-            query = select(KeyEventRow).order_by(KeyEventRow.time, KeyEventRow.id)
+            query = (
+                select(KeyEventRow)
+                .where(KeyEventRow.zone_id == self.zone_id)
+                .order_by(KeyEventRow.time, KeyEventRow.id)
+            )
             if key_ref is not None:
-                key = rollover.find_key(_load(session), key_ref)
+                key = rollover.find_key(_load(session, self.zone_id), key_ref)
                 query = query.where(KeyEventRow.key_id == key.key_id)
             return [HistoryEntry(r.to_transition(), r.actor) for r in session.scalars(query)]
 
@@ -167,7 +175,7 @@ class KeyManager:
         none once the zone was handed over to another operator and our role ended."""
         at = now or self._clock.now()
         with self._read() as session:
-            tr = transfer_service.load(session) if self._check_meta(session) else None
+            tr = transfer_service.load(session, self.zone_id) if self._check_meta(session) else None
         if tr is not None and tr.ended is not None and tr.ended <= at:
             return Plan(now=at, steps=())
         insecure = self.going_insecure()
@@ -208,7 +216,7 @@ class KeyManager:
         at = now or self._clock.now()
         with self._read() as session:
             self._check_meta(session)
-            keys, tr = _load(session), transfer_service.load(session)
+            keys, tr = _load(session, self.zone_id), transfer_service.load(session, self.zone_id)
         if tr is not None and tr.ended is not None and tr.ended <= at:
             raise TransferRefused(
                 f"the zone was handed over to {tr.operator} and our role ended at "
@@ -221,7 +229,9 @@ class KeyManager:
     def transfer(self) -> Transfer | None:
         """The operator transfer under way or ended (keys/transfer.py); None if none."""
         with self._read() as session:
-            return transfer_service.load(session) if self._check_meta(session) else None
+            return (
+                transfer_service.load(session, self.zone_id) if self._check_meta(session) else None
+            )
 
     def handed_over(self, now: datetime | None = None) -> Transfer | None:
         """The operator transfer whose end (our role's) was reached by ``now``; None while
@@ -229,7 +239,7 @@ class KeyManager:
         zone is another operator's: a state, not a failure, for the cycle and serve."""
         at = now or self._clock.now()
         with self._read() as session:
-            tr = transfer_service.load(session) if self._check_meta(session) else None
+            tr = transfer_service.load(session, self.zone_id) if self._check_meta(session) else None
         if tr is None or tr.ended is None or tr.ended > at:
             return None
         return tr
@@ -239,7 +249,7 @@ class KeyManager:
         at = now or self._clock.now()
         with self._read() as session:
             self._check_meta(session)
-            keys, tr = _load(session), transfer_service.load(session)
+            keys, tr = _load(session, self.zone_id), transfer_service.load(session, self.zone_id)
         return tr is not None and transfer.after_handover(tr, keys, self.timing, at)[1]
 
     def transfer_step_due(self, now: datetime | None = None) -> str | None:
@@ -248,7 +258,7 @@ class KeyManager:
         at = now or self._clock.now()
         with self._read() as session:
             self._check_meta(session)
-            keys, tr = _load(session), transfer_service.load(session)
+            keys, tr = _load(session, self.zone_id), transfer_service.load(session, self.zone_id)
         if tr is None:
             return None
         return transfer.due_after_handover(tr, keys, self.timing, at)
@@ -608,9 +618,9 @@ class KeyManager:
 
     def _transfer_gates(self) -> tuple[Gate, ...]:
         with self._read() as session:
-            if session.get(SignerMeta, META_ID) is None:
+            if session.get(SignerMeta, self.zone_id) is None:
                 return ()
-            tr = transfer_service.load(session)
+            tr = transfer_service.load(session, self.zone_id)
         if tr is None or tr.ended is not None:
             return ()
         return (transfer.hold_gate(tr),)
@@ -627,7 +637,7 @@ class KeyManager:
             raise KeyManagementError(f"the signer database failed: {exc}") from exc
 
     def _check_meta(self, session: Session) -> SignerMeta | None:
-        meta = session.get(SignerMeta, META_ID)
+        meta = session.get(SignerMeta, self.zone_id)
         if meta is not None and meta.origin != self.origin:
             raise ConfigError(
                 f"the signer database belongs to zone {meta.origin}, not {self.origin}"
@@ -648,7 +658,7 @@ class KeyManager:
                 # lock, on PostgreSQL the row lock; concurrent writers queue here.
                 session.execute(
                     update(SignerMeta)
-                    .where(SignerMeta.id == META_ID)
+                    .where(SignerMeta.id == self.zone_id)
                     .values(writes=SignerMeta.writes + 1)
                 )
                 meta = self._check_meta(session)
@@ -657,12 +667,13 @@ class KeyManager:
                         raise KeyManagementError(
                             "the signer database has no keys yet: run 'tldsec init' first"
                         )
-                    meta = SignerMeta(id=META_ID, origin=self.origin, created=now, writes=1)
+                    meta = SignerMeta(id=self.zone_id, origin=self.origin, created=now, writes=1)
                     session.add(meta)
                 self._insecure = meta.insecure_requested
                 self._unsigned = meta.unsigned_since
                 self._handed_over_end = meta.transfer_ended
-                rows = {r.key_id: r for r in session.scalars(select(KeyRow))}
+                zone_keys = select(KeyRow).where(KeyRow.zone_id == self.zone_id)
+                rows = {r.key_id: r for r in session.scalars(zone_keys)}
                 before = _sorted(r.to_record() for r in rows.values())
                 outcome = op(before, now)
                 if meta_change is not None:
@@ -695,12 +706,13 @@ class KeyManager:
         for record in outcome.keys:
             row = rows.get(record.key_id)
             if row is None:
-                session.add(KeyRow.from_record(record))
+                session.add(KeyRow.from_record(record, self.zone_id))
             elif row.to_record() != record:
                 row.update_facts(record)
         for tr in outcome.transitions:
             session.add(
                 KeyEventRow(
+                    zone_id=self.zone_id,
                     time=tr.time,
                     event=str(tr.event),
                     key_id=tr.key_id,
@@ -742,5 +754,6 @@ def _sorted(records: Iterable[KeyRecord]) -> tuple[KeyRecord, ...]:
     return tuple(sorted(records, key=lambda k: (k.created, k.key_id)))
 
 
-def _load(session: Session) -> tuple[KeyRecord, ...]:
-    return _sorted(r.to_record() for r in session.scalars(select(KeyRow)))
+def _load(session: Session, zone_id: int) -> tuple[KeyRecord, ...]:
+    query = select(KeyRow).where(KeyRow.zone_id == zone_id)
+    return _sorted(r.to_record() for r in session.scalars(query))

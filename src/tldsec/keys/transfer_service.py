@@ -31,12 +31,14 @@ if TYPE_CHECKING:
 DNSKEY = 48
 
 
-def load(session: Session) -> Transfer | None:
-    """The transfer under way (or ended), read in ``session``; None if there is none."""
-    meta = session.get(SignerMeta, META_ID)
+def load(session: Session, zone_id: int = META_ID) -> Transfer | None:
+    """The zone's transfer under way (or ended), read in ``session``; None if none."""
+    meta = session.get(SignerMeta, zone_id)
     if meta is None or meta.transfer_started is None:
         return None
-    rows = session.scalars(select(ForeignKeyRow).order_by(ForeignKeyRow.id))
+    rows = session.scalars(
+        select(ForeignKeyRow).where(ForeignKeyRow.zone_id == zone_id).order_by(ForeignKeyRow.id)
+    )
     return Transfer(
         operator=meta.transfer_operator or "",
         started=meta.transfer_started,
@@ -70,7 +72,7 @@ class TransferManager:
     def current(self) -> Transfer | None:
         with self.keys._read() as session:
             self.keys._check_meta(session)
-            return load(session)
+            return load(session, self.keys.zone_id)
 
     def status(self, now: datetime | None = None) -> list[TransferStep]:
         tr = self.current()
@@ -116,14 +118,15 @@ class TransferManager:
 
         def change(meta: SignerMeta, now: datetime) -> None:
             session = _session(meta)
-            current = load(session)
+            current = load(session, meta.id)
             if current is not None and current.operator != operator:
                 raise TransferRefused(
                     f"a transfer to {current.operator} is under way; cancel it first "
                     "('tldsec keys transfer cancel')"
                 )
             new = transfer.parse_dnskeys(text, self.keys.origin, operator, now)
-            records = tuple(r.to_record() for r in session.scalars(select(KeyRow)))
+            zone_keys = select(KeyRow).where(KeyRow.zone_id == meta.id)
+            records = tuple(r.to_record() for r in session.scalars(zone_keys))
             transfer.check_import(new, records, current, self.keys.policy, now)
             if current is None:
                 if meta.insecure_requested is not None:
@@ -136,6 +139,7 @@ class TransferManager:
             for k in new:
                 session.add(
                     ForeignKeyRow(
+                        zone_id=meta.id,
                         operator=operator,
                         flags=k.flags,
                         algorithm=int(k.algorithm),
@@ -194,7 +198,9 @@ class TransferManager:
         done: list[Transfer] = []
 
         def change(meta: SignerMeta, now: datetime) -> None:
-            tr = transfer.check_handover(load(_session(meta)), self.keys.timing, now, served)
+            tr = transfer.check_handover(
+                load(_session(meta), meta.id), self.keys.timing, now, served
+            )
             meta.transfer_handed_over = now
             done.append(tr)
 
@@ -208,7 +214,7 @@ class TransferManager:
 
         def change(meta: SignerMeta, now: datetime) -> None:
             session = _session(meta)
-            tr = load(session)
+            tr = load(session, meta.id)
             if tr is None:
                 raise TransferRefused("no transfer under way: nothing to cancel")
             if tr.handed_over is not None:
@@ -216,7 +222,9 @@ class TransferManager:
                     f"the zone was handed over to {tr.operator} at {tr.handed_over}: that was "
                     "the point of no return; the delegation is theirs"
                 )
-            for row in session.scalars(select(ForeignKeyRow)):
+            for row in session.scalars(
+                select(ForeignKeyRow).where(ForeignKeyRow.zone_id == meta.id)
+            ):
                 if row.withdrawn is None:
                     row.withdrawn = now
             meta.transfer_operator = None

@@ -1,0 +1,99 @@
+"""Two zones' keys in one signer database: each KeyManager sees and changes its zone only
+(decisions 57, 62), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select
+
+from tldsec.clock import FakeClock
+from tldsec.hsm.memory import MemoryKeyStore
+from tldsec.keys.database import open_signer_db
+from tldsec.keys.models import KeyEventRow, KeyRow, SignerMeta
+from tldsec.keys.service import KeyManager
+from tldsec.keys.state import DsState, Role
+from tldsec.policy import load_policy
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'signer.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = open_signer_db(url)
+    yield engine
+    engine.dispose()
+
+
+def _managers(engine: Engine, entries: list[dict[str, Any]]) -> tuple[KeyManager, KeyManager]:
+    policy = dataclasses.replace(load_policy(), backup_before_use=False)
+    clock = FakeClock(T0)
+    store = MemoryKeyStore()  # one token for every zone (decision 57)
+
+    def record(event: str, *, actor: str, **details: Any) -> None:
+        entries.append(details)
+
+    example = KeyManager(engine, store, policy, clock, origin="example", recorder=record)
+    shop = KeyManager(engine, store, policy, clock, origin="shop", recorder=record, zone_id=2)
+    return example, shop
+
+
+def test_each_zone_sees_writes_and_records_its_own_keys(engine: Engine) -> None:
+    entries: list[dict[str, Any]] = []
+    example, shop = _managers(engine, entries)
+    made_example = example.bootstrap("init example.")
+    made_shop = shop.bootstrap("zone add shop.")
+    assert {k.key_id for k in example.key_records()} == {k.key_id for k in made_example}
+    assert {k.key_id for k in shop.key_records()} == {k.key_id for k in made_shop}
+    assert not {k.key_id for k in made_example} & {k.key_id for k in made_shop}
+    # The audit entries name their zone (decision 58).
+    zones = {e["key_id"]: e["zone"] for e in entries}
+    assert {zones[k.key_id] for k in made_shop} == {"shop."}
+    assert {zones[k.key_id] for k in made_example} == {"example."}
+    # A DS seen in one zone changes nothing in the other.
+    ksk = next(k for k in made_shop if k.role is Role.KSK)
+    shop.ds_seen(ksk.key_id, "in the root zone")
+    ex_ksk = next(k for k in example.key_records() if k.role is Role.KSK)
+    assert ex_ksk.ds_state_at(T0 + DAY) is DsState.SUBMITTED
+    assert next(k for k in shop.key_records() if k.key_id == ksk.key_id).ds_seen is not None
+    assert {h.transition.key_id for h in shop.history()} <= {k.key_id for k in made_shop}
+    assert {h.transition.key_id for h in example.history()} <= {k.key_id for k in made_example}
+    # Each plan is its zone's: steps name only that zone's keys.
+    ex_ids = {k.key_id for k in made_example} | {None}
+    assert {s.key_id for s in example.plan().steps} <= ex_ids
+    assert any(s.key_id == ex_ksk.key_id for s in example.plan().steps)
+    assert all(s.key_id != ex_ksk.key_id for s in shop.plan().steps)
+    assert {d.key_tag for d in shop.export_ds()} == {ksk.key_tag}
+    with engine.connect() as conn:
+        rows = conn.execute(select(KeyRow.zone_id, KeyRow.key_id)).all()
+        assert {kid for z, kid in rows if z == 2} == {k.key_id for k in made_shop}
+        events = conn.execute(select(KeyEventRow.zone_id, KeyEventRow.key_id)).all()
+        assert {kid for z, kid in events if z == 2} == {k.key_id for k in made_shop}
+        metas = dict(conn.execute(select(SignerMeta.id, SignerMeta.origin)).all())
+    assert metas == {1: "example.", 2: "shop."}
+
+
+def test_two_zones_may_hold_the_same_key_tag(engine: Engine) -> None:
+    """RFC 4034 Appendix B: a tag names a key within its zone; the collision rule is per zone."""
+    example, shop = _managers(engine, [])
+    example.bootstrap("init example.")
+    shop.bootstrap("zone add shop.")
+    tag = example.key_records()[0].key_tag
+    with engine.begin() as conn:
+        conn.execute(
+            KeyRow.__table__.update()  # type: ignore[attr-defined]
+            .where(KeyRow.key_id == shop.key_records()[0].key_id)
+            .values(key_tag=tag)
+        )
+        tags = conn.execute(select(KeyRow.zone_id).where(KeyRow.key_tag == tag)).scalars()
+        assert sorted(tags) == [1, 2]
