@@ -31,7 +31,7 @@ ORIGIN = "example."
 T = TypeVar("T")
 
 APEX = """\
-$ORIGIN example.
+$ORIGIN {origin}
 $TTL 86400
 @ SOA a.nic hostmaster.nic {serial} 1800 900 1209600 3600
 @ NS a.nic
@@ -43,13 +43,14 @@ b.nic A 127.0.0.2
 
 @dataclass
 class ZoneMaker:
-    """Signs ``example.`` with a few delegations at the serial asked for."""
+    """Signs ``origin`` (``example.``) with a few delegations at the serial asked for."""
 
     store: MemoryKeyStore = field(
         default_factory=lambda: MemoryKeyStore(f"dist-test-{uuid.uuid4().hex}")
     )
     now: datetime = field(default_factory=lambda: SystemClock().now().replace(microsecond=0))
     config: SigningConfig | None = None
+    origin: str = ORIGIN
 
     def __post_init__(self) -> None:
         ksk = self.store.generate_key(label="ksk", algorithm=Algorithm.RSASHA256, bits=1024)
@@ -61,7 +62,7 @@ class ZoneMaker:
         self.config = SigningConfig.from_policy(load_policy(), keys)
 
     def text(self, serial: int, domains: dict[str, str]) -> str:
-        lines = [APEX.format(serial=serial)]
+        lines = [APEX.format(origin=self.origin, serial=serial)]
         for name, extra in sorted(domains.items()):
             lines.append(f"{name} NS ns1.hoster.net.\n")
             if extra:
@@ -70,7 +71,7 @@ class ZoneMaker:
 
     def write(self, path: Path, serial: int, domains: dict[str, str]) -> Path:
         assert self.config is not None
-        zone = read_zone_text(self.text(serial, domains), ORIGIN)
+        zone = read_zone_text(self.text(serial, domains), self.origin)
         signed = sign_zone(zone, self.config, self.store, self.now).zone
         write_zone_atomic(signed, path)
         return path

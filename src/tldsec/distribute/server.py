@@ -1,4 +1,4 @@
-"""The hidden primary: SOA, AXFR and IXFR for the zone to an allow-list of secondaries.
+"""The hidden primary: SOA, AXFR and IXFR for its zones to an allow-list of secondaries.
 
 It serves what the distribution store holds and nothing else (DPS 5.6: the signer
 pushes into the store; the primary never reaches back into the signer). Over UDP and
@@ -11,10 +11,16 @@ TCP it answers:
   4), a single SOA when the client is current or asked over UDP (RFC 1995 2);
 * everything else: REFUSED (other names and types), NOTIMP (other opcodes).
 
-A source address must be allowed by a configured secondary; a secondary with a TSIG
-key must sign its queries with that key (RFC 8945), and every answer to a signed query
-is signed. When the store's serial moves, the new version is loaded beside the old one
-(transfers in progress finish on the version they started) and NOTIFY goes out.
+It serves each zone it holds (decision 63): one store per zone, answered by the
+query's zone name; a name that is none of its zones' apex is REFUSED.
+
+A source address must be allowed by a configured secondary that serves the query's zone
+(its ``zones``); a secondary with a TSIG key must sign its queries with that key (RFC
+8945), and every answer to a signed query is signed. A query for a zone its secondary
+does not serve is REFUSED (RFC 5936 2.2.1: refused by policy), signed when the query was.
+When a store's serial moves, the new version is loaded beside the old one (transfers in
+progress finish on the version they started) and NOTIFY goes out to that zone's
+secondaries.
 
 A serial is loaded only if its zone file equals the digest recorded by the verification
 gate (``ZoneSource.load``). One that does not is refused, an incident logged and shown
@@ -30,7 +36,7 @@ import contextlib
 import logging
 import os
 import struct
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
@@ -96,9 +102,14 @@ class Access:
             k.dns_name(): k.dns_key() for k in self.keys.values()
         }
 
-    def permit(self, address: str, keyname: dns.name.Name | None) -> Secondary | None:
-        """The secondary that allows this source with this key (None: refuse)."""
+    def permit(
+        self, address: str, keyname: dns.name.Name | None, origin: str | None = None
+    ) -> Secondary | None:
+        """The secondary that allows this source with this key for zone ``origin``
+        (None: refuse)."""
         for secondary in self.secondaries:
+            if origin is not None and not secondary.serves(origin):
+                continue
             if not secondary.allows(address):
                 continue
             if secondary.tsig_key is None:
@@ -117,100 +128,176 @@ class Transfer:
     version: ZoneVersion
     secondary: Secondary
     client_serial: int | None  # None: AXFR
+    zone: ServedZone | None = None  # None: the server's first zone
 
 
-class PrimaryServer:
-    """The zone's hidden primary, serving the store's current serial."""
+class ServedZone:
+    """One zone the primary serves: its store, the version served, its NOTIFY."""
 
     def __init__(
         self,
         store: ZoneStore,
-        access: Access,
-        clock: Clock,
-        *,
-        notifier: Notifier | None = None,
-        limits: ServerLimits | None = None,
-        on_refused: Callable[[int, str, int | None], None] | None = None,
+        notifier: Notifier | None,
+        on_refused: Callable[[int, str, int | None], None] | None,
     ) -> None:
         self.store = store
-        # Told of each serial refused (serial, why, serial served instead): the caller
-        # records the incident (DPS 4.4.1, 4.5.1); this module writes no audit log.
-        self.on_refused = on_refused
         self.origin = dns.name.from_text(store.origin)
-        self.access = access
-        self.clock = clock
         self.notifier = notifier
-        self.limits = limits or ServerLimits()
+        self.on_refused = on_refused
         self.version: ZoneVersion | None = None
         self.problem: str | None = None  # a serial refused because its file is damaged
         self._refused: tuple[int, tuple[int, int, int]] | None = None
-        self.transfers = 0
         self.source = ZoneSource(store)
-        self._refresh_lock = asyncio.Lock()
-        self._tcp_server: asyncio.Server | None = None
-        self._udp: asyncio.DatagramTransport | None = None
-        self._connections: set[asyncio.Task[None]] = set()
-        self._watcher: asyncio.Task[None] | None = None
-
-    # --- the zone ---------------------------------------------------------------------
+        self.refresh_lock = asyncio.Lock()
 
     @property
     def serial(self) -> int | None:
         return None if self.version is None else self.version.serial
 
+
+class PrimaryServer:
+    """The hidden primary, serving each of its stores' current serial.
+
+    ``store`` is one zone's store, or several zones' (one per origin); ``notifier`` the
+    one zone's, or each zone's by origin. The attributes ``store``, ``version``,
+    ``serial``, ``problem`` and ``notifier`` are the first zone's (a one-zone home's)."""
+
+    def __init__(
+        self,
+        store: ZoneStore | Sequence[ZoneStore],
+        access: Access,
+        clock: Clock,
+        *,
+        notifier: Notifier | Mapping[str, Notifier] | None = None,
+        limits: ServerLimits | None = None,
+        on_refused: Callable[[int, str, int | None], None] | None = None,
+    ) -> None:
+        stores = (store,) if isinstance(store, ZoneStore) else tuple(store)
+        if not stores:
+            raise DistributionError("the primary needs at least one zone's store")
+        # Told of each serial refused (serial, why, serial served instead): the caller
+        # records the incident (DPS 4.4.1, 4.5.1); this module writes no audit log.
+        self.zones: dict[dns.name.Name, ServedZone] = {}
+        for one in stores:
+            if isinstance(notifier, Notifier) or notifier is None:
+                its = notifier if len(stores) == 1 else None
+            else:
+                its = notifier.get(one.origin)
+            zone = ServedZone(one, its, on_refused)
+            if zone.origin in self.zones:
+                raise DistributionError(f"two stores for {zone.origin}: one store per zone")
+            self.zones[zone.origin] = zone
+        self.first = next(iter(self.zones.values()))
+        self.access = access
+        self.clock = clock
+        self.limits = limits or ServerLimits()
+        self.transfers = 0
+        self._tcp_server: asyncio.Server | None = None
+        self._udp: asyncio.DatagramTransport | None = None
+        self._connections: set[asyncio.Task[None]] = set()
+        self._watcher: asyncio.Task[None] | None = None
+
+    # --- the zones --------------------------------------------------------------------
+
+    @property
+    def store(self) -> ZoneStore:
+        return self.first.store
+
+    @property
+    def origin(self) -> dns.name.Name:
+        return self.first.origin
+
+    @property
+    def source(self) -> ZoneSource:
+        return self.first.source
+
+    @property
+    def notifier(self) -> Notifier | None:
+        return self.first.notifier
+
+    @property
+    def version(self) -> ZoneVersion | None:
+        return self.first.version
+
+    @property
+    def serial(self) -> int | None:
+        return self.first.serial
+
+    @property
+    def problem(self) -> str | None:
+        """The first damaged serial refused, in any zone (None: every zone is well)."""
+        return next((z.problem for z in self.zones.values() if z.problem), None)
+
+    def zone(self, origin: str | dns.name.Name) -> ServedZone:
+        """The zone served for ``origin``; ``KeyError`` when it is not one of them."""
+        name = dns.name.from_text(origin) if isinstance(origin, str) else origin
+        return self.zones[name]
+
     async def refresh(self) -> bool:
-        """Load the store's current serial if it is newer than the one served; then
-        NOTIFY the secondaries. True if a new serial is being served."""
-        async with self._refresh_lock:
-            target = await asyncio.to_thread(self.store.current)
-            served = self.version
+        """Load each store's current serial if it is newer than the one served; then
+        NOTIFY that zone's secondaries. True if a new serial is being served."""
+        moved = False
+        for zone in self.zones.values():
+            moved = await self.refresh_zone(zone) or moved
+        return moved
+
+    async def refresh_zone(self, zone: ServedZone) -> bool:
+        """``refresh`` for one zone."""
+        async with zone.refresh_lock:
+            target = await asyncio.to_thread(zone.store.current)
+            served = zone.version
             if target is None or (served is not None and not serial_gt(target, served.serial)):
                 return False
-            version = await asyncio.to_thread(self._load_checked, served, target)
+            version = await asyncio.to_thread(self._load_checked, zone, served, target)
             if version is None:
                 return False
-            self.version = version
+            zone.version = version
         log.info(
-            "primary: serving %s serial %s (%d records)", self.origin, version.serial, len(version)
+            "primary: serving %s serial %s (%d records)", zone.origin, version.serial, len(version)
         )
-        if self.notifier is not None:
-            self.notifier.announce(version.serial, self.soa_rrset(version))
+        if zone.notifier is not None:
+            zone.notifier.announce(version.serial, self.soa_rrset(version, zone.origin))
         return True
 
-    def _load_checked(self, served: ZoneVersion | None, target: int) -> ZoneVersion | None:
+    def _load_checked(
+        self, zone: ServedZone, served: ZoneVersion | None, target: int
+    ) -> ZoneVersion | None:
         """``target`` if its file checks out; else None (the served version stays) or,
         with nothing served yet, the newest older serial that checks out."""
-        stamp = _stamp(self.store.zone_path(target))
-        if self._refused == (target, stamp):
+        stamp = _stamp(zone.store.zone_path(target))
+        if zone._refused == (target, stamp):
             return None  # refused already and untouched since: not read again
         try:
-            version = self.source.load(served, target)
+            version = zone.source.load(served, target)
         except DigestMismatch as exc:
-            self._refused = (target, stamp)
-            self.problem = f"serial {target} refused: {exc}"
+            zone._refused = (target, stamp)
+            zone.problem = f"{zone.origin} serial {target} refused: {exc}"
             # DPS 4.5.1: published bytes that changed after verification are an incident.
             log.error(
-                "INCIDENT primary: serial %s is not the zone the gate verified (%s); %s",
+                "INCIDENT primary: %s serial %s is not the zone the gate verified (%s); %s",
+                zone.origin,
                 target,
                 exc,
                 f"keeps serving serial {served.serial}" if served else "looking for an older one",
             )
-            instead = served if served is not None else self._older_good(target)
-            if self.on_refused is not None:
-                self.on_refused(target, str(exc), instead.serial if instead else None)
+            instead = served if served is not None else self._older_good(zone, target)
+            if zone.on_refused is not None:
+                zone.on_refused(target, str(exc), instead.serial if instead else None)
             return None if served is not None else instead
-        self._refused = None
-        self.problem = None
+        zone._refused = None
+        zone.problem = None
         return version
 
-    def _older_good(self, refused: int) -> ZoneVersion | None:
-        for serial in self.store.serials():
+    def _older_good(self, zone: ServedZone, refused: int) -> ZoneVersion | None:
+        for serial in zone.store.serials():
             if serial == refused or not serial_gt(refused, serial):
                 continue
             try:
-                version = self.source.load(None, serial)
+                version = zone.source.load(None, serial)
             except (DigestMismatch, ZoneSyntaxError, OSError, ValueError) as exc:
-                log.error("primary: serial %s cannot be served either: %s", serial, exc)
+                log.error(
+                    "primary: %s serial %s cannot be served either: %s", zone.origin, serial, exc
+                )
                 continue
             log.warning("primary: serving older serial %s until a good one is published", serial)
             return version
@@ -226,11 +313,13 @@ class PrimaryServer:
                 log.error("primary: cannot load the store's new serial: %s", exc)
             await asyncio.sleep(poll_seconds)
 
-    def soa_rrset(self, version: ZoneVersion) -> dns.rrset.RRset:
+    def soa_rrset(
+        self, version: ZoneVersion, origin: dns.name.Name | None = None
+    ) -> dns.rrset.RRset:
         rd = version.soa_rdata
         ttl = int.from_bytes(version.soa[-len(rd) - 6 : -len(rd) - 2], "big")
         rdata = dns.rdata.from_wire(dns.rdataclass.IN, dns.rdatatype.SOA, rd, 0, len(rd))
-        return dns.rrset.from_rdata(self.origin, ttl, rdata)
+        return dns.rrset.from_rdata(origin or self.origin, ttl, rdata)
 
     # --- the network ----------------------------------------------------------------
 
@@ -252,7 +341,10 @@ class PrimaryServer:
                 continue
             self._tcp_server, self._udp = tcp, udp
             log.info(
-                "primary for %s listening on %s port %s (UDP, TCP)", self.origin, host, bound[1]
+                "primary for %s listening on %s port %s (UDP, TCP)",
+                ", ".join(str(o) for o in self.zones),
+                host,
+                bound[1],
             )
             return str(bound[0]), int(bound[1])
         raise DistributionError(f"no free port for UDP and TCP on {host}")
@@ -275,8 +367,9 @@ class PrimaryServer:
             await asyncio.gather(*self._connections, return_exceptions=True)
         if self._tcp_server is not None:
             await self._tcp_server.wait_closed()
-        if self.notifier is not None:
-            await self.notifier.close()
+        for zone in self.zones.values():
+            if zone.notifier is not None:
+                await zone.notifier.close()
 
     async def _tcp_session(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -315,10 +408,11 @@ class PrimaryServer:
 
     async def _send_transfer(self, writer: asyncio.StreamWriter, t: Transfer, peer: str) -> None:
         version = t.version
+        zone = t.zone or self.first
         records: Iterable[bytes] = version.axfr_records()
         kind = "AXFR"
         if t.client_serial is not None:
-            diffs = await asyncio.to_thread(self.source.ixfr, t.client_serial, version)
+            diffs = await asyncio.to_thread(zone.source.ixfr, t.client_serial, version)
             if diffs is not None:
                 records = _ixfr_records(version, diffs)
                 kind = "IXFR"
@@ -346,7 +440,7 @@ class PrimaryServer:
         log.info(
             "primary: %s of %s serial %s%s to %s (%s%s) in %d messages",
             kind,
-            self.origin,
+            zone.origin,
             version.serial,
             f" from {t.client_serial}" if t.client_serial is not None else "",
             peer,
@@ -375,19 +469,27 @@ class PrimaryServer:
         if len(query.question) != 1:
             return self._rcode(query, dns.rcode.FORMERR)
         q = query.question[0]
-        secondary = self.access.permit(address, query.keyname if query.had_tsig else None)
+        zone = self.zones.get(q.name)
+        keyname = query.keyname if query.had_tsig else None
+        secondary = self.access.permit(
+            address, keyname, None if zone is None else zone.origin.to_text()
+        )
         if secondary is None:
+            other = self.access.permit(address, keyname)  # allowed, but for other zones
             log.warning(
-                "primary: refused %s %s from %s (%s)",
+                "primary: refused %s %s from %s (%s)%s",
                 dns.rdatatype.to_text(q.rdtype),
                 q.name,
                 address,
                 f"key {query.keyname}" if query.had_tsig else "no TSIG",
+                f": {other.name} is not configured for this zone ([[distribute.secondaries]] zones)"
+                if other is not None
+                else "",
             )
             return self._rcode(query, dns.rcode.REFUSED)
-        if q.name != self.origin or q.rdclass != dns.rdataclass.IN:
+        if zone is None or q.rdclass != dns.rdataclass.IN:
             return self._rcode(query, dns.rcode.REFUSED)
-        version = self.version
+        version = zone.version
         if version is None:
             return self._rcode(query, dns.rcode.SERVFAIL)  # nothing distributed yet
         if q.rdtype == dns.rdatatype.SOA:
@@ -395,16 +497,16 @@ class PrimaryServer:
         if q.rdtype == dns.rdatatype.AXFR:
             if not tcp:
                 return self._rcode(query, dns.rcode.NOTIMP)  # RFC 5936 4.2: TCP only
-            return Transfer(query, version, secondary, None)
+            return Transfer(query, version, secondary, None, zone)
         if q.rdtype == dns.rdatatype.IXFR:
-            client = _client_serial(query, self.origin)
+            client = _client_serial(query, zone.origin)
             if client is None:
                 return self._rcode(query, dns.rcode.FORMERR)  # RFC 1995 3: SOA required
             if not tcp or not serial_gt(version.serial, client):
                 # RFC 1995 2 and 4: current client, or UDP: one SOA, the client
                 # then knows to stop, or to ask again over TCP.
                 return self._soa(query, version)
-            return Transfer(query, version, secondary, client)
+            return Transfer(query, version, secondary, client, zone)
         return self._rcode(query, dns.rcode.REFUSED)
 
     def _now(self) -> int:
@@ -418,7 +520,7 @@ class PrimaryServer:
     def _soa(self, query: dns.message.Message, version: ZoneVersion) -> bytes:
         response = dns.message.make_response(query)
         response.flags |= dns.flags.AA
-        response.answer.append(self.soa_rrset(version))
+        response.answer.append(self.soa_rrset(version, query.question[0].name))
         return response.to_wire()
 
     def _tsig_failure(self, wire: bytes, address: str, exc: Exception) -> bytes | None:
@@ -513,4 +615,4 @@ class _Udp(asyncio.DatagramProtocol):
             self.transport.sendto(reply, addr)
 
 
-__all__ = ["Access", "PrimaryServer", "ServerLimits", "Transfer"]
+__all__ = ["Access", "PrimaryServer", "ServedZone", "ServerLimits", "Transfer"]

@@ -564,6 +564,7 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
                 dist.key(s.tsig_key).dns_key() if s.tsig_key else None,
             )
             for s in dist.secondaries
+            if s.serves(self.settings.origin)  # that zone's secondaries (decision 63)
             for host, port in s.notify
         )
         notifier = Notifier(
