@@ -16,7 +16,8 @@ from tldsec.clock import FakeClock
 from tldsec.hsm.memory import MemoryKeyStore
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.models import KeyEventRow, KeyRow, SignerMeta
-from tldsec.keys.service import KeyManager
+from tldsec.keys.planner import Action, Plan
+from tldsec.keys.service import KeyManager, signer_zone_ids, staggered_plans
 from tldsec.keys.state import DsState, Role
 from tldsec.policy import load_policy
 
@@ -35,8 +36,13 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _managers(engine: Engine, entries: list[dict[str, Any]]) -> tuple[KeyManager, KeyManager]:
+def _managers(
+    engine: Engine, entries: list[dict[str, Any]], ksk_days: int = 365
+) -> tuple[KeyManager, KeyManager]:
     policy = dataclasses.replace(load_policy(), backup_before_use=False)
+    policy = dataclasses.replace(
+        policy, ksk=dataclasses.replace(policy.ksk, lifetime=timedelta(days=ksk_days))
+    )
     clock = FakeClock(T0)
     store = MemoryKeyStore()  # one token for every zone (decision 57)
 
@@ -97,3 +103,45 @@ def test_two_zones_may_hold_the_same_key_tag(engine: Engine) -> None:
         )
         tags = conn.execute(select(KeyRow.zone_id).where(KeyRow.key_tag == tag)).scalars()
         assert sorted(tags) == [1, 2]
+
+
+def _ksk_publish(p: Plan) -> tuple[datetime | None, tuple[str, ...]]:
+    step = next(s for s in p.steps if s.role is Role.KSK and s.action is Action.PUBLISH)
+    return step.due, tuple(c.name for c in step.constraints)
+
+
+def test_two_zones_ksk_rolls_on_one_day_are_staggered(engine: Engine) -> None:
+    """Decision 57: the second zone's KSK roll waits the stagger days, with the reason; a
+    policy below the DPS maximum (350 of 365 days) leaves it the room."""
+    example, shop = _managers(engine, [], ksk_days=350)
+    example.bootstrap("init example.")
+    shop.bootstrap("zone add shop.")
+    assert signer_zone_ids(engine) == {"example.": 1, "shop.": 2}
+    now = T0 + DAY
+    alone = {km.origin: km.plan(now) for km in (example, shop)}
+    assert _ksk_publish(alone["example."])[0] == _ksk_publish(alone["shop."])[0]
+    plans = staggered_plans([(example, 7), (shop, 7)], now)
+    planned_due, _ = _ksk_publish(alone["shop."])
+    assert planned_due is not None
+    assert _ksk_publish(plans["example."]) == _ksk_publish(alone["example."])
+    due, names = _ksk_publish(plans["shop."])
+    assert due == planned_due + 7 * DAY
+    assert "ksk-stagger" in names
+    step = next(
+        s for s in plans["shop."].steps if s.action is Action.PUBLISH and s.role is Role.KSK
+    )
+    reason = next(c.description for c in step.constraints if c.name == "ksk-stagger")
+    assert reason.startswith("KSK roll of shop. waits until ")
+    assert "example.'s DS goes to the parent on" in reason
+    # ksk_stagger_days = 0: the two roll on the same day.
+    same = staggered_plans([(example, 0), (shop, 0)], now)
+    assert _ksk_publish(same["shop."])[0] == planned_due
+
+
+def test_at_the_dps_maximum_lifetime_the_rolls_fall_together(engine: Engine) -> None:
+    """DPS 6.4: 365 days is the most a KSK signs; a policy at it leaves no room to wait."""
+    example, shop = _managers(engine, [], ksk_days=365)
+    example.bootstrap("init example.")
+    shop.bootstrap("zone add shop.")
+    plans = staggered_plans([(example, 7), (shop, 7)], T0 + DAY)
+    assert _ksk_publish(plans["shop."]) == _ksk_publish(shop.plan(T0 + DAY))

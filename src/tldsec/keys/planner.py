@@ -10,6 +10,7 @@ Pure: no clock, no database, no key store.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -147,9 +148,12 @@ def plan(
     now: datetime,
     gates: Sequence[Gate] = (),
     insecure_since: datetime | None = None,
+    ksk_stagger: Constraint | None = None,
 ) -> Plan:
     """Every step the key set needs from ``now`` on; ``gates`` (facts from outside the
-    records, such as the replica proof) hold keys out of the zone like the backup gate.
+    records, such as the replica proof) hold keys out of the zone like the backup gate;
+    ``ksk_stagger`` (``keys/stagger.py``) holds a scheduled KSK publication away from
+    another zone's DS changes.
     While the zone's keys have two algorithms, the steps are those of the algorithm
     rollover (``keys/algorithm_rollover.py``). Since ``insecure_since`` (the zone is
     going unsigned, ``keys/go_insecure.py``) the KSKs follow only those steps; the ZSKs
@@ -174,9 +178,18 @@ def plan(
     else:
         for role in (Role.KSK, Role.ZSK):
             steps.extend(_role_steps(keys, role, policy, t, now, gates))
+    if ksk_stagger is not None:
+        steps = [_staggered(s, ksk_stagger) for s in steps]
     timed = sorted((s for s in steps if s.due is not None), key=lambda s: s.due or now)
     gated = [s for s in steps if s.due is None]
     return Plan(now=now, steps=(*timed, *gated))
+
+
+def _staggered(step: Step, wait: Constraint) -> Step:
+    """A scheduled KSK publication also waits for ``wait`` (never an emergency one)."""
+    if step.role is not Role.KSK or step.action is not Action.PUBLISH or step.emergency:
+        return step
+    return dataclasses.replace(step, constraints=(*step.constraints, wait))
 
 
 def key_policy(policy: Policy, role: Role) -> KeyPolicy:

@@ -32,6 +32,7 @@ from tldsec.keys import (
     gates,
     go_insecure,
     rollover,
+    stagger,
     transfer,
     transfer_service,
 )
@@ -40,7 +41,7 @@ from tldsec.keys.emergency import EmergencyPlan
 from tldsec.keys.models import META_ID, KeyEventRow, KeyRow, SignerMeta
 from tldsec.keys.parentproof import TrustAnchor
 from tldsec.keys.plan import signing_config
-from tldsec.keys.planner import Gate, Plan, plan
+from tldsec.keys.planner import Constraint, Gate, Plan, plan
 from tldsec.keys.rollover import KeyFactory, Outcome
 from tldsec.keys.state import KeyEvent, KeyRecord, KeyState, Role, Transition
 from tldsec.keys.timing import TimingParams
@@ -170,9 +171,10 @@ class KeyManager:
                 query = query.where(KeyEventRow.key_id == key.key_id)
             return [HistoryEntry(r.to_transition(), r.actor) for r in session.scalars(query)]
 
-    def plan(self, now: datetime | None = None) -> Plan:
+    def plan(self, now: datetime | None = None, ksk_stagger: Constraint | None = None) -> Plan:
         """The steps ahead: what, when, and which constraint or gate each waits for;
-        none once the zone was handed over to another operator and our role ended."""
+        none once the zone was handed over to another operator and our role ended.
+        ``ksk_stagger``: the gate ``staggered_plans`` gives a delayed KSK roll."""
         at = now or self._clock.now()
         with self._read() as session:
             tr = transfer_service.load(session, self.zone_id) if self._check_meta(session) else None
@@ -186,6 +188,7 @@ class KeyManager:
             now or self._clock.now(),
             self._gates(),
             insecure[0] if insecure else None,
+            ksk_stagger,
         )
 
     def going_insecure(self) -> tuple[datetime, str] | None:
@@ -722,6 +725,38 @@ class KeyManager:
                     actor=self._actor,
                 )
             )
+
+
+def staggered_plans(managers: Sequence[tuple[KeyManager, int]], now: datetime) -> dict[str, Plan]:
+    """Each zone's plan at ``now``, a scheduled KSK roll delayed by ``keys/stagger.py``
+    where it would fall within its ``ksk_stagger_days`` (the int) of another zone's
+    (decision 57, "Staggered KSK rolls"); by origin, in the order given."""
+    plans = {km.origin: km.plan(now) for km, _ in managers}
+    rolls: dict[str, stagger.PlannedRoll] = {}
+    for km, days in managers:
+        roll = stagger.planned_roll(
+            km.origin, plans[km.origin], km.key_records(), km.policy.ksk, km.timing, days
+        )
+        if roll is not None:
+            rolls[km.origin] = roll
+    decided = stagger.stagger(rolls.values())
+    for km, _ in managers:
+        if km.origin not in decided:
+            continue
+        wait = stagger.wait_constraint(decided[km.origin], plans[km.origin])
+        if wait is not None:
+            plans[km.origin] = km.plan(now, ksk_stagger=wait)
+    return plans
+
+
+def signer_zone_ids(engine: Engine) -> dict[str, int]:
+    """The signer database's zones, origin -> id (``signer_meta``, decision 57)."""
+    try:
+        with Session(engine) as session:
+            rows = session.execute(select(SignerMeta.origin, SignerMeta.id)).all()
+    except SQLAlchemyError as exc:
+        raise KeyManagementError(f"the signer database failed: {exc}") from exc
+    return {origin: zone_id for origin, zone_id in rows}
 
 
 def keystore_factory(keystore: KeyStore | None, policy: Policy, origin: str) -> KeyFactory:

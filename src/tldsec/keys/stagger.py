@@ -8,8 +8,9 @@ delayed; a scheduled roll is never delayed past its ``latest`` day (the DPS maxi
 KSK lifetime, DPS 6.4): when no delay up to it clears, it rolls as planned and the
 reason says with whom it falls together.
 
-Rolls are placed in order of their first DS event (then origin): emergencies first, as
-they are, then each scheduled roll around those already placed. Two dates clash when
+Rolls are placed in order of their first DS event (then origin): emergencies and rolls
+already started (their new KSK published) first, as they are, then each scheduled roll
+around those already placed. Two dates clash when
 they are less than the window apart (exactly ``ksk_stagger_days`` days apart is clear);
 the window is the delayed zone's own, so ``ksk_stagger_days = 0`` never waits.
 
@@ -22,6 +23,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+
+from tldsec.dpsnumbers import DPS
+from tldsec.keys import timing
+from tldsec.keys.planner import Action, Constraint, Plan
+from tldsec.keys.state import KeyRecord, KeyState, Role
+from tldsec.policy import KeyPolicy
 
 DEFAULT_STAGGER_DAYS = 7  # decision 57: `ksk_stagger_days` in [zones.NAME]
 
@@ -47,6 +54,11 @@ class PlannedRoll:
     emergency: bool = False
     latest: datetime | None = None  # the latest first DS event the lifetime allows
     stagger_days: int = DEFAULT_STAGGER_DAYS
+    started: bool = False  # its new KSK is already published: it keeps its dates
+
+    @property
+    def movable(self) -> bool:
+        return not (self.emergency or self.started)
 
     def __post_init__(self) -> None:
         if not self.events:
@@ -82,14 +94,14 @@ def _clash(
     placed: Sequence[Stagger],
     window: timedelta,
 ) -> tuple[Stagger, DsEvent, datetime] | None:
-    """The latest other zone's DS event less than ``window`` from one of ``events``."""
+    """The earliest other zone's DS event less than ``window`` from one of ``events``."""
     if window <= timedelta(0):
         return None
     found: tuple[Stagger, DsEvent, datetime] | None = None
     for _, at in events:
         for other in placed:
             for kind, theirs in other.events:
-                if abs(at - theirs) < window and (found is None or theirs > found[2]):
+                if abs(at - theirs) < window and (found is None or theirs < found[2]):
                     found = (other, kind, theirs)
     return found
 
@@ -97,7 +109,7 @@ def _clash(
 def _place(roll: PlannedRoll, placed: Sequence[Stagger]) -> Stagger:
     window = timedelta(days=roll.stagger_days)
     first = _clash(roll.events, placed, window)
-    if roll.emergency or first is None:
+    if not roll.movable or first is None:
         return Stagger(roll.origin, 0, roll.events)
     # No delay beyond the last placed event plus the window can still clash.
     last = max((at for s in placed for _, at in s.events), default=roll.first)
@@ -131,8 +143,79 @@ def stagger(rolls: Iterable[PlannedRoll]) -> dict[str, Stagger]:
     origins = [r.origin for r in rolls]
     if len(set(origins)) != len(origins):
         raise ValueError("one planned KSK roll per zone")
-    order = sorted(rolls, key=lambda r: (not r.emergency, r.first, r.origin))
+    order = sorted(rolls, key=lambda r: (r.movable, r.first, r.origin))
     placed: list[Stagger] = []
     for roll in order:
         placed.append(_place(roll, placed))
     return {s.origin: s for s in placed}
+
+
+def planned_roll(
+    origin: str,
+    plan: Plan,
+    keys: Sequence[KeyRecord],
+    kp: KeyPolicy,
+    t: timing.TimingParams,
+    stagger_days: int = DEFAULT_STAGGER_DAYS,
+) -> PlannedRoll | None:
+    """A zone's next KSK roll as its plan shows it; None when it has no DS event ahead.
+
+    Not yet started (a timed ``publish`` of a new KSK): its DS goes to the parent IpubC
+    after the publication (RFC 7583 3.3.1), the switch comes ``max(pre-publish, IpubC +
+    IpubP)`` after it, the old DS leaves Iret after the switch (3.3.2); it may wait
+    until the switch reaches the DPS maximum KSK lifetime (DPS 6.4, 365 days). Started:
+    its DS events as the plan and the facts date them, never moved.
+    """
+    steps = [s for s in plan.steps if s.role is Role.KSK and not s.algorithm_rollover]
+    emergency = any(s.emergency for s in steps)
+    publish = next((s for s in steps if s.action is Action.PUBLISH and s.due), None)
+    active = [k for k in keys if k.role is Role.KSK and k.state_at(plan.now) is KeyState.ACTIVE]
+    if publish is not None and publish.due is not None and active and not emergency:
+        current = max(active, key=lambda k: k.active or plan.now)
+        assert current.active is not None
+        ipubc = timing.ksk_publish_interval(t)
+        lead = max(kp.prepublish, ipubc + timing.ds_publish_interval(t))
+        submission = publish.due + ipubc
+        withdrawal = publish.due + lead + timing.ksk_retire_interval(t)
+        longest = max(kp.lifetime, DPS.ksk.lifetime)  # DPS 6.4: "the maximum number of days"
+        latest = current.active + longest - lead + ipubc
+        events = ((DsEvent.SUBMISSION, submission), (DsEvent.WITHDRAWAL, withdrawal))
+        return PlannedRoll(origin, events, False, latest, stagger_days)
+    timed: list[tuple[DsEvent, datetime]] = []
+    for s in steps:
+        if s.due is None:
+            continue
+        if s.action is Action.SUBMIT_DS and s.waiting_for.name != "no-ds":
+            timed.append((DsEvent.SUBMISSION, s.due))
+        elif s.action is Action.WITHDRAW_DS:
+            timed.append((DsEvent.WITHDRAWAL, s.due))
+        elif s.action is Action.PUBLISH and emergency:
+            timed.append((DsEvent.SUBMISSION, s.due + timing.zone_propagation_interval(t)))
+    # A roll under way keeps others away from the DS changes it already asked for.
+    since = plan.now - timedelta(days=stagger_days)
+    for k in keys:
+        if k.role is not Role.KSK:
+            continue
+        if k.ds_submitted is not None and k.ds_submitted >= since and k.ds_seen is None:
+            timed.append((DsEvent.SUBMISSION, k.ds_submitted))
+        if k.ds_withdrawal_requested is not None and k.ds_withdrawal_requested >= since:
+            timed.append((DsEvent.WITHDRAWAL, k.ds_withdrawal_requested))
+    if not timed:
+        return None
+    return PlannedRoll(origin, tuple(timed), emergency, None, stagger_days, started=True)
+
+
+def wait_constraint(decided: Stagger, plan: Plan) -> Constraint | None:
+    """The visible gate a delayed roll's ``publish`` step waits for (decision 57): the
+    new KSK is published the same whole days later as its DS events."""
+    if decided.delay_days == 0 or decided.reason is None:
+        return None
+    publish = next(
+        (s for s in plan.steps if s.role is Role.KSK and s.action is Action.PUBLISH and s.due),
+        None,
+    )
+    if publish is None or publish.due is None:
+        return None
+    return Constraint(
+        "ksk-stagger", decided.reason, publish.due + timedelta(days=decided.delay_days)
+    )
