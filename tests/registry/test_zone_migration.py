@@ -5,19 +5,22 @@ no zone still writes zone 1's rows with the same statements (SQLite and PostgreS
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from alembic import command
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
+from tests.fixtures.epp import RunningServer
 from tests.registry.test_zone_digest import ROWS
 from tests.zone.test_incremental import world_on
 from tldsec.db.migrate import alembic_config
 from tldsec.errors import ConfigError
 from tldsec.registry import zonedigest
+from tldsec.registry.ds_rules import DsData
 from tldsec.registry.models import (
     Domain,
     Host,
@@ -117,3 +120,30 @@ def test_a_new_registry_told_its_origin_starts_with_zone_1(backend: str, tmp_pat
             assert s.execute(select(Zone.id, Zone.origin).order_by(Zone.id)).all() == [
                 (1, "example."), (2, "shop."),
             ]  # fmt: skip
+
+
+def test_epps_hot_path_reads_no_zone_table(epp_any: RunningServer) -> None:
+    """Decision 60: a domain's create and DS update write zone 1's rows by the database's
+    default, without looking a zone up (no statement reads ``zone`` or
+    ``registrar_zone``), and the rows are zone 1's."""
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = epp_any.world.db.engine
+    client = epp_any.logged_in("alpha")
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert client.domain_create("zoned.example").code == 1000
+        ds = DsData(key_tag=12345, algorithm=13, digest_type=2, digest="AB" * 32)
+        assert client.domain_update_ds("zoned.example", add=(ds,)).code == 1000
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        client.close()
+    assert statements
+    lookups = [s for s in statements if re.search(r"\b(zone|registrar_zone)\b(?!_)", s)]
+    assert lookups == []
+    with epp_any.world.db.read() as s:
+        assert s.scalar(select(Domain.zone_id).where(Domain.name == "zoned.example")) == 1
+        assert set(s.scalars(select(ZoneChange.zone_id))) == {1}
