@@ -5,10 +5,11 @@ For each push (``push.py`` describes the exchange), in order:
 
 1. TLS 1.2 or later, a client certificate required; only the pinned signers'
    certificates are trusted, and the one presented must have a pinned fingerprint;
-2. the header: the zone is ours; the fencing token is not older than the newest one
-   accepted (``push-fence.json`` in the store, written before the zone is committed),
-   so a signer that lost the lease cannot overwrite its successor's zone; the serial is
-   newer than the one served (or the same bytes again: "have");
+2. the header: the zone is one of ours; the fencing token is not older than the newest
+   one accepted for that zone (``push-fence.json`` in the zone's store, written before
+   the zone is committed), so a signer that lost the lease cannot overwrite its
+   successor's zone; the serial is newer than the one served (or the same bytes again:
+   "have");
 3. the bytes: their SHA-256 (computed as they arrive) equals the header's, the digest
    record's and the verification record's, and the verification record names this
    serial; when the zone was patched from the serial served here, only the edits' new
@@ -27,6 +28,11 @@ of connecting (the per-read ``timeout_seconds`` then applies to the bytes). Ever
 refusal, these included, is handed to ``on_refused`` as a ``Refusal`` (the peer's
 address, a reason word, the message): serve writes it to the audit log
 (``zone.push_refused``, ``service/pushaudit.py``).
+
+A primary of several zones (decision 63) receives for each of them: one ``PushZone``
+(store, load, served) per origin, each with its own fence and its own install lock, so
+one zone's push neither waits for nor fences out another zone's. A push for a zone it
+does not serve is refused ("zone") before any byte is read.
 """
 
 from __future__ import annotations
@@ -126,15 +132,27 @@ def write_fence(store: ZoneStore, fence: Fence) -> None:
 
 
 @dataclass
+class PushZone:
+    """One zone the listener receives for: its store; ``load`` makes the primary serve
+    the store's new serial (True if it did); ``served``, the serial it serves."""
+
+    store: ZoneStore
+    load: Callable[[], Awaitable[bool]]
+    served: Callable[[], int | None]
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # one install at a time
+
+
+@dataclass
 class PushReceiver:
-    """The listener; ``load`` makes the primary serve the store's new serial (True if
-    it did); ``on_refused`` hears of every refusal."""
+    """The listener for the zone of ``store`` (``load``, ``served``: ``PushZone``), and
+    for each of ``others``; ``on_refused`` hears of every refusal."""
 
     push: PushSettings
     store: ZoneStore
     load: Callable[[], Awaitable[bool]]
     served: Callable[[], int | None]
     on_refused: Callable[[Refusal], None] | None = None  # serve: the audit log
+    others: tuple[PushZone, ...] = ()  # the primary's other zones (decision 63)
     accepted: int = 0
     refused: int = 0
     last_refusal: str | None = None
@@ -143,6 +161,22 @@ class PushReceiver:
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _pins: dict[str, str] = field(default_factory=dict)
     _ssl: ssl.SSLContext | None = None
+    _zones: dict[str, PushZone] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for zone in (PushZone(self.store, self.load, self.served, self._lock), *self.others):
+            if zone.store.origin in self._zones:
+                raise DistributionError(f"two push stores for {zone.store.origin}")
+            self._zones[zone.store.origin] = zone
+
+    def zone(self, offer: Offer) -> PushZone:
+        """The zone the offer is for; ``PushRefused`` ("zone") when it is none of ours."""
+        found = self._zones.get(offer.zone)
+        if found is None:
+            raise PushRefused(
+                f"this primary serves {', '.join(self._zones)}, not {offer.zone}", "zone"
+            )
+        return found
 
     async def start(self) -> tuple[str, int]:
         if not self.push.signers:
@@ -296,7 +330,8 @@ class PushReceiver:
         signer: str,
         where: str,
     ) -> None:
-        async with self._lock:  # one push installs at a time
+        zone = self.zone(offer)
+        async with zone.lock:  # one push installs at a time in each zone
             have = await asyncio.to_thread(self._admit, offer)
             if have:
                 await _send(writer, {"ok": True, "have": True})
@@ -315,8 +350,8 @@ class PushReceiver:
                 await asyncio.to_thread(self._install, offer, tmp, signer, patch, rebuilt)
             finally:
                 tmp.unlink(missing_ok=True)
-            await self.load()
-            if self.served() != offer.serial:
+            await zone.load()
+            if zone.served() != offer.serial:
                 raise PushRefused(
                     f"serial {offer.serial} was stored but the primary did not load it "
                     "(see its log and /health)",
@@ -324,7 +359,8 @@ class PushReceiver:
                 )
         self.accepted += 1
         log.info(
-            "push: serial %s from signer %s (%s, token %s) installed and served%s",
+            "push: %s serial %s from signer %s (%s, token %s) installed and served%s",
+            offer.zone,
             offer.serial,
             signer,
             where,
@@ -336,25 +372,24 @@ class PushReceiver:
     def _admit(self, offer: Offer) -> bool:
         """Whether the offer may be sent (False) or is here already (True); else
         ``PushRefused`` with the reason."""
-        if offer.zone != self.store.origin:
-            raise PushRefused(f"this primary serves {self.store.origin}, not {offer.zone}", "zone")
+        store = self.zone(offer).store
         if offer.size > self.push.max_zone_bytes:
             raise PushRefused(
                 f"{offer.size} bytes is more than [push] max_zone_bytes = "
                 f"{self.push.max_zone_bytes}",
                 "size",
             )
-        fence = read_fence(self.store)
+        fence = read_fence(store)
         if offer.token < fence.token:
             raise PushRefused(
                 f"fencing token {offer.token} is older than token {fence.token} already "
-                f"accepted (from signer {fence.signer}, serial {fence.serial}): this signer "
-                "has lost the publication lease",
+                f"accepted for {offer.zone} (from signer {fence.signer}, serial "
+                f"{fence.serial}): this signer has lost the publication lease",
                 "token",
             )
-        current = self.store.current()
+        current = store.current()
         if current == offer.serial:
-            record = load_record(self.store.zone_path(current))
+            record = load_record(store.zone_path(current))
             if record is not None and record.sha256 == offer.sha256:
                 return True
             raise PushRefused(
@@ -371,10 +406,11 @@ class PushReceiver:
     def _patch_from_current(self, offer: Offer) -> ZonePatch | None:
         """The offer's patch if it applies to the zone served now (``pushpatch.py``),
         else None: the whole file is asked for."""
-        header, current = offer.patch, self.store.current()
+        store = self.zone(offer).store
+        header, current = offer.patch, store.current()
         if header is None or current is None or header.get("from") != current:
             return None
-        path = self.store.zone_path(current)
+        path = store.zone_path(current)
         record = load_record(path)
         if record is None or record.sha256 != header.get("from_sha256"):
             return None
@@ -392,18 +428,19 @@ class PushReceiver:
     ) -> Path | None:
         """The edits' new bytes, applied to the current file; None when the result does
         not hash to the offered SHA-256 (the whole file is then asked for)."""
-        incoming = self.store.directory / INCOMING
+        store = self.zone(offer).store
+        incoming = store.directory / INCOMING
         incoming.mkdir(parents=True, exist_ok=True)
         edits = await self._read_into(reader, patch.changed_bytes, incoming, ".edits")
         fd, name = tempfile.mkstemp(prefix="push.", suffix=".zone", dir=incoming)
         os.close(fd)
         out = Path(name)
-        current = self.store.current()
+        current = store.current()
         try:
             assert current is not None
             got = await asyncio.to_thread(
                 rebuild,
-                self.store.zone_path(current),
+                store.zone_path(current),
                 edits,
                 patch,
                 out,
@@ -453,9 +490,10 @@ class PushReceiver:
 
     async def _receive(self, reader: asyncio.StreamReader, offer: Offer) -> Path:
         """The bytes into a private file in the store, digested as they arrive."""
+        store = self.zone(offer).store
         # Beside the store (the same file system), not in it: the store's writer removes
         # stray files of its own directory as leftovers of a dead writer.
-        incoming = self.store.directory / INCOMING
+        incoming = store.directory / INCOMING
         incoming.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix="push.", suffix=".zone", dir=incoming)
         path = Path(name)
@@ -502,18 +540,19 @@ class PushReceiver:
         IXFR difference is read from its edits (the store checks the bytes outside
         them: ``ixfr.diff_patched``, unless ``rebuilt`` from them), not from the two
         whole files."""
+        store = self.zone(offer).store
         digest = FileDigest.from_json(offer.digest)
-        with self.store.writer():
-            fence = read_fence(self.store)
+        with store.writer():
+            fence = read_fence(store)
             if offer.token < fence.token:  # another push won meanwhile
                 raise PushRefused(
                     f"fencing token {offer.token} is older than {fence.token}", "token"
                 )
-            target = self.store.stage_path(offer.serial)
+            target = store.stage_path(offer.serial)
             os.chmod(received, 0o644)
             save_record(target, digest)
             os.replace(received, target)
-            fsync_directory(self.store.directory)
+            fsync_directory(store.directory)
             fsync_directory(received.parent)
             state = ZoneFiles(target).verify_state
             with replacing(state, "w", encoding="utf-8") as out:
@@ -521,8 +560,8 @@ class PushReceiver:
             if patch is not None:
                 patch.save(ZoneFiles(target).patch)
             if offer.token > fence.token or fence.signer != signer:
-                write_fence(self.store, Fence(offer.token, signer, offer.serial))
-            self.store.commit(offer.serial, patch_checked=rebuilt)
+                write_fence(store, Fence(offer.token, signer, offer.serial))
+            store.commit(offer.serial, patch_checked=rebuilt)
 
     def _refused(self, refusal: Refusal) -> None:
         self.refused += 1
