@@ -149,3 +149,24 @@ def test_the_zones_of_the_settings_are_the_zones_checked(tmp_path: Path) -> None
     )
     with pytest.raises(ConfigError, match=r"zones names other\., not a zone of this home"):
         load_distribute_settings(load_settings(tmp_path))
+
+
+def test_each_zone_has_its_own_store_by_zone_in_store_dir(tmp_path: Path) -> None:
+    """Decision 63: ``{zone}`` in ``store_dir`` gives each zone its own store (its own
+    serials and fence); a one-zone home's ``store_dir`` stays as it is."""
+    (tmp_path / "tldsec.toml").write_text(
+        '[zones.example]\n[zones.shop]\n[distribute]\nstore_dir = "zones/{zone}/dist"\n', "utf-8"
+    )
+    dist = load_distribute_settings(load_settings(tmp_path))
+    assert dist.store_for("example.") == tmp_path / "zones/example/dist"
+    assert dist.store_for("shop.") == tmp_path / "zones/shop/dist"
+
+    (tmp_path / "tldsec.toml").write_text("[zones.example]\n[zones.shop]\n", "utf-8")
+    dist = load_distribute_settings(load_settings(tmp_path))
+    with pytest.raises(ConfigError, match=r'store_dir = ".*zones/dist" is one directory for the '
+                       r"zones example\., shop\.: each zone needs its own store"):  # fmt: skip
+        dist.store_for("shop.")
+
+    (tmp_path / "tldsec.toml").write_text('[zone]\norigin = "example"\n', "utf-8")
+    one = load_distribute_settings(load_settings(tmp_path))
+    assert one.store_for("example.") == one.store_dir == tmp_path / "zones/dist"

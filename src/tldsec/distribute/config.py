@@ -3,6 +3,7 @@
     [distribute]
     listen = "127.0.0.1:5300"        # the hidden primary (UDP and TCP)
     store_dir = "zones/dist"         # signed zones by serial, IXFR differences
+                                     # ("zones/{zone}/dist": one store per zone)
     keep = 10                        # serials kept (zone files and differences)
     poll_seconds = 1                 # how often the primary looks for a new serial
     notify_timeout_seconds = 2       # wait for a NOTIFY answer (RFC 1996 3.6)
@@ -47,6 +48,7 @@ from tldsec.errors import ConfigError
 from tldsec.settings import Settings
 from tldsec.settings.strict import read_table
 from tldsec.settings.tables import DistributeTable, SecondaryTable, TsigKeyTable
+from tldsec.zonehome import zone_dir_name
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -141,6 +143,23 @@ class DistributeSettings:
     secondaries: tuple[Secondary, ...] = DEFAULT_SECONDARIES
     tsig_keys: tuple[TsigKey, ...] = ()
     notify: NotifySettings = NotifySettings()
+    origins: tuple[str, ...] | None = None  # the home's zones, when read from its settings
+
+    def store_for(self, origin: str) -> Path:
+        """The zone's store: ``store_dir`` with ``{zone}`` replaced by the zone's
+        directory name (``zones/{zone}/dist`` -> ``zones/example/dist``, decision 57's
+        layout); without ``{zone}``, ``store_dir`` itself, which only a home of one zone
+        may use (two zones in one store would share one serial and one fence)."""
+        text = str(self.store_dir)
+        if "{zone}" in text:
+            return Path(text.replace("{zone}", zone_dir_name(origin)))
+        if self.origins is not None and len(self.origins) > 1:
+            raise ConfigError(
+                f'[distribute] store_dir = "{text}" is one directory for the zones '
+                f"{', '.join(self.origins)}: each zone needs its own store; write "
+                'store_dir = "zones/{zone}/dist"'
+            )
+        return self.store_dir
 
     def key(self, name: str) -> TsigKey:
         for k in self.tsig_keys:
@@ -209,6 +228,7 @@ def distribute_from_table(
         secondaries=secondaries,
         tsig_keys=keys,
         notify=notify,
+        origins=known,
     )
 
 
