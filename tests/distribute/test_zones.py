@@ -112,8 +112,8 @@ def test_a_zone_the_secondary_is_not_configured_for_is_refused(
     rdtype: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """RFC 5936 2.2.1: REFUSED by policy; the answer to a signed query is signed (RFC
-    8945 5.3), so the secondary knows the refusal is the primary's."""
+    """REFUSED for policy reasons (RFC 1035 4.1.1); the answer to a signed query is
+    signed (RFC 8945 5.3), so the secondary knows the refusal is the primary's."""
     caplog.set_level(logging.WARNING, "tldsec.distribute")
     _, port = primary
     query = dns.message.make_query(zone, rdtype)

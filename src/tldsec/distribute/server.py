@@ -17,7 +17,8 @@ query's zone name; a name that is none of its zones' apex is REFUSED.
 A source address must be allowed by a configured secondary that serves the query's zone
 (its ``zones``); a secondary with a TSIG key must sign its queries with that key (RFC
 8945), and every answer to a signed query is signed. A query for a zone its secondary
-does not serve is REFUSED (RFC 5936 2.2.1: refused by policy), signed when the query was.
+does not serve is REFUSED (RFC 1035 4.1.1: refused for policy reasons), signed when the
+query was (RFC 8945 5.3); NOTAUTH is only for TSIG errors (RFC 8945 5.2).
 When a store's serial moves, the new version is loaded beside the old one (transfers in
 progress finish on the version they started) and NOTIFY goes out to that zone's
 secondaries.
