@@ -13,6 +13,7 @@ from tldsec.distribute.config import (
     load_distribute_settings,
     parse_hostport,
 )
+from tldsec.distribute.notify import notify_targets
 from tldsec.errors import ConfigError
 from tldsec.settings import load_settings
 
@@ -170,3 +171,31 @@ def test_each_zone_has_its_own_store_by_zone_in_store_dir(tmp_path: Path) -> Non
     (tmp_path / "tldsec.toml").write_text('[zone]\norigin = "example"\n', "utf-8")
     one = load_distribute_settings(load_settings(tmp_path))
     assert one.store_for("example.") == one.store_dir == tmp_path / "zones/dist"
+
+
+def test_notify_goes_to_the_secondaries_of_the_zone(tmp_path: Path) -> None:
+    """Decision 63: a zone's NOTIFY targets are those of the secondaries serving it,
+    each signed with that secondary's key."""
+    dist = distribute_from_dict(
+        {
+            "tsig_keys": {"k1": {"secret": SECRET}, "k2": {"secret": SECRET}},
+            "secondaries": [
+                {"name": "ns1", "notify": ["192.0.2.1:53"], "tsig_key": "k1", "zones": ["example"]},
+                {"name": "ns2", "notify": ["192.0.2.2:5353"], "tsig_key": "k2", "zones": ["shop"]},
+                {"name": "ns3", "notify": ["192.0.2.3"]},
+            ],
+        },
+        tmp_path,
+        source="test",
+        origins=["example.", "shop."],
+    )
+    example = notify_targets(dist, "example.")
+    assert [(t.name, t.host, t.port) for t in example] == [
+        ("ns1", "192.0.2.1", 53),
+        ("ns3", "192.0.2.3", 53),
+    ]
+    assert example[0].key is not None and example[0].key.name.to_text() == "k1."
+    assert example[1].key is None
+    shop = notify_targets(dist, "shop.")
+    assert [t.name for t in shop] == ["ns2", "ns3"]
+    assert shop[0].key is not None and shop[0].key.name.to_text() == "k2."

@@ -26,7 +26,7 @@ import dns.rrset
 import dns.tsig
 
 from tldsec.clock import Clock
-from tldsec.distribute.config import NotifySettings
+from tldsec.distribute.config import DistributeSettings, NotifySettings
 from tldsec.errors import DistributionError
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,17 @@ class NotifyTarget:
 
     def __str__(self) -> str:
         return f"{self.name} ({self.host}:{self.port})"
+
+
+def notify_targets(dist: DistributeSettings, origin: str) -> tuple[NotifyTarget, ...]:
+    """Where NOTIFY for ``origin`` goes: each ``notify`` address of the secondaries that
+    serve that zone (their ``zones``, decision 63), signed with the secondary's key."""
+    return tuple(
+        NotifyTarget(s.name, host, port, dist.key(s.tsig_key).dns_key() if s.tsig_key else None)
+        for s in dist.secondaries
+        if s.serves(origin)
+        for host, port in s.notify
+    )
 
 
 @dataclass(slots=True)

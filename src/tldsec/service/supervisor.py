@@ -55,7 +55,7 @@ from tldsec.cycle.run import handed_over_note
 from tldsec.cycle.schedule import Scheduler
 from tldsec.cycle.state import STATE_FILE, CycleState
 from tldsec.distribute.config import DistributeSettings
-from tldsec.distribute.notify import Notifier, NotifyTarget
+from tldsec.distribute.notify import Notifier, notify_targets
 from tldsec.distribute.push import Pusher
 from tldsec.distribute.pushconfig import PushSettings, load_push_settings
 from tldsec.distribute.receive import PushReceiver
@@ -556,17 +556,7 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
 
     def _primary(self) -> PrimaryServer:
         dist = self.dist
-        targets = tuple(
-            NotifyTarget(
-                s.name,
-                host,
-                port,
-                dist.key(s.tsig_key).dns_key() if s.tsig_key else None,
-            )
-            for s in dist.secondaries
-            if s.serves(self.settings.origin)  # that zone's secondaries (decision 63)
-            for host, port in s.notify
-        )
+        targets = notify_targets(dist, self.settings.origin)  # that zone's secondaries
         notifier = Notifier(
             dns.name.from_text(self.settings.origin), targets, self.clock, dist.notify
         )
