@@ -5,9 +5,11 @@ database: the same frames ``bench/epp_bench.py`` sends, N times, alternating add
 rem of one DS. Prints milliseconds per transform (wall and process CPU) and, with
 ``--profile``, the top of a cProfile by cumulative and by own time. With ``--audit`` the
 DS-change audit entries go to a real audit log on PostgreSQL (as ``tldsec serve`` wires
-it), so its cost shows.
+it), so its cost shows. With ``--zones`` the registry has its zone row (``example.``,
+as every home's since decision 60) and the dispatcher routes by it (decision 61): the
+name's zone found in memory, the registrar's accreditation read at its login.
 
-    .venv/bin/python bench/epp_profile.py [-n 2000] [--profile] [--audit]
+    .venv/bin/python bench/epp_profile.py [-n 2000] [--profile] [--audit] [--zones]
 """
 
 from __future__ import annotations
@@ -75,9 +77,14 @@ def update_frame(name: str, ds: DsData, add: bool, trid: int) -> bytes:
     )
 
 
-def run(url: str, audit_url: str | None, n: int, profile: bool) -> dict[str, float]:
+def run(
+    url: str, audit_url: str | None, n: int, profile: bool, zones: bool = False
+) -> dict[str, float]:
     db = RegistryDatabase.from_url(url, pool_pre_ping=False)  # as tldsec epp serve
-    db.upgrade()
+    if zones:
+        db.upgrade(origin="example.")  # zone 1
+    else:
+        db.upgrade()
     clock = SystemClock()
     rules = RegistryRules(origin="example.", ds=load_policy().ds)
     audit: Callable[..., None] | None = None
@@ -100,6 +107,12 @@ def run(url: str, audit_url: str | None, n: int, profile: bool) -> dict[str, flo
     dispatcher = Dispatcher(
         db=db, rules=rules, clock=clock, hasher=hasher, gate=LoginGate(clock), **kwargs
     )
+    if zones:
+        from tldsec.registry.routing import load_routes
+
+        with db.read() as s:  # as build_server, once
+            dispatcher.routes = load_routes(s, {"example.": rules})
+        assert dispatcher.routes is not None
     conn = Connection(peer="127.0.0.1:1")
     login = frame(
         f"<login><clID>bench</clID><pw>{PASSWORD}</pw><options><version>1.0</version>"
@@ -155,15 +168,17 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=2000)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--audit", action="store_true", help="a real audit log on PostgreSQL")
+    ap.add_argument("--zones", action="store_true", help="route by the zone table (61)")
     a = ap.parse_args()
     with database() as url:
         if a.audit:
             with database() as audit_url:
-                result = run(url, audit_url, a.n, a.profile)
+                result = run(url, audit_url, a.n, a.profile, a.zones)
         else:
-            result = run(url, None, a.n, a.profile)
+            result = run(url, None, a.n, a.profile, a.zones)
     print(
-        f"{a.n} domain:update (secDNS add/rem), audit {'on' if a.audit else 'off'}: "
+        f"{a.n} domain:update (secDNS add/rem), audit {'on' if a.audit else 'off'}, "
+        f"zones {'routed' if a.zones else 'none'}: "
         f"{result['ms_wall']:.2f} ms wall, {result['ms_cpu']:.2f} ms CPU per transform "
         f"(load {os.getloadavg()[0]:.1f})"
     )

@@ -27,7 +27,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import cast
 
@@ -96,6 +96,13 @@ from tldsec.registry.audit import AuditRecorder, AuditTrail, log_audit
 from tldsec.registry.context import Actor, RegistryRules, Tx
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import EppTransaction
+from tldsec.registry.routing import (
+    NO_ACCREDITATIONS,
+    Access,
+    Accreditations,
+    ZoneRoutes,
+    load_accreditations,
+)
 
 LOG_ROW = insert(cast(Table, EppTransaction.__table__))  # built once: see registry/ds_update.py
 PG_LOG_ROW = Prepared.of(
@@ -135,6 +142,24 @@ COMMANDS: dict[tuple[str, str], Handler] = {
 }
 
 
+# Decision 57's table: which commands make or change (refused once an accreditation
+# ended) and which let a domain go (still allowed then). domain:check routes per name.
+_ACCESS: dict[str, Access] = {
+    "domain:create": Access.CHANGE,
+    "domain:renew": Access.CHANGE,
+    "domain:update": Access.CHANGE,
+    "domain:transfer:request": Access.CHANGE,
+    "domain:info": Access.LET_GO,
+    "domain:delete": Access.LET_GO,
+    "domain:transfer:query": Access.LET_GO,
+    "domain:transfer:None": Access.LET_GO,
+    "domain:transfer:approve": Access.LET_GO,
+    "domain:transfer:reject": Access.LET_GO,
+    "domain:transfer:cancel": Access.LET_GO,
+    "host:create": Access.CHANGE,
+}
+
+
 @dataclass
 class Connection:
     """What the server knows about one client connection (mutable: login changes it)."""
@@ -146,6 +171,9 @@ class Connection:
     extensions: frozenset[str] = frozenset()
     failed_logins: int = 0
     closed: bool = False
+    # Read at login when the registry has zones (decision 61): what each command of the
+    # session weighs at its own ``now``.
+    accreditations: Accreditations = NO_ACCREDITATIONS
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +200,9 @@ class Dispatcher:
     # How long a command whose commit was cut off waits for a primary to settle it
     # (a failover's promotion included), before answering that the outcome is unknown.
     settle_seconds: float = 30.0
+    # The registry's zones, read once at start (``routing.load_routes``); None: a
+    # registry without a zone row runs every command under ``rules``, as before 57.
+    routes: ZoneRoutes | None = None
 
     def greeting(self) -> bytes:
         return self.codec.greeting(self.server_id, self.clock.now())
@@ -304,7 +335,7 @@ class Dispatcher:
             )
 
         def work(session: Session) -> Reply:
-            reply = handler(session, tx, cmd)
+            reply = self._routed(handler, label, cmd, conn, object_name)(session, tx, cmd)
             if ds:
                 trail(
                     "ds.accepted",
@@ -328,6 +359,47 @@ class Dispatcher:
             trail,
             ds=ds,
         )
+
+    def _routed(
+        self, handler: Handler, label: str, cmd: Command, conn: Connection, name: str | None
+    ) -> Handler:
+        """The handler, under the rules of its name's zone once the registrar may act
+        there (decision 57's table; ``registry/routing.py``): in memory, no query."""
+        routes = self.routes
+        if routes is None or conn.actor is None:
+            return handler
+        client_id, held = conn.actor.client_id, conn.accreditations
+        if label == "domain:check":
+
+            def route_each(session: Session, tx: Tx, cmd: Command) -> Reply:
+                return domain_check.handle_zones(
+                    session, tx, cmd, lambda n: routes.check_refusal(n, held, tx.now)
+                )
+
+            return route_each
+        access = _ACCESS.get(label if label != "domain:transfer" else f"{label}:{cmd.op}")
+        if access is None:
+            if not label.startswith("host:"):
+                return handler
+
+            def under_its_zone(session: Session, tx: Tx, cmd: Command) -> Reply:
+                # A host's other commands: its zone's rules (glue), no accreditation.
+                origin = routes.index.zone_of(name or ".")
+                if origin is None:
+                    return handler(session, tx, cmd)
+                return handler(session, replace(tx, rules=routes.routes[origin].rules), cmd)
+
+            return under_its_zone
+
+        def routed(session: Session, tx: Tx, cmd: Command) -> Reply:
+            if label == "host:create" and routes.index.zone_of(name or ".") is None:
+                # A host outside every zone needs no accreditation and has no glue.
+                rules = replace(next(iter(routes.routes.values())).rules, zone_id=None)
+                return handler(session, replace(tx, rules=rules), cmd)
+            route = routes.route(name or "", access, client_id, held, tx.now)
+            return handler(session, replace(tx, rules=route.rules), cmd)
+
+        return routed
 
     def end_session(self, conn: Connection) -> None:
         """Release the registrar's session slot (at logout, or when the connection ends)."""
@@ -353,6 +425,9 @@ class Dispatcher:
 
         def work(session: Session) -> Reply:
             opened.append(login_flow.login(session, tx, cmd, conn, self.gate, failures))
+            registrar_id = opened[-1].actor.registrar_id
+            if self.routes is not None and registrar_id is not None:
+                conn.accreditations = load_accreditations(session, registrar_id)
             return Reply()
 
         try:

@@ -41,6 +41,10 @@ class RegistryRules:
     reserved_names: ReservedNames | None = None
     # Whether glue may be in the documentation blocks (registry/addresses.py).
     documentation_glue: bool = True
+    # The zone's id in the registry's ``zone`` table (decision 57), which new domains,
+    # in-zone hosts and zone changes are written with; None: the database's default,
+    # zone 1 (a registry of one zone, or none yet).
+    zone_id: int | None = None
     reserved: ReservedNames = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -74,6 +78,32 @@ def rules_from_settings(settings: Settings) -> RegistryRules:
         reserved_names=reserved,
         documentation_glue=settings.zone.documentation_glue,
     )
+
+
+def rules_by_zone(settings: Settings) -> dict[str, RegistryRules]:
+    """Each zone's rules (``[zones.NAME]``, decision 59), by origin: its policy's DS
+    rules and reserved labels, its apex name servers' domains and reserved names."""
+    from tldsec.errors import ConfigError, RegistryError
+
+    rules = {}
+    for origin, zone in settings.zones.items():
+        policy = settings.policies[zone.policy_name]
+        try:
+            reserved = reserved_names(
+                origin,
+                labels=policy.reserved_labels,
+                names=zone.reserved_names,
+                apex_ns=zone.apex.ns,
+            )
+        except RegistryError as exc:
+            raise ConfigError(f"[zones.{zone.name}] reserved_names: {exc}") from exc
+        rules[origin] = RegistryRules(
+            origin=origin,
+            ds=policy.ds,
+            reserved_names=reserved,
+            documentation_glue=zone.documentation_glue,
+        )
+    return rules
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,6 +150,8 @@ def create_domain(session: Session, tx: Tx, req: DomainCreate) -> DomainView:
         created_at=tx.now,
         expires_at=add_years(tx.now, req.years),
     )
+    if tx.rules.zone_id is not None:
+        domain.zone_id = tx.rules.zone_id
     session.add(domain)
     try:
         session.flush()

@@ -49,5 +49,6 @@ def record(
                 sv_trid=tx.sv_trid,
                 cl_trid=tx.cl_trid,
                 registrar_id=tx.actor.registrar_id,
+                **({} if tx.rules.zone_id is None else {"zone_id": tx.rules.zone_id}),
             )
         )

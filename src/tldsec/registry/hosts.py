@@ -94,6 +94,8 @@ def create_host(
         creator_id=tx.actor.registrar_id,
         parent_name=parent,
         created_at=tx.now,
+        # The zone the host is in-bailiwick of (decision 57): glue is written there only.
+        zone_id=tx.rules.zone_id if parent is not None else None,
     )
     session.add(host)
     try:

@@ -19,9 +19,10 @@ from tldsec.epp.tls import server_context
 from tldsec.epp.xml.codec import Codec
 from tldsec.errors import ConfigError
 from tldsec.registry.audit import AuditRecorder, log_audit
-from tldsec.registry.context import rules_from_settings
+from tldsec.registry.context import rules_by_zone, rules_from_settings
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.passwords import production_hasher
+from tldsec.registry.routing import load_routes
 from tldsec.settings import EppSettings, Settings
 
 if TYPE_CHECKING:
@@ -86,6 +87,13 @@ def build_server(settings: Settings, clock: Clock, gate: Gate, *, audit: bool) -
     if not db.is_current():
         db.dispose()
         raise ConfigError("the registry database is not up to date: run 'tldsec db upgrade'")
+    by_zone = rules_by_zone(settings)
+    try:
+        with db.read() as session:  # once per process: no command reads the zones (61)
+            routes = load_routes(session, by_zone)
+    except BaseException:
+        db.dispose()
+        raise
     durability = db.durability_warning()
     if durability is not None:
         log.warning("EPP: %s", durability)
@@ -103,13 +111,16 @@ def build_server(settings: Settings, clock: Clock, gate: Gate, *, audit: bool) -
         recorder = registry_recorder(audit_log)
     dispatcher = Dispatcher(
         db=db,
-        rules=rules_from_settings(settings),
+        # Commands that name no zone (contacts, poll) and a registry without zone rows:
+        # the home's first zone's rules.
+        rules=next(iter(by_zone.values())) if routes is not None else rules_from_settings(settings),
         clock=clock,
         hasher=production_hasher(),
         gate=gate,
         server_id=epp.server_id,
         codec=Codec(max_bytes=epp.max_frame_bytes),
         audit=recorder,
+        routes=routes,
     )
     return EppParts(EppServer(dispatcher, context, limits), db, audit_log)
 
