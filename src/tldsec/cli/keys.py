@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import logging
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -36,17 +37,21 @@ from tldsec.keys import go_insecure
 from tldsec.keys.config import KeySettings, load_key_settings
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.ds import DEFAULT_DIGEST_TYPES
-from tldsec.keys.planner import Step
-from tldsec.keys.service import KeyManager
+from tldsec.keys.models import META_ID
+from tldsec.keys.planner import Plan, Step
+from tldsec.keys.service import KeyManager, signer_zone_ids, staggered_plans
 from tldsec.keys.simulate import ParentModel, format_table, simulate
 from tldsec.keys.state import KeyRecord, Role, Transition
-from tldsec.policy import Algorithm, load_policy
-from tldsec.settings import CONFIG_NAME, home_from
+from tldsec.keys.timing import TimingParams
+from tldsec.policy import Algorithm, Policy, load_policy
+from tldsec.settings import CONFIG_NAME, Settings, ZoneSettings, home_from
 
 if TYPE_CHECKING:
     from tldsec.ceremony.gate import Authorised
 
 Handler = Callable[[argparse.Namespace], int]
+
+_log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,9 +71,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         a.set_defaults(handler=handler)
         return a
 
-    action("list", "every key of the zone, ever, with its state", _list, json_flag=True)
+    a = action("list", "every key of the zone, ever, with its state", _list, json_flag=True)
+    _zone_argument(a)
     a = action("plan", "the next steps, their dates and what each waits for", _plan, json_flag=True)
     a.add_argument("-a", "--all", action="store_true", help="show every constraint of each step")
+    _zone_argument(a)
     action("run", "carry out every step that is due now (the zone cycle does this)", _run)
     a = action("generate", "generate a key in the key store for a later rollover", _generate)
     a.add_argument("--role", choices=("ksk", "zsk"), required=True)
@@ -131,6 +138,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     keys_transfer.parent_arguments(a)
     a = action("export-ds", "the DS set for the parent zone", _export_ds, json_flag=True)
+    _zone_argument(a)
     a.add_argument(
         "--digest-type",
         type=int,
@@ -152,6 +160,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         _simulate,
         json_flag=True,
     )
+    _zone_argument(a)
     a.add_argument("--days", type=int, default=1100, help="how long to simulate (default 1100)")
     a.add_argument("--start", help="start time, ISO 8601 (default: today 00:00 UTC)")
     a.add_argument("--emergency-zsk-at", type=float, metavar="DAY", help="ZSK compromise")
@@ -190,6 +199,85 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 # --- plumbing ---------------------------------------------------------------------------
+
+
+def _zone_argument(a: argparse.ArgumentParser) -> None:
+    a.add_argument(
+        "--zone",
+        metavar="ORIGIN",
+        help="only this zone (default: every zone of the home, one section each)",
+    )
+
+
+def _selected(settings: Settings, zone: str | None) -> list[ZoneSettings]:
+    """The zones a reporting command shows: ``--zone`` or every zone (decision 57)."""
+    if zone is None:
+        return list(settings.zones.values())
+    origin = zone.lower() if zone.endswith(".") else zone.lower() + "."
+    if origin not in settings.zones:
+        raise ConfigError(f"this home serves {', '.join(settings.zones)}: no zone {origin}")
+    return [settings.zones[origin]]
+
+
+@contextmanager
+def _zone_managers(
+    args: argparse.Namespace,
+) -> Iterator[tuple[list[tuple[KeyManager, ZoneSettings]], bool]]:
+    """A reading ``KeyManager`` for each zone of ``--zone`` (or every zone) on one signer
+    database, and whether the home serves several zones."""
+    settings = settings_from_args(args)
+    zones = _selected(settings, args.zone)
+    keys_conf = load_key_settings(settings)
+    engine = open_signer_db(settings.signer_db_url)
+    clock = SystemClock()
+    try:
+        ids = signer_zone_ids(engine)
+        managers = []
+        for z in zones:
+            zone_id = ids.get(z.origin, META_ID) if len(settings.zones) == 1 else ids.get(z.origin)
+            if zone_id is None:
+                message = (
+                    f"{z.origin} has no keys in the signer database: 'tldsec zone add "
+                    f"{z.origin}' makes its first KSK and ZSK"
+                )
+                if args.zone is not None:
+                    raise ConfigError(message)
+                _log.warning("%s", message)  # every zone shown: the others still are
+                continue
+            policy = settings.policies[z.policy_name]
+            km = KeyManager(
+                engine,
+                None,
+                policy,
+                clock,
+                origin=z.origin,
+                timing=keys_conf.timing(policy),
+                zone_id=zone_id,  # these managers only read: no recorder
+            )
+            managers.append((km, z))
+        yield managers, len(settings.zones) > 1
+    finally:
+        engine.dispose()
+
+
+def _sections(
+    args: argparse.Namespace,
+    bodies: dict[str, Any],
+    texts: dict[str, str | None],
+    several: bool,
+) -> None:
+    """A one-zone home: its body as today; several zones: one section per origin
+    (decision 57, "CLI --zone conventions"); JSON ``{"zones": {"example.": ...}}``. A
+    text of None prints nothing."""
+    if getattr(args, "json", False):
+        only = next(iter(bodies.values())) if bodies else []
+        print(json.dumps({"zones": bodies} if several else only, indent=2))
+        return
+    for n, (origin, text) in enumerate(texts.items()):
+        if several:
+            print(("\n" if n else "") + f"== {origin} ==")
+        if text is not None:
+            print(text)
 
 
 def _actor() -> str:
@@ -278,12 +366,19 @@ def _key_json(k: KeyRecord, now: datetime) -> dict[str, Any]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    with _manager(args) as km:
-        keys = km.key_records()
     now = SystemClock().now()
-    if args.json:
-        print(json.dumps([_key_json(k, now) for k in keys], indent=2))
-        return 0
+    bodies: dict[str, Any] = {}
+    texts: dict[str, str | None] = {}
+    with _zone_managers(args) as (managers, several):
+        for km, _ in managers:
+            keys = km.key_records()
+            bodies[km.origin] = [_key_json(k, now) for k in keys]
+            texts[km.origin] = _list_text(keys, now)
+    _sections(args, bodies, texts, several)
+    return 0
+
+
+def _list_text(keys: Sequence[KeyRecord], now: datetime) -> str:
     rows = [
         (
             str(k.key_tag),
@@ -300,8 +395,7 @@ def _list(args: argparse.Namespace) -> int:
         for k in keys
     ]
     head = ("tag", "role", "state", "DS", "published", "active", "retired", "removed", "alg", "id")
-    print(_table(head, rows) if rows else "no keys: run 'tldsec init'")
-    return 0
+    return _table(head, rows) if rows else "no keys: run 'tldsec init'"
 
 
 def _step_json(s: Step) -> dict[str, Any]:
@@ -323,25 +417,44 @@ def _step_json(s: Step) -> dict[str, Any]:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    with _manager(args) as km:
-        p = km.plan()
-        unsigned = km.unsigned_since()
-    if args.json:
-        print(json.dumps([_step_json(s) for s in p.steps], indent=2))
-        return 0
+    bodies: dict[str, Any] = {}
+    texts: dict[str, str | None] = {}
+    now = SystemClock().now()
+    with _zone_managers(args) as (managers, several):
+        if several:
+            # Every zone's next KSK roll counts, whichever zone is shown (keys/stagger.py).
+            wanted = {km.origin for km, _ in managers}
+            args_all = argparse.Namespace(**{**vars(args), "zone": None})
+            with _zone_managers(args_all) as (everyone, _):
+                plans = staggered_plans([(km, z.ksk_stagger_days) for km, z in everyone], now)
+            plans = {o: p for o, p in plans.items() if o in wanted}
+        else:
+            plans = {km.origin: km.plan(now) for km, _ in managers}
+        for km, _ in managers:
+            p = plans[km.origin]
+            bodies[km.origin] = [_step_json(s) for s in p.steps]
+            texts[km.origin] = _plan_text(p, km.unsigned_since(), args.all)
+    _sections(args, bodies, texts, several)
+    return 0
+
+
+def _plan_text(p: Plan, unsigned: datetime | None, every: bool) -> str | None:
+    lines: list[str] = []
     if unsigned is not None:
         # DPS 4.6: going insecure's last step was taken; nothing is planned any more.
-        print(f"the zone is unsigned since {_when(unsigned)}Z (going insecure, DPS 4.6): no "
-              f"key step is planned; {go_insecure.FRESH_START}")  # fmt: skip
+        lines.append(f"the zone is unsigned since {_when(unsigned)}Z (going insecure, DPS 4.6): "
+                     f"no key step is planned; {go_insecure.FRESH_START}")  # fmt: skip
     for s in p.steps:
         due = f"{_when(s.due)}Z" if s.due is not None else "WAITING FOR A PERSON"
         overdue = " (due now)" if s.due is not None and s.due <= p.now else ""
-        print(f"{due:<20}{overdue}  {s.describe()}")
-        print(f"{'':<20}  waits for: {s.waiting_for.description}")
-        if args.all:
+        lines.append(f"{due:<20}{overdue}  {s.describe()}")
+        lines.append(f"{'':<20}  waits for: {s.waiting_for.description}")
+        if every:
             for c in s.constraints:
-                print(f"{'':<22}- {_when(c.until) if c.until else 'gate':<16} {c.description}")
-    return 0
+                lines.append(
+                    f"{'':<22}- {_when(c.until) if c.until else 'gate':<16} {c.description}"
+                )
+    return "\n".join(lines) if lines else None
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -526,16 +639,25 @@ def _check_parent(args: argparse.Namespace) -> int:
 
 
 def _export_ds(args: argparse.Namespace) -> int:
-    with _manager(args) as km:
-        records = km.export_ds(tuple(args.digest_type or DEFAULT_DIGEST_TYPES))
-    if args.json or args.format == "json":
-        print(json.dumps([r.as_json() for r in records], indent=2))
-    elif args.format == "iana":
-        print("\n\n".join(f"# DS {r.ds_state}\n{r.iana_form()}" for r in records))
-    else:
-        for r in records:
-            print(f"{r.zone_line()}  ; {r.ds_state}")
-    return 0 if records else 1
+    bodies: dict[str, Any] = {}
+    texts: dict[str, str | None] = {}
+    found = False
+    with _zone_managers(args) as (managers, several):
+        for km, _ in managers:
+            records = km.export_ds(tuple(args.digest_type or DEFAULT_DIGEST_TYPES))
+            found = found or bool(records)
+            bodies[km.origin] = [r.as_json() for r in records]
+            if args.format == "iana":
+                texts[km.origin] = "\n\n".join(
+                    f"# DS {r.ds_state}\n{r.iana_form()}" for r in records
+                )
+            else:
+                lines = [f"{r.zone_line()}  ; {r.ds_state}" for r in records]
+                texts[km.origin] = "\n".join(lines) if lines else None
+    if args.format == "json":
+        args.json = True
+    _sections(args, bodies, texts, several)
+    return 0 if found else 1
 
 
 def _history(args: argparse.Namespace) -> int:
@@ -554,36 +676,48 @@ def _simulate(args: argparse.Namespace) -> int:
     if (args.algorithm_rollover_at is None) != (args.to_algorithm is None):
         raise ConfigError("--algorithm-rollover-at and --to-algorithm go together")
     home = home_from(args.home)
+    runs: dict[str, tuple[Policy, TimingParams]] = {}
+    several = False
     if (home / CONFIG_NAME).exists():
         settings = settings_from_args(args)
-        policy = settings.policy
-        timing = load_key_settings(settings).timing(policy)
+        conf = load_key_settings(settings)
+        several = len(settings.zones) > 1
+        for z in _selected(settings, args.zone):
+            policy = settings.policies[z.policy_name]
+            runs[z.origin] = (policy, conf.timing(policy))
     elif args.home:
         raise ConfigError(f"{home / CONFIG_NAME} does not exist")
     else:
         policy = load_policy()
-        timing = KeySettings().timing(policy)
+        runs["."] = (policy, KeySettings().timing(policy))
     if args.start:
         start = datetime.fromisoformat(args.start)
         start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
     else:
         now = SystemClock().now()
         start = datetime(now.year, now.month, now.day, tzinfo=UTC)
-    result = simulate(
-        policy,
-        timing,
-        start,
-        args.days,
-        parent=ParentModel(registration_delay=timedelta(days=args.registration_days)),
-        emergency_zsk_at=args.emergency_zsk_at,
-        emergency_ksk_at=args.emergency_ksk_at,
-        algorithm_rollover_at=args.algorithm_rollover_at,
-        to_algorithm=args.to_algorithm,
-        go_insecure_at=args.go_insecure_at,
-        transfer_at=args.transfer_at,
-    )
+    bodies: dict[str, Any] = {}
+    texts: dict[str, str | None] = {}
+    for origin, (policy, timing) in runs.items():
+        result = simulate(
+            policy,
+            timing,
+            start,
+            args.days,
+            parent=ParentModel(registration_delay=timedelta(days=args.registration_days)),
+            emergency_zsk_at=args.emergency_zsk_at,
+            emergency_ksk_at=args.emergency_ksk_at,
+            algorithm_rollover_at=args.algorithm_rollover_at,
+            to_algorithm=args.to_algorithm,
+            go_insecure_at=args.go_insecure_at,
+            transfer_at=args.transfer_at,
+        )
+        bodies[origin] = [e.as_json() for e in result.events]
+        texts[origin] = format_table(result.events)
     if args.json:
-        print(json.dumps([e.as_json() for e in result.events], indent=1))
-    else:
-        print(format_table(result.events))
+        # As before: one event per line for a one-zone home.
+        body = {"zones": bodies} if several else next(iter(bodies.values()))
+        print(json.dumps(body, indent=1))
+        return 0
+    _sections(args, bodies, texts, several)
     return 0
