@@ -179,3 +179,30 @@ def test_two_zones_every_cell_of_the_table(epp_any: RunningServer) -> None:
         assert hosts == {"ns1.a.shop": ids["shop."], "ns.other.org": None}
         changes = s.execute(select(ZoneChange.name, ZoneChange.zone_id)).all()
         assert ("g2.shop", ids["shop."]) in changes
+
+
+def test_routing_adds_no_statement_to_a_command(epp: RunningServer) -> None:
+    """The zones are read at start and the accreditations at login: a routed command
+    sends the database the statements an unrouted one sends (decision 61)."""
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    def sent(client: EppClient, name: str) -> int:
+        statements.clear()
+        assert update(client, name) == 1000
+        assert client.domain_info(name).code == 1000
+        return len(statements)
+
+    with epp.logged_in("alpha") as alpha:
+        assert alpha.domain_create("a.example").code == 1000
+        event.listen(epp.world.db.engine, "before_cursor_execute", count)
+        unrouted = sent(alpha, "a.example")
+    _two_zones(epp)
+    with epp.logged_in("alpha") as alpha:
+        routed = sent(alpha, "a.example")
+    event.remove(epp.world.db.engine, "before_cursor_execute", count)
+    assert routed == unrouted > 0
