@@ -4,11 +4,12 @@ registrar of a one-zone registry is accredited for it, of a registry of several 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from tests.fixtures.registry import START, RegistryWorld
-from tldsec.errors import InvalidValue, ObjectNotFound
+from tldsec.errors import InvalidValue, NotAccredited, ObjectNotFound
 from tldsec.registry import accreditation
 from tldsec.registry.models import RegistrarZone, Zone
 
@@ -88,3 +89,39 @@ def test_refusals_name_what_is_wrong(registry_world: RegistryWorld) -> None:
         accreditation.accredit(s, registry_world.tx(), "alpha", "shop.", START)
         with pytest.raises(InvalidValue, match="cannot end before"):
             accreditation.revoke(s, registry_world.tx(), "alpha", "shop.", START - timedelta(1))
+
+
+def test_each_zone_routes_under_its_own_rules(
+    registry_world: RegistryWorld, tmp_path: Path
+) -> None:
+    """``rules_by_zone`` gives each ``[zones.NAME]`` its reserved names; ``load_routes``
+    pairs them with the registry's zone ids and refuses a zone tldsec.toml lacks."""
+    from tests.settings.test_zones import home_with
+    from tldsec.errors import ConfigError
+    from tldsec.registry.context import rules_by_zone
+    from tldsec.registry.routing import NO_ACCREDITATIONS, Access, load_routes
+    from tldsec.settings import load_settings
+
+    home = home_with(
+        tmp_path,
+        '[zones.example]\nreserved_names = ["nic"]\n[zones.shop]\nreserved_names = ["cart"]\n',
+    )
+    by_zone = rules_by_zone(load_settings(home))
+    assert (
+        "cart.shop" in by_zone["shop."].reserved
+        and "cart.example" not in by_zone["example."].reserved
+    )
+    ids = _zones(registry_world, "shop.", "example.")
+    with registry_world.db.read() as s:
+        routes = load_routes(s, by_zone)
+    assert routes is not None and routes.routes["shop."].rules.zone_id == ids["shop."]
+    with pytest.raises(NotAccredited):
+        routes.route("a.shop", Access.LET_GO, "alpha", NO_ACCREDITATIONS, START)
+    _zones(registry_world, "org.")
+    with (
+        registry_world.db.read() as s,
+        pytest.raises(
+            ConfigError, match=r"serves org\. but tldsec.toml has no \[zones\.org\] table"
+        ),
+    ):
+        load_routes(s, by_zone)
