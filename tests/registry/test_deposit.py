@@ -304,3 +304,18 @@ def test_rde_objects_tldsec_cannot_keep_are_refused_with_their_line(
         ("line 9", "secDNS:keyData is not supported (the registry keeps DS only)"),
     ]
     assert report.read["domains"] == 1  # c.example passes
+
+
+def test_an_imported_registrar_of_a_one_zone_registry_is_accredited_for_it(
+    registry_world: RegistryWorld, tmp_path: Path
+) -> None:
+    """As one added by hand (decision 61): else its imported domains would answer 2201
+    to their own sponsor over EPP."""
+    from tests.fixtures.registry import START
+    from tldsec.registry.models import RegistrarZone, Zone
+
+    with registry_world.db.write() as s:
+        s.add(Zone(origin="example.", added_at=START))
+    import_file(registry_world.db, _write(tmp_path, "d.csv", CSV), registry_world.tx(), workers=1)
+    with registry_world.db.read() as s:
+        assert [r.zone_id for r in s.scalars(select(RegistrarZone))] == [1]

@@ -27,6 +27,7 @@ from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from tldsec.registry import zonedigest
+from tldsec.registry.accreditation import accredit_for_the_only_zone
 from tldsec.registry.context import Tx
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.deposit.check import Checked, Existing
@@ -141,15 +142,18 @@ def load(
     ds_count = 0
     with db.write() as session:
         for r in deposit.registrars:
-            session.add(
-                Registrar(
-                    client_id=r.client_id,
-                    name=r.name,
-                    email=r.email,
-                    password_hash=r.password_hash or NEVER_VERIFIES,
-                    created_at=r.created_at or tx.now,
-                )
+            registrar = Registrar(
+                client_id=r.client_id,
+                name=r.name,
+                email=r.email,
+                password_hash=r.password_hash or NEVER_VERIFIES,
+                created_at=r.created_at or tx.now,
             )
+            session.add(registrar)
+            session.flush()
+            # As a registrar added by hand: accredited for a one-zone registry's zone
+            # (decision 61), so its imported domains are its to manage over EPP.
+            accredit_for_the_only_zone(session, registrar.id, registrar.created_at)
             _history(session, tx, [("registrar", r.client_id)])
     for chunk in _chunks(deposit.contacts, batch):
         with db.write() as session:
