@@ -125,3 +125,17 @@ def test_each_zone_routes_under_its_own_rules(
         ),
     ):
         load_routes(s, by_zone)
+
+
+def test_a_session_weighs_its_accreditations_at_each_command_s_now() -> None:
+    """Read at login, weighed per command: an accreditation that starts or ends later
+    binds an open session at that instant (decision 61)."""
+    from tldsec.registry.routing import Accreditations
+
+    day = timedelta(days=1)
+    held = Accreditations({1: (START + day, START + 3 * day), 2: (START - day, None)})
+    assert held.standing(1, START) == (False, None)  # not yet
+    assert held.standing(1, START + day) == (True, None)
+    assert held.standing(1, START + 3 * day) == (False, START + 3 * day)  # ended
+    assert held.standing(2, START + 300 * day) == (True, None)
+    assert held.standing(3, START) == (False, None)  # never
