@@ -182,3 +182,34 @@ def test_registrar_accredit_and_revoke(
         ("registrar.accredited", "shop.", operator_actor()),
         ("registrar.accreditation_revoked", "shop.", operator_actor()),
     ]
+
+
+def test_registrar_commands_in_a_home_of_two_zones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A home of ``[zones.example]`` and ``[zones.shop]``: every ``tldsec registrar``
+    command works (it needed the home's one origin before), and a registrar added there
+    is accredited for no zone until the operator says (decision 61)."""
+    import sqlite3
+
+    home = tmp_path / "multi"
+    home.mkdir()
+    (home / "tldsec.toml").write_text(
+        '[zones.example]\n[zones.shop]\n[audit]\nkey_backend = "file"\n'
+    )
+    (tmp_path / "pw").write_text("first-pw\n")
+    h = ("--home", str(home))
+    assert run("db", "upgrade", "--create", *h) == 0
+    with sqlite3.connect(home / "registry.db") as conn:  # until 'tldsec zone add' (piece 3)
+        for origin in ("example.", "shop."):
+            conn.execute(
+                "INSERT INTO zone (origin, added_at) VALUES (?, '2026-01-01 00:00')", (origin,)
+            )
+    assert run("registrar", "add", "alpha", "--password-file", str(tmp_path / "pw"), *h) == 0
+    assert run("registrar", "list", *h) == 0
+    with sqlite3.connect(home / "registry.db") as conn:
+        assert conn.execute("SELECT count(*) FROM registrar_zone").fetchone() == (0,)
+    assert run("registrar", "accredit", "alpha", "shop.", *h) == 0
+    with sqlite3.connect(home / "registry.db") as conn:
+        assert conn.execute("SELECT zone_id FROM registrar_zone").fetchall() == [(2,)]
+    capsys.readouterr()

@@ -189,7 +189,7 @@ def open_audit_log(
         if not pre_ping and not config.db_url.startswith("sqlite")
         else make_engine(config.db_url)
     )
-    log = _log_without_key(engine, clock, config, settings.origin)
+    log = _log_without_key(engine, clock, config, _only_zone(settings))
     try:
         ensure_schema(engine)
         fresh = log.head().seq == 0
@@ -222,7 +222,7 @@ def open_unsigned_log(settings: Settings, clock: Clock) -> AuditLog:
     """An existing log without its key: for recording that the HSM refused a login (the
     audit key may be in that HSM). Its entries wait for the next signed checkpoint."""
     config = audit_config(settings)
-    log = _log_without_key(make_engine(config.db_url), clock, config, settings.origin)
+    log = _log_without_key(make_engine(config.db_url), clock, config, _only_zone(settings))
     try:
         ensure_schema(log.engine)
         if log.head().seq == 0:
@@ -233,11 +233,20 @@ def open_unsigned_log(settings: Settings, clock: Clock) -> AuditLog:
     return log
 
 
-def _log_without_key(engine: Engine, clock: Clock, config: AuditConfig, zone: str) -> AuditLog:
+def _only_zone(settings: Settings) -> str | None:
+    """The home's origin when it serves one zone; with several, None: each writer
+    names its zone (decision 58), and the log opens for every command (decision 61)."""
+    zones = list(settings.zones)
+    return zones[0] if len(zones) == 1 else None
+
+
+def _log_without_key(
+    engine: Engine, clock: Clock, config: AuditConfig, zone: str | None
+) -> AuditLog:
     """The log on ``engine`` as ``config`` sets it up, owning the engine; no signer yet.
 
-    ``zone`` (the home's origin) is the zone of the entries that concern one and name
-    none (decisions.md 58)."""
+    ``zone`` (the home's origin; None in a home of several) is the zone of the entries
+    that concern one and name none (decisions.md 58)."""
     return AuditLog(
         engine,
         clock,

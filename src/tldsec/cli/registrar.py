@@ -28,7 +28,7 @@ from tldsec.epp.tls import fingerprint
 from tldsec.errors import ConfigError
 from tldsec.registry import accreditation, registrars
 from tldsec.registry.audit import AuditTrail
-from tldsec.registry.context import Actor, Tx, rules_from_settings
+from tldsec.registry.context import Actor, Tx, rules_by_zone
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.passwords import production_hasher
 from tldsec.settings import Settings
@@ -132,7 +132,9 @@ def _unit_of_work(args: argparse.Namespace, command: str) -> Iterator[tuple[Sess
         actor=Actor.registry(),
         now=clock.now(),
         sv_trid=f"cli-{secrets.token_hex(6)}",
-        rules=rules_from_settings(settings),
+        # A registrar's account is the installation's, not a zone's: any zone's rules
+        # do (rules_from_settings would refuse a home of several zones).
+        rules=next(iter(rules_by_zone(settings).values())),
         hasher=production_hasher(),
         audit=trail,
     )
