@@ -17,6 +17,7 @@ from tldsec.cli.main import main
 from tldsec.epp.client import EppClient
 from tldsec.epp.tls import client_context
 from tldsec.epp.tlscert import make_self_signed
+from tldsec.epp.xml.codec import DOMAIN, EPP
 from tldsec.errors import ConfigError
 from tldsec.service.epp import parse_listen
 
@@ -213,3 +214,36 @@ def test_registrar_commands_in_a_home_of_two_zones(
     with sqlite3.connect(home / "registry.db") as conn:
         assert conn.execute("SELECT zone_id FROM registrar_zone").fetchall() == [(2,)]
     capsys.readouterr()
+    # The server 'tldsec epp serve' builds for this home routes by the two zones.
+    from tldsec.clock import SystemClock
+    from tldsec.epp.dispatch import Connection
+    from tldsec.epp.login import LoginGate
+    from tldsec.service.epp import build_server
+    from tldsec.settings import load_settings
+
+    make_self_signed(home / "epp-cert.pem", home / "epp-key.pem", "localhost")
+    clock = SystemClock()
+    parts = build_server(load_settings(home), clock, LoginGate(clock), audit=True)
+    try:
+        dispatcher, conn = parts.server.dispatcher, Connection(peer="127.0.0.1:1")
+
+        def send(body: str) -> bytes:
+            return dispatcher.handle(
+                f'<?xml version="1.0" encoding="UTF-8"?><epp xmlns="{EPP}"><command>{body}'
+                "<clTRID>cl-1</clTRID></command></epp>".encode(),
+                conn,
+            ).data
+
+        assert b'code="1000"' in send(
+            "<login><clID>alpha</clID><pw>first-pw</pw><options><version>1.0</version>"
+            f"<lang>en</lang></options><svcs><objURI>{DOMAIN}</objURI></svcs></login>"
+        )
+        for name, code in (("a.shop", b'code="1000"'), ("a.example", b'code="2201"')):
+            answer = send(
+                f'<create><domain:create xmlns:domain="{DOMAIN}"><domain:name>{name}'
+                "</domain:name><domain:authInfo><domain:pw>auth-pw-1</domain:pw>"
+                "</domain:authInfo></domain:create></create>"
+            )
+            assert code in answer, answer
+    finally:
+        parts.close()
