@@ -109,6 +109,19 @@ def test_zone_events_name_the_homes_zone_and_installation_events_none(
     assert zoned_log.record("key.generated", actor="component:s", zone="other.").zone == "other."
 
 
+def test_record_many_takes_a_zone_among_the_details(zoned_log: AuditLog) -> None:
+    """The EPP server's one append per command (decision 56) names the command's zone
+    (decision 61) as ``record``'s argument would, not as a detail."""
+    entries = zoned_log.record_many(
+        [
+            ("ds.received", "registrar:r", {"zone": "shop.", "domain": "a.shop"}),
+            ("ds.accepted", "registrar:r", {"domain": "a.example"}),
+        ]
+    )
+    assert [e.zone for e in entries] == ["shop.", "example."]
+    assert "zone" not in entries[0].details
+
+
 def test_a_log_of_no_zone_names_none_by_default(audit_log: AuditLog) -> None:
     assert audit_log.record("key.generated", actor="component:signer").zone is None
 

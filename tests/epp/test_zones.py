@@ -206,3 +206,19 @@ def test_routing_adds_no_statement_to_a_command(epp: RunningServer) -> None:
         routed = sent(alpha, "a.example")
     event.remove(epp.world.db.engine, "before_cursor_execute", count)
     assert routed == unrouted > 0
+
+
+def test_a_command_s_audit_entries_name_its_zone(epp: RunningServer) -> None:
+    """A DS change in shop.: received, changed, accepted, each naming shop. (decision 61);
+    the log takes it as the entry's zone (``record_many``, tests/audit/test_zone.py)."""
+    from tldsec.registry.ds_rules import DsData
+
+    _two_zones(epp)
+    with epp.logged_in("alpha") as alpha:
+        assert alpha.domain_create("d.shop", ds=(DsData.of(1, 13, 2, "AA" * 32),)).code == 1000
+    ds = [(e[0], e[2].get("zone")) for e in epp.world.events if "ds" in e[0]]
+    assert ds == [
+        ("ds.received", "shop."),
+        ("registry.ds.change", "shop."),
+        ("ds.accepted", "shop."),
+    ]

@@ -246,11 +246,20 @@ class AuditLog:
         """Append several entries, in order, in one transaction (one group commit): all
         of them or none. Each is ``(event, actor, details)`` at the catalogue's level.
         The EPP server writes a DS change's entries so (received, changed, accepted):
-        one append per command instead of three (decision 56)."""
+        one append per command instead of three (decision 56). A ``zone`` in an
+        entry's details is its zone (``record``'s ``zone``)."""
         if not events:
             return []
+        # A ``zone`` among the details is the entry's zone, as ``record``'s argument.
         items = [
-            self._pending(event, actor, None, None, details) for event, actor, details in events
+            self._pending(
+                event,
+                actor,
+                None,
+                details.get("zone"),
+                {k: v for k, v in details.items() if k != "zone"},
+            )
+            for event, actor, details in events
         ]
         return self._group_commit(_Request(items))
 

@@ -320,7 +320,13 @@ class Dispatcher:
         # The command's entries are held and written in one append just before its
         # COMMIT (decision 56): still committed before the change, one audit
         # transaction per DS change instead of three.
-        trail = AuditTrail(self.audit, hold=True)
+        routes = self.routes
+        zone = (
+            routes.index.zone_of(object_name)
+            if routes is not None and object_name and label.startswith(("domain:", "host:"))
+            else None
+        )
+        trail = AuditTrail(self.audit, hold=True, zone=zone)
         tx = self._tx(actor, sv_trid, cmd.cl_trid, started, trail)
         ds = carries_ds(cmd)
         if ds:

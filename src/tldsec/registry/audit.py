@@ -59,10 +59,15 @@ class AuditTrail:
 
     recorder: AuditRecorder
     hold: bool = False
+    # The zone of the command's object (decision 61): every event of the unit names it
+    # unless it names its own (decision 58); None: the audit log decides.
+    zone: str | None = None
     events: list[dict[str, object]] = field(default_factory=list)  # written
     pending: list[dict[str, object]] = field(default_factory=list)  # held, not yet written
 
     def __call__(self, event: str, *, actor: str, **details: object) -> None:
+        if self.zone is not None and "zone" not in details:
+            details["zone"] = self.zone
         if self.hold:
             self.pending.append({"event": event, "actor": actor, **details})
             return
