@@ -68,6 +68,18 @@ signer = Pkcs11AuditSigner.create(module=module, token_label="threads", pin="123
 run(lambda: signer.sign(b"an audit checkpoint"))
 """
 
+OPENING_THE_AUDIT_KEY = """
+from tldsec.audit.pkcs11_signer import Pkcs11AuditSigner
+Pkcs11AuditSigner.create(module=module, token_label="threads", pin="1234-user",
+                         softhsm2_conf=conf).close()
+
+def open_and_close():  # what two threads of 'tldsec serve' did at start (the audit log)
+    Pkcs11AuditSigner(module=module, token_label="threads", pin="1234-user",
+                      softhsm2_conf=conf).close()
+
+run(open_and_close)
+"""
+
 
 def _survives(tmp_path: Path, case: str) -> None:
     home = tmp_path / "softhsm"
@@ -87,6 +99,14 @@ def _survives(tmp_path: Path, case: str) -> None:
 
 def test_zone_keys_sign_while_another_thread_closes_every_session(tmp_path: Path) -> None:
     _survives(tmp_path, ZONE_KEYS)
+
+
+def test_the_audit_key_opens_in_two_threads_while_a_third_closes_every_session(
+    tmp_path: Path,
+) -> None:
+    """python-pkcs11 calls C_Initialize(NULL): the library is told no two threads call
+    it at once, so SoftHSM2 takes no lock of its own (PKCS#11 v2.40 5.4)."""
+    _survives(tmp_path, OPENING_THE_AUDIT_KEY)
 
 
 def test_the_audit_key_signs_while_another_thread_closes_every_session(tmp_path: Path) -> None:

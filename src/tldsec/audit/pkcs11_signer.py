@@ -79,8 +79,9 @@ class Pkcs11AuditSigner:
         self._session: Any = None
         self._private: Any = None
         self._closed = False
-        self._connect()
-        self._public = self._read_public_key()
+        with p11lib.calls():  # python-pkcs11 initialises without locking (C_Initialize(NULL))
+            self._connect()
+            self._public = self._read_public_key()
         self._key_id = key_id_of(self._public)
 
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import logging
 from typing import Any
 
@@ -75,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     if not roles:
         raise ConfigError("--no-cycle leaves no role to run: name one with --role")
     settings = settings_from_args(args)
+    # A crash in a C library (PKCS#11, libpq, OpenSSL) kills the daemon without a Python
+    # traceback; this writes every thread's stack to standard error (the journal) first.
+    faulthandler.enable(all_threads=True)
     if args.log_format == "json":
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonFormatter())

@@ -145,29 +145,30 @@ def officer_session(spec: KeyStoreSpec, so_pin: str) -> Iterator[OfficerSession]
         raise KeyStoreUnavailable(
             "the Storage Master Key needs an HSM: a pkcs11 key store with a module and a token"
         )
-    label = spec.token_label
-    with p11lib.softhsm_lock(spec.softhsm2_conf):
-        entry = p11lib.attach(spec.module, spec.softhsm2_conf)
-        token = p11lib.find_token(entry, label)
-        with pkcs11_errors(Where("list the mechanisms of", entry.path, label)):
-            missing = missing_mechanisms(set(token.slot.get_mechanisms()))
-        if missing:
-            raise KeyStoreUnavailable(
-                f"token '{label}' in {entry.path} lacks {', '.join(missing)}: it cannot keep "
-                "a Storage Master Key for tldsec (docs/hsm.md, 'A vendor HSM')"
-            )
-        if token.slot.slot_id in entry.logins:
-            raise KeyStoreError(
-                f"token '{label}' has a user session open in this process: the security "
-                "officer logs in alone (PKCS#11 allows one user type at a time)"
-            )
+    with p11lib.calls():  # every call of the SO session, from opening to closing
+        label = spec.token_label
+        with p11lib.softhsm_lock(spec.softhsm2_conf):
+            entry = p11lib.attach(spec.module, spec.softhsm2_conf)
+            token = p11lib.find_token(entry, label)
+            with pkcs11_errors(Where("list the mechanisms of", entry.path, label)):
+                missing = missing_mechanisms(set(token.slot.get_mechanisms()))
+            if missing:
+                raise KeyStoreUnavailable(
+                    f"token '{label}' in {entry.path} lacks {', '.join(missing)}: it cannot keep "
+                    "a Storage Master Key for tldsec (docs/hsm.md, 'A vendor HSM')"
+                )
+            if token.slot.slot_id in entry.logins:
+                raise KeyStoreError(
+                    f"token '{label}' has a user session open in this process: the security "
+                    "officer logs in alone (PKCS#11 allows one user type at a time)"
+                )
+            try:
+                with pkcs11_errors(Where("log in as security officer to", entry.path, label)):
+                    session = token.open(rw=True, so_pin=so_pin)
+            except KeyStoreLoginError as exc:
+                raise KeyStoreLoginError(f"{exc} (the security officer's PIN)") from exc
         try:
-            with pkcs11_errors(Where("log in as security officer to", entry.path, label)):
-                session = token.open(rw=True, so_pin=so_pin)
-        except KeyStoreLoginError as exc:
-            raise KeyStoreLoginError(f"{exc} (the security officer's PIN)") from exc
-    try:
-        yield OfficerSession(spec, session)
-    finally:
-        with pkcs11_errors(Where("log out the security officer of", entry.path, label)):
-            session.close()
+            yield OfficerSession(spec, session)
+        finally:
+            with pkcs11_errors(Where("log out the security officer of", entry.path, label)):
+                session.close()
