@@ -222,22 +222,7 @@ class Drill:
             changes: list[Change] = []
             errors: list[str] = []
             lock = threading.Lock()
-            threads = [
-                threading.Thread(
-                    target=_session,
-                    args=(
-                        epp_a if i % 2 == 0 else epp_b,
-                        f"d{i}.example",
-                        i,
-                        stop,
-                        changes,
-                        errors,
-                        lock,
-                    ),
-                    daemon=True,
-                )
-                for i in range(self.sessions)
-            ]
+            threads = _session_threads((epp_a, epp_b), self.sessions, stop, changes, errors, lock)
             published: list[Published] = []
             signer_a_killed, signers_stop = threading.Event(), threading.Event()
             signers = [
@@ -321,22 +306,7 @@ class Drill:
             changes: list[Change] = []
             errors: list[str] = []
             lock = threading.Lock()
-            threads = [
-                threading.Thread(
-                    target=_session,
-                    args=(
-                        epp_a if i % 2 == 0 else epp_b,
-                        f"d{i}.example",
-                        i,
-                        stop,
-                        changes,
-                        errors,
-                        lock,
-                    ),
-                    daemon=True,
-                )
-                for i in range(self.sessions)
-            ]
+            threads = _session_threads((epp_a, epp_b), self.sessions, stop, changes, errors, lock)
             sites.watch()
             for t in threads:
                 t.start()
@@ -478,6 +448,26 @@ def _session(
     finally:
         if client is not None:
             client.close()
+
+
+def _session_threads(
+    sites: tuple[RunningServer, RunningServer],
+    sessions: int,
+    stop: threading.Event,
+    changes: list[Change],
+    errors: list[str],
+    lock: threading.Lock,
+) -> list[threading.Thread]:
+    """One registrar session per domain ``d{i}.example``, alternately on site A's and
+    site B's EPP server (not started)."""
+    return [
+        threading.Thread(
+            target=_session,
+            args=(sites[i % 2], f"d{i}.example", i, stop, changes, errors, lock),
+            daemon=True,
+        )
+        for i in range(sessions)
+    ]
 
 
 def _login(server: RunningServer, client_id: str) -> EppClient:
