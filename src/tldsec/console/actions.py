@@ -11,7 +11,6 @@ not happen (``AuditTrail.not_committed``).
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,8 +31,6 @@ from tldsec.registry.domain_update import DomainUpdate, update_domain
 from tldsec.registry.ds_rules import DsData, Violation
 from tldsec.registry.ds_update import DsUpdate, update_ds
 from tldsec.registry.models import ZoneChange
-
-log = logging.getLogger("tldsec.console")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +117,11 @@ class DsChanger:
                 rules=[str(getattr(v, "rule", v)) for v in getattr(exc, "violations", ())],
                 reason=str(exc),
             )
-            _flush_attempts(trail, tx.sv_trid)
+            trail.flush_attempts("console ds change", tx.sv_trid)
             return Outcome(refusal=refusal, sv_trid=tx.sv_trid)
         except BaseException:
             trail.not_committed("console ds change", tx.sv_trid)
-            _flush_attempts(trail, tx.sv_trid)
+            trail.flush_attempts("console ds change", tx.sv_trid)
             raise
         return Outcome(change_id=change_id, at=tx.now, sv_trid=tx.sv_trid, added=add)
 
@@ -150,15 +147,6 @@ class _AsPerson:
 
     def _details(self, details: Mapping[str, object]) -> dict[str, object]:
         return {**details, "source": self.who.source, "channel": "console"}
-
-
-def _flush_attempts(trail: AuditTrail, sv_trid: str) -> None:
-    """Write a refused change's held attempts (received, rejected) in one append; a
-    failure is logged: the person sees the refusal either way."""
-    try:
-        trail.flush()
-    except Exception:
-        log.exception("console DS change %s refused; its audit entries failed", sv_trid)
 
 
 def refusal_of(exc: RegistryError) -> Refusal:

@@ -503,7 +503,7 @@ class Dispatcher:
             if settled is not None:
                 trail.not_committed(label, sv_trid)
                 _audit_refusal(trail, client_id, label, object_name, sv_trid, failed, None, ds=ds)
-                _flush_attempts(trail, label, sv_trid)
+                trail.flush_attempts(label, sv_trid)
             failed.logged = True
             raise failed from None
         except RegistryError as exc:
@@ -519,7 +519,7 @@ class Dispatcher:
             error = exc
         trail.not_committed(label, sv_trid)
         _audit_refusal(trail, client_id, label, object_name, sv_trid, error, cause, ds=ds)
-        _flush_attempts(trail, label, sv_trid)
+        trail.flush_attempts(label, sv_trid)
         self._log(client_id, conn, label, object_name, cl_trid, sv_trid, error.code, started)
         error.logged = True
         raise error
@@ -689,12 +689,3 @@ def _audit_refusal(
             _log.exception(
                 "%s (svTRID %s) refused; its audit entry %s failed", label, sv_trid, event
             )
-
-
-def _flush_attempts(trail: AuditTrail, label: str, sv_trid: str) -> None:
-    """Write a refused command's held attempts (DS received, refused, access denied) in
-    one append. A failure is logged: the registrar's reply is the refusal either way."""
-    try:
-        trail.flush()
-    except Exception:
-        _log.exception("%s (svTRID %s) refused; its audit entries failed", label, sv_trid)

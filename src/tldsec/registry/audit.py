@@ -89,6 +89,14 @@ class AuditTrail:
             self.recorder(str(e["event"]), actor=str(e["actor"]), **_details(e))
             self.events.append(e)
 
+    def flush_attempts(self, command: str, sv_trid: str) -> None:
+        """Write a refused unit's held attempts (received, refused, access denied) in one
+        append. A failure is logged, not raised: the refusal is answered either way."""
+        try:
+            self.flush()
+        except Exception:
+            _log.exception("%s (svTRID %s) refused; its audit entries failed", command, sv_trid)
+
     def not_committed(self, command: str, sv_trid: str) -> None:
         """Retract the changes recorded so far: ``registry.change_not_committed`` names
         them (the unit's transaction failed after they were recorded). Attempts
