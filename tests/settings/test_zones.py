@@ -70,6 +70,34 @@ def test_a_caller_that_needs_one_zone_is_told_the_zones(tmp_path: Path, attribut
     )
 
 
+def test_settings_narrowed_to_one_zone_are_that_zones(tmp_path: Path) -> None:
+    home = home_with(
+        tmp_path,
+        '[policies]\ndefault = "p.toml"\nstrict = "q.toml"\n'
+        '[zones.example]\n[zones.shop]\npolicy = "strict"\n',
+    )
+    settings = load_settings(home)
+    shop = settings.for_zone("SHOP")
+    assert shop.origin == "shop." and shop.policy is settings.policies["strict"]
+    assert shop.zone_dir == home / "zones" / "shop"
+    assert shop.home == settings.home and shop.registry_db_url == settings.registry_db_url
+    assert [s.origin for s in settings.selected_zones(None)] == ["example.", "shop."]
+    assert [s.origin for s in settings.selected_zones("example.")] == ["example."]
+    assert settings.one_zone("shop").origin == "shop."
+    with pytest.raises(ConfigError, match=r"name one with --zone"):
+        settings.one_zone(None)
+    with pytest.raises(
+        ConfigError, match=r"org\. is not a zone of this home \(it serves example\., shop\.;"
+    ):
+        settings.for_zone("org")
+
+
+def test_a_one_zone_home_needs_no_zone_named(tmp_path: Path) -> None:
+    settings = load_settings(home_with(tmp_path, "[zones.example]\n"))
+    assert settings.one_zone(None).origin == "example."
+    assert settings.zone_dir == tmp_path / "zones" / "example"
+
+
 def test_one_policy_shared_by_several_zones_is_the_policy(tmp_path: Path) -> None:
     home = home_with(tmp_path, '[policies]\ndefault = "p.toml"\n[zones.example]\n[zones.shop]\n')
     settings = load_settings(home)

@@ -11,7 +11,7 @@ import hashlib
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from tldsec.settings.tables import ConfigFile, EppTable, ReplicaTable, VerifyTab
 from tldsec.settings.zones import ApexSettings as ApexSettings
 from tldsec.settings.zones import ZoneSettings as ZoneSettings
 from tldsec.settings.zones import read_zones
+from tldsec.zonehome import ZoneHome
 
 CONFIG_NAME = "tldsec.toml"
 DEFAULT_HOME = Path("tldsec-home")
@@ -133,6 +134,45 @@ class Settings:
     def origin(self) -> str:
         """The only zone's origin (``example.``); ``ConfigError`` with several zones."""
         return self.zone.origin
+
+    @property
+    def zone_dir(self) -> Path:
+        """The only zone's directory, ``zones/NAME/`` (its cycle state, reports, work
+        files and store; decision 57); ``ConfigError`` with several zones."""
+        return ZoneHome(self.zones_dir, self.origin).root
+
+    def zone_origin(self, name: str) -> str:
+        """``name`` (``shop``, ``Shop.``) as one of the home's origins; ``ConfigError``
+        naming the zones the home serves otherwise."""
+        origin = name.lower() if name.endswith(".") else name.lower() + "."
+        if origin not in self.zones:
+            raise ConfigError(
+                f"{origin} is not a zone of this home (it serves {', '.join(self.zones)}; "
+                f"{self.source})"
+            )
+        return origin
+
+    def for_zone(self, name: str) -> Settings:
+        """These settings narrowed to one zone: ``origin``, ``apex``, ``policy`` and
+        ``zone_dir`` are that zone's. What a zone's cycle, key manager and store are
+        built from (decision 64); the installation-wide parts stay as they are."""
+        origin = self.zone_origin(name)
+        return replace(self, zones={origin: self.zones[origin]})
+
+    def one_zone(self, name: str | None) -> Settings:
+        """A command that changes one zone (decision 57, "CLI --zone conventions"):
+        ``--zone NAME``, or the home's only zone; ``ConfigError`` with several and none
+        named."""
+        if name is None:
+            return self.for_zone(self.origin)  # the only one, or "name one with --zone"
+        return self.for_zone(name)
+
+    def selected_zones(self, name: str | None) -> list[Settings]:
+        """A command that reports: ``--zone NAME`` narrows, none means every zone, in
+        the order of the file."""
+        if name is not None:
+            return [self.for_zone(name)]
+        return [self.for_zone(origin) for origin in self.zones]
 
     @property
     def apex(self) -> ApexSettings | None:
