@@ -8,7 +8,8 @@ class docstring is its default message.
     ├── ConfigError                 settings or home directory unusable
     │   ├── PolicyError             a policy field is invalid (names the field)
     │   │   └── PolicyViolation     the policy breaks the DPS it names, or itself (lists each)
-    │   └── DatabaseUnavailable     a database cannot be reached (names the URL, no password)
+    │   ├── DatabaseUnavailable     a database cannot be reached (names the URL, no password)
+    │   └── ZoneNotNamed            several zones and no --zone (exit code 2, usage)
     ├── CommitOutcomeUnknown        the connection was lost after COMMIT was sent (decision 50)
     ├── ZoneError                   an unsigned zone is unusable
     │   ├── ZoneSyntaxError         a zone file does not parse (file, line, reason)
@@ -82,6 +83,12 @@ class TldsecError(Exception):
 
 class ConfigError(TldsecError):
     """The configuration or the home directory is unusable."""
+
+
+class ZoneNotNamed(ConfigError):
+    """This home serves several zones: name one with --zone (decision 57)."""
+
+    exit_code: ClassVar[ExitCode] = ExitCode.USAGE
 
 
 class PolicyError(ConfigError):

@@ -147,6 +147,7 @@ class EventType(StrEnum):
     REGISTRAR_CREDENTIALS_CHANGED = "registrar.credentials_changed"
     REGISTRAR_ACCREDITED = "registrar.accredited"
     REGISTRAR_ACCREDITATION_REVOKED = "registrar.accreditation_revoked"
+    ZONE_ADDED = "zone.added"
     CEREMONY_STARTED = "ceremony.started"
     CEREMONY_APPROVED = "ceremony.approved"
     CEREMONY_COMPLETED = "ceremony.completed"
@@ -374,6 +375,11 @@ CATALOGUE: dict[EventType, EventInfo] = {
     ),
     EventType.REGISTRAR_CREDENTIALS_CHANGED: EventInfo(
         _C.PERSONNEL, _L.NOTICE, "a registrar's password or client certificate changed"
+    ),
+    EventType.ZONE_ADDED: EventInfo(
+        _C.PERSONNEL,
+        _L.NOTICE,
+        "a zone was added to the installation (tldsec zone add, decision 68); names the zone",
     ),
     EventType.REGISTRAR_ACCREDITED: EventInfo(
         _C.PERSONNEL, _L.NOTICE, "a registrar was accredited for a zone (decision 57)"

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tldsec.cli import zone_admin
 from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
 from tldsec.clock import SystemClock
 from tldsec.cycle.state import UNSIGNED_NAME
@@ -65,6 +66,7 @@ def register(sub: Any) -> None:
         "(registry-ledger): vouch for the rows as they are now (audited)",
     )
     release.set_defaults(handler=_quarantine_release)
+    zone_admin.register(commands)  # zone add, zone list (decision 68)
 
 
 def _build(args: argparse.Namespace) -> int:

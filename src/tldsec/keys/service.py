@@ -759,6 +759,33 @@ def signer_zone_ids(engine: Engine) -> dict[str, int]:
     return {origin: zone_id for origin, zone_id in rows}
 
 
+def add_signer_zone(engine: Engine, zone_id: int, origin: str, now: datetime) -> bool:
+    """The zone's ``signer_meta`` row, made if missing (``tldsec zone add``); whether
+    this call made it. Its id is the registry's zone id (decision 60): a row of that id
+    for another origin, or of that origin under another id, is refused."""
+    origin = (origin if origin.endswith(".") else origin + ".").lower()
+    try:
+        with Session(engine) as session, session.begin():
+            by_id = session.get(SignerMeta, zone_id)
+            by_origin = session.scalar(select(SignerMeta).where(SignerMeta.origin == origin))
+            if by_id is not None and by_id.origin != origin:
+                raise ConfigError(
+                    f"the signer database's zone {zone_id} is {by_id.origin}, not {origin}: "
+                    "the registry and the signer database disagree (decision 60)"
+                )
+            if by_origin is not None and by_origin.id != zone_id:
+                raise ConfigError(
+                    f"the signer database holds {origin} as zone {by_origin.id}, the "
+                    f"registry as zone {zone_id} (decision 60)"
+                )
+            if by_id is not None:
+                return False
+            session.add(SignerMeta(id=zone_id, origin=origin, created=now, writes=0))
+            return True
+    except SQLAlchemyError as exc:
+        raise KeyManagementError(f"the signer database failed: {exc}") from exc
+
+
 def keystore_factory(keystore: KeyStore | None, policy: Policy, origin: str) -> KeyFactory:
     """New keys made in ``keystore`` with the policy's algorithm and size (DPS 6.1)."""
 
