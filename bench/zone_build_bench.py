@@ -264,6 +264,7 @@ def main() -> int:
         t0 = time.perf_counter()
         zone, built_at = build_from_registry(
             registry,
+            zone_id=1,
             origin=ORIGIN,
             apex=apex,
             ttl=load_policy().ttl,

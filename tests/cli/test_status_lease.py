@@ -36,8 +36,10 @@ def _status(home: Path, capsys: pytest.CaptureFixture[str]) -> tuple[dict, str]:
 
 
 def _lease(home: Path, holder: str, ttl: float = 30.0) -> PublicationLease:
-    engine = make_engine(load_settings(home).registry_db_url)
-    return PublicationLease(engine, holder, LeaseTimes(ttl, ttl / 4, ttl / 4))
+    settings = load_settings(home)
+    engine = make_engine(settings.registry_db_url)
+    times = LeaseTimes(ttl, ttl / 4, ttl / 4)
+    return PublicationLease(engine, holder, times, origin=settings.origin)
 
 
 def test_status_shows_who_holds_the_lease_and_whether_it_is_this_signer(

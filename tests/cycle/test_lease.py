@@ -10,8 +10,9 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text
 
-from tests.fixtures.registry import RegistryWorld
+from tests.fixtures.registry import ORIGIN, RegistryWorld
 from tldsec.cycle.lease import LeaseTimes, PublicationLease
 from tldsec.errors import ConfigError, LeaseLost
 from tldsec.zone.serial import allocate_serial
@@ -42,8 +43,8 @@ def test_one_holder_at_a_time_and_the_token_grows_at_each_change(
     registry_world_any: RegistryWorld,
 ) -> None:
     engine = registry_world_any.db.engine
-    a = PublicationLease(engine, "site-a", SHORT)
-    b = PublicationLease(engine, "site-b", SHORT)
+    a = PublicationLease(engine, "site-a", SHORT, origin=ORIGIN)
+    b = PublicationLease(engine, "site-b", SHORT, origin=ORIGIN)
     first = a.try_acquire()
     assert first is not None and first.token == 1
     assert b.try_acquire() is None  # live and not b's
@@ -64,10 +65,35 @@ def test_one_holder_at_a_time_and_the_token_grows_at_each_change(
     assert b.check().token == 2
 
 
+def test_each_zone_has_its_own_lease_row_holder_and_token(
+    registry_world_any: RegistryWorld,
+) -> None:
+    """Decision 57/65: one row per origin. Site A holding example. does not keep site B
+    from shop.; a change of holder in one zone moves that zone's token only."""
+    engine = registry_world_any.db.engine
+    times = LeaseTimes(300, 10, 10)
+    a_example = PublicationLease(engine, "site-a", times, origin="example.")
+    b_example = PublicationLease(engine, "site-b", times, origin="EXAMPLE")
+    b_shop = PublicationLease(engine, "site-b", times, origin="shop")
+    a_shop = PublicationLease(engine, "site-a", times, origin="shop.")
+    assert (a_example.try_acquire() or pytest.fail()).token == 1
+    assert b_example.try_acquire() is None  # example. is site A's
+    assert (b_shop.try_acquire() or pytest.fail()).token == 1  # shop. is free
+    assert a_shop.try_acquire() is None
+    a_example.release()
+    assert (b_example.try_acquire() or pytest.fail()).token == 2  # example.'s token moved
+    assert b_shop.read().token == 1 and b_shop.read().holder == "site-b"  # shop.'s did not
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT name, holder, token FROM publication_lease ORDER BY name")
+        ).all()
+    assert [tuple(r) for r in rows] == [("example.", "site-b", 2), ("shop.", "site-b", 1)]
+
+
 def test_release_hands_the_lease_on_at_once(registry_world_any: RegistryWorld) -> None:
     engine = registry_world_any.db.engine
-    a = PublicationLease(engine, "site-a", LeaseTimes(ttl=300, renew=10, margin=10))
-    b = PublicationLease(engine, "site-b", LeaseTimes(ttl=300, renew=10, margin=10))
+    a = PublicationLease(engine, "site-a", LeaseTimes(300, 10, 10), origin=ORIGIN)
+    b = PublicationLease(engine, "site-b", LeaseTimes(300, 10, 10), origin=ORIGIN)
     assert a.try_acquire() is not None
     assert b.try_acquire() is None
     a.release()
@@ -82,7 +108,9 @@ def test_the_holder_stops_before_the_database_could_hand_the_lease_on(
 ) -> None:
     ticks = Ticks()
     times = LeaseTimes(ttl=30, renew=10, margin=10)
-    lease = PublicationLease(registry_world_any.db.engine, "site-a", times, monotonic=ticks)
+    lease = PublicationLease(
+        registry_world_any.db.engine, "site-a", times, origin=ORIGIN, monotonic=ticks
+    )
     held = lease.try_acquire()
     assert held is not None
     assert held.deadline == ticks.now + 30 - 10  # from before the statement, minus margin
@@ -99,8 +127,11 @@ def test_the_holder_stops_before_the_database_could_hand_the_lease_on(
 
 def test_racing_signers_never_both_win(registry_world_any: RegistryWorld) -> None:
     engine = registry_world_any.db.engine
-    PublicationLease(engine, "warm-up", SHORT).read()
-    leases = [PublicationLease(engine, f"site-{i}", LeaseTimes(300, 10, 10)) for i in range(6)]
+    PublicationLease(engine, "warm-up", SHORT, origin=ORIGIN).read()
+    leases = [
+        PublicationLease(engine, f"site-{i}", LeaseTimes(300, 10, 10), origin=ORIGIN)
+        for i in range(6)
+    ]
     barrier = threading.Barrier(len(leases))
     won: list[str] = []
     errors: list[BaseException] = []
@@ -136,7 +167,7 @@ def test_serials_stay_monotonic_when_two_signers_share_the_registry(
     db = registry_world_any.db
     now = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)  # the same second for both: worst case
     with db.write() as s:
-        allocate_serial(s, now)
+        allocate_serial(s, 1, now)
     committed: list[int] = []
     lock = threading.Lock()
 
@@ -145,7 +176,7 @@ def test_serials_stay_monotonic_when_two_signers_share_the_registry(
             for _attempt in range(50):
                 try:
                     with db.write() as s:
-                        serial = allocate_serial(s, now)
+                        serial = allocate_serial(s, 1, now)
                         with lock:  # recorded in commit order: the row lock is held
                             committed.append(serial)
                     break

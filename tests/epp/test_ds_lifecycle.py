@@ -42,6 +42,7 @@ NS = {"secDNS": "urn:ietf:params:xml:ns:secDNS-1.1"}
 def zone_lines(epp: RunningServer, owner: str) -> list[str]:
     zone, _ = build_from_registry(
         epp.world.db,
+        zone_id=1,
         origin="example.",
         apex=APEX,
         ttl=load_policy().ttl,

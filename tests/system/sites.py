@@ -483,6 +483,7 @@ def _login(server: RunningServer, client_id: str) -> EppClient:
 def _zone(db: RegistryDatabase, world: RegistryWorld) -> BuiltZone:
     zone, _ = build_from_registry(
         db,
+        zone_id=1,
         origin="example.",
         apex=APEX,
         ttl=load_policy().ttl,
@@ -503,7 +504,7 @@ def _signer(
     seconds and, while it holds it, builds the zone from the registry (signing and the
     push to the primaries are not in this drill). Ends without releasing the lease when
     any of ``stops`` is set (site A's is its death)."""
-    lease = PublicationLease(world.db.engine, f"site-{site}", LEASE)
+    lease = PublicationLease(world.db.engine, f"site-{site}", LEASE, origin="example.")
     try:
         while not any(e.is_set() for e in stops):
             with contextlib.suppress(Exception):  # the database away: the deadline runs on

@@ -93,6 +93,27 @@ def test_the_registry_becomes_its_one_zones_with_every_registrar_accredited(
     assert hosts and all((z == 1) == (n == "example" or n.endswith(".example")) for n, z in hosts)
 
 
+def test_the_publication_lease_becomes_its_one_zones_with_its_fencing_token(
+    home: Path,
+) -> None:
+    """Decision 65: the one row ``zone`` is renamed to the zone's origin, holder and
+    token kept, so a primary that saw the token goes on refusing an older one."""
+    registry = home / "registry.db"
+    assert rows(registry, "SELECT name, holder, token FROM publication_lease") == [
+        ("zone", "", 0)
+    ]
+    db = sqlite3.connect(registry)  # as a signer of 0.1.0 left it after a few takeovers
+    try:
+        db.execute("UPDATE publication_lease SET holder = 'site-b:/home', token = 7")
+        db.commit()
+    finally:
+        db.close()
+    assert main(["db", "upgrade", "--home", str(home)]) == 0
+    assert rows(registry, "SELECT name, holder, token FROM publication_lease") == [
+        (manifest(ONE_ZONE)["origin"], "site-b:/home", 7)
+    ]
+
+
 def test_the_keys_become_its_one_zones_and_none_is_made(home: Path) -> None:
     signer = home / "signer.db"
     keys = "SELECT key_id, key_tag, role, public_key, published, active FROM signer_keys"

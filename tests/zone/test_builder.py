@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dns.zone
@@ -22,6 +22,7 @@ from tldsec.registry.domain_update import DomainUpdate, update_domain
 from tldsec.registry.domains import DomainCreate, create_domain, delete_domain
 from tldsec.registry.ds_rules import DsData
 from tldsec.registry.hosts import HostAddr, create_host
+from tldsec.registry.models import Zone
 from tldsec.registry.reserved import ReservedNames, reserved_names
 from tldsec.settings import ApexSettings, settings_from_dict
 from tldsec.zone.builder import BuiltZone, build_from_registry, canonical_key, write_zone
@@ -45,7 +46,7 @@ RULES = RegistryRules(
 
 def build(world: RegistryWorld) -> BuiltZone:
     zone, _ = build_from_registry(
-        world.db, origin="example.", apex=APEX, ttl=TTL, rules=RULES, clock=world.clock
+        world.db, zone_id=1, origin="example.", apex=APEX, ttl=TTL, rules=RULES, clock=world.clock
     )
     return zone
 
@@ -187,9 +188,15 @@ def test_cli_zone_build(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     settings = settings_from_dict({"zone": {"origin": "example"}}, home, source="test")
     assert settings.apex is not None
     db = RegistryDatabase.from_url(settings.registry_db_url)
-    db.upgrade()
+    db.upgrade()  # made without an origin: the registry has no zone yet
     db.dispose()
     out = tmp_path / "out" / "example.zone"
+    assert main(["zone", "build", "--home", str(home), "-o", str(out)]) != 0
+    assert "the registry has no zone example." in capsys.readouterr().err
+    db = RegistryDatabase.from_url(settings.registry_db_url)
+    with db.write() as s:  # what 'tldsec zone add' makes: the zone's row
+        s.add(Zone(origin="example.", added_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    db.dispose()
     assert main(["zone", "build", "--home", str(home), "-o", str(out)]) == 0
     assert "0 delegations" in capsys.readouterr().out
     text = out.read_text()

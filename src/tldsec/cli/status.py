@@ -243,7 +243,7 @@ def lease_status(settings: Settings) -> dict[str, Any]:
     out: dict[str, Any] = {"me": me}
     engine = make_engine(settings.registry_db_url)
     try:
-        row = PublicationLease(engine, me).read()
+        row = PublicationLease(engine, me, origin=settings.origin).read()
     except SQLAlchemyError as exc:
         orig = getattr(exc, "orig", None)
         out["error"] = " ".join(str(orig if orig is not None else exc).split())

@@ -19,6 +19,7 @@ from tldsec.progress import progress_lines
 from tldsec.registry.context import rules_from_settings
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.names import normalize
+from tldsec.registry.zone_rows import zone_id_of
 from tldsec.registry.zonedigest import accept_rows
 from tldsec.settings import Settings
 from tldsec.zone.builder import build_from_registry, write_zone
@@ -75,8 +76,11 @@ def _build(args: argparse.Namespace) -> int:
         raise ConfigError("[zone] apex settings are missing")
     db = RegistryDatabase.from_url(settings.registry_db_url)
     try:
+        with db.read() as session:
+            zone_id = zone_id_of(session, settings.origin)
         zone, built_at = build_from_registry(
             db,
+            zone_id=zone_id,
             origin=settings.origin,
             apex=settings.apex,
             ttl=settings.policy.ttl,

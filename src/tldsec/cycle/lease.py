@@ -1,12 +1,14 @@
-"""The publication lease: only one signer publishes at a time (issue 20 item 2, DPS 5.6).
+"""The publication lease: only one signer publishes a zone at a time (issue 20 item 2,
+DPS 5.6).
 
-One row of the registry database (``publication_lease``) says which signer may publish
-the zone, until when, and under which fencing token. A signer takes or renews it with a
-single statement that succeeds only if the lease has expired or is already its own::
+One row of the registry database (``publication_lease``) per zone, named by the zone's
+origin (decision 65), says which signer may publish that zone, until when, and under
+which fencing token. A signer takes or renews it with a single statement that succeeds
+only if the lease has expired or is already its own::
 
     UPDATE publication_lease
        SET token = CASE WHEN holder = :me THEN token ELSE token + 1 END, holder = :me, ...
-     WHERE name = 'zone' AND (expires_ms < NOW OR holder = :me)
+     WHERE name = 'example.' AND (expires_ms < NOW OR holder = :me)
     RETURNING token, expires_ms
 
 so two signers racing for an expired lease cannot both win (the row is locked by the
@@ -17,7 +19,8 @@ its monotonic clock from *before* it sent the statement, minus a margin, so it s
 publishing before the database could let another signer take the lease, whatever the
 delays of the network. Primaries remember the highest token they have accepted and
 refuse a push with an older one (``distribute/push.py``): a signer that was paused past
-its deadline and wakes up cannot overwrite its successor's zone.
+its deadline and wakes up cannot overwrite its successor's zone. Each zone's row, token
+and holder are its own (decision 57): two signers may even publish different zones.
 
 Works on SQLite (one host) and PostgreSQL (``UPDATE ... RETURNING`` on both).
 """
@@ -37,10 +40,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from tldsec.clock import monotonic as system_monotonic
 from tldsec.errors import ConfigError, LeaseLost
 from tldsec.registry.models import PublicationLease as LeaseTable
+from tldsec.registry.zones import absolute
 
 log = logging.getLogger(__name__)
-
-LEASE_NAME = "zone"  # the one row: the zone's publication
 
 # The database's clock in milliseconds since the epoch.
 _NOW_MS = {
@@ -99,7 +101,7 @@ def default_holder(home: Path) -> str:
 
 
 class PublicationLease:
-    """Take, renew, check and release the lease for ``holder``."""
+    """Take, renew, check and release the lease of the zone ``origin`` for ``holder``."""
 
     def __init__(
         self,
@@ -107,12 +109,14 @@ class PublicationLease:
         holder: str,
         times: LeaseTimes | None = None,
         *,
+        origin: str,
         monotonic: Callable[[], float] = system_monotonic,
     ) -> None:
         if not holder or len(holder) > 128:
             raise ConfigError("[lease] name must be 1 to 128 characters")
         self.engine = engine
         self.holder = holder
+        self.origin = absolute(origin)  # the row's name: "example."
         self.times = times or LeaseTimes()
         self.monotonic = monotonic
         self.holding: Holding | None = None
@@ -137,11 +141,14 @@ class PublicationLease:
         with self.engine.begin() as conn:
             self._ensure_row(conn)
             ttl_ms = int(self.times.ttl * 1000)
-            values = {"me": self.holder, "ttl": ttl_ms, "name": LEASE_NAME}
+            values = {"me": self.holder, "ttl": ttl_ms, "name": self.origin}
             row = conn.execute(statement, values).first()
         if row is None:
             if self.holding is not None:
-                log.error("publication lease: another signer holds it now; publishing stops")
+                log.error(
+                    "publication lease of %s: another signer holds it now; publishing stops",
+                    self.origin,
+                )
             self.holding = None
             return None
         token, expires = int(row[0]), int(row[1])
@@ -150,7 +157,9 @@ class PublicationLease:
             self.holder, token, expires, started + self.times.ttl - self.times.margin
         )
         if before is None or before.token != token:
-            log.info("publication lease: held by %s with token %d", self.holder, token)
+            log.info(
+                "publication lease of %s: held by %s with token %d", self.origin, self.holder, token
+            )
         return self.holding
 
     def held(self) -> Holding | None:
@@ -167,13 +176,14 @@ class PublicationLease:
             return holding
         if self.holding is not None:
             raise LeaseLost(
-                f"the publication lease (token {self.holding.token}) was not renewed in time "
+                f"the publication lease of {self.origin} (token {self.holding.token}) was not "
+                "renewed in time "
                 f"(less than [lease] margin_seconds = {self.times.margin:g} left): this "
                 "signer stops publishing until it holds the lease again"
             )
         raise LeaseLost(
-            f"signer {self.holder!r} does not hold the publication lease: another signer "
-            "publishes (it takes over when that lease expires)"
+            f"signer {self.holder!r} does not hold the publication lease of {self.origin}: "
+            "another signer publishes (it takes over when that lease expires)"
         )
 
     def release(self) -> None:
@@ -186,10 +196,10 @@ class PublicationLease:
                     f"UPDATE publication_lease SET expires_ms = {self._now} - 1 "
                     "WHERE name = :name AND holder = :me"
                 ),
-                {"name": LEASE_NAME, "me": self.holder},
+                {"name": self.origin, "me": self.holder},
             )
         self.holding = None
-        log.info("publication lease: released by %s", self.holder)
+        log.info("publication lease of %s: released by %s", self.origin, self.holder)
 
     def read(self) -> LeaseRow:
         """Who holds the lease now, by the database."""
@@ -199,20 +209,21 @@ class PublicationLease:
                     f"SELECT holder, token, expires_ms, {self._now} FROM publication_lease "
                     "WHERE name = :name"
                 ),
-                {"name": LEASE_NAME},
+                {"name": self.origin},
             ).first()
         if row is None:
             return LeaseRow("", 0, 0, 0)
         return LeaseRow(str(row[0]), int(row[1]), int(row[2]), int(row[3]))
 
     def _ensure_row(self, conn: Connection) -> None:
-        """The row, if a database lacks it (once per process)."""
+        """The zone's row, if the database lacks it (once per process): a zone's first
+        signer makes it, token 0, so it takes token 1."""
         if self._row_ensured:
             return
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         conn.execute(
             insert(LeaseTable)
-            .values(name=LEASE_NAME, holder="", token=0, acquired_ms=0, expires_ms=0)
+            .values(name=self.origin, holder="", token=0, acquired_ms=0, expires_ms=0)
             .on_conflict_do_nothing()
         )
         self._row_ensured = True

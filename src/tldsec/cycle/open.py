@@ -9,6 +9,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import Engine
+
 from tldsec.clock import Clock
 from tldsec.cycle.guard import GuardSettings
 from tldsec.cycle.run import Cycle
@@ -16,8 +18,10 @@ from tldsec.distribute.config import load_distribute_settings
 from tldsec.distribute.store import ZoneStore
 from tldsec.errors import ConfigError
 from tldsec.hsm.base import KeyStore
-from tldsec.keys.service import Backup, KeyManager
+from tldsec.keys.models import META_ID
+from tldsec.keys.service import Backup, KeyManager, signer_zone_ids
 from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.zone_rows import zone_id_of
 from tldsec.settings import Settings
 from tldsec.verify.options import VerifyOptions
 
@@ -96,6 +100,8 @@ def open_cycle(
         stack.callback(registry.dispose)
         if not registry.is_current():
             raise ConfigError("the registry database is not up to date: run 'tldsec db upgrade'")
+        with registry.read() as session:
+            zone_id = zone_id_of(session, settings.origin)  # its rows only, decision 57
         audit_log = open_audit_log(settings, clock) if audit else None
         if audit_log is not None:
             stack.callback(audit_log.close)
@@ -104,6 +110,7 @@ def open_cycle(
             stack.callback(store_ks.close)
         engine = open_signer_db(settings.signer_db_url)
         stack.callback(engine.dispose)
+        signer_id = signer_zone_id(engine, settings)
         manager = KeyManager(
             engine,
             store_ks,
@@ -114,6 +121,7 @@ def open_cycle(
             recorder=audit_log.record if audit_log is not None else None,
             backup=automatic_backup(settings, store_ks, clock),
             gates=gates_for(settings),
+            zone_id=signer_id,  # the zone's key steps only (decision 62)
         )
         # Every HSM, for the replica proof each cycle makes before its key steps.
         hsms = (
@@ -129,6 +137,7 @@ def open_cycle(
             keystore=store_ks,
             store=open_store(settings),
             verify=VerifyOptions.from_settings(settings.policy, settings.verify),
+            zone_id=zone_id,
             opener=open_keystore,
             recorder=audit_log.record if audit_log is not None else None,
             checkpoint=audit_log.checkpoint if audit_log is not None else None,
@@ -139,6 +148,24 @@ def open_cycle(
             audit=audit_log,
             hsms=hsms,
         )
+
+
+def signer_zone_id(engine: Engine, settings: Settings) -> int:
+    """The signer database's id of the settings' zone (``signer_meta``). A signer
+    database with no zone yet is a one-zone home's before its first keys: zone 1, which
+    its first key step makes, as ``tldsec keys`` reads it. Otherwise a zone without a
+    row was never added."""
+    origin = settings.origin
+    ids = signer_zone_ids(engine)
+    if not ids:
+        return META_ID
+    found = ids.get(origin)
+    if found is None:
+        raise ConfigError(
+            f"{origin} has no row in the signer database: 'tldsec zone add {origin}' "
+            "makes it with its first KSK and ZSK"
+        )
+    return found
 
 
 def automatic_backup(settings: Settings, store: KeyStore | None, clock: Clock) -> Backup | None:

@@ -128,6 +128,9 @@ class Cycle(UnsignedMode, Safeguards):
     keystore: KeyStore | None
     store: ZoneStore
     verify: VerifyOptions
+    # The zone's id in the registry (``zone.id`` of ``settings.origin``): every registry
+    # row the cycle reads or writes is this zone's (decision 57).
+    zone_id: int
     opener: KeyOpener | None = None
     recorder: Recorder | None = None
     checkpoint: Callable[[], object] | None = None
@@ -333,7 +336,7 @@ class Cycle(UnsignedMode, Safeguards):
         run.enter("build")
         with self.registry.write() as session:
             # RFC 1982: never behind what is distributed, even after a database restore.
-            serial = allocate_serial(session, now, at_least=(distributed or 0) + 1)
+            serial = allocate_serial(session, self.zone_id, now, at_least=(distributed or 0) + 1)
         run.serial = serial
         unsigned_path = work / UNSIGNED_NAME
         base_trusted = self._unsigned_base(run, unsigned_path)

@@ -408,14 +408,15 @@ class ZoneSerial(Base):
 
 
 class PublicationLease(Base):
-    """Which signer may publish the zone now (decision 49): one row per zone, renewed by
-    its holder; ``token`` (the fencing token) grows by one at each change of holder, and
-    primaries refuse pushes with a token older than one they have seen. Times are the
-    database's clock in milliseconds since the epoch (one clock for every site)."""
+    """Which signer may publish a zone now (decision 49): one row per zone, named by its
+    origin (decision 65), renewed by its holder; ``token`` (the fencing token) grows by
+    one at each change of holder, and primaries refuse pushes with a token older than one
+    they have seen. Times are the database's clock in milliseconds since the epoch (one
+    clock for every site)."""
 
     __tablename__ = "publication_lease"
 
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(254), primary_key=True)  # the zone's origin
     holder: Mapped[str] = mapped_column(String(128))
     token: Mapped[int] = mapped_column(BigInteger)
     acquired_ms: Mapped[int] = mapped_column(BigInteger)

@@ -57,7 +57,7 @@ class Publication:
         times = LeaseTimes(table.ttl_seconds, table.renew_seconds, table.margin_seconds)
         self.lease_engine = make_engine(self.settings.registry_db_url)
         holder = table.name or default_holder(self.settings.home)
-        self.lease = PublicationLease(self.lease_engine, holder, times)
+        self.lease = PublicationLease(self.lease_engine, holder, times, origin=self.settings.origin)
         return self.lease
 
     def close_lease(self) -> None:

@@ -225,6 +225,7 @@ def build_zone(
 def build_from_registry(
     db: RegistryDatabase,
     *,
+    zone_id: int,
     origin: str,
     apex: ApexSettings,
     ttl: TtlPolicy,
@@ -232,10 +233,11 @@ def build_from_registry(
     clock: Clock,
     progress: ProgressFor | None = None,
 ) -> tuple[BuiltZone, datetime]:
-    """Allocate the next serial (its own transaction), then build from one snapshot."""
+    """Allocate the zone's next serial (its own transaction), then build from one
+    snapshot; ``zone_id`` is the zone's registry id (``registry.zone_rows``)."""
     now = clock.now()
     with db.write() as session:
-        serial = allocate_serial(session, now)
+        serial = allocate_serial(session, zone_id, now)
     with db.snapshot() as session:
         zone = build_zone(
             session,
