@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tldsec.errors import ConfigError, DatabaseUnavailable
+from tldsec.errors import ConfigError, DatabaseUnavailable, ZoneNotNamed
 from tldsec.settings import Settings, home_from, load_settings
 
 if TYPE_CHECKING:
@@ -33,6 +33,31 @@ def add_home_argument(parser: argparse.ArgumentParser) -> None:
 
 
 ALL_DATABASES = ("registry", "signer", "audit")
+
+
+def add_zone_argument(parser: argparse.ArgumentParser) -> None:
+    """``--zone ORIGIN`` for a command that changes one zone (decision 57, "CLI --zone
+    conventions"): default the home's only zone."""
+    parser.add_argument(
+        "--zone",
+        metavar="ORIGIN",
+        help="the zone to act on ('shop' or 'shop.'; default: the home's only zone)",
+    )
+
+
+def zone_settings(args: argparse.Namespace, **kwargs: Any) -> Settings:
+    """The home's settings narrowed to the one zone a changing command acts on
+    (``--zone``, or the only zone; ``Settings.one_zone``, decision 64): its origin,
+    policy and directory, and the audit log opened on them names it (decision 58).
+    Several zones and none named: ``ZoneNotNamed``, exit 2."""
+    settings = settings_from_args(args, **kwargs)
+    zone = getattr(args, "zone", None)
+    if zone is None and len(settings.zones) > 1:
+        raise ZoneNotNamed(
+            f"this home serves {', '.join(settings.zones)}: name one with --zone "
+            f"({settings.source})"
+        )
+    return settings.one_zone(zone)
 
 
 def settings_from_args(

@@ -23,10 +23,12 @@ from tldsec.cli import keys_transfer
 from tldsec.cli.common import (
     add_ceremony_argument,
     add_home_argument,
+    add_zone_argument,
     ceremony_gate,
     ceremony_record,
     config_approved,
     settings_from_args,
+    zone_settings,
 )
 from tldsec.clock import SystemClock
 from tldsec.cycle.open import automatic_backup
@@ -39,12 +41,12 @@ from tldsec.keys.database import open_signer_db
 from tldsec.keys.ds import DEFAULT_DIGEST_TYPES
 from tldsec.keys.models import META_ID
 from tldsec.keys.planner import Plan, Step
-from tldsec.keys.service import KeyManager, signer_zone_ids, staggered_plans
+from tldsec.keys.service import KeyManager, signer_zone_id, signer_zone_ids, staggered_plans
 from tldsec.keys.simulate import ParentModel, format_table, simulate
 from tldsec.keys.state import KeyRecord, Role, Transition
 from tldsec.keys.timing import TimingParams
 from tldsec.policy import Algorithm, Policy, load_policy
-from tldsec.settings import CONFIG_NAME, Settings, ZoneSettings, home_from
+from tldsec.settings import CONFIG_NAME, ZoneSettings, home_from
 
 if TYPE_CHECKING:
     from tldsec.ceremony.gate import Authorised
@@ -63,17 +65,29 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     acts = p.add_subparsers(dest="keys_action", metavar="ACTION", required=True)
 
-    def action(name: str, help_text: str, handler: Handler, *, json_flag: bool = False) -> Any:
+    def action(
+        name: str, help_text: str, handler: Handler, *, json_flag: bool = False, one: bool = True
+    ) -> Any:
         a = acts.add_parser(name, help=help_text, description=help_text)
         add_home_argument(a)
+        if one:  # acts on one zone: --zone, default the only one (decision 57)
+            add_zone_argument(a)
         if json_flag:
             a.add_argument("--json", action="store_true", help="print JSON for other tools")
         a.set_defaults(handler=handler)
         return a
 
-    a = action("list", "every key of the zone, ever, with its state", _list, json_flag=True)
+    a = action(
+        "list", "every key of the zone, ever, with its state", _list, json_flag=True, one=False
+    )
     _zone_argument(a)
-    a = action("plan", "the next steps, their dates and what each waits for", _plan, json_flag=True)
+    a = action(
+        "plan",
+        "the next steps, their dates and what each waits for",
+        _plan,
+        json_flag=True,
+        one=False,
+    )
     a.add_argument("-a", "--all", action="store_true", help="show every constraint of each step")
     _zone_argument(a)
     action("run", "carry out every step that is due now (the zone cycle does this)", _run)
@@ -137,7 +151,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         _check_parent,
     )
     keys_transfer.parent_arguments(a)
-    a = action("export-ds", "the DS set for the parent zone", _export_ds, json_flag=True)
+    a = action("export-ds", "the DS set for the parent zone", _export_ds, json_flag=True, one=False)
     _zone_argument(a)
     a.add_argument(
         "--digest-type",
@@ -159,6 +173,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "run the key schedule on a fake clock and print the timeline",
         _simulate,
         json_flag=True,
+        one=False,
     )
     _zone_argument(a)
     a.add_argument("--days", type=int, default=1100, help="how long to simulate (default 1100)")
@@ -209,16 +224,6 @@ def _zone_argument(a: argparse.ArgumentParser) -> None:
     )
 
 
-def _selected(settings: Settings, zone: str | None) -> list[ZoneSettings]:
-    """The zones a reporting command shows: ``--zone`` or every zone (decision 57)."""
-    if zone is None:
-        return list(settings.zones.values())
-    origin = zone.lower() if zone.endswith(".") else zone.lower() + "."
-    if origin not in settings.zones:
-        raise ConfigError(f"this home serves {', '.join(settings.zones)}: no zone {origin}")
-    return [settings.zones[origin]]
-
-
 @contextmanager
 def _zone_managers(
     args: argparse.Namespace,
@@ -226,7 +231,7 @@ def _zone_managers(
     """A reading ``KeyManager`` for each zone of ``--zone`` (or every zone) on one signer
     database, and whether the home serves several zones."""
     settings = settings_from_args(args)
-    zones = _selected(settings, args.zone)
+    zones = [narrowed.zone for narrowed in settings.selected_zones(args.zone)]
     keys_conf = load_key_settings(settings)
     engine = open_signer_db(settings.signer_db_url)
     clock = SystemClock()
@@ -287,9 +292,16 @@ def _actor() -> str:
 
 @contextmanager
 def _manager(args: argparse.Namespace, *, keystore: bool = False) -> Iterator[KeyManager]:
-    settings = settings_from_args(args)
+    """The ``KeyManager`` of the one zone the command changes (``--zone``, or the only
+    one): that zone's signer id, policy and gates, its audit entries naming it."""
+    settings = zone_settings(args)
     keys_conf = load_key_settings(settings)
     engine = open_signer_db(settings.signer_db_url)
+    try:
+        zone_id = signer_zone_id(engine, settings.origin)
+    except BaseException:
+        engine.dispose()
+        raise
     store = open_keystore(settings.keystore_spec()) if keystore else None
     clock = SystemClock()
     audit = open_audit_log(settings, clock)
@@ -307,6 +319,7 @@ def _manager(args: argparse.Namespace, *, keystore: bool = False) -> Iterator[Ke
             actor=_actor(),
             backup=automatic_backup(settings, store, clock) if store is not None else None,
             gates=gates_for(settings) if store is not None else None,
+            zone_id=zone_id,
         )
     finally:
         if store is not None:
@@ -548,7 +561,7 @@ def _prove_on_replicas(args: argparse.Namespace, km: KeyManager) -> list[Transit
     cycle would, and carry out what that lets in (DPS 5.2.7)."""
     from tldsec.cycle.replicas import check, open_hsms
 
-    settings = settings_from_args(args)
+    settings = zone_settings(args)
     if not settings.keystore.replicas:
         return []
     clock = SystemClock()
@@ -560,8 +573,12 @@ def _prove_on_replicas(args: argparse.Namespace, km: KeyManager) -> list[Transit
 def _ceremony_gate(
     args: argparse.Namespace, operation: str, params: dict[str, str]
 ) -> Authorised | None:
-    """Refuse the run unless its ceremony authorises it, where one is required."""
-    settings = settings_from_args(args)
+    """Refuse the run unless its ceremony authorises it, where one is required. In a
+    home of several zones the ceremony names the zone (``--param zone=ORIGIN``): one
+    approved for example. does not authorise the same step in shop. (decision 68)."""
+    if len(settings_from_args(args).zones) > 1:
+        params = {**params, "zone": zone_settings(args).origin}
+    settings = zone_settings(args)
     audit = open_audit_log(settings, SystemClock())
     try:
         # A key step under an unapproved configuration or policy is refused before the
@@ -574,7 +591,7 @@ def _ceremony_gate(
 
 def _config_approved(args: argparse.Namespace, what: str) -> None:
     """Refuse ``what`` under an unapproved configuration or policy, where required."""
-    settings = settings_from_args(args)
+    settings = zone_settings(args)
     audit = open_audit_log(settings, SystemClock())
     try:
         config_approved(settings, audit, what)
@@ -587,7 +604,7 @@ def _ceremony_record(
 ) -> None:
     """The record of the ceremony that authorised the run, for its people to sign."""
     if authorised is not None:
-        settings = settings_from_args(args)
+        settings = zone_settings(args)
         audit = open_audit_log(settings, SystemClock())
         try:
             ceremony_record(settings, authorised, outcome, audit)
@@ -682,7 +699,7 @@ def _simulate(args: argparse.Namespace) -> int:
         settings = settings_from_args(args)
         conf = load_key_settings(settings)
         several = len(settings.zones) > 1
-        for z in _selected(settings, args.zone):
+        for z in (narrowed.zone for narrowed in settings.selected_zones(args.zone)):
             policy = settings.policies[z.policy_name]
             runs[z.origin] = (policy, conf.timing(policy))
     elif args.home:

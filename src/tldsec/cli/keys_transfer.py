@@ -13,7 +13,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tldsec.cli.common import add_ceremony_argument, add_home_argument, settings_from_args
+from tldsec.cli.common import (
+    add_ceremony_argument,
+    add_home_argument,
+    add_zone_argument,
+    settings_from_args,
+    zone_settings,
+)
 from tldsec.clock import SystemClock
 from tldsec.errors import ConfigError, FileUnusable
 from tldsec.keys import transfer
@@ -40,6 +46,7 @@ def register(acts: argparse._SubParsersAction[argparse.ArgumentParser], keys_cli
     def action(name: str, help_text: str, handler: Handler) -> argparse.ArgumentParser:
         a = sub.add_parser(name, help=help_text, description=help_text)
         add_home_argument(a)
+        add_zone_argument(a)  # the zone handed over (decision 57)
         a.add_argument("--json", action="store_true", help="print JSON for other tools")
         a.set_defaults(handler=lambda args: handler_with(keys_cli, handler, args))
         return a
@@ -125,7 +132,7 @@ def _import(args: argparse.Namespace) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             raise FileUnusable(f"cannot read the DNSKEY file {args.file}: {exc}") from exc
     # A file that is not DNSKEY lines of the zone is refused before a ceremony is used.
-    settings = settings_from_args(args)
+    settings = zone_settings(args)
     transfer.parse_dnskeys(text, settings.origin, args.operator, SystemClock().now())
     authorised = kc._ceremony_gate(args, "keys.transfer", {"action": "import-dnskey"})
     with kc._manager(args) as km:

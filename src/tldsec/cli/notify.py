@@ -6,7 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 
-from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.cli.common import (
+    add_home_argument,
+    add_zone_argument,
+    settings_from_args,
+    zone_settings,
+)
 from tldsec.clock import SystemClock
 from tldsec.notify.outbox import FAILED, SENT, WAITING, Outbox
 from tldsec.notify.run import spool_root
@@ -28,6 +33,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "due. Exit 1 when a message was given up.",
     )
     add_home_argument(a)
+    add_zone_argument(a)  # the zone whose key and incident notices are queued
     a.add_argument("--json", action="store_true", help="print what was done as JSON")
     a.set_defaults(handler=_run)
     a = acts.add_parser("list", help="the messages waiting, sent and given up")
@@ -37,7 +43,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    report = notify_pass(settings_from_args(args), SystemClock())
+    report = notify_pass(zone_settings(args), SystemClock())
     if args.json:
         print(json.dumps({
             "queued": [m.notice + " -> " + m.recipient for m in report.queued],

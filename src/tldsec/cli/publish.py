@@ -7,10 +7,16 @@ import json
 from pathlib import Path
 
 from tldsec.audit.config import open_audit_log
-from tldsec.cli.common import add_home_argument, settings_from_args
+from tldsec.cli.common import (
+    add_home_argument,
+    add_zone_argument,
+    settings_from_args,
+    zone_settings,
+)
 from tldsec.clock import SystemClock
+from tldsec.errors import ConfigError
 from tldsec.keys.database import open_signer_db
-from tldsec.publish.home import publish_home
+from tldsec.publish.home import output_dir, publish_home
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,6 +29,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "The directory is a symbolic link replaced at once (atomic).",
     )
     add_home_argument(p)
+    add_zone_argument(p)
     p.add_argument(
         "-o", "--output", metavar="DIR", help="where to write (default: [publish] directory)"
     )
@@ -31,7 +38,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+    several = len(settings_from_args(args).zones) > 1
+    settings = zone_settings(args)  # one zone's site: its keys, DS, calendar, incidents
+    if several and args.output is None and "{zone}" not in settings.config.publish.directory:
+        # Two zones' sites in one directory would replace each other (decision 68).
+        raise ConfigError(
+            f"[publish] directory of {settings.source} ({output_dir(settings)}) is one "
+            "directory for every zone of this home: write {zone} in it (e.g. "
+            '"public/{zone}") or pass -o DIR'
+        )
     clock = SystemClock()
     engine = open_signer_db(settings.signer_db_url)
     audit = open_audit_log(settings, clock)

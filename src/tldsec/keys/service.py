@@ -759,6 +759,22 @@ def signer_zone_ids(engine: Engine) -> dict[str, int]:
     return {origin: zone_id for origin, zone_id in rows}
 
 
+def signer_zone_id(engine: Engine, origin: str) -> int:
+    """The signer id of ``origin`` (decision 60); a database of no zone yet gives the
+    one-zone home's (its first keys make the row), one without this zone is refused,
+    naming ``tldsec zone add``."""
+    ids = signer_zone_ids(engine)
+    origin = (origin if origin.endswith(".") else origin + ".").lower()
+    if origin in ids:
+        return ids[origin]
+    if not ids:
+        return META_ID
+    raise ConfigError(
+        f"{origin} has no keys in the signer database: 'tldsec zone add {origin}' makes "
+        "its first KSK and ZSK"
+    )
+
+
 def add_signer_zone(engine: Engine, zone_id: int, origin: str, now: datetime) -> bool:
     """The zone's ``signer_meta`` row, made if missing (``tldsec zone add``); whether
     this call made it. Its id is the registry's zone id (decision 60): a row of that id

@@ -24,7 +24,7 @@ from tldsec.audit.query import EntryFilter, iter_entries
 from tldsec.clock import FakeClock
 from tldsec.errors import ConfigError, NotifyError, NotifyUnsendable
 from tldsec.keys.config import load_key_settings
-from tldsec.keys.service import KeyManager
+from tldsec.keys.service import KeyManager, signer_zone_id
 from tldsec.notify import notices as n
 from tldsec.notify.notices import Draft, NoticeKind
 from tldsec.notify.outbox import FAILED, SENT, Message, Outbox
@@ -135,7 +135,7 @@ def due_notices(
     timing = load_key_settings(settings).timing(settings.policy)
     km = KeyManager(
         signer_engine, None, settings.policy, FakeClock(now), origin=settings.origin,
-        timing=timing,
+        timing=timing, zone_id=signer_zone_id(signer_engine, settings.origin),
     )  # fmt: skip
     keys = km.key_records()
     ahead = timedelta(days=t.rollover_notice_days)
@@ -146,13 +146,15 @@ def due_notices(
     )  # fmt: skip
     since = now - n.DEFAULT_LOOKBACK
     # An incident that began before the window may end inside it.
-    flt = EntryFilter(events=(*INCIDENT_EVENTS, *set(INCIDENT_EVENTS.values())))
+    # This zone's entries and the installation's (decision 58), not another zone's.
+    zone = settings.origin
+    flt = EntryFilter(events=(*INCIDENT_EVENTS, *set(INCIDENT_EVENTS.values())), zone=zone)
     found = incidents(iter_entries(audit.engine, flt), now, settings.policy.cycle.safety_margin)
     insecure = list(
-        iter_entries(audit.engine, EntryFilter(since=since, events=n.GO_INSECURE_EVENTS))
+        iter_entries(audit.engine, EntryFilter(since=since, events=n.GO_INSECURE_EVENTS, zone=zone))
     )
     # Every transfer record (a handful per transfer): whether an import starts one.
-    transfers = list(iter_entries(audit.engine, EntryFilter(events=n.TRANSFER_EVENTS)))
+    transfers = list(iter_entries(audit.engine, EntryFilter(events=n.TRANSFER_EVENTS, zone=zone)))
     return [
         *n.rollover_notices(keys, calendar, now, ahead),
         *n.incident_notices(found, now),

@@ -19,7 +19,7 @@ from tldsec.audit.query import EntryFilter, iter_entries
 from tldsec.clock import FakeClock
 from tldsec.errors import ConfigError
 from tldsec.keys.config import load_key_settings
-from tldsec.keys.service import KeyManager
+from tldsec.keys.service import KeyManager, signer_zone_id
 from tldsec.publish import dps as dpsmod
 from tldsec.publish.calendar import rollover_calendar
 from tldsec.publish.dps import DpsVersion
@@ -27,6 +27,7 @@ from tldsec.publish.incidents import INCIDENT_EVENTS, incidents
 from tldsec.publish.site import SiteInput, build_site, fingerprint
 from tldsec.publish.write import write_site
 from tldsec.settings import Settings
+from tldsec.zonehome import zone_dir_name
 
 ACTOR = "component:publisher"
 
@@ -86,13 +87,22 @@ def build_home_site(
     keys_conf = load_key_settings(settings)
     timing = keys_conf.timing(settings.policy)
     km = KeyManager(
-        signer_engine, None, settings.policy, FakeClock(now), origin=settings.origin, timing=timing
+        signer_engine,
+        None,
+        settings.policy,
+        FakeClock(now),
+        origin=settings.origin,
+        timing=timing,
+        zone_id=signer_zone_id(signer_engine, settings.origin),  # the zone's own keys
     )
     keys = km.key_records()
     going = km.going_insecure()
     insecure = going[0] if going else None
     ds = km.export_ds(table.digest_types, now=now)  # the same call as 'keys export-ds'
-    flt = EntryFilter(events=(*INCIDENT_EVENTS, *set(INCIDENT_EVENTS.values())))
+    # This zone's incidents and the installation's (decision 58), not another zone's.
+    flt = EntryFilter(
+        events=(*INCIDENT_EVENTS, *set(INCIDENT_EVENTS.values())), zone=settings.origin
+    )
     site = SiteInput(
         origin=settings.origin,
         now=now,
@@ -158,8 +168,12 @@ def publish_home(
 
 
 def output_dir(settings: Settings) -> Path:
-    """``[publish] directory``, relative to the home."""
-    return _in_home(settings.home, settings.config.publish.directory)
+    """``[publish] directory``, relative to the home; ``{zone}`` in it is the zone's
+    directory name (``example``), for a home of several zones (decision 68)."""
+    directory = settings.config.publish.directory
+    if "{zone}" in directory:
+        directory = directory.replace("{zone}", zone_dir_name(settings.origin))
+    return _in_home(settings.home, directory)
 
 
 def _in_home(home: Path, value: str) -> Path:
