@@ -290,20 +290,29 @@ def _builtin(files: Files) -> None:
 def _second_only(files: Files, sample: str) -> None:
     """Read the zone, then run only the second-implementation comparison; print JSON."""
     from tldsec.hsm.open import open_keystore
-    from tldsec.verify.second import SecondImplementationCheck
+    from tldsec.verify import second
+    from tldsec.verify.part import PartResult, check_second
     from tldsec.verify.zoneread import read_zone_file
 
     t0 = time.perf_counter()
     zone = read_zone_file(files.signed, ORIGIN).zone
     seconds_read = time.perf_counter() - t0
-    check = SecondImplementationCheck(
+    t0 = time.perf_counter()
+    setup = second.SecondSetup.build(
         zone,
         _memory_store(files.keys),
-        sample=None if sample == "all" else int(sample),
-        seed=1,
-        workers=0,
-        opener=open_keystore,
-    ).result()
+        open_keystore,
+        None if sample == "all" else int(sample),
+        1,
+        1,
+        frozenset(),
+    )
+    out = PartResult(0)
+    signed = [r for r in zone.rrsets() if r.sigs]
+    workers = check_second(setup, zone.origin, signed, out, 0, 1, 0)
+    check = second.result(
+        out.second, out.summary.counts, time.perf_counter() - t0, f" with {workers} worker(s)"
+    )
     print(json.dumps({"seconds_read": seconds_read, "check": check.to_dict()}))
     sys.exit(0 if check.passed else 1)
 

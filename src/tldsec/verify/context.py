@@ -26,7 +26,7 @@ from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.verify.report import CheckResult, Report
 from tldsec.verify.rrsig import SignatureContext
 from tldsec.verify.second import NAME as SECOND
-from tldsec.verify.second import SecondImplementationCheck
+from tldsec.verify.second import SecondSetup
 from tldsec.verify.workers import Progress, ProgressFor
 
 ZONE_FILE = "zone-file"  # the check that the file parses (every driver reports it)
@@ -100,35 +100,26 @@ class RunContext:
         )
         return Apex(serial, dnskey, ctx)
 
-    def second_skipped(self) -> CheckResult | None:
-        """Why the second implementation does not run in this run, or None if it does."""
+    def second_setup(
+        self, apex: Zone, serial: int | None, sample: int | None, total_bytes: int
+    ) -> SecondSetup | CheckResult:
+        """What the second implementation re-signs with in this run (``sample`` RRsets of
+        a file of ``total_bytes``; None: every one), or why it does not run."""
         if self.keystore is None:
             return CheckResult.skipped(
                 SECOND, "no key store given: nothing to sign a second time with"
             )
         if self.options.second_sample == 0:
             return CheckResult.skipped(SECOND, "disabled ([verify] second_sample = 0)")
-        return None
-
-    def second_implementation(
-        self, zone: Zone, serial: int | None, sample: int | None
-    ) -> CheckResult:
-        """The second implementation over ``sample`` RRsets of ``zone`` (None: every
-        one), or why it does not run."""
-        skipped = self.second_skipped()
-        if skipped is not None:
-            return skipped
-        assert self.keystore is not None
-        check = SecondImplementationCheck(
-            zone,
+        return SecondSetup.build(
+            apex,
             self.keystore,
-            sample=sample,
-            seed=serial or 0,
-            workers=self.options.workers,
-            opener=self.opener,
-            unpublished=self.options.unpublished_signers,
+            self.opener,
+            sample,
+            serial or 0,
+            total_bytes,
+            self.options.unpublished_signers,
         )
-        return check.result()
 
     def report(
         self,

@@ -41,7 +41,13 @@ from tldsec.verify.external import Invocation
 from tldsec.verify.filescan import BackgroundScan, FileScan
 from tldsec.verify.nsec3edits import check_nsec3_edits
 from tldsec.verify.options import VerifyRequest
-from tldsec.verify.part import PartResult, RegionSetup, check_region, region_checks
+from tldsec.verify.part import (
+    PartResult,
+    RegionSetup,
+    check_region,
+    region_checks,
+    second_in_process,
+)
 from tldsec.verify.regions import compare_unchanged, region_problems, regions
 from tldsec.verify.report import FINDINGS_CAP, CheckResult, Finding, Status, iso, since
 from tldsec.verify.signatures import NAME as SIGNATURES
@@ -201,7 +207,7 @@ class Edited:
             *region_checks(found, region, nsec3),
             _with_expiry(sigs.result(), whole, run.horizon_s),
             _content(zone, self.unsigned, origin),
-            run.second_implementation(zone, found.context.serial, None),
+            second_in_process(run, found, zone, None),
             *external.results(),
         ]
         return Outcome(checks, found.context.serial, meta)

@@ -13,42 +13,24 @@ merged result with the apex's checks (``apexchecks``).
 from __future__ import annotations
 
 import gc
-import math
-import os
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import dns.name
-
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.errors import ZoneSyntaxError
-from tldsec.hsm.base import KeyStore
-from tldsec.hsm.dnspython_key import hsm_private_key
 from tldsec.verify import content, coverage, nsec3chain, second, signatures, ttl
 from tldsec.verify.apexchecks import ApexChecks
+from tldsec.verify.context import RunContext
 from tldsec.verify.coverage import Signers
 from tldsec.verify.nsec3chain import Nsec3Params
-from tldsec.verify.options import KeyOpener
-from tldsec.verify.report import CheckResult, Collector, Finding, cpu_since
+from tldsec.verify.report import CheckResult, Collector, Finding, cpu_since, since
 from tldsec.verify.rrsig import SignatureContext
+from tldsec.verify.second import SecondSetup
 from tldsec.verify.split import Part, Plan
 from tldsec.verify.structure import Structure, analyse
 from tldsec.verify.summary import Summary
 from tldsec.verify.zoneread import read_zone_file, read_zone_string
-
-
-@dataclass(frozen=True, slots=True)
-class SecondSetup:
-    keys: dict[tuple[int, int], list[second.StoreKey]]
-    origin: dns.name.Name
-    sample: int | None  # None: every RRset
-    seed: int
-    total_bytes: int
-    store: KeyStore
-    opener: KeyOpener | None
-    parent: int  # the parent's pid: a worker opens its own session on the store
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,11 +186,45 @@ def check_region(
         summary.seconds["content"] = cpu_since(t)
     if setup.second is not None and sample_of is not None:
         t = time.process_time()
-        chosen = _sample(setup.second, zone.origin, signed, sample_of)
-        summary.counts["second_rrsets"] = len(chosen)
-        summary.counts["second_rrsigs"] = sum(len(r.sigs) for r in chosen)
-        out.second.failures, out.second.kept = _compare(setup.second, chosen)
+        nbytes = sample_of.end - sample_of.start
+        check_second(setup.second, zone.origin, signed, out, sample_of.index, nbytes, 1)
         summary.seconds["second-implementation"] = cpu_since(t)
+
+
+def check_second(
+    s: SecondSetup,
+    origin: bytes,
+    signed: list[RRset],
+    out: PartResult,
+    index: int,
+    nbytes: int,
+    workers: int,
+) -> int:
+    """The second implementation on the sample of a region's ``signed`` RRsets (its
+    ``index`` and ``nbytes`` of the file, ``second.choose``), into ``out``; the workers
+    it used."""
+    chosen = second.choose(s, origin, signed, index, nbytes)
+    counts = out.summary.counts
+    counts["second_of"] = len(signed)
+    counts["second_rrsets"] = len(chosen)
+    counts["second_rrsigs"] = sum(len(r.sigs) for r in chosen)
+    out.second, used = second.compare(s, chosen, workers)
+    return used
+
+
+def second_in_process(
+    run: RunContext, found: ApexChecks, zone: Zone, sample: int | None
+) -> CheckResult:
+    """The second implementation over a region read into this process (the whole zone,
+    the edited regions) as one region, on every core, or why it does not run."""
+    t = time.perf_counter()
+    setup = run.second_setup(zone, found.context.serial, sample, 1)
+    if isinstance(setup, CheckResult):
+        return setup
+    out = PartResult(0)
+    signed = [r for r in zone.rrsets() if r.sigs]
+    workers = check_second(setup, zone.origin, signed, out, 0, 1, run.options.workers)
+    return second.result(out.second, out.summary.counts, since(t), f" with {workers} worker(s)")
 
 
 def joined(findings: tuple[Finding, ...], merged: Collector) -> Collector:
@@ -270,31 +286,6 @@ def _top_labels(zone: Zone) -> tuple[bytes, bytes] | None:
     if first is None or last is None:
         return b"", b""
     return first, last
-
-
-def _sample(s: SecondSetup, origin: bytes, signed: list[RRset], part: Part) -> list[RRset]:
-    """Every signed RRset, or the apex ones and this part's share of the sample."""
-    if s.sample is None:
-        return signed
-    apex = [r for r in signed if r.owner == origin]
-    rest = [r for r in signed if r.owner != origin]
-    quota = math.ceil(s.sample * (part.end - part.start) / max(1, s.total_bytes))
-    rng = random.Random(s.seed * 1_000_003 + part.index)
-    return apex + rng.sample(rest, min(quota, len(rest)))
-
-
-def _compare(s: SecondSetup, chosen: list[RRset]) -> tuple[int, list[Finding]]:
-    if os.getpid() == s.parent or s.opener is None:
-        return second.compare_range(
-            chosen, 0, len(chosen), s.store, s.keys, s.origin, hsm_private_key
-        )
-    store = s.opener(s.store.spec)  # a forked worker: its own session (its own HSM login)
-    try:
-        return second.compare_range(
-            chosen, 0, len(chosen), store, s.keys, s.origin, hsm_private_key
-        )
-    finally:
-        store.close()
 
 
 def digest_part(plan: Plan, origin: str, part: Part) -> PartResult:

@@ -8,17 +8,19 @@ deterministic, so the result must equal the zone's RRSIG octet for octet; any
 difference is a failure naming the RRset. ECDSA (algorithm 13) signatures are
 randomised (RFC 6605 6): there dnspython's RRSIG must equal the zone's in every field
 but the signature, and the zone's signature must validate under dnspython's own
-construction of the signed data (``dns.dnssec.validate_rrsig``). Every RRset is
-compared, or, for big zones, the apex RRsets and a random sample of the others (seeded
-by the SOA serial, so a run can be repeated).
+construction of the signed data (``dns.dnssec.validate_rrsig``).
+
+It runs one way in every plan (decision 70): each region (a part, the whole zone, the
+edited regions) re-signs its own sample (``choose``: the apex RRsets and its share of
+``[verify] second_sample``, seeded by the SOA serial and the region's index, so a run
+can be repeated) with ``compare``, on forked workers where the region may fork.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import random
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import dns.dnssec
@@ -41,13 +43,12 @@ from tldsec.hsm.base import KeyStore
 from tldsec.hsm.dnspython_key import hsm_private_key
 from tldsec.verify.keys import key_tag
 from tldsec.verify.options import KeyOpener
-from tldsec.verify.report import FINDINGS_CAP, CheckResult, Finding, Status
+from tldsec.verify.report import CheckResult, Collector, Finding
 from tldsec.verify.rrsig import parse_rrsig
 from tldsec.verify.workers import ForkedMap
 
 NAME = "second-implementation"
 RANDOMISED = frozenset({13})  # ECDSAP256SHA256 (RFC 6605 6): a fresh k per signature
-PrivateKeyFor = Callable[[KeyStore, str], GenericPrivateKey]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,88 +57,95 @@ class StoreKey:
     key_id: str
 
 
-def select_rrsets(zone: Zone, sample: int | None, seed: int) -> list[RRset]:
-    """All signed RRsets, or the apex ones plus ``sample`` others chosen at random."""
-    signed = [r for r in zone.rrsets() if r.sigs]
-    if sample is None or sample >= len(signed):
-        return signed
-    apex = [r for r in signed if r.owner == zone.origin]
-    rest = [r for r in signed if r.owner != zone.origin]
-    return apex + random.Random(seed).sample(rest, min(sample, len(rest)))
+@dataclass(frozen=True, slots=True)
+class SecondSetup:
+    """What every region re-signs with; handed to workers across fork."""
 
+    keys: dict[tuple[int, int], list[StoreKey]]
+    origin: dns.name.Name
+    sample: int | None  # None: every RRset
+    seed: int  # the SOA serial
+    total_bytes: int  # the signed file's size: a region's share of the sample is its bytes'
+    store: KeyStore
+    opener: KeyOpener | None
+    parent: int  # the pid that holds ``store``: any other process opens its own session
 
-class SecondImplementationCheck:
-    """The comparison, started in the background; ``result()`` collects it."""
-
-    def __init__(
-        self,
-        zone: Zone,
-        keystore: KeyStore,
-        *,
+    @classmethod
+    def build(
+        cls,
+        apex: Zone,
+        store: KeyStore,
+        opener: KeyOpener | None,
         sample: int | None,
         seed: int,
-        workers: int = 1,
-        opener: KeyOpener | None = None,
-        private_key_for: PrivateKeyFor = hsm_private_key,
-        unpublished: frozenset[bytes] = frozenset(),
-    ) -> None:
-        self._t0 = time.perf_counter()
-        self.origin = zone.origin
-        self.total = sum(1 for r in zone.rrsets() if r.sigs)
-        chosen = select_rrsets(zone, sample, seed)
-        self.chosen = len(chosen)
-        self.sample = sample
-        self.signatures = sum(len(r.sigs) for r in chosen)
-        dnskey = zone.get(zone.origin, RRType.DNSKEY)
+        total_bytes: int,
+        unpublished: frozenset[bytes],
+    ) -> SecondSetup:
+        dnskey = apex.get(apex.origin, RRType.DNSKEY)
         # An algorithm rollover's keys that sign unpublished sign a second time too.
-        keys = keys_in_store([*(dnskey.rdatas if dnskey else []), *unpublished], keystore)
-        origin_name = dns.name.from_wire(zone.origin, 0)[0]
-        spec = keystore.spec
-        # A forked worker opens its own session on the store (one HSM session per core);
-        # a store that cannot be reopened by its spec is used here, in one process.
-        reopenable = opener is not None and not (spec.backend == "memory" and not spec.token_label)
-        if not reopenable:
-            workers = 1
+        keys = keys_in_store([*(dnskey.rdatas if dnskey else []), *unpublished], store)
+        origin = dns.name.from_wire(apex.origin, 0)[0]
+        return cls(keys, origin, sample, seed, total_bytes, store, opener, os.getpid())
 
-        parent = os.getpid()
+    @property
+    def forks(self) -> bool:
+        """Whether a forked worker can open its own session on the store (one HSM session
+        per core); an in-memory store without a token label cannot be reopened."""
+        spec = self.store.spec
+        return self.opener is not None and not (spec.backend == "memory" and not spec.token_label)
 
-        def task(start: int, end: int) -> list[tuple[int, list[Finding]]]:
-            if os.getpid() != parent and opener is not None:
-                store = opener(spec)  # a forked worker: its own session
-                try:
-                    return [
-                        compare_range(chosen, start, end, store, keys, origin_name, private_key_for)
-                    ]
-                finally:
-                    store.close()
-            return [compare_range(chosen, start, end, keystore, keys, origin_name, private_key_for)]
 
-        self._map: ForkedMap[tuple[int, list[Finding]]] = ForkedMap(task, len(chosen), workers)
+def choose(
+    s: SecondSetup, origin: bytes, signed: list[RRset], index: int, nbytes: int
+) -> list[RRset]:
+    """Every signed RRset of a region, or its apex ones and its share of the sample: the
+    region's ``nbytes`` of the file's, drawn by a generator seeded with the serial and the
+    region's ``index``."""
+    if s.sample is None:
+        return signed
+    apex = [r for r in signed if r.owner == origin]
+    rest = [r for r in signed if r.owner != origin]
+    quota = math.ceil(s.sample * nbytes / max(1, s.total_bytes))
+    if quota >= len(rest):
+        return apex + rest
+    return apex + random.Random(s.seed * 1_000_003 + index).sample(rest, quota)
 
-    def result(self) -> CheckResult:
-        parts = self._map.result()
-        failures = sum(n for n, _ in parts)
-        kept = [f for _, found in parts for f in found][:FINDINGS_CAP]
-        scope = (
-            f"all {self.total} signed RRsets"
-            if self.chosen == self.total
-            else f"a sample of {self.chosen} of {self.total} signed RRsets (apex RRsets always)"
-        )
-        note = (
-            f"dnspython {dns.version.version} re-signed {scope} ({self.signatures} RRSIGs) "
-            f"through the key store with {self._map.workers} worker(s)"
-        )
-        return CheckResult(
-            name=NAME,
-            status=Status.FAILED if failures else Status.PASSED,
-            findings=tuple(kept),
-            failures=failures,
-            seconds=time.perf_counter() - self._t0,
-            notes=(note,),
-        )
 
-    def abandon(self) -> None:
-        self._map.abandon()
+def compare(s: SecondSetup, chosen: list[RRset], workers: int) -> tuple[Collector, int]:
+    """Every chosen RRset re-signed and compared, on up to ``workers`` forked workers (one
+    if the store cannot be reopened): the findings and the workers used."""
+
+    def task(start: int, end: int) -> list[Collector]:
+        if os.getpid() == s.parent or s.opener is None:
+            return [_compare_range(chosen[start:end], s, s.store)]
+        store = s.opener(s.store.spec)  # a forked worker: its own session (its own login)
+        try:
+            return [_compare_range(chosen[start:end], s, store)]
+        finally:
+            store.close()
+
+    work = ForkedMap(task, len(chosen), workers if s.forks else 1)
+    found = Collector()
+    for part in work.result():
+        found.merge(part)
+    return found, work.workers
+
+
+def result(found: Collector, counts: dict[str, int], seconds: float, how: str) -> CheckResult:
+    """The check's result from the regions' merged findings and ``counts`` (``how``: where
+    it ran)."""
+    rrsets, chosen = counts.get("second_of", 0), counts.get("second_rrsets", 0)
+    rrsigs = counts.get("second_rrsigs", 0)
+    scope = (
+        f"all {rrsets} signed RRsets"
+        if chosen == rrsets
+        else f"a sample of {chosen} of {rrsets} signed RRsets (apex RRsets always)"
+    )
+    note = (
+        f"dnspython {dns.version.version} re-signed {scope} ({rrsigs} RRSIGs) through the key "
+        f"store{how}"
+    )
+    return found.result(NAME, seconds, (note,))
 
 
 def keys_in_store(
@@ -158,27 +166,16 @@ def keys_in_store(
     return out
 
 
-def compare_range(
-    chosen: list[RRset],
-    start: int,
-    end: int,
-    store: KeyStore,
-    keys: dict[tuple[int, int], list[StoreKey]],
-    origin: dns.name.Name,
-    private_key_for: PrivateKeyFor,
-) -> tuple[int, list[Finding]]:
-    failures = 0
-    kept: list[Finding] = []
+def _compare_range(chosen: list[RRset], s: SecondSetup, store: KeyStore) -> Collector:
+    found = Collector()
     private: dict[str, GenericPrivateKey] = {}
-    for rrset in chosen[start:end]:
-        problems = _compare_rrset(rrset, store, keys, origin, private, private_key_for)
+    for rrset in chosen:
+        problems = _compare_rrset(rrset, store, s.keys, s.origin, private)
         if problems:
-            failures += 1
-            if len(kept) < FINDINGS_CAP:
-                kept.append(
-                    Finding(names.to_text(rrset.owner), type_text(rrset.rtype), "; ".join(problems))
-                )
-    return failures, kept
+            found.add(
+                Finding(names.to_text(rrset.owner), type_text(rrset.rtype), "; ".join(problems))
+            )
+    return found
 
 
 def _compare_rrset(
@@ -187,7 +184,6 @@ def _compare_rrset(
     keys: dict[tuple[int, int], list[StoreKey]],
     origin: dns.name.Name,
     private: dict[str, GenericPrivateKey],
-    private_key_for: PrivateKeyFor,
 ) -> list[str]:
     try:
         owner = dns.name.from_wire(rrset.owner, 0)[0]
@@ -215,7 +211,7 @@ def _compare_rrset(
         try:
             pk = private.get(key.key_id)
             if pk is None:
-                pk = private_key_for(store, key.key_id)
+                pk = hsm_private_key(store, key.key_id)
                 private[key.key_id] = pk
             again = dns.dnssec.sign(
                 theirs,

@@ -20,14 +20,9 @@ the apex out of canonical order; or a part that does not parse on its own)
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, replace
 
-import dns.name
-import dns.version
-
-from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import Zone
 from tldsec.errors import ZoneSyntaxError
 from tldsec.verify import content, second, signatures, ttl
@@ -37,13 +32,13 @@ from tldsec.verify.options import VerifyRequest
 from tldsec.verify.part import (
     PartResult,
     RegionSetup,
-    SecondSetup,
     check_part,
     digest_part,
     region_checks,
     unsigned_digests,
 )
 from tldsec.verify.report import CheckResult, Collector, Finding, cpu_since
+from tldsec.verify.second import SecondSetup
 from tldsec.verify.split import PART_BYTES, Plan, plan_parts
 from tldsec.verify.workers import Background, ForkedMap
 from tldsec.verify.zoneread import read_zone_file, read_zone_string
@@ -84,8 +79,8 @@ class InParts:
         run, plan = self.run, self.plan
         request, options, origin = run.request, run.options, run.origin
         serial = found.context.serial
-        second_setup, second_skip = _second_setup(run, self.apex, serial, plan)
-        if second_setup is None and second_skip is None:
+        second_setup = run.second_setup(self.apex, serial, options.second_sample, plan.size)
+        if isinstance(second_setup, SecondSetup) and not second_setup.forks:
             return None  # a store that workers cannot reopen: the whole-zone plan handles it
         setup = RegionSetup(
             plan=plan,
@@ -95,7 +90,7 @@ class InParts:
             params=found.params,
             ttls=ttl.policy_ttls(options.rules.ttl),
             digests=request.unsigned is not None,
-            second=second_setup,
+            second=second_setup if isinstance(second_setup, SecondSetup) else None,
         )
         # The unsigned zone is digested in parts by the same workers if it can be cut (its
         # owners' records grouped, no multi-line entries), else read whole by one more
@@ -151,7 +146,9 @@ class InParts:
                 unsigned_job,
                 seconds.get("content", 0.0) + unsigned.summary.seconds.get("content", 0.0),
             ),
-            second_skip or _second_result(signed),
+            second_setup
+            if isinstance(second_setup, CheckResult)
+            else second.result(signed.second, counts, seconds.get(second.NAME, 0.0), ", in parts"),
         ]
         meta: dict[str, object] = {
             "mode": f"in {n} parts (+ {len(uparts)} of the unsigned zone) on "
@@ -175,59 +172,10 @@ class InParts:
         """Nothing outlives ``check``."""
 
 
-def _second_setup(
-    run: RunContext, apex: Zone, serial: int | None, plan: Plan
-) -> tuple[SecondSetup | None, CheckResult | None]:
-    """The second implementation's setup, or why it is skipped; (None, None) if the
-    parts cannot run it (an in-process store that forked workers cannot reopen)."""
-    skipped = run.second_skipped()
-    if skipped is not None:
-        return None, skipped
-    keystore, opener, options = run.keystore, run.opener, run.options
-    assert keystore is not None
-    spec = keystore.spec
-    if opener is None or (spec.backend == "memory" and not spec.token_label):
-        return None, None
-    dnskey = apex.get(apex.origin, RRType.DNSKEY)
-    return (
-        SecondSetup(
-            keys=second.keys_in_store(
-                [*(dnskey.rdatas if dnskey else []), *options.unpublished_signers], keystore
-            ),
-            origin=dns.name.from_wire(apex.origin, 0)[0],
-            sample=options.second_sample,
-            seed=serial or 0,
-            total_bytes=plan.size,
-            store=keystore,
-            opener=opener,
-            parent=os.getpid(),
-        ),
-        None,
-    )
-
-
 def _start_unsigned(request: VerifyRequest) -> Background[dict[bytes, bytes] | str] | None:
     if request.unsigned is None:
         return None
     return Background(unsigned_digests, [(request.unsigned, request.origin)])
-
-
-def _second_result(signed: PartResult) -> CheckResult:
-    counts = signed.summary.counts
-    rrsets, chosen = counts.get("signed_rrsets", 0), counts.get("second_rrsets", 0)
-    scope = (
-        f"all {rrsets} signed RRsets"
-        if chosen == rrsets
-        else f"a sample of {chosen} of {rrsets} signed RRsets (apex RRsets always)"
-    )
-    return signed.second.result(
-        second.NAME,
-        signed.summary.seconds.get("second-implementation", 0.0),
-        (
-            f"dnspython {dns.version.version} re-signed {scope} "
-            f"({counts.get('second_rrsigs', 0)} RRSIGs) through the key store, in parts",
-        ),
-    )
 
 
 def _content(

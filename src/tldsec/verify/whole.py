@@ -17,7 +17,13 @@ from tldsec.errors import ZoneSyntaxError
 from tldsec.verify import content, ttl
 from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
-from tldsec.verify.part import PartResult, RegionSetup, check_region, region_checks
+from tldsec.verify.part import (
+    PartResult,
+    RegionSetup,
+    check_region,
+    region_checks,
+    second_in_process,
+)
 from tldsec.verify.report import CheckResult, Finding, since
 from tldsec.verify.signatures import SignatureCheck
 from tldsec.verify.zoneread import ReadResult, read_zone_file
@@ -72,7 +78,7 @@ class WholeZone:
             sigs.abandon()
             raise
         out.checks.append(sigs.result())
-        out.checks.append(run.second_implementation(zone, serial, options.second_sample))
+        out.checks.append(second_in_process(run, found, zone, options.second_sample))
         return out
 
     def close(self) -> None:
