@@ -17,7 +17,7 @@ layers):
 * The checks, each named as in the report: ``zone-file`` (``zoneread``), ``chain``,
   ``dnskeyset``, ``signatures`` (``rrsig``, ``jitter``), ``coverage``, ``nsec3chain``
   (``nsec3edits`` incrementally), ``ttl``, ``content`` (content and serial), ``second``
-  (the second implementation), ``external`` (other validators).
+  (the second implementation, on each region's sample), ``external`` (other validators).
 * Readers and values: ``zoneread`` and ``rdatatext`` (the text), ``split``,
   ``unsignedscan``, ``structure``, ``summary``, ``keys``, ``dpsrules`` (the DPS
   numbers), ``options``, ``report``, ``workers`` (the worker pool).

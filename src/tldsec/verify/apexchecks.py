@@ -1,12 +1,6 @@
-"""The apex's checks, run once per run by the driver, and what the regions need from them.
-
-Whatever the plan (whole zone, in parts, incremental), the apex is checked the same way
-and only once (decision 55): the chain of trust from the anchor (RFC 4035 5), the
-DNSKEY RRset against the DPS (6.3), the NSEC3PARAM (RFC 5155 4), the DNSKEY RRset's
-coverage, the SOA's negative TTL (RFC 9077 3) and the serial against the previous zone
-(RFC 1982). The same reading of the apex gives each region its context: the signature
-context (keys, now, horizon), who must sign zone data, the NSEC3 hash parameters.
-``part.region_checks`` then joins these findings with the regions' merged ones.
+"""The apex's checks, run once per run by the driver (decision 55), and the context the
+regions are checked in: the signature context, who must sign zone data, the NSEC3 hash
+parameters.
 """
 
 from __future__ import annotations

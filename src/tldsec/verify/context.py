@@ -1,13 +1,5 @@
-"""One verification run's fixed inputs, the apex context every plan builds, its outcome.
-
-The whole-zone (``whole``), in-parts (``sharded``) and incremental (``incremental``)
-plans of the driver (``driver``) each start from the same values: the request, the
-options, the absolute origin, ``now`` and the signature horizon in seconds, the key
-store the second implementation signs with, and where progress is reported.
-``RunContext`` holds them, built once per run; ``apex`` reads from a zone's apex what
-every check of the run then needs (the serial, the DNSKEY RRset and the signature
-context, from which ``apexchecks`` checks the apex once per run); a plan's regions
-end in an ``Outcome``; ``report`` makes the run's one report.
+"""One verification run's inputs (``RunContext``, built once by the driver and handed to
+every plan), the apex context every check needs, and a plan's ``Outcome`` (decision 55).
 """
 
 from __future__ import annotations
@@ -21,6 +13,7 @@ from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.hsm.base import KeyStore
 from tldsec.verify import content
+from tldsec.verify.external import Invocation
 from tldsec.verify.keys import KeySet
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.verify.report import CheckResult, Report
@@ -78,6 +71,12 @@ class RunContext:
         """Signatures must not expire before this (DPS 6.5: the next cycle plus margin)."""
         return self.now_s + int(self.options.horizon_delta().total_seconds())
 
+    def invocation(self) -> Invocation:
+        """How the external validators are run on ``request.signed``."""
+        request = self.request
+        horizon = self.horizon_s - self.now_s
+        return Invocation(request.signed, self.origin, request.trust_anchor, self.now_s, horizon)
+
     def progress_for(self, what: str) -> Progress | None:
         """Where the long part ``what`` of the run reports how far it is, if anywhere."""
         return self.progress(what) if self.progress is not None else None
@@ -121,20 +120,14 @@ class RunContext:
             self.options.unpublished_signers,
         )
 
-    def report(
-        self,
-        checks: list[CheckResult],
-        serial: int | None,
-        meta: dict[str, object],
-        started: float,
-    ) -> Report:
+    def report(self, outcome: Outcome, started: float) -> Report:
         """The run's report; ``started`` is its ``time.perf_counter()`` at the start."""
         return Report(
             origin=self.origin.lower(),
             zone_file=self.request.display_name or str(self.request.signed),
-            serial=serial,
-            checks=tuple(checks),
+            serial=outcome.serial,
+            checks=tuple(outcome.checks),
             verified_at=self.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
             seconds=time.perf_counter() - started,
-            meta=meta,
+            meta=outcome.meta,
         )

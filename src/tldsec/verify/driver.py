@@ -1,28 +1,12 @@
 """The one verification driver: a plan of regions, checked, reduced into one report (DPS 6.6).
 
-Every run is a plan fed to ``drive``. A plan reads regions of the signed file (whole
-subtrees one label below the apex, plus the apex) as far as their apex; the driver
-checks the apex once (``apexchecks``), then the plan maps the one list of region checks
-(``part.check_region``) over its regions (on the worker pool where that pays) and
-reduces what they found with the apex's (``part.region_checks``). A plan may decline a
-file (None: the driver tries the next plan) or end early with an ``Outcome`` (the file
-or the patch unusable):
-
-* ``sharded.in_parts``: a big file the signer wrote, cut into parts, each checked in a
-  worker process (``part.check_part``) and reduced in this one;
-* ``whole.whole_zone``: the zone as one region read into this process (a small zone, or
-  any file that cannot be cut), its RRSIGs on every core;
-* ``incremental.edited_regions``: the unchanged bytes proved equal to the previous
-  verified file, then only the edited regions read again as one region, with a scan of
-  the whole file for the NSEC3 chain and the earliest expiration.
-
-``verify_zone`` (the full verification) tries ``in_parts`` for a file of at least
-``[verify] split_bytes``, then ``whole_zone``; ``verify_incremental`` runs
-``edited_regions``; ``verify_insecure`` runs ``insecure.unsigned_zone`` (an unsigned
-zone published by design, DPS 4.6). The driver owns what every run shares: the ``RunContext``, the
-cycle collector paused, the external validators of a full run (started first, collected
-last), the order of the checks in the report (``CHECK_ORDER``) and the report itself.
-Nothing stops at the first failure: every check runs and reports all it finds.
+A plan reads the file its way as far as its regions' apex; the driver checks the apex
+once (``apexchecks``), the plan maps the region checks (``part.check_region``) over its
+regions and reduces them (decisions 48, 55, 70). ``verify_zone`` tries ``sharded.in_parts``
+for a file of at least ``[verify] split_bytes``, then ``whole.whole_zone``;
+``verify_incremental`` runs ``incremental.edited_regions``, ``verify_insecure``
+``insecure.unsigned_zone``. Nothing stops at the first failure: every check runs and
+reports all it finds.
 """
 
 from __future__ import annotations
@@ -51,7 +35,7 @@ from tldsec.verify import (
 )
 from tldsec.verify.apexchecks import ApexChecks, check_apex
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
-from tldsec.verify.external import ExternalRun, Invocation
+from tldsec.verify.external import ExternalRun
 from tldsec.verify.insecure import InsecureByDesign
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.verify.report import Report
@@ -113,24 +97,14 @@ def verify_zone(
     """
     t0 = time.perf_counter()
     run = RunContext(request, options, now, keystore, opener, progress)
-    external = ExternalRun(
-        options.external,
-        Invocation(
-            zone_file=request.signed,
-            origin=run.origin,
-            anchor_file=request.trust_anchor,
-            now=run.now_s,
-            horizon_seconds=run.horizon_s - run.now_s,
-        ),
-        options.external_timeout,
-    )
+    external = ExternalRun(options.external, run.invocation(), options.external_timeout)
     try:
         outcome = drive(run, _full_plans(run))
     except BaseException:
         external.abandon()
         raise
     outcome.checks.extend(external.results())
-    return report(run, outcome, t0)
+    return run.report(outcome, t0)
 
 
 def verify_incremental(
@@ -150,7 +124,7 @@ def verify_incremental(
     run = RunContext(request, options, now, keystore, opener)
     outcome = drive(run, [lambda r: incremental.edited_regions(r, patch)])
     outcome.meta = {"verification": {"mode": incremental.MODE, "reason": reason}, **outcome.meta}
-    return report(run, outcome, t0)
+    return run.report(outcome, t0)
 
 
 def verify_insecure(
@@ -160,7 +134,7 @@ def verify_insecure(
     raises for a bad zone."""
     t0 = time.perf_counter()
     run = RunContext(request, options, now)
-    return report(run, drive(run, [lambda r: insecure.unsigned_zone(r, fact)]), t0)
+    return run.report(drive(run, [lambda r: insecure.unsigned_zone(r, fact)]), t0)
 
 
 def _full_plans(run: RunContext) -> list[Plan]:
@@ -194,8 +168,3 @@ def drive(run: RunContext, plans: Sequence[Plan]) -> Outcome:
                 outcome.checks.sort(key=lambda c: _RANK.get(c.name, len(_RANK)))
                 return outcome
     raise AssertionError("the last plan of a run always reads the file")
-
-
-def report(run: RunContext, outcome: Outcome, started: float) -> Report:
-    """The run's report; ``started`` is its ``time.perf_counter()`` at the start."""
-    return run.report(outcome.checks, outcome.serial, outcome.meta, started)

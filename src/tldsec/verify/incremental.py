@@ -33,11 +33,10 @@ from tldsec.dnscore.signedfile import tops_in
 from tldsec.dnscore.zone import Zone
 from tldsec.dnscore.zonepatch import ZonePatch
 from tldsec.errors import ZoneSyntaxError
-from tldsec.verify import content, ttl
+from tldsec.verify import content
 from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
 from tldsec.verify.delta import DeltaRun, delta_zone
-from tldsec.verify.external import Invocation
 from tldsec.verify.filescan import BackgroundScan, FileScan
 from tldsec.verify.nsec3edits import check_nsec3_edits
 from tldsec.verify.options import VerifyRequest
@@ -161,15 +160,12 @@ class Edited:
         """Every check of the regions, with the whole-file scan and the delta zone's
         external validators."""
         run, zone, meta = self.run, self.apex, self.meta
-        request, options, origin = run.request, run.options, run.origin
+        options, origin = run.options, run.origin
         structure = analyse(zone)
-        inv = Invocation(
-            request.signed, origin, request.trust_anchor, run.now_s, run.horizon_s - run.now_s
-        )
         external = DeltaRun(
             options.external,
             delta_zone(self.text, zone, structure, origin),
-            inv,
+            run.invocation(),
             options.external_timeout,
         )
         try:
@@ -182,8 +178,7 @@ class Edited:
             meta["delegations_read_again"] = len(structure.delegations)
             region = PartResult(0)
             # The NSEC3 records are checked against the whole-file scan, below.
-            ttls = ttl.policy_ttls(options.rules.ttl)
-            setup = RegionSetup.in_process(origin, found, ttls, nsec3=False)
+            setup = RegionSetup.of(run, found, nsec3=False)
             check_region(setup, zone, region, structure=structure)
             t = time.perf_counter()
             whole = self.background.result()  # the whole-file scan, from the other core

@@ -18,18 +18,14 @@ Checks, each reporting every finding:
 * ``ttl``, ``content``, ``serial``: as for a signed zone (DPS 6.7; the zone equals the
   builder's output record for record; the SOA serial increased, RFC 1982).
 
-The driver runs it (``driver.verify_insecure``) like any plan: the zone is one region,
-checked by ``part.check_region`` (here only the TTLs apply) after the apex's checks, of
-which it reports the SOA's TTLs and the serial. The registry's digest and the
-reconciliation run before the gate in the cycle, as for a signed zone. The external
-validators and the second implementation have nothing to validate and are reported
-skipped, with the reason.
+The zone is one region (decision 55: only its TTLs apply); the external validators and
+the second implementation have nothing to validate and are reported skipped.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -98,11 +94,10 @@ class UnsignedZone:
     def check(self, found: ApexChecks) -> Outcome:
         """No DNSSEC record anywhere, TTLs, content and serial as for a signed zone."""
         run, zone = self.run, self.apex
-        request, options = run.request, run.options
+        request = run.request
         region = PartResult(0)
-        ttls = ttl.policy_ttls(options.rules.ttl)
-        setup = RegionSetup.in_process(run.origin, found, ttls, nsec3=False)
-        check_region(replace(setup, signers=None), zone, region)  # nothing is signed
+        setup = RegionSetup.of(run, found, nsec3=False, signed=False)  # nothing is signed
+        check_region(setup, zone, region)
         self.meta["delegations"] = region.summary.counts["delegations"]
         self.meta["occluded_names"] = region.summary.counts["occluded_names"]
         checks = [

@@ -1,13 +1,6 @@
-"""The checks of a region, the one list every plan maps (decision 55).
-
-A region is whole subtrees below the apex (a part of a big file, the whole zone, or the
-edited regions of an incremental run). ``check_region`` runs every per-record check on
-it: the RRSIGs, coverage, TTLs, the NSEC3 records (hashed names and each NSEC3 on its
-own), the content digests and the second implementation, as its ``RegionSetup`` asks;
-``check_part`` reads a part from the file first (in a worker process, ``sharded``), and
-``digest_part`` digests a part of the unsigned zone. Each fills a ``PartResult`` small
-enough to send to the parent and merged in file order; ``region_checks`` joins the
-merged result with the apex's checks (``apexchecks``).
+"""The checks of a region (whole subtrees below the apex), the one list every plan maps
+(decisions 55, 70): ``check_region`` runs those its ``RegionSetup`` asks for into a
+mergeable ``PartResult``; ``region_checks`` joins the merged result with the apex's.
 """
 
 from __future__ import annotations
@@ -35,9 +28,8 @@ from tldsec.verify.zoneread import read_zone_file, read_zone_string
 
 @dataclass(frozen=True, slots=True)
 class RegionSetup:
-    """What every region is checked against, and which checks run in the region (the
-    others run elsewhere: the whole zone's and the edited regions' RRSIGs on every core,
-    their NSEC3 records against the whole-file scan); handed to workers across fork."""
+    """What every region is checked against and which checks run in it; handed to
+    workers across fork."""
 
     plan: Plan | None  # where the parts are (None: the region is read already)
     origin: str
@@ -47,25 +39,34 @@ class RegionSetup:
     ttls: dict[int, int]
     digests: bool  # owner digests of the content, to compare with the unsigned zone's
     second: SecondSetup | None  # the second implementation, on each part's sample
-    signatures: bool = True  # every RRSIG of the region, in the region's process
+    signatures: bool  # every RRSIG of the region, in the region's process
 
     @classmethod
-    def in_process(
-        cls, origin: str, found: ApexChecks, ttls: dict[int, int], *, nsec3: bool = True
+    def of(
+        cls,
+        run: RunContext,
+        found: ApexChecks,
+        *,
+        plan: Plan | None = None,
+        nsec3: bool = True,
+        signed: bool = True,
+        digests: bool = False,
+        second: SecondSetup | None = None,
     ) -> RegionSetup:
-        """A region read into this process, whose RRSIGs are checked beside it on every
-        core (``signatures.SignatureCheck``): no digests, no per-part second
-        implementation; its NSEC3 records here only if ``nsec3``."""
+        """The setup of the run's regions: the parts of ``plan`` (their RRSIGs checked in
+        the part), else a region read into this process (its RRSIGs checked beside it on
+        every core, ``signatures.SignatureCheck``); its NSEC3 records here only if
+        ``nsec3``, zone data coverage only if ``signed``."""
         return cls(
-            plan=None,
-            origin=origin,
+            plan=plan,
+            origin=run.origin,
             ctx=found.context.ctx,
-            signers=found.signers,
+            signers=found.signers if signed else None,
             params=found.params if nsec3 else None,
-            ttls=ttls,
-            digests=False,
-            second=None,
-            signatures=False,
+            ttls=ttl.policy_ttls(run.options.rules.ttl),
+            digests=digests,
+            second=second,
+            signatures=plan is not None,
         )
 
 

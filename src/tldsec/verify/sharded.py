@@ -1,20 +1,13 @@
-"""A big zone verified in parts, on every core: the same checks, mapped and reduced.
+"""A big zone verified in parts, on every core: the region checks mapped and reduced.
 
-A signed zone as the signer writes it (one record per line, owners in canonical order,
-no directives after the header) splits at owner names one label below the apex: every
-part then holds whole subtrees, so a delegation and its glue, or a name and its empty
-non-terminals, are always in the same part. Each worker process reads its parts from
-the file itself and runs every per-region check on them (``part.check_part``: RRSIGs,
-coverage, TTLs, the NSEC3 records, the second implementation, the content digest); the
-driver checks the apex once (``apexchecks``) and this plan reduces what needs the whole
-zone (which NSEC3 belongs to which name, the chain's order, the comparison of
-content digests with those of the unsigned zone, which the same workers digest in
-parts). The parent never holds the whole zone, so memory stays far below one copy of it.
-
-If the file turns out not to be splittable (see ``split.plan_parts``; or labels below
-the apex out of canonical order; or a part that does not parse on its own)
-``in_parts`` or ``InParts.check`` returns None and the driver reads the zone whole
-(``whole``).
+A signed zone as the signer writes it splits at owner names one label below the apex
+(``split.plan_parts``), so every part holds whole subtrees (a delegation and its glue, a
+name and its empty non-terminals). Each worker reads its parts from the file itself
+(``part.check_part``); this plan reduces what needs the whole zone (the NSEC3 chain, the
+content digests against the unsigned zone's, which the same workers digest in parts).
+The parent never holds the whole zone. A file that turns out not to be splittable
+(labels out of canonical order, a part that does not parse alone) is declined (None):
+the driver reads it whole.
 """
 
 from __future__ import annotations
@@ -25,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from tldsec.dnscore.zone import Zone
 from tldsec.errors import ZoneSyntaxError
-from tldsec.verify import content, second, signatures, ttl
+from tldsec.verify import content, second, signatures
 from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
 from tldsec.verify.options import VerifyRequest
@@ -82,13 +75,10 @@ class InParts:
         second_setup = run.second_setup(self.apex, serial, options.second_sample, plan.size)
         if isinstance(second_setup, SecondSetup) and not second_setup.forks:
             return None  # a store that workers cannot reopen: the whole-zone plan handles it
-        setup = RegionSetup(
+        setup = RegionSetup.of(
+            run,
+            found,
             plan=plan,
-            origin=origin,
-            ctx=found.context.ctx,
-            signers=found.signers,
-            params=found.params,
-            ttls=ttl.policy_ttls(options.rules.ttl),
             digests=request.unsigned is not None,
             second=second_setup if isinstance(second_setup, SecondSetup) else None,
         )

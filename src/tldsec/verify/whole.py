@@ -1,10 +1,7 @@
-"""The whole-zone plan: the zone as one region, read into this process (``driver``).
-
-A small zone, or any file that cannot be cut into parts, is read whole. Its RRSIGs are
-checked by one forked worker per core reading the zone from this process's memory
-(``signatures.SignatureCheck``) while this process runs the region's other checks
-(``part.check_region``: coverage, the NSEC3 records, TTLs) and compares the content with
-the unsigned zone; then the second implementation re-signs its sample.
+"""The whole-zone plan: a small zone, or any file that cannot be cut into parts, read
+into this process as one region; its RRSIGs checked on every core from this process's
+memory (``signatures.SignatureCheck``) while this process runs the region's other
+checks; then the second implementation re-signs the region's sample.
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ from dataclasses import dataclass
 
 from tldsec.dnscore.zone import Zone
 from tldsec.errors import ZoneSyntaxError
-from tldsec.verify import content, ttl
+from tldsec.verify import content
 from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
 from tldsec.verify.part import (
@@ -65,8 +62,7 @@ class WholeZone:
         out.meta["workers"] = sigs.workers
         try:
             region = PartResult(0)
-            ttls = ttl.policy_ttls(options.rules.ttl)
-            check_region(RegionSetup.in_process(run.origin, found, ttls), zone, region)
+            check_region(RegionSetup.of(run, found), zone, region)
             for key in ("delegations", "occluded_names", "empty_non_terminals", "nsec3_records"):
                 out.meta[key] = region.summary.counts[key]
             out.checks = [
