@@ -11,16 +11,18 @@ from datetime import datetime
 from tldsec.clock import to_epoch
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import RRset, Zone
+from tldsec.errors import ZoneSyntaxError
 from tldsec.hsm.base import KeyStore
 from tldsec.verify import content
 from tldsec.verify.external import Invocation
 from tldsec.verify.keys import KeySet
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
-from tldsec.verify.report import CheckResult, Report
+from tldsec.verify.report import CheckResult, Finding, Report, since
 from tldsec.verify.rrsig import SignatureContext
 from tldsec.verify.second import NAME as SECOND
 from tldsec.verify.second import SecondSetup
 from tldsec.verify.workers import Progress, ProgressFor
+from tldsec.verify.zoneread import ReadResult, read_zone_file
 
 ZONE_FILE = "zone-file"  # the check that the file parses (every driver reports it)
 
@@ -76,6 +78,16 @@ class RunContext:
         request = self.request
         horizon = self.horizon_s - self.now_s
         return Invocation(request.signed, self.origin, request.trust_anchor, self.now_s, horizon)
+
+    def read_whole(self) -> tuple[ReadResult | None, CheckResult]:
+        """The signed file read whole into this process (None if it does not parse), and
+        the ``zone-file`` check."""
+        t = time.perf_counter()
+        try:
+            read = read_zone_file(self.request.signed, self.origin)
+        except ZoneSyntaxError as exc:
+            return None, CheckResult.from_findings(ZONE_FILE, [Finding("", "", str(exc))], since(t))
+        return read, CheckResult.from_findings(ZONE_FILE, read.findings, since(t))
 
     def progress_for(self, what: str) -> Progress | None:
         """Where the long part ``what`` of the run reports how far it is, if anywhere."""

@@ -184,7 +184,7 @@ def _verify(
 
 
 def _cuttable(path: Path, origin: str, report: Report) -> bool:
-    """Whether the next run may cut this file (see ``cut.order_problem``)."""
+    """Whether the next run may cut this file (see ``regions.order_problem``)."""
     problem = order_problem(path, origin)
     report.meta["verification"]["cuttable"] = problem or True
     return problem is None

@@ -32,14 +32,12 @@ from pathlib import Path
 from tldsec.dnscore import names
 from tldsec.dnscore.types import type_text
 from tldsec.dnscore.zone import Zone
-from tldsec.errors import ZoneSyntaxError
 from tldsec.verify import content, ttl
 from tldsec.verify.apexchecks import ApexChecks
-from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
+from tldsec.verify.context import Outcome, RunContext
 from tldsec.verify.part import PartResult, RegionSetup, check_region, joined
 from tldsec.verify.report import CheckResult, Finding, since
 from tldsec.verify.structure import DNSSEC_ADDED
-from tldsec.verify.zoneread import read_zone_file
 
 MODE = "insecure-by-design"  # the report's verification mode, and the check's name
 NO_DNSSEC = "no-dnssec"
@@ -70,14 +68,10 @@ def unsigned_zone(run: RunContext, fact: InsecureByDesign | None) -> UnsignedZon
         "verification": {"mode": MODE, "reason": "the zone is published unsigned (DPS 4.6)"},
     }
     given = _fact(fact, run.now, run.request.trust_anchor)
-    t = time.perf_counter()
-    try:
-        read = read_zone_file(run.request.signed, run.origin)
-    except ZoneSyntaxError as exc:
-        unread = CheckResult.from_findings(ZONE_FILE, [Finding("", "", str(exc))], since(t))
-        return Outcome([given, unread], None, meta)
+    read, zone_file = run.read_whole()
+    if read is None:
+        return Outcome([given, zone_file], None, meta)
     meta["records"] = read.records
-    zone_file = CheckResult.from_findings(ZONE_FILE, read.findings, since(t))
     return UnsignedZone(run, read.zone, [zone_file, given], meta)
 
 

@@ -23,7 +23,7 @@ from tldsec.verify.second import SecondSetup
 from tldsec.verify.split import Part, Plan
 from tldsec.verify.structure import Structure, analyse
 from tldsec.verify.summary import Summary
-from tldsec.verify.zoneread import read_zone_file, read_zone_string
+from tldsec.verify.zoneread import ReadResult, read_zone_file, read_zone_string
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,23 +103,13 @@ def check_part(setup: RegionSetup, part: Part) -> PartResult:
     summary = out.summary
     t = time.process_time()
     assert setup.plan is not None
-    with open(setup.plan.path, "rb") as f:
-        f.seek(part.start)
-        text = f.read(part.end - part.start).decode("utf-8", "strict")
     try:
-        read = read_zone_string(
-            text,
-            setup.origin,
-            str(setup.plan.path),
-            default_ttl=setup.plan.default_ttl,
-            first_line=part.first_line,
-        )
+        read = _read_part(setup.plan, setup.origin, part)
     except (ZoneSyntaxError, UnicodeDecodeError):
         # Perhaps a real error, perhaps a record that needed the part before (an omitted
         # TTL): the whole-zone reader decides, and names the line.
         out.splittable = False
         return out
-    del text
     zone = read.zone
     out.zone_file.extend(read.findings)
     # The cut is safe if no subtree below the apex has names in two parts: within a part
@@ -294,13 +284,8 @@ def digest_part(plan: Plan, origin: str, part: Part) -> PartResult:
     gc.disable()
     out = PartResult(part.index, unsigned=True)
     t = time.process_time()
-    with open(plan.path, "rb") as f:
-        f.seek(part.start)
-        text = f.read(part.end - part.start).decode("utf-8", "strict")
     try:
-        read = read_zone_string(
-            text, origin, str(plan.path), default_ttl=plan.default_ttl, first_line=part.first_line
-        )
+        read = _read_part(plan, origin, part)
     except (ZoneSyntaxError, UnicodeDecodeError) as exc:
         out.zone_file.add(Finding("", "", f"unsigned zone unusable: {exc}"))
         return out
@@ -309,6 +294,15 @@ def digest_part(plan: Plan, origin: str, part: Part) -> PartResult:
     out.summary.digested = len(out.summary.digests)
     out.summary.seconds["content"] = cpu_since(t)
     return out
+
+
+def _read_part(plan: Plan, origin: str, part: Part) -> ReadResult:
+    with open(plan.path, "rb") as f:
+        f.seek(part.start)
+        text = f.read(part.end - part.start).decode("utf-8", "strict")
+    return read_zone_string(
+        text, origin, str(plan.path), default_ttl=plan.default_ttl, first_line=part.first_line
+    )
 
 
 def unsigned_digests(path: Path, origin: str) -> dict[bytes, bytes] | str:

@@ -6,14 +6,12 @@ checks; then the second implementation re-signs the region's sample.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from tldsec.dnscore.zone import Zone
-from tldsec.errors import ZoneSyntaxError
 from tldsec.verify import content
 from tldsec.verify.apexchecks import ApexChecks
-from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
+from tldsec.verify.context import Outcome, RunContext
 from tldsec.verify.part import (
     PartResult,
     RegionSetup,
@@ -21,21 +19,18 @@ from tldsec.verify.part import (
     region_checks,
     second_in_process,
 )
-from tldsec.verify.report import CheckResult, Finding, since
+from tldsec.verify.report import CheckResult
 from tldsec.verify.signatures import SignatureCheck
-from tldsec.verify.zoneread import ReadResult, read_zone_file
+from tldsec.verify.zoneread import ReadResult
 
 
 def whole_zone(run: RunContext) -> WholeZone | Outcome:
     """The zone read whole, or the outcome of a file that cannot be read; it never
     declines a file."""
-    t = time.perf_counter()
-    try:
-        read = read_zone_file(run.request.signed, run.origin)
-    except ZoneSyntaxError as exc:
-        finding = Finding("", "", str(exc))
-        return Outcome([CheckResult.from_findings(ZONE_FILE, [finding], since(t))])
-    return WholeZone(run, read, read.zone, since(t))
+    read, zone_file = run.read_whole()
+    if read is None:
+        return Outcome([zone_file])
+    return WholeZone(run, read, read.zone, zone_file)
 
 
 @dataclass(slots=True)
@@ -45,7 +40,7 @@ class WholeZone:
     run: RunContext
     read: ReadResult
     apex: Zone  # the whole zone
-    read_seconds: float
+    zone_file: CheckResult
 
     def check(self, found: ApexChecks) -> Outcome:
         """Every per-region check of the zone, joined with the apex's."""
@@ -55,7 +50,6 @@ class WholeZone:
         out = Outcome(serial=serial)
         out.meta["mode"] = "whole zone in one process, RRSIGs on every core"
         out.meta["records"] = self.read.records
-        zone_file = CheckResult.from_findings(ZONE_FILE, self.read.findings, self.read_seconds)
         sigs = SignatureCheck(
             zone, found.context.ctx, options.workers, run.progress_for("signatures (RRsets)")
         )
@@ -66,7 +60,7 @@ class WholeZone:
             for key in ("delegations", "occluded_names", "empty_non_terminals", "nsec3_records"):
                 out.meta[key] = region.summary.counts[key]
             out.checks = [
-                zone_file,
+                self.zone_file,
                 *region_checks(found, region),
                 content.check_content_from_file(zone, request.unsigned, request.origin),
             ]

@@ -116,10 +116,7 @@ class ForkedMap(Generic[T]):
                 self._report(progress)
             parts = [future.result() for future in self._parts]
         except BrokenProcessPool as exc:
-            raise VerificationFailed(
-                f"a verification worker process died ({exc}): the zone is not verified and "
-                "must not be distributed; look for the kernel's OOM killer, then verify again"
-            ) from exc
+            raise _died(exc) from exc
         finally:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -194,10 +191,7 @@ class Background(Generic[R]):
         try:
             return [future.result() for future in self._futures]
         except BrokenProcessPool as exc:
-            raise VerificationFailed(
-                f"a verification worker process died ({exc}): the zone is not verified and "
-                "must not be distributed; look for the kernel's OOM killer, then verify again"
-            ) from exc
+            raise _died(exc) from exc
         finally:
             self.close()
 
@@ -206,6 +200,13 @@ class Background(Generic[R]):
             return
         _terminate(self._pool)
         self._pool = None
+
+
+def _died(exc: BrokenProcessPool) -> VerificationFailed:
+    return VerificationFailed(
+        f"a verification worker process died ({exc}): the zone is not verified and must "
+        "not be distributed; look for the kernel's OOM killer, then verify again"
+    )
 
 
 def _terminate(pool: ProcessPoolExecutor) -> None:
