@@ -26,7 +26,7 @@ from __future__ import annotations
 import mmap
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from tldsec.dnscore.signedfile import tops_in
@@ -48,7 +48,7 @@ from tldsec.verify.part import (
     second_in_process,
 )
 from tldsec.verify.regions import compare_unchanged, region_problems, regions
-from tldsec.verify.report import FINDINGS_CAP, CheckResult, Finding, Status, iso, since
+from tldsec.verify.report import CheckResult, Collector, Finding, iso, since
 from tldsec.verify.signatures import NAME as SIGNATURES
 from tldsec.verify.signatures import SignatureCheck
 from tldsec.verify.structure import analyse
@@ -242,19 +242,11 @@ def _content(zone: Zone, unsigned: BackgroundUnsigned | None, origin: str) -> Ch
         return CheckResult.from_findings(
             content.CONTENT, [Finding("", "", f"unsigned zone unusable: {exc}")], since(t)
         )
-    result = content.check_content(zone, theirs)
-    return CheckResult(
-        result.name,
-        result.status,
-        result.findings,
-        result.failures,
-        since(t),
-        (
-            "the regions' subtrees compared with the same subtrees of the unsigned zone "
-            f"({len(theirs.nodes)} owners); the rest of it is compared in the full "
-            "verifications",
-        ),
+    note = (
+        "the regions' subtrees compared with the same subtrees of the unsigned zone "
+        f"({len(theirs.nodes)} owners); the rest of it is compared in the full verifications"
     )
+    return replace(content.check_content(zone, theirs), seconds=since(t), notes=(note,))
 
 
 def _read(text: bytes, origin: str, filename: str) -> ReadResult:
@@ -264,23 +256,16 @@ def _read(text: bytes, origin: str, filename: str) -> ReadResult:
 def _with_expiry(result: CheckResult, whole: FileScan, horizon_s: int) -> CheckResult:
     """The RRSIG check of the regions, plus the earliest expiration over the whole file
     (DPS 6.5: every signature must outlive the next cycle plus the safety margin)."""
-    findings = list(result.findings)
-    failures = result.failures
+    found = Collector(list(result.findings), result.failures)
     if whole.rrsig_unread:
-        findings.append(
-            Finding(
-                "",
-                "RRSIG",
-                f"{whole.rrsig_unread} RRSIG line(s) whose expiration the scan cannot read",
-            )
-        )
-        failures += 1
+        unread = f"{whole.rrsig_unread} RRSIG line(s) whose expiration the scan cannot read"
+        found.add(Finding("", "RRSIG", unread))
     expiry = whole.earliest_expiry
     if expiry is not None and expiry < horizon_s:
         owner = whole.earliest_line.split(b"\t", 1)[0].decode("utf-8", "replace")
         fields = whole.earliest_line.split(b"\t")
         covered = fields[4].split(b" ", 1)[0].decode() if len(fields) > 4 else ""
-        findings.append(
+        found.add(
             Finding(
                 owner,
                 covered,
@@ -288,20 +273,11 @@ def _with_expiry(result: CheckResult, whole: FileScan, horizon_s: int) -> CheckR
                 f"horizon {iso(horizon_s)} (next cycle plus the safety margin)",
             )
         )
-        failures += 1
     note = (
         f"earliest expiration of the {whole.rrsig_lines} RRSIGs in the whole file: "
         f"{iso(expiry) if expiry is not None else 'none'} (horizon {iso(horizon_s)})"
     )
-    kept = tuple(findings[:FINDINGS_CAP])
-    return CheckResult(
-        SIGNATURES,
-        Status.FAILED if failures else Status.PASSED,
-        kept,
-        failures,
-        result.seconds + whole.seconds,
-        (*result.notes, note),
-    )
+    return found.result(SIGNATURES, result.seconds + whole.seconds, (*result.notes, note))
 
 
 def _refused(reason: str, t: float) -> CheckResult:
