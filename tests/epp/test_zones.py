@@ -222,3 +222,28 @@ def test_a_command_s_audit_entries_name_its_zone(epp: RunningServer) -> None:
         ("registry.ds.change", "shop."),
         ("ds.accepted", "shop."),
     ]
+
+
+def test_a_ds_change_s_zone_change_row_names_its_zone(epp_any: RunningServer) -> None:
+    """The DS-only update's hot path (registry/ds_update.py, SQLite statements and the
+    PostgreSQL pipeline) writes its zone-change row in the domain's zone, as every other
+    command does (decision 61); it wrote the database's default, zone 1, before."""
+    from tldsec.registry.ds_rules import DsData
+
+    ids = _two_zones(epp_any)
+    ds = DsData.of(7, 13, 2, "CC" * 32)
+    with epp_any.logged_in("alpha") as alpha:
+        for name in ("d.shop", "d.example"):
+            assert alpha.domain_create(name).code == 1000
+            assert alpha.domain_update_ds(name, add=(ds,)).code == 1000
+            assert alpha.domain_update_ds(name, remove=(ds,)).code == 1000
+    with epp_any.world.db.read() as s:
+        rows = s.execute(
+            select(ZoneChange.name, ZoneChange.zone_id).where(ZoneChange.reason == "domain-update")
+        ).all()
+    assert sorted(rows) == [
+        ("d.example", ids["example."]),
+        ("d.example", ids["example."]),
+        ("d.shop", ids["shop."]),
+        ("d.shop", ids["shop."]),
+    ]

@@ -42,6 +42,7 @@ from tldsec.registry import zonedigest
 from tldsec.registry.context import Tx
 from tldsec.registry.ds_rules import DsData, apply_ds_change
 from tldsec.registry.models import (
+    FIRST_ZONE,
     Domain,
     DomainNs,
     DomainStatus,
@@ -236,8 +237,16 @@ def _write(
                 "sv_trid": tx.sv_trid,
                 "cl_trid": tx.cl_trid,
                 "registrar_id": tx.actor.registrar_id,
+                "zone_id": _zone_id(tx),
             },
         )
+
+
+def _zone_id(tx: Tx) -> int:
+    """The zone of the change's row: its domain's (the command's rules, routed by zone,
+    decision 61), as ``history.record`` writes it; the column's default, zone 1, for a
+    registry without zones."""
+    return FIRST_ZONE if tx.rules.zone_id is None else tx.rules.zone_id
 
 
 # PostgreSQL runs every data-modifying WITH part exactly once, to completion: the same
@@ -261,10 +270,10 @@ WITH removed AS (
      WHERE id = %(domain_id)s::int
 ), changed AS (
     INSERT INTO zone_change
-        (at, name, reason, digest_delta, count_delta, sv_trid, cl_trid, registrar_id)
+        (at, name, reason, digest_delta, count_delta, sv_trid, cl_trid, registrar_id, zone_id)
     SELECT %(at)s::timestamptz, %(object_name)s::text, 'domain-update',
            %(digest_delta)s::text, %(count_delta)s::int, %(sv_trid)s::text,
-           %(cl_trid)s::text, %(by)s::int
+           %(cl_trid)s::text, %(by)s::int, %(zone_id)s::int
      WHERE %(zone)s::boolean
 ), digested AS (
     INSERT INTO zone_digest AS z (owner, count, d0, d1, d2, d3, d4, d5, d6, d7)
@@ -305,6 +314,7 @@ def _defer_writes(
         "domain_id": domain_id,
         "by": tx.actor.registrar_id,
         "zone": bool(added or removed),
+        "zone_id": _zone_id(tx),
         "rm_tag": [d.key_tag for d in removed],
         "rm_alg": [d.algorithm for d in removed],
         "rm_dt": [d.digest_type for d in removed],
