@@ -24,9 +24,10 @@ from sqlalchemy import func, select
 
 from tests.console.conftest import DOMAIN, PASSWORD, ConsoleWorld
 from tests.console.signed_child import SignedChild, serve_signed_child
+from tests.console.test_zones import TwoZones, make_two_zones
 from tests.distribute.nameservers import free_port, nsd_available
 from tests.fixtures.epp import TlsFiles
-from tests.fixtures.registry import START
+from tests.fixtures.registry import START, sqlite_world
 from tldsec.console.app import build_app
 from tldsec.console.server import ConsoleServer
 from tldsec.registry.advisory import Advisor
@@ -90,6 +91,20 @@ def child(tmp_path: Path) -> Iterator[SignedChild]:
 @pytest.fixture
 def served(console_world: ConsoleWorld, tls_files: TlsFiles) -> Iterator[str]:
     """The console over HTTPS on a free loopback port (uvicorn in a thread)."""
+    yield from _serve(console_world, tls_files)
+
+
+@pytest.fixture
+def served_two_zones(tmp_path: Path, tls_files: TlsFiles) -> Iterator[TwoZones]:
+    """The console of a registry of example. and shop. (``test_zones.py``), served."""
+    tz = make_two_zones(sqlite_world(tmp_path), tmp_path)
+    for url in _serve(tz.cw, tls_files):
+        tz.url = url
+        yield tz
+    tz.cw.world.db.dispose()
+
+
+def _serve(console_world: ConsoleWorld, tls_files: TlsFiles) -> Iterator[str]:
     import uvicorn
 
     port = free_port()
@@ -269,3 +284,32 @@ def test_the_accessibility_pass_catches_what_it_looks_for(served: str, browser: 
     )
     with pytest.raises(AssertionError, match="trap"):
         accessible(browser)
+
+
+def test_the_zone_selector_with_the_keyboard(served_two_zones: TwoZones, browser: Any) -> None:
+    """alpha, accredited for example. and shop., picks shop. in the header's selector
+    with the keyboard; the list is then shop.'s, and the page passes the same checks."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    tz = served_two_zones
+    browser.get(f"{tz.url}/login")
+    browser.find_element(By.ID, "client_id").send_keys("alpha")
+    browser.find_element(By.ID, "user").send_keys("alice")
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "code").send_keys(tz.cw.code())
+    navigates(browser, lambda: browser.find_element(By.ID, "code").send_keys(Keys.ENTER))
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Your domains in .example"
+    assert browser.title == "Domains · .example"
+    zone = Select(browser.find_element(By.ID, "zone"))
+    assert [o.text for o in zone.options] == [".example", ".shop"]
+    accessible(browser)
+    zone.select_by_visible_text(".shop")
+    navigates(
+        browser,
+        lambda: browser.find_element(By.XPATH, "//button[text()='Show']").send_keys(Keys.ENTER),
+    )
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Your domains in .shop"
+    assert [a.text for a in browser.find_elements(By.CSS_SELECTOR, "main table a")] == ["a.shop"]
+    accessible(browser)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -31,6 +31,8 @@ from tldsec.registry.domain_update import DomainUpdate, update_domain
 from tldsec.registry.ds_rules import DsData, Violation
 from tldsec.registry.ds_update import DsUpdate, update_ds
 from tldsec.registry.models import ZoneChange
+from tldsec.registry.names import normalize
+from tldsec.registry.routing import Access, ZoneRoutes
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,10 @@ class DsChanger:
     hasher: PasswordHasher
     clock: Clock
     audit: AuditRecorder
+    # The registry's zones (decision 61): a change runs under its domain's zone's rules
+    # once the registrar may change there, as EPP's ``domain:update`` is routed; None: a
+    # registry without a zone row, every change under ``rules``.
+    routes: ZoneRoutes | None = None
 
     def change(
         self,
@@ -72,7 +78,9 @@ class DsChanger:
         """Apply one DS change to ``domain`` as ``who``; never raises a registry refusal."""
 
         as_person = _AsPerson(self.audit, who)
-        trail = AuditTrail(as_person, hold=True)
+        routes = self.routes
+        zone = routes.index.zone_of(normalize(domain) or ".") if routes is not None else None
+        trail = AuditTrail(as_person, hold=True, zone=zone)
         tx = Tx(
             actor=Actor(who.client_id, who.registrar_id),
             now=self.clock.now(),
@@ -86,6 +94,13 @@ class DsChanger:
         # DPS 4.4.1 "receipt and validation of signed public key material", as EPP records it.
         trail("ds.received", actor=who.actor, domain=domain, command="console", sv_trid=tx.sv_trid)
         try:
+            if routes is not None:
+                # 57's table, as for EPP's domain:update: a change needs an accreditation
+                # that is active now (NotAccredited, 2201, with the reason otherwise).
+                route = routes.route(
+                    domain, Access.CHANGE, who.client_id, who.accreditations, tx.now
+                )
+                tx = replace(tx, rules=route.rules)
             with self.db.write() as session:
                 # EPP's hot path for a DS-only update (the same rules, rows, ledger delta
                 # and audit event as ``update_domain``, which takes what it leaves).

@@ -28,12 +28,21 @@ from tldsec.console.actions import DsChanger, Outcome
 from tldsec.console.auth import LoginRefused, LoginService
 from tldsec.console.dsinput import COMPUTABLE_DIGESTS, DsInputError, parse_line
 from tldsec.console.live import LiveSource, traced_live
-from tldsec.console.queries import Reader, domain_detail, domains_of
+from tldsec.console.queries import DomainPage, Reader, domain_detail, domains_of
 from tldsec.console.sessions import COOKIE, PRE_LOGIN_COOKIE, ConsoleSession, SessionStore
+from tldsec.console.zones import ZoneChoice, choose, visible_zones
+from tldsec.errors import NotAccredited, RegistryError
 from tldsec.registry.advisory import Advice, Advisor
 from tldsec.registry.audit import AuditRecorder
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.ds_rules import DS_DIGEST_TYPES, DsData
+from tldsec.registry.routing import (
+    NO_ACCREDITATIONS,
+    Access,
+    Accreditations,
+    ZoneRoutes,
+    load_accreditations,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 CSS = (Path(__file__).parent / "console.css").read_text("utf-8")
@@ -65,13 +74,17 @@ class Console:
     digest_types: tuple[int, ...]  # offered when a DS is computed from a key
     live: LiveSource | None = None
     page_size: int = 50
+    # The registry's zones (decision 69): None for a registry without a zone row, whose
+    # one zone is ``origin``; else the pages show the zone a session selects.
+    routes: ZoneRoutes | None = None
+    # Each zone's change states, by origin, where a home has several (else ``live``).
+    live_by_zone: dict[str, LiveSource] = field(default_factory=dict)
     # Advice and notices to show once on the next page, by session id.
     _flash: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def build_app(console: Console) -> Starlette:
     templates = Jinja2Templates(directory=str(TEMPLATES))
-    templates.env.globals["origin"] = console.origin.rstrip(".")
     templates.env.auto_reload = False  # the templates are part of the release: no stat per page
     # The pages' reads on PostgreSQL: each statement on its own (autocommit), so a page
     # costs its statements' round trips and no BEGIN and ROLLBACK (at READ COMMITTED
@@ -91,7 +104,19 @@ def build_app(console: Console) -> Starlette:
             with autocommit.connect() as conn:
                 yield conn
 
+    def zones_of(who: ConsoleSession) -> tuple[ZoneChoice, ...]:
+        if console.routes is None:
+            return ()
+        return visible_zones(console.routes, who.accreditations, console.clock.now())
+
     def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
+        who: ConsoleSession | None = context.get("who")
+        if console.routes is None:
+            context.setdefault("origin", console.origin.rstrip("."))
+        else:
+            # The title names the selected zone; the selector offers the session's zones.
+            context.setdefault("origin", (who.zone or "").rstrip(".") if who else "")
+            context.setdefault("zones", zones_of(who) if who else ())
         response = templates.TemplateResponse(request, name, context, status_code=status)
         response.headers.update(SECURITY_HEADERS)
         return response
@@ -157,14 +182,22 @@ def build_app(console: Console) -> Starlette:
             )
         except LoginRefused as exc:
             return await login_form(request, str(exc))
+        held = NO_ACCREDITATIONS
+        if console.routes is not None:
+            # Read once per login, as an EPP session's (decision 61).
+            held = await run_in_threadpool(accreditations_of, identity.registrar_id)
         session_id = console.sessions.open(
-            identity.client_id, identity.registrar_id, identity.user, source
+            identity.client_id, identity.registrar_id, identity.user, source, held
         )
         response = RedirectResponse("/domains", 303)
         response.headers.update(SECURITY_HEADERS)
         response.set_cookie(COOKIE, session_id, secure=True, httponly=True, samesite="strict")
         response.delete_cookie(PRE_LOGIN_COOKIE, secure=True, httponly=True, samesite="strict")
         return response
+
+    def accreditations_of(registrar_id: int) -> Accreditations:
+        with console.db.read() as session:
+            return load_accreditations(session, registrar_id)
 
     async def logout(request: Request) -> Response:
         who = current(request)
@@ -189,14 +222,42 @@ def build_app(console: Console) -> Starlette:
         except ValueError:
             number = 1
 
+        zone_id: int | None = None
+        if console.routes is not None:
+            choices = zones_of(who)
+            asked = request.query_params.get("zone")
+            chosen = choose(choices, who.zone, asked[:254] if asked is not None else None)
+            if chosen is None and asked is not None:
+                return forbidden(
+                    f"registrar {who.client_id} is not accredited for {asked[:254]!r} "
+                    f"(its zones: {', '.join(c.origin for c in choices) or 'none'})"
+                )
+            if chosen is None:  # accredited for no zone: nothing to list
+                listing = DomainPage((), 0, 1, 1)
+                context = {"who": who, "listing": listing, "q": "", "no_zones": True}
+                return page(request, "domains.html", context)
+            who.zone, zone_id = chosen.origin, chosen.zone_id
+
         def read() -> Any:
             with reading() as conn:
-                return domains_of(conn, who.registrar_id, search, number, console.page_size)
+                return domains_of(
+                    conn, who.registrar_id, search, number, console.page_size, zone_id
+                )
 
         listing = await run_in_threadpool(read)
         return page(request, "domains.html", {"who": who, "listing": listing, "q": search})
 
     def domain_context(who: ConsoleSession, name: str) -> dict[str, Any] | None:
+        """The domain page's values, or None when the registrar sponsors no such domain;
+        ``NotAccredited`` (or ``ObjectNotFound`` for a name under no zone) where 57's
+        table refuses even to look (info)."""
+        live = console.live
+        if console.routes is not None:
+            route = console.routes.route(
+                name, Access.LET_GO, who.client_id, who.accreditations, console.clock.now()
+            )
+            who.zone = route.rules.origin  # the page shows its domain's zone
+            live = console.live_by_zone.get(route.rules.origin, live)
         with reading() as conn:
             domain = domain_detail(conn, who.registrar_id, name)
             traced = traced_live(conn, [c.id for c in domain.changes]) if domain is not None else {}
@@ -210,9 +271,7 @@ def build_app(console: Console) -> Starlette:
             "changes": [
                 (
                     c,
-                    console.live.state(c.id, traced.get(c.id))
-                    if console.live is not None
-                    else None,
+                    live.state(c.id, traced.get(c.id)) if live is not None else None,
                 )
                 for c in domain.changes
             ],
@@ -224,12 +283,25 @@ def build_app(console: Console) -> Starlette:
         context["digest_type"] = console.digest_types[0] if console.digest_types else 2
         return context
 
+    def domain_or_refusal(
+        who: ConsoleSession, name: str
+    ) -> tuple[dict[str, Any] | None, tuple[dict[str, Any], int] | None]:
+        """The domain page's values, or the refusal page's values and status."""
+        try:
+            return domain_context(who, name), None
+        except RegistryError as exc:
+            # EPP's answer would be 2201 (not accredited) or 2303 (under no zone).
+            status = 403 if isinstance(exc, NotAccredited) else 404
+            return None, ({"who": who, "name": name, "reason": str(exc)}, status)
+
     async def domain_page(request: Request) -> Response:
         who = current(request)
         if who is None:
             return to_login(expired=COOKIE in request.cookies)
         name = request.path_params["name"]
-        context = await run_in_threadpool(domain_context, who, name)
+        context, refused = await run_in_threadpool(domain_or_refusal, who, name)
+        if refused is not None:
+            return page(request, "missing.html", *refused)
         if context is None:
             return page(request, "missing.html", {"who": who, "name": name}, 404)
         context["flash"] = console._flash.pop(request.cookies.get(COOKIE, ""), None)
@@ -244,7 +316,9 @@ def build_app(console: Console) -> Starlette:
             return forbidden("CSRF token missing or wrong")
         name = request.path_params["name"]
         action = request.path_params["action"]
-        context = await run_in_threadpool(domain_context, who, name)
+        context, refused = await run_in_threadpool(domain_or_refusal, who, name)
+        if refused is not None:
+            return page(request, "missing.html", *refused)
         if context is None:
             return page(request, "missing.html", {"who": who, "name": name}, 404)
         note = None

@@ -82,10 +82,18 @@ _DS_COUNT = (
 
 
 def domains_of(
-    conn: Reader, registrar_id: int, search: str, page: int, page_size: int
+    conn: Reader,
+    registrar_id: int,
+    search: str,
+    page: int,
+    page_size: int,
+    zone_id: int | None = None,
 ) -> DomainPage:
-    """The registrar's domains whose name contains ``search``, by name, one page."""
+    """The registrar's domains whose name contains ``search``, by name, one page; with
+    ``zone_id``, only that zone's (the console's selected zone, decision 69)."""
     where = [DOMAIN.c.registrar_id == registrar_id]
+    if zone_id is not None:
+        where.append(DOMAIN.c.zone_id == zone_id)
     needle = normalize(search) if search.strip() else ""
     if needle:
         escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -33,11 +33,13 @@ from tldsec.epp.login import LoginGate
 from tldsec.errors import ConfigError
 from tldsec.registry.advisory import Advisor
 from tldsec.registry.audit import AuditRecorder
-from tldsec.registry.context import rules_from_settings
+from tldsec.registry.context import rules_by_zone, rules_from_settings
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.login_failures import DbFailures
 from tldsec.registry.passwords import production_hasher
+from tldsec.registry.routing import load_routes
 from tldsec.settings import Settings
+from tldsec.zonehome import ZoneHome
 
 if TYPE_CHECKING:
     from tldsec.audit.log import AuditLog
@@ -101,20 +103,46 @@ def build_console(
         failures=DbFailures(RegistryDatabase.from_url(settings.registry_db_url)),
     )
     hasher = production_hasher()
-    rules = rules_from_settings(settings)
     dist = load_distribute_settings(settings)
+    # The registry's zones, read once, as the EPP server reads them (decision 61): a
+    # home of several zones is served by zone (decision 69); a registry without a zone
+    # row as before, under the home's one zone.
+    by_zone = rules_by_zone(settings)
+    with db.read() as session:
+        routes = load_routes(session, by_zone)
+    live_by_zone: dict[str, LiveSource] = {}
+    if routes is None:
+        rules = rules_from_settings(settings)
+        origin = settings.origin
+        digest_types = settings.policy.ds.digest_types
+        live = LiveSource(settings.zones_dir / "cycle.json", dist.store_dir, origin)
+    else:
+        rules = next(iter(by_zone.values()))  # each change runs under its zone's
+        origin = rules.origin
+        digest_types = frozenset().union(*(r.ds.digest_types for r in by_zone.values()))
+        live = None
+        for zone in routes.routes:
+            try:
+                store: Path | None = dist.store_for(zone)
+            except ConfigError:  # one store for several zones: serve refuses it anyway
+                store = None
+            live_by_zone[zone] = LiveSource(
+                ZoneHome(settings.zones_dir, zone).cycle_state, store, zone
+            )
     console = Console(
         db=db,
         login=LoginService(db, gate, hasher, totp_key, clock, recorder),
-        changer=DsChanger(db, rules, hasher, clock, recorder),
+        changer=DsChanger(db, rules, hasher, clock, recorder, routes),
         sessions=SessionStore(clock, timedelta(minutes=table.idle_timeout_minutes)),
         advisor=Advisor(timeout=table.advisory_timeout_seconds),
         clock=clock,
         audit=recorder,
-        origin=settings.origin,
-        digest_types=offered_digest_types(settings.policy.ds.digest_types),
-        live=LiveSource(settings.zones_dir / "cycle.json", dist.store_dir, settings.origin),
+        origin=origin,
+        digest_types=offered_digest_types(digest_types),
+        live=live,
         page_size=table.page_size,
+        routes=routes,
+        live_by_zone=live_by_zone,
     )
     return ConsoleParts(console, gate, log if owned else None, cert, key)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tldsec.clock import Clock
+from tldsec.registry.routing import NO_ACCREDITATIONS, Accreditations
 
 COOKIE = "tldsec_console"
 PRE_LOGIN_COOKIE = "tldsec_console_login"  # the login form's CSRF token (double submit)
@@ -21,7 +22,9 @@ MAX_SESSIONS = 10_000  # the oldest idle ones go first beyond this
 
 @dataclass(slots=True)
 class ConsoleSession:
-    """One logged-in person: who, from where, the CSRF token, the last request."""
+    """One logged-in person: who, from where, the CSRF token, the last request; in a
+    registry of zones, the registrar's accreditations read at login (as an EPP session's,
+    decision 61) and the zone the pages show (``console/zones.py``)."""
 
     client_id: str
     registrar_id: int
@@ -30,6 +33,8 @@ class ConsoleSession:
     csrf: str
     last_seen: datetime
     notices: list[str] = field(default_factory=list)
+    accreditations: Accreditations = NO_ACCREDITATIONS
+    zone: str | None = None  # the selected zone's origin ("shop.")
 
     @property
     def actor(self) -> str:
@@ -46,7 +51,14 @@ class SessionStore:
         self._lock = threading.Lock()
         self._sessions: dict[str, ConsoleSession] = {}
 
-    def open(self, client_id: str, registrar_id: int, user: str, source: str) -> str:
+    def open(
+        self,
+        client_id: str,
+        registrar_id: int,
+        user: str,
+        source: str,
+        accreditations: Accreditations = NO_ACCREDITATIONS,
+    ) -> str:
         """A new session id (a fresh one at every login: no session fixation)."""
         now = self.clock.now()
         session_id = secrets.token_urlsafe(32)
@@ -57,7 +69,13 @@ class SessionStore:
                     oldest = min(self._sessions, key=lambda k: self._sessions[k].last_seen)
                     del self._sessions[oldest]
             self._sessions[session_id] = ConsoleSession(
-                client_id, registrar_id, user, source, secrets.token_urlsafe(32), now
+                client_id,
+                registrar_id,
+                user,
+                source,
+                secrets.token_urlsafe(32),
+                now,
+                accreditations=accreditations,
             )
         return session_id
 
