@@ -57,7 +57,7 @@ def test_a_cycle_child_that_dies_is_a_fault(home: Path) -> None:
     )
     code, metrics = served(service, "/metrics")
     assert code == 200
-    assert b'tldsec_cycles_total{outcome="failed"} 1.0' in metrics
+    assert b'tldsec_cycles_total{outcome="failed",zone="example."} 1.0' in metrics
     assert b"tldsec_health_ok 0.0" in metrics
 
 

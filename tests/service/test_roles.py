@@ -28,6 +28,8 @@ from tldsec.distribute.pushconfig import PushPeer
 from tldsec.distribute.store import ZoneStore
 from tldsec.errors import PushRefused
 
+EX = {"zone": "example."}  # the lease gauges' label: one lease per zone (decision 67)
+
 
 def identities(directory: Path) -> tuple[PushIdentity, PushIdentity]:
     now = datetime.now(UTC)
@@ -193,8 +195,8 @@ def test_a_split_signer_pushes_to_its_primary_and_listens_on_nothing(tmp_path: P
 
         signer.wait(lambda: "tldsec_lease_token" in signer.metrics(), "the metrics file")
         samples = signer.metrics()
-        assert samples["tldsec_lease_held"] == [({}, 1.0)]
-        assert samples["tldsec_lease_token"] == [({}, 1.0)]
+        assert samples["tldsec_lease_held"] == [(EX, 1.0)]
+        assert samples["tldsec_lease_token"] == [(EX, 1.0)]
         holder = samples["tldsec_lease_holder_info"][0][0]["holder"]
         assert holder.endswith(str(signer_home))
 
@@ -267,15 +269,15 @@ sha256 = "{fingerprint(site_b.cert)}"
         b.process.send_signal(signal.SIGHUP)  # asked for a cycle, B still waits
         time.sleep(1)
         samples = b.metrics()
-        assert samples["tldsec_lease_held"] == [({}, 0.0)]
+        assert samples["tldsec_lease_held"] == [(EX, 0.0)]
         assert samples["tldsec_lease_holder_info"][0][0]["holder"] == "site-a"
         assert samples["tldsec_health_ok"] == [({}, 1.0)]  # a standby is not a fault
         assert not (home_b / "zones" / "dist" / "current").exists()
         assert primary.axfr_serial() == serial_a
 
         a.process.send_signal(signal.SIGSTOP)  # A freezes: no renewal from now on
-        b.wait(lambda: b.metrics()["tldsec_lease_held"] == [({}, 1.0)], "B takes the lease")
-        assert b.metrics()["tldsec_lease_token"] == [({}, 2.0)]
+        b.wait(lambda: b.metrics()["tldsec_lease_held"] == [(EX, 1.0)], "B takes the lease")
+        assert b.metrics()["tldsec_lease_token"] == [(EX, 2.0)]
         primary.wait(lambda: primary.axfr_serial() > serial_a, "B's push")
         serial_b = primary.axfr_serial()
         assert serial_b == int((home_b / "zones" / "dist" / "current").read_text())
@@ -284,7 +286,7 @@ sha256 = "{fingerprint(site_b.cert)}"
 
         a.process.send_signal(signal.SIGCONT)  # A wakes up past its deadline
         a.wait(lambda: "another signer holds it now" in a.log_text(), "A seeing B hold it")
-        a.wait(lambda: a.metrics()["tldsec_lease_held"] == [({}, 0.0)], "A's metrics")
+        a.wait(lambda: a.metrics()["tldsec_lease_held"] == [(EX, 0.0)], "A's metrics")
         a.wait(lambda: a.metrics()["tldsec_health_ok"] == [({}, 0.0)], "A's fault")
         a.process.send_signal(signal.SIGHUP)
         a.wait(lambda: "waits: this signer does not hold" in a.log_text(), "A held back")

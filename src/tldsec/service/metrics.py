@@ -2,7 +2,8 @@
 alert rules of ``packaging/prometheus/alerts.yml`` (docs/operations.md, "Monitoring").
 
 Events (a cycle's result, the EPP transaction log's new rows) update counters and
-histograms as they happen; everything else is read at scrape time from the service's
+histograms as they happen; a cycle's and a zone's metrics carry a ``zone`` label (one
+series per zone of the home, decision 67); everything else is read at scrape time from the service's
 memory and the last probe (``probes.py``), never from a database, so a scrape answers
 while a database is down. Each service has its own registry (no module-level state).
 """
@@ -31,15 +32,23 @@ GATE_RESULTS = {"published": "passed", "refused": "refused", "held": "held"}
 
 
 @dataclass
-class Snapshot:
-    """The service's state at one instant, as the scrape reports it."""
+class ZoneSnapshot:
+    """One zone's serial and signatures at the scrape."""
 
-    now: datetime
+    origin: str
     serial: int | None = None
     serial_published: datetime | None = None
     earliest_expiry: datetime | None = None
     signatures_refresh_at: datetime | None = None
     last_cycle_outcome: str | None = None
+
+
+@dataclass
+class Snapshot:
+    """The service's state at one instant, as the scrape reports it."""
+
+    now: datetime
+    zones: list[ZoneSnapshot] = field(default_factory=list)
     hsm_state: str = "unknown"
     hsm_tokens: int = 0
     replica_incidents: int | None = None
@@ -52,31 +61,31 @@ class Snapshot:
     primary_problem: bool = False
     signing: bool = True
     facts: Facts = field(default_factory=Facts)
-    lease: dict[str, Any] | None = None  # publication.py's lease_report()
+    leases: dict[str, dict[str, Any]] = field(default_factory=dict)  # lease_reports()
     handed_over: bool = False  # the zone is another operator's now (keys/transfer.py)
 
 
 class Metrics:
     """The service's metrics; ``exposition()`` is the body of GET /metrics."""
 
-    def __init__(self, snapshot: Callable[[], Snapshot]) -> None:
+    def __init__(self, snapshot: Callable[[], Snapshot], zones: Iterable[str] = ()) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.cycles = Counter(
             "tldsec_cycles",
-            "Cycles run by this service, by outcome",
-            ["outcome"],
+            "Cycles run by this service, by outcome and zone",
+            ["outcome", "zone"],
             registry=self.registry,
         )
         self.gate = Counter(
             "tldsec_gate_results",
             "Verification gate results of the cycles (passed, refused, held; DPS 4.5.4)",
-            ["result"],
+            ["result", "zone"],
             registry=self.registry,
         )
         self.stage_seconds = Histogram(
             "tldsec_cycle_stage_seconds",
-            "Cycle duration by stage (total: the whole cycle)",
-            ["stage"],
+            "Cycle duration by stage (total: the whole cycle) and zone",
+            ["stage", "zone"],
             buckets=STAGE_BUCKETS,
             registry=self.registry,
         )
@@ -100,25 +109,26 @@ class Metrics:
             buckets=SERVED_BUCKETS,
             registry=self.registry,
         )
-        for outcome in ("published", "unchanged", "refused", "held", "failed"):
-            self.cycles.labels(outcome)  # present at 0, so rate() and absent() work
-        for result in GATE_RESULTS.values():
-            self.gate.labels(result)
+        for zone in zones:
+            for outcome in ("published", "unchanged", "refused", "held", "failed"):
+                self.cycles.labels(outcome, zone)  # present at 0, so rate() and absent() work
+            for result in GATE_RESULTS.values():
+                self.gate.labels(result, zone)
         self.registry.register(_StateCollector(snapshot))
 
-    def cycle_done(self, result: dict[str, Any]) -> None:
+    def cycle_done(self, result: dict[str, Any], zone: str) -> None:
         outcome = str(result.get("outcome") or "failed")
-        self.cycles.labels(outcome).inc()
+        self.cycles.labels(outcome, zone).inc()
         if outcome in GATE_RESULTS:
-            self.gate.labels(GATE_RESULTS[outcome]).inc()
+            self.gate.labels(GATE_RESULTS[outcome], zone).inc()
         timings = result.get("timings")
         if isinstance(timings, dict):
             for stage, seconds in timings.items():
                 if isinstance(seconds, int | float):
-                    self.stage_seconds.labels(str(stage)).observe(float(seconds))
+                    self.stage_seconds.labels(str(stage), zone).observe(float(seconds))
         seconds = result.get("seconds")
         if isinstance(seconds, int | float):
-            self.stage_seconds.labels("total").observe(float(seconds))
+            self.stage_seconds.labels("total", zone).observe(float(seconds))
 
     def changes_served(self, seconds: Iterable[float]) -> None:
         for value in seconds:
@@ -158,29 +168,34 @@ class _StateCollector(Collector):
         )
         yield from gauge("tldsec_health_ok", "1 if /health answers 200", float(not s.faults))
         yield from gauge("tldsec_health_faults", "Reasons /health is not 200", len(s.faults))
-        yield from gauge("tldsec_zone_serial", "The SOA serial the primary serves", s.serial)
-        if s.serial_published is not None:
-            yield from gauge(
-                "tldsec_zone_serial_age_seconds",
-                "Seconds since the served serial was published",
-                now - s.serial_published.timestamp(),
-            )
         # Handed over to another operator, our role ended (DPS 4.6): the signatures of
         # our last zone expire and registry changes wait, as they must; not ours to
         # alert on, so those gauges are left out, and tldsec_zone_handed_over says why.
         ours = not s.handed_over
-        if s.earliest_expiry is not None and ours:
-            yield from gauge(
-                "tldsec_signature_earliest_expiry_seconds",
-                "Seconds from now to the earliest RRSIG expiration in the published zone",
-                s.earliest_expiry.timestamp() - now,
-            )
-        if s.signatures_refresh_at is not None and ours:
-            yield from gauge(
-                "tldsec_signature_refresh_due_seconds",
-                "Seconds from now until a signature falls below the refresh threshold",
-                s.signatures_refresh_at.timestamp() - now,
-            )
+        serial = _zone_gauge("tldsec_zone_serial", "The SOA serial the primary serves")
+        age = _zone_gauge(
+            "tldsec_zone_serial_age_seconds", "Seconds since the served serial was published"
+        )
+        expiry = _zone_gauge(
+            "tldsec_signature_earliest_expiry_seconds",
+            "Seconds from now to the earliest RRSIG expiration in the published zone",
+        )
+        refresh = _zone_gauge(
+            "tldsec_signature_refresh_due_seconds",
+            "Seconds from now until a signature falls below the refresh threshold",
+        )
+        for z in s.zones:
+            if z.serial is not None:
+                serial.add_metric([z.origin], z.serial)
+            if z.serial_published is not None:
+                age.add_metric([z.origin], now - z.serial_published.timestamp())
+            if z.earliest_expiry is not None and ours:
+                expiry.add_metric([z.origin], z.earliest_expiry.timestamp() - now)
+            if z.signatures_refresh_at is not None and ours:
+                refresh.add_metric([z.origin], z.signatures_refresh_at.timestamp() - now)
+        for family in (serial, age, expiry, refresh):
+            if family.samples:
+                yield family
         yield from gauge(
             "tldsec_primary_problem", "1 if the primary refused a zone file", s.primary_problem
         )
@@ -239,24 +254,28 @@ class _StateCollector(Collector):
                 "HSMs lacking a key of the zone or holding another (last replica proof)",
                 s.replica_incidents,
             )
-        if s.lease is not None:
-            yield from gauge(
-                "tldsec_lease_held",
-                "1 if this signer holds the publication lease (decision 49)",
-                float(bool(s.lease.get("held"))),
+        if s.leases:
+            held = _zone_gauge(
+                "tldsec_lease_held", "1 if this signer holds the zone's publication lease"
             )
-            token = s.lease.get("holder_token")
-            yield from gauge(
+            tokens = _zone_gauge(
                 "tldsec_lease_token",
                 "The lease's fencing token in the database (grows at each change of holder)",
-                None if token is None else float(token),
             )
             holder = GaugeMetricFamily(
                 "tldsec_lease_holder_info",
-                "The signer holding the publication lease now (1), by name",
-                labels=["holder"],
+                "The signer holding the zone's publication lease now (1), by name",
+                labels=["holder", "zone"],
             )
-            holder.add_metric([str(s.lease.get("holder") or "")], 1.0)
+            for origin, lease in s.leases.items():
+                held.add_metric([origin], float(bool(lease.get("held"))))
+                token = lease.get("holder_token")
+                if token is not None:
+                    tokens.add_metric([origin], float(token))
+                holder.add_metric([str(lease.get("holder") or ""), origin], 1.0)
+            yield held
+            if tokens.samples:
+                yield tokens
             yield holder
         yield from gauge(
             "tldsec_audit_up", "1 if the audit log can be read and written", s.audit_reachable
@@ -272,3 +291,7 @@ class _StateCollector(Collector):
         yield from gauge(
             "tldsec_audit_checked_through", "The audit watch's last entry", s.audit_checked_through
         )
+
+
+def _zone_gauge(name: str, doc: str) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, labels=["zone"])

@@ -9,6 +9,12 @@ probes (``probes.py``) and the HTTP endpoints (``http.py``: /health, /metrics, P
 from the distribution store (DPS 5.6: the signing side pushes, the primary never reaches
 back).
 
+Each zone of the home has its own scheduler, checker and cycle child (``zones.py``,
+decision 67); the children share the cores through ``CycleSlots`` (``[cycle]
+concurrent``, ``full_signs``), so one zone's full sign, failure or held change never
+holds another zone's cycle back. The primary serves every zone's store and NOTIFYs a
+zone's secondaries after that zone's commit.
+
 The scheduler (DPS 3.5.2: DS changes reach the zone within the hour) looks every
 ``[cycle] check_seconds`` for work (``Cycle.pending``: a cheap check). A registry change
 starts a cycle once the policy's debounce has passed since it was first seen
@@ -34,7 +40,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import os
 import signal
 from collections import Counter
 from datetime import datetime
@@ -49,17 +57,17 @@ from tldsec.audit.startup import FileHashes
 from tldsec.audit.watch import AuditWatch
 from tldsec.backoff import Backoff
 from tldsec.clock import Clock, from_epoch
-from tldsec.cycle import Cycle, load_cycle_settings, open_cycle, open_store
-from tldsec.cycle.lease import LeaseRow, PublicationLease
+from tldsec.cycle import Cycle, load_cycle_settings, open_cycle
 from tldsec.cycle.run import handed_over_note
-from tldsec.cycle.schedule import Scheduler
+from tldsec.cycle.schedule import CycleSlots, Scheduler
 from tldsec.cycle.state import STATE_FILE, CycleState
 from tldsec.distribute.config import DistributeSettings
 from tldsec.distribute.notify import Notifier, notify_targets
 from tldsec.distribute.push import Pusher
 from tldsec.distribute.pushconfig import PushSettings, load_push_settings
-from tldsec.distribute.receive import PushReceiver
+from tldsec.distribute.receive import PushReceiver, PushZone
 from tldsec.distribute.server import Access, PrimaryServer
+from tldsec.distribute.store import ZoneStore
 from tldsec.errors import TldsecError
 from tldsec.hsm.activation import Activation
 from tldsec.notify.worker import Worker, serve_worker
@@ -68,16 +76,17 @@ from tldsec.service.auditing import AuditMonitor
 from tldsec.service.control import control_token, token_path
 from tldsec.service.cycles import CycleRunner
 from tldsec.service.epp import start_epp
-from tldsec.service.health import HSM_LOCKED, faults
+from tldsec.service.health import HSM_LOCKED, faults, zone_faults
 from tldsec.service.hsm import REPLICA_CHECK_SECONDS, HsmControl
 from tldsec.service.http import HttpServer, make_app
-from tldsec.service.metrics import Metrics, Snapshot
+from tldsec.service.metrics import Metrics, Snapshot, ZoneSnapshot
 from tldsec.service.parent import ParentCheckPass
 from tldsec.service.probes import Facts, Probes
-from tldsec.service.publication import Publication
+from tldsec.service.publication import Publication, ZoneLease
 from tldsec.service.pushaudit import RefusalRecorder
 from tldsec.service.roles import ALL_ROLES, PRIMARY, REGISTRY, SIGNER
 from tldsec.service.trace import trace_tasks
+from tldsec.service.zones import ZoneCycles
 from tldsec.settings import Settings
 
 log = logging.getLogger("tldsec.serve")
@@ -108,9 +117,22 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
         self.console_address: tuple[str, int] | None = None  # the registrar console (HTTPS)
         self.dns_address: tuple[str, int] | None = None
         self.health_address: tuple[str, int] | None = None
-        self.scheduler: Scheduler | None = None
         self.primary: PrimaryServer | None = None
-        self._child: asyncio.subprocess.Process | None = None
+        # One zone's scheduler, checker and child each (zones.py); ``--zone`` is given
+        # to the child only where the home has several zones (a one-zone home's child
+        # finds its only zone, as before).
+        several = len(settings.zones) > 1
+        self.zone_cycles = {
+            origin: ZoneCycles(
+                origin, settings.for_zone(origin), ("--zone", origin) if several else ()
+            )
+            for origin in settings.zones
+        }
+        conf = settings.config.cycle
+        # [cycle] concurrent = 0: one child per core, at least 2 (a full sign and an
+        # incremental cycle side by side, decision 57)
+        self.slots = CycleSlots(conf.concurrent or max(2, os.cpu_count() or 1), conf.full_signs)
+        self.signing_workers = load_cycle_settings(settings).signing_workers
         self.audit_watch: AuditWatch | None = None
         self.audit_watch_error: str | None = None
         self.audit_state: dict[str, Any] = {}  # audit/status.py, refreshed by the watch
@@ -124,7 +146,7 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
         self.replica_check = asyncio.Event()  # set: prove the keys on every HSM now
         self.control_token = control_token(settings.home)  # POST /cycle needs it
         self.facts = Facts()  # the last probe (probes.py)
-        self.metrics = Metrics(self.snapshot)
+        self.metrics = Metrics(self.snapshot, zones=list(self.zone_cycles))
         self.outreach: Worker | None = None  # publish and notify (notify/worker.py)
         self.parent_check: ParentCheckPass | None = None  # service/parent.py
         self.roles: frozenset[str] = ALL_ROLES  # service/roles.py
@@ -132,12 +154,9 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
         self.push_address: tuple[str, int] | None = None
         self.metrics_file: Path | None = None  # the signer role alone: textfile metrics
         # The publication lease and the pushes (publication.py).
-        self.lease: PublicationLease | None = None
+        self.leases: dict[str, ZoneLease] = {}  # each zone's (none: no signer role)
         self.lease_engine: Engine | None = None
-        self.lease_row: LeaseRow | None = None
-        self.lease_error: str | None = None
-        self.lease_was_held = False
-        self.pusher: Pusher | None = None
+        self.pushers: dict[str, Pusher] = {}
 
     async def serve(
         self,
@@ -220,17 +239,20 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
                     stack.push_async_callback(_cancel, task)
             checker: Cycle | None = None
             if cycles:
-                checker = stack.enter_context(
-                    open_cycle(self.settings, self.clock, keystore=False, audit=False)
-                )
                 stack.push_async_callback(_cancel, loop.create_task(self.keep_lease()))
-                if self.start_pusher(push, checker.store) is not None:
-                    assert self.pusher is not None
-                    stack.push_async_callback(self.pusher.close)
-                self.scheduler = self._scheduler(checker)
-                stack.push_async_callback(_cancel, loop.create_task(self.scheduler.loop()))
                 stack.push_async_callback(self._stop_child)
-                loop.add_signal_handler(signal.SIGHUP, self.scheduler.trigger.set)
+                for zone in self.zone_cycles.values():
+                    zone.checker = stack.enter_context(
+                        open_cycle(zone.settings, self.clock, keystore=False, audit=False)
+                    )
+                    pusher = self.start_pusher(push, zone.checker.store)
+                    if pusher is not None:
+                        stack.push_async_callback(pusher.close)
+                    scheduler = self._scheduler(zone.checker)
+                    stack.push_async_callback(_cancel, loop.create_task(scheduler.loop()))
+                # the probes' key facts and change id are a one-zone home's (decision 67)
+                checker = self._only_zone().checker if len(self.zone_cycles) == 1 else None
+                loop.add_signal_handler(signal.SIGHUP, self.trigger_all)
                 # DPS 1.4.3, 2, 2.1: the public repository (re-written when it changed)
                 # and the e-mail notices, on a thread of their own beside the cycles;
                 # DPS 2.2: the parent's DS, asked while a KSK's DS waits at a gate.
@@ -255,10 +277,10 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
                 stack.callback(close_trace)
                 for make in makers:
                     stack.push_async_callback(_cancel, loop.create_task(make()))
-            probes = self._probes(checker, epp=epp)
+            probes = self._probes(checker, epp=epp, signer=cycles)
             stack.callback(probes.close)
             every = PROBE_SECONDS
-            if checker is not None:
+            if cycles:
                 every = min(every, load_cycle_settings(self.settings).check_seconds)
             task = loop.create_task(self.watch_probes(probes, every))
             stack.push_async_callback(_cancel, task)
@@ -274,10 +296,7 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
         """The HTTP endpoints (``http.py``) over this service."""
 
         def trigger() -> bool:
-            if self.scheduler is None:
-                return False
-            self.scheduler.trigger.set()
-            return True
+            return self.trigger_all()
 
         return make_app(
             health=self.health,
@@ -287,34 +306,64 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
             token_file=token_path(self.settings.home),
         )
 
+    @property
+    def scheduler(self) -> Scheduler | None:
+        """The only zone's scheduler (a one-zone home; None before it starts)."""
+        return self._only_zone().scheduler
+
+    @scheduler.setter
+    def scheduler(self, scheduler: Scheduler | None) -> None:
+        self._only_zone().scheduler = scheduler
+
+    def trigger_all(self) -> bool:
+        """POST /cycle and SIGHUP: a cycle of every zone at once (False: none runs here)."""
+        started = [z.scheduler for z in self.zone_cycles.values() if z.scheduler is not None]
+        for scheduler in started:
+            scheduler.trigger.set()
+        return bool(started)
+
     def _scheduler(self, checker: Cycle) -> Scheduler:
-        policy = self.settings.policy.cycle
+        """The scheduler of ``checker``'s zone (its settings are narrowed to it), kept in
+        that zone's state."""
+        zone = self.zone_cycles[checker.settings.origin]
+        zone.checker = checker
+        policy = zone.settings.policy.cycle
         conf = load_cycle_settings(self.settings)
-        return Scheduler(
+
+        async def run_cycle(force: bool) -> dict[str, Any] | None:
+            return await self.run_zone_cycle(zone, force)
+
+        zone.scheduler = Scheduler(
             check=lambda: asyncio.to_thread(checker.pending),
-            run_cycle=self._run_cycle,
+            run_cycle=run_cycle,
             clock=self.clock,
             debounce=policy.debounce.total_seconds(),
             interval=policy.interval.total_seconds(),
             check_seconds=conf.check_seconds,
             change_driven=conf.change_driven,
-            hold=self.hold,
+            hold=functools.partial(self.hold, zone.origin),
+            zone=zone.origin if len(self.zone_cycles) > 1 else "",
         )
+        return zone.scheduler
 
-    def hold(self) -> str | None:
-        """Why no cycle may start now: the lease, then the HSM (None: one may)."""
-        return self.lease_hold() or self.signing_hold()
+    def hold(self, origin: str) -> str | None:
+        """Why no cycle of ``origin`` may start now: its lease, then the HSM (None: one
+        may)."""
+        return self.lease_hold(origin) or self.signing_hold()
 
     # --- probes (probes.py) -----------------------------------------------------------
 
-    def _probes(self, checker: Cycle | None, *, epp: bool) -> Probes:
+    def _probes(self, checker: Cycle | None, *, epp: bool, signer: bool = False) -> Probes:
+        """The database probes; ``checker``: the one zone's key facts (None: a home of
+        several zones, whose key facts are each zone's ``tldsec keys list``)."""
         settings = self.settings
-        urls = {"registry": settings.registry_db_url} if (checker or epp) else {}
-        if checker is not None:
+        signer = signer or checker is not None
+        urls = {"registry": settings.registry_db_url} if (signer or epp) else {}
+        if signer:
             urls["signer"] = settings.signer_db_url
         urls["audit"] = settings.audit_db_url
         if checker is None:
-            return Probes(urls, registry_facts=epp)
+            return Probes(urls, registry_facts=epp or signer)
 
         def key_facts(
             now: datetime,
@@ -380,29 +429,38 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
         }
 
     def health(self) -> dict[str, Any]:
-        primary, scheduler = self.primary, self.scheduler
+        primary = self.primary
         notify = []
-        if primary is not None and primary.notifier is not None:
-            notify = [s.as_json() for s in primary.notifier.states.values()]
+        if primary is not None:
+            for served in primary.zones.values():
+                if served.notifier is not None:
+                    notify += [s.as_json() for s in served.notifier.states.values()]
         hsm = self.hsm_status()
         replicas = self.replica_status()
         audit = self.audit_report()
         found = faults(
             primary=primary,
-            scheduler=scheduler,
+            schedulers={o: z.scheduler for o, z in self.zone_cycles.items()},
             hsm=hsm,
             replicas=replicas,
             audit=audit,
             databases=self.facts.databases,
             serves_zone=PRIMARY in self.roles,
-            publication=self.lease_faults() + (self.pusher.faults() if self.pusher else []),
+            publication=self.lease_faults() + self.push_faults(),
         )
+        # One entry per zone; a one-zone home keeps its top-level keys as before for
+        # one release (decision 57, "CLI --zone conventions"), a home of several has
+        # None there.
+        zones = {origin: self._zone_health(zone) for origin, zone in self.zone_cycles.items()}
+        one = next(iter(zones.values())) if len(zones) == 1 else None
+        scheduler = self._only_zone().scheduler if one is not None else None
         return {
             "status": "degraded" if found else "ok",
             "faults": found,
             "roles": sorted(self.roles),
-            "zone": self.settings.origin,
-            "serial": self._serial(),
+            "zone": next(iter(zones)) if one is not None else None,
+            "zones": zones,
+            "serial": one["serial"] if one is not None else None,
             "started": self.started.isoformat(),
             "dns": list(self.dns_address or ()),
             "epp": list(self.epp_address or ()),
@@ -418,20 +476,35 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
             "hsm": hsm,
             "replicas": replicas,
             "lease": self.lease_report(),
-            "push": [s.as_json() for s in self.pusher.states.values()] if self.pusher else [],
+            "push": self.push_states(),
             "push_listen": list(self.push_address or ()),
             # the zone was handed over to another operator (DPS 4.6): a note, no fault
             "handed_over": self.facts.handed_over,
         }
 
-    def _serial(self) -> int | None:
+    def _zone_health(self, zone: ZoneCycles) -> dict[str, Any]:
+        """``zone``'s entry in /health: its serial, its scheduler, its cycle's place and
+        its own faults (``health.zone_faults``)."""
+        return {
+            "serial": self._serial(zone.origin),
+            **zone.report(self.slots.state(zone.origin)),
+            "faults": zone_faults(zone.scheduler),
+        }
+
+    def _serial(self, origin: str) -> int | None:
         """The serial served (the primary), else the serial published here (the signer)."""
         if self.primary is not None:
-            return self.primary.serial
+            with contextlib.suppress(KeyError):
+                return self.primary.zone(origin).serial
+            return None
         if SIGNER in self.roles:
             with contextlib.suppress(TldsecError):
-                return open_store(self.settings).current()
+                return self._store(origin).current()
         return None
+
+    def _store(self, origin: str) -> ZoneStore:
+        """``origin``'s store (``[distribute] store_dir``, its ``{zone}`` that zone's)."""
+        return ZoneStore(self.dist.store_for(origin), origin, self.dist.keep)
 
     def serve_summary(self) -> dict[str, Any]:
         """For ``tldsec status`` over the control socket: what is wrong with serve."""
@@ -447,23 +520,14 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
         """The state /metrics reports (``metrics.py``), read from memory and files."""
         now = self.clock.now()
         report = self.health()
-        serial = report["serial"]
-        published: datetime | None = None
-        if serial is not None:
-            with contextlib.suppress(OSError):
-                mtime = open_store(self.settings).zone_path(serial).stat().st_mtime
-                published = datetime.fromtimestamp(mtime, tz=now.tzinfo)
-        state = CycleState.load(self.settings.zones_dir / STATE_FILE)
         audit = report["audit"]
         replicas = report["replicas"]
-        last = report["last_cycle"]
         return Snapshot(
             now=now,
-            serial=serial,
-            serial_published=published,
-            earliest_expiry=from_epoch(state.earliest_expiry) if state.earliest_expiry else None,
-            signatures_refresh_at=from_epoch(state.resign_at) if state.resign_at else None,
-            last_cycle_outcome=last.get("outcome") if last else None,
+            zones=[
+                self._zone_snapshot(zone, report["zones"][origin], now)
+                for origin, zone in self.zone_cycles.items()
+            ],
             hsm_state=str(report["hsm"]["state"]),
             hsm_tokens=len(report["hsm"].get("tokens", [])),
             replica_incidents=len(replicas["incidents"]) if replicas is not None else 0,
@@ -476,15 +540,39 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
             primary_problem=report["primary_problem"] is not None,
             signing=self.signing,
             facts=self.facts,
-            lease=report["lease"],
+            leases=self.lease_reports(),
             handed_over=self.facts.handed_over is not None,
+        )
+
+    def _zone_snapshot(
+        self, zone: ZoneCycles, health: dict[str, Any], now: datetime
+    ) -> ZoneSnapshot:
+        serial = health["serial"]
+        published: datetime | None = None
+        if serial is not None:
+            with contextlib.suppress(OSError):
+                mtime = self._store(zone.origin).zone_path(serial).stat().st_mtime
+                published = datetime.fromtimestamp(mtime, tz=now.tzinfo)
+        # the zone's cycle state where its cycle keeps it (its checker's), else the
+        # home's zones/ (a primary apart from the signer: none there, nothing reported)
+        path = zone.checker.state_path if zone.checker else self.settings.zones_dir / STATE_FILE
+        state = CycleState.load(path)
+        last = health["last_cycle"]
+        return ZoneSnapshot(
+            origin=zone.origin,
+            serial=serial,
+            serial_published=published,
+            earliest_expiry=from_epoch(state.earliest_expiry) if state.earliest_expiry else None,
+            signatures_refresh_at=from_epoch(state.resign_at) if state.resign_at else None,
+            last_cycle_outcome=last.get("outcome") if last else None,
         )
 
     # --- the servers ------------------------------------------------------------------
 
     def _announce(self) -> None:
         roles = ", ".join(sorted(self.roles))
-        lines = [f"tldsec serve for {self.settings.origin} (home {self.settings.home})"]
+        zones = ", ".join(self.zone_cycles)
+        lines = [f"tldsec serve for {zones} (home {self.settings.home})"]
         lines.append(f"  roles            {roles}")
         if self.dns_address:
             host, port = self.dns_address
@@ -504,14 +592,16 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
         if self.metrics_file is not None:
             lines.append(f"  metrics          {self.metrics_file} (no listening socket)")
         if self.primary is not None:
-            lines.append(f"  store            {self.primary.store.directory}")
-        if self.scheduler is None:
+            for served in self.primary.zones.values():
+                lines.append(f"  store            {served.store.directory}")
+        if all(z.scheduler is None for z in self.zone_cycles.values()):
             lines.append("  cycles           not run by this process (no signer role)")
-        if self.lease is not None:
-            lines.append(f"  lease            publication lease as {self.lease.holder!r}")
-        if self.pusher is not None:
-            names = ", ".join(p.name for p in self.pusher.primaries)
-            lines.append(f"  pushes to        {names}")
+        if self.leases:
+            holder = next(iter(self.leases.values())).lease.holder
+            lines.append(f"  lease            publication lease as {holder!r}")
+        for pusher in self.pushers.values():
+            names = ", ".join(p.name for p in pusher.primaries)
+            lines.append(f"  pushes to        {names} ({pusher.store.origin})")
         if self.activation is not None:
             lines.append(
                 f"  HSM              {self.activation.state} "
@@ -540,10 +630,20 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
         )
 
     def _receiver(self, push: PushSettings, refused: RefusalRecorder) -> PushReceiver:
+        """The push listener for every zone the primary serves, each with its store."""
         primary = self.primary
         assert primary is not None
+        zones = [
+            PushZone(
+                served.store,
+                functools.partial(primary.refresh_zone, served),
+                functools.partial(getattr, served, "serial"),
+            )
+            for served in primary.zones.values()
+        ]
+        first, others = zones[0], tuple(zones[1:])
         return PushReceiver(
-            push, primary.store, primary.refresh, lambda: primary.serial, on_refused=refused
+            push, first.store, first.load, first.served, on_refused=refused, others=others
         )
 
     async def write_metrics(self, path: Path, seconds: float = METRICS_FILE_SECONDS) -> None:
@@ -555,16 +655,20 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
             await asyncio.sleep(seconds)
 
     def _primary(self) -> PrimaryServer:
+        """The hidden primary of every zone of the home: each zone's store
+        (``store_for``), each zone's NOTIFY to the secondaries that serve it (decision 63)."""
         dist = self.dist
-        targets = notify_targets(dist, self.settings.origin)  # that zone's secondaries
-        notifier = Notifier(
-            dns.name.from_text(self.settings.origin), targets, self.clock, dist.notify
-        )
+        notifiers = {
+            origin: Notifier(
+                dns.name.from_text(origin), notify_targets(dist, origin), self.clock, dist.notify
+            )
+            for origin in self.zone_cycles
+        }
         return PrimaryServer(
-            open_store(self.settings),
+            [self._store(origin) for origin in self.zone_cycles],
             Access(dist.secondaries, dist.tsig_keys),
             self.clock,
-            notifier=notifier,
+            notifier=notifiers,
             on_refused=self._zone_refused,
         )
 

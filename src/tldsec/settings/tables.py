@@ -184,6 +184,10 @@ class CycleTable:
     change_driven: bool = True
     check_seconds: float = setting(2.0, above=0)
     timeout_seconds: float = setting(2400.0, above=0)  # DPS 3.5.2
+    # Sharing the cores between the zones' cycles in ``tldsec serve`` (decision 67):
+    # children at once (0: one per core, at least 2), and full signs among them.
+    concurrent: int = setting(0, low=0)
+    full_signs: int = setting(1, low=1)
     # Collapse guards (``cycle.guard``, DPS 3.5.2 and 6.6): shares of the last published
     # zone a cycle may lose (or change, for the size) before it is held for an operator.
     max_delegation_loss: float = setting(0.01, low=0, high=1)
