@@ -148,6 +148,11 @@ def test_each_zone_its_child_full_signs_in_turn_niced_with_a_core_left(
     assert not any(f.startswith("example.: the last cycle") for f in health["faults"])
     assert health["zones"]["example."]["faults"] == []
     assert health["zones"]["shop."]["last_cycle"]["outcome"] == "held"
+    summary = service.serve_summary()["zones"]  # what 'tldsec status' asks serve for
+    assert summary["shop."]["faults"] == [
+        "the last cycle held at guard: the zone would lose 40% of its delegations"
+    ]
+    assert summary["example."]["faults"] == []
     metrics = service.metrics.exposition()
     assert b'tldsec_cycles_total{outcome="unchanged",zone="shop."} 1.0' in metrics
     assert b'tldsec_cycles_total{outcome="unchanged",zone="example."} 1.0' in metrics

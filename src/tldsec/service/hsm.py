@@ -80,7 +80,7 @@ class HsmControl:
         from tldsec.audit.config import open_audit_log
         from tldsec.cycle.replicas import check
         from tldsec.keys.database import open_signer_db
-        from tldsec.keys.service import KeyManager
+        from tldsec.keys.service import KeyManager, signer_zone_id
 
         assert self.activation is not None
         stores = self.activation.stores()
@@ -90,9 +90,18 @@ class HsmControl:
         }
         engine = open_signer_db(self.settings.signer_db_url)
         try:
-            records = KeyManager(
-                engine, None, self.settings.policy, self.clock, origin=self.settings.origin
-            ).key_records()
+            records = [  # every zone's keys: they share the HSMs (decision 57)
+                record
+                for zone in self.settings.selected_zones(None)
+                for record in KeyManager(
+                    engine,
+                    None,
+                    zone.policy,
+                    self.clock,
+                    origin=zone.origin,
+                    zone_id=signer_zone_id(engine, zone.origin),
+                ).key_records()
+            ]
         finally:
             engine.dispose()
         audit = open_audit_log(self.settings, self.clock)

@@ -30,7 +30,7 @@ from tldsec.keys.config import load_key_settings
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.gates import ParentCheck, ParentServer
 from tldsec.keys.parentproof import TrustAnchor
-from tldsec.keys.service import KeyManager, Recorder
+from tldsec.keys.service import KeyManager, Recorder, signer_zone_id
 from tldsec.keys.state import DsState, Role
 from tldsec.keys.transfer_service import TransferManager
 from tldsec.settings import Settings
@@ -41,7 +41,8 @@ WAITING = (DsState.SUBMITTED, DsState.WITHDRAWAL_REQUESTED)
 
 
 class ParentCheckPass:
-    """One pass of serve's outreach worker: the parent check, when one is due."""
+    """One pass of serve's outreach worker: the parent check of one zone (``settings``
+    narrowed to it; serve makes one per zone), when one is due."""
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self._settings = settings
@@ -72,6 +73,7 @@ class ParentCheckPass:
                 settings.policy,
                 self._clock,
                 origin=settings.origin,
+                zone_id=signer_zone_id(engine, settings.origin),  # the zone's keys only
                 timing=conf.timing(settings.policy),
                 recorder=audit.record,
                 actor=ACTOR,

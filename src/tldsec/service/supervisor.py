@@ -148,7 +148,7 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
         self.facts = Facts()  # the last probe (probes.py)
         self.metrics = Metrics(self.snapshot, zones=list(self.zone_cycles))
         self.outreach: Worker | None = None  # publish and notify (notify/worker.py)
-        self.parent_check: ParentCheckPass | None = None  # service/parent.py
+        self.parent_checks: dict[str, ParentCheckPass] = {}  # each zone's (parent.py)
         self.roles: frozenset[str] = ALL_ROLES  # service/roles.py
         self.push_receiver: PushReceiver | None = None  # the primary role's listener
         self.push_address: tuple[str, int] | None = None
@@ -256,10 +256,16 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
                 # DPS 1.4.3, 2, 2.1: the public repository (re-written when it changed)
                 # and the e-mail notices, on a thread of their own beside the cycles;
                 # DPS 2.2: the parent's DS, asked while a KSK's DS waits at a gate.
-                self.parent_check = ParentCheckPass(self.settings, self.clock)
-                self.outreach = serve_worker(
-                    self.settings, self.clock, extra=[("parent-check", self.parent_check)]
-                )
+                # one parent check per zone, each on its own keys
+                self.parent_checks = {
+                    o: ParentCheckPass(z.settings, self.clock) for o, z in self.zone_cycles.items()
+                }
+                several = len(self.parent_checks) > 1
+                passes: list[tuple[str, Any]] = [
+                    (f"parent-check {o}" if several else "parent-check", check)
+                    for o, check in self.parent_checks.items()
+                ]
+                self.outreach = serve_worker(self.settings, self.clock, extra=passes)
                 self.outreach.start()
                 stack.push_async_callback(asyncio.to_thread, self.outreach.stop)
             if roles & {PRIMARY, REGISTRY}:
@@ -514,7 +520,12 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
             # waiting for the Security Officer: 'tldsec status' says so from the HSM's
             # own state (exit 4, waiting), not as a failure
             found = [f for f in found if not f.startswith(HSM_LOCKED)]
-        return {"status": report["status"], "faults": found}
+        # one entry per zone: its own faults and its cycle (decision 67)
+        zones = {
+            origin: {"faults": z["faults"], "serial": z["serial"], "cycle": z["cycle"]}
+            for origin, z in report["zones"].items()
+        }
+        return {"status": report["status"], "faults": found, "zones": zones}
 
     def snapshot(self) -> Snapshot:
         """The state /metrics reports (``metrics.py``), read from memory and files."""

@@ -53,20 +53,29 @@ def trace_tasks(
     every = dist.poll_seconds
     tasks: list[Callable[[], Any]] = []
     if live:
-        tracker = LiveTracker(
-            registry,
-            settings.origin,
-            nodes_of(dist, primary),
-            clock,
-            poll=table.poll_live,
-            primary=settings.config.lease.name or default_holder(settings.home),
-        )
+        # One tracker per zone (decision 67): each zone's serials and its secondaries.
+        trackers = [
+            LiveTracker(
+                registry,
+                origin,
+                nodes_of(dist, primary),
+                clock,
+                poll=table.poll_live,
+                primary=settings.config.lease.name or default_holder(settings.home),
+            )
+            for origin in settings.zones
+        ]
 
         def live_pass() -> None:
-            changes = tracker.run_once()
-            if changes:
-                served([c.seconds for c in changes])
-                log.info("changes live: %s", ", ".join(c.sv_trid for c in changes))
+            for tracker in trackers:
+                changes = tracker.run_once()
+                if changes:
+                    served([c.seconds for c in changes])
+                    log.info(
+                        "changes live in %s: %s",
+                        tracker.origin,
+                        ", ".join(c.sv_trid for c in changes),
+                    )
 
         tasks.append(lambda: _loop("live", live_pass, every))
     if advisory and table.poll_advisory:
