@@ -10,6 +10,9 @@ as every home's since decision 60) and the dispatcher routes by it (decision 61)
 name's zone found in memory, the registrar's accreditation read at its login.
 
     .venv/bin/python bench/epp_profile.py [-n 2000] [--profile] [--audit] [--zones]
+
+With ``--profile``, ``PROF_SORT=tottime`` (or ``ncalls``) sorts the first table by that
+instead of cumulative time.
 """
 
 from __future__ import annotations
@@ -27,14 +30,17 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from tldsec.clock import SystemClock
+from tldsec.db import pgwire
 from tldsec.epp.client import ds_xml
 from tldsec.epp.dispatch import Connection, Dispatcher
 from tldsec.epp.login import LoginGate
 from tldsec.epp.xml.codec import DOMAIN, EPP, HOST, SECDNS
 from tldsec.policy import load_policy
-from tldsec.registry import registrars
+from tldsec.registry import ds_update, registrars
 from tldsec.registry.context import Actor, RegistryRules, Tx
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.ds_rules import DsData
@@ -77,10 +83,58 @@ def update_frame(name: str, ds: DsData, add: bool, trid: int) -> bytes:
     )
 
 
+class Counter:
+    """Statements and round trips per database, while ``on``: SQLAlchemy's cursor
+    executions (each its own round trip) and the libpq pipelines of ``db/pgwire.py``
+    (one round trip each, one statement per step)."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.statements: dict[str, int] = {}
+        self.round_trips: dict[str, int] = {}
+        self.names: dict[int, str] = {}
+
+    def watch(self, engine: Engine, name: str) -> None:
+        self.names[id(engine)] = name
+
+        def executed(conn: Any, *args: Any) -> None:
+            self.count(name, 1)
+
+        event.listen(engine, "before_cursor_execute", executed)
+
+    def count(self, name: str, statements: int) -> None:
+        if self.on:
+            self.statements[name] = self.statements.get(name, 0) + statements
+            self.round_trips[name] = self.round_trips.get(name, 0) + 1
+
+    def hook_pipeline(self) -> None:
+        real = pgwire.pipeline
+
+        def pipeline(conn: Any, steps: Any) -> Any:
+            self.count(self.names.get(id(conn.engine), "?"), len(steps))
+            return real(conn, steps)
+
+        # Every caller's name for it: the module's own (commit_with, send_deferred,
+        # the audit log's ``pgwire.pipeline``) and the DS update's import.
+        pgwire.pipeline = pipeline  # type: ignore[assignment]
+        ds_update.pipeline = pipeline  # type: ignore[assignment]
+
+    def per(self, n: int) -> str:
+        return ", ".join(
+            f"{name} {self.statements[name] / n:.2f} statements in "
+            f"{self.round_trips[name] / n:.2f} round trips"
+            for name in sorted(self.statements)
+        )
+
+
+COUNTER = Counter()
+
+
 def run(
     url: str, audit_url: str | None, n: int, profile: bool, zones: bool = False
 ) -> dict[str, float]:
     db = RegistryDatabase.from_url(url, pool_pre_ping=False)  # as tldsec epp serve
+    COUNTER.watch(db.engine, "registry")
     if zones:
         db.upgrade(origin="example.")  # zone 1
     else:
@@ -96,6 +150,7 @@ def run(
         from tldsec.db.base import make_engine
 
         engine = make_engine(audit_url, pool_pre_ping=False)  # as tldsec epp serve
+        COUNTER.watch(engine, "audit")
         ensure_schema(engine)
         audit_log = AuditLog(engine, clock, signer=None, owns_engine=True)
         audit = registry_recorder(audit_log)
@@ -143,6 +198,7 @@ def run(
     # CPU time, not wall: waiting on PostgreSQL costs the machine nothing.
     profiler = cProfile.Profile(time.process_time) if profile else None
     wall0, cpu0 = time.perf_counter(), time.process_time()
+    COUNTER.on = True
     if profiler is not None:
         profiler.enable()
     for f in frames:
@@ -152,11 +208,12 @@ def run(
     if profiler is not None:
         profiler.disable()
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    COUNTER.on = False
     db.dispose()
     if audit_log is not None:
         audit_log.close()
     if profiler is not None:
-        for key in ("cumulative", "tottime"):
+        for key in (os.environ.get("PROF_SORT", "cumulative"), "tottime"):
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats(key).print_stats(45)
             print(out.getvalue())
@@ -170,6 +227,7 @@ def main() -> int:
     ap.add_argument("--audit", action="store_true", help="a real audit log on PostgreSQL")
     ap.add_argument("--zones", action="store_true", help="route by the zone table (61)")
     a = ap.parse_args()
+    COUNTER.hook_pipeline()
     with database() as url:
         if a.audit:
             with database() as audit_url:
@@ -180,7 +238,7 @@ def main() -> int:
         f"{a.n} domain:update (secDNS add/rem), audit {'on' if a.audit else 'off'}, "
         f"zones {'routed' if a.zones else 'none'}: "
         f"{result['ms_wall']:.2f} ms wall, {result['ms_cpu']:.2f} ms CPU per transform "
-        f"(load {os.getloadavg()[0]:.1f})"
+        f"(load {os.getloadavg()[0]:.1f}); per transform: {COUNTER.per(a.n)}"
     )
     return 0
 

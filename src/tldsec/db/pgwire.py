@@ -139,8 +139,8 @@ def _pipeline(
 ) -> list[pq.abc.PGresult]:
     # Every value first: one PostgreSQL cannot take stops the call before anything is sent.
     encoded: list[tuple[Prepared | str, list[bytes | None]]] = [
-        (statement, [_param(values[k]) for k in statement.params])
-        if isinstance(statement, Prepared)
+        (statement, _params(statement.params, values))
+        if type(statement) is Prepared
         else (statement, [])
         for statement, values in steps
     ]
@@ -196,6 +196,22 @@ def _next_result(pgconn: pq.abc.PGconn, fd: int) -> pq.abc.PGresult | None:
         select.select([fd], [], [])
         pgconn.consume_input()
     return pgconn.get_result()
+
+
+def _params(names: tuple[str, ...], values: Mapping[str, Any]) -> list[bytes | None]:
+    """A statement's values in its placeholders' order; text and integers, most of them,
+    inline (a call less per value: a DS change sends about 75), the rest by ``_param``."""
+    out: list[bytes | None] = []
+    for name in names:
+        value = values[name]
+        kind = type(value)
+        if kind is str and "\0" not in value:
+            out.append(value.encode())
+        elif kind is int:
+            out.append(b"%d" % value)
+        else:
+            out.append(_param(value))
+    return out
 
 
 def _param(value: Any) -> bytes | None:

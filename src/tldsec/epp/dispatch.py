@@ -117,6 +117,7 @@ _log = logging.getLogger(__name__)
 VERBS = frozenset(
     {"check", "create", "delete", "info", "login", "logout", "poll", "renew", "transfer", "update"}
 )
+VERB_TAGS = frozenset(q(EPP, v) for v in VERBS)  # built once, not per command
 ANONYMOUS = "-"
 
 COMMANDS: dict[tuple[str, str], Handler] = {
@@ -241,7 +242,7 @@ class Dispatcher:
             raise UnknownCommand(f"a client sends <hello> or <command>, not <{local(top)}>")
         parts = children(top)
         verb_element = parts[0] if parts else None
-        if verb_element is None or verb_element.tag not in {q(EPP, v) for v in VERBS}:
+        if verb_element is None or verb_element.tag not in VERB_TAGS:
             what = local(verb_element) if verb_element is not None else "nothing"
             raise UnknownCommand(f"<{what}> is not an EPP command")
         verb = local(verb_element)

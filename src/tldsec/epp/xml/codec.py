@@ -9,6 +9,7 @@ threads: each thread that uses a ``Codec`` gets its own.
 
 from __future__ import annotations
 
+import functools
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -171,6 +172,19 @@ class Codec:
         return serialize(root)
 
     def response(self, reply: Reply, cl_trid: str | None, sv_trid: str) -> bytes:
+        if (
+            reply.message is None
+            and reply.res_data is None
+            and reply.extension is None
+            and reply.msgq is None
+            and not reply.ds_values
+        ):
+            # A bare result (a DS change's 1000, most of what a registry answers): the
+            # bytes lxml would write, from a template (tests/epp/test_codec_response.py).
+            return _bare_response(reply.code, cl_trid, sv_trid)
+        return self._build_response(reply, cl_trid, sv_trid)
+
+    def _build_response(self, reply: Reply, cl_trid: str | None, sv_trid: str) -> bytes:
         root = etree.Element(q(EPP, "epp"), nsmap={None: EPP})  # type: ignore[dict-item]
         response = sub(root, EPP, "response")
         result = sub(response, EPP, "result", code=str(int(reply.code)))
@@ -194,6 +208,39 @@ class Codec:
             sub(tr_id, EPP, "clTRID", cl_trid)
         sub(tr_id, EPP, "svTRID", sv_trid)
         return serialize(root)
+
+
+@functools.cache
+def _bare_template(code: ResultCode, with_cl_trid: bool) -> tuple[bytes, bytes, bytes]:
+    """lxml's serialisation of a bare ``code`` response, cut where the clTRID and the
+    svTRID go: (before clTRID, between, after svTRID). Built once per code and form."""
+    root = etree.Element(q(EPP, "epp"), nsmap={None: EPP})  # type: ignore[dict-item]
+    response = sub(root, EPP, "response")
+    result = sub(response, EPP, "result", code=str(int(code)))
+    sub(result, EPP, "msg", code.text)
+    tr_id = sub(response, EPP, "trID")
+    cl = sub(tr_id, EPP, "clTRID", "") if with_cl_trid else None
+    sv = sub(tr_id, EPP, "svTRID", "")
+    # Marker elements where the texts go; cut out of the serialised bytes.
+    if cl is not None:
+        cl.append(etree.Element("cl-mark"))
+    sv.append(etree.Element("sv-mark"))
+    whole = serialize(root)
+    head, _, rest = whole.partition(b"<cl-mark/>") if cl is not None else (b"", b"", whole)
+    middle, _, tail = rest.partition(b"<sv-mark/>")
+    return head, middle, tail
+
+
+def _escape(text: str) -> bytes:
+    """Element text as lxml writes it (UTF-8; &, < and > escaped)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").encode()
+
+
+def _bare_response(code: ResultCode, cl_trid: str | None, sv_trid: str) -> bytes:
+    head, middle, tail = _bare_template(code, bool(cl_trid))
+    if cl_trid:
+        return b"".join((head, _escape(cl_trid), middle, _escape(sv_trid), tail))
+    return b"".join((middle, _escape(sv_trid), tail))
 
 
 def new_element(ns: str, name: str) -> Element:
