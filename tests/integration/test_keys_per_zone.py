@@ -17,8 +17,15 @@ from tldsec.hsm.memory import MemoryKeyStore
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.models import KeyEventRow, KeyRow, SignerMeta
 from tldsec.keys.planner import Action, Plan
-from tldsec.keys.service import KeyManager, signer_zone_ids, staggered_plans
+from tldsec.keys.service import (
+    KeyManager,
+    ZonePlanning,
+    signer_zone_ids,
+    stagger_hook,
+    staggered_plans,
+)
 from tldsec.keys.state import DsState, Role
+from tldsec.keys.timing import TimingParams
 from tldsec.policy import load_policy
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -138,10 +145,100 @@ def test_two_zones_ksk_rolls_on_one_day_are_staggered(engine: Engine) -> None:
     assert _ksk_publish(same["shop."])[0] == planned_due
 
 
-def test_at_the_dps_maximum_lifetime_the_rolls_fall_together(engine: Engine) -> None:
-    """DPS 6.4: 365 days is the most a KSK signs; a policy at it leaves no room to wait."""
-    example, shop = _managers(engine, [], ksk_days=365)
+def test_at_the_dps_maximum_lifetime_the_later_roll_comes_forward(engine: Engine) -> None:
+    """DPS 6.4: 365 days is the most a KSK signs, so a roll cannot wait; the later zone's
+    comes forward the stagger days instead (decision 68), every DS change of the two
+    zones stays 7 days from the other's through two whole rolls each, and no KSK signs
+    longer than the maximum. Both managers carry the stagger hook, as the cycle's do."""
+    policy = dataclasses.replace(load_policy(), backup_before_use=False)
+    clock = FakeClock(T0)
+    store = MemoryKeyStore()
+    timing = TimingParams.from_policy(policy)
+    zones = [ZonePlanning(o, policy, timing, 7) for o in ("example.", "shop.")]
+    example = KeyManager(engine, store, policy, clock, origin="example",
+                         stagger=stagger_hook(engine, zones, "example.", clock))  # fmt: skip
+    shop = KeyManager(engine, store, policy, clock, origin="shop", zone_id=2,
+                      stagger=stagger_hook(engine, zones, "shop.", clock))  # fmt: skip
     example.bootstrap("init example.")
     shop.bootstrap("zone add shop.")
-    plans = staggered_plans([(example, 7), (shop, 7)], T0 + DAY)
-    assert _ksk_publish(plans["shop."]) == _ksk_publish(shop.plan(T0 + DAY))
+    alone = shop.plan(T0 + DAY, alone=True)
+    due, names = _ksk_publish(shop.plan(T0 + DAY))
+    assert due is not None and _ksk_publish(alone)[0] == due + 7 * DAY
+    assert names[0] == "ksk-stagger"
+    step = next(s for s in shop.plan(T0 + DAY).steps
+                if s.action is Action.PUBLISH and s.role is Role.KSK)  # fmt: skip
+    assert step.waiting_for.description.startswith("KSK roll of shop. comes forward to ")
+    assert _ksk_publish(example.plan(T0 + DAY)) == _ksk_publish(example.plan(T0 + DAY, alone=True))
+
+    # Leap the clock from one due time to the next through two rolls of each zone; the
+    # parent confirms a DS change two days after it is asked.
+    parent = 2 * DAY
+    end = T0 + 800 * DAY
+    while clock.now() < end:
+        now = clock.now()
+        wakes: list[datetime] = [end]
+        for km in (example, shop):
+            km.run_due()
+            for k in km.key_records():
+                if k.role is not Role.KSK:
+                    continue
+                if k.ds_submitted and not k.ds_seen and not k.ds_withdrawal_requested:
+                    if now >= k.ds_submitted + parent:
+                        km.ds_seen(str(k.key_tag), "the parent serves it")
+                    else:
+                        wakes.append(k.ds_submitted + parent)
+                if k.ds_withdrawal_requested and not k.ds_withdrawn:
+                    if now >= k.ds_withdrawal_requested + parent:
+                        km.ds_gone(str(k.key_tag), "the parent removed it")
+                    else:
+                        wakes.append(k.ds_withdrawal_requested + parent)
+            wakes += [s.due for s in km.plan().steps if s.due is not None and s.due > now]
+        clock.set(max(min(wakes), now + timedelta(minutes=1)))
+
+    def changes(km: KeyManager) -> list[datetime]:
+        ksks = [k for k in km.key_records() if k.role is Role.KSK]
+        asked = [k.ds_submitted for k in ksks[1:]] + [k.ds_withdrawal_requested for k in ksks]
+        return sorted(t for t in asked if t is not None)
+
+    ours, theirs = changes(shop), changes(example)
+    assert len(ours) >= 4 and len(theirs) >= 4  # two rolls each: submissions, withdrawals
+    assert all(abs(a - b) >= 7 * DAY for a in ours for b in theirs)
+    for km in (example, shop):
+        for k in km.key_records():
+            if k.role is Role.KSK and k.active is not None and k.retired is not None:
+                assert k.retired - k.active <= timedelta(days=365)  # DPS 6.4
+
+
+def test_a_roll_a_person_asks_for_is_never_moved(engine: Engine) -> None:
+    """'keys rollover --ksk --zone X' in both zones the same day: both roll now, neither
+    staggered (decision 57), though they fall together."""
+    policy = dataclasses.replace(load_policy(), backup_before_use=False)
+    clock = FakeClock(T0)
+    store = MemoryKeyStore()
+    timing = TimingParams.from_policy(policy)
+    zones = [ZonePlanning(o, policy, timing, 7) for o in ("example.", "shop.")]
+    managers = [
+        KeyManager(
+            engine,
+            store,
+            policy,
+            clock,
+            origin=o,
+            zone_id=i,
+            stagger=stagger_hook(engine, zones, o, clock),
+        )
+        for i, o in ((1, "example."), (2, "shop."))
+    ]
+    for km in managers:
+        km.bootstrap("first keys")
+    clock.set(T0 + 30 * DAY)
+    for km in managers:
+        km.request_rollover(Role.KSK, "asked by a person")
+    submits = set()
+    for km in managers:
+        steps = km.plan().steps
+        assert not [c for s in steps for c in s.constraints if c.name == "ksk-stagger"]
+        submits |= {s.due for s in steps if s.action is Action.SUBMIT_DS}
+        new = max((k for k in km.key_records() if k.role is Role.KSK), key=lambda k: k.created)
+        assert new.published == T0 + 30 * DAY
+    assert len(submits) == 1  # the two DS go to the parent together, as asked

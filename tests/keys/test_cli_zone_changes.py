@@ -5,6 +5,7 @@ and only on it, its audit entries name that zone, and without ``--zone`` it exit
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -164,3 +165,25 @@ def test_publish_and_notify_name_their_zone(
     assert code == 2 and "name one with --zone" in err
     code, out, err = run(capsys, "notify", "run", "--zone", "shop", "--home", str(home))
     assert code == 0, err
+
+
+def test_simulate_shows_the_staggered_rolls_under_the_built_in_policy(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two zones whose KSKs were made the same day, at the DPS maximum lifetime: the
+    second zone's rolls come forward 7 days (decision 68); --zone shows its timeline."""
+    argv = ("keys", "simulate", "--home", str(home), "--days", "800", "--start", "2027-01-01")
+    code, out, err = run(capsys, *argv, "--json")
+    assert code == 0, err
+    zones = json.loads(out)["zones"]
+
+    def asked(events: list[dict[str, Any]]) -> list[datetime]:
+        wanted = ("ds.submitted", "ds.withdrawal-requested")
+        times = [e["time"] for e in events if e["event"] in wanted and e["role"] == "ksk"]
+        return [datetime.fromisoformat(t.replace("Z", "+00:00")) for t in times][1:]
+
+    example, shop = asked(zones["example."]), asked(zones["shop."])
+    assert len(example) >= 4 and len(shop) == len(example)
+    assert [(a - b).days for a, b in zip(example, shop, strict=True)] == [7] * len(shop)
+    code, out, _ = run(capsys, *argv, "--zone", "shop", "--json")
+    assert json.loads(out)["zones"] == {"shop.": zones["shop."]}

@@ -1,4 +1,5 @@
-"""keys/stagger.py: two zones' KSK rolls kept ksk_stagger_days apart (decisions 57, 62)."""
+"""keys/stagger.py: two zones' KSK rolls kept ksk_stagger_days apart (decisions 57, 62),
+delayed, or advanced where the maximum lifetime leaves no room to delay (decision 68)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ def roll(
     emergency: bool = False,
     latest_day: float | None = None,
     window: int = 7,
+    earliest_day: float | None = None,
 ) -> PlannedRoll:
     events: list[tuple[DsEvent, datetime]] = [(SUB, T0 + timedelta(days=day))]
     if withdrawal_after is not None:
         events.append((WD, T0 + timedelta(days=day + withdrawal_after)))
     latest = None if latest_day is None else T0 + timedelta(days=latest_day)
-    return PlannedRoll(origin, tuple(events), emergency, latest, window)
+    earliest = None if earliest_day is None else T0 + timedelta(days=earliest_day)
+    return PlannedRoll(origin, tuple(events), emergency, latest, window, earliest=earliest)
 
 
 def test_a_roll_within_the_window_waits_the_least_whole_days_with_the_reason() -> None:
@@ -58,13 +61,29 @@ def test_an_emergency_is_never_delayed_and_a_scheduled_roll_moves_around_it() ->
     assert out["example."].delay_days == 8  # 3 + 7 = 10 = 2 + 8
 
 
-def test_the_lifetime_forces_the_two_together_and_says_so() -> None:
+def test_a_roll_that_cannot_wait_comes_forward_the_least_whole_days() -> None:
     out = stagger([roll("example.", 4), roll("shop.", 5, latest_day=9)])
+    assert out["shop."].delay_days == -8  # 5 - 8 = -3, 7 days before example.'s day 4
+    assert not out["shop."].forced_together
+    assert out["shop."].reason == (
+        "KSK roll of shop. comes forward to 2027-02-26: it cannot wait past 2027-03-10 (the "
+        "maximum KSK lifetime, DPS 6.4) and example.'s DS goes to the parent on 2027-03-05"
+    )
+
+
+def test_the_same_day_at_the_maximum_lifetime_the_second_comes_forward_a_window() -> None:
+    out = stagger([roll("shop.", 4, latest_day=4), roll("example.", 4, latest_day=4)])
+    assert out["example."].delay_days == 0  # placed first (then by origin)
+    assert out["shop."].delay_days == -7
+
+
+def test_neither_later_nor_earlier_forces_the_two_together_and_says_so() -> None:
+    out = stagger([roll("example.", 4), roll("shop.", 5, latest_day=9, earliest_day=1)])
     assert out["shop."].delay_days == 0
     assert out["shop."].forced_together
     assert out["shop."].reason == (
         "KSK roll of shop. cannot wait past 2027-03-10 (the maximum KSK lifetime, DPS 6.4) "
-        "and falls together: example.'s DS goes to the parent on 2027-03-05"
+        "nor come earlier and falls together: example.'s DS goes to the parent on 2027-03-05"
     )
 
 
@@ -90,6 +109,7 @@ def rolls(draw: st.DrawFn) -> list[PlannedRoll]:
         day = draw(st.floats(min_value=0, max_value=60, allow_nan=False))
         wd = draw(st.one_of(st.none(), st.floats(min_value=1, max_value=45)))
         latest = draw(st.one_of(st.none(), st.floats(min_value=0, max_value=120)))
+        earliest = draw(st.one_of(st.none(), st.floats(min_value=0, max_value=60)))
         out.append(
             roll(
                 f"z{i}.",
@@ -98,6 +118,7 @@ def rolls(draw: st.DrawFn) -> list[PlannedRoll]:
                 emergency=draw(st.booleans()),
                 latest_day=None if latest is None else day + latest,
                 window=draw(st.sampled_from([0, 1, 7, 14])),
+                earliest_day=None if earliest is None else day - earliest,
             )
         )
     return out
@@ -112,16 +133,21 @@ def test_property_emergencies_never_delayed_and_scheduled_rolls_apart(
     by_origin = {r.origin: r for r in planned}
     for origin, s in out.items():
         r = by_origin[origin]
-        assert s.delay_days >= 0
         assert s.events == r.shifted(s.delay_days)
         if r.emergency:
             assert s.delay_days == 0
-        if r.latest is not None and s.delay_days:
+        if r.latest is not None and s.delay_days > 0:
             assert s.first <= r.latest  # never past the maximum lifetime
+        if s.delay_days < 0:
+            # advanced only where waiting would pass the maximum lifetime (decision 68)
+            assert r.latest is not None and not r.emergency
+            if r.earliest is not None:
+                assert s.first >= r.earliest  # never before its new KSK could be published
+            assert s.reason is not None
+            assert s.reason.startswith(f"KSK roll of {origin} comes forward")
         if s.forced_together:
             assert r.latest is not None and not r.emergency and s.delay_days == 0
-        if s.delay_days:
-            # the least whole days: one day less still clashes
+        if s.delay_days > 0:
             assert s.reason is not None and s.reason.startswith(f"KSK roll of {origin} waits")
     # No two rolls within a delayed zone's window, unless the lifetime forced it (or the
     # zone's window is 0, or both are emergencies, which never wait).
@@ -161,8 +187,20 @@ def test_property_the_delay_is_the_least_that_clears(planned: list[PlannedRoll])
                 or (by_origin[o.origin].first, o.origin) < (r.first, r.origin)
             )
         ]
-        for days in range(s.delay_days):
+        # The least whole days either way: one day less still clashes.
+        steps = range(s.delay_days) if s.delay_days > 0 else range(0, s.delay_days, -1)
+        for days in steps:
             moved = r.shifted(days)
             assert any(
                 abs(x - y) < window for _, x in moved for o in earlier for _, y in o.events
             ), (s, days)
+        if s.delay_days < 0:
+            # Advanced: no delay up to the maximum lifetime cleared (decision 68).
+            assert r.latest is not None
+            days = 1
+            while min(at for _, at in r.shifted(days)) <= r.latest:
+                moved = r.shifted(days)
+                assert any(
+                    abs(x - y) < window for _, x in moved for o in earlier for _, y in o.events
+                ), (s, days)
+                days += 1

@@ -42,9 +42,11 @@ from tldsec.keys.ds import DEFAULT_DIGEST_TYPES
 from tldsec.keys.models import META_ID
 from tldsec.keys.planner import Plan, Step
 from tldsec.keys.service import KeyManager, signer_zone_id, signer_zone_ids, staggered_plans
-from tldsec.keys.simulate import ParentModel, format_table, simulate
+from tldsec.keys.simulate import ParentModel, ds_events, format_table, simulate
+from tldsec.keys.stagger import DsEvent, against
 from tldsec.keys.state import KeyRecord, Role, Transition
 from tldsec.keys.timing import TimingParams
+from tldsec.keys.zonestagger import stagger_for
 from tldsec.policy import Algorithm, Policy, load_policy
 from tldsec.settings import CONFIG_NAME, ZoneSettings, home_from
 
@@ -320,6 +322,7 @@ def _manager(args: argparse.Namespace, *, keystore: bool = False) -> Iterator[Ke
             backup=automatic_backup(settings, store, clock) if store is not None else None,
             gates=gates_for(settings) if store is not None else None,
             zone_id=zone_id,
+            stagger=stagger_for(settings, engine, clock),  # its KSK rolls (decision 68)
         )
     finally:
         if store is not None:
@@ -693,20 +696,23 @@ def _simulate(args: argparse.Namespace) -> int:
     if (args.algorithm_rollover_at is None) != (args.to_algorithm is None):
         raise ConfigError("--algorithm-rollover-at and --to-algorithm go together")
     home = home_from(args.home)
-    runs: dict[str, tuple[Policy, TimingParams]] = {}
+    # origin -> (policy, timing, ksk_stagger_days, shown): every zone is simulated, in the
+    # home's order, each staggered against those before it (decision 68); --zone shows one.
+    runs: dict[str, tuple[Policy, TimingParams, int, bool]] = {}
     several = False
     if (home / CONFIG_NAME).exists():
         settings = settings_from_args(args)
         conf = load_key_settings(settings)
         several = len(settings.zones) > 1
-        for z in (narrowed.zone for narrowed in settings.selected_zones(args.zone)):
+        shown = {s.origin for s in settings.selected_zones(args.zone)}
+        for z in settings.zones.values():
             policy = settings.policies[z.policy_name]
-            runs[z.origin] = (policy, conf.timing(policy))
+            runs[z.origin] = (policy, conf.timing(policy), z.ksk_stagger_days, z.origin in shown)
     elif args.home:
         raise ConfigError(f"{home / CONFIG_NAME} does not exist")
     else:
         policy = load_policy()
-        runs["."] = (policy, KeySettings().timing(policy))
+        runs["."] = (policy, KeySettings().timing(policy), 0, True)
     if args.start:
         start = datetime.fromisoformat(args.start)
         start = start.replace(tzinfo=UTC) if start.tzinfo is None else start.astimezone(UTC)
@@ -715,22 +721,27 @@ def _simulate(args: argparse.Namespace) -> int:
         start = datetime(now.year, now.month, now.day, tzinfo=UTC)
     bodies: dict[str, Any] = {}
     texts: dict[str, str | None] = {}
-    for origin, (policy, timing) in runs.items():
+    before: list[tuple[str, Sequence[tuple[DsEvent, datetime]]]] = []
+    for origin, (policy, timing, days, show) in runs.items():
+        # The what-if options are the shown zones'; the others run their schedule.
         result = simulate(
             policy,
             timing,
             start,
             args.days,
             parent=ParentModel(registration_delay=timedelta(days=args.registration_days)),
-            emergency_zsk_at=args.emergency_zsk_at,
-            emergency_ksk_at=args.emergency_ksk_at,
-            algorithm_rollover_at=args.algorithm_rollover_at,
-            to_algorithm=args.to_algorithm,
-            go_insecure_at=args.go_insecure_at,
-            transfer_at=args.transfer_at,
+            emergency_zsk_at=args.emergency_zsk_at if show else None,
+            emergency_ksk_at=args.emergency_ksk_at if show else None,
+            algorithm_rollover_at=args.algorithm_rollover_at if show else None,
+            to_algorithm=args.to_algorithm if show else None,
+            go_insecure_at=args.go_insecure_at if show else None,
+            transfer_at=args.transfer_at if show else None,
+            ksk_stagger=against(origin, before, policy.ksk, timing, days) if before else None,
         )
-        bodies[origin] = [e.as_json() for e in result.events]
-        texts[origin] = format_table(result.events)
+        before.append((origin, ds_events(result)))
+        if show:
+            bodies[origin] = [e.as_json() for e in result.events]
+            texts[origin] = format_table(result.events)
     if args.json:
         # As before: one event per line for a one-zone home.
         body = {"zones": bodies} if several else next(iter(bodies.values()))

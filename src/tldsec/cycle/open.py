@@ -20,6 +20,7 @@ from tldsec.errors import ConfigError
 from tldsec.hsm.base import KeyStore
 from tldsec.keys.models import META_ID
 from tldsec.keys.service import Backup, KeyManager, signer_zone_ids
+from tldsec.keys.zonestagger import stagger_for
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.zone_rows import zone_id_of
 from tldsec.settings import Settings
@@ -122,6 +123,7 @@ def open_cycle(
             backup=automatic_backup(settings, store_ks, clock),
             gates=gates_for(settings),
             zone_id=signer_id,  # the zone's key steps only (decision 62)
+            stagger=stagger_for(settings, engine, clock),  # KSK rolls apart (decision 68)
         )
         # Every HSM, for the replica proof each cycle makes before its key steps.
         hsms = (

@@ -186,9 +186,13 @@ def plan(
 
 
 def _staggered(step: Step, wait: Constraint) -> Step:
-    """A scheduled KSK publication also waits for ``wait`` (never an emergency one)."""
+    """A scheduled KSK publication also waits for ``wait`` (never an emergency one); a
+    ``wait`` before its schedule advances it (decision 68): it replaces the schedule."""
     if step.role is not Role.KSK or step.action is not Action.PUBLISH or step.emergency:
         return step
+    if wait.until is not None and step.due is not None and wait.until < step.due:
+        kept = tuple(c for c in step.constraints if c.name != "schedule")
+        return dataclasses.replace(step, constraints=(wait, *kept))
     return dataclasses.replace(step, constraints=(*step.constraints, wait))
 
 
@@ -519,6 +523,15 @@ def _ksk_steps(
         steps.append(_ds_seen_gate(new))
     constraints: list[Constraint] = []
     if not emergency:
+        lead = max(kp.prepublish, ipubc + ipubp)
+        if current.rollover_requested is None and new.published + lead < end:
+            # Published ahead of its schedule: a staggered roll brought forward (decision
+            # 68); the switch follows the publication by the lead, not the lifetime.
+            end = new.published + lead
+            end_why = (
+                f"{new.name} was published ahead of {current.name}'s lifetime (a staggered "
+                f"KSK roll brought forward): the switch {human(lead)} after it"
+            )
         constraints.append(Constraint("lifetime", end_why, end))
         constraints.append(
             Constraint(

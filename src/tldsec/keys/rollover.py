@@ -17,7 +17,7 @@ from datetime import datetime
 
 from tldsec.errors import KeyManagementError, PolicyError
 from tldsec.keys import state
-from tldsec.keys.planner import Action, Gate, Step, plan
+from tldsec.keys.planner import Action, Constraint, Gate, Step, plan
 from tldsec.keys.state import KeyEvent, KeyRecord, KeyState, Role, Transition
 from tldsec.keys.timing import TimingParams
 from tldsec.policy import Policy
@@ -291,11 +291,14 @@ def run_due(
     factory: KeyFactory,
     gates: Sequence[Gate] = (),
     insecure_since: datetime | None = None,
+    ksk_stagger: Constraint | None = None,
 ) -> Outcome:
-    """Carry out every step due at ``now``, re-planning after each."""
+    """Carry out every step due at ``now``, re-planning after each; ``ksk_stagger``
+    moves a scheduled KSK publication as ``planner.plan`` says (decision 68)."""
     outcome = Outcome(tuple(keys))
     for _ in range(MAX_STEPS_PER_RUN):
-        due = plan(outcome.keys, policy, t, now, gates, insecure_since).due_steps(now)
+        steps = plan(outcome.keys, policy, t, now, gates, insecure_since, ksk_stagger)
+        due = steps.due_steps(now)
         if not due:
             return outcome
         outcome = outcome.then(

@@ -122,6 +122,7 @@ class KeyManager:
         backup: Backup | None = None,
         gates: Callable[[], Sequence[Gate]] | None = None,
         zone_id: int = META_ID,
+        stagger: Callable[[datetime], Constraint | None] | None = None,
     ) -> None:
         # The zone's row in signer_meta (the registry's zone id, decision 57); every
         # query below reads and writes that zone's rows only. Default: a one-zone home's.
@@ -138,6 +139,9 @@ class KeyManager:
         # Facts from outside the records that hold keys out of the zone (the replica
         # proof, cycle/replicas.py), read at each plan.
         self._outside_gates = gates or (lambda: ())
+        # The ksk-stagger wait of this zone at a time, from every zone's plans in the one
+        # signer database (``stagger_hook``, decision 68); None: this zone plans alone.
+        self._stagger = stagger
         # Since when the zone is going insecure, and since when it is unsigned (its last
         # step taken), as read under the zone's lock by _write.
         self._insecure: datetime | None = None
@@ -171,11 +175,20 @@ class KeyManager:
                 query = query.where(KeyEventRow.key_id == key.key_id)
             return [HistoryEntry(r.to_transition(), r.actor) for r in session.scalars(query)]
 
-    def plan(self, now: datetime | None = None, ksk_stagger: Constraint | None = None) -> Plan:
+    def plan(
+        self,
+        now: datetime | None = None,
+        ksk_stagger: Constraint | None = None,
+        *,
+        alone: bool = False,
+    ) -> Plan:
         """The steps ahead: what, when, and which constraint or gate each waits for;
         none once the zone was handed over to another operator and our role ended.
-        ``ksk_stagger``: the gate ``staggered_plans`` gives a delayed KSK roll."""
+        ``ksk_stagger``: the gate ``staggered_plans`` gives a moved KSK roll; without it
+        the manager's own ``stagger`` hook gives it, unless ``alone``."""
         at = now or self._clock.now()
+        if ksk_stagger is None and not alone and self._stagger is not None:
+            ksk_stagger = self._stagger(at)
         with self._read() as session:
             tr = transfer_service.load(session, self.zone_id) if self._check_meta(session) else None
         if tr is not None and tr.ended is not None and tr.ended <= at:
@@ -314,9 +327,11 @@ class KeyManager:
         made_first = transfer_service.TransferManager(self).run_due()
         factory = self._factory()
         gates = tuple(self._gates())
+        # Read before the write's lock: the other zones' plans (decision 68).
+        wait = self._stagger(self._clock.now()) if self._stagger is not None else None
         outcome = self._write(
             lambda keys, now: rollover.run_due(
-                keys, self.policy, self.timing, now, factory, gates, self._insecure
+                keys, self.policy, self.timing, now, factory, gates, self._insecure, wait
             )
         )
         made = made_first + list(outcome.transitions)
@@ -728,10 +743,22 @@ class KeyManager:
 
 
 def staggered_plans(managers: Sequence[tuple[KeyManager, int]], now: datetime) -> dict[str, Plan]:
-    """Each zone's plan at ``now``, a scheduled KSK roll delayed by ``keys/stagger.py``
+    """Each zone's plan at ``now``, a scheduled KSK roll moved by ``keys/stagger.py``
     where it would fall within its ``ksk_stagger_days`` (the int) of another zone's
-    (decision 57, "Staggered KSK rolls"); by origin, in the order given."""
-    plans = {km.origin: km.plan(now) for km, _ in managers}
+    (decision 57, "Staggered KSK rolls"; 68); by origin, in the order given."""
+    plans, waits = stagger_waits(managers, now)
+    for km, _ in managers:
+        if km.origin in waits:
+            plans[km.origin] = km.plan(now, ksk_stagger=waits[km.origin])
+    return plans
+
+
+def stagger_waits(
+    managers: Sequence[tuple[KeyManager, int]], now: datetime
+) -> tuple[dict[str, Plan], dict[str, Constraint]]:
+    """Each zone's plan alone at ``now``, and the ``ksk-stagger`` constraint of each
+    zone whose scheduled KSK roll the stagger moves."""
+    plans = {km.origin: km.plan(now, alone=True) for km, _ in managers}
     rolls: dict[str, stagger.PlannedRoll] = {}
     for km, days in managers:
         roll = stagger.planned_roll(
@@ -740,13 +767,60 @@ def staggered_plans(managers: Sequence[tuple[KeyManager, int]], now: datetime) -
         if roll is not None:
             rolls[km.origin] = roll
     decided = stagger.stagger(rolls.values())
+    waits: dict[str, Constraint] = {}
     for km, _ in managers:
         if km.origin not in decided:
             continue
         wait = stagger.wait_constraint(decided[km.origin], plans[km.origin])
         if wait is not None:
-            plans[km.origin] = km.plan(now, ksk_stagger=wait)
-    return plans
+            waits[km.origin] = wait
+    return plans, waits
+
+
+@dataclass(frozen=True, slots=True)
+class ZonePlanning:
+    """What a zone's plan is made of, for planning it beside the others: its origin,
+    policy, timing and ``ksk_stagger_days``."""
+
+    origin: str
+    policy: Policy
+    timing: TimingParams
+    stagger_days: int
+
+
+def stagger_hook(
+    engine: Engine, zones: Sequence[ZonePlanning], origin: str, clock: Clock
+) -> Callable[[datetime], Constraint | None] | None:
+    """The ``stagger`` of ``origin``'s KeyManager: at a time, its ``ksk-stagger`` wait
+    from every zone's plan, each read from the one signer database by a reading
+    manager (decision 68). None when no other zone is there to stagger against."""
+    if len(zones) < 2:
+        return None
+    origin = (origin if origin.endswith(".") else origin + ".").lower()
+
+    def wait(now: datetime) -> Constraint | None:
+        ids = signer_zone_ids(engine)
+        if origin not in ids:
+            return None
+        managers = [
+            (
+                KeyManager(
+                    engine,
+                    None,
+                    z.policy,
+                    clock,
+                    origin=z.origin,
+                    timing=z.timing,
+                    zone_id=ids[z.origin],
+                ),
+                z.stagger_days,
+            )
+            for z in zones
+            if z.origin in ids
+        ]
+        return stagger_waits(managers, now)[1].get(origin)
+
+    return wait
 
 
 def signer_zone_ids(engine: Engine) -> dict[str, int]:

@@ -17,16 +17,16 @@ import bisect
 import dataclasses
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tldsec.clock import FakeClock
 from tldsec.errors import KeyManagementError
-from tldsec.keys import algorithm_rollover, emergency, go_insecure, rollover, transfer
+from tldsec.keys import algorithm_rollover, emergency, go_insecure, rollover, stagger, transfer
 from tldsec.keys.plan import zone_view
-from tldsec.keys.planner import Gate, Plan, plan
+from tldsec.keys.planner import Constraint, Gate, Plan, plan
 from tldsec.keys.rollover import KeyFactory, Outcome
 from tldsec.keys.state import DsState, KeyEvent, KeyRecord, KeyState, Role
 from tldsec.keys.timing import TimingParams
@@ -136,6 +136,9 @@ class Simulation:
     transfer_at: datetime | None = None
     handover: transfer.Transfer | None = None
     keys: tuple[KeyRecord, ...] = ()
+    # The ksk-stagger wait of a plan (keys/stagger.py ``against``): this zone's scheduled
+    # KSK rolls kept away from other zones' DS changes (decision 68); None: alone.
+    ksk_stagger: Callable[[Plan, Sequence[KeyRecord]], Constraint | None] | None = None
     events: list[SimEvent] = field(default_factory=list)
     _parent_ds: frozenset[str] = frozenset()
     _parent_history: list[tuple[datetime, frozenset[str]]] = field(default_factory=list)
@@ -230,7 +233,11 @@ class Simulation:
         if tr is not None and tr.ended is not None:
             return Plan(now=now, steps=())  # handed over: nothing of ours is planned
         gates: tuple[Gate, ...] = (transfer.hold_gate(tr),) if tr is not None else ()
-        return plan(self.keys, self.policy, self.timing, now, gates, self.insecure_since)
+        planned = plan(self.keys, self.policy, self.timing, now, gates, self.insecure_since)
+        wait = self.ksk_stagger(planned, self.keys) if self.ksk_stagger is not None else None
+        if wait is None:
+            return planned
+        return plan(self.keys, self.policy, self.timing, now, gates, self.insecure_since, wait)
 
     def _transfer(self, now: datetime) -> None:
         """The operator transfer's steps due at ``now``: the import, the gaining
@@ -432,6 +439,7 @@ def simulate(
     rollover_factory: KeyFactory | None = None,
     go_insecure_at: float | None = None,
     transfer_at: float | None = None,
+    ksk_stagger: Callable[[Plan, Sequence[KeyRecord]], Constraint | None] | None = None,
 ) -> SimResult:
     """Run the schedule for ``days`` from ``start`` (emergencies at day offsets); under
     ``backup_before_use`` each new key is backed up ``backup_delay`` after it is made.
@@ -441,7 +449,8 @@ def simulate(
     withdrawn, then the zone published unsigned once no cache can hold one.
     ``transfer_at``: the day the operator imports a gaining operator's DNSKEYs (DPS 4.6,
     keys/transfer.py); its DS reaches the parent, the handover is made as soon as it is
-    allowed, our DS leaves, then every key of ours."""
+    allowed, our DS leaves, then every key of ours. ``ksk_stagger``: the zone's KSK rolls
+    staggered against other zones' (``stagger.against``, decision 68)."""
     if days <= 0:
         raise ValueError("simulate at least one day")
     algroll = None
@@ -471,8 +480,19 @@ def simulate(
         algorithm_rollover=algroll,
         go_insecure_at=None if go_insecure_at is None else start + timedelta(days=go_insecure_at),
         transfer_at=None if transfer_at is None else start + timedelta(days=transfer_at),
+        ksk_stagger=ksk_stagger,
     )
     return sim.run(start + timedelta(days=days))
+
+
+def ds_events(result: SimResult) -> tuple[tuple[stagger.DsEvent, datetime], ...]:
+    """A simulated zone's DS changes asked of the parent: what another zone's KSK rolls
+    are staggered against (decision 68)."""
+    kinds = {
+        str(KeyEvent.DS_SUBMITTED): stagger.DsEvent.SUBMISSION,
+        str(KeyEvent.DS_WITHDRAWAL_REQUESTED): stagger.DsEvent.WITHDRAWAL,
+    }
+    return tuple((kinds[e.event], e.time) for e in result.events if e.event in kinds)
 
 
 def policy_for_algorithm(policy: Policy, algorithm: int) -> Policy:

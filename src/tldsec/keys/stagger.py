@@ -3,10 +3,14 @@
 Each zone's planner plans alone; this module takes every zone's next planned KSK roll
 (the dates its DS goes to the parent and its old DS leaves it) and delays a scheduled
 roll whose DS submission or withdrawal falls within ``ksk_stagger_days`` of another
-zone's by the least whole days that clear it. An emergency roll (DPS 4.5.3) is never
-delayed; a scheduled roll is never delayed past its ``latest`` day (the DPS maximum
-KSK lifetime, DPS 6.4): when no delay up to it clears, it rolls as planned and the
-reason says with whom it falls together.
+zone's by the least whole days that clear it. An emergency roll (DPS 4.5.3) and a
+roll a person asked for are never moved; a scheduled roll is never delayed past its
+``latest`` day (the DPS maximum KSK lifetime, DPS 6.4): when no delay up to it clears,
+it is advanced by the least whole days that clear it (decision 68: an earlier roll is
+always within the DPS maximum; under the built-in policy, whose KSK lifetime is that
+maximum, this is what staggering does), never before its ``earliest`` day (its new
+KSK published now); when neither clears, it rolls as planned and the reason says with
+whom it falls together.
 
 Rolls are placed in order of their first DS event (then origin): emergencies and rolls
 already started (their new KSK published) first, as they are, then each scheduled roll
@@ -19,7 +23,7 @@ Pure: no clock, no database.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -54,7 +58,9 @@ class PlannedRoll:
     emergency: bool = False
     latest: datetime | None = None  # the latest first DS event the lifetime allows
     stagger_days: int = DEFAULT_STAGGER_DAYS
-    started: bool = False  # its new KSK is already published: it keeps its dates
+    # Its new KSK is already published, or a person asked for the roll: it keeps its dates.
+    started: bool = False
+    earliest: datetime | None = None  # the earliest first DS event (a new KSK published now)
 
     @property
     def movable(self) -> bool:
@@ -79,8 +85,8 @@ class Stagger:
     """What the check decided for one zone's roll."""
 
     origin: str
-    delay_days: int
-    events: tuple[tuple[DsEvent, datetime], ...]  # the roll's DS events after the delay
+    delay_days: int  # negative: advanced by that many days (decision 68)
+    events: tuple[tuple[DsEvent, datetime], ...]  # the roll's DS events after the move
     reason: str | None = None  # None: the roll keeps its day and nothing clashes
     forced_together: bool = field(default=False)  # the lifetime forbade clearing a clash
 
@@ -128,13 +134,41 @@ def _place(roll: PlannedRoll, placed: Sequence[Stagger]) -> Stagger:
                 f"{kind.says(other.origin, theirs)}"
             )
             return Stagger(roll.origin, days, moved, reason)
+    advanced = _advance(roll, placed, window)
+    if advanced is not None:
+        return advanced
     other, kind, theirs = first
     limit = f"{roll.latest:%Y-%m-%d}" if roll.latest is not None else "its maximum lifetime"
     reason = (
         f"KSK roll of {roll.origin} cannot wait past {limit} (the maximum KSK lifetime, "
-        f"DPS 6.4) and falls together: {kind.says(other.origin, theirs)}"
+        f"DPS 6.4) nor come earlier and falls together: {kind.says(other.origin, theirs)}"
     )
     return Stagger(roll.origin, 0, roll.events, reason, forced_together=True)
+
+
+def _advance(roll: PlannedRoll, placed: Sequence[Stagger], window: timedelta) -> Stagger | None:
+    """The roll brought forward by the least whole days that clear every placed roll's
+    DS events, not before its ``earliest`` day; None if none does (decision 68)."""
+    first_placed = min((at for s in placed for _, at in s.events), default=roll.first)
+    last_own = max(at for _, at in roll.events)
+    bound = max(0, (last_own - first_placed).days + roll.stagger_days + 1)
+    for days in range(1, bound + 1):
+        moved = roll.shifted(-days)
+        start = min(at for _, at in moved)
+        if roll.earliest is not None and start < roll.earliest:
+            return None
+        if _clash(moved, placed, window) is None:
+            blocker = _clash(roll.shifted(-(days - 1)), placed, window)
+            assert blocker is not None
+            other, kind, theirs = blocker
+            limit = f"{roll.latest:%Y-%m-%d}" if roll.latest is not None else "its lifetime"
+            reason = (
+                f"KSK roll of {roll.origin} comes forward to {start:%Y-%m-%d}: it cannot wait "
+                f"past {limit} (the maximum KSK lifetime, DPS 6.4) and "
+                f"{kind.says(other.origin, theirs)}"
+            )
+            return Stagger(roll.origin, -days, moved, reason)
+    return None
 
 
 def stagger(rolls: Iterable[PlannedRoll]) -> dict[str, Stagger]:
@@ -180,7 +214,10 @@ def planned_roll(
         longest = max(kp.lifetime, DPS.ksk.lifetime)  # DPS 6.4: "the maximum number of days"
         latest = current.active + longest - lead + ipubc
         events = ((DsEvent.SUBMISSION, submission), (DsEvent.WITHDRAWAL, withdrawal))
-        return PlannedRoll(origin, events, False, latest, stagger_days)
+        # A roll a person asked for ('keys rollover --ksk') keeps its dates (decision 57).
+        asked = current.rollover_requested is not None
+        return PlannedRoll(origin, events, False, latest, stagger_days, started=asked,
+                           earliest=plan.now + ipubc)  # fmt: skip
     timed: list[tuple[DsEvent, datetime]] = []
     for s in steps:
         if s.due is None:
@@ -206,8 +243,9 @@ def planned_roll(
 
 
 def wait_constraint(decided: Stagger, plan: Plan) -> Constraint | None:
-    """The visible gate a delayed roll's ``publish`` step waits for (decision 57): the
-    new KSK is published the same whole days later as its DS events."""
+    """The visible gate a moved roll's ``publish`` step waits for (decision 57): the new
+    KSK is published the same whole days later (or, advanced, earlier: decision 68) as
+    its DS events."""
     if decided.delay_days == 0 or decided.reason is None:
         return None
     publish = next(
@@ -219,3 +257,28 @@ def wait_constraint(decided: Stagger, plan: Plan) -> Constraint | None:
     return Constraint(
         "ksk-stagger", decided.reason, publish.due + timedelta(days=decided.delay_days)
     )
+
+
+def against(
+    origin: str,
+    others: Sequence[tuple[str, Sequence[tuple[DsEvent, datetime]]]],
+    kp: KeyPolicy,
+    t: timing.TimingParams,
+    stagger_days: int = DEFAULT_STAGGER_DAYS,
+) -> Callable[[Plan, Sequence[KeyRecord]], Constraint | None]:
+    """A plan's ``ksk-stagger`` wait for ``origin`` against other zones' DS events that
+    are already fixed (``keys simulate`` of several zones: each zone against those
+    simulated before it, in the home's order; decision 68)."""
+    fixed = [
+        PlannedRoll(other, tuple(events), stagger_days=stagger_days, started=True)
+        for other, events in others
+        if events and other != origin
+    ]
+
+    def wait(plan: Plan, keys: Sequence[KeyRecord]) -> Constraint | None:
+        roll = planned_roll(origin, plan, keys, kp, t, stagger_days)
+        if roll is None or not roll.movable or not fixed:
+            return None
+        return wait_constraint(stagger([roll, *fixed])[origin], plan)
+
+    return wait
