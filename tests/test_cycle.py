@@ -22,6 +22,7 @@ from tests.distribute.homes import (
     audit_events,
     ds_for,
     seeded_home_fixtures,
+    zone_home,
 )
 from tests.fixtures.faults import signer_forgets_ds_signatures
 from tldsec.cli.main import main
@@ -60,7 +61,7 @@ def test_the_first_cycle_distributes_a_verified_zone(cycle: Cycle, home: Path) -
     assert "dom0.example.\t86400\tIN\tDS\t10000 13 2" in zone and "\tNSEC3PARAM\t" in zone
     assert list(result.timings) == ["build", "reconcile", "keys", "sign", "verify", "distribute"]
     assert result.stats["delegations"] == 40 and result.stats["signatures_reused"] == 0
-    report = json.loads((home / "zones" / "last-report.json").read_text())
+    report = json.loads((zone_home(home).last_report).read_text())
     assert report["passed"] and report["serial"] == result.serial
     events = audit_events(home)
     for event in ("signer.run_completed", "zone.verified", "zone.published", "cycle.completed"):
@@ -191,7 +192,7 @@ def test_one_cycle_at_a_time(cycle: Cycle) -> None:
 def test_an_interrupted_cycle_is_redone(cycle: Cycle, home: Path) -> None:
     first = cycle.run()
     # Killed after the commit, before its state was written: the state lags the store.
-    state_file = home / "zones" / "cycle.json"
+    state_file = zone_home(home).cycle_state
     data = json.loads(state_file.read_text())
     data["serial"] = first.serial - 1  # type: ignore[operator]
     state_file.write_text(json.dumps(data))

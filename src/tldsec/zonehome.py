@@ -4,6 +4,7 @@ A home of several zones keeps each zone's cycle files under ``zones/NAME/`` (``N
 the origin without its dot)::
 
     zones/NAME/cycle.json, last-report.json, reports/, work/   the cycle's own
+    zones/NAME/replicas.json                                     its keys proven on each HSM
     zones/NAME/dist/                                             its distribution store
     zones/NAME/quarantine.json                                   what the builder withholds
 
@@ -12,8 +13,9 @@ into ``zones/NAME/`` by ``rename(2)`` within the one file system, so that every 
 keeps its inode and its mtime (which ``verify-state.json`` records: the gate does not
 re-verify in full and the cycle does not re-sign), under the store's ``.lock`` so that
 no cycle writes meanwhile. It is idempotent, and a move cut short is finished by the
-next call. It is called once the cycle and the store read these paths (piece 4 of 57);
-until then a one-zone home keeps the layout it has.
+next call. ``tldsec db upgrade`` calls it (``cli/db.py``); a cycle refuses to run on a
+home still in the old layout (``cycle/open.py``), since it would start a new zone there.
+A store named by ``[distribute] store_dir`` without ``{zone}`` stays where it is.
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ from tldsec.errors import ConfigError, DistributionError
 from tldsec.zonefiles import fsync_directory
 
 # What a one-zone home keeps directly in zones/, moved in this order (the store last).
-LEGACY = ("cycle.json", "last-report.json", "quarantine.json", "reports", "work", "dist")
+LEGACY = (
+    "cycle.json",
+    "last-report.json",
+    "quarantine.json",
+    "replicas.json",
+    "reports",
+    "work",
+    "dist",
+)
+STORE = "dist"  # the store, when it is the zone's (``[distribute] store_dir`` has {zone})
 STORE_LOCK = ".lock"  # distribute/store.py's writer lock, in the store directory
 
 
@@ -81,11 +92,14 @@ def _is_zone_dir(path: Path) -> bool:
     return path.is_dir() and any((path / entry).exists() for entry in LEGACY)
 
 
-def legacy_entries(zones_dir: Path, origin: str) -> list[str]:
-    """What a one-zone home still keeps directly in ``zones_dir``, to be moved."""
+def legacy_entries(zones_dir: Path, origin: str, *, with_store: bool = True) -> list[str]:
+    """What a one-zone home still keeps directly in ``zones_dir``, to be moved; without
+    ``with_store``, ``dist`` is not among them (a store the settings name stays)."""
     name = zone_dir_name(origin)
     found: list[str] = []
     for entry in LEGACY:
+        if entry == STORE and not with_store:
+            continue
         path = zones_dir / entry
         if not (path.exists() or path.is_symlink()):
             continue
@@ -95,11 +109,13 @@ def legacy_entries(zones_dir: Path, origin: str) -> list[str]:
     return found
 
 
-def move_into_zone_dir(zones_dir: Path, origin: str) -> list[str]:
+def move_into_zone_dir(zones_dir: Path, origin: str, *, store: Path | None = None) -> list[str]:
     """Move a one-zone home's ``zones/{cycle.json,...,dist}`` into ``zones/NAME/``; the
     names moved (none: already done). Refused while a cycle holds the store's lock, and
-    where ``zones/NAME`` is something else already."""
-    entries = legacy_entries(zones_dir, origin)
+    where ``zones/NAME`` is something else already. ``store``: a store the settings name
+    outside the zone (``store_dir`` without ``{zone}``): it is not moved, its lock is
+    the one held."""
+    entries = legacy_entries(zones_dir, origin, with_store=store is None)
     stage = zones_dir / f".moving-{zone_dir_name(origin)}"  # a move cut short left it
     if not entries and not stage.is_dir():
         return []
@@ -109,7 +125,7 @@ def move_into_zone_dir(zones_dir: Path, origin: str) -> list[str]:
             f"{target} exists and {', '.join(entries)} are still in {zones_dir}: move them "
             f"into {target} by hand (same file system: mv), then run the command again"
         )
-    lock_fd = _hold_store_lock(zones_dir / "dist")
+    lock_fd = _hold_store_lock(zones_dir / STORE if store is None else store)
     try:
         stage.mkdir(exist_ok=True)
         for entry in entries:  # the same file system: rename(2) keeps inodes and mtimes
@@ -127,6 +143,30 @@ def move_into_zone_dir(zones_dir: Path, origin: str) -> list[str]:
         if lock_fd is not None:
             os.close(lock_fd)
     return entries
+
+
+def move_store(old: Path, new: Path) -> bool:
+    """Move a store kept outside ``zones_dir`` (the default ``zones/dist`` of a home whose
+    ``[zone] zones_dir`` is another directory) to its new place ``new`` by ``rename(2)``,
+    under its lock; whether it moved (not where ``new`` exists or ``old`` does not)."""
+    if not old.is_dir() or new.exists() or new.is_symlink():
+        return False
+    lock_fd = _hold_store_lock(old)
+    try:
+        new.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.rename(old, new)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot move {old} to {new}: {exc.strerror}; move it by hand (same file "
+                "system: mv), then run the command again"
+            ) from exc
+        fsync_directory(new.parent)
+        fsync_directory(old.parent)
+    finally:
+        if lock_fd is not None:
+            os.close(lock_fd)
+    return True
 
 
 def _hold_store_lock(store: Path) -> int | None:

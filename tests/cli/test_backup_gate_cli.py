@@ -15,7 +15,7 @@ import dns.rdatatype
 import dns.zone
 from dns.dnssec import key_id
 
-from tests.distribute.homes import tldsec
+from tests.distribute.homes import tldsec, zone_home
 from tests.fixtures.dps_backup import back_up_keys, make_smk
 from tldsec.settings import CONFIG_NAME
 
@@ -40,7 +40,7 @@ def keys(home: Path) -> list[dict[str, object]]:
 
 def zone_tags(home: Path) -> tuple[set[int], set[int]]:
     """The distributed zone's DNSKEY tags and the tags of the keys that signed it."""
-    dist = home / "zones" / "dist"
+    dist = zone_home(home).dist
     serial = (dist / "current").read_text().strip()
     zone = dns.zone.from_file(str(dist / f"{serial}.zone"), origin="example.", relativize=False)
     published: set[int] = set()
@@ -78,7 +78,7 @@ def test_under_the_dps_policy_no_key_signs_before_its_checked_backup(tmp_path: P
     # No backup: the cycle neither publishes nor signs with them, and distributes nothing.
     failed = tldsec("cycle", "--home", str(home), "--pin-file", str(pin), check=False)
     assert failed.returncode != 0 and "no active ksk" in failed.stderr
-    assert not (home / "zones" / "dist" / "current").exists()
+    assert not (zone_home(home).dist / "current").exists()
     assert all(k["published"] is None and k["active"] is None for k in keys(home))
 
     # An SMK alone is no backup.

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.distribute.homes import ORIGIN, tldsec
+from tests.distribute.homes import ORIGIN, tldsec, zone_home
 from tldsec.clock import SystemClock
 from tldsec.distribute.config import load_distribute_settings
 from tldsec.service.supervisor import Service as Registry
@@ -74,7 +74,7 @@ def test_serve_proves_the_keys_on_every_hsm_once_active_and_daily(tmp_path: Path
         task = asyncio.create_task(registry.watch_replicas(86400))
         try:
             for _ in range(300):
-                if (home / "zones" / "replicas.json").exists():
+                if (zone_home(home).root / "replicas.json").exists():
                     break
                 await asyncio.sleep(0.1)
         finally:

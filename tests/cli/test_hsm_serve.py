@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.distribute.homes import ORIGIN, tldsec
+from tests.distribute.homes import ORIGIN, tldsec, zone_home
 from tests.distribute.nameservers import free_port
 from tests.fixtures.dps_backup import back_up_first_keys
 from tldsec.clock import SystemClock
@@ -186,7 +186,7 @@ def test_serve_starts_locked_and_the_officer_activates_and_deactivates_it(
     serving: Serve, officer: Officer
 ) -> None:
     home = str(serving.home)
-    first_serial = (serving.home / "zones/dist/current").read_text().strip()
+    first_serial = (zone_home(serving.home).dist / "current").read_text().strip()
 
     # locked: the last good zone is served, health is not 200, status says so
     code, health = serving.health()
@@ -277,9 +277,9 @@ def test_verify_asks_for_the_officers_pin_only_to_open_the_hsm(
 ) -> None:
     home = make_dps_home(tmp_path / "home", officer)
     tldsec("cycle", "--home", str(home), "--pin-file", str(officer.pin))
-    serial = (home / "zones/dist/current").read_text().strip()
-    args = ("verify", str(home / f"zones/dist/{serial}.zone"), "--home", str(home),
-            "--trust-anchor", str(home / "zones/work/trust-anchor.ds"))  # fmt: skip
+    serial = (zone_home(home).dist / "current").read_text().strip()
+    args = ("verify", str(zone_home(home).dist / f"{serial}.zone"), "--home", str(home),
+            "--trust-anchor", str(zone_home(home).work / "trust-anchor.ds"))  # fmt: skip
     locked = tldsec(*args, check=False)
     assert locked.returncode != 0 and "locked" in locked.stderr
     assert tldsec(*args, "--no-keystore").returncode == 0  # the checks without the HSM

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.distribute.homes import seeded_home
+from tests.distribute.homes import seeded_home, zone_home
 
 DOMAINS = 40
 LINE = re.compile(r"^(?P<label>.+): (?P<done>[\d,]+)/(?P<total>[\d,]+) \(\d+%\) [\d,]+/s, ")
@@ -62,7 +62,7 @@ def test_a_cycle_reports_build_signing_and_verify_and_its_json_stays_clean(home:
 
 
 def test_verify_reports_its_signature_check_and_json_to_stdout_stays_clean(home: Path) -> None:
-    dist = home / "zones" / "dist"
+    dist = zone_home(home).dist
     if not (dist / "current").exists():
         run("cycle", "--home", str(home))
     zone = dist / f"{(dist / 'current').read_text().strip()}.zone"

@@ -163,7 +163,7 @@ def test_a_zone_goes_insecure_in_order_and_never_validates_as_bogus(
         zone = cycle.store.zone_path(serial).read_text()
         assert not DNSSEC_TYPES.search(zone), zone[:2000]
         assert "\tDS\t" in zone  # the children's DS stay
-        report = json.loads((cycle.zones_dir / "reports" / f"{serial}.json").read_text())
+        report = json.loads((cycle.paths.reports / f"{serial}.json").read_text())
         assert report["meta"]["security"] == "insecure-by-design"
         check(cycle, INSECURE)
 

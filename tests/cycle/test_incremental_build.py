@@ -48,7 +48,7 @@ def test_a_cycle_after_registry_changes_builds_incrementally(
     second = cycle.run()
     assert second.outcome is Outcome.PUBLISHED and second.stats["incremental_build"] == 1
     assert second.stats["delegations"] == 30
-    unsigned = cycle.zones_dir / "work" / "unsigned.zone"
+    unsigned = cycle.paths.work / "unsigned.zone"
     assert second.serial is not None
     assert unsigned.read_bytes() == full_build(cycle, tmp_path / "full.zone", second.serial)
     zone = cycle.store.zone_path(second.serial).read_text()
@@ -58,7 +58,7 @@ def test_a_cycle_after_registry_changes_builds_incrementally(
 
 def test_an_edited_unsigned_file_is_rebuilt_in_full(cycle: Cycle, registry: Registry) -> None:
     cycle.run()
-    unsigned = cycle.zones_dir / "work" / "unsigned.zone"
+    unsigned = cycle.paths.work / "unsigned.zone"
     unsigned.write_text(unsigned.read_text().replace("dom2.example.", "dom2x.example."))
     registry.add_ds("dom3.example", ds_for(3))
     result = cycle.run()

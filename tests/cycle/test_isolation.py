@@ -355,7 +355,7 @@ def test_text_the_database_no_longer_holds_is_not_reused(cycle: Cycle, registry:
     never held and refuses the zone before signing (decision 42); the next cycle builds
     in full from the database and publishes, with no one deleting the build record."""
     cycle.run()
-    unsigned = cycle.zones_dir / "work" / "unsigned.zone"
+    unsigned = cycle.paths.work / "unsigned.zone"
     text = unsigned.read_text()
     good = "dom2.example. 86400 IN NS ns1.hoster.net.\n"
     assert good in text
@@ -444,7 +444,7 @@ def test_a_refused_zone_makes_the_next_build_read_its_names_again_then_in_full(
     refused one wrote again from the database (still incremental); a second refusal
     makes the next build full; a published zone clears the mark."""
     cycle.run()
-    unsigned = cycle.zones_dir / "work" / "unsigned.zone"
+    unsigned = cycle.paths.work / "unsigned.zone"
     registry.add_ds("dom3.example", ds_for(3))
     with signer_forgets_ds_signatures():
         assert cycle.run().outcome is Outcome.REFUSED

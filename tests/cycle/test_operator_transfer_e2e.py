@@ -233,7 +233,7 @@ def test_operator_transfer_end_to_end(our_home: Path, root: SignedRoot, tmp_path
             export = tm.export()
             our_zsks = [line for line in export.dnskey_lines if " DNSKEY 256 " in line]
             assert our_zsks
-            unsigned = cycle.zones_dir / "work" / "unsigned.zone"
+            unsigned = cycle.paths.work / "unsigned.zone"
             theirs_port = serve(gaining.sign(unsigned, our_zsks, root.now), "theirs")
             ours_port = serve(our_zone(), "ours")  # the copy with their keys
             # The handover waits for their DS at the parent, validated.

@@ -29,6 +29,7 @@ from tests.distribute.homes import (
     audit_events,
     ds_for,
     seeded_home_fixtures,
+    zone_home,
 )
 from tldsec.cli.main import main
 from tldsec.clock import SystemClock
@@ -59,7 +60,7 @@ def cycle(home: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
 
 def store_of(home: Path) -> ZoneStore:
     settings = load_settings(home)
-    return ZoneStore(settings.zones_dir / "dist", settings.origin)
+    return ZoneStore(settings.zone_dir / "dist", settings.origin)
 
 
 def flip_rrsig_byte(zone: Path, owner: str) -> str:
@@ -88,7 +89,7 @@ def test_a_flipped_byte_in_the_published_zone_is_never_copied_forward(
     assert record_path(published).exists()
     recorded = json.loads(record_path(published).read_text())
     assert recorded["sha256"] == digest_file(published).sha256
-    report = json.loads((home / "zones" / "last-report.json").read_text())
+    report = json.loads((zone_home(home).last_report).read_text())
     assert report["meta"]["sha256"] == recorded["sha256"]
 
     damaged = flip_rrsig_byte(published, "dom0.example.")
@@ -105,7 +106,7 @@ def test_a_flipped_byte_in_the_published_zone_is_never_copied_forward(
     assert damaged not in new_zone
     assert "dom0.example.\t86400\tIN\tRRSIG\tDS " in new_zone
     assert "zone.integrity_failed" in audit_events(home)
-    state = json.loads((home / "zones" / "cycle.json").read_text())
+    state = json.loads((zone_home(home).cycle_state).read_text())
     assert state["incident"]["kind"] == "integrity"
     assert "differ from the record" in state["incident"]["message"]
     # The next cycle patches the new, intact zone again.

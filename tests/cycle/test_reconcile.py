@@ -25,6 +25,7 @@ from tests.distribute.homes import (
     audit_events,
     ds_for,
     seeded_home_fixtures,
+    zone_home,
 )
 from tests.fixtures.registry import RegistryWorld
 from tests.zone.test_incremental import APEX, SETUP, _rounds, apply, build, world_on
@@ -74,27 +75,27 @@ def test_a_delegation_added_to_the_unsigned_work_file_is_never_published(
     home: Path, registry: Registry, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert cycle(home, capsys)[0] == 0
-    work = home / "zones" / "work" / "unsigned.zone"
+    work = zone_home(home).work / "unsigned.zone"
     insert_in_order(work, EVIL)
     registry.add_ds("dom1.example", ds_for(1))
 
     code, second = cycle(home, capsys)
     assert code == 0 and second["outcome"] == "published"
     assert second["stats"]["incremental_build"] == 0  # the edited file was not built on
-    zone = (home / "zones" / "dist" / f"{second['serial']}.zone").read_text()
+    zone = (zone_home(home).dist / f"{second['serial']}.zone").read_text()
     assert "evil.example." not in zone and "dom1.example.\t86400\tIN\tDS\t10001" in zone
-    state = json.loads((home / "zones" / "cycle.json").read_text())
+    state = json.loads((zone_home(home).cycle_state).read_text())
     assert state["incident"]["kind"] == "integrity"
     assert "edited outside the builder" in state["incident"]["message"]
     assert "zone.integrity_failed" in audit_events(home)
-    report = json.loads((home / "zones" / "last-report.json").read_text())
+    report = json.loads((zone_home(home).last_report).read_text())
     assert report["meta"]["reconciliation"].startswith("the whole zone: ")
 
     # The next cycle builds incrementally again, and reconciles the changed owners.
     registry.add_ds("dom2.example", ds_for(2))
     code, third = cycle(home, capsys)
     assert code == 0 and third["stats"]["incremental_build"] == 1
-    report = json.loads((home / "zones" / "last-report.json").read_text())
+    report = json.loads((zone_home(home).last_report).read_text())
     assert "changed owners" in report["meta"]["reconciliation"]
 
 
@@ -199,9 +200,9 @@ def test_a_zone_that_does_not_reconcile_is_refused_before_signing(
     refuses the zone before anything is signed; the next cycle builds in full."""
     code, first = cycle(home, capsys)
     assert code == 0
-    work = home / "zones" / "work" / "unsigned.zone"
+    work = zone_home(home).work / "unsigned.zone"
     insert_in_order(work, EVIL)
-    state_file = home / "zones" / "cycle.json"
+    state_file = zone_home(home).cycle_state
     state = json.loads(state_file.read_text())
     state["unsigned_sha256"] = hashlib.sha256(work.read_bytes()).hexdigest()
     state["reconciled_full_at"] -= 25 * 3600
@@ -222,5 +223,5 @@ def test_a_zone_that_does_not_reconcile_is_refused_before_signing(
     code, fixed = cycle(home, capsys)
     assert code == 0 and fixed["outcome"] == "published"
     assert fixed["stats"]["incremental_build"] == 0
-    zone = (home / "zones" / "dist" / f"{fixed['serial']}.zone").read_text()
+    zone = (zone_home(home).dist / f"{fixed['serial']}.zone").read_text()
     assert "evil.example." not in zone and "dom1.example.\t86400\tIN\tDS\t10001" in zone

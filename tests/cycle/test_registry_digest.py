@@ -147,7 +147,7 @@ def test_a_ds_inserted_with_sql_and_no_change_row_is_held_at_the_full_build(
     registry.add_ds("dom4.example", ds_for(4))
     assert cycle.run().outcome is Outcome.PUBLISHED
     assert EVIL_DS not in published(cycle)
-    (cycle.zones_dir / "work" / "unsigned.zone").unlink()  # the next build is full
+    (cycle.paths.work / "unsigned.zone").unlink()  # the next build is full
     registry.add_ds("dom6.example", ds_for(6))
     result = cycle.run()
     assert result.outcome is Outcome.PUBLISHED, result.error
@@ -165,7 +165,7 @@ def test_the_digest_table_edited_alone_is_refused_at_the_full_check(
     sql(registry, update(ZoneDigest).where(ZoneDigest.owner == "dom7.example.").values(d0=1))
     with registry.db.read() as s:
         assert zonedigest.table_sum(s) != Tally.of(zonedigest.registry_records(s))
-    (cycle.zones_dir / "work" / "unsigned.zone").unlink()
+    (cycle.paths.work / "unsigned.zone").unlink()
     registry.add_ds("dom6.example", ds_for(6))
     result = cycle.run()
     assert result.outcome is Outcome.REFUSED and result.stage == "reconcile", result

@@ -26,6 +26,7 @@ from tldsec.registry.ds_rules import DsData
 from tldsec.registry.hosts import create_host
 from tldsec.registry.passwords import fast_hasher
 from tldsec.settings import load_settings
+from tldsec.zonehome import ZoneHome
 
 ORIGIN = "example."
 REGISTRAR = "alpha"
@@ -63,6 +64,11 @@ def make_home(home: Path, *, keystore: str = "file", extra: str = "", zone: str 
             f.write("\n" + extra.strip() + "\n")
     tldsec("db", "upgrade", "--home", str(home))
     return home
+
+
+def zone_home(home: Path, origin: str = ORIGIN) -> ZoneHome:
+    """The zone's own directory in ``home`` (decision 57): its cycle files and store."""
+    return ZoneHome(home / "zones", origin)
 
 
 def ds_for(i: int) -> DsData:

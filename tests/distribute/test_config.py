@@ -24,7 +24,7 @@ def test_the_embedded_default_allows_loopback_without_tsig(tmp_path: Path) -> No
     (tmp_path / "tldsec.toml").write_text('[zone]\norigin = "example"\n')
     settings = load_distribute_settings(load_settings(tmp_path))
     assert settings.listen == "127.0.0.1:5300"
-    assert settings.store_dir == tmp_path / "zones/dist"
+    assert settings.store_for("example.") == tmp_path / "zones/example/dist"  # decision 57
     assert settings.secondaries == DEFAULT_SECONDARIES
     (loopback,) = settings.secondaries
     assert loopback.allows("127.0.0.1") and loopback.allows("::1")
@@ -163,12 +163,22 @@ def test_each_zone_has_its_own_store_by_zone_in_store_dir(tmp_path: Path) -> Non
     assert dist.store_for("shop.") == tmp_path / "zones/shop/dist"
 
     (tmp_path / "tldsec.toml").write_text("[zones.example]\n[zones.shop]\n", "utf-8")
-    dist = load_distribute_settings(load_settings(tmp_path))
-    with pytest.raises(ConfigError, match=r'store_dir = ".*zones/dist" is one directory for the '
-                       r"zones example\., shop\.: each zone needs its own store"):  # fmt: skip
-        dist.store_for("shop.")
+    home = load_settings(tmp_path)  # the default: each zone's own (decision 57)
+    assert load_distribute_settings(home).store_for("shop.") == tmp_path / "zones/shop/dist"
 
-    (tmp_path / "tldsec.toml").write_text('[zone]\norigin = "example"\n', "utf-8")
+    (tmp_path / "tldsec.toml").write_text(
+        '[zones.example]\n[zones.shop]\n[distribute]\nstore_dir = "zones/dist"\n', "utf-8"
+    )
+    home = load_settings(tmp_path)
+    # narrowed to one zone (a zone's cycle), the store is still checked against them all
+    shared = r'store_dir = ".*zones/dist" is one directory for the zones example\., shop\.: '
+    for dist in (load_distribute_settings(home), load_distribute_settings(home.for_zone("shop"))):
+        with pytest.raises(ConfigError, match=shared + "each zone needs its own store"):
+            dist.store_for("shop.")
+
+    (tmp_path / "tldsec.toml").write_text(
+        '[zone]\norigin = "example"\n[distribute]\nstore_dir = "zones/dist"\n', "utf-8"
+    )
     one = load_distribute_settings(load_settings(tmp_path))
     assert one.store_for("example.") == one.store_dir == tmp_path / "zones/dist"
 

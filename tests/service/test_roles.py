@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.distribute.homes import make_home
+from tests.distribute.homes import make_home, zone_home
 from tests.distribute.nameservers import free_port
 from tests.service.running import Serve, secondary_config
 from tldsec.distribute.push import client_context, offer_for, push_once
@@ -176,7 +176,7 @@ def test_a_split_signer_pushes_to_its_primary_and_listens_on_nothing(tmp_path: P
         assert report["roles"] == ["primary"] and report["push_listen"][1] == push_port
         signer = Signer(signer_home, tmp_path / "signer.log")
         primary.wait(lambda: primary.health()[1].get("serial") is not None, "the first push")
-        store = signer_home / "zones" / "dist"
+        store = zone_home(signer_home).dist
         published = int((store / "current").read_text())
         assert primary.axfr_serial() == published
         primary.wait(lambda: primary.health()[0] == 200, "the primary's /health 200")
@@ -261,7 +261,7 @@ sha256 = "{fingerprint(site_b.cert)}"
         a = Signer(home_a, tmp_path / "a.log")
         primary.wait(lambda: primary.health()[1].get("serial") is not None, "A's first push")
         serial_a = primary.axfr_serial()
-        assert serial_a == int((home_a / "zones" / "dist" / "current").read_text())
+        assert serial_a == int((zone_home(home_a).dist / "current").read_text())
 
         b = Signer(home_b, tmp_path / "b.log")
         b.wait(lambda: "tldsec_lease_token" in b.metrics(), "B's metrics file")
@@ -272,7 +272,7 @@ sha256 = "{fingerprint(site_b.cert)}"
         assert samples["tldsec_lease_held"] == [(EX, 0.0)]
         assert samples["tldsec_lease_holder_info"][0][0]["holder"] == "site-a"
         assert samples["tldsec_health_ok"] == [({}, 1.0)]  # a standby is not a fault
-        assert not (home_b / "zones" / "dist" / "current").exists()
+        assert not (zone_home(home_b).dist / "current").exists()
         assert primary.axfr_serial() == serial_a
 
         a.process.send_signal(signal.SIGSTOP)  # A freezes: no renewal from now on
@@ -280,8 +280,8 @@ sha256 = "{fingerprint(site_b.cert)}"
         assert b.metrics()["tldsec_lease_token"] == [(EX, 2.0)]
         primary.wait(lambda: primary.axfr_serial() > serial_a, "B's push")
         serial_b = primary.axfr_serial()
-        assert serial_b == int((home_b / "zones" / "dist" / "current").read_text())
-        fence = json.loads((primary_home / "zones" / "dist" / "push-fence.json").read_text())
+        assert serial_b == int((zone_home(home_b).dist / "current").read_text())
+        fence = json.loads((zone_home(primary_home).dist / "push-fence.json").read_text())
         assert fence == {"token": 2, "signer": "site-b", "serial": serial_b}
 
         a.process.send_signal(signal.SIGCONT)  # A wakes up past its deadline
@@ -293,7 +293,7 @@ sha256 = "{fingerprint(site_b.cert)}"
         assert primary.axfr_serial() == serial_b
 
         # The push A would send had it woken in the middle of one: refused by token.
-        store_a = ZoneStore(home_a / "zones" / "dist", "example.")
+        store_a = ZoneStore(zone_home(home_a).dist, "example.")
         target = PushPeer(
             "primary-1", primary_id.cert, fingerprint(primary_id.cert), ("127.0.0.1", push_port)
         )

@@ -21,7 +21,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-from tests.distribute.homes import make_home
+from tests.distribute.homes import make_home, zone_home
 from tests.distribute.nameservers import free_port
 from tests.service.running import KEY_NAME, KEY_SECRET, Serve
 from tests.service.test_roles import Signer, identities, primary_push, signer_push
@@ -121,7 +121,7 @@ def fake_secondary(current: Path) -> Iterator[FakeSecondary]:
 def test_the_primary_asks_the_secondaries_and_the_signer_asks_nobody(tmp_path: Path) -> None:
     signer_id, primary_id = identities(tmp_path / "certs")
     push_port = free_port()
-    primary_store = tmp_path / "primary" / "zones" / "dist"
+    primary_store = zone_home(tmp_path / "primary").dist
     with fake_secondary(primary_store / "current") as fake:
         signer_home = make_home(
             tmp_path / "signer",

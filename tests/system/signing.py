@@ -47,7 +47,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from tests.distribute.homes import make_home, tldsec
+from tests.distribute.homes import make_home, tldsec, zone_home
 from tests.distribute.nameservers import Daemon, NsdZone, free_port, start_nsd, start_unbound
 from tests.integration.signed_parent import SignedRoot
 from tests.service.running import KEY_NAME, KEY_SECRET, Serve
@@ -374,7 +374,7 @@ audit_watch_seconds = 0.5
         return served.pop() if len(served) == 1 else None
 
     def _fence(self, site: str) -> dict[str, object] | None:
-        path = self.primaries[site].home / "zones" / "dist" / "push-fence.json"
+        path = zone_home(self.primaries[site].home).dist / "push-fence.json"
         with contextlib.suppress(FileNotFoundError, ValueError):
             return dict(json.loads(path.read_text()))
         return None

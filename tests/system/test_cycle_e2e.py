@@ -28,7 +28,7 @@ import dns.rdatatype
 import dns.zone
 import pytest
 
-from tests.distribute.homes import PASSWORD, REGISTRAR, Registry, make_home
+from tests.distribute.homes import PASSWORD, REGISTRAR, Registry, make_home, zone_home
 from tests.distribute.nameservers import (
     Daemon,
     NsdZone,
@@ -277,7 +277,7 @@ def _root_zone(tld_dnskeys: list[str], directory: Path) -> tuple[Path, str]:
 def test_a_validating_resolver_trusts_the_secondary(running: Running, tmp_path: Path) -> None:
     r = running
     serial = r.nsd.serial("example.")
-    zone_file = r.home / "zones" / "dist" / f"{serial}.zone"
+    zone_file = zone_home(r.home).dist / f"{serial}.zone"
     zone = dns.zone.from_file(str(zone_file), "example.", relativize=False)
     dnskeys = [rd.to_text() for rd in zone.find_rdataset("example.", "DNSKEY") if rd.flags == 257]
     root_file, anchor = _root_zone(dnskeys, tmp_path)

@@ -19,7 +19,7 @@ import dns.name
 import pytest
 
 from tests.distribute.conftest import LoopThread
-from tests.distribute.homes import Registry, audit_events, ds_for, make_home, tldsec
+from tests.distribute.homes import Registry, audit_events, ds_for, make_home, tldsec, zone_home
 from tldsec.clock import SystemClock
 from tldsec.cycle import Outcome, open_cycle
 from tldsec.distribute.config import LOOPBACK, NotifySettings, Secondary
@@ -34,7 +34,7 @@ CYCLES = 30
 
 
 def store_of(home: Path) -> ZoneStore:
-    return ZoneStore(home / "zones" / "dist", "example.")
+    return ZoneStore(zone_home(home).dist, "example.")
 
 
 def assert_distributed_zone_is_verified(home: Path) -> int | None:
@@ -43,9 +43,9 @@ def assert_distributed_zone_is_verified(home: Path) -> int | None:
     serial = store.current()
     if serial is None:
         return None
-    report = json.loads((home / "zones" / "reports" / f"{serial}.json").read_text())
+    report = json.loads((zone_home(home).reports / f"{serial}.json").read_text())
     assert report["passed"] and report["serial"] == serial
-    anchor = home / "zones" / "work" / "trust-anchor.ds"
+    anchor = zone_home(home).work / "trust-anchor.ds"
     check = subprocess.run(
         ["ldns-verify-zone", "-k", str(anchor), str(store.zone_path(serial))],
         capture_output=True,

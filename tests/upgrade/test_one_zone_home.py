@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
+from tests.distribute.homes import zone_home
 from tests.fixtures.epp import RunningServer, TlsFiles
 from tests.fixtures.homes import ONE_ZONE, built_until, copy_home, manifest
 from tests.fixtures.registry import RegistryWorld
@@ -28,6 +30,7 @@ from tldsec.epp.server import ServerLimits
 from tldsec.registry.context import rules_from_settings
 from tldsec.registry.database import RegistryDatabase
 from tldsec.settings import load_settings
+from tldsec.zonefiles import load_state, save_state
 
 
 @pytest.fixture
@@ -53,8 +56,22 @@ def rows(path: Path, query: str) -> list[tuple[object, ...]]:
         db.close()
 
 
+OLD_STORE = Path("zones", "dist")  # 0.1.0's store, before each zone had its directory
+
+
 def serial(home: Path) -> int:
-    return int((home / "zones" / "dist" / "current").read_text().strip())
+    """The serial the upgraded home's store distributes (zones/example/dist)."""
+    return int((zone_home(home).dist / "current").read_text().strip())
+
+
+def files(directory: Path) -> dict[str, tuple[int, int, bytes]]:
+    """Every file below ``directory``: (inode, mtime_ns, bytes), by relative path."""
+    out = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path.name != ".lock":
+            st = path.stat()
+            out[str(path.relative_to(directory))] = (st.st_ino, st.st_mtime_ns, path.read_bytes())
+    return out
 
 
 def test_the_copy_names_no_directory_but_its_own(home: Path) -> None:
@@ -99,9 +116,7 @@ def test_the_publication_lease_becomes_its_one_zones_with_its_fencing_token(
     """Decision 65: the one row ``zone`` is renamed to the zone's origin, holder and
     token kept, so a primary that saw the token goes on refusing an older one."""
     registry = home / "registry.db"
-    assert rows(registry, "SELECT name, holder, token FROM publication_lease") == [
-        ("zone", "", 0)
-    ]
+    assert rows(registry, "SELECT name, holder, token FROM publication_lease") == [("zone", "", 0)]
     db = sqlite3.connect(registry)  # as a signer of 0.1.0 left it after a few takeovers
     try:
         db.execute("UPDATE publication_lease SET holder = 'site-b:/home', token = 7")
@@ -219,10 +234,13 @@ def test_db_upgrade_keeps_the_zone_serial_keys_and_log(
         finally:
             db.close()
 
-    before_serial, before_keys = serial(home), keys()
-    signed = (home / "zones" / "dist" / f"{before_serial}.zone").read_bytes()
+    before_serial = int((home / OLD_STORE / "current").read_text().strip())
+    before_keys = keys()
+    signed = (home / OLD_STORE / f"{before_serial}.zone").read_bytes()
     assert main(["db", "upgrade", "--home", str(home)]) == 0
+    assert "moved cycle.json, last-report.json, reports, work, dist" in capsys.readouterr().out
     assert main(["db", "upgrade", "--home", str(home)]) == 0  # again: nothing to do
+    assert "moved" not in capsys.readouterr().out
     db = sqlite3.connect(home / "audit.db")
     try:
         audit_revision = db.execute("SELECT version_num FROM alembic_version_audit").fetchone()
@@ -233,7 +251,36 @@ def test_db_upgrade_keeps_the_zone_serial_keys_and_log(
     assert main(["cycle", "--home", str(home)]) == 0
     assert "nothing changed and nothing is due" in capsys.readouterr().out
     assert (serial(home), keys()) == (before_serial, before_keys)
-    assert (home / "zones" / "dist" / f"{before_serial}.zone").read_bytes() == signed
+    assert (zone_home(home).dist / f"{before_serial}.zone").read_bytes() == signed
+
+
+def test_db_upgrade_moves_the_zones_files_into_its_directory_keeping_inodes_and_mtimes(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Decision 57's layout: zones/{cycle.json,...,dist} become zones/example/... by
+    rename, so the gate's record of the published file (its inode and mtime) still
+    describes it and the next cycle is "unchanged" with the same serial, not re-signed."""
+    zones = home / "zones"
+    old_serial = int((home / OLD_STORE / "current").read_text().strip())
+    published = home / OLD_STORE / f"{old_serial}.zone"
+    # The copy gave every file a new inode: record the copy as the gate would have.
+    state_path = home / OLD_STORE / "verify-state.json"
+    state = load_state(state_path)
+    assert state is not None
+    st = published.stat()
+    save_state(state_path, replace(state, inode=st.st_ino, mtime_ns=st.st_mtime_ns))
+    before = files(zones)
+    assert main(["db", "upgrade", "--home", str(home)]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in zones.iterdir()) == ["example"]
+    assert files(zone_home(home).root) == before  # same inodes, mtimes and bytes
+    moved = load_state(zone_home(home).dist / "verify-state.json")
+    assert moved is not None and moved.describes(zone_home(home).dist / f"{old_serial}.zone")
+    assert main(["cycle", "--home", str(home), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["outcome"] == "unchanged" and serial(home) == old_serial
+    assert set(files(zone_home(home).root)) >= set(before)
+    assert not (zones / "cycle.json").exists() and not (zones / "dist").exists()
 
 
 def test_registrars_log_in_over_epp_with_their_old_passwords(
@@ -265,3 +312,25 @@ def test_registrars_log_in_over_epp_with_their_old_passwords(
     finally:
         server.stop()
         db.dispose()
+
+
+def test_a_cycle_refuses_a_home_whose_files_are_still_in_zones(
+    upgraded: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A home at the newest schema but in the old layout (upgraded by a release before
+    decision 57's move): the cycle would start the zone afresh in zones/example/, so it
+    refuses, naming what is left and the command; db upgrade then moves them."""
+    home, zones = upgraded, upgraded / "zones"
+    for entry in sorted(zone_home(home).root.iterdir()):
+        entry.rename(zones / entry.name)
+    zone_home(home).root.rmdir()
+    before = files(zones)
+    assert main(["cycle", "--home", str(home)]) == 1
+    err = capsys.readouterr().err
+    assert "cycle.json, last-report.json, reports, work, dist still in" in err
+    assert "run 'tldsec db upgrade'" in err
+    assert files(zones) == before and not zone_home(home).root.exists()  # nothing written
+    assert main(["db", "upgrade", "--home", str(home)]) == 0
+    assert "already at the newest schema" in (out := capsys.readouterr().out) and "moved" in out
+    assert main(["cycle", "--home", str(home)]) == 0
+    assert "nothing changed and nothing is due" in capsys.readouterr().out

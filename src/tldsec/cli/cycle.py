@@ -6,7 +6,14 @@ import argparse
 import json
 from typing import Any
 
-from tldsec.cli.common import add_home_argument, ceremony_gate, operator_actor, settings_from_args
+from tldsec.cli.common import (
+    add_home_argument,
+    add_zone_argument,
+    ceremony_gate,
+    operator_actor,
+    settings_from_args,
+    zone_settings,
+)
 from tldsec.clock import SystemClock
 from tldsec.cycle import Cycle, open_cycle
 from tldsec.cycle.result import Outcome
@@ -32,6 +39,7 @@ def register(sub: Any) -> None:
         "is held for an operator; with --check, 4 when a cycle is needed, 0 when not.",
     )
     add_home_argument(p)
+    add_zone_argument(p)
     p.add_argument("--force", action="store_true", help="build and sign even if nothing changed")
     p.add_argument("--check", action="store_true", help="only say whether a cycle is needed")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -52,14 +60,10 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
     clock = SystemClock()
-    if args.check:
-        with open_cycle(settings, clock, keystore=False, audit=False) as cycle:
-            pending = cycle.pending()
-        reason = None if pending is None else pending.reason
-        print(json.dumps({"pending": reason}) if args.json else (reason or "nothing to do"))
-        return ExitCode.OK if reason is None else ExitCode.NEEDED  # for scripts and timers
+    if args.check:  # a report: every zone, or --zone's
+        return _check(settings_from_args(args), args.zone, clock, as_json=args.json)
+    settings = zone_settings(args)  # decision 57: one zone's cycle, --zone or the only one
     accept: str | None = args.accept_change
     operator = operator_actor()
     with open_cycle(
@@ -70,6 +74,27 @@ def run(args: argparse.Namespace) -> int:
         result = cycle.run(force=args.force or accept is not None)
     print(json.dumps(result.as_json()) if args.json else result.summary(), flush=True)
     return _exit_code(result.outcome)
+
+
+def _check(home: Settings, zone: str | None, clock: SystemClock, *, as_json: bool) -> int:
+    """``cycle --check``, a report: every zone of the home (or ``--zone``'s); a one-zone
+    home prints as before, several one line (JSON: ``"zones"``) each. 4 when any zone
+    needs a cycle."""
+    reasons: dict[str, str | None] = {}
+    for settings in home.selected_zones(zone):
+        with open_cycle(settings, clock, keystore=False, audit=False) as cycle:
+            pending = cycle.pending()
+        reasons[settings.origin] = None if pending is None else pending.reason
+    if len(home.zones) == 1:
+        reason = next(iter(reasons.values()))
+        print(json.dumps({"pending": reason}) if as_json else (reason or "nothing to do"))
+    elif as_json:
+        print(json.dumps({"zones": {o: {"pending": r} for o, r in reasons.items()}}))
+    else:
+        for origin, reason in reasons.items():
+            print(f"{origin} {reason or 'nothing to do'}")
+    needed = any(r is not None for r in reasons.values())
+    return ExitCode.NEEDED if needed else ExitCode.OK  # for scripts and timers
 
 
 def _exit_code(outcome: Outcome) -> int:

@@ -25,6 +25,7 @@ from tldsec.db.roles import as_role, grant_read_write, is_postgresql, url_role
 from tldsec.errors import ConfigError
 from tldsec.registry.database import RegistryDatabase
 from tldsec.settings import Settings
+from tldsec.zonehome import move_into_zone_dir, move_store
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "db" / "migrations"
 
@@ -56,7 +57,32 @@ def add_owner_role_argument(parser: argparse.ArgumentParser) -> None:
 def _upgrade(args: argparse.Namespace) -> int:
     settings = settings_from_args(args, databases=() if args.create else ALL_DATABASES)
     upgrade_databases(settings, owner_role=args.owner_role, create=args.create, say=print)
+    move_zone_files(settings, say=print)
     return 0
+
+
+def move_zone_files(settings: Settings, *, say: Callable[[str], None]) -> list[str]:
+    """A home of one zone made before decision 57 keeps its cycle files and its store
+    directly in ``zones/``: move them into ``zones/NAME/`` by rename (same inodes and
+    mtimes, so the next cycle neither re-verifies in full nor re-signs), after the
+    schema upgrade; refused while a cycle holds the store's lock. A store that
+    ``[distribute] store_dir`` names without ``{zone}`` stays where it is."""
+    from tldsec.cycle.open import old_default_store, store_moves
+    from tldsec.distribute.config import home_origins, load_distribute_settings
+
+    if len(home_origins(settings)) != 1:
+        return []  # a home of several zones was made with the new layout
+    origin = settings.origin
+    store = load_distribute_settings(settings).store_for(origin)
+    moves = store_moves(settings, store)
+    moved = move_into_zone_dir(settings.zones_dir, origin, store=None if moves else store)
+    if moved:
+        say(f"zones: moved {', '.join(moved)} into {settings.zone_dir} (decision 57)")
+    old = old_default_store(settings)
+    if old is not None and old.parent != settings.zones_dir and move_store(old, store):
+        say(f"zones: moved the store {old} to {store} (decision 57)")
+        moved.append(str(old))
+    return moved
 
 
 def upgrade_databases(

@@ -160,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
         registry.upgrade(origin=settings.origin)
     finally:
         registry.dispose()
+    # The zone's own directory for its cycle files and store (decision 57's layout).
+    settings.zone_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     epp = settings.epp
     fingerprint = None
     if epp.tls_cert is not None and epp.tls_key is not None and not epp.tls_cert.exists():

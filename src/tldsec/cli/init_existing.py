@@ -25,7 +25,7 @@ from tldsec.audit.events import EventType
 from tldsec.audit.log import AuditLog
 from tldsec.ceremony.store import load_ceremony_settings
 from tldsec.cli.common import operator_actor, redacted, require_databases, settings_from_args
-from tldsec.cli.db import upgrade_databases
+from tldsec.cli.db import move_zone_files, upgrade_databases
 from tldsec.clock import Clock, SystemClock
 from tldsec.db.exists import create_database, database_exists
 from tldsec.epp.tlscert import make_self_signed
@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     )
     step(bool(changed), "databases at the newest schema" + (f" ({', '.join(changed)} migrated)"
                                                             if changed else ""))  # fmt: skip
+    step(*_zone_dir(settings))
     audit, made_key = _audit_log(settings, clock)
     try:
         where = audit_config(settings)
@@ -98,6 +99,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"summary: {len(done)} done, {len(present)} already done")
     _next_steps(settings, keys, created)
     return 0
+
+
+def _zone_dir(settings: Settings) -> tuple[bool, str]:
+    """The zone's own directory (decision 57): made, or the cycle files a home of the
+    layout before it keeps directly in ``zones/`` moved into it (as ``db upgrade``)."""
+    target = settings.zone_dir
+    moved = move_zone_files(settings, say=lambda line: print(f"          {line}"))
+    if not moved and target.is_dir():
+        return False, f"zone directory {target}"
+    target.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return True, f"zone directory {target}" + (f" ({', '.join(moved)} moved in)" if moved else "")
 
 
 def _check_keystore(settings: Settings) -> None:

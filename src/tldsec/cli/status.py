@@ -21,8 +21,8 @@ from tldsec.audit.status import audit_status
 from tldsec.ceremony.status import ceremony_status, status_lines
 from tldsec.cli.common import add_home_argument, settings_from_args
 from tldsec.clock import Clock, SystemClock, from_epoch
-from tldsec.cycle import LAST_REPORT, CycleState, open_cycle
-from tldsec.cycle.state import UNSIGNED_NAME
+from tldsec.cycle import CycleState, open_cycle
+from tldsec.cycle.state import UNSIGNED_NAME, zone_paths
 from tldsec.errors import ExitCode
 from tldsec.keys.planner import Action, Plan
 from tldsec.keys.transfer import Transfer, TransferStep
@@ -116,7 +116,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
         store_dir = cycle.store.directory
     timed = [s for s in plan.steps if s.due is not None]
     gates = [s for s in plan.steps if s.due is None]
-    report_path = settings.zones_dir / LAST_REPORT
+    report_path = zone_paths(settings).last_report
     verification: dict[str, Any] | None = None
     if report_path.exists():
         data = json.loads(report_path.read_text("utf-8"))
@@ -207,7 +207,7 @@ def _transfer(tr: Transfer | None, steps: list[TransferStep]) -> dict[str, Any] 
 
 def _quarantine(settings: Settings) -> tuple[Quarantined, ...]:
     """The registry objects the last build withheld (docs/registry.md, "Fault isolation")."""
-    info = BuildInfo.load(settings.zones_dir / "work" / UNSIGNED_NAME)
+    info = BuildInfo.load(zone_paths(settings).work / UNSIGNED_NAME)
     return () if info is None else info.quarantine
 
 

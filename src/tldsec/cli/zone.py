@@ -13,7 +13,7 @@ from typing import Any
 from tldsec.cli import zone_admin
 from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
 from tldsec.clock import SystemClock
-from tldsec.cycle.state import UNSIGNED_NAME
+from tldsec.cycle.state import UNSIGNED_NAME, zone_paths
 from tldsec.errors import ConfigError, CycleError
 from tldsec.progress import progress_lines
 from tldsec.registry.context import rules_from_settings
@@ -188,5 +188,5 @@ def _quarantine_release(args: argparse.Namespace) -> int:
 
 
 def _entries(settings: Settings) -> tuple[Quarantined, ...]:
-    info = BuildInfo.load(settings.zones_dir / "work" / UNSIGNED_NAME)
+    info = BuildInfo.load(zone_paths(settings).work / UNSIGNED_NAME)
     return () if info is None else info.quarantine

@@ -115,7 +115,9 @@ def build_console(
         rules = rules_from_settings(settings)
         origin = settings.origin
         digest_types = settings.policy.ds.digest_types
-        live = LiveSource(settings.zones_dir / "cycle.json", dist.store_dir, origin)
+        live = LiveSource(
+            ZoneHome(settings.zones_dir, origin).cycle_state, dist.store_for(origin), origin
+        )
     else:
         rules = next(iter(by_zone.values()))  # each change runs under its zone's
         origin = rules.origin

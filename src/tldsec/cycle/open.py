@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from tldsec.clock import Clock
 from tldsec.cycle.guard import GuardSettings
 from tldsec.cycle.run import Cycle
-from tldsec.distribute.config import load_distribute_settings
+from tldsec.distribute.config import home_origins, load_distribute_settings
 from tldsec.distribute.store import ZoneStore
 from tldsec.errors import ConfigError
 from tldsec.hsm.base import KeyStore
@@ -25,6 +25,9 @@ from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.zone_rows import zone_id_of
 from tldsec.settings import Settings
 from tldsec.verify.options import VerifyOptions
+from tldsec.zonehome import STORE, legacy_entries
+
+DEFAULT_STORE_DIR = "zones/{zone}/dist"  # [distribute] store_dir's default (decision 57)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +72,46 @@ def load_cycle_settings(settings: Settings) -> CycleSettings:
 
 
 def open_store(settings: Settings) -> ZoneStore:
+    """The distribution store of the settings' zone (``[distribute] store_dir``, its
+    ``{zone}`` the zone's directory: ``zones/example/dist``, decisions 57 and 63).
+    Refused in a home whose files are still in the layout before decision 57."""
     dist = load_distribute_settings(settings)
-    return ZoneStore(dist.store_dir, settings.origin, dist.keep)
+    store = dist.store_for(settings.origin)
+    refuse_old_layout(settings, store)
+    return ZoneStore(store, settings.origin, dist.keep)
+
+
+def store_moves(settings: Settings, store: Path) -> bool:
+    """Whether the zone's store is its ``zones/NAME/dist`` (so the old ``zones/dist``
+    moves there); a store named outside the zone stays where it is."""
+    return store == settings.zone_dir / STORE
+
+
+def old_default_store(settings: Settings) -> Path | None:
+    """The store where ``[distribute] store_dir``'s default put it before decision 57
+    (``zones/dist`` in the home), if the default is still used and it is there."""
+    if settings.config.distribute.store_dir != DEFAULT_STORE_DIR:
+        return None
+    old = settings.home / "zones" / STORE
+    return old if old.is_dir() and (old / "current").exists() else None
+
+
+def refuse_old_layout(settings: Settings, store: Path) -> None:
+    """A home of one zone that still keeps its cycle files directly in ``zones/`` (made
+    before decision 57) is moved by ``tldsec db upgrade``; a cycle run before it would
+    start the zone afresh in ``zones/NAME/`` and sign it anew."""
+    if len(home_origins(settings)) != 1:
+        return  # a home of several zones was made with the new layout
+    moves = store_moves(settings, store)
+    left = legacy_entries(settings.zones_dir, settings.origin, with_store=moves)
+    old_store = old_default_store(settings)
+    if old_store is not None and old_store.parent != settings.zones_dir and not store.exists():
+        left.append(str(old_store))
+    if left:
+        raise ConfigError(
+            f"{', '.join(left)} still in {settings.zones_dir}: run 'tldsec db upgrade' "
+            f"(it moves them into {settings.zone_dir}, decision 57)"
+        )
 
 
 @contextlib.contextmanager

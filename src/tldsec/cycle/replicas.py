@@ -3,8 +3,8 @@ the gate it puts on new keys, and its audit entries (``hsm/replicas.py`` proves)
 
 Run by every cycle before its key steps (so a key enters the DNSKEY RRset only once
 every HSM proved it), by ``tldsec hsm check``, and daily by ``tldsec serve``. The last
-report is ``ZONES/replicas.json``; ``tldsec status`` and the health endpoint show its
-incidents, and the key planner reads its proven keys (``replica_gate``).
+report is the zone's ``zones/NAME/replicas.json``; ``tldsec status`` and the health
+endpoint show its incidents, and the key planner reads its proven keys (``replica_gate``).
 """
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def expected_keys(records: Sequence[KeyRecord], now: datetime) -> list[ExpectedK
 
 
 def report_path(settings: Settings) -> Path:
-    return settings.zones_dir / REPORT_FILE
+    """The zone's last report, ``zones/NAME/replicas.json``: the keys proven are the
+    zone's (each zone's cycle proves its own keys, decision 57)."""
+    return settings.zone_dir / REPORT_FILE
 
 
 def load_report(settings: Settings) -> ReplicaReport | None:

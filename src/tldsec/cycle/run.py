@@ -73,11 +73,11 @@ from tldsec.cycle.guard import GuardSettings
 from tldsec.cycle.result import CycleResult, Outcome, RunLog
 from tldsec.cycle.safeguards import Safeguards, apex_of
 from tldsec.cycle.state import (
-    STATE_FILE,
     UNSIGNED_NAME,
     CycleState,
     Pending,
     write_atomic,
+    zone_paths,
 )
 from tldsec.cycle.trace import Included
 from tldsec.cycle.trace import record as record_trace
@@ -111,6 +111,7 @@ from tldsec.zone.buildinfo import BuildInfo, distrust, line_owner, trust
 from tldsec.zone.incremental import build_zone_file
 from tldsec.zone.quarantine import Quarantined, resolved
 from tldsec.zone.serial import allocate_serial
+from tldsec.zonehome import ZoneHome
 
 log = logging.getLogger("tldsec.cycle")
 
@@ -146,12 +147,13 @@ class Cycle(UnsignedMode, Safeguards):
     hsms: dict[str, KeyStore | KeyStoreError] | None = None
 
     @property
-    def zones_dir(self) -> Path:
-        return self.settings.zones_dir
+    def paths(self) -> ZoneHome:
+        """The zone's own directory, ``zones/NAME/`` (decision 57)."""
+        return zone_paths(self.settings)
 
     @property
     def state_path(self) -> Path:
-        return self.zones_dir / STATE_FILE
+        return self.paths.cycle_state
 
     def state(self) -> CycleState:
         return CycleState.load(self.state_path)
@@ -242,7 +244,7 @@ class Cycle(UnsignedMode, Safeguards):
         """When the oldest change the last build missed but the registry now shows was
         written: on PostgreSQL a transaction can commit after one holding a higher change
         id, so the build keeps the ids it did not see (``BuildInfo.unsettled``)."""
-        info = BuildInfo.load(self.zones_dir / "work" / UNSIGNED_NAME)
+        info = BuildInfo.load(self.paths.work / UNSIGNED_NAME)
         if info is None or not info.unsettled:
             return None
         with self.registry.read() as session:
@@ -253,7 +255,7 @@ class Cycle(UnsignedMode, Safeguards):
     def _quarantine_resolved(self) -> Quarantined | None:
         """A quarantined object the registry now lets go (fixed in the database even
         without a zone_change row), or None (zone/quarantine.py)."""
-        info = BuildInfo.load(self.zones_dir / "work" / UNSIGNED_NAME)
+        info = BuildInfo.load(self.paths.work / UNSIGNED_NAME)
         if info is None or not info.quarantine:
             return None
         with self.registry.read() as session:
@@ -325,7 +327,7 @@ class Cycle(UnsignedMode, Safeguards):
         return result
 
     def _stages(self, run: RunLog, reason: str, now: datetime) -> CycleResult:
-        origin, work = self.settings.origin, self.zones_dir / "work"
+        origin, work = self.settings.origin, self.paths.work
         if self.keys.transfer_end_due(now):
             # The operator transfer's last step: nothing to build or sign any more.
             run.enter("keys")
@@ -599,7 +601,7 @@ class Cycle(UnsignedMode, Safeguards):
         """A cycle failed on the unsigned file's content: the next build reads what this
         one wrote, and the owner of the line the signer named, again from the database;
         a second failure makes it a full build."""
-        path = self.zones_dir / "work" / UNSIGNED_NAME
+        path = self.paths.work / UNSIGNED_NAME
         names = []
         if isinstance(exc, ZoneSyntaxError) and exc.line and Path(exc.filename) == path:
             owner = line_owner(path, exc.line)

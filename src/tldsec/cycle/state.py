@@ -1,5 +1,6 @@
-"""What cycles leave for the next one and for ``tldsec status``: ``CycleState`` in
-``zones/cycle.json`` (written atomically), and ``Pending``, why a cycle must run."""
+"""What cycles leave for the next one and for ``tldsec status``: ``CycleState`` in the
+zone's ``zones/NAME/cycle.json`` (written atomically), and ``Pending``, why a cycle must
+run; ``zone_paths``, where a zone's cycle keeps its files (decision 57)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,21 @@ from pathlib import Path
 from typing import Any
 
 from tldsec.atomicfile import replacing
+from tldsec.settings import Settings
+from tldsec.zonehome import ZoneHome
 
 log = logging.getLogger("tldsec.cycle")
 
 STATE_FILE = "cycle.json"
 LAST_REPORT = "last-report.json"
 UNSIGNED_NAME = "unsigned.zone"  # the build's output in the cycle's work directory
+
+
+def zone_paths(settings: Settings) -> ZoneHome:
+    """The directory of the settings' zone, ``zones/NAME/`` (``settings.zone_dir``): its
+    cycle state, reports, work files and store. ``settings`` are narrowed to one zone
+    (``Settings.one_zone``); a home of several zones un-narrowed raises ``ConfigError``."""
+    return ZoneHome(settings.zones_dir, settings.origin)
 
 
 @dataclass(frozen=True, slots=True)

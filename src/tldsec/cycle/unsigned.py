@@ -59,7 +59,7 @@ class UnsignedMode(VerifyStage):
         zone as built, no DNSSEC record, verified as insecure by design."""
         origin, serial = self.settings.origin, run.serial
         assert serial is not None
-        unsigned_path = self.zones_dir / "work" / UNSIGNED_NAME
+        unsigned_path = self.paths.work / UNSIGNED_NAME
         written = write_unsigned_zone(
             unsigned_path,
             candidate,

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tldsec.cycle.result import CycleResult, Outcome, RunLog
-from tldsec.cycle.state import LAST_REPORT, CycleState, write_atomic
+from tldsec.cycle.state import CycleState, write_atomic
 from tldsec.distribute.store import ZoneStore, remove_candidate
 from tldsec.errors import ZoneError
 from tldsec.filedigest import Checked
@@ -28,6 +28,7 @@ from tldsec.settings import Settings
 from tldsec.verify.gate import GateResult, gate
 from tldsec.verify.insecure import InsecureByDesign
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
+from tldsec.zonehome import ZoneHome
 
 log = logging.getLogger("tldsec.cycle")
 
@@ -42,7 +43,7 @@ class VerifyStage:
     recorder: Any
 
     @property
-    def zones_dir(self) -> Path:
+    def paths(self) -> ZoneHome:
         raise NotImplementedError
 
     @property
@@ -119,7 +120,7 @@ class VerifyStage:
             "serial": run.serial,
             "failed_checks": list(failed),
             "candidate": str(kept),
-            "report": str(self.zones_dir / "reports" / f"{run.serial}.json"),
+            "report": str(self.paths.reports / f"{run.serial}.json"),
             "kept_serial": run.distributed,
         }
         state = self.state()
@@ -132,9 +133,9 @@ class VerifyStage:
         return result
 
     def _save_report(self, text: str, serial: int) -> None:
-        reports = self.zones_dir / "reports"
+        reports = self.paths.reports
         reports.mkdir(parents=True, exist_ok=True)
         write_atomic(reports / f"{serial}.json", text + "\n")
-        write_atomic(self.zones_dir / LAST_REPORT, text + "\n")
+        write_atomic(self.paths.last_report, text + "\n")
         for old in sorted(reports.glob("*.json"), key=lambda p: p.stat().st_mtime)[:-50]:
             old.unlink(missing_ok=True)

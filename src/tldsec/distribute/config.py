@@ -2,8 +2,9 @@
 
     [distribute]
     listen = "127.0.0.1:5300"        # the hidden primary (UDP and TCP)
-    store_dir = "zones/dist"         # signed zones by serial, IXFR differences
-                                     # ("zones/{zone}/dist": one store per zone)
+    store_dir = "zones/{zone}/dist"  # each zone's signed zones by serial, IXFR differences
+                                     # ({zone}: the origin without its dot; without
+                                     # {zone}, one directory, for a home of one zone)
     keep = 10                        # serials kept (zone files and differences)
     poll_seconds = 1                 # how often the primary looks for a new serial
     notify_timeout_seconds = 2       # wait for a NOTIFY answer (RFC 1996 3.6)
@@ -185,8 +186,18 @@ def parse_hostport(value: str, default_port: int = 53) -> tuple[str, int]:
 
 def load_distribute_settings(settings: Settings) -> DistributeSettings:
     """The ``[distribute]`` table of the settings (the embedded defaults without one);
-    the secondaries' ``zones`` are checked against the home's zones."""
-    return distribute_from_table(settings.config.distribute, settings.home, settings.zones)
+    the secondaries' ``zones`` are checked against the home's zones: every zone of its
+    file, also where the settings are narrowed to one (``Settings.for_zone``)."""
+    return distribute_from_table(settings.config.distribute, settings.home, home_origins(settings))
+
+
+def home_origins(settings: Settings) -> tuple[str, ...]:
+    """Every zone the home's file names (``[zone] origin`` or each ``[zones.NAME]``),
+    whichever zone ``settings`` are narrowed to."""
+    config = settings.config
+    if config.zone is not None:
+        return (_origin(config.zone.origin),)
+    return tuple(_origin(name) for name in config.zones) or tuple(settings.zones)
 
 
 def distribute_from_dict(

@@ -60,7 +60,7 @@ from tldsec.clock import Clock, from_epoch
 from tldsec.cycle import Cycle, load_cycle_settings, open_cycle
 from tldsec.cycle.run import handed_over_note
 from tldsec.cycle.schedule import CycleSlots, Scheduler
-from tldsec.cycle.state import STATE_FILE, CycleState
+from tldsec.cycle.state import CycleState
 from tldsec.distribute.config import DistributeSettings
 from tldsec.distribute.notify import Notifier, notify_targets
 from tldsec.distribute.push import Pusher
@@ -88,6 +88,7 @@ from tldsec.service.roles import ALL_ROLES, PRIMARY, REGISTRY, SIGNER
 from tldsec.service.trace import trace_tasks
 from tldsec.service.zones import ZoneCycles
 from tldsec.settings import Settings
+from tldsec.zonehome import ZoneHome
 
 log = logging.getLogger("tldsec.serve")
 DEFAULT_HEALTH = "127.0.0.1:8053"
@@ -564,9 +565,13 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
             with contextlib.suppress(OSError):
                 mtime = self._store(zone.origin).zone_path(serial).stat().st_mtime
                 published = datetime.fromtimestamp(mtime, tz=now.tzinfo)
-        # the zone's cycle state where its cycle keeps it (its checker's), else the
-        # home's zones/ (a primary apart from the signer: none there, nothing reported)
-        path = zone.checker.state_path if zone.checker else self.settings.zones_dir / STATE_FILE
+        # the zone's cycle state where its cycle keeps it (its checker's), else its
+        # zones/NAME/ (a primary apart from the signer: none there, nothing reported)
+        path = (
+            zone.checker.state_path
+            if zone.checker
+            else ZoneHome(self.settings.zones_dir, zone.origin).cycle_state
+        )
         state = CycleState.load(path)
         last = health["last_cycle"]
         return ZoneSnapshot(

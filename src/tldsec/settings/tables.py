@@ -270,7 +270,7 @@ class DistributeTable:
     """``[distribute]``: the hidden primary, its secondaries and TSIG keys."""
 
     listen: str = "127.0.0.1:5300"
-    store_dir: str = setting("zones/dist", nonempty=True)
+    store_dir: str = setting("zones/{zone}/dist", nonempty=True)  # each zone its own
     keep: int = setting(10, low=2)
     poll_seconds: float = setting(1.0, low=0.05)
     notify_timeout_seconds: float = setting(2.0, low=0.1)
