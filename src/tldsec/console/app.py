@@ -30,7 +30,7 @@ from tldsec.console.dsinput import COMPUTABLE_DIGESTS, DsInputError, parse_line
 from tldsec.console.live import LiveSource, traced_live
 from tldsec.console.queries import DomainPage, Reader, domain_detail, domains_of
 from tldsec.console.sessions import COOKIE, PRE_LOGIN_COOKIE, ConsoleSession, SessionStore
-from tldsec.console.zones import ZoneChoice, choose, visible_zones
+from tldsec.console.zones import list_zone, page_zones
 from tldsec.errors import NotAccredited, RegistryError
 from tldsec.registry.advisory import Advice, Advisor
 from tldsec.registry.audit import AuditRecorder
@@ -104,19 +104,12 @@ def build_app(console: Console) -> Starlette:
             with autocommit.connect() as conn:
                 yield conn
 
-    def zones_of(who: ConsoleSession) -> tuple[ZoneChoice, ...]:
-        if console.routes is None:
-            return ()
-        return visible_zones(console.routes, who.accreditations, console.clock.now())
-
     def page(request: Request, name: str, context: dict[str, Any], status: int = 200) -> Response:
-        who: ConsoleSession | None = context.get("who")
         if console.routes is None:
             context.setdefault("origin", console.origin.rstrip("."))
-        else:
-            # The title names the selected zone; the selector offers the session's zones.
-            context.setdefault("origin", (who.zone or "").rstrip(".") if who else "")
-            context.setdefault("zones", zones_of(who) if who else ())
+        else:  # the title names the selected zone; the selector offers the session's
+            zones = page_zones(console.routes, context.get("who"), console.clock.now())
+            context = {**zones, **context}
         response = templates.TemplateResponse(request, name, context, status_code=status)
         response.headers.update(SECURITY_HEADERS)
         return response
@@ -224,19 +217,16 @@ def build_app(console: Console) -> Starlette:
 
         zone_id: int | None = None
         if console.routes is not None:
-            choices = zones_of(who)
             asked = request.query_params.get("zone")
-            chosen = choose(choices, who.zone, asked[:254] if asked is not None else None)
-            if chosen is None and asked is not None:
-                return forbidden(
-                    f"registrar {who.client_id} is not accredited for {asked[:254]!r} "
-                    f"(its zones: {', '.join(c.origin for c in choices) or 'none'})"
-                )
+            now = console.clock.now()
+            chosen, refusal = list_zone(console.routes, who, asked and asked[:254], now)
+            if refusal is not None:
+                return forbidden(refusal)
             if chosen is None:  # accredited for no zone: nothing to list
                 listing = DomainPage((), 0, 1, 1)
                 context = {"who": who, "listing": listing, "q": "", "no_zones": True}
                 return page(request, "domains.html", context)
-            who.zone, zone_id = chosen.origin, chosen.zone_id
+            zone_id = chosen.zone_id
 
         def read() -> Any:
             with reading() as conn:

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from tldsec.console.sessions import ConsoleSession
 from tldsec.registry.routing import Accreditations, ZoneRoutes
 
 
@@ -67,3 +69,32 @@ def choose(
     if current is not None and current in by_origin:
         return by_origin[current]
     return choices[0] if choices else None
+
+
+def page_zones(routes: ZoneRoutes, who: ConsoleSession | None, now: datetime) -> dict[str, Any]:
+    """What every page's header shows: the selected zone (the title's TLD) and the
+    zones to select from."""
+    if who is None:
+        return {"origin": "", "zones": ()}
+    return {
+        "origin": (who.zone or "").rstrip("."),
+        "zones": visible_zones(routes, who.accreditations, now),
+    }
+
+
+def list_zone(
+    routes: ZoneRoutes, who: ConsoleSession, asked: str | None, now: datetime
+) -> tuple[ZoneChoice | None, str | None]:
+    """The zone whose domains the list shows, now ``who``'s selected one (None: its
+    registrar is accredited for none), or why the zone ``asked`` for is refused."""
+    choices = visible_zones(routes, who.accreditations, now)
+    chosen = choose(choices, who.zone, asked)
+    if chosen is None and asked is not None:
+        known = ", ".join(c.origin for c in choices) or "none"
+        return (
+            None,
+            f"registrar {who.client_id} is not accredited for {asked!r} (its zones: {known})",
+        )
+    if chosen is not None:
+        who.zone = chosen.origin
+    return chosen, None
