@@ -6,16 +6,20 @@ and audit entry; every refusal leaves the home as it was."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from tests.cli.test_ceremony import Room
+from tests.cli.test_ceremony import room as room  # the fixture
 from tldsec.audit.config import open_audit_log
 from tldsec.audit.query import EntryFilter, iter_entries
 from tldsec.cli.main import main
 from tldsec.clock import SystemClock
+from tldsec.cycle.state import CycleState
 from tldsec.keys.database import open_signer_db
 from tldsec.keys.service import signer_zone_ids
 from tldsec.registry.database import RegistryDatabase
@@ -173,3 +177,54 @@ def test_nested_zones_either_way() -> None:
     assert nested_with("co.example.", ["shop.", "example."]) == "example."
     assert nested_with("example", ["co.example."]) == "co.example."
     assert nested_with("example.", ["example.", "notexample."]) is None
+
+
+def test_under_the_dps_ceremonies_the_first_keys_need_one_for_that_zone(room: Room) -> None:
+    """[ceremony] required = "all" (DPS 4.2.2): zone add makes the first keys only under
+    a keys.generate ceremony that names the zone (SA + SO + WI); one for another zone,
+    or none, is refused and makes no key."""
+    toml = room.home / "tldsec.toml"
+    toml.write_text(
+        toml.read_text().replace(
+            '[zone]\norigin = "example."\n', "[zones.example]\n\n[zones.shop]\n\n[zones.market]\n"
+        )
+    )
+    # The edited tldsec.toml is approved first (DPS 4.2.2: signer.config), as any change.
+    err = room.refused("zone", "add", "shop")
+    assert "tldsec zone add shop. refused: config" in err
+    params = re.findall(r"--param (\w+=\w+)", err)
+    approval = room.ceremony("signer.config", ("ann", "cho"), *params)
+    room.ok("config", "approve", "--ceremony", approval)
+    err = room.refused("zone", "add", "shop")
+    assert "keys.generate runs only under a key ceremony" in err
+    other = room.ceremony("keys.generate", ("amy", "ben", "cy"), "zone=market.")
+    err = room.refused("zone", "add", "shop", "--ceremony", other)
+    assert "zone" in err and "market." in err
+    assert not json.loads(room.ok("keys", "list", "--zone", "shop", "--json"))["zones"]["shop."]
+    ceremony = room.ceremony("keys.generate", ("amy", "ben", "cy"), "zone=shop.")
+    out = room.ok("zone", "add", "shop", "--ceremony", ceremony)
+    assert "zone shop. added: zone 2" in out and f"ceremony {ceremony}: record written" in out
+    added = room.events("zone.added")
+    assert [e["details"]["ceremony"] for e in added] == [ceremony]  # type: ignore[index]
+    listed = json.loads(room.ok("keys", "list", "--zone", "shop", "--json"))["zones"]["shop."]
+    assert {k["role"] for k in listed} == {"ksk", "zsk"}
+
+
+def test_zone_list_shows_each_zones_last_cycle(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    as_zones(home, "shop")
+    assert main(["zone", "add", "shop", "--home", str(home)]) == 0
+    last = {"outcome": "failed", "started": "2026-12-07T10:00:00Z", "stage": "sign",
+            "error": "the HSM is locked", "distributed": 2026120701}  # fmt: skip
+    CycleState(serial=2026120701, last=last).save(home / "zones" / "shop" / "cycle.json")
+    capsys.readouterr()
+    code, out, _ = run(capsys, "zone", "list", "--home", str(home), "--json")
+    assert code == 0
+    zones = json.loads(out)["zones"]
+    assert zones["shop."]["health"]["outcome"] == "failed"
+    assert zones["shop."]["health"]["error"] == "the HSM is locked"
+    assert zones["example."]["health"] is None  # its cycle never ran
+    code, out, _ = run(capsys, "zone", "list", "--home", str(home))
+    assert code == 0
+    assert "  last cycle: failed at 2026-12-07T10:00:00Z: the HSM is locked" in out
