@@ -24,7 +24,7 @@ from tldsec.keys.database import open_signer_db
 from tldsec.keys.service import signer_zone_ids
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.models import Zone
-from tldsec.registry.zonerows import add_zone_row, nested_with
+from tldsec.registry.zonerows import add_zone_row
 from tldsec.settings import load_settings
 
 
@@ -171,12 +171,6 @@ def test_under_a_required_ceremony_no_key_is_made_without_one(
     assert code != 0 and "keys.generate runs only under a key ceremony" in err
     code, out, _ = run(capsys, "keys", "list", "--home", str(home), "--zone", "shop", "--json")
     assert json.loads(out)["zones"]["shop."] == []
-
-
-def test_nested_zones_either_way() -> None:
-    assert nested_with("co.example.", ["shop.", "example."]) == "example."
-    assert nested_with("example", ["co.example."]) == "co.example."
-    assert nested_with("example.", ["example.", "notexample."]) is None
 
 
 def test_under_the_dps_ceremonies_the_first_keys_need_one_for_that_zone(room: Room) -> None:
