@@ -129,10 +129,12 @@ def load(conninfo: str, zone: Path) -> dict[str, int]:
             for name, i in domains.items():
                 copy.write_row((i, name, 1, 1, "x", now, now + timedelta(days=365)))
         with cur.copy(
-            "COPY host (id, name, registrar_id, creator_id, parent_name, created_at) FROM STDIN"
+            "COPY host (id, name, registrar_id, creator_id, parent_name, zone_id, created_at)"
+            " FROM STDIN"
         ) as copy:
             for name, i in hosts.items():
-                copy.write_row((i, name, 1, 1, superordinate(name, ORIGIN), now))
+                parent = superordinate(name, ORIGIN)  # in zone 1 when under the origin
+                copy.write_row((i, name, 1, 1, parent, None if parent is None else 1, now))
         with cur.copy("COPY domain_ns (domain_id, host_id) FROM STDIN") as copy:
             for row in ns_rows:
                 copy.write_row(row)
@@ -203,6 +205,7 @@ def incremental(
             result = build_zone_file(
                 s,
                 path,
+                zone_id=1,
                 origin=ORIGIN,
                 apex=apex,
                 ttl=ttl,

@@ -278,7 +278,7 @@ def test_live_state_follows_the_cycle_and_the_distribution(console_world: Consol
 
     # The change trace (decision 51): serve saw every secondary answer a serial with it.
     at = cw.world.clock.now()
-    record(cw.world.db, 2024030101, Included(after=change - 1, upto=change), [("built", at)])
+    record(cw.world.db, 1, 2024030101, Included(after=change - 1, upto=change), [("built", at)])
     with cw.world.db.write() as s:
         s.add(SerialTrace(serial=2024030101, stage="live", node="", at=at))
     page = cw.client.get(f"/domains/{DOMAIN}").text

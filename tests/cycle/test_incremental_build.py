@@ -27,6 +27,7 @@ def full_build(cycle: Cycle, path: Path, serial: int) -> bytes:
         build_zone_file(
             s,
             path,
+            zone_id=cycle.zone_id,
             origin=cycle.settings.origin,
             apex=cycle.settings.apex,  # type: ignore[arg-type]
             ttl=cycle.settings.policy.ttl,

@@ -371,7 +371,7 @@ def test_text_the_database_no_longer_holds_is_not_reused(cycle: Cycle, registry:
     # tests/cycle/test_reconcile.py), and dom2 is not among the owners reconciled now.
     state = cycle.state()
     assert state.ledger is not None
-    whole = Tally.of(reconcile.file_records(unsigned, reconcile.Apex("example.")))
+    whole = Tally.of(reconcile.file_records(unsigned, reconcile.Apex("example.", 1)))
     forged = {**state.ledger, "zone": [whole.hex(), whole.count]}
     replace(state, unsigned_sha256=hashlib.sha256(data).hexdigest(), ledger=forged).save(
         cycle.state_path

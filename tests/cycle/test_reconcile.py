@@ -36,7 +36,7 @@ from tldsec.registry.models import ZoneChange
 from tldsec.zone.builder import canonical_key
 from tldsec.zone.buildinfo import BuildInfo, info_path
 
-SCOPE = reconcile.Apex("example.", frozenset(f"{h.rstrip('.')}." for h, _ in APEX.glue))
+SCOPE = reconcile.Apex("example.", 1, frozenset(f"{h.rstrip('.')}." for h, _ in APEX.glue))
 EVIL = "evil.example. 86400 IN NS ns1.evil.net.\n"
 
 

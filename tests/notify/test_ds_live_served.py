@@ -71,7 +71,7 @@ def test_the_ds_live_mail_says_served_by_every_secondary_once(
     t0 = world.clock.now()
     stages = [(st, t0 + timedelta(seconds=i)) for i, st in enumerate(
         ("built", "signed", "verified", "published"))]  # fmt: skip
-    record(world.db, 100, Included(after=0, upto=last), stages)
+    record(world.db, 1, 100, Included(after=0, upto=last), stages)
 
     engine = make_engine(f"sqlite:///{tmp_path / 'audit.db'}")
     upgrade(engine)

@@ -56,7 +56,7 @@ def test_a_one_zone_registry_becomes_zone_1_in_place(backend: str, tmp_path: Pat
             for statement in [*ROWS, *MORE]:
                 conn.execute(text(statement))
             session = Session(bind=conn)
-            zonedigest.rebuild(session)  # the ledger of the rows, as 0004 fills it
+            zonedigest.rebuild(session, zones=False)  # the ledger of the rows, as 0004 fills it
             session.flush()
         with world.db.engine.begin() as conn:
             digest = conn.execute(text(DIGEST)).all()
@@ -83,7 +83,7 @@ def test_a_one_zone_registry_becomes_zone_1_in_place(backend: str, tmp_path: Pat
                 (1, 2026010203)
             ]
             assert set(s.scalars(select(ZoneDigest.zone_id))) == {1}
-            assert zonedigest.differing(s) == ()
+            assert zonedigest.differing(s, zone=(1, "example.")) == ()
         with world.db.engine.begin() as conn:
             after = conn.execute(text(DIGEST)).all()
         assert after == digest  # the ledger kept, not rebuilt
@@ -147,3 +147,30 @@ def test_epps_hot_path_reads_no_zone_table(epp_any: RunningServer) -> None:
     with epp_any.world.db.read() as s:
         assert s.scalar(select(Domain.zone_id).where(Domain.name == "zoned.example")) == 1
         assert set(s.scalars(select(ZoneChange.zone_id))) == {1}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_host_written_without_its_zone_takes_its_domains(backend: str, tmp_path: Path) -> None:
+    """0010_host_zones: an in-zone host a writer left without ``zone_id`` (NULL since
+    0007) takes its superordinate domain's zone; a host outside every zone keeps none."""
+    with world_on(backend, tmp_path) as world:
+        with world.db.engine.begin() as conn:
+            command.downgrade(alembic_config("registry", conn), "0009_lease_per_zone")
+            for statement in [
+                *ROWS[:3],
+                "INSERT INTO zone (id, origin, added_at) VALUES"
+                " (1, 'example.', '2026-01-01 00:00:00+00'),"
+                " (2, 'shop.', '2026-01-01 00:00:00+00')",
+                "INSERT INTO domain (id, name, zone_id, registrar_id, creator_id, auth_hash,"
+                " created_at, expires_at) VALUES (3, 'b.shop', 2, 1, 1, 'x',"
+                " '2026-01-01 00:00:00+00', '2027-01-01 00:00:00+00')",
+                "INSERT INTO host (id, name, registrar_id, creator_id, parent_name, created_at)"
+                " VALUES (1, 'ns1.d1.example', 1, 1, 'd1.example', '2026-01-01 00:00:00+00'),"
+                " (2, 'ns1.b.shop', 1, 1, 'b.shop', '2026-01-01 00:00:00+00'),"
+                " (3, 'ns.other.test', 1, 1, NULL, '2026-01-01 00:00:00+00')",
+            ]:
+                conn.execute(text(statement))
+        world.db.upgrade()
+        with world.db.read() as s:
+            found = {n: z for n, z in s.execute(select(Host.name, Host.zone_id))}
+    assert found == {"ns1.d1.example": 1, "ns1.b.shop": 2, "ns.other.test": None}

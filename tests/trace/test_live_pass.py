@@ -61,7 +61,7 @@ def test_live_once_every_secondary_serves_the_serial(
     t0 = world.clock.now()
     stages = [(st, t0 + timedelta(seconds=i)) for i, st in enumerate(
         ("built", "signed", "verified", "published"))]  # fmt: skip
-    record(world.db, 100, Included(after=0, upto=change.id), stages)
+    record(world.db, 1, 100, Included(after=0, upto=change.id), stages)
 
     a, b = nsd_at(tmp_path / "a", 100), nsd_at(tmp_path / "b", 99)
     try:
@@ -108,7 +108,7 @@ def test_live_waits_for_the_secondaries_of_every_primary(
     world = registry_world_any
     t0 = world.clock.now()
     stages = [(st, t0) for st in ("built", "signed", "verified", "published")]
-    record(world.db, 100, Included(after=0, upto=0), stages)
+    record(world.db, 1, 100, Included(after=0, upto=0), stages)
     a, b = nsd_at(tmp_path / "a", 100), nsd_at(tmp_path / "b", 99)
     try:
         site_a = LiveTracker(
@@ -132,7 +132,7 @@ def test_live_waits_for_the_secondaries_of_every_primary(
         assert _live_serials(world) == {100}
 
         # Site B's primary is gone (no renewal): after NODE_TTL ns-b is not waited for.
-        record(world.db, 101, Included(after=0, upto=0), stages)
+        record(world.db, 1, 101, Included(after=0, upto=0), stages)
         a.stop()
         a = nsd_at(tmp_path / "a2", 101)
         site_a.nodes = (Node("ns-a", (("127.0.0.1", a.port),)),)

@@ -183,6 +183,7 @@ def build(
             return build_zone_file(
                 s,
                 path,
+                zone_id=1,
                 origin="example.",
                 apex=APEX,
                 ttl=TTL,
@@ -319,6 +320,7 @@ def test_falls_back_to_a_full_build_when_the_file_or_settings_changed(
         other = build_zone_file(
             s,
             path,
+            zone_id=1,
             origin="example.",
             apex=APEX,
             ttl=replace(TTL, ds=3600),
@@ -343,6 +345,7 @@ def test_too_many_changed_names_fall_back(registry_world: RegistryWorld, tmp_pat
         result = build_zone_file(
             s,
             path,
+            zone_id=1,
             origin="example.",
             apex=APEX,
             ttl=TTL,

@@ -28,6 +28,7 @@ def build(world: RegistryWorld, path: Path, serial: int, *, incremental: bool) -
         return build_zone_file(
             s,
             path,
+            zone_id=1,
             origin="example.",
             apex=APEX,
             ttl=TTL,

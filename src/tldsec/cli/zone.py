@@ -19,8 +19,8 @@ from tldsec.progress import progress_lines
 from tldsec.registry.context import rules_from_settings
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.names import normalize
-from tldsec.registry.zone_rows import zone_id_of
 from tldsec.registry.zonedigest import accept_rows
+from tldsec.registry.zonerows import zone_id_of
 from tldsec.settings import Settings
 from tldsec.zone.builder import build_from_registry, write_zone
 from tldsec.zone.buildinfo import BuildInfo
@@ -132,6 +132,8 @@ def _quarantine_release(args: argparse.Namespace) -> int:
     accepted: dict[str, str] = {}
     db = RegistryDatabase.from_url(settings.registry_db_url)
     try:
+        with db.read() as session:
+            zone_id = zone_id_of(session, settings.origin)
         if args.accept_rows:
             if LEDGER not in entry.rules:
                 raise CycleError(
@@ -141,17 +143,20 @@ def _quarantine_release(args: argparse.Namespace) -> int:
             with db.read() as session:
                 others = [r for r in entry.rules if r != LEDGER]
                 if others and not resolved(
-                    session, rules_from_settings(settings), [replace(entry, rules=tuple(others))]
+                    session,
+                    rules_from_settings(settings),
+                    [replace(entry, rules=tuple(others))],
+                    zone_id,
                 ):
                     raise CycleError(
                         f"{entry.kind} {entry.name} still breaks the registry's rules "
                         f"({', '.join(others)}): fix it in the registry first"
                     )
             with db.write() as session:
-                before, after = accept_rows(session, entry.name, clock.now())
+                before, after = accept_rows(session, entry.name, clock.now(), zone_id)
             accepted = {"digest_before": before.hex(), "digest_after": after.hex()}
         with db.read() as session:
-            fixed = resolved(session, rules_from_settings(settings), [entry])
+            fixed = resolved(session, rules_from_settings(settings), [entry], zone_id)
     finally:
         db.dispose()
     if not fixed:

@@ -116,10 +116,12 @@ class LedgerCheck:
         return "; ".join(parts) + f"; they differ at {names}"
 
 
-def deltas_since(session: Session, previous: Position) -> Tally:
-    """The sum of the deltas of the changes included since ``previous``."""
+def deltas_since(session: Session, previous: Position, zone_id: int) -> Tally:
+    """The sum of the deltas of the zone's changes included since ``previous`` (change
+    ids are the registry's, shared by its zones; each row names its zone)."""
     query = select(ZoneChange.digest_delta, ZoneChange.count_delta).where(
-        or_(ZoneChange.id > previous.change_id, ZoneChange.id.in_(list(previous.unsettled)))
+        or_(ZoneChange.id > previous.change_id, ZoneChange.id.in_(list(previous.unsettled))),
+        ZoneChange.zone_id == zone_id,
     )
     total = Tally()
     for delta, count in session.execute(query):
@@ -156,7 +158,7 @@ def check(
             previous.change_id,
         )
         previous, old_path = None, None
-    apex_only = Apex(scope.origin)
+    apex_only = Apex(scope.origin, scope.zone_id)
     left_out = sorted(scope.glue_owners | scope.withheld)
     in_file = Tally.of(owner_records(path, left_out, apex_only))
     registry_left_out = Tally()
@@ -166,20 +168,22 @@ def check(
     if old_path is None:
         if zone is None:
             zone = Tally.of(file_records(path, scope))
-        table = zonedigest.table_sum(session)
+        table = zonedigest.table_sum(session, scope.origin)
         running = (
-            table if previous is None else previous.registry.plus(deltas_since(session, previous))
+            table
+            if previous is None
+            else previous.registry.plus(deltas_since(session, previous, scope.zone_id))
         )
         whole = zone.plus(in_file)
         side = zone.plus(registry_left_out)
         result = LedgerCheck(Position(running, whole, *position), side, table)
         if result.equal:
             return result
-        named = zonedigest.differing(session)
+        named = zonedigest.differing(session, zone=(scope.zone_id, scope.origin))
         return LedgerCheck(result.position, side, table, named or _by_owner(session, path, scope))
     assert previous is not None
     owners = sorted({scope.origin, *(_absolute(n) for n in rewritten)}, key=canonical_key)
-    running = previous.registry.plus(deltas_since(session, previous))
+    running = previous.registry.plus(deltas_since(session, previous, scope.zone_id))
     if _outside(old_path, owners) != _outside(path, owners):
         problem = (
             f"the unsigned zone {path} differs from the previous one outside the "
@@ -208,18 +212,10 @@ def _by_owner(session: Session, path: Path, scope: Apex) -> tuple[str, ...]:
     """Every owner whose records in the file differ from the registry's digest (a whole
     pass: only when a full check failed and the rows agree with the digest)."""
     found = zonedigest.by_owner(file_records(path, scope))
-    ledger = {o: t for o, t in _all_stored(session).items() if not scope.excludes(o)}
+    stored = zonedigest.zone_stored(session, scope.origin)
+    ledger = {o: t for o, t in stored.items() if not scope.excludes(o)}
     names = set(found) | set(ledger)
     return tuple(sorted(o for o in names if found.get(o, Tally()) != ledger.get(o, Tally())))
-
-
-def _all_stored(session: Session) -> dict[str, Tally]:
-    table = zonedigest.DIGEST
-    columns = [table.c[c] for c in zonedigest.LIMB_COLUMNS]
-    return {
-        owner: Tally.from_limbs(count, limbs)
-        for owner, count, *limbs in session.execute(select(table.c.owner, table.c.count, *columns))
-    }
 
 
 def _outside(path: Path, owners: list[str]) -> str:

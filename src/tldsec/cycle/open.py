@@ -22,7 +22,7 @@ from tldsec.keys.models import META_ID
 from tldsec.keys.service import Backup, KeyManager, signer_zone_ids
 from tldsec.keys.zonestagger import stagger_for
 from tldsec.registry.database import RegistryDatabase
-from tldsec.registry.zone_rows import zone_id_of
+from tldsec.registry.zonerows import zone_id_of
 from tldsec.settings import Settings
 from tldsec.verify.options import VerifyOptions
 from tldsec.zonehome import STORE, legacy_entries

@@ -50,11 +50,13 @@ PROGRESS_LINES = 4096  # zone file lines between two progress calls
 
 @dataclass(frozen=True, slots=True)
 class Apex:
-    """What the registry does not decide, left out on both sides: the apex and its glue
+    """The zone compared (its origin and registry id: only its rows count, decision 65)
+    and what the registry does not decide, left out on both sides: the apex and its glue
     (from the settings), and the owners the builder withheld (``zone.quarantine``: their
     previously published records, or none, stand in for rows that break a rule)."""
 
     origin: str
+    zone_id: int
     glue_owners: frozenset[str] = field(default_factory=frozenset)
     withheld: frozenset[str] = field(default_factory=frozenset)
 
@@ -97,7 +99,7 @@ def registry_records(
 ) -> Iterator[Record]:
     """Every delegation record the registry says the zone holds (only ``owners``' when
     given: absolute lower-case names), apart from what ``apex`` leaves out."""
-    return zonedigest.registry_records(session, owners, apex.excludes)
+    return zonedigest.registry_records(session, owners, apex.excludes, zone_id=apex.zone_id)
 
 
 # --- the zone file ------------------------------------------------------------------------

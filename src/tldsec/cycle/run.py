@@ -179,9 +179,9 @@ class Cycle(UnsignedMode, Safeguards):
             return Pending(
                 "integrity", f"serial {distributed} has no digest record of its verified bytes"
             )
-        if state.held is not None and self._newest_change() == state.held.get("registry_change"):
+        if state.held is not None and self._unchanged_since(state.held.get("registry_change")):
             # The same zone would be held again: it waits for an operator's decision
-            # (``tldsec cycle --accept-change``) or a registry change.
+            # (``tldsec cycle --accept-change``) or a registry change of this zone.
             return None
         since = self._oldest_change_after(state.change_id)
         if since is not None:
@@ -229,16 +229,30 @@ class Cycle(UnsignedMode, Safeguards):
         return self.keys.signing_config(now)
 
     def _oldest_change_after(self, change_id: int) -> datetime | None:
-        """When the oldest zone_change row after ``change_id`` was written (None: none)."""
+        """When the zone's oldest zone_change row after ``change_id`` was written (None:
+        none). Change ids are the registry's; each row names its zone (decision 57)."""
         with self.registry.read() as session:
-            first = session.scalar(select(func.min(ZoneChange.id)).where(ZoneChange.id > change_id))
+            first = session.scalar(
+                select(func.min(ZoneChange.id)).where(
+                    ZoneChange.id > change_id, ZoneChange.zone_id == self.zone_id
+                )
+            )
             if first is None:
                 return None
             return session.scalar(select(ZoneChange.at).where(ZoneChange.id == first))
 
-    def _newest_change(self) -> int:
+    def _unchanged_since(self, change_id: object) -> bool:
+        """Whether the zone has no change after the held build's ``change_id`` (the
+        registry's newest id when it was built): another zone's changes do not count."""
+        if not isinstance(change_id, int):
+            return False
         with self.registry.read() as session:
-            return int(session.scalar(select(func.max(ZoneChange.id))) or 0)
+            newer = session.scalar(
+                select(ZoneChange.id)
+                .where(ZoneChange.id > change_id, ZoneChange.zone_id == self.zone_id)
+                .limit(1)
+            )
+        return newer is None
 
     def _late_change(self) -> datetime | None:
         """When the oldest change the last build missed but the registry now shows was
@@ -249,7 +263,9 @@ class Cycle(UnsignedMode, Safeguards):
             return None
         with self.registry.read() as session:
             return session.scalar(
-                select(func.min(ZoneChange.at)).where(ZoneChange.id.in_(list(info.unsettled)))
+                select(func.min(ZoneChange.at)).where(
+                    ZoneChange.id.in_(list(info.unsettled)), ZoneChange.zone_id == self.zone_id
+                )
             )
 
     def _quarantine_resolved(self) -> Quarantined | None:
@@ -259,7 +275,9 @@ class Cycle(UnsignedMode, Safeguards):
         if info is None or not info.quarantine:
             return None
         with self.registry.read() as session:
-            found = resolved(session, rules_from_settings(self.settings), info.quarantine)
+            found = resolved(
+                session, rules_from_settings(self.settings), info.quarantine, self.zone_id
+            )
         return found[0] if found else None
 
     # --- one cycle --------------------------------------------------------------------------
@@ -318,7 +336,7 @@ class Cycle(UnsignedMode, Safeguards):
                 self._record("hsm.failure", "component:cycle", stage=run.stage, error=str(exc))
         self._save(result)
         if run.serial is not None and run.marks:
-            record_trace(self.registry, run.serial, run.included, run.marks)
+            record_trace(self.registry, self.zone_id, run.serial, run.included, run.marks)
         if result.outcome is Outcome.PUBLISHED and on_published is not None:
             assert result.serial is not None
             on_published(result.serial)
@@ -355,6 +373,7 @@ class Cycle(UnsignedMode, Safeguards):
             built = build_zone_file(
                 session,
                 unsigned_path,
+                zone_id=self.zone_id,
                 origin=origin,
                 apex=apex_of(self.settings),
                 ttl=self.settings.policy.ttl,

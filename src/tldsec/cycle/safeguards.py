@@ -47,6 +47,7 @@ class Safeguards:
     """The safeguards of ``Cycle`` (which provides these attributes and methods)."""
 
     settings: Settings
+    zone_id: int  # the zone's registry id
     clock: Clock
     store: ZoneStore
     verify: VerifyOptions
@@ -120,6 +121,7 @@ class Safeguards:
         apex = apex_of(self.settings)
         scope = reconcile.Apex(
             self.settings.origin.lower(),
+            self.zone_id,
             frozenset(_absolute(host) for host, _ in apex.glue),
             frozenset(_absolute(name) for name in withheld),
         )
@@ -136,7 +138,9 @@ class Safeguards:
             full = True
         else:
             names = session.scalars(
-                select(ZoneChange.name).where(ZoneChange.id > state.change_id)
+                select(ZoneChange.name).where(
+                    ZoneChange.id > state.change_id, ZoneChange.zone_id == self.zone_id
+                )
             ).all()
             result = reconcile.owners(session, path, scope, names)
         if not result.equal:

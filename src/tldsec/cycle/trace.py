@@ -1,5 +1,7 @@
 """The cycle's part of a change's trace (decision 51): which traced changes a serial
 includes, and when the serial was built, signed, verified and published (or refused).
+Per zone (decision 65): a serial includes its zone's changes only, and its stages are
+that zone's ``serial_trace`` rows (two zones' serials may be equal).
 
 Written once per cycle, after its outcome, in one transaction: one ``INSERT ... SELECT``
 for the changes (a range of ``zone_change`` ids, so its cost follows the changes, not the
@@ -47,11 +49,13 @@ class Included:
 
 def record(
     registry: RegistryDatabase,
+    zone_id: int,
     serial: int,
     included: Included | None,
     stages: Sequence[tuple[str, datetime]],
 ) -> None:
-    """Write the serial's traced changes and its stage times (see the module's text)."""
+    """Write the zone's serial's traced changes and its stage times (see the module's
+    text); ``zone_id`` is the zone's registry id."""
     if not stages:
         return
     try:
@@ -85,13 +89,16 @@ def record(
                     insert(CHANGE_TRACE).from_select(
                         ["change_id", "serial"],
                         select(CHANGE.c.id, literal(serial)).where(
-                            wanted, CHANGE.c.sv_trid.is_not(None)
+                            wanted, CHANGE.c.zone_id == zone_id, CHANGE.c.sv_trid.is_not(None)
                         ),
                     )
                 )
             session.execute(
                 insert(SERIAL_TRACE),
-                [{"serial": serial, "stage": s, "node": "", "at": at} for s, at in stages],
+                [
+                    {"zone_id": zone_id, "serial": serial, "stage": s, "node": "", "at": at}
+                    for s, at in stages
+                ],
             )
     except SQLAlchemyError as exc:
         log.warning("the trace of serial %s was not written: %s", serial, exc)

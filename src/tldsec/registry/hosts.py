@@ -87,7 +87,7 @@ def create_host(
     if session.scalar(select(Host.id).where(Host.name == name)) is not None:
         raise ObjectExists(f"host {name!r} already exists")
     addresses = _unique([_glue(tx, a) for a in addresses])
-    parent = _check_placement(session, tx, name, addresses)
+    parent, zone_id = _check_placement(session, tx, name, addresses)
     host = Host(
         name=name,
         registrar_id=tx.actor.registrar_id,
@@ -95,7 +95,7 @@ def create_host(
         parent_name=parent,
         created_at=tx.now,
         # The zone the host is in-bailiwick of (decision 57): glue is written there only.
-        zone_id=tx.rules.zone_id if parent is not None else None,
+        zone_id=zone_id,
     )
     session.add(host)
     try:
@@ -147,7 +147,7 @@ def update_host(session: Session, tx: Tx, req: HostUpdate) -> None:
         new_name = check_host_name(req.new_name, tx.rules.origin)
         if new_name != name and session.scalar(select(Host.id).where(Host.name == new_name)):
             raise ObjectExists(f"host {new_name!r} already exists")
-    parent = _check_placement(session, tx, new_name, final)
+    parent, zone_id = _check_placement(session, tx, new_name, final)
     # The zone digest of the owners this changes, in this transaction (decision 42): its
     # glue, and on a rename the NS of every domain using it.
     watched = None
@@ -178,7 +178,7 @@ def update_host(session: Session, tx: Tx, req: HostUpdate) -> None:
             )
         )
     session.add_all(HostStatus(host_id=host.id, status=s) for s in sorted(add_status))
-    host.name, host.parent_name = new_name, parent
+    host.name, host.parent_name, host.zone_id = new_name, parent, zone_id
     host.updated_at, host.updater_id = tx.now, tx.actor.registrar_id
     detail: dict[str, object] = {
         "added": sorted(a.address for a in add),
@@ -239,15 +239,18 @@ def view(session: Session, host: Host) -> HostView:
 
 def _check_placement(
     session: Session, tx: Tx, name: str, addresses: Sequence[HostAddr]
-) -> str | None:
-    """The parent domain of an in-TLD host (which must exist and be the actor's)."""
+) -> tuple[str | None, int | None]:
+    """The parent domain of an in-TLD host (which must exist and be the actor's), and
+    its zone, which is the host's: the zone it is in-bailiwick of (decision 57; a
+    registry of one zone, or of none yet, writes its domains in zone 1). (None, None):
+    a host outside the TLD."""
     parent = superordinate(name, tx.rules.origin)
     if parent is None:
         if addresses:
             raise PolicyRefused(
                 f"host {name!r} is outside the TLD: the registry keeps no addresses for it"
             )
-        return None
+        return None, None
     if len(addresses) > MAX_ADDRESSES:
         raise LimitExceeded(f"a host has at most {MAX_ADDRESSES} addresses")
     if not addresses:
@@ -256,7 +259,7 @@ def _check_placement(
     if domain is None:
         raise ObjectNotFound(f"the superordinate domain {parent!r} of {name!r} does not exist")
     require_sponsor(tx, domain.registrar_id, f"the superordinate domain {parent!r}")
-    return parent
+    return parent, domain.zone_id
 
 
 def _statuses(session: Session, host_id: int) -> set[str]:

@@ -20,6 +20,13 @@ row: two transactions touching the same owner then commute without a lost update
 rows after its writes minus before them (``watch``), so a row a database owner edited
 outside the services stays a difference between the ledger and the rows, which the
 cycle refuses, however many services change that owner afterwards.
+
+Zones (decisions 57, 65): an owner is in one zone only (zones are not nested), so a
+zone's ledger is the rows whose owner is under its origin (``table_sum``). Glue is
+written only in a host's own zone (``host.zone_id``, the zone it is in-bailiwick of)
+and only for a delegation of that zone naming it (RFC 9471 in-domain glue): a host of
+zone Y that serves a domain of zone Z is out of bailiwick in Z, and is glue in Y only
+when a delegation of Y names it too.
 """
 
 from __future__ import annotations
@@ -169,15 +176,19 @@ def registry_records(
     session: Session,
     owners: Iterable[str] | None = None,
     excludes: Callable[[str], bool] | None = None,
+    *,
+    zone_id: int | None,
 ) -> Iterator[Record]:
-    """Every delegation record the registry says the zone holds (only ``owners``' when
-    given: absolute lower-case names), read from the registry's rows; an owner
-    ``excludes`` says yes to is left out."""
+    """Every delegation record the registry says the zone ``zone_id`` holds (only
+    ``owners``' when given: absolute lower-case names), read from the registry's rows;
+    an owner ``excludes`` says yes to is left out. ``zone_id`` None: every zone's (each
+    owner's records in its own zone: what a service's digest of its owners is)."""
     excluded = excludes or (lambda owner: False)
     if owners is None:
-        ns_rows: Iterable[tuple[Any, ...]] = _rows(session, _NS_QUERY, Domain.name, None)
-        ds_rows: Iterable[tuple[Any, ...]] = _rows(session, _DS_QUERY, Domain.name, None)
-        glue_rows: Iterable[tuple[Any, ...]] = _rows(session, _GLUE_QUERY, Host.name, None)
+        queries = _ZONE_QUERIES if zone_id is None else _zone_queries(zone_id)
+        ns_rows: Iterable[tuple[Any, ...]] = _rows(session, queries[0], Domain.name, None)
+        ds_rows: Iterable[tuple[Any, ...]] = _rows(session, queries[1], Domain.name, None)
+        glue_rows: Iterable[tuple[Any, ...]] = _rows(session, queries[2], Host.name, None)
     else:
         # A service's few owners: the three reads in one statement per 500 names.
         ns_rows, ds_rows, glue_rows = [], [], []
@@ -187,7 +198,9 @@ def registry_records(
         size = 20_000 if postgres else 500
         for start in range(0, len(names), size):
             chunk = {"names": names[start : start + size]}
-            for kind, *row in connection.execute(_OWNERS_QUERY[postgres], chunk):
+            for kind, *row, zone in connection.execute(_OWNERS_QUERY[postgres], chunk):
+                if zone_id is not None and zone != zone_id:
+                    continue  # another zone's owner: not in this zone's file
                 if kind == "n":
                     ns_rows.append((row[0], row[1]))
                 elif kind == "s":
@@ -210,6 +223,13 @@ def registry_records(
 
 
 _HELD = exists().where(DomainStatus.domain_id == Domain.id, DomainStatus.status.in_(HOLD))
+# A host is glue where a delegation of its own zone names it (RFC 9471 in-domain glue).
+_USED_IN_ITS_ZONE = (
+    exists()
+    .where(DomainNs.host_id == Host.id, DomainNs.domain_id == Domain.id)
+    .where(Domain.zone_id == Host.zone_id, ~_HELD)
+)
+# The reads before zones (0004_zone_digest's back-fill, on a schema without zone_id):
 _NS_QUERY = (
     select(Domain.name, Host.name)
     .join(DomainNs, DomainNs.domain_id == Domain.id)
@@ -227,6 +247,23 @@ _GLUE_QUERY = (
         exists().where(DomainNs.host_id == Host.id, DomainNs.domain_id == Domain.id).where(~_HELD)
     )
 )
+_ZONE_QUERIES = (
+    _NS_QUERY,
+    _DS_QUERY,
+    select(Host.name, HostAddress.version, HostAddress.address)
+    .join(HostAddress, HostAddress.host_id == Host.id)
+    .where(Host.parent_name.is_not(None), Host.zone_id.is_not(None), _USED_IN_ITS_ZONE),
+)
+
+
+def _zone_queries(zone_id: int) -> tuple[Any, ...]:
+    """The three whole-zone reads of one zone: its domains' NS and DS, its hosts' glue."""
+    ns, ds, glue = _ZONE_QUERIES
+    return (
+        ns.where(Domain.zone_id == zone_id),
+        ds.where(Domain.zone_id == zone_id),
+        glue.where(Host.zone_id == zone_id),
+    )
 
 
 def _names(column: Any, postgres: bool) -> Any:
@@ -240,10 +277,12 @@ def _names(column: Any, postgres: bool) -> Any:
 
 def _owners_query(postgres: bool) -> CompoundSelect[Any]:
     """The three reads for some owners (``names``) as one statement: rows of (kind,
-    owner, text, number, number, number), built once."""
+    owner, text, number, number, number, the owner's zone id), built once."""
     no_number = cast_(null(), Integer)
     return union_all(
-        select(literal("n"), Domain.name, Host.name, no_number, no_number, no_number)
+        select(
+            literal("n"), Domain.name, Host.name, no_number, no_number, no_number, Domain.zone_id
+        )
         .join(DomainNs, DomainNs.domain_id == Domain.id)
         .join(Host, Host.id == DomainNs.host_id)
         .where(~_HELD, _names(Domain.name, postgres)),
@@ -254,19 +293,22 @@ def _owners_query(postgres: bool) -> CompoundSelect[Any]:
             DsRecord.key_tag,
             DsRecord.algorithm,
             DsRecord.digest_type,
+            Domain.zone_id,
         )
         .join(DsRecord, DsRecord.domain_id == Domain.id)
         .where(_names(Domain.name, postgres)),
         select(
-            literal("g"), Host.name, HostAddress.address, HostAddress.version, no_number, no_number
+            literal("g"),
+            Host.name,
+            HostAddress.address,
+            HostAddress.version,
+            no_number,
+            no_number,
+            Host.zone_id,
         )
         .join(HostAddress, HostAddress.host_id == Host.id)
         .where(Host.parent_name.is_not(None), _names(Host.name, postgres))
-        .where(
-            exists()
-            .where(DomainNs.host_id == Host.id, DomainNs.domain_id == Domain.id)
-            .where(~_HELD)
-        ),
+        .where(_USED_IN_ITS_ZONE),
     )
 
 
@@ -314,7 +356,7 @@ def recomputed(session: Session, owners: Iterable[str]) -> dict[str, Tally]:
     """The digest of each of ``owners`` from the registry's rows (empty ones included)."""
     wanted = {_absolute(o) for o in owners}
     tallies = {o: Tally() for o in wanted}
-    tallies.update(by_owner(registry_records(session, wanted)))
+    tallies.update(by_owner(registry_records(session, wanted, zone_id=None)))
     return tallies
 
 
@@ -334,10 +376,13 @@ def stored(session: Session, owners: Iterable[str]) -> dict[str, Tally]:
     return found
 
 
-def table_sum(session: Session) -> Tally:
-    """The sum of the whole ledger: SQL SUM() of each limb, combined here."""
+def table_sum(session: Session, origin: str) -> Tally:
+    """The sum of the zone ``origin``'s ledger: SQL SUM() of each limb of its rows (the
+    owners under its origin), combined here."""
     row = session.execute(
-        select(func.sum(DIGEST.c.count), *(func.sum(DIGEST.c[c]) for c in LIMB_COLUMNS))
+        select(func.sum(DIGEST.c.count), *(func.sum(DIGEST.c[c]) for c in LIMB_COLUMNS)).where(
+            under(DIGEST.c.owner, origin)
+        )
     ).one()
     return Tally.from_limbs(row[0], row[1:])
 
@@ -429,10 +474,11 @@ def watch(session: Session, owners: Iterable[str]) -> Watch:
     return Watch(wanted, recomputed(session, wanted))
 
 
-def accept_rows(session: Session, name: str, at: datetime) -> tuple[Tally, Tally]:
+def accept_rows(session: Session, name: str, at: datetime, zone_id: int) -> tuple[Tally, Tally]:
     """An operator vouches for the registry's rows at ``name`` as they are (``tldsec zone
     quarantine release --accept-rows``): its digest becomes theirs, the difference a
-    ``zone_change`` row's delta like any change's. (the digest before, after)."""
+    ``zone_change`` row's delta of the zone ``zone_id`` like any change's. (the digest
+    before, after)."""
     owner = _absolute(name)
     before = stored(session, [owner])[owner]
     after = recomputed(session, [owner])[owner]
@@ -442,6 +488,7 @@ def accept_rows(session: Session, name: str, at: datetime) -> tuple[Tally, Tally
         ZoneChange(
             at=at,
             name=owner[:-1],
+            zone_id=zone_id,
             reason="digest-accept",
             digest_delta=None if delta.empty else delta.hex(),
             count_delta=None if delta.empty else delta.count,
@@ -450,11 +497,15 @@ def accept_rows(session: Session, name: str, at: datetime) -> tuple[Tally, Tally
     return before, after
 
 
-def rebuild(session: Session) -> Tally:
-    """Replace the whole ledger by the digests of the registry's rows (the migration's
-    back-fill, and a registry loaded in bulk); the sum."""
+def rebuild(session: Session, *, zones: bool = True) -> Tally:
+    """Replace the whole ledger, every zone's, by the digests of the registry's rows (a
+    registry loaded in bulk); the sum. ``zones`` False: the back-fill of 0004, on a
+    schema before zones (one zone; any delegation's glue)."""
     session.execute(delete(DIGEST))
-    tallies = by_owner(registry_records(session))
+    if zones:
+        tallies = by_owner(registry_records(session, zone_id=None))
+    else:
+        tallies = by_owner(_legacy_records(session))
     rows = [upsert_values(o, t) for o, t in sorted(tallies.items())]
     for start in range(0, len(rows), 5000):
         session.execute(insert(DIGEST), rows[start : start + 5000])
@@ -464,21 +515,49 @@ def rebuild(session: Session) -> Tally:
     return total
 
 
-def differing(session: Session, owners: Iterable[str] | None = None) -> tuple[str, ...]:
-    """The owners (of ``owners``, or all) whose ledger row differs from the digest of
-    the registry's rows: the second pass that names them."""
+def differing(
+    session: Session, owners: Iterable[str] | None = None, *, zone: tuple[int, str] | None = None
+) -> tuple[str, ...]:
+    """The owners (of ``owners``, or all of ``zone``: its id and origin) whose ledger row
+    differs from the digest of the registry's rows: the second pass that names them."""
     if owners is not None:
         wanted = {_absolute(o) for o in owners}
         rows, ledger = recomputed(session, wanted), stored(session, wanted)
     else:
-        rows = by_owner(registry_records(session))
-        ledger = {}
-        columns = [DIGEST.c[c] for c in LIMB_COLUMNS]
-        query = select(DIGEST.c.owner, DIGEST.c.count, *columns)
-        for owner, count, *limbs in session.execute(query):
-            ledger[owner] = Tally.from_limbs(count, limbs)
+        if zone is None:
+            raise ValueError("differing: name the owners or the zone")
+        rows = by_owner(registry_records(session, zone_id=zone[0]))
+        ledger = zone_stored(session, zone[1])
     names = set(rows) | set(ledger)
     return tuple(sorted(o for o in names if rows.get(o, Tally()) != ledger.get(o, Tally())))
+
+
+def zone_stored(session: Session, origin: str) -> dict[str, Tally]:
+    """Every ledger row of the zone ``origin`` (the owners under it), by owner."""
+    columns = [DIGEST.c[c] for c in LIMB_COLUMNS]
+    query = select(DIGEST.c.owner, DIGEST.c.count, *columns).where(under(DIGEST.c.owner, origin))
+    return {
+        owner: Tally.from_limbs(count, limbs) for owner, count, *limbs in session.execute(query)
+    }
+
+
+def under(column: Any, origin: str) -> Any:
+    """``column`` (an absolute owner name) is below ``origin``: a suffix match. Origins
+    are LDH names (settings), so they hold no LIKE wildcard."""
+    return column.like("%." + _absolute(origin))
+
+
+def _legacy_records(session: Session) -> Iterator[Record]:
+    """The registry's records as 0004's back-fill read them (no zones in the schema)."""
+    delegated: set[str] = set()
+    for domain, host in _rows(session, _NS_QUERY, Domain.name, None):
+        delegated.add(domain)
+        yield canonical(f"{domain}.", "NS", f"{host}.")
+    for domain, tag, alg, dtype, digest in _rows(session, _DS_QUERY, Domain.name, None):
+        if domain in delegated:
+            yield canonical(f"{domain}.", "DS", f"{tag} {alg} {dtype} {digest}")
+    for host, version, address in _rows(session, _GLUE_QUERY, Host.name, None):
+        yield canonical(f"{host}.", "A" if version == 4 else "AAAA", address)
 
 
 def _absolute(name: str) -> str:

@@ -1,5 +1,6 @@
 """The registry's ``zone`` rows as ``tldsec zone add`` and ``zone list`` use them
-(decision 57, 68): add one, read them with their serials.
+(decision 57, 68): add one, read them with their serials; and a zone's id by its origin,
+which a cycle or a build works on (decision 65).
 
 A zone row is the registry's half of a zone; its id is the zone's id everywhere (the
 signer database's ``signer_meta`` row carries the same id, decision 60). Zones are not
@@ -11,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tldsec.errors import ConfigError
@@ -78,3 +79,19 @@ def add_zone_row(session: Session, origin: str, policy: str, now: datetime) -> t
     session.add(zone)
     session.flush()
     return zone.id, True
+
+
+def zone_id_of(session: Session, origin: str) -> int:
+    """The registry id of the zone ``origin`` (``example`` or ``example.``, any case);
+    ``ConfigError`` naming ``tldsec zone add`` when the registry has no such zone (a zone
+    of ``tldsec.toml`` never added to it)."""
+    wanted = absolute(origin)
+    found = session.scalar(select(Zone.id).where(func.lower(Zone.origin) == wanted))
+    if found is None:
+        known = session.scalars(select(Zone.origin).order_by(Zone.id)).all()
+        raise ConfigError(
+            f"the registry has no zone {wanted} (it has: {', '.join(known) or 'none'}): "
+            f"'tldsec zone add {wanted}' adds it, or 'tldsec db upgrade' for a home made "
+            "before zones were kept"
+        )
+    return int(found)

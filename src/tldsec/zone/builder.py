@@ -3,6 +3,10 @@
 What goes in (DPS 3, 6.6, 6.7):
 
 * the SOA (serial from ``zone.serial``) and the apex NS with their glue, from settings;
+One zone at a time (decision 57): the domains of the zone's registry id, and glue only
+for the hosts of that zone (``host.zone_id``) that one of its delegations names (RFC
+9471 in-domain glue; a host of another zone is out of bailiwick here).
+
 * NS for every domain that has name servers and is not on hold (``clientHold``,
   ``serverHold``: RFC 5731 2.3) — a domain without NS is not delegated;
 * DS for those delegated domains (DPS 3.3); a domain whose DS were all removed gets none,
@@ -91,6 +95,7 @@ class BuiltZone:
 def build_zone(
     session: Session,
     *,
+    zone_id: int,
     origin: str,
     apex: ApexSettings,
     ttl: TtlPolicy,
@@ -99,7 +104,8 @@ def build_zone(
     isolation: Isolation | None = None,
     progress: ProgressFor | None = None,
 ) -> BuiltZone:
-    """Read the registry (one consistent snapshot: ``RegistryDatabase.snapshot``); every
+    """Read the zone ``zone_id``'s rows of the registry (one consistent snapshot:
+    ``RegistryDatabase.snapshot``); every
     delegation and glue host is checked with ``rules`` and a bad one quarantined
     (``zone.quarantine``; ``isolation`` knows the previous build's, None: no previous).
     ``progress`` hears how many delegations have been checked."""
@@ -107,6 +113,8 @@ def build_zone(
     if not 0 < serial < 2**32:
         raise ValueError(f"SOA serial {serial} is outside 1..2^32-1 (RFC 1035 3.3.13)")
     check = isolation if isolation is not None else Isolation(rules)
+    # The registry's newest change id, whichever zone it names: ids are shared by the
+    # zones, and the next build reads this zone's rows after it (``zone.incremental``).
     last_change = session.scalar(select(func.max(ZoneChange.id))) or 0
     held = exists().where(DomainStatus.domain_id == Domain.id, DomainStatus.status.in_(HOLD))
 
@@ -115,15 +123,19 @@ def build_zone(
         select(Domain.name, Host.name)
         .join(DomainNs, DomainNs.domain_id == Domain.id)
         .join(Host, Host.id == DomainNs.host_id)
-        .where(~held)
+        .where(~held, Domain.zone_id == zone_id)
     )
     for domain_name, host_name in _stream(session, delegation):
         db_ns[domain_name].append(host_name)
 
     db_ds: dict[str, list[DsData]] = defaultdict(list)
-    ds_query = select(
-        Domain.name, DsRecord.key_tag, DsRecord.algorithm, DsRecord.digest_type, DsRecord.digest
-    ).join(DsRecord, DsRecord.domain_id == Domain.id)
+    ds_query = (
+        select(
+            Domain.name, DsRecord.key_tag, DsRecord.algorithm, DsRecord.digest_type, DsRecord.digest
+        )
+        .join(DsRecord, DsRecord.domain_id == Domain.id)
+        .where(Domain.zone_id == zone_id)
+    )
     for domain_name, tag, alg, dtype, digest in _stream(session, ds_query):
         if domain_name in db_ns:
             db_ds[domain_name].append(DsData(tag, alg, dtype, digest))
@@ -159,7 +171,7 @@ def build_zone(
     glue_query = (
         select(Host.name, Host.parent_name, HostAddress.version, HostAddress.address)
         .join(HostAddress, HostAddress.host_id == Host.id)
-        .where(Host.parent_name.is_not(None))
+        .where(Host.parent_name.is_not(None), Host.zone_id == zone_id)
     )
     for host_name, parent, version, address in _stream(session, glue_query):
         if host_name in used and parent is not None:
@@ -234,13 +246,14 @@ def build_from_registry(
     progress: ProgressFor | None = None,
 ) -> tuple[BuiltZone, datetime]:
     """Allocate the zone's next serial (its own transaction), then build from one
-    snapshot; ``zone_id`` is the zone's registry id (``registry.zone_rows``)."""
+    snapshot; ``zone_id`` is the zone's registry id (``registry.zonerows``)."""
     now = clock.now()
     with db.write() as session:
         serial = allocate_serial(session, zone_id, now)
     with db.snapshot() as session:
         zone = build_zone(
             session,
+            zone_id=zone_id,
             origin=origin,
             apex=apex,
             ttl=ttl,

@@ -33,6 +33,7 @@ GAP_WINDOW = 1_000  # ids below the newest a full build checks for unseen change
 def build_full(
     session: Session,
     path: Path,
+    zone_id: int,
     origin: str,
     apex: ApexSettings,
     ttl: TtlPolicy,
@@ -56,10 +57,11 @@ def build_full(
             before=previous.quarantine if previous is not None else (),
             kept=None if blocks is None else (lambda owner: blocks.lines(blocks.find(owner))),
             now=now,
-            suspects=ledger_suspects(session, None) if ledger else None,
+            suspects=ledger_suspects(session, None, (zone_id, origin)) if ledger else None,
         )
         zone = build_zone(
             session,
+            zone_id=zone_id,
             origin=origin,
             apex=apex,
             ttl=ttl,

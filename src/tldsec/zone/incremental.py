@@ -28,7 +28,7 @@ import logging
 import mmap
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -74,6 +74,7 @@ def build_zone_file(
     session: Session,
     path: Path,
     *,
+    zone_id: int,
     origin: str,
     apex: ApexSettings,
     ttl: TtlPolicy,
@@ -85,8 +86,10 @@ def build_zone_file(
     progress: ProgressFor | None = None,
     ledger: bool = False,
 ) -> BuildResult:
-    """Write the unsigned zone to ``path`` (atomically, with its build record) from one
-    registry snapshot (``RegistryDatabase.snapshot``); every object written passes
+    """Write the unsigned zone ``zone_id`` (the registry's id of ``origin``) to ``path``
+    (atomically, with its build record) from one registry snapshot
+    (``RegistryDatabase.snapshot``): its domains, its hosts' glue and its changes (decision
+    57); every object written passes
     ``rules`` or is quarantined (``zone.quarantine``); with ``ledger``, so is every owner
     it writes whose rows differ from the registry's digest (``registry/zonedigest``).
     ``progress`` hears how far a full build is (an incremental one is proportional to the
@@ -97,7 +100,10 @@ def build_zone_file(
     if incremental:
         try:
             return _incremental(
-                session, path, origin, apex, ttl, rules, serial, built_at, max_names, ledger
+                session,
+                path,
+                _Plan(zone_id, origin, apex, ttl, rules, serial, built_at, 0, {}, ledger),
+                max_names,
             )
         except _FullBuild as why:
             reason = str(why)
@@ -110,25 +116,26 @@ def build_zone_file(
         reason = "incremental build turned off"
     log.info("full zone build: %s", reason)
     return build_full(
-        session, path, origin, apex, ttl, rules, serial, built_at, reason, progress, ledger
+        session,
+        path,
+        zone_id,
+        origin,
+        apex,
+        ttl,
+        rules,
+        serial,
+        built_at,
+        reason,
+        progress,
+        ledger,
     )
 
 
 # --- incremental ----------------------------------------------------------------------------
 
 
-def _incremental(
-    session: Session,
-    path: Path,
-    origin: str,
-    apex: ApexSettings,
-    ttl: TtlPolicy,
-    rules: RegistryRules,
-    serial: int,
-    built_at: datetime,
-    max_names: int | None,
-    ledger: bool = False,
-) -> BuildResult:
+def _incremental(session: Session, path: Path, start: _Plan, max_names: int | None) -> BuildResult:
+    origin, apex, ttl, rules = start.origin, start.apex, start.ttl, start.rules
     info = BuildInfo.load(path)
     if info is None or not path.exists():
         raise _FullBuild(f"no previous zone file with a build record at {path}")
@@ -147,11 +154,14 @@ def _incremental(
         )
     if newest - info.last_change_id > 4 * limit or len(info.unsettled) > MAX_UNSETTLED:
         raise _FullBuild(f"more than {4 * limit} registry changes since the previous build")
-    rows = session.execute(
-        select(ZoneChange.id, ZoneChange.name, ZoneChange.reason, ZoneChange.at).where(
-            or_(ZoneChange.id > info.last_change_id, ZoneChange.id.in_(list(info.unsettled)))
-        )
+    # Every visible id settles (ids are the registry's, shared by its zones); only this
+    # zone's rows name what to rebuild.
+    visible = session.execute(
+        select(
+            ZoneChange.id, ZoneChange.zone_id, ZoneChange.name, ZoneChange.reason, ZoneChange.at
+        ).where(or_(ZoneChange.id > info.last_change_id, ZoneChange.id.in_(list(info.unsettled))))
     ).all()
+    rows = [row for row in visible if row.zone_id == start.zone_id]
     changed = {row.name for row in rows}
     if info.distrusted:
         # A cycle failed on the previous file: read what it wrote again from the database.
@@ -161,8 +171,8 @@ def _incremental(
     if len(changed) > limit:
         raise _FullBuild(f"{len(changed)} names changed, more than the limit of {limit}")
 
-    now = to_epoch(built_at)
-    seen = {row.id for row in rows}
+    now = to_epoch(start.built_at)
+    seen = {row.id for row in visible}
     unsettled = {i: t for i, t in info.unsettled.items() if i not in seen and now - t < GAP_HORIZON}
     for i in range(info.last_change_id + 1, newest + 1):
         if i not in seen:
@@ -198,7 +208,7 @@ def _incremental(
                 path,
                 blocks,
                 info,
-                _Plan(origin, apex, ttl, rules, serial, built_at, newest, unsettled, ledger),
+                replace(start, newest=newest, unsettled=unsettled),
                 domains,
                 hosts,
                 len(rows),
@@ -207,6 +217,7 @@ def _incremental(
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
+    zone_id: int
     origin: str
     apex: ApexSettings
     ttl: TtlPolicy
@@ -256,7 +267,11 @@ def _splice(
         kept=lambda owner: blocks.lines(blocks.find(owner)),
         now=to_epoch(plan.built_at),
         # Every owner written: its rows must be what the registry's services wrote.
-        suspects=ledger_suspects(session, names | outside_names) if plan.ledger else None,
+        suspects=(
+            ledger_suspects(session, names | outside_names, (plan.zone_id, origin))
+            if plan.ledger
+            else None
+        ),
     )
     # Changed names outside the file's namespace (a row renamed outside the TLD, with a
     # space...) are never written, but are evaluated so that the incident is recorded.
@@ -265,7 +280,7 @@ def _splice(
     held["host"] |= outside
     delegated: dict[str, owners.DomainState] = {}
     evaluated_domains = set()
-    for name, state in owners.domains(session, names | held["domain"]).items():
+    for name, state in owners.domains(session, names | held["domain"], plan.zone_id).items():
         evaluated_domains.add(name)
         published = isolation.domain(name, state.ns, state.records)
         if published is not None:
@@ -277,11 +292,13 @@ def _splice(
         if kept is not None:
             delegated[name] = owners.DomainState(kept[0], kept[1])
     withheld = {q.name for q in isolation.found.values() if q.kind == "domain"}
-    candidates = owners.glue_hosts(session, names | held["host"], used_only=not withheld)
+    candidates = owners.glue_hosts(
+        session, names | held["host"], plan.zone_id, used_only=not withheld
+    )
     if withheld:
         # A host is glue when a *published* delegation uses it: a withheld domain's
         # own name servers do not count, its kept ones do (as in the full build).
-        users = owners.host_users(session, candidates)
+        users = owners.host_users(session, candidates, plan.zone_id)
         candidates = {
             name: host
             for name, host in candidates.items()
@@ -302,7 +319,7 @@ def _splice(
     quarantined, new, released = isolation.result(lambda kind, name: name in evaluated[kind])
     apex_parents = {superordinate(ns.rstrip("."), origin) for ns in plan.apex.ns}
     parents = {h.parent for h in glue.values()} | {p for p in apex_parents if p is not None}
-    parent_delegated = set(delegated) | set(owners.domains(session, parents - names))
+    parent_delegated = set(delegated) | set(owners.domains(session, parents - names, plan.zone_id))
     for ns in plan.apex.ns:
         parent = superordinate(ns.rstrip("."), origin)
         if parent is not None and parent in parent_delegated:

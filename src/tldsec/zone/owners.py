@@ -6,8 +6,12 @@ says, per name, what the full build (``zone.builder.build_zone``) would put ther
 
 * as a domain: delegated when it exists, is not on hold (RFC 5731 2.3) and has name
   servers; then its NS host names and DS (DPS 3.3, 3.5);
-* as a host: glue when it is under the TLD (``parent_name``), a delegated domain uses it
+* as a host: glue when it is under the TLD (``parent_name``) and of the zone
+  (``host.zone_id``), a delegated domain of the zone uses it (RFC 9471 in-domain glue)
   and it has addresses; an orphan when its own domain is not delegated (DPS 6.6).
+
+Every read that decides what the zone holds takes the zone's registry id (decision 57);
+the reads that only widen the set of names to look at do not need to.
 """
 
 from __future__ import annotations
@@ -68,8 +72,8 @@ def batches(names: Iterable[str]) -> Iterator[list[str]]:
         yield chunk
 
 
-def domains(session: Session, names: Iterable[str]) -> dict[str, DomainState]:
-    """The delegated domains among ``names`` (the others are absent from the result)."""
+def domains(session: Session, names: Iterable[str], zone_id: int) -> dict[str, DomainState]:
+    """The delegated domains of the zone among ``names`` (the others are absent)."""
     held = exists().where(DomainStatus.domain_id == Domain.id, DomainStatus.status.in_(HOLD))
     out: dict[str, DomainState] = {}
     for chunk in batches(sorted(set(names))):
@@ -78,7 +82,7 @@ def domains(session: Session, names: Iterable[str]) -> dict[str, DomainState]:
             select(Domain.id, Domain.name, Host.name)
             .join(DomainNs, DomainNs.domain_id == Domain.id)
             .join(Host, Host.id == DomainNs.host_id)
-            .where(Domain.name.in_(chunk), ~held)
+            .where(Domain.name.in_(chunk), Domain.zone_id == zone_id, ~held)
         )
         for domain_id, domain_name, host_name in rows:
             ids[domain_id] = domain_name
@@ -102,15 +106,16 @@ def domains(session: Session, names: Iterable[str]) -> dict[str, DomainState]:
 
 
 def glue_hosts(
-    session: Session, names: Iterable[str], *, used_only: bool = True
+    session: Session, names: Iterable[str], zone_id: int, *, used_only: bool = True
 ) -> dict[str, HostState]:
-    """The hosts among ``names`` that are glue now (the others are absent); with
-    ``used_only`` False, every host under the TLD with addresses, used or not."""
+    """The zone's hosts among ``names`` that are glue now (the others are absent): used
+    by a domain of the zone; with ``used_only`` False, every host of the zone with
+    addresses, used or not."""
     held = exists().where(DomainStatus.domain_id == Domain.id, DomainStatus.status.in_(HOLD))
     used = (
         select(DomainNs.domain_id)
         .join(Domain, Domain.id == DomainNs.domain_id)
-        .where(DomainNs.host_id == Host.id, ~held)
+        .where(DomainNs.host_id == Host.id, Domain.zone_id == zone_id, ~held)
         .exists()
     )
     out: dict[str, HostState] = {}
@@ -118,7 +123,7 @@ def glue_hosts(
         query = (
             select(Host.name, Host.parent_name, HostAddress.version, HostAddress.address)
             .join(HostAddress, HostAddress.host_id == Host.id)
-            .where(Host.name.in_(chunk), Host.parent_name.is_not(None))
+            .where(Host.name.in_(chunk), Host.parent_name.is_not(None), Host.zone_id == zone_id)
         )
         rows = session.execute(query.where(used) if used_only else query)
         for host_name, parent, version, address in rows:
@@ -127,8 +132,8 @@ def glue_hosts(
     return out
 
 
-def host_users(session: Session, host_names: Iterable[str]) -> dict[str, set[str]]:
-    """For each of ``host_names``, the domains not on hold that use it now."""
+def host_users(session: Session, host_names: Iterable[str], zone_id: int) -> dict[str, set[str]]:
+    """For each of ``host_names``, the zone's domains not on hold that use it now."""
     held = exists().where(DomainStatus.domain_id == Domain.id, DomainStatus.status.in_(HOLD))
     out: dict[str, set[str]] = defaultdict(set)
     for chunk in batches(sorted(set(host_names))):
@@ -136,7 +141,7 @@ def host_users(session: Session, host_names: Iterable[str]) -> dict[str, set[str
             select(Host.name, Domain.name)
             .join(DomainNs, DomainNs.host_id == Host.id)
             .join(Domain, Domain.id == DomainNs.domain_id)
-            .where(Host.name.in_(chunk), ~held)
+            .where(Host.name.in_(chunk), Domain.zone_id == zone_id, ~held)
         )
         for host_name, domain_name in rows:
             out[host_name].add(domain_name)

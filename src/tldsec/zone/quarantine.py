@@ -201,7 +201,7 @@ def _sorted(entries: Iterable[Quarantined]) -> tuple[Quarantined, ...]:
 
 
 def resolved(
-    session: Session, rules: RegistryRules, entries: Iterable[Quarantined]
+    session: Session, rules: RegistryRules, entries: Iterable[Quarantined], zone_id: int
 ) -> list[Quarantined]:
     """The quarantined objects the database now lets go: valid again, or no longer
     published at all (deleted, on hold, without addresses). A few rows per entry; an
@@ -211,11 +211,11 @@ def resolved(
     if not entries:
         return []
     check = Publishable(rules)
-    domains = owners.domains(session, [q.name for q in entries if q.kind == "domain"])
+    domains = owners.domains(session, [q.name for q in entries if q.kind == "domain"], zone_id)
     # Every host with addresses, used or not: a host the build still holds (a withheld
     # domain's kept name server) must not look resolved here, or cycles would repeat.
     hosts = owners.glue_hosts(
-        session, [q.name for q in entries if q.kind == "host"], used_only=False
+        session, [q.name for q in entries if q.kind == "host"], zone_id, used_only=False
     )
     # Held for differing from the registry's digest: until the rows match it again.
     owned = [f"{q.name}." for q in entries if LEDGER in q.rules]
@@ -235,14 +235,17 @@ def resolved(
     return out
 
 
-def ledger_suspects(session: Session, names: Iterable[str] | None) -> dict[str, str]:
-    """Of ``names`` (registry form; None: every owner), those whose registry rows differ
-    from the registry's digest of them (``zonedigest``), with why."""
+def ledger_suspects(
+    session: Session, names: Iterable[str] | None, zone: tuple[int, str]
+) -> dict[str, str]:
+    """Of ``names`` (registry form; None: every owner of ``zone``, its id and origin),
+    those whose registry rows differ from the registry's digest of them
+    (``zonedigest``), with why."""
     owners = None if names is None else [f"{n}." for n in names if " " not in n]
     return {
         o[:-1]: (
             f"{o[:-1]!r}: the registry's rows differ from the registry's digest of what "
             "its services wrote there (edited outside the registry?)"
         )
-        for o in zonedigest.differing(session, owners)
+        for o in zonedigest.differing(session, owners, zone=zone)
     }

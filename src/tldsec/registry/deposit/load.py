@@ -33,6 +33,7 @@ from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.deposit.check import Checked, Existing
 from tldsec.registry.deposit.objects import Deposit, is_hash
 from tldsec.registry.models import (
+    FIRST_ZONE,
     Contact,
     ContactStatus,
     Domain,
@@ -198,6 +199,9 @@ def load(
                         "creator_id": ids.get(h.creator or h.registrar, ids[h.registrar]),
                         "updater_id": ids.get(h.updater) if h.updater else None,
                         "parent_name": parent,
+                        # The zone it is in-bailiwick of (decision 57): a one-zone
+                        # registry's, as its domains take the database's default.
+                        "zone_id": None if parent is None else (tx.rules.zone_id or FIRST_ZONE),
                         "created_at": h.created_at or tx.now,
                         "updated_at": h.updated_at,
                     }

@@ -31,7 +31,7 @@ def upgrade() -> None:
     from tldsec.registry.zonedigest import rebuild
 
     session = Session(bind=op.get_bind())
-    rebuild(session)
+    rebuild(session, zones=False)  # the schema has no zone_id yet
     session.flush()
 
 
