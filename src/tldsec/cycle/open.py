@@ -9,8 +9,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import Engine
-
 from tldsec.clock import Clock
 from tldsec.cycle.guard import GuardSettings
 from tldsec.cycle.run import Cycle
@@ -18,8 +16,7 @@ from tldsec.distribute.config import home_origins, load_distribute_settings
 from tldsec.distribute.store import ZoneStore
 from tldsec.errors import ConfigError
 from tldsec.hsm.base import KeyStore
-from tldsec.keys.models import META_ID
-from tldsec.keys.service import Backup, KeyManager, signer_zone_ids
+from tldsec.keys.service import Backup, KeyManager, signer_zone_id
 from tldsec.keys.zonestagger import stagger_for
 from tldsec.registry.database import RegistryDatabase
 from tldsec.registry.zonerows import zone_id_of
@@ -152,7 +149,7 @@ def open_cycle(
             stack.callback(store_ks.close)
         engine = open_signer_db(settings.signer_db_url)
         stack.callback(engine.dispose)
-        signer_id = signer_zone_id(engine, settings)
+        signer_id = signer_zone_id(engine, settings.origin)
         manager = KeyManager(
             engine,
             store_ks,
@@ -191,24 +188,6 @@ def open_cycle(
             audit=audit_log,
             hsms=hsms,
         )
-
-
-def signer_zone_id(engine: Engine, settings: Settings) -> int:
-    """The signer database's id of the settings' zone (``signer_meta``). A signer
-    database with no zone yet is a one-zone home's before its first keys: zone 1, which
-    its first key step makes, as ``tldsec keys`` reads it. Otherwise a zone without a
-    row was never added."""
-    origin = settings.origin
-    ids = signer_zone_ids(engine)
-    if not ids:
-        return META_ID
-    found = ids.get(origin)
-    if found is None:
-        raise ConfigError(
-            f"{origin} has no row in the signer database: 'tldsec zone add {origin}' "
-            "makes it with its first KSK and ZSK"
-        )
-    return found
 
 
 def automatic_backup(settings: Settings, store: KeyStore | None, clock: Clock) -> Backup | None:
