@@ -309,7 +309,7 @@ def _second_only(files: Files, sample: str) -> None:
     )
     out = PartResult(0)
     signed = [r for r in zone.rrsets() if r.sigs]
-    workers = check_second(setup, zone.origin, signed, out, 0, 1, 0)
+    workers = check_second(setup, signed, out, 0, 1, 0)
     check = second.result(
         out.second, out.summary.counts, time.perf_counter() - t0, f" with {workers} worker(s)"
     )

@@ -26,28 +26,28 @@ def _setup(keys: Keys, sample: int | None, seed: int = 2024010100) -> SecondSetu
 
 def test_the_whole_zone_is_one_region_with_all_of_the_sample(keys: Keys) -> None:
     signed = _signed(100)
-    chosen = choose(_setup(keys, 10), APEX, signed, 0, 1000)
+    chosen = choose(_setup(keys, 10), signed, 0, 1000)
     assert chosen[:2] == signed[:2]  # the apex RRsets always
     assert len(chosen) == 12 and len({r.owner for r in chosen[2:]}) == 10
     assert all(r.owner != APEX for r in chosen[2:])
     # Seeded by the serial: the same run again re-signs the same RRsets, another serial not.
-    assert choose(_setup(keys, 10), APEX, signed, 0, 1000) == chosen
-    assert choose(_setup(keys, 10, seed=2024010101), APEX, signed, 0, 1000) != chosen
+    assert choose(_setup(keys, 10), signed, 0, 1000) == chosen
+    assert choose(_setup(keys, 10, seed=2024010101), signed, 0, 1000) != chosen
 
 
 def test_a_part_draws_its_share_of_the_sample_with_its_own_index(keys: Keys) -> None:
     signed = _signed(100)
     setup = _setup(keys, 40)
-    first = choose(setup, APEX, signed, 0, 250)  # a quarter of the file's bytes
+    first = choose(setup, signed, 0, 250)  # a quarter of the file's bytes
     assert len(first) == 2 + 10
-    third = choose(setup, APEX, signed[2:], 2, 250)  # no apex in a later part
+    third = choose(setup, signed[2:], 2, 250)  # no apex in a later part
     assert len(third) == 10 and third != first[2:]
-    assert len(choose(setup, APEX, signed[2:], 3, 251)) == 11  # rounded up: ceil(10.04)
+    assert len(choose(setup, signed[2:], 3, 251)) == 11  # rounded up: ceil(10.04)
 
 
 def test_every_rrset_in_file_order_when_the_share_covers_them_or_no_sample_is_set(
     keys: Keys,
 ) -> None:
     signed = _signed(5)
-    assert choose(_setup(keys, 10), APEX, signed, 0, 1000) == signed
-    assert choose(_setup(keys, None), APEX, signed, 4, 1) == signed
+    assert choose(_setup(keys, 10), signed, 0, 1000) == signed
+    assert choose(_setup(keys, None), signed, 4, 1) == signed

@@ -178,13 +178,12 @@ def check_region(
     if setup.second is not None and sample_of is not None:
         t = time.process_time()
         nbytes = sample_of.end - sample_of.start
-        check_second(setup.second, zone.origin, signed, out, sample_of.index, nbytes, 1)
+        check_second(setup.second, signed, out, sample_of.index, nbytes, 1)
         summary.seconds["second-implementation"] = cpu_since(t)
 
 
 def check_second(
     s: SecondSetup,
-    origin: bytes,
     signed: list[RRset],
     out: PartResult,
     index: int,
@@ -194,7 +193,7 @@ def check_second(
     """The second implementation on the sample of a region's ``signed`` RRsets (its
     ``index`` and ``nbytes`` of the file, ``second.choose``), into ``out``; the workers
     it used."""
-    chosen = second.choose(s, origin, signed, index, nbytes)
+    chosen = second.choose(s, signed, index, nbytes)
     counts = out.summary.counts
     counts["second_of"] = len(signed)
     counts["second_rrsets"] = len(chosen)
@@ -214,7 +213,7 @@ def second_in_process(
         return setup
     out = PartResult(0)
     signed = [r for r in zone.rrsets() if r.sigs]
-    workers = check_second(setup, zone.origin, signed, out, 0, 1, run.options.workers)
+    workers = check_second(setup, signed, out, 0, 1, run.options.workers)
     return second.result(out.second, out.summary.counts, since(t), f" with {workers} worker(s)")
 
 

@@ -95,14 +95,13 @@ class SecondSetup:
         return self.opener is not None and not (spec.backend == "memory" and not spec.token_label)
 
 
-def choose(
-    s: SecondSetup, origin: bytes, signed: list[RRset], index: int, nbytes: int
-) -> list[RRset]:
+def choose(s: SecondSetup, signed: list[RRset], index: int, nbytes: int) -> list[RRset]:
     """Every signed RRset of a region, or its apex ones and its share of the sample: the
     region's ``nbytes`` of the file's, drawn by a generator seeded with the serial and the
     region's ``index``."""
     if s.sample is None:
         return signed
+    origin = s.origin.to_wire()
     apex = [r for r in signed if r.owner == origin]
     rest = [r for r in signed if r.owner != origin]
     quota = math.ceil(s.sample * nbytes / max(1, s.total_bytes))
