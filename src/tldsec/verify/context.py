@@ -9,16 +9,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tldsec.clock import to_epoch
-from tldsec.dnscore.types import RRType
-from tldsec.dnscore.zone import RRset, Zone
+from tldsec.dnscore.zone import Zone
 from tldsec.errors import ZoneSyntaxError
 from tldsec.hsm.base import KeyStore
-from tldsec.verify import content
 from tldsec.verify.external import Invocation
-from tldsec.verify.keys import KeySet
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.verify.report import CheckResult, Finding, Report, since
-from tldsec.verify.rrsig import SignatureContext
 from tldsec.verify.second import NAME as SECOND
 from tldsec.verify.second import SecondSetup
 from tldsec.verify.workers import Progress, ProgressFor
@@ -35,16 +31,6 @@ class Outcome:
     checks: list[CheckResult] = field(default_factory=list)
     serial: int | None = None
     meta: dict[str, object] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Apex:
-    """What the checks need from the apex: its serial, DNSKEY RRset and signature
-    context (keys, now, horizon, the DPS numbers)."""
-
-    serial: int | None
-    dnskey: RRset | None
-    ctx: SignatureContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,24 +78,6 @@ class RunContext:
     def progress_for(self, what: str) -> Progress | None:
         """Where the long part ``what`` of the run reports how far it is, if anywhere."""
         return self.progress(what) if self.progress is not None else None
-
-    def apex(self, zone: Zone) -> Apex:
-        """The apex context of ``zone`` (the whole zone, its apex, or a region's)."""
-        soa = zone.get(zone.origin, RRType.SOA)
-        serial = content.soa_serial(soa.rdatas[0]) if soa is not None and soa.rdatas else None
-        dnskey = zone.get(zone.origin, RRType.DNSKEY)
-        # An algorithm rollover's keys that sign unpublished verify their RRSIGs too.
-        keys = KeySet.from_rdatas(
-            dnskey.rdatas if dnskey is not None else [], self.options.unpublished_signers
-        )
-        ctx = SignatureContext(
-            origin=zone.origin,
-            keys=keys,
-            now=self.now_s,
-            horizon=self.horizon_s,
-            rules=self.options.rules,
-        )
-        return Apex(serial, dnskey, ctx)
 
     def second_setup(
         self, apex: Zone, serial: int | None, sample: int | None, total_bytes: int

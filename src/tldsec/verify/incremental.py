@@ -169,7 +169,7 @@ class Edited:
             options.external_timeout,
         )
         try:
-            sigs = SignatureCheck(zone, found.context.ctx, options.workers)  # beside the scan
+            sigs = SignatureCheck(zone, found.ctx, options.workers)  # beside the scan
         except BaseException:
             external.close()
             raise
@@ -205,7 +205,7 @@ class Edited:
             second_in_process(run, found, zone, None),
             *external.results(),
         ]
-        return Outcome(checks, found.context.serial, meta)
+        return Outcome(checks, found.serial, meta)
 
     def close(self) -> None:
         """Stop the whole-file scan and the unsigned zone's reader if still running."""

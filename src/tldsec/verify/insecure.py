@@ -99,11 +99,11 @@ class UnsignedZone:
             _no_dnssec(zone),
             joined(found.ttl, region.ttl).result(ttl.NAME, region.summary.seconds["ttl"]),
             content.check_content_from_file(zone, request.unsigned, request.origin),
-            found.serial,
+            found.serial_check,
             CheckResult.skipped(EXTERNAL, "an unsigned zone: no signature to validate"),
             CheckResult.skipped(SECOND, "an unsigned zone: nothing to sign again"),
         ]
-        return Outcome(checks, found.context.serial, self.meta)
+        return Outcome(checks, found.serial, self.meta)
 
     def close(self) -> None:
         """Nothing outlives ``check``."""

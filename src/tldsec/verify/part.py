@@ -60,7 +60,7 @@ class RegionSetup:
         return cls(
             plan=plan,
             origin=run.origin,
-            ctx=found.context.ctx,
+            ctx=found.ctx,
             signers=found.signers if signed else None,
             params=found.params if nsec3 else None,
             ttls=ttl.policy_ttls(run.options.rules.ttl),
@@ -208,7 +208,7 @@ def second_in_process(
     """The second implementation over a region read into this process (the whole zone,
     the edited regions) as one region, on every core, or why it does not run."""
     t = time.perf_counter()
-    setup = run.second_setup(zone, found.context.serial, sample, 1)
+    setup = run.second_setup(zone, found.serial, sample, 1)
     if isinstance(setup, CheckResult):
         return setup
     out = PartResult(0)
@@ -240,7 +240,7 @@ def region_checks(
         for p in summary.nsec3:
             found.merge(p.findings)
         if summary.nsec3:
-            found.extend(nsec3chain.nsec3_reduce(summary.nsec3, apex.context.ctx.origin))
+            found.extend(nsec3chain.nsec3_reduce(summary.nsec3, apex.ctx.origin))
         nsec3 = found.result(nsec3chain.NAME, seconds.get("nsec3", 0.0) + cpu_since(t))
     return [
         apex.chain,
@@ -248,7 +248,7 @@ def region_checks(
         joined(apex.coverage, region.coverage).result(coverage.NAME, seconds.get("coverage", 0.0)),
         nsec3,
         joined(apex.ttl, region.ttl).result(ttl.NAME, seconds.get("ttl", 0.0)),
-        apex.serial,
+        apex.serial_check,
     ]
 
 

@@ -71,7 +71,7 @@ class InParts:
         to be whole subtrees in canonical order (the driver then reads the file whole)."""
         run, plan = self.run, self.plan
         request, options, origin = run.request, run.options, run.origin
-        serial = found.context.serial
+        serial = found.serial
         second_setup = run.second_setup(self.apex, serial, options.second_sample, plan.size)
         if isinstance(second_setup, SecondSetup) and not second_setup.forks:
             return None  # a store that workers cannot reopen: the whole-zone plan handles it

@@ -46,12 +46,12 @@ class WholeZone:
         """Every per-region check of the zone, joined with the apex's."""
         run, zone = self.run, self.apex
         request, options = run.request, run.options
-        serial = found.context.serial
+        serial = found.serial
         out = Outcome(serial=serial)
         out.meta["mode"] = "whole zone in one process, RRSIGs on every core"
         out.meta["records"] = self.read.records
         sigs = SignatureCheck(
-            zone, found.context.ctx, options.workers, run.progress_for("signatures (RRsets)")
+            zone, found.ctx, options.workers, run.progress_for("signatures (RRsets)")
         )
         out.meta["workers"] = sigs.workers
         try:
