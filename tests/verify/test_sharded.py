@@ -106,6 +106,30 @@ def test_a_syntax_error_in_a_part_is_reported_as_the_whole_run_reports_it(case: 
     assert f":{at + 1}: bad A RDATA" in finding.reason
 
 
+def test_a_part_that_is_not_utf8_is_reported_as_the_whole_run_reports_it(case: Case) -> None:
+    # Decision 70: the part's bytes are decoded inside the guard that names
+    # UnicodeDecodeError; before, the worker's exception ended the run (never a report).
+    case.write()
+    lines = case.signed.read_bytes().splitlines(keepends=True)
+    lines.insert(len(lines) // 2, b"broken.example.\t86400\tIN\tTXT\tcaf\xe9\n")
+    case.signed.write_bytes(b"".join(lines))
+    parts = case.verify(parts=True, write=False)
+    assert _verdicts(parts) == _verdicts(case.verify(write=False))
+    [finding] = parts.check("zone-file").findings
+    assert "not UTF-8 text" in finding.reason
+
+
+def test_an_unsigned_zone_that_is_not_utf8_fails_the_content_check_in_parts(case: Case) -> None:
+    case.write()
+    lines = case.unsigned.read_bytes().splitlines(keepends=True)
+    lines.insert(len(lines) - 1, b"txt TXT caf\xe9\n")
+    case.unsigned.write_bytes(b"".join(lines))
+    for report in (case.verify(parts=True, write=False), case.verify(write=False)):
+        assert report.failed_checks == ("content",)
+        [finding] = report.check("content").findings
+        assert finding.reason.startswith("unsigned zone unusable: ")
+
+
 def test_a_zone_without_its_dnskey_rrset_is_reported_the_same_in_parts(case: Case) -> None:
     # Decision 55: one list of region checks. With no DNSKEY RRset nothing says who must
     # sign zone data: the whole-zone plan never listed every RRset's missing signer, and
