@@ -95,3 +95,50 @@ def test_each_zones_cycle_writes_only_in_its_directory_and_store(
     assert code == 0 and json.loads(out) == {"zones": {"shop.": {"pending": None}}}
     code, _, err = run(capsys, "cycle", "--zone", "market", "--home", str(home))
     assert code == 1 and "market. is not a zone of this home" in err
+
+
+def test_zone_build_sign_verify_and_quarantine_act_on_the_zone_named(
+    home: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The commands that act on one zone's files take ``--zone`` as ``cycle`` does
+    (exit 2 without it in a home of two); ``sign``/``verify`` also take the zone their
+    ``--origin`` names; ``zone quarantine list`` reports every zone."""
+    h = ("--home", str(home))
+    unsigned, signed = tmp_path / "shop.zone", tmp_path / "shop.signed"
+    code, _, err = run(capsys, "zone", "build", "-o", str(unsigned), *h)
+    assert code == ExitCode.USAGE and "name one with --zone" in err
+    code, out, err = run(capsys, "zone", "build", "--zone", "shop", "-o", str(unsigned), *h)
+    assert code == 0 and out.startswith(f"{unsigned}: shop. serial"), err
+
+    code, _, err = run(capsys, "sign", str(unsigned), "-o", str(signed), *h)
+    assert code == ExitCode.USAGE and "name one with --zone" in err and not signed.exists()
+    code, out, err = run(capsys, "sign", str(unsigned), "-o", str(signed), "--zone", "shop", *h)
+    assert code == 0 and "signed shop." in out, err
+    code, out, _ = run(capsys, "keys", "list", "--zone", "shop", "--json", *h)
+    shop_tags = {k["key_tag"] for k in json.loads(out)["zones"]["shop."]}
+    dnskeys = [line.split() for line in signed.read_text().splitlines() if "\tDNSKEY\t" in line]
+    assert dnskeys and all(f[0] == "shop." for f in dnskeys)
+    code, out, _ = run(capsys, "keys", "list", "--zone", "example", "--json", *h)
+    example_tags = {k["key_tag"] for k in json.loads(out)["zones"]["example."]}
+    assert shop_tags and not shop_tags & example_tags  # signed with shop.'s own keys
+
+    assert run(capsys, "cycle", "--zone", "shop", *h)[0] == 0
+    shop = ZoneHome(home / "zones", "shop.")
+    serial = (shop.dist / "current").read_text().strip()
+    published = str(shop.dist / f"{serial}.zone")
+    anchor = ("--trust-anchor", str(shop.work / "trust-anchor.ds"), "--no-external")
+    code, _, err = run(capsys, "verify", published, *anchor, *h)
+    assert code == ExitCode.USAGE and "name one with --zone" in err
+    for named in (("--zone", "shop"), ("--origin", "shop.")):
+        code, out, err = run(capsys, "verify", published, *anchor, *named, *h)
+        assert code == 0, out + err
+
+    code, out, _ = run(capsys, "zone", "quarantine", "list", *h)
+    assert code == 0
+    assert out.splitlines() == [
+        "== example. ==", "nothing is quarantined", "== shop. ==", "nothing is quarantined",
+    ]  # fmt: skip
+    code, out, _ = run(capsys, "zone", "quarantine", "list", "--zone", "shop", "--json", *h)
+    assert json.loads(out) == {"zones": {"shop.": []}}
+    code, _, err = run(capsys, "zone", "quarantine", "release", "dom1.shop", *h)
+    assert code == ExitCode.USAGE and "name one with --zone" in err

@@ -60,6 +60,21 @@ def zone_settings(args: argparse.Namespace, **kwargs: Any) -> Settings:
     return settings.one_zone(zone)
 
 
+def file_zone_settings(settings: Settings, zone: str | None, origin: str | None) -> Settings:
+    """The settings narrowed for a command on a zone file (``sign``, ``verify``): the zone
+    ``--zone`` names, else the home's zone that ``--origin`` names, else the only zone;
+    ``ZoneNotNamed`` (exit 2) with several zones and neither naming one of them."""
+    if zone is None and origin is not None:
+        named = origin.lower() if origin.endswith(".") else origin.lower() + "."
+        zone = named if named in settings.zones else None
+    if zone is None and len(settings.zones) > 1:
+        raise ZoneNotNamed(
+            f"this home serves {', '.join(settings.zones)}: name one with --zone "
+            f"({settings.source})"
+        )
+    return settings.one_zone(zone)
+
+
 def settings_from_args(
     args: argparse.Namespace, *, databases: tuple[str, ...] = ALL_DATABASES
 ) -> Settings:

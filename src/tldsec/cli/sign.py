@@ -17,6 +17,7 @@ from tldsec.cli.common import (
     ceremony_gate,
     ceremony_record,
     config_approved,
+    file_zone_settings,
     operator_actor,
     settings_from_args,
 )
@@ -25,7 +26,7 @@ from tldsec.clock import SystemClock
 from tldsec.errors import TldsecError, ZoneSyntaxError
 from tldsec.hsm.open import open_keystore
 from tldsec.keys.database import open_signer_db
-from tldsec.keys.service import KeyManager
+from tldsec.keys.service import KeyManager, signer_zone_id
 from tldsec.progress import ProgressLine
 from tldsec.signer.files import sign_zone_file
 
@@ -44,7 +45,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add_home_argument(p)
     p.add_argument("zonefile", type=Path, help="the unsigned zone")
     p.add_argument("-o", "--output", action=OutputPath, required=True, help="the signed zone")
-    p.add_argument("--origin", help="zone origin (default: the home's [zone] origin)")
+    p.add_argument(
+        "--zone",
+        metavar="ORIGIN",
+        help="the home's zone whose keys sign (default: --origin's, or the only zone)",
+    )
+    p.add_argument("--origin", help="zone origin (default: the --zone's)")
     p.add_argument("--previous", type=Path, help="the previous signed zone, for reuse")
     p.add_argument(
         "--workers",
@@ -57,7 +63,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+    settings = file_zone_settings(settings_from_args(args), args.zone, args.origin)
     origin = args.origin or settings.origin
     clock = SystemClock()
     t0 = time.perf_counter()
@@ -77,12 +83,14 @@ def run(args: argparse.Namespace) -> int:
         raise
     actor = operator_actor()
     try:
+        engine = open_signer_db(settings.signer_db_url)
         manager = KeyManager(
-            open_signer_db(settings.signer_db_url),
+            engine,
             store,
             settings.policy,
             clock,
             origin=origin,
+            zone_id=signer_zone_id(engine, settings.origin),  # the zone's keys (decision 62)
             recorder=audit.record,
             actor=actor,
         )

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from tldsec.cli.common import add_home_argument
+from tldsec.cli.common import add_home_argument, file_zone_settings
 from tldsec.clock import SystemClock
 from tldsec.errors import AuditError, ConfigError, ExitCode, KeyStoreError, TldsecError
 from tldsec.hsm.base import KeyStore
@@ -44,7 +44,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     add_home_argument(p)
     p.add_argument("signed", type=Path, help="the signed zone file")
-    p.add_argument("--origin", help="zone origin (default: the home's [zone] origin)")
+    p.add_argument(
+        "--zone",
+        metavar="ORIGIN",
+        help="the home's zone whose policy and keys apply (default: --origin's, or the only zone)",
+    )
+    p.add_argument("--origin", help="zone origin (default: the --zone's)")
     p.add_argument(
         "--trust-anchor",
         type=Path,
@@ -137,8 +142,9 @@ def _settings(args: argparse.Namespace) -> Settings | None:
         return None
     from tldsec.cli.pins import OfficerPins  # the SO's PIN, asked only if the HSM opens
 
+    settings = file_zone_settings(load_settings(home), args.zone, args.origin)
     return dataclasses.replace(
-        load_settings(home), pin_provider=OfficerPins(home=home, pin_file=args.pin_file)
+        settings, pin_provider=OfficerPins(home=home, pin_file=args.pin_file)
     )
 
 

@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from tldsec.cli import zone_admin
-from tldsec.cli.common import add_home_argument, operator_actor, settings_from_args
+from tldsec.cli.common import (
+    add_home_argument,
+    add_zone_argument,
+    operator_actor,
+    settings_from_args,
+    zone_settings,
+)
 from tldsec.clock import SystemClock
 from tldsec.cycle.state import UNSIGNED_NAME, zone_paths
 from tldsec.errors import ConfigError, CycleError
@@ -34,6 +40,7 @@ def register(sub: Any) -> None:
         "build", help="write the unsigned zone (SOA, apex, delegations, DS, glue) to a file"
     )
     add_home_argument(build)
+    add_zone_argument(build)
     build.add_argument("-o", "--output", required=True, type=Path, metavar="FILE")
     build.set_defaults(handler=_build)
 
@@ -48,6 +55,9 @@ def register(sub: Any) -> None:
     actions = quarantine.add_subparsers(dest="quarantine_command", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="the withheld objects, the rules each breaks")
     add_home_argument(listing)
+    listing.add_argument(
+        "--zone", metavar="ORIGIN", help="only this zone (default: every zone of the home)"
+    )
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.set_defaults(handler=_quarantine_list)
     release = actions.add_parser(
@@ -55,6 +65,7 @@ def register(sub: Any) -> None:
         help="check a withheld object against the database now and publish it if valid",
     )
     add_home_argument(release)
+    add_zone_argument(release)
     release.add_argument("name", help="the domain or host name")
     release.add_argument("--kind", choices=KINDS, help="domain or host, when both are withheld")
     release.add_argument(
@@ -71,7 +82,7 @@ def register(sub: Any) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args, databases=("registry",))  # the one it reads
+    settings = zone_settings(args, databases=("registry",))  # the one it reads
     if settings.apex is None:
         raise ConfigError("[zone] apex settings are missing")
     db = RegistryDatabase.from_url(settings.registry_db_url)
@@ -102,21 +113,38 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _quarantine_list(args: argparse.Namespace) -> int:
-    entries = _entries(settings_from_args(args))
+    """A report (decision 57): every zone, or ``--zone``'s; a one-zone home prints as
+    before, several one ``== origin ==`` section (JSON ``{"zones": ...}``) each."""
+    home = settings_from_args(args)
+    listed = {z.origin: _entries(z) for z in home.selected_zones(args.zone)}
+    if len(home.zones) > 1:
+        if args.json:
+            zones = {o: [q.as_json() for q in entries] for o, entries in listed.items()}
+            print(json.dumps({"zones": zones}, indent=1))
+            return 0
+        for origin, entries in listed.items():
+            print(f"== {origin} ==")
+            _print_entries(entries)
+        return 0
+    entries = next(iter(listed.values()))
     if args.json:
         print(json.dumps([q.as_json() for q in entries], indent=1))
         return 0
+    _print_entries(entries)
+    return 0
+
+
+def _print_entries(entries: tuple[Quarantined, ...]) -> None:
     if not entries:
         print("nothing is quarantined")
     for q in entries:
         since = datetime.fromtimestamp(q.since, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         what = "previous records kept" if q.kept else "left out"
         print(f"{q.kind} {q.name} since {since} ({what}): {', '.join(q.rules)}: {q.message}")
-    return 0
 
 
 def _quarantine_release(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
+    settings = zone_settings(args)  # the zone whose build withheld it
     name = normalize(args.name) if " " not in args.name.strip() else args.name
     matches = [
         q
