@@ -8,9 +8,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from tests.fixtures.registry import START, RegistryWorld
+from tldsec.cycle import changes
 from tldsec.errors import ConfigError
 from tldsec.policy import load_policy
 from tldsec.registry import zonedigest
@@ -182,3 +183,42 @@ def test_a_change_in_one_zone_is_that_zones_alone(
     assert _records(tmp_path / "example.zone") == before
     assert "e.shop. NS ns1.a.example." not in _records(tmp_path / "shop.zone")
     assert "e.shop. NS ns1.b.shop." in _records(tmp_path / "shop.zone")
+
+
+def test_a_change_or_a_held_change_is_pending_in_its_zone_alone(
+    registry_world_any: RegistryWorld,
+) -> None:
+    """What ``Cycle.pending`` asks (cycle/changes.py): a change in shop. is pending for
+    shop. only; example., held at its last build (the collapse guard), stays held
+    through shop.'s changes and wakes for a change of its own; an id a build could not
+    see yet is late for its own zone only."""
+    world = registry_world_any
+    rules = _two_zones(world)
+    example, shop = (rules[o].zone_id for o in ("example.", "shop."))
+    assert example is not None and shop is not None
+    with world.db.read() as s:
+        built = s.scalar(select(func.max(ZoneChange.id)))  # both zones built up to here
+    assert built is not None
+    world.clock.advance(timedelta(minutes=5))
+    shop_at = world.clock.now()
+    with world.db.write() as s:
+        tx = replace(world.tx("alpha"), rules=rules["shop."])
+        update_domain(s, tx, DomainUpdate("e.shop", rem_ns=("ns1.a.example",)))
+    with world.db.read() as s:
+        shop_change = s.scalar(select(func.max(ZoneChange.id)))
+        assert shop_change is not None and shop_change > built
+        assert changes.oldest_change_after(s, shop, built) == shop_at
+        assert changes.oldest_change_after(s, example, built) is None
+        # example.'s held build saw up to ``built``: shop.'s change does not wake it
+        assert not changes.changed_after(s, example, built)
+        assert changes.changed_after(s, shop, built)
+        assert changes.oldest_late_change(s, example, [shop_change]) is None
+        assert changes.oldest_late_change(s, shop, [shop_change]) == shop_at
+    world.clock.advance(timedelta(minutes=5))
+    with world.db.write() as s:
+        tx = replace(world.tx("alpha"), rules=rules["example."])
+        update_domain(s, tx, DomainUpdate("d.example", rem_ns=("ns1.b.shop",)))
+    with world.db.read() as s:
+        assert changes.changed_after(s, example, built)  # its own change wakes it
+        assert changes.oldest_change_after(s, example, built) == world.clock.now()
+        assert changes.oldest_change_after(s, shop, shop_change) is None

@@ -63,12 +63,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from tldsec.audit.log import AuditLog
 from tldsec.clock import Clock, from_epoch, to_epoch
-from tldsec.cycle import replicas
+from tldsec.cycle import changes, replicas
 from tldsec.cycle.guard import GuardSettings
 from tldsec.cycle.result import CycleResult, Outcome, RunLog
 from tldsec.cycle.safeguards import Safeguards, apex_of
@@ -101,7 +100,6 @@ from tldsec.keys.transfer import Transfer
 from tldsec.progress import ProgressLine, progress_lines
 from tldsec.registry.context import rules_from_settings
 from tldsec.registry.database import RegistryDatabase
-from tldsec.registry.models import ZoneChange
 from tldsec.settings import Settings
 from tldsec.signconf import SigningConfig
 from tldsec.signer.files import sign_zone_file
@@ -230,16 +228,9 @@ class Cycle(UnsignedMode, Safeguards):
 
     def _oldest_change_after(self, change_id: int) -> datetime | None:
         """When the zone's oldest zone_change row after ``change_id`` was written (None:
-        none). Change ids are the registry's; each row names its zone (decision 57)."""
+        none). Change ids are the registry's; each row names its zone (decision 65)."""
         with self.registry.read() as session:
-            first = session.scalar(
-                select(func.min(ZoneChange.id)).where(
-                    ZoneChange.id > change_id, ZoneChange.zone_id == self.zone_id
-                )
-            )
-            if first is None:
-                return None
-            return session.scalar(select(ZoneChange.at).where(ZoneChange.id == first))
+            return changes.oldest_change_after(session, self.zone_id, change_id)
 
     def _unchanged_since(self, change_id: object) -> bool:
         """Whether the zone has no change after the held build's ``change_id`` (the
@@ -247,12 +238,7 @@ class Cycle(UnsignedMode, Safeguards):
         if not isinstance(change_id, int):
             return False
         with self.registry.read() as session:
-            newer = session.scalar(
-                select(ZoneChange.id)
-                .where(ZoneChange.id > change_id, ZoneChange.zone_id == self.zone_id)
-                .limit(1)
-            )
-        return newer is None
+            return not changes.changed_after(session, self.zone_id, change_id)
 
     def _late_change(self) -> datetime | None:
         """When the oldest change the last build missed but the registry now shows was
@@ -262,11 +248,7 @@ class Cycle(UnsignedMode, Safeguards):
         if info is None or not info.unsettled:
             return None
         with self.registry.read() as session:
-            return session.scalar(
-                select(func.min(ZoneChange.at)).where(
-                    ZoneChange.id.in_(list(info.unsettled)), ZoneChange.zone_id == self.zone_id
-                )
-            )
+            return changes.oldest_late_change(session, self.zone_id, list(info.unsettled))
 
     def _quarantine_resolved(self) -> Quarantined | None:
         """A quarantined object the registry now lets go (fixed in the database even
