@@ -96,6 +96,22 @@ def test_each_zones_cycle_writes_only_in_its_directory_and_store(
     code, _, err = run(capsys, "cycle", "--zone", "market", "--home", str(home))
     assert code == 1 and "market. is not a zone of this home" in err
 
+    # tldsec status reports every zone, each from its own directory and store
+    code, out, err = run(capsys, "status", "--json", "--home", str(home))
+    reported = json.loads(out)
+    assert list(reported["zones"]) == ["example.", "shop."], err
+    for origin, serial, z in (("example.", example_serial, example), ("shop.", shop_serial, shop)):
+        zone = reported["zones"][origin]
+        assert (zone["zone"], zone["serial"], zone["pending"]) == (origin, serial, None)
+        assert zone["zone_file"] == str(z.dist / f"{serial}.zone")
+        assert zone["last_verification"]["file"] == str(z.last_report)
+    exits = {reported["zones"][o]["health"]["exit"] for o in reported["zones"]}
+    assert code == ExitCode[reported["exit"]] and reported["exit"] in exits
+    code, out, _ = run(capsys, "status", "--zone", "shop", "--json", "--home", str(home))
+    assert list(json.loads(out)["zones"]) == ["shop."]
+    code, out, _ = run(capsys, "status", "--home", str(home))
+    assert out.startswith("== example. ==\nzone example.  serial") and "\n== shop. ==\n" in out
+
 
 def test_zone_build_sign_verify_and_quarantine_act_on_the_zone_named(
     home: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path

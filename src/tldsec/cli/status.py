@@ -39,15 +39,34 @@ def register(sub: Any) -> None:
         help="the zone serial, last cycle, next key event, signature expiry, last verification",
     )
     add_home_argument(p)
+    p.add_argument(
+        "--zone", metavar="ORIGIN", help="only this zone (default: every zone of the home)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=run)
 
 
+# The exit code of a home of several zones: its worst zone's, in this order.
+WORST_FIRST = (ExitCode.INTEGRITY, ExitCode.FAILED, ExitCode.NEEDED, ExitCode.OK)
+
+
 def run(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    report = status(settings, SystemClock())
-    print(json.dumps(report, indent=2) if args.json else text(report))
-    return int(ExitCode[report["health"]["exit"]])
+    """A report (decision 57, "CLI --zone conventions"): a home of one zone prints as
+    before; of several, one ``== origin ==`` section per zone (``--zone``: that one)
+    and JSON ``{"zones": {origin: report}, "exit": ...}``, the worst zone's exit code."""
+    home = settings_from_args(args)
+    clock = SystemClock()
+    if len(home.zones) == 1:
+        report = status(home.one_zone(args.zone), clock)
+        print(json.dumps(report, indent=2) if args.json else text(report))
+        return int(ExitCode[report["health"]["exit"]])
+    reports = {z.origin: status(z, clock) for z in home.selected_zones(args.zone)}
+    worst = min((ExitCode[r["health"]["exit"]] for r in reports.values()), key=WORST_FIRST.index)
+    if args.json:
+        print(json.dumps({"zones": reports, "exit": worst.name}, indent=2))
+    else:
+        print("\n\n".join(f"== {origin} ==\n{text(r)}" for origin, r in reports.items()))
+    return int(worst)
 
 
 def health(report: dict[str, Any], settings: Settings, now: datetime) -> dict[str, Any]:
