@@ -14,7 +14,14 @@ import pytest
 
 from tests.fixtures.homes import HOMES, ONE_ZONE
 from tldsec.errors import ConfigError, DistributionError
-from tldsec.zonehome import LEGACY, ZoneHome, legacy_entries, move_into_zone_dir, zone_dir_name
+from tldsec.zonehome import (
+    LEGACY,
+    ZoneHome,
+    legacy_entries,
+    move_into_zone_dir,
+    move_store,
+    zone_dir_name,
+)
 
 
 @pytest.fixture
@@ -111,3 +118,36 @@ def test_the_paths_of_a_zone() -> None:
     assert zone_dir_name("Shop.") == "shop" and home.root == Path("/h/zones/shop")
     assert home.quarantine == Path("/h/zones/shop/quarantine.json")
     assert set(LEGACY) >= {p.name for p in (home.cycle_state, home.work, home.dist)}
+
+
+def test_a_store_the_settings_name_outside_the_zone_stays_and_its_lock_is_held(
+    zones: Path,
+) -> None:
+    """``store_dir`` without ``{zone}`` (decision 66): the store is not moved, and a cycle
+    holding that store's lock refuses the move of the rest."""
+    store = zones / "dist"  # as [distribute] store_dir = "zones/dist" names it
+    assert "dist" not in legacy_entries(zones, "example.", with_store=False)
+    fd = os.open(store / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(DistributionError, match=r"a cycle holds .*dist/\.lock"):
+            move_into_zone_dir(zones, "example.", store=store)
+    finally:
+        os.close(fd)
+    current = snapshot(store)
+    moved = move_into_zone_dir(zones, "example.", store=store)
+    assert moved == ["cycle.json", "last-report.json", "reports", "work"]
+    assert snapshot(store) == current and not ZoneHome(zones, "example.").dist.exists()
+
+
+def test_an_old_default_store_outside_zones_dir_is_renamed_to_the_new_one(
+    zones: Path, tmp_path: Path
+) -> None:
+    """A home whose ``[zone] zones_dir`` is not ``zones`` kept the old default store in
+    the home's ``zones/dist``: ``move_store`` renames it (same inodes), once."""
+    old, new = zones / "dist", tmp_path / "elsewhere" / "example" / "dist"
+    before = snapshot(old)
+    assert move_store(old, new)
+    after = {k: v for k, v in snapshot(new).items() if k != ".lock"}  # the lock it took
+    assert after == before and not old.exists()
+    assert not move_store(old, new)  # done: nothing left to move
