@@ -541,8 +541,8 @@ def _pair_step(step: str, n: int, workdir: Path) -> None:
     if step == "sign":
         _sign_again(pair.files, pair.unsigned, pair.candidate)
         return
+    from tldsec.cycle.verifystage import gate
     from tldsec.policy import load_policy
-    from tldsec.verify.gate import gate
     from tldsec.verify.options import VerifyOptions, VerifyRequest
     from tldsec.zonefiles import ZoneFiles
 

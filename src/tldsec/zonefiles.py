@@ -10,15 +10,16 @@ A signed zone file ``OUT`` has, named after it and beside it:
 
 and in its directory ``verify-state.json``, the gate's record of the last zone it
 published there (``Verified``: kept here, decided on by ``verify.mode``). ``ZoneFiles``
-names them; this is the one list of them. The signer writes the first three, the gate
-the last two; the distribution store (``distribute.store``) keeps them by serial, moves
-them and prunes them.
+names them; this is the one list of them. The signer writes the first three, the gate's
+caller the last two; the distribution store (``distribute.store``) keeps them by serial,
+moves them and prunes them.
 
-Publication is ``stage`` then ``Staged.publish``: a private copy of the candidate in the
-target's directory, digested as it is made and forced to disk; after the gate's checks
-pass on that copy, its digest record, then a rename over the target and an fsync of the
-directory. A reader sees the old zone or the new one, never a part, and what is
-published is byte for byte what was verified.
+Publication is ``staging`` (or ``stage``) then ``publish_verified``: a private copy of
+the candidate in the target's directory, digested as it is made and forced to disk; the
+gate (``verify.gate.judge``) verifies that copy and decides; if it passed, its digest
+record, a rename over the target, an fsync of the directory and the verification record
+(``Passed``, what the gate found). A reader sees the old zone or the new one, never a
+part, and what is published is byte for byte what was verified (decisions 36, 71).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import json
 import os
 import shutil
 import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -116,6 +119,7 @@ class Staged:
     path: Path
     target: Path
     digest: FileDigest
+    seconds: float = 0.0  # how long the copy took (the report's ``staging_seconds``)
     done: bool = False
 
     def publish(self) -> None:
@@ -137,6 +141,7 @@ class Staged:
 def stage(candidate: Path, target: Path) -> Staged:
     """A private copy of the candidate in the target's directory (same file system),
     forced to disk, and the digest of the bytes copied: those the gate then verifies."""
+    t0 = time.perf_counter()
     if not candidate.exists():
         raise ConfigError(f"the signed zone {candidate} does not exist")
     if target.exists() and os.path.samefile(candidate, target):
@@ -157,7 +162,19 @@ def stage(candidate: Path, target: Path) -> Staged:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(name)
         raise
-    return Staged(Path(name), target, digest)
+    return Staged(Path(name), target, digest, time.perf_counter() - t0)
+
+
+@contextlib.contextmanager
+def staging(candidate: Path, target: Path | None) -> Iterator[Staged | None]:
+    """``stage`` the candidate beside ``target`` (nothing without a target); the copy is
+    removed on leaving unless ``publish_verified`` published it."""
+    staged = stage(candidate, target) if target is not None else None
+    try:
+        yield staged
+    finally:
+        if staged is not None:
+            staged.discard()
 
 
 # --- the gate's verification record (``verify-state.json``) -----------------------------
@@ -211,34 +228,40 @@ def save_state(path: Path, state: Verified) -> None:
         json.dump({"format": FORMAT, **asdict(state)}, out, indent=1)
 
 
-def record_published(
-    published: Path,
-    mode: str,
-    builds_on: Verified | None,
-    *,
-    serial: int | None,
-    now: datetime,
-    fingerprint: str,
-    cuttable: bool,
-    sha256: str,
-) -> Verified:
-    """Write the record of a zone that passed and was published: verified in ``mode``,
-    on top of ``builds_on`` (the previous record, for an incremental run) or in full."""
+@dataclass(frozen=True, slots=True)
+class Passed:
+    """What the gate found of a staged candidate that passed every check: what the
+    verification record of its publication says (``verify.gate.judge`` builds it)."""
+
+    mode: str  # "full" or "incremental" (``verify.mode``)
+    builds_on: Verified | None  # the previous record, for an incremental run
+    serial: int | None
+    fingerprint: str  # what the unchanged bytes were verified against (``mode.fingerprint``)
+    cuttable: bool  # the next run may cut the file at owners below the apex
+
+
+def publish_verified(staged: Staged, passed: Passed, now: datetime) -> Verified:
+    """Publish a staged copy the gate passed (``Staged.publish``), then write its
+    verification record beside it: verified in ``passed.mode``, on top of
+    ``passed.builds_on`` or in full."""
+    staged.publish()
+    published = staged.target
     st = published.stat()
     stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    builds_on = passed.builds_on
     state = Verified(
         zone_file=published.name,
         size=st.st_size,
         inode=st.st_ino,
         mtime_ns=st.st_mtime_ns,
-        serial=serial,
-        mode=mode,
+        serial=passed.serial,
+        mode=passed.mode,
         verified_at=stamp,
         full_at=builds_on.full_at if builds_on else stamp,
         since_full=builds_on.since_full + 1 if builds_on else 0,
-        fingerprint=fingerprint,
-        cuttable=cuttable,
-        sha256=sha256,
+        fingerprint=passed.fingerprint,
+        cuttable=passed.cuttable,
+        sha256=staged.digest.sha256,
     )
     save_state(ZoneFiles(published).verify_state, state)
     return state

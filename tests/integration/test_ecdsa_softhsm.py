@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tldsec.cycle.verifystage import gate
 from tldsec.dnscore import rdata
 from tldsec.dnscore.dnskey import ds_rdata
 from tldsec.dnscore.types import RRType
@@ -28,7 +29,6 @@ from tldsec.policy import Algorithm, Policy, load_policy
 from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.signer import sign_zone
 from tldsec.verify.coverage import ExpectedSigners
-from tldsec.verify.gate import gate
 from tldsec.verify.report import Status
 from tldsec.verify.verifier import VerifyOptions, VerifyRequest, verify_zone
 

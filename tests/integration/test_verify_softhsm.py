@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tldsec.cycle.verifystage import gate
 from tldsec.dnscore import rdata
 from tldsec.dnscore.dnskey import ds_rdata
 from tldsec.dnscore.types import RRType
@@ -19,7 +20,6 @@ from tldsec.policy import Algorithm, load_policy
 from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.signer import sign_zone
 from tldsec.verify.coverage import ExpectedSigners
-from tldsec.verify.gate import gate
 from tldsec.verify.report import Status
 from tldsec.verify.verifier import VerifyOptions, VerifyRequest, verify_zone
 from tldsec.verify.workers import PARALLEL_MIN_ITEMS

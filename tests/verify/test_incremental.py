@@ -19,6 +19,7 @@ import pytest
 from tests.verify.conftest import NOW, ORIGIN, SERIAL, UNSIGNED, Case, Keys, Mutation, wire
 from tests.verify.patching import write_patch
 from tests.verify.test_corruption import FAULTS
+from tldsec.cycle.verifystage import gate
 from tldsec.dnscore import nsec3
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import RRset, Zone
@@ -27,7 +28,7 @@ from tldsec.dnscore.zonepatch import ZonePatch, patch_path
 from tldsec.hsm.open import open_keystore
 from tldsec.signer import sign_zone
 from tldsec.signer.rrsig import rrsig_header, signed_data
-from tldsec.verify.gate import EVENT_PASSED, GateResult, gate
+from tldsec.verify.gate import EVENT_PASSED, GateResult
 from tldsec.verify.options import VerifyOptions, VerifyRequest
 from tldsec.verify.report import Status
 from tldsec.zonefiles import ZoneFiles, load_state

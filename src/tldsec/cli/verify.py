@@ -18,12 +18,13 @@ from pathlib import Path
 
 from tldsec.cli.common import add_home_argument, file_zone_settings
 from tldsec.clock import SystemClock
+from tldsec.cycle.verifystage import gate
 from tldsec.errors import AuditError, ConfigError, ExitCode, KeyStoreError, TldsecError
 from tldsec.hsm.base import KeyStore
 from tldsec.policy import load_policy
 from tldsec.progress import progress_lines
 from tldsec.settings import CONFIG_NAME, Settings, VerifySettings, home_from, load_settings
-from tldsec.verify.gate import Recorder, gate
+from tldsec.verify.gate import Recorder
 from tldsec.verify.report import Report
 from tldsec.verify.verifier import VerifyOptions, VerifyRequest, verify_zone
 

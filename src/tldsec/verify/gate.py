@@ -1,34 +1,31 @@
-"""The verification gate: a signed zone reaches distribution only if every check passed
-(DPS 6.6); a failing one is refused, the last good zone stays, and the refusal is
+"""The verification gate decides: a signed zone reaches distribution only if every check
+passed (DPS 6.6); a failing one is refused, the last good zone stays, and the refusal is
 recorded as an incident (DPS 4.5.1, 4.5.2).
 
-``gate`` first stages a private copy of the candidate beside the published file
-(``zonefiles.stage``), verifies that copy, and on success has it published
-(``Staged.publish``: renamed over the published file): what is published is byte for
-byte what was verified, and a reader sees the old zone or the new one, never a partial
-file. On failure the staged copy is removed and the published file is not touched. The
-gate decides; ``zonefiles`` owns the files and their publication. Either way a log line
-says what happened, and ``recorder`` (the audit log's ``record(event, actor=...,
-**details)`` when there is one) receives the event.
+``judge`` verifies the candidate, or the private copy of it its caller staged beside the
+published file (``zonefiles.staging``), and returns the verdict: the report and, if
+every check passed on a staged copy, what the verification record of its publication
+says (``zonefiles.Passed``). It writes no file: the caller publishes through
+``zonefiles.publish_verified`` (what is published is byte for byte what was verified)
+and then has the verdict accounted for by ``account``: a log line saying what happened,
+and the event for ``recorder`` (the audit log's ``record(event, actor=..., **details)``
+when there is one). ``cycle.verifystage.gate`` is that sequence, for the cycle and
+``tldsec verify --gate`` (decision 71).
 
-Publishing to a directory, the gate verifies incrementally when it can (``mode``): the
-candidate has a zone patch from the previous zone, which this gate verified and
-published itself, and no full verification is due. Otherwise, and always without a
-publication target, it runs the full checks. The report, the log line and the event
-say which mode ran and why; ``zonefiles.record_published`` writes ``verify-state.json``
-beside the published file for the next run.
+On a staged copy the gate verifies incrementally when it can (``mode``): the candidate
+has a zone patch from the previous zone, which this gate verified and published, and no
+full verification is due. Otherwise, and always without a staged copy, it runs the full
+checks. The report, the log line and the event say which mode ran and why.
 
-The staging copy is digested as it is made (``filedigest``): every published zone gets
-``<zone>.sha256`` (the SHA-256 of the whole file and of each 4 MiB block), and the
-digest goes into the report, the state and the audit event. Before an incremental run
-relies on the previous zone's bytes, it proves them equal to that record; a previous
-zone that differs brings a full verification and is reported as an incident.
+The staged copy's digest (``filedigest``, taken as it was made) goes into the report,
+the record and the audit event. Before an incremental run relies on the previous zone's
+bytes, it proves them equal to that record; a previous zone that differs brings a full
+verification and is reported as an incident.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -44,7 +41,7 @@ from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
 from tldsec.verify.regions import order_problem
 from tldsec.verify.report import Report
 from tldsec.verify.workers import ProgressFor
-from tldsec.zonefiles import Staged, ZoneFiles, load_state, record_published, stage
+from tldsec.zonefiles import Passed, Staged, Verified
 
 log = logging.getLogger("tldsec.verify.gate")
 
@@ -56,10 +53,13 @@ Recorder = Callable[..., object]
 
 @dataclass(frozen=True, slots=True)
 class GateResult:
-    """The report, and where the zone was published (None if it was not)."""
+    """The report, where the zone was published (None if it was not), and for a staged
+    copy that passed, what its publication's record says (``judge`` returns it, the
+    caller publishes it)."""
 
     report: Report
     published: Path | None
+    passed_record: Passed | None = None
 
     @property
     def passed(self) -> bool:
@@ -82,31 +82,30 @@ class GateResult:
             )
 
 
-def gate(
+def judge(
     request: VerifyRequest,
     options: VerifyOptions,
     now: datetime,
     *,
-    publish_to: Path | None = None,
+    staged: Staged | None = None,
+    previous_state: Verified | None = None,
     keystore: KeyStore | None = None,
     opener: KeyOpener | None = None,
-    recorder: Recorder | None = None,
     previous_checked: Checked | None = None,
     progress: ProgressFor | None = None,
     insecure: InsecureByDesign | None = None,
 ) -> GateResult:
-    """Verify the candidate; publish it to ``publish_to`` only if every check passed.
+    """Verify the candidate (``request.signed``), on ``staged``'s copy if there is one.
 
+    ``previous_state``: the record beside the publication target (``zonefiles``);
     ``previous_checked``: the caller's proof, in this process, that the previous zone
     equals its digest record (taken only if the file is untouched since); ``progress``:
     how far a full verification is (an incremental one is proportional to the changes).
     ``insecure``: the zone fact of going insecure's last step; only with it is the
     candidate verified as an unsigned zone (``verify/insecure.py``, DPS 4.6)."""
-    staged: Staged | None = None
-    previous_state = load_state(ZoneFiles(publish_to).verify_state) if publish_to else None
     if insecure is not None:
         decision = mode.Decision(mode.FULL, "insecure by design: the zone is published unsigned")
-    elif publish_to is not None:
+    elif staged is not None:
         decision = mode.decide(
             request,
             options,
@@ -124,44 +123,26 @@ def gate(
             decision.previous_damaged,
         )
     fingerprint = mode.fingerprint(request, options, request.signed)
-    t0 = time.perf_counter()
-    if publish_to is not None:
-        staged = stage(request.signed, publish_to)
+    if staged is not None:
         request = replace(request, signed=staged.path, display_name=str(request.signed))
-    staging = time.perf_counter() - t0
-    try:
-        if insecure is not None:
-            report = verify_insecure(request, options, now, insecure)
-        else:
-            report = _verify(request, options, now, decision, keystore, opener, progress)
-        report.meta["staging_seconds"] = round(staging, 3)
-        if staged is not None:
-            report.meta["sha256"] = staged.digest.sha256
-        if decision.previous_damaged is not None:
-            report.meta["previous_damaged"] = decision.previous_damaged
-        published = None
-        if report.passed and staged is not None and publish_to is not None:
-            cuttable = decision.mode == mode.INCREMENTAL or (
-                options.incremental and _cuttable(staged.path, request.origin, report)
-            )
-            staged.publish()  # the gate decides; the zone's files are published here
-            published = publish_to
-            record_published(
-                publish_to,
-                decision.mode,
-                previous_state if decision.mode == mode.INCREMENTAL else None,
-                serial=report.serial,
-                now=now,
-                fingerprint=fingerprint,
-                cuttable=cuttable,
-                sha256=staged.digest.sha256,
-            )
-    finally:
-        if staged is not None:
-            staged.discard()
-    result = GateResult(report, published)
-    _record(result, publish_to, recorder)
-    return result
+    if insecure is not None:
+        report = verify_insecure(request, options, now, insecure)
+    else:
+        report = _verify(request, options, now, decision, keystore, opener, progress)
+    report.meta["staging_seconds"] = round(staged.seconds if staged else 0.0, 3)
+    if staged is not None:
+        report.meta["sha256"] = staged.digest.sha256
+    if decision.previous_damaged is not None:
+        report.meta["previous_damaged"] = decision.previous_damaged
+    if not report.passed or staged is None:
+        return GateResult(report, None)
+    cuttable = decision.mode == mode.INCREMENTAL or (
+        options.incremental and _cuttable(staged.path, request.origin, report)
+    )
+    builds_on = previous_state if decision.mode == mode.INCREMENTAL else None
+    return GateResult(
+        report, None, Passed(decision.mode, builds_on, report.serial, fingerprint, cuttable)
+    )
 
 
 def _verify(
@@ -190,7 +171,8 @@ def _cuttable(path: Path, origin: str, report: Report) -> bool:
     return problem is None
 
 
-def _record(result: GateResult, publish_to: Path | None, recorder: Recorder | None) -> None:
+def account(result: GateResult, publish_to: Path | None, recorder: Recorder | None) -> None:
+    """The verdict's log line and audit event, once the caller published (or not)."""
     report = result.report
     how = report.meta.get("verification", {})
     details: dict[str, object] = {
