@@ -7,7 +7,8 @@ from pathlib import Path
 from tldsec.dnscore.signedfile import syntax_problem
 from tldsec.dnscore.zonepatch import Edit, ZonePatch
 from tldsec.verify.filescan import chain_problems, merge, ranges, scan, scan_piece
-from tldsec.verify.regions import compare_unchanged, order_problem, regions
+from tldsec.verify.incremental import compare_unchanged
+from tldsec.verify.regions import order_problem, regions
 from tldsec.verify.summary import Nsec3Scan, Summary
 
 ZONE = b"""; header

@@ -12,8 +12,8 @@ import pytest
 from tests.verify.conftest import ORIGIN, Case, Mutation, wire
 from tests.verify.test_corruption import FAULTS
 from tldsec.dnscore.types import RRType
+from tldsec.verify.regions import HEAD_BYTES, plan_parts
 from tldsec.verify.report import Report
-from tldsec.verify.split import HEAD_BYTES, plan_parts
 
 
 def _verdicts(report: Report) -> dict[str, tuple[str, int, frozenset[str]]]:

@@ -4,7 +4,7 @@ Given the previous verified (distributed) zone file and the patch that says whic
 ranges of it the candidate replaced (``dnscore.zonepatch``), and never trusting it:
 
 1. the unchanged ranges are proved byte for byte the same as the previous verified file
-   (``regions.compare_unchanged``); any mismatch, wrong size or edit that is not whole
+   (``compare_unchanged``); any mismatch, wrong size or edit that is not whole
    lines refuses the zone and nothing more is checked;
 2. every edit is widened to whole subtrees below the apex in both files (so the names
    a new or removed zone cut occludes or uncovers are read again, wherever they lie),
@@ -26,6 +26,7 @@ from __future__ import annotations
 import mmap
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
@@ -47,16 +48,16 @@ from tldsec.verify.part import (
     region_checks,
     second_in_process,
 )
-from tldsec.verify.regions import compare_unchanged, region_problems, regions
+from tldsec.verify.regions import BackgroundUnsigned, region_problems, regions
 from tldsec.verify.report import CheckResult, Collector, Finding, iso, since
 from tldsec.verify.signatures import NAME as SIGNATURES
 from tldsec.verify.signatures import SignatureCheck
 from tldsec.verify.structure import analyse
-from tldsec.verify.unsignedscan import BackgroundUnsigned
 from tldsec.verify.zoneread import ReadResult, read_zone_string
 
 UNCHANGED = "unchanged-bytes"
 MODE = "incremental"
+BLOCK = 8 << 20  # bytes compared at a time
 
 
 def edited_regions(run: RunContext, patch: ZonePatch | str) -> Edited | Outcome:
@@ -300,3 +301,41 @@ def _refused_all(problems: list[str], t: float) -> CheckResult:
 
 def _map(f: BinaryIO) -> mmap.mmap:
     return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def compare_unchanged(
+    patch: ZonePatch, old: mmap.mmap | bytes, new: mmap.mmap | bytes
+) -> Iterator[str]:
+    """Every way the patch does not fit the two files (empty when it does)."""
+    if patch.previous_size != len(old):
+        yield (
+            f"the patch says the previous file has {patch.previous_size} bytes; it has {len(old)}"
+        )
+    if patch.size != len(new):
+        yield f"the patch says the candidate has {patch.size} bytes; it has {len(new)}"
+    if patch.previous_size != len(old) or patch.size != len(new):
+        return
+    for i, e in enumerate(patch.edits):
+        for what, data, pos in (
+            ("previous", old, e.old_start),
+            ("previous", old, e.old_end),
+            ("candidate", new, e.new_start),
+            ("candidate", new, e.new_end),
+        ):
+            if 0 < pos < len(data) and data[pos - 1 : pos] != b"\n":
+                yield f"edit {i}: offset {pos} of the {what} file is not at the start of a line"
+    for same in patch.unchanged():
+        pos = 0
+        while pos < same.length:
+            n = min(BLOCK, same.length - pos)
+            a = old[same.old_start + pos : same.old_start + pos + n]
+            b = new[same.new_start + pos : same.new_start + pos + n]
+            if a != b:
+                at = next(i for i in range(n) if a[i] != b[i])
+                yield (
+                    f"byte {same.new_start + pos + at} of the candidate differs from byte "
+                    f"{same.old_start + pos + at} of the previous verified file, which the "
+                    "patch says is unchanged"
+                )
+                break
+            pos += n

@@ -17,10 +17,10 @@ from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import RunContext
 from tldsec.verify.coverage import Signers
 from tldsec.verify.nsec3chain import Nsec3Params
+from tldsec.verify.regions import Part, Plan
 from tldsec.verify.report import CheckResult, Collector, Finding, cpu_since, since
 from tldsec.verify.rrsig import SignatureContext
 from tldsec.verify.second import SecondSetup
-from tldsec.verify.split import Part, Plan
 from tldsec.verify.structure import Structure, analyse
 from tldsec.verify.summary import Summary
 from tldsec.verify.zoneread import ReadResult, read_zone_file, read_zone_string

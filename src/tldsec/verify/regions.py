@@ -1,13 +1,22 @@
-"""The patch checked against both files, the regions the incremental gate re-reads, and
-whether a file can be cut at owners one label below the apex.
+"""The zone files' owners and subtrees, read from their bytes: where a signed file can be
+cut, what an incremental run reads again, and the unsigned lines it compares (verify/'s
+one reader of owners and subtrees, on ``dnscore.signedfile``'s patterns; decision 71).
 
-A ``ZonePatch`` (``dnscore.zonepatch``) claims that every byte outside its edits is the
-same in the previous verified file and the candidate. Nothing here trusts it:
-``compare_unchanged`` proves the claim in large blocks (sizes, line alignment of every
-edit, then the bytes), and ``regions`` widens every edit, in both files at once, to
-whole subtrees one label below the apex, so that whatever a change touches (the names
-under a new or removed zone cut, an empty non-terminal above a new name) is read again.
-The apex (SOA, DNSKEY, NSEC3PARAM and the header) is always a region.
+**Parts** (``plan_parts``, the full run's ``sharded`` plan): cuts fall on the first line
+of an owner one label below the apex, so every part holds whole subtrees. A file is only
+cut when that is safe to do from the bytes alone: no entry over several lines
+(parentheses), no quoted strings or escapes, no directive after the header, and the apex
+first. Anything else returns None: the zone is read whole.
+
+**Regions** (the incremental run). A ``ZonePatch`` (``dnscore.zonepatch``) claims that
+every byte outside its edits is the same in the previous verified file and the
+candidate. Nothing trusts it: ``incremental.compare_unchanged`` proves the claim, and
+``regions`` widens every edit, in both files at once, to whole subtrees one label below
+the apex, so that whatever a change touches (the names under a new or removed zone cut,
+an empty non-terminal above a new name) is read again. The apex (SOA, DNSKEY,
+NSEC3PARAM and the header) is always a region. Their data must equal the same subtrees
+of the unsigned zone: ``unsigned_subtrees`` picks those lines out of the unsigned file
+with one compiled pattern per piece, in a worker process (``BackgroundUnsigned``).
 
 Cutting is sound only in a file with one record per line, each owner written out and
 followed by a tab, no directives, comments or multi-line entries after the header, the
@@ -30,7 +39,12 @@ from tldsec.dnscore.signedfile import (
     FIRST_FIELD,
     OWNER_AFTER_NEWLINE,
     OWNER_LINE,
+    OWNER_WRITTEN,
+    UNSIGNED_LINE,
+    UNSIGNED_UNCUTTABLE,
     chunks,
+    header_directives,
+    is_top_level,
     skip_header,
     syntax_problem,
     top_label,
@@ -39,8 +53,108 @@ from tldsec.dnscore.signedfile import (
 from tldsec.dnscore.zonepatch import ZonePatch
 from tldsec.errors import BadName
 from tldsec.verify.report import Finding
+from tldsec.verify.workers import Background
 
-BLOCK = 8 << 20  # bytes compared at a time
+PART_BYTES = 4 << 20  # a part of about 30,000 lines
+HEAD_BYTES = 1 << 20  # a longer header: read whole
+
+
+def _after_header(path: Path) -> Iterator[tuple[bytes, bytes] | None]:
+    """``chunks`` of the file as (the header before them, their records): the first
+    chunk's header up to its first record (``skip_header``), b"" for the others; None,
+    and no more, if the first chunk has no record."""
+    first = True
+    for chunk in chunks(path):
+        if not first:
+            yield b"", chunk
+            continue
+        body = skip_header(chunk)
+        if body is None:
+            yield None
+            return
+        first = False
+        yield chunk[:body], chunk[body:]
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    index: int
+    start: int  # byte offsets in the file
+    end: int
+    first_line: int
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    path: Path
+    parts: tuple[Part, ...]
+    default_ttl: int | None
+    apex_end: int  # the apex's records are the bytes before this offset
+    size: int
+
+
+def plan_parts(path: Path, origin: str, part_bytes: int = PART_BYTES) -> Plan | None:
+    """Where to cut the file, or None if it cannot be cut safely."""
+    size = path.stat().st_size
+    if size == 0:
+        return None
+    suffix = zone_suffix(origin)
+    origin_b = origin.lower().encode()
+    with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        # Entries over several lines, quoted strings and escapes: read whole instead.
+        if mm.find(b"(") >= 0 or mm.find(b'"') >= 0 or mm.find(b"\\") >= 0:
+            return None
+        head = b"\n" + mm[:HEAD_BYTES]  # as ``chunks`` gives it: after a newline
+        pos = skip_header(head)
+        if pos is None:
+            return None
+        default_ttl: int | None = None
+        for fields in header_directives(head, pos):  # $ORIGIN (this zone's), $TTL
+            if fields[0] == b"$TTL" and len(fields) == 2 and fields[1].isdigit():
+                default_ttl = int(fields[1])
+            elif [fields[0], *(f.lower() for f in fields[1:])] != [b"$ORIGIN", origin_b]:
+                return None
+        mm.seek(pos)
+        line = mm.readline()
+        if mm.find(b"\n$", pos) >= 0:
+            return None  # a directive after the first record
+        # The apex: the records at the start whose owner is the origin.
+        first = line.split(None, 1)[0].lower()
+        if first not in (origin_b, b"@"):
+            return None
+        apex_end = size
+        for m in OWNER_WRITTEN.finditer(mm, pos + len(line)):
+            if m.group().lower() not in (origin_b, b"@"):
+                apex_end = m.start()
+                break
+        # Cut points: the first line of an owner one label below the apex.
+        count = max(1, (size - pos) // part_bytes)
+        cuts = [pos]
+        for i in range(1, count):
+            cut = _cut_after(mm, pos + i * (size - pos) // count, suffix)
+            if cut is not None and cut > cuts[-1]:
+                cuts.append(cut)
+        cuts.append(size)
+        parts = []
+        line_no = 1 + mm[:pos].count(b"\n") if pos else 1
+        for i in range(len(cuts) - 1):
+            parts.append(Part(i, cuts[i], cuts[i + 1], line_no))
+            line_no += mm[cuts[i] : cuts[i + 1]].count(b"\n")
+    return Plan(path, tuple(parts), default_ttl, apex_end, size)
+
+
+def _cut_after(mm: mmap.mmap, offset: int, suffix: bytes) -> int | None:
+    start = mm.find(b"\n", offset)  # the rest of a line cut in the middle
+    previous: bytes | None = None
+    for m in OWNER_WRITTEN.finditer(mm, start + 1) if start >= 0 else ():
+        owner = m.group().lower()
+        if previous is not None and owner != previous and is_top_level(owner, suffix):
+            return m.start()
+        previous = owner
+    return None
+
+
+# --- the incremental run's regions ----------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -52,44 +166,6 @@ class Region:
     old_end: int
     new_start: int
     new_end: int
-
-
-def compare_unchanged(
-    patch: ZonePatch, old: mmap.mmap | bytes, new: mmap.mmap | bytes
-) -> Iterator[str]:
-    """Every way the patch does not fit the two files (empty when it does)."""
-    if patch.previous_size != len(old):
-        yield (
-            f"the patch says the previous file has {patch.previous_size} bytes; it has {len(old)}"
-        )
-    if patch.size != len(new):
-        yield f"the patch says the candidate has {patch.size} bytes; it has {len(new)}"
-    if patch.previous_size != len(old) or patch.size != len(new):
-        return
-    for i, e in enumerate(patch.edits):
-        for what, data, pos in (
-            ("previous", old, e.old_start),
-            ("previous", old, e.old_end),
-            ("candidate", new, e.new_start),
-            ("candidate", new, e.new_end),
-        ):
-            if 0 < pos < len(data) and data[pos - 1 : pos] != b"\n":
-                yield f"edit {i}: offset {pos} of the {what} file is not at the start of a line"
-    for same in patch.unchanged():
-        pos = 0
-        while pos < same.length:
-            n = min(BLOCK, same.length - pos)
-            a = old[same.old_start + pos : same.old_start + pos + n]
-            b = new[same.new_start + pos : same.new_start + pos + n]
-            if a != b:
-                at = next(i for i in range(n) if a[i] != b[i])
-                yield (
-                    f"byte {same.new_start + pos + at} of the candidate differs from byte "
-                    f"{same.old_start + pos + at} of the previous verified file, which the "
-                    "patch says is unchanged"
-                )
-                break
-            pos += n
 
 
 class _Lines:
@@ -193,29 +269,22 @@ def order_problem(path: Path, origin: str) -> str | None:
     after the header, the apex first, and the labels below the apex in canonical order
     (RFC 4034 6.1), each one's names together."""
     suffix = zone_suffix(origin)
-    apex = origin.lower().encode() if origin.endswith(".") else origin.lower().encode() + b"."
+    apex = suffix[1:]
     last_top: bytes | None = None
-    header = True
-    for chunk in chunks(path):
-        if header:
-            body = skip_header(chunk)
-            if body is None:
-                return "the file has no records"
-            chunk = chunk[body:]
-            header = False
+    for piece in _after_header(path):
+        if piece is None:
+            return "the file has no records"
+        chunk = piece[1]
         problem = syntax_problem(chunk)
         if problem is not None:
             return problem
         owners = [k for k, _ in itertools.groupby(OWNER_AFTER_NEWLINE.findall(chunk.lower()))]
         tops: list[bytes] = []
-        cut = len(suffix)
         for owner in owners:
-            if owner.endswith(suffix):
-                tops.append(owner[:-cut].rpartition(b".")[2])
-            elif owner == apex:
-                tops.append(b"")
-            else:
+            top = top_label(owner, apex, suffix)
+            if top is None:
                 return f"owner {owner.decode('utf-8', 'replace')} is not in the zone"
+            tops.append(top)
         runs = [k for k, _ in itertools.groupby(tops)]
         if last_top is not None and runs and runs[0] == last_top:
             runs = runs[1:]
@@ -283,3 +352,52 @@ def _top_at(data: mmap.mmap, pos: int, apex: bytes, suffix: bytes, *, back: bool
     if m is None:
         return None
     return top_label(m.group(1).lower(), apex, suffix)
+
+
+# --- the unsigned zone's lines of the regions' subtrees ---------------------------------
+
+
+def unsigned_subtrees(path: Path, origin: str, tops: frozenset[bytes]) -> bytes | str:
+    """The lines of an unsigned zone file whose owners lie in the subtrees below the
+    labels ``tops`` (b"" for the apex itself), after its leading $ORIGIN and $TTL; or why
+    the file cannot be read this way (relative owners, omitted owners, directives or
+    entries over several lines after the header)."""
+    suffix = zone_suffix(origin)
+    apex = suffix[1:]
+    out: list[bytes] = []
+    for piece in _after_header(path):
+        if piece is None:
+            return "the unsigned zone has no records"
+        header, chunk = piece
+        for fields in header_directives(header, len(header)):
+            if fields[0] == b"$ORIGIN" and fields[1:] != [apex]:
+                return "the unsigned zone's $ORIGIN is not the zone's origin"
+            out.append(b" ".join(fields) + b"\n")
+        for bad, why in UNSIGNED_UNCUTTABLE:
+            if bad in chunk:
+                return f"the unsigned zone has {why}"
+        for line, owner in UNSIGNED_LINE.findall(chunk):
+            owner = owner.lower()
+            top = top_label(owner, apex, suffix)
+            if top is None:
+                if owner.endswith(b"."):
+                    continue  # not in the zone: the content check of a full run reports it
+                # @, or relative to the origin (any $ORIGIN in the header is the origin)
+                top = b"" if owner == b"@" else owner.rpartition(b".")[2]
+            if top in tops:
+                out.append(line + b"\n")
+    return b"".join(out)
+
+
+class BackgroundUnsigned:
+    """``unsigned_subtrees`` in a forked worker process."""
+
+    def __init__(self, path: Path, origin: str, tops: frozenset[bytes]) -> None:
+        self._job: Background[bytes | str] = Background(unsigned_subtrees, [(path, origin, tops)])
+
+    def result(self) -> bytes | str:
+        (found,) = self._job.results()
+        return found
+
+    def close(self) -> None:
+        self._job.close()

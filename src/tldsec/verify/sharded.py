@@ -1,7 +1,7 @@
 """A big zone verified in parts, on every core: the region checks mapped and reduced.
 
 A signed zone as the signer writes it splits at owner names one label below the apex
-(``split.plan_parts``), so every part holds whole subtrees (a delegation and its glue, a
+(``regions.plan_parts``), so every part holds whole subtrees (a delegation and its glue, a
 name and its empty non-terminals). Each worker reads its parts from the file itself
 (``part.check_part``); this plan reduces what needs the whole zone (the NSEC3 chain, the
 content digests against the unsigned zone's, which the same workers digest in parts).
@@ -30,9 +30,9 @@ from tldsec.verify.part import (
     region_checks,
     unsigned_digests,
 )
+from tldsec.verify.regions import PART_BYTES, Plan, plan_parts
 from tldsec.verify.report import CheckResult, Collector, Finding, cpu_since
 from tldsec.verify.second import SecondSetup
-from tldsec.verify.split import PART_BYTES, Plan, plan_parts
 from tldsec.verify.workers import Background, ForkedMap
 from tldsec.verify.zoneread import read_zone_file, read_zone_string
 
