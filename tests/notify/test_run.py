@@ -133,8 +133,9 @@ def served_ds_change(home: Path, client_id: str, domain: str, ds: DsData, serial
         with registry.read() as s:
             last = max(s.scalars(select(ZoneChange.id)))
         at = world.clock.now()
-        trace.record(registry, serial, trace.Included(after=0, upto=last), [("published", at)])
-        trace.record(registry, serial, None, [("live", at)])
+        included = trace.Included(after=0, upto=last)
+        trace.record(registry, 1, serial, included, [("published", at)])  # zone 1: example.
+        trace.record(registry, 1, serial, None, [("live", at)])
     finally:
         registry.dispose()
     return tx.sv_trid
