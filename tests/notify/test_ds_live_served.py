@@ -91,7 +91,7 @@ def test_the_ds_live_mail_says_served_by_every_secondary_once(
     try:
         with smtp_server(box) as port:
             tracker = LiveTracker(
-                world.db, "example.", (Node("ns-a", (("127.0.0.1", secondary.port),)),),
+                world.db, "example.", 1, (Node("ns-a", (("127.0.0.1", secondary.port),)),),
                 world.clock,
             )  # fmt: skip
             world.clock.advance(timedelta(seconds=10))

@@ -20,30 +20,45 @@ from sqlalchemy.orm import Session
 
 from tldsec.notify.notices import ServedChange
 from tldsec.registry.database import RegistryDatabase
-from tldsec.registry.models import ChangeTrace, HistoryEntry, Registrar, SerialTrace, ZoneChange
+from tldsec.registry.models import (
+    ChangeTrace,
+    HistoryEntry,
+    Registrar,
+    SerialTrace,
+    Zone,
+    ZoneChange,
+)
 
 _T = TypeVar("_T")
 BATCH = 500  # serials, ids or names per statement (SQLite's parameter limit stays far)
 
 
 def served_ds_changes(db: RegistryDatabase, since: datetime) -> list[ServedChange]:
-    """Every registrar DS change in a serial that went live at or after ``since``."""
+    """Every registrar DS change in a serial of its zone that went live at or after
+    ``since``: zone by zone, as two zones' serials may share numbers (decision 72)."""
     with db.read() as session:
-        live = _live_serials(session, since)
         first: dict[int, tuple[int, datetime]] = {}  # change id -> (serial, live at)
         changes: dict[int, tuple[ZoneChange, str]] = {}
-        for chunk in _chunks(sorted(live)):
-            rows = session.execute(
-                select(ZoneChange, ChangeTrace.serial, Registrar.client_id)
-                .join(ChangeTrace, ChangeTrace.change_id == ZoneChange.id)
-                .join(Registrar, Registrar.id == ZoneChange.registrar_id)
-                .where(ChangeTrace.serial.in_(chunk), ZoneChange.sv_trid.is_not(None))
-            )
-            for change, serial, client_id in rows:
-                at = live[serial]
-                if change.id not in first or serial < first[change.id][0]:
-                    first[change.id] = (serial, at)
-                changes[change.id] = (change, client_id)
+        # A registry without zone rows (before its first cycle) has zone 1's only.
+        zone_ids = list(session.scalars(select(Zone.id).order_by(Zone.id))) or [1]
+        for zone_id in zone_ids:
+            live = _live_serials(session, zone_id, since)
+            for chunk in _chunks(sorted(live)):
+                rows = session.execute(
+                    select(ZoneChange, ChangeTrace.serial, Registrar.client_id)
+                    .join(ChangeTrace, ChangeTrace.change_id == ZoneChange.id)
+                    .join(Registrar, Registrar.id == ZoneChange.registrar_id)
+                    .where(
+                        ZoneChange.zone_id == zone_id,
+                        ChangeTrace.serial.in_(chunk),
+                        ZoneChange.sv_trid.is_not(None),
+                    )
+                )
+                for change, serial, client_id in rows:
+                    at = live[serial]
+                    if change.id not in first or serial < first[change.id][0]:
+                        first[change.id] = (serial, at)
+                    changes[change.id] = (change, client_id)
         records = _ds_records(session, [c for c, _ in changes.values()])
     out: list[ServedChange] = []
     for change_id in sorted(changes):
@@ -67,14 +82,16 @@ def served_ds_changes(db: RegistryDatabase, since: datetime) -> list[ServedChang
     return out
 
 
-def _live_serials(session: Session, since: datetime) -> dict[int, datetime]:
-    """serial -> live time of the serials live since ``since``: newest first by the
+def _live_serials(session: Session, zone_id: int, since: datetime) -> dict[int, datetime]:
+    """serial -> live time of the zone's serials live since ``since``: newest first by the
     primary key, in pages, until one went live before ``since`` (serials grow with
     time), so a year of serials is not read each pass."""
     found: dict[int, datetime] = {}
     below: int | None = None
     while True:
-        query = select(SerialTrace.serial, SerialTrace.at).where(SerialTrace.stage == "live")
+        query = select(SerialTrace.serial, SerialTrace.at).where(
+            SerialTrace.zone_id == zone_id, SerialTrace.stage == "live"
+        )
         if below is not None:
             query = query.where(SerialTrace.serial < below)
         page = session.execute(query.order_by(SerialTrace.serial.desc()).limit(BATCH)).all()

@@ -334,10 +334,12 @@ class SerialTrace(Base):
 class TraceNode(Base):
     """A secondary some primary asks for its serial, registered by that primary's live
     pass (``trace/live.py``) and renewed every minute: "live" waits for every secondary
-    of every primary (two sites' primaries each feed their own), not one primary's."""
+    of every primary (two sites' primaries each feed their own), not one primary's;
+    per zone, as a secondary serves only its ``zones`` (decision 72)."""
 
     __tablename__ = "trace_node"
 
+    zone_id: Mapped[int] = zone_id_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     primary: Mapped[str] = mapped_column(String(128))
     seen_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -27,6 +27,7 @@ from tldsec.cycle.lease import default_holder
 from tldsec.distribute.config import DistributeSettings
 from tldsec.registry.advisory import Advisor
 from tldsec.registry.database import RegistryDatabase
+from tldsec.registry.zonerows import zone_id_of
 from tldsec.settings import Settings
 from tldsec.trace.advice import AdvisoryPass
 from tldsec.trace.live import LiveTracker
@@ -53,12 +54,16 @@ def trace_tasks(
     every = dist.poll_seconds
     tasks: list[Callable[[], Any]] = []
     if live:
-        # One tracker per zone (decision 67): each zone's serials and its secondaries.
+        # One tracker per zone (decisions 67, 72): each zone's serials, by its registry
+        # id, and the secondaries that serve it.
+        with registry.read() as session:
+            zone_ids = {origin: zone_id_of(session, origin) for origin in settings.zones}
         trackers = [
             LiveTracker(
                 registry,
                 origin,
-                nodes_of(dist, primary),
+                zone_ids[origin],
+                nodes_of(dist, primary, origin),
                 clock,
                 poll=table.poll_live,
                 primary=settings.config.lease.name or default_holder(settings.home),

@@ -17,6 +17,12 @@ every ``REGISTER_EVERY``) and a serial is live once every secondary registered w
 ``NODE_TTL`` has a ``served`` row, whichever primary wrote it. A secondary taken out of
 a primary's configuration stops being waited for ``NODE_TTL`` later. Secondary names are
 unique across primaries.
+
+Per zone (decision 72): serve runs one tracker per zone, with the zone's registry id.
+It reads and writes only that zone's ``serial_trace`` rows (zones' serials are
+independent, so another zone's larger serial says nothing of this one's), registers and
+waits for the secondaries that serve the zone (``trace_node`` per zone, ``nodes_of``'s
+``origin``), and queues the poll messages of its zone's changes only.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ class LiveTracker:
 
     registry: RegistryDatabase
     origin: str
+    zone_id: int  # the zone's registry id (``registry.zonerows.zone_id_of``)
     nodes: tuple[Node, ...]
     clock: Clock
     probe: Probe = field(default=soa_serial)
@@ -81,17 +88,23 @@ class LiveTracker:
         now = self.clock.now()
         self._register(now)
         with self.registry.read() as session:
-            pending = _pending(session, now)
+            pending = _pending(session, self.zone_id, now)
             if not pending:
                 return []
             required = {n.name for n in self.nodes} | set(
-                session.scalars(select(TraceNode.name).where(TraceNode.seen_at > now - NODE_TTL))
+                session.scalars(
+                    select(TraceNode.name).where(
+                        TraceNode.zone_id == self.zone_id, TraceNode.seen_at > now - NODE_TTL
+                    )
+                )
             )
             served = {
                 (r.serial, r.node): r.at
                 for r in session.scalars(
                     select(SerialTrace).where(
-                        SerialTrace.stage == "served", SerialTrace.serial.in_(pending)
+                        SerialTrace.zone_id == self.zone_id,
+                        SerialTrace.stage == "served",
+                        SerialTrace.serial.in_(pending),
                     )
                 )
             }
@@ -103,7 +116,13 @@ class LiveTracker:
                 if current is not None and (serial, node) not in served and covers(current, serial):
                     served[(serial, node)] = seen_at
                     new_rows.append(
-                        SerialTrace(serial=serial, stage="served", node=node, at=seen_at)
+                        SerialTrace(
+                            zone_id=self.zone_id,
+                            serial=serial,
+                            stage="served",
+                            node=node,
+                            at=seen_at,
+                        )
                     )
         live: dict[int, datetime] = {}
         for serial in pending:
@@ -118,14 +137,18 @@ class LiveTracker:
             already = set(
                 session.scalars(
                     select(SerialTrace.serial).where(
-                        SerialTrace.stage == "live", SerialTrace.serial.in_(list(live))
+                        SerialTrace.zone_id == self.zone_id,
+                        SerialTrace.stage == "live",
+                        SerialTrace.serial.in_(list(live)),
                     )
                 )
             )
             live = {s: at for s, at in live.items() if s not in already}
             for serial, at in live.items():
-                session.add(SerialTrace(serial=serial, stage="live", node="", at=at))
-            return _queue_live(session, live, now, self.poll) if live else []
+                session.add(
+                    SerialTrace(zone_id=self.zone_id, serial=serial, stage="live", node="", at=at)
+                )
+            return _queue_live(session, self.zone_id, live, now, self.poll) if live else []
 
     def _register(self, now: datetime) -> None:
         """Say which secondaries this primary asks, at most every ``REGISTER_EVERY``."""
@@ -133,19 +156,23 @@ class LiveTracker:
             return
         with self.registry.write() as session:
             for node in self.nodes:
-                session.merge(TraceNode(name=node.name, primary=self.primary, seen_at=now))
+                session.merge(
+                    TraceNode(
+                        zone_id=self.zone_id, name=node.name, primary=self.primary, seen_at=now
+                    )
+                )
         self._registered = now
 
 
-def _pending(session: Session, now: datetime) -> list[int]:
-    """Serials published within ``HORIZON`` that are not live yet: the newest
+def _pending(session: Session, zone_id: int, now: datetime) -> list[int]:
+    """The zone's serials published within ``HORIZON`` that are not live yet: its newest
     ``RECENT`` published serials by the primary key, so the pass costs the same after
     a year of cycles."""
     published = [
         serial
         for serial, at in session.execute(
             select(SerialTrace.serial, SerialTrace.at)
-            .where(SerialTrace.stage == "published")
+            .where(SerialTrace.zone_id == zone_id, SerialTrace.stage == "published")
             .order_by(SerialTrace.serial.desc())
             .limit(RECENT)
         )
@@ -156,7 +183,9 @@ def _pending(session: Session, now: datetime) -> list[int]:
     live = set(
         session.scalars(
             select(SerialTrace.serial).where(
-                SerialTrace.stage == "live", SerialTrace.serial.in_(published)
+                SerialTrace.zone_id == zone_id,
+                SerialTrace.stage == "live",
+                SerialTrace.serial.in_(published),
             )
         )
     )
@@ -164,13 +193,19 @@ def _pending(session: Session, now: datetime) -> list[int]:
 
 
 def _queue_live(
-    session: Session, live: dict[int, datetime], now: datetime, poll: bool
+    session: Session, zone_id: int, live: dict[int, datetime], now: datetime, poll: bool
 ) -> list[LiveChange]:
-    """The poll message of each registrar change in a serial now live, once."""
+    """The poll message of each registrar change of the zone in a serial now live, once
+    (``change_trace`` has no zone: a serial number of another zone may equal this one's,
+    the change's own ``zone_id`` tells them apart)."""
     rows = session.execute(
         select(ZoneChange, ChangeTrace.serial)
         .join(ChangeTrace, ChangeTrace.change_id == ZoneChange.id)
-        .where(ChangeTrace.serial.in_(list(live)), ZoneChange.registrar_id.is_not(None))
+        .where(
+            ZoneChange.zone_id == zone_id,
+            ChangeTrace.serial.in_(list(live)),
+            ZoneChange.registrar_id.is_not(None),
+        )
         .order_by(ZoneChange.id)
     ).all()
     if not rows:

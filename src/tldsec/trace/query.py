@@ -138,7 +138,12 @@ def _trail(session: Session, change: ZoneChange, client: str | None) -> ChangeTr
     )
     later: list[Step] = []
     if serials:
-        rows = session.scalars(select(SerialTrace).where(SerialTrace.serial.in_(serials)))
+        # The change's zone's serials: another zone may have used the same numbers.
+        rows = session.scalars(
+            select(SerialTrace).where(
+                SerialTrace.zone_id == change.zone_id, SerialTrace.serial.in_(serials)
+            )
+        )
         later = [Step(r.at, r.stage, r.serial, r.node or None) for r in rows]
     later.sort(key=lambda s: (s.at, s.serial or 0, STAGE_ORDER.get(s.stage, 9), s.node or ""))
     steps = [Step(change.at, "accepted"), *later]

@@ -38,10 +38,17 @@ class Node:
 Probe = Callable[[str, str, int, "dns.tsig.Key | None"], "int | None"]
 
 
-def nodes_of(dist: DistributeSettings, primary: tuple[str, int] | None = None) -> tuple[Node, ...]:
-    """The secondaries that can be asked; the hidden primary (at ``primary``, else
+def nodes_of(
+    dist: DistributeSettings, primary: tuple[str, int] | None = None, origin: str | None = None
+) -> tuple[Node, ...]:
+    """The secondaries that can be asked (those that serve ``origin``, decision 63's
+    ``zones``; every one without it); the hidden primary (at ``primary``, else
     ``[distribute] listen``) when none can."""
-    nodes = tuple(Node(s.name, s.notify) for s in dist.secondaries if s.notify)
+    nodes = tuple(
+        Node(s.name, s.notify)
+        for s in dist.secondaries
+        if s.notify and (origin is None or s.serves(origin))
+    )
     if nodes:
         return nodes
     address = primary or parse_hostport(dist.listen)
