@@ -541,10 +541,10 @@ def _pair_step(step: str, n: int, workdir: Path) -> None:
     if step == "sign":
         _sign_again(pair.files, pair.unsigned, pair.candidate)
         return
-    from tldsec.cycle.verifystage import gate
     from tldsec.policy import load_policy
     from tldsec.verify.options import VerifyOptions, VerifyRequest
     from tldsec.zonefiles import ZoneFiles
+    from tldsec.zonegate import gate
 
     if step == "publish":  # zone A through the full gate: published, and its record
         pair.store.mkdir(exist_ok=True)

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from tldsec.cycle.verifystage import gate
 from tldsec.dnscore import rdata
 from tldsec.dnscore.dnskey import ds_rdata
 from tldsec.dnscore.types import RRType
@@ -31,6 +30,7 @@ from tldsec.signer import sign_zone
 from tldsec.verify.coverage import ExpectedSigners
 from tldsec.verify.report import Status
 from tldsec.verify.verifier import VerifyOptions, VerifyRequest, verify_zone
+from tldsec.zonegate import gate
 
 EXTERNAL = ("ldns-verify-zone", "dnssec-verify", "kzonecheck")
 P256 = Algorithm.ECDSAP256SHA256

@@ -9,7 +9,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tldsec.cycle.verifystage import gate
 from tldsec.dnscore import rdata
 from tldsec.dnscore.dnskey import ds_rdata
 from tldsec.dnscore.types import RRType
@@ -23,6 +22,7 @@ from tldsec.verify.coverage import ExpectedSigners
 from tldsec.verify.report import Status
 from tldsec.verify.verifier import VerifyOptions, VerifyRequest, verify_zone
 from tldsec.verify.workers import PARALLEL_MIN_ITEMS
+from tldsec.zonegate import gate
 
 EXTERNAL = ("ldns-verify-zone", "dnssec-verify", "kzonecheck")
 

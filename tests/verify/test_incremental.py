@@ -19,7 +19,6 @@ import pytest
 from tests.verify.conftest import NOW, ORIGIN, SERIAL, UNSIGNED, Case, Keys, Mutation, wire
 from tests.verify.patching import write_patch
 from tests.verify.test_corruption import FAULTS
-from tldsec.cycle.verifystage import gate
 from tldsec.dnscore import nsec3
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import RRset, Zone
@@ -32,6 +31,7 @@ from tldsec.verify.gate import EVENT_PASSED, GateResult
 from tldsec.verify.options import VerifyOptions, VerifyRequest
 from tldsec.verify.report import Status
 from tldsec.zonefiles import ZoneFiles, load_state
+from tldsec.zonegate import gate
 
 # Zone B: a new delegation with glue below it, a DS added, a delegation removed, glue
 # changed, and the serial moved on.

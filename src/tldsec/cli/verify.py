@@ -18,7 +18,6 @@ from pathlib import Path
 
 from tldsec.cli.common import add_home_argument, file_zone_settings
 from tldsec.clock import SystemClock
-from tldsec.cycle.verifystage import gate
 from tldsec.errors import AuditError, ConfigError, ExitCode, KeyStoreError, TldsecError
 from tldsec.hsm.base import KeyStore
 from tldsec.policy import load_policy
@@ -27,6 +26,7 @@ from tldsec.settings import CONFIG_NAME, Settings, VerifySettings, home_from, lo
 from tldsec.verify.gate import Recorder
 from tldsec.verify.report import Report
 from tldsec.verify.verifier import VerifyOptions, VerifyRequest, verify_zone
+from tldsec.zonegate import gate
 
 log = logging.getLogger(__name__)
 

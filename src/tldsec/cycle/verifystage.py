@@ -6,17 +6,13 @@ damaged), runs the gate with the key store for the second implementation and, in
 unsigned mode, the zone fact (``verify/insecure.py``), and saves the report; a refused
 candidate is ``_refuse``d: the build distrusted, the file kept aside as ``.refused``,
 an incident recorded (DPS 4.5.1), the last good zone left distributed.
-
-``gate`` is the gate as the cycle and ``tldsec verify --gate`` run it: verify/ decides
-(``verify.gate.judge``), the zone's files module stages and publishes (``zonefiles``),
-then the verdict is accounted for (``verify.gate.account``; decision 71).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -29,52 +25,13 @@ from tldsec.filedigest import Checked
 from tldsec.hsm.base import KeyStore
 from tldsec.progress import progress_lines
 from tldsec.settings import Settings
-from tldsec.verify.gate import GateResult, Recorder, account, judge
+from tldsec.verify.gate import GateResult
 from tldsec.verify.insecure import InsecureByDesign
 from tldsec.verify.options import KeyOpener, VerifyOptions, VerifyRequest
-from tldsec.verify.workers import ProgressFor
-from tldsec.zonefiles import ZoneFiles, load_state, publish_verified, staging
+from tldsec.zonegate import gate
 from tldsec.zonehome import ZoneHome
 
 log = logging.getLogger("tldsec.cycle")
-
-
-def gate(
-    request: VerifyRequest,
-    options: VerifyOptions,
-    now: datetime,
-    *,
-    publish_to: Path | None = None,
-    keystore: KeyStore | None = None,
-    opener: KeyOpener | None = None,
-    recorder: Recorder | None = None,
-    previous_checked: Checked | None = None,
-    progress: ProgressFor | None = None,
-    insecure: InsecureByDesign | None = None,
-) -> GateResult:
-    """Verify the candidate; publish it to ``publish_to`` only if every check passed
-    (DPS 6.6). A private copy is staged beside ``publish_to`` and verified; what is
-    published is that copy, renamed over the target with its digest and verification
-    records (``zonefiles``). The other arguments are ``verify.gate.judge``'s."""
-    previous_state = load_state(ZoneFiles(publish_to).verify_state) if publish_to else None
-    with staging(request.signed, publish_to) as staged:
-        result = judge(
-            request,
-            options,
-            now,
-            staged=staged,
-            previous_state=previous_state,
-            keystore=keystore,
-            opener=opener,
-            previous_checked=previous_checked,
-            progress=progress,
-            insecure=insecure,
-        )
-        if staged is not None and result.passed_record is not None:
-            publish_verified(staged, result.passed_record, now)
-            result = replace(result, published=publish_to)
-    account(result, publish_to, recorder)
-    return result
 
 
 class VerifyStage:

@@ -9,7 +9,7 @@ says (``zonefiles.Passed``). It writes no file: the caller publishes through
 ``zonefiles.publish_verified`` (what is published is byte for byte what was verified)
 and then has the verdict accounted for by ``account``: a log line saying what happened,
 and the event for ``recorder`` (the audit log's ``record(event, actor=..., **details)``
-when there is one). ``cycle.verifystage.gate`` is that sequence, for the cycle and
+when there is one). ``zonegate.gate`` is that sequence, for the cycle and
 ``tldsec verify --gate`` (decision 71).
 
 On a staged copy the gate verifies incrementally when it can (``mode``): the candidate
