@@ -28,7 +28,7 @@ from tldsec.registry import history, zonedigest
 from tldsec.registry.addresses import HostAddr, address_syntax, parse_address
 from tldsec.registry.context import Tx
 from tldsec.registry.domains import Availability
-from tldsec.registry.models import Domain, DomainNs, Host, HostAddress, HostStatus
+from tldsec.registry.models import FIRST_ZONE, Domain, DomainNs, Host, HostAddress, HostStatus
 from tldsec.registry.names import check_host_name, superordinate
 from tldsec.registry.objects import client_ids, host_in_use, load_host, require_sponsor, roid
 from tldsec.registry.statuses import HOST_CLIENT, HOST_SERVER, check_settable, prohibits
@@ -149,19 +149,22 @@ def update_host(session: Session, tx: Tx, req: HostUpdate) -> None:
             raise ObjectExists(f"host {new_name!r} already exists")
     parent, zone_id = _check_placement(session, tx, new_name, final)
     # The zone digest of the owners this changes, in this transaction (decision 42): its
-    # glue, and on a rename the NS of every domain using it.
+    # glue, and on a rename the NS of every domain using it, whichever zone it is in.
     watched = None
+    zone_of: dict[str, int | None] = {name: host.zone_id, new_name: zone_id}
+    users: dict[str, int] = {}  # the domains naming the host on a rename: their zones
     if add or rem or new_name != name:
-        owners = {name, new_name}
         if new_name != name:
-            owners.update(
-                session.scalars(
-                    select(Domain.name)
+            users = {
+                d: z
+                for d, z in session.execute(
+                    select(Domain.name, Domain.zone_id)
                     .join(DomainNs, DomainNs.domain_id == Domain.id)
                     .where(DomainNs.host_id == host.id)
                 )
-            )
-        watched = zonedigest.watch(session, owners)
+            }
+            zone_of.update(users)
+        watched = zonedigest.watch(session, zone_of)
 
     if rem:
         session.execute(
@@ -187,8 +190,39 @@ def update_host(session: Session, tx: Tx, req: HostUpdate) -> None:
     }
     changes_zone = bool(add or rem or new_name != name) and host_in_use(session, host.id)
     if watched is not None:
-        watched.finish(session)
+        _finish_per_zone(session, tx, name, watched, zone_of, set(users.values()))
     history.record(session, tx, "host", name, "update", detail, zone=changes_zone)
+
+
+def _finish_per_zone(
+    session: Session,
+    tx: Tx,
+    name: str,
+    watched: zonedigest.Watch,
+    zone_of: dict[str, int | None],
+    user_zones: set[int],
+) -> None:
+    """The digest deltas of a host's change, zone by zone (decision 72): a zone other
+    than the command's whose domains name the host, or whose glue it is, gets its own
+    ``zone_change`` row with its part of the delta (the host's old name, as the
+    command's row, so its incremental build finds the rename in the history row);
+    the command's part is left for ``history.record``. Without this, the other zone's
+    delegations would change with no change row of its own (decision 65's note): its
+    cycle would not rebuild them and its full reconciliation would refuse it."""
+    command = tx.rules.zone_id if tx.rules.zone_id is not None else FIRST_ZONE
+    parts: dict[int, set[str]] = {}
+    for owner in watched.owners:
+        zone = zone_of.get(owner.rstrip("."))
+        parts.setdefault(command if zone is None else zone, set()).add(owner)
+    for zone, owners in sorted(parts.items()):
+        if zone == command:
+            continue
+        part = zonedigest.Watch(owners, {o: watched.before[o] for o in owners})
+        if not part.finish(session).empty or zone in user_zones:
+            history.zone_change(session, tx, zone, "host", name, "update")
+    mine = parts.get(command)
+    if mine:
+        zonedigest.Watch(mine, {o: watched.before[o] for o in mine}).finish(session)
 
 
 def delete_host(session: Session, tx: Tx, name: str) -> None:
