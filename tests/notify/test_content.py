@@ -93,16 +93,16 @@ def test_rollovers_ahead_done_and_emergencies(
     now = T0 + timedelta(days=300)
     ahead = timedelta(days=100)
     cal = rollover_calendar(keys, policy, timing, now, 101)
-    drafts = n.rollover_notices(keys, cal, now, ahead)
+    drafts = n.rollover_notices(keys, cal, now, ahead, origin="example.")
     # done: the first ZSK roll, a day after it
     later = simulate(policy, timing, T0, 92).keys
     first_zsk = next(k for k in later if k.role == "zsk" and k.retired is not None)
     assert first_zsk.retired is not None
     done_at = first_zsk.retired + timedelta(days=1)
-    drafts += n.rollover_notices(later, [], done_at, ahead)
+    drafts += n.rollover_notices(later, [], done_at, ahead, origin="example.")
     # an emergency KSK rollover
     hit = simulate(policy, timing, T0, 6, emergency_ksk_at=5).keys
-    drafts += n.rollover_notices(hit, [], T0 + timedelta(days=5, hours=1), ahead)
+    drafts += n.rollover_notices(hit, [], T0 + timedelta(days=5, hours=1), ahead, origin="example.")
     mails = send_all(drafts, tmp_path, audit)
 
     [ksk_ahead] = [k for k in mails if k.startswith("rollover-ahead:ksk:")]
@@ -112,7 +112,7 @@ def test_rollovers_ahead_done_and_emergencies(
     assert "trust anchor for example." in text(m)
     zsk_ahead = [k for k in mails if k.startswith("rollover-ahead:zsk:")]
     assert zsk_ahead and "nothing needs to be done" in text(mails[zsk_ahead[0]][0])
-    done = mails[f"rollover-done:zsk:{first_zsk.key_tag}"]
+    done = mails[f"rollover-done:zsk:{first_zsk.key_tag}:example."]
     assert str(done[0]["Subject"]).strip() == (
         f"[example.] ZSK rollover done: key {first_zsk.key_tag} no longer signs"
     )
@@ -238,10 +238,12 @@ def test_the_last_step_of_going_insecure_is_not_announced_as_a_rollover(policy: 
     cal = rollover_calendar(keys_then, policy, timing, T0 + timedelta(days=2), 30,
                             insecure_since=T0 + timedelta(days=1))  # fmt: skip
     assert any(c.event == "key.retired" for c in cal)
-    assert [d.id for d in n.rollover_notices(keys_then, cal, before, ahead)] == []
+    assert [
+        d.id for d in n.rollover_notices(keys_then, cal, before, ahead, origin="example.")
+    ] == []
     # After it: the retired keys are not "rollovers done".
     after = sim.unsigned_at + timedelta(hours=1)
-    assert [d.id for d in n.rollover_notices(sim.keys, [], after, ahead)] == []
+    assert [d.id for d in n.rollover_notices(sim.keys, [], after, ahead, origin="example.")] == []
 
 
 def test_an_operator_transfer_is_announced_at_each_step(tmp_path: Path, audit: AuditLog) -> None:

@@ -48,27 +48,32 @@ def test_a_zsk_rollover_is_announced_n_days_ahead_and_when_done(policy: Policy) 
     ahead = timedelta(days=7)
     for now, expected in (
         (switch - timedelta(days=8), []),
-        (switch - timedelta(days=6), [f"rollover-ahead:zsk:{zsk.key_tag}"]),
+        (switch - timedelta(days=6), [f"rollover-ahead:zsk:{zsk.key_tag}:example."]),
     ):
         cal = rollover_calendar(keys, policy, timing, now, 8)
-        assert [d.id for d in rollover_notices(keys, cal, now, ahead)] == expected
+        assert [
+            d.id for d in rollover_notices(keys, cal, now, ahead, origin="example.")
+        ] == expected
     later = simulate(policy, timing, T0, 92).keys
     after = switch + timedelta(days=1)
     cal = rollover_calendar(later, policy, timing, after, 8)
-    [done] = rollover_notices(later, cal, after, ahead)
-    assert done.id == f"rollover-done:zsk:{zsk.key_tag}" and done.kind is NoticeKind.ROLLOVER_DONE
+    [done] = rollover_notices(later, cal, after, ahead, origin="example.")
+    assert (
+        done.id == f"rollover-done:zsk:{zsk.key_tag}:example."
+        and done.kind is NoticeKind.ROLLOVER_DONE
+    )
     assert done.context["new_tag"] not in (None, zsk.key_tag)
     # a week later it is history: no notice (a first run does not mail the past)
-    assert rollover_notices(later, cal, switch + timedelta(days=8), ahead) == []
+    assert rollover_notices(later, cal, switch + timedelta(days=8), ahead, origin="example.") == []
 
 
 def test_an_emergency_rollover_is_announced_at_once(policy: Policy) -> None:
     timing = TimingParams.from_policy(policy)
     keys = simulate(policy, timing, T0, 10, emergency_zsk_at=5).keys
     now = T0 + timedelta(days=5, minutes=1)
-    ids = [d.id for d in rollover_notices(keys, [], now, timedelta(days=7))]
+    ids = [d.id for d in rollover_notices(keys, [], now, timedelta(days=7), origin="example.")]
     [bad] = [k for k in keys if k.compromised is not None]
-    assert f"emergency:zsk:{bad.key_tag}" in ids
+    assert f"emergency:zsk:{bad.key_tag}:example." in ids
     assert not any(i.startswith("rollover-done:zsk:" + str(bad.key_tag)) for i in ids)
 
 
@@ -149,5 +154,5 @@ def test_no_rollover_is_announced_while_a_transfer_holds_new_keys(policy: Policy
     assert [c for c in free if c.description.startswith(new_keys)]  # a roll would be due
     assert not [c for c in held if c.description.startswith(new_keys)]
     ahead = timedelta(days=120)
-    assert rollover_notices(sim.keys, free, now, ahead)
-    assert rollover_notices(sim.keys, held, now, ahead) == []
+    assert rollover_notices(sim.keys, free, now, ahead, origin="example.")
+    assert rollover_notices(sim.keys, held, now, ahead, origin="example.") == []

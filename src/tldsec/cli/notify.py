@@ -13,7 +13,7 @@ from tldsec.cli.common import (
     zone_settings,
 )
 from tldsec.clock import SystemClock
-from tldsec.notify.outbox import FAILED, SENT, WAITING, Outbox
+from tldsec.notify.outbox import FAILED, SENT, WAITING, Message, Outbox, zone_of
 from tldsec.notify.run import spool_root
 from tldsec.notify.worker import notify_pass
 
@@ -38,6 +38,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     a.set_defaults(handler=_run)
     a = acts.add_parser("list", help="the messages waiting, sent and given up")
     add_home_argument(a)
+    a.add_argument(
+        "--zone",
+        metavar="ORIGIN",
+        help="one zone's messages ('shop' or 'shop.'; default: every zone, one section each)",
+    )
     a.add_argument("--json", action="store_true", help="print JSON")
     a.set_defaults(handler=_list)
 
@@ -70,13 +75,30 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    """The outbox by zone (decision 72): a message's zone is the one its subject names;
+    one the home no longer serves, or none, is listed last under "other"."""
     settings = settings_from_args(args, databases=())
     outbox = Outbox(spool_root(settings))
     rows = [(state, m) for state in (WAITING, SENT, FAILED) for m in outbox.messages(state)]
-    if args.json:
-        print(json.dumps([{"state": s, **m.as_json()} for s, m in rows], indent=2))
-        return 0
+    zones = [settings.zone_origin(args.zone)] if args.zone else list(settings.zones)
+    sections: dict[str, list[tuple[str, Message]]] = {z: [] for z in zones}
     for state, m in rows:
-        print(f"{state:<7} {m.notice:<32} {m.recipient:<32} attempts {m.attempts} "
-              f"{m.message_id or m.last_error}")  # fmt: skip
+        zone = zone_of(m)
+        if zone in sections:
+            sections[zone].append((state, m))
+        elif not args.zone:
+            sections.setdefault("other", []).append((state, m))
+    if args.json:
+        rows_out = [
+            {"zone": z, "state": s, **m.as_json()}
+            for z, found in sections.items()
+            for s, m in found
+        ]
+        print(json.dumps(rows_out, indent=2))
+        return 0
+    for zone, found in sections.items():
+        print(f"{zone}: {len(found)} message{'' if len(found) == 1 else 's'}")
+        for state, m in found:
+            print(f"  {state:<7} {m.notice:<40} {m.recipient:<32} attempts {m.attempts} "
+                  f"{m.message_id or m.last_error}")  # fmt: skip
     return 0

@@ -1,7 +1,10 @@
 """Which notices are due, from values (DPS 1.4.3, 2).
 
-Each notice has a stable id (``rollover-ahead:zsk:61840``, ``incident:1234``), so a notice
-is made once however often the derivation runs: the outbox skips an id it holds. Only
+Each notice has a stable id (``rollover-ahead:zsk:61840:example.``, ``incident:1234``), so
+a notice is made once however often the derivation runs: the outbox skips an id it holds.
+A key's notice names its zone (decision 72: two zones' keys may share a tag); one sent
+before that has the id without it (``Draft.before``), matched to its zone by the
+message's subject (``outbox.zone_of``). Only
 events within ``lookback`` of ``now`` make notices, so a first run does not mail the
 zone's whole past.
 
@@ -53,6 +56,7 @@ class Draft:
     kind: NoticeKind
     context: Mapping[str, Any] = field(default_factory=dict)
     registrar: str | None = None
+    before: str | None = None  # the id before decision 72 (no zone), if it had another
 
 
 def _iso(t: datetime) -> str:
@@ -65,10 +69,13 @@ def rollover_notices(
     now: datetime,
     ahead: timedelta,
     lookback: timedelta = DEFAULT_LOOKBACK,
+    *,
+    origin: str,
 ) -> list[Draft]:
     """Rollovers starting within ``ahead`` (a key of ours stops signing), rollovers done
     in the last ``lookback`` (a key retired, not in an emergency), and emergency
-    rollovers (a key marked compromised) in the last ``lookback``."""
+    rollovers (a key marked compromised) in the last ``lookback``, of the zone
+    ``origin`` (in their ids: decision 72)."""
     drafts: list[Draft] = []
     # Going insecure's last step retires and removes a key at one instant (DPS 4.6,
     # keys/go_insecure.py): not a rollover; its own go-insecure notice says what it is.
@@ -87,8 +94,9 @@ def rollover_notices(
             None,
         )
         drafts.append(
-            Draft(
+            _keyed(
                 f"rollover-ahead:{c.role}:{c.key_tag}",
+                origin,
                 NoticeKind.ROLLOVER_AHEAD,
                 {
                     "role": c.role.upper(),
@@ -102,8 +110,9 @@ def rollover_notices(
     for k in keys:
         if k.compromised is not None and now - lookback <= k.compromised <= now:
             drafts.append(
-                Draft(
+                _keyed(
                     f"emergency:{k.role}:{k.key_tag}",
+                    origin,
                     NoticeKind.EMERGENCY,
                     {
                         "role": str(k.role).upper(),
@@ -124,8 +133,9 @@ def rollover_notices(
                 None,
             )
             drafts.append(
-                Draft(
+                _keyed(
                     f"rollover-done:{k.role}:{k.key_tag}",
+                    origin,
                     NoticeKind.ROLLOVER_DONE,
                     {
                         "role": str(k.role).upper(),
@@ -137,6 +147,12 @@ def rollover_notices(
                 )
             )
     return drafts
+
+
+def _keyed(unzoned: str, origin: str, kind: NoticeKind, context: Mapping[str, Any]) -> Draft:
+    """A key's notice: its id names the zone after the key (decision 72), and keeps the
+    id it had before as ``before``."""
+    return Draft(f"{unzoned}:{origin}", kind, context, before=unzoned)
 
 
 def incident_notices(

@@ -86,14 +86,18 @@ class Outbox:
     def _path(self, state: str, message: Message) -> Path:
         return self.root / state / message.file_name
 
-    def known(self, notice: str) -> bool:
-        """Whether messages of this notice were ever queued."""
+    def known(self, notice: str, zone: str | None = None) -> bool:
+        """Whether messages of this notice were ever queued (with ``zone``: messages of
+        that zone only, by their subject; a notice id from before decision 72, which
+        did not name the zone)."""
         prefix = re.sub(r"[^A-Za-z0-9.-]+", "_", notice)[:80] + "."
-        return any(
-            p.name.startswith(prefix) and _notice_of(p) == notice
-            for state in (WAITING, SENT, FAILED)
-            for p in (self.root / state).iterdir()
-        )
+        for state in (WAITING, SENT, FAILED):
+            for p in (self.root / state).iterdir():
+                if not p.name.startswith(prefix) or _notice_of(p) != notice:
+                    continue
+                if zone is None or zone_of(_message_at(p)) == zone:
+                    return True
+        return False
 
     def add(self, messages: Sequence[Message]) -> None:
         for m in messages:
@@ -129,6 +133,18 @@ def counts(root: Path) -> dict[str, int] | None:
         state: sum(1 for _ in (root / state).glob("*.json")) if (root / state).is_dir() else 0
         for state in (WAITING, SENT, FAILED)
     }
+
+
+def zone_of(message: Message) -> str:
+    """The zone a message is of: every template's subject starts with ``[ZONE]`` (a
+    notice of the whole installation, a DPS change, names the zone whose pass queued
+    it); "" when it does not."""
+    match = re.match(r"\[([^\]\s]+)\]", message.subject)
+    return match.group(1) if match else ""
+
+
+def _message_at(path: Path) -> Message:
+    return Message.from_json(json.loads(path.read_text("utf-8")))
 
 
 def _notice_of(path: Path) -> str | None:

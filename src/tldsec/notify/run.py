@@ -156,13 +156,21 @@ def due_notices(
     # Every transfer record (a handful per transfer): whether an import starts one.
     transfers = list(iter_entries(audit.engine, EntryFilter(events=n.TRANSFER_EVENTS, zone=zone)))
     return [
-        *n.rollover_notices(keys, calendar, now, ahead),
+        *n.rollover_notices(keys, calendar, now, ahead, origin=zone),
         *n.incident_notices(found, now),
         *n.dps_notices(dps_versions(settings), now, timedelta(days=t.dps_notice_days)),
-        *n.ds_live_notices(served, t.ds_live_registrars, now),
+        # This zone's changes (the trace is read for every zone at once).
+        *n.ds_live_notices(
+            [c for c in served if _in_zone(c.domain, zone)], t.ds_live_registrars, now
+        ),
         *n.go_insecure_notices(insecure, now),
         *n.transfer_notices(transfers, now),
     ]
+
+
+def _in_zone(domain: str, origin: str) -> bool:
+    """Whether ``domain`` (a delegation) is a name of the zone ``origin``."""
+    return domain.lower().rstrip(".").endswith("." + origin.lower().strip("."))
 
 
 def enqueue(
@@ -177,6 +185,9 @@ def enqueue(
     queued: list[Message] = []
     for d in drafts:
         if outbox.known(d.id):
+            continue
+        # Sent before its id named the zone (decision 72): the same notice, once.
+        if d.before is not None and outbox.known(d.before, zone=common["zone"]):
             continue
         to = people.addresses(d)
         if not to:
