@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -329,13 +330,16 @@ def main() -> int:
             admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
     seconds = sorted(r["small_cycle_seconds"] for r in report["runs"])
     report["p50"] = statistics.median(seconds)
-    report["p95"] = seconds[int(0.95 * (len(seconds) - 1))]
+    # nearest rank: with five runs the p95 is the slowest of them
+    report["p95"] = seconds[math.ceil(0.95 * len(seconds)) - 1]
+    report["max"] = seconds[-1]
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"multizone-{n}.json").write_text(json.dumps(report, indent=2) + "\n")
     print(
         f"\n| {args.changes:,}-change cycle of a {args.small:,} zone while a {n:,} zone signs "
         f"in full ({len(seconds)} runs) | seconds |\n|---|---|\n"
         f"| p50 | {report['p50']:.1f} |\n| p95 | {report['p95']:.1f} (aim < {AIM_SECONDS:g}) |\n"
+        f"| max | {report['max']:.1f} |\n"
     )
     return 0
 
