@@ -79,3 +79,18 @@ def test_the_thread_runs_rounds_until_stopped() -> None:
     settled = worker.passes_run
     time.sleep(0.05)
     assert worker.passes_run == settled  # stopped: no round after stop()
+
+
+def test_a_home_of_two_zones_has_a_notice_pass_per_zone(home: Path) -> None:
+    """Each zone's notices come from its own keys: a pass per zone, none refused for
+    want of a --zone (serve logged "name one with --zone" on every pass before)."""
+    config = home / "tldsec.toml"
+    text = config.read_text("utf-8")
+    config.write_text(
+        text.replace('[zone]\norigin = "example."\n', "[zones.example]\n\n[zones.shop]\n")
+    )
+    assert main(["zone", "add", "shop", "--home", str(home)]) == 0
+    worker = serve_worker(load_settings(home), SystemClock(), interval=3600)
+    assert [name for name, _ in worker._passes] == ["notify example.", "notify shop."]
+    worker.run_round()
+    assert worker.errors == []

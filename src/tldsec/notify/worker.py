@@ -9,6 +9,7 @@ next interval, and the other pass still runs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -127,10 +128,16 @@ def serve_worker(
     extra: Sequence[tuple[str, Pass]] = (),
 ) -> Worker:
     """The worker ``tldsec serve`` starts: ``extra`` passes first (the parent check), then
-    the repository (when ``[[publish.dps]]`` names the DPS) and the notices, every
+    the repository (when ``[[publish.dps]]`` names the DPS) and each zone's notices, every
     ``[notify] every_seconds`` unless ``interval``."""
     passes: list[tuple[str, Pass]] = list(extra)
     if settings.config.publish.dps:
         passes.append(("publish", PublishPass(settings, clock)))
-    passes.append(("notify", lambda: notify_pass(settings, clock)))
+    # One pass per zone (decision 57): each zone's key notices come from its own key
+    # manager; the installation's notices (incidents, DPS versions) are made by each
+    # pass and sent once, the outbox keeping one of each id.
+    zones = settings.selected_zones(None)
+    for zone in zones:
+        name = "notify" if len(zones) == 1 else f"notify {zone.origin}"
+        passes.append((name, functools.partial(notify_pass, zone, clock)))
     return Worker(passes, interval or settings.config.notify.every_seconds)
