@@ -84,7 +84,7 @@ def open_world(pair: PgPair | PatroniPair, domains: int) -> RegistryWorld:
     pair.createdb("registry")
     db = RegistryDatabase.from_url(pair.url("registry"), pool_pre_ping=False)
     try:
-        db.upgrade()
+        db.upgrade(origin="example.")  # zone 1, as a home's `tldsec db upgrade` makes it
         world = RegistryWorld(db)
         for client_id in REGISTRARS:
             world.add_registrar(client_id, PASSWORD)

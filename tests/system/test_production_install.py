@@ -98,7 +98,7 @@ def test_the_documented_production_install_runs_and_its_zone_verifies(
                          timeout=900)  # fmt: skip
     out = run.stdout + run.stderr
     assert run.returncode == 0, out
-    assert "summary: 4 done, 0 already done" in run.stdout, out
+    assert "summary: 5 done, 0 already done" in run.stdout, out  # with the zone directory
     assert "2 backed up for the first time" in run.stdout, out
     assert re.search(r"cycle published serial \d+", run.stdout), out
     assert re.search(r"verification of shop\. serial \d+ .*: PASSED", run.stdout), out
@@ -112,7 +112,7 @@ def test_the_documented_production_install_runs_and_its_zone_verifies(
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "summary: 0 done, 4 already done" in again.stdout
+    assert "summary: 0 done, 5 already done" in again.stdout
     assert "migrated" not in again.stdout and "created" not in again.stdout
 
     # The service's role: no schema changes, and the audit log is append-only.
