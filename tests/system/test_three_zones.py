@@ -20,18 +20,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from tests.distribute.homes import tldsec
 from tests.distribute.nameservers import free_port
-from tests.fixtures.postgres import ADMIN_URL, _sqlalchemy_url
+from tests.fixtures.postgres import create_database, drop_database
 from tldsec.epp.client import EppClient
 from tldsec.epp.tls import client_context
 from tldsec.registry.ds_rules import DsData
@@ -91,26 +89,6 @@ class Running:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"timed out waiting for {what}: {self.health()}")
-
-
-def _database(kind: str) -> tuple[str | None, str | None]:
-    """The registry's URL (None: the home's SQLite) and the PostgreSQL database made."""
-    if kind == "sqlite":
-        return None, None
-    name = f"tldsec_test_{uuid.uuid4().hex[:12]}"
-    try:
-        admin = psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=5)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {ADMIN_URL}: {exc}")
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return _sqlalchemy_url(ADMIN_URL, name), name
-
-
-def _drop(name: str | None) -> None:
-    if name is not None:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _three_zone_home(home: Path, health_port: int, registry_url: str | None) -> None:
@@ -179,7 +157,7 @@ health_listen = "127.0.0.1:{health_port}"
 def running(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Running]:
-    registry_url, database = _database(request.param)
+    registry_url, database = create_database() if request.param == "postgresql" else (None, None)
     base = tmp_path_factory.mktemp(f"three-{request.param}")
     home = base / "home"
     dns_port, epp_port, health_port = (free_port() for _ in range(3))
@@ -205,7 +183,8 @@ def running(
                 serve.kill()
                 out, _ = serve.communicate()
             print(out[-8000:])
-        _drop(database)
+        if database is not None:
+            drop_database(database)
     assert serve.returncode == 0, out[-5000:]
 
 
