@@ -315,6 +315,15 @@ def _has_ds(port: int, name: str, tag: int) -> bool:
     )
 
 
+def new_database() -> tuple[str, str, str]:
+    """A fresh PostgreSQL database for a bench: its name, libpq URL and SQLAlchemy URL."""
+    db = f"tldsec_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{db}"')
+    libpq = ADMIN_URL.rsplit("/", 1)[0] + f"/{db}"
+    return db, libpq, libpq.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--domains", type=int, default=1_000_000)
@@ -330,11 +339,7 @@ def main() -> int:
     work.mkdir(parents=True)
     home = work / "home"
     home.mkdir()
-    db = f"tldsec_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{db}"')
-    libpq = ADMIN_URL.rsplit("/", 1)[0] + f"/{db}"
-    sa_url = libpq.replace("postgresql://", "postgresql+psycopg://", 1)
+    db, libpq, sa_url = new_database()
     report: dict[str, Any] = {"domains": n, "changes": args.changes, "machine_cpus": os.cpu_count()}
     try:
         t0 = time.perf_counter()

@@ -37,7 +37,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -52,6 +51,7 @@ from bench.cycle_bench import (  # noqa: E402
     PASSWORD,
     REGISTRAR,
     epp_client,
+    new_database,
     new_ds,
     stop,
     tldsec,
@@ -280,11 +280,7 @@ def main() -> int:
     work.mkdir(parents=True)
     home = work / "home"
     home.mkdir()
-    db = f"tldsec_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{db}"')
-    libpq = ADMIN_URL.rsplit("/", 1)[0] + f"/{db}"
-    sa_url = libpq.replace("postgresql://", "postgresql+psycopg://", 1)
+    db, libpq, sa_url = new_database()
     health_port, dns_port, epp_port = free_port(), free_port(), free_port()
     report: dict[str, Any] = {
         "big": n,
