@@ -81,17 +81,7 @@ def test_each_zone_its_child_full_signs_in_turn_niced_with_a_core_left(
     home: Path, tmp_path: Path
 ) -> None:
     go = tmp_path / "go"
-    go.mkdir()
-    script = tmp_path / "child.py"
-    script.write_text(CHILD.format(go=str(go)))
-    settings = load_settings(home)
-    service = Service(
-        settings,
-        SystemClock(),
-        load_distribute_settings(settings),
-        cycle_argv=[sys.executable, str(script)],
-        cycle_timeout=120,
-    )
+    service = _service(home, tmp_path, go)
     assert list(service.zone_cycles) == ["example.", "shop."]
 
     async def scenario() -> dict[str, Any]:
@@ -116,7 +106,7 @@ def test_each_zone_its_child_full_signs_in_turn_niced_with_a_core_left(
         return {"example.": await example, "shop.": await shop}
 
     with open_cycle(
-        settings.for_zone("example."), SystemClock(), keystore=False, audit=False
+        service.settings.for_zone("example."), SystemClock(), keystore=False, audit=False
     ) as example:
         service._scheduler(example)
         results = asyncio.run(scenario())
@@ -163,17 +153,7 @@ def test_an_incremental_cycle_starts_beside_a_full_sign(home: Path, tmp_path: Pa
     """example. has published (its cycle patches); shop. signs in full: both run at
     once, and only the full sign is niced."""
     go = tmp_path / "go"
-    go.mkdir()
-    script = tmp_path / "child.py"
-    script.write_text(CHILD.format(go=str(go)))
-    settings = load_settings(home)
-    service = Service(
-        settings,
-        SystemClock(),
-        load_distribute_settings(settings),
-        cycle_argv=[sys.executable, str(script)],
-        cycle_timeout=120,
-    )
+    service = _service(home, tmp_path, go)
     zones = service.zone_cycles
 
     async def scenario() -> dict[str, Any]:
@@ -198,6 +178,22 @@ def test_an_incremental_cycle_starts_beside_a_full_sign(home: Path, tmp_path: Pa
     assert results["shop."]["nice"] == 10
     assert results["example."]["nice"] == os.getpriority(os.PRIO_PROCESS, 0)
     assert results["example."]["argv"] == ["--zone", "example."]
+
+
+def _service(home: Path, tmp_path: Path, go: Path) -> Service:
+    """serve's Service on ``home`` whose cycle children are ``CHILD``, each ending when
+    the test creates ``go/ORIGIN``."""
+    go.mkdir()
+    script = tmp_path / "child.py"
+    script.write_text(CHILD.format(go=str(go)))
+    settings = load_settings(home)
+    return Service(
+        settings,
+        SystemClock(),
+        load_distribute_settings(settings),
+        cycle_argv=[sys.executable, str(script)],
+        cycle_timeout=120,
+    )
 
 
 async def _run(service: Service, origin: str, *, full: str | None) -> dict[str, Any] | None:
