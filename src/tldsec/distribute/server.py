@@ -139,7 +139,7 @@ class ServedZone:
         self,
         store: ZoneStore,
         notifier: Notifier | None,
-        on_refused: Callable[[int, str, int | None], None] | None,
+        on_refused: Callable[[str, int, str, int | None], None] | None,
     ) -> None:
         self.store = store
         self.origin = dns.name.from_text(store.origin)
@@ -171,13 +171,14 @@ class PrimaryServer:
         *,
         notifier: Notifier | Mapping[str, Notifier] | None = None,
         limits: ServerLimits | None = None,
-        on_refused: Callable[[int, str, int | None], None] | None = None,
+        on_refused: Callable[[str, int, str, int | None], None] | None = None,
     ) -> None:
         stores = (store,) if isinstance(store, ZoneStore) else tuple(store)
         if not stores:
             raise DistributionError("the primary needs at least one zone's store")
-        # Told of each serial refused (serial, why, serial served instead): the caller
-        # records the incident (DPS 4.4.1, 4.5.1); this module writes no audit log.
+        # Told of each serial refused (its zone's origin, serial, why, serial served
+        # instead): the caller records the incident (DPS 4.4.1, 4.5.1) naming the zone;
+        # this module writes no audit log.
         self.zones: dict[dns.name.Name, ServedZone] = {}
         for one in stores:
             if isinstance(notifier, Notifier) or notifier is None:
@@ -283,7 +284,9 @@ class PrimaryServer:
             )
             instead = served if served is not None else self._older_good(zone, target)
             if zone.on_refused is not None:
-                zone.on_refused(target, str(exc), instead.serial if instead else None)
+                zone.on_refused(
+                    zone.origin.to_text(), target, str(exc), instead.serial if instead else None
+                )
             return None if served is not None else instead
         zone._refused = None
         zone.problem = None

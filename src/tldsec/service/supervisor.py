@@ -634,11 +634,13 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
             },
         )
 
-    def _zone_refused(self, serial: int, error: str, serving: int | None) -> None:
-        """The primary refused a zone file that is not the one the gate verified: an
-        incident in the audit log (DPS 4.4.1, 4.5.1), beside ``primary_problem``."""
+    def _zone_refused(self, origin: str, serial: int, error: str, serving: int | None) -> None:
+        """The primary refused a zone file of ``origin`` that is not the one the gate
+        verified: an incident in the audit log naming the zone (DPS 4.4.1, 4.5.1;
+        decision 75), beside ``primary_problem``."""
         self._audit(
             "zone.integrity_failed",
+            zone=origin,
             stage="primary",
             serial=serial,
             error=error,
