@@ -14,11 +14,12 @@ import os
 import sys
 from collections.abc import Sequence
 from importlib import import_module
+from typing import Any
 
 from tldsec import __version__
 from tldsec.cli.errors import describe_failure
 from tldsec.cli.outputs import check_outputs
-from tldsec.errors import ExitCode, KeyStoreLocked, KeyStoreLoginError, TldsecError
+from tldsec.errors import ExitCode, KeyStoreLocked, KeyStoreLoginError
 
 # Command-group modules under tldsec.cli, each with register(subparsers).
 COMMAND_MODULES: tuple[str, ...] = (
@@ -153,8 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, KeyStoreLoginError) and not isinstance(exc, KeyStoreLocked):
             _audit_hsm_login_failure(args, exc)  # locked: no login was tried
         failure = describe_failure(exc, args)
-        if failure.unexpected and verbose:
-            logging.getLogger("tldsec").exception("unexpected error")
+        if failure.unexpected:
+            if verbose:
+                logging.getLogger("tldsec").exception("unexpected error")
+            _audit_crash(args, exc)
         try:
             if getattr(args, "json", None) in (True, "-"):  # verify --json takes a file
                 print(json.dumps(failure.as_json()), flush=True)
@@ -176,7 +179,30 @@ def _broken_pipe() -> int:
 def _audit_hsm_login_failure(args: argparse.Namespace, exc: KeyStoreLoginError) -> None:
     """DPS 4.4.1, 5.5: a refused HSM login (a wrong PIN) is an access failure, recorded
     whichever command met it (a cycle child's too), by whoever ran the command."""
+    _audit_failure(
+        args, "the failed HSM login", "access.login_failed", channel="hsm", error=str(exc)
+    )
 
+
+def _audit_crash(args: argparse.Namespace, exc: BaseException) -> None:
+    """DPS 4.4.1: a command of a home that ends on a bug (an exception tldsec does not
+    know) is a ``system.crash`` of that command. A command run without a home (``--help``,
+    ``policy show`` of a file) has no log to write to, and says nothing."""
+    if getattr(args, "loaded_settings", None) is None:
+        return
+    _audit_failure(
+        args,
+        "the crash",
+        "system.crash",
+        component="cli",
+        kind=type(exc).__name__,
+        error=" ".join(str(exc).split())[:2000],
+    )
+
+
+def _audit_failure(args: argparse.Namespace, what: str, event: str, **details: Any) -> None:
+    """Record ``event`` in the home's audit log without its key (the key may be in an HSM
+    that is the failure), by whoever ran the command; warn, never raise, if it cannot be."""
     from tldsec.audit.config import open_unsigned_log
     from tldsec.cli.common import operator_actor, settings_from_args
     from tldsec.clock import SystemClock
@@ -185,15 +211,13 @@ def _audit_hsm_login_failure(args: argparse.Namespace, exc: KeyStoreLoginError) 
     actor = "component:cycle" if command == "cycle" else operator_actor()
     try:
         log = open_unsigned_log(settings_from_args(args, databases=("audit",)), SystemClock())
-    except (TldsecError, AttributeError) as audit_exc:  # no home given: nothing to record
-        print(f"tldsec: warning: the failed HSM login is not audited: {audit_exc}", file=sys.stderr)
+    except Exception as audit_exc:  # no home given, or its audit database is away
+        print(f"tldsec: warning: {what} is not audited: {audit_exc}", file=sys.stderr)
         return
     try:
-        log.record(
-            "access.login_failed", actor=actor, channel="hsm", command=command, error=str(exc)
-        )
-    except TldsecError as audit_exc:
-        print(f"tldsec: warning: the failed HSM login is not audited: {audit_exc}", file=sys.stderr)
+        log.record(event, actor=actor, command=command, **details)
+    except Exception as audit_exc:
+        print(f"tldsec: warning: {what} is not audited: {audit_exc}", file=sys.stderr)
     finally:
         log.close()
 
