@@ -3,7 +3,8 @@ alert rules of ``packaging/prometheus/alerts.yml`` (docs/operations.md, "Monitor
 
 Events (a cycle's result, the EPP transaction log's new rows) update counters and
 histograms as they happen; a cycle's and a zone's metrics carry a ``zone`` label (one
-series per zone of the home, decision 67); everything else is read at scrape time from the service's
+series per zone of the home, decision 67; the key, handover and pending-change gauges
+too, decision 75); everything else is read at scrape time from the service's
 memory and the last probe (``probes.py``), never from a database, so a scrape answers
 while a database is down. Each service has its own registry (no module-level state).
 """
@@ -20,7 +21,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 
-from tldsec.service.probes import EppRow, Facts
+from tldsec.service.probes import EppRow, Facts, ZoneFacts
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 STAGE_BUCKETS = (0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200, 2400)
@@ -41,6 +42,12 @@ class ZoneSnapshot:
     earliest_expiry: datetime | None = None
     signatures_refresh_at: datetime | None = None
     last_cycle_outcome: str | None = None
+    facts: ZoneFacts | None = None  # the last probe's of this zone (None: not probed)
+
+    @property
+    def handed_over(self) -> bool:
+        """The zone is another operator's now (keys/transfer.py): our role ended."""
+        return self.facts is not None and self.facts.handed_over is not None
 
 
 @dataclass
@@ -62,7 +69,6 @@ class Snapshot:
     signing: bool = True
     facts: Facts = field(default_factory=Facts)
     leases: dict[str, dict[str, Any]] = field(default_factory=dict)  # lease_reports()
-    handed_over: bool = False  # the zone is another operator's now (keys/transfer.py)
 
 
 class Metrics:
@@ -168,10 +174,10 @@ class _StateCollector(Collector):
         )
         yield from gauge("tldsec_health_ok", "1 if /health answers 200", float(not s.faults))
         yield from gauge("tldsec_health_faults", "Reasons /health is not 200", len(s.faults))
-        # Handed over to another operator, our role ended (DPS 4.6): the signatures of
-        # our last zone expire and registry changes wait, as they must; not ours to
-        # alert on, so those gauges are left out, and tldsec_zone_handed_over says why.
-        ours = not s.handed_over
+        # A zone handed over to another operator, our role ended (DPS 4.6): the
+        # signatures of our last zone expire and its registry changes wait, as they
+        # must; not ours to alert on, so that zone's gauges are left out, and
+        # tldsec_zone_handed_over says why.
         serial = _zone_gauge("tldsec_zone_serial", "The SOA serial the primary serves")
         age = _zone_gauge(
             "tldsec_zone_serial_age_seconds", "Seconds since the served serial was published"
@@ -184,7 +190,15 @@ class _StateCollector(Collector):
             "tldsec_signature_refresh_due_seconds",
             "Seconds from now until a signature falls below the refresh threshold",
         )
+        pending = _zone_gauge(
+            "tldsec_pending_changes", "Registry changes of the zone not yet in it"
+        )
+        oldest = _zone_gauge(
+            "tldsec_pending_oldest_age_seconds",
+            "Age of the zone's oldest registry change not yet in it (0: none)",
+        )
         for z in s.zones:
+            ours = not z.handed_over
             if z.serial is not None:
                 serial.add_metric([z.origin], z.serial)
             if z.serial_published is not None:
@@ -193,7 +207,14 @@ class _StateCollector(Collector):
                 expiry.add_metric([z.origin], z.earliest_expiry.timestamp() - now)
             if z.signatures_refresh_at is not None and ours:
                 refresh.add_metric([z.origin], z.signatures_refresh_at.timestamp() - now)
-        for family in (serial, age, expiry, refresh):
+            zf = z.facts
+            if zf is not None and zf.pending_changes is not None:
+                pending.add_metric([z.origin], zf.pending_changes)
+                if ours:
+                    first = zf.oldest_pending
+                    waited = 0.0 if first is None else now - first.timestamp()
+                    oldest.add_metric([z.origin], max(0.0, waited))
+        for family in (serial, age, expiry, refresh, pending, oldest):
             if family.samples:
                 yield family
         yield from gauge(
@@ -203,15 +224,16 @@ class _StateCollector(Collector):
             "tldsec_transfers", "Zone transfers served by the primary", value=s.transfers
         )
         f = s.facts
+        # A process without the zones' cycles (no signer role): the installation's.
         yield from gauge(
             "tldsec_pending_changes", "Registry changes not yet in the zone", f.pending_changes
         )
-        if f.pending_changes is not None and ours:
-            oldest = 0.0 if f.oldest_pending is None else now - f.oldest_pending.timestamp()
+        if f.pending_changes is not None:
+            first = f.oldest_pending
             yield from gauge(
                 "tldsec_pending_oldest_age_seconds",
                 "Age of the oldest registry change not yet in the zone (0: none)",
-                max(0.0, oldest),
+                max(0.0, 0.0 if first is None else now - first.timestamp()),
             )
         databases = GaugeMetricFamily(
             "tldsec_database_up", "1 if the database answers", labels=["database"]
@@ -220,24 +242,32 @@ class _StateCollector(Collector):
             databases.add_metric([name], float(error is None))
         yield databases
         if s.signing:
-            yield from gauge(
+            handed = _zone_gauge(
                 "tldsec_zone_handed_over",
                 "1 once the zone was handed over to another operator and our role ended "
                 "(DPS 4.6): no cycle runs, signature and pending-change gauges are left out",
-                float(s.handed_over),
             )
             keys = GaugeMetricFamily(
-                "tldsec_keys", "Keys of the zone by role and state", labels=["role", "state"]
+                "tldsec_keys",
+                "Keys of the zone by role and state",
+                labels=["role", "state", "zone"],
             )
-            for (role, state), count in sorted(f.key_states.items()):
-                keys.add_metric([role, state], count)
+            event = _zone_gauge(
+                "tldsec_next_key_event_seconds",
+                "Seconds from now to the key plan's next timed step",
+            )
+            for z in s.zones:
+                handed.add_metric([z.origin], float(z.handed_over))
+                if z.facts is None:
+                    continue
+                for (role, state), count in sorted(z.facts.key_states.items()):
+                    keys.add_metric([role, state, z.origin], count)
+                if z.facts.next_key_event is not None:
+                    event.add_metric([z.origin], z.facts.next_key_event.timestamp() - now)
+            yield handed
             yield keys
-            if f.next_key_event is not None:
-                yield from gauge(
-                    "tldsec_next_key_event_seconds",
-                    "Seconds from now to the key plan's next timed step",
-                    f.next_key_event.timestamp() - now,
-                )
+            if event.samples:
+                yield event
             hsm = GaugeMetricFamily(
                 "tldsec_hsm_state", "The HSM as the service holds it (1: this state)",
                 labels=["state"],

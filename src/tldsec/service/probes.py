@@ -1,9 +1,10 @@
 """What the service learns from its databases every few seconds, in a thread, so that
 neither /health nor /metrics ever waits on a database: whether each database answers
-(a fault names it, without its password), the registry changes not yet in the zone, the
-EPP transaction log's new rows (command latency and result codes, whichever process
-served them), the keys' states and next event, and whether the zone was handed over to
-another operator (keys/transfer.py: our role ended).
+(a fault names it, without its password), the EPP transaction log's new rows (command
+latency and result codes, whichever process served them), and per zone of the home
+(``ZoneProbe``, decision 75): its registry changes not yet in the zone, its keys' states
+and next event, and whether it was handed over to another operator (keys/transfer.py:
+our role ended).
 
 A database that does not answer is asked again with back-off (``tldsec.backoff``): the probe
 interval doubles up to a minute, and returns to the base once it answers."""
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -37,11 +38,24 @@ class EppRow:
     seconds: float
 
 
-@dataclass
-class Facts:
-    """The last probe's findings (``None``: not known)."""
+KeyFacts = tuple[Counter[tuple[str, str]], datetime | None, str | None]
 
-    databases: dict[str, str | None] = field(default_factory=dict)  # name: error or None
+
+@dataclass(frozen=True, slots=True)
+class ZoneProbe:
+    """What the probe asks about one zone: its registry id, the last change its cycle
+    built, its keys' states and next timed step, whether it was handed over."""
+
+    zone_id: int
+    change_id: Callable[[], int]
+    key_facts: Callable[[datetime], KeyFacts]
+    handed_over: Callable[[datetime], dict[str, str] | None]
+
+
+@dataclass
+class ZoneFacts:
+    """One zone's findings in the last probe (``None``: not known)."""
+
     pending_changes: int | None = None
     oldest_pending: datetime | None = None
     key_states: Counter[tuple[str, str]] = field(default_factory=Counter)  # (role, state)
@@ -50,6 +64,18 @@ class Facts:
     # The zone handed over to another operator, our role ended (operator, handed_over,
     # ended, note); None while it is ours to sign, or not known.
     handed_over: dict[str, str] | None = None
+
+
+@dataclass
+class Facts:
+    """The last probe's findings (``None``: not known)."""
+
+    databases: dict[str, str | None] = field(default_factory=dict)  # name: error or None
+    # A process with no zone probes (no signer role) knows no zone's last build: every
+    # change the registry holds is counted here, as before decision 75.
+    pending_changes: int | None = None
+    oldest_pending: datetime | None = None
+    zones: dict[str, ZoneFacts] = field(default_factory=dict)  # each zone probed
     probed_at: datetime | None = None
 
 
@@ -86,12 +112,7 @@ class Probes:
         urls: dict[str, str],
         *,
         registry_facts: bool = False,
-        key_facts: Callable[
-            [datetime], tuple[Counter[tuple[str, str]], datetime | None, str | None]
-        ]
-        | None = None,
-        change_id: Callable[[], int] | None = None,
-        handed_over: Callable[[datetime], dict[str, str] | None] | None = None,
+        zones: Mapping[str, ZoneProbe] | None = None,
     ) -> None:
         by_url: dict[str, DatabaseProbe] = {}
         self.probes: dict[str, DatabaseProbe] = {}
@@ -99,9 +120,7 @@ class Probes:
             self.probes[name] = by_url.setdefault(url, DatabaseProbe(name, url))
         registry = self.probes.get("registry")
         self.registry = registry.engine if registry is not None and registry_facts else None
-        self.key_facts = key_facts
-        self.change_id = change_id
-        self.handed_over = handed_over
+        self.zones = dict(zones or {})
         self.epp_after: int | None = None  # the newest epp_transaction row seen
 
     def run(self, now: datetime) -> tuple[Facts, list[EppRow]]:
@@ -111,29 +130,43 @@ class Probes:
         facts.databases = {name: answers[id(p)] for name, p in self.probes.items()}
         rows: list[EppRow] = []
         registry_up = facts.databases.get("registry") is None
+        facts.zones = {origin: ZoneFacts() for origin in self.zones}
         if self.registry is not None and registry_up:
             try:
-                facts.pending_changes, facts.oldest_pending = self._pending()
+                if not self.zones:
+                    facts.pending_changes, facts.oldest_pending = self._pending(0, None)
+                for origin, zone in self.zones.items():
+                    found = facts.zones[origin]
+                    found.pending_changes, found.oldest_pending = self._pending(
+                        zone.change_id(), zone.zone_id
+                    )
                 rows = self._epp_rows()
             except SQLAlchemyError as exc:
                 log.warning("probe: the registry facts: %s", " ".join(str(exc).split()[:20]))
-        if self.key_facts is not None and facts.databases.get("signer") is None:
-            try:
-                facts.key_states, facts.next_key_event, facts.next_key_action = self.key_facts(now)
-                if self.handed_over is not None:
-                    facts.handed_over = self.handed_over(now)
-            except (SQLAlchemyError, TldsecError) as exc:
-                log.warning("probe: the key facts: %s", " ".join(str(exc).split()[:20]))
+        if facts.databases.get("signer") is None:
+            for origin, zone in self.zones.items():
+                found = facts.zones[origin]
+                try:
+                    found.key_states, found.next_key_event, found.next_key_action = zone.key_facts(
+                        now
+                    )
+                    found.handed_over = zone.handed_over(now)
+                except (SQLAlchemyError, TldsecError) as exc:
+                    log.warning(
+                        "probe: the key facts of %s: %s", origin, " ".join(str(exc).split()[:20])
+                    )
         return facts, rows
 
-    def _pending(self) -> tuple[int, datetime | None]:
-        after = self.change_id() if self.change_id is not None else 0
+    def _pending(self, after: int, zone_id: int | None) -> tuple[int, datetime | None]:
+        """The changes after ``after`` (of ``zone_id``; None: of every zone) and when
+        the oldest was made."""
         assert self.registry is not None
+        where = [ZoneChange.id > after]
+        if zone_id is not None:
+            where.append(ZoneChange.zone_id == zone_id)
         with self.registry.connect() as conn:
             count, first = conn.execute(
-                select(func.count(ZoneChange.id), func.min(ZoneChange.id)).where(
-                    ZoneChange.id > after
-                )
+                select(func.count(ZoneChange.id), func.min(ZoneChange.id)).where(*where)
             ).one()
             if not count:
                 return 0, None

@@ -44,7 +44,6 @@ import functools
 import logging
 import os
 import signal
-from collections import Counter
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -58,7 +57,6 @@ from tldsec.audit.watch import AuditWatch
 from tldsec.backoff import Backoff
 from tldsec.clock import Clock, from_epoch
 from tldsec.cycle import Cycle, load_cycle_settings, open_cycle
-from tldsec.cycle.run import handed_over_note
 from tldsec.cycle.schedule import CycleSlots, Scheduler
 from tldsec.cycle.state import CycleState
 from tldsec.distribute.config import DistributeSettings
@@ -86,7 +84,7 @@ from tldsec.service.publication import Publication, ZoneLease
 from tldsec.service.pushaudit import RefusalRecorder
 from tldsec.service.roles import ALL_ROLES, PRIMARY, REGISTRY, SIGNER
 from tldsec.service.trace import trace_tasks
-from tldsec.service.zones import ZoneCycles
+from tldsec.service.zones import ZoneCycles, zone_probe
 from tldsec.settings import Settings
 from tldsec.zonehome import ZoneHome
 
@@ -238,7 +236,7 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
                 if self.settings.keystore.replicas:
                     task = loop.create_task(self.watch_replicas(REPLICA_CHECK_SECONDS))
                     stack.push_async_callback(_cancel, task)
-            checker: Cycle | None = None
+            checkers: dict[str, Cycle] = {}
             if cycles:
                 stack.push_async_callback(_cancel, loop.create_task(self.keep_lease()))
                 stack.push_async_callback(self._stop_child)
@@ -251,8 +249,10 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
                         stack.push_async_callback(pusher.close)
                     scheduler = self._scheduler(zone.checker)
                     stack.push_async_callback(_cancel, loop.create_task(scheduler.loop()))
-                # the probes' key facts and change id are a one-zone home's (decision 67)
-                checker = self._only_zone().checker if len(self.zone_cycles) == 1 else None
+                # each zone's changes, key facts and handover are probed (decision 75)
+                checkers = {
+                    o: z.checker for o, z in self.zone_cycles.items() if z.checker is not None
+                }
                 loop.add_signal_handler(signal.SIGHUP, self.trigger_all)
                 # DPS 1.4.3, 2, 2.1: the public repository (re-written when it changed)
                 # and the e-mail notices, on a thread of their own beside the cycles;
@@ -284,7 +284,7 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
                 stack.callback(close_trace)
                 for make in makers:
                     stack.push_async_callback(_cancel, loop.create_task(make()))
-            probes = self._probes(checker, epp=epp, signer=cycles)
+            probes = self._probes(checkers, epp=epp, signer=cycles)
             stack.callback(probes.close)
             every = PROBE_SECONDS
             if cycles:
@@ -360,48 +360,17 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
 
     # --- probes (probes.py) -----------------------------------------------------------
 
-    def _probes(self, checker: Cycle | None, *, epp: bool, signer: bool = False) -> Probes:
-        """The database probes; ``checker``: the one zone's key facts (None: a home of
-        several zones, whose key facts are each zone's ``tldsec keys list``)."""
+    def _probes(self, checkers: dict[str, Cycle], *, epp: bool, signer: bool = False) -> Probes:
+        """The database probes; ``checkers``: each zone's cycle checker (none: no signer
+        role here), whose changes, key facts and handover are probed per zone."""
         settings = self.settings
-        signer = signer or checker is not None
+        signer = signer or bool(checkers)
         urls = {"registry": settings.registry_db_url} if (signer or epp) else {}
         if signer:
             urls["signer"] = settings.signer_db_url
         urls["audit"] = settings.audit_db_url
-        if checker is None:
-            return Probes(urls, registry_facts=epp or signer)
-
-        def key_facts(
-            now: datetime,
-        ) -> tuple[Counter[tuple[str, str]], datetime | None, str | None]:
-            states: Counter[tuple[str, str]] = Counter()
-            for record in checker.keys.key_records():
-                state = record.state_at(now)
-                if state is not None:
-                    states[(str(record.role), str(state))] += 1
-            timed = [s for s in checker.keys.plan(now).steps if s.due is not None]
-            first = min(timed, key=lambda s: s.due or now) if timed else None
-            return states, first.due if first else None, first.describe() if first else None
-
-        def handed_over(now: datetime) -> dict[str, str] | None:
-            tr = checker.keys.handed_over(now)
-            if tr is None or tr.handed_over is None or tr.ended is None:
-                return None
-            return {
-                "operator": tr.operator,
-                "handed_over": tr.handed_over.isoformat(),
-                "ended": tr.ended.isoformat(),
-                "note": f"{handed_over_note(tr)}: no cycle runs; the zone is theirs",
-            }
-
-        return Probes(
-            urls,
-            registry_facts=True,
-            key_facts=key_facts,
-            change_id=lambda: checker.state().change_id,
-            handed_over=handed_over,
-        )
+        zones = {origin: zone_probe(checker) for origin, checker in checkers.items()}
+        return Probes(urls, registry_facts=epp or signer or bool(zones), zones=zones)
 
     async def watch_probes(self, probes: Probes, seconds: float = PROBE_SECONDS) -> None:
         """Probe every ``seconds`` while all answer; with back-off while one does not."""
@@ -414,9 +383,13 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
                     log.error("%s", error)
                 elif error is None and before is not None:
                     log.info("%s database answers again", name)
-            if facts.handed_over is not None and self.facts.handed_over is None:
-                # once per serve (not per check): the end of our role is a state
-                log.info("%s", facts.handed_over["note"])
+            for origin, found in facts.zones.items():
+                before_zone = self.facts.zones.get(origin)
+                if found.handed_over is not None and (
+                    before_zone is None or before_zone.handed_over is None
+                ):
+                    # once per serve (not per check): the end of our role is a state
+                    log.info("%s", found.handed_over["note"])
             self.facts = facts
             self.metrics.epp_done(rows)
             ok = all(error is None for error in facts.databases.values())
@@ -485,17 +458,20 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
             "lease": self.lease_report(),
             "push": self.push_states(),
             "push_listen": list(self.push_address or ()),
-            # the zone was handed over to another operator (DPS 4.6): a note, no fault
-            "handed_over": self.facts.handed_over,
+            # the zone was handed over to another operator (DPS 4.6): a note, no fault;
+            # the only zone's in a one-zone home, each zone's in ``zones``
+            "handed_over": one["handed_over"] if one is not None else None,
         }
 
     def _zone_health(self, zone: ZoneCycles) -> dict[str, Any]:
         """``zone``'s entry in /health: its serial, its scheduler, its cycle's place and
         its own faults (``health.zone_faults``)."""
+        found = self.facts.zones.get(zone.origin)
         return {
             "serial": self._serial(zone.origin),
             **zone.report(self.slots.state(zone.origin)),
             "faults": zone_faults(zone.scheduler),
+            "handed_over": found.handed_over if found is not None else None,
         }
 
     def _serial(self, origin: str) -> int | None:
@@ -553,7 +529,6 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
             signing=self.signing,
             facts=self.facts,
             leases=self.lease_reports(),
-            handed_over=self.facts.handed_over is not None,
         )
 
     def _zone_snapshot(
@@ -574,8 +549,10 @@ class Service(HsmControl, AuditMonitor, CycleRunner, Publication):
         )
         state = CycleState.load(path)
         last = health["last_cycle"]
+        found = self.facts.zones.get(zone.origin)
         return ZoneSnapshot(
             origin=zone.origin,
+            facts=found,
             serial=serial,
             serial_published=published,
             earliest_expiry=from_epoch(state.earliest_expiry) if state.earliest_expiry else None,

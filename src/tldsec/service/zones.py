@@ -11,10 +11,13 @@ the work the fair scheduler (``cycle/schedule.py``, ``CycleSlots``) lets run onl
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tldsec.cycle.run import handed_over_note
+from tldsec.service.probes import KeyFacts, ZoneProbe
 from tldsec.zonefiles import ZoneFiles, load_state
 
 if TYPE_CHECKING:
@@ -81,3 +84,37 @@ def full_sign_reason(cycle: Cycle, due: Pending | None, now: datetime) -> str | 
     if options.full_every_cycles and state.since_full + 1 >= options.full_every_cycles:
         return "a full verification is due ([verify] full_every_cycles)"
     return None
+
+
+def zone_probe(cycle: Cycle) -> ZoneProbe:
+    """What the probes ask about ``cycle``'s zone (``probes.py``): its changes after the
+    last one built, its keys' states and next timed step, its handover."""
+    keys = cycle.keys
+
+    def key_facts(now: datetime) -> KeyFacts:
+        states: Counter[tuple[str, str]] = Counter()
+        for record in keys.key_records():
+            state = record.state_at(now)
+            if state is not None:
+                states[(str(record.role), str(state))] += 1
+        timed = [s for s in keys.plan(now).steps if s.due is not None]
+        first = min(timed, key=lambda s: s.due or now) if timed else None
+        return states, first.due if first else None, first.describe() if first else None
+
+    def handed_over(now: datetime) -> dict[str, str] | None:
+        tr = keys.handed_over(now)
+        if tr is None or tr.handed_over is None or tr.ended is None:
+            return None
+        return {
+            "operator": tr.operator,
+            "handed_over": tr.handed_over.isoformat(),
+            "ended": tr.ended.isoformat(),
+            "note": f"{handed_over_note(tr)}: no cycle runs; the zone is theirs",
+        }
+
+    return ZoneProbe(
+        zone_id=cycle.zone_id,
+        change_id=lambda: cycle.state().change_id,
+        key_facts=key_facts,
+        handed_over=handed_over,
+    )
