@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from tests.fixtures.registry import RegistryWorld
-from tests.zone.test_zones_apart import APEX, TTL, _build, _records, _two_zones
+from tests.zone.two_zones import APEX, TTL, build, delegation_records, two_zones
 from tldsec.cycle import changes
 from tldsec.registry import zonedigest
 from tldsec.registry.hosts import HostAddr, HostUpdate, update_host
@@ -24,11 +24,11 @@ def test_a_host_renamed_in_one_zone_changes_the_delegations_of_the_other(
     registry_world_any: RegistryWorld, tmp_path: Path
 ) -> None:
     world = registry_world_any
-    rules = _two_zones(world)  # ns1.a.example (zone example.) serves d.example and e.shop
+    rules = two_zones(world)  # ns1.a.example (zone example.) serves d.example and e.shop
     example, shop = rules["example."].zone_id, rules["shop."].zone_id
     assert example is not None and shop is not None
     for origin in rules:
-        _build(world, rules[origin], tmp_path / f"{origin}zone")
+        build(world, rules[origin], tmp_path / f"{origin}zone")
     with world.db.read() as s:
         built = s.scalar(select(func.max(ZoneChange.id)))
     assert built is not None
@@ -58,7 +58,7 @@ def test_a_host_renamed_in_one_zone_changes_the_delegations_of_the_other(
             )
 
     shop_rules = rules["shop."]
-    incremental = _build(world, shop_rules, tmp_path / "shop.zone")
+    incremental = build(world, shop_rules, tmp_path / "shop.zone")
     assert incremental.incremental
     with world.db.write() as s:
         serial = allocate_serial(s, shop, world.clock.now())
@@ -67,9 +67,11 @@ def test_a_host_renamed_in_one_zone_changes_the_delegations_of_the_other(
             s, tmp_path / "shop-full.zone", shop, "shop.", APEX, TTL, shop_rules, serial,
             world.clock.now(), "the reference", ledger=True,
         )  # fmt: skip
-    assert _records(tmp_path / "shop.zone") == _records(tmp_path / "shop-full.zone")
-    assert "e.shop. NS ns2.a.example." in _records(tmp_path / "shop.zone")
-    assert "e.shop. NS ns1.a.example." not in _records(tmp_path / "shop.zone")
-    example_build = _build(world, rules["example."], tmp_path / "example.zone")
+    assert delegation_records(tmp_path / "shop.zone") == delegation_records(
+        tmp_path / "shop-full.zone"
+    )
+    assert "e.shop. NS ns2.a.example." in delegation_records(tmp_path / "shop.zone")
+    assert "e.shop. NS ns1.a.example." not in delegation_records(tmp_path / "shop.zone")
+    example_build = build(world, rules["example."], tmp_path / "example.zone")
     assert example_build.incremental
-    assert "ns2.a.example. A 192.0.2.9" in _records(tmp_path / "example.zone")
+    assert "ns2.a.example. A 192.0.2.9" in delegation_records(tmp_path / "example.zone")

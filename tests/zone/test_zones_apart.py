@@ -11,35 +11,21 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.fixtures.registry import START, RegistryWorld
+from tests.zone.two_zones import add_zones, build, delegation_records, two_zones
 from tldsec.cycle import changes
 from tldsec.errors import ConfigError
-from tldsec.policy import load_policy
 from tldsec.registry import zonedigest
-from tldsec.registry.context import RegistryRules, Tx
 from tldsec.registry.domain_update import DomainUpdate, update_domain
-from tldsec.registry.domains import DomainCreate, create_domain
-from tldsec.registry.hosts import HostAddr, create_host
-from tldsec.registry.models import Host, Zone, ZoneChange, ZoneSerial
+from tldsec.registry.models import Host, ZoneChange, ZoneSerial
 from tldsec.registry.zonedigest import Tally
 from tldsec.registry.zonerows import zone_id_of
-from tldsec.settings import ApexSettings
-from tldsec.zone.incremental import build_zone_file
-from tldsec.zone.output import BuildResult
 from tldsec.zone.serial import allocate_serial
-
-
-def _zones(world: RegistryWorld, *origins: str) -> dict[str, int]:
-    with world.db.write() as s:
-        rows = [Zone(origin=o, added_at=START) for o in origins]
-        s.add_all(rows)
-        s.flush()
-        return {r.origin: r.id for r in rows}
 
 
 def test_a_zone_is_found_by_its_origin_and_an_unknown_one_names_zone_add(
     registry_world_any: RegistryWorld,
 ) -> None:
-    ids = _zones(registry_world_any, "example.", "shop.")
+    ids = add_zones(registry_world_any, "example.", "shop.")
     with registry_world_any.db.read() as s:
         assert zone_id_of(s, "shop.") == ids["shop."]
         assert zone_id_of(s, "EXAMPLE") == ids["example."]
@@ -51,7 +37,7 @@ def test_each_zone_allocates_its_own_serials(registry_world_any: RegistryWorld) 
     """Each zone locks and advances its own ``zone_serial`` row: a run of serials in one
     zone moves the other not at all (decision 57, "Lease, serial ... per zone")."""
     db = registry_world_any.db
-    ids = _zones(registry_world_any, "example.", "shop.")
+    ids = add_zones(registry_world_any, "example.", "shop.")
     example, shop = ids["example."], ids["shop."]
     with db.write() as s:
         first = allocate_serial(s, example, START)
@@ -69,79 +55,22 @@ def test_each_zone_allocates_its_own_serials(registry_world_any: RegistryWorld) 
         assert allocate_serial(s, example, START) == first + 3  # still its own sequence
 
 
-APEX = ApexSettings(
-    ns=("ns.registry-ops.net.",),
-    glue=(),
-    soa_mname="ns.registry-ops.net.",
-    soa_rname="hostmaster.registry-ops.net.",
-)
-TTL = load_policy().ttl
-
-
-def _two_zones(world: RegistryWorld) -> dict[str, RegistryRules]:
-    """example. and shop. with a delegation each; each names a name server of its own
-    zone and one of the other's (a host may serve domains in several zones)."""
-    ids = _zones(world, "example.", "shop.")
-    rules = {o: replace(world.rules, origin=o, zone_id=i) for o, i in ids.items()}
-    world.add_registrar("alpha")
-
-    def tx(origin: str) -> Tx:
-        return replace(world.tx("alpha"), rules=rules[origin])
-
-    with world.db.write() as s:
-        create_domain(s, tx("example."), DomainCreate("a.example", "a-1"))
-        create_domain(s, tx("shop."), DomainCreate("b.shop", "a-1"))
-        create_host(s, tx("example."), "ns1.a.example", [HostAddr("192.0.2.1", 4)])
-        create_host(s, tx("shop."), "ns1.b.shop", [HostAddr("192.0.2.2", 4)])
-        both = ("ns1.a.example", "ns1.b.shop")
-        create_domain(s, tx("example."), DomainCreate("d.example", "a-1", ns=both))
-        create_domain(s, tx("shop."), DomainCreate("e.shop", "a-1", ns=both))
-    return rules
-
-
-def _build(world: RegistryWorld, rules: RegistryRules, path: Path) -> BuildResult:
-    assert rules.zone_id is not None
-    with world.db.write() as s:
-        serial = allocate_serial(s, rules.zone_id, world.clock.now())
-    with world.db.snapshot() as s:
-        return build_zone_file(
-            s,
-            path,
-            zone_id=rules.zone_id,
-            origin=rules.origin,
-            apex=APEX,
-            ttl=TTL,
-            rules=rules,
-            serial=serial,
-            built_at=world.clock.now(),
-            ledger=True,
-        )
-
-
-def _records(path: Path) -> list[str]:
-    return [
-        " ".join(line.split()[i] for i in (0, 3, 4))
-        for line in path.read_text().splitlines()
-        if not line.startswith(";") and line.split()[3] in ("NS", "DS", "A", "AAAA")
-    ]
-
-
 def test_each_zone_builds_its_delegations_and_only_its_own_glue(
     registry_world_any: RegistryWorld, tmp_path: Path
 ) -> None:
     """RFC 9471 in-domain glue: ns1.b.shop serves d.example but is out of bailiwick in
     example. (no glue there); each zone's digest is its own rows' (decision 65)."""
     world = registry_world_any
-    rules = _two_zones(world)
+    rules = two_zones(world)
     for origin in rules:
-        _build(world, rules[origin], tmp_path / f"{origin}zone")
-    assert _records(tmp_path / "example.zone") == [
+        build(world, rules[origin], tmp_path / f"{origin}zone")
+    assert delegation_records(tmp_path / "example.zone") == [
         "example. NS ns.registry-ops.net.",
         "ns1.a.example. A 192.0.2.1",
         "d.example. NS ns1.a.example.",
         "d.example. NS ns1.b.shop.",
     ]
-    assert _records(tmp_path / "shop.zone") == [
+    assert delegation_records(tmp_path / "shop.zone") == [
         "shop. NS ns.registry-ops.net.",
         "ns1.b.shop. A 192.0.2.2",
         "e.shop. NS ns1.a.example.",
@@ -166,23 +95,23 @@ def test_a_change_in_one_zone_is_that_zones_alone(
     """A name server removed in shop. is a zone_change of shop.: example.'s next (incremental)
     build has no change to read and writes the same records; shop.'s has one."""
     world = registry_world_any
-    rules = _two_zones(world)
+    rules = two_zones(world)
     for origin in rules:
-        _build(world, rules[origin], tmp_path / f"{origin}zone")
-    before = _records(tmp_path / "example.zone")
+        build(world, rules[origin], tmp_path / f"{origin}zone")
+    before = delegation_records(tmp_path / "example.zone")
     with world.db.write() as s:
         tx = replace(world.tx("alpha"), rules=rules["shop."])
         update_domain(s, tx, DomainUpdate("e.shop", rem_ns=("ns1.a.example",)))
     with world.db.read() as s:
         last = s.scalars(select(ZoneChange).order_by(ZoneChange.id.desc())).first()
         assert last is not None and (last.name, last.zone_id) == ("e.shop", 2)
-    example = _build(world, rules["example."], tmp_path / "example.zone")
-    shop = _build(world, rules["shop."], tmp_path / "shop.zone")
+    example = build(world, rules["example."], tmp_path / "example.zone")
+    shop = build(world, rules["shop."], tmp_path / "shop.zone")
     assert example.incremental and example.reason.startswith("0 registry changes")
     assert shop.incremental and shop.reason.startswith("1 registry changes")
-    assert _records(tmp_path / "example.zone") == before
-    assert "e.shop. NS ns1.a.example." not in _records(tmp_path / "shop.zone")
-    assert "e.shop. NS ns1.b.shop." in _records(tmp_path / "shop.zone")
+    assert delegation_records(tmp_path / "example.zone") == before
+    assert "e.shop. NS ns1.a.example." not in delegation_records(tmp_path / "shop.zone")
+    assert "e.shop. NS ns1.b.shop." in delegation_records(tmp_path / "shop.zone")
 
 
 def test_a_change_or_a_held_change_is_pending_in_its_zone_alone(
@@ -193,7 +122,7 @@ def test_a_change_or_a_held_change_is_pending_in_its_zone_alone(
     through shop.'s changes and wakes for a change of its own; an id a build could not
     see yet is late for its own zone only."""
     world = registry_world_any
-    rules = _two_zones(world)
+    rules = two_zones(world)
     example, shop = (rules[o].zone_id for o in ("example.", "shop."))
     assert example is not None and shop is not None
     with world.db.read() as s:
