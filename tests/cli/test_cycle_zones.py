@@ -110,7 +110,9 @@ def test_each_zones_cycle_writes_only_in_its_directory_and_store(
     code, out, _ = run(capsys, "status", "--zone", "shop", "--json", "--home", str(home))
     assert list(json.loads(out)["zones"]) == ["shop."]
     code, out, _ = run(capsys, "status", "--home", str(home))
-    assert out.startswith("== example. ==\nzone example.  serial") and "\n== shop. ==\n" in out
+    # decision 75: the installation's parts once, before the zones' sections
+    assert out.startswith("== installation ==\n") and "\n== shop. ==\n" in out
+    assert "\n\n== example. ==\nzone example.  serial" in out
 
 
 def test_zone_build_sign_verify_and_quarantine_act_on_the_zone_named(

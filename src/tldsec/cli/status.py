@@ -50,31 +50,95 @@ def register(sub: Any) -> None:
 WORST_FIRST = (ExitCode.INTEGRITY, ExitCode.FAILED, ExitCode.NEEDED, ExitCode.OK)
 
 
+# The parts of a report that are the installation's, not a zone's (decision 75).
+INSTALLATION = ("audit", "ceremonies", "hsm", "serve", "notices")
+
+
 def run(args: argparse.Namespace) -> int:
     """A report (decision 57, "CLI --zone conventions"): a home of one zone prints as
-    before; of several, one ``== origin ==`` section per zone (``--zone``: that one)
-    and JSON ``{"zones": {origin: report}, "exit": ...}``, the worst zone's exit code."""
+    before; of several, the installation's parts once (``== installation ==``), then
+    one ``== origin ==`` section per zone (``--zone``: that one) with only that zone's
+    facts, and JSON ``{AUDIT...: ..., "health": ..., "zones": {origin: report}, "exit":
+    ...}`` (decision 75); the exit code is the worst of the installation's and zones'."""
     home = settings_from_args(args)
     clock = SystemClock()
     if len(home.zones) == 1:
         report = status(home.one_zone(args.zone), clock)
         print(json.dumps(report, indent=2) if args.json else text(report))
         return int(ExitCode[report["health"]["exit"]])
-    reports = {z.origin: status(z, clock) for z in home.selected_zones(args.zone)}
-    worst = min((ExitCode[r["health"]["exit"]] for r in reports.values()), key=WORST_FIRST.index)
+    now = clock.now()
+    selected = home.selected_zones(args.zone)
+    installation = installation_status(home, selected[0], clock, now)
+    serve = installation["serve"] or {}
+    reports = {}
+    for zone in selected:
+        report = zone_status(zone, clock, now)
+        # serve's faults of this zone (decision 67), without its origin
+        its = ((serve.get("zones") or {}).get(zone.origin) or {}).get("faults", [])
+        report["health"] = health(report, zone, now, serve_faults=its, installation=False)
+        reports[zone.origin] = report
+    origins = tuple(f"{o}: " for o in home.zones)
+    mine = [f for f in serve.get("faults", []) if not f.startswith(origins)]
+    installation["health"] = health(installation, home, now, serve_faults=mine, zone=False)
+    codes = [ExitCode[r["health"]["exit"]] for r in (installation, *reports.values())]
+    worst = min(codes, key=WORST_FIRST.index)
     if args.json:
-        print(json.dumps({"zones": reports, "exit": worst.name}, indent=2))
+        print(json.dumps({**installation, "zones": reports, "exit": worst.name}, indent=2))
     else:
-        print("\n\n".join(f"== {origin} ==\n{text(r)}" for origin, r in reports.items()))
+        sections = [f"== installation ==\n{installation_text(installation)}"]
+        sections += [f"== {origin} ==\n{text(r)}" for origin, r in reports.items()]
+        print("\n\n".join(sections))
     return int(worst)
 
 
-def health(report: dict[str, Any], settings: Settings, now: datetime) -> dict[str, Any]:
+def health(
+    report: dict[str, Any],
+    settings: Settings,
+    now: datetime,
+    *,
+    serve_faults: list[str] | None = None,
+    zone: bool = True,
+    installation: bool = True,
+) -> dict[str, Any]:
     """What is wrong, worst first: ``state`` ok, degraded or integrity, and the exit
-    code name that goes with it."""
+    code name that goes with it. A home of several zones asks it of the zone's facts
+    alone (``installation=False``) and of the installation's alone (``zone=False``),
+    with serve's faults of each (``serve_faults``; default: all of serve's)."""
     integrity: list[str] = []
     degraded: list[str] = []
     waiting: list[str] = []
+    if zone:
+        _zone_problems(report, settings, now, integrity, degraded)
+    if installation:
+        audit = report["audit"]
+        if not audit.get("initialized"):
+            degraded.append("audit log: " + "; ".join(audit.get("warnings", [])))
+    if serve_faults is None:
+        serve_faults = (report.get("serve") or {}).get("faults", [])
+    degraded.extend(f"tldsec serve: {fault}" for fault in serve_faults)
+    if installation and (report.get("hsm") or {}).get("state") == "locked":
+        waiting.append("the HSM is locked: nothing is signed until 'tldsec hsm activate'")
+    if zone:
+        _zone_waiting(report, waiting)
+    if integrity:
+        state, code = "integrity", ExitCode.INTEGRITY
+    elif degraded:
+        state, code = "degraded", ExitCode.FAILED
+    elif waiting:
+        state, code = "waiting", ExitCode.NEEDED
+    else:
+        state, code = "ok", ExitCode.OK
+    return {"state": state, "exit": code.name, "problems": integrity + degraded + waiting}
+
+
+def _zone_problems(
+    report: dict[str, Any],
+    settings: Settings,
+    now: datetime,
+    integrity: list[str],
+    degraded: list[str],
+) -> None:
+    """A zone's integrity and degraded problems (its incident, cycle, signatures)."""
     incident = report["incident"]
     if incident and not incident["resolved"] and incident.get("kind") != "held":
         what = incident.get("kind") or "verification"
@@ -89,13 +153,10 @@ def health(report: dict[str, Any], settings: Settings, now: datetime) -> dict[st
     handed_over = (report.get("transfer") or {}).get("ended") is not None
     if expiry is not None and not handed_over and datetime.fromisoformat(expiry) <= now + margin:
         degraded.append(f"signatures expire at {expiry}, within the safety margin ({margin})")
-    audit = report["audit"]
-    if not audit.get("initialized"):
-        degraded.append("audit log: " + "; ".join(audit.get("warnings", [])))
-    serve = report.get("serve") or {}
-    degraded.extend(f"tldsec serve: {fault}" for fault in serve.get("faults", []))
-    if (report.get("hsm") or {}).get("state") == "locked":
-        waiting.append("the HSM is locked: nothing is signed until 'tldsec hsm activate'")
+
+
+def _zone_waiting(report: dict[str, Any], waiting: list[str]) -> None:
+    """What a zone waits for a person for (going insecure, a held change)."""
     insecure = report.get("going_insecure")
     if insecure and not insecure.get("unsigned_since"):
         waiting.append(
@@ -108,20 +169,47 @@ def health(report: dict[str, Any], settings: Settings, now: datetime) -> dict[st
         waiting.append(
             f"change {held.get('id')} held for an operator (tldsec cycle --accept-change)"
         )
-    if integrity:
-        state, code = "integrity", ExitCode.INTEGRITY
-    elif degraded:
-        state, code = "degraded", ExitCode.FAILED
-    elif waiting:
-        state, code = "waiting", ExitCode.NEEDED
-    else:
-        state, code = "ok", ExitCode.OK
-    return {"state": state, "exit": code.name, "problems": integrity + degraded + waiting}
 
 
 def status(settings: Settings, clock: Clock) -> dict[str, Any]:
-    """Everything ``tldsec status`` shows, read without opening the HSM."""
+    """Everything ``tldsec status`` shows of a home of one zone, read without opening
+    the HSM: the zone's facts and the installation's, in one report."""
     now = clock.now()
+    zone = zone_status(settings, clock, now)
+    installation = installation_status(settings, settings, clock, now)
+    report = {key: zone[key] if key in zone else installation[key] for key in ONE_ZONE_ORDER}
+    report["health"] = health(report, settings, now)
+    return report
+
+
+# The keys of a one-zone home's report, in the order they always had.
+ONE_ZONE_ORDER = (
+    "zone", "serial", "store", "zone_file", "pending", "last_cycle", "last_published",
+    "incident", "quarantined", "held", "next_key_event", "going_insecure", "transfer",
+    "key_gates", "earliest_signature_expiry", "signatures_refresh_at",
+    "last_verification", "audit", "ceremonies", "policy", "hsm", "serve", "lease",
+    "replicas", "notices", "now",
+)  # fmt: skip
+
+
+def installation_status(
+    home: Settings, zone: Settings, clock: Clock, now: datetime
+) -> dict[str, Any]:
+    """The installation's parts: its audit log, ceremonies, HSM, running serve and
+    e-mail outbox (the HSM's policy warnings over every zone's policy; the audit log's
+    retention is ``zone``'s policy's, as a zone's report read it before)."""
+    return {
+        "audit": audit_status(zone, clock),
+        "ceremonies": ceremony_status(home, clock),
+        "hsm": hsm_status(home),
+        "serve": serve_status(home),
+        "notices": notice_status(home),
+        "now": now.isoformat(),
+    }
+
+
+def zone_status(settings: Settings, clock: Clock, now: datetime) -> dict[str, Any]:
+    """One zone's facts (``settings`` narrowed to it), without the installation's."""
     with open_cycle(settings, clock, keystore=False, audit=False) as cycle:
         state = cycle.state()
         serial = cycle.store.current()
@@ -172,22 +260,15 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
         "earliest_signature_expiry": _iso(state.earliest_expiry),
         "signatures_refresh_at": _iso(state.resign_at),
         "last_verification": verification,
-        "audit": audit_status(settings, clock),
-        "ceremonies": ceremony_status(settings, clock),
         "policy": {
             "name": settings.policy.name,
             "file": settings.policy.source,
             # a policy named otherwise than "dps" may deviate from the DPS: say where
             "dps_deviations": [str(f) for f in dps_findings(settings.policy)],
         },
-        "hsm": hsm_status(settings),
-        "serve": serve_status(settings),
         "lease": lease_status(settings),
         "replicas": replica_status(settings),
-        "notices": notice_status(settings),
-        "now": now.isoformat(),
     }
-    report["health"] = health(report, settings, now)
     return report
 
 
@@ -301,8 +382,9 @@ def hsm_status(settings: Settings) -> dict[str, Any]:
     from tldsec.service.activation import request
 
     ks = settings.keystore
+    names = [p.name for p in settings.zones_policies()]  # one in a home of one zone
     out: dict[str, Any] = {
-        "policy": settings.policy.name,
+        "policy": ", ".join(names),
         "backend": ks.backend,
         "warnings": [],
     }
@@ -310,12 +392,14 @@ def hsm_status(settings: Settings) -> dict[str, Any]:
         out["state"] = "keys on disk"
         out["warnings"].append(
             f"keys are on disk in {ks.directory}, not in an HSM: DPS 5.2 does not hold "
-            f"(policy {settings.policy.name!r}; for tests and demos only)"
+            f"(policy {', '.join(repr(n) for n in names)}; for tests and demos only)"
         )
         return out
-    if settings.policy.name != "dps":
+    for name in names:
+        if name == "dps":
+            continue
         out["warnings"].append(
-            f"policy {settings.policy.name!r} is not the production policy: the home may "
+            f"policy {name!r} is not the production policy: the home may "
             "store the HSM PIN (DPS 4.2.4 does not hold)"
         )
     try:
@@ -458,7 +542,40 @@ def text(r: dict[str, Any]) -> str:
         lines.extend(f"INCIDENT        {line}" for line in replicas["incidents"])
         lines.extend(f"waiting         {line}" for line in replicas["waiting"])
     lines.extend(_lease_lines(r.get("lease")))
-    hsm = r.get("hsm")
+    lines.extend(_hsm_lines(r.get("hsm")))
+    lines.extend(_notice_lines(r.get("notices")))
+    v = r["last_verification"]
+    if v:
+        verdict = "passed" if v["passed"] else f"FAILED ({', '.join(v['failed_checks'])})"
+        lines.append(
+            f"verification    serial {v['serial']} {verdict} at {v['verified_at']} ({v['file']})"
+        )
+    if "audit" in r:  # a home of one zone: the installation's parts in its report
+        lines.extend(_audit_lines(r["audit"]))
+        lines.extend(status_lines(r["ceremonies"]))
+    lines.extend(_health_lines(r["health"]))
+    return "\n".join(lines)
+
+
+def installation_text(r: dict[str, Any]) -> str:
+    """The installation's section of a home of several zones (decision 75)."""
+    lines = [*_hsm_lines(r["hsm"]), *_notice_lines(r["notices"])]
+    serve = r.get("serve")
+    lines.append(f"serve           {'running' if serve is not None else 'not running here'}")
+    lines.extend(_audit_lines(r["audit"]))
+    lines.extend(status_lines(r["ceremonies"]))
+    lines.extend(_health_lines(r["health"]))
+    return "\n".join(lines)
+
+
+def _health_lines(h: dict[str, Any]) -> list[str]:
+    lines = [f"health          {h['state'].upper() if h['problems'] else 'ok'}"]
+    lines.extend(f"                {p}" for p in h["problems"])
+    return lines
+
+
+def _hsm_lines(hsm: dict[str, Any] | None) -> list[str]:
+    lines: list[str] = []
     if hsm:
         tokens = ", ".join(f"{t['name']} '{t['label']}'" for t in hsm.get("tokens", []))
         since = f" since {_short(hsm['since'])} by {hsm.get('by')}" if hsm.get("since") else ""
@@ -473,26 +590,18 @@ def text(r: dict[str, Any]) -> str:
             )
         for warning in hsm.get("warnings", []):
             lines.append(f"WARNING         {warning}")
-    notices = r.get("notices")
-    if notices is not None:
-        given_up = f"{notices['failed']} GIVEN UP, " if notices["failed"] else ""
-        server = "" if notices["smtp_host"] else " (no [notify] smtp_host: none is sent)"
-        lines.append(
-            f"notices         {given_up}{notices['outbox']} waiting, {notices['sent']} sent"
-            f"{server} (tldsec notify list)"
-        )
-    v = r["last_verification"]
-    if v:
-        verdict = "passed" if v["passed"] else f"FAILED ({', '.join(v['failed_checks'])})"
-        lines.append(
-            f"verification    serial {v['serial']} {verdict} at {v['verified_at']} ({v['file']})"
-        )
-    lines.extend(_audit_lines(r["audit"]))
-    lines.extend(status_lines(r["ceremonies"]))
-    h = r["health"]
-    lines.append(f"health          {h['state'].upper() if h['problems'] else 'ok'}")
-    lines.extend(f"                {p}" for p in h["problems"])
-    return "\n".join(lines)
+    return lines
+
+
+def _notice_lines(notices: dict[str, Any] | None) -> list[str]:
+    if notices is None:
+        return []
+    given_up = f"{notices['failed']} GIVEN UP, " if notices["failed"] else ""
+    server = "" if notices["smtp_host"] else " (no [notify] smtp_host: none is sent)"
+    return [
+        f"notices         {given_up}{notices['outbox']} waiting, {notices['sent']} sent"
+        f"{server} (tldsec notify list)"
+    ]
 
 
 def _lease_lines(lease: dict[str, Any] | None) -> list[str]:
