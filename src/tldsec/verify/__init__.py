@@ -9,11 +9,12 @@ layers):
   ``insecure``); ``verifier``: the public entry.
 * ``driver``: every run. It feeds a ``context.RunContext`` to a plan, checks the apex once
   (``apexchecks``), has the plan map the region checks (``part.check_region``) over its
-  regions, orders the checks and makes the report. The plans: ``sharded`` (in parts on
-  every core, each a region merged as a ``summary.Summary``), ``whole`` (the zone as one
-  region), ``incremental`` (the patch proved and the edited regions found by
-  ``regions``, checked as one region, ``filescan`` over the whole file, ``delta`` for the
-  external validators) and ``insecure`` (an unsigned zone published by design).
+  regions and reduce their merged ``summary.Summary`` (``part.region_checks``), orders
+  the checks and makes the report. The plans: ``sharded`` (in parts on every core),
+  ``whole`` (the zone as one region), ``incremental`` (the patch proved and the edited
+  regions found by ``regions``, checked as one region; the whole-file scan's ranges,
+  ``filescan``, merge into its summary; ``delta`` for the external validators) and
+  ``insecure`` (an unsigned zone published by design).
 * The checks, each named as in the report: ``zone-file`` (``zoneread``), ``chain``,
   ``dnskeyset``, ``signatures`` (``rrsig``, ``jitter``), ``coverage``, ``nsec3chain``
   (``nsec3edits`` incrementally), ``ttl``, ``content`` (content and serial), ``second``

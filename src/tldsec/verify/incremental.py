@@ -13,7 +13,9 @@ ranges of it the candidate replaced (``dnscore.zonepatch``), and never trusting 
    coverage (what must be signed is, what must not is not), TTLs, the serial, canonical
    order; and the second implementation re-signs every signed RRset in them;
 3. the NSEC3 chain and the earliest RRSIG expiration come from a fast scan of the whole
-   candidate (``filescan``, ``nsec3edits``);
+   candidate (``filescan``), whose ranges' summaries merge into the regions' and are
+   reduced with them (``part.region_checks`` with ``nsec3edits``,
+   ``signatures.with_expiry``);
 4. ldns-verify-zone checks a delta zone made of the regions (``delta``).
 
 The unsigned content is compared for the regions' subtrees (the rest of the unsigned
@@ -38,8 +40,8 @@ from tldsec.verify import content
 from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
 from tldsec.verify.delta import DeltaRun, delta_zone
-from tldsec.verify.filescan import BackgroundScan, FileScan
-from tldsec.verify.nsec3edits import check_nsec3_edits
+from tldsec.verify.filescan import BackgroundScan
+from tldsec.verify.nsec3chain import nsec3_part
 from tldsec.verify.options import VerifyRequest
 from tldsec.verify.part import (
     PartResult,
@@ -49,9 +51,8 @@ from tldsec.verify.part import (
     second_in_process,
 )
 from tldsec.verify.regions import BackgroundUnsigned, region_problems, regions
-from tldsec.verify.report import CheckResult, Collector, Finding, iso, since
-from tldsec.verify.signatures import NAME as SIGNATURES
-from tldsec.verify.signatures import SignatureCheck
+from tldsec.verify.report import CheckResult, Finding, cpu_since, since
+from tldsec.verify.signatures import SignatureCheck, with_expiry
 from tldsec.verify.structure import analyse
 from tldsec.verify.zoneread import ReadResult, read_zone_string
 
@@ -175,33 +176,29 @@ class Edited:
             external.close()
             raise
         try:
-            old_structure = analyse(self.old)
             meta["delegations_read_again"] = len(structure.delegations)
             region = PartResult(0)
-            # The NSEC3 records are checked against the whole-file scan, below.
-            setup = RegionSetup.of(run, found, nsec3=False)
-            check_region(setup, zone, region, structure=structure)
+            check_region(RegionSetup.of(run, found), zone, region, structure=structure)
+            if found.params is not None:  # the same regions of the previous zone
+                t = time.process_time()
+                before = nsec3_part(self.old, analyse(self.old), found.params)
+                region.summary.previous.append(before)
+                region.summary.seconds["nsec3"] += cpu_since(t)
             t = time.perf_counter()
-            whole = self.background.result()  # the whole-file scan, from the other core
-            meta["scan_seconds"] = round(whole.seconds, 3)
+            for scanned in self.background.result():  # the whole-file scan's ranges
+                region.summary.merge(scanned)
+            meta["scan_seconds"] = round(self.background.seconds, 3)
             meta["scan_wait_seconds"] = round(since(t), 3)
-            nsec3 = check_nsec3_edits(
-                zone,
-                structure,
-                self.old,
-                old_structure,
-                whole.nsec3,
-                found.params,
-                found.nsec3param,
-            )
         except BaseException:
             sigs.abandon()
             external.close()
             raise
         checks = [
             *self.checks,
-            *region_checks(found, region, nsec3),
-            _with_expiry(sigs.result(), whole, run.horizon_s),
+            *region_checks(found, region, edits=True),
+            with_expiry(
+                sigs.result(), region.summary.expiry, run.horizon_s, self.background.seconds
+            ),
             _content(zone, self.unsigned, origin),
             second_in_process(run, found, zone, None),
             *external.results(),
@@ -252,33 +249,6 @@ def _content(zone: Zone, unsigned: BackgroundUnsigned | None, origin: str) -> Ch
 
 def _read(text: bytes, origin: str, filename: str) -> ReadResult:
     return read_zone_string(text.decode("utf-8", "strict"), origin, filename)
-
-
-def _with_expiry(result: CheckResult, whole: FileScan, horizon_s: int) -> CheckResult:
-    """The RRSIG check of the regions, plus the earliest expiration over the whole file
-    (DPS 6.5: every signature must outlive the next cycle plus the safety margin)."""
-    found = Collector(list(result.findings), result.failures)
-    if whole.rrsig_unread:
-        unread = f"{whole.rrsig_unread} RRSIG line(s) whose expiration the scan cannot read"
-        found.add(Finding("", "RRSIG", unread))
-    expiry = whole.earliest_expiry
-    if expiry is not None and expiry < horizon_s:
-        owner = whole.earliest_line.split(b"\t", 1)[0].decode("utf-8", "replace")
-        fields = whole.earliest_line.split(b"\t")
-        covered = fields[4].split(b" ", 1)[0].decode() if len(fields) > 4 else ""
-        found.add(
-            Finding(
-                owner,
-                covered,
-                f"the earliest RRSIG in the file expires at {iso(expiry)}, before the "
-                f"horizon {iso(horizon_s)} (next cycle plus the safety margin)",
-            )
-        )
-    note = (
-        f"earliest expiration of the {whole.rrsig_lines} RRSIGs in the whole file: "
-        f"{iso(expiry) if expiry is not None else 'none'} (horizon {iso(horizon_s)})"
-    )
-    return found.result(SIGNATURES, result.seconds + whole.seconds, (*result.notes, note))
 
 
 def _refused(reason: str, t: float) -> CheckResult:

@@ -1,48 +1,32 @@
-"""Check "nsec3" in the incremental mode: the whole chain from a scan, the edits in full.
+"""Check "nsec3" in the incremental mode: the reduce of the edited regions' NSEC3 parts
+against the whole-file scan, both in the run's merged ``Summary``.
 
 The chain's order and closure and every NSEC3's parameters come from the fast scan of
-the whole candidate (``filescan``). The names in the re-read regions are hashed as in
-the full check (``nsec3chain.nsec3_part``) and each must find its NSEC3 in the scan with
-the type bitmap its types give (RFC 5155 3.2.1, 7.1); names that left the zone, or
-became glue or occluded below a new cut, must have lost theirs. An NSEC3 record in a
-region that belongs to no re-read name must be one the previous verified zone had,
-with the same type bitmap (only its next hashed owner may move), and none of those may
-disappear.
+the whole candidate (``filescan``, ``Summary.scanned``). The names in the re-read regions
+are hashed as in the full check (``nsec3chain.nsec3_part``, ``Summary.nsec3``) and each
+must find its NSEC3 in the scan with the type bitmap its types give (RFC 5155 3.2.1,
+7.1); names that left the zone, or became glue or occluded below a new cut, must have
+lost theirs. An NSEC3 record in a region that belongs to no re-read name must be one the
+previous verified zone had (``Summary.previous``), with the same type bitmap (only its
+next hashed owner may move), and none of those may disappear.
 """
 
 from __future__ import annotations
-
-import time
-from collections.abc import Iterable
 
 import dns.exception
 
 from tldsec.dnscore import names, rdata
 from tldsec.dnscore.types import type_text
-from tldsec.dnscore.zone import Zone
-from tldsec.verify.filescan import Nsec3Index
-from tldsec.verify.nsec3chain import NAME, Nsec3Params, b32hex, nsec3_part
-from tldsec.verify.report import CheckResult, Collector, Finding
-from tldsec.verify.structure import Structure
+from tldsec.verify.nsec3chain import Nsec3Params, b32hex
+from tldsec.verify.report import Collector, Finding
+from tldsec.verify.summary import Summary
 
 
-def check_nsec3_edits(
-    new: Zone,
-    new_structure: Structure,
-    old: Zone,
-    old_structure: Structure,
-    scan: Nsec3Index,
-    params: Nsec3Params | None,
-    param_findings: Iterable[Finding],
-) -> CheckResult:
-    """The check, after the apex's NSEC3PARAM check (``apexchecks``) gave ``params``."""
-    t0 = time.perf_counter()
-    found = Collector()
-    origin = new.origin
+def reduce_edits(found: Collector, merged: Summary, params: Nsec3Params, origin: bytes) -> str:
+    """The NSEC3 findings of an incremental run into ``found`` (after the apex's
+    NSEC3PARAM check gave ``params``); returns the check's note."""
     apex = names.to_text(origin)
-    found.extend(param_findings)
-    if params is None:
-        return found.result(NAME, time.perf_counter() - t0)
+    scan = merged.scanned
     want = f"1 0 {params.iterations} {params.salt.hex() or '-'}".encode()
     for p in sorted(scan.params):
         if p.lower() != want:
@@ -54,20 +38,23 @@ def check_nsec3_edits(
                     f"{want.decode()} and no opt-out (RFC 5155 7.1, DPS 6.2)",
                 )
             )
-    for problem in scan.problems:
+    for problem in scan.problems():
         found.add(Finding(apex, "NSEC3", problem))
 
-    now = nsec3_part(new, new_structure, params)
-    before = nsec3_part(old, old_structure, params)
-    found.merge(now.findings)
+    for part in merged.nsec3:
+        found.merge(part.findings)
     expected: dict[bytes, tuple[bytes, bytes]] = {}
-    for digest, name, bitmap in now.expected:
-        if digest in expected:
-            other = names.to_text(expected[digest][0])
-            found.add(
-                Finding(names.to_text(name), "NSEC3", f"hash collides with {other} (RFC 5155 7.1)")
-            )
-        expected[digest] = (name, bitmap)
+    for part in merged.nsec3:
+        for digest, name, bitmap in part.expected:
+            if digest in expected:
+                other = names.to_text(expected[digest][0])
+                found.add(
+                    Finding(
+                        names.to_text(name), "NSEC3", f"hash collides with {other} (RFC 5155 7.1)"
+                    )
+                )
+            expected[digest] = (name, bitmap)
+    starts = scan.bitmap_starts()
     for digest, (name, bitmap) in expected.items():
         label = b32hex(digest).encode()
         i = scan.find(label)
@@ -80,7 +67,7 @@ def check_nsec3_edits(
                 )
             )
             continue
-        have = _types(scan.bitmap(i))
+        have = _types(scan.bitmap(i, starts))
         need = set(rdata.bitmap_types(bitmap))
         if have != need:
             found.add(
@@ -91,7 +78,7 @@ def check_nsec3_edits(
                     f"has {_show(need)}",
                 )
             )
-    for digest, name in now.hidden:
+    for digest, name in (h for part in merged.nsec3 for h in part.hidden):
         if digest not in expected and scan.find(b32hex(digest).encode()) is not None:
             found.add(
                 Finding(
@@ -101,7 +88,7 @@ def check_nsec3_edits(
                     "delegation (RFC 5155 7.1)",
                 )
             )
-    previous_names = {digest: name for digest, name, _ in before.expected}
+    previous_names = {d: name for part in merged.previous for d, name, _ in part.expected}
     for digest, name in previous_names.items():
         if digest not in expected and scan.find(b32hex(digest).encode()) is not None:
             found.add(
@@ -112,8 +99,9 @@ def check_nsec3_edits(
                     "or now below a zone cut)",
                 )
             )
-    previous_records = {digest: bitmap for digest, _owner, _next, bitmap in before.present}
-    for digest, owner, _next, bitmap in now.present:
+    previous_records = {d: bitmap for part in merged.previous for d, _, _, bitmap in part.present}
+    present = [r for part in merged.nsec3 for r in part.present]
+    for digest, owner, _next, bitmap in present:
         if digest in expected:
             continue
         old_bitmap = previous_records.get(digest)
@@ -133,7 +121,7 @@ def check_nsec3_edits(
                     "type bitmap changed, but the name it belongs to was not edited",
                 )
             )
-    for digest, owner, _next, _bitmap in before.present:
+    for digest, owner, _next, _bitmap in (r for part in merged.previous for r in part.present):
         if digest in previous_names or digest in expected:
             continue
         if scan.find(b32hex(digest).encode()) is None:
@@ -144,11 +132,10 @@ def check_nsec3_edits(
                     "the NSEC3 of a name that was not edited is gone",
                 )
             )
-    notes = (
-        f"chain of {scan.count} NSEC3 records scanned whole; {len(expected)} edited "
-        f"names' NSEC3 looked up, {len(now.present)} NSEC3 records in the edited regions",
+    return (
+        f"chain of {len(scan.owners) // 32} NSEC3 records scanned whole; {len(expected)} "
+        f"edited names' NSEC3 looked up, {len(present)} NSEC3 records in the edited regions"
     )
-    return found.result(NAME, time.perf_counter() - t0, notes)
 
 
 def _types(text: bytes) -> set[int]:

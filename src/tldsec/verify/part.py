@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.errors import ZoneSyntaxError
-from tldsec.verify import content, coverage, nsec3chain, second, signatures, ttl
+from tldsec.verify import content, coverage, nsec3chain, nsec3edits, second, signatures, ttl
 from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import RunContext
 from tldsec.verify.coverage import Signers
@@ -226,22 +226,26 @@ def joined(findings: tuple[Finding, ...], merged: Collector) -> Collector:
 
 
 def region_checks(
-    apex: ApexChecks, region: PartResult, nsec3: CheckResult | None = None
+    apex: ApexChecks, region: PartResult, *, edits: bool = False
 ) -> list[CheckResult]:
     """The apex's checks and, joined with the apex's findings, those the regions' merged
-    result completes: coverage, the NSEC3 chain (unless the plan gives ``nsec3``), TTLs."""
-
+    result completes: coverage, the NSEC3 chain, TTLs. ``edits``: the regions are a
+    patch's edits and the rest of the file was scanned (``nsec3edits``)."""
     summary = region.summary
     seconds = summary.seconds
-    if nsec3 is None:
-        t = time.process_time()
-        found = Collector()
-        found.extend(apex.nsec3param)
+    t = time.process_time()
+    found = Collector()
+    found.extend(apex.nsec3param)
+    notes: tuple[str, ...] = ()
+    if edits:  # the edited regions against the whole-file scan
+        if apex.params is not None:
+            notes = (nsec3edits.reduce_edits(found, summary, apex.params, apex.ctx.origin),)
+    else:
         for p in summary.nsec3:
             found.merge(p.findings)
         if summary.nsec3:
             found.extend(nsec3chain.nsec3_reduce(summary.nsec3, apex.ctx.origin))
-        nsec3 = found.result(nsec3chain.NAME, seconds.get("nsec3", 0.0) + cpu_since(t))
+    nsec3 = found.result(nsec3chain.NAME, seconds.get("nsec3", 0.0) + cpu_since(t), notes)
     return [
         apex.chain,
         apex.dnskeyset,

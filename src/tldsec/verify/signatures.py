@@ -18,7 +18,7 @@ from tldsec.dnscore import names
 from tldsec.dnscore.types import type_text
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.verify.jitter import Jitter
-from tldsec.verify.report import FINDINGS_CAP, CheckResult, Finding, Status
+from tldsec.verify.report import FINDINGS_CAP, CheckResult, Collector, Finding, Status, iso
 from tldsec.verify.rrsig import (
     CLASS_IN,
     RRSIG_FIXED,
@@ -27,6 +27,7 @@ from tldsec.verify.rrsig import (
     check_rrsig,
     owner_labels,
 )
+from tldsec.verify.summary import Expiry
 from tldsec.verify.workers import ForkedMap, Progress
 
 NAME = "signatures"
@@ -79,6 +80,34 @@ class SignatureCheck:
 
     def abandon(self) -> None:
         self._map.abandon()
+
+
+def with_expiry(result: CheckResult, whole: Expiry, horizon_s: int, seconds: float) -> CheckResult:
+    """The RRSIG check of some regions, plus the earliest expiration over the whole file
+    as scanned in ``seconds`` (DPS 6.5: every signature must outlive the next cycle plus
+    the safety margin)."""
+    found = Collector(list(result.findings), result.failures)
+    if whole.rrsig_unread:
+        unread = f"{whole.rrsig_unread} RRSIG line(s) whose expiration the scan cannot read"
+        found.add(Finding("", "RRSIG", unread))
+    expiry = whole.earliest_expiry
+    if expiry is not None and expiry < horizon_s:
+        owner = whole.earliest_line.split(b"\t", 1)[0].decode("utf-8", "replace")
+        fields = whole.earliest_line.split(b"\t")
+        covered = fields[4].split(b" ", 1)[0].decode() if len(fields) > 4 else ""
+        found.add(
+            Finding(
+                owner,
+                covered,
+                f"the earliest RRSIG in the file expires at {iso(expiry)}, before the "
+                f"horizon {iso(horizon_s)} (next cycle plus the safety margin)",
+            )
+        )
+    note = (
+        f"earliest expiration of the {whole.rrsig_lines} RRSIGs in the whole file: "
+        f"{iso(expiry) if expiry is not None else 'none'} (horizon {iso(horizon_s)})"
+    )
+    return found.result(NAME, result.seconds + seconds, (*result.notes, note))
 
 
 def check_range(
