@@ -126,7 +126,7 @@ def test_a_console_change_keeps_the_zone_digest_of_the_rows(console_any: Console
         assert response.status_code == 303
     with cw.world.db.read() as s:
         assert zonedigest.differing(s, zone=(1, "example.")) == ()
-        assert zonedigest.table_sum(s, "example.") == zonedigest.Tally.of(
+        assert zonedigest.table_sum(s, 1) == zonedigest.Tally.of(
             zonedigest.registry_records(s, zone_id=1)
         )
         last = s.scalar(select(func.max(ZoneChange.id)).where(ZoneChange.name == DOMAIN))

@@ -247,3 +247,40 @@ def test_a_ds_change_s_zone_change_row_names_its_zone(epp_any: RunningServer) ->
         ("d.shop", ids["shop."]),
         ("d.shop", ids["shop."]),
     ]
+
+
+def test_every_digest_row_names_its_zone(epp_any: RunningServer) -> None:
+    """The registry's digest ledger (``zone_digest``) is written in each owner's zone by
+    every writer: a domain's create (NS, glue of an in-zone host) and the DS hot path
+    (SQLite statements and the PostgreSQL pipeline); each zone's sum is read by
+    ``zone_id`` and equals the digest of that zone's rows (decision 75; every row was
+    the default zone 1 before)."""
+    from tldsec.registry import zonedigest
+    from tldsec.registry.ds_rules import DsData
+    from tldsec.registry.models import ZoneDigest
+
+    ids = _two_zones(epp_any)
+    ds = DsData.of(7, 13, 2, "CC" * 32)
+    with epp_any.logged_in("alpha") as alpha:
+        for tld in ("shop", "example"):
+            assert alpha.domain_create(f"g.{tld}").code == 1000
+            assert alpha.host_create(f"ns1.g.{tld}", ("192.0.2.1",)).code == 1000
+            assert alpha.domain_create(f"d.{tld}", ns=(f"ns1.g.{tld}",)).code == 1000
+            assert alpha.domain_update_ds(f"d.{tld}", add=(ds,)).code == 1000
+    with epp_any.world.db.read() as s:
+        rows = dict(s.execute(select(ZoneDigest.owner, ZoneDigest.zone_id)).all())
+        sums = {
+            o: (
+                zonedigest.table_sum(s, i),
+                zonedigest.Tally.of(zonedigest.registry_records(s, zone_id=i)),
+            )
+            for o, i in ids.items()
+        }
+    assert rows == {
+        "d.example.": ids["example."],
+        "ns1.g.example.": ids["example."],
+        "d.shop.": ids["shop."],
+        "ns1.g.shop.": ids["shop."],
+    }
+    for origin, (table, expected) in sums.items():
+        assert table == expected and table.count == 3, origin  # NS, DS, glue A

@@ -174,3 +174,29 @@ def test_a_host_written_without_its_zone_takes_its_domains(backend: str, tmp_pat
         with world.db.read() as s:
             found = {n: z for n, z in s.execute(select(Host.name, Host.zone_id))}
     assert found == {"ns1.d1.example": 1, "ns1.b.shop": 2, "ns.other.test": None}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_digest_row_takes_the_zone_of_its_owner(backend: str, tmp_path: Path) -> None:
+    """0012_zone_digest_zones: the ledger rows every writer left in zone 1 (the column's
+    default) take the zone whose origin their owner is under (decision 75); an owner under
+    no zone keeps zone 1."""
+    limbs = "0, 0, 0, 0, 0, 0, 0, 0"
+    with world_on(backend, tmp_path) as world:
+        with world.db.engine.begin() as conn:
+            command.downgrade(alembic_config("registry", conn), "0011_trace_node_zones")
+            for statement in [
+                "INSERT INTO zone (id, origin, added_at) VALUES"
+                " (1, 'example.', '2026-01-01 00:00:00+00'),"
+                " (2, 'shop.', '2026-01-01 00:00:00+00')",
+                "INSERT INTO zone_digest (owner, zone_id, count, d0, d1, d2, d3, d4, d5, d6,"
+                f" d7) VALUES ('a.example.', 1, 1, {limbs}), ('a.shop.', 1, 2, {limbs}),"
+                f" ('ns1.a.shop.', 1, 1, {limbs}), ('x.other.', 1, 1, {limbs})",
+            ]:
+                conn.execute(text(statement))
+        world.db.upgrade()
+        with world.db.read() as s:
+            found = dict(s.execute(select(ZoneDigest.owner, ZoneDigest.zone_id)).all())
+            shop = zonedigest.table_sum(s, 2)
+    assert found == {"a.example.": 1, "a.shop.": 2, "ns1.a.shop.": 2, "x.other.": 1}
+    assert shop.count == 3

@@ -168,7 +168,7 @@ def check(
     if old_path is None:
         if zone is None:
             zone = Tally.of(file_records(path, scope))
-        table = zonedigest.table_sum(session, scope.origin)
+        table = zonedigest.table_sum(session, scope.zone_id)
         running = (
             table
             if previous is None
@@ -212,7 +212,7 @@ def _by_owner(session: Session, path: Path, scope: Apex) -> tuple[str, ...]:
     """Every owner whose records in the file differ from the registry's digest (a whole
     pass: only when a full check failed and the rows agree with the digest)."""
     found = zonedigest.by_owner(file_records(path, scope))
-    stored = zonedigest.zone_stored(session, scope.origin)
+    stored = zonedigest.zone_stored(session, scope.zone_id)
     ledger = {o: t for o, t in stored.items() if not scope.excludes(o)}
     names = set(found) | set(ledger)
     return tuple(sorted(o for o in names if found.get(o, Tally()) != ledger.get(o, Tally())))

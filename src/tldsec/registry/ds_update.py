@@ -225,7 +225,7 @@ def _write(
     conn.execute(TOUCH_DOMAIN, {"b_id": domain_id, "b_at": tx.now, "b_by": tx.actor.registrar_id})
     conn.execute(INSERT_HISTORY, history)
     if added or removed:
-        zonedigest.add_to_ledger(session, {f"{name}.": delta})
+        zonedigest.add_to_ledger(session, {f"{name}.": delta}, zone_id=_zone_id(tx))
         conn.execute(
             INSERT_ZONE_CHANGE,
             {
@@ -276,10 +276,10 @@ WITH removed AS (
            %(cl_trid)s::text, %(by)s::int, %(zone_id)s::int
      WHERE %(zone)s::boolean
 ), digested AS (
-    INSERT INTO zone_digest AS z (owner, count, d0, d1, d2, d3, d4, d5, d6, d7)
+    INSERT INTO zone_digest AS z (owner, count, d0, d1, d2, d3, d4, d5, d6, d7, zone_id)
     SELECT %(owner)s::text, %(count)s::bigint, %(d0)s::bigint, %(d1)s::bigint,
            %(d2)s::bigint, %(d3)s::bigint, %(d4)s::bigint, %(d5)s::bigint,
-           %(d6)s::bigint, %(d7)s::bigint
+           %(d6)s::bigint, %(d7)s::bigint, %(zone_id)s::int
      WHERE %(digest_delta)s::text IS NOT NULL
     ON CONFLICT (owner) DO UPDATE SET
         count = z.count + EXCLUDED.count, d0 = z.d0 + EXCLUDED.d0, d1 = z.d1 + EXCLUDED.d1,

@@ -21,8 +21,10 @@ rows after its writes minus before them (``watch``), so a row a database owner e
 outside the services stays a difference between the ledger and the rows, which the
 cycle refuses, however many services change that owner afterwards.
 
-Zones (decisions 57, 65): an owner is in one zone only (zones are not nested), so a
-zone's ledger is the rows whose owner is under its origin (``table_sum``). Glue is
+Zones (decisions 57, 65, 75): an owner is in one zone only (zones are not nested), and
+its row names that zone (``zone_id``: the writer's zone where it knows it, as EPP's DS
+hot path does, else the zone whose origin the owner is under, found in the same
+statement), so a zone's ledger is its rows (``table_sum``). Glue is
 written only in a host's own zone (``host.zone_id``, the zone it is in-bailiwick of)
 and only for a delegation of that zone naming it (RFC 9471 in-domain glue): a host of
 zone Y that serves a domain of zone Z is out of bailiwick in Z, and is glue in Y only
@@ -69,6 +71,7 @@ from tldsec.registry.models import (
     DsRecord,
     Host,
     HostAddress,
+    Zone,
     ZoneChange,
     ZoneDigest,
 )
@@ -80,6 +83,7 @@ _LIMB = (1 << 32) - 1
 _BATCH = 20_000
 _DELTA = "tldsec.zone_digest_delta"  # Session.info key: the transaction's digest delta
 DIGEST = cast(Table, ZoneDigest.__table__)
+ZONES = cast(Table, Zone.__table__)
 LIMB_COLUMNS = tuple(f"d{i}" for i in range(LIMBS))
 
 Record = tuple[str, str, str]  # owner, type, rdata: canonical
@@ -376,12 +380,12 @@ def stored(session: Session, owners: Iterable[str]) -> dict[str, Tally]:
     return found
 
 
-def table_sum(session: Session, origin: str) -> Tally:
-    """The sum of the zone ``origin``'s ledger: SQL SUM() of each limb of its rows (the
-    owners under its origin), combined here."""
+def table_sum(session: Session, zone_id: int) -> Tally:
+    """The sum of the zone ``zone_id``'s ledger: SQL SUM() of each limb of its rows,
+    combined here."""
     row = session.execute(
         select(func.sum(DIGEST.c.count), *(func.sum(DIGEST.c[c]) for c in LIMB_COLUMNS)).where(
-            under(DIGEST.c.owner, origin)
+            DIGEST.c.zone_id == zone_id
         )
     ).one()
     return Tally.from_limbs(row[0], row[1:])
@@ -397,34 +401,71 @@ def upsert_values(owner: str, delta: Tally) -> dict[str, Any]:
     return {"owner": owner, "count": delta.count, **limbs}
 
 
-def add_to_ledger(session: Session, deltas: Mapping[str, Tally]) -> None:
+def add_to_ledger(
+    session: Session, deltas: Mapping[str, Tally], *, zone_id: int | None = None
+) -> None:
     """Add each owner's delta to its row (created when missing), only ever an addition
-    (concurrent changes commute). On PostgreSQL one statement for any number of owners
-    (arrays unnested, planned once); on SQLite one executemany (no round trips)."""
+    (concurrent changes commute). A new row names ``zone_id`` when the writer knows every
+    owner's zone, else the zone its owner is under (a subquery of the same statement).
+    On PostgreSQL one statement for any number of owners (arrays unnested, planned
+    once); on SQLite one executemany (no round trips)."""
     rows = [upsert_values(o, d) for o, d in sorted(deltas.items()) if not d.empty]
     if not rows:
         return
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         columns = ("owner", "count", *LIMB_COLUMNS)
-        conn.execute(_PG_UPSERT, {c: [r[c] for r in rows] for c in columns})
+        values: dict[str, Any] = {c: [r[c] for r in rows] for c in columns}
+        if zone_id is not None:
+            values["zone_id"] = zone_id
+        conn.execute(_PG_UPSERT[zone_id is not None], values)
         return
-    statement = sqlite.insert(DIGEST)
-    statement = statement.on_conflict_do_update(
-        index_elements=[DIGEST.c.owner],
-        set_={c: DIGEST.c[c] + statement.excluded[c] for c in ("count", *LIMB_COLUMNS)},
+    if zone_id is not None:
+        rows = [{**r, "zone_id": zone_id} for r in rows]
+    conn.execute(_SQLITE_UPSERT[zone_id is not None], rows)
+
+
+def owner_zone(owner: Any) -> Any:
+    """The id of the zone ``owner`` (an absolute name) is in, as SQL: the zone whose
+    origin is its suffix (zones are not nested: at most one), else zone 1, the column's
+    default (a registry with no zone rows). Origins are LDH names (settings), so they
+    hold no LIKE wildcard."""
+    its = select(ZONES.c.id).where(owner.like(literal("%.") + ZONES.c.origin))
+    return func.coalesce(its.scalar_subquery(), 1)
+
+
+def _sqlite_upsert(known: bool) -> Any:
+    zone = bindparam("zone_id") if known else owner_zone(bindparam("owner", type_=String))
+    columns = ("count", *LIMB_COLUMNS)
+    statement = sqlite.insert(DIGEST).values(
+        owner=bindparam("owner"), zone_id=zone, **{c: bindparam(c) for c in columns}
     )
-    conn.execute(statement, rows)
+    return statement.on_conflict_do_update(
+        index_elements=[DIGEST.c.owner],
+        set_={c: DIGEST.c[c] + statement.excluded[c] for c in columns},
+    )
 
 
-_PG_UPSERT = text(
-    "INSERT INTO zone_digest AS z (owner, count, "
-    + ", ".join(LIMB_COLUMNS)
-    + ") SELECT * FROM unnest(CAST(:owner AS text[]), CAST(:count AS bigint[]), "
-    + ", ".join(f"CAST(:{c} AS bigint[])" for c in LIMB_COLUMNS)
-    + ") ON CONFLICT (owner) DO UPDATE SET count = z.count + EXCLUDED.count, "
-    + ", ".join(f"{c} = z.{c} + EXCLUDED.{c}" for c in LIMB_COLUMNS)
-)
+_SQLITE_UPSERT = {known: _sqlite_upsert(known) for known in (False, True)}
+_PG_ZONE = {
+    True: "CAST(:zone_id AS int)",
+    False: "COALESCE((SELECT y.id FROM zone y WHERE u.owner LIKE '%.' || y.origin), 1)",
+}
+_PG_UPSERT = {
+    known: text(
+        "INSERT INTO zone_digest AS z (owner, count, "
+        + ", ".join(LIMB_COLUMNS)
+        + ", zone_id) SELECT u.*, "
+        + _PG_ZONE[known]
+        + " FROM unnest(CAST(:owner AS text[]), CAST(:count AS bigint[]), "
+        + ", ".join(f"CAST(:{c} AS bigint[])" for c in LIMB_COLUMNS)
+        + ") AS u(owner, count, "
+        + ", ".join(LIMB_COLUMNS)
+        + ") ON CONFLICT (owner) DO UPDATE SET count = z.count + EXCLUDED.count, "
+        + ", ".join(f"{c} = z.{c} + EXCLUDED.{c}" for c in LIMB_COLUMNS)
+    )
+    for known in (False, True)
+}
 
 
 def pending_delta(session: Session) -> Tally | None:
@@ -507,8 +548,15 @@ def rebuild(session: Session, *, zones: bool = True) -> Tally:
     else:
         tallies = by_owner(_legacy_records(session))
     rows = [upsert_values(o, t) for o, t in sorted(tallies.items())]
+    statement = insert(DIGEST)
+    if zones:  # each row in its owner's zone (0004's schema has no zone_id)
+        statement = statement.values(
+            owner=bindparam("owner"),
+            zone_id=owner_zone(bindparam("owner", type_=String)),
+            **{c: bindparam(c) for c in ("count", *LIMB_COLUMNS)},
+        )
     for start in range(0, len(rows), 5000):
-        session.execute(insert(DIGEST), rows[start : start + 5000])
+        session.execute(statement, rows[start : start + 5000])
     total = Tally()
     for t in tallies.values():
         total = total.plus(t)
@@ -527,24 +575,18 @@ def differing(
         if zone is None:
             raise ValueError("differing: name the owners or the zone")
         rows = by_owner(registry_records(session, zone_id=zone[0]))
-        ledger = zone_stored(session, zone[1])
+        ledger = zone_stored(session, zone[0])
     names = set(rows) | set(ledger)
     return tuple(sorted(o for o in names if rows.get(o, Tally()) != ledger.get(o, Tally())))
 
 
-def zone_stored(session: Session, origin: str) -> dict[str, Tally]:
-    """Every ledger row of the zone ``origin`` (the owners under it), by owner."""
+def zone_stored(session: Session, zone_id: int) -> dict[str, Tally]:
+    """Every ledger row of the zone ``zone_id``, by owner."""
     columns = [DIGEST.c[c] for c in LIMB_COLUMNS]
-    query = select(DIGEST.c.owner, DIGEST.c.count, *columns).where(under(DIGEST.c.owner, origin))
+    query = select(DIGEST.c.owner, DIGEST.c.count, *columns).where(DIGEST.c.zone_id == zone_id)
     return {
         owner: Tally.from_limbs(count, limbs) for owner, count, *limbs in session.execute(query)
     }
-
-
-def under(column: Any, origin: str) -> Any:
-    """``column`` (an absolute owner name) is below ``origin``: a suffix match. Origins
-    are LDH names (settings), so they hold no LIKE wildcard."""
-    return column.like("%." + _absolute(origin))
 
 
 def _legacy_records(session: Session) -> Iterator[Record]:
