@@ -9,8 +9,7 @@ and the IXFR difference read it straight from the bytes: the patterns and scans 
 are here, in one place, beside the line forms the writer produces.
 
 Any other master file (RFC 1035 5: comments, parentheses, quoted strings, omitted
-owners) is cut into entries by ``Joiner``, for the signer's reader (``logical_lines``)
-and the verifier's alike.
+owners) is cut into entries by ``Joiner``, for the one zone reader (``zoneread``).
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 from tldsec.errors import ZoneSyntaxError
 
@@ -198,8 +196,6 @@ def chunks(
 
 # --- master-file entries (RFC 1035 5.1) -------------------------------------------------
 
-SPECIAL = re.compile(r'["();\\]')
-
 
 def strip_comment(line: str) -> str:
     """Drop a ';' comment that is not inside quotes or escaped."""
@@ -250,22 +246,6 @@ class Joiner:
     def finish(self) -> None:
         if self.pending:
             raise ZoneSyntaxError("", self.start, "unbalanced parenthesis")
-
-
-def logical_lines(f: IO[str]) -> Iterator[tuple[int, str, bool]]:
-    """(line number, text, has special characters) per entry: plain lines as they are
-    (fast), the others joined by ``Joiner`` (the signer's reader; the verifier's feeds
-    ``Joiner`` itself)."""
-    joiner = Joiner()
-    search = SPECIAL.search
-    for number, line in enumerate(f, 1):
-        if not joiner.pending and search(line) is None:
-            yield number, line, False
-            continue
-        entry = joiner.feed(number, line)
-        if entry is not None:
-            yield entry[0], entry[1], True
-    joiner.finish()
 
 
 def rest_after(line: str, rest: list[str]) -> str:

@@ -19,7 +19,8 @@ layers):
   ``dnskeyset``, ``signatures`` (``rrsig``, ``jitter``), ``coverage``, ``nsec3chain``
   (``nsec3edits`` incrementally), ``ttl``, ``content`` (content and serial), ``second``
   (the second implementation, on each region's sample), ``external`` (other validators).
-* Readers and values: ``zoneread`` and ``rdatatext`` (the text), ``regions`` (owners
+* Readers and values: ``zoneread`` (``dnscore.zoneread``, the one reader of zone files,
+  its problems made findings; decision 73), ``regions`` (owners
   and subtrees from the bytes), ``filescan`` (NSEC3 and RRSIG lines from the bytes),
   ``structure``, ``summary``, ``keys``, ``dpsrules`` (the DPS numbers), ``options``,
   ``report``, ``workers`` (the worker pool).

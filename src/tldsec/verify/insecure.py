@@ -10,7 +10,7 @@ the fact the ordinary checks run and refuse the zone (no DNSKEY: no chain of tru
 
 Checks, each reporting every finding:
 
-* ``zone-file``: the candidate parses with the verifier's own reader;
+* ``zone-file``: the candidate parses (``zoneread``, each problem a finding);
 * ``insecure-by-design``: the fact is given and not in the future, and the trust anchor
   (what the key manager says the parent holds) names no key: a parent that still held
   a DS would make every answer bogus (RFC 4035 5.2);

@@ -1,9 +1,8 @@
-"""The verifier's own reading of names, types and RDATA as written in a zone file.
+"""Names, types, TTLs and RDATA as a zone file writes them, for the one zone reader.
 
 Presentation text to canonical wire form (RFC 4034 6.2: names lowercased), built
-directly for the types a signed TLD zone is made of (RRSIG, NSEC3, NS, A, AAAA, DS,
-DNSKEY, NSEC3PARAM, SOA) and through ``dnscore.rdata`` for the others. It is the
-verifier's, not the signer's: a parsing bug must not hide in both (DPS 6.6).
+directly for the types a signed TLD zone is made of (RRSIG RFC 4034 3.2, NSEC3 RFC 5155
+3.3, NS, A, AAAA, DS, DNSKEY, NSEC3PARAM, SOA) and through ``rdata`` for the others.
 ``RdataText`` keeps the caches one zone's records share; ``zoneread`` reads the lines.
 """
 
@@ -32,6 +31,7 @@ _SOA_TAIL = struct.Struct("!IIIII")  # RFC 1035 3.3.13
 _B32HEX_PAD = ("", "======", "====", "===", "=")  # by length % 8 of the unpadded text
 _B32HEX = re.compile(r"[0-9A-Va-v]*\Z")
 _NAME_CACHE_MAX = 200_000
+# Base64 (RFC 4648 4) is read with strict_mode: a stray character is refused, not skipped.
 
 
 class Reject(Exception):
@@ -104,7 +104,7 @@ class RdataText:
                 return (
                     int(fields[i]).to_bytes(2, "big")
                     + bytes((int(fields[i + 1]), int(fields[i + 2])))
-                    + binascii.a2b_base64("".join(fields[i + 3 :]))
+                    + binascii.a2b_base64("".join(fields[i + 3 :]), strict_mode=True)
                 )
             if rtype == 51 and n == 4:
                 salt = salt_from_text(fields[i + 3])
@@ -141,7 +141,9 @@ class RdataText:
                 int(f[i + 6]),
             )
             + signer
-            + binascii.a2b_base64("".join(f[i + 8 :]) if len(f) > i + 9 else f[i + 8])
+            + binascii.a2b_base64(
+                "".join(f[i + 8 :]) if len(f) > i + 9 else f[i + 8], strict_mode=True
+            )
         )
 
     def _nsec3(self, f: list[str], i: int) -> bytes:
