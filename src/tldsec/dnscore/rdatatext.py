@@ -31,7 +31,8 @@ _SOA_TAIL = struct.Struct("!IIIII")  # RFC 1035 3.3.13
 _B32HEX_PAD = ("", "======", "====", "===", "=")  # by length % 8 of the unpadded text
 _B32HEX = re.compile(r"[0-9A-Va-v]*\Z")
 _NAME_CACHE_MAX = 200_000
-# Base64 (RFC 4648 4) is read with strict_mode: a stray character is refused, not skipped.
+# Base64 is read with strict_mode: a character outside the alphabet is refused, not
+# skipped (RFC 4648 3.3).
 
 
 class Reject(Exception):
