@@ -224,17 +224,6 @@ class _StateCollector(Collector):
             "tldsec_transfers", "Zone transfers served by the primary", value=s.transfers
         )
         f = s.facts
-        # A process without the zones' cycles (no signer role): the installation's.
-        yield from gauge(
-            "tldsec_pending_changes", "Registry changes not yet in the zone", f.pending_changes
-        )
-        if f.pending_changes is not None:
-            first = f.oldest_pending
-            yield from gauge(
-                "tldsec_pending_oldest_age_seconds",
-                "Age of the oldest registry change not yet in the zone (0: none)",
-                max(0.0, 0.0 if first is None else now - first.timestamp()),
-            )
         databases = GaugeMetricFamily(
             "tldsec_database_up", "1 if the database answers", labels=["database"]
         )

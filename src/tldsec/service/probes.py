@@ -71,10 +71,6 @@ class Facts:
     """The last probe's findings (``None``: not known)."""
 
     databases: dict[str, str | None] = field(default_factory=dict)  # name: error or None
-    # A process with no zone probes (no signer role) knows no zone's last build: every
-    # change the registry holds is counted here, as before decision 75.
-    pending_changes: int | None = None
-    oldest_pending: datetime | None = None
     zones: dict[str, ZoneFacts] = field(default_factory=dict)  # each zone probed
     probed_at: datetime | None = None
 
@@ -133,8 +129,6 @@ class Probes:
         facts.zones = {origin: ZoneFacts() for origin in self.zones}
         if self.registry is not None and registry_up:
             try:
-                if not self.zones:
-                    facts.pending_changes, facts.oldest_pending = self._pending(0, None)
                 for origin, zone in self.zones.items():
                     found = facts.zones[origin]
                     found.pending_changes, found.oldest_pending = self._pending(
@@ -157,16 +151,16 @@ class Probes:
                     )
         return facts, rows
 
-    def _pending(self, after: int, zone_id: int | None) -> tuple[int, datetime | None]:
-        """The changes after ``after`` (of ``zone_id``; None: of every zone) and when
-        the oldest was made."""
+    def _pending(self, after: int, zone_id: int) -> tuple[int, datetime | None]:
+        """The changes of ``zone_id`` after ``after`` and when the oldest was made. A
+        process without the signer role has no zone probes, knows no zone's last build and
+        counts nothing (decision 75)."""
         assert self.registry is not None
-        where = [ZoneChange.id > after]
-        if zone_id is not None:
-            where.append(ZoneChange.zone_id == zone_id)
         with self.registry.connect() as conn:
             count, first = conn.execute(
-                select(func.count(ZoneChange.id), func.min(ZoneChange.id)).where(*where)
+                select(func.count(ZoneChange.id), func.min(ZoneChange.id)).where(
+                    ZoneChange.id > after, ZoneChange.zone_id == zone_id
+                )
             ).one()
             if not count:
                 return 0, None
