@@ -1,29 +1,34 @@
-"""Fast scans over a whole signed zone file, without parsing it (the incremental mode).
+"""One pass over a whole signed zone file, without parsing it (the incremental mode).
 
-The incremental gate checks only the edited owners in full, but two properties belong to
-the whole file and are cheap to read straight from its bytes with compiled patterns:
+The incremental gate checks only the edited owners in full; what belongs to the whole
+file is read straight from its bytes, in one pass over each byte range of the candidate
+(``scan_piece``) on every core (``BackgroundScan``):
 
+* the proof of the unchanged bytes: every byte the patch says is unchanged is compared
+  with the previous verified file's (``first_difference``);
 * the NSEC3 chain (RFC 5155 7.1): every NSEC3 line's hashed owner, parameters and next
   hashed owner, so that the chain can be checked closed and in order, and the NSEC3 of
   an edited name looked up;
 * the earliest RRSIG expiration (RFC 4034 3.1.5), which must lie beyond the horizon
   (DPS 6.5) whether or not its owner was edited.
 
-Both come from one pass (``scan_piece``), run on byte ranges of the file in worker
-processes (``BackgroundScan``); each range's result is a region's ``Summary`` (its
-``scanned`` NSEC3 lines and its ``expiry``), merged in file order into the edited
-regions' like any other and reduced with them (``part.region_checks``,
-``signatures.with_expiry``). ``chain_problems``, ``merge`` and ``scan`` are that merge
-and reduce on a list of ranges, for the tests.
+Each range's result is a region's ``Summary`` (its ``differs``, ``scanned`` NSEC3 lines
+and ``expiry``), merged in file order into the edited regions' like any other and
+reduced with them (``incremental``, ``part.region_checks``, ``signatures.with_expiry``).
+``chain_problems``, ``merge`` and ``scan`` are that merge and reduce on a list of ranges,
+for the tests.
 """
 
 from __future__ import annotations
 
 import itertools
+import mmap
 import operator
+import os
 import time
 from array import array
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from tldsec.dnscore.signedfile import (
@@ -34,8 +39,13 @@ from tldsec.dnscore.signedfile import (
     nsec3_lines,
     rrsig_expiring,
 )
+from tldsec.dnscore.zonepatch import Same
 from tldsec.verify.summary import Expiry, Summary, unordered
 from tldsec.verify.workers import Background
+
+BLOCK = 1 << 20  # bytes compared at a time
+Bytes = bytes | mmap.mmap
+Read = Callable[[int, int], bytes]  # (offset, length) -> those bytes of a file
 
 
 def chain_problems(pieces: list[Summary]) -> Iterator[str]:
@@ -44,8 +54,17 @@ def chain_problems(pieces: list[Summary]) -> Iterator[str]:
     return Summary.merged(pieces).scanned.problems()
 
 
-def scan_piece(path: Path, origin: str, start: int = 0, end: int | None = None) -> Summary:
-    """Every NSEC3 line and the earliest RRSIG expiration in bytes ``start:end``."""
+def scan_piece(
+    path: Path,
+    origin: str,
+    start: int = 0,
+    end: int | None = None,
+    previous: Path | None = None,
+    same: Sequence[tuple[int, Same]] = (),
+) -> Summary:
+    """Every NSEC3 line and the earliest RRSIG expiration in bytes ``start:end``, and
+    the first byte of each unchanged range ``same`` (numbered) that differs from the
+    ``previous`` file."""
     nsec3 = nsec3_lines(origin)
     out = Summary()
     scanned, expiry = out.scanned, out.expiry
@@ -53,20 +72,25 @@ def scan_piece(path: Path, origin: str, start: int = 0, end: int | None = None) 
     nexts: list[bytes] = []
     bitmaps: list[bytes] = []
     earliest_chunk = b""
-    for chunk in chunks(path, start=start, end=end):
-        scanned.lines += chunk.count(NSEC3_MARK)
-        for owner, params, nxt, bitmap in nsec3.findall(chunk):
-            owners.append(owner)
-            nexts.append(nxt)
-            bitmaps.append(bitmap)
-            scanned.params.add(params)
-        expiry.rrsig_lines += chunk.count(RRSIG_MARK)
-        found = RRSIG_EXPIRY.findall(chunk)
-        expiry.rrsig_read += len(found)
-        if found:
-            low = min(found)
-            if low < expiry.written:
-                expiry.written, earliest_chunk = low, chunk
+    with _reading(previous) as old:
+        pos = start
+        for chunk in chunks(path, start=start, end=end):
+            if same:
+                _compare(old, chunk, pos, same, out.differs)
+            pos += len(chunk) - 1  # the bytes after the newline it starts with
+            scanned.lines += chunk.count(NSEC3_MARK)
+            for owner, params, nxt, bitmap in nsec3.findall(chunk):
+                owners.append(owner)
+                nexts.append(nxt)
+                bitmaps.append(bitmap)
+                scanned.params.add(params)
+            expiry.rrsig_lines += chunk.count(RRSIG_MARK)
+            found = RRSIG_EXPIRY.findall(chunk)
+            expiry.rrsig_read += len(found)
+            if found:
+                low = min(found)
+                if low < expiry.written:
+                    expiry.written, earliest_chunk = low, chunk
     if earliest_chunk:
         m = rrsig_expiring(expiry.written).search(earliest_chunk)
         if m:
@@ -86,6 +110,55 @@ def scan_piece(path: Path, origin: str, start: int = 0, end: int | None = None) 
     scanned.bitmaps = b"".join(bitmaps)
     scanned.lengths = array("Q", (len(b) for b in bitmaps))
     return out
+
+
+def first_difference(old: Read, old_at: int, new: Bytes, new_at: int, length: int) -> int | None:
+    """How far into ``length`` bytes of ``new`` from ``new_at`` the first that differs
+    from the ``old`` file's from ``old_at`` lies, or None if none does."""
+    pos = 0
+    while pos < length:
+        n = min(BLOCK, length - pos)
+        a = old(old_at + pos, n)
+        b = new[new_at + pos : new_at + pos + n]
+        if a != b:
+            short = min(len(a), len(b))
+            return pos + next((i for i in range(short) if a[i] != b[i]), short)
+        pos += n
+    return None
+
+
+def differs(new_at: int, old_at: int) -> str:
+    return (
+        f"byte {new_at} of the candidate differs from byte {old_at} of the previous "
+        "verified file, which the patch says is unchanged"
+    )
+
+
+def _compare(
+    old: Read, chunk: bytes, pos: int, same: Sequence[tuple[int, Same]], out: dict[int, str]
+) -> None:
+    """Compare the bytes of ``chunk`` (file offset ``pos`` after its leading newline)
+    that ``same`` says are unchanged; the first that differs in each range into ``out``."""
+    end = pos + len(chunk) - 1
+    for k, s in same:
+        low, high = max(s.new_start, pos), min(s.new_start + s.length, end)
+        if low >= high or k in out:
+            continue
+        old_at = low + s.old_start - s.new_start
+        at = first_difference(old, old_at, chunk, low - pos + 1, high - low)
+        if at is not None:
+            out[k] = differs(low + at, old_at + at)
+
+
+@contextmanager
+def _reading(path: Path | None) -> Iterator[Read]:
+    """Reads bytes of the file at ``path`` (none without one)."""
+    if path is None:
+        yield lambda offset, length: b""
+        return
+    with open(path, "rb") as f:
+        fd = f.fileno()
+        yield lambda offset, length: os.pread(fd, length, offset)
 
 
 def merge(pieces: list[Summary]) -> Expiry:
@@ -115,21 +188,40 @@ def ranges(path: Path, parts: int) -> list[tuple[int, int]]:
 
 class BackgroundScan:
     """``scan_piece`` in forked worker processes, one range of the file each, while the
-    caller does other work; ``seconds`` is the wall time to the last result."""
+    caller does other work; ``seconds`` is the wall time to the last result. Nothing
+    runs before ``start``."""
 
-    def __init__(self, path: Path, origin: str, parts: int = 1) -> None:
+    def __init__(self) -> None:
+        self._job: Background[Summary] | None = None
         self._t0 = time.perf_counter()
         self.seconds = 0.0
+
+    def start(
+        self, path: Path, origin: str, parts: int, previous: Path, same: Sequence[Same]
+    ) -> None:
+        """Scan ``path`` in ``parts`` ranges, and compare its ``same`` ranges with
+        ``previous``."""
+        self._t0 = time.perf_counter()
         parts = max(1, parts)
-        self._job: Background[Summary] = Background(
-            scan_piece, [(path, origin, a, b) for a, b in ranges(path, parts)], parts
-        )
+        calls: list[tuple[object, ...]] = []
+        for a, b in ranges(path, parts):
+            mine = [
+                (k, s) for k, s in enumerate(same) if s.new_start < b and a < s.new_start + s.length
+            ]
+            calls.append((path, origin, a, b, previous, mine))
+        self._job = Background(scan_piece, calls, parts)
 
     def result(self) -> list[Summary]:
-        """The ranges' summaries, in file order."""
-        found = self._job.results()
+        """The ranges' summaries, in file order (none if not started)."""
+        found = self._job.results() if self._job is not None else []
         self.seconds = time.perf_counter() - self._t0
         return found
 
+    def differences(self) -> list[str]:
+        """Waits for the ranges: the first byte of each unchanged range that differs."""
+        found = Summary.merged(self.result()).differs
+        return [found[k] for k in sorted(found)]
+
     def close(self) -> None:
-        self._job.close()
+        if self._job is not None:
+            self._job.close()

@@ -3,19 +3,20 @@
 Given the previous verified (distributed) zone file and the patch that says which byte
 ranges of it the candidate replaced (``dnscore.zonepatch``), and never trusting it:
 
-1. the unchanged ranges are proved byte for byte the same as the previous verified file
-   (``compare_unchanged``); any mismatch, wrong size or edit that is not whole
-   lines refuses the zone and nothing more is checked;
+1. the unchanged ranges are proved byte for byte the same as the previous verified file;
+   any mismatch, wrong size or edit that is not whole lines refuses the zone, and
+   nothing else is reported (the sizes and line starts are checked here, the bytes in
+   the whole-file pass of 3, so the report waits for it);
 2. every edit is widened to whole subtrees below the apex in both files (so the names
    a new or removed zone cut occludes or uncovers are read again, wherever they lie),
    the apex is added, and those regions are read and given every built-in check of the
    full gate: the zone file, the chain of trust, every RRSIG with full cryptography,
    coverage (what must be signed is, what must not is not), TTLs, the serial, canonical
    order; and the second implementation re-signs every signed RRset in them;
-3. the NSEC3 chain and the earliest RRSIG expiration come from a fast scan of the whole
-   candidate (``filescan``), whose ranges' summaries merge into the regions' and are
-   reduced with them (``part.region_checks`` with ``nsec3edits``,
-   ``signatures.with_expiry``);
+3. one pass over the whole candidate on every core (``filescan``) proves the unchanged
+   bytes and reads the NSEC3 chain and the earliest RRSIG expiration; its ranges'
+   summaries merge into the regions' and are reduced with them (``part.region_checks``
+   with ``nsec3edits``, ``signatures.with_expiry``);
 4. ldns-verify-zone checks a delta zone made of the regions (``delta``).
 
 The unsigned content is compared for the regions' subtrees (the rest of the unsigned
@@ -40,7 +41,7 @@ from tldsec.verify import content
 from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
 from tldsec.verify.delta import DeltaRun, delta_zone
-from tldsec.verify.filescan import BackgroundScan
+from tldsec.verify.filescan import BackgroundScan, differs, first_difference
 from tldsec.verify.nsec3chain import nsec3_part
 from tldsec.verify.options import VerifyRequest
 from tldsec.verify.part import (
@@ -58,7 +59,6 @@ from tldsec.verify.zoneread import ReadResult, read_zone_string
 
 UNCHANGED = "unchanged-bytes"
 MODE = "incremental"
-BLOCK = 8 << 20  # bytes compared at a time
 
 
 def edited_regions(run: RunContext, patch: ZonePatch | str) -> Edited | Outcome:
@@ -66,13 +66,10 @@ def edited_regions(run: RunContext, patch: ZonePatch | str) -> Edited | Outcome:
     outcome of a patch that does not fit; it never declines a file."""
     t = time.perf_counter()
     if isinstance(patch, str):
-        return Outcome([_refused(patch, t)])
-    # The whole-file scan, on every core, while this process compares and checks.
-    background = BackgroundScan(
-        run.request.signed, run.origin, run.options.workers or os.cpu_count() or 1
-    )
+        return _refused(patch, t)
+    background = BackgroundScan()
     try:
-        found = _compare_then_read(run, patch, background)
+        found = _prove_then_read(run, patch, background, t)
     except BaseException:
         background.close()
         raise
@@ -81,8 +78,8 @@ def edited_regions(run: RunContext, patch: ZonePatch | str) -> Edited | Outcome:
     return found
 
 
-def _compare_then_read(
-    run: RunContext, patch: ZonePatch, background: BackgroundScan
+def _prove_then_read(
+    run: RunContext, patch: ZonePatch, background: BackgroundScan, t0: float
 ) -> Edited | Outcome:
     request, origin = run.request, run.origin
     assert request.previous is not None
@@ -94,15 +91,24 @@ def _compare_then_read(
             _map(fo) as old,
             _map(fn) as new,
         ):
-            problems = list(compare_unchanged(patch, old, new))
+            problems = list(_sizes(patch, old, new))
+            if not problems:
+                # One pass over the candidate on every core (the unchanged bytes compared,
+                # the NSEC3 and RRSIG lines scanned) while this process reads the regions.
+                workers = run.options.workers or os.cpu_count() or 1
+                unchanged_ranges = list(patch.unchanged())
+                background.start(
+                    request.signed, origin, workers, request.previous, unchanged_ranges
+                )
+                problems = list(_line_starts(patch, old, new))
             if problems:
-                return Outcome([_refused_all(problems, t)])
+                return _refused_all([*problems, *background.differences()], t0)
             found = regions(patch, old, new, origin)
             new_text = b"".join(new[r.new_start : r.new_end] for r in found)
             old_text = b"".join(old[r.old_start : r.old_end] for r in found)
             order = list(region_problems(found, new, origin))
     except (OSError, ValueError) as exc:  # unreadable, or empty (mmap refuses it)
-        return Outcome([_refused_all([f"cannot read the zone files: {exc}"], t)])
+        return _refused_all([f"cannot read the zone files: {exc}"], t0)
     compared = patch.size - sum(r.new_end - r.new_start for r in found)
     meta: dict[str, object] = {
         "edits": len(patch.edits),
@@ -110,6 +116,7 @@ def _compare_then_read(
         "bytes_compared": compared,
         "bytes_read_again": len(new_text),
     }
+    # Passed once the whole-file pass finds no difference (``Edited.check``).
     unchanged = CheckResult.from_findings(
         UNCHANGED,
         [],
@@ -129,6 +136,9 @@ def _compare_then_read(
         if unsigned is not None:
             unsigned.close()
         zone_file = CheckResult.from_findings(ZONE_FILE, [Finding("", "", str(exc))], since(t))
+        differences = background.differences()
+        if differences:
+            return _refused_all(differences, t0)
         return Outcome([unchanged, zone_file], None, meta)
     meta["records_read_again"] = new_read.records
     zone_file = CheckResult.from_findings(ZONE_FILE, [*new_read.findings, *order], since(t))
@@ -141,6 +151,7 @@ def _compare_then_read(
         meta,
         background,
         unsigned,
+        t0,
     )
 
 
@@ -157,6 +168,7 @@ class Edited:
     meta: dict[str, object]
     background: BackgroundScan
     unsigned: BackgroundUnsigned | None
+    started: float  # the plan's time.perf_counter() at its start
 
     def check(self, found: ApexChecks) -> Outcome:
         """Every check of the regions, with the whole-file scan and the delta zone's
@@ -185,7 +197,7 @@ class Edited:
                 region.summary.previous.append(before)
                 region.summary.seconds["nsec3"] += cpu_since(t)
             t = time.perf_counter()
-            for scanned in self.background.result():  # the whole-file scan's ranges
+            for scanned in self.background.result():  # the whole-file pass's ranges
                 region.summary.merge(scanned)
             meta["scan_seconds"] = round(self.background.seconds, 3)
             meta["scan_wait_seconds"] = round(since(t), 3)
@@ -193,6 +205,11 @@ class Edited:
             sigs.abandon()
             external.close()
             raise
+        differs = region.summary.differs
+        if differs:  # the unchanged bytes are not: nothing else counts
+            sigs.abandon()
+            external.close()
+            return _refused_all([differs[k] for k in sorted(differs)], self.started)
         checks = [
             *self.checks,
             *region_checks(found, region, edits=True),
@@ -251,21 +268,24 @@ def _read(text: bytes, origin: str, filename: str) -> ReadResult:
     return read_zone_string(text.decode("utf-8", "strict"), origin, filename)
 
 
-def _refused(reason: str, t: float) -> CheckResult:
-    return CheckResult.from_findings(
-        UNCHANGED, [Finding("", "", f"unusable zone patch: {reason}")], since(t)
-    )
+def _refused(reason: str, t: float) -> Outcome:
+    found = [Finding("", "", f"unusable zone patch: {reason}")]
+    return Outcome([CheckResult.from_findings(UNCHANGED, found, since(t))])
 
 
-def _refused_all(problems: list[str], t: float) -> CheckResult:
-    return CheckResult.from_findings(
-        UNCHANGED,
-        [Finding("", "", p) for p in problems],
-        since(t),
-        (
-            "the patch does not fit the previous verified zone and the candidate: refused "
-            "without further checks",
-        ),
+def _refused_all(problems: list[str], t: float) -> Outcome:
+    return Outcome(
+        [
+            CheckResult.from_findings(
+                UNCHANGED,
+                [Finding("", "", p) for p in problems],
+                since(t),
+                (
+                    "the patch does not fit the previous verified zone and the candidate: "
+                    "refused without further checks",
+                ),
+            )
+        ]
     )
 
 
@@ -276,15 +296,32 @@ def _map(f: BinaryIO) -> mmap.mmap:
 def compare_unchanged(
     patch: ZonePatch, old: mmap.mmap | bytes, new: mmap.mmap | bytes
 ) -> Iterator[str]:
-    """Every way the patch does not fit the two files (empty when it does)."""
+    """Every way the patch does not fit the two files (empty when it does), in this
+    process; the plan compares the bytes in the whole-file pass (``filescan``)."""
+    sizes = list(_sizes(patch, old, new))
+    if sizes:
+        yield from sizes
+        return
+    yield from _line_starts(patch, old, new)
+    for same in patch.unchanged():
+        at = first_difference(
+            lambda at, n: old[at : at + n], same.old_start, new, same.new_start, same.length
+        )
+        if at is not None:
+            yield differs(same.new_start + at, same.old_start + at)
+
+
+def _sizes(patch: ZonePatch, old: mmap.mmap | bytes, new: mmap.mmap | bytes) -> Iterator[str]:
     if patch.previous_size != len(old):
         yield (
             f"the patch says the previous file has {patch.previous_size} bytes; it has {len(old)}"
         )
     if patch.size != len(new):
         yield f"the patch says the candidate has {patch.size} bytes; it has {len(new)}"
-    if patch.previous_size != len(old) or patch.size != len(new):
-        return
+
+
+def _line_starts(patch: ZonePatch, old: mmap.mmap | bytes, new: mmap.mmap | bytes) -> Iterator[str]:
+    """Each edit's ends at line starts in both files."""
     for i, e in enumerate(patch.edits):
         for what, data, pos in (
             ("previous", old, e.old_start),
@@ -294,18 +331,3 @@ def compare_unchanged(
         ):
             if 0 < pos < len(data) and data[pos - 1 : pos] != b"\n":
                 yield f"edit {i}: offset {pos} of the {what} file is not at the start of a line"
-    for same in patch.unchanged():
-        pos = 0
-        while pos < same.length:
-            n = min(BLOCK, same.length - pos)
-            a = old[same.old_start + pos : same.old_start + pos + n]
-            b = new[same.new_start + pos : same.new_start + pos + n]
-            if a != b:
-                at = next(i for i in range(n) if a[i] != b[i])
-                yield (
-                    f"byte {same.new_start + pos + at} of the candidate differs from byte "
-                    f"{same.old_start + pos + at} of the previous verified file, which the "
-                    "patch says is unchanged"
-                )
-                break
-            pos += n

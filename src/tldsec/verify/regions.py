@@ -10,7 +10,7 @@ first. Anything else returns None: the zone is read whole.
 
 **Regions** (the incremental run). A ``ZonePatch`` (``dnscore.zonepatch``) claims that
 every byte outside its edits is the same in the previous verified file and the
-candidate. Nothing trusts it: ``incremental.compare_unchanged`` proves the claim, and
+candidate. Nothing trusts it: the whole-file pass (``filescan``) proves the claim, and
 ``regions`` widens every edit, in both files at once, to whole subtrees one label below
 the apex, so that whatever a change touches (the names under a new or removed zone cut,
 an empty non-terminal above a new name) is read again. The apex (SOA, DNSKEY,
@@ -200,7 +200,7 @@ def regions(
     patch: ZonePatch, old: mmap.mmap | bytes, new: mmap.mmap | bytes, origin: str
 ) -> list[Region]:
     """The edits widened to whole subtrees below the apex, merged, in file order; the
-    apex is the first. Call after ``compare_unchanged`` found nothing."""
+    apex is the first. Call once the patch's sizes and line starts fit the files."""
     o, n = _Lines(old, origin), _Lines(new, origin)
     work = [Region(0, 0, 0, 0)] + [
         Region(e.old_start, e.old_end, e.new_start, e.new_end)

@@ -171,6 +171,9 @@ class Summary:
     digests: dict[bytes, bytes] = field(default_factory=dict)  # content, by owner
     digested: int = 0  # owners digested, each region's counted (an owner in two: twice)
     scanned: Nsec3Scan = field(default_factory=Nsec3Scan)  # NSEC3 lines as written
+    # The unchanged bytes' proof: the first byte of each unchanged range (its number in
+    # the patch) that differs from the previous file, in the text of the refusal.
+    differs: dict[int, str] = field(default_factory=dict)
     expiry: Expiry = field(default_factory=Expiry)  # the earliest RRSIG expiration
     counts: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)  # CPU seconds by check
@@ -197,6 +200,8 @@ class Summary:
         self.previous.extend(other.previous)
         self.jitter.merge(other.jitter)
         self.scanned.merge(other.scanned)
+        for k, text in other.differs.items():
+            self.differs.setdefault(k, text)  # the first of a range cut in two
         self.expiry.merge(other.expiry)
         self.digests.update(other.digests)
         self.digested += other.digested
