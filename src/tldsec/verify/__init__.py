@@ -20,8 +20,9 @@ layers):
   (``nsec3edits`` incrementally), ``ttl``, ``content`` (content and serial), ``second``
   (the second implementation, on each region's sample), ``external`` (other validators).
 * Readers and values: ``zoneread`` (``dnscore.zoneread``, the one reader of zone files,
-  its problems made findings; decision 73), ``regions`` (owners
-  and subtrees from the bytes), ``filescan`` (NSEC3 and RRSIG lines from the bytes),
+  its problems made findings; decision 73), ``regions`` (owners and subtrees from the
+  bytes), ``filescan`` (the incremental run's one pass over the candidate's bytes: the
+  unchanged ones proved, NSEC3 and RRSIG lines read),
   ``structure``, ``summary``, ``keys``, ``dpsrules`` (the DPS numbers), ``options``,
   ``report``, ``workers`` (the worker pool).
 """
