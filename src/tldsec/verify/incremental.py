@@ -274,19 +274,12 @@ def _refused(reason: str, t: float) -> Outcome:
 
 
 def _refused_all(problems: list[str], t: float) -> Outcome:
-    return Outcome(
-        [
-            CheckResult.from_findings(
-                UNCHANGED,
-                [Finding("", "", p) for p in problems],
-                since(t),
-                (
-                    "the patch does not fit the previous verified zone and the candidate: "
-                    "refused without further checks",
-                ),
-            )
-        ]
+    found = [Finding("", "", p) for p in problems]
+    note = (
+        "the patch does not fit the previous verified zone and the candidate: refused "
+        "without further checks"
     )
+    return Outcome([CheckResult.from_findings(UNCHANGED, found, since(t), (note,))])
 
 
 def _map(f: BinaryIO) -> mmap.mmap:
