@@ -6,8 +6,8 @@ from pathlib import Path
 
 from tldsec.dnscore.signedfile import syntax_problem
 from tldsec.dnscore.zonepatch import Edit, ZonePatch
-from tldsec.verify.filescan import chain_problems, merge, ranges, scan, scan_piece
-from tldsec.verify.incremental import compare_unchanged
+from tldsec.verify.filescan import ranges, scan_piece
+from tldsec.verify.incremental import line_start_problems, size_problems
 from tldsec.verify.regions import order_problem, regions
 from tldsec.verify.summary import Nsec3Scan, Summary
 
@@ -37,7 +37,7 @@ def test_order_problem_names_what_cannot_be_cut(tmp_path: Path) -> None:
 def test_the_scan_finds_the_earliest_expiration(tmp_path: Path) -> None:
     path = tmp_path / "z"
     path.write_bytes(ZONE)
-    found = scan(path, "example.")
+    found = scan_piece(path, "example.").expiry
     assert found.rrsig_lines == 2 and found.rrsig_unread == 0
     assert found.earliest_line.startswith(b"ccc.example.\t")
 
@@ -47,9 +47,14 @@ def _piece(owners: list[bytes], nexts: list[bytes], lines: int | None = None) ->
     return Summary(scanned=Nsec3Scan(b"".join(owners), b"".join(nexts), lines=n))
 
 
+def chain_problems(pieces: list[Summary]) -> list[str]:
+    """The chain's problems once the ranges' summaries are merged in file order."""
+    return list(Summary.merged(pieces).scanned.problems())
+
+
 def test_the_chain_must_be_sorted_and_closed_across_pieces() -> None:
     a, b, c = (x * 32 for x in (b"1", b"5", b"9"))
-    assert list(chain_problems([_piece([a, b], [b, c]), _piece([c], [a])])) == []
+    assert chain_problems([_piece([a, b], [b, c]), _piece([c], [a])]) == []
     broken = chain_problems([_piece([a, b], [b, a]), _piece([c], [a])])
     assert any("next in the chain" in p for p in broken)
     swapped = chain_problems([_piece([c], [a]), _piece([a, b], [b, c])])
@@ -61,18 +66,35 @@ def test_the_chain_must_be_sorted_and_closed_across_pieces() -> None:
 def test_the_scan_in_ranges_equals_the_scan_whole(tmp_path: Path) -> None:
     path = tmp_path / "z"
     path.write_bytes(ZONE * 3)
-    whole = scan(path, "example.")
-    parts = merge([scan_piece(path, "example.", s, e) for s, e in ranges(path, 3)])
+    whole = scan_piece(path, "example.").expiry
+    pieces = [scan_piece(path, "example.", s, e) for s, e in ranges(path, 3)]
+    parts = Summary.merged(pieces).expiry
     assert (parts.earliest_expiry, parts.rrsig_lines) == (whole.earliest_expiry, 6)
 
 
-def test_an_edit_is_widened_to_its_whole_subtree_and_the_apex_is_a_region() -> None:
+def patch_problems(tmp_path: Path, patch: ZonePatch, old: bytes, new: bytes) -> list[str]:
+    """Every way ``patch`` does not fit the two files, as the incremental plan finds them:
+    sizes and line starts in the parent, the unchanged bytes in the whole-file pass."""
+    (tmp_path / "old").write_bytes(old)
+    (tmp_path / "new").write_bytes(new)
+    same = list(enumerate(patch.unchanged()))
+    differs = scan_piece(tmp_path / "new", "example.", previous=tmp_path / "old", same=same)
+    return [
+        *size_problems(patch, old, new),
+        *line_start_problems(patch, old, new),
+        *differs.differs.values(),
+    ]
+
+
+def test_an_edit_is_widened_to_its_whole_subtree_and_the_apex_is_a_region(
+    tmp_path: Path,
+) -> None:
     old = ZONE
     new = ZONE.replace(b"192.0.2.1\nccc", b"192.0.2.9\nccc")  # the second ns1.bbb line
     at = old.index(b"ns1.bbb.example.\t86400\tIN\tA\t192.0.2.1\nccc")
     end = at + len(b"ns1.bbb.example.\t86400\tIN\tA\t192.0.2.1\n")
     patch = ZonePatch("old", len(old), len(new), (Edit(at, end, at, end),))
-    assert list(compare_unchanged(patch, old, new)) == []
+    assert patch_problems(tmp_path, patch, old, new) == []
     found = regions(patch, old, new, "example.")
     assert [(r.new_start, r.new_end) for r in found] == [
         (0, old.index(b"aaa.example.")),
@@ -80,13 +102,13 @@ def test_an_edit_is_widened_to_its_whole_subtree_and_the_apex_is_a_region() -> N
     ]
 
 
-def test_a_patch_that_cuts_a_line_or_hides_a_change_is_refused() -> None:
+def test_a_patch_that_cuts_a_line_or_hides_a_change_is_refused(tmp_path: Path) -> None:
     old = ZONE
     new = ZONE.replace(
         b"aaa.example.\t86400\tIN\tNS\tns.hoster", b"aaa.example.\t86400\tIN\tNS\tns.hostex"
     )
     patch = ZonePatch("old", len(old), len(new), (Edit(5, 6, 5, 6),))
-    problems = list(compare_unchanged(patch, old, new))
+    problems = patch_problems(tmp_path, patch, old, new)
     assert any("not at the start of a line" in p for p in problems)
     assert any("differs from byte" in p for p in problems)
 

@@ -15,8 +15,6 @@ file is read straight from its bytes, in one pass over each byte range of the ca
 Each range's result is a region's ``Summary`` (its ``differs``, ``scanned`` NSEC3 lines
 and ``expiry``), merged in file order into the edited regions' like any other and
 reduced with them (``incremental``, ``part.region_checks``, ``signatures.with_expiry``).
-``chain_problems``, ``merge`` and ``scan`` are that merge and reduce on a list of ranges,
-for the tests.
 """
 
 from __future__ import annotations
@@ -40,18 +38,12 @@ from tldsec.dnscore.signedfile import (
     rrsig_expiring,
 )
 from tldsec.dnscore.zonepatch import Same
-from tldsec.verify.summary import Expiry, Summary, unordered
+from tldsec.verify.summary import Summary, unordered
 from tldsec.verify.workers import Background
 
 BLOCK = 1 << 20  # bytes compared at a time
 Bytes = bytes | mmap.mmap
 Read = Callable[[int, int], bytes]  # (offset, length) -> those bytes of a file
-
-
-def chain_problems(pieces: list[Summary]) -> Iterator[str]:
-    """The chain's order and closure over the whole file (RFC 5155 7.1), from the ranges'
-    summaries in file order."""
-    return Summary.merged(pieces).scanned.problems()
 
 
 def scan_piece(
@@ -159,16 +151,6 @@ def _reading(path: Path | None) -> Iterator[Read]:
     with open(path, "rb") as f:
         fd = f.fileno()
         yield lambda offset, length: os.pread(fd, length, offset)
-
-
-def merge(pieces: list[Summary]) -> Expiry:
-    """The earliest expiration of the whole file from the scans of its ranges."""
-    return Summary.merged(pieces).expiry
-
-
-def scan(path: Path, origin: str) -> Expiry:
-    """The earliest expiration, one pass over the whole file in this process."""
-    return scan_piece(path, origin).expiry
 
 
 def ranges(path: Path, parts: int) -> list[tuple[int, int]]:

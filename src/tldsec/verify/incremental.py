@@ -41,7 +41,7 @@ from tldsec.verify import content
 from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
 from tldsec.verify.delta import DeltaRun, delta_zone
-from tldsec.verify.filescan import BackgroundScan, differs, first_difference
+from tldsec.verify.filescan import BackgroundScan
 from tldsec.verify.nsec3chain import nsec3_part
 from tldsec.verify.options import VerifyRequest
 from tldsec.verify.part import (
@@ -91,7 +91,7 @@ def _prove_then_read(
             _map(fo) as old,
             _map(fn) as new,
         ):
-            problems = list(_sizes(patch, old, new))
+            problems = list(size_problems(patch, old, new))
             if not problems:
                 # One pass over the candidate on every core (the unchanged bytes compared,
                 # the NSEC3 and RRSIG lines scanned) while this process reads the regions.
@@ -100,7 +100,7 @@ def _prove_then_read(
                 background.start(
                     request.signed, origin, workers, request.previous, unchanged_ranges
                 )
-                problems = list(_line_starts(patch, old, new))
+                problems = list(line_start_problems(patch, old, new))
             if problems:
                 return _refused_all([*problems, *background.differences()], t0)
             found = regions(patch, old, new, origin)
@@ -286,25 +286,10 @@ def _map(f: BinaryIO) -> mmap.mmap:
     return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 
 
-def compare_unchanged(
+def size_problems(
     patch: ZonePatch, old: mmap.mmap | bytes, new: mmap.mmap | bytes
 ) -> Iterator[str]:
-    """Every way the patch does not fit the two files (empty when it does), in this
-    process; the plan compares the bytes in the whole-file pass (``filescan``)."""
-    sizes = list(_sizes(patch, old, new))
-    if sizes:
-        yield from sizes
-        return
-    yield from _line_starts(patch, old, new)
-    for same in patch.unchanged():
-        at = first_difference(
-            lambda at, n: old[at : at + n], same.old_start, new, same.new_start, same.length
-        )
-        if at is not None:
-            yield differs(same.new_start + at, same.old_start + at)
-
-
-def _sizes(patch: ZonePatch, old: mmap.mmap | bytes, new: mmap.mmap | bytes) -> Iterator[str]:
+    """The files' sizes where they are not the patch's."""
     if patch.previous_size != len(old):
         yield (
             f"the patch says the previous file has {patch.previous_size} bytes; it has {len(old)}"
@@ -313,7 +298,9 @@ def _sizes(patch: ZonePatch, old: mmap.mmap | bytes, new: mmap.mmap | bytes) -> 
         yield f"the patch says the candidate has {patch.size} bytes; it has {len(new)}"
 
 
-def _line_starts(patch: ZonePatch, old: mmap.mmap | bytes, new: mmap.mmap | bytes) -> Iterator[str]:
+def line_start_problems(
+    patch: ZonePatch, old: mmap.mmap | bytes, new: mmap.mmap | bytes
+) -> Iterator[str]:
     """Each edit's ends at line starts in both files."""
     for i, e in enumerate(patch.edits):
         for what, data, pos in (
