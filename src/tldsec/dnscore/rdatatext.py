@@ -1,8 +1,8 @@
 """Names, types, TTLs and RDATA as a zone file writes them, for the one zone reader.
 
 Presentation text to canonical wire form (RFC 4034 6.2: names lowercased), built
-directly for the types a signed TLD zone is made of (RRSIG RFC 4034 3.2, NSEC3 RFC 5155
-3.3, NS, A, AAAA, DS, DNSKEY, NSEC3PARAM, SOA) and through ``rdata`` for the others.
+directly, with caches, for the types a signed TLD zone has many of (RRSIG RFC 4034 3.2,
+NSEC3 RFC 5155 3.3, NS, A, AAAA, DS) and through ``rdata.from_text`` for the others.
 ``RdataText`` keeps the caches one zone's records share; ``zoneread`` reads the lines.
 """
 
@@ -27,7 +27,6 @@ from tldsec.errors import BadName, BadRdata
 RRSIG_HEAD = struct.Struct("!HBBIIIH")  # RFC 4034 3.1
 NSEC3_HEAD = struct.Struct("!BBHB")  # RFC 5155 3.2
 _DS_HEAD = struct.Struct("!HBB")  # RFC 4034 5.1
-_SOA_TAIL = struct.Struct("!IIIII")  # RFC 1035 3.3.13
 _B32HEX_PAD = ("", "======", "====", "===", "=")  # by length % 8 of the unpadded text
 _B32HEX = re.compile(r"[0-9A-Va-v]*\Z")
 _NAME_CACHE_MAX = 200_000
@@ -101,26 +100,7 @@ class RdataText:
                 return _DS_HEAD.pack(
                     int(fields[i]), int(fields[i + 1]), int(fields[i + 2])
                 ) + bytes.fromhex("".join(fields[i + 3 :]))
-            if rtype == 48 and n >= 4:
-                return (
-                    int(fields[i]).to_bytes(2, "big")
-                    + bytes((int(fields[i + 1]), int(fields[i + 2])))
-                    + binascii.a2b_base64("".join(fields[i + 3 :]), strict_mode=True)
-                )
-            if rtype == 51 and n == 4:
-                salt = salt_from_text(fields[i + 3])
-                return (
-                    NSEC3_HEAD.pack(
-                        int(fields[i]), int(fields[i + 1]), int(fields[i + 2]), len(salt)
-                    )
-                    + salt
-                )
-            if rtype == 6 and n == 7:
-                return (
-                    self._name(fields[i], origin)
-                    + self._name(fields[i + 1], origin)
-                    + _SOA_TAIL.pack(*(int(x) for x in fields[i + 2 :]))
-                )
+            # The types a zone has a few of (SOA, DNSKEY, NSEC3PARAM, ...): rdata's reader.
             return rdata.from_text(rtype, fields[i:], origin)
         except (BadRdata, BadName) as exc:
             raise Reject(str(exc)) from None
