@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -152,6 +152,10 @@ class Case:
     unsigned: Path
     anchor: Path
     previous: Path | None = None
+    # The time its verification will use: a fault relative to now (an inception within
+    # the clock skew) is made from it. A test whose verifier reads the real clock (the
+    # CLI) sets it to that clock.
+    verify_at: datetime = field(default_factory=lambda: NOW + timedelta(seconds=5))
 
     def rrset(self, owner: str, rtype: int) -> RRset:
         r = self.zone.get(wire(owner), rtype)
@@ -188,7 +192,7 @@ class Case:
         return verify_zone(
             request,
             opts,
-            now or NOW + timedelta(seconds=5),
+            now or self.verify_at,
             keystore=self.keys.store,
             opener=open_keystore,
         )

@@ -11,7 +11,7 @@ corruption suite and on zone B of the incremental tests alike.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from tests.verify.conftest import NOW, ORIGIN, Case, Mutation, wire
 from tldsec.dnscore import nsec3, rdata
@@ -154,12 +154,11 @@ def soa_minimum_below_nsec3_ttl(c: Case) -> None:
 
 
 def inception_within_skew(c: Case) -> None:
-    # Signed 30 minutes "later" with the 1 h inception offset: the inception lies
-    # 30 minutes in the past, so a resolver whose clock is 31 minutes slow rejects it.
-    # From the clock as the test runs, not NOW (taken at collection): a slow run once put
-    # more than 30 minutes between the two, and the inception was then an hour old.
-    soon = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=30)
-    later = c.keys.sign(c.unsigned.read_text("utf-8"), now=soon)
+    # Signed 30 minutes after the time the case is verified at, with the 1 h inception
+    # offset: the inception lies 30 minutes before that time, so a resolver whose clock
+    # is 31 minutes slow rejects it. From ``verify_at``: NOW for the library's checks, the
+    # real clock for the CLI's; either alone once failed a long run with the other.
+    later = c.keys.sign(c.unsigned.read_text("utf-8"), now=c.verify_at + timedelta(minutes=30))
     c.rrset("b.nic", RRType.A).sigs = list(later.get(wire("b.nic"), RRType.A).sigs)  # type: ignore[union-attr]
 
 

@@ -5,6 +5,7 @@ otherwise valid DNSSEC."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def test_verify_without_the_key_store_refuses_each_dps_fault(
 ) -> None:
     monkeypatch.delenv("TLDSEC_HOME", raising=False)
     monkeypatch.chdir(case.dir)  # no home: the built-in DPS policy
+    case.verify_at = datetime.now(UTC)  # the CLI verifies at the real clock
     mutate(case)
     case.write()
     args = [
