@@ -3,10 +3,9 @@ cut, what an incremental run reads again, and the unsigned lines it compares (ve
 one reader of owners and subtrees, on ``dnscore.signedfile``'s patterns; decision 71).
 
 **Parts** (``plan_parts``, the full run's ``sharded`` plan): cuts fall on the first line
-of an owner one label below the apex, so every part holds whole subtrees. A file is only
-cut when that is safe to do from the bytes alone: no entry over several lines
-(parentheses), no quoted strings or escapes, no directive after the header, and the apex
-first. Anything else returns None: the zone is read whole.
+of an owner one label below the apex, so every part holds whole subtrees. A file that
+cannot be cut from its bytes alone (below; also no quoted strings or escapes) gives
+None: the zone is read whole.
 
 **Regions** (the incremental run). A ``ZonePatch`` (``dnscore.zonepatch``) claims that
 every byte outside its edits is the same in the previous verified file and the
