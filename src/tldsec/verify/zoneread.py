@@ -12,21 +12,15 @@ from pathlib import Path
 
 from tldsec.dnscore import names, zoneread
 from tldsec.dnscore.types import type_text
-from tldsec.dnscore.zone import Zone
 from tldsec.dnscore.zoneread import read_soa_serial as read_soa_serial
 from tldsec.verify.report import Finding
 
 
 @dataclass(slots=True)
-class ReadResult:
-    """A zone as read, and what the file says that a ``Zone`` cannot hold."""
+class ReadResult(zoneread.ReadResult):
+    """A zone as read, with each of its ``problems`` as a ``zone-file`` finding."""
 
-    zone: Zone
     findings: list[Finding] = field(default_factory=list)
-    records: int = 0
-    # An owner's records came in more than one run of lines: the file is not grouped by
-    # owner, so it cannot be split into parts at owner boundaries.
-    regrouped: bool = False
 
 
 def read_zone_file(path: Path, origin: str) -> ReadResult:
@@ -54,4 +48,4 @@ def _with_findings(read: zoneread.ReadResult) -> ReadResult:
         Finding(names.to_text(p.owner), type_text(p.rtype), f"line {p.line}: {p.reason}")
         for p in read.problems
     ]
-    return ReadResult(read.zone, findings, read.records, read.regrouped)
+    return ReadResult(read.zone, read.problems, read.records, read.regrouped, findings)
