@@ -13,7 +13,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.service.running import Serve
-from tests.service.test_serve_zones import two_zone_home, zones_of
+from tests.service.test_serve_zones import both_zones_served, two_zone_home
 from tldsec.service.metrics import Metrics, Snapshot, ZoneSnapshot
 from tldsec.service.probes import ZoneFacts
 
@@ -32,11 +32,7 @@ def test_key_and_pending_gauges_per_zone(tmp_path: Path) -> None:
     home = two_zone_home(tmp_path / "home")
     serve = Serve.start(home, tmp_path / "serve.log", "--no-epp", serial=False)
     try:
-        serve.wait(
-            lambda: all(z["serial"] is not None for z in zones_of(serve).values()),
-            "both zones served",
-            timeout=300,
-        )
+        both_zones_served(serve)
 
         def probed() -> bool:
             m = serve.metrics()

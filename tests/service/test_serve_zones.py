@@ -75,6 +75,15 @@ def ds_tags(text: str, owner: str) -> set[int]:
     return found
 
 
+def both_zones_served(serve: Serve) -> None:
+    """Wait until /health gives a served serial for each zone."""
+    serve.wait(
+        lambda: all(z["serial"] is not None for z in zones_of(serve).values()),
+        "both zones served",
+        timeout=300,
+    )
+
+
 def zones_of(serve: Serve) -> dict[str, dict[str, object]]:
     zones = serve.health()[1]["zones"]
     assert isinstance(zones, dict)
@@ -87,11 +96,7 @@ def test_two_zones_publish_apart_and_a_held_zone_does_not_stop_the_other(
     home = two_zone_home(tmp_path / "home")
     serve = Serve.start(home, tmp_path / "serve.log", "--no-epp", serial=False)
     try:
-        serve.wait(
-            lambda: all(z["serial"] is not None for z in zones_of(serve).values()),
-            "both zones served",
-            timeout=300,
-        )
+        both_zones_served(serve)
         first = {origin: z["serial"] for origin, z in zones_of(serve).items()}
         shop_owners = owners(served(home, "shop."))
         assert "s3.shop." in shop_owners and "dom3.example." not in shop_owners
