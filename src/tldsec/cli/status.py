@@ -50,10 +50,6 @@ def register(sub: Any) -> None:
 WORST_FIRST = (ExitCode.INTEGRITY, ExitCode.FAILED, ExitCode.NEEDED, ExitCode.OK)
 
 
-# The parts of a report that are the installation's, not a zone's (decision 75).
-INSTALLATION = ("audit", "ceremonies", "hsm", "serve", "notices")
-
-
 def run(args: argparse.Namespace) -> int:
     """A report (decision 57, "CLI --zone conventions"): a home of one zone prints as
     before; of several, the installation's parts once (``== installation ==``), then
