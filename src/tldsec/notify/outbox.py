@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -153,8 +152,3 @@ def _notice_of(path: Path) -> str | None:
     except (OSError, ValueError):
         return None
     return value if isinstance(value, str) else None
-
-
-def spool_permissions(root: Path) -> None:
-    """The spool holds registrars' addresses: only the service reads it."""
-    os.chmod(root, 0o700)
