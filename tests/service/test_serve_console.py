@@ -45,7 +45,10 @@ def test_the_console_in_serve_and_a_change_going_live(tmp_path: Path) -> None:
     )
     try:
         assert serve.health()[1]["console"] == ["127.0.0.1", port]
-        assert f"console          https://127.0.0.1:{port}/" in serve.log.read_text()
+        # The start summary is written once every listener is up; /health may answer first.
+        line = f"console          https://127.0.0.1:{port}/"
+        serve.wait(lambda: line in serve.log.read_text(), "the start summary", timeout=30)
+        assert line in serve.log.read_text()
         context = ssl.create_default_context(cafile=home / "epp-cert.pem")
         with httpx2.Client(
             base_url=f"https://localhost:{port}", verify=context, timeout=10, follow_redirects=True
