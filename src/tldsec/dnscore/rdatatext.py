@@ -27,7 +27,6 @@ from tldsec.errors import BadName, BadRdata
 RRSIG_HEAD = struct.Struct("!HBBIIIH")  # RFC 4034 3.1
 NSEC3_HEAD = struct.Struct("!BBHB")  # RFC 5155 3.2
 _DS_HEAD = struct.Struct("!HBB")  # RFC 4034 5.1
-_B32HEX_PAD = ("", "======", "====", "===", "=")  # by length % 8 of the unpadded text
 _B32HEX = re.compile(r"[0-9A-Va-v]*\Z")
 _NAME_CACHE_MAX = 200_000
 # Base64 is read with strict_mode: a character outside the alphabet is refused, not
@@ -165,4 +164,5 @@ def b32hex_from_text(text: str) -> bytes:
     if len(text) % 8 == 0:
         # base32hex digits are Python's base-32 digits: a 40-bit group per 8 characters.
         return int(text, 32).to_bytes(len(text) * 5 // 8, "big")
-    return base64.b32hexdecode(text.upper() + _B32HEX_PAD[len(text) % 8])
+    # RFC 4648 6: the last group is padded to 8 characters.
+    return base64.b32hexdecode(text.upper() + "=" * (-len(text) % 8))
