@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from tldsec.audit.entry import Entry, format_time
 from tldsec.audit.maintenance import Schedule
+from tldsec.audit.retention import AuditRetention
 from tldsec.audit.verification import DatabaseVerification
 from tldsec.policy import Policy
 
@@ -73,9 +74,11 @@ def build_report(
     policy: Policy,
     verification: DatabaseVerification,
     schedule: Schedule | None,
+    retention: AuditRetention,
 ) -> ComplianceReport:
     """The report for ``start <= time < end``. ``entries`` may begin earlier: key
-    activations before the period give the first planned date inside it."""
+    activations before the period give the first planned date inside it. ``policy`` is
+    the zone's; ``retention`` the home's audit log's (decision 79)."""
     before: list[Entry] = []
     period: list[Entry] = []
     for e in entries:
@@ -93,7 +96,7 @@ def build_report(
         _expiry(period, policy),
         _ds_activity(period),
         _access(period),
-        _retention(verification, schedule, policy),
+        _retention(verification, schedule, retention),
     )
     return ComplianceReport(zone, start, end, generated, len(period), sections)
 
@@ -385,7 +388,9 @@ def _access(period: Sequence[Entry]) -> Section:
     )
 
 
-def _retention(v: DatabaseVerification, schedule: Schedule | None, policy: Policy) -> Section:
+def _retention(
+    v: DatabaseVerification, schedule: Schedule | None, retention: AuditRetention
+) -> Section:
     rows: list[tuple[str, ...]] = [
         (a.file_name, f"{a.first_seq}-{a.last_seq}", f"{a.keep_until:%Y-%m-%d}", a.state)
         for a in v.archives
@@ -399,9 +404,7 @@ def _retention(v: DatabaseVerification, schedule: Schedule | None, policy: Polic
         "Retention",
         "DPS 4.4.3",
         ATTENTION if bad else OK,
-        f"{policy.audit.online_retention.days} days on-line, "
-        f"{policy.audit.archive_retention.days} days archived; {len(v.archives)} archives, "
-        f"{len(bad)} missing or changed",
+        f"{retention.summary()}; {len(v.archives)} archives, {len(bad)} missing or changed",
         ("archive", "entries", "kept until", "state"),
         tuple(rows),
     )

@@ -19,6 +19,7 @@ from tldsec.audit.config import AuditConfig
 from tldsec.audit.log import AuditLog
 from tldsec.audit.maintenance import schedule
 from tldsec.audit.query import EntryFilter, iter_entries
+from tldsec.audit.retention import audit_retention
 from tldsec.audit.verification import verify_database
 from tldsec.errors import AuditError
 from tldsec.settings import Settings
@@ -37,8 +38,16 @@ def compliance_page(
     zone: str | None = None,
 ) -> str:
     """The report of ``start <= time < end`` as one HTML page: of every entry, or of
-    ``zone``'s and the installation-wide ones (decisions.md 58)."""
+    ``zone``'s and the installation-wide ones (decisions.md 58). The key schedule and
+    signature expiry are judged by ``zone``'s policy where it is one of the home's
+    zones; the retention is the home's (the longest of its zones', decision 79)."""
     assert log.signer is not None
+    retention = audit_retention(settings)
+    policy = (
+        settings.for_zone(zone).policy
+        if zone is not None and zone in settings.zones
+        else settings.policy
+    )
     anchors = config.anchors()
     try:
         verification = verify_database(
@@ -47,23 +56,24 @@ def compliance_page(
             now=now,
             anchors=anchors,
             archive_dir=config.archive_dir,
-            archive_retention=settings.policy.audit.archive_retention,
+            archive_retention=retention.policy.archive_retention,
         )
     finally:
         for anchor in anchors:
             closer = getattr(anchor, "close", None)
             if closer is not None:
                 closer()
-    due = schedule(log.engine, settings.policy.audit, config.archive_dir, config.archive_interval)
+    due = schedule(log.engine, retention.policy, config.archive_dir, config.archive_interval)
     report = build_report(
         iter_entries(log.engine, EntryFilter(until=end, zone=zone)),
         zone=zone or settings.origin,
         start=start,
         end=end,
         generated=now,
-        policy=settings.policy,
+        policy=policy,
         verification=verification,
         schedule=due,
+        retention=retention,
     )
     return render(report)
 

@@ -44,11 +44,21 @@ class FileHashes:
 
     @classmethod
     def of(cls, settings: Settings) -> FileHashes:
-        policy = policy_path(settings)
+        """The hashes now. A home whose zones follow several policies names each, in
+        the order of its zones: ``default=FILE, long=FILE`` and ``default=HASH,
+        long=HASH`` (decision 79; one policy: its file and hash, as always)."""
+        config = _sha256(settings.home / CONFIG_NAME)
+        names = list(dict.fromkeys(z.policy_name for z in settings.zones.values()))
+        if len(names) == 1:
+            policy = policy_path(settings)
+            return cls(
+                config, str(policy) if policy else BUILT_IN, _sha256(policy) if policy else BUILT_IN
+            )
+        files = {n: settings.policy_files[n] for n in names}
         return cls(
-            _sha256(settings.home / CONFIG_NAME),
-            str(policy) if policy else BUILT_IN,
-            _sha256(policy) if policy else BUILT_IN,
+            config,
+            ", ".join(f"{n}={f or BUILT_IN}" for n, f in files.items()),
+            ", ".join(f"{n}={_sha256(f) if f else BUILT_IN}" for n, f in files.items()),
         )
 
 

@@ -12,6 +12,7 @@ from tldsec.audit.anchors import anchor_health
 from tldsec.audit.config import AuditConfig, audit_config
 from tldsec.audit.log import AuditLog
 from tldsec.audit.maintenance import schedule
+from tldsec.audit.retention import audit_retention
 from tldsec.audit.schema import current_revision
 from tldsec.clock import Clock
 from tldsec.db.base import make_engine
@@ -49,7 +50,8 @@ def log_status(settings: Settings, config: AuditConfig, log: AuditLog) -> dict[s
         log.anchors, home=settings.home, newest_checkpoint=head.checkpoint_seq,
         error=log.anchor_error,
     )  # fmt: skip
-    due = schedule(log.engine, settings.policy.audit, config.archive_dir, config.archive_interval)
+    retention = audit_retention(settings)
+    due = schedule(log.engine, retention.policy, config.archive_dir, config.archive_interval)
     warnings = list(health.warnings)
     can_purge = config.maintenance_url is not None or log.engine.dialect.name == "sqlite"
     if not can_purge:
@@ -64,6 +66,7 @@ def log_status(settings: Settings, config: AuditConfig, log: AuditLog) -> dict[s
         "checkpoint_time": head.checkpoint_time.isoformat() if head.checkpoint_time else None,
         "anchors": list(health.anchors),
         "external_anchors": list(health.external),
+        "retention": retention.as_json(),
         "next_maintenance": due.as_json(),
         "warnings": warnings,
     }

@@ -34,6 +34,7 @@ from tldsec.audit.log import AuditLog
 from tldsec.audit.models import ENTRIES
 from tldsec.audit.query import EntryFilter, iter_entries, load_checkpoints, write_csv, write_jsonl
 from tldsec.audit.report_page import compliance_page, write_pdf
+from tldsec.audit.retention import audit_retention
 from tldsec.audit.schema import (
     current_revision,
     ensure_schema,
@@ -457,7 +458,7 @@ def _verify(args: argparse.Namespace) -> int:
             now=SystemClock().now(),
             anchors=anchors,
             archive_dir=config.archive_dir,
-            archive_retention=settings.policy.audit.archive_retention,
+            archive_retention=audit_retention(settings).policy.archive_retention,
             from_seq=_seq_bound(engine, args.start, first=True),
             to_seq=_seq_bound(engine, args.end, first=False),
         )
@@ -591,7 +592,7 @@ def _archive(args: argparse.Namespace) -> int:
         result = archive_old_entries(
             log,
             directory=config.archive_dir,
-            online_retention=settings.policy.audit.online_retention,
+            online_retention=audit_retention(settings).policy.online_retention,
             actor=_actor(args),
         )
     if result is None:
@@ -604,6 +605,7 @@ def _archive(args: argparse.Namespace) -> int:
 def _purge(args: argparse.Namespace) -> int:
     settings = settings_from_args(args, databases=AUDIT_ONLY)
     config = audit_config(settings)
+    retention = audit_retention(settings).policy  # the longest of the zones' (decision 79)
     maintenance = make_engine(config.maintenance_url) if config.maintenance_url else None
     with _log(args) as log:
         assert log.signer is not None
@@ -611,7 +613,7 @@ def _purge(args: argparse.Namespace) -> int:
             result = purge_archived(
                 log,
                 directory=config.archive_dir,
-                online_retention=settings.policy.audit.online_retention,
+                online_retention=retention.online_retention,
                 actor=_actor(args),
                 keys={log.signer.key_id: log.signer.public_key()},
                 maintenance=maintenance,
@@ -623,7 +625,7 @@ def _purge(args: argparse.Namespace) -> int:
             destroy_expired_archives(
                 log,
                 directory=config.archive_dir,
-                archive_retention=settings.policy.audit.archive_retention,
+                archive_retention=retention.archive_retention,
                 actor=_actor(args),
             )
             if args.expired_archives

@@ -17,6 +17,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from tldsec.audit.retention import describe
 from tldsec.audit.status import audit_status
 from tldsec.ceremony.status import ceremony_status, status_lines
 from tldsec.cli.common import add_home_argument, settings_from_args
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         return int(ExitCode[report["health"]["exit"]])
     now = clock.now()
     selected = home.selected_zones(args.zone)
-    installation = installation_status(home, selected[0], clock, now)
+    installation = installation_status(home, clock, now)
     serve = installation["serve"] or {}
     reports = {}
     for zone in selected:
@@ -172,7 +173,7 @@ def status(settings: Settings, clock: Clock) -> dict[str, Any]:
     the HSM: the zone's facts and the installation's, in one report."""
     now = clock.now()
     zone = zone_status(settings, clock, now)
-    installation = installation_status(settings, settings, clock, now)
+    installation = installation_status(settings, clock, now)
     report = {key: zone[key] if key in zone else installation[key] for key in ONE_ZONE_ORDER}
     report["health"] = health(report, settings, now)
     return report
@@ -188,14 +189,12 @@ ONE_ZONE_ORDER = (
 )  # fmt: skip
 
 
-def installation_status(
-    home: Settings, zone: Settings, clock: Clock, now: datetime
-) -> dict[str, Any]:
+def installation_status(home: Settings, clock: Clock, now: datetime) -> dict[str, Any]:
     """The installation's parts: its audit log, ceremonies, HSM, running serve and
     e-mail outbox (the HSM's policy warnings over every zone's policy; the audit log's
-    retention is ``zone``'s policy's, as a zone's report read it before)."""
+    retention the longest of every zone's policy, decision 79)."""
     return {
-        "audit": audit_status(zone, clock),
+        "audit": audit_status(home, clock),
         "ceremonies": ceremony_status(home, clock),
         "hsm": hsm_status(home),
         "serve": serve_status(home),
@@ -627,6 +626,16 @@ def _audit_lines(a: dict[str, Any]) -> list[str]:
         lines.append(
             f"audit log       {a['head']} entries, signed up to {a['checkpoint']}; "
             f"anchors: {', '.join(a['anchors']) or 'none'}"
+        )
+        kept = a["retention"]
+        lines.append(
+            "audit retention "
+            + describe(
+                kept["online_days"],
+                kept["archive_days"],
+                kept["online_set_by"],
+                kept["archive_set_by"],
+            )
         )
         lines.append(
             f"audit retention next archive+purge {_short(due['archive_and_purge'])}, "

@@ -139,6 +139,7 @@ class AuditMonitor:
         and run archive and purge when the DPS 4.4.3 schedule says they are due."""
         from tldsec.audit.config import audit_config
         from tldsec.audit.maintenance import run_due
+        from tldsec.audit.retention import audit_retention
         from tldsec.audit.status import log_status
 
         config = audit_config(self.settings)
@@ -163,7 +164,7 @@ class AuditMonitor:
                     done = await asyncio.to_thread(
                         run_due,
                         audit,
-                        policy=self.settings.policy.audit,
+                        policy=audit_retention(self.settings).policy,
                         archive_dir=config.archive_dir,
                         interval=config.archive_interval,
                         maintenance=maintenance,
