@@ -54,6 +54,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     null,
     select,
     text,
@@ -62,6 +63,7 @@ from sqlalchemy import (
 from sqlalchemy import cast as cast_
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.orm import Session
 
 from tldsec.registry.models import (
@@ -429,7 +431,8 @@ def owner_zone(owner: Any) -> Any:
     """The id of the zone ``owner`` (an absolute name) is in, as SQL: the zone whose
     origin is its suffix (zones are not nested: at most one), else zone 1, the column's
     default (a registry with no zone rows). Origins are LDH names (settings), so they
-    hold no LIKE wildcard."""
+    hold no LIKE wildcard. PostgreSQL's unnest upsert renders this expression as its
+    text (``_pg_owner_zone``): the rule is written once."""
     its = select(ZONES.c.id).where(owner.like(literal("%.") + ZONES.c.origin))
     return func.coalesce(its.scalar_subquery(), 1)
 
@@ -447,10 +450,20 @@ def _sqlite_upsert(known: bool) -> Any:
 
 
 _SQLITE_UPSERT = {known: _sqlite_upsert(known) for known in (False, True)}
-_PG_ZONE = {
-    True: "CAST(:zone_id AS int)",
-    False: "COALESCE((SELECT y.id FROM zone y WHERE u.owner LIKE '%.' || y.origin), 1)",
-}
+
+
+def _pg_owner_zone(owner: str) -> str:
+    """``owner_zone`` of the column ``owner`` rendered once as PostgreSQL text, for the
+    unnest upsert's ``text()``: the one rule, so SQLite and PostgreSQL cannot drift.
+    Rendered with named parameters (nothing to bind: the literals are inlined) so the
+    ``%`` of the LIKE pattern stays single; ``text()`` escapes it for the driver."""
+    expression = owner_zone(literal_column(owner))
+    dialect = PGDialect(paramstyle="named")  # type: ignore[no-untyped-call]  # SQLAlchemy's
+    compiled = expression.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    return " ".join(str(compiled).split())
+
+
+_PG_ZONE = {True: "CAST(:zone_id AS int)", False: _pg_owner_zone("u.owner")}
 _PG_UPSERT = {
     known: text(
         "INSERT INTO zone_digest AS z (owner, count, "
