@@ -3,8 +3,9 @@ origin is the owner's suffix, else 1, the column's default. SQLite's executemany
 rebuild use the SQLAlchemy expression, PostgreSQL's unnest upsert its rendering as text:
 the same owners at the zones' boundaries take the same zone on both.
 
-Nested origins are not among the cases: a home refuses them (``tldsec zone add``,
-``nested_with``), and with them the rule would name two zones."""
+Nested origins are not among the cases: a home refuses them (its settings,
+``_refuse_nested``, and ``tldsec zone add`` against the registry's rows, ``nested_with``;
+decision 57), and with them the rule would name two zones."""
 
 from __future__ import annotations
 
