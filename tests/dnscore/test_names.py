@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tldsec.dnscore import names, rdata
+from tldsec.dnscore import names
+from tldsec.dnscore.rdatatext import RdataText
 from tldsec.dnscore.types import RRType
 from tldsec.errors import BadName, BadRdata, TldsecError
 
@@ -117,5 +118,5 @@ def test_a_bad_name_or_rdata_is_a_tldsec_error_and_still_a_value_error() -> None
         names.to_wire("a..example.")
     assert isinstance(caught.value, ValueError)
     with pytest.raises(TldsecError) as caught:
-        rdata.from_text(RRType.A, ["not-an-address"], names.ROOT)
+        RdataText().rdata_from_text(RRType.A, "not-an-address")
     assert isinstance(caught.value, BadRdata) and isinstance(caught.value, ValueError)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tldsec.dnscore import names
-from tldsec.dnscore.rdatatext import b32hex_from_text
+from tldsec.dnscore.rdatatext import RdataText, b32hex_from_text, type_from_text
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zoneread import read_zone_string
+from tldsec.errors import BadRdata
 
 
 @given(st.binary(min_size=1, max_size=30), st.booleans())
@@ -29,3 +31,31 @@ def test_an_nsec3_next_hashed_owner_of_any_length_is_read() -> None:
         assert rrset is not None
         head = b"\x01\x00\x00\x00\x00"  # SHA-1, no flags, 0 iterations, no salt
         assert rrset.rdatas == [head + bytes((length,)) + hashed + b"\x00\x01\x20"]  # NS
+
+
+@pytest.mark.parametrize(
+    ("rtype", "text"),
+    [
+        (RRType.RRSIG, "NS 8 2 3600 20261215042125 20261207190841 40665 example."),
+        (RRType.NSEC3, "1 0 0 -"),
+        (RRType.DS, "12345 8 2"),
+        (RRType.DNSKEY, "257 3"),
+        (RRType.NSEC3PARAM, "1 0 0 - extra"),
+        (RRType.SOA, "a.example. b.example. 1 2 3 4"),
+        (RRType.NS, "a.example. b.example."),
+        (RRType.CNAME, "a.example. b.example."),
+        (RRType.A, "192.0.2.1 192.0.2.2"),
+        (RRType.AAAA, "2001:db8::1 2001:db8::2"),
+    ],
+)
+def test_a_field_count_the_type_cannot_have_is_bad_rdata(rtype: RRType, text: str) -> None:
+    with pytest.raises(BadRdata, match=f"^{rtype.name} needs .*, not {len(text.split())} fields"):
+        RdataText().rdata_from_text(rtype, text)
+
+
+def test_type_names_and_numbers() -> None:
+    # RFC 3597 5: TYPEnnn for any type, a mnemonic in any case.
+    assert type_from_text("NSEC3") == type_from_text("nsec3") == 50
+    assert type_from_text("TYPE65534") == 65534
+    with pytest.raises(BadRdata, match="unknown record type 'BOGUS'"):
+        type_from_text("BOGUS")

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from tldsec.atomicfile import replacing
 from tldsec.distribute.records import line_to_wire, rr_rdata
+from tldsec.dnscore.rdatatext import RdataText
 from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import soa_serial
 from tldsec.dnscore.zonepatch import ZonePatch, ZonePatchError
@@ -80,13 +81,14 @@ class WireDiff:
 
     @classmethod
     def from_diff(cls, diff: ZoneDiff) -> WireDiff:
+        text = RdataText()  # the caches this difference's lines share
         return cls(
             from_serial=diff.from_serial,
             to_serial=diff.to_serial,
-            old_soa=line_to_wire(diff.old_soa)[1],
-            deleted=tuple(line_to_wire(line)[1] for line in diff.deleted),
-            new_soa=line_to_wire(diff.new_soa)[1],
-            added=tuple(line_to_wire(line)[1] for line in diff.added),
+            old_soa=line_to_wire(diff.old_soa, text)[1],
+            deleted=tuple(line_to_wire(line, text)[1] for line in diff.deleted),
+            new_soa=line_to_wire(diff.new_soa, text)[1],
+            added=tuple(line_to_wire(line, text)[1] for line in diff.added),
         )
 
     def __len__(self) -> int:

@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tldsec.dnscore import names, rdata
+from tldsec.dnscore import names
+from tldsec.dnscore.rdatatext import RdataText, type_from_text
 from tldsec.dnscore.signedfile import split_record
 from tldsec.dnscore.types import CLASS_IN, RRType
 from tldsec.dnscore.zone import Zone, soa_serial
@@ -21,7 +22,6 @@ from tldsec.dnscore.zonefile import read_zone
 from tldsec.errors import ZoneSyntaxError
 
 _RR_TAIL = struct.Struct("!HHIH")  # type, class, TTL, RDLENGTH
-_TYPE_BY_TEXT: dict[str, int] = {}
 
 
 def rr_wire(owner: bytes, rtype: int, ttl: int, rd: bytes) -> bytes:
@@ -36,22 +36,17 @@ def rr_rdata(wire: bytes) -> bytes:
     return wire[i + 11 :]
 
 
-def line_to_wire(line: str) -> tuple[int, bytes]:
+def line_to_wire(line: str, text: RdataText | None = None) -> tuple[int, bytes]:
     """(type, RR wire) of one ``owner TTL IN TYPE RDATA`` line with absolute names, as
-    tldsec's zone writer makes them."""
+    tldsec's zone writer makes them; ``text`` keeps the caches the lines of one
+    difference share (a fresh one when not given)."""
     fields = split_record(line)
     if fields is None:
         raise ValueError(f"not an 'owner TTL IN TYPE RDATA' line: {line[:80]!r}")
-    owner_text, ttl_text, type_text, rest = fields
-    rtype = _TYPE_BY_TEXT.get(type_text)
-    if rtype is None:
-        rtype = rdata.type_from_text(type_text)
-        _TYPE_BY_TEXT[type_text] = rtype
+    owner_text, ttl_text, type_token, rest = fields
+    rtype = type_from_text(type_token)
     owner = names.to_wire_memo(owner_text)
-    if '"' in rest or "\\" in rest:
-        rd = rdata.from_text_generic(rtype, rest.strip(), names.ROOT)
-    else:
-        rd = rdata.from_text(rtype, rest.split(), names.ROOT)
+    rd = (text or RdataText()).rdata_from_text(rtype, rest)
     return rtype, rr_wire(owner, rtype, int(ttl_text), rd)
 
 

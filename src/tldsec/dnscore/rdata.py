@@ -1,156 +1,30 @@
-"""RDATA between presentation text and canonical wire form.
+"""RDATA from canonical wire form to presentation text: the zone writer's formatters,
+and the type bitmaps and base32hex the signer builds.
 
-Fast paths for the types a TLD zone is made of (SOA, NS, A, AAAA, DS, and the DNSSEC
-types the signer writes); every other type goes through dnspython. Wire form here is
-always canonical (RFC 4034 6.2): names in NS, CNAME, SOA, ... RDATA lowercased.
+Fast paths for the types a TLD zone is made of (NS, A, AAAA, DS, and the DNSSEC types
+the signer writes); every other type goes through dnspython. Text to wire is
+``rdatatext``'s (decision 77).
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import functools
 import socket
 import struct
 import time
 from collections.abc import Callable
 
-import dns.exception
-import dns.name
 import dns.rdata
 import dns.rdataclass
 import dns.rdatatype
-import dns.tokenizer
 
 from tldsec.dnscore import names
-from tldsec.dnscore.rrsigtime import parse_rrsig_time
 from tldsec.dnscore.types import RRType, type_text
-from tldsec.errors import BadRdata
 
-_SOA_TAIL = struct.Struct("!IIIII")
 _DS_HEAD = struct.Struct("!HBB")
 _NSEC3_HEAD = struct.Struct("!BBHB")
 RRSIG_HEAD = struct.Struct("!HBBIIIH")  # type covered, alg, labels, orig TTL, exp, inc, tag
-
-
-def from_text(rtype: int, fields: list[str], origin: bytes) -> bytes:
-    """Canonical wire RDATA of ``rtype`` from its whitespace-split presentation fields."""
-    try:
-        if rtype == RRType.NS or rtype == RRType.CNAME or rtype == RRType.PTR:
-            (target,) = fields
-            return names.to_wire_memo(target, origin)
-        if rtype == RRType.A:
-            (addr,) = fields
-            return socket.inet_pton(socket.AF_INET, addr)
-        if rtype == RRType.AAAA:
-            (addr,) = fields
-            return socket.inet_pton(socket.AF_INET6, addr)
-        if rtype == RRType.DS:
-            tag, alg, dtype, *digest = fields
-            if not digest:
-                raise BadRdata("DS needs key tag, algorithm, digest type and digest")
-            return _DS_HEAD.pack(int(tag), int(alg), int(dtype)) + bytes.fromhex("".join(digest))
-        if rtype == RRType.RRSIG:
-            return _rrsig_from_text(fields, origin)
-        if rtype == RRType.NSEC3:
-            return _nsec3_from_text(fields)
-        if rtype == RRType.DNSKEY:
-            flags, proto, alg, *key = fields
-            return _DS_HEAD.pack(int(flags), int(proto), int(alg)) + _b64("".join(key))
-        if rtype == RRType.NSEC3PARAM:
-            alg, flags, iterations, salt = fields
-            salt_bytes = b"" if salt == "-" else bytes.fromhex(salt)
-            return (
-                _NSEC3_HEAD.pack(int(alg), int(flags), int(iterations), len(salt_bytes))
-                + salt_bytes
-            )
-        if rtype == RRType.SOA:
-            mname, rname, *nums = fields
-            if len(nums) != 5:
-                raise BadRdata("SOA needs MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM")
-            return (
-                names.to_wire(mname, origin)
-                + names.to_wire(rname, origin)
-                + _SOA_TAIL.pack(*(_ttl_like(n) for n in nums))
-            )
-    except (ValueError, OSError, struct.error) as exc:
-        if isinstance(exc, BadRdata):
-            raise
-        raise BadRdata(f"bad {type_text(rtype)} RDATA {' '.join(fields)!r}: {exc}") from exc
-    return from_text_generic(rtype, " ".join(fields), origin)
-
-
-def _b64(text: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except binascii.Error as exc:
-        raise BadRdata(f"bad base64 {text[:40]!r}...: {exc}") from exc
-
-
-_TYPE_BY_NAME: dict[str, int] = {}
-
-
-def type_from_text(token: str) -> int:
-    value = _TYPE_BY_NAME.get(token)
-    if value is None:
-        value = int(dns.rdatatype.from_text(token))
-        _TYPE_BY_NAME[token] = value
-    return value
-
-
-def _rrsig_from_text(fields: list[str], origin: bytes) -> bytes:
-    covered, alg, labels, ttl, exp, inc, tag, signer, *sig = fields
-    if not sig:
-        raise BadRdata("RRSIG without a signature")
-    return (
-        RRSIG_HEAD.pack(
-            type_from_text(covered),
-            int(alg),
-            int(labels),
-            int(ttl),
-            parse_rrsig_time(exp),
-            parse_rrsig_time(inc),
-            int(tag),
-        )
-        + names.to_wire(signer, origin)
-        + _b64("".join(sig))
-    )
-
-
-def _nsec3_from_text(fields: list[str]) -> bytes:
-    alg, flags, iterations, salt, next_hash, *types = fields
-    salt_bytes = b"" if salt == "-" else bytes.fromhex(salt)
-    padded = next_hash.upper() + "=" * (-len(next_hash) % 8)
-    try:
-        hashed = base64.b32hexdecode(padded)
-    except binascii.Error as exc:
-        raise BadRdata(f"bad NSEC3 next hashed owner {next_hash!r}") from exc
-    return (
-        _NSEC3_HEAD.pack(int(alg), int(flags), int(iterations), len(salt_bytes))
-        + salt_bytes
-        + bytes((len(hashed),))
-        + hashed
-        + type_bitmap({type_from_text(t) for t in types})
-    )
-
-
-def from_text_generic(rtype: int, text: str, origin: bytes) -> bytes:
-    """Any type, through dnspython's parser (quoted strings, escapes, rare types)."""
-    try:
-        origin_name = dns.name.from_wire(origin, 0)[0]
-        rd = dns.rdata.from_text(
-            dns.rdataclass.IN, dns.rdatatype.RdataType.make(rtype), text, origin=origin_name
-        )
-        return rd.to_digestable(origin_name)
-    except (dns.exception.DNSException, ValueError) as exc:
-        raise BadRdata(f"bad {type_text(rtype)} RDATA {text!r}: {exc}") from exc
-
-
-def _ttl_like(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise BadRdata(f"{text} does not fit in 32 bits")
-    return value
 
 
 def to_text(rtype: int, wire: bytes) -> str:

@@ -1,9 +1,11 @@
-"""Names, types, TTLs and RDATA as a zone file writes them, for the one zone reader.
+"""Names, types, TTLs and RDATA as a zone file writes them: the one place presentation
+text becomes wire form (decision 77), for the zone reader and the primary's records.
 
-Presentation text to canonical wire form (RFC 4034 6.2: names lowercased), built
-directly, with caches, for the types a signed TLD zone has many of (RRSIG RFC 4034 3.2,
-NSEC3 RFC 5155 3.3, NS, A, AAAA, DS) and through ``rdata.from_text`` for the others.
-``RdataText`` keeps the caches one zone's records share; ``zoneread`` reads the lines.
+Canonical wire form (RFC 4034 6.2: names lowercased), built directly, with caches, for
+the types a signed TLD zone has many of (RRSIG RFC 4034 3.2, NSEC3 RFC 5155 3.3, NS, A,
+AAAA, DS), directly without caches for SOA, DNSKEY, NSEC3PARAM, CNAME and PTR, and
+through dnspython for quoted strings, escapes and every other type. ``RdataText`` keeps
+the caches one zone's records share; ``zoneread`` reads the lines.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import socket
 import struct
 
 import dns.exception
+import dns.name
+import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 import dns.ttl
 
@@ -26,7 +31,8 @@ from tldsec.errors import BadName, BadRdata
 
 RRSIG_HEAD = struct.Struct("!HBBIIIH")  # RFC 4034 3.1
 NSEC3_HEAD = struct.Struct("!BBHB")  # RFC 5155 3.2
-_DS_HEAD = struct.Struct("!HBB")  # RFC 4034 5.1
+_DS_HEAD = struct.Struct("!HBB")  # RFC 4034 5.1; DNSKEY's head too (RFC 4034 2.1)
+_SOA_TAIL = struct.Struct("!IIIII")  # RFC 1035 3.3.13
 _B32HEX = re.compile(r"[0-9A-Va-v]*\Z")
 _NAME_CACHE_MAX = 200_000
 # Base64 is read with strict_mode: a character outside the alphabet is refused, not
@@ -37,19 +43,44 @@ class Reject(Exception):
     """A line the reader cannot accept (the reader adds the file and line)."""
 
 
+# The mnemonics tldsec names, read without asking dnspython.
+_TYPE_NUMBERS: dict[str, int] = {t.name: int(t) for t in RRType}
+
+
+def type_from_text(token: str) -> int:
+    """The number of a type mnemonic, or of ``TYPEnnn`` (RFC 3597 5); ``BadRdata`` if
+    it is neither."""
+    value = _TYPE_NUMBERS.get(token)
+    if value is not None:
+        return value
+    try:
+        return int(dns.rdatatype.from_text(token))
+    except (dns.exception.DNSException, ValueError):
+        raise BadRdata(f"unknown record type {token!r}") from None
+
+
 class RdataText:
     """Names, types and RDATA from text, with the caches a zone's records share."""
 
     def __init__(self) -> None:
         self.name_cache: dict[str, bytes] = {}
-        self.type_cache: dict[str, int] = {t.name: int(t) for t in RRType}
+        self.type_cache: dict[str, int] = dict(_TYPE_NUMBERS)
         self.bitmap_cache: dict[str, bytes] = {}
+
+    def rdata_from_text(self, rtype: int, text: str) -> bytes:
+        """Canonical wire RDATA of one record from its presentation text, names in it
+        absolute (a line as tldsec's zone writer makes it); ``BadRdata`` if it does not
+        parse."""
+        try:
+            return self._rdata(rtype, text.split(), 0, text, False, names.ROOT)
+        except Reject as exc:
+            raise BadRdata(str(exc)) from None
 
     def _bitmap(self, tokens: list[str]) -> bytes:
         types = set()
         for t in tokens:
             n = self.type_cache.get(t)
-            types.add(n if n is not None else rdata.type_from_text(t))
+            types.add(n if n is not None else type_from_text(t))
         return rdata.type_bitmap(types)
 
     def _name(self, text: str, origin: bytes) -> bytes:
@@ -69,9 +100,9 @@ class RdataText:
         if up in ("CH", "HS", "CS", "NONE", "ANY") or (up.startswith("CLASS") and up[5:].isdigit()):
             raise Reject(f"class {token} is not IN: a TLD zone is class IN")
         try:
-            value = int(dns.rdatatype.from_text(token))
-        except (dns.exception.DNSException, ValueError):
-            raise Reject(f"unknown record type {token!r}") from None
+            value = type_from_text(token)
+        except BadRdata as exc:
+            raise Reject(str(exc)) from None
         self.type_cache[token] = value
         return value
 
@@ -84,7 +115,7 @@ class RdataText:
             raise Reject(f"{type_text(rtype)} record without RDATA")
         try:
             if not plain and ('"' in line or "\\" in line):
-                return rdata.from_text_generic(rtype, rest_after(line, fields[i:]), origin)
+                return _generic(rtype, rest_after(line, fields[i:]), origin)
             if rtype == 46 and n >= 9:
                 return self._rrsig(fields, i, origin)
             if rtype == 2 and n == 1:
@@ -99,12 +130,37 @@ class RdataText:
                 return _DS_HEAD.pack(
                     int(fields[i]), int(fields[i + 1]), int(fields[i + 2])
                 ) + bytes.fromhex("".join(fields[i + 3 :]))
-            # The types a zone has a few of (SOA, DNSKEY, NSEC3PARAM, ...): rdata's reader.
-            return rdata.from_text(rtype, fields[i:], origin)
+            return self._few(rtype, fields, i, origin)
         except (BadRdata, BadName) as exc:
             raise Reject(str(exc)) from None
         except (ValueError, OSError, struct.error, binascii.Error, OverflowError) as exc:
             raise Reject(f"bad {type_text(rtype)} RDATA {' '.join(fields[i:])!r}: {exc}") from None
+
+    def _few(self, rtype: int, f: list[str], i: int, origin: bytes) -> bytes:
+        """The types a zone has a few of; the field counts the fast paths do not take."""
+        n = len(f) - i
+        if rtype == 6 and n == 7:
+            # SOA (RFC 1035 3.3.13).
+            return (
+                self._name(f[i], origin)
+                + self._name(f[i + 1], origin)
+                + _SOA_TAIL.pack(*(_u32(t) for t in f[i + 2 : i + 7]))
+            )
+        if rtype == 48 and n >= 3:
+            # DNSKEY (RFC 4034 2.2): flags, protocol, algorithm, the key in base64.
+            key = binascii.a2b_base64("".join(f[i + 3 :]), strict_mode=True)
+            return _DS_HEAD.pack(int(f[i]), int(f[i + 1]), int(f[i + 2])) + key
+        if rtype == 51 and n == 4:
+            # NSEC3PARAM (RFC 5155 4.3).
+            salt = salt_from_text(f[i + 3])
+            return NSEC3_HEAD.pack(int(f[i]), int(f[i + 1]), int(f[i + 2]), len(salt)) + salt
+        if (rtype == 5 or rtype == 12) and n == 1:
+            # CNAME, PTR.
+            return self._name(f[i], origin)
+        need = _FIELDS.get(rtype)
+        if need is not None:
+            raise BadRdata(f"{type_text(rtype)} needs {need}, not {n} fields")
+        return _generic(rtype, " ".join(f[i:]), origin)
 
     def _rrsig(self, f: list[str], i: int, origin: bytes) -> bytes:
         """RRSIG RDATA (RFC 4034 3.1, presentation form 3.2)."""
@@ -141,6 +197,41 @@ class RdataText:
             + hashed
             + bitmap
         )
+
+
+# What the types built here need, for a record with another count of fields.
+_FIELDS: dict[int, str] = {
+    RRType.RRSIG: "9 fields or more (RFC 4034 3.2)",
+    RRType.NSEC3: "5 fields or more (RFC 5155 3.3)",
+    RRType.DS: "key tag, algorithm, digest type and digest (RFC 4034 5.3)",
+    RRType.DNSKEY: "flags, protocol, algorithm and key (RFC 4034 2.2)",
+    RRType.NSEC3PARAM: "algorithm, flags, iterations and salt (RFC 5155 4.3)",
+    RRType.SOA: "MNAME RNAME SERIAL REFRESH RETRY EXPIRE MINIMUM (RFC 1035 3.3.13)",
+    RRType.NS: "one name",
+    RRType.CNAME: "one name",
+    RRType.PTR: "one name",
+    RRType.A: "one address",
+    RRType.AAAA: "one address",
+}
+
+
+def _generic(rtype: int, text: str, origin: bytes) -> bytes:
+    """Any type, through dnspython's parser (quoted strings, escapes, rare types)."""
+    try:
+        origin_name = dns.name.from_wire(origin, 0)[0]
+        rd = dns.rdata.from_text(
+            dns.rdataclass.IN, dns.rdatatype.RdataType.make(rtype), text, origin=origin_name
+        )
+        return rd.to_digestable(origin_name)
+    except (dns.exception.DNSException, ValueError) as exc:
+        raise BadRdata(f"bad {type_text(rtype)} RDATA {text!r}: {exc}") from exc
+
+
+def _u32(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise BadRdata(f"{text} does not fit in 32 bits")
+    return value
 
 
 def ttl_from_text(token: str) -> int:

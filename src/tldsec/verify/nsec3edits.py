@@ -16,6 +16,7 @@ from __future__ import annotations
 import dns.exception
 
 from tldsec.dnscore import names, rdata
+from tldsec.dnscore.rdatatext import type_from_text
 from tldsec.dnscore.types import type_text
 from tldsec.verify.nsec3chain import Nsec3Params, b32hex
 from tldsec.verify.report import Collector, Finding
@@ -142,7 +143,7 @@ def _types(text: bytes) -> set[int]:
     out = set()
     for token in text.split():
         try:
-            out.add(rdata.type_from_text(token.decode("ascii")))
+            out.add(type_from_text(token.decode("ascii")))
         except (ValueError, dns.exception.DNSException):
             out.add(-1)
     return out
