@@ -37,6 +37,17 @@ def test_presentation_round_trips_through_dnspython(n: dns.name.Name) -> None:
     assert names.to_wire(text) == wire
 
 
+@given(name)
+def test_presentation_has_no_white_space(n: dns.name.Name) -> None:
+    """A zone file's fields are split at white space (RFC 1035 5.1): a space octet in a
+    label is written \\032, as dnspython writes it, never as a backslash and a space."""
+    wire = n.to_wire()
+    assert wire is not None
+    text = names.to_text(wire)
+    assert not any(c.isspace() for c in text)
+    assert names.text_under(names.to_wire("example."))(wire) == text
+
+
 @given(st.lists(plain_label, min_size=1, max_size=4))
 def test_plain_names_take_the_fast_path_and_agree(ls: list[str]) -> None:
     text = ".".join(ls) + ".example."

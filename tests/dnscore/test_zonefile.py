@@ -150,6 +150,18 @@ def test_atomic_write_leaves_the_old_file_on_failure(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["out.zone"]
 
 
+def test_an_owner_with_a_space_octet_is_written_so_that_it_reads_back(tmp_path: Path) -> None:
+    text = SMALL + "a\\032b 3600 A 192.0.2.7\n"
+    zone = read_zone_text(text, "example.")
+    owner = names.to_wire("a\\032b.example.")
+    assert names.labels(owner)[0] == b"a b"
+    path = tmp_path / "z"
+    write_zone_atomic(zone, path)
+    again = read_zone(path, "example.")
+    assert again.get(owner, RRType.A) is not None
+    assert set(again.nodes) == set(zone.nodes)
+
+
 def test_written_zone_reads_back_identically(tmp_path: Path) -> None:
     zone = read_zone_text(SMALL, "example.")
     out = tmp_path / "out.zone"

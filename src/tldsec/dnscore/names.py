@@ -190,10 +190,11 @@ def to_text(wire: bytes) -> str:
 
 
 def _escape_label(label: bytes) -> str:
-    # RFC 4343 2.1 / RFC 1035 5.1 escaping.
+    # RFC 4343 2.1 / RFC 1035 5.1 escaping. A space is \032, not "\ ": a zone file's
+    # fields split at white space, and so do the readers of tldsec's own files.
     chars = []
     for b in label:
-        if b in b'."\\()@;$ ':
+        if b in b'."\\()@;$':
             chars.append("\\" + chr(b))
         elif 0x21 <= b <= 0x7E:
             chars.append(chr(b))
