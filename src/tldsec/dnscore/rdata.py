@@ -22,9 +22,11 @@ import dns.rdatatype
 from tldsec.dnscore import names
 from tldsec.dnscore.types import RRType, type_text
 
-_DS_HEAD = struct.Struct("!HBB")
-_NSEC3_HEAD = struct.Struct("!BBHB")
-RRSIG_HEAD = struct.Struct("!HBBIIIH")  # type covered, alg, labels, orig TTL, exp, inc, tag
+# Fixed heads of the wire RDATA: DS (RFC 4034 5.1) and DNSKEY (2.1) start alike.
+DS_HEAD = struct.Struct("!HBB")
+NSEC3_HEAD = struct.Struct("!BBHB")  # RFC 5155 3.2: algorithm, flags, iterations, salt length
+# RFC 4034 3.1: type covered, algorithm, labels, original TTL, expiration, inception, tag
+RRSIG_HEAD = struct.Struct("!HBBIIIH")
 
 
 def to_text(rtype: int, wire: bytes) -> str:
@@ -42,7 +44,7 @@ def to_text(rtype: int, wire: bytes) -> str:
     if rtype == RRType.NSEC3:
         return nsec3_to_text(wire)
     if rtype == RRType.DNSKEY:
-        flags, proto, alg = _DS_HEAD.unpack_from(wire)
+        flags, proto, alg = DS_HEAD.unpack_from(wire)
         return f"{flags} {proto} {alg} {base64.b64encode(wire[4:]).decode('ascii')}"
     rd = dns.rdata.from_wire(
         dns.rdataclass.IN, dns.rdatatype.RdataType.make(rtype), wire, 0, len(wire)
@@ -51,7 +53,7 @@ def to_text(rtype: int, wire: bytes) -> str:
 
 
 def _ds_text(wire: bytes) -> str:
-    tag, alg, dtype = _DS_HEAD.unpack_from(wire)
+    tag, alg, dtype = DS_HEAD.unpack_from(wire)
     return f"{tag} {alg} {dtype} {wire[4:].hex().upper()}"
 
 
@@ -172,7 +174,7 @@ def nsec3_to_text(wire: bytes) -> str:
     i = 5 + wire[4]  # after the salt
     head = _NSEC3_HEAD_TEXT.get(wire[:i])
     if head is None:
-        alg, flags, iterations, _ = _NSEC3_HEAD.unpack_from(wire)
+        alg, flags, iterations, _ = NSEC3_HEAD.unpack_from(wire)
         salt = wire[5:i].hex().upper() or "-"
         head = f"{alg} {flags} {iterations} {salt} "
         if len(_NSEC3_HEAD_TEXT) < 4096:

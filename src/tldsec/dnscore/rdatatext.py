@@ -24,14 +24,12 @@ import dns.rdatatype
 import dns.ttl
 
 from tldsec.dnscore import names, rdata
+from tldsec.dnscore.rdata import DS_HEAD, NSEC3_HEAD, RRSIG_HEAD
 from tldsec.dnscore.rrsigtime import parse_rrsig_time
 from tldsec.dnscore.signedfile import rest_after
 from tldsec.dnscore.types import RRType, type_text
 from tldsec.errors import BadName, BadRdata
 
-RRSIG_HEAD = struct.Struct("!HBBIIIH")  # RFC 4034 3.1
-NSEC3_HEAD = struct.Struct("!BBHB")  # RFC 5155 3.2
-_DS_HEAD = struct.Struct("!HBB")  # RFC 4034 5.1; DNSKEY's head too (RFC 4034 2.1)
 _SOA_TAIL = struct.Struct("!IIIII")  # RFC 1035 3.3.13
 _B32HEX = re.compile(r"[0-9A-Va-v]*\Z")
 _NAME_CACHE_MAX = 200_000
@@ -127,7 +125,7 @@ class RdataText:
             if rtype == 28 and n == 1:
                 return socket.inet_pton(socket.AF_INET6, fields[i])
             if rtype == 43 and n >= 4:
-                return _DS_HEAD.pack(
+                return DS_HEAD.pack(
                     int(fields[i]), int(fields[i + 1]), int(fields[i + 2])
                 ) + bytes.fromhex("".join(fields[i + 3 :]))
             return self._few(rtype, fields, i, origin)
@@ -149,7 +147,7 @@ class RdataText:
         if rtype == 48 and n >= 3:
             # DNSKEY (RFC 4034 2.2): flags, protocol, algorithm, the key in base64.
             key = binascii.a2b_base64("".join(f[i + 3 :]), strict_mode=True)
-            return _DS_HEAD.pack(int(f[i]), int(f[i + 1]), int(f[i + 2])) + key
+            return DS_HEAD.pack(int(f[i]), int(f[i + 1]), int(f[i + 2])) + key
         if rtype == 51 and n == 4:
             # NSEC3PARAM (RFC 5155 4.3).
             salt = salt_from_text(f[i + 3])
