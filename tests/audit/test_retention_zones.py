@@ -10,43 +10,19 @@ import asyncio
 import html
 import json
 import re
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from tests.cli.test_serve_cycle_timeout import registry
-from tests.service.twozones import two_zone_home
+from tests.service.twozones import LONG, aged_log, follow_long_policy, two_zone_home
 from tldsec.audit.config import open_audit_log
 from tldsec.audit.query import EntryFilter, iter_entries, load_archive_records
 from tldsec.audit.retention import audit_retention
 from tldsec.cli.main import main
-from tldsec.clock import FakeClock, SystemClock
-from tldsec.policy import AuditPolicy
+from tldsec.clock import SystemClock
 from tldsec.settings import load_settings
-
-LONG = AuditPolicy(online_retention=timedelta(days=730), archive_retention=timedelta(days=1825))
-
-
-def follow_long_policy(home: Path) -> None:
-    """shop. follows the policy ``long`` (the built-in DPS with longer audit retention)."""
-    text = (home / "policy.toml").read_text("utf-8")
-    longer = text.replace("online_retention_days = 365", "online_retention_days = 730").replace(
-        "archive_retention_days = 1095", "archive_retention_days = 1825"
-    )
-    assert longer != text
-    (home / "long.toml").write_text(longer, "utf-8")
-    toml = home / "tldsec.toml"
-    config = toml.read_text("utf-8")
-    config = config.replace(
-        '[policy]\nfile = "policy.toml"\n',
-        '[policies]\ndefault = "policy.toml"\nlong = "long.toml"\n',
-    ).replace("[zones.shop]\n", '[zones.shop]\npolicy = "long"\n')
-    toml.write_text(config, "utf-8")
-    settings = load_settings(home)
-    assert settings.policies["long"].audit == LONG
-    assert settings.policies["default"].audit.online_retention == timedelta(days=365)
 
 
 @pytest.fixture
@@ -55,20 +31,7 @@ def home(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
     on-line retention) and 500 days old (past example.'s only), signed."""
     home = two_zone_home(tmp_path / "home", capsys)
     follow_long_policy(home)
-    # The log begins again 800 days ago (time follows sequence order in a log).
-    (home / "audit.db").unlink()
-    shutil.rmtree(home / "audit-anchors")
-    now = SystemClock().now()
-    clock = FakeClock(now - timedelta(days=800))
-    log = open_audit_log(load_settings(home), clock)
-    try:
-        for age, zone in ((800, "example."), (790, "shop."), (500, "example."), (490, "shop.")):
-            clock.set(now - timedelta(days=age))
-            log.record("zone.published", actor="component:distributor", zone=zone, age=age)
-        clock.set(now - timedelta(days=1))
-        log.checkpoint()
-    finally:
-        log.close()
+    aged_log(home, ((800, "example."), (790, "shop."), (500, "example."), (490, "shop.")))
     return home
 
 
