@@ -5,8 +5,10 @@ Without more it would carry no checkpoint vouching for its end and would verify 
 ``unsigned``. So a period export is written like an archive: a header with the chain
 link into the period (the hash of the entry before it), the entries, the checkpoints
 inside it, and a seal the audit key signs over the period's last entry and its start.
-The log is verified first (chain, checkpoints, anchors), so a seal never vouches for
-tampered entries; the export itself is recorded (``audit.exported``).
+The log is verified first, as ``tldsec audit verify`` verifies it (chain, checkpoints,
+anchors, and the archives against the home's archive retention: DPS 4.4.3, decision 80),
+so a seal never vouches for tampered entries nor for a log whose archives went before
+their time; the export itself is recorded (``audit.exported``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -67,14 +70,26 @@ def write_period_export(
     first_seq: int,
     last_seq: int,
     keys: Mapping[str, Ed25519PublicKey],
+    archive_dir: Path,
+    archive_retention: timedelta,
     anchors: Sequence[CheckpointAnchor] = (),
 ) -> PeriodExport:
-    """Verify the log, then write entries ``first_seq..last_seq`` sealed (see above)."""
+    """Verify the log, then write entries ``first_seq..last_seq`` sealed (see above).
+
+    ``archive_retention`` is the home's (``audit/retention.audit_retention``), as ``tldsec
+    audit verify`` checks the archives in ``archive_dir`` with."""
     signer = log.signer
     if signer is None:
         raise AuditError("no audit key configured: a period export cannot be sealed")
     now = log.clock.now()
-    checked = verify_database(log.engine, keys, now=now, anchors=anchors)
+    checked = verify_database(
+        log.engine,
+        keys,
+        now=now,
+        anchors=anchors,
+        archive_dir=archive_dir,
+        archive_retention=archive_retention,
+    )
     if not checked.report.ok:
         raise AuditError(
             "the audit log does not verify, so the period is not sealed: "

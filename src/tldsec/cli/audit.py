@@ -372,7 +372,8 @@ def _export(args: argparse.Namespace) -> int:
             log.checkpoint()  # the newest entries signed too, before they are verified
             first, last = period_range(log, flt.since, flt.until)
             first, last = max(first, flt.from_seq or first), min(last, flt.to_seq or last)
-            anchors = audit_config(settings).anchors()
+            config = audit_config(settings)
+            anchors = config.anchors()
             try:
                 n = write_period_export(
                     log,
@@ -380,6 +381,9 @@ def _export(args: argparse.Namespace) -> int:
                     first_seq=first,
                     last_seq=last,
                     keys={log.signer.key_id: log.signer.public_key()},
+                    archive_dir=config.archive_dir,
+                    # What 'tldsec audit verify' checks with (decisions 79, 80).
+                    archive_retention=audit_retention(settings).policy.archive_retention,
                     anchors=anchors,
                 ).entries
             finally:
