@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+import dns.rdata
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,8 +12,9 @@ from hypothesis import strategies as st
 from tldsec.dnscore import names
 from tldsec.dnscore.rdatatext import RdataText, b32hex_from_text, type_from_text
 from tldsec.dnscore.types import RRType
+from tldsec.dnscore.zonefile import read_zone_text
 from tldsec.dnscore.zoneread import read_zone_string
-from tldsec.errors import BadRdata
+from tldsec.errors import BadRdata, ZoneSyntaxError
 
 
 @given(st.binary(min_size=1, max_size=30), st.booleans())
@@ -59,3 +61,21 @@ def test_type_names_and_numbers() -> None:
     assert type_from_text("TYPE65534") == 65534
     with pytest.raises(BadRdata, match="unknown record type 'BOGUS'"):
         type_from_text("BOGUS")
+
+
+def test_soa_timers_may_carry_units_as_bind_and_dnspython_read_them() -> None:
+    # RFC 1035 3.3.13 gives REFRESH, RETRY, EXPIRE, MINIMUM as 32-bit seconds; zone files
+    # written for BIND, Knot or NSD often say 1h, 15m, 1w.
+    text = "example. 60 IN SOA ns.example. hm.example. 2026120701 1h 15m 1w 1h\n"
+    zone = read_zone_string(text, "example.").zone
+    rrset = zone.get(names.to_wire("example."), RRType.SOA)
+    assert rrset is not None
+    theirs = dns.rdata.from_text("IN", "SOA", text.split(None, 4)[4])
+    assert rrset.rdatas == [theirs.to_digestable()]
+
+
+@pytest.mark.parametrize("serial", ["1h", "+5", "1_0", "-1", "4294967296"])
+def test_a_soa_serial_is_plain_digits_within_32_bits(serial: str) -> None:
+    text = f"example. 60 IN SOA ns.example. hm.example. {serial} 3600 900 604800 3600\n"
+    with pytest.raises(ZoneSyntaxError, match="serial"):
+        read_zone_text(text, "example.")

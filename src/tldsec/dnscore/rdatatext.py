@@ -142,7 +142,7 @@ class RdataText:
             return (
                 self._name(f[i], origin)
                 + self._name(f[i + 1], origin)
-                + _SOA_TAIL.pack(*(_u32(t) for t in f[i + 2 : i + 7]))
+                + _SOA_TAIL.pack(_serial(f[i + 2]), *map(_seconds, f[i + 3 : i + 7]))
             )
         if rtype == 48 and n >= 3:
             # DNSKEY (RFC 4034 2.2): flags, protocol, algorithm, the key in base64.
@@ -225,11 +225,20 @@ def _generic(rtype: int, text: str, origin: bytes) -> bytes:
         raise BadRdata(f"bad {type_text(rtype)} RDATA {text!r}: {exc}") from exc
 
 
-def _u32(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 0xFFFFFFFF:
-        raise BadRdata(f"{text} does not fit in 32 bits")
-    return value
+def _serial(text: str) -> int:
+    """A SOA serial: plain digits, 32 bits (RFC 1035 3.3.13, RFC 1982)."""
+    if not (text.isascii() and text.isdigit()) or int(text) > 0xFFFFFFFF:
+        raise BadRdata(f"SOA serial {text!r} is not a number from 0 to 4294967295")
+    return int(text)
+
+
+def _seconds(text: str) -> int:
+    """A SOA timer: 32-bit seconds (RFC 1035 3.3.13), with BIND's units as dnspython reads
+    them (1h, 15m, 1w)."""
+    try:
+        return int(dns.ttl.from_text(text))
+    except dns.exception.DNSException:
+        raise BadRdata(f"SOA timer {text!r} is not 32-bit seconds (or 1h, 15m, 1w ...)") from None
 
 
 def ttl_from_text(token: str) -> int:
