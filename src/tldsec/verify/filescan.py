@@ -1,20 +1,11 @@
 """One pass over a whole signed zone file, without parsing it (the incremental mode).
 
-The incremental gate checks only the edited owners in full; what belongs to the whole
-file is read straight from its bytes, in one pass over each byte range of the candidate
-(``scan_piece``) on every core (``BackgroundScan``):
-
-* the proof of the unchanged bytes: every byte the patch says is unchanged is compared
-  with the previous verified file's (``first_difference``);
-* the NSEC3 chain (RFC 5155 7.1): every NSEC3 line's hashed owner, parameters and next
-  hashed owner, so that the chain can be checked closed and in order, and the NSEC3 of
-  an edited name looked up;
-* the earliest RRSIG expiration (RFC 4034 3.1.5), which must lie beyond the horizon
-  (DPS 6.5) whether or not its owner was edited.
-
-Each range's result is a region's ``Summary`` (its ``differs``, ``scanned`` NSEC3 lines
-and ``expiry``), merged in file order into the edited regions' like any other and
-reduced with them (``incremental``, ``part.region_checks``, ``signatures.with_expiry``).
+Each byte range of the candidate is read once on every core (``scan_piece``,
+``BackgroundScan``): the bytes the patch says are unchanged compared with the previous
+verified file's, every NSEC3 line's hashed owner, parameters and next hashed owner (RFC
+5155 7.1) and the earliest RRSIG expiration (RFC 4034 3.1.5, DPS 6.5) kept. Each range
+returns a region's ``Summary``, merged and reduced with the edited regions' (docs/verify.md,
+"What it checks", items 1, 3 and 4).
 """
 
 from __future__ import annotations

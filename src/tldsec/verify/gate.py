@@ -2,25 +2,10 @@
 passed (DPS 6.6); a failing one is refused, the last good zone stays, and the refusal is
 recorded as an incident (DPS 4.5.1, 4.5.2).
 
-``judge`` verifies the candidate, or the private copy of it its caller staged beside the
-published file (``zonefiles.staging``), and returns the verdict: the report and, if
-every check passed on a staged copy, what the verification record of its publication
-says (``zonefiles.Passed``). It writes no file: the caller publishes through
-``zonefiles.publish_verified`` (what is published is byte for byte what was verified)
-and then has the verdict accounted for by ``account``: a log line saying what happened,
-and the event for ``recorder`` (the audit log's ``record(event, actor=..., **details)``
-when there is one). ``zonegate.gate`` is that sequence, for the cycle and
-``tldsec verify --gate`` (decision 71).
-
-On a staged copy the gate verifies incrementally when it can (``mode``): the candidate
-has a zone patch from the previous zone, which this gate verified and published, and no
-full verification is due. Otherwise, and always without a staged copy, it runs the full
-checks. The report, the log line and the event say which mode ran and why.
-
-The staged copy's digest (``filedigest``, taken as it was made) goes into the report,
-the record and the audit event. Before an incremental run relies on the previous zone's
-bytes, it proves them equal to that record; a previous zone that differs brings a full
-verification and is reported as an incident.
+``judge`` verifies the candidate (on the copy its caller staged, incrementally when
+``mode`` allows) and returns the verdict; it writes no file. ``account`` logs it and
+hands its event to ``recorder``. ``zonegate.gate`` publishes between the two (decision
+71; docs/verify.md, "The gate").
 """
 
 from __future__ import annotations

@@ -1,27 +1,11 @@
 """The incremental plan: the gate's checks on what changed since the last verified zone.
 
-Given the previous verified (distributed) zone file and the patch that says which byte
-ranges of it the candidate replaced (``dnscore.zonepatch``), and never trusting it:
-
-1. the unchanged ranges are proved byte for byte the same as the previous verified file;
-   any mismatch, wrong size or edit that is not whole lines refuses the zone, and
-   nothing else is reported (the sizes and line starts are checked here, the bytes in
-   the whole-file pass of 3, so the report waits for it);
-2. every edit is widened to whole subtrees below the apex in both files (so the names
-   a new or removed zone cut occludes or uncovers are read again, wherever they lie),
-   the apex is added, and those regions are read and given every built-in check of the
-   full gate: the zone file, the chain of trust, every RRSIG with full cryptography,
-   coverage (what must be signed is, what must not is not), TTLs, the serial, canonical
-   order; and the second implementation re-signs every signed RRset in them;
-3. one pass over the whole candidate on every core (``filescan``) proves the unchanged
-   bytes and reads the NSEC3 chain and the earliest RRSIG expiration; its ranges'
-   summaries merge into the regions' and are reduced with them (``part.region_checks``
-   with ``nsec3edits``, ``signatures.with_expiry``);
-4. ldns-verify-zone checks a delta zone made of the regions (``delta``).
-
-The unsigned content is compared for the regions' subtrees (the rest of the unsigned
-zone, which comes without a patch, in full verifications). ``driver.verify_incremental``
-runs this plan; ``gate`` decides when it may (``mode``).
+Never trusting the zone patch (``dnscore.zonepatch``): its sizes and line starts are
+checked, the unchanged bytes proved by the whole-file pass (``filescan``), every edit
+widened to whole subtrees below the apex with the apex added (``regions``), and those
+regions given every built-in check, their summary merged with the pass's; the delta
+zone (``delta``) goes to ldns-verify-zone. docs/verify.md, "What it checks", has the
+steps; ``gate`` decides when it may run (``mode``).
 """
 
 from __future__ import annotations

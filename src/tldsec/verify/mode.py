@@ -1,29 +1,10 @@
 """Full or incremental: which verification the gate runs on a candidate, and why.
 
-The incremental mode (``incremental``) is sound only on top of a zone this gate verified
-and published itself. After every pass ``verify-state.json`` is written beside the
-published file (``zonefiles.Verified``): which file the gate published (name, size,
-inode, modification time), its serial, how it was verified, when the last full
-verification was and how many incremental ones followed it, whether the file can be cut
-at owners below the apex, and a fingerprint of everything the unchanged bytes were
-verified against (the DNSKEY RRset, the NSEC3PARAM, the trust anchor, the signing
-duties, the DPS numbers the zone is checked against (``dpsrules``), the horizon). The
-next candidate is verified incrementally only if
-
-* ``[verify] incremental`` is on, the request names the previous zone and a patch lies
-  beside the candidate (``<candidate>.patch``) made from that very file (by name);
-* the record describes that file exactly, and says it can be cut;
-* the last full verification is less than ``full_every_hours`` old and fewer than
-  ``full_every_cycles`` incremental runs followed it;
-* the fingerprint is unchanged (a key rollover step, a new trust anchor or a policy
-  change brings a full verification);
-* the previous file is, byte for byte, what this gate verified: its SHA-256 equals the
-  digest recorded when it was published (``filedigest``; bit rot or an edit in place
-  with size and modification time restored brings a full verification, reported as an
-  incident).
-
-Anything else gives a full verification, with the reason in the report. A patch that is
-there for this previous zone but cannot be read refuses the candidate (fail closed).
+``decide`` allows the incremental mode only on top of a zone this gate verified and
+published itself (its record, ``zonefiles.Verified``), under the conditions of
+docs/verify.md, "When it runs"; anything else is a full verification, with the reason in
+the report. A patch there for the previous zone that cannot be read refuses the
+candidate (fail closed).
 """
 
 from __future__ import annotations
@@ -59,7 +40,8 @@ class Decision:
 
 
 def fingerprint(request: VerifyRequest, options: VerifyOptions, zone_file: Path) -> str:
-    """What the unchanged bytes were verified against (see the module docstring)."""
+    """What the unchanged bytes were verified against: the DNSKEY RRset, the NSEC3PARAM,
+    the trust anchor, the signing duties, the DPS numbers (``dpsrules``), the horizon."""
     h = hashlib.sha256()
     try:
         with open(zone_file, "rb") as f:

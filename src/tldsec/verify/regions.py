@@ -1,28 +1,10 @@
-"""The zone files' owners and subtrees, read from their bytes: where a signed file can be
-cut, what an incremental run reads again, and the unsigned lines it compares (verify/'s
-one reader of owners and subtrees, on ``dnscore.signedfile``'s patterns; decision 71).
-
-**Parts** (``plan_parts``, the full run's ``sharded`` plan): cuts fall on the first line
-of an owner one label below the apex, so every part holds whole subtrees. A file that
-cannot be cut from its bytes alone (below; also no quoted strings or escapes) gives
-None: the zone is read whole.
-
-**Regions** (the incremental run). A ``ZonePatch`` (``dnscore.zonepatch``) claims that
-every byte outside its edits is the same in the previous verified file and the
-candidate. Nothing trusts it: the whole-file pass (``filescan``) proves the claim, and
-``regions`` widens every edit, in both files at once, to whole subtrees one label below
-the apex, so that whatever a change touches (the names under a new or removed zone cut,
-an empty non-terminal above a new name) is read again. The apex (SOA, DNSKEY,
-NSEC3PARAM and the header) is always a region. Their data must equal the same subtrees
-of the unsigned zone: ``unsigned_subtrees`` picks those lines out of the unsigned file
-with one compiled pattern per piece, in a worker process (``BackgroundUnsigned``).
-
-Cutting is sound only in a file with one record per line, each owner written out and
-followed by a tab, no directives, comments or multi-line entries after the header, the
-apex first and the labels below it in canonical order (RFC 4034 6.1), each label's names
-together. ``order_problem`` checks a whole file (after every full verification, for the
-record the next run builds on); ``region_problems`` checks the regions an incremental
-run read again, which with the unchanged bytes keeps the whole file so.
+"""The zone files' owners and subtrees, read from their bytes (decision 71): where a
+signed file can be cut into parts (``plan_parts``), the incremental run's regions (every
+edit widened, in both files at once, to whole subtrees one label below the apex; the apex
+always one), whether a file or the regions read again keep it cuttable
+(``order_problem``, ``region_problems``) and the unsigned zone's lines of those subtrees
+(``unsigned_subtrees``). docs/verify.md, "The incremental mode", states the cutting
+conditions and why they are sound.
 """
 
 from __future__ import annotations

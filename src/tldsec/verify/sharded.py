@@ -1,13 +1,10 @@
 """A big zone verified in parts, on every core: the region checks mapped and reduced.
 
-A signed zone as the signer writes it splits at owner names one label below the apex
-(``regions.plan_parts``), so every part holds whole subtrees (a delegation and its glue, a
-name and its empty non-terminals). Each worker reads its parts from the file itself
-(``part.check_part``); this plan reduces what needs the whole zone (the NSEC3 chain, the
-content digests against the unsigned zone's, which the same workers digest in parts).
-The parent never holds the whole zone. A file that turns out not to be splittable
-(labels out of canonical order, a part that does not parse alone) is declined (None):
-the driver reads it whole.
+``regions.plan_parts`` cuts the file into whole subtrees; each worker reads and checks
+its parts (``part.check_part``) and digests the unsigned zone's; this plan reduces what
+needs the whole zone. The parent never holds the whole zone. A file that turns out not
+to be splittable is declined (None): the driver reads it whole (docs/verify.md, "How it
+is fast").
 """
 
 from __future__ import annotations
