@@ -278,7 +278,8 @@ def _builtin(files: Files) -> None:
     """One verify_zone run in this process, without the external validators and the
     second implementation; prints the report's JSON."""
     from tldsec.policy import load_policy
-    from tldsec.verify.verifier import VerifyOptions, VerifyRequest, verify_zone
+    from tldsec.verify.driver import verify_zone
+    from tldsec.verify.options import VerifyOptions, VerifyRequest
 
     options = VerifyOptions(policy=load_policy(), external=(), second_sample=0)
     request = VerifyRequest(files.signed, ORIGIN, files.anchor, unsigned=files.unsigned)

@@ -28,8 +28,9 @@ from tldsec.policy import Algorithm, Policy, load_policy
 from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.signer import sign_zone
 from tldsec.verify.coverage import ExpectedSigners
+from tldsec.verify.driver import verify_zone
+from tldsec.verify.options import VerifyOptions, VerifyRequest
 from tldsec.verify.report import Status
-from tldsec.verify.verifier import VerifyOptions, VerifyRequest, verify_zone
 from tldsec.zonegate import gate
 
 EXTERNAL = ("ldns-verify-zone", "dnssec-verify", "kzonecheck")

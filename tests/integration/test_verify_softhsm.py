@@ -19,8 +19,9 @@ from tldsec.policy import Algorithm, load_policy
 from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.signer import sign_zone
 from tldsec.verify.coverage import ExpectedSigners
+from tldsec.verify.driver import verify_zone
+from tldsec.verify.options import VerifyOptions, VerifyRequest
 from tldsec.verify.report import Status
-from tldsec.verify.verifier import VerifyOptions, VerifyRequest, verify_zone
 from tldsec.verify.workers import PARALLEL_MIN_ITEMS
 from tldsec.zonegate import gate
 

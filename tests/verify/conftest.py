@@ -27,8 +27,9 @@ from tldsec.policy import Algorithm, Policy, load_policy
 from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.signer import sign_zone
 from tldsec.signer.rrsig import RrsigFields, rrsig_header, signed_data
+from tldsec.verify.driver import verify_zone
+from tldsec.verify.options import VerifyOptions, VerifyRequest
 from tldsec.verify.report import Report
-from tldsec.verify.verifier import VerifyOptions, VerifyRequest, verify_zone
 
 ORIGIN = "example."
 SERIAL = 2024010100

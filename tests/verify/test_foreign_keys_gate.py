@@ -18,7 +18,8 @@ from tldsec.policy import Algorithm, load_policy
 from tldsec.signconf import SigningConfig, ZoneKey
 from tldsec.signer import sign_zone
 from tldsec.verify.coverage import ExpectedSigners
-from tldsec.verify.verifier import VerifyOptions, VerifyRequest, verify_zone
+from tldsec.verify.driver import verify_zone
+from tldsec.verify.options import VerifyOptions, VerifyRequest
 
 RSA = Algorithm.RSASHA256
 ZONE = (

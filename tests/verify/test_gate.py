@@ -16,7 +16,7 @@ from tldsec.dnscore.types import RRType
 from tldsec.errors import ConfigError, VerificationFailed
 from tldsec.filedigest import digest_file, load_record
 from tldsec.verify.gate import EVENT_PASSED, EVENT_REFUSED
-from tldsec.verify.verifier import VerifyOptions, VerifyRequest
+from tldsec.verify.options import VerifyOptions, VerifyRequest
 from tldsec.zonefiles import STATE_NAME
 from tldsec.zonegate import gate
 

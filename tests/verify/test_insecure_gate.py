@@ -17,7 +17,7 @@ from tldsec.errors import ZoneContentError
 from tldsec.signer.unsigned import write_unsigned_zone
 from tldsec.verify.gate import EVENT_PASSED, EVENT_REFUSED, GateResult
 from tldsec.verify.insecure import InsecureByDesign
-from tldsec.verify.verifier import VerifyOptions, VerifyRequest
+from tldsec.verify.options import VerifyOptions, VerifyRequest
 from tldsec.zonegate import gate
 
 SINCE = InsecureByDesign(NOW - timedelta(hours=1))

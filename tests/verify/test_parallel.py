@@ -13,8 +13,9 @@ from tldsec.dnscore.types import RRType
 from tldsec.dnscore.zone import Zone
 from tldsec.dnscore.zonefile import write_zone_atomic
 from tldsec.hsm.open import open_keystore
+from tldsec.verify.driver import verify_zone
+from tldsec.verify.options import VerifyOptions, VerifyRequest
 from tldsec.verify.report import Report
-from tldsec.verify.verifier import VerifyOptions, VerifyRequest, verify_zone
 from tldsec.verify.workers import PARALLEL_MIN_ITEMS, ForkedMap
 
 DELEGATIONS = PARALLEL_MIN_ITEMS + 100

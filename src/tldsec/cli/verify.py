@@ -23,9 +23,10 @@ from tldsec.hsm.base import KeyStore
 from tldsec.policy import load_policy
 from tldsec.progress import progress_lines
 from tldsec.settings import CONFIG_NAME, Settings, VerifySettings, home_from, load_settings
+from tldsec.verify.driver import verify_zone
 from tldsec.verify.gate import Recorder
+from tldsec.verify.options import VerifyOptions, VerifyRequest
 from tldsec.verify.report import Report
-from tldsec.verify.verifier import VerifyOptions, VerifyRequest, verify_zone
 from tldsec.zonegate import gate
 
 log = logging.getLogger(__name__)
