@@ -174,15 +174,7 @@ def check_serial_from_file(zone: Zone, previous: Path | None, origin: str) -> Ch
         return CheckResult.from_findings(
             SERIAL, [Finding("", "", f"previous zone unusable: {exc}")], time.perf_counter() - t0
         )
-    result = check_serial(zone, serial)
-    return CheckResult(
-        result.name,
-        result.status,
-        result.findings,
-        result.failures,
-        time.perf_counter() - t0,
-        result.notes,
-    )
+    return replace(check_serial(zone, serial), seconds=time.perf_counter() - t0)
 
 
 def check_content_from_file(signed: Zone, unsigned: Path | None, origin: str) -> CheckResult:
