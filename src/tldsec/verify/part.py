@@ -25,6 +25,9 @@ from tldsec.verify.structure import Structure, analyse
 from tldsec.verify.summary import Summary
 from tldsec.verify.zoneread import ReadResult, read_zone_file, read_zone_string
 
+# What ``check_region`` counts of a region's structure, in the report's meta.
+STRUCTURE_COUNTS = ("delegations", "occluded_names", "empty_non_terminals", "nsec3_records")
+
 
 @dataclass(frozen=True, slots=True)
 class RegionSetup:

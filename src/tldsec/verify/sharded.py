@@ -20,6 +20,7 @@ from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import ZONE_FILE, Outcome, RunContext
 from tldsec.verify.options import VerifyRequest
 from tldsec.verify.part import (
+    STRUCTURE_COUNTS,
     PartResult,
     RegionSetup,
     check_part,
@@ -144,15 +145,9 @@ class InParts:
             "workers": parts.workers,
             "parts": n,
             "seconds_wall": round(time.perf_counter() - self.started, 3),
+            "records": counts.get("records", 0),
         }
-        for key in (
-            "records",
-            "delegations",
-            "occluded_names",
-            "empty_non_terminals",
-            "nsec3_records",
-        ):
-            meta[key] = counts.get(key, 0)
+        meta.update((key, counts.get(key, 0)) for key in STRUCTURE_COUNTS)
         return Outcome(checks, serial, meta)
 
     def close(self) -> None:

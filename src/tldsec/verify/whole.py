@@ -13,6 +13,7 @@ from tldsec.verify import content
 from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import Outcome, RunContext
 from tldsec.verify.part import (
+    STRUCTURE_COUNTS,
     PartResult,
     RegionSetup,
     check_region,
@@ -57,8 +58,7 @@ class WholeZone:
         try:
             region = PartResult(0)
             check_region(RegionSetup.of(run, found), zone, region)
-            for key in ("delegations", "occluded_names", "empty_non_terminals", "nsec3_records"):
-                out.meta[key] = region.summary.counts[key]
+            out.meta.update((key, region.summary.counts[key]) for key in STRUCTURE_COUNTS)
             out.checks = [
                 self.zone_file,
                 *region_checks(found, region),
