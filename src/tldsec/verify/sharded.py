@@ -84,7 +84,11 @@ class InParts:
         # owners' records grouped, no multi-line entries), else read whole by one more
         # process.
         uplan = plan_parts(request.unsigned, origin, self.part_bytes) if request.unsigned else None
-        unsigned_job = None if uplan is not None else _start_unsigned(request)
+        unsigned_job = (
+            Background(unsigned_digests, [(request.unsigned, request.origin)])
+            if request.unsigned is not None and uplan is None
+            else None
+        )
         n = len(plan.parts)
         uparts = uplan.parts if uplan is not None else ()
 
@@ -152,12 +156,6 @@ class InParts:
 
     def close(self) -> None:
         """Nothing outlives ``check``."""
-
-
-def _start_unsigned(request: VerifyRequest) -> Background[dict[bytes, bytes] | str] | None:
-    if request.unsigned is None:
-        return None
-    return Background(unsigned_digests, [(request.unsigned, request.origin)])
 
 
 def _content(
