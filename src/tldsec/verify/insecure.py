@@ -37,12 +37,12 @@ from tldsec.verify.apexchecks import ApexChecks
 from tldsec.verify.context import Outcome, RunContext
 from tldsec.verify.part import PartResult, RegionSetup, check_region, joined
 from tldsec.verify.report import CheckResult, Finding, since
+from tldsec.verify.second import NAME as SECOND
 from tldsec.verify.structure import DNSSEC_ADDED
 
 MODE = "insecure-by-design"  # the report's verification mode, and the check's name
 NO_DNSSEC = "no-dnssec"
 EXTERNAL = "external-validators"
-SECOND = "second-implementation"
 
 
 @dataclass(frozen=True, slots=True)
