@@ -1,23 +1,10 @@
 """The external validators in the incremental mode: ldns-verify-zone on a delta zone.
 
-A delta zone is the candidate's apex and every re-read region (the edited owners, whole
-subtrees below the apex, with their RRSIGs), with the NSEC3 records of the names in it:
-self-contained for the chain of trust (the apex DNSKEY RRset and its RRSIGs are in it)
-and for every signature in it, but not for the NSEC3 chain, which links to records left
-out. (An NSEC3 in a region whose name is not in the delta, such as the predecessor of a
-new name, is left out: ldns-verify-zone refuses to load a zone with an NSEC3 whose
-original name it cannot find. Its signature is checked by the built-in checks.) What each
-validator can do with it (measured with the versions of Debian 12):
-
-* ``ldns-verify-zone`` checks every RRSIG and the chain from the trust anchor and then
-  reports each NSEC3 problem on its own line ("there is no NSEC(3) for ...", "... points
-  to the wrong next hashed owner name"). Those two messages are expected of a delta and
-  tolerated; any other error fails the check. The chain itself is the built-in
-  ``nsec3`` check's (scanned over the whole file).
-* ``dnssec-verify`` stops at "DNSSEC completeness test failed" before any signature,
-  and ``kzonecheck --dnssec on`` reports only the broken chain and checks no signature:
-  neither can check a delta soundly. They are skipped here and run on the whole file
-  in every full verification (``[verify] full_every_hours``, ``full_every_cycles``).
+A delta zone is the candidate's apex and every re-read region with the NSEC3 records of
+the names in it: self-contained for the chain of trust and every signature in it, not
+for the NSEC3 chain. ldns-verify-zone's two NSEC3 messages about a delta are tolerated;
+``dnssec-verify`` and ``kzonecheck`` cannot check a delta soundly and are skipped
+(docs/verify.md, "What it checks", item 5).
 """
 
 from __future__ import annotations

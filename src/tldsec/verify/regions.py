@@ -3,8 +3,8 @@ signed file can be cut into parts (``plan_parts``), the incremental run's region
 edit widened, in both files at once, to whole subtrees one label below the apex; the apex
 always one), whether a file or the regions read again keep it cuttable
 (``order_problem``, ``region_problems``) and the unsigned zone's lines of those subtrees
-(``unsigned_subtrees``). docs/verify.md, "The incremental mode", states the cutting
-conditions and why they are sound.
+(``unsigned_subtrees``). docs/verify.md, "When it runs" and "What it checks", states
+the cutting conditions and why they are sound.
 """
 
 from __future__ import annotations
