@@ -144,7 +144,7 @@ def _full_plans(run: RunContext) -> list[Plan]:
         big = run.request.signed.stat().st_size >= run.options.split_bytes
     except OSError:
         big = False
-    plans: list[Plan] = [lambda r: sharded.in_parts(r, r.options.part_bytes)] if big else []
+    plans: list[Plan] = [sharded.in_parts] if big else []
     plans.append(whole.whole_zone)
     return plans
 

@@ -36,7 +36,6 @@ from tldsec.errors import BadName
 from tldsec.verify.report import Finding
 from tldsec.verify.workers import Background
 
-PART_BYTES = 4 << 20  # a part of about 30,000 lines
 HEAD_BYTES = 1 << 20  # a longer header: read whole
 
 
@@ -74,8 +73,8 @@ class Plan:
     size: int
 
 
-def plan_parts(path: Path, origin: str, part_bytes: int = PART_BYTES) -> Plan | None:
-    """Where to cut the file, or None if it cannot be cut safely."""
+def plan_parts(path: Path, origin: str, part_bytes: int) -> Plan | None:
+    """Where to cut the file into parts of about ``part_bytes``, or None if not safely."""
     size = path.stat().st_size
     if size == 0:
         return None

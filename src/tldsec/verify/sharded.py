@@ -28,7 +28,7 @@ from tldsec.verify.part import (
     region_checks,
     unsigned_digests,
 )
-from tldsec.verify.regions import PART_BYTES, Plan, plan_parts
+from tldsec.verify.regions import Plan, plan_parts
 from tldsec.verify.report import CheckResult, Collector, Finding, cpu_since
 from tldsec.verify.second import SecondSetup
 from tldsec.verify.workers import Background, ForkedMap
@@ -37,11 +37,11 @@ from tldsec.verify.zoneread import read_zone_file, read_zone_string
 log = logging.getLogger(__name__)
 
 
-def in_parts(run: RunContext, part_bytes: int = PART_BYTES) -> InParts | None:
+def in_parts(run: RunContext) -> InParts | None:
     """``request.signed`` cut into parts with its apex read; None if it cannot be cut."""
     t0 = time.perf_counter()
     request, origin = run.request, run.origin
-    plan = plan_parts(request.signed, origin, part_bytes)
+    plan = plan_parts(request.signed, origin, run.options.part_bytes)
     if plan is None or len(plan.parts) < 2:
         log.info("%s cannot be checked in parts: reading it whole", request.signed)
         return None
@@ -51,7 +51,7 @@ def in_parts(run: RunContext, part_bytes: int = PART_BYTES) -> InParts | None:
         apex = read_zone_string(apex_text, origin, default_ttl=plan.default_ttl).zone
     except ZoneSyntaxError:
         return None  # the whole-zone reader will report it, with its line
-    return InParts(run, plan, part_bytes, apex, t0)
+    return InParts(run, plan, apex, t0)
 
 
 @dataclass(slots=True)
@@ -60,7 +60,6 @@ class InParts:
 
     run: RunContext
     plan: Plan
-    part_bytes: int
     apex: Zone
     started: float
 
@@ -83,7 +82,9 @@ class InParts:
         # The unsigned zone is digested in parts by the same workers if it can be cut (its
         # owners' records grouped, no multi-line entries), else read whole by one more
         # process.
-        uplan = plan_parts(request.unsigned, origin, self.part_bytes) if request.unsigned else None
+        uplan = (
+            plan_parts(request.unsigned, origin, options.part_bytes) if request.unsigned else None
+        )
         unsigned_job = (
             Background(unsigned_digests, [(request.unsigned, request.origin)])
             if request.unsigned is not None and uplan is None
