@@ -159,8 +159,7 @@ class Expiry:
 
 @dataclass(slots=True)
 class Summary:
-    """What a region tells the reduce about the whole zone: small, and merged in file
-    order (``merge``) into the summary of every region before it."""
+    """What a region tells the reduce about the whole zone (see the module docstring)."""
 
     first_key: bytes = b""  # the first and last label below the apex among its owners
     last_key: bytes = b""

@@ -169,12 +169,8 @@ def _run(start: int, end: int) -> list[object]:
 
 class Background(Generic[R]):
     """``function(*args)`` for each ``args`` in forked processes (at most ``workers``),
-    while the caller does other work; ``results()`` in call order.
-
-    A process that dies fails ``results()`` at once with ``VerificationFailed`` (a
-    ``multiprocessing.Pool`` replaced it and waited forever); ``close()`` ends the
-    processes without waiting for them.
-    """
+    while the caller does other work; ``results()`` in call order (a process that dies
+    fails it at once, as in ``ForkedMap``); ``close()`` ends them without waiting."""
 
     def __init__(
         self, function: Callable[..., R], calls: list[tuple[object, ...]], workers: int = 1
