@@ -2,11 +2,15 @@
 "changes to the signer's configuration, policy" are a signing-components task, SA + (SO or
 WI)).
 
-What is approved is the SHA-256 of the two files as they are: the home's ``tldsec.toml``
-and the policy file it names (``[policy] file``; ``none`` when it names none). ``tldsec
-config approve --ceremony ID`` passes the gate with exactly these two hashes as the
-ceremony's parameters and appends a ``config.approved`` entry to the audit log; the last
-such entry is the approved state. Where ``[ceremony] required`` names ``signer.config``,
+What is approved is the SHA-256 of the files as they are: the home's ``tldsec.toml`` and
+the policy file it names (``[policy] file``; ``none`` when it names none). A home whose
+zones follow several policies names each in ``policy_sha256``, in the order of its zones,
+as the audit log records them (``default=HASH, long=HASH``; decisions 79, 80): the
+approval is of the home's signer configuration as a whole, so an edit of any zone's
+policy stops the signing of every zone until a new approval. ``tldsec config approve
+--ceremony ID`` passes the gate with exactly these two values as the ceremony's
+parameters and appends a ``config.approved`` entry to the audit log; the last such entry
+is the approved state. Where ``[ceremony] required`` names ``signer.config``,
 ``check_approved`` refuses a command that signs or publishes when the files differ from
 it, so one person with shell access who edits the policy does not sign the next zone
 under it.
@@ -14,6 +18,7 @@ under it.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass
 
 from tldsec.audit.log import AuditLog
@@ -21,7 +26,7 @@ from tldsec.audit.query import EntryFilter, iter_entries
 from tldsec.ceremony.policy import SIGNER_CONFIG
 from tldsec.ceremony.store import load_ceremony_settings
 from tldsec.errors import CeremonyRefused
-from tldsec.settings import Settings, file_sha256, policy_path
+from tldsec.settings import Settings, file_sha256, home_policy_files
 
 APPROVED = "config.approved"
 NO_POLICY_FILE = "none"  # the policy_sha256 of a home whose [policy] names no file
@@ -29,29 +34,68 @@ NO_POLICY_FILE = "none"  # the policy_sha256 of a home whose [policy] names no f
 
 @dataclass(frozen=True, slots=True)
 class ConfigHashes:
-    """The SHA-256 of the signer's configuration file and of its policy file."""
+    """The SHA-256 of the signer's configuration file and of its policy files."""
 
     config_sha256: str
+    # The policy file's; with several policies ``NAME=HASH, NAME=HASH`` (see the module).
     policy_sha256: str
 
     def params(self) -> dict[str, str]:
-        """The ceremony's parameters: exactly these two hashes."""
+        """The ceremony's parameters: exactly these two values."""
         return {"config_sha256": self.config_sha256, "policy_sha256": self.policy_sha256}
 
     def start_command(self) -> str:
-        return (
-            f"tldsec ceremony start {SIGNER_CONFIG} --param config_sha256={self.config_sha256}"
-            f" --param policy_sha256={self.policy_sha256}"
+        """The command that starts the ceremony, its parameters quoted for a shell (a
+        value naming several policies has spaces)."""
+        return f"tldsec ceremony start {SIGNER_CONFIG} " + " ".join(
+            f"--param {shlex.quote(f'{key}={value}')}" for key, value in self.params().items()
         )
 
 
 def current_hashes(settings: Settings) -> ConfigHashes:
-    """The two files' SHA-256 as they are on disk now."""
-    policy = policy_path(settings)
-    return ConfigHashes(
-        file_sha256(settings.source),
-        file_sha256(policy) if policy else NO_POLICY_FILE,
-    )
+    """The files' SHA-256 as they are on disk now: ``tldsec.toml`` and every policy the
+    home's zones follow, in settings narrowed to one zone too (a zone's cycle)."""
+    files = home_policy_files(settings)
+    hashes = {name: file_sha256(path) if path else NO_POLICY_FILE for name, path in files.items()}
+    if len(hashes) == 1:
+        policy_sha256 = next(iter(hashes.values()))
+    else:
+        policy_sha256 = ", ".join(f"{name}={value}" for name, value in hashes.items())
+    return ConfigHashes(file_sha256(settings.source), policy_sha256)
+
+
+def _by_policy(policy_sha256: str) -> dict[str, str] | None:
+    """``NAME=HASH, NAME=HASH`` by name; None for one policy's bare hash."""
+    if "=" not in policy_sha256:
+        return None
+    return dict(part.partition("=")[::2] for part in policy_sha256.split(", "))
+
+
+def _short(value: str) -> str:
+    return f"{value[:12]}..." if len(value) > 12 else value
+
+
+def _policy_changes(settings: Settings, approved: str, now: str) -> list[str]:
+    """What changed between the approved and the current ``policy_sha256``: each policy
+    by name where both name them, the whole value otherwise."""
+    files = home_policy_files(settings)
+    before, after = _by_policy(approved), _by_policy(now)
+    if before is None and after is None:  # one policy: as always
+        only = next(iter(files.values()))
+        return [f"policy {only or '(no file)'} {approved[:12]}... -> {now[:12]}..."]
+    if before is None or after is None:
+        where = ", ".join(f"{n} {f or '(no file)'}" for n, f in files.items())
+        old, new = (
+            ", ".join(f"{n}={_short(h)}" for n, h in v.items()) if v is not None else _short(raw)
+            for v, raw in ((before, approved), (after, now))
+        )
+        return [f"policies ({where}) {old} -> {new}"]
+    return [
+        f"policy {name} {files.get(name) or '(no file)'} "
+        f"{_short(before.get(name, '(none)'))} -> {_short(after.get(name, '(none)'))}"
+        for name in dict.fromkeys([*before, *after])
+        if before.get(name) != after.get(name)
+    ]
 
 
 def last_approved(audit: AuditLog) -> ConfigHashes | None:
@@ -95,10 +139,7 @@ def check_approved(settings: Settings, audit: AuditLog | None, what: str) -> Non
                 f"{now.config_sha256[:12]}..."
             )
         if approved.policy_sha256 != now.policy_sha256:
-            parts.append(
-                f"policy {policy_path(settings) or '(no file)'} "
-                f"{approved.policy_sha256[:12]}... -> {now.policy_sha256[:12]}..."
-            )
+            parts += _policy_changes(settings, approved.policy_sha256, now.policy_sha256)
         changed = " and ".join(parts) + " changed since the last approval"
     raise CeremonyRefused(
         f"{what} refused: {changed} (DPS 4.2.2: changes to the signer's configuration and "

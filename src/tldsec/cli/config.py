@@ -1,9 +1,9 @@
 """``tldsec config``: show and approve the signer's configuration and policy (DPS 4.2.2).
 
-``config show`` prints the SHA-256 of ``tldsec.toml`` and of the policy file, and the last
-approved ones; ``config approve --ceremony ID`` makes the current ones the approved state,
-under a ``signer.config`` ceremony whose parameters are exactly these two hashes
-(``ceremony/signerconfig.py``).
+``config show`` prints the SHA-256 of ``tldsec.toml`` and of the policy file (each policy's,
+named, where the zones follow several), and the last approved ones; ``config approve
+--ceremony ID`` makes the current ones the approved state, under a ``signer.config``
+ceremony whose parameters are exactly these two values (``ceremony/signerconfig.py``).
 """
 
 from __future__ import annotations

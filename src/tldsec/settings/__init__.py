@@ -21,9 +21,9 @@ from tldsec.hsm.softhsm_library import find_softhsm2_module
 from tldsec.policy import SECURITY_OFFICER, Policy
 from tldsec.settings.strict import read_table
 from tldsec.settings.tables import ConfigFile, EppTable, ReplicaTable, VerifyTable
+from tldsec.settings.zones import DEFAULT_POLICY, read_zones
 from tldsec.settings.zones import ApexSettings as ApexSettings
 from tldsec.settings.zones import ZoneSettings as ZoneSettings
-from tldsec.settings.zones import read_zones
 from tldsec.zonehome import ZoneHome
 
 CONFIG_NAME = "tldsec.toml"
@@ -408,6 +408,20 @@ def policy_path(settings: Settings) -> Path | None:
     ``[policies]``, in the home), or None for the built-in DPS policy; ``ConfigError``
     where the zones follow different policies."""
     return settings.policy_files[settings.policy_name]
+
+
+def home_policy_files(settings: Settings) -> dict[str, Path | None]:
+    """Each policy the home's zones follow, once, in the order of its zones, with its
+    file (None: the built-in DPS policy): the whole home's as ``tldsec.toml`` names them,
+    in settings narrowed to one zone (``for_zone``) too."""
+    config = settings.config
+    if config.zone is not None:
+        names = [DEFAULT_POLICY]
+    elif config.zones:
+        names = [table.policy for table in config.zones.values()]
+    else:  # settings built without their file's tables
+        names = [zone.policy_name for zone in settings.zones.values()]
+    return {name: settings.policy_files[name] for name in dict.fromkeys(names)}
 
 
 def file_sha256(path: Path) -> str:
