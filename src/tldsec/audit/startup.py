@@ -1,9 +1,10 @@
 """What a long-running component records when it starts and stops (DPS 4.4.1, 5.8).
 
 At every start of ``tldsec serve``: ``system.started`` with the software version and
-the SHA-256 of ``tldsec.toml`` and of the policy file; and a previous start with no
-``system.stopped`` after it is a ``system.crash`` of that run, recorded now ("at the next
-start, from the last state").
+the SHA-256 of ``tldsec.toml`` and of the policy files (every policy the home's zones
+follow, in settings narrowed to one zone too: ``FileHashes.of``); and a previous start
+with no ``system.stopped`` after it is a ``system.crash`` of that run, recorded now ("at
+the next start, from the last state").
 
 Every command that opens the log (``config.open_audit_log``) and serve while it runs
 compare the version and the two files with the last ones the log holds
@@ -19,6 +20,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -29,7 +31,7 @@ from tldsec.audit.log import AuditLog
 from tldsec.audit.models import ENTRIES
 from tldsec.audit.query import entry_from_row
 from tldsec.errors import AuditError
-from tldsec.settings import CONFIG_NAME, Settings, file_sha256, policy_path
+from tldsec.settings import CONFIG_NAME, Settings, file_sha256, home_policy_files
 
 BUILT_IN = "built-in"
 
@@ -46,20 +48,28 @@ class FileHashes:
     def of(cls, settings: Settings) -> FileHashes:
         """The hashes now. A home whose zones follow several policies names each, in
         the order of its zones: ``default=FILE, long=FILE`` and ``default=HASH,
-        long=HASH`` (decision 79; one policy: its file and hash, as always)."""
+        long=HASH`` (decision 79; one policy: its file and hash, as always). Always the
+        whole home's policies, from ``tldsec.toml``'s tables, in settings narrowed to
+        one zone too: a zone's command records no change of the others (decision 82)."""
         config = _sha256(settings.home / CONFIG_NAME)
-        names = list(dict.fromkeys(z.policy_name for z in settings.zones.values()))
-        if len(names) == 1:
-            policy = policy_path(settings)
+        files = home_policy_files(settings)
+        if len(files) == 1:
+            (policy,) = files.values()
             return cls(
                 config, str(policy) if policy else BUILT_IN, _sha256(policy) if policy else BUILT_IN
             )
-        files = {n: settings.policy_files[n] for n in names}
         return cls(
             config,
             ", ".join(f"{n}={f or BUILT_IN}" for n, f in files.items()),
             ", ".join(f"{n}={_sha256(f) if f else BUILT_IN}" for n, f in files.items()),
         )
+
+
+def _by_policy(value: str | None) -> dict[str, str] | None:
+    """``NAME=HASH, NAME=HASH`` by name; None for one policy's bare hash (or none)."""
+    if value is None or "=" not in value:
+        return None
+    return dict(part.partition("=")[::2] for part in value.split(", "))
 
 
 def _sha256(path: Path) -> str:
@@ -219,6 +229,17 @@ def record_changes(
         )
     if last.policy != (now.policy_file, now.policy_sha256):
         previous_file, previous_sha256 = last.policy or (None, None)
+        # Several policies before and after: which of them changed, by name (decision 82).
+        before, after = _by_policy(previous_sha256), _by_policy(now.policy_sha256)
+        named: dict[str, Any] = (
+            {}
+            if before is None or after is None
+            else {
+                "changed": [
+                    n for n in dict.fromkeys([*before, *after]) if before.get(n) != after.get(n)
+                ]
+            }
+        )
         written.append(
             log.record(
                 EventType.POLICY_CHANGED,
@@ -227,6 +248,7 @@ def record_changes(
                 previous_sha256=previous_sha256,
                 file=now.policy_file,
                 sha256=now.policy_sha256,
+                **named,
             )
         )
     return written
