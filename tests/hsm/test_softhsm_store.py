@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from tldsec.hsm.softhsm import init_softhsm_token, write_softhsm2_conf
+from tldsec.hsm.softhsm_record import GOOD_COPY
 from tldsec.hsm.softhsm_store import damaged_tokens, token_directory
 
 OPEN_STORE = """
@@ -56,6 +57,7 @@ def test_a_token_emptied_mid_write_is_named_with_its_remedy(tmp_path: Path) -> N
     assert subprocess.run(child, capture_output=True, text=True).returncode == 0
     (record,) = (tmp_path / "tokens").glob("*/token.object")
     record.write_bytes(b"")  # what a SIGKILL during SoftHSM2's rewrite leaves
+    record.with_name(GOOD_COPY).unlink()  # with it, the record is restored (decision 81)
 
     opened = subprocess.run(child, capture_output=True, text=True)
     assert opened.returncode == 3, opened.stderr

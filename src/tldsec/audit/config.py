@@ -25,6 +25,7 @@ and the log is written then too, so ``auto`` keeps that home's audit key on disk
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -35,7 +36,7 @@ from sqlalchemy import Engine
 from tldsec import __version__
 from tldsec.audit.anchors import CheckpointAnchor, FileAnchor, SyslogAnchor, witness_for
 from tldsec.audit.clockstatus import KernelClockStatus
-from tldsec.audit.events import EventType
+from tldsec.audit.events import Actor, EventType
 from tldsec.audit.log import SELF, AuditLog, WriterOptions
 from tldsec.audit.pkcs11_signer import (
     Pkcs11AuditSigner,
@@ -132,9 +133,13 @@ def resolve_backend(settings: Settings, config: AuditConfig) -> str:
         # entry, DPS 5.5), so it cannot wait for the Security Officer's PIN.
         return "file"
     try:
+        pin = settings.token_pin(PRIMARY, ks.pin_source, ks.token_label)
+    except ConfigError:
+        pin = None  # no repair of the token record here; the signer's opening says why
+    try:
         return (
             "pkcs11"
-            if module_supports_eddsa(ks.module, ks.token_label, ks.softhsm2_conf)
+            if module_supports_eddsa(ks.module, ks.token_label, ks.softhsm2_conf, pin)
             else "file"
         )
     except KeyStoreError as exc:
@@ -212,10 +217,22 @@ def open_audit_log(
             )
         # DPS 4.4.1: software version, configuration and policy changed since last seen
         record_changes(log, settings, actor=SELF, version=__version__)
+        record_restored_tokens(log.record, SELF)  # the audit key's token opened first
     except BaseException:
         log.close()
         raise
     return log
+
+
+def record_restored_tokens(recorder: Callable[..., Any], actor: Actor | str) -> int:
+    """Record each SoftHSM2 token record this process restored from its good copy and
+    not yet recorded (``hsm.token_record_restored``, decision 81); how many."""
+    from tldsec.hsm import p11lib
+
+    restored = p11lib.take_restored()
+    for repair in restored:
+        recorder(EventType.HSM_TOKEN_RECORD_RESTORED, actor=actor, **repair.details())
+    return len(restored)
 
 
 def open_unsigned_log(settings: Settings, clock: Clock) -> AuditLog:

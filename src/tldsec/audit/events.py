@@ -85,6 +85,7 @@ class EventType(StrEnum):
     HSM_DEACTIVATED = "hsm.deactivated"
     HSM_REPLICA_PROVEN = "hsm.replica_proven"
     HSM_REPLICA_MISMATCH = "hsm.replica_mismatch"
+    HSM_TOKEN_RECORD_RESTORED = "hsm.token_record_restored"
     # Key activation and deactivation, rollovers, algorithm changes
     KEY_PUBLISHED = "key.published"
     KEY_ACTIVATED = "key.activated"
@@ -247,6 +248,11 @@ CATALOGUE: dict[EventType, EventInfo] = {
     ),
     EventType.HSM_REPLICA_MISMATCH: EventInfo(
         _C.DEVICE, _L.ERROR, "an HSM lacks a key of the zone or holds a different one"
+    ),
+    EventType.HSM_TOKEN_RECORD_RESTORED: EventInfo(
+        _C.DEVICE,
+        _L.WARNING,
+        "a SoftHSM2 token record emptied by a kill was restored from its good copy",
     ),
     EventType.KEY_PUBLISHED: EventInfo(_C.KEY_STATE, _L.INFO, "a DNSKEY was published in the zone"),
     EventType.KEY_ACTIVATED: EventInfo(_C.KEY_STATE, _L.NOTICE, "a key started signing"),

@@ -36,14 +36,17 @@ def token_supports_eddsa(token: Any) -> bool:
     return Mechanism.EDDSA in mechanisms and Mechanism.EC_EDWARDS_KEY_PAIR_GEN in mechanisms
 
 
-def module_supports_eddsa(module: Path, token_label: str, softhsm2_conf: Path | None) -> bool:
+def module_supports_eddsa(
+    module: Path, token_label: str, softhsm2_conf: Path | None, pin: str | None = None
+) -> bool:
     """Ask the token itself (no login needed to list mechanisms), under the SoftHSM2
     lock every opening takes (``p11lib.softhsm_lock``): SoftHSM2 fails a token looked up
     while another thread or process logs in to it (GeneralError), as it did when
-    ``tldsec serve`` opened the audit log while it activated the HSM."""
+    ``tldsec serve`` opened the audit log while it activated the HSM. With the PIN, a
+    token whose record a kill emptied is repaired first (``p11lib.find_token``)."""
     with p11lib.softhsm_lock(softhsm2_conf):
         entry = p11lib.attach(module, softhsm2_conf)
-        return token_supports_eddsa(p11lib.find_token(entry, token_label))
+        return token_supports_eddsa(p11lib.find_token(entry, token_label, pin))
 
 
 def _ec_point_to_raw(point: bytes) -> bytes:
@@ -97,7 +100,7 @@ class Pkcs11AuditSigner:
     ) -> Pkcs11AuditSigner:
         """Generate the audit key pair in the token; refuses if the label is taken."""
         entry = p11lib.attach(module, softhsm2_conf)
-        token = p11lib.find_token(entry, token_label)
+        token = p11lib.find_token(entry, token_label, pin)
         if not token_supports_eddsa(token):
             raise AuditError(
                 f"token {token_label!r} does not offer CKM_EDDSA: keep the audit key on disk"
@@ -197,7 +200,7 @@ class Pkcs11AuditSigner:
 
     def _connect_locked(self) -> None:
         entry = p11lib.attach(self._module, self._softhsm2_conf)
-        token = p11lib.find_token(entry, self._token_label)
+        token = p11lib.find_token(entry, self._token_label, self._pin)
         p11lib.login(entry, token, self._pin)
         try:
             session = token.open()  # read-only, sharing the token's login

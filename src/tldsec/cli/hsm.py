@@ -106,7 +106,7 @@ def run_deactivate(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from tldsec.audit.config import open_audit_log
+    from tldsec.audit.config import open_audit_log, record_restored_tokens
     from tldsec.clock import SystemClock
     from tldsec.cycle.replicas import check, open_hsms
     from tldsec.keys.database import open_signer_db
@@ -124,6 +124,7 @@ def run_check(args: argparse.Namespace) -> int:
     audit = open_audit_log(settings, clock)
     try:
         with open_hsms(settings) as hsms:
+            record_restored_tokens(audit.record, operator_actor())  # decision 81
             report = check(settings, hsms, records, clock.now(), audit.record, operator_actor())
     finally:
         audit.close()

@@ -142,7 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     try:
         check_outputs(args)  # before any work: a run must not end on an unwritable file
-        result: int = args.handler(args)
+        try:
+            result: int = args.handler(args)
+        finally:
+            _audit_restored_tokens(args)
         sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
         return result
     except BrokenPipeError:
@@ -198,6 +201,23 @@ def _audit_crash(args: argparse.Namespace, exc: BaseException) -> None:
         kind=type(exc).__name__,
         error=" ".join(str(exc).split())[:2000],
     )
+
+
+def _audit_restored_tokens(args: argparse.Namespace) -> None:
+    """Decision 81: a SoftHSM2 token record this command restored from its good copy and
+    did not record itself (a command whose audit log opened before its key store) is
+    recorded here, in the log without its key, whether the command succeeded or not."""
+    if "tldsec.hsm.p11lib" not in sys.modules:
+        return  # no PKCS#11 module was loaded: nothing can have been restored
+    from tldsec.hsm import p11lib
+
+    for repair in p11lib.take_restored():
+        _audit_failure(
+            args,
+            "the restored token record",
+            "hsm.token_record_restored",
+            **repair.details(),
+        )
 
 
 def _audit_failure(args: argparse.Namespace, what: str, event: str, **details: Any) -> None:

@@ -127,7 +127,8 @@ def open_cycle(
     ``keystore=False`` opens no HSM session: enough for ``pending`` (what ``tldsec
     serve`` asks every few seconds), not for running a cycle.
     """
-    from tldsec.audit.config import open_audit_log
+    from tldsec.audit.config import open_audit_log, record_restored_tokens
+    from tldsec.audit.log import SELF
     from tldsec.cycle.replicas import gates_for, open_hsms
     from tldsec.hsm.open import open_keystore
     from tldsec.keys.config import load_key_settings
@@ -147,6 +148,8 @@ def open_cycle(
         store_ks = open_keystore(settings.keystore_spec()) if keystore else None
         if store_ks is not None:
             stack.callback(store_ks.close)
+        if audit_log is not None:  # a token record the key store's opening restored
+            record_restored_tokens(audit_log.record, SELF)
         engine = open_signer_db(settings.signer_db_url)
         stack.callback(engine.dispose)
         signer_id = signer_zone_id(engine, settings.origin)

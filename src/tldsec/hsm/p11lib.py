@@ -36,6 +36,7 @@ import fcntl
 import functools
 import hmac
 import inspect
+import logging
 import os
 import threading
 import time
@@ -49,8 +50,10 @@ import pkcs11
 from pkcs11 import TokenFlag
 
 from tldsec.errors import KeyStoreError, KeyStoreLoginError, KeyStoreUnavailable
+from tldsec.hsm import softhsm_record
 from tldsec.hsm.p11errors import Where, pkcs11_errors, translate
-from tldsec.hsm.softhsm_store import TOKEN_RECORD, damaged_tokens, token_directory
+from tldsec.hsm.softhsm_record import RecordRestored
+from tldsec.hsm.softhsm_store import TOKEN_RECORD, damage_note, softhsm_hint, token_directory
 
 SOFTHSM2_CONF = "SOFTHSM2_CONF"
 # SoftHSM2's file object store can fail a reader with CKR_GENERAL_ERROR while another
@@ -58,6 +61,7 @@ SOFTHSM2_CONF = "SOFTHSM2_CONF"
 # forked workers start together). Opening a session retries that, re-initialised.
 OPEN_ATTEMPTS = 6
 
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
@@ -117,6 +121,7 @@ class Module:
     conf: str | None  # SOFTHSM2_CONF when C_Initialize ran
     generation: int = 0
     logins: dict[int, _Login] = field(default_factory=dict)  # slot id -> login
+    restored: list[RecordRestored] = field(default_factory=list)  # not yet taken
 
     @property
     def current(self) -> bool:
@@ -144,7 +149,7 @@ def attach(module: Path, softhsm2_conf: Path | None) -> Module:
         # python-pkcs11 caches libraries per path; code other than ours may have loaded
         # this one already, with another configuration or in a parent process.
         preloaded = path in getattr(pkcs11, "_loaded", {})
-        with _softhsm_hint(os.environ.get(SOFTHSM2_CONF)), pkcs11_errors(Where("load", path)):
+        with softhsm_hint(os.environ.get(SOFTHSM2_CONF)), pkcs11_errors(Where("load", path)):
             lib = pkcs11.lib(path)
         entry = Module(path, lib, os.getpid(), os.environ.get(SOFTHSM2_CONF))
         _MODULES[path] = entry
@@ -172,35 +177,12 @@ def restart(entry: Module, softhsm2_conf: str | None = None) -> None:
         # finalize there. python-pkcs11 has cleared its flag either way; if not, fail.
         if entry.lib.initialized:
             raise translate(exc, Where("load", entry.path)) from exc
-    with _softhsm_hint(os.environ.get(SOFTHSM2_CONF)), pkcs11_errors(Where("load", entry.path)):
+    with softhsm_hint(os.environ.get(SOFTHSM2_CONF)), pkcs11_errors(Where("load", entry.path)):
         entry.lib.initialize()
     entry.pid = os.getpid()
     entry.conf = os.environ.get(SOFTHSM2_CONF)
     entry.generation += 1
     entry.logins.clear()
-
-
-@contextmanager
-def _softhsm_hint(conf: str | None) -> Iterator[None]:
-    """A module that fails to initialise because SoftHSM2's token directory is missing
-    or unreadable (the usual SoftHSM2 outage: a volume not mounted, a directory moved
-    or its permissions changed) says so, with the directory and the configuration."""
-    try:
-        yield
-    except KeyStoreUnavailable as exc:
-        where = token_directory(Path(conf)) if conf is not None else None
-        if where is None:
-            raise
-        if not where.is_dir():
-            problem = "is missing"
-        elif not os.access(where, os.R_OK | os.W_OK | os.X_OK):
-            problem = "is not readable and writable by this process"
-        else:
-            raise
-        raise KeyStoreUnavailable(
-            f"{exc}: the SoftHSM2 token directory {where} (directories.tokendir in {conf}) "
-            f"{problem}"
-        ) from exc
 
 
 @serialized
@@ -215,42 +197,110 @@ def close_all_sessions(module: Path) -> None:
 
 
 @serialized
-def find_token(entry: Module, label: str) -> Any:
-    """The initialised token with this label; re-initialises once to see new tokens."""
-    for attempt in (1, 2):
-        with pkcs11_errors(Where("open", entry.path, label)):
-            tokens = [t for t in entry.lib.get_tokens() if TokenFlag.TOKEN_INITIALIZED & t.flags]
-        found = [t for t in tokens if t.label == label]
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            raise KeyStoreUnavailable(
-                f"{len(found)} tokens are labelled '{label}' in PKCS#11 module {entry.path}: "
-                "labels must be unique"
-            )
-        if attempt == 1:
-            restart(entry)  # the token may have been created after the module was loaded
+def find_token(entry: Module, label: str, pin: str | None = None) -> Any:
+    """The initialised token with this label; re-initialises once to see new tokens.
+
+    With the PIN, a SoftHSM2 token whose record was emptied by a kill is repaired from
+    its good copy if that opens with the PIN (``_repair``; decision 81).
+    """
+    token, tokens = _lookup(entry, label)
+    if token is None:
+        restart(entry)  # the token may have been created after the module was loaded
+        token, tokens = _lookup(entry, label)
+    if token is not None:
+        return token
+    notes: list[str] = []
+    if pin is not None and entry.conf is not None:
+        token = _repair(entry, Path(entry.conf), label, pin, notes)
+        if token is not None:
+            return token
     labels = ", ".join(f"'{t.label}'" for t in tokens) or "none"
     raise KeyStoreUnavailable(
         f"no token labelled '{label}' in PKCS#11 module {entry.path} (tokens found: {labels})"
-        + _damaged_softhsm_tokens(entry.conf)
+        + damage_note(entry.conf, notes)
     )
 
 
-def _damaged_softhsm_tokens(conf: str | None) -> str:
-    """Why a SoftHSM2 token may have vanished (``hsm/softhsm_store.py``), or nothing."""
-    if conf is None:
-        return ""
-    damaged = damaged_tokens(Path(conf))
-    if not damaged:
-        return ""
-    where = ", ".join(str(d) for d in damaged)
-    return (
-        f"; SoftHSM2 token directory {where} has an empty or missing {TOKEN_RECORD}: a "
-        "process was killed while SoftHSM2 rewrote it (it does at every login), so the "
-        "token reads as uninitialised. Its keys cannot be used without that file: restore "
-        "the token directory from your backup (docs/hsm.md)"
-    )
+def _lookup(entry: Module, label: str) -> tuple[Any, list[Any]]:
+    """(the token with this label or None, every initialised token)."""
+    with pkcs11_errors(Where("open", entry.path, label)):
+        tokens = [t for t in entry.lib.get_tokens() if TokenFlag.TOKEN_INITIALIZED & t.flags]
+    found = [t for t in tokens if t.label == label]
+    if len(found) > 1:
+        raise KeyStoreUnavailable(
+            f"{len(found)} tokens are labelled '{label}' in PKCS#11 module {entry.path}: "
+            "labels must be unique"
+        )
+    return (found[0] if found else None), tokens
+
+
+def _repair(entry: Module, conf: Path, label: str, pin: str, notes: list[str]) -> Any:
+    """Give a damaged token record back its good copy; kept only if the token then opens
+    with ``pin`` (a PIN changed since the copy must not be undone), else put back as it
+    was found, with a note for the error. The token, or None."""
+    try:
+        copies, notes[:] = softhsm_record.copies_for(conf, label)
+    except OSError:
+        return None  # the token directory itself is away: softhsm_hint's case
+    for directory, copy_time in copies:
+        try:
+            restoration = softhsm_record.restore(directory, copy_time)
+        except OSError as exc:
+            notes.append(f"its good copy could not be put back ({exc})")
+            continue
+        restart(entry)  # SoftHSM2 reads token records at C_Initialize
+        token, _ = _lookup(entry, label)
+        if token is not None and _opens(token, pin):
+            entry.restored.append(restoration.restored)
+            keep_record_copy(entry, token)
+            return token
+        notes.append(
+            f"a good copy of its record ({directory / softhsm_record.GOOD_COPY}, written "
+            f"{copy_time.isoformat(timespec='seconds')}) exists but does not open with the "
+            "current PIN, so it was not kept"
+        )
+        try:
+            softhsm_record.undo(restoration)
+        except OSError as exc:
+            notes.append(f"the record as found could not be put back ({exc})")
+        restart(entry)
+    return None
+
+
+def _opens(token: Any, pin: str) -> bool:
+    """Whether the user PIN logs in to the token (then logged out again)."""
+    try:
+        session = token.open(user_pin=pin)
+    except pkcs11.PKCS11Error:
+        return False
+    session.close()
+    return True
+
+
+def keep_record_copy(entry: Module, token: Any) -> None:
+    """After a login: keep a good copy of a SoftHSM2 token's record (``softhsm_record``).
+    A copy that cannot be written is not an outage: the previous copy stays."""
+    tokens = token_directory(Path(entry.conf)) if entry.conf is not None else None
+    if tokens is None:
+        return  # not SoftHSM2's file store: nothing to copy
+    serial = bytes(token.serial).decode("ascii", "replace")
+    directory = softhsm_record.token_directory_of(tokens, serial)
+    if directory is None:
+        return
+    try:
+        softhsm_record.keep_good_copy(directory, token.label, serial)
+    except OSError as exc:
+        log.warning("cannot keep a good copy of %s/%s: %s", directory, TOKEN_RECORD, exc)
+
+
+def take_restored() -> list[RecordRestored]:
+    """The token records this process restored since last asked, for the audit log."""
+    taken: list[RecordRestored] = []
+    for entry in _MODULES.values():
+        if entry.current:
+            taken.extend(entry.restored)
+        entry.restored.clear()
+    return taken
 
 
 @serialized
@@ -274,6 +324,8 @@ def login(entry: Module, token: Any, pin: str) -> None:
         # with our sessions, but the PIN cannot be checked again without logging it out.
         session = None
     entry.logins[slot] = _Login(session, pin, 1)
+    if session is not None:
+        keep_record_copy(entry, token)  # SoftHSM2 has just rewritten the record (decision 81)
 
 
 @serialized
@@ -341,7 +393,7 @@ def _open_user_session(
     module: Path, softhsm2_conf: Path | None, label: str, pin: str
 ) -> UserSession:
     entry = attach(module, softhsm2_conf)
-    token = find_token(entry, label)
+    token = find_token(entry, label, pin)
     slot = token.slot.slot_id
     login(entry, token, pin)
     try:

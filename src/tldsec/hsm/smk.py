@@ -165,6 +165,7 @@ def officer_session(spec: KeyStoreSpec, so_pin: str) -> Iterator[OfficerSession]
             try:
                 with pkcs11_errors(Where("log in as security officer to", entry.path, label)):
                     session = token.open(rw=True, so_pin=so_pin)
+                p11lib.keep_record_copy(entry, token)  # SoftHSM2 rewrote it (decision 81)
             except KeyStoreLoginError as exc:
                 raise KeyStoreLoginError(f"{exc} (the security officer's PIN)") from exc
         try:
