@@ -143,8 +143,8 @@ def check_approved(settings: Settings, audit: AuditLog | None, what: str) -> Non
         changed = " and ".join(parts) + " changed since the last approval"
     raise CeremonyRefused(
         f"{what} refused: {changed} (DPS 4.2.2: changes to the signer's configuration and "
-        f"policy need SA + (SO or WI)): '{now.start_command()}', the approvals, then "
-        "'tldsec config approve --ceremony ID'"
+        f"policy need SA + (SO or WI)); start the ceremony with: {now.start_command()} ; "
+        "once approved: tldsec config approve --ceremony ID"
     )
 
 
