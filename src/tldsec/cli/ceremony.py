@@ -5,8 +5,9 @@ fill its class's quorum (DPS 4.2.2), each person signing with their own key. The
 changes only by ceremony: ``enrol``, ``retire`` and ``assign`` edit a draft, which a
 quorum of the current roster adopts (``start ceremony.roster``, ``approve``, ``adopt``);
 the first version is made by ``found``, approved by its own people (those commands are
-in ``cli/roster.py``). Here: ``start``, ``approve``, ``show [--verify]``, ``sign`` (the
-record, DPS 5.1.1) and ``script``, and the helpers both modules use.
+in ``cli/roster.py``, the founding in ``cli/founding.py``). Here: ``start``, ``approve``,
+``show [--verify]``, ``sign`` (the record, DPS 5.1.1) and ``script``, and the helpers
+the other modules use.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from tldsec.settings import Settings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from tldsec.cli import roster  # its handlers use this module's helpers
+    from tldsec.cli import founding, roster  # their handlers use this module's helpers
 
     p = sub.add_parser(
         "ceremony",
@@ -116,7 +117,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="SOURCE",
         help="the security officer's PIN for the SMK: prompt, file:PATH or env:NAME",
     )
-    a.set_defaults(handler=roster.found)
+    a.set_defaults(handler=founding.found)
     a = action("show", "a ceremony: what it authorises, who approved, whether it was used")
     a.add_argument("ceremony")
     a.add_argument(

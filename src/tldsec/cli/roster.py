@@ -1,10 +1,10 @@
-"""``tldsec ceremony enrol|retire|assign|draft|roster|adopt|found``: the roster of
-trusted people, changed only by ceremony (DPS 4.2.1, 4.2.4), and the founding ceremony
-that makes roster version 1, the first keys and the SMK (DPS 5.1.1).
+"""``tldsec ceremony enrol|retire|assign|draft|roster|adopt``: the roster of trusted
+people, changed only by ceremony (DPS 4.2.1, 4.2.4).
 
 ``enrol``, ``retire`` and ``assign`` edit a draft with no authority; a quorum of the
 current roster adopts it (``adopt``); the founding's own people approve version 1
-(``found``). The commands are registered with the rest in ``cli/ceremony.py``.
+(``found``, in ``cli/founding.py``). The commands are registered with the rest in
+``cli/ceremony.py``.
 """
 
 from __future__ import annotations
@@ -22,15 +22,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from tldsec.atomicfile import replacing
-from tldsec.audit.entry import Entry
 from tldsec.audit.log import AuditLog
 from tldsec.ceremony.gate import pass_gate, verified_roster
-from tldsec.ceremony.pgpwords import hex_words
 from tldsec.ceremony.policy import FOUND, ROSTER_CHANGE
 from tldsec.ceremony.quorum import Person, Role
 from tldsec.ceremony.records import write_record
 from tldsec.ceremony.roster import RosterVersion, adoption_params, check_people
-from tldsec.ceremony.signerconfig import current_hashes, record_approval
 from tldsec.ceremony.store import CeremonyStore
 from tldsec.cli.ceremony import audit_log, ceremony_settings, draft_for
 from tldsec.cli.common import operator_actor, settings_from_args
@@ -189,103 +186,6 @@ def adopt(args: argparse.Namespace) -> int:
     print(f"roster version {draft.version} adopted ({path}): {draft.change}")
     print(f"  SHA-256 {draft.digest()}")
     return 0
-
-
-def found(args: argparse.Namespace) -> int:
-    settings = settings_from_args(args)
-    store = CeremonyStore(settings.home)
-    smk: dict[str, str] = {}
-    if args.smk_holder:  # approved with the founding, like the roster
-        names = ",".join(spec.partition("=")[0] for spec in args.smk_holder)
-        smk = {"smk_holders": names, "smk_threshold": str(args.smk_threshold)}
-    with audit_log(settings) as audit:
-        draft = draft_for(settings, audit, FOUND)
-        authorised = pass_gate(settings, FOUND, {**adoption_params(draft), **smk}, args.ceremony,
-                               now=SystemClock().now(), audit=audit, actor=operator_actor(),
-                               approvers=draft)  # fmt: skip
-        assert authorised is not None
-        root = draft.digest()
-
-        def first(earlier: list[Entry]) -> None:
-            for e in earlier:
-                raise CeremonyRefused(
-                    f"the roster was founded already (audit seq {e.seq}); it changes only by "
-                    "the quorum of the current roster (DPS 4.2.1): start ceremony.roster"
-                )
-
-        audit.record_if("ceremony.founded", first, actor=operator_actor(),
-                        ceremony=args.ceremony, roster_sha256=root,
-                        people=[f"{p.name} ({p.role.name})" for p in draft.people])  # fmt: skip
-        # The founding quorum also approves the signer's configuration and policy as they
-        # are now (DPS 4.2.2; ceremony/signerconfig.py): a later edit needs signer.config.
-        hashes = current_hashes(settings)
-        record_approval(audit, hashes, actor=operator_actor(), ceremony=args.ceremony, via=FOUND)
-        path = store.add_version(draft, authorised.ceremony)
-        store.remove_draft()
-        keys, ds = _first_keys(settings, audit, args.ceremony)
-    outcome: dict[str, Any] = {"roster_sha256": root, "keys": keys, "ds": ds}
-    if smk:
-        # The SO's session comes with the audit log closed: PKCS#11 allows one user type
-        # per token and process (cli/backup.py).
-        from tldsec.cli.backup import make_smk
-
-        shares = argparse.Namespace(home=args.home, holder=args.smk_holder,
-                                    threshold=args.smk_threshold,
-                                    so_pin_source=args.so_pin_source, ceremony=None)  # fmt: skip
-        outcome["smk"] = make_smk(shares, within=authorised)
-        print(f"SMK check value {outcome['smk']}\n  = {hex_words(outcome['smk'])}")
-    with audit_log(settings) as audit:
-        write_record(settings, authorised, outcome, now=SystemClock().now(), audit=audit,
-                     actor=operator_actor())  # fmt: skip
-    print(f"roster version 1 founded ({path})")
-    print(f"founding roster SHA-256 (the trust root; pin it in tldsec.toml):\n  {root}")
-    print(f'  [ceremony]\n  roster_root = "{root}"')
-    print(f"  = {hex_words(root)}")
-    for key in keys:
-        print(f"{key}")
-    if keys and settings.policy.backup_before_use:
-        # DPS 5.2.4: the first keys enter the zone once a checked archive holds them.
-        smk_step = (
-            f"the SMK {outcome['smk']} is made"
-            if smk
-            else "the SO makes the SMK (tldsec backup smk-create --holder NAME=FILE ...)"
-        )
-        print(f"the keys wait for a backup (DPS 5.2.4): {smk_step}; next 'tldsec backup "
-              f"keys --smk {outcome.get('smk', 'CHECK')} -o ARCHIVE' (in its ceremony), "
-              "then the next 'tldsec cycle' publishes them")  # fmt: skip
-    for line in ds:
-        digest = line.split()[-1]
-        print(f"DS {line}\n  = {hex_words(digest)}")
-    print(f"each participant signs the record: tldsec ceremony sign {args.ceremony} "
-          "--person NAME --key CARD")  # fmt: skip
-    return 0
-
-
-def _first_keys(
-    settings: Settings, audit: AuditLog, ceremony_id: str
-) -> tuple[list[str], list[str]]:
-    """The zone's first KSK and ZSK, made in the HSM in the founding ceremony (DPS 5.1.1),
-    and the DS for the parent; a home that has keys keeps them (and says so)."""
-    from tldsec.hsm.open import open_keystore
-    from tldsec.keys.database import open_signer_db
-    from tldsec.keys.service import KeyManager
-
-    store = open_keystore(settings.keystore_spec())
-    try:
-        manager = KeyManager(open_signer_db(settings.signer_db_url), store, settings.policy,
-                             SystemClock(), origin=settings.origin, recorder=audit.record,
-                             actor=operator_actor())  # fmt: skip
-        existing = manager.key_records()
-        created = [] if existing else manager.bootstrap(f"founding ceremony {ceremony_id}")
-        ds = manager.export_ds()
-    finally:
-        store.close()
-    if existing:
-        print("the home has keys already (made before the founding, not in this ceremony)")
-    keys = [
-        f"{k.role.value.upper()} {k.bits}-bit key tag {k.key_tag} ({k.key_id})" for k in created
-    ]
-    return keys, [f"{r.key_tag} {r.algorithm} {r.digest_type} {r.digest.hex().upper()}" for r in ds]
 
 
 def _public_key(path: Path) -> bytes:
