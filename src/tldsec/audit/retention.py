@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from tldsec.policy import AuditPolicy
-from tldsec.settings import Settings
+from tldsec.settings import Settings, home_zone_policies
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +50,11 @@ class AuditRetention:
 
 def audit_retention(settings: Settings) -> AuditRetention:
     """The retention of the home's audit log: on-line and archive, each the longest any
-    of ``settings``' zones' policies asks (DPS 4.4.3; decision 79)."""
+    of the home's zones' policies asks (DPS 4.4.3; decision 79): the whole home's, in
+    settings narrowed to one zone (``for_zone``) too (decision 83)."""
     asked = {
-        origin: settings.policies[zone.policy_name].audit for origin, zone in settings.zones.items()
+        origin: settings.policies[name].audit
+        for origin, name in home_zone_policies(settings).items()
     }
     online = max(a.online_retention for a in asked.values())
     archive = max(a.archive_retention for a in asked.values())

@@ -21,9 +21,9 @@ from tldsec.hsm.softhsm_library import find_softhsm2_module
 from tldsec.policy import SECURITY_OFFICER, Policy
 from tldsec.settings.strict import read_table
 from tldsec.settings.tables import ConfigFile, EppTable, ReplicaTable, VerifyTable
-from tldsec.settings.zones import DEFAULT_POLICY, read_zones
 from tldsec.settings.zones import ApexSettings as ApexSettings
 from tldsec.settings.zones import ZoneSettings as ZoneSettings
+from tldsec.settings.zones import read_zones, table_origin
 from tldsec.zonehome import ZoneHome
 
 CONFIG_NAME = "tldsec.toml"
@@ -410,17 +410,26 @@ def policy_path(settings: Settings) -> Path | None:
     return settings.policy_files[settings.policy_name]
 
 
+def home_zone_policies(settings: Settings) -> dict[str, str]:
+    """Each zone of the home (its origin) with the name of the policy it follows, in the
+    file's order: the whole home's as ``tldsec.toml`` names them, in settings narrowed to
+    one zone (``for_zone``) too."""
+    config = settings.config
+    if config.zone is None and config.zones:
+        return {
+            table_origin(name, str(settings.source)): table.policy
+            for name, table in config.zones.items()
+        }
+    # A [zone] home has one zone, which narrowing keeps; settings built without their
+    # file's tables have only their own zones to name.
+    return {origin: zone.policy_name for origin, zone in settings.zones.items()}
+
+
 def home_policy_files(settings: Settings) -> dict[str, Path | None]:
     """Each policy the home's zones follow, once, in the order of its zones, with its
     file (None: the built-in DPS policy): the whole home's as ``tldsec.toml`` names them,
     in settings narrowed to one zone (``for_zone``) too."""
-    config = settings.config
-    if config.zone is not None:
-        names = [DEFAULT_POLICY]
-    elif config.zones:
-        names = [table.policy for table in config.zones.values()]
-    else:  # settings built without their file's tables
-        names = [zone.policy_name for zone in settings.zones.values()]
+    names = home_zone_policies(settings).values()
     return {name: settings.policy_files[name] for name in dict.fromkeys(names)}
 
 

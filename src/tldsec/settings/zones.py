@@ -98,7 +98,7 @@ def read_zones(
                 'or one [zone] table with origin = "..."'
             )
         for name, table in tables.zones.items():
-            origin = _origin(name, source)
+            origin = table_origin(name, source)
             if origin in zones:
                 raise ConfigError(f"[zones.{name}] in {source}: {origin} is named twice")
             zones[origin] = _zone(
@@ -133,7 +133,7 @@ def _policy_files(tables: ConfigFile, home: Path, source: str) -> dict[str, Path
     return out
 
 
-def _origin(name: str, source: str) -> str:
+def table_origin(name: str, source: str) -> str:
     """The origin of ``[zones.NAME]``: NAME, lower case, with its final dot."""
     if name.endswith("."):
         raise ConfigError(
