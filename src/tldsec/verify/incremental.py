@@ -35,10 +35,11 @@ from tldsec.verify.part import (
     region_checks,
     second_in_process,
 )
-from tldsec.verify.regions import BackgroundUnsigned, region_problems, regions
+from tldsec.verify.regions import region_problems, regions, unsigned_subtrees
 from tldsec.verify.report import CheckResult, Finding, cpu_since, since
 from tldsec.verify.signatures import SignatureCheck, with_expiry
 from tldsec.verify.structure import analyse
+from tldsec.verify.workers import Background
 from tldsec.verify.zoneread import ReadResult, read_zone_string
 
 UNCHANGED = "unchanged-bytes"
@@ -151,7 +152,7 @@ class Edited:
     checks: list[CheckResult]  # the unchanged bytes and the regions' reading
     meta: dict[str, object]
     background: BackgroundScan
-    unsigned: BackgroundUnsigned | None
+    unsigned: Background[bytes | str] | None  # ``regions.unsigned_subtrees``
     started: float  # the plan's time.perf_counter() at its start
 
     def check(self, found: ApexChecks) -> Outcome:
@@ -215,20 +216,20 @@ class Edited:
 
 def _start_unsigned(
     request: VerifyRequest, origin: str, new_text: bytes, old_text: bytes
-) -> BackgroundUnsigned | None:
+) -> Background[bytes | str] | None:
     """The unsigned zone's lines for the regions' subtrees, read by another process."""
     if request.unsigned is None:
         return None
     tops = frozenset(tops_in(new_text, origin) | tops_in(old_text, origin))
-    return BackgroundUnsigned(request.unsigned, origin, tops)
+    return Background(unsigned_subtrees, [(request.unsigned, origin, tops)])
 
 
-def _content(zone: Zone, unsigned: BackgroundUnsigned | None, origin: str) -> CheckResult:
+def _content(zone: Zone, unsigned: Background[bytes | str] | None, origin: str) -> CheckResult:
     """The regions' data against the same subtrees of the unsigned zone (DPS 6.6)."""
     if unsigned is None:
         return CheckResult.skipped(content.CONTENT, "no unsigned zone given (--unsigned)")
     t = time.perf_counter()
-    lines = unsigned.result()
+    (lines,) = unsigned.results()
     if isinstance(lines, str):
         return CheckResult.skipped(
             content.CONTENT,

@@ -34,7 +34,6 @@ from tldsec.dnscore.signedfile import (
 from tldsec.dnscore.zonepatch import ZonePatch
 from tldsec.errors import BadName
 from tldsec.verify.report import Finding
-from tldsec.verify.workers import Background
 
 HEAD_BYTES = 1 << 20  # a longer header: read whole
 
@@ -367,17 +366,3 @@ def unsigned_subtrees(path: Path, origin: str, tops: frozenset[bytes]) -> bytes 
             if top in tops:
                 out.append(line + b"\n")
     return b"".join(out)
-
-
-class BackgroundUnsigned:
-    """``unsigned_subtrees`` in a forked worker process."""
-
-    def __init__(self, path: Path, origin: str, tops: frozenset[bytes]) -> None:
-        self._job: Background[bytes | str] = Background(unsigned_subtrees, [(path, origin, tops)])
-
-    def result(self) -> bytes | str:
-        (found,) = self._job.results()
-        return found
-
-    def close(self) -> None:
-        self._job.close()
