@@ -80,20 +80,9 @@ class CheckResult:
         notes: Iterable[str] = (),
     ) -> CheckResult:
         """Passed if there are no findings, else failed with the first ones kept."""
-        kept: list[Finding] = []
-        total = 0
-        for finding in findings:
-            total += 1
-            if len(kept) < FINDINGS_CAP:
-                kept.append(finding)
-        return cls(
-            name=name,
-            status=Status.FAILED if total else Status.PASSED,
-            findings=tuple(kept),
-            failures=total,
-            seconds=seconds,
-            notes=tuple(notes),
-        )
+        found = Collector()
+        found.extend(findings)
+        return found.result(name, seconds, notes)
 
     @classmethod
     def skipped(cls, name: str, reason: str, seconds: float = 0.0) -> CheckResult:
