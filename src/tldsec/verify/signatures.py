@@ -18,7 +18,7 @@ from tldsec.dnscore import names
 from tldsec.dnscore.types import type_text
 from tldsec.dnscore.zone import RRset, Zone
 from tldsec.verify.jitter import Jitter
-from tldsec.verify.report import FINDINGS_CAP, CheckResult, Collector, Finding, Status, iso
+from tldsec.verify.report import FINDINGS_CAP, CheckResult, Collector, Finding, iso
 from tldsec.verify.rrsig import (
     CLASS_IN,
     RRSIG_FIXED,
@@ -62,21 +62,15 @@ class SignatureCheck:
         jitter = Jitter()
         for _, _, j in parts:
             jitter.merge(j)
-        unjittered = jitter.findings(self._rules)
-        failures = sum(n for n, _, _ in parts) + len(unjittered)
-        kept = [*unjittered, *(f for _, found, _ in parts for f in found)][:FINDINGS_CAP]
-        notes = (
+        found = Collector()
+        found.extend(jitter.findings(self._rules))
+        for failures, kept, _ in parts:
+            found.merge(Collector(kept, failures))
+        note = (
             f"{self.signatures} RRSIGs over {self.rrsets} RRsets verified "
-            f"with {self.workers} worker(s)",
+            f"with {self.workers} worker(s)"
         )
-        return CheckResult(
-            name=NAME,
-            status=Status.FAILED if failures else Status.PASSED,
-            findings=tuple(kept),
-            failures=failures,
-            seconds=time.perf_counter() - self._t0,
-            notes=notes,
-        )
+        return found.result(NAME, time.perf_counter() - self._t0, (note,))
 
     def abandon(self) -> None:
         self._map.abandon()
