@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from tldsec.verify.report import CheckResult, Finding, Status
+from tldsec.verify.report import CheckResult, Finding
 
 TAIL_LINES = 15
 
@@ -177,11 +177,8 @@ def _finish(r: _Running, remaining: float, timeout: float) -> CheckResult:
     tail = "\n".join(lines[-TAIL_LINES:])
     command = " ".join(r.argv)
     if code == 0:
-        return CheckResult(
-            name=name,
-            status=Status.PASSED,
-            seconds=seconds,
-            notes=(f"$ {command}\n{tail}" if tail else f"$ {command}",),
+        return CheckResult.from_findings(
+            name, [], seconds, (f"$ {command}\n{tail}" if tail else f"$ {command}",)
         )
     reason = (
         f"{r.tool} did not finish within {timeout:g} s"
