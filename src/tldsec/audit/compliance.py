@@ -4,14 +4,15 @@ An auditor with no tldsec knowledge reads, for the period: whether the log verif
 against which anchors; every key event against the DPS 6.4 schedule; every ceremony with
 its participants; incidents and how they closed; the verification gate's results; the
 signature-expiry margin; registrars' DS activity; access failures; retention. Each part
-is a ``Section`` of plain rows; ``compliance_html`` renders them.
+is a ``Section`` of plain rows; ``compliance_html`` renders them. A report of several
+zones has the key schedule and signature-expiry parts once per zone (decision 83).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from tldsec.audit.entry import Entry, format_time
@@ -71,14 +72,17 @@ def build_report(
     start: datetime,
     end: datetime,
     generated: datetime,
-    policy: Policy,
+    policies: Sequence[tuple[str, Policy]],
     verification: DatabaseVerification,
     schedule: Schedule | None,
     retention: AuditRetention,
 ) -> ComplianceReport:
     """The report for ``start <= time < end``. ``entries`` may begin earlier: key
-    activations before the period give the first planned date inside it. ``policy`` is
-    the zone's; ``retention`` the home's audit log's (decision 79)."""
+    activations before the period give the first planned date inside it. ``policies``
+    are the zones the report covers, each with its policy: one zone's key schedule and
+    signature expiry parts read every entry given; several zones' are one part per zone,
+    each over the entries naming that zone or none (decision 83). ``retention`` is the
+    home's audit log's (decision 79)."""
     before: list[Entry] = []
     period: list[Entry] = []
     for e in entries:
@@ -87,18 +91,45 @@ def build_report(
                 before.append(e)
         elif e.time < end:
             period.append(e)
+    keys: tuple[Section, ...]
+    expiry: tuple[Section, ...]
+    if len(policies) == 1:
+        ((_, policy),) = policies
+        keys = (_key_schedule(before, period, policy),)
+        expiry = (_expiry(period, policy),)
+    else:
+        keys = tuple(
+            _of_zone(_key_schedule(_naming(before, o), _naming(period, o), p), o)
+            for o, p in policies
+        )
+        expiry = tuple(_of_zone(_expiry(_naming(period, o), p), o) for o, p in policies)
     sections = (
         _integrity(verification, period),
-        _key_schedule(before, period, policy),
+        *keys,
         _ceremonies(period),
         _incidents(period),
         _gate(period),
-        _expiry(period, policy),
+        *expiry,
         _ds_activity(period),
         _access(period),
         _retention(verification, schedule, retention),
     )
     return ComplianceReport(zone, start, end, generated, len(period), sections)
+
+
+def _naming(entries: Sequence[Entry], origin: str) -> list[Entry]:
+    """The entries of ``origin`` and those naming no zone (as ``--zone`` reads them)."""
+    return [e for e in entries if e.zone in (origin, None)]
+
+
+def _of_zone(section: Section, origin: str) -> Section:
+    """One zone's part of a report of several zones: its title and verdict name it."""
+    return replace(
+        section,
+        key=f"{section.key}-{origin.rstrip('.') or 'root'}",
+        title=f"{section.title}: {origin}",
+        summary=f"{origin}: {section.summary}",
+    )
 
 
 def _integrity(v: DatabaseVerification, period: Sequence[Entry]) -> Section:

@@ -22,7 +22,8 @@ from tldsec.audit.query import EntryFilter, iter_entries
 from tldsec.audit.retention import audit_retention
 from tldsec.audit.verification import verify_database
 from tldsec.errors import AuditError
-from tldsec.settings import Settings
+from tldsec.policy import Policy
+from tldsec.settings import Settings, home_zone_policies
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
@@ -40,14 +41,11 @@ def compliance_page(
     """The report of ``start <= time < end`` as one HTML page: of every entry, or of
     ``zone``'s and the installation-wide ones (decisions.md 58). The key schedule and
     signature expiry are judged by ``zone``'s policy where it is one of the home's
-    zones; the retention is the home's (the longest of its zones', decision 79)."""
+    zones; without ``zone``, once per zone of the home, each by its own policy (decision
+    83); the retention is the home's (the longest of its zones', decision 79)."""
     assert log.signer is not None
     retention = audit_retention(settings)
-    policy = (
-        settings.for_zone(zone).policy
-        if zone is not None and zone in settings.zones
-        else settings.policy
-    )
+    policies = _judged_by(settings, zone)
     anchors = config.anchors()
     try:
         verification = verify_database(
@@ -66,16 +64,32 @@ def compliance_page(
     due = schedule(log.engine, retention.policy, config.archive_dir, config.archive_interval)
     report = build_report(
         iter_entries(log.engine, EntryFilter(until=end, zone=zone)),
-        zone=zone or settings.origin,
+        zone=zone or ", ".join(settings.zones),
         start=start,
         end=end,
         generated=now,
-        policy=policy,
+        policies=policies,
         verification=verification,
         schedule=due,
         retention=retention,
     )
     return render(report)
+
+
+def _judged_by(settings: Settings, zone: str | None) -> list[tuple[str, Policy]]:
+    """The zones whose key schedule and signature expiry the report judges, each with
+    its policy: ``zone`` (by the home's policy where the home does not serve it: entries
+    of a zone since removed), or every zone of the home."""
+    if zone is None:
+        return [(origin, settings.for_zone(origin).policy) for origin in settings.zones]
+    if zone in settings.zones:
+        return [(zone, settings.for_zone(zone).policy)]
+    if len(set(home_zone_policies(settings).values())) > 1:
+        raise AuditError(
+            f"{zone} is not a zone of this home, whose zones follow different policies: "
+            f"name one of {', '.join(settings.zones)} with --zone, or none for the whole home"
+        )
+    return [(zone, settings.policy)]
 
 
 def find_browser() -> str | None:
