@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 
 from tests.cli.test_ceremony import PEOPLE, Room
+from tests.cli.test_first_keys_undone import token_keys
+from tests.hsm.fulltoken import full_token
 from tests.service.twozones import follow_long_policy, two_zone_config
 from tldsec.cli.main import main
 
@@ -98,26 +100,34 @@ def test_a_wrong_pin_is_refused_before_the_founding_records_anything(
 def test_a_zone_whose_keys_cannot_be_made_stops_the_founding_before_the_roster(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """shop.'s policy asks 8192-bit ZSKs, which the key store does not make (the policy
-    file allows them): example.'s keys are made, shop.'s refused, and nothing founds;
-    a new ceremony founds the home once the policy is mended, keeping example.'s keys."""
+    """The token is full after example.'s three keys and shop.'s KSK (for real, a tmpfs:
+    ``tests/hsm/fulltoken.py``): example.'s keys are made, shop.'s ZSK refused and its KSK
+    deleted again (decision 83), and nothing founds; a new ceremony founds the home once
+    the token has room, keeping example.'s keys."""
     room = _home(tmp_path, capsys)
-    long = room.home / "long.toml"
-    _edit(long, "[zsk]", "bits = 1024", "bits = 8192")
+    before = token_keys(room.home)
     ceremony = room.ceremony("ceremony.found", FOUNDERS)
-    rc, out, err = room.run("ceremony", "found", "--ceremony", ceremony)
-    assert rc == 1, (out, err)
-    assert "8192-bit" in err and "shop." in err
-    assert "nothing is founded" in err and "ceremony.found" in err  # how to go on
-    assert _founded(room) == [] and room.events("config.approved") == []
-    (aborted,) = room.events("ceremony.aborted")  # the used ceremony's end, with the reason
-    assert aborted["details"] == {"ceremony": ceremony, "reason": err.split("error: ")[1].strip()}
-    assert "tldsec ceremony start ceremony.found" in room.ok("ceremony", "draft")
-    example = _keys(room, "example.")
-    assert len(example) == 3
+    with full_token(room.home, keys=4):
+        rc, out, err = room.run("ceremony", "found", "--ceremony", ceremony)
+        assert rc == 1, (out, err)
+        assert "generate failed" in err and "shop." in err
+        assert "nothing is founded" in err and "ceremony.found" in err  # how to go on
+        assert _founded(room) == [] and room.events("config.approved") == []
+        (aborted,) = room.events("ceremony.aborted")  # the used ceremony's end, with the reason
+        assert aborted["details"] == {
+            "ceremony": ceremony,
+            "reason": err.split("error: ")[1].strip(),
+        }
+        (failed,) = room.events("key.generation_failed")  # shop.'s KSK, gone again
+        assert failed["zone"] == "shop." and failed["details"]["left"] == []  # type: ignore[index]
+        (removed,) = failed["details"]["removed"]  # type: ignore[index]
+        assert removed.startswith("ksk 3072-bit shop-ksk-")
+        assert "tldsec ceremony start ceremony.found" in room.ok("ceremony", "draft")
+        example = _keys(room, "example.")
+        assert len(example) == 3 and _keys(room, "shop.") == []
+        assert token_keys(room.home) - before == {k["key_id"] for k in example}
 
-    _edit(long, "[zsk]", "bits = 8192", "bits = 1024")
-    again = room.ceremony("ceremony.found", AGAIN)
+    again = room.ceremony("ceremony.found", AGAIN)  # the token mended
     out = room.ok("ceremony", "found", "--ceremony", again)
     assert len(_founded(room)) == 1
     assert "example. has keys already" in out and "shop. KSK 3072-bit key tag" in out

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from tldsec.errors import KeyStoreError, KeyStoreUnavailable
+from tldsec.errors import KeyNotFound, KeyStoreError, KeyStoreUnavailable
 from tldsec.hsm.file import FileKeyStore, create_key_directory
 from tldsec.hsm.keyalg import verifies
 from tldsec.policy import Algorithm
@@ -133,3 +133,12 @@ def test_unreadable_sidecar_is_a_clear_error(store: FileKeyStore, keydir: Path) 
 def test_key_ids_cannot_name_other_files(store: FileKeyStore) -> None:
     with pytest.raises(KeyStoreError, match=r"no key with id '\.\./keys'"):
         store.get_key("../keys")
+
+
+def test_a_deleted_key_is_gone_with_its_sidecar(store: FileKeyStore, keydir: Path) -> None:
+    """What ``KeyManager.bootstrap`` uses to remove the keys of a failed attempt."""
+    info = store.generate_key(label="k", algorithm=Algorithm.RSASHA256, bits=1024)
+    store.delete_key(info.key_id)
+    assert list(keydir.iterdir()) == [] and store.list_keys() == []
+    with pytest.raises(KeyNotFound):
+        store.delete_key(info.key_id)

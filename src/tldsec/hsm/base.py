@@ -58,6 +58,10 @@ class KeyStore(Protocol):
 
     def list_keys(self) -> list[KeyInfo]: ...
 
+    def delete_key(self, key_id: str) -> None:
+        """Destroy the key pair (irreversible); ``KeyNotFound`` if there is none."""
+        ...
+
     def sign(self, key_id: str, data: bytes) -> bytes:
         """Sign ``data`` with the key's algorithm (RSASHA256: CKM_SHA256_RSA_PKCS)."""
         ...

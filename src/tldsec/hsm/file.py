@@ -55,6 +55,13 @@ class FileKeyStore(SoftwareKeyStore):
         infos = [self._key(p.stem).info for p in sorted(self._dir.glob("*.pem"))]
         return sorted(infos, key=lambda i: (i.label, i.key_id))
 
+    def delete_key(self, key_id: str) -> None:
+        """Remove the key's PEM file and its sidecar (irreversible)."""
+        self._key(key_id)
+        for path in self._paths(key_id):
+            path.unlink(missing_ok=True)
+        self._cache.pop(key_id, None)
+
     def close(self) -> None:
         """Forget the loaded keys."""
         self._cache.clear()

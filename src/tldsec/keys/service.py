@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tldsec.clock import Clock
-from tldsec.errors import ConfigError, KeyManagementError, TransferRefused
+from tldsec.errors import ConfigError, KeyManagementError, TldsecError, TransferRefused
 from tldsec.hsm.base import KeyStore
 from tldsec.keys import (
     algorithm_rollover,
@@ -306,14 +306,30 @@ class KeyManager:
     # --- changing --------------------------------------------------------------------------
 
     def bootstrap(self, reason: str) -> list[KeyRecord]:
-        """Create the zone's first keys: active KSK (DS to submit), active ZSK, standby ZSK."""
+        """Create the zone's first keys: active KSK (DS to submit), active ZSK, standby ZSK.
+
+        All or none (decision 83): where a key cannot be made (the token refuses it, or
+        is full) or the write fails, the keys this attempt made are deleted from the key
+        store and one ``key.generation_failed`` entry names them, so that no key stays
+        in the token without its signer row and a second attempt starts afresh."""
         factory = self._factory()
+        made: list[KeyRecord] = []
+
+        def making(role: Role, now: datetime) -> KeyRecord:
+            key = factory(role, now)
+            made.append(key)
+            return key
 
         def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
             self._refuse_if_unsigned("new keys")
-            return rollover.bootstrap(keys, self.policy, now, factory, reason)
+            return rollover.bootstrap(keys, self.policy, now, making, reason)
 
-        outcome = self._write(op, create=True)
+        try:
+            outcome = self._write(op, create=True)
+        except Exception as exc:
+            if made:
+                self._remove_made(made, exc)
+            raise
         created = {t.key_id for t in outcome.transitions if t.event is KeyEvent.GENERATED}
         return [k for k in outcome.keys if k.key_id in created]
 
@@ -642,6 +658,30 @@ class KeyManager:
         if tr is None or tr.ended is not None:
             return ()
         return (transfer.hold_gate(tr),)
+
+    def _remove_made(self, made: Sequence[KeyRecord], exc: Exception) -> None:
+        """Delete from the key store the keys of an attempt that failed (none is in the
+        zone: the write that would have recorded them did not commit), and record what
+        was removed, and what could not be, in one entry (DPS 4.4.1, 5.2.10)."""
+        assert self._keystore is not None  # it made them
+        removed: list[str] = []
+        left: list[str] = []
+        for key in made:
+            line = f"{key.role} {key.bits}-bit {key.label} ({key.key_id})"
+            try:
+                self._keystore.delete_key(key.key_id)
+            except TldsecError as err:
+                left.append(f"{line}: {err}")
+            else:
+                removed.append(line)
+        self._recorder(
+            "key.generation_failed",
+            actor=self._actor,
+            zone=self.origin,
+            error=str(exc),
+            removed=removed,
+            left=left,
+        )
 
     def _factory(self) -> KeyFactory:
         return keystore_factory(self._keystore, self.policy, self.origin)
