@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from tldsec.errors import PolicyError, PolicyViolation
-from tldsec.policy import Algorithm, load_policy, policy_from_dict
+from tldsec.errors import KeyStoreError, PolicyError, PolicyViolation
+from tldsec.hsm.rsakey import check_key_request
+from tldsec.policy import RSA_MAX_BITS, Algorithm, load_policy, policy_from_dict
 
 
 def dps_dict() -> dict[str, Any]:
@@ -182,3 +183,29 @@ def test_ecdsa_p256_is_256_bits_and_only_outside_the_dps_policy() -> None:
     data["zsk"]["bits"], data["name"] = 256, "dps"
     with pytest.raises(PolicyViolation, match=r"ksk\.algorithm = 13.*DPS 6\.1, 6\.3"):
         policy_from_dict(data)
+
+
+@pytest.mark.parametrize("role", ["ksk", "zsk"])
+def test_an_rsa_key_size_no_key_store_makes_is_refused_naming_file_key_and_limit(
+    tmp_path: Path, role: str
+) -> None:
+    """The policy file is where the size is written, so it is refused there, not at
+    key generation mid-ceremony (decision 83 item 2); the limit is the key stores' own."""
+    text = resources.files("tldsec.policies").joinpath("dps.toml").read_text("utf-8")
+    head, _, tail = text.replace('name = "dps"', 'name = "big"').partition(f"\n[{role}]")
+    path = tmp_path / "big.toml"
+    bits = "bits = 2048" if role == "ksk" else "bits = 1024"
+    path.write_text(f"{head}\n[{role}]{tail.replace(bits, 'bits = 8192', 1)}", "utf-8")
+    with pytest.raises(PolicyError) as err:
+        load_policy(path)
+    assert err.value.field == f"{role}.bits"
+    assert str(path) in str(err.value) and "8192" in str(err.value)
+    assert f"at most {RSA_MAX_BITS}" in str(err.value)
+    path.write_text(f"{head}\n[{role}]{tail.replace(bits, 'bits = 4096', 1)}", "utf-8")
+    assert getattr(load_policy(path), role).bits == 4096  # the largest the stores make
+
+
+def test_the_policy_limit_is_the_key_stores_limit() -> None:
+    with pytest.raises(KeyStoreError, match=f"outside 512..{RSA_MAX_BITS} bits"):
+        check_key_request(Algorithm.RSASHA256, RSA_MAX_BITS + 8)
+    assert check_key_request(Algorithm.RSASHA256, RSA_MAX_BITS) is Algorithm.RSASHA256

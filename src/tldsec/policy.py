@@ -31,6 +31,10 @@ class Algorithm(IntEnum):
 
 # RFC 6605 2: an ECDSA curve fixes the key size; a policy names it to say what it expects.
 FIXED_KEY_BITS = {Algorithm.ECDSAP256SHA256: 256}
+# RFC 3110 2, RFC 5702 2.1-2.2: RSA/SHA-256 and RSA/SHA-512 keys are at most 4096 bits.
+# The largest RSA key every key store of tldsec makes (``hsm/rsakey.check_key_request``);
+# a policy asking more is refused where it is written (decision 83).
+RSA_MAX_BITS = 4096
 
 
 class DigestType(IntEnum):
@@ -188,8 +192,8 @@ def policy_from_dict(
         name=r.text("name"),
         allowed_backends=_backends(r),
         activation=_activation(r, data),
-        ksk=_key_policy(r, "ksk"),
-        zsk=_key_policy(r, "zsk"),
+        ksk=_key_policy(r, "ksk", source),
+        zsk=_key_policy(r, "zsk", source),
         denial=_denial(r),
         signatures=_signatures(r),
         ttl=TtlPolicy(
@@ -326,7 +330,7 @@ def _activation(r: _Reader, data: dict[str, Any]) -> str:
     return value
 
 
-def _key_policy(r: _Reader, role: str) -> KeyPolicy:
+def _key_policy(r: _Reader, role: str, source: str) -> KeyPolicy:
     number = r.integer(f"{role}.algorithm", 0, 255)
     try:
         algorithm = Algorithm(number)
@@ -346,6 +350,12 @@ def _key_policy(r: _Reader, role: str) -> KeyPolicy:
     # RFC 8624 / NIST SP 800-131A: RSA keys under 1024 bits are not acceptable.
     elif bits < 1024:
         raise PolicyError(f"{role}.bits", f"RSA keys need at least 1024 bits, not {bits}")
+    elif bits > RSA_MAX_BITS:
+        raise PolicyError(
+            f"{role}.bits",
+            f"{source} asks {bits}-bit RSA {role.upper()}s; the key stores of tldsec make "
+            f"at most {RSA_MAX_BITS} bits (RFC 3110 2, RFC 5702 2)",
+        )
     if bits % 8:
         raise PolicyError(f"{role}.bits", f"{bits} is not a whole number of bytes")
     days = {

@@ -141,3 +141,15 @@ def test_a_differently_named_policy_deviates_and_status_says_where(
     out = capsys.readouterr().out
     assert "DEVIATES from the DPS in 2 value(s)" in out and "keystore.activation" in out
     assert "keystore.backup_before_use" in out
+
+
+def test_policy_check_refuses_a_key_size_no_key_store_makes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Decision 83 item 2: said where the size is written, naming the file, the key and
+    the limit, not at key generation."""
+    path = tmp_path / "big.toml"
+    path.write_text(policy_text((("bits = 1024", "bits = 8192"),), name="big"))  # the ZSK
+    assert main(["policy", "check", str(path)]) != 0
+    err = capsys.readouterr().err
+    assert "zsk.bits" in err and str(path) in err and "at most 4096" in err, err
