@@ -13,8 +13,6 @@ next hashed owner may move), and none of those may disappear.
 
 from __future__ import annotations
 
-import dns.exception
-
 from tldsec.dnscore import names, rdata
 from tldsec.dnscore.rdatatext import type_from_text
 from tldsec.dnscore.types import type_text
@@ -144,7 +142,7 @@ def _types(text: bytes) -> set[int]:
     for token in text.split():
         try:
             out.add(type_from_text(token.decode("ascii")))
-        except (ValueError, dns.exception.DNSException):
+        except ValueError:  # BadRdata, or not ASCII
             out.add(-1)
     return out
 
