@@ -3,13 +3,15 @@ refuses the ZSK after making the KSK, the KSK this attempt made is deleted from 
 token, and one ``key.generation_failed`` entry says what was removed; mended, the same
 command makes the zone's keys. ``tldsec zone add``, ``init`` and the founding make first
 keys through one ``KeyManager.bootstrap``; the founding's test is
-``test_ceremony_found_zones``.
+``test_ceremony_found_zones``. The algorithm rollover's two new keys likewise (the same
+``KeyManager._write_all_or_none``).
 
 SoftHSM2, made full for real (``tests/hsm/fulltoken.py``: room for one key)."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,36 @@ def test_zone_add_on_a_full_token_leaves_no_key_in_it(
     code, out, err = run(capsys, "zone", "add", "shop", "--home", str(home))  # mended
     assert code == 0, err
     assert len(token_keys(home) - before) == 3 and "KSK 2048-bit key tag" in out
+
+
+def test_an_algorithm_rollover_on_a_full_token_leaves_no_key_in_it(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The rollover makes its KSK and ZSK in one write: the token full after the KSK,
+    the KSK is deleted and named in one key.generation_failed entry (decision 83)."""
+    keys = json.loads(run(capsys, "keys", "list", "--json", "--home", str(home))[1])
+    ksk = next(k for k in keys if k["role"] == "ksk")
+    code, out, err = run(capsys, "keys", "ds-seen", str(ksk["key_tag"]), "--home", str(home))
+    assert code == 0, err
+    policy_file = Path(load_settings(home).policy.source)
+    text = re.sub(r"(?m)^algorithm = 8\b.*$", "algorithm = 13", policy_file.read_text())
+    policy_file.write_text(re.sub(r"(?m)^bits = \d+.*$", "bits = 256", text))
+    before, rows = token_keys(home), {k["key_id"] for k in keys}
+    roll = ("keys", "algorithm-rollover", "--to", "13", "--reason", "RFC 8624", "--home")
+    with full_token(home, keys=1):  # the new KSK, not the new ZSK
+        code, out, err = run(capsys, *roll, str(home))
+        assert code != 0 and "generate failed" in err, (out, err)
+        assert len(err.strip().splitlines()) == 1, err
+        assert token_keys(home) == before  # the KSK made is gone
+    code, out, err = run(capsys, "keys", "list", "--json", "--home", str(home))
+    assert code == 0 and {k["key_id"] for k in json.loads(out)} == rows, out
+    (failed,) = failures(home)
+    assert failed["zone"] == "example." and "generate failed" in str(failed["error"])
+    (removed,) = failed["removed"]  # type: ignore[misc]
+    assert removed.startswith("ksk 256-bit ") and failed["left"] == []
+
+    code, out, err = run(capsys, *roll, str(home))  # room again
+    assert code == 0, err
+    assert len(token_keys(home) - before) == 2
+    code, out, err = run(capsys, "keys", "list", "--json", "--home", str(home))
+    assert len({k["key_id"] for k in json.loads(out)} - rows) == 2, out

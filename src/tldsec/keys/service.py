@@ -312,24 +312,12 @@ class KeyManager:
         is full) or the write fails, the keys this attempt made are deleted from the key
         store and one ``key.generation_failed`` entry names them, so that no key stays
         in the token without its signer row and a second attempt starts afresh."""
-        factory = self._factory()
-        made: list[KeyRecord] = []
 
-        def making(role: Role, now: datetime) -> KeyRecord:
-            key = factory(role, now)
-            made.append(key)
-            return key
-
-        def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
+        def op(keys: tuple[KeyRecord, ...], now: datetime, factory: KeyFactory) -> Outcome:
             self._refuse_if_unsigned("new keys")
-            return rollover.bootstrap(keys, self.policy, now, making, reason)
+            return rollover.bootstrap(keys, self.policy, now, factory, reason)
 
-        try:
-            outcome = self._write(op, create=True)
-        except Exception as exc:
-            if made:
-                self._remove_made(made, exc)
-            raise
+        outcome = self._write_all_or_none(op, create=True)
         created = {t.key_id for t in outcome.transitions if t.event is KeyEvent.GENERATED}
         return [k for k in outcome.keys if k.key_id in created]
 
@@ -389,14 +377,16 @@ class KeyManager:
 
     def algorithm_rollover(self, to: int, reason: str) -> list[Transition]:
         """Start the algorithm rollover to ``to`` (RFC 6781 4.1.4): a KSK and a ZSK of it in
-        the key store, then every step now due (their presigning, once backed up)."""
-        factory = self._factory()
+        the key store, then every step now due (their presigning, once backed up).
 
-        def op(keys: tuple[KeyRecord, ...], now: datetime) -> Outcome:
+        Both keys or neither (decision 83), as ``bootstrap``: a KSK made before the ZSK
+        failed is deleted from the key store and named in ``key.generation_failed``."""
+
+        def op(keys: tuple[KeyRecord, ...], now: datetime, factory: KeyFactory) -> Outcome:
             self._refuse_if_unsigned("an algorithm rollover")
             return algorithm_rollover.start(keys, to, self.policy, now, factory, reason)
 
-        outcome = self._write(op)
+        outcome = self._write_all_or_none(op)
         made = list(outcome.transitions)
         new = [t for t in made if t.event is KeyEvent.GENERATED]
         # DPS 4.4.1 lists algorithm changes among the events the audit log keeps.
@@ -658,6 +648,30 @@ class KeyManager:
         if tr is None or tr.ended is not None:
             return ()
         return (transfer.hold_gate(tr),)
+
+    def _write_all_or_none(
+        self,
+        op: Callable[[tuple[KeyRecord, ...], datetime, KeyFactory], Outcome],
+        *,
+        create: bool = False,
+    ) -> Outcome:
+        """A write whose ``op`` makes keys through the factory it is given, all or none
+        (decision 83): where the write fails, the keys it made are removed from the key
+        store (``_remove_made``) before the error goes on."""
+        factory = self._factory()
+        made: list[KeyRecord] = []
+
+        def making(role: Role, now: datetime) -> KeyRecord:
+            key = factory(role, now)
+            made.append(key)
+            return key
+
+        try:
+            return self._write(lambda keys, now: op(keys, now, making), create=create)
+        except Exception as exc:
+            if made:
+                self._remove_made(made, exc)
+            raise
 
     def _remove_made(self, made: Sequence[KeyRecord], exc: Exception) -> None:
         """Delete from the key store the keys of an attempt that failed (none is in the
