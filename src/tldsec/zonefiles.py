@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from tldsec.atomicfile import replacing
+from tldsec.atomicfile import fsync_directory, replacing
 from tldsec.dnscore.zonepatch import SUFFIX as PATCH
 from tldsec.errors import ConfigError
 from tldsec.filedigest import SUFFIX as DIGEST
@@ -101,15 +101,6 @@ def copy_atomic(source: Path, target: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
-
-
-def fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable."""
-    fd = os.open(directory if str(directory) else ".", os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(slots=True)

@@ -25,8 +25,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from tldsec.atomicfile import fsync_directory
 from tldsec.errors import ConfigError, DistributionError
-from tldsec.zonefiles import fsync_directory
 
 # What a one-zone home keeps directly in zones/, moved in this order (the store last).
 LEGACY = (

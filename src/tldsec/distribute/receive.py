@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tldsec.atomicfile import replacing
+from tldsec.atomicfile import fsync_directory, replacing
 from tldsec.distribute.push import MAX_LINE, Offer, server_context
 from tldsec.distribute.pushcert import fingerprint_der
 from tldsec.distribute.pushconfig import PushSettings
@@ -59,7 +59,7 @@ from tldsec.distribute.store import ZoneStore, serial_gt
 from tldsec.dnscore.zonepatch import ZonePatch, ZonePatchError
 from tldsec.errors import DistributionError, PushRefused
 from tldsec.filedigest import Digester, FileDigest, load_record, save_record
-from tldsec.zonefiles import ZoneFiles, fsync_directory
+from tldsec.zonefiles import ZoneFiles
 
 log = logging.getLogger("tldsec.push")
 

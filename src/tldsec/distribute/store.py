@@ -40,14 +40,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-from tldsec.atomicfile import replacing
+from tldsec.atomicfile import fsync_directory, replacing
 from tldsec.distribute.ixfr import ZoneDiff, diff_files, diff_patched, read_diff, write_diff
 from tldsec.dnscore.zonepatch import ZonePatchError, load_for
 from tldsec.errors import DistributionError, ZoneSyntaxError
 from tldsec.filedigest import SUFFIX as DIGEST_SUFFIX
 from tldsec.filedigest import digest_file, record_path, save_record
 from tldsec.signer.zoneindex import ZoneIndex, file_stat
-from tldsec.zonefiles import SIDE_SUFFIXES, ZoneFiles, copy_atomic, fsync_directory
+from tldsec.zonefiles import SIDE_SUFFIXES, ZoneFiles, copy_atomic
 
 log = logging.getLogger(__name__)
 

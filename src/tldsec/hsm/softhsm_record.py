@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from tldsec.atomicfile import fsync_directory, replacing
 from tldsec.hsm.softhsm_store import TOKEN_RECORD, damaged_tokens
 
 GOOD_COPY = TOKEN_RECORD + ".tldsec-good"
-_TEMPORARY = ".tldsec-tmp"
 
 # SoftHSM2's vendor attributes of token.object (src/lib/object_store/OSAttributes.h)
 CKA_OS_TOKENLABEL = 0x80005349
@@ -189,7 +189,7 @@ def undo(restoration: Restoration) -> None:
     record = restoration.directory / TOKEN_RECORD
     if restoration.found is None:
         record.unlink(missing_ok=True)
-        _sync_directory(restoration.directory)
+        fsync_directory(restoration.directory)
         return
     _write_atomically(record, restoration.found, os.stat(restoration.directory / GOOD_COPY))
 
@@ -211,25 +211,7 @@ def _read_locked(record: Path) -> bytes:
 
 def _write_atomically(path: Path, data: bytes, like: os.stat_result) -> None:
     """``path`` holds ``data`` or its old bytes, never a part: same mode and owner as ``like``."""
-    temporary = path.with_name(path.name + _TEMPORARY)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, like.st_mode & 0o7777)
-        if (like.st_uid, like.st_gid) != (os.geteuid(), os.getegid()):
-            os.fchown(fd, like.st_uid, like.st_gid)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temporary, path)
-    _sync_directory(path.parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    owner = (like.st_uid, like.st_gid)
+    with replacing(path, permissions=like.st_mode & 0o7777, owner=owner) as out:
+        out.write(data)
+    fsync_directory(path.parent)
