@@ -31,7 +31,14 @@ from tldsec.audit.log import AuditLog
 from tldsec.audit.models import ENTRIES
 from tldsec.audit.query import entry_from_row
 from tldsec.errors import AuditError
-from tldsec.settings import CONFIG_NAME, Settings, file_sha256, home_policy_files
+from tldsec.settings import (
+    CONFIG_NAME,
+    Settings,
+    file_sha256,
+    home_policy_files,
+    join_by_policy,
+    split_by_policy,
+)
 
 BUILT_IN = "built-in"
 
@@ -51,25 +58,12 @@ class FileHashes:
         long=HASH`` (decision 79; one policy: its file and hash, as always). Always the
         whole home's policies, from ``tldsec.toml``'s tables, in settings narrowed to
         one zone too: a zone's command records no change of the others (decision 82)."""
-        config = _sha256(settings.home / CONFIG_NAME)
         files = home_policy_files(settings)
-        if len(files) == 1:
-            (policy,) = files.values()
-            return cls(
-                config, str(policy) if policy else BUILT_IN, _sha256(policy) if policy else BUILT_IN
-            )
         return cls(
-            config,
-            ", ".join(f"{n}={f or BUILT_IN}" for n, f in files.items()),
-            ", ".join(f"{n}={_sha256(f) if f else BUILT_IN}" for n, f in files.items()),
+            _sha256(settings.home / CONFIG_NAME),
+            join_by_policy({n: str(f) if f else BUILT_IN for n, f in files.items()}),
+            join_by_policy({n: _sha256(f) if f else BUILT_IN for n, f in files.items()}),
         )
-
-
-def _by_policy(value: str | None) -> dict[str, str] | None:
-    """``NAME=HASH, NAME=HASH`` by name; None for one policy's bare hash (or none)."""
-    if value is None or "=" not in value:
-        return None
-    return dict(part.partition("=")[::2] for part in value.split(", "))
 
 
 def _sha256(path: Path) -> str:
@@ -230,7 +224,7 @@ def record_changes(
     if last.policy != (now.policy_file, now.policy_sha256):
         previous_file, previous_sha256 = last.policy or (None, None)
         # Several policies before and after: which of them changed, by name (decision 82).
-        before, after = _by_policy(previous_sha256), _by_policy(now.policy_sha256)
+        before, after = split_by_policy(previous_sha256), split_by_policy(now.policy_sha256)
         named: dict[str, Any] = (
             {}
             if before is None or after is None

@@ -26,7 +26,13 @@ from tldsec.audit.query import EntryFilter, iter_entries
 from tldsec.ceremony.policy import SIGNER_CONFIG
 from tldsec.ceremony.store import load_ceremony_settings
 from tldsec.errors import CeremonyRefused
-from tldsec.settings import Settings, file_sha256, home_policy_files
+from tldsec.settings import (
+    Settings,
+    file_sha256,
+    home_policy_files,
+    join_by_policy,
+    split_by_policy,
+)
 
 APPROVED = "config.approved"
 NO_POLICY_FILE = "none"  # the policy_sha256 of a home whose [policy] names no file
@@ -57,18 +63,7 @@ def current_hashes(settings: Settings) -> ConfigHashes:
     home's zones follow, in settings narrowed to one zone too (a zone's cycle)."""
     files = home_policy_files(settings)
     hashes = {name: file_sha256(path) if path else NO_POLICY_FILE for name, path in files.items()}
-    if len(hashes) == 1:
-        policy_sha256 = next(iter(hashes.values()))
-    else:
-        policy_sha256 = ", ".join(f"{name}={value}" for name, value in hashes.items())
-    return ConfigHashes(file_sha256(settings.source), policy_sha256)
-
-
-def _by_policy(policy_sha256: str) -> dict[str, str] | None:
-    """``NAME=HASH, NAME=HASH`` by name; None for one policy's bare hash."""
-    if "=" not in policy_sha256:
-        return None
-    return dict(part.partition("=")[::2] for part in policy_sha256.split(", "))
+    return ConfigHashes(file_sha256(settings.source), join_by_policy(hashes))
 
 
 def _short(value: str) -> str:
@@ -79,7 +74,7 @@ def _policy_changes(settings: Settings, approved: str, now: str) -> list[str]:
     """What changed between the approved and the current ``policy_sha256``: each policy
     by name where both name them, the whole value otherwise."""
     files = home_policy_files(settings)
-    before, after = _by_policy(approved), _by_policy(now)
+    before, after = split_by_policy(approved), split_by_policy(now)
     if before is None and after is None:  # one policy: as always
         only = next(iter(files.values()))
         return [f"policy {only or '(no file)'} {approved[:12]}... -> {now[:12]}..."]

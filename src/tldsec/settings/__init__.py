@@ -433,6 +433,22 @@ def home_policy_files(settings: Settings) -> dict[str, Path | None]:
     return {name: settings.policy_files[name] for name in dict.fromkeys(names)}
 
 
+def join_by_policy(values: dict[str, str]) -> str:
+    """One value per policy of the home as one text: a lone policy's bare, several as
+    ``NAME=VALUE, NAME=VALUE`` (decisions 79, 80), as the audit log and the signer
+    config approval name the home's policy files and their hashes."""
+    if len(values) == 1:
+        return next(iter(values.values()))
+    return ", ".join(f"{name}={value}" for name, value in values.items())
+
+
+def split_by_policy(text: str | None) -> dict[str, str] | None:
+    """``join_by_policy``'s values by policy name; None for a lone policy's (or none)."""
+    if text is None or "=" not in text:
+        return None
+    return dict(part.partition("=")[::2] for part in text.split(", "))
+
+
 def file_sha256(path: Path) -> str:
     """The SHA-256 (hex) of a file's bytes as they are on disk now; OSError if unreadable."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
